@@ -1,0 +1,14 @@
+/** Tag keys Synkti sets at launch (DESIGN.md invariant 2). All live under the `Synkti` prefix. */
+export const TAG_PREFIX = 'Synkti';
+export const TAG_CLUSTER = 'SynktiCluster';
+export const TAG_ROLE = 'SynktiRole';
+/** Set on a replacement: the id of the instance it replaces (makes replacement idempotent). */
+export const TAG_REPLACES = 'SynktiReplaces';
+/** Ports an instance's services listen on, where they differ from the cluster defaults (local provider). */
+export const TAG_PORT_AGENT = 'SynktiPortAgent';
+export const TAG_PORT_ROUTER = 'SynktiPortRouter';
+export const TAG_PORT_WORKLOAD = 'SynktiPortWorkload';
+
+export function isSynktiTagKey(key: string): boolean {
+  return key.startsWith(TAG_PREFIX);
+}
