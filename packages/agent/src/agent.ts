@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE } from '@synkti/core';
+import type { InstanceIdentity, InstanceMetadata, InstanceProvider, InstanceRecord } from '@synkti/cloud';
+import { AgentApi } from './agent-api.ts';
+import { AgentMetrics } from './agent-metrics.ts';
+import { canTransition, type AgentState } from './agent-state.ts';
+import type { Logger } from './logger.ts';
+import { Membership } from './membership.ts';
+import { MembershipView, gossipMessageSchema, type Member } from './membership-view.ts';
+import { PeerClient, type PeerAddress } from './peer-client.ts';
+
+export interface AgentOptions {
+  cluster: string;
+  metadata: InstanceMetadata;
+  instances: InstanceProvider;
+  /** The cluster secret that authenticates the agent API (never logged). */
+  secret: string;
+  /** Default ports when an instance's tags do not say otherwise (on EC2 they never do). */
+  defaultPorts: { agent: number; router: number; workload: number };
+  /** @default 1000 */
+  gossipIntervalMs?: number;
+  /** @default 5000 */
+  failureTimeoutMs?: number;
+  /** @default 15000 */
+  listIntervalMs?: number;
+  /** @default 2 */
+  listers?: number;
+  /**
+   * Address the agent API binds to. Locally the instance's private IP is 127.0.0.1; on EC2
+   * it is the private IP, so the API is never on a public interface.
+   * @default the instance's private IP
+   */
+  bindHost?: string;
+  logger: Logger;
+  clock?: () => number;
+}
+
+export interface AgentEvents {
+  state: [AgentState];
+  memberJoined: [Member];
+  memberLost: [Member];
+}
+
+function portFromTag(tags: Record<string, string>, key: string, fallback: number): number {
+  const value = tags[key];
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SynktiError('E_AGENT_TAGS', `tag ${key}=${value} is not a port`, { hint: 'launch instances through synkti so ports are tagged correctly' });
+  }
+  return port;
+}
+
+/** Where an instance's agent listens, from its launch tags or the cluster defaults. */
+export function peerAddressFromRecord(record: InstanceRecord, defaults: { agent: number }): PeerAddress {
+  return { address: record.privateIp, agentPort: portFromTag(record.tags, TAG_PORT_AGENT, defaults.agent) };
+}
+
+/**
+ * The node agent: boots from its instance metadata, joins the fleet through the cloud's
+ * tag index and peer gossip, and serves its API. States: booting → joining → ready →
+ * draining → stopped.
+ */
+export class Agent extends EventEmitter<AgentEvents> {
+  private readonly options: AgentOptions;
+  private readonly clock: () => number;
+  private currentState: AgentState = 'booting';
+  private api: AgentApi | undefined;
+  private metrics: AgentMetrics | undefined;
+  membership: Membership | undefined;
+  identity: InstanceIdentity | undefined;
+  tags: Record<string, string> = {};
+  role = '';
+  ports = { agent: 0, router: 0, workload: 0 };
+  startedAt = 0;
+  /** Extra fields for GET /status (e.g. workload and router state, added by later stages). */
+  statusExtras: () => Record<string, unknown> = () => ({});
+  /** Current load to advertise (in-flight requests). */
+  load: () => number = () => 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: AgentOptions) {
+    super();
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  get state(): AgentState {
+    return this.currentState;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  get view(): MembershipView {
+    if (!this.membership) throw new SynktiError('E_AGENT_NOT_STARTED', 'the agent has not joined yet');
+    return this.membership.view;
+  }
+
+  /** Boot and join. Resolves once the agent is in `joining` with its API up and a first view. */
+  async boot(): Promise<void> {
+    const { metadata, logger } = this.options;
+    this.startedAt = this.clock();
+    this.identity = await metadata.identity();
+    this.tags = await metadata.tags();
+    if (this.tags[TAG_CLUSTER] !== this.options.cluster) {
+      throw new SynktiError('E_AGENT_TAGS', `instance ${this.identity.instanceId} is tagged ${TAG_CLUSTER}=${this.tags[TAG_CLUSTER] ?? '(none)'}, not ${this.options.cluster}`, {
+        hint: 'launch workers with synkti so they carry the cluster tags; enable instance-metadata tags on EC2',
+      });
+    }
+    this.role = this.tags[TAG_ROLE] ?? 'worker';
+    const defaults = this.options.defaultPorts;
+    this.ports = {
+      agent: portFromTag(this.tags, TAG_PORT_AGENT, defaults.agent),
+      router: portFromTag(this.tags, TAG_PORT_ROUTER, defaults.router),
+      workload: portFromTag(this.tags, TAG_PORT_WORKLOAD, defaults.workload),
+    };
+    this.metrics = new AgentMetrics({ cluster: this.options.cluster, instance: this.identity.instanceId, role: this.role });
+    this.metrics.setState('booting');
+
+    const view = new MembershipView({
+      self: {
+        id: this.identity.instanceId,
+        role: this.role,
+        zone: this.identity.zone,
+        address: this.identity.privateIp,
+        agentPort: this.ports.agent,
+        routerPort: this.ports.router,
+        workloadPort: this.ports.workload,
+        state: 'booting',
+        incarnation: this.startedAt,
+        heartbeat: 0,
+        load: 0,
+      },
+      failureTimeoutMs: this.options.failureTimeoutMs ?? 5000,
+      clock: this.clock,
+    });
+    this.membership = new Membership({
+      view,
+      cluster: this.options.cluster,
+      instances: this.options.instances,
+      peers: new PeerClient({ secret: this.options.secret, timeoutMs: Math.max(500, this.options.gossipIntervalMs ?? 1000) }),
+      peerAddressOf: (record) => peerAddressFromRecord(record, defaults),
+      gossipIntervalMs: this.options.gossipIntervalMs,
+      listIntervalMs: this.options.listIntervalMs,
+      listers: this.options.listers,
+      logger,
+      clock: this.clock,
+      onJoined: (member) => {
+        logger.info({ peer: member.id, role: member.role }, 'peer joined');
+        this.emit('memberJoined', member);
+      },
+      onLost: (member) => {
+        logger.info({ peer: member.id, lastState: member.state }, member.state === 'stopped' ? 'peer left' : 'peer lost');
+        this.metrics?.membersLost.inc({ reason: member.state === 'stopped' ? 'left' : 'lost' });
+        this.emit('memberLost', member);
+      },
+    });
+
+    this.api = new AgentApi({
+      secret: this.options.secret,
+      host: this.options.bindHost ?? this.identity.privateIp,
+      port: this.ports.agent,
+      logger,
+      routes: this.routes(),
+    });
+    await this.api.start();
+    this.setState('joining');
+    await this.membership.join();
+    this.membership.start();
+    logger.info({ members: view.members().length, port: this.ports.agent }, 'joined the fleet');
+  }
+
+  /** Mark the agent ready to serve and tell every peer at once. */
+  async markReady(): Promise<void> {
+    this.setState('ready');
+    await this.membership?.announce();
+  }
+
+  setState(next: AgentState, extra: Partial<Member> = {}): void {
+    if (next === this.currentState) return;
+    if (!canTransition(this.currentState, next)) {
+      throw new SynktiError('E_AGENT_STATE', `agent cannot go from ${this.currentState} to ${next}`);
+    }
+    this.options.logger.info({ from: this.currentState, to: next }, 'agent state');
+    this.currentState = next;
+    this.metrics?.setState(next);
+    this.membership?.view.updateSelf({ state: next, ...extra });
+    this.emit('state', next);
+  }
+
+  /**
+   * Graceful stop (SIGTERM): leave the fleet — untag ourselves, tell peers we left — and
+   * close the API. Idempotent. `beforeLeave` runs while still a member (drain hooks).
+   */
+  stop(options: { beforeLeave?: () => Promise<void> } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      const { logger } = this.options;
+      if (this.currentState !== 'stopped' && this.currentState !== 'draining') this.setState('draining');
+      await this.membership?.announce();
+      if (options.beforeLeave) await options.beforeLeave();
+      if (this.identity) {
+        try {
+          await this.options.instances.untag([this.identity.instanceId], [TAG_CLUSTER, TAG_ROLE]);
+        } catch (error) {
+          logger.warn({ err: error }, 'could not untag this instance on shutdown');
+        }
+      }
+      this.setState('stopped');
+      this.membership?.stop();
+      await this.membership?.announce();
+      await this.api?.stop();
+      logger.info('agent stopped');
+    })();
+    return this.stopping;
+  }
+
+  status(): Record<string, unknown> {
+    const now = this.clock();
+    const view = this.membership?.view;
+    return {
+      id: this.identity?.instanceId,
+      cluster: this.options.cluster,
+      role: this.role,
+      zone: this.identity?.zone,
+      state: this.currentState,
+      address: this.identity?.privateIp,
+      ports: this.ports,
+      startedAt: this.startedAt,
+      uptimeMs: now - this.startedAt,
+      load: this.load(),
+      members: view?.members().map((m) => ({ id: m.id, role: m.role, state: m.state, address: m.address, agentPort: m.agentPort, routerPort: m.routerPort, zone: m.zone, load: m.load })) ?? [],
+      cloudListCalls: this.membership?.cloudListCalls ?? 0,
+      ...this.statusExtras(),
+    };
+  }
+
+  private routes(): ConstructorParameters<typeof AgentApi>[0]['routes'] {
+    return {
+      'GET /live': () => ({ status: 200, body: { live: true } }),
+      'GET /ready': () => (this.currentState === 'ready' ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, state: this.currentState } }),
+      'GET /status': () => ({ status: 200, body: this.status() }),
+      'GET /metrics': async () => {
+        const metrics = this.metrics!;
+        metrics.members.set(this.membership?.view.members().length ?? 0);
+        return { status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
+      },
+      'POST /v1/gossip': ({ body }) => {
+        const parsed = gossipMessageSchema.safeParse(body);
+        if (!parsed.success) return { status: 400, body: { error: 'invalid gossip message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        if (!this.membership) return { status: 503, body: { error: 'agent is booting' } };
+        this.membership.view.updateSelf({ load: this.load() });
+        return { status: 200, body: this.membership.receive(parsed.data) };
+      },
+    };
+  }
+}
