@@ -200,10 +200,13 @@ export function createImdsClient(options: ImdsClientOptions = {}): InstanceMetad
       if (body === undefined) return null;
       const json = parseJson(path, body);
       const action = json.action;
-      if (typeof action !== 'string' || !ACTIONS.has(action as InterruptionNotice['action'])) {
-        throw unavailable(`GET ${path} returned an unknown action: ${JSON.stringify(action)}`);
+      if (typeof action !== 'string') {
+        throw unavailable(`GET ${path} returned no action: ${JSON.stringify(action)}`);
       }
-      return { action: action as InterruptionNotice['action'], time: parseTime(path, 'time', json.time) };
+      // An action we do not know yet still means the instance is going away: treat it as
+      // terminate so the node drains, rather than missing the notice.
+      const known = ACTIONS.has(action as InterruptionNotice['action']) ? (action as InterruptionNotice['action']) : 'terminate';
+      return { action: known, time: parseTime(path, 'time', json.time) };
     },
 
     async rebalanceRecommendation(): Promise<RebalanceRecommendation | null> {

@@ -261,7 +261,7 @@ describe('IMDS client failures are never "no notice"', () => {
   });
 
   it('throws E_IMDS_UNAVAILABLE for an unreadable notice or rebalance body', async (t) => {
-    const bodies = ['{"action":"terminate","time":', '{"action":"terminate","time":"soon"}', '{"action":"explode","time":"2026-01-01T12:00:00Z"}',
+    const bodies = ['{"action":"terminate","time":', '{"action":"terminate","time":"soon"}', '{"action":7,"time":"2026-01-01T12:00:00Z"}',
       '{"action":"terminate","time":"2026-01-01T12:00:00"}', '[]', 'null'];
     let body = '';
     const fake = await fakeImds(t, (_req, res) => { res.end(body); });
@@ -272,6 +272,9 @@ describe('IMDS client failures are never "no notice"', () => {
     }
     body = '{"action":"stop","time":"2026-01-01T12:00:00Z"}';
     assert.deepEqual(await client.interruptionNotice(), { action: 'stop', time: Date.UTC(2026, 0, 1, 12) });
+    // An action AWS may add later still means the instance is going away: drain, never miss it.
+    body = '{"action":"reboot-later","time":"2026-01-01T12:00:00Z"}';
+    assert.deepEqual(await client.interruptionNotice(), { action: 'terminate', time: Date.UTC(2026, 0, 1, 12) });
   });
 
   it('fetches one token for many calls, and 401 twice in a row is an error, not "no notice"', async (t) => {

@@ -1,0 +1,3 @@
+// Conformance suites register node:test tests, so they live behind their own entry
+// point (`@synkti/cloud/conformance`) and never load into a running agent.
+export { runMetadataConformance, type MetadataConformanceFixture } from './metadata.ts';
