@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { WorkloadSupervisor } from './workload-supervisor.ts';
+import type { WorkloadState, WorkloadSupervisorOptions } from './workload-supervisor.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const STAND_IN = fileURLToPath(new URL('./stand-in/main.ts', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function standIn(port: number, ...extra: string[]): string[] {
+  return [process.execPath, '--import', 'tsx', STAND_IN, '--port', String(port), '--token-latency', '1ms', ...extra];
+}
+
+/** A supervisor whose state changes are recorded, stopped when the test ends. */
+function supervise(t: TestContext, options: Omit<WorkloadSupervisorOptions, 'onStateChange'>) {
+  const states: { state: WorkloadState; at: number }[] = [];
+  const listeners = new Set<() => void>();
+  const supervisor = new WorkloadSupervisor({
+    cwd: REPO_ROOT,
+    healthIntervalMs: 50,
+    ...options,
+    onStateChange: (state) => {
+      states.push({ state, at: performance.now() });
+      for (const listener of listeners) listener();
+    },
+  });
+  t.after(() => supervisor.stop({ graceMs: 1000 }));
+  /** Resolves when `predicate` holds, checked on every state change. */
+  const until = (predicate: () => boolean, timeoutMs = 10_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        listeners.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out; states: ${states.map((s) => s.state).join(' > ')}; ${supervisor.lastError?.message ?? ''}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  return { supervisor, states, until };
+}
+
+describe('WorkloadSupervisor', () => {
+  test('starts the stand-in, becomes healthy, logs to the file, and stop() leaves no process', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-supervisor-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    const logFile = join(dir, 'workload.log');
+    const { supervisor, states } = supervise(t, {
+      command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000, logFile,
+      env: { SYNKTI_INSTANCE_ID: 'i-supervised' },
+    });
+    await supervisor.start();
+    assert.equal(supervisor.state, 'starting');
+    assert.equal(supervisor.isHealthy(), false);
+    await supervisor.waitHealthy(AbortSignal.timeout(15_000));
+    assert.equal(supervisor.state, 'healthy');
+    assert.equal(supervisor.isHealthy(), true);
+    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy']);
+
+    const response = await fetch(`http://127.0.0.1:${port}/v1/completions`, {
+      method: 'POST', body: JSON.stringify({ prompt: 'x', max_tokens: 2 }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-served-by'), 'i-supervised');
+    await response.body?.cancel();
+
+    const pid = supervisor.pid!;
+    assert.ok(alive(pid));
+    await supervisor.stop({ graceMs: 5000 });
+    await supervisor.stop({ graceMs: 5000 }); // idempotent
+    assert.equal(supervisor.state, 'stopped');
+    assert.equal(alive(pid), false, 'workload process is gone');
+    assert.equal(supervisor.pid, undefined);
+    assert.equal(supervisor.restarts, 0);
+    const log = await readFile(logFile, 'utf8');
+    assert.match(log, /stand-in model server/);
+    assert.match(log, /SIGTERM, draining/);
+    assert.ok(supervisor.recentOutput().some((line) => /stand-in model server/.test(line)));
+    await assert.rejects(supervisor.waitHealthy(), /stopped/);
+  });
+
+  test('kill -9 of the workload: restarted with backoff and healthy again', async (t) => {
+    const port = await freePort();
+    const { supervisor, states, until } = supervise(t, {
+      command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000,
+      restartBackoff: { initialMs: 100, maxMs: 1000 },
+    });
+    await supervisor.start();
+    await supervisor.waitHealthy(AbortSignal.timeout(15_000));
+    const firstPid = supervisor.pid!;
+    process.kill(firstPid, 'SIGKILL');
+    await until(() => supervisor.state === 'restarting');
+    assert.equal(supervisor.isHealthy(), false);
+    assert.equal(supervisor.lastError?.code, 'E_WORKLOAD_EXITED');
+    assert.match(supervisor.lastError!.message, /SIGKILL/);
+    await until(() => supervisor.state === 'healthy');
+    assert.equal(supervisor.restarts, 1);
+    assert.notEqual(supervisor.pid, firstPid);
+    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy', 'restarting', 'starting', 'healthy']);
+    const restartGap = states[3]!.at - states[2]!.at;
+    assert.ok(restartGap >= 90, `waited ${restartGap.toFixed(0)} ms before restarting`);
+  });
+
+  test('a command that exits at once is restarted with growing backoff and never healthy', async (t) => {
+    const port = await freePort();
+    const { supervisor, states, until } = supervise(t, {
+      command: [process.execPath, '-e', 'console.error("boom: no model here"); process.exit(3)'],
+      port, healthPath: '/health', startupTimeoutMs: 5000,
+      restartBackoff: { initialMs: 50, maxMs: 400 },
+    });
+    await supervisor.start();
+    await until(() => supervisor.restarts >= 4 && supervisor.state !== 'starting');
+    assert.ok(!states.some((s) => s.state === 'healthy'));
+    assert.notEqual(supervisor.state, 'healthy');
+    assert.equal(supervisor.lastError?.code, 'E_WORKLOAD_EXITED');
+    assert.match(supervisor.lastError!.message, /exited with code 3/);
+    assert.match(supervisor.lastError!.message, /boom: no model here/);
+    // Gaps between failure and the next spawn: 50, 100, 200, 400 ms.
+    const failedAt = states.filter((s) => s.state === 'failed').map((s) => s.at);
+    const startedAt = states.filter((s) => s.state === 'starting').map((s) => s.at).slice(1);
+    const gaps = startedAt.slice(0, 4).map((at, i) => at - failedAt[i]!);
+    gaps.forEach((gap, i) => assert.ok(gap >= 50 * 2 ** i - 10, `gap ${i} was ${gap.toFixed(0)} ms`));
+    assert.ok(gaps[3]! < 1500, 'backoff is capped');
+  });
+
+  test('a server that never becomes healthy fails within the startup timeout with its output', async (t) => {
+    const port = await freePort();
+    const { supervisor, states, until } = supervise(t, {
+      command: standIn(port, '--startup-delay', '1h'), port, healthPath: '/health', startupTimeoutMs: 2500,
+      restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    const began = performance.now();
+    await supervisor.start();
+    const pid = supervisor.pid!;
+    await until(() => supervisor.state === 'failed');
+    const tookMs = performance.now() - began;
+    assert.ok(tookMs >= 2400 && tookMs < 4000, `failed after ${tookMs.toFixed(0)} ms`);
+    assert.equal(supervisor.lastError?.code, 'E_WORKLOAD_START_TIMEOUT');
+    assert.match(supervisor.lastError!.message, /did not answer 200 on http:\/\/127\.0\.0\.1:\d+\/health within 2\.5s/);
+    assert.match(supervisor.lastError!.message, /HTTP 503/);
+    assert.match(supervisor.lastError!.message, /stand-in model server/);
+    assert.ok(!states.some((s) => s.state === 'healthy'));
+    // The failed attempt is killed (its group gone) before any retry.
+    while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    await supervisor.stop({ graceMs: 1000 });
+    assert.equal(supervisor.restarts, 0, 'the 60 s backoff had not elapsed');
+  });
+
+  test('unhealthy after 3 failed checks, healthy again when checks pass', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-supervisor-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const flag = join(dir, 'sick');
+    const port = await freePort();
+    const script = `
+      const fs = require('node:fs');
+      require('node:http').createServer((req, res) => {
+        res.statusCode = fs.existsSync(${JSON.stringify(flag)}) ? 500 : 200;
+        res.end();
+      }).listen(${port}, '127.0.0.1');`;
+    const { supervisor, states, until } = supervise(t, {
+      command: [process.execPath, '-e', script], port, healthPath: '/health', startupTimeoutMs: 5000,
+    });
+    await supervisor.start();
+    await supervisor.waitHealthy(AbortSignal.timeout(5000));
+    await writeFile(flag, '');
+    const sickAt = performance.now();
+    await until(() => supervisor.state === 'unhealthy');
+    assert.ok(performance.now() - sickAt >= 2 * 50, 'not before several checks failed');
+    assert.equal(supervisor.isHealthy(), false);
+    await rm(flag);
+    await until(() => supervisor.state === 'healthy');
+    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy', 'unhealthy', 'healthy']);
+    assert.equal(supervisor.restarts, 0);
+  });
+
+  test('stop() kills a group that ignores SIGTERM, children included, after the grace', async (t) => {
+    const port = await freePort();
+    const script = `
+      process.on('SIGTERM', () => {});
+      const child = require('node:child_process').spawn(process.execPath,
+        ['-e', 'process.on("SIGTERM", () => {}); process.send("ready"); setInterval(() => {}, 1000)'],
+        { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      console.log('child-pid ' + child.pid);
+      // Healthy only once the child ignores SIGTERM too.
+      child.once('message', () => require('node:http').createServer((req, res) => res.end('ok')).listen(${port}, '127.0.0.1'));`;
+    const { supervisor } = supervise(t, {
+      command: [process.execPath, '-e', script], port, healthPath: '/health', startupTimeoutMs: 5000,
+    });
+    await supervisor.start();
+    await supervisor.waitHealthy(AbortSignal.timeout(5000));
+    const pid = supervisor.pid!;
+    const childPid = Number(/child-pid (\d+)/.exec(supervisor.recentOutput().join('\n'))![1]);
+    t.after(() => { if (alive(childPid)) process.kill(childPid, 'SIGKILL'); });
+    assert.ok(alive(pid) && alive(childPid));
+    const began = performance.now();
+    await supervisor.stop({ graceMs: 300 });
+    const tookMs = performance.now() - began;
+    assert.ok(tookMs >= 280 && tookMs < 3000, `stop took ${tookMs.toFixed(0)} ms`);
+    assert.equal(alive(pid), false, 'leader gone');
+    assert.equal(alive(childPid), false, 'its child gone too');
+  });
+
+  test('waitHealthy honours its abort signal; bad options are rejected', async (t) => {
+    const port = await freePort();
+    const { supervisor } = supervise(t, {
+      command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], port, healthPath: '/health', startupTimeoutMs: 5000,
+    });
+    await supervisor.start();
+    await assert.rejects(supervisor.waitHealthy(AbortSignal.timeout(100)), { name: 'TimeoutError' });
+    assert.equal(supervisor.state, 'starting');
+    assert.throws(() => new WorkloadSupervisor({ command: [], port, healthPath: '/health', startupTimeoutMs: 1 }), /command is empty/);
+    assert.throws(() => new WorkloadSupervisor({ command: ['x'], port: 0, healthPath: '/health', startupTimeoutMs: 1 }), /port/);
+    assert.throws(() => new WorkloadSupervisor({ command: ['x'], port, healthPath: 'health', startupTimeoutMs: 1 }), /healthPath/);
+  });
+
+  test('a program that does not exist fails with a spawn error and is retried', async (t) => {
+    const port = await freePort();
+    const { supervisor, until } = supervise(t, {
+      command: ['/nonexistent/synkti-workload'], port, healthPath: '/health', startupTimeoutMs: 5000,
+      restartBackoff: { initialMs: 20, maxMs: 40 },
+    });
+    await supervisor.start();
+    await until(() => supervisor.restarts >= 2);
+    assert.equal(supervisor.lastError?.code, 'E_WORKLOAD_SPAWN');
+    assert.match(supervisor.lastError!.message, /ENOENT/);
+  });
+});
