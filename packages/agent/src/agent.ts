@@ -225,6 +225,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       role: this.role,
       zone: this.identity?.zone,
       state: this.currentState,
+      pid: process.pid,
       address: this.identity?.privateIp,
       ports: this.ports,
       startedAt: this.startedAt,

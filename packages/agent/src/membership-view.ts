@@ -21,6 +21,8 @@ export const memberSchema = z.object({
   load: z.number().nonnegative(),
   /** Set once the node has an interruption notice: its deadline (epoch ms). */
   noticeDeadline: z.number().int().nonnegative().optional(),
+  /** The instance this node was launched to replace (from its SynktiReplaces tag). */
+  replaces: z.string().max(64).optional(),
 });
 export type Member = z.infer<typeof memberSchema>;
 

@@ -1,0 +1,144 @@
+import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick } from '@synkti/core';
+import { listAllInstances, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
+import type { Logger } from './logger.ts';
+
+/** What a replacement needs to look like the instance it replaces. */
+export interface ReplacementTemplate {
+  role: string;
+  instanceType: string;
+  lifecycle: Lifecycle;
+  userData: string;
+}
+
+export interface ReplacerOptions {
+  cluster: string;
+  instances: InstanceProvider;
+  selfId: string;
+  /** The live members this node currently sees (itself included). */
+  liveMembers: () => { id: string; replaces?: string | undefined }[];
+  /** How to launch a replacement for a given role (instance type, user data, ...). */
+  templateFor: (role: string) => ReplacementTemplate | undefined;
+  /**
+   * How long to wait before re-checking that a lost peer was replaced by whoever was
+   * chosen (if that node died too, the next one takes over). @default 5000
+   */
+  recheckMs?: number;
+  /** Stop watching a loss after this long (its replacement never joined). @default 15 minutes */
+  giveUpMs?: number;
+  logger: Logger;
+  onLaunched?: (replacement: InstanceRecord, replaces: string) => void;
+}
+
+/**
+ * One replacement per lost instance, launched by exactly one node with no coordinator:
+ * - the deciding node is the rendezvous winner for `replace:<lost id>` over the live
+ *   membership, so every survivor reaches the same answer alone;
+ * - the launch carries the client token `synkti-replace-<lost id>`, so even two nodes
+ *   whose views briefly differ (or an agent that restarts mid-launch) get the same
+ *   instance back instead of a second one;
+ * - a survivor that was not chosen re-checks later and takes over if the chosen node
+ *   died too, so no loss goes unreplaced.
+ */
+export class Replacer {
+  private readonly options: ReplacerOptions;
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly done = new Set<string>();
+  private stopped = false;
+
+  constructor(options: ReplacerOptions) {
+    this.options = options;
+  }
+
+  static clientToken(lostId: string): string {
+    return `synkti-replace-${lostId}`;
+  }
+
+  /** Launch our own replacement at once (we have an interruption notice). */
+  async replaceSelf(role: string): Promise<InstanceRecord | undefined> {
+    return this.launch(this.options.selfId, role);
+  }
+
+  /** A peer vanished without leaving gracefully: replace it if we are the chosen one. */
+  peerLost(lostId: string, role: string): void {
+    if (this.stopped || this.done.has(lostId) || this.pending.has(lostId)) return;
+    void this.decide(lostId, role, Date.now());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+  }
+
+  /**
+   * Only the chosen node calls the cloud (keeps the API budget flat however many nodes
+   * saw the loss); the others just watch for the replacement to join the membership.
+   */
+  private async decide(lostId: string, role: string, since: number): Promise<void> {
+    const { logger } = this.options;
+    try {
+      if (this.stopped || this.done.has(lostId)) return;
+      const members = this.options.liveMembers();
+      if (members.some((m) => m.replaces === lostId)) {
+        this.done.add(lostId);
+        return;
+      }
+      const candidates = members.map((m) => m.id).filter((id) => id !== lostId);
+      const chosen = rendezvousPick(`replace:${lostId}`, candidates, 1)[0];
+      if (chosen === this.options.selfId) {
+        const existing = await this.existingReplacement(lostId);
+        if (existing) {
+          logger.info({ lost: lostId, replacement: existing.id }, 'lost peer already has a replacement');
+          this.done.add(lostId);
+          return;
+        }
+        if (await this.stillRunning(lostId)) {
+          logger.warn({ lost: lostId }, 'peer is silent but its instance is still running; checking again before replacing it');
+        } else {
+          await this.launch(lostId, role);
+          return;
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: error, lost: lostId }, 'replacement decision failed; will retry');
+    }
+    if (this.stopped || Date.now() - since > (this.options.giveUpMs ?? 15 * 60_000)) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(lostId);
+      void this.decide(lostId, role, since);
+    }, this.options.recheckMs ?? 5000).unref();
+    this.pending.set(lostId, timer);
+  }
+
+  private async existingReplacement(lostId: string): Promise<InstanceRecord | undefined> {
+    const found = await listAllInstances(this.options.instances, {
+      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_REPLACES]: lostId },
+      states: ['pending', 'running', 'shutting-down', 'terminated'],
+    });
+    return found[0];
+  }
+
+  private async stillRunning(id: string): Promise<boolean> {
+    const found = await listAllInstances(this.options.instances, { ids: [id], states: ['pending', 'running'] });
+    return found.length > 0;
+  }
+
+  private async launch(lostId: string, role: string): Promise<InstanceRecord | undefined> {
+    const template = this.options.templateFor(role);
+    if (!template) {
+      this.options.logger.warn({ lost: lostId, role }, 'no pool for this role in the cluster config; not replacing');
+      return undefined;
+    }
+    const record = await this.options.instances.launch({
+      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: lostId },
+      instanceType: template.instanceType,
+      lifecycle: template.lifecycle,
+      userData: template.userData,
+      clientToken: Replacer.clientToken(lostId),
+    });
+    this.done.add(lostId);
+    this.options.logger.info({ replaces: lostId, replacement: record.id }, 'replacement launched');
+    this.options.onLaunched?.(record, lostId);
+    return record;
+  }
+}
