@@ -21,7 +21,7 @@ import { SynktiError } from '@synkti/core';
 import { loadBootConfig, machineEnv } from './boot-config.ts';
 import { consoleLogOf, instanceDirOf } from './local-layout.ts';
 import type { MetadataServer, MetadataServerOptions } from './metadata-server.ts';
-import { processGroupMembers, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
+import { instanceProcesses, processGroupMembers, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
 import { createRegistryMetadataSource } from './registry-metadata-source.ts';
 import { LocalRegistry } from './registry.ts';
 
@@ -296,7 +296,7 @@ export class InstanceHost {
 
   /** Live processes of this instance other than the host itself. */
   private otherProcesses(): number[] {
-    if (this.isGroupLeader()) return processGroupMembers(process.pid).filter((pid) => pid !== process.pid);
+    if (this.isGroupLeader()) return instanceProcesses(process.pid).filter((pid) => pid !== process.pid);
     const pid = this.boot?.pid;
     return pid !== undefined && this.boot?.exitCode === null && this.boot.signalCode === null ? [pid] : [];
   }

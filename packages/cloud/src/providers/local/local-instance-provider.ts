@@ -26,7 +26,7 @@ import { machineEnv, saveBootConfig } from './boot-config.ts';
 import { REASON_CRASH, REASON_USER_SHUTDOWN } from './instance-host.ts';
 import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
-import { isProcessAlive, killOrphanedGroup, processGroupMembers, processStartTime, signalQuietly, waitUntil } from './proc.ts';
+import { instanceProcesses, isProcessAlive, killOrphanedGroup, processGroupMembers, processStartTime, signalQuietly, waitUntil } from './proc.ts';
 import { LocalRegistry, type InstanceRow } from './registry.ts';
 
 export interface LocalCloudOptions {
@@ -334,9 +334,13 @@ export class LocalInstanceProvider implements InstanceProvider {
     const row = this.registry.getInstance(id);
     const pid = row?.hostPid ?? null;
     if (pid === null || !isProcessAlive(pid, row?.hostStartTime)) return;
-    // The host was spawned detached, so it leads a process group of its own.
+    // The host was spawned detached, so it leads a process group of its own; processes
+    // started in other groups below it (a supervised workload) are found by parentage
+    // before the kill, since they are re-parented once the host dies.
+    const victims = instanceProcesses(pid);
     signalQuietly(-pid, 'SIGKILL');
-    await waitUntil(() => !isProcessAlive(pid) && processGroupMembers(pid).length === 0, 5000, 10);
+    for (const victim of victims) signalQuietly(victim, 'SIGKILL');
+    await waitUntil(() => !isProcessAlive(pid) && victims.every((v) => !isProcessAlive(v)), 5000, 10);
   }
 
   /** Where the instance's logs live: `<stateDir>/instances/<id>/`. */

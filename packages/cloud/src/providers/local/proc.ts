@@ -10,6 +10,8 @@ export interface ProcStat {
   pid: number;
   /** One-letter state from /proc/<pid>/stat field 3: R, S, D, Z (zombie), X (dead), ... */
   state: string;
+  /** Parent pid (field 4). */
+  ppid: number;
   /** Process group id (field 5). */
   pgrp: number;
   /** Start time in clock ticks after boot (field 22): with the pid, identifies one process. */
@@ -40,10 +42,11 @@ export function readProcStat(pid: number): ProcStat | undefined {
   const rest = text.slice(close + 2).split(' ');
   // rest[0] is field 3, so field n is rest[n - 3].
   const state = rest[0];
+  const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
   const startTime = Number(rest[19]);
-  if (state === undefined || !Number.isFinite(pgrp) || !Number.isFinite(startTime)) return undefined;
-  return { pid, state, pgrp, startTime };
+  if (state === undefined || !Number.isFinite(pgrp) || !Number.isFinite(ppid) || !Number.isFinite(startTime)) return undefined;
+  return { pid, state, ppid, pgrp, startTime };
 }
 
 /** The start time to record beside a pid, or undefined where /proc is not available. */
@@ -93,6 +96,33 @@ export function processGroupMembers(pgid: number): number[] {
     if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X' && stat.state !== 'x') members.push(stat.pid);
   }
   return members;
+}
+
+/**
+ * Every live process of an instance: its process group and all their descendants. A
+ * workload supervisor may start its workload in a group of its own (to stop the
+ * workload's whole tree); that workload still runs on the "machine" and dies with it.
+ */
+export function instanceProcesses(pgid: number): number[] {
+  if (!HAS_PROC) return processGroupMembers(pgid);
+  const stats: ProcStat[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat && stat.state !== 'Z' && stat.state !== 'X' && stat.state !== 'x') stats.push(stat);
+  }
+  const members = new Set(stats.filter((s) => s.pgrp === pgid).map((s) => s.pid));
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const stat of stats) {
+      if (!members.has(stat.pid) && members.has(stat.ppid)) {
+        members.add(stat.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...members];
 }
 
 /**
