@@ -4,3 +4,10 @@ export {
   TAG_PREFIX, TAG_CLUSTER, TAG_ROLE, TAG_REPLACES, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, isSynktiTagKey,
 } from './tags.ts';
 export { rendezvousScore, rendezvousRank, rendezvousPick } from './rendezvous.ts';
+export { defineCluster } from './define-cluster.ts';
+export { validateCluster, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';
+export { serializeCluster, deserializeCluster } from './cluster-serialization.ts';
+export { ConfigError, type ConfigIssue } from './config-error.ts';
+export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
+export { initTemplate, STAND_IN_COMMAND, type InitTemplateOptions } from './init-template.ts';
+export { SIZES, SIZE_TO_INSTANCE_TYPES, type Size } from './instance-sizes.ts';

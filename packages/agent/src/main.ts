@@ -1,0 +1,67 @@
+/**
+ * The agent's entry point: what a worker boots (systemd on EC2, the instance host on the
+ * local cloud). Its configuration comes from instance user data; its secret from the
+ * environment; nothing else is needed to join the fleet.
+ */
+import { SynktiError, deserializeCluster, isSynktiError } from '@synkti/core';
+import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
+import { Agent } from './agent.ts';
+import { createLogger } from './logger.ts';
+import { readClusterSecret } from './secret.ts';
+
+async function main(): Promise<void> {
+  const logger = createLogger({ component: 'agent' });
+  const metadata = createImdsClient({});
+  const userData = await metadata.userData();
+  if (!userData) {
+    throw new SynktiError('E_AGENT_CONFIG', 'this instance has no user data with the cluster config', { hint: 'launch workers with `synkti up` or `synkti worker launch`' });
+  }
+  const spec = deserializeCluster(userData);
+  const secret = readClusterSecret();
+  let instances: InstanceProvider;
+  let close = (): void => {};
+  if (spec.provider === 'local') {
+    const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
+    if (!stateDir) throw new SynktiError('E_AGENT_CONFIG', 'SYNKTI_LOCAL_STATE_DIR is not set', { hint: 'local instances are started by the local cloud, which sets it' });
+    const cloud = createLocalCloud({ stateDir });
+    instances = cloud.instances;
+    close = () => cloud.close();
+  } else {
+    throw new SynktiError('E_PROVIDER', `provider '${spec.provider}' is not available to the agent yet`);
+  }
+
+  const agent = new Agent({
+    cluster: spec.name,
+    metadata,
+    instances,
+    secret,
+    defaultPorts: { agent: spec.ports.agent, router: spec.ports.router, workload: spec.workload?.port ?? 8000 },
+    gossipIntervalMs: spec.timeouts.gossipIntervalMs,
+    failureTimeoutMs: spec.timeouts.failureTimeoutMs,
+    listIntervalMs: spec.timeouts.listIntervalMs,
+    listers: spec.membership.listers,
+    logger,
+  });
+
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down');
+    agent.stop().then(() => { close(); process.exit(0); }, (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await agent.boot();
+  await agent.markReady();
+}
+
+main().catch((error: unknown) => {
+  const message = isSynktiError(error) ? error.toUserString() : (error as Error)?.stack ?? String(error);
+  process.stderr.write(`synkti-agent: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { SynktiError, type ClusterSpec } from '@synkti/core';
+import { listAllInstances } from '@synkti/cloud';
+import { openLocalFleet } from '../local-fleet.ts';
+
+export interface LogsOptions {
+  follow: boolean;
+  /** Show only the last N lines first. @default 100 */
+  lines: number;
+  signal?: AbortSignal;
+}
+
+async function readRange(file: string, start: number, end: number): Promise<string> {
+  if (end <= start) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of createReadStream(file, { start, end: end - 1 })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `synkti logs <id>`: an instance's console log (agent and workload output); `-f` follows it. */
+export async function logs(spec: ClusterSpec, configFile: string, id: string, options: LogsOptions, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+  const fleet = openLocalFleet(spec, configFile);
+  let file: string;
+  try {
+    const matches = (await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] }))
+      .filter((r) => r.id === id || r.id.startsWith(id));
+    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, { hint: 'list instances with `synkti status`' });
+    if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
+    file = fleet.cloud.instances.consoleLogPath(matches[0]!.id);
+  } finally {
+    fleet.close();
+  }
+  if (!existsSync(file)) throw new SynktiError('E_NOT_FOUND', `instance ${id} has no log yet (${file})`);
+  let position = statSync(file).size;
+  const text = await readRange(file, 0, position);
+  const lines = text.split('\n');
+  const tail = lines.slice(Math.max(0, lines.length - 1 - options.lines)).join('\n');
+  write(tail);
+  while (options.follow && !options.signal?.aborted) {
+    await new Promise((r) => setTimeout(r, 250));
+    const size = existsSync(file) ? statSync(file).size : position;
+    if (size > position) {
+      write(await readRange(file, position, size));
+      position = size;
+    }
+  }
+}

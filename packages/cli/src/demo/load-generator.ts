@@ -1,0 +1,159 @@
+import { request, Agent as HttpAgent } from 'node:http';
+
+export interface LoadGeneratorOptions {
+  /** Router base URLs to send to (refreshed by the caller as the fleet changes). */
+  endpoints: () => string[];
+  /** Concurrent streams kept open. @default 8 */
+  concurrency?: number;
+  /** Tokens asked per completion. @default 24 */
+  maxTokens?: number;
+  /** A stream that has not finished in this long counts as failed (never a hang). @default 30000 */
+  requestTimeoutMs?: number;
+  /** How often router health is checked, as a load balancer would. @default 500 */
+  healthIntervalMs?: number;
+}
+
+export interface RequestOutcome {
+  ok: boolean;
+  ms: number;
+  router: string;
+  servedBy: string | undefined;
+  error?: string;
+  startedAt: number;
+}
+
+/**
+ * A client of the fleet: keeps N chat-completion streams going through the routers, the
+ * way users behind a load balancer would. Like a load balancer it stops sending to a
+ * router whose health check fails, and it retries a connection that was refused before
+ * anything was sent (the request never reached the fleet); any other failure counts.
+ */
+export class LoadGenerator {
+  readonly outcomes: RequestOutcome[] = [];
+  private readonly options: LoadGeneratorOptions;
+  private readonly unhealthy = new Set<string>();
+  private readonly agent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
+  private running = false;
+  private workers: Promise<void>[] = [];
+  private healthTimer: NodeJS.Timeout | undefined;
+  private rotation = 0;
+  inFlight = 0;
+
+  constructor(options: LoadGeneratorOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const checkHealth = (): void => {
+      void this.checkHealth().finally(() => {
+        if (this.running) this.healthTimer = setTimeout(checkHealth, this.options.healthIntervalMs ?? 500).unref();
+      });
+    };
+    checkHealth();
+    for (let i = 0; i < (this.options.concurrency ?? 8); i++) this.workers.push(this.loop());
+  }
+
+  /** Stop starting requests and wait for those in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    await Promise.all(this.workers);
+    this.agent.destroy();
+  }
+
+  private healthyEndpoints(): string[] {
+    const all = this.options.endpoints();
+    const healthy = all.filter((e) => !this.unhealthy.has(e));
+    return healthy.length > 0 ? healthy : all;
+  }
+
+  private async checkHealth(): Promise<void> {
+    await Promise.all(this.options.endpoints().map(async (endpoint) => {
+      try {
+        const response = await fetch(`${endpoint}/_synkti/router/health`, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) this.unhealthy.delete(endpoint);
+        else this.unhealthy.add(endpoint);
+      } catch {
+        this.unhealthy.add(endpoint);
+      }
+    }));
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const endpoints = this.healthyEndpoints();
+      if (endpoints.length === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const startedAt = Date.now();
+      let outcome: RequestOutcome | undefined;
+      // A refused connection never reached the fleet: try the next router (bounded).
+      for (let attempt = 0; attempt < endpoints.length + 2 && !outcome; attempt++) {
+        const router = endpoints[this.rotation++ % endpoints.length]!;
+        this.inFlight += 1;
+        const result = await this.streamOnce(router);
+        this.inFlight -= 1;
+        if (result === 'refused') {
+          this.unhealthy.add(router);
+          continue;
+        }
+        outcome = { ...result, router, startedAt, ms: Date.now() - startedAt };
+      }
+      this.outcomes.push(outcome ?? { ok: false, ms: Date.now() - startedAt, router: '-', servedBy: undefined, error: 'no router accepted the connection', startedAt });
+    }
+  }
+
+  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string } | 'refused'> {
+    const body = JSON.stringify({
+      model: 'synkti-stand-in',
+      stream: true,
+      max_tokens: this.options.maxTokens ?? 24,
+      messages: [{ role: 'user', content: 'Tell me about spot instances.' }],
+    });
+    const url = new URL('/v1/chat/completions', router);
+    return new Promise((resolve) => {
+      let settled = false;
+      let sent = false;
+      const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | 'refused'): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => { text += chunk; });
+        res.on('end', () => {
+          if (res.statusCode !== 200) finish({ ok: false, servedBy, error: `HTTP ${res.statusCode}` });
+          else if (!text.includes('data: [DONE]')) finish({ ok: false, servedBy, error: 'stream ended without [DONE]' });
+          else finish({ ok: true, servedBy });
+        });
+        res.on('error', (error) => finish({ ok: false, servedBy, error: `stream broken: ${error.message}` }));
+        res.on('aborted', () => finish({ ok: false, servedBy, error: 'stream aborted' }));
+      });
+      const timer = setTimeout(() => {
+        req.destroy(new Error('timeout'));
+        finish({ ok: false, servedBy: undefined, error: 'timed out' });
+      }, this.options.requestTimeoutMs ?? 30_000);
+      req.on('socket', (socket) => socket.once('connect', () => { sent = true; }));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // Refused before connecting: the request never left this machine.
+        if (!sent && error.code === 'ECONNREFUSED') finish('refused');
+        else finish({ ok: false, servedBy: undefined, error: error.code ?? error.message });
+      });
+      req.end(body);
+    });
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, type ClusterSpec } from '@synkti/core';
+import { createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
+
+/** Where the agent's entry point is: each local instance boots it, as an EC2 worker boots from user data. */
+export const AGENT_MAIN = fileURLToPath(new URL('../../agent/src/main.ts', import.meta.url));
+
+/** The `.synkti/<cluster>/` state directory beside the config file (or SYNKTI_STATE_DIR). */
+export function stateDirFor(spec: ClusterSpec, configFile: string): string {
+  const base = process.env.SYNKTI_STATE_DIR ?? join(dirname(configFile), '.synkti');
+  return resolve(base, spec.name);
+}
+
+/** The cluster secret that authenticates agent APIs; created (0600) on first use. */
+export function ensureClusterSecret(stateDir: string): { secret: string; file: string } {
+  const file = join(stateDir, 'cluster-secret');
+  if (!existsSync(file)) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return { secret: readFileSync(file, 'utf8').trim(), file };
+}
+
+/** tsx's ESM loader as a URL, so a child process finds it whatever its working directory. */
+export function tsxLoader(): string {
+  return import.meta.resolve('tsx');
+}
+
+export interface LocalFleet {
+  spec: ClusterSpec;
+  stateDir: string;
+  secret: string;
+  cloud: LocalCloud;
+  close(): void;
+}
+
+/** Opens (and on first use sets up) the embedded local cloud of a cluster. */
+export function openLocalFleet(spec: ClusterSpec, configFile: string): LocalFleet {
+  if (spec.provider !== 'local') {
+    throw new SynktiError('E_PROVIDER', `this command runs the local provider; ${spec.name} uses provider '${spec.provider}'`, {
+      hint: 'set provider: "local" in synkti.config.ts to run the fleet on this machine',
+    });
+  }
+  const stateDir = stateDirFor(spec, configFile);
+  const { secret, file } = ensureClusterSecret(stateDir);
+  const cloud = createLocalCloud({
+    stateDir,
+    bootCommand: [process.execPath, '--import', tsxLoader(), AGENT_MAIN],
+    env: {
+      SYNKTI_CLUSTER_SECRET_FILE: file,
+      SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info',
+      ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+    },
+  });
+  return { spec, stateDir, secret, cloud, close: () => cloud.close() };
+}
+
+/** Opens an existing local cluster's state without changing how it boots instances. */
+export function clusterInstances(fleet: LocalFleet, includeTerminated = false): Promise<InstanceRecord[]> {
+  return listAllInstances(fleet.cloud.instances, {
+    tags: { [TAG_CLUSTER]: fleet.spec.name },
+    states: includeTerminated ? ['pending', 'running', 'shutting-down', 'terminated'] : ['pending', 'running', 'shutting-down'],
+  });
+}
+
+export function agentUrl(record: InstanceRecord, defaultPort: number): string {
+  const port = record.tags[TAG_PORT_AGENT] ?? String(defaultPort);
+  return `http://${record.privateIp}:${port}`;
+}
+
+/** GET an agent endpoint with the cluster secret; undefined when it does not answer. */
+export async function fetchAgent<T>(url: string, secret: string, path: string, timeoutMs = 1000): Promise<T | undefined> {
+  try {
+    const response = await fetch(url + path, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) return undefined;
+    return (await response.json()) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { isSynktiError, loadClusterConfig, parseDuration } from '@synkti/core';
+import { EXIT } from './exit-codes.ts';
+import { down } from './commands/down.ts';
+import { init } from './commands/init.ts';
+import { logs } from './commands/logs.ts';
+import { renderNodeTable, reportsToJson, status } from './commands/status.ts';
+import { up } from './commands/up.ts';
+
+function durationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as "30s", "2 minutes" or "500ms"');
+  }
+}
+
+function countOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 0 to 10000');
+  return n;
+}
+
+async function loadConfig(command: Command): Promise<{ spec: Awaited<ReturnType<typeof loadClusterConfig>>['spec']; file: string }> {
+  const { config } = command.optsWithGlobals<{ config?: string }>();
+  return loadClusterConfig({ file: config, cwd: process.cwd() });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('synkti')
+    .description('Run compute fleets on spot capacity with no control plane.\nEvery node runs the same agent; the fleet keeps its size, traffic and work through preemptions.')
+    .option('-c, --config <file>', 'cluster config file (default: ./synkti.config.ts)')
+    .showHelpAfterError('(run `synkti --help` or `synkti <command> --help` for usage)')
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program.command('init')
+    .description('write a commented starter synkti.config.ts in this directory')
+    .option('--name <name>', 'cluster name (lowercase letters, digits and dashes)')
+    .option('--force', 'overwrite an existing synkti.config.ts', false)
+    .action((options: { name?: string; force: boolean }) => {
+      const file = init({ ...options, cwd: process.cwd() });
+      console.log(`wrote ${file}\nnext: \`synkti up\` to start the fleet, \`synkti status\` to see it`);
+    });
+
+  program.command('up')
+    .description('start the fleet (launch what is missing) and wait until every node is ready')
+    .option('-n, --nodes <count>', 'number of nodes in the pool (overrides the config)', countOption)
+    .option('-p, --pool <name>', 'which pool --nodes applies to (default: the only pool)')
+    .option('--timeout <duration>', 'how long to wait for the fleet', durationOption, 60_000)
+    .option('--json', 'print the fleet as JSON', false)
+    .action(async (options: { nodes?: number; pool?: string; timeout: number; json: boolean }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json });
+      if (options.json) console.log(JSON.stringify({ cluster: spec.name, ready: result.ok, launched: result.launched, nodes: reportsToJson(result.reports) }, null, 2));
+      if (!result.ok) {
+        console.error('some nodes are not ready: see `synkti status` and `synkti logs <id>`');
+        process.exitCode = EXIT.timeout;
+      }
+    });
+
+  program.command('status')
+    .description('show every node: id, role, state, address, uptime, load')
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (options: { json: boolean }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const reports = await status(spec, file);
+      console.log(options.json ? JSON.stringify(reportsToJson(reports), null, 2) : renderNodeTable(reports));
+    });
+
+  program.command('down')
+    .description('stop every node of the fleet (agents drain and leave; --force kills at once)')
+    .option('--force', 'kill instances at once instead of a graceful stop', false)
+    .option('--timeout <duration>', 'how long to wait for instances to stop', durationOption, 60_000)
+    .action(async (options: { force: boolean; timeout: number }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const result = await down(spec, file, { force: options.force, timeoutMs: options.timeout });
+      if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
+    });
+
+  program.command('logs')
+    .description('print a node\'s log (its agent and workload output)')
+    .argument('<id>', 'instance id (a unique prefix is enough)')
+    .option('-f, --follow', 'keep printing new lines', false)
+    .option('--lines <n>', 'lines to show first', countOption, 100)
+    .action(async (id: string, options: { follow: boolean; lines: number }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      await logs(spec, file, id, { follow: options.follow, lines: options.lines, signal: controller.signal });
+    });
+
+  return program;
+}
+
+/** Runs the CLI; every known error becomes a message and an exit code, never a stack trace. */
+export async function run(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (isSynktiError(error)) {
+      console.error(`synkti: ${error.toUserString()}`);
+      process.exitCode = error.code.startsWith('E_CONFIG') || error.code === 'E_USAGE' || error.code === 'E_EXISTS' ? EXIT.usage : EXIT.failure;
+      return;
+    }
+    console.error(`synkti: unexpected error: ${(error as Error)?.message ?? String(error)}`);
+    if (process.env.SYNKTI_DEBUG) console.error(error);
+    else console.error('  (set SYNKTI_DEBUG=1 for details; please report this as a bug)');
+    process.exitCode = EXIT.failure;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/src/main.ts')) {
+  await run(process.argv);
+}

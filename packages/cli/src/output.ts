@@ -1,0 +1,41 @@
+/** Terminal output helpers: tables for people, progress on stderr only when it is a terminal. */
+
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export interface Progress {
+  update(text: string): void;
+  done(text?: string): void;
+}
+
+/**
+ * A one-line progress display that rewrites itself on a terminal and prints a line
+ * every few seconds otherwise (CI logs stay short but show life).
+ */
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
+  const tty = stream.isTTY === true;
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  let last = '';
+  let lastPrintedAt = 0;
+  return {
+    update(text: string) {
+      if (quiet) return;
+      if (tty) {
+        stream.write(`\r\x1b[2K${frames[frame++ % frames.length]} ${text}`);
+      } else if (text !== last && Date.now() - lastPrintedAt > 2000) {
+        stream.write(`${text}\n`);
+        lastPrintedAt = Date.now();
+      }
+      last = text;
+    },
+    done(text?: string) {
+      if (quiet) return;
+      if (tty) stream.write('\r\x1b[2K');
+      if (text) stream.write(`${text}\n`);
+    },
+  };
+}

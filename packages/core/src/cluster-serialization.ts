@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import type { ClusterSpec } from './cluster-spec.ts';
+import { SIZES } from './instance-sizes.ts';
+import { SynktiError } from './errors.ts';
+
+const ms = z.number().int().nonnegative();
+const port = z.number().int().min(1).max(65535);
+
+/** The resolved spec as it travels to agents in user data: validated again on arrival. */
+const resolvedSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/),
+  provider: z.enum(['local', 'aws']),
+  region: z.string().min(1),
+  pools: z.record(z.string(), z.strictObject({
+    count: z.number().int().nonnegative(),
+    size: z.enum(SIZES),
+    instanceType: z.string().min(1),
+    instanceTypes: z.array(z.string().min(1)).min(1),
+    lifecycle: z.enum(['spot', 'on-demand']),
+    onDemandBase: z.number().int().nonnegative(),
+    zones: z.array(z.string()).optional(),
+  })),
+  workload: z.strictObject({
+    command: z.array(z.string()).min(1),
+    port,
+    healthPath: z.string().startsWith('/'),
+    env: z.record(z.string(), z.string()),
+    startupTimeoutMs: ms,
+  }).optional(),
+  ports: z.strictObject({ agent: port, router: port }),
+  timeouts: z.strictObject({
+    gossipIntervalMs: ms, failureTimeoutMs: ms, listIntervalMs: ms, noticePollIntervalMs: ms,
+    drainMarginMs: ms, shutdownGraceMs: ms, requestTimeoutMs: ms,
+  }),
+  membership: z.strictObject({ listers: z.number().int().min(1).max(16) }),
+  serve: z.strictObject({ replaceOnRebalance: z.boolean() }),
+});
+
+const FORMAT = 'synkti-cluster/v1';
+
+export function serializeCluster(spec: ClusterSpec): string {
+  return JSON.stringify({ format: FORMAT, spec });
+}
+
+export function deserializeCluster(text: string): ClusterSpec {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(text);
+  } catch (error) {
+    throw new SynktiError('E_CONFIG_DATA', 'the cluster config in user data is not JSON', { cause: error, hint: 'launch workers with synkti so their user data carries the cluster config' });
+  }
+  const format = (envelope as { format?: unknown } | null)?.format;
+  if (format !== FORMAT) {
+    throw new SynktiError('E_CONFIG_DATA', `the cluster config in user data has format ${JSON.stringify(format)}, expected ${FORMAT}`, { hint: 'the agent and the CLI that launched it are different versions; upgrade both' });
+  }
+  const parsed = resolvedSchema.safeParse((envelope as { spec?: unknown }).spec);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    throw new SynktiError('E_CONFIG_DATA', `the cluster config in user data is invalid at ${first.path.join('.')}: ${first.message}`, { hint: 'launch workers with synkti so their user data carries the cluster config' });
+  }
+  const spec = parsed.data;
+  return {
+    ...spec,
+    pools: Object.fromEntries(Object.entries(spec.pools).map(([role, pool]) => [role, { ...pool, zones: pool.zones }])),
+    workload: spec.workload,
+  };
+}

@@ -1,0 +1,338 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './config-error.ts';
+import { isDurationText, parseDuration } from './duration.ts';
+import { SIZES, SIZE_TO_INSTANCE_TYPES } from './instance-sizes.ts';
+
+const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const MAX_NODES = 10_000;
+
+const duration = z.union([z.string(), z.number()]).refine(
+  (value) => (typeof value === 'number' ? Number.isFinite(value) && value >= 0 : isDurationText(value)),
+  { message: 'not a duration' },
+);
+const port = z.number().int().min(1).max(65535);
+const count = z.number().int().min(0).max(MAX_NODES);
+
+export const poolInputSchema = z.strictObject({
+  count,
+  size: z.enum(SIZES).optional(),
+  instanceType: z.string().min(1).optional(),
+  instanceTypes: z.array(z.string().min(1)).min(1).optional(),
+  lifecycle: z.enum(['spot', 'on-demand']).optional(),
+  onDemandBase: count.optional(),
+  zones: z.array(z.string().min(1)).min(1).optional(),
+});
+
+export const workloadInputSchema = z.strictObject({
+  command: z.union([z.string().trim().min(1), z.array(z.string()).min(1)]),
+  port: port.optional(),
+  healthPath: z.string().startsWith('/').optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  startupTimeout: duration.optional(),
+});
+
+export const timeoutsInputSchema = z.strictObject({
+  gossipInterval: duration.optional(),
+  failureTimeout: duration.optional(),
+  listInterval: duration.optional(),
+  noticePollInterval: duration.optional(),
+  drainMargin: duration.optional(),
+  shutdownGrace: duration.optional(),
+  requestTimeout: duration.optional(),
+});
+
+export const clusterInputSchema = z.strictObject({
+  name: z.string().regex(CLUSTER_NAME),
+  provider: z.enum(['local', 'aws']).optional(),
+  region: z.string().min(1).optional(),
+  pools: z.record(z.string().regex(ROLE_NAME), poolInputSchema).refine((pools) => Object.keys(pools).length > 0, { message: 'no pools' }),
+  workload: workloadInputSchema.optional(),
+  ports: z.strictObject({ agent: port.optional(), router: port.optional() }).optional(),
+  timeouts: timeoutsInputSchema.optional(),
+  membership: z.strictObject({ listers: z.number().int().min(1).max(16).optional() }).optional(),
+  serve: z.strictObject({
+    replaceOnRebalance: z.boolean().optional(),
+  }).optional(),
+});
+
+/** What a `synkti.config.ts` default-exports (through `defineCluster`). */
+export type ClusterInput = z.input<typeof clusterInputSchema>;
+
+export interface PoolSpec {
+  count: number;
+  size: (typeof SIZES)[number];
+  /** The preferred instance type. */
+  instanceType: string;
+  /** Instance types in order of preference (spot fallback); the first is `instanceType`. */
+  instanceTypes: string[];
+  lifecycle: 'spot' | 'on-demand';
+  /** How many of `count` always run on-demand. */
+  onDemandBase: number;
+  zones: string[] | undefined;
+}
+
+export interface WorkloadSpec {
+  /** argv; a string command becomes ['sh', '-c', command]. `{port}` is replaced by the workload port. */
+  command: string[];
+  port: number;
+  healthPath: string;
+  env: Record<string, string>;
+  startupTimeoutMs: number;
+}
+
+/** A validated cluster with every default filled and durations in milliseconds. */
+export interface ClusterSpec {
+  name: string;
+  provider: 'local' | 'aws';
+  region: string;
+  pools: Record<string, PoolSpec>;
+  workload: WorkloadSpec | undefined;
+  ports: { agent: number; router: number };
+  timeouts: {
+    gossipIntervalMs: number;
+    failureTimeoutMs: number;
+    listIntervalMs: number;
+    noticePollIntervalMs: number;
+    drainMarginMs: number;
+    shutdownGraceMs: number;
+    requestTimeoutMs: number;
+  };
+  membership: { listers: number };
+  serve: { replaceOnRebalance: boolean };
+}
+
+const DEFAULT_TIMEOUTS = {
+  gossipInterval: '1s',
+  failureTimeout: '5s',
+  listInterval: '15s',
+  noticePollInterval: '5s',
+  drainMargin: '5s',
+  shutdownGrace: '30s',
+  requestTimeout: '5 minutes',
+} as const;
+
+/** Allowed keys per object path, for "did you mean" suggestions. */
+function allowedKeysAt(path: (string | number)[]): string[] {
+  const shape = (schema: z.ZodType): string[] => Object.keys((schema as unknown as { shape: Record<string, unknown> }).shape);
+  if (path.length === 0) return shape(clusterInputSchema);
+  if (path[0] === 'pools' && path.length === 2) return shape(poolInputSchema);
+  if (path[0] === 'workload' && path.length === 1) return shape(workloadInputSchema);
+  if (path[0] === 'timeouts' && path.length === 1) return shape(timeoutsInputSchema);
+  if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
+  if (path[0] === 'membership' && path.length === 1) return ['listers'];
+  if (path[0] === 'serve' && path.length === 1) return ['replaceOnRebalance'];
+  return [];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggest(key: string, allowed: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of allowed) {
+    const distance = editDistance(key, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+const EXAMPLES: Record<string, string> = {
+  name: 'name: "my-fleet"',
+  count: 'count: 3',
+  onDemandBase: 'onDemandBase: 1',
+  port: 'port: 8000',
+  agent: 'agent: 7946',
+  router: 'router: 8080',
+  listers: 'listers: 2',
+  command: 'command: ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--port", "{port}"]',
+  healthPath: 'healthPath: "/health"',
+  pools: 'pools: { worker: { count: 3 } }',
+};
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the text ${JSON.stringify(value.length > 30 ? `${value.slice(0, 30)}…` : value)}`;
+  return `${typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`}`;
+}
+
+function valueAt(input: unknown, path: (string | number)[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
+  const path = issue.path.map(String);
+  const field = path[path.length - 1] ?? '';
+  const where = path.join('.');
+  const example = EXAMPLES[field] ? `e.g. ${EXAMPLES[field]}` : '';
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const allowed = allowedKeysAt(issue.path as (string | number)[]);
+      return issue.keys.map((key) => {
+        const guess = suggest(key, allowed);
+        return {
+          path: [...path, key].join('.'),
+          message: `unknown field "${key}"`,
+          hint: guess ? `did you mean "${guess}"?` : `allowed fields here: ${allowed.join(', ')}`,
+        };
+      });
+    }
+    case 'invalid_type': {
+      const value = valueAt(input, issue.path as (string | number)[]);
+      if (value === undefined) {
+        return [{ path: where, message: 'is required', hint: example || `add ${field}` }];
+      }
+      const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'record' || issue.expected === 'object' ? 'an object' : `a ${issue.expected}`;
+      return [{ path: where, message: `expected ${expected}, got ${describeType(value)}`, hint: example || `write ${field} as ${expected}` }];
+    }
+    case 'too_small': {
+      if (issue.origin === 'array' || issue.origin === 'string') {
+        return [{ path: where, message: 'must not be empty', hint: example || `give ${field} a value` }];
+      }
+      return [{ path: where, message: `must be at least ${String(issue.minimum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.minimum)} or more` }];
+    }
+    case 'too_big':
+      return [{ path: where, message: `must be at most ${String(issue.maximum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.maximum)} or less` }];
+    case 'invalid_value': {
+      const got = valueAt(input, issue.path as (string | number)[]);
+      return [{ path: where, message: `${JSON.stringify(got)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, hint: `use one of: ${issue.values.map((v) => String(v)).join(', ')}` }];
+    }
+    case 'invalid_format': {
+      if (field === 'name') return [{ path: where, message: 'must be 2-40 lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. name: "my-fleet" (it becomes part of tags, directories and bucket names)' }];
+      if (field === 'healthPath') return [{ path: where, message: 'must start with "/"', hint: 'e.g. healthPath: "/health"' }];
+      if (path[0] === 'pools') return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
+      return [{ path: where, message: 'has the wrong format', hint: example || 'check the value' }];
+    }
+    case 'invalid_key':
+      return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
+    case 'invalid_union':
+      if (field === 'command') return [{ path: where, message: 'must be a non-empty command line or argument list', hint: EXAMPLES.command! }];
+      if (path[0] === 'timeouts' || field === 'startupTimeout') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
+    case 'custom':
+      if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (issue.message === 'no pools') return [{ path: where, message: 'the cluster has no pools', hint: EXAMPLES.pools! }];
+      return [{ path: where, message: issue.message, hint: 'check the value' }];
+    default:
+      return [{ path: where, message: issue.message, hint: example || 'check the value' }];
+  }
+}
+
+/** Checks that need several fields at once; run only where those fields are well-typed. */
+function crossFieldIssues(input: z.output<typeof clusterInputSchema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const ports: [string, number][] = [
+    ['ports.agent', input.ports?.agent ?? 7946],
+    ['ports.router', input.ports?.router ?? 8080],
+  ];
+  if (input.workload) ports.push(['workload.port', input.workload.port ?? 8000]);
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      if (ports[i]![1] === ports[j]![1]) {
+        issues.push({ path: ports[j]![0], message: `port ${ports[j]![1]} is also ${ports[i]![0]}`, hint: 'give the agent, the router and the workload different ports (defaults: 7946, 8080, 8000)' });
+      }
+    }
+  }
+  let total = 0;
+  for (const [role, pool] of Object.entries(input.pools)) {
+    total += pool.count;
+    if ((pool.onDemandBase ?? 0) > pool.count) {
+      issues.push({ path: `pools.${role}.onDemandBase`, message: `${pool.onDemandBase} on-demand nodes is more than the pool's count of ${pool.count}`, hint: `set onDemandBase to ${pool.count} or less` });
+    }
+    if (pool.instanceType && pool.instanceTypes && pool.instanceTypes[0] !== pool.instanceType) {
+      issues.push({ path: `pools.${role}.instanceTypes`, message: 'does not start with instanceType', hint: 'list the preferred type first, or leave instanceType out' });
+    }
+  }
+  if (total > MAX_NODES) issues.push({ path: 'pools', message: `${total} nodes in all is more than ${MAX_NODES}`, hint: 'split the fleet into several clusters' });
+  const timeouts = input.timeouts ?? {};
+  const gossip = parseDuration(timeouts.gossipInterval ?? DEFAULT_TIMEOUTS.gossipInterval);
+  const failure = parseDuration(timeouts.failureTimeout ?? DEFAULT_TIMEOUTS.failureTimeout);
+  if (failure <= gossip) {
+    issues.push({ path: 'timeouts.failureTimeout', message: `${failure} ms is not longer than the gossip interval (${gossip} ms)`, hint: 'make failureTimeout at least 3 gossip intervals, or peers are dropped while alive' });
+  }
+  if (gossip === 0) issues.push({ path: 'timeouts.gossipInterval', message: 'must be more than 0', hint: 'e.g. gossipInterval: "1s"' });
+  return issues;
+}
+
+function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
+  const provider = input.provider ?? 'local';
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...input.timeouts };
+  const pools: Record<string, PoolSpec> = {};
+  for (const [role, pool] of Object.entries(input.pools)) {
+    const size = pool.size ?? 'small';
+    const instanceTypes = pool.instanceTypes ?? (pool.instanceType ? [pool.instanceType] : [...SIZE_TO_INSTANCE_TYPES[provider][size]]);
+    pools[role] = {
+      count: pool.count,
+      size,
+      instanceType: pool.instanceType ?? instanceTypes[0]!,
+      instanceTypes,
+      lifecycle: pool.lifecycle ?? 'spot',
+      onDemandBase: pool.onDemandBase ?? 0,
+      zones: pool.zones,
+    };
+  }
+  const workload = input.workload;
+  return {
+    name: input.name,
+    provider,
+    region: input.region ?? (provider === 'local' ? 'local' : 'us-east-1'),
+    pools,
+    workload: workload && {
+      command: typeof workload.command === 'string' ? ['sh', '-c', workload.command] : workload.command,
+      port: workload.port ?? 8000,
+      healthPath: workload.healthPath ?? '/health',
+      env: workload.env ?? {},
+      startupTimeoutMs: parseDuration(workload.startupTimeout ?? '10 minutes'),
+    },
+    ports: { agent: input.ports?.agent ?? 7946, router: input.ports?.router ?? 8080 },
+    timeouts: {
+      gossipIntervalMs: parseDuration(timeouts.gossipInterval),
+      failureTimeoutMs: parseDuration(timeouts.failureTimeout),
+      listIntervalMs: parseDuration(timeouts.listInterval),
+      noticePollIntervalMs: parseDuration(timeouts.noticePollInterval),
+      drainMarginMs: parseDuration(timeouts.drainMargin),
+      shutdownGraceMs: parseDuration(timeouts.shutdownGrace),
+      requestTimeoutMs: parseDuration(timeouts.requestTimeout),
+    },
+    membership: { listers: input.membership?.listers ?? 2 },
+    serve: { replaceOnRebalance: input.serve?.replaceOnRebalance ?? true },
+  };
+}
+
+/**
+ * Validates a cluster config and fills its defaults. Throws a ConfigError that lists
+ * every bad field with a hint; never a bare zod error.
+ */
+export function validateCluster(input: unknown, source = 'synkti.config.ts'): ClusterSpec {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(source, [{ path: '', message: `the config must be an object, got ${describeType(input)}`, hint: 'export default defineCluster({ name: "my-fleet", pools: { worker: { count: 3 } } })' }]);
+  }
+  const parsed = clusterInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(source, parsed.error.issues.flatMap((issue) => friendly(issue, input)));
+  }
+  const cross = crossFieldIssues(parsed.data);
+  if (cross.length > 0) throw new ConfigError(source, cross);
+  return resolve(parsed.data);
+}

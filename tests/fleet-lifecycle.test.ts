@@ -1,0 +1,97 @@
+/**
+ * End to end, on real processes: `synkti up --nodes 3` brings up three local instances
+ * whose agents agree on membership; a kill -9 is noticed by the survivors within the
+ * stated bound; `synkti down` leaves no process and no tag behind.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TAG_CLUSTER, TAG_PORT_AGENT } from '@synkti/core';
+import { createLocalCloud, listAllInstances, type InstanceRecord } from '@synkti/cloud';
+import { makeProject, processAlive, runCli, uniqueName, waitFor } from './helpers/cli.ts';
+
+const GOSSIP_MS = 500;
+const FAILURE_TIMEOUT_MS = 2000;
+/** Stated bound: a silent peer is dropped after failureTimeout plus two gossip rounds. */
+const DROP_BOUND_MS = FAILURE_TIMEOUT_MS + 2 * GOSSIP_MS + 1000;
+
+const name = uniqueName('e2e-life');
+const project = makeProject({
+  name,
+  pools: { worker: { count: 1 } },
+  timeouts: { gossipInterval: `${GOSSIP_MS}ms`, failureTimeout: `${FAILURE_TIMEOUT_MS}ms`, listInterval: '5s' },
+});
+const stateDir = join(project.dir, '.synkti', name);
+let secret = '';
+
+interface Status { id: string; state: string; pid: number; members: { id: string }[] }
+
+async function agentStatus(record: InstanceRecord): Promise<Status | undefined> {
+  try {
+    const response = await fetch(`http://${record.privateIp}:${record.tags[TAG_PORT_AGENT]}/status`, {
+      headers: { authorization: `Bearer ${secret}` },
+      signal: AbortSignal.timeout(1000),
+    });
+    return response.ok ? ((await response.json()) as Status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+before(() => {});
+after(async () => {
+  await runCli(['down', '--force', '--timeout', '20s'], { cwd: project.dir }).catch(() => undefined);
+  project.cleanup();
+});
+
+test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t) => {
+  const upResult = await runCli(['up', '--nodes', '3', '--json', '--timeout', '30s'], { cwd: project.dir });
+  assert.equal(upResult.code, 0, `synkti up failed:\n${upResult.stderr}`);
+  assert.ok(upResult.ms < 10_000 + 3000, `up took ${upResult.ms} ms (budget: 10 s for the fleet plus CLI start)`);
+  const summary = JSON.parse(upResult.stdout) as { ready: boolean; nodes: { id: string; state: string; members: string[] }[] };
+  assert.equal(summary.ready, true);
+  assert.equal(summary.nodes.length, 3);
+  secret = readFileSync(join(stateDir, 'cluster-secret'), 'utf8').trim();
+
+  const cloud = createLocalCloud({ stateDir });
+  t.after(() => cloud.close());
+  const records = await listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: name } });
+  assert.equal(records.length, 3);
+  const ids = records.map((r) => r.id).sort();
+  const statuses = await Promise.all(records.map(agentStatus));
+  for (const s of statuses) {
+    assert.ok(s, 'every agent answers /status');
+    assert.equal(s.state, 'ready');
+    assert.deepEqual(s.members.map((m) => m.id).sort(), ids, `${s.id} sees the same membership of 3`);
+  }
+  const pids = statuses.map((s) => s!.pid);
+
+  // kill -9 one instance (its whole process tree, as a machine that dies).
+  const victim = records[0]!;
+  const survivors = records.slice(1);
+  const killedAt = Date.now();
+  await cloud.instances.kill(victim.id);
+  await waitFor('survivors to drop the killed node', async () => {
+    const views = await Promise.all(survivors.map(agentStatus));
+    return views.every((v) => v && v.members.length === 2 && !v.members.some((m) => m.id === victim.id)) ? true : undefined;
+  }, DROP_BOUND_MS + 2000);
+  const dropMs = Date.now() - killedAt;
+  t.diagnostic(`killed node dropped by both survivors after ${dropMs} ms (bound ${DROP_BOUND_MS} ms)`);
+  assert.ok(dropMs <= DROP_BOUND_MS, `dropped after ${dropMs} ms, bound ${DROP_BOUND_MS} ms`);
+
+  const status = await runCli(['status', '--json'], { cwd: project.dir });
+  assert.equal(status.code, 0, status.stderr);
+  const listed = JSON.parse(status.stdout) as { id: string; state: string }[];
+  assert.deepEqual(listed.map((n) => n.id).sort(), survivors.map((r) => r.id).sort(), 'status no longer lists the crashed instance');
+
+  const downResult = await runCli(['down', '--timeout', '30s'], { cwd: project.dir });
+  assert.equal(downResult.code, 0, downResult.stderr);
+  for (const pid of pids) assert.equal(processAlive(pid), false, `agent process ${pid} is gone`);
+  const everything = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
+  assert.equal(everything.length, 3);
+  for (const record of everything) {
+    assert.equal(record.state, 'terminated');
+    assert.deepEqual(Object.keys(record.tags).filter((k) => k.startsWith('Synkti')), [], `${record.id} has no Synkti tags left`);
+  }
+});
