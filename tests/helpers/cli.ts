@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI_MAIN = join(REPO_ROOT, 'packages/cli/src/main.ts');
+export const CLI_MAIN = join(REPO_ROOT, 'packages/cli/bin/synkti.mjs');
 
 export interface CliResult {
   code: number | null;
@@ -18,7 +18,7 @@ export interface CliResult {
 export function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI_MAIN, ...args], {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, SYNKTI_LOG_LEVEL: 'info', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,7 +66,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** True while the process runs (a zombie, exited and waiting to be reaped, counts as gone). */
 export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZXx] /s.test(stat);
+  } catch {
+    // no /proc entry: gone (or not Linux: fall through)
+  }
   try {
     process.kill(pid, 0);
     return true;

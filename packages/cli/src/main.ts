@@ -32,7 +32,9 @@ export function buildProgram(): Command {
     .description('Run compute fleets on spot capacity with no control plane.\nEvery node runs the same agent; the fleet keeps its size, traffic and work through preemptions.')
     .option('-c, --config <file>', 'cluster config file (default: ./synkti.config.ts)')
     .showHelpAfterError('(run `synkti --help` or `synkti <command> --help` for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    // Before the subcommands are added, so they inherit it: errors come back to run().
+    .exitOverride();
 
   program.command('init')
     .description('write a commented starter synkti.config.ts in this directory')
@@ -95,7 +97,7 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; every known error becomes a message and an exit code, never a stack trace. */
 export async function run(argv: string[]): Promise<void> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -115,6 +117,6 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/src/main.ts')) {
+if (process.argv[1]?.endsWith('/cli/src/main.ts')) {
   await run(process.argv);
 }

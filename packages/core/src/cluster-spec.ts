@@ -227,7 +227,10 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
     case 'invalid_key':
       return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
     case 'invalid_union':
-      if (field === 'command') return [{ path: where, message: 'must be a non-empty command line or argument list', hint: EXAMPLES.command! }];
+      if (field === 'command') {
+        const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
+        return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: EXAMPLES.command! }];
+      }
       if (path[0] === 'timeouts' || field === 'startupTimeout') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
