@@ -23,6 +23,10 @@ import { consoleLogOf, instanceDirOf } from './local-layout.ts';
 import type { MetadataServer, MetadataServerOptions } from './metadata-server.ts';
 import { instanceProcesses, processGroupMembers, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
 import { createRegistryMetadataSource } from './registry-metadata-source.ts';
+import { chaosStrikes, loadChaos } from './chaos.ts';
+
+/** How often an instance rolls the chaos dice. */
+const CHAOS_TICK_MS = 1000;
 import { LocalRegistry } from './registry.ts';
 
 export const REASON_USER_SHUTDOWN = 'Client.UserInitiatedShutdown';
@@ -81,6 +85,7 @@ export class InstanceHost {
   private registry: LocalRegistry | undefined;
   private metadata: MetadataServer | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private chaosTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private boot: ChildProcess | undefined;
   private bootStartedAt = 0;
@@ -140,6 +145,8 @@ export class InstanceHost {
     this.log(`instance ${this.id} running; metadata service at ${this.metadata.url}`);
     // Deliberately not unref'd: this process is the machine and must stay up while idle.
     this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
+    this.chaosTimer = setInterval(() => this.chaosTick(), CHAOS_TICK_MS);
+    this.chaosTimer.unref();
     this.started = true;
     if (this.terminateRequested) void this.terminate();
     this.poll();
@@ -201,6 +208,21 @@ export class InstanceHost {
     }
     void this.metadata?.stop();
     this.finish(0);
+  }
+
+  /** Chaos: the local cloud interrupts its own spot instances at random, as AWS does. */
+  private chaosTick(): void {
+    if (this.finished || this.stopping || !this.registry) return;
+    try {
+      const chaos = loadChaos(this.registry);
+      if (!chaosStrikes(chaos.ratePerHour, CHAOS_TICK_MS)) return;
+      const row = this.registry.getInstance(this.id);
+      if (!row || row.noticeTime !== null || row.state !== 'running') return;
+      this.registry.setNotice(this.id, { action: 'terminate', time: this.clock() + chaos.noticeMs });
+      this.log(`chaos: spot interruption notice, reclaimed in ${chaos.noticeMs} ms`);
+    } catch (error) {
+      this.warn('chaos tick failed', error);
+    }
   }
 
   private poll(): void {
@@ -316,6 +338,7 @@ export class InstanceHost {
     this.finished = true;
     this.stopping = true;
     clearInterval(this.pollTimer);
+    clearInterval(this.chaosTimer);
     clearTimeout(this.restartTimer);
     try {
       this.registry?.close();

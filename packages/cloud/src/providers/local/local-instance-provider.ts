@@ -23,6 +23,7 @@ import type {
   InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, InterruptionNotice, LaunchSpec, Page, PageRequest,
 } from '../../types.ts';
 import { machineEnv, saveBootConfig } from './boot-config.ts';
+import { saveChaos, type ChaosSettings } from './chaos.ts';
 import { REASON_CRASH, REASON_USER_SHUTDOWN } from './instance-host.ts';
 import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
@@ -312,6 +313,15 @@ export class LocalInstanceProvider implements InstanceProvider {
     const notice: InterruptionNotice = { action: options.action ?? 'terminate', time: Date.now() + noticeInMs };
     this.registry.setNotice(row.id, notice);
     return notice;
+  }
+
+  /**
+   * Chaos: every running instance gets spot interruption notices at random, `ratePerHour`
+   * per instance (Poisson), each with `noticeMs` warning. 0 turns it off.
+   */
+  setChaos(settings: ChaosSettings): void {
+    this.assertOpen();
+    saveChaos(this.registry, settings);
   }
 
   /** Raises a rebalance recommendation (elevated interruption risk) in the instance's metadata. */
