@@ -5,7 +5,9 @@
  */
 import { SynktiError, deserializeCluster, isSynktiError } from '@synkti/core';
 import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
+import { join } from 'node:path';
 import { Agent } from './agent.ts';
+import { NodeRuntime } from './node-runtime.ts';
 import { createLogger } from './logger.ts';
 import { readClusterSecret } from './secret.ts';
 
@@ -43,21 +45,45 @@ async function main(): Promise<void> {
     logger,
   });
 
+  const runtime = new NodeRuntime({
+    agent,
+    spec,
+    metadata,
+    instances,
+    userData,
+    logger,
+    workloadLogFile: workloadLogPath(spec.provider, (await metadata.identity()).instanceId),
+  });
+
   let shuttingDown = false;
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
-    agent.stop().then(() => { close(); process.exit(0); }, (error: unknown) => {
+    runtime.shutdown().then(() => { close(); process.exit(0); }, (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  agent.on('state', (state) => {
+    // A finished drain (spot notice): the agent has left the fleet; nothing more to do here.
+    if (state === 'stopped' && !shuttingDown) {
+      shuttingDown = true;
+      setTimeout(() => { close(); process.exit(0); }, 200).unref();
+    }
+  });
 
-  await agent.boot();
-  await agent.markReady();
+  await runtime.start();
+}
+
+/** Where the workload's output is written: beside the instance's console log locally. */
+function workloadLogPath(provider: string, instanceId: string): string | undefined {
+  if (process.env.SYNKTI_WORKLOAD_LOG) return process.env.SYNKTI_WORKLOAD_LOG;
+  const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
+  if (provider === 'local' && stateDir) return join(stateDir, 'instances', instanceId, 'workload.log');
+  return provider === 'aws' ? '/var/log/synkti/workload.log' : undefined;
 }
 
 main().catch((error: unknown) => {

@@ -11,7 +11,7 @@ export interface AgentStatus {
   ports: { agent: number; router: number; workload: number };
   uptimeMs: number;
   load: number;
-  members: { id: string; state: string; role: string }[];
+  members: { id: string; state: string; role: string; address: string; agentPort: number; routerPort: number }[];
   workload?: { state: string } | undefined;
 }
 

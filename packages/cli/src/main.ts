@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isSynktiError, loadClusterConfig, parseDuration } from '@synkti/core';
+import { parseChaosRate } from '@synkti/cloud';
 import { EXIT } from './exit-codes.ts';
+import { describePreempt, preempt } from './commands/preempt.ts';
+import { renderSummary, runDemo } from './demo/demo.ts';
 import { down } from './commands/down.ts';
 import { init } from './commands/init.ts';
 import { logs } from './commands/logs.ts';
@@ -13,6 +16,14 @@ function durationOption(value: string): number {
     return parseDuration(value);
   } catch {
     throw new InvalidArgumentError('expected a duration such as "30s", "2 minutes" or "500ms"');
+  }
+}
+
+function chaosRateOption(value: string): number {
+  try {
+    return parseChaosRate(value);
+  } catch {
+    throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
   }
 }
 
@@ -50,10 +61,13 @@ export function buildProgram(): Command {
     .option('-n, --nodes <count>', 'number of nodes in the pool (overrides the config)', countOption)
     .option('-p, --pool <name>', 'which pool --nodes applies to (default: the only pool)')
     .option('--timeout <duration>', 'how long to wait for the fleet', durationOption, 60_000)
+    .option('--chaos-rate <rate>', 'local cloud only: random spot interruptions per instance, e.g. 6/h or 1/min (0 = off)', chaosRateOption)
+    .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
     .option('--json', 'print the fleet as JSON', false)
-    .action(async (options: { nodes?: number; pool?: string; timeout: number; json: boolean }, command: Command) => {
+    .action(async (options: { nodes?: number; pool?: string; timeout: number; json: boolean; chaosRate?: number; chaosNotice: number }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json });
+      const chaos = options.chaosRate === undefined ? undefined : { ratePerHour: options.chaosRate, noticeMs: options.chaosNotice };
+      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json, chaos });
       if (options.json) console.log(JSON.stringify({ cluster: spec.name, ready: result.ok, launched: result.launched, nodes: reportsToJson(result.reports) }, null, 2));
       if (!result.ok) {
         console.error('some nodes are not ready: see `synkti status` and `synkti logs <id>`');
@@ -78,6 +92,27 @@ export function buildProgram(): Command {
       const { spec, file } = await loadConfig(command);
       const result = await down(spec, file, { force: options.force, timeoutMs: options.timeout });
       if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
+    });
+
+  program.command('preempt')
+    .description('interrupt a local spot instance as AWS would: an IMDSv2 notice now, SIGKILL when it expires')
+    .argument('<id>', 'instance id (a unique prefix is enough)')
+    .option('--in <duration>', 'warning before the instance is reclaimed (AWS gives 2 minutes)', durationOption, 120_000)
+    .option('--rebalance', 'raise a rebalance recommendation instead (elevated risk, no deadline)', false)
+    .action(async (id: string, options: { in: number; rebalance: boolean }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      console.log(describePreempt(await preempt(spec, file, id, { inMs: options.in, rebalance: options.rebalance })));
+    });
+
+  program.command('demo')
+    .description('run the demo: a local fleet of 3 serving streaming completions through a preemption and a kill -9')
+    .option('--duration <duration>', 'how long traffic runs', durationOption, 60_000)
+    .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
+    .option('--json', 'print only the summary, as JSON', false)
+    .option('--keep', 'leave the fleet running afterwards', false)
+    .action(async (options: { duration: number; concurrency: number; json: boolean; keep: boolean }) => {
+      const summary = await runDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
+      console.log(options.json ? JSON.stringify(summary) : renderSummary(summary));
     });
 
   program.command('logs')

@@ -119,6 +119,18 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       if (!loaded) return sendJson(res, 503, { status: 'loading' });
       return sendJson(res, 200, { status: 'ok' });
     }
+    if (path === '/metrics') {
+      // The two gauges vLLM exports for its scheduler, under vLLM's names, so the agent
+      // reads a node's in-flight work the same way from the stand-in and from vLLM.
+      if (req.method !== 'GET') throw methodNotAllowed(req, 'GET');
+      const text = '# HELP vllm:num_requests_running Requests being generated.\n# TYPE vllm:num_requests_running gauge\n'
+        + `vllm:num_requests_running{model_name="${model}"} ${inFlightCount}\n`
+        + '# HELP vllm:num_requests_waiting Requests waiting to be scheduled.\n# TYPE vllm:num_requests_waiting gauge\n'
+        + `vllm:num_requests_waiting{model_name="${model}"} 0\n`;
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
     if (path === '/v1/models') {
       if (req.method !== 'GET') throw methodNotAllowed(req, 'GET');
       unavailableUnlessServing();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
+import type { ChaosSettings } from '@synkti/cloud';
 import { collectNodeReports, converged, type NodeReport } from '../agent-status.ts';
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
 import { createProgress } from '../output.ts';
@@ -14,6 +15,8 @@ export interface UpOptions {
   timeoutMs: number;
   json: boolean;
   quiet?: boolean;
+  /** Local cloud chaos: random spot interruptions. */
+  chaos?: ChaosSettings | undefined;
 }
 
 export function desiredCounts(spec: ClusterSpec, options: Pick<UpOptions, 'nodes' | 'pool'>): Map<string, number> {
@@ -42,6 +45,7 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
   const progress = createProgress(process.stderr, options.quiet === true || options.json);
   try {
     const counts = desiredCounts(spec, options);
+    if (options.chaos) fleet.cloud.instances.setChaos(options.chaos);
     const existing = await clusterInstances(fleet);
     const userData = serializeCluster(spec);
     const launched: string[] = [];

@@ -141,7 +141,11 @@ export class LoadGenerator {
         req.destroy(new Error('timeout'));
         finish({ ok: false, servedBy: undefined, error: 'timed out' });
       }, this.options.requestTimeoutMs ?? 30_000);
-      req.on('socket', (socket) => socket.once('connect', () => { sent = true; }));
+      req.on('socket', (socket) => {
+        // A reused keep-alive socket is already connected; only a new one can be refused.
+        if (socket.connecting) socket.once('connect', () => { sent = true; });
+        else sent = true;
+      });
       req.on('error', (error: NodeJS.ErrnoException) => {
         // Refused before connecting: the request never left this machine.
         if (!sent && error.code === 'ECONNREFUSED') finish('refused');

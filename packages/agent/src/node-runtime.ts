@@ -1,0 +1,218 @@
+import type { ClusterSpec } from '@synkti/core';
+import { TAG_REPLACES } from '@synkti/core';
+import type { InstanceMetadata, InstanceProvider, InterruptionNotice } from '@synkti/cloud';
+import type { Agent } from './agent.ts';
+import type { Logger } from './logger.ts';
+import { NoticeWatcher } from './notice-watcher.ts';
+import { Replacer } from './replacement.ts';
+import { createRouter, type Router, type RouterPeer } from './router/router.ts';
+import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
+import { readWorkloadLoad } from './workload-load.ts';
+
+export interface NodeRuntimeOptions {
+  agent: Agent;
+  spec: ClusterSpec;
+  metadata: InstanceMetadata;
+  instances: InstanceProvider;
+  /** The user data this node booted with: replacements boot with the same. */
+  userData: string;
+  logger: Logger;
+  /** Where the workload's output goes. @default none */
+  workloadLogFile?: string | undefined;
+  clock?: () => number;
+}
+
+export interface DrainReport {
+  reason: 'interruption' | 'shutdown';
+  startedAt: number;
+  deadline: number;
+  budgetMs: number;
+  /** Requests still in flight when the budget ran out (handed back or cut). */
+  leftInFlight: number;
+  tookMs: number;
+  replacement?: string | undefined;
+}
+
+/** Replace `{port}` in the workload command with the node's workload port. */
+export function workloadCommand(command: string[], port: number): string[] {
+  return command.map((arg) => arg.replaceAll('{port}', String(port)));
+}
+
+/**
+ * Everything a node does besides membership: serve (workload + router), watch for the
+ * interruption notice and drain inside its deadline, launch its own replacement at the
+ * notice, and replace peers that vanish without one.
+ */
+export class NodeRuntime {
+  private readonly options: NodeRuntimeOptions;
+  private readonly clock: () => number;
+  private supervisor: WorkloadSupervisor | undefined;
+  private router: Router | undefined;
+  private watcher: NoticeWatcher | undefined;
+  private replacer: Replacer | undefined;
+  private draining: Promise<DrainReport> | undefined;
+  lastDrain: DrainReport | undefined;
+
+  constructor(options: NodeRuntimeOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  private get agent(): Agent { return this.options.agent; }
+
+  /** The ready peers the router may send to (every serving node, itself included). */
+  readyPeers(): RouterPeer[] {
+    const view = this.agent.membership?.view;
+    if (!view) return [];
+    return view.members()
+      .filter((m) => m.state === 'ready')
+      .map((m) => ({ id: m.id, baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}` }));
+  }
+
+  async start(): Promise<void> {
+    const { agent, spec, logger } = this.options;
+    await agent.boot();
+    const selfId = agent.identity!.instanceId;
+
+    this.replacer = new Replacer({
+      cluster: spec.name,
+      instances: this.options.instances,
+      selfId,
+      liveMembers: () => agent.view.members(),
+      templateFor: (role) => {
+        const pool = spec.pools[role];
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData };
+      },
+      recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
+      logger,
+    });
+    agent.on('memberLost', (member) => {
+      // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss.
+      if (member.state !== 'stopped') this.replacer?.peerLost(member.id, member.role);
+    });
+    if (agent.tags[TAG_REPLACES]) agent.view.updateSelf({ replaces: agent.tags[TAG_REPLACES] });
+
+    this.watcher = new NoticeWatcher({
+      metadata: this.options.metadata,
+      pollIntervalMs: spec.timeouts.noticePollIntervalMs,
+      onInterruption: (notice) => { void this.drainForNotice(notice); },
+      onRebalance: async () => {
+        if (!spec.serve.replaceOnRebalance) return;
+        logger.info('rebalance recommendation: launching the replacement early, still serving');
+        await this.replacer?.replaceSelf(agent.role);
+      },
+      onError: (error) => logger.warn({ err: error }, 'instance metadata unavailable; no notice assumed, still polling'),
+    });
+    this.watcher.start();
+    // A notice may already be up (an agent restarted mid-drain): look at once.
+    await this.watcher.pollOnce();
+
+    agent.statusExtras = () => ({
+      workload: this.supervisor ? { state: this.supervisor.state, restarts: this.supervisor.restarts } : undefined,
+      router: this.router ? { inFlight: this.router.inFlight() } : undefined,
+      drain: this.lastDrain,
+    });
+
+    if (!spec.workload) {
+      if (!this.draining) await agent.markReady();
+      return;
+    }
+    const workload = spec.workload;
+    this.router = createRouter({
+      host: agent.identity!.privateIp,
+      port: agent.ports.router,
+      peers: () => this.readyPeers(),
+      requestTimeoutMs: spec.timeouts.requestTimeoutMs,
+      healthy: () => agent.state === 'ready',
+    });
+    await this.router.start();
+    agent.load = () => this.router?.inFlight() ?? 0;
+    this.supervisor = new WorkloadSupervisor({
+      command: workloadCommand(workload.command, agent.ports.workload),
+      env: { ...workload.env, PORT: String(agent.ports.workload), SYNKTI_INSTANCE_ID: selfId },
+      port: agent.ports.workload,
+      healthPath: workload.healthPath,
+      startupTimeoutMs: workload.startupTimeoutMs,
+      logFile: this.options.workloadLogFile,
+      logger,
+      onStateChange: (state) => this.onWorkloadState(state),
+    });
+    await this.supervisor.start();
+  }
+
+  private onWorkloadState(state: WorkloadState): void {
+    const { agent, logger } = this.options;
+    if (this.draining || agent.state === 'draining' || agent.state === 'stopped') return;
+    if (state === 'healthy' && agent.state === 'joining') {
+      void agent.markReady().catch((error: unknown) => logger.warn({ err: error }, 'could not announce readiness'));
+    } else if (state !== 'healthy' && agent.state === 'ready') {
+      // Not serving: leave the routers' ready set until the workload is back.
+      agent.setState('joining');
+      void agent.membership?.announce();
+    }
+  }
+
+  /** The spot notice: cut traffic over and launch the replacement at t=0, then drain. */
+  drainForNotice(notice: InterruptionNotice): Promise<DrainReport> {
+    return this.drain('interruption', notice.time);
+  }
+
+  /** SIGTERM: drain inside the shutdown grace, without a replacement (someone chose to stop us). */
+  shutdown(): Promise<DrainReport> {
+    return this.drain('shutdown', this.clock() + this.options.spec.timeouts.shutdownGraceMs);
+  }
+
+  private drain(reason: DrainReport['reason'], deadline: number): Promise<DrainReport> {
+    this.draining ??= this.runDrain(reason, deadline);
+    return this.draining;
+  }
+
+  private async runDrain(reason: DrainReport['reason'], deadline: number): Promise<DrainReport> {
+    const { agent, spec, logger } = this.options;
+    const startedAt = this.clock();
+    const budgetMs = Math.max(0, deadline - startedAt - spec.timeouts.drainMarginMs);
+    logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs }, 'draining');
+    let replacement: string | undefined;
+    let leftInFlight = 0;
+    await agent.stop({
+      beforeLeave: async () => {
+        // t=0: peers were told (agent.stop announces `draining` first); launch the replacement now.
+        const launching = reason === 'interruption'
+          ? this.replacer!.replaceSelf(agent.role).then((r) => { replacement = r?.id; }, (error: unknown) => logger.error({ err: error }, 'could not launch the replacement'))
+          : Promise.resolve();
+        leftInFlight = await this.waitIdle(startedAt + budgetMs);
+        await launching;
+        const remaining = Math.max(0, startedAt + budgetMs - this.clock());
+        await this.router?.stop({ graceMs: Math.min(remaining, 1000) });
+        // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
+        await this.supervisor?.stop({ graceMs: Math.min(Math.max(remaining, 0), 2000) });
+        this.watcher?.stop();
+        this.replacer?.stop();
+      },
+    });
+    const report: DrainReport = { reason, startedAt, deadline, budgetMs, leftInFlight, tookMs: this.clock() - startedAt, replacement };
+    this.lastDrain = report;
+    logger.warn(report, 'drain finished');
+    return report;
+  }
+
+  /** Wait until neither the router nor the workload has requests in hand, or `until`. Returns what was left. */
+  private async waitIdle(until: number): Promise<number> {
+    const workloadUrl = `http://127.0.0.1:${this.options.agent.ports.workload}`;
+    for (;;) {
+      const routed = this.router?.inFlight() ?? 0;
+      const served = this.supervisor ? await readWorkloadLoad(workloadUrl, 500) : 0;
+      // Unknown workload load (no metrics): be safe and keep waiting until the budget ends.
+      const left = routed + (served ?? Number.POSITIVE_INFINITY);
+      if (left === 0 || this.clock() >= until) return Number.isFinite(left) ? left : routed;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    this.watcher?.stop();
+    this.replacer?.stop();
+    await this.router?.stop({ graceMs: 0 });
+    await this.supervisor?.stop({ graceMs: 1000 });
+  }
+}
