@@ -71,6 +71,72 @@ describe('invalid configs name the field and say how to fix it', () => {
   test('bad cluster name', () => {
     expectIssue({ ...base(), name: 'My_Fleet' }, 'name', /lowercase/);
   });
+  test('uppercase cluster name', () => {
+    expectIssue({ ...base(), name: 'Demo' }, 'name', /lowercase/, /my-fleet/);
+  });
+  test('underscore in the cluster name', () => {
+    expectIssue({ ...base(), name: 'my_fleet' }, 'name', /lowercase/, /my-fleet/);
+  });
+  test('cluster name ending in a dash or too long', () => {
+    expectIssue({ ...base(), name: 'fleet-' }, 'name', /lowercase/);
+    expectIssue({ ...base(), name: `a${'b'.repeat(40)}` }, 'name', /2-40/);
+  });
+  test('bad pool name', () => {
+    expectIssue({ name: 'demo', pools: { Worker_1: { count: 1 } } }, 'pools.Worker_1', /pool names must be lowercase/);
+  });
+  test('a pool that is not an object', () => {
+    expectIssue({ name: 'demo', pools: { worker: 3 } }, 'pools.worker', /expected an object, got number 3/, /worker: \{ count: 3 \}/);
+  });
+  test('unknown field in timeouts suggests the right one', () => {
+    expectIssue({ ...base(), timeouts: { gosipInterval: '1s' } }, 'timeouts.gosipInterval', /unknown field/, /did you mean "gossipInterval"/);
+  });
+  test('an unknown field with no close match lists the allowed ones', () => {
+    expectIssue({ ...base(), zzzzzzzz: 1 }, 'zzzzzzzz', /unknown field/, /allowed fields here: name, provider/);
+  });
+  test('empty program in an argument list', () => {
+    expectIssue({ ...base(), workload: { command: ['', '--port', '8000'] } }, 'workload.command', /program to run\) is empty/);
+  });
+  test('blank command string', () => {
+    expectIssue({ ...base(), workload: { command: '   ' } }, 'workload.command', /must not be empty/);
+  });
+  test('health path without a leading slash', () => {
+    expectIssue({ ...base(), workload: { command: 'x', healthPath: 'health' } }, 'workload.healthPath', /start with "\/"/);
+  });
+  test('workload env values must be text', () => {
+    expectIssue({ ...base(), workload: { command: 'x', env: { THREADS: 4 } } }, 'workload.env.THREADS', /expected a string, got number 4/);
+  });
+  test('negative duration in milliseconds', () => {
+    expectIssue({ ...base(), timeouts: { drainMargin: -5 } }, 'timeouts.drainMargin', /not a duration/);
+  });
+  test('zero polling interval', () => {
+    expectIssue({ ...base(), timeouts: { noticePollInterval: 0 } }, 'timeouts.noticePollInterval', /more than 0/, /5s/);
+  });
+  test('bad startup timeout', () => {
+    expectIssue({ ...base(), workload: { command: 'x', startupTimeout: 'forever' } }, 'workload.startupTimeout', /not a duration/);
+  });
+  test('failure timeout equal to the gossip interval', () => {
+    expectIssue({ ...base(), timeouts: { gossipInterval: 1000, failureTimeout: '1s' } }, 'timeouts.failureTimeout', /not longer than the gossip interval/);
+  });
+  test('failure timeout shorter than the default gossip interval', () => {
+    expectIssue({ ...base(), timeouts: { failureTimeout: '500ms' } }, 'timeouts.failureTimeout', /not longer than the gossip interval/);
+  });
+  test('all pools together over the node limit', () => {
+    expectIssue({ name: 'demo', pools: { a: { count: 6000 }, b: { count: 6000 } } }, 'pools', /12000 nodes in all is more than 10000/, /several clusters/);
+  });
+  test('one pool over the node limit', () => {
+    expectIssue({ name: 'demo', pools: { a: { count: 10_001 } } }, 'pools.a.count', /at most 10000/);
+  });
+  test('listers out of range', () => {
+    expectIssue({ ...base(), membership: { listers: 0 } }, 'membership.listers', /at least 1/, /listers: 2/);
+    expectIssue({ ...base(), membership: { listers: 17 } }, 'membership.listers', /at most 16/);
+  });
+  test('instanceTypes that do not start with instanceType', () => {
+    expectIssue({ name: 'demo', pools: { gpu: { count: 1, instanceType: 'g5.xlarge', instanceTypes: ['g6.xlarge'] } } }, 'pools.gpu.instanceTypes', /not instanceType/);
+  });
+  test('unknown size and lifecycle', () => {
+    expectIssue({ name: 'demo', pools: { worker: { count: 1, size: 'huge' } } }, 'pools.worker.size', /not one of/, /small, medium, large, gpu/);
+    expectIssue({ name: 'demo', pools: { worker: { count: 1, lifecycle: 'spots' } } }, 'pools.worker.lifecycle', /not one of/, /spot, on-demand/);
+  });
   test('no pools', () => {
     expectIssue({ name: 'demo', pools: {} }, 'pools', /no pools/);
   });
@@ -89,6 +155,38 @@ describe('invalid configs name the field and say how to fix it', () => {
     const paths = error.issues.map((i) => i.path).sort();
     assert.deepEqual(paths, ['extra', 'name', 'pools.worker.count', 'pools.worker.size']);
     assert.match(error.message, /has 4 problems/);
+  });
+  test('cross-field problems are reported together with type problems', () => {
+    const error = problems({
+      name: 'demo',
+      pools: { worker: { count: '3' }, gpu: { count: 1, onDemandBase: 2 } },
+      ports: { agent: 9000, router: 9000 },
+      timeouts: { gossipInterval: '2s', failureTimeout: '1s', listInterval: 'often' },
+    });
+    assert.deepEqual(error.issues.map((i) => i.path).sort(), [
+      'pools.gpu.onDemandBase', 'pools.worker.count', 'ports.router', 'timeouts.failureTimeout', 'timeouts.listInterval',
+    ]);
+  });
+  test('a bad field is not checked again by the cross-field checks', () => {
+    // A malformed gossip interval is reported once, not also as "failureTimeout too short".
+    const error = problems({ ...base(), timeouts: { gossipInterval: 'xx', failureTimeout: '1s' } });
+    assert.deepEqual(error.issues.map((i) => i.path), ['timeouts.gossipInterval']);
+  });
+  test('the message is a readable block: header, one line per problem, a hint under each', () => {
+    const error = problems({ name: 'demo', pools: { worker: { count: -1, cuont: 1 } } });
+    assert.equal(error.code, 'E_CONFIG');
+    assert.ok(error instanceof SynktiError);
+    const lines = error.message.split('\n');
+    assert.equal(lines[0], 'synkti.config.ts has 2 problems:');
+    assert.match(lines[1]!, /^ {2}- pools\.worker\.\w+: /);
+    assert.match(lines[2]!, /^ {6}hint: /);
+    assert.match(lines[3]!, /^ {2}- pools\.worker\.\w+: /);
+    assert.match(lines[4]!, /^ {6}hint: /);
+    assert.equal(lines.length, 5);
+    assert.equal(error.toUserString(), error.message);
+  });
+  test('the source names the file in the header', () => {
+    assert.throws(() => validateCluster({ name: 'demo' }, '/srv/fleet/synkti.config.ts'), (e: unknown) => e instanceof ConfigError && e.message.startsWith('/srv/fleet/synkti.config.ts has 1 problem:\n'));
   });
 });
 
@@ -113,6 +211,57 @@ describe('valid configs', () => {
     assert.equal(spec.workload!.startupTimeoutMs, 900_000);
     assert.equal(spec.workload!.port, 8000);
   });
+  test('every default is filled', () => {
+    const spec = validateCluster({ ...base(), workload: { command: ['serve'] } });
+    assert.deepEqual(spec, {
+      name: 'demo',
+      provider: 'local',
+      region: 'local',
+      pools: { worker: { count: 3, size: 'small', instanceType: 'local.small', instanceTypes: ['local.small'], lifecycle: 'spot', onDemandBase: 0, zones: undefined } },
+      workload: { command: ['serve'], port: 8000, healthPath: '/health', env: {}, startupTimeoutMs: 600_000 },
+      ports: { agent: 7946, router: 8080 },
+      timeouts: {
+        gossipIntervalMs: 1000, failureTimeoutMs: 5000, listIntervalMs: 15_000, noticePollIntervalMs: 5000,
+        drainMarginMs: 5000, shutdownGraceMs: 30_000, requestTimeoutMs: 300_000,
+      },
+      membership: { listers: 2 },
+      serve: { replaceOnRebalance: true },
+    });
+  });
+  test('an explicit instance type wins over size; a fallback list starts with it', () => {
+    const spec = validateCluster({
+      name: 'mixed', provider: 'aws', region: 'eu-west-1',
+      pools: {
+        a: { count: 1, size: 'gpu', instanceType: 'p4d.24xlarge' },
+        b: { count: 2, instanceTypes: ['c7i.large', 'c6i.large'], lifecycle: 'on-demand', onDemandBase: 2, zones: ['eu-west-1a'] },
+        c: { count: 0, size: 'medium' },
+      },
+    });
+    assert.equal(spec.region, 'eu-west-1');
+    assert.equal(spec.pools.a!.instanceType, 'p4d.24xlarge');
+    assert.deepEqual(spec.pools.a!.instanceTypes, ['p4d.24xlarge']);
+    assert.equal(spec.pools.b!.instanceType, 'c7i.large');
+    assert.deepEqual(spec.pools.b!.instanceTypes, ['c7i.large', 'c6i.large']);
+    assert.equal(spec.pools.b!.lifecycle, 'on-demand');
+    assert.deepEqual(spec.pools.b!.zones, ['eu-west-1a']);
+    assert.equal(spec.pools.c!.instanceType, 'm6i.xlarge');
+  });
+  test('durations as text or milliseconds; ports and listers as given', () => {
+    const spec = validateCluster({
+      ...base(),
+      workload: { command: ['x'], port: 9001, env: { A: 'b' } },
+      ports: { agent: 9002, router: 9003 },
+      timeouts: { gossipInterval: 250, failureTimeout: '2 seconds', requestTimeout: '1.5m' },
+      membership: { listers: 3 },
+    });
+    assert.equal(spec.timeouts.gossipIntervalMs, 250);
+    assert.equal(spec.timeouts.failureTimeoutMs, 2000);
+    assert.equal(spec.timeouts.requestTimeoutMs, 90_000);
+    assert.equal(spec.workload!.port, 9001);
+    assert.deepEqual(spec.workload!.env, { A: 'b' });
+    assert.deepEqual(spec.ports, { agent: 9002, router: 9003 });
+    assert.equal(spec.membership.listers, 3);
+  });
   test('the spec survives the trip through user data, and tampering is refused', () => {
     const spec = validateCluster({ ...base(), workload: { command: ['a', 'b'] } });
     assert.deepEqual(deserializeCluster(serializeCluster(spec)), spec);
@@ -120,5 +269,21 @@ describe('valid configs', () => {
     tampered.spec.ports.agent = 'x';
     assert.throws(() => deserializeCluster(JSON.stringify(tampered)), (e: unknown) => e instanceof SynktiError && e.code === 'E_CONFIG_DATA');
     assert.throws(() => deserializeCluster('not json'), SynktiError);
+  });
+  test('user data with a missing field, an extra field or another format is refused', () => {
+    const spec = validateCluster(base());
+    const isDataError = (e: unknown) => e instanceof SynktiError && e.code === 'E_CONFIG_DATA' && typeof e.hint === 'string';
+    const envelope = () => JSON.parse(serializeCluster(spec)) as { format: string; spec: Record<string, unknown> };
+    const missing = envelope();
+    delete missing.spec.timeouts;
+    assert.throws(() => deserializeCluster(JSON.stringify(missing)), isDataError);
+    const extra = envelope();
+    extra.spec.rootPassword = 'x';
+    assert.throws(() => deserializeCluster(JSON.stringify(extra)), isDataError);
+    const format = envelope();
+    format.format = 'synkti-cluster/v0';
+    assert.throws(() => deserializeCluster(JSON.stringify(format)), isDataError);
+    assert.throws(() => deserializeCluster('null'), isDataError);
+    assert.deepEqual(deserializeCluster(serializeCluster(spec)), spec);
   });
 });

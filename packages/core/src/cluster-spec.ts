@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
-import { isDurationText, parseDuration } from './duration.ts';
+import { formatDuration, isDurationText, parseDuration } from './duration.ts';
 import { SIZES, SIZE_TO_INSTANCE_TYPES } from './instance-sizes.ts';
 
 const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -25,7 +25,8 @@ export const poolInputSchema = z.strictObject({
 });
 
 export const workloadInputSchema = z.strictObject({
-  command: z.union([z.string().trim().min(1), z.array(z.string()).min(1)]),
+  // argv[0] is the program: an empty one would only fail later, at spawn, on every node.
+  command: z.union([z.string().trim().min(1), z.array(z.string()).min(1).refine((argv) => argv.length === 0 || argv[0]!.trim().length > 0, { message: 'empty program' })]),
   port: port.optional(),
   healthPath: z.string().startsWith('/').optional(),
   env: z.record(z.string(), z.string()).optional(),
@@ -163,6 +164,16 @@ const EXAMPLES: Record<string, string> = {
   command: 'command: ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--port", "{port}"]',
   healthPath: 'healthPath: "/health"',
   pools: 'pools: { worker: { count: 3 } }',
+  region: 'region: "us-east-1"',
+  size: 'size: "small"',
+  instanceType: 'instanceType: "g5.xlarge"',
+  instanceTypes: 'instanceTypes: ["g5.xlarge", "g6.xlarge"]',
+  zones: 'zones: ["us-east-1a", "us-east-1b"]',
+  env: 'env: { HF_HOME: "/data/hf" }',
+  workload: 'workload: { command: ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--port", "{port}"] }',
+  ports: 'ports: { agent: 7946, router: 8080 }',
+  timeouts: 'timeouts: { failureTimeout: "5s" }',
+  membership: 'membership: { listers: 2 }',
 };
 
 function describeType(value: unknown): string {
@@ -203,6 +214,9 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
       if (value === undefined) {
         return [{ path: where, message: 'is required', hint: example || `add ${field}` }];
       }
+      if (path[0] === 'pools' && path.length === 2) {
+        return [{ path: where, message: `expected an object, got ${describeType(value)}`, hint: `e.g. ${field}: { count: 3 }` }];
+      }
       const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'record' || issue.expected === 'object' ? 'an object' : `a ${issue.expected}`;
       return [{ path: where, message: `expected ${expected}, got ${describeType(value)}`, hint: example || `write ${field} as ${expected}` }];
     }
@@ -229,12 +243,13 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
     case 'invalid_union':
       if (field === 'command') {
         const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
-        return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: EXAMPLES.command! }];
+        return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: `e.g. ${EXAMPLES.command!}` }];
       }
       if (path[0] === 'timeouts' || field === 'startupTimeout') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
       if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (issue.message === 'empty program') return [{ path: where, message: 'the first entry (the program to run) is empty', hint: `e.g. ${EXAMPLES.command!}` }];
       if (issue.message === 'no pools') return [{ path: where, message: 'the cluster has no pools', hint: EXAMPLES.pools! }];
       return [{ path: where, message: issue.message, hint: 'check the value' }];
     default:
@@ -242,39 +257,83 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
   }
 }
 
-/** Checks that need several fields at once; run only where those fields are well-typed. */
-function crossFieldIssues(input: z.output<typeof clusterInputSchema>): ConfigIssue[] {
+/** A field's value when it is well-typed, `fallback` when absent, undefined when bad (already reported). */
+function portAt(value: unknown, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535 ? value : undefined;
+}
+
+function countAt(value: unknown, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_NODES ? value : undefined;
+}
+
+function durationAt(value: unknown, fallback: string): number | undefined {
+  if (value === undefined) return parseDuration(fallback);
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  return typeof value === 'string' && isDurationText(value) ? parseDuration(value) : undefined;
+}
+
+function objectAt(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Checks that need several fields at once. They run on the raw input, even when other
+ * fields are bad, so one run reports every problem; a field that is itself malformed
+ * (and so already reported) is left out of these checks.
+ */
+function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const ports: [string, number][] = [
-    ['ports.agent', input.ports?.agent ?? 7946],
-    ['ports.router', input.ports?.router ?? 8080],
+  const portsInput = objectAt(raw.ports) ?? {};
+  const ports: [string, number | undefined][] = [
+    ['ports.agent', portAt(portsInput.agent, 7946)],
+    ['ports.router', portAt(portsInput.router, 8080)],
   ];
-  if (input.workload) ports.push(['workload.port', input.workload.port ?? 8000]);
+  const workload = objectAt(raw.workload);
+  if (workload) ports.push(['workload.port', portAt(workload.port, 8000)]);
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
-      if (ports[i]![1] === ports[j]![1]) {
-        issues.push({ path: ports[j]![0], message: `port ${ports[j]![1]} is also ${ports[i]![0]}`, hint: 'give the agent, the router and the workload different ports (defaults: 7946, 8080, 8000)' });
+      const [firstPath, first] = ports[i]!;
+      const [secondPath, second] = ports[j]!;
+      if (first !== undefined && first === second) {
+        issues.push({ path: secondPath, message: `port ${second} is also ${firstPath}`, hint: 'give the agent, the router and the workload different ports (defaults: 7946, 8080, 8000)' });
       }
     }
   }
   let total = 0;
-  for (const [role, pool] of Object.entries(input.pools)) {
-    total += pool.count;
-    if ((pool.onDemandBase ?? 0) > pool.count) {
-      issues.push({ path: `pools.${role}.onDemandBase`, message: `${pool.onDemandBase} on-demand nodes is more than the pool's count of ${pool.count}`, hint: `set onDemandBase to ${pool.count} or less` });
+  for (const [role, value] of Object.entries(objectAt(raw.pools) ?? {})) {
+    const pool = objectAt(value);
+    if (!pool) continue;
+    const count = countAt(pool.count, undefined);
+    const onDemandBase = countAt(pool.onDemandBase, 0);
+    total += count ?? 0;
+    if (count !== undefined && onDemandBase !== undefined && onDemandBase > count) {
+      issues.push({ path: `pools.${role}.onDemandBase`, message: `${onDemandBase} on-demand nodes is more than the pool's count of ${count}`, hint: `set onDemandBase to ${count} or less` });
     }
-    if (pool.instanceType && pool.instanceTypes && pool.instanceTypes[0] !== pool.instanceType) {
-      issues.push({ path: `pools.${role}.instanceTypes`, message: 'does not start with instanceType', hint: 'list the preferred type first, or leave instanceType out' });
+    const types = pool.instanceTypes;
+    if (typeof pool.instanceType === 'string' && Array.isArray(types) && typeof types[0] === 'string' && types[0] !== pool.instanceType) {
+      issues.push({ path: `pools.${role}.instanceTypes`, message: `starts with "${types[0]}", not instanceType "${pool.instanceType}"`, hint: 'list the preferred type first, or leave instanceType out (the first of instanceTypes is preferred)' });
     }
   }
   if (total > MAX_NODES) issues.push({ path: 'pools', message: `${total} nodes in all is more than ${MAX_NODES}`, hint: 'split the fleet into several clusters' });
-  const timeouts = input.timeouts ?? {};
-  const gossip = parseDuration(timeouts.gossipInterval ?? DEFAULT_TIMEOUTS.gossipInterval);
-  const failure = parseDuration(timeouts.failureTimeout ?? DEFAULT_TIMEOUTS.failureTimeout);
-  if (failure <= gossip) {
-    issues.push({ path: 'timeouts.failureTimeout', message: `${failure} ms is not longer than the gossip interval (${gossip} ms)`, hint: 'make failureTimeout at least 3 gossip intervals, or peers are dropped while alive' });
+  const timeouts = objectAt(raw.timeouts) ?? {};
+  const gossip = durationAt(timeouts.gossipInterval, DEFAULT_TIMEOUTS.gossipInterval);
+  const failure = durationAt(timeouts.failureTimeout, DEFAULT_TIMEOUTS.failureTimeout);
+  // Intervals of 0 would spin; a request or startup timeout of 0 would fail everything.
+  const positive: [string, unknown, string][] = [
+    ['timeouts.gossipInterval', timeouts.gossipInterval, 'gossipInterval: "1s"'],
+    ['timeouts.listInterval', timeouts.listInterval, 'listInterval: "15s"'],
+    ['timeouts.noticePollInterval', timeouts.noticePollInterval, 'noticePollInterval: "5s"'],
+    ['timeouts.requestTimeout', timeouts.requestTimeout, 'requestTimeout: "5 minutes"'],
+    ['workload.startupTimeout', workload?.startupTimeout, 'startupTimeout: "10 minutes"'],
+  ];
+  for (const [path, value, example] of positive) {
+    if (durationAt(value, '1s') === 0) issues.push({ path, message: 'must be more than 0', hint: `e.g. ${example}` });
   }
-  if (gossip === 0) issues.push({ path: 'timeouts.gossipInterval', message: 'must be more than 0', hint: 'e.g. gossipInterval: "1s"' });
+  if (gossip !== 0 && gossip !== undefined && failure !== undefined && failure <= gossip) {
+    issues.push({ path: 'timeouts.failureTimeout', message: `${formatDuration(failure)} is not longer than the gossip interval (${formatDuration(gossip)})`, hint: 'make failureTimeout at least 3 gossip intervals (default 5s with a 1s gossip interval), or live peers are dropped' });
+  }
   return issues;
 }
 
@@ -332,10 +391,8 @@ export function validateCluster(input: unknown, source = 'synkti.config.ts'): Cl
     throw new ConfigError(source, [{ path: '', message: `the config must be an object, got ${describeType(input)}`, hint: 'export default defineCluster({ name: "my-fleet", pools: { worker: { count: 3 } } })' }]);
   }
   const parsed = clusterInputSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(source, parsed.error.issues.flatMap((issue) => friendly(issue, input)));
-  }
-  const cross = crossFieldIssues(parsed.data);
-  if (cross.length > 0) throw new ConfigError(source, cross);
+  const issues = parsed.success ? [] : parsed.error.issues.flatMap((issue) => friendly(issue, input));
+  issues.push(...crossFieldIssues(input as Record<string, unknown>));
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(source, issues);
   return resolve(parsed.data);
 }

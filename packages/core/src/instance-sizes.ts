@@ -17,3 +17,13 @@ export const SIZE_TO_INSTANCE_TYPES: Record<'local' | 'aws', Record<Size, readon
     gpu: ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge'],
   },
 };
+
+/** The preferred instance type for each size (the first of SIZE_TO_INSTANCE_TYPES). */
+export const SIZE_TO_INSTANCE_TYPE: Record<'local' | 'aws', Record<Size, string>> = {
+  local: preferred(SIZE_TO_INSTANCE_TYPES.local),
+  aws: preferred(SIZE_TO_INSTANCE_TYPES.aws),
+};
+
+function preferred(types: Record<Size, readonly string[]>): Record<Size, string> {
+  return Object.fromEntries(SIZES.map((size) => [size, types[size][0]!])) as Record<Size, string>;
+}

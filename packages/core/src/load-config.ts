@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { validateCluster, type ClusterSpec } from './cluster-spec.ts';
 import { SynktiError } from './errors.ts';
 
@@ -14,9 +13,26 @@ export interface LoadClusterConfigOptions {
   cwd?: string | undefined;
 }
 
-function firstLine(error: unknown): string {
+/**
+ * One line that says what went wrong, without a stack. A syntax error from the
+ * TypeScript transform starts with "Transform failed with 1 error:", which says nothing;
+ * the useful line is the one with the location and the reason.
+ */
+function describeLoadError(error: unknown, file: string): string {
+  const located = (error as { errors?: { text?: unknown; location?: { line?: unknown; column?: unknown } | null }[] } | null)?.errors?.[0];
+  if (located && typeof located.text === 'string') {
+    const where = located.location && typeof located.location.line === 'number' ? `line ${located.location.line}:${String(located.location.column)}: ` : '';
+    return `${where}${located.text}`;
+  }
   const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').find((line) => line.trim().length > 0)?.trim() ?? 'unknown error';
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+  const syntax = lines.find((line) => line.includes(': ERROR: '));
+  if (syntax) {
+    // "/abs/file.ts:2:0: ERROR: Unexpected end of file" -> "line 2:0: Unexpected end of file"
+    const match = /:(\d+):(\d+): ERROR: (.*)$/.exec(syntax);
+    return match ? `line ${match[1]}:${match[2]}: ${match[3]}` : syntax.replace(file, '').replace(/^:\s*/, '');
+  }
+  return lines[0] ?? 'unknown error';
 }
 
 /** Finds, imports and validates the cluster config. */
@@ -41,7 +57,7 @@ export async function loadClusterConfig(options: LoadClusterConfigOptions = {}):
       if (exported && typeof exported === 'object' && 'default' in exported && !('name' in exported)) exported = (exported as { default: unknown }).default;
     }
   } catch (error) {
-    throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: ${firstLine(error)}`, { cause: error, hint: 'fix the error in the config file (it must run as TypeScript and export the cluster)' });
+    throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: ${describeLoadError(error, file)}`, { cause: error, hint: 'fix the error in the config file (it must run as TypeScript and export the cluster)' });
   }
   if (exported === undefined) {
     throw new SynktiError('E_CONFIG_LOAD', `${file} exports no cluster`, { hint: 'end it with `export default defineCluster({...})`' });
