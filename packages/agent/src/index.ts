@@ -1,0 +1,15 @@
+export { Agent, peerAddressFromRecord, type AgentOptions, type AgentEvents } from './agent.ts';
+export { AGENT_STATES, canTransition, type AgentState } from './agent-state.ts';
+export { AgentApi, type AgentApiOptions } from './agent-api.ts';
+export { MembershipView, memberSchema, gossipMessageSchema, type Member, type GossipMessage } from './membership-view.ts';
+export { Membership, type MembershipOptions } from './membership.ts';
+export { PeerClient, type PeerAddress } from './peer-client.ts';
+export { Replacer, type ReplacerOptions } from './replacement.ts';
+export { NodeRuntime, workloadCommand, type NodeRuntimeOptions, type DrainReport } from './node-runtime.ts';
+export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from './notice-watcher.ts';
+export { WorkloadSupervisor, type WorkloadState, type WorkloadLogger, type WorkloadSupervisorOptions } from './workload-supervisor.ts';
+export { readWorkloadLoad, parseWorkloadLoad } from './workload-load.ts';
+export { createRouter, ROUTER_HEALTH_PATH, type Router, type RouterOptions, type RouterPeer } from './router/router.ts';
+export { startStandInServer, STAND_IN_DEFAULT_MODEL, STAND_IN_LATENCY_HEADER, STAND_IN_MAX_TOKENS_CAP, type StandInServer, type StandInServerOptions } from './stand-in/server.ts';
+export { createLogger, type Logger } from './logger.ts';
+export { readClusterSecret } from './secret.ts';
