@@ -16,7 +16,8 @@ test('an invalid config fails with every bad field named, exit code 2', async (t
   t.after(() => project.cleanup());
   const result = await runCli(['up'], { cwd: project.dir });
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /has 3 problems/);
+  assert.match(result.stderr, /has 4 problems/);
+  assert.match(result.stderr, /ports\.router: port 9000 is also ports\.agent/);
   assert.match(result.stderr, /name: must be 2-40 lowercase/);
   assert.match(result.stderr, /pools\.worker\.count: must be at least 0/);
   assert.match(result.stderr, /extra: unknown field/);

@@ -1,6 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SynktiError, initTemplate } from '@synkti/core';
+import { STAND_IN_MAIN } from '../demo/demo.ts';
+import { tsxLoader } from '../local-fleet.ts';
 
 export interface InitOptions {
   name?: string | undefined;
@@ -16,6 +18,6 @@ export function init(options: InitOptions): string {
   }
   const fallback = basename(options.cwd).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
   const name = options.name ?? (/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(fallback) ? fallback : 'my-fleet');
-  writeFileSync(file, initTemplate({ name }));
+  writeFileSync(file, initTemplate({ name, workloadCommand: ['node', '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}'] }));
   return file;
 }
