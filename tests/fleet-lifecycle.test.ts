@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TAG_CLUSTER, TAG_PORT_AGENT } from '@synkti/core';
+import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_REPLACES } from '@synkti/core';
 import { createLocalCloud, listAllInstances, type InstanceRecord } from '@synkti/cloud';
 import { makeProject, processAlive, runCli, uniqueName, waitFor } from './helpers/cli.ts';
 
@@ -80,16 +80,27 @@ test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t)
   t.diagnostic(`killed node dropped by both survivors after ${dropMs} ms (bound ${DROP_BOUND_MS} ms)`);
   assert.ok(dropMs <= DROP_BOUND_MS, `dropped after ${dropMs} ms, bound ${DROP_BOUND_MS} ms`);
 
+  // The crashed node is replaced by one survivor; status shows the new fleet of three.
+  const replacement = await waitFor('a replacement for the killed node', async () => {
+    const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
+    return found[0];
+  }, 10_000);
   const status = await runCli(['status', '--json'], { cwd: project.dir });
   assert.equal(status.code, 0, status.stderr);
   const listed = JSON.parse(status.stdout) as { id: string; state: string }[];
-  assert.deepEqual(listed.map((n) => n.id).sort(), survivors.map((r) => r.id).sort(), 'status no longer lists the crashed instance');
+  assert.ok(!listed.some((n) => n.id === victim.id), 'status no longer lists the crashed instance');
+  assert.deepEqual(listed.map((n) => n.id).sort(), [...survivors.map((r) => r.id), replacement.id].sort());
+  const replacementStatus = await waitFor('the replacement to join', async () => {
+    const s = await agentStatus(replacement);
+    return s?.state === 'ready' && s.members.length === 3 ? s : undefined;
+  }, 15_000);
+  pids.push(replacementStatus.pid);
 
   const downResult = await runCli(['down', '--timeout', '30s'], { cwd: project.dir });
   assert.equal(downResult.code, 0, downResult.stderr);
   for (const pid of pids) assert.equal(processAlive(pid), false, `agent process ${pid} is gone`);
   const everything = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
-  assert.equal(everything.length, 3);
+  assert.equal(everything.length, 4, 'three originals and one replacement');
   for (const record of everything) {
     assert.equal(record.state, 'terminated');
     assert.deepEqual(Object.keys(record.tags).filter((k) => k.startsWith('Synkti')), [], `${record.id} has no Synkti tags left`);

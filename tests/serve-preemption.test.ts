@@ -80,8 +80,9 @@ test('serving through a preemption and a kill -9', { timeout: 150_000 }, async (
 
   // 2. kill -9 of a node mid-stream.
   const phase2Start = load.outcomes.length;
-  const killedAt = Date.now();
   await cloud.instances.kill(other.id);
+  // kill() resolves once every process of the instance is gone: the moment of death.
+  const killedAt = Date.now();
   await waitFor('a replacement for the killed node', async () => {
     const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: other.id } });
     return found[0];
