@@ -67,6 +67,11 @@ test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t)
   }
   const pids = statuses.map((s) => s!.pid);
 
+  const logs = await runCli(['logs', records[1]!.id.slice(0, 8), '--lines', '200'], { cwd: project.dir });
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /joined the fleet/, 'synkti logs shows the agent\'s log (a unique id prefix is enough)');
+  assert.doesNotMatch(logs.stdout, new RegExp(secret), 'the cluster secret never appears in logs');
+
   // kill -9 one instance (its whole process tree, as a machine that dies).
   const victim = records[0]!;
   const survivors = records.slice(1);

@@ -120,11 +120,12 @@ export function buildProgram(): Command {
     .argument('<id>', 'instance id (a unique prefix is enough)')
     .option('-f, --follow', 'keep printing new lines', false)
     .option('--lines <n>', 'lines to show first', countOption, 100)
-    .action(async (id: string, options: { follow: boolean; lines: number }, command: Command) => {
+    .option('--workload', 'show the workload\'s output (the model server) instead of the agent\'s', false)
+    .action(async (id: string, options: { follow: boolean; lines: number; workload: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      await logs(spec, file, id, { follow: options.follow, lines: options.lines, signal: controller.signal });
+      await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, signal: controller.signal });
     });
 
   return program;

@@ -1,10 +1,13 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SynktiError, type ClusterSpec } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
 import { openLocalFleet } from '../local-fleet.ts';
 
 export interface LogsOptions {
   follow: boolean;
+  /** Show the workload's output (model server) instead of the agent's console log. */
+  workload?: boolean;
   /** Show only the last N lines first. @default 100 */
   lines: number;
   signal?: AbortSignal;
@@ -26,7 +29,8 @@ export async function logs(spec: ClusterSpec, configFile: string, id: string, op
       .filter((r) => r.id === id || r.id.startsWith(id));
     if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, { hint: 'list instances with `synkti status`' });
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
-    file = fleet.cloud.instances.consoleLogPath(matches[0]!.id);
+    const instance = matches[0]!.id;
+    file = options.workload ? join(fleet.cloud.instances.instanceDir(instance), 'workload.log') : fleet.cloud.instances.consoleLogPath(instance);
   } finally {
     fleet.close();
   }
