@@ -1,0 +1,381 @@
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { PeerSlot, PeerTable } from './peer-table.ts';
+import { PEER_HEADER, RETRY_HEADER, clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
+import type { RouterErrorReason, RouterMetrics } from './router-metrics.ts';
+import type { WaitQueue, Waiter } from './wait-queue.ts';
+
+/** Largest request body the router buffers (it must keep the body to retry elsewhere). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** What every exchange shares with its router. */
+export interface ExchangeContext {
+  readonly table: PeerTable;
+  readonly queue: WaitQueue;
+  readonly metrics: RouterMetrics;
+  readonly requestTimeoutMs: number;
+  readonly maxQueue: number;
+  readonly retries: number;
+  readonly onUpstreamFailure: ((peerId: string, error: unknown) => void) | undefined;
+  /** True once stop() began: responses then close their connection. */
+  stopping: boolean;
+  /** Called once per exchange when its client response is over, however it ended. */
+  done(exchange: Exchange): void;
+}
+
+const JSON_HEADERS = ['content-type', 'application/json'];
+
+function errorBody(status: number, message: string, reason: string): string {
+  // The OpenAI error shape, so OpenAI clients show the message instead of a parse error.
+  return JSON.stringify({ error: { message, type: 'synkti_router_error', code: reason, status } });
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+/**
+ * One client request through the router: read (bounded) body, wait for a peer slot, forward,
+ * retry on another peer while nothing has reached the client, then stream the answer back.
+ * Every path ends in the client response's 'close' event, where the books are settled once.
+ */
+export class Exchange implements Waiter {
+  readonly #ctx: ExchangeContext;
+  readonly #req: http.IncomingMessage;
+  readonly #res: http.ServerResponse;
+  readonly #started = performance.now();
+  #body: Buffer | undefined;
+  #tried: Set<string> | undefined;
+  #retriesUsed = 0;
+  #staleRetried = false;
+  #slot: PeerSlot | undefined;
+  #upReq: http.ClientRequest | undefined;
+  #upRes: http.IncomingMessage | undefined;
+  #committed = false;
+  #queued = false;
+  #finished = false;
+  /** Status recorded for a response we cut off ourselves (502 upstream died, 504 timeout). */
+  #abortCode: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  deadline = 0;
+
+  constructor(ctx: ExchangeContext, req: http.IncomingMessage, res: http.ServerResponse) {
+    this.#ctx = ctx;
+    this.#req = req;
+    this.#res = res;
+  }
+
+  get exclude(): ReadonlySet<string> | undefined {
+    return this.#tried;
+  }
+
+  start(): void {
+    this.#timer = setTimeout(this.#onTimeout, this.#ctx.requestTimeoutMs);
+    this.#res.once('close', this.#onClientClose);
+    const headers = this.#req.headers;
+    const length = headers['content-length'];
+    if (length === undefined && headers['transfer-encoding'] === undefined) {
+      this.#dispatch();
+      return;
+    }
+    if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
+      this.#tooLarge();
+      return;
+    }
+    this.#readBody();
+  }
+
+  #readBody(): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const req = this.#req;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        this.#tooLarge();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      if (this.#finished) return;
+      this.#body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      this.#dispatch();
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', () => {
+      // The client connection broke while sending; the response 'close' settles the rest.
+      if (!this.#finished && !this.#res.headersSent) this.#reply(400, 'bad_request', 'request body could not be read');
+    });
+  }
+
+  #tooLarge(): void {
+    this.#reply(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`, ['connection', 'close']);
+  }
+
+  /** Takes a peer slot now, or joins the wait queue (FIFO: behind anyone already waiting). */
+  #dispatch(): void {
+    if (this.#finished) return;
+    const ctx = this.#ctx;
+    if (ctx.queue.length > 0) ctx.queue.pump();
+    const slot = ctx.queue.length > 0 ? undefined : ctx.table.acquire(this.#tried);
+    if (slot !== undefined) {
+      this.#forward(slot);
+      return;
+    }
+    if (ctx.queue.length >= ctx.maxQueue) {
+      this.#reply(503, 'queue_full', 'every peer is at its in-flight limit and the wait queue is full', ['retry-after', '1']);
+      return;
+    }
+    this.#queued = true;
+    ctx.queue.push(this);
+  }
+
+  grant(slot: PeerSlot): void {
+    this.#queued = false;
+    if (this.#finished) {
+      this.#ctx.table.release(slot);
+      return;
+    }
+    this.#forward(slot);
+  }
+
+  expire(): void {
+    this.#queued = false;
+    if (this.#finished) return;
+    this.#reply(503, 'queue_timeout', 'no peer could take the request in time', ['retry-after', '5']);
+  }
+
+  #forward(slot: PeerSlot): void {
+    this.#slot = slot;
+    const req = this.#req;
+    if (slot.urlError !== undefined) {
+      const error = slot.urlError;
+      queueMicrotask(() => this.#attemptFailed(slot, error, false));
+      return;
+    }
+    const body = this.#body;
+    const upReq = http.request({
+      agent: slot.agent,
+      host: slot.hostname,
+      port: slot.port,
+      method: req.method,
+      path: req.url,
+      headers: upstreamRequestHeaders(req.rawHeaders, slot.hostHeader, body?.length, req.socket.remoteAddress),
+    });
+    this.#upReq = upReq;
+    upReq.on('response', (upRes) => {
+      if (this.#upReq === upReq) this.#onResponse(slot, upReq, upRes);
+      else upRes.resume();
+    });
+    upReq.on('error', (error) => {
+      // Errors after the response began are handled by the response's 'close'.
+      if (this.#upReq === upReq && this.#upRes === undefined) this.#attemptFailed(slot, error, upReq.reusedSocket);
+    });
+    upReq.end(body);
+  }
+
+  /** The attempt on `slot` failed before any response: retry if we may, else 502. */
+  #attemptFailed(slot: PeerSlot, error: unknown, reusedSocket: boolean): void {
+    this.#upReq = undefined;
+    this.#releaseSlot();
+    if (this.#finished) return;
+    const ctx = this.#ctx;
+    ctx.metrics.error('upstream_connect');
+    // A kept-alive socket the upstream closed just as we reused it: the request never got
+    // there, so the same peer is fine. Once, so a truly broken peer is still left behind.
+    if (reusedSocket && errorCode(error) === 'ECONNRESET' && !this.#staleRetried) {
+      this.#staleRetried = true;
+      this.#dispatch();
+      return;
+    }
+    this.#reportFailure(slot.id, error);
+    if (this.#retryElsewhere(slot.id)) return;
+    this.#reply(502, 'upstream_connect', `peer ${slot.id} could not be reached`);
+  }
+
+  #reportFailure(peerId: string, error: unknown): void {
+    const hook = this.#ctx.onUpstreamFailure;
+    if (hook === undefined) return;
+    try {
+      hook(peerId, error);
+    } catch {
+      // A failing observer must not break the request path.
+    }
+  }
+
+  /** Sends the request to another peer when retries remain and one exists; false otherwise. */
+  #retryElsewhere(peerId: string): boolean {
+    if (this.#retriesUsed >= this.#ctx.retries || this.#res.headersSent) return false;
+    const tried = (this.#tried ??= new Set());
+    tried.add(peerId);
+    if (!this.#ctx.table.hasCandidate(tried)) return false;
+    this.#retriesUsed++;
+    this.#ctx.metrics.retry();
+    this.#dispatch();
+    return true;
+  }
+
+  #onResponse(slot: PeerSlot, upReq: http.ClientRequest, upRes: http.IncomingMessage): void {
+    const status = upRes.statusCode ?? 502;
+    const handback = upRes.headers[RETRY_HEADER] === '1';
+    if (handback || status === 502 || status === 503) {
+      this.#ctx.metrics.error(handback ? 'handback' : 'upstream_status');
+      const tried = (this.#tried ??= new Set());
+      tried.add(slot.id);
+      if (this.#retriesUsed < this.#ctx.retries && this.#ctx.table.hasCandidate(tried)) {
+        // Drain the refused answer so its socket goes back to the pool.
+        upRes.resume();
+        this.#upReq = undefined;
+        this.#releaseSlot();
+        this.#retryElsewhere(slot.id);
+        return;
+      }
+    }
+    this.#upRes = upRes;
+    const res = this.#res;
+    // Headers go out with the first body byte: until then a dying upstream can still be retried.
+    upRes.on('data', (chunk: Buffer) => {
+      if (this.#upRes !== upRes) return;
+      if (!this.#committed) this.#commit(slot, upRes);
+      if (!res.write(chunk)) upRes.pause();
+    });
+    upRes.once('end', () => {
+      if (this.#upRes !== upRes) return;
+      if (!this.#committed) this.#commit(slot, upRes);
+      res.end();
+      this.#upReq = undefined;
+      this.#releaseSlot();
+    });
+    upRes.once('close', () => {
+      if (this.#upRes !== upRes || upRes.complete) return;
+      this.#upstreamDied(slot, upReq, new Error(`peer ${slot.id} closed the response before it was complete`));
+    });
+    upRes.on('error', () => {
+      // 'close' follows and handles it.
+    });
+  }
+
+  #commit(slot: PeerSlot, upRes: http.IncomingMessage): void {
+    this.#committed = true;
+    const headers = clientResponseHeaders(upRes.rawHeaders, slot.id);
+    if (this.#ctx.stopping) headers.push('connection', 'close');
+    const res = this.#res;
+    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
+    res.on('drain', () => this.#upRes?.resume());
+  }
+
+  /** The upstream broke after its response began. */
+  #upstreamDied(slot: PeerSlot, upReq: http.ClientRequest, error: Error): void {
+    this.#upRes = undefined;
+    this.#upReq = undefined;
+    upReq.destroy();
+    this.#releaseSlot();
+    if (this.#finished) return;
+    this.#reportFailure(slot.id, error);
+    if (!this.#committed) {
+      // Not a byte reached the client yet: as good as a refused connection.
+      this.#ctx.metrics.error('upstream_connect');
+      if (this.#retryElsewhere(slot.id)) return;
+      this.#reply(502, 'upstream_connect', `peer ${slot.id} failed before answering`);
+      return;
+    }
+    this.#ctx.metrics.error('upstream_aborted');
+    this.#abort(502);
+  }
+
+  #onTimeout = (): void => {
+    this.#timer = undefined;
+    if (this.#finished) return;
+    this.#ctx.metrics.error('timeout');
+    if (this.#queued) {
+      this.#queued = false;
+      this.#ctx.queue.remove(this);
+    }
+    this.#cancelUpstream();
+    if (this.#committed || this.#res.headersSent) this.#abort(504);
+    else this.#reply(504, 'timeout', `no complete answer within ${this.#ctx.requestTimeoutMs} ms`);
+  };
+
+  /** Cuts the client off so it sees an error, never a truncated response that looks whole. */
+  #abort(code: number): void {
+    this.#abortCode = code;
+    this.#res.destroy();
+  }
+
+  #cancelUpstream(): void {
+    const upReq = this.#upReq;
+    this.#upReq = undefined;
+    this.#upRes = undefined;
+    upReq?.destroy();
+    this.#releaseSlot();
+  }
+
+  #releaseSlot(): void {
+    const slot = this.#slot;
+    if (slot === undefined) return;
+    this.#slot = undefined;
+    this.#ctx.table.release(slot);
+    this.#ctx.queue.pump();
+  }
+
+  /** An error answer from the router itself (nothing from an upstream was sent). */
+  #reply(status: number, reason: RouterErrorReason, message: string, extraHeaders?: readonly string[]): void {
+    if (reason !== 'timeout' && reason !== 'upstream_connect') this.#ctx.metrics.error(reason);
+    const res = this.#res;
+    if (res.headersSent || this.#committed) {
+      this.#abort(status);
+      return;
+    }
+    const body = errorBody(status, message, reason);
+    const headers = [...JSON_HEADERS, 'content-length', String(Buffer.byteLength(body))];
+    if (extraHeaders !== undefined) headers.push(...extraHeaders);
+    if (this.#ctx.stopping && extraHeaders?.[0] !== 'connection') headers.push('connection', 'close');
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** Stops the exchange at once (router shutting down after its grace period). */
+  kill(): void {
+    if (this.#finished) return;
+    if (this.#queued) {
+      this.#queued = false;
+      this.#ctx.queue.remove(this);
+    }
+    this.#cancelUpstream();
+    if (!this.#committed && !this.#res.headersSent) {
+      this.#reply(503, 'stopping', 'the router is shutting down', ['retry-after', '1']);
+    } else {
+      this.#ctx.metrics.error('stopping');
+      this.#abort(503);
+    }
+  }
+
+  #onClientClose = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const res = this.#res;
+    let code = res.statusCode;
+    if (!res.writableFinished) {
+      if (this.#abortCode !== undefined) {
+        code = this.#abortCode;
+      } else {
+        code = 499;
+        this.#ctx.metrics.error('client_abort');
+      }
+      if (this.#queued) {
+        this.#queued = false;
+        this.#ctx.queue.remove(this);
+      }
+      this.#cancelUpstream();
+    }
+    this.#ctx.metrics.request(code, (performance.now() - this.#started) / 1000);
+    this.#ctx.done(this);
+  };
+}
+
+export { PEER_HEADER };
