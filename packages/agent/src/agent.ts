@@ -89,6 +89,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.currentState;
   }
 
+  /** The Prometheus registry behind GET /metrics (the router registers its metrics here too). */
+  get metricsRegistry(): AgentMetrics['registry'] | undefined {
+    return this.metrics?.registry;
+  }
+
   get logger(): Logger {
     return this.options.logger;
   }

@@ -124,6 +124,9 @@ export class NodeRuntime {
       peers: () => this.readyPeers(),
       requestTimeoutMs: spec.timeouts.requestTimeoutMs,
       healthy: () => agent.state === 'ready',
+      // Router metrics (requests, errors, latency histogram, per-peer load) are served by
+      // the agent's authenticated GET /metrics, not on the public router port.
+      registry: agent.metricsRegistry,
     });
     await this.router.start();
     agent.load = () => this.router?.inFlight() ?? 0;
