@@ -1,0 +1,80 @@
+/**
+ * The ordered options one launch tries: each instance type (the requested one, then its
+ * fallbacks) in each subnet, as spot, then, if allowed, the same again on-demand.
+ * Spot capacity runs out per type and zone, so the next option is usually a different
+ * pool. The subnet order is rotated per launch to spread a fleet across zones
+ * (preemptions are correlated within a zone).
+ *
+ * Idempotency: each option has its own ClientToken derived from the launch's token and
+ * the option itself, so repeating a launch with the same token reaches, option by
+ * option, the same tokens, and an option that launched before returns that instance
+ * instead of launching another. The rotation is derived from the token for the same reason.
+ */
+import { createHash } from 'node:crypto';
+import type { Lifecycle } from '../../types.ts';
+
+export interface AwsSubnet {
+  subnetId: string;
+  /** Availability zone of the subnet, e.g. `us-east-1a`. */
+  zone: string;
+}
+
+export interface LaunchOption {
+  instanceType: string;
+  lifecycle: Lifecycle;
+  /** Subnet to launch into; undefined: the default VPC (placed in `zone` if set). */
+  subnet: AwsSubnet | undefined;
+  zone: string | undefined;
+  clientToken: string;
+}
+
+export interface LaunchPlanInput {
+  instanceTypes: readonly string[];
+  lifecycle: Lifecycle;
+  onDemandFallback: boolean;
+  /** Configured subnets, already narrowed to the requested zone. */
+  subnets: readonly AwsSubnet[];
+  /** Requested zone, used only when there are no subnets. */
+  zone: string | undefined;
+  clientToken: string;
+  /** Rotation of the subnet order when the caller gave no token (a counter). */
+  rotation: number;
+  /** True when `clientToken` came from the caller (then the rotation derives from it). */
+  callerToken: boolean;
+}
+
+function hashHex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The ClientToken of one option: the launch token itself for the first, derived for the others (≤ 64 characters). */
+export function optionClientToken(launchToken: string, option: Omit<LaunchOption, 'clientToken'>, first: boolean): string {
+  if (first) return launchToken;
+  const stem = launchToken.length <= 40 ? launchToken : hashHex(launchToken).slice(0, 40);
+  const what = hashHex([option.instanceType, option.lifecycle, option.subnet?.subnetId ?? '', option.zone ?? ''].join('|')).slice(0, 12);
+  return `${stem}-${what}`;
+}
+
+export function launchPlan(input: LaunchPlanInput): LaunchOption[] {
+  const types = [...new Set(input.instanceTypes)];
+  const n = input.subnets.length;
+  const offset = n === 0 ? 0 : (input.callerToken ? parseInt(hashHex(input.clientToken).slice(0, 8), 16) : input.rotation) % n;
+  const subnets: (AwsSubnet | undefined)[] = n === 0 ? [undefined] : [...input.subnets.slice(offset), ...input.subnets.slice(0, offset)];
+  const markets: Lifecycle[] = input.lifecycle === 'on-demand' ? ['on-demand'] : input.onDemandFallback ? ['spot', 'on-demand'] : ['spot'];
+  const options: LaunchOption[] = [];
+  for (const lifecycle of markets) {
+    for (const instanceType of types) {
+      for (const subnet of subnets) {
+        const option = { instanceType, lifecycle, subnet, zone: subnet?.zone ?? input.zone };
+        options.push({ ...option, clientToken: optionClientToken(input.clientToken, option, options.length === 0) });
+      }
+    }
+  }
+  return options;
+}
+
+/** A readable name for one option, used in errors that list what was tried. */
+export function describeOption(option: LaunchOption): string {
+  const where = option.subnet ? `${option.subnet.zone} (${option.subnet.subnetId})` : option.zone ?? 'any zone';
+  return `${option.lifecycle} ${option.instanceType} in ${where}`;
+}
