@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { DeadlineList, DeadlineNode } from './deadline-list.ts';
 import type { PeerSlot, PeerTable } from './peer-table.ts';
-import { PEER_HEADER, RETRY_HEADER, clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
+import { prepareRequestHeaders, prepareResponseHeaders, type PreparedRequest } from './proxy-headers.ts';
 import type { RouterErrorReason, RouterMetrics } from './router-metrics.ts';
 import type { WaitQueue, Waiter } from './wait-queue.ts';
 
@@ -13,6 +14,8 @@ export interface ExchangeContext {
   readonly table: PeerTable;
   readonly queue: WaitQueue;
   readonly metrics: RouterMetrics;
+  /** Requests in flight, oldest first, with their timeouts. */
+  readonly deadlines: DeadlineList;
   readonly requestTimeoutMs: number;
   readonly maxQueue: number;
   readonly retries: number;
@@ -39,11 +42,12 @@ function errorCode(error: unknown): string | undefined {
  * retry on another peer while nothing has reached the client, then stream the answer back.
  * Every path ends in the client response's 'close' event, where the books are settled once.
  */
-export class Exchange implements Waiter {
+export class Exchange implements Waiter, DeadlineNode {
   readonly #ctx: ExchangeContext;
   readonly #req: http.IncomingMessage;
   readonly #res: http.ServerResponse;
   readonly #started = performance.now();
+  #prepared: PreparedRequest | undefined;
   #body: Buffer | undefined;
   #tried: Set<string> | undefined;
   #retriesUsed = 0;
@@ -56,8 +60,12 @@ export class Exchange implements Waiter {
   #finished = false;
   /** Status recorded for a response we cut off ourselves (502 upstream died, 504 timeout). */
   #abortCode: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #drainHooked = false;
   deadline = 0;
+  deadlineAt = 0;
+  listPrev: DeadlineNode | undefined;
+  listNext: DeadlineNode | undefined;
+  listed = false;
 
   constructor(ctx: ExchangeContext, req: http.IncomingMessage, res: http.ServerResponse) {
     this.#ctx = ctx;
@@ -70,15 +78,17 @@ export class Exchange implements Waiter {
   }
 
   start(): void {
-    this.#timer = setTimeout(this.#onTimeout, this.#ctx.requestTimeoutMs);
+    this.deadlineAt = this.#started + this.#ctx.requestTimeoutMs;
+    this.#ctx.deadlines.add(this);
     this.#res.once('close', this.#onClientClose);
-    const headers = this.#req.headers;
-    const length = headers['content-length'];
-    if (length === undefined && headers['transfer-encoding'] === undefined) {
+    const req = this.#req;
+    const prepared = prepareRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
+    this.#prepared = prepared;
+    if (!prepared.hasBody) {
       this.#dispatch();
       return;
     }
-    if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
+    if (prepared.contentLength > MAX_BODY_BYTES) {
       this.#tooLarge();
       return;
     }
@@ -158,14 +168,18 @@ export class Exchange implements Waiter {
       return;
     }
     const body = this.#body;
-    const upReq = http.request({
-      agent: slot.agent,
-      host: slot.hostname,
-      port: slot.port,
-      method: req.method,
-      path: req.url,
-      headers: upstreamRequestHeaders(req.rawHeaders, slot.hostHeader, body?.length, req.socket.remoteAddress),
-    });
+    // The prepared headers are shared by every attempt; the per-peer ones are appended for
+    // this request only (node serialises array headers inside http.request).
+    const headers = this.#prepared!.headers;
+    const base = headers.length;
+    headers.push('host', slot.hostHeader);
+    if (body !== undefined) headers.push('content-length', String(body.length));
+    let upReq: http.ClientRequest;
+    try {
+      upReq = http.request({ agent: slot.agent, host: slot.hostname, port: slot.port, method: req.method, path: req.url, headers });
+    } finally {
+      headers.length = base;
+    }
     this.#upReq = upReq;
     upReq.on('response', (upRes) => {
       if (this.#upReq === upReq) this.#onResponse(slot, upReq, upRes);
@@ -221,7 +235,8 @@ export class Exchange implements Waiter {
 
   #onResponse(slot: PeerSlot, upReq: http.ClientRequest, upRes: http.IncomingMessage): void {
     const status = upRes.statusCode ?? 502;
-    const handback = upRes.headers[RETRY_HEADER] === '1';
+    const prepared = prepareResponseHeaders(upRes.rawHeaders, slot.id);
+    const handback = prepared.handback;
     if (handback || status === 502 || status === 503) {
       this.#ctx.metrics.error(handback ? 'handback' : 'upstream_status');
       const tried = (this.#tried ??= new Set());
@@ -240,12 +255,12 @@ export class Exchange implements Waiter {
     // Headers go out with the first body byte: until then a dying upstream can still be retried.
     upRes.on('data', (chunk: Buffer) => {
       if (this.#upRes !== upRes) return;
-      if (!this.#committed) this.#commit(slot, upRes);
-      if (!res.write(chunk)) upRes.pause();
+      if (!this.#committed) this.#commit(upRes, prepared.headers);
+      if (!res.write(chunk)) this.#waitForDrain(upRes);
     });
     upRes.once('end', () => {
       if (this.#upRes !== upRes) return;
-      if (!this.#committed) this.#commit(slot, upRes);
+      if (!this.#committed) this.#commit(upRes, prepared.headers);
       res.end();
       this.#upReq = undefined;
       this.#releaseSlot();
@@ -259,13 +274,18 @@ export class Exchange implements Waiter {
     });
   }
 
-  #commit(slot: PeerSlot, upRes: http.IncomingMessage): void {
+  #commit(upRes: http.IncomingMessage, headers: string[]): void {
     this.#committed = true;
-    const headers = clientResponseHeaders(upRes.rawHeaders, slot.id);
     if (this.#ctx.stopping) headers.push('connection', 'close');
-    const res = this.#res;
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
-    res.on('drain', () => this.#upRes?.resume());
+    this.#res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
+  }
+
+  /** The client reads slower than the upstream writes: pause the upstream until it catches up. */
+  #waitForDrain(upRes: http.IncomingMessage): void {
+    upRes.pause();
+    if (this.#drainHooked) return;
+    this.#drainHooked = true;
+    this.#res.on('drain', () => this.#upRes?.resume());
   }
 
   /** The upstream broke after its response began. */
@@ -287,8 +307,7 @@ export class Exchange implements Waiter {
     this.#abort(502);
   }
 
-  #onTimeout = (): void => {
-    this.#timer = undefined;
+  onDeadline(): void {
     if (this.#finished) return;
     this.#ctx.metrics.error('timeout');
     if (this.#queued) {
@@ -298,7 +317,7 @@ export class Exchange implements Waiter {
     this.#cancelUpstream();
     if (this.#committed || this.#res.headersSent) this.#abort(504);
     else this.#reply(504, 'timeout', `no complete answer within ${this.#ctx.requestTimeoutMs} ms`);
-  };
+  }
 
   /** Cuts the client off so it sees an error, never a truncated response that looks whole. */
   #abort(code: number): void {
@@ -357,7 +376,7 @@ export class Exchange implements Waiter {
   #onClientClose = (): void => {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#ctx.deadlines.remove(this);
     const res = this.#res;
     let code = res.statusCode;
     if (!res.writableFinished) {
@@ -377,5 +396,3 @@ export class Exchange implements Waiter {
     this.#ctx.done(this);
   };
 }
-
-export { PEER_HEADER };

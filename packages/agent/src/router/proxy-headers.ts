@@ -2,76 +2,124 @@
  * Header rewriting between a client and an upstream. Hop-by-hop headers (RFC 9110 §7.6.1)
  * describe one connection, so a proxy must not forward them; everything else passes as is.
  * Headers travel as flat [name, value, name, value] arrays (node's rawHeaders form), which
- * keeps repeated headers and avoids building objects on the hot path.
+ * keeps repeated headers and avoids building header objects on the hot path: each function
+ * makes a single pass over the raw headers.
  */
-
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization',
-]);
 
 /** Header a draining node puts on a response to hand the request back for another peer. */
 export const RETRY_HEADER = 'x-synkti-retry';
 /** Header the router adds to every proxied response: the id of the peer that served it. */
 export const PEER_HEADER = 'x-synkti-peer';
 
-/** Extra names the `Connection` header marks as hop-by-hop, or undefined for the usual values. */
-function connectionTokens(raw: readonly string[]): Set<string> | undefined {
-  let tokens: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const token of raw[i + 1]!.split(',')) {
-      const t = token.trim().toLowerCase();
-      if (t === '' || t === 'close' || t === 'keep-alive') continue;
-      (tokens ??= new Set()).add(t);
-    }
+const enum Kind { Keep, Drop, Connection, ContentLength, TransferEncoding, ForwardedFor, Retry }
+
+// Lower-case names that need handling; everything else is kept as is.
+const REQUEST_KINDS = new Map<string, Kind>([
+  ['connection', Kind.Connection], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop],
+  ['transfer-encoding', Kind.TransferEncoding], ['te', Kind.Drop], ['trailer', Kind.Drop], ['upgrade', Kind.Drop],
+  ['proxy-authenticate', Kind.Drop], ['proxy-authorization', Kind.Drop], ['host', Kind.Drop],
+  ['content-length', Kind.ContentLength], ['expect', Kind.Drop], ['x-forwarded-for', Kind.ForwardedFor],
+]);
+const RESPONSE_KINDS = new Map<string, Kind>([
+  ['connection', Kind.Connection], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop],
+  ['transfer-encoding', Kind.Drop], ['te', Kind.Drop], ['trailer', Kind.Drop], ['upgrade', Kind.Drop],
+  ['proxy-authenticate', Kind.Drop], ['proxy-authorization', Kind.Drop],
+  [RETRY_HEADER, Kind.Retry], [PEER_HEADER, Kind.Drop],
+]);
+// Header names are short; anything longer than the longest special name is kept without a lookup.
+const MAX_SPECIAL = 19;
+
+/** Extra header names a `Connection` value marks as hop-by-hop (besides close/keep-alive). */
+function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') (into ??= new Set()).add(t);
   }
-  return tokens;
+  return into;
 }
 
-/**
- * Headers for the upstream request: the client's end-to-end headers, `host` set to the
- * upstream, `content-length` for the buffered body and the client added to `x-forwarded-for`.
- */
-export function upstreamRequestHeaders(
-  raw: readonly string[], hostHeader: string, bodyLength: number | undefined, clientAddress: string | undefined,
-): string[] {
+function dropNamed(headers: string[], names: Set<string>): string[] {
   const out: string[] = [];
-  const extra = connectionTokens(raw);
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+/** The client request's headers as the upstream should see them, minus `host` (per peer). */
+export interface PreparedRequest {
+  /** End-to-end headers, `x-forwarded-for` extended, `content-length` left to the body. */
+  headers: string[];
+  /** The request announces a body (content-length or transfer-encoding). */
+  hasBody: boolean;
+  /** The announced content-length, or -1. */
+  contentLength: number;
+}
+
+export function prepareRequestHeaders(raw: readonly string[], clientAddress: string | undefined): PreparedRequest {
+  const headers: string[] = [];
+  let tokens: Set<string> | undefined;
   let forwardedFor: string | undefined;
+  let hasBody = false;
+  let contentLength = -1;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'content-length' || lower === 'expect') continue;
-    if (extra?.has(lower)) continue;
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+    const value = raw[i + 1]!;
+    const kind = name.length > MAX_SPECIAL ? undefined : REQUEST_KINDS.get(name.toLowerCase());
+    if (kind === undefined) {
+      headers.push(name, value);
       continue;
     }
-    out.push(name, raw[i + 1]!);
+    switch (kind) {
+      case Kind.Connection:
+        tokens = connectionTokens(value, tokens);
+        break;
+      case Kind.ContentLength:
+        hasBody = true;
+        contentLength = Number(value);
+        break;
+      case Kind.TransferEncoding:
+        hasBody = true;
+        break;
+      case Kind.ForwardedFor:
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      default:
+        break;
+    }
   }
-  out.push('host', hostHeader);
-  if (bodyLength !== undefined) out.push('content-length', String(bodyLength));
   if (clientAddress !== undefined) {
-    out.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
+    headers.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
   } else if (forwardedFor !== undefined) {
-    out.push('x-forwarded-for', forwardedFor);
+    headers.push('x-forwarded-for', forwardedFor);
   }
-  return out;
+  return { headers: tokens === undefined ? headers : dropNamed(headers, tokens), hasBody, contentLength };
 }
 
-/** Headers for the client: the upstream's end-to-end headers plus `x-synkti-peer`. */
-export function clientResponseHeaders(raw: readonly string[], peerId: string): string[] {
-  const out: string[] = [];
-  const extra = connectionTokens(raw);
+/** The upstream response's headers for the client, plus `x-synkti-peer`. */
+export interface PreparedResponse {
+  headers: string[];
+  /** The upstream handed the request back (`x-synkti-retry: 1`). */
+  handback: boolean;
+}
+
+export function prepareResponseHeaders(raw: readonly string[], peerId: string): PreparedResponse {
+  let headers: string[] = [];
+  let tokens: Set<string> | undefined;
+  let handback = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === RETRY_HEADER || lower === PEER_HEADER) continue;
-    if (extra?.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+    const value = raw[i + 1]!;
+    const kind = name.length > MAX_SPECIAL ? undefined : RESPONSE_KINDS.get(name.toLowerCase());
+    if (kind === undefined) {
+      headers.push(name, value);
+    } else if (kind === Kind.Connection) {
+      tokens = connectionTokens(value, tokens);
+    } else if (kind === Kind.Retry) {
+      if (value.trim() === '1') handback = true;
+    }
   }
-  out.push(PEER_HEADER, peerId);
-  return out;
+  if (tokens !== undefined) headers = dropNamed(headers, tokens);
+  headers.push(PEER_HEADER, peerId);
+  return { headers, handback };
 }

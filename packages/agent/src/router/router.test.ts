@@ -40,7 +40,7 @@ function okHandler(delayMs = 0) {
     req.on('end', () => {
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ served: up.id, body: Buffer.concat(chunks).toString() }));
+        res.end(JSON.stringify({ served: up.id, body: Buffer.concat(chunks).toString(), host: req.headers.host, xff: req.headers['x-forwarded-for'] }));
       }, delayMs);
     });
   };
@@ -168,7 +168,10 @@ test('retries on another peer when one refuses connections: no client error', as
   for (const [i, reply] of replies.entries()) {
     assert.equal(reply.status, 200);
     assert.notEqual(reply.headers['x-synkti-peer'], 'refusing');
-    assert.equal(JSON.parse(reply.body).body, `prompt ${i}`, 'the buffered body is sent again on retry');
+    const echoed = JSON.parse(reply.body);
+    assert.equal(echoed.body, `prompt ${i}`, 'the buffered body is sent again on retry');
+    assert.equal(echoed.host, new URL(reply.headers['x-synkti-peer'] === 'a' ? a.url : b.url).host, 'host names the upstream');
+    assert.equal(echoed.xff, '127.0.0.1');
   }
   assert.ok(failures.length > 0 && failures.every((p) => p === 'refusing'));
   assert.ok((await metricValue(registry, 'synkti_router_retries_total')) > 0);

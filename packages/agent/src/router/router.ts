@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { SynktiError } from '@synkti/core';
+import { DeadlineList } from './deadline-list.ts';
 import { Exchange, MAX_BODY_BYTES, type ExchangeContext } from './exchange.ts';
 import { PeerTable, type RouterPeer } from './peer-table.ts';
 import { RouterMetrics } from './router-metrics.ts';
@@ -87,21 +89,23 @@ export function createRouter(options: RouterOptions): Router {
     peerLoads: () => table.loads(),
     queueLength: () => queue.length,
   });
-  const active = new Set<Exchange>();
+  const deadlines = new DeadlineList(() => performance.now());
+  let active = 0;
   let idle: (() => void) | undefined;
 
   const ctx: ExchangeContext = {
     table,
     queue,
     metrics,
+    deadlines,
     requestTimeoutMs,
     maxQueue,
     retries,
     onUpstreamFailure: options.onUpstreamFailure,
     stopping: false,
-    done(exchange) {
-      active.delete(exchange);
-      if (active.size === 0) idle?.();
+    done() {
+      active--;
+      if (active === 0) idle?.();
     },
   };
 
@@ -122,9 +126,8 @@ export function createRouter(options: RouterOptions): Router {
       metrics.request(503, 0);
       return;
     }
-    const exchange = new Exchange(ctx, req, res);
-    active.add(exchange);
-    exchange.start();
+    active++;
+    new Exchange(ctx, req, res).start();
   };
 
   const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, handle);
@@ -178,7 +181,7 @@ export function createRouter(options: RouterOptions): Router {
       });
       // Idle keep-alive connections would otherwise hold close() open until they time out.
       server.closeIdleConnections();
-      if (active.size > 0) {
+      if (active > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
           timer.unref();
@@ -190,7 +193,8 @@ export function createRouter(options: RouterOptions): Router {
       }
       idle = undefined;
       queue.expireAll();
-      for (const exchange of [...active]) exchange.kill();
+      for (const node of deadlines.toArray()) (node as Exchange).kill();
+      deadlines.close();
       server.closeAllConnections();
       await closed;
       table.destroy();
@@ -198,5 +202,5 @@ export function createRouter(options: RouterOptions): Router {
     return stopPromise;
   }
 
-  return { start, stop, inFlight: () => active.size };
+  return { start, stop, inFlight: () => active };
 }
