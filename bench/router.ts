@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { numberArg, parseArgs } from './lib/args.ts';
-import { armDeadline, startTsChild, stopAll, waitReady } from './lib/children.ts';
+import { armDeadline, onExit, startTsChild, stopAll, waitReady } from './lib/children.ts';
 import { runLoad, type LoadResult } from './lib/load.ts';
 import { ensureNginx, nginxVersion, startNginx } from './lib/nginx.ts';
 import { median, round, table } from './lib/stats.ts';
@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
   const budgetMs = (2 * warmupS + 2 * rounds * durationS) * 1000 + 120_000;
   const deadline = armDeadline(budgetMs, 'router benchmark');
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-router-'));
+  onExit(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const nginx = ensureNginx(log);
     const here = dirname(fileURLToPath(import.meta.url));

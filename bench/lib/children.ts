@@ -6,7 +6,14 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { createInterface } from 'node:readline';
 
 const children = new Set<ChildProcess>();
+const exitTasks: Array<() => void> = [];
 let hooked = false;
+
+/** Runs `task` (synchronous) when the process exits, however it exits: temp dirs and the like. */
+export function onExit(task: () => void): void {
+  hookExit();
+  exitTasks.push(task);
+}
 
 function killAll(signal: NodeJS.Signals): void {
   for (const child of children) {
@@ -24,7 +31,16 @@ function hookExit(): void {
   if (hooked) return;
   hooked = true;
   // Last resort: whatever is still running when this process exits is killed outright.
-  process.on('exit', () => killAll('SIGKILL'));
+  process.on('exit', () => {
+    killAll('SIGKILL');
+    for (const task of exitTasks.splice(0)) {
+      try {
+        task();
+      } catch {
+        // best effort at exit
+      }
+    }
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       console.error(`\n${signal}: stopping benchmark children`);

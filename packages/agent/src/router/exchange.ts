@@ -80,7 +80,7 @@ export class Exchange implements Waiter, DeadlineNode {
   start(): void {
     this.deadlineAt = this.#started + this.#ctx.requestTimeoutMs;
     this.#ctx.deadlines.add(this);
-    this.#res.once('close', this.#onClientClose);
+    this.#res.once('close', () => this.#onClientClose());
     const req = this.#req;
     const prepared = prepareRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
     this.#prepared = prepared;
@@ -373,7 +373,7 @@ export class Exchange implements Waiter, DeadlineNode {
     }
   }
 
-  #onClientClose = (): void => {
+  #onClientClose(): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#ctx.deadlines.remove(this);
@@ -394,5 +394,5 @@ export class Exchange implements Waiter, DeadlineNode {
     }
     this.#ctx.metrics.request(code, (performance.now() - this.#started) / 1000);
     this.#ctx.done(this);
-  };
+  }
 }

@@ -31,6 +31,11 @@ const MAX_SPECIAL = 19;
 
 /** Extra header names a `Connection` value marks as hop-by-hop (besides close/keep-alive). */
 function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  // The common values name no other header; skip the split.
+  if (value.length <= 10) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return into;
+  }
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
     if (t !== '' && t !== 'close' && t !== 'keep-alive') (into ??= new Set()).add(t);

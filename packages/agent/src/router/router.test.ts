@@ -115,10 +115,12 @@ const peersOf = (...ups: Upstream[]): RouterPeer[] => ups.map((u) => ({ id: u.id
 
 // --- tests ---------------------------------------------------------------------------------
 
-test('health endpoint answers 200 without any peer', async (t) => {
-  const { url } = await startRouter(t, { peers: () => [] });
-  const reply = await send(url, { path: ROUTER_HEALTH_PATH });
-  assert.equal(reply.status, 200);
+test('health endpoint answers 200 without any peer, 503 while the node is not healthy', async (t) => {
+  let healthy = true;
+  const { url } = await startRouter(t, { peers: () => [], healthy: () => healthy });
+  assert.equal((await send(url, { path: ROUTER_HEALTH_PATH })).status, 200);
+  healthy = false;
+  assert.equal((await send(url, { path: ROUTER_HEALTH_PATH })).status, 503);
 });
 
 test('balances by outstanding requests: the slow peer gets fewer, equal peers share', async (t) => {
