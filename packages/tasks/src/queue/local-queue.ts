@@ -1,0 +1,336 @@
+/**
+ * The local queue backend: one SQLite file (libsql) that any number of processes on the
+ * machine open at once (the local cloud keeps it under `.synkti/<cluster>/`).
+ *
+ * Safe between processes for the same reasons as the local cloud's registry: WAL mode,
+ * a busy timeout, and every read-then-write inside `BEGIN IMMEDIATE`, so two consumers
+ * can never lease the same message. Leases are rows with a random token: a receipt is
+ * `<id>:<token>`, and ack/extend/release match both, so a stale receipt changes nothing.
+ * Long polls are woken at once by sends in this process and otherwise poll every
+ * `pollIntervalMs` (sends from other processes).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'libsql';
+import { SynktiError } from '@synkti/core';
+import {
+  RELEASED_WITHOUT_ERROR, leaseExpiredError, type DriverDeadLetter, type DriverMessage, type DriverReceive, type DriverSendEntry,
+  type QueueDriver,
+} from './driver.ts';
+import { Doorbell, longPoll } from './long-poll.ts';
+import { createQueue, resolveQueueOptions, type ResolvedQueueOptions } from './queue.ts';
+import type { Queue, QueueOptions, QueueStats } from './types.ts';
+
+export interface LocalQueueOptions extends QueueOptions {
+  /** SQLite file holding the queue (created with its directory on first use); many queues can share one file. */
+  path: string;
+  /**
+   * How often a long poll looks for messages sent by other processes (sends in this
+   * process wake it at once).
+   * @default 100
+   */
+  pollIntervalMs?: number | undefined;
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_POLL_INTERVAL_MS = 100;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS queue_messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  queue TEXT NOT NULL,
+  body BLOB NOT NULL,
+  ref TEXT,
+  sent_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  receive_count INTEGER NOT NULL DEFAULT 0,
+  leased INTEGER NOT NULL DEFAULT 0,
+  lease_token TEXT,
+  last_error TEXT,
+  dead_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, dead_at, visible_at);
+`;
+
+/** Sends in this process wake this process's long polls at once. */
+const doorbell = new Doorbell();
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function parseReceipt(receipt: string): { id: string; token: string } | undefined {
+  const colon = receipt.indexOf(':');
+  if (colon <= 0 || colon === receipt.length - 1) return undefined;
+  return { id: receipt.slice(0, colon), token: receipt.slice(colon + 1) };
+}
+
+/** libsql returns a BLOB as an ArrayBuffer from all() and as a Buffer from get(). */
+function text(bytes: ArrayBuffer | Uint8Array): string {
+  if (bytes instanceof ArrayBuffer) return Buffer.from(bytes).toString('utf8');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+interface MessageRow {
+  id: string;
+  /** UTF-8 bytes: SQLite's text binding would cut a string at its first NUL. */
+  body: ArrayBuffer | Uint8Array;
+  ref: string | null;
+  sentAt: number;
+  receiveCount: number;
+  leased: number;
+  lastError: string | null;
+  deadAt: number | null;
+}
+
+class LocalQueueDriver implements QueueDriver {
+  private readonly db: Database.Database;
+  private readonly queue: string;
+  private readonly maxReceives: number;
+  private readonly pollIntervalMs: number;
+  private readonly bellKey: string;
+  private closed = false;
+
+  constructor(db: Database.Database, path: string, options: ResolvedQueueOptions, pollIntervalMs: number) {
+    this.db = db;
+    this.queue = options.name;
+    this.maxReceives = options.maxReceives;
+    this.pollIntervalMs = pollIntervalMs;
+    this.bellKey = `${path}\0${options.name}`;
+  }
+
+  static open(options: LocalQueueOptions, resolved: ResolvedQueueOptions): LocalQueueDriver {
+    const path = resolve(options.path);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (cause) {
+      throw new SynktiError('E_QUEUE_OPEN', `cannot open the local queue database ${path}`, { cause, hint: 'check that its directory is writable' });
+    }
+    const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1) {
+      db.close();
+      throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, { hint: 'omit it for 100 ms' });
+    }
+    const driver = new LocalQueueDriver(db, path, resolved, pollIntervalMs);
+    try {
+      driver.initialise();
+    } catch (cause) {
+      db.close();
+      throw new SynktiError('E_QUEUE_OPEN', `cannot initialise the local queue database ${path}`, { cause, hint: 'another process may hold it locked; retry' });
+    }
+    return driver;
+  }
+
+  private initialise(): void {
+    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Switching to WAL takes a brief exclusive lock; several first openers can collide.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        this.db.exec('PRAGMA journal_mode = WAL');
+        break;
+      } catch (error) {
+        if (!isBusy(error) || attempt >= 50) throw error;
+        sleepSync(20 + Math.random() * 30);
+      }
+    }
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.immediate(() => this.db.exec(SCHEMA));
+  }
+
+  private immediate<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async send(entries: DriverSendEntry[]): Promise<string[]> {
+    const now = Date.now();
+    const ids = this.immediate(() => {
+      const insert = this.db.prepare('INSERT INTO queue_messages (id, queue, body, ref, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)');
+      return entries.map((entry) => {
+        const id = randomUUID();
+        insert.run([id, this.queue, Buffer.from(entry.body, 'utf8'), entry.ref ?? null, now, now + entry.delayMs]);
+        return id;
+      });
+    });
+    doorbell.ring(this.bellKey);
+    return ids;
+  }
+
+  async receive(request: DriverReceive): Promise<DriverMessage[]> {
+    return longPoll({
+      claim: async () => this.claim(request.maxMessages, request.leaseMs),
+      waitMs: request.waitMs,
+      pollIntervalMs: this.pollIntervalMs,
+      doorbell,
+      key: this.bellKey,
+      signal: request.signal,
+    });
+  }
+
+  private claim(maxMessages: number, leaseMs: number): { items: DriverMessage[]; nextVisibleAt?: number } {
+    return this.immediate(() => {
+      const now = Date.now();
+      this.sweepExhausted(now);
+      const rows = this.db.prepare(`SELECT id, body, ref, sent_at AS sentAt, receive_count AS receiveCount FROM queue_messages
+        WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`)
+        .all([this.queue, now, maxMessages]) as MessageRow[];
+      if (rows.length === 0) {
+        const next = this.db.prepare('SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND dead_at IS NULL')
+          .get([this.queue]) as { next: number | null } | undefined;
+        return { items: [], nextVisibleAt: next?.next ?? undefined };
+      }
+      const update = this.db.prepare('UPDATE queue_messages SET receive_count = receive_count + 1, leased = 1, lease_token = ?, visible_at = ? WHERE id = ?');
+      const leaseExpiresAt = now + leaseMs;
+      const items = rows.map((row) => {
+        const token = randomUUID();
+        update.run([token, leaseExpiresAt, row.id]);
+        return {
+          id: row.id, body: text(row.body), ref: row.ref ?? undefined, receipt: `${row.id}:${token}`,
+          receiveCount: Number(row.receiveCount) + 1, sentAt: Number(row.sentAt), leaseExpiresAt,
+        };
+      });
+      return { items };
+    });
+  }
+
+  /** Visible messages already delivered `maxReceives` times go to the dead-letter queue instead of out again. */
+  private sweepExhausted(now: number): void {
+    const rows = this.db.prepare(`SELECT id, receive_count AS receiveCount, leased, last_error AS lastError FROM queue_messages
+      WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count >= ?`)
+      .all([this.queue, now, this.maxReceives]) as MessageRow[];
+    if (rows.length === 0) return;
+    const move = this.db.prepare('UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?');
+    for (const row of rows) {
+      const error = row.leased ? leaseExpiredError(Number(row.receiveCount), row.lastError) : (row.lastError ?? RELEASED_WITHOUT_ERROR);
+      move.run([now, error, row.id]);
+    }
+  }
+
+  async extend(receipt: string, leaseMs: number): Promise<boolean> {
+    const lease = parseReceipt(receipt);
+    if (!lease) return false;
+    return this.immediate(() => this.db.prepare(`UPDATE queue_messages SET visible_at = ?
+      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).run([Date.now() + leaseMs, lease.id, lease.token]).changes > 0);
+  }
+
+  async ack(receipt: string): Promise<{ ok: boolean; ref?: string | undefined }> {
+    const lease = parseReceipt(receipt);
+    if (!lease) return { ok: false };
+    return this.immediate(() => {
+      const row = this.db.prepare('SELECT ref FROM queue_messages WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL')
+        .get([lease.id, lease.token]) as { ref: string | null } | undefined;
+      if (!row) return { ok: false };
+      this.db.prepare('DELETE FROM queue_messages WHERE id = ?').run([lease.id]);
+      return { ok: true, ref: row.ref ?? undefined };
+    });
+  }
+
+  async release(receipt: string, error: string | undefined, delayMs: number): Promise<boolean> {
+    const lease = parseReceipt(receipt);
+    if (!lease) return false;
+    const released = this.immediate(() => {
+      const row = this.db.prepare(`SELECT receive_count AS receiveCount, last_error AS lastError FROM queue_messages
+        WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).get([lease.id, lease.token]) as MessageRow | undefined;
+      if (!row) return false;
+      const now = Date.now();
+      if (Number(row.receiveCount) >= this.maxReceives) {
+        this.db.prepare('UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?')
+          .run([now, error ?? row.lastError ?? RELEASED_WITHOUT_ERROR, lease.id]);
+      } else {
+        this.db.prepare('UPDATE queue_messages SET visible_at = ?, leased = 0, lease_token = NULL, last_error = COALESCE(?, last_error) WHERE id = ?')
+          .run([now + delayMs, error ?? null, lease.id]);
+      }
+      return true;
+    });
+    if (released) doorbell.ring(this.bellKey);
+    return released;
+  }
+
+  async deadLetter(receipt: string, error: string): Promise<boolean> {
+    const lease = parseReceipt(receipt);
+    if (!lease) return false;
+    return this.immediate(() => this.db.prepare(`UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL
+      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).run([Date.now(), error, lease.id, lease.token]).changes > 0);
+  }
+
+  async deadLetters(limit: number): Promise<DriverDeadLetter[]> {
+    const rows = this.immediate(() => {
+      this.sweepExhausted(Date.now());
+      return this.db.prepare(`SELECT id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, last_error AS lastError, dead_at AS deadAt
+        FROM queue_messages WHERE queue = ? AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT ?`).all([this.queue, limit]) as MessageRow[];
+    });
+    return rows.map((row) => ({
+      id: row.id, body: text(row.body), ref: row.ref ?? undefined, receiveCount: Number(row.receiveCount),
+      lastError: row.lastError ?? '', deadLetteredAt: Number(row.deadAt), sentAt: Number(row.sentAt),
+    }));
+  }
+
+  async redrive(ids: string[] | undefined): Promise<number> {
+    if (ids && ids.length === 0) return 0;
+    const moved = this.immediate(() => {
+      const where = ids ? ` AND id IN (${placeholders(ids.length)})` : '';
+      return this.db.prepare(`UPDATE queue_messages SET dead_at = NULL, receive_count = 0, leased = 0, lease_token = NULL,
+        last_error = NULL, visible_at = ? WHERE queue = ? AND dead_at IS NOT NULL${where}`).run([Date.now(), this.queue, ...(ids ?? [])]).changes;
+    });
+    if (moved > 0) doorbell.ring(this.bellKey);
+    return moved;
+  }
+
+  async purgeDeadLetters(ids: string[] | undefined): Promise<{ count: number; refs: string[] }> {
+    if (ids && ids.length === 0) return { count: 0, refs: [] };
+    return this.immediate(() => {
+      const where = `queue = ? AND dead_at IS NOT NULL${ids ? ` AND id IN (${placeholders(ids.length)})` : ''}`;
+      const params = [this.queue, ...(ids ?? [])];
+      const refs = (this.db.prepare(`SELECT ref FROM queue_messages WHERE ${where} AND ref IS NOT NULL`).all(params) as { ref: string }[]).map((r) => r.ref);
+      const count = this.db.prepare(`DELETE FROM queue_messages WHERE ${where}`).run(params).changes;
+      return { count, refs };
+    });
+  }
+
+  async stats(): Promise<QueueStats> {
+    return this.immediate(() => {
+      const now = Date.now();
+      this.sweepExhausted(now);
+      const row = this.db.prepare(`SELECT
+          COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at <= ? THEN 1 ELSE 0 END), 0) AS depth,
+          COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at > ? AND leased = 1 THEN 1 ELSE 0 END), 0) AS inFlight,
+          COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at > ? AND leased = 0 THEN 1 ELSE 0 END), 0) AS delayed,
+          COALESCE(SUM(CASE WHEN dead_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS deadLettered
+        FROM queue_messages WHERE queue = ?`).get([now, now, now, this.queue]) as Record<keyof QueueStats, number>;
+      return { depth: Number(row.depth), inFlight: Number(row.inFlight), delayed: Number(row.delayed), deadLettered: Number(row.deadLettered) };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Opens (creating on first use) a queue in a local SQLite file. */
+export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue> {
+  const resolved = resolveQueueOptions(options);
+  return createQueue(LocalQueueDriver.open(options, resolved), resolved);
+}
