@@ -25,8 +25,10 @@ export interface RequestOutcome {
 /**
  * A client of the fleet: keeps N chat-completion streams going through the routers, the
  * way users behind a load balancer would. Like a load balancer it stops sending to a
- * router whose health check fails, and it retries a connection that was refused before
- * anything was sent (the request never reached the fleet); any other failure counts.
+ * router whose health check fails. Like the official OpenAI clients (which retry
+ * connection errors by default) it retries, on another router, a request whose
+ * connection failed before any response arrived: refused, or reset by a router that
+ * just died. A stream that failed after its response began is never retried: it counts.
  */
 export class LoadGenerator {
   readonly outcomes: RequestOutcome[] = [];
@@ -97,7 +99,7 @@ export class LoadGenerator {
         this.inFlight += 1;
         const result = await this.streamOnce(router);
         this.inFlight -= 1;
-        if (result === 'refused') {
+        if (result === 'connection-failed') {
           this.unhealthy.add(router);
           continue;
         }
@@ -107,7 +109,7 @@ export class LoadGenerator {
     }
   }
 
-  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string } | 'refused'> {
+  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string } | 'connection-failed'> {
     const body = JSON.stringify({
       model: 'synkti-stand-in',
       stream: true,
@@ -117,14 +119,15 @@ export class LoadGenerator {
     const url = new URL('/v1/chat/completions', router);
     return new Promise((resolve) => {
       let settled = false;
-      let sent = false;
-      const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | 'refused'): void => {
+      let responded = false;
+      const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | 'connection-failed'): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         resolve(value);
       };
       const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        responded = true;
         const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
         let text = '';
         res.setEncoding('utf8');
@@ -141,14 +144,10 @@ export class LoadGenerator {
         req.destroy(new Error('timeout'));
         finish({ ok: false, servedBy: undefined, error: 'timed out' });
       }, this.options.requestTimeoutMs ?? 30_000);
-      req.on('socket', (socket) => {
-        // A reused keep-alive socket is already connected; only a new one can be refused.
-        if (socket.connecting) socket.once('connect', () => { sent = true; });
-        else sent = true;
-      });
       req.on('error', (error: NodeJS.ErrnoException) => {
-        // Refused before connecting: the request never left this machine.
-        if (!sent && error.code === 'ECONNREFUSED') finish('refused');
+        // No response at all: the router is gone (refused, or reset as it died).
+        const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up';
+        if (!responded && connectionLevel) finish('connection-failed');
         else finish({ ok: false, servedBy: undefined, error: error.code ?? error.message });
       });
       req.end(body);
