@@ -10,6 +10,7 @@ import { init } from './commands/init.ts';
 import { logs } from './commands/logs.ts';
 import { renderNodeTable, reportsToJson, status } from './commands/status.ts';
 import { up } from './commands/up.ts';
+import { registerCommandGroups } from './commands/groups.ts';
 
 function durationOption(value: string): number {
   try {
@@ -128,6 +129,7 @@ export function buildProgram(): Command {
       await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, signal: controller.signal });
     });
 
+  registerCommandGroups(program);
   return program;
 }
 

@@ -12,3 +12,6 @@ export { queueResultSink } from './worker/queue-result-sink.ts';
 export type {
   Worker, WorkerOptions, WorkerStats, WorkerErrorContext, WorkerErrorStage, TaskContext, TaskHandler, TaskOutcome, TaskResult, ResultSink,
 } from './worker/types.ts';
+export * from './cmaes/index.ts';
+export * from './coordinator/index.ts';
+export * from './pipelines/index.ts';

@@ -1,0 +1,2 @@
+// Public API of tasks/pipelines: named exports are added here as the module is built.
+export {};
