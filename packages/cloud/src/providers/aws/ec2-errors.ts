@@ -37,7 +37,7 @@ export const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
   'OptInRequired',
 ]);
 
-const CREDENTIALS_HINT = 'credentials come from the standard AWS chain: set AWS_PROFILE (run `aws sso login` for an SSO profile), '
+export const CREDENTIALS_HINT = 'credentials come from the standard AWS chain: set AWS_PROFILE (run `aws sso login` for an SSO profile), '
   + 'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), '
   + 'or run on an instance, container or function with a role attached';
 
