@@ -1,2 +1,12 @@
-// Public API of tasks/coordinator: named exports are added here as the module is built.
-export {};
+export type {
+  BatchTaskKey, BatchTask, BatchResultValue, UnscorablePolicy, CoordinatorCounters, CoordinatorCheckpoint, GenerationRecord,
+  CoordinatorMetrics, CoordinatorEvent, CoordinatorOptions, Coordinator,
+} from './types.ts';
+export {
+  validateRunId, candidateDigest, encodeBatchTask, parseBatchTask, parseBatchResultValue, batchResultValue,
+} from './batch-task.ts';
+export { createCoordinator, readCheckpoint, checkpointKeyOf, cancelKeyOf, emptyCoordinatorCounters } from './coordinator.ts';
+export {
+  runGenerations, type AskTellOptimizer, type GenerationReport, type RunGenerationsOptions, type RunGenerationsResult,
+} from './run-generations.ts';
+export { createEvaluationHandler, type BatchObjective, type EvaluationHandlerOptions } from './evaluation-handler.ts';

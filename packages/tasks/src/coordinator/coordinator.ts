@@ -1,0 +1,332 @@
+/**
+ * The batch coordinator: sends a generation of candidates as tasks, collects their
+ * results, and checkpoints. What it guarantees (DESIGN invariant 6, FIELD-NOTES defects):
+ * - results are matched by (run, generation, candidate, payload digest); duplicates and
+ *   stale results (another run, an older generation, another payload) are dropped and
+ *   counted, never applied to the wrong candidate;
+ * - a missing result is never scored: the candidate is re-sent after a deadline and the
+ *   generation waits; a candidate that cannot be evaluated at all (dead-lettered) stops
+ *   the run, or is scored +Infinity explicitly when asked to;
+ * - checkpoints are written atomically (ObjectStore.put) with the optimizer's full state.
+ */
+import { SynktiError, parseDuration } from '@synkti/core';
+import type { TaskResult } from '../worker/types.ts';
+import { encodeBatchTask, parseBatchResultValue, parseBatchTask, validateRunId } from './batch-task.ts';
+import type {
+  Coordinator, CoordinatorCheckpoint, CoordinatorCounters, CoordinatorEvent, CoordinatorMetrics, CoordinatorOptions, GenerationRecord,
+  UnscorablePolicy,
+} from './types.ts';
+
+const DEFAULT_RESEND_AFTER_MS = 300_000;
+const DEFAULT_POLL_WAIT_MS = 1000;
+const DEFAULT_CHECK_EVERY_MS = 2000;
+/** Result messages stay hidden this long while one is being applied (it is acked at once after). */
+const RESULT_LEASE_MS = 30_000;
+const DEAD_LETTER_SCAN_LIMIT = 1000;
+
+export function checkpointKeyOf(run: string): string {
+  return `runs/${run}/checkpoint.json`;
+}
+
+export function cancelKeyOf(run: string): string {
+  return `runs/${run}/cancel`;
+}
+
+export function emptyCoordinatorCounters(): CoordinatorCounters {
+  return {
+    sent: 0, resent: 0, received: 0, accepted: 0, duplicatesDropped: 0, staleDropped: 0, failedResults: 0, deadLettered: 0,
+    scoredWorst: 0, candidates: 0, scored: 0,
+  };
+}
+
+interface Pending {
+  generation: number;
+  digests: string[];
+  scores: Array<number | undefined>;
+  /** Scored +Infinity under the 'worst' policy (not by a result). */
+  worst: boolean[];
+  lastSentAt: number[];
+  bodies: string[];
+}
+
+function isTaskResult(value: unknown): value is TaskResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.taskId === 'string' && typeof v.ok === 'boolean';
+}
+
+class BatchCoordinator implements Coordinator {
+  readonly run: string;
+  readonly checkpointKey: string;
+  private readonly options: CoordinatorOptions;
+  private readonly resendAfterMs: number;
+  private readonly pollWaitMs: number;
+  private readonly checkEveryMs: number;
+  private readonly unscorable: UnscorablePolicy;
+  private readonly clock: () => number;
+  private counts: CoordinatorCounters = emptyCoordinatorCounters();
+  private deadLetterIds = new Set<string>();
+  private pending: Pending | undefined;
+  /** The generation being evaluated, or the next one. */
+  private generation = 0;
+
+  constructor(options: CoordinatorOptions) {
+    this.options = options;
+    this.run = validateRunId(options.run);
+    for (const field of ['tasks', 'results'] as const) {
+      if (!options[field] || typeof options[field].receive !== 'function') {
+        throw new SynktiError('E_COORDINATOR_OPTION', `${field}: a Queue is required`, { hint: 'open one with openLocalQueue, openPostgresQueue or openSqsQueue' });
+      }
+    }
+    if (!options.store || typeof options.store.put !== 'function') {
+      throw new SynktiError('E_COORDINATOR_OPTION', 'store: an ObjectStore is required for checkpoints', { hint: 'pass the local cloud\'s objects or an S3 object store' });
+    }
+    if (typeof options.bucket !== 'string' || options.bucket === '') {
+      throw new SynktiError('E_COORDINATOR_OPTION', 'bucket: the checkpoint bucket is required', { hint: 'create one with store.createBucket first' });
+    }
+    this.checkpointKey = options.checkpointKey ?? checkpointKeyOf(this.run);
+    this.resendAfterMs = parseDuration(options.resendAfterMs ?? DEFAULT_RESEND_AFTER_MS, 'resendAfterMs');
+    this.pollWaitMs = Math.min(parseDuration(options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS, 'pollWaitMs'), 20_000);
+    this.checkEveryMs = parseDuration(options.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS, 'checkEveryMs');
+    if (this.resendAfterMs < 1) {
+      throw new SynktiError('E_COORDINATOR_OPTION', `resendAfterMs: ${this.resendAfterMs} must be positive`, { hint: 'omit it for 5 minutes' });
+    }
+    this.unscorable = options.unscorable ?? 'fail';
+    if (this.unscorable !== 'fail' && this.unscorable !== 'worst') {
+      throw new SynktiError('E_COORDINATOR_OPTION', `unscorable: ${JSON.stringify(options.unscorable)} must be "fail" or "worst"`, { hint: 'omit it to stop the run on an unscorable candidate' });
+    }
+    this.clock = options.clock ?? Date.now;
+  }
+
+  counters(): CoordinatorCounters {
+    return { ...this.counts };
+  }
+
+  lostTasks(): number {
+    return this.counts.candidates - this.counts.scored - this.counts.scoredWorst;
+  }
+
+  async evaluate<P>(generation: number, payloads: readonly P[]): Promise<number[]> {
+    if (!Number.isInteger(generation) || generation < 0) {
+      throw new SynktiError('E_COORDINATOR_USAGE', `generation: ${generation} must be a non-negative integer`, { hint: 'pass the number of generations completed so far' });
+    }
+    if (payloads.length === 0) throw new SynktiError('E_COORDINATOR_USAGE', 'a generation needs at least one candidate', { hint: 'pass the optimizer\'s ask() output' });
+    this.generation = generation;
+    const encoded = payloads.map((payload, candidate) => encodeBatchTask({ run: this.run, generation, candidate }, payload));
+    const pending: Pending = {
+      generation,
+      digests: encoded.map((e) => e.digest),
+      bodies: encoded.map((e) => e.body),
+      scores: payloads.map(() => undefined),
+      worst: payloads.map(() => false),
+      lastSentAt: payloads.map(() => 0),
+    };
+    this.pending = pending;
+    try {
+      await this.send(pending, pending.bodies.map((_, i) => i), false);
+      let nextCheck = 0;
+      while (pending.scores.some((s) => s === undefined)) {
+        this.throwIfAborted();
+        const messages = await this.options.results.receive({ maxMessages: 10, waitMs: this.pollWaitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
+        for (const message of messages) {
+          this.counts.received += 1;
+          this.apply(message.body, pending);
+          // The result is applied in memory; it is checkpointed with its generation. A crash
+          // before that re-sends the whole generation on resume, so nothing depends on it.
+          await this.options.results.ack(message);
+        }
+        const now = this.clock();
+        if (now >= nextCheck) {
+          nextCheck = now + this.checkEveryMs;
+          await this.checkCancelled();
+          await this.scanDeadLetters(pending);
+        }
+        const overdue = pending.scores.flatMap((s, i) => (s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : []));
+        if (overdue.length > 0) await this.send(pending, overdue, true);
+      }
+      const scores = pending.scores as number[];
+      this.counts.candidates += scores.length;
+      this.counts.scored += pending.worst.filter((w) => !w).length;
+      this.counts.scoredWorst += pending.worst.filter(Boolean).length;
+      this.generation = generation + 1;
+      return [...scores];
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
+  private async send(pending: Pending, candidates: number[], resend: boolean): Promise<void> {
+    await this.options.tasks.sendBatch(candidates.map((i) => pending.bodies[i]!));
+    const now = this.clock();
+    for (const i of candidates) pending.lastSentAt[i] = now;
+    this.counts.sent += candidates.length;
+    if (resend) this.counts.resent += candidates.length;
+    this.emit({ type: 'sent', generation: pending.generation, count: candidates.length, resend });
+  }
+
+  private apply(body: string, pending: Pending): void {
+    let value: unknown;
+    try {
+      const result: unknown = JSON.parse(body);
+      if (!isTaskResult(result)) throw new Error('not a task result');
+      value = result.value;
+    } catch {
+      this.drop('stale', 'an unreadable result message');
+      return;
+    }
+    const key = parseBatchResultValue(value);
+    if (!key) return this.drop('stale', 'a result without a batch key (a failed task outside the batch handler?)');
+    if (key.run !== this.run) return this.drop('stale', `a result of run ${key.run}`);
+    if (key.generation !== pending.generation) return this.drop('stale', `a result of generation ${key.generation} during generation ${pending.generation}`);
+    const candidate = key.candidate;
+    if (candidate < 0 || candidate >= pending.scores.length || pending.digests[candidate] !== key.digest) {
+      return this.drop('stale', `a result for another payload of candidate ${candidate}`);
+    }
+    if (pending.scores[candidate] !== undefined) return this.drop('duplicate', `candidate ${candidate} of generation ${key.generation}`);
+    if (key.error !== undefined || typeof key.score !== 'number' || !Number.isFinite(key.score)) {
+      const error = key.error ?? `the objective returned ${String(key.score)}`;
+      this.counts.failedResults += 1;
+      this.emit({ type: 'failed-result', generation: key.generation, candidate, error });
+      this.unscorableCandidate(pending, candidate, `its evaluation failed: ${error}`);
+      return;
+    }
+    pending.scores[candidate] = key.score;
+    this.counts.accepted += 1;
+  }
+
+  private unscorableCandidate(pending: Pending, candidate: number, why: string): void {
+    if (this.unscorable === 'worst') {
+      pending.scores[candidate] = Number.POSITIVE_INFINITY;
+      pending.worst[candidate] = true;
+      return;
+    }
+    throw new SynktiError('E_CANDIDATE_UNSCORABLE', `run ${this.run}: candidate ${candidate} of generation ${pending.generation} cannot be scored: ${why}`, {
+      hint: `fix the objective, then \`synkti batch dlq redrive --run ${this.run}\` and resume with --resume ${this.run} (or accept it as the worst score with --unscorable worst)`,
+    });
+  }
+
+  private drop(reason: 'duplicate' | 'stale', detail: string): void {
+    if (reason === 'duplicate') this.counts.duplicatesDropped += 1;
+    else this.counts.staleDropped += 1;
+    this.emit({ type: 'dropped', reason, detail });
+  }
+
+  private async scanDeadLetters(pending: Pending): Promise<void> {
+    const letters = await this.options.tasks.deadLetters({ limit: DEAD_LETTER_SCAN_LIMIT });
+    for (const letter of letters) {
+      if (this.deadLetterIds.has(letter.id)) continue;
+      let task;
+      try {
+        task = parseBatchTask(letter.body);
+      } catch {
+        continue;
+      }
+      if (task.run !== this.run) continue;
+      this.deadLetterIds.add(letter.id);
+      this.counts.deadLettered += 1;
+      this.emit({ type: 'dead-letter', generation: task.generation, candidate: task.candidate, error: letter.lastError });
+      const current = task.generation === pending.generation && pending.digests[task.candidate] === task.digest;
+      if (current && pending.scores[task.candidate] === undefined) {
+        this.unscorableCandidate(pending, task.candidate, `its task was dead-lettered after ${letter.receiveCount} deliveries: ${letter.lastError}`);
+      }
+    }
+  }
+
+  private async checkCancelled(): Promise<void> {
+    if (await this.options.store.head(this.options.bucket, cancelKeyOf(this.run))) {
+      throw new SynktiError('E_RUN_CANCELLED', `run ${this.run} was cancelled`, { hint: `its last checkpoint is kept; \`synkti batch status ${this.run}\` shows it` });
+    }
+  }
+
+  private throwIfAborted(): void {
+    if (this.options.signal?.aborted) {
+      throw new SynktiError('E_ABORTED', `run ${this.run}: stopped before generation ${this.generation} finished`, { cause: this.options.signal.reason, hint: `resume it with --resume ${this.run}` });
+    }
+  }
+
+  private emit(event: CoordinatorEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // A throwing listener must not break the run.
+    }
+  }
+
+  async saveCheckpoint<S, M>(input: { status: CoordinatorCheckpoint['status']; generation: number; optimizer: S; meta: M; history: GenerationRecord[]; stopReason?: string | undefined; createdAt?: number | undefined }): Promise<CoordinatorCheckpoint<S, M>> {
+    const now = this.clock();
+    const checkpoint: CoordinatorCheckpoint<S, M> = {
+      kind: 'synkti.batch.checkpoint',
+      version: 1,
+      run: this.run,
+      status: input.status,
+      generation: input.generation,
+      optimizer: input.optimizer,
+      meta: input.meta,
+      counters: this.counters(),
+      deadLetterIds: [...this.deadLetterIds],
+      history: input.history,
+      stopReason: input.stopReason,
+      createdAt: input.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.options.store.put(this.options.bucket, this.checkpointKey, JSON.stringify(checkpoint));
+    return checkpoint;
+  }
+
+  async loadCheckpoint<S, M>(options: { adopt?: boolean } = {}): Promise<CoordinatorCheckpoint<S, M> | undefined> {
+    const checkpoint = await readCheckpoint<S, M>(this.options.store, this.options.bucket, this.checkpointKey);
+    if (checkpoint && checkpoint.run !== this.run) {
+      throw new SynktiError('E_CHECKPOINT', `${this.checkpointKey} belongs to run ${checkpoint.run}, not ${this.run}`, { hint: 'use the run id the checkpoint was written for' });
+    }
+    if (checkpoint && options.adopt) {
+      this.counts = { ...emptyCoordinatorCounters(), ...checkpoint.counters };
+      this.deadLetterIds = new Set(checkpoint.deadLetterIds);
+      this.generation = checkpoint.generation;
+    }
+    return checkpoint;
+  }
+
+  async metrics(): Promise<CoordinatorMetrics> {
+    const stats = await this.options.tasks.stats();
+    const workers = this.options.workersAlive ? await this.options.workersAlive() : undefined;
+    const backlog = stats.depth + stats.delayed + stats.inFlight;
+    const pending = this.pending;
+    return {
+      run: this.run,
+      generation: this.generation,
+      outstanding: pending ? pending.scores.filter((s) => s === undefined).length : 0,
+      backlog,
+      queueDepth: stats.depth,
+      queueInFlight: stats.inFlight,
+      queueDeadLettered: stats.deadLettered,
+      workers,
+      backlogPerWorker: workers === undefined || workers <= 0 ? backlog : backlog / workers,
+      counters: this.counters(),
+      at: this.clock(),
+    };
+  }
+}
+
+/** Reads and checks a checkpoint; undefined when there is none. */
+export async function readCheckpoint<S = unknown, M = unknown>(
+  store: CoordinatorOptions['store'], bucket: string, key: string,
+): Promise<CoordinatorCheckpoint<S, M> | undefined> {
+  const bytes = await store.get(bucket, key);
+  if (bytes === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (cause) {
+    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not JSON`, { cause, hint: 'checkpoints are written whole (atomic put); was it edited by hand?' });
+  }
+  const v = value as Partial<CoordinatorCheckpoint>;
+  if (v?.kind !== 'synkti.batch.checkpoint' || v.version !== 1 || typeof v.run !== 'string' || !Number.isInteger(v.generation) || !v.counters) {
+    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not a version-1 batch checkpoint`, { hint: 'resume it with the Synkti version that wrote it' });
+  }
+  return value as CoordinatorCheckpoint<S, M>;
+}
+
+/** Makes a coordinator for one run. */
+export function createCoordinator(options: CoordinatorOptions): Coordinator {
+  return new BatchCoordinator(options);
+}
