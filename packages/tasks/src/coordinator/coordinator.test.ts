@@ -199,6 +199,30 @@ test('a dead-lettered candidate stops the run by default, or is scored +Infinity
   assert.equal(lenient.lostTasks(), 0);
 });
 
+test('a run stopped by a dead-lettered candidate keeps a failed checkpoint; after the fix and a redrive it resumes to the exact result', async () => {
+  let broken = true;
+  const q = await queues(2);
+  startWorker(q.tasks, queueResultSink(q.results), (x) => {
+    if (broken) throw new Error('missing input file');
+    return sphere(x, new AbortController().signal);
+  });
+  const options = { generations: 3, create: () => Toy.create(5), restore: (s: ToyState) => new Toy(s), meta: { seed: 5 } };
+  await assert.rejects(runGenerations({ ...options, coordinator: createCoordinator(coordinatorOptions('fix-resume', q)) }),
+    (error: unknown) => isSynktiError(error, 'E_CANDIDATE_UNSCORABLE'));
+  const failed = await readCheckpoint<ToyState>(store, BUCKET, 'runs/fix-resume/checkpoint.json');
+  assert.equal(failed?.status, 'failed');
+  assert.equal(failed?.generation, 0);
+  assert.ok(failed!.counters.deadLettered >= 1);
+  assert.match(failed!.stopReason ?? '', /missing input file/);
+  assert.deepEqual(failed?.optimizer, Toy.create(5).toState(), 'the state before the failed generation, not after its ask()');
+
+  broken = false;
+  assert.ok(await q.tasks.redrive() >= 1);
+  const resumed = await runGenerations({ ...options, coordinator: createCoordinator(coordinatorOptions('fix-resume', q)), resume: true });
+  assert.deepEqual(resumed.optimizer.toState(), sequentialRun(5, 3));
+  assert.equal(resumed.lostTasks, 0);
+});
+
 test('a failed evaluation (not a finite number) is a result, not a crash: the run stops naming it', async () => {
   const q = await queues();
   startWorker(q.tasks, queueResultSink(q.results), (x) => (x[0] === 0 ? Number.NaN : 1));

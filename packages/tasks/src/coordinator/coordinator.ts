@@ -214,7 +214,6 @@ class BatchCoordinator implements Coordinator {
   private async scanDeadLetters(pending: Pending): Promise<void> {
     const letters = await this.options.tasks.deadLetters({ limit: DEAD_LETTER_SCAN_LIMIT });
     for (const letter of letters) {
-      if (this.deadLetterIds.has(letter.id)) continue;
       let task;
       try {
         task = parseBatchTask(letter.body);
@@ -222,9 +221,12 @@ class BatchCoordinator implements Coordinator {
         continue;
       }
       if (task.run !== this.run) continue;
-      this.deadLetterIds.add(letter.id);
-      this.counts.deadLettered += 1;
-      this.emit({ type: 'dead-letter', generation: task.generation, candidate: task.candidate, error: letter.lastError });
+      // Counted once; but a letter seen before (and redriven, then dead again) still blocks its candidate.
+      if (!this.deadLetterIds.has(letter.id)) {
+        this.deadLetterIds.add(letter.id);
+        this.counts.deadLettered += 1;
+        this.emit({ type: 'dead-letter', generation: task.generation, candidate: task.candidate, error: letter.lastError });
+      }
       const current = task.generation === pending.generation && pending.digests[task.candidate] === task.digest;
       if (current && pending.scores[task.candidate] === undefined) {
         this.unscorableCandidate(pending, task.candidate, `its task was dead-lettered after ${letter.receiveCount} deliveries: ${letter.lastError}`);

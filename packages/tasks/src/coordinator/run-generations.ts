@@ -88,7 +88,8 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
     generation = saved.generation;
     history = [...saved.history];
     createdAt = saved.createdAt;
-    if (saved.status === 'done' || saved.status === 'cancelled') {
+    // A finished run is reported as it is; one asked for more generations continues.
+    if (saved.status === 'cancelled' || (saved.status === 'done' && saved.generation >= options.generations)) {
       return { checkpoint: saved, optimizer, lostTasks: coordinator.lostTasks(), resumed: true };
     }
   } else {
@@ -102,7 +103,10 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
     history = [];
   }
   // Generation 0's checkpoint: a crash during the first generation is resumable too.
-  let checkpoint = await coordinator.saveCheckpoint({ status: 'running', generation, optimizer: optimizer.toState(), meta: options.meta, history, createdAt });
+  // The state at the start of the generation in progress: what a stop mid-generation saves
+  // (after ask() the optimizer's own state may have moved on, e.g. its random generator).
+  let startState = optimizer.toState();
+  let checkpoint = await coordinator.saveCheckpoint({ status: 'running', generation, optimizer: startState, meta: options.meta, history, createdAt });
   createdAt = checkpoint.createdAt;
   let stopReason: string | undefined;
   try {
@@ -116,19 +120,23 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
       const record: GenerationRecord = { generation, bestScore: Math.min(...scores), ms: Date.now() - started };
       history.push(record);
       const done = generation >= options.generations;
-      checkpoint = await coordinator.saveCheckpoint({ status: done ? 'done' : 'running', generation, optimizer: optimizer.toState(), meta: options.meta, history, createdAt });
+      startState = optimizer.toState();
+      checkpoint = await coordinator.saveCheckpoint({ status: done ? 'done' : 'running', generation, optimizer: startState, meta: options.meta, history, createdAt });
       if (options.onGeneration) {
         options.onGeneration({ generation, bestScore: record.bestScore, ms: record.ms, optimizer, counters: coordinator.counters(), metrics: await coordinator.metrics() });
       }
     }
   } catch (error) {
     if (isSynktiError(error, 'E_RUN_CANCELLED')) {
-      await coordinator.saveCheckpoint({ status: 'cancelled', generation, optimizer: optimizer.toState(), meta: options.meta, history, createdAt, stopReason: 'cancelled' });
+      await coordinator.saveCheckpoint({ status: 'cancelled', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason: 'cancelled' });
+    } else if (isSynktiError(error, 'E_CANDIDATE_UNSCORABLE')) {
+      // The state before this generation, with the counters that explain the stop; resumable.
+      await coordinator.saveCheckpoint({ status: 'failed', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason: error.message });
     }
     throw error;
   }
   if (stopReason || checkpoint.status !== 'done') {
-    checkpoint = await coordinator.saveCheckpoint({ status: 'done', generation, optimizer: optimizer.toState(), meta: options.meta, history, createdAt, stopReason });
+    checkpoint = await coordinator.saveCheckpoint({ status: 'done', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason });
   }
   return { checkpoint, optimizer, lostTasks: coordinator.lostTasks(), resumed: options.resume === true };
 }
