@@ -1,6 +1,218 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SynktiError, parseDuration } from '@synkti/core';
+import { IMDS_ENDPOINT_ENV, createImdsClient, parseChaosRate } from '@synkti/cloud';
+import { validateRunId, type UnscorablePolicy } from '@synkti/tasks';
+import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type BatchBackend } from '../batch/backend.ts';
+import {
+  batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
+} from '../batch/batch-admin.ts';
+import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, type BatchWorkerConfig } from '../batch/batch-worker.ts';
+import { renderBatchSummary, runBatchCmaes } from '../batch/cmaes-run.ts';
+import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
-/** Adds the `synkti batch` command(s) to the program. (Being built: see the open issue.) */
-export function registerBatchCommands(_program: Command): void {
-  // No commands yet.
+function intOption(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.5');
+  return n;
+}
+
+function durationOption(value: string): number {
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw new Error('zero');
+    return ms;
+  } catch {
+    throw new InvalidArgumentError('expected a positive duration such as "10s", "2 minutes" or "500ms"');
+  }
+}
+
+function backendOption(value: string): BatchBackend {
+  if (!(BATCH_BACKENDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${BATCH_BACKENDS.join(', ')}`);
+  return value as BatchBackend;
+}
+
+function runOption(value: string): string {
+  try {
+    return validateRunId(value);
+  } catch {
+    throw new InvalidArgumentError('expected a run id: 1 to 40 letters, digits, "-" or "_"');
+  }
+}
+
+function objectiveOption(value: string): string {
+  try {
+    return normalizeObjective(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof SynktiError ? `${error.message.replace(/^--objective: /, '')} (${error.hint ?? ''})` : String(error));
+  }
+}
+
+function unscorableOption(value: string): UnscorablePolicy {
+  if (value !== 'fail' && value !== 'worst') throw new InvalidArgumentError('expected "fail" (stop the run) or "worst" (score it +Infinity)');
+  return value;
+}
+
+function chaosRateOption(value: string): number {
+  try {
+    return parseChaosRate(value);
+  } catch {
+    throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
+  }
+}
+
+function urlOption(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    return value;
+  } catch {
+    throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:4566');
+  }
+}
+
+const STATE_DIR_HELP = 'batch state directory: local queues, worker instances, checkpoints (default: $SYNKTI_STATE_DIR/batch or ./.synkti/batch)';
+
+/** Adds `synkti batch cmaes | worker | status | cancel | dlq list | dlq redrive`. */
+export function registerBatchCommands(program: Command): void {
+  const batch = program.command('batch')
+    .description('batch optimisation on spot workers: a coordinator, a task queue with leases and dead letters, CMA-ES that resumes exactly');
+
+  batch.command('cmaes')
+    .description('run CMA-ES with candidates evaluated by spot workers; checkpointed every generation (resume with --resume RUN)')
+    .option('--objective <module|builtin>', `what to minimise: ${BUILTIN_OBJECTIVE_NAMES.join(', ')}, or a module whose default export is (x: number[]) => number`, objectiveOption)
+    .option('--dim <n>', 'parameters per candidate', intOption(1, 10_000))
+    .option('--generations <n>', 'generations to run (default 100)', intOption(1, 1_000_000))
+    .option('--population <n>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋)', intOption(2, 100_000))
+    .option('--seed <n>', 'random seed: the same seed gives the same run (default: random, printed)', intOption(0, 2 ** 31 - 1))
+    .option('--sigma <x>', 'initial step size (default: CMA-ES\'s)', positiveNumber)
+    .option('--workers <n>', 'local spot worker instances to keep running (0: workers started elsewhere with `synkti batch worker`)', intOption(0, 256), 2)
+    .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')} (postgres reads SYNKTI_POSTGRES_URL)`, backendOption)
+    .option('--resume <run>', 'continue a run from its last checkpoint (other settings come from the run)', runOption)
+    .option('--run <id>', 'id of a new run (default: cmaes-<time>-<random>)', runOption)
+    .option('--lease <duration>', 'lease workers hold on a task, renewed while it runs', durationOption, DEFAULT_WORKER_LEASE_MS)
+    .option('--notice-poll <duration>', 'how often workers poll instance metadata for a spot notice', durationOption, 5000)
+    .option('--resend-after <duration>', 'send a candidate again when it has no result this long after its send', durationOption, 300_000)
+    .option('--unscorable <policy>', 'a candidate whose task is dead-lettered: fail (stop; redrive and resume) or worst (score +Infinity)', unscorableOption, 'fail')
+    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, intOption(1, 1000))
+    .option('--sqs-endpoint <url>', 'SQS endpoint (e.g. a local SQS server); default AWS', urlOption)
+    .option('--region <region>', 'AWS region for SQS (default $AWS_REGION)')
+    .option('--chaos-rate <rate>', 'local cloud: random spot interruptions per worker, e.g. 6/h or 1/min', chaosRateOption)
+    .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
+    .option('--keep-workers', 'leave the worker instances running afterwards', false)
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .option('--json', 'print the summary as JSON', false)
+    .action(async (o: {
+      objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
+      backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
+      maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
+    }) => {
+      if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
+      if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
+      if (o.backend === 'sqs' && !o.region && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
+        throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
+      }
+      const summary = await runBatchCmaes({
+        objective: o.objective, dim: o.dim, generations: o.generations, population: o.population, seed: o.seed, sigma: o.sigma, workers: o.workers,
+        backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
+        noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
+        region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
+      });
+      console.log(o.json ? JSON.stringify(summary) : renderBatchSummary(summary));
+      if (summary.lost_tasks !== 0) process.exitCode = 1;
+    });
+
+  batch.command('worker')
+    .description('evaluate a run\'s tasks until stopped; on a spot notice hand the leases back at once and exit. Inside a local instance with no flags, reads its config from user data')
+    .option('--run <id>', 'the run whose tasks to evaluate', runOption)
+    .option('--objective <module|builtin>', 'the objective (must be the run\'s)', objectiveOption)
+    .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')}`, backendOption, 'local')
+    .option('--concurrency <n>', 'tasks evaluated at once', intOption(1, 1000), 1)
+    .option('--lease <duration>', 'lease on each task, renewed while it runs', durationOption, DEFAULT_WORKER_LEASE_MS)
+    .option('--notice-poll <duration>', 'how often to poll instance metadata for a spot notice (when SYNKTI_IMDS_ENDPOINT is set)', durationOption, 5000)
+    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, intOption(1, 1000))
+    .option('--sqs-endpoint <url>', 'SQS endpoint', urlOption)
+    .option('--region <region>', 'AWS region for SQS')
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string }) => {
+      let config: BatchWorkerConfig;
+      if (o.run === undefined && o.objective === undefined && process.env[IMDS_ENDPOINT_ENV]) {
+        config = parseWorkerConfig(await createImdsClient().userData());
+      } else {
+        if (o.run === undefined) throw new SynktiError('E_USAGE', '--run is required', { hint: 'the run id `synkti batch cmaes` printed' });
+        if (o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'the same objective as the run\'s' });
+        config = {
+          kind: 'synkti.batch.worker', run: o.run, objective: o.objective, backend: o.backend, stateDir: resolveBatchStateDir(o.stateDir),
+          concurrency: o.concurrency, leaseMs: o.lease, noticePollMs: o.noticePoll, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint, region: o.region,
+        };
+      }
+      process.exitCode = await runBatchWorker(config);
+    });
+
+  batch.command('status')
+    .description('show a run (generation, best f, counters, queue, workers), or list every run')
+    .argument('[run]', 'run id')
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .option('--json', 'print JSON', false)
+    .action(async (run: string | undefined, o: { stateDir?: string; json: boolean }) => {
+      const stateDir = resolveBatchStateDir(o.stateDir);
+      if (run === undefined) {
+        const runs = await listRuns(stateDir);
+        console.log(o.json ? JSON.stringify(runs) : renderRunList(runs));
+        return;
+      }
+      const status = await batchStatus(stateDir, run);
+      console.log(o.json ? JSON.stringify(status) : renderRunStatus(status));
+    });
+
+  batch.command('cancel')
+    .description('cancel a run: its coordinator stops at its next check, its workers are terminated; the checkpoint is kept')
+    .argument('<run>', 'run id')
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .option('--json', 'print JSON', false)
+    .action(async (run: string, o: { stateDir?: string; json: boolean }) => {
+      const result = await batchCancel(resolveBatchStateDir(o.stateDir), run);
+      console.log(o.json ? JSON.stringify(result) : `run ${run} cancelled (${result.workersTerminated} worker(s) terminated)`);
+    });
+
+  batch.command('preempt')
+    .description('interrupt a local batch worker as AWS would: an IMDSv2 spot notice now, SIGKILL when it expires (`batch status RUN` lists workers)')
+    .argument('<instance>', 'worker instance id (a unique prefix is enough)')
+    .option('--in <duration>', 'warning before the worker is reclaimed (AWS gives 2 minutes)', durationOption, 120_000)
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .action(async (id: string, o: { in: number; stateDir?: string }) => {
+      const notice = await batchPreempt(resolveBatchStateDir(o.stateDir), id, o.in);
+      console.log(`${notice.id}: spot interruption notice raised; reclaimed at ${new Date(notice.time).toISOString()}`);
+    });
+
+  const dlq = batch.command('dlq').description('a run\'s dead-lettered tasks');
+  dlq.command('list')
+    .description('list the run\'s dead-lettered tasks with their last error')
+    .argument('<run>', 'run id')
+    .option('--limit <n>', 'most to list', intOption(1, 10_000), 100)
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .option('--json', 'print JSON', false)
+    .action(async (run: string, o: { limit: number; stateDir?: string; json: boolean }) => {
+      const rows = await dlqList(resolveBatchStateDir(o.stateDir), run, o.limit);
+      console.log(o.json ? JSON.stringify(rows) : renderDeadLetters(rows));
+    });
+  dlq.command('redrive')
+    .description('send dead-lettered tasks back to the queue with a fresh delivery count (then resume the run)')
+    .argument('<run>', 'run id')
+    .option('--id <id...>', 'only these dead letters (default: all)')
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .option('--json', 'print JSON', false)
+    .action(async (run: string, o: { id?: string[]; stateDir?: string; json: boolean }) => {
+      const moved = await dlqRedrive(resolveBatchStateDir(o.stateDir), run, o.id);
+      console.log(o.json ? JSON.stringify({ run, redriven: moved }) : `${moved} task(s) back in run ${run}'s queue`);
+    });
 }

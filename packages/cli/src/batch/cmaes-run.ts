@@ -1,0 +1,265 @@
+/**
+ * `synkti batch cmaes`: a distributed CMA-ES run. The CLI process is the coordinator; the
+ * workers are local spot instances it keeps at `--workers` (replacing preempted and
+ * crashed ones). Every generation is checkpointed, so a coordinator killed at any point
+ * is continued with `--resume RUN` and ends with the same answer as an uninterrupted run.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SynktiError, formatDuration } from '@synkti/core';
+import type { LocalCloud } from '@synkti/cloud';
+import {
+  checkpointKeyOf, createCoordinator, readCheckpoint, runGenerations, validateRunId, type CmaEs as CmaEsInstance, type CmaEsState,
+  type CoordinatorCheckpoint, type UnscorablePolicy,
+} from '@synkti/tasks';
+import { createProgress } from '../output.ts';
+import { renderPairs } from './render-pairs.ts';
+import {
+  BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, openRunQueues, type BatchBackend, type RunQueues,
+} from './backend.ts';
+import { BatchFleet, openBatchCloud } from './batch-fleet.ts';
+import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
+import { loadObjective } from './objective.ts';
+
+/** What a run was asked for, saved in its checkpoint (a resume must ask the same). */
+export interface CmaesRunMeta {
+  objective: string;
+  dimension: number;
+  /** Undefined: CMA-ES's default, 4 + ⌊3 ln n⌋. */
+  population: number | undefined;
+  seed: number;
+  generations: number;
+  sigma: number | undefined;
+  backend: BatchBackend;
+  sqsEndpoint: string | undefined;
+  region: string | undefined;
+  maxReceives: number;
+}
+
+export interface BatchCmaesOptions {
+  objective?: string | undefined;
+  dim?: number | undefined;
+  generations?: number | undefined;
+  population?: number | undefined;
+  seed?: number | undefined;
+  sigma?: number | undefined;
+  workers: number;
+  backend?: BatchBackend | undefined;
+  resume?: string | undefined;
+  run?: string | undefined;
+  stateDir: string;
+  json: boolean;
+  leaseMs?: number | undefined;
+  noticePollMs: number;
+  resendAfterMs: number;
+  unscorable: UnscorablePolicy;
+  maxReceives?: number | undefined;
+  sqsEndpoint?: string | undefined;
+  region?: string | undefined;
+  chaos?: { ratePerHour: number; noticeMs: number } | undefined;
+  keepWorkers: boolean;
+}
+
+export interface BatchSummary {
+  run: string;
+  status: CoordinatorCheckpoint['status'];
+  best_f: number;
+  evaluations: number;
+  generations: number;
+  lost_tasks: number;
+  duplicate_results_dropped: number;
+  dead_lettered: number;
+  stale_results_dropped: number;
+  tasks_sent: number;
+  tasks_resent: number;
+  results_received: number;
+  results_accepted: number;
+  sigma: number;
+  best_x: number[];
+  mean: number[];
+  stop_reason: string | null;
+  resumed: boolean;
+  workers_launched: number;
+  workers_replaced: number;
+  workers_preempted: number;
+  seconds: number;
+}
+
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `cmaes-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+function differs(flag: string, given: unknown, saved: unknown, run: string): SynktiError {
+  return new SynktiError('E_USAGE', `${flag} ${String(given)} differs from run ${run}'s ${String(saved)}`, {
+    hint: `omit ${flag} when resuming: the run keeps the settings it started with`,
+  });
+}
+
+/** The run's settings: new from the flags, or the saved ones (flags given on resume must agree). */
+async function settle(options: BatchCmaesOptions): Promise<{ run: string; meta: CmaesRunMeta; resume: boolean; finished: boolean }> {
+  if (options.resume !== undefined) {
+    const run = validateRunId(options.resume, '--resume');
+    if (options.run !== undefined && options.run !== run) throw new SynktiError('E_USAGE', `--run ${options.run} and --resume ${run} name different runs`, { hint: 'give only --resume RUN' });
+    const saved = await readCheckpoint<CmaEsState, CmaesRunMeta>(batchObjectStore(options.stateDir), BATCH_BUCKET, checkpointKeyOf(run));
+    if (!saved) {
+      throw new SynktiError('E_USAGE', `--resume: no run ${run} in ${options.stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
+    }
+    const meta = { ...saved.meta };
+    const checks: Array<[string, unknown, unknown]> = [
+      ['--objective', options.objective, meta.objective], ['--dim', options.dim, meta.dimension], ['--population', options.population, meta.population],
+      ['--seed', options.seed, meta.seed], ['--sigma', options.sigma, meta.sigma], ['--backend', options.backend, meta.backend],
+    ];
+    for (const [flag, given, was] of checks) if (given !== undefined && given !== was) throw differs(flag, given, was, run);
+    if (options.generations !== undefined) {
+      if (options.generations < saved.generation) throw new SynktiError('E_USAGE', `--generations ${options.generations} is fewer than the ${saved.generation} already done`, { hint: 'omit it to finish the planned run' });
+      meta.generations = options.generations;
+    }
+    const finished = saved.status === 'cancelled' || (saved.status === 'done' && saved.generation >= meta.generations);
+    return { run, meta, resume: true, finished };
+  }
+  if (options.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'e.g. --objective rosenbrock, or --objective ./my-objective.ts' });
+  if (options.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
+  const run = options.run === undefined ? newRunId() : validateRunId(options.run, '--run');
+  return {
+    run,
+    resume: false,
+    finished: false,
+    meta: {
+      objective: options.objective,
+      dimension: options.dim,
+      population: options.population,
+      seed: options.seed ?? randomBytes(4).readUInt32LE(0) % 2 ** 31,
+      generations: options.generations ?? 100,
+      sigma: options.sigma,
+      backend: options.backend ?? 'local',
+      sqsEndpoint: options.sqsEndpoint,
+      region: options.region,
+      maxReceives: options.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES,
+    },
+  };
+}
+
+function sci(value: number): string {
+  return Number.isFinite(value) ? value.toExponential(3) : String(value);
+}
+
+export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSummary> {
+  const started = Date.now();
+  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  const store = batchObjectStore(options.stateDir);
+  await store.createBucket(BATCH_BUCKET);
+  const { run, meta, resume, finished } = await settle(options);
+  // Fail here, not on every worker: the objective must load.
+  await loadObjective(meta.objective);
+
+  const progress = createProgress(process.stderr, false);
+  const note = (text: string): void => { progress.done(text); };
+  const metricsFile = join(options.stateDir, 'runs', run, 'metrics.jsonl');
+  mkdirSync(join(options.stateDir, 'runs', run), { recursive: true });
+
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort(new Error('interrupted (Ctrl-C)'));
+  process.once('SIGINT', onSigint);
+  let queues: RunQueues | undefined;
+  let cloud: LocalCloud | undefined;
+  let fleet: BatchFleet | undefined;
+  try {
+    queues = await openRunQueues({ backend: meta.backend, stateDir: options.stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives }, run);
+    const workerConfig: BatchWorkerConfig = {
+      kind: 'synkti.batch.worker', run, backend: meta.backend, stateDir: options.stateDir, objective: meta.objective,
+      leaseMs: options.leaseMs ?? DEFAULT_WORKER_LEASE_MS, noticePollMs: options.noticePollMs, maxReceives: meta.maxReceives,
+      sqsEndpoint: meta.sqsEndpoint, region: meta.region,
+    };
+    cloud = openBatchCloud(options.stateDir, backendEnv(meta.backend));
+    if (options.chaos) cloud.instances.setChaos(options.chaos);
+    // A finished run only reports: no workers needed.
+    fleet = new BatchFleet({ cloud, run, workers: finished ? 0 : options.workers, config: workerConfig, onEvent: note });
+    await fleet.start();
+    const liveFleet = fleet;
+    note(`run ${run}: ${resume ? 'resuming' : 'starting'} CMA-ES on ${meta.objective} (dim ${meta.dimension}, seed ${meta.seed}, ${meta.generations} generations) with ${options.workers} worker(s) on the ${meta.backend} backend`);
+
+    const coordinator = createCoordinator({
+      run, tasks: queues.tasks, results: queues.results, store, bucket: BATCH_BUCKET, resendAfterMs: options.resendAfterMs,
+      unscorable: options.unscorable, workersAlive: () => liveFleet.alive(), signal: abort.signal,
+      onEvent: (event) => {
+        if (event.type === 'dead-letter') note(`dead letter: generation ${event.generation} candidate ${event.candidate}: ${event.error}`);
+        if (event.type === 'sent' && event.resend) note(`re-sent ${event.count} task(s) of generation ${event.generation} that had no result after ${formatDuration(options.resendAfterMs)}`);
+      },
+    });
+    // Loaded on use: the rest of the CLI does not need the optimizer.
+    const { CmaEs } = await import('@synkti/tasks');
+    let cma: CmaEsInstance | undefined;
+    const result = await runGenerations<CmaEsState, CmaesRunMeta>({
+      coordinator,
+      generations: meta.generations,
+      meta,
+      resume,
+      create: () => (cma = CmaEs.create({
+        dimension: meta.dimension, seed: meta.seed,
+        ...(meta.population !== undefined ? { populationSize: meta.population } : {}),
+        ...(meta.sigma !== undefined ? { initialSigma: meta.sigma } : {}),
+      })),
+      restore: (state) => (cma = CmaEs.restore(state)),
+      onGeneration: (report) => {
+        const c = cma!;
+        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
+        appendFileSync(metricsFile, `${JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, generationMs: report.ms })}\n`);
+      },
+    });
+    const c = cma!;
+    const counters = result.checkpoint.counters;
+    progress.done();
+    return {
+      run,
+      status: result.checkpoint.status,
+      best_f: c.bestF,
+      evaluations: c.evaluations,
+      generations: result.checkpoint.generation,
+      lost_tasks: result.lostTasks,
+      duplicate_results_dropped: counters.duplicatesDropped,
+      dead_lettered: counters.deadLettered,
+      stale_results_dropped: counters.staleDropped,
+      tasks_sent: counters.sent,
+      tasks_resent: counters.resent,
+      results_received: counters.received,
+      results_accepted: counters.accepted,
+      sigma: c.sigma,
+      best_x: [...c.bestX],
+      mean: [...c.mean],
+      stop_reason: result.checkpoint.stopReason ?? null,
+      resumed: resume,
+      workers_launched: fleet.launched,
+      workers_replaced: fleet.replaced,
+      workers_preempted: fleet.preempted,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } catch (error) {
+    progress.done();
+    if (abort.signal.aborted) {
+      throw new SynktiError('E_INTERRUPTED', `run ${run} interrupted; its last checkpoint is kept`, { cause: error, hint: `continue it with \`synkti batch cmaes --resume ${run}\`` });
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (fleet && !options.keepWorkers) await fleet.terminateAll().catch(() => undefined);
+    else await fleet?.stop();
+    await queues?.close();
+    cloud?.close();
+  }
+}
+
+export function renderBatchSummary(summary: BatchSummary): string {
+  const rows: Array<[string, string]> = [
+    ['run', summary.run], ['status', summary.status], ['best f', sci(summary.best_f)], ['evaluations', String(summary.evaluations)],
+    ['generations', String(summary.generations)], ['σ', sci(summary.sigma)],
+    ['lost tasks', String(summary.lost_tasks)], ['duplicate results dropped', String(summary.duplicate_results_dropped)],
+    ['stale results dropped', String(summary.stale_results_dropped)], ['dead-lettered', String(summary.dead_lettered)],
+    ['tasks sent (re-sent)', `${summary.tasks_sent} (${summary.tasks_resent})`],
+    ['workers launched / replaced / preempted', `${summary.workers_launched} / ${summary.workers_replaced} / ${summary.workers_preempted}`],
+    ['time', formatDuration(summary.seconds * 1000)],
+  ];
+  if (summary.stop_reason) rows.push(['stopped early', summary.stop_reason]);
+  return renderPairs(rows);
+}

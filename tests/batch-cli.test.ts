@@ -1,0 +1,90 @@
+/**
+ * `synkti batch` on real processes: every bad flag is refused with a message naming it;
+ * an objective that always crashes dead-letters its task, and the run stops saying which
+ * candidate and what to do (never scoring it); `dlq list`, `status`, `dlq redrive` and
+ * `cancel` then show and handle the run.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalCloud, listAllInstances } from '@synkti/cloud';
+import { runCli } from './helpers/cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'synkti-batch-cli-'));
+const stateDir = join(dir, 'state');
+after(async () => {
+  const cloud = createLocalCloud({ stateDir });
+  try {
+    const left = await listAllInstances(cloud.instances, {});
+    await Promise.all(left.map((r) => cloud.instances.kill(r.id).catch(() => undefined)));
+  } finally {
+    cloud.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('every invalid flag is refused with a message naming it', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--objective', 'sphere', '--dim', '0'], /--dim/],
+    [['--objective', 'sphere', '--dim', '3', '--backend', 'redis'], /--backend.*local, sqs, postgres/],
+    [['--objective', 'no-such-objective', '--dim', '3'], /--objective.*not a builtin objective/],
+    [['--objective', './missing.ts', '--dim', '3'], /--objective.*no file/],
+    [['--objective', 'sphere'], /--dim is required/],
+    [['--dim', '3'], /--objective is required/],
+    [['--objective', 'sphere', '--dim', '3', '--workers', '-1'], /--workers/],
+    [['--objective', 'sphere', '--dim', '3', '--lease', 'soon'], /--lease/],
+    [['--objective', 'sphere', '--dim', '3', '--unscorable', 'zero'], /--unscorable/],
+    [['--objective', 'sphere', '--dim', '3', '--run', 'bad id!'], /--run/],
+    [['--resume', 'never-ran'], /--resume: no run never-ran/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runCli(['batch', 'cmaes', ...args, '--state-dir', stateDir], { cwd: dir, timeoutMs: 60_000 })));
+  results.forEach((result, i) => {
+    const [args, pattern] = cases[i]!;
+    assert.equal(result.code, 2, `${args.join(' ')}: exit ${result.code}\n${result.stderr}`);
+    assert.match(result.stderr, pattern, args.join(' '));
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
+
+test('a candidate that cannot be evaluated stops the run naming it; dlq, status, redrive and cancel handle the run', { timeout: 90_000 }, async () => {
+  const objective = join(dir, 'always-crashes.mjs');
+  writeFileSync(objective, 'export default function () { throw new Error("the simulator crashed"); }\n');
+  const run = 'crashing';
+  const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '3', '--generations', '2', '--seed', '1', '--workers', '1',
+    '--max-receives', '2', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 80_000 });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /candidate \d+ of generation 0 cannot be scored: its task was dead-lettered after 2 deliveries: the simulator crashed/);
+  assert.match(result.stderr, /dlq redrive/);
+  assert.equal(result.stdout, '', 'no summary for a failed run');
+
+  const dlq = await runCli(['batch', 'dlq', 'list', run, '--state-dir', stateDir, '--json'], { cwd: dir });
+  assert.equal(dlq.code, 0, dlq.stderr);
+  const letters = JSON.parse(dlq.stdout) as Array<{ generation: number; candidate: number; deliveries: number; error: string }>;
+  assert.ok(letters.length >= 1);
+  for (const letter of letters) {
+    assert.equal(letter.generation, 0);
+    assert.equal(letter.deliveries, 2);
+    assert.match(letter.error, /the simulator crashed/);
+  }
+
+  const status = await runCli(['batch', 'status', run, '--state-dir', stateDir, '--json'], { cwd: dir });
+  assert.equal(status.code, 0, status.stderr);
+  const s = JSON.parse(status.stdout) as { status: string; generation: number; counters: { deadLettered: number; accepted: number }; workers: string[]; queue: { deadLettered: number } };
+  assert.equal(s.status, 'failed');
+  assert.equal(s.generation, 0);
+  assert.ok(s.counters.deadLettered >= 1);
+  assert.equal(s.counters.accepted, 0, 'nothing was scored');
+  assert.deepEqual(s.workers, [], 'the failed run terminated its workers');
+  assert.equal(s.queue.deadLettered, letters.length);
+
+  const redrive = await runCli(['batch', 'dlq', 'redrive', run, '--state-dir', stateDir, '--json'], { cwd: dir });
+  assert.equal(redrive.code, 0, redrive.stderr);
+  assert.deepEqual(JSON.parse(redrive.stdout), { run, redriven: letters.length });
+
+  const cancel = await runCli(['batch', 'cancel', run, '--state-dir', stateDir, '--json'], { cwd: dir });
+  assert.equal(cancel.code, 0, cancel.stderr);
+  const list = await runCli(['batch', 'status', '--state-dir', stateDir, '--json'], { cwd: dir });
+  assert.deepEqual((JSON.parse(list.stdout) as Array<{ run: string; status: string }>).map((r) => [r.run, r.status]), [[run, 'cancelled']]);
+});
