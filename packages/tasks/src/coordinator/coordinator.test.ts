@@ -232,6 +232,33 @@ test('a failed evaluation (not a finite number) is a result, not a crash: the ru
   assert.equal(coordinator.counters().deadLettered, 0);
 });
 
+test('a failing result queue is retried with backoff, not taken for a verdict', async () => {
+  const q = await queues();
+  startWorker(q.tasks, queueResultSink(q.results));
+  let failuresLeft = 2;
+  const flaky = new Proxy(q.results, {
+    get(target, prop) {
+      if (prop === 'receive') {
+        return async (...args: Parameters<Queue['receive']>) => {
+          if (failuresLeft > 0) {
+            failuresLeft -= 1;
+            throw new Error('database is locked');
+          }
+          return target.receive(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const errors: string[] = [];
+  const coordinator = createCoordinator(coordinatorOptions('flaky', { tasks: q.tasks, results: flaky }, {
+    onEvent: (event) => { if (event.type === 'backend-error') errors.push(event.error); },
+  }));
+  assert.deepEqual(await coordinator.evaluate(0, [[1], [2]]), [1, 4]);
+  assert.deepEqual(errors, ['database is locked', 'database is locked']);
+});
+
 test('a crashed coordinator resumed from its checkpoint ends exactly like an uninterrupted run', async () => {
   const q = await queues();
   startWorker(q.tasks, queueResultSink(q.results));

@@ -23,6 +23,19 @@ const DEFAULT_CHECK_EVERY_MS = 2000;
 /** Result messages stay hidden this long while one is being applied (it is acked at once after). */
 const RESULT_LEASE_MS = 30_000;
 const DEAD_LETTER_SCAN_LIMIT = 1000;
+const MAX_CONSECUTIVE_FAILURES = 10;
+/** Errors that are the run's verdict, not a backend hiccup to retry. */
+const STOPPING_CODES = new Set(['E_CANDIDATE_UNSCORABLE', 'E_RUN_CANCELLED', 'E_ABORTED']);
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    // Not unref'd: this wait is the run's work, it must keep the process alive.
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 export function checkpointKeyOf(run: string): string {
   return `runs/${run}/checkpoint.json`;
@@ -125,24 +138,39 @@ class BatchCoordinator implements Coordinator {
     try {
       await this.send(pending, pending.bodies.map((_, i) => i), false);
       let nextCheck = 0;
+      let failures = 0;
       while (pending.scores.some((s) => s === undefined)) {
         this.throwIfAborted();
-        const messages = await this.options.results.receive({ maxMessages: 10, waitMs: this.pollWaitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
-        for (const message of messages) {
-          this.counts.received += 1;
-          this.apply(message.body, pending);
-          // The result is applied in memory; it is checkpointed with its generation. A crash
-          // before that re-sends the whole generation on resume, so nothing depends on it.
-          await this.options.results.ack(message);
+        try {
+          const messages = await this.options.results.receive({ maxMessages: 10, waitMs: this.pollWaitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
+          for (const message of messages) {
+            this.counts.received += 1;
+            this.apply(message.body, pending);
+            // The result is applied in memory; it is checkpointed with its generation. A crash
+            // before that re-sends the whole generation on resume, so nothing depends on it.
+            await this.options.results.ack(message);
+          }
+          const now = this.clock();
+          if (now >= nextCheck) {
+            nextCheck = now + this.checkEveryMs;
+            await this.checkCancelled();
+            await this.scanDeadLetters(pending);
+          }
+          const overdue = pending.scores.flatMap((s, i) => (s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : []));
+          if (overdue.length > 0) await this.send(pending, overdue, true);
+          failures = 0;
+        } catch (error) {
+          // The run's own verdicts end it; a queue or store hiccup is retried with backoff.
+          if (error instanceof SynktiError && STOPPING_CODES.has(error.code)) throw error;
+          failures += 1;
+          this.emit({ type: 'backend-error', error: error instanceof Error ? error.message : String(error), attempt: failures });
+          if (failures > MAX_CONSECUTIVE_FAILURES) {
+            throw new SynktiError('E_COORDINATOR_BACKEND', `run ${this.run}: the queue or object store failed ${failures} times in a row`, {
+              cause: error, hint: `check the backend, then resume with --resume ${this.run}`,
+            });
+          }
+          await abortableSleep(Math.min(250 * 2 ** (failures - 1), 5000), this.options.signal);
         }
-        const now = this.clock();
-        if (now >= nextCheck) {
-          nextCheck = now + this.checkEveryMs;
-          await this.checkCancelled();
-          await this.scanDeadLetters(pending);
-        }
-        const overdue = pending.scores.flatMap((s, i) => (s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : []));
-        if (overdue.length > 0) await this.send(pending, overdue, true);
       }
       const scores = pending.scores as number[];
       this.counts.candidates += scores.length;

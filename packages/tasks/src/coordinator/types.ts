@@ -118,7 +118,8 @@ export type CoordinatorEvent =
   | { type: 'sent'; generation: number; count: number; resend: boolean }
   | { type: 'dropped'; reason: 'duplicate' | 'stale'; detail: string }
   | { type: 'dead-letter'; generation: number; candidate: number; error: string }
-  | { type: 'failed-result'; generation: number; candidate: number; error: string };
+  | { type: 'failed-result'; generation: number; candidate: number; error: string }
+  | { type: 'backend-error'; error: string; attempt: number };
 
 export interface CoordinatorOptions {
   /** Run id: letters, digits, "-" and "_", 1..40 characters. */
