@@ -190,6 +190,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     });
     // Loaded on use: the rest of the CLI does not need the optimizer.
     const { CmaEs } = await import('@synkti/tasks');
+    if (typeof CmaEs?.create !== 'function') throw new SynktiError('E_BATCH_CMAES', 'this build has no CMA-ES (@synkti/tasks/cmaes)', { hint: 'update Synkti' });
     let cma: CmaEsInstance | undefined;
     const result = await runGenerations<CmaEsState, CmaesRunMeta>({
       coordinator,
