@@ -1,2 +1,5 @@
-// Public API of tasks/cmaes: named exports are added here as the module is built.
-export {};
+export { CmaEs, type CmaEsOptions, type CmaEsState } from './cma-es.ts';
+export { minimize, type MinimizeOptions, type MinimizeResult } from './minimize.ts';
+export { builtinObjectives, isBuiltinObjective, type BuiltinObjectiveName, type Objective } from './objectives.ts';
+export { SeededRandom, type RandomState } from './random.ts';
+export { symmetricEigen, type Eigen } from './eigen.ts';
