@@ -9,14 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalCloud, listAllInstances } from '@synkti/cloud';
-import * as tasks from '@synkti/tasks';
 import { startTestPostgres } from '../scripts/test-services/postgres.ts';
 import { startOrSkip } from '../scripts/test-services/services.ts';
 import { startTestSqs } from '../scripts/test-services/sqs.ts';
 import { runCli } from './helpers/cli.ts';
 
-/** The runs need the optimizer from tasks/cmaes (its own module, built separately). */
-const HAS_CMAES = typeof (tasks as { CmaEs?: unknown }).CmaEs === 'function';
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-batch-backends-'));
 after(async () => {
@@ -40,7 +37,7 @@ async function run(backend: string, extra: string[], env: Record<string, string>
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
-test('postgres and sqs backends give the local backend\'s exact result', { timeout: 170_000, skip: HAS_CMAES ? false : 'tasks/cmaes (CmaEs) is not in this build' }, async (t) => {
+test('postgres and sqs backends give the local backend\'s exact result', { timeout: 170_000 }, async (t) => {
   const pg = await startOrSkip(startTestPostgres);
   const sqs = await startOrSkip(startTestSqs);
   t.after(async () => { await pg.service?.stop(); await sqs.service?.stop(); });

@@ -10,11 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalCloud, listAllInstances } from '@synkti/cloud';
-import * as tasks from '@synkti/tasks';
 import { runCli } from './helpers/cli.ts';
 
-/** The runs need the optimizer from tasks/cmaes (its own module, built separately). */
-const HAS_CMAES = typeof (tasks as { CmaEs?: unknown }).CmaEs === 'function';
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-batch-cli-'));
 const stateDir = join(dir, 'state');
@@ -52,7 +49,7 @@ test('every invalid flag is refused with a message naming it', async () => {
   });
 });
 
-test('a candidate that cannot be evaluated stops the run naming it; dlq, status, redrive and cancel handle the run', { timeout: 90_000, skip: HAS_CMAES ? false : 'tasks/cmaes (CmaEs) is not in this build' }, async () => {
+test('a candidate that cannot be evaluated stops the run naming it; dlq, status, redrive and cancel handle the run', { timeout: 90_000 }, async () => {
   const objective = join(dir, 'always-crashes.mjs');
   writeFileSync(objective, 'export default function () { throw new Error("the simulator crashed"); }\n');
   const run = 'crashing';
