@@ -13,3 +13,9 @@ export { Ec2Api, EC2_RATE_LIMITS, DEFAULT_API_BUDGET_SHARE, DEFAULT_MAX_ATTEMPTS
 export { TokenBucket, type TokenBucketOptions } from './providers/aws/token-bucket.ts';
 export { fullJitterDelayMs, backoffCeilingMs, type BackoffOptions } from './providers/aws/backoff.ts';
 export { createS3ObjectStore, S3ObjectStore, PROTECTION_MARKER_KEY, SHA256_METADATA, type S3ObjectStoreOptions } from './providers/aws/s3-object-store.ts';
+export {
+  renderWorkerUserData, agentArtifactKey, nodeTarballKey, defaultSecretParameter, MAX_USER_DATA_BYTES,
+  type WorkerUserDataOptions, type WorkerNodeRuntime,
+} from './boot/worker-user-data.ts';
+export { renderSynktiUnit, WORKER_PATHS, WORKER_USER, type SynktiUnitOptions } from './boot/synkti-unit.ts';
+export { checkBucket, checkSha256, checkVersion, checkRegion, checkNodeVersion } from './boot/boot-inputs.ts';
