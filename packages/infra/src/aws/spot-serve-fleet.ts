@@ -1,0 +1,453 @@
+/**
+ * `SpotServeFleet`: the long-lived AWS infrastructure of a serve cluster (reference:
+ * p2p-fleet-infra.md), secure by default (DESIGN invariant 8) and without the reference's
+ * defects (FIELD-NOTES.md): no SSH or model port open to the world (SSM instead), a worker
+ * role limited to its own cluster's instances (tag conditions) and its own buckets and
+ * prefixes, IMDSv2 required with hop limit 2 and instance-metadata tags, encrypted volumes,
+ * an on-demand launch template inside a mixed-instances group (a spot launch template
+ * there is rejected by AWS), price-capacity-optimized spot across several GPU types and
+ * zones with capacity rebalancing, and a load balancer that has listeners.
+ *
+ * Which instances exist right now is the runtime's job; this component makes what they
+ * need: buckets, role, security group, launch template, Auto Scaling group, optional ALB.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
+import {
+  checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
+} from '../validate.ts';
+import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
+import { SecureBucket } from './secure-bucket.ts';
+import { isSha256Hex, workerUserData } from './worker-user-data.ts';
+
+const C = 'SpotServeFleet';
+
+/** The router answers this path itself (agent/src/router/router.ts ROUTER_HEALTH_PATH). */
+export const ROUTER_HEALTH_PATH = '/_synkti/router/health';
+
+/** Prefix of the agent artifact (executable + checksum) in the models bucket. */
+export const ARTIFACTS_PREFIX = 'artifacts/';
+/** Prefix of model weights in the models bucket. */
+export const MODELS_PREFIX = 'models/';
+
+/** GPU types with similar memory, so spot can come from several pools. */
+export const DEFAULT_EXTRA_GPU_TYPES = ['g5.xlarge', 'g6.xlarge', 'g4dn.2xlarge'] as const;
+
+/** Deep Learning AMI (NVIDIA driver, Amazon Linux 2023), resolved by EC2 at launch. */
+export const DEFAULT_GPU_IMAGE = 'resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id';
+
+export interface ServeLoadBalancerArgs {
+  /**
+   * ACM certificate: the ALB then listens on 443 (TLS 1.2+) and redirects 80 to it.
+   * Without one it listens on 80 only.
+   * @default none
+   */
+  certificateArn?: pulumi.Input<string> | undefined;
+  /** Who may reach the load balancer (80/443 only). @default ['0.0.0.0/0'] */
+  allowedCidrBlocks?: string[] | undefined;
+  /** An internal (VPC-only) load balancer. @default false */
+  internal?: boolean | undefined;
+}
+
+export interface SpotServeFleetArgs {
+  /** Namespace of every resource and the SynktiCluster tag value (reference `project_name`). @default 'synkti' */
+  projectName?: string | undefined;
+  /** AWS region; the component uses its own provider for it (reference `aws_region`). @default 'us-east-1' */
+  region?: string | undefined;
+  /** Instances the Auto Scaling group keeps (reference `worker_count`). @default 0 */
+  workerCount?: number | undefined;
+  /** Upper bound of the group, leaving room for capacity rebalancing. @default max(1, 2 × workerCount) */
+  maxWorkerCount?: number | undefined;
+  /** First (preferred) GPU type (reference `worker_instance_type`). @default 'g4dn.xlarge' */
+  workerInstanceType?: string | undefined;
+  /** More GPU types for the mixed-instances policy (at least 2 types in all). @default g5.xlarge, g6.xlarge, g4dn.2xlarge */
+  extraInstanceTypes?: string[] | undefined;
+  /** On-demand instances the group always keeps (the rest is spot). @default 1 */
+  onDemandBaseCapacity?: number | undefined;
+  /** Percent on-demand above the base. @default 0 */
+  onDemandPercentageAboveBase?: number | undefined;
+  /**
+   * CIDR blocks allowed to reach the router port directly (reference `allowed_cidr_blocks`,
+   * whose default 0.0.0.0/0 is NOT kept). Model and agent ports are never opened to them.
+   * @default [] (private: reach the routers through the load balancer or from the VPC peers)
+   */
+  allowedCidrBlocks?: string[] | undefined;
+  /**
+   * SSH, off by default (use SSM Session Manager). An escape hatch only:
+   * `synkti infra audit` fails on SSH from the world.
+   * @default []
+   */
+  sshCidrBlocks?: string[] | undefined;
+  /** Key of the agent executable in the models bucket (reference `synkti_binary_s3_path`). @default 'artifacts/synkti-agent' */
+  synktiBinaryKey?: string | undefined;
+  /** Hex SHA-256 of that executable, checked at boot before it runs. Required when workers boot from the artifact. */
+  synktiBinarySha256?: string | undefined;
+  /** Model weights: `s3://bucket/prefix` or a key prefix in the models bucket (reference `model_s3_path`). @default '' */
+  modelS3Path?: string | undefined;
+  /**
+   * User data of the launch template: the agent's cluster config (`serializeCluster`),
+   * for images with the agent baked in. When absent and `synktiBinarySha256` is set, a
+   * boot script that fetches and verifies the artifact is used.
+   * @default none
+   */
+  userData?: pulumi.Input<string> | undefined;
+  /** SSM SecureString parameter with the cluster secret (created out of band). @default `/synkti/<project>/cluster-secret` */
+  clusterSecretParameterName?: string | undefined;
+  /** VPC of the fleet. @default the default VPC */
+  vpcId?: pulumi.Input<string> | undefined;
+  /** Subnets (in different zones) of the group and load balancer. @default the default VPC's default subnets */
+  subnetIds?: pulumi.Input<string>[] | undefined;
+  /** AMI (or `resolve:ssm:` parameter). @default Deep Learning AMI, NVIDIA driver, AL2023 */
+  imageId?: pulumi.Input<string> | undefined;
+  /** Root device of that AMI. @default '/dev/xvda' */
+  rootDeviceName?: string | undefined;
+  /** Root volume size in GiB (encrypted gp3). @default 200 */
+  rootVolumeGiB?: number | undefined;
+  /** Ports (DESIGN.md). @default 8000 / 8080 / 7946 */
+  workloadPort?: number | undefined;
+  routerPort?: number | undefined;
+  agentPort?: number | undefined;
+  /**
+   * The agent launches and terminates peers itself (grants RunInstances/TerminateInstances
+   * limited to this cluster's tag, and PassRole of the worker role to EC2). Off when the
+   * Auto Scaling group replaces instances.
+   * @default false
+   */
+  agentReplacement?: boolean | undefined;
+  /** Load balancer in front of the routers. @default none */
+  loadBalancer?: ServeLoadBalancerArgs | undefined;
+  /** Checkpoint objects expire after this many days. @default 7 */
+  checkpointExpireDays?: number | undefined;
+  /** Tags added to every resource. @default {} */
+  tags?: Record<string, string> | undefined;
+}
+
+interface ResolvedServeArgs {
+  project: string;
+  region: string;
+  workerCount: number;
+  maxWorkerCount: number;
+  instanceTypes: string[];
+  onDemandBase: number;
+  onDemandAbove: number;
+  allowedCidrs: string[];
+  sshCidrs: string[];
+  binaryKey: string;
+  binarySha256: string | undefined;
+  model: { bucket: string | undefined; key: string } | undefined;
+  secretParameter: string;
+  rootDeviceName: string;
+  rootVolumeGiB: number;
+  ports: { workload: number; router: number; agent: number };
+  agentReplacement: boolean;
+  loadBalancer: (ServeLoadBalancerArgs & { allowedCidrBlocks: string[] }) | undefined;
+  checkpointExpireDays: number;
+}
+
+/** Validates and fills in defaults; throws E_INFRA_INPUT naming the field. */
+export function resolveServeArgs(args: SpotServeFleetArgs): ResolvedServeArgs {
+  const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
+  const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
+  const workerCount = checkInt(C, 'workerCount', args.workerCount ?? 0, 0, 1000);
+  const maxWorkerCount = checkInt(C, 'maxWorkerCount', args.maxWorkerCount ?? Math.max(1, workerCount * 2), 1, 2000);
+  if (maxWorkerCount < workerCount) throw inputError(C, 'maxWorkerCount', `(${maxWorkerCount}) is below workerCount (${workerCount})`, 'raise maxWorkerCount: capacity rebalancing needs room above the worker count');
+  const instanceTypes = checkInstanceTypes(C, 'workerInstanceType/extraInstanceTypes', [args.workerInstanceType ?? 'g4dn.xlarge', ...(args.extraInstanceTypes ?? DEFAULT_EXTRA_GPU_TYPES)], 2);
+  const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? 1, 0, 1000);
+  const onDemandAbove = checkInt(C, 'onDemandPercentageAboveBase', args.onDemandPercentageAboveBase ?? 0, 0, 100);
+  const allowedCidrs = checkCidrs(C, 'allowedCidrBlocks', args.allowedCidrBlocks ?? []);
+  const sshCidrs = checkCidrs(C, 'sshCidrBlocks', args.sshCidrBlocks ?? []);
+  const binaryKey = args.synktiBinaryKey ?? `${ARTIFACTS_PREFIX}synkti-agent`;
+  if (!binaryKey.startsWith(ARTIFACTS_PREFIX) || binaryKey.includes('..')) {
+    throw inputError(C, 'synktiBinaryKey', `"${binaryKey}" is outside ${ARTIFACTS_PREFIX}`, `upload the agent under s3://<project>-models-<account>/${ARTIFACTS_PREFIX} (workers may read only that prefix)`);
+  }
+  const binarySha256 = args.synktiBinarySha256?.toLowerCase();
+  if (binarySha256 !== undefined && !isSha256Hex(binarySha256)) throw inputError(C, 'synktiBinarySha256', 'is not 64 hex characters', 'pass the output of `sha256sum synkti-agent`');
+  if (workerCount > 0 && args.userData === undefined && binarySha256 === undefined) {
+    throw inputError(C, 'userData', 'is missing while workerCount > 0', 'pass userData (the agent cluster config) or synktiBinarySha256 so workers boot a verified agent');
+  }
+  const modelPath = args.modelS3Path ?? '';
+  let model: ResolvedServeArgs['model'];
+  if (modelPath.startsWith('s3://')) {
+    const parsed = parseS3Uri(C, 'modelS3Path', modelPath);
+    model = parsed && { bucket: parsed.bucket, key: parsed.key };
+  } else if (modelPath !== '') {
+    if (modelPath.startsWith('/') || modelPath.includes('..')) throw inputError(C, 'modelS3Path', `"${modelPath}" is not a key prefix`, 'write s3://bucket/prefix or a prefix such as models/qwen2.5-7b/');
+    model = { bucket: undefined, key: modelPath };
+  }
+  const ports = {
+    workload: checkInt(C, 'workloadPort', args.workloadPort ?? 8000, 1, 65535),
+    router: checkInt(C, 'routerPort', args.routerPort ?? 8080, 1, 65535),
+    agent: checkInt(C, 'agentPort', args.agentPort ?? 7946, 1, 65535),
+  };
+  if (new Set(Object.values(ports)).size !== 3) throw inputError(C, 'workloadPort/routerPort/agentPort', 'must be three different ports', 'give each service its own port');
+  if ([ports.workload, ports.router, ports.agent].includes(22)) throw inputError(C, 'workloadPort/routerPort/agentPort', 'may not be 22', 'SSH is not a Synkti port');
+  const loadBalancer = args.loadBalancer && {
+    ...args.loadBalancer,
+    allowedCidrBlocks: checkCidrs(C, 'loadBalancer.allowedCidrBlocks', args.loadBalancer.allowedCidrBlocks ?? ['0.0.0.0/0']),
+  };
+  if (args.subnetIds !== undefined && args.subnetIds.length < 2) {
+    throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give at least two subnets in different zones (preemptions are correlated within a zone)');
+  }
+  return {
+    project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
+    binaryKey, binarySha256, model,
+    secretParameter: args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`,
+    rootDeviceName: args.rootDeviceName ?? '/dev/xvda',
+    rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 200, 8, 16384),
+    ports,
+    agentReplacement: args.agentReplacement ?? false,
+    loadBalancer,
+    checkpointExpireDays: checkInt(C, 'checkpointExpireDays', args.checkpointExpireDays ?? 7, 1, 3650),
+  };
+}
+
+function ingressFromCidrs(port: number, cidrs: string[], description: string): aws.types.input.ec2.SecurityGroupIngress[] {
+  return cidrs.length === 0 ? [] : [{ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: cidrs, description }];
+}
+
+export class SpotServeFleet extends pulumi.ComponentResource {
+  /** Instance profile of the workers (reference output `worker_instance_profile_name`). */
+  readonly workerInstanceProfileName: pulumi.Output<string>;
+  readonly workerRoleArn: pulumi.Output<string>;
+  /** Permanent bucket of model weights and agent artifacts (reference output `models_bucket_name`). */
+  readonly modelsBucketName: pulumi.Output<string>;
+  readonly checkpointsBucketName: pulumi.Output<string>;
+  /** `s3://<models bucket>/artifacts/`: where the agent executable and its checksum go. */
+  readonly artifactsLocation: pulumi.Output<string>;
+  /** Security group of the workers (reference output `worker_sg_id`). */
+  readonly workerSecurityGroupId: pulumi.Output<string>;
+  readonly launchTemplateId: pulumi.Output<string>;
+  /** The group whose instances are the workers (reference output `worker_instance_ids`: list them by tag, they change). */
+  readonly autoScalingGroupName: pulumi.Output<string>;
+  /** DNS name of the load balancer, when there is one. */
+  readonly loadBalancerDnsName: pulumi.Output<string | undefined>;
+  readonly clusterName: string;
+
+  constructor(name: string, args: SpotServeFleetArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+    // Validated before anything registers: a refused input leaves no half-made stack.
+    const a = resolveServeArgs(args);
+    super('synkti:aws:SpotServeFleet', name, {}, opts);
+    this.clusterName = a.project;
+    const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region }, { parent: this });
+    const child = { parent: this, provider };
+    const tags = { ...args.tags, [TAG_CLUSTER]: a.project };
+
+    const account = aws.getCallerIdentityOutput({}, child).accountId;
+    let vpcId: pulumi.Input<string>;
+    let subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    if (args.vpcId !== undefined && args.subnetIds !== undefined) {
+      vpcId = args.vpcId;
+      subnetIds = args.subnetIds;
+    } else {
+      const vpc = args.vpcId !== undefined ? pulumi.output(args.vpcId) : aws.ec2.getVpcOutput({ default: true }, child).id;
+      vpcId = vpc;
+      subnetIds = args.subnetIds ?? aws.ec2.getSubnetsOutput({
+        filters: [{ name: 'vpc-id', values: [vpc] }, { name: 'default-for-az', values: ['true'] }],
+      }, child).ids;
+    }
+
+    // --- storage -----------------------------------------------------------------------
+    // Account id in the name: nobody else can own a bucket by this name in front of us.
+    const models = new SecureBucket(`${name}-models`, {
+      bucket: pulumi.interpolate`${a.project}-models-${account}`,
+      versioned: true,
+      keep: true,
+      lifecycleRules: [{ id: 'expire-old-versions', prefix: '', noncurrentExpireDays: 30 }],
+      tags,
+    }, child);
+    const checkpoints = new SecureBucket(`${name}-checkpoints`, {
+      bucketPrefix: `${a.project}-checkpoints`,
+      forceDestroy: true,
+      lifecycleRules: [{ id: 'expire-checkpoints', prefix: '', expireDays: a.checkpointExpireDays }],
+      tags,
+    }, child);
+    this.modelsBucketName = models.name;
+    this.checkpointsBucketName = checkpoints.name;
+    this.artifactsLocation = pulumi.interpolate`s3://${models.name}/${ARTIFACTS_PREFIX}`;
+
+    // --- identity ----------------------------------------------------------------------
+    const role = new aws.iam.Role(`${name}-worker`, {
+      name: `${a.project}-worker`,
+      assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'),
+      tags,
+    }, child);
+    const profile = new aws.iam.InstanceProfile(`${name}-worker`, { name: `${a.project}-worker`, role: role.name, tags }, child);
+    new aws.iam.RolePolicyAttachment(`${name}-worker-ssm`, { role: role.name, policyArn: SSM_MANAGED_POLICY_ARN }, child);
+    const ownCluster = { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: a.project } };
+    const instanceArn = pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:instance/*`;
+    const statements: PolicyStatementInput[] = [
+      // DescribeInstances has no resource-level permissions: limit it to the fleet's region.
+      { Sid: 'DiscoverPeers', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'], Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': a.region } } },
+      {
+        Sid: 'TagOwnClusterInstances', Effect: 'Allow', Action: ['ec2:CreateTags', 'ec2:DeleteTags'], Resource: instanceArn,
+        // Synkti keys only, and never the cluster key: a worker cannot move instances between clusters.
+        Condition: { ...ownCluster, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] }, 'ForAllValues:StringNotEquals': { 'aws:TagKeys': [TAG_CLUSTER] } },
+      },
+      { Sid: 'ReadModelsAndArtifacts', Effect: 'Allow', Action: 's3:GetObject', Resource: [pulumi.interpolate`${models.arn}/${MODELS_PREFIX}*`, pulumi.interpolate`${models.arn}/${ARTIFACTS_PREFIX}*`] },
+      { Sid: 'ListModelsAndArtifacts', Effect: 'Allow', Action: 's3:ListBucket', Resource: models.arn, Condition: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`, `${ARTIFACTS_PREFIX}*`] } } },
+      { Sid: 'Checkpoints', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: pulumi.interpolate`${checkpoints.arn}/*` },
+      { Sid: 'ListCheckpoints', Effect: 'Allow', Action: 's3:ListBucket', Resource: checkpoints.arn },
+      { Sid: 'ClusterSecret', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: pulumi.interpolate`arn:aws:ssm:${a.region}:${account}:parameter${a.secretParameter.startsWith('/') ? '' : '/'}${a.secretParameter}` },
+    ];
+    if (a.model?.bucket !== undefined) {
+      statements.push({ Sid: 'ReadExternalModel', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${a.model.bucket}/${a.model.key}*` });
+    }
+    if (a.agentReplacement) {
+      statements.push(
+        { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: instanceArn, Condition: ownCluster },
+        // A replacement must carry this cluster's tag from the first instant (tags at launch).
+        { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [instanceArn, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:volume/*`], Condition: { StringEquals: { [`aws:RequestTag/${TAG_CLUSTER}`]: a.project } } },
+        {
+          Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances',
+          Resource: [pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:network-interface/*`, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:subnet/*`, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:security-group/*`, pulumi.interpolate`arn:aws:ec2:${a.region}::image/*`],
+          Condition: { StringEquals: { 'aws:RequestedRegion': a.region } },
+        },
+        { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [instanceArn, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:volume/*`], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } },
+        { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: role.arn, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+      );
+    }
+    new aws.iam.RolePolicy(`${name}-worker`, { role: role.id, policy: policyJson(statements) }, child);
+    this.workerInstanceProfileName = profile.name;
+    this.workerRoleArn = role.arn;
+
+    // --- network -----------------------------------------------------------------------
+    let albSg: aws.ec2.SecurityGroup | undefined;
+    if (a.loadBalancer) {
+      const lbPorts = a.loadBalancer.certificateArn !== undefined ? [80, 443] : [80];
+      albSg = new aws.ec2.SecurityGroup(`${name}-alb`, {
+        name: `${a.project}-alb`,
+        description: `Load balancer of ${a.project}: HTTP(S) in, router port out`,
+        vpcId,
+        ingress: lbPorts.map((port) => ({ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: a.loadBalancer!.allowedCidrBlocks, description: `HTTP${port === 443 ? 'S' : ''} from clients` })),
+        egress: [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, cidrBlocks: ['0.0.0.0/0'], description: 'to the routers' }],
+        tags,
+      }, child);
+    }
+    const sg = new aws.ec2.SecurityGroup(`${name}-worker`, {
+      name: `${a.project}-worker`,
+      description: `Workers of ${a.project}: router from allowed sources, peers on every Synkti port, no SSH`,
+      vpcId,
+      ingress: [
+        ...ingressFromCidrs(a.ports.router, a.allowedCidrs, 'router from allowed CIDR blocks'),
+        ...(albSg ? [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, securityGroups: [albSg.id], description: 'router from the load balancer' }] : []),
+        { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, self: true, description: 'router from peers' },
+        { protocol: 'tcp', fromPort: a.ports.workload, toPort: a.ports.workload, self: true, description: 'model server from peers' },
+        { protocol: 'tcp', fromPort: a.ports.agent, toPort: a.ports.agent, self: true, description: 'agent API and gossip from peers' },
+        ...ingressFromCidrs(22, a.sshCidrs, 'SSH (escape hatch; prefer SSM)'),
+      ],
+      egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs, S3, model downloads' }],
+      tags,
+    }, child);
+    this.workerSecurityGroupId = sg.id;
+
+    // --- launch template ---------------------------------------------------------------
+    let userData: pulumi.Input<string> | undefined;
+    if (args.userData !== undefined) {
+      userData = pulumi.output(args.userData).apply((text) => Buffer.from(text, 'utf8').toString('base64'));
+    } else if (a.binarySha256 !== undefined) {
+      const sha = a.binarySha256;
+      const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
+      userData = pulumi.all([models.name, account, modelUri]).apply(([bucket, acct, uri]) => Buffer.from(workerUserData({
+        cluster: a.project, region: a.region, artifactBucket: bucket, artifactKey: a.binaryKey, artifactSha256: sha,
+        expectedBucketOwner: acct, modelS3Uri: uri, agentPort: a.ports.agent, routerPort: a.ports.router, workloadPort: a.ports.workload,
+        secretParameterName: a.secretParameter,
+      }), 'utf8').toString('base64'));
+    }
+    const launchTags = { ...tags, [TAG_ROLE]: 'worker' };
+    const template = new aws.ec2.LaunchTemplate(`${name}-worker`, {
+      namePrefix: `${a.project}-worker-`,
+      imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
+      // No instanceMarketOptions: the group's mixed-instances policy decides spot vs on-demand.
+      iamInstanceProfile: { arn: profile.arn },
+      vpcSecurityGroupIds: [sg.id],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
+      blockDeviceMappings: [{ deviceName: a.rootDeviceName, ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' } }],
+      ...(userData !== undefined ? { userData } : {}),
+      tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: launchTags })),
+      updateDefaultVersion: true,
+      tags,
+    }, child);
+    this.launchTemplateId = template.id;
+
+    // --- load balancer -----------------------------------------------------------------
+    let targetGroup: aws.lb.TargetGroup | undefined;
+    let lbDns: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (a.loadBalancer && albSg) {
+      const lb = new aws.lb.LoadBalancer(`${name}-alb`, {
+        name: `${a.project}-alb`.slice(0, 32),
+        loadBalancerType: 'application',
+        internal: a.loadBalancer.internal ?? false,
+        securityGroups: [albSg.id],
+        subnets: subnetIds,
+        dropInvalidHeaderFields: true,
+        tags,
+      }, child);
+      targetGroup = new aws.lb.TargetGroup(`${name}-routers`, {
+        namePrefix: 'synkti',
+        port: a.ports.router,
+        protocol: 'HTTP',
+        vpcId,
+        targetType: 'instance',
+        deregistrationDelay: 30,
+        healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
+        tags,
+      }, child);
+      if (a.loadBalancer.certificateArn !== undefined) {
+        new aws.lb.Listener(`${name}-https`, {
+          loadBalancerArn: lb.arn, port: 443, protocol: 'HTTPS', sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+          certificateArn: a.loadBalancer.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+        }, child);
+        new aws.lb.Listener(`${name}-http`, {
+          loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP',
+          defaultActions: [{ type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } }], tags,
+        }, child);
+      } else {
+        new aws.lb.Listener(`${name}-http`, {
+          loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+        }, child);
+      }
+      lbDns = lb.dnsName;
+    }
+    this.loadBalancerDnsName = lbDns;
+
+    // --- Auto Scaling group ------------------------------------------------------------
+    const group = new aws.autoscaling.Group(`${name}-workers`, {
+      namePrefix: `${a.project}-worker-`,
+      minSize: a.workerCount,
+      maxSize: a.maxWorkerCount,
+      desiredCapacity: a.workerCount,
+      vpcZoneIdentifiers: subnetIds,
+      capacityRebalance: true,
+      healthCheckType: targetGroup ? 'ELB' : 'EC2',
+      healthCheckGracePeriod: 600,
+      ...(targetGroup ? { targetGroupArns: [targetGroup.arn] } : {}),
+      mixedInstancesPolicy: {
+        instancesDistribution: {
+          onDemandBaseCapacity: a.onDemandBase,
+          onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
+          spotAllocationStrategy: 'price-capacity-optimized',
+          // No spotMaxPrice: a max price only raises interruptions (FIELD-NOTES.md).
+        },
+        launchTemplate: {
+          launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },
+          overrides: a.instanceTypes.map((instanceType) => ({ instanceType })),
+        },
+      },
+      tags: [{ key: 'Name', value: `${a.project}-worker`, propagateAtLaunch: true }],
+    }, child);
+    this.autoScalingGroupName = group.name;
+
+    this.registerOutputs({
+      workerInstanceProfileName: this.workerInstanceProfileName,
+      workerRoleArn: this.workerRoleArn,
+      modelsBucketName: this.modelsBucketName,
+      checkpointsBucketName: this.checkpointsBucketName,
+      artifactsLocation: this.artifactsLocation,
+      workerSecurityGroupId: this.workerSecurityGroupId,
+      launchTemplateId: this.launchTemplateId,
+      autoScalingGroupName: this.autoScalingGroupName,
+      loadBalancerDnsName: this.loadBalancerDnsName,
+    });
+  }
+}

@@ -1,0 +1,11 @@
+export { SpotServeFleet, resolveServeArgs, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
+export type { SpotServeFleetArgs, ServeLoadBalancerArgs } from './aws/spot-serve-fleet.ts';
+export { SecureBucket } from './aws/secure-bucket.ts';
+export type { SecureBucketArgs, LifecycleRuleSpec } from './aws/secure-bucket.ts';
+export { workerUserData, isSha256Hex } from './aws/worker-user-data.ts';
+export type { WorkerUserDataOptions } from './aws/worker-user-data.ts';
+export { policyJson, serviceTrustPolicy, SSM_MANAGED_POLICY_ARN, ECS_TASK_EXECUTION_POLICY_ARN } from './aws/iam-policy.ts';
+export type { PolicyDocument, PolicyStatement, PolicyStatementInput } from './aws/iam-policy.ts';
+export { runMockStack, outputValue, MOCK_ACCOUNT } from './testing/mock-stack.ts';
+export type { RecordedResource, MockStackOptions, MockStackResult } from './testing/mock-stack.ts';
+export { E_INFRA_INPUT } from './validate.ts';

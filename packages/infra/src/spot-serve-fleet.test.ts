@@ -1,0 +1,235 @@
+/**
+ * SpotServeFleet under Pulumi mocks: what gets created, and every property that makes it
+ * secure by default (DESIGN invariant 8) or fixes a FIELD-NOTES defect.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isSynktiError } from '@synkti/core';
+import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
+import type { PolicyDocument } from './aws/iam-policy.ts';
+import { runMockStack, outputValue, MOCK_ACCOUNT, type RecordedResource } from './testing/mock-stack.ts';
+import { countByType, one, ofType } from './testing/find.ts';
+
+const SHA = 'ab'.repeat(32);
+
+async function serve(args: SpotServeFleetArgs = {}) {
+  return runMockStack((opts) => new SpotServeFleet('serve', args, opts));
+}
+
+function policyOf(r: RecordedResource, field = 'policy'): PolicyDocument {
+  return JSON.parse(r.inputs[field] as string) as PolicyDocument;
+}
+
+interface Ingress { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; securityGroups?: string[]; self?: boolean }
+function ingressOf(r: RecordedResource): Ingress[] {
+  return (r.inputs.ingress ?? []) as Ingress[];
+}
+
+test('defaults: the reference resources, each bucket secured, the models bucket kept on destroy', async () => {
+  const { resources, value } = await serve();
+  assert.deepEqual(countByType(resources), {
+    'pulumi:providers:aws': 1,
+    'aws:s3/bucket:Bucket': 2,
+    'aws:s3/bucketOwnershipControls:BucketOwnershipControls': 2,
+    'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock': 2,
+    'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration': 2,
+    'aws:s3/bucketPolicy:BucketPolicy': 2,
+    'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration': 2,
+    'aws:s3/bucketVersioning:BucketVersioning': 1,
+    'aws:iam/role:Role': 1,
+    'aws:iam/instanceProfile:InstanceProfile': 1,
+    'aws:iam/rolePolicy:RolePolicy': 1,
+    'aws:iam/rolePolicyAttachment:RolePolicyAttachment': 1,
+    'aws:ec2/securityGroup:SecurityGroup': 1,
+    'aws:ec2/launchTemplate:LaunchTemplate': 1,
+    'aws:autoscaling/group:Group': 1,
+    'synkti:aws:SpotServeFleet': 1,
+    'synkti:aws:SecureBucket': 2,
+  });
+  assert.equal(one(resources, 'pulumi:providers:aws').inputs.region, 'us-east-1');
+
+  const models = one(resources, 'aws:s3/bucket:Bucket', 'serve-models');
+  assert.equal(models.inputs.bucket, `synkti-models-${MOCK_ACCOUNT}`);
+  assert.equal(models.protect, true, 'models bucket protected');
+  assert.equal(models.retainOnDelete, true, 'models bucket retained on delete');
+  assert.equal(models.inputs.forceDestroy, false);
+  assert.deepEqual(one(resources, 'aws:s3/bucketVersioning:BucketVersioning').inputs, { bucket: models.id, versioningConfiguration: { status: 'Enabled' } });
+
+  const checkpoints = one(resources, 'aws:s3/bucket:Bucket', 'serve-checkpoints');
+  assert.equal(checkpoints.inputs.bucketPrefix, 'synkti-checkpoints-');
+  assert.equal(checkpoints.protect, false, 'checkpoints are ephemeral');
+  const lifecycle = one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'serve-checkpoints-lifecycle');
+  const rules = lifecycle.inputs.rules as Array<{ id: string; status: string; expiration?: { days: number }; filter: { prefix: string } }>;
+  assert.deepEqual(rules.find((r) => r.id === 'expire-checkpoints'), { id: 'expire-checkpoints', status: 'Enabled', filter: { prefix: '' }, expiration: { days: 7 } });
+
+  for (const bucket of [models, checkpoints]) {
+    const pab = ofType(resources, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').find((r) => r.inputs.bucket === bucket.id);
+    assert.deepEqual(pab?.inputs, { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    const sse = ofType(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration').find((r) => r.inputs.bucket === bucket.id);
+    assert.deepEqual(sse?.inputs.rules, [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }]);
+    const tls = ofType(resources, 'aws:s3/bucketPolicy:BucketPolicy').find((r) => r.inputs.bucket === bucket.id);
+    const statement = tls && policyOf(tls).Statement[0];
+    assert.equal(statement?.Effect, 'Deny');
+    assert.deepEqual(statement?.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+  }
+
+  assert.equal(await outputValue(value.modelsBucketName), `synkti-models-${MOCK_ACCOUNT}`);
+  assert.equal(await outputValue(value.artifactsLocation), `s3://synkti-models-${MOCK_ACCOUNT}/artifacts/`);
+  assert.equal(await outputValue(value.workerInstanceProfileName), 'synkti-worker');
+  assert.equal(await outputValue(value.workerSecurityGroupId), 'sg-serve-worker');
+  assert.equal(await outputValue(value.loadBalancerDnsName), undefined);
+});
+
+test('security group: no SSH, nothing from the world, model and agent ports only from peers', async () => {
+  const { resources } = await serve();
+  const rules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
+  assert.equal(rules.some((r) => r.fromPort <= 22 && r.toPort >= 22), false, 'no SSH');
+  assert.equal(rules.some((r) => (r.cidrBlocks ?? []).length > 0), false, 'no CIDR ingress by default');
+  assert.deepEqual(rules.map((r) => [r.fromPort, r.toPort, r.self]).sort(), [[7946, 7946, true], [8000, 8000, true], [8080, 8080, true]]);
+});
+
+test('allowedCidrBlocks open the router port, and only it', async () => {
+  const { resources } = await serve({ allowedCidrBlocks: ['203.0.113.0/24'] });
+  const rules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
+  const fromCidrs = rules.filter((r) => (r.cidrBlocks ?? []).length > 0);
+  assert.deepEqual(fromCidrs.map((r) => [r.fromPort, r.toPort, r.cidrBlocks]), [[8080, 8080, ['203.0.113.0/24']]]);
+});
+
+test('worker role: SSM instead of SSH, EC2 writes only on its own cluster by tag, S3 only its buckets and prefixes', async () => {
+  const { resources } = await serve();
+  const role = one(resources, 'aws:iam/role:Role');
+  assert.deepEqual(policyOf(role, 'assumeRolePolicy').Statement, [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+  assert.equal(one(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').inputs.policyArn, 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore');
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  const bySid = new Map(statements.map((s) => [s.Sid, s]));
+  for (const s of statements) {
+    const actions = ([] as string[]).concat(s.Action);
+    assert.equal(actions.some((a) => a.includes('*')), false, `${s.Sid}: no wildcard actions`);
+    if (([] as string[]).concat(s.Resource ?? []).includes('*')) assert.ok(s.Condition, `${s.Sid}: Resource * needs a condition`);
+  }
+  assert.deepEqual(bySid.get('DiscoverPeers')?.Condition, { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } });
+  const tagging = bySid.get('TagOwnClusterInstances');
+  assert.deepEqual(tagging?.Condition?.StringEquals, { 'aws:ResourceTag/SynktiCluster': 'synkti' });
+  assert.deepEqual(tagging?.Condition?.['ForAllValues:StringNotEquals'], { 'aws:TagKeys': ['SynktiCluster'] });
+  assert.deepEqual(bySid.get('ReadModelsAndArtifacts')?.Resource, [`arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/models/*`, `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/artifacts/*`]);
+  assert.deepEqual(bySid.get('ListModelsAndArtifacts')?.Condition, { StringLike: { 's3:prefix': ['models/*', 'artifacts/*'] } });
+  assert.equal(bySid.get('Checkpoints')?.Resource, 'arn:aws:s3:::synkti-checkpoints-mock/*');
+  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a === 'ec2:RunInstances' || a === 'ec2:TerminateInstances' || a === 'iam:PassRole')), false, 'no launch rights unless agentReplacement');
+  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket') && JSON.stringify(s.Resource).includes('models')), false, 'models bucket is read-only');
+});
+
+test('agentReplacement grants launch and terminate limited to the cluster tag, PassRole only to EC2', async () => {
+  const { resources } = await serve({ agentReplacement: true });
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  const bySid = new Map(statements.map((s) => [s.Sid, s]));
+  assert.deepEqual(bySid.get('LaunchOwnClusterInstances')?.Condition, { StringEquals: { 'aws:RequestTag/SynktiCluster': 'synkti' } });
+  assert.deepEqual(bySid.get('TerminateOwnClusterInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } });
+  assert.deepEqual(bySid.get('PassWorkerRole'), {
+    Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`,
+    Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+  });
+  assert.deepEqual(bySid.get('TagAtLaunch')?.Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+});
+
+test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted volume, on-demand template, verified boot', async () => {
+  const { resources } = await serve({ workerCount: 2, synktiBinarySha256: SHA, modelS3Path: 'models/qwen2.5-7b/' });
+  const lt = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate');
+  assert.deepEqual(lt.inputs.metadataOptions, { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' });
+  assert.deepEqual(lt.inputs.blockDeviceMappings, [{ deviceName: '/dev/xvda', ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: 200, deleteOnTermination: 'true' } }]);
+  assert.equal(lt.inputs.instanceMarketOptions, undefined, 'a spot template inside a mixed-instances group is rejected by AWS');
+  assert.deepEqual(lt.inputs.vpcSecurityGroupIds, ['sg-serve-worker']);
+  const specs = lt.inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>;
+  assert.deepEqual(specs.map((s) => s.resourceType), ['instance', 'volume', 'network-interface']);
+  for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker' });
+  const script = Buffer.from(lt.inputs.userData as string, 'base64').toString('utf8');
+  assert.match(script, new RegExp(`--expected-bucket-owner '${MOCK_ACCOUNT}'`));
+  assert.match(script, new RegExp(`'${SHA}'"  \\$tmp" \\| sha256sum --check --strict`));
+  assert.ok(script.indexOf('sha256sum --check') < script.indexOf('install -m 0755 "$tmp"'), 'checked before installed');
+  assert.match(script, /^User=synkti$/m, 'not root');
+  assert.match(script, /--with-decryption/, 'secret from SSM SecureString, not user data');
+  assert.match(script, new RegExp(`--model 's3://synkti-models-${MOCK_ACCOUNT}/models/qwen2.5-7b/'`));
+});
+
+test('user data given as the agent cluster config is passed through verbatim (base64)', async () => {
+  const config = JSON.stringify({ format: 'synkti-cluster/v1', spec: { name: 'synkti' } });
+  const { resources } = await serve({ workerCount: 1, userData: config });
+  const lt = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate');
+  assert.equal(Buffer.from(lt.inputs.userData as string, 'base64').toString('utf8'), config);
+});
+
+test('Auto Scaling group: several GPU types, price-capacity-optimized, on-demand base, capacity rebalance, across zones', async () => {
+  const { resources } = await serve({ workerCount: 3, synktiBinarySha256: SHA, subnetIds: ['subnet-1', 'subnet-2', 'subnet-3'], vpcId: 'vpc-1' });
+  const asg = one(resources, 'aws:autoscaling/group:Group');
+  assert.equal(asg.inputs.capacityRebalance, true);
+  assert.deepEqual([asg.inputs.minSize, asg.inputs.desiredCapacity, asg.inputs.maxSize], [3, 3, 6]);
+  assert.deepEqual(asg.inputs.vpcZoneIdentifiers, ['subnet-1', 'subnet-2', 'subnet-3']);
+  const policy = asg.inputs.mixedInstancesPolicy as {
+    instancesDistribution: Record<string, unknown>;
+    launchTemplate: { launchTemplateSpecification: { launchTemplateId: string; version: string }; overrides: Array<{ instanceType: string }> };
+  };
+  assert.deepEqual(policy.instancesDistribution, { onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0, spotAllocationStrategy: 'price-capacity-optimized' });
+  assert.deepEqual(policy.launchTemplate.overrides.map((o) => o.instanceType), ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge', 'g4dn.2xlarge']);
+  assert.deepEqual(policy.launchTemplate.launchTemplateSpecification, { launchTemplateId: 'lt-serve-worker', version: '$Latest' });
+  assert.equal(one(resources, 'aws:ec2/securityGroup:SecurityGroup').inputs.vpcId, 'vpc-1');
+});
+
+test('default VPC: the group spans the default subnets of every zone', async () => {
+  const { resources } = await serve();
+  assert.deepEqual(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers, ['subnet-default-a', 'subnet-default-b', 'subnet-default-c']);
+});
+
+test('load balancer with a certificate: HTTPS listener, HTTP redirects, only 80/443 open, routers reachable only from it', async () => {
+  const { resources, value } = await serve({ loadBalancer: { certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' } });
+  const listeners = ofType(resources, 'aws:lb/listener:Listener');
+  assert.equal(listeners.length, 2, 'a load balancer has listeners');
+  const https = listeners.find((l) => l.inputs.port === 443);
+  assert.equal(https?.inputs.protocol, 'HTTPS');
+  assert.equal((https?.inputs.defaultActions as Array<{ type: string }>)[0]?.type, 'forward');
+  const http = listeners.find((l) => l.inputs.port === 80);
+  assert.deepEqual((http?.inputs.defaultActions as Array<{ type: string; redirect?: unknown }>)[0], { type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } });
+  const albRules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-alb'));
+  assert.deepEqual(albRules.map((r) => r.fromPort).sort(), [443, 80]);
+  const workerRules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
+  assert.deepEqual(workerRules.find((r) => r.securityGroups)?.securityGroups, ['sg-serve-alb']);
+  const tg = one(resources, 'aws:lb/targetGroup:TargetGroup');
+  assert.equal(tg.inputs.port, 8080);
+  assert.equal((tg.inputs.healthCheck as { path: string }).path, '/_synkti/router/health');
+  const asg = one(resources, 'aws:autoscaling/group:Group');
+  assert.equal(asg.inputs.healthCheckType, 'ELB');
+  assert.equal(await outputValue(value.loadBalancerDnsName), 'synkti-alb.us-east-1.elb.amazonaws.com');
+});
+
+test('invalid inputs are refused before anything is created, naming the field', async () => {
+  const cases: Array<[SpotServeFleetArgs, RegExp]> = [
+    [{ projectName: 'Bad_Name' }, /projectName/],
+    [{ region: 'mars-1' }, /region/],
+    [{ workerCount: -1 }, /workerCount/],
+    [{ workerCount: 4, maxWorkerCount: 2, synktiBinarySha256: SHA }, /maxWorkerCount/],
+    [{ extraInstanceTypes: [] }, /extraInstanceTypes.*at least 2/],
+    [{ allowedCidrBlocks: ['everyone'] }, /allowedCidrBlocks/],
+    [{ sshCidrBlocks: ['10.0.0.0/33'] }, /sshCidrBlocks/],
+    [{ synktiBinarySha256: 'abc' }, /synktiBinarySha256/],
+    [{ synktiBinaryKey: 'bin/synkti' }, /synktiBinaryKey/],
+    [{ workerCount: 1 }, /userData/],
+    [{ modelS3Path: 's3://' }, /modelS3Path/],
+    [{ subnetIds: ['subnet-1'] }, /subnetIds/],
+    [{ routerPort: 8000 }, /workloadPort\/routerPort\/agentPort/],
+    [{ onDemandPercentageAboveBase: 101 }, /onDemandPercentageAboveBase/],
+  ];
+  for (const [args, field] of cases) {
+    await assert.rejects(serve(args), (error: unknown) => {
+      assert.ok(isSynktiError(error, 'E_INFRA_INPUT'), `${JSON.stringify(args)}: ${String(error)}`);
+      assert.match(error.message, field);
+      assert.ok(error.hint, 'says what to do');
+      return true;
+    });
+  }
+});
+
+test('region input drives the component provider and the ARNs it writes', async () => {
+  const { resources } = await serve({ region: 'eu-west-1', projectName: 'llm-eu' });
+  assert.equal(one(resources, 'pulumi:providers:aws').inputs.region, 'eu-west-1');
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  assert.ok(statements.every((s) => !JSON.stringify(s).includes('us-east-1')));
+  assert.equal(one(resources, 'aws:ec2/securityGroup:SecurityGroup').inputs.name, 'llm-eu-worker');
+});
