@@ -1,1 +1,21 @@
-export {};
+export { SimEngine, type SimEngineOptions } from './engine.ts';
+export { EventQueue, type SimEvent } from './event-queue.ts';
+export { createRandom, type Random } from './random.ts';
+export { loadTraceDir, parseTrace, capacityAt, type TraceSet, type ZoneTrace, type TraceKind, type LoadTracesOptions } from './trace-loader.ts';
+export { loadPriceTable, priceFor, DEFAULT_PRICE_FILE, type PriceTable } from './price-table.ts';
+export type { Policy, PolicyContext, SimInstance, LaunchRequest, InstancePhase, EndReason } from './policy.ts';
+export {
+  simulate,
+  billedSeconds,
+  DEFAULT_LAUNCH_DELAY_MS,
+  SPOT_NOTICE_MS,
+  MIN_BILLED_SECONDS,
+  type SimulationOptions,
+  type SimulationResult,
+  type ServeWorkload,
+  type BatchWorkload,
+  type ArrivalPattern,
+  type TimelinePoint,
+} from './simulate.ts';
+export * from './policies/index.ts';
+export { runPaired, createPolicy, POLICY_NAMES, type PolicyName, type PolicySettings, type PairedResult, type PairedRunOptions } from './paired-runs.ts';

@@ -1,0 +1,195 @@
+import { Replacer, type ReplacerOptions } from '@synkti/agent';
+import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
+import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
+import { spreadZones } from './placement.ts';
+
+export interface SynktiPolicyOptions {
+  /** Launch the replacement at a rebalance recommendation, before the notice (the agent's `serve.replaceOnRebalance`). @default true */
+  replaceOnRebalance?: boolean;
+  /** Replicas kept beyond the target (a pool `count` above what the service needs). @default 0 */
+  spare?: number;
+  /** Fall back to on-demand when no zone has spot capacity (the AWS provider's `onDemandFallback`). @default true */
+  onDemandFallback?: boolean;
+  /**
+   * Move on-demand fallbacks back to spot: every `controlIntervalMs`, an on-demand node
+   * that sees spot capacity launches its spot successor (Replacer.replaceSelf), and drains
+   * and terminates once the successor is ready. NOT in the agent yet (the agent never
+   * leaves an on-demand fallback); off reproduces the agent as it is. @default true
+   */
+  returnToSpot?: boolean;
+  /** Policy name in results. @default 'synkti' */
+  name?: string;
+}
+
+/** How often an on-demand fallback looks for spot capacity again. */
+export const RETURN_TO_SPOT_CHECK_MS = 60_000;
+/** Grace for in-flight requests between draining an on-demand node and terminating it. */
+const HANDOVER_GRACE_MS = 60_000;
+
+const CLUSTER = 'sim';
+const ROLE = 'serve';
+
+/** Logger the agent's Replacer accepts; the simulator keeps no logs. */
+const silentLogger = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child() { return silentLogger; } } as unknown as ReplacerOptions['logger'];
+
+/**
+ * Synkti's policy, as the agent runs it: at the interruption notice a node drains (out of
+ * routing at t=0) and launches its own replacement through the agent's `Replacer`
+ * (@synkti/agent), idempotent by client token `synkti-replace-<id>`, so a rebalance
+ * recommendation followed by the notice launches one instance, not two. The replacement's
+ * zone is chosen the way the sim's instance provider places it: spread over zones with
+ * capacity, ties broken by rendezvous rank of the client token (@synkti/core).
+ */
+export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
+  const replaceOnRebalance = options.replaceOnRebalance ?? true;
+  let provider: SimInstanceProvider | undefined;
+  const replacers = new Map<string, Replacer>();
+  const replacerFor = (ctx: PolicyContext, instance: SimInstance): Replacer => {
+    let replacer = replacers.get(instance.id);
+    if (!replacer) {
+      replacer = new Replacer({
+        cluster: CLUSTER,
+        instances: provider!,
+        selfId: instance.id,
+        liveMembers: () => ctx.live().map((i) => ({ id: i.id, replaces: i.replaces })),
+        templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '' } : undefined),
+        logger: silentLogger,
+      });
+      replacers.set(instance.id, replacer);
+    }
+    return replacer;
+  };
+  const replace = (ctx: PolicyContext, instance: SimInstance): void => {
+    // replaceSelf reaches provider.launch synchronously (before its first await), so the
+    // launch happens at this simulated instant; the promise only records bookkeeping.
+    replacerFor(ctx, instance).replaceSelf(ROLE).catch(() => {
+      // No capacity anywhere and no on-demand fallback: the world counted the failed launch.
+    });
+  };
+  const returnToSpot = options.returnToSpot ?? true;
+  const returning = new Set<string>();
+  return {
+    name: options.name ?? 'synkti',
+    watchesNotices: true,
+    controlIntervalMs: returnToSpot ? RETURN_TO_SPOT_CHECK_MS : undefined,
+    onTick(ctx) {
+      if (!returnToSpot) return;
+      for (const od of ctx.live()) {
+        if (od.lifecycle !== 'on-demand' || od.phase !== 'ready' || od.draining || returning.has(od.id)) continue;
+        if (!ctx.zones.some((z) => ctx.spotCapacity(z))) return;
+        returning.add(od.id);
+        replace(ctx, od);
+      }
+    },
+    onReady(ctx, instance) {
+      const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
+      if (!predecessor || predecessor.lifecycle !== 'on-demand' || !returning.has(predecessor.id)) return;
+      ctx.drain(predecessor);
+      ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
+    },
+    // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
+    detectionDelayMs: 5_000,
+    start(ctx) {
+      provider = new SimInstanceProvider(ctx, options.onDemandFallback ?? true);
+      for (let n = 0; n < ctx.target + (options.spare ?? 0); n++) {
+        provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
+      }
+    },
+    onNotice(ctx, instance) {
+      ctx.drain(instance);
+      replace(ctx, instance);
+    },
+    onRebalance(ctx, instance) {
+      if (replaceOnRebalance) replace(ctx, instance);
+    },
+    onLost(ctx, instance) {
+      // Preempted instances replaced themselves at the notice; one lost without any
+      // notice is replaced by the survivors' rendezvous winner (Replacer.peerLost runs on
+      // wall-clock timers, so the sim launches directly with the same client token).
+      if (instance.noticeAt !== undefined) return;
+      void ctx;
+      provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: instance.id }, instanceType: 'sim', lifecycle: 'spot', clientToken: Replacer.clientToken(instance.id) }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * The cloud as the agent sees it, backed by the simulated world: launches happen at the
+ * current simulated time and are idempotent by client token; spot launches are placed by
+ * spread + rendezvous over zones with capacity, falling back to on-demand.
+ */
+export class SimInstanceProvider implements InstanceProvider {
+  private readonly byId = new Map<string, { sim: SimInstance; tags: Record<string, string> }>();
+
+  constructor(private readonly ctx: PolicyContext, private readonly onDemandFallback: boolean) {}
+
+  launch(spec: LaunchSpec): Promise<InstanceRecord> {
+    const ctx = this.ctx;
+    let sim: SimInstance | undefined;
+    if (spec.lifecycle === 'spot') {
+      // A replacement avoids the zone of the instance it replaces when another zone has
+      // capacity: that zone is the one at risk (a rebalance recommendation, a notice).
+      const replaced = spec.tags[TAG_REPLACES] === undefined ? undefined : this.byId.get(spec.tags[TAG_REPLACES]);
+      const avoid = replaced ? new Set([replaced.sim.zone]) : undefined;
+      const zones = spec.zone !== undefined ? [spec.zone] : spreadZones(ctx, { key: spec.clientToken ?? `launch:${ctx.now}`, avoid });
+      for (const zone of zones) {
+        sim = ctx.launch({ lifecycle: 'spot', zone, replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
+        if (sim) break;
+      }
+    }
+    if (!sim && (spec.lifecycle === 'on-demand' || this.onDemandFallback)) {
+      sim = ctx.launch({ lifecycle: 'on-demand', zone: spec.zone ?? ctx.zones[0], replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
+    }
+    if (!sim) return Promise.reject(new Error('InsufficientInstanceCapacity: no spot capacity in any zone'));
+    const entry = this.byId.get(sim.id) ?? { sim, tags: { ...spec.tags } };
+    this.byId.set(sim.id, entry);
+    return Promise.resolve(this.record(entry));
+  }
+
+  list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
+    const states = filter.states ?? ['pending', 'running', 'shutting-down'];
+    const items = [...this.byId.values()]
+      .filter((e) => (filter.ids ? filter.ids.includes(e.sim.id) : true))
+      .filter((e) => Object.entries(filter.tags ?? {}).every(([k, v]) => e.tags[k] === v))
+      .map((e) => this.record(e))
+      .filter((r) => states.includes(r.state));
+    return Promise.resolve({ items });
+  }
+
+  terminate(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const entry = this.byId.get(id);
+      if (entry) this.ctx.terminate(entry.sim);
+    }
+    return Promise.resolve();
+  }
+
+  tag(ids: string[], tags: Record<string, string>): Promise<void> {
+    for (const id of ids) Object.assign(this.byId.get(id)?.tags ?? {}, tags);
+    return Promise.resolve();
+  }
+
+  untag(ids: string[], keys: string[]): Promise<void> {
+    for (const id of ids) {
+      const tags = this.byId.get(id)?.tags;
+      if (tags) for (const key of keys) delete tags[key];
+    }
+    return Promise.resolve();
+  }
+
+  private record(entry: { sim: SimInstance; tags: Record<string, string> }): InstanceRecord {
+    const { sim } = entry;
+    return {
+      id: sim.id,
+      state: sim.phase === 'terminated' ? 'terminated' : sim.phase === 'ready' ? 'running' : 'pending',
+      stateReason: sim.endReason === 'preempted' ? 'Server.SpotInstanceTermination' : undefined,
+      privateIp: '10.0.0.1',
+      instanceType: 'sim',
+      zone: sim.zone,
+      lifecycle: sim.lifecycle,
+      launchedAt: sim.requestedAt,
+      tags: entry.tags,
+    };
+  }
+}
