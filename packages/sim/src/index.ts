@@ -19,3 +19,15 @@ export {
 } from './simulate.ts';
 export * from './policies/index.ts';
 export { runPaired, createPolicy, POLICY_NAMES, type PolicyName, type PolicySettings, type PairedResult, type PairedRunOptions } from './paired-runs.ts';
+export {
+  solveAssignment,
+  greedyAssignment,
+  bruteForceAssignment,
+  buildCostMatrix,
+  assignmentCost,
+  startupSeconds,
+  type Assignment,
+  type AssignmentCostOptions,
+  type CandidateInstance,
+  type DisplacedWorkload,
+} from './assignment.ts';
