@@ -31,3 +31,5 @@ export {
   type CandidateInstance,
   type DisplacedWorkload,
 } from './assignment.ts';
+export { renderReplicaChart, type ChartSeries, type SvgChartOptions } from './svg-chart.ts';
+export { DEFAULT_TRACE_DIR } from './default-traces.ts';

@@ -1,6 +1,94 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseDuration } from '@synkti/core';
+import { POLICY_NAMES } from '@synkti/sim';
+import { runSimCommand, type SimCommandOptions } from '../sim/sim-run.ts';
 
-/** Adds the `synkti sim` command(s) to the program. (Being built: see the open issue.) */
-export function registerSimCommand(_program: Command): void {
-  // No commands yet.
+function intOption(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.5');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0, e.g. 0.2');
+  return n;
+}
+
+function durationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as "183s", "5 minutes" or "10d"');
+  }
+}
+
+function policyOption(value: string): string {
+  if (value === 'all') return value;
+  for (const name of value.split(',').map((s) => s.trim())) {
+    if (!(POLICY_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown policy "${name}": expected all, or a comma-separated list of ${POLICY_NAMES.join(', ')}`);
+  }
+  return value;
+}
+
+/** Adds `synkti sim`: policies replayed on real spot traces, paired, with honest billing. */
+export function registerSimCommand(program: Command): void {
+  program.command('sim')
+    .description('replay spot traces and compare fleet policies (paired: same traces, same seed): cost, availability, failed requests')
+    .option('--traces <dir>', 'directory of <zone>.json traces (default: the shipped 6-zone V100 traces, 45 days)')
+    .option('-n, --replicas <count>', 'ready replicas the service needs (batch: workers)', intOption(1, 1000), 4)
+    .option('-p, --policy <name>', `all, or a comma-separated list of: ${POLICY_NAMES.join(', ')}`, policyOption, 'all')
+    .option('--days <days>', 'days to simulate (default: the whole trace)', positiveNumber)
+    .option('--seed <seed>', 'seed for arrivals and service times', intOption(0, 2 ** 32 - 1), 1)
+    .option('--launch-delay <duration>', 'provision + model load of a new instance (183 s published for a 7B model)', durationOption)
+    .option('--rebalance-lead <duration>', 'rebalance recommendation this long before each notice (the traces have none)', durationOption, 0)
+    .option('--rps <n>', 'mean requests per second to the service', nonNegativeNumber, 0.2)
+    .option('--arrivals <pattern>', 'poisson or bursty', (v: string) => {
+      if (v !== 'poisson' && v !== 'bursty') throw new InvalidArgumentError('expected poisson or bursty');
+      return v;
+    }, 'poisson')
+    .option('--zone <zone>', 'zone of the single-zone policies (default: the first zone)')
+    .option('--prices <file>', 'price table JSON (default: the shipped p3.2xlarge table; see its sources)')
+    .option('--spare <count>', 'synkti policies: replicas beyond --replicas', intOption(0, 100), 0)
+    .option('--workload <kind>', 'serve, or batch (a job of tasks with a deadline)', (v: string) => {
+      if (v !== 'serve' && v !== 'batch') throw new InvalidArgumentError('expected serve or batch');
+      return v;
+    }, 'serve')
+    .option('--tasks <count>', 'batch: tasks in the job (default: half the run of work)', intOption(1, 10_000_000))
+    .option('--task-duration <duration>', 'batch: one task on one worker', durationOption)
+    .option('--deadline <duration>', 'batch: deadline from the start (default: 80% of the run)', durationOption)
+    .option('--chart <file.svg>', 'write an SVG chart of replicas over time per policy')
+    .option('--json', 'one JSON line per policy', false)
+    .action(async (raw: Record<string, unknown>) => {
+      const options: SimCommandOptions = {
+        traces: raw.traces as string | undefined,
+        replicas: raw.replicas as number,
+        policy: raw.policy as string,
+        days: raw.days as number | undefined,
+        seed: raw.seed as number,
+        launchDelayMs: raw.launchDelay as number | undefined,
+        rebalanceLeadMs: raw.rebalanceLead as number,
+        rps: raw.rps as number,
+        arrivals: raw.arrivals as 'poisson' | 'bursty',
+        zone: raw.zone as string | undefined,
+        prices: raw.prices as string | undefined,
+        spare: raw.spare as number,
+        workload: raw.workload as 'serve' | 'batch',
+        tasks: raw.tasks as number | undefined,
+        taskMs: raw.taskDuration as number | undefined,
+        deadlineMs: raw.deadline as number | undefined,
+        chart: raw.chart as string | undefined,
+        json: raw.json === true,
+      };
+      const { text } = await runSimCommand(options);
+      console.log(text);
+    });
 }

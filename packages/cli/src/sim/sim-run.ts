@@ -1,0 +1,146 @@
+import { writeFile } from 'node:fs/promises';
+import { SynktiError } from '@synkti/core';
+import {
+  DEFAULT_LAUNCH_DELAY_MS, DEFAULT_TRACE_DIR, POLICY_NAMES, loadPriceTable, loadTraceDir, renderReplicaChart, runPaired,
+  type ArrivalPattern, type BatchWorkload, type PairedResult, type ServeWorkload,
+} from '@synkti/sim';
+import { createProgress, renderTable } from '../output.ts';
+
+export interface SimCommandOptions {
+  /** Directory of `<zone>.json` traces. @default the shipped 6-zone V100 traces */
+  traces?: string;
+  /** Ready replicas (or batch workers) wanted. @default 4 */
+  replicas: number;
+  /** A policy name, a comma-separated list, or `all`. @default 'all' */
+  policy: string;
+  /** Days to simulate; default: the whole trace. */
+  days?: number;
+  /** @default 1 */
+  seed: number;
+  /** Provision + model load. @default 183000 */
+  launchDelayMs?: number;
+  /** Rebalance recommendation lead before each notice. @default 0 */
+  rebalanceLeadMs?: number;
+  /** Mean requests per second (serving). @default 0.2 */
+  rps: number;
+  /** @default 'poisson' */
+  arrivals: ArrivalPattern;
+  /** Zone of the single-zone policies. @default the first zone */
+  zone?: string;
+  /** Price table (JSON); default: the shipped p3.2xlarge table. */
+  prices?: string;
+  /** Extra replicas for the synkti policy. @default 0 */
+  spare?: number;
+  /** `serve` or `batch`. @default 'serve' */
+  workload: 'serve' | 'batch';
+  /** Batch: tasks, time per task, deadline. */
+  tasks?: number;
+  taskMs?: number;
+  deadlineMs?: number;
+  /** Write an SVG of replicas over time here. */
+  chart?: string;
+  json: boolean;
+  /** Progress on stderr. @default true */
+  progress?: boolean;
+}
+
+export interface SimCommandOutput {
+  results: PairedResult[];
+  /** What to print on stdout. */
+  text: string;
+}
+
+function policyList(value: string): string[] {
+  if (value === 'all') return [...POLICY_NAMES];
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new SynktiError('E_SIM_POLICY', '--policy is empty', { hint: `use all, or some of ${POLICY_NAMES.join(', ')}` });
+  return names;
+}
+
+const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+
+/** One line per policy, with exactly the documented keys. */
+export function resultToJsonLine(r: PairedResult): string {
+  return JSON.stringify({
+    policy: r.policy,
+    cost_usd: round(r.costUsd, 2),
+    cost_vs_on_demand: r.costVsOnDemand === undefined ? null : round(r.costVsOnDemand, 4),
+    availability: round(r.availability, 6),
+    failed_request_fraction: round(r.failedRequestFraction, 6),
+    preemptions: r.preemptions,
+  });
+}
+
+export function renderSimTable(results: readonly PairedResult[], batch: boolean): string {
+  const percent = (v: number, digits = 2): string => `${(v * 100).toFixed(digits)}%`;
+  const headers = ['policy', 'cost', 'vs on-demand', 'availability', batch ? 'lost work' : 'failed requests', 'preemptions', 'replacements', 'spot h', 'on-demand h'];
+  if (batch) headers.push('job done', 'deadline');
+  const rows = results.map((r) => {
+    const row = [
+      r.policy,
+      `$${r.costUsd.toFixed(2)}`,
+      r.costVsOnDemand === undefined ? '-' : percent(r.costVsOnDemand, 1),
+      percent(r.availability, 3),
+      batch ? `${r.lostWorkHours.toFixed(1)} h` : percent(r.failedRequestFraction, 3),
+      String(r.preemptions),
+      String(r.replacements),
+      r.spotHours.toFixed(0),
+      r.onDemandHours.toFixed(0),
+    ];
+    if (batch) row.push(r.jobDoneAtMs === undefined ? 'not done' : `${(r.jobDoneAtMs / 3_600_000).toFixed(1)} h`, r.deadlineMet ? 'met' : 'missed');
+    return row;
+  });
+  return renderTable(headers, rows);
+}
+
+export async function runSimCommand(options: SimCommandOptions): Promise<SimCommandOutput> {
+  const policies = policyList(options.policy);
+  const traces = await loadTraceDir(options.traces ?? DEFAULT_TRACE_DIR);
+  const prices = await loadPriceTable(options.prices);
+  const durationMs = options.days === undefined ? undefined : Math.round(options.days * 86_400_000);
+  if (options.zone !== undefined && !traces.zones.some((z) => z.zone === options.zone)) {
+    throw new SynktiError('E_SIM_ZONE', `--zone ${options.zone} has no trace in ${traces.dir}`, { hint: `use one of ${traces.zones.map((z) => z.zone).join(', ')}` });
+  }
+  let workload: ServeWorkload | BatchWorkload;
+  if (options.workload === 'batch') {
+    const horizon = durationMs ?? traces.durationMs;
+    const taskMs = options.taskMs ?? 15 * 60_000;
+    // Default job: half the run's worth of work for the workers, due at 80% of the run.
+    const tasks = options.tasks ?? Math.max(1, Math.floor((horizon * 0.5 * options.replicas) / taskMs));
+    workload = { kind: 'batch', tasks, taskMs, deadlineMs: options.deadlineMs ?? Math.floor(horizon * 0.8) };
+  } else {
+    workload = { kind: 'serve', requestsPerSecond: options.rps, arrivals: options.arrivals };
+  }
+  const progress = createProgress(process.stderr, options.progress === false);
+  const started = Date.now();
+  const results = runPaired({
+    traces,
+    prices,
+    target: options.replicas,
+    seed: options.seed,
+    durationMs,
+    launchDelayMs: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS,
+    rebalanceLeadMs: options.rebalanceLeadMs,
+    policies,
+    settings: { zone: options.zone, synktiSpare: options.spare },
+    workload,
+    onProgress: (done, total, result) => progress.update(`simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
+  });
+  progress.done();
+  if (options.chart) {
+    const days = ((durationMs ?? traces.durationMs) / 86_400_000).toFixed(1);
+    const svg = renderReplicaChart(results, { title: `${options.replicas} replicas on ${traces.dir.split('/').pop()} (${days} days, seed ${options.seed})` });
+    await writeFile(options.chart, svg);
+  }
+  if (options.json) return { results, text: results.map(resultToJsonLine).join('\n') };
+  const days = (durationMs ?? traces.durationMs) / 86_400_000;
+  const header = [
+    `${traces.zones.length} zones (${traces.zones.map((z) => z.zone).join(', ')}), ${days.toFixed(1)} days, ${options.replicas} ${workload.kind === 'batch' ? 'workers' : 'replicas'}, seed ${options.seed}, launch delay ${((options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS) / 1000).toFixed(0)} s`,
+    `prices: spot $${prices.spotUsdPerHour}/h, on-demand $${prices.onDemandUsdPerHour}/h (${prices.instanceType}); availability = share of time with ≥ ${options.replicas} ready`,
+  ];
+  if (workload.kind === 'batch') header.push(`job: ${workload.tasks} tasks of ${(workload.taskMs / 60_000).toFixed(0)} min, deadline ${(workload.deadlineMs / 3_600_000).toFixed(1)} h`);
+  else header.push(`requests: ${results[0]?.requests.toLocaleString('en-US')} (${options.arrivals}, ${options.rps}/s)`);
+  const lines = [...header, '', renderSimTable(results, workload.kind === 'batch')];
+  if (options.chart) lines.push('', `chart: ${options.chart}`);
+  return { results, text: lines.join('\n') };
+}
