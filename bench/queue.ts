@@ -38,6 +38,7 @@ backends vs BullMQ on Redis (a private redis-server started here), same workload
   --tasks N          tasks per measured round (default 3000)
   --consumers N      consumer processes per backend (default 4)
   --rounds N         measured rounds per backend, after one warm-up round (default 3)
+  --warmup N         tasks in each backend's warm-up round, not measured (default: --tasks, at most 3000)
   --batch N          messages per receive for our backends, 1..10 (default 10)
   --backends LIST    which to run (default local,postgres,bullmq)
   --local-poll-ms N  how often an idle local consumer looks for tasks sent by another process (default 10)
@@ -188,7 +189,17 @@ async function bullmqConsumer(port: number): Promise<void> {
 async function postgresHolder(): Promise<void> {
   const { startTestPostgres } = await import('../scripts/test-services/postgres.ts');
   const { ServiceUnavailableError } = await import('../scripts/test-services/services.ts');
-  let server: Awaited<ReturnType<typeof startTestPostgres>>;
+  let server: Awaited<ReturnType<typeof startTestPostgres>> | undefined;
+  let stopRequested = false;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= server ? server.stop() : Promise.resolve());
+  // Handlers first: a signal during start-up must still end in stop() (server gone, directory removed).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stopRequested = true;
+      if (server) void stop().finally(() => process.exit(0));
+    });
+  }
   try {
     server = await startTestPostgres();
   } catch (error) {
@@ -198,10 +209,9 @@ async function postgresHolder(): Promise<void> {
     }
     throw error;
   }
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= server.stop());
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => { void stop().finally(() => process.exit(0)); });
+  if (stopRequested) {
+    await stop();
+    return;
   }
   process.stdout.write(`${JSON.stringify({ ready: true, url: server.url })}\n`);
   await control(() => undefined);
@@ -459,7 +469,7 @@ export async function main(argv: string[]): Promise<void> {
     if (!(BACKENDS as readonly string[]).includes(b)) throw new Error(`--backends: "${b}" is not one of ${BACKENDS.join(', ')}`);
   }
   const selected = BACKENDS.filter((b) => wanted.includes(b));
-  const warmup = Math.max(100, Math.min(1000, Math.round(tasks / 5)));
+  const warmup = intArg(args, 'warmup', Math.min(tasks, 3000), 1_000_000);
   // A round that runs slower than 100 tasks/s (plus 20 s of slack) has gone wrong.
   const roundTimeoutMs = 20_000 + tasks * 10;
   const deadline = armDeadline(120_000 + (rounds + 1) * selected.length * roundTimeoutMs, 'queue benchmark');
@@ -475,40 +485,45 @@ export async function main(argv: string[]): Promise<void> {
     log(`queue bench: ${tasks} tasks per round, ${consumers} consumer processes per backend, ${rounds} rounds (+1 warm-up of ${warmup}), `
       + `receive batch ${batch}, producer chunks of ${PRODUCER_CHUNK}; ${cpus().length} CPU(s); backends ${selected.join(', ')}`);
     const ours = ['--batch', String(batch), '--local-poll-ms', String(localPollMs)];
-    for (const backend of selected) {
+    // Set-ups run at once (not measured); contenders keep the order of `selected`.
+    const setUp = async (backend: Backend): Promise<Contender | undefined> => {
       const started = performance.now();
       try {
+        let contender: Contender;
         if (backend === 'local') {
-          contenders.push(await setUpOurs('local', join(dir, 'local', 'queues.db'), consumers, ours, localPollMs));
+          contender = await setUpOurs('local', join(dir, 'local', 'queues.db'), consumers, ours, localPollMs);
         } else if (backend === 'postgres') {
           const holder = startPeer('postgres server', ['--role', 'postgres-server'], '', () => undefined);
           const ready = await holder.ready;
           if (!ready.ready || !ready.url) {
             unavailable.set(backend, ready.unavailable ?? 'PostgreSQL did not start');
-            continue;
+            return undefined;
           }
-          contenders.push(await setUpOurs('postgres', ready.url, consumers, ours, localPollMs));
+          contender = await setUpOurs('postgres', ready.url, consumers, ours, localPollMs);
         } else {
           try {
             await import('bullmq');
           } catch {
             unavailable.set(backend, 'the bullmq package is not installed; run: npm install (it is a devDependency of the repo root)');
-            continue;
+            return undefined;
           }
           const redis = await startRedis(join(dir, 'redis'));
           if ('unavailable' in redis) {
             unavailable.set(backend, redis.unavailable);
-            continue;
+            return undefined;
           }
           redisVersion = redis.version;
-          contenders.push(await setUpBullmq(redis.port, consumers));
+          contender = await setUpBullmq(redis.port, consumers);
         }
         log(`${LABEL[backend]}: ready in ${round((performance.now() - started) / 1000, 1)} s`);
+        return contender;
       } catch (error) {
         failed.set(backend, (error as Error).message);
         log(`${LABEL[backend]}: set-up failed: ${(error as Error).message}`);
+        return undefined;
       }
-    }
+    };
+    for (const c of await Promise.all(selected.map(setUp))) if (c) contenders.push(c);
     for (const [backend, why] of unavailable) log(`${LABEL[backend]}: skipped: ${why}`);
 
     const live = (): Contender[] => contenders.filter((c) => !failed.has(c.backend));
