@@ -47,7 +47,7 @@ export function checkNodeVersion(value: unknown, field = 'node.version'): string
 
 /** A SHA-256 as 64 hex digits; returned lowercase (sha256sum prints lowercase). */
 export function checkSha256(value: unknown, field = 'sha256'): string {
-  const hint = 'pass the artifact\'s SHA-256 as 64 hex digits, e.g. from `sha256sum synkti-agent-0.1.0.tgz`';
+  const hint = 'pass the SHA-256 of the uploaded file as 64 hex digits, as `sha256sum <file>` prints it';
   const sha = text(field, value, hint);
   if (!/^[0-9a-fA-F]{64}$/.test(sha)) {
     throw invalid(field, `is not a SHA-256 (expected 64 hex digits, got ${sha.length} characters)`, hint);
