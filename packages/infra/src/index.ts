@@ -1,5 +1,12 @@
 export { SpotServeFleet, resolveServeArgs, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
 export type { SpotServeFleetArgs, ServeLoadBalancerArgs } from './aws/spot-serve-fleet.ts';
+export {
+  SpotBatchFleet, resolveBatchArgs, batchLifecycleRules, BATCH_METRIC_NAMESPACE, BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_BACKLOG,
+  BATCH_METRIC_DIMENSION, RUNS_PREFIX, QUEUE_PAYLOADS_PREFIX, DLQ_RETENTION_SECONDS,
+} from './aws/spot-batch-fleet.ts';
+export type { SpotBatchFleetArgs, BatchRedisArgs } from './aws/spot-batch-fleet.ts';
+export { ENVIRONMENTS, ENVIRONMENT_PRESETS, environmentFromStack, environmentPreset } from './environments.ts';
+export type { EnvironmentName, EnvironmentPreset } from './environments.ts';
 export { SecureBucket } from './aws/secure-bucket.ts';
 export type { SecureBucketArgs, LifecycleRuleSpec } from './aws/secure-bucket.ts';
 export { workerUserData, isSha256Hex } from './aws/worker-user-data.ts';

@@ -13,7 +13,7 @@ import { countByType, one, ofType } from './testing/find.ts';
 const SHA = 'ab'.repeat(32);
 
 async function serve(args: SpotServeFleetArgs = {}) {
-  return runMockStack((opts) => new SpotServeFleet('serve', args, opts));
+  return runMockStack((opts) => new SpotServeFleet('serve', args, opts), { stack: 'llm' });
 }
 
 function policyOf(r: RecordedResource, field = 'policy'): PolicyDocument {

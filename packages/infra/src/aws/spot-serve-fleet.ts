@@ -14,6 +14,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
+import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
 } from '../validate.ts';
@@ -55,6 +56,11 @@ export interface SpotServeFleetArgs {
   projectName?: string | undefined;
   /** AWS region; the component uses its own provider for it (reference `aws_region`). @default 'us-east-1' */
   region?: string | undefined;
+  /**
+   * dev / staging / production preset (on-demand base, checkpoint expiry, load-balancer
+   * deletion protection). @default from the stack name when it names one, else none (the reference defaults)
+   */
+  environment?: EnvironmentName | undefined;
   /** Instances the Auto Scaling group keeps (reference `worker_count`). @default 0 */
   workerCount?: number | undefined;
   /** Upper bound of the group, leaving room for capacity rebalancing. @default max(1, 2 × workerCount) */
@@ -63,7 +69,7 @@ export interface SpotServeFleetArgs {
   workerInstanceType?: string | undefined;
   /** More GPU types for the mixed-instances policy (at least 2 types in all). @default g5.xlarge, g6.xlarge, g4dn.2xlarge */
   extraInstanceTypes?: string[] | undefined;
-  /** On-demand instances the group always keeps (the rest is spot). @default 1 */
+  /** On-demand instances the group always keeps (the rest is spot). @default preset (dev 0, staging 1, production 2), else 1 */
   onDemandBaseCapacity?: number | undefined;
   /** Percent on-demand above the base. @default 0 */
   onDemandPercentageAboveBase?: number | undefined;
@@ -117,13 +123,15 @@ export interface SpotServeFleetArgs {
   agentReplacement?: boolean | undefined;
   /** Load balancer in front of the routers. @default none */
   loadBalancer?: ServeLoadBalancerArgs | undefined;
-  /** Checkpoint objects expire after this many days. @default 7 */
+  /** Checkpoint objects expire after this many days. @default preset (3 / 7 / 14), else 7 */
   checkpointExpireDays?: number | undefined;
   /** Tags added to every resource. @default {} */
   tags?: Record<string, string> | undefined;
 }
 
 interface ResolvedServeArgs {
+  environment: EnvironmentName | undefined;
+  deletionProtection: boolean;
   project: string;
   region: string;
   workerCount: number;
@@ -146,14 +154,26 @@ interface ResolvedServeArgs {
 }
 
 /** Validates and fills in defaults; throws E_INFRA_INPUT naming the field. */
-export function resolveServeArgs(args: SpotServeFleetArgs): ResolvedServeArgs {
+export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): ResolvedServeArgs {
   const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
+  if (args.environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
+    throw inputError(C, 'environment', `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`, 'use dev, staging or production');
+  }
+  let environment = args.environment;
+  if (environment === undefined) {
+    try {
+      environment = environmentFromStack(stack);
+    } catch {
+      environment = undefined; // a serve stack may be named anything: reference defaults then
+    }
+  }
+  const preset = environment && environmentPreset(environment);
   const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
   const workerCount = checkInt(C, 'workerCount', args.workerCount ?? 0, 0, 1000);
   const maxWorkerCount = checkInt(C, 'maxWorkerCount', args.maxWorkerCount ?? Math.max(1, workerCount * 2), 1, 2000);
   if (maxWorkerCount < workerCount) throw inputError(C, 'maxWorkerCount', `(${maxWorkerCount}) is below workerCount (${workerCount})`, 'raise maxWorkerCount: capacity rebalancing needs room above the worker count');
   const instanceTypes = checkInstanceTypes(C, 'workerInstanceType/extraInstanceTypes', [args.workerInstanceType ?? 'g4dn.xlarge', ...(args.extraInstanceTypes ?? DEFAULT_EXTRA_GPU_TYPES)], 2);
-  const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? 1, 0, 1000);
+  const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? preset?.serveOnDemandBase ?? 1, 0, 1000);
   const onDemandAbove = checkInt(C, 'onDemandPercentageAboveBase', args.onDemandPercentageAboveBase ?? 0, 0, 100);
   const allowedCidrs = checkCidrs(C, 'allowedCidrBlocks', args.allowedCidrBlocks ?? []);
   const sshCidrs = checkCidrs(C, 'sshCidrBlocks', args.sshCidrBlocks ?? []);
@@ -190,6 +210,7 @@ export function resolveServeArgs(args: SpotServeFleetArgs): ResolvedServeArgs {
     throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give at least two subnets in different zones (preemptions are correlated within a zone)');
   }
   return {
+    environment, deletionProtection: preset?.deletionProtection ?? false,
     project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
     binaryKey, binarySha256, model,
     secretParameter: args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`,
@@ -198,7 +219,7 @@ export function resolveServeArgs(args: SpotServeFleetArgs): ResolvedServeArgs {
     ports,
     agentReplacement: args.agentReplacement ?? false,
     loadBalancer,
-    checkpointExpireDays: checkInt(C, 'checkpointExpireDays', args.checkpointExpireDays ?? 7, 1, 3650),
+    checkpointExpireDays: checkInt(C, 'checkpointExpireDays', args.checkpointExpireDays ?? preset?.serveCheckpointExpireDays ?? 7, 1, 3650),
   };
 }
 
@@ -223,12 +244,14 @@ export class SpotServeFleet extends pulumi.ComponentResource {
   /** DNS name of the load balancer, when there is one. */
   readonly loadBalancerDnsName: pulumi.Output<string | undefined>;
   readonly clusterName: string;
+  readonly environment: EnvironmentName | undefined;
 
   constructor(name: string, args: SpotServeFleetArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     // Validated before anything registers: a refused input leaves no half-made stack.
-    const a = resolveServeArgs(args);
+    const a = resolveServeArgs(args, pulumi.getStack());
     super('synkti:aws:SpotServeFleet', name, {}, opts);
     this.clusterName = a.project;
+    this.environment = a.environment;
     const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region }, { parent: this });
     const child = { parent: this, provider };
     const tags = { ...args.tags, [TAG_CLUSTER]: a.project };
@@ -381,6 +404,7 @@ export class SpotServeFleet extends pulumi.ComponentResource {
         securityGroups: [albSg.id],
         subnets: subnetIds,
         dropInvalidHeaderFields: true,
+        enableDeletionProtection: a.deletionProtection,
         tags,
       }, child);
       targetGroup = new aws.lb.TargetGroup(`${name}-routers`, {

@@ -1,0 +1,668 @@
+/**
+ * `SpotBatchFleet`: the AWS infrastructure of a batch (queue) fleet (reference:
+ * queue-training-infra.md), without the reference's defects (FIELD-NOTES.md):
+ * - autoscaling on backlog per worker that the coordinator publishes (namespace
+ *   `Synkti/Batch`), not on a metric nothing publishes;
+ * - scale to zero only when visible + delayed + in-flight tasks are all zero (the
+ *   reference scaled to zero on "visible = 0" while every task was in flight), and a
+ *   scale-from-zero rule (target tracking cannot scale out from zero tasks);
+ * - a coordinator *role* (no long-lived access keys), least-privilege worker and
+ *   coordinator policies, secrets from Secrets Manager/SSM (never plain environment);
+ * - lifecycle rules for the prefixes the code writes: `runs/` (checkpoints, cancel
+ *   markers: `checkpointKeyOf`, `cancelKeyOf`) and `queue-payloads/` (message bodies over
+ *   the SQS size limit), not the reference's `checkpoints/` and `logs/` that nothing wrote.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { TAG_CLUSTER, parseDuration } from '@synkti/core';
+import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
+import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
+import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
+import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
+
+const C = 'SpotBatchFleet';
+
+/** CloudWatch namespace of the coordinator's metrics (what the autoscaling reads). */
+export const BATCH_METRIC_NAMESPACE = 'Synkti/Batch';
+/** Coordinator metric: (visible + delayed + in-flight tasks) / live workers; = backlog when there are none. */
+export const BATCH_METRIC_BACKLOG_PER_WORKER = 'BacklogPerWorker';
+/** Coordinator metric: visible + delayed + in-flight tasks. */
+export const BATCH_METRIC_BACKLOG = 'Backlog';
+/** The one dimension of those metrics: the fleet's cluster name (`<project>-<environment>`). */
+export const BATCH_METRIC_DIMENSION = 'Cluster';
+
+/** Prefix of run objects: `runs/<run>/checkpoint.json`, `runs/<run>/cancel` (tasks/coordinator). */
+export const RUNS_PREFIX = 'runs/';
+/** Prefix of offloaded message bodies (tasks/queue DEFAULT_PAYLOAD_PREFIX). */
+export const QUEUE_PAYLOADS_PREFIX = 'queue-payloads/';
+/** Dead letters are kept the SQS maximum. */
+export const DLQ_RETENTION_SECONDS = 1_209_600;
+
+type DurationInput = string | number;
+
+export interface BatchRedisArgs {
+  /** @default 'cache.t4g.small' */
+  nodeType?: string | undefined;
+  /** Nodes (more than one adds a replica with automatic failover). @default 1 */
+  numNodes?: number | undefined;
+  /** AUTH token (pass a Pulumi secret, e.g. `config.requireSecret(...)`); TLS and at-rest encryption are always on. */
+  authToken: pulumi.Input<string>;
+}
+
+export interface SpotBatchFleetArgs {
+  /** Resource namespace (reference `project_name`). @default 'synkti' */
+  projectName?: string | undefined;
+  /** dev / staging / production preset (reference `environment`). @default from the stack name */
+  environment?: EnvironmentName | undefined;
+  /** AWS region; the component uses its own provider for it (reference `aws_region`). @default 'us-east-1' */
+  region?: string | undefined;
+  /** CPU units per task, 1024 = 1 vCPU (reference `worker_cpu`). @default preset */
+  workerCpu?: number | undefined;
+  /** Memory MiB per task (reference `worker_memory`). @default preset */
+  workerMemory?: number | undefined;
+  /** Tasks at first deploy (reference `worker_desired_count`). @default preset */
+  workerDesiredCount?: number | undefined;
+  /** Autoscaling bounds (reference `worker_min_count` / `worker_max_count`). @default preset */
+  workerMinCount?: number | undefined;
+  workerMaxCount?: number | undefined;
+  /** Fargate Spot (reference `enable_spot_instances`). @default preset */
+  enableSpot?: boolean | undefined;
+  /** Share of tasks above the base on Fargate Spot, 0..100 (reference `spot_percentage`). @default preset */
+  spotPercentage?: number | undefined;
+  /** Tasks always on on-demand Fargate. @default preset */
+  onDemandBase?: number | undefined;
+  /** Task lease (reference `sqs_visibility_timeout`), 30 s..12 h. @default preset */
+  visibilityTimeout?: DurationInput | undefined;
+  /** Task/result retention (reference `sqs_message_retention`), 60 s..14 days. @default preset */
+  messageRetention?: DurationInput | undefined;
+  /** Deliveries before the dead-letter queue (reference `max_receive_count`). @default preset */
+  maxReceiveCount?: number | undefined;
+  /** Worker image (reference `worker_image`). @default `<ECR repository>:<imageTag>` */
+  image?: pulumi.Input<string> | undefined;
+  /** @default 'latest' */
+  imageTag?: string | undefined;
+  /** Container command. @default ['synkti', 'batch', 'worker', '--backend', 'sqs'] */
+  command?: string[] | undefined;
+  /** Plain (non-secret) environment of the workers. Names that look secret are refused. @default {} */
+  environmentVariables?: Record<string, string> | undefined;
+  /** Secret environment: name → Secrets Manager or SSM parameter ARN (fetched by ECS, never in the task definition). @default {} */
+  secrets?: Record<string, string> | undefined;
+  /** CIDR of the VPC made when no `subnetIds` are given (reference `vpc_cidr`). @default '10.0.0.0/16' */
+  vpcCidr?: string | undefined;
+  /** Zones of that VPC (reference `az_count`). @default preset */
+  azCount?: number | undefined;
+  /** Private task subnets behind a NAT gateway (reference `enable_nat_gateway`). @default preset */
+  natGateway?: boolean | undefined;
+  /** Use an existing VPC instead (both or neither). */
+  vpcId?: pulumi.Input<string> | undefined;
+  subnetIds?: pulumi.Input<string>[] | undefined;
+  /** Give tasks a public IP (existing subnets without NAT). @default true when no NAT */
+  assignPublicIp?: boolean | undefined;
+  /** Target backlog per worker for target tracking. @default 2 */
+  backlogPerWorkerTarget?: number | undefined;
+  /** Scale to zero after the queue has been empty (in flight included) this long. @default '5 minutes' */
+  scaleToZeroAfter?: DurationInput | undefined;
+  /**
+   * Principals allowed to assume the coordinator role (no access keys are ever made).
+   * @default this account (`arn:aws:iam::<account>:root`: its IAM users/roles allowed sts:AssumeRole on it)
+   */
+  coordinatorPrincipals?: pulumi.Input<string>[] | undefined;
+  /** Optional Redis (reference `enable_redis`). @default none */
+  redis?: BatchRedisArgs | undefined;
+  /** CloudWatch Logs retention, days (reference `log_retention_days`). @default preset */
+  logRetentionDays?: number | undefined;
+  /** SNS topic for the dead-letter alarm. @default none (the alarm still shows in the console) */
+  alarmTopicArn?: pulumi.Input<string> | undefined;
+  /** Tags added to every resource (reference `additional_tags`). @default {} */
+  tags?: Record<string, string> | undefined;
+}
+
+const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL)/i;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
+/** Fargate CPU → allowed memory (MiB). */
+const FARGATE_SIZES: Record<number, [number, number, number]> = {
+  256: [512, 2048, 1024], 512: [1024, 4096, 1024], 1024: [2048, 8192, 1024], 2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024], 8192: [16384, 61440, 4096], 16384: [32768, 122880, 8192],
+};
+
+function seconds(field: string, value: DurationInput, min: number, max: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value, field);
+  } catch {
+    throw inputError(C, field, `"${String(value)}" is not a duration`, 'write e.g. "10 minutes" or a number of milliseconds');
+  }
+  const s = Math.round(ms / 1000);
+  if (s < min || s > max) throw inputError(C, field, `must be ${min}..${max} seconds (got ${s})`, `pick a value within the SQS limits`);
+  return s;
+}
+
+interface ResolvedBatchArgs {
+  project: string;
+  environment: EnvironmentName;
+  cluster: string;
+  region: string;
+  cpu: number;
+  memory: number;
+  desired: number;
+  min: number;
+  max: number;
+  spot: boolean;
+  spotPercentage: number;
+  onDemandBase: number;
+  visibilitySeconds: number;
+  retentionSeconds: number;
+  maxReceiveCount: number;
+  command: string[];
+  env: Record<string, string>;
+  secrets: Record<string, string>;
+  vpcCidr: string;
+  azCount: number;
+  nat: boolean;
+  backlogTarget: number;
+  scaleToZeroMinutes: number;
+  logRetentionDays: number;
+  versioning: boolean;
+  deletionProtection: boolean;
+  runRetentionDays: number | undefined;
+}
+
+export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): ResolvedBatchArgs {
+  const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
+  const environment = args.environment ?? environmentFromStack(stack);
+  const p = environmentPreset(environment);
+  const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
+  const cpu = args.workerCpu ?? p.workerCpu;
+  const sizes = FARGATE_SIZES[cpu];
+  if (!sizes) throw inputError(C, 'workerCpu', `${cpu} is not a Fargate CPU size`, `use one of ${Object.keys(FARGATE_SIZES).join(', ')}`);
+  const memory = args.workerMemory ?? p.workerMemory;
+  if (!Number.isInteger(memory) || memory < sizes[0] || memory > sizes[1] || (memory - sizes[0]) % sizes[2] !== 0) {
+    throw inputError(C, 'workerMemory', `${memory} MiB does not fit ${cpu} CPU units on Fargate`, `use ${sizes[0]}..${sizes[1]} MiB in steps of ${sizes[2]}`);
+  }
+  const min = checkInt(C, 'workerMinCount', args.workerMinCount ?? p.workerMinCount, 0, 5000);
+  const max = checkInt(C, 'workerMaxCount', args.workerMaxCount ?? p.workerMaxCount, 1, 5000);
+  if (max < min) throw inputError(C, 'workerMaxCount', `(${max}) is below workerMinCount (${min})`, 'raise workerMaxCount');
+  const desired = checkInt(C, 'workerDesiredCount', args.workerDesiredCount ?? Math.min(p.workerDesiredCount, max), min, max);
+  const spot = args.enableSpot ?? p.enableSpot;
+  const spotPercentage = checkInt(C, 'spotPercentage', args.spotPercentage ?? p.spotPercentage, 0, 100);
+  const onDemandBase = checkInt(C, 'onDemandBase', args.onDemandBase ?? p.onDemandBase, 0, 100_000);
+  const visibilitySeconds = args.visibilityTimeout === undefined ? p.visibilityTimeoutSeconds : seconds('visibilityTimeout', args.visibilityTimeout, 30, 43_200);
+  const retentionSeconds = args.messageRetention === undefined ? p.messageRetentionSeconds : seconds('messageRetention', args.messageRetention, 60, 1_209_600);
+  const maxReceiveCount = checkInt(C, 'maxReceiveCount', args.maxReceiveCount ?? p.maxReceiveCount, 1, 1000);
+  const env = { ...args.environmentVariables };
+  for (const name of Object.keys(env)) {
+    if (!ENV_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'is not a valid variable name', 'use letters, digits and _');
+    if (SECRET_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'looks like a secret in plain text', `put it in Secrets Manager or SSM and pass secrets: { ${name}: '<arn>' }`);
+  }
+  const secrets = { ...args.secrets };
+  for (const [name, arn] of Object.entries(secrets)) {
+    if (!ENV_NAME_RE.test(name)) throw inputError(C, `secrets.${name}`, 'is not a valid variable name', 'use letters, digits and _');
+    if (!SECRET_ARN_RE.test(arn)) throw inputError(C, `secrets.${name}`, `"${arn}" is not a Secrets Manager or SSM parameter ARN`, 'pass the ARN of the secret (arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...)');
+  }
+  const vpcCidr = args.vpcCidr ?? '10.0.0.0/16';
+  if (!isIpv4Cidr(vpcCidr) || Number(vpcCidr.split('/')[1]) > 20) throw inputError(C, 'vpcCidr', `"${vpcCidr}" is not an IPv4 CIDR of /20 or larger`, 'use e.g. 10.0.0.0/16');
+  if ((args.vpcId === undefined) !== (args.subnetIds === undefined)) throw inputError(C, 'vpcId/subnetIds', 'must be given together', 'pass both to use an existing VPC, or neither to create one');
+  if (args.subnetIds !== undefined && args.subnetIds.length < 2) throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give subnets in at least two zones');
+  const backlogTarget = args.backlogPerWorkerTarget ?? 2;
+  if (!(backlogTarget > 0 && backlogTarget <= 10_000)) throw inputError(C, 'backlogPerWorkerTarget', `must be > 0 (got ${String(backlogTarget)})`, 'use e.g. 2 tasks waiting per worker');
+  const scaleToZeroMinutes = Math.max(1, Math.round(seconds('scaleToZeroAfter', args.scaleToZeroAfter ?? '5 minutes', 60, 86_400) / 60));
+  if (args.redis) {
+    checkInt(C, 'redis.numNodes', args.redis.numNodes ?? 1, 1, 6);
+    if (args.redis.authToken === undefined || args.redis.authToken === '') throw inputError(C, 'redis.authToken', 'is missing', 'pass a secret AUTH token (config.requireSecret)');
+  }
+  return {
+    project, environment, cluster: `${project}-${environment}`, region, cpu, memory, desired, min, max, spot, spotPercentage, onDemandBase,
+    visibilitySeconds, retentionSeconds, maxReceiveCount,
+    command: args.command ?? ['synkti', 'batch', 'worker', '--backend', 'sqs'],
+    env, secrets, vpcCidr,
+    azCount: checkInt(C, 'azCount', args.azCount ?? p.azCount, 2, 6),
+    nat: args.natGateway ?? p.natGateway,
+    backlogTarget, scaleToZeroMinutes,
+    logRetentionDays: checkLogRetention(C, 'logRetentionDays', args.logRetentionDays ?? p.logRetentionDays),
+    versioning: p.versioning, deletionProtection: p.deletionProtection, runRetentionDays: p.runRetentionDays,
+  };
+}
+
+/** Lifecycle rules for the prefixes the batch code writes. */
+export function batchLifecycleRules(a: { retentionSeconds: number; runRetentionDays: number | undefined; versioning: boolean }): LifecycleRuleSpec[] {
+  // A body offloaded to S3 must outlive its message, including 14 days in the dead-letter queue.
+  const payloadDays = Math.ceil(Math.max(a.retentionSeconds, DLQ_RETENTION_SECONDS) / 86_400) + 1;
+  return [
+    {
+      id: 'runs', prefix: RUNS_PREFIX,
+      ...(a.runRetentionDays !== undefined ? { expireDays: a.runRetentionDays } : { transitions: [{ days: 30, storageClass: 'STANDARD_IA' as const }] }),
+      // Each generation overwrites the checkpoint: old versions are only a short safety net.
+      ...(a.versioning ? { noncurrentExpireDays: 7 } : {}),
+    },
+    { id: 'queue-payloads', prefix: QUEUE_PAYLOADS_PREFIX, expireDays: payloadDays, ...(a.versioning ? { noncurrentExpireDays: 1 } : {}) },
+  ];
+}
+
+export class SpotBatchFleet extends pulumi.ComponentResource {
+  readonly environment: EnvironmentName;
+  /** `<project>-<environment>`: ECS cluster name and the metrics' Cluster dimension. */
+  readonly clusterName: string;
+  readonly vpcId: pulumi.Output<string>;
+  readonly publicSubnetIds: pulumi.Output<string[]>;
+  readonly privateSubnetIds: pulumi.Output<string[]>;
+  readonly ecsClusterName: pulumi.Output<string>;
+  readonly ecsClusterArn: pulumi.Output<string>;
+  readonly ecsServiceName: pulumi.Output<string>;
+  readonly ecrRepositoryUrl: pulumi.Output<string>;
+  readonly taskQueueUrl: pulumi.Output<string>;
+  readonly taskQueueArn: pulumi.Output<string>;
+  readonly resultQueueUrl: pulumi.Output<string>;
+  readonly resultQueueArn: pulumi.Output<string>;
+  readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly bucketName: pulumi.Output<string>;
+  readonly bucketArn: pulumi.Output<string>;
+  readonly redisEndpoint: pulumi.Output<string | undefined>;
+  readonly redisPort: number;
+  readonly taskRoleArn: pulumi.Output<string>;
+  /** Role the coordinator assumes (replaces the reference's access-key outputs). */
+  readonly coordinatorRoleArn: pulumi.Output<string>;
+  /** Environment for running the coordinator (no credentials in it). */
+  readonly coordinatorEnv: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: SpotBatchFleetArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+    const a = resolveBatchArgs(args, pulumi.getStack());
+    super('synkti:aws:SpotBatchFleet', name, {}, opts);
+    this.environment = a.environment;
+    this.clusterName = a.cluster;
+    const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region }, { parent: this });
+    const child = { parent: this, provider };
+    const tags = { ...args.tags, [TAG_CLUSTER]: a.cluster, SynktiEnvironment: a.environment };
+    const account = aws.getCallerIdentityOutput({}, child).accountId;
+
+    // --- network -----------------------------------------------------------------------
+    let vpcId: pulumi.Output<string>;
+    let publicSubnets: pulumi.Output<string>[] = [];
+    let privateSubnets: pulumi.Output<string>[] = [];
+    let taskSubnets: pulumi.Input<pulumi.Input<string>[]>;
+    let assignPublicIp: boolean;
+    let vpcCidr: pulumi.Input<string>;
+    if (args.vpcId !== undefined && args.subnetIds !== undefined) {
+      vpcId = pulumi.output(args.vpcId);
+      taskSubnets = args.subnetIds;
+      assignPublicIp = args.assignPublicIp ?? true;
+      vpcCidr = aws.ec2.getVpcOutput({ id: args.vpcId }, child).cidrBlock;
+    } else {
+      const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: a.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: a.cluster } }, child);
+      vpcId = vpc.id;
+      vpcCidr = a.vpcCidr;
+      const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, child).names;
+      const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, child);
+      const publicRt = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }], tags }, child);
+      const [o1, o2] = a.vpcCidr.split('.').map(Number) as [number, number];
+      for (let i = 0; i < a.azCount; i++) {
+        const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
+          vpcId: vpc.id, cidrBlock: `${o1}.${o2}.${i * 16}.0/20`, availabilityZone: zones.apply((z) => z[i % z.length] as string),
+          mapPublicIpOnLaunch: false, tags: { ...tags, Name: `${a.cluster}-public-${i}` },
+        }, child);
+        new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: publicRt.id }, child);
+        publicSubnets.push(subnet.id);
+      }
+      if (a.nat) {
+        const eip = new aws.ec2.Eip(`${name}-nat`, { domain: 'vpc', tags }, child);
+        const nat = new aws.ec2.NatGateway(`${name}-nat`, { allocationId: eip.id, subnetId: publicSubnets[0] as pulumi.Output<string>, tags }, { ...child, dependsOn: [igw] });
+        const privateRt = new aws.ec2.RouteTable(`${name}-private`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }], tags }, child);
+        for (let i = 0; i < a.azCount; i++) {
+          const subnet = new aws.ec2.Subnet(`${name}-private-${i}`, {
+            vpcId: vpc.id, cidrBlock: `${o1}.${o2}.${128 + i * 16}.0/20`, availabilityZone: zones.apply((z) => z[i % z.length] as string),
+            tags: { ...tags, Name: `${a.cluster}-private-${i}` },
+          }, child);
+          new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: subnet.id, routeTableId: privateRt.id }, child);
+          privateSubnets.push(subnet.id);
+        }
+      }
+      taskSubnets = a.nat ? privateSubnets : publicSubnets;
+      assignPublicIp = !a.nat;
+    }
+    this.vpcId = vpcId;
+    this.publicSubnetIds = pulumi.all(publicSubnets);
+    this.privateSubnetIds = pulumi.all(privateSubnets);
+
+    // Workers only call out (SQS, S3, ECR, logs over HTTPS): no ingress at all.
+    const tasksSg = new aws.ec2.SecurityGroup(`${name}-tasks`, {
+      name: `${a.cluster}-tasks`,
+      description: `Batch workers of ${a.cluster}: no ingress, HTTPS out`,
+      vpcId,
+      ingress: [],
+      egress: [
+        { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs over HTTPS' },
+        ...(args.redis ? [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, cidrBlocks: [vpcCidr], description: 'Redis in the VPC' }] : []),
+      ],
+      tags,
+    }, child);
+
+    // --- queues --------------------------------------------------------------------------
+    // Each queue has its own dead-letter queue named `<queue>-dlq`, as the Synkti SQS driver expects.
+    const queue = (suffix: string, visibility: number, retention: number, dlq?: aws.sqs.Queue) => new aws.sqs.Queue(`${name}-${suffix}`, {
+      name: `${a.cluster}-${suffix}`,
+      visibilityTimeoutSeconds: visibility,
+      messageRetentionSeconds: retention,
+      receiveWaitTimeSeconds: 20,
+      maxMessageSize: 262_144,
+      sqsManagedSseEnabled: true,
+      ...(dlq ? { redrivePolicy: dlq.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount })) } : {}),
+      tags,
+    }, child);
+    const tasksDlq = queue('tasks-dlq', a.visibilitySeconds, DLQ_RETENTION_SECONDS);
+    const tasksQueue = queue('tasks', a.visibilitySeconds, a.retentionSeconds, tasksDlq);
+    const resultsDlq = queue('results-dlq', 30, DLQ_RETENTION_SECONDS);
+    const resultsQueue = queue('results', 30, a.retentionSeconds, resultsDlq);
+    const queueArns = [tasksQueue.arn, tasksDlq.arn, resultsQueue.arn, resultsDlq.arn];
+    this.taskQueueUrl = tasksQueue.url;
+    this.taskQueueArn = tasksQueue.arn;
+    this.resultQueueUrl = resultsQueue.url;
+    this.resultQueueArn = resultsQueue.arn;
+    this.deadLetterQueueUrl = tasksDlq.url;
+
+    // --- storage -------------------------------------------------------------------------
+    const bucket = new SecureBucket(`${name}-storage`, {
+      bucket: pulumi.interpolate`${a.cluster}-batch-${account}`,
+      versioned: a.versioning,
+      keep: a.deletionProtection,
+      forceDestroy: !a.deletionProtection,
+      lifecycleRules: batchLifecycleRules({ retentionSeconds: a.retentionSeconds, runRetentionDays: a.runRetentionDays, versioning: a.versioning }),
+      tags,
+    }, child);
+    this.bucketName = bucket.name;
+    this.bucketArn = bucket.arn;
+
+    const repo = new aws.ecr.Repository(`${name}-worker`, {
+      name: `${a.cluster}-worker`,
+      imageTagMutability: 'MUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfigurations: [{ encryptionType: 'AES256' }],
+      forceDelete: !a.deletionProtection,
+      tags,
+    }, child);
+    new aws.ecr.LifecyclePolicy(`${name}-worker`, {
+      repository: repo.name,
+      policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
+    }, child);
+    this.ecrRepositoryUrl = repo.repositoryUrl;
+
+    const logGroup = new aws.cloudwatch.LogGroup(`${name}-worker`, { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags }, child);
+
+    // --- identity --------------------------------------------------------------------------
+    const ecsTrust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
+    const executionRole = new aws.iam.Role(`${name}-execution`, { name: `${a.cluster}-execution`, assumeRolePolicy: ecsTrust, tags }, child);
+    new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, child);
+    const secretArns = Object.values(a.secrets);
+    if (secretArns.length > 0) {
+      new aws.iam.RolePolicy(`${name}-execution-secrets`, {
+        role: executionRole.id,
+        policy: policyJson([
+          { Sid: 'ReadTaskSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'ssm:GetParameters'], Resource: secretArns },
+        ]),
+      }, child);
+    }
+    const taskRole = new aws.iam.Role(`${name}-task`, { name: `${a.cluster}-task`, assumeRolePolicy: ecsTrust, tags }, child);
+    const payloads = pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`;
+    new aws.iam.RolePolicy(`${name}-task`, {
+      role: taskRole.id,
+      policy: policyJson([
+        { Sid: 'LeaseTasks', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: tasksQueue.arn },
+        // A task that fails for good goes to the dead-letter queue with its error (Synkti SQS driver).
+        { Sid: 'DeadLetterTasks', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: tasksDlq.arn },
+        { Sid: 'SendResults', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [resultsQueue.arn, resultsDlq.arn] },
+        { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: payloads },
+      ]),
+    }, child);
+    this.taskRoleArn = taskRole.arn;
+
+    // --- ECS -------------------------------------------------------------------------------
+    const cluster = new aws.ecs.Cluster(`${name}-cluster`, {
+      name: a.cluster,
+      // Container Insights publishes RunningTaskCount, which the scale-from-zero rule reads.
+      settings: [{ name: 'containerInsights', value: 'enabled' }],
+      tags,
+    }, child);
+    const strategy = a.spot
+      ? [
+        { capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 - a.spotPercentage },
+        { capacityProvider: 'FARGATE_SPOT', base: 0, weight: a.spotPercentage },
+      ]
+      : [{ capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 }];
+    const providers = new aws.ecs.ClusterCapacityProviders(`${name}-capacity`, {
+      clusterName: cluster.name,
+      capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      defaultCapacityProviderStrategies: strategy,
+    }, child);
+    this.ecsClusterName = cluster.name;
+    this.ecsClusterArn = cluster.arn;
+
+    const image = args.image ?? pulumi.interpolate`${repo.repositoryUrl}:${args.imageTag ?? 'latest'}`;
+    const containerEnv: Record<string, pulumi.Input<string>> = {
+      ...a.env,
+      SYNKTI_CLUSTER: a.cluster,
+      SYNKTI_BACKEND: 'sqs',
+      SYNKTI_TASK_QUEUE_URL: tasksQueue.url,
+      SYNKTI_RESULT_QUEUE_URL: resultsQueue.url,
+      SYNKTI_BUCKET: bucket.name,
+      AWS_REGION: a.region,
+    };
+    const containerDefinitions = pulumi.all([image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) => JSON.stringify([{
+      name: 'worker',
+      image: img,
+      essential: true,
+      command: a.command,
+      environment: Object.entries(env).sort(([x], [y]) => x.localeCompare(y)).map(([key, value]) => ({ name: key, value })),
+      secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),
+      logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': group, 'awslogs-region': a.region, 'awslogs-stream-prefix': 'worker' } },
+      // Fargate Spot gives SIGTERM two minutes before the stop: the worker hands its leases back.
+      stopTimeout: 120,
+      readonlyRootFilesystem: false,
+    }]));
+    const taskDefinition = new aws.ecs.TaskDefinition(`${name}-worker`, {
+      family: `${a.cluster}-worker`,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: String(a.cpu),
+      memory: String(a.memory),
+      executionRoleArn: executionRole.arn,
+      taskRoleArn: taskRole.arn,
+      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
+      containerDefinitions,
+      tags,
+    }, child);
+    const service = new aws.ecs.Service(`${name}-worker`, {
+      name: `${a.cluster}-worker`,
+      cluster: cluster.arn,
+      taskDefinition: taskDefinition.arn,
+      desiredCount: a.desired,
+      capacityProviderStrategies: strategy,
+      networkConfiguration: { subnets: taskSubnets, securityGroups: [tasksSg.id], assignPublicIp },
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      deploymentMinimumHealthyPercent: 50,
+      deploymentMaximumPercent: 200,
+      propagateTags: 'SERVICE',
+      enableExecuteCommand: false,
+      tags,
+    }, { ...child, dependsOn: [providers], ignoreChanges: ['desiredCount'] });
+    this.ecsServiceName = service.name;
+
+    // --- autoscaling -------------------------------------------------------------------------
+    const target = new aws.appautoscaling.Target(`${name}-worker`, {
+      serviceNamespace: 'ecs',
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
+      minCapacity: a.min,
+      maxCapacity: a.max,
+      tags,
+    }, child);
+    const scaling = { serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId };
+    new aws.appautoscaling.Policy(`${name}-backlog`, {
+      name: `${a.cluster}-backlog-per-worker`,
+      policyType: 'TargetTrackingScaling',
+      ...scaling,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: a.backlogTarget,
+        scaleInCooldown: 300,
+        scaleOutCooldown: 60,
+        customizedMetricSpecification: {
+          namespace: BATCH_METRIC_NAMESPACE,
+          metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
+          dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
+          statistic: 'Average',
+        },
+      },
+    }, child);
+    // SQS publishes these itself: in-flight (NotVisible) and delayed tasks count as work.
+    const workQueries = [
+      { id: 'visible', metricName: 'ApproximateNumberOfMessagesVisible' },
+      { id: 'inflight', metricName: 'ApproximateNumberOfMessagesNotVisible' },
+      { id: 'delayed', metricName: 'ApproximateNumberOfMessagesDelayed' },
+    ].map((m) => ({
+      id: m.id, returnData: false,
+      metric: { namespace: 'AWS/SQS', metricName: m.metricName, dimensions: { QueueName: tasksQueue.name }, period: 60, stat: 'Maximum' },
+    }));
+    const toZero = new aws.appautoscaling.Policy(`${name}-scale-to-zero`, {
+      name: `${a.cluster}-scale-to-min-when-idle`,
+      policyType: 'StepScaling',
+      ...scaling,
+      stepScalingPolicyConfiguration: {
+        adjustmentType: 'ExactCapacity', cooldown: 300, metricAggregationType: 'Maximum',
+        stepAdjustments: [{ metricIntervalUpperBound: '0', scalingAdjustment: a.min }],
+      },
+    }, child);
+    new aws.cloudwatch.MetricAlarm(`${name}-idle`, {
+      name: `${a.cluster}-queue-idle`,
+      alarmDescription: 'No task visible, delayed or in flight: scale the workers to the minimum',
+      comparisonOperator: 'LessThanOrEqualToThreshold',
+      threshold: 0,
+      evaluationPeriods: a.scaleToZeroMinutes,
+      datapointsToAlarm: a.scaleToZeroMinutes,
+      // No data means no recent activity to prove idleness: never scale in on silence alone.
+      treatMissingData: 'notBreaching',
+      metricQueries: [...workQueries, { id: 'work', expression: 'visible + inflight + delayed', label: 'tasks visible, in flight or delayed', returnData: true }],
+      alarmActions: [toZero.arn],
+      tags,
+    }, child);
+    const fromZero = new aws.appautoscaling.Policy(`${name}-scale-from-zero`, {
+      name: `${a.cluster}-scale-from-zero`,
+      policyType: 'StepScaling',
+      ...scaling,
+      stepScalingPolicyConfiguration: {
+        adjustmentType: 'ExactCapacity', cooldown: 60, metricAggregationType: 'Maximum',
+        stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: Math.max(1, a.min) }],
+      },
+    }, child);
+    new aws.cloudwatch.MetricAlarm(`${name}-work-waiting`, {
+      name: `${a.cluster}-work-waiting`,
+      alarmDescription: 'Tasks are waiting and no worker runs: start one (target tracking cannot scale out from zero)',
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      evaluationPeriods: 1,
+      treatMissingData: 'notBreaching',
+      metricQueries: [
+        ...workQueries,
+        {
+          id: 'running', returnData: false,
+          metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: cluster.name, ServiceName: service.name }, period: 60, stat: 'Maximum' },
+        },
+        // Fires only while nothing runs, so its exact capacity is always a scale-out.
+        { id: 'waiting', expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)', label: 'work waiting with no worker', returnData: true },
+      ],
+      alarmActions: [fromZero.arn],
+      tags,
+    }, child);
+    new aws.cloudwatch.MetricAlarm(`${name}-dead-letters`, {
+      name: `${a.cluster}-dead-letters`,
+      alarmDescription: 'Tasks reached the dead-letter queue: inspect with `synkti batch dlq list`',
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      evaluationPeriods: 1,
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: tasksDlq.name },
+      period: 300,
+      statistic: 'Maximum',
+      treatMissingData: 'notBreaching',
+      ...(args.alarmTopicArn !== undefined ? { alarmActions: [args.alarmTopicArn] } : {}),
+      tags,
+    }, child);
+
+    // --- coordinator role (no access keys) -----------------------------------------------------
+    const principals = args.coordinatorPrincipals ?? [pulumi.interpolate`arn:aws:iam::${account}:root`];
+    const coordinatorRole = new aws.iam.Role(`${name}-coordinator`, {
+      name: `${a.cluster}-coordinator`,
+      assumeRolePolicy: policyJson([{ Effect: 'Allow', Principal: { AWS: principals }, Action: 'sts:AssumeRole' }]),
+      maxSessionDuration: 43_200,
+      tags,
+    }, child);
+    new aws.iam.RolePolicy(`${name}-coordinator`, {
+      role: coordinatorRole.id,
+      policy: policyJson([
+        {
+          Sid: 'Queues', Effect: 'Allow',
+          Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:PurgeQueue'],
+          Resource: queueArns,
+        },
+        { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, payloads] },
+        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn, Condition: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`, `${QUEUE_PAYLOADS_PREFIX}*`] } } },
+        // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
+        { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
+        { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
+      ]),
+    }, child);
+    this.coordinatorRoleArn = coordinatorRole.arn;
+
+    // --- optional Redis -------------------------------------------------------------------------
+    this.redisPort = 6379;
+    this.redisEndpoint = pulumi.output(undefined);
+    if (args.redis) {
+      const nodes = args.redis.numNodes ?? 1;
+      const redisSg = new aws.ec2.SecurityGroup(`${name}-redis`, {
+        name: `${a.cluster}-redis`,
+        description: `Redis of ${a.cluster}: only from its workers`,
+        vpcId,
+        ingress: [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, securityGroups: [tasksSg.id], description: 'from batch workers' }],
+        egress: [],
+        tags,
+      }, child);
+      const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-redis`, { name: `${a.cluster}-redis`, subnetIds: taskSubnets, tags }, child);
+      const redis = new aws.elasticache.ReplicationGroup(`${name}-redis`, {
+        replicationGroupId: `${a.cluster}-redis`.slice(0, 40),
+        description: `Redis of ${a.cluster}`,
+        engine: 'redis',
+        nodeType: args.redis.nodeType ?? 'cache.t4g.small',
+        numCacheClusters: nodes,
+        automaticFailoverEnabled: nodes > 1,
+        multiAzEnabled: nodes > 1,
+        port: 6379,
+        subnetGroupName: subnetGroup.name,
+        securityGroupIds: [redisSg.id],
+        atRestEncryptionEnabled: true,
+        transitEncryptionEnabled: true,
+        authToken: pulumi.secret(args.redis.authToken),
+        tags,
+      }, child);
+      this.redisEndpoint = redis.primaryEndpointAddress;
+    }
+
+    this.coordinatorEnv = pulumi.all([tasksQueue.url, resultsQueue.url, bucket.name, coordinatorRole.arn]).apply(([tasksUrl, resultsUrl, bucketName, roleArn]): Record<string, string> => ({
+      SYNKTI_BACKEND: 'sqs',
+      SYNKTI_CLUSTER: a.cluster,
+      SYNKTI_TASK_QUEUE_URL: tasksUrl,
+      SYNKTI_RESULT_QUEUE_URL: resultsUrl,
+      SYNKTI_BUCKET: bucketName,
+      AWS_REGION: a.region,
+      // Credentials come from assuming this role (profile role_arn or `aws sts assume-role`), never keys.
+      SYNKTI_COORDINATOR_ROLE_ARN: roleArn,
+    }));
+
+    this.registerOutputs({
+      vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds,
+      ecsClusterName: this.ecsClusterName, ecsClusterArn: this.ecsClusterArn, ecsServiceName: this.ecsServiceName,
+      ecrRepositoryUrl: this.ecrRepositoryUrl, taskQueueUrl: this.taskQueueUrl, taskQueueArn: this.taskQueueArn,
+      resultQueueUrl: this.resultQueueUrl, resultQueueArn: this.resultQueueArn, deadLetterQueueUrl: this.deadLetterQueueUrl,
+      bucketName: this.bucketName, bucketArn: this.bucketArn, redisEndpoint: this.redisEndpoint, redisPort: this.redisPort,
+      taskRoleArn: this.taskRoleArn, coordinatorRoleArn: this.coordinatorRoleArn, coordinatorEnv: this.coordinatorEnv,
+    });
+  }
+}
+
