@@ -1,2 +1,15 @@
-// Public API of tasks/pipelines: named exports are added here as the module is built.
-export {};
+export {
+  TASK_STATES, JOB_STATES, JOB_STREAMS, type PipelineTaskState, type PipelineJobState, type PipelineJobStream, type Json,
+  type NewPipelineTask, type NewPipelineJob, type PipelineJobRecord, type PipelineTaskRecord, type ClaimedPipelineTask, type ClaimRequest,
+  type CompleteRequest, type CompleteOutcome, type FailRequest, type FailOutcome, type HeartbeatEntry, type AgentRegistration,
+  type LiveAgent, type SweepResult, type PipelineCounters, type JobListRequest, type StageCounts, type TaskDatabase,
+} from './types.ts';
+export {
+  PIPELINE_LIMITS, TASK_KEY_PATTERN, TASK_TYPE_PATTERN, DEFAULT_TASK_MAX_ATTEMPTS, DEFAULT_TASK_TIMEOUT_MS, validateNewTasks,
+  type ResolvedNewTask,
+} from './task-validation.ts';
+export { SqlTaskDatabase, type SqlTaskDatabaseOptions } from './sql-task-database.ts';
+export {
+  openTaskDatabase, openSqliteTaskDatabase, openPostgresTaskDatabase, type SqliteTaskDatabaseOptions, type PostgresTaskDatabaseOptions,
+  type TaskDatabaseUrlOptions,
+} from './open-task-database.ts';
