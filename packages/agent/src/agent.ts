@@ -6,7 +6,8 @@ import { AgentMetrics } from './agent-metrics.ts';
 import { canTransition, type AgentState } from './agent-state.ts';
 import type { Logger } from './logger.ts';
 import { Membership } from './membership.ts';
-import { MembershipView, gossipMessageSchema, type Member } from './membership-view.ts';
+import { swimMessageSchema } from './gossip-messages.ts';
+import { MembershipView, type Member } from './membership-view.ts';
 import { PeerClient, type PeerAddress } from './peer-client.ts';
 
 export interface AgentOptions {
@@ -135,10 +136,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         workloadPort: this.ports.workload,
         state: 'booting',
         incarnation: this.startedAt,
-        heartbeat: 0,
+        version: 0,
         load: 0,
       },
-      failureTimeoutMs: this.options.failureTimeoutMs ?? 5000,
       clock: this.clock,
     });
     this.membership = new Membership({
@@ -148,6 +148,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       peers: new PeerClient({ secret: this.options.secret, timeoutMs: Math.max(500, this.options.gossipIntervalMs ?? 1000) }),
       peerAddressOf: (record) => peerAddressFromRecord(record, defaults),
       gossipIntervalMs: this.options.gossipIntervalMs,
+      failureTimeoutMs: this.options.failureTimeoutMs,
       listIntervalMs: this.options.listIntervalMs,
       listers: this.options.listers,
       logger,
@@ -249,14 +250,20 @@ export class Agent extends EventEmitter<AgentEvents> {
       'GET /status': () => ({ status: 200, body: this.status() }),
       'GET /metrics': async () => {
         const metrics = this.metrics!;
-        metrics.members.set(this.membership?.view.members().length ?? 0);
+        const membership = this.membership;
+        metrics.members.set(membership?.view.size ?? 0);
+        if (membership) {
+          for (const [event, count] of Object.entries(membership.swim.stats)) metrics.membership.set({ event }, count);
+          metrics.membership.set({ event: 'undelivered' }, membership.sendFailures);
+          metrics.cloudListCalls.set(membership.cloudListCalls);
+        }
         return { status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
       },
       'POST /v1/gossip': ({ body }) => {
-        const parsed = gossipMessageSchema.safeParse(body);
-        if (!parsed.success) return { status: 400, body: { error: 'invalid gossip message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        const parsed = swimMessageSchema.safeParse(body);
+        if (!parsed.success) return { status: 400, body: { error: 'invalid membership message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
         if (!this.membership) return { status: 503, body: { error: 'agent is booting' } };
-        this.membership.view.updateSelf({ load: this.load() });
+        this.membership.view.setSelfLoad(this.load());
         return { status: 200, body: this.membership.receive(parsed.data) };
       },
     };

@@ -1,7 +1,10 @@
 export { Agent, peerAddressFromRecord, type AgentOptions, type AgentEvents } from './agent.ts';
 export { AGENT_STATES, canTransition, type AgentState } from './agent-state.ts';
 export { AgentApi, type AgentApiOptions } from './agent-api.ts';
-export { MembershipView, memberSchema, gossipMessageSchema, type Member, type GossipMessage } from './membership-view.ts';
+export { MembershipView, memberSchema, membershipBaseline, isNewer, type Member, type MembershipBaseline } from './membership-view.ts';
+export { swimMessageSchema, membershipUpdateSchema, type SwimMessage, type MembershipUpdate, type PeerRef } from './gossip-messages.ts';
+export { SwimNode, defaultPeerRef, type SwimOptions, type Outgoing } from './swim.ts';
+export { ListerElection, listDelayMs, isListDue } from './lister-election.ts';
 export { Membership, type MembershipOptions } from './membership.ts';
 export { PeerClient, type PeerAddress } from './peer-client.ts';
 export { Replacer, type ReplacerOptions } from './replacement.ts';

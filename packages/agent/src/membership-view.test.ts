@@ -1,84 +1,102 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MembershipView, type Member } from './membership-view.ts';
+import { MembershipView, membershipBaseline, type Member } from './membership-view.ts';
 
 function member(id: string, overrides: Partial<Member> = {}): Member {
-  return { id, role: 'worker', zone: 'local-a', address: '127.0.0.1', agentPort: 7000, routerPort: 8000, workloadPort: 9000, state: 'ready', incarnation: 1, heartbeat: 0, load: 0, ...overrides };
+  return { id, role: 'worker', zone: 'local-a', address: '127.0.0.1', agentPort: 7000, routerPort: 8000, workloadPort: 9000, state: 'ready', incarnation: 1, version: 0, load: 0, ...overrides };
 }
 
-function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
   return { now: () => t, advance: (ms) => { t += ms; } };
 }
 
-test('three views converge to the same membership through pairwise gossip', () => {
-  const clock = fakeClock();
-  const views = ['i-a', 'i-b', 'i-c'].map((id) => new MembershipView({ self: member(id), failureTimeoutMs: 5000, clock: clock.now }));
-  const [a, b, c] = views as [MembershipView, MembershipView, MembershipView];
-  b.merge(a.toMessage());
-  c.merge(b.toMessage());
-  a.merge(c.toMessage());
-  b.merge(a.toMessage());
-  for (const view of views) assert.deepEqual(view.memberIds(), ['i-a', 'i-b', 'i-c']);
+test('alive updates add members; only newer versions replace them', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  assert.ok(a.applyAlive(member('i-b', { version: 3 })).joined);
+  assert.equal(a.applyAlive(member('i-b', { version: 2, state: 'draining' })).changed, false, 'older version ignored');
+  assert.equal(a.get('i-b')!.state, 'ready');
+  assert.equal(a.applyAlive(member('i-b', { version: 4, state: 'draining' })).changed, true);
+  assert.equal(a.get('i-b')!.state, 'draining');
+  assert.deepEqual(a.memberIds(), ['i-a', 'i-b']);
 });
 
-test('a member whose heartbeat stops is expired after the failure timeout, not before', () => {
-  const clock = fakeClock();
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000, clock: clock.now });
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 3 })], dead: [] });
-  clock.advance(4000);
-  assert.deepEqual(a.expire(), []);
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 4 })], dead: [] });
-  clock.advance(4000);
-  assert.deepEqual(a.expire(), [], 'a fresh heartbeat resets the timer');
-  clock.advance(1001);
-  assert.deepEqual(a.expire().map((m) => m.id), ['i-b']);
-  assert.deepEqual(a.memberIds(), ['i-a']);
+test('a suspect is due at its deadline unless a newer version refutes it', () => {
+  const c = clock();
+  const a = new MembershipView({ self: member('i-a'), clock: c.now });
+  a.applyAlive(member('i-b', { version: 3 }));
+  a.applyAlive(member('i-c', { version: 1 }));
+  assert.ok(a.applySuspect({ id: 'i-b', incarnation: 1, version: 3 }, c.now() + 5000).changed);
+  assert.ok(a.applySuspect({ id: 'i-c', incarnation: 1, version: 1 }, c.now() + 5000).changed);
+  a.applyAlive(member('i-c', { version: 2 })); // i-c refutes
+  c.advance(4999);
+  assert.deepEqual(a.dueSuspects(), []);
+  c.advance(1);
+  assert.deepEqual(a.dueSuspects().map((m) => m.id), ['i-b']);
+  assert.equal(a.declareDead('i-b')?.id, 'i-b');
+  assert.deepEqual(a.memberIds(), ['i-a', 'i-c']);
+  assert.equal(a.isSuspect('i-c'), false);
+  assert.equal(a.applyAlive(member('i-b', { version: 3 })).changed, false, 'the dead version stays dead');
 });
 
-test('stale gossip about a dead member does not bring it back, a newer incarnation does', () => {
-  const clock = fakeClock();
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000, clock: clock.now });
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 7 })], dead: [] });
-  clock.advance(6000);
-  a.expire();
-  a.merge({ from: 'i-c', members: [member('i-b', { heartbeat: 7 })], dead: [] });
-  assert.equal(a.has('i-b'), false, 'same version as the tombstone is stale');
-  a.merge({ from: 'i-b', members: [member('i-b', { incarnation: 2, heartbeat: 0 })], dead: [] });
-  assert.equal(a.has('i-b'), true, 'a restarted agent rejoins');
+test('a suspicion about an older version is stale', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  a.applyAlive(member('i-b', { version: 5 }));
+  assert.equal(a.applySuspect({ id: 'i-b', incarnation: 1, version: 4 }, Date.now()).changed, false);
+  assert.equal(a.isSuspect('i-b'), false);
 });
 
-test('a dead report spreads, and the lost member is reported once', () => {
-  const clock = fakeClock();
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000, clock: clock.now });
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 2 }), member('i-c', { heartbeat: 5 })], dead: [] });
-  const first = a.merge({ from: 'i-b', members: [], dead: [{ id: 'i-c', incarnation: 1, heartbeat: 5 }] });
-  assert.deepEqual(first.lost.map((m) => m.id), ['i-c']);
-  const second = a.merge({ from: 'i-d', members: [], dead: [{ id: 'i-c', incarnation: 1, heartbeat: 5 }] });
-  assert.deepEqual(second.lost, []);
+test('stale news of a dead member does not bring it back; a new incarnation does', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  a.applyAlive(member('i-b', { version: 7 }));
+  assert.equal(a.applyDead({ id: 'i-b', incarnation: 1, version: 7 }).lost?.id, 'i-b');
+  assert.equal(a.applyAlive(member('i-b', { version: 7 })).changed, false);
+  assert.equal(a.has('i-b'), false);
+  assert.ok(a.applyAlive(member('i-b', { incarnation: 2, version: 0 })).joined, 'a restarted agent rejoins');
 });
 
-test('a dead report about an older version is ignored (the member moved on)', () => {
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000 });
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 9 })], dead: [] });
-  const { lost } = a.merge({ from: 'i-c', members: [], dead: [{ id: 'i-b', incarnation: 1, heartbeat: 4 }] });
-  assert.deepEqual(lost, []);
+test('a dead report is news once; about an older version it is ignored', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  a.applyAlive(member('i-b', { version: 9 }));
+  a.applyAlive(member('i-c', { version: 5 }));
+  assert.equal(a.applyDead({ id: 'i-b', incarnation: 1, version: 4 }).changed, false);
   assert.equal(a.has('i-b'), true);
+  assert.equal(a.applyDead({ id: 'i-c', incarnation: 1, version: 5 }).lost?.id, 'i-c');
+  assert.equal(a.applyDead({ id: 'i-c', incarnation: 1, version: 5 }).changed, false);
 });
 
-test('a graceful leave (state stopped) removes the member at once', () => {
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000 });
-  a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 1 })], dead: [] });
-  const { lost } = a.merge({ from: 'i-b', members: [member('i-b', { heartbeat: 2, state: 'stopped' })], dead: [] });
-  assert.deepEqual(lost.map((m) => [m.id, m.state]), [['i-b', 'stopped']]);
+test('a graceful leave (state stopped) removes the member at once, reported as stopped', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  a.applyAlive(member('i-b', { version: 1 }));
+  const { lost } = a.applyAlive(member('i-b', { version: 2, state: 'stopped' }));
+  assert.deepEqual([lost?.id, lost?.state], ['i-b', 'stopped']);
   assert.equal(a.has('i-b'), false);
 });
 
-test('nobody else can speak for us, and our own heartbeat advances', () => {
-  const a = new MembershipView({ self: member('i-a'), failureTimeoutMs: 5000 });
-  a.merge({ from: 'i-b', members: [member('i-a', { heartbeat: 99, state: 'draining' })], dead: [{ id: 'i-a', incarnation: 9, heartbeat: 9 }] });
+test('nobody else speaks for us; news of our own death asks for a refutation', () => {
+  const a = new MembershipView({ self: member('i-a') });
+  assert.equal(a.applyAlive(member('i-a', { version: 99, state: 'draining' })).changed, false);
   assert.equal(a.self.state, 'ready');
+  assert.equal(a.applyDead({ id: 'i-a', incarnation: 1, version: 0 }).refute, true);
+  assert.equal(a.applySuspect({ id: 'i-a', incarnation: 1, version: 0 }, 0).refute, true);
+  a.updateSelf();
+  assert.equal(a.self.version, 1);
+  assert.equal(a.applySuspect({ id: 'i-a', incarnation: 1, version: 0 }, 0).refute, false, 'already refuted');
   assert.equal(a.has('i-a'), true);
-  a.beat();
-  assert.equal(a.self.heartbeat, 1);
+});
+
+test('views over a shared baseline see the baseline plus their own changes only', () => {
+  const baseline = membershipBaseline(['i-a', 'i-b', 'i-c'].map((id) => member(id)));
+  const a = new MembershipView({ self: member('i-a'), baseline });
+  const b = new MembershipView({ self: member('i-b'), baseline });
+  a.applyDead({ id: 'i-c', incarnation: 1, version: 0 });
+  a.applyAlive(member('i-d'));
+  assert.deepEqual(a.memberIds(), ['i-a', 'i-b', 'i-d']);
+  assert.equal(a.size, 3);
+  assert.deepEqual(b.memberIds(), ['i-a', 'i-b', 'i-c'], 'the other view is untouched');
+  const seen = new Set<string>();
+  let n = 0;
+  const random = (): number => ((n++ * 0.37) % 1);
+  for (let i = 0; i < 50; i++) seen.add(a.randomMemberId(random)!);
+  assert.deepEqual([...seen].sort(), ['i-b', 'i-d'], 'random picks never return self or the dead');
 });

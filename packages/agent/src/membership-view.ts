@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { AGENT_STATES, type AgentState } from './agent-state.ts';
+import { AGENT_STATES } from './agent-state.ts';
 
 /**
- * What one agent knows about another, as gossiped between peers. Every agent owns its
- * own entry and bumps `heartbeat` each gossip round; (`incarnation`, `heartbeat`) orders
- * versions of an entry, so a restarted agent (new incarnation) supersedes its old self.
+ * What one agent knows about another, as disseminated between peers. Every agent owns
+ * its own entry: (`incarnation`, `version`) orders versions of an entry. An agent bumps
+ * `version` whenever its entry changes (state, notice) or to refute a suspicion, and a
+ * restarted agent starts a new incarnation, so it supersedes its old self.
  */
 export const memberSchema = z.object({
   id: z.string().min(1).max(64),
@@ -16,8 +17,8 @@ export const memberSchema = z.object({
   workloadPort: z.number().int().min(1).max(65535),
   state: z.enum(AGENT_STATES),
   incarnation: z.number().int().nonnegative(),
-  heartbeat: z.number().int().nonnegative(),
-  /** In-flight requests through this node's router (load shown by `synkti status`). */
+  version: z.number().int().nonnegative(),
+  /** In-flight requests through this node's router, as last heard from the node itself (not versioned). */
   load: z.number().nonnegative(),
   /** Set once the node has an interruption notice: its deadline (epoch ms). */
   noticeDeadline: z.number().int().nonnegative().optional(),
@@ -26,163 +27,288 @@ export const memberSchema = z.object({
 });
 export type Member = z.infer<typeof memberSchema>;
 
-export const gossipMessageSchema = z.object({
-  from: z.string().min(1).max(64),
-  members: z.array(memberSchema).max(20_000),
-  /** Members the sender has declared dead, with the version it last saw. */
-  dead: z.array(z.object({ id: z.string().min(1).max(64), incarnation: z.number().int().nonnegative(), heartbeat: z.number().int().nonnegative() })).max(20_000).default([]),
-});
-export type GossipMessage = z.infer<typeof gossipMessageSchema>;
+export interface MemberVersion { id: string; incarnation: number; version: number }
 
-interface Tombstone { incarnation: number; heartbeat: number; at: number }
-interface Entry { member: Member; refreshedAt: number }
+/** Is `a` a later version of an entry than `b`? */
+export function isNewer(a: { incarnation: number; version: number }, b: { incarnation: number; version: number }): boolean {
+  return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.version > b.version);
+}
+
+function versionOf(member: Member): MemberVersion {
+  return { id: member.id, incarnation: member.incarnation, version: member.version };
+}
+
+interface Tombstone { incarnation: number; version: number; at: number }
+
+/**
+ * A read-only starting view shared by many MembershipViews (each keeps only its own
+ * differences). Lets the membership benchmark hold 10,000 agents' views of 10,000
+ * members in one process; an agent never needs one.
+ */
+export interface MembershipBaseline {
+  readonly members: ReadonlyMap<string, Member>;
+  readonly ids: readonly string[];
+}
+
+export function membershipBaseline(members: Iterable<Member>): MembershipBaseline {
+  const map = new Map<string, Member>();
+  for (const member of members) map.set(member.id, member);
+  return { members: map, ids: [...map.keys()] };
+}
 
 export interface MembershipViewOptions {
   self: Member;
-  /** A member whose heartbeat has not advanced for this long is declared dead. */
-  failureTimeoutMs: number;
-  /** How long a dead member's last version is remembered to refuse stale gossip about it. @default 10 × failureTimeoutMs */
+  /** How long a dead member's last version is remembered, to refuse stale news of it. @default 120000 */
   tombstoneTtlMs?: number;
+  /** A shared starting view (benchmarks). @default none */
+  baseline?: MembershipBaseline;
   clock?: () => number;
 }
 
-function newer(a: { incarnation: number; heartbeat: number }, b: { incarnation: number; heartbeat: number }): boolean {
-  return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.heartbeat > b.heartbeat);
+/** What applying one update did to the view. */
+export interface ApplyResult {
+  /** The view changed: the update is news and worth passing on. */
+  changed: boolean;
+  /** The member is new to the view. */
+  joined?: Member;
+  /** The member left the view (its last entry; state 'stopped' for a graceful leave). */
+  lost?: Member;
+  /** Someone said we are suspect or dead: the caller must refute by announcing a new version. */
+  refute?: boolean;
 }
 
 /**
- * The membership one agent holds: live members (its own entry included) merged from
- * gossip, with failure detection by heartbeat age. Pure data structure: no I/O.
+ * The membership one agent holds: live (and suspected) members, its own entry included,
+ * plus tombstones of the dead. Pure data structure with SWIM's precedence rules; no I/O.
+ * Nothing here is O(N) per update, so it stays cheap at 10,000 members.
  */
 export class MembershipView {
-  private readonly entries = new Map<string, Entry>();
+  /** Entries that differ from the baseline (all entries when there is none). */
+  private readonly own = new Map<string, Member>();
+  /** Baseline ids no longer members. */
+  private readonly hidden = new Set<string>();
+  /** Member ids not in the baseline, for random picks without building a list. */
+  private readonly added: string[] = [];
+  private readonly addedIndex = new Map<string, number>();
+  private readonly baseline: MembershipBaseline | undefined;
+  private readonly suspects = new Map<string, number>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly clock: () => number;
-  private readonly failureTimeoutMs: number;
   private readonly tombstoneTtlMs: number;
+  private sorted: Member[] | undefined;
+  private idList: string[] | undefined;
+  private lastSweepAt = 0;
+  /** Bumped whenever the set of members changes (join or loss), for callers' caches. */
+  generation = 0;
   readonly selfId: string;
 
   constructor(options: MembershipViewOptions) {
     this.clock = options.clock ?? Date.now;
-    this.failureTimeoutMs = options.failureTimeoutMs;
-    this.tombstoneTtlMs = options.tombstoneTtlMs ?? options.failureTimeoutMs * 10;
+    this.tombstoneTtlMs = options.tombstoneTtlMs ?? 120_000;
+    this.baseline = options.baseline;
     this.selfId = options.self.id;
-    this.entries.set(options.self.id, { member: { ...options.self }, refreshedAt: this.clock() });
+    this.put({ ...options.self });
   }
 
   get self(): Member {
-    return this.entries.get(this.selfId)!.member;
+    return this.own.get(this.selfId)!;
   }
 
-  /** Change our own entry (state, load, ...) and bump its heartbeat so peers take it. */
-  updateSelf(change: Partial<Omit<Member, 'id' | 'incarnation' | 'heartbeat'>>): Member {
-    const entry = this.entries.get(this.selfId)!;
-    entry.member = { ...entry.member, ...change, heartbeat: entry.member.heartbeat + 1 };
-    entry.refreshedAt = this.clock();
-    return entry.member;
+  /** Change our own entry and bump its version so peers take it. */
+  updateSelf(change: Partial<Omit<Member, 'id' | 'incarnation' | 'version'>> = {}): Member {
+    const next = { ...this.self, ...change, version: this.self.version + 1 };
+    this.own.set(this.selfId, next);
+    this.sorted = undefined;
+    return next;
   }
 
-  /** Called once per gossip round. */
-  beat(): void {
-    this.updateSelf({});
+  /** Our current load: carried on every message we send, never versioned or re-gossiped. */
+  setSelfLoad(load: number): void {
+    this.self.load = load;
   }
 
-  /** Live members, self included, sorted by id. */
-  members(): Member[] {
-    return [...this.entries.values()].map((e) => e.member).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-
-  memberIds(): string[] {
-    return this.members().map((m) => m.id);
+  get size(): number {
+    return (this.baseline ? this.baseline.ids.length - this.hidden.size : 0) + this.added.length;
   }
 
   get(id: string): Member | undefined {
-    return this.entries.get(id)?.member;
+    const own = this.own.get(id);
+    if (own || !this.baseline || this.hidden.has(id)) return own;
+    return this.baseline.members.get(id);
   }
 
   has(id: string): boolean {
-    return this.entries.has(id);
+    return this.get(id) !== undefined;
+  }
+
+  /** Every live member id, self included, in no particular order (no list is built). */
+  *ids(): Generator<string> {
+    if (this.baseline) for (const id of this.baseline.ids) if (!this.hidden.has(id)) yield id;
+    yield* this.added;
+  }
+
+  /** Live members (suspects included: they may still refute), self included, sorted by id. */
+  members(): Member[] {
+    this.sorted ??= [...this.ids()].map((id) => this.get(id)!).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.sorted;
+  }
+
+  memberIds(): string[] {
+    this.idList ??= [...this.ids()].sort();
+    return this.idList;
+  }
+
+  /** A uniformly random member other than us (and `except`), or undefined if there is none. */
+  randomMemberId(random: () => number, except?: ReadonlySet<string>): string | undefined {
+    const baseCount = this.baseline?.ids.length ?? 0;
+    const total = baseCount + this.added.length;
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const index = Math.floor(random() * total);
+      const id = index < baseCount ? this.baseline!.ids[index]! : this.added[index - baseCount]!;
+      if (id !== this.selfId && !except?.has(id) && this.has(id)) return id;
+    }
+    // Mostly-excluded small views: pick from the full list.
+    const pool = this.memberIds().filter((id) => id !== this.selfId && !except?.has(id));
+    return pool.length === 0 ? undefined : pool[Math.floor(random() * pool.length)];
+  }
+
+  isSuspect(id: string): boolean {
+    return this.suspects.has(id);
   }
 
   isDead(id: string): boolean {
     return this.tombstones.has(id);
   }
 
-  /** Merge a peer's gossip. Returns the ids that joined the view and the members it lost. */
-  merge(message: GossipMessage): { joined: string[]; lost: Member[] } {
-    const now = this.clock();
-    const joined: string[] = [];
-    const lost: Member[] = [];
-    for (const dead of message.dead) {
-      const member = this.markDead(dead.id, dead);
-      if (member) lost.push(member);
-    }
-    for (const incoming of message.members) {
-      if (incoming.id === this.selfId) continue; // only we speak for ourselves
-      const tomb = this.tombstones.get(incoming.id);
-      if (tomb && !newer(incoming, tomb)) continue; // stale news of a dead member
-      if (tomb) this.tombstones.delete(incoming.id);
-      const current = this.entries.get(incoming.id);
-      if (incoming.state === 'stopped') {
-        // A graceful leave: drop it now rather than waiting for its heartbeat to go stale.
-        if (!current || newer(incoming, current.member)) {
-          const member = this.markDead(incoming.id, incoming);
-          if (member) lost.push({ ...member, state: 'stopped' });
-          else this.tombstones.set(incoming.id, { incarnation: incoming.incarnation, heartbeat: incoming.heartbeat, at: now });
-        }
-        continue;
-      }
-      if (!current) {
-        this.entries.set(incoming.id, { member: { ...incoming }, refreshedAt: now });
-        joined.push(incoming.id);
-      } else if (newer(incoming, current.member)) {
-        current.member = { ...incoming };
-        current.refreshedAt = now;
-      }
-    }
-    return { joined, lost };
+  /** Versions of the dead we remember (for a full-state sync). */
+  deadVersions(): MemberVersion[] {
+    return [...this.tombstones].map(([id, t]) => ({ id, incarnation: t.incarnation, version: t.version }));
   }
 
-  /** Declare a member dead (timeout, or a peer's report); returns its last entry if it was live. */
-  markDead(id: string, version?: { incarnation: number; heartbeat: number }): Member | undefined {
-    if (id === this.selfId) return undefined;
-    const entry = this.entries.get(id);
-    const last = entry?.member;
-    // A report about an older version than the one we hold is stale: the member has moved on.
-    if (last && version && newer(last, version)) return undefined;
-    const tombVersion = last && version ? (newer(version, last) ? version : last) : (last ?? version);
-    if (!tombVersion) return undefined;
+  /** A member's entry as its own message carried it: newer versions apply, the same version refreshes its load. */
+  applyFrom(member: Member): ApplyResult {
+    const current = this.get(member.id);
+    if (current && member.id !== this.selfId && !isNewer(member, current) && !isNewer(current, member)) {
+      if (current.load !== member.load) this.put({ ...current, load: member.load });
+      return { changed: false };
+    }
+    return this.applyAlive(member);
+  }
+
+  /** An `alive` update: a member's entry. A 'stopped' entry is a graceful leave. */
+  applyAlive(member: Member): ApplyResult {
+    if (member.id === this.selfId) return { changed: false }; // only we speak for ourselves
+    const tomb = this.tombstones.get(member.id);
+    if (tomb && !isNewer(member, tomb)) return { changed: false }; // stale news of the dead
+    const current = this.get(member.id);
+    if (current && !isNewer(member, current)) return { changed: false };
+    if (member.state === 'stopped') {
+      const lost = this.bury(member.id, versionOf(member));
+      return { changed: true, lost: lost ? { ...lost, state: 'stopped' } : undefined };
+    }
+    if (tomb) this.tombstones.delete(member.id);
+    this.suspects.delete(member.id); // a newer version refutes any suspicion
+    this.put({ ...member });
+    if (current) return { changed: true };
+    this.membershipChanged();
+    return { changed: true, joined: this.get(member.id)! };
+  }
+
+  /** A `suspect` update: the member is dead at `suspectUntil` unless it refutes with a newer version. */
+  applySuspect(version: MemberVersion, suspectUntil: number): ApplyResult {
+    if (version.id === this.selfId) return { changed: false, refute: this.isAboutCurrentSelf(version) };
+    const current = this.get(version.id);
+    if (!current || isNewer(current, version)) return { changed: false }; // unknown, or it moved on
+    if (this.suspects.has(version.id)) return { changed: false };
+    this.suspects.set(version.id, suspectUntil);
+    return { changed: true };
+  }
+
+  /** A `dead` update. */
+  applyDead(version: MemberVersion): ApplyResult {
+    if (version.id === this.selfId) return { changed: false, refute: this.isAboutCurrentSelf(version) };
+    const current = this.get(version.id);
+    if (current && isNewer(current, version)) return { changed: false }; // it moved on
+    const tomb = this.tombstones.get(version.id);
+    if (!current && tomb && !isNewer(version, tomb)) return { changed: false }; // already known
+    const lost = this.bury(version.id, version);
+    return { changed: true, lost };
+  }
+
+  /** Suspects whose time has run out (still members: the caller decides, see SwimNode). */
+  dueSuspects(): Member[] {
+    const now = this.clock();
+    const due: Member[] = [];
+    for (const [id, until] of this.suspects) {
+      const member = this.get(id);
+      if (!member) this.suspects.delete(id);
+      else if (until <= now) due.push(member);
+    }
+    if (now - this.lastSweepAt >= 1000) {
+      this.lastSweepAt = now;
+      for (const [id, tomb] of this.tombstones) if (now - tomb.at > this.tombstoneTtlMs) this.tombstones.delete(id);
+    }
+    return due;
+  }
+
+  /** Give a suspect more time (a final probe is under way). */
+  extendSuspicion(id: string, until: number): void {
+    if (this.suspects.has(id)) this.suspects.set(id, until);
+  }
+
+  /** The suspect answered us directly: drop our suspicion of it. */
+  clearSuspicion(id: string): void {
+    this.suspects.delete(id);
+  }
+
+  /** Declare a member dead at its current version; returns its last entry if it was live. */
+  declareDead(id: string): Member | undefined {
+    const member = this.get(id);
+    return member ? this.bury(id, versionOf(member)) : undefined;
+  }
+
+  private isAboutCurrentSelf(version: MemberVersion): boolean {
+    // Only news about our current or a later version needs a refutation; older news is stale.
+    return !isNewer(this.self, version);
+  }
+
+  private put(member: Member): void {
+    this.own.set(member.id, member);
+    this.hidden.delete(member.id);
+    if (!this.baseline?.members.has(member.id) && !this.addedIndex.has(member.id)) {
+      this.addedIndex.set(member.id, this.added.length);
+      this.added.push(member.id);
+    }
+    this.sorted = undefined;
+  }
+
+  /** Remove a member and remember its version; returns its last entry if it was live. */
+  private bury(id: string, version: MemberVersion): Member | undefined {
     const existing = this.tombstones.get(id);
-    if (!existing || newer(tombVersion, existing)) {
-      this.tombstones.set(id, { incarnation: tombVersion.incarnation, heartbeat: tombVersion.heartbeat, at: this.clock() });
+    if (!existing || isNewer(version, existing)) {
+      this.tombstones.set(id, { incarnation: version.incarnation, version: version.version, at: this.clock() });
     }
-    this.entries.delete(id);
-    return last;
-  }
-
-  /** Members whose heartbeat stopped advancing, removed from the view and returned. */
-  expire(): Member[] {
-    const now = this.clock();
-    const lost: Member[] = [];
-    for (const [id, entry] of this.entries) {
-      if (id === this.selfId) continue;
-      if (now - entry.refreshedAt > this.failureTimeoutMs) {
-        const member = this.markDead(id);
-        if (member) lost.push(member);
+    const entry = this.get(id);
+    this.suspects.delete(id);
+    if (!entry) return undefined;
+    this.own.delete(id);
+    if (this.baseline?.members.has(id)) this.hidden.add(id);
+    const index = this.addedIndex.get(id);
+    if (index !== undefined) {
+      const last = this.added.pop()!;
+      if (last !== id) {
+        this.added[index] = last;
+        this.addedIndex.set(last, index);
       }
+      this.addedIndex.delete(id);
     }
-    for (const [id, tomb] of this.tombstones) {
-      if (now - tomb.at > this.tombstoneTtlMs) this.tombstones.delete(id);
-    }
-    return lost;
+    this.membershipChanged();
+    return entry;
   }
 
-  /** What we gossip: every live member and our recent tombstones. */
-  toMessage(): GossipMessage {
-    return {
-      from: this.selfId,
-      members: this.members(),
-      dead: [...this.tombstones].map(([id, t]) => ({ id, incarnation: t.incarnation, heartbeat: t.heartbeat })),
-    };
+  private membershipChanged(): void {
+    this.sorted = undefined;
+    this.idList = undefined;
+    this.generation += 1;
   }
 }

@@ -1,7 +1,10 @@
-import { TAG_CLUSTER, rendezvousPick } from '@synkti/core';
+import { TAG_CLUSTER } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
-import { MembershipView, type Member } from './membership-view.ts';
+import type { PeerRef, SwimMessage, SwimReply } from './gossip-messages.ts';
+import { ListerElection, isListDue, listDelayMs } from './lister-election.ts';
+import type { Member, MembershipView } from './membership-view.ts';
 import type { PeerAddress, PeerClient } from './peer-client.ts';
+import { SwimNode, type Outgoing } from './swim.ts';
 import type { Logger } from './logger.ts';
 
 export interface MembershipOptions {
@@ -11,117 +14,151 @@ export interface MembershipOptions {
   peers: PeerClient;
   /** Where a listed instance's agent API is (its private IP, and its agent port from tags or the cluster default). */
   peerAddressOf: (record: InstanceRecord) => PeerAddress;
-  /** @default 1000 */
+  /** SWIM protocol period: each node probes one random member this often. @default 1000 */
   gossipIntervalMs?: number;
+  /** A member that stops answering is suspected, and declared dead this long after unless it refutes. @default 5000 */
+  failureTimeoutMs?: number;
   /** How often a lister lists the cloud. @default 15000 */
   listIntervalMs?: number;
   /** How many nodes (rendezvous-chosen) list the cloud; the others learn through gossip. @default 2 */
   listers?: number;
-  /** Peers contacted per gossip round. @default 3 */
+  /** Members an update is pushed to per dissemination round. @default 3 */
   fanout?: number;
+  /** Fleets up to this size are told of our own state changes directly, all at once. @default 64 */
+  announceToAllUpTo?: number;
   logger: Logger;
   onJoined?: (member: Member) => void;
-  /** A member left the view: its heartbeat stopped or a peer reported it dead. */
+  /** A member left the view: it stopped answering probes, or left gracefully (state 'stopped'). */
   onLost?: (member: Member) => void;
   onCloudList?: (records: InstanceRecord[]) => void;
   random?: () => number;
   clock?: () => number;
 }
 
+/** Instances listed per page when a node looks for its first peers. */
+const SEED_PAGE_SIZE = 50;
+/** Unknown listed instances contacted per listing (bounded work after a mass launch). */
+const MAX_CONTACTS_PER_LIST = 8;
+
 /**
- * Keeps the view converged: each gossip round bumps our heartbeat, expires silent
- * members and exchanges views with a few peers; a few rendezvous-chosen nodes list the
- * cloud so the account's API rate stays bounded whatever the fleet size (invariant 3).
+ * Runs the SWIM protocol over the agent API (POST /v1/gossip) and keeps the cloud API
+ * budget bounded (invariant 3): a joining node lists one small page of the cloud to find
+ * seeds; after that only the `listers` rendezvous-chosen nodes list the cloud, every
+ * `listIntervalMs` ± 20 %, to find instances gossip has not brought (a split fleet, a
+ * node that joined before anyone could answer). A node alone lists every interval / 4.
  */
 export class Membership {
   readonly view: MembershipView;
-  /** Instances seen in the cloud but not (yet) in the view: gossip targets, so newcomers are found. */
-  private readonly candidates = new Map<string, PeerAddress>();
+  readonly swim: SwimNode;
   private readonly options: MembershipOptions;
+  private readonly election: ListerElection;
   private readonly random: () => number;
   private readonly clock: () => number;
-  private gossipTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
   private listTimer: NodeJS.Timeout | undefined;
   private running = false;
-  private gossiping = false;
   private listing: Promise<void> | undefined;
   private lastListAt = 0;
   cloudListCalls = 0;
-  gossipRounds = 0;
-  gossipFailures = 0;
+  sendFailures = 0;
 
   constructor(options: MembershipOptions) {
     this.options = options;
     this.view = options.view;
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? Date.now;
+    this.election = new ListerElection(options.cluster, options.listers ?? 2);
+    this.swim = new SwimNode({
+      view: options.view,
+      probeIntervalMs: this.gossipIntervalMs,
+      // failureTimeout is how long a silent member may stay in the view: about one period
+      // to notice it (probe, indirect probes) and the rest as suspicion it can refute.
+      suspicionTimeoutMs: Math.max(this.gossipIntervalMs, (options.failureTimeoutMs ?? 5000) - this.gossipIntervalMs),
+      gossipFanout: options.fanout ?? 3,
+      clock: this.clock,
+      random: this.random,
+      onJoined: options.onJoined,
+      onLost: options.onLost,
+    });
   }
 
   get gossipIntervalMs(): number { return this.options.gossipIntervalMs ?? 1000; }
   get listIntervalMs(): number { return this.options.listIntervalMs ?? 15_000; }
 
-  /** First contact: list the cloud, gossip with everyone found. */
+  /** First contact: list one page of the cloud and sync full state with a few of the instances found. */
   async join(): Promise<void> {
-    await this.listCloud();
-    await this.gossipRound(Number.POSITIVE_INFINITY);
+    const records = await this.listSeeds();
+    const seeds = records.filter((r) => r.id !== this.view.selfId);
+    for (let i = seeds.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [seeds[i], seeds[j]] = [seeds[j]!, seeds[i]!];
+    }
+    await this.dispatch(this.swim.join(seeds.map((r) => this.refOf(r))));
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    // Ticks are finer than the period so probe timeouts are honoured to within a tick.
+    const tickMs = Math.max(10, Math.min(100, this.gossipIntervalMs / 5));
     const tick = (): void => {
-      void this.gossipRound().finally(() => {
-        if (this.running) this.gossipTimer = setTimeout(tick, this.gossipIntervalMs).unref();
-      });
+      if (!this.running) return;
+      void this.dispatch(this.swim.tick());
+      this.tickTimer = setTimeout(tick, tickMs).unref();
     };
-    this.gossipTimer = setTimeout(tick, this.gossipIntervalMs).unref();
+    this.tickTimer = setTimeout(tick, tickMs).unref();
     this.scheduleList();
   }
 
   stop(): void {
     this.running = false;
-    if (this.gossipTimer) clearTimeout(this.gossipTimer);
+    if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.listTimer) clearTimeout(this.listTimer);
   }
 
   /** Should this node list the cloud now? The top `listers` by rendezvous, or anyone alone. */
   isLister(): boolean {
-    const ids = this.view.memberIds();
-    if (ids.length <= 1) return true;
-    const key = `list:${this.options.cluster}`;
-    return rendezvousPick(key, ids, this.options.listers ?? 2).includes(this.view.selfId);
+    return this.election.isLister(this.view);
   }
 
   private scheduleList(): void {
-    // Jitter (±20%) keeps listers from calling the API in step after a mass event.
-    const delay = this.listIntervalMs * (0.8 + 0.4 * this.random());
     this.listTimer = setTimeout(() => {
-      const alone = this.view.members().length <= 1;
-      const due = this.isLister() || (alone && this.clock() - this.lastListAt >= this.listIntervalMs / 4);
+      const due = isListDue(this.election, this.view, this.lastListAt, this.clock(), this.listIntervalMs);
       void (due ? this.listCloud() : Promise.resolve()).finally(() => {
         if (this.running) this.scheduleList();
       });
-    }, delay).unref();
+    }, listDelayMs(this.listIntervalMs, this.view.size <= 1, this.random)).unref();
   }
 
-  /** List the cluster's live instances and add the unknown ones as gossip targets. */
+  private async listSeeds(): Promise<InstanceRecord[]> {
+    try {
+      this.lastListAt = this.clock();
+      this.cloudListCalls += 1;
+      const page = await this.options.instances.list(
+        { tags: { [TAG_CLUSTER]: this.options.cluster }, states: ['pending', 'running'] },
+        { maxResults: SEED_PAGE_SIZE },
+      );
+      return page.items;
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'listing the cloud for seed peers failed; will retry');
+      return [];
+    }
+  }
+
+  /** List the cluster's live instances and sync with a few that are not in our view. */
   listCloud(): Promise<void> {
     this.listing ??= (async () => {
       try {
         this.lastListAt = this.clock();
-        this.cloudListCalls += 1;
         const records = await listAllInstances(this.options.instances, {
           tags: { [TAG_CLUSTER]: this.options.cluster },
           states: ['pending', 'running'],
         });
-        const listed = new Set<string>();
-        for (const record of records) {
-          listed.add(record.id);
-          if (record.id === this.view.selfId || this.view.has(record.id)) continue;
-          this.candidates.set(record.id, this.options.peerAddressOf(record));
-        }
-        for (const id of this.candidates.keys()) if (!listed.has(id)) this.candidates.delete(id);
+        this.cloudListCalls += 1;
+        const unknown = records.filter((r) => r.id !== this.view.selfId && !this.view.has(r.id) && !this.view.isDead(r.id));
+        const contacts = unknown.slice(0, MAX_CONTACTS_PER_LIST).map((r) => this.swim.syncTo(this.refOf(r), true));
         this.options.onCloudList?.(records);
+        await this.dispatch(contacts);
       } catch (error) {
         this.options.logger.warn({ err: error }, 'listing the cloud failed; will retry');
       } finally {
@@ -131,71 +168,50 @@ export class Membership {
     return this.listing;
   }
 
-  /** Tell every member at once about our own entry (a state change must not wait a round). */
+  /** Our own entry changed: tell the fleet now (all of a small fleet, a few of a big one), not at the next round. */
   async announce(): Promise<void> {
-    const targets = this.view.members().filter((m) => m.id !== this.view.selfId);
-    await Promise.allSettled(targets.map((m) => this.exchange(m.id, m)));
+    const all = this.view.size <= (this.options.announceToAllUpTo ?? 64);
+    await this.dispatch(this.swim.announce(all ? this.view.size : 3 * (this.options.fanout ?? 3)));
   }
 
-  /** One round: heartbeat, expire, exchange with `fanout` random peers (or `fanout` = all). */
-  async gossipRound(fanout = this.options.fanout ?? 3): Promise<void> {
-    if (this.gossiping) return;
-    this.gossiping = true;
+  /** A message pushed to us by a peer; the answer goes back in the HTTP response. */
+  receive(message: SwimMessage): SwimReply {
+    const { reply, send } = this.swim.receive(message);
+    void this.dispatch(send);
+    return { messages: reply };
+  }
+
+  private refOf(record: InstanceRecord): PeerRef {
+    return { id: record.id, ...this.options.peerAddressOf(record) };
+  }
+
+  private async dispatch(outgoing: Outgoing[]): Promise<void> {
+    await Promise.allSettled(outgoing.map((o) => this.deliver(o)));
+  }
+
+  private async deliver({ to, message }: Outgoing): Promise<void> {
+    let reply: SwimReply;
     try {
-      this.gossipRounds += 1;
-      this.view.beat();
-      for (const lost of this.view.expire()) this.lost(lost);
-      const targets = this.pickTargets(fanout);
-      await Promise.allSettled(targets.map(([id, address]) => this.exchange(id, address)));
-    } finally {
-      this.gossiping = false;
-    }
-  }
-
-  private pickTargets(fanout: number): [string, PeerAddress][] {
-    const pool = new Map<string, PeerAddress>();
-    for (const member of this.view.members()) if (member.id !== this.view.selfId) pool.set(member.id, member);
-    for (const [id, address] of this.candidates) if (!pool.has(id) && !this.view.isDead(id)) pool.set(id, address);
-    const all = [...pool];
-    if (all.length <= fanout) return all;
-    for (let i = all.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [all[i], all[j]] = [all[j]!, all[i]!];
-    }
-    return all.slice(0, fanout);
-  }
-
-  private async exchange(id: string, address: PeerAddress): Promise<void> {
-    try {
-      const reply = await this.options.peers.gossip(address, this.view.toMessage());
-      this.candidates.delete(id);
-      const { joined, lost } = this.view.merge(reply);
-      for (const joinedId of joined) {
-        this.candidates.delete(joinedId);
-        const member = this.view.get(joinedId);
-        if (member) this.options.onJoined?.(member);
-      }
-      for (const member of lost) this.lost(member);
+      // A probe that takes longer than half a period counts as unanswered.
+      const timeoutMs = message.kind === 'ping' ? Math.max(200, this.gossipIntervalMs / 2) : Math.max(1000, this.gossipIntervalMs);
+      reply = await this.options.peers.swim(to, message, timeoutMs);
     } catch (error) {
-      this.gossipFailures += 1;
-      this.options.logger.debug({ peer: id, err: (error as Error).message }, 'gossip exchange failed');
+      this.sendFailures += 1;
+      this.swim.sendFailed(message, isConnectionRefused(error));
+      this.options.logger.debug({ peer: to.id, kind: message.kind, err: (error as Error).message }, 'membership message not delivered');
+      return;
+    }
+    for (const answer of reply.messages) {
+      const { reply: back, send } = this.swim.receive(answer);
+      await this.dispatch([...back.map((m) => ({ to, message: m })), ...send]);
     }
   }
+}
 
-  /** Merge gossip pushed to us by a peer, and answer with our view. */
-  receive(message: Parameters<MembershipView['merge']>[0]): ReturnType<MembershipView['toMessage']> {
-    const { joined, lost } = this.view.merge(message);
-    for (const joinedId of joined) {
-      this.candidates.delete(joinedId);
-      const member = this.view.get(joinedId);
-      if (member) this.options.onJoined?.(member);
-    }
-    for (const member of lost) this.lost(member);
-    return this.view.toMessage();
+function isConnectionRefused(error: unknown): boolean {
+  // fetch wraps the socket error: SynktiError → TypeError('fetch failed') → Error{code}.
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ECONNREFUSED') return true;
   }
-
-  private lost(member: Member): void {
-    this.candidates.delete(member.id);
-    this.options.onLost?.(member);
-  }
+  return false;
 }

@@ -1,5 +1,5 @@
 import { SynktiError } from '@synkti/core';
-import { gossipMessageSchema, type GossipMessage } from './membership-view.ts';
+import { swimReplySchema, type SwimMessage, type SwimReply } from './gossip-messages.ts';
 
 export interface PeerAddress {
   address: string;
@@ -31,15 +31,15 @@ export class PeerClient {
     return `http://${hostForUrl(peer.address)}:${peer.agentPort}`;
   }
 
-  /** Push-pull gossip: send our view, get theirs. */
-  async gossip(peer: PeerAddress, message: GossipMessage): Promise<GossipMessage> {
-    const body = await this.request(peer, 'POST', '/v1/gossip', message);
-    const parsed = gossipMessageSchema.safeParse(body);
-    if (!parsed.success) throw new SynktiError('E_PEER_PROTOCOL', `peer ${this.baseUrl(peer)} answered gossip with an invalid view`);
+  /** Deliver one membership message; the peer answers with the messages it has for us. */
+  async swim(peer: PeerAddress, message: SwimMessage, timeoutMs = this.timeoutMs): Promise<SwimReply> {
+    const body = await this.request(peer, 'POST', '/v1/gossip', message, timeoutMs);
+    const parsed = swimReplySchema.safeParse(body);
+    if (!parsed.success) throw new SynktiError('E_PEER_PROTOCOL', `peer ${this.baseUrl(peer)} answered a membership message with an invalid reply`);
     return parsed.data;
   }
 
-  async request(peer: PeerAddress, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async request(peer: PeerAddress, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const url = this.baseUrl(peer) + path;
     let response: Response;
     try {
@@ -47,7 +47,7 @@ export class PeerClient {
         method,
         headers: { authorization: this.authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       throw new SynktiError('E_PEER_UNREACHABLE', `peer ${url} unreachable`, { cause: error });
