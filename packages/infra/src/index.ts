@@ -16,3 +16,9 @@ export type { PolicyDocument, PolicyStatement, PolicyStatementInput } from './aw
 export { runMockStack, outputValue, MOCK_ACCOUNT } from './testing/mock-stack.ts';
 export type { RecordedResource, MockStackOptions, MockStackResult } from './testing/mock-stack.ts';
 export { E_INFRA_INPUT } from './validate.ts';
+export { AUDIT_RULES } from './audit/audit-rules.ts';
+export type { AuditResource, AuditRule, Finding, Severity } from './audit/audit-rules.ts';
+export { auditResources, formatAuditReport, resourcesFromPulumiJson } from './audit/audit.ts';
+export type { AuditReport, AuditOptions } from './audit/audit.ts';
+export { loadInfraConfig, infraProgram, auditInfraConfig } from './infra-program.ts';
+export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';

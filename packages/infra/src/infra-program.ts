@@ -1,0 +1,87 @@
+/**
+ * An infra config (which components, with which inputs) and the Pulumi program it makes.
+ * The same program runs under mocks (`synkti infra audit`) and under the Automation API
+ * (`synkti infra preview|up`), so what is audited is what would be deployed.
+ */
+import { readFileSync } from 'node:fs';
+import type * as pulumi from '@pulumi/pulumi';
+import { SynktiError } from '@synkti/core';
+import { SpotBatchFleet, type SpotBatchFleetArgs } from './aws/spot-batch-fleet.ts';
+import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
+import { auditResources, type AuditOptions, type AuditReport } from './audit/audit.ts';
+import { runMockStack } from './testing/mock-stack.ts';
+import type { AuditResource } from './audit/audit-rules.ts';
+
+export interface InfraConfig {
+  /** Inputs of a SpotServeFleet named "serve"; absent: none. */
+  serve?: SpotServeFleetArgs | undefined;
+  /** Inputs of a SpotBatchFleet named "batch"; absent: none. */
+  batch?: SpotBatchFleetArgs | undefined;
+}
+
+export type InfraComponent = 'serve' | 'batch';
+
+/** Reads and shape-checks a JSON infra config file. */
+export function loadInfraConfig(path: string): InfraConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new SynktiError('E_CONFIG_INFRA', `cannot read infra config ${path}`, { cause, hint: 'check the path' });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new SynktiError('E_CONFIG_INFRA', `infra config ${path} is not JSON`, { cause, hint: 'write {"serve": {...}, "batch": {...}}' });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new SynktiError('E_CONFIG_INFRA', `infra config ${path} is not an object`, { hint: 'write {"serve": {...}, "batch": {...}}' });
+  }
+  const unknown = Object.keys(doc).filter((k) => k !== 'serve' && k !== 'batch');
+  if (unknown.length > 0) throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: unknown key(s) ${unknown.join(', ')}`, { hint: 'only "serve" and "batch" are components' });
+  for (const key of ['serve', 'batch'] as const) {
+    const value = (doc as Record<string, unknown>)[key];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: "${key}" must be an object of component inputs`, { hint: `write "${key}": {}` });
+    }
+  }
+  return doc as InfraConfig;
+}
+
+/** The program: creates the configured components, returns their outputs (stack outputs). */
+export function infraProgram(config: InfraConfig, components: readonly InfraComponent[] = ['serve', 'batch'], opts: pulumi.ComponentResourceOptions = {}): () => Record<string, unknown> {
+  return () => {
+    const outputs: Record<string, unknown> = {};
+    if (components.includes('serve') && config.serve) {
+      const s = new SpotServeFleet('serve', config.serve, opts);
+      Object.assign(outputs, {
+        workerInstanceProfileName: s.workerInstanceProfileName, modelsBucketName: s.modelsBucketName, checkpointsBucketName: s.checkpointsBucketName,
+        artifactsLocation: s.artifactsLocation, workerSecurityGroupId: s.workerSecurityGroupId, autoScalingGroupName: s.autoScalingGroupName,
+        launchTemplateId: s.launchTemplateId, loadBalancerDnsName: s.loadBalancerDnsName,
+      });
+    }
+    if (components.includes('batch') && config.batch) {
+      const b = new SpotBatchFleet('batch', config.batch, opts);
+      Object.assign(outputs, {
+        ecsClusterName: b.ecsClusterName, ecsServiceName: b.ecsServiceName, ecrRepositoryUrl: b.ecrRepositoryUrl,
+        sqsTaskQueueUrl: b.taskQueueUrl, sqsResultQueueUrl: b.resultQueueUrl, sqsDlqUrl: b.deadLetterQueueUrl,
+        s3BucketName: b.bucketName, coordinatorRoleArn: b.coordinatorRoleArn, coordinatorEnv: b.coordinatorEnv, redisEndpoint: b.redisEndpoint,
+      });
+    }
+    return outputs;
+  };
+}
+
+export interface AuditStackOptions extends AuditOptions {
+  /** Stack name (selects the environment). @default 'dev' */
+  stack?: string | undefined;
+  /** @default both */
+  components?: readonly InfraComponent[] | undefined;
+}
+
+/** Renders the config under mocks and audits what it registers. */
+export async function auditInfraConfig(config: InfraConfig, options: AuditStackOptions = {}): Promise<{ report: AuditReport; resources: AuditResource[] }> {
+  const { resources } = await runMockStack((opts) => infraProgram(config, options.components, opts)(), { stack: options.stack ?? 'dev' });
+  return { report: auditResources(resources, options), resources };
+}
