@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadClusterConfig, type ClusterSpec } from '@synkti/core';
 import { renderWorkerUserData } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
+import { packAgentArtifact } from '../worker/agent-artifact.ts';
 import { launchWorkers, listWorkers, terminateWorkers } from '../worker/worker-fleet.ts';
 import { renderWorkerTable, workersToJson } from '../worker/worker-output.ts';
 import { openWorkerProvider, type WorkerProvider } from '../worker/worker-provider.ts';
@@ -92,8 +93,39 @@ Examples:
 /** Adds `synkti worker user-data|launch|list|terminate`. */
 export function registerWorkerCommands(program: Command): void {
   const worker = program.command('worker')
-    .description('operate workers directly: boot script, launch, list, terminate')
+    .description('operate workers directly: agent release, boot script, launch, list, terminate')
     .addHelpText('after', '\nThe provider comes from synkti.config.ts: "local" (this machine) or "aws" (EC2).');
+
+  worker.command('pack')
+    .description('build the agent release workers install: synkti-agent-<version>.tgz, with its SHA-256')
+    .option('--out <dir>', 'directory to write it to', '.')
+    .option('--version <version>', 'release version (default: this CLI\'s version)')
+    .option('--json', 'print { file, key, sha256, bytes } as JSON', false)
+    .addHelpText('after', `
+The tarball holds the agent's sources, tsx and every installed dependency they need,
+including native modules (esbuild, libsql) built for THIS machine: pack on Linux with
+the workers' CPU (x64 or arm64). It is reproducible: the same checkout gives the same
+SHA-256.
+
+Then:
+  aws s3 cp synkti-agent-<version>.tgz s3://<bucket>/artifacts/synkti-agent-<version>.tgz
+  synkti worker user-data --bucket <bucket> --artifact synkti-agent-<version>.tgz --node-tarball …`)
+    .action(async (options: { out: string; version?: string; json: boolean }) => {
+      const progress = createProgress(process.stderr, options.json);
+      progress.update('packing the agent');
+      const artifact = await packAgentArtifact({ outDir: options.out, version: options.version });
+      progress.done();
+      if (options.json) {
+        console.log(JSON.stringify(artifact));
+        return;
+      }
+      console.log([
+        `wrote ${artifact.file} (${(artifact.bytes / 1e6).toFixed(1)} MB, ${artifact.packages} packages, ${artifact.platform})`,
+        `sha256 ${artifact.sha256}`,
+        `next: aws s3 cp ${artifact.file} s3://<bucket>/${artifact.key}`,
+        `      synkti worker user-data --bucket <bucket> --version ${artifact.version} --sha256 ${artifact.sha256} --node-sha256 <…>`,
+      ].join('\n'));
+    });
 
   addUserDataOptions(worker.command('user-data')
     .description('print the cloud-init user data that boots an EC2 worker (a bash script)'))

@@ -80,7 +80,7 @@ describe('synkti worker user-data', () => {
     const { buildProgram } = await import('../main.ts');
     const group = buildProgram().commands.find((c) => c.name() === 'worker');
     assert.ok(group, 'synkti worker exists');
-    assert.deepEqual(group.commands.map((c) => c.name()), ['user-data', 'launch', 'list', 'terminate']);
+    assert.deepEqual(group.commands.map((c) => c.name()), ['pack', 'user-data', 'launch', 'list', 'terminate']);
     for (const command of group.commands) assert.ok(command.description().length > 20, `${command.name()} is described`);
   });
 });
