@@ -16,21 +16,21 @@ export interface SvgChartOptions {
   panelHeight?: number;
 }
 
-const COLORS = { ready: '#1a7f37', onDemand: '#d4680f', spot: '#6e9bd1', target: '#888' };
+const COLORS = { ready: '#0b4f1f', onDemand: '#e8892b', spot: '#6e9bd1', target: '#555' };
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /**
- * One panel per policy, stacked, sharing the time axis (days): ready replicas (green), spot
- * instances held (blue) and on-demand instances (orange) as step lines, the target dashed.
+ * One panel per policy, sharing the time axis (days): instances held as stacked areas
+ * (spot blue, on-demand orange), ready replicas as a dark green step line, the target dashed.
  * Plain SVG that any browser opens.
  */
 export function renderReplicaChart(series: readonly ChartSeries[], options: SvgChartOptions = {}): string {
   const width = options.width ?? 960;
   const panelHeight = options.panelHeight ?? 120;
-  const left = 150;
+  const left = 170;
   const right = 20;
   const top = 50;
   const gap = 28;
@@ -43,37 +43,52 @@ export function renderReplicaChart(series: readonly ChartSeries[], options: SvgC
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${left}" y="20" font-size="15" font-weight="bold">${escapeXml(options.title ?? 'Replicas over time')}</text>`);
-  const legend: [string, string][] = [['ready replicas', COLORS.ready], ['spot instances', COLORS.spot], ['on-demand instances', COLORS.onDemand], ['target', COLORS.target]];
-  legend.forEach(([label, color], i) => {
-    const lx = left + i * 170;
-    out.push(`<line x1="${lx}" y1="36" x2="${lx + 20}" y2="36" stroke="${color}" stroke-width="2"${label === 'target' ? ' stroke-dasharray="4 3"' : ''}/><text x="${lx + 25}" y="40">${label}</text>`);
+  const legend: [string, string, boolean][] = [['ready replicas', COLORS.ready, false], ['spot instances held', COLORS.spot, true], ['on-demand instances held', COLORS.onDemand, true], ['target', COLORS.target, false]];
+  legend.forEach(([label, color, filled], i) => {
+    const lx = left + i * 200;
+    out.push(filled
+      ? `<rect x="${lx}" y="30" width="20" height="10" fill="${color}" fill-opacity="0.45"/><text x="${lx + 25}" y="40">${label}</text>`
+      : `<line x1="${lx}" y1="36" x2="${lx + 20}" y2="36" stroke="${color}" stroke-width="2"${label === 'target' ? ' stroke-dasharray="4 3"' : ''}/><text x="${lx + 25}" y="40">${label}</text>`);
   });
   series.forEach((s, index) => {
     const y0 = top + index * (panelHeight + gap);
-    const maxY = Math.max(s.target + 1, ...s.timeline.map((p) => Math.max(p.ready, p.spot, p.onDemand)));
+    const maxY = Math.max(s.target + 1, ...s.timeline.map((p) => Math.max(p.ready, p.spot + p.onDemand)));
     const y = (v: number): number => y0 + panelHeight - (v / maxY) * panelHeight;
-    out.push(`<text x="${left - 10}" y="${y0 + panelHeight / 2}" text-anchor="end" font-weight="bold">${escapeXml(s.policy)}</text>`);
+    out.push(`<text x="${left - 28}" y="${y0 + panelHeight / 2}" text-anchor="end" font-weight="bold">${escapeXml(s.policy)}</text>`);
     out.push(`<rect x="${left}" y="${y0}" width="${plotWidth}" height="${panelHeight}" fill="none" stroke="#ddd"/>`);
     for (let v = 0; v <= maxY; v += Math.max(1, Math.ceil(maxY / 4))) {
       out.push(`<text x="${left - 4}" y="${y(v) + 4}" text-anchor="end" font-size="10" fill="#666">${v}</text>`);
     }
     out.push(`<line x1="${left}" y1="${y(s.target)}" x2="${left + plotWidth}" y2="${y(s.target)}" stroke="${COLORS.target}" stroke-dasharray="4 3"/>`);
-    const step = (pick: (p: TimelinePoint) => number, color: string, widthPx: number): void => {
+    // Instances held, stacked (spot below, on-demand on top), with the ready line over them.
+    const area = (lower: (p: TimelinePoint) => number, upper: (p: TimelinePoint) => number, color: string): void => {
       if (s.timeline.length === 0) return;
-      let d = '';
-      let previous: number | undefined;
-      for (const p of s.timeline) {
+      const end = x(s.durationMs).toFixed(1);
+      let top = '';
+      let bottom = `V${y(lower(s.timeline[s.timeline.length - 1]!)).toFixed(1)}`;
+      s.timeline.forEach((p, i) => {
         const px = x(p.t).toFixed(1);
-        const py = y(pick(p)).toFixed(1);
-        d += previous === undefined ? `M${px},${py}` : `H${px}V${py}`;
-        previous = pick(p);
+        top += i === 0 ? `M${px},${y(upper(p)).toFixed(1)}` : `H${px}V${y(upper(p)).toFixed(1)}`;
+      });
+      top += `H${end}`;
+      // Back along the lower edge, right to left: each point's level spans from its time to the next.
+      for (let i = s.timeline.length - 1; i >= 0; i--) {
+        const p = s.timeline[i]!;
+        bottom += `V${y(lower(p)).toFixed(1)}H${x(p.t).toFixed(1)}`;
       }
-      d += `H${x(s.durationMs).toFixed(1)}`;
-      out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${widthPx}"/>`);
+      out.push(`<path d="${top}${bottom}Z" fill="${color}" fill-opacity="0.45" stroke="none"/>`);
     };
-    step((p) => p.spot, COLORS.spot, 1);
-    step((p) => p.onDemand, COLORS.onDemand, 1.2);
-    step((p) => p.ready, COLORS.ready, 1.5);
+    area(() => 0, (p) => p.spot, COLORS.spot);
+    area((p) => p.spot, (p) => p.spot + p.onDemand, COLORS.onDemand);
+    if (s.timeline.length > 0) {
+      let d = '';
+      s.timeline.forEach((p, i) => {
+        const px = x(p.t).toFixed(1);
+        d += i === 0 ? `M${px},${y(p.ready).toFixed(1)}` : `H${px}V${y(p.ready).toFixed(1)}`;
+      });
+      d += `H${x(s.durationMs).toFixed(1)}`;
+      out.push(`<path d="${d}" fill="none" stroke="${COLORS.ready}" stroke-width="1.5"/>`);
+    }
   });
   const axisY = top + series.length * (panelHeight + gap) - gap + 16;
   const tickEvery = days > 20 ? 5 : days > 5 ? 1 : days > 1 ? 0.25 : 1 / 24;
