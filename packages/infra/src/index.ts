@@ -22,3 +22,5 @@ export { auditResources, formatAuditReport, resourcesFromPulumiJson } from './au
 export type { AuditReport, AuditOptions } from './audit/audit.ts';
 export { loadInfraConfig, infraProgram, auditInfraConfig } from './infra-program.ts';
 export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';
+export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
+export type { InfraStackOptions } from './automation.ts';

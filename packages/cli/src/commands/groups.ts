@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
+import { registerInfraCommands } from './infra-command.ts';
 import { registerPipelineCommands } from './pipeline-command.ts';
 import { registerSimCommand } from './sim-command.ts';
 import { registerWorkerCommands } from './worker-command.ts';
@@ -14,4 +15,5 @@ export function registerCommandGroups(program: Command): void {
   registerBatchCommands(program);
   registerPipelineCommands(program);
   registerSimCommand(program);
+  registerInfraCommands(program);
 }

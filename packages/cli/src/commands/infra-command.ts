@@ -1,0 +1,55 @@
+import { InvalidArgumentError, type Command } from 'commander';
+// The program's -c/--config is the cluster config (synkti.config.ts); infra configs use --infra-config.
+import type { InfraComponent } from '@synkti/infra';
+import { runInfraAudit, runInfraDeploy, DEFAULT_INFRA_CONFIG_FILE } from '../infra/infra-actions.ts';
+
+const STACK_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+function stackOption(value: string): string {
+  if (!STACK_RE.test(value)) throw new InvalidArgumentError('expected a stack name: letters, digits, ".", "_" and "-" (e.g. dev, staging, production, ml-prod)');
+  return value;
+}
+
+function componentOption(value: string): InfraComponent {
+  if (value !== 'serve' && value !== 'batch') throw new InvalidArgumentError('expected serve or batch');
+  return value;
+}
+
+function ruleList(value: string, previous: string[]): string[] {
+  const ids = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (ids.length === 0) throw new InvalidArgumentError('expected rule ids, e.g. log-retention');
+  return [...previous, ...ids];
+}
+
+/** Adds `synkti infra audit|preview|up|destroy|outputs`. */
+export function registerInfraCommands(program: Command): void {
+  const infra = program.command('infra').description('infrastructure as code (Pulumi): security audit, preview with a saved plan, apply it, destroy, outputs');
+  const common = (cmd: Command): Command => cmd
+    .option('--infra-config <file>', `infra config JSON: {"serve": {...}, "batch": {...}} (default: ./${DEFAULT_INFRA_CONFIG_FILE})`)
+    .option('--stack <name>', 'stack name; selects the dev/staging/production preset', stackOption, 'dev')
+    .option('--component <name>', 'only this component: serve or batch', componentOption);
+
+  common(infra.command('audit')
+    .description('check the stack\'s resources against the security rules (DESIGN.md invariant 8); exits 1 on any breach'))
+    .option('--from <file>', 'audit `pulumi preview --json` or `pulumi stack export` output instead of the config')
+    .option('--skip <rules>', 'skip these rule ids (comma-separated; shown as skipped)', ruleList, [])
+    .option('--json', 'print the report as JSON', false)
+    .action(async (o: { infraConfig?: string; stack: string; component?: InfraComponent; from?: string; skip: string[]; json: boolean }) => {
+      await runInfraAudit({ ...o, config: o.infraConfig }, (text) => console.log(text));
+    });
+
+  for (const [action, description] of [
+    ['preview', 'audit, then preview the changes and save the plan (needs the Pulumi CLI)'],
+    ['up', 'apply exactly the plan saved by preview (needs the Pulumi CLI)'],
+    ['destroy', 'destroy the stack; the models bucket is protected and kept (needs the Pulumi CLI)'],
+    ['outputs', 'print the stack outputs (needs the Pulumi CLI)'],
+  ] as const) {
+    common(infra.command(action).description(description))
+      .option('--plan <file>', 'plan file (default: ./.synkti/infra-<stack>.plan.json)')
+      .option('--backend <url>', 'state backend: file://… for a personal dev stack, s3://bucket?region=… for shared stacks (default: PULUMI_BACKEND_URL, else file://~/.synkti/pulumi)')
+      .option('--json', 'print JSON', false)
+      .action(async (o: { infraConfig?: string; stack: string; component?: InfraComponent; plan?: string; backend?: string; json: boolean }) => {
+        await runInfraDeploy(action, { ...o, config: o.infraConfig }, (text) => console.log(text));
+      });
+  }
+}
