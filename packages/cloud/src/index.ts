@@ -19,3 +19,4 @@ export {
 } from './boot/worker-user-data.ts';
 export { renderSynktiUnit, WORKER_PATHS, WORKER_USER, type SynktiUnitOptions } from './boot/synkti-unit.ts';
 export { checkBucket, checkSha256, checkVersion, checkRegion, checkNodeVersion } from './boot/boot-inputs.ts';
+export { checkShellUserData, userDataKind, type UserDataKind } from './boot/user-data-format.ts';

@@ -34,9 +34,9 @@ import {
   checkRegion, checkRelativePath, checkSha256, checkVersion,
 } from './boot-inputs.ts';
 import { WORKER_PATHS, WORKER_USER, renderSynktiUnit } from './synkti-unit.ts';
+import { MAX_USER_DATA_BYTES, checkShellUserData } from './user-data-format.ts';
 
-/** EC2 accepts at most 16 KB of user data, measured before base64 encoding. */
-export const MAX_USER_DATA_BYTES = 16 * 1024;
+export { MAX_USER_DATA_BYTES };
 
 /** The default instance-metadata endpoint (IMDSv2). */
 const DEFAULT_IMDS = 'http://169.254.169.254';
@@ -341,5 +341,7 @@ log "started synkti.service (agent $AGENT_VERSION): journalctl -u synkti -f"
       hint: 'the cluster config is embedded: shorten workload.env and workload.command, or keep large settings in the bucket',
     });
   }
+  // What cloud-init needs to run it as a script (a self-check: a template change cannot break it silently).
+  checkShellUserData(script);
   return script;
 }
