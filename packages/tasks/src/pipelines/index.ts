@@ -13,3 +13,10 @@ export {
   openTaskDatabase, openSqliteTaskDatabase, openPostgresTaskDatabase, type SqliteTaskDatabaseOptions, type PostgresTaskDatabaseOptions,
   type TaskDatabaseUrlOptions,
 } from './open-task-database.ts';
+export {
+  definePipeline, PermanentTaskError, type Pipeline, type PipelineInput, type PipelineStage, type PipelineStageInput, type PipelineTaskContext,
+  type StageHandler, type StageTask,
+} from './define-pipeline.ts';
+export { PipelineAgent, type PipelineAgentOptions, type PipelineAgentStats } from './pipeline-agent.ts';
+export { PipelineRequeuer, REQUEUER_LEASE, REQUEUER_POOL, type PipelineRequeuerOptions, type RequeuerStatus } from './pipeline-requeuer.ts';
+export { readPipelineResult } from './result-store.ts';
