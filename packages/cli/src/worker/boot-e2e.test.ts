@@ -21,7 +21,8 @@ const exec = promisify(execFile);
 const SKIP = process.env.SYNKTI_TEST_PACK !== '1' && 'set SYNKTI_TEST_PACK=1 (packs the real agent, ~100 MB)';
 
 const STUBS: Record<string, string> = {
-  aws: '#!/bin/bash\necho "aws $*" >>"$STUB_LOG"\nif [ "$1 $2" = "s3 cp" ]; then src="${@: -2:1}"; dest="${@: -1}"; cp "$FAKE_S3/${src#s3://}" "$dest"; exit $?; fi\nexit 2\n',
+  // aws s3api get-object --region R --bucket B --key K --expected-bucket-owner O DEST
+  aws: '#!/bin/bash\necho "aws $*" >>"$STUB_LOG"\nif [ "$1 $2" = "s3api get-object" ]; then cp "$FAKE_S3/$6/$8" "${11}"; exit $?; fi\nexit 2\n',
   curl: '#!/bin/bash\ncase "$*" in *latest/api/token*) printf t ;; *identity/document*) printf \'{"accountId" : "123456789012"}\' ;; *) exit 22 ;; esac\n',
   systemctl: '#!/bin/bash\necho "systemctl $*" >>"$STUB_LOG"\n',
   useradd: '#!/bin/bash\necho "useradd $*" >>"$STUB_LOG"\n',

@@ -24,24 +24,26 @@ const AGENT_VERSION = '0.1.0';
 const ACCOUNT = '123456789012';
 
 const STUBS: Record<string, string> = {
-  // s3 cp s3://bucket/key dest -> copies $FAKE_S3/bucket/key, as the instance's account (the owner)
+  // s3api get-object --bucket B --key K dest -> copies $FAKE_S3/B/K, if the caller expects the owner (the instance's account)
   aws: `#!/bin/bash
 echo "aws $*" >>"$STUB_LOG"
-if [ "$1 $2" = "s3 cp" ]; then
-  owner=""; src=""; dest=""
+if [ "$1 $2" = "s3api get-object" ]; then
+  owner=""; bucket=""; key=""; dest=""
   shift 2
   while [ $# -gt 0 ]; do
     case "$1" in
       --expected-bucket-owner) owner="$2"; shift 2 ;;
+      --bucket) bucket="$2"; shift 2 ;;
+      --key) key="$2"; shift 2 ;;
       --region) shift 2 ;;
-      --only-show-errors) shift ;;
-      *) if [ -z "$src" ]; then src="$1"; else dest="$1"; fi; shift ;;
+      *) dest="$1"; shift ;;
     esac
   done
-  [ "$owner" = "${ACCOUNT}" ] || { echo "An error occurred (AccessDenied): bucket owner mismatch" >&2; exit 1; }
-  file="$FAKE_S3/\${src#s3://}"
-  [ -f "$file" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
+  [ "$owner" = "${ACCOUNT}" ] || { echo "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied" >&2; exit 254; }
+  file="$FAKE_S3/$bucket/$key"
+  [ -f "$file" ] || { echo "An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist." >&2; exit 254; }
   cp "$file" "$dest"
+  echo '{"ContentLength": 1}'
   exit 0
 fi
 if [ "$1 $2" = "ssm get-parameter" ]; then
@@ -200,7 +202,7 @@ describe('worker boot script (run under a temp root with stubs)', () => {
     assert.equal(JSON.parse(readFileSync(join(box.root, WORKER_PATHS.clusterConfig), 'utf8')).spec.name, 'prod');
 
     const log = box.stubLog();
-    const downloads = log.filter((l) => l.startsWith('aws s3 cp'));
+    const downloads = log.filter((l) => l.startsWith('aws s3api get-object'));
     assert.equal(downloads.length, 2);
     for (const line of downloads) assert.match(line, new RegExp(`--expected-bucket-owner ${ACCOUNT} `));
     assert.ok(log.some((l) => /^useradd --system .* synkti$/.test(l)), 'creates the synkti system user');

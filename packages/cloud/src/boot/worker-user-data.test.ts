@@ -78,7 +78,7 @@ describe('renderWorkerUserData', () => {
     assert.match(script, /^readonly NODE_KEY='artifacts\/node-v20\.18\.1-linux-x64\.tar\.xz'$/m);
     assert.match(script, /^readonly BUCKET='acme-synkti-prod'$/m);
     assert.match(script, /sha256sum -c/);
-    assert.match(script, /--expected-bucket-owner "\$owner"/);
+    assert.match(script, /aws s3api get-object --region "\$REGION" --bucket "\$BUCKET" --key "\$1" --expected-bucket-owner "\$owner"/);
     assert.doesNotMatch(script, /curl[^\n]*\|\s*(ba)?sh/, 'nothing from the internet is piped into a shell');
     assert.equal(agentArtifactKey('1.2.3'), 'artifacts/synkti-agent-1.2.3.tgz');
     assert.equal(nodeTarballKey('20.1.0', 'arm64'), 'artifacts/node-v20.1.0-linux-arm64.tar.xz');

@@ -267,7 +267,7 @@ work="$(mktemp -d "$ROOT/var/tmp/synkti-boot.XXXXXX")"
 fetch() {
   local attempt
   for attempt in 1 2 3 4 5; do
-    if aws s3 cp --only-show-errors --region "$REGION" --expected-bucket-owner "$owner" "s3://$BUCKET/$1" "$2"; then
+    if aws s3api get-object --region "$REGION" --bucket "$BUCKET" --key "$1" --expected-bucket-owner "$owner" "$2" >/dev/null; then
       return 0
     fi
     log "download of s3://$BUCKET/$1 failed (attempt $attempt of 5)"
