@@ -14,6 +14,8 @@ export interface PolicySettings {
   synktiSpare?: number;
   /** SkyServe: over-provisioned spot replicas. @default 1 */
   skyServeOverProvision?: number;
+  /** Synkti: route to draining replicas when none is ready (not in the agent's router yet). @default false */
+  synktiLastResortDraining?: boolean;
   /** Deadline policy, serving: availability objective. @default 0.99 */
   availabilityObjective?: number;
 }
@@ -25,8 +27,8 @@ export function createPolicy(name: string, settings: PolicySettings = {}): Polic
     case 'spot-fallback': return spotFallbackPolicy({ zone: settings.zone });
     case 'skyserve': return skyServePolicy({ overProvision: settings.skyServeOverProvision });
     case 'deadline': return deadlinePolicy({ availabilityObjective: settings.availabilityObjective });
-    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare });
-    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, returnToSpot: false, name: 'synkti-agent-as-is' });
+    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining });
+    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, returnToSpot: false, name: 'synkti-agent-as-is' });
     default:
       throw new SynktiError('E_SIM_POLICY', `unknown policy "${name}"`, { hint: `use one of ${POLICY_NAMES.join(', ')}, or all` });
   }

@@ -78,6 +78,11 @@ export interface Policy {
   readonly watchesNotices: boolean;
   /** How long after an instance dies the policy (and its load balancer) notices. */
   readonly detectionDelayMs: number;
+  /**
+   * When no ready replica is left, send requests to draining ones that are still alive
+   * (they can serve until their termination) rather than fail them. @default false
+   */
+  readonly routeToDrainingAsLastResort?: boolean;
   start(ctx: PolicyContext): void;
   onNotice?(ctx: PolicyContext, instance: SimInstance): void;
   onRebalance?(ctx: PolicyContext, instance: SimInstance): void;

@@ -103,6 +103,22 @@ describe('simulate: policies', () => {
     assert.ok(early.availability > atNotice.availability);
   });
 
+  it('synkti: with every replica drained at once, routing to draining replicas as a last resort saves the requests of the notice window', () => {
+    // Only zone a has capacity; both replicas get their notice at 20:00, the on-demand
+    // fallbacks are ready at 20:00 + 183 s; the drained ones live until 22:00.
+    const set = traces({ a: [1, 1, 0, 0, 0, 0], b: [0, 0, 0, 0, 0, 0] });
+    const run = (lastResortDraining: boolean) => simulate({ traces: set, prices: PRICES, policy: synktiPolicy({ lastResortDraining }), target: 2, seed: 4, workload: { kind: 'serve', requestsPerSecond: 2, meanServiceMs: 1000 } });
+    const cut = run(false);
+    const lastResort = run(true);
+    assert.equal(cut.instances.filter((i) => i.lifecycle === 'on-demand').length, 2);
+    // Without: nothing routable for 183 s at the start and 183 s after the notice.
+    assert.ok(cut.failedBy.noReplica > 600, String(cut.failedBy.noReplica));
+    // The 120 s of the notice window at 2 requests/s: about 240 requests saved.
+    const saved = cut.failedBy.noReplica - lastResort.failedBy.noReplica;
+    assert.ok(saved > 150 && saved < 350, `saved ${saved}`);
+    assert.equal(lastResort.availability, cut.availability);
+  });
+
   it('a policy that launches in an unknown zone is a clear error', () => {
     const bad: Policy = { name: 'bad', watchesNotices: false, detectionDelayMs: 0, start: (ctx) => void ctx.launch({ lifecycle: 'spot', zone: 'nowhere' }) };
     assert.throws(() => simulate({ traces: traces({ a: [1] }), prices: PRICES, policy: bad, target: 1 }), { code: 'E_SIM_ZONE' });

@@ -458,6 +458,16 @@ class World {
         bestLoad = instance.inflight.length;
       }
     }
+    if (!best && this.policy.routeToDrainingAsLastResort) {
+      for (const instance of this.live) {
+        if (instance.phase !== 'ready' || !instance.draining) continue;
+        if (instance.inflight.length > 0) instance.inflight = instance.inflight.filter((endsAt) => endsAt > now);
+        if (instance.inflight.length < bestLoad) {
+          best = instance;
+          bestLoad = instance.inflight.length;
+        }
+      }
+    }
     if (!best || best.phase === 'terminated' || bestLoad >= maxConcurrent) {
       this.counters.failed++;
       if (!best) this.failedBy.noReplica++;

@@ -58,6 +58,7 @@ export function registerSimCommand(program: Command): void {
     .option('--zone <zone>', 'zone of the single-zone policies (default: the first zone)')
     .option('--prices <file>', 'price table JSON (default: the shipped p3.2xlarge table; see its sources)')
     .option('--spare <count>', 'synkti policies: replicas beyond --replicas', intOption(0, 100), 0)
+    .option('--route-to-draining', 'synkti policies: when no replica is ready, route to draining ones until they die (not in the agent yet)', false)
     .option('--workload <kind>', 'serve, or batch (a job of tasks with a deadline)', (v: string) => {
       if (v !== 'serve' && v !== 'batch') throw new InvalidArgumentError('expected serve or batch');
       return v;
@@ -81,6 +82,7 @@ export function registerSimCommand(program: Command): void {
         zone: raw.zone as string | undefined,
         prices: raw.prices as string | undefined,
         spare: raw.spare as number,
+        routeToDraining: raw.routeToDraining === true,
         workload: raw.workload as 'serve' | 'batch',
         tasks: raw.tasks as number | undefined,
         taskMs: raw.taskDuration as number | undefined,

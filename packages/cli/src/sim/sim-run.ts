@@ -31,6 +31,8 @@ export interface SimCommandOptions {
   prices?: string;
   /** Extra replicas for the synkti policy. @default 0 */
   spare?: number;
+  /** Synkti policies: route to draining replicas when none is ready. @default false */
+  routeToDraining?: boolean;
   /** `serve` or `batch`. @default 'serve' */
   workload: 'serve' | 'batch';
   /** Batch: tasks, time per task, deadline. */
@@ -122,7 +124,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     launchDelayMs: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS,
     rebalanceLeadMs: options.rebalanceLeadMs,
     policies,
-    settings: { zone: options.zone, synktiSpare: options.spare },
+    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining },
     workload,
     onProgress: (done, total, result) => progress.update(`simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
   });

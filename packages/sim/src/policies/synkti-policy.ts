@@ -18,6 +18,11 @@ export interface SynktiPolicyOptions {
    * leaves an on-demand fallback); off reproduces the agent as it is. @default true
    */
   returnToSpot?: boolean;
+  /**
+   * Route to draining replicas when no ready one is left (they serve until terminated).
+   * NOT in the agent's router yet: it cuts a draining node at t=0. @default false
+   */
+  lastResortDraining?: boolean;
   /** Policy name in results. @default 'synkti' */
   name?: string;
 }
@@ -72,6 +77,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   return {
     name: options.name ?? 'synkti',
     watchesNotices: true,
+    routeToDrainingAsLastResort: options.lastResortDraining ?? false,
     controlIntervalMs: returnToSpot ? RETURN_TO_SPOT_CHECK_MS : undefined,
     onTick(ctx) {
       if (!returnToSpot) return;
