@@ -89,6 +89,7 @@ for (const env of ['dev', 'staging', 'production'] as const) {
     const service = one(resources, 'aws:ecs/service:Service');
     assert.deepEqual(service.inputs.capacityProviderStrategies, e.strategy);
     assert.equal(service.inputs.desiredCount, ENVIRONMENT_PRESETS[env].workerDesiredCount);
+    assert.deepEqual(service.ignoreChanges, ['desiredCount'], 'autoscaling owns the count after the first deploy');
     const network = service.inputs.networkConfiguration as { subnets: string[]; assignPublicIp: boolean; securityGroups: string[] };
     assert.equal(network.assignPublicIp, env !== 'production', 'production tasks sit in private subnets behind NAT');
     assert.equal(network.subnets.length, ENVIRONMENT_PRESETS[env].azCount);

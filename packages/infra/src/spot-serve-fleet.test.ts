@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isSynktiError } from '@synkti/core';
+import { isSynktiError, serializeCluster, validateCluster } from '@synkti/core';
 import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
 import type { PolicyDocument } from './aws/iam-policy.ts';
 import { runMockStack, outputValue, MOCK_ACCOUNT, type RecordedResource } from './testing/mock-stack.ts';
@@ -147,7 +147,39 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   assert.ok(script.indexOf('sha256sum --check') < script.indexOf('install -m 0755 "$tmp"'), 'checked before installed');
   assert.match(script, /^User=synkti$/m, 'not root');
   assert.match(script, /--with-decryption/, 'secret from SSM SecureString, not user data');
-  assert.match(script, new RegExp(`--model 's3://synkti-models-${MOCK_ACCOUNT}/models/qwen2.5-7b/'`));
+  assert.match(script, new RegExp(`^Environment=SYNKTI_MODEL_URI=s3://synkti-models-${MOCK_ACCOUNT}/models/qwen2.5-7b/$`, 'm'));
+  assert.match(script, /^ExecStart=\/opt\/synkti\/synkti-agent$/m);
+  assert.doesNotMatch(script, /cluster\.json/, 'no cluster config given');
+});
+
+test('the cluster config rides in the boot script (base64, 0600 file), and must be for this cluster on aws', async () => {
+  const config = serializeCluster(validateCluster({ name: 'llm', provider: 'aws', pools: { gpu: { count: 2, size: 'gpu' } } }));
+  const { resources } = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, synktiBinarySha256: SHA, clusterConfig: config }, opts), { stack: 'llm' });
+  const script = Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.userData as string, 'base64').toString('utf8');
+  const encoded = /^echo '([A-Za-z0-9+/=]+)' \| base64 -d > \/etc\/synkti\/cluster\.json$/m.exec(script)?.[1];
+  assert.equal(Buffer.from(encoded ?? '', 'base64').toString('utf8'), config);
+  assert.match(script, /chmod 0600 \/etc\/synkti\/cluster\.json/);
+  assert.match(script, /^Environment=SYNKTI_CLUSTER_CONFIG_FILE=\/etc\/synkti\/cluster\.json$/m);
+  const other = serializeCluster(validateCluster({ name: 'other', provider: 'aws', pools: { gpu: { count: 1, size: 'gpu' } } }));
+  await assert.rejects(serve({ projectName: 'llm', clusterConfig: other }), /clusterConfig names cluster "other", not projectName "llm"/);
+  const local = serializeCluster(validateCluster({ name: 'synkti', pools: { w: { count: 1 } } }));
+  await assert.rejects(serve({ clusterConfig: local }), /clusterConfig is for provider "local"/);
+  await assert.rejects(serve({ clusterConfig: '{}' }), /clusterConfig is not a Synkti cluster config/);
+});
+
+test('environment presets by stack name: production keeps 2 on-demand, longer checkpoints, a protected load balancer', async () => {
+  const prod = await runMockStack((opts) => new SpotServeFleet('serve', { loadBalancer: {} }, opts), { stack: 'llm-prod' });
+  assert.equal(prod.value.environment, 'production');
+  const dist = (r: RecordedResource) => (r.inputs.mixedInstancesPolicy as { instancesDistribution: { onDemandBaseCapacity: number } }).instancesDistribution.onDemandBaseCapacity;
+  assert.equal(dist(one(prod.resources, 'aws:autoscaling/group:Group')), 2);
+  assert.equal(one(prod.resources, 'aws:lb/loadBalancer:LoadBalancer').inputs.enableDeletionProtection, true);
+  const expiry = (rs: RecordedResource[]) => ((one(rs, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'serve-checkpoints-lifecycle').inputs.rules as Array<{ id: string; expiration?: { days: number } }>).find((r) => r.id === 'expire-checkpoints')?.expiration?.days);
+  assert.equal(expiry(prod.resources), 14);
+  const dev = await runMockStack((opts) => new SpotServeFleet('serve', { loadBalancer: {} }, opts), { stack: 'dev' });
+  assert.equal(dist(one(dev.resources, 'aws:autoscaling/group:Group')), 0);
+  assert.equal(one(dev.resources, 'aws:lb/loadBalancer:LoadBalancer').inputs.enableDeletionProtection, false);
+  assert.equal(expiry(dev.resources), 3);
+  assert.equal(one(dev.resources, 'aws:s3/bucket:Bucket', 'serve-models').protect, true, 'models are kept in every environment');
 });
 
 test('user data given as the agent cluster config is passed through verbatim (base64)', async () => {

@@ -13,7 +13,7 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
+import { TAG_CLUSTER, TAG_ROLE, deserializeCluster } from '@synkti/core';
 import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
@@ -92,12 +92,18 @@ export interface SpotServeFleetArgs {
   /** Model weights: `s3://bucket/prefix` or a key prefix in the models bucket (reference `model_s3_path`). @default '' */
   modelS3Path?: string | undefined;
   /**
-   * User data of the launch template: the agent's cluster config (`serializeCluster`),
-   * for images with the agent baked in. When absent and `synktiBinarySha256` is set, a
-   * boot script that fetches and verifies the artifact is used.
+   * The launch template's user data verbatim (e.g. the boot script of the AWS provider, or
+   * the agent's cluster config for images with the agent baked in). When absent and
+   * `synktiBinarySha256` is set, the verified boot script of `workerUserData` is used.
    * @default none
    */
   userData?: pulumi.Input<string> | undefined;
+  /**
+   * The agent's cluster config (`serializeCluster(spec)`), carried by the boot script to
+   * /etc/synkti/cluster.json. Its cluster name must be `projectName` and its provider aws.
+   * @default none
+   */
+  clusterConfig?: string | undefined;
   /** SSM SecureString parameter with the cluster secret (created out of band). @default `/synkti/<project>/cluster-secret` */
   clusterSecretParameterName?: string | undefined;
   /** VPC of the fleet. @default the default VPC */
@@ -144,6 +150,7 @@ interface ResolvedServeArgs {
   binaryKey: string;
   binarySha256: string | undefined;
   model: { bucket: string | undefined; key: string } | undefined;
+  clusterConfig: string | undefined;
   secretParameter: string;
   rootDeviceName: string;
   rootVolumeGiB: number;
@@ -195,6 +202,17 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     if (modelPath.startsWith('/') || modelPath.includes('..')) throw inputError(C, 'modelS3Path', `"${modelPath}" is not a key prefix`, 'write s3://bucket/prefix or a prefix such as models/qwen2.5-7b/');
     model = { bucket: undefined, key: modelPath };
   }
+  if (args.clusterConfig !== undefined) {
+    let spec;
+    try {
+      spec = deserializeCluster(args.clusterConfig);
+    } catch (error) {
+      throw inputError(C, 'clusterConfig', `is not a Synkti cluster config (${(error as Error).message})`, 'pass serializeCluster(spec) of the cluster these workers join');
+    }
+    if (spec.name !== project) throw inputError(C, 'clusterConfig', `names cluster "${spec.name}", not projectName "${project}"`, 'the SynktiCluster tag and the agent\'s cluster must be the same name');
+    if (spec.provider !== 'aws') throw inputError(C, 'clusterConfig', `is for provider "${spec.provider}"`, "workers on EC2 need a config with provider 'aws'");
+    if (args.userData !== undefined) throw inputError(C, 'clusterConfig', 'and userData are both set', 'pass one: userData replaces the boot script that carries clusterConfig');
+  }
   const ports = {
     workload: checkInt(C, 'workloadPort', args.workloadPort ?? 8000, 1, 65535),
     router: checkInt(C, 'routerPort', args.routerPort ?? 8080, 1, 65535),
@@ -212,7 +230,7 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   return {
     environment, deletionProtection: preset?.deletionProtection ?? false,
     project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
-    binaryKey, binarySha256, model,
+    binaryKey, binarySha256, model, clusterConfig: args.clusterConfig,
     secretParameter: args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`,
     rootDeviceName: args.rootDeviceName ?? '/dev/xvda',
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 200, 8, 16384),
@@ -373,8 +391,7 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
       userData = pulumi.all([models.name, account, modelUri]).apply(([bucket, acct, uri]) => Buffer.from(workerUserData({
         cluster: a.project, region: a.region, artifactBucket: bucket, artifactKey: a.binaryKey, artifactSha256: sha,
-        expectedBucketOwner: acct, modelS3Uri: uri, agentPort: a.ports.agent, routerPort: a.ports.router, workloadPort: a.ports.workload,
-        secretParameterName: a.secretParameter,
+        expectedBucketOwner: acct, modelS3Uri: uri, clusterConfig: a.clusterConfig, secretParameterName: a.secretParameter,
       }), 'utf8').toString('base64'));
     }
     const launchTags = { ...tags, [TAG_ROLE]: 'worker' };

@@ -3,8 +3,14 @@
  * from a bucket name anyone could register": the artifact comes from the fleet's own
  * bucket with `--expected-bucket-owner` (a same-named bucket in another account is
  * refused), its SHA-256 is checked before it is installed, and it runs as an unprivileged
- * system user under systemd with a hardened unit.
+ * system user under systemd with a hardened unit. The agent's cluster config (what
+ * `serializeCluster` writes) travels inside the script, base64-encoded, to
+ * /etc/synkti/cluster.json; the cluster secret comes from SSM, never from user data.
  */
+import { SynktiError } from '@synkti/core';
+
+/** EC2 accepts at most 16 KiB of user data (before base64). */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
 
 export interface WorkerUserDataOptions {
   /** Cluster name (SynktiCluster tag value). */
@@ -18,11 +24,10 @@ export interface WorkerUserDataOptions {
   artifactSha256: string;
   /** Account that must own the bucket. */
   expectedBucketOwner: string;
-  /** `s3://bucket/prefix` of the model weights, passed to the agent. */
+  /** `s3://bucket/prefix` of the model weights (SYNKTI_MODEL_URI for the workload). */
   modelS3Uri?: string | undefined;
-  agentPort: number;
-  routerPort: number;
-  workloadPort: number;
+  /** The agent's cluster config (`serializeCluster` output), written to /etc/synkti/cluster.json. */
+  clusterConfig?: string | undefined;
   /** SSM SecureString parameter holding the cluster secret (read at boot into a 0600 file). */
   secretParameterName: string;
 }
@@ -39,8 +44,11 @@ export function isSha256Hex(value: string): boolean {
 }
 
 export function workerUserData(o: WorkerUserDataOptions): string {
-  const model = o.modelS3Uri ? ` --model ${q(o.modelS3Uri)}` : '';
-  return [
+  const config = o.clusterConfig === undefined ? [] : [
+    `echo ${q(Buffer.from(o.clusterConfig, 'utf8').toString('base64'))} | base64 -d > /etc/synkti/cluster.json`,
+    'chown synkti:synkti /etc/synkti/cluster.json && chmod 0600 /etc/synkti/cluster.json',
+  ];
+  const script = [
     '#!/bin/bash',
     'set -euo pipefail',
     'umask 077',
@@ -53,6 +61,7 @@ export function workerUserData(o: WorkerUserDataOptions): string {
     // The cluster secret never sits in user data or an environment variable: SSM SecureString -> 0600 file.
     `aws ssm get-parameter --region ${q(o.region)} --name ${q(o.secretParameterName)} --with-decryption --query Parameter.Value --output text > /etc/synkti/cluster-secret`,
     'chown synkti:synkti /etc/synkti/cluster-secret && chmod 0600 /etc/synkti/cluster-secret',
+    ...config,
     'install -m 0755 "$tmp" /opt/synkti/synkti-agent',
     'rm -f "$tmp"',
     "cat >/etc/systemd/system/synkti.service <<'UNIT'",
@@ -64,7 +73,11 @@ export function workerUserData(o: WorkerUserDataOptions): string {
     'User=synkti',
     'Group=synkti',
     'Environment=SYNKTI_CLUSTER_SECRET_FILE=/etc/synkti/cluster-secret',
-    `ExecStart=/opt/synkti/synkti-agent --provider aws --region ${o.region} --cluster ${o.cluster} --role worker --agent-port ${o.agentPort} --router-port ${o.routerPort} --workload-port ${o.workloadPort} --bind 0.0.0.0${model}`,
+    `Environment=SYNKTI_CLUSTER=${o.cluster}`,
+    `Environment=AWS_REGION=${o.region}`,
+    ...(o.clusterConfig === undefined ? [] : ['Environment=SYNKTI_CLUSTER_CONFIG_FILE=/etc/synkti/cluster.json']),
+    ...(o.modelS3Uri ? [`Environment=SYNKTI_MODEL_URI=${o.modelS3Uri}`] : []),
+    'ExecStart=/opt/synkti/synkti-agent',
     'Restart=always',
     'RestartSec=2',
     'NoNewPrivileges=true',
@@ -80,4 +93,9 @@ export function workerUserData(o: WorkerUserDataOptions): string {
     'systemctl enable --now synkti.service',
     '',
   ].join('\n');
+  const bytes = Buffer.byteLength(script, 'utf8');
+  if (bytes > MAX_USER_DATA_BYTES) {
+    throw new SynktiError('E_INFRA_INPUT', `SpotServeFleet: the boot script is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`, { hint: 'shorten the cluster config (e.g. fewer workload env entries) or keep large settings in the models bucket' });
+  }
+  return script;
 }

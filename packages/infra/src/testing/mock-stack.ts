@@ -23,6 +23,8 @@ export interface RecordedResource {
   state: Record<string, unknown>;
   protect: boolean;
   retainOnDelete: boolean;
+  /** Properties Pulumi leaves alone after creation (e.g. a desired count autoscaling owns). */
+  ignoreChanges: string[];
   /** False for component resources. */
   custom: boolean;
 }
@@ -108,7 +110,7 @@ export async function runMockStack<T>(
 ): Promise<MockStackResult<T>> {
   const region = options.region ?? 'us-east-1';
   const registered = new Map<string, { type: string; name: string; id: string; inputs: Record<string, unknown>; state: Record<string, unknown>; custom: boolean }>();
-  const flags = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+  const flags = new Map<string, { protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
   const created: pulumi.Resource[] = [];
   const key = (type: string, name: string): string => `${type}::${name}`;
 
@@ -126,7 +128,7 @@ export async function runMockStack<T>(
 
   const record: pulumi.ResourceTransformation = (args) => {
     created.push(args.resource);
-    flags.set(key(args.type, args.name), { protect: args.opts.protect === true, retainOnDelete: args.opts.retainOnDelete === true });
+    flags.set(key(args.type, args.name), { protect: args.opts.protect === true, retainOnDelete: args.opts.retainOnDelete === true, ignoreChanges: [...(args.opts.ignoreChanges ?? [])] });
     return undefined;
   };
   const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
@@ -151,6 +153,7 @@ export async function runMockStack<T>(
     ...r,
     protect: flags.get(key(r.type, r.name))?.protect ?? false,
     retainOnDelete: flags.get(key(r.type, r.name))?.retainOnDelete ?? false,
+    ignoreChanges: flags.get(key(r.type, r.name))?.ignoreChanges ?? [],
   }));
   return { resources, value };
 }
