@@ -160,6 +160,20 @@ test('autoscaling tracks the backlog per worker the coordinator publishes; scale
   assert.deepEqual(cluster.inputs.settings, [{ name: 'containerInsights', value: 'enabled' }], 'RunningTaskCount is published');
 });
 
+test("backlogSource 'queue': target tracking on metric math over what SQS and Container Insights publish", async () => {
+  const { resources } = await batch({ backlogSource: 'queue' });
+  const tracking = ofType(resources, 'aws:appautoscaling/policy:Policy').find((p) => p.name === 'batch-backlog')!.inputs.targetTrackingScalingPolicyConfiguration as {
+    customizedMetricSpecification: { namespace?: string; metrics: Array<{ id: string; expression?: string; returnData: boolean; metricStat?: { metric: { namespace: string; metricName: string } } }> };
+  };
+  const spec = tracking.customizedMetricSpecification;
+  assert.equal(spec.namespace, undefined, 'no coordinator metric');
+  assert.deepEqual(spec.metrics.filter((m) => m.metricStat).map((m) => `${m.metricStat!.metric.namespace}/${m.metricStat!.metric.metricName}`).sort(), [
+    'AWS/SQS/ApproximateNumberOfMessagesDelayed', 'AWS/SQS/ApproximateNumberOfMessagesNotVisible', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'ECS/ContainerInsights/RunningTaskCount',
+  ]);
+  assert.deepEqual(spec.metrics.filter((m) => m.returnData).map((m) => m.expression), ['IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)']);
+  await assert.rejects(batch({ backlogSource: 'cpu' as 'queue' }), /backlogSource/);
+});
+
 test('roles: no access keys, coordinator assumes a role, workers only their queues and payload prefix', async () => {
   const { resources, value } = await batch();
   assert.equal(resources.some((r) => r.type === 'aws:iam/accessKey:AccessKey' || r.type === 'aws:iam/user:User'), false);

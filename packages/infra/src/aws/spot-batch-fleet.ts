@@ -100,6 +100,14 @@ export interface SpotBatchFleetArgs {
   assignPublicIp?: boolean | undefined;
   /** Target backlog per worker for target tracking. @default 2 */
   backlogPerWorkerTarget?: number | undefined;
+  /**
+   * Where target tracking reads backlog per worker: 'coordinator' = the `Synkti/Batch`
+   * `BacklogPerWorker` metric the coordinator publishes; 'queue' = metric math over what
+   * AWS publishes itself (SQS visible + in-flight + delayed, divided by Container Insights'
+   * RunningTaskCount), for coordinators that do not publish.
+   * @default 'coordinator'
+   */
+  backlogSource?: 'coordinator' | 'queue' | undefined;
   /** Scale to zero after the queue has been empty (in flight included) this long. @default '5 minutes' */
   scaleToZeroAfter?: DurationInput | undefined;
   /**
@@ -161,6 +169,7 @@ interface ResolvedBatchArgs {
   azCount: number;
   nat: boolean;
   backlogTarget: number;
+  backlogSource: 'coordinator' | 'queue';
   scaleToZeroMinutes: number;
   logRetentionDays: number;
   versioning: boolean;
@@ -206,6 +215,8 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   if (args.subnetIds !== undefined && args.subnetIds.length < 2) throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give subnets in at least two zones');
   const backlogTarget = args.backlogPerWorkerTarget ?? 2;
   if (!(backlogTarget > 0 && backlogTarget <= 10_000)) throw inputError(C, 'backlogPerWorkerTarget', `must be > 0 (got ${String(backlogTarget)})`, 'use e.g. 2 tasks waiting per worker');
+  const backlogSource = args.backlogSource ?? 'coordinator';
+  if (backlogSource !== 'coordinator' && backlogSource !== 'queue') throw inputError(C, 'backlogSource', `"${String(backlogSource)}" is not coordinator or queue`, "use 'coordinator' (the coordinator publishes Synkti/Batch) or 'queue'");
   const scaleToZeroMinutes = Math.max(1, Math.round(seconds('scaleToZeroAfter', args.scaleToZeroAfter ?? '5 minutes', 60, 86_400) / 60));
   if (args.redis) {
     checkInt(C, 'redis.numNodes', args.redis.numNodes ?? 1, 1, 6);
@@ -218,7 +229,7 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
     env, secrets, vpcCidr,
     azCount: checkInt(C, 'azCount', args.azCount ?? p.azCount, 2, 6),
     nat: args.natGateway ?? p.natGateway,
-    backlogTarget, scaleToZeroMinutes,
+    backlogTarget, backlogSource, scaleToZeroMinutes,
     logRetentionDays: checkLogRetention(C, 'logRetentionDays', args.logRetentionDays ?? p.logRetentionDays),
     versioning: p.versioning, deletionProtection: p.deletionProtection, runRetentionDays: p.runRetentionDays,
   };
@@ -495,22 +506,6 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       tags,
     }, child);
     const scaling = { serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId };
-    new aws.appautoscaling.Policy(`${name}-backlog`, {
-      name: `${a.cluster}-backlog-per-worker`,
-      policyType: 'TargetTrackingScaling',
-      ...scaling,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: a.backlogTarget,
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-        customizedMetricSpecification: {
-          namespace: BATCH_METRIC_NAMESPACE,
-          metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
-          dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
-          statistic: 'Average',
-        },
-      },
-    }, child);
     // SQS publishes these itself: in-flight (NotVisible) and delayed tasks count as work.
     const workQueries = [
       { id: 'visible', metricName: 'ApproximateNumberOfMessagesVisible' },
@@ -520,6 +515,37 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       id: m.id, returnData: false,
       metric: { namespace: 'AWS/SQS', metricName: m.metricName, dimensions: { QueueName: tasksQueue.name }, period: 60, stat: 'Maximum' },
     }));
+    const running = {
+      id: 'running', returnData: false,
+      metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: cluster.name, ServiceName: service.name }, period: 60, stat: 'Maximum' },
+    };
+    const customizedMetricSpecification = a.backlogSource === 'coordinator'
+      ? {
+        namespace: BATCH_METRIC_NAMESPACE,
+        metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
+        dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
+        statistic: 'Average',
+      }
+      : {
+        metrics: [
+          ...[...workQueries, running].map((q) => ({
+            id: q.id, returnData: false,
+            metricStat: { stat: 'Maximum', metric: { namespace: q.metric.namespace, metricName: q.metric.metricName, dimensions: Object.entries(q.metric.dimensions).map(([dimName, value]) => ({ name: dimName, value })) } },
+          })),
+          { id: 'perworker', expression: 'IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)', label: 'backlog per worker', returnData: true },
+        ],
+      };
+    new aws.appautoscaling.Policy(`${name}-backlog`, {
+      name: `${a.cluster}-backlog-per-worker`,
+      policyType: 'TargetTrackingScaling',
+      ...scaling,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: a.backlogTarget,
+        scaleInCooldown: 300,
+        scaleOutCooldown: 60,
+        customizedMetricSpecification,
+      },
+    }, child);
     const toZero = new aws.appautoscaling.Policy(`${name}-scale-to-zero`, {
       name: `${a.cluster}-scale-to-min-when-idle`,
       policyType: 'StepScaling',
@@ -560,10 +586,7 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       treatMissingData: 'notBreaching',
       metricQueries: [
         ...workQueries,
-        {
-          id: 'running', returnData: false,
-          metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: cluster.name, ServiceName: service.name }, period: 60, stat: 'Maximum' },
-        },
+        running,
         // Fires only while nothing runs, so its exact capacity is always a scale-out.
         { id: 'waiting', expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)', label: 'work waiting with no worker', returnData: true },
       ],
