@@ -83,6 +83,14 @@ test('reads pulumi preview --json and pulumi stack export', () => {
   assert.equal(auditResources(fromPreview).findings[0]?.rule, 'ssh-open');
   const exported = JSON.stringify({ version: 3, deployment: { resources: [{ ...sg, protect: true }] } });
   assert.equal(resourcesFromPulumiJson(exported)[0]?.protect, true);
+  // Group ids are unknown in a preview: a web-only world rule next to a load balancer only warns.
+  const UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
+  const albSg = { type: 'aws:ec2/securityGroup:SecurityGroup', urn: 'urn:pulumi:dev::p::aws:ec2/securityGroup:SecurityGroup::alb', inputs: { ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'] }] } };
+  const alb = { type: 'aws:lb/loadBalancer:LoadBalancer', urn: 'urn:pulumi:dev::p::aws:lb/loadBalancer:LoadBalancer::alb', inputs: { securityGroups: [UNKNOWN] } };
+  const listener = { type: 'aws:lb/listener:Listener', urn: 'urn:pulumi:dev::p::aws:lb/listener:Listener::https', inputs: { loadBalancerArn: UNKNOWN, port: 443 } };
+  const web = auditResources(resourcesFromPulumiJson(JSON.stringify({ steps: [albSg, alb, listener].map((n) => ({ op: 'create', urn: n.urn, newState: n })) })));
+  assert.deepEqual(web.findings.map((f) => [f.rule, f.severity]), [['world-ingress', 'warning']]);
+  assert.equal(web.passed, true);
   assert.throws(() => resourcesFromPulumiJson('{"nothing": 1}', 'plan.json'), /plan\.json holds no Pulumi resources/);
   assert.throws(() => resourcesFromPulumiJson('nope', 'plan.json'), /plan\.json is not JSON/);
 });

@@ -108,6 +108,9 @@ function ingressRules(resources: readonly AuditResource[]): IngressView[] {
   return out;
 }
 
+/** What `pulumi preview --json` shows for a value known only after deployment. */
+export const PULUMI_UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
+
 function loadBalancerGroupIds(resources: readonly AuditResource[]): Set<string> {
   const ids = new Set<string>();
   for (const r of resources) if (r.type === T.lb || r.type === T.alb) for (const id of asArray(r.inputs.securityGroups as string[])) ids.add(id);
@@ -161,18 +164,20 @@ export const AUDIT_RULES: readonly AuditRule[] = [
     id: 'world-ingress', severity: 'error', description: 'ingress from 0.0.0.0/0 or ::/0 on anything but 80/443 of a load balancer',
     check: (resources) => {
       const lbGroups = loadBalancerGroupIds(resources);
+      // In a preview, group ids are not known yet: a web-only rule may belong to a load balancer.
+      const unknownLbGroups = lbGroups.has(PULUMI_UNKNOWN);
       return ingressRules(resources)
         .filter((i) => i.cidrs.some(isWorldCidr))
         .filter((i) => !(String(i.protocol) === 'tcp' && Number(i.from) === 22 && Number(i.to) === 22)) // reported by ssh-open
-        .filter((i) => {
+        .flatMap((i): Finding[] => {
           const webOnly = String(i.protocol) === 'tcp' && Number(i.from) === Number(i.to) && (Number(i.from) === 80 || Number(i.from) === 443);
-          return !(webOnly && i.groupId !== undefined && lbGroups.has(i.groupId));
-        })
-        .map((i) => ({
-          rule: 'world-ingress', severity: 'error', resource: ref(i.owner),
-          message: `ports ${String(i.from)}-${String(i.to)}/${String(i.protocol)} are open to the world`,
-          fix: 'allow only known CIDR blocks, or put a load balancer (80/443 only) in front',
-        }));
+          if (webOnly && i.groupId !== undefined && lbGroups.has(i.groupId)) return [];
+          const where = `ports ${String(i.from)}-${String(i.to)}/${String(i.protocol)} are open to the world`;
+          if (webOnly && unknownLbGroups) {
+            return [{ rule: 'world-ingress', severity: 'warning', resource: ref(i.owner), message: `${where}; cannot tell from a preview whether this group is a load balancer's`, fix: 'audit the stack export after the first deploy' }];
+          }
+          return [{ rule: 'world-ingress', severity: 'error', resource: ref(i.owner), message: where, fix: 'allow only known CIDR blocks, or put a load balancer (80/443 only) in front' }];
+        });
     },
   },
   {
