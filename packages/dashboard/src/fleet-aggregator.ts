@@ -1,0 +1,186 @@
+import { EventEmitter } from 'node:events';
+import { TAG_REPLACES, TAG_ROLE } from '@synkti/core';
+import type { InstanceRecord } from '@synkti/cloud';
+import type { BatchReport, FleetSource } from './fleet-source.ts';
+import { costRate, DASHBOARD_PRICES } from './price-table.ts';
+import { parsePrometheusText, routerCounters, type RouterCounters } from './prometheus-text.ts';
+import type { BatchStats, DashboardNode, DashboardSnapshot, TimelineEvent } from './snapshot.ts';
+import { isLiveInstance, TimelineTracker, type NodeObservation } from './timeline.ts';
+import { TrafficWindow } from './traffic-window.ts';
+
+export interface FleetAggregatorOptions {
+  source: FleetSource;
+  /** Time between two looks at the fleet (the next starts when the previous ends). @default 500 */
+  intervalMs?: number;
+  /** Timeline entries kept. @default 200 */
+  timelineLimit?: number;
+  /** Window of requests/s, error rate and p99. @default 10000 */
+  trafficWindowMs?: number;
+  /** @default Date.now */
+  clock?: () => number;
+}
+
+export interface FleetAggregatorEvents {
+  snapshot: [DashboardSnapshot];
+}
+
+/**
+ * Looks at the fleet every round — the cloud's listing, each agent's /status and /metrics,
+ * notices, the newest batch run — and keeps one snapshot of it for the dashboard.
+ */
+export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
+  private readonly source: FleetSource;
+  private readonly intervalMs: number;
+  private readonly timelineLimit: number;
+  private readonly clock: () => number;
+  private readonly tracker = new TimelineTracker();
+  private readonly traffic: TrafficWindow;
+  private readonly timeline: TimelineEvent[] = [];
+  private readonly notices = new Map<string, number>();
+  private current: DashboardSnapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inRound: Promise<void> | undefined;
+
+  constructor(options: FleetAggregatorOptions) {
+    super();
+    this.source = options.source;
+    this.intervalMs = options.intervalMs ?? 500;
+    this.timelineLimit = options.timelineLimit ?? 200;
+    this.clock = options.clock ?? Date.now;
+    this.traffic = new TrafficWindow({ windowMs: options.trafficWindowMs });
+  }
+
+  /** The latest snapshot (after start() resolves there always is one). */
+  snapshot(): DashboardSnapshot | undefined {
+    return this.current;
+  }
+
+  /** Takes a first snapshot, then one every interval until stop(). */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.refresh();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One round now (tests call it directly instead of start()). */
+  refresh(): Promise<void> {
+    this.inRound ??= this.round().finally(() => { this.inRound = undefined; });
+    return this.inRound;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => this.schedule());
+    }, this.intervalMs).unref();
+  }
+
+  private async round(): Promise<void> {
+    const warnings: string[] = [];
+    let records: InstanceRecord[] = [];
+    try {
+      records = await this.source.instances();
+    } catch (error) {
+      warnings.push(`cannot list instances: ${(error as Error).message}`);
+      if (this.current) {
+        this.publish({ ...this.current, at: this.clock(), warnings });
+        return;
+      }
+    }
+    const live = records.filter(isLiveInstance).sort((a, b) => a.launchedAt - b.launchedAt || a.id.localeCompare(b.id));
+    const [observed, metrics, batch] = await Promise.all([
+      Promise.all(records.map(async (record): Promise<NodeObservation> => {
+        if (!isLiveInstance(record)) return { record, status: undefined, notice: undefined };
+        const [status, notice] = await Promise.all([
+          this.source.status(record).catch(() => undefined),
+          record.lifecycle === 'spot' && this.source.notice ? this.source.notice(record).catch(() => undefined) : Promise.resolve(undefined),
+        ]);
+        return { record, status, notice };
+      })),
+      Promise.all(live.map(async (record) => [record.id, await this.source.metrics(record).catch(() => undefined)] as const)),
+      this.source.batch ? this.source.batch().catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    const now = this.clock();
+
+    const counters = new Map<string, RouterCounters>();
+    for (const [id, text] of metrics) {
+      const c = text === undefined ? undefined : routerCounters(parsePrometheusText(text));
+      if (c) counters.set(id, c);
+    }
+    this.traffic.observe(now, counters);
+
+    for (const o of observed) if (o.notice) this.notices.set(o.record.id, o.notice.time);
+    this.timeline.push(...this.tracker.observe(now, observed));
+    if (this.timeline.length > this.timelineLimit) this.timeline.splice(0, this.timeline.length - this.timelineLimit);
+
+    const byId = new Map(observed.map((o) => [o.record.id, o]));
+    const nodes = live.map((record) => toNode(record, byId.get(record.id), this.notices.get(record.id)));
+    for (const id of [...this.notices.keys()]) if (!byId.has(id) || !isLiveInstance(byId.get(id)!.record)) this.notices.delete(id);
+    const cost = costRate(live);
+    this.publish({
+      cluster: this.source.cluster,
+      provider: this.source.provider,
+      at: now,
+      nodes,
+      timeline: [...this.timeline],
+      traffic: this.traffic.stats(),
+      batch: batch ? toBatchStats(batch) : undefined,
+      cost: { ...cost, priceNote: priceNote(live) },
+      warnings,
+    });
+  }
+
+  private publish(snapshot: DashboardSnapshot): void {
+    this.current = snapshot;
+    this.emit('snapshot', snapshot);
+  }
+}
+
+function toNode(record: InstanceRecord, o: NodeObservation | undefined, noticeDeadline: number | undefined): DashboardNode {
+  const status = o?.status;
+  return {
+    id: record.id,
+    role: status?.role ?? record.tags[TAG_ROLE] ?? '-',
+    zone: status?.zone ?? record.zone,
+    state: status?.state ?? (record.state === 'running' ? 'unreachable' : record.state),
+    instanceState: record.state,
+    instanceType: record.instanceType,
+    lifecycle: record.lifecycle,
+    address: record.privateIp,
+    load: status?.load,
+    uptimeMs: status?.uptimeMs,
+    noticeDeadline,
+    replaces: record.tags[TAG_REPLACES],
+    members: status?.members.length,
+  };
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function toBatchStats({ run, metrics: m }: BatchReport): BatchStats {
+  return {
+    run,
+    generation: num(m.generation),
+    queueDepth: num(m.queueDepth),
+    queueInFlight: num(m.queueInFlight),
+    queueDeadLettered: num(m.queueDeadLettered),
+    workers: num(m.workers),
+    bestF: num(m.bestF),
+    at: num(m.at),
+  };
+}
+
+function priceNote(live: InstanceRecord[]): string {
+  const notes = new Set(live.map((r) => DASHBOARD_PRICES[r.instanceType]?.note).filter((n): n is string => n !== undefined));
+  return notes.size > 0 ? [...notes].join('; ') : 'no priced instances';
+}

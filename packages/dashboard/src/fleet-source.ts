@@ -1,0 +1,41 @@
+import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
+
+/** What an agent's GET /status answers, as far as the dashboard reads it. */
+export interface AgentStatusView {
+  id: string;
+  role: string;
+  zone: string;
+  state: string;
+  uptimeMs: number;
+  load: number;
+  members: { id: string; state: string }[];
+}
+
+/** The latest line of a batch run's metrics.jsonl, with its run name. */
+export interface BatchReport {
+  run: string;
+  metrics: Record<string, unknown>;
+}
+
+/**
+ * Where the dashboard reads a fleet from. The CLI implements it over the local cloud
+ * (packages/cli/src/dashboard); tests implement it with fakes.
+ */
+export interface FleetSource {
+  cluster: string;
+  provider: string;
+  /**
+   * The cluster's instances in every state, terminated ones included when the provider
+   * still lists them (their reason says preempted, crashed or stopped).
+   */
+  instances(): Promise<InstanceRecord[]>;
+  /** GET /status of the instance's agent; undefined when it does not answer. */
+  status(record: InstanceRecord): Promise<AgentStatusView | undefined>;
+  /** GET /metrics (Prometheus text) of the instance's agent; undefined when it does not answer. */
+  metrics(record: InstanceRecord): Promise<string | undefined>;
+  /** The instance's spot interruption notice, where the provider lets us read it (locally: its IMDS). */
+  notice?(record: InstanceRecord): Promise<InterruptionNotice | null | undefined>;
+  /** The newest batch run's latest metrics, if any batch run exists. */
+  batch?(): Promise<BatchReport | undefined>;
+  close?(): void;
+}

@@ -1,0 +1,87 @@
+/**
+ * What the dashboard server pushes to the page on every SSE `snapshot` event. The page
+ * imports these types (type-only), so server and page cannot drift apart.
+ */
+export interface DashboardSnapshot {
+  cluster: string;
+  provider: string;
+  /** Epoch ms when this snapshot was taken. */
+  at: number;
+  /** Live instances (pending, running, shutting down), oldest first. */
+  nodes: DashboardNode[];
+  /** Newest last; at most `timelineLimit` entries. */
+  timeline: TimelineEvent[];
+  traffic: TrafficStats;
+  /** The newest batch run's last reported metrics, when a batch run exists. */
+  batch: BatchStats | undefined;
+  cost: CostStats;
+  /** Problems reaching the fleet (e.g. the cloud listing failed); empty when all is well. */
+  warnings: string[];
+}
+
+export interface DashboardNode {
+  id: string;
+  role: string;
+  zone: string;
+  /** The agent's state (booting, joining, ready, draining, stopped), else the instance's state, or 'unreachable'. */
+  state: string;
+  instanceState: string;
+  instanceType: string;
+  lifecycle: string;
+  address: string;
+  /** In-flight requests the agent reports. */
+  load: number | undefined;
+  uptimeMs: number | undefined;
+  /** Epoch ms of the spot interruption notice's deadline, when there is one. */
+  noticeDeadline: number | undefined;
+  /** The instance this one was launched to replace (SynktiReplaces tag). */
+  replaces: string | undefined;
+  /** How many members this node's agent sees. */
+  members: number | undefined;
+}
+
+export type TimelineKind = 'watch' | 'launch' | 'replacement' | 'ready' | 'notice' | 'drain' | 'preemption' | 'crash' | 'stopped' | 'unreachable';
+
+export interface TimelineEvent {
+  /** Increasing per server, so the page can key entries. */
+  seq: number;
+  at: number;
+  kind: TimelineKind;
+  node: string;
+  text: string;
+}
+
+export interface TrafficStats {
+  /** Routers that answered /metrics in this round. */
+  routers: number;
+  /** Requests per second through all routers over the window; undefined before two rounds. */
+  requestsPerSecond: number | undefined;
+  /** 5xx answers / all answers over the window; undefined with no requests. */
+  errorRate: number | undefined;
+  /** p99 request duration (seconds) over the window; undefined with no requests. */
+  p99Seconds: number | undefined;
+  windowMs: number;
+  /** Requests per second, one point per round, oldest first (sparkline). */
+  series: { at: number; rps: number }[];
+}
+
+export interface BatchStats {
+  run: string;
+  generation: number | undefined;
+  queueDepth: number | undefined;
+  queueInFlight: number | undefined;
+  queueDeadLettered: number | undefined;
+  workers: number | undefined;
+  bestF: number | undefined;
+  /** When the run last reported (epoch ms). */
+  at: number | undefined;
+}
+
+export interface CostStats {
+  usdPerHour: number;
+  onDemandUsdPerHour: number;
+  savings: number;
+  unpriced: string[];
+  /** Where the prices come from. */
+  priceNote: string;
+}

@@ -1,0 +1,97 @@
+import { TAG_REPLACES, formatDuration } from '@synkti/core';
+import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
+import type { AgentStatusView } from './fleet-source.ts';
+import type { TimelineEvent, TimelineKind } from './snapshot.ts';
+
+/** What one round saw of one instance. */
+export interface NodeObservation {
+  record: InstanceRecord;
+  status: AgentStatusView | undefined;
+  notice: InterruptionNotice | null | undefined;
+}
+
+interface Known {
+  agentState: string | undefined;
+  noticed: boolean;
+  ended: boolean;
+}
+
+/** EC2's state reasons (the local cloud uses the same strings). */
+const REASON_SPOT = 'Server.SpotInstanceTermination';
+const REASON_CRASH = 'Server.InternalError';
+
+export function isLiveInstance(record: InstanceRecord): boolean {
+  return record.state === 'pending' || record.state === 'running';
+}
+
+/**
+ * Turns successive observations of the fleet into the events an operator cares about:
+ * launches and replacements, notices, drains, preemptions, crashes. Each is reported
+ * once; the first round only establishes what is already there.
+ */
+export class TimelineTracker {
+  private readonly known = new Map<string, Known>();
+  private seq = 0;
+  private rounds = 0;
+
+  observe(now: number, observations: readonly NodeObservation[]): TimelineEvent[] {
+    const events: TimelineEvent[] = [];
+    const emit = (kind: TimelineKind, node: string, text: string): void => {
+      events.push({ seq: ++this.seq, at: now, kind, node, text });
+    };
+    const first = this.rounds++ === 0;
+    const seen = new Set<string>();
+    for (const { record, status, notice } of observations) {
+      const id = record.id;
+      seen.add(id);
+      let k = this.known.get(id);
+      if (!k) {
+        k = { agentState: undefined, noticed: false, ended: false };
+        this.known.set(id, k);
+        // Already gone when we first see it: history from before we watched.
+        if (!isLiveInstance(record)) {
+          k.ended = true;
+          continue;
+        }
+        if (!first) {
+          const replaces = record.tags[TAG_REPLACES];
+          if (replaces) emit('replacement', id, `${id} launched to replace ${replaces}`);
+          else emit('launch', id, `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})`);
+        }
+      }
+      if (k.ended) continue;
+      if (notice && !k.noticed) {
+        k.noticed = true;
+        emit('notice', id, `${id}: spot interruption notice, reclaimed in ${formatDuration(Math.max(0, notice.time - now))}`);
+      }
+      const agentState = status?.state;
+      if (agentState !== undefined && agentState !== k.agentState) {
+        if (agentState === 'ready' && !first) emit('ready', id, `${id} ready (${status!.role}, ${status!.zone})`);
+        if (agentState === 'draining') emit('drain', id, `${id} draining: its peers stop routing to it`);
+        k.agentState = agentState;
+      } else if (agentState === undefined && record.state === 'running' && k.agentState === 'ready') {
+        emit('unreachable', id, `${id}: agent not answering`);
+        k.agentState = 'unreachable';
+      }
+      if (!isLiveInstance(record)) {
+        k.ended = true;
+        emitEnd(record, emit);
+      }
+    }
+    // Gone from the listing altogether (a provider that forgets terminated instances).
+    for (const [id, k] of this.known) {
+      if (!seen.has(id) && !k.ended) {
+        k.ended = true;
+        emit('stopped', id, `${id} left the fleet`);
+      }
+    }
+    if (first) emit('watch', '', `watching ${observations.filter((o) => isLiveInstance(o.record)).length} node(s)`);
+    return events;
+  }
+}
+
+function emitEnd(record: InstanceRecord, emit: (kind: TimelineKind, node: string, text: string) => void): void {
+  if (record.stateReason === REASON_SPOT) emit('preemption', record.id, `${record.id} preempted: reclaimed by the cloud (spot interruption)`);
+  else if (record.stateReason === REASON_CRASH) emit('crash', record.id, `${record.id} crashed (no notice)`);
+  else emit('stopped', record.id, `${record.id} ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`);
+}
