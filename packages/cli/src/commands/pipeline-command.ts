@@ -1,6 +1,113 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseDuration } from '@synkti/core';
+import { runPipelineAgentProcess } from '../pipeline/agent-process.ts';
+import { startPipelineApiServer } from '../pipeline/api-server.ts';
+import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
+import { DEFAULT_PIPELINE_BUCKET } from '../pipeline/pipeline-store.ts';
 
-/** Adds the `synkti pipeline` command(s) to the program. (Being built: see the open issue.) */
-export function registerPipelineCommands(_program: Command): void {
-  // No commands yet.
+function intOption(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function durationOption(value: string): number {
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw new Error('zero');
+    return ms;
+  } catch {
+    throw new InvalidArgumentError('expected a positive duration such as "2s", "500ms" or "1 minute"');
+  }
+}
+
+function poolOption(value: string): string {
+  if (!/^[A-Za-z0-9_-]{1,60}$/.test(value)) throw new InvalidArgumentError('expected a pool name: 1..60 letters, digits, "_" or "-"');
+  return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const DB_HELP = 'task database: a PostgreSQL URL (postgres://user:pass@host/db) or an SQLite file path (default: $SYNKTI_PIPELINE_DB or ./.synkti/pipelines.db)';
+const defaultDb = (): string => process.env.SYNKTI_PIPELINE_DB ?? '.synkti/pipelines.db';
+
+/** Adds `synkti agent`, `synkti api` and `synkti pipeline submit|jobs`. */
+export function registerPipelineCommands(program: Command): void {
+  program.command('agent')
+    .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer')
+    .requiredOption('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark)', poolOption)
+    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', collect, [])
+    .option('--db <url|path>', DB_HELP)
+    .option('--store <dir>', 'local object store directory for chunks and big results')
+    .option('--bucket <name>', 'bucket in the store', DEFAULT_PIPELINE_BUCKET)
+    .option('--concurrency <n>', 'tasks run at once', intOption(1, 1000), 1)
+    .option('--heartbeat <duration>', 'heartbeat interval (well under the stages\' timeouts)', durationOption, 2000)
+    .option('--poll <duration>', 'wait between claims when idle', durationOption, 200)
+    .option('--id <agentId>', 'agent id (default: <pool>-<random>)')
+    .option('--no-requeuer', 'do not run the requeuer on this node (keep it on somewhere!)')
+    .option('--requeuer-interval <duration>', 'requeuer tick', durationOption, 2000)
+    .option('--requeuer-lease <duration>', 'requeuer lease and membership TTL (takeover bound: this + the tick)', durationOption, 10_000)
+    .option('--json', 'log JSON lines', false)
+    .action(async (options: {
+      pool: string; pipeline: string[]; db?: string; store?: string; bucket: string; concurrency: number; heartbeat: number; poll: number;
+      id?: string; requeuer: boolean; requeuerInterval: number; requeuerLease: number; json: boolean;
+    }) => {
+      process.exitCode = await runPipelineAgentProcess({
+        pool: options.pool, pipelines: options.pipeline, db: options.db ?? defaultDb(), store: options.store, bucket: options.bucket,
+        agentId: options.id, concurrency: options.concurrency, heartbeatMs: options.heartbeat, pollMs: options.poll,
+        requeuer: options.requeuer, requeuerIntervalMs: options.requeuerInterval, requeuerLeaseMs: options.requeuerLease, json: options.json,
+      });
+    });
+
+  program.command('api')
+    .description('serve the pipelines REST API (submit/get/list/cancel jobs, results, /openapi.json, /metrics), authenticated by API keys')
+    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', collect, [])
+    .option('--db <url|path>', DB_HELP)
+    .option('--api-keys <file>', 'JSON file [{ "key", "owner", "stream"?, "maxActiveJobs"?, "admin"? }] (default: $SYNKTI_API_KEYS)')
+    .option('--store <dir>', 'local object store directory (serves results kept there)')
+    .option('--bucket <name>', 'bucket in the store', DEFAULT_PIPELINE_BUCKET)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free port)', intOption(0, 65535), 8790)
+    .option('--max-body <bytes>', 'largest request body', intOption(1024, 64 * 1024 * 1024), 1024 * 1024)
+    .option('--no-requeuer', 'do not run the requeuer on this node')
+    .action(async (options: { pipeline: string[]; db?: string; apiKeys?: string; store?: string; bucket: string; host: string; port: number; maxBody: number; requeuer: boolean }) => {
+      const api = await startPipelineApiServer({
+        db: options.db ?? defaultDb(), pipelines: options.pipeline, apiKeys: options.apiKeys, store: options.store, bucket: options.bucket,
+        host: options.host, port: options.port, maxBodyBytes: options.maxBody, requeuer: options.requeuer,
+      });
+      process.stdout.write(`${JSON.stringify({ event: 'listening', url: api.url, port: api.port })}\n`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => { process.off('SIGTERM', done); process.off('SIGINT', done); resolve(); };
+        process.on('SIGTERM', done);
+        process.on('SIGINT', done);
+      });
+      await api.stop();
+    });
+
+  const pipeline = program.command('pipeline').description('pipeline jobs straight from the task database');
+  pipeline.command('submit')
+    .description('submit one job (input as JSON) and print its id')
+    .requiredOption('--pipeline <module>', 'module exporting the pipeline', collect, [])
+    .requiredOption('--name <pipeline>', 'pipeline name')
+    .requiredOption('--input <json>', 'the job input as JSON')
+    .option('--db <url|path>', DB_HELP)
+    .option('--owner <owner>', 'owner recorded on the job', 'local')
+    .option('--wait', 'wait for the job to finish and print it', false)
+    .action(async (options: { pipeline: string[]; name: string; input: string; db?: string; owner: string; wait: boolean }) => {
+      const job = await pipelineSubmit({ ...options, db: options.db ?? defaultDb() });
+      console.log(JSON.stringify(job, null, 2));
+      if (job.state === 'failed' || job.state === 'cancelled') process.exitCode = 1;
+    });
+  pipeline.command('jobs')
+    .description('list jobs, newest first')
+    .option('--db <url|path>', DB_HELP)
+    .option('--limit <n>', 'most jobs', intOption(1, 500), 20)
+    .option('--json', 'print JSON', false)
+    .action(async (options: { db?: string; limit: number; json: boolean }) => {
+      console.log(await pipelineJobsTable({ db: options.db ?? defaultDb(), limit: options.limit, json: options.json }));
+    });
 }

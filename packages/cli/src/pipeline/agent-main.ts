@@ -1,0 +1,14 @@
+/**
+ * A pipeline agent process without the CLI around it:
+ * `node --import tsx packages/cli/src/pipeline/agent-main.ts '<PipelineAgentProcessOptions as JSON>'`.
+ * Tests and supervisors that pass a full config use it; people use `synkti agent`.
+ */
+import { runPipelineAgentProcess, type PipelineAgentProcessOptions } from './agent-process.ts';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as PipelineAgentProcessOptions;
+try {
+  process.exitCode = await runPipelineAgentProcess(options);
+} catch (error) {
+  process.stderr.write(`agent failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,99 @@
+/**
+ * `synkti agent --pool <name>`: one pipeline agent process. It serves its pool's stages
+ * until SIGTERM/SIGINT (tasks handed back, exit 0) or a spot interruption notice (IMDSv2,
+ * watched when an instance metadata endpoint is configured: tasks handed back at once so
+ * peers take them within one claim interval, exit 0). It runs the requeuer too (unless
+ * --no-requeuer); only one node of the fleet sweeps at a time.
+ */
+import { NoticeWatcher } from '@synkti/agent';
+import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
+import { PipelineAgent, openTaskDatabase } from '@synkti/tasks';
+import { loadPipelineModules } from './load-pipelines.ts';
+import { openPipelineStore } from './pipeline-store.ts';
+
+export interface PipelineAgentProcessOptions {
+  pool: string;
+  /** Pipeline module paths. */
+  pipelines: string[];
+  /** Task database: PostgreSQL URL or SQLite path. */
+  db: string;
+  /** Local object store directory (chunks, big results). */
+  store?: string | undefined;
+  bucket?: string | undefined;
+  agentId?: string | undefined;
+  /** @default 1 */
+  concurrency?: number | undefined;
+  /** @default 2000 */
+  heartbeatMs?: number | undefined;
+  /** @default 200 */
+  pollMs?: number | undefined;
+  /** @default true */
+  requeuer?: boolean | undefined;
+  /** @default 2000 */
+  requeuerIntervalMs?: number | undefined;
+  /** Requeuer lease and membership TTL. @default 10000 */
+  requeuerLeaseMs?: number | undefined;
+  /** How often instance metadata is polled for a notice. @default 5000 */
+  noticePollMs?: number | undefined;
+  json?: boolean | undefined;
+}
+
+/** Runs until stopped; resolves with the exit code. */
+export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: { signal?: AbortSignal } = {}): Promise<number> {
+  const log = (line: string): void => {
+    process.stderr.write(options.json ? `${JSON.stringify({ time: new Date().toISOString(), msg: line })}\n` : `${new Date().toISOString()} agent ${options.pool}: ${line}\n`);
+  };
+  const pipelines = await loadPipelineModules(options.pipelines);
+  const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
+  const store = await openPipelineStore(options.store, options.bucket);
+  const leaseMs = options.requeuerLeaseMs ?? 10_000;
+  const agent = new PipelineAgent({
+    db, pipelines, pool: options.pool, agentId: options.agentId, concurrency: options.concurrency, heartbeatMs: options.heartbeatMs,
+    pollMs: options.pollMs, store, onLog: log,
+    requeuer: options.requeuer === false ? false : {
+      intervalMs: options.requeuerIntervalMs ?? 2000, leaseMs, membershipTtlMs: leaseMs,
+      onSweep: (r) => { if (r.requeued + r.failed + r.repaired + r.jobsRepaired > 0) log(`requeuer: ${JSON.stringify(r)}`); },
+    },
+  });
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => { finish = resolve; });
+  let stopping = false;
+  const stop = async (release: boolean): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await agent.stop({ release });
+    finish(0);
+  };
+  const onTerm = (): void => { log('SIGTERM: handing tasks back and stopping'); void stop(true); };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onTerm);
+  control.signal?.addEventListener('abort', () => { void stop(true); }, { once: true });
+
+  let watcher: NoticeWatcher | undefined;
+  if (process.env[IMDS_ENDPOINT_ENV]) {
+    watcher = new NoticeWatcher({
+      metadata: createImdsClient(),
+      pollIntervalMs: options.noticePollMs ?? 5000,
+      onInterruption: async (notice) => {
+        // Hand the tasks back first: every second here is a second peers wait.
+        const released = await agent.releaseAll();
+        log(`spot interruption notice (reclaimed at ${new Date(notice.time).toISOString()}): released ${released} task(s), exiting`);
+        await stop(false);
+      },
+      onError: (error) => log(`instance metadata: ${(error as Error)?.message ?? String(error)}`),
+    });
+    watcher.start();
+  }
+  agent.start();
+  log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.store}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
+  // Tests and supervisors wait for this line on stdout.
+  process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`);
+  const code = await finished;
+  await watcher?.stop();
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onTerm);
+  const s = agent.stats();
+  log(`stopped: ${s.completed} completed, ${s.duplicates} duplicates, ${s.failed} failed, ${s.released} released, ${s.lost} lost`);
+  await db.close();
+  return code;
+}

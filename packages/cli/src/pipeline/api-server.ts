@@ -1,0 +1,64 @@
+/**
+ * `synkti api`: serves the pipelines API on 127.0.0.1 by default (give --host to expose
+ * it, behind TLS), and runs a requeuer like every node (on by default).
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { SynktiError } from '@synkti/core';
+import { PipelineRequeuer, openTaskDatabase, type TaskDatabase } from '@synkti/tasks';
+import { createPipelineApi } from './api-app.ts';
+import { ApiKeyring, loadApiKeys } from './api-keys.ts';
+import { loadPipelineModules } from './load-pipelines.ts';
+import { openPipelineStore } from './pipeline-store.ts';
+
+export interface PipelineApiServerOptions {
+  db: string;
+  pipelines: string[];
+  /** JSON file of API keys; default: SYNKTI_API_KEYS. */
+  apiKeys?: string | undefined;
+  store?: string | undefined;
+  bucket?: string | undefined;
+  /** @default "127.0.0.1" */
+  host?: string | undefined;
+  /** @default 8790 (0: any free port) */
+  port?: number | undefined;
+  /** @default 1048576 */
+  maxBodyBytes?: number | undefined;
+  /** @default true */
+  requeuer?: boolean | undefined;
+}
+
+export interface RunningPipelineApi {
+  url: string;
+  port: number;
+  db: TaskDatabase;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineApiServer(options: PipelineApiServerOptions): Promise<RunningPipelineApi> {
+  const keys = new ApiKeyring(loadApiKeys({ file: options.apiKeys }));
+  const pipelines = await loadPipelineModules(options.pipelines);
+  const db = await openTaskDatabase(options.db, { poolSize: 8 });
+  const store = await openPipelineStore(options.store, options.bucket);
+  const { app } = createPipelineApi({ db, pipelines, keys, store, maxBodyBytes: options.maxBodyBytes });
+  const requeuer = options.requeuer === false ? undefined : new PipelineRequeuer({ db, nodeId: `api-${process.pid}-${Date.now().toString(36)}` });
+  const host = options.host ?? '127.0.0.1';
+  let server: ServerType;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8790 }, (info) => resolve(info.port));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new SynktiError('E_API_LISTEN', `cannot listen on ${host}:${options.port ?? 8790}: ${error.message}`, { cause: error, hint: 'pick another --port' }));
+    });
+  });
+  requeuer?.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    db,
+    stop: () => stopped ??= (async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await requeuer?.stop();
+      await db.close();
+    })(),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Pipelines end to end on real processes: agents of 3 pools (exec, gpu, snark) run the
+ * example hash pipeline (split → hash×8 → merge → verify: 11 tasks a job) from one SQLite
+ * task database and a local object store, while agents are kill -9'd (the requeuer
+ * brings their tasks back after the heartbeat timeout) or preempted (SIGTERM: they hand
+ * their tasks back at once) and replaced. Every job must finish done, with the result
+ * recomputed independently here, and every task done exactly once.
+ *
+ * CI runs 6 jobs; SYNKTI_PIPELINES_E2E_FULL=1 runs the full 20 jobs.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openSqliteTaskDatabase, REQUEUER_LEASE, type TaskDatabase } from '@synkti/tasks';
+import { expectedHashResult, hashPipeline, type HashJobInput, type HashJobResult } from '../examples/pipeline-hash.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const FULL = process.env.SYNKTI_PIPELINES_E2E_FULL === '1';
+const JOBS = FULL ? 20 : 6;
+const TIMEOUT = '1500ms';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface AgentProc {
+  pool: string;
+  id: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  ready: boolean;
+}
+
+describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -9'd and preempted`, () => {
+  const procs: AgentProc[] = [];
+  let dir = '';
+  let db: TaskDatabase | undefined;
+  after(async () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    await db?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finishes every job with a verified result; requeues and duplicates are counted', async (t) => {
+    dir = await mkdtemp(join(tmpdir(), 'synkti-pl-e2e-'));
+    const dbPath = join(dir, 'tasks.db');
+    const storeDir = join(dir, 'store');
+    let serial = 0;
+    const startAgent = async (pool: string, concurrency: number): Promise<AgentProc> => {
+      const id = `${pool}-${++serial}`;
+      const options = {
+        pool, pipelines: [join(root, 'examples/pipeline-hash.ts')], db: dbPath, store: storeDir, agentId: id, concurrency,
+        heartbeatMs: 300, pollMs: 50, requeuerIntervalMs: 250, requeuerLeaseMs: 1500,
+      };
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/pipeline/agent-main.ts'), JSON.stringify(options)], {
+        cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '500' },
+      });
+      let log = '';
+      child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const proc: AgentProc = { pool, id, child, exited, ready: false };
+      procs.push(proc);
+      const ready = await new Promise<boolean>((resolve) => {
+        const lines = createInterface({ input: child.stdout! });
+        const timer = setTimeout(() => resolve(false), 30_000);
+        lines.on('line', (line) => {
+          if (line.includes('"event":"ready"')) { clearTimeout(timer); resolve(true); }
+        });
+        void exited.then(() => { clearTimeout(timer); resolve(false); });
+      });
+      proc.ready = ready;
+      assert.ok(ready, `agent ${id} did not start (exit ${String(child.exitCode)} ${String(child.signalCode)}):\n${log}`);
+      return proc;
+    };
+
+    const pools: Array<[string, number, number]> = [['exec', 2, 2], ['gpu', 3, 2], ['snark', 2, 1]];
+    await Promise.all(pools.flatMap(([pool, count, concurrency]) => Array.from({ length: count }, () => startAgent(pool, concurrency))));
+    db = await openSqliteTaskDatabase({ path: dbPath });
+
+    const inputs: HashJobInput[] = Array.from({ length: JOBS }, (_, i) => ({ size: 8 * 4096 - (i % 3) * 100, seed: `e2e-${i}`, chunkBytes: 4096 }));
+    const started = Date.now();
+    const ids: string[] = [];
+    for (const input of inputs) {
+      const { input: validated, tasks } = hashPipeline.jobTasks(input);
+      ids.push((await db.createJob({ pipeline: 'hash', input: validated, tasks })).id);
+    }
+
+    // Chaos until every job finished: kill -9 an agent holding tasks (or the requeuer's node), or preempt one; replace it at once.
+    let kills = 0;
+    let preemptions = 0;
+    let killedRequeuerHolder = false;
+    const live = (): AgentProc[] => procs.filter((p) => p.ready && p.child.exitCode === null && p.child.signalCode === null);
+    const allFinished = async (): Promise<boolean> => {
+      for (const id of ids) if ((await db!.getJob(id))?.state === 'running') return false;
+      return true;
+    };
+    const replacements: Array<Promise<AgentProc>> = [];
+    for (let round = 0; !(await allFinished()); round += 1) {
+      assert.ok(Date.now() - started < 90_000, 'jobs did not finish within 90 s');
+      if (round < 6) {
+        const holder = (await db.leaseHolder(REQUEUER_LEASE))?.holder;
+        let victim: AgentProc | undefined;
+        if (round === 1 && holder) victim = live().find((p) => p.id === holder);
+        if (!victim) {
+          const busy = new Set((await Promise.all(ids.map((id) => db!.getTasks(id)))).flat().filter((x) => x.state === 'running').map((x) => x.owner));
+          const candidates = live().filter((p) => busy.has(p.id));
+          victim = candidates[round % Math.max(1, candidates.length)] ?? live()[round % live().length];
+        }
+        if (victim) {
+          const hard = round % 3 !== 2;
+          if (victim.id === holder) killedRequeuerHolder = true;
+          victim.child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+          if (hard) kills += 1;
+          else preemptions += 1;
+          // The fleet replaces a lost instance at once; its agent starts in the background.
+          const pool = victim.pool;
+          replacements.push(victim.exited.then(() => startAgent(pool, pools.find(([p]) => p === pool)![2])));
+        }
+      }
+      await sleep(700);
+    }
+    const elapsed = Date.now() - started;
+    await Promise.all(replacements);
+
+    let verified = 0;
+    for (const [i, id] of ids.entries()) {
+      const job = await db.getJob(id);
+      assert.equal(job?.state, 'done', `job ${i}: ${job?.state} ${job?.error ?? ''}`);
+      const result = job.result as unknown as HashJobResult;
+      const expected = expectedHashResult(inputs[i]!);
+      assert.deepEqual([result.root, result.sha256, result.chunks, result.verified], [expected.root, expected.sha256, expected.chunks, true]);
+      const tasks = await db.getTasks(id);
+      assert.equal(tasks.length, expected.chunks + 3, 'no task was created twice (a duplicate completion\'s spawn is discarded)');
+      assert.ok(tasks.every((x) => x.state === 'done'));
+      verified += 1;
+    }
+    const counters = await db.counters();
+    t.diagnostic(`${verified}/${JOBS} jobs verified in ${elapsed} ms; ${kills} kill -9, ${preemptions} preemptions (requeuer holder killed: ${killedRequeuerHolder}); `
+      + `counters ${JSON.stringify(counters)}`);
+    assert.equal(verified, JOBS);
+    assert.equal(counters.completions, JOBS * 11 - inputs.reduce((n, x) => n + (8 - expectedHashResult(x).chunks), 0));
+    assert.ok(kills >= 2, 'agents were kill -9\'d');
+    assert.ok(killedRequeuerHolder, 'the requeuer\'s node was among them');
+    assert.ok(counters.requeues + counters.releases >= 1, 'tasks of killed or preempted agents came back');
+  });
+});
