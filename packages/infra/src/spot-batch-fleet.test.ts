@@ -109,6 +109,7 @@ for (const env of ['dev', 'staging', 'production'] as const) {
     assert.deepEqual(rules.find((r) => r.id === 'runs'), e.runsRule);
     assert.equal(one(resources, 'aws:ecr/repository:Repository').inputs.forceDelete, !e.kept);
     assert.equal(await outputValue(value.taskQueueUrl), `https://sqs.us-east-1.amazonaws.com/${MOCK_ACCOUNT}/${cluster}-tasks`);
+    for (const r of resources.filter((x) => x.type.startsWith('aws:'))) assert.match(r.provider ?? '', /pulumi:providers:aws::batch-aws::/, `${r.type}::${r.name} uses the component's region`);
   });
 }
 

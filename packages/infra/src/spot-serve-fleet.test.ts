@@ -264,4 +264,8 @@ test('region input drives the component provider and the ARNs it writes', async 
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
   assert.ok(statements.every((s) => !JSON.stringify(s).includes('us-east-1')));
   assert.equal(one(resources, 'aws:ec2/securityGroup:SecurityGroup').inputs.name, 'llm-eu-worker');
+  // Every AWS resource goes through the component's own provider (no silent default region).
+  const awsResources = resources.filter((r) => r.type.startsWith('aws:'));
+  assert.ok(awsResources.length > 15);
+  for (const r of awsResources) assert.match(r.provider ?? '', /pulumi:providers:aws::serve-aws::/, `${r.type}::${r.name}`);
 });

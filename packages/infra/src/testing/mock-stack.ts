@@ -27,6 +27,8 @@ export interface RecordedResource {
   ignoreChanges: string[];
   /** False for component resources. */
   custom: boolean;
+  /** Provider reference (`<provider urn>::<id>`) the resource was registered with, if any. */
+  provider: string | undefined;
 }
 
 export interface MockStackOptions {
@@ -109,7 +111,7 @@ export async function runMockStack<T>(
   build: (opts: pulumi.ComponentResourceOptions) => T, options: MockStackOptions = {},
 ): Promise<MockStackResult<T>> {
   const region = options.region ?? 'us-east-1';
-  const registered = new Map<string, { type: string; name: string; id: string; inputs: Record<string, unknown>; state: Record<string, unknown>; custom: boolean }>();
+  const registered = new Map<string, { type: string; name: string; id: string; inputs: Record<string, unknown>; state: Record<string, unknown>; custom: boolean; provider: string | undefined }>();
   const flags = new Map<string, { protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
   const created: pulumi.Resource[] = [];
   const key = (type: string, name: string): string => `${type}::${name}`;
@@ -118,7 +120,7 @@ export async function runMockStack<T>(
     newResource(args) {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;
       const { id, state } = mockState(args.type, args.name, inputs, region);
-      registered.set(key(args.type, args.name), { type: args.type, name: args.name, id, inputs, state, custom: args.custom ?? true });
+      registered.set(key(args.type, args.name), { type: args.type, name: args.name, id, inputs, state, custom: args.custom ?? true, provider: args.provider || undefined });
       return { id, state };
     },
     call(args) {
