@@ -24,3 +24,14 @@ export { loadInfraConfig, infraProgram, auditInfraConfig } from './infra-program
 export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';
 export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
 export type { InfraStackOptions } from './automation.ts';
+// --- issue 8: multi-cloud Kubernetes clusters -------------------------------------------
+export { KubernetesCluster } from './k8s/kubernetes-cluster.ts';
+export type { KubernetesRegionOutputs } from './k8s/kubernetes-cluster.ts';
+export { resolveClusterPlan, K8S_API_PORT, TALOS_API_PORT, TALOS_TRUSTD_PORT, K8S_ROLES } from './k8s/k8s-plan.ts';
+export type { KubernetesClusterArgs, AwsRegionNetwork, ClusterPlan, RegionPlan, WorkerPoolPlan } from './k8s/k8s-plan.ts';
+export { K8S_REGIONS, K8S_MACHINE_SIZES, K8S_PROVIDERS, MACHINE_SIZES, loadRegionTable, loadSizeTable, validateRegionTable, validateSizeTable } from './k8s/k8s-data.ts';
+export type { K8sProvider, MachineSize, RegionEntry, RegionTable, SizeEntry, SizeTable, ProviderMachine } from './k8s/k8s-data.ts';
+export { K8S_ENVIRONMENT_PRESETS } from './k8s/k8s-environments.ts';
+export type { K8sEnvironmentPreset } from './k8s/k8s-environments.ts';
+export { K8S_AUDIT_RULES } from './k8s/k8s-audit-rules.ts';
+export { talosDigitalOceanImageUrl } from './k8s/digitalocean-region.ts';
