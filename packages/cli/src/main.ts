@@ -1,158 +1,18 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { isSynktiError, loadClusterConfig, parseDuration } from '@synkti/core';
-import { parseChaosRate } from '@synkti/cloud';
-import { EXIT } from './exit-codes.ts';
-import { describePreempt, preempt } from './commands/preempt.ts';
-import { renderSummary, runDemo } from './demo/demo.ts';
-import { down } from './commands/down.ts';
-import { init } from './commands/init.ts';
-import { logs } from './commands/logs.ts';
-import { renderNodeTable, reportsToJson, status } from './commands/status.ts';
-import { up } from './commands/up.ts';
+import type { Command } from 'commander';
 import { registerCommandGroups } from './commands/groups.ts';
+import { addCoreCommands, baseProgram, runProgram } from './program.ts';
 
-function durationOption(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError('expected a duration such as "30s", "2 minutes" or "500ms"');
-  }
-}
-
-function chaosRateOption(value: string): number {
-  try {
-    return parseChaosRate(value);
-  } catch {
-    throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
-  }
-}
-
-function countOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 0 to 10000');
-  return n;
-}
-
-async function loadConfig(command: Command): Promise<{ spec: Awaited<ReturnType<typeof loadClusterConfig>>['spec']; file: string }> {
-  const { config } = command.optsWithGlobals<{ config?: string }>();
-  return loadClusterConfig({ file: config, cwd: process.cwd() });
-}
-
+/** The whole CLI with every command group registered up front (tests inspect it). */
 export function buildProgram(): Command {
-  const program = new Command('synkti')
-    .description('Run compute fleets on spot capacity with no control plane.\nEvery node runs the same agent; the fleet keeps its size, traffic and work through preemptions.')
-    .option('-c, --config <file>', 'cluster config file (default: ./synkti.config.ts)')
-    .showHelpAfterError('(run `synkti --help` or `synkti <command> --help` for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) })
-    // Before the subcommands are added, so they inherit it: errors come back to run().
-    .exitOverride();
-
-  program.command('init')
-    .description('write a commented starter synkti.config.ts in this directory')
-    .option('--name <name>', 'cluster name (lowercase letters, digits and dashes)')
-    .option('--force', 'overwrite an existing synkti.config.ts', false)
-    .action((options: { name?: string; force: boolean }) => {
-      const file = init({ ...options, cwd: process.cwd() });
-      console.log(`wrote ${file}\nnext: \`synkti up\` to start the fleet, \`synkti status\` to see it`);
-    });
-
-  program.command('up')
-    .description('start the fleet (launch what is missing) and wait until every node is ready')
-    .option('-n, --nodes <count>', 'number of nodes in the pool (overrides the config)', countOption)
-    .option('-p, --pool <name>', 'which pool --nodes applies to (default: the only pool)')
-    .option('--timeout <duration>', 'how long to wait for the fleet', durationOption, 60_000)
-    .option('--chaos-rate <rate>', 'local cloud only: random spot interruptions per instance, e.g. 6/h or 1/min (0 = off)', chaosRateOption)
-    .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
-    .option('--json', 'print the fleet as JSON', false)
-    .action(async (options: { nodes?: number; pool?: string; timeout: number; json: boolean; chaosRate?: number; chaosNotice: number }, command: Command) => {
-      const { spec, file } = await loadConfig(command);
-      const chaos = options.chaosRate === undefined ? undefined : { ratePerHour: options.chaosRate, noticeMs: options.chaosNotice };
-      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json, chaos });
-      if (options.json) console.log(JSON.stringify({ cluster: spec.name, ready: result.ok, launched: result.launched, nodes: reportsToJson(result.reports) }, null, 2));
-      if (!result.ok) {
-        console.error('some nodes are not ready: see `synkti status` and `synkti logs <id>`');
-        process.exitCode = EXIT.timeout;
-      }
-    });
-
-  program.command('status')
-    .description('show every node: id, role, state, address, uptime, load')
-    .option('--json', 'print JSON instead of a table', false)
-    .action(async (options: { json: boolean }, command: Command) => {
-      const { spec, file } = await loadConfig(command);
-      const reports = await status(spec, file);
-      console.log(options.json ? JSON.stringify(reportsToJson(reports), null, 2) : renderNodeTable(reports));
-    });
-
-  program.command('down')
-    .description('stop every node of the fleet (agents drain and leave; --force kills at once)')
-    .option('--force', 'kill instances at once instead of a graceful stop', false)
-    .option('--timeout <duration>', 'how long to wait for instances to stop', durationOption, 60_000)
-    .action(async (options: { force: boolean; timeout: number }, command: Command) => {
-      const { spec, file } = await loadConfig(command);
-      const result = await down(spec, file, { force: options.force, timeoutMs: options.timeout });
-      if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
-    });
-
-  program.command('preempt')
-    .description('interrupt a local spot instance as AWS would: an IMDSv2 notice now, SIGKILL when it expires')
-    .argument('<id>', 'instance id (a unique prefix is enough)')
-    .option('--in <duration>', 'warning before the instance is reclaimed (AWS gives 2 minutes)', durationOption, 120_000)
-    .option('--rebalance', 'raise a rebalance recommendation instead (elevated risk, no deadline)', false)
-    .action(async (id: string, options: { in: number; rebalance: boolean }, command: Command) => {
-      const { spec, file } = await loadConfig(command);
-      console.log(describePreempt(await preempt(spec, file, id, { inMs: options.in, rebalance: options.rebalance })));
-    });
-
-  program.command('demo')
-    .description('run the demo: a local fleet of 3 serving streaming completions through a preemption and a kill -9')
-    .option('--duration <duration>', 'how long traffic runs', durationOption, 60_000)
-    .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
-    .option('--json', 'print only the summary, as JSON', false)
-    .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { duration: number; concurrency: number; json: boolean; keep: boolean }) => {
-      const summary = await runDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
-      console.log(options.json ? JSON.stringify(summary) : renderSummary(summary));
-    });
-
-  program.command('logs')
-    .description('print a node\'s log (its agent and workload output)')
-    .argument('<id>', 'instance id (a unique prefix is enough)')
-    .option('-f, --follow', 'keep printing new lines', false)
-    .option('--lines <n>', 'lines to show first', countOption, 100)
-    .option('--workload', 'show the workload\'s output (the model server) instead of the agent\'s', false)
-    .action(async (id: string, options: { follow: boolean; lines: number; workload: boolean }, command: Command) => {
-      const { spec, file } = await loadConfig(command);
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, signal: controller.signal });
-    });
-
+  const program = addCoreCommands(baseProgram());
   registerCommandGroups(program);
   return program;
 }
 
-/** Runs the CLI; every known error becomes a message and an exit code, never a stack trace. */
+/** Runs the CLI with every group loaded (the `synkti` binary uses cli.ts, which loads groups on use). */
 export async function run(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-      return;
-    }
-    if (isSynktiError(error)) {
-      console.error(`synkti: ${error.toUserString()}`);
-      process.exitCode = error.code.startsWith('E_CONFIG') || error.code === 'E_USAGE' || error.code === 'E_EXISTS' ? EXIT.usage : EXIT.failure;
-      return;
-    }
-    console.error(`synkti: unexpected error: ${(error as Error)?.message ?? String(error)}`);
-    if (process.env.SYNKTI_DEBUG) console.error(error);
-    else console.error('  (set SYNKTI_DEBUG=1 for details; please report this as a bug)');
-    process.exitCode = EXIT.failure;
-  }
+  await runProgram(buildProgram(), argv);
 }
 
 if (process.argv[1]?.endsWith('/cli/src/main.ts')) {
