@@ -23,6 +23,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const FULL = process.env.SYNKTI_PIPELINES_E2E_FULL === '1';
 const JOBS = FULL ? 20 : 6;
 const TIMEOUT = '1500ms';
+/** Chaos events (kill -9 or SIGTERM, then a replacement); 0 measures the run without faults. */
+const CHAOS_ROUNDS = Number(process.env.SYNKTI_PIPELINES_E2E_CHAOS ?? 5);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface AgentProc {
@@ -57,7 +59,7 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
       };
       const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/pipeline/agent-main.ts'), JSON.stringify(options)], {
         cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '500' },
+        env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '300' },
       });
       let log = '';
       child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
@@ -101,7 +103,7 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
     const replacements: Array<Promise<AgentProc>> = [];
     for (let round = 0; !(await allFinished()); round += 1) {
       assert.ok(Date.now() - started < 90_000, 'jobs did not finish within 90 s');
-      if (round < 6) {
+      if (round < CHAOS_ROUNDS) {
         const holder = (await db.leaseHolder(REQUEUER_LEASE))?.holder;
         let victim: AgentProc | undefined;
         if (round === 1 && holder) victim = live().find((p) => p.id === holder);
@@ -111,17 +113,20 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
           victim = candidates[round % Math.max(1, candidates.length)] ?? live()[round % live().length];
         }
         if (victim) {
-          const hard = round % 3 !== 2;
+          const hard = round !== 3;
           if (victim.id === holder) killedRequeuerHolder = true;
           victim.child.kill(hard ? 'SIGKILL' : 'SIGTERM');
           if (hard) kills += 1;
           else preemptions += 1;
-          // The fleet replaces a lost instance at once; its agent starts in the background.
+          // The fleet replaces a lost instance at once; its agent starts in the background. In CI only a
+          // pool left empty is refilled: each start costs seconds of CPU, which would dominate the run.
           const pool = victim.pool;
-          replacements.push(victim.exited.then(() => startAgent(pool, pools.find(([p]) => p === pool)![2])));
+          if (FULL || live().filter((p) => p.pool === pool && p !== victim).length === 0) {
+            replacements.push(victim.exited.then(() => startAgent(pool, pools.find(([p]) => p === pool)![2])));
+          }
         }
       }
-      await sleep(700);
+      await sleep(500);
     }
     const elapsed = Date.now() - started;
     await Promise.all(replacements);
@@ -143,8 +148,10 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
       + `counters ${JSON.stringify(counters)}`);
     assert.equal(verified, JOBS);
     assert.equal(counters.completions, JOBS * 11 - inputs.reduce((n, x) => n + (8 - expectedHashResult(x).chunks), 0));
-    assert.ok(kills >= 2, 'agents were kill -9\'d');
-    assert.ok(killedRequeuerHolder, 'the requeuer\'s node was among them');
-    assert.ok(counters.requeues + counters.releases >= 1, 'tasks of killed or preempted agents came back');
+    if (CHAOS_ROUNDS >= 5) {
+      assert.ok(kills >= 2, 'agents were kill -9\'d');
+      assert.ok(killedRequeuerHolder, 'the requeuer\'s node was among them');
+      assert.ok(counters.requeues + counters.releases >= 1, 'tasks of killed or preempted agents came back');
+    }
   });
 });
