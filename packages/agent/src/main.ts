@@ -6,6 +6,8 @@
 import { SynktiError, deserializeCluster, isSynktiError } from '@synkti/core';
 import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
 import { join } from 'node:path';
+import { awsProviderForWorker } from './aws-environment.ts';
+import { readClusterConfig } from './cluster-config-source.ts';
 import { Agent } from './agent.ts';
 import { NodeRuntime } from './node-runtime.ts';
 import { createLogger } from './logger.ts';
@@ -15,21 +17,20 @@ async function main(): Promise<void> {
   const logger = createLogger({ component: 'agent' });
   const metadata = createImdsClient({});
   const userData = await metadata.userData();
-  if (!userData) {
-    throw new SynktiError('E_AGENT_CONFIG', 'this instance has no user data with the cluster config', { hint: 'launch workers with `synkti up` or `synkti worker launch`' });
-  }
-  const spec = deserializeCluster(userData);
+  const spec = deserializeCluster(readClusterConfig(userData));
   const secret = readClusterSecret();
   let instances: InstanceProvider;
   let close = (): void => {};
-  if (spec.provider === 'local') {
+  if (spec.provider === 'aws') {
+    instances = await awsProviderForWorker(metadata, spec, (await metadata.identity()).region);
+  } else if (spec.provider === 'local') {
     const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
     if (!stateDir) throw new SynktiError('E_AGENT_CONFIG', 'SYNKTI_LOCAL_STATE_DIR is not set', { hint: 'local instances are started by the local cloud, which sets it' });
     const cloud = createLocalCloud({ stateDir });
     instances = cloud.instances;
     close = () => cloud.close();
   } else {
-    throw new SynktiError('E_PROVIDER', `provider '${spec.provider}' is not available to the agent yet`);
+    throw new SynktiError('E_PROVIDER', `provider '${spec.provider}' is not available to the agent`);
   }
 
   const agent = new Agent({
@@ -50,7 +51,9 @@ async function main(): Promise<void> {
     spec,
     metadata,
     instances,
-    userData,
+    // Replacements boot like this instance: the same user data (on EC2 the boot script,
+    // which holds nothing instance-specific; locally the config itself).
+    userData: userData ?? '',
     logger,
     workloadLogFile: workloadLogPath(spec.provider, (await metadata.identity()).instanceId),
   });

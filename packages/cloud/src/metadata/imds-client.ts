@@ -59,7 +59,13 @@ const UNAVAILABLE_HINT = 'On EC2, check the instance metadata options: HttpEndpo
 /** A response we may retry (timeouts, connection errors, 5xx). */
 class Transient extends Error {}
 
-export function createImdsClient(options: ImdsClientOptions = {}): InstanceMetadata {
+/** The metadata client: the provider-neutral interface plus raw reads of any IMDS path. */
+export interface ImdsClient extends InstanceMetadata {
+  /** GET `/latest/meta-data/<path>` (trimmed); `undefined` when the service answers 404. */
+  read(path: string): Promise<string | undefined>;
+}
+
+export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
   const endpoint = parseEndpoint(options.endpoint ?? process.env[IMDS_ENDPOINT_ENV] ?? IMDS_DEFAULT_ENDPOINT);
   const ttlSeconds = options.tokenTtlSeconds ?? 21600;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 21600) {
@@ -161,6 +167,10 @@ export function createImdsClient(options: ImdsClientOptions = {}): InstanceMetad
   }
 
   return {
+    async read(path: string): Promise<string | undefined> {
+      return (await get(`/latest/meta-data/${path.replace(/^\/+/, '')}`))?.trim();
+    },
+
     async identity(): Promise<InstanceIdentity> {
       const [instanceId, instanceType, zone, region, privateIp] = await Promise.all([
         getRequired('/latest/meta-data/instance-id'),
