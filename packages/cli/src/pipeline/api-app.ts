@@ -148,7 +148,11 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
 
   app.post('/v1/jobs', bodyLimit({
     maxSize: maxBodyBytes,
-    onError: (c) => c.json(errorBody('E_BODY_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`), 413),
+    onError: (c) => {
+      // The rest of the body is not read: tell the client not to reuse this connection.
+      c.header('Connection', 'close');
+      return c.json(errorBody('E_BODY_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`), 413);
+    },
   }), async (c) => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\b/i.test(type)) return c.json(errorBody('E_UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON (Content-Type: application/json)'), 415);

@@ -49,6 +49,13 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
       reject(new SynktiError('E_API_LISTEN', `cannot listen on ${host}:${options.port ?? 8790}: ${error.message}`, { cause: error, hint: 'pick another --port' }));
     });
   });
+  // Requests Node cannot even parse (bad framing, headers over the limit) still get a JSON 4xx, not a bare 400.
+  server!.on('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: { code: tooLarge ? 'E_HEADERS_TOO_LARGE' : 'E_BAD_REQUEST', message: tooLarge ? 'the request headers are too large' : `the request is not valid HTTP (${error.code ?? 'parse error'})` } });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   requeuer?.start();
   let stopped: Promise<void> | undefined;
   return {
