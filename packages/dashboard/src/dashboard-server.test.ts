@@ -96,6 +96,15 @@ describe('timeline', () => {
     assert.deepEqual(end.map((e) => [e.kind, e.node]), [['preemption', 'i-a'], ['crash', 'i-b'], ['ready', 'i-c']]);
     assert.deepEqual(t.observe(8000, [obs(record('i-c'), status('i-c'))]).map((e) => e.kind), [], 'nothing twice; vanished ended nodes are not reported again');
   });
+
+  test('an agent that stops answering: unreachable, unless it had a notice (it drained and left)', () => {
+    const t = new TimelineTracker();
+    const obs = (r: InstanceRecord, s?: AgentStatusView, notice?: { action: 'terminate'; time: number }): NodeObservation => ({ record: r, status: s, notice });
+    t.observe(0, [obs(record('i-a'), status('i-a')), obs(record('i-b'), status('i-b'))]);
+    t.observe(500, [obs(record('i-a'), status('i-a')), obs(record('i-b'), status('i-b'), { action: 'terminate', time: 5000 })]);
+    const quiet = t.observe(1000, [obs(record('i-a')), obs(record('i-b'), undefined, { action: 'terminate', time: 5000 })]);
+    assert.deepEqual(quiet.map((e) => [e.kind, e.node]), [['unreachable', 'i-a'], ['drain', 'i-b']]);
+  });
 });
 
 class FakeSource implements FleetSource {

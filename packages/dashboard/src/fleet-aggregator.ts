@@ -37,6 +37,8 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
   private readonly traffic: TrafficWindow;
   private readonly timeline: TimelineEvent[] = [];
   private readonly notices = new Map<string, number>();
+  /** Last state each agent reported, so a node whose agent has left shows 'stopped', not 'unreachable'. */
+  private readonly agentStates = new Map<string, string>();
   private current: DashboardSnapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -122,7 +124,11 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
     if (this.timeline.length > this.timelineLimit) this.timeline.splice(0, this.timeline.length - this.timelineLimit);
 
     const byId = new Map(observed.map((o) => [o.record.id, o]));
-    const nodes = live.map((record) => toNode(record, byId.get(record.id), this.notices.get(record.id)));
+    for (const o of observed) {
+      if (o.status) this.agentStates.set(o.record.id, o.status.state);
+      else if (!isLiveInstance(o.record)) this.agentStates.delete(o.record.id);
+    }
+    const nodes = live.map((record) => toNode(record, byId.get(record.id), this.notices.get(record.id), this.agentStates.get(record.id)));
     for (const id of [...this.notices.keys()]) if (!byId.has(id) || !isLiveInstance(byId.get(id)!.record)) this.notices.delete(id);
     const cost = costRate(live);
     this.publish({
@@ -144,13 +150,14 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
   }
 }
 
-function toNode(record: InstanceRecord, o: NodeObservation | undefined, noticeDeadline: number | undefined): DashboardNode {
+function toNode(record: InstanceRecord, o: NodeObservation | undefined, noticeDeadline: number | undefined, lastAgentState: string | undefined): DashboardNode {
   const status = o?.status;
+  const left = lastAgentState === 'draining' || lastAgentState === 'stopped';
   return {
     id: record.id,
     role: status?.role ?? record.tags[TAG_ROLE] ?? '-',
     zone: status?.zone ?? record.zone,
-    state: status?.state ?? (record.state === 'running' ? 'unreachable' : record.state),
+    state: status?.state ?? (record.state !== 'running' ? record.state : left ? 'stopped' : 'unreachable'),
     instanceState: record.state,
     instanceType: record.instanceType,
     lifecycle: record.lifecycle,

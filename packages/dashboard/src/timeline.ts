@@ -70,8 +70,10 @@ export class TimelineTracker {
         if (agentState === 'draining') emit('drain', id, `${id} draining: its peers stop routing to it`);
         k.agentState = agentState;
       } else if (agentState === undefined && record.state === 'running' && k.agentState === 'ready') {
-        emit('unreachable', id, `${id}: agent not answering`);
-        k.agentState = 'unreachable';
+        // After a notice, an agent that stops answering has drained and left (between two looks).
+        if (k.noticed) emit('drain', id, `${id} drained and left the fleet`);
+        else emit('unreachable', id, `${id}: agent not answering`);
+        k.agentState = k.noticed ? 'stopped' : 'unreachable';
       }
       if (!isLiveInstance(record)) {
         k.ended = true;

@@ -1,0 +1,183 @@
+/**
+ * The dashboard's Must-show, in a real browser: Playwright (playwright-core driving
+ * Debian's Chromium, headless) opens `synkti dashboard` of a running local fleet of
+ * three, sees three ready nodes and traffic through the routers; then one node gets a
+ * spot interruption (`synkti preempt <id> --in 5s`) and the page shows the notice, the
+ * replacement and the preemption on its timeline, and the node count back at three.
+ * Screenshots go to node_modules/.cache/synkti-test-artifacts/ (paths printed).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateCluster } from '@synkti/core';
+import { LoadGenerator } from '../packages/cli/src/demo/load-generator.ts';
+import { STAND_IN_MAIN } from '../packages/cli/src/demo/demo.ts';
+import { FleetObserver } from '../packages/cli/src/fleet-observer.ts';
+import { openLocalFleet } from '../packages/cli/src/local-fleet.ts';
+import { REPO_ROOT, makeProject, runCli, uniqueName, waitFor } from './helpers/cli.ts';
+
+// The page functions below run in the browser; the repo's type-check has no DOM lib.
+interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
+declare const document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; querySelector(selector: string): PageElement | null };
+
+const CHROMIUM = process.env.SYNKTI_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_ROOT, 'node_modules/.cache/synkti-test-artifacts', `dashboard-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+
+const name = uniqueName('e2e-dash');
+const config = {
+  name,
+  pools: { worker: { count: 3 } },
+  workload: {
+    command: [process.execPath, '--import', import.meta.resolve('tsx'), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '10ms'],
+    healthPath: '/health',
+    startupTimeout: '30s',
+  },
+  timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s' },
+};
+const project = makeProject(config);
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+  await runCli(['down', '--force', '--timeout', '20s'], { cwd: project.dir }).catch(() => undefined);
+  project.cleanup();
+});
+
+/** Starts `synkti dashboard --json` and resolves with its URLs once it listens. */
+function startDashboard(): Promise<{ child: ChildProcess; url: string; loginUrl: string }> {
+  // The CLI with every group registered (main.ts); the binary loads groups lazily by name.
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'packages/cli/src/main.ts'), 'dashboard', '--json', '--port', '0'], {
+    cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env },
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`synkti dashboard did not start in 20 s\nstdout: ${out}\nstderr: ${err}`)), 20_000);
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line && out.includes('\n')) {
+        clearTimeout(timer);
+        const { url, loginUrl } = JSON.parse(line) as { url: string; loginUrl: string };
+        resolve({ child, url, loginUrl });
+      }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`synkti dashboard exited (${code})\nstderr: ${err}`)); });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(kill); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+test('the dashboard shows a preemption live: notice, replacement, back to three nodes', {
+  timeout: 120_000,
+  skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set SYNKTI_CHROMIUM)`,
+}, async (t) => {
+  const started = Date.now();
+  const { chromium } = await import('playwright-core');
+  mkdirSync(ARTIFACTS, { recursive: true });
+
+  const upResult = await runCli(['up', '--json', '--timeout', '40s'], { cwd: project.dir });
+  assert.equal(upResult.code, 0, upResult.stderr);
+  const secret = readFileSync(join(project.dir, '.synkti', name, 'cluster-secret'), 'utf8').trim();
+
+  // A little traffic through the routers, so requests/s and p99 have something to show.
+  const fleet = openLocalFleet(validateCluster(config), join(project.dir, 'synkti.config.ts'));
+  cleanups.push(() => fleet.close());
+  const observer = new FleetObserver(fleet);
+  await observer.start(500);
+  cleanups.push(() => observer.stop());
+  const load = new LoadGenerator({ endpoints: () => observer.routerUrls(), concurrency: 2, maxTokens: 10, healthIntervalMs: 500, requestTimeoutMs: 15_000 });
+  load.start();
+  cleanups.push(() => load.stop());
+
+  const dashboard = await startDashboard();
+  cleanups.push(() => stopChild(dashboard.child));
+  let dashboardOutput = '';
+  dashboard.child.stdout!.on('data', (d: Buffer) => { dashboardOutput += d.toString(); });
+  dashboard.child.stderr!.on('data', (d: Buffer) => { dashboardOutput += d.toString(); });
+  assert.match(dashboard.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'loopback only');
+  assert.ok(!dashboard.loginUrl.includes(secret), 'the printed link does not carry the cluster secret');
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const external: string[] = [];
+  page.on('request', (r) => { if (!r.url().startsWith(dashboard.url) && !r.url().startsWith('data:')) external.push(r.url()); });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const shots: string[] = [];
+  const shot = async (label: string): Promise<void> => {
+    const file = join(ARTIFACTS, `${shots.length + 1}-${label}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    shots.push(file);
+  };
+  t.after(() => { console.log(`dashboard screenshots:\n${shots.map((s) => `  ${s}`).join('\n')}`); });
+
+  /** On a timeout, say what the dashboard saw (its snapshot) and printed. */
+  const explained = async <T>(what: string, wait: Promise<T>): Promise<T> => {
+    try {
+      return await wait;
+    } catch (error) {
+      const snapshot = await fetch(`${dashboard.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.json()).catch((e: Error) => e.message) as { nodes?: { id: string; state: string }[]; timeline?: { kind: string; text: string }[] };
+      await shot('failure').catch(() => undefined);
+      throw new Error(`${what}: ${(error as Error).message.split('\n')[0]}\nnodes: ${JSON.stringify(snapshot.nodes?.map((n) => `${n.id} ${n.state}`))}\ntimeline:\n${snapshot.timeline?.map((e) => `  ${e.kind} ${e.text}`).join('\n')}\ndashboard output: ${dashboardOutput}`);
+    }
+  };
+
+  await page.goto(dashboard.loginUrl);
+  assert.equal(new URL(page.url()).pathname, '/', 'the login link signs in and lands on the page');
+  const cookies = await page.context().cookies();
+  assert.ok(cookies.some((c) => c.name === 'synkti_dashboard' && c.httpOnly), 'an HttpOnly session cookie');
+
+  // Three ready nodes, live.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=node][data-state=ready]').length === 3
+    && document.querySelectorAll('[data-testid=node]').length === 3, undefined, { timeout: 20_000 });
+  assert.equal(await page.textContent('[data-testid=node-count]'), '3/3');
+  assert.equal(await page.textContent('[data-testid=connection]'), 'live');
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=rps]')?.textContent) > 0, undefined, { timeout: 20_000 });
+  await shot('three-nodes');
+  const before = await page.$$eval('[data-testid=node]', (rows) => rows.map((r) => r.getAttribute('data-node-id')!));
+  assert.equal(before.length, 3);
+
+  // Preempt one node: a 5 s spot interruption notice.
+  const victim = before[0]!;
+  const preemptedAt = Date.now();
+  const preempt = await runCli(['preempt', victim, '--in', '5s'], { cwd: project.dir });
+  assert.equal(preempt.code, 0, preempt.stderr);
+
+  await explained('the notice on the timeline', page.waitForSelector(`[data-testid=timeline-event][data-kind=notice][data-node="${victim}"]`, { timeout: 15_000 }));
+  const noticeMs = Date.now() - preemptedAt;
+  await shot('notice');
+  await explained('the replacement on the timeline', page.waitForSelector(`[data-testid=timeline-event][data-kind=replacement]`, { timeout: 20_000 }));
+  await explained('the preemption on the timeline', page.waitForSelector(`[data-testid=timeline-event][data-kind=preemption][data-node="${victim}"]`, { timeout: 25_000 }));
+  await shot('preempted');
+  // Back to three ready nodes, the victim gone and its replacement among them.
+  await explained('three ready nodes again', page.waitForFunction((gone) => {
+    const rows = [...document.querySelectorAll('[data-testid=node]')];
+    return rows.length === 3 && rows.every((r) => r.getAttribute('data-state') === 'ready') && !rows.some((r) => r.getAttribute('data-node-id') === gone);
+  }, victim, { timeout: 30_000 }));
+  const recoveredMs = Date.now() - preemptedAt;
+  await shot('back-to-three');
+  assert.equal(await page.textContent('[data-testid=node-count]'), '3/3');
+  const afterIds = await page.$$eval('[data-testid=node]', (rows) => rows.map((r) => r.getAttribute('data-node-id')!));
+  const replacement = afterIds.find((id) => !before.includes(id));
+  assert.ok(replacement, 'a new node took the victim\'s place');
+  const replacementText = await page.textContent(`[data-testid=timeline-event][data-kind=replacement][data-node="${replacement}"]`);
+  assert.match(replacementText ?? '', new RegExp(`replace ${victim}`), 'the timeline says which node it replaces');
+  const kinds = await page.$$eval('[data-testid=timeline-event]', (items) => items.map((i) => i.getAttribute('data-kind')));
+  assert.ok(!kinds.includes('crash'), `a preemption is not reported as a crash: ${kinds.join(', ')}`);
+
+  assert.deepEqual(external, [], 'no request leaves 127.0.0.1 (no CDN)');
+  assert.deepEqual(pageErrors, [], 'no script errors on the page');
+  assert.ok(!dashboardOutput.includes(secret), 'the dashboard never prints the cluster secret');
+  t.diagnostic(`notice on the page ${noticeMs} ms after synkti preempt; three ready nodes again after ${recoveredMs} ms; whole test ${Date.now() - started} ms`);
+});
