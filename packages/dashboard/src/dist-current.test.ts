@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DASHBOARD_ASSETS_DIR } from './dashboard-server.ts';
+
+function files(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.set(relative(dir, path), readFileSync(path, 'utf8'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+// The page is served from the committed dist/ (no build at install): it must be what web/ builds to.
+test('the committed dist/ is the build of web/ (run `npm run build -w @synkti/dashboard` after editing web/)', { timeout: 60_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'synkti-dashboard-build-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const { build } = await import('vite');
+  await build({
+    configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
+    logLevel: 'silent',
+    build: { outDir: out, emptyOutDir: true },
+  });
+  const built = files(out);
+  const committed = files(DASHBOARD_ASSETS_DIR);
+  assert.deepEqual([...committed.keys()].sort(), [...built.keys()].sort(), 'same files (Vite names them by content hash)');
+  for (const [name, text] of built) assert.equal(committed.get(name), text, `${name} is current`);
+});
