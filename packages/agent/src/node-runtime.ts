@@ -5,6 +5,7 @@ import type { Agent } from './agent.ts';
 import type { Logger } from './logger.ts';
 import { NoticeWatcher } from './notice-watcher.ts';
 import { Replacer } from './replacement.ts';
+import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
@@ -19,11 +20,14 @@ export interface NodeRuntimeOptions {
   logger: Logger;
   /** Where the workload's output goes. @default none */
   workloadLogFile?: string | undefined;
+  /** How often an on-demand fallback in a spot pool looks for spot capacity again. @default 5 minutes */
+  spotReturnIntervalMs?: number;
   clock?: () => number;
 }
 
 export interface DrainReport {
-  reason: 'interruption' | 'shutdown';
+  /** A spot notice, a SIGTERM, or an on-demand fallback handing over to its spot successor. */
+  reason: 'interruption' | 'shutdown' | 'spot-return';
   startedAt: number;
   deadline: number;
   budgetMs: number;
@@ -50,6 +54,7 @@ export class NodeRuntime {
   private router: Router | undefined;
   private watcher: NoticeWatcher | undefined;
   private replacer: Replacer | undefined;
+  private spotReturn: SpotReturn | undefined;
   private draining: Promise<DrainReport> | undefined;
   lastDrain: DrainReport | undefined;
 
@@ -91,6 +96,27 @@ export class NodeRuntime {
       if (member.state !== 'stopped') this.replacer?.peerLost(member.id, member.role);
     });
     if (agent.tags[TAG_REPLACES]) agent.view.updateSelf({ replaces: agent.tags[TAG_REPLACES] });
+
+    const pool = spec.pools[agent.role];
+    if (pool && pool.lifecycle === 'spot') {
+      this.spotReturn = new SpotReturn({
+        cluster: spec.name,
+        role: agent.role,
+        selfId,
+        instances: this.options.instances,
+        pool: { lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, instanceType: pool.instanceType },
+        userData: this.options.userData,
+        liveMembers: () => agent.view.members(),
+        handOver: async () => {
+          await this.drain('spot-return', this.clock() + spec.timeouts.shutdownGraceMs);
+          // Nobody else ends an on-demand instance: it would run (and bill) forever.
+          await this.options.instances.terminate([selfId]);
+        },
+        intervalMs: this.options.spotReturnIntervalMs,
+        logger,
+      });
+      void this.spotReturn.start();
+    }
 
     this.watcher = new NoticeWatcher({
       metadata: this.options.metadata,
@@ -191,6 +217,7 @@ export class NodeRuntime {
         await this.supervisor?.stop({ graceMs: Math.min(Math.max(remaining, 0), 2000) });
         this.watcher?.stop();
         this.replacer?.stop();
+        this.spotReturn?.stop();
       },
     });
     const report: DrainReport = { reason, startedAt, deadline, budgetMs, leftInFlight, tookMs: this.clock() - startedAt, replacement };
@@ -213,6 +240,7 @@ export class NodeRuntime {
   }
 
   async stopAll(): Promise<void> {
+    this.spotReturn?.stop();
     this.watcher?.stop();
     this.replacer?.stop();
     await this.router?.stop({ graceMs: 0 });
