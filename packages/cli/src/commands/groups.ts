@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
-import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerInfraCommands } from './infra-command.ts';
 import { registerPipelineCommands } from './pipeline-command.ts';
 import { registerSimCommand } from './sim-command.ts';
@@ -17,5 +16,4 @@ export function registerCommandGroups(program: Command): void {
   registerPipelineCommands(program);
   registerSimCommand(program);
   registerInfraCommands(program);
-  registerDashboardCommand(program);
 }
