@@ -1,0 +1,147 @@
+/**
+ * Every metric the pipeline cluster's alarms, dashboard and autoscaling read, with who
+ * emits it. FIELD-NOTES: "autoscaling on a metric nothing publishes; alarms on metrics
+ * nothing emits" — so nothing is alarmed on or scaled from unless it is in this table,
+ * and the audit rule `metric-not-emitted` checks that.
+ *
+ * Sources:
+ * - `aws`: published by the AWS service itself (documented metrics; some need a switch,
+ *   named in `requires`, which PipelineCluster turns on);
+ * - `log`: a CloudWatch Logs metric filter over a log line our code really prints
+ *   (`evidence` names the file and the literal text; a test checks they are there);
+ * - `synkti`: published by our code with PutMetricData (`evidence` as above, or
+ *   `pending` when the publisher is not written yet).
+ */
+
+/** Namespace of Synkti pipeline metrics (log filters and the task database's queue depth). */
+export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
+
+/**
+ * Queue depth the GPU pool scales from: tasks ready to be claimed, per pool.
+ * Published by the pipelines code (packages/tasks/src/pipelines) every 60 s with
+ * dimensions Cluster=<project>-<environment> and Pool=<pool>; the agents' task role
+ * may PutMetricData in this namespace only. NOT YET PUBLISHED by that code (see
+ * `pending`): until it is, the `queue-metric-missing` alarm fires.
+ */
+export const PIPELINE_QUEUE_METRIC = {
+  namespace: PIPELINE_METRIC_NAMESPACE,
+  metricName: 'ReadyTasks',
+  dimensions: { cluster: 'Cluster', pool: 'Pool' },
+  periodSeconds: 60,
+} as const;
+
+export type MetricSource = 'aws' | 'log' | 'synkti';
+
+export interface Evidence {
+  /** Repo-relative file. */
+  file: string;
+  /** Literal text that must be in it. */
+  text: string;
+}
+
+export interface EmittedMetric {
+  /** Key used by alarms and the dashboard. */
+  id: string;
+  namespace: string;
+  metricName: string;
+  /** Dimension names the metric is published with. */
+  dimensions: string[];
+  source: MetricSource;
+  /** Who emits it. */
+  emittedBy: string;
+  /** Setting that must be on for AWS to publish it (PipelineCluster sets it). */
+  requires?: string | undefined;
+  /** For `log`/`synkti`: where the emitting code is. */
+  evidence?: Evidence[] | undefined;
+  /** For `synkti` metrics whose publisher is still to be written: what must publish it. */
+  pending?: string | undefined;
+}
+
+export interface LogMetricFilterSpec {
+  /** The metric it produces (an `EmittedMetric` id with source 'log'). */
+  metric: string;
+  /** CloudWatch Logs filter pattern (all quoted terms must appear in the line). */
+  pattern: string;
+  /** Log groups of which services it runs over. */
+  services: 'agents' | 'api' | 'all';
+}
+
+const AGENT = 'packages/tasks/src/pipelines/pipeline-agent.ts';
+const TYPES = 'packages/tasks/src/pipelines/types.ts';
+
+export const EMITTED_METRICS: readonly EmittedMetric[] = [
+  // --- load balancer of the API ---
+  { id: 'api5xx', namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_Target_5XX_Count', dimensions: ['LoadBalancer'], source: 'aws', emittedBy: 'Application Load Balancer' },
+  { id: 'apiUnhealthy', namespace: 'AWS/ApplicationELB', metricName: 'UnHealthyHostCount', dimensions: ['TargetGroup', 'LoadBalancer'], source: 'aws', emittedBy: 'Application Load Balancer' },
+  { id: 'apiLatency', namespace: 'AWS/ApplicationELB', metricName: 'TargetResponseTime', dimensions: ['LoadBalancer'], source: 'aws', emittedBy: 'Application Load Balancer' },
+  { id: 'apiRequests', namespace: 'AWS/ApplicationELB', metricName: 'RequestCount', dimensions: ['LoadBalancer'], source: 'aws', emittedBy: 'Application Load Balancer' },
+  // --- ECS services ---
+  { id: 'serviceCpu', namespace: 'AWS/ECS', metricName: 'CPUUtilization', dimensions: ['ClusterName', 'ServiceName'], source: 'aws', emittedBy: 'ECS (every service)' },
+  { id: 'serviceMemory', namespace: 'AWS/ECS', metricName: 'MemoryUtilization', dimensions: ['ClusterName', 'ServiceName'], source: 'aws', emittedBy: 'ECS (every service)' },
+  { id: 'runningTasks', namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: ['ClusterName', 'ServiceName'], source: 'aws', emittedBy: 'ECS Container Insights', requires: 'containerInsights enabled on the ECS cluster' },
+  // --- Auto Scaling groups of the pools ---
+  { id: 'poolInstances', namespace: 'AWS/AutoScaling', metricName: 'GroupInServiceInstances', dimensions: ['AutoScalingGroupName'], source: 'aws', emittedBy: 'EC2 Auto Scaling', requires: 'group metrics collection (enabledMetrics)' },
+  // --- task database ---
+  { id: 'dbCpu', namespace: 'AWS/RDS', metricName: 'CPUUtilization', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
+  { id: 'dbFreeStorage', namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
+  { id: 'dbConnections', namespace: 'AWS/RDS', metricName: 'DatabaseConnections', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
+  { id: 'proxyClientConnections', namespace: 'AWS/RDS', metricName: 'ClientConnections', dimensions: ['ProxyName'], source: 'aws', emittedBy: 'RDS Proxy' },
+  // --- cache ---
+  { id: 'cacheCpu', namespace: 'AWS/ElastiCache', metricName: 'EngineCPUUtilization', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
+  { id: 'cacheMemory', namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
+  // --- our log lines (PipelineAgent onLog, printed one per line by the agent process) ---
+  {
+    id: 'taskFailedForGood', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskFailedForGood', dimensions: [], source: 'log',
+    emittedBy: 'pipeline agents: "task <key> (<type>) attempt <n> failed: <error> -> failed"',
+    evidence: [{ file: AGENT, text: 'this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`)' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }],
+  },
+  {
+    id: 'taskRetries', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskRetries', dimensions: [], source: 'log',
+    emittedBy: 'pipeline agents: "... attempt <n> failed: <error> -> retry"',
+    evidence: [{ file: AGENT, text: 'attempt ${task.attempts} failed: ${message} -> ${outcome}' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }],
+  },
+  {
+    id: 'claimErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'ClaimErrors', dimensions: [], source: 'log',
+    emittedBy: 'pipeline agents: "claim failed: <error>" (task database unreachable or failing)',
+    evidence: [{ file: AGENT, text: 'this.log(`claim failed: ' }],
+  },
+  {
+    id: 'heartbeatErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'HeartbeatErrors', dimensions: [], source: 'log',
+    emittedBy: 'pipeline agents: "heartbeat failed: <error>"',
+    evidence: [{ file: AGENT, text: 'this.log(`heartbeat failed: ' }],
+  },
+  // --- published by the task database (to be written) ---
+  {
+    id: 'readyTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
+    emittedBy: 'pipelines task database (ready tasks per pool)',
+    pending: 'packages/tasks/src/pipelines must PutMetricData Synkti/Pipelines ReadyTasks {Cluster, Pool} every 60 s (one node, chosen by rendezvous hash like the requeuer); until then the queue-metric-missing alarm fires and the GPU pool stays at its minimum',
+  },
+];
+
+/** Metric filters over the services' log groups (each metric above with source 'log'). */
+export const LOG_METRIC_FILTERS: readonly LogMetricFilterSpec[] = [
+  { metric: 'taskFailedForGood', pattern: '"attempt" "failed:" "-> failed"', services: 'agents' },
+  { metric: 'taskRetries', pattern: '"attempt" "failed:" "-> retry"', services: 'agents' },
+  { metric: 'claimErrors', pattern: '"claim failed:"', services: 'agents' },
+  { metric: 'heartbeatErrors', pattern: '"heartbeat failed:"', services: 'agents' },
+];
+
+/** Metrics other Synkti components alarm or scale on (issue 7's SpotBatchFleet), known to the audit rule too. */
+export const OTHER_COMPONENT_METRICS: ReadonlyArray<{ namespace: string; metricName: string; emittedBy: string }> = [
+  { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', emittedBy: 'SQS' },
+  { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesNotVisible', emittedBy: 'SQS' },
+  { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesDelayed', emittedBy: 'SQS' },
+  { namespace: 'Synkti/Batch', metricName: 'BacklogPerWorker', emittedBy: 'batch coordinator' },
+  { namespace: 'Synkti/Batch', metricName: 'Backlog', emittedBy: 'batch coordinator' },
+];
+
+export function emittedMetric(id: string): EmittedMetric {
+  const m = EMITTED_METRICS.find((x) => x.id === id);
+  if (!m) throw new Error(`no emitted metric "${id}"`);
+  return m;
+}
+
+/** `namespace/metricName` keys of every metric known to be emitted. */
+export function knownMetricKeys(): Set<string> {
+  return new Set([...EMITTED_METRICS, ...OTHER_COMPONENT_METRICS].map((m) => `${m.namespace}/${m.metricName}`));
+}
