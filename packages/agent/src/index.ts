@@ -16,3 +16,4 @@ export { createRouter, ROUTER_HEALTH_PATH, type Router, type RouterOptions, type
 export { startStandInServer, STAND_IN_DEFAULT_MODEL, STAND_IN_LATENCY_HEADER, STAND_IN_MAX_TOKENS_CAP, type StandInServer, type StandInServerOptions } from './stand-in/server.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { readClusterSecret } from './secret.ts';
+export { SpotReturn, spotReturnStep, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';

@@ -1,4 +1,4 @@
-import { Replacer, type ReplacerOptions } from '@synkti/agent';
+import { Replacer, spotReturnStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -46,6 +46,21 @@ const silentLogger = { info() {}, warn() {}, error() {}, debug() {}, trace() {},
  * zone is chosen the way the sim's instance provider places it: spread over zones with
  * capacity, ties broken by rendezvous rank of the client token (@synkti/core).
  */
+/** The agent's back-to-spot decision for one simulated instance. */
+function backToSpot(ctx: PolicyContext, instance: SimInstance, successor: string | undefined): SpotReturnStep {
+  const live = ctx.live();
+  return spotReturnStep({
+    self: { id: instance.id, lifecycle: instance.lifecycle },
+    pool: { lifecycle: 'spot', onDemandBase: 0 },
+    onDemandIds: live.filter((i) => i.lifecycle === 'on-demand').map((i) => i.id),
+    cluster: CLUSTER,
+    role: ROLE,
+    successor,
+    members: live.map((i) => ({ id: i.id, state: i.phase === 'ready' && !i.draining ? 'ready' : 'joining', replaces: i.replaces })),
+    handingOver: false,
+  });
+}
+
 export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const replaceOnRebalance = options.replaceOnRebalance ?? true;
   let provider: SimInstanceProvider | undefined;
@@ -82,7 +97,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     onTick(ctx) {
       if (!returnToSpot) return;
       for (const od of ctx.live()) {
-        if (od.lifecycle !== 'on-demand' || od.phase !== 'ready' || od.draining || returning.has(od.id)) continue;
+        if (od.phase !== 'ready' || od.draining || returning.has(od.id)) continue;
+        // The agent's own decision (packages/agent/src/spot-return.ts).
+        if (backToSpot(ctx, od, undefined).kind !== 'launch') continue;
+        // The agent tries and fails without capacity; the world here knows, and skips the failed call.
         if (!ctx.zones.some((z) => ctx.spotCapacity(z))) return;
         returning.add(od.id);
         replace(ctx, od);
@@ -90,7 +108,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     },
     onReady(ctx, instance) {
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
-      if (!predecessor || predecessor.lifecycle !== 'on-demand' || !returning.has(predecessor.id)) return;
+      if (!predecessor || !returning.has(predecessor.id)) return;
+      if (backToSpot(ctx, predecessor, instance.id).kind !== 'hand-over') return;
       ctx.drain(predecessor);
       ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
     },
