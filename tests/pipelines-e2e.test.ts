@@ -16,11 +16,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openSqliteTaskDatabase, REQUEUER_LEASE, type TaskDatabase } from '@synkti/tasks';
+import { openTaskDatabase, REQUEUER_LEASE, type TaskDatabase } from '@synkti/tasks';
+import { startOrSkip } from '../scripts/test-services/services.ts';
+import { startTestPostgres, type TestPostgres } from '../scripts/test-services/postgres.ts';
 import { expectedHashResult, hashPipeline, type HashJobInput, type HashJobResult } from '../examples/pipeline-hash.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const FULL = process.env.SYNKTI_PIPELINES_E2E_FULL === '1';
+/** "sqlite" (default) or "postgres" (a private server started here). */
+const BACKEND = process.env.SYNKTI_PIPELINES_E2E_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 const JOBS = FULL ? 20 : 6;
 const TIMEOUT = '1500ms';
 /** Chaos events (kill -9 or SIGTERM, then a replacement); 0 measures the run without faults. */
@@ -33,22 +37,34 @@ interface AgentProc {
   child: ChildProcess;
   exited: Promise<number | null>;
   ready: boolean;
+  paused: boolean;
 }
 
-describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -9'd and preempted`, () => {
+describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, agents kill -9'd, preempted and paused`, () => {
   const procs: AgentProc[] = [];
   let dir = '';
   let db: TaskDatabase | undefined;
+  let postgres: TestPostgres | undefined;
   after(async () => {
     for (const p of procs) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
     await db?.close();
+    await postgres?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('finishes every job with a verified result; requeues and duplicates are counted', async (t) => {
     dir = await mkdtemp(join(tmpdir(), 'synkti-pl-e2e-'));
-    const dbPath = join(dir, 'tasks.db');
+    let dbPath = join(dir, 'tasks.db');
+    if (BACKEND === 'postgres') {
+      const started = await startOrSkip(startTestPostgres);
+      if (started.skip !== undefined) {
+        t.skip(started.skip);
+        return;
+      }
+      postgres = started.service;
+      dbPath = postgres.url;
+    }
     const storeDir = join(dir, 'store');
     let serial = 0;
     const startAgent = async (pool: string, concurrency: number): Promise<AgentProc> => {
@@ -64,11 +80,11 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
       let log = '';
       child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const proc: AgentProc = { pool, id, child, exited, ready: false };
+      const proc: AgentProc = { pool, id, child, exited, ready: false, paused: false };
       procs.push(proc);
       const ready = await new Promise<boolean>((resolve) => {
         const lines = createInterface({ input: child.stdout! });
-        const timer = setTimeout(() => resolve(false), 30_000);
+        const timer = setTimeout(() => resolve(false), 60_000);
         lines.on('line', (line) => {
           if (line.includes('"event":"ready"')) { clearTimeout(timer); resolve(true); }
         });
@@ -81,7 +97,7 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
 
     const pools: Array<[string, number, number]> = [['exec', 2, 2], ['gpu', 3, 2], ['snark', 2, 1]];
     await Promise.all(pools.flatMap(([pool, count, concurrency]) => Array.from({ length: count }, () => startAgent(pool, concurrency))));
-    db = await openSqliteTaskDatabase({ path: dbPath });
+    db = await openTaskDatabase(dbPath);
 
     const inputs: HashJobInput[] = Array.from({ length: JOBS }, (_, i) => ({ size: 8 * 4096 - (i % 3) * 100, seed: `e2e-${i}`, chunkBytes: 4096 }));
     const started = Date.now();
@@ -94,8 +110,9 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
     // Chaos until every job finished: kill -9 an agent holding tasks (or the requeuer's node), or preempt one; replace it at once.
     let kills = 0;
     let preemptions = 0;
+    let pauses = 0;
     let killedRequeuerHolder = false;
-    const live = (): AgentProc[] => procs.filter((p) => p.ready && p.child.exitCode === null && p.child.signalCode === null);
+    const live = (): AgentProc[] => procs.filter((p) => p.ready && !p.paused && p.child.exitCode === null && p.child.signalCode === null);
     const allFinished = async (): Promise<boolean> => {
       for (const id of ids) if ((await db!.getJob(id))?.state === 'running') return false;
       return true;
@@ -112,7 +129,15 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
           const candidates = live().filter((p) => busy.has(p.id));
           victim = candidates[round % Math.max(1, candidates.length)] ?? live()[round % live().length];
         }
-        if (victim) {
+        if (victim && round === 4) {
+          // A stall, not a death: the agent stops for 2 timeouts, its tasks are requeued, then it wakes up and
+          // finishes them late (its result is taken if first, else discarded as a duplicate, and counted).
+          const paused = victim;
+          paused.paused = true;
+          paused.child.kill('SIGSTOP');
+          pauses += 1;
+          setTimeout(() => { paused.child.kill('SIGCONT'); paused.paused = false; }, 3000).unref();
+        } else if (victim) {
           const hard = round !== 3;
           if (victim.id === holder) killedRequeuerHolder = true;
           victim.child.kill(hard ? 'SIGKILL' : 'SIGTERM');
@@ -144,7 +169,7 @@ describe(`pipelines end to end: ${JOBS} jobs × 11 tasks, 3 pools, agents kill -
       verified += 1;
     }
     const counters = await db.counters();
-    t.diagnostic(`${verified}/${JOBS} jobs verified in ${elapsed} ms; ${kills} kill -9, ${preemptions} preemptions (requeuer holder killed: ${killedRequeuerHolder}); `
+    t.diagnostic(`${verified}/${JOBS} jobs verified in ${elapsed} ms; ${kills} kill -9, ${preemptions} preemptions, ${pauses} pauses (requeuer holder killed: ${killedRequeuerHolder}); `
       + `counters ${JSON.stringify(counters)}`);
     assert.equal(verified, JOBS);
     assert.equal(counters.completions, JOBS * 11 - inputs.reduce((n, x) => n + (8 - expectedHashResult(x).chunks), 0));
