@@ -29,9 +29,9 @@ export interface AgentPoolArgs {
   spot?: boolean | undefined;
   /** On-demand instances kept when `spot`. @default 0 */
   onDemandBase?: number | undefined;
-  /** Scale the agent count from the ReadyTasks metric of this pool. @default false */
+  /** Scale the agent count from this pool's ReadyTasks + ClaimedTasks metrics. @default false */
   scaleOnQueue?: boolean | undefined;
-  /** Ready tasks per running agent the scaling aims at. @default 2 */
+  /** Open (ready + claimed) tasks per running agent the scaling aims at. @default 2 */
   targetReadyPerAgent?: number | undefined;
 }
 

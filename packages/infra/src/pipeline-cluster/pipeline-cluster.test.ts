@@ -142,7 +142,7 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
   assert.deepEqual(errorsOf(resources), []);
 });
 
-test('GPU pool: spot mixed-instances group (no spot in the template) and scaling from the ReadyTasks metric per running agent', async () => {
+test('GPU pool: spot mixed-instances group (no spot in the template) and scaling from ready + claimed tasks per running agent', async () => {
   const { resources } = await defaultStack('production');
   const asg = one(resources, 'aws:autoscaling/group:Group', 'pipes-gpu');
   const policy = asg.inputs.mixedInstancesPolicy as { instancesDistribution: Record<string, unknown>; launchTemplate: { overrides: Array<{ instanceType: string }> } };
@@ -162,7 +162,9 @@ test('GPU pool: spot mixed-instances group (no spot in the template) and scaling
   assert.equal(spec.targetValue, 2);
   const ready = spec.customizedMetricSpecification.metrics.find((x) => x.id === 'ready')?.metricStat?.metric;
   assert.deepEqual(ready, { namespace: 'Synkti/Pipelines', metricName: 'ReadyTasks', dimensions: [{ name: 'Cluster', value: 'synkti-production' }, { name: 'Pool', value: 'gpu' }] });
-  assert.equal(spec.customizedMetricSpecification.metrics.find((x) => x.id === 'perAgent')?.expression, 'IF(running > 0, ready / running, ready)');
+  const claimed = spec.customizedMetricSpecification.metrics.find((x) => x.id === 'claimed')?.metricStat?.metric;
+  assert.deepEqual(claimed, { ...ready, metricName: 'ClaimedTasks' }, 'in-flight tasks count too: no scale-in under running work');
+  assert.equal(spec.customizedMetricSpecification.metrics.find((x) => x.id === 'perAgent')?.expression, 'IF(running > 0, (ready + claimed) / running, ready + claimed)');
   // Only the GPU pool scales from the queue; the agents may publish the metric, only in its namespace.
   assert.equal(ofType(resources, 'aws:appautoscaling/target:Target').length, 1);
   const taskPolicy = JSON.parse(one(resources, 'aws:iam/rolePolicy:RolePolicy', 'pipes-task').inputs.policy as string) as { Statement: Array<{ Sid: string; Condition?: unknown }> };

@@ -8,8 +8,8 @@
  *   count drives the instances); spot where asked, through the group's mixed-instances
  *   policy with an on-demand launch template, and ECS spot draining so agents release
  *   their tasks on a notice;
- * - GPU pool autoscaling from the ReadyTasks metric the task database publishes
- *   (pipeline-metrics.ts), per running agent;
+ * - GPU pool autoscaling from the ReadyTasks + ClaimedTasks metrics the task database
+ *   publishes (pipeline-metrics.ts), per running agent;
  * - PostgreSQL (RDS, encrypted, private, automated backups, password managed by RDS in
  *   Secrets Manager) behind RDS Proxy (TLS required); Redis (ElastiCache, TLS and at-rest
  *   encryption); an S3 bucket (SecureBucket);
@@ -392,21 +392,24 @@ export class PipelineCluster extends pulumi.ComponentResource {
       poolServiceNames[pool.name] = service.name;
       poolServices.push({ pool, service, asg });
       if (!pool.scaleOnQueue) continue;
+      const queueDims = [{ name: PIPELINE_QUEUE_METRIC.dimensions.cluster, value: a.cluster }, { name: PIPELINE_QUEUE_METRIC.dimensions.pool, value: pool.name }];
       const target = new aws.appautoscaling.Target(`${name}-${pool.name}`, {
         serviceNamespace: 'ecs', scalableDimension: 'ecs:service:DesiredCount',
         resourceId: pulumi.interpolate`service/${ecsCluster.name}/${service.name}`, minCapacity: pool.min, maxCapacity: pool.max,
       }, o);
       new aws.appautoscaling.Policy(`${name}-${pool.name}-queue`, {
-        name: `${a.cluster}-${pool.name}-ready-per-agent`, policyType: 'TargetTrackingScaling',
+        name: `${a.cluster}-${pool.name}-open-tasks-per-agent`, policyType: 'TargetTrackingScaling',
         serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId,
         targetTrackingScalingPolicyConfiguration: {
           targetValue: pool.targetReadyPerAgent, scaleInCooldown: 300, scaleOutCooldown: 60,
           customizedMetricSpecification: {
             metrics: [
-              { id: 'ready', returnData: false, metricStat: { stat: 'Average', metric: { namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [{ name: PIPELINE_QUEUE_METRIC.dimensions.cluster, value: a.cluster }, { name: PIPELINE_QUEUE_METRIC.dimensions.pool, value: pool.name }] } } },
+              { id: 'ready', returnData: false, metricStat: { stat: 'Average', metric: { namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: queueDims } } },
+              { id: 'claimed', returnData: false, metricStat: { stat: 'Average', metric: { namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.claimedMetricName, dimensions: queueDims } } },
               { id: 'running', returnData: false, metricStat: { stat: 'Average', metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: [{ name: 'ClusterName', value: ecsCluster.name }, { name: 'ServiceName', value: service.name }] } } },
-              // With no agent running, the whole queue counts: scaling starts from zero.
-              { id: 'perAgent', expression: 'IF(running > 0, ready / running, ready)', label: 'ready tasks per running agent', returnData: true },
+              // In-flight tasks count: a queue whose tasks are all running must not scale in.
+              // With no agent running, the whole backlog counts: scaling starts from zero.
+              { id: 'perAgent', expression: 'IF(running > 0, (ready + claimed) / running, ready + claimed)', label: 'open tasks (ready + claimed) per running agent', returnData: true },
             ],
           },
         },
@@ -467,7 +470,7 @@ export class PipelineCluster extends pulumi.ComponentResource {
         widgets: [
           widget('API requests and 5XX', [m('apiRequests', 'LoadBalancer', lb), m('api5xx', 'LoadBalancer', lb)], 0, 0),
           widget('API latency and unhealthy targets', [m('apiLatency', 'LoadBalancer', lb), m('apiUnhealthy', 'TargetGroup', tg, 'LoadBalancer', lb)], 12, 0),
-          widget('Ready tasks per pool', a.pools.map((pl) => m('readyTasks', 'Cluster', a.cluster, 'Pool', pl.name)), 0, 6),
+          widget('Ready and claimed tasks per pool', a.pools.flatMap((pl) => [m('readyTasks', 'Cluster', a.cluster, 'Pool', pl.name), m('claimedTasks', 'Cluster', a.cluster, 'Pool', pl.name)]), 0, 6),
           widget('Running tasks', [apiName, ...serviceNames].map((s) => m('runningTasks', 'ClusterName', clusterName, 'ServiceName', s)), 12, 6),
           widget('Service CPU', [apiName, ...serviceNames].map((s) => m('serviceCpu', 'ClusterName', clusterName, 'ServiceName', s)), 0, 12),
           widget('Pool instances', asgNames.map((g) => m('poolInstances', 'AutoScalingGroupName', g)), 12, 12),

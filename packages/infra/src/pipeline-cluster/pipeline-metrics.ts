@@ -17,15 +17,19 @@
 export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
 
 /**
- * Queue depth the GPU pool scales from: tasks ready to be claimed, per pool.
+ * Queue depth a pool scales from, per pool: tasks ready to be claimed (`ReadyTasks`) and
+ * tasks claimed and in flight (`ClaimedTasks`). Scaling reads (ready + claimed) per
+ * running agent: with ready alone, a queue whose every task is in flight would read 0 and
+ * scale the pool in under running work (the FIELD-NOTES scale-to-zero defect).
  * Published by the pipelines code (packages/tasks/src/pipelines) every 60 s with
- * dimensions Cluster=<project>-<environment> and Pool=<pool>; the agents' task role
- * may PutMetricData in this namespace only. NOT YET PUBLISHED by that code (see
- * `pending`): until it is, the `queue-metric-missing` alarm fires.
+ * dimensions Cluster=<project>-<environment> and Pool=<pool>; the agents' task role may
+ * PutMetricData in this namespace only. NOT YET PUBLISHED by that code (see `pending`):
+ * until it is, the `queue-metric-missing` alarm fires and the pool stays at its minimum.
  */
 export const PIPELINE_QUEUE_METRIC = {
   namespace: PIPELINE_METRIC_NAMESPACE,
   metricName: 'ReadyTasks',
+  claimedMetricName: 'ClaimedTasks',
   dimensions: { cluster: 'Cluster', pool: 'Pool' },
   periodSeconds: 60,
 } as const;
@@ -115,6 +119,11 @@ export const EMITTED_METRICS: readonly EmittedMetric[] = [
     id: 'readyTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
     emittedBy: 'pipelines task database (ready tasks per pool)',
     pending: 'packages/tasks/src/pipelines must PutMetricData Synkti/Pipelines ReadyTasks {Cluster, Pool} every 60 s (one node, chosen by rendezvous hash like the requeuer); until then the queue-metric-missing alarm fires and the GPU pool stays at its minimum',
+  },
+  {
+    id: 'claimedTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.claimedMetricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
+    emittedBy: 'pipelines task database (claimed, in-flight tasks per pool)',
+    pending: 'published together with ReadyTasks, same dimensions and period',
   },
 ];
 
