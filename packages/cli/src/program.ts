@@ -51,7 +51,9 @@ async function loadConfig(command: Command): Promise<{ spec: ClusterSpec; file: 
 /** The root command with its global options and error handling, and no commands. */
 export function baseProgram(): Command {
   return new Command('synkti')
-    .version(cliVersion(), '-V, --version', 'print the version')
+    // `synkti --version` is answered in runProgram, not as a root option: a root option
+    // would also capture subcommands' own --version flags (synkti worker user-data --version).
+    .addHelpText('after', '\nsynkti --version prints the version.')
     .description('Run compute fleets on spot capacity with no control plane.\nEvery node runs the same agent; the fleet keeps its size, traffic and work through preemptions.')
     .option('-c, --config <file>', 'cluster config file (default: ./synkti.config.ts)')
     .showHelpAfterError('(run `synkti --help` or `synkti <command> --help` for usage)')
@@ -156,6 +158,11 @@ export function addCoreCommands(program: Command): Command {
 
 /** Runs `program`; every known error becomes a message and an exit code, never a stack trace. */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    console.log(cliVersion());
+    return;
+  }
   try {
     await program.parseAsync([...argv]);
   } catch (thrown) {
