@@ -362,8 +362,11 @@ export class SqlTaskDatabase implements TaskDatabase {
           state = CASE WHEN state = 'pending' AND deps_left <= 1 THEN 'ready' ELSE state END
         WHERE id IN (SELECT task_id FROM ${this.deps} WHERE dep_id = ?)`, [request.taskId]);
       if (request.spawn && request.spawn.length > 0) {
-        const jobRows = await tx.all(`SELECT stream FROM ${this.jobs} WHERE id = ?`, [jobId]);
-        await this.insertTasks(tx, jobId, jobRows[0]?.stream === 'reserved' ? 0 : 1, request.spawn);
+        const jobRows = await tx.all(`SELECT stream, priority FROM ${this.jobs} WHERE id = ?`, [jobId]);
+        const jobPriority = num(jobRows[0]?.priority);
+        // Children inherit the job's priority and stream, like the job's first tasks.
+        await this.insertTasks(tx, jobId, jobRows[0]?.stream === 'reserved' ? 0 : 1,
+          request.spawn.map((t) => ({ ...t, priority: (t.priority ?? 0) + jobPriority })));
       }
       const left = await tx.all(`UPDATE ${this.jobs} SET open_tasks = open_tasks - 1 WHERE id = ? RETURNING open_tasks, state`, [jobId]);
       if (left[0] && num(left[0].open_tasks) <= 0 && left[0].state === 'running') {

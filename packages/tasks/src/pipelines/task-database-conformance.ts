@@ -100,6 +100,14 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       assert.deepEqual(order, [r.id, h.id, l.id]);
       assert.deepEqual(await d.claim({ agentId: 'a', types: ['p.cpu'] }), []);
 
+      // Children spawned by a task of a high-priority reserved job inherit both.
+      const parent = await d.createJob({ pipeline: 'p', stream: 'reserved', priority: 7, tasks: [{ key: 'root', type: 'p.root' }] });
+      const [rootTask] = await d.claim({ agentId: 'a', types: ['p.root'] });
+      await d.complete({ taskId: rootTask!.id, claim: rootTask!.claim, agentId: 'a', spawn: [{ key: 'kid', type: 'p.cpu', priority: 1 }] });
+      await d.createJob({ pipeline: 'p', priority: 100, tasks: [{ key: 'be', type: 'p.cpu' }] });
+      const [kid] = await d.claim({ agentId: 'a', types: ['p.cpu'] });
+      assert.deepEqual([kid?.jobId, kid?.key, kid?.priority], [parent.id, 'kid', 8], 'reserved before a best-effort job of higher priority');
+
       const many = await db.createJob({ pipeline: 'p', tasks: Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, type: 'p.many' })) });
       const seen: string[] = [];
       await Promise.all([db, db2, db3, db, db2, db3].map(async (h, i) => {
