@@ -141,3 +141,29 @@ test('messages stay small while 150 nodes join at once: updates per message are 
   assert.ok(everyoneKnows(f, 150), 'all 150 converged');
   assert.ok(f.net.maxUpdatesPerMessage <= 16 && f.net.maxUpdatesPerMessage > 0, `at most 16 updates per message (saw ${f.net.maxUpdatesPerMessage})`);
 });
+
+test('a refused connection (nothing listening) is suspected at once and buried when the last probe is refused too', () => {
+  const clock = { now: 1_000_000 };
+  const lost: string[] = [];
+  const node = new SwimNode({
+    view: new MembershipView({ self: member('a'), clock: () => clock.now }),
+    probeIntervalMs: 500,
+    suspicionTimeoutMs: 1500,
+    clock: () => clock.now,
+    random: seededRandom(3),
+    onLost: (m) => lost.push(m.id),
+  });
+  node.receive({ kind: 'gossip', from: member('b'), updates: [] });
+  const refuseEverything = (): void => {
+    for (const { message } of node.tick()) if (message.kind === 'ping') node.sendFailed(message, true);
+  };
+  let suspectedAt: number | undefined;
+  while (clock.now < 1_010_000 && lost.length === 0) {
+    refuseEverything();
+    if (suspectedAt === undefined && node.view.isSuspect('b')) suspectedAt = clock.now;
+    clock.now += 50;
+  }
+  assert.ok(suspectedAt !== undefined && suspectedAt - 1_000_000 <= 550, 'suspected at its first refused probe, without waiting out the period');
+  assert.deepEqual(lost, ['b']);
+  assert.ok(clock.now - suspectedAt! <= 1500 + 100, `buried ${clock.now - suspectedAt!} ms after the suspicion (timeout 1500 ms)`);
+});

@@ -278,14 +278,16 @@ export class SwimNode {
 
   /**
    * The transport could not deliver `message`. A failed direct ping goes indirect at once.
-   * `refused` means nothing listens at the address (TCP connection refused): a suspect
-   * whose final probe is refused is dead now, with no need to wait out the period.
+   * `refused` means nothing listens at the address (TCP connection refused): the member
+   * is suspected at once, and a suspect whose final probe is refused is dead at once.
    */
   sendFailed(message: SwimMessage, refused = false): void {
     if (message.kind !== 'ping') return;
     const probe = this.pending.get(message.seq);
     if (!probe) return;
-    if (probe.final && refused) {
+    if (refused) {
+      // Nothing listens there: no indirect probe can do better. Suspect it now (it can
+      // still refute if it restarts), or bury it if this was the last probe.
       this.pending.delete(message.seq);
       this.probeFailed(probe);
       return;
