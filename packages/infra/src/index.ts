@@ -44,3 +44,5 @@ export {
 } from './pipeline-cluster/pipeline-metrics.ts';
 export type { EmittedMetric, LogMetricFilterSpec, MetricSource, Evidence } from './pipeline-cluster/pipeline-metrics.ts';
 export { PIPELINE_AUDIT_RULES, metricNotEmittedRule } from './pipeline-cluster/pipeline-audit-rules.ts';
+export { INFRA_II_AUDIT_RULES, ALL_AUDIT_RULES, infraIIProgram, auditInfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
+export type { InfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
