@@ -46,3 +46,5 @@ export type { EmittedMetric, LogMetricFilterSpec, MetricSource, Evidence } from 
 export { PIPELINE_AUDIT_RULES, metricNotEmittedRule } from './pipeline-cluster/pipeline-audit-rules.ts';
 export { INFRA_II_AUDIT_RULES, ALL_AUDIT_RULES, infraIIProgram, auditInfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
 export type { InfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
+export { PulumiStateBackend } from './k8s/state-backend.ts';
+export type { PulumiStateBackendArgs } from './k8s/state-backend.ts';
