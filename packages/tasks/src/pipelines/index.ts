@@ -20,3 +20,4 @@ export {
 export { PipelineAgent, type PipelineAgentOptions, type PipelineAgentStats } from './pipeline-agent.ts';
 export { PipelineRequeuer, REQUEUER_LEASE, REQUEUER_POOL, type PipelineRequeuerOptions, type RequeuerStatus } from './pipeline-requeuer.ts';
 export { readPipelineResult } from './result-store.ts';
+export { PipelineQueueMetrics, queueDepthByPool, type PipelineQueueMetricsOptions, type PoolQueueDepth, type QueueMetricsSink } from './pipeline-queue-metrics.ts';

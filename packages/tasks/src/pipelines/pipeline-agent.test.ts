@@ -9,6 +9,7 @@ import { definePipeline, PermanentTaskError } from './define-pipeline.ts';
 import { openSqliteTaskDatabase } from './open-task-database.ts';
 import { PipelineAgent } from './pipeline-agent.ts';
 import { PipelineRequeuer, REQUEUER_LEASE } from './pipeline-requeuer.ts';
+import type { PoolQueueDepth } from './pipeline-queue-metrics.ts';
 import type { Json, TaskDatabase } from './types.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -169,6 +170,31 @@ describe('pipeline agents', () => {
     assert.equal((await db.counters()).requeues, 1);
     const holders = agents.filter((a) => a.requeuer?.status().holder);
     assert.equal(holders.length, 1, 'exactly one node sweeps');
+  });
+});
+
+describe('queue metrics', () => {
+  it('one node (the requeuer lease holder) publishes ready + claimed per pool, every pool included', async (t) => {
+    const { open } = await setup(t);
+    const pipeline = hashPipeline({ slowHashMs: 60_000 });
+    const db = await open();
+    const published: Array<{ agent: string; points: PoolQueueDepth[] }> = [];
+    const agents = ['exec', 'gpu'].map((pool) => new PipelineAgent({
+      db, pipelines: pipeline, pool, pollMs: 20, heartbeatMs: 100, concurrency: 2,
+      requeuer: { intervalMs: 100, leaseMs: 500, membershipTtlMs: 500 },
+      queueMetrics: { intervalMs: 100, sink: async (points) => { published.push({ agent: pool, points }); } },
+    }));
+    t.after(async () => { for (const a of agents) await a.stop({ release: true }); });
+    for (const a of agents) a.start();
+    await db.createJob({ pipeline: pipeline.name, ...pipeline.jobTasks('a b c d e') });
+    const expected = [{ pool: 'exec', ready: 0, claimed: 0 }, { pool: 'gpu', ready: 3, claimed: 2 }];
+    await until('a point with 2 hash tasks claimed and 3 ready', async () => published.some((p) => JSON.stringify(p.points) === JSON.stringify(expected)));
+    published.length = 0;
+    await until('4 more points', async () => published.length >= 4);
+    const publishers = new Set(published.map((p) => p.agent));
+    assert.equal(publishers.size, 1, 'one publisher');
+    const holder = agents.find((a) => a.requeuer?.status().holder);
+    assert.deepEqual([...publishers], [holder?.pool]);
   });
 });
 

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { SynktiError } from '@synkti/core';
 import type { ObjectStore } from '@synkti/cloud';
 import { PermanentTaskError, type Pipeline, type PipelineStage, type PipelineTaskContext, type StageTask } from './define-pipeline.ts';
+import { PipelineQueueMetrics, type QueueMetricsSink } from './pipeline-queue-metrics.ts';
 import { PipelineRequeuer, type PipelineRequeuerOptions } from './pipeline-requeuer.ts';
 import { readPipelineResult } from './result-store.ts';
 import type { ClaimedPipelineTask, Json, NewPipelineTask, TaskDatabase } from './types.ts';
@@ -51,6 +52,11 @@ export interface PipelineAgentOptions {
    * @default {} (on, with its defaults)
    */
   requeuer?: false | Omit<PipelineRequeuerOptions, 'db' | 'nodeId'> | undefined;
+  /**
+   * Publish queue depth per pool (ready + claimed) to this sink while this node holds the
+   * requeuer lease (one publisher fleet-wide). Needs the requeuer on.
+   */
+  queueMetrics?: { sink: QueueMetricsSink; intervalMs?: number | undefined } | undefined;
   /** Aborting it acts as a spot notice: every task is handed back and the agent stops. */
   signal?: AbortSignal | undefined;
   /** Logs (one line each). */
@@ -95,6 +101,7 @@ export class PipelineAgent {
   readonly pool: string;
   readonly types: string[];
   readonly requeuer: PipelineRequeuer | undefined;
+  readonly queueMetrics: PipelineQueueMetrics | undefined;
   private readonly db: TaskDatabase;
   private readonly options: PipelineAgentOptions;
   private readonly stages = new Map<string, { pipeline: Pipeline; stage: PipelineStage }>();
@@ -133,6 +140,14 @@ export class PipelineAgent {
     }
     this.requeuer = options.requeuer === false ? undefined
       : new PipelineRequeuer({ ...options.requeuer, db: this.db, nodeId: this.id, onError: options.requeuer?.onError ?? ((e) => this.log(`requeuer: ${String((e as Error)?.message ?? e)}`)) });
+    if (options.queueMetrics && !this.requeuer) {
+      throw new SynktiError('E_PIPELINE_OPTION', 'queueMetrics needs the requeuer on (the lease holder is the one publisher)', { hint: 'drop requeuer: false' });
+    }
+    this.queueMetrics = options.queueMetrics && this.requeuer ? new PipelineQueueMetrics({
+      db: this.db, pipelines: Array.isArray(options.pipelines) ? options.pipelines : [options.pipelines], requeuer: this.requeuer,
+      sink: options.queueMetrics.sink, intervalMs: options.queueMetrics.intervalMs,
+      onError: (e) => this.log(`queue metrics: ${String((e as Error)?.message ?? e)}`),
+    }) : undefined;
   }
 
   private log(line: string): void {
@@ -146,6 +161,7 @@ export class PipelineAgent {
     this.heartbeatTimer.unref();
     void this.db.agentHeartbeat({ id: this.id, pool: this.pool, types: this.types }).catch((e: unknown) => this.log(`membership: ${String(e)}`));
     this.requeuer?.start();
+    this.queueMetrics?.start();
     this.loop = this.claimLoop();
   }
 
@@ -305,6 +321,7 @@ export class PipelineAgent {
       // Handlers of released tasks are not waited for: their results are dropped anyway.
       await Promise.all([...this.running.values()].filter((r) => !r.released).map((r) => r.done));
       clearInterval(this.heartbeatTimer);
+      this.queueMetrics?.stop();
       await this.requeuer?.stop();
       await this.db.agentLeave(this.id).catch(() => undefined);
     })();

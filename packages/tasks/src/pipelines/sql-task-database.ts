@@ -483,6 +483,16 @@ export class SqlTaskDatabase implements TaskDatabase {
     return { tasks, jobs };
   }
 
+  async queueDepth(): Promise<Record<string, { ready: number; running: number }>> {
+    const out: Record<string, { ready: number; running: number }> = {};
+    for (const row of await this.sql.all(`SELECT type, state, COUNT(*) AS n FROM ${this.tasks} WHERE state IN ('ready', 'running') GROUP BY type, state`)) {
+      const entry = (out[String(row.type)] ??= { ready: 0, running: 0 });
+      if (row.state === 'ready') entry.ready = num(row.n);
+      else entry.running = num(row.n);
+    }
+    return out;
+  }
+
   async now(): Promise<number> {
     const rows = await this.sql.all(`SELECT ${this.now_} AS now`);
     return num(rows[0]?.now);

@@ -243,6 +243,8 @@ export interface TaskDatabase {
   counters(): Promise<PipelineCounters>;
   /** Counts of tasks by state across all jobs, and jobs by state (for /metrics). */
   totals(): Promise<{ tasks: Partial<Record<PipelineTaskState, number>>; jobs: Partial<Record<PipelineJobState, number>> }>;
+  /** Ready and running (claimed) tasks per task type, over all jobs (queue depth for autoscaling). */
+  queueDepth(): Promise<Record<string, { ready: number; running: number }>>;
   /** The database clock, epoch ms (what heartbeats and leases are measured with). */
   now(): Promise<number>;
   close(): Promise<void>;
