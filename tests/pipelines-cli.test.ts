@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { openTaskDatabase } from '@synkti/tasks';
 import { registerPipelineCommands } from '../packages/cli/src/commands/pipeline-command.ts';
+import { cloudWatchQueueSink, queueDepthSink } from '../packages/cli/src/pipeline/cloudwatch-sink.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -68,5 +69,23 @@ describe('pipeline commands', () => {
     assert.deepEqual((await opened.getTasks(job.id)).map((x) => [x.key, x.type, x.state]), [['split', 'hash.split', 'ready']]);
     await assert.rejects(program().program.parseAsync(['node', 'synkti', 'pipeline', 'submit', '--pipeline', join(root, 'examples/pipeline-hash.ts'),
       '--name', 'hash', '--db', db, '--input', '{"size": -1}']), /--input: input\.size must be/);
+  });
+
+  it('queue depth goes to CloudWatch as Synkti/Pipelines ReadyTasks and ClaimedTasks by {Cluster, Pool}', async () => {
+    const calls: unknown[] = [];
+    const sink = queueDepthSink('prod-a', async (input) => { calls.push(input); });
+    await sink([{ pool: 'exec', ready: 0, claimed: 1 }, { pool: 'gpu', ready: 7, claimed: 2 }], Date.UTC(2026, 10, 23, 12));
+    const at = new Date(Date.UTC(2026, 10, 23, 12));
+    const point = (name: string, pool: string, value: number) => ({
+      MetricName: name, Dimensions: [{ Name: 'Cluster', Value: 'prod-a' }, { Name: 'Pool', Value: pool }], Timestamp: at, Value: value, Unit: 'Count',
+    });
+    assert.deepEqual(calls, [{ Namespace: 'Synkti/Pipelines', MetricData: [
+      point('ReadyTasks', 'exec', 0), point('ClaimedTasks', 'exec', 1), point('ReadyTasks', 'gpu', 7), point('ClaimedTasks', 'gpu', 2),
+    ] }]);
+    // Without the SDK installed, turning publishing on fails with what to install.
+    await cloudWatchQueueSink('prod-a').then(
+      () => undefined,
+      (error: unknown) => assert.match(String((error as { hint?: string }).hint), /npm install @aws-sdk\/client-cloudwatch/),
+    );
   });
 });

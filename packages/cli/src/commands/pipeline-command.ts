@@ -51,15 +51,18 @@ export function registerPipelineCommands(program: Command): void {
     .option('--no-requeuer', 'do not run the requeuer on this node (keep it on somewhere!)')
     .option('--requeuer-interval <duration>', 'requeuer tick', durationOption, 2000)
     .option('--requeuer-lease <duration>', 'requeuer lease and membership TTL (takeover bound: this + the tick)', durationOption, 10_000)
+    .option('--metrics-cluster <name>', 'publish queue depth (Synkti/Pipelines ReadyTasks, ClaimedTasks by Cluster, Pool) to CloudWatch; one node publishes at a time')
+    .option('--metrics-interval <duration>', 'how often queue depth is published', durationOption, 60_000)
     .option('--json', 'log JSON lines', false)
     .action(async (options: {
       pool: string; pipeline: string[]; db?: string; store?: string; bucket: string; concurrency: number; heartbeat: number; poll: number;
-      id?: string; requeuer: boolean; requeuerInterval: number; requeuerLease: number; json: boolean;
+      id?: string; requeuer: boolean; requeuerInterval: number; requeuerLease: number; json: boolean; metricsCluster?: string; metricsInterval: number;
     }) => {
       process.exitCode = await runPipelineAgentProcess({
         pool: options.pool, pipelines: options.pipeline, db: options.db ?? defaultDb(), store: options.store, bucket: options.bucket,
         agentId: options.id, concurrency: options.concurrency, heartbeatMs: options.heartbeat, pollMs: options.poll,
         requeuer: options.requeuer, requeuerIntervalMs: options.requeuerInterval, requeuerLeaseMs: options.requeuerLease, json: options.json,
+        metricsCluster: options.metricsCluster, metricsIntervalMs: options.metricsInterval,
       });
     });
 
@@ -74,10 +77,16 @@ export function registerPipelineCommands(program: Command): void {
     .option('--port <port>', 'port (0: any free port)', intOption(0, 65535), 8790)
     .option('--max-body <bytes>', 'largest request body', intOption(1024, 64 * 1024 * 1024), 1024 * 1024)
     .option('--no-requeuer', 'do not run the requeuer on this node')
-    .action(async (options: { pipeline: string[]; db?: string; apiKeys?: string; store?: string; bucket: string; host: string; port: number; maxBody: number; requeuer: boolean }) => {
+    .option('--metrics-cluster <name>', 'publish queue depth to CloudWatch (as synkti agent does)')
+    .option('--metrics-interval <duration>', 'how often queue depth is published', durationOption, 60_000)
+    .action(async (options: {
+      pipeline: string[]; db?: string; apiKeys?: string; store?: string; bucket: string; host: string; port: number; maxBody: number; requeuer: boolean;
+      metricsCluster?: string; metricsInterval: number;
+    }) => {
       const api = await startPipelineApiServer({
         db: options.db ?? defaultDb(), pipelines: options.pipeline, apiKeys: options.apiKeys, store: options.store, bucket: options.bucket,
         host: options.host, port: options.port, maxBodyBytes: options.maxBody, requeuer: options.requeuer,
+        metricsCluster: options.metricsCluster, metricsIntervalMs: options.metricsInterval,
       });
       process.stdout.write(`${JSON.stringify({ event: 'listening', url: api.url, port: api.port })}\n`);
       await new Promise<void>((resolve) => {

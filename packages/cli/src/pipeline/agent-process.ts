@@ -8,6 +8,7 @@
 import { NoticeWatcher } from '@synkti/agent';
 import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
 import { PipelineAgent, openTaskDatabase } from '@synkti/tasks';
+import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 import { loadPipelineModules } from './load-pipelines.ts';
 import { openPipelineStore } from './pipeline-store.ts';
 
@@ -33,6 +34,10 @@ export interface PipelineAgentProcessOptions {
   requeuerIntervalMs?: number | undefined;
   /** Requeuer lease and membership TTL. @default 10000 */
   requeuerLeaseMs?: number | undefined;
+  /** Publish queue depth to CloudWatch with this Cluster dimension (while this node holds the requeuer lease). */
+  metricsCluster?: string | undefined;
+  /** @default 60000 */
+  metricsIntervalMs?: number | undefined;
   /** How often instance metadata is polled for a notice. @default 5000 */
   noticePollMs?: number | undefined;
   json?: boolean | undefined;
@@ -47,9 +52,12 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
   const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
   const store = await openPipelineStore(options.store, options.bucket);
   const leaseMs = options.requeuerLeaseMs ?? 10_000;
+  const queueMetrics = options.metricsCluster
+    ? { sink: await cloudWatchQueueSink(options.metricsCluster), intervalMs: options.metricsIntervalMs ?? 60_000 }
+    : undefined;
   const agent = new PipelineAgent({
     db, pipelines, pool: options.pool, agentId: options.agentId, concurrency: options.concurrency, heartbeatMs: options.heartbeatMs,
-    pollMs: options.pollMs, store, onLog: log,
+    pollMs: options.pollMs, store, onLog: log, queueMetrics,
     requeuer: options.requeuer === false ? false : {
       intervalMs: options.requeuerIntervalMs ?? 2000, leaseMs, membershipTtlMs: leaseMs,
       onSweep: (r) => { if (r.requeued + r.failed + r.repaired + r.jobsRepaired > 0) log(`requeuer: ${JSON.stringify(r)}`); },

@@ -4,9 +4,10 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { SynktiError } from '@synkti/core';
-import { PipelineRequeuer, openTaskDatabase, type TaskDatabase } from '@synkti/tasks';
+import { PipelineQueueMetrics, PipelineRequeuer, openTaskDatabase, type TaskDatabase } from '@synkti/tasks';
 import { createPipelineApi } from './api-app.ts';
 import { ApiKeyring, loadApiKeys } from './api-keys.ts';
+import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 import { loadPipelineModules } from './load-pipelines.ts';
 import { openPipelineStore } from './pipeline-store.ts';
 
@@ -25,6 +26,10 @@ export interface PipelineApiServerOptions {
   maxBodyBytes?: number | undefined;
   /** @default true */
   requeuer?: boolean | undefined;
+  /** Publish queue depth to CloudWatch with this Cluster dimension (while this node holds the requeuer lease). */
+  metricsCluster?: string | undefined;
+  /** @default 60000 */
+  metricsIntervalMs?: number | undefined;
 }
 
 export interface RunningPipelineApi {
@@ -41,6 +46,11 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
   const store = await openPipelineStore(options.store, options.bucket);
   const { app } = createPipelineApi({ db, pipelines, keys, store, maxBodyBytes: options.maxBodyBytes });
   const requeuer = options.requeuer === false ? undefined : new PipelineRequeuer({ db, nodeId: `api-${process.pid}-${Date.now().toString(36)}` });
+  // The API node may hold the requeuer lease: then it is the one that publishes queue depth.
+  const queueMetrics = options.metricsCluster && requeuer ? new PipelineQueueMetrics({
+    db, pipelines, requeuer, sink: await cloudWatchQueueSink(options.metricsCluster), intervalMs: options.metricsIntervalMs,
+    onError: (e) => process.stderr.write(`${new Date().toISOString()} api: queue metrics: ${String((e as Error)?.message ?? e)}\n`),
+  }) : undefined;
   const host = options.host ?? '127.0.0.1';
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {
@@ -57,6 +67,7 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
     socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   requeuer?.start();
+  queueMetrics?.start();
   let stopped: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -64,6 +75,7 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
     db,
     stop: () => stopped ??= (async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      queueMetrics?.stop();
       await requeuer?.stop();
       await db.close();
     })(),
