@@ -11,6 +11,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
+import { policyJson } from '../aws/iam-policy.ts';
 import { K8S_API_PORT, K8S_ROLES, TALOS_API_PORT, TALOS_TRUSTD_PORT } from './k8s-plan.ts';
 import type { RegionBuildContext, RegionBuildResult } from './region-builder.ts';
 
@@ -127,5 +128,46 @@ export function buildAwsRegion(ctx: RegionBuildContext): RegionBuildResult {
       tags: Object.entries(roleTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
     }, o);
   }
+  if (region.pools.some((pool) => pool.spot)) buildSpotInterruptionAlarm(ctx, n, o, r, tags);
   return { provider, controlPlaneEndpoint: lb.dnsName };
+}
+
+/**
+ * Spot interruption monitoring (reference: "CloudWatch alarms for high interruption
+ * rates"): an EventBridge rule on "EC2 Spot Instance Interruption Warning" delivers each
+ * notice to an SNS topic and an alarm on the rule's `TriggeredRules` fires when more than
+ * `spotInterruptionsPerHour` arrive in an hour. EventBridge events carry no tags, so the
+ * rule sees every spot interruption of the account in the region. The topic is encrypted
+ * with its own KMS key (EventBridge cannot use the AWS-managed SNS key).
+ */
+function buildSpotInterruptionAlarm(
+  ctx: RegionBuildContext, n: string, o: { parent: pulumi.Resource; provider: aws.Provider }, r: { region: string }, tags: Record<string, string>,
+): void {
+  const { region } = ctx;
+  const account = aws.getCallerIdentityOutput({}, o).accountId;
+  const key = new aws.kms.Key(`${n}-alerts`, {
+    ...r, description: `Alerts topic of ${region.clusterName}`, enableKeyRotation: true, deletionWindowInDays: 7,
+    policy: policyJson([
+      { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: pulumi.interpolate`arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+      { Sid: 'EventBridgePublishes', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: '*' },
+    ]),
+    tags,
+  }, o);
+  const topic = new aws.sns.Topic(`${n}-alerts`, { ...r, name: `${region.clusterName}-alerts`, kmsMasterKeyId: key.id, tags }, o);
+  (ctx.alertEmails ?? []).forEach((email, i) => new aws.sns.TopicSubscription(`${n}-alerts-${i}`, { ...r, topic: topic.arn, protocol: 'email', endpoint: email }, o));
+  const rule = new aws.cloudwatch.EventRule(`${n}-spot-interruptions`, {
+    ...r, name: `${region.clusterName}-spot-interruptions`, description: 'EC2 spot interruption warnings in this region',
+    eventPattern: JSON.stringify({ source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] }), tags,
+  }, o);
+  new aws.sns.TopicPolicy(`${n}-alerts`, {
+    ...r, arn: topic.arn,
+    policy: policyJson([{ Sid: 'EventBridgePublishes', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sns:Publish', Resource: topic.arn, Condition: { ArnEquals: { 'aws:SourceArn': rule.arn } } }]),
+  }, o);
+  new aws.cloudwatch.EventTarget(`${n}-spot-interruptions`, { ...r, rule: rule.name, arn: topic.arn }, o);
+  new aws.cloudwatch.MetricAlarm(`${n}-spot-interruption-rate`, {
+    ...r, name: `${region.clusterName}-spot-interruption-rate`, alarmDescription: `more than ${ctx.spotInterruptionsPerHour} spot interruptions in an hour in ${region.providerRegion}`,
+    namespace: 'AWS/Events', metricName: 'TriggeredRules', dimensions: { RuleName: rule.name }, statistic: 'Sum',
+    period: 3600, evaluationPeriods: 1, threshold: ctx.spotInterruptionsPerHour, comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching', alarmActions: [topic.arn], tags,
+  }, o);
 }

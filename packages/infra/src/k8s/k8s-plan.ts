@@ -92,6 +92,10 @@ export interface KubernetesClusterArgs {
   rootVolumeGiB?: number | undefined;
   /** KMS key for AWS EBS / GCP disks. @default the provider-managed key */
   kmsKeyId?: pulumi.Input<string> | undefined;
+  /** AWS: spot interruption warnings per hour (per region) above which an alarm notifies. @default 3 */
+  spotInterruptionsPerHour?: number | undefined;
+  /** AWS: email addresses subscribed to each region's alerts topic. @default [] */
+  alertEmails?: string[] | undefined;
   /** Tags / labels added to every resource. @default {} */
   tags?: Record<string, string> | undefined;
 }
@@ -131,6 +135,7 @@ export interface ClusterPlan {
   rootVolumeGiB: number;
   deletionProtection: boolean;
   spotRequested: boolean;
+  spotInterruptionsPerHour: number;
 }
 
 const providerRegionOf = (entry: RegionEntry, provider: K8sProvider): string => entry[provider];
@@ -174,6 +179,7 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
   // DigitalOcean sells no spot capacity: its pools are plain droplets.
   const spot = spotRequested && args.provider !== 'digitalocean';
   const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? 1, 0, 1000);
+  for (const e of args.alertEmails ?? []) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
   const adminCidrs = checkCidrs(C, 'adminCidrBlocks', args.adminCidrBlocks ?? []);
   if (adminCidrs.some((c) => c.endsWith('/0'))) throw inputError(C, 'adminCidrBlocks', 'opens the control plane to the world', 'list your VPN or office blocks; the load balancer is internal');
   const nodeCidr = checkCidrs(C, 'nodeCidr', [args.nodeCidr ?? '10.20.0.0/20'])[0] as string;
@@ -211,5 +217,6 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
     provider: args.provider, environment, cluster, project, talosVersion, kubernetesVersion, regions, adminCidrs, nodeCidr,
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 50, 10, 16384),
     deletionProtection: preset.deletionProtection, spotRequested,
+    spotInterruptionsPerHour: checkInt(C, 'spotInterruptionsPerHour', args.spotInterruptionsPerHour ?? 3, 1, 10_000),
   };
 }

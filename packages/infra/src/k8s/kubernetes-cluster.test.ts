@@ -172,6 +172,26 @@ test('aws spot pool: mixed instances, 1 on-demand base, price-capacity-optimized
   }
 });
 
+test('aws spot interruption monitoring: EventBridge rule → encrypted SNS topic, alarm on the rule\'s TriggeredRules; none without spot', async () => {
+  const { resources } = await deploy({ provider: 'aws', alertEmails: ['ops@example.com'], spotInterruptionsPerHour: 5 }, 'staging');
+  const rule = byType(resources, 'aws:cloudwatch/eventRule:EventRule')[0];
+  assert.deepEqual(JSON.parse(rule?.inputs.eventPattern as string), { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] });
+  const topic = byType(resources, 'aws:sns/topic:Topic')[0];
+  const key = byType(resources, 'aws:kms/key:Key')[0];
+  assert.equal(topic?.inputs.kmsMasterKeyId, key?.id, 'encrypted with its own key (EventBridge cannot use the AWS-managed one)');
+  const keyPolicy = JSON.parse(key?.inputs.policy as string) as { Statement: Array<{ Sid: string; Principal: unknown }> };
+  assert.deepEqual(keyPolicy.Statement.find((x) => x.Sid === 'EventBridgePublishes')?.Principal, { Service: 'events.amazonaws.com' });
+  assert.equal(byType(resources, 'aws:cloudwatch/eventTarget:EventTarget')[0]?.inputs.arn, topic?.state.arn);
+  const topicPolicy = JSON.parse(byType(resources, 'aws:sns/topicPolicy:TopicPolicy')[0]?.inputs.policy as string) as { Statement: Array<{ Condition: unknown }> };
+  assert.deepEqual(topicPolicy.Statement[0]?.Condition, { ArnEquals: { 'aws:SourceArn': rule?.state.arn } });
+  const alarm = byType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm')[0];
+  assert.deepEqual([alarm?.inputs.namespace, alarm?.inputs.metricName, alarm?.inputs.dimensions, alarm?.inputs.threshold, alarm?.inputs.period], ['AWS/Events', 'TriggeredRules', { RuleName: 'synkti-staging-nyc1-spot-interruptions' }, 5, 3600]);
+  assert.deepEqual(alarm?.inputs.alarmActions, [topic?.state.arn]);
+  assert.equal(byType(resources, 'aws:sns/topicSubscription:TopicSubscription')[0]?.inputs.endpoint, 'ops@example.com');
+  const production = await deploy({ provider: 'aws' }, 'production');
+  assert.equal(byType(production.resources, 'aws:cloudwatch/eventRule:EventRule').length, 0, 'no spot, no spot alarm');
+});
+
 test('gcp: spot workers in managed groups with auto-healing above a STANDARD base; stateful pool never spot', async () => {
   const { resources } = await deploy({ provider: 'gcp', statefulWorkerCount: 2, workerCount: 4 }, 'staging');
   const migs = byType(resources, 'gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager');

@@ -65,6 +65,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         name, parent: this, plan, region, userData,
         tags: { ...args.tags, SynktiEnvironment: plan.environment },
         kmsKeyId: args.kmsKeyId, gcpProject: args.gcpProject,
+        alertEmails: args.alertEmails, spotInterruptionsPerHour: plan.spotInterruptionsPerHour,
       });
       providers[region.key] = built.provider;
       regions[region.key] = {

@@ -13,6 +13,10 @@ export interface RegionBuildContext {
   tags: Record<string, string>;
   kmsKeyId: pulumi.Input<string> | undefined;
   gcpProject: string | undefined;
+  /** Alarm subscribers (AWS spot interruption alarm). */
+  alertEmails: string[] | undefined;
+  /** Spot interruptions per hour above which the alarm fires. */
+  spotInterruptionsPerHour: number;
 }
 
 export interface RegionBuildResult {

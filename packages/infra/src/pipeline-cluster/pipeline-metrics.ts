@@ -135,13 +135,15 @@ export const LOG_METRIC_FILTERS: readonly LogMetricFilterSpec[] = [
   { metric: 'heartbeatErrors', pattern: '"heartbeat failed:"', services: 'agents' },
 ];
 
-/** Metrics other Synkti components alarm or scale on (issue 7's SpotBatchFleet), known to the audit rule too. */
+/** Metrics other Synkti components alarm or scale on (issue 7's SpotBatchFleet, KubernetesCluster), known to the audit rule too. */
 export const OTHER_COMPONENT_METRICS: ReadonlyArray<{ namespace: string; metricName: string; emittedBy: string }> = [
   { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', emittedBy: 'SQS' },
   { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesNotVisible', emittedBy: 'SQS' },
   { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesDelayed', emittedBy: 'SQS' },
   { namespace: 'Synkti/Batch', metricName: 'BacklogPerWorker', emittedBy: 'batch coordinator' },
   { namespace: 'Synkti/Batch', metricName: 'Backlog', emittedBy: 'batch coordinator' },
+  // KubernetesCluster (AWS): the spot interruption rule's matches, published by EventBridge.
+  { namespace: 'AWS/Events', metricName: 'TriggeredRules', emittedBy: 'EventBridge (spot interruption warning rule)' },
 ];
 
 export function emittedMetric(id: string): EmittedMetric {
