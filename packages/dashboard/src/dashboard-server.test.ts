@@ -121,6 +121,27 @@ class FakeSource implements FleetSource {
   async batch() { return { run: 'r1', metrics: { generation: 3, queueDepth: 7, queueInFlight: 2, queueDeadLettered: 1, workers: 2 } }; }
 }
 
+test('a big fleet is asked a few agents at a time', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const slow = async <T>(value: T): Promise<T> => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return value;
+  };
+  const source: FleetSource = {
+    cluster: 'big', provider: 'local',
+    instances: async () => Array.from({ length: 40 }, (_, i) => record(`i-${String(i).padStart(2, '0')}`)),
+    status: (r) => slow(status(r.id)),
+    metrics: () => slow(undefined),
+  };
+  const aggregator = new FleetAggregator({ source, concurrency: 4 });
+  await aggregator.refresh();
+  assert.equal(aggregator.snapshot()?.nodes.length, 40);
+  assert.ok(most <= 4 * 2, `at most 4 nodes (2 calls each) at once, saw ${most} calls`);
+});
+
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
 function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {

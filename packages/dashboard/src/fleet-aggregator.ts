@@ -16,8 +16,24 @@ export interface FleetAggregatorOptions {
   timelineLimit?: number;
   /** Window of requests/s, error rate and p99. @default 10000 */
   trafficWindowMs?: number;
+  /** Agent calls in flight at once (a big fleet is asked in batches, not all at once). @default 16 */
+  concurrency?: number;
   /** @default Date.now */
   clock?: () => number;
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export interface FleetAggregatorEvents {
@@ -33,6 +49,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
   private readonly intervalMs: number;
   private readonly timelineLimit: number;
   private readonly clock: () => number;
+  private readonly concurrency: number;
   private readonly tracker = new TimelineTracker();
   private readonly traffic: TrafficWindow;
   private readonly timeline: TimelineEvent[] = [];
@@ -50,6 +67,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
     this.intervalMs = options.intervalMs ?? 500;
     this.timelineLimit = options.timelineLimit ?? 200;
     this.clock = options.clock ?? Date.now;
+    this.concurrency = Math.max(1, options.concurrency ?? 16);
     this.traffic = new TrafficWindow({ windowMs: options.trafficWindowMs });
   }
 
@@ -98,18 +116,21 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
       }
     }
     const live = records.filter(isLiveInstance).sort((a, b) => a.launchedAt - b.launchedAt || a.id.localeCompare(b.id));
-    const [observed, metrics, batch] = await Promise.all([
-      Promise.all(records.map(async (record): Promise<NodeObservation> => {
-        if (!isLiveInstance(record)) return { record, status: undefined, notice: undefined };
-        const [status, notice] = await Promise.all([
+    const [looks, batch] = await Promise.all([
+      // Each live node: its agent's status and metrics and its notice, together.
+      mapLimit(records, this.concurrency, async (record): Promise<{ o: NodeObservation; metrics: string | undefined }> => {
+        if (!isLiveInstance(record)) return { o: { record, status: undefined, notice: undefined }, metrics: undefined };
+        const [status, notice, metrics] = await Promise.all([
           this.source.status(record).catch(() => undefined),
           record.lifecycle === 'spot' && this.source.notice ? this.source.notice(record).catch(() => undefined) : Promise.resolve(undefined),
+          this.source.metrics(record).catch(() => undefined),
         ]);
-        return { record, status, notice };
-      })),
-      Promise.all(live.map(async (record) => [record.id, await this.source.metrics(record).catch(() => undefined)] as const)),
+        return { o: { record, status, notice }, metrics };
+      }),
       this.source.batch ? this.source.batch().catch(() => undefined) : Promise.resolve(undefined),
     ]);
+    const observed = looks.map((l) => l.o);
+    const metrics = looks.filter((l) => isLiveInstance(l.o.record)).map((l) => [l.o.record.id, l.metrics] as const);
     const now = this.clock();
 
     const counters = new Map<string, RouterCounters>();
