@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
+import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerInfraCommands } from './infra-command.ts';
 import { registerPipelineCommands } from './pipeline-command.ts';
 import { registerSimCommand } from './sim-command.ts';
@@ -16,4 +17,5 @@ export function registerCommandGroups(program: Command): void {
   registerPipelineCommands(program);
   registerSimCommand(program);
   registerInfraCommands(program);
+  registerDashboardCommand(program);
 }

@@ -39,6 +39,10 @@ export const LAZY_GROUPS: LazyGroup[] = [
     commands: { infra: 'infrastructure as code (Pulumi): security audit, preview with a saved plan, apply it, destroy, outputs' },
     load: async () => (await import('./infra-command.ts')).registerInfraCommands,
   },
+  {
+    commands: { dashboard: 'live fleet dashboard in the browser (127.0.0.1 only): nodes, timeline of notices, drains, replacements and crashes, traffic, batch queue, cost rate' },
+    load: async () => (await import('./dashboard-command.ts')).registerDashboardCommand,
+  },
 ];
 
 /**
