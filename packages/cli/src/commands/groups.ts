@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
 import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerInfraCommands } from './infra-command.ts';
+import { registerOpsCommands } from './ops-command.ts';
 import { registerPipelineCommands } from './pipeline-command.ts';
 import { registerSimCommand } from './sim-command.ts';
 import { registerWorkerCommands } from './worker-command.ts';
@@ -17,5 +18,6 @@ export function registerCommandGroups(program: Command): void {
   registerPipelineCommands(program);
   registerSimCommand(program);
   registerInfraCommands(program);
+  registerOpsCommands(program);
   registerDashboardCommand(program);
 }

@@ -40,6 +40,12 @@ export const LAZY_GROUPS: LazyGroup[] = [
     load: async () => (await import('./infra-command.ts')).registerInfraCommands,
   },
   {
+    commands: {
+      gitops: 'GitOps for the infrastructure: a GitHub Actions workflow (test, preview with a saved plan, apply it on main) and its OIDC roles',
+    },
+    load: async () => (await import('./ops-command.ts')).registerOpsCommands,
+  },
+  {
     commands: { dashboard: 'live fleet dashboard in the browser (127.0.0.1 only): nodes, timeline of notices, drains, replacements and crashes, traffic, batch queue, cost rate' },
     load: async () => (await import('./dashboard-command.ts')).registerDashboardCommand,
   },
