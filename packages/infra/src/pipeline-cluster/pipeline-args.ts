@@ -46,11 +46,24 @@ export interface PipelineClusterArgs {
   vpcCidr?: string | undefined;
   /** Container image of the API and the agents (the synkti image). @default `<ECR repository>:latest` */
   image?: string | undefined;
-  /** API command. @default ['pipeline', 'api', '--port', '<apiPort>'] */
+  /**
+   * Pipeline modules in the image (`definePipeline` results), passed as `--pipeline` to the
+   * API and every agent. A working cluster needs at least one.
+   * @default []
+   */
+  pipelineModules?: string[] | undefined;
+  /**
+   * API command (arguments of the image's `synkti` entry point).
+   * @default ['api', '--host', '0.0.0.0', '--port', '<apiPort>', '--metrics-cluster', '<cluster>', ...'--pipeline' modules]
+   * (0.0.0.0 inside the task's own network namespace: only the load balancer's group reaches it)
+   */
   apiCommand?: string[] | undefined;
-  /** Agent command; `{pool}` is replaced by the pool name. @default ['pipeline', 'agent', '--pool', '{pool}'] */
+  /**
+   * Agent command; `{pool}` is replaced by the pool name.
+   * @default ['agent', '--pool', '{pool}', '--metrics-cluster', '<cluster>', ...'--pipeline' modules]
+   */
   agentCommand?: string[] | undefined;
-  /** API port and health path. @default 8080, '/health' */
+  /** API port and health path (`synkti api` serves GET /health). @default 8080, '/health' */
   apiPort?: number | undefined;
   apiHealthPath?: string | undefined;
   /** API tasks (Fargate). @default preset (1 / 1 / 2) */
@@ -191,7 +204,7 @@ const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|RPC_URL|DATABASE_URL)/i;
 const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
 /** Variables PipelineCluster sets itself. */
-export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_TASK_DB_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_TLS', 'REDIS_AUTH_TOKEN', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
+export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_TLS', 'REDIS_AUTH_TOKEN', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
 
 function resolvePool(p: AgentPoolArgs, i: number): ResolvedPool {
   const f = `pools[${i}]`;
@@ -249,13 +262,16 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
     if (!SECRET_ARN_RE.test(arn)) throw inputError(C, `secretArns.${name}`, `"${arn}" is not a Secrets Manager or SSM parameter ARN`, 'pass arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...');
     if (secretNames.includes(name)) throw inputError(C, `secretArns.${name}`, 'is also in secrets', 'give each variable one source');
   }
+  const modules = args.pipelineModules ?? [];
+  for (const m of modules) if (m === '' || m.startsWith('-')) throw inputError(C, 'pipelineModules', `has "${m}", which is not a module path`, 'give paths of modules in the image, e.g. /app/pipelines.js');
+  const moduleArgs = modules.flatMap((m) => ['--pipeline', m]);
   const alertEmails = args.alertEmails ?? [];
   for (const e of alertEmails) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
   return {
     environment, preset, project, cluster: `${project}-${environment}`, region, vpcCidr, apiPort, apiHealthPath,
     apiDesiredCount: checkInt(C, 'apiDesiredCount', args.apiDesiredCount ?? preset.apiDesiredCount, 1, 100),
-    apiCommand: args.apiCommand ?? ['pipeline', 'api', '--port', String(apiPort)],
-    agentCommand: args.agentCommand ?? ['pipeline', 'agent', '--pool', '{pool}'],
+    apiCommand: args.apiCommand ?? ['api', '--host', '0.0.0.0', '--port', String(apiPort), '--metrics-cluster', `${project}-${environment}`, ...moduleArgs],
+    agentCommand: args.agentCommand ?? ['agent', '--pool', '{pool}', '--metrics-cluster', `${project}-${environment}`, ...moduleArgs],
     publicApi: args.publicApi ?? false, apiAllowedCidrs: apiAllowed,
     pools, secretNames, secretArns, env, alertEmails,
     dbInstanceClass: args.dbInstanceClass ?? preset.dbInstanceClass,

@@ -80,7 +80,10 @@ for (const environment of ENVIRONMENTS) {
     assert.equal(lts.get('pipes-exec')?.inputs.instanceType, 'r7iz.2xlarge');
     assert.equal(lts.get('pipes-snark')?.inputs.instanceType, 'c7a.4xlarge');
     assert.equal(lts.get('pipes-gpu')?.inputs.instanceType, 'g6e.xlarge');
-    const gpuDef = containers(one(resources, 'aws:ecs/taskDefinition:TaskDefinition', 'pipes-gpu'))[0];
+    const gpuDef = containers(one(resources, 'aws:ecs/taskDefinition:TaskDefinition', 'pipes-gpu'))[0] as ContainerDef & { command: string[] };
+    assert.deepEqual(gpuDef.command, ['agent', '--pool', 'gpu', '--metrics-cluster', `synkti-${environment}`], 'agents publish the queue depth the GPU pool scales from');
+    const apiDef = containers(one(resources, 'aws:ecs/taskDefinition:TaskDefinition', 'pipes-api'))[0] as ContainerDef & { command: string[] };
+    assert.deepEqual(apiDef.command, ['api', '--host', '0.0.0.0', '--port', '8080', '--metrics-cluster', `synkti-${environment}`]);
     assert.deepEqual(gpuDef?.resourceRequirements, [{ type: 'GPU', value: '1' }]);
 
     const db = one(resources, 'aws:rds/instance:Instance');
@@ -110,6 +113,7 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
     registryCredentials: pulumi.secret('{"username":"u","password":"p"}'),
     cacheAuthToken: pulumi.secret('x'.repeat(32)),
     environmentVariables: { SEGMENT_SIZE: '21', SNARK_TIMEOUT: '180' },
+    pipelineModules: ['/app/pipelines.js'],
   });
   const secrets = ofType(resources, 'aws:secretsmanager/secret:Secret');
   assert.deepEqual(secrets.map((s) => s.inputs.name).sort(), ['synkti-dev/broker-private-key', 'synkti-dev/redis-auth-token', 'synkti-dev/registry-credentials', 'synkti-dev/rpc-url']);
@@ -124,6 +128,7 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
     const text = def.inputs.containerDefinitions as string;
     for (const s of secretValues) assert.equal(text.includes(s), false, `${def.name}: no secret value in the task definition`);
     const [c] = containers(def);
+    assert.deepEqual((c as ContainerDef & { command: string[] }).command.slice(-2), ['--pipeline', '/app/pipelines.js']);
     assert.deepEqual(c?.secrets.map((s) => s.name), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'REDIS_AUTH_TOKEN', 'RPC_URL']);
     assert.match(c?.secrets.find((s) => s.name === 'PGPASSWORD')?.valueFrom ?? '', /:password::$/);
     assert.equal(c?.secrets.find((s) => s.name === 'ORDER_STREAM_URL')?.valueFrom, 'arn:aws:secretsmanager:us-east-1:123456789012:secret:order-stream-AbCdEf');
@@ -131,7 +136,8 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
     const env = new Map(c?.environment.map((e) => [e.name, e.value]));
     assert.equal(env.get('SEGMENT_SIZE'), '21');
     assert.equal(env.get('PGSSLMODE'), 'require');
-    assert.doesNotMatch(env.get('SYNKTI_TASK_DB_URL') ?? '', /:[^/@]+@/, 'no password in the database URL');
+    assert.equal(env.get('SYNKTI_PIPELINE_DB'), `postgres://synkti@${env.get('PGHOST')}:5432/synkti?sslmode=require`, 'synkti agent|api open the task database through the proxy (PGHOST = proxy endpoint)');
+    assert.doesNotMatch(env.get('SYNKTI_PIPELINE_DB') ?? '', /:[^/@]+@/, 'no password in the database URL');
     for (const name of env.keys()) assert.doesNotMatch(name, /PASSWORD|SECRET|TOKEN|PRIVATE_KEY/);
   }
   const execPolicy = JSON.parse(one(resources, 'aws:iam/rolePolicy:RolePolicy', 'pipes-execution-secrets').inputs.policy as string) as { Statement: Array<{ Resource: string[] }> };
@@ -230,7 +236,7 @@ test('metrics mapping: alarms, scaling and dashboard read only emitted metrics; 
       assert.ok((m.evidence ?? []).length > 0, `${m.id} has evidence`);
       assert.ok(LOG_METRIC_FILTERS.some((f) => f.metric === m.id), `${m.id} has a metric filter`);
     }
-    if (m.source === 'synkti') assert.ok((m.evidence ?? []).length > 0 || m.pending !== undefined, `${m.id}: evidence or pending`);
+    if (m.source === 'synkti') assert.ok((m.evidence ?? []).length > 0 && m.pending === undefined, `${m.id}: its publisher exists`);
     for (const e of m.evidence ?? []) assert.ok(readFileSync(new URL(e.file, REPO_ROOT), 'utf8').includes(e.text), `${m.id}: "${e.text}" is in ${e.file}`);
   }
   // Every quoted term of a filter pattern occurs in a log line the evidence names.
@@ -278,7 +284,7 @@ test('audit fails on planted breaches', async () => {
   assert.deepEqual(plant((r) => r.type === 'aws:rds/proxy:Proxy', (i) => ({ ...i, requireTls: false })), ['database-proxy-tls']);
   assert.deepEqual(plant((r) => r.type === 'aws:elasticache/replicationGroup:ReplicationGroup', (i) => ({ ...i, transitEncryptionEnabled: false })), ['cache-encryption']);
   assert.deepEqual(plant(isApiDef, withEnv([{ name: 'DB_PASSWORD', value: 'hunter2' }])), ['plain-secret-env']);
-  assert.deepEqual(plant(isApiDef, withEnv([{ name: 'SYNKTI_TASK_DB_URL_2', value: 'postgres://synkti:hunter2@db:5432/synkti' }])), ['credential-in-env-value']);
+  assert.deepEqual(plant(isApiDef, withEnv([{ name: 'SYNKTI_PIPELINE_DB_2', value: 'postgres://synkti:hunter2@db:5432/synkti' }])), ['credential-in-env-value']);
   assert.deepEqual(plant((r) => r.name === 'pipes-db-storage-low', (i) => ({ ...i, namespace: 'Synkti/Pipelines', metricName: 'QueueDepth' })), ['metric-not-emitted']);
   assert.deepEqual(plant((r) => r.type === 'aws:appautoscaling/policy:Policy', (i) => ({ ...i, targetTrackingScalingPolicyConfiguration: { targetValue: 1, customizedMetricSpecification: { namespace: 'Custom/Prover', metricName: 'QueueDepth', statistic: 'Average' } } })), ['metric-not-emitted']);
   assert.deepEqual(plant((r) => r.name === 'pipes-db' && r.type === 'aws:ec2/securityGroup:SecurityGroup', (i) => ({ ...i, ingress: [{ protocol: 'tcp', fromPort: 5432, toPort: 5432, cidrBlocks: ['0.0.0.0/0'] }] })), ['world-ingress']);

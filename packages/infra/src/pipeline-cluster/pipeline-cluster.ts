@@ -8,8 +8,8 @@
  *   count drives the instances); spot where asked, through the group's mixed-instances
  *   policy with an on-demand launch template, and ECS spot draining so agents release
  *   their tasks on a notice;
- * - GPU pool autoscaling from the ReadyTasks + ClaimedTasks metrics the task database
- *   publishes (pipeline-metrics.ts), per running agent;
+ * - GPU pool autoscaling from the ReadyTasks + ClaimedTasks metrics that
+ *   `synkti agent|api --metrics-cluster` publish (pipeline-metrics.ts), per running agent;
  * - PostgreSQL (RDS, encrypted, private, automated backups, password managed by RDS in
  *   Secrets Manager) behind RDS Proxy (TLS required); Redis (ElastiCache, TLS and at-rest
  *   encryption); an S3 bucket (SecureBucket);
@@ -320,8 +320,8 @@ export class PipelineCluster extends pulumi.ComponentResource {
       ...a.env,
       AWS_REGION: a.region, SYNKTI_CLUSTER: a.cluster, SYNKTI_BUCKET: bucketName, SYNKTI_METRIC_NAMESPACE: PIPELINE_QUEUE_METRIC.namespace,
       PGHOST: pgHost, PGPORT: String(POSTGRES_PORT), PGDATABASE: DB_NAME, PGUSER: DB_USER, PGSSLMODE: 'require',
-      // No password in the URL: it comes from PGPASSWORD (a secret), as libpq and node-postgres read it.
-      SYNKTI_TASK_DB_URL: `postgres://${DB_USER}@${pgHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`,
+      // What `synkti agent|api` open by default. No password in the URL: node-postgres reads PGPASSWORD (a secret).
+      SYNKTI_PIPELINE_DB: `postgres://${DB_USER}@${pgHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`,
       REDIS_HOST: redisHost, REDIS_PORT: String(REDIS_PORT), REDIS_TLS: 'true',
     }));
     const secretsList = pulumi.all(injected).apply((m) => Object.entries(m).sort(([x], [y]) => x.localeCompare(y)).map(([envName, valueFrom]) => ({ name: envName, valueFrom })));

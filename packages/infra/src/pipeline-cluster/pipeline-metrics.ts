@@ -9,8 +9,8 @@
  *   named in `requires`, which PipelineCluster turns on);
  * - `log`: a CloudWatch Logs metric filter over a log line our code really prints
  *   (`evidence` names the file and the literal text; a test checks they are there);
- * - `synkti`: published by our code with PutMetricData (`evidence` as above, or
- *   `pending` when the publisher is not written yet).
+ * - `synkti`: published by our code with PutMetricData (`evidence` as above; `pending`
+ *   would name a publisher still to be written — none is).
  */
 
 /** Namespace of Synkti pipeline metrics (log filters and the task database's queue depth). */
@@ -21,10 +21,11 @@ export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
  * tasks claimed and in flight (`ClaimedTasks`). Scaling reads (ready + claimed) per
  * running agent: with ready alone, a queue whose every task is in flight would read 0 and
  * scale the pool in under running work (the FIELD-NOTES scale-to-zero defect).
- * Published by the pipelines code (packages/tasks/src/pipelines) every 60 s with
- * dimensions Cluster=<project>-<environment> and Pool=<pool>; the agents' task role may
- * PutMetricData in this namespace only. NOT YET PUBLISHED by that code (see `pending`):
- * until it is, the `queue-metric-missing` alarm fires and the pool stays at its minimum.
+ * Published every 60 s with dimensions Cluster=<project>-<environment> and Pool=<pool> by
+ * `synkti agent|api --metrics-cluster <cluster>` (packages/cli/src/pipeline/cloudwatch-sink.ts,
+ * from the task database's queue depth, by the requeuer lease holder only); PipelineCluster
+ * passes that flag, and the task role may PutMetricData in this namespace only. If it
+ * stops, the `queue-metric-missing` alarm fires and the pool stays at its minimum.
  */
 export const PIPELINE_QUEUE_METRIC = {
   namespace: PIPELINE_METRIC_NAMESPACE,
@@ -72,6 +73,10 @@ export interface LogMetricFilterSpec {
 
 const AGENT = 'packages/tasks/src/pipelines/pipeline-agent.ts';
 const TYPES = 'packages/tasks/src/pipelines/types.ts';
+const SINK = 'packages/cli/src/pipeline/cloudwatch-sink.ts';
+const CLI = 'packages/cli/src/commands/pipeline-command.ts';
+/** The agent process prints every PipelineAgent log line, one per line, to stderr (which awslogs ships). */
+const PRINTED = { file: 'packages/cli/src/pipeline/agent-process.ts', text: 'process.stderr.write(options.json' };
 
 export const EMITTED_METRICS: readonly EmittedMetric[] = [
   // --- load balancer of the API ---
@@ -93,37 +98,42 @@ export const EMITTED_METRICS: readonly EmittedMetric[] = [
   // --- cache ---
   { id: 'cacheCpu', namespace: 'AWS/ElastiCache', metricName: 'EngineCPUUtilization', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
   { id: 'cacheMemory', namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
-  // --- our log lines (PipelineAgent onLog, printed one per line by the agent process) ---
+  // --- our log lines (PipelineAgent onLog, printed one per line by `synkti agent`) ---
   {
     id: 'taskFailedForGood', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskFailedForGood', dimensions: [], source: 'log',
     emittedBy: 'pipeline agents: "task <key> (<type>) attempt <n> failed: <error> -> failed"',
-    evidence: [{ file: AGENT, text: 'this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`)' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }],
+    evidence: [{ file: AGENT, text: 'this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`)' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }, PRINTED],
   },
   {
     id: 'taskRetries', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskRetries', dimensions: [], source: 'log',
     emittedBy: 'pipeline agents: "... attempt <n> failed: <error> -> retry"',
-    evidence: [{ file: AGENT, text: 'attempt ${task.attempts} failed: ${message} -> ${outcome}' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }],
+    evidence: [{ file: AGENT, text: 'attempt ${task.attempts} failed: ${message} -> ${outcome}' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }, PRINTED],
   },
   {
     id: 'claimErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'ClaimErrors', dimensions: [], source: 'log',
     emittedBy: 'pipeline agents: "claim failed: <error>" (task database unreachable or failing)',
-    evidence: [{ file: AGENT, text: 'this.log(`claim failed: ' }],
+    evidence: [{ file: AGENT, text: 'this.log(`claim failed: ' }, PRINTED],
   },
   {
     id: 'heartbeatErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'HeartbeatErrors', dimensions: [], source: 'log',
     emittedBy: 'pipeline agents: "heartbeat failed: <error>"',
-    evidence: [{ file: AGENT, text: 'this.log(`heartbeat failed: ' }],
+    evidence: [{ file: AGENT, text: 'this.log(`heartbeat failed: ' }, PRINTED],
   },
-  // --- published by the task database (to be written) ---
+  // --- queue depth, published by the pipelines code (synkti agent|api --metrics-cluster) ---
   {
     id: 'readyTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
-    emittedBy: 'pipelines task database (ready tasks per pool)',
-    pending: 'packages/tasks/src/pipelines must PutMetricData Synkti/Pipelines ReadyTasks {Cluster, Pool} every 60 s (one node, chosen by rendezvous hash like the requeuer); until then the queue-metric-missing alarm fires and the GPU pool stays at its minimum',
+    emittedBy: 'synkti agent|api --metrics-cluster (task database queue depth: ready tasks per pool)',
+    evidence: [
+      { file: SINK, text: "export const PIPELINE_METRICS_NAMESPACE = 'Synkti/Pipelines';" },
+      { file: SINK, text: "const dims = [{ Name: 'Cluster', Value: cluster }, { Name: 'Pool', Value: p.pool }];" },
+      { file: SINK, text: "{ MetricName: 'ReadyTasks', Dimensions: dims" },
+      { file: CLI, text: ".option('--metrics-cluster <name>'" },
+    ],
   },
   {
     id: 'claimedTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.claimedMetricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
-    emittedBy: 'pipelines task database (claimed, in-flight tasks per pool)',
-    pending: 'published together with ReadyTasks, same dimensions and period',
+    emittedBy: 'synkti agent|api --metrics-cluster (claimed, in-flight tasks per pool)',
+    evidence: [{ file: SINK, text: "{ MetricName: 'ClaimedTasks', Dimensions: dims" }],
   },
 ];
 
