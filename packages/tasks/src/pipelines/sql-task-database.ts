@@ -139,8 +139,13 @@ export class SqlTaskDatabase implements TaskDatabase {
         duplicates INTEGER NOT NULL DEFAULT 0, requeues INTEGER NOT NULL DEFAULT 0, releases INTEGER NOT NULL DEFAULT 0,
         retries INTEGER NOT NULL DEFAULT 0,
         UNIQUE (job_id, task_key))`,
-      `CREATE INDEX IF NOT EXISTS ${this.tasks}_claim ON ${this.tasks} (state, type, stream_rank, priority, created_at)`,
+      // Partial: only ready rows are in it, in claim order, so a claim reads the head of a small index.
+      `CREATE INDEX IF NOT EXISTS ${this.tasks}_ready ON ${this.tasks} (type, stream_rank, priority DESC, created_at, id) WHERE state = 'ready'`,
       `CREATE INDEX IF NOT EXISTS ${this.tasks}_job ON ${this.tasks} (job_id, state)`,
+      // The requeuer's sweep every few seconds reads running and pending rows only: it must not scan finished history.
+      `CREATE INDEX IF NOT EXISTS ${this.tasks}_running ON ${this.tasks} (heartbeat_at) WHERE state = 'running'`,
+      `CREATE INDEX IF NOT EXISTS ${this.tasks}_pending ON ${this.tasks} (id) WHERE state = 'pending'`,
+      `CREATE INDEX IF NOT EXISTS ${this.jobs}_running ON ${this.jobs} (id) WHERE state = 'running'`,
       `CREATE TABLE IF NOT EXISTS ${this.deps} (task_id TEXT NOT NULL, dep_id TEXT NOT NULL, PRIMARY KEY (task_id, dep_id))`,
       `CREATE INDEX IF NOT EXISTS ${this.deps}_dep ON ${this.deps} (dep_id)`,
       `CREATE TABLE IF NOT EXISTS ${this.agents} (id TEXT PRIMARY KEY, pool TEXT NOT NULL, types TEXT NOT NULL,
