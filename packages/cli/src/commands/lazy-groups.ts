@@ -41,6 +41,7 @@ export const LAZY_GROUPS: LazyGroup[] = [
   },
   {
     commands: {
+      doctor: 'check this machine, the config and the cloud account (credentials, Pulumi CLI, tags, IMDS settings, permissions) and say what to fix',
       gitops: 'GitOps for the infrastructure: a GitHub Actions workflow (test, preview with a saved plan, apply it on main) and its OIDC roles',
     },
     load: async () => (await import('./ops-command.ts')).registerOpsCommands,

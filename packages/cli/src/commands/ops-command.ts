@@ -7,8 +7,21 @@ function repoOption(value: string): string {
   return value;
 }
 
-/** Adds `synkti gitops init`. */
+/** Adds `synkti doctor` and `synkti gitops init`. */
 export function registerOpsCommands(program: Command): void {
+  program.command('doctor')
+    .description('check this machine, the config and the cloud account (credentials, Pulumi CLI, tags, IMDS settings, permissions) and say what to fix')
+    .option('--json', 'print the findings as JSON', false)
+    .action(async (o: { json: boolean }, command: Command) => {
+      const { config } = command.optsWithGlobals<{ config?: string }>();
+      const { runDoctor } = await import('../ops/doctor.ts');
+      const { renderFindings } = await import('../ops/doctor-finding.ts');
+      const report = await runDoctor({ configFile: config, cwd: process.cwd() });
+      console.log(o.json ? JSON.stringify(report, null, 2) : renderFindings(report.findings));
+      // 1 (EXIT.failure) when any check failed; warnings alone exit 0.
+      if (report.exitCode !== 0) process.exitCode = report.exitCode;
+    });
+
   const gitops = program.command('gitops').description('GitOps for the infrastructure: a GitHub Actions workflow (test, preview with a saved plan, apply it on main) and its OIDC roles');
   gitops.command('init')
     .description('write .github/workflows/synkti-infra.yml and infra/synkti-gitops (the least-privilege OIDC roles it assumes)')
