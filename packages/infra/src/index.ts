@@ -20,7 +20,7 @@ export { AUDIT_RULES } from './audit/audit-rules.ts';
 export type { AuditResource, AuditRule, Finding, Severity } from './audit/audit-rules.ts';
 export { auditResources, formatAuditReport, resourcesFromPulumiJson } from './audit/audit.ts';
 export type { AuditReport, AuditOptions } from './audit/audit.ts';
-export { loadInfraConfig, infraProgram, auditInfraConfig } from './infra-program.ts';
+export { loadInfraConfig, infraProgram, auditInfraConfig, INFRA_COMPONENTS } from './infra-program.ts';
 export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';
 export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
 export type { InfraStackOptions } from './automation.ts';

@@ -10,9 +10,13 @@ function stackOption(value: string): string {
   return value;
 }
 
+// Kept here (not imported from @synkti/infra) so parsing options does not load Pulumi.
+const COMPONENTS: readonly InfraComponent[] = ['serve', 'batch', 'kubernetes', 'pipelines'];
+
 function componentOption(value: string): InfraComponent {
-  if (value !== 'serve' && value !== 'batch') throw new InvalidArgumentError('expected serve or batch');
-  return value;
+  const component = COMPONENTS.find((c) => c === value);
+  if (!component) throw new InvalidArgumentError(`expected one of ${COMPONENTS.join(', ')}`);
+  return component;
 }
 
 function ruleList(value: string, previous: string[]): string[] {
@@ -27,7 +31,7 @@ export function registerInfraCommands(program: Command): void {
   const common = (cmd: Command): Command => cmd
     .option('--infra-config <file>', `infra config JSON: {"serve": {...}, "batch": {...}} (default: ./${DEFAULT_INFRA_CONFIG_FILE})`)
     .option('--stack <name>', 'stack name; selects the dev/staging/production preset', stackOption, 'dev')
-    .option('--component <name>', 'only this component: serve or batch', componentOption);
+    .option('--component <name>', 'only this component: serve, batch, kubernetes or pipelines', componentOption);
 
   common(infra.command('audit')
     .description('check the stack\'s resources against the security rules (DESIGN.md invariant 8); exits 1 on any breach'))

@@ -21,11 +21,11 @@ async function loadConfig(o: InfraCommonOptions, fallback: InfraConfig | undefin
   if (o.config !== undefined) return loadInfraConfig(resolve(o.config));
   if (existsSync(DEFAULT_INFRA_CONFIG_FILE)) return loadInfraConfig(resolve(DEFAULT_INFRA_CONFIG_FILE));
   if (fallback) return fallback;
-  throw new SynktiError('E_CONFIG_INFRA', `no infra config: pass --infra-config or write ${DEFAULT_INFRA_CONFIG_FILE}`, { hint: 'write {"serve": {...SpotServeFleet inputs}, "batch": {...SpotBatchFleet inputs}} (see packages/infra/README.md)' });
+  throw new SynktiError('E_CONFIG_INFRA', `no infra config: pass --infra-config or write ${DEFAULT_INFRA_CONFIG_FILE}`, { hint: 'write {"serve": {...SpotServeFleet inputs}, "batch": {...}, "kubernetes": {"provider": "aws", ...}, "pipelines": {...}} (see packages/infra/README.md)' });
 }
 
 function components(o: InfraCommonOptions): InfraComponent[] {
-  return o.component ? [o.component] : ['serve', 'batch'];
+  return o.component ? [o.component] : ['serve', 'batch', 'kubernetes', 'pipelines'];
 }
 
 export interface InfraAuditOptions extends InfraCommonOptions {
@@ -46,10 +46,11 @@ export async function runInfraAudit(o: InfraAuditOptions, print: (text: string) 
     } catch (cause) {
       throw new SynktiError('E_USAGE', `--from: cannot read ${o.from}`, { cause, hint: 'pass the file `pulumi preview --json > plan.json` wrote' });
     }
-    report = infra.auditResources(infra.resourcesFromPulumiJson(text, o.from), { skip: o.skip });
+    report = infra.auditResources(infra.resourcesFromPulumiJson(text, o.from), { rules: infra.ALL_AUDIT_RULES, skip: o.skip });
   } else {
-    // Without a config the defaults of both components are audited (what `up` makes by default).
-    const config = await loadConfig(o, { serve: {}, batch: {} });
+    // Without a config the defaults of the AWS components are audited (what `up` makes by
+    // default); a Kubernetes cluster has no default (its provider must be chosen).
+    const config = await loadConfig(o, { serve: {}, batch: {}, pipelines: {} });
     report = (await infra.auditInfraConfig(config, { stack: o.stack, components: components(o), skip: o.skip })).report;
   }
   print(o.json ? JSON.stringify(report) : infra.formatAuditReport(report));
