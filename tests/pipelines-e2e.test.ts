@@ -126,7 +126,7 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
         // In CI a victim comes from a pool that keeps another agent (no wait on a replacement's start-up).
         // (A pause is not a loss: the paused agent comes back.)
         const spare = (p: AgentProc): boolean => FULL || round === 4 || live().filter((q) => q.pool === p.pool).length >= 2;
-        if (round === 1 && holder) victim = live().find((p) => p.id === holder && spare(p));
+        if (round === 0 && holder) victim = live().find((p) => p.id === holder && spare(p));
         if (!victim) {
           const busy = new Set((await Promise.all(ids.map((id) => db!.getTasks(id)))).flat().filter((x) => x.state === 'running').map((x) => x.owner));
           const candidates = live().filter((p) => busy.has(p.id) && spare(p));
