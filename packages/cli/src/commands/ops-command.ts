@@ -42,7 +42,7 @@ export function registerOpsCommands(program: Command): void {
         return;
       }
       console.log(result.files.map((f) => `wrote ${relative(process.cwd(), f) || f}`).join('\n'));
-      console.log(`\nnext:\n  1. create the roles once: cd infra/synkti-gitops && npm install @pulumi/pulumi @pulumi/aws && pulumi up`);
+      console.log(`\nnext:\n  1. create the roles once: cd infra/synkti-gitops && npm install && pulumi up`);
       console.log(`  2. in ${result.repo}'s settings set the variables SYNKTI_PREVIEW_ROLE_ARN, SYNKTI_APPLY_ROLE_ARN (outputs of step 1) and PULUMI_BACKEND_URL`);
       console.log(`  3. commit and open a pull request: it is tested and previewed; merging to ${result.branch} applies that plan`);
     });

@@ -62,16 +62,18 @@ function json(value: unknown): string {
 function pulumiProgram(o: { repo: string; branch: string; project: string }): string {
   return `// Written by \`synkti gitops init\`: the OIDC roles .github/workflows/synkti-infra.yml assumes.
 // Apply once, by hand, with credentials that may manage IAM:
-//   cd ${GITOPS_IAC_DIR} && npm install @pulumi/pulumi @pulumi/aws && pulumi up
+//   cd ${GITOPS_IAC_DIR} && npm install && pulumi up
 // then set the repository variables SYNKTI_PREVIEW_ROLE_ARN and SYNKTI_APPLY_ROLE_ARN to
 // the outputs. The role names do not start with "${o.project}-", so the apply role (which
 // may manage "${o.project}-*" roles) cannot change its own permissions.
-import { readFileSync } from 'node:fs';
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 const account = aws.getCallerIdentityOutput({}).accountId;
-const policy = (file: string) => account.apply((id) => readFileSync(new URL(file, import.meta.url), 'utf8').split(${JSON.stringify(ACCOUNT_ID_PLACEHOLDER)}).join(id));
+const policy = (file: string): pulumi.Output<string> =>
+  account.apply((id) => readFileSync(join(__dirname, file), 'utf8').split(${JSON.stringify(ACCOUNT_ID_PLACEHOLDER)}).join(id));
 
 // One per account: import the existing one (pulumi import) if the account already has it.
 const github = new aws.iam.OpenIdConnectProvider('github', {
@@ -79,14 +81,14 @@ const github = new aws.iam.OpenIdConnectProvider('github', {
   clientIdLists: ['${GITHUB_OIDC_AUDIENCE}'],
 });
 
-function role(kind: 'preview' | 'apply') {
+function role(kind: 'preview' | 'apply'): aws.iam.Role {
   const r = new aws.iam.Role(kind, {
     name: 'gha-${o.project}-infra-' + kind,
     description: 'GitHub Actions ${o.repo} (' + kind + ', branch ${o.branch}): synkti infra',
-    assumeRolePolicy: policy('./' + kind + '-trust-policy.json'),
+    assumeRolePolicy: policy(kind + '-trust-policy.json'),
     maxSessionDuration: 3600,
   }, { dependsOn: [github] });
-  new aws.iam.RolePolicy(kind, { role: r.id, policy: policy('./' + kind + '-permissions-policy.json') });
+  new aws.iam.RolePolicy(kind, { role: r.id, policy: policy(kind + '-permissions-policy.json') });
   return r;
 }
 
@@ -94,6 +96,20 @@ export const previewRoleArn: pulumi.Output<string> = role('preview').arn;
 export const applyRoleArn: pulumi.Output<string> = role('apply').arn;
 `;
 }
+
+const IAC_PACKAGE_JSON = {
+  name: 'synkti-gitops',
+  private: true,
+  main: 'index.ts',
+  dependencies: { '@pulumi/aws': '^7.48.0', '@pulumi/pulumi': '^3.248.0' },
+  devDependencies: { '@types/node': '^20.0.0', typescript: '^5.9.0' },
+};
+
+// CommonJS, as Pulumi's TypeScript templates: the program uses __dirname.
+const IAC_TSCONFIG = {
+  compilerOptions: { strict: true, target: 'es2022', module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, skipLibCheck: true, types: ['node'] },
+  files: ['index.ts'],
+};
 
 export function gitopsInit(options: GitopsInitOptions = {}): GitopsInitResult {
   const dir = resolve(options.dir ?? process.cwd());
@@ -116,6 +132,8 @@ export function gitopsInit(options: GitopsInitOptions = {}): GitopsInitResult {
     [join(dir, WORKFLOW_FILE)]: renderWorkflow({ branch, stack, region, planFile: `.synkti/infra-${stack}.plan.json` }),
     [join(iac, 'Pulumi.yaml')]: `name: synkti-gitops\nruntime: nodejs\ndescription: OIDC roles for ${repo}'s synkti-infra workflow\n`,
     [join(iac, 'index.ts')]: pulumiProgram({ repo, branch, project }),
+    [join(iac, 'package.json')]: json(IAC_PACKAGE_JSON),
+    [join(iac, 'tsconfig.json')]: json(IAC_TSCONFIG),
     [join(iac, 'preview-trust-policy.json')]: json(policies.previewTrust),
     [join(iac, 'preview-permissions-policy.json')]: json(policies.previewPermissions),
     [join(iac, 'apply-trust-policy.json')]: json(policies.applyTrust),

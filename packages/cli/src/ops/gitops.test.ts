@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { parse } from 'yaml';
+import ts from 'typescript';
+import { MOCK_ACCOUNT, outputValue, runMockStack } from '@synkti/infra';
 import { isSynktiError } from '@synkti/core';
 import { gitopsInit, repoFromRemoteUrl, WORKFLOW_FILE, GITOPS_IAC_DIR } from './gitops-init.ts';
 import type { PolicyDocument, PolicyStatement } from './gitops-policies.ts';
@@ -172,4 +175,43 @@ test('synkti gitops init through the CLI: writes the files, then refuses with ex
   assert.equal(second.code, 2);
   assert.match(second.stderr, /already exist.*--force/s);
   assert.equal((await run(['--force'])).code, 0);
+});
+
+test('the generated Pulumi program compiles and, run under Pulumi mocks,, creates the OIDC provider and both roles with the policies filled in', async (t) => {
+  const dir = tempDir(t);
+  gitopsInit({ dir, repo: 'acme/fleet', branch: 'main' });
+  const iac = join(dir, GITOPS_IAC_DIR);
+  const source = readFileSync(join(iac, 'index.ts'), 'utf8');
+  const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, reportDiagnostics: true });
+  assert.deepEqual(out.diagnostics ?? [], []);
+
+  // Evaluated as Pulumi's Node runtime would load it (CommonJS, __dirname = the project).
+  const require = createRequire(import.meta.url);
+  const { resources, value } = await runMockStack(() => {
+    const module = { exports: {} as Record<string, unknown> };
+    new Function('exports', 'require', 'module', '__filename', '__dirname', out.outputText)(module.exports, require, module, join(iac, 'index.ts'), iac);
+    return module.exports as { previewRoleArn: import('@pulumi/pulumi').Output<string>; applyRoleArn: import('@pulumi/pulumi').Output<string> };
+  });
+  assert.equal(await outputValue(value.applyRoleArn), `arn:aws:iam::${MOCK_ACCOUNT}:role/gha-synkti-infra-apply`);
+  assert.equal(await outputValue(value.previewRoleArn), `arn:aws:iam::${MOCK_ACCOUNT}:role/gha-synkti-infra-preview`);
+  const provider = resources.find((r) => r.type === 'aws:iam/openIdConnectProvider:OpenIdConnectProvider');
+  assert.equal(provider?.inputs.url, 'https://token.actions.githubusercontent.com');
+  assert.deepEqual(provider?.inputs.clientIdLists, ['sts.amazonaws.com']);
+  const roles = resources.filter((r) => r.type === 'aws:iam/role:Role');
+  assert.deepEqual(roles.map((r) => r.name).sort(), ['apply', 'preview']);
+  for (const role of roles) {
+    const trust = JSON.parse(String(role.inputs.assumeRolePolicy)) as PolicyDocument;
+    assert.equal(trust.Statement[0]!.Principal?.Federated, `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`);
+    const expected = JSON.parse(readFileSync(join(iac, `${role.name}-trust-policy.json`), 'utf8').split('<ACCOUNT_ID>').join(MOCK_ACCOUNT)) as unknown;
+    assert.deepEqual(trust, expected);
+  }
+  const inline = resources.filter((r) => r.type === 'aws:iam/rolePolicy:RolePolicy');
+  assert.deepEqual(inline.map((r) => r.name).sort(), ['apply', 'preview']);
+  for (const p of inline) {
+    assert.doesNotMatch(String(p.inputs.policy), /<ACCOUNT_ID>/);
+    assert.match(String(p.inputs.policy), new RegExp(`arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-\\*|/\\.pulumi/locks/`));
+  }
+  const files = JSON.parse(readFileSync(join(iac, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; type?: string };
+  assert.ok(files.dependencies['@pulumi/aws'] && files.dependencies['@pulumi/pulumi']);
+  assert.equal(files.type, undefined, 'CommonJS, so __dirname exists');
 });
