@@ -123,6 +123,7 @@ export function gitopsInit(options: GitopsInitOptions = {}): GitopsInitResult {
   const project = options.project ?? 'synkti';
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(project)) throw new SynktiError('E_USAGE', `--project ${project} is not a resource name prefix`, { hint: 'lowercase letters, digits and dashes, as the infra projectName' });
   const stack = options.stack ?? 'production';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stack)) throw new SynktiError('E_USAGE', `--stack ${stack} is not a stack name`, { hint: 'letters, digits, ".", "_" and "-", e.g. production' });
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new SynktiError('E_USAGE', `--region ${region} is not an AWS region`, { hint: 'e.g. --region eu-west-1' });
 

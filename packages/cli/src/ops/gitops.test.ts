@@ -154,11 +154,13 @@ test('refuses to overwrite without --force (writes nothing), overwrites with it'
   assert.notEqual(readFileSync(join(dir, WORKFLOW_FILE), 'utf8'), 'hand edited\n');
 });
 
-test('repository from the origin remote URL; bad --repo rejected', () => {
+test('repository from the origin remote URL; bad --repo, --stack and --branch rejected before anything is written', () => {
   assert.equal(repoFromRemoteUrl('git@github.com:acme/fleet.git\n'), 'acme/fleet');
   assert.equal(repoFromRemoteUrl('https://github.com/acme/fleet'), 'acme/fleet');
   assert.equal(repoFromRemoteUrl('https://gitlab.com/acme/fleet.git'), undefined);
   assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet/extra' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
+  assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', stack: 'prod\nrun: evil' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
+  assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', branch: 'main\n' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
 });
 
 test('synkti gitops init through the CLI: writes the files, then refuses with exit 2 without --force', async (t) => {
