@@ -186,7 +186,7 @@ export async function runHashExample(jobs = 5): Promise<void> {
       const { input: validated, tasks } = hashPipeline.jobTasks(input);
       ids.push((await db.createJob({ pipeline: hashPipeline.name, input: validated, tasks })).id);
     }
-    console.log(`submitted ${jobs} jobs (1 MB each, 100 kB chunks: 13 tasks per job) to pools exec×2, gpu×3, snark×1`);
+    console.log(`submitted ${jobs} jobs (about 1 MB each in 100 kB chunks: split + 10-11 hash + merge + verify tasks per job) to pools exec×2, gpu×3, snark×1`);
     let ok = 0;
     for (const [i, id] of ids.entries()) {
       for (;;) {
