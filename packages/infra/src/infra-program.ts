@@ -11,6 +11,7 @@ import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.
 import { auditResources, type AuditOptions, type AuditReport } from './audit/audit.ts';
 import { runMockStack } from './testing/mock-stack.ts';
 import type { AuditResource } from './audit/audit-rules.ts';
+import { estimateCost, loadPriceTable, type CostAssumptions, type CostEstimate, type PriceTable } from './cost/estimate-cost.ts';
 import { ALL_AUDIT_RULES, infraIIProgram, type InfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
 
 export interface InfraConfig extends InfraIIConfig {
@@ -102,4 +103,19 @@ export async function auditInfraConfig(config: InfraConfig, options: AuditStackO
   const { resources } = await runMockStack((opts) => infraProgram(config, options.components, opts)(), { stack: options.stack ?? 'dev' });
   // Every rule, issue 7's and issue 8's: a rule whose resources are absent finds nothing.
   return { report: auditResources(resources, { rules: options.rules ?? ALL_AUDIT_RULES, skip: options.skip }), resources };
+}
+
+export interface CostStackOptions extends CostAssumptions {
+  /** Stack name (selects the environment). @default 'dev' */
+  stack?: string | undefined;
+  /** @default every component in the config */
+  components?: readonly InfraComponent[] | undefined;
+  /** @default the shipped table, packages/infra/data/prices-us-east-1.json */
+  prices?: PriceTable | undefined;
+}
+
+/** Renders the config under mocks and prices what it registers. */
+export async function estimateInfraConfigCost(config: InfraConfig, options: CostStackOptions = {}): Promise<CostEstimate> {
+  const { resources } = await runMockStack((opts) => infraProgram(config, options.components, opts)(), { stack: options.stack ?? 'dev' });
+  return estimateCost(resources, options.prices ?? loadPriceTable(), options);
 }

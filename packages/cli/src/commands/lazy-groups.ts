@@ -36,7 +36,7 @@ export const LAZY_GROUPS: LazyGroup[] = [
     load: async () => (await import('./sim-command.ts')).registerSimCommand,
   },
   {
-    commands: { infra: 'infrastructure as code (Pulumi): security audit, preview with a saved plan, apply it, destroy, outputs' },
+    commands: { infra: 'infrastructure as code (Pulumi): security audit, cost estimate, preview with a saved plan, apply it, destroy, outputs' },
     load: async () => (await import('./infra-command.ts')).registerInfraCommands,
   },
   {

@@ -95,3 +95,28 @@ export async function runInfraDeploy(action: 'preview' | 'up' | 'destroy' | 'out
     print(o.json ? JSON.stringify(outputs) : Object.entries(outputs).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));
   }
 }
+
+export interface InfraCostOptions extends InfraCommonOptions {
+  hoursPerDay: number;
+  sqsRequests: number;
+  s3Gb: number;
+  atMax: boolean;
+  prices?: string | undefined;
+  json: boolean;
+}
+
+/** Prices the stack's resources (rendered under mocks) from the shipped or given price table. */
+export async function runInfraCost(o: InfraCostOptions, print: (text: string) => void): Promise<void> {
+  const infra = await import('@synkti/infra');
+  const config = await loadConfig(o, { serve: {}, batch: {}, pipelines: {} });
+  const estimate = await infra.estimateInfraConfigCost(config, {
+    stack: o.stack,
+    components: components(o),
+    hoursPerDay: o.hoursPerDay,
+    sqsRequestsPerMonth: o.sqsRequests,
+    s3Gb: o.s3Gb,
+    atMax: o.atMax,
+    prices: o.prices === undefined ? undefined : infra.loadPriceTable(resolve(o.prices)),
+  });
+  print(o.json ? JSON.stringify({ stack: o.stack, ...estimate }) : infra.formatCostEstimate(estimate, `stack ${o.stack}: estimated cost`));
+}
