@@ -1,27 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '@synkti/core';
+import { durationOption, wholeNumberOption } from '../option-parsers.ts';
 import { runPipelineAgentProcess } from '../pipeline/agent-process.ts';
 import { startPipelineApiServer } from '../pipeline/api-server.ts';
 import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
 import { DEFAULT_PIPELINE_BUCKET } from '../pipeline/pipeline-store.ts';
 
-function intOption(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function durationOption(value: string): number {
-  try {
-    const ms = parseDuration(value);
-    if (ms <= 0) throw new Error('zero');
-    return ms;
-  } catch {
-    throw new InvalidArgumentError('expected a positive duration such as "2s", "500ms" or "1 minute"');
-  }
-}
+const pipelineDuration = durationOption({ positive: true, examples: '"2s", "500ms" or "1 minute"' });
 
 function poolOption(value: string): string {
   if (!/^[A-Za-z0-9_-]{1,60}$/.test(value)) throw new InvalidArgumentError('expected a pool name: 1..60 letters, digits, "_" or "-"');
@@ -44,15 +28,15 @@ export function registerPipelineCommands(program: Command): void {
     .option('--db <url|path>', DB_HELP)
     .option('--store <dir>', 'local object store directory for chunks and big results')
     .option('--bucket <name>', 'bucket in the store', DEFAULT_PIPELINE_BUCKET)
-    .option('--concurrency <n>', 'tasks run at once', intOption(1, 1000), 1)
-    .option('--heartbeat <duration>', 'heartbeat interval (well under the stages\' timeouts)', durationOption, 2000)
-    .option('--poll <duration>', 'wait between claims when idle', durationOption, 200)
+    .option('--concurrency <n>', 'tasks run at once', wholeNumberOption(1, 1000), 1)
+    .option('--heartbeat <duration>', 'heartbeat interval (well under the stages\' timeouts)', pipelineDuration, 2000)
+    .option('--poll <duration>', 'wait between claims when idle', pipelineDuration, 200)
     .option('--id <agentId>', 'agent id (default: <pool>-<random>)')
     .option('--no-requeuer', 'do not run the requeuer on this node (keep it on somewhere!)')
-    .option('--requeuer-interval <duration>', 'requeuer tick', durationOption, 2000)
-    .option('--requeuer-lease <duration>', 'requeuer lease and membership TTL (takeover bound: this + the tick)', durationOption, 10_000)
+    .option('--requeuer-interval <duration>', 'requeuer tick', pipelineDuration, 2000)
+    .option('--requeuer-lease <duration>', 'requeuer lease and membership TTL (takeover bound: this + the tick)', pipelineDuration, 10_000)
     .option('--metrics-cluster <name>', 'publish queue depth (Synkti/Pipelines ReadyTasks, ClaimedTasks by Cluster, Pool) to CloudWatch; one node publishes at a time')
-    .option('--metrics-interval <duration>', 'how often queue depth is published', durationOption, 60_000)
+    .option('--metrics-interval <duration>', 'how often queue depth is published', pipelineDuration, 60_000)
     .option('--json', 'log JSON lines', false)
     .action(async (options: {
       pool: string; pipeline: string[]; db?: string; store?: string; bucket: string; concurrency: number; heartbeat: number; poll: number;
@@ -74,11 +58,11 @@ export function registerPipelineCommands(program: Command): void {
     .option('--store <dir>', 'local object store directory (serves results kept there)')
     .option('--bucket <name>', 'bucket in the store', DEFAULT_PIPELINE_BUCKET)
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port (0: any free port)', intOption(0, 65535), 8790)
-    .option('--max-body <bytes>', 'largest request body', intOption(1024, 64 * 1024 * 1024), 1024 * 1024)
+    .option('--port <port>', 'port (0: any free port)', wholeNumberOption(0, 65535), 8790)
+    .option('--max-body <bytes>', 'largest request body', wholeNumberOption(1024, 64 * 1024 * 1024), 1024 * 1024)
     .option('--no-requeuer', 'do not run the requeuer on this node')
     .option('--metrics-cluster <name>', 'publish queue depth to CloudWatch (as synkti agent does)')
-    .option('--metrics-interval <duration>', 'how often queue depth is published', durationOption, 60_000)
+    .option('--metrics-interval <duration>', 'how often queue depth is published', pipelineDuration, 60_000)
     .action(async (options: {
       pipeline: string[]; db?: string; apiKeys?: string; store?: string; bucket: string; host: string; port: number; maxBody: number; requeuer: boolean;
       metricsCluster?: string; metricsInterval: number;
@@ -114,7 +98,7 @@ export function registerPipelineCommands(program: Command): void {
   pipeline.command('jobs')
     .description('list jobs, newest first')
     .option('--db <url|path>', DB_HELP)
-    .option('--limit <n>', 'most jobs', intOption(1, 500), 20)
+    .option('--limit <n>', 'most jobs', wholeNumberOption(1, 500), 20)
     .option('--json', 'print JSON', false)
     .action(async (options: { db?: string; limit: number; json: boolean }) => {
       console.log(await pipelineJobsTable({ db: options.db ?? defaultDb(), limit: options.limit, json: options.json }));

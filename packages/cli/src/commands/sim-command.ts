@@ -1,35 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '@synkti/core';
+import { durationOption, nonNegativeNumber, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import { POLICY_NAMES } from '@synkti/sim';
 import { runSimCommand, type SimCommandOptions } from '../sim/sim-run.ts';
 
-function intOption(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.5');
-  return n;
-}
-
-function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0, e.g. 0.2');
-  return n;
-}
-
-function durationOption(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError('expected a duration such as "183s", "5 minutes" or "10d"');
-  }
-}
+const simDuration = durationOption({ examples: '"183s", "5 minutes" or "10d"' });
 
 function policyOption(value: string): string {
   if (value === 'all') return value;
@@ -44,12 +18,12 @@ export function registerSimCommand(program: Command): void {
   program.command('sim')
     .description('replay spot traces and compare fleet policies (paired: same traces, same seed): cost, availability, failed requests')
     .option('--traces <dir>', 'directory of <zone>.json traces (default: the shipped 6-zone V100 traces, 45 days)')
-    .option('-n, --replicas <count>', 'ready replicas the service needs (batch: workers)', intOption(1, 1000), 4)
+    .option('-n, --replicas <count>', 'ready replicas the service needs (batch: workers)', wholeNumberOption(1, 1000), 4)
     .option('-p, --policy <name>', `all, or a comma-separated list of: ${POLICY_NAMES.join(', ')}`, policyOption, 'all')
     .option('--days <days>', 'days to simulate (default: the whole trace)', positiveNumber)
-    .option('--seed <seed>', 'seed for arrivals and service times', intOption(0, 2 ** 32 - 1), 1)
-    .option('--launch-delay <duration>', 'provision + model load of a new instance (183 s published for a 7B model)', durationOption)
-    .option('--rebalance-lead <duration>', 'rebalance recommendation this long before each notice (the traces have none)', durationOption, 0)
+    .option('--seed <seed>', 'seed for arrivals and service times', wholeNumberOption(0, 2 ** 32 - 1), 1)
+    .option('--launch-delay <duration>', 'provision + model load of a new instance (183 s published for a 7B model)', simDuration)
+    .option('--rebalance-lead <duration>', 'rebalance recommendation this long before each notice (the traces have none)', simDuration, 0)
     .option('--rps <n>', 'mean requests per second to the service', nonNegativeNumber, 0.2)
     .option('--arrivals <pattern>', 'poisson or bursty', (v: string) => {
       if (v !== 'poisson' && v !== 'bursty') throw new InvalidArgumentError('expected poisson or bursty');
@@ -57,15 +31,15 @@ export function registerSimCommand(program: Command): void {
     }, 'poisson')
     .option('--zone <zone>', 'zone of the single-zone policies (default: the first zone)')
     .option('--prices <file>', 'price table JSON (default: the shipped p3.2xlarge table; see its sources)')
-    .option('--spare <count>', 'synkti policies: replicas beyond --replicas', intOption(0, 100), 0)
+    .option('--spare <count>', 'synkti policies: replicas beyond --replicas', wholeNumberOption(0, 100), 0)
     .option('--route-to-draining', 'synkti policies: when no replica is ready, route to draining ones until they die (not in the agent yet)', false)
     .option('--workload <kind>', 'serve, or batch (a job of tasks with a deadline)', (v: string) => {
       if (v !== 'serve' && v !== 'batch') throw new InvalidArgumentError('expected serve or batch');
       return v;
     }, 'serve')
-    .option('--tasks <count>', 'batch: tasks in the job (default: half the run of work)', intOption(1, 10_000_000))
-    .option('--task-duration <duration>', 'batch: one task on one worker', durationOption)
-    .option('--deadline <duration>', 'batch: deadline from the start (default: 80% of the run)', durationOption)
+    .option('--tasks <count>', 'batch: tasks in the job (default: half the run of work)', wholeNumberOption(1, 10_000_000))
+    .option('--task-duration <duration>', 'batch: one task on one worker', simDuration)
+    .option('--deadline <duration>', 'batch: deadline from the start (default: 80% of the run)', simDuration)
     .option('--chart <file.svg>', 'write an SVG chart of replicas over time per policy')
     .option('--json', 'one JSON line per policy', false)
     .action(async (raw: Record<string, unknown>) => {
