@@ -98,11 +98,19 @@ export function addCoreCommands(program: Command): Command {
   program.command('status')
     .description('show every node: id, role, state, address, uptime, load')
     .option('--json', 'print JSON instead of a table', false)
+    .addHelpText('after', `
+Any provider: local instances, or (provider: 'aws') the EC2 instances tagged
+SynktiCluster=<name>. Each agent that answers adds its state, load and membership; an
+EC2 instance whose agent cannot be reached from here shows its EC2 state (ec2:running).
+Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws clusters.`)
     .action(async (options: { json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { renderNodeTable, reportsToJson, status } = await loadImplementation(() => import('./commands/status.ts'));
-      const reports = await status(spec, file);
-      console.log(options.json ? JSON.stringify(reportsToJson(reports), null, 2) : renderNodeTable(reports));
+      const { clusterStatus, renderNodeTable, reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
+      const result = await clusterStatus(spec, file);
+      console.log(options.json ? JSON.stringify(reportsToJson(result.reports), null, 2) : renderNodeTable(result.reports, { kind: result.kind }));
+      if (!result.agentsAsked && !options.json && result.reports.length > 0) {
+        console.error('(agents not asked: no cluster secret here; set SYNKTI_CLUSTER_SECRET_FILE to see their state)');
+      }
     });
 
   program.command('down')

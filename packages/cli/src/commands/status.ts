@@ -1,30 +1,50 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { TAG_ROLE, formatDuration, type ClusterSpec } from '@synkti/core';
-import { collectNodeReports, type NodeReport } from '../agent-status.ts';
-import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
+import type { NodeReport } from '../agent-status.ts';
+import { openFleet } from '../fleet/fleet-access.ts';
+import { probeNodes } from '../fleet/node-reports.ts';
 import { renderTable } from '../output.ts';
 
-export function renderNodeTable(reports: NodeReport[]): string {
+export interface NodeTableOptions {
+  /** Whose instances these are: on aws an agent that does not answer shows EC2's state. @default 'local' */
+  kind?: 'local' | 'aws' | undefined;
+}
+
+/** The STATE column: the agent's state, else the cloud's view ('unreachable' for a running local instance). */
+function stateCell(report: NodeReport, kind: 'local' | 'aws'): string {
+  if (report.status) return report.status.state;
+  if (kind === 'aws') return `ec2:${report.record.state}`;
+  return report.record.state === 'running' ? 'unreachable' : report.record.state;
+}
+
+export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions = {}): string {
   if (reports.length === 0) return 'no nodes running (start some with `synkti up`)';
-  const rows = reports.map(({ record, status }) => [
-    record.id,
-    status?.role ?? record.tags[TAG_ROLE] ?? '-',
-    status ? status.state : record.state === 'running' ? 'unreachable' : record.state,
-    status ? `${status.address}:${status.ports.agent}` : record.privateIp,
-    status?.ports.router ? String(status.ports.router) : '-',
-    record.zone,
-    status ? formatDuration(status.uptimeMs) : '-',
-    status ? String(status.load) : '-',
-    status ? String(status.members.length) : '-',
-  ]);
+  const kind = options.kind ?? 'local';
+  const rows = reports.map((report) => {
+    const { record, status } = report;
+    return [
+      record.id,
+      status?.role ?? record.tags[TAG_ROLE] ?? '-',
+      stateCell(report, kind),
+      status ? `${status.address}:${status.ports.agent}` : record.privateIp || '-',
+      status?.ports.router ? String(status.ports.router) : '-',
+      record.zone,
+      status ? formatDuration(status.uptimeMs) : '-',
+      status ? String(status.load) : '-',
+      status ? String(status.members.length) : '-',
+    ];
+  });
   return renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS'], rows);
 }
 
+/** One object per node; the same shape on every provider (`reachable` says whether its agent answered). */
 export function reportsToJson(reports: NodeReport[]): unknown[] {
   return reports.map(({ record, status }) => ({
     id: record.id,
     role: status?.role ?? record.tags[TAG_ROLE],
     instanceState: record.state,
     state: status?.state ?? 'unreachable',
+    reachable: status !== undefined,
     address: record.privateIp,
     ports: status?.ports,
     zone: record.zone,
@@ -37,12 +57,35 @@ export function reportsToJson(reports: NodeReport[]): unknown[] {
   }));
 }
 
-/** `synkti status`: every instance of the cluster with what its agent reports. */
-export async function status(spec: ClusterSpec, configFile: string): Promise<NodeReport[]> {
-  const fleet = openLocalFleet(spec, configFile);
+export interface StatusOptions {
+  /** An EC2 client to use (tests pass a mocked one). @default the SDK's default chain */
+  ec2Client?: EC2Client | undefined;
+  /** Environment for the secret lookup. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** How long one agent may take to answer. @default 1000 local, 1500 aws */
+  agentTimeoutMs?: number | undefined;
+}
+
+export interface StatusResult {
+  kind: 'local' | 'aws';
+  reports: NodeReport[];
+  /** False when this machine has no cluster secret, so no agent was asked. */
+  agentsAsked: boolean;
+}
+
+/** `synkti status`: every live instance of the cluster (by its SynktiCluster tag) with what its agent reports. */
+export async function clusterStatus(spec: ClusterSpec, configFile: string, options: StatusOptions = {}): Promise<StatusResult> {
+  const fleet = openFleet(spec, { configFile, ec2Client: options.ec2Client, env: options.env });
   try {
-    return await collectNodeReports(fleet, await clusterInstances(fleet));
+    const records = await fleet.list();
+    const reports = await probeNodes(fleet, records, { timeoutMs: options.agentTimeoutMs });
+    return { kind: fleet.kind, reports, agentsAsked: fleet.secret !== undefined };
   } finally {
     fleet.close();
   }
+}
+
+/** The reports alone (what `synkti up` and older callers use). */
+export async function status(spec: ClusterSpec, configFile: string, options: StatusOptions = {}): Promise<NodeReport[]> {
+  return (await clusterStatus(spec, configFile, options)).reports;
 }
