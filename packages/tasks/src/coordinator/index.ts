@@ -10,3 +10,7 @@ export {
   runGenerations, type AskTellOptimizer, type GenerationReport, type RunGenerationsOptions, type RunGenerationsResult,
 } from './run-generations.ts';
 export { createEvaluationHandler, type BatchObjective, type EvaluationHandlerOptions } from './evaluation-handler.ts';
+export {
+  CoordinatorMetricsPublisher, createCoordinatorMetricsPublisher, type CoordinatorMetricsSink, type CoordinatorMetricsPublisherOptions,
+  type CoordinatorMetricsPublisherStats,
+} from './metrics-publisher.ts';

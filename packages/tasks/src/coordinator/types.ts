@@ -93,7 +93,11 @@ export interface GenerationRecord {
   ms: number;
 }
 
-/** Numbers an autoscaler can act on (another issue publishes them to CloudWatch). */
+/**
+ * Numbers an autoscaler can act on. `CoordinatorMetricsPublisher` sends them to a sink;
+ * the CLI's `--metrics-cluster` publishes `backlog` and `backlogPerWorker` to CloudWatch,
+ * where SpotBatchFleet's target tracking reads them.
+ */
 export interface CoordinatorMetrics {
   run: string;
   /** The generation being evaluated (or the next one). */
@@ -107,7 +111,13 @@ export interface CoordinatorMetrics {
   queueDeadLettered: number;
   /** Workers alive, when the coordinator was told how to count them. */
   workers: number | undefined;
-  /** backlog / workers (backlog when there are no workers): the target-tracking metric for scaling. */
+  /**
+   * backlog / workers: the target-tracking metric for scaling. With no worker (or an
+   * unknown count) it is the backlog itself, as if one worker had to do it all: never
+   * Infinity (CloudWatch rejects non-finite values) and never 0 (which would read as
+   * "idle" and scale in while tasks wait); any backlog above the target stays a breach,
+   * so the scale-out fires as soon as there is capacity to scale from.
+   */
   backlogPerWorker: number;
   counters: CoordinatorCounters;
   /** Epoch ms. */
