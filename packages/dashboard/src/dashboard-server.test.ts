@@ -119,6 +119,7 @@ class FakeSource implements FleetSource {
     return metricsText(this.requests, 0, this.requests);
   }
   async batch() { return { run: 'r1', metrics: { generation: 3, queueDepth: 7, queueInFlight: 2, queueDeadLettered: 1, workers: 2 } }; }
+  async pipelines() { return { backend: 'sqlite', jobs: { running: 2, done: 5, failed: 1, cancelled: 0 }, tasks: { pending: 1, ready: 3, running: 2 }, windowMs: 86_400_000 }; }
 }
 
 test('a big fleet is asked a few agents at a time', async () => {
@@ -212,8 +213,8 @@ describe('dashboard server', () => {
     assert.equal(page.status, 200);
     assert.match(page.body, /<title>Synkti dashboard<\/title>/);
     assert.ok(!page.body.includes(SECRET));
-    const script = /src="(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1];
-    assert.ok(script, 'the page loads its bundled script from /assets');
+    const script = /src="\.(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1];
+    assert.ok(script, 'the page loads its bundled script from ./assets (relative: agents serve it under /dashboard/)');
     const js = await get(`${url}${script}`, { cookie: session });
     assert.equal(js.status, 200);
     assert.match(String(js.headers['content-type']), /javascript/);
@@ -238,6 +239,7 @@ describe('dashboard server', () => {
     assert.equal(last.traffic.errorRate, 0);
     assert.equal(last.batch?.queueDepth, 7);
     assert.equal(last.batch?.queueDeadLettered, 1);
+    assert.deepEqual(last.pipelines?.jobs, { running: 2, done: 5, failed: 1, cancelled: 0 });
     assert.ok(last.cost.usdPerHour > 0 && last.cost.usdPerHour < last.cost.onDemandUsdPerHour);
     assert.equal(last.timeline[0]?.kind, 'watch');
     // The stream we dropped is released.

@@ -116,7 +116,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
       }
     }
     const live = records.filter(isLiveInstance).sort((a, b) => a.launchedAt - b.launchedAt || a.id.localeCompare(b.id));
-    const [looks, batch] = await Promise.all([
+    const [looks, batch, pipelines] = await Promise.all([
       // Each live node: its agent's status and metrics and its notice, together.
       mapLimit(records, this.concurrency, async (record): Promise<{ o: NodeObservation; metrics: string | undefined }> => {
         if (!isLiveInstance(record)) return { o: { record, status: undefined, notice: undefined }, metrics: undefined };
@@ -128,6 +128,10 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
         return { o: { record, status, notice }, metrics };
       }),
       this.source.batch ? this.source.batch().catch(() => undefined) : Promise.resolve(undefined),
+      this.source.pipelines ? this.source.pipelines().catch((error: unknown) => {
+        warnings.push(`cannot count pipeline jobs: ${(error as Error).message}`);
+        return undefined;
+      }) : Promise.resolve(undefined),
     ]);
     const observed = looks.map((l) => l.o);
     const metrics = looks.filter((l) => isLiveInstance(l.o.record)).map((l) => [l.o.record.id, l.metrics] as const);
@@ -160,6 +164,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
       timeline: [...this.timeline],
       traffic: this.traffic.stats(),
       batch: batch ? toBatchStats(batch) : undefined,
+      pipelines,
       cost: { ...cost, priceNote: priceNote(live) },
       warnings,
     });

@@ -1,4 +1,5 @@
 import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
+import type { PipelineStats } from './snapshot.ts';
 
 /** What an agent's GET /status answers, as far as the dashboard reads it. */
 export interface AgentStatusView {
@@ -37,5 +38,7 @@ export interface FleetSource {
   notice?(record: InstanceRecord): Promise<InterruptionNotice | null | undefined>;
   /** The newest batch run's latest metrics, if any batch run exists. */
   batch?(): Promise<BatchReport | undefined>;
+  /** Pipeline jobs by state, when a pipeline task database is configured. */
+  pipelines?(): Promise<PipelineStats | undefined>;
   close?(): void;
 }

@@ -14,6 +14,8 @@ export interface DashboardSnapshot {
   traffic: TrafficStats;
   /** The newest batch run's last reported metrics, when a batch run exists. */
   batch: BatchStats | undefined;
+  /** Pipeline jobs and open tasks by state, when a pipeline task database is configured. */
+  pipelines: PipelineStats | undefined;
   cost: CostStats;
   /** Problems reaching the fleet (e.g. the cloud listing failed); empty when all is well. */
   warnings: string[];
@@ -75,6 +77,21 @@ export interface BatchStats {
   bestF: number | undefined;
   /** When the run last reported (epoch ms). */
   at: number | undefined;
+}
+
+/**
+ * Pipeline jobs by state, counted cheaply (each count reads a partial index or a bounded
+ * range, never the finished history): running jobs all, finished ones only among the jobs
+ * created within `windowMs`.
+ */
+export interface PipelineStats {
+  /** 'sqlite' or 'postgres'. */
+  backend: string;
+  jobs: { running: number; done: number; failed: number; cancelled: number };
+  /** Unfinished tasks: waiting on dependencies, ready to claim, claimed by an agent. */
+  tasks: { pending: number; ready: number; running: number };
+  /** How far back done/failed/cancelled jobs are counted (by creation time). */
+  windowMs: number;
 }
 
 export interface CostStats {

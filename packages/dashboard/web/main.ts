@@ -1,7 +1,8 @@
-// The dashboard page: one EventSource on /events, each `snapshot` event re-renders the
+// The dashboard page: one EventSource on `events` (relative: the page is served at / by
+// `synkti dashboard` and at /dashboard/ by every agent), each `snapshot` event re-renders the
 // page. Everything is built with textContent (never innerHTML), so fleet data cannot
 // inject markup.
-import type { DashboardNode, DashboardSnapshot, TimelineEvent } from '../src/snapshot.ts';
+import type { DashboardNode, DashboardSnapshot, PipelineStats, TimelineEvent } from '../src/snapshot.ts';
 
 const $ = <T extends HTMLElement | SVGElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -70,6 +71,21 @@ function renderSpark(series: { rps: number }[]): void {
   svg.replaceChildren(line);
 }
 
+function renderPipelines(p: PipelineStats | undefined): void {
+  $('pipeline-tile').hidden = p === undefined;
+  if (!p) return;
+  $('pipeline-running').textContent = `${p.jobs.running} running`;
+  const hours = Math.round(p.windowMs / 3_600_000);
+  const states = (['done', 'failed', 'cancelled'] as const).map((state) => el('span', {
+    className: `pl pl-${state}`, text: `${p.jobs[state]} ${state}`,
+    attrs: { 'data-testid': 'pipeline-state', 'data-state': state, 'data-count': String(p.jobs[state]) },
+  }));
+  const sub = $('pipeline-states');
+  sub.replaceChildren(...states.flatMap((span, i) => (i === 0 ? [span] : [document.createTextNode(' · '), span])), document.createTextNode(` (last ${hours} h)`));
+  $('pipeline-running').dataset.count = String(p.jobs.running);
+  $('pipeline-tasks').textContent = `tasks: ${p.tasks.ready} ready · ${p.tasks.running} running · ${p.tasks.pending} waiting`;
+}
+
 function render(s: DashboardSnapshot): void {
   $('cluster').textContent = s.cluster;
   $('provider').textContent = `provider: ${s.provider}`;
@@ -108,20 +124,21 @@ function render(s: DashboardSnapshot): void {
     $('batch').textContent = `${b.queueDepth ?? '–'} queued`;
     $('batch-sub').textContent = `${b.queueInFlight ?? '–'} in flight · ${b.queueDeadLettered ?? '–'} dead-lettered · gen ${b.generation ?? '–'}`;
   }
+  renderPipelines(s.pipelines);
   renderNodes(s.nodes, s.at);
   renderTimeline(s.timeline);
 }
 
 function connect(): void {
   const conn = $('connection');
-  const source = new EventSource('/events');
+  const source = new EventSource('events');
   source.addEventListener('open', () => {
     conn.textContent = 'live';
     conn.className = 'conn conn-live';
   });
   source.addEventListener('error', () => {
     // EventSource reconnects by itself (the server sets `retry`); a 401 closes it for good.
-    conn.textContent = source.readyState === EventSource.CLOSED ? 'disconnected: reload, or run `synkti dashboard` again' : 'reconnecting…';
+    conn.textContent = source.readyState === EventSource.CLOSED ? 'disconnected: reload to sign in again' : 'reconnecting…';
     conn.className = 'conn conn-wait';
   });
   source.addEventListener('snapshot', (event) => {
