@@ -1,7 +1,7 @@
 /**
  * `synkti dashboard` wiring without a browser or a fleet: option checks, what it prints
  * (a loopback URL and a one-time link, never the cluster secret), sign-in, the snapshot
- * of an empty local cluster, and a clean stop.
+ * of an empty local cluster, and a clean stop; a pipeline task database's jobs by state.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { validateCluster } from '@synkti/core';
+import { openSqliteTaskDatabase } from '@synkti/tasks';
 import { registerDashboardCommand } from '../packages/cli/src/commands/dashboard-command.ts';
 import { runDashboard } from '../packages/cli/src/dashboard/run-dashboard.ts';
 
@@ -59,4 +60,39 @@ test('runDashboard prints a loopback link (no secret), signs in once, serves the
   stop();
   await running;
   await assert.rejects(fetch(`${printed.url}/`, { signal: AbortSignal.timeout(2000) }), 'the server is closed after stop');
+});
+
+test('runDashboard with a pipeline task database: its jobs by state are in the snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-dash-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dbFile = join(dir, 'pipelines.db');
+  const db = await openSqliteTaskDatabase({ path: dbFile });
+  t.after(() => db.close());
+  await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a' }] });
+  const cancelled = await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a' }] });
+  await db.cancelJob(cancelled.id);
+
+  const spec = validateCluster({ name: 'dash-cli-pl', pools: { worker: { count: 1 } } });
+  const lines: string[] = [];
+  t.mock.method(console, 'log', (line: string) => { lines.push(String(line)); });
+  let stop!: () => void;
+  const until = new Promise<void>((resolve) => { stop = resolve; });
+  const running = runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until, pipelineDb: dbFile });
+  t.after(async () => { stop(); await running.catch(() => undefined); });
+  const deadline = Date.now() + 15_000;
+  while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const printed = JSON.parse(lines[0] ?? '{}') as { url: string };
+  const secret = readFileSync(join(dir, '.synkti', 'dash-cli-pl', 'cluster-secret'), 'utf8').trim();
+  const snapshot = await (await fetch(`${printed.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } })).json() as { pipelines: { jobs: Record<string, number>; tasks: Record<string, number> } };
+  assert.deepEqual(snapshot.pipelines.jobs, { running: 1, done: 0, failed: 0, cancelled: 1 });
+  assert.deepEqual(snapshot.pipelines.tasks, { pending: 0, ready: 1, running: 0 });
+  stop();
+  await running;
+});
+
+test('a --pipeline-db that does not exist is an error that names it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-dash-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const spec = validateCluster({ name: 'dash-cli-nodb', pools: { worker: { count: 1 } } });
+  await assert.rejects(runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until: Promise.resolve(), pipelineDb: join(dir, 'nope.db') }), /no pipeline task database at .*nope\.db/);
 });

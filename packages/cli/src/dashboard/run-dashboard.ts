@@ -3,6 +3,7 @@ import type { ClusterSpec } from '@synkti/core';
 import { DashboardServer, FleetAggregator } from '@synkti/dashboard';
 import { openLocalFleet } from '../local-fleet.ts';
 import { createLocalFleetSource } from './local-fleet-source.ts';
+import { openPipelineCounter, type PipelineCounter } from './pipeline-counts.ts';
 
 export interface RunDashboardOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
@@ -11,6 +12,8 @@ export interface RunDashboardOptions {
   open?: boolean;
   /** Batch state directory to show the newest run of. @default none */
   batchDir?: string | undefined;
+  /** Pipeline task database (PostgreSQL URL or SQLite path) whose jobs by state to show. @default none (no pipeline panel) */
+  pipelineDb?: string | undefined;
   /** Time between two looks at the fleet. @default 500 */
   intervalMs?: number;
   /** Print one JSON line ({ url, loginUrl }) instead of text. @default false */
@@ -45,8 +48,10 @@ function untilSignal(): Promise<void> {
  * Ctrl-C. Prints a one-time login link (never the cluster secret).
  */
 export async function runDashboard(spec: ClusterSpec, configFile: string, options: RunDashboardOptions = {}): Promise<void> {
+  const pipelines: PipelineCounter | undefined = options.pipelineDb ? await openPipelineCounter(options.pipelineDb) : undefined;
   const fleet = openLocalFleet(spec, configFile);
   const source = createLocalFleetSource(fleet, { batchDir: options.batchDir });
+  if (pipelines) source.pipelines = () => pipelines.stats();
   const aggregator = new FleetAggregator({ source, intervalMs: options.intervalMs });
   const server = new DashboardServer({ aggregator, secret: fleet.secret, port: options.port ?? 0 });
   const until = options.until ?? untilSignal();
@@ -67,5 +72,6 @@ export async function runDashboard(spec: ClusterSpec, configFile: string, option
     aggregator.stop();
     await server.stop();
     source.close?.();
+    await pipelines?.close();
   }
 }
