@@ -124,6 +124,28 @@ Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws c
       if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
     });
 
+  program.command('scale')
+    .description('set how many nodes a pool runs now: launch the missing ones, or drain and remove extras')
+    .argument('<pool>', 'the pool (a key of pools in synkti.config.ts)')
+    .argument('<n>', 'node count: a whole number, 0 or more')
+    .option('--timeout <duration>', 'local: how long to wait for the pool to settle', durationOption, 60_000)
+    .option('--no-wait', 'return once the launches/terminations are made (aws never waits)')
+    .option('--json', 'print the result as JSON', false)
+    .addHelpText('after', `
+Scale in removes the nodes that serve nothing first (booting, unreachable, draining),
+then the least loaded, then the newest; each drains and leaves before it stops. The
+config's count is not changed. On aws, launches need the same SYNKTI_* settings as
+\`synkti worker launch\` (SYNKTI_IMAGE_ID, SYNKTI_BUCKET, SYNKTI_AGENT_SHA256, ...).
+Exit codes: 0 settled, 2 bad pool or count, 3 not settled in time.`)
+    .action(async (pool: string, n: string, options: { timeout: number; wait: boolean; json: boolean }, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const { describeScale, scale, scaleResultToJson } = await loadImplementation(() => import('./commands/scale.ts'));
+      const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
+      const result = await scale(spec, file, pool, n, { timeoutMs: options.timeout, wait: options.wait, quiet: options.json });
+      console.log(options.json ? JSON.stringify(scaleResultToJson(result, reportsToJson), null, 2) : describeScale(result));
+      if (result.ready === false) process.exitCode = EXIT.timeout;
+    });
+
   program.command('preempt')
     .description('interrupt a local spot instance as AWS would: an IMDSv2 notice now, SIGKILL when it expires')
     .argument('<id>', 'instance id (a unique prefix is enough)')
