@@ -19,7 +19,9 @@ import {
   BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, openRunQueues, type BatchBackend, type RunQueues,
 } from './backend.ts';
 import { BatchFleet, openBatchCloud } from './batch-fleet.ts';
+import { startBatchMetrics } from './batch-metrics.ts';
 import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
+import { ecsWorkerCounter } from './ecs-workers.ts';
 import { loadObjective } from './objective.ts';
 
 /** What a run was asked for, saved in its checkpoint (a resume must ask the same). */
@@ -59,6 +61,14 @@ export interface BatchCmaesOptions {
   region?: string | undefined;
   chaos?: { ratePerHour: number; noticeMs: number } | undefined;
   keepWorkers: boolean;
+  /**
+   * Publish Synkti/Batch Backlog and BacklogPerWorker with dimension Cluster=<this> to
+   * CloudWatch (what SpotBatchFleet scales from). With `workers` 0 the workers are counted
+   * as the running tasks of ECS service `<this>-worker`. @default not published
+   */
+  metricsCluster?: string | undefined;
+  /** How often they are published. @default 60000 */
+  metricsIntervalMs?: number | undefined;
 }
 
 export interface BatchSummary {
@@ -165,6 +175,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
   let queues: RunQueues | undefined;
   let cloud: LocalCloud | undefined;
   let fleet: BatchFleet | undefined;
+  let publisher: { stop(): Promise<void> } | undefined;
   try {
     queues = await openRunQueues({ backend: meta.backend, stateDir: options.stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives }, run);
     const workerConfig: BatchWorkerConfig = {
@@ -180,14 +191,25 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     const liveFleet = fleet;
     note(`run ${run}: ${resume ? 'resuming' : 'starting'} CMA-ES on ${meta.objective} (dim ${meta.dimension}, seed ${meta.seed}, ${meta.generations} generations) with ${options.workers} worker(s) on the ${meta.backend} backend`);
 
+    const region = options.region ?? meta.region;
+    // Workers started elsewhere are SpotBatchFleet's ECS tasks: count those, not the local 0.
+    const workersAlive = options.metricsCluster !== undefined && options.workers === 0
+      ? await ecsWorkerCounter({ cluster: options.metricsCluster, region })
+      : () => liveFleet.alive();
     const coordinator = createCoordinator({
       run, tasks: queues.tasks, results: queues.results, store, bucket: BATCH_BUCKET, resendAfterMs: options.resendAfterMs,
-      unscorable: options.unscorable, workersAlive: () => liveFleet.alive(), signal: abort.signal,
+      unscorable: options.unscorable, workersAlive, signal: abort.signal,
       onEvent: (event) => {
         if (event.type === 'dead-letter') note(`dead letter: generation ${event.generation} candidate ${event.candidate}: ${event.error}`);
         if (event.type === 'sent' && event.resend) note(`re-sent ${event.count} task(s) of generation ${event.generation} that had no result after ${formatDuration(options.resendAfterMs)}`);
       },
     });
+    if (options.metricsCluster !== undefined) {
+      publisher = await startBatchMetrics({
+        cluster: options.metricsCluster, coordinator, intervalMs: options.metricsIntervalMs, region, onWarning: (message) => note(`warning: ${message}`),
+      });
+      note(`publishing Synkti/Batch Backlog and BacklogPerWorker (Cluster=${options.metricsCluster}) to CloudWatch every ${formatDuration(options.metricsIntervalMs ?? 60_000)}`);
+    }
     // Loaded on use: the rest of the CLI does not need the optimizer.
     const { CmaEs } = await import('@synkti/tasks');
     if (typeof CmaEs?.create !== 'function') throw new SynktiError('E_BATCH_CMAES', 'this build has no CMA-ES (@synkti/tasks/cmaes)', { hint: 'update Synkti' });
@@ -244,6 +266,8 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     throw error;
   } finally {
     process.off('SIGINT', onSigint);
+    // Before the queues close: its last sample reads them.
+    await publisher?.stop();
     if (fleet && !options.keepWorkers) await fleet.terminateAll().catch(() => undefined);
     else await fleet?.stop();
     await queues?.close();

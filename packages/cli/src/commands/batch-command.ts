@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError, parseDuration } from '@synkti/core';
 import { IMDS_ENDPOINT_ENV, createImdsClient, parseChaosRate } from '@synkti/cloud';
 import { validateRunId, type UnscorablePolicy } from '@synkti/tasks';
+import { validateDimensionValue } from '../cloudwatch-client.ts';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type BatchBackend } from '../batch/backend.ts';
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
@@ -80,6 +81,14 @@ function urlOption(value: string): string {
   }
 }
 
+function metricsClusterOption(value: string): string {
+  try {
+    return validateDimensionValue(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof SynktiError ? `${error.message.replace(/^--metrics-cluster: /, '')} (${error.hint ?? ''})` : String(error));
+  }
+}
+
 const STATE_DIR_HELP = 'batch state directory: local queues, worker instances, checkpoints (default: $SYNKTI_STATE_DIR/batch or ./.synkti/batch)';
 
 /** Adds `synkti batch cmaes | worker | status | cancel | dlq list | dlq redrive`. */
@@ -109,12 +118,15 @@ export function registerBatchCommands(program: Command): void {
     .option('--chaos-rate <rate>', 'local cloud: random spot interruptions per worker, e.g. 6/h or 1/min', chaosRateOption)
     .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
     .option('--keep-workers', 'leave the worker instances running afterwards', false)
+    .option('--metrics-cluster <cluster>', 'publish the backlog to CloudWatch for autoscaling: Synkti/Batch BacklogPerWorker and Backlog with dimension Cluster=<cluster>, what SpotBatchFleet <project>-<environment> scales its workers from (with --workers 0 the workers are its ECS service\'s running tasks)', metricsClusterOption)
+    .option('--metrics-interval <duration>', 'how often the backlog is published', durationOption, 60_000)
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print the summary as JSON', false)
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
+      metricsCluster?: string; metricsInterval: number;
     }) => {
       if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
       if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
@@ -126,6 +138,7 @@ export function registerBatchCommands(program: Command): void {
         backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
+        metricsCluster: o.metricsCluster, metricsIntervalMs: o.metricsInterval,
       });
       console.log(o.json ? JSON.stringify(summary) : renderBatchSummary(summary));
       if (summary.lost_tasks !== 0) process.exitCode = 1;
