@@ -25,6 +25,11 @@ export interface AgentApiOptions {
   /** Largest accepted request body. @default 4 MiB (a 10,000-member gossip view fits). */
   maxBodyBytes?: number;
   logger: Logger;
+  /**
+   * Paths served ahead of the Bearer check by a handler that authenticates them itself
+   * (the dashboard: a browser signs in once and then sends a session cookie).
+   */
+  mount?: { owns(pathname: string): boolean; handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> } | undefined;
 }
 
 function digest(text: string): Buffer {
@@ -88,6 +93,11 @@ export class AgentApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const mount = this.options.mount;
+    if (mount) {
+      const url = parseTarget(req.url);
+      if (url && mount.owns(url.pathname)) return mount.handle(req, res, url);
+    }
     if (!this.authorized(req)) {
       req.resume();
       send(res, { status: 401, body: { error: 'missing or wrong cluster secret (Authorization: Bearer <secret>)' } }, { 'www-authenticate': 'Bearer realm="synkti"' });
@@ -122,6 +132,14 @@ export class AgentApi {
       }
     }
     send(res, await handler({ body, url }));
+  }
+}
+
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://agent');
+  } catch {
+    return undefined;
   }
 }
 

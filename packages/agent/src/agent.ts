@@ -3,6 +3,7 @@ import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WOR
 import type { InstanceIdentity, InstanceMetadata, InstanceProvider, InstanceRecord } from '@synkti/cloud';
 import { AgentApi } from './agent-api.ts';
 import { AgentMetrics } from './agent-metrics.ts';
+import { AgentDashboardMount, type AgentDashboardOptions } from './dashboard-mount.ts';
 import { canTransition, type AgentState } from './agent-state.ts';
 import type { Logger } from './logger.ts';
 import { Membership } from './membership.ts';
@@ -32,6 +33,8 @@ export interface AgentOptions {
    * @default the instance's private IP
    */
   bindHost?: string;
+  /** The fleet dashboard at /dashboard/ on the agent port (loaded on first use). @default enabled */
+  dashboard?: AgentDashboardOptions;
   logger: Logger;
   clock?: () => number;
 }
@@ -68,6 +71,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private currentState: AgentState = 'booting';
   private api: AgentApi | undefined;
   private metrics: AgentMetrics | undefined;
+  private dashboard: AgentDashboardMount | undefined;
   membership: Membership | undefined;
   identity: InstanceIdentity | undefined;
   tags: Record<string, string> = {};
@@ -164,12 +168,25 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
     });
 
+    if (this.options.dashboard?.enabled !== false) {
+      this.dashboard = new AgentDashboardMount({
+        ...this.options.dashboard, cluster: this.options.cluster, secret: this.options.secret,
+        agent: {
+          selfId: this.identity.instanceId,
+          members: () => view.members(),
+          status: () => this.status(),
+          metricsText: () => this.metrics!.registry.metrics(),
+          onMemberLost: (listener) => { this.on('memberLost', listener); },
+        },
+      });
+    }
     this.api = new AgentApi({
       secret: this.options.secret,
       host: this.options.bindHost ?? this.identity.privateIp,
       port: this.ports.agent,
       logger,
       routes: this.routes(),
+      mount: this.dashboard,
     });
     await this.api.start();
     this.setState('joining');
@@ -216,6 +233,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.setState('stopped');
       this.membership?.stop();
       await this.membership?.announce();
+      this.dashboard?.stop();
       await this.api?.stop();
       logger.info('agent stopped');
     })();

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     failureTimeoutMs: spec.timeouts.failureTimeoutMs,
     listIntervalMs: spec.timeouts.listIntervalMs,
     listers: spec.membership.listers,
+    // The fleet dashboard at /dashboard/ on this agent's port (the pools price the fleet).
+    dashboard: { provider: spec.provider, pools: spec.pools },
     logger,
   });
 

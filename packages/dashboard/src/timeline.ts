@@ -19,6 +19,8 @@ interface Known {
 /** EC2's state reasons (the local cloud uses the same strings). */
 const REASON_SPOT = 'Server.SpotInstanceTermination';
 const REASON_CRASH = 'Server.InternalError';
+/** A graceful stop (scale-down, `synkti down`): what agents report for a peer that left. */
+const REASON_LEFT = 'Client.UserInitiatedShutdown';
 
 export function isLiveInstance(record: InstanceRecord): boolean {
   return record.state === 'pending' || record.state === 'running';
@@ -95,5 +97,6 @@ export class TimelineTracker {
 function emitEnd(record: InstanceRecord, emit: (kind: TimelineKind, node: string, text: string) => void): void {
   if (record.stateReason === REASON_SPOT) emit('preemption', record.id, `${record.id} preempted: reclaimed by the cloud (spot interruption)`);
   else if (record.stateReason === REASON_CRASH) emit('crash', record.id, `${record.id} crashed (no notice)`);
+  else if (record.stateReason === REASON_LEFT) emit('stopped', record.id, `${record.id} left the fleet`);
   else emit('stopped', record.id, `${record.id} ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`);
 }

@@ -91,6 +91,6 @@ export async function openPipelineCounter(url: string, options: PipelineCounterO
       statement ??= db.prepare(sql);
       return toStats('sqlite', statement.get(since()) as Record<string, unknown> | undefined, windowMs);
     },
-    close: async () => db.close(),
+    close: async () => { db.close(); },
   };
 }

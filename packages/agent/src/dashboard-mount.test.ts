@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_ROLE } from '@synkti/core';
+import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, Page } from '@synkti/cloud';
+import type { DashboardSnapshot } from '@synkti/dashboard';
+import { Agent } from './agent.ts';
+import { createLogger } from './logger.ts';
+
+const SECRET = 'agent-dashboard-secret-0123456789';
+const CLUSTER = 'dash';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The cloud's tag index, in memory: what agents list to find their first peers. */
+class MemoryCloud implements InstanceProvider {
+  records: InstanceRecord[] = [];
+  async launch(): Promise<InstanceRecord> { throw new Error('not in this test'); }
+  async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
+    const states = filter.states ?? ['pending', 'running', 'shutting-down'];
+    return { items: this.records.filter((r) => states.includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+  }
+  async terminate(): Promise<void> {}
+  async tag(): Promise<void> {}
+  async untag(ids: string[], keys: string[]): Promise<void> {
+    for (const r of this.records) if (ids.includes(r.id)) for (const k of keys) delete r.tags[k];
+  }
+}
+
+function metadataOf(record: InstanceRecord): InstanceMetadata {
+  return {
+    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
+    tags: async () => ({ ...record.tags }),
+    userData: async () => undefined,
+    interruptionNotice: async () => null,
+    rebalanceRecommendation: async () => null,
+  };
+}
+
+/** Three real agents in this process (real HTTP APIs on 127.0.0.1, real gossip). */
+async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard = {}): Promise<{ agents: Agent[]; urls: string[]; cloud: MemoryCloud }> {
+  const cloud = new MemoryCloud();
+  const quiet = createLogger({}, { write() {} });
+  const agents: Agent[] = [];
+  const urls: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const record: InstanceRecord = {
+      id: `i-dash${i}`, state: 'running', privateIp: '127.0.0.1', instanceType: 'local.small', zone: `local-${'abc'[i]}`, lifecycle: 'spot',
+      launchedAt: Date.now() + i, tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_PORT_AGENT]: String(port) },
+    };
+    cloud.records.push(record);
+    const agent = new Agent({
+      cluster: CLUSTER, metadata: metadataOf(record), instances: cloud, secret: SECRET,
+      defaultPorts: { agent: port, router: 1, workload: 2 }, gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 500,
+      dashboard: { provider: 'local', pools: { worker: { instanceType: 'local.small', lifecycle: 'spot' } }, intervalMs: 100, ...dashboard },
+      logger: quiet,
+    });
+    agents.push(agent);
+    urls.push(`http://127.0.0.1:${port}`);
+  }
+  t.after(async () => { await Promise.all(agents.map((a) => a.stop())); });
+  await Promise.all(agents.map((a) => a.boot()));
+  await Promise.all(agents.map((a) => a.markReady()));
+  return { agents, urls, cloud };
+}
+
+/** Reads an SSE stream until a snapshot satisfies `done`, or `timeoutMs` passes. */
+async function streamUntil(url: string, headers: Record<string, string>, done: (s: DashboardSnapshot) => boolean, timeoutMs = 10_000): Promise<{ last: DashboardSnapshot | undefined; contentType: string | null }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let last: DashboardSnapshot | undefined;
+  let contentType: string | null = null;
+  try {
+    const response = await fetch(url, { headers, signal: controller.signal });
+    assert.equal(response.status, 200);
+    contentType = response.headers.get('content-type');
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body!) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let i: number;
+      while ((i = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        const data = frame.split('\n').find((l) => l.startsWith('data: '));
+        if (!frame.includes('event: snapshot') || !data) continue;
+        last = JSON.parse(data.slice(6)) as DashboardSnapshot;
+        if (done(last)) return { last, contentType };
+      }
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return { last, contentType };
+}
+
+test('any agent serves the whole fleet\'s dashboard behind the cluster secret', { timeout: 30_000 }, async (t) => {
+  const { agents, urls, cloud } = await startFleet(t);
+  const base = urls[2]!;
+
+  // 401 without the secret (a sign-in form); the agent's own API keeps its Bearer check.
+  const anonymous = await fetch(`${base}/dashboard/`);
+  assert.equal(anonymous.status, 401);
+  assert.match(await anonymous.text(), /<form method="post" action="\/dashboard\/login">/);
+  assert.equal((await fetch(`${base}/dashboard/events`)).status, 401);
+  assert.equal((await fetch(`${base}/dashboard/api/snapshot`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+  assert.equal((await fetch(`${base}/status`)).status, 401);
+  assert.equal((await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: 'guess' }), redirect: 'manual' })).status, 401);
+
+  // Sign-in: the secret in the form's body (never in a URL) sets an HttpOnly session cookie.
+  const signIn = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: SECRET }), redirect: 'manual' });
+  assert.equal(signIn.status, 303);
+  assert.equal(signIn.headers.get('location'), '/dashboard/');
+  const setCookie = signIn.headers.get('set-cookie') ?? '';
+  assert.match(setCookie, /; HttpOnly; SameSite=Strict; Path=\/dashboard\/$/);
+  assert.ok(!setCookie.includes(SECRET));
+  const cookie = setCookie.split(';')[0]!;
+  const page = await fetch(`${base}/dashboard/`, { headers: { cookie } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /<title>Synkti dashboard<\/title>/);
+  const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, 'relative asset URLs');
+  assert.equal((await fetch(`${base}/dashboard/${script}`, { headers: { cookie } })).status, 200, 'the bundle is served by the agent (no CDN)');
+
+  // A one-time link minted with the Bearer secret (what a script hands a browser).
+  const minted = await fetch(`${base}/dashboard/login-link`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } });
+  const { loginPath } = await minted.json() as { loginPath: string };
+  assert.ok(!loginPath.includes(SECRET));
+  assert.equal((await fetch(`${base}${loginPath}`, { redirect: 'manual' })).status, 303);
+  assert.equal((await fetch(`${base}${loginPath}`, { redirect: 'manual' })).status, 401, 'the link works once');
+
+  // The stream lists the whole fleet, as this node learns it from its peers.
+  const ids = cloud.records.map((r) => r.id);
+  const { last, contentType } = await streamUntil(`${base}/dashboard/events`, { cookie }, (s) => s.nodes.length === 3 && s.nodes.every((n) => n.state === 'ready' && n.members === 3));
+  assert.match(String(contentType), /text\/event-stream/);
+  assert.ok(last, 'a snapshot arrived');
+  assert.equal(last.cluster, CLUSTER);
+  assert.equal(last.provider, 'local');
+  assert.deepEqual(last.nodes.map((n) => n.id), ids, 'oldest first');
+  assert.deepEqual(last.nodes.map((n) => [n.state, n.role, n.zone, n.members, n.lifecycle, n.instanceType]), [
+    ['ready', 'worker', 'local-a', 3, 'spot', 'local.small'],
+    ['ready', 'worker', 'local-b', 3, 'spot', 'local.small'],
+    ['ready', 'worker', 'local-c', 3, 'spot', 'local.small'],
+  ]);
+  assert.ok(last.cost.usdPerHour > 0 && last.cost.usdPerHour < last.cost.onDemandUsdPerHour, 'priced from the pools');
+  assert.equal(last.timeline[0]?.kind, 'watch');
+  assert.deepEqual(last.warnings, []);
+
+  // A node that leaves shows on the timeline and drops out of the node list.
+  await agents[0]!.stop();
+  const after = await streamUntil(`${base}/dashboard/events`, { cookie }, (s) => s.nodes.length === 2);
+  assert.deepEqual(after.last?.nodes.map((n) => n.id), ids.slice(1));
+  assert.ok(after.last?.timeline.some((e) => e.node === ids[0] && e.kind === 'stopped'), JSON.stringify(after.last?.timeline));
+});
+
+test('dashboard: false leaves /dashboard behind the plain Bearer check', async (t) => {
+  const { urls } = await startFleet(t, { enabled: false });
+  const response = await fetch(`${urls[0]}/dashboard/`);
+  assert.equal(response.status, 401);
+  assert.match(response.headers.get('content-type') ?? '', /json/);
+  assert.equal((await fetch(`${urls[0]}/dashboard/`, { headers: { authorization: `Bearer ${SECRET}` } })).status, 404);
+});
