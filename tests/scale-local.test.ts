@@ -3,6 +3,7 @@
  * ready and see each other; 2 → 1 drains and removes the newest idle node (its process
  * exits, its instance is terminated and untagged) and waits until the survivor no longer
  * lists it. Bad pools and counts are usage errors (exit 2) that say what to do.
+ * `synkti ssh` to a local node names its pid and log instead (exit 4).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,6 +70,15 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   const gone = await listAllInstances(cloud.instances, { ids: [newest.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
   assert.equal(gone[0]?.state, 'terminated');
   assert.deepEqual(Object.keys(gone[0]!.tags).filter((k) => k.startsWith('Synkti')), [], 'it untagged itself on the way out (graceful)');
+
+  // `synkti ssh` to a local node: nothing to log in to; says where its process and log are (exit 4).
+  const survivor = first[0]!;
+  const sshResult = await runCli(['ssh', survivor.slice(0, 8)], { cwd: project.dir });
+  assert.equal(sshResult.code, 4, sshResult.stderr);
+  assert.match(sshResult.stderr, new RegExp(`${survivor} is a local node`));
+  assert.match(sshResult.stderr, /pid \d+/);
+  assert.match(sshResult.stderr, /log: +\//);
+  assert.ok(sshResult.stderr.includes(`synkti logs ${survivor} -f`), sshResult.stderr);
 });
 
 test('a bad pool is a usage error: exit 2, naming the pools (counts: scale-aws.test.ts)', { timeout: 60_000 }, async () => {

@@ -1,10 +1,17 @@
-/** Exit codes scripts can rely on. */
+/**
+ * Exit codes scripts can rely on. README.md's "Exit codes" table lists each one
+ * (tests/exit-codes-doc.test.ts checks the two agree).
+ */
 export const EXIT = {
   ok: 0,
-  /** A user error: bad config, bad flag, missing file. */
+  /** Anything else that went wrong. */
+  failure: 1,
+  /** A user error: bad config, bad flag or argument, missing file, unknown pool or node. */
   usage: 2,
   /** The fleet did not reach the asked-for state in time. */
   timeout: 3,
-  /** Anything else that went wrong. */
-  failure: 1,
+  /** Refused by design; the message says how to ask for it: a protected bucket kept by `down`, `ssh` to a local node. */
+  refused: 4,
+  /** A tool the command runs is not installed (the message has the install link): the aws CLI or Session Manager plugin for `ssh`. */
+  missingTool: 5,
 } as const;

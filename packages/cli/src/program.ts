@@ -146,6 +146,34 @@ Exit codes: 0 settled, 2 bad pool or count, 3 not settled in time.`)
       if (result.ready === false) process.exitCode = EXIT.timeout;
     });
 
+  program.command('ssh')
+    .description('open a shell on a node through SSM Session Manager (no SSH key, no open port)')
+    .argument('<node>', 'instance id, a unique id prefix, private IP or Name tag')
+    .addHelpText('after', `
+Runs \`aws ssm start-session --target <instance-id>\` with this terminal attached: needs
+the AWS CLI v2 and its session-manager-plugin, and an instance profile with
+AmazonSSMManagedInstanceCore. Local nodes are processes on this machine: it prints
+their pid and log instead (use \`synkti logs <id> -f\`).
+Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
+5 the aws CLI or session-manager-plugin is missing.`)
+    .action(async (node: string, _options: unknown, command: Command) => {
+      const { spec, file } = await loadConfig(command);
+      const { describeLocalNode, ssh } = await loadImplementation(() => import('./commands/ssh.ts'));
+      try {
+        const outcome = await ssh(spec, file, node);
+        if (outcome.kind === 'local') {
+          console.error(describeLocalNode(outcome));
+          process.exitCode = EXIT.refused;
+        } else {
+          process.exitCode = outcome.exitCode;
+        }
+      } catch (error) {
+        if (!isSynktiError(error, 'E_TOOL_MISSING')) throw error;
+        console.error(`synkti: ${error.toUserString()}`);
+        process.exitCode = EXIT.missingTool;
+      }
+    });
+
   program.command('preempt')
     .description('interrupt a local spot instance as AWS would: an IMDSv2 notice now, SIGKILL when it expires')
     .argument('<id>', 'instance id (a unique prefix is enough)')
