@@ -1,0 +1,62 @@
+/**
+ * Names bootstrap derives from `--project`, and the checks that say which flag is wrong.
+ *
+ * Buckets (when the infrastructure stack does not name them in its outputs):
+ *   <project>-models        permanent: agent artifacts under artifacts/, weights under models/
+ *   <project>-checkpoints   checkpoints (ephemeral data)
+ * The Pulumi stack (SpotServeFleet) names its buckets itself (`<project>-models-<account>`,
+ * `<project>-checkpoints-…`): after an infra step those outputs win; `--bucket` wins over both.
+ */
+import { SynktiError } from '@synkti/core';
+import { validateBucketName } from '@synkti/cloud';
+
+/** The cluster name rule (it becomes tags, bucket names and the Pulumi stack name). */
+const PROJECT_NAME = /^[a-z][a-z0-9-]{1,39}$/;
+
+/** Prefix weights live under (the worker role may read only models/ and artifacts/). */
+export const MODELS_KEY_PREFIX = 'models/';
+
+export function checkProjectName(project: string | undefined): string {
+  if (project === undefined || project === '') {
+    throw new SynktiError('E_USAGE', '--project is required', { hint: 'e.g. --project my-prod (2-40 lowercase letters, digits or dashes)' });
+  }
+  if (!PROJECT_NAME.test(project) || project.endsWith('-')) {
+    throw new SynktiError('E_USAGE', `--project ${JSON.stringify(project)} must be 2-40 lowercase letters, digits or dashes, starting with a letter`, {
+      hint: 'it becomes the SynktiCluster tag and part of bucket names, e.g. --project my-prod',
+    });
+  }
+  return project;
+}
+
+export interface BucketNames {
+  /** Artifacts (artifacts/) and model weights (models/); protected. */
+  models: string;
+  checkpoints: string;
+}
+
+export function defaultBucketNames(project: string): BucketNames {
+  return { models: `${project}-models`, checkpoints: `${project}-checkpoints` };
+}
+
+/** A bucket name from a flag: invalid names are a usage error naming the flag. */
+export function checkBucketFlag(value: string, flag: string): string {
+  try {
+    validateBucketName(value);
+  } catch (error) {
+    throw new SynktiError('E_USAGE', `${flag}: ${(error as Error).message}`, { cause: error, hint: 'S3 bucket names are 3-63 lowercase letters, digits, dots and dashes, e.g. acme-prod-models' });
+  }
+  return value;
+}
+
+/** `models/<name>/` from a flag or the directory's name; must stay under models/. */
+export function modelPrefix(value: string | undefined, dirName: string): string {
+  const raw = value ?? `${MODELS_KEY_PREFIX}${dirName}`;
+  const prefix = raw.endsWith('/') ? raw : `${raw}/`;
+  const rest = prefix.slice(MODELS_KEY_PREFIX.length);
+  if (!prefix.startsWith(MODELS_KEY_PREFIX) || rest === '/' || rest === '' || prefix.split('/').some((p) => p === '..' || p === '.') || prefix.includes('//')) {
+    throw new SynktiError('E_USAGE', `--prefix ${JSON.stringify(raw)} must be a key prefix under ${MODELS_KEY_PREFIX}, e.g. ${MODELS_KEY_PREFIX}qwen2.5-7b`, {
+      hint: `workers may read only ${MODELS_KEY_PREFIX} and artifacts/ of the models bucket`,
+    });
+  }
+  return prefix;
+}

@@ -1,0 +1,283 @@
+/**
+ * bootstrap against a real local S3 server (s3rver), a stateful in-memory EC2 behind
+ * aws-sdk-client-mock (DescribeInstances returns what RunInstances launched) and a fake
+ * infra runner: idempotence is checked on the resources themselves, not on the report.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ListBucketsCommand, ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { isSynktiError, validateCluster } from '@synkti/core';
+import { createS3ObjectStore, renderWorkerUserData, type S3ObjectStoreOptions } from '@synkti/cloud';
+import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
+import { runBootstrap, type BootstrapOptions, type BootstrapReport } from './bootstrap.ts';
+import { createPulumiInfraRunner, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
+import { MODEL_MANIFEST_NAME } from './model-upload.ts';
+import { digestFile } from './s3-file-upload.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const AMI = 'ami-0123456789abcdef0';
+
+/** A stack that exists after its first `up`: the second reports every resource "same". */
+function fakeInfra(outputs: Record<string, unknown> = {}): InfraRunner & { ups: InfraRunRequest[]; previews: number } {
+  let deployed = false;
+  const changes = (): Record<string, number> => (deployed ? { same: 7 } : { create: 7 });
+  const runner = {
+    ups: [] as InfraRunRequest[],
+    previews: 0,
+    async preview() {
+      runner.previews += 1;
+      return { changes: changes() };
+    },
+    async up(request: InfraRunRequest) {
+      runner.ups.push(request);
+      const result = { changes: changes(), outputs };
+      deployed = true;
+      return result;
+    },
+  };
+  return runner;
+}
+
+let s3: TestS3;
+let work: string;
+let s3Options: S3ObjectStoreOptions;
+let raw: S3Client;
+
+before(async () => {
+  s3 = await startTestS3();
+  work = await mkdtemp(join(tmpdir(), 'synkti-bootstrap-test-'));
+  s3Options = { endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', secureNewBuckets: false };
+  raw = new S3Client({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', forcePathStyle: true });
+});
+after(async () => {
+  raw?.destroy();
+  await s3?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function bucketNames(): Promise<string[]> {
+  return ((await raw.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name ?? '').sort();
+}
+
+async function keys(bucket: string): Promise<string[]> {
+  return ((await raw.send(new ListObjectsCommand({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+async function modifiedAt(bucket: string, key: string): Promise<number> {
+  const store = createS3ObjectStore(s3Options);
+  try {
+    return (await store.head(bucket, key))!.modifiedAt;
+  } finally {
+    store.client.destroy();
+  }
+}
+
+async function project(name: string): Promise<{ dir: string; artifact: string; node: string; model: string }> {
+  const dir = join(work, name);
+  const model = join(dir, 'tiny-model');
+  await mkdir(join(model, 'tokenizer'), { recursive: true });
+  await writeFile(join(model, 'config.json'), '{"hidden_size": 8}\n');
+  await writeFile(join(model, 'model.safetensors'), Buffer.alloc(300_000, 3));
+  await writeFile(join(model, 'tokenizer', 'vocab.txt'), 'a\nb\nc\n');
+  await writeFile(join(dir, 'synkti-agent-0.1.0.tgz'), 'agent release 0.1.0');
+  await writeFile(join(dir, 'node-v20.18.1-linux-x64.tar.xz'), 'node tarball');
+  return { dir, artifact: join(dir, 'synkti-agent-0.1.0.tgz'), node: join(dir, 'node-v20.18.1-linux-x64.tar.xz'), model };
+}
+
+function statuses(report: BootstrapReport): Record<string, string> {
+  return Object.fromEntries(report.steps.map((s) => [s.step, s.status]));
+}
+
+describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', () => {
+  it('run twice: one bucket set, one artifact, one model manifest, exactly N instances; the second run reports everything present', async () => {
+    const p = await project('twice');
+    const ec2 = new FakeEc2();
+    const infra = fakeInfra();
+    const options: BootstrapOptions = {
+      project: 'twice', region: 'us-east-1', artifact: p.artifact, version: '0.1.0', nodeTarball: p.node,
+      modelDir: p.model, workers: 3, aws: { imageId: AMI },
+    };
+    const deps = { infra, s3: s3Options, ec2Client: ec2.client };
+
+    const first = await runBootstrap(options, deps);
+    assert.equal(first.ok, true, JSON.stringify(first.steps));
+    assert.deepEqual(statuses(first), { infra: 'created', buckets: 'created', artifact: 'created', model: 'created', workers: 'created' });
+    assert.deepEqual(first.buckets, { models: 'twice-models', checkpoints: 'twice-checkpoints' });
+    assert.equal(first.steps.find((s) => s.step === 'workers')!.changed.length, 3);
+    assert.equal(infra.ups[0]?.stack, 'twice', 'the Pulumi stack defaults to the project name');
+    assert.deepEqual(infra.ups[0]?.config, { serve: { projectName: 'twice', region: 'us-east-1', workerCount: 0 } });
+
+    const artifactSha = (await digestFile(p.artifact)).sha256;
+    assert.deepEqual(first.artifact, { key: 'artifacts/synkti-agent-0.1.0.tgz', version: '0.1.0', sha256: artifactSha });
+    const stamps = {
+      artifact: await modifiedAt('twice-models', 'artifacts/synkti-agent-0.1.0.tgz'),
+      manifest: await modifiedAt('twice-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`),
+    };
+
+    const second = await runBootstrap(options, deps);
+    assert.equal(second.ok, true);
+    assert.deepEqual(statuses(second), { infra: 'present', buckets: 'present', artifact: 'present', model: 'present', workers: 'present' });
+    for (const s of second.steps) assert.deepEqual(s.changed, [], `${s.step} changed nothing on the second run`);
+
+    // The resources themselves, after both runs.
+    assert.deepEqual(await bucketNames(), ['twice-checkpoints', 'twice-models']);
+    assert.deepEqual(await keys('twice-models'), [
+      '.synkti/bucket.json', // the protection marker: the models bucket outlives the fleet
+      'artifacts/node-v20.18.1-linux-x64.tar.xz',
+      'artifacts/synkti-agent-0.1.0.tgz',
+      'models/tiny-model/config.json',
+      'models/tiny-model/model.safetensors',
+      `models/tiny-model/${MODEL_MANIFEST_NAME}`,
+      'models/tiny-model/tokenizer/vocab.txt',
+    ]);
+    assert.equal(await modifiedAt('twice-models', 'artifacts/synkti-agent-0.1.0.tgz'), stamps.artifact, 'the artifact was not uploaded again');
+    assert.equal(await modifiedAt('twice-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`), stamps.manifest, 'the manifest was not rewritten');
+    assert.equal(ec2.mock.commandCalls(RunInstancesCommand).length, 3, 'exactly 3 RunInstances in both runs');
+    const instances = [...ec2.instances.values()];
+    assert.equal(instances.length, 3);
+    for (const instance of instances) {
+      assert.equal(instance.tags.get('SynktiCluster'), 'twice');
+      assert.equal(instance.tags.get('SynktiRole'), 'worker');
+    }
+
+    // The workers boot from exactly what was uploaded: the boot script pins both checksums.
+    const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');
+    const spec = validateCluster({ name: 'twice', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 0 } } });
+    assert.equal(userData, renderWorkerUserData({
+      spec, bucket: 'twice-models', version: '0.1.0', sha256: artifactSha, node: { version: '20.18.1', sha256: (await digestFile(p.node)).sha256, arch: 'x64' },
+    }));
+  });
+
+  it('more workers wanted later: only the missing ones are launched', async () => {
+    const p = await project('grow');
+    const ec2 = new FakeEc2();
+    const deps = { infra: fakeInfra(), s3: s3Options, ec2Client: ec2.client };
+    const base: BootstrapOptions = { project: 'grow', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, aws: { imageId: AMI } };
+    await runBootstrap({ ...base, workers: 2 }, deps);
+    const grown = await runBootstrap({ ...base, workers: 5 }, deps);
+    const workers = grown.steps.find((s) => s.step === 'workers')!;
+    assert.equal(workers.status, 'created');
+    assert.equal(workers.changed.length, 3);
+    assert.equal(workers.present.length, 2);
+    assert.equal(ec2.instances.size, 5);
+  });
+
+  it('a changed model file: only that file and the manifest are uploaded again', async () => {
+    const p = await project('change');
+    const deps = { infra: fakeInfra(), s3: s3Options };
+    const options: BootstrapOptions = { project: 'change', region: 'us-east-1', artifact: p.artifact, modelDir: p.model, skipInfra: true };
+    await runBootstrap(options, deps);
+    const before = {
+      weights: await modifiedAt('change-models', 'models/tiny-model/model.safetensors'),
+      vocab: await modifiedAt('change-models', 'models/tiny-model/tokenizer/vocab.txt'),
+    };
+    await writeFile(join(p.model, 'config.json'), '{"hidden_size": 16}\n');
+
+    const again = await runBootstrap(options, deps);
+    const model = again.steps.find((s) => s.step === 'model')!;
+    assert.equal(model.status, 'created');
+    assert.deepEqual(model.changed, ['models/tiny-model/config.json', `models/tiny-model/${MODEL_MANIFEST_NAME}`]);
+    assert.deepEqual(model.present, ['models/tiny-model/model.safetensors', 'models/tiny-model/tokenizer/vocab.txt']);
+    assert.equal(statuses(again).artifact, 'present');
+    assert.equal(await modifiedAt('change-models', 'models/tiny-model/model.safetensors'), before.weights);
+    assert.equal(await modifiedAt('change-models', 'models/tiny-model/tokenizer/vocab.txt'), before.vocab);
+    const store = createS3ObjectStore(s3Options);
+    try {
+      const manifest = JSON.parse(Buffer.from((await store.get('change-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`))!).toString('utf8'));
+      const config = manifest.files.find((f: { path: string }) => f.path === 'config.json');
+      assert.equal(config.sha256, (await digestFile(join(p.model, 'config.json'))).sha256, 'the manifest lists the new checksum');
+    } finally {
+      store.client.destroy();
+    }
+  });
+
+  it('no Pulumi CLI: the infra step fails with the install message, nothing else runs, nothing is created', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'synkti-nopulumi-'));
+    const ec2 = new FakeEc2();
+    try {
+      const report = await runBootstrap({ project: 'nopulumi', region: 'us-east-1', workers: 1, aws: { imageId: AMI }, nodeSha256: 'a'.repeat(64) }, {
+        // The real Automation-API runner, on a PATH and HOME without `pulumi`.
+        infra: createPulumiInfraRunner({ env: { PATH: home, HOME: home } }),
+        s3: s3Options,
+        ec2Client: ec2.client,
+      });
+      assert.equal(report.ok, false);
+      const infra = report.steps[0]!;
+      assert.equal(infra.status, 'failed');
+      assert.equal(infra.error?.code, 'E_PULUMI_CLI_MISSING');
+      assert.match(infra.error?.hint ?? '', /install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
+      assert.match(infra.error?.hint ?? '', /--skip-infra/);
+      assert.deepEqual(report.steps.slice(1).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked']);
+      assert.ok(!(await bucketNames()).some((b) => b.startsWith('nopulumi')), 'no bucket created');
+      assert.equal(ec2.mock.calls().length, 0, 'EC2 never called');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it('--dry-run changes nothing and says what each step would do; the stack outputs name the buckets', async () => {
+    const p = await project('dry');
+    const ec2 = new FakeEc2();
+    const infra = fakeInfra({ modelsBucketName: 'dry-models-123456789012', checkpointsBucketName: 'dry-checkpoints-abc' });
+    const report = await runBootstrap({
+      project: 'dry', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, modelDir: p.model, workers: 2, aws: { imageId: AMI }, dryRun: true,
+    }, { infra, s3: s3Options, ec2Client: ec2.client });
+    assert.equal(report.ok, true);
+    assert.deepEqual(statuses(report), { infra: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    assert.equal(infra.ups.length, 0, 'dry run: preview only');
+    assert.equal(infra.previews, 1);
+    assert.ok(!(await bucketNames()).some((b) => b.startsWith('dry')), 'no bucket created');
+    assert.equal(ec2.mock.commandCalls(RunInstancesCommand).length, 0);
+
+    // Applied for real: the buckets are the ones the stack named (its outputs win over the derived names).
+    const applied = await runBootstrap({ project: 'dry', region: 'us-east-1', artifact: p.artifact, skipInfra: false }, { infra, s3: s3Options });
+    assert.deepEqual(applied.buckets, { models: 'dry-models-123456789012', checkpoints: 'dry-checkpoints-abc' });
+    assert.ok((await bucketNames()).includes('dry-models-123456789012'));
+  });
+
+  it('bad flags are refused before anything changes, naming the flag', async () => {
+    const deps = { infra: fakeInfra(), s3: s3Options };
+    const cases: [Partial<BootstrapOptions>, RegExp][] = [
+      [{ project: 'Bad_Name' }, /--project "Bad_Name"/],
+      [{ project: 'flags', bucket: 'Not A Bucket' }, /--bucket: bucket name "Not A Bucket"/],
+      [{ project: 'flags', workers: 2 }, /--image-id is missing/],
+      [{ project: 'flags', workers: 2, aws: { imageId: AMI } }, /--node-tarball \(or --node-sha256\) is missing/],
+      [{ project: 'flags', nodeSha256: 'xyz' }, /--node-sha256 "xyz" is not 64 hex digits/],
+      [{ project: 'flags', spec: validateCluster({ name: 'other', provider: 'aws', pools: { worker: { count: 1 } } }) }, /names cluster "other" but --project is "flags"/],
+      [{ project: 'flags', spec: validateCluster({ name: 'flags', pools: { worker: { count: 1 } } }) }, /provider is "local"/],
+    ];
+    for (const [options, message] of cases) {
+      await assert.rejects(runBootstrap({ region: 'us-east-1', project: 'x', ...options } as BootstrapOptions, deps), (error: unknown) => {
+        assert.ok(isSynktiError(error, 'E_USAGE'), String(error));
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    assert.equal(deps.infra.ups.length, 0);
+    assert.ok(!(await bucketNames()).some((b) => b.startsWith('flags')));
+  });
+
+  it('packs the agent when no --artifact is given (the packer is injectable) and cleans up its temp dir', async () => {
+    let packedIn = '';
+    const report = await runBootstrap({ project: 'packs', region: 'us-east-1', skipInfra: true }, {
+      infra: fakeInfra(),
+      s3: s3Options,
+      packArtifact: async (outDir) => {
+        packedIn = outDir;
+        const file = join(outDir, 'synkti-agent-0.2.0.tgz');
+        await writeFile(file, 'packed');
+        return { file, version: '0.2.0' };
+      },
+    });
+    assert.equal(report.artifact?.key, 'artifacts/synkti-agent-0.2.0.tgz');
+    assert.equal(statuses(report).infra, 'skipped');
+    assert.deepEqual(await keys('packs-models'), ['.synkti/bucket.json', 'artifacts/synkti-agent-0.2.0.tgz']);
+    await assert.rejects(digestFile(join(packedIn, 'synkti-agent-0.2.0.tgz')), /ENOENT/);
+  });
+});

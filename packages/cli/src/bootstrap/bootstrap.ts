@@ -1,0 +1,408 @@
+/**
+ * `synkti bootstrap --project <name>`: the reference's first-time setup as one idempotent
+ * command. Steps, in order (a later step needs the earlier ones):
+ *   1. infra     the Pulumi stack up (preview + apply exactly that plan), or --skip-infra
+ *   2. buckets   the models bucket (protected: artifacts/ and models/) and the checkpoints bucket
+ *   3. artifact  the agent release (packed here, or --artifact) and the Node.js tarball,
+ *                uploaded under artifacts/ with their SHA-256 only when the bucket's copy differs
+ *   4. model     optional: a local model directory under models/<name>/ (see model-upload.ts)
+ *   5. workers   launched only up to --workers, counting the live instances tagged for the
+ *                project and pool (tags are set at launch, so a re-run sees them)
+ * Each step reports what it created and what was already there; a second run creates
+ * nothing. With dryRun nothing is changed: each step says what it would do. A failed
+ * step stops the run (the later steps need it) and is reported with its hint.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { SynktiError, isSynktiError, validateCluster, type ClusterSpec } from '@synkti/core';
+import { agentArtifactKey, createS3ObjectStore, nodeTarballKey, type S3ObjectStore, type S3ObjectStoreOptions } from '@synkti/cloud';
+import type { InfraConfig } from '@synkti/infra';
+import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { launchWorkers, listWorkers, pickRole } from '../worker/worker-fleet.ts';
+import { openWorkerProvider } from '../worker/worker-provider.ts';
+import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
+import { checkBucketFlag, checkProjectName, defaultBucketNames, type BucketNames } from './bootstrap-names.ts';
+import { countChanges, type InfraRunner } from './infra-runner.ts';
+import { uploadModel, type ModelUploadProgress } from './model-upload.ts';
+import { digestFile, uploadFileIfChanged, type UploadFileResult } from './s3-file-upload.ts';
+
+export const BOOTSTRAP_STEPS = ['infra', 'buckets', 'artifact', 'model', 'workers'] as const;
+export type BootstrapStepName = (typeof BOOTSTRAP_STEPS)[number];
+
+/**
+ * created: something was created or changed; present: all there already; planned: a dry
+ * run would create or change something; skipped: not asked for; failed; blocked: not run
+ * because an earlier step failed.
+ */
+export type StepStatus = 'created' | 'present' | 'planned' | 'skipped' | 'failed' | 'blocked';
+
+export interface BootstrapStep {
+  step: BootstrapStepName;
+  status: StepStatus;
+  /** One line for people. */
+  summary: string;
+  /** What was (or, in a dry run, would be) created or updated. */
+  changed: string[];
+  /** What was already in place. */
+  present: string[];
+  error?: { code: string; message: string; hint?: string | undefined } | undefined;
+}
+
+export interface BootstrapReport {
+  project: string;
+  dryRun: boolean;
+  ok: boolean;
+  buckets: BucketNames;
+  artifact?: { key: string; version: string; sha256: string } | undefined;
+  steps: BootstrapStep[];
+}
+
+export interface BootstrapOptions {
+  /** The project: the cluster name, SynktiCluster tag value and bucket-name prefix. */
+  project: string;
+  /**
+   * The cluster (from synkti.config.ts; provider must be aws and its name the project).
+   * @default a one-pool aws cluster named after the project, in `region`
+   */
+  spec?: ClusterSpec | undefined;
+  /** Whether `spec` came from a config file (then --workers defaults to the pool's count). @default false */
+  specFromConfig?: boolean | undefined;
+  /** AWS region when no config names one. @default the SDK's default chain (AWS_REGION, profile) */
+  region?: string | undefined;
+  /** Leave the infrastructure to someone else (no Pulumi). @default false */
+  skipInfra?: boolean | undefined;
+  /** Pulumi stack name. @default the project */
+  stack?: string | undefined;
+  /** Infra config. @default { serve: { projectName: <project>, region, workerCount: 0 } } */
+  infraConfig?: InfraConfig | undefined;
+  /** Models/artifacts bucket. @default the stack's modelsBucketName output, else <project>-models */
+  bucket?: string | undefined;
+  /** Checkpoints bucket. @default the stack's checkpointsBucketName output, else <project>-checkpoints */
+  checkpointsBucket?: string | undefined;
+  /** A packed agent release to upload instead of packing one here. @default pack one */
+  artifact?: string | undefined;
+  /** Agent release version (with `artifact`). @default this CLI's version */
+  version?: string | undefined;
+  /** Local Node.js tarball to upload to artifacts/ (its SHA-256 goes into the boot script). */
+  nodeTarball?: string | undefined;
+  /** SHA-256 of a Node.js tarball already in the bucket (instead of nodeTarball). */
+  nodeSha256?: string | undefined;
+  /** @default DEFAULT_NODE_VERSION */
+  nodeVersion?: string | undefined;
+  /** @default 'x64' */
+  arch?: 'x64' | 'arm64' | undefined;
+  /** Local model directory to upload. @default none */
+  modelDir?: string | undefined;
+  /** Key prefix of the model. @default models/<directory name>/ */
+  modelPrefix?: string | undefined;
+  /** Workers wanted in the pool. @default the pool's count in the config, else 0 */
+  workers?: number | undefined;
+  /** The pool. @default the only pool */
+  role?: string | undefined;
+  /** Where EC2 instances launch (AMI, subnets, ...). Instance profile and security group default to the stack's outputs. */
+  aws?: AwsLaunchFlags | undefined;
+  bucketOwner?: string | undefined;
+  secretParameter?: string | undefined;
+  logLevel?: string | undefined;
+  /** Change nothing; report what would be done. @default false */
+  dryRun?: boolean | undefined;
+}
+
+export interface BootstrapDeps {
+  /** The infrastructure step (tests pass a fake). */
+  infra: InfraRunner;
+  /** How S3 is reached. @default the SDK's default chain, in the cluster's region */
+  s3?: S3ObjectStoreOptions | undefined;
+  /** EC2 client (tests pass a mocked one). @default the SDK's default chain */
+  ec2Client?: EC2Client | undefined;
+  /** Packs the agent release into `outDir`. @default packAgentArtifact */
+  packArtifact?: ((outDir: string) => Promise<{ file: string; version: string }>) | undefined;
+  /** Progress lines (stderr in the CLI). */
+  progress?: ((line: string) => void) | undefined;
+  /** Model upload progress. */
+  modelProgress?: ((progress: ModelUploadProgress) => void) | undefined;
+}
+
+function errorOf(error: unknown): { code: string; message: string; hint?: string | undefined } {
+  if (isSynktiError(error)) return { code: error.code, message: error.message, hint: error.hint };
+  return { code: 'E_UNEXPECTED', message: String((error as Error)?.message ?? error) };
+}
+
+function step(name: BootstrapStepName, status: StepStatus, summary: string, changed: string[] = [], present: string[] = []): BootstrapStep {
+  return { step: name, status, summary, changed, present };
+}
+
+function stringOutput(outputs: Record<string, unknown>, key: string): string | undefined {
+  const value = outputs[key];
+  return typeof value === 'string' && value !== '' && value !== '[secret]' ? value : undefined;
+}
+
+/** The region of the SDK's default chain (AWS_REGION, AWS_DEFAULT_REGION, the profile). */
+async function defaultRegion(): Promise<string> {
+  const client = new S3Client({});
+  try {
+    return await client.config.region();
+  } catch (cause) {
+    throw new SynktiError('E_USAGE', 'no AWS region is set', { cause, hint: 'pass --region us-east-1 (or set AWS_REGION, or region in synkti.config.ts)' });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Everything a flag decides is checked before anything is changed. */
+async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number }> {
+  const project = checkProjectName(options.project);
+  if (options.bucket !== undefined) checkBucketFlag(options.bucket, '--bucket');
+  if (options.checkpointsBucket !== undefined) checkBucketFlag(options.checkpointsBucket, '--checkpoints-bucket');
+  const spec = options.spec ?? validateCluster({
+    name: project, provider: 'aws', region: options.region ?? await defaultRegion(), pools: { worker: { count: 0 } },
+  }, '--project');
+  if (spec.name !== project) {
+    throw new SynktiError('E_USAGE', `the config names cluster "${spec.name}" but --project is "${project}"`, { hint: `pass --project ${spec.name}, or set name: "${project}" in the config` });
+  }
+  if (spec.provider !== 'aws') {
+    throw new SynktiError('E_USAGE', `bootstrap sets up AWS, but the config's provider is "${spec.provider}"`, { hint: "set provider: 'aws' in synkti.config.ts (locally, `synkti up` needs no bootstrap)" });
+  }
+  const role = pickRole(spec, options.role);
+  const workers = options.workers ?? (options.specFromConfig ? spec.pools[role]!.count : 0);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 1000) {
+    throw new SynktiError('E_USAGE', `--workers must be a whole number from 0 to 1000, not ${workers}`, { hint: 'e.g. --workers 3' });
+  }
+  if (workers > 0 && !options.aws?.imageId) {
+    throw new SynktiError('E_USAGE', `launching ${workers} worker(s) needs the AMI: --image-id is missing`, {
+      hint: 'pass --image-id ami-… (or set SYNKTI_IMAGE_ID; Amazon Linux 2023 or the Deep Learning AMI), or --workers 0 to launch none',
+    });
+  }
+  if (workers > 0 && options.nodeTarball === undefined && options.nodeSha256 === undefined) {
+    throw new SynktiError('E_USAGE', 'workers install Node.js from the bucket: --node-tarball (or --node-sha256) is missing', {
+      hint: `download node-v${options.nodeVersion ?? DEFAULT_NODE_VERSION}-linux-${options.arch ?? 'x64'}.tar.xz from nodejs.org and pass --node-tarball <file>`,
+    });
+  }
+  if (options.nodeSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.nodeSha256)) {
+    throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, { hint: "copy it from nodejs.org's SHASUMS256.txt" });
+  }
+  return { spec, role, workers };
+}
+
+async function bucketExists(store: S3ObjectStore, bucket: string): Promise<boolean> {
+  try {
+    await store.client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) return false;
+    if (status === 403) {
+      throw new SynktiError('E_BUCKET_EXISTS', `bucket "${bucket}" exists but these credentials may not use it (403)`, {
+        cause: error, hint: 'bucket names are global: pass --bucket with a name of your own (e.g. with your account id), or grant s3:ListBucket on it',
+      });
+    }
+    throw new SynktiError('E_AWS_S3', `cannot check bucket "${bucket}": ${(error as Error).message}`, { cause: error, hint: 'check the AWS credentials and region (AWS_REGION, AWS_PROFILE)' });
+  }
+}
+
+function uploadLine(bucket: string, result: UploadFileResult): string {
+  return `s3://${bucket}/${result.key} (sha256 ${result.sha256.slice(0, 12)}…)`;
+}
+
+export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDeps): Promise<BootstrapReport> {
+  const { spec, role, workers } = await validate(options);
+  const project = spec.name;
+  const dryRun = options.dryRun ?? false;
+  const say = deps.progress ?? (() => undefined);
+  const report: BootstrapReport = { project, dryRun, ok: true, buckets: defaultBucketNames(project), steps: [] };
+  const remaining = [...BOOTSTRAP_STEPS];
+  const finish = (s: BootstrapStep): void => {
+    report.steps.push(s);
+    remaining.shift();
+  };
+  const fail = (name: BootstrapStepName, error: unknown, extraHint?: string): BootstrapReport => {
+    const e = errorOf(asUsageError(error));
+    const hint = [e.hint, extraHint].filter(Boolean).join('; ') || undefined;
+    finish({ ...step(name, 'failed', e.message), error: { ...e, hint } });
+    for (const rest of remaining) report.steps.push(step(rest, 'blocked', `not run: ${name} failed`));
+    report.ok = false;
+    return report;
+  };
+
+  // 1. infra
+  let outputs: Record<string, unknown> = {};
+  if (options.skipInfra) {
+    finish(step('infra', 'skipped', '--skip-infra: the infrastructure is managed elsewhere'));
+  } else {
+    const stack = options.stack ?? project;
+    const config: InfraConfig = options.infraConfig ?? { serve: { projectName: project, region: spec.region, workerCount: 0 } };
+    say(`infra: stack ${stack}${dryRun ? ' (preview)' : ''}`);
+    try {
+      const request = { stack, config, onOutput: (line: string) => say(`infra: ${line.trimEnd()}`) };
+      const result = dryRun ? await deps.infra.preview(request) : await deps.infra.up(request);
+      outputs = 'outputs' in result ? (result as { outputs: Record<string, unknown> }).outputs : {};
+      const n = countChanges(result.changes);
+      const kinds = Object.entries(result.changes).map(([kind, count]) => `${count} ${kind}`).join(', ') || 'no resources';
+      finish(n > 0
+        ? step('infra', dryRun ? 'planned' : 'created', `stack ${stack}: ${kinds}`, Object.entries(result.changes).filter(([k]) => k !== 'same').map(([k, c]) => `${c} ${k}`), [])
+        : step('infra', 'present', `stack ${stack}: up to date (${kinds})`, [], [`stack ${stack}`]));
+    } catch (error) {
+      return fail('infra', error, 'or pass --skip-infra if the infrastructure (buckets, worker role, security group) is managed elsewhere');
+    }
+  }
+
+  const buckets: BucketNames = {
+    models: options.bucket ?? stringOutput(outputs, 'modelsBucketName') ?? report.buckets.models,
+    checkpoints: options.checkpointsBucket ?? stringOutput(outputs, 'checkpointsBucketName') ?? report.buckets.checkpoints,
+  };
+  report.buckets = buckets;
+  const store = createS3ObjectStore({ region: spec.region, ...deps.s3 });
+  let packDir: string | undefined;
+  try {
+    // 2. buckets
+    let modelsBucketMissing = false;
+    try {
+      const changed: string[] = [];
+      const present: string[] = [];
+      for (const [bucket, isModels] of [[buckets.models, true], [buckets.checkpoints, false]] as const) {
+        say(`buckets: ${bucket}`);
+        if (await bucketExists(store, bucket)) {
+          present.push(bucket);
+          continue;
+        }
+        if (isModels) modelsBucketMissing = true;
+        // The models bucket outlives the fleet: protected, so `synkti down` never deletes it.
+        if (!dryRun) await store.createBucket(bucket, { protected: isModels });
+        changed.push(bucket);
+      }
+      finish(changed.length > 0
+        ? step('buckets', dryRun ? 'planned' : 'created', `${dryRun ? 'would create' : 'created'} ${changed.join(', ')}${present.length ? `; present: ${present.join(', ')}` : ''}`, changed, present)
+        : step('buckets', 'present', `present: ${present.join(', ')}`, [], present));
+    } catch (error) {
+      return fail('buckets', error);
+    }
+    // In a dry run a bucket that does not exist yet cannot be asked about its objects.
+    const assumeEmpty = dryRun && modelsBucketMissing;
+
+    // 3. artifact (and the Node.js runtime workers install)
+    let agentSha256: string;
+    let version: string;
+    try {
+      let file = options.artifact;
+      version = options.version ?? cliVersion();
+      if (file === undefined) {
+        say('artifact: packing the agent');
+        packDir = await mkdtemp(join(tmpdir(), 'synkti-bootstrap-'));
+        const packed = await (deps.packArtifact ?? ((outDir) => packAgentArtifact({ outDir, version: options.version })))(packDir);
+        file = packed.file;
+        version = packed.version;
+      }
+      const key = agentArtifactKey(version);
+      const uploads: UploadFileResult[] = [];
+      const digest = await digestFile(file);
+      agentSha256 = digest.sha256;
+      say(`artifact: ${key}`);
+      uploads.push(assumeEmpty
+        ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
+        : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }));
+      report.artifact = { key, version, sha256: agentSha256 };
+      const nodeVersion = options.nodeVersion ?? DEFAULT_NODE_VERSION;
+      const nodeKey = nodeTarballKey(nodeVersion, options.arch ?? 'x64');
+      const present: string[] = [];
+      const missing: string[] = [];
+      if (options.nodeTarball !== undefined) {
+        say(`artifact: ${nodeKey}`);
+        const nodeDigest = await digestFile(options.nodeTarball);
+        if (options.nodeSha256 !== undefined && options.nodeSha256.toLowerCase() !== nodeDigest.sha256) {
+          throw new SynktiError('E_USAGE', `--node-sha256 ${options.nodeSha256} does not match ${options.nodeTarball} (sha256 ${nodeDigest.sha256})`, { hint: 'pass only one of --node-sha256 and --node-tarball' });
+        }
+        uploads.push(assumeEmpty
+          ? { key: nodeKey, status: 'created', sha256: nodeDigest.sha256, bytes: nodeDigest.bytes }
+          : await uploadFileIfChanged(store, { bucket: buckets.models, key: nodeKey, file: options.nodeTarball, digest: nodeDigest, dryRun }));
+      } else if (options.nodeSha256 !== undefined) {
+        // Uploaded by hand (e.g. `aws s3 cp`): it must be there; the boot script checks its bytes.
+        const info = assumeEmpty ? undefined : await store.head(buckets.models, nodeKey);
+        if (info === undefined) missing.push(nodeKey);
+        else present.push(`s3://${buckets.models}/${nodeKey}`);
+      }
+      if (missing.length > 0 && !dryRun) {
+        throw new SynktiError('E_ARTIFACT_MISSING', `s3://${buckets.models}/${missing[0]} is missing (workers install Node.js from it)`, {
+          hint: 'pass --node-tarball <the file from nodejs.org> so bootstrap uploads it',
+        });
+      }
+      for (const u of uploads) (u.status === 'present' ? present : missing).push(uploadLine(buckets.models, u) + (u.status === 'updated' ? ' (replaced)' : ''));
+      finish(missing.length > 0
+        ? step('artifact', dryRun ? 'planned' : 'created', `${dryRun ? 'would upload' : 'uploaded'} ${missing.join(', ')}`, missing, present)
+        : step('artifact', 'present', `present: ${present.join(', ')}`, [], present));
+    } catch (error) {
+      return fail('artifact', error);
+    }
+
+    // 4. model
+    if (options.modelDir === undefined) {
+      finish(step('model', 'skipped', 'no --model-dir'));
+    } else {
+      try {
+        say(`model: ${options.modelDir}`);
+        if (assumeEmpty) {
+          finish(step('model', 'planned', `would upload ${options.modelDir} to s3://${buckets.models}/ (bucket not created yet)`, [options.modelDir]));
+        } else {
+          const model = await uploadModel({ store, bucket: buckets.models, dir: options.modelDir, prefix: options.modelPrefix, dryRun, onProgress: deps.modelProgress });
+          const where = `s3://${model.bucket}/${model.prefix}`;
+          const changed = model.files.filter((f) => f.status !== 'present').map((f) => f.key);
+          if (model.manifest !== 'present') changed.push(model.manifestKey);
+          finish(changed.length > 0
+            ? step('model', dryRun ? 'planned' : 'created', `${where}: ${dryRun ? 'would upload' : 'uploaded'} ${model.uploadedFiles} file(s), ${model.uploadedBytes} bytes; ${model.presentFiles} already present; manifest ${model.manifest}`, changed, model.files.filter((f) => f.status === 'present').map((f) => f.key))
+            : step('model', 'present', `${where}: all ${model.files.length} file(s) and the manifest present`, [], [...model.files.map((f) => f.key), model.manifestKey]));
+        }
+      } catch (error) {
+        return fail('model', error);
+      }
+    }
+
+    // 5. workers
+    if (workers === 0) {
+      finish(step('workers', 'skipped', '--workers 0: none launched (launch later with `synkti worker launch` or re-run with --workers N)'));
+    } else {
+      const aws: AwsLaunchFlags = {
+        ...options.aws,
+        instanceProfile: options.aws?.instanceProfile ?? stringOutput(outputs, 'workerInstanceProfileName'),
+        securityGroup: options.aws?.securityGroup?.length ? options.aws.securityGroup : [stringOutput(outputs, 'workerSecurityGroupId')].filter((g): g is string => g !== undefined),
+      };
+      const fleet = openWorkerProvider(spec, {
+        configFile: join(process.cwd(), 'synkti.config.ts'),
+        ec2Client: deps.ec2Client,
+        aws,
+        userData: {
+          bucket: buckets.models, version, sha256: agentSha256, nodeVersion: options.nodeVersion, arch: options.arch,
+          nodeSha256: options.nodeSha256, nodeTarball: options.nodeTarball,
+          bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, logLevel: options.logLevel,
+        },
+      });
+      try {
+        say(`workers: listing ${project}/${role}`);
+        const live = await listWorkers(fleet.provider, spec, { role });
+        const missing = Math.max(0, workers - live.length);
+        const present = live.map((r) => r.id);
+        if (missing === 0) {
+          finish(step('workers', 'present', `${live.length} running in pool ${role} (wanted ${workers}${live.length > workers ? '; bootstrap never terminates any' : ''})`, [], present));
+        } else if (dryRun) {
+          finish(step('workers', 'planned', `would launch ${missing} in pool ${role} (${live.length} running, wanted ${workers})`, [`${missing} instance(s)`], present));
+        } else {
+          const userData = await fleet.userData();
+          const launched = await launchWorkers(fleet.provider, spec, {
+            count: missing, role, userData,
+            onLaunched: (record, i, count) => say(`workers: launched ${record.id} (${i + 1}/${count})`),
+          });
+          finish(step('workers', 'created', `launched ${launched.length} in pool ${role}${live.length ? `; ${live.length} already running` : ''}`, launched.map((r) => r.id), present));
+        }
+      } catch (error) {
+        return fail('workers', error);
+      } finally {
+        fleet.close();
+      }
+    }
+    return report;
+  } finally {
+    store.client.destroy();
+    if (packDir !== undefined) await rm(packDir, { recursive: true, force: true });
+  }
+}
