@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
+import { registerBootstrapCommands } from './bootstrap-command.ts';
 import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerInfraCommands } from './infra-command.ts';
 import { registerOpsCommands } from './ops-command.ts';
@@ -20,4 +21,5 @@ export function registerCommandGroups(program: Command): void {
   registerInfraCommands(program);
   registerOpsCommands(program);
   registerDashboardCommand(program);
+  registerBootstrapCommands(program);
 }

@@ -50,6 +50,13 @@ export const LAZY_GROUPS: LazyGroup[] = [
     commands: { dashboard: 'live fleet dashboard in the browser (127.0.0.1 only): nodes, timeline of notices, drains, replacements and crashes, traffic, batch queue, cost rate' },
     load: async () => (await import('./dashboard-command.ts')).registerDashboardCommand,
   },
+  {
+    commands: {
+      bootstrap: 'first-time AWS setup in one idempotent command: infrastructure, buckets, agent artifact, model, workers',
+      model: "model weights in the project's bucket: upload a local directory with checksums and a manifest",
+    },
+    load: async () => (await import('./bootstrap-command.ts')).registerBootstrapCommands,
+  },
 ];
 
 /**
