@@ -4,6 +4,9 @@
  * three, sees three ready nodes and traffic through the routers; then one node gets a
  * spot interruption (`synkti preempt <id> --in 5s`) and the page shows the notice, the
  * replacement and the preemption on its timeline, and the node count back at three.
+ * The pipeline panel shows the jobs of the project's task database (.synkti/pipelines.db)
+ * by state; and a node agent serves the same page at /dashboard/ on its own port, where
+ * the browser signs in with the cluster secret and sees the three nodes.
  * Screenshots go to node_modules/.cache/synkti-test-artifacts/ (paths printed).
  */
 import { after, test } from 'node:test';
@@ -11,7 +14,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateCluster } from '@synkti/core';
+import { TAG_CLUSTER, TAG_PORT_AGENT, validateCluster } from '@synkti/core';
+import { listAllInstances } from '@synkti/cloud';
+import { openSqliteTaskDatabase } from '@synkti/tasks';
 import { LoadGenerator } from '../packages/cli/src/demo/load-generator.ts';
 import { STAND_IN_MAIN } from '../packages/cli/src/demo/demo.ts';
 import { FleetObserver } from '../packages/cli/src/fleet-observer.ts';
@@ -19,7 +24,7 @@ import { openLocalFleet } from '../packages/cli/src/local-fleet.ts';
 import { REPO_ROOT, makeProject, runCli, uniqueName, waitFor } from './helpers/cli.ts';
 
 // The page functions below run in the browser; the repo's type-check has no DOM lib.
-interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
+interface PageElement { getAttribute(name: string): string | null; textContent: string | null; hidden?: boolean }
 declare const document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; querySelector(selector: string): PageElement | null };
 
 const CHROMIUM = process.env.SYNKTI_CHROMIUM ?? '/usr/bin/chromium';
@@ -108,6 +113,15 @@ test('the dashboard shows a preemption live: notice, replacement, back to three 
   load.start();
   cleanups.push(() => load.stop());
 
+  // A pipeline task database where `synkti pipeline` keeps it by default: the dashboard finds it.
+  const pipelineDb = await openSqliteTaskDatabase({ path: join(project.dir, '.synkti', 'pipelines.db') });
+  cleanups.push(() => pipelineDb.close());
+  await pipelineDb.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a' }, { key: 'b', type: 'p.a' }] });
+  await pipelineDb.cancelJob((await pipelineDb.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a' }] })).id);
+  await pipelineDb.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.fail', maxAttempts: 1 }] });
+  const [claimed] = await pipelineDb.claim({ agentId: 'e2e', types: ['p.fail'] });
+  await pipelineDb.fail({ taskId: claimed!.id, claim: claimed!.claim, agentId: 'e2e', error: 'planted', retryable: false });
+
   const dashboard = await startDashboard();
   cleanups.push(() => stopChild(dashboard.child));
   let dashboardOutput = '';
@@ -145,7 +159,7 @@ test('the dashboard shows a preemption live: notice, replacement, back to three 
   await page.goto(dashboard.loginUrl);
   assert.equal(new URL(page.url()).pathname, '/', 'the login link signs in and lands on the page');
   const cookies = await page.context().cookies();
-  assert.ok(cookies.some((c) => c.name === 'synkti_dashboard' && c.httpOnly), 'an HttpOnly session cookie');
+  assert.ok(cookies.some((c) => c.name.startsWith('synkti_dashboard') && c.httpOnly && c.sameSite === 'Strict'), 'an HttpOnly SameSite=Strict session cookie');
 
   // Three ready nodes, live.
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=node][data-state=ready]').length === 3
@@ -153,6 +167,11 @@ test('the dashboard shows a preemption live: notice, replacement, back to three 
   assert.equal(await page.textContent('[data-testid=node-count]'), '3/3');
   assert.equal(await page.textContent('[data-testid=connection]'), 'live');
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=rps]')?.textContent) > 0, undefined, { timeout: 20_000 });
+  // Pipeline jobs by state: 1 running (2 ready tasks), 1 cancelled, 1 failed, none done.
+  await page.waitForFunction(() => document.querySelector('[data-testid=pipeline-running]')?.textContent === '1 running', undefined, { timeout: 10_000 });
+  const pipelineStates = await page.$$eval('[data-testid=pipeline-state]', (spans) => spans.map((s) => [s.getAttribute('data-state'), s.getAttribute('data-count')]));
+  assert.deepEqual(pipelineStates, [['done', '0'], ['failed', '1'], ['cancelled', '1']]);
+  assert.match(await page.textContent('[data-testid=pipelines]') ?? '', /tasks: 2 ready · 0 running · 0 waiting/);
   await shot('three-nodes');
   const before = await page.$$eval('[data-testid=node]', (rows) => rows.map((r) => r.getAttribute('data-node-id')!));
   assert.equal(before.length, 3);
@@ -185,6 +204,24 @@ test('the dashboard shows a preemption live: notice, replacement, back to three 
   assert.match(replacementText ?? '', new RegExp(`replace ${victim}`), 'the timeline says which node it replaces');
   const kinds = await page.$$eval('[data-testid=timeline-event]', (items) => items.map((i) => i.getAttribute('data-kind')));
   assert.ok(!kinds.includes('crash'), `a preemption is not reported as a crash: ${kinds.join(', ')}`);
+
+  // The same page from a node agent's port: 401 sign-in form, the cluster secret posted, the fleet.
+  const agentRecord = (await listAllInstances(fleet.cloud.instances, { tags: { [TAG_CLUSTER]: name } })).find((r) => r.state === 'running')!;
+  const agentBase = `http://${agentRecord.privateIp}:${agentRecord.tags[TAG_PORT_AGENT]}`;
+  const agentPage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  agentPage.on('request', (r) => { if (!r.url().startsWith(agentBase) && !r.url().startsWith('data:')) external.push(r.url()); });
+  agentPage.on('pageerror', (e) => pageErrors.push(`agent page: ${e.message}`));
+  const signInForm = await agentPage.goto(`${agentBase}/dashboard/`);
+  assert.equal(signInForm?.status(), 401);
+  await agentPage.fill('input[name=secret]', secret);
+  await Promise.all([agentPage.waitForURL(`${agentBase}/dashboard/`), agentPage.click('button[type=submit]')]);
+  await explained('the agent-served page shows three ready nodes', agentPage.waitForFunction(() => document.querySelectorAll('[data-testid=node][data-state=ready]').length === 3
+    && document.querySelectorAll('[data-testid=node]').length === 3, undefined, { timeout: 20_000 }));
+  assert.equal(await agentPage.textContent('[data-testid=connection]'), 'live');
+  assert.equal(await agentPage.getAttribute('[data-testid=pipelines]', 'hidden'), '', 'no pipeline database known to the agent: no panel');
+  const agentShot = join(ARTIFACTS, `${shots.length + 1}-agent-dashboard.png`);
+  await agentPage.screenshot({ path: agentShot, fullPage: true });
+  shots.push(agentShot);
 
   assert.deepEqual(external, [], 'no request leaves 127.0.0.1 (no CDN)');
   assert.deepEqual(pageErrors, [], 'no script errors on the page');
