@@ -114,13 +114,30 @@ Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws c
     });
 
   program.command('down')
-    .description('stop every node of the fleet (agents drain and leave; --force kills at once)')
+    .description('stop every node of the fleet (agents drain and leave; --force kills at once); buckets are kept')
     .option('--force', 'kill instances at once instead of a graceful stop', false)
     .option('--timeout <duration>', 'how long to wait for instances to stop', durationOption, 60_000)
-    .action(async (options: { force: boolean; timeout: number }, command: Command) => {
+    .option('--delete-buckets', 'local: also delete the cluster\'s unprotected buckets, once every node is gone', false)
+    .option('--delete-protected-buckets <name>', 'with --delete-buckets: also delete this protected bucket (repeat its exact name; repeatable)',
+      (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--json', 'print what was terminated and deleted as JSON', false)
+    .addHelpText('after', `
+Buckets are kept by default. --delete-buckets deletes the unprotected ones and refuses
+protected ones (e.g. models), naming them; a protected bucket is deleted only when told
+twice: --delete-buckets --delete-protected-buckets <its exact name>.
+Exit codes: 0 done, 2 bad flags, 3 instances still stopping, 4 protected buckets refused.`)
+    .action(async (options: { force: boolean; timeout: number; deleteBuckets: boolean; deleteProtectedBuckets: string[]; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { down } = await loadImplementation(() => import('./commands/down.ts'));
-      const result = await down(spec, file, { force: options.force, timeoutMs: options.timeout });
+      const { describeRefusedBuckets, down } = await loadImplementation(() => import('./commands/down.ts'));
+      const result = await down(spec, file, {
+        force: options.force, timeoutMs: options.timeout, quiet: options.json,
+        deleteBuckets: options.deleteBuckets, deleteProtectedBuckets: options.deleteProtectedBuckets,
+      });
+      if (options.json) console.log(JSON.stringify({ cluster: spec.name, ...result }, null, 2));
+      if (result.buckets.refusedProtected.length > 0) {
+        console.error(describeRefusedBuckets(spec.name, result.buckets.refusedProtected));
+        process.exitCode = EXIT.refused;
+      }
       if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
     });
 
