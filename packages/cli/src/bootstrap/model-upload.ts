@@ -11,7 +11,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import type { S3ObjectStore } from '@synkti/cloud';
 import { modelPrefix } from './bootstrap-names.ts';
-import { digestFile, uploadFileIfChanged, type UploadStatus } from './s3-file-upload.ts';
+import { checkSinglePutSize, digestFile, uploadFileIfChanged, type UploadStatus } from './s3-file-upload.ts';
 
 /** The manifest's name inside the model prefix. */
 export const MODEL_MANIFEST_NAME = 'synkti-manifest.json';
@@ -103,6 +103,8 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
   const prefix = modelPrefix(options.prefix, basename(dir));
   const files = await listModelFiles(dir);
   const sizes = await Promise.all(files.map(async (path) => (await stat(join(dir, path))).size));
+  // Every file is checked before the first byte goes up: no half upload for a file that cannot go.
+  files.forEach((path, i) => checkSinglePutSize(join(dir, path), sizes[i]!));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   const report: ModelUploadReport = {
     bucket: options.bucket, prefix, manifestKey: `${prefix}${MODEL_MANIFEST_NAME}`, manifest: 'present', files: [],

@@ -60,14 +60,18 @@ export async function digestFile(file: string): Promise<FileDigest> {
   return { sha256: sha.digest('hex'), md5Base64: md5.digest('base64'), bytes };
 }
 
-export async function uploadFileIfChanged(store: S3ObjectStore, options: UploadFileOptions): Promise<UploadFileResult> {
-  const { bucket, key, file } = options;
-  const size = (await stat(file)).size;
+/** Refuses a file one PutObject cannot take (checked before anything is read or sent). */
+export function checkSinglePutSize(file: string, size: number): void {
   if (size > MAX_SINGLE_PUT_BYTES) {
     throw new SynktiError('E_FILE_TOO_LARGE', `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB, more than the 5 GiB one S3 PutObject takes`, {
       hint: 'split it into shards under 5 GiB (e.g. save_pretrained(max_shard_size="4GB")), or upload it with `aws s3 cp`',
     });
   }
+}
+
+export async function uploadFileIfChanged(store: S3ObjectStore, options: UploadFileOptions): Promise<UploadFileResult> {
+  const { bucket, key, file } = options;
+  checkSinglePutSize(file, (await stat(file)).size);
   const digest = options.digest ?? await digestFile(file);
   const existing = await store.head(bucket, key);
   const status: UploadStatus = existing === undefined ? 'created' : existing.sha256 === digest.sha256 && existing.size === digest.bytes ? 'present' : 'updated';
