@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { isSynktiError } from '@synkti/core';
-import { openSqliteTaskDatabase, type TaskDatabase } from '@synkti/tasks';
+import { openPostgresTaskDatabase, openSqliteTaskDatabase, type TaskDatabase } from '@synkti/tasks';
+import { startOrSkip } from '../../../../scripts/test-services/services.ts';
+import { startTestPostgres } from '../../../../scripts/test-services/postgres.ts';
 import { openPipelineCounter, pipelineCountsSql } from './pipeline-counts.ts';
 
 const task = (key: string, type = 'p.work', deps: string[] = []) => ({ key, type, deps, maxAttempts: 1 });
@@ -77,4 +79,25 @@ test('no database file: a clear error; a database without tables: an error per r
   const counter = await openPipelineCounter(empty);
   t.after(() => counter.close());
   await assert.rejects(counter.stats(), /no such table/);
+});
+
+test('the same counts from a PostgreSQL task database', { timeout: 60_000 }, async (t) => {
+  const started = await startOrSkip(startTestPostgres);
+  if (started.skip !== undefined) {
+    t.skip(started.skip);
+    return;
+  }
+  const server = started.service;
+  t.after(() => server.stop());
+  const db = await openPostgresTaskDatabase({ connectionString: server.url, poolSize: 2 });
+  t.after(() => db.close());
+  await seed(db);
+  const counter = await openPipelineCounter(server.url);
+  t.after(() => counter.close());
+  assert.deepEqual(await counter.stats(), {
+    backend: 'postgres',
+    jobs: { running: 2, done: 1, failed: 2, cancelled: 1 },
+    tasks: { pending: 1, ready: 2, running: 1 },
+    windowMs: 86_400_000,
+  });
 });
