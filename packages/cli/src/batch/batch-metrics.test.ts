@@ -19,6 +19,8 @@ import {
 import {
   BATCH_METRICS_BACKLOG, BATCH_METRICS_BACKLOG_PER_WORKER, BATCH_METRICS_DIMENSION, BATCH_METRICS_NAMESPACE, batchMetricData, startBatchMetrics,
 } from './batch-metrics.ts';
+import { DEFAULT_BATCH_MAX_RECEIVES, openRunQueues } from './backend.ts';
+import { runBatchCmaes } from './cmaes-run.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-batch-metrics-'));
@@ -213,4 +215,33 @@ test('the metric contract is exactly what SpotBatchFleet reads: namespace, metri
   const statement = (JSON.parse(rolePolicy.inputs.policy as string) as { Statement: Array<{ Sid?: string; Action: unknown; Condition?: unknown }> }).Statement.find((s) => s.Sid === 'PublishBacklog')!;
   assert.equal(statement.Action, 'cloudwatch:PutMetricData');
   assert.deepEqual(statement.Condition, { StringEquals: { 'cloudwatch:namespace': request!.Namespace } });
+});
+
+test('synkti batch cmaes --metrics-cluster --workers 0: the run publishes its backlog per ECS worker from start to end', { timeout: 60_000 }, async (t) => {
+  const cw = mockClient(CloudWatchClient);
+  const ecs = mockClient(ECSClient);
+  t.after(() => { cw.restore(); ecs.restore(); });
+  cw.on(PutMetricDataCommand).resolves({});
+  ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: `${CLUSTER}-worker`, runningCount: 2 }] });
+  const stateDir = mkdtempSync(join(tmpdir(), 'synkti-batch-metrics-run-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  // The "ECS workers": one in-process worker on the run's queues (no instance to start).
+  const run = 'metrics-e2e';
+  const q = await openRunQueues({ backend: 'local', stateDir, maxReceives: DEFAULT_BATCH_MAX_RECEIVES }, run);
+  cleanups.push(() => q.close());
+  startWorker(q.tasks, q.results);
+  const summary = await runBatchCmaes({
+    objective: 'sphere', dim: 2, generations: 2, population: 4, seed: 3, workers: 0, run, stateDir, json: true, noticePollMs: 5000,
+    resendAfterMs: 300_000, unscorable: 'fail', keepWorkers: false, metricsCluster: CLUSTER, metricsIntervalMs: 100, region: 'us-east-1',
+  });
+  assert.equal(summary.status, 'done');
+  assert.equal(summary.lost_tasks, 0);
+  const calls = published(cw);
+  assert.ok(calls.length >= 2, `a sample at start and one at the end (got ${calls.length})`);
+  for (const call of calls) {
+    const [[, backlog], [, perWorker]] = call as [[string, number], [string, number]];
+    assert.ok(backlog >= 0 && backlog <= 4, `backlog ${backlog}`);
+    assert.equal(perWorker, backlog / 2, 'divided by the ECS service\'s 2 running tasks');
+  }
+  assert.ok(ecs.commandCalls(DescribeServicesCommand).every((c) => c.args[0].input.cluster === CLUSTER && c.args[0].input.services?.[0] === `${CLUSTER}-worker`));
 });
