@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_FILE_NAMES, loadClusterConfig, type ClusterSpec } from '@synkti/core';
 import { createS3ObjectStore } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
 import { EXIT } from '../exit-codes.ts';
 import { runBootstrap, type BootstrapDeps } from '../bootstrap/bootstrap.ts';
-import { checkBucketFlag, checkProjectName, defaultBucketNames } from '../bootstrap/bootstrap-names.ts';
+import { checkBucketFlag, checkProjectName, defaultBucketNames, modelPrefix } from '../bootstrap/bootstrap-names.ts';
 import { renderBootstrapReport, renderModelUploadReport } from '../bootstrap/bootstrap-output.ts';
 import { createPulumiInfraRunner } from '../bootstrap/infra-runner.ts';
 import { uploadModel, type ModelUploadProgress } from '../bootstrap/model-upload.ts';
@@ -184,6 +184,7 @@ Example:
     .action(async (dir: string, options: { project: string; bucket?: string; prefix?: string; region?: string; dryRun: boolean; json: boolean }) => {
       const project = checkProjectName(options.project);
       const bucket = options.bucket === undefined ? defaultBucketNames(project).models : checkBucketFlag(options.bucket, '--bucket');
+      modelPrefix(options.prefix, basename(resolve(dir))); // a bad --prefix is refused before any client is made
       const store = createS3ObjectStore({ region: options.region, ...bootstrapTestHooks.deps?.s3 });
       const progress = createProgress(process.stderr);
       try {
