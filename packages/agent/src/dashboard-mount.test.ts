@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, Page } from '@synkti/cloud';
 import type { DashboardSnapshot } from '@synkti/dashboard';
 import { Agent } from './agent.ts';
+import { AgentDashboardMount } from './dashboard-mount.ts';
 import { createLogger } from './logger.ts';
+import type { Member } from './membership-view.ts';
 
 const SECRET = 'agent-dashboard-secret-0123456789';
 const CLUSTER = 'dash';
@@ -173,4 +176,59 @@ test('dashboard: false leaves /dashboard behind the plain Bearer check', async (
   assert.equal(response.status, 401);
   assert.match(response.headers.get('content-type') ?? '', /json/);
   assert.equal((await fetch(`${urls[0]}/dashboard/`, { headers: { authorization: `Bearer ${SECRET}` } })).status, 404);
+});
+
+function member(id: string, extra: Partial<Member> = {}): Member {
+  return { id, role: 'worker', zone: 'local-a', address: '127.0.0.1', agentPort: 1, routerPort: 2, workloadPort: 3, state: 'ready', incarnation: 1, version: 1, load: 0, ...extra };
+}
+
+test('members that leave the view: preempted with a notice, lost without one, left when stopped; looking stops when nobody watches', async (t) => {
+  let members = [member('i-self'), member('i-spot', { incarnation: 2, noticeDeadline: Date.now() + 5000 }), member('i-gone', { incarnation: 3 }), member('i-quit', { incarnation: 4 })];
+  const lostListeners: ((m: Member) => void)[] = [];
+  let statusCalls = 0;
+  const mount = new AgentDashboardMount({
+    cluster: 'c', secret: SECRET, provider: 'local', intervalMs: 50, idleStopMs: 300, peerTimeoutMs: 200,
+    agent: {
+      selfId: 'i-self',
+      members: () => members,
+      status: () => { statusCalls += 1; return { id: 'i-self', role: 'worker', zone: 'local-a', state: 'ready', uptimeMs: 1, load: 0, members: [] }; },
+      metricsText: async () => undefined,
+      onMemberLost: (listener) => { lostListeners.push(listener); },
+    },
+  });
+  t.after(() => mount.stop());
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (mount.owns(url.pathname)) void mount.handle(req, res, url);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((r) => server.close(r)));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const snapshot = async (): Promise<DashboardSnapshot> => (await fetch(`${base}/dashboard/api/snapshot`, { headers: { authorization: `Bearer ${SECRET}` } })).json() as Promise<DashboardSnapshot>;
+
+  assert.equal(mount.watched, false, 'nothing is looked at before the first request');
+  assert.deepEqual((await snapshot()).nodes.map((n) => n.id), ['i-self', 'i-spot', 'i-gone', 'i-quit']);
+  assert.equal(mount.watched, true);
+  // i-quit leaves gracefully (membership reports its last state, stopped); i-spot (noticed) and i-gone vanish.
+  lostListeners.forEach((l) => l(member('i-quit', { state: 'stopped' })));
+  members = [member('i-self')];
+  const deadline = Date.now() + 5000;
+  let s = await snapshot();
+  while (s.nodes.length !== 1 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    s = await snapshot();
+  }
+  const ends = Object.fromEntries(s.timeline.filter((e) => e.kind !== 'watch').map((e) => [e.node, e.kind]));
+  assert.deepEqual(ends, { 'i-spot': 'preemption', 'i-gone': 'crash', 'i-quit': 'stopped' });
+
+  // Nobody watching for idleStopMs: the looking stops (no more calls), until the next request.
+  const stopDeadline = Date.now() + 5000;
+  while (mount.watched && Date.now() < stopDeadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mount.watched, false);
+  const calls = statusCalls;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(statusCalls, calls, 'no looks while nobody watches');
+  await snapshot();
+  assert.equal(mount.watched, true);
 });

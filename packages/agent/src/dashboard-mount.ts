@@ -184,6 +184,11 @@ export class AgentDashboardMount {
     await handler.handle(req, res, url);
   }
 
+  /** Is the fleet being looked at (someone watched within idleStopMs)? */
+  get watched(): boolean {
+    return this.watching !== undefined;
+  }
+
   /** Stops looking at the fleet and ends open streams. Idempotent. */
   stop(): void {
     this.stopped = true;
