@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { TAG_CLUSTER, TAG_PORT_AGENT, loadClusterConfig } from '@synkti/core';
 import { createLocalCloud, listAllInstances, type InstanceRecord } from '@synkti/cloud';
 import { down } from '../packages/cli/src/commands/down.ts';
+import { logs } from '../packages/cli/src/commands/logs.ts';
 import { scale } from '../packages/cli/src/commands/scale.ts';
 import { up } from '../packages/cli/src/commands/up.ts';
 import { makeProject, processAlive, runCli, uniqueName } from './helpers/cli.ts';
@@ -70,6 +71,13 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   const gone = await listAllInstances(cloud.instances, { ids: [newest.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
   assert.equal(gone[0]?.state, 'terminated');
   assert.deepEqual(Object.keys(gone[0]!.tags).filter((k) => k.startsWith('Synkti')), [], 'it untagged itself on the way out (graceful)');
+
+  // `synkti logs --json` of the survivor: one JSON object per line, pino lines parsed.
+  let logText = '';
+  await logs(config.spec, config.file, first[0]!, { follow: false, lines: 500, json: true }, (text) => { logText += text; });
+  const entries = logText.trimEnd().split('\n').map((line) => JSON.parse(line) as { node: string; source: string; entry: { msg?: string } | null });
+  assert.ok(entries.length > 0 && entries.every((e) => e.node === first[0] && e.source === 'agent'));
+  assert.ok(entries.some((e) => /joined the fleet/.test(e.entry?.msg ?? '')), 'pino lines come parsed');
 
   // `synkti ssh` to a local node: nothing to log in to; says where its process and log are (exit 4).
   const survivor = first[0]!;

@@ -196,10 +196,18 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .argument('<id>', 'instance id (a unique prefix is enough)')
     .option('--in <duration>', 'warning before the instance is reclaimed (AWS gives 2 minutes)', durationOption, 120_000)
     .option('--rebalance', 'raise a rebalance recommendation instead (elevated risk, no deadline)', false)
-    .action(async (id: string, options: { in: number; rebalance: boolean }, command: Command) => {
+    .option('--json', 'print { id, notice: { action, time }, rebalanceAt } as JSON (times ISO 8601)', false)
+    .action(async (id: string, options: { in: number; rebalance: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const { describePreempt, preempt } = await loadImplementation(() => import('./commands/preempt.ts'));
-      console.log(describePreempt(await preempt(spec, file, id, { inMs: options.in, rebalance: options.rebalance })));
+      const result = await preempt(spec, file, id, { inMs: options.in, rebalance: options.rebalance });
+      console.log(options.json
+        ? JSON.stringify({
+          id: result.id,
+          notice: result.notice ? { action: result.notice.action, time: new Date(result.notice.time).toISOString() } : null,
+          rebalanceAt: result.rebalanceAt === undefined ? null : new Date(result.rebalanceAt).toISOString(),
+        })
+        : describePreempt(result));
     });
 
   program.command('demo')
@@ -220,12 +228,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .option('-f, --follow', 'keep printing new lines', false)
     .option('--lines <n>', 'lines to show first', countOption, 100)
     .option('--workload', 'show the workload\'s output (the model server) instead of the agent\'s', false)
-    .action(async (id: string, options: { follow: boolean; lines: number; workload: boolean }, command: Command) => {
+    .option('--json', 'one JSON object per line: { node, source, line, entry } (entry: the parsed pino line, or null)', false)
+    .action(async (id: string, options: { follow: boolean; lines: number; workload: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const { logs } = await loadImplementation(() => import('./commands/logs.ts'));
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, signal: controller.signal });
+      await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, json: options.json, signal: controller.signal });
     });
 
   return program;
