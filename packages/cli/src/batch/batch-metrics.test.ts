@@ -20,6 +20,7 @@ import {
   BATCH_METRICS_BACKLOG, BATCH_METRICS_BACKLOG_PER_WORKER, BATCH_METRICS_DIMENSION, BATCH_METRICS_NAMESPACE, batchMetricData, startBatchMetrics,
 } from './batch-metrics.ts';
 import { DEFAULT_BATCH_MAX_RECEIVES, openRunQueues } from './backend.ts';
+import { cachedWorkerCount } from './cached-worker-count.ts';
 import { runBatchCmaes } from './cmaes-run.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 
@@ -44,7 +45,7 @@ async function queues(): Promise<{ tasks: Queue; results: Queue }> {
   return { tasks, results };
 }
 
-function coordinatorOf(run: string, q: { tasks: Queue; results: Queue }, workersAlive: () => number | Promise<number>, signal?: AbortSignal): Coordinator {
+function coordinatorOf(run: string, q: { tasks: Queue; results: Queue }, workersAlive: () => number | undefined | Promise<number | undefined>, signal?: AbortSignal): Coordinator {
   return createCoordinator({ run, tasks: q.tasks, results: q.results, store, bucket: BUCKET, pollWaitMs: 100, checkEveryMs: 100, workersAlive, signal });
 }
 
@@ -163,11 +164,27 @@ test('with workers elsewhere (--workers 0) they are counted as the ECS service <
   await publisher.stop();
   abort.abort();
   await assert.rejects(evaluation, (e: unknown) => isSynktiError(e, 'E_ABORTED'));
-  assert.deepEqual(published(cw)[0], [['Backlog', 6], ['BacklogPerWorker', 2]], '6 tasks / 3 ECS workers');
+  assert.deepEqual(published(cw).slice(0, 2), [[['Backlog', 6], ['BacklogPerWorker', 2]], [['Backlog', 6], ['BacklogPerWorker', 2]]], '6 tasks / 3 ECS workers, at start and at stop');
 
   const missing = await ecsWorkerCounter({ cluster: 'other-prod', region: 'us-east-1' });
   ecs.on(DescribeServicesCommand, { cluster: 'other-prod' }).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
   await assert.rejects(missing(), (e: unknown) => isSynktiError(e, 'E_ECS_WORKERS') && /other-prod-worker.*MISSING/.test((e as Error).message));
+
+  // A count that cannot be read: Backlog still goes out, BacklogPerWorker does not (a guess would mislead target tracking).
+  const warnings: string[] = [];
+  const q2 = await queues();
+  const abort2 = new AbortController();
+  const blind = coordinatorOf('metrics-blind', q2, cachedWorkerCount(missing, { onWarning: (m) => warnings.push(m) }), abort2.signal);
+  const evaluation2 = blind.evaluate(0, payloads(5));
+  await until('5 tasks in the queue', async () => (await blind.metrics()).backlog === 5);
+  const before = cw.commandCalls(PutMetricDataCommand).length;
+  const publisher2 = await startBatchMetrics({ cluster: CLUSTER, coordinator: blind, intervalMs: 3_600_000, region: 'us-east-1', onWarning: () => undefined });
+  await publisher2.stop();
+  abort2.abort();
+  await assert.rejects(evaluation2, (e: unknown) => isSynktiError(e, 'E_ABORTED'));
+  assert.deepEqual(published(cw).slice(before), [[['Backlog', 5]], [['Backlog', 5]]], 'the sample at start and the one at stop');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /worker count: reading it failed .*MISSING/);
 });
 
 test('the metric contract is exactly what SpotBatchFleet reads: namespace, metric names, dimension, IAM namespace condition', async () => {

@@ -22,7 +22,13 @@ export const BATCH_METRICS_DIMENSION = 'Cluster';
 /** @default publishing interval: target tracking evaluates one-minute periods. */
 export const DEFAULT_BATCH_METRICS_INTERVAL_MS = 60_000;
 
-/** The PutMetricData requests for a batch of samples (2 points per sample, at most 1000 per request). */
+/**
+ * The PutMetricData requests for a batch of samples (2 points per sample, at most 1000 per
+ * request). A sample whose worker count is unknown (`workers` undefined: the count could
+ * not be read) has no BacklogPerWorker point: target tracking holds on a missing point,
+ * while the whole backlog as one worker's share would scale out far too much. A known
+ * count of 0 gives the backlog itself (see CoordinatorMetrics.backlogPerWorker).
+ */
 export function batchMetricData(cluster: string, samples: readonly CoordinatorMetrics[]): PutMetricDataInput[] {
   const dims = [{ Name: BATCH_METRICS_DIMENSION, Value: cluster }];
   const data: MetricDatum[] = samples.flatMap((s) => {
@@ -30,7 +36,7 @@ export function batchMetricData(cluster: string, samples: readonly CoordinatorMe
     // CloudWatch rejects NaN and Infinity; the coordinator never produces them, but a bad point must not sink the batch.
     return [
       { MetricName: BATCH_METRICS_BACKLOG, Dimensions: dims, Timestamp, Value: s.backlog, Unit: 'Count' as const },
-      { MetricName: BATCH_METRICS_BACKLOG_PER_WORKER, Dimensions: dims, Timestamp, Value: s.backlogPerWorker, Unit: 'None' as const },
+      ...(s.workers === undefined ? [] : [{ MetricName: BATCH_METRICS_BACKLOG_PER_WORKER, Dimensions: dims, Timestamp, Value: s.backlogPerWorker, Unit: 'None' as const }]),
     ].filter((d) => Number.isFinite(d.Value));
   });
   const requests: PutMetricDataInput[] = [];

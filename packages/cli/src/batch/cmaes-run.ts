@@ -21,6 +21,7 @@ import {
 import { BatchFleet, openBatchCloud } from './batch-fleet.ts';
 import { startBatchMetrics } from './batch-metrics.ts';
 import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
+import { cachedWorkerCount } from './cached-worker-count.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 import { loadObjective } from './objective.ts';
 
@@ -194,7 +195,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     const region = options.region ?? meta.region;
     // Workers started elsewhere are SpotBatchFleet's ECS tasks: count those, not the local 0.
     const workersAlive = options.metricsCluster !== undefined && options.workers === 0
-      ? await ecsWorkerCounter({ cluster: options.metricsCluster, region })
+      ? cachedWorkerCount(await ecsWorkerCounter({ cluster: options.metricsCluster, region }), { onWarning: (message) => note(`warning: ${message}`) })
       : () => liveFleet.alive();
     const coordinator = createCoordinator({
       run, tasks: queues.tasks, results: queues.results, store, bucket: BATCH_BUCKET, resendAfterMs: options.resendAfterMs,

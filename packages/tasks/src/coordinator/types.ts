@@ -171,8 +171,12 @@ export interface CoordinatorOptions {
    * @default 'fail'
    */
   unscorable?: UnscorablePolicy | undefined;
-  /** Counts workers alive, for `metrics().backlogPerWorker`. @default unknown */
-  workersAlive?: (() => number | Promise<number>) | undefined;
+  /**
+   * Counts workers alive, for `metrics().backlogPerWorker`; undefined when the count is not
+   * known right now (it must not throw: `metrics()` is read after every generation).
+   * @default unknown
+   */
+  workersAlive?: (() => number | undefined | Promise<number | undefined>) | undefined;
   /** Told about sends, drops and dead letters. @default nothing */
   onEvent?: ((event: CoordinatorEvent) => void) | undefined;
   /** Aborting stops `evaluate` with E_ABORTED. */
