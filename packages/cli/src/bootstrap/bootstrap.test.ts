@@ -148,7 +148,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
 
     // The workers boot from exactly what was uploaded: the boot script pins both checksums.
     const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');
-    const spec = validateCluster({ name: 'twice', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 0 } } });
+    const spec = validateCluster({ name: 'twice', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 3 } } });
     assert.equal(userData, renderWorkerUserData({
       spec, bucket: 'twice-models', version: '0.1.0', sha256: artifactSha, node: { version: '20.18.1', sha256: (await digestFile(p.node)).sha256, arch: 'x64' },
     }));
@@ -249,6 +249,9 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', workers: 2 }, /--image-id is missing/],
       [{ project: 'flags', workers: 2, aws: { imageId: AMI } }, /--node-tarball \(or --node-sha256\) is missing/],
       [{ project: 'flags', nodeSha256: 'xyz' }, /--node-sha256 "xyz" is not 64 hex digits/],
+      [{ project: 'flags', version: '../x' }, /^--version: "\.\.\/x" is not a version/],
+      [{ project: 'flags', nodeVersion: '18.0.0' }, /^--node-version: "18\.0\.0" is not a Node\.js 20 release/],
+      [{ project: 'flags', infraConfig: { serve: { projectName: 'else' } } }, /serve\.projectName is "else" but --project is "flags"/],
       [{ project: 'flags', spec: validateCluster({ name: 'other', provider: 'aws', pools: { worker: { count: 1 } } }) }, /names cluster "other" but --project is "flags"/],
       [{ project: 'flags', spec: validateCluster({ name: 'flags', pools: { worker: { count: 1 } } }) }, /provider is "local"/],
     ];

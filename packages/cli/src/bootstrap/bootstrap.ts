@@ -158,7 +158,7 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
   if (options.bucket !== undefined) checkBucketFlag(options.bucket, '--bucket');
   if (options.checkpointsBucket !== undefined) checkBucketFlag(options.checkpointsBucket, '--checkpoints-bucket');
   const spec = options.spec ?? validateCluster({
-    name: project, provider: 'aws', region: options.region ?? await defaultRegion(), pools: { worker: { count: 0 } },
+    name: project, provider: 'aws', region: options.region ?? await defaultRegion(), pools: { worker: { count: options.workers ?? 0 } },
   }, '--project');
   if (spec.name !== project) {
     throw new SynktiError('E_USAGE', `the config names cluster "${spec.name}" but --project is "${project}"`, { hint: `pass --project ${spec.name}, or set name: "${project}" in the config` });
@@ -180,6 +180,17 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
     throw new SynktiError('E_USAGE', 'workers install Node.js from the bucket: --node-tarball (or --node-sha256) is missing', {
       hint: `download node-v${options.nodeVersion ?? DEFAULT_NODE_VERSION}-linux-${options.arch ?? 'x64'}.tar.xz from nodejs.org and pass --node-tarball <file>`,
     });
+  }
+  try {
+    // Names that become S3 keys: a bad one is refused before anything is created.
+    if (options.version !== undefined) agentArtifactKey(options.version);
+    nodeTarballKey(options.nodeVersion ?? DEFAULT_NODE_VERSION, options.arch ?? 'x64');
+  } catch (error) {
+    throw asUsageError(error);
+  }
+  const serve = options.infraConfig?.serve;
+  if (serve?.projectName !== undefined && serve.projectName !== project) {
+    throw new SynktiError('E_USAGE', `the infra config's serve.projectName is "${serve.projectName}" but --project is "${project}"`, { hint: 'make them the same (it is the SynktiCluster tag of the fleet)' });
   }
   if (options.nodeSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.nodeSha256)) {
     throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, { hint: "copy it from nodejs.org's SHASUMS256.txt" });
@@ -233,7 +244,11 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     finish(step('infra', 'skipped', '--skip-infra: the infrastructure is managed elsewhere'));
   } else {
     const stack = options.stack ?? project;
-    const config: InfraConfig = options.infraConfig ?? { serve: { projectName: project, region: spec.region, workerCount: 0 } };
+    const given = options.infraConfig;
+    // A serve component without a projectName would be named "synkti": it is this project.
+    const config: InfraConfig = given === undefined
+      ? { serve: { projectName: project, region: spec.region, workerCount: 0 } }
+      : given.serve === undefined ? given : { ...given, serve: { ...given.serve, projectName: project } };
     say(`infra: stack ${stack}${dryRun ? ' (preview)' : ''}`);
     try {
       const request = { stack, config, onOutput: (line: string) => say(`infra: ${line.trimEnd()}`) };
