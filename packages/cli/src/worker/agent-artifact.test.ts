@@ -33,14 +33,20 @@ function pkg(dir: string, name: string, extra: Record<string, unknown> = {}): vo
 
 /** A checkout: workspace packages linked from node_modules, a nested dependency, a missing optional one. */
 function fakeCheckout(root: string): void {
-  pkg(join(root, 'packages/agent'), '@synkti/agent', { dependencies: { '@synkti/core': '0.1.0', 'dep-a': '^1' } });
+  pkg(join(root, 'packages/agent'), '@synkti/agent', { dependencies: { '@synkti/core': '0.1.0', '@synkti/dashboard': '0.1.0', 'dep-a': '^1' } });
   write(join(root, 'packages/agent/src/main.ts'), 'export {};\n');
   write(join(root, 'packages/agent/src/main.test.ts'), 'test\n');
   write(join(root, 'packages/agent/src/testing/fake.ts'), 'fixture\n');
   write(join(root, 'packages/agent/README.md'), 'docs\n');
   pkg(join(root, 'packages/core'), '@synkti/core', { dependencies: { 'dep-b': '^2' } });
   write(join(root, 'packages/core/src/index.ts'), 'export {};\n');
+  // A package with prebuilt assets: its "files" ship (dist/ too), its other directories do not.
+  pkg(join(root, 'packages/dashboard'), '@synkti/dashboard', { files: ['src', 'dist/'] });
+  write(join(root, 'packages/dashboard/src/index.ts'), 'export {};\n');
+  write(join(root, 'packages/dashboard/dist/index.html'), '<!doctype html>\n');
+  write(join(root, 'packages/dashboard/web/main.ts'), 'front-end source\n');
   mkdirSync(join(root, 'node_modules/@synkti'), { recursive: true });
+  symlinkSync('../../packages/dashboard', join(root, 'node_modules/@synkti/dashboard'));
   symlinkSync('../../packages/agent', join(root, 'node_modules/@synkti/agent'));
   symlinkSync('../../packages/core', join(root, 'node_modules/@synkti/core'));
   pkg(join(root, 'node_modules/dep-a'), 'dep-a', { dependencies: { 'dep-b': '^1' } });
@@ -59,7 +65,7 @@ async function entries(file: string): Promise<string[]> {
 }
 
 describe('packAgentArtifact', () => {
-  it('packs the entry, workspace sources without tests, and exactly the dependency closure', async (t) => {
+  it('packs the entry, workspace sources without tests (plus what "files" names, e.g. prebuilt dist/), and exactly the dependency closure', async (t) => {
     const root = temp(t, 'synkti-checkout-');
     fakeCheckout(root);
     const out = temp(t, 'synkti-out-');
@@ -67,7 +73,7 @@ describe('packAgentArtifact', () => {
     assert.equal(artifact.file, join(out, 'synkti-agent-1.2.3.tgz'));
     assert.equal(artifact.key, 'artifacts/synkti-agent-1.2.3.tgz');
     assert.equal(artifact.sha256, createHash('sha256').update(readFileSync(artifact.file)).digest('hex'));
-    assert.equal(artifact.packages, 8);
+    assert.equal(artifact.packages, 9);
     const top = 'synkti-agent-1.2.3/';
     assert.deepEqual(await entries(artifact.file), [
       'bin/synkti-agent.mjs',
@@ -76,6 +82,9 @@ describe('packAgentArtifact', () => {
       'node_modules/@synkti/agent/src/main.ts',
       'node_modules/@synkti/core/package.json',
       'node_modules/@synkti/core/src/index.ts',
+      'node_modules/@synkti/dashboard/dist/index.html',
+      'node_modules/@synkti/dashboard/package.json',
+      'node_modules/@synkti/dashboard/src/index.ts',
       'node_modules/dep-a/index.js',
       'node_modules/dep-a/node_modules/dep-b/package.json',
       'node_modules/dep-a/package.json',

@@ -70,6 +70,8 @@ interface PackageJson {
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  /** Top-level files and directories the package publishes (npm's "files"). */
+  files?: string[];
 }
 
 function readPackageJson(dir: string): PackageJson {
@@ -89,7 +91,13 @@ function findPackage(name: string, fromDir: string): string | undefined {
 }
 
 /** Sources only: no tests, no test fixtures, no nested node_modules (walked separately). */
-function copyPackage(from: string, to: string, workspace: boolean): void {
+/**
+ * Copies one package into the tree. A workspace package ships its package.json and the
+ * top-level entries its "files" field names (default: src/), without tests or test
+ * fixtures: the dashboard's prebuilt dist/ must reach the workers, its sources' tests not.
+ */
+function copyPackage(from: string, to: string, workspace: boolean, files: readonly string[] | undefined): void {
+  const shipped = new Set((files ?? ['src']).map((f) => f.replace(/^\.\//, '').replace(/\/+$/, '')));
   cpSync(from, to, {
     recursive: true,
     filter: (source) => {
@@ -99,7 +107,7 @@ function copyPackage(from: string, to: string, workspace: boolean): void {
       if (parts[0] === 'node_modules') return false;
       if (!workspace) return true;
       if (rel === 'package.json') return true;
-      return parts[0] === 'src' && !source.endsWith('.test.ts') && !parts.includes('testing');
+      return shipped.has(parts[0] ?? '') && !source.endsWith('.test.ts') && !parts.includes('testing');
     },
   });
 }
@@ -150,8 +158,8 @@ export async function packAgentArtifact(options: PackAgentArtifactOptions = {}):
       if (!workspace && relative(repoRoot, dir).startsWith('..')) {
         throw new SynktiError('E_PACK', `${name} is installed outside the checkout (${dir})`, { hint: 'install dependencies inside the checkout (npm ci)' });
       }
-      copyPackage(dir, dest, workspace);
       const pkg = readPackageJson(dir);
+      copyPackage(dir, dest, workspace, pkg.files);
       for (const dep of Object.keys(pkg.dependencies ?? {})) queue.push({ name: dep, from: dir, optional: false });
       // Optional and peer dependencies ship when installed (e.g. esbuild's binary for this platform).
       for (const dep of Object.keys(pkg.optionalDependencies ?? {})) queue.push({ name: dep, from: dir, optional: true });
