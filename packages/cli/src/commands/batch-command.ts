@@ -130,6 +130,9 @@ export function registerBatchCommands(program: Command): void {
     }) => {
       if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
       if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
+      if (o.metricsInterval < 1000) {
+        throw new SynktiError('E_USAGE', `--metrics-interval ${o.metricsInterval}ms is below 1 second`, { hint: 'CloudWatch aggregates per minute; 1 minute (the default) is enough for autoscaling' });
+      }
       if (o.backend === 'sqs' && !o.region && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
         throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
       }
