@@ -249,6 +249,8 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', workers: 2 }, /--image-id is missing/],
       [{ project: 'flags', workers: 2, aws: { imageId: AMI } }, /--node-tarball \(or --node-sha256\) is missing/],
       [{ project: 'flags', nodeSha256: 'xyz' }, /--node-sha256 "xyz" is not 64 hex digits/],
+      [{ project: 'flags', artifact: join(work, 'nope.tgz') }, /^--artifact .*nope\.tgz: no such file/],
+      [{ project: 'flags', modelDir: join(work, 'no-model') }, /^--model-dir .*no-model: no such directory/],
       [{ project: 'flags', version: '../x' }, /^--version: "\.\.\/x" is not a version/],
       [{ project: 'flags', nodeVersion: '18.0.0' }, /^--node-version: "18\.0\.0" is not a Node\.js 20 release/],
       [{ project: 'flags', infraConfig: { serve: { projectName: 'else' } } }, /serve\.projectName is "else" but --project is "flags"/],

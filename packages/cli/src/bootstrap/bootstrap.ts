@@ -12,6 +12,7 @@
  * nothing. With dryRun nothing is changed: each step says what it would do. A failed
  * step stops the run (the later steps need it) and is reported with its hint.
  */
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,13 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
     nodeTarballKey(options.nodeVersion ?? DEFAULT_NODE_VERSION, options.arch ?? 'x64');
   } catch (error) {
     throw asUsageError(error);
+  }
+  for (const [flag, path, kind] of [['--artifact', options.artifact, 'file'], ['--node-tarball', options.nodeTarball, 'file'], ['--model-dir', options.modelDir, 'directory']] as const) {
+    if (path === undefined) continue;
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (info === undefined || (kind === 'file' ? !info.isFile() : !info.isDirectory())) {
+      throw new SynktiError('E_USAGE', `${flag} ${path}: no such ${kind}`, { hint: `check the path given to ${flag}` });
+    }
   }
   const serve = options.infraConfig?.serve;
   if (serve?.projectName !== undefined && serve.projectName !== project) {
