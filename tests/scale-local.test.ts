@@ -15,7 +15,7 @@ import { down } from '../packages/cli/src/commands/down.ts';
 import { logs } from '../packages/cli/src/commands/logs.ts';
 import { scale } from '../packages/cli/src/commands/scale.ts';
 import { up } from '../packages/cli/src/commands/up.ts';
-import { makeProject, processAlive, runCli, uniqueName } from './helpers/cli.ts';
+import { makeProject, processAlive, runCli, uniqueName, waitFor } from './helpers/cli.ts';
 
 const name = uniqueName('e2e-scale');
 const project = makeProject({
@@ -67,7 +67,7 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   assert.deepEqual(shrunk.terminated, grown.launched, 'both idle and ready: the newest goes');
   assert.deepEqual(shrunk.nodes.map((n) => [n.record.id, n.status?.state, n.status?.members.map((m) => m.id)]), [[first[0], 'ready', [first[0]]]],
     'the survivor no longer lists it');
-  assert.equal(processAlive(newestPid), false, 'the removed node\'s agent process is gone');
+  await waitFor('the removed node\'s agent process to exit', async () => (processAlive(newestPid) ? undefined : true), 10_000);
   const gone = await listAllInstances(cloud.instances, { ids: [newest.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
   assert.equal(gone[0]?.state, 'terminated');
   assert.deepEqual(Object.keys(gone[0]!.tags).filter((k) => k.startsWith('Synkti')), [], 'it untagged itself on the way out (graceful)');
@@ -87,6 +87,10 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   assert.match(sshResult.stderr, /pid \d+/);
   assert.match(sshResult.stderr, /log: +\//);
   assert.ok(sshResult.stderr.includes(`synkti logs ${survivor} -f`), sshResult.stderr);
+
+  // A node removed by scale left gracefully: no survivor launched a replacement for it.
+  const live = await listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: name } });
+  assert.deepEqual(live.map((r) => r.id), [survivor], 'still exactly one node, seconds after the scale-in');
 });
 
 test('a bad pool is a usage error: exit 2, naming the pools (counts: scale-aws.test.ts)', { timeout: 60_000 }, async () => {
