@@ -3,6 +3,7 @@
  * (pipeline queue depth, batch backlog): input types, the dimension-value check, and the
  * client, loaded lazily (only when a `--metrics-cluster` turns publishing on).
  */
+import { InvalidArgumentError } from 'commander';
 import { SynktiError } from '@synkti/core';
 import { importAwsSdk } from './lazy-aws-sdk.ts';
 
@@ -45,6 +46,15 @@ export function validateDimensionValue(value: string, field = '--metrics-cluster
   }
   if (value !== value.trim()) throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} starts or ends with a space`, { hint: fix });
   return value;
+}
+
+/** `--metrics-cluster` as a commander option parser (same rules, commander's error). */
+export function metricsClusterOption(value: string): string {
+  try {
+    return validateDimensionValue(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof SynktiError ? `${error.message.replace(/^--metrics-cluster: /, '')} (${error.hint ?? ''})` : String(error));
+  }
 }
 
 /** A PutMetricData function over the SDK's CloudWatch client (default credentials; region from the options or the environment). */

@@ -1,8 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { SynktiError, parseDuration } from '@synkti/core';
-import { IMDS_ENDPOINT_ENV, createImdsClient, parseChaosRate } from '@synkti/cloud';
+import { SynktiError } from '@synkti/core';
+import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
 import { validateRunId, type UnscorablePolicy } from '@synkti/tasks';
-import { validateDimensionValue } from '../cloudwatch-client.ts';
+import { metricsClusterOption } from '../cloudwatch-client.ts';
+import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type BatchBackend } from '../batch/backend.ts';
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
@@ -11,31 +12,7 @@ import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, type BatchW
 import { renderBatchSummary, runBatchCmaes } from '../batch/cmaes-run.ts';
 import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
-function intOption(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.5');
-  return n;
-}
-
-function durationOption(value: string): number {
-  try {
-    const ms = parseDuration(value);
-    if (ms <= 0) throw new Error('zero');
-    return ms;
-  } catch {
-    throw new InvalidArgumentError('expected a positive duration such as "10s", "2 minutes" or "500ms"');
-  }
-}
+const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
 
 function backendOption(value: string): BatchBackend {
   if (!(BATCH_BACKENDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${BATCH_BACKENDS.join(', ')}`);
@@ -63,14 +40,6 @@ function unscorableOption(value: string): UnscorablePolicy {
   return value;
 }
 
-function chaosRateOption(value: string): number {
-  try {
-    return parseChaosRate(value);
-  } catch {
-    throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
-  }
-}
-
 function urlOption(value: string): string {
   try {
     const url = new URL(value);
@@ -78,14 +47,6 @@ function urlOption(value: string): string {
     return value;
   } catch {
     throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:4566');
-  }
-}
-
-function metricsClusterOption(value: string): string {
-  try {
-    return validateDimensionValue(value);
-  } catch (error) {
-    throw new InvalidArgumentError(error instanceof SynktiError ? `${error.message.replace(/^--metrics-cluster: /, '')} (${error.hint ?? ''})` : String(error));
   }
 }
 
@@ -99,27 +60,27 @@ export function registerBatchCommands(program: Command): void {
   batch.command('cmaes')
     .description('run CMA-ES with candidates evaluated by spot workers; checkpointed every generation (resume with --resume RUN)')
     .option('--objective <module|builtin>', `what to minimise: ${BUILTIN_OBJECTIVE_NAMES.join(', ')}, or a module whose default export is (x: number[]) => number`, objectiveOption)
-    .option('--dim <n>', 'parameters per candidate', intOption(1, 10_000))
-    .option('--generations <n>', 'generations to run (default 100)', intOption(1, 1_000_000))
-    .option('--population <n>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋)', intOption(2, 100_000))
-    .option('--seed <n>', 'random seed: the same seed gives the same run (default: random, printed)', intOption(0, 2 ** 31 - 1))
+    .option('--dim <n>', 'parameters per candidate', wholeNumberOption(1, 10_000))
+    .option('--generations <n>', 'generations to run (default 100)', wholeNumberOption(1, 1_000_000))
+    .option('--population <n>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋)', wholeNumberOption(2, 100_000))
+    .option('--seed <n>', 'random seed: the same seed gives the same run (default: random, printed)', wholeNumberOption(0, 2 ** 31 - 1))
     .option('--sigma <x>', 'initial step size (default: CMA-ES\'s)', positiveNumber)
-    .option('--workers <n>', 'local spot worker instances to keep running (0: workers started elsewhere with `synkti batch worker`)', intOption(0, 256), 2)
+    .option('--workers <n>', 'local spot worker instances to keep running (0: workers started elsewhere with `synkti batch worker`)', wholeNumberOption(0, 256), 2)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')} (postgres reads SYNKTI_POSTGRES_URL)`, backendOption)
     .option('--resume <run>', 'continue a run from its last checkpoint (other settings come from the run)', runOption)
     .option('--run <id>', 'id of a new run (default: cmaes-<time>-<random>)', runOption)
-    .option('--lease <duration>', 'lease workers hold on a task, renewed while it runs', durationOption, DEFAULT_WORKER_LEASE_MS)
-    .option('--notice-poll <duration>', 'how often workers poll instance metadata for a spot notice', durationOption, 5000)
-    .option('--resend-after <duration>', 'send a candidate again when it has no result this long after its send', durationOption, 300_000)
+    .option('--lease <duration>', 'lease workers hold on a task, renewed while it runs', batchDuration, DEFAULT_WORKER_LEASE_MS)
+    .option('--notice-poll <duration>', 'how often workers poll instance metadata for a spot notice', batchDuration, 5000)
+    .option('--resend-after <duration>', 'send a candidate again when it has no result this long after its send', batchDuration, 300_000)
     .option('--unscorable <policy>', 'a candidate whose task is dead-lettered: fail (stop; redrive and resume) or worst (score +Infinity)', unscorableOption, 'fail')
-    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, intOption(1, 1000))
+    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, wholeNumberOption(1, 1000))
     .option('--sqs-endpoint <url>', 'SQS endpoint (e.g. a local SQS server); default AWS', urlOption)
     .option('--region <region>', 'AWS region for SQS (default $AWS_REGION)')
     .option('--chaos-rate <rate>', 'local cloud: random spot interruptions per worker, e.g. 6/h or 1/min', chaosRateOption)
-    .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
+    .option('--chaos-notice <duration>', 'warning each chaos interruption gives', batchDuration, 120_000)
     .option('--keep-workers', 'leave the worker instances running afterwards', false)
     .option('--metrics-cluster <cluster>', 'publish the backlog to CloudWatch for autoscaling: Synkti/Batch BacklogPerWorker and Backlog with dimension Cluster=<cluster>, what SpotBatchFleet <project>-<environment> scales its workers from (with --workers 0 the workers are its ECS service\'s running tasks)', metricsClusterOption)
-    .option('--metrics-interval <duration>', 'how often the backlog is published', durationOption, 60_000)
+    .option('--metrics-interval <duration>', 'how often the backlog is published', batchDuration, 60_000)
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print the summary as JSON', false)
     .action(async (o: {
@@ -152,10 +113,10 @@ export function registerBatchCommands(program: Command): void {
     .option('--run <id>', 'the run whose tasks to evaluate', runOption)
     .option('--objective <module|builtin>', 'the objective (must be the run\'s)', objectiveOption)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')}`, backendOption, 'local')
-    .option('--concurrency <n>', 'tasks evaluated at once', intOption(1, 1000), 1)
-    .option('--lease <duration>', 'lease on each task, renewed while it runs', durationOption, DEFAULT_WORKER_LEASE_MS)
-    .option('--notice-poll <duration>', 'how often to poll instance metadata for a spot notice (when SYNKTI_IMDS_ENDPOINT is set)', durationOption, 5000)
-    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, intOption(1, 1000))
+    .option('--concurrency <n>', 'tasks evaluated at once', wholeNumberOption(1, 1000), 1)
+    .option('--lease <duration>', 'lease on each task, renewed while it runs', batchDuration, DEFAULT_WORKER_LEASE_MS)
+    .option('--notice-poll <duration>', 'how often to poll instance metadata for a spot notice (when SYNKTI_IMDS_ENDPOINT is set)', batchDuration, 5000)
+    .option('--max-receives <n>', `deliveries before a task is dead-lettered (default ${DEFAULT_BATCH_MAX_RECEIVES})`, wholeNumberOption(1, 1000))
     .option('--sqs-endpoint <url>', 'SQS endpoint', urlOption)
     .option('--region <region>', 'AWS region for SQS')
     .option('--state-dir <dir>', STATE_DIR_HELP)
@@ -203,7 +164,7 @@ export function registerBatchCommands(program: Command): void {
   batch.command('preempt')
     .description('interrupt a local batch worker as AWS would: an IMDSv2 spot notice now, SIGKILL when it expires (`batch status RUN` lists workers)')
     .argument('<instance>', 'worker instance id (a unique prefix is enough)')
-    .option('--in <duration>', 'warning before the worker is reclaimed (AWS gives 2 minutes)', durationOption, 120_000)
+    .option('--in <duration>', 'warning before the worker is reclaimed (AWS gives 2 minutes)', batchDuration, 120_000)
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .action(async (id: string, o: { in: number; stateDir?: string }) => {
       const notice = await batchPreempt(resolveBatchStateDir(o.stateDir), id, o.in);
@@ -214,7 +175,7 @@ export function registerBatchCommands(program: Command): void {
   dlq.command('list')
     .description('list the run\'s dead-lettered tasks with their last error')
     .argument('<run>', 'run id')
-    .option('--limit <n>', 'most to list', intOption(1, 10_000), 100)
+    .option('--limit <n>', 'most to list', wholeNumberOption(1, 10_000), 100)
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print JSON', false)
     .action(async (run: string, o: { limit: number; stateDir?: string; json: boolean }) => {

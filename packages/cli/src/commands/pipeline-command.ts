@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { durationOption, wholeNumberOption } from '../option-parsers.ts';
 import { runPipelineAgentProcess } from '../pipeline/agent-process.ts';
 import { startPipelineApiServer } from '../pipeline/api-server.ts';
@@ -35,7 +36,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--no-requeuer', 'do not run the requeuer on this node (keep it on somewhere!)')
     .option('--requeuer-interval <duration>', 'requeuer tick', pipelineDuration, 2000)
     .option('--requeuer-lease <duration>', 'requeuer lease and membership TTL (takeover bound: this + the tick)', pipelineDuration, 10_000)
-    .option('--metrics-cluster <name>', 'publish queue depth (Synkti/Pipelines ReadyTasks, ClaimedTasks by Cluster, Pool) to CloudWatch; one node publishes at a time')
+    .option('--metrics-cluster <name>', 'publish queue depth (Synkti/Pipelines ReadyTasks, ClaimedTasks by Cluster, Pool) to CloudWatch; one node publishes at a time', metricsClusterOption)
     .option('--metrics-interval <duration>', 'how often queue depth is published', pipelineDuration, 60_000)
     .option('--json', 'log JSON lines', false)
     .action(async (options: {
@@ -61,7 +62,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--port <port>', 'port (0: any free port)', wholeNumberOption(0, 65535), 8790)
     .option('--max-body <bytes>', 'largest request body', wholeNumberOption(1024, 64 * 1024 * 1024), 1024 * 1024)
     .option('--no-requeuer', 'do not run the requeuer on this node')
-    .option('--metrics-cluster <name>', 'publish queue depth to CloudWatch (as synkti agent does)')
+    .option('--metrics-cluster <name>', 'publish queue depth to CloudWatch (as synkti agent does)', metricsClusterOption)
     .option('--metrics-interval <duration>', 'how often queue depth is published', pipelineDuration, 60_000)
     .action(async (options: {
       pipeline: string[]; db?: string; apiKeys?: string; store?: string; bucket: string; host: string; port: number; maxBody: number; requeuer: boolean;
