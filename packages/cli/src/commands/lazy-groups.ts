@@ -47,7 +47,7 @@ export const LAZY_GROUPS: LazyGroup[] = [
     load: async () => (await import('./ops-command.ts')).registerOpsCommands,
   },
   {
-    commands: { dashboard: 'live fleet dashboard in the browser (127.0.0.1 only): nodes, timeline of notices, drains, replacements and crashes, traffic, batch queue, cost rate' },
+    commands: { dashboard: 'live fleet dashboard in the browser (127.0.0.1 only): nodes, timeline of notices, drains, replacements and crashes, traffic, batch queue, pipeline jobs by state, cost rate; every agent also serves it at http://<node>:<agent port>/dashboard/' },
     load: async () => (await import('./dashboard-command.ts')).registerDashboardCommand,
   },
   {
