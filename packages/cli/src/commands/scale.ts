@@ -10,13 +10,14 @@
  * terminations (agents report ready minutes later: `synkti status`).
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { SynktiError, TAG_ROLE, formatDuration, type ClusterSpec } from '@synkti/core';
+import { SynktiError, TAG_ROLE, formatDuration, isSynktiError, type ClusterSpec } from '@synkti/core';
 import type { InstanceRecord } from '@synkti/cloud';
 import type { NodeReport } from '../agent-status.ts';
 import { openFleet, type FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { createProgress } from '../output.ts';
 import { launchWorkers } from '../worker/worker-fleet.ts';
+import { asUsageError } from '../worker/worker-settings.ts';
 
 /** Most nodes one pool may be scaled to: local nodes are processes on this machine. */
 export const MAX_SCALE = { local: 64, aws: 1000 } as const;
@@ -90,6 +91,20 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** The user data new nodes boot with; on aws a missing setting names its SYNKTI_* variable. */
+async function launchUserData(fleet: FleetAccess): Promise<string> {
+  try {
+    return await fleet.userData();
+  } catch (error) {
+    const usage = asUsageError(error);
+    if (fleet.kind !== 'aws' || !isSynktiError(usage, 'E_USAGE')) throw usage;
+    throw new SynktiError('E_USAGE', usage.message, {
+      cause: error,
+      hint: `${usage.hint ? `${usage.hint}; ` : ''}synkti scale reads the launch settings of \`synkti worker launch\` from SYNKTI_* variables: SYNKTI_IMAGE_ID, SYNKTI_BUCKET, SYNKTI_AGENT_SHA256, SYNKTI_NODE_SHA256, SYNKTI_SUBNETS, SYNKTI_SECURITY_GROUPS, SYNKTI_INSTANCE_PROFILE`,
+    });
+  }
+}
+
 async function poolReports(fleet: FleetAccess, pool: string): Promise<NodeReport[]> {
   const records = (await fleet.list({ role: pool })).filter((r) => r.state !== 'shutting-down');
   return probeNodes(fleet, records);
@@ -119,7 +134,7 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
     if (to > from) {
       progress.update(`${pool}: launching ${plural(to - from, 'node')} (${from} → ${to})`);
       const records = await launchWorkers(fleet.instances, spec, {
-        count: to - from, role: pool, userData: await fleet.userData(),
+        count: to - from, role: pool, userData: await launchUserData(fleet),
         onLaunched: (record, i, n) => progress.update(`${pool}: launched ${record.id} (${i + 1}/${n})`),
       });
       launched = records.map((r) => r.id);

@@ -48,8 +48,9 @@ function list(value: string | undefined): string[] | undefined {
   return value === undefined || value.trim() === '' ? undefined : [value];
 }
 
-/** The same SYNKTI_* variables `synkti worker launch` reads for its flags. */
-export function launchSettingsFromEnv(env: NodeJS.ProcessEnv): { userData: UserDataFlags; aws: AwsLaunchFlags } {
+/** The same SYNKTI_* variables `synkti worker launch` reads for its flags (an empty one counts as unset). */
+export function launchSettingsFromEnv(rawEnv: NodeJS.ProcessEnv): { userData: UserDataFlags; aws: AwsLaunchFlags } {
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([key, value]) => key.startsWith('SYNKTI_') && value !== undefined && value.trim() !== '')) as NodeJS.ProcessEnv;
   return {
     userData: {
       bucket: env.SYNKTI_BUCKET, version: env.SYNKTI_AGENT_VERSION, sha256: env.SYNKTI_AGENT_SHA256,

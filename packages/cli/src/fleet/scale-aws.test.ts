@@ -111,7 +111,9 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       const same = await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, quiet: true });
       assert.deepEqual([same.launched, same.terminated], [[], []]);
       await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: {}, quiet: true }),
-        (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI|--bucket|bucket/.test(error.message));
+        (error: unknown) => isSynktiError(error, 'E_USAGE') && /bucket is required/.test(error.message) && /SYNKTI_BUCKET/.test(error.hint ?? '') && /SYNKTI_IMAGE_ID/.test(error.hint ?? ''));
+      await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, quiet: true }),
+        (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message), 'the AMI is required to launch');
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
     } finally {
       mock.restore();
