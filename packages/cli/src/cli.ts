@@ -9,6 +9,10 @@ import { loadImplementation } from './ts-loader.ts';
  * stand-ins until used, so `synkti --help` starts fast (measured by tests/cli-package.test.ts).
  */
 export async function run(argv: string[]): Promise<void> {
+  // The AWS SDK warns on every command that its 2027 releases need Node 22; Synkti pins
+  // SDK versions that run on 20, so `synkti doctor` says it once instead. A user's own
+  // setting of the variable wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = addCoreCommands(baseProgram());
   registerLazyGroups(program, baseProgram, argv);
   addCompletion(program);

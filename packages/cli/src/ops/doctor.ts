@@ -48,9 +48,15 @@ function versionAtLeast(version: string, minimum: string): boolean {
 }
 
 export function nodeFinding(version: string): Finding {
-  return versionAtLeast(version, MIN_NODE_VERSION)
-    ? ok('node', `Node ${version} (>= ${MIN_NODE_VERSION})`)
-    : fail('node', `Node ${version} is too old: Synkti needs >= ${MIN_NODE_VERSION}`, 'install Node 20.11 or later (https://nodejs.org, or `nvm install 20`)');
+  if (!versionAtLeast(version, MIN_NODE_VERSION)) {
+    return fail('node', `Node ${version} is too old: Synkti needs >= ${MIN_NODE_VERSION}`, 'install Node 20.11 or later (https://nodejs.org, or `nvm install 20`)');
+  }
+  // The CLI silences the AWS SDK's own Node-version warning on every command (cli.ts);
+  // this is where the user hears about it, once.
+  if (!versionAtLeast(version, '22.0.0')) {
+    return ok('node', `Node ${version} (>= ${MIN_NODE_VERSION}); note: AWS SDK releases from January 2027 need Node >= 22 (Synkti pins SDK versions that run on 20)`);
+  }
+  return ok('node', `Node ${version} (>= ${MIN_NODE_VERSION})`);
 }
 
 async function configFinding(o: DoctorOptions): Promise<{ finding: Finding; spec?: ClusterSpec; file?: string }> {
