@@ -31,6 +31,7 @@ const LIGHT = new Set([
   'packages/cli/src/program.ts',
   'packages/cli/src/ts-loader.ts',
   'packages/cli/src/exit-codes.ts',
+  'packages/cli/src/option-parsers.ts',
   'packages/cli/src/commands/lazy-groups.ts',
   'packages/cli/src/commands/completion.ts',
   'packages/core/src/errors.ts',

@@ -1,34 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 // Light imports only (no zod, no cloud SDKs): `synkti --help` loads this file and nothing
 // else of Synkti; each command loads its implementation when it runs.
 import { isSynktiError } from '@synkti/core/errors';
-import { parseDuration } from '@synkti/core/duration';
-import { parseChaosRate } from '@synkti/cloud/chaos-rate';
 import { EXIT } from './exit-codes.ts';
 import { loadImplementation, missingPackage } from './ts-loader.ts';
+import { chaosRateOption, durationOption as durationParser, wholeNumberOption } from './option-parsers.ts';
 
-function durationOption(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError('expected a duration such as "30s", "2 minutes" or "500ms"');
-  }
-}
-
-function chaosRateOption(value: string): number {
-  try {
-    return parseChaosRate(value);
-  } catch {
-    throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
-  }
-}
-
-function countOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 0 to 10000');
-  return n;
-}
+const durationOption = durationParser();
+const countOption = wholeNumberOption(0, 10_000);
 
 type ClusterSpec = import('@synkti/core').ClusterSpec;
 
