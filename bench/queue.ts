@@ -21,11 +21,11 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '@synkti/core';
 import type { Queue } from '../packages/tasks/src/queue/types.ts';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { armDeadline, onExit, startChild, stopAll } from './lib/children.ts';
@@ -59,17 +59,6 @@ const LEASE_MS = 120_000;
 const PAYLOAD = 'x'.repeat(32);
 
 const log = (line: string): void => console.error(line);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function intArg(args: Map<string, string>, name: string, fallback: number, max: number): number {
   const value = numberArg(args, name, fallback);
@@ -311,7 +300,7 @@ async function startRedis(dir: string): Promise<{ port: number; version: string 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let lastLog = '';
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     // No persistence (no RDB, no AOF), loopback only, in our temp dir.
     const child = startChild(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] });

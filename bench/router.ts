@@ -9,10 +9,10 @@
  * alternate ours/nginx for each round; the report gives medians and ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '@synkti/core';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { armDeadline, onExit, startTsChild, stopAll, waitReady } from './lib/children.ts';
 import { runLoad, type LoadResult } from './lib/load.ts';
@@ -29,17 +29,6 @@ Synkti's router vs nginx (1 worker) as reverse proxies to the same upstream.
 Prints a table, then one JSON line {"bench":"router",...}.`;
 
 const log = (line: string): void => console.error(line);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function checkTarget(url: string, what: string, expectedBytes: number): Promise<void> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -75,7 +64,7 @@ export async function main(argv: string[]): Promise<void> {
     const oursReady = await waitReady<{ ready: true; port: number }>(ours, 'synkti router');
     const oursUrl = `http://127.0.0.1:${oursReady.port}/v1/completions`;
 
-    const nginxPort = await freePort();
+    const nginxPort = await freeLoopbackPort();
     await startNginx({ binary: nginx, dir, listenPort: nginxPort, upstreamPort: up.port });
     const nginxUrl = `http://127.0.0.1:${nginxPort}/v1/completions`;
 

@@ -15,9 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freeLoopbackPort } from '@synkti/core';
 import { ServiceUnavailableError } from './services.ts';
 
 export interface TestPostgres {
@@ -71,18 +71,6 @@ function serverUser(): { uid: number; gid: number } | undefined {
     if (fields && fields[2] && fields[3]) return { uid: Number(fields[2]), gid: Number(fields[3]) };
   }
   return { uid: 65534, gid: 65534 };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs a command to completion; rejects with its output on a non-zero exit. */
@@ -151,7 +139,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
 
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       let log = '';
       const server = spawn(join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1',
         '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
-import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_ROLE } from '@synkti/core';
+import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_ROLE, freeLoopbackPort } from '@synkti/core';
 import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, Page } from '@synkti/cloud';
 import type { DashboardSnapshot } from '@synkti/dashboard';
 import { Agent } from './agent.ts';
@@ -12,17 +11,6 @@ import type { Member } from './membership-view.ts';
 
 const SECRET = 'agent-dashboard-secret-0123456789';
 const CLUSTER = 'dash';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The cloud's tag index, in memory: what agents list to find their first peers. */
 class MemoryCloud implements InstanceProvider {
@@ -56,7 +44,7 @@ async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard =
   const agents: Agent[] = [];
   const urls: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const record: InstanceRecord = {
       id: `i-dash${i}`, state: 'running', privateIp: '127.0.0.1', instanceType: 'local.small', zone: `local-${'abc'[i]}`, lifecycle: 'spot',
       launchedAt: Date.now() + i, tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_PORT_AGENT]: String(port) },

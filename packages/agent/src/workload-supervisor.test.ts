@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
+import { freeLoopbackPort } from '@synkti/core';
 import { WorkloadSupervisor } from './workload-supervisor.ts';
 import type { WorkloadState, WorkloadSupervisorOptions } from './workload-supervisor.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const STAND_IN = fileURLToPath(new URL('./stand-in/main.ts', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function alive(pid: number): boolean {
   try {
@@ -70,7 +62,7 @@ describe('WorkloadSupervisor', () => {
   test('starts the stand-in, becomes healthy, logs to the file, and stop() leaves no process', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'synkti-supervisor-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const logFile = join(dir, 'workload.log');
     const { supervisor, states } = supervise(t, {
       command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000, logFile,
@@ -107,7 +99,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('kill -9 of the workload: restarted with backoff and healthy again', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const { supervisor, states, until } = supervise(t, {
       command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000,
       restartBackoff: { initialMs: 100, maxMs: 1000 },
@@ -129,7 +121,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('a command that exits at once is restarted with growing backoff and never healthy', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const { supervisor, states, until } = supervise(t, {
       command: [process.execPath, '-e', 'console.error("boom: no model here"); process.exit(3)'],
       port, healthPath: '/health', startupTimeoutMs: 5000,
@@ -151,7 +143,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('a server that never becomes healthy fails within the startup timeout with its output', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const { supervisor, states, until } = supervise(t, {
       command: standIn(port, '--startup-delay', '1h'), port, healthPath: '/health', startupTimeoutMs: 2500,
       restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
@@ -177,7 +169,7 @@ describe('WorkloadSupervisor', () => {
     const dir = await mkdtemp(join(tmpdir(), 'synkti-supervisor-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const flag = join(dir, 'sick');
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const script = `
       const fs = require('node:fs');
       require('node:http').createServer((req, res) => {
@@ -201,7 +193,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('stop() kills a group that ignores SIGTERM, children included, after the grace', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const script = `
       process.on('SIGTERM', () => {});
       const child = require('node:child_process').spawn(process.execPath,
@@ -228,7 +220,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('waitHealthy honours its abort signal; bad options are rejected', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const { supervisor } = supervise(t, {
       command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], port, healthPath: '/health', startupTimeoutMs: 5000,
     });
@@ -241,7 +233,7 @@ describe('WorkloadSupervisor', () => {
   });
 
   test('a program that does not exist fails with a spawn error and is retried', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const { supervisor, until } = supervise(t, {
       command: ['/nonexistent/synkti-workload'], port, healthPath: '/health', startupTimeoutMs: 5000,
       restartBackoff: { initialMs: 20, maxMs: 40 },

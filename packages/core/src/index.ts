@@ -11,3 +11,4 @@ export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
 export { initTemplate, STAND_IN_COMMAND, type InitTemplateOptions } from './init-template.ts';
 export { SIZES, SIZE_TO_INSTANCE_TYPES, SIZE_TO_INSTANCE_TYPE, type Size } from './instance-sizes.ts';
+export { freeLoopbackPort } from './free-port.ts';
