@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { FakeSsm } from './fake-ssm.ts';
 import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
 import { buildProgram } from '../main.ts';
 import { runProgram } from '../program.ts';
@@ -61,21 +62,22 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     await writeFile(join(dir, 'node.tar.xz'), 'node');
     await writeFile(join(dir, 'model', 'w.bin'), 'weights');
     const ec2 = new FakeEc2();
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ec2Client: ec2.client };
+    const ssm = new FakeSsm();
+    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ec2Client: ec2.client, ssmClient: ssm.client };
     const args = ['-c', config, 'bootstrap', '--project', 'clitest', '--skip-infra', '--artifact', join(dir, 'agent.tgz'), '--version', '0.1.0',
       '--node-tarball', join(dir, 'node.tar.xz'), '--model-dir', join(dir, 'model'), '--image-id', 'ami-0123456789abcdef0', '--json'];
 
     const first = await synkti(args);
     assert.equal(first.code, 0, first.stderr + first.stdout);
     const report = JSON.parse(first.stdout) as BootstrapReport;
-    assert.deepEqual(report.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'buckets:created', 'artifact:created', 'model:created', 'workers:created']);
-    assert.equal(report.steps[4]!.changed.length, 2, 'the config\'s count of 2');
+    assert.deepEqual(report.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'secret:created', 'buckets:created', 'artifact:created', 'model:created', 'workers:created']);
+    assert.equal(report.steps[5]!.changed.length, 2, 'the config\'s count of 2');
     assert.equal(ec2.instances.size, 2);
 
     const second = await synkti(args);
     assert.equal(second.code, 0, second.stderr);
     const again = JSON.parse(second.stdout) as BootstrapReport;
-    assert.deepEqual(again.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'buckets:present', 'artifact:present', 'model:present', 'workers:present']);
+    assert.deepEqual(again.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'secret:present', 'buckets:present', 'artifact:present', 'model:present', 'workers:present']);
     assert.equal(ec2.instances.size, 2);
 
     const text = await synkti(args.filter((a) => a !== '--json'));
@@ -84,15 +86,15 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     assert.match(text.stdout, /nothing created: everything was already present/);
   });
 
-  it('without the Pulumi CLI: exit code 1, the infra step FAILED with the install link and the --skip-infra hint', async () => {
+  it('without the Pulumi CLI: exit code 5 (missingTool), the infra step FAILED with the install link and the --skip-infra hint', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'synkti-nopulumi-cli-'));
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false } };
+    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: new FakeSsm().client };
     const saved = { PATH: process.env.PATH, HOME: process.env.HOME };
     process.env.PATH = empty;
     process.env.HOME = empty;
     try {
       const run = await synkti(['bootstrap', '--project', 'nopulumi', '--region', 'us-east-1']);
-      assert.equal(run.code, 1);
+      assert.equal(run.code, 5);
       assert.match(run.stdout, /^ {2}infra +FAILED +synkti infra preview needs the Pulumi CLI/m);
       assert.match(run.stdout, /hint: install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\).*--skip-infra/);
       assert.match(run.stdout, /^ {2}workers +blocked +not run: infra failed$/m);
@@ -123,7 +125,7 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'config.json'), '{}');
     await writeFile(join(dir, 'model.safetensors'), Buffer.alloc(50_000, 5));
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false } };
+    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: new FakeSsm().client };
     // The bucket bootstrap would create; here made by a bootstrap that only does buckets.
     const setup = await synkti(['bootstrap', '--project', 'mu', '--skip-infra', '--region', 'us-east-1', '--artifact', join(dir, 'config.json'), '--json']);
     assert.equal(setup.code, 0, setup.stderr);

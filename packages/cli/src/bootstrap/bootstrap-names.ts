@@ -60,3 +60,23 @@ export function modelPrefix(value: string | undefined, dirName: string): string 
   }
   return prefix;
 }
+
+/** An SSM parameter path (the rule the boot script's renderer applies), refused naming its source. */
+export function checkSecretParameter(value: string, flag = '--secret-parameter'): string {
+  if (!/^\/[A-Za-z0-9_.\-/]{1,1010}$/.test(value) || value.includes('//') || value.endsWith('/')) {
+    throw new SynktiError('E_USAGE', `${flag} ${JSON.stringify(value)} is not an SSM parameter path`, { hint: 'use a path such as /synkti/my-prod/cluster-secret' });
+  }
+  return value;
+}
+
+/** A KMS key id, key ARN, alias name or alias ARN. */
+export function checkKmsKeyId(value: string): string {
+  const ok = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+    || /^mrk-[0-9a-f]{32}$/i.test(value)
+    || /^alias\/[A-Za-z0-9/_-]{1,250}$/.test(value)
+    || /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/.test(value);
+  if (!ok) {
+    throw new SynktiError('E_USAGE', `--kms-key-id ${JSON.stringify(value)} is not a KMS key id, key ARN or alias`, { hint: 'e.g. --kms-key-id alias/synkti or arn:aws:kms:us-east-1:123456789012:key/…' });
+  }
+  return value;
+}

@@ -1,7 +1,8 @@
 /**
  * bootstrap against a real local S3 server (s3rver), a stateful in-memory EC2 behind
- * aws-sdk-client-mock (DescribeInstances returns what RunInstances launched) and a fake
- * infra runner: idempotence is checked on the resources themselves, not on the report.
+ * aws-sdk-client-mock (DescribeInstances returns what RunInstances launched), a stateful
+ * SSM Parameter Store mock (fake-ssm.ts) and a fake infra runner: idempotence is checked
+ * on the resources themselves, not on the report.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -9,12 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListBucketsCommand, ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
-import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import { createS3ObjectStore, renderWorkerUserData, type S3ObjectStoreOptions } from '@synkti/cloud';
 import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
 import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
 import { runBootstrap, type BootstrapOptions, type BootstrapReport } from './bootstrap.ts';
+import { renderBootstrapReport } from './bootstrap-output.ts';
+import { FakeSsm } from './fake-ssm.ts';
 import { createPulumiInfraRunner, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
 import { MODEL_MANIFEST_NAME } from './model-upload.ts';
 import { digestFile } from './s3-file-upload.ts';
@@ -103,11 +107,13 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       project: 'twice', region: 'us-east-1', artifact: p.artifact, version: '0.1.0', nodeTarball: p.node,
       modelDir: p.model, workers: 3, aws: { imageId: AMI },
     };
-    const deps = { infra, s3: s3Options, ec2Client: ec2.client };
+    const ssm = new FakeSsm();
+    const deps = { infra, s3: s3Options, ec2Client: ec2.client, ssmClient: ssm.client };
 
     const first = await runBootstrap(options, deps);
     assert.equal(first.ok, true, JSON.stringify(first.steps));
-    assert.deepEqual(statuses(first), { infra: 'created', buckets: 'created', artifact: 'created', model: 'created', workers: 'created' });
+    assert.deepEqual(statuses(first), { infra: 'created', secret: 'created', buckets: 'created', artifact: 'created', model: 'created', workers: 'created' });
+    assert.deepEqual([...ssm.parameters.keys()], ['/synkti/twice/cluster-secret']);
     assert.deepEqual(first.buckets, { models: 'twice-models', checkpoints: 'twice-checkpoints' });
     assert.equal(first.steps.find((s) => s.step === 'workers')!.changed.length, 3);
     assert.equal(infra.ups[0]?.stack, 'twice', 'the Pulumi stack defaults to the project name');
@@ -122,7 +128,8 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
 
     const second = await runBootstrap(options, deps);
     assert.equal(second.ok, true);
-    assert.deepEqual(statuses(second), { infra: 'present', buckets: 'present', artifact: 'present', model: 'present', workers: 'present' });
+    assert.deepEqual(statuses(second), { infra: 'present', secret: 'present', buckets: 'present', artifact: 'present', model: 'present', workers: 'present' });
+    assert.equal(ssm.mock.commandCalls(PutParameterCommand).length, 1, 'the secret was put once, by the first run');
     for (const s of second.steps) assert.deepEqual(s.changed, [], `${s.step} changed nothing on the second run`);
 
     // The resources themselves, after both runs.
@@ -157,7 +164,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
   it('more workers wanted later: only the missing ones are launched', async () => {
     const p = await project('grow');
     const ec2 = new FakeEc2();
-    const deps = { infra: fakeInfra(), s3: s3Options, ec2Client: ec2.client };
+    const deps = { infra: fakeInfra(), s3: s3Options, ec2Client: ec2.client, ssmClient: new FakeSsm().client };
     const base: BootstrapOptions = { project: 'grow', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, aws: { imageId: AMI } };
     await runBootstrap({ ...base, workers: 2 }, deps);
     const grown = await runBootstrap({ ...base, workers: 5 }, deps);
@@ -170,7 +177,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
 
   it('a changed model file: only that file and the manifest are uploaded again', async () => {
     const p = await project('change');
-    const deps = { infra: fakeInfra(), s3: s3Options };
+    const deps = { infra: fakeInfra(), s3: s3Options, ssmClient: new FakeSsm().client };
     const options: BootstrapOptions = { project: 'change', region: 'us-east-1', artifact: p.artifact, modelDir: p.model, skipInfra: true };
     await runBootstrap(options, deps);
     const before = {
@@ -200,12 +207,14 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
   it('no Pulumi CLI: the infra step fails with the install message, nothing else runs, nothing is created', async () => {
     const home = await mkdtemp(join(tmpdir(), 'synkti-nopulumi-'));
     const ec2 = new FakeEc2();
+    const ssm = new FakeSsm();
     try {
       const report = await runBootstrap({ project: 'nopulumi', region: 'us-east-1', workers: 1, aws: { imageId: AMI }, nodeSha256: 'a'.repeat(64) }, {
         // The real Automation-API runner, on a PATH and HOME without `pulumi`.
         infra: createPulumiInfraRunner({ env: { PATH: home, HOME: home } }),
         s3: s3Options,
         ec2Client: ec2.client,
+        ssmClient: ssm.client,
       });
       assert.equal(report.ok, false);
       const infra = report.steps[0]!;
@@ -213,7 +222,8 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       assert.equal(infra.error?.code, 'E_PULUMI_CLI_MISSING');
       assert.match(infra.error?.hint ?? '', /install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
       assert.match(infra.error?.hint ?? '', /--skip-infra/);
-      assert.deepEqual(report.steps.slice(1).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked']);
+      assert.deepEqual(report.steps.slice(1).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
+      assert.equal(ssm.mock.calls().length, 0, 'SSM never called');
       assert.ok(!(await bucketNames()).some((b) => b.startsWith('nopulumi')), 'no bucket created');
       assert.equal(ec2.mock.calls().length, 0, 'EC2 never called');
     } finally {
@@ -225,24 +235,27 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     const p = await project('dry');
     const ec2 = new FakeEc2();
     const infra = fakeInfra({ modelsBucketName: 'dry-models-123456789012', checkpointsBucketName: 'dry-checkpoints-abc' });
+    const ssm = new FakeSsm();
     const report = await runBootstrap({
       project: 'dry', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, modelDir: p.model, workers: 2, aws: { imageId: AMI }, dryRun: true,
-    }, { infra, s3: s3Options, ec2Client: ec2.client });
+    }, { infra, s3: s3Options, ec2Client: ec2.client, ssmClient: ssm.client });
     assert.equal(report.ok, true);
-    assert.deepEqual(statuses(report), { infra: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    assert.equal(ssm.parameters.size, 0, 'no secret created');
     assert.equal(infra.ups.length, 0, 'dry run: preview only');
     assert.equal(infra.previews, 1);
     assert.ok(!(await bucketNames()).some((b) => b.startsWith('dry')), 'no bucket created');
     assert.equal(ec2.mock.commandCalls(RunInstancesCommand).length, 0);
 
     // Applied for real: the buckets are the ones the stack named (its outputs win over the derived names).
-    const applied = await runBootstrap({ project: 'dry', region: 'us-east-1', artifact: p.artifact, skipInfra: false }, { infra, s3: s3Options });
+    const applied = await runBootstrap({ project: 'dry', region: 'us-east-1', artifact: p.artifact, skipInfra: false }, { infra, s3: s3Options, ssmClient: ssm.client });
     assert.deepEqual(applied.buckets, { models: 'dry-models-123456789012', checkpoints: 'dry-checkpoints-abc' });
     assert.ok((await bucketNames()).includes('dry-models-123456789012'));
   });
 
   it('bad flags are refused before anything changes, naming the flag', async () => {
-    const deps = { infra: fakeInfra(), s3: s3Options };
+    const ssm = new FakeSsm();
+    const deps = { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client };
     const cases: [Partial<BootstrapOptions>, RegExp][] = [
       [{ project: 'Bad_Name' }, /--project "Bad_Name"/],
       [{ project: 'flags', bucket: 'Not A Bucket' }, /--bucket: bucket name "Not A Bucket"/],
@@ -256,6 +269,9 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', infraConfig: { serve: { projectName: 'else' } } }, /serve\.projectName is "else" but --project is "flags"/],
       [{ project: 'flags', spec: validateCluster({ name: 'other', provider: 'aws', pools: { worker: { count: 1 } } }) }, /names cluster "other" but --project is "flags"/],
       [{ project: 'flags', spec: validateCluster({ name: 'flags', pools: { worker: { count: 1 } } }) }, /provider is "local"/],
+      [{ project: 'flags', secretParameter: 'no-slash' }, /^--secret-parameter "no-slash" is not an SSM parameter path/],
+      [{ project: 'flags', infraConfig: { serve: { clusterSecretParameterName: '/a//b' } } }, /^the infra config's serve\.clusterSecretParameterName "\/a\/\/b"/],
+      [{ project: 'flags', kmsKeyId: 'my key' }, /^--kms-key-id "my key" is not a KMS key id/],
     ];
     for (const [options, message] of cases) {
       await assert.rejects(runBootstrap({ region: 'us-east-1', project: 'x', ...options } as BootstrapOptions, deps), (error: unknown) => {
@@ -265,6 +281,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       });
     }
     assert.equal(deps.infra.ups.length, 0);
+    assert.equal(ssm.mock.calls().length, 0);
     assert.ok(!(await bucketNames()).some((b) => b.startsWith('flags')));
   });
 
@@ -273,6 +290,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     const report = await runBootstrap({ project: 'packs', region: 'us-east-1', skipInfra: true }, {
       infra: fakeInfra(),
       s3: s3Options,
+      ssmClient: new FakeSsm().client,
       packArtifact: async (outDir) => {
         packedIn = outDir;
         const file = join(outDir, 'synkti-agent-0.2.0.tgz');

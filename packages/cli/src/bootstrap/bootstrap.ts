@@ -2,15 +2,19 @@
  * `synkti bootstrap --project <name>`: the reference's first-time setup as one idempotent
  * command. Steps, in order (a later step needs the earlier ones):
  *   1. infra     the Pulumi stack up (preview + apply exactly that plan), or --skip-infra
- *   2. buckets   the models bucket (protected: artifacts/ and models/) and the checkpoints bucket
- *   3. artifact  the agent release (packed here, or --artifact) and the Node.js tarball,
+ *   2. secret    the cluster secret as an SSM SecureString, created once (cluster-secret.ts);
+ *                early, so missing SSM permissions stop the run before any upload
+ *   3. buckets   the models bucket (protected: artifacts/ and models/) and the checkpoints bucket
+ *   4. artifact  the agent release (packed here, or --artifact) and the Node.js tarball,
  *                uploaded under artifacts/ with their SHA-256 only when the bucket's copy differs
- *   4. model     optional: a local model directory under models/<name>/ (see model-upload.ts)
- *   5. workers   launched only up to --workers, counting the live instances tagged for the
- *                project and pool (tags are set at launch, so a re-run sees them)
+ *   5. model     optional: a local model directory under models/<name>/ (see model-upload.ts)
+ *   6. workers   launched only up to --workers, counting the live instances tagged for the
+ *                project and pool (tags are set at launch, so a re-run sees them); they read
+ *                the secret at every start
  * Each step reports what it created and what was already there; a second run creates
- * nothing. With dryRun nothing is changed: each step says what it would do. A failed
- * step stops the run (the later steps need it) and is reported with its hint.
+ * nothing. With dryRun nothing is changed (only reads: HeadBucket, DescribeInstances,
+ * GetParameter without decryption, and no agent is packed): each step says what it would
+ * do. A failed step stops the run (the later steps need it) and is reported with its hint.
  */
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,19 +22,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SynktiError, isSynktiError, validateCluster, type ClusterSpec } from '@synkti/core';
-import { agentArtifactKey, createS3ObjectStore, nodeTarballKey, type S3ObjectStore, type S3ObjectStoreOptions } from '@synkti/cloud';
+import { agentArtifactKey, createS3ObjectStore, defaultSecretParameter, nodeTarballKey, type S3ObjectStore, type S3ObjectStoreOptions } from '@synkti/cloud';
 import type { InfraConfig } from '@synkti/infra';
+import { importAwsSdk } from '../lazy-aws-sdk.ts';
 import { packAgentArtifact } from '../worker/agent-artifact.ts';
 import { launchWorkers, listWorkers, pickRole } from '../worker/worker-fleet.ts';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
 import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
-import { checkBucketFlag, checkProjectName, defaultBucketNames, type BucketNames } from './bootstrap-names.ts';
+import { checkBucketFlag, checkKmsKeyId, checkProjectName, checkSecretParameter, defaultBucketNames, type BucketNames } from './bootstrap-names.ts';
 import { countChanges, type InfraRunner } from './infra-runner.ts';
 import { uploadModel, type ModelUploadProgress } from './model-upload.ts';
 import { digestFile, uploadFileIfChanged, type UploadFileResult } from './s3-file-upload.ts';
 
-export const BOOTSTRAP_STEPS = ['infra', 'buckets', 'artifact', 'model', 'workers'] as const;
+export const BOOTSTRAP_STEPS = ['infra', 'secret', 'buckets', 'artifact', 'model', 'workers'] as const;
 export type BootstrapStepName = (typeof BOOTSTRAP_STEPS)[number];
 
 /**
@@ -57,6 +63,8 @@ export interface BootstrapReport {
   dryRun: boolean;
   ok: boolean;
   buckets: BucketNames;
+  /** The SSM parameter holding the cluster secret (its value is never in the report). */
+  secretParameter: string;
   artifact?: { key: string; version: string; sha256: string } | undefined;
   steps: BootstrapStep[];
 }
@@ -106,7 +114,13 @@ export interface BootstrapOptions {
   /** Where EC2 instances launch (AMI, subnets, ...). Instance profile and security group default to the stack's outputs. */
   aws?: AwsLaunchFlags | undefined;
   bucketOwner?: string | undefined;
+  /**
+   * SSM SecureString with the cluster secret: created if missing, never overwritten.
+   * @default the infra config's serve.clusterSecretParameterName, else /synkti/<project>/cluster-secret
+   */
   secretParameter?: string | undefined;
+  /** KMS key for a newly created secret (workers then need kms:Decrypt on it). @default aws/ssm */
+  kmsKeyId?: string | undefined;
   logLevel?: string | undefined;
   /** Change nothing; report what would be done. @default false */
   dryRun?: boolean | undefined;
@@ -119,6 +133,8 @@ export interface BootstrapDeps {
   s3?: S3ObjectStoreOptions | undefined;
   /** EC2 client (tests pass a mocked one). @default the SDK's default chain */
   ec2Client?: EC2Client | undefined;
+  /** SSM client (tests pass a mocked one). @default the SDK's default chain, in the cluster's region */
+  ssmClient?: SSMClient | undefined;
   /** Packs the agent release into `outDir`. @default packAgentArtifact */
   packArtifact?: ((outDir: string) => Promise<{ file: string; version: string }>) | undefined;
   /** Progress lines (stderr in the CLI). */
@@ -154,8 +170,11 @@ async function defaultRegion(): Promise<string> {
 }
 
 /** Everything a flag decides is checked before anything is changed. */
-async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number }> {
+async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string }> {
   const project = checkProjectName(options.project);
+  const secretParameter = checkSecretParameter(options.secretParameter ?? options.infraConfig?.serve?.clusterSecretParameterName ?? defaultSecretParameter(project),
+    options.secretParameter !== undefined ? '--secret-parameter' : 'the infra config\'s serve.clusterSecretParameterName');
+  if (options.kmsKeyId !== undefined) checkKmsKeyId(options.kmsKeyId);
   if (options.bucket !== undefined) checkBucketFlag(options.bucket, '--bucket');
   if (options.checkpointsBucket !== undefined) checkBucketFlag(options.checkpointsBucket, '--checkpoints-bucket');
   const spec = options.spec ?? validateCluster({
@@ -203,7 +222,7 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
   if (options.nodeSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.nodeSha256)) {
     throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, { hint: "copy it from nodejs.org's SHASUMS256.txt" });
   }
-  return { spec, role, workers };
+  return { spec, role, workers, secretParameter };
 }
 
 async function bucketExists(store: S3ObjectStore, bucket: string): Promise<boolean> {
@@ -227,11 +246,11 @@ function uploadLine(bucket: string, result: UploadFileResult): string {
 }
 
 export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDeps): Promise<BootstrapReport> {
-  const { spec, role, workers } = await validate(options);
+  const { spec, role, workers, secretParameter } = await validate(options);
   const project = spec.name;
   const dryRun = options.dryRun ?? false;
   const say = deps.progress ?? (() => undefined);
-  const report: BootstrapReport = { project, dryRun, ok: true, buckets: defaultBucketNames(project), steps: [] };
+  const report: BootstrapReport = { project, dryRun, ok: true, buckets: defaultBucketNames(project), secretParameter, steps: [] };
   const remaining = [...BOOTSTRAP_STEPS];
   const finish = (s: BootstrapStep): void => {
     report.steps.push(s);
@@ -263,12 +282,35 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
       const result = dryRun ? await deps.infra.preview(request) : await deps.infra.up(request);
       outputs = 'outputs' in result ? (result as { outputs: Record<string, unknown> }).outputs : {};
       const n = countChanges(result.changes);
-      const kinds = Object.entries(result.changes).map(([kind, count]) => `${count} ${kind}`).join(', ') || 'no resources';
-      finish(n > 0
-        ? step('infra', dryRun ? 'planned' : 'created', `stack ${stack}: ${kinds}`, Object.entries(result.changes).filter(([k]) => k !== 'same').map(([k, c]) => `${c} ${k}`), [])
-        : step('infra', 'present', `stack ${stack}: up to date (${kinds})`, [], [`stack ${stack}`]));
+      if (result.planned !== undefined) {
+        finish(step('infra', 'planned', result.planned, [`stack ${stack}`]));
+      } else {
+        const kinds = Object.entries(result.changes).map(([kind, count]) => `${count} ${kind}`).join(', ') || 'no resources';
+        finish(n > 0
+          ? step('infra', dryRun ? 'planned' : 'created', `stack ${stack}: ${kinds}`, Object.entries(result.changes).filter(([k]) => k !== 'same').map(([k, c]) => `${c} ${k}`), [])
+          : step('infra', 'present', `stack ${stack}: up to date (${kinds})`, [], [`stack ${stack}`]));
+      }
     } catch (error) {
       return fail('infra', error, 'or pass --skip-infra if the infrastructure (buckets, worker role, security group) is managed elsewhere');
+    }
+  }
+
+  // 2. secret
+  {
+    say(`secret: ${secretParameter}`);
+    let client = deps.ssmClient;
+    try {
+      const ssm = await importAwsSdk(() => import('./cluster-secret.ts'), '@aws-sdk/client-ssm', 'the cluster secret (SSM Parameter Store)', 'create the parameter by hand');
+      client ??= new ssm.SSMClient({ region: spec.region });
+      const result = await ssm.ensureSsmClusterSecret({ client, name: secretParameter, cluster: project, kmsKeyId: options.kmsKeyId, dryRun });
+      const what = `SSM SecureString ${secretParameter}`;
+      finish(result.status === 'present'
+        ? step('secret', 'present', `present: ${what} (left as it is)`, [], [secretParameter])
+        : step('secret', result.status, `${result.status === 'planned' ? 'would create' : 'created'} ${what} with a new random secret${options.kmsKeyId ? ` (KMS key ${options.kmsKeyId})` : ''}`, [secretParameter]));
+    } catch (error) {
+      return fail('secret', error);
+    } finally {
+      if (deps.ssmClient === undefined) client?.destroy();
     }
   }
 
@@ -280,7 +322,7 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
   const store = createS3ObjectStore({ region: spec.region, ...deps.s3 });
   let packDir: string | undefined;
   try {
-    // 2. buckets
+    // 3. buckets
     let modelsBucketMissing = false;
     try {
       const changed: string[] = [];
@@ -305,61 +347,70 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     // In a dry run a bucket that does not exist yet cannot be asked about its objects.
     const assumeEmpty = dryRun && modelsBucketMissing;
 
-    // 3. artifact (and the Node.js runtime workers install)
-    let agentSha256: string;
+    // 4. artifact (and the Node.js runtime workers install)
+    let agentSha256: string | undefined;
     let version: string;
     try {
       let file = options.artifact;
       version = options.version ?? cliVersion();
-      if (file === undefined) {
+      if (file === undefined && dryRun) {
+        // Packing takes a while and writes files: a dry run only says it would.
+        const key = agentArtifactKey(version);
+        const changed = [`s3://${buckets.models}/${key} (packed now)`];
+        if (options.nodeTarball !== undefined) changed.push(`s3://${buckets.models}/${nodeTarballKey(options.nodeVersion ?? DEFAULT_NODE_VERSION, options.arch ?? 'x64')} (if it differs)`);
+        finish(step('artifact', 'planned', `would pack and upload the agent release ${version} to s3://${buckets.models}/${key}${options.nodeTarball !== undefined ? ' and the Node.js tarball' : ''}`, changed));
+      }
+      if (file === undefined && !dryRun) {
         say('artifact: packing the agent');
         packDir = await mkdtemp(join(tmpdir(), 'synkti-bootstrap-'));
         const packed = await (deps.packArtifact ?? ((outDir) => packAgentArtifact({ outDir, version: options.version })))(packDir);
         file = packed.file;
         version = packed.version;
       }
-      const key = agentArtifactKey(version);
-      const uploads: UploadFileResult[] = [];
-      const digest = await digestFile(file);
-      agentSha256 = digest.sha256;
-      say(`artifact: ${key}`);
-      uploads.push(assumeEmpty
-        ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
-        : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }));
-      report.artifact = { key, version, sha256: agentSha256 };
-      const nodeVersion = options.nodeVersion ?? DEFAULT_NODE_VERSION;
-      const nodeKey = nodeTarballKey(nodeVersion, options.arch ?? 'x64');
-      const present: string[] = [];
-      const missing: string[] = [];
-      if (options.nodeTarball !== undefined) {
-        say(`artifact: ${nodeKey}`);
-        const nodeDigest = await digestFile(options.nodeTarball);
-        if (options.nodeSha256 !== undefined && options.nodeSha256.toLowerCase() !== nodeDigest.sha256) {
-          throw new SynktiError('E_USAGE', `--node-sha256 ${options.nodeSha256} does not match ${options.nodeTarball} (sha256 ${nodeDigest.sha256})`, { hint: 'pass only one of --node-sha256 and --node-tarball' });
-        }
+      if (file !== undefined) {
+        const key = agentArtifactKey(version);
+        const uploads: UploadFileResult[] = [];
+        const digest = await digestFile(file);
+        agentSha256 = digest.sha256;
+        say(`artifact: ${key}`);
         uploads.push(assumeEmpty
-          ? { key: nodeKey, status: 'created', sha256: nodeDigest.sha256, bytes: nodeDigest.bytes }
-          : await uploadFileIfChanged(store, { bucket: buckets.models, key: nodeKey, file: options.nodeTarball, digest: nodeDigest, dryRun }));
-      } else if (options.nodeSha256 !== undefined) {
-        // Uploaded by hand (e.g. `aws s3 cp`): it must be there; the boot script checks its bytes.
-        const info = assumeEmpty ? undefined : await store.head(buckets.models, nodeKey);
-        if (info === undefined) missing.push(nodeKey);
-        else present.push(`s3://${buckets.models}/${nodeKey}`);
+          ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
+          : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }));
+        report.artifact = { key, version, sha256: agentSha256 };
+        const nodeVersion = options.nodeVersion ?? DEFAULT_NODE_VERSION;
+        const nodeKey = nodeTarballKey(nodeVersion, options.arch ?? 'x64');
+        const present: string[] = [];
+        const missing: string[] = [];
+        if (options.nodeTarball !== undefined) {
+          say(`artifact: ${nodeKey}`);
+          const nodeDigest = await digestFile(options.nodeTarball);
+          if (options.nodeSha256 !== undefined && options.nodeSha256.toLowerCase() !== nodeDigest.sha256) {
+            throw new SynktiError('E_USAGE', `--node-sha256 ${options.nodeSha256} does not match ${options.nodeTarball} (sha256 ${nodeDigest.sha256})`, { hint: 'pass only one of --node-sha256 and --node-tarball' });
+          }
+          uploads.push(assumeEmpty
+            ? { key: nodeKey, status: 'created', sha256: nodeDigest.sha256, bytes: nodeDigest.bytes }
+            : await uploadFileIfChanged(store, { bucket: buckets.models, key: nodeKey, file: options.nodeTarball, digest: nodeDigest, dryRun }));
+        } else if (options.nodeSha256 !== undefined) {
+          // Uploaded by hand (e.g. `aws s3 cp`): it must be there; the boot script checks its bytes.
+          const info = assumeEmpty ? undefined : await store.head(buckets.models, nodeKey);
+          if (info === undefined) missing.push(nodeKey);
+          else present.push(`s3://${buckets.models}/${nodeKey}`);
+        }
+        if (missing.length > 0 && !dryRun) {
+          throw new SynktiError('E_ARTIFACT_MISSING', `s3://${buckets.models}/${missing[0]} is missing (workers install Node.js from it)`, {
+            hint: 'pass --node-tarball <the file from nodejs.org> so bootstrap uploads it',
+          });
+        }
+        for (const u of uploads) (u.status === 'present' ? present : missing).push(uploadLine(buckets.models, u) + (u.status === 'updated' ? ' (replaced)' : ''));
+        finish(missing.length > 0
+          ? step('artifact', dryRun ? 'planned' : 'created', `${dryRun ? 'would upload' : 'uploaded'} ${missing.join(', ')}`, missing, present)
+          : step('artifact', 'present', `present: ${present.join(', ')}`, [], present));
       }
-      if (missing.length > 0 && !dryRun) {
-        throw new SynktiError('E_ARTIFACT_MISSING', `s3://${buckets.models}/${missing[0]} is missing (workers install Node.js from it)`, {
-          hint: 'pass --node-tarball <the file from nodejs.org> so bootstrap uploads it',
-        });
-      }
-      for (const u of uploads) (u.status === 'present' ? present : missing).push(uploadLine(buckets.models, u) + (u.status === 'updated' ? ' (replaced)' : ''));
-      finish(missing.length > 0
-        ? step('artifact', dryRun ? 'planned' : 'created', `${dryRun ? 'would upload' : 'uploaded'} ${missing.join(', ')}`, missing, present)
-        : step('artifact', 'present', `present: ${present.join(', ')}`, [], present));
     } catch (error) {
       return fail('artifact', error);
     }
 
-    // 4. model
+    // 5. model
     if (options.modelDir === undefined) {
       finish(step('model', 'skipped', 'no --model-dir'));
     } else {
@@ -381,7 +432,7 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
       }
     }
 
-    // 5. workers
+    // 6. workers
     if (workers === 0) {
       finish(step('workers', 'skipped', '--workers 0: none launched (launch later with `synkti worker launch` or re-run with --workers N)'));
     } else {
@@ -397,7 +448,7 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
         userData: {
           bucket: buckets.models, version, sha256: agentSha256, nodeVersion: options.nodeVersion, arch: options.arch,
           nodeSha256: options.nodeSha256, nodeTarball: options.nodeTarball,
-          bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, logLevel: options.logLevel,
+          bucketOwner: options.bucketOwner, secretParameter, logLevel: options.logLevel,
         },
       });
       try {

@@ -14,7 +14,7 @@ import { DEFAULT_NODE_VERSION } from '../worker/worker-settings.ts';
 
 /**
  * Stand-ins for tests that drive the command through `buildProgram()`: a fake infra
- * runner, a local S3 server, a mocked EC2 client, a packer. Empty in real use.
+ * runner, a local S3 server, mocked EC2 and SSM clients, a packer. Empty in real use.
  */
 export const bootstrapTestHooks: { deps?: Partial<BootstrapDeps> | undefined } = {};
 
@@ -69,6 +69,7 @@ interface BootstrapCliOptions {
   onDemandFallback?: boolean;
   bucketOwner?: string;
   secretParameter?: string;
+  kmsKeyId?: string;
   logLevel: string;
   dryRun: boolean;
   json: boolean;
@@ -78,6 +79,10 @@ const BOOTSTRAP_HELP = `
 Steps, each reported as created / present / skipped (a second run creates nothing):
   infra     the Pulumi stack (preview, then apply exactly that plan); needs the Pulumi
             CLI, or --skip-infra when the infrastructure is managed elsewhere
+  secret    the cluster secret workers read at every start: an SSM SecureString
+            (--secret-parameter), created with a random value if missing, never
+            overwritten, never printed (needs ssm:GetParameter, ssm:PutParameter,
+            ssm:AddTagsToResource; with --kms-key-id the workers need kms:Decrypt on it)
   buckets   <project>-models (protected: artifacts/ and models/) and <project>-checkpoints,
             unless the stack's outputs or --bucket / --checkpoints-bucket name them
   artifact  the agent release (packed here, or --artifact) and the Node.js tarball
@@ -86,7 +91,9 @@ Steps, each reported as created / present / skipped (a second run creates nothin
   workers   launched up to --workers, counting live instances tagged SynktiCluster=<project>
 
 Region and credentials come from the AWS SDK's default chain (AWS_REGION, AWS_PROFILE, ...)
-or the config's region. Exit codes: 0 done, 2 bad flags, 1 a step failed (it is named).
+or the config's region. --dry-run only reads (no stack, plan file, pack or upload).
+Exit codes: 0 done, 2 bad flags, 1 a step failed (it is named), 5 the Pulumi CLI is
+missing (install it, or --skip-infra).
 
 Examples:
   synkti bootstrap --project my-prod --dry-run
@@ -122,7 +129,8 @@ export function registerBootstrapCommands(program: Command): void {
     .addOption(new Option('--instance-profile <name>', 'instance profile of the workers (default: the stack\'s)').env('SYNKTI_INSTANCE_PROFILE'))
     .option('--on-demand-fallback', 'launch on-demand when no spot capacity is left')
     .option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own)')
-    .option('--secret-parameter <name>', 'SSM SecureString with the cluster secret (default: /synkti/<project>/cluster-secret)')
+    .option('--secret-parameter <name>', 'SSM SecureString with the cluster secret, created if missing (default: /synkti/<project>/cluster-secret)')
+    .option('--kms-key-id <key>', 'KMS key (id, ARN or alias/<name>) encrypting a newly created secret (default: aws/ssm)')
     .addOption(new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--dry-run', 'change nothing: print what each step would do', false)
     .option('--json', 'print the per-step report as JSON', false)
@@ -146,7 +154,7 @@ export function registerBootstrapCommands(program: Command): void {
         modelDir: options.modelDir, modelPrefix: options.modelPrefix,
         workers: options.workers, role: options.role,
         aws: { imageId: options.imageId, subnet: options.subnet, securityGroup: options.securityGroup, instanceProfile: options.instanceProfile, onDemandFallback: options.onDemandFallback },
-        bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, logLevel: options.logLevel,
+        bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, kmsKeyId: options.kmsKeyId, logLevel: options.logLevel,
         dryRun: options.dryRun,
       }, {
         infra: createPulumiInfraRunner({ backendUrl: options.backend }),
@@ -156,7 +164,10 @@ export function registerBootstrapCommands(program: Command): void {
       });
       progress.done();
       console.log(options.json ? JSON.stringify(report, null, 2) : renderBootstrapReport(report));
-      if (!report.ok) process.exitCode = EXIT.failure;
+      if (!report.ok) {
+        const failed = report.steps.find((s) => s.status === 'failed');
+        process.exitCode = failed?.error?.code === 'E_PULUMI_CLI_MISSING' ? EXIT.missingTool : EXIT.failure;
+      }
     });
 
   const model = program.command('model')
