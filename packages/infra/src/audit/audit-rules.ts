@@ -109,6 +109,26 @@ function ingressRules(resources: readonly AuditResource[]): IngressView[] {
 }
 
 /** What `pulumi preview --json` shows for a value known only after deployment. */
+/**
+ * The plain `environment` entries of an ECS task definition's containers. Pulumi hands
+ * `containerDefinitions` over as a JSON string; an unparsable one yields none (the
+ * preview would fail on it anyway).
+ */
+export function containerEnvironment(taskDefinition: AuditResource): unknown[] {
+  let defs: unknown = taskDefinition.inputs.containerDefinitions;
+  if (typeof defs === 'string') {
+    try {
+      defs = JSON.parse(defs);
+    } catch {
+      return [];
+    }
+  }
+  return (Array.isArray(defs) ? defs : []).flatMap((d) => {
+    const environment = (d !== null && typeof d === 'object' ? (d as Record<string, unknown>).environment : undefined);
+    return Array.isArray(environment) ? environment : [];
+  });
+}
+
 export const PULUMI_UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
 
 function loadBalancerGroupIds(resources: readonly AuditResource[]): Set<string> {
@@ -265,15 +285,7 @@ export const AUDIT_RULES: readonly AuditRule[] = [
   {
     id: 'plain-secret-env', severity: 'error', description: 'no secrets in plain container environment',
     check: (resources) => resources.filter((r) => r.type === T.taskDef).flatMap((r): Finding[] => {
-      let defs: unknown = r.inputs.containerDefinitions;
-      if (typeof defs === 'string') {
-        try {
-          defs = JSON.parse(defs);
-        } catch {
-          return [];
-        }
-      }
-      return asArray(defs as unknown[]).flatMap((d) => asArray(rec(d).environment as unknown[]))
+      return containerEnvironment(r)
         .map((e) => String(rec(e).name ?? ''))
         .filter((n) => SECRET_NAME.test(n))
         .map((n) => ({ rule: 'plain-secret-env', severity: 'error', resource: ref(r), message: `environment variable ${n} looks like a secret in plain text`, fix: 'pass it as an ECS secret (valueFrom Secrets Manager/SSM)' }));

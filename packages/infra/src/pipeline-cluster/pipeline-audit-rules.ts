@@ -4,7 +4,7 @@
  * no credentials inside plain environment values; and no alarm, scaling policy or
  * dashboard on a metric nothing emits (FIELD-NOTES).
  */
-import type { AuditResource, AuditRule, Finding } from '../audit/audit-rules.ts';
+import { containerEnvironment, type AuditResource, type AuditRule, type Finding } from '../audit/audit-rules.ts';
 import { knownMetricKeys } from './pipeline-metrics.ts';
 
 const T = {
@@ -103,15 +103,7 @@ export const PIPELINE_AUDIT_RULES: readonly AuditRule[] = [
   {
     id: 'credential-in-env-value', severity: 'error', description: 'no credential inside a plain environment value',
     check: (resources) => resources.filter((r) => r.type === T.taskDef).flatMap((r): Finding[] => {
-      let defs: unknown = r.inputs.containerDefinitions;
-      if (typeof defs === 'string') {
-        try {
-          defs = JSON.parse(defs);
-        } catch {
-          return [];
-        }
-      }
-      return (Array.isArray(defs) ? defs : []).flatMap((d) => (rec(d).environment as unknown[] | undefined) ?? []).flatMap((e): Finding[] => {
+      return containerEnvironment(r).flatMap((e): Finding[] => {
         const value = String(rec(e).value ?? '');
         const hit = CREDENTIAL_VALUE.find((c) => c.re.test(value));
         return hit ? [err('credential-in-env-value', r, `environment variable ${String(rec(e).name)} holds ${hit.what}`, 'move it to Secrets Manager and inject it with secrets/valueFrom')] : [];
