@@ -73,6 +73,11 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     assert.deepEqual(report.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'secret:created', 'buckets:created', 'artifact:created', 'model:created', 'workers:created']);
     assert.equal(report.steps[5]!.changed.length, 2, 'the config\'s count of 2');
     assert.equal(ec2.instances.size, 2);
+    const secret = ssm.parameters.get('/synkti/clitest/cluster-secret');
+    assert.equal(secret?.type, 'SecureString');
+    assert.match(secret.value, /^[0-9a-f]{64}$/);
+    assert.ok(!first.stdout.includes(secret.value) && !first.stderr.includes(secret.value), 'the secret is printed nowhere');
+    assert.equal(report.secretParameter, '/synkti/clitest/cluster-secret');
 
     const second = await synkti(args);
     assert.equal(second.code, 0, second.stderr);
@@ -84,6 +89,23 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^ {2}buckets +present +present: clitest-models, clitest-checkpoints$/m);
     assert.match(text.stdout, /nothing created: everything was already present/);
+    assert.match(text.stdout, /^ {2}secret +present +present: SSM SecureString \/synkti\/clitest\/cluster-secret \(left as it is\)$/m);
+    assert.ok(!(text.stdout + text.stderr + second.stdout + second.stderr).includes(secret.value));
+    assert.equal(ssm.writeCalls().length, 1, 'one PutParameter over three runs');
+  });
+
+  it('SSM access denied: exit 1, the secret step FAILED naming ssm:PutParameter, nothing after it runs', async () => {
+    const ssm = new FakeSsm();
+    ssm.denied.add('ssm:PutParameter');
+    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: ssm.client };
+    const run = await synkti(['bootstrap', '--project', 'ssmdenied', '--skip-infra', '--region', 'us-east-1', '--kms-key-id', 'alias/synkti']);
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(run.stdout, /^ {2}secret +FAILED +these AWS credentials may not create SSM parameter \/synkti\/ssmdenied\/cluster-secret \(ssm:PutParameter or ssm:AddTagsToResource denied\)$/m);
+    assert.match(run.stdout, /hint: grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/ssmdenied\/cluster-secret \(plus kms:Encrypt/);
+    assert.match(run.stdout, /^ {2}buckets +blocked +not run: secret failed$/m);
+    const bad = await synkti(['bootstrap', '--project', 'ssmdenied', '--skip-infra', '--region', 'us-east-1', '--kms-key-id', 'not a key']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--kms-key-id "not a key" is not a KMS key id/);
   });
 
   it('without the Pulumi CLI: exit code 5 (missingTool), the infra step FAILED with the install link and the --skip-infra hint', async () => {

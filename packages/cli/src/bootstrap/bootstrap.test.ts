@@ -5,7 +5,8 @@
  * on the resources themselves, not on the report.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +20,8 @@ import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testi
 import { runBootstrap, type BootstrapOptions, type BootstrapReport } from './bootstrap.ts';
 import { renderBootstrapReport } from './bootstrap-output.ts';
 import { FakeSsm } from './fake-ssm.ts';
-import { createPulumiInfraRunner, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
+import { defaultPlanFile } from '@synkti/infra';
+import { createPulumiInfraRunner, fileBackendHasStack, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
 import { MODEL_MANIFEST_NAME } from './model-upload.ts';
 import { digestFile } from './s3-file-upload.ts';
 
@@ -302,5 +304,211 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.equal(statuses(report).infra, 'skipped');
     assert.deepEqual(await keys('packs-models'), ['.synkti/bucket.json', 'artifacts/synkti-agent-0.2.0.tgz']);
     await assert.rejects(digestFile(join(packedIn, 'synkti-agent-0.2.0.tgz')), /ENOENT/);
+  });
+});
+
+describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', () => {
+  it('first run creates a SecureString of 64 hex characters, tagged, never shown; a second run reports it present and puts nothing', async () => {
+    const p = await project('secret');
+    const ssm = new FakeSsm();
+    const lines: string[] = [];
+    const deps = { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, progress: (line: string) => lines.push(line) };
+    const options: BootstrapOptions = { project: 'secret', region: 'us-east-1', artifact: p.artifact, skipInfra: true };
+
+    const first = await runBootstrap(options, deps);
+    assert.equal(first.ok, true, JSON.stringify(first.steps));
+    const param = ssm.parameters.get('/synkti/secret/cluster-secret');
+    assert.ok(param, 'the parameter the boot script reads was created');
+    assert.equal(param.type, 'SecureString');
+    assert.match(param.value, /^[0-9a-f]{64}$/, '32 random bytes as hex, like a local fleet\'s secret');
+    assert.deepEqual(param.tags, { SynktiCluster: 'secret' });
+    assert.equal(param.keyId, undefined, 'SSM\'s own key unless --kms-key-id');
+    assert.equal(ssm.mock.commandCalls(PutParameterCommand)[0]!.args[0].input.Overwrite, false);
+    const secretStep = first.steps.find((s) => s.step === 'secret')!;
+    assert.equal(secretStep.status, 'created');
+    assert.deepEqual(secretStep.changed, ['/synkti/secret/cluster-secret']);
+    assert.equal(first.secretParameter, '/synkti/secret/cluster-secret');
+    const shown = [...lines, JSON.stringify(first), renderBootstrapReport(first)].join('\n');
+    assert.ok(!shown.includes(param.value), 'the value is in no progress line and no report');
+    assert.match(renderBootstrapReport(first), /^ {2}secret +created +created SSM SecureString \/synkti\/secret\/cluster-secret with a new random secret$/m);
+
+    const second = await runBootstrap(options, deps);
+    assert.equal(statuses(second).secret, 'present');
+    assert.equal(ssm.mock.commandCalls(PutParameterCommand).length, 1, 'no PutParameter on the second run');
+    assert.equal(ssm.parameters.get('/synkti/secret/cluster-secret')!.value, param.value, 'the secret is unchanged');
+    assert.equal(ssm.parameters.get('/synkti/secret/cluster-secret')!.version, 1);
+    for (const call of ssm.mock.calls()) {
+      const input = call.args[0].input as { WithDecryption?: boolean };
+      if ('WithDecryption' in input) assert.equal(input.WithDecryption, false, 'the value is never decrypted');
+    }
+  });
+
+  it('--secret-parameter and --kms-key-id: that name is created with that key, and the workers\' boot script reads that name', async () => {
+    const p = await project('custom');
+    const ssm = new FakeSsm();
+    const ec2 = new FakeEc2();
+    const report = await runBootstrap({
+      project: 'custom', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, skipInfra: true, workers: 1, aws: { imageId: AMI },
+      secretParameter: '/team/custom/secret', kmsKeyId: 'alias/synkti',
+    }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
+    assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.deepEqual([...ssm.parameters.keys()], ['/team/custom/secret']);
+    assert.equal(ssm.parameters.get('/team/custom/secret')!.keyId, 'alias/synkti');
+    const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');
+    assert.match(userData, /ssm get-parameter --region 'us-east-1' --name '\/team\/custom\/secret' --with-decryption/);
+  });
+
+  it('AccessDenied: reading names ssm:GetParameter, creating names ssm:PutParameter; the run stops before any bucket', async () => {
+    for (const [action, named] of [['ssm:GetParameter', /may not read SSM parameter \/synkti\/denied-\w+\/cluster-secret \(ssm:GetParameter denied\)/], ['ssm:PutParameter', /may not create SSM parameter .* \(ssm:PutParameter or ssm:AddTagsToResource denied\)/]] as const) {
+      const name = `denied-${action.endsWith('GetParameter') ? 'get' : 'put'}`;
+      const ssm = new FakeSsm();
+      ssm.denied.add(action);
+      const report = await runBootstrap({ project: name, region: 'us-east-1', skipInfra: true }, {
+        infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, packArtifact: async () => assert.fail('nothing is packed after a failed step'),
+      });
+      assert.equal(report.ok, false);
+      const secret = report.steps.find((s) => s.step === 'secret')!;
+      assert.equal(secret.status, 'failed');
+      assert.equal(secret.error?.code, 'E_SSM_ACCESS_DENIED');
+      assert.match(secret.error?.message ?? '', named);
+      assert.match(secret.error?.hint ?? '', /grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/denied-\w+\/cluster-secret/);
+      assert.match(renderBootstrapReport(report), /^ {2}secret +FAILED +these AWS credentials may not/m);
+      assert.deepEqual(report.steps.slice(2).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked']);
+      assert.equal(ssm.parameters.size, 0);
+      assert.ok(!(await bucketNames()).some((b) => b.startsWith(name)), 'no bucket created');
+    }
+  });
+
+  it('created by someone else between the look and the put (ParameterAlreadyExists): reported present, theirs stands', async () => {
+    const p = await project('race');
+    const ssm = new FakeSsm();
+    ssm.beforePut = (input) => {
+      ssm.beforePut = undefined;
+      ssm.parameters.set(input.Name!, { type: 'SecureString', value: 'theirs-'.padEnd(64, 'x'), keyId: undefined, tags: {}, version: 1 });
+    };
+    const report = await runBootstrap({ project: 'race', region: 'us-east-1', artifact: p.artifact, skipInfra: true }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client });
+    assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.equal(statuses(report).secret, 'present');
+    assert.equal(ssm.parameters.get('/synkti/race/cluster-secret')!.value, 'theirs-'.padEnd(64, 'x'));
+  });
+
+  it('an existing plaintext String parameter is refused, not used and not changed', async () => {
+    const ssm = new FakeSsm();
+    ssm.parameters.set('/synkti/plain/cluster-secret', { type: 'String', value: 'p'.repeat(40), keyId: undefined, tags: {}, version: 1 });
+    const report = await runBootstrap({ project: 'plain', region: 'us-east-1', skipInfra: true }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client });
+    const secret = report.steps.find((s) => s.step === 'secret')!;
+    assert.equal(secret.status, 'failed');
+    assert.equal(secret.error?.code, 'E_SECRET_NOT_SECURE');
+    assert.ok(!JSON.stringify(report).includes('p'.repeat(40)));
+    assert.equal(ssm.mock.commandCalls(PutParameterCommand).length, 0);
+  });
+});
+
+/** An S3 client that records the name of every command it sends. */
+function recordingS3(): { client: S3Client; commands: string[] } {
+  const commands: string[] = [];
+  const client = new S3Client({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  client.middlewareStack.add((next, context) => async (args) => {
+    commands.push(String(context.commandName));
+    return next(args);
+  }, { step: 'initialize', name: 'recordCommands' });
+  return { client, commands };
+}
+
+const S3_READS = new Set(['HeadBucketCommand', 'HeadObjectCommand', 'ListObjectsCommand', 'ListObjectsV2Command', 'GetObjectCommand']);
+
+describe('bootstrap --dry-run: only reads', () => {
+  it('a new project without --artifact: nothing packed, no write call to S3, EC2 or SSM, well under a second', async (t) => {
+    const p = await project('dryfast');
+    const ec2 = new FakeEc2();
+    const ssm = new FakeSsm();
+    const infra = fakeInfra();
+    const s3rec = recordingS3();
+    const started = performance.now();
+    const report = await runBootstrap({
+      project: 'dryfast', region: 'us-east-1', nodeTarball: p.node, modelDir: p.model, workers: 2, aws: { imageId: AMI }, dryRun: true,
+    }, {
+      infra, s3: { ...s3Options, client: s3rec.client }, ec2Client: ec2.client, ssmClient: ssm.client,
+      packArtifact: async () => assert.fail('a dry run packs nothing'),
+    });
+    const ms = performance.now() - started;
+    t.diagnostic(`dry run took ${ms.toFixed(0)} ms`);
+    assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    const artifact = report.steps.find((s) => s.step === 'artifact')!;
+    assert.match(artifact.summary, /^would pack and upload the agent release \S+ to s3:\/\/dryfast-models\/artifacts\/synkti-agent-\S+\.tgz and the Node\.js tarball$/);
+    assert.deepEqual(s3rec.commands.filter((c) => !S3_READS.has(c)), [], `S3 calls: ${s3rec.commands.join(', ')}`);
+    assert.deepEqual(ec2.mock.calls().map((c) => c.args[0].constructor.name).filter((n) => n !== DescribeInstancesCommand.name), []);
+    assert.deepEqual(ssm.writeCalls(), []);
+    assert.equal(ssm.parameters.size, 0);
+    assert.equal(infra.ups.length, 0);
+    assert.ok(!(await bucketNames()).some((b) => b.startsWith('dryfast')), 'no bucket created');
+    assert.ok(ms < 3000, `a dry run is quick (took ${ms.toFixed(0)} ms; typically well under a second)`);
+  });
+
+  it('an existing project with a changed model file: the dry run plans the upload and writes nothing', async () => {
+    const p = await project('drychange');
+    const ssm = new FakeSsm();
+    const ec2 = new FakeEc2();
+    const options: BootstrapOptions = { project: 'drychange', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, modelDir: p.model, workers: 1, aws: { imageId: AMI } };
+    const applied = await runBootstrap(options, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
+    assert.equal(applied.ok, true, JSON.stringify(applied.steps));
+    await writeFile(join(p.model, 'config.json'), '{"hidden_size": 32}\n');
+    const calls = { ssm: ssm.mock.calls().length, ec2: ec2.mock.calls().length };
+    const before = await keys('drychange-models');
+    const s3rec = recordingS3();
+
+    const report = await runBootstrap({ ...options, dryRun: true }, { infra: fakeInfra(), s3: { ...s3Options, client: s3rec.client }, ssmClient: ssm.client, ec2Client: ec2.client });
+    assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'present', buckets: 'present', artifact: 'present', model: 'planned', workers: 'present' });
+    assert.deepEqual(s3rec.commands.filter((c) => !S3_READS.has(c)), [], `S3 calls: ${s3rec.commands.join(', ')}`);
+    assert.deepEqual(ssm.writeCalls(), ['PutParameterCommand'], 'only the applied run\'s put');
+    assert.equal(ssm.mock.calls().length, calls.ssm + 1, 'one GetParameter');
+    assert.deepEqual(ec2.mock.calls().slice(calls.ec2).map((c) => c.args[0].constructor.name), [DescribeInstancesCommand.name]);
+    assert.deepEqual(await keys('drychange-models'), before);
+  });
+
+  it('the real Pulumi runner, stack not created yet: planned without running pulumi, no stack, no plan file', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'synkti-drypulumi-'));
+    try {
+      const bin = join(home, 'bin');
+      const backend = join(home, 'state');
+      await mkdir(bin);
+      await mkdir(backend);
+      const marker = join(home, 'pulumi-was-run');
+      // A stand-in `pulumi` that only records that it was run.
+      await writeFile(join(bin, 'pulumi'), `#!/bin/sh\necho "$@" >> '${marker}'\nexit 1\n`, { mode: 0o755 });
+      const stack = `drypulumi-${process.pid}`;
+      const report = await runBootstrap({ project: 'drypulumi', region: 'us-east-1', stack, dryRun: true }, {
+        infra: createPulumiInfraRunner({ backendUrl: `file://${backend}`, env: { PATH: bin, HOME: home } }),
+        s3: s3Options, ssmClient: new FakeSsm().client,
+        packArtifact: async () => assert.fail('a dry run packs nothing'),
+      });
+      assert.equal(report.ok, true, JSON.stringify(report.steps));
+      const infra = report.steps[0]!;
+      assert.equal(infra.status, 'planned');
+      assert.equal(infra.summary, `stack ${stack} does not exist yet: would create it, run pulumi preview, then up exactly that plan`);
+      await assert.rejects(readFile(marker), /ENOENT/, 'pulumi was not run');
+      assert.deepEqual(await readdir(backend), [], 'the state backend is untouched');
+      assert.equal(existsSync(defaultPlanFile(stack)), false, 'no plan file');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it('fileBackendHasStack finds a stack in the project-scoped and the legacy layout of a file:// backend', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-backend-'));
+    try {
+      assert.equal(fileBackendHasStack(`file://${dir}`, 'synkti-infra', 'prod'), false);
+      await mkdir(join(dir, '.pulumi', 'stacks', 'synkti-infra'), { recursive: true });
+      await writeFile(join(dir, '.pulumi', 'stacks', 'synkti-infra', 'prod.json'), '{}');
+      await writeFile(join(dir, '.pulumi', 'stacks', 'old.json.gz'), '');
+      assert.equal(fileBackendHasStack(`file://${dir}`, 'synkti-infra', 'prod'), true);
+      assert.equal(fileBackendHasStack(`file://${dir}`, 'synkti-infra', 'old'), true);
+      assert.equal(fileBackendHasStack(`file://${dir}`, 'synkti-infra', 'staging'), false);
+      assert.equal(fileBackendHasStack('s3://bucket/state', 'synkti-infra', 'prod'), undefined, 'other backends: ask Pulumi');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
