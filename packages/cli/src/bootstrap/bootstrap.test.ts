@@ -274,6 +274,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', secretParameter: 'no-slash' }, /^--secret-parameter "no-slash" is not an SSM parameter path/],
       [{ project: 'flags', infraConfig: { serve: { clusterSecretParameterName: '/a//b' } } }, /^the infra config's serve\.clusterSecretParameterName "\/a\/\/b"/],
       [{ project: 'flags', kmsKeyId: 'my key' }, /^--kms-key-id "my key" is not a KMS key id/],
+      [{ project: 'flags', secretParameter: '/a/b', infraConfig: { serve: { clusterSecretParameterName: '/a/c' } } }, /clusterSecretParameterName is "\/a\/c" but --secret-parameter is "\/a\/b"/],
     ];
     for (const [options, message] of cases) {
       await assert.rejects(runBootstrap({ region: 'us-east-1', project: 'x', ...options } as BootstrapOptions, deps), (error: unknown) => {
@@ -343,15 +344,17 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     }
   });
 
-  it('--secret-parameter and --kms-key-id: that name is created with that key, and the workers\' boot script reads that name', async () => {
+  it('--secret-parameter and --kms-key-id: that name is created with that key; the stack\'s worker role and the workers\' boot script use that name', async () => {
     const p = await project('custom');
     const ssm = new FakeSsm();
     const ec2 = new FakeEc2();
+    const infra = fakeInfra();
     const report = await runBootstrap({
-      project: 'custom', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, skipInfra: true, workers: 1, aws: { imageId: AMI },
+      project: 'custom', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, workers: 1, aws: { imageId: AMI },
       secretParameter: '/team/custom/secret', kmsKeyId: 'alias/synkti',
-    }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
+    }, { infra, s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
     assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.equal(infra.ups[0]?.config.serve?.clusterSecretParameterName, '/team/custom/secret', 'the stack\'s worker role may read that parameter');
     assert.deepEqual([...ssm.parameters.keys()], ['/team/custom/secret']);
     assert.equal(ssm.parameters.get('/team/custom/secret')!.keyId, 'alias/synkti');
     const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');

@@ -216,6 +216,11 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
     }
   }
   const serve = options.infraConfig?.serve;
+  if (!options.skipInfra && options.secretParameter !== undefined && serve?.clusterSecretParameterName !== undefined && serve.clusterSecretParameterName !== options.secretParameter) {
+    throw new SynktiError('E_USAGE', `the infra config's serve.clusterSecretParameterName is "${serve.clusterSecretParameterName}" but --secret-parameter is "${options.secretParameter}"`, {
+      hint: 'make them the same (the worker role the stack makes may read only that parameter), or leave --secret-parameter out',
+    });
+  }
   if (serve?.projectName !== undefined && serve.projectName !== project) {
     throw new SynktiError('E_USAGE', `the infra config's serve.projectName is "${serve.projectName}" but --project is "${project}"`, { hint: 'make them the same (it is the SynktiCluster tag of the fleet)' });
   }
@@ -273,9 +278,11 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     const stack = options.stack ?? project;
     const given = options.infraConfig;
     // A serve component without a projectName would be named "synkti": it is this project.
+    // Its worker role may read one secret parameter: the one this run creates.
+    const secretName = options.secretParameter === undefined ? {} : { clusterSecretParameterName: secretParameter };
     const config: InfraConfig = given === undefined
-      ? { serve: { projectName: project, region: spec.region, workerCount: 0 } }
-      : given.serve === undefined ? given : { ...given, serve: { ...given.serve, projectName: project } };
+      ? { serve: { projectName: project, region: spec.region, workerCount: 0, ...secretName } }
+      : given.serve === undefined ? given : { ...given, serve: { ...given.serve, projectName: project, ...secretName } };
     say(`infra: stack ${stack}${dryRun ? ' (preview)' : ''}`);
     try {
       const request = { stack, config, onOutput: (line: string) => say(`infra: ${line.trimEnd()}`) };
