@@ -66,13 +66,22 @@ export function defaultPlanFile(stack: string): string {
   return join(process.cwd(), '.synkti', `infra-${stack}.plan.json`);
 }
 
+/** Where stack state lives: the option, else PULUMI_BACKEND_URL, else file://~/.synkti/pulumi. */
+export function infraBackendUrl(o: { backendUrl?: string | undefined; env?: NodeJS.ProcessEnv | undefined }): string {
+  return o.backendUrl ?? o.env?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.synkti', 'pulumi')}`;
+}
+
+/** The Automation API's project settings for Synkti's infrastructure project. */
+export function infraProjectSettings(backendUrl: string): { name: string; runtime: 'nodejs'; backend: { url: string } } {
+  return { name: INFRA_PROJECT_NAME, runtime: 'nodejs', backend: { url: backendUrl } };
+}
+
 async function openStack(o: InfraStackOptions, action: string) {
   requirePulumiCli(action, o.env);
   const { LocalWorkspace } = await import('@pulumi/pulumi/automation/index.js');
-  const backendUrl = o.backendUrl ?? o.env?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.synkti', 'pulumi')}`;
   return LocalWorkspace.createOrSelectStack(
     { stackName: o.stack, projectName: INFRA_PROJECT_NAME, program: async () => infraProgram(o.config, o.components)() },
-    { projectSettings: { name: INFRA_PROJECT_NAME, runtime: 'nodejs', backend: { url: backendUrl } } },
+    { projectSettings: infraProjectSettings(infraBackendUrl(o)) },
   );
 }
 

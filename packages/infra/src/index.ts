@@ -25,7 +25,7 @@ export type { CostStackOptions } from './infra-program.ts';
 export { estimateCost, formatCostEstimate, loadPriceTable, DEFAULT_PRICE_FILE } from './cost/estimate-cost.ts';
 export type { CostEstimate, CostLine, CostAssumptions, PriceTable } from './cost/estimate-cost.ts';
 export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';
-export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
+export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, infraBackendUrl, infraProjectSettings, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
 export type { InfraStackOptions } from './automation.ts';
 // --- issue 8: multi-cloud Kubernetes clusters -------------------------------------------
 export { KubernetesCluster } from './k8s/kubernetes-cluster.ts';

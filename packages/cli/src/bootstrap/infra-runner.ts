@@ -47,9 +47,6 @@ export function countChanges(changes: Record<string, number>): number {
 }
 
 /** The state backend the same way @synkti/infra picks it (its automation.ts openStack). */
-function backendUrlOf(options: { backendUrl?: string | undefined; env?: NodeJS.ProcessEnv | undefined }): string {
-  return options.backendUrl ?? options.env?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.synkti', 'pulumi')}`;
-}
 
 /**
  * Whether a stack exists in a file:// backend, from its files alone (asking the Pulumi CLI
@@ -70,7 +67,7 @@ export function createPulumiInfraRunner(options: { backendUrl?: string | undefin
     async preview(request) {
       const infra = await import('@synkti/infra');
       infra.requirePulumiCli('preview', options.env);
-      const backendUrl = backendUrlOf(options);
+      const backendUrl = infra.infraBackendUrl(options);
       const planned = `stack ${request.stack} does not exist yet: would create it, run pulumi preview, then up exactly that plan`;
       if (fileBackendHasStack(backendUrl, infra.INFRA_PROJECT_NAME, request.stack) === false) return { changes: {}, planned };
       const { LocalWorkspace } = await import('@pulumi/pulumi/automation/index.js');
@@ -79,7 +76,7 @@ export function createPulumiInfraRunner(options: { backendUrl?: string | undefin
         // select, never create; no plan file (infraPreview would do both).
         stack = await LocalWorkspace.selectStack(
           { stackName: request.stack, projectName: infra.INFRA_PROJECT_NAME, program: async () => infra.infraProgram(request.config)() },
-          { projectSettings: { name: infra.INFRA_PROJECT_NAME, runtime: 'nodejs', backend: { url: backendUrl } } },
+          { projectSettings: infra.infraProjectSettings(backendUrl) },
         );
       } catch (error) {
         if (/no stack named|not found|does not exist/i.test(String((error as Error)?.message ?? error))) return { changes: {}, planned };
