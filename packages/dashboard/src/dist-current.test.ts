@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,4 +34,13 @@ test('the committed dist/ is the build of web/ (run `npm run build -w @synkti/da
   const committed = files(DASHBOARD_ASSETS_DIR);
   assert.deepEqual([...committed.keys()].sort(), [...built.keys()].sort(), 'same files (Vite names them by content hash)');
   for (const [name, text] of built) assert.equal(committed.get(name), text, `${name} is current`);
+});
+
+// Being on disk is not enough: a clean clone has only what git tracks (a repo-wide dist/
+// ignore once left the rebuilt bundle out of a commit, and agents answered 404).
+test('every file of dist/ is tracked by git', { skip: !existsSync(fileURLToPath(new URL('../../../.git', import.meta.url))) && 'not a git checkout' }, () => {
+  const onDisk = [...files(DASHBOARD_ASSETS_DIR).keys()].map((name) => join(relative(fileURLToPath(new URL('../../../', import.meta.url)), DASHBOARD_ASSETS_DIR), name)).sort();
+  const tracked = execFileSync('git', ['ls-files', '--', ...onDisk], { cwd: fileURLToPath(new URL('../../../', import.meta.url)), encoding: 'utf8' })
+    .split('\n').filter((line) => line !== '').sort();
+  assert.deepEqual(tracked, onDisk, 'git add packages/dashboard/dist (and check .gitignore)');
 });
