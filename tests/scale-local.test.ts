@@ -74,10 +74,12 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
 
   // `synkti logs --json` of the survivor: one JSON object per line, pino lines parsed.
   let logText = '';
-  await logs(config.spec, config.file, first[0]!, { follow: false, lines: 500, json: true }, (text) => { logText += text; });
+  await logs(config.spec, config.file, first[0]!, { follow: false, lines: 1_000_000, json: true }, (text) => { logText += text; });
   const entries = logText.trimEnd().split('\n').map((line) => JSON.parse(line) as { node: string; source: string; entry: { msg?: string } | null });
   assert.ok(entries.length > 0 && entries.every((e) => e.node === first[0] && e.source === 'agent'));
-  assert.ok(entries.some((e) => /joined the fleet/.test(e.entry?.msg ?? '')), 'pino lines come parsed');
+  t.diagnostic(`survivor's log: ${entries.length} lines`);
+  assert.ok(entries.some((e) => /joined the fleet/.test(e.entry?.msg ?? '')),
+    `pino lines come parsed; got ${entries.length} lines, first: ${entries.slice(0, 5).map((e) => JSON.stringify(e.entry?.msg ?? e)).join(', ')}`);
 
   // `synkti ssh` to a local node: nothing to log in to; says where its process and log are (exit 4).
   const survivor = first[0]!;
