@@ -9,6 +9,7 @@ import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.
 import type { PolicyDocument } from './aws/iam-policy.ts';
 import { runMockStack, outputValue, MOCK_ACCOUNT, type RecordedResource } from './testing/mock-stack.ts';
 import { countByType, one, ofType } from './testing/find.ts';
+import { auditInfraConfig } from './infra-program.ts';
 
 const SHA = 'ab'.repeat(32);
 
@@ -268,4 +269,49 @@ test('region input drives the component provider and the ARNs it writes', async 
   const awsResources = resources.filter((r) => r.type.startsWith('aws:'));
   assert.ok(awsResources.length > 15);
   for (const r of awsResources) assert.match(r.provider ?? '', /pulumi:providers:aws::serve-aws::/, `${r.type}::${r.name}`);
+});
+
+const KMS_KEY = `arn:aws:kms:us-east-1:${MOCK_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+test('clusterSecretKmsKeyArn: the worker role may Decrypt with exactly that key, only through SSM in the fleet region', async () => {
+  const { resources } = await serve({ clusterSecretKmsKeyArn: KMS_KEY });
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  const kms = statements.filter((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('kms:')));
+  assert.deepEqual(kms, [{
+    Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: KMS_KEY,
+    Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com' } },
+  }]);
+  const eu = await serve({ region: 'eu-west-1', clusterSecretKmsKeyArn: KMS_KEY.replace('us-east-1', 'eu-west-1') });
+  const euKms = policyOf(one(eu.resources, 'aws:iam/rolePolicy:RolePolicy')).Statement.find((s) => s.Sid === 'DecryptClusterSecret');
+  assert.deepEqual(euKms?.Condition, { StringEquals: { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' } });
+});
+
+test('synkti infra audit passes the DecryptClusterSecret statement (no finding of any severity on it)', async () => {
+  const { report } = await auditInfraConfig({ serve: { clusterSecretKmsKeyArn: KMS_KEY } }, { components: ['serve'] });
+  assert.deepEqual(report.findings.filter((f) => JSON.stringify(f).includes('kms') || f.rule === 'iam-wildcard'), []);
+  const { report: without } = await auditInfraConfig({ serve: {} }, { components: ['serve'] });
+  assert.deepEqual(report.findings, without.findings, 'the key adds no finding');
+});
+
+test('without clusterSecretKmsKeyArn (aws/ssm) the worker role has no KMS statement at all', async () => {
+  const { resources } = await serve();
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  assert.equal(statements.some((s) => JSON.stringify(s).includes('kms:')), false);
+});
+
+test('clusterSecretKmsKeyArn: an alias, a bare key id or a key of another region is refused with a hint', async () => {
+  const cases: Array<[string, RegExp, RegExp]> = [
+    ['alias/synkti', /clusterSecretKmsKeyArn "alias\/synkti" is an alias/, /key ARN.*never an alias/],
+    [`arn:aws:kms:us-east-1:${MOCK_ACCOUNT}:alias/synkti`, /is an alias/, /key ARN/],
+    ['1234abcd-12ab-34cd-56ef-1234567890ab', /is not a KMS key ARN/, /key ARN/],
+    [KMS_KEY.replace('us-east-1', 'eu-west-1'), /is in region eu-west-1, not the fleet's us-east-1/, /its own region/],
+  ];
+  for (const [value, message, hint] of cases) {
+    await assert.rejects(serve({ clusterSecretKmsKeyArn: value }), (error: unknown) => {
+      assert.ok(isSynktiError(error, 'E_INFRA_INPUT'), `${value}: ${String(error)}`);
+      assert.match(error.message, message);
+      assert.match(error.hint ?? '', hint);
+      return true;
+    });
+  }
 });

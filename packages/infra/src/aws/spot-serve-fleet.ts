@@ -106,6 +106,14 @@ export interface SpotServeFleetArgs {
   clusterConfig?: string | undefined;
   /** SSM SecureString parameter with the cluster secret (created out of band). @default `/synkti/<project>/cluster-secret` */
   clusterSecretParameterName?: string | undefined;
+  /**
+   * ARN of the customer-managed KMS key that encrypts that SecureString
+   * (`arn:aws:kms:<region>:<account>:key/<id>`, not an alias: IAM authorizes Decrypt against
+   * the key ARN). The worker role then gets `kms:Decrypt` on exactly that key, and only
+   * through SSM in the fleet's region (`kms:ViaService`).
+   * @default none (the AWS-managed aws/ssm key, which needs no grant)
+   */
+  clusterSecretKmsKeyArn?: pulumi.Input<string> | undefined;
   /** VPC of the fleet. @default the default VPC */
   vpcId?: pulumi.Input<string> | undefined;
   /** Subnets (in different zones) of the group and load balancer. @default the default VPC's default subnets */
@@ -152,12 +160,29 @@ interface ResolvedServeArgs {
   model: { bucket: string | undefined; key: string } | undefined;
   clusterConfig: string | undefined;
   secretParameter: string;
+  secretKmsKeyArn: pulumi.Input<string> | undefined;
   rootDeviceName: string;
   rootVolumeGiB: number;
   ports: { workload: number; router: number; agent: number };
   agentReplacement: boolean;
   loadBalancer: (ServeLoadBalancerArgs & { allowedCidrBlocks: string[] }) | undefined;
   checkpointExpireDays: number;
+}
+
+const KMS_KEY_ARN_RE = /^arn:aws[-a-z]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/[A-Za-z0-9-]+$/;
+const KMS_KEY_ARN_HINT = 'pass the key ARN (arn:aws:kms:<region>:<account>:key/<key-id>, see `aws kms describe-key --key-id <alias> --query KeyMetadata.Arn`): IAM authorizes kms:Decrypt against the key ARN, never an alias';
+
+/** The customer KMS key of the cluster secret: a key ARN in the fleet's region (aliases refused). */
+export function checkKmsKeyArn(component: string, field: string, value: string, region: string): string {
+  const match = KMS_KEY_ARN_RE.exec(value);
+  if (!match) {
+    const what = /(^alias\/)|(:alias\/)/.test(value) ? 'is an alias' : 'is not a KMS key ARN';
+    throw inputError(component, field, `"${value}" ${what}`, KMS_KEY_ARN_HINT);
+  }
+  if (match[1] !== region) {
+    throw inputError(component, field, `"${value}" is in region ${match[1] ?? '?'}, not the fleet's ${region}`, 'an SSM parameter is encrypted with a key of its own region: pass that key\'s ARN');
+  }
+  return value;
 }
 
 /** Validates and fills in defaults; throws E_INFRA_INPUT naming the field. */
@@ -232,6 +257,11 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
     binaryKey, binarySha256, model, clusterConfig: args.clusterConfig,
     secretParameter: args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`,
+    // A plain string is checked now; an output (a key made in the same stack) when it resolves.
+    secretKmsKeyArn: typeof args.clusterSecretKmsKeyArn === 'string'
+      ? checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', args.clusterSecretKmsKeyArn, region)
+      : args.clusterSecretKmsKeyArn === undefined ? undefined
+        : pulumi.output(args.clusterSecretKmsKeyArn).apply((arn) => checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', arn, region)),
     rootDeviceName: args.rootDeviceName ?? '/dev/xvda',
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 200, 8, 16384),
     ports,
@@ -331,6 +361,10 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       { Sid: 'ListCheckpoints', Effect: 'Allow', Action: 's3:ListBucket', Resource: checkpoints.arn },
       { Sid: 'ClusterSecret', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: pulumi.interpolate`arn:aws:ssm:${a.region}:${account}:parameter${a.secretParameter.startsWith('/') ? '' : '/'}${a.secretParameter}` },
     ];
+    if (a.secretKmsKeyArn !== undefined) {
+      // A customer key (aws/ssm needs no grant): Decrypt of that key only, and only on SSM's behalf.
+      statements.push({ Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: a.secretKmsKeyArn, Condition: { StringEquals: { 'kms:ViaService': `ssm.${a.region}.amazonaws.com` } } });
+    }
     if (a.model?.bucket !== undefined) {
       statements.push({ Sid: 'ReadExternalModel', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${a.model.bucket}/${a.model.key}*` });
     }
