@@ -80,3 +80,8 @@ export function checkKmsKeyId(value: string): string {
   }
   return value;
 }
+
+/** The region of a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`); undefined for a key id or an alias. */
+export function kmsKeyArnRegion(value: string): string | undefined {
+  return /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/.exec(value)?.[1];
+}

@@ -28,6 +28,8 @@ import { digestFile } from './s3-file-upload.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const AMI = 'ami-0123456789abcdef0';
+const ACCOUNT_ID = '123456789012';
+const KEY_ARN = `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
 /** A stack that exists after its first `up`: the second reports every resource "same". */
 function fakeInfra(outputs: Record<string, unknown> = {}): InfraRunner & { ups: InfraRunRequest[]; previews: number } {
@@ -274,6 +276,12 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', secretParameter: 'no-slash' }, /^--secret-parameter "no-slash" is not an SSM parameter path/],
       [{ project: 'flags', infraConfig: { serve: { clusterSecretParameterName: '/a//b' } } }, /^the infra config's serve\.clusterSecretParameterName "\/a\/\/b"/],
       [{ project: 'flags', kmsKeyId: 'my key' }, /^--kms-key-id "my key" is not a KMS key id/],
+      [{ project: 'flags', kmsKeyId: 'alias/synkti' }, /^--kms-key-id "alias\/synkti" is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN/],
+      [{ project: 'flags', kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' }, /^--kms-key-id "1234abcd-.*" is not a key ARN/],
+      [{ project: 'flags', kmsKeyId: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:alias/synkti` }, /is not a key ARN/],
+      [{ project: 'flags', kmsKeyId: KEY_ARN.replace('us-east-1', 'eu-west-1') }, /^--kms-key-id .* is in region eu-west-1, not the cluster's us-east-1/],
+      [{ project: 'flags', infraConfig: { serve: { clusterSecretKmsKeyArn: 'alias/synkti' } } }, /^the infra config's serve\.clusterSecretKmsKeyArn "alias\/synkti" is not a key ARN/],
+      [{ project: 'flags', kmsKeyId: KEY_ARN, infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN.replace('1234abcd', 'ffffffff') } } }, /clusterSecretKmsKeyArn is ".*ffffffff.*" but --kms-key-id is/],
       [{ project: 'flags', secretParameter: '/a/b', infraConfig: { serve: { clusterSecretParameterName: '/a/c' } } }, /clusterSecretParameterName is "\/a\/c" but --secret-parameter is "\/a\/b"/],
     ];
     for (const [options, message] of cases) {
@@ -351,12 +359,14 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     const infra = fakeInfra();
     const report = await runBootstrap({
       project: 'custom', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, workers: 1, aws: { imageId: AMI },
-      secretParameter: '/team/custom/secret', kmsKeyId: 'alias/synkti',
+      secretParameter: '/team/custom/secret', kmsKeyId: KEY_ARN,
     }, { infra, s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
     assert.equal(report.ok, true, JSON.stringify(report.steps));
     assert.equal(infra.ups[0]?.config.serve?.clusterSecretParameterName, '/team/custom/secret', 'the stack\'s worker role may read that parameter');
+    assert.equal(infra.ups[0]?.config.serve?.clusterSecretKmsKeyArn, KEY_ARN, 'the stack\'s worker role may decrypt with that key');
     assert.deepEqual([...ssm.parameters.keys()], ['/team/custom/secret']);
-    assert.equal(ssm.parameters.get('/team/custom/secret')!.keyId, 'alias/synkti');
+    assert.equal(ssm.parameters.get('/team/custom/secret')!.keyId, KEY_ARN);
+    assert.doesNotMatch(report.steps.find((s) => s.step === 'secret')!.summary, /note:/, 'the stack grants Decrypt: no note');
     const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');
     assert.match(userData, /ssm get-parameter --region 'us-east-1' --name '\/team\/custom\/secret' --with-decryption/);
   });
@@ -393,6 +403,28 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     assert.equal(report.ok, true, JSON.stringify(report.steps));
     assert.equal(statuses(report).secret, 'present');
     assert.equal(ssm.parameters.get('/synkti/race/cluster-secret')!.value, 'theirs-'.padEnd(64, 'x'));
+  });
+
+  it('--kms-key-id alias with --skip-infra: allowed, the secret is created with it and the report notes the workers need kms:Decrypt on it', async () => {
+    const ssm = new FakeSsm();
+    const lines: string[] = [];
+    const report = await runBootstrap({ project: 'kmsalias', region: 'us-east-1', skipInfra: true, kmsKeyId: 'alias/synkti' }, {
+      infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, progress: (line) => lines.push(line),
+    });
+    const secret = report.steps.find((s) => s.step === 'secret')!;
+    assert.equal(secret.status, 'created', JSON.stringify(report.steps));
+    assert.equal(ssm.parameters.get('/synkti/kmsalias/cluster-secret')!.keyId, 'alias/synkti');
+    assert.match(secret.summary, /note: --skip-infra, so the workers' role needs kms:Decrypt on alias\/synkti/);
+    assert.match(renderBootstrapReport(report), /kms:Decrypt on alias\/synkti/);
+    assert.ok(lines.some((l) => /^secret: note: .*kms:Decrypt on alias\/synkti/.test(l)), lines.join('\n'));
+  });
+
+  it('the infra config\'s serve.clusterSecretKmsKeyArn (no --kms-key-id) encrypts the new secret and stays in the stack config', async () => {
+    const ssm = new FakeSsm();
+    const infra = fakeInfra();
+    await runBootstrap({ project: 'kmsconf', region: 'us-east-1', infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN } } }, { infra, s3: s3Options, ssmClient: ssm.client });
+    assert.equal(ssm.parameters.get('/synkti/kmsconf/cluster-secret')?.keyId, KEY_ARN);
+    assert.equal(infra.ups[0]?.config.serve?.clusterSecretKmsKeyArn, KEY_ARN);
   });
 
   it('an existing plaintext String parameter is refused, not used and not changed', async () => {

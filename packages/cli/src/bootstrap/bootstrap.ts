@@ -31,7 +31,7 @@ import { packAgentArtifact } from '../worker/agent-artifact.ts';
 import { launchWorkers, listWorkers, pickRole } from '../worker/worker-fleet.ts';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
 import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
-import { checkBucketFlag, checkKmsKeyId, checkProjectName, checkSecretParameter, defaultBucketNames, type BucketNames } from './bootstrap-names.ts';
+import { checkBucketFlag, checkKmsKeyId, checkProjectName, checkSecretParameter, defaultBucketNames, kmsKeyArnRegion, type BucketNames } from './bootstrap-names.ts';
 import { countChanges, type InfraRunner } from './infra-runner.ts';
 import { uploadModel, type ModelUploadProgress } from './model-upload.ts';
 import { digestFile, uploadFileIfChanged, type UploadFileResult } from './s3-file-upload.ts';
@@ -119,7 +119,13 @@ export interface BootstrapOptions {
    * @default the infra config's serve.clusterSecretParameterName, else /synkti/<project>/cluster-secret
    */
   secretParameter?: string | undefined;
-  /** KMS key for a newly created secret (workers then need kms:Decrypt on it). @default aws/ssm */
+  /**
+   * KMS key for a newly created secret. With the infra step it must be the key ARN: it goes
+   * into the infra config as serve.clusterSecretKmsKeyArn and the stack grants the workers
+   * kms:Decrypt on it (via SSM only). With --skip-infra any key id, ARN or alias (the
+   * workers' role then needs kms:Decrypt on it from whoever manages IAM).
+   * @default the infra config's serve.clusterSecretKmsKeyArn, else aws/ssm
+   */
   kmsKeyId?: string | undefined;
   logLevel?: string | undefined;
   /** Change nothing; report what would be done. @default false */
@@ -170,7 +176,7 @@ async function defaultRegion(): Promise<string> {
 }
 
 /** Everything a flag decides is checked before anything is changed. */
-async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string }> {
+async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string; kmsKeyId: string | undefined }> {
   const project = checkProjectName(options.project);
   const secretParameter = checkSecretParameter(options.secretParameter ?? options.infraConfig?.serve?.clusterSecretParameterName ?? defaultSecretParameter(project),
     options.secretParameter !== undefined ? '--secret-parameter' : 'the infra config\'s serve.clusterSecretParameterName');
@@ -221,13 +227,36 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
       hint: 'make them the same (the worker role the stack makes may read only that parameter), or leave --secret-parameter out',
     });
   }
+  const configKey = serve?.clusterSecretKmsKeyArn;
+  if (configKey !== undefined && typeof configKey !== 'string') {
+    throw new SynktiError('E_USAGE', 'the infra config\'s serve.clusterSecretKmsKeyArn is not a string', { hint: 'write the key ARN: "clusterSecretKmsKeyArn": "arn:aws:kms:<region>:<account>:key/<id>"' });
+  }
+  const kmsKeyId = options.kmsKeyId ?? configKey;
+  if (!options.skipInfra && kmsKeyId !== undefined) {
+    const flag = options.kmsKeyId !== undefined ? `--kms-key-id ${JSON.stringify(kmsKeyId)}` : `the infra config's serve.clusterSecretKmsKeyArn ${JSON.stringify(kmsKeyId)}`;
+    const keyRegion = kmsKeyArnRegion(kmsKeyId);
+    if (keyRegion === undefined) {
+      // IAM authorizes kms:Decrypt against the key ARN: an id or alias cannot go into the worker role.
+      throw new SynktiError('E_USAGE', `${flag} is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN, not on a key id or alias`, {
+        hint: `pass the key ARN (aws kms describe-key --key-id ${kmsKeyId} --query KeyMetadata.Arn --output text), or --skip-infra if you grant the workers' role kms:Decrypt yourself`,
+      });
+    }
+    if (keyRegion !== spec.region) {
+      throw new SynktiError('E_USAGE', `${flag} is in region ${keyRegion}, not the cluster's ${spec.region}`, { hint: 'an SSM parameter is encrypted with a key of its own region: pass that region\'s key ARN' });
+    }
+    if (options.kmsKeyId !== undefined && configKey !== undefined && configKey !== options.kmsKeyId) {
+      throw new SynktiError('E_USAGE', `the infra config's serve.clusterSecretKmsKeyArn is "${configKey}" but --kms-key-id is "${options.kmsKeyId}"`, {
+        hint: 'make them the same (the worker role the stack makes may decrypt with only that key), or leave --kms-key-id out',
+      });
+    }
+  }
   if (serve?.projectName !== undefined && serve.projectName !== project) {
     throw new SynktiError('E_USAGE', `the infra config's serve.projectName is "${serve.projectName}" but --project is "${project}"`, { hint: 'make them the same (it is the SynktiCluster tag of the fleet)' });
   }
   if (options.nodeSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.nodeSha256)) {
     throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, { hint: "copy it from nodejs.org's SHASUMS256.txt" });
   }
-  return { spec, role, workers, secretParameter };
+  return { spec, role, workers, secretParameter, kmsKeyId };
 }
 
 async function bucketExists(store: S3ObjectStore, bucket: string): Promise<boolean> {
@@ -251,7 +280,7 @@ function uploadLine(bucket: string, result: UploadFileResult): string {
 }
 
 export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDeps): Promise<BootstrapReport> {
-  const { spec, role, workers, secretParameter } = await validate(options);
+  const { spec, role, workers, secretParameter, kmsKeyId } = await validate(options);
   const project = spec.name;
   const dryRun = options.dryRun ?? false;
   const say = deps.progress ?? (() => undefined);
@@ -279,7 +308,11 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     const given = options.infraConfig;
     // A serve component without a projectName would be named "synkti": it is this project.
     // Its worker role may read one secret parameter: the one this run creates.
-    const secretName = options.secretParameter === undefined ? {} : { clusterSecretParameterName: secretParameter };
+    const secretName = {
+      ...(options.secretParameter === undefined ? {} : { clusterSecretParameterName: secretParameter }),
+      // ...and decrypt it with the key this run encrypts it with (a key ARN, checked above).
+      ...(kmsKeyId === undefined ? {} : { clusterSecretKmsKeyArn: kmsKeyId }),
+    };
     const config: InfraConfig = given === undefined
       ? { serve: { projectName: project, region: spec.region, workerCount: 0, ...secretName } }
       : given.serve === undefined ? given : { ...given, serve: { ...given.serve, projectName: project, ...secretName } };
@@ -309,11 +342,15 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     try {
       const ssm = await importAwsSdk(() => import('./cluster-secret.ts'), '@aws-sdk/client-ssm', 'the cluster secret (SSM Parameter Store)', 'create the parameter by hand');
       client ??= new ssm.SSMClient({ region: spec.region });
-      const result = await ssm.ensureSsmClusterSecret({ client, name: secretParameter, cluster: project, kmsKeyId: options.kmsKeyId, dryRun });
+      const result = await ssm.ensureSsmClusterSecret({ client, name: secretParameter, cluster: project, kmsKeyId, dryRun });
       const what = `SSM SecureString ${secretParameter}`;
+      // Without the stack nothing grants the workers Decrypt on a customer key: say so.
+      const noteText = options.skipInfra && kmsKeyId !== undefined ? `--skip-infra, so the workers' role needs kms:Decrypt on ${kmsKeyId} (granted by whoever manages IAM)` : undefined;
+      if (noteText !== undefined) say(`secret: note: ${noteText}`);
+      const note = noteText === undefined ? '' : `; note: ${noteText}`;
       finish(result.status === 'present'
-        ? step('secret', 'present', `present: ${what} (left as it is)`, [], [secretParameter])
-        : step('secret', result.status, `${result.status === 'planned' ? 'would create' : 'created'} ${what} with a new random secret${options.kmsKeyId ? ` (KMS key ${options.kmsKeyId})` : ''}`, [secretParameter]));
+        ? step('secret', 'present', `present: ${what} (left as it is)${note}`, [], [secretParameter])
+        : step('secret', result.status, `${result.status === 'planned' ? 'would create' : 'created'} ${what} with a new random secret${kmsKeyId ? ` (KMS key ${kmsKeyId})` : ''}${note}`, [secretParameter]));
     } catch (error) {
       return fail('secret', error);
     } finally {
