@@ -106,6 +106,10 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     const bad = await synkti(['bootstrap', '--project', 'ssmdenied', '--skip-infra', '--region', 'us-east-1', '--kms-key-id', 'not a key']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--kms-key-id "not a key" is not a KMS key id/);
+    const alias = await synkti(['bootstrap', '--project', 'ssmdenied', '--region', 'us-east-1', '--kms-key-id', 'alias/synkti']);
+    assert.equal(alias.code, 2, alias.stderr + alias.stdout);
+    assert.match(alias.stderr, /--kms-key-id "alias\/synkti" is not a key ARN/);
+    assert.match(alias.stderr, /pass the key ARN \(aws kms describe-key --key-id alias\/synkti --query KeyMetadata\.Arn --output text\), or --skip-infra/);
   });
 
   it('without the Pulumi CLI: exit code 5 (missingTool), the infra step FAILED with the install link and the --skip-infra hint', async () => {

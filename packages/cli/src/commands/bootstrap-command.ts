@@ -82,7 +82,9 @@ Steps, each reported as created / present / skipped (a second run creates nothin
   secret    the cluster secret workers read at every start: an SSM SecureString
             (--secret-parameter), created with a random value if missing, never
             overwritten, never printed (needs ssm:GetParameter, ssm:PutParameter,
-            ssm:AddTagsToResource; with --kms-key-id the workers need kms:Decrypt on it)
+            ssm:AddTagsToResource); with --kms-key-id <key ARN> the stack grants the
+            workers kms:Decrypt on that key (via SSM only); an alias or key id works only
+            with --skip-infra, where whoever manages IAM grants it
   buckets   <project>-models (protected: artifacts/ and models/) and <project>-checkpoints,
             unless the stack's outputs or --bucket / --checkpoints-bucket name them
   artifact  the agent release (packed here, or --artifact) and the Node.js tarball
@@ -130,7 +132,7 @@ export function registerBootstrapCommands(program: Command): void {
     .option('--on-demand-fallback', 'launch on-demand when no spot capacity is left')
     .option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own)')
     .option('--secret-parameter <name>', 'SSM SecureString with the cluster secret, created if missing (default: /synkti/<project>/cluster-secret)')
-    .option('--kms-key-id <key>', 'KMS key (id, ARN or alias/<name>) encrypting a newly created secret (default: aws/ssm)')
+    .option('--kms-key-id <key>', 'KMS key ARN encrypting a newly created secret; the stack lets the workers decrypt with it (an id or alias/<name> only with --skip-infra) (default: aws/ssm)')
     .addOption(new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--dry-run', 'change nothing: print what each step would do', false)
     .option('--json', 'print the per-step report as JSON', false)
