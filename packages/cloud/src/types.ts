@@ -83,10 +83,42 @@ export interface BucketOptions {
   protected?: boolean | undefined;
 }
 
+/** One bucket of the store, as `listBuckets` reports it. */
+export interface BucketInfo {
+  name: string;
+  /** Whether deleteBucket refuses it unless `confirmProtected` names it. */
+  protected: boolean;
+  /** Epoch milliseconds of the bucket's creation; 0 when the store does not know. */
+  createdAt: number;
+}
+
+export interface DeleteBucketOptions {
+  /**
+   * Delete the bucket's objects with it; otherwise a non-empty bucket is refused (E_BUCKET_NOT_EMPTY).
+   * @default false
+   */
+  force?: boolean | undefined;
+  /**
+   * Deletes a protected bucket too, but only when it equals the bucket's name exactly: the
+   * caller names the bucket twice (an operator typing it again), so protection cannot be
+   * lifted by a flag passed to every bucket. Any other value is refused (E_BUCKET_PROTECTED).
+   * Ignored for an unprotected bucket.
+   * @default undefined: a protected bucket is refused
+   */
+  confirmProtected?: string | undefined;
+}
+
 export interface ObjectStore {
   createBucket(bucket: string, options?: BucketOptions): Promise<void>;
-  /** Refuses with E_BUCKET_PROTECTED for a protected bucket, E_BUCKET_NOT_EMPTY unless `force`. */
-  deleteBucket(bucket: string, options?: { force?: boolean }): Promise<void>;
+  /**
+   * Refuses with E_BUCKET_PROTECTED for a protected bucket unless `confirmProtected` equals
+   * its name, and with E_BUCKET_NOT_EMPTY unless `force`.
+   */
+  deleteBucket(bucket: string, options?: DeleteBucketOptions): Promise<void>;
+  /** The store's (Synkti's) buckets, sorted by name; each provider says what counts as one of its buckets. */
+  listBuckets(): Promise<BucketInfo[]>;
+  /** Whether the bucket is protected; E_BUCKET_NOT_FOUND when it does not exist. */
+  isProtected(bucket: string): Promise<boolean>;
   /** Atomic: a reader sees the old body or the new one, never a part (invariant 7). */
   put(bucket: string, key: string, body: Uint8Array | string): Promise<ObjectInfo>;
   /** The body, or `undefined` when the key does not exist. Integrity is verified. */

@@ -2,8 +2,8 @@
  * Conformance suite for ObjectStore: every provider (local files, S3) must pass it.
  * Call it at the top level of a test file; it registers node:test tests.
  *
- * One fixture serves the suite; each test works in buckets of its own. Buckets the
- * suite leaves behind (protected ones cannot be deleted through the interface) are the
+ * One fixture serves the suite; each test works in buckets of its own. The suite deletes
+ * the buckets it made (protected ones confirmed by name); anything left is the
  * fixture's `cleanup` to remove.
  */
 import assert from 'node:assert/strict';
@@ -87,7 +87,7 @@ export function runObjectStoreConformance(name: string, setup: () => Promise<Obj
       try {
         for (const bucket of buckets) {
           try {
-            await store().deleteBucket(bucket, { force: true });
+            await store().deleteBucket(bucket, { force: true, confirmProtected: bucket });
           } catch (error) {
             if (!isSynktiError(error, 'E_BUCKET_PROTECTED') && !isSynktiError(error, 'E_BUCKET_NOT_FOUND')) throw error;
           }
@@ -218,6 +218,61 @@ export function runObjectStoreConformance(name: string, setup: () => Promise<Obj
       await assertCode(store().deleteBucket(bucket), 'E_BUCKET_PROTECTED');
       await assertCode(store().deleteBucket(bucket, { force: true }), 'E_BUCKET_PROTECTED');
       sameBytes(await store().get(bucket, 'models/m.bin'), 'weights');
+    });
+
+    it('listBuckets shows the buckets made, each with its protection, and not deleted ones; isProtected agrees', async () => {
+      const startedAt = Date.now();
+      const plain = await newBucket('listed');
+      const guarded = await newBucket('listed-protected', { protected: true });
+      const gone = await newBucket('listed-gone');
+      await store().put(plain, 'k', 'v');
+      await store().deleteBucket(gone);
+      // Asking again without protection does not lower it; asking with it raises it.
+      await store().createBucket(guarded);
+      const raised = await newBucket('listed-raised');
+      await store().createBucket(raised, { protected: true });
+
+      const listed = await store().listBuckets();
+      const names = listed.map((b) => b.name);
+      assert.deepEqual(names, [...names].sort(), 'sorted by name');
+      assert.equal(new Set(names).size, names.length, 'each bucket once');
+      const byName = new Map(listed.map((b) => [b.name, b]));
+      assert.equal(byName.get(plain)?.protected, false, `${plain} listed, unprotected`);
+      assert.equal(byName.get(guarded)?.protected, true, `${guarded} listed, protected`);
+      assert.equal(byName.get(raised)?.protected, true, `${raised} listed, protection raised`);
+      assert.ok(!byName.has(gone), 'a deleted bucket is not listed');
+      for (const bucket of [plain, guarded]) {
+        const createdAt = byName.get(bucket)!.createdAt;
+        assert.ok(createdAt === 0 || (createdAt >= startedAt - 60_000 && createdAt <= Date.now() + 60_000), `createdAt of ${bucket} is about now (or unknown): ${createdAt}`);
+      }
+      assert.equal(await store().isProtected(plain), false);
+      assert.equal(await store().isProtected(guarded), true);
+      assert.equal(await store().isProtected(raised), true);
+      await assertCode(store().isProtected(gone), 'E_BUCKET_NOT_FOUND');
+      await assertCode(store().isProtected('Bad_Name'), 'E_BUCKET_NAME');
+    });
+
+    it('a protected bucket is deleted only when confirmProtected names it exactly', async () => {
+      const bucket = await newBucket('confirm', { protected: true });
+      await store().put(bucket, 'models/m.bin', 'weights');
+      await assertCode(store().deleteBucket(bucket, { force: true }), 'E_BUCKET_PROTECTED');
+      for (const wrong of ['', 'models', `${bucket}x`, bucket.toUpperCase(), ` ${bucket}`]) {
+        await assertCode(store().deleteBucket(bucket, { force: true, confirmProtected: wrong }), 'E_BUCKET_PROTECTED');
+      }
+      sameBytes(await store().get(bucket, 'models/m.bin'), 'weights', 'refused deletions keep the objects');
+      assert.ok((await store().listBuckets()).some((b) => b.name === bucket && b.protected));
+      // Confirmation lifts protection, not the emptiness rule.
+      await assertCode(store().deleteBucket(bucket, { confirmProtected: bucket }), 'E_BUCKET_NOT_EMPTY');
+      await store().deleteBucket(bucket, { force: true, confirmProtected: bucket });
+      await assertCode(store().get(bucket, 'models/m.bin'), 'E_BUCKET_NOT_FOUND');
+      assert.ok(!(await store().listBuckets()).some((b) => b.name === bucket), 'gone from listBuckets');
+
+      // Recreated under the same name, it starts unprotected: protection went with it.
+      await store().createBucket(bucket);
+      assert.equal(await store().isProtected(bucket), false);
+      // confirmProtected is harmless on an unprotected bucket.
+      await store().deleteBucket(bucket, { confirmProtected: bucket });
+      await assertCode(store().list(bucket), 'E_BUCKET_NOT_FOUND');
     });
 
     it('a non-empty bucket refuses deletion without force; force deletes it with its objects', async () => {

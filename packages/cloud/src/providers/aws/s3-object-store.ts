@@ -11,20 +11,24 @@
  * - Protection is a marker object (`.synkti/bucket.json`) that deleteBucket honours,
  *   because S3-compatible servers used in tests lack bucket tags and policies; on AWS
  *   the infrastructure stack also protects the models bucket (`protect`/`retainOnDelete`).
- *   The marker is hidden from list and its key is reserved.
+ *   Only `confirmProtected` equal to the bucket's name deletes a protected bucket.
+ * - Ownership is a second marker (`.synkti/owner.json`) that createBucket writes into
+ *   every bucket it creates or is asked for, so listBuckets can pick Synkti's buckets
+ *   out of an account's (tags would serve too, but s3rver has none).
+ * - Both markers are hidden from list and their keys are reserved.
  * - New buckets get every public-access block and default encryption.
  */
 import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
-  ListObjectsCommand, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand, S3Client,
-  UploadPartCommand, type HeadObjectCommandOutput, type S3ClientConfig,
+  ListBucketsCommand, ListObjectsCommand, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand, S3Client,
+  UploadPartCommand, type HeadObjectCommandOutput, type ListBucketsCommandOutput, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { SynktiError } from '@synkti/core';
-import type { BucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
+import type { BucketInfo, BucketOptions, DeleteBucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
 import { validateBucketName, validateObjectKey } from '../local/local-object-store.ts';
-import { bucketNotFound, isMissingObjectOrBucket, isNoSuchBucket, s3ErrorCode, toS3Error } from './s3-errors.ts';
+import { bucketNotFound, httpStatusOf, isMissingObjectOrBucket, isNoSuchBucket, s3ErrorCode, toS3Error } from './s3-errors.ts';
 
 export interface S3ObjectStoreOptions {
   /** A ready client; otherwise one is made from `region`, `endpoint` and the standard credential chain. */
@@ -54,6 +58,9 @@ export interface S3ObjectStoreOptions {
 }
 
 export const PROTECTION_MARKER_KEY = '.synkti/bucket.json';
+export const OWNER_MARKER_KEY = '.synkti/owner.json';
+/** Keys the store keeps for itself: never listed, never written or deleted by callers. */
+const MARKER_KEYS: ReadonlySet<string> = new Set([PROTECTION_MARKER_KEY, OWNER_MARKER_KEY]);
 export const SHA256_METADATA = 'synkti-sha256';
 const MODIFIED_METADATA = 'synkti-modified-at';
 const MIB = 1024 * 1024;
@@ -78,8 +85,8 @@ function md5Base64(bytes: Uint8Array): string {
 
 function validateUserKey(key: string): void {
   validateObjectKey(key);
-  if (key === PROTECTION_MARKER_KEY) {
-    throw new SynktiError('E_OBJECT_KEY', `object key "${key}" is reserved by Synkti (it marks a protected bucket)`, { hint: 'use another key' });
+  if (MARKER_KEYS.has(key)) {
+    throw new SynktiError('E_OBJECT_KEY', `object key "${key}" is reserved by Synkti (it marks a Synkti or a protected bucket)`, { hint: 'use another key' });
   }
 }
 
@@ -167,6 +174,10 @@ export class S3ObjectStore implements ObjectStore {
       if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw toS3Error('CreateBucket', bucket, error);
     }
     if (created && this.secureNewBuckets) await this.secure(bucket);
+    // Marks the bucket as Synkti's for listBuckets (an existing bucket we are asked for is adopted).
+    if (created || (await this.headRaw(bucket, OWNER_MARKER_KEY)) === undefined) {
+      await this.putBytes(bucket, OWNER_MARKER_KEY, toBytes(JSON.stringify({ synkti: true, since: new Date().toISOString() })));
+    }
     // Protection can be raised on an existing bucket, never lowered.
     if (options.protected && !(await this.isProtected(bucket))) {
       const marker = JSON.stringify({ protected: true, since: new Date().toISOString() });
@@ -189,15 +200,66 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  private async isProtected(bucket: string): Promise<boolean> {
+  async isProtected(bucket: string): Promise<boolean> {
+    validateBucketName(bucket);
     return (await this.headRaw(bucket, PROTECTION_MARKER_KEY)) !== undefined;
   }
 
-  async deleteBucket(bucket: string, options: { force?: boolean } = {}): Promise<void> {
+  /**
+   * ListBuckets answers with every bucket of the account, most of them not Synkti's (and
+   * some in other regions). A bucket is listed only when it holds one of our markers: the
+   * owner marker createBucket writes, or the protection marker (buckets protected before
+   * owner markers existed). One HeadObject per bucket, a few at a time; a bucket we may
+   * not read, that lives in another region or that vanished meanwhile is not ours to list.
+   * Buckets made by other tools (e.g. the infrastructure stack) appear once createBucket
+   * has been called on them.
+   */
+  async listBuckets(): Promise<BucketInfo[]> {
+    const all: { name: string; createdAt: number }[] = [];
+    let token: string | undefined;
+    do {
+      let answer: ListBucketsCommandOutput;
+      try {
+        answer = await this.client.send(new ListBucketsCommand(token ? { ContinuationToken: token } : {}));
+      } catch (error) {
+        throw toS3Error('ListAllMyBuckets', '*', error);
+      }
+      for (const b of answer.Buckets ?? []) {
+        if (b.Name) all.push({ name: b.Name, createdAt: b.CreationDate?.getTime() ?? 0 });
+      }
+      token = answer.ContinuationToken || undefined;
+    } while (token);
+    const marked = await mapLimited(all, this.listConcurrency, async (bucket): Promise<BucketInfo | undefined> => {
+      const owner = await this.markerPresent(bucket.name, OWNER_MARKER_KEY);
+      const protectedMark = owner === 'foreign' ? 'foreign' : await this.markerPresent(bucket.name, PROTECTION_MARKER_KEY);
+      if (owner !== true && protectedMark !== true) return undefined;
+      return { name: bucket.name, protected: protectedMark === true, createdAt: bucket.createdAt };
+    });
+    return marked.filter((b): b is BucketInfo => b !== undefined).sort((a, b) => compareKeys(a.name, b.name));
+  }
+
+  /** Whether a marker is there; 'foreign' for a bucket we cannot read (denied, other region, gone). */
+  private async markerPresent(bucket: string, key: string): Promise<boolean | 'foreign'> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (error) {
+      const code = s3ErrorCode(error);
+      const status = httpStatusOf(error);
+      if (code === 'NoSuchBucket' || code === 'AccessDenied' || code === 'Forbidden' || code === 'PermanentRedirect'
+        || code === 'AuthorizationHeaderMalformed' || status === 301 || status === 403 || status === 400) return 'foreign';
+      if (isMissingObjectOrBucket(error)) return false;
+      throw toS3Error('HeadObject', `${bucket}/${key}`, error);
+    }
+  }
+
+  async deleteBucket(bucket: string, options: DeleteBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
-    if (await this.isProtected(bucket)) {
-      throw new SynktiError('E_BUCKET_PROTECTED', `bucket "${bucket}" is protected (it holds data that outlives the fleet, such as models)`, {
-        hint: 'protected buckets are never deleted by Synkti; delete it in the AWS console if you really mean to',
+    if (await this.isProtected(bucket) && options.confirmProtected !== bucket) {
+      throw new SynktiError('E_BUCKET_PROTECTED', options.confirmProtected === undefined
+        ? `bucket "${bucket}" is protected (it holds data that outlives the fleet, such as models) and is not deleted unless confirmed by name`
+        : `bucket "${bucket}" is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`, {
+        hint: `to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
       });
     }
     const first = await this.listKeysAfter(bucket, undefined, undefined);
@@ -217,6 +279,16 @@ export class S3ObjectStore implements ObjectStore {
         throw toS3Error('DeleteObject', bucket, error);
       }
       page = await this.listKeysAfter(bucket, undefined, undefined);
+    }
+    // The markers go last, protection last of all: a deletion cut short leaves the bucket
+    // still marked as Synkti's and still protected.
+    for (const key of [OWNER_MARKER_KEY, PROTECTION_MARKER_KEY]) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (error) {
+        if (isNoSuchBucket(error)) throw bucketNotFound(bucket, error);
+        throw toS3Error('DeleteObject', `${bucket}/${key}`, error);
+      }
     }
     try {
       await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
@@ -378,7 +450,7 @@ export class S3ObjectStore implements ObjectStore {
     const maxKeys = positiveInteger(page.maxResults, DEFAULT_MAX_KEYS, 'maxResults');
     let after = page.nextToken === undefined ? undefined : decodePageToken(page.nextToken);
     let listed = await this.listKeysAfter(bucket, prefix, after);
-    // A batch that held only the hidden marker is skipped rather than returned empty.
+    // A batch that held only the hidden markers is skipped rather than returned empty.
     while (listed.keys.length === 0 && listed.lastRawKey !== undefined && listed.truncated) {
       after = listed.lastRawKey;
       listed = await this.listKeysAfter(bucket, prefix, after);
@@ -393,7 +465,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Up to 1,000 keys after `after`, sorted by UTF-8 bytes, without the protection marker.
+   * Up to 1,000 keys after `after`, sorted by UTF-8 bytes, without the markers.
    * Our page token is the last key returned (S3's `Marker`), so a page may be smaller than
    * the server's batch: one request serves any page size, and a server whose batches are
    * not perfectly ordered (s3rver walks directories) still yields every key once, in order.
@@ -404,7 +476,7 @@ export class S3ObjectStore implements ObjectStore {
         Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1000, Marker: after,
       }));
       const raw = (answer.Contents ?? []).map((o) => o.Key).filter((k): k is string => k !== undefined).sort(compareKeys);
-      return { keys: raw.filter((k) => k !== PROTECTION_MARKER_KEY), truncated: answer.IsTruncated === true, lastRawKey: raw[raw.length - 1] };
+      return { keys: raw.filter((k) => !MARKER_KEYS.has(k)), truncated: answer.IsTruncated === true, lastRawKey: raw[raw.length - 1] };
     } catch (error) {
       if (isNoSuchBucket(error)) throw bucketNotFound(bucket, error);
       throw toS3Error('ListBucket', bucket, error);

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import type { BucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
+import type { BucketInfo, BucketOptions, DeleteBucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
 
 export interface LocalObjectStoreOptions {
   /** Directory holding one subdirectory per bucket; created on first use. */
@@ -143,13 +143,15 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async deleteBucket(bucket: string, options: { force?: boolean } = {}): Promise<void> {
+  async deleteBucket(bucket: string, options: DeleteBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
     await this.assertBucket(bucket);
     const meta = await this.readBucketMeta(bucket);
-    if (meta.protected) {
-      throw new SynktiError('E_BUCKET_PROTECTED', `bucket ${bucket} is protected and is never deleted`, {
-        hint: `it holds data that is costly to recreate (e.g. models); if you really mean it, remove ${this.bucketDir(bucket)} by hand`,
+    if (meta.protected && options.confirmProtected !== bucket) {
+      throw new SynktiError('E_BUCKET_PROTECTED', options.confirmProtected === undefined
+        ? `bucket ${bucket} is protected and is not deleted unless confirmed by name`
+        : `bucket ${bucket} is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`, {
+        hint: `it holds data that is costly to recreate (e.g. models; it lives in ${this.bucketDir(bucket)}); to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
       });
     }
     const names = await readdir(this.bucketDir(bucket));
@@ -165,6 +167,37 @@ export class LocalObjectStore implements ObjectStore {
       throw error;
     }
     await rm(doomed, { recursive: true, force: true });
+  }
+
+  /** Bucket directories under the root, by name; hidden entries (a deletion in progress) are not buckets. */
+  async listBuckets(): Promise<BucketInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return [];
+      throw error;
+    }
+    const buckets: BucketInfo[] = [];
+    for (const name of names.sort()) {
+      if (name.startsWith('.')) continue;
+      try {
+        if (!(await stat(this.bucketDir(name))).isDirectory()) continue;
+        const meta = await this.readBucketMeta(name);
+        buckets.push({ name, protected: meta.protected, createdAt: meta.createdAt });
+      } catch (error) {
+        // Deleted since readdir: not listed.
+        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) continue;
+        throw error;
+      }
+    }
+    return buckets;
+  }
+
+  async isProtected(bucket: string): Promise<boolean> {
+    validateBucketName(bucket);
+    await this.assertBucket(bucket);
+    return (await this.readBucketMeta(bucket)).protected;
   }
 
   async put(bucket: string, key: string, body: Uint8Array | string): Promise<ObjectInfo> {
