@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
 import { runObjectStoreConformance } from '../../conformance/object-store.ts';
-import { PROTECTION_MARKER_KEY, S3ObjectStore, SHA256_METADATA } from './s3-object-store.ts';
+import { OWNER_MARKER_KEY, PROTECTION_MARKER_KEY, S3ObjectStore, SHA256_METADATA } from './s3-object-store.ts';
 import { startTestS3, type TestS3 } from './testing/s3rver.ts';
 
 function storeOn(s3: TestS3, extra: Partial<ConstructorParameters<typeof S3ObjectStore>[0]> = {}): S3ObjectStore {
@@ -70,6 +70,25 @@ describe('S3ObjectStore on s3rver', () => {
     // Asking again without protection does not lower it.
     await store.createBucket('marker-test');
     await assert.rejects(store.deleteBucket('marker-test', { force: true }), (e: unknown) => isSynktiError(e, 'E_BUCKET_PROTECTED'));
+  });
+
+  it('listBuckets lists only buckets with a Synkti marker, not the account\'s other buckets', async () => {
+    const store = storeOn(s3);
+    await store.client.send(new CreateBucketCommand({ Bucket: 'someone-elses' }));
+    await store.client.send(new CreateBucketCommand({ Bucket: 'adopted-later' }));
+    await store.createBucket('synkti-own');
+    const names = async () => (await store.listBuckets()).map((b) => b.name);
+    assert.ok((await names()).includes('synkti-own'));
+    assert.ok(!(await names()).includes('someone-elses'), 'a bucket without our marker is not listed');
+    assert.ok(!(await names()).includes('adopted-later'));
+    // createBucket on an existing bucket marks it as ours.
+    await store.createBucket('adopted-later');
+    assert.ok((await names()).includes('adopted-later'));
+    // The owner marker is hidden from list and reserved, and an empty marked bucket counts as empty.
+    assert.deepEqual((await store.list('synkti-own')).items, []);
+    await assert.rejects(store.put('synkti-own', OWNER_MARKER_KEY, '{}'), (e: unknown) => isSynktiError(e, 'E_OBJECT_KEY'));
+    await store.deleteBucket('synkti-own');
+    assert.ok(!(await names()).includes('synkti-own'));
   });
 });
 
