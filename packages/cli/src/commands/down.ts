@@ -2,7 +2,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, formatDuration, type ClusterSpec } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
 import { LIVE_STATES, openFleet } from '../fleet/fleet-access.ts';
-import { deleteLocalBucket, listLocalBuckets, type BucketEntry } from '../fleet/cluster-buckets.ts';
+import { deleteClusterBucket, listClusterBuckets, type BucketEntry } from '../fleet/cluster-buckets.ts';
 import { createProgress } from '../output.ts';
 
 export interface DownOptions {
@@ -83,7 +83,7 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
   const progress = createProgress(process.stderr, options.quiet === true);
   const store = fleet.local?.cloud.objects;
   try {
-    const bucketsBefore = store ? await listLocalBuckets(store) : undefined;
+    const bucketsBefore = store ? await listClusterBuckets(store) : undefined;
     checkBucketFlags(spec, bucketsBefore, options);
 
     const records = await fleet.list();
@@ -121,12 +121,12 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
         progress.done(`${spec.name}: buckets not deleted while instances are still stopping`);
       } else {
         const confirmed = new Set(options.deleteProtectedBuckets ?? []);
-        for (const bucket of await listLocalBuckets(store)) {
+        for (const bucket of await listClusterBuckets(store)) {
           if (bucket.protected && !confirmed.has(bucket.name)) {
             buckets.refusedProtected.push(bucket.name);
             continue;
           }
-          await deleteLocalBucket(store, bucket, confirmed.has(bucket.name));
+          await deleteClusterBucket(store, bucket, confirmed.has(bucket.name));
           buckets.deleted.push(bucket.name);
         }
         if (buckets.deleted.length) progress.done(`${spec.name}: deleted bucket${buckets.deleted.length === 1 ? '' : 's'} ${buckets.deleted.join(', ')}`);

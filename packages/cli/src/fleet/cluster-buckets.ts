@@ -1,59 +1,24 @@
 /**
- * The buckets of a local cluster's object store (`.synkti/<cluster>/objects/<bucket>/`)
- * with their protection, for `synkti down --delete-buckets`.
+ * The buckets of a cluster's object store with their protection, for
+ * `synkti down --delete-buckets`, through the ObjectStore interface only.
  *
- * The ObjectStore interface has no bucket listing and its deleteBucket always refuses a
- * protected bucket (E_BUCKET_PROTECTED): protection is meant to hold against every
- * program. The one way past it is an operator who named the bucket twice on the command
- * line; that path removes the directory as the store's own hint tells a person to.
+ * Protection lives in the store: deleteBucket refuses a protected bucket unless
+ * `confirmProtected` repeats its name. `down` passes that name only for a bucket the
+ * operator named twice (`--delete-buckets` and `--delete-protected-buckets <name>`).
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { LocalObjectStore } from '@synkti/cloud';
+import type { BucketInfo, ObjectStore } from '@synkti/cloud';
 
-export interface BucketEntry {
-  name: string;
-  protected: boolean;
-}
+export type BucketEntry = BucketInfo;
 
-/** Bucket directories (hidden entries, such as a deletion in progress, are not buckets). */
-export async function listLocalBuckets(store: LocalObjectStore): Promise<BucketEntry[]> {
-  let names: string[];
-  try {
-    names = await readdir(store.root);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const buckets: BucketEntry[] = [];
-  for (const name of names.sort()) {
-    if (name.startsWith('.')) continue;
-    const dir = join(store.root, name);
-    if (!(await stat(dir)).isDirectory()) continue;
-    let meta: { protected?: unknown } = {};
-    try {
-      meta = JSON.parse(await readFile(join(dir, '.bucket.json'), 'utf8')) as { protected?: unknown };
-    } catch {
-      // no metadata: a bucket whose creation was cut short, unprotected (as the store reads it)
-    }
-    buckets.push({ name, protected: meta.protected === true });
-  }
-  return buckets;
+/** The store's buckets, by name, each with its protection. */
+export async function listClusterBuckets(store: ObjectStore): Promise<BucketEntry[]> {
+  return store.listBuckets();
 }
 
 /**
- * Deletes a bucket and everything in it. An unprotected one goes through the store; a
- * protected one only with `protectedConfirmed` (its name given twice by the operator).
+ * Deletes a bucket and everything in it. A protected one only with `protectedConfirmed`
+ * (its name given twice by the operator); otherwise the store refuses it (E_BUCKET_PROTECTED).
  */
-export async function deleteLocalBucket(store: LocalObjectStore, bucket: BucketEntry, protectedConfirmed: boolean): Promise<void> {
-  if (!bucket.protected) {
-    await store.deleteBucket(bucket.name, { force: true });
-    return;
-  }
-  if (!protectedConfirmed) throw new Error(`internal: protected bucket ${bucket.name} without confirmation`);
-  // Renamed away first, so readers see it vanish at once, as the store's own deletion does.
-  const doomed = join(store.root, `.deleting-${bucket.name}-${randomBytes(6).toString('hex')}`);
-  await rename(join(store.root, bucket.name), doomed);
-  await rm(doomed, { recursive: true, force: true });
+export async function deleteClusterBucket(store: ObjectStore, bucket: BucketEntry, protectedConfirmed: boolean): Promise<void> {
+  await store.deleteBucket(bucket.name, { force: true, confirmProtected: protectedConfirmed ? bucket.name : undefined });
 }
