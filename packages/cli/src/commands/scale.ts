@@ -17,6 +17,7 @@ import { openFleet, type FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { createProgress } from '../output.ts';
 import { launchWorkers } from '../worker/worker-fleet.ts';
+import { REQUIRED_LAUNCH_SETTINGS, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { asUsageError } from '../worker/worker-settings.ts';
 
 /** Most nodes one pool may be scaled to: local nodes are processes on this machine. */
@@ -31,6 +32,11 @@ export interface ScaleOptions {
   quiet?: boolean | undefined;
   /** An EC2 client to use (tests pass a mocked one). @default the SDK's default chain */
   ec2Client?: EC2Client | undefined;
+  /**
+   * aws: the launch flags of `synkti worker launch` (--image-id, --bucket, --sha256, ...);
+   * each one not given is read from its SYNKTI_* variable in `env`. @default {} (all from env)
+   */
+  launch?: LaunchOptionValues | undefined;
   /** Environment for launch settings (SYNKTI_*) and the cluster secret. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -91,7 +97,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** The user data new nodes boot with; on aws a missing setting names its SYNKTI_* variable. */
+/** The user data new nodes boot with; on aws a missing setting names its flag and SYNKTI_* variable. */
 async function launchUserData(fleet: FleetAccess): Promise<string> {
   try {
     return await fleet.userData();
@@ -100,7 +106,7 @@ async function launchUserData(fleet: FleetAccess): Promise<string> {
     if (fleet.kind !== 'aws' || !isSynktiError(usage, 'E_USAGE')) throw usage;
     throw new SynktiError('E_USAGE', usage.message, {
       cause: error,
-      hint: `${usage.hint ? `${usage.hint}; ` : ''}synkti scale reads the launch settings of \`synkti worker launch\` from SYNKTI_* variables: SYNKTI_IMAGE_ID, SYNKTI_BUCKET, SYNKTI_AGENT_SHA256, SYNKTI_NODE_SHA256, SYNKTI_SUBNETS, SYNKTI_SECURITY_GROUPS, SYNKTI_INSTANCE_PROFILE`,
+      hint: `${usage.hint ? `${usage.hint}; ` : ''}launching on aws needs ${REQUIRED_LAUNCH_SETTINGS}: the settings of \`synkti worker launch\`, each a flag or its SYNKTI_* variable`,
     });
   }
 }
@@ -123,7 +129,9 @@ function settled(reports: NodeReport[], to: number, removed: Set<string>, stillL
 export async function scale(spec: ClusterSpec, configFile: string, pool: string, count: number | string, options: ScaleOptions = {}): Promise<ScaleResult> {
   checkPool(spec, pool);
   const to = parseNodeCount(count, spec.provider);
-  const fleet = openFleet(spec, { configFile, ec2Client: options.ec2Client, env: options.env });
+  const env = options.env ?? process.env;
+  const launch = launchSettingsFrom(options.launch ?? {}, env);
+  const fleet = openFleet(spec, { configFile, ec2Client: options.ec2Client, env, userData: launch.userData, aws: launch.aws });
   const progress = createProgress(process.stderr, options.quiet === true);
   const started = Date.now();
   try {

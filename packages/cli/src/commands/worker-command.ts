@@ -7,7 +7,8 @@ import { packAgentArtifact } from '../worker/agent-artifact.ts';
 import { launchWorkers, listWorkers, terminateWorkers } from '../worker/worker-fleet.ts';
 import { renderWorkerTable, workersToJson } from '../worker/worker-output.ts';
 import { openWorkerProvider, type WorkerProvider } from '../worker/worker-provider.ts';
-import { DEFAULT_NODE_VERSION, asUsageError, userDataOptions, type AwsLaunchFlags, type UserDataFlags } from '../worker/worker-settings.ts';
+import { addLaunchOptions, addUserDataOptions, launchSettingsFrom, type LaunchOptionValues, type LaunchSettings } from '../worker/launch-options.ts';
+import { asUsageError, userDataOptions } from '../worker/worker-settings.ts';
 
 function positiveCount(value: string): number {
   const n = Number(value);
@@ -15,52 +16,12 @@ function positiveCount(value: string): number {
   return n;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 async function loadSpec(command: Command): Promise<{ spec: ClusterSpec; file: string }> {
   const { config } = command.optsWithGlobals<{ config?: string }>();
   return loadClusterConfig({ file: config, cwd: process.cwd() });
 }
 
-function addUserDataOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--bucket <name>', 'the cluster\'s own S3 bucket holding artifacts/').env('SYNKTI_BUCKET'))
-    .addOption(new Option('--version <version>', 'agent release to install: artifacts/synkti-agent-<version>.tgz (default: this CLI\'s version)').env('SYNKTI_AGENT_VERSION'))
-    .addOption(new Option('--sha256 <hex>', 'SHA-256 of that artifact (64 hex digits); the worker refuses any other bytes').env('SYNKTI_AGENT_SHA256'))
-    .addOption(new Option('--artifact <file>', 'local copy of the agent artifact: its SHA-256 is computed instead of --sha256'))
-    .addOption(new Option('--node-version <version>', 'Node.js 20 release: artifacts/node-v<version>-linux-<arch>.tar.xz').default(DEFAULT_NODE_VERSION).env('SYNKTI_NODE_VERSION'))
-    .addOption(new Option('--node-sha256 <hex>', 'SHA-256 of that Node.js tarball (from nodejs.org\'s SHASUMS256.txt)').env('SYNKTI_NODE_SHA256'))
-    .addOption(new Option('--node-tarball <file>', 'local copy of the Node.js tarball: its SHA-256 is computed instead of --node-sha256'))
-    .addOption(new Option('--arch <arch>', 'CPU architecture of the instances').choices(['x64', 'arm64']).default('x64'))
-    .addOption(new Option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own account)'))
-    .addOption(new Option('--secret-parameter <name>', 'SSM SecureString with the cluster secret (default: /synkti/<cluster>/cluster-secret)'))
-    .addOption(new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'));
-}
-
-function addAwsOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--image-id <ami>', 'aws: AMI the workers boot (Amazon Linux 2023 recommended)').env('SYNKTI_IMAGE_ID'))
-    .addOption(new Option('--subnet <id:zone>', 'aws: subnet and its zone, e.g. subnet-0abc:us-east-1a (repeatable; capacity fallback tries each)').argParser(collect).env('SYNKTI_SUBNETS'))
-    .addOption(new Option('--security-group <id>', 'aws: security group id (repeatable)').argParser(collect).env('SYNKTI_SECURITY_GROUPS'))
-    .addOption(new Option('--instance-profile <name>', 'aws: instance profile (role) of the workers').env('SYNKTI_INSTANCE_PROFILE'))
-    .addOption(new Option('--on-demand-fallback', 'aws: launch on-demand when no spot capacity is left'));
-}
-
-interface UserDataCliFlags extends UserDataFlags {
-  output?: string;
-}
-
-function userDataFlags(options: UserDataCliFlags): UserDataFlags {
-  return {
-    bucket: options.bucket, version: options.version, sha256: options.sha256, artifact: options.artifact,
-    nodeVersion: options.nodeVersion, nodeSha256: options.nodeSha256, nodeTarball: options.nodeTarball, arch: options.arch,
-    bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, logLevel: options.logLevel,
-  };
-}
-
-async function withProvider<T>(command: Command, flags: { userData?: UserDataFlags; aws?: AwsLaunchFlags }, fn: (worker: WorkerProvider, spec: ClusterSpec) => Promise<T>): Promise<T> {
+async function withProvider<T>(command: Command, flags: Partial<LaunchSettings>, fn: (worker: WorkerProvider, spec: ClusterSpec) => Promise<T>): Promise<T> {
   const { spec, file } = await loadSpec(command);
   const worker = openWorkerProvider(spec, { configFile: file, userData: flags.userData, aws: flags.aws });
   try {
@@ -131,11 +92,11 @@ Then:
     .description('print the cloud-init user data that boots an EC2 worker (a bash script)'))
     .option('-o, --output <file>', 'write it to a file instead of stdout')
     .addHelpText('after', USER_DATA_HELP)
-    .action(async (options: UserDataCliFlags, command: Command) => {
+    .action(async (options: LaunchOptionValues & { output?: string }, command: Command) => {
       const { spec } = await loadSpec(command);
       let script: string;
       try {
-        script = renderWorkerUserData(await userDataOptions(spec, userDataFlags(options)));
+        script = renderWorkerUserData(await userDataOptions(spec, launchSettingsFrom(options).userData));
       } catch (error) {
         throw asUsageError(error);
       }
@@ -147,12 +108,12 @@ Then:
       }
     });
 
-  addAwsOptions(addUserDataOptions(worker.command('launch')
+  addLaunchOptions(worker.command('launch')
     .description('launch workers into a pool, tagged for the cluster at launch (aws: with the boot user data)')
     .option('-n, --count <n>', 'how many to launch', positiveCount, 1)
     .option('-r, --role <pool>', 'the pool they join (default: the only pool)')
     .addOption(new Option('--lifecycle <lifecycle>', 'spot or on-demand (default: the pool\'s)').choices(['spot', 'on-demand']))
-    .option('--json', 'print the launched instances as JSON', false)))
+    .option('--json', 'print the launched instances as JSON', false))
     .addHelpText('after', `
 Local clusters launch agent processes on this machine; aws clusters launch EC2 spot
 instances (IMDSv2 required) that boot with \`synkti worker user-data\`'s script, so the
@@ -163,12 +124,8 @@ Examples:
   synkti worker launch --count 3
   synkti worker launch -n 2 --role gpu --image-id ami-0123456789abcdef0 \\
       --subnet subnet-0aaa:us-east-1a --subnet subnet-0bbb:us-east-1b --instance-profile acme-synkti-worker`)
-    .action(async (options: UserDataCliFlags & AwsLaunchFlags & { count: number; role?: string; lifecycle?: 'spot' | 'on-demand'; json: boolean }, command: Command) => {
-      const aws: AwsLaunchFlags = {
-        imageId: options.imageId, subnet: options.subnet, securityGroup: options.securityGroup,
-        instanceProfile: options.instanceProfile, onDemandFallback: options.onDemandFallback,
-      };
-      await withProvider(command, { userData: userDataFlags(options), aws }, async (workers, spec) => {
+    .action(async (options: LaunchOptionValues & { count: number; role?: string; lifecycle?: 'spot' | 'on-demand'; json: boolean }, command: Command) => {
+      await withProvider(command, launchSettingsFrom(options), async (workers, spec) => {
         const progress = createProgress(process.stderr, options.json);
         const userData = await workers.userData();
         progress.update(`launching ${options.count} instance${options.count === 1 ? '' : 's'} for ${spec.name}`);

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { Command } from 'commander';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import type { InstanceRecord } from '@synkti/cloud';
 import type { AgentStatus, NodeReport } from '../agent-status.ts';
 import { MAX_SCALE, checkPool, parseNodeCount, scale, scaleInOrder } from '../commands/scale.ts';
+import { addLaunchOptions, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { fakeEc2, type FakeEc2Instance } from './aws-fleet-testing.ts';
 
 const SPEC = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 }, gpu: { count: 1, size: 'gpu' } } });
@@ -111,12 +113,99 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       const same = await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, quiet: true });
       assert.deepEqual([same.launched, same.terminated], [[], []]);
       await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: {}, quiet: true }),
-        (error: unknown) => isSynktiError(error, 'E_USAGE') && /bucket is required/.test(error.message) && /SYNKTI_BUCKET/.test(error.hint ?? '') && /SYNKTI_IMAGE_ID/.test(error.hint ?? ''));
+        (error: unknown) => isSynktiError(error, 'E_USAGE') && /bucket is required/.test(error.message) && /--bucket/.test(error.hint ?? '') && /SYNKTI_BUCKET/.test(error.hint ?? '') && /--image-id \(SYNKTI_IMAGE_ID\)/.test(error.hint ?? ''));
       await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, quiet: true }),
         (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message), 'the AMI is required to launch');
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
     } finally {
       mock.restore();
     }
+  });
+
+  it('launch flags reach RunInstances: AMI, subnet, security groups, instance profile and the boot script\'s bucket', async () => {
+    const fleet = [instance(1, 'worker')];
+    const { client, mock } = fakeEc2(fleet);
+    const launch: LaunchOptionValues = {
+      imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', sha256: 'c'.repeat(64), nodeSha256: 'd'.repeat(64),
+      subnet: ['subnet-0bbb:us-east-1b'], securityGroup: ['sg-0aaa', 'sg-0bbb'], instanceProfile: 'acme-synkti-worker',
+    };
+    try {
+      const result = await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, launch, quiet: true });
+      assert.equal(result.launched.length, 1);
+      const [input] = mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
+      assert.ok(input);
+      assert.equal(input.ImageId, 'ami-0fedcba9876543210');
+      assert.equal(input.SubnetId, 'subnet-0bbb');
+      assert.deepEqual(input.SecurityGroupIds, ['sg-0aaa', 'sg-0bbb']);
+      assert.deepEqual(input.IamInstanceProfile, { Name: 'acme-synkti-worker' });
+      assert.ok(SPEC.pools.worker!.instanceTypes.includes(String(input.InstanceType)), 'the instance type is the pool\'s (synkti.config.ts)');
+      const userData = Buffer.from(input.UserData ?? '', 'base64').toString('utf8');
+      assert.match(userData, /flag-bucket/);
+      assert.match(userData, /c{64}/, 'the agent checksum from --sha256');
+    } finally {
+      mock.restore();
+    }
+  });
+
+  it('a flag beats its SYNKTI_* variable; settings without a flag still come from the environment', async () => {
+    const fleet = [instance(1, 'worker')];
+    const { client, mock } = fakeEc2(fleet);
+    try {
+      await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, {
+        ec2Client: client, env: ENV, quiet: true,
+        launch: { imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', subnet: ['subnet-0ccc:us-east-1c'], instanceProfile: '' },
+      });
+      const [input] = mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
+      assert.ok(input);
+      assert.equal(input.ImageId, 'ami-0fedcba9876543210', 'not SYNKTI_IMAGE_ID');
+      assert.equal(input.SubnetId, 'subnet-0ccc', 'not SYNKTI_SUBNETS');
+      const userData = Buffer.from(input.UserData ?? '', 'base64').toString('utf8');
+      assert.match(userData, /flag-bucket/);
+      assert.doesNotMatch(userData, /acme-synkti-prod/, 'not SYNKTI_BUCKET');
+      assert.match(userData, /a{64}/, 'the agent checksum still from SYNKTI_AGENT_SHA256');
+    } finally {
+      mock.restore();
+    }
+  });
+
+  it('a missing launch setting is a usage error naming both its flag and its SYNKTI_* variable; nothing is launched', async () => {
+    const fleet = [instance(1, 'worker')];
+    const { client, mock } = fakeEc2(fleet);
+    const complete: LaunchOptionValues = { imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', sha256: 'c'.repeat(64), nodeSha256: 'd'.repeat(64) };
+    const cases: [keyof LaunchOptionValues, RegExp, RegExp, RegExp][] = [
+      ['bucket', /bucket is required/, /--bucket/, /SYNKTI_BUCKET/],
+      ['sha256', /SHA-256 of the agent artifact/, /--sha256/, /SYNKTI_AGENT_SHA256/],
+      ['nodeSha256', /SHA-256 of the Node\.js tarball/, /--node-sha256/, /SYNKTI_NODE_SHA256/],
+      ['imageId', /AMI/, /--image-id/, /SYNKTI_IMAGE_ID/],
+    ];
+    try {
+      for (const [missing, message, flag, variable] of cases) {
+        const launch = { ...complete, [missing]: undefined };
+        await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, launch, quiet: true }), (error: unknown) => {
+          assert.ok(isSynktiError(error, 'E_USAGE'), `${missing}: E_USAGE, got ${String(error)}`);
+          assert.match(error.message, message);
+          assert.match(error.hint ?? '', flag, `${missing}: the hint names the flag`);
+          assert.match(error.hint ?? '', variable, `${missing}: the hint names the variable`);
+          return true;
+        });
+      }
+      assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
+    } finally {
+      mock.restore();
+    }
+  });
+});
+
+describe('launch flags (command line)', () => {
+  it('parsed flags (repeated --subnet too) win over the environment; unset ones fall back to it', () => {
+    const command = addLaunchOptions(new Command('scale').exitOverride());
+    command.parse(['--image-id', 'ami-0fedcba9876543210', '--subnet', 'subnet-0aaa:us-east-1a', '--subnet', 'subnet-0bbb:us-east-1b', '--bucket', 'flag-bucket'], { from: 'user' });
+    const settings = launchSettingsFrom(command.opts<LaunchOptionValues>(), { ...ENV, SYNKTI_SECURITY_GROUPS: 'sg-1,sg-2', SYNKTI_INSTANCE_PROFILE: ' ' });
+    assert.equal(settings.aws.imageId, 'ami-0fedcba9876543210');
+    assert.deepEqual(settings.aws.subnet, ['subnet-0aaa:us-east-1a', 'subnet-0bbb:us-east-1b']);
+    assert.deepEqual(settings.aws.securityGroup, ['sg-1,sg-2'], 'split later, like the flag\'s own env value');
+    assert.equal(settings.aws.instanceProfile, undefined, 'a blank variable is unset');
+    assert.equal(settings.userData.bucket, 'flag-bucket');
+    assert.equal(settings.userData.sha256, ENV.SYNKTI_AGENT_SHA256);
   });
 });

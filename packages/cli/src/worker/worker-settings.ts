@@ -10,40 +10,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { SynktiError, isSynktiError, type ClusterSpec } from '@synkti/core';
 import type { AwsSubnet, WorkerUserDataOptions } from '@synkti/cloud';
+import { DEFAULT_NODE_VERSION, type UserDataFlags } from './launch-options.ts';
 
-/** The Node.js 20 release the user data installs unless told otherwise. */
-export const DEFAULT_NODE_VERSION = '20.18.1';
+export { DEFAULT_NODE_VERSION, type AwsLaunchFlags, type UserDataFlags } from './launch-options.ts';
 
 /** The agent release that matches this CLI (the cluster config format must match). */
 export function cliVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-}
-
-/** Flags (or their environment variables) that shape the user data. */
-export interface UserDataFlags {
-  bucket?: string | undefined;
-  version?: string | undefined;
-  sha256?: string | undefined;
-  /** Local copy of the agent artifact: its SHA-256 is computed. */
-  artifact?: string | undefined;
-  nodeVersion?: string | undefined;
-  nodeSha256?: string | undefined;
-  /** Local copy of the Node.js tarball: its SHA-256 is computed. */
-  nodeTarball?: string | undefined;
-  arch?: string | undefined;
-  bucketOwner?: string | undefined;
-  secretParameter?: string | undefined;
-  logLevel?: string | undefined;
-}
-
-/** Flags (or their environment variables) that say where EC2 instances launch. */
-export interface AwsLaunchFlags {
-  imageId?: string | undefined;
-  subnet?: string[] | undefined;
-  securityGroup?: string[] | undefined;
-  instanceProfile?: string | undefined;
-  onDemandFallback?: boolean | undefined;
 }
 
 export function usage(message: string, hint: string): SynktiError {
@@ -61,7 +35,7 @@ export async function fileSha256(file: string, flag: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function checksum(given: string | undefined, file: string | undefined, shaFlag: string, fileFlag: string, what: string): Promise<string> {
+async function checksum(given: string | undefined, file: string | undefined, shaFlag: string, fileFlag: string, envVar: string, what: string): Promise<string> {
   if (given !== undefined && file !== undefined) {
     const computed = await fileSha256(file, fileFlag);
     if (computed !== given.toLowerCase()) {
@@ -71,7 +45,7 @@ async function checksum(given: string | undefined, file: string | undefined, sha
   }
   if (given !== undefined) return given;
   if (file !== undefined) return fileSha256(file, fileFlag);
-  throw usage(`the SHA-256 of the ${what} is required`, `pass ${shaFlag} <64 hex digits> or ${fileFlag} <the file you uploaded>`);
+  throw usage(`the SHA-256 of the ${what} is required`, `pass ${shaFlag} <64 hex digits> (or set ${envVar}) or ${fileFlag} <the file you uploaded>`);
 }
 
 /** Turns flags into renderWorkerUserData options (renderWorkerUserData validates the values). */
@@ -80,10 +54,10 @@ export async function userDataOptions(spec: ClusterSpec, flags: UserDataFlags): 
     throw usage('the cluster bucket is required to boot EC2 workers', 'pass --bucket <name> (or set SYNKTI_BUCKET): the bucket holding artifacts/synkti-agent-<version>.tgz');
   }
   const version = flags.version ?? cliVersion();
-  const sha256 = await checksum(flags.sha256, flags.artifact, '--sha256', '--artifact', `agent artifact artifacts/synkti-agent-${version}.tgz`);
+  const sha256 = await checksum(flags.sha256, flags.artifact, '--sha256', '--artifact', 'SYNKTI_AGENT_SHA256', `agent artifact artifacts/synkti-agent-${version}.tgz`);
   const nodeVersion = flags.nodeVersion ?? DEFAULT_NODE_VERSION;
   const arch = flags.arch ?? 'x64';
-  const nodeSha256 = await checksum(flags.nodeSha256, flags.nodeTarball, '--node-sha256', '--node-tarball', `Node.js tarball artifacts/node-v${nodeVersion}-linux-${arch}.tar.xz`);
+  const nodeSha256 = await checksum(flags.nodeSha256, flags.nodeTarball, '--node-sha256', '--node-tarball', 'SYNKTI_NODE_SHA256', `Node.js tarball artifacts/node-v${nodeVersion}-linux-${arch}.tar.xz`);
   return {
     spec,
     bucket: flags.bucket,
