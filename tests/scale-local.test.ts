@@ -17,6 +17,10 @@ import { scale } from '../packages/cli/src/commands/scale.ts';
 import { up } from '../packages/cli/src/commands/up.ts';
 import { makeProject, processAlive, runCli, uniqueName, waitFor } from './helpers/cli.ts';
 
+// The agents inherit this: `logs --json` below looks for their info-level join line
+// (scripts/run-tests.mjs sets warn for the whole suite).
+process.env.SYNKTI_LOG_LEVEL = 'info';
+
 const name = uniqueName('e2e-scale');
 const project = makeProject({
   name,
