@@ -32,6 +32,7 @@ const LIGHT = new Set([
   'packages/cli/src/ts-loader.ts',
   'packages/cli/src/exit-codes.ts',
   'packages/cli/src/option-parsers.ts',
+  'packages/cli/src/worker/launch-options.ts',
   'packages/cli/src/commands/lazy-groups.ts',
   'packages/cli/src/commands/completion.ts',
   'packages/core/src/errors.ts',

@@ -6,6 +6,8 @@ import { isSynktiError } from '@synkti/core/errors';
 import { EXIT } from './exit-codes.ts';
 import { loadImplementation, missingPackage } from './ts-loader.ts';
 import { chaosRateOption, durationOption as durationParser, wholeNumberOption } from './option-parsers.ts';
+// commander only: scale defines the launch flags of `synkti worker launch` at start.
+import { addLaunchOptions, type LaunchOptionValues } from './worker/launch-options.ts';
 
 const durationOption = durationParser();
 const countOption = wholeNumberOption(0, 10_000);
@@ -121,24 +123,31 @@ Exit codes: 0 done, 2 bad flags, 3 instances still stopping, 4 protected buckets
       if (result.remaining.length > 0) process.exitCode = EXIT.timeout;
     });
 
-  program.command('scale')
+  addLaunchOptions(program.command('scale')
     .description('set how many nodes a pool runs now: launch the missing ones, or drain and remove extras')
     .argument('<pool>', 'the pool (a key of pools in synkti.config.ts)')
     .argument('<n>', 'node count: a whole number, 0 or more')
     .option('--timeout <duration>', 'local: how long to wait for the pool to settle', durationOption, 60_000)
     .option('--no-wait', 'return once the launches/terminations are made (aws never waits)')
-    .option('--json', 'print the result as JSON', false)
+    .option('--json', 'print the result as JSON', false))
     .addHelpText('after', `
 Scale in removes the nodes that serve nothing first (booting, unreachable, draining),
 then the least loaded, then the newest; each drains and leaves before it stops. The
-config's count is not changed. On aws, launches need the same SYNKTI_* settings as
-\`synkti worker launch\` (SYNKTI_IMAGE_ID, SYNKTI_BUCKET, SYNKTI_AGENT_SHA256, ...).
-Exit codes: 0 settled, 2 bad pool or count, 3 not settled in time.`)
-    .action(async (pool: string, n: string, options: { timeout: number; wait: boolean; json: boolean }, command: Command) => {
+config's count is not changed. On aws, launches take the same flags as
+\`synkti worker launch\` (above); each flag not given is read from its SYNKTI_*
+variable (SYNKTI_IMAGE_ID, SYNKTI_BUCKET, SYNKTI_AGENT_SHA256, ...), and a flag wins.
+Local pools ignore them.
+Exit codes: 0 settled, 2 bad pool or count (or a missing launch setting), 3 not settled in time.
+
+Example:
+  synkti scale worker 5 --image-id ami-0123456789abcdef0 --bucket acme-synkti \\
+      --artifact synkti-agent-0.1.0.tgz --node-tarball node-v20.18.1-linux-x64.tar.xz \\
+      --subnet subnet-0aaa:us-east-1a --instance-profile acme-synkti-worker`)
+    .action(async (pool: string, n: string, options: LaunchOptionValues & { timeout: number; wait: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const { describeScale, scale, scaleResultToJson } = await loadImplementation(() => import('./commands/scale.ts'));
       const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
-      const result = await scale(spec, file, pool, n, { timeoutMs: options.timeout, wait: options.wait, quiet: options.json });
+      const result = await scale(spec, file, pool, n, { timeoutMs: options.timeout, wait: options.wait, quiet: options.json, launch: options });
       console.log(options.json ? JSON.stringify(scaleResultToJson(result, reportsToJson), null, 2) : describeScale(result));
       if (result.ready === false) process.exitCode = EXIT.timeout;
     });

@@ -11,6 +11,7 @@ import { isSynktiError, validateCluster } from '@synkti/core';
 import type { InstanceRecord } from '@synkti/cloud';
 import type { AgentStatus, NodeReport } from '../agent-status.ts';
 import { MAX_SCALE, checkPool, parseNodeCount, scale, scaleInOrder } from '../commands/scale.ts';
+import { buildProgram } from '../main.ts';
 import { addLaunchOptions, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { fakeEc2, type FakeEc2Instance } from './aws-fleet-testing.ts';
 
@@ -196,7 +197,26 @@ describe('synkti scale on aws (EC2 mocked)', () => {
   });
 });
 
-describe('launch flags (command line)', () => {
+describe('synkti scale launch flags (command line)', () => {
+  it('scale has the launch flags of worker launch, each with its SYNKTI_* variable, and says so in --help', () => {
+    const program = buildProgram();
+    const scaleCommand = program.commands.find((c) => c.name() === 'scale');
+    const launchCommand = program.commands.find((c) => c.name() === 'worker')?.commands.find((c) => c.name() === 'launch');
+    assert.ok(scaleCommand && launchCommand);
+    const flags = (c: Command) => new Map(c.options.map((o) => [o.long, o.envVar]));
+    const scaleFlags = flags(scaleCommand);
+    for (const [flag, envVar] of flags(launchCommand)) {
+      if (['--count', '--role', '--lifecycle', '--json', '--help'].includes(flag ?? '')) continue;
+      assert.ok(scaleFlags.has(flag), `scale has ${flag}`);
+      assert.equal(scaleFlags.get(flag), envVar, `${flag} reads the same variable`);
+    }
+    assert.equal(scaleFlags.get('--image-id'), 'SYNKTI_IMAGE_ID');
+    assert.equal(scaleFlags.get('--subnet'), 'SYNKTI_SUBNETS');
+    const help = scaleCommand.helpInformation();
+    assert.match(help, /--image-id <ami>/);
+    assert.match(help, /env: SYNKTI_BUCKET/);
+  });
+
   it('parsed flags (repeated --subnet too) win over the environment; unset ones fall back to it', () => {
     const command = addLaunchOptions(new Command('scale').exitOverride());
     command.parse(['--image-id', 'ami-0fedcba9876543210', '--subnet', 'subnet-0aaa:us-east-1a', '--subnet', 'subnet-0bbb:us-east-1b', '--bucket', 'flag-bucket'], { from: 'user' });
