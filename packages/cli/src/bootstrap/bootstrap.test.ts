@@ -140,6 +140,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.deepEqual(await bucketNames(), ['twice-checkpoints', 'twice-models']);
     assert.deepEqual(await keys('twice-models'), [
       '.synkti/bucket.json', // the protection marker: the models bucket outlives the fleet
+      '.synkti/owner.json', // the owner marker: ObjectStore.listBuckets knows it as Synkti's
       'artifacts/node-v20.18.1-linux-x64.tar.xz',
       'artifacts/synkti-agent-0.1.0.tgz',
       'models/tiny-model/config.json',
@@ -311,7 +312,7 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     });
     assert.equal(report.artifact?.key, 'artifacts/synkti-agent-0.2.0.tgz');
     assert.equal(statuses(report).infra, 'skipped');
-    assert.deepEqual(await keys('packs-models'), ['.synkti/bucket.json', 'artifacts/synkti-agent-0.2.0.tgz']);
+    assert.deepEqual(await keys('packs-models'), ['.synkti/bucket.json', '.synkti/owner.json', 'artifacts/synkti-agent-0.2.0.tgz']);
     await assert.rejects(digestFile(join(packedIn, 'synkti-agent-0.2.0.tgz')), /ENOENT/);
   });
 });
