@@ -2,9 +2,11 @@
  * `synkti doctor` checks for provider 'aws': region, credentials (the SDK's default
  * chain, as every other command uses), EC2 permission (a DescribeInstances dry run), and
  * the running instances' IMDS settings and Synkti tags (what the agent depends on: it
- * reads its own tags through IMDSv2, FIELD-NOTES.md).
+ * reads its own tags through IMDSv2, FIELD-NOTES.md), and the cluster secret's SSM
+ * parameter (exists, is a SecureString; its value is never read).
  */
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
 import { fail, ok, warn, type Finding } from './doctor-finding.ts';
 
@@ -18,6 +20,10 @@ export interface AwsDoctorOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Most instances inspected (DescribeInstances pages of up to 1000). @default 5000 */
   maxInstances?: number | undefined;
+  /** @default an SSM client for `region` on the SDK default credential chain */
+  ssmClient?: SSMClient | undefined;
+  /** The cluster secret's SSM parameter. @default /synkti/<cluster>/cluster-secret (what bootstrap and SpotServeFleet use) */
+  secretParameter?: string | undefined;
 }
 
 const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -51,6 +57,31 @@ async function listTaggedInstances(client: EC2Client, max: number): Promise<Inst
     token = page.NextToken;
   } while (token && found.length < max);
   return found;
+}
+
+/**
+ * The cluster secret every worker reads from SSM at each start. Looked at without
+ * decryption: only that it exists and is a SecureString; its value is never fetched.
+ */
+async function clusterSecretFinding(client: SSMClient, name: string, cluster: string): Promise<Finding> {
+  try {
+    const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: false }));
+    return Parameter?.Type === 'SecureString'
+      ? ok('cluster-secret', `${name} is a SecureString`)
+      : fail('cluster-secret', `${name} is a plain ${Parameter?.Type ?? 'parameter'}: the cluster secret is readable by anyone who may read parameters`,
+        `delete it and let \`synkti bootstrap --project ${cluster}\` create a SecureString (the workers read it at their next start)`);
+  } catch (error) {
+    const code = errorName(error);
+    if (code === 'ParameterNotFound') {
+      return warn('cluster-secret', `${name} does not exist: new workers will refuse to start without the cluster secret`,
+        `run \`synkti bootstrap --project ${cluster}\` (it creates it), or aws ssm put-parameter --type SecureString --name ${name} --value "$(openssl rand -hex 32)"`);
+    }
+    if (code === 'AccessDeniedException') {
+      return warn('cluster-secret', `could not look at ${name}: ssm:GetParameter is denied for these credentials`,
+        `allow ssm:GetParameter on it (bootstrap also needs ssm:PutParameter and ssm:AddTagsToResource), or run doctor with a profile that has it`);
+    }
+    return warn('cluster-secret', `could not look at ${name}: ${errorText(error)}`, 'check network access to SSM in the region, then run doctor again');
+  }
 }
 
 function imdsFinding(cluster: string, instances: Instance[]): Finding {
@@ -145,5 +176,7 @@ export async function awsFindings(o: AwsDoctorOptions): Promise<Finding[]> {
   const strays = tagged.filter((i) => tagsOf(i)[TAG_CLUSTER] === undefined);
   findings.push(imdsFinding(o.cluster, [...members, ...strays]));
   findings.push(tagsFinding(o.cluster, members, strays));
+  const ssm = o.ssmClient ?? new SSMClient({ region: o.region, maxAttempts: 2 });
+  findings.push(await clusterSecretFinding(ssm, o.secretParameter ?? `/synkti/${o.cluster}/cluster-secret`, o.cluster));
   return findings;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 // The registry is internal to @synkti/cloud; the test writes it as the local cloud does.
 import { LocalRegistry } from '../../../cloud/src/providers/local/registry.ts';
@@ -62,6 +63,16 @@ function instance(id: string, tags: Record<string, string>, metadata: Instance['
 }
 
 const GOOD_IMDS = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled', HttpEndpoint: 'enabled' } as const;
+
+// Every SSM client in this file is mocked (no test may reach AWS); by default the cluster
+// secret's parameter does not exist.
+const ssm = mockClient(SSMClient);
+function ssmAnswers(answer: 'SecureString' | 'String' | 'ParameterNotFound' | 'AccessDeniedException'): void {
+  ssm.reset();
+  if (answer === 'SecureString' || answer === 'String') ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/x', Type: answer, Version: 1 } });
+  else ssm.on(GetParameterCommand).rejects(Object.assign(new Error(answer), { name: answer }));
+}
+ssmAnswers('ParameterNotFound');
 
 function mockedEc2(t: { after: (fn: () => void) => void }, instances: Instance[], dryRunError = 'DryRunOperation') {
   const client = new EC2Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDFAKEWXYZ', secretAccessKey: 'fake' }, maxAttempts: 1 });
@@ -182,9 +193,12 @@ test('EC2: a healthy fleet passes; DescribeInstances denied fails ec2-permission
   const { withPulumi } = pathDirs(dir);
   writeConfig(dir, { name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { web: { count: 1 } } });
   const healthy = mockedEc2(t, [instance('i-0a', { SynktiCluster: 'prod', SynktiRole: 'web' }, GOOD_IMDS)]);
+  ssmAnswers('SecureString');
   let report = await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: healthy.client });
   assert.deepEqual(report.findings.filter((f) => f.status !== 'ok'), []);
   assert.equal(report.exitCode, 0);
+  const asked = ssm.commandCalls(GetParameterCommand)[0]?.args[0].input;
+  assert.deepEqual(asked, { Name: '/synkti/prod/cluster-secret', WithDecryption: false }, 'the value is never fetched');
 
   const denied = mockedEc2(t, [], 'UnauthorizedOperation');
   report = await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: denied.client });
@@ -192,6 +206,28 @@ test('EC2: a healthy fleet passes; DescribeInstances denied fails ec2-permission
   assert.equal(perms.status, 'fail');
   assert.match(perms.fix ?? '', /ec2:Describe/);
   assert.equal(report.exitCode, 1);
+});
+
+test('EC2: the cluster secret parameter: missing is a warning, plaintext a failure, denied a warning naming ssm:GetParameter', async (t) => {
+  const dir = tempDir(t);
+  const { withPulumi } = pathDirs(dir);
+  writeConfig(dir, { name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { web: { count: 1 } } });
+  const healthy = mockedEc2(t, [instance('i-0a', { SynktiCluster: 'prod', SynktiRole: 'web' }, GOOD_IMDS)]);
+  const secretFinding = async () => finding((await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: healthy.client })).findings, 'cluster-secret');
+  ssmAnswers('ParameterNotFound');
+  let f = await secretFinding();
+  assert.equal(f.status, 'warn');
+  assert.match(f.message, /\/synkti\/prod\/cluster-secret does not exist/);
+  assert.match(f.fix ?? '', /synkti bootstrap --project prod/);
+  ssmAnswers('String');
+  f = await secretFinding();
+  assert.equal(f.status, 'fail');
+  assert.match(f.fix ?? '', /SecureString/);
+  ssmAnswers('AccessDeniedException');
+  f = await secretFinding();
+  assert.equal(f.status, 'warn');
+  assert.match(f.message, /ssm:GetParameter is denied/);
+  ssmAnswers('ParameterNotFound');
 });
 
 test('Node older than 20.11 fails; 22 is ok', () => {

@@ -8,6 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { isSynktiError, loadClusterConfig, type ClusterSpec } from '@synkti/core';
 import { doctorExitCode, fail, ok, warn, type Finding } from './doctor-finding.ts';
 
@@ -25,6 +26,8 @@ export interface DoctorOptions {
   nodeVersion?: string | undefined;
   /** EC2 client for provider 'aws' (tests pass a mocked one). @default the SDK default chain */
   ec2Client?: EC2Client | undefined;
+  /** SSM client for provider 'aws' (the cluster secret's parameter). @default the SDK default chain */
+  ssmClient?: SSMClient | undefined;
   /** How long `pulumi version` may take. @default 15000 */
   pulumiTimeoutMs?: number | undefined;
 }
@@ -106,7 +109,7 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   if (config.spec && config.file) {
     if (config.spec.provider === 'aws') {
       const { awsFindings } = await import('./doctor-aws.ts');
-      findings.push(...await awsFindings({ cluster: config.spec.name, region: config.spec.region, client: o.ec2Client, env }));
+      findings.push(...await awsFindings({ cluster: config.spec.name, region: config.spec.region, client: o.ec2Client, ssmClient: o.ssmClient, env }));
     } else {
       const [{ localFindings }, { stateDirFor }] = await Promise.all([import('./doctor-local.ts'), import('../local-fleet.ts')]);
       findings.push(...await localFindings(stateDirFor(config.spec, config.file)));
