@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
-import { chaosRateOption, durationOption, nonNegativeNumber, positiveNumber, wholeNumberOption } from './option-parsers.ts';
+import { chaosRateOption, durationOption, nonNegativeNumber, positiveNumber, repeatable, wholeNumberOption } from './option-parsers.ts';
 
 function refusal(parse: () => unknown): string {
   try {
@@ -43,4 +43,11 @@ test('chaos rate: per hour or per minute', () => {
   assert.equal(chaosRateOption('6/h'), 6);
   assert.equal(chaosRateOption('1/min'), 60);
   assert.match(refusal(() => chaosRateOption('often')), /6\/h or 1\/min/);
+});
+
+test('repeatable options keep every occurrence in order, with or without a [] default', () => {
+  assert.deepEqual(repeatable('b', repeatable('a', undefined)), ['a', 'b']);
+  const start: string[] = [];
+  assert.deepEqual(repeatable('x', start), ['x']);
+  assert.deepEqual(start, [], 'the default array is not mutated (commander reuses it)');
 });

@@ -67,3 +67,8 @@ export function chaosRateOption(value: string): number {
     throw new InvalidArgumentError('expected interruptions per instance per hour or minute, e.g. 6/h or 1/min');
   }
 }
+
+/** A repeatable option: each occurrence appends its value (works with or without a [] default). */
+export function repeatable(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

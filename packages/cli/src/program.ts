@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { isSynktiError } from '@synkti/core/errors';
 import { EXIT } from './exit-codes.ts';
 import { loadImplementation, missingPackage } from './ts-loader.ts';
-import { chaosRateOption, durationOption as durationParser, wholeNumberOption } from './option-parsers.ts';
+import { chaosRateOption, durationOption as durationParser, repeatable, wholeNumberOption } from './option-parsers.ts';
 // commander only: scale defines the launch flags of `synkti worker launch` at start.
 import { addLaunchOptions, type LaunchOptionValues } from './worker/launch-options.ts';
 
@@ -101,7 +101,7 @@ Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws c
     .option('--timeout <duration>', 'how long to wait for instances to stop', durationOption, 60_000)
     .option('--delete-buckets', 'local: also delete the cluster\'s unprotected buckets, once every node is gone', false)
     .option('--delete-protected-buckets <name>', 'with --delete-buckets: also delete this protected bucket (repeat its exact name; repeatable)',
-      (value: string, previous: string[]) => [...previous, value], [] as string[])
+      repeatable, [] as string[])
     .option('--json', 'print what was terminated and deleted as JSON', false)
     .addHelpText('after', `
 Buckets are kept by default. --delete-buckets deletes the unprotected ones and refuses

@@ -5,6 +5,7 @@ import { CONFIG_FILE_NAMES, loadClusterConfig, type ClusterSpec } from '@synkti/
 import { createS3ObjectStore } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
 import { EXIT } from '../exit-codes.ts';
+import { repeatable } from '../option-parsers.ts';
 import { runBootstrap, type BootstrapDeps } from '../bootstrap/bootstrap.ts';
 import { checkBucketFlag, checkProjectName, defaultBucketNames, modelPrefix } from '../bootstrap/bootstrap-names.ts';
 import { renderBootstrapReport, renderModelUploadReport } from '../bootstrap/bootstrap-output.ts';
@@ -22,10 +23,6 @@ function workerCount(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isInteger(n) || n > 1000) throw new InvalidArgumentError('expected a whole number from 0 to 1000');
   return n;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 function mb(bytes: number): string {
@@ -126,8 +123,8 @@ export function registerBootstrapCommands(program: Command): void {
     .option('--workers <n>', 'workers wanted in the pool; only the missing ones are launched (default: the config\'s count, else 0)', workerCount)
     .option('-r, --role <pool>', 'the pool (default: the only pool)')
     .addOption(new Option('--image-id <ami>', 'AMI the workers boot').env('SYNKTI_IMAGE_ID'))
-    .addOption(new Option('--subnet <id:zone>', 'subnet and zone, e.g. subnet-0abc:us-east-1a (repeatable)').argParser(collect).env('SYNKTI_SUBNETS'))
-    .addOption(new Option('--security-group <id>', 'security group (default: the stack\'s; repeatable)').argParser(collect).env('SYNKTI_SECURITY_GROUPS'))
+    .addOption(new Option('--subnet <id:zone>', 'subnet and zone, e.g. subnet-0abc:us-east-1a (repeatable)').argParser(repeatable).env('SYNKTI_SUBNETS'))
+    .addOption(new Option('--security-group <id>', 'security group (default: the stack\'s; repeatable)').argParser(repeatable).env('SYNKTI_SECURITY_GROUPS'))
     .addOption(new Option('--instance-profile <name>', 'instance profile of the workers (default: the stack\'s)').env('SYNKTI_INSTANCE_PROFILE'))
     .option('--on-demand-fallback', 'launch on-demand when no spot capacity is left')
     .option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own)')

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
-import { durationOption, wholeNumberOption } from '../option-parsers.ts';
+import { durationOption, repeatable, wholeNumberOption } from '../option-parsers.ts';
 import { runPipelineAgentProcess } from '../pipeline/agent-process.ts';
 import { startPipelineApiServer } from '../pipeline/api-server.ts';
 import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
@@ -13,10 +13,6 @@ function poolOption(value: string): string {
   return value;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 const DB_HELP = 'task database: a PostgreSQL URL (postgres://user:pass@host/db) or an SQLite file path (default: $SYNKTI_PIPELINE_DB or ./.synkti/pipelines.db)';
 const defaultDb = (): string => process.env.SYNKTI_PIPELINE_DB ?? '.synkti/pipelines.db';
 
@@ -25,7 +21,7 @@ export function registerPipelineCommands(program: Command): void {
   program.command('agent')
     .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer')
     .requiredOption('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark)', poolOption)
-    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', collect, [])
+    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', repeatable, [])
     .option('--db <url|path>', DB_HELP)
     .option('--store <dir>', 'local object store directory for chunks and big results')
     .option('--bucket <name>', 'bucket in the store', DEFAULT_PIPELINE_BUCKET)
@@ -53,7 +49,7 @@ export function registerPipelineCommands(program: Command): void {
 
   program.command('api')
     .description('serve the pipelines REST API (submit/get/list/cancel jobs, results, /openapi.json, /metrics), authenticated by API keys')
-    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', collect, [])
+    .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', repeatable, [])
     .option('--db <url|path>', DB_HELP)
     .option('--api-keys <file>', 'JSON file [{ "key", "owner", "stream"?, "maxActiveJobs"?, "admin"? }] (default: $SYNKTI_API_KEYS)')
     .option('--store <dir>', 'local object store directory (serves results kept there)')
@@ -85,7 +81,7 @@ export function registerPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('pipeline jobs straight from the task database');
   pipeline.command('submit')
     .description('submit one job (input as JSON) and print its id')
-    .requiredOption('--pipeline <module>', 'module exporting the pipeline', collect, [])
+    .requiredOption('--pipeline <module>', 'module exporting the pipeline', repeatable, [])
     .requiredOption('--name <pipeline>', 'pipeline name')
     .requiredOption('--input <json>', 'the job input as JSON')
     .option('--db <url|path>', DB_HELP)

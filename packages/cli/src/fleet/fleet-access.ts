@@ -11,6 +11,7 @@ import { SynktiError, TAG_CLUSTER, TAG_ROLE, serializeCluster, type ClusterSpec 
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
 import { openLocalFleet, stateDirFor, type LocalFleet } from '../local-fleet.ts';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
+import { launchSettingsFrom } from '../worker/launch-options.ts';
 import type { AwsLaunchFlags, UserDataFlags } from '../worker/worker-settings.ts';
 
 export const LIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
@@ -42,25 +43,6 @@ export interface OpenFleetOptions {
   aws?: AwsLaunchFlags | undefined;
   /** Environment to read SYNKTI_* settings and the secret from. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
-}
-
-function list(value: string | undefined): string[] | undefined {
-  return value === undefined || value.trim() === '' ? undefined : [value];
-}
-
-/** The same SYNKTI_* variables `synkti worker launch` reads for its flags (an empty one counts as unset). */
-export function launchSettingsFromEnv(rawEnv: NodeJS.ProcessEnv): { userData: UserDataFlags; aws: AwsLaunchFlags } {
-  const env = Object.fromEntries(Object.entries(rawEnv).filter(([key, value]) => key.startsWith('SYNKTI_') && value !== undefined && value.trim() !== '')) as NodeJS.ProcessEnv;
-  return {
-    userData: {
-      bucket: env.SYNKTI_BUCKET, version: env.SYNKTI_AGENT_VERSION, sha256: env.SYNKTI_AGENT_SHA256,
-      nodeVersion: env.SYNKTI_NODE_VERSION, nodeSha256: env.SYNKTI_NODE_SHA256,
-    },
-    aws: {
-      imageId: env.SYNKTI_IMAGE_ID, subnet: list(env.SYNKTI_SUBNETS), securityGroup: list(env.SYNKTI_SECURITY_GROUPS),
-      instanceProfile: env.SYNKTI_INSTANCE_PROFILE,
-    },
-  };
 }
 
 /**
@@ -107,7 +89,8 @@ export function openFleet(spec: ClusterSpec, options: OpenFleetOptions): FleetAc
     };
   }
   if (spec.provider === 'aws') {
-    const fromEnv = launchSettingsFromEnv(env);
+    // Settings not given by the caller come from the SYNKTI_* variables `worker launch` reads.
+    const fromEnv = launchSettingsFrom({}, env);
     const worker = openWorkerProvider(spec, {
       configFile: options.configFile,
       ec2Client: options.ec2Client,

@@ -9,6 +9,7 @@
  * `synkti --help` must not load anything heavy.
  */
 import { Option, type Command } from 'commander';
+import { repeatable } from '../option-parsers.ts';
 
 /** The Node.js 20 release the user data installs unless told otherwise. */
 export const DEFAULT_NODE_VERSION = '20.18.1';
@@ -64,10 +65,6 @@ export const LAUNCH_ENV: readonly { flag: string; env: string; field: keyof User
 /** The settings an aws launch cannot do without, for error hints: "--image-id (SYNKTI_IMAGE_ID), ...". */
 export const REQUIRED_LAUNCH_SETTINGS = '--image-id (SYNKTI_IMAGE_ID), --bucket (SYNKTI_BUCKET), --sha256 or --artifact (SYNKTI_AGENT_SHA256), --node-sha256 or --node-tarball (SYNKTI_NODE_SHA256)';
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 function envOf(field: string): string {
   const entry = LAUNCH_ENV.find((e) => e.field === field);
   if (!entry) throw new Error(`no environment variable for ${field}`);
@@ -94,8 +91,8 @@ export function addUserDataOptions(command: Command): Command {
 export function addAwsOptions(command: Command): Command {
   return command
     .addOption(new Option('--image-id <ami>', 'aws: AMI the workers boot (Amazon Linux 2023 recommended)').env(envOf('imageId')))
-    .addOption(new Option('--subnet <id:zone>', 'aws: subnet and its zone, e.g. subnet-0abc:us-east-1a (repeatable; capacity fallback tries each)').argParser(collect).env(envOf('subnet')))
-    .addOption(new Option('--security-group <id>', 'aws: security group id (repeatable)').argParser(collect).env(envOf('securityGroup')))
+    .addOption(new Option('--subnet <id:zone>', 'aws: subnet and its zone, e.g. subnet-0abc:us-east-1a (repeatable; capacity fallback tries each)').argParser(repeatable).env(envOf('subnet')))
+    .addOption(new Option('--security-group <id>', 'aws: security group id (repeatable)').argParser(repeatable).env(envOf('securityGroup')))
     .addOption(new Option('--instance-profile <name>', 'aws: instance profile (role) of the workers').env(envOf('instanceProfile')))
     .addOption(new Option('--on-demand-fallback', 'aws: launch on-demand when no spot capacity is left'));
 }
