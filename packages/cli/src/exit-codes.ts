@@ -15,3 +15,13 @@ export const EXIT = {
   /** A tool the command runs is not installed (the message has the install link): the aws CLI or Session Manager plugin for `ssh`. */
   missingTool: 5,
 } as const;
+
+/** Error codes that are the user's to fix (bad config, flag or argument). */
+const USAGE_ERROR_CODES = new Set(['E_USAGE', 'E_EXISTS']);
+
+/** The exit code of a command that ended with a SynktiError of this code. */
+export function exitCodeForError(code: string): (typeof EXIT)[keyof typeof EXIT] {
+  if (code.startsWith('E_CONFIG') || USAGE_ERROR_CODES.has(code)) return EXIT.usage;
+  if (code === 'E_TOOL_MISSING') return EXIT.missingTool;
+  return EXIT.failure;
+}

@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 // Light imports only (no zod, no cloud SDKs): `synkti --help` loads this file and nothing
 // else of Synkti; each command loads its implementation when it runs.
 import { isSynktiError } from '@synkti/core/errors';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, exitCodeForError } from './exit-codes.ts';
 import { loadImplementation, missingPackage } from './ts-loader.ts';
 import { chaosRateOption, durationOption as durationParser, repeatable, wholeNumberOption } from './option-parsers.ts';
 // commander only: scale defines the launch flags of `synkti worker launch` at start.
@@ -165,18 +165,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .action(async (node: string, _options: unknown, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const { describeLocalNode, ssh } = await loadImplementation(() => import('./commands/ssh.ts'));
-      try {
-        const outcome = await ssh(spec, file, node);
-        if (outcome.kind === 'local') {
-          console.error(describeLocalNode(outcome));
-          process.exitCode = EXIT.refused;
-        } else {
-          process.exitCode = outcome.exitCode;
-        }
-      } catch (error) {
-        if (!isSynktiError(error, 'E_TOOL_MISSING')) throw error;
-        console.error(`synkti: ${error.toUserString()}`);
-        process.exitCode = EXIT.missingTool;
+      // A missing aws CLI or plugin is thrown as E_TOOL_MISSING: exit 5 (exitCodeForError).
+      const outcome = await ssh(spec, file, node);
+      if (outcome.kind === 'local') {
+        console.error(describeLocalNode(outcome));
+        process.exitCode = EXIT.refused;
+      } else {
+        process.exitCode = outcome.exitCode;
       }
     });
 
@@ -246,7 +241,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     }
     if (isSynktiError(error)) {
       console.error(`synkti: ${error.toUserString()}`);
-      process.exitCode = error.code.startsWith('E_CONFIG') || error.code === 'E_USAGE' || error.code === 'E_EXISTS' ? EXIT.usage : EXIT.failure;
+      process.exitCode = exitCodeForError(error.code);
       return;
     }
     console.error(`synkti: unexpected error: ${(error as Error)?.message ?? String(error)}`);
