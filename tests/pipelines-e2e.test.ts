@@ -117,11 +117,21 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
       for (const id of ids) if ((await db!.getJob(id))?.state === 'running') return false;
       return true;
     };
+    // The first victim is the requeuer's node. On a loaded machine the lease may not be
+    // taken yet (or just lapsed) when chaos starts: wait, bounded, for a live holder.
+    const liveRequeuerHolder = async (): Promise<string | undefined> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const holder = (await db!.leaseHolder(REQUEUER_LEASE))?.holder;
+        if ((holder !== undefined && live().some((p) => p.id === holder)) || Date.now() > deadline) return holder;
+        await sleep(100);
+      }
+    };
     const replacements: Array<Promise<AgentProc>> = [];
     for (let round = 0; !(await allFinished()); round += 1) {
       assert.ok(Date.now() - started < 90_000, 'jobs did not finish within 90 s');
       if (round < CHAOS_ROUNDS) {
-        const holder = (await db.leaseHolder(REQUEUER_LEASE))?.holder;
+        const holder = round === 0 ? await liveRequeuerHolder() : (await db.leaseHolder(REQUEUER_LEASE))?.holder;
         let victim: AgentProc | undefined;
         // In CI a victim comes from a pool that keeps another agent (no wait on a replacement's start-up).
         // (A pause is not a loss: the paused agent comes back.)
