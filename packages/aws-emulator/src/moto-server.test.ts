@@ -8,7 +8,7 @@ import { startMotoOrSkip } from './testing/moto-for-tests.ts';
 
 test('moto_server answers the SDK on loopback and is gone after stop()', async (t) => {
   const started = await startMotoOrSkip();
-  if (started.skip) return t.skip(started.skip);
+  if (!started.service) return t.skip(started.skip);
   const moto = started.service;
   const ec2 = new EC2Client(moto.clientConfig());
   try {
@@ -31,7 +31,7 @@ test('a missing moto_server is E_TOOL_MISSING with the install hint', async () =
 
 test('moto_server dies with the process that started it, even on SIGKILL', async (t) => {
   const started = await startMotoOrSkip();
-  if (started.skip) return t.skip(started.skip);
+  if (!started.service) return t.skip(started.skip);
   await started.service.stop();
   // A child node process starts moto, prints the endpoint, and is SIGKILLed.
   const script = `import { startMotoServer } from ${JSON.stringify(new URL('./moto-server.ts', import.meta.url).pathname)};
