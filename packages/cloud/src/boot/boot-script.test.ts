@@ -250,6 +250,23 @@ describe('worker boot script (run under a temp root with stubs)', () => {
     assertNothingInstalled(box);
   });
 
+  it('reads the metadata from SYNKTI_IMDS_ENDPOINT when set (the emulated EC2), else from the rendered URL', async (t) => {
+    const box = await sandbox(t);
+    const script = render(box);
+    const overridden = await boot(box, script, { SYNKTI_IMDS_ENDPOINT: 'http://127.0.0.1:41234' });
+    assert.equal(overridden.code, 0, overridden.stderr);
+    const curls = box.stubLog().filter((l) => l.startsWith('curl'));
+    assert.ok(curls.length >= 2 && curls.every((l) => l.includes('http://127.0.0.1:41234/latest/')), curls.join('\n'));
+    // The same script, the same checks: the override moved where the owner was read, nothing else.
+    assert.ok(box.stubLog().some((l) => l.includes(`--expected-bucket-owner ${ACCOUNT} `)));
+
+    const plain = await sandbox(t);
+    const result = await boot(plain, render(plain));
+    assert.equal(result.code, 0, result.stderr);
+    const plainCurls = plain.stubLog().filter((l) => l.startsWith('curl'));
+    assert.ok(plainCurls.length >= 2 && plainCurls.every((l) => l.includes('http://169.254.169.254/latest/')), plainCurls.join('\n'));
+  });
+
   it('refuses to install Node.js for another architecture', async (t) => {
     const box = await sandbox(t);
     const result = await boot(box, render(box), { FAKE_MACHINE: 'aarch64' });

@@ -26,7 +26,10 @@
  * start into /run/synkti (tmpfs, 0700).
  *
  * Tests may set SYNKTI_ROOT to install under a temporary directory: it changes where
- * files are written, never what is downloaded or checked.
+ * files are written, never what is downloaded or checked. Likewise SYNKTI_IMDS_ENDPOINT
+ * (set by the emulated EC2 to the instance's own metadata server, as the agent reads it)
+ * overrides the metadata URL fixed at render time: it changes where the metadata is
+ * read, never what is downloaded or checked.
  */
 import { SynktiError, parseDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import {
@@ -210,7 +213,10 @@ readonly CLUSTER=${sq(spec.name)}
 readonly REGION=${sq(region)}
 readonly BUCKET=${sq(bucket)}
 readonly BUCKET_OWNER=${sq(bucketOwner)}
-readonly IMDS=${sq(imds)}
+readonly IMDS_RENDERED=${sq(imds)}
+# Unset on a real boot. Tests (the emulated EC2) point it at the instance's own metadata
+# server: it changes where the metadata is read, never what is downloaded or checked.
+readonly IMDS="\${SYNKTI_IMDS_ENDPOINT:-$IMDS_RENDERED}"
 readonly AGENT_VERSION=${sq(version)}
 readonly AGENT_KEY=${sq(agentArtifactKey(version))}
 readonly AGENT_SHA256=${sq(sha256)}

@@ -152,6 +152,25 @@ describe('metadata server speaks IMDSv2', () => {
     assert.equal((await get('/latest/meta-data/events/recommendations/rebalance')).body, '{"noticeTime":"2026-01-01T11:58:30Z"}');
   });
 
+  it('serves extra paths from otherPath and 404s tags a source does not expose', async (t) => {
+    const { source } = memorySource();
+    const extra: MetadataSource = {
+      ...source,
+      tags: async () => undefined,
+      otherPath: async (path) => (path === '/latest/meta-data/ami-id' ? 'ami-0123456789abcdef0' : undefined),
+    };
+    const server = await startMetadataServer({ source: extra });
+    t.after(() => server.stop());
+    const token = await tokenFor(server.url);
+    assert.equal((await getWith(server.url, '/latest/meta-data/ami-id', token)).body, 'ami-0123456789abcdef0');
+    assert.equal((await getWith(server.url, '/latest/meta-data/mac', token)).status, 404, 'otherPath undefined is 404');
+    assert.equal((await getWith(server.url, '/latest/meta-data/ami-id')).status, 401, 'extra paths need the token too');
+    assert.equal((await getWith(server.url, '/latest/meta-data/tags/instance', token)).status, 404);
+    assert.equal((await getWith(server.url, '/latest/meta-data/tags/instance/SynktiRole', token)).status, 404);
+    assert.equal((await getWith(server.url, '/latest/meta-data/instance-id', token)).body, IDENTITY.instanceId, 'the fixed paths still come from the source');
+    await assert.rejects(createImdsClient({ endpoint: server.url }).tags(), (e: unknown) => isSynktiError(e, 'E_IMDS_TAGS_DISABLED'));
+  });
+
   it('answers 500 when the source fails, and keeps serving', async (t) => {
     const { state, source } = memorySource();
     const server = await startMetadataServer({ source });

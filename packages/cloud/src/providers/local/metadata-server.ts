@@ -23,10 +23,17 @@ import type {
 /** Where the server reads the instance's metadata from; read afresh on every request. */
 export interface MetadataSource {
   identity(): Promise<InstanceIdentity>;
-  tags(): Promise<Record<string, string>>;
+  /** `undefined`: tags are not in this instance's metadata (404, as EC2 with InstanceMetadataTags=disabled). */
+  tags(): Promise<Record<string, string> | undefined>;
   userData(): Promise<string | undefined>;
   interruptionNotice(): Promise<InterruptionNotice | null>;
   rebalanceRecommendation(): Promise<RebalanceRecommendation | null>;
+  /**
+   * Any other path (the full path, e.g. `/latest/meta-data/ami-id` or
+   * `/latest/dynamic/instance-identity/document`); `undefined` is a 404. Optional: the
+   * local cloud serves only the paths above, the emulated EC2 serves more.
+   */
+  otherPath?(path: string): Promise<string | undefined>;
 }
 
 export interface MetadataServerOptions {
@@ -130,8 +137,11 @@ export async function startMetadataServer(options: MetadataServerOptions): Promi
       case '/latest/meta-data/placement/region': return (await source.identity()).region;
       case '/latest/meta-data/local-ipv4': return (await source.identity()).privateIp;
       case '/latest/meta-data/tags/instance':
-      case '/latest/meta-data/tags/instance/':
-        return Object.keys(await source.tags()).sort().join('\n');
+      case '/latest/meta-data/tags/instance/': {
+        const tags = await source.tags();
+        if (!tags) throw new HttpStatus(404);
+        return Object.keys(tags).sort().join('\n');
+      }
       case '/latest/user-data': {
         const data = await source.userData();
         if (data === undefined) throw new HttpStatus(404);
@@ -157,8 +167,12 @@ export async function startMetadataServer(options: MetadataServerOptions): Promi
         throw new HttpStatus(404);
       }
       const tags = await source.tags();
-      if (!Object.hasOwn(tags, key)) throw new HttpStatus(404);
+      if (!tags || !Object.hasOwn(tags, key)) throw new HttpStatus(404);
       return tags[key] ?? '';
+    }
+    if (source.otherPath) {
+      const body = await source.otherPath(path);
+      if (body !== undefined) return body;
     }
     throw new HttpStatus(404);
   }
