@@ -20,3 +20,7 @@ export {
 export { renderSynktiUnit, WORKER_PATHS, WORKER_USER, type SynktiUnitOptions } from './boot/synkti-unit.ts';
 export { checkBucket, checkSha256, checkVersion, checkRegion, checkNodeVersion } from './boot/boot-inputs.ts';
 export { checkShellUserData, userDataKind, type UserDataKind } from './boot/user-data-format.ts';
+export {
+  MODEL_MANIFEST_NAME, MODEL_MANIFEST_FORMAT, DEFAULT_MODEL_MANIFEST_LIMITS, modelManifestKey, serializeModelManifest, modelManifestSha256,
+  parseModelManifest, unsafeModelPath, type ModelManifest, type ModelManifestFile, type ModelManifestLimits,
+} from './model-manifest.ts';

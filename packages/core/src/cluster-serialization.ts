@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ClusterSpec } from './cluster-spec.ts';
 import { SIZES } from './instance-sizes.ts';
 import { SynktiError } from './errors.ts';
+import { modelUriProblem, parseModelUri } from './model-uri.ts';
 
 const ms = z.number().int().nonnegative();
 const port = z.number().int().min(1).max(65535);
@@ -26,6 +27,10 @@ const resolvedSchema = z.strictObject({
     healthPath: z.string().startsWith('/'),
     env: z.record(z.string(), z.string()),
     startupTimeoutMs: ms,
+  }).optional(),
+  model: z.strictObject({
+    uri: z.string().refine((uri) => modelUriProblem(uri) === undefined, { message: 'not an s3://<bucket>/<prefix>/ model URI' }),
+    bucket: z.string(), prefix: z.string(), name: z.string(),
   }).optional(),
   ports: z.strictObject({ agent: port, router: port }),
   timeouts: z.strictObject({
@@ -63,5 +68,7 @@ export function deserializeCluster(text: string): ClusterSpec {
     ...spec,
     pools: Object.fromEntries(Object.entries(spec.pools).map(([role, pool]) => [role, { ...pool, zones: pool.zones }])),
     workload: spec.workload,
+    // Bucket, prefix and name are derived again from the URI: they cannot disagree with it.
+    ...(spec.model ? { model: parseModelUri(spec.model.uri) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { formatDuration, isDurationText, parseDuration } from './duration.ts';
 import { SIZES, SIZE_TO_INSTANCE_TYPES } from './instance-sizes.ts';
+import { MODEL_URI_EXAMPLE, modelUriProblem, parseModelUri, type ModelLocation } from './model-uri.ts';
 
 const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -49,6 +50,8 @@ export const clusterInputSchema = z.strictObject({
   region: z.string().min(1).optional(),
   pools: z.record(z.string().regex(ROLE_NAME), poolInputSchema).refine((pools) => Object.keys(pools).length > 0, { message: 'no pools' }),
   workload: workloadInputSchema.optional(),
+  // The model every node fetches before its workload starts (checked in crossFieldIssues).
+  model: z.strictObject({ uri: z.string() }).optional(),
   ports: z.strictObject({ agent: port.optional(), router: port.optional() }).optional(),
   timeouts: timeoutsInputSchema.optional(),
   membership: z.strictObject({ listers: z.number().int().min(1).max(16).optional() }).optional(),
@@ -74,7 +77,10 @@ export interface PoolSpec {
 }
 
 export interface WorkloadSpec {
-  /** argv; a string command becomes ['sh', '-c', command]. `{port}` is replaced by the workload port. */
+  /**
+   * argv; a string command becomes ['sh', '-c', command]. `{port}` is replaced by the
+   * workload port, `{modelPath}` by the local directory of the fetched model.
+   */
   command: string[];
   port: number;
   healthPath: string;
@@ -89,6 +95,8 @@ export interface ClusterSpec {
   region: string;
   pools: Record<string, PoolSpec>;
   workload: WorkloadSpec | undefined;
+  /** The model each node fetches and verifies before its workload starts (absent: none). */
+  model?: ModelLocation | undefined;
   ports: { agent: number; router: number };
   timeouts: {
     gossipIntervalMs: number;
@@ -122,6 +130,7 @@ function allowedKeysAt(path: (string | number)[]): string[] {
   if (path[0] === 'timeouts' && path.length === 1) return shape(timeoutsInputSchema);
   if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
   if (path[0] === 'membership' && path.length === 1) return ['listers'];
+  if (path[0] === 'model' && path.length === 1) return ['uri'];
   if (path[0] === 'serve' && path.length === 1) return ['replaceOnRebalance'];
   return [];
 }
@@ -174,6 +183,8 @@ const EXAMPLES: Record<string, string> = {
   ports: 'ports: { agent: 7946, router: 8080 }',
   timeouts: 'timeouts: { failureTimeout: "5s" }',
   membership: 'membership: { listers: 2 }',
+  model: `model: { uri: "${MODEL_URI_EXAMPLE}" }`,
+  uri: `uri: "${MODEL_URI_EXAMPLE}"`,
 };
 
 function describeType(value: unknown): string {
@@ -317,6 +328,16 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
     }
   }
   if (total > MAX_NODES) issues.push({ path: 'pools', message: `${total} nodes in all is more than ${MAX_NODES}`, hint: 'split the fleet into several clusters' });
+  const model = objectAt(raw.model);
+  if (model && typeof model.uri === 'string') {
+    const problem = modelUriProblem(model.uri);
+    if (problem) issues.push({ path: 'model.uri', message: problem, hint: `e.g. uri: "${MODEL_URI_EXAMPLE}" (where \`synkti model upload\` put the model)` });
+  }
+  const argv = workload?.command;
+  const usesModelPath = typeof argv === 'string' ? argv.includes('{modelPath}') : Array.isArray(argv) && argv.some((a) => typeof a === 'string' && a.includes('{modelPath}'));
+  if (usesModelPath && raw.model === undefined) {
+    issues.push({ path: 'workload.command', message: 'uses {modelPath} but the cluster names no model', hint: `add model: { uri: "${MODEL_URI_EXAMPLE}" }, or write the model's path into the command` });
+  }
   const timeouts = objectAt(raw.timeouts) ?? {};
   const gossip = durationAt(timeouts.gossipInterval, DEFAULT_TIMEOUTS.gossipInterval);
   const failure = durationAt(timeouts.failureTimeout, DEFAULT_TIMEOUTS.failureTimeout);
@@ -367,6 +388,7 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       env: workload.env ?? {},
       startupTimeoutMs: parseDuration(workload.startupTimeout ?? '10 minutes'),
     },
+    ...(input.model ? { model: parseModelUri(input.model.uri) } : {}),
     ports: { agent: input.ports?.agent ?? 7946, router: input.ports?.router ?? 8080 },
     timeouts: {
       gossipIntervalMs: parseDuration(timeouts.gossipInterval),

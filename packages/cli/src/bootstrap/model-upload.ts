@@ -9,26 +9,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import type { S3ObjectStore } from '@synkti/cloud';
+import { MODEL_MANIFEST_FORMAT, MODEL_MANIFEST_NAME, modelManifestKey, serializeModelManifest, unsafeModelPath, type ModelManifest, type S3ObjectStore } from '@synkti/cloud';
 import { modelPrefix } from './bootstrap-names.ts';
 import { checkSinglePutSize, digestFile, uploadFileIfChanged, type UploadStatus } from './s3-file-upload.ts';
 
-/** The manifest's name inside the model prefix. */
-export const MODEL_MANIFEST_NAME = 'synkti-manifest.json';
-
-export interface ModelManifestFile {
-  /** Path relative to the model directory, with "/" separators. */
-  path: string;
-  bytes: number;
-  sha256: string;
-}
-
-export interface ModelManifest {
-  format: 'synkti-model/1';
-  prefix: string;
-  files: ModelManifestFile[];
-  totalBytes: number;
-}
+// The manifest's format lives in @synkti/cloud (model-manifest.ts), shared with the agent that reads it.
+export { MODEL_MANIFEST_NAME, type ModelManifest, type ModelManifestFile } from '@synkti/cloud';
 
 export interface ModelUploadProgress {
   filesDone: number;
@@ -91,6 +77,11 @@ export async function listModelFiles(dir: string): Promise<string[]> {
   if (files.includes(MODEL_MANIFEST_NAME)) {
     throw new SynktiError('E_USAGE', `${join(dir, MODEL_MANIFEST_NAME)}: that name is reserved for the manifest Synkti writes`, { hint: 'rename or remove that file' });
   }
+  // Nodes refuse a manifest naming such a file; refuse it here, before anything goes up.
+  for (const path of files) {
+    const unsafe = unsafeModelPath(path);
+    if (unsafe) throw new SynktiError('E_USAGE', `${join(dir, path)}: the file's relative path ${unsafe}`, { hint: 'rename the file' });
+  }
   return files;
 }
 
@@ -107,7 +98,7 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
   files.forEach((path, i) => checkSinglePutSize(join(dir, path), sizes[i]!));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   const report: ModelUploadReport = {
-    bucket: options.bucket, prefix, manifestKey: `${prefix}${MODEL_MANIFEST_NAME}`, manifest: 'present', files: [],
+    bucket: options.bucket, prefix, manifestKey: modelManifestKey(prefix), manifest: 'present', files: [],
     uploadedFiles: 0, uploadedBytes: 0, presentFiles: 0, totalBytes, dryRun: options.dryRun ?? false,
   };
   let bytesDone = 0;
@@ -142,7 +133,7 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
 
   // Last: the manifest, written only when it differs (a re-run with nothing new writes nothing).
   const manifest: ModelManifest = {
-    format: 'synkti-model/1', prefix, files: report.files.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })), totalBytes,
+    format: MODEL_MANIFEST_FORMAT, prefix, files: report.files.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })), totalBytes,
   };
   const existing = manifestWithdrawn ? undefined : await options.store.get(options.bucket, report.manifestKey);
   let parsed: unknown;
@@ -153,7 +144,7 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
   }
   report.manifest = manifestWithdrawn ? (manifestExisted ? 'updated' : 'created') : existing === undefined ? 'created' : sameManifest(manifest, parsed) ? 'present' : 'updated';
   if (report.manifest !== 'present' && !report.dryRun) {
-    await options.store.put(options.bucket, report.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`);
+    await options.store.put(options.bucket, report.manifestKey, serializeModelManifest(manifest));
   }
   return report;
 }
