@@ -11,6 +11,10 @@ export interface LoadGeneratorOptions {
   requestTimeoutMs?: number;
   /** How often router health is checked, as a load balancer would. @default 500 */
   healthIntervalMs?: number;
+  /** Check router health and skip unhealthy routers; false when a load balancer in front does it. @default true */
+  healthChecks?: boolean;
+  /** Retry on another endpoint a request whose connection failed before any response; false counts it as failed. @default true */
+  retryConnectionFailures?: boolean;
 }
 
 export interface RequestOutcome {
@@ -20,6 +24,8 @@ export interface RequestOutcome {
   servedBy: string | undefined;
   error?: string;
   startedAt: number;
+  /** The stream had begun (200 and headers received) and did not end with its final event. */
+  cutMidStream?: boolean;
 }
 
 /**
@@ -53,7 +59,7 @@ export class LoadGenerator {
         if (this.running) this.healthTimer = setTimeout(checkHealth, this.options.healthIntervalMs ?? 500).unref();
       });
     };
-    checkHealth();
+    if (this.options.healthChecks !== false) checkHealth();
     for (let i = 0; i < (this.options.concurrency ?? 8); i++) this.workers.push(this.loop());
   }
 
@@ -94,13 +100,18 @@ export class LoadGenerator {
       const startedAt = Date.now();
       let outcome: RequestOutcome | undefined;
       // A refused connection never reached the fleet: try the next router (bounded).
-      for (let attempt = 0; attempt < endpoints.length + 2 && !outcome; attempt++) {
+      const attempts = this.options.retryConnectionFailures === false ? 1 : endpoints.length + 2;
+      for (let attempt = 0; attempt < attempts && !outcome; attempt++) {
         const router = endpoints[this.rotation++ % endpoints.length]!;
         this.inFlight += 1;
         const result = await this.streamOnce(router);
         this.inFlight -= 1;
         if (result === 'connection-failed') {
           this.unhealthy.add(router);
+          // Without client retries it counts: the balancer in front should have handled it.
+          if (this.options.retryConnectionFailures === false) {
+            outcome = { ok: false, router, servedBy: undefined, error: 'connection failed before any response', startedAt, ms: Date.now() - startedAt };
+          }
           continue;
         }
         outcome = { ...result, router, startedAt, ms: Date.now() - startedAt };
@@ -109,7 +120,7 @@ export class LoadGenerator {
     }
   }
 
-  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string } | 'connection-failed'> {
+  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string; cutMidStream?: boolean } | 'connection-failed'> {
     const body = JSON.stringify({
       model: 'synkti-stand-in',
       stream: true,
@@ -120,14 +131,17 @@ export class LoadGenerator {
     return new Promise((resolve) => {
       let settled = false;
       let responded = false;
+      let streaming = false;
       const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | 'connection-failed'): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve(value);
+        // A stream that began and did not reach [DONE]: the client saw a partial answer.
+        resolve(value !== 'connection-failed' && !value.ok && streaming ? { ...value, cutMidStream: true } : value);
       };
       const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         responded = true;
+        streaming = res.statusCode === 200;
         const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
         let text = '';
         res.setEncoding('utf8');
