@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ClusterSpec } from './cluster-spec.ts';
 import { SIZES } from './instance-sizes.ts';
+import { resolvedLoadBalancerSchema } from './load-balancer-spec.ts';
 import { SynktiError } from './errors.ts';
 import { modelUriProblem, parseModelUri } from './model-uri.ts';
 
@@ -38,7 +39,7 @@ const resolvedSchema = z.strictObject({
     drainMarginMs: ms, shutdownGraceMs: ms, requestTimeoutMs: ms,
   }),
   membership: z.strictObject({ listers: z.number().int().min(1).max(16) }),
-  serve: z.strictObject({ replaceOnRebalance: z.boolean() }),
+  serve: z.strictObject({ replaceOnRebalance: z.boolean(), loadBalancer: resolvedLoadBalancerSchema.optional() }),
 });
 
 const FORMAT = 'synkti-cluster/v1';

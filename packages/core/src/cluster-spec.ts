@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { formatDuration, isDurationText, parseDuration } from './duration.ts';
 import { SIZES, SIZE_TO_INSTANCE_TYPES } from './instance-sizes.ts';
+import { TARGET_GROUP_ARN_EXAMPLE, loadBalancerInputSchema, resolveLoadBalancer, type LoadBalancerSpec } from './load-balancer-spec.ts';
 import { MODEL_URI_EXAMPLE, modelUriProblem, parseModelUri, type ModelLocation } from './model-uri.ts';
 
 const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -57,6 +58,7 @@ export const clusterInputSchema = z.strictObject({
   membership: z.strictObject({ listers: z.number().int().min(1).max(16).optional() }).optional(),
   serve: z.strictObject({
     replaceOnRebalance: z.boolean().optional(),
+    loadBalancer: loadBalancerInputSchema.optional(),
   }).optional(),
 });
 
@@ -108,7 +110,7 @@ export interface ClusterSpec {
     requestTimeoutMs: number;
   };
   membership: { listers: number };
-  serve: { replaceOnRebalance: boolean };
+  serve: { replaceOnRebalance: boolean; loadBalancer?: LoadBalancerSpec | undefined };
 }
 
 const DEFAULT_TIMEOUTS = {
@@ -131,7 +133,8 @@ function allowedKeysAt(path: (string | number)[]): string[] {
   if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
   if (path[0] === 'membership' && path.length === 1) return ['listers'];
   if (path[0] === 'model' && path.length === 1) return ['uri'];
-  if (path[0] === 'serve' && path.length === 1) return ['replaceOnRebalance'];
+  if (path[0] === 'serve' && path.length === 1) return ['replaceOnRebalance', 'loadBalancer'];
+  if (path[0] === 'serve' && path[1] === 'loadBalancer' && path.length === 2) return shape(loadBalancerInputSchema);
   return [];
 }
 
@@ -183,6 +186,7 @@ const EXAMPLES: Record<string, string> = {
   ports: 'ports: { agent: 7946, router: 8080 }',
   timeouts: 'timeouts: { failureTimeout: "5s" }',
   membership: 'membership: { listers: 2 }',
+  targetGroupArns: `targetGroupArns: ["${TARGET_GROUP_ARN_EXAMPLE}"]`,
   model: `model: { uri: "${MODEL_URI_EXAMPLE}" }`,
   uri: `uri: "${MODEL_URI_EXAMPLE}"`,
 };
@@ -247,6 +251,7 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
       if (field === 'name') return [{ path: where, message: 'must be 2-40 lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. name: "my-fleet" (it becomes part of tags, directories and bucket names)' }];
       if (field === 'healthPath') return [{ path: where, message: 'must start with "/"', hint: 'e.g. healthPath: "/health"' }];
       if (path[0] === 'pools') return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
+      if (path.includes('targetGroupArns')) return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a target group ARN`, hint: `e.g. ${EXAMPLES.targetGroupArns!} (aws elbv2 describe-target-groups --names <name> --query 'TargetGroups[].TargetGroupArn')` }];
       return [{ path: where, message: 'has the wrong format', hint: example || 'check the value' }];
     }
     case 'invalid_key':
@@ -400,7 +405,10 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       requestTimeoutMs: parseDuration(timeouts.requestTimeout),
     },
     membership: { listers: input.membership?.listers ?? 2 },
-    serve: { replaceOnRebalance: input.serve?.replaceOnRebalance ?? true },
+    serve: {
+      replaceOnRebalance: input.serve?.replaceOnRebalance ?? true,
+      ...(input.serve?.loadBalancer ? { loadBalancer: resolveLoadBalancer(input.serve.loadBalancer) } : {}),
+    },
   };
 }
 

@@ -1,8 +1,11 @@
 export { SynktiError, isSynktiError } from './errors.ts';
 export { parseDuration, formatDuration, isDurationText } from './duration.ts';
 export {
-  TAG_PREFIX, TAG_CLUSTER, TAG_ROLE, TAG_REPLACES, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, isSynktiTagKey,
+  TAG_PREFIX, TAG_CLUSTER, TAG_ROLE, TAG_REPLACES, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_TARGET_GROUPS, isSynktiTagKey,
 } from './tags.ts';
+export {
+  TARGET_GROUP_ARN, TARGET_GROUP_ARN_EXAMPLE, MAX_TARGET_GROUPS, type LoadBalancerSpec,
+} from './load-balancer-spec.ts';
 export { rendezvousScore, rendezvousRank, rendezvousPick } from './rendezvous.ts';
 export { defineCluster } from './define-cluster.ts';
 export { validateCluster, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';

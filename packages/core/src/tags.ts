@@ -8,6 +8,8 @@ export const TAG_REPLACES = 'SynktiReplaces';
 export const TAG_PORT_AGENT = 'SynktiPortAgent';
 export const TAG_PORT_ROUTER = 'SynktiPortRouter';
 export const TAG_PORT_WORKLOAD = 'SynktiPortWorkload';
+/** Target group ARNs (space-separated) a node leaves at its notice and joins once ready. */
+export const TAG_TARGET_GROUPS = 'SynktiTargetGroups';
 
 export function isSynktiTagKey(key: string): boolean {
   return key.startsWith(TAG_PREFIX);

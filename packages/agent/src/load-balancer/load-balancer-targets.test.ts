@@ -1,0 +1,192 @@
+/**
+ * Leaving (and joining) the load balancer, against a real ELBv2 API (moto_server): a VPC
+ * on 127.100.0.0/16, two instances, target groups by instance and by IP. Failure paths
+ * that moto cannot produce (AccessDenied, throttling) run on aws-sdk-client-mock.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTargetGroupCommand, DeregisterTargetsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, type LoadBalancerSpec } from '@synkti/core';
+import { startMotoOrSkip } from '../../../aws-emulator/src/testing/moto-for-tests.ts';
+import type { MotoServer } from '@synkti/aws-emulator';
+import { createLogger } from '../logger.ts';
+import { LoadBalancerTargets, type SelfTarget } from './load-balancer-targets.ts';
+import { targetGroupSource } from './target-group-source.ts';
+
+const quiet = createLogger({}, { write() {} });
+let moto: MotoServer | undefined;
+let skip: string | undefined;
+let elb: ElasticLoadBalancingV2Client;
+let vpcId = '';
+let nodes: SelfTarget[] = [];
+
+before(async () => {
+  const started = await startMotoOrSkip();
+  if (started.skip !== undefined) { skip = started.skip; return; }
+  moto = started.service;
+  const ec2 = new EC2Client(moto.clientConfig());
+  // Instances on loopback addresses: each emulated node gets its own 127.100.x.y.
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '127.100.0.0/16' }));
+  vpcId = vpc.Vpc!.VpcId!;
+  const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '127.100.1.0/24' }));
+  const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 2, MaxCount: 2, SubnetId: subnet.Subnet!.SubnetId!, InstanceType: 't3.micro' }));
+  nodes = run.Instances!.map((i) => ({ instanceId: i.InstanceId!, privateIp: i.PrivateIpAddress!, port: 8080 }));
+  ec2.destroy();
+  elb = new ElasticLoadBalancingV2Client({ ...moto.clientConfig(), maxAttempts: 1 });
+});
+after(async () => {
+  elb?.destroy();
+  await moto?.stop();
+});
+
+async function targetGroup(name: string, targetType: 'instance' | 'ip'): Promise<string> {
+  const created = await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: targetType }));
+  return created.TargetGroups![0]!.TargetGroupArn!;
+}
+
+/** Target id → state, as the load balancer sees each node. */
+async function health(arn: string, ids: string[]): Promise<Record<string, string | undefined>> {
+  const answer = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: ids.map((Id) => ({ Id, Port: 8080 })) }));
+  return Object.fromEntries((answer.TargetHealthDescriptions ?? []).map((d) => [d.Target!.Id!, d.TargetHealth?.State]));
+}
+
+const inGroup = (state: string | undefined): boolean => state !== undefined && state !== 'unused' && state !== 'draining';
+
+test('each node registers itself once ready; at the notice one leaves and the other stays (instance targets)', async (t) => {
+  if (skip) return t.skip(skip);
+  const arn = await targetGroup('routers', 'instance');
+  const [a, b] = nodes as [SelfTarget, SelfTarget];
+  const members = [a, b].map((self) => new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self, logger: quiet }));
+  const joined = await Promise.all(members.map((m) => m.register()));
+  assert.deepEqual(joined.map((r) => r.map((x) => x.outcome)), [['registered'], ['registered']]);
+  let states = await health(arn, [a.instanceId, b.instanceId]);
+  assert.ok(inGroup(states[a.instanceId]) && inGroup(states[b.instanceId]), `both registered: ${JSON.stringify(states)}`);
+
+  const exit = await members[0]!.deregister({ deadline: Date.now() + 10_000 });
+  assert.deepEqual(exit.results.map((r) => [r.targetGroupArn, r.target, r.outcome]), [[arn, { Id: a.instanceId, Port: 8080 }, 'deregistered']]);
+  states = await health(arn, [a.instanceId, b.instanceId]);
+  assert.ok(!inGroup(states[a.instanceId]), `the leaving node gets no new requests: ${String(states[a.instanceId])}`);
+  assert.ok(inGroup(states[b.instanceId]), `the other node is untouched: ${String(states[b.instanceId])}`);
+
+  // Handled once: a repeated notice returns the same result without another call.
+  assert.equal(await members[0]!.deregister({ deadline: Date.now() + 10_000 }), exit);
+  // A draining node never registers again (a late "ready" must not put it back).
+  assert.deepEqual(await members[0]!.register(), []);
+  // Idempotent across processes too (an agent restarted mid-drain): leaving again is not a failure.
+  const again = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  assert.ok(['deregistered', 'not-registered'].includes(again.results[0]!.outcome), again.results[0]!.outcome);
+});
+
+test('ip target groups name the node by its private IP and the router port', async (t) => {
+  if (skip) return t.skip(skip);
+  const arn = await targetGroup('routers-ip', 'ip');
+  const [a, b] = nodes as [SelfTarget, SelfTarget];
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [a, b].map((n) => ({ Id: n.privateIp, Port: 8080 })) }));
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], targetType: 'ip', self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  assert.deepEqual(exit.results.map((r) => [r.target, r.outcome]), [[{ Id: a.privateIp, Port: 8080 }, 'deregistered']]);
+  const states = await health(arn, [a.privateIp, b.privateIp]);
+  assert.ok(!inGroup(states[a.privateIp]) && inGroup(states[b.privateIp]), JSON.stringify(states));
+});
+
+test('discovery (the fallback with no ARN known) finds the groups the node is in, and only those', async (t) => {
+  if (skip) return t.skip(skip);
+  const [a, b] = nodes as [SelfTarget, SelfTarget];
+  const byInstance = await targetGroup('disc-instance', 'instance');
+  const byIp = await targetGroup('disc-ip', 'ip');
+  const other = await targetGroup('disc-other', 'instance');
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: byInstance, Targets: [{ Id: a.instanceId, Port: 8080 }, { Id: b.instanceId, Port: 8080 }] }));
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: byIp, Targets: [{ Id: a.privateIp, Port: 8080 }] }));
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: other, Targets: [{ Id: b.instanceId, Port: 8080 }] }));
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [], discover: true, self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  const left = exit.results.filter((r) => r.outcome === 'deregistered').map((r) => r.targetGroupArn).sort();
+  assert.deepEqual(left, [byInstance, byIp].sort());
+  assert.ok(!inGroup((await health(byInstance, [a.instanceId]))[a.instanceId]));
+  assert.ok(inGroup((await health(byInstance, [b.instanceId]))[b.instanceId]), 'the peer stays in the shared group');
+  assert.ok(!inGroup((await health(byIp, [a.privateIp]))[a.privateIp]));
+  assert.ok(inGroup((await health(other, [b.instanceId]))[b.instanceId]), 'a group the node is not in is not touched');
+});
+
+test('a target group that does not exist: reported with its ARN, no throw, other groups still left', async (t) => {
+  if (skip) return t.skip(skip);
+  const [a] = nodes as [SelfTarget];
+  const arn = await targetGroup('routers-missing', 'instance');
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: a.instanceId, Port: 8080 }] }));
+  const missing = `${arn.slice(0, arn.lastIndexOf('/'))}/0123456789abcdef`;
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [missing, arn], self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  const [gone, ok] = exit.results;
+  assert.equal(gone!.outcome, 'failed');
+  assert.equal(gone!.error?.code, 'E_LB_TARGET_GROUP_NOT_FOUND');
+  assert.match(gone!.error!.message, new RegExp(missing.replaceAll('/', '\\/')));
+  assert.equal(gone!.attempts, 1, 'not retried: retrying cannot create the group');
+  assert.equal(ok!.outcome, 'deregistered');
+});
+
+test('AccessDenied: one attempt, the error names elasticloadbalancing:DeregisterTargets and the group', async () => {
+  const mock = mockClient(ElasticLoadBalancingV2Client);
+  try {
+    mock.on(DeregisterTargetsCommand).rejects(Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/synkti-worker/i-1 is not authorized to perform: elasticloadbalancing:DeregisterTargets'), { name: 'AccessDenied' }));
+    const lines: string[] = [];
+    const logger = createLogger({}, { write(line: string) { lines.push(line); } });
+    const exit = await new LoadBalancerTargets({ client: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }), targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self: { instanceId: 'i-1', privateIp: '127.100.1.4', port: 8080 }, logger }).deregister({ deadline: Date.now() + 10_000 });
+    const [result] = exit.results;
+    assert.equal(result!.outcome, 'failed');
+    assert.equal(result!.attempts, 1);
+    assert.equal(result!.error?.code, 'E_LB_PERMISSION');
+    assert.match(result!.error!.message, /elasticloadbalancing:DeregisterTargets on arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup\/routers\//);
+    assert.match(result!.error!.hint ?? '', /grant the worker role elasticloadbalancing:DeregisterTargets/);
+    assert.equal(mock.commandCalls(DeregisterTargetsCommand).length, 1);
+    assert.ok(lines.some((l) => l.includes('E_LB_PERMISSION') && l.includes('elasticloadbalancing:DeregisterTargets')), 'logged with the permission named');
+  } finally {
+    mock.restore();
+  }
+});
+
+test('throttling: retried with backoff until it goes through; bounded by the deadline when it never does', async () => {
+  const mock = mockClient(ElasticLoadBalancingV2Client);
+  try {
+    const throttled = (): Error => Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+    mock.on(DeregisterTargetsCommand).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({});
+    const waits: number[] = [];
+    const sleep = async (ms: number): Promise<void> => { waits.push(ms); };
+    const self = { instanceId: 'i-1', privateIp: '127.100.1.4', port: 8080 };
+    const client = new ElasticLoadBalancingV2Client({ region: 'us-east-1' });
+    const ok = await new LoadBalancerTargets({ client, targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self, logger: quiet, sleep, backoff: { random: () => 0.5 } }).deregister({ deadline: Date.now() + 60_000 });
+    assert.deepEqual(ok.results.map((r) => [r.outcome, r.attempts]), [['deregistered', 3]]);
+    assert.deepEqual(waits, [100, 200], 'full-jitter backoff doubling from 200 ms (random 0.5)');
+
+    mock.reset();
+    mock.on(DeregisterTargetsCommand).rejects(throttled());
+    // A fake clock: each backoff sleep advances it, so the deadline (not a wall-clock wait) ends the retries.
+    let now = 1_000_000;
+    const budget = await new LoadBalancerTargets({
+      client, targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self, logger: quiet, clock: () => now, maxAttempts: 100,
+      sleep: async (ms) => { now += ms; }, backoff: { random: () => 0.99 },
+    }).deregister({ deadline: now + 3000 });
+    const [failed] = budget.results;
+    assert.equal(failed!.outcome, 'failed');
+    assert.equal(failed!.error?.code, 'E_LB_API');
+    assert.ok(now <= 1_000_000 + 3000, `no wait past the deadline (${now - 1_000_000} ms)`);
+    assert.ok(failed!.attempts >= 3 && failed!.attempts < 10, `bounded attempts: ${failed!.attempts}`);
+  } finally {
+    mock.restore();
+  }
+});
+
+test('target groups come from the config and the SynktiTargetGroups tag; a bad tag entry is dropped', () => {
+  const spec: LoadBalancerSpec = { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], targetType: 'ip', registerSelf: false, discover: false };
+  const second = TARGET_GROUP_ARN_EXAMPLE.replace('routers', 'canary');
+  const source = targetGroupSource(spec, { [TAG_TARGET_GROUPS]: `${second} ${TARGET_GROUP_ARN_EXAMPLE} not-an-arn` });
+  assert.deepEqual(source, { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE, second], targetType: 'ip', registerSelf: false, discover: false, rejected: ['not-an-arn'] });
+  assert.deepEqual(targetGroupSource(undefined, { [TAG_TARGET_GROUPS]: second })?.targetGroupArns, [second], 'the tag alone is enough (instance targets, self-registration on)');
+  assert.equal(targetGroupSource(undefined, {}), undefined, 'no load balancer: nothing to do, no API call');
+  assert.equal(targetGroupSource({ ...spec, targetGroupArns: [] }, {}), undefined);
+  assert.deepEqual(targetGroupSource({ ...spec, targetGroupArns: [], discover: true }, {})?.discover, true);
+  const many = Array.from({ length: 25 }, (_, i) => TARGET_GROUP_ARN_EXAMPLE.replace('routers', `g${i}`)).join(' ');
+  const bounded = targetGroupSource(undefined, { [TAG_TARGET_GROUPS]: many })!;
+  assert.equal(bounded.targetGroupArns.length, 20, 'at most 20 groups (each costs a call at the notice)');
+  assert.equal(bounded.rejected.length, 5);
+});
