@@ -13,7 +13,7 @@ const SHA = 'cd'.repeat(32);
 for (const stack of ['dev', 'staging', 'production']) {
   test(`${stack}: serve (with a load balancer) and batch stacks pass every rule with no warning`, async () => {
     const { report, resources } = await auditInfraConfig({
-      serve: { workerCount: 2, synktiBinarySha256: SHA, loadBalancer: { certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' } },
+      serve: { workerCount: 2, boot: { agentVersion: '0.1.0', agentSha256: SHA, nodeVersion: '20.18.1', nodeSha256: SHA }, loadBalancer: { certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' } },
       batch: { redis: { authToken: 'token-of-twenty-chars' } },
     }, { stack });
     assert.ok(resources.length > 60, `rendered ${resources.length} resources`);

@@ -1,5 +1,5 @@
-export { SpotServeFleet, resolveServeArgs, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
-export type { SpotServeFleetArgs, ServeLoadBalancerArgs } from './aws/spot-serve-fleet.ts';
+export { SpotServeFleet, resolveServeArgs, serveWorkerPolicyStatements, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
+export type { SpotServeFleetArgs, ServeLoadBalancerArgs, ServeWorkerPolicyArgs, ServeWorkerReplacementArgs } from './aws/spot-serve-fleet.ts';
 export {
   SpotBatchFleet, resolveBatchArgs, batchLifecycleRules, BATCH_METRIC_NAMESPACE, BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_BACKLOG,
   BATCH_METRIC_DIMENSION, RUNS_PREFIX, QUEUE_PAYLOADS_PREFIX, DLQ_RETENTION_SECONDS,
@@ -9,8 +9,8 @@ export { ENVIRONMENTS, ENVIRONMENT_PRESETS, environmentFromStack, environmentPre
 export type { EnvironmentName, EnvironmentPreset } from './environments.ts';
 export { SecureBucket } from './aws/secure-bucket.ts';
 export type { SecureBucketArgs, LifecycleRuleSpec } from './aws/secure-bucket.ts';
-export { workerUserData, isSha256Hex } from './aws/worker-user-data.ts';
-export type { WorkerUserDataOptions } from './aws/worker-user-data.ts';
+export { serveWorkerUserData } from './aws/worker-user-data.ts';
+export type { ServeWorkerUserDataOptions, ServeWorkerBootArgs } from './aws/worker-user-data.ts';
 export { policyJson, serviceTrustPolicy, SSM_MANAGED_POLICY_ARN, ECS_TASK_EXECUTION_POLICY_ARN } from './aws/iam-policy.ts';
 export type { PolicyDocument, PolicyStatement, PolicyStatementInput } from './aws/iam-policy.ts';
 export { runMockStack, outputValue, MOCK_ACCOUNT } from './testing/mock-stack.ts';

@@ -4,14 +4,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as pulumi from '@pulumi/pulumi';
 import { isSynktiError, serializeCluster, validateCluster } from '@synkti/core';
-import { SpotServeFleet, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
-import type { PolicyDocument } from './aws/iam-policy.ts';
+import { renderWorkerUserData } from '@synkti/cloud';
+import { SpotServeFleet, serveWorkerPolicyStatements, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
+import type { PolicyDocument, PolicyStatement } from './aws/iam-policy.ts';
 import { runMockStack, outputValue, MOCK_ACCOUNT, type RecordedResource } from './testing/mock-stack.ts';
 import { countByType, one, ofType } from './testing/find.ts';
 import { auditInfraConfig } from './infra-program.ts';
 
 const SHA = 'ab'.repeat(32);
+const NODE_SHA = 'cd'.repeat(32);
+const BOOT = { agentVersion: '0.1.0', agentSha256: SHA, nodeVersion: '20.18.1', nodeSha256: NODE_SHA };
+const ARN = (type: string, id = '*') => `arn:aws:ec2:us-east-1:${MOCK_ACCOUNT}:${type}/${id}`;
 
 async function serve(args: SpotServeFleetArgs = {}) {
   return runMockStack((opts) => new SpotServeFleet('serve', args, opts), { stack: 'llm' });
@@ -97,7 +103,7 @@ test('allowedCidrBlocks open the router port, and only it', async () => {
 });
 
 test('worker role: SSM instead of SSH, EC2 writes only on its own cluster by tag, S3 only its buckets and prefixes', async () => {
-  const { resources } = await serve();
+  const { resources } = await serve({ agentReplacement: false });
   const role = one(resources, 'aws:iam/role:Role');
   assert.deepEqual(policyOf(role, 'assumeRolePolicy').Statement, [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
   assert.equal(one(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').inputs.policyArn, 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore');
@@ -110,30 +116,86 @@ test('worker role: SSM instead of SSH, EC2 writes only on its own cluster by tag
   }
   assert.deepEqual(bySid.get('DiscoverPeers')?.Condition, { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } });
   const tagging = bySid.get('TagOwnClusterInstances');
+  assert.equal(tagging?.Action, 'ec2:CreateTags');
   assert.deepEqual(tagging?.Condition?.StringEquals, { 'aws:ResourceTag/SynktiCluster': 'synkti' });
   assert.deepEqual(tagging?.Condition?.['ForAllValues:StringNotEquals'], { 'aws:TagKeys': ['SynktiCluster'] });
+  // Untag on shutdown deletes SynktiCluster itself: granted on own instances, Synkti keys only, never "all tags".
+  assert.deepEqual(bySid.get('UntagOwnClusterInstances'), {
+    Sid: 'UntagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:DeleteTags', Resource: ARN('instance'),
+    Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] }, Null: { 'aws:TagKeys': 'false' } },
+  });
   assert.deepEqual(bySid.get('ReadModelsAndArtifacts')?.Resource, [`arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/models/*`, `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/artifacts/*`]);
   assert.deepEqual(bySid.get('ListModelsAndArtifacts')?.Condition, { StringLike: { 's3:prefix': ['models/*', 'artifacts/*'] } });
   assert.equal(bySid.get('Checkpoints')?.Resource, 'arn:aws:s3:::synkti-checkpoints-mock/*');
-  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a === 'ec2:RunInstances' || a === 'ec2:TerminateInstances' || a === 'iam:PassRole')), false, 'no launch rights unless agentReplacement');
+  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a === 'ec2:RunInstances' || a === 'ec2:TerminateInstances' || a === 'iam:PassRole')), false, 'no launch rights with agentReplacement: false');
   assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket') && JSON.stringify(s.Resource).includes('models')), false, 'models bucket is read-only');
 });
 
-test('agentReplacement grants launch and terminate limited to the cluster tag, PassRole only to EC2', async () => {
-  const { resources } = await serve({ agentReplacement: true });
+/** The replacement statements the default worker role must hold, exactly. */
+function replacementStatements(image = 'arn:aws:ec2:us-east-1::image/*'): PolicyStatement[] {
+  const tagged = { StringEquals: { 'aws:RequestTag/SynktiCluster': 'synkti' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] } };
+  return [
+    { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: ARN('instance'), Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } } },
+    { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: ARN('instance'), Condition: { ...tagged, ArnEquals: { 'ec2:InstanceProfile': `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker` } } },
+    { Sid: 'LaunchOwnClusterVolumes', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: ARN('volume'), Condition: tagged },
+    { Sid: 'LaunchInFleetVpc', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ARN('subnet'), ARN('network-interface')], Condition: { ArnEquals: { 'ec2:Vpc': ARN('vpc', 'vpc-default') } } },
+    { Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ARN('security-group', 'sg-serve-worker'), image, ARN('spot-instances-request')] },
+    { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [ARN('instance'), ARN('volume')], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] } } },
+    { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+  ];
+}
+
+test('default worker role can replace itself: launch, tag at launch, terminate and PassRole, each scoped to the cluster, and nothing else widened', async () => {
+  const { resources } = await serve();
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
-  const bySid = new Map(statements.map((s) => [s.Sid, s]));
-  assert.deepEqual(bySid.get('LaunchOwnClusterInstances')?.Condition, { StringEquals: { 'aws:RequestTag/SynktiCluster': 'synkti' } });
-  assert.deepEqual(bySid.get('TerminateOwnClusterInstances')?.Condition, { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } });
-  assert.deepEqual(bySid.get('PassWorkerRole'), {
-    Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`,
-    Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
-  });
-  assert.deepEqual(bySid.get('TagAtLaunch')?.Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+  const without = policyOf(one((await serve({ agentReplacement: false })).resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  // Every statement without replacement is there unchanged; the rest are exactly the replacement grants.
+  assert.deepEqual(statements.slice(0, without.length), without);
+  assert.deepEqual(statements.slice(without.length), replacementStatements());
+  // The only "*" resource is the region-bound DescribeInstances/DescribeTags.
+  assert.deepEqual(statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes('*')).map((s) => s.Sid), ['DiscoverPeers']);
+  // A literal AMI narrows launches to it.
+  const ami = await serve({ imageId: 'ami-0123456789abcdef0' });
+  assert.deepEqual(policyOf(one(ami.resources, 'aws:iam/rolePolicy:RolePolicy')).Statement.slice(without.length), replacementStatements('arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0'));
 });
 
-test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted volume, on-demand template, verified boot', async () => {
-  const { resources } = await serve({ workerCount: 2, synktiBinarySha256: SHA, modelS3Path: 'models/qwen2.5-7b/' });
+test('serveWorkerPolicyStatements is plain data: the statements the stack writes, from plain strings', async () => {
+  const statements = serveWorkerPolicyStatements({
+    cluster: 'synkti', region: 'us-east-1', account: MOCK_ACCOUNT,
+    modelsBucketArn: `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}`, checkpointsBucketArn: 'arn:aws:s3:::synkti-checkpoints-mock',
+    secretParameter: '/synkti/synkti/cluster-secret',
+    replacement: { roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`, instanceProfileArn: `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker`, securityGroupId: 'sg-serve-worker', vpcId: 'vpc-default' },
+  });
+  const resolved = await outputValue(pulumi.output(statements));
+  const { resources } = await serve();
+  assert.deepEqual(resolved, policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement);
+});
+
+test('agentReplacement is refused while the Auto Scaling group keeps workers (both would replace a lost one); off by default then', async () => {
+  await assert.rejects(serve({ workerCount: 2, boot: BOOT, agentReplacement: true }), (error: unknown) => {
+    assert.ok(isSynktiError(error, 'E_INFRA_INPUT'));
+    assert.match(error.message, /agentReplacement is true while the Auto Scaling group keeps workerCount 2/);
+    assert.match(error.hint ?? '', /workerCount: 0/);
+    return true;
+  });
+  const { resources } = await serve({ workerCount: 2, boot: BOOT });
+  const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
+  assert.equal(statements.some((s) => s.Action === 'ec2:RunInstances'), false);
+  assert.ok(statements.some((s) => s.Sid === 'UntagOwnClusterInstances'), 'untag on shutdown is granted either way');
+});
+
+test('synkti infra audit passes the default (replacing) worker role with no finding', async () => {
+  const { report } = await auditInfraConfig({ serve: {} }, { components: ['serve'] });
+  assert.deepEqual(report.findings, []);
+  assert.equal(report.passed, true);
+});
+
+function bootScript(r: RecordedResource[]): string {
+  return Buffer.from(one(r, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.userData as string, 'base64').toString('utf8');
+}
+
+test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted volume, on-demand template, the boot script bootstrap renders', async () => {
+  const { resources } = await serve({ agentReplacement: false, workerCount: 2, boot: BOOT, modelS3Path: 'models/qwen2.5-7b/' });
   const lt = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate');
   assert.deepEqual(lt.inputs.metadataOptions, { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' });
   assert.deepEqual(lt.inputs.blockDeviceMappings, [{ deviceName: '/dev/xvda', ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: 200, deleteOnTermination: 'true' } }]);
@@ -142,29 +204,41 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   const specs = lt.inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>;
   assert.deepEqual(specs.map((s) => s.resourceType), ['instance', 'volume', 'network-interface']);
   for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker' });
-  const script = Buffer.from(lt.inputs.userData as string, 'base64').toString('utf8');
-  assert.match(script, new RegExp(`--expected-bucket-owner '${MOCK_ACCOUNT}'`));
-  assert.match(script, new RegExp(`'${SHA}'"  \\$tmp" \\| sha256sum --check --strict`));
-  assert.ok(script.indexOf('sha256sum --check') < script.indexOf('install -m 0755 "$tmp"'), 'checked before installed');
-  assert.match(script, /^User=synkti$/m, 'not root');
-  assert.match(script, /--with-decryption/, 'secret from SSM SecureString, not user data');
-  assert.match(script, new RegExp(`^Environment=SYNKTI_MODEL_URI=s3://synkti-models-${MOCK_ACCOUNT}/models/qwen2.5-7b/$`, 'm'));
-  assert.match(script, /^ExecStart=\/opt\/synkti\/synkti-agent$/m);
-  assert.doesNotMatch(script, /cluster\.json/, 'no cluster config given');
+  const script = bootScript(resources);
+  // Byte for byte the script `synkti bootstrap` gives its workers, for this stack's bucket and account.
+  const spec = validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } });
+  assert.equal(script, renderWorkerUserData({
+    spec, bucket: `synkti-models-${MOCK_ACCOUNT}`, bucketOwner: MOCK_ACCOUNT, version: '0.1.0', sha256: SHA,
+    node: { version: '20.18.1', sha256: NODE_SHA }, secretParameter: '/synkti/synkti/cluster-secret',
+  }));
+  execFileSync('bash', ['-n'], { input: script }); // parses
+  assert.match(script, /^readonly AGENT_KEY='artifacts\/synkti-agent-0\.1\.0\.tgz'$/m);
+  assert.match(script, new RegExp(`^readonly AGENT_SHA256='${SHA}'$`, 'm'));
+  assert.match(script, new RegExp(`^readonly NODE_SHA256='${NODE_SHA}'$`, 'm'));
+  assert.match(script, new RegExp(`^readonly BUCKET='synkti-models-${MOCK_ACCOUNT}'$`, 'm'));
+  assert.match(script, new RegExp(`^readonly BUCKET_OWNER='${MOCK_ACCOUNT}'$`, 'm'));
+  assert.match(script, /aws s3api get-object .*--expected-bucket-owner "\$owner"/);
+  assert.ok(script.indexOf('verify "$work/agent.tgz"') < script.indexOf('unpack "$work/agent.tgz"'), 'checked before unpacked');
+  assert.doesNotMatch(script, /synkti-agent'?$/m, 'not the old artifacts/synkti-agent executable');
 });
 
-test('the cluster config rides in the boot script (base64, 0600 file), and must be for this cluster on aws', async () => {
-  const config = serializeCluster(validateCluster({ name: 'llm', provider: 'aws', pools: { gpu: { count: 2, size: 'gpu' } } }));
-  const { resources } = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, synktiBinarySha256: SHA, clusterConfig: config }, opts), { stack: 'llm' });
-  const script = Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.userData as string, 'base64').toString('utf8');
-  const encoded = /^echo '([A-Za-z0-9+/=]+)' \| base64 -d > \/etc\/synkti\/cluster\.json$/m.exec(script)?.[1];
-  assert.equal(Buffer.from(encoded ?? '', 'base64').toString('utf8'), config);
-  assert.match(script, /chmod 0600 \/etc\/synkti\/cluster\.json/);
-  assert.match(script, /^Environment=SYNKTI_CLUSTER_CONFIG_FILE=\/etc\/synkti\/cluster\.json$/m);
+test('the cluster config rides in the boot script, and must be for this cluster, on aws, in this region', async () => {
+  const spec = validateCluster({ name: 'llm', provider: 'aws', region: 'us-east-1', pools: { gpu: { count: 2, size: 'gpu' } }, workload: { command: ['vllm', 'serve'], port: 8000 } });
+  const config = serializeCluster(spec);
+  const { resources } = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: config, modelS3Path: 'models/qwen/' }, opts), { stack: 'llm' });
+  const script = bootScript(resources);
+  const written = /^write_file '\/etc\/synkti\/cluster\.json' 0644 <<'SYNKTI_EOF'\n([\s\S]*?)\nSYNKTI_EOF$/m.exec(script)?.[1];
+  const carried = JSON.parse(written ?? '{}') as { spec: { name: string; workload: { env: Record<string, string> } } };
+  assert.equal(carried.spec.name, 'llm');
+  assert.deepEqual(carried.spec.workload.env, { SYNKTI_MODEL_URI: `s3://llm-models-${MOCK_ACCOUNT}/models/qwen/` }, 'the model location reaches the workload');
+  const specs = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.tagSpecifications as Array<{ tags: Record<string, string> }>;
+  assert.equal(specs[0]?.tags.SynktiRole, 'gpu', 'the role tag is the config\'s only pool');
   const other = serializeCluster(validateCluster({ name: 'other', provider: 'aws', pools: { gpu: { count: 1, size: 'gpu' } } }));
   await assert.rejects(serve({ projectName: 'llm', clusterConfig: other }), /clusterConfig names cluster "other", not projectName "llm"/);
   const local = serializeCluster(validateCluster({ name: 'synkti', pools: { w: { count: 1 } } }));
   await assert.rejects(serve({ clusterConfig: local }), /clusterConfig is for provider "local"/);
+  const eu = serializeCluster(validateCluster({ name: 'synkti', provider: 'aws', region: 'eu-west-1', pools: { w: { count: 1 } } }));
+  await assert.rejects(serve({ clusterConfig: eu }), /clusterConfig is for region eu-west-1, not the fleet's us-east-1/);
   await assert.rejects(serve({ clusterConfig: '{}' }), /clusterConfig is not a Synkti cluster config/);
 });
 
@@ -191,7 +265,7 @@ test('user data given as the agent cluster config is passed through verbatim (ba
 });
 
 test('Auto Scaling group: several GPU types, price-capacity-optimized, on-demand base, capacity rebalance, across zones', async () => {
-  const { resources } = await serve({ workerCount: 3, synktiBinarySha256: SHA, subnetIds: ['subnet-1', 'subnet-2', 'subnet-3'], vpcId: 'vpc-1' });
+  const { resources } = await serve({ workerCount: 3, boot: BOOT, subnetIds: ['subnet-1', 'subnet-2', 'subnet-3'], vpcId: 'vpc-1' });
   const asg = one(resources, 'aws:autoscaling/group:Group');
   assert.equal(asg.inputs.capacityRebalance, true);
   assert.deepEqual([asg.inputs.minSize, asg.inputs.desiredCapacity, asg.inputs.maxSize], [3, 3, 6]);
@@ -237,13 +311,15 @@ test('invalid inputs are refused before anything is created, naming the field', 
     [{ projectName: 'Bad_Name' }, /projectName/],
     [{ region: 'mars-1' }, /region/],
     [{ workerCount: -1 }, /workerCount/],
-    [{ workerCount: 4, maxWorkerCount: 2, synktiBinarySha256: SHA }, /maxWorkerCount/],
+    [{ workerCount: 4, maxWorkerCount: 2, boot: BOOT }, /maxWorkerCount/],
     [{ extraInstanceTypes: [] }, /extraInstanceTypes.*at least 2/],
     [{ allowedCidrBlocks: ['everyone'] }, /allowedCidrBlocks/],
     [{ sshCidrBlocks: ['10.0.0.0/33'] }, /sshCidrBlocks/],
-    [{ synktiBinarySha256: 'abc' }, /synktiBinarySha256/],
-    [{ synktiBinaryKey: 'bin/synkti' }, /synktiBinaryKey/],
-    [{ workerCount: 1 }, /userData/],
+    [{ boot: { ...BOOT, agentSha256: 'abc' } }, /boot\.agentSha256: /],
+    [{ boot: { ...BOOT, agentVersion: '../x' } }, /boot\.agentVersion: /],
+    [{ boot: { ...BOOT, nodeSha256: '' } }, /boot\.nodeSha256: /],
+    [{ boot: BOOT, userData: '#!/bin/bash' }, /boot and userData are both set/],
+    [{ workerCount: 1, agentReplacement: false }, /boot is missing while workerCount > 0/],
     [{ modelS3Path: 's3://' }, /modelS3Path/],
     [{ subnetIds: ['subnet-1'] }, /subnetIds/],
     [{ routerPort: 8000 }, /workloadPort\/routerPort\/agentPort/],

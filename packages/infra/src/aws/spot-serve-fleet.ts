@@ -13,14 +13,14 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { TAG_CLUSTER, TAG_ROLE, deserializeCluster } from '@synkti/core';
+import { TAG_CLUSTER, TAG_PREFIX, TAG_ROLE, deserializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
 } from '../validate.ts';
 import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
 import { SecureBucket } from './secure-bucket.ts';
-import { isSha256Hex, workerUserData } from './worker-user-data.ts';
+import { serveWorkerUserData, type ServeWorkerBootArgs } from './worker-user-data.ts';
 
 const C = 'SpotServeFleet';
 
@@ -50,6 +50,8 @@ export interface ServeLoadBalancerArgs {
   /** An internal (VPC-only) load balancer. @default false */
   internal?: boolean | undefined;
 }
+
+export type { ServeWorkerBootArgs };
 
 export interface SpotServeFleetArgs {
   /** Namespace of every resource and the SynktiCluster tag value (reference `project_name`). @default 'synkti' */
@@ -85,23 +87,28 @@ export interface SpotServeFleetArgs {
    * @default []
    */
   sshCidrBlocks?: string[] | undefined;
-  /** Key of the agent executable in the models bucket (reference `synkti_binary_s3_path`). @default 'artifacts/synkti-agent' */
-  synktiBinaryKey?: string | undefined;
-  /** Hex SHA-256 of that executable, checked at boot before it runs. Required when workers boot from the artifact. */
-  synktiBinarySha256?: string | undefined;
+  /**
+   * What the launch template's boot script installs: the same script `synkti bootstrap`'s
+   * and `synkti worker launch`'s workers boot with (`renderWorkerUserData` of
+   * @synkti/cloud), fetching `artifacts/synkti-agent-<agentVersion>.tgz` and the Node.js
+   * tarball from the models bucket (owner: this account) and refusing either on a SHA-256
+   * mismatch. Required when the group keeps workers (workerCount > 0) unless `userData` is given.
+   * @default none (the launch template has no user data)
+   */
+  boot?: ServeWorkerBootArgs | undefined;
   /** Model weights: `s3://bucket/prefix` or a key prefix in the models bucket (reference `model_s3_path`). @default '' */
   modelS3Path?: string | undefined;
   /**
-   * The launch template's user data verbatim (e.g. the boot script of the AWS provider, or
-   * the agent's cluster config for images with the agent baked in). When absent and
-   * `synktiBinarySha256` is set, the verified boot script of `workerUserData` is used.
+   * The launch template's user data verbatim (e.g. the agent's cluster config for images
+   * with the agent baked in). When absent and `boot` is set, the rendered boot script is used.
    * @default none
    */
   userData?: pulumi.Input<string> | undefined;
   /**
    * The agent's cluster config (`serializeCluster(spec)`), carried by the boot script to
-   * /etc/synkti/cluster.json. Its cluster name must be `projectName` and its provider aws.
-   * @default none
+   * /etc/synkti/cluster.json. Its cluster name must be `projectName`, its provider aws and
+   * its region `region`.
+   * @default a one-pool cluster: `{ name: projectName, provider: 'aws', region, pools: { worker: { count: workerCount } } }`
    */
   clusterConfig?: string | undefined;
   /** SSM SecureString parameter with the cluster secret (created out of band). @default `/synkti/<project>/cluster-secret` */
@@ -129,10 +136,13 @@ export interface SpotServeFleetArgs {
   routerPort?: number | undefined;
   agentPort?: number | undefined;
   /**
-   * The agent launches and terminates peers itself (grants RunInstances/TerminateInstances
-   * limited to this cluster's tag, and PassRole of the worker role to EC2). Off when the
-   * Auto Scaling group replaces instances.
-   * @default false
+   * The agents keep the fleet's size themselves: a worker launches its replacement at a spot
+   * notice (and a lost peer's), and an on-demand fallback its spot successor
+   * (serveWorkerPolicyStatements: RunInstances tag-scoped to this cluster, in the fleet's VPC,
+   * with the worker profile and group; TerminateInstances of this cluster; PassRole of the
+   * worker role to EC2). Refused together with workerCount > 0: the Auto Scaling group then
+   * replaces lost workers, and both would launch one.
+   * @default true when workerCount is 0 (fleets started by `synkti bootstrap`, `synkti up` or `synkti scale`), else false
    */
   agentReplacement?: boolean | undefined;
   /** Load balancer in front of the routers. @default none */
@@ -155,10 +165,12 @@ interface ResolvedServeArgs {
   onDemandAbove: number;
   allowedCidrs: string[];
   sshCidrs: string[];
-  binaryKey: string;
-  binarySha256: string | undefined;
+  boot: ServeWorkerBootArgs | undefined;
   model: { bucket: string | undefined; key: string } | undefined;
-  clusterConfig: string | undefined;
+  /** The cluster the boot script carries (given, or the one-pool default). */
+  spec: ClusterSpec;
+  /** SynktiRole of the group's instances: the spec's only pool, else 'worker'. */
+  role: string;
   secretParameter: string;
   secretKmsKeyArn: pulumi.Input<string> | undefined;
   rootDeviceName: string;
@@ -209,14 +221,12 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   const onDemandAbove = checkInt(C, 'onDemandPercentageAboveBase', args.onDemandPercentageAboveBase ?? 0, 0, 100);
   const allowedCidrs = checkCidrs(C, 'allowedCidrBlocks', args.allowedCidrBlocks ?? []);
   const sshCidrs = checkCidrs(C, 'sshCidrBlocks', args.sshCidrBlocks ?? []);
-  const binaryKey = args.synktiBinaryKey ?? `${ARTIFACTS_PREFIX}synkti-agent`;
-  if (!binaryKey.startsWith(ARTIFACTS_PREFIX) || binaryKey.includes('..')) {
-    throw inputError(C, 'synktiBinaryKey', `"${binaryKey}" is outside ${ARTIFACTS_PREFIX}`, `upload the agent under s3://<project>-models-<account>/${ARTIFACTS_PREFIX} (workers may read only that prefix)`);
+  if (workerCount > 0 && args.userData === undefined && args.boot === undefined) {
+    throw inputError(C, 'boot', 'is missing while workerCount > 0', 'pass boot: { agentVersion, agentSha256, nodeVersion, nodeSha256 } (what `synkti bootstrap` uploaded and reported) so the group\'s workers boot a verified agent, or userData');
   }
-  const binarySha256 = args.synktiBinarySha256?.toLowerCase();
-  if (binarySha256 !== undefined && !isSha256Hex(binarySha256)) throw inputError(C, 'synktiBinarySha256', 'is not 64 hex characters', 'pass the output of `sha256sum synkti-agent`');
-  if (workerCount > 0 && args.userData === undefined && binarySha256 === undefined) {
-    throw inputError(C, 'userData', 'is missing while workerCount > 0', 'pass userData (the agent cluster config) or synktiBinarySha256 so workers boot a verified agent');
+  const agentReplacement = args.agentReplacement ?? workerCount === 0;
+  if (agentReplacement && workerCount > 0) {
+    throw inputError(C, 'agentReplacement', `is true while the Auto Scaling group keeps workerCount ${workerCount}`, 'both would launch a replacement for each lost worker: set workerCount: 0 and let the agents keep the fleet (synkti bootstrap --workers N / synkti scale), or agentReplacement: false');
   }
   const modelPath = args.modelS3Path ?? '';
   let model: ResolvedServeArgs['model'];
@@ -227,8 +237,8 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     if (modelPath.startsWith('/') || modelPath.includes('..')) throw inputError(C, 'modelS3Path', `"${modelPath}" is not a key prefix`, 'write s3://bucket/prefix or a prefix such as models/qwen2.5-7b/');
     model = { bucket: undefined, key: modelPath };
   }
+  let spec: ClusterSpec;
   if (args.clusterConfig !== undefined) {
-    let spec;
     try {
       spec = deserializeCluster(args.clusterConfig);
     } catch (error) {
@@ -236,7 +246,19 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     }
     if (spec.name !== project) throw inputError(C, 'clusterConfig', `names cluster "${spec.name}", not projectName "${project}"`, 'the SynktiCluster tag and the agent\'s cluster must be the same name');
     if (spec.provider !== 'aws') throw inputError(C, 'clusterConfig', `is for provider "${spec.provider}"`, "workers on EC2 need a config with provider 'aws'");
+    if (spec.region !== region) throw inputError(C, 'clusterConfig', `is for region ${spec.region}, not the fleet's ${region}`, 'the agents list and launch instances in their config\'s region: make the two the same');
     if (args.userData !== undefined) throw inputError(C, 'clusterConfig', 'and userData are both set', 'pass one: userData replaces the boot script that carries clusterConfig');
+  } else {
+    spec = validateCluster({ name: project, provider: 'aws', region, pools: { worker: { count: workerCount } } }, C);
+  }
+  const pools = Object.keys(spec.pools);
+  const role = pools.length === 1 ? pools[0]! : 'worker';
+  const secretParameter = args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`;
+  if (args.boot !== undefined) {
+    if (args.userData !== undefined) throw inputError(C, 'boot', 'and userData are both set', 'pass one: userData replaces the boot script');
+    // Rendered once now, with a bucket name of the real one's length, so a bad value or a
+    // script over 16 KB is refused before anything registers (the real one needs the account).
+    serveWorkerUserData({ spec, region, bucket: `${project}-models-000000000000`, account: '000000000000', secretParameter, boot: args.boot, modelS3Uri: undefined });
   }
   const ports = {
     workload: checkInt(C, 'workloadPort', args.workloadPort ?? 8000, 1, 65535),
@@ -255,8 +277,8 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   return {
     environment, deletionProtection: preset?.deletionProtection ?? false,
     project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
-    binaryKey, binarySha256, model, clusterConfig: args.clusterConfig,
-    secretParameter: args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`,
+    boot: args.boot, model, spec, role,
+    secretParameter,
     // A plain string is checked now; an output (a key made in the same stack) when it resolves.
     secretKmsKeyArn: typeof args.clusterSecretKmsKeyArn === 'string'
       ? checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', args.clusterSecretKmsKeyArn, region)
@@ -265,10 +287,113 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     rootDeviceName: args.rootDeviceName ?? '/dev/xvda',
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 200, 8, 16384),
     ports,
-    agentReplacement: args.agentReplacement ?? false,
+    agentReplacement,
     loadBalancer,
     checkpointExpireDays: checkInt(C, 'checkpointExpireDays', args.checkpointExpireDays ?? preset?.serveCheckpointExpireDays ?? 7, 1, 3650),
   };
+}
+
+const AMI_ID_RE = /^ami-[0-9a-f]{8,17}$/;
+
+/** What a worker needs to launch its own replacement like itself (see serveWorkerPolicyStatements). */
+export interface ServeWorkerReplacementArgs {
+  /** The worker role: the only role a worker may pass, and only to EC2. */
+  roleArn: pulumi.Input<string>;
+  /** The worker instance profile: a launch must use exactly it (`ec2:InstanceProfile`). */
+  instanceProfileArn: pulumi.Input<string>;
+  /** The worker security group: the only group a launch may use. */
+  securityGroupId: pulumi.Input<string>;
+  /** The fleet's VPC: subnets and network interfaces of a launch must be in it (`ec2:Vpc`). */
+  vpcId: pulumi.Input<string>;
+  /**
+   * A literal AMI id narrows launches to that image.
+   * @default any image in the fleet's region (the AMI may be a `resolve:ssm:` alias that moves)
+   */
+  imageId?: string | undefined;
+}
+
+/** Inputs of the worker role's policy: plain strings, or outputs of the same stack. */
+export interface ServeWorkerPolicyArgs {
+  /** The cluster (SynktiCluster tag value). */
+  cluster: string;
+  region: string;
+  account: pulumi.Input<string>;
+  modelsBucketArn: pulumi.Input<string>;
+  checkpointsBucketArn: pulumi.Input<string>;
+  /** SSM parameter of the cluster secret (with or without the leading slash). */
+  secretParameter: string;
+  /** Customer KMS key of that parameter. @default none (aws/ssm needs no grant) */
+  secretKmsKeyArn?: pulumi.Input<string> | undefined;
+  /** Model weights in another bucket (read-only). @default none */
+  externalModel?: { bucket: string; key: string } | undefined;
+  /** Launch, terminate and pass-role grants for agent replacement. @default none */
+  replacement?: ServeWorkerReplacementArgs | undefined;
+}
+
+/**
+ * The worker role's statements, as data (the component, its tests and the IAM checker
+ * read the same list). Every write is tied to this cluster's tag; the only `*` resource is
+ * DescribeInstances/DescribeTags, which have no resource-level permissions (region-bound).
+ *
+ * Untag is always granted: an agent leaving the fleet deletes its own SynktiCluster and
+ * SynktiRole tags. With `replacement`, RunInstances is authorized per resource type:
+ * instance and volume only when tagged for this cluster at launch with Synkti* keys only
+ * (the instance also only with the worker profile), subnet and network interface only in
+ * the fleet's VPC, exactly the worker security group, the fleet's image (or region's
+ * images), and the spot request a spot launch creates; CreateTags only as part of
+ * RunInstances; TerminateInstances only on this cluster's instances; PassRole of the
+ * worker role to EC2 only.
+ */
+export function serveWorkerPolicyStatements(p: ServeWorkerPolicyArgs): PolicyStatementInput[] {
+  const ec2 = (type: string, id: pulumi.Input<string> = '*'): pulumi.Output<string> => pulumi.interpolate`arn:aws:ec2:${p.region}:${p.account}:${type}/${id}`;
+  const instanceArn = ec2('instance');
+  const volumeArn = ec2('volume');
+  const ownCluster = { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: p.cluster } };
+  const synktiKeysOnly = { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${TAG_PREFIX}*`] } };
+  const statements: PolicyStatementInput[] = [
+    // DescribeInstances has no resource-level permissions: limit it to the fleet's region.
+    { Sid: 'DiscoverPeers', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'], Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': p.region } } },
+    {
+      Sid: 'TagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: instanceArn,
+      // Synkti keys only, and never the cluster key: a worker cannot move instances between clusters.
+      Condition: { ...ownCluster, ...synktiKeysOnly, 'ForAllValues:StringNotEquals': { 'aws:TagKeys': [TAG_CLUSTER] } },
+    },
+    {
+      // Leaving the fleet removes SynktiCluster and SynktiRole. Null: a DeleteTags naming no
+      // key would delete every tag (and ForAllValues over no keys is true).
+      Sid: 'UntagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:DeleteTags', Resource: instanceArn,
+      Condition: { ...ownCluster, ...synktiKeysOnly, Null: { 'aws:TagKeys': 'false' } },
+    },
+    { Sid: 'ReadModelsAndArtifacts', Effect: 'Allow', Action: 's3:GetObject', Resource: [pulumi.interpolate`${p.modelsBucketArn}/${MODELS_PREFIX}*`, pulumi.interpolate`${p.modelsBucketArn}/${ARTIFACTS_PREFIX}*`] },
+    { Sid: 'ListModelsAndArtifacts', Effect: 'Allow', Action: 's3:ListBucket', Resource: p.modelsBucketArn, Condition: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`, `${ARTIFACTS_PREFIX}*`] } } },
+    { Sid: 'Checkpoints', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: pulumi.interpolate`${p.checkpointsBucketArn}/*` },
+    { Sid: 'ListCheckpoints', Effect: 'Allow', Action: 's3:ListBucket', Resource: p.checkpointsBucketArn },
+    { Sid: 'ClusterSecret', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: pulumi.interpolate`arn:aws:ssm:${p.region}:${p.account}:parameter${p.secretParameter.startsWith('/') ? '' : '/'}${p.secretParameter}` },
+  ];
+  if (p.secretKmsKeyArn !== undefined) {
+    // A customer key (aws/ssm needs no grant): Decrypt of that key only, and only on SSM's behalf.
+    statements.push({ Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: p.secretKmsKeyArn, Condition: { StringEquals: { 'kms:ViaService': `ssm.${p.region}.amazonaws.com` } } });
+  }
+  if (p.externalModel !== undefined) {
+    statements.push({ Sid: 'ReadExternalModel', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${p.externalModel.bucket}/${p.externalModel.key}*` });
+  }
+  const r = p.replacement;
+  if (r !== undefined) {
+    // A replacement must carry this cluster's tag from the first instant (tags at launch).
+    const taggedForCluster = { StringEquals: { [`aws:RequestTag/${TAG_CLUSTER}`]: p.cluster }, ...synktiKeysOnly };
+    const image = r.imageId !== undefined ? pulumi.interpolate`arn:aws:ec2:${p.region}::image/${r.imageId}` : pulumi.interpolate`arn:aws:ec2:${p.region}::image/*`;
+    statements.push(
+      { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: instanceArn, Condition: ownCluster },
+      { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: instanceArn, Condition: { ...taggedForCluster, ArnEquals: { 'ec2:InstanceProfile': r.instanceProfileArn } } },
+      { Sid: 'LaunchOwnClusterVolumes', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: volumeArn, Condition: taggedForCluster },
+      // The agent's launch does not tag its network interface: it is bound by the VPC instead.
+      { Sid: 'LaunchInFleetVpc', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ec2('subnet'), ec2('network-interface')], Condition: { ArnEquals: { 'ec2:Vpc': ec2('vpc', r.vpcId) } } },
+      { Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ec2('security-group', r.securityGroupId), image, ec2('spot-instances-request')] },
+      { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [instanceArn, volumeArn], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, ...synktiKeysOnly } },
+      { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: r.roleArn, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+    );
+  }
+  return statements;
 }
 
 function ingressFromCidrs(port: number, cidrs: string[], description: string): aws.types.input.ec2.SecurityGroupIngress[] {
@@ -345,44 +470,6 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     }, child);
     const profile = new aws.iam.InstanceProfile(`${name}-worker`, { name: `${a.project}-worker`, role: role.name, tags }, child);
     new aws.iam.RolePolicyAttachment(`${name}-worker-ssm`, { role: role.name, policyArn: SSM_MANAGED_POLICY_ARN }, child);
-    const ownCluster = { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: a.project } };
-    const instanceArn = pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:instance/*`;
-    const statements: PolicyStatementInput[] = [
-      // DescribeInstances has no resource-level permissions: limit it to the fleet's region.
-      { Sid: 'DiscoverPeers', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'], Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': a.region } } },
-      {
-        Sid: 'TagOwnClusterInstances', Effect: 'Allow', Action: ['ec2:CreateTags', 'ec2:DeleteTags'], Resource: instanceArn,
-        // Synkti keys only, and never the cluster key: a worker cannot move instances between clusters.
-        Condition: { ...ownCluster, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] }, 'ForAllValues:StringNotEquals': { 'aws:TagKeys': [TAG_CLUSTER] } },
-      },
-      { Sid: 'ReadModelsAndArtifacts', Effect: 'Allow', Action: 's3:GetObject', Resource: [pulumi.interpolate`${models.arn}/${MODELS_PREFIX}*`, pulumi.interpolate`${models.arn}/${ARTIFACTS_PREFIX}*`] },
-      { Sid: 'ListModelsAndArtifacts', Effect: 'Allow', Action: 's3:ListBucket', Resource: models.arn, Condition: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`, `${ARTIFACTS_PREFIX}*`] } } },
-      { Sid: 'Checkpoints', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: pulumi.interpolate`${checkpoints.arn}/*` },
-      { Sid: 'ListCheckpoints', Effect: 'Allow', Action: 's3:ListBucket', Resource: checkpoints.arn },
-      { Sid: 'ClusterSecret', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: pulumi.interpolate`arn:aws:ssm:${a.region}:${account}:parameter${a.secretParameter.startsWith('/') ? '' : '/'}${a.secretParameter}` },
-    ];
-    if (a.secretKmsKeyArn !== undefined) {
-      // A customer key (aws/ssm needs no grant): Decrypt of that key only, and only on SSM's behalf.
-      statements.push({ Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: a.secretKmsKeyArn, Condition: { StringEquals: { 'kms:ViaService': `ssm.${a.region}.amazonaws.com` } } });
-    }
-    if (a.model?.bucket !== undefined) {
-      statements.push({ Sid: 'ReadExternalModel', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${a.model.bucket}/${a.model.key}*` });
-    }
-    if (a.agentReplacement) {
-      statements.push(
-        { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: instanceArn, Condition: ownCluster },
-        // A replacement must carry this cluster's tag from the first instant (tags at launch).
-        { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [instanceArn, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:volume/*`], Condition: { StringEquals: { [`aws:RequestTag/${TAG_CLUSTER}`]: a.project } } },
-        {
-          Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances',
-          Resource: [pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:network-interface/*`, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:subnet/*`, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:security-group/*`, pulumi.interpolate`arn:aws:ec2:${a.region}::image/*`],
-          Condition: { StringEquals: { 'aws:RequestedRegion': a.region } },
-        },
-        { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [instanceArn, pulumi.interpolate`arn:aws:ec2:${a.region}:${account}:volume/*`], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } },
-        { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: role.arn, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
-      );
-    }
-    new aws.iam.RolePolicy(`${name}-worker`, { role: role.id, policy: policyJson(statements) }, child);
     this.workerInstanceProfileName = profile.name;
     this.workerRoleArn = role.arn;
 
@@ -416,19 +503,31 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     }, child);
     this.workerSecurityGroupId = sg.id;
 
+    // --- worker policy (after the group: launches may use exactly this group) ---------
+    const statements: PolicyStatementInput[] = serveWorkerPolicyStatements({
+      cluster: a.project, region: a.region, account,
+      modelsBucketArn: models.arn, checkpointsBucketArn: checkpoints.arn,
+      secretParameter: a.secretParameter, secretKmsKeyArn: a.secretKmsKeyArn, externalModel: a.model?.bucket !== undefined ? { bucket: a.model.bucket, key: a.model.key } : undefined,
+      replacement: a.agentReplacement ? {
+        roleArn: role.arn, instanceProfileArn: profile.arn, securityGroupId: sg.id, vpcId,
+        imageId: typeof args.imageId === 'string' && AMI_ID_RE.test(args.imageId) ? args.imageId : undefined,
+      } : undefined,
+    });
+    new aws.iam.RolePolicy(`${name}-worker`, { role: role.id, policy: policyJson(statements) }, child);
+
     // --- launch template ---------------------------------------------------------------
     let userData: pulumi.Input<string> | undefined;
     if (args.userData !== undefined) {
       userData = pulumi.output(args.userData).apply((text) => Buffer.from(text, 'utf8').toString('base64'));
-    } else if (a.binarySha256 !== undefined) {
-      const sha = a.binarySha256;
+    } else if (a.boot !== undefined) {
+      // The script bootstrap's workers boot with (checked at resolve time), for this bucket and account.
+      const boot = a.boot;
       const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
-      userData = pulumi.all([models.name, account, modelUri]).apply(([bucket, acct, uri]) => Buffer.from(workerUserData({
-        cluster: a.project, region: a.region, artifactBucket: bucket, artifactKey: a.binaryKey, artifactSha256: sha,
-        expectedBucketOwner: acct, modelS3Uri: uri, clusterConfig: a.clusterConfig, secretParameterName: a.secretParameter,
+      userData = pulumi.all([models.name, account, modelUri]).apply(([bucket, acct, uri]) => Buffer.from(serveWorkerUserData({
+        spec: a.spec, region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
       }), 'utf8').toString('base64'));
     }
-    const launchTags = { ...tags, [TAG_ROLE]: 'worker' };
+    const launchTags = { ...tags, [TAG_ROLE]: a.role };
     const template = new aws.ec2.LaunchTemplate(`${name}-worker`, {
       namePrefix: `${a.project}-worker-`,
       imageId: args.imageId ?? DEFAULT_GPU_IMAGE,

@@ -1,101 +1,100 @@
 /**
- * Boot script of a serve worker. Fixes the reference's "binary downloaded and run as root
- * from a bucket name anyone could register": the artifact comes from the fleet's own
- * bucket with `--expected-bucket-owner` (a same-named bucket in another account is
- * refused), its SHA-256 is checked before it is installed, and it runs as an unprivileged
- * system user under systemd with a hardened unit. The agent's cluster config (what
- * `serializeCluster` writes) travels inside the script, base64-encoded, to
- * /etc/synkti/cluster.json; the cluster secret comes from SSM, never from user data.
+ * The launch template's boot script: the very script `synkti bootstrap`, `synkti worker
+ * launch` and `synkti scale` give the EC2 workers they launch (`renderWorkerUserData` of
+ * @synkti/cloud), so a worker the Auto Scaling group starts and one an agent or the CLI
+ * starts install and run the same thing: `artifacts/synkti-agent-<version>.tgz` and the
+ * Node.js tarball from the models bucket, only from a bucket this account owns
+ * (`--expected-bucket-owner`), each refused on a SHA-256 mismatch, the agent run by
+ * systemd as an unprivileged user, the cluster secret read from SSM at every start.
+ *
+ * Nothing is rendered here but that script: this module maps the stack's inputs onto it
+ * and names a bad one by its SpotServeFleet field.
  */
-import { SynktiError } from '@synkti/core';
+import { SynktiError, isSynktiError, type ClusterSpec } from '@synkti/core';
+import { renderWorkerUserData } from '@synkti/cloud';
+import { inputError } from '../validate.ts';
 
-/** EC2 accepts at most 16 KiB of user data (before base64). */
-export const MAX_USER_DATA_BYTES = 16 * 1024;
+const C = 'SpotServeFleet';
 
-export interface WorkerUserDataOptions {
-  /** Cluster name (SynktiCluster tag value). */
-  cluster: string;
+/** The agent release and Node.js runtime a worker installs (SpotServeFleetArgs.boot). */
+export interface ServeWorkerBootArgs {
+  /** Agent release: the script installs `s3://<models bucket>/artifacts/synkti-agent-<agentVersion>.tgz`. */
+  agentVersion: string;
+  /** SHA-256 (64 hex digits) of that artifact, fixed in the script (`synkti bootstrap` reports it). */
+  agentSha256: string;
+  /** Node.js 20 release in the bucket (`artifacts/node-v<nodeVersion>-linux-<arch>.tar.xz`), e.g. "20.18.1". */
+  nodeVersion: string;
+  /** SHA-256 of that Node.js tarball (as in Node's SHASUMS256.txt). */
+  nodeSha256: string;
+  /** CPU architecture of the instance types. @default 'x64' */
+  arch?: 'x64' | 'arm64' | undefined;
+  /** Agent log level (pino). @default 'info' */
+  logLevel?: string | undefined;
+}
+
+export interface ServeWorkerUserDataOptions {
+  /** The cluster the workers join (provider aws); its config travels in the script. */
+  spec: ClusterSpec;
   region: string;
-  /** Bucket holding the agent artifact (the fleet's models bucket). */
-  artifactBucket: string;
-  /** Key of the agent executable in that bucket. */
-  artifactKey: string;
-  /** Hex SHA-256 of the executable; the boot stops when it differs. */
-  artifactSha256: string;
-  /** Account that must own the bucket. */
-  expectedBucketOwner: string;
-  /** `s3://bucket/prefix` of the model weights (SYNKTI_MODEL_URI for the workload). */
+  /** The models bucket, holding `artifacts/`. */
+  bucket: string;
+  /** The account that must own that bucket (this stack's account). */
+  account: string;
+  /** SSM SecureString parameter of the cluster secret. */
+  secretParameter: string;
+  boot: ServeWorkerBootArgs;
+  /**
+   * `s3://bucket/prefix` of the model weights: added to the workload's environment as
+   * SYNKTI_MODEL_URI (unless the config sets it) when the cluster has a workload.
+   * @default none
+   */
   modelS3Uri?: string | undefined;
-  /** The agent's cluster config (`serializeCluster` output), written to /etc/synkti/cluster.json. */
-  clusterConfig?: string | undefined;
-  /** SSM SecureString parameter holding the cluster secret (read at boot into a 0600 file). */
-  secretParameterName: string;
 }
 
-const SHA256_RE = /^[0-9a-f]{64}$/;
+/** renderWorkerUserData's option names, as the SpotServeFleet fields that feed them. */
+const FIELDS: Array<[string, string]> = [
+  ['node.version: ', 'boot.nodeVersion: '],
+  ['node.sha256: ', 'boot.nodeSha256: '],
+  ['node.arch: ', 'boot.arch: '],
+  ['version: ', 'boot.agentVersion: '],
+  ['sha256: ', 'boot.agentSha256: '],
+  ['logLevel: ', 'boot.logLevel: '],
+  ['secretParameter: ', 'clusterSecretParameterName: '],
+  ['bucketOwner: ', 'account: '],
+  ['region: ', 'region: '],
+];
 
-/** Single-quoted for bash: the values come from validated inputs, quoted anyway. */
-function q(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+function withModel(spec: ClusterSpec, modelS3Uri: string | undefined): ClusterSpec {
+  if (modelS3Uri === undefined || spec.workload === undefined || spec.workload.env?.SYNKTI_MODEL_URI !== undefined) return spec;
+  return { ...spec, workload: { ...spec.workload, env: { ...spec.workload.env, SYNKTI_MODEL_URI: modelS3Uri } } };
 }
 
-export function isSha256Hex(value: string): boolean {
-  return SHA256_RE.test(value);
-}
-
-export function workerUserData(o: WorkerUserDataOptions): string {
-  const config = o.clusterConfig === undefined ? [] : [
-    `echo ${q(Buffer.from(o.clusterConfig, 'utf8').toString('base64'))} | base64 -d > /etc/synkti/cluster.json`,
-    'chown synkti:synkti /etc/synkti/cluster.json && chmod 0600 /etc/synkti/cluster.json',
-  ];
-  const script = [
-    '#!/bin/bash',
-    'set -euo pipefail',
-    'umask 077',
-    'id -u synkti >/dev/null 2>&1 || useradd --system --home-dir /var/lib/synkti --create-home --shell /usr/sbin/nologin synkti',
-    'tmp="$(mktemp)"',
-    `aws s3api get-object --region ${q(o.region)} --bucket ${q(o.artifactBucket)} --key ${q(o.artifactKey)} --expected-bucket-owner ${q(o.expectedBucketOwner)} "$tmp" >/dev/null`,
-    `echo ${q(`${o.artifactSha256}`)}"  $tmp" | sha256sum --check --strict --quiet -`,
-    'install -d -m 0755 /opt/synkti',
-    'install -d -o synkti -g synkti -m 0700 /etc/synkti',
-    // The cluster secret never sits in user data or an environment variable: SSM SecureString -> 0600 file.
-    `aws ssm get-parameter --region ${q(o.region)} --name ${q(o.secretParameterName)} --with-decryption --query Parameter.Value --output text > /etc/synkti/cluster-secret`,
-    'chown synkti:synkti /etc/synkti/cluster-secret && chmod 0600 /etc/synkti/cluster-secret',
-    ...config,
-    'install -m 0755 "$tmp" /opt/synkti/synkti-agent',
-    'rm -f "$tmp"',
-    "cat >/etc/systemd/system/synkti.service <<'UNIT'",
-    '[Unit]',
-    'Description=Synkti agent',
-    'After=network-online.target',
-    'Wants=network-online.target',
-    '[Service]',
-    'User=synkti',
-    'Group=synkti',
-    'Environment=SYNKTI_CLUSTER_SECRET_FILE=/etc/synkti/cluster-secret',
-    `Environment=SYNKTI_CLUSTER=${o.cluster}`,
-    `Environment=AWS_REGION=${o.region}`,
-    ...(o.clusterConfig === undefined ? [] : ['Environment=SYNKTI_CLUSTER_CONFIG_FILE=/etc/synkti/cluster.json']),
-    ...(o.modelS3Uri ? [`Environment=SYNKTI_MODEL_URI=${o.modelS3Uri}`] : []),
-    'ExecStart=/opt/synkti/synkti-agent',
-    'Restart=always',
-    'RestartSec=2',
-    'NoNewPrivileges=true',
-    'ProtectSystem=strict',
-    'ReadOnlyPaths=/etc/synkti',
-    'ProtectHome=true',
-    'PrivateTmp=true',
-    'StateDirectory=synkti',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    'UNIT',
-    'systemctl daemon-reload',
-    'systemctl enable --now synkti.service',
-    '',
-  ].join('\n');
-  const bytes = Buffer.byteLength(script, 'utf8');
-  if (bytes > MAX_USER_DATA_BYTES) {
-    throw new SynktiError('E_INFRA_INPUT', `SpotServeFleet: the boot script is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`, { hint: 'shorten the cluster config (e.g. fewer workload env entries) or keep large settings in the models bucket' });
+/** The boot script (plain text, not base64); throws E_INFRA_INPUT naming the field. */
+export function serveWorkerUserData(o: ServeWorkerUserDataOptions): string {
+  if (typeof o.boot !== 'object' || o.boot === null) {
+    throw inputError(C, 'boot', 'must be an object', 'pass boot: { agentVersion, agentSha256, nodeVersion, nodeSha256 }');
   }
-  return script;
+  try {
+    return renderWorkerUserData({
+      spec: withModel(o.spec, o.modelS3Uri),
+      region: o.region,
+      bucket: o.bucket,
+      bucketOwner: o.account,
+      version: o.boot.agentVersion,
+      sha256: o.boot.agentSha256,
+      node: { version: o.boot.nodeVersion, sha256: o.boot.nodeSha256, arch: o.boot.arch },
+      secretParameter: o.secretParameter,
+      logLevel: o.boot.logLevel,
+    });
+  } catch (error) {
+    if (isSynktiError(error, 'E_USER_DATA_OPTIONS')) {
+      const pair = FIELDS.find(([field]) => error.message.startsWith(field));
+      const message = pair ? pair[1] + error.message.slice(pair[0].length) : error.message;
+      throw new SynktiError('E_INFRA_INPUT', `${C}: ${message}`, { cause: error, hint: error.hint });
+    }
+    if (isSynktiError(error, 'E_USER_DATA_TOO_LARGE')) {
+      throw new SynktiError('E_INFRA_INPUT', `${C}: clusterConfig: ${error.message}`, { cause: error, hint: error.hint });
+    }
+    throw error;
+  }
 }
