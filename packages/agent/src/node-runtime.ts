@@ -9,6 +9,8 @@ import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
+import type { LoadBalancerFactory, LoadBalancerMember } from './load-balancer/load-balancer-member.ts';
+import type { LoadBalancerExit } from './load-balancer/load-balancer-targets.ts';
 
 export interface NodeRuntimeOptions {
   agent: Agent;
@@ -23,6 +25,11 @@ export interface NodeRuntimeOptions {
   /** How often an on-demand fallback in a spot pool looks for spot capacity again. @default 5 minutes */
   spotReturnIntervalMs?: number;
   clock?: () => number;
+  /**
+   * The load balancer in front of the routers (AWS only), built once the node has booted:
+   * left at t=0 of every drain, joined once ready. @default none (no load balancer)
+   */
+  loadBalancer?: LoadBalancerFactory | undefined;
 }
 
 export interface DrainReport {
@@ -57,6 +64,9 @@ export class NodeRuntime {
   private spotReturn: SpotReturn | undefined;
   private draining: Promise<DrainReport> | undefined;
   lastDrain: DrainReport | undefined;
+  private loadBalancer: LoadBalancerMember | undefined;
+  /** The load balancer exit started at t=0 of the drain (undefined: no load balancer, or no drain yet). */
+  leavingLoadBalancer: Promise<LoadBalancerExit> | undefined;
 
   constructor(options: NodeRuntimeOptions) {
     this.options = options;
@@ -78,6 +88,7 @@ export class NodeRuntime {
     const { agent, spec, logger } = this.options;
     await agent.boot();
     const selfId = agent.identity!.instanceId;
+    this.joinLoadBalancerWhenReady();
 
     this.replacer = new Replacer({
       cluster: spec.name,
@@ -192,8 +203,44 @@ export class NodeRuntime {
   }
 
   private drain(reason: DrainReport['reason'], deadline: number): Promise<DrainReport> {
+    if (!this.draining) this.leaveLoadBalancer(deadline);
     this.draining ??= this.runDrain(reason, deadline);
     return this.draining;
+  }
+
+  /**
+   * t=0 of a drain: leave the load balancer so it sends no new request here, in parallel
+   * with announcing `draining` and launching the replacement, and never awaited by the
+   * drain (its in-flight requests finish during the target group's deregistration delay).
+   */
+  private leaveLoadBalancer(deadline: number): void {
+    if (!this.loadBalancer) return;
+    const until = deadline - this.options.spec.timeouts.drainMarginMs;
+    this.leavingLoadBalancer = this.loadBalancer.deregister({ deadline: Math.max(until, this.clock() + 1000) });
+  }
+
+  /** Join the load balancer once the router serves (a replacement is in no Auto Scaling group that would register it). */
+  private joinLoadBalancerWhenReady(): void {
+    const { agent, spec } = this.options;
+    this.loadBalancer = this.options.loadBalancer?.({
+      instanceId: agent.identity!.instanceId, privateIp: agent.identity!.privateIp, routerPort: agent.ports.router, tags: agent.tags,
+    });
+    const member = this.loadBalancer;
+    // No workload, no router: nothing for a load balancer to send here.
+    if (!member || !spec.workload) return;
+    const onState = (state: string): void => {
+      if (state !== 'ready') return;
+      agent.off('state', onState);
+      void member.register();
+    };
+    agent.on('state', onState);
+  }
+
+  /** The drain in progress (and its load balancer exit) has finished; undefined when no drain began. */
+  async drained(): Promise<DrainReport | undefined> {
+    const report = await this.draining;
+    await this.leavingLoadBalancer;
+    return report;
   }
 
   private async runDrain(reason: DrainReport['reason'], deadline: number): Promise<DrainReport> {

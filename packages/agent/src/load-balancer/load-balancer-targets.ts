@@ -18,6 +18,7 @@ import type { SynktiError } from '@synkti/core';
 import type { Logger } from '../logger.ts';
 import { discoverTargetGroups, type DiscoverTargetGroupsOptions } from './discover-target-groups.ts';
 import { isInvalidTarget, isRetryableElbError, toLoadBalancerError } from './elb-errors.ts';
+import type { LoadBalancerMember } from './load-balancer-member.ts';
 
 /** This node as a load balancer target. */
 export interface SelfTarget {
@@ -35,6 +36,8 @@ export interface LoadBalancerTargetsOptions {
   /** How the groups name the node: instance id or private IP, with `self.port`. @default 'instance' */
   targetType?: 'instance' | 'ip' | undefined;
   self: SelfTarget;
+  /** Join the groups once ready (off when an Auto Scaling group registers its instances and RegisterTargets is not granted). @default true */
+  registerSelf?: boolean | undefined;
   /** When `targetGroupArns` is empty at a notice, look for the node in the account's groups (bounded). @default false */
   discover?: boolean | undefined;
   /** Bounds of that look. @default DiscoverTargetGroupsOptions defaults */
@@ -51,7 +54,8 @@ export interface LoadBalancerTargetsOptions {
   sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
-export type TargetGroupOutcome = 'deregistered' | 'not-registered' | 'registered' | 'failed';
+/** `skipped`: a registration given up because the node began draining. */
+export type TargetGroupOutcome = 'deregistered' | 'not-registered' | 'registered' | 'skipped' | 'failed';
 
 export interface TargetGroupResult {
   targetGroupArn: string;
@@ -73,7 +77,7 @@ interface TargetRef {
   target: TargetDescription;
 }
 
-export class LoadBalancerTargets {
+export class LoadBalancerTargets implements LoadBalancerMember {
   private readonly options: LoadBalancerTargetsOptions;
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -103,7 +107,7 @@ export class LoadBalancerTargets {
 
   /** Join every configured target group (not discovered ones); never throws. */
   async register(options: { deadline?: number | undefined } = {}): Promise<TargetGroupResult[]> {
-    if (this.leaving) return []; // a draining node never joins again
+    if (this.leaving || this.options.registerSelf === false) return []; // a draining node never joins again
     const deadline = options.deadline ?? this.clock() + (this.options.registerTimeoutMs ?? 60_000);
     const results = await Promise.all(this.configured().map((ref) => this.call('RegisterTargets', ref, deadline)));
     for (const result of results) this.logResult('RegisterTargets', result);
@@ -131,6 +135,8 @@ export class LoadBalancerTargets {
     const backoff = { baseMs: 200, capMs: 5000, ...this.options.backoff };
     let attempts = 0;
     for (;;) {
+      // A drain began while a registration was still retrying: joining now would undo the exit.
+      if (action === 'RegisterTargets' && this.leaving) return { ...ref, outcome: 'skipped', attempts };
       attempts += 1;
       const remaining = deadline - this.clock();
       try {
