@@ -9,6 +9,8 @@ import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
+import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
+import type { ModelObjectSource } from './model/model-source.ts';
 import type { LoadBalancerFactory, LoadBalancerMember } from './load-balancer/load-balancer-member.ts';
 import type { LoadBalancerExit } from './load-balancer/load-balancer-targets.ts';
 
@@ -24,6 +26,11 @@ export interface NodeRuntimeOptions {
   workloadLogFile?: string | undefined;
   /** How often an on-demand fallback in a spot pool looks for spot capacity again. @default 5 minutes */
   spotReturnIntervalMs?: number;
+  /**
+   * Where the cluster's model is fetched to and read from.
+   * @default SYNKTI_MODELS_DIR, else the instance's directory (local) or /var/lib/synkti/models (aws); read from S3 (aws) or the local object store
+   */
+  model?: { modelsDir?: string | undefined; source?: ModelObjectSource | undefined; retryDelayMs?: number | undefined } | undefined;
   clock?: () => number;
   /**
    * The load balancer in front of the routers (AWS only), built once the node has booted:
@@ -44,9 +51,12 @@ export interface DrainReport {
   replacement?: string | undefined;
 }
 
-/** Replace `{port}` in the workload command with the node's workload port. */
-export function workloadCommand(command: string[], port: number): string[] {
-  return command.map((arg) => arg.replaceAll('{port}', String(port)));
+/** Replace `{port}` in the workload command with the node's workload port, `{modelPath}` with the fetched model's directory. */
+export function workloadCommand(command: string[], port: number, modelPath?: string): string[] {
+  return command.map((arg) => {
+    const withPort = arg.replaceAll('{port}', String(port));
+    return modelPath === undefined ? withPort : withPort.replaceAll('{modelPath}', modelPath);
+  });
 }
 
 /**
@@ -64,6 +74,7 @@ export class NodeRuntime {
   private spotReturn: SpotReturn | undefined;
   private draining: Promise<DrainReport> | undefined;
   lastDrain: DrainReport | undefined;
+  private modelDelivery: ModelDelivery | undefined;
   private loadBalancer: LoadBalancerMember | undefined;
   /** The load balancer exit started at t=0 of the drain (undefined: no load balancer, or no drain yet). */
   leavingLoadBalancer: Promise<LoadBalancerExit> | undefined;
@@ -148,7 +159,29 @@ export class NodeRuntime {
       workload: this.supervisor ? { state: this.supervisor.state, restarts: this.supervisor.restarts } : undefined,
       router: this.router ? { inFlight: this.router.inFlight() } : undefined,
       drain: this.lastDrain,
+      model: this.modelDelivery?.progress,
     });
+
+    // The model first: no workload and no readiness until every file is in place and checked.
+    const model = modelOf(spec);
+    let modelPath: string | undefined;
+    if (model) {
+      const delivery = new ModelDelivery({
+        model,
+        modelsDir: this.options.model?.modelsDir ?? defaultModelsDir(spec, selfId),
+        source: this.options.model?.source ?? defaultModelSource(spec, model),
+        retryDelayAfterFailureMs: this.options.model?.retryDelayMs,
+        logger,
+        onError: (error) => logger.error({ err: error, uri: model.uri }, 'model fetch failed: the node stays not ready, its workload not started; trying again later'),
+      });
+      this.modelDelivery = delivery;
+      // A drain or shutdown while the model arrives: stop fetching and start nothing.
+      const stopOnLeave = (state: string): void => { if (state === 'draining' || state === 'stopped') delivery.stop(); };
+      agent.on('state', stopOnLeave);
+      modelPath = await delivery.ready();
+      agent.off('state', stopOnLeave);
+      if (modelPath === undefined || this.draining) return;
+    }
 
     if (!spec.workload) {
       if (!this.draining) await agent.markReady();
@@ -168,8 +201,8 @@ export class NodeRuntime {
     await this.router.start();
     agent.load = () => this.router?.inFlight() ?? 0;
     this.supervisor = new WorkloadSupervisor({
-      command: workloadCommand(workload.command, agent.ports.workload),
-      env: { ...workload.env, PORT: String(agent.ports.workload), SYNKTI_INSTANCE_ID: selfId },
+      command: workloadCommand(workload.command, agent.ports.workload, modelPath),
+      env: { ...workload.env, PORT: String(agent.ports.workload), SYNKTI_INSTANCE_ID: selfId, ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}) },
       port: agent.ports.workload,
       healthPath: workload.healthPath,
       startupTimeoutMs: workload.startupTimeoutMs,

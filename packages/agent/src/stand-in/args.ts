@@ -4,6 +4,12 @@ import { parseDuration, SynktiError } from '@synkti/core';
 import { STAND_IN_DEFAULT_MODEL } from './server.ts';
 import type { StandInServerOptions } from './server.ts';
 
+/** The server's options and what the command does before it serves. */
+export interface StandInCommandOptions extends StandInServerOptions {
+  /** A model directory to check against its synkti-manifest.json before serving (the stand-in then proves the model arrived). */
+  modelDir?: string;
+}
+
 export const STAND_IN_USAGE = `synkti stand-in model server: an OpenAI-compatible STAND-IN for vLLM.
 It loads no model and returns deterministic filler tokens; use it for demos and tests only.
 
@@ -17,13 +23,16 @@ options:
   --model <id>             the one model id served                  default ${STAND_IN_DEFAULT_MODEL}
   --served-by <id>         x-served-by header value                 default $SYNKTI_INSTANCE_ID or stand-in
   --shutdown-grace <dur>   on SIGTERM, time given to in-flight requests default 30s
+  --model-dir <dir>        before serving, check every file of the model a node fetched
+                           against <dir>/synkti-manifest.json (size and SHA-256);
+                           exit 1 naming the file when one does not match
   -h, --help               show this help
 
 endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions
 header x-stand-in-token-latency-ms overrides the token latency of one request.`;
 
 /** Turns argv into server options; throws SynktiError('E_USAGE') naming the bad flag. */
-export function parseStandInArgs(argv: string[]): StandInServerOptions | 'help' {
+export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -38,6 +47,7 @@ export function parseStandInArgs(argv: string[]): StandInServerOptions | 'help' 
         model: { type: 'string' },
         'served-by': { type: 'string' },
         'shutdown-grace': { type: 'string' },
+        'model-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -45,7 +55,7 @@ export function parseStandInArgs(argv: string[]): StandInServerOptions | 'help' 
     throw new SynktiError('E_USAGE', (error as Error).message, { hint: 'run with --help to see the options' });
   }
   if (values.help === true) return 'help';
-  const options: StandInServerOptions = {};
+  const options: StandInCommandOptions = {};
   if (typeof values.port === 'string') {
     const port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port > 65535) {
@@ -62,6 +72,10 @@ export function parseStandInArgs(argv: string[]): StandInServerOptions | 'help' 
     options.model = values.model;
   }
   if (typeof values['served-by'] === 'string') options.servedBy = values['served-by'];
+  if (typeof values['model-dir'] === 'string') {
+    if (values['model-dir'].trim() === '') throw new SynktiError('E_USAGE', '--model-dir: empty path', { hint: 'e.g. --model-dir /var/lib/synkti/models/qwen2.5-7b (in a cluster config: --model-dir {modelPath})' });
+    options.modelDir = values['model-dir'];
+  }
   const duration = (flag: string): number | undefined => {
     const raw = values[flag];
     if (typeof raw !== 'string') return undefined;

@@ -4,12 +4,12 @@
  * SIGTERM/SIGINT drain in-flight requests (up to --shutdown-grace) and exit 0.
  */
 import { formatDuration, isSynktiError } from '@synkti/core';
-import { parseStandInArgs, STAND_IN_USAGE } from './args.ts';
+import { verifyModelDir } from '../model/model-verify.ts';
+import { parseStandInArgs, STAND_IN_USAGE, type StandInCommandOptions } from './args.ts';
 import { startStandInServer } from './server.ts';
-import type { StandInServerOptions } from './server.ts';
 
 async function main(): Promise<void> {
-  let options: StandInServerOptions | 'help';
+  let options: StandInCommandOptions | 'help';
   try {
     options = parseStandInArgs(process.argv.slice(2));
   } catch (error) {
@@ -19,6 +19,17 @@ async function main(): Promise<void> {
   if (options === 'help') {
     process.stdout.write(`${STAND_IN_USAGE}\n`);
     return;
+  }
+  let modelLine = '';
+  if (options.modelDir !== undefined) {
+    // Like a real server that loads weights: a model that is not all there is not served.
+    try {
+      const verified = await verifyModelDir(options.modelDir);
+      modelLine = ` model-dir=${options.modelDir} (${verified.files} files, ${verified.bytes} bytes, SHA-256 verified)`;
+    } catch (error) {
+      process.stderr.write(`error: --model-dir: ${isSynktiError(error) ? error.toUserString() : String(error)}\n`);
+      process.exit(1);
+    }
   }
   let server;
   try {
@@ -31,7 +42,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     `synkti stand-in model server (NOT a real model: deterministic filler tokens, a stand-in for vLLM) ` +
       `listening on ${started.url} model=${started.model} token-latency=${formatDuration(options.tokenLatencyMs ?? 20)} ` +
-      `startup-delay=${formatDuration(options.startupDelayMs ?? 0)} served-by=${options.servedBy ?? process.env.SYNKTI_INSTANCE_ID ?? "stand-in"} pid=${process.pid}\n`,
+      `startup-delay=${formatDuration(options.startupDelayMs ?? 0)} served-by=${options.servedBy ?? process.env.SYNKTI_INSTANCE_ID ?? "stand-in"}${modelLine} pid=${process.pid}\n`,
   );
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
