@@ -10,6 +10,8 @@ import { awsProviderForWorker } from './aws-environment.ts';
 import { readClusterConfig } from './cluster-config-source.ts';
 import { Agent } from './agent.ts';
 import { NodeRuntime } from './node-runtime.ts';
+import { awsLoadBalancer } from './load-balancer/aws-load-balancer.ts';
+import type { LoadBalancerFactory } from './load-balancer/load-balancer-member.ts';
 import { createLogger } from './logger.ts';
 import { readClusterSecret } from './secret.ts';
 
@@ -21,8 +23,11 @@ async function main(): Promise<void> {
   const secret = readClusterSecret();
   let instances: InstanceProvider;
   let close = (): void => {};
+  // The local provider has no load balancer: no ELB client, nothing to leave.
+  let loadBalancer: LoadBalancerFactory | undefined;
   if (spec.provider === 'aws') {
     instances = await awsProviderForWorker(metadata, spec, (await metadata.identity()).region);
+    loadBalancer = awsLoadBalancer({ spec, region: (await metadata.identity()).region, logger });
   } else if (spec.provider === 'local') {
     const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
     if (!stateDir) throw new SynktiError('E_AGENT_CONFIG', 'SYNKTI_LOCAL_STATE_DIR is not set', { hint: 'local instances are started by the local cloud, which sets it' });
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
     userData: userData ?? '',
     logger,
     workloadLogFile: workloadLogPath(spec.provider, (await metadata.identity()).instanceId),
+    loadBalancer,
   });
 
   let shuttingDown = false;
@@ -65,7 +71,7 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
-    runtime.shutdown().then(() => { close(); process.exit(0); }, (error: unknown) => {
+    runtime.shutdown().then(() => runtime.drained()).then(() => { close(); process.exit(0); }, (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);
     });
@@ -76,7 +82,9 @@ async function main(): Promise<void> {
     // A finished drain (spot notice): the agent has left the fleet; nothing more to do here.
     if (state === 'stopped' && !shuttingDown) {
       shuttingDown = true;
-      setTimeout(() => { close(); process.exit(0); }, 200).unref();
+      // The load balancer exit may still be retrying inside the drain budget: let it end (bounded).
+      const settled = Promise.race([runtime.drained(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+      void settled.finally(() => setTimeout(() => { close(); process.exit(0); }, 200).unref());
     }
   });
 

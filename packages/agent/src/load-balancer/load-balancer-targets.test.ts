@@ -10,12 +10,13 @@ import {
   CreateTargetGroupCommand, DeregisterTargetsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, type LoadBalancerSpec } from '@synkti/core';
+import { TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, validateCluster, type LoadBalancerSpec } from '@synkti/core';
 import { startMotoOrSkip } from '../../../aws-emulator/src/testing/moto-for-tests.ts';
 import type { MotoServer } from '@synkti/aws-emulator';
 import { createLogger } from '../logger.ts';
 import { LoadBalancerTargets, type SelfTarget } from './load-balancer-targets.ts';
 import { targetGroupSource } from './target-group-source.ts';
+import { awsLoadBalancer } from './aws-load-balancer.ts';
 
 const quiet = createLogger({}, { write() {} });
 let moto: MotoServer | undefined;
@@ -79,6 +80,20 @@ test('each node registers itself once ready; at the notice one leaves and the ot
   // Idempotent across processes too (an agent restarted mid-drain): leaving again is not a failure.
   const again = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
   assert.ok(['deregistered', 'not-registered'].includes(again.results[0]!.outcome), again.results[0]!.outcome);
+});
+
+test('the worker wiring: no group named, no client; a group in the launch tag is joined and left through the real API', async (t) => {
+  if (skip) return t.skip(skip);
+  const arn = await targetGroup('routers-tagged', 'instance');
+  const [a] = nodes as [SelfTarget];
+  const spec = validateCluster({ name: 'lb', provider: 'aws', pools: { worker: { count: 1 } } });
+  const factory = awsLoadBalancer({ spec, region: moto!.region, logger: quiet, clientConfig: moto!.clientConfig() });
+  assert.equal(factory({ instanceId: a.instanceId, privateIp: a.privateIp, routerPort: 8080, tags: {} }), undefined, 'behind no load balancer: nothing to do');
+  const member = factory({ instanceId: a.instanceId, privateIp: a.privateIp, routerPort: 8080, tags: { [TAG_TARGET_GROUPS]: arn } })!;
+  assert.deepEqual((await member.register()).map((r) => r.outcome), ['registered']);
+  assert.ok(inGroup((await health(arn, [a.instanceId]))[a.instanceId]));
+  assert.deepEqual((await member.deregister({ deadline: Date.now() + 10_000 })).results.map((r) => r.outcome), ['deregistered']);
+  assert.ok(!inGroup((await health(arn, [a.instanceId]))[a.instanceId]));
 });
 
 test('ip target groups name the node by its private IP and the router port', async (t) => {
