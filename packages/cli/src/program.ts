@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 // Light imports only (no zod, no cloud SDKs): `synkti --help` loads this file and nothing
 // else of Synkti; each command loads its implementation when it runs.
 import { isSynktiError } from '@synkti/core/errors';
@@ -56,23 +56,32 @@ export function addCoreCommands(program: Command): Command {
       console.log(`wrote ${file}\nnext: \`synkti up\` to start the fleet, \`synkti status\` to see it`);
     });
 
-  program.command('up')
+  addLaunchOptions(program.command('up')
     .description('start the fleet (launch what is missing) and wait until every node is ready')
     .option('-n, --nodes <count>', 'number of nodes in the pool (overrides the config)', countOption)
     .option('-p, --pool <name>', 'which pool --nodes applies to (default: the only pool)')
     .option('--timeout <duration>', 'how long to wait for the fleet', durationOption, 60_000)
     .option('--chaos-rate <rate>', 'local cloud only: random spot interruptions per instance, e.g. 6/h or 1/min (0 = off)', chaosRateOption)
     .option('--chaos-notice <duration>', 'warning each chaos interruption gives', durationOption, 120_000)
-    .option('--json', 'print the fleet as JSON', false)
-    .action(async (options: { nodes?: number; pool?: string; timeout: number; json: boolean; chaosRate?: number; chaosNotice: number }, command: Command) => {
+    .option('--json', 'print the fleet as JSON', false))
+    .addHelpText('after', `
+Local: launches the missing nodes on this machine and waits until every agent is ready
+and all agree on membership. With provider 'aws' it launches the missing EC2 instances
+(tagged at launch, booting the verified agent of \`synkti worker launch\`) with the launch
+flags above, each read from its SYNKTI_* variable when not given, and waits until EC2
+lists every pool at its count, running; agents are ready minutes later (\`synkti status\`).
+It never terminates anything (\`synkti scale\` does). First time on AWS: \`synkti bootstrap\`
+makes the stack, secret, buckets and agent artifact these flags point to.
+Exit codes: 0 ready, 2 bad flags or config (or a missing launch setting), 3 not ready in time.`)
+    .action(async (options: LaunchOptionValues & { nodes?: number; pool?: string; timeout: number; json: boolean; chaosRate?: number; chaosNotice: number }, command: Command) => {
       const { spec, file } = await loadConfig(command);
       const { up } = await loadImplementation(() => import('./commands/up.ts'));
       const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
       const chaos = options.chaosRate === undefined ? undefined : { ratePerHour: options.chaosRate, noticeMs: options.chaosNotice };
-      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json, chaos });
+      const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json, chaos, launch: options });
       if (options.json) console.log(JSON.stringify({ cluster: spec.name, ready: result.ok, launched: result.launched, nodes: reportsToJson(result.reports) }, null, 2));
       if (!result.ok) {
-        console.error('some nodes are not ready: see `synkti status` and `synkti logs <id>`');
+        console.error(spec.provider === 'aws' ? 'some instances are not running yet: see `synkti status` (and the EC2 console)' : 'some nodes are not ready: see `synkti status` and `synkti logs <id>`');
         process.exitCode = EXIT.timeout;
       }
     });
@@ -196,11 +205,22 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
 
   program.command('demo')
     .description('run the demo: a local fleet of 3 serving streaming completions through a preemption and a kill -9')
-    .option('--duration <duration>', 'how long traffic runs', durationOption, 60_000)
+    .addOption(new Option('--scenario <name>', 'default: traffic straight to the routers through a preemption and a kill -9; '
+      + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
+      + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream')
+      .choices(['default', 'behind-lb']).default('default'))
+    .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
+    .option('--notice <duration>', 'behind-lb: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
     .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
     .option('--json', 'print only the summary, as JSON', false)
     .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { duration: number; concurrency: number; json: boolean; keep: boolean }) => {
+    .action(async (options: { scenario: string; duration: number; notice: number; concurrency: number; json: boolean; keep: boolean }) => {
+      if (options.scenario === 'behind-lb') {
+        const { renderBehindLbSummary, runBehindLb } = await loadImplementation(() => import('./demo/behind-lb.ts'));
+        const summary = await runBehindLb({ noticeMs: options.notice, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
+        console.log(options.json ? JSON.stringify(summary) : renderBehindLbSummary(summary));
+        return;
+      }
       const { renderSummary, runDemo } = await loadImplementation(() => import('./demo/demo.ts'));
       const summary = await runDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
       console.log(options.json ? JSON.stringify(summary) : renderSummary(summary));
