@@ -98,7 +98,7 @@ function plural(n: number, word: string): string {
 }
 
 /** The user data new nodes boot with; on aws a missing setting names its flag and SYNKTI_* variable. */
-async function launchUserData(fleet: FleetAccess): Promise<string> {
+export async function launchUserData(fleet: FleetAccess): Promise<string> {
   try {
     return await fleet.userData();
   } catch (error) {

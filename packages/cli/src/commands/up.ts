@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import type { ChaosSettings } from '@synkti/cloud';
 import { collectNodeReports, converged, type NodeReport } from '../agent-status.ts';
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
 import { createProgress } from '../output.ts';
+import type { LaunchOptionValues } from '../worker/launch-options.ts';
 import { renderNodeTable } from './status.ts';
 
 export interface UpOptions {
@@ -17,6 +19,17 @@ export interface UpOptions {
   quiet?: boolean;
   /** Local cloud chaos: random spot interruptions. */
   chaos?: ChaosSettings | undefined;
+  /**
+   * aws: the launch flags of `synkti worker launch` (--image-id, --bucket, --sha256, ...);
+   * each one not given is read from its SYNKTI_* variable in `env`. @default {} (all from env)
+   */
+  launch?: LaunchOptionValues | undefined;
+  /** aws: environment for launch settings and the cluster secret. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** aws: an EC2 client to use (tests pass a mocked one). @default the SDK's default chain */
+  ec2Client?: EC2Client | undefined;
+  /** aws: how often EC2 is listed while waiting. @default 2000 */
+  pollMs?: number | undefined;
 }
 
 export function desiredCounts(spec: ClusterSpec, options: Pick<UpOptions, 'nodes' | 'pool'>): Map<string, number> {
@@ -36,11 +49,23 @@ export function desiredCounts(spec: ClusterSpec, options: Pick<UpOptions, 'nodes
 }
 
 /**
- * `synkti up`: launch what is missing to reach each pool's count on the local cloud, wait
- * until every agent is ready and all agree on membership, print the fleet, return.
- * The instances keep running after the CLI exits.
+ * `synkti up`: launch what is missing to reach each pool's count, wait, print the fleet,
+ * return. The instances keep running after the CLI exits. On the local cloud it waits
+ * until every agent is ready and all agree on membership; on aws (up-aws.ts) until EC2
+ * lists every pool at its count, running.
  */
 export async function up(spec: ClusterSpec, configFile: string, options: UpOptions): Promise<{ reports: NodeReport[]; launched: string[]; ok: boolean }> {
+  if (spec.provider === 'aws') {
+    const counts = desiredCounts(spec, options);
+    if (options.chaos) {
+      throw new SynktiError('E_USAGE', '--chaos-rate is for the local cloud; on aws, spot interruptions are real', { hint: 'leave out --chaos-rate (AWS FIS can inject spot interruptions on EC2)' });
+    }
+    const { upAws } = await import('./up-aws.ts');
+    const quiet = options.quiet === true || options.json;
+    const result = await upAws(spec, configFile, { counts, timeoutMs: options.timeoutMs, quiet, launch: options.launch, env: options.env, ec2Client: options.ec2Client, pollMs: options.pollMs });
+    if (!quiet) console.log(renderNodeTable(result.reports, { kind: 'aws' }));
+    return result;
+  }
   const fleet = openLocalFleet(spec, configFile);
   const progress = createProgress(process.stderr, options.quiet === true || options.json);
   try {
