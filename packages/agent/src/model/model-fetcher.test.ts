@@ -239,10 +239,8 @@ describe('fetchModel against s3rver', () => {
     await assert.rejects(stat(join(modelsDir, 'corrupt', 'tokenizer', 'tokenizer.json')), 'the bad file never entered the model directory');
     await assert.rejects(stat(join(modelsDir, 'corrupt', MODEL_MANIFEST_NAME)), 'no manifest vouches for the directory');
 
-    // The stand-in serves the verified model, and refuses one whose file does not match, naming it.
-    const good = await standIn(join(work, 'first', 'tiny'));
-    assert.equal(good.health, 200, good.stderr);
-    assert.match(good.stderr, /5 files, 550038 bytes, SHA-256 verified/);
+    // The stand-in refuses a fetched directory whose file does not match, naming it (that it
+    // serves a verified one is node-runtime-model.test.ts).
     const broken = join(work, 'broken-copy');
     await cp(join(work, 'first', 'tiny'), broken, { recursive: true });
     const big = await readFile(join(broken, BIG));

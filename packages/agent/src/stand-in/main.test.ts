@@ -37,6 +37,8 @@ describe('stand-in command line', () => {
       port: 9000, tokenLatencyMs: 5, startupDelayMs: 2000, model: 'm', servedBy: 'i-1',
     });
     assert.equal(parseStandInArgs(['--help']), 'help');
+    assert.deepEqual(parseStandInArgs(['--model-dir', '/var/lib/synkti/models/m']), { modelDir: '/var/lib/synkti/models/m' });
+    assert.throws(() => parseStandInArgs(['--model-dir', ' ']), /--model-dir: empty path/);
     assert.throws(() => parseStandInArgs(['--port', '70000']), /--port/);
     assert.throws(() => parseStandInArgs(['--token-latency', 'soon']), /--token-latency/);
     assert.throws(() => parseStandInArgs(['--nope']), /nope/);

@@ -1,0 +1,116 @@
+/**
+ * The node runtime and its model: while the model cannot be fetched the node stays not
+ * ready and its workload is not started, and /status says why; once the model is in the
+ * bucket the next attempt fetches it and the workload (the stand-in, which checks the
+ * directory against its manifest) starts with {modelPath} and the node turns ready.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TAG_CLUSTER, TAG_ROLE, freeLoopbackPort, validateCluster } from '@synkti/core';
+import {
+  LocalObjectStore, MODEL_MANIFEST_FORMAT, modelManifestKey, serializeModelManifest,
+  type InstanceMetadata, type InstanceProvider, type InstanceRecord,
+} from '@synkti/cloud';
+import { Agent } from '../agent.ts';
+import { createLogger } from '../logger.ts';
+import { NodeRuntime } from '../node-runtime.ts';
+import type { ModelProgress } from './model-fetcher.ts';
+import { objectStoreModelSource } from './model-source.ts';
+
+const quiet = createLogger({}, { write() {} });
+const STAND_IN = fileURLToPath(new URL('../stand-in/main.ts', import.meta.url));
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+test('a node whose model cannot be fetched stays not ready without its workload; once the model is there it serves it', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'synkti-runtime-model-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const store = new LocalObjectStore({ root: join(work, 'objects') });
+  await store.createBucket('rt-models');
+
+  const record: InstanceRecord = {
+    id: 'i-0aaaaaaaaaaaaaaa1', state: 'running', instanceType: 'local.small', lifecycle: 'spot', zone: 'local-a', privateIp: '127.0.0.1',
+    launchedAt: Date.now(), tags: { [TAG_CLUSTER]: 'rtmodel', [TAG_ROLE]: 'worker' },
+  };
+  const instances: InstanceProvider = {
+    launch: async () => { throw new Error('no launches in this test'); },
+    list: async () => ({ items: [record] }),
+    terminate: async () => {},
+    tag: async () => {},
+    untag: async () => {},
+  };
+  const metadata: InstanceMetadata = {
+    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
+    tags: async () => ({ ...record.tags }),
+    userData: async () => undefined,
+    interruptionNotice: async () => null,
+    rebalanceRecommendation: async () => null,
+  };
+  const spec = validateCluster({
+    name: 'rtmodel',
+    pools: { worker: { count: 1 } },
+    model: { uri: 's3://rt-models/models/tiny/' },
+    workload: { command: [process.execPath, '--import', 'tsx', STAND_IN, '--port', '{port}', '--model-dir', '{modelPath}'], startupTimeout: '30s' },
+    timeouts: { gossipInterval: '100ms', failureTimeout: '1s' },
+  });
+  const [agentPort, routerPort, workloadPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
+  const agent = new Agent({
+    cluster: 'rtmodel', metadata, instances, secret: 'runtime-model-secret-0123456789ab', defaultPorts: { agent: agentPort, router: routerPort, workload: workloadPort },
+    gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 500, dashboard: undefined, logger: quiet,
+  });
+  const modelsDir = join(work, 'models');
+  const runtime = new NodeRuntime({
+    agent, spec, metadata, instances, userData: '', logger: quiet,
+    model: { modelsDir, source: objectStoreModelSource(store, 'rt-models'), retryDelayMs: 100 },
+  });
+  t.after(async () => {
+    await runtime.stopAll();
+    await agent.stop();
+  });
+  const extras = () => agent.statusExtras() as { model?: ModelProgress; workload?: { state: string } };
+
+  const starting = runtime.start();
+  let settled = false;
+  void starting.then(() => { settled = true; }, () => { settled = true; });
+  await until('the first failed fetch', () => extras().model?.state === 'failed');
+  const failed = extras().model!;
+  assert.equal(failed.error?.code, 'E_MODEL_MANIFEST');
+  assert.match(failed.error?.message ?? '', /s3:\/\/rt-models\/models\/tiny\/synkti-manifest\.json does not exist/);
+  assert.match(failed.error?.hint ?? '', /synkti model upload/);
+  assert.equal(agent.state, 'joining', 'not ready');
+  assert.equal(extras().workload, undefined, 'the workload was not started');
+  assert.equal(settled, false, 'start() waits for the model');
+  // The agent's own /status carries the same (what `synkti status` shows).
+  const status = await (await fetch(`http://127.0.0.1:${agentPort}/status`, { headers: { authorization: 'Bearer runtime-model-secret-0123456789ab' } })).json() as { state: string; model?: ModelProgress };
+  assert.equal(status.state, 'joining');
+  assert.equal(status.model?.state, 'failed');
+
+  // The model arrives (files first, manifest last, as `synkti model upload` writes it).
+  const weights = Buffer.alloc(50_000, 3);
+  await store.put('rt-models', 'models/tiny/weights.bin', weights);
+  await store.put('rt-models', modelManifestKey('models/tiny/'), serializeModelManifest({
+    format: MODEL_MANIFEST_FORMAT, prefix: 'models/tiny/', totalBytes: weights.length,
+    files: [{ path: 'weights.bin', bytes: weights.length, sha256: createHash('sha256').update(weights).digest('hex') }],
+  }));
+  await until('the node serving its model', () => agent.state === 'ready', 30_000);
+  await starting;
+  const ready = extras().model!;
+  assert.equal(ready.state, 'ready');
+  assert.equal(ready.bytesFetched, 50_000);
+  assert.equal(ready.path, join(modelsDir, 'tiny'));
+  assert.equal(extras().workload?.state, 'healthy');
+  assert.ok((await stat(join(modelsDir, 'tiny', 'weights.bin'))).size === 50_000);
+  // The stand-in got {modelPath} and checked it before it served.
+  assert.equal((await fetch(`http://127.0.0.1:${workloadPort}/health`)).status, 200);
+});
