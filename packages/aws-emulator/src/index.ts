@@ -2,3 +2,12 @@ export {
   startMotoServer, findMotoServer, MOTO_ACCOUNT_ID, MOTO_ADMIN_CREDENTIALS, MOTO_INSTALL_HINT,
   type MotoServer, type MotoServerOptions,
 } from './moto-server.ts';
+export { startEmulatedAws, type EmulatedAws, type EmulatedAwsOptions } from './emulated-aws.ts';
+export { ensureEmulatedNetwork, EMULATED_VPC_CIDR, type EmulatedNetwork, type EmulatedNetworkOptions } from './emulated-network.ts';
+export { InstanceEmulator, type InstanceEmulatorOptions, type PreemptOptions, type MachineEnd } from './instance-emulator.ts';
+export { EmulatedMachine, EMULATED_INSTANCE_STATIC_KEYS, type EmulatedMachineOptions } from './emulated-machine.ts';
+export {
+  emulatedMetadataSource, type EmulatedInstance, type InstanceCredentials, type CredentialsFor, type InstanceEvents, type EmulatedMetadataOptions,
+} from './instance-metadata.ts';
+export { makeNodeTarball, type NodeTarball, type NodeTarballOptions } from './node-tarball.ts';
+export { machinePids, killMachineProcesses, MACHINE_MARKER_ENV } from './machine-processes.ts';

@@ -1,0 +1,330 @@
+/**
+ * The instance emulator: watches the emulated EC2 (moto) and makes each pending or
+ * running instance a machine on this host (emulated-machine.ts); a terminated or vanished
+ * instance's machine is killed (SIGKILL, every process) and its IMDS server stopped.
+ *
+ * Interruptions as EC2 delivers them: `preempt` puts a spot instance-action notice in the
+ * instance's metadata at once and calls TerminateInstances at the notice's time;
+ * `crash` kills everything with no notice, then terminates; `rebalance` raises a
+ * rebalance recommendation.
+ *
+ * The emulator's own EC2 calls (DescribeInstances every ~250 ms, DescribeInstanceAttribute
+ * once per instance, TerminateInstances) use their own administrator client: they are
+ * not the fleet's calls and must not be counted with them.
+ */
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EventEmitter } from 'node:events';
+import {
+  DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type Instance,
+} from '@aws-sdk/client-ec2';
+import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
+import { SynktiError } from '@synkti/core';
+import { EmulatedMachine } from './emulated-machine.ts';
+import type { CredentialsFor, EmulatedInstance } from './instance-metadata.ts';
+import { MOTO_ACCOUNT_ID, type MotoServer } from './moto-server.ts';
+
+export interface InstanceEmulatorOptions {
+  /** The emulated AWS the emulator watches, as the administrator. */
+  moto: Pick<MotoServer, 'clientConfig' | 'endpoint' | 'region'>;
+  /** Machines live under `<stateDir>/instances/<id>/`; the emulator logs to `<stateDir>/emulator.log`. */
+  stateDir: string;
+  /**
+   * AWS_ENDPOINT_URL inside each machine (e.g. a proxy that checks IAM in front of moto).
+   * @default moto.endpoint
+   */
+  awsEndpoint?: string | undefined;
+  /**
+   * Role credentials each instance's IMDS serves under iam/security-credentials/<role>
+   * (only for an instance launched with an instance profile, as on EC2).
+   * @default none: machines get static dummy keys in their environment instead
+   */
+  credentialsFor?: CredentialsFor | undefined;
+  /**
+   * How often the emulated EC2 is listed.
+   * @default 250
+   */
+  pollIntervalMs?: number | undefined;
+}
+
+export interface PreemptOptions {
+  /**
+   * Time from the notice to TerminateInstances (EC2 gives two minutes).
+   * @default 120000
+   */
+  noticeInMs?: number | undefined;
+}
+
+/** Why a machine ended. */
+export type MachineEnd = 'terminated' | 'preempted' | 'crashed' | 'stopped';
+
+const SHIM_SOURCE = fileURLToPath(new URL('./shims/systemctl-shim.mjs', import.meta.url));
+
+function toEmulatedInstance(i: Instance, region: string, ownerId: string | undefined): EmulatedInstance | undefined {
+  const eni = i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0) ?? i.NetworkInterfaces?.[0];
+  if (!i.InstanceId || !i.PrivateIpAddress) return undefined;
+  const tags: Record<string, string> = {};
+  for (const t of i.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
+  return {
+    instanceId: i.InstanceId,
+    instanceType: i.InstanceType ?? 'unknown',
+    imageId: i.ImageId ?? '',
+    region,
+    zone: i.Placement?.AvailabilityZone ?? `${region}a`,
+    privateIp: i.PrivateIpAddress,
+    mac: eni?.MacAddress ?? '02:00:00:00:00:00',
+    subnetId: i.SubnetId ?? eni?.SubnetId ?? '',
+    vpcId: i.VpcId ?? eni?.VpcId ?? '',
+    securityGroupIds: (i.SecurityGroups ?? []).map((g) => g.GroupId).filter((g): g is string => !!g),
+    tags,
+    tagsInMetadata: i.MetadataOptions?.InstanceMetadataTags === 'enabled',
+    instanceProfileArn: i.IamInstanceProfile?.Arn,
+    instanceProfileId: i.IamInstanceProfile?.Id,
+    lifecycle: i.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+    launchedAt: i.LaunchTime?.getTime() ?? Date.now(),
+    accountId: ownerId ?? MOTO_ACCOUNT_ID,
+  };
+}
+
+export class InstanceEmulator extends EventEmitter<{
+  started: [machine: EmulatedMachine];
+  ended: [machine: EmulatedMachine, why: MachineEnd];
+  error: [error: unknown];
+}> {
+  readonly stateDir: string;
+  readonly shimsDir: string;
+  readonly #ec2: EC2Client;
+  readonly #iam: IAMClient;
+  readonly #region: string;
+  readonly #awsEndpoint: string;
+  readonly #pollIntervalMs: number;
+  readonly #machines = new Map<string, EmulatedMachine>();
+  /** Instance ids whose machine has ended: an instance never boots twice. */
+  readonly #ended = new Set<string>();
+  /** Pending preemption deadlines, each with what settles its `terminated` promise on stop(). */
+  readonly #timers = new Map<NodeJS.Timeout, () => void>();
+  #poll: NodeJS.Timeout | undefined;
+  #tick: Promise<void> | undefined;
+  #running = false;
+  #lastError = '';
+
+  constructor(private readonly options: InstanceEmulatorOptions) {
+    super();
+    this.stateDir = options.stateDir;
+    this.shimsDir = join(options.stateDir, 'shims');
+    this.#region = options.moto.region;
+    this.#awsEndpoint = options.awsEndpoint ?? options.moto.endpoint;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 250;
+    if (!(this.#pollIntervalMs >= 10)) throw new SynktiError('E_EMULATOR_OPTIONS', `pollIntervalMs: at least 10, got ${this.#pollIntervalMs}`, { hint: 'leave it unset for 250 ms' });
+    this.#ec2 = new EC2Client(options.moto.clientConfig());
+    this.#iam = new IAMClient(options.moto.clientConfig());
+  }
+
+  #log(line: string): void {
+    try {
+      appendFileSync(join(this.stateDir, 'emulator.log'), `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      // the state directory is gone (stopping): nothing to log to
+    }
+  }
+
+  /** Writes the shims and starts watching the emulated EC2. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    mkdirSync(this.shimsDir, { recursive: true });
+    writeFileSync(join(this.shimsDir, 'systemctl'), `#!/bin/sh\nexec "${process.execPath}" "${SHIM_SOURCE}" "$@"\n`, { mode: 0o755 });
+    // The boot script creates the service's user; the emulator runs everything as itself.
+    writeFileSync(join(this.shimsDir, 'useradd'), '#!/bin/sh\necho "useradd (synkti emulator): not creating $* (services run as the emulator\'s user)" >&2\nexit 0\n', { mode: 0o755 });
+    if (!this.options.credentialsFor) this.#log('no credentialsFor: machines use static dummy keys, not role credentials from their IMDS');
+    this.#running = true;
+    await this.#runTick();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#poll = setTimeout(() => {
+      this.#runTick().finally(() => this.#schedule());
+    }, this.#pollIntervalMs);
+    this.#poll.unref();
+  }
+
+  #runTick(): Promise<void> {
+    this.#tick ??= this.#reconcile().catch((error: unknown) => {
+      const text = String((error as Error)?.message ?? error);
+      // One line per distinct failure, not one every 250 ms.
+      if (text !== this.#lastError) this.#log(`poll failed: ${text}`);
+      this.#lastError = text;
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    }).finally(() => { this.#tick = undefined; });
+    return this.#tick;
+  }
+
+  /** Waits for one full pass over the emulated EC2 (machines started or ended as it says now). */
+  async sync(): Promise<void> {
+    await this.#tick;
+    await this.#runTick();
+  }
+
+  async #describeLive(): Promise<Map<string, EmulatedInstance>> {
+    const live = new Map<string, EmulatedInstance>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#ec2.send(new DescribeInstancesCommand({
+        Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }], NextToken: nextToken,
+      }));
+      for (const r of page.Reservations ?? []) {
+        for (const i of r.Instances ?? []) {
+          const record = toEmulatedInstance(i, this.#region, r.OwnerId);
+          if (record) live.set(record.instanceId, record);
+        }
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return live;
+  }
+
+  async #reconcile(): Promise<void> {
+    if (!this.#running) return;
+    const live = await this.#describeLive();
+    if (!this.#running) return;
+    for (const [id, machine] of this.#machines) {
+      const record = live.get(id);
+      if (record) machine.update(record);
+      else await this.#end(machine, 'terminated');
+    }
+    for (const [id, record] of live) {
+      if (this.#machines.has(id) || this.#ended.has(id)) continue;
+      await this.#boot(record);
+    }
+    this.#lastError = '';
+  }
+
+  async #boot(record: EmulatedInstance): Promise<void> {
+    const attribute = await this.#ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: record.instanceId, Attribute: 'userData' }));
+    const encoded = attribute.UserData?.Value;
+    const instance: EmulatedInstance = { ...record, userData: encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined };
+    if (instance.instanceProfileArn) instance.roleName = await this.#roleOf(instance.instanceProfileArn);
+    if (!this.#running || this.#machines.has(instance.instanceId)) return;
+    const machine = new EmulatedMachine({
+      instance,
+      dir: join(this.stateDir, 'instances', instance.instanceId),
+      awsEndpoint: this.#awsEndpoint,
+      shimsDir: this.shimsDir,
+      credentialsFor: this.options.credentialsFor,
+    });
+    this.#machines.set(instance.instanceId, machine);
+    mkdirSync(machine.dir, { recursive: true });
+    await machine.start();
+    this.#log(`${instance.instanceId}: started at ${instance.privateIp} (${instance.zone}), IMDS ${machine.imdsUrl}, ${instance.userData === undefined ? 'no user data' : 'running its user data'}`);
+    this.emit('started', machine);
+  }
+
+  /** The role inside an instance profile (its name under iam/security-credentials/). */
+  async #roleOf(profileArn: string): Promise<string | undefined> {
+    const name = profileArn.split('/').pop();
+    if (!name) return undefined;
+    try {
+      const profile = await this.#iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }));
+      return profile.InstanceProfile?.Roles?.[0]?.RoleName;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #end(machine: EmulatedMachine, why: MachineEnd): Promise<void> {
+    if (this.#ended.has(machine.id)) {
+      await machine.stop();
+      return;
+    }
+    this.#ended.add(machine.id);
+    try {
+      await machine.stop();
+    } finally {
+      this.#machines.delete(machine.id);
+      this.#log(`${machine.id}: ended (${why})`);
+      this.emit('ended', machine, why);
+    }
+  }
+
+  /** The running machines. */
+  machines(): EmulatedMachine[] {
+    return [...this.#machines.values()];
+  }
+
+  /** The running machine of an instance, if any. */
+  machine(id: string): EmulatedMachine | undefined {
+    return this.#machines.get(id);
+  }
+
+  #require(id: string, what: string): EmulatedMachine {
+    const machine = this.#machines.get(id);
+    if (!machine) {
+      throw new SynktiError('E_EMULATED_INSTANCE_NOT_FOUND', `${what}: no running emulated instance ${id}`, {
+        hint: this.#machines.size ? `running: ${[...this.#machines.keys()].join(', ')}` : 'no instance is running; await emulator.sync() after RunInstances',
+      });
+    }
+    return machine;
+  }
+
+  async #terminate(id: string): Promise<void> {
+    await this.#ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  }
+
+  /**
+   * A spot interruption: the instance-action notice is in the instance's metadata at once;
+   * at its time the instance is terminated (TerminateInstances) and its machine killed.
+   * Resolves once the notice is visible; the termination happens later.
+   */
+  preempt(id: string, options: PreemptOptions = {}): { time: number; terminated: Promise<void> } {
+    const machine = this.#require(id, 'preempt');
+    const noticeInMs = options.noticeInMs ?? 120_000;
+    if (!(noticeInMs >= 0)) throw new SynktiError('E_EMULATOR_OPTIONS', `noticeInMs: must be 0 or more, got ${noticeInMs}`, { hint: 'EC2 gives 120000 (two minutes)' });
+    const time = Date.now() + noticeInMs;
+    machine.events.notice = { action: 'terminate', time };
+    this.#log(`${id}: spot interruption notice, terminating at ${new Date(time).toISOString()}`);
+    const terminated = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (!this.#running) { resolve(); return; }
+        this.#terminate(id).then(() => this.#end(machine, 'preempted')).then(resolve, reject);
+      }, noticeInMs);
+      timer.unref();
+      this.#timers.set(timer, resolve);
+    });
+    // A caller that does not await it must not see an unhandled rejection.
+    terminated.catch((error: unknown) => this.#log(`${id}: termination after the notice failed: ${String(error)}`));
+    return { time, terminated };
+  }
+
+  /** A rebalance recommendation in the instance's metadata (nothing is terminated). */
+  rebalance(id: string): void {
+    this.#require(id, 'rebalance').events.rebalance = { noticeTime: Date.now() };
+    this.#log(`${id}: rebalance recommendation`);
+  }
+
+  /** A crash: every process SIGKILLed with no notice, then the instance terminated. */
+  async crash(id: string): Promise<void> {
+    const machine = this.#require(id, 'crash');
+    await this.#end(machine, 'crashed');
+    await this.#terminate(id);
+  }
+
+  /** Stops watching and kills every machine; nothing is left running. Idempotent. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#poll) clearTimeout(this.#poll);
+    for (const [timer, settle] of this.#timers) {
+      clearTimeout(timer);
+      settle();
+    }
+    this.#timers.clear();
+    await this.#tick?.catch(() => undefined);
+    const results = await Promise.allSettled([...this.#machines.values()].map((m) => this.#end(m, 'stopped')));
+    this.#ec2.destroy();
+    this.#iam.destroy();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
