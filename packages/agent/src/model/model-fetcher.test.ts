@@ -244,7 +244,7 @@ describe('fetchModel against s3rver', () => {
     const broken = join(work, 'broken-copy');
     await cp(join(work, 'first', 'tiny'), broken, { recursive: true });
     const big = await readFile(join(broken, BIG));
-    big[1234] ^= 0xff;
+    big[1234] = big[1234]! ^ 0xff;
     await writeFile(join(broken, BIG), big);
     const refused = await standIn(broken);
     assert.equal(refused.code, 1, refused.stderr);
