@@ -20,7 +20,7 @@ import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testi
 import { runBootstrap, type BootstrapOptions, type BootstrapReport } from './bootstrap.ts';
 import { renderBootstrapReport } from './bootstrap-output.ts';
 import { FakeSsm } from './fake-ssm.ts';
-import { defaultPlanFile } from '@synkti/infra';
+import { SpotServeFleet, defaultPlanFile, runMockStack, type PolicyDocument } from '@synkti/infra';
 import { createPulumiInfraRunner, fileBackendHasStack, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
 import { MODEL_MANIFEST_NAME } from './model-upload.ts';
 import { digestFile } from './s3-file-upload.ts';
@@ -122,6 +122,10 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.equal(first.steps.find((s) => s.step === 'workers')!.changed.length, 3);
     assert.equal(infra.ups[0]?.stack, 'twice', 'the Pulumi stack defaults to the project name');
     assert.deepEqual(infra.ups[0]?.config, { serve: { projectName: 'twice', region: 'us-east-1', workerCount: 0 } });
+    // That stack's worker role can replace itself (spot notice) and untag itself (shutdown).
+    const stack = await runMockStack((opts) => new SpotServeFleet('serve', infra.ups[0]!.config.serve, opts), { stack: 'twice' });
+    const grants = (JSON.parse(stack.resources.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy')!.inputs.policy as string) as PolicyDocument).Statement.flatMap((s) => s.Action);
+    for (const action of ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'iam:PassRole']) assert.ok(grants.includes(action), `the worker role may ${action}`);
 
     const artifactSha = (await digestFile(p.artifact)).sha256;
     assert.deepEqual(first.artifact, { key: 'artifacts/synkti-agent-0.1.0.tgz', version: '0.1.0', sha256: artifactSha });
