@@ -14,5 +14,8 @@ export { parseModelUri, modelUriProblem, MODEL_URI_EXAMPLE, type ModelLocation }
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
 export { initTemplate, STAND_IN_COMMAND, type InitTemplateOptions } from './init-template.ts';
+export {
+  workloadPreset, STAND_IN_PRESET_COMMAND, VLLM_PRESET_COMMAND, type WorkloadPreset, type WorkloadPresetName, type WorkloadPresetOptions,
+} from './workload-presets.ts';
 export { SIZES, SIZE_TO_INSTANCE_TYPES, SIZE_TO_INSTANCE_TYPE, type Size } from './instance-sizes.ts';
 export { freeLoopbackPort } from './free-port.ts';

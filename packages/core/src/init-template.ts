@@ -1,4 +1,5 @@
 import { ConfigError } from './config-error.ts';
+import { STAND_IN_PRESET_COMMAND } from './workload-presets.ts';
 
 export interface InitTemplateOptions {
   /** The cluster name written into the file; must be a valid cluster name. */
@@ -10,8 +11,11 @@ export interface InitTemplateOptions {
   workloadCommand?: string[] | undefined;
 }
 
-/** The stand-in model server, relative to the repo root (run `synkti` from there). */
-export const STAND_IN_COMMAND = ['node', '--import', 'tsx', 'packages/agent/src/stand-in/main.ts', '--port', '{port}'];
+/**
+ * The stand-in model server: the `stand-in` preset, whose {node}, {tsx} and {standIn}
+ * each agent resolves from its own package (a checkout or an installed agent alike).
+ */
+export const STAND_IN_COMMAND = STAND_IN_PRESET_COMMAND;
 
 const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 
@@ -65,6 +69,9 @@ export default defineCluster({
   //   command: ['vllm', 'serve', 'Qwen/Qwen2.5-7B-Instruct', '--port', '{port}'],
   //   healthPath: '/health',
   //   startupTimeout: '15 minutes',
+  // or, with weights every node fetches and checks before it starts (synkti model upload):
+  //   model: { uri: 's3://my-fleet-models/models/qwen2.5-7b/' },
+  //   workload: { command: ['vllm', 'serve', '{modelPath}', '--port', '{port}'], ... },
   workload: {
     // An argument list, or one string run through \`sh -c\`. {port} becomes the port below.
     command: ${command},

@@ -13,13 +13,14 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { TAG_CLUSTER, TAG_PREFIX, TAG_ROLE, deserializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
+import { TAG_CLUSTER, TAG_PREFIX, TAG_ROLE, TAG_TARGET_GROUPS, deserializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
 } from '../validate.ts';
 import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
 import { SecureBucket } from './secure-bucket.ts';
+import { checkDeregistrationDelay, targetGroupStatements, withTargetGroup } from './serve-load-balancer.ts';
 import { serveWorkerUserData, type ServeWorkerBootArgs } from './worker-user-data.ts';
 
 const C = 'SpotServeFleet';
@@ -49,6 +50,12 @@ export interface ServeLoadBalancerArgs {
   allowedCidrBlocks?: string[] | undefined;
   /** An internal (VPC-only) load balancer. @default false */
   internal?: boolean | undefined;
+  /**
+   * Seconds the load balancer keeps a leaving node's open requests. A node leaves at its
+   * spot notice (t=0), so this must end inside the notice (120 s − the cluster's drain
+   * margin) and should cover the longest stream served. @default 90
+   */
+  deregistrationDelaySeconds?: number | undefined;
 }
 
 export type { ServeWorkerBootArgs };
@@ -177,7 +184,7 @@ interface ResolvedServeArgs {
   rootVolumeGiB: number;
   ports: { workload: number; router: number; agent: number };
   agentReplacement: boolean;
-  loadBalancer: (ServeLoadBalancerArgs & { allowedCidrBlocks: string[] }) | undefined;
+  loadBalancer: (ServeLoadBalancerArgs & { allowedCidrBlocks: string[]; deregistrationDelaySeconds: number }) | undefined;
   checkpointExpireDays: number;
 }
 
@@ -270,7 +277,11 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   const loadBalancer = args.loadBalancer && {
     ...args.loadBalancer,
     allowedCidrBlocks: checkCidrs(C, 'loadBalancer.allowedCidrBlocks', args.loadBalancer.allowedCidrBlocks ?? ['0.0.0.0/0']),
+    deregistrationDelaySeconds: checkDeregistrationDelay(C, args.loadBalancer.deregistrationDelaySeconds, spec.timeouts.drainMarginMs),
   };
+  if (loadBalancer && spec.serve.loadBalancer?.targetType === 'ip') {
+    throw inputError(C, 'clusterConfig', "has serve.loadBalancer.targetType 'ip', but the fleet's target group names instances", "leave targetType out (instance) when SpotServeFleet makes the load balancer; 'ip' is for groups of your own");
+  }
   if (args.subnetIds !== undefined && args.subnetIds.length < 2) {
     throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give at least two subnets in different zones (preemptions are correlated within a zone)');
   }
@@ -416,6 +427,8 @@ export class SpotServeFleet extends pulumi.ComponentResource {
   readonly autoScalingGroupName: pulumi.Output<string>;
   /** DNS name of the load balancer, when there is one. */
   readonly loadBalancerDnsName: pulumi.Output<string | undefined>;
+  /** The routers' target group, when there is a load balancer (put it in serve.loadBalancer.targetGroupArns of nodes launched outside this stack). */
+  readonly targetGroupArn: pulumi.Output<string | undefined>;
   readonly clusterName: string;
   readonly environment: EnvironmentName | undefined;
 
@@ -515,6 +528,25 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     });
     new aws.iam.RolePolicy(`${name}-worker`, { role: role.id, policy: policyJson(statements) }, child);
 
+    // --- load balancer target group (before the template: its ARN rides in the launch tags and the agents' config)
+    let targetGroup: aws.lb.TargetGroup | undefined;
+    if (a.loadBalancer) {
+      targetGroup = new aws.lb.TargetGroup(`${name}-routers`, {
+        namePrefix: 'synkti',
+        port: a.ports.router,
+        protocol: 'HTTP',
+        vpcId,
+        targetType: 'instance',
+        // Inside the notice: a node leaves at t=0 and its in-flight streams finish meanwhile.
+        deregistrationDelay: a.loadBalancer.deregistrationDelaySeconds,
+        healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
+        tags,
+      }, child);
+      // The worker leaves (and a replacement joins) exactly this group; its own policy, beside the EC2 one.
+      new aws.iam.RolePolicy(`${name}-worker-load-balancer`, { role: role.id, policy: policyJson(targetGroupStatements(targetGroup.arn, a.project)) }, child);
+    }
+    this.targetGroupArn = targetGroup ? targetGroup.arn : pulumi.output(undefined);
+
     // --- launch template ---------------------------------------------------------------
     let userData: pulumi.Input<string> | undefined;
     if (args.userData !== undefined) {
@@ -523,11 +555,11 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       // The script bootstrap's workers boot with (checked at resolve time), for this bucket and account.
       const boot = a.boot;
       const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
-      userData = pulumi.all([models.name, account, modelUri]).apply(([bucket, acct, uri]) => Buffer.from(serveWorkerUserData({
-        spec: a.spec, region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
+      userData = pulumi.all([models.name, account, modelUri, targetGroup?.arn]).apply(([bucket, acct, uri, targetGroupArn]) => Buffer.from(serveWorkerUserData({
+        spec: withTargetGroup(a.spec, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
       }), 'utf8').toString('base64'));
     }
-    const launchTags = { ...tags, [TAG_ROLE]: a.role };
+    const launchTags = { ...tags, [TAG_ROLE]: a.role, ...(targetGroup ? { [TAG_TARGET_GROUPS]: targetGroup.arn } : {}) };
     const template = new aws.ec2.LaunchTemplate(`${name}-worker`, {
       namePrefix: `${a.project}-worker-`,
       imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
@@ -544,9 +576,8 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     this.launchTemplateId = template.id;
 
     // --- load balancer -----------------------------------------------------------------
-    let targetGroup: aws.lb.TargetGroup | undefined;
     let lbDns: pulumi.Output<string | undefined> = pulumi.output(undefined);
-    if (a.loadBalancer && albSg) {
+    if (a.loadBalancer && albSg && targetGroup) {
       const lb = new aws.lb.LoadBalancer(`${name}-alb`, {
         name: `${a.project}-alb`.slice(0, 32),
         loadBalancerType: 'application',
@@ -555,16 +586,6 @@ export class SpotServeFleet extends pulumi.ComponentResource {
         subnets: subnetIds,
         dropInvalidHeaderFields: true,
         enableDeletionProtection: a.deletionProtection,
-        tags,
-      }, child);
-      targetGroup = new aws.lb.TargetGroup(`${name}-routers`, {
-        namePrefix: 'synkti',
-        port: a.ports.router,
-        protocol: 'HTTP',
-        vpcId,
-        targetType: 'instance',
-        deregistrationDelay: 30,
-        healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
         tags,
       }, child);
       if (a.loadBalancer.certificateArn !== undefined) {
@@ -622,6 +643,7 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       launchTemplateId: this.launchTemplateId,
       autoScalingGroupName: this.autoScalingGroupName,
       loadBalancerDnsName: this.loadBalancerDnsName,
+      targetGroupArn: this.targetGroupArn,
     });
   }
 }

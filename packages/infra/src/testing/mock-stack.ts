@@ -74,6 +74,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
       return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:ecr:${region}:${acct}:repository/${physical}`, repositoryUrl: `${acct}.dkr.ecr.${region}.amazonaws.com/${physical}` } };
     case 'aws:ecs/cluster:Cluster':
       return { id: `arn:aws:ecs:${region}:${acct}:cluster/${physical}`, state: { ...inputs, name: physical, arn: `arn:aws:ecs:${region}:${acct}:cluster/${physical}` } };
+    case 'aws:lb/targetGroup:TargetGroup':
+      return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:targetgroup/${physical}/0123456789abcdef` } };
     case 'aws:lb/loadBalancer:LoadBalancer':
       return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:loadbalancer/app/${physical}/mock`, dnsName: `${physical}.${region}.elb.amazonaws.com` } };
     default: {
