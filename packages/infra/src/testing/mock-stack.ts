@@ -38,6 +38,12 @@ export interface MockStackOptions {
   stack?: string | undefined;
   /** Region used in mocked ARNs and URLs. @default 'us-east-1' */
   region?: string | undefined;
+  /**
+   * Ids to give resources instead of the mock's, by logical name (e.g. the id of a security
+   * group that exists in an emulated AWS, so policies naming it match the real one).
+   * @default {}
+   */
+  physicalIds?: Record<string, string> | undefined;
 }
 
 export interface MockStackResult<T> {
@@ -85,6 +91,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
   }
 }
 
+/** The mock's state with its id replaced, in ARNs too (`sg-serve-worker` → the given id). */
+function withId(type: string, state: Record<string, unknown>, mockId: string, id: string): Record<string, unknown> {
+  const arn = str(state.arn);
+  return type === 'aws:ec2/securityGroup:SecurityGroup' && arn ? { ...state, arn: arn.replace(mockId, id) } : state;
+}
+
 function mockCall(token: string, inputs: Record<string, unknown>, region: string): Record<string, unknown> {
   switch (token) {
     case 'aws:index/getCallerIdentity:getCallerIdentity':
@@ -121,7 +133,9 @@ export async function runMockStack<T>(
   await pulumi.runtime.setMocks({
     newResource(args) {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;
-      const { id, state } = mockState(args.type, args.name, inputs, region);
+      const mocked = mockState(args.type, args.name, inputs, region);
+      const given = options.physicalIds?.[args.name];
+      const { id, state } = given === undefined ? mocked : { id: given, state: withId(args.type, mocked.state, mocked.id, given) };
       registered.set(key(args.type, args.name), { type: args.type, name: args.name, id, inputs, state, custom: args.custom ?? true, provider: args.provider || undefined });
       return { id, state };
     },
