@@ -18,7 +18,7 @@ import { findHaproxy } from '../packages/cli/src/demo/haproxy.ts';
 import { runCli } from './helpers/cli.ts';
 
 const skip = findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
-  ? 'haproxy is not on PATH (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
+  ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
   : false;
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-behind-lb-'));

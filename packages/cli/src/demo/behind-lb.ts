@@ -123,10 +123,13 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
     };
     const inRotation = (): HaproxyServer[] => latest.filter((s) => s.status === 'UP');
     ticker = (async () => {
+      // One failed round (a busy registry) is retried by the next; five in a row are a problem.
+      let failedInARow = 0;
       while (ticking) {
-        await tick().catch((error: unknown) => {
-          const message = `load balancer sync failed: ${(error as Error).message}`;
-          if (problems.at(-1) !== message) problems.push(message);
+        await tick().then(() => { failedInARow = 0; }, (error: unknown) => {
+          failedInARow += 1;
+          const message = `load balancer sync failed ${failedInARow} times in a row: ${(error as Error).message}`;
+          if (failedInARow === 5) problems.push(message);
         });
         await sleep(TICK_MS);
       }

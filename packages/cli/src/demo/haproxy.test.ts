@@ -13,7 +13,7 @@ import { checkServerName, checkTargetAddress, renderHaproxyConfig } from './hapr
 import { findHaproxy, parseStatCsv, startHaproxy, type Haproxy } from './haproxy.ts';
 
 const haproxyMissing = findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
-  ? 'haproxy is not on PATH (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
+  ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
   : false;
 
 interface FakeRouter { name: string; port: number; healthy: boolean; server: Server; release: () => void }

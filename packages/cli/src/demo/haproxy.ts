@@ -7,7 +7,7 @@
  * cutting a stream.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import {
   type CheckSettings, type HaproxyConfigOptions,
 } from './haproxy-config.ts';
 
-export const HAPROXY_INSTALL_HINT = 'install HAProxy (Debian/Ubuntu: sudo apt-get install -y haproxy), then check that haproxy is on PATH';
+export const HAPROXY_INSTALL_HINT = 'install HAProxy 2.4 or newer (Debian/Ubuntu: sudo apt-get install -y haproxy); it is looked for on PATH, then in /usr/sbin and /usr/local/sbin';
 
 export interface HaproxyOptions extends Omit<HaproxyConfigOptions, 'port' | 'socketPath'> {
   /** Frontend port; 0 picks a free one. @default 0 */
@@ -113,11 +113,15 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
-/** The path of haproxy on PATH (or the given command), or undefined. */
-export function findHaproxy(command = 'haproxy'): string | undefined {
-  const found = spawnSync('bash', ['-c', 'command -v "$1"', 'find', command], { encoding: 'utf8' });
+/** Where Debian's package puts it: /usr/sbin is not on a normal user's PATH. */
+const SBIN_PLACES = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'];
+
+/** The path of haproxy on PATH or in /usr/sbin, /usr/local/sbin (or of the given command on PATH), or undefined. */
+export function findHaproxy(command?: string): string | undefined {
+  const found = spawnSync('bash', ['-c', 'command -v "$1"', 'find', command ?? 'haproxy'], { encoding: 'utf8' });
   const path = found.stdout.trim();
-  return found.status === 0 && path ? path : undefined;
+  if (found.status === 0 && path) return path;
+  return command === undefined ? SBIN_PLACES.find((place) => existsSync(place)) : undefined;
 }
 
 /** Sends one command line on the runtime API socket and reads the answer (HAProxy closes after it). */
@@ -216,7 +220,7 @@ const MAX_LOG_LINES = 200;
 export async function startHaproxy(options: HaproxyOptions = {}): Promise<Haproxy> {
   const command = findHaproxy(options.command);
   if (!command) {
-    throw new SynktiError('E_TOOL_MISSING', `haproxy (the load balancer in front of the routers) is not on PATH`, { hint: HAPROXY_INSTALL_HINT });
+    throw new SynktiError('E_TOOL_MISSING', `haproxy (the load balancer in front of the routers) is not on PATH nor in /usr/sbin`, { hint: HAPROXY_INSTALL_HINT });
   }
   const check = checkSettings(options);
   // A free port can be taken between the probe and HAProxy's bind: try a few.
