@@ -11,19 +11,20 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TAG_CLUSTER, TAG_ROLE, freeLoopbackPort, validateCluster } from '@synkti/core';
+import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { TAG_CLUSTER, TAG_ROLE, VLLM_PRESET_COMMAND, freeLoopbackPort, validateCluster, workloadPreset } from '@synkti/core';
 import {
   LocalObjectStore, MODEL_MANIFEST_FORMAT, modelManifestKey, serializeModelManifest,
   type InstanceMetadata, type InstanceProvider, type InstanceRecord,
 } from '@synkti/cloud';
 import { Agent } from '../agent.ts';
 import { createLogger } from '../logger.ts';
-import { NodeRuntime } from '../node-runtime.ts';
+import { NodeRuntime, workloadCommand } from '../node-runtime.ts';
 import type { ModelProgress } from './model-fetcher.ts';
 import { objectStoreModelSource } from './model-source.ts';
 
 const quiet = createLogger({}, { write() {} });
-const STAND_IN = fileURLToPath(new URL('../stand-in/main.ts', import.meta.url));
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -61,7 +62,8 @@ test('a node whose model cannot be fetched stays not ready without its workload;
     name: 'rtmodel',
     pools: { worker: { count: 1 } },
     model: { uri: 's3://rt-models/models/tiny/' },
-    workload: { command: [process.execPath, '--import', 'tsx', STAND_IN, '--port', '{port}', '--model-dir', '{modelPath}'], startupTimeout: '30s' },
+    // The preset an installed agent runs: {node}, {tsx} and {standIn} come from the agent package.
+    workload: { ...workloadPreset('stand-in', { modelDir: true }), startupTimeout: '30s' },
     timeouts: { gossipInterval: '100ms', failureTimeout: '1s' },
   });
   const [agentPort, routerPort, workloadPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
@@ -113,4 +115,16 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   assert.ok((await stat(join(modelsDir, 'tiny', 'weights.bin'))).size === 50_000);
   // The stand-in got {modelPath} and checked it before it served.
   assert.equal((await fetch(`http://127.0.0.1:${workloadPort}/health`)).status, 200);
+});
+
+test('workload commands get this node\'s port, model path and the stand-in resolved from the agent package', () => {
+  const [node, importFlag, tsx, standIn, ...rest] = workloadCommand(workloadPreset('stand-in', { modelDir: true }).command, 8123, '/var/lib/synkti/models/m');
+  assert.equal(node, process.execPath);
+  assert.equal(importFlag, '--import');
+  assert.ok(tsx!.startsWith('file:///') && existsSync(fileURLToPath(tsx!)), `tsx loader ${tsx}: absolute, so any cwd works`);
+  assert.ok(isAbsolute(standIn!) && existsSync(standIn!) && standIn!.endsWith(join('stand-in', 'main.ts')));
+  assert.deepEqual(rest, ['--port', '8123', '--model-dir', '/var/lib/synkti/models/m']);
+  assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen'), ['vllm', 'serve', '/m/qwen', '--port', '8000']);
+  assert.deepEqual(workloadCommand(['sh', '-c', 'serve --port={port} {other}'], 9), ['sh', '-c', 'serve --port=9 {other}'], 'unknown braces stay');
+  assert.deepEqual(workloadPreset('vllm'), { command: ['vllm', 'serve', '{modelPath}', '--port', '{port}'], healthPath: '/health', startupTimeout: '15 minutes' });
 });
