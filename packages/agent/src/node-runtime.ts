@@ -11,6 +11,7 @@ import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts
 import { readWorkloadLoad } from './workload-load.ts';
 import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
 import type { ModelObjectSource } from './model/model-source.ts';
+import { STAND_IN_MAIN_PATH, tsxLoaderUrl } from './stand-in/stand-in-path.ts';
 import type { LoadBalancerFactory, LoadBalancerMember } from './load-balancer/load-balancer-member.ts';
 import type { LoadBalancerExit } from './load-balancer/load-balancer-targets.ts';
 
@@ -51,12 +52,20 @@ export interface DrainReport {
   replacement?: string | undefined;
 }
 
-/** Replace `{port}` in the workload command with the node's workload port, `{modelPath}` with the fetched model's directory. */
+/**
+ * The workload command with this node's values: `{port}` the workload port, `{modelPath}`
+ * the fetched model's directory, and for the stand-in preset `{node}`, `{tsx}` and
+ * `{standIn}` (resolved from the agent package, so an installed agent finds them).
+ */
 export function workloadCommand(command: string[], port: number, modelPath?: string): string[] {
-  return command.map((arg) => {
-    const withPort = arg.replaceAll('{port}', String(port));
-    return modelPath === undefined ? withPort : withPort.replaceAll('{modelPath}', modelPath);
-  });
+  const values: Record<string, () => string> = {
+    '{port}': () => String(port),
+    '{node}': () => process.execPath,
+    '{tsx}': tsxLoaderUrl,
+    '{standIn}': () => STAND_IN_MAIN_PATH,
+    ...(modelPath === undefined ? {} : { '{modelPath}': () => modelPath }),
+  };
+  return command.map((arg) => arg.replace(/\{(port|node|tsx|standIn|modelPath)\}/g, (token) => values[token]?.() ?? token));
 }
 
 /**
