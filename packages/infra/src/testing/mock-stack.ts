@@ -39,8 +39,9 @@ export interface MockStackOptions {
   /** Region used in mocked ARNs and URLs. @default 'us-east-1' */
   region?: string | undefined;
   /**
-   * Ids to give resources instead of the mock's, by logical name (e.g. the id of a security
-   * group that exists in an emulated AWS, so policies naming it match the real one).
+   * Ids to give resources instead of the mock's, keyed `<type>::<logical name>` (e.g.
+   * `aws:ec2/securityGroup:SecurityGroup::serve-worker`: the id of a security group that
+   * exists in an emulated AWS, so policies naming it match the real one).
    * @default {}
    */
   physicalIds?: Record<string, string> | undefined;
@@ -134,7 +135,7 @@ export async function runMockStack<T>(
     newResource(args) {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;
       const mocked = mockState(args.type, args.name, inputs, region);
-      const given = options.physicalIds?.[args.name];
+      const given = options.physicalIds?.[key(args.type, args.name)];
       const { id, state } = given === undefined ? mocked : { id: given, state: withId(args.type, mocked.state, mocked.id, given) };
       registered.set(key(args.type, args.name), { type: args.type, name: args.name, id, inputs, state, custom: args.custom ?? true, provider: args.provider || undefined });
       return { id, state };

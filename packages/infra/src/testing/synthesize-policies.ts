@@ -38,6 +38,9 @@ export interface SynthesizedRole {
   instanceProfiles: string[];
 }
 
+/** Logical name of the synthesized fleet (its resources are `serve-*`). */
+const SERVE_NAME = 'serve';
+
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -109,11 +112,18 @@ export async function synthesizeRoles(
   return rolesFromResources(resources);
 }
 
+export interface SynthesizeServeOptions extends MockStackOptions {
+  /** Id of the workers' security group in the emulated account (the policy names it). @default the mock's */
+  workerSecurityGroupId?: string | undefined;
+}
+
 /**
- * The roles of a `SpotServeFleet` (today: the worker role). Pass `physicalIds` to give the
- * security group the id it has in the emulated account, and `vpcId`/`subnetIds`/`imageId`
- * in `args`, so policies naming them match the emulated resources.
+ * The roles of a `SpotServeFleet` (today: the worker role). Pass `workerSecurityGroupId`,
+ * and `vpcId`/`subnetIds`/`imageId` in `args`, so policies naming them match the emulated
+ * account's resources.
  */
-export function synthesizeServeFleetRoles(args: SpotServeFleetArgs = {}, options: MockStackOptions = {}): Promise<SynthesizedRole[]> {
-  return synthesizeRoles((opts) => new SpotServeFleet('serve', args, opts), options);
+export function synthesizeServeFleetRoles(args: SpotServeFleetArgs = {}, options: SynthesizeServeOptions = {}): Promise<SynthesizedRole[]> {
+  const { workerSecurityGroupId, ...mock } = options;
+  const physicalIds = { ...mock.physicalIds, ...(workerSecurityGroupId ? { [`aws:ec2/securityGroup:SecurityGroup::${SERVE_NAME}-worker`]: workerSecurityGroupId } : {}) };
+  return synthesizeRoles((opts) => new SpotServeFleet(SERVE_NAME, args, opts), { ...mock, physicalIds });
 }
