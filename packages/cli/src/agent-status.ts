@@ -1,5 +1,6 @@
 import type { InstanceRecord } from '@synkti/cloud';
 import { agentUrl, fetchAgent, type LocalFleet } from './local-fleet.ts';
+import type { AgentModelStatus } from './model-status.ts';
 
 /** What an agent's GET /status answers (the fields the CLI shows). */
 export interface AgentStatus {
@@ -13,6 +14,8 @@ export interface AgentStatus {
   load: number;
   members: { id: string; state: string; role: string; address: string; agentPort: number; routerPort: number }[];
   workload?: { state: string } | undefined;
+  /** The model fetch (absent when the cluster names no model). */
+  model?: AgentModelStatus | undefined;
 }
 
 export interface NodeReport {

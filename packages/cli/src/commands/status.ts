@@ -4,6 +4,7 @@ import type { NodeReport } from '../agent-status.ts';
 import { openFleet } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { renderTable } from '../output.ts';
+import { modelNote, modelProblemLines } from '../model-status.ts';
 
 export interface NodeTableOptions {
   /** Whose instances these are: on aws an agent that does not answer shows EC2's state. @default 'local' */
@@ -12,7 +13,11 @@ export interface NodeTableOptions {
 
 /** The STATE column: the agent's state, else the cloud's view ('unreachable' for a running local instance). */
 function stateCell(report: NodeReport, kind: 'local' | 'aws'): string {
-  if (report.status) return report.status.state;
+  if (report.status) {
+    // A node still fetching its model (or failing to) says so next to its state.
+    const note = modelNote(report.status.model);
+    return note ? `${report.status.state} (${note})` : report.status.state;
+  }
   if (kind === 'aws') return `ec2:${report.record.state}`;
   return report.record.state === 'running' ? 'unreachable' : report.record.state;
 }
@@ -34,7 +39,9 @@ export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions
       status ? String(status.members.length) : '-',
     ];
   });
-  return renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS'], rows);
+  const table = renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS'], rows);
+  const problems = modelProblemLines(reports.map((r) => ({ id: r.record.id, model: r.status?.model })));
+  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }
 
 /** One object per node; the same shape on every provider (`reachable` says whether its agent answered). */
@@ -54,6 +61,7 @@ export function reportsToJson(reports: NodeReport[]): unknown[] {
     uptimeMs: status?.uptimeMs,
     load: status?.load,
     members: status?.members.map((m) => m.id),
+    model: status?.model,
   }));
 }
 
