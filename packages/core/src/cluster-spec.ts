@@ -43,6 +43,7 @@ export const timeoutsInputSchema = z.strictObject({
   drainMargin: duration.optional(),
   shutdownGrace: duration.optional(),
   requestTimeout: duration.optional(),
+  maxStreamDuration: duration.optional(),
 });
 
 export const clusterInputSchema = z.strictObject({
@@ -108,6 +109,8 @@ export interface ClusterSpec {
     drainMarginMs: number;
     shutdownGraceMs: number;
     requestTimeoutMs: number;
+    /** The longest a response (stream) is expected to take: a draining node takes new requests until this long before the end of its budget. */
+    maxStreamDurationMs: number;
   };
   membership: { listers: number };
   serve: { replaceOnRebalance: boolean; loadBalancer?: LoadBalancerSpec | undefined };
@@ -121,6 +124,7 @@ const DEFAULT_TIMEOUTS = {
   drainMargin: '5s',
   shutdownGrace: '30s',
   requestTimeout: '5 minutes',
+  maxStreamDuration: '30s',
 } as const;
 
 /** Allowed keys per object path, for "did you mean" suggestions. */
@@ -403,6 +407,7 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       drainMarginMs: parseDuration(timeouts.drainMargin),
       shutdownGraceMs: parseDuration(timeouts.shutdownGrace),
       requestTimeoutMs: parseDuration(timeouts.requestTimeout),
+      maxStreamDurationMs: parseDuration(timeouts.maxStreamDuration),
     },
     membership: { listers: input.membership?.listers ?? 2 },
     serve: {

@@ -94,6 +94,7 @@ export default defineCluster({
     drainMargin: '5s', // safety margin before the notice deadline
     // shutdownGrace: '30s', // how long a stopped node (SIGTERM) gets to drain
     // requestTimeout: '5 minutes', // the longest a routed request may take
+    // maxStreamDuration: '30s', // a draining node takes new requests until this long before its deadline
   },
 
   // How many nodes list the cloud (chosen by rendezvous hash); the rest learn by gossip,
