@@ -40,13 +40,22 @@ export interface NodeRuntimeOptions {
   loadBalancer?: LoadBalancerFactory | undefined;
 }
 
+/** A client connection left idle this long during a drain is closed; a router this quiet counts as idle. */
+const DRAIN_IDLE_CLOSE_MS = 1000;
+
 export interface DrainReport {
   /** A spot notice, a SIGTERM, or an on-demand fallback handing over to its spot successor. */
   reason: 'interruption' | 'shutdown' | 'spot-return';
   startedAt: number;
   deadline: number;
   budgetMs: number;
-  /** Requests still in flight when the budget ran out (handed back or cut). */
+  /** When the router stopped taking new requests (one `maxStreamDuration` before the end of the budget, or at once). */
+  cutoffAt: number;
+  /**
+   * Requests cut when the budget ran out: the router's own (cut by its stop) plus those the
+   * workload still held when it was stopped (other routers retry them if no byte was sent).
+   * 0 unless a stream outlived the notice.
+   */
   leftInFlight: number;
   tookMs: number;
   replacement?: string | undefined;
@@ -289,7 +298,14 @@ export class NodeRuntime {
     const { agent, spec, logger } = this.options;
     const startedAt = this.clock();
     const budgetMs = Math.max(0, deadline - startedAt - spec.timeouts.drainMarginMs);
-    logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs }, 'draining');
+    const endAt = startedAt + budgetMs;
+    // New requests are still taken until one longest stream before the end of the budget,
+    // so every request taken can finish; clients that reach this router after it are refused.
+    const cutoffInMs = Math.max(0, budgetMs - spec.timeouts.maxStreamDurationMs);
+    // t=0, before `draining` is announced: health 503, every response closes its connection,
+    // idle connections are closed, so clients and balancers reconnect elsewhere.
+    this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, fallbackPeer: this.selfPeer() });
+    logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs, cutoffInMs }, 'draining');
     let replacement: string | undefined;
     let leftInFlight = 0;
     await agent.stop({
@@ -298,32 +314,49 @@ export class NodeRuntime {
         const launching = reason === 'interruption'
           ? this.replacer!.replaceSelf(agent.role).then((r) => { replacement = r?.id; }, (error: unknown) => logger.error({ err: error }, 'could not launch the replacement'))
           : Promise.resolve();
-        leftInFlight = await this.waitIdle(startedAt + budgetMs);
+        await this.waitIdle(endAt, { quiet: true });
         await launching;
-        const remaining = Math.max(0, startedAt + budgetMs - this.clock());
-        await this.router?.stop({ graceMs: Math.min(remaining, 1000) });
+        // Requests in flight (or taken since the idle check) get to the end of the budget, not
+        // a fixed grace: the router cuts only what is still running then.
+        const routerCut = (await this.router?.stop({ graceMs: Math.max(0, endAt - this.clock()) })) ?? 0;
+        // The workload's own in-flight are other routers' requests: wait for them too.
+        const workloadLeft = await this.waitIdle(endAt, { quiet: false });
+        leftInFlight = routerCut + workloadLeft;
+        const remaining = Math.max(0, endAt - this.clock());
         // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
-        await this.supervisor?.stop({ graceMs: Math.min(Math.max(remaining, 0), 2000) });
+        await this.supervisor?.stop({ graceMs: Math.min(remaining, 2000) });
         this.watcher?.stop();
         this.replacer?.stop();
         this.spotReturn?.stop();
       },
     });
-    const report: DrainReport = { reason, startedAt, deadline, budgetMs, leftInFlight, tookMs: this.clock() - startedAt, replacement };
+    const report: DrainReport = { reason, startedAt, deadline, budgetMs, cutoffAt: startedAt + cutoffInMs, leftInFlight, tookMs: this.clock() - startedAt, replacement };
     this.lastDrain = report;
     logger.warn(report, 'drain finished');
     return report;
   }
 
-  /** Wait until neither the router nor the workload has requests in hand, or `until`. Returns what was left. */
-  private async waitIdle(until: number): Promise<number> {
+  /** This node's own workload as a router peer: the draining router's last resort. */
+  private selfPeer(): RouterPeer | undefined {
+    const self = this.agent.membership?.view.self;
+    if (!self) return undefined;
+    return { id: self.id, baseUrl: `http://${self.address.includes(':') ? `[${self.address}]` : self.address}:${self.workloadPort}` };
+  }
+
+  /**
+   * Wait until neither the router nor the workload has requests in hand, or `until`. Returns
+   * what was left. The router counts as idle only once no request came for a moment: clients
+   * that keep sending straight to it are served until its cut-off rather than refused early.
+   */
+  private async waitIdle(until: number, options: { quiet: boolean }): Promise<number> {
     const workloadUrl = `http://127.0.0.1:${this.options.agent.ports.workload}`;
     for (;;) {
       const routed = this.router?.inFlight() ?? 0;
+      const quiet = !options.quiet || this.router === undefined || this.router.idleForMs() >= DRAIN_IDLE_CLOSE_MS;
       const served = this.supervisor ? await readWorkloadLoad(workloadUrl, 500) : 0;
       // Unknown workload load (no metrics): be safe and keep waiting until the budget ends.
       const left = routed + (served ?? Number.POSITIVE_INFINITY);
-      if (left === 0 || this.clock() >= until) return Number.isFinite(left) ? left : routed;
+      if ((left === 0 && quiet) || this.clock() >= until) return Number.isFinite(left) ? left : routed;
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -20,8 +20,8 @@ export interface ExchangeContext {
   readonly maxQueue: number;
   readonly retries: number;
   readonly onUpstreamFailure: ((peerId: string, error: unknown) => void) | undefined;
-  /** True once stop() began: responses then close their connection. */
-  stopping: boolean;
+  /** True once drain() or stop() began: every response then closes its connection, so clients reconnect elsewhere. */
+  closeConnections: boolean;
   /** Called once per exchange when its client response is over, however it ended. */
   done(exchange: Exchange): void;
 }
@@ -276,7 +276,7 @@ export class Exchange implements Waiter, DeadlineNode {
 
   #commit(upRes: http.IncomingMessage, headers: string[]): void {
     this.#committed = true;
-    if (this.#ctx.stopping) headers.push('connection', 'close');
+    if (this.#ctx.closeConnections) headers.push('connection', 'close');
     this.#res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
   }
 
@@ -352,7 +352,7 @@ export class Exchange implements Waiter, DeadlineNode {
     const body = errorBody(status, message, reason);
     const headers = [...JSON_HEADERS, 'content-length', String(Buffer.byteLength(body))];
     if (extraHeaders !== undefined) headers.push(...extraHeaders);
-    if (this.#ctx.stopping && extraHeaders?.[0] !== 'connection') headers.push('connection', 'close');
+    if (this.#ctx.closeConnections && !extraHeaders?.includes('connection')) headers.push('connection', 'close');
     res.writeHead(status, headers);
     res.end(body);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { ROUTER_HEALTH_PATH, createRouter, type RouterOptions, type RouterPeer } from './router.ts';
@@ -109,6 +109,20 @@ function until(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
     };
     check();
   });
+}
+
+/** Retries `attempt` (bounded) until it is refused with ECONNREFUSED; returns its last outcome. */
+async function untilRefused<T>(attempt: () => Promise<T>, timeoutMs = 3000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const result = await attempt();
+      if (Date.now() - started > timeoutMs) return result;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' || Date.now() - started > timeoutMs) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const peersOf = (...ups: Upstream[]): RouterPeer[] => ups.map((u) => ({ id: u.id, baseUrl: u.url }));
@@ -435,10 +449,170 @@ test('stop() cuts requests still running after graceMs', async (t) => {
   const pending = send(url).then((r) => r.status, () => 'error');
   await until(() => hang.hits === 1);
   const started = Date.now();
-  await router.stop({ graceMs: 200 });
+  assert.equal(await router.stop({ graceMs: 200 }), 1, 'stop() reports the one request it cut');
   assert.ok(Date.now() - started < 1500);
   assert.equal(await pending, 503);
   t.after(() => router.stop());
+});
+
+// --- drain: the router lets go of its clients before it stops ----------------------------
+
+/** Sends on `agent` (keep-alive) and reports whether the request got any response at all. */
+function sendOn(agent: http.Agent, url: string, onHeaders?: () => void): Promise<Reply & { reusedSocket: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/v1/completions`, { method: 'POST', agent }, (res) => {
+      onHeaders?.();
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, reusedSocket: req.reusedSocket }));
+      res.on('error', reject);
+    });
+    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+    req.end('{}');
+  });
+}
+
+/** An upstream that sends its headers and a first event at once, then the rest when `release()` is called. */
+async function gatedStream(t: TestContext, id: string) {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const up = await startUpstream(t, id, (req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: {"token":0}\n\n');
+    void released.then(() => res.end('data: {"token":1}\n\ndata: [DONE]\n\n'));
+  });
+  return { up, release };
+}
+
+test('drain: health 503 at once, keep-alive clients get connection: close and their connection goes', { timeout: 20_000 }, async (t) => {
+  const up = await startUpstream(t, 'peer', okHandler());
+  const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const before = await sendOn(agent, url);
+  assert.equal(before.headers.connection, 'keep-alive');
+  assert.equal(router.connections(), 1, 'the client keeps its connection open');
+  assert.ok(router.idleForMs() > 0);
+
+  router.drain({ cutoffInMs: 60_000, idleCloseMs: 60_000 });
+  const health = await send(url, { path: ROUTER_HEALTH_PATH });
+  assert.equal(health.status, 503);
+  assert.equal(health.body, 'draining\n');
+  assert.equal(health.headers.connection, 'close');
+  // The kept-alive connection is still usable: its next request is served, and told to close.
+  const during = await sendOn(agent, url);
+  assert.equal(during.reusedSocket, true);
+  assert.equal(during.status, 200);
+  assert.equal(JSON.parse(during.body).served, 'peer');
+  assert.equal(during.headers.connection, 'close');
+  await until(() => router.connections() === 0);
+  // A new connection before the cut-off is served too, and closed after its response.
+  const fresh = await send(url, { body: '{}' });
+  assert.equal(fresh.status, 200);
+  assert.equal(fresh.headers.connection, 'close');
+  assert.equal(up.hits, 3);
+});
+
+test('drain: a connection left idle is closed after idleCloseMs, without a byte sent on it', { timeout: 20_000 }, async (t) => {
+  const up = await startUpstream(t, 'peer', okHandler());
+  const { router, port } = await startRouter(t, { peers: () => peersOf(up) });
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (c: string) => (received += c));
+  const closed = once(socket, 'close');
+  socket.write('GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n');
+  await until(() => received.includes('"served":"peer"'));
+  const answered = received.length;
+  assert.equal(router.connections(), 1);
+  const drainedAt = Date.now();
+  router.drain({ cutoffInMs: 60_000, idleCloseMs: 150 });
+  await closed;
+  const waited = Date.now() - drainedAt;
+  assert.ok(waited >= 140, `closed ${waited} ms after the drain began: not before idleCloseMs`);
+  assert.equal(received.length, answered, 'nothing was written on the idle connection before it closed');
+  await until(() => router.connections() === 0);
+});
+
+test('drain: requests still arriving go to peers; the own workload serves only when no peer is listed', { timeout: 20_000 }, async (t) => {
+  const self = await startUpstream(t, 'self', okHandler());
+  const other = await startUpstream(t, 'other', okHandler());
+  let peers = peersOf(other);
+  const { router, url } = await startRouter(t, { peers: () => peers });
+  router.drain({ cutoffInMs: 60_000, fallbackPeer: { id: self.id, baseUrl: self.url } });
+  for (let i = 0; i < 5; i++) {
+    const reply = await send(url, { body: '{}' });
+    assert.equal(reply.status, 200);
+    assert.equal(JSON.parse(reply.body).served, 'other');
+  }
+  assert.equal(self.hits, 0, 'never sent to the own workload while a peer is listed');
+  peers = [];
+  const last = await send(url, { body: '{}' });
+  assert.equal(last.status, 200, 'with no peer left the request is still served, not refused');
+  assert.equal(JSON.parse(last.body).served, 'self');
+});
+
+test('drain cut-off: new connections refused; a request on a connection that outlived it fails before any byte', { timeout: 20_000 }, async (t) => {
+  const { up, release } = await gatedStream(t, 'stream');
+  const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  // A stream whose headers went out before the drain: its connection stays keep-alive.
+  let headersIn = false;
+  const streaming = sendOn(agent, url, () => (headersIn = true));
+  await until(() => headersIn);
+  router.drain({ cutoffInMs: 0, idleCloseMs: 60_000 });
+  await until(() => router.idleForMs() === 0 && router.connections() === 1);
+  // The cut-off is a timer: until it fires connections are still taken (a connection caught
+  // by it fails before any byte too); after it, connecting is refused.
+  // (The health path: answered by the router itself, so it never waits on the gated stream.)
+  await assert.rejects(untilRefused(() => send(url, { path: ROUTER_HEALTH_PATH })), /ECONNREFUSED/);
+  release();
+  const reply = await streaming;
+  assert.equal(reply.status, 200);
+  assert.match(reply.body, /\[DONE\]/, 'the stream in flight at the cut-off ran to its end');
+  assert.equal(reply.headers.connection, 'keep-alive');
+  // The client reuses its connection at once: nothing is forwarded, and it gets no byte.
+  const late = await sendOn(agent, url).then((r) => r, (error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => error);
+  assert.ok(late instanceof Error, `expected a connection error, got HTTP ${(late as Reply).status}`);
+  assert.equal(late.reusedSocket, true);
+  assert.match(String(late.code ?? late.message), /ECONNRESET|socket hang up/);
+  assert.equal(up.hits, 1);
+  assert.equal(await router.stop({ graceMs: 1000 }), 0);
+});
+
+test('drain: a stream in flight is not cut by a grace: it runs to its end, then stop() has nothing to cut', { timeout: 20_000 }, async (t) => {
+  const slowStream = await startUpstream(t, 'slow', (req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let n = 0;
+    const tick = (): void => {
+      res.write(`data: {"token":${n}}\n\n`);
+      if (++n < 12) setTimeout(tick, 100);
+      else res.end('data: [DONE]\n\n');
+    };
+    tick();
+  });
+  const { router, url } = await startRouter(t, { peers: () => peersOf(slowStream) });
+  const streaming = send(url, { body: '{}' });
+  await until(() => slowStream.hits === 1);
+  router.drain({ cutoffInMs: 0, idleCloseMs: 50 });
+  const drainedAt = Date.now();
+  // stop() waits for requests in flight up to its grace (here far longer than the stream).
+  const cut = await router.stop({ graceMs: 10_000 });
+  const reply = await streaming;
+  assert.equal(cut, 0);
+  assert.ok(Date.now() - drainedAt >= 900, 'the stream outlived any short fixed grace');
+  assert.equal(reply.body.match(/^data:/gm)?.length, 13, 'every token and [DONE] arrived');
+});
+
+test('drain: cutoffInMs must be a non-negative number', { timeout: 20_000 }, async (t) => {
+  const { router } = await startRouter(t, { peers: () => [] });
+  assert.throws(() => router.drain({ cutoffInMs: -1 }), /cutoffInMs/);
+  assert.throws(() => router.drain({ cutoffInMs: Number.NaN }), /cutoffInMs/);
 });
 
 test('invalid options fail with a SynktiError naming the option', () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { SynktiError } from '@synkti/core';
+import { ClientConnections } from './client-connections.ts';
 import { DeadlineList } from './deadline-list.ts';
 import { Exchange, MAX_BODY_BYTES, type ExchangeContext } from './exchange.ts';
 import { PeerTable, type RouterPeer } from './peer-table.ts';
@@ -18,6 +19,23 @@ export const ROUTER_HEALTH_PATH = '/_synkti/router/health';
 const QUEUE_POLL_MS = 25;
 /** How often peers that left the set are forgotten (their keep-alive sockets closed). */
 const SWEEP_MS = 5_000;
+
+/** What drain() is told. */
+export interface RouterDrainOptions {
+  /**
+   * How long requests that still arrive are taken (and proxied to peers) before the router
+   * stops listening; from then on a new request is refused before any byte. Requests in
+   * flight are not touched: stop() decides how long they get.
+   */
+  cutoffInMs: number;
+  /** A client connection that stays idle this long during the drain is closed. @default 1000 */
+  idleCloseMs?: number;
+  /**
+   * Where requests go while peers() offers none (the node's own workload, still up while the
+   * router drains): used only when it is the only option. @default none (requests wait in the queue)
+   */
+  fallbackPeer?: RouterPeer;
+}
 
 export interface RouterOptions {
   /** Address to listen on. @default '127.0.0.1' (never 0.0.0.0 unless asked) */
@@ -51,12 +69,24 @@ export interface Router {
   /** Starts listening; resolves with the bound port and URL. Calling it again returns the same result. */
   start(): Promise<{ port: number; url: string }>;
   /**
-   * Stops accepting connections, lets requests in flight (and queued) finish for up to
-   * `graceMs` (@default 10000), then cuts the rest and closes upstream connections. Idempotent.
+   * Lets go of the clients before a stop: from now the health path answers 503, every
+   * response carries `connection: close`, client connections idle for `idleCloseMs` are
+   * closed, and requests that still arrive are served until `cutoffInMs`, when the router
+   * stops listening. Calling it again can only bring the cut-off closer.
    */
-  stop(options?: { graceMs?: number }): Promise<void>;
+  drain(options: RouterDrainOptions): void;
+  /**
+   * Stops accepting connections, lets requests in flight (and queued) finish for up to
+   * `graceMs` (@default 10000), then cuts the rest and closes upstream connections.
+   * Resolves with the number of requests it had to cut. Idempotent.
+   */
+  stop(options?: { graceMs?: number }): Promise<number>;
   /** Client requests accepted and not yet answered, queued ones included. */
   inFlight(): number;
+  /** Milliseconds since the router last had a request in flight: 0 while it has one, Infinity if it never had. */
+  idleForMs(): number;
+  /** Client connections open now. */
+  connections(): number;
 }
 
 function checkCount(name: string, value: number, min: number): number {
@@ -83,15 +113,31 @@ export function createRouter(options: RouterOptions): Router {
     });
   }
 
-  const table = new PeerTable(options.peers, maxInFlightPerPeer);
+  let fallbackPeer: RouterPeer | undefined;
+  // The node's own workload is a last resort while draining: used only when no peer is listed.
+  const currentPeers = (): RouterPeer[] => {
+    let listed: RouterPeer[];
+    try {
+      listed = options.peers();
+    } catch {
+      listed = [];
+    }
+    return listed.length === 0 && fallbackPeer !== undefined ? [fallbackPeer] : listed;
+  };
+  const table = new PeerTable(currentPeers, maxInFlightPerPeer);
   const queue = new WaitQueue(table, { timeoutMs: queueTimeoutMs, pollMs: QUEUE_POLL_MS, now: Date.now });
   const metrics = new RouterMetrics(options.registry ?? new Registry(), {
     peerLoads: () => table.loads(),
     queueLength: () => queue.length,
   });
   const deadlines = new DeadlineList(() => performance.now());
+  const clients = new ClientConnections();
   let active = 0;
   let idle: (() => void) | undefined;
+  let lastBusyAt = Number.NEGATIVE_INFINITY;
+  let draining = false;
+  /** True once the listener is closed (cut-off or stop): new requests are refused. */
+  let listenerClosed = false;
 
   const ctx: ExchangeContext = {
     table,
@@ -102,28 +148,43 @@ export function createRouter(options: RouterOptions): Router {
     maxQueue,
     retries,
     onUpstreamFailure: options.onUpstreamFailure,
-    stopping: false,
+    closeConnections: false,
     done() {
       active--;
-      if (active === 0) idle?.();
+      if (active === 0) {
+        lastBusyAt = performance.now();
+        idle?.();
+      }
     },
   };
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket;
+    const earlier = clients.begin(socket);
+    res.once('close', () => clients.end(socket));
     if (req.url === ROUTER_HEALTH_PATH) {
-      const down = ctx.stopping || (options.healthy !== undefined && !options.healthy());
-      const body = ctx.stopping ? 'stopping\n' : down ? 'draining\n' : 'ok\n';
-      res.writeHead(down ? 503 : 200, ['content-type', 'text/plain', 'content-length', String(body.length)]);
+      const down = draining || stopPromise !== undefined || (options.healthy !== undefined && !options.healthy());
+      const body = stopPromise !== undefined ? 'stopping\n' : down ? 'draining\n' : 'ok\n';
+      const headers = ['content-type', 'text/plain', 'content-length', String(body.length)];
+      if (ctx.closeConnections) headers.push('connection', 'close');
+      res.writeHead(down ? 503 : 200, headers);
       res.end(body);
       return;
     }
-    if (ctx.stopping) {
-      // A request on a kept-alive connection after stop(): refuse it so the client goes elsewhere.
-      const body = '{"error":{"message":"the router is shutting down","type":"synkti_router_error","code":"stopping","status":503}}';
-      res.writeHead(503, ['content-type', 'application/json', 'content-length', String(body.length), 'retry-after', '1', 'connection', 'close']);
-      res.end(body);
+    if (listenerClosed) {
+      // A request on a connection that outlived the cut-off. Dropping the connection gives
+      // the client the same error as the refused connect it gets everywhere else now: before
+      // any byte, so it knows nothing was done and may go elsewhere. Only a request pipelined
+      // behind a response still streaming on it gets a 503 instead: dropping would cut that one.
       metrics.error('stopping');
       metrics.request(503, 0);
+      if (earlier > 0) {
+        const body = '{"error":{"message":"the router is shutting down","type":"synkti_router_error","code":"stopping","status":503}}';
+        res.writeHead(503, ['content-type', 'application/json', 'content-length', String(body.length), 'retry-after', '1', 'connection', 'close']);
+        res.end(body);
+      } else {
+        socket.destroy();
+      }
       return;
     }
     active++;
@@ -131,6 +192,7 @@ export function createRouter(options: RouterOptions): Router {
   };
 
   const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, handle);
+  server.on('connection', (socket: import('node:net').Socket) => clients.add(socket));
   // Clients that ask before sending a body learn about an oversized one before uploading it.
   server.on('checkContinue', (req, res) => {
     const length = Number(req.headers['content-length'] ?? 0);
@@ -143,8 +205,49 @@ export function createRouter(options: RouterOptions): Router {
   });
 
   let startPromise: Promise<{ port: number; url: string }> | undefined;
-  let stopPromise: Promise<void> | undefined;
+  let stopPromise: Promise<number> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let cutoffTimer: NodeJS.Timeout | undefined;
+  let cutoffAt = Number.POSITIVE_INFINITY;
+  let listenerClosing: Promise<void> | undefined;
+
+  /** Stops listening (new connections are refused); resolves once every connection is gone. */
+  function closeListener(): Promise<void> {
+    listenerClosed = true;
+    listenerClosing ??= new Promise<void>((resolve) => {
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => resolve());
+    });
+    // Idle keep-alive connections would otherwise hold close() open until they time out.
+    server.closeIdleConnections();
+    return listenerClosing;
+  }
+
+  function drain(drainOptions: RouterDrainOptions): void {
+    const cutoffInMs = drainOptions.cutoffInMs;
+    if (!Number.isFinite(cutoffInMs) || cutoffInMs < 0) {
+      throw new SynktiError('E_ROUTER_OPTIONS', `router drain cutoffInMs must be a number of milliseconds >= 0, got ${cutoffInMs}`, {
+        hint: 'pass the time left before the router must stop taking requests, e.g. budget minus the longest stream',
+      });
+    }
+    const idleCloseMs = checkCount('idleCloseMs', drainOptions.idleCloseMs ?? 1000, 0);
+    if (stopPromise !== undefined) return;
+    draining = true;
+    ctx.closeConnections = true;
+    if (drainOptions.fallbackPeer !== undefined) fallbackPeer = drainOptions.fallbackPeer;
+    clients.closeWhenIdle(idleCloseMs);
+    // Waiting requests look again at once: the fallback may be their only option.
+    queue.pump();
+    const at = performance.now() + cutoffInMs;
+    if (at >= cutoffAt) return;
+    cutoffAt = at;
+    clearTimeout(cutoffTimer);
+    cutoffTimer = setTimeout(() => void closeListener(), cutoffInMs);
+    cutoffTimer.unref();
+  }
 
   function start(): Promise<{ port: number; url: string }> {
     startPromise ??= new Promise((resolve, reject) => {
@@ -167,20 +270,13 @@ export function createRouter(options: RouterOptions): Router {
     return startPromise;
   }
 
-  function stop(stopOptions: { graceMs?: number } = {}): Promise<void> {
+  function stop(stopOptions: { graceMs?: number } = {}): Promise<number> {
     stopPromise ??= (async () => {
       const graceMs = stopOptions.graceMs ?? 10_000;
-      ctx.stopping = true;
+      ctx.closeConnections = true;
       if (sweepTimer !== undefined) clearInterval(sweepTimer);
-      const closed = new Promise<void>((resolve) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close(() => resolve());
-      });
-      // Idle keep-alive connections would otherwise hold close() open until they time out.
-      server.closeIdleConnections();
+      clearTimeout(cutoffTimer);
+      const closed = closeListener();
       if (active > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -192,15 +288,25 @@ export function createRouter(options: RouterOptions): Router {
         });
       }
       idle = undefined;
+      const cut = active;
       queue.expireAll();
       for (const node of deadlines.toArray()) (node as Exchange).kill();
       deadlines.close();
       server.closeAllConnections();
+      clients.dispose();
       await closed;
       table.destroy();
+      return cut;
     })();
     return stopPromise;
   }
 
-  return { start, stop, inFlight: () => active };
+  return {
+    start,
+    drain,
+    stop,
+    inFlight: () => active,
+    idleForMs: () => (active > 0 ? 0 : performance.now() - lastBusyAt),
+    connections: () => clients.size,
+  };
 }
