@@ -266,6 +266,12 @@ describe('fetchModel against s3rver', () => {
     await assert.rejects(fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/evil/`), source: realSource(), modelsDir }), /E_MODEL_MANIFEST|"\.\." segment/);
     assert.deepEqual(await readdir(modelsDir), [], 'nothing written');
     await assert.rejects(stat(join(work, 'escaped.txt')));
+
+    // A directory of the model's name that Synkti did not make is refused, never emptied.
+    await mkdir(join(modelsDir, 'tiny'));
+    await writeFile(join(modelsDir, 'tiny', 'notes.txt'), 'mine');
+    await assert.rejects(fetchModel({ model, source: realSource(), modelsDir }), (error: Error & { code?: string }) => error.code === 'E_MODEL_DIR' && /tiny already exists with files Synkti did not fetch/.test(error.message));
+    assert.equal(await readFile(join(modelsDir, 'tiny', 'notes.txt'), 'utf8'), 'mine');
   });
 
   it('with the bucket out of reach, a copy verified earlier is used', async () => {

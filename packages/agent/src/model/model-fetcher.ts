@@ -217,8 +217,8 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
     }
     // Nothing vouches for the directory from here until every file checks again.
     await rm(markerPath, { force: true });
+    await claimModelDir();
     await mkdir(join(workDir, 'partial'), { recursive: true });
-    await mkdir(modelDir, { recursive: true });
     await checkDiskSpace(manifest);
 
     await eachLimited(manifest.files, options.concurrency ?? 4, async (file) => {
@@ -237,6 +237,25 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
     await rm(join(workDir, 'partial'), { recursive: true, force: true });
     options.logger?.info({ uri: model.uri, path: modelDir, files: manifest.files.length, bytes: manifest.totalBytes, bytesFetched: progress.bytesFetched }, 'model fetched and verified');
     return { path: modelDir, manifest, manifestSha256, reused: false, bytesFetched: progress.bytesFetched };
+  }
+
+  /**
+   * The fetcher removes files the manifest does not list from the model directory, so it
+   * only ever works in a directory it made: one that exists with other content (a wrong
+   * SYNKTI_MODELS_DIR, someone's data) is refused, never emptied.
+   */
+  async function claimModelDir(): Promise<void> {
+    const ownedPath = join(workDir, 'owned');
+    if ((await lstat(ownedPath).catch(() => undefined)) !== undefined) return;
+    const present = await readdir(modelDir).catch(() => undefined);
+    if (present !== undefined && present.length > 0) {
+      throw new SynktiError('E_MODEL_DIR', `${modelDir} already exists with files Synkti did not fetch; it is not used for ${model.uri}`, {
+        hint: 'remove or rename that directory, or point SYNKTI_MODELS_DIR at another place',
+      });
+    }
+    await mkdir(workDir, { recursive: true });
+    await mkdir(modelDir, { recursive: true });
+    await writeFile(ownedPath, `${model.uri}\n`);
   }
 
   async function tryReuse(manifest: ModelManifest, manifestBytes: Uint8Array): Promise<boolean> {

@@ -53,19 +53,19 @@ function status(error: unknown): number | undefined {
 
 /** Permanent answers are not retried: a missing key, a missing bucket, a refusal. */
 export function isPermanentModelError(error: unknown): boolean {
-  return error instanceof SynktiError && ['E_MODEL_FILE_MISSING', 'E_MODEL_ACCESS', 'E_MODEL_MANIFEST', 'E_MODEL_CORRUPT', 'E_MODEL_DISK'].includes(error.code);
+  return error instanceof SynktiError && ['E_MODEL_FILE_MISSING', 'E_MODEL_ACCESS', 'E_MODEL_MANIFEST', 'E_MODEL_CORRUPT', 'E_MODEL_DISK', 'E_MODEL_DIR'].includes(error.code);
 }
 
 function translate(where: string, key: string, error: unknown): unknown {
   const code = s3Code(error);
   const http = status(error);
-  if (code === 'NoSuchKey' || code === 'NotFound' || http === 404) {
-    return new SynktiError(code === 'NoSuchBucket' ? 'E_MODEL_ACCESS' : 'E_MODEL_FILE_MISSING', `${where}/${key} does not exist`, {
-      cause: error, hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)',
-    });
-  }
   if (code === 'NoSuchBucket') {
     return new SynktiError('E_MODEL_ACCESS', `bucket ${where} does not exist`, { cause: error, hint: 'check model.uri in the cluster config' });
+  }
+  if (code === 'NoSuchKey' || code === 'NotFound' || http === 404) {
+    return new SynktiError('E_MODEL_FILE_MISSING', `${where}/${key} does not exist`, {
+      cause: error, hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)',
+    });
   }
   if (code === 'AccessDenied' || code === 'Forbidden' || http === 403) {
     // Without s3:ListBucket, S3 answers 403 (not 404) for a key that does not exist.
