@@ -1,18 +1,23 @@
 /**
  * Leaving (and joining) the load balancer, against a real ELBv2 API (moto_server): a VPC
- * on 127.100.0.0/16, two instances, target groups by instance and by IP. Failure paths
- * that moto cannot produce (AccessDenied, throttling) run on aws-sdk-client-mock.
+ * on 127.100.0.0/16, two instances, target groups by instance and by IP; and the same
+ * calls made as the worker role SpotServeFleet synthesizes, through the IAM-checking proxy
+ * (one moto for the file: its EC2 and ELB start-up costs seconds). Failure paths moto
+ * cannot produce (throttling) run on aws-sdk-client-mock.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateSubnetCommand, CreateVpcCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand, DeregisterTargetsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, validateCluster, type LoadBalancerSpec } from '@synkti/core';
+import { TAG_CLUSTER, TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, validateCluster, type LoadBalancerSpec } from '@synkti/core';
+import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
 import { startMotoOrSkip } from '../../../aws-emulator/src/testing/moto-for-tests.ts';
 import type { MotoServer } from '@synkti/aws-emulator';
+import { MOTO_IAM_ENV } from '../../../aws-emulator/src/iam-roles.ts';
+import { startIamTruth, type IamTruth } from '../../../aws-emulator/src/iam-truth.ts';
 import { createLogger } from '../logger.ts';
 import { LoadBalancerTargets, type SelfTarget } from './load-balancer-targets.ts';
 import { targetGroupSource } from './target-group-source.ts';
@@ -24,23 +29,52 @@ let skip: string | undefined;
 let elb: ElasticLoadBalancingV2Client;
 let vpcId = '';
 let nodes: SelfTarget[] = [];
+const CLUSTER = 'lbiam';
+const ROLE = `${CLUSTER}-worker`;
+const IMAGE = 'ami-12c6146b'; // one of moto's images
+let truth: IamTruth | undefined;
+let profileArn = '';
+let fleetGroup = '';
 
 before(async () => {
-  const started = await startMotoOrSkip();
+  const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV } });
   if (started.skip !== undefined) { skip = started.skip; return; }
   moto = started.service;
   const ec2 = new EC2Client(moto.clientConfig());
-  // Instances on loopback addresses: each emulated node gets its own 127.100.x.y.
-  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '127.100.0.0/16' }));
-  vpcId = vpc.Vpc!.VpcId!;
-  const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '127.100.1.0/24' }));
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 2, MaxCount: 2, SubnetId: subnet.Subnet!.SubnetId!, InstanceType: 't3.micro' }));
-  nodes = run.Instances!.map((i) => ({ instanceId: i.InstanceId!, privateIp: i.PrivateIpAddress!, port: 8080 }));
-  ec2.destroy();
   elb = new ElasticLoadBalancingV2Client({ ...moto.clientConfig(), maxAttempts: 1 });
+  try {
+    // Instances on loopback addresses: each emulated node gets its own 127.100.x.y.
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '127.100.0.0/16' }));
+    vpcId = vpc.Vpc!.VpcId!;
+    const subnets = await Promise.all(['127.100.1.0/24', '127.100.2.0/24'].map(async (CidrBlock) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock }))).Subnet!.SubnetId!));
+    const sg = await ec2.send(new CreateSecurityGroupCommand({ GroupName: `${CLUSTER}-worker`, Description: 'workers', VpcId: vpcId }));
+    // The fleet's target group as the stack makes it: tagged with its cluster (the grant is scoped by it).
+    fleetGroup = (await elb.send(new CreateTargetGroupCommand({
+      Name: `${CLUSTER}-routers`, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }],
+    }))).TargetGroups![0]!.TargetGroupArn!;
+    // The worker role SpotServeFleet synthesizes (Pulumi mocks); AWS names the target group at
+    // creation, so its policy names the one moto made (nothing else changes).
+    const roles = await synthesizeServeFleetRoles(
+      { projectName: CLUSTER, loadBalancer: {}, vpcId, subnetIds: subnets, imageId: IMAGE },
+      { stack: 'dev', workerSecurityGroupId: sg.GroupId! },
+    );
+    const worker = roles.find((r) => r.name === ROLE)!;
+    const mockArn = /arn:aws:elasticloadbalancing:[^"]+:targetgroup\/[^"]+/.exec(JSON.stringify(worker.inlinePolicies))![0];
+    for (const inline of worker.inlinePolicies) inline.document = JSON.parse(JSON.stringify(inline.document).replaceAll(mockArn, fleetGroup)) as typeof inline.document;
+    truth = await startIamTruth({ moto, roles });
+    profileArn = truth.roles.find((r) => r.name === ROLE)!.instanceProfiles[0]!.arn;
+    const run = await ec2.send(new RunInstancesCommand({
+      ImageId: IMAGE, MinCount: 2, MaxCount: 2, SubnetId: subnets[0], InstanceType: 't3.micro', IamInstanceProfile: { Arn: profileArn },
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }, { Key: 'SynktiRole', Value: 'worker' }] }],
+    }));
+    nodes = run.Instances!.map((i) => ({ instanceId: i.InstanceId!, privateIp: i.PrivateIpAddress!, port: 8080 }));
+  } finally {
+    ec2.destroy();
+  }
 });
 after(async () => {
   elb?.destroy();
+  await truth?.stop();
   await moto?.stop();
 });
 
@@ -140,24 +174,45 @@ test('a target group that does not exist: reported with its ARN, no throw, other
   assert.equal(ok!.outcome, 'deregistered');
 });
 
-test('AccessDenied: one attempt, the error names elasticloadbalancing:DeregisterTargets and the group', async () => {
-  const mock = mockClient(ElasticLoadBalancingV2Client);
-  try {
-    mock.on(DeregisterTargetsCommand).rejects(Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/synkti-worker/i-1 is not authorized to perform: elasticloadbalancing:DeregisterTargets'), { name: 'AccessDenied' }));
-    const lines: string[] = [];
-    const logger = createLogger({}, { write(line: string) { lines.push(line); } });
-    const exit = await new LoadBalancerTargets({ client: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }), targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self: { instanceId: 'i-1', privateIp: '127.100.1.4', port: 8080 }, logger }).deregister({ deadline: Date.now() + 10_000 });
-    const [result] = exit.results;
-    assert.equal(result!.outcome, 'failed');
-    assert.equal(result!.attempts, 1);
-    assert.equal(result!.error?.code, 'E_LB_PERMISSION');
-    assert.match(result!.error!.message, /elasticloadbalancing:DeregisterTargets on arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup\/routers\//);
-    assert.match(result!.error!.hint ?? '', /grant the worker role elasticloadbalancing:DeregisterTargets/);
-    assert.equal(mock.commandCalls(DeregisterTargetsCommand).length, 1);
-    assert.ok(lines.some((l) => l.includes('E_LB_PERMISSION') && l.includes('elasticloadbalancing:DeregisterTargets')), 'logged with the permission named');
-  } finally {
-    mock.restore();
-  }
+test('as the worker role SpotServeFleet makes, through the IAM check: leaving (and joining) the fleet\'s group is allowed, another group is denied and named', async (t) => {
+  if (skip) return t.skip(skip);
+  const [self, peer] = nodes as [SelfTarget, SelfTarget];
+  const otherGroup = (await elb.send(new CreateTargetGroupCommand({
+    Name: 'other-routers', Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: 'other' }],
+  }))).TargetGroups![0]!.TargetGroupArn!;
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: fleetGroup, Targets: [self, peer].map((n) => ({ Id: n.instanceId, Port: 8080 })) }));
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: self.instanceId, Port: 8080 }] }));
+
+  // The node, with the role session its instance metadata serves, through the IAM proxy.
+  const session = await truth!.sessionFor({ instanceId: self.instanceId, instanceProfileArn: profileArn });
+  assert.ok(session);
+  const asWorker = new ElasticLoadBalancingV2Client({ ...truth!.proxy.clientConfig(session.credentials), maxAttempts: 1 });
+  t.after(() => asWorker.destroy());
+  const lines: string[] = [];
+  const logger = createLogger({}, { write(line: string) { lines.push(line); } });
+  const member = new LoadBalancerTargets({ client: asWorker, targetGroupArns: [fleetGroup, otherGroup], self, logger });
+  const exit = await member.deregister({ deadline: Date.now() + 20_000 });
+  const [own, stranger] = exit.results;
+  assert.equal(own!.outcome, 'deregistered', `allowed: ${own!.error?.message ?? ''}`);
+  assert.equal(stranger!.outcome, 'failed');
+  assert.equal(stranger!.attempts, 1, 'a denial is not retried');
+  assert.equal(stranger!.error?.code, 'E_LB_PERMISSION');
+  assert.match(stranger!.error!.message, /not allowed to call elasticloadbalancing:DeregisterTargets on arn:aws:elasticloadbalancing:.*:targetgroup\/other-routers\//);
+  assert.match(stranger!.error!.hint ?? '', /grant the worker role elasticloadbalancing:DeregisterTargets/);
+  assert.ok(lines.some((l) => l.includes('E_LB_PERMISSION') && l.includes('elasticloadbalancing:DeregisterTargets')), 'logged with the permission named');
+
+  const principal = `arn:aws:sts::${moto!.accountId}:assumed-role/${ROLE}/${self.instanceId}`;
+  const report = truth!.proxy.report();
+  assert.deepEqual(report.byPrincipal[principal]?.['elasticloadbalancing:DeregisterTargets'], { calls: 2, denied: 1 }, JSON.stringify(report.byPrincipal));
+  assert.deepEqual(report.denials.map((d) => [d.action, d.resource]), [['elasticloadbalancing:DeregisterTargets', otherGroup]]);
+  assert.ok(!inGroup((await health(fleetGroup, [self.instanceId]))[self.instanceId]), 'the node left the fleet\'s group');
+  assert.ok(inGroup((await health(fleetGroup, [peer.instanceId]))[peer.instanceId]), 'its peer still serves behind it');
+  assert.ok(inGroup((await health(otherGroup, [self.instanceId]))[self.instanceId]), 'the other group was not touched');
+
+  // A replacement joins the fleet's group with the same role.
+  const joined = await new LoadBalancerTargets({ client: asWorker, targetGroupArns: [fleetGroup], self: peer, logger: quiet }).register();
+  assert.deepEqual(joined.map((r) => r.outcome), ['registered']);
+  assert.equal(truth!.proxy.report().byPrincipal[principal]?.['elasticloadbalancing:RegisterTargets']?.denied, 0);
 });
 
 test('throttling: retried with backoff until it goes through; bounded by the deadline when it never does', async () => {
