@@ -17,6 +17,9 @@ import {
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import {
+  CreateTargetGroupCommand, DeregisterTargetsCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AwsInstanceProvider } from '@synkti/cloud';
 import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
 import { startMotoOrSkip } from './testing/moto-for-tests.ts';
@@ -59,14 +62,23 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const sg = await ec2Admin.send(new CreateSecurityGroupCommand({ GroupName: `${CLUSTER}-worker`, Description: 'workers', VpcId: vpcId }));
   const imageId = (await ec2Admin.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
 
+  // The routers' target group, and another cluster's.
+  const elbAdmin = new ElasticLoadBalancingV2Client(admin);
+  t.after(() => elbAdmin.destroy());
+  const targetGroup = async (cluster: string) => (await elbAdmin.send(new CreateTargetGroupCommand({
+    Name: `${cluster}-routers`, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: cluster }],
+  }))).TargetGroups![0]!.TargetGroupArn!;
+  const ownGroup = await targetGroup(CLUSTER);
+  const otherGroup = await targetGroup('other');
+
   // Synthesized from the component (no copy of its statements), with the account's real ids.
   const roles = await synthesizeServeFleetRoles(
-    { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId },
-    { stack: 'dev', workerSecurityGroupId: sg.GroupId! },
+    { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId, loadBalancer: {} },
+    { stack: 'dev', workerSecurityGroupId: sg.GroupId!, targetGroupArn: ownGroup },
   );
   const workerRole = roles.find((r) => r.name === ROLE);
   assert.ok(workerRole, `roles: ${roles.map((r) => r.name).join(', ')}`);
-  const policyText = JSON.stringify(workerRole.inlinePolicies[0]!.document);
+  const policyText = JSON.stringify(workerRole.inlinePolicies);
   const models = /arn:aws:s3:::([a-z0-9.-]+-models-[0-9]+)\//.exec(policyText)![1]!;
 
   // Data the worker reads at boot, made by the administrator (as `synkti bootstrap` would).
@@ -116,6 +128,11 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   await provider.tag([replacement.id], { SynktiState: 'ready' });
   await provider.untag([replacement.id], ['SynktiState']);
   await provider.terminate([replacement.id]);
+  // Joining and leaving its own cluster's target group (the agent's load-balancer calls).
+  const elb = new ElasticLoadBalancingV2Client(config);
+  t.after(() => elb.destroy());
+  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: ownGroup, Targets: [{ Id: self, Port: 8080 }] }));
+  await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: ownGroup, Targets: [{ Id: self, Port: 8080 }] }));
   const secret = await ssm.send(new GetParameterCommand({ Name: SECRET, WithDecryption: true }));
   assert.equal(secret.Parameter?.Value, 'the-cluster-secret');
   const agent = await s3.send(new GetObjectCommand({ Bucket: models, Key: 'artifacts/synkti-agent' }));
@@ -124,7 +141,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   assert.deepEqual(listed.Contents?.map((o) => o.Key), ['artifacts/synkti-agent']);
   let report = truth.report();
   assert.equal(report.iamDenied, 0, JSON.stringify(report.denials, null, 1));
-  for (const action of ['ec2:DescribeInstances', 'ec2:RunInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances', 'ssm:GetParameter', 's3:GetObject', 's3:ListBucket']) {
+  for (const action of ['ec2:DescribeInstances', 'ec2:RunInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances', 'ssm:GetParameter', 's3:GetObject', 's3:ListBucket', 'elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets']) {
     assert.ok((report.byPrincipal[principal]?.[action]?.calls ?? 0) >= 1, `${action} counted for ${principal}: ${JSON.stringify(report.byPrincipal)}`);
   }
   // Truth, not wishes: the attached AWS managed policy (AmazonSSMManagedInstanceCore) grants
@@ -152,6 +169,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
     TagSpecifications: ['instance', 'volume'].map((type) => ({ ResourceType: type as 'instance', Tags: [{ Key: 'SynktiCluster', Value: 'other' }] })),
   })), 'UnauthorizedOperation', 'ec2:RunInstances');
   await denied(s3.send(new GetObjectCommand({ Bucket: models, Key: 'private/notes' })), 'AccessDenied', 's3:GetObject');
+  await denied(elb.send(new DeregisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: stranger, Port: 8080 }] })), 'AccessDenied', 'elasticloadbalancing:DeregisterTargets');
   // JSON (SSM) and query (IAM) protocols answer in their own shapes.
   await denied(ssm.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'overwritten', Overwrite: true })), 'AccessDeniedException', 'ssm:PutParameter');
   const iam = new IAMClient(config);
@@ -161,7 +179,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   assert.equal(stillThere.Reservations?.[0]?.Instances?.[0]?.State?.Name, 'running', 'a denied call never reaches moto');
 
   // --- remove one permission from the synthesized policy: the run reports it ------------
-  const inline = workerRole.inlinePolicies[0]!;
+  const inline = workerRole.inlinePolicies.find((p) => JSON.stringify(p.document).includes('ec2:TerminateInstances'))!;
   const without: IamPolicyDocument = {
     ...inline.document,
     Statement: inline.document.Statement.filter((s) => ![s.Action].flat().includes('ec2:TerminateInstances')),

@@ -129,7 +129,8 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+// Hop-by-hop headers stay on their hop; `expect: 100-continue` was already answered by this server.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
 
 export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy> {
   const host = options.host ?? '127.0.0.1';

@@ -92,9 +92,13 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
   }
 }
 
-/** The mock's state with its id replaced, in ARNs too (`sg-serve-worker` → the given id). */
+/**
+ * The mock's state with its id replaced, in its ARN too: an ARN given as the id (target
+ * groups, load balancers) is the ARN; a security group's ARN ends in its id.
+ */
 function withId(type: string, state: Record<string, unknown>, mockId: string, id: string): Record<string, unknown> {
   const arn = str(state.arn);
+  if (id.startsWith('arn:')) return { ...state, arn: id };
   return type === 'aws:ec2/securityGroup:SecurityGroup' && arn ? { ...state, arn: arn.replace(mockId, id) } : state;
 }
 

@@ -115,15 +115,21 @@ export async function synthesizeRoles(
 export interface SynthesizeServeOptions extends MockStackOptions {
   /** Id of the workers' security group in the emulated account (the policy names it). @default the mock's */
   workerSecurityGroupId?: string | undefined;
+  /** ARN of the routers' target group in the emulated account (with `args.loadBalancer`). @default the mock's */
+  targetGroupArn?: string | undefined;
 }
 
 /**
- * The roles of a `SpotServeFleet` (today: the worker role). Pass `workerSecurityGroupId`,
- * and `vpcId`/`subnetIds`/`imageId` in `args`, so policies naming them match the emulated
+ * The roles of a `SpotServeFleet` (today: the worker role). Pass `workerSecurityGroupId`
+ * and `targetGroupArn`, and `vpcId`/`subnetIds`/`imageId` in `args`, so policies naming them match the emulated
  * account's resources.
  */
 export function synthesizeServeFleetRoles(args: SpotServeFleetArgs = {}, options: SynthesizeServeOptions = {}): Promise<SynthesizedRole[]> {
-  const { workerSecurityGroupId, ...mock } = options;
-  const physicalIds = { ...mock.physicalIds, ...(workerSecurityGroupId ? { [`aws:ec2/securityGroup:SecurityGroup::${SERVE_NAME}-worker`]: workerSecurityGroupId } : {}) };
+  const { workerSecurityGroupId, targetGroupArn, ...mock } = options;
+  const physicalIds = {
+    ...mock.physicalIds,
+    ...(workerSecurityGroupId ? { [`aws:ec2/securityGroup:SecurityGroup::${SERVE_NAME}-worker`]: workerSecurityGroupId } : {}),
+    ...(targetGroupArn ? { [`aws:lb/targetGroup:TargetGroup::${SERVE_NAME}-routers`]: targetGroupArn } : {}),
+  };
   return synthesizeRoles((opts) => new SpotServeFleet(SERVE_NAME, args, opts), { ...mock, physicalIds });
 }
