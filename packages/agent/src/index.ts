@@ -17,3 +17,8 @@ export { startStandInServer, STAND_IN_DEFAULT_MODEL, STAND_IN_LATENCY_HEADER, ST
 export { createLogger, type Logger } from './logger.ts';
 export { readClusterSecret } from './secret.ts';
 export { SpotReturn, spotReturnStep, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';
+export { fetchModel, modelDirOf, type FetchModelOptions, type FetchedModel, type ModelProgress, type ModelFetchState } from './model/model-fetcher.ts';
+export { s3ModelSource, objectStoreModelSource, type ModelObjectSource, type ModelRead, type S3ModelSourceOptions } from './model/model-source.ts';
+export { verifyModelDir, verifyModelFile, type VerifiedModelDir, type VerifyModelDirOptions } from './model/model-verify.ts';
+export { ModelDelivery, modelOf, defaultModelsDir, defaultModelSource, WORKER_MODELS_DIR, type ModelDeliveryOptions } from './model/model-delivery.ts';
+export { STAND_IN_MAIN_PATH, tsxLoaderUrl } from './stand-in/stand-in-path.ts';

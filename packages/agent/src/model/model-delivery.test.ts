@@ -11,7 +11,8 @@ test('which model and where: the spec wins over SYNKTI_MODEL_URI, which is check
   assert.equal(modelOf(local, {}), undefined);
   assert.equal(modelOf(aws, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' })?.bucket, 'spec-models');
   assert.deepEqual(modelOf(local, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' }), { uri: 's3://env-models/models/b/', bucket: 'env-models', prefix: 'models/b/', name: 'b' });
-  assert.throws(() => modelOf(local, { SYNKTI_MODEL_URI: 's3://env-models/models/b' }), /SYNKTI_MODEL_URI: prefix "models\/b" must end with "\/"/);
+  assert.equal(modelOf(local, { SYNKTI_MODEL_URI: 's3://env-models/models/b' })?.prefix, 'models/b/', 'the boot script\'s directory, "/" or not');
+  assert.throws(() => modelOf(local, { SYNKTI_MODEL_URI: 's3://Env_Models/models/b/' }), /SYNKTI_MODEL_URI: bucket name "Env_Models"/);
   assert.equal(defaultModelsDir(aws, 'i-1', {}), WORKER_MODELS_DIR);
   assert.equal(defaultModelsDir(local, 'i-1', { SYNKTI_LOCAL_STATE_DIR: '/s' }), '/s/instances/i-1/models');
   assert.equal(defaultModelsDir(aws, 'i-1', { SYNKTI_MODELS_DIR: '/data/models' }), '/data/models');

@@ -17,7 +17,9 @@ export const WORKER_MODELS_DIR = '/var/lib/synkti/models';
 export function modelOf(spec: ClusterSpec, env: NodeJS.ProcessEnv = process.env): ModelLocation | undefined {
   if (spec.model) return spec.model;
   const fromEnv = env.SYNKTI_MODEL_URI?.trim();
-  return fromEnv ? parseModelUri(fromEnv, 'SYNKTI_MODEL_URI') : undefined;
+  if (!fromEnv) return undefined;
+  // The infra stack's modelS3Path names a directory of weights, with or without the final "/".
+  return parseModelUri(fromEnv.endsWith('/') ? fromEnv : `${fromEnv}/`, 'SYNKTI_MODEL_URI');
 }
 
 /**
