@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startMetadataServer, type MetadataServer } from '@synkti/cloud';
 import { SynktiError } from '@synkti/core';
 import { emulatedMetadataSource, type CredentialsFor, type EmulatedInstance, type InstanceEvents } from './instance-metadata.ts';
@@ -39,6 +40,16 @@ export interface EmulatedMachineOptions {
    * @default process.env.PATH
    */
   hostPath?: string | undefined;
+}
+
+const SYSTEMCTL_SHIM = fileURLToPath(new URL('./shims/systemctl-shim.mjs', import.meta.url));
+
+/** Writes the commands a machine has instead of the host's: `systemctl` (runs units) and `useradd` (no-op). */
+export function writeMachineShims(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'systemctl'), `#!/bin/sh\nexec "${process.execPath}" "${SYSTEMCTL_SHIM}" "$@"\n`, { mode: 0o755 });
+  // The boot script creates the service's user; the emulator runs everything as itself.
+  writeFileSync(join(dir, 'useradd'), '#!/bin/sh\necho "useradd (synkti emulator): not creating $* (services run as the emulator\'s user)" >&2\nexit 0\n', { mode: 0o755 });
 }
 
 /** The guard: runs the user data in the background, then waits for EOF on stdin and kills the machine. */

@@ -12,16 +12,15 @@
  * once per instance, TerminateInstances) use their own administrator client: they are
  * not the fleet's calls and must not be counted with them.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import {
   DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { SynktiError } from '@synkti/core';
-import { EmulatedMachine } from './emulated-machine.ts';
+import { EmulatedMachine, writeMachineShims } from './emulated-machine.ts';
 import type { CredentialsFor, EmulatedInstance } from './instance-metadata.ts';
 import { MOTO_ACCOUNT_ID, type MotoServer } from './moto-server.ts';
 
@@ -58,8 +57,6 @@ export interface PreemptOptions {
 
 /** Why a machine ended. */
 export type MachineEnd = 'terminated' | 'preempted' | 'crashed' | 'stopped';
-
-const SHIM_SOURCE = fileURLToPath(new URL('./shims/systemctl-shim.mjs', import.meta.url));
 
 function toEmulatedInstance(i: Instance, region: string, ownerId: string | undefined): EmulatedInstance | undefined {
   const eni = i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0) ?? i.NetworkInterfaces?.[0];
@@ -132,10 +129,7 @@ export class InstanceEmulator extends EventEmitter<{
   /** Writes the shims and starts watching the emulated EC2. */
   async start(): Promise<void> {
     if (this.#running) return;
-    mkdirSync(this.shimsDir, { recursive: true });
-    writeFileSync(join(this.shimsDir, 'systemctl'), `#!/bin/sh\nexec "${process.execPath}" "${SHIM_SOURCE}" "$@"\n`, { mode: 0o755 });
-    // The boot script creates the service's user; the emulator runs everything as itself.
-    writeFileSync(join(this.shimsDir, 'useradd'), '#!/bin/sh\necho "useradd (synkti emulator): not creating $* (services run as the emulator\'s user)" >&2\nexit 0\n', { mode: 0o755 });
+    writeMachineShims(this.shimsDir);
     if (!this.options.credentialsFor) this.#log('no credentialsFor: machines use static dummy keys, not role credentials from their IMDS');
     this.#running = true;
     await this.#runTick();
