@@ -211,13 +211,14 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       .choices(['default', 'behind-lb']).default('default'))
     .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
     .option('--notice <duration>', 'behind-lb: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
+    .option('--lb-retries <n>', 'behind-lb: times HAProxy tries another router when a connection is refused (0: like an ALB, a refused connection is a 502)', wholeNumberOption(0, 10), 2)
     .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
     .option('--json', 'print only the summary, as JSON', false)
     .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { scenario: string; duration: number; notice: number; concurrency: number; json: boolean; keep: boolean }) => {
+    .action(async (options: { scenario: string; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
       if (options.scenario === 'behind-lb') {
         const { renderBehindLbSummary, runBehindLb } = await loadImplementation(() => import('./demo/behind-lb.ts'));
-        const summary = await runBehindLb({ noticeMs: options.notice, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
+        const summary = await runBehindLb({ noticeMs: options.notice, balancerRetries: options.lbRetries, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
         console.log(options.json ? JSON.stringify(summary) : renderBehindLbSummary(summary));
         return;
       }

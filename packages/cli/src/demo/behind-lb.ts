@@ -6,12 +6,13 @@
  * that enters through the preempted node fails nothing either. Clients do not retry: a
  * request the balancer failed counts as failed.
  */
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SynktiError, TAG_PORT_ROUTER, TAG_REPLACES, formatDuration } from '@synkti/core';
 import { down } from '../commands/down.ts';
 import { up } from '../commands/up.ts';
 import { FleetObserver } from '../fleet-observer.ts';
-import { openLocalFleet } from '../local-fleet.ts';
+import { openLocalFleet, stateDirFor } from '../local-fleet.ts';
 import { createProgress } from '../output.ts';
 import { startHaproxy, type Haproxy, type HaproxyBackendTotals, type HaproxyServer, type HaproxyTarget } from './haproxy.ts';
 import { LoadGenerator, percentile } from './load-generator.ts';
@@ -32,6 +33,11 @@ export interface BehindLbOptions {
   settleMs?: number | undefined;
   /** Longest wait for a preempted node's replacement to be in rotation, after its notice time. @default 60000 */
   recoveryTimeoutMs?: number | undefined;
+  /**
+   * Times HAProxy tries another router when a connection to one failed (refused). 0 is
+   * stricter and closer to an ALB, which answers 502 to a refused connection. @default 2
+   */
+  balancerRetries?: number | undefined;
 }
 
 /** What happened to one preempted node, times from its notice. */
@@ -44,6 +50,8 @@ export interface PreemptionReport {
   outOfRotationAfterMs: number | undefined;
   /** Requests the balancer still sent it after the notice. */
   sessionsAfterNotice: number;
+  /** The balancer's counters for it, last seen before it was deleted: errors it saw, attempts it redispatched elsewhere. */
+  balancer: Pick<HaproxyServer, 'connectErrors' | 'responseErrors' | 'retries' | 'redispatches' | 'serverAborts' | 'responses5xx'> | undefined;
   replacement: string | undefined;
   /** When the replacement passed its health check and entered the rotation. */
   replacementInRotationAfterMs: number | undefined;
@@ -71,6 +79,8 @@ export interface BehindLbSummary {
   balancer: HaproxyBackendTotals;
   /** Where HAProxy listened (stopped when the demo ends). */
   balancerUrl: string;
+  /** HAProxy's log (server state changes with their reasons). */
+  balancerLog: string;
   /** Steps that did not complete (e.g. a replacement that never entered the rotation). */
   problems: string[];
 }
@@ -97,7 +107,13 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
   const progress = createProgress(process.stderr, options.json);
 
   // HAProxy first: without it there is no scenario, and nothing has been started yet.
-  const lb: Haproxy = await startHaproxy({});
+  // Its log (each server's state changes, with the check result) is kept beside the fleet's state.
+  const balancerLog: string[] = [];
+  const lb: Haproxy = await startHaproxy({
+    retries: options.balancerRetries ?? 2,
+    onLog: (line) => { if (balancerLog.length < 5000) balancerLog.push(`${new Date().toISOString()} ${line}`); },
+  });
+  const balancerLogFile = join(stateDirFor(spec, configFile), 'haproxy.log');
   const fleet = openLocalFleet(spec, configFile);
   const observer = new FleetObserver(fleet);
   let load: LoadGenerator | undefined;
@@ -182,7 +198,7 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
         const noticeAt = Date.now();
         await fleet.cloud.instances.preempt(pick.server.name, { noticeInMs: noticeMs });
         const report: PreemptionReport = {
-          id: pick.server.name, sessionsPerSecond, noticeMs, outOfRotationAfterMs: undefined, sessionsAfterNotice: 0,
+          id: pick.server.name, sessionsPerSecond, noticeMs, outOfRotationAfterMs: undefined, sessionsAfterNotice: 0, balancer: undefined,
           replacement: undefined, replacementInRotationAfterMs: undefined, goneAfterMs: undefined,
         };
         preempted.push(report);
@@ -192,7 +208,11 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
         const recovered = await waitUntil(`the replacement of ${report.id} in rotation`, async () => {
           const records = await observer.instances();
           const victim = latest.find((s) => s.name === report.id);
-          if (victim) report.sessionsAfterNotice = victim.sessions - sessionsAtNotice;
+          if (victim) {
+            report.sessionsAfterNotice = victim.sessions - sessionsAtNotice;
+            const { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx } = victim;
+            report.balancer = { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx };
+          }
           if (report.outOfRotationAfterMs === undefined && (!victim || victim.status !== 'UP')) {
             report.outOfRotationAfterMs = Date.now() - noticeAt;
             events.push(`${report.id} out of rotation`);
@@ -243,6 +263,7 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
       preempted,
       balancer: await lb.totals(),
       balancerUrl: lb.url,
+      balancerLog: balancerLogFile,
       problems,
     };
   } finally {
@@ -252,6 +273,12 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
     await load?.stop();
     await lb.stop();
     fleet.close();
+    try {
+      mkdirSync(dirname(balancerLogFile), { recursive: true });
+      writeFileSync(balancerLogFile, balancerLog.map((line) => `${line}\n`).join(''), { mode: 0o600 });
+    } catch {
+      // best effort: the log is for reading afterwards
+    }
     if (!options.keep) await down(spec, configFile, { force: false, timeoutMs: 30_000, quiet: options.json });
   }
 }
