@@ -9,7 +9,9 @@ import { createReadStream } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import { MODEL_MANIFEST_NAME, parseModelManifest, type ModelManifest, type ModelManifestFile, type ModelManifestLimits } from '@synkti/cloud';
+// The manifest module alone, not the @synkti/cloud index (AWS SDKs, SQLite): the stand-in
+// loads this before it serves and should start as fast as without --model-dir.
+import { MODEL_MANIFEST_NAME, parseModelManifest, type ModelManifest, type ModelManifestFile, type ModelManifestLimits } from '@synkti/cloud/model-manifest';
 
 export interface VerifyModelDirOptions {
   /** 'sha256' hashes every file; 'size' only compares sizes (a restart's quick check). @default 'sha256' */

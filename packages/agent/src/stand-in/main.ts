@@ -4,7 +4,6 @@
  * SIGTERM/SIGINT drain in-flight requests (up to --shutdown-grace) and exit 0.
  */
 import { formatDuration, isSynktiError } from '@synkti/core';
-import { verifyModelDir } from '../model/model-verify.ts';
 import { parseStandInArgs, STAND_IN_USAGE, type StandInCommandOptions } from './args.ts';
 import { startStandInServer } from './server.ts';
 
@@ -24,6 +23,7 @@ async function main(): Promise<void> {
   if (options.modelDir !== undefined) {
     // Like a real server that loads weights: a model that is not all there is not served.
     try {
+      const { verifyModelDir } = await import('../model/model-verify.ts');
       const verified = await verifyModelDir(options.modelDir);
       modelLine = ` model-dir=${options.modelDir} (${verified.files} files, ${verified.bytes} bytes, SHA-256 verified)`;
     } catch (error) {
