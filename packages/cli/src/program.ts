@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 // Light imports only (no zod, no cloud SDKs): `synkti --help` loads this file and nothing
 // else of Synkti; each command loads its implementation when it runs.
-import { isSynktiError } from '@synkti/core/errors';
+import { SynktiError, isSynktiError } from '@synkti/core/errors';
 import { EXIT, exitCodeForError } from './exit-codes.ts';
 import { loadImplementation, missingPackage } from './ts-loader.ts';
 import { chaosRateOption, durationOption as durationParser, repeatable, wholeNumberOption } from './option-parsers.ts';
@@ -209,13 +209,25 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
       + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream')
       .choices(['default', 'behind-lb']).default('default'))
+    .addOption(new Option('--on <cloud>', 'local: the embedded local cloud; aws-emulator: an emulated AWS on this machine (moto_server, each EC2 instance '
+      + 'a machine booted from its user data, every AWS call of the workers checked against the stack\'s IAM role): runs synkti bootstrap --skip-infra, '
+      + 'serves through a preemption and a crash, then synkti down; the summary adds provider, awsCalls, iamDenied, modelVerified and instancesLeft '
+      + '(needs moto_server and the aws CLI)').choices(['local', 'aws-emulator']).default('local'))
+    .option('--keep-state', 'aws-emulator: keep the emulator\'s directory (every instance\'s boot and service log) and print where it is', false)
     .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
-    .option('--notice <duration>', 'behind-lb: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
+    .option('--notice <duration>', 'behind-lb and aws-emulator: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
     .option('--lb-retries <n>', 'behind-lb: times HAProxy tries another router when a connection is refused (0: like an ALB, a refused connection is a 502)', wholeNumberOption(0, 10), 2)
     .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
     .option('--json', 'print only the summary, as JSON', false)
     .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { scenario: string; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
+    .action(async (options: { scenario: string; on: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
+      if (options.on === 'aws-emulator') {
+        if (options.scenario !== 'default') throw new SynktiError('E_USAGE', `--scenario ${options.scenario} runs on the local cloud only`, { hint: 'leave out --on aws-emulator, or --scenario' });
+        const { renderAwsEmulatorSummary, runAwsEmulatorDemo } = await loadImplementation(() => import('./demo/aws-emulator-demo.ts'));
+        const summary = await runAwsEmulatorDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, noticeMs: options.notice, keepState: options.keepState });
+        console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorSummary(summary));
+        return;
+      }
       if (options.scenario === 'behind-lb') {
         const { renderBehindLbSummary, runBehindLb } = await loadImplementation(() => import('./demo/behind-lb.ts'));
         const summary = await runBehindLb({ noticeMs: options.notice, balancerRetries: options.lbRetries, concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });

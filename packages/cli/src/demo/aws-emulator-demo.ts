@@ -1,0 +1,426 @@
+/**
+ * `synkti demo --on aws-emulator`: the AWS path end to end on this machine.
+ *
+ *   1. an emulated AWS: moto_server (EC2, S3, SSM, IAM, STS, ELBv2) on loopback, a VPC
+ *      on 127.100.0.0/16 so every instance has its own loopback address, and the instance
+ *      emulator that boots each instance's user data for real;
+ *   2. IAM truth: the worker role exactly as SpotServeFleet builds it (synthesized under
+ *      Pulumi mocks), created in moto; every call the instances make (the boot script's
+ *      `aws` CLI, the agents' SDK) goes through a proxy that checks it against that role;
+ *   3. `synkti bootstrap --skip-infra` (a real CLI process): buckets, the packed agent, a
+ *      Node.js tarball, the cluster secret in SSM, a small model directory, 3 workers;
+ *   4. streaming chat completions through the workers' routers, one spot preemption (20 s
+ *      notice) and one crash (no notice) mid-run: the agents launch the replacements
+ *      themselves through RunInstances, with their own role's credentials;
+ *   5. `synkti down` (a real CLI process), then a count of what is left.
+ *
+ * The summary has the local demo's fields plus provider, awsCalls, iamDenied,
+ * modelVerified and instancesLeft.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SynktiError, TAG_CLUSTER, TAG_REPLACES, formatDuration } from '@synkti/core';
+import { createProgress } from '../output.ts';
+import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { LoadGenerator, percentile } from './load-generator.ts';
+
+/** The CLI entry the demo runs `bootstrap` and `down` with: the same command a user types. */
+const CLI_MAIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
+const CLUSTER = 'synkti-aws-demo';
+const FLEET_SIZE = 3;
+const ROUTER_PORT = 8080;
+const AGENT_PORT = 7946;
+const WORKER_ROLE = `${CLUSTER}-worker`;
+
+export interface AwsEmulatorDemoOptions {
+  /** How long traffic runs. @default 60000 */
+  durationMs: number;
+  /** Concurrent client streams. @default 8 */
+  concurrency: number;
+  json: boolean;
+  /** Spot notice before the preempted instance is terminated. @default 20000 */
+  noticeMs?: number | undefined;
+  /** Keep the emulator's state directory (boot and service logs of every instance). @default false */
+  keepState?: boolean | undefined;
+  /** Called with each progress line (tests). @default stderr unless json */
+  onLine?: ((line: string) => void) | undefined;
+}
+
+export interface IamDenialSummary {
+  principal: string;
+  action: string;
+  resource?: string | undefined;
+}
+
+export interface AwsEmulatorDemoSummary {
+  provider: 'aws';
+  requests: number;
+  failed: number;
+  /** Failed requests that were in flight on the preempted node or started after its notice and before the crash. */
+  failedAtPreemption: number;
+  preemptions: number;
+  crashes: number;
+  replacements: number;
+  fleetSizeStart: number;
+  fleetSizeEnd: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: Record<string, number>;
+  recoveredInMs: number | undefined;
+  /** Calls the instances made with their role's credentials (boot script, agents), all checked against the role. */
+  awsCalls: number;
+  iamDenied: number;
+  denials: IamDenialSummary[];
+  /** Every node that served had fetched the model and checked every file against its manifest. */
+  modelVerified: boolean;
+  /** Instances of the cluster not terminated, plus emulated machines still running, after `synkti down`. */
+  instancesLeft: number;
+  /** Where instance logs are (only with keepState). */
+  stateDir?: string | undefined;
+}
+
+interface FleetNode {
+  id: string;
+  ip: string;
+  state: string;
+  replaces: string | undefined;
+  launchedAt: number;
+}
+
+function tagOf(instance: Instance, key: string): string | undefined {
+  return instance.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+/** Runs the real CLI as a child process; resolves with its exit code and output. */
+function runCli(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    timer.unref();
+    child.on('error', (error) => { clearTimeout(timer); reject(error); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** The environment the CLI runs with: the administrator's keys, AWS calls through the IAM proxy (counted apart). */
+function cliEnv(adminEnv: Record<string, string>, endpoint: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // Nothing from the user's own AWS setup (profiles, real keys, SSO) may reach the emulator run.
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_') && !key.startsWith('SYNKTI_')) env[key] = value;
+  return { ...env, ...adminEnv, AWS_ENDPOINT_URL: endpoint, SYNKTI_LOG_LEVEL: 'warn' };
+}
+
+/** A small model directory: config, tokenizer and weights files (random bytes, so a corrupt copy cannot pass). */
+function writeDemoModel(dir: string): string {
+  const model = join(dir, 'demo-model');
+  mkdirSync(join(model, 'weights'), { recursive: true });
+  writeFileSync(join(model, 'config.json'), JSON.stringify({ architecture: 'stand-in', hidden_size: 64, layers: 2 }, null, 2));
+  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify({ vocab: Array.from({ length: 256 }, (_, i) => `t${i}`) }));
+  writeFileSync(join(model, 'weights', 'shard-0.bin'), randomBytes(2 * 1024 * 1024));
+  writeFileSync(join(model, 'weights', 'shard-1.bin'), randomBytes(1024 * 1024 + 17));
+  return model;
+}
+
+function demoConfig(bucket: string, region: string): string {
+  // A plain object (no import), as a user outside this repository would write it.
+  const config = {
+    name: CLUSTER,
+    provider: 'aws',
+    region,
+    pools: { worker: { count: FLEET_SIZE } },
+    model: { uri: `s3://${bucket}/models/demo-model/` },
+    workload: {
+      // The stand-in preset, checking the fetched model against its manifest before it serves.
+      command: ['{node}', '--import', '{tsx}', '{standIn}', '--port', '{port}', '--model-dir', '{modelPath}', '--token-latency', '15ms'],
+      healthPath: '/health',
+      startupTimeout: '60s',
+    },
+    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s' },
+  };
+  return `// Written by synkti demo --on aws-emulator.\nexport default ${JSON.stringify(config, null, 2)};\n`;
+}
+
+/**
+ * Runs the demo. Throws E_TOOL_MISSING (exit 5) when moto_server or the aws CLI is missing,
+ * E_DEMO when a step fails (with the logs to look at).
+ */
+export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promise<AwsEmulatorDemoSummary> {
+  const say = options.onLine ?? ((text: string): void => { if (!options.json) console.error(text); });
+  const progress = createProgress(process.stderr, options.json || options.onLine !== undefined);
+  const noticeMs = options.noticeMs ?? 20_000;
+  // Heavy modules are loaded only here: `synkti --help` and the local demo never pay for them.
+  const emulator = await import('@synkti/aws-emulator');
+  const { synthesizeServeFleetRoles } = await import('@synkti/infra/testing');
+  const { spawnSync } = await import('node:child_process');
+  if (spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8' }).status !== 0) {
+    throw new SynktiError('E_TOOL_MISSING', 'the aws CLI is not on PATH: the emulated instances boot with the real boot script, which uses it', {
+      hint: 'python3 -m pip install awscli (or your distribution\'s awscli package)',
+    });
+  }
+
+  const stateDir = mkdtempSync(join(tmpdir(), 'synkti-aws-demo-'));
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (loopback addresses 127.100.x.y).');
+    // Packing the agent (~5 s) overlaps starting moto and synthesizing the stack's roles.
+    const artifactDir = join(stateDir, 'artifacts');
+    mkdirSync(artifactDir, { recursive: true });
+    const packing = Promise.all([packAgentArtifact({ outDir: artifactDir }), emulator.makeNodeTarball(artifactDir)]);
+    packing.catch(() => undefined);
+    const moto = await emulator.startMotoServer({ env: { ...emulator.MOTO_IAM_ENV }, logFile: join(stateDir, 'moto.log') });
+    cleanups.push(() => moto.stop());
+    const admin = moto.clientConfig();
+    const ec2 = new EC2Client(admin);
+    const ssm = new SSMClient(admin);
+    cleanups.push(() => { ec2.destroy(); ssm.destroy(); });
+    const network = await emulator.ensureEmulatedNetwork(ec2, moto.region);
+
+    // The worker role exactly as the stack would create it, in this emulated account.
+    const roles = await synthesizeServeFleetRoles(
+      { projectName: CLUSTER, agentReplacement: true, vpcId: network.vpcId, subnetIds: network.subnets.map((s) => s.subnetId), imageId: network.imageId },
+      { stack: 'dev', workerSecurityGroupId: network.securityGroupId },
+    );
+    const truth = await emulator.startIamTruth({ moto, roles });
+    cleanups.push(() => truth.stop());
+    const workerRole = truth.roles.find((r) => r.name === WORKER_ROLE);
+    const profile = workerRole?.instanceProfiles[0];
+    if (!profile) {
+      throw new SynktiError('E_DEMO', `the synthesized stack has no instance profile for ${WORKER_ROLE} (roles: ${truth.roles.map((r) => r.name).join(', ')})`);
+    }
+    const instances = new emulator.InstanceEmulator({
+      moto, stateDir, awsEndpoint: truth.endpoint, credentialsFor: (instance) => truth.credentialsFor(instance),
+    });
+    await instances.start();
+    cleanups.push(() => instances.stop());
+    say(`emulated AWS at ${moto.endpoint}; IAM-checking proxy at ${truth.endpoint} (worker role ${WORKER_ROLE} from SpotServeFleet)`);
+
+    // bootstrap --skip-infra, as a user would run it (the stack's bucket names: <project>-models-<account>).
+    const [agent, node] = await packing;
+    const bucket = `${CLUSTER}-models-${moto.accountId}`;
+    const checkpoints = `${CLUSTER}-checkpoints-${moto.accountId}`;
+    const projectDir = join(stateDir, 'project');
+    mkdirSync(projectDir, { recursive: true });
+    const configFile = join(projectDir, 'synkti.config.ts');
+    writeFileSync(configFile, demoConfig(bucket, moto.region));
+    const modelDir = writeDemoModel(stateDir);
+    const env = cliEnv(moto.env(), truth.endpoint);
+    const bootstrapArgs = [
+      '--config', configFile, 'bootstrap', '--project', CLUSTER, '--skip-infra', '--json',
+      '--bucket', bucket, '--checkpoints-bucket', checkpoints,
+      '--artifact', agent.file, '--version', agent.version,
+      '--node-tarball', node.file, '--node-version', node.version,
+      '--model-dir', modelDir,
+      '--workers', String(FLEET_SIZE),
+      '--image-id', network.imageId,
+      ...network.subnets.flatMap((s) => ['--subnet', `${s.subnetId}:${s.zone}`]),
+      '--security-group', network.securityGroupId,
+      '--instance-profile', profile.arn,
+    ];
+    say(`synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} --model-dir ${modelDir} …`);
+    const bootstrap = await runCli(bootstrapArgs, env, projectDir, 180_000);
+    if (bootstrap.code !== 0) {
+      throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}\n${bootstrap.stdout.trim().slice(-2000)}`);
+    }
+    const secret = (await ssm.send(new GetParameterCommand({ Name: `/synkti/${CLUSTER}/cluster-secret`, WithDecryption: true }))).Parameter?.Value;
+    if (!secret) throw new SynktiError('E_DEMO', 'bootstrap reported success but the cluster secret is not in SSM');
+
+    // The fleet as EC2 lists it (the administrator's view, not counted against the workers).
+    const listFleet = async (): Promise<FleetNode[]> => {
+      const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [CLUSTER] }] }));
+      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => ({
+        id: i.InstanceId ?? '', ip: i.PrivateIpAddress ?? '', state: i.State?.Name ?? 'unknown', replaces: tagOf(i, TAG_REPLACES), launchedAt: i.LaunchTime?.getTime() ?? 0,
+      }));
+    };
+    const ready = new Map<string, string>();
+    const routerOk = async (ip: string): Promise<boolean> => {
+      try {
+        const res = await fetch(`http://${ip}:${ROUTER_PORT}/_synkti/router/health`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    };
+    const refresh = async (): Promise<void> => {
+      const live = (await listFleet()).filter((n) => n.state === 'running' || n.state === 'pending');
+      const checks = await Promise.all(live.map(async (n) => [n, await routerOk(n.ip)] as const));
+      ready.clear();
+      for (const [n, ok] of checks) if (ok) ready.set(n.id, `http://${n.ip}:${ROUTER_PORT}`);
+    };
+    let refreshing = false;
+    const watcher = setInterval(() => {
+      if (refreshing) return;
+      refreshing = true;
+      void refresh().catch(() => undefined).finally(() => { refreshing = false; });
+    }, 300);
+    watcher.unref();
+    cleanups.push(() => clearInterval(watcher));
+
+    const bootStarted = Date.now();
+    const bootBy = bootStarted + 180_000;
+    while (ready.size < FLEET_SIZE) {
+      if (Date.now() > bootBy) {
+        throw new SynktiError('E_DEMO', `only ${ready.size} of ${FLEET_SIZE} workers serve after 180 s`, { hint: `boot and service logs: ${join(stateDir, 'instances')} (run with --keep-state)` });
+      }
+      progress.update(`workers booting from their user data: ${ready.size}/${FLEET_SIZE} routers serving (${formatDuration(Date.now() - bootStarted)})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    progress.done(`fleet serving: ${[...ready.keys()].join(', ')} (booted in ${formatDuration(Date.now() - bootStarted)})`);
+    const fleetSizeStart = ready.size;
+
+    // Traffic, a preemption and a crash.
+    const load = new LoadGenerator({ endpoints: () => [...ready.values()], concurrency: options.concurrency, maxTokens: 24, healthIntervalMs: 250 });
+    cleanups.push(() => load.stop());
+    const t0 = Date.now();
+    load.start();
+    say(`streaming chat completions through the workers' routers for ${formatDuration(options.durationMs)} (${options.concurrency} concurrent clients)`);
+    const preemptAt = t0 + options.durationMs * 0.2;
+    const crashAt = t0 + options.durationMs * 0.55;
+    let preempted: string | undefined;
+    let crashed: string | undefined;
+    let crashTime: number | undefined;
+    let preemptTime: number | undefined;
+    let lastEventAt = t0;
+    let sawDrop = false;
+    let recoveredAt: number | undefined;
+    while (Date.now() - t0 < options.durationMs) {
+      const now = Date.now();
+      if (crashed && ready.size < FLEET_SIZE) sawDrop = true;
+      if (sawDrop && recoveredAt === undefined && ready.size >= FLEET_SIZE) recoveredAt = now;
+      if (!preempted && now >= preemptAt) {
+        const target = [...ready.keys()][0];
+        if (target) {
+          instances.preempt(target, { noticeInMs: noticeMs });
+          preempted = target;
+          preemptTime = now;
+          lastEventAt = now;
+          progress.done(`${formatDuration(now - t0)}  spot interruption notice for ${target}: terminated in ${formatDuration(noticeMs)}`);
+        }
+      }
+      if (preempted && !crashed && now >= crashAt) {
+        const fleet = await listFleet();
+        // An original worker that is serving, not the preempted one (a crash of a booting replacement proves less).
+        const target = fleet.find((n) => n.id !== preempted && !n.replaces && ready.has(n.id));
+        if (target) {
+          await instances.crash(target.id);
+          crashed = target.id;
+          crashTime = Date.now();
+          lastEventAt = crashTime;
+          progress.done(`${formatDuration(now - t0)}  crash of ${target.id}: every process SIGKILLed, no notice; the survivors must replace it`);
+        }
+      }
+      const done = load.outcomes.length;
+      const failed = load.outcomes.filter((o) => !o.ok).length;
+      progress.update(`${formatDuration(now - t0)}  requests ${done - failed} ok / ${failed} failed  routers serving ${ready.size}/${FLEET_SIZE}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await load.stop();
+
+    // The fleet must be back to its size by itself (replacements boot from the same user data).
+    const recoverBy = Date.now() + 120_000;
+    const recoveryWaitStart = Date.now();
+    while (ready.size < FLEET_SIZE && Date.now() < recoverBy) {
+      if (crashed) sawDrop = true;
+      progress.update(`waiting for the fleet to be back at ${FLEET_SIZE} serving nodes (now ${ready.size}, ${formatDuration(Date.now() - recoveryWaitStart)})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (recoveredAt === undefined && ready.size >= FLEET_SIZE) recoveredAt = Date.now();
+    const fleetSizeEnd = ready.size;
+    progress.done(`fleet at ${fleetSizeEnd}/${FLEET_SIZE} serving nodes`);
+
+    // Every serving node fetched the model and checked it (its stand-in refuses to start otherwise).
+    let modelVerified = fleetSizeEnd > 0;
+    for (const [id] of ready) {
+      const ip = (await listFleet()).find((n) => n.id === id)?.ip;
+      try {
+        const res = await fetch(`http://${ip}:${AGENT_PORT}/status`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(3000) });
+        const status = await res.json() as { model?: { state?: string; filesDone?: number; files?: number } };
+        if (status.model?.state !== 'ready' || !status.model.files || status.model.filesDone !== status.model.files) modelVerified = false;
+      } catch {
+        modelVerified = false;
+      }
+    }
+    const everything = await listFleet();
+    const replacements = everything.filter((n) => n.replaces !== undefined).length;
+    clearInterval(watcher);
+
+    // synkti down, as a user would run it.
+    say('synkti down');
+    const downResult = await runCli(['--config', configFile, 'down', '--timeout', '60s', '--json'], env, projectDir, 120_000);
+    if (downResult.code !== 0) say(`synkti down exited with ${downResult.code}: ${downResult.stderr.trim().slice(-500)}`);
+    // Terminated instances' machines end within a poll or two of the emulator.
+    const goneBy = Date.now() + 60_000;
+    let instancesLeft = Number.POSITIVE_INFINITY;
+    while (Date.now() < goneBy) {
+      const live = (await listFleet()).filter((n) => n.state !== 'terminated').length;
+      instancesLeft = live + instances.machines().length;
+      if (instancesLeft === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const report = truth.report();
+    const outcomes = load.outcomes;
+    const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
+    const failures: Record<string, number> = {};
+    for (const o of outcomes) if (!o.ok) failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
+    // Failures caused by the preemption: any before the crash (the preemption is the only event then).
+    const failedAtPreemption = outcomes.filter((o) => !o.ok && preemptTime !== undefined && o.startedAt + o.ms >= preemptTime && (crashTime === undefined || o.startedAt + o.ms < crashTime)).length;
+    return {
+      provider: 'aws',
+      requests: outcomes.length,
+      failed: outcomes.filter((o) => !o.ok).length,
+      failedAtPreemption,
+      preemptions: preempted ? 1 : 0,
+      crashes: crashed ? 1 : 0,
+      replacements,
+      fleetSizeStart,
+      fleetSizeEnd,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      failures,
+      recoveredInMs: recoveredAt !== undefined ? Math.max(0, recoveredAt - lastEventAt) : undefined,
+      awsCalls: report.awsCalls,
+      iamDenied: report.iamDenied,
+      denials: report.denials.map((d) => ({ principal: d.principal, action: d.action, resource: d.resource })),
+      modelVerified,
+      instancesLeft: Number.isFinite(instancesLeft) ? instancesLeft : -1,
+      ...(options.keepState ? { stateDir } : {}),
+    };
+  } finally {
+    await cleanup();
+  }
+}
+
+export function renderAwsEmulatorSummary(summary: AwsEmulatorDemoSummary): string {
+  return [
+    '',
+    'Summary (emulated AWS)',
+    `  requests       ${summary.requests}`,
+    `  failed         ${summary.failed}  (${summary.failedAtPreemption} at the preemption)${summary.failed > 0 ? `  ${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')}` : ''}`,
+    `  preemptions    ${summary.preemptions}  (20 s notice in the instance metadata, then TerminateInstances)`,
+    `  crashes        ${summary.crashes}  (every process SIGKILLed: only streams in flight there may fail)`,
+    `  replacements   ${summary.replacements}  (launched by the agents through RunInstances)`,
+    `  fleet size     ${summary.fleetSizeStart} → ${summary.fleetSizeEnd}${summary.recoveredInMs !== undefined ? `  (back to full size ${formatDuration(summary.recoveredInMs)} after the last event)` : ''}`,
+    `  latency        p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (whole stream)`,
+    `  AWS calls      ${summary.awsCalls} by the workers' role, ${summary.iamDenied} denied by IAM${summary.denials.length ? `: ${summary.denials.map((d) => `${d.action} (${d.principal})`).join(', ')}` : ''}`,
+    `  model          ${summary.modelVerified ? 'fetched and verified on every serving node' : 'NOT verified on every serving node'}`,
+    `  left behind    ${summary.instancesLeft} instances`,
+  ].join('\n');
+}
