@@ -43,6 +43,8 @@ export interface BehindLbOptions {
 /** What happened to one preempted node, times from its notice. */
 export interface PreemptionReport {
   id: string;
+  /** When its notice was given, from the start of the traffic. */
+  noticeAtMs: number;
   /** New sessions per second its router was taking when it was picked (the busiest). */
   sessionsPerSecond: number;
   noticeMs: number;
@@ -74,6 +76,8 @@ export interface BehindLbSummary {
   p99Ms: number;
   /** Failures grouped by what the client saw. */
   failures: Record<string, number>;
+  /** The first 20 failed requests: when each started (from the start of the traffic), how long it ran, what the client saw. */
+  failedRequests: { atMs: number; tookMs: number; error: string; cutMidStream: boolean }[];
   preempted: PreemptionReport[];
   /** HAProxy's own counters for the routers' backend. */
   balancer: HaproxyBackendTotals;
@@ -198,7 +202,7 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
         const noticeAt = Date.now();
         await fleet.cloud.instances.preempt(pick.server.name, { noticeInMs: noticeMs });
         const report: PreemptionReport = {
-          id: pick.server.name, sessionsPerSecond, noticeMs, outOfRotationAfterMs: undefined, sessionsAfterNotice: 0, balancer: undefined,
+          id: pick.server.name, noticeAtMs: noticeAt - t0, sessionsPerSecond, noticeMs, outOfRotationAfterMs: undefined, sessionsAfterNotice: 0, balancer: undefined,
           replacement: undefined, replacementInRotationAfterMs: undefined, goneAfterMs: undefined,
         };
         preempted.push(report);
@@ -260,6 +264,8 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       failures,
+      failedRequests: outcomes.filter((o) => !o.ok).slice(0, 20)
+        .map((o) => ({ atMs: o.startedAt - t0, tookMs: o.ms, error: o.error ?? 'unknown', cutMidStream: o.cutMidStream === true })),
       preempted,
       balancer: await lb.totals(),
       balancerUrl: lb.url,
@@ -290,9 +296,10 @@ export function renderBehindLbSummary(summary: BehindLbSummary): string {
     'Summary (behind a load balancer)',
     `  requests       ${summary.requests}  (all through HAProxy, no client retries)`,
     `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+    ...summary.failedRequests.map((f) => `    started at ${formatDuration(f.atMs)}, failed after ${formatDuration(f.tookMs)}: ${f.error}${f.cutMidStream ? ' (cut mid-stream)' : ''}`),
     `  cut mid-stream ${summary.cutMidStream}`,
     `  preemptions    ${summary.preemptions}`,
-    ...summary.preempted.map((p) => `    ${p.id}: out of rotation after ${ms(p.outOfRotationAfterMs)}, ${p.sessionsAfterNotice} requests after its notice, replacement ${p.replacement ?? 'none'} in rotation after ${ms(p.replacementInRotationAfterMs)}`),
+    ...summary.preempted.map((p) => `    ${p.id}: notice at ${formatDuration(p.noticeAtMs)}, out of rotation after ${ms(p.outOfRotationAfterMs)}, ${p.sessionsAfterNotice} requests after its notice, replacement ${p.replacement ?? 'none'} in rotation after ${ms(p.replacementInRotationAfterMs)}`),
     `  replacements   ${summary.replacements}`,
     `  fleet size     ${summary.fleetSizeStart} → ${summary.fleetSizeEnd}`,
     `  latency        p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (whole stream)`,

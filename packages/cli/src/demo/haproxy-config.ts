@@ -144,6 +144,11 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     '',
     `frontend ${FRONTEND}`,
     `  bind ${host}:${options.port}`,
+    // Only requests that did not end normally are logged, with HAProxy's termination state
+    // (e.g. SD: the server closed mid-response), next to the server state changes.
+    '  log stderr format raw daemon',
+    '  option httplog',
+    '  option dontlog-normal',
     `  default_backend ${BACKEND}`,
     '',
     `backend ${BACKEND}`,
