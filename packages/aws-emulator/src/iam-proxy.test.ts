@@ -11,8 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateSecurityGroupCommand, CreateTagsCommand, DeleteTagsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSubnetsCommand,
-  EC2Client, RunInstancesCommand, TerminateInstancesCommand,
+  CreateSecurityGroupCommand, CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, DescribeSubnetsCommand,
+  EC2Client, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -24,7 +24,7 @@ import { AwsInstanceProvider } from '@synkti/cloud';
 import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
 import { startMotoOrSkip } from './testing/moto-for-tests.ts';
 import { MOTO_IAM_ENV, type IamPolicyDocument } from './iam-roles.ts';
-import { startIamTruth } from './iam-truth.ts';
+import { prepareIamTruth } from './iam-truth.ts';
 
 const CLUSTER = 'iamt';
 const ROLE = `${CLUSTER}-worker`;
@@ -44,12 +44,17 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
 }
 
 test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and the aws CLI', async (t) => {
-  const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV } });
+  const phases: string[] = [];
+  let mark = Date.now();
+  const phase = (name: string): void => { const now = Date.now(); phases.push(`${name} ${now - mark} ms`); mark = now; };
+  // No built-in AMIs: loading moto's ~1200 costs seconds on the first EC2 call.
+  const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false' } });
   if (started.skip !== undefined) {
     t.skip(started.skip);
     return;
   }
   const moto = started.service;
+  phase('moto start');
   t.after(() => moto.stop());
   const admin = moto.clientConfig();
   const ec2Admin = new EC2Client(admin);
@@ -57,11 +62,14 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
 
   // The account the fleet lives in: default VPC and subnet, its own security group, an AMI.
   const subnets = (await ec2Admin.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
+  phase('first EC2 call');
   const subnet = subnets[0]!;
   const vpcId = subnet.VpcId!;
   const sg = await ec2Admin.send(new CreateSecurityGroupCommand({ GroupName: `${CLUSTER}-worker`, Description: 'workers', VpcId: vpcId }));
-  const imageId = (await ec2Admin.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+  // The workers' image.
+  const imageId = (await ec2Admin.send(new RegisterImageCommand({ Name: 'synkti-worker', RootDeviceName: '/dev/xvda', Architecture: 'x86_64', VirtualizationType: 'hvm' }))).ImageId!;
 
+  phase('vpc, image');
   // The routers' target group, and another cluster's.
   const elbAdmin = new ElasticLoadBalancingV2Client(admin);
   t.after(() => elbAdmin.destroy());
@@ -70,12 +78,14 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   }))).TargetGroups![0]!.TargetGroupArn!;
   const ownGroup = await targetGroup(CLUSTER);
   const otherGroup = await targetGroup('other');
+  phase('target groups');
 
   // Synthesized from the component (no copy of its statements), with the account's real ids.
   const roles = await synthesizeServeFleetRoles(
     { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId, loadBalancer: {} },
     { stack: 'dev', workerSecurityGroupId: sg.GroupId!, targetGroupArn: ownGroup },
   );
+  phase('synthesis under Pulumi mocks');
   const workerRole = roles.find((r) => r.name === ROLE);
   assert.ok(workerRole, `roles: ${roles.map((r) => r.name).join(', ')}`);
   const policyText = JSON.stringify(workerRole.inlinePolicies);
@@ -91,9 +101,17 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   await ssmAdmin.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'the-cluster-secret' }));
   await ssmAdmin.send(new PutParameterCommand({ Name: '/other-team/db-password', Type: 'SecureString', Value: 'hunter2' }));
 
-  const truth = await startIamTruth({ moto, roles });
-  t.after(() => truth.stop());
+  // The endpoint and credentialsFor first (what startEmulatedAws takes), moto attached after.
+  const pending = await prepareIamTruth({ roles });
+  t.after(() => pending.stop());
+  const profileArnOf = `arn:aws:iam::${moto.accountId}:instance-profile/${ROLE}`;
+  const early = pending.credentialsFor({ instanceId: 'i-early', instanceProfileArn: profileArnOf });
+  const truth = await pending.attach(moto);
+  phase('roles in moto + proxy');
+  assert.equal(truth.endpoint, pending.endpoint);
+  assert.match((await early)?.AccessKeyId ?? '', /^ASIA/, 'a request made before attach is answered after it');
   const profileArn = truth.roles.find((r) => r.name === ROLE)!.instanceProfiles[0]!.arn;
+  assert.equal(profileArn, profileArnOf);
 
   // This node (own cluster) and a stranger (another cluster), launched by the administrator.
   const launch = async (cluster: string) => (await ec2Admin.send(new RunInstancesCommand({
@@ -148,6 +166,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   // ssm:GetParameter on every parameter, so the worker can read another team's too.
   assert.equal((await ssm.send(new GetParameterCommand({ Name: '/other-team/db-password', WithDecryption: true }))).Parameter?.Value, 'hunter2');
 
+  phase('a normal life (allowed)');
   // --- the same calls outside the cluster: denied, as AWS would ---------------------------
   const denied = async (call: Promise<unknown>, code: string, action: string): Promise<void> => {
     const before = truth.report().iamDenied;
@@ -178,6 +197,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const stillThere = await ec2Admin.send(new DescribeInstancesCommand({ InstanceIds: [stranger] }));
   assert.equal(stillThere.Reservations?.[0]?.Instances?.[0]?.State?.Name, 'running', 'a denied call never reaches moto');
 
+  phase('outside the cluster (denied)');
   // --- remove one permission from the synthesized policy: the run reports it ------------
   const inline = workerRole.inlinePolicies.find((p) => JSON.stringify(p.document).includes('ec2:TerminateInstances'))!;
   const without: IamPolicyDocument = {
@@ -191,6 +211,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   report = truth.report();
   assert.equal(report.byPrincipal[principal]?.['ec2:TerminateInstances']?.denied, 2);
 
+  phase('one permission removed');
   // --- the boot script's aws CLI, with the role's credentials ----------------------------
   const cli = await truth.credentialsForRole(ROLE, 'boot-script');
   const cliPrincipal = `arn:aws:sts::${moto.accountId}:assumed-role/${ROLE}/boot-script`;
@@ -209,12 +230,14 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const last = truth.report().denials.at(-1)!;
   assert.deepEqual([last.principal, last.action, last.resource], [cliPrincipal, 's3:GetObject', `arn:aws:s3:::${models}/private/notes`]);
 
+  phase('aws CLI (3 runs)');
   // A key the account never issued.
   const stranger2 = new EC2Client({ ...config, credentials: { accessKeyId: 'ASIANEVERISSUED00000', secretAccessKey: 'x', sessionToken: 'y' } });
   t.after(() => stranger2.destroy());
   await assert.rejects(stranger2.send(new DescribeInstancesCommand({})), (error: unknown) => errorName(error) === 'AuthFailure');
 
   report = truth.report();
+  t.diagnostic(phases.join(', '));
   t.diagnostic(`calls ${report.awsCalls}, denied ${report.iamDenied}, admin ${report.adminCalls}; context: ${report.context.full}/${report.context.checks} checks full, missing ${JSON.stringify(report.context.missingKeysByAction)}`);
   assert.equal(report.errors, 0);
 });

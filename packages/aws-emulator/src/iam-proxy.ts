@@ -277,6 +277,8 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
       }
     }
     count(principal.principalArn, callAction, false);
+    // A role allowed to change IAM may change its own policies: re-read them afterwards.
+    if (aws.service === 'iam') res.once('finish', () => policies.invalidate());
     forward(req, res, body);
   };
 

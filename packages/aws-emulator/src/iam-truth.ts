@@ -9,8 +9,13 @@
  * // instance emulator: awsEndpoint: truth.endpoint, credentialsFor: (i) => truth.credentialsFor(i)
  * // at the end: truth.report() → { awsCalls, iamDenied, denials: [{ principal, action, ... }] }
  * ```
+ *
+ * When moto is started by someone else after the endpoint must be known (startEmulatedAws
+ * takes `awsEndpoint` and `credentialsFor` before it starts moto), `prepareIamTruth` gives
+ * both first and checks from `attach(moto)` on.
  */
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { freeLoopbackPort } from '@synkti/core';
 import { MotoResourceLookup } from './iam-lookup.ts';
 import { loadIamSimulator, type IamEvaluator } from './iam-evaluate.ts';
 import { RolePolicyStore } from './iam-policies.ts';
@@ -96,6 +101,57 @@ export async function startIamTruth(options: IamTruthOptions): Promise<IamTruth>
       sessions.close();
       policies.close();
       lookup.close();
+    },
+  };
+}
+
+export interface PendingIamTruth {
+  /** The proxy's endpoint (its port reserved now, listening from `attach`). */
+  endpoint: string;
+  /** As `IamTruth.credentialsFor`; waits for `attach`. */
+  credentialsFor(instance: InstanceRef): Promise<ImdsCredentials | undefined>;
+  /** Creates the roles in `moto` and starts checking on `endpoint`. */
+  attach(moto: MotoServer): Promise<IamTruth>;
+  /** Stops the attached truth, if any; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * IAM truth whose moto comes later:
+ * ```ts
+ * const iam = await prepareIamTruth({ roles });
+ * const aws = await startEmulatedAws({ stateDir, awsEndpoint: iam.endpoint, credentialsFor: iam.credentialsFor, motoEnv: { ...MOTO_IAM_ENV } });
+ * const truth = await iam.attach(aws.moto);
+ * ```
+ */
+export async function prepareIamTruth(options: Omit<IamTruthOptions, 'moto'>): Promise<PendingIamTruth> {
+  const host = options.proxy?.host ?? '127.0.0.1';
+  // Reserved now so callers can be configured with it; a port taken meanwhile fails attach loudly.
+  const port = options.proxy?.port && options.proxy.port > 0 ? options.proxy.port : await freeLoopbackPort(host);
+  let resolveTruth!: (truth: IamTruth) => void;
+  let rejectTruth!: (error: unknown) => void;
+  const ready = new Promise<IamTruth>((resolve, reject) => { resolveTruth = resolve; rejectTruth = reject; });
+  ready.catch(() => undefined);
+  let attached: Promise<IamTruth> | undefined;
+  let stopped = false;
+  return {
+    endpoint: `http://${host}:${port}`,
+    credentialsFor: async (instance) => (await ready).credentialsFor(instance),
+    attach(moto) {
+      attached ??= startIamTruth({ ...options, moto, proxy: { ...options.proxy, host, port } }).then((truth) => {
+        resolveTruth(truth);
+        return truth;
+      }, (error: unknown) => {
+        rejectTruth(error);
+        throw error;
+      });
+      return attached;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      rejectTruth(new Error('IAM truth stopped before it was attached'));
+      if (attached) await attached.then((truth) => truth.stop(), () => undefined);
     },
   };
 }
