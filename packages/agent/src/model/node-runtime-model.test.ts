@@ -3,6 +3,7 @@
  * ready and its workload is not started, and /status says why; once the model is in the
  * bucket the next attempt fetches it and the workload (the stand-in, which checks the
  * directory against its manifest) starts with {modelPath} and the node turns ready.
+ * Also: which model and where (spec, SYNKTI_MODEL_URI, models dir), retries and stop.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,8 @@ import { Agent } from '../agent.ts';
 import { createLogger } from '../logger.ts';
 import { NodeRuntime, workloadCommand } from '../node-runtime.ts';
 import type { ModelProgress } from './model-fetcher.ts';
-import { objectStoreModelSource } from './model-source.ts';
+import { objectStoreModelSource, type ModelObjectSource } from './model-source.ts';
+import { ModelDelivery, WORKER_MODELS_DIR, defaultModelsDir, modelOf } from './model-delivery.ts';
 
 const quiet = createLogger({}, { write() {} });
 
@@ -127,4 +129,42 @@ test('workload commands get this node\'s port, model path and the stand-in resol
   assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen'), ['vllm', 'serve', '/m/qwen', '--port', '8000']);
   assert.deepEqual(workloadCommand(['sh', '-c', 'serve --port={port} {other}'], 9), ['sh', '-c', 'serve --port=9 {other}'], 'unknown braces stay');
   assert.deepEqual(workloadPreset('vllm'), { command: ['vllm', 'serve', '{modelPath}', '--port', '{port}'], healthPath: '/health', startupTimeout: '15 minutes' });
+});
+
+const localSpec = validateCluster({ name: 'md', pools: { worker: { count: 1 } } });
+const awsSpec = validateCluster({ name: 'md', provider: 'aws', pools: { worker: { count: 1 } }, model: { uri: 's3://spec-models/models/a/' } });
+
+test('which model and where: the spec wins over SYNKTI_MODEL_URI, which is checked like model.uri', () => {
+  assert.equal(modelOf(localSpec, {}), undefined);
+  assert.equal(modelOf(awsSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' })?.bucket, 'spec-models');
+  assert.deepEqual(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' }), { uri: 's3://env-models/models/b/', bucket: 'env-models', prefix: 'models/b/', name: 'b' });
+  assert.equal(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b' })?.prefix, 'models/b/', 'the boot script\'s directory, "/" or not');
+  assert.throws(() => modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://Env_Models/models/b/' }), /SYNKTI_MODEL_URI: bucket name "Env_Models"/);
+  assert.equal(defaultModelsDir(awsSpec, 'i-1', {}), WORKER_MODELS_DIR);
+  assert.equal(defaultModelsDir(localSpec, 'i-1', { SYNKTI_LOCAL_STATE_DIR: '/s' }), '/s/instances/i-1/models');
+  assert.equal(defaultModelsDir(awsSpec, 'i-1', { SYNKTI_MODELS_DIR: '/data/models' }), '/data/models');
+  assert.throws(() => defaultModelsDir(localSpec, 'i-1', {}), /SYNKTI_MODELS_DIR is not set/);
+});
+
+test('a failed fetch is reported and tried again; stop() ends the wait at once', async () => {
+  let reads = 0;
+  const source: ModelObjectSource = { where: 's3://spec-models', getSmall: async () => { reads += 1; return undefined; }, read: async () => { throw new Error('unused'); } };
+  const errors: unknown[] = [];
+  const delivery = new ModelDelivery({
+    model: awsSpec.model!, source, modelsDir: '/nonexistent-never-written', retryDelayAfterFailureMs: 10, maxRetryDelayAfterFailureMs: 60_000,
+    onError: (error) => errors.push(error),
+  });
+  const ready = delivery.ready();
+  const end = Date.now() + 5000;
+  while (delivery.failures < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(delivery.failures >= 3, 'tried again after each failure');
+  assert.equal(delivery.progress.state, 'failed');
+  assert.match(delivery.progress.error?.message ?? '', /synkti-manifest\.json does not exist/);
+  assert.equal((errors[0] as { code?: string }).code, 'E_MODEL_MANIFEST');
+  // Now waiting (10 → 20 → 40 ms … up to a minute): stop resolves it without the wait.
+  const started = Date.now();
+  delivery.stop();
+  assert.equal(await ready, undefined);
+  assert.ok(Date.now() - started < 1000);
+  assert.ok(reads >= 3);
 });
