@@ -257,7 +257,7 @@ describe('fetchModel against s3rver', () => {
     await assert.rejects(fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/absent/`), source: realSource(), modelsDir }), (error: Error & { code?: string; hint?: string }) => {
       assert.equal(error.code, 'E_MODEL_MANIFEST');
       assert.match(error.message, /s3:\/\/fetch-models\/models\/absent\/synkti-manifest\.json does not exist/);
-      assert.match(error.hint ?? '', /synkti model upload <dir> --prefix models\/absent\//);
+      assert.match(error.hint ?? '', /synkti model upload <dir> --project <cluster> --bucket fetch-models --prefix models\/absent\//);
       return true;
     });
     const hostile = { format: 'synkti-model/1', prefix: 'models/evil/', totalBytes: 4, files: [{ path: '../../escaped.txt', bytes: 4, sha256: modelManifestSha256('evil') }] };

@@ -200,7 +200,7 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
     }
     if (manifestBytes === undefined) {
       throw new SynktiError('E_MODEL_MANIFEST', `${manifestWhere} does not exist, so ${model.uri} holds no complete model`, {
-        hint: `upload it with \`synkti model upload <dir> --prefix ${model.prefix}\` (the manifest is written last: an unfinished upload has none), or fix model.uri`,
+        hint: `upload it with \`synkti model upload <dir> --project <cluster> --bucket ${model.bucket} --prefix ${model.prefix}\` (the manifest is written last: an unfinished upload has none), or fix model.uri`,
       });
     }
     const manifest = parseModelManifest(manifestBytes, manifestWhere, options.limits);
