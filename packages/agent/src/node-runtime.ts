@@ -62,19 +62,21 @@ export interface DrainReport {
 }
 
 /**
- * The workload command with this node's values: `{port}` the workload port, `{modelPath}`
- * the fetched model's directory, and for the stand-in preset `{node}`, `{tsx}` and
- * `{standIn}` (resolved from the agent package, so an installed agent finds them).
+ * The workload command with this node's values: `{port}` the workload port, `{host}` the
+ * address peers reach it on (the node's private IP: bound there, never 0.0.0.0),
+ * `{modelPath}` the fetched model's directory, and for the stand-in preset `{node}`,
+ * `{tsx}` and `{standIn}` (resolved from the agent package, so an installed agent finds them).
  */
-export function workloadCommand(command: string[], port: number, modelPath?: string): string[] {
+export function workloadCommand(command: string[], port: number, modelPath?: string, host = '127.0.0.1'): string[] {
   const values: Record<string, () => string> = {
     '{port}': () => String(port),
+    '{host}': () => host,
     '{node}': () => process.execPath,
     '{tsx}': tsxLoaderUrl,
     '{standIn}': () => STAND_IN_MAIN_PATH,
     ...(modelPath === undefined ? {} : { '{modelPath}': () => modelPath }),
   };
-  return command.map((arg) => arg.replace(/\{(port|node|tsx|standIn|modelPath)\}/g, (token) => values[token]?.() ?? token));
+  return command.map((arg) => arg.replace(/\{(port|host|node|tsx|standIn|modelPath)\}/g, (token) => values[token]?.() ?? token));
 }
 
 /**
@@ -219,9 +221,12 @@ export class NodeRuntime {
     await this.router.start();
     agent.load = () => this.router?.inFlight() ?? 0;
     this.supervisor = new WorkloadSupervisor({
-      command: workloadCommand(workload.command, agent.ports.workload, modelPath),
-      env: { ...workload.env, PORT: String(agent.ports.workload), SYNKTI_INSTANCE_ID: selfId, ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}) },
+      // Peers' routers reach the workload at this node's private IP (on EC2 and on the
+      // emulated AWS, where every instance has its own address); locally that is 127.0.0.1.
+      command: workloadCommand(workload.command, agent.ports.workload, modelPath, this.workloadHost()),
+      env: { ...workload.env, PORT: String(agent.ports.workload), HOST: this.workloadHost(), SYNKTI_INSTANCE_ID: selfId, ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}) },
       port: agent.ports.workload,
+      host: this.workloadHost(),
       healthPath: workload.healthPath,
       startupTimeoutMs: workload.startupTimeoutMs,
       logFile: this.options.workloadLogFile,
@@ -229,6 +234,11 @@ export class NodeRuntime {
       onStateChange: (state) => this.onWorkloadState(state),
     });
     await this.supervisor.start();
+  }
+
+  /** Where this node's workload listens: its private IP, as its peers' routers dial it. */
+  private workloadHost(): string {
+    return this.options.agent.identity?.privateIp ?? '127.0.0.1';
   }
 
   private onWorkloadState(state: WorkloadState): void {
@@ -349,7 +359,8 @@ export class NodeRuntime {
    * that keep sending straight to it are served until its cut-off rather than refused early.
    */
   private async waitIdle(until: number, options: { quiet: boolean }): Promise<number> {
-    const workloadUrl = `http://127.0.0.1:${this.options.agent.ports.workload}`;
+    const host = this.workloadHost();
+    const workloadUrl = `http://${host.includes(':') ? `[${host}]` : host}:${this.options.agent.ports.workload}`;
     for (;;) {
       const routed = this.router?.inFlight() ?? 0;
       const quiet = !options.quiet || this.router === undefined || this.router.idleForMs() >= DRAIN_IDLE_CLOSE_MS;

@@ -31,7 +31,7 @@ test('the starter config loads and validates: 3 small spot workers serving the s
   assert.equal(worker.lifecycle, 'spot');
   assert.deepEqual(spec.workload!.command, STAND_IN_COMMAND);
   // Placeholders each agent fills from its own package: no path of this machine in the file.
-  assert.deepEqual(STAND_IN_COMMAND, ['{node}', '--import', '{tsx}', '{standIn}', '--port', '{port}']);
+  assert.deepEqual(STAND_IN_COMMAND, ['{node}', '--import', '{tsx}', '{standIn}', '--host', '{host}', '--port', '{port}']);
   assert.equal(spec.workload!.port, 8000);
   assert.equal(spec.workload!.healthPath, '/health');
 });
@@ -63,7 +63,7 @@ test('the template uses defineCluster, shows a vLLM example and mentions every f
   const text = initTemplate({ name: 'starter' });
   assert.match(text, /^import \{ defineCluster \} from '@synkti\/core';$/m);
   assert.match(text, /^export default defineCluster\(\{$/m);
-  assert.match(text, /\/\/ +command: \['vllm', 'serve', 'Qwen\/Qwen2\.5-7B-Instruct', '--port', '\{port\}'\]/);
+  assert.match(text, /\/\/ +command: \['vllm', 'serve', 'Qwen\/Qwen2\.5-7B-Instruct', '--host', '\{host\}', '--port', '\{port\}'\]/);
   assert.match(text, /\/\/ +healthPath: '\/health'/);
   const fields = [
     'name', 'provider', 'region', 'pools', 'count', 'size', 'instanceType', 'instanceTypes', 'lifecycle', 'onDemandBase', 'zones',

@@ -66,12 +66,12 @@ export default defineCluster({
 
   // What every node serves. This is the stand-in OpenAI-compatible server shipped with
   // Synkti (no model, filler tokens) so the fleet works on a laptop. For vLLM:
-  //   command: ['vllm', 'serve', 'Qwen/Qwen2.5-7B-Instruct', '--port', '{port}'],
+  //   command: ['vllm', 'serve', 'Qwen/Qwen2.5-7B-Instruct', '--host', '{host}', '--port', '{port}'],
   //   healthPath: '/health',
   //   startupTimeout: '15 minutes',
   // or, with weights every node fetches and checks before it starts (synkti model upload):
   //   model: { uri: 's3://my-fleet-models/models/qwen2.5-7b/' },
-  //   workload: { command: ['vllm', 'serve', '{modelPath}', '--port', '{port}'], ... },
+  //   workload: { command: ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'], ... },
   workload: {
     // An argument list, or one string run through \`sh -c\`. {port} becomes the port below.
     command: ${command},

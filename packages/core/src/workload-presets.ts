@@ -4,6 +4,7 @@
  * on an installed agent (/opt/synkti/<version>) alike:
  *
  *   {port}       the workload port
+ *   {host}       the node's private IP, where its peers' routers reach the workload
  *   {modelPath}  the local directory of the fetched model (`model.uri`)
  *   {node}       the node binary running the agent
  *   {tsx}        tsx's loader, resolved from the agent package
@@ -26,9 +27,9 @@ export interface WorkloadPreset {
 }
 
 /** The stand-in model server (no model; filler tokens), wherever the agent is installed. */
-export const STAND_IN_PRESET_COMMAND = ['{node}', '--import', '{tsx}', '{standIn}', '--port', '{port}'];
+export const STAND_IN_PRESET_COMMAND = ['{node}', '--import', '{tsx}', '{standIn}', '--host', '{host}', '--port', '{port}'];
 /** vLLM serving the model the node fetched. */
-export const VLLM_PRESET_COMMAND = ['vllm', 'serve', '{modelPath}', '--port', '{port}'];
+export const VLLM_PRESET_COMMAND = ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'];
 
 /**
  * A preset's workload, e.g. `workload: workloadPreset('vllm')` with `model: { uri: ... }`.

@@ -120,15 +120,15 @@ test('a node whose model cannot be fetched stays not ready without its workload;
 });
 
 test('workload commands get this node\'s port, model path and the stand-in resolved from the agent package', () => {
-  const [node, importFlag, tsx, standIn, ...rest] = workloadCommand(workloadPreset('stand-in', { modelDir: true }).command, 8123, '/var/lib/synkti/models/m');
+  const [node, importFlag, tsx, standIn, ...rest] = workloadCommand(workloadPreset('stand-in', { modelDir: true }).command, 8123, '/var/lib/synkti/models/m', '127.100.1.4');
   assert.equal(node, process.execPath);
   assert.equal(importFlag, '--import');
   assert.ok(tsx!.startsWith('file:///') && existsSync(fileURLToPath(tsx!)), `tsx loader ${tsx}: absolute, so any cwd works`);
   assert.ok(isAbsolute(standIn!) && existsSync(standIn!) && standIn!.endsWith(join('stand-in', 'main.ts')));
-  assert.deepEqual(rest, ['--port', '8123', '--model-dir', '/var/lib/synkti/models/m']);
-  assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen'), ['vllm', 'serve', '/m/qwen', '--port', '8000']);
+  assert.deepEqual(rest, ['--host', '127.100.1.4', '--port', '8123', '--model-dir', '/var/lib/synkti/models/m'], 'bound to the node\'s private IP, where peers reach it');
+  assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen', '10.0.1.7'), ['vllm', 'serve', '/m/qwen', '--host', '10.0.1.7', '--port', '8000']);
   assert.deepEqual(workloadCommand(['sh', '-c', 'serve --port={port} {other}'], 9), ['sh', '-c', 'serve --port=9 {other}'], 'unknown braces stay');
-  assert.deepEqual(workloadPreset('vllm'), { command: ['vllm', 'serve', '{modelPath}', '--port', '{port}'], healthPath: '/health', startupTimeout: '15 minutes' });
+  assert.deepEqual(workloadPreset('vllm'), { command: ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'], healthPath: '/health', startupTimeout: '15 minutes' });
 });
 
 const localSpec = validateCluster({ name: 'md', pools: { worker: { count: 1 } } });

@@ -144,7 +144,7 @@ function demoConfig(bucket: string, region: string): string {
     model: { uri: `s3://${bucket}/models/demo-model/` },
     workload: {
       // The stand-in preset, checking the fetched model against its manifest before it serves.
-      command: ['{node}', '--import', '{tsx}', '{standIn}', '--port', '{port}', '--model-dir', '{modelPath}', '--token-latency', '15ms'],
+      command: ['{node}', '--import', '{tsx}', '{standIn}', '--host', '{host}', '--port', '{port}', '--model-dir', '{modelPath}', '--token-latency', '15ms'],
       healthPath: '/health',
       startupTimeout: '60s',
     },
