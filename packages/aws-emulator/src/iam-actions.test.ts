@@ -23,6 +23,7 @@ const lookup: ResourceLookup = {
   },
   async subnetVpc(id) { return id === 'subnet-1' ? 'vpc-1' : undefined; },
   async elbTags() { return new Map(); },
+  async ssmParameterKey(name) { return name === '/synkti/c1/cluster-secret' ? `arn:aws:kms:us-east-1:${ACCT}:key/k-1` : undefined; },
 };
 const d: DerivationContext = { account: ACCT, lookup, principalContext: { 'aws:PrincipalArn': `arn:aws:iam::${ACCT}:role/c1-worker` }, now: new Date('2026-12-07T10:00:00Z') };
 
@@ -102,8 +103,11 @@ test('JSON protocols: X-Amz-Target names the action, the body the resource', asy
   const json = (service: string, target: string, body: unknown) => parseAwsRequest({
     method: 'POST', url: new URL('http://p/'), headers: { ...AUTH(service), 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1' }, body: Buffer.from(JSON.stringify(body)),
   });
-  const [param] = await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret', WithDecryption: true }), d);
+  const [param, decrypt] = await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret', WithDecryption: true }), d);
   assert.deepEqual([param!.action, param!.resource], ['ssm:GetParameter', `arn:aws:ssm:us-east-1:${ACCT}:parameter/synkti/c1/cluster-secret`]);
+  // A customer-key SecureString also needs kms:Decrypt, made by SSM on the caller's behalf.
+  assert.deepEqual([decrypt!.action, decrypt!.resource, decrypt!.context['kms:ViaService']], ['kms:Decrypt', `arn:aws:kms:us-east-1:${ACCT}:key/k-1`, 'ssm.us-east-1.amazonaws.com']);
+  assert.equal((await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret' }), d)).length, 1, 'no decryption, no kms:Decrypt');
   const [queue] = await authorizationChecks(json('sqs', 'AmazonSQS.SendMessage', { QueueUrl: `https://sqs.us-east-1.amazonaws.com/${ACCT}/tasks`, MessageBody: 'x' }), d);
   assert.deepEqual([queue!.action, queue!.resource], ['sqs:SendMessage', `arn:aws:sqs:us-east-1:${ACCT}:tasks`]);
   const [who] = await authorizationChecks(query('sts', { Action: 'GetCallerIdentity' }), d);

@@ -28,6 +28,17 @@ export interface AuthorizationCheck {
   derived: string[];
   /** Actions AWS never denies on identity policies (sts:GetCallerIdentity). */
   alwaysAllowed?: boolean | undefined;
+  /** The resource's own policy, where one takes part (a KMS key policy). */
+  resourcePolicy?: { Version: string; Statement: Array<Record<string, unknown>> } | undefined;
+}
+
+/**
+ * The key policy KMS gives a key created without one: the account may delegate use of the
+ * key through IAM policies. KMS always consults the key policy, so a check of kms:* needs one;
+ * the emulator assumes this default (it does not read keys' own policies).
+ */
+export function defaultKeyPolicy(account: string): NonNullable<AuthorizationCheck['resourcePolicy']> {
+  return { Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
 }
 
 /** Lookups the derivation needs from the emulated account (made as the administrator). */
@@ -40,6 +51,12 @@ export interface ResourceLookup {
   subnetVpc(subnetId: string): Promise<string | undefined>;
   /** Current tags of ELBv2 resources by ARN. */
   elbTags(arns: string[]): Promise<Map<string, Record<string, string>>>;
+  /**
+   * The customer KMS key (ARN; an alias ARN when the parameter names an alias) a
+   * SecureString parameter is encrypted with; undefined for the AWS-managed aws/ssm key,
+   * plain parameters, and parameters that do not exist.
+   */
+  ssmParameterKey(name: string): Promise<string | undefined>;
 }
 
 export interface DerivationContext {
@@ -262,14 +279,29 @@ async function runInstancesChecks(req: AwsRequest, d: DerivationContext, check: 
   return checks;
 }
 
-function ssmChecks(req: AwsRequest, d: DerivationContext, check: CheckFn): AuthorizationCheck[] {
+async function ssmChecks(req: AwsRequest, d: DerivationContext, check: CheckFn): Promise<AuthorizationCheck[]> {
   const op = req.operation;
   const arn = (name: string): string => name.startsWith('arn:') ? name : `arn:aws:ssm:${req.region}:${d.account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
   const j = req.json ?? {};
   const names = typeof j.Name === 'string' ? [j.Name] : Array.isArray(j.Names) ? (j.Names as unknown[]).filter((n): n is string => typeof n === 'string') : typeof j.Path === 'string' ? [j.Path] : [];
   if (names.length === 0) return [check(`ssm:${op}`, '*')];
-  // kms:Decrypt of a customer key on SSM's behalf (WithDecryption) is not checked here.
-  return names.map((name) => check(`ssm:${op}`, arn(name)));
+  const checks = names.map((name) => check(`ssm:${op}`, arn(name)));
+  if (j.WithDecryption === true && /^GetParameters?$/.test(op)) {
+    // SSM decrypts a customer-key SecureString with the caller's own permission: kms:Decrypt
+    // on that key, made by SSM on the caller's behalf (kms:ViaService, aws:ViaAWSService).
+    for (const name of names) {
+      const key = await d.lookup.ssmParameterKey(name);
+      if (!key) continue;
+      checks.push({
+        ...check('kms:Decrypt', key, {
+          'kms:ViaService': `ssm.${req.region}.amazonaws.com`, 'kms:CallerAccount': d.account, 'aws:ViaAWSService': 'true',
+          'kms:EncryptionContext:PARAMETER_ARN': arn(name), 'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
+        }, ['kms:ViaService', 'kms:CallerAccount', 'kms:EncryptionContext:*', 'kms:EncryptionContextKeys']),
+        resourcePolicy: defaultKeyPolicy(d.account),
+      });
+    }
+  }
+  return checks;
 }
 
 async function elbChecks(req: AwsRequest, d: DerivationContext, check: CheckFn): Promise<AuthorizationCheck[]> {

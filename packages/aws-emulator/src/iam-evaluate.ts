@@ -46,6 +46,7 @@ export async function loadIamSimulator(specifier: string = IAM_SIMULATOR_PACKAGE
         identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy })),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
+        ...(check.resourcePolicy ? { resourcePolicy: check.resourcePolicy } : {}),
         request: { action: check.action, principal: principalArn, resource: { resource: check.resource, accountId: account }, contextVariables: check.context },
       }, {});
       if (result.resultType === 'error') {

@@ -6,6 +6,7 @@
 import { DescribeSubnetsCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeTagsCommand as ElbDescribeTagsCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
+import { DescribeParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { ResourceLookup } from './iam-actions.ts';
 import type { MotoServer } from './moto-server.ts';
 
@@ -22,12 +23,29 @@ export class MotoResourceLookup implements ResourceLookup {
   private readonly ec2: EC2Client;
   private readonly elb: ElasticLoadBalancingV2Client;
   private readonly iam: IAMClient;
+  private readonly ssm: SSMClient;
+  private readonly region: string;
+  private readonly account: string;
 
   constructor(moto: MotoServer, region = moto.region) {
+    this.region = region;
+    this.account = moto.accountId;
     const config = { ...moto.clientConfig(), region };
     this.ec2 = new EC2Client(config);
     this.elb = new ElasticLoadBalancingV2Client(config);
     this.iam = new IAMClient(config);
+    this.ssm = new SSMClient(config);
+  }
+
+  async ssmParameterKey(name: string): Promise<string | undefined> {
+    const plain = name.replace(/^arn:[^:]+:ssm:[^:]*:\d*:parameter/, '');
+    const out = await this.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [plain] }] }));
+    const parameter = out.Parameters?.[0];
+    const key = parameter?.KeyId;
+    if (parameter?.Type !== 'SecureString' || !key || /(^|:)alias\/aws\/ssm$/.test(key)) return undefined;
+    if (key.startsWith('arn:')) return key;
+    // A bare key id or an alias name, as PutParameter accepts them.
+    return `arn:aws:kms:${this.region}:${this.account}:${key.startsWith('alias/') ? key : `key/${key}`}`;
   }
 
   async ec2Tags(ids: string[]): Promise<Map<string, Record<string, string>>> {
@@ -91,5 +109,6 @@ export class MotoResourceLookup implements ResourceLookup {
     this.ec2.destroy();
     this.elb.destroy();
     this.iam.destroy();
+    this.ssm.destroy();
   }
 }

@@ -29,6 +29,9 @@ import { prepareIamTruth } from './iam-truth.ts';
 const CLUSTER = 'iamt';
 const ROLE = `${CLUSTER}-worker`;
 const SECRET = `/synkti/${CLUSTER}/cluster-secret`;
+/** The customer key of the cluster secret, and another team's key. */
+const SECRET_KEY = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+const OTHER_KEY = 'arn:aws:kms:us-east-1:123456789012:key/99999999-2222-3333-4444-555555555555';
 
 function errorName(error: unknown): string {
   return (error as { name?: string }).name ?? String(error);
@@ -82,7 +85,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
 
   // Synthesized from the component (no copy of its statements), with the account's real ids.
   const roles = await synthesizeServeFleetRoles(
-    { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId, loadBalancer: {} },
+    { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId, loadBalancer: {}, clusterSecretKmsKeyArn: SECRET_KEY },
     { stack: 'dev', workerSecurityGroupId: sg.GroupId!, targetGroupArn: ownGroup },
   );
   phase('synthesis under Pulumi mocks');
@@ -98,8 +101,9 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   await s3Admin.send(new CreateBucketCommand({ Bucket: models }));
   await s3Admin.send(new PutObjectCommand({ Bucket: models, Key: 'artifacts/synkti-agent', Body: 'agent-bytes' }));
   await s3Admin.send(new PutObjectCommand({ Bucket: models, Key: 'private/notes', Body: 'not for workers' }));
-  await ssmAdmin.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'the-cluster-secret' }));
+  await ssmAdmin.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'the-cluster-secret', KeyId: SECRET_KEY }));
   await ssmAdmin.send(new PutParameterCommand({ Name: '/other-team/db-password', Type: 'SecureString', Value: 'hunter2' }));
+  await ssmAdmin.send(new PutParameterCommand({ Name: '/other-team/api-key', Type: 'SecureString', Value: 'k', KeyId: OTHER_KEY }));
 
   // The endpoint and credentialsFor first (what startEmulatedAws takes), moto attached after.
   const pending = await prepareIamTruth({ roles });
@@ -159,11 +163,12 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   assert.deepEqual(listed.Contents?.map((o) => o.Key), ['artifacts/synkti-agent']);
   let report = truth.report();
   assert.equal(report.iamDenied, 0, JSON.stringify(report.denials, null, 1));
-  for (const action of ['ec2:DescribeInstances', 'ec2:RunInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances', 'ssm:GetParameter', 's3:GetObject', 's3:ListBucket', 'elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets']) {
+  for (const action of ['ec2:DescribeInstances', 'ec2:RunInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances', 'ssm:GetParameter', 's3:GetObject', 's3:ListBucket', 'elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets', 'ssm:GetParameter']) {
     assert.ok((report.byPrincipal[principal]?.[action]?.calls ?? 0) >= 1, `${action} counted for ${principal}: ${JSON.stringify(report.byPrincipal)}`);
   }
   // Truth, not wishes: the attached AWS managed policy (AmazonSSMManagedInstanceCore) grants
-  // ssm:GetParameter on every parameter, so the worker can read another team's too.
+  // ssm:GetParameter on every parameter, so the worker can read another team's under the
+  // aws/ssm key; one under another customer key is refused by kms:Decrypt only.
   assert.equal((await ssm.send(new GetParameterCommand({ Name: '/other-team/db-password', WithDecryption: true }))).Parameter?.Value, 'hunter2');
 
   phase('a normal life (allowed)');
@@ -189,6 +194,7 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   })), 'UnauthorizedOperation', 'ec2:RunInstances');
   await denied(s3.send(new GetObjectCommand({ Bucket: models, Key: 'private/notes' })), 'AccessDenied', 's3:GetObject');
   await denied(elb.send(new DeregisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: stranger, Port: 8080 }] })), 'AccessDenied', 'elasticloadbalancing:DeregisterTargets');
+  await denied(ssm.send(new GetParameterCommand({ Name: '/other-team/api-key', WithDecryption: true })), 'AccessDeniedException', 'kms:Decrypt');
   // JSON (SSM) and query (IAM) protocols answer in their own shapes.
   await denied(ssm.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'overwritten', Overwrite: true })), 'AccessDeniedException', 'ssm:PutParameter');
   const iam = new IAMClient(config);

@@ -16,7 +16,7 @@
  * bodies the check must read are capped (`maxBodyBytes`), S3 bodies stream through
  * unread; every upstream request has a timeout; the denial list is capped.
  * Not checked: SigV4 signatures (moto does not verify them either), session policies,
- * resource policies (bucket policies), SCPs, and kms:Decrypt on SSM's behalf.
+ * bucket policies, SCPs; KMS keys are assumed to carry the default key policy.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SynktiError } from '@synkti/core';
