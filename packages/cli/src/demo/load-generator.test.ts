@@ -60,5 +60,5 @@ test('complete, cut and refused streams are told apart', async (t) => {
   // Nothing listens there: without client retries each request fails once, no other endpoint tried.
   const closed = `http://127.0.0.1:${await freeLoopbackPort()}`;
   const [refused] = await outcomes(closed, 1, false);
-  assert.deepEqual([refused!.ok, refused!.router, refused!.error, refused!.cutMidStream], [false, closed, 'connection failed before any response', undefined]);
+  assert.deepEqual([refused!.ok, refused!.router, refused!.error, refused!.cutMidStream], [false, closed, 'connection failed before any response (ECONNREFUSED)', undefined]);
 });

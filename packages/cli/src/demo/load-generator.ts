@@ -106,11 +106,11 @@ export class LoadGenerator {
         this.inFlight += 1;
         const result = await this.streamOnce(router);
         this.inFlight -= 1;
-        if (result === 'connection-failed') {
+        if ('connectionFailed' in result) {
           this.unhealthy.add(router);
           // Without client retries it counts: the balancer in front should have handled it.
           if (this.options.retryConnectionFailures === false) {
-            outcome = { ok: false, router, servedBy: undefined, error: 'connection failed before any response', startedAt, ms: Date.now() - startedAt };
+            outcome = { ok: false, router, servedBy: undefined, error: `connection failed before any response (${result.connectionFailed})`, startedAt, ms: Date.now() - startedAt };
           }
           continue;
         }
@@ -120,7 +120,8 @@ export class LoadGenerator {
     }
   }
 
-  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string; cutMidStream?: boolean } | 'connection-failed'> {
+  /** The stream's result, or `connectionFailed` (the error code) when no response arrived on a refused or reset connection. */
+  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string; cutMidStream?: boolean } | { connectionFailed: string }> {
     const body = JSON.stringify({
       model: 'synkti-stand-in',
       stream: true,
@@ -132,12 +133,12 @@ export class LoadGenerator {
       let settled = false;
       let responded = false;
       let streaming = false;
-      const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | 'connection-failed'): void => {
+      const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | { connectionFailed: string }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         // A stream that began and did not reach [DONE]: the client saw a partial answer.
-        resolve(value !== 'connection-failed' && !value.ok && streaming ? { ...value, cutMidStream: true } : value);
+        resolve(!('connectionFailed' in value) && !value.ok && streaming ? { ...value, cutMidStream: true } : value);
       };
       const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         responded = true;
@@ -161,7 +162,7 @@ export class LoadGenerator {
       req.on('error', (error: NodeJS.ErrnoException) => {
         // No response at all: the router is gone (refused, or reset as it died).
         const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up';
-        if (!responded && connectionLevel) finish('connection-failed');
+        if (!responded && connectionLevel) finish({ connectionFailed: `${error.code ?? error.message}${(req as { reusedSocket?: boolean }).reusedSocket ? ' on a reused keep-alive connection' : ''}` });
         else finish({ ok: false, servedBy: undefined, error: error.code ?? error.message });
       });
       req.end(body);
