@@ -377,7 +377,12 @@ function s3Checks(req: AwsRequest, d: DerivationContext, check: CheckFn): Author
   const putDerived = ['s3:x-amz-server-side-encryption', 's3:x-amz-acl'];
   const copyChecks = (): AuthorizationCheck[] => {
     if (!copySource) return [];
-    const source = decodeURIComponent(copySource.replace(/^\//, '').split('?')[0] ?? '');
+    let source = copySource.replace(/^\//, '').split('?')[0] ?? '';
+    try {
+      source = decodeURIComponent(source);
+    } catch {
+      // kept as written
+    }
     return [c('s3:GetObject', `arn:aws:s3:::${source}`)];
   };
   switch (m) {

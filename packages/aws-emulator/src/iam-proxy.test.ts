@@ -242,6 +242,16 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   t.after(() => stranger2.destroy());
   await assert.rejects(stranger2.send(new DescribeInstancesCommand({})), (error: unknown) => errorName(error) === 'AuthFailure');
 
+  // Hostile input: an oversized body is refused before it is read whole, garbage is an anonymous call.
+  const auth = `AWS4-HMAC-SHA256 Credential=${served.credentials.accessKeyId}/20261207/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0`;
+  const big = await fetch(truth.endpoint, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeInstances&x=' + 'a'.repeat(2 * 1024 * 1024) }).catch((error: unknown) => error);
+  // The proxy answers 413 and closes; a client still sending may see the reset instead.
+  assert.ok(big instanceof Response ? big.status === 413 : big instanceof Error, String(big));
+  if (big instanceof Response) await big.arrayBuffer();
+  const garbage = await fetch(`${truth.endpoint}/%zz/%%?x`, { headers: { authorization: 'garbage' } });
+  assert.equal(garbage.status, 403);
+  await garbage.arrayBuffer();
+
   report = truth.report();
   t.diagnostic(phases.join(', '));
   t.diagnostic(`calls ${report.awsCalls}, denied ${report.iamDenied}, admin ${report.adminCalls}; context: ${report.context.full}/${report.context.checks} checks full, missing ${JSON.stringify(report.context.missingKeysByAction)}`);

@@ -43,6 +43,15 @@ export interface AwsRequest {
 
 const CREDENTIAL_RE = /Credential=([^/\s,]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request/;
 
+/** Percent-decoding that keeps a malformed escape as written instead of throwing. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -107,9 +116,9 @@ export function parseAwsRequest(input: {
   // S3, path style: /<bucket>/<key...>
   const path = url.pathname.replace(/^\/+/, '');
   const slash = path.indexOf('/');
-  const bucket = path === '' ? undefined : decodeURIComponent(slash < 0 ? path : path.slice(0, slash));
+  const bucket = path === '' ? undefined : decode(slash < 0 ? path : path.slice(0, slash));
   const rawKey = slash < 0 ? '' : path.slice(slash + 1);
-  const key = rawKey === '' ? undefined : decodeURIComponent(rawKey);
+  const key = rawKey === '' ? undefined : decode(rawKey);
   const s3Headers: Record<string, string | undefined> = {};
   for (const name of ['x-amz-copy-source', 'x-amz-server-side-encryption', 'x-amz-acl', 'x-amz-expected-bucket-owner']) s3Headers[name] = header(headers, name);
   return { ...base, protocol: 's3', operation: '', params: {}, json: undefined, s3: { bucket, key, query: url.searchParams, headers: s3Headers } };
