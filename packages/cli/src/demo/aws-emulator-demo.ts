@@ -62,7 +62,7 @@ export interface AwsEmulatorDemoSummary {
   provider: 'aws';
   requests: number;
   failed: number;
-  /** Failed requests that were in flight on the preempted node or started after its notice and before the crash. */
+  /** Failed requests not explained by the crash (not in flight through or on the crashed node when it died): must be 0. */
   failedAtPreemption: number;
   preemptions: number;
   crashes: number;
@@ -296,6 +296,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     let preempted: string | undefined;
     let crashed: string | undefined;
     let crashTime: number | undefined;
+    let crashedRouter: string | undefined;
     let preemptTime: number | undefined;
     let lastEventAt = t0;
     let sawDrop = false;
@@ -319,10 +320,11 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
         // An original worker that is serving, not the preempted one (a crash of a booting replacement proves less).
         const target = fleet.find((n) => n.id !== preempted && !n.replaces && ready.has(n.id));
         if (target) {
-          await instances.crash(target.id);
           crashed = target.id;
+          crashedRouter = ready.get(target.id);
           crashTime = Date.now();
-          lastEventAt = crashTime;
+          await instances.crash(target.id);
+          lastEventAt = Date.now();
           progress.done(`${formatDuration(now - t0)}  crash of ${target.id}: every process SIGKILLed, no notice; the survivors must replace it`);
         }
       }
@@ -380,8 +382,11 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
     const failures: Record<string, number> = {};
     for (const o of outcomes) if (!o.ok) failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
-    // Failures caused by the preemption: any before the crash (the preemption is the only event then).
-    const failedAtPreemption = outcomes.filter((o) => !o.ok && preemptTime !== undefined && o.startedAt + o.ms >= preemptTime && (crashTime === undefined || o.startedAt + o.ms < crashTime)).length;
+    // A failure is the crash's when it was in flight through or on the crashed node when it
+    // died; every other failure counts against the preemption (the only other event).
+    const byCrash = (o: (typeof outcomes)[number]): boolean => crashTime !== undefined && o.startedAt <= crashTime
+      && (o.servedBy === crashed || (crashedRouter !== undefined && o.router === crashedRouter));
+    const failedAtPreemption = outcomes.filter((o) => !o.ok && !byCrash(o)).length;
     return {
       provider: 'aws',
       requests: outcomes.length,
