@@ -210,7 +210,14 @@ export class InstanceEmulator extends EventEmitter<{
     });
     this.#machines.set(instance.instanceId, machine);
     mkdirSync(machine.dir, { recursive: true });
-    await machine.start();
+    try {
+      await machine.start();
+    } catch (error) {
+      // Not booted: forget it so the next pass tries again.
+      await machine.stop().catch(() => undefined);
+      this.#machines.delete(instance.instanceId);
+      throw error;
+    }
     this.#log(`${instance.instanceId}: started at ${instance.privateIp} (${instance.zone}), IMDS ${machine.imdsUrl}, ${instance.userData === undefined ? 'no user data' : 'running its user data'}`);
     this.emit('started', machine);
   }
