@@ -25,6 +25,7 @@ import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
 import { startMotoOrSkip } from './testing/moto-for-tests.ts';
 import { MOTO_IAM_ENV, type IamPolicyDocument } from './iam-roles.ts';
 import { prepareIamTruth } from './iam-truth.ts';
+import type { CredentialsFor } from './instance-metadata.ts';
 
 const CLUSTER = 'iamt';
 const ROLE = `${CLUSTER}-worker`;
@@ -110,6 +111,9 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   t.after(() => pending.stop());
   const profileArnOf = `arn:aws:iam::${moto.accountId}:instance-profile/${ROLE}`;
   const early = pending.credentialsFor({ instanceId: 'i-early', instanceProfileArn: profileArnOf });
+  // Fits the instance emulator's option as is (checked by the type checker).
+  const fits: CredentialsFor = pending.credentialsFor;
+  assert.equal(typeof fits, 'function');
   const truth = await pending.attach(moto);
   phase('roles in moto + proxy');
   assert.equal(truth.endpoint, pending.endpoint);
