@@ -17,26 +17,13 @@
  * The summary has the local demo's fields plus provider, awsCalls, iamDenied,
  * modelVerified and instancesLeft.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { SynktiError, TAG_CLUSTER, TAG_REPLACES, formatDuration } from '@synkti/core';
+import { SynktiError, formatDuration } from '@synkti/core';
 import { createProgress } from '../output.ts';
-import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { AGENT_PORT, ROUTER_PORT, startEmulatedAwsProject } from './emulated-aws-project.ts';
 import { LoadGenerator, percentile } from './load-generator.ts';
 
-/** The CLI entry the demo runs `bootstrap` and `down` with: the same command a user types. */
-const CLI_MAIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 const CLUSTER = 'synkti-aws-demo';
 const FLEET_SIZE = 3;
-const ROUTER_PORT = 8080;
-const AGENT_PORT = 7946;
-const WORKER_ROLE = `${CLUSTER}-worker`;
 
 export interface AwsEmulatorDemoOptions {
   /** How long traffic runs. @default 60000 */
@@ -48,6 +35,8 @@ export interface AwsEmulatorDemoOptions {
   noticeMs?: number | undefined;
   /** Keep the emulator's state directory (boot and service logs of every instance). @default false */
   keepState?: boolean | undefined;
+  /** Actions removed from the worker role before the run (the run then reports their denials). @default none */
+  denyActions?: string[] | undefined;
   /** Called with each progress line (tests). @default stderr unless json */
   onLine?: ((line: string) => void) | undefined;
 }
@@ -85,74 +74,6 @@ export interface AwsEmulatorDemoSummary {
   stateDir?: string | undefined;
 }
 
-interface FleetNode {
-  id: string;
-  ip: string;
-  state: string;
-  replaces: string | undefined;
-  launchedAt: number;
-}
-
-function tagOf(instance: Instance, key: string): string | undefined {
-  return instance.Tags?.find((t) => t.Key === key)?.Value;
-}
-
-/** Runs the real CLI as a child process; resolves with its exit code and output. */
-function runCli(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    timer.unref();
-    child.on('error', (error) => { clearTimeout(timer); reject(error); });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-  });
-}
-
-/** The environment the CLI runs with: the administrator's keys, AWS calls through the IAM proxy (counted apart). */
-function cliEnv(adminEnv: Record<string, string>, endpoint: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  // Nothing from the user's own AWS setup (profiles, real keys, SSO) may reach the emulator run.
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_') && !key.startsWith('SYNKTI_')) env[key] = value;
-  return { ...env, ...adminEnv, AWS_ENDPOINT_URL: endpoint, SYNKTI_LOG_LEVEL: 'warn' };
-}
-
-/** A small model directory: config, tokenizer and weights files (random bytes, so a corrupt copy cannot pass). */
-function writeDemoModel(dir: string): string {
-  const model = join(dir, 'demo-model');
-  mkdirSync(join(model, 'weights'), { recursive: true });
-  writeFileSync(join(model, 'config.json'), JSON.stringify({ architecture: 'stand-in', hidden_size: 64, layers: 2 }, null, 2));
-  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify({ vocab: Array.from({ length: 256 }, (_, i) => `t${i}`) }));
-  writeFileSync(join(model, 'weights', 'shard-0.bin'), randomBytes(2 * 1024 * 1024));
-  writeFileSync(join(model, 'weights', 'shard-1.bin'), randomBytes(1024 * 1024 + 17));
-  return model;
-}
-
-function demoConfig(bucket: string, region: string): string {
-  // A plain object (no import), as a user outside this repository would write it.
-  const config = {
-    name: CLUSTER,
-    provider: 'aws',
-    region,
-    pools: { worker: { count: FLEET_SIZE } },
-    model: { uri: `s3://${bucket}/models/demo-model/` },
-    workload: {
-      // The stand-in preset, checking the fetched model against its manifest before it serves.
-      command: ['{node}', '--import', '{tsx}', '{standIn}', '--host', '{host}', '--port', '{port}', '--model-dir', '{modelPath}', '--token-latency', '15ms'],
-      healthPath: '/health',
-      startupTimeout: '60s',
-    },
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s' },
-  };
-  return `// Written by synkti demo --on aws-emulator.\nexport default ${JSON.stringify(config, null, 2)};\n`;
-}
-
 /**
  * Runs the demo. Throws E_TOOL_MISSING (exit 5) when moto_server or the aws CLI is missing,
  * E_DEMO when a step fails (with the logs to look at).
@@ -161,106 +82,23 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
   const say = options.onLine ?? ((text: string): void => { if (!options.json) console.error(text); });
   const progress = createProgress(process.stderr, options.json || options.onLine !== undefined);
   const noticeMs = options.noticeMs ?? 20_000;
-  // Heavy modules are loaded only here: `synkti --help` and the local demo never pay for them.
-  const emulator = await import('@synkti/aws-emulator');
-  const { synthesizeServeFleetRoles } = await import('@synkti/infra/testing');
-  const { spawnSync } = await import('node:child_process');
-  if (spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8' }).status !== 0) {
-    throw new SynktiError('E_TOOL_MISSING', 'the aws CLI is not on PATH: the emulated instances boot with the real boot script, which uses it', {
-      hint: 'python3 -m pip install awscli (or your distribution\'s awscli package)',
-    });
-  }
-
-  const stateDir = mkdtempSync(join(tmpdir(), 'synkti-aws-demo-'));
+  say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (loopback addresses 127.100.x.y).');
+  const project = await startEmulatedAwsProject({ cluster: CLUSTER, workers: FLEET_SIZE, keepState: options.keepState, denyActions: options.denyActions });
+  const { instances, truth } = project;
   const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
-    if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
-  };
   try {
-    say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (loopback addresses 127.100.x.y).');
-    // Packing the agent (~5 s) overlaps starting moto and synthesizing the stack's roles.
-    const artifactDir = join(stateDir, 'artifacts');
-    mkdirSync(artifactDir, { recursive: true });
-    const packing = Promise.all([packAgentArtifact({ outDir: artifactDir }), emulator.makeNodeTarball(artifactDir)]);
-    packing.catch(() => undefined);
-    const moto = await emulator.startMotoServer({ env: { ...emulator.MOTO_IAM_ENV }, logFile: join(stateDir, 'moto.log') });
-    cleanups.push(() => moto.stop());
-    const admin = moto.clientConfig();
-    const ec2 = new EC2Client(admin);
-    const ssm = new SSMClient(admin);
-    cleanups.push(() => { ec2.destroy(); ssm.destroy(); });
-    const network = await emulator.ensureEmulatedNetwork(ec2, moto.region);
-
-    // The worker role exactly as the stack would create it, in this emulated account.
-    const roles = await synthesizeServeFleetRoles(
-      { projectName: CLUSTER, agentReplacement: true, vpcId: network.vpcId, subnetIds: network.subnets.map((s) => s.subnetId), imageId: network.imageId },
-      { stack: 'dev', workerSecurityGroupId: network.securityGroupId },
-    );
-    const truth = await emulator.startIamTruth({ moto, roles });
-    cleanups.push(() => truth.stop());
-    const workerRole = truth.roles.find((r) => r.name === WORKER_ROLE);
-    const profile = workerRole?.instanceProfiles[0];
-    if (!profile) {
-      throw new SynktiError('E_DEMO', `the synthesized stack has no instance profile for ${WORKER_ROLE} (roles: ${truth.roles.map((r) => r.name).join(', ')})`);
-    }
-    const instances = new emulator.InstanceEmulator({
-      moto, stateDir, awsEndpoint: truth.endpoint, credentialsFor: (instance) => truth.credentialsFor(instance),
-    });
-    await instances.start();
-    cleanups.push(() => instances.stop());
-    say(`emulated AWS at ${moto.endpoint}; IAM-checking proxy at ${truth.endpoint} (worker role ${WORKER_ROLE} from SpotServeFleet)`);
-
-    // bootstrap --skip-infra, as a user would run it (the stack's bucket names: <project>-models-<account>).
-    const [agent, node] = await packing;
-    const bucket = `${CLUSTER}-models-${moto.accountId}`;
-    const checkpoints = `${CLUSTER}-checkpoints-${moto.accountId}`;
-    const projectDir = join(stateDir, 'project');
-    mkdirSync(projectDir, { recursive: true });
-    const configFile = join(projectDir, 'synkti.config.ts');
-    writeFileSync(configFile, demoConfig(bucket, moto.region));
-    const modelDir = writeDemoModel(stateDir);
-    const env = cliEnv(moto.env(), truth.endpoint);
-    const bootstrapArgs = [
-      '--config', configFile, 'bootstrap', '--project', CLUSTER, '--skip-infra', '--json',
-      '--bucket', bucket, '--checkpoints-bucket', checkpoints,
-      '--artifact', agent.file, '--version', agent.version,
-      '--node-tarball', node.file, '--node-version', node.version,
-      '--model-dir', modelDir,
-      '--workers', String(FLEET_SIZE),
-      '--image-id', network.imageId,
-      ...network.subnets.flatMap((s) => ['--subnet', `${s.subnetId}:${s.zone}`]),
-      '--security-group', network.securityGroupId,
-      '--instance-profile', profile.arn,
-    ];
-    say(`synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} --model-dir ${modelDir} …`);
-    const bootstrap = await runCli(bootstrapArgs, env, projectDir, 180_000);
+    say(`emulated AWS at ${project.moto.endpoint}; IAM-checking proxy at ${truth.endpoint} (worker role ${CLUSTER}-worker as SpotServeFleet builds it)`);
+    say(`synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} --model-dir … (buckets, agent, Node.js, secret, model, workers)`);
+    const bootstrap = await project.cli(project.bootstrapArgs(FLEET_SIZE));
     if (bootstrap.code !== 0) {
       throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}\n${bootstrap.stdout.trim().slice(-2000)}`);
     }
-    const secret = (await ssm.send(new GetParameterCommand({ Name: `/synkti/${CLUSTER}/cluster-secret`, WithDecryption: true }))).Parameter?.Value;
-    if (!secret) throw new SynktiError('E_DEMO', 'bootstrap reported success but the cluster secret is not in SSM');
-
-    // The fleet as EC2 lists it (the administrator's view, not counted against the workers).
-    const listFleet = async (): Promise<FleetNode[]> => {
-      const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [CLUSTER] }] }));
-      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => ({
-        id: i.InstanceId ?? '', ip: i.PrivateIpAddress ?? '', state: i.State?.Name ?? 'unknown', replaces: tagOf(i, TAG_REPLACES), launchedAt: i.LaunchTime?.getTime() ?? 0,
-      }));
-    };
+    const secret = await project.secret();
+    const listFleet = project.listFleet;
     const ready = new Map<string, string>();
-    const routerOk = async (ip: string): Promise<boolean> => {
-      try {
-        const res = await fetch(`http://${ip}:${ROUTER_PORT}/_synkti/router/health`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        return res.ok;
-      } catch {
-        return false;
-      }
-    };
     const refresh = async (): Promise<void> => {
       const live = (await listFleet()).filter((n) => n.state === 'running' || n.state === 'pending');
-      const checks = await Promise.all(live.map(async (n) => [n, await routerOk(n.ip)] as const));
+      const checks = await Promise.all(live.map(async (n) => [n, await project.routerServing(n.ip)] as const));
       ready.clear();
       for (const [n, ok] of checks) if (ok) ready.set(n.id, `http://${n.ip}:${ROUTER_PORT}`);
     };
@@ -277,7 +115,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const bootBy = bootStarted + 180_000;
     while (ready.size < FLEET_SIZE) {
       if (Date.now() > bootBy) {
-        throw new SynktiError('E_DEMO', `only ${ready.size} of ${FLEET_SIZE} workers serve after 180 s`, { hint: `boot and service logs: ${join(stateDir, 'instances')} (run with --keep-state)` });
+        throw new SynktiError('E_DEMO', `only ${ready.size} of ${FLEET_SIZE} workers serve after 180 s`, { hint: `boot and service logs: ${project.stateDir}/instances (run with --keep-state)` });
       }
       progress.update(`workers booting from their user data: ${ready.size}/${FLEET_SIZE} routers serving (${formatDuration(Date.now() - bootStarted)})`);
       await new Promise((r) => setTimeout(r, 250));
@@ -365,7 +203,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
 
     // synkti down, as a user would run it.
     say('synkti down');
-    const downResult = await runCli(['--config', configFile, 'down', '--timeout', '60s', '--json'], env, projectDir, 120_000);
+    const downResult = await project.cli(['down', '--timeout', '60s', '--json'], 120_000);
     if (downResult.code !== 0) say(`synkti down exited with ${downResult.code}: ${downResult.stderr.trim().slice(-500)}`);
     // Terminated instances' machines end within a poll or two of the emulator.
     const goneBy = Date.now() + 60_000;
@@ -406,10 +244,11 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
       denials: report.denials.map((d) => ({ principal: d.principal, action: d.action, resource: d.resource })),
       modelVerified,
       instancesLeft: Number.isFinite(instancesLeft) ? instancesLeft : -1,
-      ...(options.keepState ? { stateDir } : {}),
+      ...(options.keepState ? { stateDir: project.stateDir } : {}),
     };
   } finally {
-    await cleanup();
+    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    await project.stop();
   }
 }
 
