@@ -132,3 +132,56 @@ process.kill(process.pid, 'SIGKILL');`;
   // The guard reads EOF on its stdin and kills every marked process (bounded wait).
   await until('the orphaned machine is gone', 20_000, () => machinePids(token).length === 0, () => `left: ${machinePids(token).join(',')}`);
 });
+
+// Two units: one leaves on SIGTERM (records it, then exits 0), one ignores SIGTERM and has
+// TimeoutStopSec=1, so only the SIGKILL after its timeout ends it.
+const SHUTDOWN_USER_DATA = `#!/bin/bash
+set -euo pipefail
+mkdir -p "$SYNKTI_ROOT/etc/systemd/system" "$SYNKTI_ROOT/opt/synkti/bin"
+cat >"$SYNKTI_ROOT/opt/synkti/bin/polite" <<'SCRIPT'
+#!/bin/bash
+trap 'sleep 0.3; date +%s%N >"$STATE_DIRECTORY/polite-left"; exit 0' TERM
+touch "$STATE_DIRECTORY/polite-up"
+sleep 300 & wait $!
+SCRIPT
+cat >"$SYNKTI_ROOT/opt/synkti/bin/stubborn" <<'SCRIPT'
+#!/bin/bash
+trap '' TERM
+touch "$STATE_DIRECTORY/stubborn-up"
+while true; do sleep 0.2; done
+SCRIPT
+chmod 755 "$SYNKTI_ROOT/opt/synkti/bin/polite" "$SYNKTI_ROOT/opt/synkti/bin/stubborn"
+printf '[Service]\\nStateDirectory=synkti\\nExecStart=/opt/synkti/bin/polite\\nTimeoutStopSec=20\\n' >"$SYNKTI_ROOT/etc/systemd/system/polite.service"
+printf '[Service]\\nStateDirectory=synkti\\nExecStart=/opt/synkti/bin/stubborn\\nTimeoutStopSec=1\\n' >"$SYNKTI_ROOT/etc/systemd/system/stubborn.service"
+systemctl enable --now polite
+systemctl enable --now stubborn
+`;
+
+test('shutdown() is an OS shutdown: SIGTERM to each unit, its TimeoutStopSec, then SIGKILL; nothing is left', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-machine-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeMachineShims(join(dir, 'shims'));
+  const machine = new EmulatedMachine({ instance: instance(SHUTDOWN_USER_DATA), dir: join(dir, 'i-3'), awsEndpoint: 'http://127.0.0.1:9', shimsDir: join(dir, 'shims') });
+  t.after(() => machine.stop());
+  await machine.start();
+  const state = join(machine.root, 'var/lib/synkti');
+  const logs = () => `${read(machine.bootLog)}\n${read(machine.serviceLog)}`;
+  await until('both units are up', 20_000, () => existsSync(join(state, 'polite-up')) && existsSync(join(state, 'stubborn-up')), logs);
+  const pids = machine.pids();
+
+  const sigtermAt = Date.now();
+  const report = await machine.shutdown({ capMs: 10_000 });
+  assert.deepEqual([...report.units].sort(), ['polite.service', 'stubborn.service']);
+  assert.equal(report.graceMs, 10_000, 'the longest TimeoutStopSec (20 s), capped at 10 s');
+  const leftAt = Number(read(join(state, 'polite-left')).trim()) / 1e6;
+  assert.ok(leftAt >= sigtermAt, `the polite unit got SIGTERM and ran its handler to the end\n${logs()}`);
+  assert.match(read(machine.serviceLog), /polite\.service: main process exited with 0/);
+  // The stubborn one ignored SIGTERM: its runner SIGKILLed it after its own TimeoutStopSec (1 s), not at the cap.
+  assert.ok(report.tookMs >= 900, `waited for the stubborn unit's TimeoutStopSec: ${report.tookMs} ms`);
+  assert.ok(report.tookMs < report.graceMs, `ended by the unit's timeout, not the cap: ${report.tookMs} ms`);
+  assert.equal(report.clean, true);
+  assert.deepEqual(machinePids(machine.token), []);
+  for (const pid of pids) assert.ok(exited(pid), `pid ${pid} has exited`);
+  await assert.rejects(fetch(`${machine.imdsUrl}/latest/api/token`, { method: 'PUT' }), 'the IMDS server is stopped');
+  assert.equal(await machine.shutdown(), report, 'idempotent');
+});

@@ -7,19 +7,22 @@
  * `user-data` (the script), `boot.log` (its output), `boot.exit` (its exit code, once it
  * ends), `service.log` (the systemd units' output), `machine.json` (for the shims).
  *
+ * Ending: shutdown() is an OS shutdown (SIGTERM to each unit's main process, its
+ * TimeoutStopSec, then SIGKILL); stop() is pulling the plug (SIGKILL at once).
+ *
  * Every process of the machine runs under a guard (a bash loop reading its stdin): when
  * the emulator dies, even by SIGKILL, the pipe closes and the guard kills the machine's
  * processes, found by the marker in their environment (machine-processes.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMetadataServer, type MetadataServer } from '@synkti/cloud';
 import { SynktiError } from '@synkti/core';
 import { emulatedMetadataSource, type CredentialsFor, type EmulatedInstance, type InstanceEvents } from './instance-metadata.ts';
-import { MACHINE_MARKER_ENV, killMachineProcesses, machinePids } from './machine-processes.ts';
+import { MACHINE_MARKER_ENV, killMachineProcesses, machinePids, processAlive } from './machine-processes.ts';
 
 /** Static keys a machine gets when no credentialsFor serves role credentials from its IMDS (moto accepts any). */
 export const EMULATED_INSTANCE_STATIC_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEMULATEDINSTANCE', AWS_SECRET_ACCESS_KEY: 'synkti-emulated-instance-static-key' } as const;
@@ -40,6 +43,34 @@ export interface EmulatedMachineOptions {
    * @default process.env.PATH
    */
   hostPath?: string | undefined;
+}
+
+export interface ShutdownOptions {
+  /**
+   * Longest wait for the units to stop before every process is SIGKILLed; a unit's own
+   * TimeoutStopSec applies when shorter (systemd's default is 90 s: too long for tests).
+   * @default 30000
+   */
+  capMs?: number | undefined;
+}
+
+/** How an OS shutdown went. */
+export interface ShutdownReport {
+  /** Units that were running (each got SIGTERM). */
+  units: string[];
+  /** How long the units were given: the longest TimeoutStopSec among them, at most the cap. */
+  graceMs: number;
+  /** From SIGTERM until no process was left. */
+  tookMs: number;
+  /** Every unit had stopped by the end of the grace (false: what was left was SIGKILLed then, or stop() cut the grace short). */
+  clean: boolean;
+}
+
+/** A unit the systemctl shim is running: its runner's pid (the runner passes SIGTERM on to the main process). */
+interface RunningUnit {
+  name: string;
+  runnerPid: number;
+  timeoutStopSec: number;
 }
 
 const SYSTEMCTL_SHIM = fileURLToPath(new URL('./shims/systemctl-shim.mjs', import.meta.url));
@@ -85,6 +116,7 @@ export class EmulatedMachine {
   #guard: ChildProcess | undefined;
   #guardExited: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  #shutdown: Promise<ShutdownReport> | undefined;
 
   constructor(private readonly options: EmulatedMachineOptions) {
     this.#instance = options.instance;
@@ -173,6 +205,67 @@ export class EmulatedMachine {
     guard.stdin?.on('error', () => undefined);
     guard.unref();
     (guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  /** The units the systemctl shim runs now (from its pid files, checked against this machine's processes). */
+  #runningUnits(): RunningUnit[] {
+    const dir = join(this.root, 'run', 'systemd-shim');
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.pid'));
+    } catch {
+      return [];
+    }
+    // Only pids of this machine: a stale pid file must never signal a stranger.
+    const ours = new Set(machinePids(this.token));
+    const units: RunningUnit[] = [];
+    for (const file of names) {
+      const name = file.slice(0, -'.pid'.length);
+      try {
+        const runnerPid = Number(readFileSync(join(dir, file), 'utf8').trim());
+        if (!Number.isInteger(runnerPid) || !ours.has(runnerPid) || !processAlive(runnerPid)) continue;
+        const timeout = Number.parseFloat(existsSync(join(dir, `${name}.timeout-stop-sec`)) ? readFileSync(join(dir, `${name}.timeout-stop-sec`), 'utf8') : '');
+        units.push({ name, runnerPid, timeoutStopSec: Number.isFinite(timeout) && timeout > 0 ? timeout : 90 });
+      } catch {
+        // the unit stopped meanwhile
+      }
+    }
+    return units;
+  }
+
+  /**
+   * An OS shutdown, as EC2 does on a terminate: each running unit's main process gets
+   * SIGTERM and up to its TimeoutStopSec (at most `capMs`) to exit; then every process
+   * left is SIGKILLed and the IMDS server stops (stop()). The IMDS keeps answering during
+   * the grace: a leaving agent still has its role credentials. Idempotent; a stop()
+   * meanwhile cuts the grace short.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    this.#shutdown ??= (async () => {
+      const capMs = options.capMs ?? 30_000;
+      const started = Date.now();
+      const units = this.#stopped ? [] : this.#runningUnits();
+      const graceMs = Math.min(capMs, Math.max(0, ...units.map((u) => u.timeoutStopSec * 1000)));
+      for (const unit of units) {
+        try {
+          process.kill(unit.runnerPid, 'SIGTERM');
+        } catch {
+          // exited meanwhile
+        }
+      }
+      const deadline = started + graceMs;
+      let clean = true;
+      while (units.some((u) => processAlive(u.runnerPid))) {
+        if (this.#stopped || Date.now() >= deadline) {
+          clean = false;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await this.stop();
+      return { units: units.map((u) => u.name), graceMs, tookMs: Date.now() - started, clean };
+    })();
+    return this.#shutdown;
   }
 
   /** Ends every process of the machine (SIGKILL) and stops its IMDS server; idempotent. */

@@ -1,12 +1,17 @@
 /**
  * The instance emulator: watches the emulated EC2 (moto) and makes each pending or
- * running instance a machine on this host (emulated-machine.ts); a terminated or vanished
- * instance's machine is killed (SIGKILL, every process) and its IMDS server stopped.
+ * running instance a machine on this host (emulated-machine.ts). A terminated or vanished
+ * instance's machine is shut down as EC2 shuts an OS down: each systemd unit's main
+ * process gets SIGTERM and the unit's TimeoutStopSec (at most `shutdownCapMs`) to exit,
+ * then every process left is SIGKILLed and its IMDS server stopped. That is what lets an
+ * agent that is scaled in or brought down leave gracefully (untag itself, tell its peers).
  *
  * Interruptions as EC2 delivers them: `preempt` puts a spot instance-action notice in the
- * instance's metadata at once and calls TerminateInstances at the notice's time;
- * `crash` kills everything with no notice, then terminates; `rebalance` raises a
- * rebalance recommendation.
+ * instance's metadata at once and calls TerminateInstances at the notice's time, then
+ * shuts the machine down with a short grace (`shutdownGraceMs`: the notice was the
+ * warning; the agent's drain is due before it); `crash` kills everything with no notice
+ * (SIGKILL), then terminates; `rebalance` raises a rebalance recommendation. Shutdowns run
+ * beside the polling: a machine being shut down is still listed by machines().
  *
  * The emulator's own EC2 calls (DescribeInstances every ~250 ms, DescribeInstanceAttribute
  * once per instance, TerminateInstances) use their own administrator client: they are
@@ -45,6 +50,12 @@ export interface InstanceEmulatorOptions {
    * @default 250
    */
   pollIntervalMs?: number | undefined;
+  /**
+   * Longest a terminated instance's units get between SIGTERM and SIGKILL (a unit's own
+   * TimeoutStopSec applies when shorter; systemd's default 90 s would stall tests).
+   * @default 30000
+   */
+  shutdownCapMs?: number | undefined;
 }
 
 export interface PreemptOptions {
@@ -53,6 +64,13 @@ export interface PreemptOptions {
    * @default 120000
    */
   noticeInMs?: number | undefined;
+  /**
+   * At the notice's time, how long the units get between SIGTERM and SIGKILL: EC2 shuts
+   * the OS down then, but promises nothing past the two minutes, so a drain must be done
+   * by the deadline; a short grace keeps "terminated at the notice time" honest.
+   * @default 2000
+   */
+  shutdownGraceMs?: number | undefined;
 }
 
 /** Why a machine ended. */
@@ -96,6 +114,9 @@ export class InstanceEmulator extends EventEmitter<{
   readonly #region: string;
   readonly #awsEndpoint: string;
   readonly #pollIntervalMs: number;
+  readonly #shutdownCapMs: number;
+  /** Machines being ended (shut down or killed): their end, awaited by stop(). */
+  readonly #ending = new Map<string, Promise<void>>();
   readonly #machines = new Map<string, EmulatedMachine>();
   /** Instance ids whose machine has ended: an instance never boots twice. */
   readonly #ended = new Set<string>();
@@ -114,6 +135,10 @@ export class InstanceEmulator extends EventEmitter<{
     this.#awsEndpoint = options.awsEndpoint ?? options.moto.endpoint;
     this.#pollIntervalMs = options.pollIntervalMs ?? 250;
     if (!(this.#pollIntervalMs >= 10)) throw new SynktiError('E_EMULATOR_OPTIONS', `pollIntervalMs: at least 10, got ${this.#pollIntervalMs}`, { hint: 'leave it unset for 250 ms' });
+    this.#shutdownCapMs = options.shutdownCapMs ?? 30_000;
+    if (!(this.#shutdownCapMs >= 0 && this.#shutdownCapMs <= 600_000)) {
+      throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownCapMs: from 0 to 600000, got ${this.#shutdownCapMs}`, { hint: 'leave it unset for 30000 (0 kills at once)' });
+    }
     this.#ec2 = new EC2Client(options.moto.clientConfig());
     this.#iam = new IAMClient(options.moto.clientConfig());
   }
@@ -186,7 +211,8 @@ export class InstanceEmulator extends EventEmitter<{
     for (const [id, machine] of this.#machines) {
       const record = live.get(id);
       if (record) machine.update(record);
-      else await this.#end(machine, 'terminated');
+      // Not awaited: a shutdown takes up to its grace, and other instances boot meanwhile.
+      else if (!this.#ending.has(id)) void this.#end(machine, 'terminated', this.#shutdownCapMs).catch((error: unknown) => this.#log(`${id}: shutdown failed: ${String(error)}`));
     }
     for (const [id, record] of live) {
       if (this.#machines.has(id) || this.#ended.has(id)) continue;
@@ -234,22 +260,38 @@ export class InstanceEmulator extends EventEmitter<{
     }
   }
 
-  async #end(machine: EmulatedMachine, why: MachineEnd): Promise<void> {
-    if (this.#ended.has(machine.id)) {
-      await machine.stop();
-      return;
+  /**
+   * Ends a machine: an OS shutdown with up to `graceMs` for its units, or SIGKILL at once
+   * (graceMs undefined). A machine already ending is killed at once if asked to (a crash
+   * or stop() cuts a shutdown short), and its end is awaited.
+   */
+  #end(machine: EmulatedMachine, why: MachineEnd, graceMs?: number): Promise<void> {
+    const ending = this.#ending.get(machine.id);
+    if (ending) {
+      const killed = graceMs === undefined ? machine.stop() : Promise.resolve();
+      return Promise.all([killed, ending]).then(() => undefined);
     }
     this.#ended.add(machine.id);
-    try {
-      await machine.stop();
-    } finally {
-      this.#machines.delete(machine.id);
-      this.#log(`${machine.id}: ended (${why})`);
-      this.emit('ended', machine, why);
-    }
+    const end = (async () => {
+      try {
+        if (graceMs === undefined) {
+          await machine.stop();
+          this.#log(`${machine.id}: ended (${why}: SIGKILL)`);
+        } else {
+          const report = await machine.shutdown({ capMs: graceMs });
+          this.#log(`${machine.id}: ended (${why}: shutdown of ${report.units.join(', ') || 'no unit'} ${report.clean ? 'stopped' : `SIGKILLed after a grace of ${report.graceMs} ms`}, ${report.tookMs} ms)`);
+        }
+      } finally {
+        this.#machines.delete(machine.id);
+        this.#ending.delete(machine.id);
+        this.emit('ended', machine, why);
+      }
+    })();
+    this.#ending.set(machine.id, end);
+    return end;
   }
 
-  /** The running machines. */
+  /** The running machines (one being shut down included, until its last process is gone). */
   machines(): EmulatedMachine[] {
     return [...this.#machines.values()];
   }
@@ -275,13 +317,15 @@ export class InstanceEmulator extends EventEmitter<{
 
   /**
    * A spot interruption: the instance-action notice is in the instance's metadata at once;
-   * at its time the instance is terminated (TerminateInstances) and its machine killed.
-   * Resolves once the notice is visible; the termination happens later.
+   * at its time the instance is terminated (TerminateInstances) and its machine shut down
+   * (SIGTERM, `shutdownGraceMs`, SIGKILL). `terminated` resolves once no process is left.
    */
   preempt(id: string, options: PreemptOptions = {}): { time: number; terminated: Promise<void> } {
     const machine = this.#require(id, 'preempt');
     const noticeInMs = options.noticeInMs ?? 120_000;
     if (!(noticeInMs >= 0)) throw new SynktiError('E_EMULATOR_OPTIONS', `noticeInMs: must be 0 or more, got ${noticeInMs}`, { hint: 'EC2 gives 120000 (two minutes)' });
+    const graceMs = options.shutdownGraceMs ?? 2000;
+    if (!(graceMs >= 0 && graceMs <= 600_000)) throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownGraceMs: from 0 to 600000, got ${graceMs}`, { hint: 'leave it unset for 2000 (0 kills at the deadline)' });
     const time = Date.now() + noticeInMs;
     machine.events.notice = { action: 'terminate', time };
     this.#log(`${id}: spot interruption notice, terminating at ${new Date(time).toISOString()}`);
@@ -289,7 +333,7 @@ export class InstanceEmulator extends EventEmitter<{
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         if (!this.#running) { resolve(); return; }
-        this.#terminate(id).then(() => this.#end(machine, 'preempted')).then(resolve, reject);
+        this.#terminate(id).then(() => this.#end(machine, 'preempted', graceMs)).then(resolve, reject);
       }, noticeInMs);
       timer.unref();
       this.#timers.set(timer, resolve);
@@ -322,6 +366,7 @@ export class InstanceEmulator extends EventEmitter<{
     }
     this.#timers.clear();
     await this.#tick?.catch(() => undefined);
+    // Pulling the plug: machines being shut down are killed too.
     const results = await Promise.allSettled([...this.#machines.values()].map((m) => this.#end(m, 'stopped')));
     this.#ec2.destroy();
     this.#iam.destroy();

@@ -36,7 +36,7 @@ export function machinePids(token: string): number[] {
 }
 
 /** Whether a pid is alive and not a zombie. */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The state follows the command name, which is in parentheses and may hold spaces.
@@ -62,7 +62,7 @@ export async function killMachineProcesses(token: string, pgid: number | undefin
         // the group is already empty
       }
     }
-    const left = machinePids(token).filter(alive);
+    const left = machinePids(token).filter(processAlive);
     for (const pid of left) {
       try {
         process.kill(pid, 'SIGKILL');

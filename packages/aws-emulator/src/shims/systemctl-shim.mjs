@@ -13,6 +13,10 @@
 // and restart on failure after RestartSec when Restart=on-failure. User= cannot be
 // honoured without host users: the service runs as the emulator's user (logged).
 // The service's output goes to the machine's service.log.
+//
+// Stopping (systemctl stop, or the emulator's shutdown of a terminated instance): the
+// runner gets SIGTERM, passes it to the unit's main process and SIGKILLs that process
+// after TimeoutStopSec (as KillMode=mixed does); the runner then exits without restarting.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -99,6 +103,7 @@ function readUnit(name) {
 }
 
 const pidFile = (unit) => join(root, 'run/systemd-shim', `${unit}.pid`);
+const stopTimeoutFile = (unit) => join(root, 'run/systemd-shim', `${unit}.timeout-stop-sec`);
 
 function runningPid(unit) {
   try {
@@ -120,6 +125,8 @@ function start(name) {
   closeSync(log);
   mkdirSync(dirname(pidFile(unit.name)), { recursive: true });
   writeFileSync(pidFile(unit.name), String(child.pid));
+  // What the emulator's shutdown waits for this unit (TimeoutStopSec, then SIGKILL).
+  writeFileSync(stopTimeoutFile(unit.name), String(unit.stopTimeoutSec));
   child.unref();
 }
 
@@ -146,7 +153,11 @@ async function runUnit(name) {
   let stopping = false;
   process.on('SIGTERM', () => {
     stopping = true;
-    if (!current) process.exit(0);
+    if (!current) {
+      rmSync(pidFile(unit.name), { force: true });
+      rmSync(stopTimeoutFile(unit.name), { force: true });
+      process.exit(0);
+    }
     current.kill('SIGTERM');
     setTimeout(() => current?.kill('SIGKILL'), unit.stopTimeoutSec * 1000).unref();
   });
@@ -179,6 +190,7 @@ async function runUnit(name) {
     if (stopping) break;
   }
   rmSync(pidFile(unit.name), { force: true });
+  rmSync(stopTimeoutFile(unit.name), { force: true });
 }
 
 const [command, ...rest] = process.argv.slice(2);
