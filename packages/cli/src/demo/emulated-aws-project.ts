@@ -66,8 +66,11 @@ export interface EmulatedAwsProject {
   bootstrapArgs(workers: number): string[];
   /** Launch flags for `synkti up` / `synkti scale` on this project (what bootstrap prints as SYNKTI_* settings). */
   launchArgs(): string[];
-  /** Runs `synkti <args>` (with `--config <configFile>`) in the project directory. */
-  cli(args: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
+  /**
+   * Runs `synkti <args>` (with `--config <configFile>`) in the project directory; `extraEnv`
+   * is added to its environment (e.g. SYNKTI_CLUSTER_SECRET for `synkti status`).
+   */
+  cli(args: string[], timeoutMs?: number, extraEnv?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
   /** The cluster's instances as EC2 lists them (the administrator's view, not counted against the workers). */
   listFleet(): Promise<FleetNode[]>;
   /** The cluster secret from SSM (after bootstrap). */
@@ -232,7 +235,7 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
         '--instance-profile', profile.arn,
       ],
       launchArgs,
-      cli: (args, timeoutMs = 180_000) => runProcess(['--config', configFile, ...args], env, projectDir, timeoutMs),
+      cli: (args, timeoutMs = 180_000, extraEnv = {}) => runProcess(['--config', configFile, ...args], { ...env, ...extraEnv }, projectDir, timeoutMs),
       async listFleet() {
         const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }] }));
         return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => ({
