@@ -188,8 +188,12 @@ export function describeScale(result: ScaleResult): string {
   const roleOf = (r: NodeReport) => r.status?.role ?? r.record.tags[TAG_ROLE] ?? '-';
   const lines = [`${result.cluster}/${result.pool}: ${result.from} → ${result.to} nodes`];
   if (result.launched.length) lines.push(`  launched:    ${result.launched.join(', ')}`);
-  if (result.terminated.length) lines.push(`  terminated:  ${result.terminated.join(', ')} (drained, then left)`);
-  if (result.ready === undefined && result.provider === 'aws') lines.push('  agents report ready in a few minutes: `synkti status`');
-  for (const node of result.nodes) lines.push(`  ${node.record.id}  ${roleOf(node)}  ${node.status?.state ?? node.record.state}`);
+  // On aws the command returns at once: the removed nodes are still draining, the new ones booting.
+  const waited = result.ready !== undefined;
+  if (result.terminated.length) lines.push(`  terminated:  ${result.terminated.join(', ')} ${waited ? '(drained, then left)' : '(each agent drains and leaves as its instance shuts down)'}`);
+  if (!waited && result.launched.length && result.provider === 'aws') lines.push('  new agents are ready once booted and their model is fetched: watch `synkti status`');
+  // A node whose agent did not answer shows the cloud's view, marked as such (as `synkti status` does on aws).
+  const stateOf = (r: NodeReport) => r.status?.state ?? (result.provider === 'aws' ? `ec2:${r.record.state}` : r.record.state);
+  for (const node of result.nodes) lines.push(`  ${node.record.id}  ${roleOf(node)}  ${stateOf(node)}`);
   return lines.join('\n');
 }
