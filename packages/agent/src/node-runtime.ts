@@ -49,7 +49,7 @@ export interface DrainReport {
   startedAt: number;
   deadline: number;
   budgetMs: number;
-  /** When the router stopped taking new requests (one `maxStreamDuration` before the end of the budget, or at once). */
+  /** When the router stopped taking new requests: one `maxStreamDuration` before the end of the budget, but not before `balancerGrace` (nor after the budget). */
   cutoffAt: number;
   /**
    * Requests cut when the budget ran out: the router's own (cut by its stop) plus those the
@@ -311,10 +311,13 @@ export class NodeRuntime {
     const endAt = startedAt + budgetMs;
     // New requests are still taken until one longest stream before the end of the budget,
     // so every request taken can finish; clients that reach this router after it are refused.
-    const cutoffInMs = Math.max(0, budgetMs - spec.timeouts.maxStreamDurationMs);
+    // New requests until one maximum stream before the end of the budget, but never sooner
+    // than a load balancer can notice the 503 health / deregistration (else its in-flight
+    // picks hit a refused connection), and never past the budget.
+    const cutoffInMs = Math.min(budgetMs, Math.max(spec.timeouts.balancerGraceMs, budgetMs - spec.timeouts.maxStreamDurationMs));
     // t=0, before `draining` is announced: health 503, every response closes its connection,
     // idle connections are closed, so clients and balancers reconnect elsewhere.
-    this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, fallbackPeer: this.selfPeer() });
+    this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, idleCloseAfterMs: spec.timeouts.balancerGraceMs, fallbackPeer: this.selfPeer() });
     logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs, cutoffInMs }, 'draining');
     let replacement: string | undefined;
     let leftInFlight = 0;

@@ -36,7 +36,7 @@ const resolvedSchema = z.strictObject({
   ports: z.strictObject({ agent: port, router: port }),
   timeouts: z.strictObject({
     gossipIntervalMs: ms, failureTimeoutMs: ms, listIntervalMs: ms, noticePollIntervalMs: ms,
-    drainMarginMs: ms, shutdownGraceMs: ms, requestTimeoutMs: ms, maxStreamDurationMs: ms,
+    drainMarginMs: ms, shutdownGraceMs: ms, requestTimeoutMs: ms, maxStreamDurationMs: ms, balancerGraceMs: ms,
   }),
   membership: z.strictObject({ listers: z.number().int().min(1).max(16) }),
   serve: z.strictObject({ replaceOnRebalance: z.boolean(), loadBalancer: resolvedLoadBalancerSchema.optional() }),

@@ -223,7 +223,7 @@ describe('valid configs', () => {
       ports: { agent: 7946, router: 8080 },
       timeouts: {
         gossipIntervalMs: 1000, failureTimeoutMs: 5000, listIntervalMs: 15_000, noticePollIntervalMs: 5000,
-        drainMarginMs: 5000, shutdownGraceMs: 30_000, requestTimeoutMs: 300_000, maxStreamDurationMs: 30_000,
+        drainMarginMs: 5000, shutdownGraceMs: 30_000, requestTimeoutMs: 300_000, maxStreamDurationMs: 30_000, balancerGraceMs: 5000,
       },
       membership: { listers: 2 },
       serve: { replaceOnRebalance: true },

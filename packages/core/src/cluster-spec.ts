@@ -44,6 +44,7 @@ export const timeoutsInputSchema = z.strictObject({
   shutdownGrace: duration.optional(),
   requestTimeout: duration.optional(),
   maxStreamDuration: duration.optional(),
+  balancerGrace: duration.optional(),
 });
 
 export const clusterInputSchema = z.strictObject({
@@ -111,6 +112,13 @@ export interface ClusterSpec {
     requestTimeoutMs: number;
     /** The longest a response (stream) is expected to take: a draining node takes new requests until this long before the end of its budget. */
     maxStreamDurationMs: number;
+    /**
+     * After a notice the router keeps taking new requests for at least this long, even when
+     * a maximum-length stream could then outlive the drain: the time a load balancer needs
+     * to see the failing health check or the deregistration and stop sending. Refusing
+     * sooner turns its in-flight picks into errors (an ALB answers a refused connection 502).
+     */
+    balancerGraceMs: number;
   };
   membership: { listers: number };
   serve: { replaceOnRebalance: boolean; loadBalancer?: LoadBalancerSpec | undefined };
@@ -125,6 +133,7 @@ const DEFAULT_TIMEOUTS = {
   shutdownGrace: '30s',
   requestTimeout: '5 minutes',
   maxStreamDuration: '30s',
+  balancerGrace: '5s',
 } as const;
 
 /** Allowed keys per object path, for "did you mean" suggestions. */
@@ -408,6 +417,7 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       shutdownGraceMs: parseDuration(timeouts.shutdownGrace),
       requestTimeoutMs: parseDuration(timeouts.requestTimeout),
       maxStreamDurationMs: parseDuration(timeouts.maxStreamDuration),
+      balancerGraceMs: parseDuration(timeouts.balancerGrace),
     },
     membership: { listers: input.membership?.listers ?? 2 },
     serve: {

@@ -95,6 +95,7 @@ export default defineCluster({
     // shutdownGrace: '30s', // how long a stopped node (SIGTERM) gets to drain
     // requestTimeout: '5 minutes', // the longest a routed request may take
     // maxStreamDuration: '30s', // a draining node takes new requests until this long before its deadline
+    // balancerGrace: '5s', // ...but for at least this long after the notice (a load balancer's reaction time)
   },
 
   // How many nodes list the cloud (chosen by rendezvous hash); the rest learn by gossip,

@@ -537,6 +537,33 @@ test('drain: a connection left idle is closed after idleCloseMs, without a byte 
   await until(() => router.connections() === 0);
 });
 
+test('drain: with idleCloseAfterMs, an idle pooled connection stays usable until then (a balancer reusing it is not reset), then closes', { timeout: 20_000 }, async (t) => {
+  const up = await startUpstream(t, 'peer', okHandler());
+  const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  await sendOn(agent, url);
+  const drainedAt = Date.now();
+  router.drain({ cutoffInMs: 60_000, idleCloseMs: 100, idleCloseAfterMs: 2000 });
+  // Idle for longer than idleCloseMs, still inside idleCloseAfterMs: the pooled connection is reused.
+  await new Promise((r) => setTimeout(r, 300));
+  const reused = await sendOn(agent, url);
+  const reusedAfter = Date.now() - drainedAt;
+  if (reusedAfter < 2000) {
+    assert.equal(reused.reusedSocket, true, 'the idle pooled connection was still open');
+    assert.equal(reused.status, 200);
+  }
+  assert.equal(reused.headers.connection, 'close', 'and told to close after its response');
+  // A connection made now and left idle is closed once idleCloseAfterMs has passed.
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+  t.after(() => socket.destroy());
+  const closed = once(socket, 'close');
+  await once(socket, 'connect');
+  await closed;
+  const waited = Date.now() - drainedAt;
+  assert.ok(waited >= 2000, `an idle connection closed ${waited} ms after the drain began: not before idleCloseAfterMs`);
+});
+
 test('drain: requests still arriving go to peers; the own workload serves only when no peer is listed', { timeout: 20_000 }, async (t) => {
   const self = await startUpstream(t, 'self', okHandler());
   const other = await startUpstream(t, 'other', okHandler());

@@ -31,6 +31,14 @@ export interface RouterDrainOptions {
   /** A client connection that stays idle this long during the drain is closed. @default 1000 */
   idleCloseMs?: number;
   /**
+   * Idle connections are closed only from this long after the drain began (or at the
+   * cut-off, if sooner). A load balancer keeps a pool of idle connections to each router
+   * and reuses them; closing one just as it sends on it fails that request before any
+   * byte. Give it the time it takes to see the 503 health / deregistration and stop
+   * picking this router. @default 0
+   */
+  idleCloseAfterMs?: number;
+  /**
    * Where requests go while peers() offers none (the node's own workload, still up while the
    * router drains): used only when it is the only option. @default none (requests wait in the queue)
    */
@@ -208,6 +216,7 @@ export function createRouter(options: RouterOptions): Router {
   let stopPromise: Promise<number> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let cutoffTimer: NodeJS.Timeout | undefined;
+  let idleCloseTimer: NodeJS.Timeout | undefined;
   let cutoffAt = Number.POSITIVE_INFINITY;
   let listenerClosing: Promise<void> | undefined;
 
@@ -234,11 +243,17 @@ export function createRouter(options: RouterOptions): Router {
       });
     }
     const idleCloseMs = checkCount('idleCloseMs', drainOptions.idleCloseMs ?? 1000, 0);
+    const idleCloseAfterMs = Math.min(checkCount('idleCloseAfterMs', drainOptions.idleCloseAfterMs ?? 0, 0), cutoffInMs);
     if (stopPromise !== undefined) return;
     draining = true;
     ctx.closeConnections = true;
     if (drainOptions.fallbackPeer !== undefined) fallbackPeer = drainOptions.fallbackPeer;
-    clients.closeWhenIdle(idleCloseMs);
+    if (idleCloseAfterMs === 0) {
+      clients.closeWhenIdle(idleCloseMs);
+    } else if (idleCloseTimer === undefined) {
+      idleCloseTimer = setTimeout(() => clients.closeWhenIdle(idleCloseMs), idleCloseAfterMs);
+      idleCloseTimer.unref();
+    }
     // Waiting requests look again at once: the fallback may be their only option.
     queue.pump();
     const at = performance.now() + cutoffInMs;
@@ -276,6 +291,7 @@ export function createRouter(options: RouterOptions): Router {
       ctx.closeConnections = true;
       if (sweepTimer !== undefined) clearInterval(sweepTimer);
       clearTimeout(cutoffTimer);
+      clearTimeout(idleCloseTimer);
       const closed = closeListener();
       if (active > 0) {
         await new Promise<void>((resolve) => {
