@@ -117,6 +117,8 @@ export class InstanceEmulator extends EventEmitter<{
   readonly #shutdownCapMs: number;
   /** Machines being ended (shut down or killed): their end, awaited by stop(). */
   readonly #ending = new Map<string, Promise<void>>();
+  /** Instances at their notice's deadline: ended by preempt() with its grace, not by the polling's. */
+  readonly #preempting = new Set<string>();
   readonly #machines = new Map<string, EmulatedMachine>();
   /** Instance ids whose machine has ended: an instance never boots twice. */
   readonly #ended = new Set<string>();
@@ -212,7 +214,7 @@ export class InstanceEmulator extends EventEmitter<{
       const record = live.get(id);
       if (record) machine.update(record);
       // Not awaited: a shutdown takes up to its grace, and other instances boot meanwhile.
-      else if (!this.#ending.has(id)) void this.#end(machine, 'terminated', this.#shutdownCapMs).catch((error: unknown) => this.#log(`${id}: shutdown failed: ${String(error)}`));
+      else if (!this.#ending.has(id) && !this.#preempting.has(id)) void this.#end(machine, 'terminated', this.#shutdownCapMs).catch((error: unknown) => this.#log(`${id}: shutdown failed: ${String(error)}`));
     }
     for (const [id, record] of live) {
       if (this.#machines.has(id) || this.#ended.has(id)) continue;
@@ -333,7 +335,8 @@ export class InstanceEmulator extends EventEmitter<{
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         if (!this.#running) { resolve(); return; }
-        this.#terminate(id).then(() => this.#end(machine, 'preempted', graceMs)).then(resolve, reject);
+        this.#preempting.add(id);
+        this.#terminate(id).then(() => this.#end(machine, 'preempted', graceMs)).finally(() => this.#preempting.delete(id)).then(resolve, reject);
       }, noticeInMs);
       timer.unref();
       this.#timers.set(timer, resolve);
