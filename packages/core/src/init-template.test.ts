@@ -1,19 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from './config-error.ts';
 import { STAND_IN_COMMAND, initTemplate } from './init-template.ts';
 import { loadClusterConfig } from './load-config.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Inside the repo so the template's `import ... from '@synkti/core'` resolves. */
+/**
+ * Outside the repository, as a newcomer's scratch directory is: the template's
+ * `import ... from '@synkti/core'` must load where the package does not resolve.
+ */
 function projectDir(t: { after: (fn: () => void) => void }): string {
-  const cache = join(REPO_ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(join(cache, 'synkti-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-init-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -62,6 +61,7 @@ test('every optional field shown commented out is valid when uncommented', async
 test('the template uses defineCluster, shows a vLLM example and mentions every field', () => {
   const text = initTemplate({ name: 'starter' });
   assert.match(text, /^import \{ defineCluster \} from '@synkti\/core';$/m);
+  assert.doesNotMatch(text, /\/work\/|\/home\/|node_modules|packages\//, 'no path of the machine that wrote it');
   assert.match(text, /^export default defineCluster\(\{$/m);
   assert.match(text, /\/\/ +command: \['vllm', 'serve', 'Qwen\/Qwen2\.5-7B-Instruct', '--host', '\{host\}', '--port', '\{port\}'\]/);
   assert.match(text, /\/\/ +healthPath: '\/health'/);

@@ -6,7 +6,7 @@ export interface InitTemplateOptions {
   name: string;
   /**
    * The workload command written into the file (`{port}` becomes the workload port).
-   * @default STAND_IN_COMMAND, the repo's OpenAI-compatible stand-in server
+   * @default STAND_IN_COMMAND, the stand-in preset (each agent fills in its own paths)
    */
   workloadCommand?: string[] | undefined;
 }
@@ -34,7 +34,9 @@ export function initTemplate(options: InitTemplateOptions): string {
     }]);
   }
   const command = JSON.stringify(options.workloadCommand ?? STAND_IN_COMMAND);
-  return `import { defineCluster } from '@synkti/core';
+  return `// synkti provides '@synkti/core' when it loads this file, in any directory; install
+// the package beside it only if your editor should check the types.
+import { defineCluster } from '@synkti/core';
 
 // The cluster Synkti runs. Every node runs the same agent; there is no control plane.
 // Start it with \`synkti up\`, watch it with \`synkti status\`, stop it with \`synkti down\`.
@@ -72,8 +74,11 @@ export default defineCluster({
   // or, with weights every node fetches and checks before it starts (synkti model upload):
   //   model: { uri: 's3://my-fleet-models/models/qwen2.5-7b/' },
   //   workload: { command: ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'], ... },
+  // Without a workload the nodes keep membership and replace each other but serve nothing.
   workload: {
-    // An argument list, or one string run through \`sh -c\`. {port} becomes the port below.
+    // An argument list, or one string run through \`sh -c\`. Each node fills in {port} (the
+    // port below), {host} (its private IP) and, for the stand-in, {node}, {tsx} and
+    // {standIn} from the agent it runs, so this works wherever synkti is installed.
     command: ${command},
     port: 8000, // where the workload listens on each node
     healthPath: '/health', // GET here answers 200 when the workload can take requests

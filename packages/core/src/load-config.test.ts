@@ -148,3 +148,44 @@ test('an invalid config in a file: ConfigError headed by the file path', async (
   assert.deepEqual(error.issues.map((i) => i.path).sort(), ['pool', 'pools']);
   assert.match(error.issues.find((i) => i.path === 'pool')!.hint, /did you mean "pools"/);
 });
+
+/** A directory outside the repository, where `@synkti/core` does not resolve on its own. */
+function outsideDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a config outside the repo that imports @synkti/core loads (CommonJS and ESM packages alike)', async (t) => {
+  const plain = outsideDir(t);
+  writeFileSync(join(plain, 'synkti.config.ts'), GOOD);
+  assert.equal((await loadClusterConfig({ cwd: plain })).spec.name, 'from-file');
+
+  const esm = outsideDir(t);
+  writeFileSync(join(esm, 'package.json'), '{"type": "module"}\n');
+  writeFileSync(join(esm, 'synkti.config.ts'), GOOD.replace("'from-file'", "'esm-scope'"));
+  assert.equal((await loadClusterConfig({ cwd: esm })).spec.name, 'esm-scope');
+
+  const presets = outsideDir(t);
+  writeFileSync(join(presets, 'synkti.config.mjs'), "import { workloadPreset } from '@synkti/core';\nexport default { name: 'mjs-preset', pools: { worker: { count: 1 } }, workload: workloadPreset('stand-in') };\n");
+  const { spec } = await loadClusterConfig({ cwd: presets });
+  assert.deepEqual(spec.workload!.command.slice(0, 4), ['{node}', '--import', '{tsx}', '{standIn}']);
+});
+
+test('a config importing a package that is not installed: names it and says how to install it', async (t) => {
+  const dir = outsideDir(t);
+  const file = join(dir, 'synkti.config.ts');
+  writeFileSync(file, "import { merge } from 'lodash-not-installed/merge';\nexport default merge({ name: 'x' });\n");
+  const error = await loadError(loadClusterConfig({ cwd: dir }), 'E_CONFIG_LOAD');
+  assert.equal(error.message, `could not load ${file}: it imports "lodash-not-installed/merge", which cannot be found`);
+  assert.match(error.hint!, new RegExp(`npm install lodash-not-installed\` in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
+test('a config importing a file that does not exist: names the path to fix', async (t) => {
+  const dir = outsideDir(t);
+  writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
+  writeFileSync(join(dir, 'synkti.config.ts'), "import { pools } from './pools.ts';\nexport default { name: 'x', pools };\n");
+  const error = await loadError(loadClusterConfig({ cwd: dir }), 'E_CONFIG_LOAD');
+  assert.match(error.message, /it imports ".*pools\.ts", which cannot be found/);
+  assert.match(error.hint!, new RegExp(`${join(dir, 'pools.ts').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+});

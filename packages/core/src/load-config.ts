@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { validateCluster, type ClusterSpec } from './cluster-spec.ts';
+import { provideCoreToConfigs } from './config-imports.ts';
 import { SynktiError } from './errors.ts';
 
 export const CONFIG_FILE_NAMES = ['synkti.config.ts', 'synkti.config.mjs', 'synkti.config.js', 'synkti.config.json'];
@@ -35,6 +36,28 @@ function describeLoadError(error: unknown, file: string): string {
   return lines[0] ?? 'unknown error';
 }
 
+/**
+ * The module a config imports that cannot be found, from Node's CommonJS ("Cannot find
+ * module 'x'") or ESM ("Cannot find package 'x' imported from ...", "Cannot find module
+ * '/abs/x' imported from ...") error; undefined for any other error.
+ */
+export function missingImport(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  return /Cannot find (?:module|package) '([^']+)'/.exec(String((error as Error).message))?.[1];
+}
+
+/** What to do about an import that does not resolve: a path is checked, a package installed beside the config. */
+function missingImportHint(name: string, file: string): string {
+  const dir = dirname(file);
+  if (name.startsWith('.') || isAbsolute(name) || name.startsWith('file:')) {
+    const path = name.startsWith('file:') ? fileURLToPath(name) : resolve(dir, name);
+    return `${path} does not exist: fix the path in the import (relative imports start from the config's directory, with the file's extension)`;
+  }
+  const pkg = /^(@[^/]+\/[^/]+|[^/]+)/.exec(name)?.[1] ?? name;
+  return `install it beside the config (\`npm install ${pkg}\` in ${dir}), or remove the import; only @synkti/core is provided by synkti itself`;
+}
+
 /** Finds, imports and validates the cluster config. */
 export async function loadClusterConfig(options: LoadClusterConfigOptions = {}): Promise<{ spec: ClusterSpec; file: string }> {
   const cwd = options.cwd ?? process.cwd();
@@ -51,12 +74,18 @@ export async function loadClusterConfig(options: LoadClusterConfigOptions = {}):
     if (file.endsWith('.json')) {
       exported = JSON.parse(readFileSync(file, 'utf8'));
     } else {
+      // `import { defineCluster } from '@synkti/core'` must load wherever the config is.
+      provideCoreToConfigs();
       const module = (await import(pathToFileURL(file).href)) as { default?: unknown; cluster?: unknown };
       exported = module.default ?? module.cluster;
       // tsx may wrap a CommonJS-looking module once more.
       if (exported && typeof exported === 'object' && 'default' in exported && !('name' in exported)) exported = (exported as { default: unknown }).default;
     }
   } catch (error) {
+    const missing = missingImport(error);
+    if (missing !== undefined) {
+      throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: it imports ${JSON.stringify(missing)}, which cannot be found`, { cause: error, hint: missingImportHint(missing, file) });
+    }
     throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: ${describeLoadError(error, file)}`, { cause: error, hint: 'fix the error in the config file (it must run as TypeScript and export the cluster)' });
   }
   if (exported === undefined) {

@@ -1,8 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SynktiError, initTemplate } from '@synkti/core';
-import { STAND_IN_MAIN } from '../demo/demo.ts';
-import { tsxLoader } from '../local-fleet.ts';
 
 export interface InitOptions {
   name?: string | undefined;
@@ -10,7 +8,11 @@ export interface InitOptions {
   cwd: string;
 }
 
-/** `synkti init`: write a commented starter synkti.config.ts. */
+/**
+ * `synkti init`: write a commented starter synkti.config.ts. Its workload is the stand-in
+ * preset, whose placeholders each agent fills from its own package, so the file holds no
+ * path of this machine and works from a clone and from an installed CLI alike.
+ */
 export function init(options: InitOptions): string {
   const file = resolve(options.cwd, 'synkti.config.ts');
   if (existsSync(file) && !options.force) {
@@ -18,6 +20,6 @@ export function init(options: InitOptions): string {
   }
   const fallback = basename(options.cwd).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
   const name = options.name ?? (/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(fallback) ? fallback : 'my-fleet');
-  writeFileSync(file, initTemplate({ name, workloadCommand: ['node', '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}'] }));
+  writeFileSync(file, initTemplate({ name }));
   return file;
 }
