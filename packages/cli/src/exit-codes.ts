@@ -16,8 +16,12 @@ export const EXIT = {
   missingTool: 5,
 } as const;
 
-/** Error codes that are the user's to fix (bad config, flag or argument). */
-const USAGE_ERROR_CODES = new Set(['E_USAGE', 'E_EXISTS']);
+/**
+ * Error codes that are the user's to fix (bad config, flag or argument). E_NOT_FOUND is
+ * a node or worker named on the command line that the cluster does not have (`preempt`,
+ * `logs`, `ssh`, `batch preempt`): README's table says an unknown node is a usage error.
+ */
+const USAGE_ERROR_CODES = new Set(['E_USAGE', 'E_EXISTS', 'E_NOT_FOUND']);
 
 /** The exit code of a command that ended with a SynktiError of this code. */
 export function exitCodeForError(code: string): (typeof EXIT)[keyof typeof EXIT] {

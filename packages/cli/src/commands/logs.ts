@@ -72,7 +72,8 @@ export async function logs(spec: ClusterSpec, configFile: string, id: string, op
   } finally {
     fleet.close();
   }
-  if (!existsSync(file)) throw new SynktiError('E_NOT_FOUND', `instance ${id} has no log yet (${file})`);
+  // The node exists (not a usage error): its log is just not written yet.
+  if (!existsSync(file)) throw new SynktiError('E_NO_LOG', `instance ${instance} has no log yet (${file})`, { hint: 'a node writes its log once it boots: try again in a few seconds' });
   const lineWriter = options.json ? jsonLineWriter(instance, options.workload ? 'workload' : 'agent', writeText) : undefined;
   const write = lineWriter ? (text: string) => lineWriter.push(text) : writeText;
   let position = statSync(file).size;
