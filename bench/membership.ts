@@ -3,7 +3,7 @@
  * (@synkti/agent SwimNode, MembershipView, ListerElection) in one process under a fake
  * clock, on an in-process network that loses messages to dead nodes, against a fake EC2
  * that counts DescribeInstances calls and enforces the documented token bucket
- * (FIELD-NOTES.md: 100 burst, 20/s refill for a filtered or paginated call; one call per
+ * (docs/field-notes.md: 100 burst, 20/s refill for a filtered or paginated call; one call per
  * page of 1,000).
  *
  *   npm run bench -- membership [--n 100,1000,10000] [--seconds 90] [--seed 1]

@@ -37,7 +37,7 @@ function digest(text: string): Buffer {
 }
 
 /**
- * The agent API (DESIGN.md port 7946): authenticated by the cluster secret, bounded
+ * The agent API (port 7946, docs/architecture.md "Ports and endpoints"): authenticated by the cluster secret, bounded
  * bodies, JSON in and out. Bad input gets a 4xx, never a crash.
  */
 export class AgentApi {

@@ -1,8 +1,8 @@
 /**
  * Watches instance metadata for a spot interruption notice and rebalance recommendations
- * (DESIGN.md invariant 4): polls both every 5 s, hands each to the agent once.
+ * (docs/architecture.md invariant 4): polls both every 5 s, hands each to the agent once.
  *
- * Known failure modes this guards against (FIELD-NOTES "Spot interruption on AWS"):
+ * Known failure modes this guards against (docs/field-notes.md "Spot interruption on AWS"):
  * - the notice repeats on every poll until the instance dies; re-running failover per poll
  *   is a defect. One interruption per instance life, whatever later polls say.
  * - a metadata outage is not "no notice" and not "a notice": errors go to onError and

@@ -1,5 +1,5 @@
 /**
- * Provider interfaces: one narrow interface per capability (DESIGN.md "Providers").
+ * Provider interfaces: one narrow interface per capability (docs/architecture.md "Providers").
  * Every provider (local, aws) implements these and passes the conformance suites in
  * `conformance/`.
  */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * Rendezvous (highest-random-weight) hashing: every node that holds the same candidate
- * set computes the same ranking for a key, with no coordination (DESIGN.md invariant 1).
+ * set computes the same ranking for a key, with no coordination (docs/architecture.md invariant 1).
  * When a candidate leaves, only the keys it ranked first move.
  */
 export function rendezvousScore(key: string, candidate: string): bigint {

@@ -1,4 +1,4 @@
-/** Tag keys Synkti sets at launch (DESIGN.md invariant 2). All live under the `Synkti` prefix. */
+/** Tag keys Synkti sets at launch (docs/architecture.md invariant 2). All live under the `Synkti` prefix. */
 export const TAG_PREFIX = 'Synkti';
 export const TAG_CLUSTER = 'SynktiCluster';
 export const TAG_ROLE = 'SynktiRole';

@@ -1,6 +1,6 @@
 /**
  * SpotServeFleet under Pulumi mocks: what gets created, and every property that makes it
- * secure by default (DESIGN invariant 8) or fixes a FIELD-NOTES defect.
+ * secure by default (docs/architecture.md invariant 8) or fixes a docs/field-notes.md defect.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

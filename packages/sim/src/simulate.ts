@@ -6,7 +6,7 @@ import { priceFor, type PriceTable } from './price-table.ts';
 import type { Random } from './random.ts';
 import { capacityAt, type TraceSet, type ZoneTrace } from './trace-loader.ts';
 
-/** 183 s: provisioning plus loading a 7B model on AWS, as published for SkyServe (FIELD-NOTES.md). */
+/** 183 s: provisioning plus loading a 7B model on AWS, as published for SkyServe (docs/field-notes.md). */
 export const DEFAULT_LAUNCH_DELAY_MS = 183_000;
 /** AWS gives a spot instance two minutes between the interruption notice and termination. */
 export const SPOT_NOTICE_MS = 120_000;
@@ -98,7 +98,9 @@ export interface SimulationResult {
   capacityEvents: Record<string, number>;
   events: number;
   timeline: TimelinePoint[];
-  instances: { id: string; zone: string; lifecycle: string; requestedAt: number; readyAt?: number | undefined; noticeAt?: number | undefined; terminatedAt?: number | undefined; endReason?: string | undefined; costUsd: number }[];
+  instances: { id: string; zone: string; lifecycle: string; requestedAt: number; readyAt?: number | undefined; noticeAt?: number | undefined; drainedAt?: number | undefined; terminatedAt?: number | undefined; endReason?: string | undefined; replaces?: string | undefined; costUsd: number }[];
+  /** Most instances held (launching, serving or draining) at any moment. */
+  maxHeld: number;
 }
 
 interface Live extends SimInstance {
@@ -138,6 +140,7 @@ class World {
   private lastChange = 0;
   private okMs = 0;
   private timeline: TimelinePoint[] = [];
+  private maxHeld = 0;
   // batch
   private queued = 0;
   private done = 0;
@@ -297,6 +300,7 @@ class World {
       terminatedAt: undefined,
       endReason: undefined,
       draining: false,
+      drainedAt: undefined,
       readyEvent: undefined,
       inflight: [],
       deadUntil: 0,
@@ -326,6 +330,7 @@ class World {
   private drain(instance: Live): void {
     if (instance.draining || instance.phase === 'terminated') return;
     instance.draining = true;
+    instance.drainedAt = this.engine.now;
     if (instance.phase === 'ready') {
       this.routable = this.routable.filter((i) => i !== instance);
       this.setReady(this.ready - 1);
@@ -403,6 +408,8 @@ class World {
       if (i.lifecycle === 'spot') spot++;
       else onDemand++;
     }
+    // Before downsampling, which keeps the fewest-ready point of a bucket, not the most held.
+    if (spot + onDemand > this.maxHeld) this.maxHeld = spot + onDemand;
     const point = { t: this.engine.now, ready: this.ready, spot, onDemand };
     const last = this.timeline[this.timeline.length - 1];
     if (last && last.t === point.t) this.timeline[this.timeline.length - 1] = point;
@@ -532,7 +539,7 @@ class World {
       if (i.lifecycle === 'spot') spotHours += seconds / 3600;
       else onDemandHours += seconds / 3600;
       if (i.readyAt === undefined) wasted += seconds / 3600;
-      instances.push({ id: i.id, zone: i.zone, lifecycle: i.lifecycle, requestedAt: i.requestedAt, readyAt: i.readyAt, noticeAt: i.noticeAt, terminatedAt: i.terminatedAt, endReason: i.endReason, costUsd: c });
+      instances.push({ id: i.id, zone: i.zone, lifecycle: i.lifecycle, requestedAt: i.requestedAt, readyAt: i.readyAt, noticeAt: i.noticeAt, drainedAt: i.drainedAt, terminatedAt: i.terminatedAt, endReason: i.endReason, replaces: i.replaces, costUsd: c });
     }
     const requests = this.counters.requests;
     this.recordTimeline();
@@ -560,6 +567,7 @@ class World {
       capacityEvents: { ...this.capacityEvents },
       events: this.engine.stats().fired,
       timeline: downsample(this.timeline, this.o.maxTimelinePoints ?? 2000),
+      maxHeld: this.maxHeld,
       instances,
     };
   }

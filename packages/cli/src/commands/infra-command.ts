@@ -46,7 +46,7 @@ export function registerInfraCommands(program: Command): void {
     .option('--component <name>', 'only this component: serve, batch, kubernetes or pipelines', componentOption);
 
   common(infra.command('audit')
-    .description('check the stack\'s resources against the security rules (DESIGN.md invariant 8); exits 1 on any breach'))
+    .description('check the stack\'s resources against the security rules (docs/security.md); exits 1 on any breach'))
     .option('--from <file>', 'audit `pulumi preview --json` or `pulumi stack export` output instead of the config')
     .option('--skip <rules>', 'skip these rule ids (comma-separated; shown as skipped)', ruleList, [])
     .option('--json', 'print the report as JSON', false)

@@ -55,7 +55,7 @@ export async function runInfraAudit(o: InfraAuditOptions, print: (text: string) 
   }
   print(o.json ? JSON.stringify(report) : infra.formatAuditReport(report));
   if (!report.passed) {
-    throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es) (DESIGN.md invariant 8)`, { hint: 'fix each FAIL line as its "fix:" says, then audit again' });
+    throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es) (docs/security.md)`, { hint: 'fix each FAIL line as its "fix:" says, then audit again' });
   }
 }
 

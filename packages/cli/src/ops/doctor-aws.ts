@@ -2,7 +2,7 @@
  * `synkti doctor` checks for provider 'aws': region, credentials (the SDK's default
  * chain, as every other command uses), EC2 permission (a DescribeInstances dry run), and
  * the running instances' IMDS settings and Synkti tags (what the agent depends on: it
- * reads its own tags through IMDSv2, FIELD-NOTES.md), and the cluster secret's SSM
+ * reads its own tags through IMDSv2, docs/field-notes.md), and the cluster secret's SSM
  * parameter (exists, is a SecureString; its value is never read).
  */
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';

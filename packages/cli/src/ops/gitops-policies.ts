@@ -176,7 +176,7 @@ export function gitopsPolicies(o: GitopsPolicyOptions): GitopsPolicies {
           's3:PutEncryptionConfiguration', 's3:PutLifecycleConfiguration', 's3:PutBucketTagging', 's3:PutObject', 's3:DeleteObject'],
         Resource: [`arn:aws:s3:::${p}-*`, `arn:aws:s3:::${p}-*/*`],
       },
-      // The models and state buckets are kept on destroy (DESIGN.md): CI can never delete them.
+      // The models and state buckets are kept on destroy (docs/security.md "Least privilege on AWS"): CI can never delete them.
       { Sid: 'NeverDeleteProjectBuckets', Effect: 'Deny', Action: ['s3:DeleteBucket', 's3:DeleteBucketPolicy'], Resource: `arn:aws:s3:::${p}-*` },
       {
         Sid: 'ProjectRolesOnly', Effect: 'Allow',

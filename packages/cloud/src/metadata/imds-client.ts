@@ -2,7 +2,7 @@
  * IMDSv2 client: the one InstanceMetadata implementation, used on EC2 (169.254.169.254)
  * and locally (the per-instance metadata server, found through SYNKTI_IMDS_ENDPOINT).
  *
- * The failure rule that matters (FIELD-NOTES "Spot interruption on AWS"): only a 404 means
+ * The failure rule that matters (docs/field-notes.md "Spot interruption on AWS"): only a 404 means
  * "no notice". A timeout, refused connection, 5xx, a 401 that a fresh token does not cure,
  * or a body that does not parse throws E_IMDS_UNAVAILABLE, so a caller can never mistake
  * an outage for "no notice" (and miss the 2-minute warning) or for a notice.

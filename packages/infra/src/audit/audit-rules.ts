@@ -1,5 +1,5 @@
 /**
- * The security rules of DESIGN invariant 8 and FIELD-NOTES.md, as checks over the resources
+ * The security rules of docs/architecture.md invariant 8 and docs/field-notes.md, as checks over the resources
  * a stack registers (from the mocks or from a Pulumi preview/export). Each rule looks at
  * resource inputs only, so it works before anything exists in a cloud account.
  */

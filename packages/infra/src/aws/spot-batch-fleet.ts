@@ -1,6 +1,6 @@
 /**
  * `SpotBatchFleet`: the AWS infrastructure of a batch (queue) fleet (reference:
- * queue-training-infra.md), without the reference's defects (FIELD-NOTES.md):
+ * queue-training-infra.md), without the reference's defects (docs/field-notes.md):
  * - autoscaling on backlog per worker that the coordinator publishes (namespace
  *   `Synkti/Batch`), not on a metric nothing publishes;
  * - scale to zero only when visible + delayed + in-flight tasks are all zero (the

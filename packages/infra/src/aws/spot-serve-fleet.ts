@@ -1,7 +1,7 @@
 /**
  * `SpotServeFleet`: the long-lived AWS infrastructure of a serve cluster (reference:
- * p2p-fleet-infra.md), secure by default (DESIGN invariant 8) and without the reference's
- * defects (FIELD-NOTES.md): no SSH or model port open to the world (SSM instead), a worker
+ * p2p-fleet-infra.md), secure by default (docs/architecture.md invariant 8) and without the reference's
+ * defects (docs/field-notes.md): no SSH or model port open to the world (SSM instead), a worker
  * role limited to its own cluster's instances (tag conditions) and its own buckets and
  * prefixes, IMDSv2 required with hop limit 2 and instance-metadata tags, encrypted volumes,
  * an on-demand launch template inside a mixed-instances group (a spot launch template
@@ -138,7 +138,7 @@ export interface SpotServeFleetArgs {
   rootDeviceName?: string | undefined;
   /** Root volume size in GiB (encrypted gp3). @default 200 */
   rootVolumeGiB?: number | undefined;
-  /** Ports (DESIGN.md). @default 8000 / 8080 / 7946 */
+  /** Ports (docs/architecture.md). @default 8000 / 8080 / 7946 */
   workloadPort?: number | undefined;
   routerPort?: number | undefined;
   agentPort?: number | undefined;
@@ -622,7 +622,7 @@ export class SpotServeFleet extends pulumi.ComponentResource {
           onDemandBaseCapacity: a.onDemandBase,
           onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
           spotAllocationStrategy: 'price-capacity-optimized',
-          // No spotMaxPrice: a max price only raises interruptions (FIELD-NOTES.md).
+          // No spotMaxPrice: a max price only raises interruptions (docs/field-notes.md).
         },
         launchTemplate: {
           launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },

@@ -158,7 +158,7 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
   for (const r of regionNames) {
     if (!table[r]) throw inputError(C, 'regions', `has "${r}", which is not in the region table (${Object.keys(table).join(', ')})`, 'add one entry for it to packages/infra/data/k8s-regions.json (or pass regionTable)');
   }
-  // Two "regions" deploying into one provider region is no multi-region (a FIELD-NOTES defect).
+  // Two "regions" deploying into one provider region is no multi-region (a docs/field-notes.md defect).
   const seen = new Map<string, string>();
   for (const r of regionNames) {
     const pr = providerRegionOf(table[r] as RegionEntry, args.provider);

@@ -4,7 +4,7 @@
  * form: an S3 bucket for the DIY backend (`pulumi login s3://...`; Pulumi locks a stack
  * with a lock file in it, no DynamoDB table needed) and a KMS key with rotation for the
  * stacks' secrets provider (`--secrets-provider awskms://alias/...`). Kept on destroy.
- * It exists so that no shared state lives only on a laptop (FIELD-NOTES).
+ * It exists so that no shared state lives only on a laptop (docs/field-notes.md).
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';

@@ -2,7 +2,7 @@
  * Audit rules for data services and monitoring, added to issue 7's AUDIT_RULES: databases
  * private, encrypted and backed up; database proxies requiring TLS; caches encrypted;
  * no credentials inside plain environment values; and no alarm, scaling policy or
- * dashboard on a metric nothing emits (FIELD-NOTES).
+ * dashboard on a metric nothing emits (docs/field-notes.md).
  */
 import { containerEnvironment, type AuditResource, type AuditRule, type Finding } from '../audit/audit-rules.ts';
 import { knownMetricKeys } from './pipeline-metrics.ts';

@@ -453,7 +453,7 @@ export class PipelineCluster extends pulumi.ComponentResource {
     alarm('tasks-failed', { dims: {}, stat: 'Sum', comparison: 'GreaterThanThreshold', threshold: 0, periods: 1, description: 'a pipeline task failed for good (retries exhausted or permanent error)' });
     alarm('claim-errors', { dims: {}, stat: 'Sum', comparison: 'GreaterThanThreshold', threshold: 5, periods: 2, description: 'agents cannot claim tasks (task database failing?)' });
     if (gpuPool) {
-      // Fires while nothing publishes the queue depth: the GPU pool would not scale (FIELD-NOTES).
+      // Fires while nothing publishes the queue depth: the GPU pool would not scale (docs/field-notes.md).
       alarm('queue-metric-missing', {
         dims: { [PIPELINE_QUEUE_METRIC.dimensions.cluster]: a.cluster, [PIPELINE_QUEUE_METRIC.dimensions.pool]: gpuPool.pool.name },
         stat: 'SampleCount', comparison: 'LessThanThreshold', threshold: 1, periods: 3, period: 300, missing: 'breaching',

@@ -1,6 +1,6 @@
 /**
  * Every metric the pipeline cluster's alarms, dashboard and autoscaling read, with who
- * emits it. FIELD-NOTES: "autoscaling on a metric nothing publishes; alarms on metrics
+ * emits it. docs/field-notes.md: "autoscaling on a metric nothing publishes; alarms on metrics
  * nothing emits" — so nothing is alarmed on or scaled from unless it is in this table,
  * and the audit rule `metric-not-emitted` checks that.
  *
@@ -20,7 +20,7 @@ export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
  * Queue depth a pool scales from, per pool: tasks ready to be claimed (`ReadyTasks`) and
  * tasks claimed and in flight (`ClaimedTasks`). Scaling reads (ready + claimed) per
  * running agent: with ready alone, a queue whose every task is in flight would read 0 and
- * scale the pool in under running work (the FIELD-NOTES scale-to-zero defect).
+ * scale the pool in under running work (the docs/field-notes.md scale-to-zero defect).
  * Published every 60 s with dimensions Cluster=<project>-<environment> and Pool=<pool> by
  * `synkti agent|api --metrics-cluster <cluster>` (packages/cli/src/pipeline/cloudwatch-sink.ts,
  * from the task database's queue depth, by the requeuer lease holder only); PipelineCluster

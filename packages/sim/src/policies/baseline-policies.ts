@@ -3,7 +3,7 @@ import { spreadZones } from './placement.ts';
 
 /**
  * How long a load balancer / controller takes to see a dead replica: SkyServe's load
- * balancer syncs its replica list every 20 s (FIELD-NOTES.md); the baselines get the same.
+ * balancer syncs its replica list every 20 s (docs/field-notes.md); the baselines get the same.
  */
 export const LB_DETECTION_MS = 20_000;
 /** Reconcile loop of the baselines (an Auto Scaling group checks about this often). */

@@ -1,6 +1,6 @@
 /**
  * The batch coordinator: sends a generation of candidates as tasks, collects their
- * results, and checkpoints. What it guarantees (DESIGN invariant 6, FIELD-NOTES defects):
+ * results, and checkpoints. What it guarantees (docs/architecture.md invariant 6, docs/field-notes.md defects):
  * - results are matched by (run, generation, candidate, payload digest); duplicates and
  *   stale results (another run, an older generation, another payload) are dropped and
  *   counted, never applied to the wrong candidate;

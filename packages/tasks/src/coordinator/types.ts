@@ -2,7 +2,7 @@
  * The batch coordinator's types: a generation of candidates goes out as tasks keyed by
  * (run, generation, candidate, digest); results come back keyed the same way, so a late,
  * duplicate or foreign result is recognised and dropped, never mistaken for another
- * candidate's (FIELD-NOTES: results matched by candidate index alone corrupted the next
+ * candidate's (docs/field-notes.md: results matched by candidate index alone corrupted the next
  * generation).
  */
 import type { ObjectStore } from '@synkti/cloud';

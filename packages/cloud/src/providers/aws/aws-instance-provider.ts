@@ -85,7 +85,7 @@ export interface AwsInstanceProviderOptions {
   /**
    * The account's EC2 API buckets where they differ from EC2's defaults (after a quota
    * increase); apiBudgetShare applies to them.
-   * @default EC2_RATE_LIMITS (FIELD-NOTES.md)
+   * @default EC2_RATE_LIMITS (docs/field-notes.md)
    */
   rateLimits?: Ec2RateLimits | undefined;
   /**
@@ -357,7 +357,7 @@ export class AwsInstanceProvider implements InstanceProvider {
       // The same EC2 page is fetched again with the size it first had, to continue inside it.
       const ec2MaxResults = cursor.skip > 0 && cursor.ec2MaxResults !== undefined ? cursor.ec2MaxResults : Math.min(1000, Math.max(5, maxResults));
       const filters: Filter[] = [
-        // Always filtered: filtered calls have the larger bucket (FIELD-NOTES.md).
+        // Always filtered: filtered calls have the larger bucket (docs/field-notes.md).
         { Name: 'instance-state-name', Values: ec2StateNames(states) },
         ...Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [escapeFilterValue(value)] })),
       ];
@@ -447,7 +447,7 @@ export class AwsInstanceProvider implements InstanceProvider {
     if (option.lifecycle === 'spot') {
       input.InstanceMarketOptions = {
         MarketType: 'spot',
-        // No MaxPrice: a max price only raises interruptions (FIELD-NOTES.md).
+        // No MaxPrice: a max price only raises interruptions (docs/field-notes.md).
         SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
       };
     }

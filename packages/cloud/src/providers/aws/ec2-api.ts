@@ -1,6 +1,6 @@
 /**
  * The EC2 calls the instance provider makes, each behind a client-side token bucket for
- * its action (a share of the account's EC2 bucket, FIELD-NOTES.md) and retried with
+ * its action (a share of the account's EC2 bucket, docs/field-notes.md) and retried with
  * full-jitter backoff on throttling and transient faults. Other errors are rethrown as
  * the SDK raised them, so callers can act on EC2's code (capacity, not found).
  */
@@ -19,7 +19,7 @@ import { TokenBucket, realSleep, type Clock, type Sleep } from './token-bucket.t
 export type Ec2Action = 'DescribeInstances' | 'RunInstances' | 'TerminateInstances' | 'CreateTags' | 'DeleteTags';
 
 /**
- * EC2's request buckets per account and region (FIELD-NOTES.md). Our DescribeInstances
+ * EC2's request buckets per account and region (docs/field-notes.md). Our DescribeInstances
  * calls always carry a filter, so they draw on the filtered bucket; RunInstances has a
  * second bucket for instances (1000, 2/s) that one-at-a-time launches cannot exhaust
  * before the request bucket.

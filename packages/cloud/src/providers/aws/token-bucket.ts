@@ -1,6 +1,6 @@
 /**
  * Client-side token bucket: our own calls wait for a token instead of spending the
- * account's EC2 budget and being throttled (DESIGN.md invariant 3). EC2 meters each
+ * account's EC2 budget and being throttled (docs/architecture.md invariant 3). EC2 meters each
  * action with a bucket of this shape per account and region; we keep a share of it.
  */
 import { SynktiError } from '@synkti/core';

@@ -1,7 +1,7 @@
 /**
  * A per-instance metadata server for the local cloud that speaks IMDSv2 the way EC2 does
  * for the paths Synkti reads, so the one metadata client (metadata/imds-client.ts) runs
- * unchanged locally and on EC2 (DESIGN.md "Providers").
+ * unchanged locally and on EC2 (docs/architecture.md "Providers").
  *
  * Behaviour copied from EC2 with tokens required (HttpTokens=required):
  * - `PUT /latest/api/token` needs `X-aws-ec2-metadata-token-ttl-seconds` (an integer
