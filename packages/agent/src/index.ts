@@ -7,7 +7,7 @@ export { SwimNode, defaultPeerRef, type SwimOptions, type Outgoing } from './swi
 export { ListerElection, listDelayMs, isListDue } from './lister-election.ts';
 export { Membership, type MembershipOptions } from './membership.ts';
 export { PeerClient, type PeerAddress } from './peer-client.ts';
-export { Replacer, type ReplacerOptions } from './replacement.ts';
+export { Replacer, replacementDuty, type ReplacerOptions, type DutyMember } from './replacement.ts';
 export { NodeRuntime, workloadCommand, type NodeRuntimeOptions, type DrainReport } from './node-runtime.ts';
 export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from './notice-watcher.ts';
 export { WorkloadSupervisor, type WorkloadState, type WorkloadLogger, type WorkloadSupervisorOptions } from './workload-supervisor.ts';
@@ -16,7 +16,7 @@ export { createRouter, ROUTER_HEALTH_PATH, type Router, type RouterOptions, type
 export { startStandInServer, STAND_IN_DEFAULT_MODEL, STAND_IN_LATENCY_HEADER, STAND_IN_MAX_TOKENS_CAP, type StandInServer, type StandInServerOptions } from './stand-in/server.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { readClusterSecret } from './secret.ts';
-export { SpotReturn, spotReturnStep, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';
+export { SpotReturn, spotReturnStep, spotReturnClientToken, spotReturnBackoffMs, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';
 export { fetchModel, modelDirOf, type FetchModelOptions, type FetchedModel, type ModelProgress, type ModelFetchState } from './model/model-fetcher.ts';
 export { s3ModelSource, objectStoreModelSource, type ModelObjectSource, type ModelRead, type S3ModelSourceOptions } from './model/model-source.ts';
 export { verifyModelDir, verifyModelFile, type VerifiedModelDir, type VerifyModelDirOptions } from './model/model-verify.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TAG_REPLACES } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { createLogger } from './logger.ts';
-import { Replacer } from './replacement.ts';
+import { Replacer, replacementDuty } from './replacement.ts';
 
 /** An in-memory cloud with EC2's client-token semantics, counting launches. */
 class MemoryCloud implements InstanceProvider {
@@ -115,4 +115,51 @@ test('a silent peer whose instance still runs is not replaced', async () => {
   await new Promise((r) => setTimeout(r, 60));
   replacers.get('i-b')!.stop();
   assert.equal(cloud.records.filter((r) => r.tags[TAG_REPLACES]).length, 0);
+});
+
+test('the duty rule: a successor whose predecessor still serves hands its replacement the predecessor\'s duty', () => {
+  const members = [
+    { id: 'i-od', state: 'ready' },
+    { id: 'i-s', state: 'draining', replaces: 'i-od' },
+    { id: 'i-x', state: 'ready' },
+    { id: 'i-r', state: 'joining', replaces: 'i-gone' },
+  ];
+  assert.equal(replacementDuty({ lostId: 'i-s', lostReplaces: undefined, members }), 'i-od');
+  assert.equal(replacementDuty({ lostId: 'i-x', lostReplaces: undefined, members }), 'i-x', 'no predecessor: its own duty');
+  assert.equal(replacementDuty({ lostId: 'i-r', lostReplaces: undefined, members }), 'i-r', 'predecessor gone: its own duty');
+  // Handed over already (the predecessor drains): the successor's own duty.
+  assert.equal(replacementDuty({ lostId: 'i-s', lostReplaces: undefined, members: [{ id: 'i-od', state: 'draining' }, ...members.slice(1)] }), 'i-s');
+  // A lost peer is no longer a member: its predecessor comes from the cloud's tag.
+  assert.equal(replacementDuty({ lostId: 'i-lost', lostReplaces: 'i-od', members }), 'i-od');
+  // A cycle in hostile tags ends.
+  assert.equal(replacementDuty({ lostId: 'a', lostReplaces: 'b', members: [{ id: 'b', state: 'ready', replaces: 'a' }] }), 'b');
+});
+
+test('a spot successor with a notice before the hand-over launches one replacement, tagged as replacing the on-demand node', async () => {
+  const cloud = new MemoryCloud();
+  cloud.add('i-od');
+  cloud.add('i-s');
+  const members = [{ id: 'i-od', state: 'ready' }, { id: 'i-s', state: 'draining', replaces: 'i-od' }];
+  const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: 'i-s', liveMembers: () => members, templateFor: () => template, logger: quiet });
+  const onRebalance = await replacer.replaceSelf('worker');
+  const atNotice = await replacer.replaceSelf('worker');
+  assert.equal(onRebalance?.id, atNotice?.id, 'one instance for the rebalance and the notice');
+  assert.equal(atNotice?.tags[TAG_REPLACES], 'i-od');
+  assert.equal(cloud.records.filter((r) => r.tags[TAG_REPLACES]).length, 1);
+});
+
+test('a successor that crashes before the hand-over: the survivors\' replacement replaces the on-demand node', async () => {
+  const cloud = new MemoryCloud();
+  cloud.add('i-od');
+  cloud.add('i-b');
+  cloud.records.push({ id: 'i-s', state: 'terminated', privateIp: '127.0.0.1', instanceType: 't', zone: 'z', lifecycle: 'spot', launchedAt: 9, tags: { SynktiCluster: 'c', SynktiRole: 'worker', [TAG_REPLACES]: 'i-od' } });
+  const members = [{ id: 'i-od', state: 'ready' }, { id: 'i-b', state: 'ready' }];
+  const replacers = ['i-od', 'i-b'].map((id) => new Replacer({ cluster: 'c', instances: cloud, selfId: id, liveMembers: () => members, templateFor: () => template, recheckMs: 10, logger: quiet }));
+  for (const r of replacers) r.peerLost('i-s', 'worker');
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && !cloud.records.some((r) => r.state === 'pending')) await new Promise((r) => setTimeout(r, 10));
+  for (const r of replacers) r.stop();
+  const launched = cloud.records.filter((r) => r.state === 'pending');
+  assert.equal(launched.length, 1);
+  assert.equal(launched[0]!.tags[TAG_REPLACES], 'i-od');
 });

@@ -14,8 +14,8 @@ export interface ReplacerOptions {
   cluster: string;
   instances: InstanceProvider;
   selfId: string;
-  /** The live members this node currently sees (itself included). */
-  liveMembers: () => { id: string; replaces?: string | undefined }[];
+  /** The live members this node currently sees (itself included), with their state when known. */
+  liveMembers: () => DutyMember[];
   /** How to launch a replacement for a given role (instance type, user data, ...). */
   templateFor: (role: string) => ReplacementTemplate | undefined;
   /**
@@ -27,6 +27,38 @@ export interface ReplacerOptions {
   giveUpMs?: number;
   logger: Logger;
   onLaunched?: (replacement: InstanceRecord, replaces: string) => void;
+}
+
+/** A member as the duty rule needs it: who it replaces, and whether it serves (`ready`). */
+export interface DutyMember {
+  id: string;
+  replaces?: string | undefined;
+  state?: string | undefined;
+}
+
+/**
+ * Whose duty the replacement of `lostId` carries (the id it is tagged as replacing).
+ * Normally the lost instance's own. But an instance whose predecessor still serves never
+ * took that duty over: an on-demand fallback's spot successor that gets its notice (or
+ * crashes) before the hand-over. Its replacement then replaces the predecessor, so the
+ * predecessor hands over to it when it serves. Tagging it as replacing the dead successor
+ * left the on-demand node waiting forever for a hand-over that could not come (the
+ * simulator's leak: 580 % of on-demand's cost, 32 instances held for a target of 4).
+ * Pure; follows the chain while the predecessor is a ready member (bounded by the view).
+ */
+export function replacementDuty(input: { lostId: string; lostReplaces: string | undefined; members: readonly DutyMember[] }): string {
+  const byId = new Map(input.members.map((m) => [m.id, m]));
+  let holder = input.lostId;
+  let predecessor = input.lostReplaces ?? byId.get(input.lostId)?.replaces;
+  const seen = new Set([holder]);
+  while (predecessor !== undefined && !seen.has(predecessor)) {
+    const member = byId.get(predecessor);
+    if (!member || member.state !== 'ready') break;
+    holder = predecessor;
+    seen.add(holder);
+    predecessor = member.replaces;
+  }
+  return holder;
 }
 
 /**
@@ -53,9 +85,15 @@ export class Replacer {
     return `synkti-replace-${lostId}`;
   }
 
-  /** Launch our own replacement at once (we have an interruption notice). */
+  /**
+   * Launch our own replacement at once (we have an interruption notice, or a rebalance
+   * recommendation). If we are a successor whose predecessor still serves, the
+   * replacement carries the predecessor's duty (see replacementDuty).
+   */
   async replaceSelf(role: string): Promise<InstanceRecord | undefined> {
-    return this.launch(this.options.selfId, role);
+    const { selfId } = this.options;
+    const duty = replacementDuty({ lostId: selfId, lostReplaces: undefined, members: this.options.liveMembers() });
+    return this.launch(selfId, role, duty);
   }
 
   /** A peer vanished without leaving gracefully: replace it if we are the chosen one. */
@@ -92,10 +130,18 @@ export class Replacer {
           this.done.add(lostId);
           return;
         }
-        if (await this.stillRunning(lostId)) {
+        const record = await this.lookup(lostId);
+        if (record && (record.state === 'pending' || record.state === 'running')) {
           logger.warn({ lost: lostId }, 'peer is silent but its instance is still running; checking again before replacing it');
         } else {
-          await this.launch(lostId, role);
+          // A successor lost before its hand-over: the duty is its predecessor's (the cloud's tag says whose).
+          const duty = replacementDuty({ lostId, lostReplaces: record?.tags[TAG_REPLACES], members });
+          if (duty !== lostId && members.some((m) => m.replaces === duty)) {
+            logger.info({ lost: lostId, duty }, 'lost successor\'s duty already has a replacement');
+            this.done.add(lostId);
+            return;
+          }
+          await this.launch(lostId, role, duty);
           return;
         }
       }
@@ -118,27 +164,33 @@ export class Replacer {
     return found[0];
   }
 
-  private async stillRunning(id: string): Promise<boolean> {
-    const found = await listAllInstances(this.options.instances, { ids: [id], states: ['pending', 'running'] });
-    return found.length > 0;
+  /** The instance's cloud record in any state (its state and its SynktiReplaces tag). */
+  private async lookup(id: string): Promise<InstanceRecord | undefined> {
+    const found = await listAllInstances(this.options.instances, { ids: [id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
+    return found[0];
   }
 
-  private async launch(lostId: string, role: string): Promise<InstanceRecord | undefined> {
+  /**
+   * Launches the replacement of `lostId`, tagged as replacing `duty` (the lost instance
+   * itself, or the predecessor whose duty it carried). The client token stays the lost
+   * instance's: its rebalance and its notice launch one instance, not two.
+   */
+  private async launch(lostId: string, role: string, duty: string = lostId): Promise<InstanceRecord | undefined> {
     const template = this.options.templateFor(role);
     if (!template) {
       this.options.logger.warn({ lost: lostId, role }, 'no pool for this role in the cluster config; not replacing');
       return undefined;
     }
     const record = await this.options.instances.launch({
-      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: lostId },
+      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty },
       instanceType: template.instanceType,
       lifecycle: template.lifecycle,
       userData: template.userData,
       clientToken: Replacer.clientToken(lostId),
     });
     this.done.add(lostId);
-    this.options.logger.info({ replaces: lostId, replacement: record.id }, 'replacement launched');
-    this.options.onLaunched?.(record, lostId);
+    this.options.logger.info({ replaces: duty, lost: lostId, replacement: record.id }, duty === lostId ? 'replacement launched' : 'replacement launched; it carries the duty of the predecessor the lost successor never took over');
+    this.options.onLaunched?.(record, duty);
     return record;
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SynktiError, TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
-import { SpotReturn, spotReturnStep } from './spot-return.ts';
+import { SpotReturn, spotReturnBackoffMs, spotReturnStep } from './spot-return.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
 
@@ -54,7 +54,7 @@ function spotReturn(cloud: FakeCloud, members: { id: string; state: string; repl
 }
 
 test('the decision: only an on-demand node of a spot pool beyond the on-demand base moves back', () => {
-  const base = { cluster: 'c', role: 'worker', successor: undefined, members: [], handingOver: false };
+  const base = { cluster: 'c', role: 'worker', successors: [], members: [], handingOver: false };
   assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'spot' }, pool: { lifecycle: 'spot', onDemandBase: 0 }, onDemandIds: [] }), { kind: 'stay', why: 'not-a-fallback' });
   assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'on-demand' }, pool: { lifecycle: 'on-demand', onDemandBase: 0 }, onDemandIds: ['a'] }), { kind: 'stay', why: 'not-a-fallback' });
   assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'on-demand' }, pool: { lifecycle: 'spot', onDemandBase: 0 }, onDemandIds: ['a'] }), { kind: 'launch' });
@@ -116,4 +116,83 @@ test('a spot node looks itself up once at start and never again', async (t) => {
   await node.start();
   assert.equal(cloud.listCalls, 1);
   assert.equal(cloud.launches.length, 0);
+});
+
+test('a successor lost before the hand-over does not orphan the node: it launches another, with its own token', async () => {
+  const cloud = new FakeCloud();
+  cloud.add('i-od', 'on-demand');
+  const members: { id: string; state: string; replaces?: string }[] = [{ id: 'i-od', state: 'ready' }];
+  const handedOver: string[] = [];
+  // intervalMs 0: no back-off wait, so the test needs no clock.
+  const node = new SpotReturn({
+    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: 'boot', liveMembers: () => members, handOver: async (s) => { handedOver.push(s); }, intervalMs: 0, logger: silent,
+  });
+  assert.deepEqual(await node.check(), { kind: 'launch' });
+  const first = cloud.records.at(-1)!;
+  // Preempted while booting, and no replacement of it (no capacity): the node must try again, not wait forever.
+  first.state = 'terminated';
+  assert.deepEqual(await node.check(), { kind: 'launch' });
+  assert.equal(cloud.launches.length, 2);
+  assert.notEqual(cloud.launches[1]!.clientToken, cloud.launches[0]!.clientToken, 'a new token: the first would return the dead instance');
+  const second = cloud.records.at(-1)!;
+  // This one is preempted too, and its own replacement carries the duty (tagged as replacing i-od).
+  second.state = 'terminated';
+  cloud.add('i-carrier', 'spot', { [TAG_REPLACES]: 'i-od' });
+  assert.deepEqual(await node.check(), { kind: 'wait', successor: 'i-carrier' });
+  assert.equal(cloud.launches.length, 2, 'nothing launched while the duty\'s carrier boots');
+  members.push({ id: 'i-carrier', state: 'ready', replaces: 'i-od' });
+  assert.deepEqual(await node.check(), { kind: 'hand-over', successor: 'i-carrier' });
+  assert.deepEqual(handedOver, ['i-carrier']);
+});
+
+test('back-off: each successor lost before serving doubles the wait, up to an hour', () => {
+  const base = { cluster: 'c', role: 'worker', successors: [], members: [], handingOver: false, self: { id: 'a', lifecycle: 'on-demand' as const }, pool: { lifecycle: 'spot' as const, onDemandBase: 0 }, onDemandIds: ['a'] };
+  const at = (attempts: number, sinceMs: number) => spotReturnStep({ ...base, backoff: { attempts, lastAttemptAt: 0, now: sinceMs, intervalMs: 300_000 } }).kind;
+  assert.equal(at(0, 0), 'launch');
+  assert.equal(at(1, 299_999), 'stay');
+  assert.equal(at(1, 300_000), 'launch');
+  assert.equal(at(3, 1_199_999), 'stay');
+  assert.equal(at(3, 1_200_000), 'launch');
+  assert.equal(spotReturnBackoffMs(300_000, 30), 3_600_000);
+});
+
+test('invariant over random histories: never more than the node, one booting successor and one in its notice; never orphaned', async () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    let x = seed;
+    const random = (): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x / 2 ** 31; };
+    const cloud = new FakeCloud();
+    cloud.add('i-od', 'on-demand');
+    const members: { id: string; state: string; replaces?: string }[] = [{ id: 'i-od', state: 'ready' }];
+    const handedOver: string[] = [];
+    const node = new SpotReturn({
+      cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+      userData: 'boot', liveMembers: () => members, handOver: async (s) => { handedOver.push(s); }, intervalMs: 0, logger: silent,
+    });
+    for (let step = 0; step < 30 && handedOver.length === 0; step++) {
+      cloud.noSpotCapacity = random() < 0.3;
+      await node.check();
+      const booting = cloud.records.filter((r) => r.id !== 'i-od' && r.state === 'running' && !members.some((m) => m.id === r.id && m.state !== 'joining'));
+      for (const successor of booting) {
+        const roll = random();
+        if (roll < 0.4) {
+          // Notice before the hand-over: the successor's replacement (Replacer's duty rule) replaces i-od.
+          successor.state = 'terminated';
+          if (!cloud.noSpotCapacity && random() < 0.5) cloud.add(`i-carrier${step}`, 'spot', { [TAG_REPLACES]: 'i-od' });
+        } else if (roll < 0.7) {
+          members.push({ id: successor.id, state: 'ready', replaces: 'i-od' });
+        }
+      }
+      const alive = cloud.records.filter((r) => r.state === 'running');
+      assert.ok(alive.length <= 3, `seed ${seed} step ${step}: ${alive.length} instances alive`);
+      assert.ok(alive.filter((r) => r.tags[TAG_REPLACES] === 'i-od').length <= 2, `seed ${seed}: more than one successor per loss`);
+    }
+    // Capacity steady from now on: the node always ends up handed over.
+    cloud.noSpotCapacity = false;
+    for (let step = 0; step < 4 && handedOver.length === 0; step++) {
+      await node.check();
+      for (const r of cloud.records) if (r.state === 'running' && r.id !== 'i-od' && !members.some((m) => m.id === r.id)) members.push({ id: r.id, state: 'ready', replaces: 'i-od' });
+    }
+    assert.equal(handedOver.length, 1, `seed ${seed}: the on-demand node was never handed over`);
+  }
 });

@@ -1,7 +1,7 @@
 export { SimEngine, type SimEngineOptions } from './engine.ts';
 export { EventQueue, type SimEvent } from './event-queue.ts';
 export { createRandom, type Random } from './random.ts';
-export { loadTraceDir, parseTrace, capacityAt, type TraceSet, type ZoneTrace, type TraceKind, type LoadTracesOptions } from './trace-loader.ts';
+export { loadTraceDir, parseTrace, capacityAt, selectZones, sliceTraces, type TraceSet, type ZoneTrace, type TraceKind, type LoadTracesOptions } from './trace-loader.ts';
 export { loadPriceTable, priceFor, DEFAULT_PRICE_FILE, type PriceTable } from './price-table.ts';
 export type { Policy, PolicyContext, SimInstance, LaunchRequest, InstancePhase, EndReason } from './policy.ts';
 export {

@@ -23,6 +23,8 @@ export interface SimInstance {
   endReason: EndReason | undefined;
   /** Out of routing / taking no new work (a notice-aware policy drains at the notice). */
   draining: boolean;
+  /** When it was drained (out of routing), if it was. */
+  drainedAt: number | undefined;
 }
 
 export interface LaunchRequest {

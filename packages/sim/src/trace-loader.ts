@@ -67,6 +67,32 @@ export async function loadTraceDir(dir: string, options: LoadTracesOptions = {})
   return { dir, kind, gapMs: first.gapMs, zones, durationMs };
 }
 
+/**
+ * The same traces restricted to some zones (a zone subset, for what-ifs: fewer zones, or
+ * one region); errors name the zone that has no trace.
+ */
+export function selectZones(set: TraceSet, zones: readonly string[]): TraceSet {
+  const picked = set.zones.filter((z) => zones.includes(z.zone));
+  for (const zone of zones) {
+    if (!set.zones.some((z) => z.zone === zone)) {
+      throw new SynktiError('E_SIM_ZONE', `zone ${zone} has no trace in ${set.dir}`, { hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}` });
+    }
+  }
+  if (picked.length === 0) throw new SynktiError('E_SIM_ZONE', 'no zone selected', { hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}` });
+  return { ...set, zones: picked, durationMs: Math.min(...picked.map((z) => z.values.length)) * set.gapMs };
+}
+
+/** A window of the traces: `durationMs` from `fromMs` (whole ticks), every zone shifted to start at 0. */
+export function sliceTraces(set: TraceSet, fromMs: number, durationMs: number): TraceSet {
+  const from = Math.max(0, Math.floor(fromMs / set.gapMs));
+  const ticks = Math.max(1, Math.ceil(durationMs / set.gapMs));
+  const zones = set.zones.map((z) => ({ ...z, values: z.values.slice(from, from + ticks) }));
+  if (zones.some((z) => z.values.length === 0)) {
+    throw new SynktiError('E_SIM_DURATION', `window from ${fromMs} ms is past the end of the traces in ${set.dir}`, { hint: `start before ${set.durationMs} ms` });
+  }
+  return { ...set, zones, durationMs: Math.min(...zones.map((z) => z.values.length)) * set.gapMs };
+}
+
 /** Parses and validates one trace file's text. */
 export function parseTrace(text: string, file: string, kind: TraceKind): ZoneTrace {
   let parsed: unknown;

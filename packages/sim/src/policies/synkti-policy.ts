@@ -1,4 +1,4 @@
-import { Replacer, spotReturnStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, spotReturnClientToken, spotReturnStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -46,8 +46,17 @@ const silentLogger = { info() {}, warn() {}, error() {}, debug() {}, trace() {},
  * zone is chosen the way the sim's instance provider places it: spread over zones with
  * capacity, ties broken by rendezvous rank of the client token (@synkti/core).
  */
-/** The agent's back-to-spot decision for one simulated instance. */
-function backToSpot(ctx: PolicyContext, instance: SimInstance, successor: string | undefined): SpotReturnStep {
+/** A simulated instance as a member of the agents' view: ready, draining (notice or hand-over), or joining. */
+function memberState(i: SimInstance): string {
+  return i.draining ? 'draining' : i.phase === 'ready' ? 'ready' : 'joining';
+}
+
+function members(ctx: PolicyContext): { id: string; state: string; replaces: string | undefined }[] {
+  return ctx.live().map((i) => ({ id: i.id, state: memberState(i), replaces: i.replaces }));
+}
+
+/** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
+function backToSpot(ctx: PolicyContext, instance: SimInstance, launched?: { count: number; lastAt: number }): SpotReturnStep {
   const live = ctx.live();
   return spotReturnStep({
     self: { id: instance.id, lifecycle: instance.lifecycle },
@@ -55,9 +64,10 @@ function backToSpot(ctx: PolicyContext, instance: SimInstance, successor: string
     onDemandIds: live.filter((i) => i.lifecycle === 'on-demand').map((i) => i.id),
     cluster: CLUSTER,
     role: ROLE,
-    successor,
-    members: live.map((i) => ({ id: i.id, state: i.phase === 'ready' && !i.draining ? 'ready' : 'joining', replaces: i.replaces })),
-    handingOver: false,
+    successors: live.filter((i) => i.replaces === instance.id).map((i) => i.id),
+    members: members(ctx),
+    handingOver: instance.draining,
+    backoff: launched && { attempts: launched.count, lastAttemptAt: launched.lastAt, now: ctx.now, intervalMs: RETURN_TO_SPOT_CHECK_MS },
   });
 }
 
@@ -72,7 +82,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         cluster: CLUSTER,
         instances: provider!,
         selfId: instance.id,
-        liveMembers: () => ctx.live().map((i) => ({ id: i.id, replaces: i.replaces })),
+        liveMembers: () => members(ctx),
         templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '' } : undefined),
         logger: silentLogger,
       });
@@ -88,7 +98,12 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     });
   };
   const returnToSpot = options.returnToSpot ?? true;
-  const returning = new Set<string>();
+  /** Spot successors launched per on-demand node, and when the last was (the agent's token and back-off). */
+  const launched = new Map<string, { count: number; lastAt: number }>();
+  const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
+    ctx.drain(predecessor);
+    ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
+  };
   return {
     name: options.name ?? 'synkti',
     watchesNotices: true,
@@ -96,22 +111,29 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     controlIntervalMs: returnToSpot ? RETURN_TO_SPOT_CHECK_MS : undefined,
     onTick(ctx) {
       if (!returnToSpot) return;
-      for (const od of ctx.live()) {
-        if (od.phase !== 'ready' || od.draining || returning.has(od.id)) continue;
-        // The agent's own decision (packages/agent/src/spot-return.ts).
-        if (backToSpot(ctx, od, undefined).kind !== 'launch') continue;
+      for (const od of [...ctx.live()]) {
+        if (od.phase !== 'ready' || od.draining || od.lifecycle !== 'on-demand') continue;
+        // The agent's own decision (packages/agent/src/spot-return.ts), as SpotReturn.check acts on it.
+        const step = backToSpot(ctx, od, launched.get(od.id));
+        if (step.kind === 'hand-over') handOver(ctx, od);
+        if (step.kind !== 'launch') continue;
         // The agent tries and fails without capacity; the world here knows, and skips the failed call.
         if (!ctx.zones.some((z) => ctx.spotCapacity(z))) return;
-        returning.add(od.id);
-        replace(ctx, od);
+        const attempt = (launched.get(od.id)?.count ?? 0) + 1;
+        launched.set(od.id, { count: attempt, lastAt: ctx.now });
+        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id }, instanceType: 'sim', lifecycle: 'spot', clientToken: spotReturnClientToken(od.id, attempt) })
+          .then((record) => {
+            // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
+            if (record.lifecycle !== 'spot') return provider!.terminate([record.id]);
+            return undefined;
+          }, () => {});
       }
     },
     onReady(ctx, instance) {
+      // The agent checks every few minutes; the sim hands over at once (the check sees the same).
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
-      if (!predecessor || !returning.has(predecessor.id)) return;
-      if (backToSpot(ctx, predecessor, instance.id).kind !== 'hand-over') return;
-      ctx.drain(predecessor);
-      ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
+      if (!returnToSpot || !predecessor || predecessor.draining) return;
+      if (backToSpot(ctx, predecessor).kind === 'hand-over') handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
