@@ -9,8 +9,12 @@ import { fileURLToPath } from 'node:url';
  * package (the one running the CLI). A project that installs its own `@synkti/core` keeps
  * it: only a resolution that failed is redirected.
  */
-const CORE_ENTRY_URL = new URL('./index.ts', import.meta.url).href;
-const PROVIDED = '@synkti/core';
+/** What a config may import from `@synkti/core` (its package.json's exports), as this package's files. */
+const PROVIDED: Record<string, string> = {
+  '@synkti/core': new URL('./index.ts', import.meta.url).href,
+  '@synkti/core/errors': new URL('./errors.ts', import.meta.url).href,
+  '@synkti/core/duration': new URL('./duration.ts', import.meta.url).href,
+};
 const INSTALLED = Symbol.for('synkti.config-imports-installed');
 
 /**
@@ -19,13 +23,14 @@ const INSTALLED = Symbol.for('synkti.config-imports-installed');
  * fallback goes down the chain again so tsx's resolver marks the .ts entry as its own.
  */
 const ESM_HOOK = `
-let target;
-export function initialize(data) { target = data.target; }
+let provided = {};
+export function initialize(data) { provided = data.provided; }
 export async function resolve(specifier, context, nextResolve) {
   try {
     return await nextResolve(specifier, context);
   } catch (error) {
-    if (specifier === ${JSON.stringify(PROVIDED)} && error && error.code === 'ERR_MODULE_NOT_FOUND') return nextResolve(target, context);
+    const target = Object.hasOwn(provided, specifier) ? provided[specifier] : undefined;
+    if (target && error && error.code === 'ERR_MODULE_NOT_FOUND') return nextResolve(target, context);
     throw error;
   }
 }
@@ -43,15 +48,15 @@ export function provideCoreToConfigs(): void {
   const flags = globalThis as unknown as Record<symbol, boolean | undefined>;
   if (flags[INSTALLED]) return;
   flags[INSTALLED] = true;
-  register(`data:text/javascript,${encodeURIComponent(ESM_HOOK)}`, { data: { target: CORE_ENTRY_URL } });
+  register(`data:text/javascript,${encodeURIComponent(ESM_HOOK)}`, { data: { provided: PROVIDED } });
   const cjs = Module as unknown as { _resolveFilename: ResolveFilename };
   const previous = cjs._resolveFilename;
-  const corePath = fileURLToPath(CORE_ENTRY_URL);
   cjs._resolveFilename = function resolveFilename(this: unknown, request, parent, ...rest) {
     try {
       return previous.call(this, request, parent, ...rest);
     } catch (error) {
-      if (request === PROVIDED && (error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return corePath;
+      const target = Object.hasOwn(PROVIDED, request) ? PROVIDED[request] : undefined;
+      if (target && (error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return fileURLToPath(target);
       throw error;
     }
   };

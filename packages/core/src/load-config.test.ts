@@ -167,9 +167,11 @@ test('a config outside the repo that imports @synkti/core loads (CommonJS and ES
   assert.equal((await loadClusterConfig({ cwd: esm })).spec.name, 'esm-scope');
 
   const presets = outsideDir(t);
-  writeFileSync(join(presets, 'synkti.config.mjs'), "import { workloadPreset } from '@synkti/core';\nexport default { name: 'mjs-preset', pools: { worker: { count: 1 } }, workload: workloadPreset('stand-in') };\n");
+  writeFileSync(join(presets, 'synkti.config.mjs'), "import { workloadPreset } from '@synkti/core';\nimport { parseDuration } from '@synkti/core/duration';\n"
+    + "export default { name: 'mjs-preset', pools: { worker: { count: 1 } }, workload: { ...workloadPreset('stand-in'), startupTimeout: parseDuration('1 minute') } };\n");
   const { spec } = await loadClusterConfig({ cwd: presets });
   assert.deepEqual(spec.workload!.command.slice(0, 4), ['{node}', '--import', '{tsx}', '{standIn}']);
+  assert.equal(spec.workload!.startupTimeoutMs, 60_000);
 });
 
 test('a config importing a package that is not installed: names it and says how to install it', async (t) => {
