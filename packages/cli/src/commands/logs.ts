@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SynktiError, type ClusterSpec } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
 import { openLocalFleet } from '../local-fleet.ts';
+import { knownNodesHint } from './preempt.ts';
 
 export interface LogsOptions {
   follow: boolean;
@@ -63,9 +64,11 @@ export async function logs(spec: ClusterSpec, configFile: string, id: string, op
   let file: string;
   let instance: string;
   try {
-    const matches = (await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] }))
-      .filter((r) => r.id === id || r.id.startsWith(id));
-    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, { hint: 'list instances with `synkti status`' });
+    const all = await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
+    const matches = all.filter((r) => r.id === id || r.id.startsWith(id));
+    if (matches.length === 0) {
+      throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, { hint: knownNodesHint(all.filter((r) => r.state !== 'terminated').map((r) => r.id)) });
+    }
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
     instance = matches[0]!.id;
     file = options.workload ? join(fleet.cloud.instances.instanceDir(instance), 'workload.log') : fleet.cloud.instances.consoleLogPath(instance);

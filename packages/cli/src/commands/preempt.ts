@@ -12,7 +12,7 @@ export async function preempt(spec: ClusterSpec, configFile: string, id: string,
   try {
     const running = await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running'] });
     const matches = running.filter((r) => r.id === id || r.id.startsWith(id));
-    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no running instance ${id} in cluster ${spec.name}`, { hint: 'list nodes with `synkti status`' });
+    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no running instance ${id} in cluster ${spec.name}`, { hint: knownNodesHint(running.map((r) => r.id)) });
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
     const target = matches[0]!.id;
     if (options.rebalance) {
@@ -24,6 +24,13 @@ export async function preempt(spec: ClusterSpec, configFile: string, id: string,
   } finally {
     fleet.close();
   }
+}
+
+/** The hint for an unknown node: the ids it could have been (a few), or that nothing runs. */
+export function knownNodesHint(ids: string[]): string {
+  if (ids.length === 0) return 'no node is running: start the fleet with `synkti up`';
+  const shown = ids.slice(0, 5).join(', ');
+  return `running: ${shown}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''} (see \`synkti status\`)`;
 }
 
 export function describePreempt(result: Awaited<ReturnType<typeof preempt>>): string {
