@@ -16,7 +16,7 @@ export { createRouter, ROUTER_HEALTH_PATH, type Router, type RouterOptions, type
 export { startStandInServer, STAND_IN_DEFAULT_MODEL, STAND_IN_LATENCY_HEADER, STAND_IN_MAX_TOKENS_CAP, type StandInServer, type StandInServerOptions } from './stand-in/server.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { readClusterSecret } from './secret.ts';
-export { SpotReturn, spotReturnStep, spotReturnClientToken, spotReturnBackoffMs, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';
+export { SpotReturn, spotReturnStep, spotReturnClientToken, spotReturnBackoffMs, spreadMoveStep, type SpreadMoveStep, type SpotReturnOptions, type SpotReturnStep } from './spot-return.ts';
 export { fetchModel, modelDirOf, type FetchModelOptions, type FetchedModel, type ModelProgress, type ModelFetchState } from './model/model-fetcher.ts';
 export { s3ModelSource, objectStoreModelSource, type ModelObjectSource, type ModelRead, type S3ModelSourceOptions } from './model/model-source.ts';
 export { verifyModelDir, verifyModelFile, type VerifiedModelDir, type VerifyModelDirOptions } from './model/model-verify.ts';

@@ -163,3 +163,12 @@ test('a successor that crashes before the hand-over: the survivors\' replacement
   assert.equal(launched.length, 1);
   assert.equal(launched[0]!.tags[TAG_REPLACES], 'i-od');
 });
+
+test('a node whose successor is already on its way (a zone move) launches no second replacement at its notice', async () => {
+  const cloud = new MemoryCloud();
+  cloud.add('i-self');
+  const members = [{ id: 'i-self', state: 'draining' }, { id: 'i-next', state: 'joining', replaces: 'i-self' }];
+  const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: 'i-self', liveMembers: () => members, templateFor: () => template, logger: quiet });
+  assert.equal(await replacer.replaceSelf('worker'), undefined);
+  assert.equal(cloud.launchCalls, 0);
+});

@@ -92,7 +92,15 @@ export class Replacer {
    */
   async replaceSelf(role: string): Promise<InstanceRecord | undefined> {
     const { selfId } = this.options;
-    const duty = replacementDuty({ lostId: selfId, lostReplaces: undefined, members: this.options.liveMembers() });
+    const members = this.options.liveMembers();
+    // Already being replaced (a move to another zone, or back to spot, under way): that
+    // successor takes over; a second one would be a replica too many, for good.
+    const successor = members.find((m) => m.replaces === selfId && m.id !== selfId && m.state !== 'draining' && m.state !== 'stopped');
+    if (successor) {
+      this.options.logger.info({ successor: successor.id }, 'a successor of this node is already on its way; no second replacement');
+      return undefined;
+    }
+    const duty = replacementDuty({ lostId: selfId, lostReplaces: undefined, members });
     return this.launch(selfId, role, duty);
   }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SynktiError, TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
-import { SpotReturn, spotReturnBackoffMs, spotReturnStep } from './spot-return.ts';
+import { SpotReturn, spotReturnBackoffMs, spotReturnStep, spreadMoveStep } from './spot-return.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
 
@@ -195,4 +195,19 @@ test('invariant over random histories: never more than the node, one booting suc
     }
     assert.equal(handedOver.length, 1, `seed ${seed}: the on-demand node was never handed over`);
   }
+});
+
+test('spread moves: of four replicas in one zone, three move, to other zones; none once spread', () => {
+  const zones = ['a', 'b', 'c', 'd'];
+  const crowded = ['i-1', 'i-2', 'i-3', 'i-4'].map((id) => ({ id, state: 'ready', zone: 'a', lifecycle: 'spot' as const }));
+  const steps = crowded.map((m) => spreadMoveStep({ self: m, members: crowded, zonesWithCapacity: zones, target: 4 }));
+  assert.equal(steps.filter((s) => s.kind === 'move').length, 3);
+  for (const s of steps) if (s.kind === 'move') assert.notEqual(s.zone, 'a');
+  const spread = crowded.map((m, i) => ({ ...m, zone: zones[i]! }));
+  assert.ok(spread.every((m) => spreadMoveStep({ self: m, members: spread, zonesWithCapacity: zones, target: 4 }).kind === 'stay'));
+  // Only one zone has capacity: nowhere to go.
+  assert.ok(crowded.every((m) => spreadMoveStep({ self: m, members: crowded, zonesWithCapacity: ['a'], target: 4 }).kind === 'stay'));
+  // A node whose successor is already booting does not move twice.
+  const withSuccessor = [...crowded, { id: 'i-5', state: 'joining', zone: 'b', lifecycle: 'spot' as const, replaces: 'i-1' }];
+  assert.equal(spreadMoveStep({ self: crowded[0]!, members: withSuccessor, zonesWithCapacity: zones, target: 4 }).kind, 'stay');
 });

@@ -1,5 +1,5 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } from '@synkti/core';
-import { listAllInstances, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
+import { listAllInstances, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 
 /**
@@ -209,4 +209,44 @@ export class SpotReturn {
       logger.warn({ err: error }, 'could not launch a spot successor; will retry');
     }
   }
+}
+
+export type SpreadMoveStep = { kind: 'stay' } | { kind: 'move'; zone: string };
+
+/**
+ * Spread, restored: after an outage every replica may have landed in the one zone that had
+ * capacity, and one reclaim there takes them all. A spot node in a zone holding more than
+ * ⌈N/Z⌉ (Z: zones with capacity) moves when it ranks among that zone's excess (rendezvous,
+ * the same answer on every node) and a zone with room exists: it launches a successor
+ * there and hands over once it serves, the back-to-spot machinery. Pure.
+ */
+export function spreadMoveStep(input: {
+  self: { id: string; zone: string; lifecycle: 'spot' | 'on-demand' };
+  /** The pool's members: serving (`ready`), booting (`joining`), and what each replaces. */
+  members: readonly { id: string; state: string; zone: string; lifecycle: 'spot' | 'on-demand'; replaces?: string | undefined }[];
+  /** Zones a spot launch could land in now (configured zones without a recent capacity miss). */
+  zonesWithCapacity: readonly string[];
+  /** Replicas the pool wants. */
+  target: number;
+  /** Spread over at most this many zones (⌈N/min(Z, maxZones)⌉ per zone). @default Infinity */
+  maxZones?: number | undefined;
+}): SpreadMoveStep {
+  const { self, members } = input;
+  if (self.lifecycle !== 'spot' || input.zonesWithCapacity.length < 2) return { kind: 'stay' };
+  // Held per zone: serving or booting spot members (a booting successor counts where it lands).
+  const held: Record<string, number> = {};
+  const moving = new Set(members.filter((m) => m.replaces !== undefined && m.state !== 'draining').map((m) => m.replaces!));
+  for (const m of members) {
+    if (m.lifecycle !== 'spot' || (m.state !== 'ready' && m.state !== 'joining') || moving.has(m.id)) continue;
+    held[m.zone] = (held[m.zone] ?? 0) + 1;
+  }
+  if (moving.has(self.id)) return { kind: 'stay' };
+  const limit = zoneSpreadLimit(input.target, Math.min(input.maxZones ?? Infinity, input.zonesWithCapacity.length));
+  const excess = (held[self.zone] ?? 0) - limit;
+  if (excess <= 0) return { kind: 'stay' };
+  const candidates = members.filter((m) => m.zone === self.zone && m.lifecycle === 'spot' && m.state === 'ready' && !moving.has(m.id)).map((m) => m.id);
+  if (!rendezvousRank(`spread:${self.zone}`, candidates).slice(0, excess).includes(self.id)) return { kind: 'stay' };
+  const destination = spreadZoneOrder({ zones: input.zonesWithCapacity.filter((z) => z !== self.zone), held, key: `spread:${self.id}` })[0];
+  if (destination === undefined || (held[destination] ?? 0) + 1 > limit) return { kind: 'stay' };
+  return { kind: 'move', zone: destination };
 }

@@ -101,6 +101,8 @@ export interface SimulationResult {
   instances: { id: string; zone: string; lifecycle: string; requestedAt: number; readyAt?: number | undefined; noticeAt?: number | undefined; drainedAt?: number | undefined; terminatedAt?: number | undefined; endReason?: string | undefined; replaces?: string | undefined; costUsd: number }[];
   /** Most instances held (launching, serving or draining) at any moment. */
   maxHeld: number;
+  /** Serving replica-hours per zone (ready to termination, or to the drain): where the fleet ran. */
+  servingHoursByZone: Record<string, number>;
 }
 
 interface Live extends SimInstance {
@@ -568,6 +570,7 @@ class World {
       events: this.engine.stats().fired,
       timeline: downsample(this.timeline, this.o.maxTimelinePoints ?? 2000),
       maxHeld: this.maxHeld,
+      servingHoursByZone: Object.fromEntries(this.o.traces.zones.map((z) => [z.zone, this.all.filter((i) => i.zone === z.zone && i.readyAt !== undefined).reduce((h, i) => h + Math.max(0, (i.drainedAt ?? i.terminatedAt ?? end) - i.readyAt!) / 3_600_000, 0)])),
       instances,
     };
   }

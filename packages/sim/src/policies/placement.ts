@@ -1,4 +1,4 @@
-import { rendezvousRank } from '@synkti/core';
+import { spreadZoneOrder } from '@synkti/cloud';
 import type { PolicyContext } from '../policy.ts';
 
 /** Our spot instances per zone that are not under notice. */
@@ -9,16 +9,12 @@ export function spotPerZone(ctx: PolicyContext): Map<string, number> {
 }
 
 /**
- * Zones to try for a spot launch, best first: zones with capacity, fewest of our replicas
- * first (spread: preemptions are correlated within a zone), ties broken by `tieBreak`
- * (rendezvous rank, or zone order).
+ * Zones to try for a spot launch, best first: zones with capacity, in the order of the
+ * zone-spread rule the AWS provider's launch plan uses (`spreadZoneOrder`, @synkti/cloud):
+ * fewest of our replicas first, the avoided zone last, ties by rendezvous rank of `key`.
  */
 export function spreadZones(ctx: PolicyContext, options: { key?: string; avoid?: ReadonlySet<string> } = {}): string[] {
-  const counts = spotPerZone(ctx);
-  const order = options.key === undefined ? [...ctx.zones] : rendezvousRank(options.key, ctx.zones);
-  const rank = new Map(order.map((z, i) => [z, i]));
+  const held = Object.fromEntries(spotPerZone(ctx));
   const candidates = ctx.zones.filter((z) => ctx.spotCapacity(z));
-  const preferred = candidates.filter((z) => !options.avoid?.has(z));
-  const pool = preferred.length > 0 ? preferred : candidates;
-  return pool.sort((a, b) => (counts.get(a)! - counts.get(b)!) || (rank.get(a)! - rank.get(b)!));
+  return spreadZoneOrder({ zones: candidates, held, key: options.key ?? 'launch', avoid: options.avoid });
 }

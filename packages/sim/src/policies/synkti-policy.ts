@@ -1,4 +1,4 @@
-import { Replacer, spotReturnClientToken, spotReturnStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -23,6 +23,17 @@ export interface SynktiPolicyOptions {
    * NOT in the agent's router yet: it cuts a draining node at t=0. @default false
    */
   lastResortDraining?: boolean;
+  /**
+   * Restore the zone spread: a spot replica in a zone holding more than ⌈N/Z⌉ (Z: zones
+   * with capacity) launches a successor in the emptiest zone and hands over once it
+   * serves (the agent's `spreadMoveStep`). Off by default: on the shipped trace it halves
+   * failed requests (0.299 % → 0.144 %) but lowers the share of time with all N ready
+   * (99.39 % → 96.19 %; 98.62 % with `spreadMaxZones: 2`), since spread replicas sit in
+   * flakier zones and see 3× the preemptions. @default false
+   */
+  spreadMoves?: boolean;
+  /** With `spreadMoves`: spread over at most this many zones. @default Infinity */
+  spreadMaxZones?: number;
   /** Policy name in results. @default 'synkti' */
   name?: string;
 }
@@ -51,8 +62,8 @@ function memberState(i: SimInstance): string {
   return i.draining ? 'draining' : i.phase === 'ready' ? 'ready' : 'joining';
 }
 
-function members(ctx: PolicyContext): { id: string; state: string; replaces: string | undefined }[] {
-  return ctx.live().map((i) => ({ id: i.id, state: memberState(i), replaces: i.replaces }));
+function members(ctx: PolicyContext): { id: string; state: string; replaces: string | undefined; zone: string; lifecycle: 'spot' | 'on-demand' }[] {
+  return ctx.live().map((i) => ({ id: i.id, state: memberState(i), replaces: i.replaces, zone: i.zone, lifecycle: i.lifecycle }));
 }
 
 /** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
@@ -100,6 +111,22 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const returnToSpot = options.returnToSpot ?? true;
   /** Spot successors launched per on-demand node, and when the last was (the agent's token and back-off). */
   const launched = new Map<string, { count: number; lastAt: number }>();
+  const spreadMoves = options.spreadMoves ?? false;
+  /** Spot replicas moving to another zone (successor launched, hand-over when it serves). */
+  const moving = new Set<string>();
+  const moveAttempts = new Map<string, number>();
+  const spread = (ctx: PolicyContext): void => {
+    const zonesWithCapacity = ctx.zones.filter((z) => ctx.spotCapacity(z));
+    for (const instance of [...ctx.live()]) {
+      if (instance.phase !== 'ready' || instance.draining || moving.has(instance.id)) continue;
+      const step = spreadMoveStep({ self: instance, members: members(ctx), zonesWithCapacity, target: ctx.target + (options.spare ?? 0), maxZones: options.spreadMaxZones });
+      if (step.kind !== 'move') continue;
+      const attempt = (moveAttempts.get(instance.id) ?? 0) + 1;
+      moveAttempts.set(instance.id, attempt);
+      const launched = ctx.launch({ lifecycle: 'spot', zone: step.zone, replaces: instance.id, clientToken: `synkti-spread-${instance.id}-${attempt}` });
+      if (launched) moving.add(instance.id);
+    }
+  };
   const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
     ctx.drain(predecessor);
     ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
@@ -108,8 +135,9 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     name: options.name ?? 'synkti',
     watchesNotices: true,
     routeToDrainingAsLastResort: options.lastResortDraining ?? false,
-    controlIntervalMs: returnToSpot ? RETURN_TO_SPOT_CHECK_MS : undefined,
+    controlIntervalMs: returnToSpot || spreadMoves ? RETURN_TO_SPOT_CHECK_MS : undefined,
     onTick(ctx) {
+      if (spreadMoves) spread(ctx);
       if (!returnToSpot) return;
       for (const od of [...ctx.live()]) {
         if (od.phase !== 'ready' || od.draining || od.lifecycle !== 'on-demand') continue;
@@ -132,8 +160,9 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     onReady(ctx, instance) {
       // The agent checks every few minutes; the sim hands over at once (the check sees the same).
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
-      if (!returnToSpot || !predecessor || predecessor.draining) return;
-      if (backToSpot(ctx, predecessor).kind === 'hand-over') handOver(ctx, predecessor);
+      if (!predecessor || predecessor.draining) return;
+      if (moving.has(predecessor.id)) handOver(ctx, predecessor);
+      else if (returnToSpot && backToSpot(ctx, predecessor).kind === 'hand-over') handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,

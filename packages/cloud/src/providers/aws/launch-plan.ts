@@ -11,7 +11,33 @@
  * instead of launching another. The rotation is derived from the token for the same reason.
  */
 import { createHash } from 'node:crypto';
+import { rendezvousRank } from '@synkti/core';
 import type { Lifecycle } from '../../types.ts';
+
+/**
+ * The zone-spread rule, shared by the AWS provider's launch plan and the simulator: zones
+ * holding the fewest of the pool's live instances first (preemptions are correlated within
+ * a zone, so N replicas spread over Z zones keep at most ⌈N/Z⌉ in one while capacity
+ * allows), ties by rendezvous rank of `key` (every node computes the same order, and
+ * different launches spread over the tied zones); zones in `avoid` (the one a notice came
+ * from) last. Pure.
+ */
+export function spreadZoneOrder(input: {
+  zones: readonly string[];
+  /** The pool's live instances per zone (missing: 0). */
+  held: Readonly<Record<string, number>>;
+  key: string;
+  avoid?: ReadonlySet<string> | undefined;
+}): string[] {
+  const rank = new Map(rendezvousRank(input.key, input.zones).map((z, i) => [z, i]));
+  const avoided = (z: string): number => (input.avoid?.has(z) ? 1 : 0);
+  return [...new Set(input.zones)].sort((a, b) => (avoided(a) - avoided(b)) || ((input.held[a] ?? 0) - (input.held[b] ?? 0)) || (rank.get(a)! - rank.get(b)!));
+}
+
+/** The most replicas one zone should hold: ⌈N/Z⌉ over the zones that have capacity. */
+export function zoneSpreadLimit(replicas: number, zonesWithCapacity: number): number {
+  return zonesWithCapacity <= 0 ? replicas : Math.ceil(replicas / zonesWithCapacity);
+}
 
 export interface AwsSubnet {
   subnetId: string;
@@ -41,6 +67,11 @@ export interface LaunchPlanInput {
   rotation: number;
   /** True when `clientToken` came from the caller (then the rotation derives from it). */
   callerToken: boolean;
+  /**
+   * Zones best first (spreadZoneOrder over the pool's instances per zone): subnets are
+   * tried in this zone order instead of the rotation; zones not listed come last.
+   */
+  zoneOrder?: readonly string[] | undefined;
 }
 
 function hashHex(text: string): string {
@@ -59,7 +90,15 @@ export function launchPlan(input: LaunchPlanInput): LaunchOption[] {
   const types = [...new Set(input.instanceTypes)];
   const n = input.subnets.length;
   const offset = n === 0 ? 0 : (input.callerToken ? parseInt(hashHex(input.clientToken).slice(0, 8), 16) : input.rotation) % n;
-  const subnets: (AwsSubnet | undefined)[] = n === 0 ? [undefined] : [...input.subnets.slice(offset), ...input.subnets.slice(0, offset)];
+  let subnets: (AwsSubnet | undefined)[] = n === 0 ? [undefined] : [...input.subnets.slice(offset), ...input.subnets.slice(0, offset)];
+  if (input.zoneOrder && n > 0) {
+    const position = (s: AwsSubnet | undefined): number => {
+      const i = input.zoneOrder!.indexOf(s!.zone);
+      return i < 0 ? input.zoneOrder!.length : i;
+    };
+    // Stable: within a zone, the rotation's order.
+    subnets = subnets.map((s, i) => ({ s, i })).sort((a, b) => (position(a.s) - position(b.s)) || (a.i - b.i)).map(({ s }) => s);
+  }
   const markets: Lifecycle[] = input.lifecycle === 'on-demand' ? ['on-demand'] : input.onDemandFallback ? ['spot', 'on-demand'] : ['spot'];
   const options: LaunchOption[] = [];
   for (const lifecycle of markets) {
