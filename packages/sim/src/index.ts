@@ -33,3 +33,4 @@ export {
 } from './assignment.ts';
 export { renderReplicaChart, type ChartSeries, type SvgChartOptions } from './svg-chart.ts';
 export { DEFAULT_TRACE_DIR } from './default-traces.ts';
+export { runZoneSubsets, zoneSubsets, renderZoneSubsetTable, type ZoneSubsetOptions, type ZoneSubsetRow } from './zone-subsets.ts';
