@@ -34,3 +34,4 @@ export {
 export { renderReplicaChart, type ChartSeries, type SvgChartOptions } from './svg-chart.ts';
 export { DEFAULT_TRACE_DIR } from './default-traces.ts';
 export { runZoneSubsets, zoneSubsets, renderZoneSubsetTable, type ZoneSubsetOptions, type ZoneSubsetRow } from './zone-subsets.ts';
+export { runSweep, renderSweepTable, type SweepOptions, type SweepRow } from './sweep.ts';
