@@ -151,7 +151,7 @@ describe('the emulated AWS', () => {
     assert.ok(machine, 'a machine for the new instance after one pass');
     const imds = createImdsClient({ endpoint: machine.imdsUrl });
     assert.deepEqual(await imds.identity(), { instanceId: first.InstanceId, instanceType: 'g5.xlarge', region: aws.moto.region, zone: aws.network.subnets[1]!.zone, privateIp: first.PrivateIpAddress });
-    assert.match(first.PrivateIpAddress!, /^127\.100\.2\.\d+$/);
+    assert.match(first.PrivateIpAddress!, /^127\.\d+\.2\.\d+$/);
     assert.deepEqual(await imds.tags(), { SynktiCluster: 'lifecycle' });
     assert.equal(await imds.userData(), undefined);
     assert.equal(await imds.read('iam/security-credentials/'), undefined, 'no instance profile: no credentials');
@@ -225,7 +225,8 @@ describe('the emulated AWS', () => {
     }));
     const [a, b] = (await Promise.all([launch(), launch()])).map((r) => ({ id: r.Instances![0]!.InstanceId!, ip: r.Instances![0]!.PrivateIpAddress! }));
     assert.ok(a && b);
-    assert.match(a.ip, /^127\.100\.1\.\d+$/, 'a loopback private IP from the emulated subnet');
+    assert.match(a.ip, /^127\.\d+\.1\.\d+$/, 'a loopback private IP from the emulated subnet');
+    assert.ok(a.ip.startsWith(aws.network.cidr.replace(/0\.0\/16$/, '')), `inside this run's own block ${aws.network.cidr}`);
     assert.notEqual(a.ip, b.ip);
 
     const logs = () => [a, b].flatMap(({ id }) => [join(dir, 'state', 'instances', id, 'boot.log'), join(dir, 'state', 'instances', id, 'service.log')]).map((f) => tail(f)).join('\n');

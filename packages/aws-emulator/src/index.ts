@@ -3,6 +3,7 @@ export {
   type MotoServer, type MotoServerOptions,
 } from './moto-server.ts';
 export { startEmulatedAws, type EmulatedAws, type EmulatedAwsOptions } from './emulated-aws.ts';
+export { claimLoopbackOctet, releaseLoopbackOctet, LOOPBACK_OCTETS } from './loopback-block.ts';
 export { ensureEmulatedNetwork, EMULATED_VPC_CIDR, type EmulatedNetwork, type EmulatedNetworkOptions } from './emulated-network.ts';
 export { InstanceEmulator, type InstanceEmulatorOptions, type PreemptOptions, type MachineEnd } from './instance-emulator.ts';
 export { EmulatedMachine, EMULATED_INSTANCE_STATIC_KEYS, writeMachineShims, type EmulatedMachineOptions } from './emulated-machine.ts';

@@ -2,7 +2,7 @@
  * `synkti demo --on aws-emulator`: the AWS path end to end on this machine.
  *
  *   1. an emulated AWS: moto_server (EC2, S3, SSM, IAM, STS, ELBv2) on loopback, a VPC
- *      on 127.100.0.0/16 so every instance has its own loopback address, and the instance
+ *      on a 127.X.0.0/16 block of its own so every instance has its own loopback address, and the instance
  *      emulator that boots each instance's user data for real;
  *   2. IAM truth: the worker role exactly as SpotServeFleet builds it (synthesized under
  *      Pulumi mocks), created in moto; every call the instances make (the boot script's
@@ -82,7 +82,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
   const say = options.onLine ?? ((text: string): void => { if (!options.json) console.error(text); });
   const progress = createProgress(process.stderr, options.json || options.onLine !== undefined);
   const noticeMs = options.noticeMs ?? 20_000;
-  say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (loopback addresses 127.100.x.y).');
+  say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (each its own loopback address 127.X.y.z).');
   const project = await startEmulatedAwsProject({ cluster: CLUSTER, workers: FLEET_SIZE, keepState: options.keepState, denyActions: options.denyActions });
   const { instances, truth } = project;
   const cleanups: (() => Promise<void> | void)[] = [];
