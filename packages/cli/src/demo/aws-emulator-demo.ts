@@ -20,7 +20,8 @@
 import { SynktiError, formatDuration } from '@synkti/core';
 import { createProgress } from '../output.ts';
 import { AGENT_PORT, ROUTER_PORT, startEmulatedAwsProject } from './emulated-aws-project.ts';
-import { LoadGenerator, percentile } from './load-generator.ts';
+import { LoadGenerator, summarizeOutcomes } from './load-generator.ts';
+import type { DemoSummary } from './demo.ts';
 
 const CLUSTER = 'synkti-aws-demo';
 const FLEET_SIZE = 3;
@@ -47,21 +48,11 @@ export interface IamDenialSummary {
   resource?: string | undefined;
 }
 
-export interface AwsEmulatorDemoSummary {
+/** The local demo's summary, plus what only the AWS path has. */
+export interface AwsEmulatorDemoSummary extends DemoSummary {
   provider: 'aws';
-  requests: number;
-  failed: number;
   /** Failed requests not explained by the crash (not in flight through or on the crashed node when it died): must be 0. */
   failedAtPreemption: number;
-  preemptions: number;
-  crashes: number;
-  replacements: number;
-  fleetSizeStart: number;
-  fleetSizeEnd: number;
-  p50Ms: number;
-  p99Ms: number;
-  failures: Record<string, number>;
-  recoveredInMs: number | undefined;
   /** Calls the instances made with their role's credentials (boot script, agents), all checked against the role. */
   awsCalls: number;
   iamDenied: number;
@@ -217,9 +208,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
 
     const report = truth.report();
     const outcomes = load.outcomes;
-    const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
-    const failures: Record<string, number> = {};
-    for (const o of outcomes) if (!o.ok) failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
+    const traffic = summarizeOutcomes(outcomes);
     // A failure is the crash's when it was in flight through or on the crashed node when it
     // died; every other failure counts against the preemption (the only other event).
     const byCrash = (o: (typeof outcomes)[number]): boolean => crashTime !== undefined && o.startedAt <= crashTime
@@ -227,17 +216,17 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const failedAtPreemption = outcomes.filter((o) => !o.ok && !byCrash(o)).length;
     return {
       provider: 'aws',
-      requests: outcomes.length,
-      failed: outcomes.filter((o) => !o.ok).length,
+      requests: traffic.requests,
+      failed: traffic.failed,
       failedAtPreemption,
       preemptions: preempted ? 1 : 0,
       crashes: crashed ? 1 : 0,
       replacements,
       fleetSizeStart,
       fleetSizeEnd,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      failures,
+      p50Ms: traffic.p50Ms,
+      p99Ms: traffic.p99Ms,
+      failures: traffic.failures,
       recoveredInMs: recoveredAt !== undefined ? Math.max(0, recoveredAt - lastEventAt) : undefined,
       awsCalls: report.awsCalls,
       iamDenied: report.iamDenied,

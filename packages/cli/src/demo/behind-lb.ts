@@ -15,7 +15,7 @@ import { FleetObserver } from '../fleet-observer.ts';
 import { openLocalFleet, stateDirFor } from '../local-fleet.ts';
 import { createProgress } from '../output.ts';
 import { startHaproxy, type Haproxy, type HaproxyBackendTotals, type HaproxyServer, type HaproxyTarget } from './haproxy.ts';
-import { LoadGenerator, percentile } from './load-generator.ts';
+import { LoadGenerator, summarizeOutcomes } from './load-generator.ts';
 import { demoSpec } from './demo.ts';
 
 export interface BehindLbOptions {
@@ -249,21 +249,19 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
     }
 
     const outcomes = load.outcomes;
-    const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
-    const failures: Record<string, number> = {};
-    for (const o of outcomes) if (!o.ok) failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
+    const traffic = summarizeOutcomes(outcomes);
     return {
       scenario: 'behind-lb',
-      requests: outcomes.length,
-      failed: outcomes.filter((o) => !o.ok).length,
+      requests: traffic.requests,
+      failed: traffic.failed,
       cutMidStream: outcomes.filter((o) => o.cutMidStream === true).length,
       preemptions: preempted.length,
       replacements: (await observer.replacements()).length,
       fleetSizeStart: started.reports.length,
       fleetSizeEnd: observer.readyCount(),
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      failures,
+      p50Ms: traffic.p50Ms,
+      p99Ms: traffic.p99Ms,
+      failures: traffic.failures,
       failedRequests: outcomes.filter((o) => !o.ok).slice(0, 20)
         .map((o) => ({ atMs: o.startedAt - t0, tookMs: o.ms, error: o.error ?? 'unknown', cutMidStream: o.cutMidStream === true })),
       preempted,

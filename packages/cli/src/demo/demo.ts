@@ -7,7 +7,7 @@ import { up } from '../commands/up.ts';
 import { FleetObserver } from '../fleet-observer.ts';
 import { openLocalFleet, tsxLoader } from '../local-fleet.ts';
 import { createProgress } from '../output.ts';
-import { LoadGenerator, percentile } from './load-generator.ts';
+import { LoadGenerator, summarizeOutcomes } from './load-generator.ts';
 
 export const STAND_IN_MAIN = fileURLToPath(new URL('../../../agent/src/stand-in/main.ts', import.meta.url));
 
@@ -143,20 +143,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     progress.done();
 
     const outcomes = load.outcomes;
-    const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
-    const failures: Record<string, number> = {};
-    for (const o of outcomes) if (!o.ok) failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
+    const traffic = summarizeOutcomes(outcomes);
     const summary: DemoSummary = {
-      requests: outcomes.length,
-      failed: outcomes.filter((o) => !o.ok).length,
+      requests: traffic.requests,
+      failed: traffic.failed,
       preemptions,
       crashes,
       replacements: (await observer.replacements()).length,
       fleetSizeStart: started.reports.length,
       fleetSizeEnd: observer.readyCount(),
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      failures,
+      p50Ms: traffic.p50Ms,
+      p99Ms: traffic.p99Ms,
+      failures: traffic.failures,
       recoveredInMs,
     };
     return summary;

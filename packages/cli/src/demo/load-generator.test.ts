@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freeLoopbackPort } from '@synkti/core';
-import { LoadGenerator, type RequestOutcome } from './load-generator.ts';
+import { LoadGenerator, summarizeOutcomes, type RequestOutcome } from './load-generator.ts';
 
 type Mode = 'complete' | 'cut' | 'status503';
 
@@ -61,4 +61,13 @@ test('complete, cut and refused streams are told apart', async (t) => {
   const closed = `http://127.0.0.1:${await freeLoopbackPort()}`;
   const [refused] = await outcomes(closed, 1, false);
   assert.deepEqual([refused!.ok, refused!.router, refused!.error, refused!.cutMidStream], [false, closed, 'connection failed before any response (ECONNREFUSED)', undefined]);
+});
+
+test('summarizeOutcomes: failures grouped by what the client saw; latency percentiles of complete streams only', () => {
+  const at = { router: 'r', servedBy: undefined, startedAt: 0 };
+  const summary = summarizeOutcomes([
+    { ...at, ok: true, ms: 100 }, { ...at, ok: true, ms: 300 }, { ...at, ok: true, ms: 200 },
+    { ...at, ok: false, ms: 5000, error: 'stream aborted' }, { ...at, ok: false, ms: 7, error: 'stream aborted' }, { ...at, ok: false, ms: 1 },
+  ]);
+  assert.deepEqual(summary, { requests: 6, failed: 3, p50Ms: 200, p99Ms: 300, failures: { 'stream aborted': 2, unknown: 1 } });
 });

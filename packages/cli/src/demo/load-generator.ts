@@ -170,6 +170,19 @@ export class LoadGenerator {
   }
 }
 
+/** What every demo reports of its traffic: counts, latency of the complete streams, failures by what the client saw. */
+export function summarizeOutcomes(outcomes: readonly RequestOutcome[]): { requests: number; failed: number; p50Ms: number; p99Ms: number; failures: Record<string, number> } {
+  const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
+  const failures: Record<string, number> = {};
+  let failed = 0;
+  for (const o of outcomes) {
+    if (o.ok) continue;
+    failed += 1;
+    failures[o.error ?? 'unknown'] = (failures[o.error ?? 'unknown'] ?? 0) + 1;
+  }
+  return { requests: outcomes.length, failed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failures };
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
