@@ -162,7 +162,7 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   // The preemptions were real notices, seen through IMDSv2 by the workers, which handed their leases back.
   for (const id of preempted) {
     const log = readFileSync(cloud.instances.consoleLogPath(id), 'utf8');
-    assert.match(log, /spot interruption notice .*released \d+ lease\(s\), exiting/, `worker ${id} did not handle its notice:\n${log}`);
+    assert.match(log, /spot interruption notice .*released \d+ task\(s\), exiting/, `worker ${id} did not handle its notice:\n${log}`);
   }
   // (Terminated instances lose their tags, as on EC2; this state directory holds only this run.)
   const all = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });

@@ -3,7 +3,7 @@ import { TAG_REPLACES } from '@synkti/core';
 import type { InstanceMetadata, InstanceProvider, InterruptionNotice } from '@synkti/cloud';
 import type { Agent } from './agent.ts';
 import type { Logger } from './logger.ts';
-import { NoticeWatcher } from './notice-watcher.ts';
+import { NoticeWatcher } from '@synkti/cloud';
 import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
@@ -128,7 +128,8 @@ export class NodeRuntime {
       liveMembers: () => agent.view.members(),
       templateFor: (role) => {
         const pool = spec.pools[role];
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData };
+        // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData, zones: pool.zones };
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
@@ -148,6 +149,7 @@ export class NodeRuntime {
         instances: this.options.instances,
         pool: { lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, instanceType: pool.instanceType },
         userData: this.options.userData,
+        zones: pool.zones,
         liveMembers: () => agent.view.members(),
         handOver: async () => {
           await this.drain('spot-return', this.clock() + spec.timeouts.shutdownGraceMs);

@@ -9,6 +9,9 @@ export { openPostgresQueue, type PostgresQueueOptions } from './queue/postgres-q
 export { openSqsQueue, type SqsQueueOptions } from './queue/sqs-queue.ts';
 export { createWorker, DEFAULT_RELEASE_REASON } from './worker/worker.ts';
 export { queueResultSink } from './worker/queue-result-sink.ts';
+export {
+  runPreemptible, type PreemptibleWorker, type PreemptibleOutcome, type PreemptionCause, type RunPreemptibleOptions,
+} from './worker/run-preemptible.ts';
 export type {
   Worker, WorkerOptions, WorkerStats, WorkerErrorContext, WorkerErrorStage, TaskContext, TaskHandler, TaskOutcome, TaskResult, ResultSink,
 } from './worker/types.ts';

@@ -1,14 +1,12 @@
 /**
  * A batch worker process (`synkti batch worker`, or a local instance booted with its
  * config as user data): leases the run's tasks, scores them with the objective, sends
- * each result before acking its task; on a spot interruption notice (IMDSv2, polled by
- * the agent's NoticeWatcher) it hands its leases back at once, so peers pick the tasks
- * up in seconds, and exits.
+ * each result before acking its task; on a spot interruption notice or SIGTERM
+ * (runPreemptible from @synkti/tasks) it hands its leases back at once, so peers pick the
+ * tasks up in seconds, and exits.
  */
-import { NoticeWatcher } from '@synkti/agent';
-import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
 import { SynktiError } from '@synkti/core';
-import { createEvaluationHandler, createWorker, queueResultSink, validateRunId, type BatchResultValue } from '@synkti/tasks';
+import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, type BatchBackend } from './backend.ts';
 import { loadObjective } from './objective.ts';
 
@@ -73,41 +71,14 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
     pollWaitMs: 2000,
     onError: (error, context) => log(`${context.stage}${context.taskId ? ` task ${context.taskId}` : ''}: ${(error as Error)?.message ?? String(error)}`),
   });
-  let finish!: (code: number) => void;
-  const finished = new Promise<number>((resolve) => { finish = resolve; });
-  let stopping = false;
-  const stop = async (code: number, release: boolean): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await worker.stop({ release });
-    finish(code);
-  };
-  const onTerm = (): void => { log('SIGTERM: handing tasks back and stopping'); void stop(0, true); };
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onTerm);
-  options.signal?.addEventListener('abort', () => { void stop(0, true); }, { once: true });
-
-  let watcher: NoticeWatcher | undefined;
-  if (process.env[IMDS_ENDPOINT_ENV]) {
-    watcher = new NoticeWatcher({
-      metadata: createImdsClient(),
-      pollIntervalMs: config.noticePollMs ?? 5000,
-      onInterruption: async (notice) => {
-        // Hand the leases back first: every second here is a second peers wait.
-        const released = await worker.releaseAll();
-        log(`spot interruption notice (reclaimed at ${new Date(notice.time).toISOString()}): released ${released} lease(s), exiting`);
-        await stop(0, false);
-      },
-      onError: (error) => log(`instance metadata: ${(error as Error)?.message ?? String(error)}`),
-    });
-    watcher.start();
-  }
-  worker.start();
-  log(`run ${config.run}: serving ${config.backend} queues with objective ${config.objective}${watcher ? ', watching for spot notices' : ''}`);
-  const code = await finished;
-  await watcher?.stop();
-  process.off('SIGTERM', onTerm);
-  process.off('SIGINT', onTerm);
+  // Signals, the spot notice, handing leases back and the exit code belong to runPreemptible.
+  const outcome = await runPreemptible(worker, {
+    noticePollMs: config.noticePollMs ?? 5000,
+    signal: options.signal,
+    log,
+    onStarted: ({ watchingNotices }) => log(`run ${config.run}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`),
+  });
+  const code = outcome.code;
   const stats = worker.stats();
   log(`stopped: ${stats.completed} completed, ${stats.released} released, ${stats.crashed} crashed, ${stats.deadLettered} dead-lettered`);
   await queues.close();

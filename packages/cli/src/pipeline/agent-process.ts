@@ -5,9 +5,7 @@
  * peers take them within one claim interval, exit 0). It runs the requeuer too (unless
  * --no-requeuer); only one node of the fleet sweeps at a time.
  */
-import { NoticeWatcher } from '@synkti/agent';
-import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
-import { PipelineAgent, openTaskDatabase } from '@synkti/tasks';
+import { PipelineAgent, openTaskDatabase, runPreemptible } from '@synkti/tasks';
 import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 import { loadPipelineModules } from './load-pipelines.ts';
 import { openPipelineStore } from './pipeline-store.ts';
@@ -63,43 +61,18 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
       onSweep: (r) => { if (r.requeued + r.failed + r.repaired + r.jobsRepaired > 0) log(`requeuer: ${JSON.stringify(r)}`); },
     },
   });
-  let finish!: (code: number) => void;
-  const finished = new Promise<number>((resolve) => { finish = resolve; });
-  let stopping = false;
-  const stop = async (release: boolean): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await agent.stop({ release });
-    finish(0);
-  };
-  const onTerm = (): void => { log('SIGTERM: handing tasks back and stopping'); void stop(true); };
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onTerm);
-  control.signal?.addEventListener('abort', () => { void stop(true); }, { once: true });
-
-  let watcher: NoticeWatcher | undefined;
-  if (process.env[IMDS_ENDPOINT_ENV]) {
-    watcher = new NoticeWatcher({
-      metadata: createImdsClient(),
-      pollIntervalMs: options.noticePollMs ?? 5000,
-      onInterruption: async (notice) => {
-        // Hand the tasks back first: every second here is a second peers wait.
-        const released = await agent.releaseAll();
-        log(`spot interruption notice (reclaimed at ${new Date(notice.time).toISOString()}): released ${released} task(s), exiting`);
-        await stop(false);
-      },
-      onError: (error) => log(`instance metadata: ${(error as Error)?.message ?? String(error)}`),
-    });
-    watcher.start();
-  }
-  agent.start();
-  log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.store}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
-  // Tests and supervisors wait for this line on stdout.
-  process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`);
-  const code = await finished;
-  await watcher?.stop();
-  process.off('SIGTERM', onTerm);
-  process.off('SIGINT', onTerm);
+  // Signals, the spot notice, handing tasks back and the exit code belong to runPreemptible.
+  const outcome = await runPreemptible(agent, {
+    noticePollMs: options.noticePollMs ?? 5000,
+    signal: control.signal,
+    log,
+    onStarted: () => {
+      log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.store ?? options.bucket}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
+      // Tests and supervisors wait for this line on stdout.
+      process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`);
+    },
+  });
+  const code = outcome.code;
   const s = agent.stats();
   log(`stopped: ${s.completed} completed, ${s.duplicates} duplicates, ${s.failed} failed, ${s.released} released, ${s.lost} lost`);
   await db.close();

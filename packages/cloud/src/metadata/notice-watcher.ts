@@ -1,6 +1,8 @@
 /**
  * Watches instance metadata for a spot interruption notice and rebalance recommendations
- * (docs/architecture.md invariant 4): polls both every 5 s, hands each to the agent once.
+ * (docs/architecture.md invariant 4): polls both every 5 s, hands each to its owner once
+ * (the serve agent's NodeRuntime, or runPreemptible in @synkti/tasks for batch and pipeline
+ * workers). It lives beside the IMDS client so every package above cloud can use it.
  *
  * Known failure modes this guards against (docs/field-notes.md "Spot interruption on AWS"):
  * - the notice repeats on every poll until the instance dies; re-running failover per poll
@@ -10,7 +12,7 @@
  * - a slow handler must not delay the next poll (a rebalance handler that launches a
  *   replacement must not hide the 2-minute notice), so handlers are not awaited by polls.
  */
-import type { InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '@synkti/cloud';
+import type { InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '../types.ts';
 import { SynktiError } from '@synkti/core';
 
 export interface NoticeWatcherOptions {

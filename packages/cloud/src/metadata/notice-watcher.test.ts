@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSynktiError } from '@synkti/core';
-import type { InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '@synkti/cloud';
-// Relative until @synkti/cloud's index exports them (see the report for the exports to add).
-import { startMetadataServer, type MetadataServer, type MetadataSource } from '../../cloud/src/providers/local/metadata-server.ts';
-import { createImdsClient } from '../../cloud/src/metadata/imds-client.ts';
+import type { InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '../types.ts';
+import { startMetadataServer, type MetadataServer, type MetadataSource } from '../providers/local/metadata-server.ts';
+import { createImdsClient } from './imds-client.ts';
 import { NoticeWatcher } from './notice-watcher.ts';
 
 const IDENTITY: InstanceIdentity = { instanceId: 'i-1', instanceType: 't3.micro', region: 'us-east-1', zone: 'us-east-1a', privateIp: '127.0.0.1' };
