@@ -128,8 +128,7 @@ export class NodeRuntime {
       liveMembers: () => agent.view.members(),
       templateFor: (role) => {
         const pool = spec.pools[role];
-        // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData, zones: pool.zones };
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData };
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
@@ -149,7 +148,6 @@ export class NodeRuntime {
         instances: this.options.instances,
         pool: { lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, instanceType: pool.instanceType },
         userData: this.options.userData,
-        zones: pool.zones,
         liveMembers: () => agent.view.members(),
         handOver: async () => {
           await this.drain('spot-return', this.clock() + spec.timeouts.shutdownGraceMs);

@@ -3,12 +3,6 @@ export {
   startMetadataServer, formatImdsTime, type MetadataSource, type MetadataServerOptions, type MetadataServer,
 } from './providers/local/metadata-server.ts';
 export { createImdsClient, IMDS_DEFAULT_ENDPOINT, IMDS_ENDPOINT_ENV, type ImdsClientOptions, type ImdsClient } from './metadata/imds-client.ts';
-export {
-  IDENTITY_PATHS, cloudIdentitySigner, identityDocumentSchema, identityProofSchema, readIdentityProof, verifyIdentityProof,
-  type CloudIdentitySigner, type IdentityDocument, type IdentityProof, type IdentityTrust,
-} from './metadata/identity-document.ts';
-export { verifyPkcs7, decodePkcs7 } from './metadata/pkcs7-signed-data.ts';
-export { AWS_IDENTITY_DSA_CERTIFICATE, awsIdentityCertificates } from './metadata/aws-identity-certificates.ts';
 export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from './metadata/notice-watcher.ts';
 export { createLocalCloud, type LocalCloud } from './providers/local/local-cloud.ts';
 export { LocalInstanceProvider, DEFAULT_ZONES, DEFAULT_PORT_TAGS, type LocalCloudOptions, type PreemptOptions } from './providers/local/local-instance-provider.ts';
@@ -16,7 +10,7 @@ export { LocalObjectStore, validateBucketName, validateObjectKey, type LocalObje
 export { REASON_USER_SHUTDOWN, REASON_SPOT, REASON_CRASH } from './providers/local/instance-host.ts';
 export { parseChaosRate, chaosStrikes, type ChaosSettings } from './providers/local/chaos.ts';
 export { createAwsInstanceProvider, AwsInstanceProvider, escapeFilterValue, type AwsInstanceProviderOptions, type AwsSubnet } from './providers/aws/aws-instance-provider.ts';
-export { spreadZoneOrder, zoneSpreadLimit, placementZoneOrder, MAX_PLACEMENT_ZONES, LOSS_MEMORY_MS, type PlacementMember } from './providers/aws/launch-plan.ts';
+export { spreadZoneOrder, zoneSpreadLimit } from './providers/aws/launch-plan.ts';
 export { Ec2Api, EC2_RATE_LIMITS, DEFAULT_API_BUDGET_SHARE, DEFAULT_MAX_ATTEMPTS, type Ec2Action, type Ec2RateLimits, type Ec2RetryEvent } from './providers/aws/ec2-api.ts';
 export { TokenBucket, type TokenBucketOptions } from './providers/aws/token-bucket.ts';
 export { fullJitterDelayMs, backoffCeilingMs, type BackoffOptions } from './providers/aws/backoff.ts';
