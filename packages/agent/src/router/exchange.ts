@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type http from 'node:http';
+import type { Dispatcher } from 'undici';
 import { performance } from 'node:perf_hooks';
 import type { DeadlineList, DeadlineNode } from './deadline-list.ts';
 import type { PeerSlot, PeerTable } from './peer-table.ts';
@@ -37,6 +38,96 @@ function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
+/** The upstream closed the connection under a request before answering (a kept-alive one it timed out). */
+function isStaleConnection(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
+}
+
+const REQUEST_ABORTED = new Error('request cancelled by the router');
+
+/**
+ * One try of a request on one peer: undici's dispatch handler. It forwards events to its
+ * exchange only while it is the exchange's current attempt, so a retried, cancelled or
+ * discarded attempt can never touch the client response.
+ */
+class Attempt implements Dispatcher.DispatchHandlers {
+  readonly exchange: Exchange;
+  readonly slot: PeerSlot;
+  status = 502;
+  statusText = '';
+  /** The response headers prepared for the client, once the upstream's head arrived. */
+  headers: string[] | undefined;
+  #abort: ((error?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #cancelled = false;
+  #discarded = false;
+  #over = false;
+
+  constructor(exchange: Exchange, slot: PeerSlot) {
+    this.exchange = exchange;
+    this.slot = slot;
+  }
+
+  #live(): boolean {
+    return !this.#over && !this.#discarded && !this.#cancelled;
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.#abort = abort;
+    // Cancelled before undici got to it: stop it now.
+    if (this.#cancelled) abort(REQUEST_ABORTED);
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#resume = resume;
+    if (statusCode < 200 || !this.#live()) return true;
+    return this.exchange.onAttemptHeaders(this, statusCode, headers, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (!this.#live()) return true;
+    return this.exchange.onAttemptData(this, chunk);
+  }
+
+  onComplete(): void {
+    if (!this.#live()) {
+      this.#over = true;
+      return;
+    }
+    this.#over = true;
+    this.exchange.onAttemptComplete(this);
+  }
+
+  onError(error: Error): void {
+    if (!this.#live()) {
+      this.#over = true;
+      return;
+    }
+    this.#over = true;
+    this.exchange.onAttemptError(this, error);
+  }
+
+  /** Lets a paused upstream send again (the client drained). */
+  resume(): void {
+    this.#resume?.();
+  }
+
+  /** The exchange no longer wants this answer but its connection is healthy: read it to the end, unseen. */
+  discard(): void {
+    this.#discarded = true;
+    this.#resume?.();
+  }
+
+  /** Stops the upstream request (client gone, deadline, router stopping): its connection is closed. */
+  cancel(): void {
+    if (this.#over || this.#cancelled) return;
+    this.#cancelled = true;
+    this.#resume?.();
+    this.#abort?.(REQUEST_ABORTED);
+  }
+}
+
 /**
  * One client request through the router: read (bounded) body, wait for a peer slot, forward,
  * retry on another peer while nothing has reached the client, then stream the answer back.
@@ -53,8 +144,8 @@ export class Exchange implements Waiter, DeadlineNode {
   #retriesUsed = 0;
   #staleRetried = false;
   #slot: PeerSlot | undefined;
-  #upReq: http.ClientRequest | undefined;
-  #upRes: http.IncomingMessage | undefined;
+  /** The upstream attempt whose events count; events of an abandoned one are ignored. */
+  #attempt: Attempt | undefined;
   #committed = false;
   #queued = false;
   #finished = false;
@@ -164,44 +255,87 @@ export class Exchange implements Waiter, DeadlineNode {
     const req = this.#req;
     if (slot.urlError !== undefined) {
       const error = slot.urlError;
-      queueMicrotask(() => this.#attemptFailed(slot, error, false));
+      queueMicrotask(() => this.#attemptFailed(slot, error));
       return;
     }
     const body = this.#body;
-    // The prepared headers are shared by every attempt; the per-peer ones are appended for
-    // this request only (node serialises array headers inside http.request).
+    // The prepared headers are shared by every attempt; the per-peer one is appended for
+    // this attempt only (undici copies them while it builds the request).
     const headers = this.#prepared!.headers;
     const base = headers.length;
     headers.push('host', slot.hostHeader);
-    if (body !== undefined) headers.push('content-length', String(body.length));
-    let upReq: http.ClientRequest;
+    const attempt = new Attempt(this, slot);
+    this.#attempt = attempt;
     try {
-      upReq = http.request({ agent: slot.agent, host: slot.hostname, port: slot.port, method: req.method, path: req.url, headers });
+      slot.pool.dispatch({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: body ?? null }, attempt);
+    } catch (error) {
+      // A request undici refuses to build (e.g. a malformed path): as good as a refused connection.
+      queueMicrotask(() => {
+        if (this.#attempt === attempt) this.#attemptFailed(slot, error);
+      });
     } finally {
       headers.length = base;
     }
-    this.#upReq = upReq;
-    upReq.on('response', (upRes) => {
-      if (this.#upReq === upReq) this.#onResponse(slot, upReq, upRes);
-      else upRes.resume();
-    });
-    upReq.on('error', (error) => {
-      // Errors after the response began are handled by the response's 'close'.
-      if (this.#upReq === upReq && this.#upRes === undefined) this.#attemptFailed(slot, error, upReq.reusedSocket);
-    });
-    upReq.end(body);
+  }
+
+  /** undici: the attempt's response head arrived (1xx excluded). False asks it to drop the rest. */
+  onAttemptHeaders(attempt: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
+    const slot = attempt.slot;
+    const strings: string[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) strings[i] = raw[i]!.toString('latin1');
+    const prepared = prepareResponseHeaders(strings, slot.id);
+    if (prepared.handback || status === 502 || status === 503) {
+      this.#ctx.metrics.error(prepared.handback ? 'handback' : 'upstream_status');
+      const tried = (this.#tried ??= new Set());
+      tried.add(slot.id);
+      if (this.#retriesUsed < this.#ctx.retries && this.#ctx.table.hasCandidate(tried)) {
+        // The refused answer is read to its end in the background so its connection is reused.
+        attempt.discard();
+        this.#attempt = undefined;
+        this.#releaseSlot();
+        this.#retryElsewhere(slot.id);
+        return true;
+      }
+    }
+    attempt.status = status;
+    attempt.statusText = statusText;
+    attempt.headers = prepared.headers;
+    return true;
+  }
+
+  /** undici: a body chunk. Passed through as is; false pauses the upstream until the client drains. */
+  onAttemptData(attempt: Attempt, chunk: Buffer): boolean {
+    if (!this.#committed) this.#commit(attempt);
+    if (this.#res.write(chunk)) return true;
+    if (!this.#drainHooked) {
+      this.#drainHooked = true;
+      this.#res.on('drain', () => this.#attempt?.resume());
+    }
+    return false;
+  }
+
+  onAttemptComplete(attempt: Attempt): void {
+    if (!this.#committed) this.#commit(attempt);
+    this.#attempt = undefined;
+    this.#res.end();
+    this.#releaseSlot();
+  }
+
+  onAttemptError(attempt: Attempt, error: Error): void {
+    if (attempt.headers === undefined) this.#attemptFailed(attempt.slot, error);
+    else this.#upstreamDied(attempt.slot, error);
   }
 
   /** The attempt on `slot` failed before any response: retry if we may, else 502. */
-  #attemptFailed(slot: PeerSlot, error: unknown, reusedSocket: boolean): void {
-    this.#upReq = undefined;
+  #attemptFailed(slot: PeerSlot, error: unknown): void {
+    this.#attempt = undefined;
     this.#releaseSlot();
     if (this.#finished) return;
     const ctx = this.#ctx;
     ctx.metrics.error('upstream_connect');
-    // A kept-alive socket the upstream closed just as we reused it: the request never got
-    // there, so the same peer is fine. Once, so a truly broken peer is still left behind.
-    if (reusedSocket && errorCode(error) === 'ECONNRESET' && !this.#staleRetried) {
+    // A kept-alive connection the upstream closed just as we reused it: the request never
+    // got there, so the same peer is fine. Once, so a truly broken peer is still left behind.
+    if (isStaleConnection(error) && !this.#staleRetried) {
       this.#staleRetried = true;
       this.#dispatch();
       return;
@@ -233,66 +367,16 @@ export class Exchange implements Waiter, DeadlineNode {
     return true;
   }
 
-  #onResponse(slot: PeerSlot, upReq: http.ClientRequest, upRes: http.IncomingMessage): void {
-    const status = upRes.statusCode ?? 502;
-    const prepared = prepareResponseHeaders(upRes.rawHeaders, slot.id);
-    const handback = prepared.handback;
-    if (handback || status === 502 || status === 503) {
-      this.#ctx.metrics.error(handback ? 'handback' : 'upstream_status');
-      const tried = (this.#tried ??= new Set());
-      tried.add(slot.id);
-      if (this.#retriesUsed < this.#ctx.retries && this.#ctx.table.hasCandidate(tried)) {
-        // Drain the refused answer so its socket goes back to the pool.
-        upRes.resume();
-        this.#upReq = undefined;
-        this.#releaseSlot();
-        this.#retryElsewhere(slot.id);
-        return;
-      }
-    }
-    this.#upRes = upRes;
-    const res = this.#res;
-    // Headers go out with the first body byte: until then a dying upstream can still be retried.
-    upRes.on('data', (chunk: Buffer) => {
-      if (this.#upRes !== upRes) return;
-      if (!this.#committed) this.#commit(upRes, prepared.headers);
-      if (!res.write(chunk)) this.#waitForDrain(upRes);
-    });
-    upRes.once('end', () => {
-      if (this.#upRes !== upRes) return;
-      if (!this.#committed) this.#commit(upRes, prepared.headers);
-      res.end();
-      this.#upReq = undefined;
-      this.#releaseSlot();
-    });
-    upRes.once('close', () => {
-      if (this.#upRes !== upRes || upRes.complete) return;
-      this.#upstreamDied(slot, upReq, new Error(`peer ${slot.id} closed the response before it was complete`));
-    });
-    upRes.on('error', () => {
-      // 'close' follows and handles it.
-    });
-  }
-
-  #commit(upRes: http.IncomingMessage, headers: string[]): void {
+  #commit(attempt: Attempt): void {
     this.#committed = true;
+    const headers = attempt.headers!;
     if (this.#ctx.closeConnections) headers.push('connection', 'close');
-    this.#res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
-  }
-
-  /** The client reads slower than the upstream writes: pause the upstream until it catches up. */
-  #waitForDrain(upRes: http.IncomingMessage): void {
-    upRes.pause();
-    if (this.#drainHooked) return;
-    this.#drainHooked = true;
-    this.#res.on('drain', () => this.#upRes?.resume());
+    this.#res.writeHead(attempt.status, attempt.statusText, headers);
   }
 
   /** The upstream broke after its response began. */
-  #upstreamDied(slot: PeerSlot, upReq: http.ClientRequest, error: Error): void {
-    this.#upRes = undefined;
-    this.#upReq = undefined;
-    upReq.destroy();
+  #upstreamDied(slot: PeerSlot, error: Error): void {
+    this.#attempt = undefined;
     this.#releaseSlot();
     if (this.#finished) return;
     this.#reportFailure(slot.id, error);
@@ -326,10 +410,9 @@ export class Exchange implements Waiter, DeadlineNode {
   }
 
   #cancelUpstream(): void {
-    const upReq = this.#upReq;
-    this.#upReq = undefined;
-    this.#upRes = undefined;
-    upReq?.destroy();
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    attempt?.cancel();
     this.#releaseSlot();
   }
 

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { Pool } from 'undici';
 
 /** A peer the router may forward to: its id and the base URL of its workload server. */
 export interface RouterPeer {
@@ -18,7 +18,8 @@ export interface PeerSlot {
   readonly hostHeader: string;
   /** Set when the base URL is not usable (e.g. not http:); requests to it fail like a refused connection. */
   readonly urlError: Error | undefined;
-  readonly agent: http.Agent;
+  /** Keep-alive connections to the peer (undici: HTTP/1.1, one request per connection at a time). */
+  readonly pool: Pool;
   /** Requests this router has in flight on the peer. */
   inFlight: number;
   /** True once the peer left the set (or changed its URL); its agent closes when idle. */
@@ -48,8 +49,16 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
     hostHeader,
     urlError,
     // One keep-alive pool per peer: connection setup is the largest per-request cost a proxy
-    // can avoid. LIFO reuse keeps a few warm sockets busy and lets the rest time out.
-    agent: new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo', noDelay: true }),
+    // can avoid, and undici's parser costs far less per response and per chunk than
+    // http.request's. Its own timeouts are off: the router's request deadline governs, and
+    // a stream may pause between tokens for as long as the model needs.
+    pool: new Pool(`http://${hostHeader === '' ? '127.0.0.1' : hostHeader}`, {
+      connections: maxSockets,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 30_000,
+    }),
     inFlight: 0,
     retired: false,
   };
@@ -58,7 +67,7 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
 /**
  * The peers the router can use, read from the membership callback on every pick (so a
  * peer that leaves the set gets no new request at once), with this router's per-peer
- * in-flight counts and one keep-alive agent per peer.
+ * in-flight counts and one keep-alive pool per peer.
  */
 export class PeerTable {
   readonly #peers: () => readonly RouterPeer[];
@@ -116,7 +125,7 @@ export class PeerTable {
   /** Gives back a slot taken with acquire(). */
   release(slot: PeerSlot): void {
     slot.inFlight--;
-    if (slot.retired && slot.inFlight === 0) slot.agent.destroy();
+    if (slot.retired && slot.inFlight === 0) void slot.pool.destroy();
   }
 
   /** True when the current set holds a peer outside `exclude`, loaded or not. */
@@ -126,7 +135,7 @@ export class PeerTable {
     return false;
   }
 
-  /** Forgets peers that left the set: their agents close once their requests are done. */
+  /** Forgets peers that left the set: their pools close once their requests are done. */
   sweep(): void {
     const current = new Set<string>();
     for (const peer of this.#currentPeers()) current.add(peer.id);
@@ -138,7 +147,7 @@ export class PeerTable {
   #retire(slot: PeerSlot): void {
     if (this.#slots.get(slot.id) === slot) this.#slots.delete(slot.id);
     slot.retired = true;
-    if (slot.inFlight === 0) slot.agent.destroy();
+    if (slot.inFlight === 0) void slot.pool.destroy();
   }
 
   /** In-flight counts of the known peers, for the metrics gauge. */
@@ -150,7 +159,7 @@ export class PeerTable {
   destroy(): void {
     for (const slot of this.#slots.values()) {
       slot.retired = true;
-      slot.agent.destroy();
+      void slot.pool.destroy();
     }
     this.#slots.clear();
   }
