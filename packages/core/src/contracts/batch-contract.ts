@@ -1,0 +1,53 @@
+/**
+ * The batch shape's contract between the code (`synkti batch`, the batch worker, the
+ * coordinator) and the stack that runs it (infra's SpotBatchFleet): queue names, S3
+ * prefixes, and the environment the stack injects into worker tasks, each with the stack
+ * output it comes from. Pulumi-free: the CLI and workers import it without loading Pulumi.
+ */
+import { stackChecks, type StackEnvironmentSpec } from './stack-environment.ts';
+
+/**
+ * One queue naming scheme for every backend and the stack: `<scope>-tasks`,
+ * `<scope>-results`, each with its dead-letter queue `<queue>-dlq` (what the SQS driver
+ * expects). A SpotBatchFleet's scope is its cluster name (`<project>-<environment>`); a
+ * run on the local cloud has its own scope (`batchRunScope(run)`).
+ */
+export function batchQueueNames(scope: string): { tasks: string; results: string; tasksDeadLetter: string; resultsDeadLetter: string } {
+  return { tasks: `${scope}-tasks`, results: `${scope}-results`, tasksDeadLetter: `${scope}-tasks-dlq`, resultsDeadLetter: `${scope}-results-dlq` };
+}
+
+/** Scope of a run's own queues when no stack provides them (local, or `--backend sqs` without a fleet). */
+export function batchRunScope(run: string): string {
+  return `batch-${run}`;
+}
+
+/** S3 prefixes in the batch bucket; SpotBatchFleet's lifecycle rules cover exactly these. */
+export const BATCH_PREFIXES = {
+  /** Run objects: checkpoints (`runs/<run>/checkpoints/<n>.json` + pointer `runs/<run>/checkpoint.json`), cancel markers. */
+  runs: 'runs/',
+  /** Message bodies over the SQS size limit. */
+  queuePayloads: 'queue-payloads/',
+  /** State pools: named read-only inputs uploaded once, cached by workers (`state-pools/<name>/<sha256>`). */
+  statePools: 'state-pools/',
+} as const;
+
+/** Variables SpotBatchFleet injects into every worker task (and the coordinator's `coordinatorEnv`). */
+export const BATCH_WORKER_ENV = {
+  SYNKTI_CLUSTER: { from: 'SpotBatchFleet.clusterName', description: 'the fleet\'s cluster name, the scope of its queue names', check: stackChecks.name },
+  SYNKTI_TASK_QUEUE_URL: { from: 'SpotBatchFleet.taskQueueUrl', description: 'SQS queue of tasks', check: stackChecks.url },
+  SYNKTI_RESULT_QUEUE_URL: { from: 'SpotBatchFleet.resultQueueUrl', description: 'SQS queue of results', check: stackChecks.url },
+  SYNKTI_DEAD_LETTER_QUEUE_URL: { from: 'SpotBatchFleet.deadLetterQueueUrl', description: 'dead-letter queue of tasks', check: stackChecks.url },
+  SYNKTI_BUCKET: { from: 'SpotBatchFleet.bucketName', description: 'bucket of checkpoints, payloads and state pools', check: stackChecks.bucket },
+  SYNKTI_RUNS_PREFIX: { from: 'SpotBatchFleet (constant BATCH_PREFIXES.runs)', description: 'prefix of run objects', check: stackChecks.prefix, optional: true },
+  SYNKTI_STATE_POOLS_PREFIX: { from: 'SpotBatchFleet (constant BATCH_PREFIXES.statePools)', description: 'prefix of state pools', check: stackChecks.prefix, optional: true },
+  SYNKTI_OBJECTIVE: { from: 'SpotBatchFleet arg objective', description: 'the objective workers score: a builtin name or a module path in the image' },
+  AWS_REGION: { from: 'SpotBatchFleet arg region', description: 'AWS region of the queues and bucket', check: stackChecks.region },
+} as const satisfies StackEnvironmentSpec<string>;
+
+export type BatchWorkerEnvName = keyof typeof BATCH_WORKER_ENV;
+
+/** The queue name at the end of an SQS queue URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`). */
+export function queueNameOfUrl(url: string): string {
+  const path = new URL(url).pathname.split('/').filter(Boolean);
+  return path[path.length - 1] ?? '';
+}
