@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE } from '@synkti/core';
+import type { AgentStatus } from '@synkti/core/contracts';
 import type { InstanceIdentity, InstanceMetadata, InstanceProvider, InstanceRecord } from '@synkti/cloud';
 import { AgentApi } from './agent-api.ts';
 import { AgentMetrics } from './agent-metrics.ts';
@@ -79,7 +80,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   ports = { agent: 0, router: 0, workload: 0 };
   startedAt = 0;
   /** Extra fields for GET /status (e.g. workload and router state, added by later stages). */
-  statusExtras: () => Record<string, unknown> = () => ({});
+  statusExtras: () => Pick<AgentStatus, 'workload' | 'router' | 'drain' | 'model'> = () => ({});
   /** Current load to advertise (in-flight requests). */
   load: () => number = () => 0;
   private stopping: Promise<void> | undefined;
@@ -240,17 +241,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.stopping;
   }
 
-  status(): Record<string, unknown> {
+  /** GET /status, shaped as @synkti/core/contracts agentStatusSchema (the CLI and dashboard parse it with it). */
+  status(): AgentStatus {
     const now = this.clock();
     const view = this.membership?.view;
     return {
-      id: this.identity?.instanceId,
+      id: this.identity?.instanceId ?? '',
       cluster: this.options.cluster,
       role: this.role,
-      zone: this.identity?.zone,
+      zone: this.identity?.zone ?? '',
       state: this.currentState,
       pid: process.pid,
-      address: this.identity?.privateIp,
+      address: this.identity?.privateIp ?? '',
       ports: this.ports,
       startedAt: this.startedAt,
       uptimeMs: now - this.startedAt,

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
+import { parseAgentStatus } from '@synkti/core/contracts';
 import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
 import type { AgentStatusView, DashboardHandler, FleetAggregator, FleetSource, PipelineStats } from '@synkti/dashboard';
 import type { Member } from './membership-view.ts';
@@ -48,7 +49,7 @@ export interface AgentDashboardOptions {
 export interface DashboardAgentView {
   readonly selfId: string | undefined;
   members(): Member[];
-  status(): Record<string, unknown>;
+  status(): AgentStatusView;
   metricsText(): Promise<string | undefined>;
   /** Calls `listener` with a member's last known entry when it leaves the view (state 'stopped': it left). */
   onMemberLost(listener: (member: Member) => void): void;
@@ -131,8 +132,10 @@ export function membershipFleetSource(options: AgentDashboardMountOptions): Flee
       ];
     },
     async status(record): Promise<AgentStatusView | undefined> {
-      if (record.id === agent.selfId) return agent.status() as unknown as AgentStatusView;
-      return (await (await ask(record, '/status'))?.json()) as AgentStatusView | undefined;
+      if (record.id === agent.selfId) return agent.status();
+      const response = await ask(record, '/status');
+      // A peer's body is hostile input: parsed against the contract (bounded), never cast.
+      return response ? parseAgentStatus(await response.json().catch(() => undefined)) : undefined;
     },
     async metrics(record): Promise<string | undefined> {
       if (record.id === agent.selfId) return agent.metricsText();

@@ -1,22 +1,9 @@
 import type { InstanceRecord } from '@synkti/cloud';
-import { agentUrl, fetchAgent, type LocalFleet } from './local-fleet.ts';
-import type { AgentModelStatus } from './model-status.ts';
+import { agentUrl, fetchAgentStatus, type LocalFleet } from './local-fleet.ts';
+import type { AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
 
-/** What an agent's GET /status answers (the fields the CLI shows). */
-export interface AgentStatus {
-  id: string;
-  role: string;
-  zone: string;
-  state: string;
-  address: string;
-  ports: { agent: number; router: number; workload: number };
-  uptimeMs: number;
-  load: number;
-  members: { id: string; state: string; role: string; address: string; agentPort: number; routerPort: number }[];
-  workload?: { state: string } | undefined;
-  /** The model fetch (absent when the cluster names no model). */
-  model?: AgentModelStatus | undefined;
-}
+/** What the CLI shows of an agent's GET /status (read with fetchAgentStatus: parsed against @synkti/core/contracts, never cast). */
+export type AgentStatus = Pick<ContractAgentStatus, 'id' | 'role' | 'zone' | 'state' | 'address' | 'ports' | 'uptimeMs' | 'load' | 'members' | 'workload' | 'model'>;
 
 export interface NodeReport {
   record: InstanceRecord;
@@ -27,7 +14,7 @@ export interface NodeReport {
 export async function collectNodeReports(fleet: LocalFleet, records: InstanceRecord[]): Promise<NodeReport[]> {
   return Promise.all(records.map(async (record) => ({
     record,
-    status: await fetchAgent<AgentStatus>(agentUrl(record, fleet.spec.ports.agent), fleet.secret, '/status'),
+    status: await fetchAgentStatus(agentUrl(record, fleet.spec.ports.agent), fleet.secret),
   })));
 }
 

@@ -1,7 +1,6 @@
 import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_REPLACES } from '@synkti/core';
 import { listAllInstances, type InstanceRecord } from '@synkti/cloud';
-import type { AgentStatus } from './agent-status.ts';
-import { fetchAgent, type LocalFleet } from './local-fleet.ts';
+import { fetchAgentStatus, type LocalFleet } from './local-fleet.ts';
 
 interface MemberView { id: string; state: string; address: string; routerPort: number }
 
@@ -66,8 +65,8 @@ export class FleetObserver {
     for (const r of records) if (r.tags[TAG_REPLACES]) this.replacedIds.add(r.id);
     // Ask agents until one answers: any member's view is the fleet's view.
     const union = new Map<string, MemberView>();
-    const statuses = await Promise.all(records.map((r) => fetchAgent<AgentStatus>(
-      `http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, '/status', 800)));
+    const statuses = await Promise.all(records.map((r) => fetchAgentStatus(
+      `http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, 800)));
     for (const status of statuses) {
       if (!status) continue;
       // Each node is the authority on its own state; others' views fill in the rest.

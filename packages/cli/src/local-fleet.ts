@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, type ClusterSpec } from '@synkti/core';
 import { createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
+import { AGENT_API_PATHS, parseAgentStatus, type AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
 
 /** Where the agent's entry point is: each local instance boots it, as an EC2 worker boots from user data. */
 export const AGENT_MAIN = fileURLToPath(new URL('../../agent/src/main.ts', import.meta.url));
@@ -69,6 +70,14 @@ export function clusterInstances(fleet: LocalFleet, includeTerminated = false): 
 export function agentUrl(record: InstanceRecord, defaultPort: number): string {
   const port = record.tags[TAG_PORT_AGENT] ?? String(defaultPort);
   return `http://${record.privateIp}:${port}`;
+}
+
+/**
+ * GET an agent's /status, checked against @synkti/core/contracts agentStatusSchema;
+ * undefined when it does not answer or answers something that is not a status.
+ */
+export async function fetchAgentStatus(url: string, secret: string, timeoutMs = 1000): Promise<ContractAgentStatus | undefined> {
+  return parseAgentStatus(await fetchAgent<unknown>(url, secret, AGENT_API_PATHS.status, timeoutMs));
 }
 
 /** GET an agent endpoint with the cluster secret; undefined when it does not answer. */

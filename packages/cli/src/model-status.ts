@@ -3,19 +3,10 @@
  * `model` in GET /status (files and bytes done, or the error naming the file).
  */
 
-/** What an agent's /status says about its model (the agent's ModelProgress). */
-export interface AgentModelStatus {
-  uri: string;
-  state: 'fetching' | 'ready' | 'failed' | string;
-  path?: string | undefined;
-  files: number;
-  filesDone: number;
-  bytes: number;
-  bytesDone: number;
-  bytesFetched?: number | undefined;
-  reused?: boolean | undefined;
-  error?: { code: string; message: string; hint?: string | undefined; file?: string | undefined } | undefined;
-}
+import type { AgentModelStatus } from '@synkti/core/contracts';
+
+/** What an agent's /status says about its model (the agent's ModelProgress; the schema is in @synkti/core/contracts). */
+export type { AgentModelStatus };
 
 function percent(done: number, total: number): string {
   if (total <= 0) return '0%';

@@ -1,16 +1,14 @@
 import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
+import type { AgentStatus, AgentStatusMember } from '@synkti/core/contracts';
 import type { PipelineStats } from './snapshot.ts';
 
-/** What an agent's GET /status answers, as far as the dashboard reads it. */
-export interface AgentStatusView {
-  id: string;
-  role: string;
-  zone: string;
-  state: string;
-  uptimeMs: number;
-  load: number;
-  members: { id: string; state: string }[];
-}
+/**
+ * What the dashboard reads of an agent's GET /status: a part of @synkti/core/contracts
+ * AgentStatus (sources parse the body with parseAgentStatus, never cast it).
+ */
+export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state' | 'uptimeMs' | 'load'> & {
+  members: Pick<AgentStatusMember, 'id' | 'state'>[];
+};
 
 /** The latest line of a batch run's metrics.jsonl, with its run name. */
 export interface BatchReport {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { SynktiError } from '@synkti/core';
+import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 import { ClientConnections } from './client-connections.ts';
 import { DeadlineList } from './deadline-list.ts';
 import { Exchange, MAX_BODY_BYTES, type ExchangeContext } from './exchange.ts';
@@ -13,7 +14,7 @@ import { WaitQueue } from './wait-queue.ts';
 export type { RouterPeer } from './peer-table.ts';
 
 /** Path the router answers itself with 200, for load-balancer health checks. */
-export const ROUTER_HEALTH_PATH = '/_synkti/router/health';
+export { ROUTER_HEALTH_PATH };
 
 /** How often waiting requests look for peers that came back (membership is a callback, not an event). */
 const QUEUE_POLL_MS = 25;

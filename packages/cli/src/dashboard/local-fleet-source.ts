@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { TAG_CLUSTER } from '@synkti/core';
 import { createImdsClient, listAllInstances, type InstanceMetadata, type InstanceRecord } from '@synkti/cloud';
 import type { AgentStatusView, BatchReport, FleetSource } from '@synkti/dashboard';
-import { agentUrl, fetchAgent, type LocalFleet } from '../local-fleet.ts';
+import { agentUrl, fetchAgentStatus, type LocalFleet } from '../local-fleet.ts';
 
 export interface LocalFleetSourceOptions {
   /** Batch state directory whose `runs/<run>/metrics.jsonl` files are read (the newest run shows). */
@@ -73,7 +73,7 @@ export function createLocalFleetSource(fleet: LocalFleet, options: LocalFleetSou
       return mine;
     },
     status(record: InstanceRecord): Promise<AgentStatusView | undefined> {
-      return fetchAgent<AgentStatusView>(agentUrl(record, fleet.spec.ports.agent), fleet.secret, '/status', timeoutMs);
+      return fetchAgentStatus(agentUrl(record, fleet.spec.ports.agent), fleet.secret, timeoutMs);
     },
     async metrics(record: InstanceRecord): Promise<string | undefined> {
       try {

@@ -22,6 +22,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { SynktiError, TAG_CLUSTER, TAG_REPLACES } from '@synkti/core';
 import type { EmulatedNetwork, IamTruth, InstanceEmulator, MotoServer } from '@synkti/aws-emulator';
 import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
 /** The CLI entry: the same command a user types. */
 const CLI_MAIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
@@ -249,7 +250,7 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
       },
       async routerServing(ip) {
         try {
-          const res = await fetch(`http://${ip}:${ROUTER_PORT}/_synkti/router/health`, { signal: AbortSignal.timeout(1000) });
+          const res = await fetch(`http://${ip}:${ROUTER_PORT}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) });
           await res.arrayBuffer();
           return res.ok;
         } catch {

@@ -4,9 +4,10 @@
  * from the fleet's tags: treated as hostile, a `;` or a newline would inject a command).
  */
 import { SynktiError } from '@synkti/core';
+import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
-/** The router's health path (the agent's ROUTER_HEALTH_PATH; not imported so this file stays light). */
-export const DEFAULT_HEALTH_PATH = '/_synkti/router/health';
+/** The router's health path (@synkti/core/contracts ROUTER_HEALTH_PATH: no Pulumi, no agent loaded). */
+export const DEFAULT_HEALTH_PATH = ROUTER_HEALTH_PATH;
 /** The backend the routers are servers of. */
 export const BACKEND = 'routers';
 /** The frontend clients connect to. */

@@ -1,4 +1,5 @@
 import { request, Agent as HttpAgent } from 'node:http';
+import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
 export interface LoadGeneratorOptions {
   /** Router base URLs to send to (refreshed by the caller as the fleet changes). */
@@ -80,7 +81,7 @@ export class LoadGenerator {
   private async checkHealth(): Promise<void> {
     await Promise.all(this.options.endpoints().map(async (endpoint) => {
       try {
-        const response = await fetch(`${endpoint}/_synkti/router/health`, { signal: AbortSignal.timeout(1000) });
+        const response = await fetch(`${endpoint}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) });
         await response.arrayBuffer();
         if (response.ok) this.unhealthy.delete(endpoint);
         else this.unhealthy.add(endpoint);

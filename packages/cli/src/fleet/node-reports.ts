@@ -4,8 +4,8 @@
  * not answer in time is shown with the cloud's view alone.
  */
 import type { InstanceRecord } from '@synkti/cloud';
-import type { AgentStatus, NodeReport } from '../agent-status.ts';
-import { agentUrl, fetchAgent } from '../local-fleet.ts';
+import type { NodeReport } from '../agent-status.ts';
+import { agentUrl, fetchAgentStatus } from '../local-fleet.ts';
 import type { FleetAccess } from './fleet-access.ts';
 
 export interface ProbeOptions {
@@ -19,7 +19,7 @@ export async function probeNodes(fleet: Pick<FleetAccess, 'spec' | 'secret' | 'k
   return Promise.all(records.map(async (record) => ({
     record,
     status: secret !== undefined && (record.state === 'running' || record.state === 'pending') && record.privateIp
-      ? await fetchAgent<AgentStatus>(agentUrl(record, fleet.spec.ports.agent), secret, '/status', timeoutMs)
+      ? await fetchAgentStatus(agentUrl(record, fleet.spec.ports.agent), secret, timeoutMs)
       : undefined,
   })));
 }

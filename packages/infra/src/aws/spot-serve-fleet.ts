@@ -22,11 +22,12 @@ import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStat
 import { SecureBucket } from './secure-bucket.ts';
 import { checkDeregistrationDelay, targetGroupStatements, withTargetGroup } from './serve-load-balancer.ts';
 import { serveWorkerUserData, type ServeWorkerBootArgs } from './worker-user-data.ts';
+import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
 const C = 'SpotServeFleet';
 
-/** The router answers this path itself (agent/src/router/router.ts ROUTER_HEALTH_PATH). */
-export const ROUTER_HEALTH_PATH = '/_synkti/router/health';
+/** The router answers this path itself; the one definition is @synkti/core/contracts. */
+export { ROUTER_HEALTH_PATH };
 
 /** Prefix of the agent artifact (executable + checksum) in the models bucket. */
 export const ARTIFACTS_PREFIX = 'artifacts/';
