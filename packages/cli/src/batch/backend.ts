@@ -1,12 +1,15 @@
 /**
  * Where a batch run keeps its state: the local cloud's directory (worker instances,
  * the object store with checkpoints) and the run's two queues on the chosen backend.
- * Queues are per run (`batch-<run>-tasks`, `batch-<run>-results`), so a result in a
- * run's queue that names another run is garbage, not someone else's data.
+ * Queue names follow the one scheme of the batch contract (`batchQueueNames(scope)`):
+ * a run of its own has scope `batch-<run>` (so a result in its queue that names another
+ * run is garbage, not someone else's data); a SpotBatchFleet's workers use the fleet's
+ * queues, scope = its cluster name.
  */
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SynktiError } from '@synkti/core';
+import { batchQueueNames, batchRunScope } from '@synkti/core/contracts';
 import { LocalObjectStore } from '@synkti/cloud';
 import { openLocalQueue, openPostgresQueue, openSqsQueue, type Queue } from '@synkti/tasks';
 
@@ -29,6 +32,16 @@ export interface BackendSettings {
   /** AWS region for SQS. */
   region?: string | undefined;
   maxReceives: number;
+  /**
+   * Scope of the queue names (`<scope>-tasks`, `<scope>-results`).
+   * @default `batch-<run>` (the run's own queues)
+   */
+  queueScope?: string | undefined;
+  /**
+   * Create missing queues (SQS). A stack's workers open the stack's queues and may not create any.
+   * @default true
+   */
+  create?: boolean | undefined;
 }
 
 /** `--state-dir`, else `$SYNKTI_STATE_DIR/batch`, else `./.synkti/batch`. */
@@ -43,7 +56,7 @@ export function batchObjectStore(stateDir: string): LocalObjectStore {
 }
 
 export function queueNamesOf(run: string): { tasks: string; results: string } {
-  return { tasks: `batch-${run}-tasks`, results: `batch-${run}-results` };
+  return batchQueueNames(batchRunScope(run));
 }
 
 export interface RunQueues {
@@ -53,7 +66,7 @@ export interface RunQueues {
 }
 
 export async function openRunQueues(settings: BackendSettings, run: string): Promise<RunQueues> {
-  const names = queueNamesOf(run);
+  const names = batchQueueNames(settings.queueScope ?? batchRunScope(run));
   const common = { maxReceives: settings.maxReceives };
   if (settings.backend === 'local') {
     const path = join(settings.stateDir, 'queues.db');
@@ -76,8 +89,9 @@ export async function openRunQueues(settings: BackendSettings, run: string): Pro
   if (!region) throw new SynktiError('E_USAGE', '--backend sqs: no region', { hint: 'pass --region or set AWS_REGION' });
   const client = new SQSClient({ region, ...(settings.sqsEndpoint ? { endpoint: settings.sqsEndpoint } : {}) });
   try {
-    const tasks = await openSqsQueue({ client, name: names.tasks, ...common });
-    const results = await openSqsQueue({ client, name: names.results, ...common });
+    const create = settings.create ?? true;
+    const tasks = await openSqsQueue({ client, name: names.tasks, deadLetterQueueName: names.tasksDeadLetter, create, ...common });
+    const results = await openSqsQueue({ client, name: names.results, deadLetterQueueName: names.resultsDeadLetter, create, ...common });
     return { tasks, results, close: async () => { await tasks.close(); await results.close(); client.destroy(); } };
   } catch (error) {
     client.destroy();

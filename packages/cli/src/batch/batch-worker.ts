@@ -6,14 +6,23 @@
  * tasks up in seconds, and exits.
  */
 import { SynktiError } from '@synkti/core';
+import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
-import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, type BatchBackend } from './backend.ts';
+import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, resolveBatchStateDir, type BatchBackend } from './backend.ts';
 import { loadObjective } from './objective.ts';
 
 /** What a worker needs; a local instance gets it as JSON user data. */
 export interface BatchWorkerConfig {
   kind: 'synkti.batch.worker';
-  run: string;
+  /** The run whose tasks to evaluate; undefined = any run in the queues (a stack's workers). */
+  run?: string | undefined;
+  /**
+   * Scope of the queue names (batch contract).
+   * @default `batch-<run>`
+   */
+  queueScope?: string | undefined;
+  /** Create missing SQS queues. @default true */
+  createQueues?: boolean | undefined;
   backend: BatchBackend;
   /** Batch state directory (local backend: where queues.db lives). */
   stateDir: string;
@@ -51,17 +60,47 @@ export function parseWorkerConfig(text: string | undefined): BatchWorkerConfig {
   return v as BatchWorkerConfig;
 }
 
+/**
+ * The config of a worker started by its stack with no flags (a SpotBatchFleet ECS task):
+ * everything from the variables the stack injects (BATCH_WORKER_ENV). A missing or
+ * invalid variable throws E_CONFIG_STACK_ENV naming it and the stack output it comes from.
+ */
+export function workerConfigFromStack(env: Readonly<Record<string, string | undefined>> = process.env): BatchWorkerConfig {
+  const v = readStackEnvironment('synkti batch worker (no flags: configured by its stack)', BATCH_WORKER_ENV, env);
+  const cluster = v.SYNKTI_CLUSTER!;
+  const names = batchQueueNames(cluster);
+  // The URLs must be the fleet's queues: a worker leasing from one queue and answering to another's is a silent hang.
+  const expected: Array<[keyof typeof BATCH_WORKER_ENV, string]> = [
+    ['SYNKTI_TASK_QUEUE_URL', names.tasks], ['SYNKTI_RESULT_QUEUE_URL', names.results], ['SYNKTI_DEAD_LETTER_QUEUE_URL', names.tasksDeadLetter],
+  ];
+  for (const [name, queue] of expected) {
+    const got = queueNameOfUrl(v[name]!);
+    if (got !== queue) {
+      throw new SynktiError('E_CONFIG_STACK_ENV', `${name} names queue "${got}", but cluster ${cluster}'s is "${queue}"`, {
+        hint: `set ${name} from ${BATCH_WORKER_ENV[name].from} of the same stack as SYNKTI_CLUSTER`,
+      });
+    }
+  }
+  return {
+    kind: 'synkti.batch.worker', backend: 'sqs', queueScope: cluster, createQueues: false, objective: v.SYNKTI_OBJECTIVE!,
+    region: v.AWS_REGION, stateDir: resolveBatchStateDir(undefined),
+  };
+}
+
 function log(text: string): void {
   process.stderr.write(`${new Date().toISOString()} batch worker: ${text}\n`);
 }
 
 /** Runs until stopped (signal), the instance is interrupted, or SIGTERM. Resolves with the exit code. */
 export async function runBatchWorker(config: BatchWorkerConfig, options: { signal?: AbortSignal } = {}): Promise<number> {
+  if (config.run === undefined && config.queueScope === undefined) {
+    throw new SynktiError('E_USAGE', 'a batch worker needs a run (--run) or its stack\'s queues (SYNKTI_CLUSTER)', { hint: 'pass --run RUN, or start it with no flags inside its stack' });
+  }
   const objective = await loadObjective(config.objective);
   const queues = await openRunQueues({
     backend: config.backend, stateDir: config.stateDir, sqsEndpoint: config.sqsEndpoint, region: config.region,
-    maxReceives: config.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES,
-  }, config.run);
+    maxReceives: config.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES, queueScope: config.queueScope, create: config.createQueues,
+  }, config.run ?? '');
   const worker = createWorker<BatchResultValue>({
     queue: queues.tasks,
     handler: createEvaluationHandler({ objective: (x: number[], signal) => objective(x, signal), run: config.run }),
@@ -76,7 +115,7 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
     noticePollMs: config.noticePollMs ?? 5000,
     signal: options.signal,
     log,
-    onStarted: ({ watchingNotices }) => log(`run ${config.run}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`),
+    onStarted: ({ watchingNotices }) => log(`${config.run ? `run ${config.run}` : `cluster ${config.queueScope} (any run)`}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`),
   });
   const code = outcome.code;
   const stats = worker.stats();

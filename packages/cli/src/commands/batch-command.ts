@@ -8,7 +8,7 @@ import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type 
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
-import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, type BatchWorkerConfig } from '../batch/batch-worker.ts';
+import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
 import { renderBatchSummary, runBatchCmaes } from '../batch/cmaes-run.ts';
 import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
@@ -109,7 +109,7 @@ export function registerBatchCommands(program: Command): void {
     });
 
   batch.command('worker')
-    .description('evaluate a run\'s tasks until stopped; on a spot notice hand the leases back at once and exit. Inside a local instance with no flags, reads its config from user data')
+    .description('evaluate a run\'s tasks until stopped; on a spot notice hand the leases back at once and exit. Inside a local instance with no flags, reads its config from user data; elsewhere with no flags, from the variables its stack (SpotBatchFleet) injects')
     .option('--run <id>', 'the run whose tasks to evaluate', runOption)
     .option('--objective <module|builtin>', 'the objective (must be the run\'s)', objectiveOption)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')}`, backendOption, 'local')
@@ -124,6 +124,9 @@ export function registerBatchCommands(program: Command): void {
       let config: BatchWorkerConfig;
       if (o.run === undefined && o.objective === undefined && process.env[IMDS_ENDPOINT_ENV]) {
         config = parseWorkerConfig(await createImdsClient().userData());
+      } else if (o.run === undefined && o.objective === undefined) {
+        // No flags outside an instance: a stack's task (SpotBatchFleet's ECS service); everything comes from its environment.
+        config = workerConfigFromStack(process.env);
       } else {
         if (o.run === undefined) throw new SynktiError('E_USAGE', '--run is required', { hint: 'the run id `synkti batch cmaes` printed' });
         if (o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'the same objective as the run\'s' });
