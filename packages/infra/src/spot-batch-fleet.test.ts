@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSynktiError } from '@synkti/core';
+import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { cancelKeyOf, checkpointKeyOf } from '@synkti/tasks/coordinator';
 import {
   BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_DIMENSION, BATCH_METRIC_NAMESPACE, QUEUE_PAYLOADS_PREFIX, RUNS_PREFIX,
@@ -204,6 +205,20 @@ test('roles: no access keys, coordinator assumes a role, workers only their queu
   const container = JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions as string)[0] as { stopTimeout: number; portMappings?: unknown };
   assert.equal(container.stopTimeout, 120);
   assert.equal(container.portMappings, undefined);
+});
+
+test('workers get every variable of the batch contract, so the default command runs with no flags', async () => {
+  const { resources } = await batch({ objective: '/app/my-objective.js' });
+  const container = JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions as string)[0] as { command: string[]; environment: Array<{ name: string; value: string }> };
+  assert.deepEqual(container.command, ['synkti', 'batch', 'worker']);
+  const env = Object.fromEntries(container.environment.map((e) => [e.name, e.value]));
+  // The contract's reader (what the worker runs) accepts it: nothing missing, every value valid, the queue URLs the cluster's.
+  const read = readStackEnvironment('batch worker', BATCH_WORKER_ENV, env);
+  assert.equal(read.SYNKTI_OBJECTIVE, '/app/my-objective.js');
+  const names = batchQueueNames(read.SYNKTI_CLUSTER!);
+  assert.deepEqual([read.SYNKTI_TASK_QUEUE_URL, read.SYNKTI_RESULT_QUEUE_URL, read.SYNKTI_DEAD_LETTER_QUEUE_URL].map((u) => queueNameOfUrl(u!)), [names.tasks, names.results, names.tasksDeadLetter]);
+  for (const name of Object.keys(BATCH_WORKER_ENV)) assert.ok(env[name], `${name} is injected`);
+  assert.equal(env.SYNKTI_RUNS_PREFIX, BATCH_PREFIXES.runs);
 });
 
 test('secrets go through ECS secrets, never plain environment', async () => {

@@ -15,6 +15,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, parseDuration } from '@synkti/core';
+import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, type BatchWorkerEnvName } from '@synkti/core/contracts';
 import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
@@ -31,10 +32,14 @@ export const BATCH_METRIC_BACKLOG = 'Backlog';
 /** The one dimension of those metrics: the fleet's cluster name (`<project>-<environment>`). */
 export const BATCH_METRIC_DIMENSION = 'Cluster';
 
-/** Prefix of run objects: `runs/<run>/checkpoint.json`, `runs/<run>/cancel` (tasks/coordinator). */
-export const RUNS_PREFIX = 'runs/';
-/** Prefix of offloaded message bodies (tasks/queue DEFAULT_PAYLOAD_PREFIX). */
-export const QUEUE_PAYLOADS_PREFIX = 'queue-payloads/';
+/** Prefix of run objects: checkpoints, cancel markers (batch contract). */
+export const RUNS_PREFIX = BATCH_PREFIXES.runs;
+/** Prefix of offloaded message bodies (batch contract; tasks/queue DEFAULT_PAYLOAD_PREFIX). */
+export const QUEUE_PAYLOADS_PREFIX = BATCH_PREFIXES.queuePayloads;
+/** Prefix of state pools: read-only inputs workers fetch and cache (batch contract). */
+export const STATE_POOLS_PREFIX = BATCH_PREFIXES.statePools;
+/** What workers score unless `objective` says otherwise (the builtin `synkti demo` uses). */
+export const DEFAULT_BATCH_OBJECTIVE = 'rosenbrock';
 /** Dead letters are kept the SQS maximum. */
 export const DLQ_RETENTION_SECONDS = 1_209_600;
 
@@ -81,8 +86,17 @@ export interface SpotBatchFleetArgs {
   image?: pulumi.Input<string> | undefined;
   /** @default 'latest' */
   imageTag?: string | undefined;
-  /** Container command. @default ['synkti', 'batch', 'worker', '--backend', 'sqs'] */
+  /**
+   * Container command. With no flags the worker reads everything from the variables this
+   * component injects (BATCH_WORKER_ENV in @synkti/core/contracts).
+   * @default ['synkti', 'batch', 'worker']
+   */
   command?: string[] | undefined;
+  /**
+   * The objective workers score (SYNKTI_OBJECTIVE): a builtin name or a module path in the image.
+   * @default 'rosenbrock'
+   */
+  objective?: string | undefined;
   /** Plain (non-secret) environment of the workers. Names that look secret are refused. @default {} */
   environmentVariables?: Record<string, string> | undefined;
   /** Secret environment: name → Secrets Manager or SSM parameter ARN (fetched by ECS, never in the task definition). @default {} */
@@ -163,6 +177,7 @@ interface ResolvedBatchArgs {
   retentionSeconds: number;
   maxReceiveCount: number;
   command: string[];
+  objective: string;
   env: Record<string, string>;
   secrets: Record<string, string>;
   vpcCidr: string;
@@ -225,7 +240,8 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   return {
     project, environment, cluster: `${project}-${environment}`, region, cpu, memory, desired, min, max, spot, spotPercentage, onDemandBase,
     visibilitySeconds, retentionSeconds, maxReceiveCount,
-    command: args.command ?? ['synkti', 'batch', 'worker', '--backend', 'sqs'],
+    command: args.command ?? ['synkti', 'batch', 'worker'],
+    objective: args.objective ?? DEFAULT_BATCH_OBJECTIVE,
     env, secrets, vpcCidr,
     azCount: checkInt(C, 'azCount', args.azCount ?? p.azCount, 2, 6),
     nat: args.natGateway ?? p.natGateway,
@@ -349,6 +365,8 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
 
     // --- queues --------------------------------------------------------------------------
     // Each queue has its own dead-letter queue named `<queue>-dlq`, as the Synkti SQS driver expects.
+    // Names from the batch contract: the workers derive the same ones from SYNKTI_CLUSTER and check the URLs against them.
+    const queueNames = batchQueueNames(a.cluster);
     const queue = (suffix: string, visibility: number, retention: number, dlq?: aws.sqs.Queue) => new aws.sqs.Queue(`${name}-${suffix}`, {
       name: `${a.cluster}-${suffix}`,
       visibilityTimeoutSeconds: visibility,
@@ -359,10 +377,11 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       ...(dlq ? { redrivePolicy: dlq.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount })) } : {}),
       tags,
     }, child);
-    const tasksDlq = queue('tasks-dlq', a.visibilitySeconds, DLQ_RETENTION_SECONDS);
-    const tasksQueue = queue('tasks', a.visibilitySeconds, a.retentionSeconds, tasksDlq);
-    const resultsDlq = queue('results-dlq', 30, DLQ_RETENTION_SECONDS);
-    const resultsQueue = queue('results', 30, a.retentionSeconds, resultsDlq);
+    const suffixOf = (queueName: string): string => queueName.slice(a.cluster.length + 1);
+    const tasksDlq = queue(suffixOf(queueNames.tasksDeadLetter), a.visibilitySeconds, DLQ_RETENTION_SECONDS);
+    const tasksQueue = queue(suffixOf(queueNames.tasks), a.visibilitySeconds, a.retentionSeconds, tasksDlq);
+    const resultsDlq = queue(suffixOf(queueNames.resultsDeadLetter), 30, DLQ_RETENTION_SECONDS);
+    const resultsQueue = queue(suffixOf(queueNames.results), 30, a.retentionSeconds, resultsDlq);
     const queueArns = [tasksQueue.arn, tasksDlq.arn, resultsQueue.arn, resultsDlq.arn];
     this.taskQueueUrl = tasksQueue.url;
     this.taskQueueArn = tasksQueue.arn;
@@ -421,6 +440,8 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
         { Sid: 'DeadLetterTasks', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: tasksDlq.arn },
         { Sid: 'SendResults', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [resultsQueue.arn, resultsDlq.arn] },
         { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: payloads },
+        // State pools are read-only inputs for workers: the coordinator uploads them.
+        { Sid: 'ReadStatePools', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
       ]),
     }, child);
     this.taskRoleArn = taskRole.arn;
@@ -447,15 +468,22 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     this.ecsClusterArn = cluster.arn;
 
     const image = args.image ?? pulumi.interpolate`${repo.repositoryUrl}:${args.imageTag ?? 'latest'}`;
-    const containerEnv: Record<string, pulumi.Input<string>> = {
-      ...a.env,
+    // Every variable of the batch contract, so `synkti batch worker` with no flags has what it needs.
+    const stackEnv: Record<BatchWorkerEnvName, pulumi.Input<string>> = {
       SYNKTI_CLUSTER: a.cluster,
-      SYNKTI_BACKEND: 'sqs',
       SYNKTI_TASK_QUEUE_URL: tasksQueue.url,
       SYNKTI_RESULT_QUEUE_URL: resultsQueue.url,
+      SYNKTI_DEAD_LETTER_QUEUE_URL: tasksDlq.url,
       SYNKTI_BUCKET: bucket.name,
+      SYNKTI_RUNS_PREFIX: RUNS_PREFIX,
+      SYNKTI_STATE_POOLS_PREFIX: STATE_POOLS_PREFIX,
+      SYNKTI_OBJECTIVE: a.objective,
       AWS_REGION: a.region,
     };
+    for (const key of Object.keys(stackEnv)) {
+      if (!(key in BATCH_WORKER_ENV)) throw new Error(`SpotBatchFleet injects ${key}, which the batch contract does not declare`);
+    }
+    const containerEnv: Record<string, pulumi.Input<string>> = { ...a.env, ...stackEnv, SYNKTI_BACKEND: 'sqs' };
     const containerDefinitions = pulumi.all([image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) => JSON.stringify([{
       name: 'worker',
       image: img,
@@ -626,7 +654,8 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
           Resource: queueArns,
         },
         { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, payloads] },
-        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn, Condition: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`, `${QUEUE_PAYLOADS_PREFIX}*`] } } },
+        { Sid: 'StatePools', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
+        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn, Condition: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`, `${QUEUE_PAYLOADS_PREFIX}*`, `${STATE_POOLS_PREFIX}*`] } } },
         // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
         { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
         { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
