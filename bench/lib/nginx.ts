@@ -52,7 +52,14 @@ export interface NginxProxyOptions {
   /** Working dir for config, pid, logs and temp files. */
   dir: string;
   listenPort: number;
+  /** The upstream's port; `upstreamPorts` instead for several. */
   upstreamPort: number;
+  /** Several upstreams (127.0.0.1:port each) balanced by `balance`. @default [upstreamPort] */
+  upstreamPorts?: readonly number[];
+  /** nginx's balancing method. @default round robin */
+  balance?: 'least_conn';
+  /** Pass responses through as they arrive (`proxy_buffering off`, what SSE needs). @default false */
+  unbuffered?: boolean;
 }
 
 export function nginxConfig(o: NginxProxyOptions): string {
@@ -75,8 +82,7 @@ http {
   keepalive_timeout 65;
   keepalive_requests 1000000;
   upstream workload {
-    server 127.0.0.1:${o.upstreamPort};
-    keepalive 64;
+${o.balance === 'least_conn' ? '    least_conn;\n' : ''}${(o.upstreamPorts ?? [o.upstreamPort]).map((port) => `    server 127.0.0.1:${port};\n`).join('')}    keepalive 64;
     keepalive_requests 1000000;
   }
   server {
@@ -86,7 +92,7 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
+${o.unbuffered === true ? '      proxy_buffering off;\n      proxy_read_timeout 300s;\n' : ''}    }
   }
 }
 `;
