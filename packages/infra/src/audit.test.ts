@@ -51,7 +51,7 @@ test('each reference defect built by hand is caught by its rule', () => {
     ['bucket-encryption', [res('aws:s3/bucket:Bucket', 'b', { bucket: 'b' }), res('aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', 'p', { bucket: 'b', blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })]],
     ['bucket-public', [res('aws:s3/bucket:Bucket', 'b', { bucket: 'b' }), res('aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'e', { bucket: 'b', rules: [] })]],
     ['iam-wildcard', [res('aws:iam/rolePolicy:RolePolicy', 'worker', { policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['ec2:*', 's3:*'], Resource: '*' }] }) })]],
-    ['iam-wildcard', [res('aws:iam/rolePolicyAttachment:RolePolicyAttachment', 'ci-admin', { role: 'ci', policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' })]],
+    ['iam-broad-managed-policy', [res('aws:iam/rolePolicyAttachment:RolePolicyAttachment', 'ci-admin', { role: 'ci', policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' })]],
     ['long-lived-keys', [res('aws:iam/accessKey:AccessKey', 'coordinator', { user: 'coordinator' })]],
     ['plain-secret-env', [res('aws:ecs/taskDefinition:TaskDefinition', 'td', { containerDefinitions: JSON.stringify([{ name: 'w', environment: [{ name: 'REDIS_PASSWORD', value: 'x' }] }]) })]],
     ['spot-template-in-mixed-group', [

@@ -4,6 +4,7 @@
  * than none).
  */
 import { SynktiError } from '@synkti/core';
+import { cidrSpace } from './audit/cidr-space.ts';
 
 export const E_INFRA_INPUT = 'E_INFRA_INPUT';
 
@@ -45,8 +46,9 @@ export function isIpv4Cidr(value: string): boolean {
   return octets.every((o) => o >= 0 && o <= 255) && bits >= 0 && bits <= 32;
 }
 
+/** Whether one block opens the world, by address space in any spelling (audit/cidr-space.ts; sets: cidrSpace). */
 export function isWorldCidr(value: string): boolean {
-  return value === '0.0.0.0/0' || value === '::/0';
+  return cidrSpace([value]).world;
 }
 
 export function checkCidrs(component: string, field: string, values: readonly string[]): string[] {
