@@ -79,7 +79,12 @@ test('synkti infra audit (the real CLI) fails a stack export of plants and a ser
     .map((name) => planted.find((p) => p.name === name)!);
   const resources = picked.flatMap((p) => p.resources.map((r) => ({ ...r, urn: `urn:pulumi:prod::synkti::${r.type}::${p.name}-${r.name}`, id: r.id ? `${p.name}-${r.id}` : undefined })));
   writeFileSync(join(work, 'export.json'), JSON.stringify({ version: 3, deployment: { resources } }));
-  const fromExport = await runCli(['infra', 'audit', '--from', 'export.json', '--json'], { cwd: work, timeoutMs: 120_000 });
+  writeFileSync(join(work, 'synkti.infra.json'), JSON.stringify({ serve: { sshCidrBlocks: ['0.0.0.0/1', '128.0.0.0/1'] } }));
+  // Both at once: each CLI start loads Pulumi (seconds on a loaded machine).
+  const [fromExport, fromConfig] = await Promise.all([
+    runCli(['infra', 'audit', '--from', 'export.json', '--json'], { cwd: work, timeoutMs: 120_000 }),
+    runCli(['infra', 'audit', '--component', 'serve'], { cwd: work, timeoutMs: 120_000 }),
+  ]);
   const report = JSON.parse(fromExport.stdout) as { passed: boolean; findings: Array<{ rule: string; resource: string }> };
   for (const p of picked) {
     const held = fromExport.code === 1 && report.findings.some((f) => f.rule === p.rule && f.resource.includes(`::${p.name}-`));
@@ -88,8 +93,6 @@ test('synkti infra audit (the real CLI) fails a stack export of plants and a ser
   }
   assert.match(fromExport.stderr, /security rule breach/);
 
-  writeFileSync(join(work, 'synkti.infra.json'), JSON.stringify({ serve: { sshCidrBlocks: ['0.0.0.0/1', '128.0.0.0/1'] } }));
-  const fromConfig = await runCli(['infra', 'audit', '--component', 'serve'], { cwd: work, timeoutMs: 120_000 });
   const held = fromConfig.code === 1 && /FAIL {2}ssh-open[\s\S]*0\.0\.0\.0\/1, 128\.0\.0\.0\/1 \(all of public IPv4\)/.test(fromConfig.stdout);
   recordAttack('synkti infra audit: serve config sshCidrBlocks 0.0.0.0/1 + 128.0.0.0/1', held);
   assert.ok(held, `exit ${fromConfig.code}: ${fromConfig.stdout}\n${fromConfig.stderr}`);
