@@ -39,7 +39,7 @@ export type { K8sEnvironmentPreset } from './k8s/k8s-environments.ts';
 export { K8S_AUDIT_RULES } from './k8s/k8s-audit-rules.ts';
 export { talosDigitalOceanImageUrl } from './k8s/digitalocean-region.ts';
 // --- issue 8: pipeline cluster ------------------------------------------------------------
-export { PipelineCluster, PIPELINE_ALARMS, ECS_INSTANCE_POLICY_ARN, ECS_AMI, ECS_GPU_AMI, POSTGRES_PORT, REDIS_PORT, DB_NAME, DB_USER } from './pipeline-cluster/pipeline-cluster.ts';
+export { PipelineCluster, PIPELINE_ALARMS, ECS_INSTANCE_POLICY_ARN, ECS_AMI, ECS_GPU_AMI, POSTGRES_PORT, DB_NAME, DB_USER } from './pipeline-cluster/pipeline-cluster.ts';
 export { resolvePipelineArgs, defaultPools, PIPELINE_PRESETS, RESERVED_ENV } from './pipeline-cluster/pipeline-args.ts';
 export type { PipelineClusterArgs, AgentPoolArgs, PipelinePreset, ResolvedPool, ResolvedPipelineArgs } from './pipeline-cluster/pipeline-args.ts';
 export {

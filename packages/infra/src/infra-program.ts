@@ -79,13 +79,8 @@ export function infraProgram(config: InfraConfig, components: readonly InfraComp
       pipelines: components.includes('pipelines') ? config.pipelines : undefined,
     };
     if (clusters.kubernetes || clusters.pipelines) {
-      const more = infraIIProgram(clusters, opts)();
-      // Both PipelineCluster and SpotBatchFleet name a Redis endpoint: keep each under its own key.
-      if (config.batch && components.includes('batch') && 'redisEndpoint' in more) {
-        more.pipelinesRedisEndpoint = more.redisEndpoint;
-        delete more.redisEndpoint;
-      }
-      Object.assign(outputs, more);
+      // PipelineCluster has no Redis (only SpotBatchFleet's optional one names redisEndpoint).
+      Object.assign(outputs, infraIIProgram(clusters, opts)());
     }
     return outputs;
   };

@@ -55,10 +55,11 @@ test('an instance type missing from the table is priced at $0 and named in a not
   assert.ok(estimate.notes.some((n) => n.includes('x9.mega')));
 });
 
-test('the production pipeline cluster prices its database, proxy, cache, NAT and load balancer around the clock', async () => {
+test('the production pipeline cluster prices its database, proxy, NAT and load balancer around the clock, and no cache (it has none)', async () => {
   const estimate = await estimateInfraConfigCost({ pipelines: {} }, { stack: 'prod', hoursPerDay: 8 });
   const what = estimate.lines.map((l) => l.what).join('\n');
-  for (const thing of [/RDS db\./, /RDS Proxy/, /ElastiCache/, /NAT gateway/, /Application Load Balancer/]) assert.match(what, thing);
+  for (const thing of [/RDS db\./, /RDS Proxy/, /NAT gateway/, /Application Load Balancer/]) assert.match(what, thing);
+  assert.doesNotMatch(what, /ElastiCache/);
   const nat = estimate.lines.find((l) => /NAT/.test(l.what))!;
   assert.ok(Math.abs(nat.monthly - prices.natGatewayHour * 24 * 30) < 1e-9, 'always-on services count 24 h whatever --hours-per-day says');
   assert.ok(estimate.monthly > 0);

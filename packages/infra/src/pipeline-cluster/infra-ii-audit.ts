@@ -42,7 +42,7 @@ export function infraIIProgram(config: InfraIIConfig, opts: pulumi.ComponentReso
       const p = new PipelineCluster('pipelines', config.pipelines, opts);
       Object.assign(outputs, {
         apiServiceArn: p.apiServiceArn, apiUrl: p.apiUrl, ecsClusterArn: p.ecsClusterArn, databaseEndpoint: p.databaseEndpoint,
-        databaseProxyEndpoint: p.databaseProxyEndpoint, redisEndpoint: p.redisEndpoint, dashboardUrl: p.dashboardUrl,
+        databaseProxyEndpoint: p.databaseProxyEndpoint, dashboardUrl: p.dashboardUrl,
         alertsTopicArn: p.alertsTopicArn, vpcId: p.vpcId, bucketName: p.bucketName,
       });
     }

@@ -89,16 +89,12 @@ export interface PipelineClusterArgs {
   registryCredentials?: pulumi.Input<string> | undefined;
   /** Plain (non-secret) environment for every container; names that look secret are refused. @default {} */
   environmentVariables?: Record<string, string> | undefined;
-  /** Redis AUTH token (a Pulumi secret); stored in Secrets Manager. Without it, TLS + security groups only. @default none */
-  cacheAuthToken?: pulumi.Input<string> | undefined;
   /** Email addresses subscribed to the alarm topic. @default [] */
   alertEmails?: string[] | undefined;
   /** Database instance class (reference db.t4g.micro). @default preset */
   dbInstanceClass?: string | undefined;
   /** Days of automated database backups (point-in-time restore). @default preset (1 / 7 / 14) */
   dbBackupRetentionDays?: number | undefined;
-  /** Cache node type (reference cache.r7g.large). @default preset */
-  cacheNodeType?: string | undefined;
   /** Log retention, days. @default preset (7 / 30 / 90) */
   logRetentionDays?: number | undefined;
   /** Tags added to every resource. @default {} */
@@ -115,9 +111,6 @@ export interface PipelinePreset {
   dbBackupRetentionDays: number;
   /** Final snapshot on destroy. */
   dbFinalSnapshot: boolean;
-  cacheNodeType: string;
-  cacheNodes: number;
-  cacheSnapshotDays: number;
   logRetentionDays: number;
   deletionProtection: boolean;
   /** GPU pool bounds and on-demand base. */
@@ -131,17 +124,17 @@ export interface PipelinePreset {
 export const PIPELINE_PRESETS: Readonly<Record<EnvironmentName, PipelinePreset>> = {
   dev: {
     azCount: 2, natPerZone: false, apiDesiredCount: 1, dbInstanceClass: 'db.t4g.micro', dbMultiAz: false, dbBackupRetentionDays: 1, dbFinalSnapshot: false,
-    cacheNodeType: 'cache.t4g.micro', cacheNodes: 1, cacheSnapshotDays: 0, logRetentionDays: 7, deletionProtection: false,
+    logRetentionDays: 7, deletionProtection: false,
     gpuMin: 0, gpuMax: 2, gpuDesired: 0, gpuOnDemandBase: 0, secretRecoveryDays: 7,
   },
   staging: {
     azCount: 2, natPerZone: false, apiDesiredCount: 1, dbInstanceClass: 'db.t4g.small', dbMultiAz: false, dbBackupRetentionDays: 7, dbFinalSnapshot: true,
-    cacheNodeType: 'cache.t4g.medium', cacheNodes: 1, cacheSnapshotDays: 1, logRetentionDays: 30, deletionProtection: false,
+    logRetentionDays: 30, deletionProtection: false,
     gpuMin: 0, gpuMax: 4, gpuDesired: 1, gpuOnDemandBase: 0, secretRecoveryDays: 7,
   },
   production: {
     azCount: 3, natPerZone: true, apiDesiredCount: 2, dbInstanceClass: 'db.m7g.large', dbMultiAz: true, dbBackupRetentionDays: 14, dbFinalSnapshot: true,
-    cacheNodeType: 'cache.r7g.large', cacheNodes: 2, cacheSnapshotDays: 7, logRetentionDays: 90, deletionProtection: true,
+    logRetentionDays: 90, deletionProtection: true,
     gpuMin: 1, gpuMax: 16, gpuDesired: 8, gpuOnDemandBase: 1, secretRecoveryDays: 30,
   },
 };
@@ -196,7 +189,6 @@ export interface ResolvedPipelineArgs {
   alertEmails: string[];
   dbInstanceClass: string;
   dbBackupRetentionDays: number;
-  cacheNodeType: string;
   logRetentionDays: number;
 }
 
@@ -204,7 +196,7 @@ const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|RPC_URL|DATABASE_URL)/i;
 const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
 /** Variables PipelineCluster sets itself. */
-export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_TLS', 'REDIS_AUTH_TOKEN', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
+export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
 
 function resolvePool(p: AgentPoolArgs, i: number): ResolvedPool {
   const f = `pools[${i}]`;
@@ -276,7 +268,6 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
     pools, secretNames, secretArns, env, alertEmails,
     dbInstanceClass: args.dbInstanceClass ?? preset.dbInstanceClass,
     dbBackupRetentionDays: checkInt(C, 'dbBackupRetentionDays', args.dbBackupRetentionDays ?? preset.dbBackupRetentionDays, 1, 35),
-    cacheNodeType: args.cacheNodeType ?? preset.cacheNodeType,
     logRetentionDays: checkLogRetention(C, 'logRetentionDays', args.logRetentionDays ?? preset.logRetentionDays),
   };
 }

@@ -45,7 +45,7 @@ const errorsOf = (resources: RecordedResource[]): string[] => auditResources(res
 const secretWrapped = (v: unknown): boolean => typeof v === 'object' && v !== null && (v as Record<string, unknown>)['4dabf18193072939515e22adb298388d'] === '1b47061264138c4ac30d75fd1eb44270';
 
 for (const environment of ENVIRONMENTS) {
-  test(`${environment}: VPC, API on Fargate behind a listening ALB, pools on ASGs with capacity providers, RDS + proxy, Redis, S3, dashboard, alarms; audit passes`, async () => {
+  test(`${environment}: VPC, API on Fargate behind a listening ALB, pools on ASGs with capacity providers, RDS + proxy, S3, dashboard, alarms, no Redis; audit passes`, async () => {
     const preset = PIPELINE_PRESETS[environment];
     const { resources, value } = await defaultStack(environment);
     const counts = countByType(resources);
@@ -92,7 +92,9 @@ for (const environment of ENVIRONMENTS) {
     assert.equal(db.inputs.deletionProtection, preset.deletionProtection);
     assert.equal(db.inputs.skipFinalSnapshot, !preset.dbFinalSnapshot);
     assert.equal(counts['aws:rds/proxy:Proxy'], 1);
-    assert.equal(counts['aws:elasticache/replicationGroup:ReplicationGroup'], 1);
+    // No code reads a cache: PipelineCluster does not pay for one (issue 20).
+    assert.equal(counts['aws:elasticache/replicationGroup:ReplicationGroup'] ?? 0, 0);
+    assert.equal(counts['aws:elasticache/subnetGroup:SubnetGroup'] ?? 0, 0);
     assert.equal(counts['synkti:aws:SecureBucket'], 1);
     assert.equal(counts['aws:cloudwatch/dashboard:Dashboard'], 1);
     const alarms = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm');
@@ -111,25 +113,23 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
     secrets: { BROKER_PRIVATE_KEY: pulumi.secret('ab'.repeat(32)), RPC_URL: pulumi.secret('https://user:pw@rpc.example') },
     secretArns: { ORDER_STREAM_URL: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:order-stream-AbCdEf' },
     registryCredentials: pulumi.secret('{"username":"u","password":"p"}'),
-    cacheAuthToken: pulumi.secret('x'.repeat(32)),
     environmentVariables: { SEGMENT_SIZE: '21', SNARK_TIMEOUT: '180' },
     pipelineModules: ['/app/pipelines.js'],
   });
   const secrets = ofType(resources, 'aws:secretsmanager/secret:Secret');
-  assert.deepEqual(secrets.map((s) => s.inputs.name).sort(), ['synkti-dev/broker-private-key', 'synkti-dev/redis-auth-token', 'synkti-dev/registry-credentials', 'synkti-dev/rpc-url']);
+  assert.deepEqual(secrets.map((s) => s.inputs.name).sort(), ['synkti-dev/broker-private-key', 'synkti-dev/registry-credentials', 'synkti-dev/rpc-url']);
   for (const v of ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')) assert.equal(secretWrapped(v.inputs.secretString), true, `${v.name}: value is a Pulumi secret`);
   const db = one(resources, 'aws:rds/instance:Instance');
   assert.equal(db.inputs.manageMasterUserPassword, true);
   assert.equal(db.inputs.password, undefined, 'no password in config or state');
-  assert.equal(secretWrapped(one(resources, 'aws:elasticache/replicationGroup:ReplicationGroup').inputs.authToken), true);
 
-  const secretValues = ['ab'.repeat(32), 'https://user:pw@rpc.example', 'x'.repeat(32), '"password":"p"'];
+  const secretValues = ['ab'.repeat(32), 'https://user:pw@rpc.example', '"password":"p"'];
   for (const def of ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition')) {
     const text = def.inputs.containerDefinitions as string;
     for (const s of secretValues) assert.equal(text.includes(s), false, `${def.name}: no secret value in the task definition`);
     const [c] = containers(def);
     assert.deepEqual((c as ContainerDef & { command: string[] }).command.slice(-2), ['--pipeline', '/app/pipelines.js']);
-    assert.deepEqual(c?.secrets.map((s) => s.name), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'REDIS_AUTH_TOKEN', 'RPC_URL']);
+    assert.deepEqual(c?.secrets.map((s) => s.name), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'RPC_URL']);
     assert.match(c?.secrets.find((s) => s.name === 'PGPASSWORD')?.valueFrom ?? '', /:password::$/);
     assert.equal(c?.secrets.find((s) => s.name === 'ORDER_STREAM_URL')?.valueFrom, 'arn:aws:secretsmanager:us-east-1:123456789012:secret:order-stream-AbCdEf');
     assert.ok(c?.repositoryCredentials?.credentialsParameter.startsWith('arn:aws:secretsmanager:'), 'registry credentials by reference');
@@ -144,7 +144,7 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
   const readable = execPolicy.Statement[0]?.Resource ?? [];
   for (const s of secrets) assert.ok(readable.includes(s.state.arn as string), `execution role reads ${s.name}`);
   assert.ok(readable.includes('arn:aws:secretsmanager:us-east-1:123456789012:secret:order-stream-AbCdEf'));
-  assert.deepEqual(Object.keys(await outputValue(value.secretArns)).sort(), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'REDIS_AUTH_TOKEN', 'RPC_URL']);
+  assert.deepEqual(Object.keys(await outputValue(value.secretArns)).sort(), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'RPC_URL']);
   assert.deepEqual(errorsOf(resources), []);
 });
 
@@ -195,9 +195,6 @@ test('database: private, encrypted, reachable only through the proxy (TLS), whic
   assert.deepEqual(ingress('pipes-db').map((r) => [r.fromPort, r.securityGroups]), [[5432, ['sg-pipes-db-proxy']]]);
   assert.deepEqual(ingress('pipes-db-proxy').map((r) => [r.fromPort, r.securityGroups]), [[5432, ['sg-pipes-api', 'sg-pipes-agents']]]);
   assert.deepEqual(ingress('pipes-agents'), [], 'agents accept nothing');
-  const cache = one(resources, 'aws:elasticache/replicationGroup:ReplicationGroup');
-  assert.equal(cache.inputs.transitEncryptionEnabled, true);
-  assert.equal(cache.inputs.atRestEncryptionEnabled, true);
   for (const sg of ofType(resources, 'aws:ec2/securityGroup:SecurityGroup')) {
     for (const r of (sg.inputs.ingress ?? []) as Array<{ cidrBlocks?: string[] }>) assert.ok(!(r.cidrBlocks ?? []).includes('0.0.0.0/0'), `${sg.name}: nothing from the world`);
   }
@@ -282,7 +279,6 @@ test('audit fails on planted breaches', async () => {
   assert.deepEqual(plant(isDb, (i) => ({ ...i, storageEncrypted: false })), ['database-encryption']);
   assert.deepEqual(plant(isDb, (i) => ({ ...i, backupRetentionPeriod: 0 })), ['database-backups']);
   assert.deepEqual(plant((r) => r.type === 'aws:rds/proxy:Proxy', (i) => ({ ...i, requireTls: false })), ['database-proxy-tls']);
-  assert.deepEqual(plant((r) => r.type === 'aws:elasticache/replicationGroup:ReplicationGroup', (i) => ({ ...i, transitEncryptionEnabled: false })), ['cache-encryption']);
   assert.deepEqual(plant(isApiDef, withEnv([{ name: 'DB_PASSWORD', value: 'hunter2' }])), ['plain-secret-env']);
   assert.deepEqual(plant(isApiDef, withEnv([{ name: 'SYNKTI_PIPELINE_DB_2', value: 'postgres://synkti:hunter2@db:5432/synkti' }])), ['credential-in-env-value']);
   assert.deepEqual(plant((r) => r.name === 'pipes-db-storage-low', (i) => ({ ...i, namespace: 'Synkti/Pipelines', metricName: 'QueueDepth' })), ['metric-not-emitted']);

@@ -11,8 +11,9 @@
  * - GPU pool autoscaling from the ReadyTasks + ClaimedTasks metrics that
  *   `synkti agent|api --metrics-cluster` publish (pipeline-metrics.ts), per running agent;
  * - PostgreSQL (RDS, encrypted, private, automated backups, password managed by RDS in
- *   Secrets Manager) behind RDS Proxy (TLS required); Redis (ElastiCache, TLS and at-rest
- *   encryption); an S3 bucket (SecureBucket);
+ *   Secrets Manager) behind RDS Proxy (TLS required); an S3 bucket (SecureBucket). No Redis:
+ *   the reference's ElastiCache had no reader (the task queue, leases and requeuer live in
+ *   PostgreSQL), so it was removed with its cost line;
  * - Secrets Manager for every secret, injected with ECS `secrets` (valueFrom), never as
  *   plain environment;
  * - a CloudWatch dashboard and SNS alarms on metrics our services and AWS really emit
@@ -35,7 +36,6 @@ export const ECS_INSTANCE_POLICY_ARN = 'arn:aws:iam::aws:policy/service-role/Ama
 export const ECS_AMI = 'resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id';
 export const ECS_GPU_AMI = 'resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id';
 export const POSTGRES_PORT = 5432;
-export const REDIS_PORT = 6379;
 export const DB_NAME = 'synkti';
 export const DB_USER = 'synkti';
 
@@ -46,8 +46,6 @@ export const PIPELINE_ALARMS = {
   'api-not-running': 'runningTasks',
   'db-cpu': 'dbCpu',
   'db-storage-low': 'dbFreeStorage',
-  'cache-cpu': 'cacheCpu',
-  'cache-memory': 'cacheMemory',
   'tasks-failed': 'taskFailedForGood',
   'claim-errors': 'claimErrors',
   'queue-metric-missing': 'readyTasks',
@@ -77,7 +75,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
   readonly databaseProxyEndpoint: pulumi.Output<string>;
   /** Secret ARN of the database password (managed by RDS). */
   readonly databaseSecretArn: pulumi.Output<string>;
-  readonly redisEndpoint: pulumi.Output<string>;
   readonly bucketName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
   readonly alertsTopicArn: pulumi.Output<string>;
@@ -140,7 +137,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
     const agentSg = sg('agents', `Agent instances of ${a.cluster}: no inbound`, []);
     const proxySg = sg('db-proxy', `Database proxy of ${a.cluster}: only from the API and agents`, [{ protocol: 'tcp', fromPort: POSTGRES_PORT, toPort: POSTGRES_PORT, securityGroups: [apiSg.id, agentSg.id], description: 'PostgreSQL from services' }]);
     const dbSg = sg('db', `Database of ${a.cluster}: only from its proxy`, [{ protocol: 'tcp', fromPort: POSTGRES_PORT, toPort: POSTGRES_PORT, securityGroups: [proxySg.id], description: 'PostgreSQL from the proxy' }], []);
-    const cacheSg = sg('cache', `Redis of ${a.cluster}: only from the API and agents`, [{ protocol: 'tcp', fromPort: REDIS_PORT, toPort: REDIS_PORT, securityGroups: [apiSg.id, agentSg.id], description: 'Redis from services' }], []);
 
     // --- storage -------------------------------------------------------------------------
     const bucket = new SecureBucket(`${name}-data`, {
@@ -159,8 +155,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
     for (const [envName, value] of Object.entries(args.secrets ?? {})) injected[envName] = secretOf(envName.toLowerCase().replace(/_/g, '-'), value).arn;
     for (const [envName, arn] of Object.entries(a.secretArns)) injected[envName] = pulumi.output(arn);
     const registry = args.registryCredentials !== undefined ? secretOf('registry-credentials', args.registryCredentials) : undefined;
-    const cacheToken = args.cacheAuthToken !== undefined ? secretOf('redis-auth-token', args.cacheAuthToken) : undefined;
-    if (cacheToken) injected.REDIS_AUTH_TOKEN = cacheToken.arn;
 
     // --- task database: RDS PostgreSQL + RDS Proxy ---------------------------------------
     const dbSubnets = new aws.rds.SubnetGroup(`${name}-db`, { name: `${a.cluster}-db`, subnetIds: privateIds, tags }, o);
@@ -206,18 +200,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
     this.databaseProxyEndpoint = proxy.endpoint;
     injected.PGPASSWORD = pulumi.interpolate`${dbSecretArn}:password::`;
 
-    // --- cache: ElastiCache Redis ----------------------------------------------------------
-    const cacheSubnets = new aws.elasticache.SubnetGroup(`${name}-cache`, { name: `${a.cluster}-cache`, subnetIds: privateIds, tags }, o);
-    const cacheId = `${a.cluster}-redis`;
-    const cache = new aws.elasticache.ReplicationGroup(`${name}-cache`, {
-      replicationGroupId: cacheId, description: `Redis of ${a.cluster}`, engine: 'redis', engineVersion: '7.1', nodeType: a.cacheNodeType,
-      numCacheClusters: p.cacheNodes, automaticFailoverEnabled: p.cacheNodes > 1, multiAzEnabled: p.cacheNodes > 1, port: REDIS_PORT,
-      subnetGroupName: cacheSubnets.name, securityGroupIds: [cacheSg.id],
-      transitEncryptionEnabled: true, atRestEncryptionEnabled: true,
-      ...(args.cacheAuthToken !== undefined ? { authToken: pulumi.secret(args.cacheAuthToken) } : {}),
-      snapshotRetentionLimit: p.cacheSnapshotDays, tags,
-    }, o);
-    this.redisEndpoint = cache.primaryEndpointAddress;
 
     // --- logs --------------------------------------------------------------------------
     const logGroup = (service: string): aws.cloudwatch.LogGroup =>
@@ -316,13 +298,12 @@ export class PipelineCluster extends pulumi.ComponentResource {
     }, o);
 
     // --- container definitions: plain config in environment, secrets by reference ----------
-    const baseEnv = pulumi.all([proxy.endpoint, cache.primaryEndpointAddress, bucket.name]).apply(([pgHost, redisHost, bucketName]) => ({
+    const baseEnv = pulumi.all([proxy.endpoint, bucket.name]).apply(([pgHost, bucketName]) => ({
       ...a.env,
       AWS_REGION: a.region, SYNKTI_CLUSTER: a.cluster, SYNKTI_BUCKET: bucketName, SYNKTI_METRIC_NAMESPACE: PIPELINE_QUEUE_METRIC.namespace,
       PGHOST: pgHost, PGPORT: String(POSTGRES_PORT), PGDATABASE: DB_NAME, PGUSER: DB_USER, PGSSLMODE: 'require',
       // What `synkti agent|api` open by default. No password in the URL: node-postgres reads PGPASSWORD (a secret).
       SYNKTI_PIPELINE_DB: `postgres://${DB_USER}@${pgHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`,
-      REDIS_HOST: redisHost, REDIS_PORT: String(REDIS_PORT), REDIS_TLS: 'true',
     }));
     const secretsList = pulumi.all(injected).apply((m) => Object.entries(m).sort(([x], [y]) => x.localeCompare(y)).map(([envName, valueFrom]) => ({ name: envName, valueFrom })));
     const containerDefs = (service: string, group: aws.cloudwatch.LogGroup, command: string[], extra: { env?: Record<string, string>; ports?: number[]; gpus?: number; cpu: number; memory: number }) =>
@@ -448,8 +429,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
     alarm('api-not-running', { dims: { ClusterName: ecsCluster.name, ServiceName: apiService.name }, stat: 'Minimum', comparison: 'LessThanThreshold', threshold: 1, periods: 3, period: 60, missing: 'breaching', description: 'no API task is running' });
     alarm('db-cpu', { dims: { DBInstanceIdentifier: db.identifier }, stat: 'Average', comparison: 'GreaterThanThreshold', threshold: 80, periods: 3, description: 'task database CPU above 80% for 15 minutes' });
     alarm('db-storage-low', { dims: { DBInstanceIdentifier: db.identifier }, stat: 'Minimum', comparison: 'LessThanThreshold', threshold: 2 * 1024 ** 3, periods: 1, description: 'task database has less than 2 GiB free' });
-    alarm('cache-cpu', { dims: { CacheClusterId: `${cacheId}-001` }, stat: 'Average', comparison: 'GreaterThanThreshold', threshold: 80, periods: 3, description: 'Redis engine CPU above 80%' });
-    alarm('cache-memory', { dims: { CacheClusterId: `${cacheId}-001` }, stat: 'Maximum', comparison: 'GreaterThanThreshold', threshold: 85, periods: 3, description: 'Redis memory above 85%' });
     alarm('tasks-failed', { dims: {}, stat: 'Sum', comparison: 'GreaterThanThreshold', threshold: 0, periods: 1, description: 'a pipeline task failed for good (retries exhausted or permanent error)' });
     alarm('claim-errors', { dims: {}, stat: 'Sum', comparison: 'GreaterThanThreshold', threshold: 5, periods: 2, description: 'agents cannot claim tasks (task database failing?)' });
     if (gpuPool) {
@@ -476,7 +455,6 @@ export class PipelineCluster extends pulumi.ComponentResource {
           widget('Pool instances', asgNames.map((g) => m('poolInstances', 'AutoScalingGroupName', g)), 12, 12),
           widget('Task outcomes', [m('taskFailedForGood'), m('taskRetries'), m('claimErrors'), m('heartbeatErrors')], 0, 18),
           widget('Task database', [m('dbCpu', 'DBInstanceIdentifier', dbId), m('dbConnections', 'DBInstanceIdentifier', dbId), m('proxyClientConnections', 'ProxyName', proxyName)], 12, 18),
-          widget('Cache', [m('cacheCpu', 'CacheClusterId', `${cacheId}-001`), m('cacheMemory', 'CacheClusterId', `${cacheId}-001`)], 0, 24),
         ],
       }));
     new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName, dashboardBody: body }, o);
@@ -484,7 +462,7 @@ export class PipelineCluster extends pulumi.ComponentResource {
     this.secretArns = pulumi.all(injected);
     this.registerOutputs({
       vpcId: this.vpcId, ecsClusterArn: this.ecsClusterArn, apiServiceArn: this.apiServiceArn, apiUrl: this.apiUrl,
-      databaseEndpoint: this.databaseEndpoint, databaseProxyEndpoint: this.databaseProxyEndpoint, redisEndpoint: this.redisEndpoint,
+      databaseEndpoint: this.databaseEndpoint, databaseProxyEndpoint: this.databaseProxyEndpoint,
       dashboardUrl: this.dashboardUrl, alertsTopicArn: this.alertsTopicArn,
     });
   }

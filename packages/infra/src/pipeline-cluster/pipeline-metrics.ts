@@ -95,9 +95,6 @@ export const EMITTED_METRICS: readonly EmittedMetric[] = [
   { id: 'dbFreeStorage', namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
   { id: 'dbConnections', namespace: 'AWS/RDS', metricName: 'DatabaseConnections', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
   { id: 'proxyClientConnections', namespace: 'AWS/RDS', metricName: 'ClientConnections', dimensions: ['ProxyName'], source: 'aws', emittedBy: 'RDS Proxy' },
-  // --- cache ---
-  { id: 'cacheCpu', namespace: 'AWS/ElastiCache', metricName: 'EngineCPUUtilization', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
-  { id: 'cacheMemory', namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensions: ['CacheClusterId'], source: 'aws', emittedBy: 'ElastiCache' },
   // --- our log lines (PipelineAgent onLog, printed one per line by `synkti agent`) ---
   {
     id: 'taskFailedForGood', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskFailedForGood', dimensions: [], source: 'log',
