@@ -1,6 +1,7 @@
 import type { ClusterSpec } from '@synkti/core';
 import { TAG_REPLACES } from '@synkti/core';
 import type { InstanceMetadata, InstanceProvider, InterruptionNotice } from '@synkti/cloud';
+import { LOSS_MEMORY_MS } from '@synkti/cloud';
 import type { Agent } from './agent.ts';
 import type { Logger } from './logger.ts';
 import { NoticeWatcher } from '@synkti/cloud';
@@ -106,6 +107,15 @@ export class NodeRuntime {
 
   private get agent(): Agent { return this.options.agent; }
 
+  /** Zones and times of the peers' losses this node saw, within LOSS_MEMORY_MS (bounded). */
+  private readonly zoneLosses: { zone: string; at: number }[] = [];
+
+  private noteZoneLoss(zone: string): void {
+    const now = this.clock();
+    while (this.zoneLosses.length > 0 && (this.zoneLosses[0]!.at < now - LOSS_MEMORY_MS || this.zoneLosses.length >= 1000)) this.zoneLosses.shift();
+    this.zoneLosses.push({ zone, at: now });
+  }
+
   /** The ready peers the router may send to (every serving node, itself included). */
   readyPeers(): RouterPeer[] {
     const view = this.agent.membership?.view;
@@ -128,12 +138,17 @@ export class NodeRuntime {
       liveMembers: () => agent.view.members(),
       templateFor: (role) => {
         const pool = spec.pools[role];
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData };
+        // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData, zones: pool.zones };
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
+      recentLosses: () => this.zoneLosses,
+      clock: this.clock,
     });
     agent.on('memberLost', (member) => {
+      // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
+      if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone);
       // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss.
       if (member.state !== 'stopped') this.replacer?.peerLost(member.id, member.role);
     });
@@ -148,6 +163,8 @@ export class NodeRuntime {
         instances: this.options.instances,
         pool: { lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, instanceType: pool.instanceType },
         userData: this.options.userData,
+        zones: pool.zones,
+        recentLosses: () => this.zoneLosses,
         liveMembers: () => agent.view.members(),
         handOver: async () => {
           await this.drain('spot-return', this.clock() + spec.timeouts.shutdownGraceMs);

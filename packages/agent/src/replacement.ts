@@ -1,5 +1,5 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick } from '@synkti/core';
-import { listAllInstances, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
+import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 
 /** What a replacement needs to look like the instance it replaces. */
@@ -8,6 +8,12 @@ export interface ReplacementTemplate {
   instanceType: string;
   lifecycle: Lifecycle;
   userData: string;
+  /**
+   * The pool's zones: with them the launch carries a zone order (placementZoneOrder: the
+   * zones holding the fewest of the pool first, the notice's zone last). @default none: the
+   * provider's own rotation
+   */
+  zones?: readonly string[] | undefined;
 }
 
 export interface ReplacerOptions {
@@ -27,6 +33,14 @@ export interface ReplacerOptions {
   giveUpMs?: number;
   logger: Logger;
   onLaunched?: (replacement: InstanceRecord, replaces: string) => void;
+  /**
+   * The pool's recent losses this node saw (zone and time of each notice or crash): a
+   * zone that lost instances recently is tried after the others (placementZoneOrder).
+   * @default none
+   */
+  recentLosses?: () => readonly { zone: string; at: number }[];
+  /** @default Date.now */
+  clock?: () => number;
 }
 
 /** A member as the duty rule needs it: who it replaces, and whether it serves (`ready`). */
@@ -34,6 +48,10 @@ export interface DutyMember {
   id: string;
   replaces?: string | undefined;
   state?: string | undefined;
+  /** Where it runs and its pool, for placement (the view has both). */
+  zone?: string | undefined;
+  role?: string | undefined;
+  lifecycle?: Lifecycle | undefined;
 }
 
 /**
@@ -75,6 +93,8 @@ export class Replacer {
   private readonly options: ReplacerOptions;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly done = new Set<string>();
+  /** The zone order each launch used: a retry with the same token must ask for the same placement. */
+  private readonly zoneOrders = new Map<string, readonly string[] | undefined>();
   private stopped = false;
 
   constructor(options: ReplacerOptions) {
@@ -101,7 +121,8 @@ export class Replacer {
       return undefined;
     }
     const duty = replacementDuty({ lostId: selfId, lostReplaces: undefined, members });
-    return this.launch(selfId, role, duty);
+    // Our own zone is the one at risk (a notice or a rebalance recommendation came from it).
+    return this.launch(selfId, role, duty, members.find((m) => m.id === selfId)?.zone);
   }
 
   /** A peer vanished without leaving gracefully: replace it if we are the chosen one. */
@@ -149,7 +170,7 @@ export class Replacer {
             this.done.add(lostId);
             return;
           }
-          await this.launch(lostId, role, duty);
+          await this.launch(lostId, role, duty, record?.zone);
           return;
         }
       }
@@ -183,18 +204,24 @@ export class Replacer {
    * itself, or the predecessor whose duty it carried). The client token stays the lost
    * instance's: its rebalance and its notice launch one instance, not two.
    */
-  private async launch(lostId: string, role: string, duty: string = lostId): Promise<InstanceRecord | undefined> {
+  private async launch(lostId: string, role: string, duty: string = lostId, avoidZone?: string): Promise<InstanceRecord | undefined> {
     const template = this.options.templateFor(role);
     if (!template) {
       this.options.logger.warn({ lost: lostId, role }, 'no pool for this role in the cluster config; not replacing');
       return undefined;
+    }
+    const clientToken = Replacer.clientToken(lostId);
+    if (!this.zoneOrders.has(lostId)) {
+      if (this.zoneOrders.size >= 1000) this.zoneOrders.delete(this.zoneOrders.keys().next().value!);
+      this.zoneOrders.set(lostId, placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses: this.options.recentLosses?.(), now: (this.options.clock ?? Date.now)() }));
     }
     const record = await this.options.instances.launch({
       tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty },
       instanceType: template.instanceType,
       lifecycle: template.lifecycle,
       userData: template.userData,
-      clientToken: Replacer.clientToken(lostId),
+      clientToken,
+      zoneOrder: this.zoneOrders.get(lostId),
     });
     this.done.add(lostId);
     this.options.logger.info({ replaces: duty, lost: lostId, replacement: record.id }, duty === lostId ? 'replacement launched' : 'replacement launched; it carries the duty of the predecessor the lost successor never took over');

@@ -1,5 +1,5 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } from '@synkti/core';
-import { listAllInstances, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
+import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 
 /**
@@ -26,8 +26,15 @@ export interface SpotReturnOptions {
   /** The pool's configured lifecycle and on-demand base. */
   pool: { lifecycle: 'spot' | 'on-demand'; onDemandBase: number; instanceType: string };
   userData: string;
-  /** Live members as this node sees them (state and what each replaces). */
-  liveMembers: () => { id: string; state: string; replaces?: string | undefined }[];
+  /**
+   * The pool's zones: the successor's launch then carries a zone order (placementZoneOrder:
+   * the zones holding the fewest of the pool first). @default none: the provider's rotation
+   */
+  zones?: readonly string[] | undefined;
+  /** The pool's recent losses this node saw (zone, epoch ms): such zones are tried last. @default none */
+  recentLosses?: () => readonly { zone: string; at: number }[];
+  /** Live members as this node sees them (state, what each replaces, zone and role when known). */
+  liveMembers: () => { id: string; state: string; replaces?: string | undefined; zone?: string | undefined; role?: string | undefined }[];
   /** Called once the successor serves: drain and leave (the runtime terminates this instance). */
   handOver: (successorId: string) => Promise<void>;
   /** @default 5 minutes */
@@ -180,6 +187,7 @@ export class SpotReturn {
   private async launchSuccessor(): Promise<void> {
     const { cluster, role, selfId, instances, pool, userData, logger } = this.options;
     this.attempts += 1;
+    const clientToken = spotReturnClientToken(selfId, this.attempts);
     try {
       const record = await instances.launch({
         tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role, [TAG_REPLACES]: selfId },
@@ -187,7 +195,8 @@ export class SpotReturn {
         lifecycle: 'spot',
         userData,
         // One successor per attempt, even if this agent restarts mid-launch.
-        clientToken: spotReturnClientToken(selfId, this.attempts),
+        clientToken,
+        zoneOrder: placementZoneOrder({ zones: this.options.zones, members: this.options.liveMembers(), role, leaving: selfId, key: clientToken, losses: this.options.recentLosses?.(), now: Date.now() }),
       });
       if (record.lifecycle !== 'spot') {
         // The provider fell back to on-demand: that buys nothing; give it back.

@@ -29,6 +29,12 @@ export interface LaunchSpec {
   instanceType: string;
   lifecycle: Lifecycle;
   zone?: string | undefined;
+  /**
+   * Zones best first, when `zone` is not set: the provider tries its zones in this order
+   * (zones not listed after), so the agent's zone-spread rule (`placementZoneOrder`) decides
+   * where a replacement lands. At most 64 zones.
+   */
+  zoneOrder?: readonly string[] | undefined;
   /** Opaque boot data the instance reads from its metadata service (`/latest/user-data`). */
   userData?: string | undefined;
   /**
@@ -159,6 +165,11 @@ export interface InstanceMetadata {
   interruptionNotice(): Promise<InterruptionNotice | null>;
   /** `null` when there is no recommendation (404). */
   rebalanceRecommendation(): Promise<RebalanceRecommendation | null>;
+  /**
+   * The instance's cloud-signed identity (metadata/identity-document.ts) and whom to trust
+   * for its peers'. Optional: a metadata without it (test fakes) runs without identities.
+   */
+  identityProof?(): Promise<{ proof: import('./metadata/identity-document.ts').IdentityProof; trust: import('./metadata/identity-document.ts').IdentityTrust }>;
 }
 
 /** Walks every page of `list`. */

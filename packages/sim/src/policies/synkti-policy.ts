@@ -1,6 +1,6 @@
 import { Replacer, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
-import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
+import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
 import { spreadZones } from './placement.ts';
 
@@ -86,6 +86,12 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const replaceOnRebalance = options.replaceOnRebalance ?? true;
   let provider: SimInstanceProvider | undefined;
   const replacers = new Map<string, Replacer>();
+  /** Losses the agents saw (zone, time): notices and crashes, kept for the placement's memory. */
+  const losses: { zone: string; at: number }[] = [];
+  const noteLoss = (ctx: PolicyContext, zone: string): void => {
+    while (losses.length > 0 && losses[0]!.at < ctx.now - LOSS_MEMORY_MS) losses.shift();
+    losses.push({ zone, at: ctx.now });
+  };
   const replacerFor = (ctx: PolicyContext, instance: SimInstance): Replacer => {
     let replacer = replacers.get(instance.id);
     if (!replacer) {
@@ -94,7 +100,9 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         instances: provider!,
         selfId: instance.id,
         liveMembers: () => members(ctx),
-        templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '' } : undefined),
+        templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined),
+        recentLosses: () => losses,
+        clock: () => ctx.now,
         logger: silentLogger,
       });
       replacers.set(instance.id, replacer);
@@ -149,7 +157,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         if (!ctx.zones.some((z) => ctx.spotCapacity(z))) return;
         const attempt = (launched.get(od.id)?.count ?? 0) + 1;
         launched.set(od.id, { count: attempt, lastAt: ctx.now });
-        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id }, instanceType: 'sim', lifecycle: 'spot', clientToken: spotReturnClientToken(od.id, attempt) })
+        const clientToken = spotReturnClientToken(od.id, attempt);
+        // SpotReturn's placement: the same pure rule over the same view.
+        const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: od.id, key: clientToken, losses, now: ctx.now });
+        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder })
           .then((record) => {
             // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
             if (record.lifecycle !== 'spot') return provider!.terminate([record.id]);
@@ -173,6 +184,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       }
     },
     onNotice(ctx, instance) {
+      noteLoss(ctx, instance.zone);
       ctx.drain(instance);
       replace(ctx, instance);
     },
@@ -184,8 +196,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       // notice is replaced by the survivors' rendezvous winner (Replacer.peerLost runs on
       // wall-clock timers, so the sim launches directly with the same client token).
       if (instance.noticeAt !== undefined) return;
-      void ctx;
-      provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: instance.id }, instanceType: 'sim', lifecycle: 'spot', clientToken: Replacer.clientToken(instance.id) }).catch(() => {});
+      noteLoss(ctx, instance.zone);
+      const clientToken = Replacer.clientToken(instance.id);
+      const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: instance.id, avoidZone: instance.zone, key: clientToken, losses, now: ctx.now });
+      provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: instance.id }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder }).catch(() => {});
     },
   };
 }
@@ -206,9 +220,13 @@ export class SimInstanceProvider implements InstanceProvider {
     if (spec.lifecycle === 'spot') {
       // A replacement avoids the zone of the instance it replaces when another zone has
       // capacity: that zone is the one at risk (a rebalance recommendation, a notice).
+      // The caller's zone order (the agent's placementZoneOrder), as the AWS launch plan
+      // honours it; without one (the initial fleet), the same spread rule over our instances.
       const replaced = spec.tags[TAG_REPLACES] === undefined ? undefined : this.byId.get(spec.tags[TAG_REPLACES]);
       const avoid = replaced ? new Set([replaced.sim.zone]) : undefined;
-      const zones = spec.zone !== undefined ? [spec.zone] : spreadZones(ctx, { key: spec.clientToken ?? `launch:${ctx.now}`, avoid });
+      const zones = spec.zone !== undefined ? [spec.zone]
+        : spec.zoneOrder ? spec.zoneOrder.filter((z) => ctx.spotCapacity(z))
+        : spreadZones(ctx, { key: spec.clientToken ?? `launch:${ctx.now}`, avoid });
       for (const zone of zones) {
         sim = ctx.launch({ lifecycle: 'spot', zone, replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
         if (sim) break;

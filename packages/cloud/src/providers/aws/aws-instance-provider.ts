@@ -294,6 +294,7 @@ export class AwsInstanceProvider implements InstanceProvider {
       onDemandFallback: this.onDemandFallback,
       subnets,
       zone: spec.zone,
+      zoneOrder: spec.zone === undefined ? spec.zoneOrder : undefined,
       clientToken: spec.clientToken ?? randomUUID(),
       callerToken: spec.clientToken !== undefined,
       rotation: this.launches++,
@@ -556,6 +557,9 @@ export class AwsInstanceProvider implements InstanceProvider {
     }
     if (spec.zone !== undefined && (typeof spec.zone !== 'string' || spec.zone === '')) {
       throw launchError('launch spec zone must be an availability zone name', 'e.g. "us-east-1a", or omit zone');
+    }
+    if (spec.zoneOrder !== undefined && (!Array.isArray(spec.zoneOrder) || spec.zoneOrder.length > 64 || spec.zoneOrder.some((z) => typeof z !== 'string' || z === ''))) {
+      throw launchError('launch spec zoneOrder must be a list of at most 64 availability zone names', 'e.g. ["us-east-1b", "us-east-1a"] (placementZoneOrder), or omit it');
     }
     if (spec.userData !== undefined && (typeof spec.userData !== 'string' || Buffer.byteLength(spec.userData) > MAX_USER_DATA_BYTES)) {
       throw launchError('launch spec userData must be a string of at most 16 KiB', 'put large boot data in the object store and pass its key');

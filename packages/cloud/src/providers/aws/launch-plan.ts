@@ -28,10 +28,84 @@ export function spreadZoneOrder(input: {
   held: Readonly<Record<string, number>>;
   key: string;
   avoid?: ReadonlySet<string> | undefined;
+  /** Recent losses per zone (preemptions of ours): fewer first, before held counts. */
+  losses?: Readonly<Record<string, number>> | undefined;
 }): string[] {
   const rank = new Map(rendezvousRank(input.key, input.zones).map((z, i) => [z, i]));
   const avoided = (z: string): number => (input.avoid?.has(z) ? 1 : 0);
-  return [...new Set(input.zones)].sort((a, b) => (avoided(a) - avoided(b)) || ((input.held[a] ?? 0) - (input.held[b] ?? 0)) || (rank.get(a)! - rank.get(b)!));
+  const lost = (z: string): number => input.losses?.[z] ?? 0;
+  return [...new Set(input.zones)].sort((a, b) => (avoided(a) - avoided(b)) || (lost(a) - lost(b)) || ((input.held[a] ?? 0) - (input.held[b] ?? 0)) || (rank.get(a)! - rank.get(b)!));
+}
+
+/** A pool member as the placement rule needs it (the agent's view, or the simulator's). */
+export interface PlacementMember {
+  id: string;
+  zone?: string | undefined;
+  role?: string | undefined;
+  /** The agent state; `draining` / `stopped` ones are leaving and hold no place. */
+  state?: string | undefined;
+  /** When known (the simulator): on-demand instances are not reclaimed with a zone and do not count. */
+  lifecycle?: 'spot' | 'on-demand' | undefined;
+}
+
+/**
+ * How long a zone's loss weighs on placement: 12 hours. On the shipped 6-zone trace
+ * (4 replicas) pure fewest-held spread gives 99.39 % all-ready; counting losses over
+ * 6 h / 12 h / 24 h / 7 d gives 99.55 / 99.57 / 99.56 / 99.58 % (simulator, more-zones.ts).
+ */
+export const LOSS_MEMORY_MS = 12 * 3_600_000;
+
+/** Most zones a placement considers (configured zones are operator input, bounded). */
+export const MAX_PLACEMENT_ZONES = 64;
+
+/**
+ * Where a replacement (or a back-to-spot successor) of `leaving` should go, best first:
+ * `spreadZoneOrder` over the pool's configured zones: the leaving instance's zone last when
+ * it is under notice (`avoidZone`); then zones by how many of the pool's instances they
+ * lost in the last `lossMemoryMs` (fewest first: a zone's preemptions come in runs, and
+ * every zone we occupy exposes the whole fleet to its runs; with pure fewest-held spread,
+ * 6 zones gave lower availability than their best 3-zone subset, 99.39 vs 99.67 %); then
+ * held counts from the view (members of `role` that are not leaving, `leaving` excluded).
+  The agent's Replacer and SpotReturn put the
+ * result in the launch spec's `zoneOrder`; the simulator calls it unchanged. Pure.
+ * Returns undefined without configured zones: zones the view does not know would sort
+ * after the known ones, though they hold nothing; the provider's rotation is better then.
+ */
+export function placementZoneOrder(input: {
+  /** The pool's configured zones (its `zones`, or the provider's subnets' zones). */
+  zones: readonly string[] | undefined;
+  members: readonly PlacementMember[];
+  /** Pool (role) of the launch; members of other roles do not count. */
+  role?: string | undefined;
+  /** The instance being replaced or moved: it holds no place. */
+  leaving: string;
+  /** Zone the notice came from (tried last), if any. */
+  avoidZone?: string | undefined;
+  /** Rendezvous key of the tie-break: the launch's client token. */
+  key: string;
+  /** Zones and times of the pool's recent losses (notices, crashes) this node saw. @default none */
+  losses?: readonly { zone: string; at: number }[] | undefined;
+  /** Now (epoch ms, or simulated ms), for the loss window. */
+  now?: number | undefined;
+  /** Losses older than this are forgotten. @default LOSS_MEMORY_MS */
+  lossMemoryMs?: number | undefined;
+}): string[] | undefined {
+  if (!input.zones || input.zones.length === 0) return undefined;
+  const zones = [...new Set(input.zones)].slice(0, MAX_PLACEMENT_ZONES);
+  const held: Record<string, number> = {};
+  for (const m of input.members) {
+    if (m.id === input.leaving || m.zone === undefined || m.state === 'draining' || m.state === 'stopped' || m.lifecycle === 'on-demand') continue;
+    if (input.role !== undefined && m.role !== undefined && m.role !== input.role) continue;
+    held[m.zone] = (held[m.zone] ?? 0) + 1;
+  }
+  const avoid = input.avoidZone === undefined ? undefined : new Set([input.avoidZone]);
+  let losses: Record<string, number> | undefined;
+  if (input.losses && input.now !== undefined) {
+    const since = input.now - (input.lossMemoryMs ?? LOSS_MEMORY_MS);
+    losses = {};
+    for (const loss of input.losses) if (loss.at > since && loss.at <= input.now) losses[loss.zone] = (losses[loss.zone] ?? 0) + 1;
+  }
+  return spreadZoneOrder({ zones, held, key: input.key, avoid, losses });
 }
 
 /** The most replicas one zone should hold: ⌈N/Z⌉ over the zones that have capacity. */

@@ -221,7 +221,8 @@ export class LocalInstanceProvider implements InstanceProvider {
             id: newInstanceId(),
             privateIp: '127.0.0.1',
             instanceType: spec.instanceType,
-            zone: spec.zone ?? this.zones[this.registry.countInstances() % this.zones.length]!,
+            // Locally every zone has capacity: the first of the caller's order that exists wins.
+            zone: spec.zone ?? spec.zoneOrder?.find((z) => this.zones.includes(z)) ?? this.zones[this.registry.countInstances() % this.zones.length]!,
             lifecycle: spec.lifecycle,
             launchedAt: Date.now(),
             userData: spec.userData ?? null,
@@ -452,6 +453,9 @@ export class LocalInstanceProvider implements InstanceProvider {
     }
     if (spec.zone !== undefined && !this.zones.includes(spec.zone)) {
       throw launchError(`zone ${spec.zone} does not exist in the local cloud`, `use one of ${this.zones.join(', ')}, or omit zone`);
+    }
+    if (spec.zoneOrder !== undefined && (!Array.isArray(spec.zoneOrder) || spec.zoneOrder.length > 64 || spec.zoneOrder.some((z) => typeof z !== 'string'))) {
+      throw launchError('launch spec zoneOrder must be a list of at most 64 zone names', `e.g. ["${this.zones[0]}"], or omit it`);
     }
     if (spec.userData !== undefined && (typeof spec.userData !== 'string' || Buffer.byteLength(spec.userData) > MAX_USER_DATA_BYTES)) {
       throw launchError('launch spec userData must be a string of at most 16 KiB', 'put large boot data in the object store and pass its key');

@@ -339,7 +339,7 @@ describe('local cloud', { concurrency: true }, () => {
     await waitFor('the host to see it is terminated and stop', () => processGroupMembers(pid).length === 0);
   });
 
-  it('spreads launches over zones round-robin and honours an explicit zone', async (t) => {
+  it('spreads launches over zones round-robin and honours an explicit zone and a zone order', async (t) => {
     const temp = await createTempLocalCloud();
     t.after(() => temp.destroy());
     const zones = [];
@@ -347,6 +347,12 @@ describe('local cloud', { concurrency: true }, () => {
     assert.deepEqual(zones, ['local-a', 'local-b', 'local-c', 'local-a']);
     const pinned = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zone: 'local-c' });
     assert.equal(pinned.zone, 'local-c');
+    // A zone order (the agent's placement rule): its first zone that exists wins.
+    const ordered = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zoneOrder: ['us-east-1a', 'local-b', 'local-a'] });
+    assert.equal(ordered.zone, 'local-b');
+    assert.equal((await temp.cloud.instances.list({ ids: [ordered.id] })).items[0]?.zone, 'local-b', 'the zone is recorded');
+    await assert.rejects(temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zoneOrder: 'local-b' as unknown as string[] }),
+      (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('zoneOrder'));
     await assert.rejects(temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zone: 'us-east-1a' }),
       (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('us-east-1a'));
     const kept = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w', [TAG_PORT_AGENT]: '7946' }, instanceType: 't', lifecycle: 'spot' });
