@@ -4,6 +4,7 @@
  * work against a task database.
  */
 import assert from 'node:assert/strict';
+import { isSynktiError } from '@synkti/core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,9 @@ describe('pipeline commands', () => {
     assert.match(await fails(['agent', '--pool', 'bad pool!']), /expected a pool name/);
     assert.match(await fails(['agent', '--pool', 'gpu', '--concurrency', '0']), /expected a whole number from 1 to 1000/);
     assert.match(await fails(['agent', '--pool', 'gpu', '--heartbeat', 'soon']), /expected a positive duration/);
-    assert.match(await fails(['agent']), /required option '--pool <name>'/);
+    // No --pool, --pipeline or --db: a stack's task; without the stack's variables it names the first missing one and its output.
+    await assert.rejects(program().program.parseAsync(['node', 'synkti', 'agent']), (e: unknown) => isSynktiError(e, 'E_CONFIG_STACK_ENV') && /SYNKTI_POOL is not set \(from PipelineCluster/.test(e.message));
+    await assert.rejects(program().program.parseAsync(['node', 'synkti', 'agent', '--db', 'x.db']), (e: unknown) => isSynktiError(e, 'E_USAGE') && /--pool is required/.test(e.message));
     assert.match(await fails(['api', '--port', '70000']), /expected a whole number from 0 to 65535/);
   });
 

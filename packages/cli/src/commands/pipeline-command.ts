@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { SynktiError } from '@synkti/core';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { durationOption, repeatable, wholeNumberOption } from '../option-parsers.ts';
-import { runPipelineAgentProcess } from '../pipeline/agent-process.ts';
+import { agentOptionsFromStack, runPipelineAgentProcess } from '../pipeline/agent-process.ts';
 import { startPipelineApiServer } from '../pipeline/api-server.ts';
 import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
 import { DEFAULT_PIPELINE_BUCKET } from '../pipeline/pipeline-store.ts';
@@ -19,8 +20,8 @@ const defaultDb = (): string => process.env.SYNKTI_PIPELINE_DB ?? '.synkti/pipel
 /** Adds `synkti agent`, `synkti api` and `synkti pipeline submit|jobs`. */
 export function registerPipelineCommands(program: Command): void {
   program.command('agent')
-    .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer')
-    .requiredOption('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark)', poolOption)
+    .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer. With no --pool, --pipeline or --db: configured by its stack (PipelineCluster\'s variables)')
+    .option('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark)', poolOption)
     .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', repeatable, [])
     .option('--db <url|path>', DB_HELP)
     .option('--store <dir>', 'local object store directory for chunks and big results')
@@ -36,9 +37,17 @@ export function registerPipelineCommands(program: Command): void {
     .option('--metrics-interval <duration>', 'how often queue depth is published', pipelineDuration, 60_000)
     .option('--json', 'log JSON lines', false)
     .action(async (options: {
-      pool: string; pipeline: string[]; db?: string; store?: string; bucket: string; concurrency: number; heartbeat: number; poll: number;
+      pool?: string; pipeline: string[]; db?: string; store?: string; bucket: string; concurrency: number; heartbeat: number; poll: number;
       id?: string; requeuer: boolean; requeuerInterval: number; requeuerLease: number; json: boolean; metricsCluster?: string; metricsInterval: number;
     }) => {
+      if (options.pool === undefined && options.pipeline.length === 0 && options.db === undefined) {
+        // A stack's task (PipelineCluster's agent service): everything comes from its environment.
+        process.exitCode = await runPipelineAgentProcess({ ...agentOptionsFromStack(process.env), concurrency: options.concurrency });
+        return;
+      }
+      if (options.pool === undefined) {
+        throw new SynktiError('E_USAGE', '--pool is required with --pipeline or --db', { hint: 'pass --pool NAME, or give none of them inside a PipelineCluster task (its variables configure the agent)' });
+      }
       process.exitCode = await runPipelineAgentProcess({
         pool: options.pool, pipelines: options.pipeline, db: options.db ?? defaultDb(), store: options.store, bucket: options.bucket,
         agentId: options.id, concurrency: options.concurrency, heartbeatMs: options.heartbeat, pollMs: options.poll,

@@ -5,10 +5,12 @@
  * peers take them within one claim interval, exit 0). It runs the requeuer too (unless
  * --no-requeuer); only one node of the fleet sweeps at a time.
  */
+import { SynktiError } from '@synkti/core';
+import { PIPELINE_AGENT_ENV, readStackEnvironment } from '@synkti/core/contracts';
 import { PipelineAgent, openTaskDatabase, runPreemptible } from '@synkti/tasks';
 import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 import { loadPipelineModules } from './load-pipelines.ts';
-import { openPipelineStore } from './pipeline-store.ts';
+import { openPipelineStore, openS3PipelineStore } from './pipeline-store.ts';
 
 export interface PipelineAgentProcessOptions {
   pool: string;
@@ -19,6 +21,10 @@ export interface PipelineAgentProcessOptions {
   /** Local object store directory (chunks, big results). */
   store?: string | undefined;
   bucket?: string | undefined;
+  /** Keep chunks and big results in this S3 bucket (the stack's) instead of a local store. */
+  s3Bucket?: string | undefined;
+  /** AWS region of `s3Bucket` (and CloudWatch). @default the SDK's */
+  region?: string | undefined;
   agentId?: string | undefined;
   /** @default 1 */
   concurrency?: number | undefined;
@@ -41,6 +47,25 @@ export interface PipelineAgentProcessOptions {
   json?: boolean | undefined;
 }
 
+/**
+ * The options of an agent started by its stack with no flags (a PipelineCluster ECS task):
+ * everything from the variables the stack injects (PIPELINE_AGENT_ENV). A missing or
+ * invalid variable throws E_CONFIG_STACK_ENV naming it and the stack output it comes from.
+ * The database password comes from PGPASSWORD (an ECS secret), never from the URL.
+ */
+export function agentOptionsFromStack(env: Readonly<Record<string, string | undefined>> = process.env): PipelineAgentProcessOptions {
+  const v = readStackEnvironment('synkti agent (no flags: configured by its stack)', PIPELINE_AGENT_ENV, env);
+  const pipelines = v.SYNKTI_PIPELINES!.split(',').map((p) => p.trim()).filter(Boolean);
+  if (pipelines.length === 0 || pipelines.length > 64) {
+    throw new SynktiError('E_CONFIG_STACK_ENV', `SYNKTI_PIPELINES names ${pipelines.length} modules`, { hint: `set it from ${PIPELINE_AGENT_ENV.SYNKTI_PIPELINES.from}: 1..64 comma-separated module paths` });
+  }
+  return {
+    pool: v.SYNKTI_POOL!, pipelines, db: v.SYNKTI_PIPELINE_DB!, s3Bucket: v.SYNKTI_BUCKET, region: v.AWS_REGION,
+    // The stack scales the GPU pool from the queue depth this publishes (one node at a time).
+    metricsCluster: v.SYNKTI_CLUSTER, json: true,
+  };
+}
+
 /** Runs until stopped; resolves with the exit code. */
 export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: { signal?: AbortSignal } = {}): Promise<number> {
   const log = (line: string): void => {
@@ -48,7 +73,10 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
   };
   const pipelines = await loadPipelineModules(options.pipelines);
   const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
-  const store = await openPipelineStore(options.store, options.bucket);
+  if (options.s3Bucket && options.store) {
+    throw new SynktiError('E_USAGE', 'a pipeline agent keeps objects either in --store or in the stack\'s S3 bucket, not both', { hint: 'drop --store on AWS' });
+  }
+  const store = options.s3Bucket ? openS3PipelineStore(options.s3Bucket, options.region) : await openPipelineStore(options.store, options.bucket);
   const leaseMs = options.requeuerLeaseMs ?? 10_000;
   const queueMetrics = options.metricsCluster
     ? { sink: await cloudWatchQueueSink(options.metricsCluster), intervalMs: options.metricsIntervalMs ?? 60_000 }
@@ -67,7 +95,7 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
     signal: control.signal,
     log,
     onStarted: () => {
-      log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.store ?? options.bucket}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
+      log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.s3Bucket ? `s3://${options.s3Bucket}` : options.store}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
       // Tests and supervisors wait for this line on stdout.
       process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`);
     },

@@ -18,4 +18,4 @@ export {
   readStackEnvironment, describeStackEnvironment, stackChecks, type StackVariable, type StackEnvironmentSpec, type StackEnvironment,
 } from './stack-environment.ts';
 export { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, batchRunScope, queueNameOfUrl, type BatchWorkerEnvName } from './batch-contract.ts';
-export { PIPELINE_PREFIXES, PIPELINE_AGENT_ENV, type PipelineAgentEnvName } from './pipelines-contract.ts';
+export { PIPELINE_AGENT_ENV, type PipelineAgentEnvName } from './pipelines-contract.ts';

@@ -1,17 +1,9 @@
 /**
  * The pipelines shape's contract between the code (`synkti agent`, `synkti api`) and the
  * stack that runs it (infra's PipelineCluster): the environment the stack injects into API
- * and agent tasks, each with the stack output it comes from, and the S3 layout. Pulumi-free.
+ * and agent tasks, each with the stack output it comes from. Pulumi-free.
  */
 import { stackChecks, type StackEnvironmentSpec } from './stack-environment.ts';
-
-/** Prefixes in the pipelines bucket. */
-export const PIPELINE_PREFIXES = {
-  /** Chunks and big results the agents and API share (the pipelines object store). */
-  objects: 'objects/',
-  /** Job inputs uploaded by clients before a submit. */
-  inputs: 'inputs/',
-} as const;
 
 /** Variables PipelineCluster injects into agent tasks. */
 export const PIPELINE_AGENT_ENV = {
@@ -22,8 +14,7 @@ export const PIPELINE_AGENT_ENV = {
     check: stackChecks.postgresUrl, secret: true,
   },
   SYNKTI_PIPELINES: { from: 'PipelineCluster arg pipelineModules', description: 'comma-separated pipeline module paths in the image' },
-  SYNKTI_BUCKET: { from: 'PipelineCluster.bucketName', description: 'bucket of the object store', check: stackChecks.bucket },
-  SYNKTI_OBJECTS_PREFIX: { from: 'PipelineCluster (constant PIPELINE_PREFIXES.objects)', description: 'prefix of the object store', check: stackChecks.prefix, optional: true },
+  SYNKTI_BUCKET: { from: 'PipelineCluster.bucketName', description: 'bucket of the object store (chunks, inputs and big results)', check: stackChecks.bucket },
   AWS_REGION: { from: 'PipelineCluster arg region', description: 'AWS region of the bucket and metrics', check: stackChecks.region },
 } as const satisfies StackEnvironmentSpec<string>;
 

@@ -59,8 +59,10 @@ export interface PipelineClusterArgs {
    */
   apiCommand?: string[] | undefined;
   /**
-   * Agent command; `{pool}` is replaced by the pool name.
-   * @default ['agent', '--pool', '{pool}', '--metrics-cluster', '<cluster>', ...'--pipeline' modules]
+   * Agent command; `{pool}` is replaced by the pool name. The default has no flags: the
+   * agent reads SYNKTI_POOL, SYNKTI_PIPELINES, SYNKTI_PIPELINE_DB, SYNKTI_BUCKET and
+   * SYNKTI_CLUSTER, which this component injects (PIPELINE_AGENT_ENV in @synkti/core/contracts).
+   * @default ['agent']
    */
   agentCommand?: string[] | undefined;
   /** API port and health path (`synkti api` serves GET /health). @default 8080, '/health' */
@@ -180,6 +182,8 @@ export interface ResolvedPipelineArgs {
   apiDesiredCount: number;
   apiCommand: string[];
   agentCommand: string[];
+  /** Module paths in the image, injected as SYNKTI_PIPELINES. */
+  pipelineModules: string[];
   publicApi: boolean;
   apiAllowedCidrs: string[] | undefined;
   pools: ResolvedPool[];
@@ -196,7 +200,7 @@ const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|RPC_URL|DATABASE_URL)/i;
 const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
 /** Variables PipelineCluster sets itself. */
-export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
+export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'SYNKTI_PIPELINES', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
 
 function resolvePool(p: AgentPoolArgs, i: number): ResolvedPool {
   const f = `pools[${i}]`;
@@ -255,7 +259,7 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
     if (secretNames.includes(name)) throw inputError(C, `secretArns.${name}`, 'is also in secrets', 'give each variable one source');
   }
   const modules = args.pipelineModules ?? [];
-  for (const m of modules) if (m === '' || m.startsWith('-')) throw inputError(C, 'pipelineModules', `has "${m}", which is not a module path`, 'give paths of modules in the image, e.g. /app/pipelines.js');
+  for (const m of modules) if (m === '' || m.startsWith('-') || m.includes(',')) throw inputError(C, 'pipelineModules', `has "${m}", which is not a module path`, 'give paths of modules in the image, e.g. /app/pipelines.js (no commas: agents read them as SYNKTI_PIPELINES, comma-separated)');
   const moduleArgs = modules.flatMap((m) => ['--pipeline', m]);
   const alertEmails = args.alertEmails ?? [];
   for (const e of alertEmails) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
@@ -263,7 +267,9 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
     environment, preset, project, cluster: `${project}-${environment}`, region, vpcCidr, apiPort, apiHealthPath,
     apiDesiredCount: checkInt(C, 'apiDesiredCount', args.apiDesiredCount ?? preset.apiDesiredCount, 1, 100),
     apiCommand: args.apiCommand ?? ['api', '--host', '0.0.0.0', '--port', String(apiPort), '--metrics-cluster', `${project}-${environment}`, ...moduleArgs],
-    agentCommand: args.agentCommand ?? ['agent', '--pool', '{pool}', '--metrics-cluster', `${project}-${environment}`, ...moduleArgs],
+    // No flags: the agent reads its pool, modules, database and bucket from the variables this stack injects (PIPELINE_AGENT_ENV).
+    agentCommand: args.agentCommand ?? ['agent'],
+    pipelineModules: modules,
     publicApi: args.publicApi ?? false, apiAllowedCidrs: apiAllowed,
     pools, secretNames, secretArns, env, alertEmails,
     dbInstanceClass: args.dbInstanceClass ?? preset.dbInstanceClass,

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PIPELINE_AGENT_ENV, readStackEnvironment } from '@synkti/core/contracts';
 import { readFileSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import { isSynktiError } from '@synkti/core';
@@ -81,7 +82,10 @@ for (const environment of ENVIRONMENTS) {
     assert.equal(lts.get('pipes-snark')?.inputs.instanceType, 'c7a.4xlarge');
     assert.equal(lts.get('pipes-gpu')?.inputs.instanceType, 'g6e.xlarge');
     const gpuDef = containers(one(resources, 'aws:ecs/taskDefinition:TaskDefinition', 'pipes-gpu'))[0] as ContainerDef & { command: string[] };
-    assert.deepEqual(gpuDef.command, ['agent', '--pool', 'gpu', '--metrics-cluster', `synkti-${environment}`], 'agents publish the queue depth the GPU pool scales from');
+    // No flags: the agent publishes the queue depth the GPU pool scales from with Cluster = SYNKTI_CLUSTER (agentOptionsFromStack).
+    assert.deepEqual(gpuDef.command, ['agent']);
+    const gpuEnv = Object.fromEntries(gpuDef.environment.map((e) => [e.name, e.value]));
+    assert.deepEqual([gpuEnv.SYNKTI_POOL, gpuEnv.SYNKTI_CLUSTER], ['gpu', `synkti-${environment}`], 'agents publish the queue depth the GPU pool scales from');
     const apiDef = containers(one(resources, 'aws:ecs/taskDefinition:TaskDefinition', 'pipes-api'))[0] as ContainerDef & { command: string[] };
     assert.deepEqual(apiDef.command, ['api', '--host', '0.0.0.0', '--port', '8080', '--metrics-cluster', `synkti-${environment}`]);
     assert.deepEqual(gpuDef?.resourceRequirements, [{ type: 'GPU', value: '1' }]);
@@ -128,7 +132,17 @@ test('secrets: each in Secrets Manager, injected by valueFrom, none in plain env
     const text = def.inputs.containerDefinitions as string;
     for (const s of secretValues) assert.equal(text.includes(s), false, `${def.name}: no secret value in the task definition`);
     const [c] = containers(def);
-    assert.deepEqual((c as ContainerDef & { command: string[] }).command.slice(-2), ['--pipeline', '/app/pipelines.js']);
+    const command = (c as ContainerDef & { command: string[] }).command;
+    if (command[0] === 'agent') {
+      // An agent runs from the stack's variables alone: the contract's reader accepts what the stack injects.
+      assert.deepEqual(command, ['agent']);
+      const env = Object.fromEntries((c as ContainerDef & { environment: Array<{ name: string; value: string }> }).environment.map((e) => [e.name, e.value]));
+      const read = readStackEnvironment('agent', PIPELINE_AGENT_ENV, env);
+      assert.equal(read.SYNKTI_PIPELINES, '/app/pipelines.js');
+      assert.match(read.SYNKTI_PIPELINE_DB ?? '', /^postgres:\/\/synkti@[^:]+:5432\/synkti\?sslmode=require$/);
+    } else {
+      assert.deepEqual(command.slice(-2), ['--pipeline', '/app/pipelines.js']);
+    }
     assert.deepEqual(c?.secrets.map((s) => s.name), ['BROKER_PRIVATE_KEY', 'ORDER_STREAM_URL', 'PGPASSWORD', 'RPC_URL']);
     assert.match(c?.secrets.find((s) => s.name === 'PGPASSWORD')?.valueFrom ?? '', /:password::$/);
     assert.equal(c?.secrets.find((s) => s.name === 'ORDER_STREAM_URL')?.valueFrom, 'arn:aws:secretsmanager:us-east-1:123456789012:secret:order-stream-AbCdEf');

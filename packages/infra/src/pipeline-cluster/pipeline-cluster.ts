@@ -304,6 +304,8 @@ export class PipelineCluster extends pulumi.ComponentResource {
       PGHOST: pgHost, PGPORT: String(POSTGRES_PORT), PGDATABASE: DB_NAME, PGUSER: DB_USER, PGSSLMODE: 'require',
       // What `synkti agent|api` open by default. No password in the URL: node-postgres reads PGPASSWORD (a secret).
       SYNKTI_PIPELINE_DB: `postgres://${DB_USER}@${pgHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`,
+      // The rest of PIPELINE_AGENT_ENV (SYNKTI_POOL is per service): what `synkti agent` with no flags reads.
+      SYNKTI_PIPELINES: a.pipelineModules.join(','),
     }));
     const secretsList = pulumi.all(injected).apply((m) => Object.entries(m).sort(([x], [y]) => x.localeCompare(y)).map(([envName, valueFrom]) => ({ name: envName, valueFrom })));
     const containerDefs = (service: string, group: aws.cloudwatch.LogGroup, command: string[], extra: { env?: Record<string, string>; ports?: number[]; gpus?: number; cpu: number; memory: number }) =>
