@@ -1,6 +1,7 @@
 /**
  * The local queue backend: one SQLite file (libsql) that any number of processes on the
- * machine open at once (the local cloud keeps it under `.synkti/<cluster>/`).
+ * machine open at once (the local cloud keeps it under `.synkti/<cluster>/`). A claim is
+ * one UPDATE ... RETURNING and an ack one DELETE ... RETURNING, each prepared once per handle.
  *
  * Safe between processes for the same reasons as the local cloud's registry: WAL mode,
  * a busy timeout, and every read-then-write inside `BEGIN IMMEDIATE`, so two consumers
@@ -100,6 +101,7 @@ class LocalQueueDriver implements QueueDriver {
   private readonly maxReceives: number;
   private readonly pollIntervalMs: number;
   private readonly bellKey: string;
+  private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
   constructor(db: Database.Database, path: string, options: ResolvedQueueOptions, pollIntervalMs: number) {
@@ -166,7 +168,7 @@ class LocalQueueDriver implements QueueDriver {
   async send(entries: DriverSendEntry[]): Promise<string[]> {
     const now = Date.now();
     const ids = this.immediate(() => {
-      const insert = this.db.prepare('INSERT INTO queue_messages (id, queue, body, ref, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)');
+      const insert = this.statement('send', 'INSERT INTO queue_messages (id, queue, body, ref, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)');
       return entries.map((entry) => {
         const id = randomUUID();
         insert.run([id, this.queue, Buffer.from(entry.body, 'utf8'), entry.ref ?? null, now, now + entry.delayMs]);
@@ -188,30 +190,46 @@ class LocalQueueDriver implements QueueDriver {
     });
   }
 
+  /**
+   * One UPDATE ... RETURNING leases up to `maxMessages`: a write statement takes SQLite's
+   * write lock before it reads, so no two consumers pick the same row, without an explicit
+   * transaction. Exhausted rows are never picked; they are dead-lettered when a claim finds
+   * nothing (and by stats/deadLetters), which keeps that sweep off the busy path.
+   */
   private claim(maxMessages: number, leaseMs: number): { items: DriverMessage[]; nextVisibleAt?: number } {
-    return this.immediate(() => {
-      const now = Date.now();
-      this.sweepExhausted(now);
-      const rows = this.db.prepare(`SELECT id, body, ref, sent_at AS sentAt, receive_count AS receiveCount FROM queue_messages
-        WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`)
-        .all([this.queue, now, maxMessages]) as MessageRow[];
-      if (rows.length === 0) {
-        const next = this.db.prepare('SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND dead_at IS NULL')
+    const now = Date.now();
+    const leaseExpiresAt = now + leaseMs;
+    const rows = this.statement('claim', `UPDATE queue_messages SET receive_count = receive_count + 1, leased = 1,
+        lease_token = lower(hex(randomblob(16))), visible_at = ?
+      WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count < ?
+        ORDER BY visible_at, seq LIMIT ?)
+      RETURNING seq, id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, lease_token AS leaseToken`)
+      .all([leaseExpiresAt, this.queue, now, this.maxReceives, maxMessages]) as Array<MessageRow & { seq: number; leaseToken: string }>;
+    if (rows.length === 0) {
+      return this.immediate(() => {
+        this.sweepExhausted(Date.now());
+        const next = this.statement('next', 'SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND dead_at IS NULL')
           .get([this.queue]) as { next: number | null } | undefined;
         return { items: [], nextVisibleAt: next?.next ?? undefined };
-      }
-      const update = this.db.prepare('UPDATE queue_messages SET receive_count = receive_count + 1, leased = 1, lease_token = ?, visible_at = ? WHERE id = ?');
-      const leaseExpiresAt = now + leaseMs;
-      const items = rows.map((row) => {
-        const token = randomUUID();
-        update.run([token, leaseExpiresAt, row.id]);
-        return {
-          id: row.id, body: text(row.body), ref: row.ref ?? undefined, receipt: `${row.id}:${token}`,
-          receiveCount: Number(row.receiveCount) + 1, sentAt: Number(row.sentAt), leaseExpiresAt,
-        };
       });
-      return { items };
-    });
+    }
+    // FIFO within a batch (RETURNING gives rows in no set order).
+    rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+    const items = rows.map((row) => ({
+      id: row.id, body: text(row.body), ref: row.ref ?? undefined, receipt: `${row.id}:${row.leaseToken}`,
+      receiveCount: Number(row.receiveCount), sentAt: Number(row.sentAt), leaseExpiresAt,
+    }));
+    return { items };
+  }
+
+  /** A prepared statement, compiled once per handle. */
+  private statement(key: string, sql: string): Database.Statement {
+    let prepared = this.statements.get(key);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(key, prepared);
+    }
+    return prepared;
   }
 
   /** Visible messages already delivered `maxReceives` times go to the dead-letter queue instead of out again. */
@@ -237,13 +255,10 @@ class LocalQueueDriver implements QueueDriver {
   async ack(receipt: string): Promise<{ ok: boolean; ref?: string | undefined }> {
     const lease = parseReceipt(receipt);
     if (!lease) return { ok: false };
-    return this.immediate(() => {
-      const row = this.db.prepare('SELECT ref FROM queue_messages WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL')
-        .get([lease.id, lease.token]) as { ref: string | null } | undefined;
-      if (!row) return { ok: false };
-      this.db.prepare('DELETE FROM queue_messages WHERE id = ?').run([lease.id]);
-      return { ok: true, ref: row.ref ?? undefined };
-    });
+    // One statement, atomic on its own: no transaction needed.
+    const row = this.statement('ack', 'DELETE FROM queue_messages WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL RETURNING ref')
+      .get([lease.id, lease.token]) as { ref: string | null } | undefined;
+    return row ? { ok: true, ref: row.ref ?? undefined } : { ok: false };
   }
 
   async release(receipt: string, error: string | undefined, delayMs: number): Promise<boolean> {

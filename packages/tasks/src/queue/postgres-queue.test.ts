@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
 import { startOrSkip } from '../../../../scripts/test-services/services.ts';
 import { startTestPostgres } from '../../../../scripts/test-services/postgres.ts';
 import { runQueueConformance } from './conformance.ts';
@@ -11,4 +14,62 @@ runQueueConformance('postgres', async () => {
     open: (options) => openPostgresQueue({ ...options, connectionString: server.url, poolSize: 2 }),
     close: () => server.stop(),
   };
+});
+
+describe('PostgreSQL queue acks', () => {
+  let server: Awaited<ReturnType<typeof startTestPostgres>> | undefined;
+  let skip: string | undefined;
+  before(async () => {
+    const started = await startOrSkip(startTestPostgres);
+    if (started.skip !== undefined) skip = started.skip;
+    else server = started.service;
+  });
+  after(async () => { await server?.stop(); });
+
+  for (const acks of ['deferred', 'durable'] as const) {
+    it(`${acks}: an ack acknowledged before close() is in the database once close() resolves, seen by another handle`, async (t) => {
+      if (!server) return t.skip(skip);
+      const name = `acks-${randomBytes(4).toString('hex')}`;
+      const consumer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 2, acks });
+      const observer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
+      t.after(async () => { await consumer.close(); await observer.close(); });
+      await consumer.sendBatch(['a', 'b', 'c']);
+      const messages = await consumer.receive({ maxMessages: 3, leaseMs: 60_000 });
+      assert.equal(messages.length, 3);
+      for (const m of messages) assert.equal(await consumer.ack(m), true);
+      // The same handle never sees an acked message, deferred or not.
+      assert.deepEqual(await consumer.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
+      assert.equal(await consumer.ack(messages[0]!), false, 'a second ack is refused');
+      await consumer.close();
+      assert.deepEqual(await observer.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
+    });
+  }
+
+  it('deferred: the next receive carries the acks; the other handle sees them gone without any call on the first', async (t) => {
+    if (!server) return t.skip(skip);
+    const name = `acks-${randomBytes(4).toString('hex')}`;
+    const consumer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 2 });
+    const observer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
+    t.after(async () => { await consumer.close(); await observer.close(); });
+    await consumer.sendBatch(['1', '2']);
+    const [first] = await consumer.receive({ leaseMs: 60_000 });
+    assert.ok(first);
+    assert.equal(await consumer.ack(first), true);
+    const [second] = await consumer.receive({ leaseMs: 60_000 });
+    assert.equal(second?.body, '2');
+    // The first ack's DELETE went with that receive (or its 5 ms timer): bounded wait, no fixed sleep.
+    const deadline = Date.now() + 5000;
+    let stats = await observer.stats();
+    while (stats.inFlight !== 1 && Date.now() < deadline) stats = await observer.stats();
+    assert.deepEqual(stats, { depth: 0, inFlight: 1, delayed: 0, deadLettered: 0 });
+    assert.equal(await consumer.ack(second!), true);
+    while (stats.inFlight !== 0 && Date.now() < deadline + 5000) stats = await observer.stats();
+    assert.equal(stats.inFlight, 0, 'the timer sends a deferred ack no receive carried');
+  });
+
+  it('refuses an unknown acks mode, naming the option', async (t) => {
+    if (!server) return t.skip(skip);
+    await assert.rejects(openPostgresQueue({ connectionString: server.url, name: 'x', acks: 'lazy' as 'durable' }),
+      (error: Error & { code?: string }) => error.code === 'E_QUEUE_OPTION' && /acks/.test(error.message));
+  });
 });

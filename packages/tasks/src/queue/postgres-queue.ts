@@ -2,11 +2,14 @@
  * The PostgreSQL queue backend, for self-hosted fleets that already run a database.
  *
  * One table holds every queue's messages (the dead-letter queue is the rows with
- * `dead_at` set). Consumers claim with `SELECT ... FOR UPDATE SKIP LOCKED`, so any number
- * of them, on any number of machines, never lease the same message and never wait on
- * each other's locks. Times come from the database clock (`clock_timestamp()`), so
- * machines with skewed clocks agree on when a lease ends. Sends `NOTIFY` the queue's
- * channel, which wakes long polls at once; a slow poll covers a lost notification.
+ * `dead_at` set). Consumers claim with one prepared statement, an UPDATE around a
+ * `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of them, on any number of machines,
+ * never lease the same message and never wait on each other's locks. Times come from the
+ * database clock (`clock_timestamp()`), so machines with skewed clocks agree on when a
+ * lease ends. Sends `NOTIFY` the queue's channel, which wakes long polls at once; a slow
+ * poll covers a lost notification. Acks are coalesced per handle and, by default,
+ * deferred into the next claim's statement (see `PostgresQueueOptions.acks`), so a
+ * consumer taking one message at a time costs one round trip per message.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -39,7 +42,30 @@ export interface PostgresQueueOptions extends QueueOptions {
    * @default 1000
    */
   pollIntervalMs?: number | undefined;
+  /**
+   * When an ack reaches the database.
+   * - `"deferred"`: when the lease still has at least 2 s to run, ack() resolves at once
+   *   and its DELETE goes with this handle's next receive (the same statement as the
+   *   claim) or within 5 ms, whichever comes first. Other handles may see the message in
+   *   flight for those milliseconds; every call on this handle sees it gone. If the process
+   *   dies (or the database is unreachable until the lease ends) in between, the message is
+   *   delivered again, exactly as if the ack had never been sent: at-least-once holds,
+   *   the ack was only not durable yet. A lease closer to its end is acked as with "durable".
+   * - `"durable"`: ack() resolves only after its DELETE committed (acks of one process are
+   *   still coalesced into one DELETE while one is on its way).
+   * @default "deferred"
+   */
+  acks?: 'deferred' | 'durable' | undefined;
 }
+
+/** A deferred ack needs this much lease left, so its DELETE surely lands before the lease ends. */
+const DEFERRED_ACK_MIN_LEASE_MS = 2000;
+/** A deferred ack waits at most this long for a receive to carry it. */
+const DEFERRED_ACK_FLUSH_MS = 5;
+/** A deferred ack whose DELETE failed is tried again after this long (while its lease lasts). */
+const DEFERRED_ACK_RETRY_MS = 250;
+/** Leases remembered per handle for deferred acks; past this, acks are durable until some end. */
+const MAX_TRACKED_LEASES = 10_000;
 
 const DEFAULT_TABLE = 'synkti_queue_messages';
 const DEFAULT_POLL_INTERVAL_MS = 1000;
@@ -55,6 +81,7 @@ function parseReceipt(receipt: string): { id: string; token: string } | undefine
 }
 
 interface Row {
+  seq: string;
   id: string;
   /** UTF-8 bytes: PostgreSQL's text type cannot hold a NUL character. */
   body: Buffer;
@@ -65,6 +92,19 @@ interface Row {
   last_error: string | null;
   dead_at: string | null;
 }
+
+interface PendingAck {
+  id: string;
+  token: string;
+  /** Absent for a deferred ack (already resolved). */
+  resolve?: (result: { ok: boolean; ref?: string | undefined }) => void;
+  reject?: (error: unknown) => void;
+  /** Local-clock end of the lease (a deferred ack past it is dropped: the message comes back). */
+  expiresAt: number;
+}
+
+/** Most receipts one coalesced DELETE carries. */
+const MAX_ACK_BATCH = 100;
 
 class PostgresQueueDriver implements QueueDriver {
   private readonly pool: pg.Pool;
@@ -79,8 +119,19 @@ class PostgresQueueDriver implements QueueDriver {
   private dropListener: ((destroy: boolean) => void) | undefined;
   private listening: Promise<void> | undefined;
   private closed = false;
+  private readonly acks: PendingAck[] = [];
+  /** Acks already resolved, waiting for a receive or the flush timer to carry them. */
+  private deferred: PendingAck[] = [];
+  private deferTimer: NodeJS.Timeout | undefined;
+  /** Leases this handle handed out: receipt → local end of the lease, payload ref. */
+  private readonly leases = new Map<string, { expiresAt: number; ref: string | undefined }>();
+  private readonly ackMode: 'deferred' | 'durable';
+  private ackFlushing = false;
+  private ackScheduled = false;
+  private ackFlush: Promise<void> = Promise.resolve();
 
-  constructor(pool: pg.Pool, ownsPool: boolean, table: string, options: ResolvedQueueOptions, pollIntervalMs: number) {
+  constructor(pool: pg.Pool, ownsPool: boolean, table: string, options: ResolvedQueueOptions, pollIntervalMs: number, ackMode: 'deferred' | 'durable') {
+    this.ackMode = ackMode;
     this.pool = pool;
     this.ownsPool = ownsPool;
     this.table = table;
@@ -110,7 +161,9 @@ class PostgresQueueDriver implements QueueDriver {
         last_error TEXT,
         dead_at BIGINT
       )`);
-      await client.query(`CREATE INDEX IF NOT EXISTS ${this.table}_ready ON ${this.table} (queue, visible_at) WHERE dead_at IS NULL`);
+      // The claim's order (visible_at, seq) straight from the index: no sort of the whole backlog per claim.
+      await client.query(`CREATE INDEX IF NOT EXISTS ${this.table}_claim ON ${this.table} (queue, visible_at, seq) WHERE dead_at IS NULL`);
+      await client.query(`DROP INDEX IF EXISTS ${this.table}_ready`);
       await client.query(`CREATE INDEX IF NOT EXISTS ${this.table}_dead ON ${this.table} (queue, dead_at) WHERE dead_at IS NOT NULL`);
       await client.query('COMMIT');
     } catch (error) {
@@ -132,9 +185,13 @@ class PostgresQueueDriver implements QueueDriver {
     values.push(CHANNEL, this.channelPayload);
     const n = values.length;
     // One statement: the rows and the notification commit together.
-    await this.pool.query(`WITH inserted AS (
+    await this.pool.query({
+      name: this.statementName(`send${entries.length}`),
+      text: `WITH inserted AS (
         INSERT INTO ${this.table} (id, queue, body, ref, sent_at, visible_at) VALUES ${rows.join(', ')} RETURNING seq
-      ) SELECT pg_notify($${n - 1}, $${n}) FROM (SELECT count(*) FROM inserted) AS c`, values);
+      ) SELECT pg_notify($${n - 1}, $${n}) FROM (SELECT count(*) FROM inserted) AS c`,
+      values,
+    });
     return ids;
   }
 
@@ -201,48 +258,211 @@ class PostgresQueueDriver implements QueueDriver {
     [this.queue, this.maxReceives, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, EARLIER_ERROR, RELEASED_WITHOUT_ERROR]);
   }
 
+  /**
+   * One statement leases up to `maxMessages`: the subquery picks visible rows with
+   * `FOR UPDATE SKIP LOCKED` and the UPDATE around it leases them, so a claim is one round
+   * trip, prepared once per connection. Exhausted rows (receive_count >= maxReceives) are
+   * never picked; they are moved to the dead-letter queue only when a claim finds nothing
+   * (and by stats/deadLetters), which keeps that sweep off the busy path. The clock is read
+   * once, in an InitPlan (`(SELECT now)`): clock_timestamp() is volatile, and written inline
+   * it could not bound the index scan, so every claim read and sorted the whole backlog.
+   */
   private async claim(maxMessages: number, leaseMs: number): Promise<{ items: DriverMessage[]; nextVisibleAt?: number }> {
-    await this.sweepExhausted();
     const started = Date.now();
-    const result = await this.pool.query<Row>(`WITH picked AS (
-        SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= ${NOW_MS} AND receive_count < $2
-        ORDER BY visible_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-      ) UPDATE ${this.table} AS m SET receive_count = m.receive_count + 1, leased = true, lease_token = gen_random_uuid()::text,
-        visible_at = ${NOW_MS} + $4::bigint
-      FROM picked WHERE m.seq = picked.seq
-      RETURNING m.seq, m.id, m.body, m.ref, m.sent_at, m.receive_count, m.lease_token`,
-    [this.queue, this.maxReceives, maxMessages, leaseMs]);
+    // Deferred acks ride along: one round trip deletes them and leases the next messages.
+    const carried = this.takeDeferred(started);
+    let result: pg.QueryResult<Row>;
+    try {
+      result = await this.pool.query<Row>({
+        name: this.statementName('claim'),
+        text: `WITH acked AS (
+          DELETE FROM ${this.table} AS d USING unnest($5::text[], $6::text[]) AS a(id, token)
+          WHERE d.id = a.id AND d.lease_token = a.token AND d.leased AND d.dead_at IS NULL RETURNING d.seq
+        )
+        UPDATE ${this.table} AS m SET receive_count = m.receive_count + 1, leased = true, lease_token = gen_random_uuid()::text,
+          visible_at = ${NOW_MS} + $4::bigint
+        WHERE m.seq IN (
+          SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= (SELECT ${NOW_MS}) AND receive_count < $2
+          ORDER BY visible_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING m.seq, m.id, m.body, m.ref, m.sent_at, m.receive_count, m.lease_token`,
+        values: [this.queue, this.maxReceives, maxMessages, leaseMs, carried.map((a) => a.id), carried.map((a) => a.token)],
+      });
+    } catch (error) {
+      // Nothing of the statement happened: the acks wait for the next carrier.
+      this.deferred.unshift(...carried);
+      if (carried.length > 0) this.scheduleDeferred(DEFERRED_ACK_RETRY_MS);
+      throw error;
+    }
     if (result.rows.length === 0) {
-      const next = await this.pool.query<{ wait: string | null }>(
-        `SELECT MIN(visible_at) - ${NOW_MS} AS wait FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL`, [this.queue]);
+      await this.sweepExhausted();
+      const next = await this.pool.query<{ wait: string | null }>({
+        name: this.statementName('next'),
+        text: `SELECT MIN(visible_at) - ${NOW_MS} AS wait FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL`,
+        values: [this.queue],
+      });
       const wait = next.rows[0]?.wait;
       return { items: [], nextVisibleAt: wait === null || wait === undefined ? undefined : Date.now() + Number(wait) };
     }
-    const items = result.rows.map((row) => ({
-      id: row.id, body: row.body.toString('utf8'), ref: row.ref ?? undefined, receipt: `${row.id}:${row.lease_token}`,
-      receiveCount: row.receive_count, sentAt: Number(row.sent_at), leaseExpiresAt: started + leaseMs,
-    }));
+    // FIFO within a batch (the UPDATE returns rows in no set order).
+    const rows = result.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+    const leaseExpiresAt = started + leaseMs;
+    if (this.ackMode === 'deferred') this.pruneLeases(started);
+    const items = rows.map((row) => {
+      const receipt = `${row.id}:${row.lease_token}`;
+      if (this.ackMode === 'deferred' && this.leases.size < MAX_TRACKED_LEASES) this.leases.set(receipt, { expiresAt: leaseExpiresAt, ref: row.ref ?? undefined });
+      return {
+        id: row.id, body: row.body.toString('utf8'), ref: row.ref ?? undefined, receipt,
+        receiveCount: row.receive_count, sentAt: Number(row.sent_at), leaseExpiresAt,
+      };
+    });
     return { items };
   }
 
-  async extend(receipt: string, leaseMs: number): Promise<boolean> {
-    const lease = parseReceipt(receipt);
-    if (!lease) return false;
-    const result = await this.pool.query(`UPDATE ${this.table} SET visible_at = ${NOW_MS} + $3::bigint
-      WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL`, [lease.id, lease.token, leaseMs]);
-    return (result.rowCount ?? 0) > 0;
+  /** Deferred acks whose lease has not ended (the others are dropped: their messages come back, as they must). */
+  private takeDeferred(now: number): PendingAck[] {
+    const carried = this.deferred.filter((a) => a.expiresAt > now);
+    this.deferred = [];
+    return carried;
   }
 
-  async ack(receipt: string): Promise<{ ok: boolean; ref?: string | undefined }> {
+  private scheduleDeferred(delayMs = DEFERRED_ACK_FLUSH_MS): void {
+    if (this.deferTimer) return;
+    // Not unref'd: an ack the caller was told about must reach the database.
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = undefined;
+      void this.flushDeferred().catch(() => undefined);
+    }, delayMs);
+  }
+
+  /** Sends the deferred acks now (every call but a claim starts with this, so this handle never sees an acked message). */
+  private async flushDeferred(): Promise<void> {
+    if (this.deferTimer) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+    }
+    if (this.deferred.length > 0) {
+      this.acks.push(...this.takeDeferred(Date.now()));
+      await this.flushAcks();
+    } else if (this.ackFlushing) {
+      await this.ackFlush;
+    }
+  }
+
+  private pruneLeases(now: number): void {
+    if (this.leases.size < MAX_TRACKED_LEASES / 2) return;
+    for (const [receipt, lease] of this.leases) if (lease.expiresAt <= now) this.leases.delete(receipt);
+  }
+
+  /**
+   * A prepared statement's name: one per statement text, and the text names the table.
+   * PostgreSQL keeps names up to 63 bytes; the table name is at most 51.
+   */
+  private statementName(what: string): string {
+    return `sq_${what}_${this.table}`;
+  }
+
+  async extend(receipt: string, leaseMs: number): Promise<boolean> {
+    await this.flushDeferred();
     const lease = parseReceipt(receipt);
-    if (!lease) return { ok: false };
-    const result = await this.pool.query<{ ref: string | null }>(`DELETE FROM ${this.table}
-      WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL RETURNING ref`, [lease.id, lease.token]);
-    const row = result.rows[0];
-    return row ? { ok: true, ref: row.ref ?? undefined } : { ok: false };
+    if (!lease) return false;
+    const started = Date.now();
+    const result = await this.pool.query({
+      name: this.statementName('extend'),
+      text: `UPDATE ${this.table} SET visible_at = ${NOW_MS} + $3::bigint
+      WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL`,
+      values: [lease.id, lease.token, leaseMs],
+    });
+    const extended = (result.rowCount ?? 0) > 0;
+    const known = this.leases.get(receipt);
+    if (known) {
+      if (extended) known.expiresAt = started + leaseMs;
+      else this.leases.delete(receipt);
+    }
+    return extended;
+  }
+
+  /**
+   * Acks are coalesced: the acks asked for while one DELETE is on its way go together in the
+   * next one (and those of one event-loop turn in the first), so N acks from one process
+   * cost about one round trip, not N. With `acks: "deferred"` (the default) an ack whose
+   * lease has 2 s or more left resolves at once and is carried by the next claim (see
+   * PostgresQueueOptions.acks); otherwise ack() resolves after its DELETE committed.
+   */
+  ack(receipt: string): Promise<{ ok: boolean; ref?: string | undefined }> {
+    const lease = parseReceipt(receipt);
+    if (!lease) return Promise.resolve({ ok: false });
+    const now = Date.now();
+    const known = this.leases.get(receipt);
+    this.leases.delete(receipt);
+    if (known && known.expiresAt - now >= DEFERRED_ACK_MIN_LEASE_MS) {
+      // This handle leased it, nothing here released it, and nobody else can lease it before
+      // the lease ends: the DELETE, sent within milliseconds, will find it.
+      this.deferred.push({ id: lease.id, token: lease.token, expiresAt: known.expiresAt });
+      this.scheduleDeferred();
+      return Promise.resolve({ ok: true, ref: known.ref });
+    }
+    return new Promise((resolve, reject) => {
+      // Deferred acks go first, in the same DELETE: a receipt acked twice is then refused the second time.
+      this.acks.push(...this.takeDeferred(now));
+      this.acks.push({ id: lease.id, token: lease.token, resolve, reject, expiresAt: known?.expiresAt ?? now });
+      if (!this.ackFlushing && !this.ackScheduled) {
+        this.ackScheduled = true;
+        setImmediate(() => {
+          this.ackScheduled = false;
+          void this.flushAcks();
+        });
+      }
+    });
+  }
+
+  private flushAcks(): Promise<void> {
+    if (!this.ackFlushing) this.ackFlush = this.drainAcks();
+    return this.ackFlush;
+  }
+
+  private async drainAcks(): Promise<void> {
+    this.ackFlushing = true;
+    try {
+      while (this.acks.length > 0) {
+        const batch = this.acks.splice(0, MAX_ACK_BATCH);
+        try {
+          const result = await this.pool.query<{ id: string; lease_token: string; ref: string | null }>({
+            name: this.statementName('ack'),
+            text: `DELETE FROM ${this.table} AS m USING unnest($1::text[], $2::text[]) AS a(id, token)
+              WHERE m.id = a.id AND m.lease_token = a.token AND m.leased AND m.dead_at IS NULL RETURNING m.id, m.lease_token, m.ref`,
+            values: [batch.map((a) => a.id), batch.map((a) => a.token)],
+          });
+          const deleted = new Map(result.rows.map((row) => [`${row.id}:${row.lease_token}`, row.ref]));
+          for (const a of batch) {
+            const key = `${a.id}:${a.token}`;
+            if (deleted.has(key)) {
+              const ref = deleted.get(key);
+              // The same receipt twice in one batch: only the first ack deleted it.
+              deleted.delete(key);
+              a.resolve?.({ ok: true, ref: ref ?? undefined });
+            } else {
+              a.resolve?.({ ok: false });
+            }
+          }
+        } catch (error) {
+          for (const a of batch) a.reject?.(error);
+          // Deferred acks were already answered: retry them while their lease lasts.
+          const retry = batch.filter((a) => !a.resolve);
+          if (retry.length > 0) {
+            this.deferred.unshift(...retry);
+            this.scheduleDeferred(DEFERRED_ACK_RETRY_MS);
+          }
+        }
+      }
+    } finally {
+      this.ackFlushing = false;
+    }
   }
 
   async release(receipt: string, error: string | undefined, delayMs: number): Promise<boolean> {
+    await this.flushDeferred();
+    this.leases.delete(receipt);
     const lease = parseReceipt(receipt);
     if (!lease) return false;
     const result = await this.pool.query<{ dead_at: string | null }>(`UPDATE ${this.table} SET
@@ -258,6 +478,8 @@ class PostgresQueueDriver implements QueueDriver {
   }
 
   async deadLetter(receipt: string, error: string): Promise<boolean> {
+    await this.flushDeferred();
+    this.leases.delete(receipt);
     const lease = parseReceipt(receipt);
     if (!lease) return false;
     const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = ${NOW_MS}, last_error = $3, leased = false, lease_token = NULL
@@ -266,6 +488,7 @@ class PostgresQueueDriver implements QueueDriver {
   }
 
   async deadLetters(limit: number): Promise<DriverDeadLetter[]> {
+    await this.flushDeferred();
     await this.sweepExhausted();
     const result = await this.pool.query<Row>(`SELECT id, body, ref, sent_at, receive_count, last_error, dead_at FROM ${this.table}
       WHERE queue = $1 AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT $2`, [this.queue, limit]);
@@ -276,6 +499,7 @@ class PostgresQueueDriver implements QueueDriver {
   }
 
   async redrive(ids: string[] | undefined): Promise<number> {
+    await this.flushDeferred();
     if (ids && ids.length === 0) return 0;
     const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = NULL, receive_count = 0, leased = false, lease_token = NULL,
       last_error = NULL, visible_at = ${NOW_MS} WHERE queue = $1 AND dead_at IS NOT NULL${ids ? ' AND id = ANY($2::text[])' : ''}`,
@@ -286,6 +510,7 @@ class PostgresQueueDriver implements QueueDriver {
   }
 
   async purgeDeadLetters(ids: string[] | undefined): Promise<{ count: number; refs: string[] }> {
+    await this.flushDeferred();
     if (ids && ids.length === 0) return { count: 0, refs: [] };
     const result = await this.pool.query<{ ref: string | null }>(`DELETE FROM ${this.table}
       WHERE queue = $1 AND dead_at IS NOT NULL${ids ? ' AND id = ANY($2::text[])' : ''} RETURNING ref`, ids ? [this.queue, ids] : [this.queue]);
@@ -293,6 +518,7 @@ class PostgresQueueDriver implements QueueDriver {
   }
 
   async stats(): Promise<QueueStats> {
+    await this.flushDeferred();
     await this.sweepExhausted();
     const result = await this.pool.query<Record<string, string>>(`SELECT
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at <= now_ms) AS depth,
@@ -315,6 +541,10 @@ class PostgresQueueDriver implements QueueDriver {
     if (this.closed) return;
     this.closed = true;
     this.doorbell.ring('send');
+    // Acks asked for before close() still reach the database.
+    await this.flushDeferred().catch(() => undefined);
+    if (this.acks.length > 0) await this.flushAcks();
+    await this.ackFlush;
     await this.listening?.catch(() => undefined);
     if (this.listener) {
       await this.listener.query(`UNLISTEN ${CHANNEL}`).catch(() => undefined);
@@ -341,7 +571,11 @@ export async function openPostgresQueue(options: PostgresQueueOptions): Promise<
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 4 });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   if (!options.pool) pool.on('error', () => undefined);
-  const driver = new PostgresQueueDriver(pool, !options.pool, table, resolved, pollIntervalMs);
+  const acks = options.acks ?? 'deferred';
+  if (acks !== 'deferred' && acks !== 'durable') {
+    throw new SynktiError('E_QUEUE_OPTION', `acks: ${JSON.stringify(options.acks)} must be "deferred" or "durable"`, { hint: 'omit it for "deferred"' });
+  }
+  const driver = new PostgresQueueDriver(pool, !options.pool, table, resolved, pollIntervalMs, acks);
   try {
     await driver.initialise();
   } catch (cause) {
