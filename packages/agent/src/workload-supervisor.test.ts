@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,5 +243,91 @@ describe('WorkloadSupervisor', () => {
     await until(() => supervisor.restarts >= 2);
     assert.equal(supervisor.lastError?.code, 'E_WORKLOAD_SPAWN');
     assert.match(supervisor.lastError!.message, /ENOENT/);
+  });
+});
+
+describe('process ownership: the workload of a SIGKILLed supervisor', () => {
+  /** Running, not a zombie: an orphan's parent (init in a container) may be slow to reap it. */
+  const running = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return false;
+    }
+  };
+  const SUPERVISOR = fileURLToPath(new URL('./workload-supervisor.ts', import.meta.url));
+
+  /** A supervisor in a process of its own (an agent), its workload healthy; resolves with both pids. */
+  async function supervisedInChild(t: TestContext, port: number, pidFile: string): Promise<{ agentPid: number; workloadPid: number }> {
+    const { spawn } = await import('node:child_process');
+    const script = `
+      import { WorkloadSupervisor } from ${JSON.stringify(SUPERVISOR)};
+      const s = new WorkloadSupervisor({ command: ${JSON.stringify(standIn(port))}, port: ${port}, healthPath: '/health', startupTimeoutMs: 60000, healthIntervalMs: 50, pidFile: ${JSON.stringify(pidFile)} });
+      await s.start();
+      await s.waitHealthy();
+      process.stdout.write(JSON.stringify({ workloadPid: s.pid }) + '\\n');
+      setInterval(() => {}, 1e9);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { child.kill('SIGKILL'); });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`supervisor child not healthy in 60 s: ${out}`)), 60_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) { clearTimeout(timer); resolve(out.split('\n')[0]!); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`supervisor child exited ${code}: ${out}`)); });
+    });
+    return { agentPid: child.pid!, workloadPid: (JSON.parse(line) as { workloadPid: number }).workloadPid };
+  }
+
+  test('a new supervisor with the same pid file ends the orphan before it spawns: the port is free, a new workload serves it', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-pidfile-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const port = await freeLoopbackPort();
+    const pidFile = join(dir, 'workload.pid');
+    const { agentPid, workloadPid } = await supervisedInChild(t, port, pidFile);
+    t.after(() => { try { process.kill(-workloadPid, 'SIGKILL'); } catch { /* gone */ } });
+    process.kill(agentPid, 'SIGKILL');
+    // The agent is gone; its workload is not (own process group), and holds the port.
+    const deadline = Date.now() + 5000;
+    while (alive(agentPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(running(workloadPid), true, 'the orphan outlives its supervisor');
+    const { supervisor, until } = supervise(t, { command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 60_000, pidFile });
+    await supervisor.start();
+    assert.equal(running(workloadPid), false, 'the orphan was ended before the new workload was spawned');
+    await until(() => supervisor.state === 'healthy', 60_000);
+    assert.notEqual(supervisor.pid, workloadPid);
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(supervisor.recentOutput().filter((l) => /EADDRINUSE/.test(l)), []);
+    await supervisor.stop({ graceMs: 1000 });
+    await assert.rejects(readFile(pidFile), { code: 'ENOENT' }, 'a clean stop removes the record');
+  });
+
+  test('a record naming a recycled pid (another process now) is never acted on', async (t) => {
+    const { spawn } = await import('node:child_process');
+    const { reapOrphanWorkload, writeWorkloadPidFile, bootId, processStartTime } = await import('./workload-pid-file.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-pidfile-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });
+    t.after(() => { stranger.kill('SIGKILL'); });
+    await new Promise((r) => stranger.once('spawn', r));
+    const pid = stranger.pid!;
+    const start = processStartTime(pid)!;
+    const pidFile = join(dir, 'workload.pid');
+    // Same pid, other start time (a recycled pid); then same pid and start time but not our token.
+    writeWorkloadPidFile(pidFile, { pid, startTime: start + 1, bootId: bootId(), token: 'a'.repeat(32) });
+    assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'not-ours');
+    writeWorkloadPidFile(pidFile, { pid, startTime: start, bootId: bootId(), token: 'b'.repeat(32) });
+    assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'not-ours');
+    // A record from another boot, and one that is not a record at all.
+    writeWorkloadPidFile(pidFile, { pid, startTime: start, bootId: 'another-boot', token: 'c'.repeat(32) });
+    assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'stale');
+    await writeFile(pidFile, '{"pid": 1}');
+    assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'no-record');
+    assert.equal(running(pid), true, 'the stranger was never signalled');
+    await assert.rejects(readFile(pidFile), { code: 'ENOENT' }, 'each unusable record is removed');
   });
 });

@@ -10,6 +10,7 @@ import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { request } from 'node:http';
 import { formatDuration, SynktiError } from '@synkti/core';
+import { bootId, clearWorkloadPidFile, ENV_WORKLOAD_OWNER, newOwnerToken, processStartTime, reapOrphanWorkload, writeWorkloadPidFile } from './workload-pid-file.ts';
 
 export type WorkloadState = 'stopped' | 'starting' | 'healthy' | 'unhealthy' | 'restarting' | 'failed';
 
@@ -49,6 +50,13 @@ export interface WorkloadSupervisorOptions {
   killGraceMs?: number;
   /** File the workload's stdout and stderr are appended to. @default none (only the last lines are kept) */
   logFile?: string;
+  /**
+   * Where the supervisor records the workload it owns (pid, start time, boot id, owner
+   * token). start() first ends a workload a previous supervisor (an agent killed with
+   * SIGKILL) left running, once it has proved it is that process; see workload-pid-file.ts.
+   * @default none (no record: an orphan is not found)
+   */
+  pidFile?: string;
   /** Called on every state change. */
   onStateChange?: (state: WorkloadState) => void;
   /** Where the supervisor reports what it does. @default a logger that drops everything */
@@ -112,7 +120,10 @@ export class WorkloadSupervisor {
   readonly #onProcessExit = (): void => {
     // Last resort when the supervisor's own process exits without stop(): no orphans.
     const run = this.#run;
-    if (run?.pid !== undefined && !run.gone) signalGroup(run.pid, 'SIGKILL');
+    if (run?.pid !== undefined && !run.gone) {
+      signalGroup(run.pid, 'SIGKILL');
+      this.#forget(run);
+    }
   };
 
   constructor(options: WorkloadSupervisorOptions) {
@@ -189,6 +200,12 @@ export class WorkloadSupervisor {
     if (this.#state !== 'stopped') return;
     this.#stopRequested = false;
     this.#failuresInARow = 0;
+    if (this.#options.pidFile !== undefined) {
+      // Before anything binds: an orphan of a previous agent may hold the workload port.
+      const reaped = await reapOrphanWorkload(this.#options.pidFile, { graceMs: this.#killGraceMs });
+      if (reaped.outcome === 'ended') this.#logger.warn({ killed: reaped.killed, pidFile: this.#options.pidFile }, 'ended the workload a previous agent left running');
+      else if (reaped.outcome === 'not-ours') this.#logger.info({ pidFile: this.#options.pidFile }, 'the recorded workload pid now belongs to another process: left alone');
+    }
     if (this.#options.logFile !== undefined) this.#openLog(this.#options.logFile);
     process.on('exit', this.#onProcessExit);
     this.#launch();
@@ -251,10 +268,12 @@ export class WorkloadSupervisor {
     this.#setState('starting');
     this.#writeLog(`--- synkti: starting workload (spawn ${this.#restarts + 1}) at ${new Date(this.#now()).toISOString()}: ${this.#options.command.join(' ')}\n`);
     let child: ChildProcess;
+    const token = newOwnerToken();
     try {
       child = spawn(program, args, {
         cwd: this.#options.cwd,
-        env: { ...process.env, ...this.#options.env },
+        // The owner token proves, after an agent restart, that a process is this workload.
+        env: { ...process.env, ...this.#options.env, [ENV_WORKLOAD_OWNER]: token },
         // Own process group, so stop() reaches every process the workload starts.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -278,6 +297,7 @@ export class WorkloadSupervisor {
       lastHealth: 'no health check yet',
     };
     this.#run = run;
+    this.#record(run, token);
     this.#logger.info({ pid: run.pid, command: this.#options.command, healthUrl: this.healthUrl }, 'workload spawned');
     const lineBuffers = { stdout: '', stderr: '' };
     const onOutput = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
@@ -321,6 +341,28 @@ export class WorkloadSupervisor {
     run.startupTimer = setTimeout(() => this.#onStartupTimeout(run), this.#options.startupTimeoutMs);
     run.startupTimer.unref();
     this.#scheduleHealth(run, Math.min(this.#healthIntervalMs, 100));
+  }
+
+  /** Writes the ownership record of a run (best effort: without it only an orphan goes unfound). */
+  #record(run: Run, token: string): void {
+    const path = this.#options.pidFile;
+    if (path === undefined || run.pid === undefined) return;
+    const startTime = processStartTime(run.pid);
+    if (startTime === undefined) return;
+    try {
+      writeWorkloadPidFile(path, { pid: run.pid, startTime, bootId: bootId(), token });
+    } catch (error) {
+      this.#logger.warn({ err: error, pidFile: path }, 'cannot write the workload pid file; an orphan after a crash would not be found');
+    }
+  }
+
+  #forget(run: Run): void {
+    if (this.#options.pidFile === undefined || run.pid === undefined) return;
+    try {
+      clearWorkloadPidFile(this.#options.pidFile, run.pid);
+    } catch {
+      // A record left behind is verified before use; nothing else to do.
+    }
   }
 
   #onSpawnError(error: unknown): void {
@@ -442,6 +484,7 @@ export class WorkloadSupervisor {
       await waitGroupEmpty(run.pid, () => false);
     }
     clearTimeout(killTimer);
+    if (!groupAlive(run.pid)) this.#forget(run);
   }
 
   #clearRunTimers(run: Run): void {
