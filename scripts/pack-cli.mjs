@@ -4,10 +4,10 @@
  *
  *   node scripts/pack-cli.mjs [--out DIR]     prints the tarball's path
  *
- * The tarball carries the CLI and every @synkti package as TypeScript sources (bundled
- * dependencies; they run through tsx, as in the repository) plus one prebuilt JavaScript
- * entry, dist/cli.mjs, holding only what `synkti --help` needs (the command table,
- * commander, option parsers), so help starts without loading tsx or any cloud SDK.
+ * The tarball carries every @synkti package as TypeScript sources (the agent and the
+ * stand-in run from them through tsx, as in the repository) and the CLI compiled to
+ * JavaScript (packages/cli/bin/cli-bundle.mjs) in packages/cli/dist/: a command starts
+ * without tsx, each loading only its own chunks.
  * Pulumi packages are optional peers: only `synkti infra` needs them, and it says how to
  * install them when they are missing.
  */
@@ -16,7 +16,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildCliBundle } from '../packages/cli/bin/cli-bundle.mjs';
 import ts from 'typescript';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,21 +25,6 @@ const args = process.argv.slice(2);
 const outIndex = args.indexOf('--out');
 const outDir = resolve(outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1] : join(ROOT, 'build'));
 
-/** Files bundled into dist/cli.mjs: small, no heavy imports. Everything else stays a source file. */
-const LIGHT = new Set([
-  'packages/cli/src/cli.ts',
-  'packages/cli/src/program.ts',
-  'packages/cli/src/ts-loader.ts',
-  'packages/cli/src/exit-codes.ts',
-  'packages/cli/src/option-parsers.ts',
-  'packages/cli/src/worker/launch-options.ts',
-  'packages/cli/src/commands/lazy-groups.ts',
-  'packages/cli/src/commands/completion.ts',
-  'packages/core/src/errors.ts',
-  'packages/core/src/duration.ts',
-  'packages/cloud/src/providers/local/chaos-rate.ts',
-].map((f) => join(ROOT, f)));
-const LIGHT_PACKAGES = new Set(['commander', '@synkti/core/errors', '@synkti/core/duration', '@synkti/cloud/chaos-rate']);
 /** Optional peers: big, and only `synkti infra` uses them. */
 const OPTIONAL_PEERS = /^@pulumi\//;
 
@@ -98,45 +83,9 @@ try {
   };
   rewriteTree(join(stage, 'packages'));
 
-  // The fast entry.
-  await build({
-    entryPoints: [join(CLI, 'src/cli.ts')],
-    outfile: join(stage, 'packages/cli/dist/cli.mjs'),
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'warning',
-    // commander is CommonJS: give its require() of node built-ins a real require.
-    banner: { js: "// Built by scripts/pack-cli.mjs from packages/cli/src/cli.ts: the help path only.\nimport { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(import.meta.url);" },
-    plugins: [{
-      name: 'keep-sources-external',
-      setup(on) {
-        on.onResolve({ filter: /.*/ }, (resolveArgs) => {
-          if (resolveArgs.kind === 'entry-point') return undefined;
-          const spec = resolveArgs.path;
-          if (!spec.startsWith('.') && !spec.startsWith('/')) {
-            if (LIGHT_PACKAGES.has(spec)) return undefined;
-            // Another @synkti package: kept as its staged source file.
-            const pkg = /^(@synkti\/[a-z0-9-]+)(\/[a-z0-9-]+)?$/.exec(spec);
-            if (pkg) {
-              const target = exportsOf.get(pkg[1]);
-              const exported = target?.exports[pkg[2] ? `.${pkg[2]}` : '.'];
-              if (target && typeof exported === 'string') {
-                return { path: relative(join(stage, 'packages/cli/dist'), join(stage, 'packages', target.dir, exported)), external: true };
-              }
-            }
-            return { path: spec, external: true };
-          }
-          const file = resolve(resolveArgs.resolveDir, spec);
-          if (LIGHT.has(file) || file.includes('/node_modules/')) return undefined; // ours, light; or inside a bundled package
-          if (!file.startsWith(join(CLI, 'src'))) throw new Error(`${spec} (from ${resolveArgs.importer}) is outside the CLI's sources`);
-          const staged = join(stage, 'packages/cli/src', relative(join(CLI, 'src'), file));
-          return { path: relative(join(stage, 'packages/cli/dist'), staged), external: true };
-        });
-      },
-    }],
-  });
+  // The CLI compiled to JavaScript (dist/cli.mjs and its chunks): no tsx and no
+  // TypeScript transform when a command runs; npm packages stay imports of the installed ones.
+  await buildCliBundle({ sourceRoot: stage, outDir: join(stage, 'packages/cli/dist'), nodePaths: [join(ROOT, 'node_modules')] });
 
   const cliPackage = manifests.get('cli');
   const manifest = {

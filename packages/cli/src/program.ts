@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 // Light imports only (no zod, no cloud SDKs): `synkti --help` loads this file and nothing
 // else of Synkti; each command loads its implementation when it runs.
 import { SynktiError, isSynktiError } from '@synkti/core/errors';
 import { EXIT, exitCodeForError } from './exit-codes.ts';
-import { loadImplementation, missingPackage } from './ts-loader.ts';
+import { cliBundle, loadImplementation, missingPackage, registerTsx } from './ts-loader.ts';
 import { chaosRateOption, durationOption as durationParser, repeatable, wholeNumberOption } from './option-parsers.ts';
 // commander only: scale defines the launch flags of `synkti worker launch` at start.
 import { addLaunchOptions, type LaunchOptionValues } from './worker/launch-options.ts';
@@ -26,8 +27,18 @@ function cliVersion(): string {
 
 async function loadConfig(command: Command): Promise<{ spec: ClusterSpec; file: string }> {
   const { config } = command.optsWithGlobals<{ config?: string }>();
-  const { loadClusterConfig } = await loadImplementation(() => import('@synkti/core'));
-  return loadClusterConfig({ file: config, cwd: process.cwd() });
+  const { loadClusterConfig, provideCoreToConfigs } = await loadImplementation(() => import('@synkti/core'), { tsx: false });
+  const bundle = cliBundle();
+  // Compiled CLI: the config is compiled once and cached, so a read command needs no tsx.
+  const importConfig = bundle ? (await import('./compiled-config.ts')).compiledConfigImporter({
+    provided: { '@synkti/core': bundle.core, '@synkti/core/errors': new URL('./core-errors.mjs', bundle.core).href, '@synkti/core/duration': new URL('./core-duration.mjs', bundle.core).href },
+    fallback: async (file) => {
+      await registerTsx();
+      provideCoreToConfigs();
+      return (await import(pathToFileURL(file).href)) as { default?: unknown };
+    },
+  }) : undefined;
+  return loadClusterConfig({ file: config, cwd: process.cwd(), importConfig });
 }
 
 /** The root command with its global options and error handling, and no commands. */
@@ -75,8 +86,8 @@ makes the stack, secret, buckets and agent artifact these flags point to.
 Exit codes: 0 ready, 2 bad flags or config (or a missing launch setting), 3 not ready in time.`)
     .action(async (options: LaunchOptionValues & { nodes?: number; pool?: string; timeout: number; json: boolean; chaosRate?: number; chaosNotice: number }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { up } = await loadImplementation(() => import('./commands/up.ts'));
-      const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
+      const { up } = await loadImplementation(() => import('./commands/up.ts'), { tsx: false });
+      const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'), { tsx: false });
       const chaos = options.chaosRate === undefined ? undefined : { ratePerHour: options.chaosRate, noticeMs: options.chaosNotice };
       const result = await up(spec, file, { nodes: options.nodes, pool: options.pool, timeoutMs: options.timeout, json: options.json, chaos, launch: options });
       if (options.json) console.log(JSON.stringify({ cluster: spec.name, ready: result.ok, launched: result.launched, nodes: reportsToJson(result.reports) }, null, 2));
@@ -96,7 +107,7 @@ EC2 instance whose agent cannot be reached from here shows its EC2 state (ec2:ru
 Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws clusters.`)
     .action(async (options: { json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { clusterStatus, renderNodeTable, reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
+      const { clusterStatus, renderNodeTable, reportsToJson } = await loadImplementation(() => import('./commands/status.ts'), { tsx: false });
       const result = await clusterStatus(spec, file);
       console.log(options.json ? JSON.stringify(reportsToJson(result.reports), null, 2) : renderNodeTable(result.reports, { kind: result.kind }));
       if (!result.agentsAsked && !options.json && result.reports.length > 0) {
@@ -119,7 +130,7 @@ twice: --delete-buckets --delete-protected-buckets <its exact name>.
 Exit codes: 0 done, 2 bad flags, 3 instances still stopping, 4 protected buckets refused.`)
     .action(async (options: { force: boolean; timeout: number; deleteBuckets: boolean; deleteProtectedBuckets: string[]; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { describeRefusedBuckets, down } = await loadImplementation(() => import('./commands/down.ts'));
+      const { describeRefusedBuckets, down } = await loadImplementation(() => import('./commands/down.ts'), { tsx: false });
       const result = await down(spec, file, {
         force: options.force, timeoutMs: options.timeout, quiet: options.json,
         deleteBuckets: options.deleteBuckets, deleteProtectedBuckets: options.deleteProtectedBuckets,
@@ -154,8 +165,8 @@ Example:
       --subnet subnet-0aaa:us-east-1a --instance-profile acme-synkti-worker`)
     .action(async (pool: string, n: string, options: LaunchOptionValues & { timeout: number; wait: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { describeScale, scale, scaleResultToJson } = await loadImplementation(() => import('./commands/scale.ts'));
-      const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'));
+      const { describeScale, scale, scaleResultToJson } = await loadImplementation(() => import('./commands/scale.ts'), { tsx: false });
+      const { reportsToJson } = await loadImplementation(() => import('./commands/status.ts'), { tsx: false });
       const result = await scale(spec, file, pool, n, { timeoutMs: options.timeout, wait: options.wait, quiet: options.json, launch: options });
       console.log(options.json ? JSON.stringify(scaleResultToJson(result, reportsToJson), null, 2) : describeScale(result));
       if (result.ready === false) process.exitCode = EXIT.timeout;
@@ -192,7 +203,7 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .option('--json', 'print { id, notice: { action, time }, rebalanceAt } as JSON (times ISO 8601)', false)
     .action(async (id: string, options: { in: number; rebalance: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { describePreempt, preempt } = await loadImplementation(() => import('./commands/preempt.ts'));
+      const { describePreempt, preempt } = await loadImplementation(() => import('./commands/preempt.ts'), { tsx: false });
       const result = await preempt(spec, file, id, { inMs: options.in, rebalance: options.rebalance });
       console.log(options.json
         ? JSON.stringify({
@@ -248,7 +259,7 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .option('--json', 'one JSON object per line: { node, source, line, entry } (entry: the parsed pino line, or null)', false)
     .action(async (id: string, options: { follow: boolean; lines: number; workload: boolean; json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { logs } = await loadImplementation(() => import('./commands/logs.ts'));
+      const { logs } = await loadImplementation(() => import('./commands/logs.ts'), { tsx: false });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       await logs(spec, file, id, { follow: options.follow, lines: options.lines, workload: options.workload, json: options.json, signal: controller.signal });

@@ -1,21 +1,43 @@
 import { SynktiError } from '@synkti/core/errors';
 
 /**
- * Synkti runs its TypeScript sources through tsx. In the repository the `synkti` binary
- * registers tsx before anything else; the packed CLI starts from a prebuilt JavaScript
- * entry (so `synkti --help` does not pay for tsx) and registers tsx only when a command
- * first needs its implementation.
+ * The `synkti` binary runs the CLI compiled to JavaScript (bin/cli-bundle.mjs), or, when
+ * that cannot be built, its TypeScript sources through tsx (registered by the binary up
+ * front). The compiled CLI registers tsx only when a command may import a user's
+ * TypeScript (loadImplementation without `tsx: false`).
  */
 const REGISTERED = Symbol.for('synkti.tsx-registered');
 
-export async function loadImplementation<T>(load: () => Promise<T>): Promise<T> {
+const BUNDLE = Symbol.for('synkti.cli-bundle');
+
+/** The compiled CLI's @synkti/core entries (set by bin/synkti.mjs), or undefined when running the sources. */
+export function cliBundle(): { core: string } | undefined {
+  return (globalThis as unknown as Record<symbol, { core: string } | undefined>)[BUNDLE];
+}
+
+/** Registers tsx's loaders (ESM and CommonJS, as `import 'tsx'` does), once. */
+export async function registerTsx(): Promise<void> {
   const flags = globalThis as unknown as Record<symbol, boolean | undefined>;
-  if (!flags[REGISTERED]) {
-    // Both hooks, as `import 'tsx'` installs them: configs and modules may be either kind.
-    (await import('tsx/esm/api')).register();
-    (await import('tsx/cjs/api')).register();
-    flags[REGISTERED] = true;
-  }
+  if (flags[REGISTERED]) return;
+  // Both hooks: configs and modules may be either kind.
+  (await import('tsx/esm/api')).register();
+  (await import('tsx/cjs/api')).register();
+  flags[REGISTERED] = true;
+}
+
+export interface LoadImplementationOptions {
+  /**
+   * Whether the implementation may import TypeScript at run time (a user's objective or
+   * pipeline module): tsx is registered first. Read commands say false, so the compiled
+   * CLI starts them without tsx (their config is compiled: compiled-config.ts).
+   * @default true
+   */
+  tsx?: boolean | undefined;
+}
+
+export async function loadImplementation<T>(load: () => Promise<T>, options: LoadImplementationOptions = {}): Promise<T> {
+  // Running the sources (no bundle), everything is TypeScript: tsx always.
+  if (options.tsx !== false || !cliBundle()) await registerTsx();
   try {
     return await load();
   } catch (error) {

@@ -13,6 +13,7 @@ export { serializeCluster, deserializeCluster } from './cluster-serialization.ts
 export { parseModelUri, modelUriProblem, MODEL_URI_EXAMPLE, type ModelLocation } from './model-uri.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
+export { provideCoreToConfigs } from './config-imports.ts';
 export { initTemplate, STAND_IN_COMMAND, type InitTemplateOptions } from './init-template.ts';
 export {
   workloadPreset, STAND_IN_PRESET_COMMAND, VLLM_PRESET_COMMAND, type WorkloadPreset, type WorkloadPresetName, type WorkloadPresetOptions,

@@ -12,6 +12,12 @@ export interface LoadClusterConfigOptions {
   file?: string | undefined;
   /** @default process.cwd() */
   cwd?: string | undefined;
+  /**
+   * Imports a .ts/.mjs/.js config file and resolves with its module. The CLI's compiled
+   * build passes one that compiles the config once and caches it (no tsx at each start).
+   * @default provideCoreToConfigs(), then import() (tsx must be registered for .ts)
+   */
+  importConfig?: ((file: string) => Promise<{ default?: unknown; cluster?: unknown }>) | undefined;
 }
 
 /**
@@ -58,6 +64,12 @@ function missingImportHint(name: string, file: string): string {
   return `install it beside the config (\`npm install ${pkg}\` in ${dir}), or remove the import; only @synkti/core is provided by synkti itself`;
 }
 
+/** The default config import: `import { defineCluster } from '@synkti/core'` must load wherever the config is. */
+async function importConfigFile(file: string): Promise<{ default?: unknown; cluster?: unknown }> {
+  provideCoreToConfigs();
+  return (await import(pathToFileURL(file).href)) as { default?: unknown; cluster?: unknown };
+}
+
 /** Finds, imports and validates the cluster config. */
 export async function loadClusterConfig(options: LoadClusterConfigOptions = {}): Promise<{ spec: ClusterSpec; file: string }> {
   const cwd = options.cwd ?? process.cwd();
@@ -74,9 +86,7 @@ export async function loadClusterConfig(options: LoadClusterConfigOptions = {}):
     if (file.endsWith('.json')) {
       exported = JSON.parse(readFileSync(file, 'utf8'));
     } else {
-      // `import { defineCluster } from '@synkti/core'` must load wherever the config is.
-      provideCoreToConfigs();
-      const module = (await import(pathToFileURL(file).href)) as { default?: unknown; cluster?: unknown };
+      const module = options.importConfig ? await options.importConfig(file) : await importConfigFile(file);
       exported = module.default ?? module.cluster;
       // tsx may wrap a CommonJS-looking module once more.
       if (exported && typeof exported === 'object' && 'default' in exported && !('name' in exported)) exported = (exported as { default: unknown }).default;
