@@ -20,6 +20,7 @@ export {
   type WorkerUserDataOptions, type WorkerNodeRuntime,
 } from './boot/worker-user-data.ts';
 export { renderSynktiUnit, WORKER_PATHS, WORKER_USER, type SynktiUnitOptions } from './boot/synkti-unit.ts';
+export { renderTaskEntrypoint, taskArtifactKey, type TaskEntrypointOptions } from './boot/task-entrypoint.ts';
 export { checkBucket, checkSha256, checkVersion, checkRegion, checkNodeVersion } from './boot/boot-inputs.ts';
 export { checkShellUserData, userDataKind, type UserDataKind } from './boot/user-data-format.ts';
 export {
