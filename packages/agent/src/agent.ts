@@ -11,6 +11,9 @@ import { Membership } from './membership.ts';
 import { swimMessageSchema } from './gossip-messages.ts';
 import { MembershipView, type Member } from './membership-view.ts';
 import { PeerClient, type PeerAddress } from './peer-client.ts';
+import { generateNodeKey } from './identity/node-key.ts';
+import { MemberVerifier, type IdentityAnswer } from './identity/member-verifier.ts';
+import { verifyIdentityProof } from '@synkti/cloud';
 
 export interface AgentOptions {
   cluster: string;
@@ -74,6 +77,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private metrics: AgentMetrics | undefined;
   private dashboard: AgentDashboardMount | undefined;
   membership: Membership | undefined;
+  /** Verifies peers' identities (undefined: running without identities). */
+  verifier: MemberVerifier | undefined;
+  private identityAnswer: IdentityAnswer | undefined;
   identity: InstanceIdentity | undefined;
   tags: Record<string, string> = {};
   role = '';
@@ -130,6 +136,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.metrics = new AgentMetrics({ cluster: this.options.cluster, instance: this.identity.instanceId, role: this.role });
     this.metrics.setState('booting');
 
+    // Identity (issue 17): a fresh key per start, bound by peers to the cloud-signed
+    // document this instance's metadata serves. A metadata without one (test fakes) runs
+    // without identities; every real instance (EC2, local, emulated) has one.
+    const nodeKey = generateNodeKey();
+    const signed = metadata.identityProof ? await metadata.identityProof() : undefined;
+    if (signed) {
+      // Our own document must pass our own checks, or no peer would take us either.
+      const own = verifyIdentityProof(signed.proof, signed.trust);
+      if (own.instanceId !== this.identity.instanceId || own.privateIp !== this.identity.privateIp) {
+        throw new SynktiError('E_IDENTITY_MISMATCH', `the signed identity document names ${own.instanceId} at ${own.privateIp}, not this instance ${this.identity.instanceId} at ${this.identity.privateIp}`, {
+          hint: 'the instance metadata serves another instance\'s document; restart the instance',
+        });
+      }
+      this.identityAnswer = { proof: signed.proof, key: nodeKey.publicKey };
+    } else {
+      logger.warn('the instance metadata serves no signed identity: running without member identities (peers that require them will not take this node)');
+    }
     const view = new MembershipView({
       self: {
         id: this.identity.instanceId,
@@ -145,12 +168,27 @@ export class Agent extends EventEmitter<AgentEvents> {
         load: 0,
       },
       clock: this.clock,
+      signSelf: signed ? (member) => nodeKey.signMember(member) : undefined,
     });
+    const peers = new PeerClient({ secret: this.options.secret, timeoutMs: Math.max(500, this.options.gossipIntervalMs ?? 1000) });
+    const verifier = signed && new MemberVerifier({
+      selfId: this.identity.instanceId,
+      cluster: this.options.cluster,
+      selfDocument: verifyIdentityProof(signed.proof, signed.trust),
+      trust: signed.trust,
+      defaultPorts: defaults,
+      peers,
+      logger,
+      onVerified: (member) => this.membership?.swim.learn(member),
+      clock: this.clock,
+    });
+    this.verifier = verifier || undefined;
     this.membership = new Membership({
       view,
       cluster: this.options.cluster,
       instances: this.options.instances,
-      peers: new PeerClient({ secret: this.options.secret, timeoutMs: Math.max(500, this.options.gossipIntervalMs ?? 1000) }),
+      peers,
+      verifier: verifier || undefined,
       peerAddressOf: (record) => peerAddressFromRecord(record, defaults),
       gossipIntervalMs: this.options.gossipIntervalMs,
       failureTimeoutMs: this.options.failureTimeoutMs,
@@ -165,6 +203,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       onLost: (member) => {
         logger.info({ peer: member.id, lastState: member.state }, member.state === 'stopped' ? 'peer left' : 'peer lost');
         this.metrics?.membersLost.inc({ reason: member.state === 'stopped' ? 'left' : 'lost' });
+        // A member that comes back (a new start, a refutation) proves itself again.
+        this.verifier?.forget(member.id);
         this.emit('memberLost', member);
       },
     });
@@ -279,6 +319,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         }
         return { status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
       },
+      // This node's cloud-signed identity and its key: what peers bind our entries to.
+      'GET /v1/identity': () => (this.identityAnswer ? { status: 200, body: this.identityAnswer } : { status: 404, body: { error: 'this node runs without a signed identity' } }),
       'POST /v1/gossip': ({ body }) => {
         const parsed = swimMessageSchema.safeParse(body);
         if (!parsed.success) return { status: 400, body: { error: 'invalid membership message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };

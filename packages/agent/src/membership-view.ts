@@ -24,6 +24,10 @@ export const memberSchema = z.object({
   noticeDeadline: z.number().int().nonnegative().optional(),
   /** The instance this node was launched to replace (from its SynktiReplaces tag). */
   replaces: z.string().max(64).optional(),
+  /** The node's own Ed25519 public key (base64, raw 32 bytes), bound to its cloud identity (identity/member-verifier.ts). */
+  key: z.string().max(64).optional(),
+  /** The node's signature of this entry with that key (identity/node-key.ts signedPayload). */
+  sig: z.string().max(128).optional(),
 });
 export type Member = z.infer<typeof memberSchema>;
 
@@ -39,6 +43,26 @@ function versionOf(member: Member): MemberVersion {
 }
 
 interface Tombstone { incarnation: number; version: number; at: number }
+
+/**
+ * How far past a member's known version a claim about it (suspect, dead) may reach. A
+ * rumour names a version someone saw; a member moves a few versions a minute. Beyond this
+ * it is forged (a `dead` at 2^53-1 would otherwise outrank every refutation).
+ */
+export const MAX_VERSION_JUMP = 1000;
+/** Incarnations are start times (epoch ms): how far in the future one may be before it is forged. */
+export const MAX_INCARNATION_SKEW_MS = 10 * 60_000;
+
+/**
+ * Is a claim about `current` (suspect/dead, from anyone) believable? Only about an
+ * incarnation we know (a new one is learned from the member's own entry) and at most
+ * MAX_VERSION_JUMP versions ahead. Older claims are stale and harmless.
+ */
+export function claimWithinBounds(claim: { incarnation: number; version: number }, current: { incarnation: number; version: number }): boolean {
+  if (claim.incarnation > current.incarnation) return false;
+  if (claim.incarnation < current.incarnation) return true;
+  return claim.version - current.version <= MAX_VERSION_JUMP;
+}
 
 /**
  * A read-only starting view shared by many MembershipViews (each keeps only its own
@@ -62,6 +86,8 @@ export interface MembershipViewOptions {
   tombstoneTtlMs?: number;
   /** A shared starting view (benchmarks). @default none */
   baseline?: MembershipBaseline;
+  /** Signs our own entry whenever it changes (identity/node-key.ts). @default none: unsigned */
+  signSelf?: (member: Member) => Member;
   clock?: () => number;
 }
 
@@ -75,6 +101,8 @@ export interface ApplyResult {
   lost?: Member;
   /** Someone said we are suspect or dead: the caller must refute by announcing a new version. */
   refute?: boolean;
+  /** The version the rumour named, when it was about our current incarnation: the refutation goes above it. */
+  refuteAbove?: number;
 }
 
 /**
@@ -95,6 +123,7 @@ export class MembershipView {
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly clock: () => number;
   private readonly tombstoneTtlMs: number;
+  private readonly signSelf: (member: Member) => Member;
   private sorted: Member[] | undefined;
   private idList: string[] | undefined;
   private lastSweepAt = 0;
@@ -107,7 +136,8 @@ export class MembershipView {
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 120_000;
     this.baseline = options.baseline;
     this.selfId = options.self.id;
-    this.put({ ...options.self });
+    this.signSelf = options.signSelf ?? ((m) => m);
+    this.put(this.signSelf({ ...options.self }));
   }
 
   get self(): Member {
@@ -115,8 +145,9 @@ export class MembershipView {
   }
 
   /** Change our own entry and bump its version so peers take it. */
-  updateSelf(change: Partial<Omit<Member, 'id' | 'incarnation' | 'version'>> = {}): Member {
-    const next = { ...this.self, ...change, version: this.self.version + 1 };
+  updateSelf(change: Partial<Omit<Member, 'id' | 'incarnation' | 'version' | 'key' | 'sig'>> = {}, above = 0): Member {
+    // A refutation goes past the version the rumour named (bounded by the caller), so it wins everywhere.
+    const next = this.signSelf({ ...this.self, ...change, version: Math.max(this.self.version, above) + 1 });
     this.own.set(this.selfId, next);
     this.sorted = undefined;
     return next;
@@ -180,6 +211,12 @@ export class MembershipView {
     return this.tombstones.has(id);
   }
 
+  /** The version a dead member was buried at, while remembered. */
+  tombstoneOf(id: string): { incarnation: number; version: number } | undefined {
+    const tomb = this.tombstones.get(id);
+    return tomb && { incarnation: tomb.incarnation, version: tomb.version };
+  }
+
   /** Versions of the dead we remember (for a full-state sync). */
   deadVersions(): MemberVersion[] {
     return [...this.tombstones].map(([id, t]) => ({ id, incarnation: t.incarnation, version: t.version }));
@@ -216,9 +253,10 @@ export class MembershipView {
 
   /** A `suspect` update: the member is dead at `suspectUntil` unless it refutes with a newer version. */
   applySuspect(version: MemberVersion, suspectUntil: number): ApplyResult {
-    if (version.id === this.selfId) return { changed: false, refute: this.isAboutCurrentSelf(version) };
+    if (version.id === this.selfId) return this.refutation(version);
     const current = this.get(version.id);
     if (!current || isNewer(current, version)) return { changed: false }; // unknown, or it moved on
+    if (!claimWithinBounds(version, current)) return { changed: false }; // forged: beyond any version it announced
     if (this.suspects.has(version.id)) return { changed: false };
     this.suspects.set(version.id, suspectUntil);
     return { changed: true };
@@ -226,9 +264,13 @@ export class MembershipView {
 
   /** A `dead` update. */
   applyDead(version: MemberVersion): ApplyResult {
-    if (version.id === this.selfId) return { changed: false, refute: this.isAboutCurrentSelf(version) };
+    if (version.id === this.selfId) return this.refutation(version);
     const current = this.get(version.id);
     if (current && isNewer(current, version)) return { changed: false }; // it moved on
+    if (current && !claimWithinBounds(version, current)) return { changed: false }; // forged: beyond any version it announced
+    // An incarnation is the member's start time: one from the future is forged, and its
+    // tombstone would keep the real member out until it expires.
+    if (!current && version.incarnation > this.clock() + MAX_INCARNATION_SKEW_MS) return { changed: false };
     const tomb = this.tombstones.get(version.id);
     if (!current && tomb && !isNewer(version, tomb)) return { changed: false }; // already known
     const lost = this.bury(version.id, version);
@@ -265,6 +307,14 @@ export class MembershipView {
   declareDead(id: string): Member | undefined {
     const member = this.get(id);
     return member ? this.bury(id, versionOf(member)) : undefined;
+  }
+
+  private refutation(version: MemberVersion): ApplyResult {
+    if (!this.isAboutCurrentSelf(version)) return { changed: false, refute: false };
+    // Any rumour of our death is refuted, whatever incarnation it names (a forged one too).
+    // Above its version only when it is about this incarnation and within bounds.
+    const above = version.incarnation === this.self.incarnation && version.version - this.self.version <= MAX_VERSION_JUMP ? version.version : 0;
+    return { changed: false, refute: true, refuteAbove: above };
   }
 
   private isAboutCurrentSelf(version: MemberVersion): boolean {

@@ -1,8 +1,9 @@
 import { TAG_CLUSTER } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
-import type { PeerRef, SwimMessage, SwimReply } from './gossip-messages.ts';
+import type { MembershipUpdate, PeerRef, SwimMessage, SwimReply } from './gossip-messages.ts';
+import type { MemberVerifier } from './identity/member-verifier.ts';
 import { ListerElection, isListDue, listDelayMs } from './lister-election.ts';
-import type { Member, MembershipView } from './membership-view.ts';
+import { claimWithinBounds, type Member, type MembershipView } from './membership-view.ts';
 import type { PeerAddress, PeerClient } from './peer-client.ts';
 import { SwimNode, type Outgoing } from './swim.ts';
 import type { Logger } from './logger.ts';
@@ -31,6 +32,12 @@ export interface MembershipOptions {
   /** A member left the view: it stopped answering probes, or left gracefully (state 'stopped'). */
   onLost?: (member: Member) => void;
   onCloudList?: (records: InstanceRecord[]) => void;
+  /**
+   * Member identities (issue 17): with it, only entries signed by a member's verified key,
+   * at its cloud-signed address and ports, enter the view; claims about others are bounded.
+   * @default none: the cluster secret alone admits (test fakes without a signed identity)
+   */
+  verifier?: MemberVerifier | undefined;
   random?: () => number;
   clock?: () => number;
 }
@@ -59,7 +66,11 @@ export class Membership {
   private running = false;
   private listing: Promise<void> | undefined;
   private lastListAt = 0;
+  /** Ids in this node's latest full cloud listing and when it started (listers only). */
+  private listed: { ids: Set<string>; at: number } | undefined;
   cloudListCalls = 0;
+  /** Messages or updates dropped by the identity checks (metrics, tests). */
+  readonly refusals = { entries: 0, claims: 0, probes: 0 };
   sendFailures = 0;
 
   constructor(options: MembershipOptions) {
@@ -130,6 +141,22 @@ export class Membership {
     }, listDelayMs(this.listIntervalMs, this.view.size <= 1, this.random)).unref();
   }
 
+  /**
+   * May the router send to this member? It is in the view (so, with identities on, its
+   * identity is proven), and the latest cloud listing this node made does not contradict
+   * it: a member the cloud's tag index did not list as a live instance of this cluster,
+   * though it ran before the listing began, is not routed to (nor replaced: replacement.ts
+   * asks the cloud itself).
+   */
+  isRoutable(id: string): boolean {
+    if (id === this.view.selfId) return true;
+    if (!this.view.has(id)) return false;
+    if (!this.listed || this.listed.ids.has(id)) return true;
+    const launched = Date.parse(this.options.verifier?.documentOf(id)?.pendingTime ?? '');
+    // Launched after the listing began (or unknown): the listing cannot speak for it yet.
+    return !Number.isFinite(launched) || launched > this.listed.at - 60_000;
+  }
+
   private async listSeeds(): Promise<InstanceRecord[]> {
     try {
       this.lastListAt = this.clock();
@@ -150,11 +177,13 @@ export class Membership {
     this.listing ??= (async () => {
       try {
         this.lastListAt = this.clock();
+        const startedAt = this.clock();
         const records = await listAllInstances(this.options.instances, {
           tags: { [TAG_CLUSTER]: this.options.cluster },
           states: ['pending', 'running'],
         });
         this.cloudListCalls += 1;
+        this.listed = { ids: new Set(records.map((r) => r.id)), at: startedAt };
         const unknown = records.filter((r) => r.id !== this.view.selfId && !this.view.has(r.id) && !this.view.isDead(r.id));
         const contacts = unknown.slice(0, MAX_CONTACTS_PER_LIST).map((r) => this.swim.syncTo(this.refOf(r), true));
         this.options.onCloudList?.(records);
@@ -176,9 +205,62 @@ export class Membership {
 
   /** A message pushed to us by a peer; the answer goes back in the HTTP response. */
   receive(message: SwimMessage): SwimReply {
-    const { reply, send } = this.swim.receive(message);
+    const checked = this.screen(message);
+    if (!checked) return { messages: [] };
+    const { reply, send } = this.swim.receive(checked.message, { trustSender: checked.trustSender });
     void this.dispatch(send);
     return { messages: reply };
+  }
+
+  /**
+   * The identity checks on an incoming message (no-op without a verifier): the sender's
+   * entry is taken only when verified; alive entries only when verified (else held until
+   * they are); suspect/dead claims only about members we know, within bounds; a ping-req
+   * only for a member in our view, at its own address.
+   */
+  private screen(message: SwimMessage): { message: SwimMessage; trustSender: boolean } | undefined {
+    const verifier = this.options.verifier;
+    if (!verifier) return { message, trustSender: true };
+    const senderVerdict = verifier.check(message.from);
+    if (senderVerdict === 'refused' && message.from.id === this.view.selfId) {
+      this.refusals.entries += 1;
+      return undefined; // someone speaking as us: no answer at all
+    }
+    const trustSender = senderVerdict === 'ok';
+    if (message.kind === 'ping-req') {
+      const target = this.view.get(message.target.id);
+      if (!trustSender || !target || target.address !== message.target.address || target.agentPort !== message.target.agentPort) {
+        this.refusals.probes += 1;
+        return undefined; // never probe an address on an unknown's word
+      }
+    }
+    if (message.kind === 'sync') {
+      const members = message.members.filter((m) => m.id === this.view.selfId || this.admit(m));
+      const dead = message.dead.filter((d) => this.claimAdmissible(d));
+      return { message: { ...message, members, dead }, trustSender };
+    }
+    const updates = message.updates.filter((u) => this.updateAdmissible(u));
+    return { message: { ...message, updates }, trustSender };
+  }
+
+  private updateAdmissible(update: MembershipUpdate): boolean {
+    if (update.type === 'alive') return update.member.id === this.view.selfId || this.admit(update.member);
+    return this.claimAdmissible(update);
+  }
+
+  private admit(member: Member): boolean {
+    const verdict = this.options.verifier!.check(member);
+    if (verdict === 'refused') this.refusals.entries += 1;
+    return verdict === 'ok';
+  }
+
+  /** A claim (suspect/dead) about someone: about ourselves always (we refute), else only about a member we know, within bounds. */
+  private claimAdmissible(claim: { id: string; incarnation: number; version: number }): boolean {
+    if (claim.id === this.view.selfId) return true;
+    const current = this.view.get(claim.id);
+    const ok = current !== undefined && claimWithinBounds(claim, current);
+    if (!ok && current !== undefined) this.refusals.claims += 1;
+    return ok;
   }
 
   private refOf(record: InstanceRecord): PeerRef {
@@ -201,8 +283,10 @@ export class Membership {
       this.options.logger.debug({ peer: to.id, kind: message.kind, err: (error as Error).message }, 'membership message not delivered');
       return;
     }
-    for (const answer of reply.messages) {
-      const { reply: back, send } = this.swim.receive(answer);
+    for (const raw of reply.messages) {
+      const checked = this.screen(raw);
+      if (!checked) continue;
+      const { reply: back, send } = this.swim.receive(checked.message, { trustSender: checked.trustSender });
       await this.dispatch([...back.map((m) => ({ to, message: m })), ...send]);
     }
   }

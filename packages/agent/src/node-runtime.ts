@@ -26,6 +26,8 @@ export interface NodeRuntimeOptions {
   logger: Logger;
   /** Where the workload's output goes. @default none */
   workloadLogFile?: string | undefined;
+  /** The workload's ownership record (see workload-pid-file.ts): an orphan of a killed agent is ended before the workload starts. @default none */
+  workloadPidFile?: string | undefined;
   /** How often an on-demand fallback in a spot pool looks for spot capacity again. @default 5 minutes */
   spotReturnIntervalMs?: number;
   /**
@@ -118,10 +120,12 @@ export class NodeRuntime {
 
   /** The ready peers the router may send to (every serving node, itself included). */
   readyPeers(): RouterPeer[] {
-    const view = this.agent.membership?.view;
+    const membership = this.agent.membership;
+    const view = membership?.view;
     if (!view) return [];
     return view.members()
-      .filter((m) => m.state === 'ready')
+      // Only members whose identity is proven and that the cloud's listing does not contradict (issue 17).
+      .filter((m) => m.state === 'ready' && membership.isRoutable(m.id))
       .map((m) => ({ id: m.id, baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}` }));
   }
 
@@ -152,6 +156,8 @@ export class NodeRuntime {
       // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss.
       if (member.state !== 'stopped') this.replacer?.peerLost(member.id, member.role);
     });
+    // A lost peer that came back is no longer searched for (its timer stops at once).
+    agent.on('memberJoined', (member) => this.replacer?.peerBack(member.id));
     if (agent.tags[TAG_REPLACES]) agent.view.updateSelf({ replaces: agent.tags[TAG_REPLACES] });
 
     const pool = spec.pools[agent.role];
@@ -247,6 +253,7 @@ export class NodeRuntime {
       healthPath: workload.healthPath,
       startupTimeoutMs: workload.startupTimeoutMs,
       logFile: this.options.workloadLogFile,
+      pidFile: this.options.workloadPidFile,
       logger,
       onStateChange: (state) => this.onWorkloadState(state),
     });

@@ -2,6 +2,9 @@ import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick } from '@synkti/cor
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 
+/** The lost peer is in the view again: check later, without calling the cloud. */
+class PeerBack extends Error {}
+
 /** What a replacement needs to look like the instance it replaces. */
 export interface ReplacementTemplate {
   role: string;
@@ -125,6 +128,13 @@ export class Replacer {
     return this.launch(selfId, role, duty, members.find((m) => m.id === selfId)?.zone);
   }
 
+  /** A lost peer is back in the view (it refuted, or restarted): stop watching it. */
+  peerBack(id: string): void {
+    const timer = this.pending.get(id);
+    if (timer) clearTimeout(timer);
+    this.pending.delete(id);
+  }
+
   /** A peer vanished without leaving gracefully: replace it if we are the chosen one. */
   peerLost(lostId: string, role: string): void {
     if (this.stopped || this.done.has(lostId) || this.pending.has(lostId)) return;
@@ -150,6 +160,9 @@ export class Replacer {
         this.done.add(lostId);
         return;
       }
+      // Back in our view (it refuted, or restarted): no cloud call; peerBack ends the watch
+      // when the membership says it rejoined, a later loss starts a new one (issue 17).
+      if (members.some((m) => m.id === lostId)) throw new PeerBack();
       const candidates = members.map((m) => m.id).filter((id) => id !== lostId);
       const chosen = rendezvousPick(`replace:${lostId}`, candidates, 1)[0];
       if (chosen === this.options.selfId) {
@@ -160,7 +173,14 @@ export class Replacer {
           return;
         }
         const record = await this.lookup(lostId);
-        if (record && (record.state === 'pending' || record.state === 'running')) {
+        // The cloud's record decides (issue 17): only an instance the cloud knows, of this
+        // cluster, is replaced. A member that gossip alone named (never launched) is not.
+        if (!record || (record.tags[TAG_CLUSTER] !== undefined && record.tags[TAG_CLUSTER] !== this.options.cluster)) {
+          logger.warn({ lost: lostId }, 'lost member is not an instance of this cluster in the cloud\'s record; not replacing it');
+          this.done.add(lostId);
+          return;
+        }
+        if (record.state === 'pending' || record.state === 'running') {
           logger.warn({ lost: lostId }, 'peer is silent but its instance is still running; checking again before replacing it');
         } else {
           // A successor lost before its hand-over: the duty is its predecessor's (the cloud's tag says whose).
@@ -175,7 +195,7 @@ export class Replacer {
         }
       }
     } catch (error) {
-      logger.warn({ err: error, lost: lostId }, 'replacement decision failed; will retry');
+      if (!(error instanceof PeerBack)) logger.warn({ err: error, lost: lostId }, 'replacement decision failed; will retry');
     }
     if (this.stopped || Date.now() - since > (this.options.giveUpMs ?? 15 * 60_000)) return;
     const timer = setTimeout(() => {

@@ -218,16 +218,27 @@ export class SwimNode {
     return out;
   }
 
-  /** A message from a peer. */
-  receive(message: SwimMessage): Received {
+  /** A member entry verified out of band (its identity was just proven): apply and pass on. */
+  learn(member: Member): void {
+    this.apply({ type: 'alive', member });
+  }
+
+  /**
+   * A message from a peer. `trustSender: false` (its entry is not verified yet): answer it,
+   * but do not take its entry into the view.
+   */
+  receive(message: SwimMessage, options: { trustSender?: boolean } = {}): Received {
     const send: Outgoing[] = [];
     const reply: SwimMessage[] = [];
     const extra: MembershipUpdate[] = [];
     const sender = message.from;
-    this.record(this.view.applyFrom(sender), { type: 'alive', member: sender });
+    if (options.trustSender !== false) this.record(this.view.applyFrom(sender), { type: 'alive', member: sender });
     if (!this.view.has(sender.id) && this.view.isDead(sender.id) && sender.state !== 'stopped') {
       // We buried this version of the sender: tell it, so it refutes with a newer one.
-      extra.push({ type: 'dead', id: sender.id, incarnation: sender.incarnation, version: sender.version });
+      // Name the version we buried (it may be ahead of the sender's own), so its refutation goes above it.
+      const tomb = this.view.tombstoneOf(sender.id);
+      const buried = tomb && isNewer(tomb, sender) ? tomb : sender;
+      extra.push({ type: 'dead', id: sender.id, incarnation: buried.incarnation, version: buried.version });
     } else if (this.view.isSuspect(sender.id)) {
       // The suspicion may have spread while the sender could not hear it: tell it now.
       extra.push({ type: 'suspect', id: sender.id, incarnation: sender.incarnation, version: sender.version });
@@ -389,7 +400,7 @@ export class SwimNode {
   private record(result: ApplyResult, update: MembershipUpdate, pass = true): void {
     if (result.refute) {
       this.stats.refutations += 1;
-      this.view.updateSelf();
+      this.view.updateSelf({}, result.refuteAbove ?? 0);
       this.queueSelfIfChanged(true);
     }
     if (!result.changed) return;

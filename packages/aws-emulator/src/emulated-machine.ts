@@ -166,7 +166,11 @@ export class EmulatedMachine {
     const host = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(instance.privateIp) ? instance.privateIp : '127.0.0.1';
     this.#imds = await startMetadataServer({
       host,
-      source: emulatedMetadataSource({ instance: () => this.#instance, events: () => this.events, credentialsFor: this.options.credentialsFor }),
+      source: emulatedMetadataSource({
+        instance: () => this.#instance, events: () => this.events, credentialsFor: this.options.credentialsFor,
+        // One identity key per emulated cloud (<stateDir>/cloud-identity-key.pem): every machine's document is signed by it.
+        identityKeyFile: join(this.dir, '..', '..', 'cloud-identity-key.pem'),
+      }),
     });
     const path = `${this.options.shimsDir}:${this.options.hostPath ?? process.env.PATH ?? '/usr/bin:/bin'}`;
     // What every process of the machine sees: the emulated AWS, never the host's credentials.

@@ -4,7 +4,7 @@
  * script (the identity document's accountId) and the AWS SDK and CLI credential providers
  * read on EC2. Served by @synkti/cloud's metadata server, which does the IMDSv2 protocol.
  */
-import type { InterruptionNotice, MetadataSource, RebalanceRecommendation } from '@synkti/cloud';
+import { IDENTITY_PATHS, cloudIdentitySigner, type InterruptionNotice, type MetadataSource, type RebalanceRecommendation } from '@synkti/cloud';
 
 /** One emulated instance as the emulator read it from the emulated EC2 (DescribeInstances). */
 export interface EmulatedInstance {
@@ -59,6 +59,13 @@ export interface EmulatedMetadataOptions {
   events: () => InstanceEvents;
   /** @default none: no role credentials are served */
   credentialsFor?: CredentialsFor | undefined;
+  /**
+   * The emulated cloud's identity-signing key (Ed25519, created 0600 if missing): the
+   * identity document is then also served signed by it (`synkti-ed25519`, `synkti-cloud-key`),
+   * standing in for AWS's pkcs7 signature, which only AWS can make.
+   * @default none: the document is served unsigned
+   */
+  identityKeyFile?: string | undefined;
   /**
    * Epoch-milliseconds clock (credential caching, LastUpdated).
    * @default Date.now
@@ -127,6 +134,7 @@ export function emulatedMetadataSource(options: EmulatedMetadataOptions): Metada
     return instance.roleName ?? instance.instanceProfileArn.split('/').pop();
   }
 
+  const signer = options.identityKeyFile === undefined ? undefined : cloudIdentitySigner(options.identityKeyFile);
   return {
     async identity() {
       const i = options.instance();
@@ -149,6 +157,8 @@ export function emulatedMetadataSource(options: EmulatedMetadataOptions): Metada
       const i = options.instance();
       const meta = '/latest/meta-data/';
       if (path === '/latest/dynamic/instance-identity/document') return identityDocument(i);
+      if (signer && path === IDENTITY_PATHS.cloudKey) return signer.publicKeyPem;
+      if (signer && path === IDENTITY_PATHS.ed25519) return signer.signText(identityDocument(i));
       if (!path.startsWith(meta)) return undefined;
       const p = path.slice(meta.length);
       const macPrefix = `network/interfaces/macs/${i.mac}/`;

@@ -3,6 +3,12 @@ export {
   startMetadataServer, formatImdsTime, type MetadataSource, type MetadataServerOptions, type MetadataServer,
 } from './providers/local/metadata-server.ts';
 export { createImdsClient, IMDS_DEFAULT_ENDPOINT, IMDS_ENDPOINT_ENV, type ImdsClientOptions, type ImdsClient } from './metadata/imds-client.ts';
+export {
+  IDENTITY_PATHS, cloudIdentitySigner, identityDocumentSchema, identityProofSchema, readIdentityProof, verifyIdentityProof,
+  type CloudIdentitySigner, type IdentityDocument, type IdentityProof, type IdentityTrust,
+} from './metadata/identity-document.ts';
+export { verifyPkcs7, decodePkcs7 } from './metadata/pkcs7-signed-data.ts';
+export { AWS_IDENTITY_DSA_CERTIFICATE, awsIdentityCertificates } from './metadata/aws-identity-certificates.ts';
 export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from './metadata/notice-watcher.ts';
 export { createLocalCloud, type LocalCloud } from './providers/local/local-cloud.ts';
 export { LocalInstanceProvider, DEFAULT_ZONES, DEFAULT_PORT_TAGS, type LocalCloudOptions, type PreemptOptions } from './providers/local/local-instance-provider.ts';

@@ -11,6 +11,7 @@ import { SynktiError } from '@synkti/core';
 import type {
   InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation,
 } from '../types.ts';
+import { readIdentityProof } from './identity-document.ts';
 
 export interface ImdsClientOptions {
   /**
@@ -202,6 +203,11 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
 
     async userData(): Promise<string | undefined> {
       return get('/latest/user-data');
+    },
+
+    async identityProof() {
+      const region = await getRequired('/latest/meta-data/placement/region');
+      return readIdentityProof(get, region);
     },
 
     async interruptionNotice(): Promise<InterruptionNotice | null> {
