@@ -18,6 +18,8 @@ export interface PolicySettings {
   synktiLastResortDraining?: boolean;
   /** Deadline policy, serving: availability objective. @default 0.99 */
   availabilityObjective?: number;
+  /** Synkti policies: restore ⌈N/Z⌉ per zone by moving replicas (the agent's spreadMoveStep). @default false */
+  synktiSpreadMoves?: boolean;
 }
 
 export function createPolicy(name: string, settings: PolicySettings = {}): Policy {
@@ -27,8 +29,8 @@ export function createPolicy(name: string, settings: PolicySettings = {}): Polic
     case 'spot-fallback': return spotFallbackPolicy({ zone: settings.zone });
     case 'skyserve': return skyServePolicy({ overProvision: settings.skyServeOverProvision });
     case 'deadline': return deadlinePolicy({ availabilityObjective: settings.availabilityObjective });
-    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining });
-    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, returnToSpot: false, name: 'synkti-agent-as-is' });
+    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves });
+    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, returnToSpot: false, name: 'synkti-agent-as-is' });
     default:
       throw new SynktiError('E_SIM_POLICY', `unknown policy "${name}"`, { hint: `use one of ${POLICY_NAMES.join(', ')}, or all` });
   }

@@ -5,6 +5,8 @@ import type { LaunchRequest, Policy, PolicyContext, SimInstance } from './policy
 import { priceFor, type PriceTable } from './price-table.ts';
 import type { Random } from './random.ts';
 import { capacityAt, type TraceSet, type ZoneTrace } from './trace-loader.ts';
+import { drawLaunchDelay, type LaunchDelay } from './launch-delay.ts';
+import { spotCostUsd, type SpotPriceHistory } from './spot-price-history.ts';
 
 /** 183 s: provisioning plus loading a 7B model on AWS, as published for SkyServe (docs/field-notes.md). */
 export const DEFAULT_LAUNCH_DELAY_MS = 183_000;
@@ -53,6 +55,19 @@ export interface SimulationOptions {
   rebalanceLeadMs?: number;
   /** Spot instances a zone holds while its availability trace reads "available". @default Infinity */
   zoneCapacity?: number;
+  /**
+   * Launch delay per instance as a distribution (drawn per launch from the seed); when
+   * set, it replaces `launchDelayMs` (which policies still see as the typical delay).
+   * @default { kind: 'fixed', ms: launchDelayMs }
+   */
+  launchDelay?: LaunchDelay;
+  /**
+   * On-demand instances of ours that can run at once (a short region, a vCPU quota); an
+   * on-demand launch beyond it fails like a spot launch without capacity. @default Infinity
+   */
+  onDemandCapacity?: number;
+  /** Spot prices per zone over time (describe-spot-price-history); replaces the table's spot price. @default none */
+  spotPrices?: SpotPriceHistory;
   /** @default { kind: 'serve' } */
   workload?: ServeWorkload | BatchWorkload;
   /** Keep at most this many points of the replicas-over-time series. @default 2000 */
@@ -125,6 +140,8 @@ class World {
   private readonly horizon: number;
   private readonly launchDelayMs: number;
   private readonly zoneCapacity: number;
+  private readonly onDemandCapacity: number;
+  private readonly delayRandom: Random;
   private readonly traces: Map<string, ZoneTrace>;
   private readonly capacity = new Map<string, number>();
   private readonly all: Live[] = [];
@@ -165,6 +182,19 @@ class World {
     this.horizon = options.durationMs ?? max;
     this.launchDelayMs = options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS;
     this.zoneCapacity = options.zoneCapacity ?? Number.POSITIVE_INFINITY;
+    this.onDemandCapacity = options.onDemandCapacity ?? Number.POSITIVE_INFINITY;
+    for (const bound of [['zoneCapacity', this.zoneCapacity], ['onDemandCapacity', this.onDemandCapacity]] as const) {
+      if (!(bound[1] >= 0) || (Number.isFinite(bound[1]) && !Number.isInteger(bound[1]))) {
+        throw new SynktiError('E_SIM_CAPACITY', `${bound[0]} must be a whole number ≥ 0 (got ${bound[1]})`, { hint: 'e.g. 4, or leave it out for unlimited' });
+      }
+    }
+    if (options.spotPrices) {
+      const missing = options.traces.zones.map((z) => z.zone).filter((z) => !options.spotPrices!.zones.has(z));
+      if (missing.length > 0) {
+        throw new SynktiError('E_SIM_SPOT_PRICES', `${options.spotPrices.file} has no price for ${missing.join(', ')}`, { hint: `add their rows, or run on zones it covers: ${[...options.spotPrices.zones.keys()].join(', ')}` });
+      }
+    }
+    this.delayRandom = this.engine.random.fork('launch-delay');
     this.traces = new Map(options.traces.zones.map((z) => [z.zone, z]));
     const world = this;
     const engine = this.engine;
@@ -288,6 +318,10 @@ class World {
       this.counters.launchFailures++;
       return undefined;
     }
+    if (request.lifecycle === 'on-demand' && this.live.filter((i) => i.lifecycle === 'on-demand').length >= this.onDemandCapacity) {
+      this.counters.launchFailures++;
+      return undefined;
+    }
     const instance: Live = {
       id: `i-${String(this.nextId++).padStart(5, '0')}`,
       zone,
@@ -312,7 +346,8 @@ class World {
     this.counters.launches++;
     this.all.push(instance);
     this.live.push(instance);
-    instance.readyEvent = engine.after(this.launchDelayMs, 'instance-ready', () => this.becomeReady(instance));
+    const delayMs = this.o.launchDelay ? drawLaunchDelay(this.o.launchDelay, this.delayRandom) : this.launchDelayMs;
+    instance.readyEvent = engine.after(delayMs, 'instance-ready', () => this.becomeReady(instance));
     this.recordTimeline();
     return instance;
   }
@@ -536,7 +571,8 @@ class World {
     const instances: SimulationResult['instances'] = [];
     for (const i of this.all) {
       const seconds = billedSeconds(i.requestedAt, i.terminatedAt ?? end);
-      const c = (seconds * i.usdPerHour) / 3600;
+      // With a price history, each second at the spot price in effect then.
+      const c = (i.lifecycle === 'spot' && this.o.spotPrices ? spotCostUsd(this.o.spotPrices, i.zone, i.requestedAt, i.requestedAt + seconds * 1000) : undefined) ?? (seconds * i.usdPerHour) / 3600;
       cost += c;
       if (i.lifecycle === 'spot') spotHours += seconds / 3600;
       else onDemandHours += seconds / 3600;

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationOption, nonNegativeNumber, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
-import { POLICY_NAMES } from '@synkti/sim';
+import { POLICY_NAMES, parseLaunchDelay, type LaunchDelay } from '@synkti/sim';
+import { isSynktiError } from '@synkti/core';
 import { runSimCommand, type SimCommandOptions } from '../sim/sim-run.ts';
 
 const simDuration = durationOption({ examples: '"183s", "5 minutes" or "10d"' });
@@ -13,6 +14,23 @@ function policyOption(value: string): string {
   return value;
 }
 
+/** `--launch-delay 183s`, `lognormal:183s,0.5` or `uniform:60s-600s`. */
+function launchDelayOption(value: string): LaunchDelay {
+  try {
+    return parseLaunchDelay(value);
+  } catch (error) {
+    throw new InvalidArgumentError(isSynktiError(error) ? `${error.message}; ${error.hint ?? ''}`.trim() : String(error));
+  }
+}
+
+/** `--zones a,b,c`: non-empty, no repeats (whether each has a trace is checked once the traces are read). */
+function zonesOption(value: string): string[] {
+  const zones = value.split(',').map((z) => z.trim()).filter(Boolean);
+  if (zones.length === 0) throw new InvalidArgumentError('expected a comma-separated list of zones, e.g. us-east-2a,us-west-2a,us-west-2b');
+  if (new Set(zones).size !== zones.length) throw new InvalidArgumentError(`a zone is listed twice in "${value}"`);
+  return zones;
+}
+
 /** Adds `synkti sim`: policies replayed on real spot traces, paired, with honest billing. */
 export function registerSimCommand(program: Command): void {
   program.command('sim')
@@ -22,7 +40,13 @@ export function registerSimCommand(program: Command): void {
     .option('-p, --policy <name>', `all, or a comma-separated list of: ${POLICY_NAMES.join(', ')}`, policyOption, 'all')
     .option('--days <days>', 'days to simulate (default: the whole trace)', positiveNumber)
     .option('--seed <seed>', 'seed for arrivals and service times', wholeNumberOption(0, 2 ** 32 - 1), 1)
-    .option('--launch-delay <duration>', 'provision + model load of a new instance (183 s published for a 7B model)', simDuration)
+    .option('--launch-delay <delay>', 'provision + model load of each new instance: a duration (default 183s, published for a 7B model), lognormal:<median>,<sigma> (e.g. lognormal:183s,0.5) or uniform:<min>-<max> (e.g. uniform:60s-600s)', launchDelayOption)
+    .option('--zones <list>', 'only these zones of the traces, comma-separated (e.g. us-east-2a,us-west-2a,us-west-2b)', zonesOption)
+    .option('--capacity-cap <count>', 'spot instances one zone holds while its availability trace reads available (default: unlimited; preemption traces are counts already)', wholeNumberOption(0, 100_000))
+    .option('--on-demand-capacity <count>', 'on-demand instances that can run at once (a short region or a quota; default: unlimited); launches beyond it fail', wholeNumberOption(0, 100_000))
+    .option('--spot-prices <file>', 'spot prices per zone over time: the JSON of aws ec2 describe-spot-price-history (USD per instance-hour; simulated time 0 = its earliest Timestamp); e.g. packages/sim/data/spot-prices-p3.2xlarge-sample.json (synthesized)')
+    .option('--spread-moves', 'synkti policies: move replicas out of a zone holding more than ceil(N/zones) (the agent\'s spreadMoveStep; off by default)', false)
+    .option('--sweep', 'sensitivity instead of one run: spot price 30-70 % of on-demand x replicas 2/4/8 x launch delay 60/183/600 s x every subset of >= 3 zones; prints a table (--chart writes an SVG); minutes, progress on stderr', false)
     .option('--rebalance-lead <duration>', 'rebalance recommendation this long before each notice (the traces have none)', simDuration, 0)
     .option('--rps <n>', 'mean requests per second to the service', nonNegativeNumber, 0.2)
     .option('--arrivals <pattern>', 'poisson or bursty', (v: string) => {
@@ -49,7 +73,13 @@ export function registerSimCommand(program: Command): void {
         policy: raw.policy as string,
         days: raw.days as number | undefined,
         seed: raw.seed as number,
-        launchDelayMs: raw.launchDelay as number | undefined,
+        launchDelay: raw.launchDelay as LaunchDelay | undefined,
+        zones: raw.zones as string[] | undefined,
+        capacityCap: raw.capacityCap as number | undefined,
+        onDemandCapacity: raw.onDemandCapacity as number | undefined,
+        spotPrices: raw.spotPrices as string | undefined,
+        spreadMoves: raw.spreadMoves === true,
+        sweep: raw.sweep === true,
         rebalanceLeadMs: raw.rebalanceLead as number,
         rps: raw.rps as number,
         arrivals: raw.arrivals as 'poisson' | 'bursty',

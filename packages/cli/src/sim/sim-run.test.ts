@@ -62,6 +62,29 @@ describe('synkti sim', () => {
     assert.deepEqual(lines.map((l) => l.policy), ['on-demand', 'synkti']);
   });
 
+  it('--zones, limits and price history reach the run; --sweep prints the table and writes its SVG', async () => {
+    const zones = ['us-east-2a', 'us-west-2a', 'us-west-2b'];
+    const spotPrices = fileURLToPath(new URL('../../../sim/data/spot-prices-p3.2xlarge-sample.json', import.meta.url));
+    const { text, results } = await runSimCommand({ ...base, json: false, policy: 'synkti', days: 1, zones, capacityCap: 1, onDemandCapacity: 3, spotPrices, launchDelay: { kind: 'uniform', minMs: 60_000, maxMs: 300_000 } });
+    assert.match(text, /^3 zones \(us-east-2a, us-west-2a, us-west-2b\).*launch delay uniform 60-300 s$/m);
+    assert.match(text, /^limits: at most 1 spot per zone, at most 3 on-demand at once$/m);
+    assert.match(text, /prices: spot from .*spot-prices-p3\.2xlarge-sample\.json \(mean us-east-2a \$0\.\d{3}/);
+    assert.deepEqual([...new Set(results[0]!.instances.map((i) => i.zone))].every((z) => zones.includes(z)), true);
+    await assert.rejects(runSimCommand({ ...base, zones: ['us-east-2a', 'mars-1a'] }), { code: 'E_SIM_ZONE', message: /--zones: mars-1a has no trace/ });
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-sweep-'));
+    dirs.push(dir);
+    const chart = join(dir, 'sweep.svg');
+    const sweep = await runSimCommand({ ...base, json: false, sweep: true, days: 1, zones, chart });
+    assert.match(sweep.text, /^sweep: 1 zone sets × replicas 2\/4\/8 × launch delay 60\/183\/600 s/m);
+    // 3 replica counts × 3 delays × 2 policies, each with a cost at 5 price ratios.
+    const rows = sweep.text.split('\n').filter((l) => l.startsWith('| us-east-2a'));
+    assert.equal(rows.length, 18);
+    for (const row of rows) assert.equal((row.match(/ \d+\.\d %/g) ?? []).length, 5, row);
+    const svg = await readFile(chart, 'utf8');
+    assert.match(svg, /^<svg xmlns/);
+    assert.equal((svg.match(/<polyline /g) ?? []).length, 18);
+  });
+
   it('rejects an unknown policy before running anything', async () => {
     const program = buildProgram();
     let stderr = '';

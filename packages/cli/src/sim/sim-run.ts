@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { SynktiError } from '@synkti/core';
 import {
-  DEFAULT_LAUNCH_DELAY_MS, DEFAULT_TRACE_DIR, POLICY_NAMES, loadPriceTable, loadTraceDir, renderReplicaChart, runPaired,
-  type ArrivalPattern, type BatchWorkload, type PairedResult, type ServeWorkload,
+  DEFAULT_LAUNCH_DELAY_MS, DEFAULT_TRACE_DIR, POLICY_NAMES, describeLaunchDelay, loadPriceTable, loadSpotPriceHistory, loadTraceDir, meanSpotPrice,
+  renderReplicaChart, renderSweepChart, renderSweepTable, runPaired, runSweep, selectZones, typicalLaunchDelayMs, zoneSubsets,
+  type ArrivalPattern, type BatchWorkload, type LaunchDelay, type PairedResult, type ServeWorkload, type TraceSet,
 } from '@synkti/sim';
 import { createProgress, renderTable } from '../output.ts';
 
@@ -19,6 +20,20 @@ export interface SimCommandOptions {
   seed: number;
   /** Provision + model load. @default 183000 */
   launchDelayMs?: number;
+  /** Launch delay as a distribution (`--launch-delay lognormal:183s,0.5`); wins over launchDelayMs. */
+  launchDelay?: LaunchDelay;
+  /** Only these zones of the traces (`--zones a,b,c`). @default every zone */
+  zones?: string[];
+  /** Synkti policies: move replicas to restore ⌈N/Z⌉ per zone. @default false */
+  spreadMoves?: boolean;
+  /** Spot instances one zone holds while its availability trace reads available. @default unlimited */
+  capacityCap?: number;
+  /** On-demand instances that can run at once. @default unlimited */
+  onDemandCapacity?: number;
+  /** Spot price history (aws ec2 describe-spot-price-history JSON). */
+  spotPrices?: string;
+  /** Run the sensitivity sweep instead of one paired run. @default false */
+  sweep?: boolean;
   /** Rebalance recommendation lead before each notice. @default 0 */
   rebalanceLeadMs?: number;
   /** Mean requests per second (serving). @default 0.2 */
@@ -95,10 +110,45 @@ export function renderSimTable(results: readonly PairedResult[], batch: boolean)
   return renderTable(headers, rows);
 }
 
+function pickZones(all: TraceSet, zones: string[] | undefined): TraceSet {
+  if (zones === undefined) return all;
+  const unknown = zones.filter((z) => !all.zones.some((t) => t.zone === z));
+  if (unknown.length > 0) {
+    throw new SynktiError('E_SIM_ZONE', `--zones: ${unknown.join(', ')} has no trace in ${all.dir}`, { hint: `use some of ${all.zones.map((z) => z.zone).join(',')}` });
+  }
+  return selectZones(all, zones);
+}
+
+/**
+ * `--sweep`: spot/on-demand price ratio 0.3–0.7 × replicas 2/4/8 × launch delay 60/183/600 s
+ * × every subset of ≥ 3 of the zones (all of them when fewer than 3), synkti and
+ * SkyServe-like against on-demand; a Markdown table, and an SVG with `--chart`.
+ */
+async function runSweepCommand(options: SimCommandOptions, traces: TraceSet): Promise<SimCommandOutput> {
+  const prices = await loadPriceTable(options.prices);
+  const names = traces.zones.map((z) => z.zone);
+  const zoneSets = names.length <= 3 ? [names] : zoneSubsets(names, 3);
+  const progress = createProgress(process.stderr, options.progress === false);
+  const started = Date.now();
+  const rows = runSweep({
+    traces, prices, zoneSets, seed: options.seed, durationMs: options.days === undefined ? undefined : Math.round(options.days * 86_400_000),
+    onProgress: (done, total) => progress.update(`sweep: ${done}/${total} runs (zone sets × replicas × launch delays) in ${((Date.now() - started) / 1000).toFixed(0)} s`),
+  });
+  progress.done();
+  if (options.chart) await writeFile(options.chart, renderSweepChart(rows));
+  if (options.json) return { results: [], text: rows.map((r) => JSON.stringify({ zones: r.zones, replicas: r.replicas, launch_delay_s: r.launchDelayMs / 1000, price_ratio: r.priceRatio, policy: r.policy, cost_vs_on_demand: round(r.costVsOnDemand, 4), availability: round(r.availability, 6) })).join('\n') };
+  const lines = [`sweep: ${zoneSets.length} zone sets × replicas 2/4/8 × launch delay 60/183/600 s, seed ${options.seed}; cost at each spot price ratio from the same billed hours`, '', renderSweepTable(rows)];
+  if (options.chart) lines.push('', `chart: ${options.chart}`);
+  return { results: [], text: lines.join('\n') };
+}
+
 export async function runSimCommand(options: SimCommandOptions): Promise<SimCommandOutput> {
   const policies = policyList(options.policy);
-  const traces = await loadTraceDir(options.traces ?? DEFAULT_TRACE_DIR);
+  const traces = pickZones(await loadTraceDir(options.traces ?? DEFAULT_TRACE_DIR), options.zones);
+  if (options.sweep) return runSweepCommand(options, traces);
   const prices = await loadPriceTable(options.prices);
+  const spotPrices = options.spotPrices === undefined ? undefined : await loadSpotPriceHistory(options.spotPrices);
+  const launchDelay: LaunchDelay = options.launchDelay ?? { kind: 'fixed', ms: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS };
   const durationMs = options.days === undefined ? undefined : Math.round(options.days * 86_400_000);
   if (options.zone !== undefined && !traces.zones.some((z) => z.zone === options.zone)) {
     throw new SynktiError('E_SIM_ZONE', `--zone ${options.zone} has no trace in ${traces.dir}`, { hint: `use one of ${traces.zones.map((z) => z.zone).join(', ')}` });
@@ -121,10 +171,14 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     target: options.replicas,
     seed: options.seed,
     durationMs,
-    launchDelayMs: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS,
+    launchDelayMs: typicalLaunchDelayMs(launchDelay),
+    launchDelay: launchDelay.kind === 'fixed' ? undefined : launchDelay,
+    zoneCapacity: options.capacityCap,
+    onDemandCapacity: options.onDemandCapacity,
+    spotPrices,
     rebalanceLeadMs: options.rebalanceLeadMs,
     policies,
-    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining },
+    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining, synktiSpreadMoves: options.spreadMoves },
     workload,
     onProgress: (done, total, result) => progress.update(`simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
   });
@@ -137,9 +191,17 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
   if (options.json) return { results, text: results.map(resultToJsonLine).join('\n') };
   const days = (durationMs ?? traces.durationMs) / 86_400_000;
   const header = [
-    `${traces.zones.length} zones (${traces.zones.map((z) => z.zone).join(', ')}), ${days.toFixed(1)} days, ${options.replicas} ${workload.kind === 'batch' ? 'workers' : 'replicas'}, seed ${options.seed}, launch delay ${((options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS) / 1000).toFixed(0)} s`,
-    `prices: spot $${prices.spotUsdPerHour}/h, on-demand $${prices.onDemandUsdPerHour}/h (${prices.instanceType}); availability = share of time with ≥ ${options.replicas} ready`,
+    `${traces.zones.length} zones (${traces.zones.map((z) => z.zone).join(', ')}), ${days.toFixed(1)} days, ${options.replicas} ${workload.kind === 'batch' ? 'workers' : 'replicas'}, seed ${options.seed}, launch delay ${describeLaunchDelay(launchDelay)}`,
+    spotPrices
+      ? `prices: spot from ${spotPrices.file} (mean ${traces.zones.map((z) => `${z.zone} $${meanSpotPrice(spotPrices, z.zone, durationMs ?? traces.durationMs)!.toFixed(3)}`).join(', ')}/h), on-demand $${prices.onDemandUsdPerHour}/h (${prices.instanceType}); availability = share of time with ≥ ${options.replicas} ready`
+      : `prices: spot $${prices.spotUsdPerHour}/h, on-demand $${prices.onDemandUsdPerHour}/h (${prices.instanceType}); availability = share of time with ≥ ${options.replicas} ready`,
   ];
+  const limits = [
+    options.capacityCap === undefined ? undefined : `at most ${options.capacityCap} spot per zone`,
+    options.onDemandCapacity === undefined ? undefined : `at most ${options.onDemandCapacity} on-demand at once`,
+    options.spreadMoves ? 'spread moves on' : undefined,
+  ].filter(Boolean);
+  if (limits.length > 0) header.push(`limits: ${limits.join(', ')}`);
   if (workload.kind === 'batch') header.push(`job: ${workload.tasks} tasks of ${(workload.taskMs / 60_000).toFixed(0)} min, deadline ${(workload.deadlineMs / 3_600_000).toFixed(1)} h`);
   else header.push(`requests: ${results[0]?.requests.toLocaleString('en-US')} (${options.arrivals}, ${options.rps}/s)`);
   const lines = [...header, '', renderSimTable(results, workload.kind === 'batch')];
