@@ -39,3 +39,24 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
     },
   };
 }
+
+/** A whole duration the way a user types it: 2m, 30s, 1h, 500ms (what parseDuration reads back). */
+export function durationText(ms: number): string {
+  if (ms > 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms > 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * Help shows duration defaults as durations (`(default: 2m)`, not `(default: 120000)`):
+ * every option taking a `<duration>` with a number default, in `program` and its subcommands.
+ */
+export function describeDurationDefaults(program: { options: readonly { flags: string; defaultValue?: unknown; defaultValueDescription?: string | undefined }[]; commands: readonly unknown[] }): void {
+  for (const option of program.options) {
+    if (/<duration>|\[duration\]/.test(option.flags) && typeof option.defaultValue === 'number' && option.defaultValueDescription === undefined) {
+      option.defaultValueDescription = durationText(option.defaultValue);
+    }
+  }
+  for (const sub of program.commands) describeDurationDefaults(sub as Parameters<typeof describeDurationDefaults>[0]);
+}

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 // else of Synkti; each command loads its implementation when it runs.
 import { SynktiError, isSynktiError } from '@synkti/core/errors';
 import { EXIT, exitCodeForError } from './exit-codes.ts';
+import { describeDurationDefaults } from './output.ts';
 import { cliBundle, loadImplementation, missingPackage, registerTsx } from './ts-loader.ts';
 import { chaosRateOption, durationOption as durationParser, repeatable, wholeNumberOption } from './option-parsers.ts';
 // commander only: scale defines the launch flags of `synkti worker launch` at start.
@@ -276,6 +277,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     return;
   }
   try {
+    describeDurationDefaults(program);
     await program.parseAsync([...argv]);
   } catch (thrown) {
     const error = missingPackage(thrown) ?? thrown;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { describeDurationDefaults } from '../output.ts';
 import { loadImplementation } from '../ts-loader.ts';
 
 /**
@@ -76,6 +77,7 @@ export function registerLazyGroups(program: Command, fresh: () => Command, argv:
         .action(async () => {
           const real = fresh();
           (await loadImplementation(group.load))(real);
+          describeDurationDefaults(real);
           await real.parseAsync([...argv]);
         });
     }
