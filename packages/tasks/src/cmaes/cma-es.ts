@@ -53,6 +53,23 @@ export interface CmaEsState {
   recentBest: number[];
   /** Fitness range of the last generation told. */
   lastRange: number | null;
+  /**
+   * Best and median fitness of each generation (the last 20,000 at most), for the
+   * stagnation stop; absent in states written before it existed (then it starts empty).
+   */
+  bestHistory?: number[] | undefined;
+  medianHistory?: number[] | undefined;
+  /** Per recent generation, 1 when its best and its ⌈0.1 + λ/4⌉-th best fitness were equal (equalfunvalues). */
+  equalHistory?: number[] | undefined;
+}
+
+/** Longest history kept for the stagnation stop (Hansen 2009's cap). */
+const MAX_STAGNATION_HISTORY = 20_000;
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 interface Parameters {
@@ -130,6 +147,7 @@ export class CmaEs {
       covariance: identity(n), basis: identity(n), scales: new Array<number>(n).fill(1), eigenEvaluations: 0,
       pathSigma: new Array<number>(n).fill(0), pathC: new Array<number>(n).fill(0),
       random: random.toState(), pending: null, bestF: null, bestX: [...mean], recentBest: [], lastRange: null,
+      bestHistory: [], medianHistory: [], equalHistory: [],
     });
   }
 
@@ -154,6 +172,10 @@ export class CmaEs {
     vector(state.bestX, 'bestX');
     matrix(state.covariance, 'covariance');
     matrix(state.basis, 'basis');
+    for (const key of ['bestHistory', 'medianHistory', 'equalHistory'] as const) {
+      const h = state[key];
+      if (h !== undefined && (!Array.isArray(h) || !h.every((x) => typeof x === 'number' && !Number.isNaN(x)))) bad(`${key} must be a list of numbers`);
+    }
     if (!Number.isInteger(state.populationSize) || state.populationSize < 2) bad('populationSize');
     if (!(state.sigma > 0) || !Number.isFinite(state.sigma)) bad('sigma');
     if (state.pending !== null) {
@@ -273,13 +295,44 @@ export class CmaEs {
     s.recentBest.push(Number.isFinite(fitness[best]!) ? fitness[best]! : Number.MAX_VALUE);
     const window = 10 + Math.ceil((30 * n) / this.populationSize);
     if (s.recentBest.length > window) s.recentBest.splice(0, s.recentBest.length - window);
+    const bestHistory = (s.bestHistory ??= []);
+    const medianHistory = (s.medianHistory ??= []);
+    const equalHistory = (s.equalHistory ??= []);
+    const sorted = order.map((i) => fitness[i]!);
+    bestHistory.push(Number.isFinite(sorted[0]!) ? sorted[0]! : Number.MAX_VALUE);
+    const median = medianOf(sorted);
+    medianHistory.push(Number.isFinite(median) ? median : Number.MAX_VALUE);
+    if (bestHistory.length > MAX_STAGNATION_HISTORY) bestHistory.splice(0, bestHistory.length - MAX_STAGNATION_HISTORY);
+    if (medianHistory.length > MAX_STAGNATION_HISTORY) medianHistory.splice(0, medianHistory.length - MAX_STAGNATION_HISTORY);
+    const k = Math.min(this.populationSize, Math.ceil(0.1 + this.populationSize / 4));
+    equalHistory.push(sorted[0] === sorted[k - 1] ? 1 : 0);
+    if (equalHistory.length > window) equalHistory.splice(0, equalHistory.length - window);
   }
 
-  /** Why the run should stop (the tutorial's tolfun, tolx and conditioncov), or undefined. */
+  /**
+   * Why the run should stop, or undefined: the stopping criteria of N. Hansen, "Benchmarking
+   * a BI-population CMA-ES on the BBOB-2009 function testbed" (GECCO 2009), which are what
+   * trigger an IPOP/BIPOP restart:
+   * - `tolfun`: best fitness of the last 10 + ⌈30n/λ⌉ generations and all of the last
+   *   generation within 1e-12;
+   * - `tolx`: σ·pc and σ·√Cii all below 1e-12·σ0;
+   * - `noeffectaxis`: adding 0.1σ along a principal axis (axis g mod n) leaves the mean unchanged;
+   * - `noeffectcoord`: adding 0.2σ√Cii to a coordinate leaves it unchanged;
+   * - `conditioncov`: the condition number of C above 1e14;
+   * - `equalfunvalues`: in over a third of the last 10 + ⌈30n/λ⌉ generations the best and
+   *   the ⌈0.1 + λ/4⌉-th best fitness were equal;
+   * - `stagnation`: over the last 20 % of generations (at least 120 + 30n/λ, at most 20,000)
+   *   neither the median of the best nor of the median fitness of the latest 30 % is better
+   *   than that of the earliest 30 %;
+   * - `tolxup`: σ·max(√eigenvalue) grew above 1e4·σ0 (σ0 far too small, or divergence);
+   * - `sigma`: σ is no longer a positive finite number.
+   */
   stopReason(): string | undefined {
     const s = this.s;
     const n = this.dimension;
-    const window = 10 + Math.ceil((30 * n) / this.populationSize);
+    const lambda = this.populationSize;
+    const window = 10 + Math.ceil((30 * n) / lambda);
+    if (!Number.isFinite(s.sigma) || s.sigma === 0) return 'sigma';
     if (s.recentBest.length >= window && s.lastRange !== null) {
       const range = Math.max(...s.recentBest) - Math.min(...s.recentBest);
       if (Math.max(range, s.lastRange) < 1e-12) return 'tolfun';
@@ -290,7 +343,26 @@ export class CmaEs {
     const maxScale = Math.max(...s.scales);
     const minScale = Math.min(...s.scales);
     if ((maxScale / minScale) ** 2 > 1e14) return 'conditioncov';
-    if (!Number.isFinite(s.sigma) || s.sigma === 0) return 'sigma';
+    if (s.generation === 0) return undefined;
+    if (s.sigma * maxScale > 1e4 * s.initialSigma) return 'tolxup';
+    // m + 0.1σ·d_i·b_i == m, for the axis of this generation.
+    const axis = s.generation % n;
+    const step = 0.1 * s.sigma * s.scales[axis]!;
+    if (s.mean.every((m, i) => m + step * s.basis[i]![axis]! === m)) return 'noeffectaxis';
+    if (s.mean.some((m, i) => m + 0.2 * s.sigma * Math.sqrt(s.covariance[i]![i]!) === m)) return 'noeffectcoord';
+    const equal = s.equalHistory ?? [];
+    if (equal.length >= window && equal.reduce((a, b) => a + b, 0) > equal.length / 3) return 'equalfunvalues';
+    const best = s.bestHistory ?? [];
+    const medians = s.medianHistory ?? [];
+    const span = Math.min(MAX_STAGNATION_HISTORY, Math.max(120 + Math.ceil((30 * n) / lambda), Math.ceil(0.2 * s.generation)));
+    if (best.length >= span && medians.length >= span) {
+      const part = Math.max(1, Math.ceil(0.3 * span));
+      const stalled = (h: number[]): boolean => {
+        const recent = h.slice(h.length - span);
+        return medianOf(recent.slice(recent.length - part)) >= medianOf(recent.slice(0, part));
+      };
+      if (stalled(best) && stalled(medians)) return 'stagnation';
+    }
     return undefined;
   }
 

@@ -3,3 +3,4 @@ export { minimize, type MinimizeOptions, type MinimizeResult } from './minimize.
 export { builtinObjectives, isBuiltinObjective, type BuiltinObjectiveName, type Objective } from './objectives.ts';
 export { SeededRandom, type RandomState } from './random.ts';
 export { symmetricEigen, type Eigen } from './eigen.ts';
+export { CmaEsRestarts, RESTART_STRATEGIES, type CmaEsRestartsOptions, type CmaEsRestartsState, type RestartRecord, type RestartStrategy } from './restarts.ts';
