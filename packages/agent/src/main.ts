@@ -10,6 +10,7 @@ import { awsProviderForWorker } from './aws-environment.ts';
 import { readClusterConfig } from './cluster-config-source.ts';
 import { Agent } from './agent.ts';
 import { NodeRuntime } from './node-runtime.ts';
+import { reapOrphanWorkload } from './workload-pid-file.ts';
 import { awsLoadBalancer } from './load-balancer/aws-load-balancer.ts';
 import type { LoadBalancerFactory } from './load-balancer/load-balancer-member.ts';
 import { createLogger } from './logger.ts';
@@ -53,6 +54,14 @@ async function main(): Promise<void> {
     logger,
   });
 
+  // A workload this node's previous agent left running (that agent was SIGKILLed) is ended
+  // before anything binds, once its record proves it is ours (workload-pid-file.ts).
+  const workloadPidFile = workloadPidPath(spec.provider, (await metadata.identity()).instanceId);
+  if (workloadPidFile !== undefined) {
+    const reaped = await reapOrphanWorkload(workloadPidFile);
+    if (reaped.outcome === 'ended') logger.warn({ killed: reaped.killed }, 'ended the workload a previous agent left running');
+  }
+
   const runtime = new NodeRuntime({
     agent,
     spec,
@@ -63,6 +72,7 @@ async function main(): Promise<void> {
     userData: userData ?? '',
     logger,
     workloadLogFile: workloadLogPath(spec.provider, (await metadata.identity()).instanceId),
+    workloadPidFile,
     loadBalancer,
   });
 
@@ -89,6 +99,16 @@ async function main(): Promise<void> {
   });
 
   await runtime.start();
+}
+
+/** Where the workload's ownership record is kept: beside its log locally, in the unit's StateDirectory on EC2 (none without one). */
+function workloadPidPath(provider: string, instanceId: string): string | undefined {
+  if (process.env.SYNKTI_WORKLOAD_PID_FILE) return process.env.SYNKTI_WORKLOAD_PID_FILE;
+  const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
+  if (provider === 'local' && stateDir) return join(stateDir, 'instances', instanceId, 'workload.pid');
+  // systemd's StateDirectory= (the unit's /var/lib/synkti; each emulated machine its own): never a path shared by two machines.
+  const systemdState = process.env.STATE_DIRECTORY?.split(':')[0];
+  return provider === 'aws' && systemdState ? join(systemdState, 'workload.pid') : undefined;
 }
 
 /** Where the workload's output is written: beside the instance's console log locally. */

@@ -21,7 +21,7 @@ import { SynktiError } from '@synkti/core';
 import { loadBootConfig, machineEnv } from './boot-config.ts';
 import { consoleLogOf, instanceDirOf } from './local-layout.ts';
 import type { MetadataServer, MetadataServerOptions } from './metadata-server.ts';
-import { instanceProcesses, processGroupMembers, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
+import { ENV_LOCAL_INSTANCE_ID, instanceProcesses, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
 import { createRegistryMetadataSource } from './registry-metadata-source.ts';
 import { chaosStrikes, loadChaos } from './chaos.ts';
 
@@ -272,6 +272,9 @@ export class InstanceHost {
       ...config.env,
       [ENV_IMDS_ENDPOINT]: this.metadata.url,
       [ENV_LOCAL_STATE_DIR]: this.stateDir,
+      // The machine's mark: everything the instance runs inherits it, so a process that
+      // leaves the tree (its parent SIGKILLed) is still found as this instance's.
+      [ENV_LOCAL_INSTANCE_ID]: this.id,
     };
     const fd = openSync(this.consoleLog, 'a');
     let child: ChildProcess;
@@ -301,6 +304,14 @@ export class InstanceHost {
   private onBootExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.boot === child) this.boot = undefined;
     if (this.stopping || this.finished) return;
+    // As systemd ends a failed unit's whole cgroup before Restart= (the agent's unit on
+    // EC2): whatever the boot command left behind (a workload whose agent was SIGKILLed,
+    // holding its port) must not outlive it, or the restarted agent cannot bind.
+    const left = this.otherProcesses();
+    if (left.length > 0) {
+      this.log(`boot command gone: ending ${left.length} process(es) it left behind (${left.slice(0, 10).join(', ')})`);
+      this.killOthers();
+    }
     if (code === 0) {
       this.log('boot command exited with code 0: the instance stays up idle');
       return;

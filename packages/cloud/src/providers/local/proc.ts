@@ -98,31 +98,126 @@ export function processGroupMembers(pgid: number): number[] {
   return members;
 }
 
+/** Bound on what is read of one /proc/<pid>/cmdline or environ. */
+const MAX_PROC_FILE_BYTES = 256 * 1024;
+
+function readNulSeparated(pid: number, file: 'cmdline' | 'environ'): string[] | undefined {
+  if (!HAS_PROC || !Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    const text = readFileSync(`/proc/${pid}/${file}`, 'latin1');
+    return text.slice(0, MAX_PROC_FILE_BYTES).split('\0').filter((part) => part !== '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The argument vector of a process, or undefined when it is gone (or there is no /proc). */
+export function readCmdline(pid: number): string[] | undefined {
+  return readNulSeparated(pid, 'cmdline');
+}
+
 /**
- * Every live process of an instance: its process group and all their descendants. A
- * workload supervisor may start its workload in a group of its own (to stop the
- * workload's whole tree); that workload still runs on the "machine" and dies with it.
+ * The environment a process started with, or undefined when it cannot be read (gone, or
+ * another user's). Only processes of this user are ever matched by it.
  */
-export function instanceProcesses(pgid: number): number[] {
-  if (!HAS_PROC) return processGroupMembers(pgid);
+export function readEnviron(pid: number): Map<string, string> | undefined {
+  const entries = readNulSeparated(pid, 'environ');
+  if (!entries) return undefined;
+  const env = new Map<string, string>();
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return env;
+}
+
+/** Set by an instance host on its boot command (inherited by everything the instance runs). */
+export const ENV_LOCAL_INSTANCE_ID = 'SYNKTI_LOCAL_INSTANCE_ID';
+/** Set by an instance host on its boot command: the local cloud's state directory. */
+export const ENV_LOCAL_STATE_DIR_MARK = 'SYNKTI_LOCAL_STATE_DIR';
+const HOST_MAIN_NAME = 'instance-host-main.ts';
+
+/** `{ id, stateDir }` when `pid` is a local instance host (from its command line). */
+export function instanceHostOf(pid: number): { id: string; stateDir: string } | undefined {
+  const argv = readCmdline(pid);
+  if (!argv || !argv.some((a) => a.endsWith(HOST_MAIN_NAME))) return undefined;
+  const at = (flag: string): string | undefined => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const id = at('--id');
+  const stateDir = at('--state-dir');
+  return id !== undefined && stateDir !== undefined ? { id, stateDir } : undefined;
+}
+
+function liveStats(): ProcStat[] {
   const stats: ProcStat[] = [];
-  for (const entry of readdirSync('/proc')) {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return stats;
+  }
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readProcStat(Number(entry));
     if (stat && stat.state !== 'Z' && stat.state !== 'X' && stat.state !== 'x') stats.push(stat);
   }
-  const members = new Set(stats.filter((s) => s.pgrp === pgid).map((s) => s.pid));
+  return stats;
+}
+
+/**
+ * Every live process of one instance, and no other instance's:
+ *   - its process group (led by the instance host) and the descendants of its members,
+ *     but never through another instance's host: a replacement this instance launched is
+ *     spawned detached, yet it is a child of this instance's agent until that agent dies,
+ *     and it is a machine of its own;
+ *   - processes that carry this instance's mark in their environment (set by the host on
+ *     its boot command and inherited by all it starts): a workload whose agent was
+ *     SIGKILLed is re-parented to init, out of the tree, and still belongs to the machine.
+ * Without /proc only the process group is known.
+ */
+export function instanceProcesses(pgid: number): number[] {
+  if (!HAS_PROC) return processGroupMembers(pgid);
+  const stats = liveStats();
+  const self = instanceHostOf(pgid);
+  // Another instance's host (never this one's) bounds the walk.
+  const isOtherHost = (pid: number): boolean => pid !== pgid && instanceHostOf(pid) !== undefined;
+  const members = new Set<number>();
+  for (const s of stats) {
+    if (s.pgrp === pgid && !isOtherHost(s.pid)) members.add(s.pid);
+  }
+  if (self) {
+    for (const s of stats) {
+      if (members.has(s.pid)) continue;
+      const env = readEnviron(s.pid);
+      if (env?.get(ENV_LOCAL_INSTANCE_ID) === self.id && env.get(ENV_LOCAL_STATE_DIR_MARK) === self.stateDir && !isOtherHost(s.pid)) members.add(s.pid);
+    }
+  }
   let grew = true;
   while (grew) {
     grew = false;
     for (const stat of stats) {
-      if (!members.has(stat.pid) && members.has(stat.ppid)) {
+      if (!members.has(stat.pid) && members.has(stat.ppid) && !isOtherHost(stat.pid)) {
         members.add(stat.pid);
         grew = true;
       }
     }
   }
   return [...members];
+}
+
+/**
+ * Every live process that belongs to the local cloud at `stateDir`: instance hosts of
+ * that state directory and whatever carries its mark in the environment. What `synkti
+ * down` checks is gone (and ends) once every instance is terminated.
+ */
+export function localCloudProcesses(stateDir: string): number[] {
+  if (!HAS_PROC) return [];
+  const out: number[] = [];
+  for (const s of liveStats()) {
+    if (s.pid === process.pid) continue;
+    const host = instanceHostOf(s.pid);
+    if (host?.stateDir === stateDir || readEnviron(s.pid)?.get(ENV_LOCAL_STATE_DIR_MARK) === stateDir) out.push(s.pid);
+  }
+  return out;
 }
 
 /**
