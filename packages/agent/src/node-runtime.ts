@@ -153,8 +153,10 @@ export class NodeRuntime {
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
       if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone);
-      // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss.
-      if (member.state !== 'stopped') this.replacer?.peerLost(member.id, member.role);
+      // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss; a
+      // preempted node that left is checked: its own launch at the notice may have found no
+      // capacity (the Replacer finds the replacement it launched, or retries).
+      if (member.state !== 'stopped' || member.noticeDeadline !== undefined) this.replacer?.peerLost(member.id, member.role);
     });
     // A lost peer that came back is no longer searched for (its timer stops at once).
     agent.on('memberJoined', (member) => this.replacer?.peerBack(member.id));

@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
-import { createAwsInstanceProvider, placementZoneOrder } from '@synkti/cloud';
+import { SynktiError, TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
+import { createAwsInstanceProvider, placementZoneOrder, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import { FakeEc2 } from '../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { fakeTime } from '../../cloud/src/providers/aws/testing/fake-time.ts';
 import { createLogger } from './logger.ts';
 import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
@@ -21,7 +22,9 @@ const ZONES = [SUBNET_A.zone, SUBNET_B.zone];
 function awsWithTwoZones(t: { after: (fn: () => void) => void }): { ec2: FakeEc2; provider: ReturnType<typeof createAwsInstanceProvider> } {
   const ec2 = new FakeEc2({ subnetZones: { [SUBNET_A.subnetId]: SUBNET_A.zone, [SUBNET_B.subnetId]: SUBNET_B.zone }, pendingMs: 0 });
   t.after(() => ec2.mock.restore());
-  const provider = createAwsInstanceProvider({ imageId: 'ami-0123456789abcdef0', client: ec2.client, subnets: [SUBNET_A, SUBNET_B], settleTimeoutMs: 0 });
+  // Fake time: the provider's API budget and settling wait without taking real seconds.
+  const time = fakeTime();
+  const provider = createAwsInstanceProvider({ imageId: 'ami-0123456789abcdef0', client: ec2.client, subnets: [SUBNET_A, SUBNET_B], settleTimeoutMs: 0, clock: time.now, sleep: time.sleep });
   return { ec2, provider };
 }
 
@@ -97,4 +100,42 @@ test('SpotReturn: the on-demand fallback\'s spot successor goes to the zone with
     assert.equal(last.InstanceMarketOptions?.MarketType, 'spot');
     assert.equal(last.SubnetId, SUBNET_B.subnetId, 'b holds none of the pool once the on-demand node leaves; a holds one');
   }
+});
+
+test('a lost peer\'s replacement that finds no capacity is retried every minute past the 15-minute give-up, until it launches', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const records: InstanceRecord[] = [{ id: 'i-lost', state: 'terminated', privateIp: '10.0.0.9', instanceType: 'g5.xlarge', zone: 'us-east-1a', lifecycle: 'spot', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'worker' } }];
+  let attempts = 0;
+  const cloud: InstanceProvider = {
+    async launch(spec) {
+      attempts += 1;
+      // 20 minutes without spot or on-demand capacity anywhere.
+      if (attempts <= 20) throw new SynktiError('E_AWS_CAPACITY', 'no capacity for g5.xlarge');
+      const record: InstanceRecord = { id: 'i-new', state: 'pending', privateIp: '10.0.0.10', instanceType: spec.instanceType, zone: 'us-east-1b', lifecycle: spec.lifecycle, launchedAt: Date.now(), tags: { ...spec.tags } };
+      records.push(record);
+      return record;
+    },
+    async list(filter) {
+      const states = filter.states ?? ['pending', 'running', 'shutting-down'];
+      return { items: records.filter((r) => states.includes(r.state) && (!filter.ids || filter.ids.includes(r.id)) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    },
+    async terminate() {}, async tag() {}, async untag() {},
+  };
+  const replacer = new Replacer({
+    cluster: 'c', instances: cloud, selfId: 'i-self', logger: quiet, recheckMs: 5000,
+    liveMembers: () => [{ id: 'i-self', zone: 'us-east-1a', role: 'worker', state: 'ready' }],
+    templateFor: (role) => ({ role, instanceType: 'g5.xlarge', lifecycle: 'spot', userData: '{}', zones: ZONES }),
+  });
+  t.after(() => replacer.stop());
+  const flush = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); };
+  replacer.peerLost('i-lost', 'worker');
+  await flush();
+  for (let minute = 0; minute < 25 && !records.some((r) => r.id === 'i-new'); minute++) {
+    t.mock.timers.tick(60_000);
+    await flush();
+  }
+  assert.equal(attempts, 21, 'one attempt a minute, none given up');
+  const replacement = records.find((r) => r.id === 'i-new');
+  assert.ok(replacement, 'launched once capacity came back, 20 minutes after the loss');
+  assert.equal(replacement.tags[TAG_REPLACES], 'i-lost');
 });

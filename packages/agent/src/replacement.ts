@@ -1,4 +1,4 @@
-import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick } from '@synkti/core';
+import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick, isSynktiError } from '@synkti/core';
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 
@@ -153,6 +153,7 @@ export class Replacer {
    */
   private async decide(lostId: string, role: string, since: number): Promise<void> {
     const { logger } = this.options;
+    let noCapacity = false;
     try {
       if (this.stopped || this.done.has(lostId)) return;
       const members = this.options.liveMembers();
@@ -195,13 +196,16 @@ export class Replacer {
         }
       }
     } catch (error) {
-      if (!(error instanceof PeerBack)) logger.warn({ err: error, lost: lostId }, 'replacement decision failed; will retry');
+      noCapacity = isSynktiError(error) && /CAPACITY/.test(error.code);
+      if (!(error instanceof PeerBack)) logger.warn({ err: error, lost: lostId }, noCapacity ? 'no capacity for the replacement; retrying every minute' : 'replacement decision failed; will retry');
     }
-    if (this.stopped || Date.now() - since > (this.options.giveUpMs ?? 15 * 60_000)) return;
+    // No capacity anywhere is not a replacement that never joined: giving up would shrink
+    // the fleet for good (the simulator, on-demand short: 0.3 % availability); keep trying.
+    if (this.stopped || (!noCapacity && Date.now() - since > (this.options.giveUpMs ?? 15 * 60_000))) return;
     const timer = setTimeout(() => {
       this.pending.delete(lostId);
       void this.decide(lostId, role, since);
-    }, this.options.recheckMs ?? 5000).unref();
+    }, noCapacity ? Math.max(60_000, this.options.recheckMs ?? 5000) : this.options.recheckMs ?? 5000).unref();
     this.pending.set(lostId, timer);
   }
 

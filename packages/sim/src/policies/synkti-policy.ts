@@ -1,4 +1,4 @@
-import { Replacer, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, replacementDuty, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -40,6 +40,11 @@ export interface SynktiPolicyOptions {
 
 /** How often an on-demand fallback looks for spot capacity again. */
 export const RETURN_TO_SPOT_CHECK_MS = 60_000;
+/**
+ * How often the survivors re-check a loss whose replacement could not be launched (the
+ * agent's recheck is seconds; a failed launch costs nothing, a minute keeps runs fast).
+ */
+const LOSS_RECHECK_MS = 60_000;
 /** Grace for in-flight requests between draining an on-demand node and terminating it. */
 const HANDOVER_GRACE_MS = 60_000;
 
@@ -135,6 +140,22 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       if (launched) moving.add(instance.id);
     }
   };
+  /**
+   * Replacer.peerLost's decision (it runs on wall-clock timers, so the sim runs its steps):
+   * nothing if an instance replaces the lost one (in the view, or ever launched for it, as
+   * the cloud's SynktiReplaces listing shows), or its duty's holder; else launch with the
+   * lost instance's token; a launch without capacity is retried every minute, as long as it takes.
+   */
+  const replaceLost = (ctx: PolicyContext, lost: SimInstance): void => {
+    const view = members(ctx);
+    if (view.some((m) => m.replaces === lost.id) || provider!.replaced(lost.id)) return;
+    const duty = replacementDuty({ lostId: lost.id, lostReplaces: lost.replaces, members: view });
+    if (duty !== lost.id && view.some((m) => m.replaces === duty)) return;
+    const clientToken = Replacer.clientToken(lost.id);
+    const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now });
+    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder });
+    if (!record) ctx.after(LOSS_RECHECK_MS, 'replace-retry', () => replaceLost(ctx, lost));
+  };
   const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
     ctx.drain(predecessor);
     ctx.after(HANDOVER_GRACE_MS, 'handover', () => ctx.terminate(predecessor));
@@ -192,14 +213,11 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       if (replaceOnRebalance) replace(ctx, instance);
     },
     onLost(ctx, instance) {
-      // Preempted instances replaced themselves at the notice; one lost without any
-      // notice is replaced by the survivors' rendezvous winner (Replacer.peerLost runs on
-      // wall-clock timers, so the sim launches directly with the same client token).
-      if (instance.noticeAt !== undefined) return;
-      noteLoss(ctx, instance.zone);
-      const clientToken = Replacer.clientToken(instance.id);
-      const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: instance.id, avoidZone: instance.zone, key: clientToken, losses, now: ctx.now });
-      provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: instance.id }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder }).catch(() => {});
+      // The survivors see the loss: a crash, or a preempted node that left (the agent's
+      // node-runtime hands both to Replacer.peerLost). Usually the notice already launched
+      // the replacement and this finds it; if that launch found no capacity, this is the retry.
+      if (instance.noticeAt === undefined) noteLoss(ctx, instance.zone);
+      replaceLost(ctx, instance);
     },
   };
 }
@@ -215,6 +233,18 @@ export class SimInstanceProvider implements InstanceProvider {
   constructor(private readonly ctx: PolicyContext, private readonly onDemandFallback: boolean) {}
 
   launch(spec: LaunchSpec): Promise<InstanceRecord> {
+    const record = this.launchNow(spec);
+    return record ? Promise.resolve(record) : Promise.reject(new Error('InsufficientInstanceCapacity: no capacity for this launch'));
+  }
+
+  /** Whether any instance was ever launched tagged as replacing `id` (the cloud lists terminated ones too). */
+  replaced(id: string): boolean {
+    for (const entry of this.byId.values()) if (entry.tags[TAG_REPLACES] === id) return true;
+    return false;
+  }
+
+  /** The launch, synchronously: the record, or undefined when neither spot nor (fallback) on-demand had capacity. */
+  launchNow(spec: LaunchSpec): InstanceRecord | undefined {
     const ctx = this.ctx;
     let sim: SimInstance | undefined;
     if (spec.lifecycle === 'spot') {
@@ -235,10 +265,10 @@ export class SimInstanceProvider implements InstanceProvider {
     if (!sim && (spec.lifecycle === 'on-demand' || this.onDemandFallback)) {
       sim = ctx.launch({ lifecycle: 'on-demand', zone: spec.zone ?? ctx.zones[0], replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
     }
-    if (!sim) return Promise.reject(new Error('InsufficientInstanceCapacity: no spot capacity in any zone'));
+    if (!sim) return undefined;
     const entry = this.byId.get(sim.id) ?? { sim, tags: { ...spec.tags } };
     this.byId.set(sim.id, entry);
-    return Promise.resolve(this.record(entry));
+    return this.record(entry);
   }
 
   list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
