@@ -15,7 +15,7 @@
  * Verification is bounded: one fetch in flight per member, `maxConcurrent` overall, a
  * refused (id, key) is not retried for `refusalTtlMs`.
  */
-import { SynktiError } from '@synkti/core';
+import { SynktiError, isSynktiError } from '@synkti/core';
 import { identityProofSchema, verifyIdentityProof, type IdentityDocument, type IdentityProof, type IdentityTrust } from '@synkti/cloud';
 import { z } from 'zod';
 import type { Member } from '../membership-view.ts';
@@ -49,6 +49,9 @@ export interface MemberVerifierOptions {
 }
 
 export type Verdict = 'ok' | 'pending' | 'refused';
+
+/** An unreachable member is asked again after this (it answers gossip again soon). */
+const TRANSIENT_RETRY_MS = 1000;
 
 interface Trusted { key: string; document: IdentityDocument }
 
@@ -155,7 +158,10 @@ export class MemberVerifier {
       if (held && held.key === parsed.data.key) this.options.onVerified(held);
     } catch (error) {
       this.stats.refused += 1;
-      this.refused.set(refusalKey(member), this.clock() + (this.options.refusalTtlMs ?? 30_000));
+      // Unreachable (booting, loaded, gone) is not a lie: try again soon. A proof that
+      // fails is: that (id, key, address) is refused for a while.
+      const transient = isSynktiError(error) && (error.code === 'E_PEER_UNREACHABLE' || error.code === 'E_PEER_HTTP');
+      this.refused.set(refusalKey(member), this.clock() + (transient ? TRANSIENT_RETRY_MS : (this.options.refusalTtlMs ?? 30_000)));
       if (this.refused.size > 10_000) this.refused.clear();
       const held = this.held.get(member.id);
       if (held && held.key === member.key) this.held.delete(member.id);
