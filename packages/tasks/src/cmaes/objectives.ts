@@ -1,3 +1,5 @@
+import { SeededRandom } from './random.ts';
+
 /** Standard test functions (minimum 0), as used to benchmark CMA-ES. */
 export type Objective = (x: readonly number[]) => number;
 
@@ -24,4 +26,14 @@ export const builtinObjectives: Record<BuiltinObjectiveName, Objective> = {
 
 export function isBuiltinObjective(name: string): name is BuiltinObjectiveName {
   return Object.prototype.hasOwnProperty.call(builtinObjectives, name);
+}
+
+/**
+ * Rastrigin shifted by an offset drawn in [−3, 3]ⁿ from `seed` (BBOB-style: the usual
+ * start x0 = 0 is then not the optimum). Minimum 0 at the offset.
+ */
+export function shiftedRastrigin(dimension: number, seed: number): Objective {
+  const random = SeededRandom.fromSeed(1000 + seed);
+  const shift = Array.from({ length: dimension }, () => 6 * random.nextDouble() - 3);
+  return (x) => builtinObjectives.rastrigin(x.map((v, i) => v - shift[i]!));
 }

@@ -11,15 +11,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSynktiError } from '@synkti/core';
 import { CmaEs } from './cma-es.ts';
-import { builtinObjectives, type Objective } from './objectives.ts';
+import { shiftedRastrigin, type Objective } from './objectives.ts';
 import { SeededRandom } from './random.ts';
 import { CmaEsRestarts } from './restarts.ts';
-
-export function shiftedRastrigin(dimension: number, seed: number): Objective {
-  const random = SeededRandom.fromSeed(1000 + seed);
-  const shift = Array.from({ length: dimension }, () => 6 * random.nextDouble() - 3);
-  return (x) => builtinObjectives.rastrigin(x.map((v, i) => v - shift[i]!));
-}
 
 function runToEnd(optimizer: CmaEsRestarts, f: Objective): void {
   // Bounded: maxEvaluations ends every run.
