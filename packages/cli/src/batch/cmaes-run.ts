@@ -8,9 +8,11 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SynktiError, formatDuration } from '@synkti/core';
-import type { LocalCloud } from '@synkti/cloud';
+import { BATCH_COORDINATOR_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
+import type { LocalCloud, ObjectStore } from '@synkti/cloud';
 import {
-  checkpointKeyOf, createCoordinator, readCheckpoint, runGenerations, validateRunId, type CmaEs as CmaEsInstance, type CmaEsState,
+  checkpointKeyOf, createCoordinator, readCheckpoint, runGenerations, validateRunId, type CmaEsRestartsState, type CmaEsState, type RestartRecord,
+  type RestartStrategy,
   type CoordinatorCheckpoint, type UnscorablePolicy,
 } from '@synkti/tasks';
 import { createProgress } from '../output.ts';
@@ -24,6 +26,30 @@ import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.
 import { cachedWorkerCount } from './cached-worker-count.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 import { loadObjective } from './objective.ts';
+import { openStackCheckpoints } from './s3-checkpoints.ts';
+
+/**
+ * A SpotBatchFleet to coordinate (`--stack`, from its coordinatorEnv): its queues (scope =
+ * cluster, never created here), its bucket for checkpoints (object + pointer under runs/),
+ * its ECS service for the workers (so no local workers).
+ */
+export interface BatchStackTarget {
+  cluster: string;
+  bucket: string;
+  region: string;
+}
+
+/** `--stack`: the fleet from SpotBatchFleet's coordinatorEnv variables (a missing one names its output, exit 2). */
+export function stackTargetFromEnv(env: Readonly<Record<string, string | undefined>>): BatchStackTarget {
+  const v = readStackEnvironment('synkti batch cmaes --stack', BATCH_COORDINATOR_ENV, env);
+  const names = batchQueueNames(v.SYNKTI_CLUSTER!);
+  for (const [name, queue] of [['SYNKTI_TASK_QUEUE_URL', names.tasks], ['SYNKTI_RESULT_QUEUE_URL', names.results]] as const) {
+    if (queueNameOfUrl(v[name]!) !== queue) {
+      throw new SynktiError('E_CONFIG_STACK_ENV', `${name} names queue "${queueNameOfUrl(v[name]!)}", but cluster ${v.SYNKTI_CLUSTER}'s is "${queue}"`, { hint: 'export the coordinatorEnv of one stack' });
+    }
+  }
+  return { cluster: v.SYNKTI_CLUSTER!, bucket: v.SYNKTI_BUCKET!, region: v.AWS_REGION! };
+}
 
 /** What a run was asked for, saved in its checkpoint (a resume must ask the same). */
 export interface CmaesRunMeta {
@@ -38,6 +64,25 @@ export interface CmaesRunMeta {
   sqsEndpoint: string | undefined;
   region: string | undefined;
   maxReceives: number;
+  /** Restart strategy; undefined (runs from before restarts) = one plain CMA-ES run. */
+  restarts?: RestartStrategy | undefined;
+  /** Evaluation budget over all runs (with restarts or a target). */
+  maxEvals?: number | undefined;
+  /** Stop once the best f is below this. */
+  targetF?: number | undefined;
+  /** Start point; undefined = zeros. */
+  x0?: number[] | undefined;
+}
+
+/** What the CLI reads from either optimizer. */
+interface CmaesView {
+  readonly bestF: number;
+  readonly sigma: number;
+  readonly evaluations: number;
+  readonly bestX: number[];
+  readonly mean: number[];
+  readonly populationSize: number;
+  readonly runs?: RestartRecord[];
 }
 
 export interface BatchCmaesOptions {
@@ -47,6 +92,14 @@ export interface BatchCmaesOptions {
   population?: number | undefined;
   seed?: number | undefined;
   sigma?: number | undefined;
+  /** `--restarts`: none, ipop or bipop. */
+  restarts?: RestartStrategy | undefined;
+  /** `--max-evals`. */
+  maxEvals?: number | undefined;
+  /** `--target-f`. */
+  targetF?: number | undefined;
+  /** `--x0`, one value per dimension. */
+  x0?: number[] | undefined;
   workers: number;
   backend?: BatchBackend | undefined;
   resume?: string | undefined;
@@ -70,6 +123,8 @@ export interface BatchCmaesOptions {
   metricsCluster?: string | undefined;
   /** How often they are published. @default 60000 */
   metricsIntervalMs?: number | undefined;
+  /** Coordinate a SpotBatchFleet instead of local queues and state. @default local */
+  stack?: BatchStackTarget | undefined;
 }
 
 export interface BatchSummary {
@@ -90,6 +145,8 @@ export interface BatchSummary {
   best_x: number[];
   mean: number[];
   stop_reason: string | null;
+  /** Each CMA-ES run (the first and every restart) with its λ, evaluations, best f and stop reason; empty for a plain run. */
+  restart_runs: RestartRecord[];
   resumed: boolean;
   workers_launched: number;
   workers_replaced: number;
@@ -109,18 +166,20 @@ function differs(flag: string, given: unknown, saved: unknown, run: string): Syn
 }
 
 /** The run's settings: new from the flags, or the saved ones (flags given on resume must agree). */
-async function settle(options: BatchCmaesOptions): Promise<{ run: string; meta: CmaesRunMeta; resume: boolean; finished: boolean }> {
+async function settle(options: BatchCmaesOptions, checkpoints: { store: ObjectStore; bucket: string }): Promise<{ run: string; meta: CmaesRunMeta; resume: boolean; finished: boolean }> {
   if (options.resume !== undefined) {
     const run = validateRunId(options.resume, '--resume');
     if (options.run !== undefined && options.run !== run) throw new SynktiError('E_USAGE', `--run ${options.run} and --resume ${run} name different runs`, { hint: 'give only --resume RUN' });
-    const saved = await readCheckpoint<CmaEsState, CmaesRunMeta>(batchObjectStore(options.stateDir), BATCH_BUCKET, checkpointKeyOf(run));
+    const saved = await readCheckpoint<CmaEsState, CmaesRunMeta>(checkpoints.store, checkpoints.bucket, checkpointKeyOf(run));
     if (!saved) {
-      throw new SynktiError('E_USAGE', `--resume: no run ${run} in ${options.stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
+      throw new SynktiError('E_USAGE', `--resume: no run ${run} in ${options.stack ? `s3://${checkpoints.bucket}` : options.stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
     }
     const meta = { ...saved.meta };
     const checks: Array<[string, unknown, unknown]> = [
       ['--objective', options.objective, meta.objective], ['--dim', options.dim, meta.dimension], ['--population', options.population, meta.population],
       ['--seed', options.seed, meta.seed], ['--sigma', options.sigma, meta.sigma], ['--backend', options.backend, meta.backend],
+      ['--restarts', options.restarts, meta.restarts], ['--max-evals', options.maxEvals, meta.maxEvals], ['--target-f', options.targetF, meta.targetF],
+      ['--x0', options.x0?.join(','), meta.x0?.join(',')],
     ];
     for (const [flag, given, was] of checks) if (given !== undefined && given !== was) throw differs(flag, given, was, run);
     if (options.generations !== undefined) {
@@ -133,6 +192,11 @@ async function settle(options: BatchCmaesOptions): Promise<{ run: string; meta: 
   if (options.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'e.g. --objective rosenbrock, or --objective ./my-objective.ts' });
   if (options.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
   const run = options.run === undefined ? newRunId() : validateRunId(options.run, '--run');
+  if (options.x0 !== undefined && options.x0.length !== options.dim) {
+    throw new SynktiError('E_USAGE', `--x0 has ${options.x0.length} values but --dim is ${options.dim}`, { hint: `give ${options.dim} comma-separated numbers, or one number for every coordinate` });
+  }
+  // Restarts, a budget or a target make it an evaluation-bounded run: generations stop being the limit.
+  const bounded = options.restarts !== undefined || options.maxEvals !== undefined || options.targetF !== undefined;
   return {
     run,
     resume: false,
@@ -142,11 +206,13 @@ async function settle(options: BatchCmaesOptions): Promise<{ run: string; meta: 
       dimension: options.dim,
       population: options.population,
       seed: options.seed ?? randomBytes(4).readUInt32LE(0) % 2 ** 31,
-      generations: options.generations ?? 100,
+      generations: options.generations ?? (bounded ? 1_000_000 : 100),
       sigma: options.sigma,
-      backend: options.backend ?? 'local',
+      ...(bounded ? { restarts: options.restarts ?? 'none', maxEvals: options.maxEvals, targetF: options.targetF } : {}),
+      ...(options.x0 !== undefined ? { x0: options.x0 } : {}),
+      backend: options.backend ?? (options.stack ? 'sqs' : 'local'),
       sqsEndpoint: options.sqsEndpoint,
-      region: options.region,
+      region: options.region ?? options.stack?.region,
       maxReceives: options.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES,
     },
   };
@@ -159,9 +225,14 @@ function sci(value: number): string {
 export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSummary> {
   const started = Date.now();
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
-  const store = batchObjectStore(options.stateDir);
-  await store.createBucket(BATCH_BUCKET);
-  const { run, meta, resume, finished } = await settle(options);
+  if (options.stack && options.workers !== 0) {
+    throw new SynktiError('E_USAGE', `--stack: the workers are the fleet's ECS service, not ${options.workers} local one(s)`, { hint: 'pass --workers 0 with --stack' });
+  }
+  // The stack's bucket already exists (SpotBatchFleet made it); the local one is made here.
+  const store = options.stack ? openStackCheckpoints(options.stack.region) : batchObjectStore(options.stateDir);
+  const bucket = options.stack ? options.stack.bucket : BATCH_BUCKET;
+  if (!options.stack) await store.createBucket(BATCH_BUCKET);
+  const { run, meta, resume, finished } = await settle(options, { store, bucket });
   // Fail here, not on every worker: the objective must load.
   await loadObjective(meta.objective);
 
@@ -178,7 +249,10 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
   let fleet: BatchFleet | undefined;
   let publisher: { stop(): Promise<void> } | undefined;
   try {
-    queues = await openRunQueues({ backend: meta.backend, stateDir: options.stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives }, run);
+    queues = await openRunQueues({
+      backend: meta.backend, stateDir: options.stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives,
+      ...(options.stack ? { queueScope: options.stack.cluster, create: false } : {}),
+    }, run);
     const workerConfig: BatchWorkerConfig = {
       kind: 'synkti.batch.worker', run, backend: meta.backend, stateDir: options.stateDir, objective: meta.objective,
       leaseMs: options.leaseMs ?? DEFAULT_WORKER_LEASE_MS, noticePollMs: options.noticePollMs, maxReceives: meta.maxReceives,
@@ -198,7 +272,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       ? cachedWorkerCount(await ecsWorkerCounter({ cluster: options.metricsCluster, region }), { onWarning: (message) => note(`warning: ${message}`) })
       : () => liveFleet.alive();
     const coordinator = createCoordinator({
-      run, tasks: queues.tasks, results: queues.results, store, bucket: BATCH_BUCKET, resendAfterMs: options.resendAfterMs,
+      run, tasks: queues.tasks, results: queues.results, store, bucket, resendAfterMs: options.resendAfterMs,
       unscorable: options.unscorable, workersAlive, signal: abort.signal,
       onEvent: (event) => {
         if (event.type === 'dead-letter') note(`dead letter: generation ${event.generation} candidate ${event.candidate}: ${event.error}`);
@@ -212,24 +286,49 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       note(`publishing Synkti/Batch Backlog and BacklogPerWorker (Cluster=${options.metricsCluster}) to CloudWatch every ${formatDuration(options.metricsIntervalMs ?? 60_000)}`);
     }
     // Loaded on use: the rest of the CLI does not need the optimizer.
-    const { CmaEs } = await import('@synkti/tasks');
+    const { CmaEs, CmaEsRestarts } = await import('@synkti/tasks');
     if (typeof CmaEs?.create !== 'function') throw new SynktiError('E_BATCH_CMAES', 'this build has no CMA-ES (@synkti/tasks/cmaes)', { hint: 'update Synkti' });
-    let cma: CmaEsInstance | undefined;
-    const result = await runGenerations<CmaEsState, CmaesRunMeta>({
+    let cma: CmaesView | undefined;
+    let runsRecorded = 0;
+    const options0 = {
+      dimension: meta.dimension, seed: meta.seed,
+      ...(meta.population !== undefined ? { populationSize: meta.population } : {}),
+      ...(meta.sigma !== undefined ? { initialSigma: meta.sigma } : {}),
+      ...(meta.x0 !== undefined ? { initialMean: meta.x0 } : {}),
+    };
+    const result = await runGenerations<CmaEsState | CmaEsRestartsState, CmaesRunMeta>({
       coordinator,
       generations: meta.generations,
       meta,
       resume,
-      create: () => (cma = CmaEs.create({
-        dimension: meta.dimension, seed: meta.seed,
-        ...(meta.population !== undefined ? { populationSize: meta.population } : {}),
-        ...(meta.sigma !== undefined ? { initialSigma: meta.sigma } : {}),
-      })),
-      restore: (state) => (cma = CmaEs.restore(state)),
+      create: () => {
+        // A plain run keeps the plain state (runs from before restarts resume unchanged).
+        if (meta.restarts === undefined) return (cma = CmaEs.create(options0)) as ReturnType<typeof CmaEs.create> & { toState(): CmaEsState | CmaEsRestartsState };
+        const o = CmaEsRestarts.create({ ...options0, restarts: meta.restarts, maxEvaluations: meta.maxEvals, targetF: meta.targetF });
+        cma = o;
+        return o;
+      },
+      restore: (state) => {
+        if (state.format === 'synkti-cmaes-restarts/v1') {
+          const o = CmaEsRestarts.restore(state);
+          runsRecorded = o.runs.length;
+          cma = o;
+          return o;
+        }
+        return (cma = CmaEs.restore(state)) as ReturnType<typeof CmaEs.restore> & { toState(): CmaEsState | CmaEsRestartsState };
+      },
       onGeneration: (report) => {
         const c = cma!;
-        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
-        appendFileSync(metricsFile, `${JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, generationMs: report.ms })}\n`);
+        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
+        const lines = [JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, populationSize: c.populationSize, generationMs: report.ms })];
+        // Each CMA-ES run that ended (a restart follows, or the optimisation stops) gets its own line.
+        const runs = c.runs ?? [];
+        for (const record of runs.slice(runsRecorded)) {
+          lines.push(JSON.stringify({ kind: 'cmaes-run', ...record }));
+          note(`CMA-ES run ${record.run} (${record.regime}, λ ${record.populationSize}) ended: ${record.stopReason}, best f ${sci(record.bestF ?? Infinity)} after ${record.evaluations} evaluations`);
+        }
+        runsRecorded = runs.length;
+        appendFileSync(metricsFile, `${lines.join('\n')}\n`);
       },
     });
     const c = cma!;
@@ -253,6 +352,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       best_x: [...c.bestX],
       mean: [...c.mean],
       stop_reason: result.checkpoint.stopReason ?? null,
+      restart_runs: c.runs ?? [],
       resumed: resume,
       workers_launched: fleet.launched,
       workers_replaced: fleet.replaced,

@@ -9,7 +9,7 @@ import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
-import { renderBatchSummary, runBatchCmaes } from '../batch/cmaes-run.ts';
+import { renderBatchSummary, runBatchCmaes, stackTargetFromEnv } from '../batch/cmaes-run.ts';
 import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
@@ -83,11 +83,12 @@ export function registerBatchCommands(program: Command): void {
     .option('--metrics-interval <duration>', 'how often the backlog is published', batchDuration, 60_000)
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print the summary as JSON', false)
+    .option('--stack', 'coordinate a SpotBatchFleet: its queues, bucket (checkpoints under runs/) and region from its coordinatorEnv variables; its ECS service runs the workers (--workers 0)', false)
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
-      metricsCluster?: string; metricsInterval: number;
+      metricsCluster?: string; metricsInterval: number; stack: boolean;
     }) => {
       if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
       if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
@@ -102,7 +103,7 @@ export function registerBatchCommands(program: Command): void {
         backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
-        metricsCluster: o.metricsCluster, metricsIntervalMs: o.metricsInterval,
+        metricsCluster: o.metricsCluster, metricsIntervalMs: o.metricsInterval, stack: o.stack ? stackTargetFromEnv(process.env) : undefined,
       });
       console.log(o.json ? JSON.stringify(summary) : renderBatchSummary(summary));
       if (summary.lost_tasks !== 0) process.exitCode = 1;

@@ -13,7 +13,12 @@ import { stackChecks, type StackEnvironmentSpec } from './stack-environment.ts';
  * run on the local cloud has its own scope (`batchRunScope(run)`).
  */
 export function batchQueueNames(scope: string): { tasks: string; results: string; tasksDeadLetter: string; resultsDeadLetter: string } {
-  return { tasks: `${scope}-tasks`, results: `${scope}-results`, tasksDeadLetter: `${scope}-tasks-dlq`, resultsDeadLetter: `${scope}-results-dlq` };
+  return {
+    tasks: `${scope}-tasks`,
+    results: `${scope}-results`,
+    tasksDeadLetter: `${scope}-tasks-dlq`,
+    resultsDeadLetter: `${scope}-results-dlq`,
+  };
 }
 
 /** Scope of a run's own queues when no stack provides them (local, or `--backend sqs` without a fleet). */
@@ -33,14 +38,39 @@ export const BATCH_PREFIXES = {
 
 /** Variables SpotBatchFleet injects into every worker task (and the coordinator's `coordinatorEnv`). */
 export const BATCH_WORKER_ENV = {
-  SYNKTI_CLUSTER: { from: 'SpotBatchFleet.clusterName', description: 'the fleet\'s cluster name, the scope of its queue names', check: stackChecks.name },
+  SYNKTI_CLUSTER: {
+    from: 'SpotBatchFleet.clusterName',
+    description: "the fleet's cluster name, the scope of its queue names",
+    check: stackChecks.name,
+  },
   SYNKTI_TASK_QUEUE_URL: { from: 'SpotBatchFleet.taskQueueUrl', description: 'SQS queue of tasks', check: stackChecks.url },
   SYNKTI_RESULT_QUEUE_URL: { from: 'SpotBatchFleet.resultQueueUrl', description: 'SQS queue of results', check: stackChecks.url },
-  SYNKTI_DEAD_LETTER_QUEUE_URL: { from: 'SpotBatchFleet.deadLetterQueueUrl', description: 'dead-letter queue of tasks', check: stackChecks.url },
-  SYNKTI_BUCKET: { from: 'SpotBatchFleet.bucketName', description: 'bucket of checkpoints, payloads and state pools', check: stackChecks.bucket },
-  SYNKTI_RUNS_PREFIX: { from: 'SpotBatchFleet (constant BATCH_PREFIXES.runs)', description: 'prefix of run objects', check: stackChecks.prefix, optional: true },
-  SYNKTI_STATE_POOLS_PREFIX: { from: 'SpotBatchFleet (constant BATCH_PREFIXES.statePools)', description: 'prefix of state pools', check: stackChecks.prefix, optional: true },
-  SYNKTI_OBJECTIVE: { from: 'SpotBatchFleet arg objective', description: 'the objective workers score: a builtin name or a module path in the image' },
+  SYNKTI_DEAD_LETTER_QUEUE_URL: {
+    from: 'SpotBatchFleet.deadLetterQueueUrl',
+    description: 'dead-letter queue of tasks',
+    check: stackChecks.url,
+  },
+  SYNKTI_BUCKET: {
+    from: 'SpotBatchFleet.bucketName',
+    description: 'bucket of checkpoints, payloads and state pools',
+    check: stackChecks.bucket,
+  },
+  SYNKTI_RUNS_PREFIX: {
+    from: 'SpotBatchFleet (constant BATCH_PREFIXES.runs)',
+    description: 'prefix of run objects',
+    check: stackChecks.prefix,
+    optional: true,
+  },
+  SYNKTI_STATE_POOLS_PREFIX: {
+    from: 'SpotBatchFleet (constant BATCH_PREFIXES.statePools)',
+    description: 'prefix of state pools',
+    check: stackChecks.prefix,
+    optional: true,
+  },
+  SYNKTI_OBJECTIVE: {
+    from: 'SpotBatchFleet arg objective',
+    description: 'the objective workers score: a builtin name or a module path in the image',
+  },
   AWS_REGION: { from: 'SpotBatchFleet arg region', description: 'AWS region of the queues and bucket', check: stackChecks.region },
 } as const satisfies StackEnvironmentSpec<string>;
 
@@ -50,4 +80,26 @@ export type BatchWorkerEnvName = keyof typeof BATCH_WORKER_ENV;
 export function queueNameOfUrl(url: string): string {
   const path = new URL(url).pathname.split('/').filter(Boolean);
   return path[path.length - 1] ?? '';
+}
+
+/** Variables of SpotBatchFleet's `coordinatorEnv` output: what `synkti batch cmaes --stack` reads. */
+export const BATCH_COORDINATOR_ENV = {
+  SYNKTI_CLUSTER: {
+    from: 'SpotBatchFleet.coordinatorEnv',
+    description: "the fleet's cluster name, the scope of its queue names",
+    check: stackChecks.name,
+  },
+  SYNKTI_TASK_QUEUE_URL: { from: 'SpotBatchFleet.coordinatorEnv', description: 'SQS queue of tasks', check: stackChecks.url },
+  SYNKTI_RESULT_QUEUE_URL: { from: 'SpotBatchFleet.coordinatorEnv', description: 'SQS queue of results', check: stackChecks.url },
+  SYNKTI_BUCKET: { from: 'SpotBatchFleet.coordinatorEnv', description: 'bucket of checkpoints (under runs/)', check: stackChecks.bucket },
+  AWS_REGION: { from: 'SpotBatchFleet.coordinatorEnv', description: 'AWS region of the queues and bucket', check: stackChecks.region },
+} as const satisfies StackEnvironmentSpec<string>;
+
+/**
+ * Where a run's checkpoints go in the batch bucket (all under BATCH_PREFIXES.runs, which the
+ * lifecycle rules cover): each generation's checkpoint is a new object, then the pointer is
+ * replaced to name it, so the pointer always names a complete checkpoint.
+ */
+export function batchCheckpointKeys(run: string): { pointer: string; versionsPrefix: string } {
+  return { pointer: `${BATCH_PREFIXES.runs}${run}/checkpoint.json`, versionsPrefix: `${BATCH_PREFIXES.runs}${run}/checkpoints/` };
 }

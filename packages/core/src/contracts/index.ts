@@ -11,11 +11,33 @@
 export { ROUTER_HEALTH_PATH, AGENT_API_PATHS } from './health-paths.ts';
 export { BATCH_METRICS, PIPELINE_METRICS } from './metric-names.ts';
 export {
-  agentStatusSchema, agentStatusMemberSchema, agentModelStatusSchema, agentDrainStatusSchema, parseAgentStatus, MAX_STATUS_MEMBERS,
-  type AgentStatus, type AgentStatusMember, type AgentModelStatus, type AgentDrainStatus,
+  agentStatusSchema,
+  agentStatusMemberSchema,
+  agentModelStatusSchema,
+  agentDrainStatusSchema,
+  parseAgentStatus,
+  MAX_STATUS_MEMBERS,
+  type AgentStatus,
+  type AgentStatusMember,
+  type AgentModelStatus,
+  type AgentDrainStatus,
 } from './agent-status.ts';
 export {
-  readStackEnvironment, describeStackEnvironment, stackChecks, type StackVariable, type StackEnvironmentSpec, type StackEnvironment,
+  readStackEnvironment,
+  describeStackEnvironment,
+  stackChecks,
+  type StackVariable,
+  type StackEnvironmentSpec,
+  type StackEnvironment,
 } from './stack-environment.ts';
-export { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, batchRunScope, queueNameOfUrl, type BatchWorkerEnvName } from './batch-contract.ts';
+export {
+  BATCH_PREFIXES,
+  BATCH_WORKER_ENV,
+  BATCH_COORDINATOR_ENV,
+  batchQueueNames,
+  batchRunScope,
+  batchCheckpointKeys,
+  queueNameOfUrl,
+  type BatchWorkerEnvName,
+} from './batch-contract.ts';
 export { PIPELINE_AGENT_ENV, type PipelineAgentEnvName } from './pipelines-contract.ts';
