@@ -1,9 +1,10 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, formatDuration, type ClusterSpec } from '@synkti/core';
-import { listAllInstances } from '@synkti/cloud';
+import { resolve } from 'node:path';
+import { listAllInstances, localCloudProcesses, type LocalCloud } from '@synkti/cloud';
 import { LIVE_STATES, openFleet } from '../fleet/fleet-access.ts';
 import { deleteClusterBucket, listClusterBuckets, type BucketEntry } from '../fleet/cluster-buckets.ts';
-import { createProgress } from '../output.ts';
+import { createNodeProgress } from '../output.ts';
 
 export interface DownOptions {
   /** Kill at once (SIGKILL; local provider) instead of letting agents drain and leave. */
@@ -73,6 +74,23 @@ function checkBucketFlags(spec: ClusterSpec, buckets: BucketEntry[] | undefined,
 }
 
 /**
+ * Every instance is terminated, yet a process of the fleet may have outlived its machine
+ * (a workload re-parented to init when its host was SIGKILLed): end what still carries the
+ * fleet's state directory (an instance host's --state-dir, or the mark in its environment),
+ * except processes of instances the registry still lists as live.
+ */
+async function endStrayLocalProcesses(cloud: LocalCloud): Promise<void> {
+  const live = new Set((await listAllInstances(cloud.instances, { states: LIVE_STATES })).map((r) => r.id));
+  const stateDir = resolve(cloud.instances.stateDir);
+  const strays = localCloudProcesses(stateDir, { exceptInstances: live });
+  for (const pid of strays) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  const deadline = Date.now() + 5000;
+  while (localCloudProcesses(stateDir, { exceptInstances: live }).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
  * `synkti down`: terminate every instance of the cluster (by its SynktiCluster tag) and
  * wait until each is gone. Graceful by default (agents get SIGTERM, drain, leave the fleet
  * and untag themselves). Buckets are kept unless `deleteBuckets`; protected ones need
@@ -80,7 +98,7 @@ function checkBucketFlags(spec: ClusterSpec, buckets: BucketEntry[] | undefined,
  */
 export async function down(spec: ClusterSpec, configFile: string, options: DownOptions): Promise<DownResult> {
   const fleet = openFleet(spec, { configFile, ec2Client: options.ec2Client });
-  const progress = createProgress(process.stderr, options.quiet === true);
+  const progress = createNodeProgress(process.stderr, options.quiet === true);
   const store = fleet.local?.cloud.objects;
   try {
     const bucketsBefore = store ? await listClusterBuckets(store) : undefined;
@@ -97,13 +115,18 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
       const started = Date.now();
       remaining = ids;
       const pollMs = fleet.kind === 'local' ? 200 : 2000;
+      // A line per node as it goes (stopping, then terminated): the count is never ahead of what happened.
+      const observe = (): void => progress.observe(ids.map((id) => ({ id, state: remaining.includes(id) ? (options.force ? 'killed, stopping' : 'draining, stopping') : 'terminated' })),
+        `stopping ${spec.name}: ${ids.length - remaining.length}/${ids.length} terminated (${formatDuration(Date.now() - started)})`);
+      observe();
       while (remaining.length > 0 && Date.now() - started < options.timeoutMs) {
         const page = await listAllInstances(fleet.instances, { ids, states: LIVE_STATES });
         remaining = page.map((r) => r.id);
+        observe();
         if (remaining.length === 0) break;
-        progress.update(`stopping ${spec.name}: ${ids.length - remaining.length}/${ids.length} terminated (${formatDuration(Date.now() - started)})`);
         await new Promise((r) => setTimeout(r, pollMs));
       }
+      if (remaining.length === 0 && fleet.local) await endStrayLocalProcesses(fleet.local.cloud);
       const leftTagged = fleet.kind === 'local' ? await fleet.list({ all: true }) : [];
       progress.done(remaining.length === 0
         ? `${spec.name}: ${ids.length} instance${ids.length === 1 ? '' : 's'} terminated in ${formatDuration(Date.now() - started)}${leftTagged.length ? `, ${leftTagged.length} still tagged` : ''}`

@@ -206,16 +206,23 @@ export function instanceProcesses(pgid: number): number[] {
 
 /**
  * Every live process that belongs to the local cloud at `stateDir`: instance hosts of
- * that state directory and whatever carries its mark in the environment. What `synkti
- * down` checks is gone (and ends) once every instance is terminated.
+ * that state directory and whatever carries its mark in the environment, except those of
+ * `exceptInstances` (instances still live). What `synkti down` ends once its instances
+ * are terminated, so nothing of the fleet outlives it.
  */
-export function localCloudProcesses(stateDir: string): number[] {
+export function localCloudProcesses(stateDir: string, options: { exceptInstances?: ReadonlySet<string> } = {}): number[] {
   if (!HAS_PROC) return [];
   const out: number[] = [];
+  const except = options.exceptInstances ?? new Set<string>();
   for (const s of liveStats()) {
     if (s.pid === process.pid) continue;
     const host = instanceHostOf(s.pid);
-    if (host?.stateDir === stateDir || readEnviron(s.pid)?.get(ENV_LOCAL_STATE_DIR_MARK) === stateDir) out.push(s.pid);
+    if (host) {
+      if (host.stateDir === stateDir && !except.has(host.id)) out.push(s.pid);
+      continue;
+    }
+    const env = readEnviron(s.pid);
+    if (env?.get(ENV_LOCAL_STATE_DIR_MARK) === stateDir && !except.has(env.get(ENV_LOCAL_INSTANCE_ID) ?? '')) out.push(s.pid);
   }
   return out;
 }
