@@ -23,6 +23,8 @@ options:
   --model <id>             the one model id served                  default ${STAND_IN_DEFAULT_MODEL}
   --served-by <id>         x-served-by header value                 default $SYNKTI_INSTANCE_ID or stand-in
   --shutdown-grace <dur>   on SIGTERM, time given to in-flight requests default 30s
+  --max-running <n>        requests generated at once (an engine's batch); more wait
+                           in a queue (vllm:num_requests_waiting); 0 = no limit default 0
   --model-dir <dir>        before serving, check every file of the model a node fetched
                            against <dir>/synkti-manifest.json (size and SHA-256);
                            exit 1 naming the file when one does not match
@@ -48,6 +50,7 @@ export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help'
         'served-by': { type: 'string' },
         'shutdown-grace': { type: 'string' },
         'model-dir': { type: 'string' },
+        'max-running': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,6 +75,13 @@ export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help'
     options.model = values.model;
   }
   if (typeof values['served-by'] === 'string') options.servedBy = values['served-by'];
+  if (typeof values['max-running'] === 'string') {
+    const raw = values['max-running'];
+    if (!/^\d+$/.test(raw) || Number(raw) > 100_000) {
+      throw new SynktiError('E_USAGE', `--max-running: "${raw}" is not a whole number from 0 to 100000`, { hint: 'e.g. --max-running 8 (0 = no limit)' });
+    }
+    options.maxRunning = Number(raw);
+  }
   if (typeof values['model-dir'] === 'string') {
     if (values['model-dir'].trim() === '') throw new SynktiError('E_USAGE', '--model-dir: empty path', { hint: 'e.g. --model-dir /var/lib/synkti/models/qwen2.5-7b (in a cluster config: --model-dir {modelPath})' });
     options.modelDir = values['model-dir'];

@@ -37,6 +37,12 @@ export interface StandInServerOptions {
   shutdownGraceMs?: number;
   /** Largest request body accepted; larger gets 413. @default 1048576 (1 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Requests generated at once, like an engine's batch (vLLM's max_num_seqs); more wait in
+   * a FIFO queue, producing no token, and show as `vllm:num_requests_waiting`. 0: no limit.
+   * @default 0
+   */
+  maxRunning?: number;
 }
 
 export interface StandInServer {
@@ -45,8 +51,10 @@ export interface StandInServer {
   readonly host: string;
   readonly port: number;
   readonly model: string;
-  /** Completion requests currently being generated (or having their body read). */
+  /** Completion requests currently being generated (or having their body read), queued ones included. */
   inFlight(): number;
+  /** Requests generating tokens now and requests queued for a slot (`maxRunning`). */
+  engineLoad(): { running: number; waiting: number };
   /** True once the startup delay has passed and until `stop()` is called. */
   isReady(): boolean;
   /**
@@ -86,6 +94,7 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
   const startupDelayMs = checkNonNegative(options.startupDelayMs ?? 0, 'startupDelayMs');
   const shutdownGraceMs = checkNonNegative(options.shutdownGraceMs ?? 30_000, 'shutdownGraceMs');
   const maxBodyBytes = checkNonNegative(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes');
+  const maxRunning = checkNonNegative(options.maxRunning ?? 0, 'maxRunning');
   const servedBy = options.servedBy ?? process.env.SYNKTI_INSTANCE_ID ?? 'stand-in';
   const created = Math.floor(Date.now() / 1000);
 
@@ -94,6 +103,36 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
   const generations = new Set<Generation>();
   let inFlightCount = 0;
   const idleWaiters: (() => void)[] = [];
+  // The engine's scheduler: `running` generate, the rest wait in arrival order.
+  let running = 0;
+  const runQueue: (() => void)[] = [];
+
+  /** Resolves once the request may generate; false when it was aborted while waiting. */
+  function takeRunSlot(signal: AbortSignal): Promise<boolean> {
+    if (maxRunning === 0 || running < maxRunning) {
+      running++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const start = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        running++;
+        resolve(true);
+      };
+      const onAbort = (): void => {
+        const i = runQueue.indexOf(start);
+        if (i >= 0) runQueue.splice(i, 1);
+        resolve(false);
+      };
+      runQueue.push(start);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  function releaseRunSlot(): void {
+    running--;
+    runQueue.shift()?.();
+  }
 
   const server: Server = createServer((req, res) => {
     res.setHeader('x-served-by', servedBy);
@@ -120,13 +159,18 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       return sendJson(res, 200, { status: 'ok' });
     }
     if (path === '/metrics') {
-      // The two gauges vLLM exports for its scheduler, under vLLM's names, so the agent
-      // reads a node's in-flight work the same way from the stand-in and from vLLM.
+      // The gauges vLLM exports for its scheduler, under vLLM's names, so the agent reads a
+      // node's in-flight work and queue the same way from the stand-in and from vLLM. KV-cache
+      // use is modelled as the share of batch slots taken (0 with no limit).
       if (req.method !== 'GET') throw methodNotAllowed(req, 'GET');
+      const waiting = runQueue.length;
+      const kv = maxRunning === 0 ? 0 : Math.min(1, running / maxRunning);
       const text = '# HELP vllm:num_requests_running Requests being generated.\n# TYPE vllm:num_requests_running gauge\n'
-        + `vllm:num_requests_running{model_name="${model}"} ${inFlightCount}\n`
+        + `vllm:num_requests_running{model_name="${model}"} ${inFlightCount - waiting}\n`
         + '# HELP vllm:num_requests_waiting Requests waiting to be scheduled.\n# TYPE vllm:num_requests_waiting gauge\n'
-        + `vllm:num_requests_waiting{model_name="${model}"} 0\n`;
+        + `vllm:num_requests_waiting{model_name="${model}"} ${waiting}\n`
+        + '# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n'
+        + `vllm:kv_cache_usage_perc{model_name="${model}"} ${kv}\n`;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
@@ -156,7 +200,13 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       const body = await readJsonBody(req, maxBodyBytes);
       const latency = latencyFor(req);
       const parsed = parseRequest(path === '/v1/chat/completions' ? 'chat' : 'completion', body, model);
-      return generate(res, parsed, latency, generation.abort.signal);
+      const signal = generation.abort.signal;
+      if (!(await takeRunSlot(signal))) return;
+      try {
+        return await generate(res, parsed, latency, signal);
+      } finally {
+        releaseRunSlot();
+      }
     }
     throw new HttpError(404, `no route ${req.method ?? ''} ${path}: the stand-in serves /health, /v1/models, /v1/completions and /v1/chat/completions`, 'invalid_request_error');
   }
@@ -293,6 +343,7 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
     port,
     model,
     inFlight: () => inFlightCount,
+    engineLoad: () => ({ running, waiting: runQueue.length }),
     isReady: () => loaded && !draining,
     stop,
   };
