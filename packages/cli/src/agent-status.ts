@@ -24,3 +24,18 @@ export function converged(reports: NodeReport[]): boolean {
   return reports.length > 0 && reports.every((r) =>
     r.status?.state === 'ready' && r.status.members.map((m) => m.id).sort().join(',') === expected);
 }
+
+/**
+ * A node's state for progress lines: launching (the cloud has not started it), booting (no
+ * agent answers yet), joined (its agent answers, not ready yet: its workload is starting),
+ * then the agent's own state (ready, draining...), stopping, terminated.
+ */
+export function progressState(report: NodeReport): string {
+  const { record, status } = report;
+  if (record.state === 'terminated') return 'terminated';
+  if (record.state === 'shutting-down') return status ? `${status.state}, stopping` : 'stopping';
+  if (record.state === 'pending') return 'launching';
+  if (!status) return 'booting';
+  if (status.state === 'ready') return 'ready';
+  return status.state === 'draining' || status.state === 'stopped' ? status.state : 'joined';
+}

@@ -30,3 +30,27 @@ test('every <duration> option of every command shows its default as a duration i
   assert.ok(seen.includes('synkti preempt --in'), seen.join(', '));
   assert.ok(seen.length >= 10, `${seen.length} duration options`);
 });
+
+test('node progress: a line per state change on a pipe, no summary count before it is true; a live line on a terminal', async () => {
+  const { createNodeProgress } = await import('./output.ts');
+  const sink = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    return { chunks, stream: { isTTY, write: (text: string) => { chunks.push(text); return true; } } as unknown as NodeJS.WriteStream };
+  };
+  const pipe = sink(false);
+  const progress = createNodeProgress(pipe.stream);
+  progress.observe([{ id: 'i-a', state: 'draining' }, { id: 'i-b', state: 'draining' }], '0/2 terminated');
+  progress.observe([{ id: 'i-a', state: 'draining' }, { id: 'i-b', state: 'draining' }], '0/2 terminated');
+  progress.observe([{ id: 'i-a', state: 'terminated' }, { id: 'i-b', state: 'draining' }], '1/2 terminated');
+  progress.done('2 terminated');
+  assert.equal(pipe.chunks.join(''), 'i-a: draining\ni-b: draining\ni-a: draining → terminated\n2 terminated\n');
+
+  const tty = sink(true);
+  const live = createNodeProgress(tty.stream);
+  live.observe([{ id: 'i-a', state: 'booting' }], '0/1 ready');
+  live.observe([{ id: 'i-a', state: 'booting' }], '0/1 ready (2s)');
+  live.observe([{ id: 'i-a', state: 'ready' }], '1/1 ready');
+  live.done();
+  const screen = tty.chunks.join('');
+  assert.match(screen, /i-a: booting\n\r\x1b\[2K0\/1 ready\r\x1b\[2K0\/1 ready \(2s\)\r\x1b\[2Ki-a: booting → ready\n\r\x1b\[2K1\/1 ready\r\x1b\[2K$/);
+});

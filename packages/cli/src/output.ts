@@ -60,3 +60,60 @@ export function describeDurationDefaults(program: { options: readonly { flags: s
   }
   for (const sub of program.commands) describeDurationDefaults(sub as Parameters<typeof describeDurationDefaults>[0]);
 }
+
+/** One node as progress shows it: its id and a one-word state (launching, booting, joined, ready, draining, terminated...). */
+export interface NodeProgressEntry {
+  id: string;
+  state: string;
+}
+
+export interface NodeProgress {
+  /**
+   * The nodes as seen now: prints a line for each node whose state changed since the last
+   * call (`i-0abc: booting → ready`), and on a terminal keeps `summary` as a live last line.
+   */
+  observe(nodes: readonly NodeProgressEntry[], summary: string): void;
+  /** Clears the live line and prints `text`. */
+  done(text?: string): void;
+}
+
+/**
+ * Progress of a fleet change (up, scale, down): a line per node state change, on any
+ * stream (so CI logs say what happened, and never a count before it is true), plus a live
+ * summary line rewritten in place when the stream is a terminal.
+ */
+export function createNodeProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): NodeProgress {
+  const tty = stream.isTTY === true;
+  const seen = new Map<string, string>();
+  let live = '';
+  const clearLive = (): void => {
+    if (tty && live) stream.write('\r\x1b[2K');
+  };
+  return {
+    observe(nodes, summary) {
+      if (quiet) return;
+      const changes: string[] = [];
+      for (const node of nodes) {
+        const before = seen.get(node.id);
+        if (before === node.state) continue;
+        seen.set(node.id, node.state);
+        changes.push(before === undefined ? `${node.id}: ${node.state}` : `${node.id}: ${before} → ${node.state}`);
+      }
+      if (changes.length > 0) {
+        clearLive();
+        stream.write(`${changes.join('\n')}\n`);
+        live = '';
+      }
+      if (tty && summary !== live) {
+        stream.write(`\r\x1b[2K${summary}`);
+        live = summary;
+      }
+    },
+    done(text) {
+      if (quiet) return;
+      clearLive();
+      live = '';
+      if (text) stream.write(`${text}\n`);
+    },
+  };
+}

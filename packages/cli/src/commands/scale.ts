@@ -12,10 +12,10 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, TAG_ROLE, formatDuration, isSynktiError, type ClusterSpec } from '@synkti/core';
 import type { InstanceRecord } from '@synkti/cloud';
-import type { NodeReport } from '../agent-status.ts';
+import { progressState, type NodeReport } from '../agent-status.ts';
 import { openFleet, type FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
-import { createProgress } from '../output.ts';
+import { createNodeProgress } from '../output.ts';
 import { launchWorkers } from '../worker/worker-fleet.ts';
 import { REQUIRED_LAUNCH_SETTINGS, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { asUsageError } from '../worker/worker-settings.ts';
@@ -132,7 +132,7 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
   const env = options.env ?? process.env;
   const launch = launchSettingsFrom(options.launch ?? {}, env);
   const fleet = openFleet(spec, { configFile, ec2Client: options.ec2Client, env, userData: launch.userData, aws: launch.aws });
-  const progress = createProgress(process.stderr, options.quiet === true);
+  const progress = createNodeProgress(process.stderr, options.quiet === true);
   const started = Date.now();
   try {
     const before = await poolReports(fleet, pool);
@@ -140,15 +140,14 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
     let launched: string[] = [];
     let terminated: string[] = [];
     if (to > from) {
-      progress.update(`${pool}: launching ${plural(to - from, 'node')} (${from} → ${to})`);
       const records = await launchWorkers(fleet.instances, spec, {
         count: to - from, role: pool, userData: await launchUserData(fleet),
-        onLaunched: (record, i, n) => progress.update(`${pool}: launched ${record.id} (${i + 1}/${n})`),
+        onLaunched: (record, i, n) => progress.observe([{ id: record.id, state: 'launching' }], `${pool}: launched ${i + 1}/${n} (${from} → ${to})`),
       });
       launched = records.map((r) => r.id);
     } else if (to < from) {
       terminated = scaleInOrder(before).slice(0, from - to).map((r) => r.record.id);
-      progress.update(`${pool}: draining ${plural(terminated.length, 'node')} (${terminated.join(', ')})`);
+      progress.observe(terminated.map((id) => ({ id, state: 'draining' })), `${pool}: draining ${plural(terminated.length, 'node')}`);
       await fleet.instances.terminate(terminated);
     }
     const wait = options.wait !== false && fleet.kind === 'local';
@@ -164,10 +163,14 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
       const listed = await fleet.list({ role: pool });
       nodes = await probeNodes(fleet, listed.filter((r) => r.state !== 'shutting-down'));
       ready = settled(nodes, to, removed, listed);
-      if (ready || Date.now() - started >= timeoutMs) break;
       const readyCount = nodes.filter((r) => r.status?.state === 'ready').length;
       const leaving = listed.filter((r) => removed.has(r.id)).length;
-      progress.update(`${pool}: ${readyCount}/${to} ready${leaving ? `, ${leaving} draining` : ''} (${formatDuration(Date.now() - started)})`);
+      progress.observe([
+        ...nodes.map((r) => ({ id: r.record.id, state: progressState(r) })),
+        ...listed.filter((r) => r.state === 'shutting-down').map((r) => ({ id: r.id, state: 'stopping' })),
+        ...terminated.filter((id) => !listed.some((r) => r.id === id)).map((id) => ({ id, state: 'terminated' })),
+      ], `${pool}: ${readyCount}/${to} ready${leaving ? `, ${leaving} draining` : ''} (${formatDuration(Date.now() - started)})`);
+      if (ready || Date.now() - started >= timeoutMs) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const waitedMs = Date.now() - started;

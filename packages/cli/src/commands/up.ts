@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import type { ChaosSettings } from '@synkti/cloud';
-import { collectNodeReports, converged, type NodeReport } from '../agent-status.ts';
+import { collectNodeReports, converged, progressState, type NodeReport } from '../agent-status.ts';
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
-import { createProgress } from '../output.ts';
+import { createNodeProgress } from '../output.ts';
 import type { LaunchOptionValues } from '../worker/launch-options.ts';
 import { renderNodeTable } from './status.ts';
 
@@ -67,7 +67,7 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
     return result;
   }
   const fleet = openLocalFleet(spec, configFile);
-  const progress = createProgress(process.stderr, options.quiet === true || options.json);
+  const progress = createNodeProgress(process.stderr, options.quiet === true || options.json);
   try {
     const counts = desiredCounts(spec, options);
     if (options.chaos) fleet.cloud.instances.setChaos(options.chaos);
@@ -79,7 +79,6 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
       const pool = spec.pools[role]!;
       const have = existing.filter((r) => r.tags[TAG_ROLE] === role).length;
       for (let i = have; i < count; i++) {
-        progress.update(`launching ${role} ${i + 1}/${count}`);
         const record = await fleet.cloud.instances.launch({
           tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: role },
           instanceType: pool.instanceType,
@@ -88,6 +87,7 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
           clientToken: `${spec.name}-${role}-${runId}-${i}`,
         });
         launched.push(record.id);
+        progress.observe([{ id: record.id, state: 'launching' }], `launched ${role} ${i + 1 - have}/${count - have}`);
       }
     }
     const expectedTotal = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -99,8 +99,9 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
       reports = await collectNodeReports(fleet, records);
       const ready = reports.filter((r) => r.status?.state === 'ready').length;
       ok = reports.length === expectedTotal && converged(reports);
+      progress.observe(reports.map((r) => ({ id: r.record.id, state: progressState(r) })),
+        `waiting for nodes: ${ready}/${expectedTotal} ready, membership ${converged(reports) ? 'agreed' : 'converging'} (${formatDuration(Date.now() - started)})`);
       if (ok) break;
-      progress.update(`waiting for nodes: ${ready}/${expectedTotal} ready, membership ${converged(reports) ? 'agreed' : 'converging'} (${formatDuration(Date.now() - started)})`);
       await new Promise((r) => setTimeout(r, 250));
     }
     progress.done(ok
