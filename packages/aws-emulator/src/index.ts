@@ -11,6 +11,8 @@ export {
   emulatedMetadataSource, type EmulatedInstance, type InstanceCredentials, type CredentialsFor, type InstanceEvents, type EmulatedMetadataOptions,
 } from './instance-metadata.ts';
 export { makeNodeTarball, type NodeTarball, type NodeTarballOptions } from './node-tarball.ts';
+// ECS: services and their tasks as local processes with their task role's credentials.
+export { EcsTaskEmulator, type EcsTaskEmulatorOptions, type EcsTaskEvent, type EmulatedTask, type TaskCredentials } from './ecs-task-emulator.ts';
 export { machinePids, killMachineProcesses, MACHINE_MARKER_ENV } from './machine-processes.ts';
 // IAM truth: the stack's roles in moto, role sessions, and the IAM-checking proxy in front of moto.
 export { startIamTruth, prepareIamTruth, type IamTruth, type IamTruthOptions, type PendingIamTruth } from './iam-truth.ts';
