@@ -18,6 +18,8 @@ export interface ZoneSubsetOptions {
   seed?: number;
   /** At most this many subsets (largest first), to bound a run. @default 200 */
   maxSubsets?: number;
+  /** Run exactly these zone sets instead of every subset. */
+  zoneSets?: readonly (readonly string[])[];
 }
 
 export interface ZoneSubsetRow {
@@ -49,7 +51,7 @@ export function runZoneSubsets(options: ZoneSubsetOptions): ZoneSubsetRow[] {
     throw new SynktiError('E_SIM_ZONE', `minZones must be 1–${all.length} for ${options.traces.dir} (got ${minZones})`, { hint: 'e.g. 3' });
   }
   const rows: ZoneSubsetRow[] = [];
-  for (const zones of zoneSubsets(all, minZones).slice(0, options.maxSubsets ?? 200)) {
+  for (const zones of options.zoneSets ?? zoneSubsets(all, minZones).slice(0, options.maxSubsets ?? 200)) {
     const traces = selectZones(options.traces, zones);
     for (const replicas of options.replicas ?? [2, 4, 8]) {
       const results = runPaired({
@@ -57,7 +59,7 @@ export function runZoneSubsets(options: ZoneSubsetOptions): ZoneSubsetRow[] {
         policies: ['on-demand', ...(options.policies ?? ['spot-fallback', 'skyserve', 'deadline', 'synkti'])],
         workload: { kind: 'serve', requestsPerSecond: 0 },
       });
-      rows.push({ zones, replicas, results });
+      rows.push({ zones: [...zones], replicas, results });
     }
   }
   return rows;
