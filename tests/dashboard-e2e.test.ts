@@ -21,7 +21,7 @@ import { LoadGenerator } from '../packages/cli/src/demo/load-generator.ts';
 import { STAND_IN_MAIN } from '../packages/cli/src/demo/demo.ts';
 import { FleetObserver } from '../packages/cli/src/fleet-observer.ts';
 import { openLocalFleet } from '../packages/cli/src/local-fleet.ts';
-import { REPO_ROOT, makeProject, runCli, uniqueName, waitFor } from './helpers/cli.ts';
+import { REPO_ROOT, makeProject, runCli, uniqueName } from './helpers/cli.ts';
 
 // The page functions below run in the browser; the repo's type-check has no DOM lib.
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null; hidden?: boolean }

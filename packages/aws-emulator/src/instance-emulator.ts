@@ -166,7 +166,7 @@ export class InstanceEmulator extends EventEmitter<{
   #schedule(): void {
     if (!this.#running) return;
     this.#poll = setTimeout(() => {
-      this.#runTick().finally(() => this.#schedule());
+      void this.#runTick().finally(() => this.#schedule());
     }, this.#pollIntervalMs);
     this.#poll.unref();
   }

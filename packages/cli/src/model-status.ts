@@ -27,6 +27,7 @@ export function modelProblemLines(nodes: { id: string; model: AgentModelStatus |
   for (const { id, model } of nodes) {
     if (model?.state !== 'failed' || !model.error) continue;
     // Agent text is shown, never interpreted: strip control characters a hostile peer could send.
+    // eslint-disable-next-line no-control-regex -- the control characters are what it removes
     const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 500);
     lines.push(`${id}: model ${clean(model.uri)} not ready (${clean(model.error.code)}): ${clean(model.error.message)}`);
     if (model.error.hint) lines.push(`  hint: ${clean(model.error.hint)}`);

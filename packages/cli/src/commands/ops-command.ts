@@ -35,13 +35,13 @@ export function registerOpsCommands(program: Command): void {
     .option('--json', 'print what was written as JSON', false)
     .action(async (o: { repo?: string; branch: string; dir: string; stack: string; region?: string; project: string; force: boolean; json: boolean }) => {
       const { gitopsInit } = await import('../ops/gitops-init.ts');
-      const { relative } = await import('node:path');
+      const path = await import('node:path');
       const result = gitopsInit(o);
       if (o.json) {
         console.log(JSON.stringify(result));
         return;
       }
-      console.log(result.files.map((f) => `wrote ${relative(process.cwd(), f) || f}`).join('\n'));
+      console.log(result.files.map((f) => `wrote ${path.relative(process.cwd(), f) || f}`).join('\n'));
       console.log(`\nnext:\n  1. create the roles once: cd infra/synkti-gitops && npm install && pulumi up`);
       console.log(`  2. in ${result.repo}'s settings set the variables SYNKTI_PREVIEW_ROLE_ARN, SYNKTI_APPLY_ROLE_ARN (outputs of step 1) and PULUMI_BACKEND_URL`);
       console.log(`  3. commit and open a pull request: it is tested and previewed; merging to ${result.branch} applies that plan`);

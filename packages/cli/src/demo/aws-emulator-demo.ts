@@ -85,7 +85,7 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
       throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}\n${bootstrap.stdout.trim().slice(-2000)}`);
     }
     const secret = await project.secret();
-    const listFleet = project.listFleet;
+    const listFleet = (): ReturnType<typeof project.listFleet> => project.listFleet();
     const ready = new Map<string, string>();
     const refresh = async (): Promise<void> => {
       const live = (await listFleet()).filter((n) => n.state === 'running' || n.state === 'pending');
@@ -126,7 +126,6 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     let crashed: string | undefined;
     let crashTime: number | undefined;
     let crashedRouter: string | undefined;
-    let preemptTime: number | undefined;
     let lastEventAt = t0;
     let sawDrop = false;
     let recoveredAt: number | undefined;
@@ -139,7 +138,6 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
         if (target) {
           instances.preempt(target, { noticeInMs: noticeMs });
           preempted = target;
-          preemptTime = now;
           lastEventAt = now;
           progress.done(`${formatDuration(now - t0)}  spot interruption notice for ${target}: terminated in ${formatDuration(noticeMs)}`);
         }

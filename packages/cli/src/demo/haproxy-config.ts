@@ -119,7 +119,7 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
       hint: 'use a short directory such as one made by mkdtemp in /tmp',
     });
   }
-  const check = checkSettings(options);
+  checkSettings(options); // validates the check settings up front (each server line carries them)
   const retries = wholeNumber('retries', options.retries ?? 2, 0, 10);
   const idle = wholeNumber('idleTimeoutMs', options.idleTimeoutMs ?? 60_000, 1000, 3_600_000);
   return [

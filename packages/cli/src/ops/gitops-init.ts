@@ -14,7 +14,7 @@ export const WORKFLOW_FILE = '.github/workflows/synkti-infra.yml';
 export const GITOPS_IAC_DIR = 'infra/synkti-gitops';
 
 const REPO_RE = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
-const BRANCH_RE = /^(?!\/)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._\/-]{1,200}(?<![\/.])$/;
+const BRANCH_RE = /^(?!\/)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]{1,200}(?<![/.])$/;
 
 export interface GitopsInitOptions {
   /** GitHub repository `owner/name`. @default parsed from `git remote get-url origin` in `dir` */

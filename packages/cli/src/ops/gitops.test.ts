@@ -191,6 +191,7 @@ test('the generated Pulumi program compiles and, run under Pulumi mocks,, create
   const require = createRequire(import.meta.url);
   const { resources, value } = await runMockStack(() => {
     const module = { exports: {} as Record<string, unknown> };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluates the generated program as Pulumi's runtime would
     new Function('exports', 'require', 'module', '__filename', '__dirname', out.outputText)(module.exports, require, module, join(iac, 'index.ts'), iac);
     return module.exports as { previewRoleArn: import('@pulumi/pulumi').Output<string>; applyRoleArn: import('@pulumi/pulumi').Output<string> };
   });

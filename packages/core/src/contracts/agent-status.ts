@@ -33,12 +33,14 @@ export const agentModelStatusSchema = z.object({
   bytesDone: count,
   bytesFetched: count.optional(),
   reused: z.boolean().optional(),
-  error: z.object({
-    code: text,
-    message: z.string().max(2048),
-    hint: z.string().max(2048).optional(),
-    file: z.string().max(4096).optional(),
-  }).optional(),
+  error: z
+    .object({
+      code: text,
+      message: z.string().max(2048),
+      hint: z.string().max(2048).optional(),
+      file: z.string().max(4096).optional(),
+    })
+    .optional(),
 });
 
 /** The last drain of this node (NodeRuntime's DrainReport). */
