@@ -262,8 +262,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.stopping ??= (async () => {
       const { logger } = this.options;
       if (this.currentState !== 'stopped' && this.currentState !== 'draining') this.setState('draining');
-      await this.membership?.announce();
-      if (options.beforeLeave) await options.beforeLeave();
+      // Fail-safe: whatever throws before it, the node still untags itself, says `stopped` and leaves.
+      await this.membership?.announce().catch((error: unknown) => logger.warn({ err: error }, 'could not announce draining'));
+      if (options.beforeLeave) {
+        try {
+          await options.beforeLeave();
+        } catch (error) {
+          logger.error({ err: error }, 'a step before leaving failed; leaving anyway');
+        }
+      }
       if (this.identity) {
         try {
           await this.options.instances.untag([this.identity.instanceId], [TAG_CLUSTER, TAG_ROLE]);
@@ -273,8 +280,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       this.setState('stopped');
       this.membership?.stop();
-      await this.membership?.announce();
-      this.dashboard?.stop();
+      await this.membership?.announce().catch((error: unknown) => logger.warn({ err: error }, 'could not announce stopped'));
+      try {
+        this.dashboard?.stop();
+      } catch (error) {
+        logger.warn({ err: error }, 'could not stop the dashboard');
+      }
       await this.api?.stop();
       logger.info('agent stopped');
     })();

@@ -10,6 +10,7 @@ import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
+import { DrainSteps } from './drain-steps.ts';
 import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
 import type { ModelObjectSource } from './model/model-source.ts';
 import { STAND_IN_MAIN_PATH, tsxLoaderUrl } from './stand-in/stand-in-path.ts';
@@ -62,6 +63,8 @@ export interface DrainReport {
   leftInFlight: number;
   tookMs: number;
   replacement?: string | undefined;
+  /** Drain steps that threw (logged; the drain went on and the node still left). Absent when none did. */
+  failedSteps?: string[] | undefined;
 }
 
 /**
@@ -343,33 +346,39 @@ export class NodeRuntime {
     const cutoffInMs = Math.min(budgetMs, Math.max(spec.timeouts.balancerGraceMs, budgetMs - spec.timeouts.maxStreamDurationMs));
     // t=0, before `draining` is announced: health 503, every response closes its connection,
     // idle connections are closed, so clients and balancers reconnect elsewhere.
-    this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, idleCloseAfterMs: spec.timeouts.balancerGraceMs, fallbackPeer: this.selfPeer() });
+    // Fail-safe: every step runs on its own (drain-steps.ts); one that throws is logged and
+    // reported, and the node still stops its workload, untags itself, announces `stopped` and leaves.
+    const steps = new DrainSteps(logger);
+    steps.runNow('router drain', () => this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, idleCloseAfterMs: spec.timeouts.balancerGraceMs, fallbackPeer: this.selfPeer() }));
     logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs, cutoffInMs }, 'draining');
     let replacement: string | undefined;
     let leftInFlight = 0;
-    await agent.stop({
+    await steps.run('leave', () => agent.stop({
       beforeLeave: async () => {
         // t=0: peers were told (agent.stop announces `draining` first); launch the replacement now.
         const launching = reason === 'interruption'
-          ? this.replacer!.replaceSelf(agent.role).then((r) => { replacement = r?.id; }, (error: unknown) => logger.error({ err: error }, 'could not launch the replacement'))
+          ? steps.run('replacement launch', async () => { replacement = (await this.replacer?.replaceSelf(agent.role))?.id; })
           : Promise.resolve();
-        await this.waitIdle(endAt, { quiet: true });
+        await steps.run('wait for idle', () => this.waitIdle(endAt, { quiet: true }));
         await launching;
         // Requests in flight (or taken since the idle check) get to the end of the budget, not
         // a fixed grace: the router cuts only what is still running then.
-        const routerCut = (await this.router?.stop({ graceMs: Math.max(0, endAt - this.clock()) })) ?? 0;
+        const routerCut = (await steps.run('router stop', () => this.router?.stop({ graceMs: Math.max(0, endAt - this.clock()) }))) ?? 0;
         // The workload's own in-flight are other routers' requests: wait for them too.
-        const workloadLeft = await this.waitIdle(endAt, { quiet: false });
+        const workloadLeft = (await steps.run('wait for the workload', () => this.waitIdle(endAt, { quiet: false }))) ?? 0;
         leftInFlight = routerCut + workloadLeft;
         const remaining = Math.max(0, endAt - this.clock());
         // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
-        await this.supervisor?.stop({ graceMs: Math.min(remaining, 2000) });
-        this.watcher?.stop();
-        this.replacer?.stop();
-        this.spotReturn?.stop();
+        await steps.run('workload stop', () => this.supervisor?.stop({ graceMs: Math.min(remaining, 2000) }));
+        steps.runNow('notice watcher stop', () => this.watcher?.stop());
+        steps.runNow('replacer stop', () => this.replacer?.stop());
+        steps.runNow('spot return stop', () => this.spotReturn?.stop());
       },
-    });
-    const report: DrainReport = { reason, startedAt, deadline, budgetMs, cutoffAt: startedAt + cutoffInMs, leftInFlight, tookMs: this.clock() - startedAt, replacement };
+    }));
+    const report: DrainReport = {
+      reason, startedAt, deadline, budgetMs, cutoffAt: startedAt + cutoffInMs, leftInFlight, tookMs: this.clock() - startedAt, replacement,
+      ...(steps.failed.length > 0 ? { failedSteps: steps.failed } : {}),
+    };
     this.lastDrain = report;
     logger.warn(report, 'drain finished');
     return report;
