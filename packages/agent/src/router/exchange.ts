@@ -58,6 +58,9 @@ class Attempt implements Dispatcher.DispatchHandlers {
   statusText = '';
   /** The response headers prepared for the client, once the upstream's head arrived. */
   headers: string[] | undefined;
+  /** Body chunks passed on, and when the first was (the peer's streaming speed, measured per response). */
+  chunks = 0;
+  firstChunkAt = 0;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #cancelled = false;
@@ -305,6 +308,7 @@ export class Exchange implements Waiter, DeadlineNode {
 
   /** undici: a body chunk. Passed through as is; false pauses the upstream until the client drains. */
   onAttemptData(attempt: Attempt, chunk: Buffer): boolean {
+    if (attempt.chunks++ === 0) attempt.firstChunkAt = performance.now();
     if (!this.#committed) this.#commit(attempt);
     if (this.#res.write(chunk)) return true;
     if (!this.#drainHooked) {
@@ -315,6 +319,7 @@ export class Exchange implements Waiter, DeadlineNode {
   }
 
   onAttemptComplete(attempt: Attempt): void {
+    if (attempt.chunks >= 4) this.#ctx.table.noteStream(attempt.slot, attempt.chunks, performance.now() - attempt.firstChunkAt);
     if (!this.#committed) this.#commit(attempt);
     this.#attempt = undefined;
     this.#res.end();

@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import type { EngineLoad } from './engine-load.ts';
 
 /** A peer the router may forward to: its id and the base URL of its workload server. */
 export interface RouterPeer {
@@ -6,6 +7,11 @@ export interface RouterPeer {
   id: string;
   /** Base URL of the peer's workload server, e.g. `http://127.0.0.1:8000`. Only `http:` is supported. */
   baseUrl: string;
+  /**
+   * The peer's engine load as its node last reported it (gossiped). Present: the peer is
+   * chosen by least expected queueing; absent: by this router's outstanding requests.
+   */
+  engine?: EngineLoad;
 }
 
 /** What the router knows about one peer: where it is, its keep-alive pool, its load from this router. */
@@ -22,6 +28,8 @@ export interface PeerSlot {
   readonly pool: Pool;
   /** Requests this router has in flight on the peer. */
   inFlight: number;
+  /** Moving average of ms between body chunks of streamed responses (its decode speed); 0 until measured. */
+  chunkMs: number;
   /** True once the peer left the set (or changed its URL); its agent closes when idle. */
   retired: boolean;
 }
@@ -60,8 +68,24 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
       keepAliveTimeout: 30_000,
     }),
     inFlight: 0,
+    chunkMs: 0,
     retired: false,
   };
+}
+
+/** Weight of the newest sample in a peer's chunk-time average (about the last 10 streams). */
+const CHUNK_EWMA_WEIGHT = 0.1;
+/** A peer may look at most this many times slower or faster than the average (bounds one bad sample). */
+const MAX_SPEED_FACTOR = 8;
+
+function scoreOf(slot: PeerSlot, engine: EngineLoad | undefined, meanChunkMs: number): number {
+  if (engine === undefined) return slot.inFlight + 1;
+  const ahead = Math.max(slot.inFlight, engine.running + engine.waiting);
+  let factor = 1;
+  if (meanChunkMs > 0 && slot.chunkMs > 0) {
+    factor = Math.min(MAX_SPEED_FACTOR, Math.max(1 / MAX_SPEED_FACTOR, slot.chunkMs / meanChunkMs));
+  }
+  return (ahead + 1) * factor;
 }
 
 /**
@@ -99,27 +123,56 @@ export class PeerTable {
   }
 
   /**
-   * Takes a slot on the least-loaded ready peer with spare capacity, skipping `exclude`;
-   * ties are broken at random so equal peers share the load. Undefined when none can take it.
+   * Takes a slot on the ready peer where a request should wait least, skipping `exclude`
+   * and peers at this router's in-flight cap; ties are broken at random so equal peers
+   * share the load. Undefined when none can take it.
+   *
+   * A peer whose engine reports its load is scored by expected queueing: the requests
+   * ahead of a new one (the engine's running + waiting, or this router's own count when
+   * that is higher, since the report is up to a gossip period old) plus one, times how slow
+   * the peer streams relative to the others (measured here). A peer without engine
+   * metrics is scored by this router's outstanding requests alone, plus one.
    */
   acquire(exclude?: ReadonlySet<string>): PeerSlot | undefined {
     const peers = this.#currentPeers();
+    let sumChunkMs = 0;
+    let measured = 0;
+    for (let i = 0; i < peers.length; i++) {
+      if (peers[i]!.engine === undefined) continue;
+      const slot = this.#slots.get(peers[i]!.id);
+      if (slot !== undefined && slot.chunkMs > 0) {
+        sumChunkMs += slot.chunkMs;
+        measured++;
+      }
+    }
+    const meanChunkMs = measured > 0 ? sumChunkMs / measured : 0;
     let best: PeerSlot | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
     let ties = 0;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       if (exclude !== undefined && exclude.has(peer.id)) continue;
       const slot = this.#slotFor(peer);
       if (slot.inFlight >= this.#maxInFlight) continue;
-      if (best === undefined || slot.inFlight < best.inFlight) {
+      const score = scoreOf(slot, peer.engine, meanChunkMs);
+      if (score < bestScore) {
         best = slot;
+        bestScore = score;
         ties = 1;
-      } else if (slot.inFlight === best.inFlight && Math.random() * ++ties < 1) {
+      } else if (score === bestScore && Math.random() * ++ties < 1) {
         best = slot;
       }
     }
     if (best !== undefined) best.inFlight++;
     return best;
+  }
+
+  /** A streamed response from `slot` ended: `chunks` body chunks over `spanMs` from the first to the last. */
+  noteStream(slot: PeerSlot, chunks: number, spanMs: number): void {
+    // Fewer chunks say little about the peer's speed (and a one-chunk answer nothing).
+    if (chunks < 4 || !(spanMs > 0)) return;
+    const sample = spanMs / (chunks - 1);
+    slot.chunkMs = slot.chunkMs === 0 ? sample : slot.chunkMs + (sample - slot.chunkMs) * CHUNK_EWMA_WEIGHT;
   }
 
   /** Gives back a slot taken with acquire(). */
