@@ -188,15 +188,24 @@ test('members prove who they are; the cloud decides membership', { timeout: 120_
   recordAttack('forged death at incarnation 2^53-1: the victim stays in every view', missing === 0);
   assert.equal(missing, 0, 'B was never missing from a view');
 
-  // 4. A believable death (B's own incarnation, a version ahead) told to A only: B refutes
-  // within one failure timeout and is back in A's view.
+  // 4. A believable death (B's own incarnation, a version ahead), from a sender that is not a
+  // member: no peer takes it (claims about others need a proven sender). Told to B itself, B
+  // refutes: its new version reaches A within one failure timeout.
   const current = (await fullEntries(a, ghosts[0]!)).find((m) => m.id === b.id)!;
-  const removed = await gossip(a, { kind: 'gossip', from: forgedB, updates: [{ type: 'dead', id: b.id, incarnation: current.incarnation, version: current.version + 5 }] }).then(() => entryOf(a, b.id));
-  const buriedAt = Date.now();
-  const back = await waitFor('B back in A\'s view', async () => ((await entryOf(a, b.id)) ? Date.now() : undefined), 3 * FAILURE_TIMEOUT_MS, 50).catch(() => undefined);
-  t.diagnostic(`believable forged death: B ${removed ? 'refuted before A was asked' : `back in A's view after ${back === undefined ? 'never' : `${back - buriedAt} ms`}`}`);
-  recordAttack('forged death: the victim refutes within one failure timeout', back !== undefined && back - buriedAt <= FAILURE_TIMEOUT_MS);
-  assert.ok(back !== undefined && back - buriedAt <= FAILURE_TIMEOUT_MS, `B back in A's view after ${back === undefined ? 'never' : `${back - buriedAt} ms`}`);
+  const believable = { type: 'dead', id: b.id, incarnation: current.incarnation, version: current.version + 5 };
+  await gossip(a, { kind: 'gossip', from: forgedB, updates: [believable] });
+  const buriedByA = !(await entryOf(a, b.id));
+  await gossip(b, { kind: 'gossip', from: ghosts[0], updates: [believable] });
+  const toldAt = Date.now();
+  const refutedAt = await waitFor('B\'s refutation in A\'s view', async () => {
+    const seen = (await fullEntries(a, ghosts[0]!)).find((m) => m.id === b.id);
+    return seen && seen.version > current.version + 5 ? Date.now() : undefined;
+  }, 3 * FAILURE_TIMEOUT_MS, 50).catch(() => undefined);
+  t.diagnostic(`believable forged death: B's refutation in A's view after ${refutedAt === undefined ? 'never' : `${refutedAt - toldAt} ms`}`);
+  recordAttack('forged death from a non-member: no peer buries the victim', !buriedByA);
+  recordAttack('forged death: the victim refutes within one failure timeout', refutedAt !== undefined && refutedAt - toldAt <= FAILURE_TIMEOUT_MS);
+  assert.equal(buriedByA, false, 'A did not take a death claim from a non-member');
+  assert.ok(refutedAt !== undefined && refutedAt - toldAt <= FAILURE_TIMEOUT_MS, `B refuted after ${refutedAt === undefined ? 'never' : `${refutedAt - toldAt} ms`}`);
 
   // 5. Speaking as the receiving node itself: its own state cannot be set by anyone else.
   const aSelf = (await fullEntries(b, ghosts[0]!)).find((m) => m.id === a.id)!;

@@ -236,16 +236,16 @@ export class Membership {
     }
     if (message.kind === 'sync') {
       const members = message.members.filter((m) => m.id === this.view.selfId || this.admit(m));
-      const dead = message.dead.filter((d) => this.claimAdmissible(d));
+      const dead = message.dead.filter((d) => this.claimAdmissible(d, trustSender));
       return { message: { ...message, members, dead }, trustSender };
     }
-    const updates = message.updates.filter((u) => this.updateAdmissible(u));
+    const updates = message.updates.filter((u) => this.updateAdmissible(u, trustSender));
     return { message: { ...message, updates }, trustSender };
   }
 
-  private updateAdmissible(update: MembershipUpdate): boolean {
+  private updateAdmissible(update: MembershipUpdate, fromMember: boolean): boolean {
     if (update.type === 'alive') return update.member.id === this.view.selfId || this.admit(update.member);
-    return this.claimAdmissible(update);
+    return this.claimAdmissible(update, fromMember);
   }
 
   private admit(member: Member): boolean {
@@ -254,11 +254,14 @@ export class Membership {
     return verdict === 'ok';
   }
 
-  /** A claim (suspect/dead) about someone: about ourselves always (we refute), else only about a member we know, within bounds. */
-  private claimAdmissible(claim: { id: string; incarnation: number; version: number }): boolean {
+  /**
+   * A claim (suspect/dead) about someone: about ourselves always (we refute); about others
+   * only from a sender whose identity is proven (a member), about a member we know, within bounds.
+   */
+  private claimAdmissible(claim: { id: string; incarnation: number; version: number }, fromMember: boolean): boolean {
     if (claim.id === this.view.selfId) return true;
     const current = this.view.get(claim.id);
-    const ok = current !== undefined && claimWithinBounds(claim, current);
+    const ok = fromMember && current !== undefined && claimWithinBounds(claim, current);
     if (!ok && current !== undefined) this.refusals.claims += 1;
     return ok;
   }
