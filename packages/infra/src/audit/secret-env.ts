@@ -46,6 +46,15 @@ const ASSIGNMENT = /^\s*(?:(?:export|readonly|declare(?:\s+-\w+)*|local)\s+)?([A
 const SYSTEMD_ENV = /^\s*Environment=(.*)$/;
 const ECHO_ENV = /^\s*echo\s+["']?([A-Za-z_][A-Za-z0-9_]*)=([^"'>\s]*)/;
 
+/** Control characters (other than tab/newline/CR) or replacement characters: not text. */
+function looksBinary(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c <= 8 || (c >= 14 && c <= 31) || c === 0xfffd) return true;
+  }
+  return false;
+}
+
 /** User data as text: plain, or base64 (what `userData`/`userDataBase64` hold). */
 export function userDataText(value: unknown): string {
   if (typeof value !== 'string' || value === '') return '';
@@ -53,7 +62,7 @@ export function userDataText(value: unknown): string {
   if (/^[A-Za-z0-9+/=\s]+$/.test(text) && text.replace(/\s/g, '').length % 4 === 0) {
     const decoded = Buffer.from(text, 'base64').toString('utf8');
     // Only when it decodes to text (a plain word like "echo" is valid base64 too).
-    if (!/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(decoded)) return decoded;
+    if (!looksBinary(decoded)) return decoded;
   }
   return text;
 }
