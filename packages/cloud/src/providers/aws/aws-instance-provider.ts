@@ -33,6 +33,7 @@ import { describeOption, launchPlan, type AwsSubnet, type LaunchOption } from '.
 import { FIRST_CURSOR, decodeListToken, encodeListToken, type ListCursor } from './list-page-token.ts';
 import { TagBatcher, type TagChange } from './tag-batcher.ts';
 import { type Clock, type Sleep } from './token-bucket.ts';
+import { checkLaunchSpec, checkTags } from '../../launch-spec-rules.ts';
 
 export type { AwsSubnet } from './launch-plan.ts';
 
@@ -132,7 +133,6 @@ export interface AwsInstanceProviderOptions {
 const ACTIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
 const ALL_STATES: InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated'];
 const DEFAULT_MAX_RESULTS = 1000;
-const MAX_USER_DATA_BYTES = 16 * 1024;
 /** Values per DescribeInstances filter we send at once. */
 const IDS_PER_FILTER = 200;
 /** EC2 takes at most 1000 ids per TerminateInstances and CreateTags call. */
@@ -140,8 +140,6 @@ const IDS_PER_CALL = 1000;
 /** Empty EC2 pages (possible with filters) followed within one list call before handing back a token. */
 const MAX_EMPTY_PAGES = 10;
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-/** Tag keys readable from instance metadata: letters, digits and + - = . , _ : @ (no spaces or '/'). */
-const METADATA_TAG_KEY = /^[A-Za-z0-9+\-=.,_:@]+$/;
 
 export function createAwsInstanceProvider(options: AwsInstanceProviderOptions): AwsInstanceProvider {
   return new AwsInstanceProvider(options);
@@ -153,31 +151,6 @@ function optionsError(message: string, hint: string): SynktiError {
 
 function launchError(message: string, hint: string): SynktiError {
   return new SynktiError('E_LAUNCH_SPEC', message, { hint });
-}
-
-/** EC2's tag limits plus the metadata-tag key rule (instance tags are readable from IMDS). */
-function checkTags(tags: unknown, code: string, what: string): Record<string, string> {
-  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) {
-    throw new SynktiError(code, `${what}: tags must be an object of string values`, { hint: 'pass tags like { SynktiCluster: "demo" }' });
-  }
-  const entries = Object.entries(tags);
-  if (entries.length > 50) {
-    throw new SynktiError(code, `${what}: ${entries.length} tags, EC2 allows 50 per resource`, { hint: 'keep fewer tags; store the rest in the object store' });
-  }
-  for (const [key, value] of entries) {
-    if (typeof value !== 'string') {
-      throw new SynktiError(code, `${what}: tag ${key} has a ${typeof value} value`, { hint: 'tag values are strings: convert numbers with String()' });
-    }
-    if (key.length === 0 || key.length > 128 || key.toLowerCase().startsWith('aws:') || !METADATA_TAG_KEY.test(key) || key === '.' || key === '..') {
-      throw new SynktiError(code, `${what}: tag key "${key}" is not allowed`, {
-        hint: 'tag keys have 1 to 128 of A-Z a-z 0-9 + - = . , _ : @ (instance tags are read from metadata, which allows no spaces or "/") and do not start with "aws:"',
-      });
-    }
-    if (value.length > 256) {
-      throw new SynktiError(code, `${what}: the value of tag ${key} is longer than 256 characters`, { hint: 'store long values in the object store and tag a reference' });
-    }
-  }
-  return tags as Record<string, string>;
 }
 
 function ec2Tags(tags: Record<string, string>): Tag[] {
@@ -541,31 +514,10 @@ export class AwsInstanceProvider implements InstanceProvider {
   }
 
   private validateLaunchSpec(spec: LaunchSpec): Record<string, string> {
-    if (typeof spec !== 'object' || spec === null) throw launchError('launch spec must be an object', 'pass { tags, instanceType, lifecycle }');
-    const tags = checkTags(spec.tags, 'E_LAUNCH_SPEC', 'launch spec');
-    for (const key of [TAG_CLUSTER, TAG_ROLE]) {
-      if (!tags[key]) {
-        throw launchError(`launch spec is missing the tag ${key}`,
-          `set tags.${TAG_CLUSTER} and tags.${TAG_ROLE} in the launch spec: tags are set at launch, never added later`);
-      }
-    }
+    // EC2's rules, shared with the local cloud (launch-spec-rules.ts); only the instance type's form is AWS's own.
+    const tags = checkLaunchSpec(spec);
     if (typeof spec.instanceType !== 'string' || !/^[a-z0-9-]+\.[a-z0-9-]+$/.test(spec.instanceType)) {
       throw launchError(`launch spec instanceType ${JSON.stringify(spec.instanceType)} is not an EC2 instance type`, 'set instanceType, e.g. "t3.micro" or "g5.xlarge"');
-    }
-    if (spec.lifecycle !== 'spot' && spec.lifecycle !== 'on-demand') {
-      throw launchError(`launch spec lifecycle must be "spot" or "on-demand", not ${JSON.stringify(spec.lifecycle)}`, 'set lifecycle: "spot"');
-    }
-    if (spec.zone !== undefined && (typeof spec.zone !== 'string' || spec.zone === '')) {
-      throw launchError('launch spec zone must be an availability zone name', 'e.g. "us-east-1a", or omit zone');
-    }
-    if (spec.zoneOrder !== undefined && (!Array.isArray(spec.zoneOrder) || spec.zoneOrder.length > 64 || spec.zoneOrder.some((z) => typeof z !== 'string' || z === ''))) {
-      throw launchError('launch spec zoneOrder must be a list of at most 64 availability zone names', 'e.g. ["us-east-1b", "us-east-1a"] (placementZoneOrder), or omit it');
-    }
-    if (spec.userData !== undefined && (typeof spec.userData !== 'string' || Buffer.byteLength(spec.userData) > MAX_USER_DATA_BYTES)) {
-      throw launchError('launch spec userData must be a string of at most 16 KiB', 'put large boot data in the object store and pass its key');
-    }
-    if (spec.clientToken !== undefined && (typeof spec.clientToken !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(spec.clientToken))) {
-      throw launchError('launch spec clientToken must be 1 to 64 printable ASCII characters', 'derive it from what makes the launch unique, e.g. the id being replaced');
     }
     return tags;
   }

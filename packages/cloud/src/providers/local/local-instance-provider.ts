@@ -29,6 +29,7 @@ import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
 import { instanceProcesses, isProcessAlive, killOrphanedGroup, processGroupMembers, processStartTime, signalQuietly, waitUntil } from './proc.ts';
 import { LocalRegistry, type InstanceRow } from './registry.ts';
+import { checkLaunchSpec, checkTags } from '../../launch-spec-rules.ts';
 
 export interface LocalCloudOptions {
   /** Directory holding the cloud's state (the CLI uses `.synkti/<cluster>/`); created if missing. */
@@ -93,7 +94,6 @@ const ACTIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
 const ALL_STATES: InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated'];
 /** A pending row whose host was never recorded this long after launch belongs to a launcher that died mid-launch. */
 const ORPHAN_LAUNCH_MS = 30_000;
-const MAX_USER_DATA_BYTES = 16 * 1024;
 const HOST_MAIN = fileURLToPath(new URL('./instance-host-main.ts', import.meta.url));
 
 /** The loader hosts run under; resolved from this package so it works from any cwd. */
@@ -107,25 +107,6 @@ function newInstanceId(): string {
 
 function launchError(message: string, hint: string): SynktiError {
   return new SynktiError('E_LAUNCH_SPEC', message, { hint });
-}
-
-/** EC2's tag limits: key 1..128 characters, value up to 256, no `aws:` prefix. */
-function checkTags(tags: unknown, code: string, what: string): Record<string, string> {
-  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) {
-    throw new SynktiError(code, `${what}: tags must be an object of string values`, { hint: 'pass tags like { SynktiCluster: "demo" }' });
-  }
-  for (const [key, value] of Object.entries(tags)) {
-    if (typeof value !== 'string') {
-      throw new SynktiError(code, `${what}: tag ${key} has a ${typeof value} value`, { hint: 'tag values are strings: convert numbers with String()' });
-    }
-    if (key.length === 0 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
-      throw new SynktiError(code, `${what}: tag key "${key}" is not allowed`, { hint: 'tag keys have 1 to 128 characters and do not start with "aws:"' });
-    }
-    if (value.length > 256) {
-      throw new SynktiError(code, `${what}: the value of tag ${key} is longer than 256 characters`, { hint: 'store long values in the object store and tag a reference' });
-    }
-  }
-  return tags as Record<string, string>;
 }
 
 function encodeToken(row: { launchedAt: number; id: string }): string {
@@ -437,31 +418,14 @@ export class LocalInstanceProvider implements InstanceProvider {
   }
 
   private validateLaunchSpec(spec: LaunchSpec): Record<string, string> {
-    if (typeof spec !== 'object' || spec === null) throw launchError('launch spec must be an object', 'pass { tags, instanceType, lifecycle }');
-    const tags = checkTags(spec.tags, 'E_LAUNCH_SPEC', 'launch spec');
-    for (const key of [TAG_CLUSTER, TAG_ROLE]) {
-      if (!tags[key]) {
-        throw launchError(`launch spec is missing the tag ${key}`,
-          `set tags.${TAG_CLUSTER} and tags.${TAG_ROLE} in the launch spec: tags are set at launch, never added later`);
-      }
-    }
+    // EC2's rules (launch-spec-rules.ts): what launches here launches on AWS. The local
+    // cloud's own: the instance type is only a label, the zone must be one of its zones.
+    const tags = checkLaunchSpec(spec);
     if (typeof spec.instanceType !== 'string' || spec.instanceType === '') {
       throw launchError('launch spec is missing instanceType', 'set instanceType, e.g. "t3.micro" (locally it is only a label)');
     }
-    if (spec.lifecycle !== 'spot' && spec.lifecycle !== 'on-demand') {
-      throw launchError(`launch spec lifecycle must be "spot" or "on-demand", not ${JSON.stringify(spec.lifecycle)}`, 'set lifecycle: "spot"');
-    }
     if (spec.zone !== undefined && !this.zones.includes(spec.zone)) {
       throw launchError(`zone ${spec.zone} does not exist in the local cloud`, `use one of ${this.zones.join(', ')}, or omit zone`);
-    }
-    if (spec.zoneOrder !== undefined && (!Array.isArray(spec.zoneOrder) || spec.zoneOrder.length > 64 || spec.zoneOrder.some((z) => typeof z !== 'string'))) {
-      throw launchError('launch spec zoneOrder must be a list of at most 64 zone names', `e.g. ["${this.zones[0]}"], or omit it`);
-    }
-    if (spec.userData !== undefined && (typeof spec.userData !== 'string' || Buffer.byteLength(spec.userData) > MAX_USER_DATA_BYTES)) {
-      throw launchError('launch spec userData must be a string of at most 16 KiB', 'put large boot data in the object store and pass its key');
-    }
-    if (spec.clientToken !== undefined && (typeof spec.clientToken !== 'string' || spec.clientToken.length === 0 || spec.clientToken.length > 64)) {
-      throw launchError('launch spec clientToken must be 1 to 64 characters', 'derive it from what makes the launch unique, e.g. the id being replaced');
     }
     return tags;
   }
