@@ -39,6 +39,10 @@ test('every invalid flag is refused with a message naming it', async () => {
     [['--objective', 'sphere', '--dim', '3', '--unscorable', 'zero'], /--unscorable/],
     [['--objective', 'sphere', '--dim', '3', '--run', 'bad id!'], /--run/],
     [['--resume', 'never-ran'], /--resume: no run never-ran/],
+    [['--objective', 'sphere', '--dim', '3', '--restarts', 'sometimes'], /--restarts.*none, ipop, bipop/],
+    [['--objective', 'sphere', '--dim', '3', '--target-f', 'low'], /--target-f/],
+    [['--objective', 'sphere', '--dim', '3', '--x0', '1,2'], /--x0 has 2 values but --dim is 3/],
+    [['--objective', 'sphere', '--dim', '3', '--population', '8', '--popsize', '9'], /--population and --popsize give different values/],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(['batch', 'cmaes', ...args, '--state-dir', stateDir], { cwd: dir, timeoutMs: 60_000 })));
   results.forEach((result, i) => {

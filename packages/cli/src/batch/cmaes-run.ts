@@ -303,7 +303,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       resume,
       create: () => {
         // A plain run keeps the plain state (runs from before restarts resume unchanged).
-        if (meta.restarts === undefined) return (cma = CmaEs.create(options0)) as ReturnType<typeof CmaEs.create> & { toState(): CmaEsState | CmaEsRestartsState };
+        if (meta.restarts === undefined) return (cma = CmaEs.create(options0));
         const o = CmaEsRestarts.create({ ...options0, restarts: meta.restarts, maxEvaluations: meta.maxEvals, targetF: meta.targetF });
         cma = o;
         return o;
@@ -315,7 +315,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
           cma = o;
           return o;
         }
-        return (cma = CmaEs.restore(state)) as ReturnType<typeof CmaEs.restore> & { toState(): CmaEsState | CmaEsRestartsState };
+        return (cma = CmaEs.restore(state));
       },
       onGeneration: (report) => {
         const c = cma!;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError } from '@synkti/core';
 import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
-import { validateRunId, type UnscorablePolicy } from '@synkti/tasks';
+import { RESTART_STRATEGIES, validateRunId, type RestartStrategy, type UnscorablePolicy } from '@synkti/tasks';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type BatchBackend } from '../batch/backend.ts';
@@ -50,6 +50,31 @@ function urlOption(value: string): string {
   }
 }
 
+function restartsOption(value: string): RestartStrategy {
+  if (!(RESTART_STRATEGIES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${RESTART_STRATEGIES.join(', ')} (bipop solves multimodal objectives best)`);
+  return value as RestartStrategy;
+}
+
+function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a finite number, e.g. 1e-8');
+  return n;
+}
+
+/** `--x0 0.5` (every coordinate) or `--x0 1,2,3` (one per dimension). */
+function x0Option(value: string): number[] {
+  const parts = value.split(',').map((v) => v.trim());
+  const numbers = parts.map(Number);
+  if (parts.some((p) => p === '') || !numbers.every(Number.isFinite)) throw new InvalidArgumentError('expected finite numbers separated by commas, e.g. 0.5 or 1,0,-2');
+  return numbers;
+}
+
+/** The same setting given under two names (e.g. --population and --popsize) must agree. */
+function oneOf<T>(a: T | undefined, b: T | undefined, names: string): T | undefined {
+  if (a !== undefined && b !== undefined && a !== b) throw new SynktiError('E_USAGE', `${names} give different values (${String(a)}, ${String(b)})`, { hint: 'give only one of them' });
+  return a ?? b;
+}
+
 const STATE_DIR_HELP = 'batch state directory: local queues, worker instances, checkpoints (default: $SYNKTI_STATE_DIR/batch or ./.synkti/batch)';
 
 /** Adds `synkti batch cmaes | worker | status | cancel | dlq list | dlq redrive`. */
@@ -65,6 +90,12 @@ export function registerBatchCommands(program: Command): void {
     .option('--population <n>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋)', wholeNumberOption(2, 100_000))
     .option('--seed <n>', 'random seed: the same seed gives the same run (default: random, printed)', wholeNumberOption(0, 2 ** 31 - 1))
     .option('--sigma <x>', 'initial step size (default: CMA-ES\'s)', positiveNumber)
+    .option('--popsize <n>', 'same as --population', wholeNumberOption(2, 100_000))
+    .option('--sigma0 <x>', 'same as --sigma', positiveNumber)
+    .option('--x0 <list>', 'start point: one number for every coordinate, or --dim comma-separated numbers (default 0)', x0Option)
+    .option('--restarts <strategy>', `when a CMA-ES run stops (Hansen's criteria), start again: ${RESTART_STRATEGIES.join(', ')} (default none; bipop for multimodal objectives)`, restartsOption)
+    .option('--max-evals <n>', 'evaluation budget over all runs (default with --restarts or --target-f: 100000 × dim)', wholeNumberOption(1, 1e12))
+    .option('--target-f <f>', 'stop once the best f is below this', finiteNumber)
     .option('--workers <n>', 'local spot worker instances to keep running (0: workers started elsewhere with `synkti batch worker`)', wholeNumberOption(0, 256), 2)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')} (postgres reads SYNKTI_POSTGRES_URL)`, backendOption)
     .option('--resume <run>', 'continue a run from its last checkpoint (other settings come from the run)', runOption)
@@ -86,6 +117,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--stack', 'coordinate a SpotBatchFleet: its queues, bucket (checkpoints under runs/) and region from its coordinatorEnv variables; its ECS service runs the workers (--workers 0)', false)
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
+      popsize?: number; sigma0?: number; x0?: number[]; restarts?: RestartStrategy; maxEvals?: number; targetF?: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
       metricsCluster?: string; metricsInterval: number; stack: boolean;
@@ -99,7 +131,11 @@ export function registerBatchCommands(program: Command): void {
         throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
       }
       const summary = await runBatchCmaes({
-        objective: o.objective, dim: o.dim, generations: o.generations, population: o.population, seed: o.seed, sigma: o.sigma, workers: o.workers,
+        objective: o.objective, dim: o.dim, generations: o.generations, seed: o.seed, workers: o.workers,
+        population: oneOf(o.population, o.popsize, '--population and --popsize'), sigma: oneOf(o.sigma, o.sigma0, '--sigma and --sigma0'),
+        // One --x0 number stands for every coordinate.
+        x0: o.x0 !== undefined && o.x0.length === 1 && o.dim !== undefined ? new Array<number>(o.dim).fill(o.x0[0]!) : o.x0,
+        restarts: o.restarts, maxEvals: o.maxEvals, targetF: o.targetF,
         backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
