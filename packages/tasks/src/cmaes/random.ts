@@ -5,26 +5,12 @@
  * written as JSON and read back continues the exact same sequence.
  */
 import { SynktiError } from '@synkti/core';
+import { xoshiro128Next, xoshiro128Words } from '@synkti/core/xoshiro128';
 
 export interface RandomState {
   words: [number, number, number, number];
   /** The second Box–Muller deviate, not yet used. */
   spare: number | null;
-}
-
-function splitmix32(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (x + 0x9e3779b9) >>> 0;
-    let z = x;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
 export class SeededRandom {
@@ -41,10 +27,7 @@ export class SeededRandom {
       throw new SynktiError('E_CMAES_OPTIONS', `seed must be a whole number, got ${String(seed)}`, { hint: 'pass e.g. --seed 42' });
     }
     // Mix both halves of a 53-bit seed so nearby seeds give unrelated streams.
-    const next = splitmix32((seed % 0x100000000) ^ Math.floor(seed / 0x100000000) * 0x9e3779b1);
-    const words: [number, number, number, number] = [next(), next(), next(), next()];
-    if (words.every((w) => w === 0)) words[0] = 1;
-    return new SeededRandom({ words, spare: null });
+    return new SeededRandom({ words: xoshiro128Words((seed % 0x100000000) ^ Math.floor(seed / 0x100000000) * 0x9e3779b1), spare: null });
   }
 
   static restore(state: RandomState): SeededRandom {
@@ -60,16 +43,7 @@ export class SeededRandom {
   }
 
   nextUint32(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
-    const t = (s[1] << 9) >>> 0;
-    s[2] = (s[2] ^ s[0]) >>> 0;
-    s[3] = (s[3] ^ s[1]) >>> 0;
-    s[1] = (s[1] ^ s[2]) >>> 0;
-    s[0] = (s[0] ^ s[3]) >>> 0;
-    s[2] = (s[2] ^ t) >>> 0;
-    s[3] = rotl(s[3], 11);
-    return result;
+    return xoshiro128Next(this.s);
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
