@@ -14,6 +14,7 @@ import { PeerClient, type PeerAddress } from './peer-client.ts';
 import { generateNodeKey } from './identity/node-key.ts';
 import { MemberVerifier, type IdentityAnswer } from './identity/member-verifier.ts';
 import { verifyIdentityProof } from '@synkti/cloud';
+import type { EngineLoad } from './router/engine-load.ts';
 
 export interface AgentOptions {
   cluster: string;
@@ -89,6 +90,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   statusExtras: () => Pick<AgentStatus, 'workload' | 'router' | 'drain' | 'model'> = () => ({});
   /** Current load to advertise (in-flight requests). */
   load: () => number = () => 0;
+  /** Its engine's last scraped load (set by the node runtime when the workload exports vLLM metrics). */
+  engineLoad: () => EngineLoad | undefined = () => undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: AgentOptions) {
@@ -336,7 +339,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         const parsed = swimMessageSchema.safeParse(body);
         if (!parsed.success) return { status: 400, body: { error: 'invalid membership message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
         if (!this.membership) return { status: 503, body: { error: 'agent is booting' } };
-        this.membership.view.setSelfLoad(this.load());
+        this.membership.view.setSelfLoad(this.load(), this.engineLoad());
         return { status: 200, body: this.membership.receive(parsed.data) };
       },
     };

@@ -20,6 +20,12 @@ export const memberSchema = z.object({
   version: z.number().int().nonnegative(),
   /** In-flight requests through this node's router, as last heard from the node itself (not versioned). */
   load: z.number().nonnegative(),
+  /** Its inference engine's scheduler load (vLLM metrics), as last heard from the node itself (not versioned, like load). */
+  engine: z.object({
+    running: z.number().nonnegative().max(1e6),
+    waiting: z.number().nonnegative().max(1e6),
+    kvCacheUsage: z.number().min(0).max(1).optional(),
+  }).optional(),
   /** Set once the node has an interruption notice: its deadline (epoch ms). */
   noticeDeadline: z.number().int().nonnegative().optional(),
   /** The instance this node was launched to replace (from its SynktiReplaces tag). */
@@ -32,6 +38,10 @@ export const memberSchema = z.object({
 export type Member = z.infer<typeof memberSchema>;
 
 export interface MemberVersion { id: string; incarnation: number; version: number }
+
+function sameEngine(a: Member['engine'], b: Member['engine']): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.running === b.running && a.waiting === b.waiting && a.kvCacheUsage === b.kvCacheUsage);
+}
 
 /** Is `a` a later version of an entry than `b`? */
 export function isNewer(a: { incarnation: number; version: number }, b: { incarnation: number; version: number }): boolean {
@@ -154,8 +164,9 @@ export class MembershipView {
   }
 
   /** Our current load: carried on every message we send, never versioned or re-gossiped. */
-  setSelfLoad(load: number): void {
+  setSelfLoad(load: number, engine?: Member['engine']): void {
     this.self.load = load;
+    this.self.engine = engine;
   }
 
   get size(): number {
@@ -226,7 +237,7 @@ export class MembershipView {
   applyFrom(member: Member): ApplyResult {
     const current = this.get(member.id);
     if (current && member.id !== this.selfId && !isNewer(member, current) && !isNewer(current, member)) {
-      if (current.load !== member.load) this.put({ ...current, load: member.load });
+      if (current.load !== member.load || !sameEngine(current.engine, member.engine)) this.put({ ...current, load: member.load, engine: member.engine });
       return { changed: false };
     }
     return this.applyAlive(member);

@@ -10,6 +10,7 @@ import { SpotReturn } from './spot-return.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
+import { scrapeEngineLoad, type EngineLoad } from './router/engine-load.ts';
 import { DrainSteps } from './drain-steps.ts';
 import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
 import type { ModelObjectSource } from './model/model-source.ts';
@@ -46,6 +47,8 @@ export interface NodeRuntimeOptions {
 
 /** A client connection left idle this long during a drain is closed; a router this quiet counts as idle. */
 const DRAIN_IDLE_CLOSE_MS = 1000;
+/** How often a node reads its own engine's load for the gossip. */
+const ENGINE_SCRAPE_MS = 1000;
 
 export interface DrainReport {
   /** A spot notice, a SIGTERM, or an on-demand fallback handing over to its spot successor. */
@@ -129,7 +132,7 @@ export class NodeRuntime {
     return view.members()
       // Only members whose identity is proven and that the cloud's listing does not contradict (issue 17).
       .filter((m) => m.state === 'ready' && membership.isRoutable(m.id))
-      .map((m) => ({ id: m.id, baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}` }));
+      .map((m) => ({ id: m.id, baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}`, engine: m.engine }));
   }
 
   async start(): Promise<void> {
@@ -248,6 +251,7 @@ export class NodeRuntime {
     });
     await this.router.start();
     agent.load = () => this.router?.inFlight() ?? 0;
+    this.scrapeEngine(agent);
     this.supervisor = new WorkloadSupervisor({
       // Peers' routers reach the workload at this node's private IP (on EC2 and on the
       // emulated AWS, where every instance has its own address); locally that is 127.0.0.1.
@@ -263,6 +267,32 @@ export class NodeRuntime {
       onStateChange: (state) => this.onWorkloadState(state),
     });
     await this.supervisor.start();
+  }
+
+  /**
+   * Reads the node's own engine load (vLLM's /metrics) every second for the gossip: the
+   * routers pick peers by it. A workload without those metrics leaves it undefined, and
+   * routers fall back to outstanding requests. One scrape at a time; stops with the process.
+   */
+  private engineTimer: NodeJS.Timeout | undefined;
+
+  private scrapeEngine(agent: Agent): void {
+    let engine: EngineLoad | undefined;
+    let busy = false;
+    const host = this.workloadHost();
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${agent.ports.workload}`;
+    clearInterval(this.engineTimer);
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void scrapeEngineLoad(url, 500).then((load) => {
+        engine = load;
+        busy = false;
+      });
+    }, ENGINE_SCRAPE_MS);
+    timer.unref();
+    this.engineTimer = timer;
+    agent.engineLoad = () => engine;
   }
 
   /** Where this node's workload listens: its private IP, as its peers' routers dial it. */
@@ -411,6 +441,7 @@ export class NodeRuntime {
   }
 
   async stopAll(): Promise<void> {
+    clearInterval(this.engineTimer);
     this.spotReturn?.stop();
     this.watcher?.stop();
     this.replacer?.stop();
