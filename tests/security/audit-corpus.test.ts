@@ -75,7 +75,7 @@ test('hostile documents: huge, deep and wide inputs are judged within bounds and
 test('synkti infra audit (the real CLI) fails a stack export of plants and a serve config opening SSH to both halves of IPv4', { timeout: 150_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'synkti-audit-corpus-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
-  const picked = ['ssh-split-ipv4-halves', 'all-ports-ipv6-zero', 'admin-via-managedPolicyArns', 'star-with-empty-condition', 'action-question-marks', 'instance-ebsBlockDevices', 'spot-request-imdsv1', 'db-pwd-task']
+  const picked = ['ssh-split-ipv4-halves', 'router-split-ipv4', 'all-ports-ipv6-zero', 'admin-via-managedPolicyArns', 'star-with-empty-condition', 'action-question-marks', 'instance-ebsBlockDevices', 'spot-request-imdsv1', 'db-pwd-task']
     .map((name) => planted.find((p) => p.name === name)!);
   const resources = picked.flatMap((p) => p.resources.map((r) => ({ ...r, urn: `urn:pulumi:prod::synkti::${r.type}::${p.name}-${r.name}`, id: r.id ? `${p.name}-${r.id}` : undefined })));
   writeFileSync(join(work, 'export.json'), JSON.stringify({ version: 3, deployment: { resources } }));

@@ -100,6 +100,15 @@ function admits(j: IngressView, protocol: string, port: number): boolean {
   return lo <= port && port <= hi;
 }
 
+/**
+ * The security group a rule belongs to. Rules whose group is not known yet (a preview)
+ * are judged together: a set split over groups that cannot be told apart must not pass.
+ */
+function groupKey(i: IngressView): string {
+  if (i.groupId === PULUMI_UNKNOWN) return 'unknown';
+  return i.groupId !== undefined ? `id:${i.groupId}` : `res:${ref(i.owner)}`;
+}
+
 interface WorldOpening {
   owner: AuditResource;
   groupId: string | undefined;
@@ -120,7 +129,7 @@ interface WorldOpening {
 function worldOpenings(resources: readonly AuditResource[]): WorldOpening[] {
   const groups = new Map<string, IngressView[]>();
   for (const i of ingressRules(resources)) {
-    const key = i.groupId !== undefined && i.groupId !== PULUMI_UNKNOWN ? `id:${i.groupId}` : `res:${ref(i.owner)}`;
+    const key = groupKey(i);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   }
   const out: WorldOpening[] = [];
@@ -141,7 +150,7 @@ function worldOpenings(resources: readonly AuditResource[]): WorldOpening[] {
 function sshOpenings(resources: readonly AuditResource[]): Array<{ owner: AuditResource; cidrs: string[]; space: string }> {
   const groups = new Map<string, IngressView[]>();
   for (const i of ingressRules(resources)) {
-    const key = i.groupId !== undefined && i.groupId !== PULUMI_UNKNOWN ? `id:${i.groupId}` : `res:${ref(i.owner)}`;
+    const key = groupKey(i);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   }
   const out: Array<{ owner: AuditResource; cidrs: string[]; space: string }> = [];
