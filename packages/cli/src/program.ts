@@ -225,6 +225,9 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + 'a machine booted from its user data, every AWS call of the workers checked against the stack\'s IAM role): runs synkti bootstrap --skip-infra, '
       + 'serves through a preemption and a crash, then synkti down; the summary adds provider, awsCalls, iamDenied, modelVerified and instancesLeft '
       + '(needs moto_server and the aws CLI)').choices(['local', 'aws-emulator']).default('local'))
+    .addOption(new Option('--shape <shape>', 'aws-emulator: serve (the default: a SpotServeFleet-shaped fleet); batch: SpotBatchFleet-shaped (SQS queues + DLQ, S3 bucket, '
+      + 'an ECS service of 4 workers run by the ECS task emulator), distributed CMA-ES on rosenbrock 10-D through two worker preemptions and a coordinator kill -9 resumed '
+      + 'from S3; the summary adds exact, lost_tasks, checkpoints, awsCalls and iamDenied against the fleet\'s task and coordinator roles').choices(['serve', 'batch']).default('serve'))
     .option('--keep-state', 'aws-emulator: keep the emulator\'s directory (every instance\'s boot and service log) and print where it is', false)
     .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
     .option('--notice <duration>', 'behind-lb and aws-emulator: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
@@ -232,7 +235,15 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
     .option('--json', 'print only the summary, as JSON', false)
     .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { scenario: string; on: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
+    .action(async (options: { scenario: string; on: string; shape: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
+      if (options.shape !== 'serve' && options.on !== 'aws-emulator') throw new SynktiError('E_USAGE', `--shape ${options.shape} runs on the emulated AWS only`, { hint: 'add --on aws-emulator' });
+      if (options.on === 'aws-emulator' && options.shape === 'batch') {
+        const { renderAwsEmulatorBatchSummary, runAwsEmulatorBatchDemo } = await loadImplementation(() => import('./demo/aws-emulator-batch.ts'));
+        const summary = await runAwsEmulatorBatchDemo({ keepState: options.keepState, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
+        console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorBatchSummary(summary));
+        if (!summary.exact || summary.lost_tasks !== 0 || summary.iamDenied !== 0) process.exitCode = 1;
+        return;
+      }
       if (options.on === 'aws-emulator') {
         if (options.scenario !== 'default') throw new SynktiError('E_USAGE', `--scenario ${options.scenario} runs on the local cloud only`, { hint: 'leave out --on aws-emulator, or --scenario' });
         const { renderAwsEmulatorSummary, runAwsEmulatorDemo } = await loadImplementation(() => import('./demo/aws-emulator-demo.ts'));

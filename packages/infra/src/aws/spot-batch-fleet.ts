@@ -655,7 +655,10 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
         },
         { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, payloads] },
         { Sid: 'StatePools', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
-        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn, Condition: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`, `${QUEUE_PAYLOADS_PREFIX}*`, `${STATE_POOLS_PREFIX}*`] } } },
+        // Unconditional on this bucket: without s3:ListBucket, S3 answers a GET or HEAD of a missing key
+        // (a new run's checkpoint, the cancel marker checked every generation) with 403, not 404, and
+        // that check carries no s3:prefix, so a prefix condition denies it (seen on the emulated AWS).
+        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
         // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
         { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
         { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
