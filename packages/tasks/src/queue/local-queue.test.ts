@@ -63,3 +63,29 @@ describe('local queue (SQLite) between processes', () => {
     assert.deepEqual(await producer.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
   });
 });
+
+describe('local queue (SQLite) long poll across processes', () => {
+  it('a send from another process wakes a long poll long before its poll interval (the WAL file is watched)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-local-queue-wake-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'queues.db');
+    // Only the watch can wake it before 20 s: the poll interval is longer than the wait.
+    const consumer = await openLocalQueue({ path, name: 'wake', pollIntervalMs: 30_000 });
+    t.after(() => consumer.close());
+    const started = Date.now();
+    const received = consumer.receive({ waitMs: 20_000, leaseMs: 30_000 });
+    const queueModule = fileURLToPath(new URL('./local-queue.ts', import.meta.url));
+    const script = `const m = await import(${JSON.stringify(queueModule)}); const q = await m.openLocalQueue({ path: ${JSON.stringify(path)}, name: 'wake' }); await q.send('from another process'); await q.close();`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => { child.kill('SIGKILL'); });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, err.slice(-2000));
+    const sentAt = Date.now();
+    const [message] = await received;
+    assert.equal(message?.body, 'from another process', 'the long poll got the message');
+    // The child takes seconds to start on a loaded machine; the wake after its send must not wait for a poll.
+    assert.ok(Date.now() - sentAt < 10_000, `woke ${Date.now() - sentAt} ms after the sender exited (${Date.now() - started} ms in all)`);
+  });
+});

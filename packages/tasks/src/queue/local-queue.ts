@@ -11,8 +11,8 @@
  * `pollIntervalMs` (sends from other processes).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import {
@@ -58,6 +58,43 @@ CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, dead_a
 /** Sends in this process wake this process's long polls at once. */
 const doorbell = new Doorbell();
 
+/**
+ * Sends from other processes: every commit writes the database's WAL file, and the
+ * directory watch (inotify on Linux) sees it, so a long poll wakes within milliseconds
+ * instead of at its next poll. One watcher per file, shared by its handles; the poll
+ * interval still covers platforms or file systems where watching reports nothing.
+ */
+const watchers = new Map<string, { watcher: FSWatcher | undefined; users: number }>();
+
+function watchWrites(path: string): void {
+  const entry = watchers.get(path);
+  if (entry) {
+    entry.users += 1;
+    return;
+  }
+  const names = new Set([basename(path), `${basename(path)}-wal`]);
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
+      if (name === null || names.has(String(name))) doorbell.ringPrefix(`${path}\0`);
+    });
+    // A watch that fails later (directory removed) leaves the poll interval to do the work.
+    watcher.on('error', () => undefined);
+  } catch {
+    watcher = undefined;
+  }
+  watchers.set(path, { watcher, users: 1 });
+}
+
+function unwatchWrites(path: string): void {
+  const entry = watchers.get(path);
+  if (!entry) return;
+  entry.users -= 1;
+  if (entry.users > 0) return;
+  watchers.delete(path);
+  entry.watcher?.close();
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -101,6 +138,8 @@ class LocalQueueDriver implements QueueDriver {
   private readonly maxReceives: number;
   private readonly pollIntervalMs: number;
   private readonly bellKey: string;
+  private readonly path: string;
+  private watching = false;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
@@ -110,6 +149,7 @@ class LocalQueueDriver implements QueueDriver {
     this.maxReceives = options.maxReceives;
     this.pollIntervalMs = pollIntervalMs;
     this.bellKey = `${path}\0${options.name}`;
+    this.path = path;
   }
 
   static open(options: LocalQueueOptions, resolved: ResolvedQueueOptions): LocalQueueDriver {
@@ -180,6 +220,10 @@ class LocalQueueDriver implements QueueDriver {
   }
 
   async receive(request: DriverReceive): Promise<DriverMessage[]> {
+    if (request.waitMs > 0 && !this.watching && !this.closed) {
+      this.watching = true;
+      watchWrites(this.path);
+    }
     return longPoll({
       claim: async () => this.claim(request.maxMessages, request.leaseMs),
       waitMs: request.waitMs,
@@ -340,6 +384,7 @@ class LocalQueueDriver implements QueueDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.watching) unwatchWrites(this.path);
     this.db.close();
   }
 }

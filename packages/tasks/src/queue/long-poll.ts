@@ -23,6 +23,11 @@ export class Doorbell {
     for (const wake of set) wake();
   }
 
+  /** Rings every key that starts with `prefix` and has a waiter (e.g. every queue of one SQLite file). */
+  ringPrefix(prefix: string): void {
+    for (const key of [...this.waiters.keys()]) if (key.startsWith(prefix)) this.ring(key);
+  }
+
   /** Resolves on `ring(key)`, after `ms`, or on abort, whichever comes first. */
   wait(key: string, ms: number, signal?: AbortSignal, ticket?: number): Promise<void> {
     if (ticket !== undefined && ticket !== this.ticket(key)) return Promise.resolve();
