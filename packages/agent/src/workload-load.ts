@@ -3,22 +3,12 @@
  * way vLLM exports them (`vllm:num_requests_running` + `vllm:num_requests_waiting`; the
  * stand-in exports the same names). The drain waits on this to reach zero.
  */
-const GAUGES = ['vllm:num_requests_running', 'vllm:num_requests_waiting'];
+import { parseEngineMetrics } from './router/engine-load.ts';
 
+/** Requests running plus waiting in the workload's engine; undefined when it exports neither gauge. */
 export function parseWorkloadLoad(metricsText: string): number | undefined {
-  let total = 0;
-  let seen = false;
-  for (const line of metricsText.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const name = line.split(/[{\s]/, 1)[0];
-    if (!name || !GAUGES.includes(name)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) {
-      total += value;
-      seen = true;
-    }
-  }
-  return seen ? total : undefined;
+  const load = parseEngineMetrics(metricsText);
+  return load === undefined ? undefined : load.running + load.waiting;
 }
 
 /** The workload's in-flight requests, or undefined when its metrics cannot be read. */

@@ -1,34 +1,7 @@
-/** One sample of the Prometheus text exposition format. */
-export interface PromSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+// The parser has one home (@synkti/core/prometheus-text); the dashboard reads router counters from its samples.
+import { parsePrometheusText, type PromSample } from '@synkti/core/prometheus-text';
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/**
- * Parses the text format the agents serve on GET /metrics (prom-client's output). Only
- * what the dashboard reads: names, labels, values; comments and timestamps are skipped.
- */
-export function parsePrometheusText(text: string): PromSample[] {
-  const samples: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    if (m[3]) {
-      for (const l of m[3].matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    }
-    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    if (Number.isNaN(value)) continue;
-    samples.push({ name: m[1]!, labels, value });
-  }
-  return samples;
-}
+export { parsePrometheusText, type PromSample };
 
 /** Cumulative router counters of one agent, read from its /metrics. */
 export interface RouterCounters {

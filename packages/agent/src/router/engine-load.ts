@@ -4,6 +4,7 @@
  * engine's scheduler, and KV-cache use. Each node scrapes its own engine and gossips the
  * result; routers use it to send a request where it will wait least.
  */
+import { parsePrometheusText } from '@synkti/core/prometheus-text';
 
 /** What an engine reports about its scheduler. Values from peers are bounded by the gossip schema. */
 export interface EngineLoad {
@@ -18,13 +19,6 @@ export interface EngineLoad {
 /** Largest metrics page read (vLLM's histograms make it tens of KiB). */
 const MAX_METRICS_BYTES = 1024 * 1024;
 
-/** The value of a sample line, or NaN (`name{labels} value [timestamp]`). */
-function sampleValue(line: string): number {
-  const close = line.lastIndexOf('}');
-  const rest = line.slice(close >= 0 ? close + 1 : line.indexOf(' ')).trim();
-  return Number(rest.split(' ', 1)[0]);
-}
-
 /**
  * The engine load in a Prometheus text page; undefined when it has neither the running nor
  * the waiting gauge (a workload that exports no engine metrics). Several series of a gauge
@@ -35,10 +29,7 @@ export function parseEngineMetrics(text: string): EngineLoad | undefined {
   let waiting = 0;
   let kv: number | undefined;
   let seen = false;
-  for (const line of text.split('\n')) {
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */ || !line.startsWith('vllm:')) continue;
-    const name = line.slice(0, line.search(/[{\s]/));
-    const value = sampleValue(line);
+  for (const { name, value } of parsePrometheusText(text, { names: (n) => n.startsWith('vllm:') })) {
     if (!Number.isFinite(value) || value < 0) continue;
     if (name === 'vllm:num_requests_running') {
       running += value;
