@@ -84,6 +84,7 @@ test('ghosts, impersonators, moved ports, unsigned entries and our own id are re
     ['B\'s key, the attacker\'s workload port (signature no longer matches)', { ...b.signMember(entry('i-b')), workloadPort: 7100 }],
     ['a ghost', attacker.signMember(entry('i-ghost1', attackerPorts))],
     ['unsigned', entry('i-c')],
+    ['a host name to resolve instead of an IP', attacker.signMember(entry('i-d', PORTS, { address: 'metadata.internal' }))],
     ['speaking as us', attacker.signMember(entry('i-self'))],
   ];
   // One verification per member id at a time: entries for the same id are verified in turn.

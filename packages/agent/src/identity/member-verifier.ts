@@ -15,6 +15,7 @@
  * Verification is bounded: one fetch in flight per member, `maxConcurrent` overall, a
  * refused (id, key) is not retried for `refusalTtlMs`.
  */
+import { isIP } from 'node:net';
 import { SynktiError, isSynktiError } from '@synkti/core';
 import { identityProofSchema, verifyIdentityProof, type IdentityDocument, type IdentityProof, type IdentityTrust } from '@synkti/cloud';
 import { z } from 'zod';
@@ -85,6 +86,8 @@ export class MemberVerifier {
    */
   check(member: Member): Verdict {
     if (member.id === this.options.selfId) return 'refused'; // only we speak for ourselves
+    // An instance's address is an IP its cloud assigned: never a host name to resolve (and fetch from).
+    if (isIP(member.address) === 0) return 'refused';
     if (!memberSignatureValid(member)) {
       this.stats.badSignatures += 1;
       return 'refused';
