@@ -6,7 +6,8 @@
  */
 import { TAG_ROLE } from '@synkti/core';
 import type { AuditResource, AuditRule, Finding } from '../audit/audit-rules.ts';
-import { isWorldCidr } from '../validate.ts';
+// The blocks of one rule judged together, by the address space they open (0.0.0.0/1 + 128.0.0.0/1 is the world).
+import { cidrSpace } from '../audit/cidr-space.ts';
 import { K8S_ROLES } from './k8s-plan.ts';
 
 const T = {
@@ -82,13 +83,13 @@ export const K8S_AUDIT_RULES: readonly AuditRule[] = [
     check: (resources) => {
       const out: Finding[] = [];
       for (const r of resources) {
-        if (r.type === T.gcpFirewall && (r.inputs.direction ?? 'INGRESS') === 'INGRESS' && arr(r.inputs.sourceRanges).some((c) => typeof c === 'string' && isWorldCidr(c))) {
+        if (r.type === T.gcpFirewall && (r.inputs.direction ?? 'INGRESS') === 'INGRESS' && cidrSpace(arr(r.inputs.sourceRanges)).world) {
           out.push({ rule: 'firewall-world-open', severity: 'error', resource: ref(r), message: 'admits 0.0.0.0/0', fix: 'limit sourceRanges to the subnetwork, health-check ranges and admin blocks' });
         }
         if (r.type === T.doFirewall) {
           for (const rule of arr(r.inputs.inboundRules)) {
             const x = rec(rule);
-            if (arr(x.sourceAddresses).some((c) => typeof c === 'string' && isWorldCidr(c))) {
+            if (cidrSpace(arr(x.sourceAddresses)).world) {
               out.push({ rule: 'firewall-world-open', severity: 'error', resource: ref(r), message: `admits the world on ${String(x.protocol)} ${String(x.portRange)}`, fix: 'limit sourceAddresses to the VPC and admin blocks, or use sourceTags' });
             }
           }
