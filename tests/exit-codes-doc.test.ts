@@ -70,6 +70,7 @@ test('each documented failure exits with its documented code', { timeout: 180_00
       { what: 'unknown node (preempt)', args: ['preempt', 'i-nope'], cwd: 'local' },
       { what: 'unknown node (logs)', args: ['logs', 'i-nope'], cwd: 'local' },
       { what: 'unknown node (ssh)', args: ['ssh', 'i-nope'], cwd: 'local' },
+      { what: 'unknown node (worker terminate)', args: ['worker', 'terminate', 'i-zzz'], cwd: 'local' },
     ],
     [EXIT.missingTool]: [{ what: 'aws CLI missing for ssh', args: ['ssh', 'i-0abc'], cwd: 'aws', env: { PATH: emptyPath } }],
   };

@@ -1,4 +1,5 @@
-import type { InstanceRecord } from '@synkti/cloud';
+import type { ChaosSettings, InstanceRecord } from '@synkti/cloud';
+import type { LocalNodePids } from './local-pids.ts';
 import { agentUrl, fetchAgentStatus, type LocalFleet } from './local-fleet.ts';
 import type { AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
 
@@ -8,6 +9,10 @@ export type AgentStatus = Pick<ContractAgentStatus, 'id' | 'role' | 'zone' | 'st
 export interface NodeReport {
   record: InstanceRecord;
   status: AgentStatus | undefined;
+  /** Local nodes (status only): the node's processes on this machine. */
+  pids?: LocalNodePids | undefined;
+  /** Local nodes (status only): the chaos settings the node is under. */
+  chaos?: ChaosSettings | undefined;
 }
 
 /** Each instance with its agent's status (undefined where the agent does not answer). */

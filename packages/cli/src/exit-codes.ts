@@ -19,7 +19,7 @@ export const EXIT = {
 /**
  * Error codes that are the user's to fix (bad config, flag or argument). E_NOT_FOUND is
  * a node or worker named on the command line that the cluster does not have (`preempt`,
- * `logs`, `ssh`, `batch preempt`): README's table says an unknown node is a usage error.
+ * `logs`, `ssh`, `worker terminate`, `batch preempt`): README's table says an unknown node is a usage error.
  */
 const USAGE_ERROR_CODES = new Set(['E_USAGE', 'E_EXISTS', 'E_NOT_FOUND']);
 

@@ -108,9 +108,10 @@ EC2 instance whose agent cannot be reached from here shows its EC2 state (ec2:ru
 Agents are asked with the cluster secret: SYNKTI_CLUSTER_SECRET(_FILE) for aws clusters.`)
     .action(async (options: { json: boolean }, command: Command) => {
       const { spec, file } = await loadConfig(command);
-      const { clusterStatus, renderNodeTable, reportsToJson } = await loadImplementation(() => import('./commands/status.ts'), { tsx: false });
+      const { clusterStatus, describeChaos, renderNodeTable, reportsToJson } = await loadImplementation(() => import('./commands/status.ts'), { tsx: false });
       const result = await clusterStatus(spec, file);
       console.log(options.json ? JSON.stringify(reportsToJson(result.reports), null, 2) : renderNodeTable(result.reports, { kind: result.kind }));
+      if (!options.json && result.chaos && result.reports.length > 0) console.log(describeChaos(result.chaos));
       if (!result.agentsAsked && !options.json && result.reports.length > 0) {
         console.error('(agents not asked: no cluster secret here; set SYNKTI_CLUSTER_SECRET_FILE to see their state)');
       }

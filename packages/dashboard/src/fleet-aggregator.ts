@@ -14,6 +14,8 @@ export interface FleetAggregatorOptions {
   intervalMs?: number;
   /** Timeline entries kept. @default 200 */
   timelineLimit?: number;
+  /** How far back the timeline starts when the dashboard opens (the source's lifeTimes). @default 1 h */
+  historyMs?: number;
   /** Window of requests/s, error rate and p99. @default 10000 */
   trafficWindowMs?: number;
   /** Agent calls in flight at once (a big fleet is asked in batches, not all at once). @default 16 */
@@ -48,6 +50,8 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
   private readonly source: FleetSource;
   private readonly intervalMs: number;
   private readonly timelineLimit: number;
+  private readonly historyMs: number;
+  private historyRead = false;
   private readonly clock: () => number;
   private readonly concurrency: number;
   private readonly tracker = new TimelineTracker();
@@ -66,6 +70,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
     this.source = options.source;
     this.intervalMs = options.intervalMs ?? 500;
     this.timelineLimit = options.timelineLimit ?? 200;
+    this.historyMs = options.historyMs ?? 3_600_000;
     this.clock = options.clock ?? Date.now;
     this.concurrency = Math.max(1, options.concurrency ?? 16);
     this.traffic = new TrafficWindow({ windowMs: options.trafficWindowMs });
@@ -145,6 +150,15 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
     this.traffic.observe(now, counters);
 
     for (const o of observed) if (o.notice) this.notices.set(o.record.id, o.notice.time);
+    if (!this.historyRead && this.source.lifeTimes && warnings.length === 0) {
+      // Once, with the first listing: what happened before the dashboard opened.
+      this.historyRead = true;
+      const lifeTimes = await this.source.lifeTimes().catch((error: unknown) => {
+        warnings.push(`cannot read the fleet's history: ${(error as Error).message}`);
+        return [];
+      });
+      this.timeline.push(...this.tracker.history(records, lifeTimes, now - this.historyMs));
+    }
     this.timeline.push(...this.tracker.observe(now, observed));
     if (this.timeline.length > this.timelineLimit) this.timeline.splice(0, this.timeline.length - this.timelineLimit);
 

@@ -10,6 +10,16 @@ export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state'
   members: Pick<AgentStatusMember, 'id' | 'state'>[];
 };
 
+/** When an instance launched, got its spot notice and ended, as the provider keeps it. */
+export interface InstanceLifeTimes {
+  id: string;
+  launchedAt: number;
+  /** When the cloud reclaims it, for an instance that got a spot notice; null otherwise. */
+  noticeTime: number | null;
+  /** When it ended; null while it lives. */
+  terminatedAt: number | null;
+}
+
 /** The latest line of a batch run's metrics.jsonl, with its run name. */
 export interface BatchReport {
   run: string;
@@ -34,6 +44,13 @@ export interface FleetSource {
   metrics(record: InstanceRecord): Promise<string | undefined>;
   /** The instance's spot interruption notice, where the provider lets us read it (locally: its IMDS). */
   notice?(record: InstanceRecord): Promise<InterruptionNotice | null | undefined>;
+  /**
+   * Launch, notice and end times of the cluster's instances, ended ones included, where
+   * the provider keeps them (the local cloud's registry): read once, when the dashboard
+   * opens, so its timeline starts with what happened before it (a preemption, its
+   * replacement), not empty.
+   */
+  lifeTimes?(): Promise<InstanceLifeTimes[]>;
   /** The newest batch run's latest metrics, if any batch run exists. */
   batch?(): Promise<BatchReport | undefined>;
   /** Pipeline jobs by state, when a pipeline task database is configured. */

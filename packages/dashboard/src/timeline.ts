@@ -1,6 +1,6 @@
 import { TAG_REPLACES, formatDuration } from '@synkti/core';
 import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
-import type { AgentStatusView } from './fleet-source.ts';
+import type { AgentStatusView, InstanceLifeTimes } from './fleet-source.ts';
 import type { TimelineEvent, TimelineKind } from './snapshot.ts';
 
 /** What one round saw of one instance. */
@@ -35,6 +35,33 @@ export class TimelineTracker {
   private readonly known = new Map<string, Known>();
   private seq = 0;
   private rounds = 0;
+
+  /**
+   * The fleet's history before the first look, oldest first: each instance's launch (or
+   * replacement), spot notice and end, at the times the provider recorded, from `since` on.
+   * Call it with the first round's records: what ended before is told here, once.
+   */
+  history(records: readonly InstanceRecord[], lifeTimes: readonly InstanceLifeTimes[], since: number): TimelineEvent[] {
+    const byId = new Map(records.map((r) => [r.id, r]));
+    const past: Omit<TimelineEvent, 'seq'>[] = [];
+    for (const life of lifeTimes) {
+      const record = byId.get(life.id);
+      if (!record) continue; // not this cluster's
+      const id = record.id;
+      if (life.launchedAt >= since) {
+        const replaces = record.tags[TAG_REPLACES];
+        past.push(replaces
+          ? { at: life.launchedAt, kind: 'replacement', node: id, text: `${id} launched to replace ${replaces}` }
+          : { at: life.launchedAt, kind: 'launch', node: id, text: `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})` });
+      }
+      // (A notice still running out on a live node is the first round's: it reads the notice itself.)
+      if (life.terminatedAt !== null && life.terminatedAt >= since && !isLiveInstance(record)) {
+        emitEnd(record, (kind, node, text) => past.push({ at: life.terminatedAt!, kind, node, text }));
+      }
+    }
+    past.sort((a, b) => a.at - b.at);
+    return past.map((event) => ({ ...event, seq: ++this.seq }));
+  }
 
   observe(now: number, observations: readonly NodeObservation[]): TimelineEvent[] {
     const events: TimelineEvent[] = [];

@@ -3,7 +3,9 @@ import { TAG_ROLE, formatDuration, type ClusterSpec } from '@synkti/core';
 import type { NodeReport } from '../agent-status.ts';
 import { openFleet } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
-import { renderTable } from '../output.ts';
+import type { ChaosSettings } from '@synkti/cloud';
+import { parentPids, localNodePids } from '../local-pids.ts';
+import { durationText, renderTable } from '../output.ts';
 import { modelNote, modelProblemLines } from '../model-status.ts';
 
 export interface NodeTableOptions {
@@ -22,6 +24,13 @@ function stateCell(report: NodeReport, kind: 'local' | 'aws'): string {
   return report.record.state === 'running' ? 'unreachable' : report.record.state;
 }
 
+/** The chaos line under a local fleet's table: whether random interruptions are on, how often, with what notice. */
+export function describeChaos(chaos: ChaosSettings): string {
+  return chaos.ratePerHour > 0
+    ? `chaos: on, ${chaos.ratePerHour}/h per node (a spot interruption with ${durationText(chaos.noticeMs)} notice); \`synkti up --chaos-rate 0\` turns it off`
+    : 'chaos: off';
+}
+
 export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions = {}): string {
   if (reports.length === 0) return 'no nodes running (start some with `synkti up`)';
   const kind = options.kind ?? 'local';
@@ -32,7 +41,8 @@ export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions
       status?.role ?? record.tags[TAG_ROLE] ?? '-',
       stateCell(report, kind),
       status ? `${status.address}:${status.ports.agent}` : record.privateIp || '-',
-      status?.ports.router ? String(status.ports.router) : '-',
+      // No workload, no router: the port is configured but nothing serves there.
+      status?.ports.router && status.workload ? String(status.ports.router) : '-',
       record.zone,
       status ? formatDuration(status.uptimeMs) : '-',
       status ? String(status.load) : '-',
@@ -46,7 +56,7 @@ export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions
 
 /** One object per node; the same shape on every provider (`reachable` says whether its agent answered). */
 export function reportsToJson(reports: NodeReport[]): unknown[] {
-  return reports.map(({ record, status }) => ({
+  return reports.map(({ record, status, pids, chaos }) => ({
     id: record.id,
     role: status?.role ?? record.tags[TAG_ROLE],
     instanceState: record.state,
@@ -62,6 +72,9 @@ export function reportsToJson(reports: NodeReport[]): unknown[] {
     load: status?.load,
     members: status?.members.map((m) => m.id),
     model: status?.model,
+    workload: status?.workload,
+    pids,
+    chaos,
   }));
 }
 
@@ -77,6 +90,8 @@ export interface StatusOptions {
 export interface StatusResult {
   kind: 'local' | 'aws';
   reports: NodeReport[];
+  /** Local fleets: the chaos settings (ratePerHour 0: off). */
+  chaos?: ChaosSettings | undefined;
   /** False when this machine has no cluster secret, so no agent was asked. */
   agentsAsked: boolean;
 }
@@ -87,7 +102,16 @@ export async function clusterStatus(spec: ClusterSpec, configFile: string, optio
   try {
     const records = await fleet.list();
     const reports = await probeNodes(fleet, records, { timeoutMs: options.agentTimeoutMs });
-    return { kind: fleet.kind, reports, agentsAsked: fleet.secret !== undefined };
+    const local = fleet.local?.cloud.instances;
+    if (!local) return { kind: fleet.kind, reports, agentsAsked: fleet.secret !== undefined };
+    // Local nodes are processes here: their pids, and the chaos every one of them is under.
+    const chaos = local.chaos();
+    const parents = parentPids();
+    for (const report of reports) {
+      report.pids = localNodePids(local.hostPid(report.record.id), local.instanceDir(report.record.id), parents);
+      report.chaos = chaos;
+    }
+    return { kind: fleet.kind, reports, chaos, agentsAsked: fleet.secret !== undefined };
   } finally {
     fleet.close();
   }

@@ -6,7 +6,7 @@ import { collectNodeReports, converged, progressState, type NodeReport } from '.
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
 import { createNodeProgress } from '../output.ts';
 import type { LaunchOptionValues } from '../worker/launch-options.ts';
-import { renderNodeTable } from './status.ts';
+import { describeChaos, renderNodeTable } from './status.ts';
 
 export interface UpOptions {
   /** Nodes in the pool (overrides the pool's count). */
@@ -107,7 +107,10 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
     progress.done(ok
       ? `${spec.name}: ${expectedTotal} node${expectedTotal === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}, all agree on membership`
       : `${spec.name}: not every node was ready after ${formatDuration(options.timeoutMs)}`);
-    if (!options.json && !options.quiet) console.log(renderNodeTable(reports));
+    if (!options.json && !options.quiet) {
+      console.log(renderNodeTable(reports));
+      if (options.chaos) console.log(describeChaos(options.chaos));
+    }
     return { reports, launched, ok };
   } finally {
     fleet.close();

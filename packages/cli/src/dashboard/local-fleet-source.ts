@@ -97,6 +97,8 @@ export function createLocalFleetSource(fleet: LocalFleet, options: LocalFleetSou
       }
       return client.interruptionNotice();
     },
+    // The registry keeps every instance's launch, notice and end: the timeline's history.
+    lifeTimes: async () => fleet.cloud.instances.lifeTimes(),
     batch: options.batchDir ? () => newestBatchReport(options.batchDir!) : undefined,
     close: () => fleet.close(),
   };

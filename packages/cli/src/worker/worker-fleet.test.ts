@@ -165,7 +165,7 @@ describe('worker fleet rules', () => {
     const records = [record('i-aaa111'), record('i-aaa222'), record('i-bbb333')];
     assert.deepEqual(resolveWorkerIds(records, ['i-b', 'i-aaa111', 'i-aaa111'], 'c'), ['i-bbb333', 'i-aaa111']);
     assert.throws(() => resolveWorkerIds(records, ['i-aaa'], 'c'), /matches 2 instances/);
-    assert.throws(() => resolveWorkerIds(records, ['i-zzz'], 'c'), (e: unknown) => isSynktiError(e, 'E_INSTANCE_NOT_FOUND'));
+    assert.throws(() => resolveWorkerIds(records, ['i-zzz'], 'c'), (e: unknown) => isSynktiError(e, 'E_NOT_FOUND'));
     assert.throws(() => resolveWorkerIds(records, [], 'c'), (e: unknown) => isSynktiError(e, 'E_USAGE'));
   });
 

@@ -97,7 +97,7 @@ export function resolveWorkerIds(records: InstanceRecord[], wanted: string[], cl
     const exact = records.find((r) => r.id === want);
     const matches = exact ? [exact] : records.filter((r) => r.id.startsWith(want));
     if (matches.length === 0) {
-      throw new SynktiError('E_INSTANCE_NOT_FOUND', `no running instance ${want} in cluster ${cluster}`, { hint: 'see `synkti worker list` for the ids of this cluster' });
+      throw new SynktiError('E_NOT_FOUND', `no running instance ${want} in cluster ${cluster}`, { hint: 'see `synkti worker list` for the ids of this cluster' });
     }
     if (matches.length > 1) {
       throw new SynktiError('E_USAGE', `${want} matches ${matches.length} instances (${matches.map((r) => r.id).join(', ')})`, { hint: 'give more of the id' });

@@ -23,7 +23,7 @@ import type {
   InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, InterruptionNotice, LaunchSpec, Page, PageRequest,
 } from '../../types.ts';
 import { machineEnv, saveBootConfig } from './boot-config.ts';
-import { saveChaos, type ChaosSettings } from './chaos.ts';
+import { loadChaos, saveChaos, type ChaosSettings } from './chaos.ts';
 import { REASON_CRASH, REASON_USER_SHUTDOWN } from './instance-host.ts';
 import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
@@ -304,6 +304,23 @@ export class LocalInstanceProvider implements InstanceProvider {
   setChaos(settings: ChaosSettings): void {
     this.assertOpen();
     saveChaos(this.registry, settings);
+  }
+
+  /**
+   * When each of the newest `limit` instances launched, got its spot notice (the reclaim
+   * time) and ended: the fleet's history as the registry keeps it (a dashboard opened late
+   * shows what happened before).
+   */
+  lifeTimes(limit = 500): { id: string; launchedAt: number; noticeTime: number | null; terminatedAt: number | null }[] {
+    this.assertOpen();
+    const rows = this.registry.queryInstances({ states: ['pending', 'running', 'shutting-down', 'terminated'], limit: 1_000_000 });
+    return rows.slice(-limit).map((r) => ({ id: r.id, launchedAt: r.launchedAt, noticeTime: r.noticeTime, terminatedAt: r.terminatedAt }));
+  }
+
+  /** The chaos settings instance hosts read (ratePerHour 0: off). */
+  chaos(): ChaosSettings {
+    this.assertOpen();
+    return loadChaos(this.registry);
   }
 
   /** Raises a rebalance recommendation (elevated interruption risk) in the instance's metadata. */
