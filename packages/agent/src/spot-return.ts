@@ -1,6 +1,7 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } from '@synkti/core';
 import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 
 /**
  * Back to spot. A node of a spot pool that runs on-demand (a fallback launched when spot
@@ -90,7 +91,7 @@ export function spotReturnStep(input: {
 /** Wait after `attempts` successors that never took over: the interval, doubled per loss, at most 1 hour. */
 export function spotReturnBackoffMs(intervalMs: number, attempts: number): number {
   if (attempts <= 0) return 0;
-  return Math.min(60 * 60_000, intervalMs * 2 ** Math.min(attempts - 1, 20));
+  return backoffCeilingMs(attempts - 1, { baseMs: intervalMs, capMs: 60 * 60_000 });
 }
 
 /** The client token of one back-to-spot attempt: one successor per attempt, even if the agent restarts mid-launch. */

@@ -11,6 +11,7 @@ import type { WriteStream } from 'node:fs';
 import { request } from 'node:http';
 import { formatDuration, SynktiError } from '@synkti/core';
 import { bootId, clearWorkloadPidFile, ENV_WORKLOAD_OWNER, newOwnerToken, processStartTime, reapOrphanWorkload, writeWorkloadPidFile } from './workload-pid-file.ts';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 
 export type WorkloadState = 'stopped' | 'starting' | 'healthy' | 'unhealthy' | 'restarting' | 'failed';
 
@@ -447,7 +448,7 @@ export class WorkloadSupervisor {
 
   #scheduleRestart(): void {
     if (this.#stopRequested) return;
-    const delayMs = Math.min(this.#backoff.initialMs * 2 ** this.#failuresInARow, this.#backoff.maxMs);
+    const delayMs = backoffCeilingMs(this.#failuresInARow, { baseMs: this.#backoff.initialMs, capMs: this.#backoff.maxMs });
     this.#failuresInARow++;
     this.#logger.warn({ delayMs, restarts: this.#restarts }, `restarting workload in ${formatDuration(delayMs)}`);
     this.#restartTimer = setTimeout(() => {

@@ -12,6 +12,7 @@ import type {
   InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation,
 } from '../types.ts';
 import { readIdentityProof } from './identity-document.ts';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 
 export interface ImdsClientOptions {
   /**
@@ -96,7 +97,7 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
   async function call(method: 'GET' | 'PUT', path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) await sleep(BACKOFF_BASE_MS * 2 ** (attempt - 1));
+      if (attempt > 0) await sleep(backoffCeilingMs(attempt - 1, { baseMs: BACKOFF_BASE_MS, capMs: Infinity }));
       try {
         const res = await fetch(`${endpoint}${path}`, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
         const body = await res.text();

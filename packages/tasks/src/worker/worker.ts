@@ -17,6 +17,7 @@ import { QUEUE_LIMITS, type LeasedMessage } from '../queue/types.ts';
 import type {
   ResultSink, TaskHandler, TaskOutcome, TaskResult, Worker, WorkerErrorContext, WorkerOptions, WorkerStats,
 } from './types.ts';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 
 const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_POLL_WAIT_MS = 20_000;
@@ -368,7 +369,7 @@ class TaskWorker<V> implements Worker {
         return true;
       } catch (error) {
         this.report(error, 'result', message);
-        if (attempt < this.resultAttempts) await sleep(200 * 2 ** (attempt - 1), this.stopAbort.signal);
+        if (attempt < this.resultAttempts) await sleep(backoffCeilingMs(attempt - 1, { baseMs: 200, capMs: Infinity }), this.stopAbort.signal);
       }
     }
     return false;
