@@ -31,6 +31,9 @@ const INSTANCE: EmulatedInstance = {
   accountId: '123456789012',
 };
 
+// An hour from whenever the test runs: a fixed date would pass and the cache assertion fail from then on.
+const EXPIRATION = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 async function serve(t: { after(fn: () => Promise<void>): void }, instance: EmulatedInstance, options: { credentials?: boolean; calls?: string[] } = {}) {
   const events: InstanceEvents = { notice: null, rebalance: null };
   const source = emulatedMetadataSource({
@@ -38,7 +41,7 @@ async function serve(t: { after(fn: () => Promise<void>): void }, instance: Emul
     events: () => events,
     credentialsFor: options.credentials === false ? undefined : async (i) => {
       options.calls?.push(i.instanceId);
-      return { AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: '2026-12-07T12:00:00Z' };
+      return { AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: EXPIRATION };
     },
   });
   const server = await startMetadataServer({ source, host: '127.0.0.1' });
@@ -86,7 +89,7 @@ describe('emulated instance metadata', () => {
     const creds = JSON.parse((await imds.read('iam/security-credentials/synkti-worker-role'))!) as Record<string, string>;
     assert.deepEqual(
       { Code: creds.Code, Type: creds.Type, AccessKeyId: creds.AccessKeyId, SecretAccessKey: creds.SecretAccessKey, Token: creds.Token, Expiration: creds.Expiration },
-      { Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: '2026-12-07T12:00:00Z' },
+      { Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: EXPIRATION },
     );
     assert.equal(await imds.read('iam/security-credentials/other-role'), undefined);
     assert.deepEqual(calls, [INSTANCE.instanceId], 'cached until shortly before they expire');
