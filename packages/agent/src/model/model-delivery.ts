@@ -24,12 +24,15 @@ export function modelOf(spec: ClusterSpec, env: NodeJS.ProcessEnv = process.env)
 
 /**
  * Where models go on this node: SYNKTI_MODELS_DIR; locally the instance's own directory
- * (`<state>/instances/<id>/models`); on EC2 /var/lib/synkti/models.
+ * (`<state>/instances/<id>/models`); on EC2 `models/` under the unit's StateDirectory
+ * (systemd's STATE_DIRECTORY, /var/lib/synkti), else /var/lib/synkti/models.
  */
 export function defaultModelsDir(spec: ClusterSpec, instanceId: string, env: NodeJS.ProcessEnv = process.env): string {
   if (env.SYNKTI_MODELS_DIR) return env.SYNKTI_MODELS_DIR;
   if (spec.provider === 'local' && env.SYNKTI_LOCAL_STATE_DIR) return join(env.SYNKTI_LOCAL_STATE_DIR, 'instances', instanceId, 'models');
-  if (spec.provider === 'aws') return WORKER_MODELS_DIR;
+  // STATE_DIRECTORY first: systemd sets it from the unit, and an emulated machine maps it
+  // into its own root (several machines on one host must not share one models directory).
+  if (spec.provider === 'aws') return env.STATE_DIRECTORY ? join(env.STATE_DIRECTORY, 'models') : WORKER_MODELS_DIR;
   throw new SynktiError('E_AGENT_CONFIG', 'no directory for the model: SYNKTI_MODELS_DIR is not set', { hint: 'set SYNKTI_MODELS_DIR to a directory with room for the model' });
 }
 

@@ -141,6 +141,8 @@ test('which model and where: the spec wins over SYNKTI_MODEL_URI, which is check
   assert.equal(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b' })?.prefix, 'models/b/', 'the boot script\'s directory, "/" or not');
   assert.throws(() => modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://Env_Models/models/b/' }), /SYNKTI_MODEL_URI: bucket name "Env_Models"/);
   assert.equal(defaultModelsDir(awsSpec, 'i-1', {}), WORKER_MODELS_DIR);
+  // systemd's StateDirectory (an emulated machine maps it into its own root).
+  assert.equal(defaultModelsDir(awsSpec, 'i-1', { STATE_DIRECTORY: '/m/root/var/lib/synkti' }), '/m/root/var/lib/synkti/models');
   assert.equal(defaultModelsDir(localSpec, 'i-1', { SYNKTI_LOCAL_STATE_DIR: '/s' }), '/s/instances/i-1/models');
   assert.equal(defaultModelsDir(awsSpec, 'i-1', { SYNKTI_MODELS_DIR: '/data/models' }), '/data/models');
   assert.throws(() => defaultModelsDir(localSpec, 'i-1', {}), /SYNKTI_MODELS_DIR is not set/);
