@@ -311,3 +311,36 @@ test('cancel marks the checkpoint cancelled; metrics count in-flight work as bac
   assert.equal(saved?.status, 'cancelled');
   assert.equal(saved?.generation, 0);
 });
+
+test('a straggler is re-issued to an idle worker: the generation does not wait for the slow one, and its late result is dropped', { timeout: 60_000 }, async () => {
+  const q = await queues();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let slowTook = 0;
+  // The slow worker holds its first task until the test ends (far past the 5-minute re-send deadline).
+  const slow = createWorker({
+    queue: q.tasks, handler: createEvaluationHandler({ objective: async (x) => { slowTook += 1; await gate; return sphere(x); } }),
+    resultSink: queueResultSink(q.results), concurrency: 1, pollWaitMs: 200, leaseMs: 60_000, onError: () => undefined,
+  });
+  cleanups.push(async () => { release(); await slow.stop({ release: true }); });
+  const payloads = Array.from({ length: 6 }, (_, i) => [i, 1, 2]);
+  const coordinator = createCoordinator(coordinatorOptions('straggler', q, { workersAlive: () => 2 }));
+  const evaluation = coordinator.evaluate(0, payloads);
+  slow.start();
+  // The fast worker starts once the slow one holds a task, so the slow one surely has one.
+  const deadline = Date.now() + 20_000;
+  while (slowTook === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(slowTook, 1, 'the slow worker took a task');
+  startWorker(q.tasks, queueResultSink(q.results));
+  assert.deepEqual(await evaluation, payloads.map((x) => sphere(x)));
+  const c = coordinator.counters();
+  assert.equal(c.reissued, 1, JSON.stringify(c));
+  assert.equal(c.resent, 0, 'not the 5-minute re-send');
+  assert.equal(c.sent, 7);
+  // The slow copy finishes now; its result is a duplicate of an applied one, dropped during the next generation.
+  release();
+  assert.deepEqual(await coordinator.evaluate(1, [[0, 0, 1]]), [1]);
+  const after = coordinator.counters();
+  assert.equal(after.accepted, 7);
+  assert.equal(after.received, after.accepted + after.duplicatesDropped + after.staleDropped, JSON.stringify(after));
+});

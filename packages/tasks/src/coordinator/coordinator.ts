@@ -20,6 +20,9 @@ import type {
 const DEFAULT_RESEND_AFTER_MS = 300_000;
 const DEFAULT_POLL_WAIT_MS = 1000;
 const DEFAULT_CHECK_EVERY_MS = 2000;
+const DEFAULT_STRAGGLER_FACTOR = 2;
+/** Shortest result wait while a straggler is due. */
+const STRAGGLER_RECHECK_MS = 20;
 /** Result messages stay hidden this long while one is being applied (it is acked at once after). */
 const RESULT_LEASE_MS = 30_000;
 const DEAD_LETTER_SCAN_LIMIT = 1000;
@@ -47,7 +50,7 @@ export function cancelKeyOf(run: string): string {
 
 export function emptyCoordinatorCounters(): CoordinatorCounters {
   return {
-    sent: 0, resent: 0, received: 0, accepted: 0, duplicatesDropped: 0, staleDropped: 0, failedResults: 0, deadLettered: 0,
+    sent: 0, resent: 0, reissued: 0, received: 0, accepted: 0, duplicatesDropped: 0, staleDropped: 0, failedResults: 0, deadLettered: 0,
     scoredWorst: 0, candidates: 0, scored: 0,
   };
 }
@@ -59,6 +62,11 @@ interface Pending {
   /** Scored +Infinity under the 'worst' policy (not by a result). */
   worst: boolean[];
   lastSentAt: number[];
+  /** When each candidate was first sent, and when its result was accepted (0: not yet). */
+  firstSentAt: number[];
+  scoredAt: number[];
+  /** A straggler copy was sent. */
+  reissued: boolean[];
   bodies: string[];
 }
 
@@ -77,6 +85,7 @@ class BatchCoordinator implements Coordinator {
   private readonly checkEveryMs: number;
   private readonly unscorable: UnscorablePolicy;
   private readonly clock: () => number;
+  private readonly stragglerFactor: number;
   private counts: CoordinatorCounters = emptyCoordinatorCounters();
   private deadLetterIds = new Set<string>();
   private pending: Pending | undefined;
@@ -109,6 +118,10 @@ class BatchCoordinator implements Coordinator {
       throw new SynktiError('E_COORDINATOR_OPTION', `unscorable: ${JSON.stringify(options.unscorable)} must be "fail" or "worst"`, { hint: 'omit it to stop the run on an unscorable candidate' });
     }
     this.clock = options.clock ?? Date.now;
+    this.stragglerFactor = options.stragglerFactor ?? DEFAULT_STRAGGLER_FACTOR;
+    if (!Number.isFinite(this.stragglerFactor) || this.stragglerFactor < 0) {
+      throw new SynktiError('E_COORDINATOR_OPTION', `stragglerFactor: ${String(options.stragglerFactor)} must be 0 (off) or a positive number`, { hint: 'omit it for 2' });
+    }
   }
 
   counters(): CoordinatorCounters {
@@ -133,6 +146,9 @@ class BatchCoordinator implements Coordinator {
       scores: payloads.map(() => undefined),
       worst: payloads.map(() => false),
       lastSentAt: payloads.map(() => 0),
+      firstSentAt: payloads.map(() => 0),
+      scoredAt: payloads.map(() => 0),
+      reissued: payloads.map(() => false),
     };
     this.pending = pending;
     try {
@@ -142,7 +158,11 @@ class BatchCoordinator implements Coordinator {
       while (pending.scores.some((s) => s === undefined)) {
         this.throwIfAborted();
         try {
-          const messages = await this.options.results.receive({ maxMessages: 10, waitMs: this.pollWaitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
+          // Wake when the next straggler is due, not only when a result comes.
+          const lateIn = this.stragglerDueIn(pending, this.clock());
+          // (At least STRAGGLER_RECHECK_MS: a straggler with no idle worker for it must not spin the loop.)
+          const waitMs = lateIn === undefined ? this.pollWaitMs : Math.min(this.pollWaitMs, Math.max(STRAGGLER_RECHECK_MS, Math.ceil(lateIn)));
+          const messages = await this.options.results.receive({ maxMessages: 10, waitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
           for (const message of messages) {
             this.counts.received += 1;
             this.apply(message.body, pending);
@@ -158,6 +178,7 @@ class BatchCoordinator implements Coordinator {
           }
           const overdue = pending.scores.flatMap((s, i) => (s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : []));
           if (overdue.length > 0) await this.send(pending, overdue, true);
+          if (this.stragglerFactor > 0 && this.options.workersAlive) await this.reissueStragglers(pending, now);
           failures = 0;
         } catch (error) {
           // The run's own verdicts end it; a queue or store hiccup is retried with backoff.
@@ -183,13 +204,60 @@ class BatchCoordinator implements Coordinator {
     }
   }
 
-  private async send(pending: Pending, candidates: number[], resend: boolean): Promise<void> {
+  private async send(pending: Pending, candidates: number[], resend: boolean, reissue = false): Promise<void> {
     await this.options.tasks.sendBatch(candidates.map((i) => pending.bodies[i]!));
     const now = this.clock();
-    for (const i of candidates) pending.lastSentAt[i] = now;
+    for (const i of candidates) {
+      pending.lastSentAt[i] = now;
+      if (pending.firstSentAt[i] === 0) pending.firstSentAt[i] = now;
+    }
     this.counts.sent += candidates.length;
     if (resend) this.counts.resent += candidates.length;
-    this.emit({ type: 'sent', generation: pending.generation, count: candidates.length, resend });
+    if (reissue) this.counts.reissued = (this.counts.reissued ?? 0) + candidates.length;
+    this.emit({ type: 'sent', generation: pending.generation, count: candidates.length, resend, ...(reissue ? { reissue } : {}) });
+  }
+
+  /**
+   * The generation's tail must not wait on one slow worker: once half the candidates are
+   * scored, one still out after stragglerFactor × the median time to result gets a copy,
+   * if a worker is idle to take it now (nothing waiting in the queue, fewer tasks in flight
+   * than workers). At most one copy per candidate and generation.
+   */
+  /** How long a candidate may go without a result before it is a straggler; undefined before half are scored. */
+  private stragglerThreshold(pending: Pending): number | undefined {
+    if (this.stragglerFactor === 0 || !this.options.workersAlive) return undefined;
+    const latencies = pending.scoredAt.flatMap((at, i) => (at > 0 && !pending.worst[i] ? [at - pending.firstSentAt[i]!] : []));
+    if (latencies.length * 2 < pending.scores.length) return undefined;
+    latencies.sort((a, b) => a - b);
+    return this.stragglerFactor * latencies[Math.floor(latencies.length / 2)]!;
+  }
+
+  /** Milliseconds until the next outstanding candidate becomes a straggler (≤ 0: one is), or undefined. */
+  private stragglerDueIn(pending: Pending, now: number): number | undefined {
+    const threshold = this.stragglerThreshold(pending);
+    if (threshold === undefined) return undefined;
+    let due: number | undefined;
+    pending.scores.forEach((s, i) => {
+      if (s !== undefined || pending.reissued[i]) return;
+      const left = pending.firstSentAt[i]! + threshold - now;
+      due = due === undefined ? left : Math.min(due, left);
+    });
+    return due;
+  }
+
+  private async reissueStragglers(pending: Pending, now: number): Promise<void> {
+    const threshold = this.stragglerThreshold(pending);
+    if (threshold === undefined) return;
+    const late = pending.scores.flatMap((s, i) => (s === undefined && !pending.reissued[i] && now - pending.firstSentAt[i]! > threshold ? [i] : []));
+    if (late.length === 0) return;
+    const workers = await this.options.workersAlive?.();
+    if (workers === undefined) return;
+    const stats = await this.options.tasks.stats();
+    const idle = workers - stats.inFlight;
+    if (stats.depth > 0 || idle <= 0) return;
+    const copies = late.slice(0, idle);
+    for (const i of copies) pending.reissued[i] = true;
+    await this.send(pending, copies, false, true);
   }
 
   private apply(body: string, pending: Pending): void {
@@ -219,6 +287,7 @@ class BatchCoordinator implements Coordinator {
       return;
     }
     pending.scores[candidate] = key.score;
+    pending.scoredAt[candidate] = this.clock();
     this.counts.accepted += 1;
   }
 

@@ -42,6 +42,11 @@ export interface CoordinatorCounters {
   sent: number;
   /** Of those, re-sends after the deadline. */
   resent: number;
+  /**
+   * Of those, copies of a straggler sent to an idle worker (first result wins). Absent in
+   * checkpoints written before it existed.
+   */
+  reissued?: number;
   /** Result messages received. */
   received: number;
   /** Results that scored a candidate (= evaluations). */
@@ -125,7 +130,7 @@ export interface CoordinatorMetrics {
 }
 
 export type CoordinatorEvent =
-  | { type: 'sent'; generation: number; count: number; resend: boolean }
+  | { type: 'sent'; generation: number; count: number; resend: boolean; reissue?: boolean }
   | { type: 'dropped'; reason: 'duplicate' | 'stale'; detail: string }
   | { type: 'dead-letter'; generation: number; candidate: number; error: string }
   | { type: 'failed-result'; generation: number; candidate: number; error: string }
@@ -177,6 +182,16 @@ export interface CoordinatorOptions {
    * @default unknown
    */
   workersAlive?: (() => number | undefined | Promise<number | undefined>) | undefined;
+  /**
+   * Stragglers: once half a generation is scored, a candidate still without a result after
+   * this many times the generation's median time to result is sent once more, when a worker
+   * is idle (no task of the queue is waiting and fewer tasks are in flight than
+   * `workersAlive` counts). The first result wins; the other is dropped as a duplicate, so
+   * results and resumes are unchanged (a deterministic objective gives the same score).
+   * Needs `workersAlive`; 0 turns it off.
+   * @default 2
+   */
+  stragglerFactor?: number | undefined;
   /** Told about sends, drops and dead letters. @default nothing */
   onEvent?: ((event: CoordinatorEvent) => void) | undefined;
   /** Aborting stops `evaluate` with E_ABORTED. */
