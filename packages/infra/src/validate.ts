@@ -4,7 +4,6 @@
  * than none).
  */
 import { SynktiError } from '@synkti/core';
-import { cidrSpace } from './audit/cidr-space.ts';
 
 export const E_INFRA_INPUT = 'E_INFRA_INPUT';
 
@@ -44,11 +43,6 @@ export function isIpv4Cidr(value: string): boolean {
   const octets = m.slice(1, 5).map(Number);
   const bits = Number(m[5]);
   return octets.every((o) => o >= 0 && o <= 255) && bits >= 0 && bits <= 32;
-}
-
-/** Whether one block opens the world, by address space in any spelling (audit/cidr-space.ts; sets: cidrSpace). */
-export function isWorldCidr(value: string): boolean {
-  return cidrSpace([value]).world;
 }
 
 export function checkCidrs(component: string, field: string, values: readonly string[]): string[] {
