@@ -97,7 +97,9 @@ test('CMA-ES on the stack\'s queues with checkpoints in S3: a preempted worker a
   await first.exited;
 
   const resumed = start(['batch', 'cmaes', ...flags, '--resume', RUN, '--resend-after', '5s'], coordinatorEnv);
-  const code = await Promise.race([resumed.exited, sleep(120_000).then(() => 'timeout' as const)]);
+  const bound = new AbortController();
+  const code = await Promise.race([resumed.exited, sleep(120_000, undefined, { signal: bound.signal }).then(() => 'timeout' as const, () => 'timeout' as const)]);
+  bound.abort();
   assert.equal(code, 0, `resumed coordinator: ${String(code)}\n${allLogs()}`);
   const summary = JSON.parse(resumed.stdout().trim().split('\n').pop()!) as { best_f: number; mean: number[]; best_x: number[]; lost_tasks: number; resumed: boolean; generations: number; evaluations: number };
 

@@ -194,7 +194,10 @@ export async function runAwsEmulatorBatchDemo(options: AwsEmulatorBatchOptions =
     const resumed = startCoordinator(['--resume', run]);
     await waitGeneration(Math.min(6, generations - 2), resumed);
     await preemptOne();
-    const code = await Promise.race([resumed.exited, sleep(180_000).then(() => 'timeout' as const)]);
+    // The bound's timer is cancelled once the coordinator ends (a pending one would hold the process for minutes).
+    const bound = new AbortController();
+    const code = await Promise.race([resumed.exited, sleep(180_000, undefined, { signal: bound.signal }).then(() => 'timeout' as const, () => 'timeout' as const)]);
+    bound.abort();
     if (code !== 0) throw new SynktiError('E_DEMO', `the resumed coordinator ended with ${String(code)}`, { hint: resumed.stderr().slice(-3000) });
     const summary = JSON.parse(resumed.stdout().trim().split('\n').pop()!) as { best_f: number; mean: number[]; best_x: number[]; lost_tasks: number; resumed: boolean; generations: number };
 
