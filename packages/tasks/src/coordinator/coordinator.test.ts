@@ -319,7 +319,7 @@ test('a straggler is re-issued to an idle worker: the generation does not wait f
   let slowTook = 0;
   // The slow worker holds its first task until the test ends (far past the 5-minute re-send deadline).
   const slow = createWorker({
-    queue: q.tasks, handler: createEvaluationHandler({ objective: async (x) => { slowTook += 1; await gate; return sphere(x); } }),
+    queue: q.tasks, handler: createEvaluationHandler({ objective: async (x, signal) => { slowTook += 1; await gate; return sphere(x, signal); } }),
     resultSink: queueResultSink(q.results), concurrency: 1, pollWaitMs: 200, leaseMs: 60_000, onError: () => undefined,
   });
   cleanups.push(async () => { release(); await slow.stop({ release: true }); });
@@ -332,7 +332,7 @@ test('a straggler is re-issued to an idle worker: the generation does not wait f
   while (slowTook === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(slowTook, 1, 'the slow worker took a task');
   startWorker(q.tasks, queueResultSink(q.results));
-  assert.deepEqual(await evaluation, payloads.map((x) => sphere(x)));
+  assert.deepEqual(await evaluation, payloads.map((x) => x.reduce((sum, v) => sum + v * v, 0)));
   const c = coordinator.counters();
   assert.equal(c.reissued, 1, JSON.stringify(c));
   assert.equal(c.resent, 0, 'not the 5-minute re-send');
