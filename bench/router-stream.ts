@@ -17,13 +17,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { freeLoopbackPort } from '@synkti/core';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { armDeadline, onExit, startTsChild, stopAll, waitReady } from './lib/children.ts';
 import { ensureNginx, nginxVersion, startNginx } from './lib/nginx.ts';
 import { cpuMicros } from './lib/proc-cpu.ts';
+import { runStreamLoad, type StreamResult } from './lib/run-stream-load.ts';
 import { median, round, table } from './lib/stats.ts';
 
 const HELP = `usage: npm run bench -- router-stream [options]
@@ -42,40 +41,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 type Target = 'direct' | 'ours' | 'nginx';
 
-interface StreamResult {
-  requests: number;
-  failed: number;
-  events: number;
-  ttft_p50_ms: number;
-  ttft_p99_ms: number;
-  delay_p50_ms: number;
-  delay_p99_ms: number;
-}
-
 interface Run extends StreamResult {
   cpuUsPerEvent: number;
 }
 
-/** Runs the load client to its end; resolves with its result line. */
+/** Runs the load client to its end. */
 function runClient(url: string, streams: number, durationS: number, staggerMs: number): Promise<StreamResult> {
-  const child: ChildProcess = startTsChild(join(here, 'lib', 'stream-load.ts'), {
-    URL: url, STREAMS: String(streams), DURATION_S: String(durationS), STAGGER_MS: String(staggerMs),
-  });
-  return new Promise((resolve, reject) => {
-    let result: StreamResult | undefined;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const parsed = JSON.parse(line) as StreamResult & { result?: boolean };
-        if (parsed.result === true) result = parsed;
-      } catch {
-        // not the result line
-      }
-    });
-    child.once('exit', (code) => {
-      if (result !== undefined) resolve(result);
-      else reject(new Error(`stream load client exited with code ${code} and no result`));
-    });
-  });
+  return runStreamLoad(url, { streams, durationS, staggerMs });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -7,7 +7,7 @@
  * Prints one JSON line: requests, failed, events, ttft/delay p50 and p99 in ms.
  *
  * Env: URL (required), STREAMS (default 64), DURATION_S (default 10), STAGGER_MS (first starts
- * spread over this long, default 0).
+ * spread over this long, default 0), MAX_TOKENS (asked of the server, default 16).
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +20,9 @@ if (!url) {
 const streams = Number(process.env.STREAMS ?? 64);
 const durationMs = Number(process.env.DURATION_S ?? 10) * 1000;
 const target = new URL(url);
-const body = JSON.stringify({ model: 'bench-model', stream: true, messages: [{ role: 'user', content: 'Say something.' }] });
+const body = JSON.stringify({
+  model: 'bench-model', stream: true, max_tokens: Number(process.env.MAX_TOKENS ?? 16), messages: [{ role: 'user', content: 'Say something.' }],
+});
 const agent = new http.Agent({ keepAlive: true, maxSockets: streams, noDelay: true });
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -75,11 +77,11 @@ function one(): void {
       while ((end = text.indexOf('\n\n')) >= 0) {
         const ev = text.slice(0, end);
         text = text.slice(end + 2);
-        const i = ev.lastIndexOf(T_FIELD);
-        if (i < 0) continue; // [DONE]
+        if (ev === 'data: [DONE]') continue;
         events++;
-        // The first event's delay is part of TTFT; later ones are the per-token delay.
-        if (seen++ > 0) delays.push(at - Number.parseFloat(ev.slice(i + T_FIELD.length)));
+        // The first event's delay is part of TTFT; later ones are the per-token delay (when the upstream stamps its events).
+        const i = ev.lastIndexOf(T_FIELD);
+        if (i >= 0 && seen++ > 0) delays.push(at - Number.parseFloat(ev.slice(i + T_FIELD.length)));
       }
       tail = text;
     });

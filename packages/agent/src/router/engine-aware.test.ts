@@ -31,21 +31,38 @@ function table(peers: RouterPeer[], cap = 64): PeerTable {
   return new PeerTable(() => peers, cap);
 }
 
-test('engine-aware choice: the peer whose engine has the least queued and running work, own in-flight counted when higher', (t) => {
+test('engine-aware choice: the peer with the least work ahead (own in-flight + the rest of its engine report)', (t) => {
   const peers: RouterPeer[] = [
     { id: 'busy', baseUrl: 'http://127.0.0.1:1', engine: { running: 8, waiting: 4 } },
     { id: 'calm', baseUrl: 'http://127.0.0.1:2', engine: { running: 1, waiting: 0 } },
   ];
   const tbl = table(peers);
   t.after(() => tbl.destroy());
-  // The engine view counts other routers' requests this router never saw: 'calm' wins
-  // until this router alone has put more on it than 'busy' reports (12 ahead + 1).
+  // The engine view counts other routers' requests this router never saw: 'calm' (1 ahead)
+  // wins until this router alone has put 11 more on it, as many as 'busy' reports (12).
   const picks: string[] = [];
-  for (let i = 0; i < 12; i++) picks.push(tbl.acquire()!.id);
-  assert.deepEqual(picks, Array(12).fill('calm'));
+  for (let i = 0; i < 11; i++) picks.push(tbl.acquire()!.id);
+  assert.deepEqual(picks, Array(11).fill('calm'));
   const next = new Set<string>();
   for (let i = 0; i < 4; i++) next.add(tbl.acquire()!.id);
   assert.ok(next.has('busy'), 'once calm holds more than busy reports, busy gets requests too');
+});
+
+test('engine-aware choice: this router\'s own requests inside a report are not counted twice', (t) => {
+  const peers: RouterPeer[] = [
+    { id: 'a', baseUrl: 'http://127.0.0.1:1', engine: { running: 0, waiting: 0 } },
+    { id: 'b', baseUrl: 'http://127.0.0.1:2', engine: { running: 0, waiting: 0 } },
+  ];
+  const tbl = table(peers);
+  t.after(() => tbl.destroy());
+  const held = [tbl.acquire()!, tbl.acquire()!, tbl.acquire()!, tbl.acquire()!];
+  assert.deepEqual(held.map((s) => s.id).sort(), ['a', 'a', 'b', 'b']);
+  // The next reports show exactly this router's 2 + 2 requests: still even, nobody else's work.
+  peers[0]!.engine = { running: 2, waiting: 0 };
+  peers[1]!.engine = { running: 2, waiting: 0 };
+  const count = { a: 0, b: 0 } as Record<string, number>;
+  for (let i = 0; i < 6; i++) count[tbl.acquire()!.id]!++;
+  assert.deepEqual(count, { a: 3, b: 3 });
 });
 
 test('engine-aware choice weighs a peer that streams slower: it gets fewer concurrent requests', (t) => {

@@ -30,6 +30,9 @@ export interface PeerSlot {
   inFlight: number;
   /** Moving average of ms between body chunks of streamed responses (its decode speed); 0 until measured. */
   chunkMs: number;
+  /** The engine report last seen for the peer, and this router's in-flight count when it arrived. */
+  engineSeen: EngineLoad | undefined;
+  ownAtEngine: number;
   /** True once the peer left the set (or changed its URL); its agent closes when idle. */
   retired: boolean;
 }
@@ -69,6 +72,8 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
     }),
     inFlight: 0,
     chunkMs: 0,
+    engineSeen: undefined,
+    ownAtEngine: 0,
     retired: false,
   };
 }
@@ -80,7 +85,15 @@ const MAX_SPEED_FACTOR = 8;
 
 function scoreOf(slot: PeerSlot, engine: EngineLoad | undefined, meanChunkMs: number): number {
   if (engine === undefined) return slot.inFlight + 1;
-  const ahead = Math.max(slot.inFlight, engine.running + engine.waiting);
+  if (engine !== slot.engineSeen) {
+    slot.engineSeen = engine;
+    slot.ownAtEngine = slot.inFlight;
+  }
+  // Ahead of a new request: this router's own requests (counted now, exactly) plus the other
+  // routers' share of the engine's report (up to a gossip period old). Taking the whole
+  // report instead would herd: a peer that was busy a second ago would be shunned after it
+  // emptied.
+  const ahead = slot.inFlight + Math.max(0, engine.running + engine.waiting - slot.ownAtEngine);
   let factor = 1;
   if (meanChunkMs > 0 && slot.chunkMs > 0) {
     factor = Math.min(MAX_SPEED_FACTOR, Math.max(1 / MAX_SPEED_FACTOR, slot.chunkMs / meanChunkMs));
@@ -128,9 +141,9 @@ export class PeerTable {
    * share the load. Undefined when none can take it.
    *
    * A peer whose engine reports its load is scored by expected queueing: the requests
-   * ahead of a new one (the engine's running + waiting, or this router's own count when
-   * that is higher, since the report is up to a gossip period old) plus one, times how slow
-   * the peer streams relative to the others (measured here). A peer without engine
+   * ahead of a new one (this router's own, plus the rest of the engine's running + waiting
+   * as last reported) plus one, times how slow the peer streams relative to the others
+   * (measured here). A peer without engine
    * metrics is scored by this router's outstanding requests alone, plus one.
    */
   acquire(exclude?: ReadonlySet<string>): PeerSlot | undefined {
