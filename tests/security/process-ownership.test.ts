@@ -1,8 +1,9 @@
 /**
  * Process ownership, replayed as attacks on real processes:
- *   - the local provider's kill (and a spot reclaim) of node A ends exactly A's processes:
- *     B, a replacement A launched (so B's host is a child of A's "agent"), keeps running,
- *     and A's workload, in a session of its own, dies with A;
+ *   - the local provider's kill of node A, and a spot reclaim of node C, end exactly that
+ *     node's processes: B and D, replacements A and C launched (so their hosts are
+ *     children of A's and C's "agents"), keep running, and A's and C's workloads, in
+ *     sessions of their own, die with them;
  *   - kill -9 of an agent on a local fleet of 2: the restarted agent serves again (no
  *     EADDRINUSE, the workload port held by a new workload), the orphaned workload is gone;
  *   - `synkti down` then leaves no process of that fleet (matched by the fleet's state
@@ -10,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +32,7 @@ function nodeFile(stateDir: string, id: string): NodeFile | undefined {
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as NodeFile : undefined;
 }
 
-test('kill of node A, then a spot reclaim of node B, each end exactly that node: its agent and its own-session workload, never the replacement it launched', { timeout: 120_000 }, async (t) => {
+test('kill of node A, and a spot reclaim of node C, each end exactly that node: its agent and its own-session workload, never the replacement it launched', { timeout: 120_000 }, async (t) => {
   const stateDir = await mkdtemp(join(tmpdir(), 'synkti-owned-'));
   const cloud = createLocalCloud({ stateDir, bootCommand: [process.execPath, '--import', 'tsx', FIXTURE], cwd: REPO_ROOT, terminateGraceMs: 2000 });
   t.after(async () => {
@@ -42,44 +43,41 @@ test('kill of node A, then a spot reclaim of node B, each end exactly that node:
     cloud.close();
     await rm(stateDir, { recursive: true, force: true });
   });
-  // A launches B from its boot command, B launches C: B's host is a child of A's "agent", C's of B's.
-  const a = (await cloud.instances.launch({ tags: { SynktiCluster: 'owned', SynktiRole: 'worker' }, instanceType: 'local.small', lifecycle: 'spot' })).id;
+  // A launches B and C launches D from their boot commands: B's host is a child of A's "agent", D's of C's.
+  const launch = async (): Promise<string> => (await cloud.instances.launch({ tags: { SynktiCluster: 'owned', SynktiRole: 'worker' }, instanceType: 'local.small', lifecycle: 'spot' })).id;
+  const [a, c] = await Promise.all([launch(), launch()]);
+  writeFileSync(join(stateDir, 'roots.json'), JSON.stringify([a, c]));
   const files: Record<string, NodeFile | undefined> = {};
-  let chain: string[] = [a];
-  const booted = await waitUntil(() => {
-    chain = [a];
-    for (;;) {
-      const id = chain[chain.length - 1]!;
-      files[id] ??= nodeFile(stateDir, id);
-      const next = files[id]?.launched;
-      if (next === undefined) break;
-      chain.push(next);
-    }
-    return chain.length === 3 && files[chain[2]!] !== undefined;
-  }, 90_000, 50);
-  assert.ok(booted, `the chain A → B → C booted (${chain.join(' → ')})`);
-  const [, b, c] = chain as [string, string, string];
-  const [fa, fb, fc] = [files[a]!, files[b]!, files[c]!];
+  const booted = await waitUntil(() => [a, c].every((root) => {
+    files[root] ??= nodeFile(stateDir, root);
+    const next = files[root]?.launched;
+    if (next !== undefined) files[next] ??= nodeFile(stateDir, next);
+    return next !== undefined && files[next] !== undefined;
+  }), 90_000, 50);
+  assert.ok(booted, 'A and C booted, each launched its replacement, and both replacements booted');
+  const [fa, fc] = [files[a]!, files[c]!];
+  const [b, d] = [fa.launched!, fc.launched!];
+  const [fb, fd] = [files[b]!, files[d]!];
   const hostB = cloud.instances.hostPid(b)!;
   const hostC = cloud.instances.hostPid(c)!;
+  const hostD = cloud.instances.hostPid(d)!;
   const runs = (host: number, f: NodeFile): boolean => isProcessAlive(host) && isProcessAlive(f.pid) && isProcessAlive(f.workloadPid);
 
-  await cloud.instances.kill(a);
+  // The provider's kill (a crash) and the host's own reclaim at the notice time (a spot interruption), at once.
+  await Promise.all([cloud.instances.kill(a), cloud.instances.preempt(c, { noticeInMs: 0 })]);
   const aGone = await waitUntil(() => !isProcessAlive(fa.pid) && !isProcessAlive(fa.workloadPid), 5000, 20);
-  const bKept = runs(hostB, fb) && (await cloud.instances.list({ states: ['running'] })).items.some((r) => r.id === b);
+  const cGone = await waitUntil(() => !isProcessAlive(hostC) && !isProcessAlive(fc.pid) && !isProcessAlive(fc.workloadPid), 15_000, 20);
+  const running = (await cloud.instances.list({ states: ['running'] })).items.map((r) => r.id);
+  const bKept = runs(hostB, fb) && running.includes(b);
+  const dKept = runs(hostD, fd) && running.includes(d);
   recordAttack('local provider kill of A: every process of A ends (its own-session workload too)', aGone);
   recordAttack('local provider kill of A: B, launched by A, keeps running', bKept);
+  recordAttack('spot reclaim of C: every process of C ends', cGone);
+  recordAttack('spot reclaim of C: D, launched by C, keeps running', dKept);
   assert.ok(aGone, "A's agent and its workload are gone");
   assert.ok(bKept, "B's host, agent and workload still run, and B is listed running");
-
-  // B's notice time comes: its host reclaims the whole instance (the path a spot interruption takes).
-  await cloud.instances.preempt(b, { noticeInMs: 0 });
-  const bGone = await waitUntil(() => !isProcessAlive(hostB) && !isProcessAlive(fb.pid) && !isProcessAlive(fb.workloadPid), 15_000, 20);
-  const cKept = runs(hostC, fc);
-  recordAttack('spot reclaim of B: every process of B ends', bGone);
-  recordAttack('spot reclaim of B: C, launched by B, keeps running', cKept);
-  assert.ok(bGone, "B's host, agent and workload are gone");
-  assert.ok(cKept, "C's host, agent and workload still run");
+  assert.ok(cGone, "C's host, agent and workload are gone");
+  assert.ok(dKept, "D's host, agent and workload still run, and D is listed running");
 });
 
 /** Every live process whose command line or environment names `dir` (what `synkti down` must leave none of). */
