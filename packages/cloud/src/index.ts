@@ -11,7 +11,7 @@ export { verifyPkcs7, decodePkcs7 } from './metadata/pkcs7-signed-data.ts';
 export { AWS_IDENTITY_DSA_CERTIFICATE, awsIdentityCertificates } from './metadata/aws-identity-certificates.ts';
 export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from './metadata/notice-watcher.ts';
 export { createLocalCloud, type LocalCloud } from './providers/local/local-cloud.ts';
-export { LocalInstanceProvider, DEFAULT_ZONES, DEFAULT_PORT_TAGS, type LocalCloudOptions, type PreemptOptions } from './providers/local/local-instance-provider.ts';
+export { LocalInstanceProvider, DEFAULT_ZONES, DEFAULT_PORT_TAGS, type LocalCloudOptions, type LocalHostPlacement, type PreemptOptions } from './providers/local/local-instance-provider.ts';
 export { LocalObjectStore, validateBucketName, validateObjectKey, type LocalObjectStoreOptions } from './providers/local/local-object-store.ts';
 export { REASON_USER_SHUTDOWN, REASON_SPOT, REASON_CRASH } from './providers/local/instance-host.ts';
 export { localCloudProcesses } from './providers/local/proc.ts';
@@ -20,6 +20,7 @@ export { createAwsInstanceProvider, AwsInstanceProvider, escapeFilterValue, type
 export { spreadZoneOrder, zoneSpreadLimit, placementZoneOrder, MAX_PLACEMENT_ZONES, LOSS_MEMORY_MS, type PlacementMember } from './providers/aws/launch-plan.ts';
 export { Ec2Api, EC2_RATE_LIMITS, DEFAULT_API_BUDGET_SHARE, DEFAULT_MAX_ATTEMPTS, type Ec2Action, type Ec2RateLimits, type Ec2RetryEvent } from './providers/aws/ec2-api.ts';
 export { TokenBucket, type TokenBucketOptions } from './providers/aws/token-bucket.ts';
+export { applySqlitePragmas, isSqliteBusy, type SqliteExec } from './sqlite-open.ts';
 export { fullJitterDelayMs, backoffCeilingMs, type BackoffOptions } from './providers/aws/backoff.ts';
 export { createS3ObjectStore, S3ObjectStore, PROTECTION_MARKER_KEY, SHA256_METADATA, type S3ObjectStoreOptions } from './providers/aws/s3-object-store.ts';
 export {

@@ -72,6 +72,22 @@ export interface LocalCloudOptions {
    * @default 30000
    */
   terminateGraceMs?: number | undefined;
+  /**
+   * Host-per-namespace mode (root; tests): each launch through this provider object asks
+   * where the new instance runs, a network namespace and its address there, and the
+   * instance gets that address as its private IP and the production ports (no port tags).
+   * Not saved: launches by other processes (e.g. agents) stay on loopback.
+   * @default undefined (every instance on 127.0.0.1 with its own ports)
+   */
+  hostPlacement?: ((id: string) => LocalHostPlacement) | undefined;
+}
+
+/** Where one instance runs in host-per-namespace mode. */
+export interface LocalHostPlacement {
+  /** Network namespace its processes run in (`ip netns exec`). */
+  namespace: string;
+  /** Its private IP there. */
+  privateIp: string;
 }
 
 export interface PreemptOptions {
@@ -147,6 +163,9 @@ export class LocalInstanceProvider implements InstanceProvider {
   private readonly zones: string[];
   private readonly portTags: string[];
   private readonly terminateGraceMs: number;
+  private readonly hostPlacement: ((id: string) => LocalHostPlacement) | undefined;
+  /** Namespace of each instance launched here in host-per-namespace mode, until its host is spawned. */
+  private readonly namespaces = new Map<string, string>();
   private readonly registry: LocalRegistry;
   private closed = false;
 
@@ -162,6 +181,7 @@ export class LocalInstanceProvider implements InstanceProvider {
     }
     this.portTags = options.portTags ?? DEFAULT_PORT_TAGS;
     this.terminateGraceMs = parseDuration(options.terminateGraceMs ?? 30_000, 'terminateGraceMs');
+    this.hostPlacement = options.hostPlacement;
     this.registry = LocalRegistry.open(this.stateDir);
     try {
       saveBootConfig(this.registry, {
@@ -179,7 +199,8 @@ export class LocalInstanceProvider implements InstanceProvider {
     this.assertOpen();
     const tags = this.validateLaunchSpec(spec);
     this.reconcile();
-    const portKeys = this.portTags.filter((key) => tags[key] === undefined);
+    // A host of its own has the production ports free: no port tags there.
+    const portKeys = this.hostPlacement ? [] : this.portTags.filter((key) => tags[key] === undefined);
     for (let attempt = 0; attempt < 20; attempt += 1) {
       if (spec.clientToken !== undefined) {
         const existing = this.registry.getInstanceByClientToken(spec.clientToken);
@@ -198,9 +219,12 @@ export class LocalInstanceProvider implements InstanceProvider {
           if (ports.some((port) => used.has(port))) return { kind: 'retry' as const };
           const allTags = { ...tags };
           portKeys.forEach((key, i) => { allTags[key] = String(ports[i]); });
+          const id = newInstanceId();
+          const placement = this.hostPlacement?.(id);
+          if (placement) this.namespaces.set(id, placement.namespace);
           const row = {
-            id: newInstanceId(),
-            privateIp: '127.0.0.1',
+            id,
+            privateIp: placement?.privateIp ?? '127.0.0.1',
             instanceType: spec.instanceType,
             // Locally every zone has capacity: the first of the caller's order that exists wins.
             zone: spec.zone ?? spec.zoneOrder?.find((z) => this.zones.includes(z)) ?? this.zones[this.registry.countInstances() % this.zones.length]!,
@@ -412,11 +436,16 @@ export class LocalInstanceProvider implements InstanceProvider {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const fd = openSync(hostLogOf(this.stateDir, id), 'a');
       try {
-        const child = spawn(process.execPath, [
-          '--import', tsxLoader(), HOST_MAIN,
+        const argv = [
+          process.execPath, '--import', tsxLoader(), HOST_MAIN,
           '--state-dir', this.stateDir, '--id', id,
           '--terminate-grace-ms', String(this.terminateGraceMs), '--region', this.region,
-        ], { detached: true, stdio: ['ignore', fd, fd], env: machineEnv(), cwd: dir });
+        ];
+        // `ip netns exec` execs the host in the namespace: the pid recorded is the host's.
+        const namespace = this.namespaces.get(id);
+        this.namespaces.delete(id);
+        const [program, ...args] = namespace === undefined ? argv : ['ip', 'netns', 'exec', namespace, ...argv];
+        const child = spawn(program!, args, { detached: true, stdio: ['ignore', fd, fd], env: machineEnv(), cwd: dir });
         child.on('error', () => { /* seen below as a missing pid */ });
         child.unref();
         pid = child.pid;
