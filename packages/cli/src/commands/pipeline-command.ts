@@ -20,8 +20,8 @@ const defaultDb = (): string => process.env.SYNKTI_PIPELINE_DB ?? '.synkti/pipel
 /** Adds `synkti agent`, `synkti api` and `synkti pipeline submit|jobs`. */
 export function registerPipelineCommands(program: Command): void {
   program.command('agent')
-    .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer. With no --pool, --pipeline or --db: configured by its stack (PipelineCluster\'s variables)')
-    .option('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark)', poolOption)
+    .description('run a pipeline agent of one pool: claims that pool\'s task types, heartbeats, hands its tasks back on a spot notice or SIGTERM, runs the requeuer')
+    .option('--pool <name>', 'the pool this agent serves (e.g. exec, gpu, snark); with no --pool, --pipeline or --db the agent is configured by its stack (PipelineCluster\'s variables)', poolOption)
     .option('--pipeline <module>', 'module exporting definePipeline(...) results (repeatable)', repeatable, [])
     .option('--db <url|path>', DB_HELP)
     .option('--store <dir>', 'local object store directory for chunks and big results')
