@@ -6,7 +6,7 @@
 import { SynktiError, deserializeCluster, isSynktiError } from '@synkti/core';
 import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
 import { join } from 'node:path';
-import { awsProviderForWorker } from './aws-environment.ts';
+import { awsProviderForWorker, withSubnetZones } from './aws-environment.ts';
 import { readClusterConfig } from './cluster-config-source.ts';
 import { Agent } from './agent.ts';
 import { NodeRuntime } from './node-runtime.ts';
@@ -20,14 +20,17 @@ async function main(): Promise<void> {
   const logger = createLogger({ component: 'agent' });
   const metadata = createImdsClient({});
   const userData = await metadata.userData();
-  const spec = deserializeCluster(readClusterConfig(userData));
+  let spec = deserializeCluster(readClusterConfig(userData));
   const secret = readClusterSecret();
   let instances: InstanceProvider;
   let close = (): void => {};
   // The local provider has no load balancer: no ELB client, nothing to leave.
   let loadBalancer: LoadBalancerFactory | undefined;
   if (spec.provider === 'aws') {
-    instances = await awsProviderForWorker(metadata, spec, (await metadata.identity()).region);
+    const worker = await awsProviderForWorker(metadata, spec, (await metadata.identity()).region, { logger });
+    instances = worker.instances;
+    // Replacements are placed over every zone the pool's subnets span (placementZoneOrder).
+    spec = withSubnetZones(spec, worker.subnets);
     loadBalancer = awsLoadBalancer({ spec, region: (await metadata.identity()).region, logger });
   } else if (spec.provider === 'local') {
     const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;

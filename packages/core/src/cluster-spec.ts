@@ -122,6 +122,14 @@ export interface ClusterSpec {
   };
   membership: { listers: number };
   serve: { replaceOnRebalance: boolean; loadBalancer?: LoadBalancerSpec | undefined };
+  /**
+   * Where the pool launches on EC2: every subnet (one or more per zone) the workers may
+   * place replacements in. Not written in synkti.config.ts: whoever renders the boot
+   * script fills it from its launch subnets (`--subnet`, SpotServeFleet's subnetIds), so
+   * a worker's replacements can go to any of the pool's zones, not only its own.
+   * Absent: a worker launches only into its own subnet.
+   */
+  aws?: { subnets: { subnetId: string; zone: string }[] } | undefined;
 }
 
 const DEFAULT_TIMEOUTS = {
