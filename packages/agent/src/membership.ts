@@ -184,7 +184,12 @@ export class Membership {
         });
         this.cloudListCalls += 1;
         this.listed = { ids: new Set(records.map((r) => r.id)), at: startedAt };
-        const unknown = records.filter((r) => r.id !== this.view.selfId && !this.view.has(r.id) && !this.view.isDead(r.id));
+        // Buried ones the cloud still lists as running too (after those never seen): a
+        // partition buries the other side while it runs on; the sync tells them, they refute
+        // with a newer incarnation and rejoin. Skipping them kept a healed partition split
+        // until the tombstones expired (2 min; tests/network-faults.test.ts).
+        const unknown = records.filter((r) => r.id !== this.view.selfId && !this.view.has(r.id))
+          .sort((a, b) => Number(this.view.isDead(a.id)) - Number(this.view.isDead(b.id)));
         const contacts = unknown.slice(0, MAX_CONTACTS_PER_LIST).map((r) => this.swim.syncTo(this.refOf(r), true));
         this.options.onCloudList?.(records);
         await this.dispatch(contacts);

@@ -1,0 +1,169 @@
+/**
+ * Failures the way networks make them (issue 23): five real agents, each on a host of its
+ * own (a network namespace with its own address, the production agent port 7946), on the
+ * local cloud in host-per-namespace mode. Faults drop packets, they never refuse them:
+ * - a 3 | 2 partition: each side drops the other from its view, neither launches anything
+ *   (the cloud still says the other side runs), and after the heal all five views agree;
+ * - a cut link: a connect to the cut host times out (no ECONNREFUSED to help), and the
+ *   survivors drop it from their views within a bound of the failure timeout.
+ * Skipped with the reason where namespaces cannot be made (not root, no iproute2).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TAG_CLUSTER, TAG_ROLE, serializeCluster, validateCluster } from '@synkti/core';
+import { listAllInstances } from '@synkti/cloud';
+import { createTempLocalCloud, type TempLocalCloud } from '../packages/cloud/src/providers/local/testing/temp-local-cloud.ts';
+import { createNetnsHosts, netnsUnavailableReason, type NetnsHost, type NetnsHosts } from '../packages/cloud/src/testing/netns-hosts.ts';
+import { uniqueName, waitFor } from './helpers/cli.ts';
+
+const AGENT_MAIN = fileURLToPath(new URL('../packages/agent/src/main.ts', import.meta.url));
+const FAILURE_TIMEOUT_MS = 2000;
+const AGENT_PORT = 7946;
+const HOSTS = 5;
+const skipReason = await netnsUnavailableReason();
+
+let net: NetnsHosts | undefined;
+let local: TempLocalCloud | undefined;
+let secret = '';
+let secretDir: string | undefined;
+const name = uniqueName('netfault');
+/** Which host each instance was placed on. */
+const hostOf = new Map<string, NetnsHost>();
+
+async function statusOf(host: NetnsHost): Promise<{ state: string; members: Array<{ id: string; address: string }> } | undefined> {
+  try {
+    const response = await fetch(`http://${host.address}:${AGENT_PORT}/status`, {
+      headers: { authorization: `Bearer ${secret}` },
+      signal: AbortSignal.timeout(1000),
+    });
+    return response.ok ? (await response.json()) as { state: string; members: Array<{ id: string; address: string }> } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The member addresses each given host's agent sees (sorted), or undefined if one does not answer. */
+async function views(hosts: NetnsHost[]): Promise<string[][] | undefined> {
+  const all = await Promise.all(hosts.map((h) => statusOf(h)));
+  if (all.some((s) => s === undefined)) return undefined;
+  return all.map((s) => s!.members.map((m) => m.address).sort());
+}
+
+function addresses(hosts: NetnsHost[]): string[] {
+  return hosts.map((h) => h.address).sort();
+}
+
+async function launchesSoFar(): Promise<number> {
+  return (await listAllInstances(local!.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] })).length;
+}
+
+/** From inside `from`, connect to `to`: 'connected', 'timeout' or the error code (e.g. ECONNREFUSED). */
+async function probeConnect(from: NetnsHost, to: string, port: number, timeoutMs: number): Promise<string> {
+  const script = `const s=require('node:net').connect({host:${JSON.stringify(to)},port:${port}});` +
+    `const t=setTimeout(()=>{console.log('timeout');process.exit(0)},${timeoutMs});` +
+    `s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
+  return (await net!.exec(from, [process.execPath, '-e', script])).stdout.trim();
+}
+
+before(async () => {
+  if (skipReason) return;
+  net = await createNetnsHosts({ count: HOSTS });
+  secret = randomBytes(32).toString('hex');
+  secretDir = mkdtempSync(join(tmpdir(), 'synkti-netfault-secret-'));
+  const secretFile = join(secretDir, 'cluster-secret');
+  writeFileSync(secretFile, secret, { mode: 0o600 });
+  let next = 0;
+  local = await createTempLocalCloud({
+    prefix: 'synkti-netfault-',
+    bootCommand: [process.execPath, '--import', import.meta.resolve('tsx'), AGENT_MAIN],
+    env: { SYNKTI_CLUSTER_SECRET_FILE: secretFile, SYNKTI_LOG_LEVEL: 'info', ...(process.env.PATH ? { PATH: process.env.PATH } : {}) },
+    hostPlacement: (id) => {
+      const host = net!.hosts[next++];
+      if (!host) throw new Error(`no test host left for ${id}`);
+      hostOf.set(id, host);
+      return { namespace: host.namespace, privateIp: host.address };
+    },
+  });
+  const spec = validateCluster({
+    name,
+    pools: { worker: { count: HOSTS } },
+    timeouts: { gossipInterval: '500ms', failureTimeout: `${FAILURE_TIMEOUT_MS}ms`, listInterval: '5s' },
+  });
+  const userData = serializeCluster(spec);
+  for (let i = 0; i < HOSTS; i += 1) {
+    await local.cloud.instances.launch({ tags: { [TAG_CLUSTER]: name, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot', userData });
+  }
+  const everyone = addresses(net.hosts);
+  await waitFor('five agents in their namespaces agree on five members', async () => {
+    const seen = await views(net!.hosts);
+    return seen?.every((v) => v.join() === everyone.join()) ? true : undefined;
+  }, 40_000, 250);
+});
+
+after(async () => {
+  await local?.destroy();
+  await net?.destroy();
+  if (secretDir) rmSync(secretDir, { recursive: true, force: true });
+});
+
+test('a 3 | 2 partition: each side drops the other, nobody launches, views converge after the heal', { skip: skipReason, timeout: 60_000 }, async () => {
+  const hosts = net!.hosts;
+  const left = hosts.slice(0, 3);
+  const right = hosts.slice(3);
+  assert.equal(await launchesSoFar(), HOSTS);
+  await net!.partition(left, right);
+  const cutAt = Date.now();
+  try {
+    await waitFor('each side sees only itself', async () => {
+      const [l, r] = await Promise.all([views(left), views(right)]);
+      return l?.every((v) => v.join() === addresses(left).join()) && r?.every((v) => v.join() === addresses(right).join()) ? true : undefined;
+    }, 20_000, 200);
+    const splitMs = Date.now() - cutAt;
+    // Both sides have declared the other dead; hold the partition for a few more failure
+    // timeouts, long enough for any replacement decision to have been taken and acted on.
+    const holdUntil = Date.now() + 3 * FAILURE_TIMEOUT_MS;
+    while (Date.now() < holdUntil) {
+      assert.equal(await launchesSoFar(), HOSTS, 'no replacement for instances the cloud says still run');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    process.stderr.write(`partition: sides split in ${splitMs} ms\n`);
+  } finally {
+    await net!.heal();
+  }
+  const healedAt = Date.now();
+  await waitFor('all five agree on five members after the heal', async () => {
+    const seen = await views(hosts);
+    return seen?.every((v) => v.join() === addresses(hosts).join()) ? true : undefined;
+  }, 30_000, 200);
+  process.stderr.write(`partition: converged ${Date.now() - healedAt} ms after the heal\n`);
+  assert.equal(await launchesSoFar(), HOSTS, 'nothing launched across partition and heal');
+});
+
+test('a cut link: connects time out (no reset) and the survivors drop the host within a bound', { skip: skipReason, timeout: 40_000 }, async () => {
+  const hosts = net!.hosts;
+  const victim = hosts[HOSTS - 1]!;
+  const survivors = hosts.slice(0, HOSTS - 1);
+  // The probe can tell the two apart: a live host's closed port refuses at once.
+  assert.equal(await probeConnect(hosts[0]!, victim.address, 9, 1500), 'ECONNREFUSED');
+  await net!.cut(victim);
+  const cutAt = Date.now();
+  const probe = probeConnect(hosts[0]!, victim.address, AGENT_PORT, 3000);
+  const detected = waitFor('the survivors drop the cut host', async () => {
+    const seen = await views(survivors);
+    return seen?.every((v) => !v.includes(victim.address)) ? Date.now() - cutAt : undefined;
+  }, 30_000, 100);
+  assert.equal(await probe, 'timeout', 'a cut host does not answer: no reset, no ICMP');
+  const detectionMs = await detected;
+  process.stderr.write(`cut: dropped from every survivor's view ${detectionMs} ms after the cut (failure timeout ${FAILURE_TIMEOUT_MS} ms)\n`);
+  // SWIM: suspicion after a failed probe (+ indirect probes), dead after the suspicion
+  // timeout. 5 x the failure timeout leaves room for a loaded 2-core machine.
+  assert.ok(detectionMs < 5 * FAILURE_TIMEOUT_MS, `detected in ${detectionMs} ms`);
+  const instance = [...hostOf].find(([, h]) => h === victim)![0];
+  const records = await listAllInstances(local!.cloud.instances, { ids: [instance] });
+  assert.equal(records[0]?.state, 'running', 'the cloud still says it runs: it is the network that failed');
+});
