@@ -84,6 +84,27 @@ test('engine-aware choice weighs a peer that streams slower: it gets fewer concu
   assert.ok(count.fast! >= 5 && count.slow! >= 1, `fast ${count.fast}, slow ${count.slow}: about 3 to 1`);
 });
 
+test('engine-aware choice with a known batch size: a slow peer with free batch slots beats a fast one that would queue', (t) => {
+  const peers: RouterPeer[] = [
+    // Batch of 8 (4 running use half the KV cache), slow decoder.
+    { id: 'slow', baseUrl: 'http://127.0.0.1:1', engine: { running: 4, waiting: 0, kvCacheUsage: 0.5 } },
+    // Batch of 8 full, 2 queued, fast decoder.
+    { id: 'fast', baseUrl: 'http://127.0.0.1:2', engine: { running: 8, waiting: 2, kvCacheUsage: 1 } },
+  ];
+  const tbl = table(peers);
+  t.after(() => tbl.destroy());
+  const s = tbl.acquire(new Set(['fast']))!;
+  const f = tbl.acquire(new Set(['slow']))!;
+  tbl.noteStream(s, 11, 800);
+  tbl.noteStream(f, 11, 200);
+  tbl.release(s);
+  tbl.release(f);
+  // slow has 4 free slots: the next 4 start at once there; only then is queueing compared.
+  const picks: string[] = [];
+  for (let i = 0; i < 4; i++) picks.push(tbl.acquire()!.id);
+  assert.deepEqual(picks, ['slow', 'slow', 'slow', 'slow']);
+});
+
 test('no engine metrics: falls back to outstanding requests (equal peers share)', (t) => {
   const peers: RouterPeer[] = [
     { id: 'a', baseUrl: 'http://127.0.0.1:1' },

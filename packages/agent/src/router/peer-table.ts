@@ -33,6 +33,8 @@ export interface PeerSlot {
   /** The engine report last seen for the peer, and this router's in-flight count when it arrived. */
   engineSeen: EngineLoad | undefined;
   ownAtEngine: number;
+  /** The engine's batch size as last estimated from its reports; 0 until known. */
+  capacity: number;
   /** True once the peer left the set (or changed its URL); its agent closes when idle. */
   retired: boolean;
 }
@@ -74,6 +76,7 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
     chunkMs: 0,
     engineSeen: undefined,
     ownAtEngine: 0,
+    capacity: 0,
     retired: false,
   };
 }
@@ -97,6 +100,18 @@ function scoreOf(slot: PeerSlot, engine: EngineLoad | undefined, meanChunkMs: nu
   let factor = 1;
   if (meanChunkMs > 0 && slot.chunkMs > 0) {
     factor = Math.min(MAX_SPEED_FACTOR, Math.max(1 / MAX_SPEED_FACTOR, slot.chunkMs / meanChunkMs));
+  }
+  // The engine's batch size, from its KV-cache use (running sequences over the share of
+  // cache they hold). A request that fits in the batch starts at once, however slowly the
+  // peer decodes: those peers score below 1, by how full they are. Past the batch it
+  // queues, and waits for about (queue position) x the peer's time per request.
+  // An idle engine (no running request) says nothing of its size: keep the last estimate.
+  const kv = engine.kvCacheUsage;
+  if (kv !== undefined && kv > 0 && engine.running > 0) slot.capacity = Math.min(1e6, engine.running / kv);
+  const capacity = slot.capacity;
+  if (capacity > 0) {
+    const queued = ahead + 1 - capacity;
+    return queued <= 0 ? (ahead + 1) / capacity : 1 + queued * factor;
   }
   return (ahead + 1) * factor;
 }
