@@ -1,7 +1,8 @@
 /**
  * CLI latency: how long the read commands a user types most take, end to end (process
- * start to exit), on a local fleet of 3 serving the stand-in, against a bare `node -e 0`
- * start measured in the same run (the floor any Node CLI pays).
+ * start to exit), on a local fleet of 3 serving the stand-in, from the repository and from
+ * the packed CLI installed with npm, against a bare `node -e 0` start measured in the same
+ * run (the floor any Node CLI pays). The issue's target: < 300 ms on an idle machine.
  *
  *   npm run bench -- cli [--runs 9]
  *
@@ -11,7 +12,7 @@
  * Prints a table, then one JSON line {"bench":"cli",...}.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,11 +22,24 @@ import { median, round, table } from './lib/stats.ts';
 const HELP = `usage: npm run bench -- cli [options]
 
 Median wall time of synkti status, status --json, preempt --help and logs <id> on a local
-fleet of 3 (the repository's CLI), against \`node -e 0\` started the same way.
-  --runs N    measured runs of each command, interleaved (default 9; one warm-up run first)
+fleet of 3, from the repository (bin/synkti.mjs: its compiled bundle) and from the packed
+CLI installed with npm, against \`node -e 0\` started the same way.
+  --runs N      measured runs of each command, interleaved (default 9; one warm-up run first)
+  --repo-only   skip packing and installing the CLI
 Prints a table, then one JSON line {"bench":"cli",...}.`;
 
-const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages/cli/bin/synkti.mjs');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI_MAIN = join(ROOT, 'packages/cli/bin/synkti.mjs');
+
+/** The packed CLI (scripts/pack-cli.mjs) installed with npm into a prefix under `dir`: its bin script. */
+function installPacked(dir: string): string {
+  const pack = spawnSync(process.execPath, [join(ROOT, 'scripts/pack-cli.mjs'), '--out', dir], { encoding: 'utf8', timeout: 300_000 });
+  if (pack.status !== 0) throw new Error(`pack-cli failed: ${pack.stderr.slice(0, 500)}`);
+  const prefix = join(dir, 'global');
+  const install = spawnSync('npm', ['install', '-g', '--prefix', prefix, pack.stdout.trim(), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], { encoding: 'utf8', timeout: 300_000 });
+  if (install.status !== 0) throw new Error(`npm install -g failed: ${install.stderr.slice(0, 500)}`);
+  return realpathSync(join(prefix, 'bin', 'synkti'));
+}
 const log = (line: string): void => console.error(line);
 
 /** One process, start to exit, in ms; throws when it does not exit 0 (a failing command measures nothing). */
@@ -54,13 +68,17 @@ export async function main(argv: string[]): Promise<void> {
     const id = (JSON.parse(status.stdout) as { id: string }[])[0]?.id;
     if (!id) throw new Error(`no node in status --json: ${status.stdout} ${status.stderr}`);
 
-    const commands: [string, string[]][] = [
-      ['node -e 0 (peer: bare Node start)', ['-e', '0']],
-      ['synkti status', synkti(['status'])],
-      ['synkti status --json', synkti(['status', '--json'])],
-      ['synkti preempt --help', synkti(['preempt', '--help'])],
-      ['synkti logs <id>', synkti(['logs', id])],
+    const reads = (label: string, bin: string): [string, string[]][] => [
+      [`${label}: status`, [bin, 'status']],
+      [`${label}: status --json`, [bin, 'status', '--json']],
+      [`${label}: preempt --help`, [bin, 'preempt', '--help']],
+      [`${label}: logs <id>`, [bin, 'logs', id]],
     ];
+    const commands: [string, string[]][] = [['node -e 0 (peer: bare Node start)', ['-e', '0']], ...reads('repo', CLI_MAIN)];
+    if (!args.has('repo-only')) {
+      log('packing and installing the CLI (scripts/pack-cli.mjs, npm install -g into a scratch prefix)');
+      commands.push(...reads('packed', installPacked(dir)));
+    }
     for (const [, command] of commands) timed(command, dir); // warm-up: OS file cache, tsx's transform cache
     const samples = new Map<string, number[]>(commands.map(([name]) => [name, []]));
     for (let i = 0; i < runs; i++) {
