@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import { SqlMutex, type SqlDialect, type SqlExecutor, type SqlRow, type SqlRunner, type SqlValue } from './sql-executor.ts';
+import { applySqlitePragmas, isSqliteBusy } from '@synkti/cloud/sqlite-open';
 
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -22,11 +23,6 @@ export const SQLITE_DIALECT: SqlDialect = {
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 /**
@@ -68,7 +64,7 @@ class SqliteExecutor implements SqlExecutor {
         try {
           this.db.exec('BEGIN IMMEDIATE');
         } catch (error) {
-          if (isBusy(error) && attempt < 20) {
+          if (isSqliteBusy(error) && attempt < 20) {
             sleepSync(10 + Math.random() * 40);
             continue;
           }
@@ -110,18 +106,7 @@ export function openSqliteExecutor(path: string): SqlExecutor {
     throw new SynktiError('E_TASKDB_OPEN', `cannot open the task database ${file}`, { cause, hint: 'check that its directory is writable' });
   }
   try {
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Switching to WAL takes a brief exclusive lock; several first openers can collide.
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        db.exec('PRAGMA journal_mode = WAL');
-        break;
-      } catch (error) {
-        if (!isBusy(error) || attempt >= 50) throw error;
-        sleepSync(20 + Math.random() * 30);
-      }
-    }
-    db.exec('PRAGMA synchronous = NORMAL');
+    applySqlitePragmas(db, BUSY_TIMEOUT_MS);
   } catch (cause) {
     db.close();
     throw new SynktiError('E_TASKDB_OPEN', `cannot initialise the task database ${file}`, { cause, hint: 'another process may hold it locked; retry' });

@@ -22,6 +22,7 @@ import {
 import { Doorbell, longPoll } from './long-poll.ts';
 import { createQueue, resolveQueueOptions, type ResolvedQueueOptions } from './queue.ts';
 import type { Queue, QueueOptions, QueueStats } from './types.ts';
+import { applySqlitePragmas } from '@synkti/cloud/sqlite-open';
 
 export interface LocalQueueOptions extends QueueOptions {
   /** SQLite file holding the queue (created with its directory on first use); many queues can share one file. */
@@ -93,15 +94,6 @@ function unwatchWrites(path: string): void {
   if (entry.users > 0) return;
   watchers.delete(path);
   entry.watcher?.close();
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function parseReceipt(receipt: string): { id: string; token: string } | undefined {
@@ -177,18 +169,7 @@ class LocalQueueDriver implements QueueDriver {
   }
 
   private initialise(): void {
-    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Switching to WAL takes a brief exclusive lock; several first openers can collide.
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        this.db.exec('PRAGMA journal_mode = WAL');
-        break;
-      } catch (error) {
-        if (!isBusy(error) || attempt >= 50) throw error;
-        sleepSync(20 + Math.random() * 30);
-      }
-    }
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    applySqlitePragmas(this.db, BUSY_TIMEOUT_MS);
     this.immediate(() => this.db.exec(SCHEMA));
   }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import type { InstanceState, InterruptionNotice, Lifecycle } from '../../types.ts';
+import { applySqlitePragmas } from '../../sqlite-open.ts';
 
 export const REGISTRY_FILE = 'registry.db';
 const BUSY_TIMEOUT_MS = 5000;
@@ -98,15 +99,6 @@ CREATE TABLE IF NOT EXISTS meta (
 
 const ACTIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
-}
-
 /** Copies the known columns: `get()` in libsql adds a `_metadata` field to its row. */
 function toInstanceRow(raw: unknown): InstanceRow | undefined {
   if (raw === undefined || raw === null) return undefined;
@@ -163,19 +155,7 @@ export class LocalRegistry {
   }
 
   private initialise(): void {
-    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Switching to WAL needs a brief exclusive lock; several first openers can collide.
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        this.db.exec('PRAGMA journal_mode = WAL');
-        break;
-      } catch (error) {
-        if (!isBusy(error) || attempt >= 50) throw error;
-        sleepSync(20 + Math.random() * 30);
-      }
-    }
-    // WAL with synchronous=NORMAL never corrupts; a power cut can lose only the last commits.
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    applySqlitePragmas(this.db, BUSY_TIMEOUT_MS);
     this.immediate(() => {
       this.db.exec(SCHEMA);
       this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(['schemaVersion', SCHEMA_VERSION]);

@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applySqlitePragmas, isSqliteBusy } from './sqlite-open.ts';
+
+test('pragmas: busy timeout, WAL retried while another opener holds the lock, then synchronous=NORMAL', () => {
+  const sql: string[] = [];
+  let busy = 2;
+  applySqlitePragmas({
+    exec(s: string) {
+      sql.push(s);
+      if (s.includes('WAL') && busy-- > 0) throw Object.assign(new Error('locked'), { code: 'SQLITE_BUSY' });
+    },
+  }, 5000, () => 0);
+  assert.deepEqual(sql, ['PRAGMA busy_timeout = 5000', 'PRAGMA journal_mode = WAL', 'PRAGMA journal_mode = WAL', 'PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL']);
+});
+
+test('pragmas: an error that is not busy is thrown at once', () => {
+  assert.throws(() => applySqlitePragmas({ exec(s: string) { if (s.includes('WAL')) throw Object.assign(new Error('disk I/O'), { code: 'SQLITE_IOERR' }); } }, 1), /disk I\/O/);
+  assert.equal(isSqliteBusy({ code: 'SQLITE_LOCKED_SHAREDCACHE' }), true);
+  assert.equal(isSqliteBusy(null), false);
+});
