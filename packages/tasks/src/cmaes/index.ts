@@ -4,3 +4,4 @@ export { builtinObjectives, isBuiltinObjective, shiftedRastrigin, type BuiltinOb
 export { SeededRandom, type RandomState } from './random.ts';
 export { symmetricEigen, type Eigen } from './eigen.ts';
 export { CmaEsRestarts, RESTART_STRATEGIES, type CmaEsRestartsOptions, type CmaEsRestartsState, type RestartRecord, type RestartStrategy } from './restarts.ts';
+export { ResampledCmaEs, type ResampledCmaEsOptions, type ResampledCmaEsState } from './resampling.ts';
