@@ -11,6 +11,8 @@
  * measures the distribution itself on a shared machine; `--mode busy` does a fixed amount
  * of CPU work calibrated to 50 ms on one core at start, which also measures the cores
  * available (this machine's free cores cap it).
+ * `--slow-worker F` makes one worker of each multi-worker configuration F times slower (it
+ * claims a lock file at its first evaluation), to measure the straggler re-issue.
  * Every configuration must end with the same best f (checked). Ends with
  * {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..]}.
  */
@@ -32,6 +34,8 @@ Distributed CMA-ES with 1, 2, 4 local workers on a 50 ms objective (same seed).
   --population N     candidates per generation (default 12: 12, 6 and 3 rounds for 1, 2, 4 workers)
   --dim N            dimension (default 10)
   --workers LIST     worker counts (default 1,2,4)
+  --slow-worker F    with 2 or more workers, one of them (the first to evaluate) takes F times as long per
+                     evaluation (default 1: none slow); the coordinator re-issues its stragglers to idle workers
 Prints one JSON line per configuration, then {"bench":"cmaes-speedup","workers":[..],"speedup":[..]}.`;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,39 +97,57 @@ export async function main(argv: string[]): Promise<void> {
     return n;
   });
 
+  const slowFactor = numberArg(args, 'slow-worker', 1);
+  if (!Number.isFinite(slowFactor) || slowFactor < 1) throw new Error(`--slow-worker must be a factor of at least 1, got "${args.get('slow-worker')}"`);
+
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-cmaes-'));
   onExit(() => rmSync(dir, { recursive: true, force: true }));
-  const objective = join(dir, 'slow-sphere.mjs');
   const cmaes = pathToFileURL(join(ROOT, 'packages/tasks/src/cmaes/index.ts')).href;
-  writeFileSync(objective, [
-    `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
-    `const EVAL_MS = ${evalMs};`,
-    mode === 'sleep'
-      ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS)); return builtinObjectives.sphere(x); }'
-      : [`const ITERATIONS = ${mode === 'busy' ? calibrate(evalMs) : 0};`, WORK_SOURCE,
-        'export default function slowSphere(x) { work(ITERATIONS); return builtinObjectives.sphere(x); }'].join('\n'),
-  ].join('\n'));
-  log(`cmaes-speedup: ${evalMs} ms per evaluation (${mode}), dim ${dim}, population ${population}, ${generations} generations, workers ${workerCounts.join(', ')}; ${cpus().length} CPU(s)`);
+  const iterations = mode === 'busy' ? calibrate(evalMs) : 0;
+  /** The objective module of one configuration; with a slow worker, the first process to evaluate claims the lock and is slow. */
+  const objectiveFor = (workers: number): string => {
+    const file = join(dir, `slow-sphere-w${workers}.mjs`);
+    const factor = workers > 1 ? slowFactor : 1;
+    writeFileSync(file, [
+      `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
+      "import { openSync } from 'node:fs';",
+      `const LOCK = ${JSON.stringify(join(dir, `slow-w${workers}.lock`))};`,
+      // Decided at the first evaluation, not at load: the coordinator loads the module too.
+      `let factor;`,
+      `const FACTOR_OF = () => (factor ??= ${factor} > 1 && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })() ? ${factor} : 1);`,
+      `const EVAL_MS = ${evalMs};`,
+      mode === 'sleep'
+        ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS * FACTOR_OF())); return builtinObjectives.sphere(x); }'
+        : [`const ITERATIONS = ${iterations};`, WORK_SOURCE,
+          'export default function slowSphere(x) { work(Math.round(ITERATIONS * FACTOR_OF())); return builtinObjectives.sphere(x); }'].join('\n'),
+    ].join('\n'));
+    return file;
+  };
+  log(`cmaes-speedup: ${evalMs} ms per evaluation (${mode}), dim ${dim}, population ${population}, ${generations} generations, workers ${workerCounts.join(', ')}`
+    + `${slowFactor > 1 ? `, one worker ${slowFactor}x slower in multi-worker runs` : ''}; ${cpus().length} CPU(s)`);
 
   const results: RunResult[] = [];
   for (const workers of workerCounts) {
     const stateDir = join(dir, `state-${workers}`);
     const run = `speedup-w${workers}`;
     const started = Date.now();
+    const objective = objectiveFor(workers);
     const out = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', String(dim), '--population', String(population),
       '--generations', String(generations), '--seed', '7', '--workers', String(workers), '--run', run, '--state-dir', stateDir, '--json'], dir);
     if (out.code !== 0) throw new Error(`synkti batch cmaes with ${workers} worker(s) failed (${out.code}):\n${out.stderr}`);
-    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number };
+    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number; tasks_sent: number };
     if (summary.lost_tasks !== 0) throw new Error(`${workers} worker(s): lost_tasks ${summary.lost_tasks}`);
     const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    const generationMs = lines.map((l) => (JSON.parse(l) as { generationMs: number }).generationMs);
+    const generationMs = lines.map((l) => JSON.parse(l) as { generationMs?: number; counters?: { reissued?: number } })
+      .flatMap((m) => (m.generationMs === undefined ? [] : [m.generationMs]));
+    const reissued = (JSON.parse(lines[lines.length - 1]!) as { counters?: { reissued?: number } }).counters?.reissued ?? 0;
     const timedMs = generationMs.slice(1).reduce((a, b) => a + b, 0);
     const result: RunResult = { workers, timedMs, generationMs, bestF: summary.best_f, wallMs: Date.now() - started };
     results.push(result);
     console.log(JSON.stringify({
       bench: 'cmaes-speedup', workers, eval_ms: evalMs, mode, timed_generations: generations - 1, timed_ms: timedMs,
       ms_per_generation: round(timedMs / (generations - 1), 1), ideal_ms_per_generation: Math.ceil(population / workers) * evalMs,
-      best_f: result.bestF, wall_ms: result.wallMs,
+      best_f: result.bestF, wall_ms: result.wallMs, slow_worker_factor: workers > 1 ? slowFactor : 1, reissued, tasks_sent: summary.tasks_sent,
     }));
   }
   const identical = results.every((r) => r.bestF === results[0]!.bestF);
@@ -134,6 +156,6 @@ export async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify({
     bench: 'cmaes-speedup', workers: workerCounts, speedup: results.map((r) => round(base / r.timedMs, 2)),
     ideal: workerCounts.map((w) => round(Math.ceil(population / workerCounts[0]!) / Math.ceil(population / w), 2)),
-    eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical,
+    eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical, slow_worker_factor: slowFactor,
   }));
 }
