@@ -16,6 +16,7 @@ test('the pool subnets travel in the cluster config and come back unchanged', ()
 test('config subnets are bounded and checked: ids, zones, duplicates, count', () => {
   const bad: Array<[unknown, RegExp]> = [
     [[{ subnetId: 'subnet-XYZ', zone: 'us-east-1a' }], /aws\.subnets\.0\.subnetId: not an EC2 subnet id/],
+    [[{ subnetId: `subnet-${'a'.repeat(33)}`, zone: 'us-east-1a' }], /subnetId/],
     [[{ subnetId: 'sg-0123456789abcdef0', zone: 'us-east-1a' }], /subnetId/],
     [[{ subnetId: 'subnet-0123456789abcdef0', zone: 'us-east-1a; rm -rf /' }], /aws\.subnets\.0\.zone: not an availability zone/],
     [[subnet(1), subnet(1, 'us-east-1b')], /lists a subnet twice/],

@@ -11,13 +11,13 @@ const port = z.number().int().min(1).max(65535);
 /** Most subnets a cluster config carries (operator input, bounded: one or a few per zone). */
 export const MAX_CLUSTER_SUBNETS = 64;
 
-/** EC2 subnet ids: `subnet-` and 8 or 17 hex digits. */
-const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/** EC2 subnet ids: `subnet-` and hex digits (8 or 17 on AWS; bounded). */
+export const SUBNET_ID = /^subnet-[0-9a-f]{1,32}$/;
 /** Availability zone names: `us-east-1a`, Local Zones `us-west-2-lax-1a`. */
-const ZONE_NAME = /^[a-z]{2}-[a-z0-9-]{1,60}[a-z0-9]$/;
+export const ZONE_NAME = /^[a-z]{2}-[a-z0-9-]{1,60}[a-z0-9]$/;
 
 const awsSubnetsSchema = z.array(z.strictObject({
-  subnetId: z.string().regex(SUBNET_ID, { message: 'not an EC2 subnet id (subnet- and 8 or 17 hex digits)' }),
+  subnetId: z.string().regex(SUBNET_ID, { message: 'not an EC2 subnet id (subnet- and hex digits)' }),
   zone: z.string().regex(ZONE_NAME, { message: 'not an availability zone name (e.g. us-east-1a)' }),
 })).min(1).max(MAX_CLUSTER_SUBNETS)
   .refine((subnets) => new Set(subnets.map((s) => s.subnetId)).size === subnets.length, { message: 'lists a subnet twice' });

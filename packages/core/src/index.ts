@@ -9,7 +9,7 @@ export {
 export { rendezvousScore, rendezvousRank, rendezvousPick } from './rendezvous.ts';
 export { defineCluster } from './define-cluster.ts';
 export { validateCluster, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';
-export { serializeCluster, deserializeCluster } from './cluster-serialization.ts';
+export { serializeCluster, deserializeCluster, MAX_CLUSTER_SUBNETS, SUBNET_ID, ZONE_NAME } from './cluster-serialization.ts';
 export { parseModelUri, modelUriProblem, MODEL_URI_EXAMPLE, type ModelLocation } from './model-uri.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';

@@ -44,7 +44,7 @@ describe('synkti up on aws (EC2 mocked)', () => {
     const inputs = runs(ec2);
     assert.deepEqual(inputs.map((i) => `${tagsOf(i).SynktiRole}:${i.InstanceMarketOptions?.MarketType ?? 'on-demand'}`), ['worker:on-demand', 'worker:spot', 'worker:spot', 'gpu:spot']);
     const script = renderWorkerUserData({
-      spec: SPEC, bucket: 'acme-synkti-prod', version: '0.1.0', sha256: 'a'.repeat(64), node: { version: DEFAULT_NODE_VERSION, sha256: 'b'.repeat(64), arch: 'x64' },
+      spec: { ...SPEC, aws: { subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }] } }, bucket: 'acme-synkti-prod', version: '0.1.0', sha256: 'a'.repeat(64), node: { version: DEFAULT_NODE_VERSION, sha256: 'b'.repeat(64), arch: 'x64' },
     });
     for (const input of inputs) {
       assert.equal(tagsOf(input).SynktiCluster, 'prod');

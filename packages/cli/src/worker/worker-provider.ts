@@ -5,8 +5,8 @@
  * the boot script that installs and starts the agent.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { SynktiError, serializeCluster, type ClusterSpec } from '@synkti/core';
-import { createAwsInstanceProvider, renderWorkerUserData, type InstanceProvider } from '@synkti/cloud';
+import { MAX_CLUSTER_SUBNETS, SynktiError, serializeCluster, type ClusterSpec } from '@synkti/core';
+import { createAwsInstanceProvider, renderWorkerUserData, type AwsSubnet, type InstanceProvider } from '@synkti/cloud';
 import { openLocalFleet } from '../local-fleet.ts';
 import { parseSubnet, splitList, userDataOptions, type AwsLaunchFlags, type UserDataFlags } from './worker-settings.ts';
 
@@ -28,6 +28,14 @@ export interface OpenWorkerProviderOptions {
   ec2Client?: EC2Client | undefined;
 }
 
+/**
+ * The spec the boot script carries: with the launch subnets (aws.subnets), so a worker's
+ * replacements can go to any of the pool's zones, not only the worker's own.
+ */
+export function withLaunchSubnets(spec: ClusterSpec, subnets: readonly AwsSubnet[]): ClusterSpec {
+  return subnets.length === 0 ? spec : { ...spec, aws: { subnets: subnets.map((s) => ({ subnetId: s.subnetId, zone: s.zone })) } };
+}
+
 export function openWorkerProvider(spec: ClusterSpec, options: OpenWorkerProviderOptions): WorkerProvider {
   if (spec.provider === 'local') {
     const fleet = openLocalFleet(spec, options.configFile);
@@ -42,11 +50,17 @@ export function openWorkerProvider(spec: ClusterSpec, options: OpenWorkerProvide
     }
     // The provider needs an AMI to exist, but only launch uses it: listing and terminating
     // work without --image-id (the placeholder is never sent to EC2).
+    const subnets = splitList(aws.subnet).map(parseSubnet);
+    if (subnets.length > MAX_CLUSTER_SUBNETS) {
+      throw new SynktiError('E_USAGE', `--subnet: ${subnets.length} subnets, at most ${MAX_CLUSTER_SUBNETS}`, { hint: 'one or a few subnets per availability zone is enough' });
+    }
+    const twice = subnets.find((s, i) => subnets.findIndex((o) => o.subnetId === s.subnetId) !== i);
+    if (twice) throw new SynktiError('E_USAGE', `--subnet: ${twice.subnetId} is given twice`, { hint: 'give each subnet once, with its zone' });
     const provider = createAwsInstanceProvider({
       imageId: aws.imageId ?? 'ami-00000000000000000',
       region: spec.region,
       client: options.ec2Client,
-      subnets: splitList(aws.subnet).map(parseSubnet),
+      subnets,
       securityGroupIds: splitList(aws.securityGroup),
       iamInstanceProfile: aws.instanceProfile,
       onDemandFallback: aws.onDemandFallback,
@@ -69,7 +83,7 @@ export function openWorkerProvider(spec: ClusterSpec, options: OpenWorkerProvide
     return {
       provider: instances,
       kind: 'aws',
-      userData: async () => renderWorkerUserData(await userDataOptions(spec, options.userData ?? {})),
+      userData: async () => renderWorkerUserData(await userDataOptions(withLaunchSubnets(spec, subnets), options.userData ?? {})),
       close: () => provider.close(),
     };
   }

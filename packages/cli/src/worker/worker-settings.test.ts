@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import { renderWorkerUserData, type InstanceRecord } from '@synkti/cloud';
 import { renderWorkerTable, workersToJson } from './worker-output.ts';
+import { openWorkerProvider } from './worker-provider.ts';
 import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, parseSubnet, splitList, userDataOptions, type UserDataFlags } from './worker-settings.ts';
 
 const SPEC = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
@@ -82,6 +83,10 @@ describe('worker user-data flags', () => {
   it('parses subnets and lists from flags or environment variables', () => {
     assert.deepEqual(parseSubnet('subnet-0abc:us-east-1a'), { subnetId: 'subnet-0abc', zone: 'us-east-1a' });
     assert.throws(() => parseSubnet('subnet-0abc'), /<subnet-id>:<zone>/);
+    // What the workers would refuse in their cluster config is refused here (exit 2), not at boot.
+    for (const bad of ['subnet-0ABC:us-east-1a', 'subnet-0abc:us-east-1a;x', 'sg-0abc:us-east-1a']) assert.throws(() => parseSubnet(bad), /<subnet-id>:<zone>/, bad);
+    const aws = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
+    assert.throws(() => openWorkerProvider(aws, { configFile: '/nonexistent/synkti.config.ts', aws: { subnet: ['subnet-0abc:us-east-1a', 'subnet-0abc:us-east-1b'] } }), /subnet-0abc is given twice/);
     assert.deepEqual(splitList(['subnet-a:z1,subnet-b:z2', 'sg-1 sg-2']), ['subnet-a:z1', 'subnet-b:z2', 'sg-1', 'sg-2']);
     assert.deepEqual(splitList(undefined), []);
   });

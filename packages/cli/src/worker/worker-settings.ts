@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { SynktiError, isSynktiError, type ClusterSpec } from '@synkti/core';
+import { SUBNET_ID, SynktiError, ZONE_NAME, isSynktiError, type ClusterSpec } from '@synkti/core';
 import type { AwsSubnet, WorkerUserDataOptions } from '@synkti/cloud';
 import { DEFAULT_NODE_VERSION, type UserDataFlags } from './launch-options.ts';
 
@@ -72,8 +72,9 @@ export async function userDataOptions(spec: ClusterSpec, flags: UserDataFlags): 
 
 /** "subnet-0abc:us-east-1a" -> { subnetId, zone }. */
 export function parseSubnet(value: string): AwsSubnet {
-  const match = /^(subnet-[0-9a-zA-Z]+):([a-z0-9-]+)$/.exec(value.trim());
-  if (!match) throw usage(`--subnet ${JSON.stringify(value)} is not <subnet-id>:<zone>`, 'e.g. --subnet subnet-0123456789abcdef0:us-east-1a (repeat for more zones)');
+  const match = /^([^:]+):([^:]+)$/.exec(value.trim());
+  // The cluster config's rules (the subnets ride in it to the workers, which check them again).
+  if (!match || !SUBNET_ID.test(match[1]!) || !ZONE_NAME.test(match[2]!)) throw usage(`--subnet ${JSON.stringify(value)} is not <subnet-id>:<zone>`, 'e.g. --subnet subnet-0123456789abcdef0:us-east-1a (repeat for more zones)');
   return { subnetId: match[1]!, zone: match[2]! };
 }
 
