@@ -187,10 +187,24 @@ test('README tour, verbatim, with the installed CLI in a directory outside the r
 
   tourFleetUp = true;
   await step(up, 150_000);
-  const table = (await step(status)).stdout;
+  let table = (await step(status)).stdout;
+  // up returned once all three were ready. status asks each agent with a 1 s bound: on a
+  // loaded machine an agent can miss it once (shown 'unreachable'); ask again, up to 60 s.
+  const readyBy = Date.now() + 60_000;
+  while (!statusRows(table).every((node) => node.state === 'ready') && Date.now() < readyBy) table = (await step(status)).stdout;
   const nodes = statusRows(table);
   assert.equal(nodes.length, 3, table);
   for (const node of nodes) assert.equal(node.state, 'ready', table);
+  assert.match(table, /^chaos: off$/m, 'status says whether chaos is on');
+  // status --json: each local node's processes (the workload is the stand-in, a child of its agent).
+  const json = await runSynkti(['status', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  for (const node of JSON.parse(json.stdout) as { id: string; pids?: { host?: number; agent?: number; workload?: number } }[]) {
+    const { host, agent, workload } = node.pids ?? {};
+    assert.ok(host && agent && workload, `${node.id}: host, agent and workload pids in status --json: ${JSON.stringify(node.pids)}`);
+    // The stand-in, a live process of this node (its environment carries the node's id).
+    assert.match(readFileSync(`/proc/${workload}/cmdline`, 'utf8'), /stand-in/, `${node.id}: pid ${workload} is the stand-in`);
+  }
 
   // What the tour is for: a chat completion through a router, served by the stand-in.
   const router = nodes[0]!;

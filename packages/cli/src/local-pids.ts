@@ -34,26 +34,41 @@ export function parentPids(): Map<number, number> {
   return parents;
 }
 
-/** The pid the agent's supervisor recorded for its workload (instance dir's workload.pid), if it is a child of `agent`. */
-function recordedWorkload(instanceDir: string, agent: number, parents: Map<number, number>): number | undefined {
+/** Field 22 of /proc/<pid>/stat (start time), or undefined. */
+function startTime(pid: number): number | undefined {
   try {
-    const record = JSON.parse(readFileSync(join(instanceDir, 'workload.pid'), 'utf8').slice(0, 4096)) as { pid?: unknown };
-    const pid = Number(record.pid);
-    return Number.isInteger(pid) && parents.get(pid) === agent ? pid : undefined;
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
   } catch {
     return undefined;
   }
 }
 
 /**
- * A local node's pids: the host from the registry; the agent as the host's child; the
- * workload as the agent's child (the one its supervisor recorded, when it did). Only live
- * processes are named.
+ * The pid the agent's supervisor recorded for its workload (the instance dir's
+ * workload.pid), when that very process still runs (same start time: pids are reused).
+ * An agent that restarted adopts its workload, which is then no longer its child.
  */
-export function localNodePids(hostPid: number | undefined, instanceDir: string, parents: Map<number, number>): LocalNodePids | undefined {
+function recordedWorkload(instanceDir: string): number | undefined {
+  try {
+    const record = JSON.parse(readFileSync(join(instanceDir, 'workload.pid'), 'utf8').slice(0, 4096)) as { pid?: unknown; startTime?: unknown };
+    const pid = Number(record.pid);
+    return Number.isInteger(pid) && pid > 0 && startTime(pid) === Number(record.startTime) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A local node's pids: the host from the registry; the agent as it reports itself (else the host's child); the
+ * workload as its supervisor recorded it, else as the agent's child. Only live processes
+ * are named.
+ */
+export function localNodePids(hostPid: number | undefined, instanceDir: string, parents: Map<number, number>, agentPid?: number): LocalNodePids | undefined {
   if (hostPid === undefined || !parents.has(hostPid)) return undefined;
   const childrenOf = (pid: number): number[] => [...parents].filter(([, parent]) => parent === pid).map(([child]) => child).sort((a, b) => a - b);
-  const agent = childrenOf(hostPid)[0];
-  const workload = agent === undefined ? undefined : recordedWorkload(instanceDir, agent, parents) ?? childrenOf(agent)[0];
+  // The pid the agent reports itself, when it answered; else the host's (first) child.
+  const agent = agentPid !== undefined && parents.has(agentPid) ? agentPid : childrenOf(hostPid)[0];
+  const workload = recordedWorkload(instanceDir) ?? (agent === undefined ? undefined : childrenOf(agent)[0]);
   return { host: hostPid, agent, workload };
 }

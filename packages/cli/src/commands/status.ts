@@ -108,7 +108,7 @@ export async function clusterStatus(spec: ClusterSpec, configFile: string, optio
     const chaos = local.chaos();
     const parents = parentPids();
     for (const report of reports) {
-      report.pids = localNodePids(local.hostPid(report.record.id), local.instanceDir(report.record.id), parents);
+      report.pids = localNodePids(local.hostPid(report.record.id), local.instanceDir(report.record.id), parents, report.status?.pid);
       report.chaos = chaos;
     }
     return { kind: fleet.kind, reports, chaos, agentsAsked: fleet.secret !== undefined };
