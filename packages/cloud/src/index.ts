@@ -20,7 +20,7 @@ export { createAwsInstanceProvider, AwsInstanceProvider, escapeFilterValue, type
 export { spreadZoneOrder, zoneSpreadLimit, placementZoneOrder, MAX_PLACEMENT_ZONES, LOSS_MEMORY_MS, type PlacementMember } from './providers/aws/launch-plan.ts';
 export { Ec2Api, EC2_RATE_LIMITS, DEFAULT_API_BUDGET_SHARE, DEFAULT_MAX_ATTEMPTS, type Ec2Action, type Ec2RateLimits, type Ec2RetryEvent } from './providers/aws/ec2-api.ts';
 export { TokenBucket, type TokenBucketOptions } from './providers/aws/token-bucket.ts';
-export { applySqlitePragmas, isSqliteBusy, type SqliteExec } from './sqlite-open.ts';
+export { applySqlitePragmas, isSqliteBusy, runImmediate, type SqliteExec } from './sqlite-open.ts';
 export { fullJitterDelayMs, backoffCeilingMs, type BackoffOptions } from './providers/aws/backoff.ts';
 export { createS3ObjectStore, S3ObjectStore, PROTECTION_MARKER_KEY, SHA256_METADATA, type S3ObjectStoreOptions } from './providers/aws/s3-object-store.ts';
 export {

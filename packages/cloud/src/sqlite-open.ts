@@ -35,3 +35,20 @@ export function applySqlitePragmas(db: SqliteExec, busyTimeoutMs: number, random
   }
   db.exec('PRAGMA synchronous = NORMAL');
 }
+
+/**
+ * Runs `fn` in a BEGIN IMMEDIATE transaction (the write lock up front, so two writers never
+ * deadlock upgrading), committing or rolling back; joins the current one if already inside.
+ */
+export function runImmediate<T>(db: SqliteExec & { readonly inTransaction: boolean }, fn: () => T): T {
+  if (db.inTransaction) return fn();
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}

@@ -22,7 +22,7 @@ import {
 import { Doorbell, longPoll } from './long-poll.ts';
 import { createQueue, resolveQueueOptions, type ResolvedQueueOptions } from './queue.ts';
 import type { Queue, QueueOptions, QueueStats } from './types.ts';
-import { applySqlitePragmas } from '@synkti/cloud/sqlite-open';
+import { applySqlitePragmas, runImmediate } from '@synkti/cloud/sqlite-open';
 
 export interface LocalQueueOptions extends QueueOptions {
   /** SQLite file holding the queue (created with its directory on first use); many queues can share one file. */
@@ -174,16 +174,7 @@ class LocalQueueDriver implements QueueDriver {
   }
 
   private immediate<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    }
+    return runImmediate(this.db, fn);
   }
 
   async send(entries: DriverSendEntry[]): Promise<string[]> {

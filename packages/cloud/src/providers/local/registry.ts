@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import type { InstanceState, InterruptionNotice, Lifecycle } from '../../types.ts';
-import { applySqlitePragmas } from '../../sqlite-open.ts';
+import { applySqlitePragmas, runImmediate } from '../../sqlite-open.ts';
 
 export const REGISTRY_FILE = 'registry.db';
 const BUSY_TIMEOUT_MS = 5000;
@@ -164,16 +164,7 @@ export class LocalRegistry {
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (joins the current one if already inside). */
   immediate<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    }
+    return runImmediate(this.db, fn);
   }
 
   getInstance(id: string): InstanceRow | undefined {
