@@ -220,21 +220,23 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
     const bridgeMac = (JSON.parse(await ip(['-j', 'link', 'show', bridge])) as Array<{ address: string }>)[0]!.address;
     macOf.set(gateway, bridgeMac);
     // Static neighbours everywhere: a dead peer is silence, never a failed ARP's quick error.
-    for (const host of hosts) {
-      for (const [address, mac] of macOf) {
-        if (address !== host.address) await setNeighbour(host.namespace, address, mac);
-      }
-    }
+    await Promise.all(hosts.map((host) => setNeighbours(host.namespace,
+      [...macOf].filter(([address]) => address !== host.address).map(([address, mac]) => ({ address, mac })))));
   } catch (error) {
     await destroy();
     throw error;
   }
 
-  const setBlocked = async (from: NetnsHost, to: NetnsHost, on: boolean): Promise<void> => {
-    const key = `${from.index}>${to.index}`;
-    await setNeighbour(from.namespace, to.address, on ? VOID_MAC : to.mac);
-    if (on) blocked.add(key);
-    else blocked.delete(key);
+  /** Sets each (from, to) pair blocked or not: one `ip -batch` per source namespace. */
+  const setBlocked = async (pairs: Array<[NetnsHost, NetnsHost]>, on: boolean): Promise<void> => {
+    const bySource = new Map<NetnsHost, NetnsHost[]>();
+    for (const [from, to] of pairs) bySource.set(from, [...(bySource.get(from) ?? []), to]);
+    await Promise.all([...bySource].map(([from, tos]) =>
+      setNeighbours(from.namespace, tos.map((to) => ({ address: to.address, mac: on ? VOID_MAC : to.mac })))));
+    for (const [from, to] of pairs) {
+      if (on) blocked.add(`${from.index}>${to.index}`);
+      else blocked.delete(`${from.index}>${to.index}`);
+    }
   };
 
   return {
@@ -255,22 +257,38 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
       await ip(['link', 'set', host.hostLink, 'up']);
       cutLinks.delete(host.hostLink);
     },
-    block: (from, to) => setBlocked(from, to, true),
-    unblock: (from, to) => setBlocked(from, to, false),
+    block: (from, to) => setBlocked([[from, to]], true),
+    unblock: (from, to) => setBlocked([[from, to]], false),
     async partition(a, b) {
-      for (const from of a) for (const to of b) await setBlocked(from, to, true);
-      for (const from of b) for (const to of a) await setBlocked(from, to, true);
+      const pairs: Array<[NetnsHost, NetnsHost]> = [];
+      for (const from of a) for (const to of b) pairs.push([from, to], [to, from]);
+      await setBlocked(pairs, true);
     },
     async heal() {
-      for (const key of [...blocked]) {
+      await setBlocked([...blocked].map((key) => {
         const [from, to] = key.split('>').map(Number);
-        await setBlocked(hosts[from!]!, hosts[to!]!, false);
-      }
+        return [hosts[from!]!, hosts[to!]!];
+      }), false);
     },
     destroy,
   };
 }
 
-async function setNeighbour(namespace: string, address: string, mac: string): Promise<void> {
-  await ip(['-n', namespace, 'neigh', 'replace', address, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent']);
+/** Permanent neighbour entries in a namespace, in one `ip -batch` (a process per entry is seconds under load). */
+async function setNeighbours(namespace: string, entries: Array<{ address: string; mac: string }>): Promise<void> {
+  if (entries.length === 0) return;
+  const script = entries.map((e) => `neigh replace ${e.address} lladdr ${e.mac} dev eth0 nud permanent`).join('\n') + '\n';
+  const child = spawn('ip', ['-n', namespace, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => { if (stderr.length < 4096) stderr += chunk.toString(); });
+  child.stdin!.end(script);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) {
+    throw new SynktiError('E_NETNS', `ip -n ${namespace} -batch (neighbours) exited ${code}: ${stderr.trim()}`, {
+      hint: 'test hosts need root and iproute2 (ip netns, veth, bridge)',
+    });
+  }
 }
