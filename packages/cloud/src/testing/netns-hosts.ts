@@ -103,12 +103,23 @@ export async function netnsUnavailableReason(): Promise<string | undefined> {
   } catch {
     return 'iproute2 (`ip`) is not installed: apt-get install -y iproute2';
   }
-  const probe = `${NAME_PREFIX}probe${process.pid % 1000}`;
+  const probe = `${NAME_PREFIX}p${process.pid % 100_000}`;
+  const steps: Array<[string, string[]]> = [
+    ['a network namespace', ['netns', 'add', probe]],
+    ['a bridge', ['link', 'add', `${probe}b`, 'type', 'bridge']],
+    ['a veth pair into a namespace', ['link', 'add', `${probe}v`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', probe]],
+  ];
   try {
-    await run('ip', ['netns', 'add', probe], { timeout: 5000 });
-  } catch (error) {
-    return `cannot create a network namespace: ${((error as { stderr?: string }).stderr ?? String(error)).trim()}`;
+    for (const [what, args] of steps) {
+      try {
+        await run('ip', args, { timeout: 5000 });
+      } catch (error) {
+        return `cannot create ${what}: ${((error as { stderr?: string }).stderr ?? String(error)).trim()}`;
+      }
+    }
   } finally {
+    await ipQuiet(['link', 'del', `${probe}v`]);
+    await ipQuiet(['link', 'del', `${probe}b`]);
     await ipQuiet(['netns', 'del', probe]);
   }
   return undefined;
