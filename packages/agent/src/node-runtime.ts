@@ -400,7 +400,7 @@ export class NodeRuntime {
         const remaining = Math.max(0, endAt - this.clock());
         // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
         await steps.run('workload stop', () => this.supervisor?.stop({ graceMs: Math.min(remaining, 2000) }));
-        steps.runNow('notice watcher stop', () => this.watcher?.stop());
+        await steps.run('notice watcher stop', () => this.watcher?.stop());
         steps.runNow('replacer stop', () => this.replacer?.stop());
         steps.runNow('spot return stop', () => this.spotReturn?.stop());
       },
@@ -443,7 +443,7 @@ export class NodeRuntime {
   async stopAll(): Promise<void> {
     clearInterval(this.engineTimer);
     this.spotReturn?.stop();
-    this.watcher?.stop();
+    await this.watcher?.stop();
     this.replacer?.stop();
     await this.router?.stop({ graceMs: 0 });
     await this.supervisor?.stop({ graceMs: 1000 });
