@@ -206,7 +206,9 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker' });
   const script = bootScript(resources);
   // Byte for byte the script `synkti bootstrap` gives its workers, for this stack's bucket and account.
-  const spec = validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } });
+  // With the group's subnets and zones: each worker's replacements may use every zone of the group.
+  const subnets = ['a', 'b', 'c'].map((z) => ({ subnetId: `subnet-0000000${z}`, zone: `us-east-1${z}` }));
+  const spec = { ...validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } }), aws: { subnets } };
   assert.equal(script, renderWorkerUserData({
     spec, bucket: `synkti-models-${MOCK_ACCOUNT}`, bucketOwner: MOCK_ACCOUNT, version: '0.1.0', sha256: SHA,
     node: { version: '20.18.1', sha256: NODE_SHA }, secretParameter: '/synkti/synkti/cluster-secret',
@@ -282,7 +284,7 @@ test('Auto Scaling group: several GPU types, price-capacity-optimized, on-demand
 
 test('default VPC: the group spans the default subnets of every zone', async () => {
   const { resources } = await serve();
-  assert.deepEqual(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers, ['subnet-default-a', 'subnet-default-b', 'subnet-default-c']);
+  assert.deepEqual(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers, ['subnet-0000000a', 'subnet-0000000b', 'subnet-0000000c']);
 });
 
 test('load balancer with a certificate: HTTPS listener, HTTP redirects, only 80/443 open, routers reachable only from it', async () => {

@@ -556,8 +556,11 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       // The script bootstrap's workers boot with (checked at resolve time), for this bucket and account.
       const boot = a.boot;
       const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
-      userData = pulumi.all([models.name, account, modelUri, targetGroup?.arn]).apply(([bucket, acct, uri, targetGroupArn]) => Buffer.from(serveWorkerUserData({
-        spec: withTargetGroup(a.spec, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
+      // The group's subnets with their zones ride in the cluster config: a worker's own
+      // replacements (Replacer, SpotReturn) can then go to any of the group's zones.
+      const subnets = pulumi.output(subnetIds).apply((ids) => pulumi.all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, child).availabilityZone.apply((zone) => ({ subnetId: id, zone })))));
+      userData = pulumi.all([models.name, account, modelUri, targetGroup?.arn, subnets]).apply(([bucket, acct, uri, targetGroupArn, zoned]) => Buffer.from(serveWorkerUserData({
+        spec: withTargetGroup({ ...a.spec, aws: { subnets: zoned } }, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
       }), 'utf8').toString('base64'));
     }
     const launchTags = { ...tags, [TAG_ROLE]: a.role, ...(targetGroup ? { [TAG_TARGET_GROUPS]: targetGroup.arn } : {}) };

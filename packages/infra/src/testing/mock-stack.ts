@@ -109,7 +109,12 @@ function mockCall(token: string, inputs: Record<string, unknown>, region: string
     case 'aws:ec2/getVpc:getVpc':
       return { id: 'vpc-default', cidrBlock: '172.31.0.0/16', default: true };
     case 'aws:ec2/getSubnets:getSubnets':
-      return { id: region, ids: ['subnet-default-a', 'subnet-default-b', 'subnet-default-c'] };
+      return { id: region, ids: ['subnet-0000000a', 'subnet-0000000b', 'subnet-0000000c'] };
+    case 'aws:ec2/getSubnet:getSubnet': {
+      // The zone is the id's last hex digit when a-f (subnet-0000000b → <region>b), else the region's a.
+      const id = String(inputs.id ?? '');
+      return { ...inputs, id, availabilityZone: `${region}${/[a-f]$/.test(id) ? id.slice(-1) : 'a'}` };
+    }
     case 'aws:index/getAvailabilityZones:getAvailabilityZones':
       return { id: region, names: [`${region}a`, `${region}b`, `${region}c`], zoneIds: ['use1-az1', 'use1-az2', 'use1-az4'] };
     default:
