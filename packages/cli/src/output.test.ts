@@ -52,5 +52,6 @@ test('node progress: a line per state change on a pipe, no summary count before 
   live.observe([{ id: 'i-a', state: 'ready' }], '1/1 ready');
   live.done();
   const screen = tty.chunks.join('');
+  // eslint-disable-next-line no-control-regex -- matches the ANSI escapes the output must not contain
   assert.match(screen, /i-a: booting\n\r\x1b\[2K0\/1 ready\r\x1b\[2K0\/1 ready \(2s\)\r\x1b\[2Ki-a: booting → ready\n\r\x1b\[2K1\/1 ready\r\x1b\[2K$/);
 });

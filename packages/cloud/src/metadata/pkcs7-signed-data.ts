@@ -58,7 +58,7 @@ function parse(buf: Buffer, offset: number, limit: number, depth: number): Node 
   const id = buf[offset++]!;
   if ((id & 0x1f) === 0x1f) throw bad('high tag numbers are not used by CMS SignedData');
   const constructed = (id & 0x20) !== 0;
-  let lengthByte = buf[offset++]!;
+  const lengthByte = buf[offset++]!;
   let length = -1;
   if (lengthByte & 0x80) {
     const count = lengthByte & 0x7f;

@@ -18,7 +18,7 @@ import { TAG_CLUSTER, parseDuration } from '@synkti/core';
 import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, type BatchWorkerEnvName } from '@synkti/core/contracts';
 import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
-import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
+import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
 import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
 
 const C = 'SpotBatchFleet';
@@ -304,8 +304,8 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
 
     // --- network -----------------------------------------------------------------------
     let vpcId: pulumi.Output<string>;
-    let publicSubnets: pulumi.Output<string>[] = [];
-    let privateSubnets: pulumi.Output<string>[] = [];
+    const publicSubnets: pulumi.Output<string>[] = [];
+    const privateSubnets: pulumi.Output<string>[] = [];
     let taskSubnets: pulumi.Input<pulumi.Input<string>[]>;
     let assignPublicIp: boolean;
     let vpcCidr: pulumi.Input<string>;

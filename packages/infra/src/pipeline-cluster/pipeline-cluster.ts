@@ -26,7 +26,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
-import { ECS_TASK_EXECUTION_POLICY_ARN, SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from '../aws/iam-policy.ts';
+import { ECS_TASK_EXECUTION_POLICY_ARN, SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy } from '../aws/iam-policy.ts';
 import { SecureBucket } from '../aws/secure-bucket.ts';
 import type { EnvironmentName } from '../environments.ts';
 import { resolvePipelineArgs, type PipelineClusterArgs, type ResolvedPipelineArgs, type ResolvedPool } from './pipeline-args.ts';

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE, parseDuration,
+  SynktiError, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, parseDuration,
 } from '@synkti/core';
 import type {
   InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, InterruptionNotice, LaunchSpec, Page, PageRequest,
@@ -27,7 +27,7 @@ import { loadChaos, saveChaos, type ChaosSettings } from './chaos.ts';
 import { REASON_CRASH, REASON_USER_SHUTDOWN } from './instance-host.ts';
 import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
-import { instanceProcesses, isProcessAlive, killOrphanedGroup, processGroupMembers, processStartTime, signalQuietly, waitUntil } from './proc.ts';
+import { instanceProcesses, isProcessAlive, killOrphanedGroup, processStartTime, signalQuietly, waitUntil } from './proc.ts';
 import { LocalRegistry, type InstanceRow } from './registry.ts';
 import { checkLaunchSpec, checkTags } from '../../launch-spec-rules.ts';
 
