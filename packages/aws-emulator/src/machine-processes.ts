@@ -5,7 +5,8 @@
  * kill misses it) and an orphan is re-parented away from the tree (so a tree walk misses
  * it), but both keep the environment they were started with. Linux only (/proc).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { processIds } from '@synkti/cloud';
 
 export const MACHINE_MARKER_ENV = 'SYNKTI_EMULATED_MACHINE';
 
@@ -14,19 +15,11 @@ export function machinePids(token: string): number[] {
   const needle = Buffer.from(`\0${MACHINE_MARKER_ENV}=${token}\0`);
   const first = Buffer.from(`${MACHINE_MARKER_ENV}=${token}\0`);
   const found: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of processIds()) {
     if (pid === process.pid) continue;
     let environ: Buffer;
     try {
-      environ = readFileSync(`/proc/${name}/environ`);
+      environ = readFileSync(`/proc/${pid}/environ`);
     } catch {
       continue; // gone, or not ours to read
     }

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { liveProcessStats, processStartTime } from '@synkti/cloud';
 import { join } from 'node:path';
 
 /** The processes of one local node: its instance host, the agent it booted, the agent's workload. */
@@ -11,37 +12,9 @@ export interface LocalNodePids {
   workload?: number | undefined;
 }
 
-/** pid → parent pid of every process, from /proc (empty where there is no /proc). */
+/** pid → parent pid of every live process, from /proc (empty where there is no /proc). */
 export function parentPids(): Map<number, number> {
-  const parents = new Map<number, number>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return parents;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Field 2 (comm) is in parentheses and may hold spaces: ppid is the 2nd field after ')'.
-      const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-      if (Number.isInteger(ppid)) parents.set(Number(name), ppid);
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return parents;
-}
-
-/** Field 22 of /proc/<pid>/stat (start time), or undefined. */
-function startTime(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
+  return new Map(liveProcessStats().map((stat) => [stat.pid, stat.ppid]));
 }
 
 /**
@@ -53,7 +26,7 @@ function recordedWorkload(instanceDir: string): number | undefined {
   try {
     const record = JSON.parse(readFileSync(join(instanceDir, 'workload.pid'), 'utf8').slice(0, 4096)) as { pid?: unknown; startTime?: unknown };
     const pid = Number(record.pid);
-    return Number.isInteger(pid) && pid > 0 && startTime(pid) === Number(record.startTime) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && processStartTime(pid) === Number(record.startTime) ? pid : undefined;
   } catch {
     return undefined;
   }

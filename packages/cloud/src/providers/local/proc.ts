@@ -83,19 +83,7 @@ export function processGroupMembers(pgid: number): number[] {
       return [];
     }
   }
-  const members: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return members;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X' && stat.state !== 'x') members.push(stat.pid);
-  }
-  return members;
+  return liveProcessStats().filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
 }
 
 /** Bound on what is read of one /proc/<pid>/cmdline or environ. */
@@ -147,17 +135,22 @@ export function instanceHostOf(pid: number): { id: string; stateDir: string } | 
   return id !== undefined && stateDir !== undefined ? { id, stateDir } : undefined;
 }
 
-function liveStats(): ProcStat[] {
-  const stats: ProcStat[] = [];
+/** Every pid in /proc (empty where there is no /proc). */
+export function processIds(): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return stats;
+    return [];
   }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
+  return entries.filter((entry) => /^\d+$/.test(entry)).map(Number);
+}
+
+/** /proc/<pid>/stat of every live process (zombies and dead ones left out). */
+export function liveProcessStats(): ProcStat[] {
+  const stats: ProcStat[] = [];
+  for (const pid of processIds()) {
+    const stat = readProcStat(pid);
     if (stat && stat.state !== 'Z' && stat.state !== 'X' && stat.state !== 'x') stats.push(stat);
   }
   return stats;
@@ -176,7 +169,7 @@ function liveStats(): ProcStat[] {
  */
 export function instanceProcesses(pgid: number): number[] {
   if (!HAS_PROC) return processGroupMembers(pgid);
-  const stats = liveStats();
+  const stats = liveProcessStats();
   const self = instanceHostOf(pgid);
   // Another instance's host (never this one's) bounds the walk.
   const isOtherHost = (pid: number): boolean => pid !== pgid && instanceHostOf(pid) !== undefined;
@@ -214,7 +207,7 @@ export function localCloudProcesses(stateDir: string, options: { exceptInstances
   if (!HAS_PROC) return [];
   const out: number[] = [];
   const except = options.exceptInstances ?? new Set<string>();
-  for (const s of liveStats()) {
+  for (const s of liveProcessStats()) {
     if (s.pid === process.pid) continue;
     const host = instanceHostOf(s.pid);
     if (host) {
