@@ -29,8 +29,6 @@ const KNOWN_RELATIVE = new Set([
   'packages/agent/src/load-balancer/load-balancer-targets.test.ts → ../../../aws-emulator/src/testing/moto-for-tests.ts',
   'packages/agent/src/model/model-fetcher.test.ts → ../../../cli/src/bootstrap/model-upload.ts',
   'packages/agent/src/model/model-fetcher.test.ts → ../../../cloud/src/providers/aws/testing/s3rver.ts',
-  'packages/agent/src/replacement-placement.test.ts → ../../cloud/src/providers/aws/testing/fake-ec2.ts',
-  'packages/agent/src/replacement-placement.test.ts → ../../cloud/src/providers/aws/testing/fake-time.ts',
   'packages/aws-emulator/src/emulated-aws.test.ts → ../../cli/src/worker/agent-artifact.ts',
   'packages/aws-emulator/src/instance-metadata.test.ts → ../../agent/src/aws-environment.ts',
   'packages/cli/src/bootstrap/bootstrap-cli.test.ts → ../../../cloud/src/providers/aws/testing/fake-ec2.ts',

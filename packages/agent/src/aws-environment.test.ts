@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { validateCluster, type ClusterSpec } from '@synkti/core';
 import { placementZoneOrder } from '@synkti/cloud';
-import { FakeEc2 } from '../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { FakeEc2 } from '@synkti/cloud/aws-testing';
 import { awsLaunchSettingsFromMetadata, awsProviderForWorker, mergeWorkerSubnets, withSubnetZones } from './aws-environment.ts';
 import { readClusterConfig } from './cluster-config-source.ts';
 
