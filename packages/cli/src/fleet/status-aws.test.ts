@@ -28,8 +28,10 @@ before(async () => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-      id: 'i-00000000000000001', role: 'worker', zone: 'us-east-1a', state: 'ready', address: '127.0.0.1',
-      ports: { agent: agentPort, router: 8080, workload: 8000 }, uptimeMs: 65_000, load: 2,
+      // A whole /status body as an agent sends it (the CLI parses it against the contract's schema).
+      id: 'i-00000000000000001', cluster: 'prod', role: 'worker', zone: 'us-east-1a', state: 'ready', pid: 4242, address: '127.0.0.1',
+      ports: { agent: agentPort, router: 8080, workload: 8000 }, startedAt: 1_700_000_001_000, uptimeMs: 65_000, load: 2, cloudListCalls: 3,
+      workload: { state: 'running' }, router: { inFlight: 0 },
       members: [{ id: 'i-00000000000000001', state: 'alive', role: 'worker', address: '127.0.0.1', agentPort, routerPort: 8080 }],
     }));
   });
