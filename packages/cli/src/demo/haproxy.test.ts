@@ -103,6 +103,8 @@ test('haproxy follows the targets and the routers\' health', { skip: haproxyMiss
   // b turns healthy: admitted, and it gets traffic. a answers 503 on health: no new request reaches it.
   b.healthy = true;
   await until('i-b admitted', async () => ((await lb.sync(targets)).admitted.includes('i-b') ? true : undefined));
+  // Admitted is our side's decision; haproxy takes the server UP on its next check.
+  await until('i-b up', async () => ((await lb.servers()).find((s) => s.name === 'i-b')?.status.startsWith('UP') ? true : undefined));
   a.healthy = false;
   await until('i-a marked down', async () => ((await lb.servers()).find((s) => s.name === 'i-a')?.status.startsWith('DOWN') ? true : undefined));
   for (let i = 0; i < 6; i++) assert.deepEqual(await get(`${lb.url}/who`), { status: 200, body: 'b' });
