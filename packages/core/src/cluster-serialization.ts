@@ -35,6 +35,14 @@ const resolvedSchema = z.strictObject({
     lifecycle: z.enum(['spot', 'on-demand']),
     onDemandBase: z.number().int().nonnegative(),
     zones: z.array(z.string()).optional(),
+    autoscale: z.strictObject({
+      min: z.number().int().nonnegative(),
+      max: z.number().int().positive(),
+      metric: z.enum(['inFlight', 'rps']),
+      target: z.number().positive(),
+      upscaleDelayMs: ms,
+      downscaleDelayMs: ms,
+    }).refine((a) => a.min <= a.max, { message: 'min is more than max' }).optional(),
   })),
   workload: z.strictObject({
     command: z.array(z.string()).min(1),

@@ -16,6 +16,18 @@ const duration = z.union([z.string(), z.number()]).refine(
 const port = z.number().int().min(1).max(65535);
 const count = z.number().int().min(0).max(MAX_NODES);
 
+/** Load-driven pool size (issue 21): off unless set; min ≤ count ≤ max checked in crossFieldIssues. */
+export const autoscaleInputSchema = z.strictObject({
+  min: count,
+  max: count,
+  /** In-flight requests (router, or the engine's running + waiting) per ready replica to aim for. */
+  targetInFlightPerReplica: z.number().positive().max(1e6).optional(),
+  /** Requests per second per ready replica to aim for. */
+  targetRps: z.number().positive().max(1e6).optional(),
+  upscaleDelay: duration.optional(),
+  downscaleDelay: duration.optional(),
+});
+
 export const poolInputSchema = z.strictObject({
   count,
   size: z.enum(SIZES).optional(),
@@ -24,6 +36,7 @@ export const poolInputSchema = z.strictObject({
   lifecycle: z.enum(['spot', 'on-demand']).optional(),
   onDemandBase: count.optional(),
   zones: z.array(z.string().min(1)).min(1).optional(),
+  autoscale: autoscaleInputSchema.optional(),
 });
 
 export const workloadInputSchema = z.strictObject({
@@ -78,7 +91,25 @@ export interface PoolSpec {
   /** How many of `count` always run on-demand. */
   onDemandBase: number;
   zones: string[] | undefined;
+  /** Load-driven size between min and max (absent: the pool keeps `count`). */
+  autoscale?: AutoscaleSpec | undefined;
 }
+
+/** A pool's autoscaling, resolved: one target metric, delays in milliseconds. */
+export interface AutoscaleSpec {
+  min: number;
+  max: number;
+  /** What `target` counts per ready replica: in-flight requests, or requests per second. */
+  metric: 'inFlight' | 'rps';
+  target: number;
+  /** How long load must ask for more replicas, without a break, before the pool grows. */
+  upscaleDelayMs: number;
+  /** How long load must ask for fewer replicas, without a break, before the pool shrinks. */
+  downscaleDelayMs: number;
+}
+
+/** Defaults of a pool's autoscale delays: grow fast, shrink slowly (a wrong shrink costs requests' latency, a wrong grow costs minutes of a node). */
+export const AUTOSCALE_DEFAULTS = { upscaleDelay: '30s', downscaleDelay: '5 minutes' } as const;
 
 export interface WorkloadSpec {
   /**
@@ -149,6 +180,7 @@ function allowedKeysAt(path: (string | number)[]): string[] {
   const shape = (schema: z.ZodType): string[] => Object.keys((schema as unknown as { shape: Record<string, unknown> }).shape);
   if (path.length === 0) return shape(clusterInputSchema);
   if (path[0] === 'pools' && path.length === 2) return shape(poolInputSchema);
+  if (path[0] === 'pools' && path[2] === 'autoscale' && path.length === 3) return shape(autoscaleInputSchema);
   if (path[0] === 'workload' && path.length === 1) return shape(workloadInputSchema);
   if (path[0] === 'timeouts' && path.length === 1) return shape(timeoutsInputSchema);
   if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
@@ -210,6 +242,13 @@ const EXAMPLES: Record<string, string> = {
   targetGroupArns: `targetGroupArns: ["${TARGET_GROUP_ARN_EXAMPLE}"]`,
   model: `model: { uri: "${MODEL_URI_EXAMPLE}" }`,
   uri: `uri: "${MODEL_URI_EXAMPLE}"`,
+  autoscale: 'autoscale: { min: 1, max: 8, targetInFlightPerReplica: 4 }',
+  min: 'min: 1',
+  max: 'max: 8',
+  targetInFlightPerReplica: 'targetInFlightPerReplica: 4',
+  targetRps: 'targetRps: 20',
+  upscaleDelay: 'upscaleDelay: "30s"',
+  downscaleDelay: 'downscaleDelay: "5 minutes"',
 };
 
 function describeType(value: unknown): string {
@@ -282,7 +321,7 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
         const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
         return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: `e.g. ${EXAMPLES.command!}` }];
       }
-      if (path[0] === 'timeouts' || field === 'startupTimeout') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (path[0] === 'timeouts' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
       if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
@@ -313,6 +352,26 @@ function durationAt(value: unknown, fallback: string): number | undefined {
 
 function objectAt(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A pool's autoscale against itself and the pool's count: min ≤ count ≤ max, one target. */
+function autoscaleIssues(role: string, count: number | undefined, autoscale: Record<string, unknown> | undefined): ConfigIssue[] {
+  if (!autoscale) return [];
+  const issues: ConfigIssue[] = [];
+  const at = `pools.${role}.autoscale`;
+  const min = countAt(autoscale.min, undefined);
+  const max = countAt(autoscale.max, undefined);
+  if (min !== undefined && max !== undefined && min > max) {
+    issues.push({ path: `${at}.min`, message: `${min} is more than max (${max})`, hint: `set min to ${max} or less, or raise max` });
+  } else if (max === 0) {
+    issues.push({ path: `${at}.max`, message: 'must be at least 1: a pool of 0 replicas sees no load to grow from', hint: 'e.g. max: 8' });
+  } else if (count !== undefined && min !== undefined && max !== undefined && (count < min || count > max)) {
+    issues.push({ path: `pools.${role}.count`, message: `${count} is outside autoscale's ${min}..${max}`, hint: `the pool starts at count: set count between ${min} and ${max}` });
+  }
+  const targets = ['targetInFlightPerReplica', 'targetRps'].filter((key) => autoscale[key] !== undefined);
+  if (targets.length === 0) issues.push({ path: at, message: 'names no target', hint: 'add targetInFlightPerReplica (e.g. 4 concurrent streams per replica) or targetRps (e.g. 20)' });
+  if (targets.length === 2) issues.push({ path: `${at}.targetRps`, message: 'is set beside targetInFlightPerReplica: a pool scales on one target', hint: 'keep one of targetInFlightPerReplica and targetRps' });
+  return issues;
 }
 
 /**
@@ -348,6 +407,7 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
     if (count !== undefined && onDemandBase !== undefined && onDemandBase > count) {
       issues.push({ path: `pools.${role}.onDemandBase`, message: `${onDemandBase} on-demand nodes is more than the pool's count of ${count}`, hint: `set onDemandBase to ${count} or less` });
     }
+    issues.push(...autoscaleIssues(role, count, objectAt(pool.autoscale)));
     const types = pool.instanceTypes;
     if (typeof pool.instanceType === 'string' && Array.isArray(types) && typeof types[0] === 'string' && types[0] !== pool.instanceType) {
       issues.push({ path: `pools.${role}.instanceTypes`, message: `starts with "${types[0]}", not instanceType "${pool.instanceType}"`, hint: 'list the preferred type first, or leave instanceType out (the first of instanceTypes is preferred)' });
@@ -384,6 +444,18 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+function resolveAutoscale(input: z.output<typeof autoscaleInputSchema>): AutoscaleSpec {
+  const rps = input.targetRps !== undefined;
+  return {
+    min: input.min,
+    max: input.max,
+    metric: rps ? 'rps' : 'inFlight',
+    target: rps ? input.targetRps! : input.targetInFlightPerReplica!,
+    upscaleDelayMs: parseDuration(input.upscaleDelay ?? AUTOSCALE_DEFAULTS.upscaleDelay),
+    downscaleDelayMs: parseDuration(input.downscaleDelay ?? AUTOSCALE_DEFAULTS.downscaleDelay),
+  };
+}
+
 function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
   const provider = input.provider ?? 'local';
   const timeouts = { ...DEFAULT_TIMEOUTS, ...input.timeouts };
@@ -399,6 +471,7 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       lifecycle: pool.lifecycle ?? 'spot',
       onDemandBase: pool.onDemandBase ?? 0,
       zones: pool.zones,
+      ...(pool.autoscale ? { autoscale: resolveAutoscale(pool.autoscale) } : {}),
     };
   }
   const workload = input.workload;
