@@ -11,6 +11,7 @@
 // Plain JavaScript on purpose: the `synkti` binary loads this before anything can
 // compile TypeScript. esbuild is imported only when a build is needed.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -122,8 +123,14 @@ ${names.map((key) => `export const ${key} = lazy(${JSON.stringify(key)});`).join
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CACHE = join(REPO_ROOT, 'node_modules/.cache/synkti-cli');
+// SYNKTI_CLI_BUNDLE_CACHE: another cache directory (tests build into a scratch one).
+const CACHE = process.env.SYNKTI_CLI_BUNDLE_CACHE || join(REPO_ROOT, 'node_modules/.cache/synkti-cli');
 const CURRENT = join(CACHE, 'current.json');
+const LOCK = join(CACHE, 'build.lock');
+/** A lock older than this is from a build that hung or a machine that rebooted: taken over. */
+const LOCK_STALE_MS = 120_000;
+/** How long a caller waits for another process's build before building on its own. */
+const LOCK_WAIT_MS = 180_000;
 
 /** True when every file the bundle was built from still has the size and mtime it had. */
 function fresh(inputs) {
@@ -139,43 +146,112 @@ function fresh(inputs) {
   return true;
 }
 
+/** The record of the newest bundle, if it names one that is on disk. */
+function readCurrent() {
+  try {
+    const current = JSON.parse(readFileSync(CURRENT, 'utf8'));
+    if (typeof current.dir === 'string' && typeof current.inputs === 'object' && existsSync(join(CACHE, current.dir, BUNDLE_ENTRY))) return current;
+  } catch {
+    // No bundle yet, or a record mid-replace (it is renamed into place, so only absent).
+  }
+  return undefined;
+}
+
+const entryUrl = (dir) => new URL(`file://${join(CACHE, dir, BUNDLE_ENTRY)}`).href;
+
+/** Takes the build lock: true when this process holds it now. */
+function tryLock() {
+  try {
+    writeFileSync(LOCK, JSON.stringify({ pid: process.pid, at: Date.now() }), { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if (error.code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** A lock whose holder is gone (no such process) or that is older than LOCK_STALE_MS. */
+function lockIsStale() {
+  let age;
+  try {
+    age = Date.now() - statSync(LOCK).mtimeMs;
+  } catch {
+    return false; // Released while we looked: the next tryLock will take it.
+  }
+  if (age > LOCK_STALE_MS) return true;
+  try {
+    const { pid } = JSON.parse(readFileSync(LOCK, 'utf8'));
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // ESRCH: the holder died without releasing. A lock still being written parses as
+    // nothing: its holder is alive, wait for it.
+    return error.code === 'ESRCH';
+  }
+}
+
+function releaseLock() {
+  try {
+    if (JSON.parse(readFileSync(LOCK, 'utf8')).pid === process.pid) rmSync(LOCK, { force: true });
+  } catch {
+    // Taken over as stale, or already gone.
+  }
+}
+
 /**
  * The repository's bundle, built first if missing or stale: the cli.mjs file URL, or
  * undefined when it cannot be built (a source mid-edit that does not parse, no esbuild),
- * and the caller runs the sources through tsx instead. Concurrent callers each build into
- * their own directory and the last to finish is used; all of them work.
+ * and the caller runs the sources through tsx instead. Builds are serialised by a lock
+ * file: concurrent first runs (a test runner, several terminals) wait for one build and
+ * use it, instead of each compiling its own copy.
  */
 export async function ensureRepoBundle() {
-  try {
-    const current = JSON.parse(readFileSync(CURRENT, 'utf8'));
-    if (typeof current.dir === 'string' && existsSync(join(CACHE, current.dir, BUNDLE_ENTRY)) && fresh(current.inputs)) {
-      return new URL(`file://${join(CACHE, current.dir, BUNDLE_ENTRY)}`).href;
-    }
-  } catch {
-    // No bundle yet (or an unreadable record): build one.
-  }
+  const seen = readCurrent();
+  if (seen && fresh(seen.inputs)) return entryUrl(seen.dir);
   try {
     mkdirSync(CACHE, { recursive: true });
-    const dir = `b-${Date.now().toString(36)}-${process.pid}`;
-    const outDir = join(CACHE, dir);
-    const stamp = {};
-    const started = Date.now();
-    const files = await buildCliBundle({ sourceRoot: REPO_ROOT, outDir, logLevel: 'silent' });
-    // This file too: a change to how the bundle is built rebuilds it.
-    for (const file of [...files, fileURLToPath(import.meta.url)]) {
-      const stat = statSync(file);
-      // A file saved during the build may not be in it: record it as changed, so the next run builds again.
-      stamp[file] = [stat.size, stat.mtimeMs >= started - 1000 ? -1 : stat.mtimeMs];
+    const waitUntil = Date.now() + LOCK_WAIT_MS;
+    let locked = tryLock();
+    while (!locked) {
+      // Someone else is building: use theirs as soon as it is recorded.
+      const now = readCurrent();
+      if (now && now.dir !== seen?.dir) return entryUrl(now.dir);
+      if (lockIsStale()) rmSync(LOCK, { force: true });
+      else if (Date.now() > waitUntil) break; // A wedged builder must not wedge us: build unlocked.
+      else await sleep(100);
+      locked = tryLock();
     }
-    const tmp = `${CURRENT}.${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ dir, inputs: stamp }));
-    renameSync(tmp, CURRENT);
-    removeOldBundles(dir);
-    return new URL(`file://${join(outDir, BUNDLE_ENTRY)}`).href;
+    try {
+      // The holder before us may have finished between our first look and the lock.
+      const now = readCurrent();
+      if (now && now.dir !== seen?.dir && fresh(now.inputs)) return entryUrl(now.dir);
+      return await buildIntoCache();
+    } finally {
+      if (locked) releaseLock();
+    }
   } catch (error) {
     if (process.env.SYNKTI_DEBUG) console.error('synkti: could not build the CLI bundle, running the sources through tsx:', error);
     return undefined;
   }
+}
+
+async function buildIntoCache() {
+  const dir = `b-${Date.now().toString(36)}-${process.pid}`;
+  const outDir = join(CACHE, dir);
+  const stamp = {};
+  const started = Date.now();
+  const files = await buildCliBundle({ sourceRoot: REPO_ROOT, outDir, logLevel: 'silent' });
+  // This file too: a change to how the bundle is built rebuilds it.
+  for (const file of [...files, fileURLToPath(import.meta.url)]) {
+    const stat = statSync(file);
+    // A file saved during the build may not be in it: record it as changed, so the next run builds again.
+    stamp[file] = [stat.size, stat.mtimeMs >= started - 1000 ? -1 : stat.mtimeMs];
+  }
+  const tmp = `${CURRENT}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ dir, inputs: stamp }));
+  renameSync(tmp, CURRENT);
+  removeOldBundles(dir);
+  return entryUrl(dir);
 }
 
 /** Older bundles, kept an hour for processes still running from them (they load chunks lazily). */
