@@ -5,8 +5,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { SynktiError } from '@synkti/core';
 import { PipelineQueueMetrics, PipelineRequeuer, openTaskDatabase, type TaskDatabase } from '@synkti/tasks';
-import { createPipelineApi } from './api-app.ts';
-import { ApiKeyring, loadApiKeys } from './api-keys.ts';
+import { ApiKeyring, createPipelineApi, loadApiKeys } from '@synkti/tasks/pipelines-api';
 import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 import { loadPipelineModules } from './load-pipelines.ts';
 import { openPipelineStore } from './pipeline-store.ts';

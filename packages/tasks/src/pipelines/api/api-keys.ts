@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SynktiError } from '@synkti/core';
-import type { PipelineJobStream } from '@synkti/tasks';
+import type { PipelineJobStream } from '../types.ts';
 
 export interface ApiKeyEntry {
   /** The secret (≥ 16 characters). */

@@ -14,7 +14,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import { isSynktiError } from '@synkti/core';
 import type { ObjectStore } from '@synkti/cloud';
-import { JOB_STATES, readPipelineResult, type Pipeline, type PipelineJobRecord, type TaskDatabase } from '@synkti/tasks';
+import type { Pipeline } from '../define-pipeline.ts';
+import { readPipelineResult } from '../result-store.ts';
+import { JOB_STATES, type PipelineJobRecord, type TaskDatabase } from '../types.ts';
 import type { ApiKeyEntry, ApiKeyring } from './api-keys.ts';
 import { pipelineOpenApi } from './openapi.ts';
 
