@@ -6,7 +6,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalCloud, listAllInstances } from '@synkti/cloud';
@@ -43,6 +43,9 @@ test('every invalid flag is refused with a message naming it', async () => {
     [['--objective', 'sphere', '--dim', '3', '--target-f', 'low'], /--target-f/],
     [['--objective', 'sphere', '--dim', '3', '--x0', '1,2'], /--x0 has 2 values but --dim is 3/],
     [['--objective', 'sphere', '--dim', '3', '--population', '8', '--popsize', '9'], /--population and --popsize give different values/],
+    [['--objective', 'sphere', '--dim', '3', '--noise-handling', 'average'], /--noise-handling.*none, reevaluate/],
+    [['--objective', 'sphere', '--dim', '3', '--noise-handling', 'reevaluate', '--restarts', 'bipop'], /--noise-handling reevaluate cannot be combined with --restarts/],
+    [['--objective', 'sphere', '--dim', '3', '--max-samples', '8'], /--max-samples needs --noise-handling reevaluate/],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(['batch', 'cmaes', ...args, '--state-dir', stateDir], { cwd: dir, timeoutMs: 60_000 })));
   results.forEach((result, i) => {
@@ -92,4 +95,31 @@ test('a candidate that cannot be evaluated stops the run naming it; dlq, status,
   assert.equal(cancel.code, 0, cancel.stderr);
   const list = await runCli(['batch', 'status', '--state-dir', stateDir, '--json'], { cwd: dir });
   assert.deepEqual((JSON.parse(list.stdout) as Array<{ run: string; status: string }>).map((r) => [r.run, r.status]), [[run, 'cancelled']]);
+});
+
+test('--noise-handling reevaluate scores every candidate several times on the workers and ranks by the mean', { timeout: 120_000 }, async () => {
+  const help = await runCli(['batch', 'cmaes', '--help'], { cwd: dir });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /--noise-handling <how>[\s\S]*reevaluate/);
+  assert.match(help.stdout, /--max-samples <n>/);
+
+  // Sphere plus uniform noise: a win-rate-like objective whose every call differs.
+  const objective = join(dir, 'noisy-sphere.mjs');
+  writeFileSync(objective, 'export default function (x) { return x.reduce((a, v) => a + v * v, 0) + Math.random(); }\n');
+  const run = 'noisy';
+  const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '2', '--population', '4', '--generations', '3', '--seed', '5',
+    '--noise-handling', 'reevaluate', '--max-samples', '4', '--workers', '1', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 110_000 });
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout) as { status: string; generations: number; evaluations: number; results_accepted: number; noise_samples: number | null; lost_tasks: number };
+  assert.equal(summary.status, 'done');
+  assert.equal(summary.generations, 3);
+  assert.equal(summary.lost_tasks, 0);
+  // Generation 1 has one sample each and no variance estimate, so the count doubles at once;
+  // it never exceeds --max-samples.
+  assert.ok(summary.noise_samples !== null && summary.noise_samples >= 2 && summary.noise_samples <= 4, `samples ${summary.noise_samples}`);
+  assert.ok(summary.evaluations >= 4 + 8 + 8, `evaluations ${summary.evaluations}: each candidate was scored once, then at least twice`);
+  // Every sample was a task scored by a worker, none invented by the coordinator.
+  assert.ok(summary.results_accepted >= summary.evaluations, `accepted ${summary.results_accepted} < evaluations ${summary.evaluations}`);
+  const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { samples?: number });
+  assert.deepEqual(lines.map((l) => l.samples !== undefined), [true, true, true], 'each generation records its sample count');
 });

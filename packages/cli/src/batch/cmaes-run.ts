@@ -12,7 +12,7 @@ import { BATCH_COORDINATOR_ENV, batchQueueNames, queueNameOfUrl, readStackEnviro
 import type { LocalCloud, ObjectStore } from '@synkti/cloud';
 import {
   checkpointKeyOf, createCoordinator, readCheckpoint, runGenerations, validateRunId, type CmaEsRestartsState, type CmaEsState, type RestartRecord,
-  type RestartStrategy,
+  type RestartStrategy, type ResampledCmaEsState,
   type CoordinatorCheckpoint, type UnscorablePolicy,
 } from '@synkti/tasks';
 import { createProgress } from '../output.ts';
@@ -72,7 +72,21 @@ export interface CmaesRunMeta {
   targetF?: number | undefined;
   /** Start point; undefined = zeros. */
   x0?: number[] | undefined;
+  /** 'reevaluate': ResampledCmaEs; undefined = one evaluation per candidate. */
+  noiseHandling?: NoiseHandling | undefined;
+  /** With 'reevaluate': most evaluations per candidate. */
+  maxSamples?: number | undefined;
 }
+
+/**
+ * How a noisy objective is handled: `none` scores each candidate once; `reevaluate`
+ * scores it `samples` times and ranks by the mean, doubling the samples whenever noise
+ * dominates the generation's differences (ResampledCmaEs).
+ */
+export type NoiseHandling = 'none' | 'reevaluate';
+export const NOISE_HANDLINGS: readonly NoiseHandling[] = ['none', 'reevaluate'];
+/** `--max-samples` default: as ResampledCmaEs's. */
+export const DEFAULT_MAX_SAMPLES = 64;
 
 /** What the CLI reads from either optimizer. */
 interface CmaesView {
@@ -83,6 +97,8 @@ interface CmaesView {
   readonly mean: number[];
   readonly populationSize: number;
   readonly runs?: RestartRecord[];
+  /** Re-evaluation: evaluations per candidate now. */
+  readonly samples?: number;
 }
 
 export interface BatchCmaesOptions {
@@ -100,6 +116,10 @@ export interface BatchCmaesOptions {
   targetF?: number | undefined;
   /** `--x0`, one value per dimension. */
   x0?: number[] | undefined;
+  /** `--noise-handling`. @default "none" */
+  noiseHandling?: NoiseHandling | undefined;
+  /** `--max-samples` (with `reevaluate`). @default 64 */
+  maxSamples?: number | undefined;
   workers: number;
   backend?: BatchBackend | undefined;
   resume?: string | undefined;
@@ -147,6 +167,8 @@ export interface BatchSummary {
   stop_reason: string | null;
   /** Each CMA-ES run (the first and every restart) with its λ, evaluations, best f and stop reason; empty for a plain run. */
   restart_runs: RestartRecord[];
+  /** With `--noise-handling reevaluate`: evaluations per candidate at the end (best f is a mean of that many); null otherwise. */
+  noise_samples: number | null;
   resumed: boolean;
   workers_launched: number;
   workers_replaced: number;
@@ -180,6 +202,7 @@ async function settle(options: BatchCmaesOptions, checkpoints: { store: ObjectSt
       ['--seed', options.seed, meta.seed], ['--sigma', options.sigma, meta.sigma], ['--backend', options.backend, meta.backend],
       ['--restarts', options.restarts, meta.restarts], ['--max-evals', options.maxEvals, meta.maxEvals], ['--target-f', options.targetF, meta.targetF],
       ['--x0', options.x0?.join(','), meta.x0?.join(',')],
+      ['--noise-handling', options.noiseHandling, meta.noiseHandling ?? 'none'], ['--max-samples', options.maxSamples, meta.maxSamples],
     ];
     for (const [flag, given, was] of checks) if (given !== undefined && given !== was) throw differs(flag, given, was, run);
     if (options.generations !== undefined) {
@@ -197,6 +220,15 @@ async function settle(options: BatchCmaesOptions, checkpoints: { store: ObjectSt
   }
   // Restarts, a budget or a target make it an evaluation-bounded run: generations stop being the limit.
   const bounded = options.restarts !== undefined || options.maxEvals !== undefined || options.targetF !== undefined;
+  const reevaluate = options.noiseHandling === 'reevaluate';
+  if (reevaluate && bounded) {
+    // ResampledCmaEs wraps one CMA-ES run: no restarts, and a noisy mean is no ground for a target or an evaluation budget.
+    const flag = options.restarts !== undefined ? '--restarts' : options.maxEvals !== undefined ? '--max-evals' : '--target-f';
+    throw new SynktiError('E_USAGE', `--noise-handling reevaluate cannot be combined with ${flag}`, { hint: 'bound a re-evaluating run with --generations (and --max-samples)' });
+  }
+  if (options.maxSamples !== undefined && !reevaluate) {
+    throw new SynktiError('E_USAGE', '--max-samples needs --noise-handling reevaluate', { hint: 'add --noise-handling reevaluate, or omit --max-samples' });
+  }
   return {
     run,
     resume: false,
@@ -210,6 +242,7 @@ async function settle(options: BatchCmaesOptions, checkpoints: { store: ObjectSt
       sigma: options.sigma,
       ...(bounded ? { restarts: options.restarts ?? 'none', maxEvals: options.maxEvals, targetF: options.targetF } : {}),
       ...(options.x0 !== undefined ? { x0: options.x0 } : {}),
+      ...(reevaluate ? { noiseHandling: 'reevaluate' as const, maxSamples: options.maxSamples ?? DEFAULT_MAX_SAMPLES } : {}),
       backend: options.backend ?? (options.stack ? 'sqs' : 'local'),
       sqsEndpoint: options.sqsEndpoint,
       region: options.region ?? options.stack?.region,
@@ -286,7 +319,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       note(`publishing Synkti/Batch Backlog and BacklogPerWorker (Cluster=${options.metricsCluster}) to CloudWatch every ${formatDuration(options.metricsIntervalMs ?? 60_000)}`);
     }
     // Loaded on use: the rest of the CLI does not need the optimizer.
-    const { CmaEs, CmaEsRestarts } = await import('@synkti/tasks');
+    const { CmaEs, CmaEsRestarts, ResampledCmaEs } = await import('@synkti/tasks');
     if (typeof CmaEs?.create !== 'function') throw new SynktiError('E_BATCH_CMAES', 'this build has no CMA-ES (@synkti/tasks/cmaes)', { hint: 'update Synkti' });
     let cma: CmaesView | undefined;
     let runsRecorded = 0;
@@ -296,12 +329,17 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       ...(meta.sigma !== undefined ? { initialSigma: meta.sigma } : {}),
       ...(meta.x0 !== undefined ? { initialMean: meta.x0 } : {}),
     };
-    const result = await runGenerations<CmaEsState | CmaEsRestartsState, CmaesRunMeta>({
+    const result = await runGenerations<CmaEsState | CmaEsRestartsState | ResampledCmaEsState, CmaesRunMeta>({
       coordinator,
       generations: meta.generations,
       meta,
       resume,
       create: () => {
+        if (meta.noiseHandling === 'reevaluate') {
+          const o = ResampledCmaEs.create({ ...options0, maxSamples: meta.maxSamples });
+          cma = o;
+          return o;
+        }
         // A plain run keeps the plain state (runs from before restarts resume unchanged).
         if (meta.restarts === undefined) return (cma = CmaEs.create(options0));
         const o = CmaEsRestarts.create({ ...options0, restarts: meta.restarts, maxEvaluations: meta.maxEvals, targetF: meta.targetF });
@@ -309,6 +347,11 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
         return o;
       },
       restore: (state) => {
+        if (state.format === 'synkti-cmaes-resampled/v1') {
+          const o = ResampledCmaEs.restore(state);
+          cma = o;
+          return o;
+        }
         if (state.format === 'synkti-cmaes-restarts/v1') {
           const o = CmaEsRestarts.restore(state);
           runsRecorded = o.runs.length;
@@ -319,8 +362,8 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       },
       onGeneration: (report) => {
         const c = cma!;
-        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
-        const lines = [JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, populationSize: c.populationSize, generationMs: report.ms })];
+        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}${c.samples !== undefined ? ` ×${c.samples} samples` : ''}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
+        const lines = [JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, populationSize: c.populationSize, ...(c.samples !== undefined ? { samples: c.samples } : {}), generationMs: report.ms })];
         // Each CMA-ES run that ended (a restart follows, or the optimisation stops) gets its own line.
         const runs = c.runs ?? [];
         for (const record of runs.slice(runsRecorded)) {
@@ -353,6 +396,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       mean: [...c.mean],
       stop_reason: result.checkpoint.stopReason ?? null,
       restart_runs: c.runs ?? [],
+      noise_samples: c.samples ?? null,
       resumed: resume,
       workers_launched: fleet.launched,
       workers_replaced: fleet.replaced,
@@ -386,6 +430,7 @@ export function renderBatchSummary(summary: BatchSummary): string {
     ['workers launched / replaced / preempted', `${summary.workers_launched} / ${summary.workers_replaced} / ${summary.workers_preempted}`],
     ['time', formatDuration(summary.seconds * 1000)],
   ];
+  if (summary.noise_samples !== null) rows.splice(3, 0, ['samples per candidate', `${summary.noise_samples} (best f is their mean)`]);
   if (summary.stop_reason) rows.push(['stopped early', summary.stop_reason]);
   return renderPairs(rows);
 }

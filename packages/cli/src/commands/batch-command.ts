@@ -9,7 +9,7 @@ import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
-import { renderBatchSummary, runBatchCmaes, stackTargetFromEnv } from '../batch/cmaes-run.ts';
+import { DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, renderBatchSummary, runBatchCmaes, stackTargetFromEnv, type NoiseHandling } from '../batch/cmaes-run.ts';
 import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
@@ -55,6 +55,11 @@ function restartsOption(value: string): RestartStrategy {
   return value as RestartStrategy;
 }
 
+function noiseHandlingOption(value: string): NoiseHandling {
+  if (!(NOISE_HANDLINGS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${NOISE_HANDLINGS.join(', ')} (reevaluate for a noisy objective, e.g. a win rate)`);
+  return value as NoiseHandling;
+}
+
 function finiteNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a finite number, e.g. 1e-8');
@@ -96,6 +101,8 @@ export function registerBatchCommands(program: Command): void {
     .option('--restarts <strategy>', `when a CMA-ES run stops (Hansen's criteria), start again: ${RESTART_STRATEGIES.join(', ')} (default none; bipop for multimodal objectives)`, restartsOption)
     .option('--max-evals <n>', 'evaluation budget over all runs (default with --restarts or --target-f: 100000 × dim)', wholeNumberOption(1, 1e12))
     .option('--target-f <f>', 'stop once the best f is below this', finiteNumber)
+    .option('--noise-handling <how>', `a noisy objective (e.g. a win rate over games): ${NOISE_HANDLINGS.join(', ')}. reevaluate scores each candidate several times and ranks by the mean, doubling the samples whenever noise hides the differences (default none)`, noiseHandlingOption)
+    .option('--max-samples <n>', `with --noise-handling reevaluate: most evaluations per candidate (default ${DEFAULT_MAX_SAMPLES})`, wholeNumberOption(1, 1_000_000))
     .option('--workers <n>', 'local spot worker instances to keep running (0: workers started elsewhere with `synkti batch worker`)', wholeNumberOption(0, 256), 2)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')} (postgres reads SYNKTI_POSTGRES_URL)`, backendOption)
     .option('--resume <run>', 'continue a run from its last checkpoint (other settings come from the run)', runOption)
@@ -118,6 +125,7 @@ export function registerBatchCommands(program: Command): void {
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
       popsize?: number; sigma0?: number; x0?: number[]; restarts?: RestartStrategy; maxEvals?: number; targetF?: number;
+      noiseHandling?: NoiseHandling; maxSamples?: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
       metricsCluster?: string; metricsInterval: number; stack: boolean;
@@ -135,7 +143,7 @@ export function registerBatchCommands(program: Command): void {
         population: oneOf(o.population, o.popsize, '--population and --popsize'), sigma: oneOf(o.sigma, o.sigma0, '--sigma and --sigma0'),
         // One --x0 number stands for every coordinate.
         x0: o.x0 !== undefined && o.x0.length === 1 && o.dim !== undefined ? new Array<number>(o.dim).fill(o.x0[0]!) : o.x0,
-        restarts: o.restarts, maxEvals: o.maxEvals, targetF: o.targetF,
+        restarts: o.restarts, maxEvals: o.maxEvals, targetF: o.targetF, noiseHandling: o.noiseHandling, maxSamples: o.maxSamples,
         backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,

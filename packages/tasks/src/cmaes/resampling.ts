@@ -73,6 +73,8 @@ export class ResampledCmaEs {
   }
 
   get samples(): number { return this.s.samples; }
+  /** CMA-ES's λ: candidates per generation (each asked `samples` times). */
+  get populationSize(): number { return this.cma.populationSize; }
   get evaluations(): number { return this.s.evaluations; }
   get generation(): number { return this.cma.generation; }
   get sigma(): number { return this.cma.sigma; }
