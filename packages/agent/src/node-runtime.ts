@@ -163,6 +163,10 @@ export class NodeRuntime {
       // preempted node that left is checked: its own launch at the notice may have found no
       // capacity (the Replacer finds the replacement it launched, or retries).
       if (member.state !== 'stopped' || member.noticeDeadline !== undefined) this.replacer?.peerLost(member.id, member.role);
+      // Lost, not left: its address may just drop packets, so the router stops waiting on it
+      // (requests not yet answered go elsewhere, streams under way are cut). A node that left
+      // gracefully finished its streams first.
+      if (member.state !== 'stopped') this.router?.peerLost(member.id);
     });
     // A lost peer that came back is no longer searched for (its timer stops at once).
     agent.on('memberJoined', (member) => this.replacer?.peerBack(member.id));

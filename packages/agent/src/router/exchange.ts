@@ -21,6 +21,8 @@ export interface ExchangeContext {
   readonly maxQueue: number;
   readonly retries: number;
   readonly onUpstreamFailure: ((peerId: string, error: unknown) => void) | undefined;
+  /** A peer timed out (connect, first byte, stream idle): it gets no new request for a while. */
+  holdPeer(peerId: string): void;
   /** True once drain() or stop() began: every response then closes its connection, so clients reconnect elsewhere. */
   closeConnections: boolean;
   /** Called once per exchange when its client response is over, however it ended. */
@@ -44,7 +46,15 @@ function isStaleConnection(error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
 
+/** undici's timeouts: the peer's address went silent (or the peer is stuck), not a refusal. */
+function isSilence(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
 const REQUEST_ABORTED = new Error('request cancelled by the router');
+/** What an exchange on a peer that membership lost fails with. */
+const PEER_LOST = Object.assign(new Error('membership lost the peer (it stopped answering)'), { code: 'SYNKTI_PEER_LOST' });
 
 /**
  * One try of a request on one peer: undici's dispatch handler. It forwards events to its
@@ -327,6 +337,7 @@ export class Exchange implements Waiter, DeadlineNode {
   }
 
   onAttemptError(attempt: Attempt, error: Error): void {
+    if (isSilence(error)) this.#ctx.holdPeer(attempt.slot.id);
     if (attempt.headers === undefined) this.#attemptFailed(attempt.slot, error);
     else this.#upstreamDied(attempt.slot, error);
   }
@@ -394,6 +405,21 @@ export class Exchange implements Waiter, DeadlineNode {
     }
     this.#ctx.metrics.error('upstream_aborted');
     this.#abort(502);
+  }
+
+  /**
+   * Membership lost `peerId` (it stopped answering: crashed, or its packets are dropped):
+   * an attempt on it will never hear back. Before any byte reached the client the request
+   * goes to another peer; a stream already under way is cut, so the client sees an error
+   * now instead of a silence that lasts until a timeout. True if this exchange was on it.
+   */
+  peerLost(peerId: string): boolean {
+    const attempt = this.#attempt;
+    if (this.#finished || attempt === undefined || attempt.slot.id !== peerId) return false;
+    this.#attempt = undefined;
+    attempt.cancel();
+    this.#upstreamDied(attempt.slot, PEER_LOST);
+    return true;
   }
 
   onDeadline(): void {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import type { EngineLoad } from './engine-load.ts';
 
@@ -37,9 +38,27 @@ export interface PeerSlot {
   capacity: number;
   /** True once the peer left the set (or changed its URL); its agent closes when idle. */
   retired: boolean;
+  /** performance.now() until which the peer gets no new request (it timed out or was lost); 0: none. */
+  heldUntil: number;
 }
 
-function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
+/** The per-peer connection timeouts of the router (see RouterOptions for their meaning); 0 turns one off. */
+export interface PeerTimeouts {
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+}
+
+/**
+ * Connect 2 s: inside a VPC a connect takes well under a millisecond, and 2 s covers one
+ * lost SYN (Linux resends it after 1 s); undici's own default is 10 s. First byte 120 s and
+ * stream idle 60 s: a model may queue and prefill for long before its first token (and a
+ * non-streamed answer sends nothing until it is whole), so these are backstops for a peer
+ * that is alive but stuck; a peer that vanished is cut sooner, when membership loses it.
+ */
+export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = { connectTimeoutMs: 2000, firstByteTimeoutMs: 120_000, streamIdleTimeoutMs: 60_000 };
+
+function makeSlot(peer: RouterPeer, maxSockets: number, timeouts: PeerTimeouts): PeerSlot {
   let hostname = '127.0.0.1';
   let port = 80;
   let hostHeader = '';
@@ -63,13 +82,15 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
     urlError,
     // One keep-alive pool per peer: connection setup is the largest per-request cost a proxy
     // can avoid, and undici's parser costs far less per response and per chunk than
-    // http.request's. Its own timeouts are off: the router's request deadline governs, and
-    // a stream may pause between tokens for as long as the model needs.
+    // http.request's. Its timeouts bound the silence of a peer whose address stopped
+    // answering (packets dropped, no reset): connect, the response head, and the gaps
+    // between body chunks. The router's request deadline still bounds the whole request.
     pool: new Pool(`http://${hostHeader === '' ? '127.0.0.1' : hostHeader}`, {
       connections: maxSockets,
       pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
+      connectTimeout: timeouts.connectTimeoutMs,
+      headersTimeout: timeouts.firstByteTimeoutMs,
+      bodyTimeout: timeouts.streamIdleTimeoutMs,
       keepAliveTimeout: 30_000,
     }),
     inFlight: 0,
@@ -78,6 +99,7 @@ function makeSlot(peer: RouterPeer, maxSockets: number): PeerSlot {
     ownAtEngine: 0,
     capacity: 0,
     retired: false,
+    heldUntil: 0,
   };
 }
 
@@ -124,18 +146,36 @@ function scoreOf(slot: PeerSlot, engine: EngineLoad | undefined, meanChunkMs: nu
 export class PeerTable {
   readonly #peers: () => readonly RouterPeer[];
   readonly #maxInFlight: number;
+  readonly #timeouts: PeerTimeouts;
+  readonly #now: () => number;
   readonly #slots = new Map<string, PeerSlot>();
 
-  constructor(peers: () => readonly RouterPeer[], maxInFlightPerPeer: number) {
+  constructor(peers: () => readonly RouterPeer[], maxInFlightPerPeer: number, timeouts: PeerTimeouts = DEFAULT_PEER_TIMEOUTS, now: () => number = () => performance.now()) {
     this.#peers = peers;
     this.#maxInFlight = maxInFlightPerPeer;
+    this.#timeouts = timeouts;
+    this.#now = now;
+  }
+
+  /**
+   * No new request goes to the peer for `ms` (it timed out, or membership lost it): a peer
+   * whose address went silent costs one timeout, not one per request. A later pick after the
+   * hold tries it again. Holding an unknown peer does nothing.
+   */
+  hold(peerId: string, ms: number): void {
+    const slot = this.#slots.get(peerId);
+    if (slot !== undefined) slot.heldUntil = Math.max(slot.heldUntil, this.#now() + ms);
+  }
+
+  #held(slot: PeerSlot | undefined, now: number): boolean {
+    return slot !== undefined && slot.heldUntil > now;
   }
 
   #slotFor(peer: RouterPeer): PeerSlot {
     let slot = this.#slots.get(peer.id);
     if (slot === undefined || slot.baseUrl !== peer.baseUrl) {
       if (slot !== undefined) this.#retire(slot);
-      slot = makeSlot(peer, this.#maxInFlight);
+      slot = makeSlot(peer, this.#maxInFlight, this.#timeouts);
       this.#slots.set(peer.id, slot);
     }
     return slot;
@@ -177,11 +217,12 @@ export class PeerTable {
     let best: PeerSlot | undefined;
     let bestScore = Number.POSITIVE_INFINITY;
     let ties = 0;
+    const now = this.#now();
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       if (exclude !== undefined && exclude.has(peer.id)) continue;
       const slot = this.#slotFor(peer);
-      if (slot.inFlight >= this.#maxInFlight) continue;
+      if (slot.inFlight >= this.#maxInFlight || this.#held(slot, now)) continue;
       const score = scoreOf(slot, peer.engine, meanChunkMs);
       if (score < bestScore) {
         best = slot;
@@ -209,10 +250,14 @@ export class PeerTable {
     if (slot.retired && slot.inFlight === 0) void slot.pool.destroy();
   }
 
-  /** True when the current set holds a peer outside `exclude`, loaded or not. */
+  /** True when the current set holds a peer outside `exclude` and not held, loaded or not. */
   hasCandidate(exclude: ReadonlySet<string>): boolean {
     const peers = this.#currentPeers();
-    for (let i = 0; i < peers.length; i++) if (!exclude.has(peers[i]!.id)) return true;
+    const now = this.#now();
+    for (let i = 0; i < peers.length; i++) {
+      const id = peers[i]!.id;
+      if (!exclude.has(id) && !this.#held(this.#slots.get(id), now)) return true;
+    }
     return false;
   }
 

@@ -7,7 +7,7 @@ import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 import { ClientConnections } from './client-connections.ts';
 import { DeadlineList } from './deadline-list.ts';
 import { Exchange, MAX_BODY_BYTES, type ExchangeContext } from './exchange.ts';
-import { PeerTable, type RouterPeer } from './peer-table.ts';
+import { DEFAULT_PEER_TIMEOUTS, PeerTable, type RouterPeer } from './peer-table.ts';
 import { RouterMetrics } from './router-metrics.ts';
 import { WaitQueue } from './wait-queue.ts';
 
@@ -72,6 +72,22 @@ export interface RouterOptions {
   healthy?: () => boolean;
   /** Told when a peer failed at the network level (refused, reset, died mid-response). @default none */
   onUpstreamFailure?: (peerId: string, error: unknown) => void;
+  /**
+   * Longest wait for a TCP connection to a peer. A peer whose address stopped answering
+   * drops the SYN (no refusal comes): the request then goes to another peer. 0: no limit.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for a peer's response head once the request is sent; the request then
+   * goes to another peer (nothing reached the client yet). Set it above the longest
+   * non-streamed answer. 0: no limit. @default 120000
+   */
+  firstByteTimeoutMs?: number;
+  /** Longest silence between two body chunks of a peer's response; the client's stream is then cut. 0: no limit. @default 60000 */
+  streamIdleTimeoutMs?: number;
+  /** After a timeout on a peer (or peerLost), how long it gets no new request. @default 10000 */
+  peerHoldMs?: number;
 }
 
 export interface Router {
@@ -96,6 +112,12 @@ export interface Router {
   idleForMs(): number;
   /** Client connections open now. */
   connections(): number;
+  /**
+   * Membership lost this peer (not a graceful leave): it gets no new request for
+   * `peerHoldMs`, requests waiting on it go to other peers, and streams from it that
+   * already reached their clients are cut at once. Returns the requests it touched.
+   */
+  peerLost(peerId: string): number;
 }
 
 function checkCount(name: string, value: number, min: number): number {
@@ -116,6 +138,12 @@ export function createRouter(options: RouterOptions): Router {
   const maxQueue = checkCount('maxQueue', options.maxQueue ?? 1024, 0);
   const queueTimeoutMs = checkCount('queueTimeoutMs', options.queueTimeoutMs ?? 30_000, 0);
   const retries = checkCount('retries', options.retries ?? 2, 0);
+  const timeouts = {
+    connectTimeoutMs: checkCount('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULT_PEER_TIMEOUTS.connectTimeoutMs, 0),
+    firstByteTimeoutMs: checkCount('firstByteTimeoutMs', options.firstByteTimeoutMs ?? DEFAULT_PEER_TIMEOUTS.firstByteTimeoutMs, 0),
+    streamIdleTimeoutMs: checkCount('streamIdleTimeoutMs', options.streamIdleTimeoutMs ?? DEFAULT_PEER_TIMEOUTS.streamIdleTimeoutMs, 0),
+  };
+  const peerHoldMs = checkCount('peerHoldMs', options.peerHoldMs ?? 10_000, 0);
   if (typeof options.peers !== 'function') {
     throw new SynktiError('E_ROUTER_OPTIONS', 'router option peers must be a function returning the ready peers', {
       hint: 'pass peers: () => membership.readyPeers()',
@@ -133,7 +161,7 @@ export function createRouter(options: RouterOptions): Router {
     }
     return listed.length === 0 && fallbackPeer !== undefined ? [fallbackPeer] : listed;
   };
-  const table = new PeerTable(currentPeers, maxInFlightPerPeer);
+  const table = new PeerTable(currentPeers, maxInFlightPerPeer, timeouts, () => performance.now());
   const queue = new WaitQueue(table, { timeoutMs: queueTimeoutMs, pollMs: QUEUE_POLL_MS, now: Date.now });
   const metrics = new RouterMetrics(options.registry ?? new Registry(), {
     peerLoads: () => table.loads(),
@@ -157,6 +185,7 @@ export function createRouter(options: RouterOptions): Router {
     maxQueue,
     retries,
     onUpstreamFailure: options.onUpstreamFailure,
+    holdPeer: (peerId) => table.hold(peerId, peerHoldMs),
     closeConnections: false,
     done() {
       active--;
@@ -325,5 +354,11 @@ export function createRouter(options: RouterOptions): Router {
     inFlight: () => active,
     idleForMs: () => (active > 0 ? 0 : performance.now() - lastBusyAt),
     connections: () => clients.size,
+    peerLost(peerId) {
+      table.hold(peerId, peerHoldMs);
+      let touched = 0;
+      for (const node of deadlines.toArray()) if ((node as Exchange).peerLost(peerId)) touched++;
+      return touched;
+    },
   };
 }
