@@ -7,6 +7,7 @@ export {
   TARGET_GROUP_ARN, TARGET_GROUP_ARN_EXAMPLE, MAX_TARGET_GROUPS, type LoadBalancerSpec,
 } from './load-balancer-spec.ts';
 export { rendezvousScore, rendezvousRank, rendezvousPick } from './rendezvous.ts';
+export { pickRole } from './pick-role.ts';
 export { defineCluster } from './define-cluster.ts';
 export { validateCluster, AUTOSCALE_DEFAULTS, type AutoscaleSpec, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';
 export { serializeCluster, deserializeCluster, MAX_CLUSTER_SUBNETS, SUBNET_ID, ZONE_NAME } from './cluster-serialization.ts';

@@ -8,14 +8,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { FakeEc2, startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
 import { FakeSsm } from './fake-ssm.ts';
-import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
 import { buildProgram } from '../main.ts';
 import { runProgram } from '../program.ts';
 import { bootstrapTestHooks } from '../commands/bootstrap-command.ts';
-import type { BootstrapReport } from './bootstrap.ts';
-import type { ModelUploadReport } from './model-upload.ts';
+import type { BootstrapReport, ModelUploadReport } from '@synkti/infra/bootstrap';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -1,6 +1,5 @@
 /** The per-step summary bootstrap prints: what was created, what was already there. */
-import type { BootstrapReport } from './bootstrap.ts';
-import type { ModelUploadReport } from './model-upload.ts';
+import type { BootstrapReport, ModelUploadReport } from '@synkti/infra/bootstrap';
 
 const LABEL: Record<string, string> = {
   created: 'created', present: 'present', planned: 'planned', skipped: 'skipped', failed: 'FAILED', blocked: 'blocked',

@@ -15,17 +15,23 @@ import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-e
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import { createS3ObjectStore, renderWorkerUserData, type S3ObjectStoreOptions } from '@synkti/cloud';
-import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
-import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
-import { runBootstrap, type BootstrapOptions, type BootstrapReport } from './bootstrap.ts';
+import { FakeEc2, startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
+import {
+  MODEL_MANIFEST_NAME, createPulumiInfraRunner, digestFile, fileBackendHasStack, runBootstrap as runBootstrapSteps, type BootstrapOptions,
+  type BootstrapReport, type InfraRunner, type InfraRunRequest,
+} from '@synkti/infra/bootstrap';
+import type { AwsLaunchFlags } from '../worker/worker-settings.ts';
+import { cliBootstrapDeps, type CliBootstrapDepsInput } from './bootstrap-deps.ts';
 import { renderBootstrapReport } from './bootstrap-output.ts';
 import { FakeSsm } from './fake-ssm.ts';
 import { SpotServeFleet, defaultPlanFile, runMockStack, type PolicyDocument } from '@synkti/infra';
-import { createPulumiInfraRunner, fileBackendHasStack, type InfraRunner, type InfraRunRequest } from './infra-runner.ts';
-import { MODEL_MANIFEST_NAME } from './model-upload.ts';
-import { digestFile } from './s3-file-upload.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** The bootstrap library with this CLI's packer, worker pool and versions: what `synkti bootstrap` runs. */
+function runBootstrap(options: BootstrapOptions<AwsLaunchFlags>, deps: CliBootstrapDepsInput): Promise<BootstrapReport> {
+  return runBootstrapSteps(options, cliBootstrapDeps(deps));
+}
 
 const AMI = 'ami-0123456789abcdef0';
 const ACCOUNT_ID = '123456789012';

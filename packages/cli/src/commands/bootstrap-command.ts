@@ -6,18 +6,18 @@ import { createS3ObjectStore } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
 import { EXIT } from '../exit-codes.ts';
 import { repeatable } from '../option-parsers.ts';
-import { runBootstrap, type BootstrapDeps } from '../bootstrap/bootstrap.ts';
-import { checkBucketFlag, checkProjectName, defaultBucketNames, modelPrefix } from '../bootstrap/bootstrap-names.ts';
+import {
+  checkBucketFlag, checkProjectName, createPulumiInfraRunner, defaultBucketNames, modelPrefix, runBootstrap, uploadModel, type ModelUploadProgress,
+} from '@synkti/infra/bootstrap';
+import { cliBootstrapDeps, type CliBootstrapDepsInput } from '../bootstrap/bootstrap-deps.ts';
 import { renderBootstrapReport, renderModelUploadReport } from '../bootstrap/bootstrap-output.ts';
-import { createPulumiInfraRunner } from '../bootstrap/infra-runner.ts';
-import { uploadModel, type ModelUploadProgress } from '../bootstrap/model-upload.ts';
 import { DEFAULT_NODE_VERSION } from '../worker/worker-settings.ts';
 
 /**
  * Stand-ins for tests that drive the command through `buildProgram()`: a fake infra
  * runner, a local S3 server, mocked EC2 and SSM clients, a packer. Empty in real use.
  */
-export const bootstrapTestHooks: { deps?: Partial<BootstrapDeps> | undefined } = {};
+export const bootstrapTestHooks: { deps?: Partial<CliBootstrapDepsInput> | undefined } = {};
 
 function workerCount(value: string): number {
   const n = Number(value);
@@ -155,12 +155,12 @@ export function registerBootstrapCommands(program: Command): void {
         aws: { imageId: options.imageId, subnet: options.subnet, securityGroup: options.securityGroup, instanceProfile: options.instanceProfile, onDemandFallback: options.onDemandFallback },
         bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, kmsKeyId: options.kmsKeyId, logLevel: options.logLevel,
         dryRun: options.dryRun,
-      }, {
+      }, cliBootstrapDeps({
         infra: createPulumiInfraRunner({ backendUrl: options.backend }),
         progress: (line) => progress.update(line),
         modelProgress: (p) => progress.update(modelProgressLine(p)),
         ...hooks,
-      });
+      }));
       progress.done();
       console.log(options.json ? JSON.stringify(report, null, 2) : renderBootstrapReport(report));
       if (!report.ok) {

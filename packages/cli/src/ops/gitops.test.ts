@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { MOCK_ACCOUNT, outputValue, runMockStack } from '@synkti/infra';
 import { isSynktiError } from '@synkti/core';
 import { gitopsInit, repoFromRemoteUrl, WORKFLOW_FILE, GITOPS_IAC_DIR } from './gitops-init.ts';
-import type { PolicyDocument, PolicyStatement } from './gitops-policies.ts';
+import type { PolicyDocument, PolicyStatement } from '@synkti/infra/gitops';
 
 const BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 

@@ -9,9 +9,9 @@ import {
   DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SynktiError, isSynktiError, validateCluster } from '@synkti/core';
+import { SynktiError, isSynktiError, pickRole, validateCluster } from '@synkti/core';
 import { renderWorkerUserData, type InstanceProvider, type InstanceRecord, type LaunchSpec } from '@synkti/cloud';
-import { launchWorkers, listWorkers, pickRole, resolveWorkerIds, terminateWorkers } from './worker-fleet.ts';
+import { launchWorkers, listWorkers, resolveWorkerIds, terminateWorkers } from './worker-fleet.ts';
 import { openWorkerProvider } from './worker-provider.ts';
 import { userDataOptions, type UserDataFlags } from './worker-settings.ts';
 

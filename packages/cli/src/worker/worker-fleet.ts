@@ -4,7 +4,7 @@
  * instances tagged with this cluster are ever listed or terminated.
  */
 import { randomBytes } from 'node:crypto';
-import { SynktiError, TAG_CLUSTER, TAG_ROLE, type ClusterSpec } from '@synkti/core';
+import { SynktiError, TAG_CLUSTER, TAG_ROLE, pickRole, type ClusterSpec } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
 
 export interface LaunchWorkersOptions {
@@ -22,17 +22,6 @@ export interface LaunchWorkersOptions {
 
 const LIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
 const ALL_STATES: InstanceState[] = [...LIVE_STATES, 'terminated'];
-
-/** The pool a command acts on: the one named, or the only one. */
-export function pickRole(spec: ClusterSpec, role: string | undefined): string {
-  const roles = Object.keys(spec.pools);
-  if (role === undefined) {
-    if (roles.length === 1) return roles[0]!;
-    throw new SynktiError('E_USAGE', `cluster ${spec.name} has several pools (${roles.join(', ')}): say which`, { hint: `e.g. --role ${roles[0]}` });
-  }
-  if (!spec.pools[role]) throw new SynktiError('E_USAGE', `no pool named ${role} in cluster ${spec.name}`, { hint: `pools: ${roles.join(', ')}` });
-  return role;
-}
 
 /**
  * Launches `count` workers one by one (each its own idempotency token, so a retried

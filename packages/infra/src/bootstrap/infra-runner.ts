@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { InfraConfig } from '@synkti/infra';
+import type { InfraConfig } from '../infra-program.ts';
 
 export interface InfraRunRequest {
   /** Pulumi stack name. */
@@ -46,8 +46,6 @@ export function countChanges(changes: Record<string, number>): number {
   return Object.entries(changes).filter(([kind]) => kind !== 'same').reduce((n, [, v]) => n + v, 0);
 }
 
-/** The state backend the same way @synkti/infra picks it (its automation.ts openStack). */
-
 /**
  * Whether a stack exists in a file:// backend, from its files alone (asking the Pulumi CLI
  * would set up the backend's directory on first use). undefined for other backends.
@@ -61,11 +59,11 @@ export function fileBackendHasStack(backendUrl: string, project: string, stack: 
   return [join(stacks, project, stack), join(stacks, stack)].some((base) => existsSync(`${base}.json`) || existsSync(`${base}.json.gz`));
 }
 
-/** The Automation-API runner (@synkti/infra, and Pulumi with it, is loaded on first use). */
+/** The Automation-API runner (the rest of @synkti/infra, and Pulumi with it, is loaded on first use). */
 export function createPulumiInfraRunner(options: { backendUrl?: string | undefined; env?: NodeJS.ProcessEnv | undefined } = {}): InfraRunner {
   return {
     async preview(request) {
-      const infra = await import('@synkti/infra');
+      const infra = await import('../index.ts');
       infra.requirePulumiCli('preview', options.env);
       const backendUrl = infra.infraBackendUrl(options);
       const planned = `stack ${request.stack} does not exist yet: would create it, run pulumi preview, then up exactly that plan`;
@@ -86,7 +84,7 @@ export function createPulumiInfraRunner(options: { backendUrl?: string | undefin
       return { changes: result.changeSummary as Record<string, number> };
     },
     async up(request) {
-      const infra = await import('@synkti/infra');
+      const infra = await import('../index.ts');
       const stack = { stack: request.stack, config: request.config, backendUrl: options.backendUrl, env: options.env, onOutput: request.onOutput };
       const { planFile, changes } = await infra.infraPreview(stack);
       const outputs = await infra.infraUp({ ...stack, planFile });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
 import { createS3ObjectStore, type S3ObjectStore } from '@synkti/cloud';
-import { startTestS3, type TestS3 } from '../../../cloud/src/providers/aws/testing/s3rver.ts';
+import { startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
 import { MODEL_MANIFEST_NAME, uploadModel, type ModelManifest, type ModelUploadProgress } from './model-upload.ts';
 import { MAX_SINGLE_PUT_BYTES, digestFile } from './s3-file-upload.ts';
 

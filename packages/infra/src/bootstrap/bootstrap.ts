@@ -15,22 +15,20 @@
  * nothing. With dryRun nothing is changed (only reads: HeadBucket, DescribeInstances,
  * GetParameter without decryption, and no agent is packed): each step says what it would
  * do. A failed step stops the run (the later steps need it) and is reported with its hint.
+ *
+ * A library: the caller (the CLI's `bootstrap` command) supplies what only it has through
+ * BootstrapDeps: how the agent release is packed, how workers are listed and launched,
+ * its default versions and how errors name its flags.
  */
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { SynktiError, isSynktiError, validateCluster, type ClusterSpec } from '@synkti/core';
+import { SynktiError, isSynktiError, pickRole, validateCluster, type ClusterSpec } from '@synkti/core';
 import { agentArtifactKey, createS3ObjectStore, defaultSecretParameter, nodeTarballKey, type S3ObjectStore, type S3ObjectStoreOptions } from '@synkti/cloud';
-import type { InfraConfig } from '@synkti/infra';
-import { importAwsSdk } from '../lazy-aws-sdk.ts';
-import { packAgentArtifact } from '../worker/agent-artifact.ts';
-import { launchWorkers, listWorkers, pickRole } from '../worker/worker-fleet.ts';
-import { openWorkerProvider } from '../worker/worker-provider.ts';
-import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
+import type { InfraConfig } from '../infra-program.ts';
 import { checkBucketFlag, checkKmsKeyId, checkProjectName, checkSecretParameter, defaultBucketNames, kmsKeyArnRegion, type BucketNames } from './bootstrap-names.ts';
 import { countChanges, type InfraRunner } from './infra-runner.ts';
 import { uploadModel, type ModelUploadProgress } from './model-upload.ts';
@@ -69,7 +67,45 @@ export interface BootstrapReport {
   steps: BootstrapStep[];
 }
 
-export interface BootstrapOptions {
+/** What the workers step reads of the launch settings; the caller's own type may carry more (subnets, ...). */
+export interface BootstrapAwsLaunch {
+  imageId?: string | undefined;
+  securityGroup?: string[] | undefined;
+  instanceProfile?: string | undefined;
+}
+
+/** What the workers' boot script is rendered from. */
+export interface BootstrapUserData {
+  bucket: string;
+  version: string;
+  sha256: string | undefined;
+  nodeVersion: string | undefined;
+  arch: 'x64' | 'arm64' | undefined;
+  nodeSha256: string | undefined;
+  nodeTarball: string | undefined;
+  bucketOwner: string | undefined;
+  secretParameter: string;
+  logLevel: string | undefined;
+}
+
+/** The workers step's request: the pool, where to launch (flags merged with the stack's outputs) and the boot script's inputs. */
+export interface BootstrapWorkersRequest<A extends BootstrapAwsLaunch = BootstrapAwsLaunch> {
+  spec: ClusterSpec;
+  role: string;
+  aws: A;
+  userData: BootstrapUserData;
+}
+
+/** The pool as the workers step sees it. */
+export interface BootstrapWorkerPool {
+  /** Ids of the pool's live instances. */
+  list(): Promise<string[]>;
+  /** Launches `count` workers (tags set at launch); resolves with their ids. */
+  launch(count: number, onLaunched: (id: string, index: number, count: number) => void): Promise<string[]>;
+  close(): void;
+}
+
+export interface BootstrapOptions<A extends BootstrapAwsLaunch = BootstrapAwsLaunch> {
   /** The project: the cluster name, SynktiCluster tag value and bucket-name prefix. */
   project: string;
   /**
@@ -93,13 +129,13 @@ export interface BootstrapOptions {
   checkpointsBucket?: string | undefined;
   /** A packed agent release to upload instead of packing one here. @default pack one */
   artifact?: string | undefined;
-  /** Agent release version (with `artifact`). @default this CLI's version */
+  /** Agent release version (with `artifact`). @default deps.defaults.version */
   version?: string | undefined;
   /** Local Node.js tarball to upload to artifacts/ (its SHA-256 goes into the boot script). */
   nodeTarball?: string | undefined;
   /** SHA-256 of a Node.js tarball already in the bucket (instead of nodeTarball). */
   nodeSha256?: string | undefined;
-  /** @default DEFAULT_NODE_VERSION */
+  /** @default deps.defaults.nodeVersion */
   nodeVersion?: string | undefined;
   /** @default 'x64' */
   arch?: 'x64' | 'arm64' | undefined;
@@ -112,7 +148,7 @@ export interface BootstrapOptions {
   /** The pool. @default the only pool */
   role?: string | undefined;
   /** Where EC2 instances launch (AMI, subnets, ...). Instance profile and security group default to the stack's outputs. */
-  aws?: AwsLaunchFlags | undefined;
+  aws?: A | undefined;
   bucketOwner?: string | undefined;
   /**
    * SSM SecureString with the cluster secret: created if missing, never overwritten.
@@ -132,17 +168,21 @@ export interface BootstrapOptions {
   dryRun?: boolean | undefined;
 }
 
-export interface BootstrapDeps {
+export interface BootstrapDeps<A extends BootstrapAwsLaunch = BootstrapAwsLaunch> {
   /** The infrastructure step (tests pass a fake). */
   infra: InfraRunner;
   /** How S3 is reached. @default the SDK's default chain, in the cluster's region */
   s3?: S3ObjectStoreOptions | undefined;
-  /** EC2 client (tests pass a mocked one). @default the SDK's default chain */
-  ec2Client?: EC2Client | undefined;
   /** SSM client (tests pass a mocked one). @default the SDK's default chain, in the cluster's region */
   ssmClient?: SSMClient | undefined;
-  /** Packs the agent release into `outDir`. @default packAgentArtifact */
-  packArtifact?: ((outDir: string) => Promise<{ file: string; version: string }>) | undefined;
+  /** Packs the agent release (`version`: the one asked for, if any) into `outDir`. */
+  packArtifact: (outDir: string, version: string | undefined) => Promise<{ file: string; version: string }>;
+  /** Opens the pool the workers step lists and launches into. */
+  openWorkers: (request: BootstrapWorkersRequest<A>) => BootstrapWorkerPool;
+  /** The agent release and Node.js versions used when the options name none. */
+  defaults: { version: string; nodeVersion: string };
+  /** Says an error in the caller's terms (the CLI names its flags). @default the error as it is */
+  mapError?: ((error: unknown) => unknown) | undefined;
   /** Progress lines (stderr in the CLI). */
   progress?: ((line: string) => void) | undefined;
   /** Model upload progress. */
@@ -176,7 +216,7 @@ async function defaultRegion(): Promise<string> {
 }
 
 /** Everything a flag decides is checked before anything is changed. */
-async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string; kmsKeyId: string | undefined }> {
+async function validate<A extends BootstrapAwsLaunch>(options: BootstrapOptions<A>, deps: BootstrapDeps<A>): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string; kmsKeyId: string | undefined }> {
   const project = checkProjectName(options.project);
   const secretParameter = checkSecretParameter(options.secretParameter ?? options.infraConfig?.serve?.clusterSecretParameterName ?? defaultSecretParameter(project),
     options.secretParameter !== undefined ? '--secret-parameter' : 'the infra config\'s serve.clusterSecretParameterName');
@@ -204,15 +244,15 @@ async function validate(options: BootstrapOptions): Promise<{ spec: ClusterSpec;
   }
   if (workers > 0 && options.nodeTarball === undefined && options.nodeSha256 === undefined) {
     throw new SynktiError('E_USAGE', 'workers install Node.js from the bucket: --node-tarball (or --node-sha256) is missing', {
-      hint: `download node-v${options.nodeVersion ?? DEFAULT_NODE_VERSION}-linux-${options.arch ?? 'x64'}.tar.xz from nodejs.org and pass --node-tarball <file>`,
+      hint: `download node-v${options.nodeVersion ?? deps.defaults.nodeVersion}-linux-${options.arch ?? 'x64'}.tar.xz from nodejs.org and pass --node-tarball <file>`,
     });
   }
   try {
     // Names that become S3 keys: a bad one is refused before anything is created.
     if (options.version !== undefined) agentArtifactKey(options.version);
-    nodeTarballKey(options.nodeVersion ?? DEFAULT_NODE_VERSION, options.arch ?? 'x64');
+    nodeTarballKey(options.nodeVersion ?? deps.defaults.nodeVersion, options.arch ?? 'x64');
   } catch (error) {
-    throw asUsageError(error);
+    throw deps.mapError?.(error) ?? error;
   }
   for (const [flag, path, kind] of [['--artifact', options.artifact, 'file'], ['--node-tarball', options.nodeTarball, 'file'], ['--model-dir', options.modelDir, 'directory']] as const) {
     if (path === undefined) continue;
@@ -279,8 +319,8 @@ function uploadLine(bucket: string, result: UploadFileResult): string {
   return `s3://${bucket}/${result.key} (sha256 ${result.sha256.slice(0, 12)}…)`;
 }
 
-export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDeps): Promise<BootstrapReport> {
-  const { spec, role, workers, secretParameter, kmsKeyId } = await validate(options);
+export async function runBootstrap<A extends BootstrapAwsLaunch>(options: BootstrapOptions<A>, deps: BootstrapDeps<A>): Promise<BootstrapReport> {
+  const { spec, role, workers, secretParameter, kmsKeyId } = await validate(options, deps);
   const project = spec.name;
   const dryRun = options.dryRun ?? false;
   const say = deps.progress ?? (() => undefined);
@@ -291,7 +331,7 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     remaining.shift();
   };
   const fail = (name: BootstrapStepName, error: unknown, extraHint?: string): BootstrapReport => {
-    const e = errorOf(asUsageError(error));
+    const e = errorOf(deps.mapError?.(error) ?? error);
     const hint = [e.hint, extraHint].filter(Boolean).join('; ') || undefined;
     finish({ ...step(name, 'failed', e.message), error: { ...e, hint } });
     for (const rest of remaining) report.steps.push(step(rest, 'blocked', `not run: ${name} failed`));
@@ -340,7 +380,8 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     say(`secret: ${secretParameter}`);
     let client = deps.ssmClient;
     try {
-      const ssm = await importAwsSdk(() => import('./cluster-secret.ts'), '@aws-sdk/client-ssm', 'the cluster secret (SSM Parameter Store)', 'create the parameter by hand');
+      // Loaded here: only this step needs the SSM SDK.
+      const ssm = await import('./cluster-secret.ts');
       client ??= new ssm.SSMClient({ region: spec.region });
       const result = await ssm.ensureSsmClusterSecret({ client, name: secretParameter, cluster: project, kmsKeyId, dryRun });
       const what = `SSM SecureString ${secretParameter}`;
@@ -396,18 +437,18 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     let version: string;
     try {
       let file = options.artifact;
-      version = options.version ?? cliVersion();
+      version = options.version ?? deps.defaults.version;
       if (file === undefined && dryRun) {
         // Packing takes a while and writes files: a dry run only says it would.
         const key = agentArtifactKey(version);
         const changed = [`s3://${buckets.models}/${key} (packed now)`];
-        if (options.nodeTarball !== undefined) changed.push(`s3://${buckets.models}/${nodeTarballKey(options.nodeVersion ?? DEFAULT_NODE_VERSION, options.arch ?? 'x64')} (if it differs)`);
+        if (options.nodeTarball !== undefined) changed.push(`s3://${buckets.models}/${nodeTarballKey(options.nodeVersion ?? deps.defaults.nodeVersion, options.arch ?? 'x64')} (if it differs)`);
         finish(step('artifact', 'planned', `would pack and upload the agent release ${version} to s3://${buckets.models}/${key}${options.nodeTarball !== undefined ? ' and the Node.js tarball' : ''}`, changed));
       }
       if (file === undefined && !dryRun) {
         say('artifact: packing the agent');
         packDir = await mkdtemp(join(tmpdir(), 'synkti-bootstrap-'));
-        const packed = await (deps.packArtifact ?? ((outDir) => packAgentArtifact({ outDir, version: options.version })))(packDir);
+        const packed = await deps.packArtifact(packDir, options.version);
         file = packed.file;
         version = packed.version;
       }
@@ -421,7 +462,7 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
           ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
           : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }));
         report.artifact = { key, version, sha256: agentSha256 };
-        const nodeVersion = options.nodeVersion ?? DEFAULT_NODE_VERSION;
+        const nodeVersion = options.nodeVersion ?? deps.defaults.nodeVersion;
         const nodeKey = nodeTarballKey(nodeVersion, options.arch ?? 'x64');
         const present: string[] = [];
         const missing: string[] = [];
@@ -480,15 +521,15 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
     if (workers === 0) {
       finish(step('workers', 'skipped', '--workers 0: none launched (launch later with `synkti worker launch` or re-run with --workers N)'));
     } else {
-      const aws: AwsLaunchFlags = {
-        ...options.aws,
-        instanceProfile: options.aws?.instanceProfile ?? stringOutput(outputs, 'workerInstanceProfileName'),
-        securityGroup: options.aws?.securityGroup?.length ? options.aws.securityGroup : [stringOutput(outputs, 'workerSecurityGroupId')].filter((g): g is string => g !== undefined),
+      // validate() refused workers > 0 without options.aws.imageId: options.aws is given here.
+      const given = options.aws ?? ({} as A);
+      const aws: A = {
+        ...given,
+        instanceProfile: given.instanceProfile ?? stringOutput(outputs, 'workerInstanceProfileName'),
+        securityGroup: given.securityGroup?.length ? given.securityGroup : [stringOutput(outputs, 'workerSecurityGroupId')].filter((g): g is string => g !== undefined),
       };
-      const fleet = openWorkerProvider(spec, {
-        configFile: join(process.cwd(), 'synkti.config.ts'),
-        ec2Client: deps.ec2Client,
-        aws,
+      const fleet = deps.openWorkers({
+        spec, role, aws,
         userData: {
           bucket: buckets.models, version, sha256: agentSha256, nodeVersion: options.nodeVersion, arch: options.arch,
           nodeSha256: options.nodeSha256, nodeTarball: options.nodeTarball,
@@ -497,20 +538,16 @@ export async function runBootstrap(options: BootstrapOptions, deps: BootstrapDep
       });
       try {
         say(`workers: listing ${project}/${role}`);
-        const live = await listWorkers(fleet.provider, spec, { role });
+        const live = await fleet.list();
+        const present = live;
         const missing = Math.max(0, workers - live.length);
-        const present = live.map((r) => r.id);
         if (missing === 0) {
           finish(step('workers', 'present', `${live.length} running in pool ${role} (wanted ${workers}${live.length > workers ? '; bootstrap never terminates any' : ''})`, [], present));
         } else if (dryRun) {
           finish(step('workers', 'planned', `would launch ${missing} in pool ${role} (${live.length} running, wanted ${workers})`, [`${missing} instance(s)`], present));
         } else {
-          const userData = await fleet.userData();
-          const launched = await launchWorkers(fleet.provider, spec, {
-            count: missing, role, userData,
-            onLaunched: (record, i, count) => say(`workers: launched ${record.id} (${i + 1}/${count})`),
-          });
-          finish(step('workers', 'created', `launched ${launched.length} in pool ${role}${live.length ? `; ${live.length} already running` : ''}`, launched.map((r) => r.id), present));
+          const launched = await fleet.launch(missing, (id, i, count) => say(`workers: launched ${id} (${i + 1}/${count})`));
+          finish(step('workers', 'created', `launched ${launched.length} in pool ${role}${live.length ? `; ${live.length} already running` : ''}`, launched, present));
         }
       } catch (error) {
         return fail('workers', error);
