@@ -11,6 +11,9 @@
  * SDK accepts a full URI only when it is loopback or HTTPS), backed by `credentialsFor`
  * (e.g. RoleSessions.mint of the task role in moto, so the IAM proxy sees the task role).
  *
+ * Secrets (`secrets` of the container, valueFrom ARNs) come from `secretFor`, as ECS's
+ * agent resolves them with the execution role; they reach the process as environment only.
+ *
  * Stopping a task (stopTask, or a Fargate Spot interruption with preemptTask) is SIGTERM,
  * then SIGKILL after the container's stopTimeout (120 s on Fargate Spot), capped by
  * `maxStopTimeoutMs` so a demo does not wait two minutes on a stuck process.
@@ -41,6 +44,12 @@ export interface EcsTaskEmulatorOptions {
    * becomes `node <repo>/packages/cli/bin/synkti.mjs ...`). Return undefined to refuse it.
    */
   resolveCommand: (command: string[], container: { name: string; image: string }) => string[] | undefined;
+  /**
+   * The value of a container's `secrets` entry: ECS resolves each `valueFrom` (a Secrets
+   * Manager or SSM ARN) with the task's execution role before the container starts. A task
+   * whose container has secrets is refused without it. @default none
+   */
+  secretFor?: ((valueFrom: string, secret: { name: string; taskDefinitionArn: string }) => Promise<string>) | undefined;
   /** Environment every task gets first (PATH, the emulated AWS endpoint). @default {} */
   baseEnv?: Record<string, string> | undefined;
   /** Working directory of task processes. @default process.cwd() */
@@ -177,6 +186,13 @@ export class EcsTaskEmulator {
     if (!def || !container) throw new SynktiError('E_ECS_TASK', `task definition ${taskDefinitionArn} of service ${service} has no container`, { hint: 'register it with one essential container' });
     const argv = this.options.resolveCommand(container.command ?? [], { name: container.name ?? '', image: container.image ?? '' });
     if (!argv || argv.length === 0) throw new SynktiError('E_ECS_TASK', `service ${service}: the emulator cannot run ${JSON.stringify(container.command ?? [])} of image ${container.image}`, { hint: 'extend resolveCommand' });
+    // Secrets first: ECS does not start a container whose secrets it cannot resolve.
+    const secrets: Record<string, string> = {};
+    for (const s of container.secrets ?? []) {
+      if (!s.name || !s.valueFrom) continue;
+      if (!this.options.secretFor) throw new SynktiError('E_ECS_TASK', `service ${service}: the container has secret ${s.name} and the emulator has no secretFor`, { hint: 'pass secretFor to EcsTaskEmulator' });
+      secrets[s.name] = await this.options.secretFor(s.valueFrom, { name: s.name, taskDefinitionArn });
+    }
     const taskId = randomBytes(16).toString('hex');
     const token = randomBytes(24).toString('base64url');
     const roleArn = def.taskRoleArn;
@@ -203,6 +219,7 @@ export class EcsTaskEmulator {
     const env: Record<string, string> = {
       ...this.options.baseEnv,
       ...Object.fromEntries((container.environment ?? []).filter((e) => e.name).map((e) => [e.name!, e.value ?? ''])),
+      ...secrets,
       AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/v2/credentials`,
       AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
       ECS_CONTAINER_METADATA_URI_V4: '',

@@ -10,6 +10,8 @@ export { EmulatedMachine, EMULATED_INSTANCE_STATIC_KEYS, writeMachineShims, type
 export {
   emulatedMetadataSource, type EmulatedInstance, type InstanceCredentials, type CredentialsFor, type InstanceEvents, type EmulatedMetadataOptions,
 } from './instance-metadata.ts';
+// PostgreSQL standing in for RDS (and the tests' private server).
+export { startPostgresServer, findPostgresBinDir, POSTGRES_INSTALL_HINT, type PostgresServer, type PostgresServerOptions } from './postgres-server.ts';
 export { makeNodeTarball, type NodeTarball, type NodeTarballOptions } from './node-tarball.ts';
 // ECS: services and their tasks as local processes with their task role's credentials.
 export { EcsTaskEmulator, type EcsTaskEmulatorOptions, type EcsTaskEvent, type EmulatedTask, type TaskCredentials } from './ecs-task-emulator.ts';

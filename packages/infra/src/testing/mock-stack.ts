@@ -85,6 +85,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
       return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:targetgroup/${physical}/0123456789abcdef` } };
     case 'aws:lb/loadBalancer:LoadBalancer':
       return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:loadbalancer/app/${physical}/mock`, dnsName: `${physical}.${region}.elb.amazonaws.com` } };
+    case 'aws:rds/instance:Instance': {
+      // RDS's managed master password lives in a secret RDS names itself; policies and `secrets` name its ARN.
+      const identifier = str(inputs.identifier) ?? name;
+      const secrets = inputs.manageMasterUserPassword === true ? [{ secretArn: `arn:aws:secretsmanager:${region}:${acct}:secret:rds!db-${identifier}-mock`, secretStatus: 'active', kmsKeyId: '' }] : [];
+      return { id: identifier, state: { ...inputs, identifier, address: `${identifier}.mock.${region}.rds.amazonaws.com`, arn: `arn:aws:rds:${region}:${acct}:db:${identifier}`, masterUserSecrets: secrets } };
+    }
+    case 'aws:rds/proxy:Proxy':
+      return { id: physical, state: { ...inputs, name: physical, endpoint: `${physical}.proxy-mock.${region}.rds.amazonaws.com`, arn: `arn:aws:rds:${region}:${acct}:db-proxy:${physical}` } };
     default: {
       const service = type.split(':')[1]?.split('/')[0] ?? 'mock';
       return { id: `${name}-id`, state: { ...inputs, name: physical, arn: `arn:aws:${service}:${region}:${acct}:${name}` } };

@@ -133,3 +133,8 @@ export function synthesizeServeFleetRoles(args: SpotServeFleetArgs = {}, options
   };
   return synthesizeRoles((opts) => new SpotServeFleet(SERVE_NAME, args, opts), { ...mock, physicalIds });
 }
+
+// PipelineCluster's ECS side (roles, task definitions, services, bucket, stored secrets).
+export {
+  synthesizePipelineCluster, type SynthesizedPipelineCluster, type SynthesizedTaskDefinition, type SynthesizedContainer, type SynthesizedEcsService,
+} from './synthesize-pipeline-cluster.ts';
