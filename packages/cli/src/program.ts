@@ -228,7 +228,10 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + '(needs moto_server and the aws CLI)').choices(['local', 'aws-emulator']).default('local'))
     .addOption(new Option('--shape <shape>', 'aws-emulator: serve (the default: a SpotServeFleet-shaped fleet); batch: SpotBatchFleet-shaped (SQS queues + DLQ, S3 bucket, '
       + 'an ECS service of 4 workers run by the ECS task emulator), distributed CMA-ES on rosenbrock 10-D through two worker preemptions and a coordinator kill -9 resumed '
-      + 'from S3; the summary adds exact, lost_tasks, checkpoints, awsCalls and iamDenied against the fleet\'s task and coordinator roles').choices(['serve', 'batch']).default('serve'))
+      + 'from S3; the summary adds exact, lost_tasks, checkpoints, awsCalls and iamDenied against the fleet\'s task and coordinator roles; '
+      + 'pipelines: PipelineCluster-shaped (the API and a service per agent pool as its task definitions declare them, PostgreSQL standing in for RDS, chunks in S3), '
+      + '6 hash jobs × 11 tasks through an agent kill -9 and a spot interruption; the summary adds jobs, tasks, verified, lost_tasks, awsCalls, iamDenied, instancesLeft '
+      + '(needs PostgreSQL too)').choices(['serve', 'batch', 'pipelines']).default('serve'))
     .option('--keep-state', 'aws-emulator: keep the emulator\'s directory (every instance\'s boot and service log) and print where it is', false)
     .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
     .option('--notice <duration>', 'behind-lb and aws-emulator: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
@@ -238,6 +241,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .option('--keep', 'leave the fleet running afterwards', false)
     .action(async (options: { scenario: string; on: string; shape: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
       if (options.shape !== 'serve' && options.on !== 'aws-emulator') throw new SynktiError('E_USAGE', `--shape ${options.shape} runs on the emulated AWS only`, { hint: 'add --on aws-emulator' });
+      if (options.on === 'aws-emulator' && options.shape === 'pipelines') {
+        const { renderAwsEmulatorPipelinesSummary, runAwsEmulatorPipelinesDemo } = await loadImplementation(() => import('./demo/aws-emulator-pipelines.ts'));
+        const summary = await runAwsEmulatorPipelinesDemo({ keepState: options.keepState, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
+        console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorPipelinesSummary(summary));
+        if (summary.failed !== 0 || summary.lost_tasks !== 0 || summary.iamDenied !== 0 || summary.instancesLeft !== 0 || !summary.objects.verified) process.exitCode = 1;
+        return;
+      }
       if (options.on === 'aws-emulator' && options.shape === 'batch') {
         const { renderAwsEmulatorBatchSummary, runAwsEmulatorBatchDemo } = await loadImplementation(() => import('./demo/aws-emulator-batch.ts'));
         const summary = await runAwsEmulatorBatchDemo({ keepState: options.keepState, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
