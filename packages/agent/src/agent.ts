@@ -15,6 +15,7 @@ import { generateNodeKey } from './identity/node-key.ts';
 import { MemberVerifier, type IdentityAnswer } from './identity/member-verifier.ts';
 import { verifyIdentityProof } from '@synkti/cloud';
 import type { EngineLoad } from './router/engine-load.ts';
+import { DesiredConfigs, desiredConfigRequestSchema } from './rollout/desired-config.ts';
 
 export interface AgentOptions {
   cluster: string;
@@ -42,6 +43,8 @@ export interface AgentOptions {
   dashboard?: AgentDashboardOptions;
   logger: Logger;
   clock?: () => number;
+  /** The config generation this node runs (configGeneration of its boot config), gossiped and shown in status. @default none */
+  generation?: string | undefined;
 }
 
 export interface AgentEvents {
@@ -92,6 +95,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   load: () => number = () => 0;
   /** Its engine's last scraped load (set by the node runtime when the workload exports vLLM metrics). */
   engineLoad: () => EngineLoad | undefined = () => undefined;
+  /** Per pool, the config a rollout asked replacements to boot with (PUT /v1/desired-config). */
+  readonly desiredConfigs = new DesiredConfigs();
   private stopping: Promise<void> | undefined;
 
   constructor(options: AgentOptions) {
@@ -169,6 +174,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         incarnation: this.startedAt,
         version: 0,
         load: 0,
+        ...(this.options.generation === undefined ? {} : { generation: this.options.generation }),
       },
       clock: this.clock,
       signSelf: signed ? (member) => nodeKey.signMember(member) : undefined,
@@ -311,8 +317,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       startedAt: this.startedAt,
       uptimeMs: now - this.startedAt,
       load: this.load(),
-      members: view?.members().map((m) => ({ id: m.id, role: m.role, state: m.state, address: m.address, agentPort: m.agentPort, routerPort: m.routerPort, zone: m.zone, load: m.load })) ?? [],
+      members: view?.members().map((m) => ({ id: m.id, role: m.role, state: m.state, address: m.address, agentPort: m.agentPort, routerPort: m.routerPort, zone: m.zone, load: m.load, ...(m.generation ? { generation: m.generation } : {}) })) ?? [],
       cloudListCalls: this.membership?.cloudListCalls ?? 0,
+      ...(this.options.generation ? { generation: this.options.generation } : {}),
+      ...(Object.keys(this.desiredConfigs.generations()).length > 0 ? { desiredGenerations: this.desiredConfigs.generations() } : {}),
       ...this.statusExtras(),
     };
   }
@@ -322,6 +330,14 @@ export class Agent extends EventEmitter<AgentEvents> {
       'GET /live': () => ({ status: 200, body: { live: true } }),
       'GET /ready': () => (this.currentState === 'ready' ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, state: this.currentState } }),
       'GET /status': () => ({ status: 200, body: this.status() }),
+      // A rollout (`synkti deploy`) tells every node which config replacements of a pool boot with.
+      'PUT /v1/desired-config': ({ body }) => {
+        const parsed = desiredConfigRequestSchema.safeParse(body);
+        if (!parsed.success) return { status: 400, body: { error: 'invalid desired config', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        if (!this.desiredConfigs.apply(parsed.data)) return { status: 409, body: { error: 'this node keeps desired configs for at most 64 pools' } };
+        this.options.logger.info({ role: parsed.data.role, generation: parsed.data.generation, cleared: parsed.data.userData === null }, 'desired config set by a rollout');
+        return { status: 200, body: { role: parsed.data.role, generation: parsed.data.userData === null ? this.options.generation ?? null : parsed.data.generation } };
+      },
       'GET /metrics': async () => {
         const metrics = this.metrics!;
         const membership = this.membership;

@@ -3,7 +3,7 @@
  * local cloud). Its configuration comes from instance user data; its secret from the
  * environment; nothing else is needed to join the fleet.
  */
-import { SynktiError, deserializeCluster, isSynktiError } from '@synkti/core';
+import { SynktiError, configGeneration, deserializeCluster, isSynktiError } from '@synkti/core';
 import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
 import { join } from 'node:path';
 import { awsProviderForWorker, withSubnetZones } from './aws-environment.ts';
@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     // The fleet dashboard at /dashboard/ on this agent's port (the pools price the fleet).
     dashboard: { provider: spec.provider, pools: spec.pools },
     logger,
+    // What this node serves, as a hash of its boot config's workload and model (rollouts compare it).
+    generation: configGeneration(spec),
   });
 
   // A workload this node's previous agent left running (that agent was SIGKILLed) is ended

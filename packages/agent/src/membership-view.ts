@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGENT_STATES } from './agent-state.ts';
+import { GENERATION_PATTERN } from '@synkti/core';
 
 /**
  * What one agent knows about another, as disseminated between peers. Every agent owns
@@ -30,6 +31,8 @@ export const memberSchema = z.object({
   noticeDeadline: z.number().int().nonnegative().optional(),
   /** The instance this node was launched to replace (from its SynktiReplaces tag). */
   replaces: z.string().max(64).optional(),
+  /** The config generation the node runs (configGeneration of its boot config): what `synkti deploy` and status read. */
+  generation: z.string().regex(GENERATION_PATTERN).optional(),
   /** The node's own Ed25519 public key (base64, raw 32 bytes), bound to its cloud identity (identity/member-verifier.ts). */
   key: z.string().max(64).optional(),
   /** The node's signature of this entry with that key (identity/node-key.ts signedPayload). */

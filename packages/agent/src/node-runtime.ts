@@ -149,7 +149,9 @@ export class NodeRuntime {
       templateFor: (role) => {
         const pool = spec.pools[role];
         // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData: this.options.userData, zones: pool.zones };
+        // A rollout under way (`synkti deploy`) set the pool's desired config: replacements boot with it, not with ours.
+        const userData = agent.desiredConfigs.get(role)?.userData ?? this.options.userData;
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData, zones: pool.zones };
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,

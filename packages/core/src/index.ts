@@ -1,7 +1,7 @@
 export { SynktiError, isSynktiError } from './errors.ts';
 export { parseDuration, formatDuration, isDurationText } from './duration.ts';
 export {
-  TAG_PREFIX, TAG_CLUSTER, TAG_ROLE, TAG_REPLACES, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_TARGET_GROUPS, isSynktiTagKey,
+  TAG_PREFIX, TAG_CLUSTER, TAG_ROLE, TAG_REPLACES, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_TARGET_GROUPS, TAG_GENERATION, isSynktiTagKey,
 } from './tags.ts';
 export {
   TARGET_GROUP_ARN, TARGET_GROUP_ARN_EXAMPLE, MAX_TARGET_GROUPS, type LoadBalancerSpec,
@@ -12,6 +12,7 @@ export { defineCluster } from './define-cluster.ts';
 export { validateCluster, AUTOSCALE_DEFAULTS, type AutoscaleSpec, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';
 export { serializeCluster, deserializeCluster, MAX_CLUSTER_SUBNETS, SUBNET_ID, ZONE_NAME } from './cluster-serialization.ts';
 export { parseModelUri, modelUriProblem, MODEL_URI_EXAMPLE, type ModelLocation } from './model-uri.ts';
+export { configGeneration, GENERATION_PATTERN, type ConfigGenerationExtra } from './config-generation.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
 export { provideCoreToConfigs } from './config-imports.ts';

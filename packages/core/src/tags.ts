@@ -10,6 +10,8 @@ export const TAG_PORT_ROUTER = 'SynktiPortRouter';
 export const TAG_PORT_WORKLOAD = 'SynktiPortWorkload';
 /** Target group ARNs (space-separated) a node leaves at its notice and joins once ready. */
 export const TAG_TARGET_GROUPS = 'SynktiTargetGroups';
+/** The config generation the instance was launched with (configGeneration): set by `synkti deploy` on its surges. */
+export const TAG_GENERATION = 'SynktiGeneration';
 
 export function isSynktiTagKey(key: string): boolean {
   return key.startsWith(TAG_PREFIX);

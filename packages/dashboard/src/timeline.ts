@@ -1,4 +1,4 @@
-import { TAG_REPLACES, formatDuration } from '@synkti/core';
+import { TAG_GENERATION, TAG_REPLACES, formatDuration } from '@synkti/core';
 import type { InstanceRecord, InterruptionNotice } from '@synkti/cloud';
 import type { AgentStatusView, InstanceLifeTimes } from './fleet-source.ts';
 import type { TimelineEvent, TimelineKind } from './snapshot.ts';
@@ -52,7 +52,7 @@ export class TimelineTracker {
         const replaces = record.tags[TAG_REPLACES];
         past.push(replaces
           ? { at: life.launchedAt, kind: 'replacement', node: id, text: `${id} launched to replace ${replaces}` }
-          : { at: life.launchedAt, kind: 'launch', node: id, text: `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})` });
+          : { at: life.launchedAt, kind: 'launch', node: id, text: `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})${launchGeneration(record)}` });
       }
       // (A notice still running out on a live node is the first round's: it reads the notice itself.)
       if (life.terminatedAt !== null && life.terminatedAt >= since && !isLiveInstance(record)) {
@@ -85,7 +85,7 @@ export class TimelineTracker {
         if (!first) {
           const replaces = record.tags[TAG_REPLACES];
           if (replaces) emit('replacement', id, `${id} launched to replace ${replaces}`);
-          else emit('launch', id, `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})`);
+          else emit('launch', id, `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})${launchGeneration(record)}`);
         }
       }
       if (k.ended) continue;
@@ -95,7 +95,7 @@ export class TimelineTracker {
       }
       const agentState = status?.state;
       if (agentState !== undefined && agentState !== k.agentState) {
-        if (agentState === 'ready' && !first) emit('ready', id, `${id} ready (${status!.role}, ${status!.zone})`);
+        if (agentState === 'ready' && !first) emit('ready', id, `${id} ready (${status!.role}, ${status!.zone}${status!.generation ? `, generation ${status!.generation}` : ''})`);
         if (agentState === 'draining') emit('drain', id, `${id} draining: its peers stop routing to it`);
         k.agentState = agentState;
       } else if (agentState === undefined && record.state === 'running' && k.agentState === 'ready') {
@@ -119,6 +119,12 @@ export class TimelineTracker {
     if (first) emit('watch', '', `watching ${observations.filter((o) => isLiveInstance(o.record)).length} node(s)`);
     return events;
   }
+}
+
+/** A rollout's surge carries the generation it launches (`synkti deploy`): the timeline names it. */
+function launchGeneration(record: InstanceRecord): string {
+  const generation = record.tags[TAG_GENERATION];
+  return generation ? `: rollout to generation ${generation}` : '';
 }
 
 function emitEnd(record: InstanceRecord, emit: (kind: TimelineKind, node: string, text: string) => void): void {

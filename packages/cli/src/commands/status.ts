@@ -1,5 +1,5 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { TAG_ROLE, formatDuration, type ClusterSpec } from '@synkti/core';
+import { TAG_GENERATION, TAG_ROLE, formatDuration, type ClusterSpec } from '@synkti/core';
 import type { NodeReport } from '../agent-status.ts';
 import { openFleet } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
@@ -47,9 +47,11 @@ export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions
       status ? formatDuration(status.uptimeMs) : '-',
       status ? String(status.load) : '-',
       status ? String(status.members.length) : '-',
+      // The config generation it serves (`synkti deploy` moves pools between them).
+      status?.generation ?? record.tags[TAG_GENERATION] ?? '-',
     ];
   });
-  const table = renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS'], rows);
+  const table = renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS', 'GENERATION'], rows);
   const problems = modelProblemLines(reports.map((r) => ({ id: r.record.id, model: r.status?.model })));
   return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }
@@ -71,6 +73,8 @@ export function reportsToJson(reports: NodeReport[]): unknown[] {
     uptimeMs: status?.uptimeMs,
     load: status?.load,
     members: status?.members.map((m) => m.id),
+    generation: status?.generation ?? record.tags[TAG_GENERATION],
+    desiredGenerations: status?.desiredGenerations,
     model: status?.model,
     workload: status?.workload,
     pids,

@@ -20,6 +20,8 @@ export const agentStatusMemberSchema = z.object({
   routerPort: port,
   zone: text.optional(),
   load: count.optional(),
+  /** The config generation the member runs (configGeneration), as it gossips it. */
+  generation: text.optional(),
 });
 
 /** The model fetch (absent when the cluster names no model); the agent's ModelProgress. */
@@ -81,6 +83,10 @@ export const agentStatusSchema = z.object({
   router: z.object({ inFlight: count }).optional(),
   drain: agentDrainStatusSchema.optional(),
   model: agentModelStatusSchema.optional(),
+  /** The config generation this node runs (configGeneration of its boot config). */
+  generation: text.optional(),
+  /** Per pool, the generation replacements launched by this node boot with, when a rollout set one (`synkti deploy`). */
+  desiredGenerations: z.record(z.string().max(64), text).refine((pools) => Object.keys(pools).length <= 64, { message: 'more than 64 pools' }).optional(),
 });
 
 export type AgentStatus = z.infer<typeof agentStatusSchema>;

@@ -18,6 +18,8 @@ export const AGENT_API_PATHS = {
   metrics: '/metrics',
   /** SWIM messages between agents. */
   gossip: '/v1/gossip',
+  /** PUT by `synkti deploy`: the config a pool's replacements boot with during and after a rollout. */
+  desiredConfig: '/v1/desired-config',
   /** The fleet web page, behind a sign-in form that takes the cluster secret. */
   dashboard: '/dashboard/',
 } as const;
