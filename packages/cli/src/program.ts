@@ -220,8 +220,10 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
     .description('run the demo: a local fleet of 3 serving streaming completions through a preemption and a kill -9')
     .addOption(new Option('--scenario <name>', 'default: traffic straight to the routers through a preemption and a kill -9; '
       + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
-      + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream')
-      .choices(['default', 'behind-lb']).default('default'))
+      + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream; '
+      + 'rollout: under steady load, `synkti deploy`\'s rollout moves the 3 nodes to a new generation, then a broken generation is tried and rolled back; '
+      + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }')
+      .choices(['default', 'behind-lb', 'rollout']).default('default'))
     .addOption(new Option('--on <cloud>', 'local: the embedded local cloud; aws-emulator: an emulated AWS on this machine (moto_server, each EC2 instance '
       + 'a machine booted from its user data, every AWS call of the workers checked against the stack\'s IAM role): runs synkti bootstrap --skip-infra, '
       + 'serves through a preemption and a crash, then synkti down; the summary adds provider, awsCalls, iamDenied, modelVerified and instancesLeft '
@@ -260,6 +262,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
         const { renderAwsEmulatorSummary, runAwsEmulatorDemo } = await loadImplementation(() => import('./demo/aws-emulator-demo.ts'));
         const summary = await runAwsEmulatorDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, noticeMs: options.notice, keepState: options.keepState });
         console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorSummary(summary));
+        return;
+      }
+      if (options.scenario === 'rollout') {
+        const { renderRolloutDemoSummary, runRolloutDemo } = await loadImplementation(() => import('./demo/rollout.ts'));
+        const summary = await runRolloutDemo({ concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
+        console.log(options.json ? JSON.stringify(summary) : renderRolloutDemoSummary(summary));
+        if (summary.failed !== 0 || summary.rolledBack !== 1 || summary.generation !== summary.generations.to) process.exitCode = 1;
         return;
       }
       if (options.scenario === 'behind-lb') {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBatchCommands } from './batch-command.ts';
 import { registerBootstrapCommands } from './bootstrap-command.ts';
 import { registerDashboardCommand } from './dashboard-command.ts';
+import { registerDeployCommand } from './deploy.ts';
 import { registerInfraCommands } from './infra-command.ts';
 import { registerOpsCommands } from './ops-command.ts';
 import { registerPipelineCommands } from './pipeline-command.ts';
@@ -17,6 +18,7 @@ export function registerCommandGroups(program: Command): void {
   registerWorkerCommands(program);
   registerBatchCommands(program);
   registerPipelineCommands(program);
+  registerDeployCommand(program);
   registerSimCommand(program);
   registerInfraCommands(program);
   registerOpsCommands(program);

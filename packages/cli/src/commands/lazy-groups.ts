@@ -33,6 +33,10 @@ export const LAZY_GROUPS: LazyGroup[] = [
     load: async () => (await import('./pipeline-command.ts')).registerPipelineCommands,
   },
   {
+    commands: { deploy: "roll the running fleet to the config's workload/model: surge a new node, wait until it serves, drain an old one, repeat; rolls back a generation that never serves" },
+    load: async () => (await import('./deploy.ts')).registerDeployCommand,
+  },
+  {
     commands: { sim: 'replay spot traces and compare fleet policies (paired: same traces, same seed): cost, availability, failed requests' },
     load: async () => (await import('./sim-command.ts')).registerSimCommand,
   },

@@ -1,0 +1,227 @@
+/**
+ * A rolling update of one pool, driven from the operator's machine (no control plane):
+ * surge one node of the new generation, wait until it serves (agent ready, router health
+ * 200, every peer of the pool lists it ready), drain one old node the way a scale-in does
+ * (SIGTERM: it finishes its requests and leaves), repeat. The plan of each step is read from
+ * the fleet itself (rollout-plan.ts), so a rerun continues where the last one stopped.
+ * A new node not ready within the bound stops the rollout: the new nodes that never served
+ * are terminated and every node's desired config goes back to its own.
+ */
+import { createHash } from 'node:crypto';
+import { SynktiError, TAG_CLUSTER, TAG_GENERATION, TAG_PORT_ROUTER, TAG_ROLE, configGeneration, formatDuration, type ClusterSpec } from '@synkti/core';
+import { AGENT_API_PATHS, ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
+import type { InstanceRecord } from '@synkti/cloud';
+import type { NodeReport } from '../agent-status.ts';
+import type { FleetAccess } from '../fleet/fleet-access.ts';
+import { probeNodes } from '../fleet/node-reports.ts';
+import { agentUrl } from '../local-fleet.ts';
+import { planRolloutStep, type RolloutNode, type RolloutStep } from './rollout-plan.ts';
+
+export interface RolloutOptions {
+  /** The pool to roll. */
+  pool: string;
+  /** How many nodes the pool serves with during the rollout. @default the pool's count in the config */
+  count?: number | undefined;
+  /** How long a new node may take to serve before the rollout stops and rolls back. @default the workload's startupTimeout + 60 s */
+  readyTimeoutMs?: number | undefined;
+  /** How often the fleet is looked at. @default 500 */
+  pollMs?: number | undefined;
+  /** A progress line per step. @default none */
+  onProgress?: ((line: string) => void) | undefined;
+  /** Stop early (the fleet is left as it is; a rerun continues). @default none */
+  signal?: AbortSignal | undefined;
+  /** @default Date.now */
+  clock?: () => number;
+}
+
+export interface RolloutResult {
+  pool: string;
+  /** The generation the pool was moved to (or that failed). */
+  generation: string;
+  /** Generations the pool's live nodes ran when the rollout started (id → generation, '?' when unknown). */
+  before: Record<string, string>;
+  /** rolled-out: every live node runs `generation`; rolled-back: a new node never served, the new ones were removed; unchanged: nothing to do. */
+  outcome: 'rolled-out' | 'rolled-back' | 'unchanged';
+  surged: string[];
+  drained: string[];
+  /** New nodes terminated by a rollback. */
+  removed: string[];
+  /** The pool's ready nodes at the end, with their generations. */
+  after: Record<string, string>;
+  tookMs: number;
+}
+
+const POOL_LIMIT = 1000;
+
+function routerUrl(record: InstanceRecord, spec: ClusterSpec): string {
+  return `http://${record.privateIp}:${record.tags[TAG_PORT_ROUTER] ?? String(spec.ports.router)}`;
+}
+
+async function routerHealthy(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url + ROUTER_HEALTH_PATH, { signal: AbortSignal.timeout(1000) });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** The pool as the plan sees it: generation from the agent (else the launch tag), ready only when the node serves and its peers route to it. */
+export async function observePool(fleet: FleetAccess, pool: string, drained: ReadonlySet<string>): Promise<{ nodes: RolloutNode[]; reports: NodeReport[] }> {
+  const records = (await fleet.list({ role: pool })).slice(0, POOL_LIMIT);
+  const reports = await probeNodes(fleet, records);
+  const leaving = (r: NodeReport): boolean => r.record.state === 'shutting-down' || drained.has(r.record.id)
+    || r.status?.state === 'draining' || r.status?.state === 'stopped';
+  const staying = reports.filter((r) => !leaving(r) && r.status);
+  const nodes = await Promise.all(reports.map(async (r): Promise<RolloutNode> => {
+    const agentReady = r.status?.state === 'ready' && r.record.state === 'running';
+    // Routers send only to members they hold ready: every staying peer must list it so.
+    const peersRoute = agentReady && staying.every((peer) => peer.status!.members.some((m) => m.id === r.record.id && m.state === 'ready'));
+    const ready = peersRoute && await routerHealthy(routerUrl(r.record, fleet.spec));
+    return {
+      id: r.record.id,
+      generation: r.status?.generation ?? r.record.tags[TAG_GENERATION],
+      ready,
+      leaving: leaving(r),
+      launchedAt: r.record.launchedAt,
+      load: r.status?.load ?? 0,
+    };
+  }));
+  return { nodes, reports };
+}
+
+/**
+ * Tell every live node of the cluster (any pool: any node may replace a lost one) which
+ * config replacements of `pool` boot with. Nodes that do not answer are named; the rollout
+ * goes on (they boot replacements with their own config, and a rerun tells them again).
+ */
+export async function setDesiredConfig(fleet: FleetAccess, body: { role: string; generation: string; userData: string | null }): Promise<{ told: number; missed: string[] }> {
+  const secret = fleet.secret;
+  const records = (await fleet.list()).filter((r) => r.state === 'running' || r.state === 'pending');
+  if (secret === undefined) return { told: 0, missed: records.map((r) => r.id) };
+  const results = await Promise.all(records.map(async (record) => {
+    try {
+      const response = await fetch(agentUrl(record, fleet.spec.ports.agent) + AGENT_API_PATHS.desiredConfig, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(2000),
+      });
+      await response.body?.cancel();
+      return response.ok ? undefined : record.id;
+    } catch {
+      return record.id;
+    }
+  }));
+  const missed = results.filter((id): id is string => id !== undefined);
+  return { told: records.length - missed.length, missed };
+}
+
+/** One surge per set of old nodes: a rerun that finds the same old nodes gets the same instance back (EC2 ClientToken). */
+export function surgeToken(generation: string, oldIds: readonly string[]): string {
+  const digest = createHash('sha256').update(`${generation}\n${[...oldIds].sort().join('\n')}`).digest('hex');
+  return `synkti-deploy-${digest.slice(0, 24)}`;
+}
+
+function describeStep(step: RolloutStep): string {
+  switch (step.kind) {
+    case 'surge': return 'surge';
+    case 'wait': return `wait for ${step.ids.join(', ')}`;
+    case 'drain': return `drain ${step.id}`;
+    case 'failed': return `failed: ${step.ids.join(', ')}`;
+    case 'done': return 'done';
+  }
+}
+
+/**
+ * Roll `options.pool` of the fleet to the generation of `fleet.spec` (the config being
+ * deployed; its user data is what new nodes boot with).
+ */
+export async function runRollout(fleet: FleetAccess, options: RolloutOptions): Promise<RolloutResult> {
+  const { spec } = fleet;
+  const pool = spec.pools[options.pool];
+  if (!pool) throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(options.pool)} in cluster ${spec.name}`, { hint: `pools: ${Object.keys(spec.pools).join(', ')}` });
+  if (fleet.secret === undefined) {
+    throw new SynktiError('E_USAGE', `no cluster secret for ${spec.name}: a rollout asks every agent whether it serves`, { hint: 'set SYNKTI_CLUSTER_SECRET (or SYNKTI_CLUSTER_SECRET_FILE) and run from where the agents are reachable' });
+  }
+  const clock = options.clock ?? Date.now;
+  const say = options.onProgress ?? (() => {});
+  const count = options.count ?? pool.count;
+  const readyTimeoutMs = options.readyTimeoutMs ?? (spec.workload?.startupTimeoutMs ?? 0) + 60_000;
+  const pollMs = options.pollMs ?? 500;
+  const target = configGeneration(spec);
+  const userData = await fleet.userData();
+  const started = clock();
+  const drained = new Set<string>();
+  const surged: string[] = [];
+  const removed: string[] = [];
+
+  const first = await observePool(fleet, options.pool, drained);
+  const before = Object.fromEntries(first.nodes.filter((n) => !n.leaving).map((n) => [n.id, n.generation ?? '?']));
+  say(`${spec.name}/${options.pool}: rolling ${Object.keys(before).length} node(s) to generation ${target} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`);
+  // From now on, a node lost mid-rollout is replaced with the new generation, by whichever agent replaces it.
+  const told = await setDesiredConfig(fleet, { role: options.pool, generation: target, userData });
+  if (told.missed.length > 0) say(`  desired config not taken by ${told.missed.join(', ')} (they would replace with their own; a rerun tells them again)`);
+
+  let lastLine = '';
+  let surgedAny = false;
+  for (;;) {
+    if (options.signal?.aborted) throw new SynktiError('E_ABORTED', `the rollout of ${options.pool} was stopped`, { hint: 'run `synkti deploy` again: it continues where the fleet is' });
+    const { nodes } = await observePool(fleet, options.pool, drained);
+    const step = planRolloutStep({ nodes, target, count, now: clock(), readyTimeoutMs });
+    const elapsed = formatDuration(clock() - started);
+    const fresh = nodes.filter((n) => !n.leaving && n.generation === target);
+    const line = `  ${elapsed}  ${fresh.filter((n) => n.ready).length}/${count} on ${target}: ${describeStep(step)}`;
+    if (step.kind !== 'wait' && line !== lastLine) say(line);
+    lastLine = line;
+    if (step.kind === 'done') {
+      const outcome = surgedAny || drained.size > 0 ? 'rolled-out' : 'unchanged';
+      const after = await settle(fleet, options.pool, drained, spec.timeouts.shutdownGraceMs + 10_000, pollMs);
+      say(`${spec.name}/${options.pool}: ${outcome === 'unchanged' ? 'already' : 'rolled out:'} ${Object.keys(after).length} node(s) on ${target} in ${formatDuration(clock() - started)}`);
+      return { pool: options.pool, generation: target, before, outcome, surged, drained: [...drained], removed, after, tookMs: clock() - started };
+    }
+    if (step.kind === 'surge') {
+      const oldIds = nodes.filter((n) => !n.leaving && n.generation !== target).map((n) => n.id);
+      const record = await fleet.instances.launch({
+        tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: options.pool, [TAG_GENERATION]: target },
+        instanceType: pool.instanceType,
+        lifecycle: pool.lifecycle,
+        userData,
+        clientToken: surgeToken(target, oldIds),
+      });
+      surged.push(record.id);
+      surgedAny = true;
+      say(`  ${elapsed}  surged ${record.id} (${target}); waiting until it serves`);
+    } else if (step.kind === 'drain') {
+      drained.add(step.id);
+      // A graceful terminate: the agent drains (its router stops taking requests, in-flight ones finish) and leaves.
+      await fleet.instances.terminate([step.id]);
+      say(`  ${elapsed}  draining ${step.id}`);
+    } else if (step.kind === 'failed') {
+      say(`  ${elapsed}  ${step.ids.join(', ')} did not serve within ${formatDuration(readyTimeoutMs)}: stopping the rollout and rolling back`);
+      await fleet.instances.terminate(step.ids);
+      removed.push(...step.ids);
+      // Replacements go back to each node's own config (the generation it serves).
+      const previous = Object.values(before).find((g) => g !== '?' && g !== target) ?? target;
+      await setDesiredConfig(fleet, { role: options.pool, generation: previous, userData: null });
+      const after = await settle(fleet, options.pool, new Set([...drained, ...removed]), spec.timeouts.shutdownGraceMs + 10_000, pollMs);
+      say(`${spec.name}/${options.pool}: rolled back; serving ${Object.keys(after).length} node(s): ${[...new Set(Object.values(after))].join(', ')}`);
+      return { pool: options.pool, generation: target, before, outcome: 'rolled-back', surged, drained: [...drained], removed, after, tookMs: clock() - started };
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Wait (bounded) until the nodes that were sent away are gone; the pool's ready nodes with their generations. */
+async function settle(fleet: FleetAccess, pool: string, gone: ReadonlySet<string>, boundMs: number, pollMs: number): Promise<Record<string, string>> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const { nodes } = await observePool(fleet, pool, gone);
+    const stillThere = nodes.some((n) => gone.has(n.id));
+    if (!stillThere || Date.now() >= until) {
+      return Object.fromEntries(nodes.filter((n) => !n.leaving && n.ready).map((n) => [n.id, n.generation ?? '?']));
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
