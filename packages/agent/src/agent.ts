@@ -90,7 +90,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   ports = { agent: 0, router: 0, workload: 0 };
   startedAt = 0;
   /** Extra fields for GET /status (e.g. workload and router state, added by later stages). */
-  statusExtras: () => Pick<AgentStatus, 'workload' | 'router' | 'drain' | 'model'> = () => ({});
+  statusExtras: () => Pick<AgentStatus, 'workload' | 'router' | 'drain' | 'model' | 'autoscale'> = () => ({});
   /** Current load to advertise (in-flight requests). */
   load: () => number = () => 0;
   /** Its engine's last scraped load (set by the node runtime when the workload exports vLLM metrics). */

@@ -9,6 +9,7 @@ export { Membership, type MembershipOptions } from './membership.ts';
 export { PeerClient, type PeerAddress } from './peer-client.ts';
 export { Replacer, replacementDuty, type ReplacerOptions, type DutyMember } from './replacement.ts';
 export { NodeRuntime, workloadCommand, type NodeRuntimeOptions, type DrainReport } from './node-runtime.ts';
+export { Autoscaler, decideAutoscale, autoscaleClientToken, autoscaleRole, type AutoscalePoolStatus, type AutoscaleRecord, type AutoscaleDecision } from './autoscale/index.ts';
 // NoticeWatcher lives in @synkti/cloud beside the IMDS client; re-exported for existing importers.
 export { NoticeWatcher, type NoticeWatcherOptions, type NoticeWatcherStatus } from '@synkti/cloud';
 export { WorkloadSupervisor, type WorkloadState, type WorkloadLogger, type WorkloadSupervisorOptions } from './workload-supervisor.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGENT_STATES } from './agent-state.ts';
+import { autoscaleRecordsSchema } from './autoscale/autoscale-record.ts';
 import { GENERATION_PATTERN } from '@synkti/core';
 
 /**
@@ -33,6 +34,8 @@ export const memberSchema = z.object({
   replaces: z.string().max(64).optional(),
   /** The config generation the node runs (configGeneration of its boot config): what `synkti deploy` and status read. */
   generation: z.string().regex(GENERATION_PATTERN).optional(),
+  /** Copies of pools' last autoscale actions this node keeps (autoscale/autoscale-record.ts; versioned and signed). */
+  autoscale: autoscaleRecordsSchema.optional(),
   /** The node's own Ed25519 public key (base64, raw 32 bytes), bound to its cloud identity (identity/member-verifier.ts). */
   key: z.string().max(64).optional(),
   /** The node's signature of this entry with that key (identity/node-key.ts signedPayload). */

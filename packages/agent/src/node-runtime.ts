@@ -12,6 +12,7 @@ import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts
 import { readWorkloadLoad } from './workload-load.ts';
 import { scrapeEngineLoad, type EngineLoad } from './router/engine-load.ts';
 import { DrainSteps } from './drain-steps.ts';
+import { Autoscaler } from './autoscale/autoscaler.ts';
 import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
 import type { ModelObjectSource } from './model/model-source.ts';
 import { STAND_IN_MAIN_PATH, tsxLoaderUrl } from './stand-in/stand-in-path.ts';
@@ -32,6 +33,8 @@ export interface NodeRuntimeOptions {
   workloadPidFile?: string | undefined;
   /** How often an on-demand fallback in a spot pool looks for spot capacity again. @default 5 minutes */
   spotReturnIntervalMs?: number;
+  /** Autoscaling (pools with `autoscale`): how often load is sampled and decided on, and how long launches may take to join. @default { intervalMs: 1000, convergeMs: 180000 } */
+  autoscale?: { intervalMs?: number | undefined; convergeMs?: number | undefined } | undefined;
   /**
    * Where the cluster's model is fetched to and read from.
    * @default SYNKTI_MODELS_DIR, else the instance's directory (local) or /var/lib/synkti/models (aws); read from S3 (aws) or the local object store
@@ -101,6 +104,7 @@ export class NodeRuntime {
   private watcher: NoticeWatcher | undefined;
   private replacer: Replacer | undefined;
   private spotReturn: SpotReturn | undefined;
+  private autoscaler: Autoscaler | undefined;
   private draining: Promise<DrainReport> | undefined;
   lastDrain: DrainReport | undefined;
   private modelDelivery: ModelDelivery | undefined;
@@ -173,6 +177,22 @@ export class NodeRuntime {
     // A lost peer that came back is no longer searched for (its timer stops at once).
     agent.on('memberJoined', (member) => this.replacer?.peerBack(member.id));
     if (agent.tags[TAG_REPLACES]) agent.view.updateSelf({ replaces: agent.tags[TAG_REPLACES] });
+    if (Autoscaler.enabled(spec)) {
+      // Every node samples the load; the pool's rendezvous-chosen decider acts (autoscale/).
+      this.autoscaler = new Autoscaler({
+        spec, selfId, instances: this.options.instances, logger,
+        members: () => agent.view.members(),
+        userDataFor: () => this.options.userData,
+        publish: (records) => {
+          agent.view.updateSelf({ autoscale: records.length > 0 ? records : undefined });
+          void agent.membership?.announce();
+        },
+        intervalMs: this.options.autoscale?.intervalMs,
+        convergeMs: this.options.autoscale?.convergeMs,
+        clock: this.clock,
+      });
+      this.autoscaler.start();
+    }
 
     const pool = spec.pools[agent.role];
     if (pool && pool.lifecycle === 'spot') {
@@ -217,6 +237,7 @@ export class NodeRuntime {
       router: this.router ? { inFlight: this.router.inFlight() } : undefined,
       drain: this.lastDrain,
       model: this.modelDelivery?.progress,
+      autoscale: this.autoscaler?.status(),
     });
 
     // The model first: no workload and no readiness until every file is in place and checked.
@@ -409,6 +430,7 @@ export class NodeRuntime {
         await steps.run('notice watcher stop', () => this.watcher?.stop());
         steps.runNow('replacer stop', () => this.replacer?.stop());
         steps.runNow('spot return stop', () => this.spotReturn?.stop());
+        steps.runNow('autoscaler stop', () => this.autoscaler?.stop());
       },
     }));
     const report: DrainReport = {
@@ -449,6 +471,7 @@ export class NodeRuntime {
   async stopAll(): Promise<void> {
     clearInterval(this.engineTimer);
     this.spotReturn?.stop();
+    this.autoscaler?.stop();
     await this.watcher?.stop();
     this.replacer?.stop();
     await this.router?.stop({ graceMs: 0 });

@@ -15,6 +15,8 @@ export function signedPayload(member: Member): Buffer {
   return Buffer.from(JSON.stringify([
     member.id, member.role, member.zone, member.address, member.agentPort, member.routerPort, member.workloadPort,
     member.state, member.incarnation, member.version, member.noticeDeadline ?? null, member.replaces ?? null, member.key ?? null,
+    // Autoscale records are signed (a relay cannot forge a pool's desired count), field by field in a fixed order, only when set.
+    ...(member.autoscale === undefined ? [] : [member.autoscale.map((r) => [r.pool, r.epoch, r.desired, r.at, r.action, r.from, r.by, r.reason])]),
     // The generation is signed too (so a relay cannot relabel a node), appended only when set.
     ...(member.generation === undefined ? [] : [member.generation]),
   ]), 'utf8');

@@ -59,6 +59,19 @@ export const agentDrainStatusSchema = z.object({
   failedSteps: z.array(text).max(32).optional(),
 });
 
+/** One autoscaled pool in a node's status (the agent's AutoscalePoolStatus). */
+export const agentAutoscaleStatusSchema = z.object({
+  pool: text,
+  current: count,
+  desired: count,
+  min: count,
+  max: count,
+  decider: text.optional(),
+  last: z.object({
+    epoch: count, desired: count, at: z.number(), action: z.enum(['scale-out', 'scale-in']), from: count, by: text, reason: text,
+  }).optional(),
+});
+
 /** The most members a status may list: far above any fleet, bounds what a hostile peer can make a reader hold. */
 export const MAX_STATUS_MEMBERS = 10_000;
 
@@ -83,6 +96,8 @@ export const agentStatusSchema = z.object({
   router: z.object({ inFlight: count }).optional(),
   drain: agentDrainStatusSchema.optional(),
   model: agentModelStatusSchema.optional(),
+  /** Per autoscaled pool, as this node sees it: live and desired counts, bounds, the decider and the last scale action. */
+  autoscale: z.array(agentAutoscaleStatusSchema).max(64).optional(),
   /** The config generation this node runs (configGeneration of its boot config). */
   generation: text.optional(),
   /** Per pool, the generation replacements launched by this node boot with, when a rollout set one (`synkti deploy`). */
@@ -93,6 +108,7 @@ export type AgentStatus = z.infer<typeof agentStatusSchema>;
 export type AgentStatusMember = z.infer<typeof agentStatusMemberSchema>;
 export type AgentModelStatus = z.infer<typeof agentModelStatusSchema>;
 export type AgentDrainStatus = z.infer<typeof agentDrainStatusSchema>;
+export type AgentAutoscaleStatus = z.infer<typeof agentAutoscaleStatusSchema>;
 
 /**
  * An agent's `/status` body checked against {@link agentStatusSchema}; undefined when it is

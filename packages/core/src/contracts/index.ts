@@ -15,12 +15,14 @@ export {
   agentStatusMemberSchema,
   agentModelStatusSchema,
   agentDrainStatusSchema,
+  agentAutoscaleStatusSchema,
   parseAgentStatus,
   MAX_STATUS_MEMBERS,
   type AgentStatus,
   type AgentStatusMember,
   type AgentModelStatus,
   type AgentDrainStatus,
+  type AgentAutoscaleStatus,
 } from './agent-status.ts';
 export {
   readStackEnvironment,
