@@ -68,17 +68,25 @@ async function routerHealthy(url: string): Promise<boolean> {
 }
 
 /** The pool as the plan sees it: generation from the agent (else the launch tag), ready only when the node serves and its peers route to it. */
-export async function observePool(fleet: FleetAccess, pool: string, drained: ReadonlySet<string>): Promise<{ nodes: RolloutNode[]; reports: NodeReport[] }> {
+export async function observePool(fleet: FleetAccess, pool: string, drained: ReadonlySet<string>): Promise<{ nodes: RolloutNode[]; reports: NodeReport[]; notReady: Map<string, string> }> {
   const records = (await fleet.list({ role: pool })).slice(0, POOL_LIMIT);
   const reports = await probeNodes(fleet, records);
   const leaving = (r: NodeReport): boolean => r.record.state === 'shutting-down' || drained.has(r.record.id)
     || r.status?.state === 'draining' || r.status?.state === 'stopped';
   const staying = reports.filter((r) => !leaving(r) && r.status);
+  // Why a node does not count as serving yet (progress lines say it while the rollout waits).
+  const notReady = new Map<string, string>();
   const nodes = await Promise.all(reports.map(async (r): Promise<RolloutNode> => {
     const agentReady = r.status?.state === 'ready' && r.record.state === 'running';
     // Routers send only to members they hold ready: every staying peer must list it so.
-    const peersRoute = agentReady && staying.every((peer) => peer.status!.members.some((m) => m.id === r.record.id && m.state === 'ready'));
+    const routing = staying.filter((peer) => peer.status!.members.some((m) => m.id === r.record.id && m.state === 'ready')).length;
+    const peersRoute = agentReady && routing === staying.length;
     const ready = peersRoute && await routerHealthy(routerUrl(r.record, fleet.spec));
+    if (!ready) {
+      notReady.set(r.record.id, !r.status ? `${r.record.state}, agent not answering yet`
+        : !agentReady ? `agent ${r.status.state}${r.status.workload ? `, workload ${r.status.workload.state}` : ''}`
+          : !peersRoute ? `${routing} of ${staying.length} nodes route to it` : 'router health not 200');
+    }
     return {
       id: r.record.id,
       generation: r.status?.generation ?? r.record.tags[TAG_GENERATION],
@@ -88,7 +96,7 @@ export async function observePool(fleet: FleetAccess, pool: string, drained: Rea
       load: r.status?.load ?? 0,
     };
   }));
-  return { nodes, reports };
+  return { nodes, reports, notReady };
 }
 
 /**
@@ -165,16 +173,23 @@ export async function runRollout(fleet: FleetAccess, options: RolloutOptions): P
   if (told.missed.length > 0) say(`  desired config not taken by ${told.missed.join(', ')} (they would replace with their own; a rerun tells them again)`);
 
   let lastLine = '';
+  let lastWhy = '';
   let surgedAny = false;
   for (;;) {
     if (options.signal?.aborted) throw new SynktiError('E_ABORTED', `the rollout of ${options.pool} was stopped`, { hint: 'run `synkti deploy` again: it continues where the fleet is' });
-    const { nodes } = await observePool(fleet, options.pool, drained);
+    const { nodes, notReady } = await observePool(fleet, options.pool, drained);
     const step = planRolloutStep({ nodes, target, count, now: clock(), readyTimeoutMs });
     const elapsed = formatDuration(clock() - started);
     const fresh = nodes.filter((n) => !n.leaving && n.generation === target);
     const line = `  ${elapsed}  ${fresh.filter((n) => n.ready).length}/${count} on ${target}: ${describeStep(step)}`;
     if (step.kind !== 'wait' && line !== lastLine) say(line);
     lastLine = line;
+    // While waiting, say what is missing, when it changes.
+    if (step.kind === 'wait') {
+      const why = step.ids.map((id) => `${id}: ${notReady.get(id) ?? 'starting'}`).join('; ');
+      if (why !== lastWhy) say(`  ${elapsed}  waiting: ${why}`);
+      lastWhy = why;
+    }
     if (step.kind === 'done') {
       const outcome = surgedAny || drained.size > 0 ? 'rolled-out' : 'unchanged';
       const after = await settle(fleet, options.pool, drained, spec.timeouts.shutdownGraceMs + 10_000, pollMs);
