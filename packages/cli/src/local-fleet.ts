@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, type ClusterSpec } from '@synkti/core';
 import { createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
@@ -30,6 +30,23 @@ export function tsxLoader(): string {
   return import.meta.resolve('tsx');
 }
 
+/**
+ * What each local instance boots: the agent's sources through tsx, or with SYNKTI_AGENT_ENTRY
+ * an installed release's compiled entry (bin/synkti-agent.mjs of an unpacked agent release,
+ * `synkti worker pack`), as an EC2 worker runs it. Read when the cloud is opened: the saved
+ * boot command is what later launches use.
+ */
+export function agentBootCommand(env: NodeJS.ProcessEnv = process.env): string[] {
+  const entry = env.SYNKTI_AGENT_ENTRY;
+  if (entry === undefined || entry === '') return [process.execPath, '--import', tsxLoader(), AGENT_MAIN];
+  if (!isAbsolute(entry) || !existsSync(entry)) {
+    throw new SynktiError('E_USAGE', `SYNKTI_AGENT_ENTRY is not an existing absolute path: ${entry}`, {
+      hint: 'point it at bin/synkti-agent.mjs of an unpacked release (synkti worker pack), or unset it to run the sources',
+    });
+  }
+  return [process.execPath, entry];
+}
+
 export interface LocalFleet {
   spec: ClusterSpec;
   stateDir: string;
@@ -49,7 +66,7 @@ export function openLocalFleet(spec: ClusterSpec, configFile: string): LocalFlee
   const { secret, file } = ensureClusterSecret(stateDir);
   const cloud = createLocalCloud({
     stateDir,
-    bootCommand: [process.execPath, '--import', tsxLoader(), AGENT_MAIN],
+    bootCommand: agentBootCommand(),
     env: {
       SYNKTI_CLUSTER_SECRET_FILE: file,
       SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info',

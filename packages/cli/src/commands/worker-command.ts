@@ -61,20 +61,22 @@ export function registerWorkerCommands(program: Command): void {
     .description('build the agent release workers install: synkti-agent-<version>.tgz, with its SHA-256')
     .option('--out <dir>', 'directory to write it to', '.')
     .option('--version <version>', 'release version (default: this CLI\'s version)')
+    .option('--platform <platform>', 'the workers\' OS and CPU: linux-x64 or linux-arm64 (default: this machine\'s)')
     .option('--json', 'print { file, key, sha256, bytes } as JSON', false)
     .addHelpText('after', `
-The tarball holds the agent's sources, tsx and every installed dependency they need,
-including native modules (esbuild, libsql) built for THIS machine: pack on Linux with
-the workers' CPU (x64 or arm64). It is reproducible: the same checkout gives the same
-SHA-256.
+The tarball holds the agent compiled to JavaScript (no tsx, no TypeScript at run time;
+source maps beside it, used with SYNKTI_SOURCE_MAPS=1) and npm's prebuilt native
+packages (libsql) for --platform: this machine's installed ones, or for another
+platform fetched from the npm registry once (cached in node_modules/.cache). It is
+reproducible: the same checkout gives the same SHA-256.
 
 Then:
   aws s3 cp synkti-agent-<version>.tgz s3://<bucket>/artifacts/synkti-agent-<version>.tgz
   synkti worker user-data --bucket <bucket> --artifact synkti-agent-<version>.tgz --node-tarball …`)
-    .action(async (options: { out: string; version?: string; json: boolean }) => {
+    .action(async (options: { out: string; version?: string; platform?: string; json: boolean }) => {
       const progress = createProgress(process.stderr, options.json);
       progress.update('packing the agent');
-      const artifact = await packAgentArtifact({ outDir: options.out, version: options.version });
+      const artifact = await packAgentArtifact({ outDir: options.out, version: options.version, platform: options.platform });
       progress.done();
       if (options.json) {
         console.log(JSON.stringify(artifact));

@@ -110,11 +110,14 @@ const ACTIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down'];
 const ALL_STATES: InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated'];
 /** A pending row whose host was never recorded this long after launch belongs to a launcher that died mid-launch. */
 const ORPHAN_LAUNCH_MS = 30_000;
-const HOST_MAIN = fileURLToPath(new URL('./instance-host-main.ts', import.meta.url));
+/** `true` in the agent's compiled release (agent-bundle.ts), where the host is lib/instance-host-main.mjs beside this code. */
+declare const SYNKTI_COMPILED_RELEASE: boolean | undefined;
+const COMPILED = typeof SYNKTI_COMPILED_RELEASE === 'boolean' && SYNKTI_COMPILED_RELEASE;
+const HOST_MAIN = fileURLToPath(new URL(COMPILED ? './instance-host-main.mjs' : './instance-host-main.ts', import.meta.url));
 
-/** The loader hosts run under; resolved from this package so it works from any cwd. */
-function tsxLoader(): string {
-  return createRequire(import.meta.url).resolve('tsx');
+/** How a host starts: through tsx's loader (resolved from this package, so any cwd works), or as compiled JavaScript. */
+function hostCommand(): string[] {
+  return COMPILED ? [process.execPath, HOST_MAIN] : [process.execPath, '--import', createRequire(import.meta.url).resolve('tsx'), HOST_MAIN];
 }
 
 function newInstanceId(): string {
@@ -437,7 +440,7 @@ export class LocalInstanceProvider implements InstanceProvider {
       const fd = openSync(hostLogOf(this.stateDir, id), 'a');
       try {
         const argv = [
-          process.execPath, '--import', tsxLoader(), HOST_MAIN,
+          ...hostCommand(),
           '--state-dir', this.stateDir, '--id', id,
           '--terminate-grace-ms', String(this.terminateGraceMs), '--region', this.region,
         ];

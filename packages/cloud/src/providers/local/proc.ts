@@ -123,12 +123,13 @@ export function readEnviron(pid: number): Map<string, string> | undefined {
 export const ENV_LOCAL_INSTANCE_ID = 'SYNKTI_LOCAL_INSTANCE_ID';
 /** Set by an instance host on its boot command: the local cloud's state directory. */
 export const ENV_LOCAL_STATE_DIR_MARK = 'SYNKTI_LOCAL_STATE_DIR';
-const HOST_MAIN_NAME = 'instance-host-main.ts';
+/** The host's entry: the source through tsx, or the agent release's compiled copy. */
+const HOST_MAIN_NAMES = ['instance-host-main.ts', 'instance-host-main.mjs'];
 
 /** `{ id, stateDir }` when `pid` is a local instance host (from its command line). */
 export function instanceHostOf(pid: number): { id: string; stateDir: string } | undefined {
   const argv = readCmdline(pid);
-  if (!argv || !argv.some((a) => a.endsWith(HOST_MAIN_NAME))) return undefined;
+  if (!argv || !argv.some((a) => HOST_MAIN_NAMES.some((name) => a.endsWith(name)))) return undefined;
   const at = (flag: string): string | undefined => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
   const id = at('--id');
   const stateDir = at('--state-dir');
