@@ -27,11 +27,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './helpers/cli.ts';
+import { REPO_ROOT, runCli, type CliResult } from './helpers/cli.ts';
 import { installPackedCli } from './helpers/packed-cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'synkti-pack-test-'));
@@ -125,28 +125,9 @@ test('a command whose optional package is not installed names the package and th
   assert.doesNotMatch(audit.stderr, /unexpected error|\n\s+at /, 'no stack trace');
 });
 
-interface Result { code: number | null; stdout: string; stderr: string; ms: number }
-
-function runSynkti(args: string[], timeoutMs = 90_000): Promise<Result> {
-  const started = Date.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, SYNKTI_LOG_LEVEL: 'info' };
-  delete env.SYNKTI_STATE_DIR; // the fleet's state lives beside its config, as for a user
-  return new Promise((resolve, reject) => {
-    const child = spawn(synkti, args, { cwd: tour, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`synkti ${args.join(' ')} did not finish in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => { clearTimeout(timer); reject(error); });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+function runSynkti(args: string[], timeoutMs = 90_000): Promise<CliResult> {
+  // The fleet's state lives beside its config, as for a user: no SYNKTI_STATE_DIR.
+  return runCli(args, { command: synkti, cwd: tour, env: { SYNKTI_STATE_DIR: undefined }, timeoutMs });
 }
 
 /** The `synkti ...` lines of README's tour block, comments stripped, as argument lists. */
@@ -174,7 +155,7 @@ test('README tour, verbatim, with the installed CLI in a directory outside the r
   assert.deepEqual(lines.map((args) => args[0]), expected, 'the tour still has the steps this test knows how to run');
   const [init, up, status, preempt, statusAfter, logs, , , , down] = lines as [string[], string[], string[], string[], string[], string[], string[], string[], string[], string[]];
   const timings: string[] = [];
-  const step = async (args: string[], timeoutMs?: number): Promise<Result> => {
+  const step = async (args: string[], timeoutMs?: number): Promise<CliResult> => {
     const result = await runSynkti(args, timeoutMs);
     timings.push(`${args[0]} ${(result.ms / 1000).toFixed(1)}s`);
     assert.equal(result.code, 0, `synkti ${args.join(' ')} exits 0\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isProcessAlive } from '@synkti/cloud';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI_MAIN = join(REPO_ROOT, 'packages/cli/bin/synkti.mjs');
@@ -14,15 +15,27 @@ export interface CliResult {
   ms: number;
 }
 
+export interface RunCliOptions {
+  cwd: string;
+  /** Added to this process's environment; a variable set to undefined is removed. */
+  env?: Record<string, string | undefined>;
+  /** @default 60000 */
+  timeoutMs?: number;
+  /**
+   * The executable to run, e.g. an installed `synkti` binary.
+   * @default this repository's CLI under this process's node
+   */
+  command?: string;
+}
+
 /** Runs the real `synkti` CLI in a child process. */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(args: string[], options: RunCliOptions): Promise<CliResult> {
   const started = Date.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, SYNKTI_LOG_LEVEL: 'info', ...options.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  const [file, argv] = options.command === undefined ? [process.execPath, [CLI_MAIN, ...args]] : [options.command, args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, SYNKTI_LOG_LEVEL: 'info', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, argv, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -31,7 +44,7 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
       child.kill('SIGKILL');
       reject(new Error(`synkti ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 60_000);
-    child.on('error', reject);
+    child.on('error', (error) => { clearTimeout(timer); reject(error); });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr, ms: Date.now() - started });
@@ -66,18 +79,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** True while the process runs (a zombie, exited and waiting to be reaped, counts as gone). */
+/** True while the process runs (a zombie, exited and waiting to be reaped, counts as gone): the local cloud's check. */
 export function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZXx] /s.test(stat);
-  } catch {
-    // no /proc entry: gone (or not Linux: fall through)
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isProcessAlive(pid);
 }

@@ -106,14 +106,6 @@ function readPidRecord(path: string): { pid: number } | undefined {
   }
 }
 
-const running = (pid: number): boolean => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-};
 
 test('kill -9 of an agent: the restarted agent serves (its workload port held by a new workload, no EADDRINUSE), the orphan is gone; synkti down then leaves no process of the fleet', { timeout: 180_000 }, async (t) => {
   const name = uniqueName('sec-owned');
@@ -150,7 +142,7 @@ test('kill -9 of an agent: the restarted agent serves (its workload port held by
   const router = `http://127.0.0.1:${a.tags[TAG_PORT_ROUTER]}`;
   const fresh = await waitFor('a new workload on A', async () => {
     const r = readPidRecord(pidFile);
-    return r && r.pid !== orphan.pid && running(r.pid) ? r : undefined;
+    return r && r.pid !== orphan.pid && isProcessAlive(r.pid) ? r : undefined;
   }, 60_000);
   await waitFor('A\'s restarted agent ready (router health 200)', async () => ((await fetch(`${router}/_synkti/router/health`, { signal: AbortSignal.timeout(5000) })).status === 200 ? true : undefined), 90_000, 250);
   const health = await fetch(`http://127.0.0.1:${a.tags[TAG_PORT_WORKLOAD]}/health`, { signal: AbortSignal.timeout(5000) });
@@ -159,9 +151,9 @@ test('kill -9 of an agent: the restarted agent serves (its workload port held by
     body: JSON.stringify({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 }), signal: AbortSignal.timeout(20_000),
   });
   const addrInUse = /EADDRINUSE/.test(readFileSync(workloadLog, 'utf8').slice(logBefore));
-  const held = !running(orphan.pid) && running(fresh.pid) && health.status === 200 && completion.status === 200 && !addrInUse;
+  const held = !isProcessAlive(orphan.pid) && isProcessAlive(fresh.pid) && health.status === 200 && completion.status === 200 && !addrInUse;
   recordAttack('kill -9 of an agent: restarted agent serves, orphaned workload gone, no EADDRINUSE', held);
-  assert.equal(running(orphan.pid), false, 'the orphaned workload is gone');
+  assert.equal(isProcessAlive(orphan.pid), false, 'the orphaned workload is gone');
   assert.equal(health.status, 200, 'the workload port is served by the new workload');
   assert.equal(completion.status, 200, await completion.text());
   assert.equal(addrInUse, false, 'no EADDRINUSE in the workload log since the kill');

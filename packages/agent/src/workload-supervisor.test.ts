@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { freeLoopbackPort } from '@synkti/core';
+import { isProcessAlive } from '@synkti/cloud';
 import { WorkloadSupervisor } from './workload-supervisor.ts';
 import type { WorkloadState, WorkloadSupervisorOptions } from './workload-supervisor.ts';
 
@@ -247,15 +247,6 @@ describe('WorkloadSupervisor', () => {
 });
 
 describe('process ownership: the workload of a SIGKILLed supervisor', () => {
-  /** Running, not a zombie: an orphan's parent (init in a container) may be slow to reap it. */
-  const running = (pid: number): boolean => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-    } catch {
-      return false;
-    }
-  };
   const SUPERVISOR = fileURLToPath(new URL('./workload-supervisor.ts', import.meta.url));
 
   /** A supervisor in a process of its own (an agent), its workload healthy; resolves with both pids. */
@@ -293,10 +284,10 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     // The agent is gone; its workload is not (own process group), and holds the port.
     const deadline = Date.now() + 5000;
     while (alive(agentPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(running(workloadPid), true, 'the orphan outlives its supervisor');
+    assert.equal(isProcessAlive(workloadPid), true, 'the orphan outlives its supervisor');
     const { supervisor, until } = supervise(t, { command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 60_000, pidFile });
     await supervisor.start();
-    assert.equal(running(workloadPid), false, 'the orphan was ended before the new workload was spawned');
+    assert.equal(isProcessAlive(workloadPid), false, 'the orphan was ended before the new workload was spawned');
     await until(() => supervisor.state === 'healthy', 60_000);
     assert.notEqual(supervisor.pid, workloadPid);
     const res = await fetch(`http://127.0.0.1:${port}/health`);
@@ -327,7 +318,7 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'stale');
     await writeFile(pidFile, '{"pid": 1}');
     assert.equal((await reapOrphanWorkload(pidFile)).outcome, 'no-record');
-    assert.equal(running(pid), true, 'the stranger was never signalled');
+    assert.equal(isProcessAlive(pid), true, 'the stranger was never signalled');
     await assert.rejects(readFile(pidFile), { code: 'ENOENT' }, 'each unusable record is removed');
   });
 });

@@ -12,10 +12,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { isSynktiError } from '@synkti/core';
-import { renderTaskEntrypoint, taskArtifactKey } from './task-entrypoint.ts';
+import { renderTaskEntrypoint, taskArtifactKey, type TaskEntrypointOptions } from './task-entrypoint.ts';
 
 const BUCKET = 'synkti-test-artifacts';
 
@@ -66,6 +66,22 @@ async function startStandIns(object: Buffer): Promise<{ url: string; requests: R
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, server };
 }
 
+/**
+ * A scratch directory (removed after the test), a release in it, the stand-ins serving it
+ * (closed after the test), and the entrypoint rendered to a file: with the release's
+ * SHA-256 unless `options` say otherwise.
+ */
+async function makeRelease(t: TestContext, options: Partial<TaskEntrypointOptions> = {}): Promise<{ dir: string; artifact: Buffer; aws: Awaited<ReturnType<typeof startStandIns>>; script: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'synkti-task-entry-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const artifact = buildArtifact(dir);
+  const aws = await startStandIns(artifact);
+  t.after(() => aws.server.close());
+  const script = join(dir, 'entrypoint.mjs');
+  writeFileSync(script, renderTaskEntrypoint({ bucket: BUCKET, version: VERSION, sha256: createHash('sha256').update(artifact).digest('hex'), region: 'us-east-1', ...options }));
+  return { dir, artifact, aws, script };
+}
+
 function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
@@ -81,13 +97,7 @@ function run(script: string, args: string[], env: Record<string, string>): Promi
 
 describe('ECS task entrypoint (run with node against loopback stand-ins)', () => {
   it('verifies the release, runs it with the task\'s arguments and passes its exit code on; signed like the SDK, with the task role from the container endpoint', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'synkti-task-entry-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const artifact = buildArtifact(dir);
-    const aws = await startStandIns(artifact);
-    t.after(() => aws.server.close());
-    const script = join(dir, 'entrypoint.mjs');
-    writeFileSync(script, renderTaskEntrypoint({ bucket: BUCKET, version: VERSION, sha256: createHash('sha256').update(artifact).digest('hex'), region: 'us-east-1', bucketOwner: '123456789012' }));
+    const { dir, aws, script } = await makeRelease(t, { bucketOwner: '123456789012' });
     assert.equal(spawnSync(process.execPath, ['--check', script]).status, 0, 'the rendered script parses');
 
     const root = join(dir, 'root');
@@ -117,13 +127,7 @@ describe('ECS task entrypoint (run with node against loopback stand-ins)', () =>
   });
 
   it('REFUSES a release whose SHA-256 does not match: exit 1, nothing unpacked, nothing run', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'synkti-task-entry-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const artifact = buildArtifact(dir);
-    const aws = await startStandIns(artifact);
-    t.after(() => aws.server.close());
-    const script = join(dir, 'entrypoint.mjs');
-    writeFileSync(script, renderTaskEntrypoint({ bucket: BUCKET, version: VERSION, sha256: 'a'.repeat(64), region: 'us-east-1' }));
+    const { dir, aws, script } = await makeRelease(t, { sha256: 'a'.repeat(64) });
     const root = join(dir, 'root');
     const result = await run(script, ['0'], { SYNKTI_TASK_ROOT: root, AWS_ENDPOINT_URL: aws.url, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret' });
     assert.equal(result.code, 1);
