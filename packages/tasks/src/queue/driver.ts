@@ -41,7 +41,13 @@ export interface DriverReceive {
 }
 
 export interface QueueDriver {
-  /** At most 10 entries; ids in order. */
+  /**
+   * Most entries one `send` takes. A backend that stores a whole batch in one statement
+   * (SQL) takes more than SQS's 10, so `sendBatch` of many costs one round trip per this many.
+   * @default 10 (QUEUE_LIMITS.maxBatch)
+   */
+  readonly maxSendEntries?: number | undefined;
+  /** At most `maxSendEntries` entries; ids in order. */
   send(entries: DriverSendEntry[]): Promise<string[]>;
   receive(request: DriverReceive): Promise<DriverMessage[]>;
   extend(receipt: string, leaseMs: number): Promise<boolean>;

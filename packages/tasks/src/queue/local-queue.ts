@@ -125,6 +125,8 @@ interface MessageRow {
 }
 
 class LocalQueueDriver implements QueueDriver {
+  /** One transaction stores the whole batch. */
+  readonly maxSendEntries = 100;
   private readonly db: Database.Database;
   private readonly queue: string;
   private readonly maxReceives: number;

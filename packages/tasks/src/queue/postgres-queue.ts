@@ -107,6 +107,8 @@ interface PendingAck {
 const MAX_ACK_BATCH = 100;
 
 class PostgresQueueDriver implements QueueDriver {
+  /** 100 rows × 4 parameters in one INSERT, far below PostgreSQL's 65,535 parameters. */
+  readonly maxSendEntries = 100;
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly table: string;
@@ -176,21 +178,21 @@ class PostgresQueueDriver implements QueueDriver {
 
   async send(entries: DriverSendEntry[]): Promise<string[]> {
     const ids = entries.map(() => randomUUID());
-    const values: unknown[] = [this.queue];
-    const rows = entries.map((entry, i) => {
-      values.push(ids[i], Buffer.from(entry.body, 'utf8'), entry.ref ?? null, entry.delayMs);
-      const p = 2 + i * 4;
-      return `($${p}, $1, $${p + 1}, $${p + 2}, ${NOW_MS}, ${NOW_MS} + $${p + 3}::bigint)`;
-    });
-    values.push(CHANNEL, this.channelPayload);
-    const n = values.length;
-    // One statement: the rows and the notification commit together.
+    // One statement for any batch size (arrays, not a VALUES list per size): the rows, in
+    // order (seq follows the ordinality), and the notification commit together.
     await this.pool.query({
-      name: this.statementName(`send${entries.length}`),
+      name: this.statementName('send'),
       text: `WITH inserted AS (
-        INSERT INTO ${this.table} (id, queue, body, ref, sent_at, visible_at) VALUES ${rows.join(', ')} RETURNING seq
-      ) SELECT pg_notify($${n - 1}, $${n}) FROM (SELECT count(*) FROM inserted) AS c`,
-      values,
+        INSERT INTO ${this.table} (id, queue, body, ref, sent_at, visible_at)
+        SELECT e.id, $1, e.body, e.ref, ${NOW_MS}, ${NOW_MS} + e.delay
+        FROM unnest($2::text[], $3::bytea[], $4::text[], $5::bigint[]) WITH ORDINALITY AS e(id, body, ref, delay, n)
+        ORDER BY e.n
+        RETURNING seq
+      ) SELECT pg_notify($6, $7) FROM (SELECT count(*) FROM inserted) AS c`,
+      values: [
+        this.queue, ids, entries.map((e) => Buffer.from(e.body, 'utf8')), entries.map((e) => e.ref ?? null), entries.map((e) => e.delayMs),
+        CHANNEL, this.channelPayload,
+      ],
     });
     return ids;
   }
@@ -266,6 +268,12 @@ class PostgresQueueDriver implements QueueDriver {
    * (and by stats/deadLetters), which keeps that sweep off the busy path. The clock is read
    * once, in an InitPlan (`(SELECT now)`): clock_timestamp() is volatile, and written inline
    * it could not bound the index scan, so every claim read and sorted the whole backlog.
+   *
+   * The claim commits without waiting for its WAL flush (`synchronous_commit` off for this
+   * transaction only, `relaxed`): a claim lost in a database crash only means the message
+   * was never leased, so it is delivered again, and the acks it carried were deferred ones,
+   * whose messages come back too (at-least-once holds; see `acks`). Sends and durable acks
+   * still wait for their flush, and a later flushed commit covers this one's records.
    */
   private async claim(maxMessages: number, leaseMs: number): Promise<{ items: DriverMessage[]; nextVisibleAt?: number }> {
     const started = Date.now();
@@ -275,7 +283,8 @@ class PostgresQueueDriver implements QueueDriver {
     try {
       result = await this.pool.query<Row>({
         name: this.statementName('claim'),
-        text: `WITH acked AS (
+        text: `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
+        acked AS (
           DELETE FROM ${this.table} AS d USING unnest($5::text[], $6::text[]) AS a(id, token)
           WHERE d.id = a.id AND d.lease_token = a.token AND d.leased AND d.dead_at IS NULL RETURNING d.seq
         )
@@ -284,7 +293,7 @@ class PostgresQueueDriver implements QueueDriver {
         WHERE m.seq IN (
           SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= (SELECT ${NOW_MS}) AND receive_count < $2
           ORDER BY visible_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-        )
+        ) AND (SELECT v FROM relaxed) IS NOT NULL
         RETURNING m.seq, m.id, m.body, m.ref, m.sent_at, m.receive_count, m.lease_token`,
         values: [this.queue, this.maxReceives, maxMessages, leaseMs, carried.map((a) => a.id), carried.map((a) => a.token)],
       });
@@ -323,6 +332,11 @@ class PostgresQueueDriver implements QueueDriver {
   private takeDeferred(now: number): PendingAck[] {
     const carried = this.deferred.filter((a) => a.expiresAt > now);
     this.deferred = [];
+    // Nothing left for the flush timer: no wake-up for nothing (a busy consumer acks every few ms).
+    if (this.deferTimer) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+    }
     return carried;
   }
 

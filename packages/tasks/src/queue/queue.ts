@@ -104,8 +104,9 @@ class BackedQueue implements Queue {
       return { body: e.body, delayMs: durationIn('delayMs', e.delayMs, 0, 0, QUEUE_LIMITS.maxDelayMs) };
     });
     const ids: string[] = [];
-    for (let start = 0; start < prepared.length; start += QUEUE_LIMITS.maxBatch) {
-      const chunk = prepared.slice(start, start + QUEUE_LIMITS.maxBatch);
+    const perSend = this.driver.maxSendEntries ?? QUEUE_LIMITS.maxBatch;
+    for (let start = 0; start < prepared.length; start += perSend) {
+      const chunk = prepared.slice(start, start + perSend);
       const driverEntries = await Promise.all(chunk.map(async (e) => {
         const ref = await this.offload(e.body);
         return ref === undefined ? { body: e.body, delayMs: e.delayMs } : { body: '', ref, delayMs: e.delayMs };
