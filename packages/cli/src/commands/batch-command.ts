@@ -219,6 +219,40 @@ export function registerBatchCommands(program: Command): void {
       console.log(`${notice.id}: spot interruption notice raised; reclaimed at ${new Date(notice.time).toISOString()}`);
     });
 
+  const pool = batch.command('pool').description('state pools: named read-only inputs in the batch bucket (state-pools/<name>/), read by every worker with each file\'s SHA-256 checked');
+  pool.command('upload')
+    .description('upload a directory as a state pool: each file with its SHA-256, the manifest last; files already there are not sent again')
+    .argument('<name>', 'pool name (lower-case letters, digits, ".", "_", "-")')
+    .argument('<dir>', 'local directory holding the pool\'s files')
+    .option('--bucket <name>', 'the batch bucket (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
+    .option('--region <region>', 'AWS region (default: $AWS_REGION)')
+    .option('--json', 'print JSON', false)
+    .action(async (name: string, dir: string, o: { bucket?: string; region?: string; json: boolean }) => {
+      const { statePoolTarget, uploadStatePool } = await import('../batch/state-pools.ts');
+      const target = statePoolTarget(o, process.env);
+      const { createS3ObjectStore } = await import('@synkti/cloud');
+      const store = createS3ObjectStore({ region: target.region, ...(target.endpoint ? { endpoint: target.endpoint, forcePathStyle: true } : {}) });
+      try {
+        const report = await uploadStatePool({ store, bucket: target.bucket, name, dir, root: target.root });
+        console.log(o.json ? JSON.stringify(report) : `state pool ${name}: s3://${report.bucket}/${report.prefix} (${report.files.length} files, ${report.uploadedFiles} uploaded, ${report.presentFiles} already there; manifest ${report.manifest})`);
+      } finally {
+        store.client.destroy();
+      }
+    });
+  pool.command('fetch')
+    .description('read a state pool as a worker does: into a local cache, every file checked against the manifest; again from the cache')
+    .argument('<name>', 'pool name')
+    .option('--cache-dir <dir>', 'where pools are cached (the pool goes to <dir>/<name>)', '.synkti/state-pools')
+    .option('--bucket <name>', 'the batch bucket (default: $SYNKTI_BUCKET)')
+    .option('--region <region>', 'AWS region (default: $AWS_REGION)')
+    .option('--json', 'print JSON', false)
+    .action(async (name: string, o: { cacheDir: string; bucket?: string; region?: string; json: boolean }) => {
+      const { fetchStatePool, statePoolTarget } = await import('../batch/state-pools.ts');
+      const target = statePoolTarget(o, process.env);
+      const pool = await fetchStatePool({ bucket: target.bucket, name, cacheDir: o.cacheDir, root: target.root, region: target.region });
+      console.log(o.json ? JSON.stringify(pool) : `state pool ${name}: ${pool.path} (${pool.files} files, ${pool.bytes} bytes${pool.reused ? ', from the cache' : `, ${pool.bytesFetched} bytes fetched`})`);
+    });
+
   const dlq = batch.command('dlq').description('a run\'s dead-lettered tasks');
   dlq.command('list')
     .description('list the run\'s dead-lettered tasks with their last error')

@@ -48,14 +48,17 @@ export function checkBucketFlag(value: string, flag: string): string {
   return value;
 }
 
-/** `models/<name>/` from a flag or the directory's name; must stay under models/. */
-export function modelPrefix(value: string | undefined, dirName: string): string {
-  const raw = value ?? `${MODELS_KEY_PREFIX}${dirName}`;
+/**
+ * `models/<name>/` from a flag or the directory's name; must stay under models/ (or under
+ * `root`: batch state pools use the same manifest format under state-pools/).
+ */
+export function modelPrefix(value: string | undefined, dirName: string, root = MODELS_KEY_PREFIX): string {
+  const raw = value ?? `${root}${dirName}`;
   const prefix = raw.endsWith('/') ? raw : `${raw}/`;
-  const rest = prefix.slice(MODELS_KEY_PREFIX.length);
-  if (!prefix.startsWith(MODELS_KEY_PREFIX) || rest === '/' || rest === '' || prefix.split('/').some((p) => p === '..' || p === '.') || prefix.includes('//')) {
-    throw new SynktiError('E_USAGE', `--prefix ${JSON.stringify(raw)} must be a key prefix under ${MODELS_KEY_PREFIX}, e.g. ${MODELS_KEY_PREFIX}qwen2.5-7b`, {
-      hint: `workers may read only ${MODELS_KEY_PREFIX} and artifacts/ of the models bucket`,
+  const rest = prefix.slice(root.length);
+  if (!prefix.startsWith(root) || rest === '/' || rest === '' || prefix.split('/').some((p) => p === '..' || p === '.') || prefix.includes('//')) {
+    throw new SynktiError('E_USAGE', `--prefix ${JSON.stringify(raw)} must be a key prefix under ${root}, e.g. ${root}qwen2.5-7b`, {
+      hint: root === MODELS_KEY_PREFIX ? `workers may read only ${MODELS_KEY_PREFIX} and artifacts/ of the models bucket` : `workers may read only ${root} of the bucket`,
     });
   }
   return prefix;

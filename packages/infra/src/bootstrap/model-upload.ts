@@ -32,6 +32,11 @@ export interface UploadModelOptions {
   dir: string;
   /** Key prefix under models/. @default models/<directory name>/ */
   prefix?: string | undefined;
+  /**
+   * The root `prefix` must stay under (batch state pools: `state-pools/`, same manifest format).
+   * @default 'models/'
+   */
+  keyRoot?: string | undefined;
   /** Only report what would be uploaded. @default false */
   dryRun?: boolean | undefined;
   onProgress?: ((progress: ModelUploadProgress) => void) | undefined;
@@ -91,7 +96,7 @@ function sameManifest(a: ModelManifest, b: unknown): boolean {
 
 export async function uploadModel(options: UploadModelOptions): Promise<ModelUploadReport> {
   const dir = resolve(options.dir);
-  const prefix = modelPrefix(options.prefix, basename(dir));
+  const prefix = modelPrefix(options.prefix, basename(dir), options.keyRoot);
   const files = await listModelFiles(dir);
   const sizes = await Promise.all(files.map(async (path) => (await stat(join(dir, path))).size));
   // Every file is checked before the first byte goes up: no half upload for a file that cannot go.

@@ -1,0 +1,116 @@
+/**
+ * Batch state pools against a real local S3 server (s3rver): uploaded once (files, then the
+ * manifest), read by a worker into its cache with every file's SHA-256 checked, a second
+ * read served from the cache, and an object replaced behind the manifest's back refused.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { isSynktiError } from '@synkti/core';
+import { createS3ObjectStore, type S3ObjectStore } from '@synkti/cloud';
+import { startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
+import { s3ModelSource } from '@synkti/agent';
+import { runCli } from '../../../../tests/helpers/cli.ts';
+import { fetchStatePool, statePoolPrefix, uploadStatePool } from './state-pools.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const BUCKET = 'sp-batch';
+let s3: TestS3;
+let store: S3ObjectStore;
+let work: string;
+
+before(async () => {
+  s3 = await startTestS3();
+  store = createS3ObjectStore({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', secureNewBuckets: false });
+  await store.createBucket(BUCKET);
+  work = await mkdtemp(join(tmpdir(), 'synkti-state-pools-'));
+});
+after(async () => {
+  store?.client.destroy();
+  await s3?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const source = () => s3ModelSource({ bucket: BUCKET, endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1' });
+
+async function poolDir(name: string): Promise<{ dir: string; table: Buffer }> {
+  const dir = join(work, 'src', name);
+  await mkdir(join(dir, 'tables'), { recursive: true });
+  const table = randomBytes(300_000);
+  await writeFile(join(dir, 'params.json'), JSON.stringify({ dimension: 10, shift: 0.5 }));
+  await writeFile(join(dir, 'tables', 'weights.bin'), table);
+  return { dir, table };
+}
+
+test('a pool is uploaded once under state-pools/, a worker reads it checked, and the second read comes from its cache', async () => {
+  const { dir, table } = await poolDir('rosenbrock-data');
+  const first = await uploadStatePool({ store, bucket: BUCKET, name: 'rosenbrock-data', dir });
+  assert.equal(first.prefix, 'state-pools/rosenbrock-data/');
+  assert.equal(first.uploadedFiles, 2);
+  assert.equal(first.manifest, 'created');
+  // Uploaded once: the same directory again sends nothing.
+  const again = await uploadStatePool({ store, bucket: BUCKET, name: 'rosenbrock-data', dir });
+  assert.deepEqual([again.uploadedFiles, again.presentFiles, again.manifest], [0, 2, 'present']);
+
+  const cacheDir = join(work, 'cache-worker-1');
+  const read = await fetchStatePool({ bucket: BUCKET, name: 'rosenbrock-data', cacheDir, source: source() });
+  assert.equal(read.reused, false);
+  assert.equal(read.files, 2);
+  assert.equal(read.bytesFetched, read.bytes);
+  assert.equal(read.path, join(cacheDir, 'rosenbrock-data'));
+  assert.deepEqual(await readFile(join(read.path, 'tables', 'weights.bin')), table);
+  assert.deepEqual(JSON.parse(await readFile(join(read.path, 'params.json'), 'utf8')), { dimension: 10, shift: 0.5 });
+
+  const second = await fetchStatePool({ bucket: BUCKET, name: 'rosenbrock-data', cacheDir, source: source() });
+  assert.equal(second.reused, true, 'served from the cache');
+  assert.equal(second.bytesFetched, 0);
+  assert.equal(second.manifestSha256, read.manifestSha256);
+});
+
+test('an object replaced after the manifest was written is refused, naming the file, and nothing unverified is left in the pool', async () => {
+  const { dir, table } = await poolDir('tampered');
+  await uploadStatePool({ store, bucket: BUCKET, name: 'tampered', dir });
+  // Same size, other bytes, written behind the manifest's back (no SHA-256 metadata, as a foreign writer would).
+  const bad = Buffer.from(table);
+  bad[1234] = (bad[1234]! + 1) % 256;
+  await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${statePoolPrefix('tampered')}tables/weights.bin`, Body: bad }));
+
+  const cacheDir = join(work, 'cache-worker-2');
+  await assert.rejects(fetchStatePool({ bucket: BUCKET, name: 'tampered', cacheDir, source: source() }), (error: unknown) => {
+    assert.ok(isSynktiError(error, 'E_MODEL_CORRUPT'), String(error));
+    assert.match(error.message, /tables\/weights\.bin/);
+    return true;
+  });
+  const left = await readdir(join(cacheDir, 'tampered', 'tables')).catch(() => [] as string[]);
+  assert.ok(!left.includes('weights.bin'), `the bad file is not in the pool directory (found ${left.join(', ')})`);
+});
+
+test('a pool name that could leave the prefix is refused before anything is sent', async () => {
+  for (const name of ['../models', 'UPPER', 'a/b', '', '.hidden']) {
+    assert.throws(() => statePoolPrefix(name), (error: unknown) => isSynktiError(error, 'E_USAGE'), name);
+  }
+  await assert.rejects(uploadStatePool({ store, bucket: BUCKET, name: '../models', dir: work }), (error: unknown) => isSynktiError(error, 'E_USAGE'));
+});
+
+test('synkti batch pool upload / fetch with the stack\'s variables: uploaded, then read by a worker (the cache is the library\'s, tested above)', async () => {
+  const { dir, table } = await poolDir('cli-pool');
+  const env = {
+    SYNKTI_BUCKET: BUCKET, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+  };
+  const up = await runCli(['batch', 'pool', 'upload', 'cli-pool', dir, '--json'], { cwd: work, env, timeoutMs: 60_000 });
+  assert.equal(up.code, 0, up.stderr);
+  const report = JSON.parse(up.stdout) as { prefix: string; uploadedFiles: number };
+  assert.deepEqual([report.prefix, report.uploadedFiles], ['state-pools/cli-pool/', 2]);
+  const cacheDir = join(work, 'cli-cache');
+  const r = await runCli(['batch', 'pool', 'fetch', 'cli-pool', '--cache-dir', cacheDir, '--json'], { cwd: work, env, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const first = JSON.parse(r.stdout) as { reused: boolean; path: string; files: number };
+  assert.deepEqual([first.reused, first.files], [false, 2]);
+  assert.deepEqual(await readFile(join(first.path, 'tables', 'weights.bin')), table);
+});
