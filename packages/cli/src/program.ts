@@ -219,11 +219,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
   program.command('demo')
     .description('run the demo: a local fleet of 3 serving streaming completions through a preemption and a kill -9')
     .addOption(new Option('--scenario <name>', 'default: traffic straight to the routers through a preemption and a kill -9; '
+      + 'partition (root, Linux network namespaces): 5 hosts with their own addresses under streaming load, one host\'s link cut, then a 3 | 2 partition '
+      + 'for --partition, then heal; the summary is { requests, failed, failedInFlightOnCut, maxInstances, replacementsDuringPartition, convergedAfterHealMs, ... }; '
       + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
       + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream; '
       + 'rollout: under steady load, `synkti deploy`\'s rollout moves the 3 nodes to a new generation, then a broken generation is tried and rolled back; '
       + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }')
-      .choices(['default', 'behind-lb', 'rollout']).default('default'))
+      .choices(['default', 'behind-lb', 'rollout', 'partition']).default('default'))
     .addOption(new Option('--on <cloud>', 'local: the embedded local cloud; aws-emulator: an emulated AWS on this machine (moto_server, each EC2 instance '
       + 'a machine booted from its user data, every AWS call of the workers checked against the stack\'s IAM role): runs synkti bootstrap --skip-infra, '
       + 'serves through a preemption and a crash, then synkti down; the summary adds provider, awsCalls, iamDenied, modelVerified and instancesLeft '
@@ -236,12 +238,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + '(needs PostgreSQL too)').choices(['serve', 'batch', 'pipelines']).default('serve'))
     .option('--keep-state', 'aws-emulator: keep the emulator\'s directory (every instance\'s boot and service log) and print where it is', false)
     .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
+    .option('--partition <duration>', 'partition scenario: how long the 3 | 2 partition lasts', durationOption, 60_000)
     .option('--notice <duration>', 'behind-lb and aws-emulator: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
     .option('--lb-retries <n>', 'behind-lb: times HAProxy tries another router when a connection is refused (0: like an ALB, a refused connection is a 502)', wholeNumberOption(0, 10), 2)
     .option('--concurrency <n>', 'concurrent client streams', countOption, 8)
     .option('--json', 'print only the summary, as JSON', false)
     .option('--keep', 'leave the fleet running afterwards', false)
-    .action(async (options: { scenario: string; on: string; shape: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean }) => {
+    .action(async (options: { scenario: string; on: string; shape: string; keepState: boolean; duration: number; notice: number; lbRetries: number; concurrency: number; json: boolean; keep: boolean; partition: number }) => {
       if (options.shape !== 'serve' && options.on !== 'aws-emulator') throw new SynktiError('E_USAGE', `--shape ${options.shape} runs on the emulated AWS only`, { hint: 'add --on aws-emulator' });
       if (options.on === 'aws-emulator' && options.shape === 'pipelines') {
         const { renderAwsEmulatorPipelinesSummary, runAwsEmulatorPipelinesDemo } = await loadImplementation(() => import('./demo/aws-emulator-pipelines.ts'));
@@ -269,6 +272,13 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
         const summary = await runRolloutDemo({ concurrency: options.concurrency, json: options.json, keep: options.keep, cwd: process.cwd() });
         console.log(options.json ? JSON.stringify(summary) : renderRolloutDemoSummary(summary));
         if (summary.failed !== 0 || summary.rolledBack !== 1 || summary.generation !== summary.generations.to) process.exitCode = 1;
+        return;
+      }
+      if (options.scenario === 'partition') {
+        const { renderPartitionSummary, runPartitionDemo } = await loadImplementation(() => import('./demo/partition.ts'));
+        const summary = await runPartitionDemo({ partitionMs: options.partition, concurrency: options.concurrency, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
+        console.log(options.json ? JSON.stringify(summary) : renderPartitionSummary(summary));
+        if (summary.failedOther !== 0 || summary.maxInstances !== summary.hosts || summary.replacements !== 0 || summary.convergedAfterHealMs === undefined) process.exitCode = 1;
         return;
       }
       if (options.scenario === 'behind-lb') {

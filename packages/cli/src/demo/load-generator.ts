@@ -16,6 +16,17 @@ export interface LoadGeneratorOptions {
   healthChecks?: boolean;
   /** Retry on another endpoint a request whose connection failed before any response; false counts it as failed. @default true */
   retryConnectionFailures?: boolean;
+  /**
+   * A connect that takes longer fails as a connection failure (nothing was sent: it is
+   * retried like a refused one). For routers whose address may drop packets instead of
+   * refusing (a cut link). @default none (the OS's SYN retries, minutes)
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Reuse connections. false: a new connection per request, so a request to a router that
+   * went silent fails at connect (safe to retry) instead of waiting on a reused one. @default true
+   */
+  keepAlive?: boolean;
 }
 
 export interface RequestOutcome {
@@ -41,7 +52,7 @@ export class LoadGenerator {
   readonly outcomes: RequestOutcome[] = [];
   private readonly options: LoadGeneratorOptions;
   private readonly unhealthy = new Set<string>();
-  private readonly agent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
+  private readonly agent: HttpAgent;
   private running = false;
   private workers: Promise<void>[] = [];
   private healthTimer: NodeJS.Timeout | undefined;
@@ -50,6 +61,7 @@ export class LoadGenerator {
 
   constructor(options: LoadGeneratorOptions) {
     this.options = options;
+    this.agent = new HttpAgent({ keepAlive: options.keepAlive ?? true, maxSockets: 256 });
   }
 
   start(): void {
@@ -160,9 +172,22 @@ export class LoadGenerator {
         req.destroy(new Error('timeout'));
         finish({ ok: false, servedBy: undefined, error: 'timed out' });
       }, this.options.requestTimeoutMs ?? 30_000);
+      let connectTimedOut = false;
+      const connectTimeoutMs = this.options.connectTimeoutMs;
+      if (connectTimeoutMs !== undefined) {
+        req.once('socket', (socket) => {
+          if (!socket.connecting) return;
+          const connectTimer = setTimeout(() => {
+            connectTimedOut = true;
+            req.destroy(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+          }, connectTimeoutMs);
+          socket.once('connect', () => clearTimeout(connectTimer));
+          socket.once('close', () => clearTimeout(connectTimer));
+        });
+      }
       req.on('error', (error: NodeJS.ErrnoException) => {
-        // No response at all: the router is gone (refused, or reset as it died).
-        const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up';
+        // No response at all: the router is gone (refused, reset as it died, or silent at connect).
+        const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up' || connectTimedOut;
         if (!responded && connectionLevel) finish({ connectionFailed: `${error.code ?? error.message}${(req as { reusedSocket?: boolean }).reusedSocket ? ' on a reused keep-alive connection' : ''}` });
         else finish({ ok: false, servedBy: undefined, error: error.code ?? error.message });
       });
