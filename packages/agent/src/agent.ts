@@ -45,6 +45,11 @@ export interface AgentOptions {
   clock?: () => number;
   /** The config generation this node runs (configGeneration of its boot config), gossiped and shown in status. @default none */
   generation?: string | undefined;
+  /**
+   * The user data this node booted with: a rollout that rolls back reads it from a node of
+   * the previous generation (GET /v1/desired-config) to relaunch that generation. @default none
+   */
+  bootUserData?: string | undefined;
 }
 
 export interface AgentEvents {
@@ -330,6 +335,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       'GET /live': () => ({ status: 200, body: { live: true } }),
       'GET /ready': () => (this.currentState === 'ready' ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, state: this.currentState } }),
       'GET /status': () => ({ status: 200, body: this.status() }),
+      // What this node booted with and what a rollout set: a rollback relaunches the previous generation from it.
+      'GET /v1/desired-config': () => ({ status: 200, body: { generation: this.options.generation ?? null, userData: this.options.bootUserData ?? null, desired: this.desiredConfigs.generations() } }),
       // A rollout (`synkti deploy`) tells every node which config replacements of a pool boot with.
       'PUT /v1/desired-config': ({ body }) => {
         const parsed = desiredConfigRequestSchema.safeParse(body);

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     logger,
     // What this node serves, as a hash of its boot config's workload and model (rollouts compare it).
     generation: configGeneration(spec),
+    bootUserData: userData ?? '',
   });
 
   // A workload this node's previous agent left running (that agent was SIGKILLed) is ended

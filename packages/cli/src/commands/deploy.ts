@@ -66,6 +66,7 @@ export function describeDeploy(result: DeployResult): string {
     if (pool.surged.length) lines.push(`  surged:   ${pool.surged.join(', ')}`);
     if (pool.drained.length) lines.push(`  drained:  ${pool.drained.join(', ')}`);
     if (pool.removed.length) lines.push(`  removed:  ${pool.removed.join(', ')} (never served)`);
+    if (pool.rollback) lines.push(`  rollback: back to ${pool.rollback.generation}: surged ${pool.rollback.surged.join(', ') || '-'}, drained ${pool.rollback.drained.join(', ') || '-'} (${pool.rollback.outcome})`);
     lines.push(`  serving:  ${Object.keys(pool.after).length} node(s) on ${gens.join(', ') || '-'}`);
   }
   return lines.join('\n');
@@ -89,9 +90,9 @@ Each node runs a config generation: a hash of the workload and model it boots wi
   4. repeat until every node runs the new generation.
 Routers send requests only to ready nodes, so a node of a generation that does not
 serve never gets one. A new node not serving within --ready-timeout stops the rollout:
-the new nodes that never served are terminated and replacements go back to each node's
-own config; old nodes are drained only after a new one serves, so the pool keeps its
-count. Nothing is kept on this machine: run deploy again and it continues from what the
+the new nodes that never served are terminated, nodes already moved are moved back the
+same way, and replacements go back to each node's own config; old nodes are drained only
+after a new one serves, so the pool keeps its count. Nothing is kept on this machine: run deploy again and it continues from what the
 fleet runs (it is also how to resume after Ctrl-C).
 On aws, new nodes take the launch flags of \`synkti worker launch\` (above) or their
 SYNKTI_* variables, and the agents must be reachable from here (status, readiness).

@@ -14,7 +14,7 @@ import type { InstanceRecord } from '@synkti/cloud';
 import type { NodeReport } from '../agent-status.ts';
 import type { FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
-import { agentUrl } from '../local-fleet.ts';
+import { agentUrl, fetchAgent } from '../local-fleet.ts';
 import { planRolloutStep, type RolloutNode, type RolloutStep } from './rollout-plan.ts';
 
 export interface RolloutOptions {
@@ -32,6 +32,19 @@ export interface RolloutOptions {
   signal?: AbortSignal | undefined;
   /** @default Date.now */
   clock?: () => number;
+  /** The generation and user data to roll to. @default the fleet's config (fleet.spec, fleet.userData()) */
+  target?: { generation: string; userData: string } | undefined;
+  /** How the pool is looked at (tests simulate a fleet). @default observePool: the agents' status and router health */
+  observe?: ((gone: ReadonlySet<string>) => Promise<{ nodes: RolloutNode[]; notReady: Map<string, string> }>) | undefined;
+  /** How the nodes are told the desired config and asked for their boot config (tests). @default the agents' API */
+  agents?: RolloutAgents | undefined;
+}
+
+/** What the rollout asks of the agents besides their status. */
+export interface RolloutAgents {
+  setDesired(body: { role: string; generation: string; userData: string | null }): Promise<{ told: number; missed: string[] }>;
+  /** The boot config of a live node of the pool running `generation` (a rollback relaunches it); undefined when none answers. */
+  bootConfig(pool: string, generation: string): Promise<string | undefined>;
 }
 
 export interface RolloutResult {
@@ -46,6 +59,8 @@ export interface RolloutResult {
   drained: string[];
   /** New nodes terminated by a rollback. */
   removed: string[];
+  /** A rollback that moved nodes already rolled back to the previous generation (absent: none was needed). */
+  rollback?: { generation: string; outcome: RolloutResult['outcome']; surged: string[]; drained: string[]; removed: string[] } | undefined;
   /** The pool's ready nodes at the end, with their generations. */
   after: Record<string, string>;
   tookMs: number;
@@ -126,6 +141,23 @@ export async function setDesiredConfig(fleet: FleetAccess, body: { role: string;
   return { told: records.length - missed.length, missed };
 }
 
+/** The agents' API as the rollout uses it. */
+export function fleetAgents(fleet: FleetAccess): RolloutAgents {
+  return {
+    setDesired: (body) => setDesiredConfig(fleet, body),
+    async bootConfig(pool, generation) {
+      const secret = fleet.secret;
+      if (secret === undefined) return undefined;
+      const records = (await fleet.list({ role: pool })).filter((r) => r.state === 'running').slice(0, 16);
+      for (const record of records) {
+        const answer = await fetchAgent<{ generation?: unknown; userData?: unknown }>(agentUrl(record, fleet.spec.ports.agent), secret, AGENT_API_PATHS.desiredConfig, 2000);
+        if (answer?.generation === generation && typeof answer.userData === 'string' && answer.userData.length > 0) return answer.userData;
+      }
+      return undefined;
+    },
+  };
+}
+
 /** One surge per set of old nodes: a rerun that finds the same old nodes gets the same instance back (EC2 ClientToken). */
 export function surgeToken(generation: string, oldIds: readonly string[]): string {
   const digest = createHash('sha256').update(`${generation}\n${[...oldIds].sort().join('\n')}`).digest('hex');
@@ -144,44 +176,74 @@ function describeStep(step: RolloutStep): string {
 
 /**
  * Roll `options.pool` of the fleet to the generation of `fleet.spec` (the config being
- * deployed; its user data is what new nodes boot with).
+ * deployed; its user data is what new nodes boot with), or to `options.target`.
  */
 export async function runRollout(fleet: FleetAccess, options: RolloutOptions): Promise<RolloutResult> {
   const { spec } = fleet;
   const pool = spec.pools[options.pool];
   if (!pool) throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(options.pool)} in cluster ${spec.name}`, { hint: `pools: ${Object.keys(spec.pools).join(', ')}` });
-  if (fleet.secret === undefined) {
+  if (fleet.secret === undefined && options.observe === undefined) {
     throw new SynktiError('E_USAGE', `no cluster secret for ${spec.name}: a rollout asks every agent whether it serves`, { hint: 'set SYNKTI_CLUSTER_SECRET (or SYNKTI_CLUSTER_SECRET_FILE) and run from where the agents are reachable' });
   }
+  const target = options.target ?? { generation: configGeneration(spec), userData: await fleet.userData() };
+  const forward = await rollTo(fleet, options, target);
+  if (forward.outcome !== 'rolled-back') return forward;
+  const say = options.onProgress ?? (() => {});
+  const agents = options.agents ?? fleetAgents(fleet);
+  // Nodes already moved serve the new generation: move them back, the same way, so the pool
+  // is again what it was. The previous generation's config is read from one of its nodes.
+  const previous = Object.values(forward.before).find((g) => g !== '?' && g !== target.generation);
+  const moved = Object.values(forward.after).filter((g) => g === target.generation).length;
+  const userData = moved > 0 && previous !== undefined ? await agents.bootConfig(options.pool, previous) : undefined;
+  if (moved > 0 && (previous === undefined || userData === undefined)) {
+    say(`  ${moved} node(s) already on ${target.generation} stay: no node of the previous generation told its config`);
+    return forward;
+  }
+  if (moved === 0 || previous === undefined || userData === undefined) return forward;
+  say(`${spec.name}/${options.pool}: rolling ${moved} node(s) back to ${previous}`);
+  const back = await rollTo(fleet, options, { generation: previous, userData }, true);
+  // Replacements boot each node's own config again (the previous generation's, everywhere now).
+  await agents.setDesired({ role: options.pool, generation: previous, userData: null });
+  return {
+    ...forward,
+    after: back.after,
+    tookMs: forward.tookMs + back.tookMs,
+    rollback: { generation: previous, outcome: back.outcome, surged: back.surged, drained: back.drained, removed: back.removed },
+  };
+}
+
+async function rollTo(fleet: FleetAccess, options: RolloutOptions, target: { generation: string; userData: string }, rollingBack = false): Promise<RolloutResult> {
+  const { spec } = fleet;
+  const pool = spec.pools[options.pool]!;
   const clock = options.clock ?? Date.now;
   const say = options.onProgress ?? (() => {});
   const count = options.count ?? pool.count;
   const readyTimeoutMs = options.readyTimeoutMs ?? (spec.workload?.startupTimeoutMs ?? 0) + 60_000;
   const pollMs = options.pollMs ?? 500;
-  const target = configGeneration(spec);
-  const userData = await fleet.userData();
+  const observe = options.observe ?? (async (gone: ReadonlySet<string>) => observePool(fleet, options.pool, gone));
+  const agents = options.agents ?? fleetAgents(fleet);
+  const { generation } = target;
   const started = clock();
   const drained = new Set<string>();
   const surged: string[] = [];
   const removed: string[] = [];
 
-  const first = await observePool(fleet, options.pool, drained);
+  const first = await observe(drained);
   const before = Object.fromEntries(first.nodes.filter((n) => !n.leaving).map((n) => [n.id, n.generation ?? '?']));
-  say(`${spec.name}/${options.pool}: rolling ${Object.keys(before).length} node(s) to generation ${target} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`);
-  // From now on, a node lost mid-rollout is replaced with the new generation, by whichever agent replaces it.
-  const told = await setDesiredConfig(fleet, { role: options.pool, generation: target, userData });
+  say(`${spec.name}/${options.pool}: ${rollingBack ? 'back' : 'rolling'} ${Object.keys(before).length} node(s) to generation ${generation} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`);
+  // From now on, a node lost mid-rollout is replaced with this generation, by whichever agent replaces it.
+  const told = await agents.setDesired({ role: options.pool, generation, userData: target.userData });
   if (told.missed.length > 0) say(`  desired config not taken by ${told.missed.join(', ')} (they would replace with their own; a rerun tells them again)`);
 
   let lastLine = '';
   let lastWhy = '';
-  let surgedAny = false;
   for (;;) {
     if (options.signal?.aborted) throw new SynktiError('E_ABORTED', `the rollout of ${options.pool} was stopped`, { hint: 'run `synkti deploy` again: it continues where the fleet is' });
-    const { nodes, notReady } = await observePool(fleet, options.pool, drained);
-    const step = planRolloutStep({ nodes, target, count, now: clock(), readyTimeoutMs });
+    const { nodes, notReady } = await observe(drained);
+    const step = planRolloutStep({ nodes, target: generation, count, now: clock(), readyTimeoutMs });
     const elapsed = formatDuration(clock() - started);
-    const fresh = nodes.filter((n) => !n.leaving && n.generation === target);
-    const line = `  ${elapsed}  ${fresh.filter((n) => n.ready).length}/${count} on ${target}: ${describeStep(step)}`;
+    const fresh = nodes.filter((n) => !n.leaving && n.generation === generation);
+    const line = `  ${elapsed}  ${fresh.filter((n) => n.ready).length}/${count} on ${generation}: ${describeStep(step)}`;
     if (step.kind !== 'wait' && line !== lastLine) say(line);
     lastLine = line;
     // While waiting, say what is missing, when it changes.
@@ -191,50 +253,48 @@ export async function runRollout(fleet: FleetAccess, options: RolloutOptions): P
       lastWhy = why;
     }
     if (step.kind === 'done') {
-      const outcome = surgedAny || drained.size > 0 ? 'rolled-out' : 'unchanged';
-      const after = await settle(fleet, options.pool, drained, spec.timeouts.shutdownGraceMs + 10_000, pollMs);
-      say(`${spec.name}/${options.pool}: ${outcome === 'unchanged' ? 'already' : 'rolled out:'} ${Object.keys(after).length} node(s) on ${target} in ${formatDuration(clock() - started)}`);
-      return { pool: options.pool, generation: target, before, outcome, surged, drained: [...drained], removed, after, tookMs: clock() - started };
+      const outcome = surged.length > 0 || drained.size > 0 ? 'rolled-out' : 'unchanged';
+      const after = await settle(observe, drained, spec.timeouts.shutdownGraceMs + 10_000, pollMs, clock);
+      say(`${spec.name}/${options.pool}: ${outcome === 'unchanged' ? 'already' : rollingBack ? 'rolled back:' : 'rolled out:'} ${Object.keys(after).length} node(s) on ${generation} in ${formatDuration(clock() - started)}`);
+      return { pool: options.pool, generation, before, outcome, surged, drained: [...drained], removed, after, tookMs: clock() - started };
     }
     if (step.kind === 'surge') {
-      const oldIds = nodes.filter((n) => !n.leaving && n.generation !== target).map((n) => n.id);
+      const oldIds = nodes.filter((n) => !n.leaving && n.generation !== generation).map((n) => n.id);
       const record = await fleet.instances.launch({
-        tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: options.pool, [TAG_GENERATION]: target },
+        tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: options.pool, [TAG_GENERATION]: generation },
         instanceType: pool.instanceType,
         lifecycle: pool.lifecycle,
-        userData,
-        clientToken: surgeToken(target, oldIds),
+        userData: target.userData,
+        clientToken: surgeToken(generation, oldIds),
       });
       surged.push(record.id);
-      surgedAny = true;
-      say(`  ${elapsed}  surged ${record.id} (${target}); waiting until it serves`);
+      say(`  ${elapsed}  surged ${record.id} (${generation}); waiting until it serves`);
     } else if (step.kind === 'drain') {
       drained.add(step.id);
       // A graceful terminate: the agent drains (its router stops taking requests, in-flight ones finish) and leaves.
       await fleet.instances.terminate([step.id]);
       say(`  ${elapsed}  draining ${step.id}`);
     } else if (step.kind === 'failed') {
-      say(`  ${elapsed}  ${step.ids.join(', ')} did not serve within ${formatDuration(readyTimeoutMs)}: stopping the rollout and rolling back`);
+      say(`  ${elapsed}  ${step.ids.join(', ')} did not serve within ${formatDuration(readyTimeoutMs)}: stopping${rollingBack ? '' : ' the rollout and rolling back'}`);
       await fleet.instances.terminate(step.ids);
       removed.push(...step.ids);
       // Replacements go back to each node's own config (the generation it serves).
-      const previous = Object.values(before).find((g) => g !== '?' && g !== target) ?? target;
-      await setDesiredConfig(fleet, { role: options.pool, generation: previous, userData: null });
-      const after = await settle(fleet, options.pool, new Set([...drained, ...removed]), spec.timeouts.shutdownGraceMs + 10_000, pollMs);
-      say(`${spec.name}/${options.pool}: rolled back; serving ${Object.keys(after).length} node(s): ${[...new Set(Object.values(after))].join(', ')}`);
-      return { pool: options.pool, generation: target, before, outcome: 'rolled-back', surged, drained: [...drained], removed, after, tookMs: clock() - started };
+      await agents.setDesired({ role: options.pool, generation, userData: null });
+      const after = await settle(observe, new Set([...drained, ...removed]), spec.timeouts.shutdownGraceMs + 10_000, pollMs, clock);
+      say(`${spec.name}/${options.pool}: stopped; serving ${Object.keys(after).length} node(s): ${[...new Set(Object.values(after))].join(', ')}`);
+      return { pool: options.pool, generation, before, outcome: 'rolled-back', surged, drained: [...drained], removed, after, tookMs: clock() - started };
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
 /** Wait (bounded) until the nodes that were sent away are gone; the pool's ready nodes with their generations. */
-async function settle(fleet: FleetAccess, pool: string, gone: ReadonlySet<string>, boundMs: number, pollMs: number): Promise<Record<string, string>> {
-  const until = Date.now() + boundMs;
+async function settle(observe: NonNullable<RolloutOptions['observe']>, gone: ReadonlySet<string>, boundMs: number, pollMs: number, clock: () => number): Promise<Record<string, string>> {
+  const until = clock() + boundMs;
   for (;;) {
-    const { nodes } = await observePool(fleet, pool, gone);
+    const { nodes } = await observe(gone);
     const stillThere = nodes.some((n) => gone.has(n.id));
-    if (!stillThere || Date.now() >= until) {
+    if (!stillThere || clock() >= until) {
       return Object.fromEntries(nodes.filter((n) => !n.leaving && n.ready).map((n) => [n.id, n.generation ?? '?']));
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));

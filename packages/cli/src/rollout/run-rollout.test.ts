@@ -1,0 +1,111 @@
+/**
+ * The rollout driver against a simulated fleet (no processes): what it launches (generation
+ * tag, user data, client token), what it drains, what it tells the agents, and that a pool
+ * never has fewer serving nodes than its count, through a rollout, a failure half-way with
+ * its rollback, and a rerun that continues.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TAG_GENERATION, validateCluster } from '@synkti/core';
+import type { InstanceProvider, InstanceRecord, LaunchSpec } from '@synkti/cloud';
+import type { FleetAccess } from '../fleet/fleet-access.ts';
+import type { RolloutNode } from './rollout-plan.ts';
+import { runRollout, type RolloutAgents } from './run-rollout.ts';
+
+const A = 'g00000000000a';
+const B = 'g00000000000b';
+const BOOT: Record<string, string> = { [A]: 'config-A', [B]: 'config-B' };
+
+interface SimNode { id: string; generation: string; userData: string; readyAt: number; broken: boolean; leaving: boolean; launchedAt: number }
+
+/** A pool whose new nodes serve 30 ms after launch, except those `brokenLaunch` picks; drained nodes are gone one look later. */
+function simulatedFleet(initial: { id: string; generation: string; leaving?: boolean }[], brokenLaunch: (n: number, spec: LaunchSpec) => boolean) {
+  const nodes: SimNode[] = initial.map((n) => ({ id: n.id, generation: n.generation, userData: BOOT[n.generation]!, readyAt: 0, broken: false, leaving: n.leaving ?? false, launchedAt: 0 }));
+  const launches: LaunchSpec[] = [];
+  const terminated: string[] = [];
+  const desired: (string | null)[] = [];
+  let minServing = Infinity;
+  const instances = {
+    async launch(spec: LaunchSpec): Promise<InstanceRecord> {
+      launches.push(spec);
+      const id = `i-new${launches.length}`;
+      const generation = spec.tags[TAG_GENERATION]!;
+      nodes.push({ id, generation, userData: spec.userData!, readyAt: Date.now() + 30, broken: brokenLaunch(launches.length, spec), leaving: false, launchedAt: Date.now() });
+      return { id, state: 'pending', privateIp: '127.0.0.1', instanceType: 'local.small', zone: 'local-a', lifecycle: 'spot', launchedAt: Date.now(), tags: spec.tags };
+    },
+    async terminate(ids: string[]): Promise<void> {
+      terminated.push(...ids);
+      for (const n of nodes) if (ids.includes(n.id)) n.leaving = true;
+    },
+  } as unknown as InstanceProvider;
+  const spec = validateCluster({ name: 'sim', pools: { worker: { count: 3 } }, timeouts: { shutdownGrace: '1s' } });
+  const fleet = { spec, kind: 'local', instances, secret: 'x', local: undefined, userData: async () => 'config-B', list: async () => [], close: () => {} } as unknown as FleetAccess;
+  const observe = async (): Promise<{ nodes: RolloutNode[]; notReady: Map<string, string> }> => {
+    // Nodes sent away last time are gone now.
+    for (let i = nodes.length - 1; i >= 0; i--) if (nodes[i]!.leaving && (nodes[i] as SimNode & { seen?: boolean }).seen) nodes.splice(i, 1);
+    for (const n of nodes) if (n.leaving) (n as SimNode & { seen?: boolean }).seen = true;
+    const view = nodes.map((n) => ({ id: n.id, generation: n.generation, ready: !n.broken && Date.now() >= n.readyAt, leaving: n.leaving, launchedAt: n.launchedAt }));
+    minServing = Math.min(minServing, view.filter((n) => n.ready && !n.leaving).length);
+    return { nodes: view, notReady: new Map() };
+  };
+  const agents: RolloutAgents = {
+    async setDesired(body) {
+      desired.push(body.userData);
+      return { told: nodes.length, missed: [] };
+    },
+    async bootConfig(_pool, generation) {
+      return nodes.find((n) => n.generation === generation && !n.leaving)?.userData;
+    },
+  };
+  return { fleet, observe, agents, nodes, launches, terminated, desired, minServing: () => minServing };
+}
+
+const quick = { pool: 'worker', pollMs: 5, readyTimeoutMs: 400 } as const;
+
+test('a rollout of 3 surges one B node at a time, drains each A after a B serves, never below 3 serving', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }], () => false);
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe: sim.observe, agents: sim.agents });
+  assert.equal(result.outcome, 'rolled-out');
+  assert.deepEqual(result.surged, ['i-new1', 'i-new2', 'i-new3']);
+  assert.deepEqual([...result.drained].sort(), ['a1', 'a2', 'a3']);
+  assert.deepEqual(result.after, { 'i-new1': B, 'i-new2': B, 'i-new3': B });
+  assert.ok(sim.launches.every((l) => l.userData === 'config-B' && l.tags[TAG_GENERATION] === B && l.clientToken?.startsWith('synkti-deploy-')));
+  assert.equal(new Set(sim.launches.map((l) => l.clientToken)).size, 3, 'each surge its own token');
+  assert.deepEqual(sim.desired, ['config-B'], 'every node told the new desired config first');
+  assert.ok(sim.minServing() >= 3, `serving dropped to ${sim.minServing()}`);
+});
+
+test('a failure half-way terminates the node that never served and moves the rolled nodes back: 3 on A again', async () => {
+  // The first B node serves; the second never does.
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }], (n, spec) => n === 2 && spec.tags[TAG_GENERATION] === B);
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe: sim.observe, agents: sim.agents });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(result.removed, ['i-new2']);
+  assert.equal(result.rollback?.generation, A);
+  assert.equal(result.rollback?.outcome, 'rolled-out');
+  assert.deepEqual(result.rollback?.drained, ['i-new1'], 'the B node that served is drained once an A node serves');
+  assert.equal(sim.launches.at(-1)?.userData, 'config-A', 'A relaunched with the config an A node booted with');
+  assert.equal(sim.launches.at(-1)?.tags[TAG_GENERATION], A);
+  assert.deepEqual(Object.values(result.after), [A, A, A]);
+  assert.deepEqual(sim.desired, ['config-B', null, 'config-A', null], 'desired: B, cleared at the failure, A during the rollback, cleared at the end');
+  assert.ok(sim.minServing() >= 3, `serving dropped to ${sim.minServing()}`);
+});
+
+test('a failure at the first surge leaves the fleet as it was: nothing drained, no rollback needed', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }], () => true);
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'broken' }, observe: sim.observe, agents: sim.agents });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(result.removed, ['i-new1']);
+  assert.deepEqual(result.drained, []);
+  assert.equal(result.rollback, undefined);
+  assert.deepEqual(result.after, { a1: A, a2: A, a3: A });
+});
+
+test('a rerun continues from the fleet: one B already serves, one A is draining, so 2 more surges', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A, leaving: true }, { id: 'b1', generation: B }], () => false);
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe: sim.observe, agents: sim.agents });
+  assert.equal(result.outcome, 'rolled-out');
+  assert.equal(result.surged.length, 2);
+  assert.deepEqual([...result.drained].sort(), ['a1', 'a2']);
+  assert.equal(Object.keys(result.after).length, 3);
+});
