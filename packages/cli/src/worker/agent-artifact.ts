@@ -23,7 +23,7 @@ import { createGzip } from 'node:zlib';
 import { SynktiError } from '@synkti/core';
 import { agentArtifactKey, checkVersion } from '@synkti/cloud';
 import { cliVersion } from './worker-settings.ts';
-import { AGENT_NATIVE_PACKAGES, buildAgentBundle } from './agent-bundle.ts';
+import { AGENT_NATIVE_PACKAGES, copyAgentBundle } from './agent-bundle.ts';
 
 /** The platforms workers run (EC2 Linux on x86-64 or Graviton). */
 export const AGENT_PLATFORMS = ['linux-x64', 'linux-arm64'] as const;
@@ -55,6 +55,11 @@ export interface PackAgentArtifactOptions {
    * @default <repoRoot>/node_modules/.cache/synkti-agent-native
    */
   nativeCacheDir?: string | undefined;
+  /**
+   * Where the compiled agent is kept between packs (rebuilt when a source it was built from changes).
+   * @default <repoRoot>/node_modules/.cache/synkti-agent-bundle
+   */
+  bundleCacheDir?: string | undefined;
 }
 
 export interface AgentArtifact {
@@ -239,13 +244,14 @@ export async function packAgentArtifact(options: PackAgentArtifactOptions = {}):
   const repoRoot = resolve(options.repoRoot ?? DEFAULT_REPO_ROOT);
   const outDir = resolve(options.outDir ?? process.cwd());
   const cacheDir = resolve(options.nativeCacheDir ?? join(repoRoot, 'node_modules/.cache/synkti-agent-native'));
+  const bundleCacheDir = resolve(options.bundleCacheDir ?? join(repoRoot, 'node_modules/.cache/synkti-agent-bundle'));
   const host = `${process.platform}-${process.arch}`;
   const top = `synkti-agent-${version}`;
   const staging = mkdtempSync(join(tmpdir(), 'synkti-pack-'));
   try {
     const tree = join(staging, top);
     mkdirSync(join(tree, 'bin'), { recursive: true });
-    await buildAgentBundle({ repoRoot, outDir: tree });
+    await copyAgentBundle({ repoRoot, outDir: tree, cacheDir: bundleCacheDir });
     copyWorkspaceData(repoRoot, tree);
 
     const packages: PackageJson[] = [];

@@ -10,7 +10,7 @@
  *   lib/preload.mjs            what `{tsx}` in a workload command means in a release
  *   packages/dashboard/dist/   the dashboard's prebuilt front end
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
@@ -56,6 +56,8 @@ export interface AgentBundle {
   files: string[];
   /** Bytes of JavaScript (without source maps). */
   jsBytes: number;
+  /** Absolute paths of the files it was compiled from (sources and npm packages). */
+  inputs: string[];
 }
 
 /** The AWS SDK clients the agent uses, compiled into lib/aws-sdk.cjs (one file, parsed only when first used). */
@@ -202,5 +204,67 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
     .concat('lib/preload.mjs')
     .sort();
   const jsBytes = Object.entries(outputs).filter(([file]) => !file.endsWith('.map')).reduce((sum, [, out]) => sum + out.bytes, 0);
-  return { files, jsBytes };
+  const inputs = [...Object.keys(result.metafile?.inputs ?? {}), ...Object.keys(sdk?.metafile?.inputs ?? {})]
+    .filter((input) => !input.includes(':') && input !== 'aws-sdk-clients.js')
+    .map((input) => resolve(repoRoot, input));
+  return { files, jsBytes, inputs: [...new Set(inputs)].sort() };
+}
+
+/**
+ * Bumped when this file changes what a build writes, so a cached build from before is not reused.
+ * (The sources and packages a build reads are checked file by file.)
+ */
+const CACHE_FORMAT = 1;
+/** A cached build a newer one replaced is removed this long after (a pack may still be copying it). */
+const STALE_BUILD_MS = 10 * 60_000;
+
+interface CacheManifest {
+  format: number;
+  repoRoot: string;
+  dir: string;
+  /** [path, size, mtimeMs] of every input. */
+  inputs: [string, number, number][];
+}
+
+function fingerprint(file: string): [string, number, number] {
+  try {
+    const stat = statSync(file);
+    return [file, stat.size, stat.mtimeMs];
+  } catch {
+    return [file, -1, -1];
+  }
+}
+
+/**
+ * Copies lib/ of a build into `outDir`, building only when a source or package it was built
+ * from changed since the cached build (by size and mtime): packs in one test run, or
+ * repeated `synkti worker pack`, compile once.
+ */
+export async function copyAgentBundle(options: BuildAgentBundleOptions & { cacheDir: string }): Promise<void> {
+  const repoRoot = resolve(options.repoRoot);
+  const cacheDir = resolve(options.cacheDir);
+  const current = join(cacheDir, 'current.json');
+  let dir: string | undefined;
+  try {
+    const manifest = JSON.parse(readFileSync(current, 'utf8')) as CacheManifest;
+    const fresh = manifest.format === CACHE_FORMAT && manifest.repoRoot === repoRoot
+      && manifest.inputs.every(([file, size, mtime]) => { const [, s, m] = fingerprint(file); return s === size && m === mtime; });
+    if (fresh && existsSync(join(cacheDir, manifest.dir, 'lib'))) dir = join(cacheDir, manifest.dir);
+  } catch {
+    // No cache, or an unreadable one: build.
+  }
+  if (dir === undefined) {
+    mkdirSync(cacheDir, { recursive: true });
+    dir = mkdtempSync(join(cacheDir, 'build-'));
+    const bundle = await buildAgentBundle({ repoRoot, outDir: dir, logLevel: options.logLevel });
+    const manifest: CacheManifest = { format: CACHE_FORMAT, repoRoot, dir: relative(cacheDir, dir), inputs: bundle.inputs.map(fingerprint) };
+    const partial = `${current}.${process.pid}.partial`;
+    writeFileSync(partial, JSON.stringify(manifest));
+    renameSync(partial, current);
+    for (const entry of readdirSync(cacheDir)) {
+      const path = join(cacheDir, entry);
+      if (entry.startsWith('build-') && path !== dir && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS) rmSync(path, { recursive: true, force: true });
+    }
+  }
+  cpSync(join(dir, 'lib'), join(resolve(options.outDir), 'lib'), { recursive: true });
 }
