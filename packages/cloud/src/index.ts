@@ -14,6 +14,9 @@ export { createLocalCloud, type LocalCloud } from './providers/local/local-cloud
 export { LocalInstanceProvider, DEFAULT_ZONES, DEFAULT_PORT_TAGS, type LocalCloudOptions, type LocalHostPlacement, type PreemptOptions } from './providers/local/local-instance-provider.ts';
 export { LocalObjectStore, validateBucketName, validateObjectKey, type LocalObjectStoreOptions } from './providers/local/local-object-store.ts';
 export { REASON_USER_SHUTDOWN, REASON_SPOT, REASON_CRASH } from './providers/local/instance-host.ts';
+export {
+  AWS_ON_DEMAND_USD_PER_HOUR, AWS_SPOT_DISCOUNT, AWS_PRICE_SOURCE, awsInstancePrice, spotDiscountFor, type InstanceHourlyPrice,
+} from './providers/aws/instance-prices.ts';
 export { isProcessAlive, localCloudProcesses, liveProcessStats, processIds, processStartTime, type ProcStat } from './providers/local/proc.ts';
 export { parseChaosRate, chaosStrikes, type ChaosSettings } from './providers/local/chaos.ts';
 export { createAwsInstanceProvider, AwsInstanceProvider, escapeFilterValue, type AwsInstanceProviderOptions, type AwsSubnet } from './providers/aws/aws-instance-provider.ts';

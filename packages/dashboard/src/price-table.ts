@@ -1,3 +1,6 @@
+import { SIZES, SIZE_TO_INSTANCE_TYPE } from '@synkti/core';
+import { AWS_ON_DEMAND_USD_PER_HOUR, awsInstancePrice } from '@synkti/cloud/instance-prices';
+
 /** Hourly prices of one instance type (USD). */
 export interface InstancePrice {
   onDemandUsdPerHour: number;
@@ -6,24 +9,24 @@ export interface InstancePrice {
   note: string;
 }
 
+function dashboardPrices(): Record<string, InstancePrice> {
+  const prices: Record<string, InstancePrice> = {};
+  for (const type of Object.keys(AWS_ON_DEMAND_USD_PER_HOUR)) prices[type] = { ...awsInstancePrice(type)!, note: 'us-east-1' };
+  for (const size of SIZES) {
+    const aws = SIZE_TO_INSTANCE_TYPE.aws[size];
+    const price = awsInstancePrice(aws);
+    if (price) prices[SIZE_TO_INSTANCE_TYPE.local[size]] = { ...price, note: `priced as ${aws} (us-east-1)` };
+  }
+  return prices;
+}
+
 /**
- * Prices the dashboard uses for the cost rate. Local sizes cost nothing to run, so they
- * are priced as the AWS type each size maps to on AWS (SIZE_TO_INSTANCE_TYPES): on-demand
- * is the us-east-1 Linux list price; spot is a typical recent us-east-1 spot price, which
- * moves hourly — read the figures as an indication, not a bill.
+ * Prices the dashboard uses for the cost rate: @synkti/cloud's AWS table (us-east-1 list
+ * prices on demand; spot as the family's typical discount, since spot prices move hourly:
+ * read the figures as an indication, not a bill). Local sizes cost nothing to run, so they
+ * are priced as the AWS type each size maps to on AWS (SIZE_TO_INSTANCE_TYPE).
  */
-export const DASHBOARD_PRICES: Readonly<Record<string, InstancePrice>> = {
-  'local.small': { onDemandUsdPerHour: 0.0416, spotUsdPerHour: 0.0135, note: 'priced as t3.medium (us-east-1)' },
-  'local.medium': { onDemandUsdPerHour: 0.192, spotUsdPerHour: 0.075, note: 'priced as m6i.xlarge (us-east-1)' },
-  'local.large': { onDemandUsdPerHour: 0.768, spotUsdPerHour: 0.31, note: 'priced as m6i.4xlarge (us-east-1)' },
-  'local.gpu': { onDemandUsdPerHour: 1.006, spotUsdPerHour: 0.41, note: 'priced as g5.xlarge (us-east-1)' },
-  't3.medium': { onDemandUsdPerHour: 0.0416, spotUsdPerHour: 0.0135, note: 'us-east-1' },
-  'm6i.xlarge': { onDemandUsdPerHour: 0.192, spotUsdPerHour: 0.075, note: 'us-east-1' },
-  'm6i.4xlarge': { onDemandUsdPerHour: 0.768, spotUsdPerHour: 0.31, note: 'us-east-1' },
-  'g5.xlarge': { onDemandUsdPerHour: 1.006, spotUsdPerHour: 0.41, note: 'us-east-1' },
-  'g6.xlarge': { onDemandUsdPerHour: 0.805, spotUsdPerHour: 0.34, note: 'us-east-1' },
-  'g4dn.xlarge': { onDemandUsdPerHour: 0.526, spotUsdPerHour: 0.22, note: 'us-east-1' },
-};
+export const DASHBOARD_PRICES: Readonly<Record<string, InstancePrice>> = dashboardPrices();
 
 /** The fleet's cost rate now and what the same nodes would cost on demand. */
 export interface CostRate {

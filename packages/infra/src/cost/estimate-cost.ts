@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SynktiError } from '@synkti/core';
+import { AWS_ON_DEMAND_USD_PER_HOUR, AWS_SPOT_DISCOUNT, spotDiscountFor } from '@synkti/cloud';
 import type { AuditResource } from '../audit/audit-rules.ts';
 
 export const DEFAULT_PRICE_FILE = fileURLToPath(new URL('../../data/prices-us-east-1.json', import.meta.url));
@@ -38,6 +39,11 @@ export interface PriceTable {
   secretMonth: number;
 }
 
+/**
+ * Reads a price table. EC2 instance prices and spot discounts come from @synkti/cloud's
+ * table (what the dashboard prices from too); the file's `instances.aws` and `spotDiscount`
+ * entries override them, and it holds everything else.
+ */
 export function loadPriceTable(file = DEFAULT_PRICE_FILE): PriceTable {
   let table: unknown;
   try {
@@ -46,10 +52,18 @@ export function loadPriceTable(file = DEFAULT_PRICE_FILE): PriceTable {
     throw new SynktiError('E_PRICE_TABLE', `cannot read the price table ${file}`, { cause, hint: 'pass a JSON file shaped like packages/infra/data/prices-us-east-1.json' });
   }
   const t = table as Partial<PriceTable>;
-  for (const key of ['instances', 'spotDiscount', 'fargate', 'rds', 'elasticache'] as const) {
+  for (const key of ['instances', 'fargate', 'rds', 'elasticache'] as const) {
     if (typeof t[key] !== 'object' || t[key] === null) throw new SynktiError('E_PRICE_TABLE', `price table ${file} has no "${key}"`, { hint: 'copy packages/infra/data/prices-us-east-1.json and edit its numbers' });
   }
-  return table as PriceTable;
+  if (t.spotDiscount !== undefined && (typeof t.spotDiscount !== 'object' || t.spotDiscount === null)) {
+    throw new SynktiError('E_PRICE_TABLE', `price table ${file}: "spotDiscount" is not an object`, { hint: 'e.g. "spotDiscount": { "g5": 0.68 } (fraction saved on spot, by family)' });
+  }
+  const instances = t.instances!;
+  return {
+    ...(table as PriceTable),
+    instances: { ...instances, aws: { ...AWS_ON_DEMAND_USD_PER_HOUR, ...instances.aws } },
+    spotDiscount: { ...AWS_SPOT_DISCOUNT, ...t.spotDiscount },
+  };
 }
 
 export interface CostAssumptions {
@@ -103,7 +117,7 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
     if (price === undefined) notes.add(`no ${cloud} price for ${type ?? '(unknown type)'}: priced at $0; add it to the price table`);
     return price ?? 0;
   };
-  const spotFactor = (type: string): number => 1 - (prices.spotDiscount[type.split(/[.-]/)[0]!] ?? prices.spotDiscount.default ?? 0.65);
+  const spotFactor = (type: string): number => 1 - spotDiscountFor(type, prices.spotDiscount);
   const byType = (type: string): AuditResource[] => resources.filter((r) => r.type === type);
 
   for (const g of byType('aws:autoscaling/group:Group')) {
