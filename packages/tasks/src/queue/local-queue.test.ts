@@ -65,7 +65,7 @@ describe('local queue (SQLite) between processes', () => {
 });
 
 describe('local queue (SQLite) long poll across processes', () => {
-  it('a send from another process wakes a long poll long before its poll interval (the WAL file is watched)', async (t) => {
+  it('a send from another process wakes a long poll long before its poll interval (its queue bell file is watched)', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'synkti-local-queue-wake-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const path = join(dir, 'queues.db');

@@ -7,12 +7,13 @@
  * a busy timeout, and every read-then-write inside `BEGIN IMMEDIATE`, so two consumers
  * can never lease the same message. Leases are rows with a random token: a receipt is
  * `<id>:<token>`, and ack/extend/release match both, so a stale receipt changes nothing.
- * Long polls are woken at once by sends in this process and otherwise poll every
- * `pollIntervalMs` (sends from other processes).
+ * Long polls are woken at once by sends in this process, within milliseconds by sends
+ * from other processes (a per-queue bell file, see `watchBells`), and otherwise poll every
+ * `pollIntervalMs`.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, utimesSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import {
@@ -60,34 +61,68 @@ CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, dead_a
 const doorbell = new Doorbell();
 
 /**
- * Sends from other processes: every commit writes the database's WAL file, and the
- * directory watch (inotify on Linux) sees it, so a long poll wakes within milliseconds
- * instead of at its next poll. One watcher per file, shared by its handles; the poll
- * interval still covers platforms or file systems where watching reports nothing.
+ * Sends from other processes: a send (or release, or redrive) touches its queue's bell,
+ * an empty file in `<database>.bells/`, and a directory watch (inotify on Linux) sees it,
+ * so a long poll on that queue wakes within milliseconds instead of at its next poll.
+ * Only that queue's waiters wake: watching the database file itself woke every waiter of
+ * every queue on each commit (claims, acks and lease renewals included), and each woken
+ * process then took the write lock to find nothing. One watcher per file, shared by its
+ * handles; the poll interval still covers platforms or file systems where watching
+ * reports nothing.
  */
-const watchers = new Map<string, { watcher: FSWatcher | undefined; users: number }>();
+const watchers = new Map<string, { watcher: FSWatcher | undefined; users: number; keys: Map<string, string> }>();
 
-function watchWrites(path: string): void {
-  const entry = watchers.get(path);
-  if (entry) {
-    entry.users += 1;
-    return;
-  }
-  const names = new Set([basename(path), `${basename(path)}-wal`]);
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
-      if (name === null || names.has(String(name))) doorbell.ringPrefix(`${path}\0`);
-    });
-    // A watch that fails later (directory removed) leaves the poll interval to do the work.
-    watcher.on('error', () => undefined);
-  } catch {
-    watcher = undefined;
-  }
-  watchers.set(path, { watcher, users: 1 });
+function bellsDirOf(path: string): string {
+  return `${path}.bells`;
 }
 
-function unwatchWrites(path: string): void {
+/** A file name for any queue name (which may hold any character). */
+function bellNameOf(queue: string): string {
+  return `q-${createHash('sha256').update(queue).digest('hex').slice(0, 20)}`;
+}
+
+/** Touches a queue's bell for waiters in other processes; best effort (the poll covers a failure). */
+function ringBell(path: string, queue: string): void {
+  const bell = join(bellsDirOf(path), bellNameOf(queue));
+  const now = new Date();
+  try {
+    utimesSync(bell, now, now);
+  } catch {
+    try {
+      mkdirSync(bellsDirOf(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(bell, 'a', 0o600));
+    } catch {
+      // Not writable: long polls elsewhere find the message at their next poll.
+    }
+  }
+}
+
+function watchBells(path: string, queue: string, key: string): void {
+  let entry = watchers.get(path);
+  if (!entry) {
+    const keys = new Map<string, string>();
+    let watcher: FSWatcher | undefined;
+    try {
+      mkdirSync(bellsDirOf(path), { recursive: true, mode: 0o700 });
+      watcher = watch(bellsDirOf(path), { persistent: false }, (_event, name) => {
+        // No name: the platform did not say which; wake every queue of this file.
+        const known = name === null ? undefined : keys.get(String(name));
+        if (known) doorbell.ring(known);
+        else if (name === null) doorbell.ringPrefix(`${path}\0`);
+      });
+      // A watch that fails later (directory removed) leaves the poll interval to do the work.
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+    entry = { watcher, users: 0, keys };
+    watchers.set(path, entry);
+  }
+  entry.users += 1;
+  entry.keys.set(bellNameOf(queue), key);
+}
+
+function unwatchBells(path: string): void {
   const entry = watchers.get(path);
   if (!entry) return;
   entry.users -= 1;
@@ -175,6 +210,12 @@ class LocalQueueDriver implements QueueDriver {
     this.immediate(() => this.db.exec(SCHEMA));
   }
 
+  /** Messages became visible: wake long polls here at once, and in other processes through the bell. */
+  private ring(): void {
+    doorbell.ring(this.bellKey);
+    ringBell(this.path, this.queue);
+  }
+
   private immediate<T>(fn: () => T): T {
     return runImmediate(this.db, fn);
   }
@@ -189,14 +230,14 @@ class LocalQueueDriver implements QueueDriver {
         return id;
       });
     });
-    doorbell.ring(this.bellKey);
+    this.ring();
     return ids;
   }
 
   async receive(request: DriverReceive): Promise<DriverMessage[]> {
     if (request.waitMs > 0 && !this.watching && !this.closed) {
       this.watching = true;
-      watchWrites(this.path);
+      watchBells(this.path, this.queue, this.bellKey);
     }
     return longPoll({
       claim: async () => this.claim(request.maxMessages, request.leaseMs),
@@ -296,7 +337,7 @@ class LocalQueueDriver implements QueueDriver {
       }
       return true;
     });
-    if (released) doorbell.ring(this.bellKey);
+    if (released) this.ring();
     return released;
   }
 
@@ -326,7 +367,7 @@ class LocalQueueDriver implements QueueDriver {
       return this.db.prepare(`UPDATE queue_messages SET dead_at = NULL, receive_count = 0, leased = 0, lease_token = NULL,
         last_error = NULL, visible_at = ? WHERE queue = ? AND dead_at IS NOT NULL${where}`).run([Date.now(), this.queue, ...(ids ?? [])]).changes;
     });
-    if (moved > 0) doorbell.ring(this.bellKey);
+    if (moved > 0) this.ring();
     return moved;
   }
 
@@ -358,7 +399,7 @@ class LocalQueueDriver implements QueueDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.watching) unwatchWrites(this.path);
+    if (this.watching) unwatchBells(this.path);
     this.db.close();
   }
 }
