@@ -182,7 +182,8 @@ export class NodeRuntime {
       this.autoscaler = new Autoscaler({
         spec, selfId, instances: this.options.instances, logger,
         members: () => agent.view.members(),
-        userDataFor: () => this.options.userData,
+        // Scale-outs boot the pool's desired config when a rollout set one, like replacements.
+        userDataFor: (role) => agent.desiredConfigs.get(role)?.userData ?? this.options.userData,
         publish: (records) => {
           agent.view.updateSelf({ autoscale: records.length > 0 ? records : undefined });
           void agent.membership?.announce();
