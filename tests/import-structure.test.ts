@@ -24,16 +24,9 @@ const LAYERS: Record<string, number> = {
 
 /** Relative imports into another package's src/ that exist today (file → target): remove as they are fixed. */
 const KNOWN_RELATIVE = new Set([
-  'packages/agent/src/load-balancer/load-balancer-targets.test.ts → ../../../aws-emulator/src/iam-roles.ts',
-  'packages/agent/src/load-balancer/load-balancer-targets.test.ts → ../../../aws-emulator/src/iam-truth.ts',
-  'packages/agent/src/load-balancer/load-balancer-targets.test.ts → ../../../aws-emulator/src/testing/moto-for-tests.ts',
   'packages/aws-emulator/src/emulated-aws.test.ts → ../../cli/src/worker/agent-artifact.ts',
   'packages/aws-emulator/src/instance-metadata.test.ts → ../../agent/src/aws-environment.ts',
-  'packages/cli/src/fleet/up-aws.test.ts → ../../../cloud/src/providers/aws/testing/fake-ec2.ts',
   'packages/cli/src/ops/doctor.test.ts → ../../../cloud/src/providers/local/registry.ts',
-  'packages/infra/src/serve-worker-iam.test.ts → ../../aws-emulator/src/iam-roles.ts',
-  'packages/infra/src/serve-worker-iam.test.ts → ../../aws-emulator/src/iam-truth.ts',
-  'packages/infra/src/serve-worker-iam.test.ts → ../../aws-emulator/src/testing/moto-for-tests.ts',
 ]);
 
 const IMPORT = /(?:from\s+|import\s*\(\s*)'([^']+)'/g;

@@ -11,10 +11,8 @@ import assert from 'node:assert/strict';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError } from '@synkti/core';
 import { createAwsInstanceProvider, type AwsInstanceProvider, type AwsSubnet } from '@synkti/cloud';
-import type { MotoServer } from '@synkti/aws-emulator';
-import { startMotoOrSkip } from '../../aws-emulator/src/testing/moto-for-tests.ts';
-import { MOTO_IAM_ENV } from '../../aws-emulator/src/iam-roles.ts';
-import { startIamTruth, type IamTruth } from '../../aws-emulator/src/iam-truth.ts';
+import { MOTO_IAM_ENV, startIamTruth, type IamTruth, type MotoServer } from '@synkti/aws-emulator';
+import { startMotoOrSkip } from '@synkti/aws-emulator/testing';
 import { synthesizeServeFleetRoles } from './testing/synthesize-policies.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -14,10 +14,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_CLUSTER, TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, validateCluster, type LoadBalancerSpec } from '@synkti/core';
 import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
-import { startMotoOrSkip } from '../../../aws-emulator/src/testing/moto-for-tests.ts';
-import type { MotoServer } from '@synkti/aws-emulator';
-import { MOTO_IAM_ENV } from '../../../aws-emulator/src/iam-roles.ts';
-import { startIamTruth, type IamTruth } from '../../../aws-emulator/src/iam-truth.ts';
+import { startMotoOrSkip } from '@synkti/aws-emulator/testing';
+import { MOTO_IAM_ENV, startIamTruth, type IamTruth, type MotoServer } from '@synkti/aws-emulator';
 import { createLogger } from '../logger.ts';
 import { LoadBalancerTargets, type SelfTarget } from './load-balancer-targets.ts';
 import { targetGroupSource } from './target-group-source.ts';

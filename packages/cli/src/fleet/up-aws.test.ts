@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { RunInstancesCommand, type RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import { renderWorkerUserData } from '@synkti/cloud';
-import { FakeEc2 } from '../../../cloud/src/providers/aws/testing/fake-ec2.ts';
+import { FakeEc2 } from '@synkti/cloud/aws-testing';
 import { up } from '../commands/up.ts';
 import { buildProgram } from '../main.ts';
 import { DEFAULT_NODE_VERSION } from '../worker/launch-options.ts';
