@@ -86,6 +86,13 @@ const ENTRY = `#!/usr/bin/env node
 // or SYNKTI_DEBUG is set (or node runs with --enable-source-maps): not by default, as
 // parsing the maps holds ~65 MB for the life of the process.
 if (process.env.SYNKTI_SOURCE_MAPS === '1' || process.env.SYNKTI_DEBUG) process.setSourceMapsEnabled(true);
+// The young generation capped at 1 MB per semi-space (V8 grows it to 16 MB): the agent
+// allocates little at rest, and the cap keeps ~8 MB of the node's memory for the model.
+// A --max-semi-space-size of the operator's (NODE_OPTIONS) wins.
+if (!\`\${process.execArgv.join(' ')} \${process.env.NODE_OPTIONS ?? ''}\`.includes('--max-semi-space-size')) {
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--max-semi-space-size=1');
+}
 await import('../lib/agent.mjs');
 `;
 
