@@ -14,7 +14,9 @@
  * `--slow-worker F` makes one worker of each multi-worker configuration F times slower (it
  * claims a lock file at its first evaluation), to measure the straggler re-issue.
  * Every configuration must end with the same best f (checked). Ends with
- * {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..]}.
+ * {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..],"barrier_ceiling":[..],...}: the
+ * ceiling is the best speed-up any scheduler can reach while each generation waits for all
+ * of its candidates (whole tasks on workers of these speeds, no overhead).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +66,19 @@ function calibrate(ms: number): number {
 }
 
 interface RunResult { workers: number; timedMs: number; generationMs: number[]; bestF: number; wallMs: number }
+
+/**
+ * Shortest time in which `workers` (one of them `slowFactor` times slower) can finish `tasks`
+ * equal tasks of `evalMs` each, with no overhead: the least T with Σ ⌊T / d_i⌋ ≥ tasks.
+ * A generation cannot end sooner, so with a per-generation barrier the speed-up is at most
+ * (tasks × evalMs) / T: with 12 tasks, 4 workers and one 2× slower, T = 200 ms and the
+ * ceiling is 3.0 (its 3.5 workers' worth of speed cannot be used in whole tasks).
+ */
+function barrierMakespan(tasks: number, workers: number, evalMs: number, slowFactor: number): number {
+  const durations = Array.from({ length: workers }, (_, i) => (i === 0 && workers > 1 ? slowFactor : 1) * evalMs);
+  const ends = durations.flatMap((d) => Array.from({ length: tasks }, (_, k) => (k + 1) * d)).sort((a, b) => a - b);
+  return ends.find((t) => durations.reduce((n, d) => n + Math.floor(t / d + 1e-9), 0) >= tasks)!;
+}
 
 function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -156,6 +171,8 @@ export async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify({
     bench: 'cmaes-speedup', workers: workerCounts, speedup: results.map((r) => round(base / r.timedMs, 2)),
     ideal: workerCounts.map((w) => round(Math.ceil(population / workerCounts[0]!) / Math.ceil(population / w), 2)),
+    // With the slow worker: the best a generation barrier allows (see barrierMakespan).
+    barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(population, workerCounts[0]!, evalMs, slowFactor) / barrierMakespan(population, w, evalMs, slowFactor), 2)),
     eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical, slow_worker_factor: slowFactor,
   }));
 }
