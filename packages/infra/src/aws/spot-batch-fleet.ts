@@ -20,6 +20,7 @@ import { environmentFromStack, environmentPreset, type EnvironmentName } from '.
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
 import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
+import { taskReleaseContainer, taskReleaseStatement, type TaskReleaseArgs } from './task-release.ts';
 
 const C = 'SpotBatchFleet';
 
@@ -82,8 +83,18 @@ export interface SpotBatchFleetArgs {
   messageRetention?: DurationInput | undefined;
   /** Deliveries before the dead-letter queue (reference `max_receive_count`). @default preset */
   maxReceiveCount?: number | undefined;
-  /** Worker image (reference `worker_image`). @default `<ECR repository>:<imageTag>` */
+  /**
+   * Worker image (reference `worker_image`).
+   * @default with `release`: Docker's Node.js 20 image running the release (ADR 0008); with neither, `<ECR repository>:<imageTag>`
+   */
   image?: pulumi.Input<string> | undefined;
+  /**
+   * The packed release the workers run (ADR 0008): a stock Node.js 20 image whose entrypoint
+   * fetches `artifacts/synkti-<version>.tgz` from `bucket` and runs it only if its SHA-256
+   * matches; `command` must then start with `synkti`. No ECR repository is made. Not with `image`.
+   * @default none
+   */
+  release?: TaskReleaseArgs | undefined;
   /** @default 'latest' */
   imageTag?: string | undefined;
   /**
@@ -197,6 +208,10 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   const environment = args.environment ?? environmentFromStack(stack);
   const p = environmentPreset(environment);
   const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
+  if (args.image !== undefined && args.release !== undefined) throw inputError(C, 'release', 'is given with image', 'give one: release (the stock Node.js image runs it) or image (your own worker image)');
+  if (args.release !== undefined && args.command !== undefined && args.command[0] !== 'synkti') {
+    throw inputError(C, 'command', `starts with "${args.command[0] ?? ''}" but with release it is the CLI as typed`, 'start it with synkti, e.g. [\'synkti\', \'batch\', \'worker\']');
+  }
   const cpu = args.workerCpu ?? p.workerCpu;
   const sizes = FARGATE_SIZES[cpu];
   if (!sizes) throw inputError(C, 'workerCpu', `${cpu} is not a Fargate CPU size`, `use one of ${Object.keys(FARGATE_SIZES).join(', ')}`);
@@ -276,6 +291,7 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
   readonly ecsClusterName: pulumi.Output<string>;
   readonly ecsClusterArn: pulumi.Output<string>;
   readonly ecsServiceName: pulumi.Output<string>;
+  /** The worker image's repository; '' with `release` or `image` (no repository is made). */
   readonly ecrRepositoryUrl: pulumi.Output<string>;
   readonly taskQueueUrl: pulumi.Output<string>;
   readonly taskQueueArn: pulumi.Output<string>;
@@ -401,7 +417,9 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     this.bucketName = bucket.name;
     this.bucketArn = bucket.arn;
 
-    const repo = new aws.ecr.Repository(`${name}-worker`, {
+    // The code: the release on the stock Node.js image (ADR 0008), the given image, or (neither) this ECR repository's.
+    const release = args.release !== undefined ? taskReleaseContainer(args.release, a.region) : undefined;
+    const repo = release !== undefined || args.image !== undefined ? undefined : new aws.ecr.Repository(`${name}-worker`, {
       name: `${a.cluster}-worker`,
       imageTagMutability: 'MUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
@@ -409,11 +427,11 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       forceDelete: !a.deletionProtection,
       tags,
     }, child);
-    new aws.ecr.LifecyclePolicy(`${name}-worker`, {
+    if (repo) new aws.ecr.LifecyclePolicy(`${name}-worker`, {
       repository: repo.name,
       policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
     }, child);
-    this.ecrRepositoryUrl = repo.repositoryUrl;
+    this.ecrRepositoryUrl = repo?.repositoryUrl ?? pulumi.output('');
 
     const logGroup = new aws.cloudwatch.LogGroup(`${name}-worker`, { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags }, child);
 
@@ -442,6 +460,7 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
         { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: payloads },
         // State pools are read-only inputs for workers: the coordinator uploads them.
         { Sid: 'ReadStatePools', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
+        ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
       ]),
     }, child);
     this.taskRoleArn = taskRole.arn;
@@ -467,7 +486,7 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     this.ecsClusterName = cluster.name;
     this.ecsClusterArn = cluster.arn;
 
-    const image = args.image ?? pulumi.interpolate`${repo.repositoryUrl}:${args.imageTag ?? 'latest'}`;
+    const image = release?.image ?? args.image ?? pulumi.interpolate`${repo!.repositoryUrl}:${args.imageTag ?? 'latest'}`;
     // Every variable of the batch contract, so `synkti batch worker` with no flags has what it needs.
     const stackEnv: Record<BatchWorkerEnvName, pulumi.Input<string>> = {
       SYNKTI_CLUSTER: a.cluster,
@@ -488,6 +507,8 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
       name: 'worker',
       image: img,
       essential: true,
+      // The entrypoint hands argv[2..] to the release's CLI (argv[1] is the command's `synkti`).
+      ...(release !== undefined ? { entryPoint: release.entryPoint } : {}),
       command: a.command,
       environment: Object.entries(env).sort(([x], [y]) => x.localeCompare(y)).map(([key, value]) => ({ name: key, value })),
       secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),

@@ -4,6 +4,7 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 import { ENVIRONMENTS, environmentFromStack, type EnvironmentName } from '../environments.ts';
+import type { TaskReleaseArgs } from '../aws/task-release.ts';
 import { checkCidrs, checkInstanceTypes, checkInt, checkLogRetention, checkProjectName, checkRegion, inputError } from '../validate.ts';
 
 const C = 'PipelineCluster';
@@ -44,8 +45,18 @@ export interface PipelineClusterArgs {
   region?: string | undefined;
   /** VPC CIDR block. @default '10.30.0.0/16' */
   vpcCidr?: string | undefined;
-  /** Container image of the API and the agents (the synkti image). @default `<ECR repository>:latest` */
+  /**
+   * Container image of the API and the agents (an image whose entry point is `synkti`).
+   * @default with `release`: Docker's Node.js 20 image running the release (ADR 0008); with neither, `<ECR repository>:latest`
+   */
   image?: string | undefined;
+  /**
+   * The packed release the tasks run (ADR 0008): a stock Node.js 20 image whose entrypoint
+   * fetches `artifacts/synkti-<version>.tgz` from `bucket` and runs it only if its SHA-256
+   * matches. No ECR repository is made. Not with `image`.
+   * @default none
+   */
+  release?: TaskReleaseArgs | undefined;
   /**
    * Pipeline modules in the image (`definePipeline` results), passed as `--pipeline` to the
    * API and every agent. A working cluster needs at least one.
@@ -258,6 +269,7 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
     if (!SECRET_ARN_RE.test(arn)) throw inputError(C, `secretArns.${name}`, `"${arn}" is not a Secrets Manager or SSM parameter ARN`, 'pass arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...');
     if (secretNames.includes(name)) throw inputError(C, `secretArns.${name}`, 'is also in secrets', 'give each variable one source');
   }
+  if (args.image !== undefined && args.release !== undefined) throw inputError(C, 'release', 'is given with image', 'give one: release (the stock Node.js image runs it) or image (your own image with synkti as its entry point)');
   const modules = args.pipelineModules ?? [];
   for (const m of modules) if (m === '' || m.startsWith('-') || m.includes(',')) throw inputError(C, 'pipelineModules', `has "${m}", which is not a module path`, 'give paths of modules in the image, e.g. /app/pipelines.js (no commas: agents read them as SYNKTI_PIPELINES, comma-separated)');
   const moduleArgs = modules.flatMap((m) => ['--pipeline', m]);

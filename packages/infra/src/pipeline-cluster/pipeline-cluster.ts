@@ -28,6 +28,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
 import { ECS_TASK_EXECUTION_POLICY_ARN, SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy } from '../aws/iam-policy.ts';
 import { SecureBucket } from '../aws/secure-bucket.ts';
+import { taskReleaseContainer, taskReleaseStatement } from '../aws/task-release.ts';
 import type { EnvironmentName } from '../environments.ts';
 import { resolvePipelineArgs, type PipelineClusterArgs, type ResolvedPipelineArgs, type ResolvedPool } from './pipeline-args.ts';
 import { LOG_METRIC_FILTERS, PIPELINE_QUEUE_METRIC, emittedMetric } from './pipeline-metrics.ts';
@@ -223,6 +224,7 @@ export class PipelineCluster extends pulumi.ComponentResource {
         { Sid: 'ListData', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
         // The queue-depth metric: PutMetricData has no resource ARN, so the namespace is the condition.
         { Sid: 'PublishPipelineMetrics', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': PIPELINE_QUEUE_METRIC.namespace } } },
+        ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
       ]),
     }, o);
     const instanceRole = new aws.iam.Role(`${name}-instance`, { name: `${a.cluster}-instance`, assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'), tags }, o);
@@ -233,11 +235,15 @@ export class PipelineCluster extends pulumi.ComponentResource {
     // --- ECS cluster, capacity providers per pool -------------------------------------------
     const ecsCluster = new aws.ecs.Cluster(`${name}-cluster`, { name: a.cluster, settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, o);
     this.ecsClusterArn = ecsCluster.arn;
-    const repo = new aws.ecr.Repository(`${name}-image`, {
-      name: a.cluster, imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfigurations: [{ encryptionType: 'AES256' }], forceDelete: !p.deletionProtection, tags,
-    }, o);
-    const image = args.image !== undefined ? pulumi.output(args.image) : pulumi.interpolate`${repo.repositoryUrl}:latest`;
+    // The code: the release on the stock Node.js image (ADR 0008), the given image, or (neither) the cluster's ECR repository's.
+    const release = args.release !== undefined ? taskReleaseContainer(args.release, a.region) : undefined;
+    const repo = release === undefined && args.image === undefined
+      ? new aws.ecr.Repository(`${name}-image`, {
+        name: a.cluster, imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfigurations: [{ encryptionType: 'AES256' }], forceDelete: !p.deletionProtection, tags,
+      }, o)
+      : undefined;
+    const image = release !== undefined ? pulumi.output(release.image) : args.image !== undefined ? pulumi.output(args.image) : pulumi.interpolate`${repo!.repositoryUrl}:latest`;
     const capacityProviders: aws.ecs.CapacityProvider[] = [];
     const poolParts = a.pools.map((pool) => {
       const poolTags = { ...tags, [TAG_ROLE]: `agent-${pool.name}` };
@@ -310,7 +316,9 @@ export class PipelineCluster extends pulumi.ComponentResource {
     const secretsList = pulumi.all(injected).apply((m) => Object.entries(m).sort(([x], [y]) => x.localeCompare(y)).map(([envName, valueFrom]) => ({ name: envName, valueFrom })));
     const containerDefs = (service: string, group: aws.cloudwatch.LogGroup, command: string[], extra: { env?: Record<string, string>; ports?: number[]; gpus?: number; cpu: number; memory: number }) =>
       pulumi.all([image, baseEnv, secretsList, group.name, registry?.arn]).apply(([img, env, secrets, logName, registryArn]) => JSON.stringify([{
-        name: service, image: img, essential: true, command, cpu: extra.cpu, memory: extra.memory,
+        name: service, image: img, essential: true, cpu: extra.cpu, memory: extra.memory,
+        // The entrypoint hands argv[2..] to the release's CLI: argv[1] is the CLI's name.
+        ...(release !== undefined ? { entryPoint: release.entryPoint, command: ['synkti', ...command] } : { command }),
         environment: Object.entries({ ...env, ...extra.env }).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => ({ name: k, value: v })),
         secrets,
         ...(registryArn ? { repositoryCredentials: { credentialsParameter: registryArn } } : {}),
