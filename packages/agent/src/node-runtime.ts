@@ -181,7 +181,11 @@ export class NodeRuntime {
       // Every node samples the load; the pool's rendezvous-chosen decider acts (autoscale/).
       this.autoscaler = new Autoscaler({
         spec, selfId, instances: this.options.instances, logger,
-        members: () => agent.view.members(),
+        members: () => {
+          // Our own load as of now: it is refreshed only when a message is sent, never when alone.
+          agent.view.setSelfLoad(agent.load(), agent.engineLoad());
+          return agent.view.members();
+        },
         // Scale-outs boot the pool's desired config when a rollout set one, like replacements.
         userDataFor: (role) => agent.desiredConfigs.get(role)?.userData ?? this.options.userData,
         publish: (records) => {

@@ -224,8 +224,10 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
       + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream; '
       + 'rollout: under steady load, `synkti deploy`\'s rollout moves the 3 nodes to a new generation, then a broken generation is tried and rolled back; '
-      + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }')
-      .choices(['default', 'behind-lb', 'rollout', 'partition']).default('default'))
+      + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }; '
+      + 'autoscale: a pool of 1..4 with autoscale under load that steps 1 → 8 → 1 concurrent streams, each level held --duration once the pool settled '
+      + '(upscaleDelay a quarter of it, downscaleDelay a half); the agents grow and shrink the pool; the summary is { requests, failed, scaleOuts, scaleIns, maxReplicas, minReplicas, ... }')
+      .choices(['default', 'behind-lb', 'rollout', 'autoscale', 'partition']).default('default'))
     .addOption(new Option('--on <cloud>', 'local: the embedded local cloud; aws-emulator: an emulated AWS on this machine (moto_server, each EC2 instance '
       + 'a machine booted from its user data, every AWS call of the workers checked against the stack\'s IAM role): runs synkti bootstrap --skip-infra, '
       + 'serves through a preemption and a crash, then synkti down; the summary adds provider, awsCalls, iamDenied, modelVerified and instancesLeft '
@@ -237,7 +239,7 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + '6 hash jobs × 11 tasks through an agent kill -9 and a spot interruption; the summary adds jobs, tasks, verified, lost_tasks, awsCalls, iamDenied, instancesLeft '
       + '(needs PostgreSQL too)').choices(['serve', 'batch', 'pipelines']).default('serve'))
     .option('--keep-state', 'aws-emulator: keep the emulator\'s directory (every instance\'s boot and service log) and print where it is', false)
-    .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced)', durationOption, 60_000)
+    .option('--duration <duration>', 'how long traffic runs (default scenario; behind-lb runs until both preemptions are replaced; autoscale: how long each load level is held)', durationOption, 60_000)
     .option('--partition <duration>', 'partition scenario: how long the 3 | 2 partition lasts', durationOption, 60_000)
     .option('--notice <duration>', 'behind-lb and aws-emulator: the spot notice each preempted node gets (at least 5s)', durationOption, 20_000)
     .option('--lb-retries <n>', 'behind-lb: times HAProxy tries another router when a connection is refused (0: like an ALB, a refused connection is a 502)', wholeNumberOption(0, 10), 2)
@@ -279,6 +281,14 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
         const summary = await runPartitionDemo({ partitionMs: options.partition, concurrency: options.concurrency, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
         console.log(options.json ? JSON.stringify(summary) : renderPartitionSummary(summary));
         if (summary.failedOther !== 0 || summary.maxInstances !== summary.hosts || summary.replacements !== 0 || summary.convergedAfterHealMs === undefined) process.exitCode = 1;
+        return;
+      }
+      if (options.scenario === 'autoscale') {
+        const { renderAutoscaleDemoSummary, runAutoscaleDemo, AUTOSCALE_DEMO_BOUNDS } = await loadImplementation(() => import('./demo/autoscale.ts'));
+        const summary = await runAutoscaleDemo({ holdMs: options.duration, upscaleDelayMs: options.duration / 4, downscaleDelayMs: options.duration / 2, json: options.json, keep: options.keep, cwd: process.cwd() });
+        console.log(options.json ? JSON.stringify(summary) : renderAutoscaleDemoSummary(summary));
+        const flapped = summary.scaleOuts + summary.scaleIns > summary.actionsNeeded + 1;
+        if (summary.failed !== 0 || flapped || summary.maxReplicas !== AUTOSCALE_DEMO_BOUNDS.max || summary.minReplicas !== AUTOSCALE_DEMO_BOUNDS.min || summary.phases.after !== AUTOSCALE_DEMO_BOUNDS.min) process.exitCode = 1;
         return;
       }
       if (options.scenario === 'behind-lb') {

@@ -46,15 +46,18 @@ test('grows only once the load has asked for it for a whole upscaleDelay', () =>
 test('shrinks only when every sample of downscaleDelay asked for fewer; picks the idle, the newest first', () => {
   const now = 100_000;
   const four = members(4).map((m, i) => ({ ...m, load: i === 1 ? 3 : 0 }));
-  // One burst 20 s ago needs 3 replicas: no shrink below 3 (peak over the window).
-  const burst = decideAutoscale(input({ now, members: four, samples: samples(now - 31_000, now, (t) => (t === now - 20_000 ? 12 : 1)) }));
+  // One burst 10 s ago needs 3 replicas: no shrink below 3 (peak over the window).
+  const burst = decideAutoscale(input({ now, members: four, samples: samples(now - 31_000, now, (t) => (t === now - 10_000 ? 12 : 1)) }));
   assert.ok(burst.kind === 'scale-in', JSON.stringify(burst));
   assert.equal(burst.desired, 3);
   assert.deepEqual(burst.ids, ['i-3'], 'the newest idle node');
   const idle = decideAutoscale(input({ now, members: four, samples: samples(now - 31_000, now, () => 1) }));
   assert.ok(idle.kind === 'scale-in');
   assert.deepEqual(idle.ids, ['i-3', 'i-2', 'i-0'], 'idle newest first, the loaded one kept');
-  const self = decideAutoscale(input({ now, members: four, selfId: 'i-3', samples: samples(now - 31_000, now, (t) => (t === now - 20_000 ? 12 : 1)) }));
+  // A burst 20 s ago, nothing since: the load is still falling within the window; one step later, not two now.
+  const falling = decideAutoscale(input({ now, members: four, samples: samples(now - 31_000, now, (t) => (t === now - 20_000 ? 12 : 1)) }));
+  assert.equal(falling.kind, 'hold', JSON.stringify(falling));
+  const self = decideAutoscale(input({ now, members: four, selfId: 'i-3', samples: samples(now - 31_000, now, (t) => (t === now - 10_000 ? 12 : 1)) }));
   assert.ok(self.kind === 'scale-in', JSON.stringify(self));
   assert.deepEqual(self.ids, ['i-2'], 'the decider goes last among equally idle nodes');
 });

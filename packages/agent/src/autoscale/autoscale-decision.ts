@@ -105,7 +105,8 @@ export function onDemandLaunches(input: Pick<AutoscaleDecisionInput, 'members' |
  * Hysteresis, so noisy load does not flap:
  * - grow when the load held over three quarters of the last `upscaleDelay` asks for more
  *   replicas than live (a burst, or a step up halfway through the window, is not a trend yet);
- * - shrink only when every sample of the last `downscaleDelay` asked for fewer;
+ * - shrink only when every sample of the last `downscaleDelay` asked for fewer, and only once
+ *   the load has levelled (a decline is one step, not a cascade);
  * - both windows restart at each action (a cooldown: the new size is watched before judged);
  * - while live ≠ desired (launches booting, a lost node's replacement on its way) nothing is
  *   decided for up to `convergeMs`, so the autoscaler never races the Replacer.
@@ -133,7 +134,11 @@ export function decideAutoscale(input: AutoscaleDecisionInput): AutoscaleDecisio
   if (down) {
     const peak = Math.max(...down.map((s) => s.total));
     const wanted = replicasFor(peak, spec);
-    if (wanted < live) return scaleIn(input, wanted, live, `peak load ${round(peak)} over ${spec.downscaleDelayMs / 1000}s needs only ${wanted}`);
+    // Still falling (the window's recent half asks for fewer than the whole): wait until it
+    // levels, so a decline is one step, not a cascade of them.
+    const recent = down.filter((s) => s.at >= now - spec.downscaleDelayMs / 2);
+    const levelled = recent.length === 0 || replicasFor(Math.max(...recent.map((s) => s.total)), spec) >= wanted;
+    if (wanted < live && levelled) return scaleIn(input, wanted, live, `peak load ${round(peak)} over ${spec.downscaleDelayMs / 1000}s needs only ${wanted}`);
   }
   return { kind: 'hold', reason: up || down ? 'load within target' : 'watching load', desired: Math.min(spec.max, Math.max(spec.min, desired)) };
 }

@@ -46,6 +46,18 @@ export function memberLoad(member: Member, metric: AutoscaleSpec['metric']): num
   return member.engine ? member.engine.running + member.engine.waiting : member.load;
 }
 
+/**
+ * A pool's total in-flight: the larger of what its routers hold and what its engines hold.
+ * Both count the same requests (every request passes a router to an engine), so they are
+ * never added; the engines see requests queued inside them, the routers those on their way.
+ */
+export function poolLoad(serving: readonly Member[], metric: AutoscaleSpec['metric']): number {
+  if (metric === 'rps') return serving.reduce((sum, m) => sum + memberLoad(m, metric), 0);
+  const routers = serving.reduce((sum, m) => sum + m.load, 0);
+  const engines = serving.reduce((sum, m) => sum + (m.engine ? m.engine.running + m.engine.waiting : 0), 0);
+  return Math.max(routers, engines);
+}
+
 /** A member counts toward its pool while it joins or serves, or drains for a notice (its replacement is on the way). */
 function isLive(member: Member): boolean {
   if (member.state === 'booting' || member.state === 'joining' || member.state === 'ready') return true;
@@ -120,7 +132,7 @@ export class Autoscaler {
       if (!autoscale) continue;
       const state = this.pool(name);
       const live = members.filter((m) => m.role === name && isLive(m));
-      const total = live.filter((m) => m.state === 'ready').reduce((sum, m) => sum + memberLoad(m, autoscale.metric), 0);
+      const total = poolLoad(live.filter((m) => m.state === 'ready'), autoscale.metric);
       state.samples.push({ at: now, total });
       const horizon = Math.max(autoscale.upscaleDelayMs, autoscale.downscaleDelayMs) + 10_000;
       while (state.samples.length > 0 && (state.samples[0]!.at < now - horizon || state.samples.length > 100_000)) state.samples.shift();
