@@ -4,6 +4,17 @@
  * worker-main.ts with its config as user data, so `preempt`, chaos and kills behave as
  * on EC2. The keeper holds the count at `workers`: an instance with a spot notice no
  * longer counts, so its replacement is launched at the notice, not after the kill.
+ *
+ * Why this loop is still here (issue 20 item 5), local cloud only: on AWS nothing of it
+ * runs (`--stack`: the ECS service replaces workers, as the emulated-AWS batch and
+ * pipelines demos show). Serve nodes replace each other without it because each runs the
+ * agent: its notice watcher launches its own replacement, and SWIM membership lets the
+ * rendezvous-chosen survivor replace a peer that died without a notice. A local batch
+ * worker is a bare process (worker-main.ts) with no agent and no membership, so when one is
+ * kill -9'd nothing else sees it. Deleting this loop needs the workers to be the workload of
+ * agent nodes in a membership-keeping local fleet, which needs the agent's supervisor to run
+ * a workload with no HTTP port or health path (a batch worker has neither), and the run's
+ * end to take that fleet down.
  */
 import { fileURLToPath } from 'node:url';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
