@@ -14,7 +14,7 @@ export interface DeployOptions {
   pool?: string | undefined;
   /** How long a new node may take to serve. @default the workload's startupTimeout + 60 s */
   readyTimeoutMs?: number | undefined;
-  /** The pool's node count during the rollout. @default the pool's count in the config */
+  /** The pool's node count during the rollout. @default the pool's count in the config; an autoscaled pool's live size at the start */
   count?: number | undefined;
   /** @default 500 */
   pollMs?: number | undefined;
@@ -77,7 +77,7 @@ export function registerDeployCommand(program: Command): void {
     .description('roll the running fleet to the config\'s workload/model: surge a new node, wait until it serves, drain an old one, repeat; rolls back a generation that never serves')
     .option('--pool <pool>', 'only this pool (default: every pool, one after the other)')
     .option('--ready-timeout <duration>', 'how long a new node may take to serve before the rollout stops and rolls back (default: the workload\'s startupTimeout + 60s)', durationOption({ positive: true }))
-    .option('--count <n>', 'nodes the pool serves with during the rollout (default: the pool\'s count in the config)', wholeNumberOption(1, 1000))
+    .option('--count <n>', 'nodes the pool serves with during the rollout (default: the pool\'s count in the config; with autoscale, its size at the start)', wholeNumberOption(1, 1000))
     .option('--json', 'print the result as JSON (progress lines stay on stderr)', false))
     .addHelpText('after', `
 Each node runs a config generation: a hash of the workload and model it boots with

@@ -19,7 +19,7 @@ const BOOT: Record<string, string> = { [A]: 'config-A', [B]: 'config-B' };
 interface SimNode { id: string; generation: string; userData: string; readyAt: number; broken: boolean; leaving: boolean; launchedAt: number }
 
 /** A pool whose new nodes serve 30 ms after launch, except those `brokenLaunch` picks; drained nodes are gone one look later. */
-function simulatedFleet(initial: { id: string; generation: string; leaving?: boolean }[], brokenLaunch: (n: number, spec: LaunchSpec) => boolean) {
+function simulatedFleet(initial: { id: string; generation: string; leaving?: boolean }[], brokenLaunch: (n: number, spec: LaunchSpec) => boolean, pool: Record<string, unknown> = { count: 3 }) {
   const nodes: SimNode[] = initial.map((n) => ({ id: n.id, generation: n.generation, userData: BOOT[n.generation]!, readyAt: 0, broken: false, leaving: n.leaving ?? false, launchedAt: 0 }));
   const launches: LaunchSpec[] = [];
   const terminated: string[] = [];
@@ -38,7 +38,7 @@ function simulatedFleet(initial: { id: string; generation: string; leaving?: boo
       for (const n of nodes) if (ids.includes(n.id)) n.leaving = true;
     },
   } as unknown as InstanceProvider;
-  const spec = validateCluster({ name: 'sim', pools: { worker: { count: 3 } }, timeouts: { shutdownGrace: '1s' } });
+  const spec = validateCluster({ name: 'sim', pools: { worker: pool }, timeouts: { shutdownGrace: '1s' } });
   const fleet = { spec, kind: 'local', instances, secret: 'x', local: undefined, userData: async () => 'config-B', list: async () => [], close: () => {} } as unknown as FleetAccess;
   const observe = async (): Promise<{ nodes: RolloutNode[]; notReady: Map<string, string> }> => {
     // Nodes sent away last time are gone now.
@@ -108,4 +108,14 @@ test('a rerun continues from the fleet: one B already serves, one A is draining,
   assert.equal(result.surged.length, 2);
   assert.deepEqual([...result.drained].sort(), ['a1', 'a2']);
   assert.equal(Object.keys(result.after).length, 3);
+});
+
+test('an autoscaled pool is rolled at the size it has now, not its config count', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }, { id: 'a4', generation: A }], () => false,
+    { count: 2, autoscale: { min: 1, max: 6, targetInFlightPerReplica: 4 } });
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe: sim.observe, agents: sim.agents });
+  assert.equal(result.outcome, 'rolled-out');
+  assert.equal(result.surged.length, 4);
+  assert.equal(Object.values(result.after).filter((g) => g === B).length, 4);
+  assert.ok(sim.minServing() >= 4, `serving dropped to ${sim.minServing()}`);
 });

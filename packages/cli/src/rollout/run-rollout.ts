@@ -20,7 +20,7 @@ import { planRolloutStep, type RolloutNode, type RolloutStep } from './rollout-p
 export interface RolloutOptions {
   /** The pool to roll. */
   pool: string;
-  /** How many nodes the pool serves with during the rollout. @default the pool's count in the config */
+  /** How many nodes the pool serves with during the rollout. @default the pool's count in the config; an autoscaled pool's live size at the start */
   count?: number | undefined;
   /** How long a new node may take to serve before the rollout stops and rolls back. @default the workload's startupTimeout + 60 s */
   readyTimeoutMs?: number | undefined;
@@ -217,7 +217,6 @@ async function rollTo(fleet: FleetAccess, options: RolloutOptions, target: { gen
   const pool = spec.pools[options.pool]!;
   const clock = options.clock ?? Date.now;
   const say = options.onProgress ?? (() => {});
-  const count = options.count ?? pool.count;
   const readyTimeoutMs = options.readyTimeoutMs ?? (spec.workload?.startupTimeoutMs ?? 0) + 60_000;
   const pollMs = options.pollMs ?? 500;
   const observe = options.observe ?? (async (gone: ReadonlySet<string>) => observePool(fleet, options.pool, gone));
@@ -230,6 +229,11 @@ async function rollTo(fleet: FleetAccess, options: RolloutOptions, target: { gen
 
   const first = await observe(drained);
   const before = Object.fromEntries(first.nodes.filter((n) => !n.leaving).map((n) => [n.id, n.generation ?? '?']));
+  // The pool's size: its config count, or for an autoscaled pool the size it has now (not
+  // counting a surge of an earlier run that does not serve yet): a rollout does not resize.
+  const count = options.count ?? (pool.autoscale
+    ? Math.max(1, first.nodes.filter((n) => !n.leaving && !(n.generation === generation && !n.ready)).length)
+    : pool.count);
   say(`${spec.name}/${options.pool}: ${rollingBack ? 'back' : 'rolling'} ${Object.keys(before).length} node(s) to generation ${generation} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`);
   // From now on, a node lost mid-rollout is replaced with this generation, by whichever agent replaces it.
   const told = await agents.setDesired({ role: options.pool, generation, userData: target.userData });
