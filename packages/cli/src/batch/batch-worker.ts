@@ -6,6 +6,7 @@
  * tasks up in seconds, and exits.
  */
 import { SynktiError } from '@synkti/core';
+import { createProcessLog } from '@synkti/core/process-log';
 import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, resolveBatchStateDir, type BatchBackend } from './backend.ts';
@@ -87,9 +88,7 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
   };
 }
 
-function log(text: string): void {
-  process.stderr.write(`${new Date().toISOString()} batch worker: ${text}\n`);
-}
+const log = createProcessLog({ component: 'batch worker' });
 
 /** Runs until stopped (signal), the instance is interrupted, or SIGTERM. Resolves with the exit code. */
 export async function runBatchWorker(config: BatchWorkerConfig, options: { signal?: AbortSignal } = {}): Promise<number> {

@@ -6,6 +6,7 @@
  * --no-requeuer); only one node of the fleet sweeps at a time.
  */
 import { SynktiError } from '@synkti/core';
+import { createProcessLog } from '@synkti/core/process-log';
 import { PIPELINE_AGENT_ENV, readStackEnvironment } from '@synkti/core/contracts';
 import { PipelineAgent, openTaskDatabase, runPreemptible } from '@synkti/tasks';
 import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
@@ -68,9 +69,7 @@ export function agentOptionsFromStack(env: Readonly<Record<string, string | unde
 
 /** Runs until stopped; resolves with the exit code. */
 export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: { signal?: AbortSignal } = {}): Promise<number> {
-  const log = (line: string): void => {
-    process.stderr.write(options.json ? `${JSON.stringify({ time: new Date().toISOString(), msg: line })}\n` : `${new Date().toISOString()} agent ${options.pool}: ${line}\n`);
-  };
+  const log = createProcessLog({ component: `agent ${options.pool}`, json: options.json });
   const pipelines = await loadPipelineModules(options.pipelines);
   const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
   if (options.s3Bucket && options.store) {

@@ -1,0 +1,33 @@
+/**
+ * The log of a worker process (the batch worker, the pipeline agent): one line per event
+ * on stderr. As JSON it has the agent's (pino's) field names, `{"time","level","component",
+ * "msg"}` with `time` ISO-8601 UTC and `level` 30 (info), so every Synkti process's JSON
+ * log parses the same way and a CloudWatch metric filter matches a field, not text. As
+ * text (a terminal): `<ISO time> <component>: <msg>`, the same timestamp.
+ */
+
+export interface ProcessLogOptions {
+  /** Who writes, e.g. "batch worker" or "agent gpu". */
+  component: string;
+  /** JSON lines instead of text. @default false */
+  json?: boolean | undefined;
+  /** Where a finished line goes (with its newline). @default process.stderr */
+  write?: ((line: string) => void) | undefined;
+  /** @default Date.now */
+  now?: (() => number) | undefined;
+}
+
+/** Writes one event; what runPreemptible, PipelineAgent and the workers take as `log`. */
+export type ProcessLog = (msg: string) => void;
+
+/** pino's number for info. */
+const INFO = 30;
+
+export function createProcessLog(options: ProcessLogOptions): ProcessLog {
+  const write = options.write ?? ((line: string) => { process.stderr.write(line); });
+  const now = options.now ?? Date.now;
+  return (msg) => {
+    const time = new Date(now()).toISOString();
+    write(options.json ? `${JSON.stringify({ time, level: INFO, component: options.component, msg })}\n` : `${time} ${options.component}: ${msg}\n`);
+  };
+}
