@@ -58,6 +58,8 @@ export class LoadGenerator {
   private healthTimer: NodeJS.Timeout | undefined;
   private rotation = 0;
   inFlight = 0;
+  /** Streams open now: their router, and the peer serving them once their head arrived. */
+  readonly open = new Set<{ router: string; servedBy: string | undefined }>();
 
   constructor(options: LoadGeneratorOptions) {
     this.options = options;
@@ -146,9 +148,12 @@ export class LoadGenerator {
       let settled = false;
       let responded = false;
       let streaming = false;
+      const entry: { router: string; servedBy: string | undefined } = { router, servedBy: undefined };
+      this.open.add(entry);
       const finish = (value: { ok: boolean; servedBy: string | undefined; error?: string } | { connectionFailed: string }): void => {
         if (settled) return;
         settled = true;
+        this.open.delete(entry);
         clearTimeout(timer);
         // A stream that began and did not reach [DONE]: the client saw a partial answer.
         resolve(!('connectionFailed' in value) && !value.ok && streaming ? { ...value, cutMidStream: true } : value);
@@ -157,6 +162,7 @@ export class LoadGenerator {
         responded = true;
         streaming = res.statusCode === 200;
         const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
+        entry.servedBy = servedBy;
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => { text += chunk; });

@@ -57,8 +57,16 @@ export interface PartitionDemoSummary {
   inFlightOnCut: number;
   /** Requests in flight across the partition line when it began (failed or not). */
   inFlightOnPartition: number;
-  /** The latest a request in flight on the cut host ended, after the cut. */
+  /** The latest a request in flight on the cut host ended, after the cut (through its own router: the client's bound, CLIENT_STREAM_TIMEOUT_MS). */
   inFlightOnCutEndedWithinMs: number;
+  /** Requests in flight on the cut host's workload through another host's router when it was cut. */
+  inFlightOnCutWorkload: number;
+  /**
+   * The latest a request in flight on the cut host's workload through another host's
+   * router ended, after the cut: the routers' bound (they cut it, or send it elsewhere
+   * when nothing reached the client yet, as soon as their membership loses the host).
+   */
+  inFlightOnCutWorkloadEndedWithinMs: number;
   /** When every survivor's view had dropped the cut host, after the cut. */
   cutDetectedMs: number | undefined;
   /** The most instances the cloud listed as pending or running at once. */
@@ -197,7 +205,7 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     load = new LoadGenerator({
       endpoints: () => hosts.map(routerUrl),
       concurrency: options.concurrency ?? 8,
-      maxTokens: 24,
+      maxTokens: 32,
       requestTimeoutMs: CLIENT_STREAM_TIMEOUT_MS,
       connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
       // A new connection per request: a request to the cut router fails at connect (and is
@@ -207,9 +215,16 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     load.start();
     await new Promise((r) => setTimeout(r, 3000));
 
-    // 1. A link cut: the last host's packets are dropped from now on.
+    // 1. A link cut: the last host's packets are dropped from now on. Cut while its workload
+    // streams to a client through another host's router (bounded wait), so the routers'
+    // side of the cut is shown on every run, not only when traffic happens to be there.
     const victim = hosts[HOSTS - 1]!;
     const survivors = hosts.slice(0, HOSTS - 1);
+    const victimIds = new Set([...hostOf].filter(([, h]) => h === victim).map(([id]) => id));
+    const busyUntil = Date.now() + 10_000;
+    while (Date.now() < busyUntil && ![...load.open].some((s) => s.servedBy !== undefined && victimIds.has(s.servedBy) && s.router !== routerUrl(victim))) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     say(`cutting ${victim.address}'s link (packets dropped, nothing refused) with ${load.inFlight} streams in flight`);
     await net.cut(victim);
     const cutAt = Date.now();
@@ -256,6 +271,8 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     let inFlightOnCutEndedWithinMs = 0;
     let inFlightOnCut = 0;
     let inFlightOnPartition = 0;
+    let inFlightOnCutWorkloadEndedWithinMs = 0;
+    let inFlightOnCutWorkload = 0;
     for (const o of load.outcomes) {
       const router = indexOfRouter.get(o.router);
       const peer = indexOfPeer(o.servedBy);
@@ -264,6 +281,10 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       if (onCut) {
         inFlightOnCut++;
         inFlightOnCutEndedWithinMs = Math.max(inFlightOnCutEndedWithinMs, o.startedAt + o.ms - cutAt);
+        if (router !== victim.index) {
+          inFlightOnCutWorkload++;
+          inFlightOnCutWorkloadEndedWithinMs = Math.max(inFlightOnCutWorkloadEndedWithinMs, o.startedAt + o.ms - cutAt);
+        }
       }
       if (onPartition) inFlightOnPartition++;
       if (o.ok) continue;
@@ -284,6 +305,8 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       inFlightOnCut,
       inFlightOnPartition,
       inFlightOnCutEndedWithinMs,
+      inFlightOnCutWorkload,
+      inFlightOnCutWorkloadEndedWithinMs,
       cutDetectedMs,
       maxInstances,
       replacementsDuringPartition: launches.filter((at) => at >= partitionAt && at <= convergedAt).length,
@@ -303,20 +326,14 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
   }
 }
 
-/** Terminates every instance (bounded), then SIGKILLs whatever of the cloud still runs and waits until it is gone. */
+/**
+ * Ends every process of the demo's cloud (SIGKILL: the traffic is over and the cloud's
+ * directory goes with it, so no drain is owed to anyone) and waits until they are gone (bounded).
+ */
 async function teardown(cloud: LocalCloud | undefined, cloudDir: string): Promise<void> {
   if (cloud === undefined) return;
-  try {
-    const all = await listAllInstances(cloud.instances, {});
-    if (all.length > 0) await cloud.instances.terminate(all.map((r) => r.id));
-    const until = Date.now() + 8000;
-    while (Date.now() < until && (await listAllInstances(cloud.instances, {})).length > 0) await new Promise((r) => setTimeout(r, 200));
-  } catch {
-    // Whatever state the cloud is in, the processes are killed below.
-  } finally {
-    cloud.close();
-  }
-  const until = Date.now() + 5000;
+  cloud.close();
+  const until = Date.now() + 10_000;
   for (;;) {
     const left = localCloudProcesses(cloudDir);
     if (left.length === 0 || Date.now() > until) break;
@@ -337,7 +354,7 @@ export function renderPartitionSummary(s: PartitionDemoSummary): string {
     'Summary',
     `  requests        ${s.requests}`,
     `  failed          ${s.failed}  (in flight on the cut host ${s.failedInFlightOnCut} of ${s.inFlightOnCut}, across the partition line as it began ${s.failedInFlightOnPartition} of ${s.inFlightOnPartition}, other ${s.failedOther})`,
-    `  cut host        dropped from every view ${s.cutDetectedMs === undefined ? 'never' : `after ${formatDuration(s.cutDetectedMs)}`}; streams open on it ended within ${formatDuration(s.inFlightOnCutEndedWithinMs)}`,
+    `  cut host        dropped from every view ${s.cutDetectedMs === undefined ? 'never' : `after ${formatDuration(s.cutDetectedMs)}`}; streams open on it ended within ${formatDuration(s.inFlightOnCutWorkloadEndedWithinMs)} through the other routers, ${formatDuration(s.inFlightOnCutEndedWithinMs)} through its own (the client's timeout)`,
     `  instances       at most ${s.maxInstances} (the cloud says the cut and the partitioned hosts run: nobody replaces them)`,
     `  replacements    ${s.replacementsDuringPartition} during the ${formatDuration(s.partitionMs)} partition, ${s.replacements} in all`,
     `  after the heal  views converged ${s.convergedAfterHealMs === undefined ? 'never' : `in ${formatDuration(s.convergedAfterHealMs)}`}`,
