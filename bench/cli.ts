@@ -32,7 +32,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI_MAIN = join(ROOT, 'packages/cli/bin/synkti.mjs');
 
 /** The packed CLI (scripts/pack-cli.mjs) installed with npm into a prefix under `dir`: its bin script. */
-function installPacked(dir: string): string {
+export function installPacked(dir: string): string {
   const pack = spawnSync(process.execPath, [join(ROOT, 'scripts/pack-cli.mjs'), '--out', dir], { encoding: 'utf8', timeout: 300_000 });
   if (pack.status !== 0) throw new Error(`pack-cli failed: ${pack.stderr.slice(0, 500)}`);
   const prefix = join(dir, 'global');

@@ -37,7 +37,13 @@ const PRELOAD = `// The release's stand-in for tsx's loader: the release is Java
 if (process.env.SYNKTI_SOURCE_MAPS === '1' || process.env.SYNKTI_DEBUG) process.setSourceMapsEnabled(true);
 `;
 
-const BANNER = "import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(import.meta.url);";
+/**
+ * `import.meta.url` spelled in two parts in every string here: the CLI's own bundle
+ * (bin/cli-bundle.mjs) rewrites that text wherever it appears in a source, strings included.
+ */
+const META_URL = ['import.meta', 'url'].join('.');
+
+const BANNER = `import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(${META_URL});`;
 
 export interface BuildAgentBundleOptions {
   /** The checkout holding packages/ and node_modules/. */
@@ -110,9 +116,9 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
   } catch (error) {
     throw new SynktiError('E_PACK', `cannot load esbuild to compile the agent: ${(error as Error).message}`, { hint: 'run `npm ci` in the checkout first' });
   }
-  // A source's own import.meta.url, as seen from lib/, in the release's mirror of the
+  // A source's own URL, as seen from lib/, in the release's mirror of the
   // checkout (packages/<name>/src/...): its data files (the dashboard's dist/) are found there.
-  const urlOf = (file: string): string => `new URL(${JSON.stringify(relative(lib, join(outDir, relative(repoRoot, file))).split(sep).join('/'))}, import.meta.url).href`;
+  const urlOf = (file: string): string => `new URL(${JSON.stringify(relative(lib, join(outDir, relative(repoRoot, file))).split(sep).join('/'))}, ${META_URL}).href`;
   const clients = new Map<string, string>();
   let result: Awaited<ReturnType<typeof esbuild.build>>;
   let sdk: Awaited<ReturnType<typeof esbuild.build>> | undefined;
@@ -160,8 +166,8 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
           build.onLoad({ filter: /\.ts$/ }, (args) => {
             if (!args.path.startsWith(packagesDir)) return undefined;
             const text = readFileSync(args.path, 'utf8');
-            if (!text.includes('import.meta.url') || text.includes(RELEASE_MARKER)) return undefined;
-            return { contents: text.replaceAll('import.meta.url', urlOf(args.path)), loader: 'ts' };
+            if (!text.includes(META_URL) || text.includes(RELEASE_MARKER)) return undefined;
+            return { contents: text.replaceAll(META_URL, urlOf(args.path)), loader: 'ts' };
           });
         },
       }],
