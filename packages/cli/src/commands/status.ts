@@ -7,6 +7,7 @@ import type { ChaosSettings } from '@synkti/cloud';
 import { parentPids, localNodePids } from '../local-pids.ts';
 import { durationText, renderTable } from '../output.ts';
 import { modelNote, modelProblemLines } from '../model-status.ts';
+import { autoscaleLines, autoscalePools } from './autoscale-status.ts';
 
 export interface NodeTableOptions {
   /** Whose instances these are: on aws an agent that does not answer shows EC2's state. @default 'local' */
@@ -53,7 +54,8 @@ export function renderNodeTable(reports: NodeReport[], options: NodeTableOptions
   });
   const table = renderTable(['ID', 'ROLE', 'STATE', 'AGENT', 'ROUTER', 'ZONE', 'UPTIME', 'LOAD', 'MEMBERS', 'GENERATION'], rows);
   const problems = modelProblemLines(reports.map((r) => ({ id: r.record.id, model: r.status?.model })));
-  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
+  const sections = [table, problems.join('\n'), autoscaleLines(autoscalePools(reports)).join('\n')].filter((s) => s.length > 0);
+  return sections.join('\n\n');
 }
 
 /** One object per node; the same shape on every provider (`reachable` says whether its agent answered). */
@@ -77,6 +79,8 @@ export function reportsToJson(reports: NodeReport[]): unknown[] {
     desiredGenerations: status?.desiredGenerations,
     model: status?.model,
     workload: status?.workload,
+    // This node's view of each autoscaled pool: current, desired, min, max, decider, last action.
+    autoscale: status?.autoscale,
     pids,
     chaos,
   }));
