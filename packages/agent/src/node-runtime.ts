@@ -120,12 +120,13 @@ export class NodeRuntime {
   private get agent(): Agent { return this.options.agent; }
 
   /** Zones and times of the peers' losses this node saw, within LOSS_MEMORY_MS (bounded). */
-  private readonly zoneLosses: { zone: string; at: number }[] = [];
+  private readonly zoneLosses: { zone: string; at: number; serving: boolean }[] = [];
 
-  private noteZoneLoss(zone: string): void {
+  /** `serving`: the member had joined (a successor lost while booting took no replica away; the spot hedge skips it). */
+  private noteZoneLoss(zone: string, serving: boolean): void {
     const now = this.clock();
     while (this.zoneLosses.length > 0 && (this.zoneLosses[0]!.at < now - LOSS_MEMORY_MS || this.zoneLosses.length >= 1000)) this.zoneLosses.shift();
-    this.zoneLosses.push({ zone, at: now });
+    this.zoneLosses.push({ zone, at: now, serving });
   }
 
   /** The ready peers the router may send to (every serving node, itself included). */
@@ -164,7 +165,7 @@ export class NodeRuntime {
     });
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
-      if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone);
+      if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone, member.state !== 'joining' && member.state !== 'booting');
       // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss; a
       // preempted node that left is checked: its own launch at the notice may have found no
       // capacity (the Replacer finds the replacement it launched, or retries).

@@ -1,6 +1,7 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick, isSynktiError } from '@synkti/core';
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
+import { settledZones, type SpotHedgeOptions } from './spot-hedge.ts';
 
 /** The lost peer is in the view again: check later, without calling the cloud. */
 class PeerBack extends Error {}
@@ -44,6 +45,12 @@ export interface ReplacerOptions {
   recentLosses?: () => readonly { zone: string; at: number }[];
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * The capacity-aware hedge (spot-hedge.ts): a spot pool's replacement goes on-demand
+   * when no zone is settled (every zone's recent losses exceed the availability budget).
+   * Needs `recentLosses` and the template's `zones`. @default on, objective 0.99, 183 s, ratio 0.3
+   */
+  hedge?: SpotHedgeOptions | undefined;
 }
 
 /** A member as the duty rule needs it: who it replaces, and whether it serves (`ready`). */
@@ -83,6 +90,22 @@ export function replacementDuty(input: { lostId: string; lostReplaces: string | 
 }
 
 /**
+ * The lifecycle of a replacement: the pool's, except that a spot pool's replacement goes
+ * on-demand when none of its zones is settled (spot-hedge.ts). Pure; the simulator's
+ * survivor path calls it too.
+ */
+export function replacementLifecycle(input: {
+  template: Pick<ReplacementTemplate, 'lifecycle' | 'zones'>;
+  losses: readonly { zone: string; at: number }[] | undefined;
+  now: number;
+  hedge?: SpotHedgeOptions | undefined;
+}): Lifecycle {
+  const { template } = input;
+  if (template.lifecycle !== 'spot' || !template.zones || template.zones.length === 0) return template.lifecycle;
+  return settledZones({ zones: template.zones, losses: input.losses, now: input.now, ...input.hedge }).length === 0 ? 'on-demand' : 'spot';
+}
+
+/**
  * One replacement per lost instance, launched by exactly one node with no coordinator:
  * - the deciding node is the rendezvous winner for `replace:<lost id>` over the live
  *   membership, so every survivor reaches the same answer alone;
@@ -96,8 +119,8 @@ export class Replacer {
   private readonly options: ReplacerOptions;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly done = new Set<string>();
-  /** The zone order each launch used: a retry with the same token must ask for the same placement. */
-  private readonly zoneOrders = new Map<string, readonly string[] | undefined>();
+  /** The zone order and lifecycle each launch used: a retry with the same token must ask for the same. */
+  private readonly plans = new Map<string, { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle }>();
   private stopped = false;
 
   constructor(options: ReplacerOptions) {
@@ -235,17 +258,25 @@ export class Replacer {
       return undefined;
     }
     const clientToken = Replacer.clientToken(lostId);
-    if (!this.zoneOrders.has(lostId)) {
-      if (this.zoneOrders.size >= 1000) this.zoneOrders.delete(this.zoneOrders.keys().next().value!);
-      this.zoneOrders.set(lostId, placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses: this.options.recentLosses?.(), now: (this.options.clock ?? Date.now)() }));
+    let plan = this.plans.get(lostId);
+    if (!plan) {
+      if (this.plans.size >= 1000) this.plans.delete(this.plans.keys().next().value!);
+      const losses = this.options.recentLosses?.();
+      const now = (this.options.clock ?? Date.now)();
+      plan = {
+        zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now }),
+        lifecycle: replacementLifecycle({ template, losses, now, hedge: this.options.hedge }),
+      };
+      this.plans.set(lostId, plan);
     }
+    if (plan.lifecycle !== template.lifecycle) this.options.logger.warn({ lost: lostId }, 'every zone of the pool lost instances beyond the availability budget recently: the replacement goes on-demand until they settle');
     const record = await this.options.instances.launch({
       tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty },
       instanceType: template.instanceType,
-      lifecycle: template.lifecycle,
+      lifecycle: plan.lifecycle,
       userData: template.userData,
       clientToken,
-      zoneOrder: this.zoneOrders.get(lostId),
+      zoneOrder: plan.zoneOrder,
     });
     this.done.add(lostId);
     this.options.logger.info({ replaces: duty, lost: lostId, replacement: record.id }, duty === lostId ? 'replacement launched' : 'replacement launched; it carries the duty of the predecessor the lost successor never took over');

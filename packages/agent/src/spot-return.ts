@@ -2,6 +2,7 @@ import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } fr
 import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
+import { poolSettled, settledZones, type HedgeLoss, type SpotHedgeOptions } from './spot-hedge.ts';
 
 /**
  * Back to spot. A node of a spot pool that runs on-demand (a fallback launched when spot
@@ -33,19 +34,24 @@ export interface SpotReturnOptions {
    */
   zones?: readonly string[] | undefined;
   /** The pool's recent losses this node saw (zone, epoch ms): such zones are tried last. @default none */
-  recentLosses?: () => readonly { zone: string; at: number }[];
+  recentLosses?: () => readonly HedgeLoss[];
   /** Live members as this node sees them (state, what each replaces, zone and role when known). */
   liveMembers: () => { id: string; state: string; replaces?: string | undefined; zone?: string | undefined; role?: string | undefined }[];
   /** Called once the successor serves: drain and leave (the runtime terminates this instance). */
   handOver: (successorId: string) => Promise<void>;
   /** @default 5 minutes */
   intervalMs?: number;
+  /**
+   * The capacity-aware hedge (spot-hedge.ts): no successor is launched while every zone's
+   * recent losses exceed the availability budget. @default on, objective 0.99, 183 s, ratio 0.3
+   */
+  hedge?: SpotHedgeOptions | undefined;
   logger: Logger;
   random?: () => number;
 }
 
 export type SpotReturnStep =
-  | { kind: 'stay'; why: 'not-a-fallback' | 'on-demand-base' | 'handing-over' | 'backing-off' }
+  | { kind: 'stay'; why: 'not-a-fallback' | 'on-demand-base' | 'handing-over' | 'backing-off' | 'zones-unsettled' }
   | { kind: 'launch' }
   | { kind: 'wait'; successor: string }
   | { kind: 'hand-over'; successor: string };
@@ -75,6 +81,18 @@ export function spotReturnStep(input: {
    * whose capacity flickers cannot bill more spot launches than the move saves.
    */
   backoff?: { attempts: number; lastAttemptAt: number; now: number; intervalMs: number } | undefined;
+  /**
+   * The pool's zones still worth spot (settledZones: recent losses within the availability
+   * budget, the same 12 h window placement uses). Empty: no successor now; a successor
+   * lost right after it took over is such a loss, so the next move waits for its zone to
+   * settle. @default every zone settled
+   */
+  settledZones?: readonly string[] | undefined;
+  /**
+   * The pool-wide hedge (poolSettled): false when the pool's serving losses in the window,
+   * across its zones, exceed the availability budget; then no fallback moves. @default true
+   */
+  poolSettled?: boolean | undefined;
 }): SpotReturnStep {
   if (input.handingOver) return { kind: 'stay', why: 'handing-over' };
   if (input.pool.lifecycle !== 'spot' || input.self.lifecycle !== 'on-demand') return { kind: 'stay', why: 'not-a-fallback' };
@@ -85,6 +103,7 @@ export function spotReturnStep(input: {
   if (input.successors.length > 0) return { kind: 'wait', successor: input.successors[0]! };
   const b = input.backoff;
   if (b && b.attempts > 0 && b.now - b.lastAttemptAt < spotReturnBackoffMs(b.intervalMs, b.attempts)) return { kind: 'stay', why: 'backing-off' };
+  if (input.poolSettled === false || (input.settledZones !== undefined && input.settledZones.length === 0)) return { kind: 'stay', why: 'zones-unsettled' };
   return { kind: 'launch' };
 }
 
@@ -171,6 +190,8 @@ export class SpotReturn {
         handingOver: this.handingOver,
         // Capacity misses launch nothing and cost nothing: only launched successors count.
         backoff: { attempts: this.launched, lastAttemptAt: this.lastLaunchAt, now: Date.now(), intervalMs: this.intervalMs },
+        settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }) : undefined,
+        poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }),
       });
     } catch (error) {
       logger.warn({ err: error }, 'back-to-spot check failed; will retry');

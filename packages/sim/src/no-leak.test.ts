@@ -19,10 +19,13 @@ const HANDOVER_GRACE_MS = 60_000;
  * are longer than a notice, so a replica never has two instances in their notice at once.
  */
 const SURGE_PER_REPLICA = 3;
-/** Cost allowance over on-demand in 1–4-day windows (whole-trace runs get none). */
+/**
+ * Cost allowance over on-demand in 1–4-day windows (whole-trace runs get none). With the
+ * spot hedge, 1,000 windows (SYNKTI_SIM_FULL=1): 5 above on-demand, worst 1.0173x (was 4,
+ * worst 1.031x, before it): a successor lost while booting bills its boot and no serving
+ * loss, so only the doubling back-off limits such attempts. Not yet ≤ 1.0 by construction.
+ */
 const WINDOW_COST_SLACK = 1.02;
-/** With SYNKTI_SIM_FULL=1 (1,000 windows): measured worst 1.031x (see the property). */
-const FULL_COST_SLACK = 1.05;
 
 function traces(zones: Record<string, number[]>, gapMs = 10 * MIN): TraceSet {
   const list = Object.entries(zones).map(([zone, values]) => ({ zone, file: `${zone}.json`, kind: 'availability' as const, gapMs, values }));
@@ -70,7 +73,9 @@ describe('synkti never leaks an instance', () => {
     const [onDemand, synkti] = runPaired({ traces: set, prices, target: 4, launchDelayMs, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
     assertNoLeak(synkti!, onDemand!, 4, launchDelayMs, '600 s');
     assert.ok(synkti!.costVsOnDemand! < 0.5, `cost vs on-demand ${synkti!.costVsOnDemand}`);
-    assert.ok(synkti!.onDemandHours < 200, `on-demand hours ${synkti!.onDemandHours}`);
+    // The spot hedge holds fallbacks on-demand while serving losses exceed the budget (at a
+    // 600 s launch, any one in 12 h): 585 h measured, 39.5 % of on-demand (no leak: 4,352 h).
+    assert.ok(synkti!.onDemandHours < 1000, `on-demand hours ${synkti!.onDemandHours}`);
   });
 
   it('a 4-zone subset of the shipped trace, 183 s and 600 s: below on-demand, held within the bound (was 2,189 %, 163 held at 600 s)', async () => {
@@ -79,7 +84,8 @@ describe('synkti never leaks an instance', () => {
     for (const launchDelayMs of [183_000, 600_000]) {
       const [onDemand, synkti] = runPaired({ traces: set, prices, target: 4, launchDelayMs, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
       assertNoLeak(synkti!, onDemand!, 4, launchDelayMs, `4 zones, ${launchDelayMs} ms`);
-      assert.ok(synkti!.costVsOnDemand! < 0.6, `cost vs on-demand ${synkti!.costVsOnDemand}`);
+      // Measured with the spot hedge: 53.8 % at 183 s, 65.2 % at 600 s (the leak was 2,189 %).
+      assert.ok(synkti!.costVsOnDemand! < 0.75, `cost vs on-demand ${synkti!.costVsOnDemand}`);
     }
   });
 
@@ -106,12 +112,9 @@ describe('synkti never leaks an instance', () => {
       const seed = Math.floor(random.next() * 1e6);
       const what = `zones ${subset.join(',')}, from ${from} ms, ${days} days, target ${target}, launch ${launchDelayMs} ms, seed ${seed}`;
       const [onDemand, synkti] = runPaired({ traces: set, prices, target, launchDelayMs, seed, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
-      // A short window of one flickering zone can cost a little more than on-demand: each
-      // move to spot and back bills both instances through a boot (measured worst: 1.0001×).
-      // The 1,000-run sweep found one window over 2 %: us-east-1a + us-east-1c (the two flakiest
-      // zones), 1 day, target 3, a 938 s launch: 1.031x, from 15 on-demand fallbacks each moved
-      // back to spot and lost again, every move billing both through a 16-minute boot.
-      assertNoLeak(synkti!, onDemand!, target, launchDelayMs, what, full1000 ? FULL_COST_SLACK : WINDOW_COST_SLACK);
+      // A short window of a flickering zone can cost a little more than on-demand: each move
+      // to spot whose successor is lost while booting bills that boot (WINDOW_COST_SLACK).
+      assertNoLeak(synkti!, onDemand!, target, launchDelayMs, what, WINDOW_COST_SLACK);
       worst = Math.max(worst, synkti!.costVsOnDemand!);
       if (synkti!.costVsOnDemand! > 1) above++;
       runs++;

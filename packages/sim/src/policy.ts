@@ -48,6 +48,11 @@ export interface PolicyContext {
   readonly launchDelayMs: number;
   /** Notice lead before a spot instance is terminated. */
   readonly noticeMs: number;
+  /**
+   * Spot / on-demand price, as an operator would configure it: the mean over the zones of
+   * the price table (or of the spot price history over the run).
+   */
+  readonly priceRatio: number;
   readonly random: Random;
   /** Launches an instance; undefined when spot capacity is not there (InsufficientInstanceCapacity, not billed). */
   launch(request: LaunchRequest): SimInstance | undefined;

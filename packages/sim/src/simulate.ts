@@ -6,7 +6,7 @@ import { priceFor, type PriceTable } from './price-table.ts';
 import type { Random } from './random.ts';
 import { capacityAt, type TraceSet, type ZoneTrace } from './trace-loader.ts';
 import { drawLaunchDelay, type LaunchDelay } from './launch-delay.ts';
-import { spotCostUsd, type SpotPriceHistory } from './spot-price-history.ts';
+import { meanSpotPrice, spotCostUsd, type SpotPriceHistory } from './spot-price-history.ts';
 
 /** 183 s: provisioning plus loading a 7B model on AWS, as published for SkyServe (docs/field-notes.md). */
 export const DEFAULT_LAUNCH_DELAY_MS = 183_000;
@@ -205,6 +205,7 @@ class World {
       target: options.target,
       launchDelayMs: this.launchDelayMs,
       noticeMs: SPOT_NOTICE_MS,
+      priceRatio: meanPriceRatio(options, this.horizon),
       random,
       horizonMs: this.horizon,
       launch: (request) => world.launch(request),
@@ -610,6 +611,16 @@ class World {
       instances,
     };
   }
+}
+
+/** Spot / on-demand, averaged over the zones (and over the run, with a price history). */
+function meanPriceRatio(options: SimulationOptions, horizonMs: number): number {
+  const ratios = options.traces.zones.map(({ zone }) => {
+    const spot = (options.spotPrices ? meanSpotPrice(options.spotPrices, zone, horizonMs) : undefined) ?? priceFor(options.prices, zone, 'spot');
+    const onDemand = priceFor(options.prices, zone, 'on-demand');
+    return onDemand > 0 ? spot / onDemand : 1;
+  });
+  return ratios.length === 0 ? 1 : ratios.reduce((a, b) => a + b, 0) / ratios.length;
 }
 
 /** Seconds billed for an instance alive from `from` to `to` (per second, 60 s minimum). */

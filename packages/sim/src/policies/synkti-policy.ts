@@ -1,4 +1,4 @@
-import { Replacer, replacementDuty, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -34,6 +34,12 @@ export interface SynktiPolicyOptions {
   spreadMoves?: boolean;
   /** With `spreadMoves`: spread over at most this many zones. @default Infinity */
   spreadMaxZones?: number;
+  /**
+   * The agent's capacity-aware hedge (spot-hedge.ts), as the agent is configured: launch
+   * delay and price ratio are the world's unless given. `{ enabled: false }` is the agent
+   * before the hedge. @default on, objective 0.99
+   */
+  hedge?: SpotHedgeOptions;
   /** Policy name in results. @default 'synkti' */
   name?: string;
 }
@@ -72,7 +78,7 @@ function members(ctx: PolicyContext): { id: string; state: string; replaces: str
 }
 
 /** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
-function backToSpot(ctx: PolicyContext, instance: SimInstance, launched?: { count: number; lastAt: number }): SpotReturnStep {
+function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], launched?: { count: number; lastAt: number }): SpotReturnStep {
   const live = ctx.live();
   return spotReturnStep({
     self: { id: instance.id, lifecycle: instance.lifecycle },
@@ -84,18 +90,22 @@ function backToSpot(ctx: PolicyContext, instance: SimInstance, launched?: { coun
     members: members(ctx),
     handingOver: instance.draining,
     backoff: launched && { attempts: launched.count, lastAttemptAt: launched.lastAt, now: ctx.now, intervalMs: RETURN_TO_SPOT_CHECK_MS },
+    settledZones: settledZones({ zones: ctx.zones, losses, now: ctx.now, ...hedge }),
+    poolSettled: poolSettled({ losses, now: ctx.now, ...hedge }),
   });
 }
 
 export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const replaceOnRebalance = options.replaceOnRebalance ?? true;
+  let hedge: SpotHedgeOptions = options.hedge ?? {};
   let provider: SimInstanceProvider | undefined;
   const replacers = new Map<string, Replacer>();
   /** Losses the agents saw (zone, time): notices and crashes, kept for the placement's memory. */
-  const losses: { zone: string; at: number }[] = [];
-  const noteLoss = (ctx: PolicyContext, zone: string): void => {
+  const losses: HedgeLoss[] = [];
+  const noteLoss = (ctx: PolicyContext, instance: SimInstance): void => {
     while (losses.length > 0 && losses[0]!.at < ctx.now - LOSS_MEMORY_MS) losses.shift();
-    losses.push({ zone, at: ctx.now });
+    // Serving: a member past its boot (the agent's view: not booting or joining) when it was lost.
+    losses.push({ zone: instance.zone, at: ctx.now, serving: instance.phase === 'ready' });
   };
   const replacerFor = (ctx: PolicyContext, instance: SimInstance): Replacer => {
     let replacer = replacers.get(instance.id);
@@ -108,6 +118,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined),
         recentLosses: () => losses,
         clock: () => ctx.now,
+        hedge,
         logger: silentLogger,
       });
       replacers.set(instance.id, replacer);
@@ -153,7 +164,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (duty !== lost.id && view.some((m) => m.replaces === duty)) return;
     const clientToken = Replacer.clientToken(lost.id);
     const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now });
-    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder });
+    const lifecycle = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
+    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty }, instanceType: 'sim', lifecycle, clientToken, zoneOrder });
     if (!record) ctx.after(LOSS_RECHECK_MS, 'replace-retry', () => replaceLost(ctx, lost));
   };
   const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
@@ -171,7 +183,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       for (const od of [...ctx.live()]) {
         if (od.phase !== 'ready' || od.draining || od.lifecycle !== 'on-demand') continue;
         // The agent's own decision (packages/agent/src/spot-return.ts), as SpotReturn.check acts on it.
-        const step = backToSpot(ctx, od, launched.get(od.id));
+        const step = backToSpot(ctx, od, hedge, losses, launched.get(od.id));
         if (step.kind === 'hand-over') handOver(ctx, od);
         if (step.kind !== 'launch') continue;
         // The agent tries and fails without capacity; the world here knows, and skips the failed call.
@@ -194,18 +206,19 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
       if (!predecessor || predecessor.draining) return;
       if (moving.has(predecessor.id)) handOver(ctx, predecessor);
-      else if (returnToSpot && backToSpot(ctx, predecessor).kind === 'hand-over') handOver(ctx, predecessor);
+      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, losses).kind === 'hand-over') handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
     start(ctx) {
+      hedge = { launchDelayMs: ctx.launchDelayMs, priceRatio: ctx.priceRatio, ...options.hedge };
       provider = new SimInstanceProvider(ctx, options.onDemandFallback ?? true);
       for (let n = 0; n < ctx.target + (options.spare ?? 0); n++) {
         provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
       }
     },
     onNotice(ctx, instance) {
-      noteLoss(ctx, instance.zone);
+      noteLoss(ctx, instance);
       ctx.drain(instance);
       replace(ctx, instance);
     },
@@ -216,7 +229,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       // The survivors see the loss: a crash, or a preempted node that left (the agent's
       // node-runtime hands both to Replacer.peerLost). Usually the notice already launched
       // the replacement and this finds it; if that launch found no capacity, this is the retry.
-      if (instance.noticeAt === undefined) noteLoss(ctx, instance.zone);
+      if (instance.noticeAt === undefined) noteLoss(ctx, instance);
       replaceLost(ctx, instance);
     },
   };
