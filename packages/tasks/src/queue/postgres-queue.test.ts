@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startOrSkip } from '../../../../scripts/test-services/services.ts';
 import { startTestPostgres } from '../../../../scripts/test-services/postgres.ts';
 import { runQueueConformance } from './conformance.ts';
@@ -65,6 +66,30 @@ describe('PostgreSQL queue acks', () => {
     assert.equal(await consumer.ack(second!), true);
     while (stats.inFlight !== 0 && Date.now() < deadline + 5000) stats = await observer.stats();
     assert.equal(stats.inFlight, 0, 'the timer sends a deferred ack no receive carried');
+  });
+
+  it('a claim commits without waiting for its WAL flush, and only it: the connection stays synchronous for sends', async (t) => {
+    if (!server) return t.skip(skip);
+    // One connection, so every statement below runs where the claims ran.
+    const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+    let queue: Awaited<ReturnType<typeof openPostgresQueue>> | undefined;
+    try {
+      await pool.query('SET synchronous_commit = on');
+      queue = await openPostgresQueue({ pool, name: `sync-${randomBytes(4).toString('hex')}` });
+      await queue.sendBatch(['1', '2']);
+      const [first] = await queue.receive({ leaseMs: 60_000 });
+      assert.ok(first);
+      assert.equal(await queue.ack(first), true);
+      const [second] = await queue.receive({ leaseMs: 60_000 });
+      assert.equal(second?.body, '2', 'the claim carrying the deferred ack leased the next message');
+      const setting = await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+      assert.equal(setting.rows[0]?.synchronous_commit, 'on', 'the claims\' relaxed commit did not leak into the session');
+      assert.equal(await queue.ack(second!), true);
+    } finally {
+      // The queue first (it uses the pool), then the pool: no connection left for the server's stop to cut.
+      await queue?.close();
+      await pool.end();
+    }
   });
 
   it('refuses an unknown acks mode, naming the option', async (t) => {
