@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { SynktiError, TAG_CLUSTER, TAG_ROLE, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
+import { SynktiError, TAG_CLUSTER, TAG_ROLE, configGeneration, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import type { ChaosSettings } from '@synkti/cloud';
 import { collectNodeReports, converged, progressState, type NodeReport } from '../agent-status.ts';
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
@@ -107,6 +107,12 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
     progress.done(ok
       ? `${spec.name}: ${expectedTotal} node${expectedTotal === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}, all agree on membership`
       : `${spec.name}: not every node was ready after ${formatDuration(options.timeoutMs)}`);
+    // up never changes what running nodes serve: say so when the config now differs from them.
+    const generation = configGeneration(spec);
+    const behind = reports.filter((r) => r.status?.generation !== undefined && r.status.generation !== generation).length;
+    if (behind > 0 && !options.json && !options.quiet) {
+      console.error(`${behind} running node(s) serve another generation than the config's ${generation}: \`synkti deploy\` rolls them to it`);
+    }
     if (!options.json && !options.quiet) {
       console.log(renderNodeTable(reports));
       if (options.chaos) console.log(describeChaos(options.chaos));
