@@ -95,3 +95,36 @@ test('ECS services run as local processes with their task role; preempted and ki
   assert.deepEqual(await last.exited, { code: 0, signal: null });
   assert.equal(emulator.running().length, 0);
 });
+
+test('container secrets reach the task as environment through secretFor, and a task with secrets is refused without it', async (t) => {
+  const moto = await startMotoOrSkip();
+  if (moto.service === undefined) return t.skip(moto.skip);
+  const aws = moto.service;
+  t.after(() => aws.stop());
+  const ecs = new ECSClient(aws.clientConfig());
+  t.after(() => ecs.destroy());
+  await ecs.send(new CreateClusterCommand({ clusterName: 'sec' }));
+  const secretArn = `arn:aws:secretsmanager:${aws.region}:${aws.accountId}:secret:sec/api-keys-AbCdEf`;
+  const def = await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'sec-api', requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
+    containerDefinitions: [{ name: 'api', image: 'node:20', essential: true, command: ['show'], secrets: [{ name: 'API_KEYS', valueFrom: secretArn }] }],
+  }));
+  await ecs.send(new CreateServiceCommand({ cluster: 'sec', serviceName: 'sec-api', taskDefinition: def.taskDefinition!.taskDefinitionArn!, desiredCount: 1, launchType: 'FARGATE' }));
+  const common = {
+    ecs, cluster: 'sec', cwd: process.cwd(), baseEnv: { PATH: process.env.PATH ?? '' },
+    credentialsFor: () => Promise.reject(new Error('no task role')),
+    resolveCommand: (command: string[]) => (command[0] === 'show' ? [process.execPath, '-e', 'console.log("secret=" + process.env.API_KEYS); setInterval(() => {}, 1000)'] : undefined),
+  };
+  const refusing = new EcsTaskEmulator(common);
+  t.after(() => refusing.stop());
+  await assert.rejects(refusing.start(), /has secret API_KEYS and the emulator has no secretFor/);
+  assert.equal(refusing.running().length, 0, 'nothing started without its secrets');
+  await refusing.stop();
+
+  const asked: string[] = [];
+  const emulator = new EcsTaskEmulator({ ...common, secretFor: async (valueFrom, secret) => { asked.push(`${secret.name} ${valueFrom}`); return 'k'.repeat(16) + ':demo'; } });
+  t.after(() => emulator.stop());
+  await emulator.start();
+  await until('the task printing its secret', () => emulator.running().some((x) => /secret=k{16}:demo/.test(x.log())));
+  assert.deepEqual(asked, [`API_KEYS ${secretArn}`]);
+});
