@@ -207,6 +207,13 @@ describe('packAgentArtifact', () => {
     const result = await runNode([join(release, 'bin/synkti-agent.mjs')], out, { SYNKTI_IMDS_ENDPOINT: 'http://127.0.0.1:9' });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^synkti-agent: instance metadata at http:\/\/127\.0\.0\.1:9 is unavailable/);
+    // The other entries load too: the stand-in as the `stand-in` preset runs it ({tsx} is lib/preload.mjs), the local instance host.
+    const standIn = await runNode(['--import', join(release, 'lib/preload.mjs'), join(release, 'lib/stand-in.mjs'), '--help'], out, {});
+    assert.equal(standIn.code, 0, standIn.stderr);
+    assert.match(standIn.stdout, /^synkti stand-in model server/);
+    const host = await runNode([join(release, 'lib/instance-host-main.mjs')], out, {});
+    assert.equal(host.code, 2);
+    assert.match(host.stderr, /^usage: instance-host-main/);
   });
 
   it('a release packed with --platform linux-arm64 here holds arm64 native code only', async (t) => {
