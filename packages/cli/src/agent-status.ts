@@ -4,7 +4,7 @@ import { agentUrl, fetchAgentStatus, type LocalFleet } from './local-fleet.ts';
 import type { AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
 
 /** What the CLI shows of an agent's GET /status (read with fetchAgentStatus: parsed against @synkti/core/contracts, never cast). */
-export type AgentStatus = Pick<ContractAgentStatus, 'id' | 'role' | 'zone' | 'state' | 'address' | 'ports' | 'uptimeMs' | 'load' | 'members' | 'workload' | 'model'> & Partial<Pick<ContractAgentStatus, 'pid' | 'generation' | 'desiredGenerations'>>;
+export type AgentStatus = Pick<ContractAgentStatus, 'id' | 'role' | 'zone' | 'state' | 'address' | 'ports' | 'uptimeMs' | 'load' | 'members' | 'workload' | 'model'> & Partial<Pick<ContractAgentStatus, 'pid' | 'generation' | 'desiredGenerations' | 'autoscale'>>;
 
 export interface NodeReport {
   record: InstanceRecord;
