@@ -5,8 +5,8 @@
  *   npm run bench -- queue [--tasks 3000] [--consumers 4] [--rounds 3] [--backends local,postgres,bullmq]
  *
  * Workload, identical for each backend: the producer (this process) enqueues N small tasks
- * (~70-byte JSON) in chunks of 100 (ours: `sendBatch`, 10 rows per backend batch; BullMQ:
- * `addBulk`), while `--consumers` consumer processes (each its own connection) lease,
+ * (~70-byte JSON) in chunks of 100 (ours: `sendBatch`, one statement of 100 rows on both
+ * SQL backends; BullMQ: `addBulk`, one pipeline), while `--consumers` consumer processes (each its own connection) lease,
  * process (no-op) and ack them until all N are acked (ours: `receive` up to 10 with a
  * lease, then `ack` each; BullMQ: a Worker with concurrency 1, job removed on completion).
  * Time runs from the first enqueue to the last ack; throughput = N / seconds. Every
@@ -53,7 +53,7 @@ const LABEL: Record<Backend, string> = { local: 'synkti local (SQLite)', postgre
 /** Where a child finds its backend: the SQLite file, the PostgreSQL URL (holds a password) or the Redis port. */
 const TARGET_ENV = 'SYNKTI_BENCH_QUEUE_TARGET';
 const QUEUE_NAME = 'bench_queue';
-/** Tasks per producer call: ours splits it into backend batches of 10, BullMQ sends it in one pipeline. */
+/** Tasks per producer call: ours stores it with one statement, BullMQ sends it in one pipeline. */
 const PRODUCER_CHUNK = 100;
 const LEASE_MS = 120_000;
 const PAYLOAD = 'x'.repeat(32);
