@@ -208,7 +208,8 @@ export class NodeRuntime {
         selfId,
         instances: this.options.instances,
         pool: { lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, instanceType: pool.instanceType },
-        userData: this.options.userData,
+        // The successor boots the pool's desired config when a rollout set one, like replacements.
+        userData: () => agent.desiredConfigs.get(agent.role)?.userData ?? this.options.userData,
         zones: pool.zones,
         recentLosses: () => this.zoneLosses,
         liveMembers: () => agent.view.members(),

@@ -211,3 +211,18 @@ test('spread moves: of four replicas in one zone, three move, to other zones; no
   const withSuccessor = [...crowded, { id: 'i-5', state: 'joining', zone: 'b', lifecycle: 'spot' as const, replaces: 'i-1' }];
   assert.equal(spreadMoveStep({ self: crowded[0]!, members: withSuccessor, zonesWithCapacity: zones, target: 4 }).kind, 'stay');
 });
+
+test('the successor boots the user data the function gives at launch time (a rollout\'s desired config)', async () => {
+  const cloud = new FakeCloud();
+  cloud.add('i-od', 'on-demand');
+  let desired = 'config-v1';
+  const node = new SpotReturn({
+    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: () => desired, liveMembers: () => [{ id: 'i-od', state: 'ready' }],
+    handOver: async () => {}, logger: silent,
+  });
+  desired = 'config-v2';
+  assert.deepEqual(await node.check(), { kind: 'launch' });
+  assert.equal(cloud.launches[0]!.userData, 'config-v2');
+});

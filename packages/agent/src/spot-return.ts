@@ -27,7 +27,8 @@ export interface SpotReturnOptions {
   instances: InstanceProvider;
   /** The pool's configured lifecycle and on-demand base. */
   pool: { lifecycle: 'spot' | 'on-demand'; onDemandBase: number; instanceType: string };
-  userData: string;
+  /** What the successor boots with; a function is read at each launch (a rollout's desired config can change it). */
+  userData: string | (() => string);
   /**
    * The pool's zones: the successor's launch then carries a zone order (placementZoneOrder:
    * the zones holding the fewest of the pool first). @default none: the provider's rotation
@@ -215,7 +216,7 @@ export class SpotReturn {
         tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role, [TAG_REPLACES]: selfId },
         instanceType: pool.instanceType,
         lifecycle: 'spot',
-        userData,
+        userData: typeof userData === 'function' ? userData() : userData,
         // One successor per attempt, even if this agent restarts mid-launch.
         clientToken,
         zoneOrder: placementZoneOrder({ zones: this.options.zones, members: this.options.liveMembers(), role, leaving: selfId, key: clientToken, losses: this.options.recentLosses?.(), now: Date.now() }),
