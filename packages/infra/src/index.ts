@@ -5,6 +5,9 @@ export {
   BATCH_METRIC_DIMENSION, RUNS_PREFIX, QUEUE_PAYLOADS_PREFIX, DLQ_RETENTION_SECONDS,
 } from './aws/spot-batch-fleet.ts';
 export type { SpotBatchFleetArgs, BatchRedisArgs } from './aws/spot-batch-fleet.ts';
+// ECS tasks on the stock Node.js image running the verified release (ADR 0008).
+export { STOCK_NODE_IMAGE, taskReleaseContainer, taskReleaseStatement } from './aws/task-release.ts';
+export type { TaskReleaseArgs, TaskReleaseContainer } from './aws/task-release.ts';
 export { ENVIRONMENTS, ENVIRONMENT_PRESETS, environmentFromStack, environmentPreset } from './environments.ts';
 export type { EnvironmentName, EnvironmentPreset } from './environments.ts';
 export { SecureBucket } from './aws/secure-bucket.ts';
