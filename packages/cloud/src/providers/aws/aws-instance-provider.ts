@@ -34,6 +34,7 @@ import { FIRST_CURSOR, decodeListToken, encodeListToken, type ListCursor } from 
 import { TagBatcher, type TagChange } from './tag-batcher.ts';
 import { type Clock, type Sleep } from './token-bucket.ts';
 import { checkLaunchSpec, checkTags } from '../../launch-spec-rules.ts';
+import { pageSize } from '../../page-request.ts';
 
 export type { AwsSubnet } from './launch-plan.ts';
 
@@ -309,12 +310,7 @@ export class AwsInstanceProvider implements InstanceProvider {
 
   async list(filter: InstanceFilter, page: PageRequest = {}): Promise<Page<InstanceRecord>> {
     this.assertOpen();
-    const maxResults = page.maxResults ?? DEFAULT_MAX_RESULTS;
-    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 1000) {
-      throw new SynktiError('E_PAGE_REQUEST', `maxResults must be an integer from 1 to 1000, not ${maxResults}`, {
-        hint: `omit maxResults for pages of ${DEFAULT_MAX_RESULTS}`,
-      });
-    }
+    const maxResults = pageSize(page, DEFAULT_MAX_RESULTS);
     const states = filter?.states ?? ACTIVE_STATES;
     const unknownState = states.find((s) => !ALL_STATES.includes(s));
     if (unknownState !== undefined) {

@@ -30,6 +30,7 @@ import { allocatePorts } from './ports.ts';
 import { instanceProcesses, isProcessAlive, killOrphanedGroup, processStartTime, signalQuietly, waitUntil } from './proc.ts';
 import { LocalRegistry, type InstanceRow } from './registry.ts';
 import { checkLaunchSpec, checkTags } from '../../launch-spec-rules.ts';
+import { pageSize } from '../../page-request.ts';
 
 export interface LocalCloudOptions {
   /** Directory holding the cloud's state (the CLI uses `.synkti/<cluster>/`); created if missing. */
@@ -257,12 +258,7 @@ export class LocalInstanceProvider implements InstanceProvider {
 
   async list(filter: InstanceFilter, page: PageRequest = {}): Promise<Page<InstanceRecord>> {
     this.assertOpen();
-    const maxResults = page.maxResults ?? DEFAULT_MAX_RESULTS;
-    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 1000) {
-      throw new SynktiError('E_PAGE_REQUEST', `maxResults must be an integer from 1 to 1000, not ${maxResults}`, {
-        hint: `omit maxResults for pages of ${DEFAULT_MAX_RESULTS}`,
-      });
-    }
+    const maxResults = pageSize(page, DEFAULT_MAX_RESULTS);
     const after = page.nextToken ? decodeToken(page.nextToken) : undefined;
     const tags = filter?.tags === undefined ? undefined : checkTags(filter.tags, 'E_INSTANCE_FILTER', 'list filter');
     const states = (filter?.states ?? ACTIVE_STATES).filter((s) => ALL_STATES.includes(s));

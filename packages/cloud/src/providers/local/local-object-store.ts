@@ -16,6 +16,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHand
 import { join } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import type { BucketInfo, BucketOptions, DeleteBucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
+import { pageSize } from '../../page-request.ts';
 
 export interface LocalObjectStoreOptions {
   /** Directory holding one subdirectory per bucket; created on first use. */
@@ -251,10 +252,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async list(bucket: string, prefix = '', page: PageRequest = {}): Promise<Page<ObjectInfo>> {
     validateBucketName(bucket);
-    const maxResults = page.maxResults ?? DEFAULT_MAX_KEYS;
-    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 1000) {
-      throw new SynktiError('E_PAGE_REQUEST', `maxResults must be an integer from 1 to 1000, not ${maxResults}`, { hint: `omit it for pages of ${DEFAULT_MAX_KEYS}` });
-    }
+    const maxResults = pageSize(page, DEFAULT_MAX_KEYS);
     let startAfter: string | undefined;
     if (page.nextToken !== undefined) {
       startAfter = Buffer.from(page.nextToken, 'base64url').toString('utf8');
