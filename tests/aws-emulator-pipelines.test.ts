@@ -38,6 +38,7 @@ test('synkti demo --on aws-emulator --shape pipelines: 6 jobs × 11 tasks verifi
   assert.equal(summary.lost_tasks, 0);
   assert.equal(summary.crashes, 1);
   assert.equal(summary.preemptions, 1);
+  assert.ok(summary.requeued >= 1, 'the kill -9 hit an agent holding a task, which the requeuer took back');
   assert.ok(summary.replacements >= 2, `the services replaced the killed and the preempted agent (started ${summary.replacements})`);
   assert.equal(summary.fleetSizeEnd, summary.fleetSizeStart);
   assert.equal(summary.objects.chunks, 48);

@@ -12,8 +12,8 @@
  *      `synkti agent` and no flags), every AWS call with the task role, through the proxy;
  *   4. 6 hash jobs (split → 8 hash → merge → verify: 11 tasks each) are submitted through
  *      the API with the stack's API key; meanwhile one gpu agent is kill -9'd (its tasks
- *      come back after the stage timeout) and an exec agent gets a spot interruption
- *      (SIGTERM: it hands its tasks back); the services replace both;
+ *      come back after the stage timeout) and the other gets a spot interruption (SIGTERM:
+ *      it hands its tasks back); the gpu service replaces both;
  *   5. every job's result is checked against a recomputation, every chunk object in S3 is
  *      checked byte for byte against the job's input, every task must be done, and the
  *      services are scaled to 0 (nothing may be left running).
@@ -124,27 +124,29 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
   const stateDir = mkdtempSync(join(tmpdir(), 'synkti-pipelines-demo-'));
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   try {
-    const [moto, postgres] = await Promise.all([
-      emulator.startMotoServer({ env: { ...emulator.MOTO_IAM_ENV }, logFile: join(stateDir, 'moto.log') }),
-      emulator.startPostgresServer({ databases: ['synkti'] }),
-    ]);
-    cleanups.push(() => moto.stop(), () => postgres.stop());
-    progress(`moto on ${moto.endpoint}, PostgreSQL (standing in for RDS) on 127.0.0.1:${postgres.port}`);
+    // moto and PostgreSQL start (child processes) while the stack is synthesized in this process.
+    const motoStarting = emulator.startMotoServer({ env: { ...emulator.MOTO_IAM_ENV }, logFile: join(stateDir, 'moto.log') });
+    const postgresStarting = emulator.startPostgresServer({ databases: ['synkti'] });
+    // Whatever fails first, both are stopped once started.
+    cleanups.push(() => motoStarting.then((m) => m.stop()), () => postgresStarting.then((p) => p.stop()));
 
     // The stack as PipelineCluster builds it (stack 'dev': cluster synkti-dev), with the API key in Secrets Manager.
     const apiKey = randomBytes(24).toString('base64url');
-    const stack = await synthesizePipelineCluster({
+    const synthesizing = synthesizePipelineCluster({
       projectName: 'synkti',
       pipelineModules: [HASH_PIPELINE],
       secrets: { SYNKTI_API_KEYS: `${apiKey}:demo` },
       // The stages' heartbeat timeout (a kill -9'd agent's tasks come back after it) and work per chunk.
       environmentVariables: { HASH_PIPELINE_TIMEOUT: '3s', HASH_PIPELINE_WORK_MS: String(workMs) },
       pools: [
-        { name: 'exec', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 2 },
+        // Five processes besides the API: the CI machine is small. The chaos hits the gpu pool (8 of each job's 11 tasks).
+        { name: 'exec', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
         { name: 'gpu', instanceTypes: ['g6e.xlarge'], gpusPerTask: 1, taskCpu: 1024, taskMemory: 4096, desiredTasks: 2, spot: true },
         { name: 'snark', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
       ],
     }, { stack: 'dev' });
+    const [moto, postgres, stack] = await Promise.all([motoStarting, postgresStarting, synthesizing]);
+    progress(`moto on ${moto.endpoint}, PostgreSQL (standing in for RDS) on 127.0.0.1:${postgres.port}, PipelineCluster synthesized`);
     const cluster = stack.cluster;
     const truth = await emulator.startIamTruth({ moto, roles: stack.roles });
     cleanups.push(() => truth.stop());
@@ -246,14 +248,23 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const total = jobCount * (chunks + TASKS_PER_JOB_BESIDES_CHUNKS);
     // The chaos lands while work is in flight: a crash after a quarter of the tasks, a spot interruption after half.
     await waitFor(`${Math.ceil(total / 4)} tasks done`, 120_000, async () => (await completions()) >= Math.ceil(total / 4), logs);
-    const crashed = tasks.running(agentServices.find((s) => s.name.endsWith('-gpu'))?.name)[0];
+    // The chaos hits agents holding a task (an idle agent's death would prove nothing): owners of running tasks, by the agent id each printed.
+    const gpuService = agentServices.find((s) => s.name.endsWith('-gpu'))?.name;
+    const busyGpuAgent = async (): Promise<EmulatedTask | undefined> => {
+      const owners = new Set<string>();
+      for (const id of ids) for (const task of await db.getTasks(id)) if (task.state === 'running' && task.owner) owners.add(task.owner);
+      return tasks.running(gpuService).find((t) => owners.has(/"event":"ready","agentId":"([^"]+)"/.exec(t.log())?.[1] ?? ''));
+    };
+    let crashed: EmulatedTask | undefined;
+    await waitFor('a gpu agent holding a task', 60_000, async () => (crashed = await busyGpuAgent()) !== undefined, logs);
     if (!crashed) throw new SynktiError('E_DEMO', 'no gpu agent task to kill');
     progress(`kill -9 of gpu agent task ${crashed.id.slice(0, 8)}`);
     tasks.killTask(crashed.id);
     await waitFor(`${Math.ceil(total / 2)} tasks done`, 120_000, async () => (await completions()) >= Math.ceil(total / 2), logs);
-    const preempted = tasks.running(agentServices.find((s) => s.name.endsWith('-exec'))?.name)[0];
-    if (!preempted) throw new SynktiError('E_DEMO', 'no exec agent task to preempt');
-    progress(`spot interruption of exec agent task ${preempted.id.slice(0, 8)} (SIGTERM, as ECS spot draining)`);
+    let preempted: EmulatedTask | undefined;
+    await waitFor('a gpu agent holding a task', 60_000, async () => (preempted = await busyGpuAgent()) !== undefined, logs);
+    if (!preempted) throw new SynktiError('E_DEMO', 'no gpu agent task to preempt');
+    progress(`spot interruption of gpu agent task ${preempted.id.slice(0, 8)} (SIGTERM, as ECS spot draining)`);
     await tasks.preemptTask(preempted.id);
 
     // Every job to its end, read through the API as its owner would.
