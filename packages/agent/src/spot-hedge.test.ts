@@ -63,3 +63,34 @@ test('back to spot waits while the pool is unsettled, then moves; a node handing
   // A successor already serving: the hand-over is not held back by the hedge.
   assert.deepEqual(spotReturnStep({ ...base, poolSettled: false, members: [{ id: 's', state: 'ready', replaces: 'od' }] }), { kind: 'hand-over', successor: 's' });
 });
+
+test('SpotReturn.check: an on-demand fallback whose pool just lost three serving successors launches nothing, then moves once they age out', async () => {
+  const { SpotReturn } = await import('./spot-return.ts');
+  const { TAG_CLUSTER, TAG_ROLE } = await import('@synkti/core');
+  const records = [{ id: 'i-od', state: 'running', lifecycle: 'on-demand', instanceType: 't', zone: 'a', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' } }];
+  const launches: unknown[] = [];
+  const cloud = {
+    list: async () => ({ items: records }),
+    launch: async (spec: { lifecycle: string; tags: Record<string, string> }) => {
+      launches.push(spec);
+      const record = { id: `i-s${launches.length}`, state: 'running', lifecycle: spec.lifecycle, instanceType: 't', zone: 'b', privateIp: '10.0.0.2', launchedAt: 0, tags: spec.tags };
+      records.push(record);
+      return record;
+    },
+    terminate: async () => {}, tag: async () => {}, untag: async () => {},
+  };
+  // Successors lost right after they took over (serving), in zones a and b, within the last hours.
+  const now = Date.now();
+  let losses = [{ zone: 'a', at: now - 3 * H, serving: true }, { zone: 'b', at: now - 2 * H, serving: true }, { zone: 'a', at: now - H, serving: true }];
+  const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
+  const spotReturn = new SpotReturn({
+    cluster: 'c', role: 'w', selfId: 'i-od', instances: cloud as never, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 't' },
+    userData: '', zones: ['a', 'b'], recentLosses: () => losses, liveMembers: () => [], handOver: async () => {}, logger: silent,
+  });
+  assert.deepEqual(await spotReturn.check(), { kind: 'stay', why: 'zones-unsettled' });
+  assert.equal(launches.length, 0);
+  // Twelve hours on, the window is empty: the move back starts.
+  losses = losses.map((l) => ({ ...l, at: l.at - 12 * H }));
+  assert.deepEqual(await spotReturn.check(), { kind: 'launch' });
+  assert.equal(launches.length, 1);
+});
