@@ -100,6 +100,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   load: () => number = () => 0;
   /** Its engine's last scraped load (set by the node runtime when the workload exports vLLM metrics). */
   engineLoad: () => EngineLoad | undefined = () => undefined;
+  /** Its router's answered requests per second (set by the node runtime once its router runs). */
+  requestRate: () => number | undefined = () => undefined;
   /** Per pool, the config a rollout asked replacements to boot with (PUT /v1/desired-config). */
   readonly desiredConfigs = new DesiredConfigs();
   private stopping: Promise<void> | undefined;
@@ -362,7 +364,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         const parsed = swimMessageSchema.safeParse(body);
         if (!parsed.success) return { status: 400, body: { error: 'invalid membership message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
         if (!this.membership) return { status: 503, body: { error: 'agent is booting' } };
-        this.membership.view.setSelfLoad(this.load(), this.engineLoad());
+        this.membership.view.setSelfLoad(this.load(), this.engineLoad(), this.requestRate());
         return { status: 200, body: this.membership.receive(parsed.data) };
       },
     };

@@ -28,6 +28,8 @@ export const memberSchema = z.object({
     waiting: z.number().nonnegative().max(1e6),
     kvCacheUsage: z.number().min(0).max(1).optional(),
   }).optional(),
+  /** Requests per second its router answered over the last seconds (not versioned, like load): what `targetRps` scales on. */
+  rps: z.number().nonnegative().max(1e7).optional(),
   /** Set once the node has an interruption notice: its deadline (epoch ms). */
   noticeDeadline: z.number().int().nonnegative().optional(),
   /** The instance this node was launched to replace (from its SynktiReplaces tag). */
@@ -170,9 +172,10 @@ export class MembershipView {
   }
 
   /** Our current load: carried on every message we send, never versioned or re-gossiped. */
-  setSelfLoad(load: number, engine?: Member['engine']): void {
+  setSelfLoad(load: number, engine?: Member['engine'], rps?: number): void {
     this.self.load = load;
     this.self.engine = engine;
+    this.self.rps = rps;
   }
 
   get size(): number {
@@ -243,7 +246,7 @@ export class MembershipView {
   applyFrom(member: Member): ApplyResult {
     const current = this.get(member.id);
     if (current && member.id !== this.selfId && !isNewer(member, current) && !isNewer(current, member)) {
-      if (current.load !== member.load || !sameEngine(current.engine, member.engine)) this.put({ ...current, load: member.load, engine: member.engine });
+      if (current.load !== member.load || current.rps !== member.rps || !sameEngine(current.engine, member.engine)) this.put({ ...current, load: member.load, engine: member.engine, rps: member.rps });
       return { changed: false };
     }
     return this.applyAlive(member);

@@ -13,6 +13,7 @@ import { readWorkloadLoad } from './workload-load.ts';
 import { scrapeEngineLoad, type EngineLoad } from './router/engine-load.ts';
 import { DrainSteps } from './drain-steps.ts';
 import { Autoscaler } from './autoscale/autoscaler.ts';
+import { RequestRate, counterTotal } from './autoscale/request-rate.ts';
 import { ModelDelivery, defaultModelSource, defaultModelsDir, modelOf } from './model/model-delivery.ts';
 import type { ModelObjectSource } from './model/model-source.ts';
 import { STAND_IN_MAIN_PATH, tsxLoaderUrl } from './stand-in/stand-in-path.ts';
@@ -105,6 +106,7 @@ export class NodeRuntime {
   private replacer: Replacer | undefined;
   private spotReturn: SpotReturn | undefined;
   private autoscaler: Autoscaler | undefined;
+  private requestRate: RequestRate | undefined;
   private draining: Promise<DrainReport> | undefined;
   lastDrain: DrainReport | undefined;
   private modelDelivery: ModelDelivery | undefined;
@@ -184,7 +186,7 @@ export class NodeRuntime {
         spec, selfId, instances: this.options.instances, logger,
         members: () => {
           // Our own load as of now: it is refreshed only when a message is sent, never when alone.
-          agent.view.setSelfLoad(agent.load(), agent.engineLoad());
+          agent.view.setSelfLoad(agent.load(), agent.engineLoad(), agent.requestRate());
           return agent.view.members();
         },
         // Scale-outs boot the pool's desired config when a rollout set one, like replacements.
@@ -286,6 +288,11 @@ export class NodeRuntime {
     await this.router.start();
     agent.load = () => this.router?.inFlight() ?? 0;
     this.scrapeEngine(agent);
+    // Answered requests per second, gossiped for pools that scale on targetRps.
+    this.requestRate = new RequestRate(() => counterTotal(agent.metricsRegistry, 'synkti_router_requests_total'));
+    this.requestRate.start();
+    const rate = this.requestRate;
+    agent.requestRate = () => rate.value();
     this.supervisor = new WorkloadSupervisor({
       // Peers' routers reach the workload at this node's private IP (on EC2 and on the
       // emulated AWS, where every instance has its own address); locally that is 127.0.0.1.
@@ -479,6 +486,7 @@ export class NodeRuntime {
     clearInterval(this.engineTimer);
     this.spotReturn?.stop();
     this.autoscaler?.stop();
+    this.requestRate?.stop();
     await this.watcher?.stop();
     this.replacer?.stop();
     await this.router?.stop({ graceMs: 0 });

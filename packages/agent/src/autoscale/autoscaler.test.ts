@@ -104,3 +104,17 @@ test('the decider publishes its record, keepers copy it, and a scale-in terminat
   assert.equal(status.decider, order[0]);
   assert.equal(status.last?.epoch, 1);
 });
+
+test('targetRps: the pool scales on the request rates its members gossip', async () => {
+  const cloud = new TokenCloud();
+  const rpsSpec = validateCluster({ name: 'ct', pools: { worker: { count: 2, autoscale: { min: 1, max: 6, targetRps: 10, upscaleDelay: '3s', downscaleDelay: '20s' } } } });
+  const view = [member('i-a', 0, { rps: 15 }), member('i-b', 0, { rps: 15 })];
+  const decider = autoscaleOrder('ct', 'worker', ['i-a', 'i-b'])[0]!;
+  let now = 0;
+  const published: AutoscaleRecord[] = [];
+  const scaler = new Autoscaler({ spec: rpsSpec, selfId: decider, instances: cloud, logger: quiet, members: () => view, userDataFor: () => '{}', publish: (records) => { published.push(...records); }, clock: () => now });
+  for (; now <= 4000; now += 1000) await scaler.tick();
+  // 30 requests/s at 10 per replica: 3 replicas, one launched.
+  assert.equal(cloud.instances.length, 1);
+  assert.deepEqual(published.map((r) => [r.action, r.from, r.desired]), [['scale-out', 2, 3]]);
+});

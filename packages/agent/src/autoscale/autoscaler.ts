@@ -42,7 +42,7 @@ export interface AutoscalePoolStatus {
 
 /** The load of a member in the pool's metric: its engine's running + waiting when reported, else its router's in-flight. */
 export function memberLoad(member: Member, metric: AutoscaleSpec['metric']): number {
-  if (metric === 'rps') return (member as Member & { rps?: number }).rps ?? 0;
+  if (metric === 'rps') return member.rps ?? 0;
   return member.engine ? member.engine.running + member.engine.waiting : member.load;
 }
 
