@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { lossBudget, lossEvents, poolSettled, settledZones } from './spot-hedge.ts';
 import { replacementLifecycle } from './replacement.ts';
 import { spotReturnStep } from './spot-return.ts';
+import type { InstanceRecord, LaunchSpec } from '@synkti/cloud';
 
 const H = 3_600_000;
 
@@ -67,13 +68,13 @@ test('back to spot waits while the pool is unsettled, then moves; a node handing
 test('SpotReturn.check: an on-demand fallback whose pool just lost three serving successors launches nothing, then moves once they age out', async () => {
   const { SpotReturn } = await import('./spot-return.ts');
   const { TAG_CLUSTER, TAG_ROLE } = await import('@synkti/core');
-  const records = [{ id: 'i-od', state: 'running', lifecycle: 'on-demand', instanceType: 't', zone: 'a', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' } }];
+  const records: InstanceRecord[] = [{ id: 'i-od', state: 'running', lifecycle: 'on-demand', instanceType: 't', zone: 'a', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' } }];
   const launches: unknown[] = [];
   const cloud = {
     list: async () => ({ items: records }),
-    launch: async (spec: { lifecycle: string; tags: Record<string, string> }) => {
+    launch: async (spec: LaunchSpec) => {
       launches.push(spec);
-      const record = { id: `i-s${launches.length}`, state: 'running', lifecycle: spec.lifecycle, instanceType: 't', zone: 'b', privateIp: '10.0.0.2', launchedAt: 0, tags: spec.tags };
+      const record: InstanceRecord = { id: `i-s${launches.length}`, state: 'running', lifecycle: spec.lifecycle, instanceType: 't', zone: 'b', privateIp: '10.0.0.2', launchedAt: 0, tags: spec.tags };
       records.push(record);
       return record;
     },
