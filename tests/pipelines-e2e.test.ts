@@ -84,7 +84,9 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
       procs.push(proc);
       const ready = await new Promise<boolean>((resolve) => {
         const lines = createInterface({ input: child.stdout! });
-        const timer = setTimeout(() => resolve(false), 60_000);
+        // A bound on "never starts", not a speed check: seven agents compile through tsx at
+        // once, which took over 60 s on a 2-core machine with busy loops beside the suite.
+        const timer = setTimeout(() => resolve(false), 180_000);
         lines.on('line', (line) => {
           if (line.includes('"event":"ready"')) { clearTimeout(timer); resolve(true); }
         });
