@@ -21,7 +21,7 @@ export interface AutoscaleDemoOptions {
   upscaleDelayMs?: number | undefined;
   /** How long the load must ask for fewer before the pool shrinks (the pool's downscaleDelay). @default 15 s */
   downscaleDelayMs?: number | undefined;
-  /** How long each load level is held once the pool has settled for it. @default 20 s */
+  /** Each load level is held half of this once the pool has settled for it (the low level also before the step up). @default 20 s */
   holdMs?: number | undefined;
   /** How long the pool may take to reach a size the load asks for. @default 90 s */
   settleTimeoutMs?: number | undefined;
@@ -183,8 +183,8 @@ export async function runAutoscaleDemo(options: AutoscaleDemoOptions): Promise<A
     burst.start();
     say(`${HIGH_STREAMS} streams: the agents grow the pool`);
     const grewInMs = await waitFor('grow to max', () => observer.readyCount() >= AUTOSCALE_DEMO_BOUNDS.max, settleTimeoutMs);
-    if (grewInMs !== undefined) say(`  ${AUTOSCALE_DEMO_BOUNDS.max} replicas ready ${formatDuration(grewInMs)} after the step up; holding ${formatDuration(holdMs)}`);
-    await new Promise((r) => setTimeout(r, holdMs));
+    if (grewInMs !== undefined) say(`  ${AUTOSCALE_DEMO_BOUNDS.max} replicas ready ${formatDuration(grewInMs)} after the step up; holding ${formatDuration(holdMs / 2)}`);
+    await new Promise((r) => setTimeout(r, holdMs / 2));
     const high = observer.readyCount();
 
     // The burst's clients finish the streams they have in flight and stop.
