@@ -7,11 +7,12 @@
 //
 // The whole suite runs in two lanes at once: the unit tests (short, CPU-bound: mostly
 // starting tsx) and the end-to-end tests in tests/ (long, mostly waiting on real processes,
-// notices and timeouts). Each lane runs its files one at a time, so no two fleets compete;
-// together they keep both cores busy and the suite takes about the longer lane, not the
-// sum. SYNKTI_TEST_LANES=1 runs everything in one lane. The e2e lane streams its results;
-// the unit lane's are printed when it ends; the closing `# pass N` / `# fail N` lines
-// (what CI reads) are the totals of both.
+// notices and timeouts). Each lane runs its files one at a time, each file in its own
+// `node --test`, so no two fleets compete while both lanes have work; a lane that runs out
+// takes the last waiting file of the other, so the suite takes about half the total work,
+// not the longer lane. SYNKTI_TEST_LANES=1 runs everything in one lane. Each file's report
+// is printed when it ends, headed by its name, lane and duration; the closing
+// `# pass N` / `# fail N` lines (what CI reads) are the totals, after the slowest files.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -45,6 +46,7 @@ const IN_UNIT_LANE = new Set([
   'tests/pipelines-api.test.ts',
   'tests/security/audit-corpus.test.ts',
   'tests/security/held-attacks.test.ts',
+  'tests/network-faults-router.test.ts',
 ]);
 
 const rel = (files) => files.map((f) => relative(process.cwd(), f)).sort();
@@ -70,36 +72,66 @@ console.error(`running ${total} test files${lanes.length > 1 ? ` in ${lanes.leng
 const cacheDir = join(root, 'node_modules', '.cache', `synkti-tests-${process.pid}`);
 mkdirSync(cacheDir, { recursive: true });
 
-/** Runs one lane; resolves with its exit code once its output is written. */
-function runLane(lane, live) {
-  const tapFile = join(cacheDir, `${lane.name}.tap`);
-  const specFile = join(cacheDir, `${lane.name}.spec.txt`);
+const running = new Set();
+// Ctrl-C or a CI timeout: the test processes go with us.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) child.kill(signal);
+    process.exit(130);
+  });
+}
+
+let fileSerial = 0;
+/** Runs one test file in its own `node --test`; resolves once its reports are written. */
+function runFile(file) {
+  const base = join(cacheDir, `f${++fileSerial}`);
+  const tapFile = `${base}.tap`;
+  const specFile = `${base}.spec.txt`;
+  const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [
       '--import', 'tsx', '--test',
       // People read the spec reporter; the TAP copy gives the closing counts.
-      '--test-reporter=spec', `--test-reporter-destination=${live ? 'stdout' : specFile}`,
+      '--test-reporter=spec', `--test-reporter-destination=${specFile}`,
       '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
-      ...lane.files,
+      file,
     ], {
       stdio: 'inherit',
       env: { ...process.env, SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'warn' },
     });
-    // Ctrl-C or a CI timeout: the lanes go with us.
-    const forward = (signal) => child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
+    running.add(child);
     child.on('exit', (code, signal) => {
-      if (!live) {
-        try {
-          process.stdout.write(`\n── ${lane.name} lane (${lane.files.length} files) ──\n${readFileSync(specFile, 'utf8')}`);
-        } catch {
-          process.stdout.write(`\n── ${lane.name} lane: no output was written\n`);
-        }
-      }
-      resolve({ lane, tapFile, code: code ?? (signal ? 1 : 0) });
+      running.delete(child);
+      resolve({ file, tapFile, specFile, ms: Date.now() - started, code: code ?? (signal ? 1 : 0) });
     });
   });
+}
+
+/**
+ * Each lane runs its own files one at a time (so two fleets do not compete while both
+ * lanes have work); a lane that runs out takes the last file still waiting in another
+ * lane, so the suite ends when the work does, not when the longer list does.
+ */
+async function runLane(lane, results) {
+  const others = lanes.filter((l) => l !== lane);
+  for (;;) {
+    let file = lane.files.shift();
+    if (file === undefined) {
+      const donor = others.find((l) => l.files.length > 0);
+      if (!donor) return;
+      file = donor.files.pop();
+    }
+    const result = await runFile(file);
+    result.lane = lane.name;
+    results.push(result);
+    let spec = '';
+    try {
+      spec = readFileSync(result.specFile, 'utf8');
+    } catch {
+      spec = '(no output was written)\n';
+    }
+    process.stdout.write(`\n── ${file} (${lane.name} lane, ${(result.ms / 1000).toFixed(1)} s${result.code === 0 ? '' : `, exit ${result.code}`}) ──\n${spec}`);
+  }
 }
 
 // The compiled CLI is built on first use and rebuilt when a source changes: build it once
@@ -112,31 +144,34 @@ try {
 }
 
 const COUNTS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
-const results = await Promise.all(lanes.map((lane, i) => runLane(lane, i === 0)));
+const startedAll = Date.now();
+const results = [];
+await Promise.all(lanes.map((lane) => runLane(lane, results)));
 const sums = Object.fromEntries(COUNTS.map((k) => [k, 0]));
-let duration = 0;
-let missing = false;
-for (const { lane, tapFile } of results) {
+const missing = [];
+for (const { file, tapFile } of results) {
   let text;
   try {
     text = readFileSync(tapFile, 'utf8');
   } catch {
-    missing = true;
-    console.log(`# no TAP summary was written by the ${lane.name} lane`);
+    missing.push(file);
     continue;
   }
   for (const line of text.split('\n')) {
-    const m = /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/.exec(line);
-    if (!m) continue;
-    if (m[1] === 'duration_ms') duration = Math.max(duration, Number(m[2]));
-    else sums[m[1]] += Number(m[2]);
+    const m = /^# (tests|suites|pass|fail|cancelled|skipped|todo) ([\d.]+)$/.exec(line);
+    if (m) sums[m[1]] += Number(m[2]);
   }
 }
-if (results.length > 1) {
-  for (const { lane, code } of results) console.log(`# lane ${lane.name}: exit ${code}`);
+const failedFiles = results.filter((r) => r.code !== 0).map((r) => r.file);
+const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 8);
+console.log(`\n# slowest files: ${slowest.map((r) => `${r.file} ${(r.ms / 1000).toFixed(0)} s`).join(', ')}`);
+for (const lane of lanes) {
+  const mine = results.filter((r) => r.lane === lane.name);
+  console.log(`# lane ${lane.name}: ${mine.length} files, ${(mine.reduce((n, r) => n + r.ms, 0) / 1000).toFixed(0)} s`);
 }
+for (const file of missing) console.log(`# no TAP summary was written for ${file}`);
+for (const file of failedFiles) console.log(`# failed: ${file}`);
 for (const k of COUNTS) console.log(`# ${k} ${sums[k]}`);
-console.log(`# duration_ms ${duration}`);
+console.log(`# duration_ms ${Date.now() - startedAll}`);
 rmSync(cacheDir, { recursive: true, force: true });
-const failed = results.some((r) => r.code !== 0) || missing;
-process.exit(failed ? 1 : 0);
+process.exit(failedFiles.length > 0 || missing.length > 0 ? 1 : 0);
