@@ -4,7 +4,7 @@ import type { InstanceRecord } from '@synkti/cloud';
 import type { BatchReport, FleetSource } from './fleet-source.ts';
 import { costRate, DASHBOARD_PRICES } from './price-table.ts';
 import { parsePrometheusText, routerCounters, type RouterCounters } from './prometheus-text.ts';
-import type { BatchStats, DashboardNode, DashboardSnapshot, TimelineEvent } from './snapshot.ts';
+import type { BatchStats, DashboardAutoscalePool, DashboardNode, DashboardSnapshot, TimelineEvent } from './snapshot.ts';
 import { isLiveInstance, TimelineTracker, type NodeObservation } from './timeline.ts';
 import { TrafficWindow } from './traffic-window.ts';
 
@@ -181,6 +181,7 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
       pipelines,
       cost: { ...cost, priceNote: priceNote(live) },
       warnings,
+      autoscale: autoscalePools(observed),
     });
   }
 
@@ -208,6 +209,20 @@ function toNode(record: InstanceRecord, o: NodeObservation | undefined, noticeDe
     replaces: record.tags[TAG_REPLACES],
     members: status?.members.length,
   };
+}
+
+/** Each autoscaled pool once: the report with the latest action (highest epoch), the decider's own when tied. */
+function autoscalePools(observed: readonly NodeObservation[]): DashboardAutoscalePool[] {
+  const best = new Map<string, DashboardAutoscalePool>();
+  for (const o of observed) {
+    for (const pool of o.status?.autoscale ?? []) {
+      const current = best.get(pool.pool);
+      const epoch = pool.last?.epoch ?? -1;
+      const currentEpoch = current?.last?.epoch ?? -1;
+      if (!current || epoch > currentEpoch || (epoch === currentEpoch && pool.decider === o.record.id)) best.set(pool.pool, pool);
+    }
+  }
+  return [...best.values()].sort((a, b) => (a.pool < b.pool ? -1 : 1));
 }
 
 function num(value: unknown): number | undefined {

@@ -6,7 +6,7 @@ import type { PipelineStats } from './snapshot.ts';
  * What the dashboard reads of an agent's GET /status: a part of @synkti/core/contracts
  * AgentStatus (sources parse the body with parseAgentStatus, never cast it).
  */
-export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state' | 'uptimeMs' | 'load'> & Partial<Pick<AgentStatus, 'generation'>> & {
+export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state' | 'uptimeMs' | 'load'> & Partial<Pick<AgentStatus, 'generation' | 'autoscale'>> & {
   members: Pick<AgentStatusMember, 'id' | 'state'>[];
 };
 

@@ -19,6 +19,19 @@ export interface DashboardSnapshot {
   cost: CostStats;
   /** Problems reaching the fleet (e.g. the cloud listing failed); empty when all is well. */
   warnings: string[];
+  /** Autoscaled pools (the latest action any node reports); empty when no pool autoscales. */
+  autoscale: DashboardAutoscalePool[];
+}
+
+/** One autoscaled pool: live and desired replicas, bounds, the decider, the last action. */
+export interface DashboardAutoscalePool {
+  pool: string;
+  current: number;
+  desired: number;
+  min: number;
+  max: number;
+  decider?: string | undefined;
+  last?: { epoch: number; action: string; from: number; desired: number; at: number; by: string; reason: string } | undefined;
 }
 
 export interface DashboardNode {

@@ -2,7 +2,7 @@
 // `synkti dashboard` and at /dashboard/ by every agent), each `snapshot` event re-renders the
 // page. Everything is built with textContent (never innerHTML), so fleet data cannot
 // inject markup.
-import type { DashboardNode, DashboardSnapshot, PipelineStats, TimelineEvent } from '../src/snapshot.ts';
+import type { DashboardAutoscalePool, DashboardNode, DashboardSnapshot, PipelineStats, TimelineEvent } from '../src/snapshot.ts';
 
 const $ = <T extends HTMLElement | SVGElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -86,6 +86,18 @@ function renderPipelines(p: PipelineStats | undefined): void {
   $('pipeline-tasks').textContent = `tasks: ${p.tasks.ready} ready · ${p.tasks.running} running · ${p.tasks.pending} waiting`;
 }
 
+/** Autoscaled pools: live/desired replicas, the bounds, and the last scale action with its reason. */
+function renderAutoscale(pools: DashboardAutoscalePool[] | undefined, now: number): void {
+  const tile = $('autoscale-tile');
+  tile.hidden = !pools || pools.length === 0;
+  if (!pools || pools.length === 0) return;
+  $('autoscale').textContent = pools.map((p) => `${p.current}/${p.desired}`).join(' · ');
+  $('autoscale-sub').textContent = pools.map((p) => {
+    const last = p.last ? `; last ${p.last.action} ${p.last.from}→${p.last.desired} ${duration(now - p.last.at)} ago (${p.last.reason})` : '; no action yet';
+    return `${p.pool} ${p.min}..${p.max}${last}`;
+  }).join(' · ');
+}
+
 function render(s: DashboardSnapshot): void {
   $('cluster').textContent = s.cluster;
   $('provider').textContent = `provider: ${s.provider}`;
@@ -125,6 +137,7 @@ function render(s: DashboardSnapshot): void {
     $('batch-sub').textContent = `${b.queueInFlight ?? '–'} in flight · ${b.queueDeadLettered ?? '–'} dead-lettered · gen ${b.generation ?? '–'}`;
   }
   renderPipelines(s.pipelines);
+  renderAutoscale(s.autoscale, s.at);
   renderNodes(s.nodes, s.at);
   renderTimeline(s.timeline);
 }
