@@ -94,6 +94,24 @@ ${names.map((key) => `export const ${key} = lazy(${JSON.stringify(key)});`).join
 }
 
 /**
+ * A module whose default export stands in for a CommonJS package's module.exports (a class,
+ * such as libsql's Database): the package is required, from the release's node_modules,
+ * the first time the export is used. A named import of it fails the build.
+ */
+function lazyDefault(name: string): string {
+  return `let real;
+const load = () => (real ??= require(${JSON.stringify(name)}));
+export default new Proxy(function () {}, {
+  get: (_, p) => Reflect.get(load(), p),
+  has: (_, p) => p in load(),
+  construct: (_, args, target) => Reflect.construct(load(), args, target),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+});
+`;
+}
+
+/**
  * lib/aws-sdk.cjs: each client (by package name) behind a getter, so loading the file
  * evaluates none and the first use of one evaluates that one (esbuild wraps each
  * CommonJS module in a function it calls on first require).
@@ -157,6 +175,13 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
             if (!clients.has(args.path)) clients.set(args.path, createRequire(join(args.resolveDir, 'index.js')).resolve(args.path));
             return { path: args.path, namespace: 'synkti-lazy-client', pluginData: args.resolveDir };
           });
+          // Native packages: a default import that loads the package on first use (a worker
+          // on EC2 never opens the local cloud's SQLite registry: ~10 MB of RSS it never pays).
+          build.onResolve({ filter: new RegExp(`^(${AGENT_NATIVE_PACKAGES.join('|')})$`) }, (args) => {
+            if (args.kind !== 'import-statement' || !args.importer.startsWith(packagesDir)) return undefined;
+            return { path: args.path, namespace: 'synkti-lazy-native' };
+          });
+          build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-native' }, (args) => ({ contents: lazyDefault(args.path), resolveDir: repoRoot, loader: 'js' }));
           build.onResolve({ filter: new RegExp(`^\\./${AWS_SDK_FILE.replace('.', '\\.')}$`) }, () => ({ path: `./${AWS_SDK_FILE}`, external: true }));
           build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-client' }, (args) => ({
             contents: lazyClient(args.path, args.pluginData as string),
@@ -220,7 +245,7 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
  * Bumped when this file changes what a build writes, so a cached build from before is not reused.
  * (The sources and packages a build reads are checked file by file.)
  */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 /** A cached build a newer one replaced is removed this long after (a pack may still be copying it). */
 const STALE_BUILD_MS = 10 * 60_000;
 
