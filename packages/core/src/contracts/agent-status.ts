@@ -67,9 +67,17 @@ export const agentAutoscaleStatusSchema = z.object({
   min: count,
   max: count,
   decider: text.optional(),
-  last: z.object({
-    epoch: count, desired: count, at: z.number(), action: z.enum(['scale-out', 'scale-in']), from: count, by: text, reason: text,
-  }).optional(),
+  last: z
+    .object({
+      epoch: count,
+      desired: count,
+      at: z.number(),
+      action: z.enum(['scale-out', 'scale-in']),
+      from: count,
+      by: text,
+      reason: text,
+    })
+    .optional(),
 });
 
 /** The most members a status may list: far above any fleet, bounds what a hostile peer can make a reader hold. */
@@ -101,7 +109,10 @@ export const agentStatusSchema = z.object({
   /** The config generation this node runs (configGeneration of its boot config). */
   generation: text.optional(),
   /** Per pool, the generation replacements launched by this node boot with, when a rollout set one (`synkti deploy`). */
-  desiredGenerations: z.record(z.string().max(64), text).refine((pools) => Object.keys(pools).length <= 64, { message: 'more than 64 pools' }).optional(),
+  desiredGenerations: z
+    .record(z.string().max(64), text)
+    .refine((pools) => Object.keys(pools).length <= 64, { message: 'more than 64 pools' })
+    .optional(),
 });
 
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
