@@ -95,10 +95,19 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   assert.equal(agent.state, 'joining', 'not ready');
   assert.equal(extras().workload, undefined, 'the workload was not started');
   assert.equal(settled, false, 'start() waits for the model');
-  // The agent's own /status carries the same (what `synkti status` shows).
-  const status = await (await fetch(`http://127.0.0.1:${agentPort}/status`, { headers: { authorization: 'Bearer runtime-model-secret-0123456789ab' } })).json() as { state: string; model?: ModelProgress };
-  assert.equal(status.state, 'joining');
-  assert.equal(status.model?.state, 'failed');
+  // The agent's own /status carries the same (what `synkti status` shows). The fetch is
+  // retried every 100 ms, so a read may land in a retry ('fetching'): read /status until it
+  // shows a failed attempt, and the node must be joining (not ready) in every read.
+  type Status = { state: string; model?: ModelProgress };
+  const readStatus = async (): Promise<Status> => (await fetch(`http://127.0.0.1:${agentPort}/status`, { headers: { authorization: 'Bearer runtime-model-secret-0123456789ab' } })).json() as Promise<Status>;
+  let status: Status | undefined;
+  await until('/status to show the failed fetch', async () => {
+    status = await readStatus();
+    assert.equal(status.state, 'joining', 'not ready while the model cannot be fetched');
+    return status.model?.state === 'failed';
+  });
+  assert.equal(status?.model?.error?.code, 'E_MODEL_MANIFEST');
+  assert.equal(extras().workload, undefined, 'the workload was still not started');
 
   // The model arrives (files first, manifest last, as `synkti model upload` writes it).
   const weights = Buffer.alloc(50_000, 3);

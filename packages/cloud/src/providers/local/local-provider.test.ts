@@ -68,7 +68,9 @@ runMetadataConformance('local instance host', async () => {
   };
 });
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+// The default bounds are "did it hang" ones: an instance host starts through tsx, which on a
+// loaded machine takes seconds.
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -82,7 +84,7 @@ async function recordOf(cloud: LocalCloud, id: string): Promise<InstanceRecord |
   return (await cloud.instances.list({ ids: [id], states: ALL_STATES })).items[0];
 }
 
-function waitState(cloud: LocalCloud, id: string, state: InstanceState, timeoutMs = 10_000): Promise<InstanceRecord> {
+function waitState(cloud: LocalCloud, id: string, state: InstanceState, timeoutMs = 30_000): Promise<InstanceRecord> {
   return waitFor(`${id} to be ${state}`, async () => {
     const record = await recordOf(cloud, id);
     return record?.state === state ? record : undefined;
@@ -93,8 +95,12 @@ function launchOne(cloud: LocalCloud, role = 'worker', extra: Record<string, str
   return cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: role, ...extra }, instanceType: 'local.small', lifecycle: 'spot' });
 }
 
-/** Runs a node script under tsx; resolves with its exit code and output. */
-function runNode(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a node script under tsx; resolves with its exit code and output. The bound is only
+ * a "did it hang" one: starting tsx is CPU work, and 4 children at once on a loaded 2-core
+ * machine (load ~30) took over 30 s, so it is generous.
+ */
+function runNode(args: string[], timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -115,11 +121,13 @@ function runNode(args: string[], timeoutMs = 30_000): Promise<{ code: number | n
 
 /**
  * A boot command that writes `boot-<pid>.ready` in $OUT_DIR when it starts and
- * `boot-<pid>.sigterm` when it gets SIGTERM (then exits 0, or ignores it if asked).
+ * `boot-<pid>.sigterm` when it gets SIGTERM (then exits 0, or ignores it if asked: then it
+ * runs on, appending a line to `boot-<pid>.after-sigterm` every 20 ms, its own evidence
+ * that it kept running after SIGTERM, whatever the moment a test looks).
  */
 function markerBoot(options: { ignoreSigterm?: boolean } = {}): string[] {
   const onTerm = options.ignoreSigterm
-    ? "fs.writeFileSync(p + '.sigterm', '');"
+    ? "fs.writeFileSync(p + '.sigterm', ''); setInterval(() => fs.appendFileSync(p + '.after-sigterm', Date.now() + '\\n'), 20);"
     : "fs.writeFileSync(p + '.sigterm', ''); process.exit(0);";
   return [process.execPath, '-e', `
     const fs = require('fs');
@@ -216,19 +224,27 @@ describe('local cloud', { concurrency: true }, () => {
   });
 
   it('terminate SIGKILLs a boot command that ignores SIGTERM once terminateGraceMs has passed', async (t) => {
-    const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: markerBoot({ ignoreSigterm: true }), terminateGraceMs: 600 });
+    // A 1.5 s grace (not 0.6 s): the boot command must get the CPU at least twice in it (its
+    // SIGTERM handler, then one heartbeat), which on a loaded machine can take a while.
+    const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: markerBoot({ ignoreSigterm: true }), terminateGraceMs: 1500 });
     const record = await launchOne(temp.cloud);
     await waitState(temp.cloud, record.id, 'running');
     const [bootPid] = await waitFor('the boot command to start', () => { const p = bootPids(outDir); return p.length ? p : undefined; });
     const started = Date.now();
     await temp.cloud.instances.terminate([record.id]);
     await waitFor('SIGTERM to reach the boot command', () => bootPids(outDir, '.sigterm').includes(bootPid!));
-    assert.ok(isProcessAlive(bootPid!), 'it ignores SIGTERM and runs on during the grace period');
     const gone = await waitState(temp.cloud, record.id, 'terminated');
     const elapsed = Date.now() - started;
     assert.equal(gone.stateReason, 'Client.UserInitiatedShutdown');
-    assert.ok(elapsed >= 550, `terminated after ${elapsed} ms, before the 600 ms grace was over`);
+    assert.ok(elapsed >= 1450, `terminated after ${elapsed} ms, before the 1500 ms grace was over`);
+    // It ignored SIGTERM and ran on (its own heartbeat after SIGTERM), and the host found it
+    // still there when the grace was over, rather than sampling it at one moment.
+    assert.ok(bootPids(outDir, '.after-sigterm').includes(bootPid!), 'it ignores SIGTERM and runs on during the grace period');
+    assert.match(readFileSync(temp.cloud.instances.consoleLogPath(record.id), 'utf8'), /grace period of 1500 ms over: SIGKILL/);
     assert.equal(isProcessAlive(bootPid!), false, 'SIGKILLed after the grace period');
+    const beats = readFileSync(join(outDir, `boot-${bootPid}.after-sigterm`), 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(readFileSync(join(outDir, `boot-${bootPid}.after-sigterm`), 'utf8'), beats, 'no heartbeat once it was SIGKILLed');
   });
 
   it('restarts a boot command that exits non-zero (1 s backoff) and leaves one that exits 0 alone', async (t) => {
