@@ -140,9 +140,24 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
   const clients = new Map<string, string>();
   let result: Awaited<ReturnType<typeof esbuild.build>>;
   let sdk: Awaited<ReturnType<typeof esbuild.build>> | undefined;
+  // What both builds share: Node 20, whitespace and syntax minified only (names stay, so
+  // errors and logs read as in the sources), maps that point at lines without carrying
+  // the sources themselves.
+  const common = {
+    absWorkingDir: repoRoot,
+    platform: 'node',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: options.logLevel ?? 'warning',
+  } as const;
   try {
     result = await esbuild.build({
-      absWorkingDir: repoRoot,
+      ...common,
       entryPoints: Object.fromEntries(Object.entries(AGENT_BUNDLE_ENTRIES).map(([name, file]) => [name, join(repoRoot, file)])),
       outdir: lib,
       chunkNames: 'chunk-[hash]',
@@ -150,17 +165,6 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
       bundle: true,
       splitting: true,
       format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      // Whitespace and syntax only: names stay, so errors and logs read as in the sources.
-      minifyWhitespace: true,
-      minifySyntax: true,
-      sourcemap: 'linked',
-      // The maps point at lines; the sources themselves stay out of the release.
-      sourcesContent: false,
-      legalComments: 'none',
-      metafile: true,
-      logLevel: options.logLevel ?? 'warning',
       banner: { js: BANNER },
       define: { [RELEASE_MARKER]: 'true' },
       external: [...AGENT_NATIVE_PACKAGES],
@@ -199,20 +203,11 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
     });
     if (clients.size > 0) {
       sdk = await esbuild.build({
-        absWorkingDir: repoRoot,
+        ...common,
         stdin: { contents: awsSdkEntry(clients), resolveDir: repoRoot, sourcefile: 'aws-sdk-clients.js', loader: 'js' },
         outfile: join(lib, AWS_SDK_FILE),
         bundle: true,
         format: 'cjs',
-        platform: 'node',
-        target: 'node20',
-        minifyWhitespace: true,
-        minifySyntax: true,
-        sourcemap: 'linked',
-        sourcesContent: false,
-        legalComments: 'none',
-        metafile: true,
-        logLevel: options.logLevel ?? 'warning',
       });
     }
   } catch (error) {
