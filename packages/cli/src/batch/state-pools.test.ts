@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
-import { createS3ObjectStore, type S3ObjectStore } from '@synkti/cloud';
-import { startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
+import type { S3ObjectStore } from '@synkti/cloud';
+import { openTestS3Bucket, type TestS3, type TestS3Bucket } from '@synkti/cloud/aws-testing';
 import { s3ModelSource } from '@synkti/agent';
 import { runCli } from '../../../../tests/helpers/cli.ts';
 import { fetchStatePool, statePoolPrefix, uploadStatePool } from './state-pools.ts';
@@ -24,17 +23,13 @@ let s3: TestS3;
 let store: S3ObjectStore;
 let work: string;
 
+let bucket: TestS3Bucket | undefined;
+
 before(async () => {
-  s3 = await startTestS3();
-  store = createS3ObjectStore({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', secureNewBuckets: false });
-  await store.createBucket(BUCKET);
-  work = await mkdtemp(join(tmpdir(), 'synkti-state-pools-'));
+  bucket = await openTestS3Bucket(BUCKET, 'synkti-state-pools-');
+  ({ s3, store, work } = bucket);
 });
-after(async () => {
-  store?.client.destroy();
-  await s3?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+after(() => bucket?.close());
 
 const source = () => s3ModelSource({ bucket: BUCKET, endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1' });
 

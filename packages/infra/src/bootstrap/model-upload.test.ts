@@ -1,34 +1,28 @@
 /** `synkti model upload` against a real local S3 server (s3rver). */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
-import { createS3ObjectStore, type S3ObjectStore } from '@synkti/cloud';
-import { startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
+import type { S3ObjectStore } from '@synkti/cloud';
+import { openTestS3Bucket, type TestS3Bucket } from '@synkti/cloud/aws-testing';
 import { MODEL_MANIFEST_NAME, uploadModel, type ModelManifest, type ModelUploadProgress } from './model-upload.ts';
 import { MAX_SINGLE_PUT_BYTES, digestFile } from './s3-file-upload.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const BUCKET = 'mu-models';
-let s3: TestS3;
 let store: S3ObjectStore;
 let work: string;
 
+let bucket: TestS3Bucket | undefined;
+
 before(async () => {
-  s3 = await startTestS3();
-  store = createS3ObjectStore({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', secureNewBuckets: false });
-  await store.createBucket(BUCKET);
-  work = await mkdtemp(join(tmpdir(), 'synkti-model-upload-'));
+  bucket = await openTestS3Bucket(BUCKET, 'synkti-model-upload-');
+  ({ store, work } = bucket);
 });
-after(async () => {
-  store?.client.destroy();
-  await s3?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+after(() => bucket?.close());
 
 async function modelDir(name: string): Promise<string> {
   const dir = join(work, name);

@@ -6,3 +6,4 @@
 export { FakeEc2, ec2Error, filterMatches, type FakeEc2Options, type FakeInstance } from './fake-ec2.ts';
 export { fakeTime, type FakeTime } from './fake-time.ts';
 export { startTestS3, type TestS3 } from './s3rver.ts';
+export { openTestS3Bucket, type TestS3Bucket } from './test-bucket.ts';
