@@ -140,7 +140,10 @@ test('health endpoint answers 200 without any peer, 503 while the node is not he
 test('balances by outstanding requests: the slow peer gets fewer, equal peers share', async (t) => {
   const a = await startUpstream(t, 'fast-a', okHandler(5));
   const b = await startUpstream(t, 'fast-b', okHandler(5));
-  const slow = await startUpstream(t, 'slow', okHandler(150));
+  // The slow peer must stay slow relative to the fast ones' whole round trip, not just their
+  // 5 ms handler: at load ~30 (two busy loops on 2 cores) a fast round trip grew to tens of ms
+  // and a 150 ms peer got 23 of 90 against 32 and 35. 600 ms keeps it >10x slower there too.
+  const slow = await startUpstream(t, 'slow', okHandler(600));
   const { url, registry } = await startRouter(t, { peers: () => peersOf(a, b, slow) });
   const served: Record<string, number> = {};
   // 6 clients in closed loops for a fixed number of requests each.
@@ -156,6 +159,7 @@ test('balances by outstanding requests: the slow peer gets fewer, equal peers sh
   const fastA = served['fast-a'] ?? 0;
   const fastB = served['fast-b'] ?? 0;
   const slowN = served.slow ?? 0;
+  t.diagnostic(`served: slow ${slowN}, fast ${fastA} and ${fastB}`);
   assert.equal(fastA + fastB + slowN, 90);
   assert.ok(slowN < fastA / 2 && slowN < fastB / 2, `slow peer got ${slowN}, fast ones ${fastA} and ${fastB}`);
   assert.ok(Math.abs(fastA - fastB) < 0.5 * Math.max(fastA, fastB), `equal peers share: ${fastA} vs ${fastB}`);

@@ -12,11 +12,13 @@ import { K8S_ROLES } from '@synkti/infra';
 import { TAG_ROLE } from '@synkti/core';
 import { runCli } from '../../../../tests/helpers/cli.ts';
 
-test('infra audit renders kubernetes and pipelines from the config and passes their defaults; a spot control plane fails', { timeout: 120_000 }, async (t) => {
+test('infra audit renders kubernetes and pipelines from the config and passes their defaults; a spot control plane fails', { timeout: 420_000 }, async (t) => {
+  // Each CLI run's bound is only a "did it hang" bound: at load ~30 (2 cores, two busy loops
+  // beside the suite) the second run alone took over 60 s to start tsx and finish.
   const dir = mkdtempSync(join(tmpdir(), 'synkti-infra-clusters-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'synkti.infra.json'), JSON.stringify({ kubernetes: { provider: 'digitalocean' }, pipelines: {} }));
-  const passing = await runCli(['infra', 'audit', '--stack', 'prod', '--json'], { cwd: dir, timeoutMs: 110_000 });
+  const passing = await runCli(['infra', 'audit', '--stack', 'prod', '--json'], { cwd: dir, timeoutMs: 180_000 });
   assert.equal(passing.code, 0, passing.stderr);
   const report = JSON.parse(passing.stdout) as { passed: boolean; checked: number; rules: string[] };
   assert.equal(report.passed, true);
@@ -37,7 +39,7 @@ test('infra audit renders kubernetes and pipelines from the config and passes th
     },
   };
   writeFileSync(join(dir, 'export.json'), JSON.stringify(exported));
-  const failing = await runCli(['infra', 'audit', '--from', 'export.json'], { cwd: dir, timeoutMs: 60_000 });
+  const failing = await runCli(['infra', 'audit', '--from', 'export.json'], { cwd: dir, timeoutMs: 180_000 });
   assert.equal(failing.code, 1, failing.stdout + failing.stderr);
   assert.match(failing.stdout, /spot-critical-node/);
   assert.match(failing.stdout, /on-demand/);
