@@ -7,7 +7,8 @@
  * once, then cached in node_modules/.cache/synkti-agent-native).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runProcess } from '@synkti/core/testing';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,27 +83,15 @@ async function entries(file: string): Promise<string[]> {
   return stdout.split('\n').filter((l) => l !== '' && !l.endsWith('/')).sort();
 }
 
+/** Runs node with only PATH and `env` (what a worker's unit gives it). */
+const runNode = (args: string[], cwd: string, env: Record<string, string>) => runProcess(process.execPath, args, { cwd, env: { PATH: '/usr/bin:/bin', ...env } });
+
 async function unpack(file: string, into: string): Promise<string> {
   mkdirSync(into, { recursive: true });
   await exec('tar', ['-xzf', file, '-C', into, '--strip-components=1']);
   return into;
 }
 
-function runNode(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Every file under `dir`, relative. */
 function walk(dir: string, prefix = ''): string[] {

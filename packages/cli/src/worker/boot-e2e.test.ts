@@ -6,7 +6,8 @@
  * load from the installed tree and reach the metadata service.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runProcess } from '@synkti/core/testing';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -29,21 +30,6 @@ const STUBS: Record<string, string> = {
   id: '#!/bin/bash\nexit 1\n',
 };
 
-function runProcess(command: string, args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 it('a worker boots the packed agent: user data installs it, the unit\'s ExecStart starts it', { skip: SKIP }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-boot-e2e-'));
@@ -77,8 +63,9 @@ it('a worker boots the packed agent: user data installs it, the unit\'s ExecStar
   writeFileSync(log, '');
   writeFileSync(join(dir, 'user-data.sh'), script);
   const boot = await runProcess('bash', [join(dir, 'user-data.sh')], {
-    PATH: `${bin}:/usr/bin:/bin`, SYNKTI_ROOT: root, STUB_LOG: log, FAKE_S3: join(dir, 's3'), HOME: dir,
-  }, dir);
+    cwd: dir,
+    env: { PATH: `${bin}:/usr/bin:/bin`, SYNKTI_ROOT: root, STUB_LOG: log, FAKE_S3: join(dir, 's3'), HOME: dir },
+  });
   assert.equal(boot.code, 0, boot.stderr);
   assert.match(readFileSync(log, 'utf8'), /^systemctl enable --now synkti$/m);
 
@@ -91,7 +78,7 @@ it('a worker boots the packed agent: user data installs it, the unit\'s ExecStar
   for (const match of unit.matchAll(/^Environment="([A-Z_]+)=(.*)"$/gm)) env[match[1]!] = match[2]!;
   assert.equal(env.SYNKTI_PROVIDER, 'aws');
   env.SYNKTI_IMDS_ENDPOINT = 'http://127.0.0.1:9';
-  const started = await runProcess(program!, args, env, dir);
+  const started = await runProcess(program!, args, { env, cwd: dir });
   assert.equal(started.code, 1);
   assert.match(started.stderr, /^synkti-agent: instance metadata at http:\/\/127\.0\.0\.1:9 is unavailable/, 'the agent loaded and asked IMDS');
 });

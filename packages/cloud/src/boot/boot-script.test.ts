@@ -6,7 +6,8 @@
  * checksum is never unpacked, installed or started.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runProcess } from '@synkti/core/testing';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,22 +129,9 @@ function render(box: Sandbox, overrides: Partial<WorkerUserDataOptions> = {}): s
   });
 }
 
+
 /** Runs a script with bash (not through a shell) and its own environment only. */
-function runBash(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runBash = (file: string, env: Record<string, string>) => runProcess('bash', [file], { env, timeoutMs: 30_000 });
 
 async function boot(box: Sandbox, script: string, env: Record<string, string> = {}) {
   const file = join(box.dir, 'user-data.sh');
