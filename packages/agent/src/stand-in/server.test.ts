@@ -205,21 +205,23 @@ describe('stand-in server', () => {
 
   test('startup delay answers 503 until the simulated model load is over', async () => {
     const began = performance.now();
-    const server = await start({ startupDelayMs: 300 });
+    // 1.5 s, not 300 ms: the two 503 checks below must land inside the delay, and at load ~30
+    // (two busy loops) they took longer than 300 ms (the POST got 200).
+    const server = await start({ startupDelayMs: 1500 });
     assert.equal(server.isReady(), false);
     const early = await fetch(`${server.url}/health`);
     assert.equal(early.status, 503);
     await early.body?.cancel();
     await assertOpenAiError(await post(server, '/v1/completions', { prompt: 'x' }), 503, /loading/);
     let status = 0;
-    while (status !== 200 && performance.now() - began < 3000) {
+    while (status !== 200 && performance.now() - began < 15_000) {
       const res = await fetch(`${server.url}/health`);
       status = res.status;
       await res.body?.cancel();
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(status, 200);
-    assert.ok(performance.now() - began >= 290, 'not ready before the startup delay');
+    assert.ok(performance.now() - began >= 1490, 'not ready before the startup delay');
   });
 
   test('a client aborting mid-stream stops generation and leaves no timer behind', async () => {
@@ -277,7 +279,9 @@ describe('stand-in server', () => {
   test('maxRunning: requests past the batch wait in a queue, shown as vllm:num_requests_waiting, and run in turn', async () => {
     const server = await start({ maxRunning: 1, tokenLatencyMs: 20 });
     const body = { model: 'synkti-stand-in', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, stream: true };
-    const first = await post(server, '/v1/chat/completions', body);
+    // The first request runs 10 x 300 ms, so the queue can be seen while it runs even at load
+    // ~30 (at 10 x 20 ms it had ended before /metrics answered: waiting 0).
+    const first = await post(server, '/v1/chat/completions', body, { [STAND_IN_LATENCY_HEADER]: '300' });
     const second = post(server, '/v1/chat/completions', body);
     // Wait (bounded) until the second request is queued behind the first.
     const deadline = Date.now() + 5000;
