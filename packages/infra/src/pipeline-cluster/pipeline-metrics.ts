@@ -76,7 +76,8 @@ const TYPES = 'packages/tasks/src/pipelines/types.ts';
 const SINK = 'packages/cli/src/pipeline/cloudwatch-sink.ts';
 const CLI = 'packages/cli/src/commands/pipeline-command.ts';
 /** The agent process prints every PipelineAgent log line, one per line, to stderr (which awslogs ships). */
-const PRINTED = { file: 'packages/cli/src/pipeline/agent-process.ts', text: 'process.stderr.write(options.json' };
+// The agent process prints every line through the one worker-process log (@synkti/core/process-log).
+const PRINTED = { file: 'packages/cli/src/pipeline/agent-process.ts', text: 'createProcessLog({ component: `agent ${options.pool}`, json: options.json })' };
 
 export const EMITTED_METRICS: readonly EmittedMetric[] = [
   // --- load balancer of the API ---
