@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE } from '@synkti/core';
+import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE, desiredConfigTag, desiredConfigTagValue } from '@synkti/core';
 import type { AgentStatus } from '@synkti/core/contracts';
 import type { InstanceIdentity, InstanceMetadata, InstanceProvider, InstanceRecord } from '@synkti/cloud';
 import { AgentApi } from './agent-api.ts';
@@ -332,6 +332,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     };
   }
 
+  /** Why the cloud's record does not vouch for this desired config (undefined: it does). */
+  private async unvouchedDesiredConfig(role: string, generation: string, userData: string): Promise<string | undefined> {
+    const key = desiredConfigTag(role);
+    const selfId = this.identity?.instanceId;
+    if (selfId === undefined) return 'this node does not know its instance yet';
+    let tags: Record<string, string> | undefined;
+    try {
+      const page = await this.options.instances.list({ ids: [selfId] });
+      tags = page.items.find((record) => record.id === selfId)?.tags;
+    } catch (error) {
+      return `could not read this node's instance record to check the ${key} tag: ${(error as Error).message}`;
+    }
+    if (tags === undefined) return `this node's instance record was not found, so nothing vouches for the config`;
+    if (tags[key] !== desiredConfigTagValue(generation, userData)) return `this node's instance does not carry ${key}=<generation>:<sha256 of the user data> for this config (synkti deploy writes it with cloud credentials)`;
+    return undefined;
+  }
+
   private routes(): ConstructorParameters<typeof AgentApi>[0]['routes'] {
     return {
       'GET /live': () => ({ status: 200, body: { live: true } }),
@@ -340,9 +357,20 @@ export class Agent extends EventEmitter<AgentEvents> {
       // What this node booted with and what a rollout set: a rollback relaunches the previous generation from it.
       'GET /v1/desired-config': () => ({ status: 200, body: { generation: this.options.generation ?? null, userData: this.options.bootUserData ?? null, desired: this.desiredConfigs.generations() } }),
       // A rollout (`synkti deploy`) tells every node which config replacements of a pool boot with.
-      'PUT /v1/desired-config': ({ body }) => {
+      // The cluster secret is not enough: what replacements boot is code on new machines, so
+      // the config is taken only when this node's own cloud record carries its hash, written
+      // by the operator's deploy with cloud credentials (nodes can tag only at launch).
+      // Clearing (null) only returns to the node's own boot config and needs no vouching.
+      'PUT /v1/desired-config': async ({ body }) => {
         const parsed = desiredConfigRequestSchema.safeParse(body);
         if (!parsed.success) return { status: 400, body: { error: 'invalid desired config', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        if (parsed.data.userData !== null) {
+          const refusal = await this.unvouchedDesiredConfig(parsed.data.role, parsed.data.generation, parsed.data.userData);
+          if (refusal !== undefined) {
+            this.options.logger.warn({ role: parsed.data.role, generation: parsed.data.generation, reason: refusal }, 'desired config refused: the cloud record does not vouch for it');
+            return { status: 403, body: { error: refusal } };
+          }
+        }
         if (!this.desiredConfigs.apply(parsed.data)) return { status: 409, body: { error: 'this node keeps desired configs for at most 64 pools' } };
         this.options.logger.info({ role: parsed.data.role, generation: parsed.data.generation, cleared: parsed.data.userData === null }, 'desired config set by a rollout');
         return { status: 200, body: { role: parsed.data.role, generation: parsed.data.userData === null ? this.options.generation ?? null : parsed.data.generation } };

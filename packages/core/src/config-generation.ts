@@ -31,3 +31,19 @@ export function configGeneration(spec: Pick<ClusterSpec, 'workload' | 'model'>, 
     .digest('hex');
   return `g${hash.slice(0, 12)}`;
 }
+
+/**
+ * The tag through which the cloud's record vouches for a desired config: the operator's
+ * `synkti deploy` (holding cloud credentials) writes `<generation>:<sha256 of the user data>`
+ * under this key on each node it asks, and a node takes the config only when its own
+ * instance carries that exact value. The cluster secret alone (which every node and the
+ * dashboard hold) cannot choose what replacements boot; nodes can tag only at launch.
+ */
+export function desiredConfigTag(role: string): string {
+  return `SynktiDesired-${role}`;
+}
+
+/** The value of desiredConfigTag for a config: its generation and the SHA-256 of its user data. */
+export function desiredConfigTagValue(generation: string, userData: string): string {
+  return `${generation}:${createHash('sha256').update(userData).digest('hex')}`;
+}

@@ -12,7 +12,7 @@ export { defineCluster } from './define-cluster.ts';
 export { validateCluster, AUTOSCALE_DEFAULTS, type AutoscaleSpec, type ClusterInput, type ClusterSpec, type PoolSpec, type WorkloadSpec } from './cluster-spec.ts';
 export { serializeCluster, deserializeCluster, MAX_CLUSTER_SUBNETS, SUBNET_ID, ZONE_NAME } from './cluster-serialization.ts';
 export { parseModelUri, modelUriProblem, MODEL_URI_EXAMPLE, type ModelLocation } from './model-uri.ts';
-export { configGeneration, GENERATION_PATTERN, type ConfigGenerationExtra } from './config-generation.ts';
+export { configGeneration, desiredConfigTag, desiredConfigTagValue, GENERATION_PATTERN, type ConfigGenerationExtra } from './config-generation.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { loadClusterConfig, CONFIG_FILE_NAMES, type LoadClusterConfigOptions } from './load-config.ts';
 export { provideCoreToConfigs } from './config-imports.ts';

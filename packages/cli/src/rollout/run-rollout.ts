@@ -8,7 +8,7 @@
  * are terminated and every node's desired config goes back to its own.
  */
 import { createHash } from 'node:crypto';
-import { SynktiError, TAG_CLUSTER, TAG_GENERATION, TAG_PORT_ROUTER, TAG_ROLE, configGeneration, formatDuration, type ClusterSpec } from '@synkti/core';
+import { SynktiError, TAG_CLUSTER, TAG_GENERATION, TAG_PORT_ROUTER, TAG_ROLE, configGeneration, desiredConfigTag, desiredConfigTagValue, formatDuration, type ClusterSpec } from '@synkti/core';
 import { AGENT_API_PATHS, ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 import type { InstanceRecord } from '@synkti/cloud';
 import type { NodeReport } from '../agent-status.ts';
@@ -123,6 +123,18 @@ export async function setDesiredConfig(fleet: FleetAccess, body: { role: string;
   const secret = fleet.secret;
   const records = (await fleet.list()).filter((r) => r.state === 'running' || r.state === 'pending');
   if (secret === undefined) return { told: 0, missed: records.map((r) => r.id) };
+  // The cloud's record vouches for the config (agents refuse it otherwise): tag first, with
+  // this machine's cloud credentials, then ask. Clearing needs no vouching; the tag goes.
+  if (records.length > 0) {
+    const key = desiredConfigTag(body.role);
+    const ids = records.map((r) => r.id);
+    try {
+      if (body.userData === null) await fleet.instances.untag(ids, [key]);
+      else await fleet.instances.tag(ids, { [key]: desiredConfigTagValue(body.generation, body.userData) });
+    } catch {
+      return { told: 0, missed: ids };
+    }
+  }
   const results = await Promise.all(records.map(async (record) => {
     try {
       const response = await fetch(agentUrl(record, fleet.spec.ports.agent) + AGENT_API_PATHS.desiredConfig, {

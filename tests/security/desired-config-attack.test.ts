@@ -1,17 +1,19 @@
 /**
  * A rollout's desired config reaches the replacements: `synkti deploy` PUTs it on a node
- * (cluster secret required, body checked), the node reports it in its status, and the
+ * (cluster secret required, body checked, and only when the node's own cloud record
+ * carries the config's hash: the secret alone cannot choose what new machines boot), the node reports it in its status, and the
  * replacement it launches at its spot notice boots with it instead of the node's own
  * config. In-memory cloud and metadata, no workload.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TAG_CLUSTER, TAG_ROLE, configGeneration, freeLoopbackPort, serializeCluster, validateCluster } from '@synkti/core';
+import { TAG_CLUSTER, TAG_ROLE, configGeneration, desiredConfigTag, desiredConfigTagValue, freeLoopbackPort, serializeCluster, validateCluster } from '@synkti/core';
 import { AGENT_API_PATHS, parseAgentStatus } from '@synkti/core/contracts';
 import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
-import { Agent } from '../agent.ts';
-import { createLogger } from '../logger.ts';
-import { NodeRuntime } from '../node-runtime.ts';
+import { Agent } from '../../packages/agent/src/agent.ts';
+import { createLogger } from '../../packages/agent/src/logger.ts';
+import { NodeRuntime } from '../../packages/agent/src/node-runtime.ts';
+import { recordAttack } from './attack-ledger.ts';
 
 const SECRET = 'rollout-secret-0123456789abcdef';
 
@@ -23,7 +25,9 @@ class MemoryCloud implements InstanceProvider {
     return { ...this.records[0]!, id: 'i-replacement', tags: { ...request.tags } };
   }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
-    return { items: this.records.filter((r) => (filter.states ?? ['pending', 'running']).includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    return {
+      items: this.records.filter((r) => (filter.ids === undefined || filter.ids.includes(r.id)) && (filter.states ?? ['pending', 'running']).includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)),
+    };
   }
   async terminate(): Promise<void> {}
   async tag(): Promise<void> {}
@@ -66,7 +70,19 @@ test('a desired config set through the API is what the node\'s replacement boots
   const desired = { role: 'worker', generation: configGeneration(v2), userData: serializeCluster(v2) };
   assert.equal((await put(desired, 'wrong-secret')).status, 401);
   assert.equal((await put({ ...desired, generation: 'latest' })).status, 400);
+  // The attack: a holder of the cluster secret (every node, the dashboard) tries to choose
+  // what replacements boot (code on new machines). The node's cloud record does not vouch.
+  const forged = await put(desired);
+  recordAttack('desired config (what replacements boot) set with the cluster secret alone: 403', forged.status === 403);
+  assert.equal(forged.status, 403, 'the cluster secret alone does not set a desired config');
+  assert.match(((await forged.json()) as { error: string }).error, /SynktiDesired-worker/);
+  self.tags[desiredConfigTag('worker')] = desiredConfigTagValue(configGeneration(v2), serializeCluster(v1));
+  const otherData = (await put(desired)).status;
+  recordAttack('desired config whose user data differs from what the cloud record vouches for: 403', otherData === 403);
+  assert.equal(otherData, 403, 'a tag for other user data does not vouch for this one');
   assert.equal(agent.desiredConfigs.get('worker'), undefined, 'refused requests changed nothing');
+  // What synkti deploy does with cloud credentials: tag the node, then ask.
+  self.tags[desiredConfigTag('worker')] = desiredConfigTagValue(desired.generation, desired.userData);
   assert.equal((await put(desired)).status, 200);
 
   const status = parseAgentStatus(JSON.parse(JSON.stringify(agent.status())));
