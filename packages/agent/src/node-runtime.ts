@@ -158,7 +158,7 @@ export class NodeRuntime {
         // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
         // A rollout under way (`synkti deploy`) set the pool's desired config: replacements boot with it, not with ours.
         const userData = agent.desiredConfigs.get(role)?.userData ?? this.options.userData;
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData, zones: pool.zones };
+        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData, zones: pool.zones, hedge: pool.spotHedge };
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
@@ -195,6 +195,8 @@ export class NodeRuntime {
           agent.view.updateSelf({ autoscale: records.length > 0 ? records : undefined });
           void agent.membership?.announce();
         },
+        // Scale-outs avoid zones that lost nodes recently, as replacements do (placementZoneOrder).
+        recentLosses: () => this.zoneLosses,
         intervalMs: this.options.autoscale?.intervalMs,
         convergeMs: this.options.autoscale?.convergeMs,
         clock: this.clock,
@@ -221,6 +223,8 @@ export class NodeRuntime {
           await this.options.instances.terminate([selfId]);
         },
         intervalMs: this.options.spotReturnIntervalMs,
+        // The config's pools.<role>.spotHedge (absent: the hedge's defaults).
+        hedge: pool.spotHedge,
         logger,
       });
       void this.spotReturn.start();
@@ -275,6 +279,20 @@ export class NodeRuntime {
       return;
     }
     const workload = spec.workload;
+    if (workload.kind === 'portless') {
+      // A batch worker: no port, no router; ready while its process runs, SIGTERM on a notice (drain).
+      this.supervisor = new WorkloadSupervisor({
+        command: workloadCommand(workload.command, agent.ports.workload, modelPath, this.workloadHost()),
+        env: { ...workload.env, SYNKTI_INSTANCE_ID: selfId, ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}) },
+        startupTimeoutMs: workload.startupTimeoutMs,
+        logFile: this.options.workloadLogFile,
+        pidFile: this.options.workloadPidFile,
+        logger,
+        onStateChange: (state) => this.onWorkloadState(state),
+      });
+      if (!this.draining) await this.supervisor.start();
+      return;
+    }
     this.router = createRouter({
       host: agent.identity!.privateIp,
       port: agent.ports.router,
@@ -387,8 +405,8 @@ export class NodeRuntime {
       instanceId: agent.identity!.instanceId, privateIp: agent.identity!.privateIp, routerPort: agent.ports.router, tags: agent.tags,
     });
     const member = this.loadBalancer;
-    // No workload, no router: nothing for a load balancer to send here.
-    if (!member || !spec.workload) return;
+    // No workload (or a portless one), no router: nothing for a load balancer to send here.
+    if (!member || !spec.workload || spec.workload.kind === 'portless') return;
     const onState = (state: string): void => {
       if (state !== 'ready') return;
       agent.off('state', onState);
@@ -440,7 +458,9 @@ export class NodeRuntime {
         leftInFlight = routerCut + workloadLeft;
         const remaining = Math.max(0, endAt - this.clock());
         // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
-        await steps.run('workload stop', () => this.supervisor?.stop({ graceMs: Math.min(remaining, 2000) }));
+        // A portless workload's SIGTERM is its drain (a batch worker hands its tasks back): it gets the whole budget.
+        const graceMs = spec.workload?.kind === 'portless' ? remaining : Math.min(remaining, 2000);
+        await steps.run('workload stop', () => this.supervisor?.stop({ graceMs }));
         await steps.run('notice watcher stop', () => this.watcher?.stop());
         steps.runNow('replacer stop', () => this.replacer?.stop());
         steps.runNow('spot return stop', () => this.spotReturn?.stop());
@@ -474,7 +494,8 @@ export class NodeRuntime {
     for (;;) {
       const routed = this.router?.inFlight() ?? 0;
       const quiet = !options.quiet || this.router === undefined || this.router.idleForMs() >= DRAIN_IDLE_CLOSE_MS;
-      const served = this.supervisor ? await readWorkloadLoad(workloadUrl, 500) : 0;
+      // A portless workload serves no requests: nothing to wait for (its SIGTERM is its drain).
+      const served = this.supervisor && this.options.spec.workload?.kind !== 'portless' ? await readWorkloadLoad(workloadUrl, 500) : 0;
       // Unknown workload load (no metrics): be safe and keep waiting until the budget ends.
       const left = routed + (served ?? Number.POSITIVE_INFINITY);
       if ((left === 0 && quiet) || this.clock() >= until) return Number.isFinite(left) ? left : routed;

@@ -13,12 +13,16 @@ class TokenCloud implements InstanceProvider {
   readonly instances: InstanceRecord[] = [];
   readonly tokens = new Map<string, InstanceRecord>();
   launches = 0;
+  readonly specs: LaunchSpec[] = [];
 
   async launch(spec: LaunchSpec): Promise<InstanceRecord> {
     this.launches += 1;
+    this.specs.push(spec);
     const known = spec.clientToken === undefined ? undefined : this.tokens.get(spec.clientToken);
     if (known) return known;
-    const record: InstanceRecord = { id: `i-n${this.instances.length}`, state: 'pending', privateIp: '127.0.0.1', instanceType: spec.instanceType, zone: 'z', lifecycle: spec.lifecycle, launchedAt: 0, tags: { ...spec.tags } };
+    // Every zone has capacity: the first of the caller's zone order, as the AWS provider's plan tries it.
+    const zone = spec.zoneOrder?.[0] ?? 'z';
+    const record: InstanceRecord = { id: `i-n${this.instances.length}`, state: 'pending', privateIp: '127.0.0.1', instanceType: spec.instanceType, zone, lifecycle: spec.lifecycle, launchedAt: 0, tags: { ...spec.tags } };
     this.instances.push(record);
     if (spec.clientToken !== undefined) this.tokens.set(spec.clientToken, record);
     return record;
@@ -117,4 +121,42 @@ test('targetRps: the pool scales on the request rates its members gossip', async
   // 30 requests/s at 10 per replica: 3 replicas, one launched.
   assert.equal(cloud.instances.length, 1);
   assert.deepEqual(published.map((r) => [r.action, r.from, r.desired]), [['scale-out', 2, 3]]);
+});
+
+test('scale-outs place by the zone-spread rule: 1 → 8 over 3 zones holds ⌈8/3⌉ = 3 at most in each, a zone that lost nodes fills last', async () => {
+  const cloud = new TokenCloud();
+  const zones = ['z1', 'z2', 'z3'];
+  const zoned = validateCluster({ name: 'ct', pools: { worker: { count: 1, zones, autoscale: { min: 1, max: 9, targetInFlightPerReplica: 4, upscaleDelay: '3s', downscaleDelay: '1m' } } } });
+  cloud.instances.push({ id: 'i-a', state: 'running', privateIp: '127.0.0.1', instanceType: 't', zone: 'z1', lifecycle: 'spot', launchedAt: 0, tags: { SynktiCluster: 'ct', SynktiRole: 'worker' } });
+  // 30 in flight on 1 replica at 4 per replica: the pool wants 8, so one step launches 7.
+  const view = [member('i-a', 30, { zone: 'z1' })];
+  let now = 0;
+  const scaler = new Autoscaler({ spec: zoned, selfId: 'i-a', instances: cloud, logger: quiet, members: () => view, userDataFor: () => '{}', publish: () => {}, clock: () => now });
+  for (; now <= 4000; now += 1000) await scaler.tick();
+  assert.equal(scaler.stats.scaleOuts, 1);
+  assert.equal(cloud.instances.length, 8);
+  const perZone = (): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const r of cloud.instances) if (r.state !== 'terminated') counts[r.zone] = (counts[r.zone] ?? 0) + 1;
+    return counts;
+  };
+  // Which of the tied zones gets 2 is the rendezvous tie-break's; the counts are the rule's.
+  assert.deepEqual(Object.values(perZone()).sort(), [2, 3, 3], `at most ⌈8/3⌉ per zone: ${JSON.stringify(perZone())}`);
+  assert.deepEqual(cloud.instances.slice(1, 3).map((r) => r.zone).sort(), ['z2', 'z3'], 'the empty zones first');
+  assert.ok(cloud.specs.every((s) => s.zoneOrder !== undefined && [...s.zoneOrder].sort().join() === zones.join()), 'every launch carried the pool\'s zone order');
+
+  // A second pool, one that lost a node in z2 a minute ago: with the held counts tied, z2 comes last.
+  const lossy = new TokenCloud();
+  lossy.instances.push({ id: 'i-b', state: 'running', privateIp: '127.0.0.1', instanceType: 't', zone: 'z1', lifecycle: 'spot', launchedAt: 0, tags: { SynktiCluster: 'ct', SynktiRole: 'worker' } });
+  const view2 = [member('i-b', 10, { zone: 'z1' })];
+  now = 100_000;
+  const start = now;
+  const scaler2 = new Autoscaler({
+    spec: zoned, selfId: 'i-b', instances: lossy, logger: quiet, members: () => view2, userDataFor: () => '{}', publish: () => {}, clock: () => now,
+    recentLosses: () => [{ zone: 'z2', at: start - 60_000 }],
+  });
+  for (; now <= start + 4000; now += 1000) await scaler2.tick();
+  // 10 in flight: 3 replicas, 2 launched; z1 holds one, z2 lost one: z3 first, then z1 (fewer losses beat fewer held).
+  assert.deepEqual(lossy.instances.slice(1).map((r) => r.zone), ['z3', 'z1']);
+  assert.equal(lossy.specs[0]!.zoneOrder!.at(-1), 'z2', 'the zone that lost a node is tried last');
 });

@@ -1,5 +1,5 @@
 import { TAG_CLUSTER, TAG_ROLE, type AutoscaleSpec, type ClusterSpec } from '@synkti/core';
-import type { InstanceProvider, InstanceRecord } from '@synkti/cloud';
+import { placementZoneOrder, type InstanceProvider, type InstanceRecord, type PlacementMember } from '@synkti/cloud';
 import type { Logger } from '../logger.ts';
 import type { Member } from '../membership-view.ts';
 import { decideAutoscale, type AutoscaleMember, type LoadSample } from './autoscale-decision.ts';
@@ -22,6 +22,12 @@ export interface AutoscalerOptions {
   intervalMs?: number | undefined;
   /** How long live ≠ desired is taken for launches and replacements on their way. @default 180000 (3 minutes) */
   convergeMs?: number | undefined;
+  /**
+   * The pool's recent losses this node saw (zone and time of each notice or crash): a
+   * scale-out tries those zones after the others, as replacements do (placementZoneOrder).
+   * @default none
+   */
+  recentLosses?: (() => readonly { zone: string; at: number }[]) | undefined;
   /** Called after each action this node took (tests, logs). @default none */
   onAction?: ((record: AutoscaleRecord, launched: string[]) => void) | undefined;
   clock?: () => number;
@@ -198,16 +204,28 @@ export class Autoscaler {
       this.record(next);
       const pool = this.options.spec.pools[name]!;
       const launched: string[] = [];
+      // Placed by the replacements' zone-spread rule: the pool's members and the launches on
+      // their way hold places, and each slot counts the ones before it, so N nodes over Z
+      // zones keep at most ⌈N/Z⌉ in one while capacity allows.
+      const placed: PlacementMember[] = [
+        ...live.map((m) => ({ id: m.id, zone: m.zone, role: name, state: m.state, lifecycle: state.lifecycles.get(m.id) })),
+        ...pending.map((r) => ({ id: r.id, zone: r.zone, role: name, lifecycle: r.lifecycle })),
+      ];
+      const losses = this.options.recentLosses?.();
       for (let slot = 0; slot < count; slot++) {
         const lifecycle = slot < decision.onDemand ? 'on-demand' : pool.lifecycle;
+        const clientToken = autoscaleClientToken(this.options.spec.name, name, epoch, slot);
         const instance = await instances.launch({
           tags: { [TAG_CLUSTER]: this.options.spec.name, [TAG_ROLE]: name },
           instanceType: pool.instanceType,
           lifecycle,
           userData: this.options.userDataFor(name),
-          clientToken: autoscaleClientToken(this.options.spec.name, name, epoch, slot),
+          clientToken,
+          // The token as the leaving id: no member has it, so every member holds its place.
+          zoneOrder: placementZoneOrder({ zones: pool.zones, members: placed, role: name, leaving: clientToken, key: clientToken, losses, now }),
         });
         launched.push(instance.id);
+        placed.push({ id: instance.id, zone: instance.zone, role: name, lifecycle: instance.lifecycle });
         state.lifecycles.set(instance.id, instance.lifecycle);
       }
       this.stats.scaleOuts += 1;
