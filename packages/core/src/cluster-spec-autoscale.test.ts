@@ -20,8 +20,8 @@ test('autoscale: off unless set; defaults filled; carried in user data', () => {
   assert.equal(validateCluster({ name: 'demo', pools: { worker: { count: 2 } } }).pools.worker!.autoscale, undefined);
   const spec = validateCluster(withAutoscale({ min: 1, max: 8, targetInFlightPerReplica: 4 }));
   assert.deepEqual(spec.pools.worker!.autoscale, { min: 1, max: 8, metric: 'inFlight', target: 4, upscaleDelayMs: 30_000, downscaleDelayMs: 300_000 });
-  const rps = validateCluster(withAutoscale({ min: 0, max: 3, targetRps: 20, upscaleDelay: '5s', downscaleDelay: '1 minute' }));
-  assert.deepEqual(rps.pools.worker!.autoscale, { min: 0, max: 3, metric: 'rps', target: 20, upscaleDelayMs: 5000, downscaleDelayMs: 60_000 });
+  const rps = validateCluster(withAutoscale({ min: 1, max: 3, targetRps: 20, upscaleDelay: '5s', downscaleDelay: '1 minute' }));
+  assert.deepEqual(rps.pools.worker!.autoscale, { min: 1, max: 3, metric: 'rps', target: 20, upscaleDelayMs: 5000, downscaleDelayMs: 60_000 });
   assert.deepEqual(deserializeCluster(serializeCluster(spec)).pools.worker!.autoscale, spec.pools.worker!.autoscale);
 });
 
@@ -38,6 +38,9 @@ test('autoscale: min ≤ count ≤ max, one target, durations; each problem name
   assert.ok(badDelay.some((i) => i.path === 'pools.worker.autoscale.upscaleDelay' && /not a duration/.test(i.message) && /30 seconds/.test(i.hint)), JSON.stringify(badDelay));
   const typo = issues(withAutoscale({ min: 1, max: 4, targetRps: 1, downscaleDelai: '1m' }));
   assert.ok(typo.some((i) => i.path === 'pools.worker.autoscale.downscaleDelai' && i.hint === 'did you mean "downscaleDelay"?'), JSON.stringify(typo));
+  // No scale from 0: a pool with no replica has no router of its own to see the load it would grow on.
+  const fromZero = issues(withAutoscale({ min: 0, max: 4, targetRps: 5 }, 1));
+  assert.ok(fromZero.some((i) => i.path === 'pools.worker.autoscale.min' && /at least 1/.test(i.message) && /never grow back/.test(i.message) && /min: 1/.test(i.hint)), JSON.stringify(fromZero));
   const zeroTarget = issues(withAutoscale({ min: 1, max: 4, targetInFlightPerReplica: 0 }));
   assert.ok(zeroTarget.some((i) => i.path === 'pools.worker.autoscale.targetInFlightPerReplica'), JSON.stringify(zeroTarget));
 });

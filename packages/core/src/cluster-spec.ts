@@ -365,6 +365,10 @@ function autoscaleIssues(role: string, count: number | undefined, autoscale: Rec
     issues.push({ path: `${at}.min`, message: `${min} is more than max (${max})`, hint: `set min to ${max} or less, or raise max` });
   } else if (max === 0) {
     issues.push({ path: `${at}.max`, message: 'must be at least 1: a pool of 0 replicas sees no load to grow from', hint: 'e.g. max: 8' });
+  } else if (min === 0) {
+    // Scale from 0 needs something that takes requests while the pool has no replica (a
+    // router-only node queueing them while one boots); nothing does yet (docs/serve.md).
+    issues.push({ path: `${at}.min`, message: 'must be at least 1: the load is seen by the pool\'s own routers, so a pool scaled to 0 would see none and never grow back', hint: 'set min: 1 (one replica keeps seeing the load and the pool grows from it)' });
   } else if (count !== undefined && min !== undefined && max !== undefined && (count < min || count > max)) {
     issues.push({ path: `pools.${role}.count`, message: `${count} is outside autoscale's ${min}..${max}`, hint: `the pool starts at count: set count between ${min} and ${max}` });
   }
