@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import { performance } from 'node:perf_hooks';
+import { directSocket, writeChunk } from './chunk-writer.ts';
 import type { DeadlineList, DeadlineNode } from './deadline-list.ts';
 import type { PeerSlot, PeerTable } from './peer-table.ts';
 import { prepareRequestHeaders, prepareResponseHeaders, type PreparedRequest } from './proxy-headers.ts';
@@ -165,6 +166,7 @@ export class Exchange implements Waiter, DeadlineNode {
   /** Status recorded for a response we cut off ourselves (502 upstream died, 504 timeout). */
   #abortCode: number | undefined;
   #drainHooked = false;
+  #onSocketDrain: (() => void) | undefined;
   deadline = 0;
   deadlineAt = 0;
   listPrev: DeadlineNode | undefined;
@@ -320,11 +322,20 @@ export class Exchange implements Waiter, DeadlineNode {
   onAttemptData(attempt: Attempt, chunk: Buffer): boolean {
     if (attempt.chunks++ === 0) attempt.firstChunkAt = performance.now();
     if (!this.#committed) this.#commit(attempt);
-    if (this.#res.write(chunk)) return true;
-    if (!this.#drainHooked) {
-      this.#drainHooked = true;
-      this.#res.on('drain', () => this.#attempt?.resume());
+    const res = this.#res;
+    // The head and the first chunk leave together through node (one packet); later chunks go
+    // straight to the socket when node allows it (see directSocket).
+    const socket = attempt.chunks === 1 ? undefined : directSocket(res);
+    if (socket === undefined) {
+      if (res.write(chunk)) return true;
+      if (!this.#drainHooked) {
+        this.#drainHooked = true;
+        res.on('drain', () => this.#attempt?.resume());
+      }
+      return false;
     }
+    if (writeChunk(socket, chunk)) return true;
+    socket.once('drain', (this.#onSocketDrain ??= () => this.#attempt?.resume()));
     return false;
   }
 
