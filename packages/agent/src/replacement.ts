@@ -18,6 +18,8 @@ export interface ReplacementTemplate {
    * provider's own rotation
    */
   zones?: readonly string[] | undefined;
+  /** The pool's spot hedge settings (the config's `pools.<role>.spotHedge`). @default ReplacerOptions.hedge */
+  hedge?: SpotHedgeOptions | undefined;
 }
 
 export interface ReplacerOptions {
@@ -90,6 +92,20 @@ export function replacementDuty(input: { lostId: string; lostReplaces: string | 
 }
 
 /**
+ * Whether a lost successor hands its duty back instead of being replaced: its predecessor
+ * still serves (replacementDuty named it) and is an on-demand fallback, whose back-to-spot
+ * check (SpotReturn) launches the next successor itself, after its back-off and the hedge.
+ * Replacing the lost successor instead retried at once, outside both, and when spot had no
+ * room its replacement came up on-demand: an on-demand instance booting beside the
+ * on-demand one it was to relieve (the simulator: 1.7 % above on-demand's cost on a
+ * one-day window). A spot predecessor (an early replacement at a rebalance, a zone move)
+ * keeps the chain: nothing else would retry for it. Pure.
+ */
+export function handsDutyBack(input: { lostId: string; duty: string; dutyLifecycle: Lifecycle | undefined }): boolean {
+  return input.duty !== input.lostId && input.dutyLifecycle === 'on-demand';
+}
+
+/**
  * The lifecycle of a replacement: the pool's, except that a spot pool's replacement goes
  * on-demand when none of its zones is settled (spot-hedge.ts). Pure; the simulator's
  * survivor path calls it too.
@@ -147,6 +163,14 @@ export class Replacer {
       return undefined;
     }
     const duty = replacementDuty({ lostId: selfId, lostReplaces: undefined, members });
+    if (duty !== selfId) {
+      // The view knows the lifecycle in the simulator; the agent asks the cloud (one call, only here).
+      const holder = members.find((m) => m.id === duty)?.lifecycle ?? (await this.lookup(duty))?.lifecycle;
+      if (handsDutyBack({ lostId: selfId, duty, dutyLifecycle: holder })) {
+        this.options.logger.info({ predecessor: duty }, 'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty (its back-to-spot check retries, with back-off)');
+        return undefined;
+      }
+    }
     // Our own zone is the one at risk (a notice or a rebalance recommendation came from it).
     return this.launch(selfId, role, duty, members.find((m) => m.id === selfId)?.zone);
   }
@@ -214,6 +238,11 @@ export class Replacer {
             this.done.add(lostId);
             return;
           }
+          if (duty !== lostId && handsDutyBack({ lostId, duty, dutyLifecycle: members.find((m) => m.id === duty)?.lifecycle ?? (await this.lookup(duty))?.lifecycle })) {
+            logger.info({ lost: lostId, predecessor: duty }, 'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty');
+            this.done.add(lostId);
+            return;
+          }
           await this.launch(lostId, role, duty, record?.zone);
           return;
         }
@@ -265,7 +294,7 @@ export class Replacer {
       const now = (this.options.clock ?? Date.now)();
       plan = {
         zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now }),
-        lifecycle: replacementLifecycle({ template, losses, now, hedge: this.options.hedge }),
+        lifecycle: replacementLifecycle({ template, losses, now, hedge: template.hedge ?? this.options.hedge }),
       };
       this.plans.set(lostId, plan);
     }

@@ -43,6 +43,12 @@ const resolvedSchema = z.strictObject({
       upscaleDelayMs: ms,
       downscaleDelayMs: ms,
     }).refine((a) => a.min <= a.max, { message: 'min is more than max' }).optional(),
+    spotHedge: z.strictObject({
+      enabled: z.boolean().optional(),
+      availabilityObjective: z.number().min(0.5).max(0.99999).optional(),
+      launchDelayMs: z.number().int().positive().max(86_400_000).optional(),
+      priceRatio: z.number().gt(0).lt(1).optional(),
+    }).optional(),
   })),
   workload: z.strictObject({
     command: z.array(z.string()).min(1),

@@ -28,6 +28,22 @@ export const autoscaleInputSchema = z.strictObject({
   downscaleDelay: duration.optional(),
 });
 
+/**
+ * The spot hedge of a pool (the agent's spot-hedge.ts, ADR 0009): when its replacements go
+ * on-demand and when its on-demand fallbacks may move back to spot. Every field optional:
+ * absent ones keep the agent's defaults (objective 0.99, launch delay 183 s, ratio 0.3).
+ */
+export const spotHedgeInputSchema = z.strictObject({
+  /** false: every zone counts as settled (spot whenever there is capacity). */
+  enabled: z.boolean().optional(),
+  /** Share of time every replica must be ready; its complement is the budget losses are held to. */
+  availabilityObjective: z.number().min(0.5).max(0.99999).optional(),
+  /** Launch to serving (boot + model load): the outage one loss costs. */
+  launchDelay: duration.optional(),
+  /** Spot price / on-demand price of the pool's instance type. */
+  priceRatio: z.number().gt(0).lt(1).optional(),
+});
+
 export const poolInputSchema = z.strictObject({
   count,
   size: z.enum(SIZES).optional(),
@@ -37,6 +53,7 @@ export const poolInputSchema = z.strictObject({
   onDemandBase: count.optional(),
   zones: z.array(z.string().min(1)).min(1).optional(),
   autoscale: autoscaleInputSchema.optional(),
+  spotHedge: spotHedgeInputSchema.optional(),
 });
 
 export const workloadInputSchema = z.strictObject({
@@ -93,6 +110,16 @@ export interface PoolSpec {
   zones: string[] | undefined;
   /** Load-driven size between min and max (absent: the pool keeps `count`). */
   autoscale?: AutoscaleSpec | undefined;
+  /** The pool's spot hedge settings, only those set (absent: the agent's defaults). */
+  spotHedge?: SpotHedgeSpec | undefined;
+}
+
+/** A pool's `spotHedge`, resolved: the fields given, the launch delay in milliseconds. */
+export interface SpotHedgeSpec {
+  enabled?: boolean | undefined;
+  availabilityObjective?: number | undefined;
+  launchDelayMs?: number | undefined;
+  priceRatio?: number | undefined;
 }
 
 /** A pool's autoscaling, resolved: one target metric, delays in milliseconds. */
@@ -181,6 +208,7 @@ function allowedKeysAt(path: (string | number)[]): string[] {
   if (path.length === 0) return shape(clusterInputSchema);
   if (path[0] === 'pools' && path.length === 2) return shape(poolInputSchema);
   if (path[0] === 'pools' && path[2] === 'autoscale' && path.length === 3) return shape(autoscaleInputSchema);
+  if (path[0] === 'pools' && path[2] === 'spotHedge' && path.length === 3) return shape(spotHedgeInputSchema);
   if (path[0] === 'workload' && path.length === 1) return shape(workloadInputSchema);
   if (path[0] === 'timeouts' && path.length === 1) return shape(timeoutsInputSchema);
   if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
@@ -249,6 +277,11 @@ const EXAMPLES: Record<string, string> = {
   targetRps: 'targetRps: 20',
   upscaleDelay: 'upscaleDelay: "30s"',
   downscaleDelay: 'downscaleDelay: "5 minutes"',
+  spotHedge: 'spotHedge: { availabilityObjective: 0.99, launchDelay: "183s", priceRatio: 0.3 }',
+  availabilityObjective: 'availabilityObjective: 0.99 (all replicas ready 99 % of the time)',
+  launchDelay: 'launchDelay: "183s" (boot + model load, as measured for the pool)',
+  priceRatio: 'priceRatio: 0.3 (spot price / on-demand price)',
+  enabled: 'enabled: false (spot whenever there is capacity)',
 };
 
 function describeType(value: unknown): string {
@@ -299,10 +332,10 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
       if (issue.origin === 'array' || issue.origin === 'string') {
         return [{ path: where, message: 'must not be empty', hint: example || `give ${field} a value` }];
       }
-      return [{ path: where, message: `must be at least ${String(issue.minimum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.minimum)} or more` }];
+      return [{ path: where, message: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.minimum)} or more` }];
     }
     case 'too_big':
-      return [{ path: where, message: `must be at most ${String(issue.maximum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.maximum)} or less` }];
+      return [{ path: where, message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.maximum)} or less` }];
     case 'invalid_value': {
       const got = valueAt(input, issue.path as (string | number)[]);
       return [{ path: where, message: `${JSON.stringify(got)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, hint: `use one of: ${issue.values.map((v) => String(v)).join(', ')}` }];
@@ -321,7 +354,7 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
         const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
         return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: `e.g. ${EXAMPLES.command!}` }];
       }
-      if (path[0] === 'timeouts' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (path[0] === 'timeouts' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay' || field === 'launchDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
       if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
@@ -412,6 +445,12 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
       issues.push({ path: `pools.${role}.onDemandBase`, message: `${onDemandBase} on-demand nodes is more than the pool's count of ${count}`, hint: `set onDemandBase to ${count} or less` });
     }
     issues.push(...autoscaleIssues(role, count, objectAt(pool.autoscale)));
+    const hedgeDelay = objectAt(pool.spotHedge)?.launchDelay;
+    // 0 would make every loss free (an unbounded loss budget); over a day is a typo.
+    const hedgeDelayMs = hedgeDelay === undefined ? undefined : durationAt(hedgeDelay, '1s');
+    if (hedgeDelayMs !== undefined && (hedgeDelayMs < 1000 || hedgeDelayMs > 86_400_000)) {
+      issues.push({ path: `pools.${role}.spotHedge.launchDelay`, message: `${formatDuration(hedgeDelayMs)} is not a launch delay between 1 second and 1 day`, hint: 'e.g. launchDelay: "183s" (boot + model load, as measured for the pool)' });
+    }
     const types = pool.instanceTypes;
     if (typeof pool.instanceType === 'string' && Array.isArray(types) && typeof types[0] === 'string' && types[0] !== pool.instanceType) {
       issues.push({ path: `pools.${role}.instanceTypes`, message: `starts with "${types[0]}", not instanceType "${pool.instanceType}"`, hint: 'list the preferred type first, or leave instanceType out (the first of instanceTypes is preferred)' });
@@ -460,6 +499,15 @@ function resolveAutoscale(input: z.output<typeof autoscaleInputSchema>): Autosca
   };
 }
 
+function resolveSpotHedge(input: z.output<typeof spotHedgeInputSchema>): SpotHedgeSpec {
+  return {
+    ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+    ...(input.availabilityObjective !== undefined ? { availabilityObjective: input.availabilityObjective } : {}),
+    ...(input.launchDelay !== undefined ? { launchDelayMs: parseDuration(input.launchDelay) } : {}),
+    ...(input.priceRatio !== undefined ? { priceRatio: input.priceRatio } : {}),
+  };
+}
+
 function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
   const provider = input.provider ?? 'local';
   const timeouts = { ...DEFAULT_TIMEOUTS, ...input.timeouts };
@@ -476,6 +524,8 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       onDemandBase: pool.onDemandBase ?? 0,
       zones: pool.zones,
       ...(pool.autoscale ? { autoscale: resolveAutoscale(pool.autoscale) } : {}),
+      // Only when set: other pools' resolved specs (and config generations) are unchanged.
+      ...(pool.spotHedge ? { spotHedge: resolveSpotHedge(pool.spotHedge) } : {}),
     };
   }
   const workload = input.workload;

@@ -18,6 +18,7 @@ export {
   type TimelinePoint,
 } from './simulate.ts';
 export * from './policies/index.ts';
+export { simHedgeSettings } from './hedge-settings.ts';
 export { runPaired, createPolicy, POLICY_NAMES, type PolicyName, type PolicySettings, type PairedResult, type PairedRunOptions } from './paired-runs.ts';
 export {
   solveAssignment,

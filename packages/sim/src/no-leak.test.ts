@@ -20,12 +20,17 @@ const HANDOVER_GRACE_MS = 60_000;
  */
 const SURGE_PER_REPLICA = 3;
 /**
- * Cost allowance over on-demand in 1–4-day windows (whole-trace runs get none). With the
- * spot hedge, 1,000 windows (SYNKTI_SIM_FULL=1): 5 above on-demand, worst 1.0173x (was 4,
- * worst 1.031x, before it): a successor lost while booting bills its boot and no serving
- * loss, so only the doubling back-off limits such attempts. Not yet ≤ 1.0 by construction.
+ * Cost allowance over on-demand in 1–4-day windows (whole-trace runs get none). 1,000
+ * windows (SYNKTI_SIM_FULL=1), measured 2026-12-07: with the hand-back rule (a successor
+ * lost before its hand-over launches nothing while its on-demand predecessor serves),
+ * 3 above on-demand, worst 1.0055x (before it: 5, worst 1.0173x: the lost successor's
+ * replacement came up on-demand beside the on-demand node, 15 minutes of two on-demand
+ * instances). What is left: a move to spot whose successor is reclaimed minutes after it
+ * took over bills its boot, the hand-over grace and its notice beside the on-demand
+ * replacement, ≈ r × (launch delay + 3 min) per replica, which its few minutes of spot
+ * did not pay back; the hedge then holds the pool on-demand for 12 h. Not ≤ 1.0 by construction.
  */
-const WINDOW_COST_SLACK = 1.02;
+const WINDOW_COST_SLACK = 1.01;
 
 function traces(zones: Record<string, number[]>, gapMs = 10 * MIN): TraceSet {
   const list = Object.entries(zones).map(([zone, values]) => ({ zone, file: `${zone}.json`, kind: 'availability' as const, gapMs, values }));
@@ -47,7 +52,7 @@ function assertNoLeak(r: PairedResult, onDemand: PairedResult, target: number, l
 }
 
 describe('synkti never leaks an instance', () => {
-  it('a spot successor preempted before the hand-over: its replacement takes over the on-demand node, which is terminated', () => {
+  it('a spot successor preempted before the hand-over hands the duty back: the on-demand node launches the next successor, which takes over', () => {
     // No spot at first (the replica starts on-demand); zone a opens at 10:00 and is
     // reclaimed at 20:00, before the successor (15 min to boot) is ready; zone b opens at 20:00.
     const set = traces({ a: [0, 1, 0, 0, 0, 0, 0, 0, 0], b: [0, 0, 1, 1, 1, 1, 1, 1, 1] });
@@ -57,8 +62,13 @@ describe('synkti never leaks an instance', () => {
     const successor = synkti!.instances.find((i) => i.replaces === od.id && i.zone === 'a')!;
     assert.equal(successor.endReason, 'preempted');
     assert.equal(successor.readyAt, undefined, 'preempted before it served');
-    const second = synkti!.instances.find((i) => i.requestedAt === successor.noticeAt)!;
-    assert.equal(second.replaces, od.id, 'the successor\'s replacement carries the on-demand node\'s duty');
+    // Nothing launched at the notice (an on-demand replacement beside the on-demand node
+    // bought nothing); once the successor is gone (its 2-minute notice), the node's next
+    // back-to-spot check (one a minute) launches in zone b.
+    assert.ok(!synkti!.instances.some((i) => i.requestedAt === successor.noticeAt), 'no launch at the successor\'s notice');
+    const second = synkti!.instances.find((i) => i.requestedAt > successor.noticeAt! && i.replaces === od.id)!;
+    assert.ok(second.requestedAt - successor.noticeAt! <= SPOT_NOTICE_MS + 60_000, `the next successor ${second.requestedAt - successor.noticeAt!} ms after the notice`);
+    assert.equal(second.lifecycle, 'spot');
     assert.equal(second.zone, 'b');
     assert.equal(od.endReason, 'policy', 'the on-demand node is handed over and terminated');
     assert.equal(od.terminatedAt, second.readyAt! + HANDOVER_GRACE_MS);

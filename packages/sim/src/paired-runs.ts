@@ -1,4 +1,5 @@
 import { SynktiError } from '@synkti/core';
+import type { SpotHedgeOptions } from '@synkti/agent';
 import type { Policy } from './policy.ts';
 import { deadlinePolicy, onDemandPolicy, skyServePolicy, spotFallbackPolicy, spotSingleZonePolicy, synktiPolicy } from './policies/index.ts';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulate.ts';
@@ -20,6 +21,8 @@ export interface PolicySettings {
   availabilityObjective?: number;
   /** Synkti policies: restore ⌈N/Z⌉ per zone by moving replicas (the agent's spreadMoveStep). @default false */
   synktiSpreadMoves?: boolean;
+  /** Synkti policies: the agent's spot hedge settings (simHedgeSettings). @default the world's launch delay and ratio, objective 0.99 */
+  synktiHedge?: SpotHedgeOptions;
 }
 
 export function createPolicy(name: string, settings: PolicySettings = {}): Policy {
@@ -29,8 +32,8 @@ export function createPolicy(name: string, settings: PolicySettings = {}): Polic
     case 'spot-fallback': return spotFallbackPolicy({ zone: settings.zone });
     case 'skyserve': return skyServePolicy({ overProvision: settings.skyServeOverProvision });
     case 'deadline': return deadlinePolicy({ availabilityObjective: settings.availabilityObjective });
-    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves });
-    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, returnToSpot: false, name: 'synkti-agent-as-is' });
+    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, hedge: settings.synktiHedge });
+    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, hedge: settings.synktiHedge, returnToSpot: false, name: 'synkti-agent-as-is' });
     default:
       throw new SynktiError('E_SIM_POLICY', `unknown policy "${name}"`, { hint: `use one of ${POLICY_NAMES.join(', ')}, or all` });
   }

@@ -23,6 +23,20 @@ function launchDelayOption(value: string): LaunchDelay {
   }
 }
 
+/** `--hedge-objective 0.995`: a share of time, as the config's spotHedge.availabilityObjective takes it. */
+function hedgeObjectiveOption(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0.5 && n <= 0.99999)) throw new InvalidArgumentError(`"${value}" is not an availability objective between 0.5 and 0.99999 (e.g. 0.99: every replica ready 99 % of the time)`);
+  return n;
+}
+
+/** `--hedge-price-ratio 0.3`: spot / on-demand, strictly between 0 and 1. */
+function priceRatioOption(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`"${value}" is not a spot / on-demand price ratio between 0 and 1 (e.g. 0.3)`);
+  return n;
+}
+
 /** `--zones a,b,c`: non-empty, no repeats (whether each has a trace is checked once the traces are read). */
 function zonesOption(value: string): string[] {
   const zones = value.split(',').map((z) => z.trim()).filter(Boolean);
@@ -45,6 +59,12 @@ export function registerSimCommand(program: Command): void {
     .option('--capacity-cap <count>', 'spot instances one zone holds while its availability trace reads available (default: unlimited; preemption traces are counts already)', wholeNumberOption(0, 100_000))
     .option('--on-demand-capacity <count>', 'on-demand instances that can run at once (a short region or a quota; default: unlimited); launches beyond it fail', wholeNumberOption(0, 100_000))
     .option('--spot-prices <file>', 'spot prices per zone over time: the JSON of aws ec2 describe-spot-price-history (USD per instance-hour; simulated time 0 = its earliest Timestamp); e.g. packages/sim/data/spot-prices-p3.2xlarge-sample.json (synthesized)')
+    .option('--config <file>', 'a cluster config: the synkti policies use its spot pool\'s spotHedge settings (the agent reads the same block)')
+    .option('--pool <role>', 'with --config: the pool whose spotHedge to use (default: the only spot pool)')
+    .option('--hedge-objective <p>', 'synkti policies: the spot hedge\'s availability objective, 0.5-0.99999 (default 0.99; over --config)', hedgeObjectiveOption)
+    .option('--hedge-launch-delay <duration>', 'synkti policies: the launch delay the hedge assumes (default: the simulated one; over --config)', simDuration)
+    .option('--hedge-price-ratio <r>', 'synkti policies: the spot / on-demand ratio the hedge assumes, between 0 and 1 (default: the simulated prices\'; over --config)', priceRatioOption)
+    .option('--no-hedge', 'synkti policies: no spot hedge (spot whenever there is capacity: the agent before the hedge)')
     .option('--spread-moves', 'synkti policies: move replicas out of a zone holding more than ceil(N/zones) (the agent\'s spreadMoveStep; off by default)', false)
     .option('--sweep', 'sensitivity instead of one run: spot price 30-70 % of on-demand x replicas 2/4/8 x launch delay 60/183/600 s x every subset of >= 3 zones; prints a table (--chart writes an SVG); minutes, progress on stderr', false)
     .option('--rebalance-lead <duration>', 'rebalance recommendation this long before each notice (the traces have none)', simDuration, 0)
@@ -79,6 +99,14 @@ export function registerSimCommand(program: Command): void {
         onDemandCapacity: raw.onDemandCapacity as number | undefined,
         spotPrices: raw.spotPrices as string | undefined,
         spreadMoves: raw.spreadMoves === true,
+        config: raw.config as string | undefined,
+        pool: raw.pool as string | undefined,
+        hedge: {
+          enabled: raw.hedge === false ? false : undefined,
+          availabilityObjective: raw.hedgeObjective as number | undefined,
+          launchDelayMs: raw.hedgeLaunchDelay as number | undefined,
+          priceRatio: raw.hedgePriceRatio as number | undefined,
+        },
         sweep: raw.sweep === true,
         rebalanceLeadMs: raw.rebalanceLead as number,
         rps: raw.rps as number,

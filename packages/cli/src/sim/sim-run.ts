@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { SynktiError } from '@synkti/core';
+import { SynktiError, loadClusterConfig } from '@synkti/core';
 import {
   DEFAULT_LAUNCH_DELAY_MS, DEFAULT_TRACE_DIR, POLICY_NAMES, describeLaunchDelay, loadPriceTable, loadSpotPriceHistory, loadTraceDir, meanSpotPrice,
-  renderReplicaChart, renderSweepChart, renderSweepTable, runPaired, runSweep, selectZones, typicalLaunchDelayMs, zoneSubsets,
-  type ArrivalPattern, type BatchWorkload, type LaunchDelay, type PairedResult, type ServeWorkload, type TraceSet,
+  renderReplicaChart, renderSweepChart, renderSweepTable, runPaired, runSweep, selectZones, simHedgeSettings, typicalLaunchDelayMs, zoneSubsets,
+  type ArrivalPattern, type PolicySettings, type BatchWorkload, type LaunchDelay, type PairedResult, type ServeWorkload, type TraceSet,
 } from '@synkti/sim';
 import { createProgress, renderTable } from '../output.ts';
 
@@ -26,6 +26,12 @@ export interface SimCommandOptions {
   zones?: string[];
   /** Synkti policies: move replicas to restore ⌈N/Z⌉ per zone. @default false */
   spreadMoves?: boolean;
+  /** A cluster config whose pool's `spotHedge` the synkti policies use (`--config`). @default none */
+  config?: string;
+  /** Its pool (`--pool`). @default the only spot pool */
+  pool?: string;
+  /** Hedge flags, over the config's (`--hedge-objective` ...; `enabled: false` from `--no-hedge`). @default none */
+  hedge?: PolicySettings['synktiHedge'];
   /** Spot instances one zone holds while its availability trace reads available. @default unlimited */
   capacityCap?: number;
   /** On-demand instances that can run at once. @default unlimited */
@@ -149,6 +155,8 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
   const prices = await loadPriceTable(options.prices);
   const spotPrices = options.spotPrices === undefined ? undefined : await loadSpotPriceHistory(options.spotPrices);
   const launchDelay: LaunchDelay = options.launchDelay ?? { kind: 'fixed', ms: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS };
+  // The agent's pools.<role>.spotHedge, as the config sets it, with the flags over it.
+  const synktiHedge = simHedgeSettings({ spec: options.config === undefined ? undefined : (await loadClusterConfig({ file: options.config })).spec, pool: options.pool, overrides: options.hedge });
   const durationMs = options.days === undefined ? undefined : Math.round(options.days * 86_400_000);
   if (options.zone !== undefined && !traces.zones.some((z) => z.zone === options.zone)) {
     throw new SynktiError('E_SIM_ZONE', `--zone ${options.zone} has no trace in ${traces.dir}`, { hint: `use one of ${traces.zones.map((z) => z.zone).join(', ')}` });
@@ -178,7 +186,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     spotPrices,
     rebalanceLeadMs: options.rebalanceLeadMs,
     policies,
-    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining, synktiSpreadMoves: options.spreadMoves },
+    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining, synktiSpreadMoves: options.spreadMoves, synktiHedge },
     workload,
     onProgress: (done, total, result) => progress.update(`simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
   });
@@ -200,6 +208,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     options.capacityCap === undefined ? undefined : `at most ${options.capacityCap} spot per zone`,
     options.onDemandCapacity === undefined ? undefined : `at most ${options.onDemandCapacity} on-demand at once`,
     options.spreadMoves ? 'spread moves on' : undefined,
+    Object.keys(synktiHedge).length > 0 ? `spot hedge ${Object.entries(synktiHedge).map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : undefined,
   ].filter(Boolean);
   if (limits.length > 0) header.push(`limits: ${limits.join(', ')}`);
   if (workload.kind === 'batch') header.push(`job: ${workload.tasks} tasks of ${(workload.taskMs / 60_000).toFixed(0)} min, deadline ${(workload.deadlineMs / 3_600_000).toFixed(1)} h`);

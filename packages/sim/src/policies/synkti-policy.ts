@@ -1,4 +1,4 @@
-import { Replacer, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -162,6 +162,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (view.some((m) => m.replaces === lost.id) || provider!.replaced(lost.id)) return;
     const duty = replacementDuty({ lostId: lost.id, lostReplaces: lost.replaces, members: view });
     if (duty !== lost.id && view.some((m) => m.replaces === duty)) return;
+    if (handsDutyBack({ lostId: lost.id, duty, dutyLifecycle: view.find((m) => m.id === duty)?.lifecycle })) return;
     const clientToken = Replacer.clientToken(lost.id);
     const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now });
     const lifecycle = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
@@ -211,7 +212,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
     start(ctx) {
-      hedge = { launchDelayMs: ctx.launchDelayMs, priceRatio: ctx.priceRatio, ...options.hedge };
+      // Fields the operator left unset (undefined) keep the world's launch delay and ratio.
+      hedge = { launchDelayMs: ctx.launchDelayMs, priceRatio: ctx.priceRatio, ...Object.fromEntries(Object.entries(options.hedge ?? {}).filter(([, v]) => v !== undefined)) };
       provider = new SimInstanceProvider(ctx, options.onDemandFallback ?? true);
       for (let n = 0; n < ctx.target + (options.spare ?? 0); n++) {
         provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
