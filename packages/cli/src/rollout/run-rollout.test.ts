@@ -119,3 +119,47 @@ test('an autoscaled pool is rolled at the size it has now, not its config count'
   assert.equal(Object.values(result.after).filter((g) => g === B).length, 4);
   assert.ok(sim.minServing() >= 4, `serving dropped to ${sim.minServing()}`);
 });
+
+/** The driver's looks with one node reported not serving on the looks `when` picks (a probe that timed out). */
+function flickering(observe: () => Promise<{ nodes: RolloutNode[]; notReady: Map<string, string> }>, when: (nodes: RolloutNode[]) => string | undefined) {
+  return async () => {
+    const seen = await observe();
+    const miss = when(seen.nodes);
+    return { ...seen, nodes: seen.nodes.map((n) => (n.id === miss ? { ...n, ready: false } : n)) };
+  };
+}
+
+test('an old node whose probe misses once while a surge boots is not drained as idle: never below 3 serving', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }], () => false);
+  let missed = 0;
+  // Once a B node serves and the next one boots, the first old node's look misses twice.
+  const observe = flickering(sim.observe, (nodes) => {
+    const b = nodes.filter((n) => n.generation === B && !n.leaving);
+    const old = nodes.find((n) => n.generation === A && !n.leaving);
+    if (missed >= 2 || !old || !b.some((n) => n.ready) || !b.some((n) => !n.ready)) return undefined;
+    missed += 1;
+    return old.id;
+  });
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe, agents: sim.agents });
+  assert.equal(missed, 2, 'the misses happened');
+  assert.equal(result.outcome, 'rolled-out');
+  assert.ok(sim.minServing() >= 3, `serving dropped to ${sim.minServing()}: a node that missed one look was drained before the surge served`);
+});
+
+test('at a failure, a new node that served and missed a look is kept: only the one that never served is removed', async () => {
+  const sim = simulatedFleet([{ id: 'a1', generation: A }, { id: 'a2', generation: A }, { id: 'a3', generation: A }], (n, spec) => n === 2 && spec.tags[TAG_GENERATION] === B);
+  let missed = 0;
+  // The look that finds the second B node late also misses the first one (which serves).
+  const observe = flickering(sim.observe, (nodes) => {
+    const late = nodes.find((n) => n.id === 'i-new2' && !n.ready && Date.now() - n.launchedAt > quick.readyTimeoutMs);
+    if (!late || missed >= 1) return undefined;
+    missed += 1;
+    return 'i-new1';
+  });
+  const result = await runRollout(sim.fleet, { ...quick, target: { generation: B, userData: 'config-B' }, observe, agents: sim.agents });
+  assert.equal(missed, 1, 'the miss happened');
+  assert.deepEqual(result.removed, ['i-new2']);
+  assert.deepEqual(result.rollback?.drained, ['i-new1'], 'the B node that served is moved back by a drain, not cut');
+  assert.deepEqual(Object.values(result.after), [A, A, A]);
+  assert.ok(sim.minServing() >= 3, `serving dropped to ${sim.minServing()}`);
+});

@@ -16,6 +16,7 @@ import type { FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { agentUrl, fetchAgent } from '../local-fleet.ts';
 import { planRolloutStep, type RolloutNode, type RolloutStep } from './rollout-plan.ts';
+import { ReadyHysteresis } from './ready-hysteresis.ts';
 
 export interface RolloutOptions {
   /** The pool to roll. */
@@ -231,7 +232,13 @@ async function rollTo(fleet: FleetAccess, options: RolloutOptions, target: { gen
   const say = options.onProgress ?? (() => {});
   const readyTimeoutMs = options.readyTimeoutMs ?? (spec.workload?.startupTimeoutMs ?? 0) + 60_000;
   const pollMs = options.pollMs ?? 500;
-  const observe = options.observe ?? (async (gone: ReadonlySet<string>) => observePool(fleet, options.pool, gone));
+  const lookOnce = options.observe ?? (async (gone: ReadonlySet<string>) => observePool(fleet, options.pool, gone));
+  // A node that served counts as serving until it misses 3 looks in a row (one slow probe is not a fact).
+  const hysteresis = new ReadyHysteresis();
+  const observe = async (gone: ReadonlySet<string>): Promise<{ nodes: RolloutNode[]; notReady: Map<string, string> }> => {
+    const seen = await lookOnce(gone);
+    return { ...seen, nodes: hysteresis.apply(seen.nodes) };
+  };
   const agents = options.agents ?? fleetAgents(fleet);
   const { generation } = target;
   const started = clock();
