@@ -224,7 +224,8 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
       + 'behind-lb: traffic through HAProxy (health-checking /_synkti/router/health, needs haproxy installed), '
       + 'the busiest router\'s node preempted, then another once its replacement is in rotation; the summary adds cutMidStream; '
       + 'rollout: under steady load, `synkti deploy`\'s rollout moves the 3 nodes to a new generation, then a broken generation is tried and rolled back; '
-      + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }; '
+      + 'the summary is { requests, failed, rolledOut, rolledBack, generation, ... }; with --on aws-emulator: `synkti deploy` (a real CLI process) rolls 3 workers bootstrapped on the emulated AWS, '
+      + 'tagging the desired config through EC2 with the operator\'s keys, surges booting from the release bucket; the summary adds nodeGenerations, desiredTagged, awsCalls, iamDenied; '
       + 'autoscale: a pool of 1..4 with autoscale under load that steps 1 → 8 → 1 concurrent streams, each level held --duration once the pool settled '
       + '(upscaleDelay a quarter of it, downscaleDelay a half); the agents grow and shrink the pool; the summary is { requests, failed, scaleOuts, scaleIns, maxReplicas, minReplicas, ... }')
       .choices(['default', 'behind-lb', 'rollout', 'autoscale', 'partition']).default('default'))
@@ -262,8 +263,15 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
         if (!summary.exact || summary.lost_tasks !== 0 || summary.iamDenied !== 0) process.exitCode = 1;
         return;
       }
+      if (options.on === 'aws-emulator' && options.scenario === 'rollout') {
+        const { renderAwsEmulatorRolloutSummary, runAwsEmulatorRolloutDemo } = await loadImplementation(() => import('./demo/aws-emulator-rollout.ts'));
+        const summary = await runAwsEmulatorRolloutDemo({ concurrency: options.concurrency, json: options.json, keepState: options.keepState });
+        console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorRolloutSummary(summary));
+        if (summary.failed !== 0 || summary.rolledOut !== summary.fleetSizeEnd || summary.generation !== summary.generations.to || summary.deploy.exitCode !== 0) process.exitCode = 1;
+        return;
+      }
       if (options.on === 'aws-emulator') {
-        if (options.scenario !== 'default') throw new SynktiError('E_USAGE', `--scenario ${options.scenario} runs on the local cloud only`, { hint: 'leave out --on aws-emulator, or --scenario' });
+        if (options.scenario !== 'default') throw new SynktiError('E_USAGE', `--scenario ${options.scenario} runs on the local cloud only (rollout runs on both)`, { hint: 'leave out --on aws-emulator, or --scenario' });
         const { renderAwsEmulatorSummary, runAwsEmulatorDemo } = await loadImplementation(() => import('./demo/aws-emulator-demo.ts'));
         const summary = await runAwsEmulatorDemo({ durationMs: options.duration, concurrency: options.concurrency, json: options.json, noticeMs: options.notice, keepState: options.keepState });
         console.log(options.json ? JSON.stringify(summary) : renderAwsEmulatorSummary(summary));

@@ -65,6 +65,11 @@ export interface EmulatedAwsProject {
   instances: InstanceEmulator;
   /** `synkti bootstrap --skip-infra` arguments that set this project up with `workers` workers. */
   bootstrapArgs(workers: number): string[];
+  /**
+   * Writes the config file again with another stand-in token latency: a new workload, so a
+   * new config generation (`synkti deploy` then rolls the fleet to it).
+   */
+  rewriteConfig(tokenLatency: string): void;
   /** Launch flags for `synkti up` / `synkti scale` on this project (what bootstrap prints as SYNKTI_* settings). */
   launchArgs(): string[];
   /**
@@ -236,6 +241,7 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
         '--instance-profile', profile.arn,
       ],
       launchArgs,
+      rewriteConfig: (tokenLatency) => writeFileSync(configFile, configText(cluster, options.workers, bucket, moto.region, tokenLatency)),
       cli: (args, timeoutMs = 180_000, extraEnv = {}) => runProcess(['--config', configFile, ...args], { ...env, ...extraEnv }, projectDir, timeoutMs),
       async listFleet() {
         const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }] }));
