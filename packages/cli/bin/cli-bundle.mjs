@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { zodEnglishOnly } from './zod-english-only.mjs';
 
 const BANNER = "import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(import.meta.url);";
 
@@ -63,7 +64,7 @@ export async function buildCliBundle({ sourceRoot, outDir, logLevel = 'warning',
     logLevel,
     nodePaths,
     banner: { js: BANNER },
-    plugins: [{
+    plugins: [zodEnglishOnly, {
       name: 'synkti-sources',
       setup(on) {
         // AWS SDK clients: loaded on first use (lazyCommonJs), so a local command never pays for them.

@@ -14,6 +14,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
+import { zodEnglishOnly } from '../../bin/zod-english-only.mjs';
 
 /** npm packages with native parts: external to the bundle, shipped per platform. */
 export const AGENT_NATIVE_PACKAGES = ['libsql'] as const;
@@ -168,7 +169,7 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
       banner: { js: BANNER },
       define: { [RELEASE_MARKER]: 'true' },
       external: [...AGENT_NATIVE_PACKAGES],
-      plugins: [{
+      plugins: [zodEnglishOnly, {
         name: 'synkti-agent-sources',
         setup(build) {
           // AWS SDK clients: compiled in, but evaluated on first use (lazyClient), so a
@@ -240,7 +241,7 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
  * Bumped when this file changes what a build writes, so a cached build from before is not reused.
  * (The sources and packages a build reads are checked file by file.)
  */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 /** A cached build a newer one replaced is removed this long after (a pack may still be copying it). */
 const STALE_BUILD_MS = 10 * 60_000;
 
