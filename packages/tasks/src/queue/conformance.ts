@@ -8,14 +8,17 @@
  * where a test waits for one to run out, the shortest SQS allows.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSynktiError } from '@synkti/core';
 import { LocalObjectStore } from '@synkti/cloud';
+import type { QueueChildSpec } from './testing/queue-child-spec.ts';
 import type { LeasedMessage, Queue, QueueOptions } from './types.ts';
 
 export interface QueueConformanceBackend {
@@ -23,6 +26,8 @@ export interface QueueConformanceBackend {
   open(options: QueueOptions): Promise<Queue>;
   /** Stops whatever the setup started. */
   close(): Promise<void>;
+  /** How a child process opens this backend (cases where a real process dies); without it they are skipped. */
+  child?: QueueChildSpec | undefined;
 }
 
 /** `setup` returns the backend, or `{ skip }` to skip the suite with that message. */
@@ -30,6 +35,29 @@ export type QueueConformanceSetup = () => Promise<QueueConformanceBackend | { sk
 
 const SHORT_LEASE_MS = 1000;
 const LONG_LEASE_MS = 30_000;
+/** The crash case's lease: long enough that the PostgreSQL backend defers the ack (it needs 2 s left), short to wait out. */
+const CRASH_LEASE_MS = 3000;
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const crashAfterAckMain = fileURLToPath(new URL('./testing/crash-after-ack-main.ts', import.meta.url));
+
+/** Runs the crash-after-ack child to its death; its stdout and how it ended. */
+function runCrashChild(t: TestContext, spec: QueueChildSpec, name: string): Promise<{ out: string; err: string; signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', crashAfterAckMain], {
+    cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SYNKTI_TEST_QUEUE_CHILD: JSON.stringify({ spec, name, leaseMs: CRASH_LEASE_MS }) },
+  });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  // Bounded: a child that hangs is killed and the test fails on its output.
+  const bound = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  return new Promise((resolve) => child.once('close', (_code, signal) => {
+    clearTimeout(bound);
+    resolve({ out, err, signal });
+  }));
+}
 
 export function runQueueConformance(name: string, setup: QueueConformanceSetup): void {
   describe(`Queue conformance: ${name}`, () => {
@@ -108,6 +136,43 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
       assert.deepEqual(await queue.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
       await assertEmpty(queue, 'an acked message is never delivered again');
       assert.equal(await queue.ack(message.receipt), false, 'a second ack says the receipt is stale');
+    });
+
+    it('an ack followed by a crash loses nothing: the acked message is gone or delivered once more, the held one comes back', async (t) => {
+      const queue = await one(t);
+      if (!queue) return;
+      if (!backend?.child) return t.skip('no child-process spec for this backend');
+      const [first, second, third] = await queue.sendBatch(['acked-then-crash', 'held-at-crash', 'never-leased']);
+      const name = queue.name;
+      const child = await runCrashChild(t, backend.child, name);
+      const acked = /^acked (\S+) (true|false)$/m.exec(child.out);
+      const held = /^holds (\S+)$/m.exec(child.out);
+      assert.ok(acked && held, `the child leased two messages and acked one (stdout ${JSON.stringify(child.out)}, stderr ${child.err.slice(-1500)})`);
+      assert.equal(child.signal, 'SIGKILL', 'the child died without closing the queue');
+      assert.equal(acked[2], 'true', 'the ack was accepted before the crash');
+      assert.deepEqual([acked[1], held[1]], [first, second], 'FIFO: the first two messages');
+      // Both leases end together; collect until the held one is back (it must be), then look once more.
+      const seen = new Map<string, LeasedMessage[]>();
+      const deadline = Date.now() + CRASH_LEASE_MS + 15_000;
+      const take = async (waitMs: number): Promise<void> => {
+        for (const message of await queue.receive({ maxMessages: 10, leaseMs: LONG_LEASE_MS, waitMs })) {
+          seen.set(message.id, [...(seen.get(message.id) ?? []), message]);
+        }
+      };
+      while (!seen.has(second!) && Date.now() < deadline) await take(1000);
+      await take(1000);
+      assert.equal(seen.get(third!)?.length, 1, 'the message nobody leased is delivered once');
+      assert.equal(seen.get(third!)![0]!.receiveCount, 1);
+      assert.equal(seen.get(second!)?.length, 1, 'the message held at the crash comes back once its lease ends: never lost');
+      assert.equal(seen.get(second!)![0]!.receiveCount, 2);
+      const again = seen.get(first!) ?? [];
+      assert.ok(again.length <= 1, 'the acked message is delivered at most once more');
+      if (again.length === 1) assert.equal(again[0]!.receiveCount, 2, 'a redelivery of the acked message is its second delivery');
+      t.diagnostic(again.length === 0 ? 'the ack was durable before the crash: the message is gone' : 'the ack was not durable yet: the message was delivered again (at-least-once)');
+      for (const list of seen.values()) assert.equal(await queue.ack(list[0]!), true);
+      assert.equal(seen.size, 2 + again.length, 'no other message appeared');
+      await assertEmpty(queue, 'nothing left to deliver');
+      assert.deepEqual(await queue.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
     });
 
     it('sendBatch takes more than 100 entries (sent in backend batches) and keeps bodies exact', async (t) => {

@@ -13,6 +13,7 @@ runQueueConformance('local (SQLite)', async () => {
   return {
     open: (options) => openLocalQueue({ ...options, path: join(dir, 'queues.db') }),
     close: () => rm(dir, { recursive: true, force: true }),
+    child: { kind: 'local', path: join(dir, 'queues.db') },
   };
 });
 

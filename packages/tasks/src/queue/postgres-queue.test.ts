@@ -14,6 +14,7 @@ runQueueConformance('postgres', async () => {
   return {
     open: (options) => openPostgresQueue({ ...options, connectionString: server.url, poolSize: 2 }),
     close: () => server.stop(),
+    child: { kind: 'postgres', connectionString: server.url },
   };
 });
 

@@ -269,6 +269,15 @@ class PostgresQueueDriver implements QueueDriver {
    * once, in an InitPlan (`(SELECT now)`): clock_timestamp() is volatile, and written inline
    * it could not bound the index scan, so every claim read and sorted the whole backlog.
    *
+   * Every part must stay index-driven under a cached generic plan (PostgreSQL switches a
+   * prepared statement to one after five runs when it looks no dearer): the claimed rows
+   * come as an array (`seq = ANY(ARRAY(...))`, found through the primary key), and the
+   * carried acks match by `id = ANY(...)`, found through the id index, with the receipt
+   * compared whole. The former `seq IN (subquery)` and `USING unnest(...)` join were
+   * planned generically as a hash join over a sequential scan of the whole table, so under
+   * a generic plan every claim read the whole backlog (EXPLAIN ANALYZE of the generic plan
+   * on 3,000 rows: 0.72 -> 0.24 ms; it grows with the backlog, this one does not).
+   *
    * The claim commits without waiting for its WAL flush (`synchronous_commit` off for this
    * transaction only, `relaxed`): a claim lost in a database crash only means the message
    * was never leased, so it is delivered again, and the acks it carried were deferred ones,
@@ -285,17 +294,17 @@ class PostgresQueueDriver implements QueueDriver {
         name: this.statementName('claim'),
         text: `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
         acked AS (
-          DELETE FROM ${this.table} AS d USING unnest($5::text[], $6::text[]) AS a(id, token)
-          WHERE d.id = a.id AND d.lease_token = a.token AND d.leased AND d.dead_at IS NULL RETURNING d.seq
+          DELETE FROM ${this.table} AS d WHERE d.id = ANY($5::text[]) AND d.id || ':' || d.lease_token = ANY($6::text[])
+            AND d.leased AND d.dead_at IS NULL RETURNING d.seq
         )
         UPDATE ${this.table} AS m SET receive_count = m.receive_count + 1, leased = true, lease_token = gen_random_uuid()::text,
           visible_at = ${NOW_MS} + $4::bigint
-        WHERE m.seq IN (
+        WHERE m.seq = ANY(ARRAY(
           SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= (SELECT ${NOW_MS}) AND receive_count < $2
           ORDER BY visible_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
-        ) AND (SELECT v FROM relaxed) IS NOT NULL
+        )) AND (SELECT v FROM relaxed) IS NOT NULL
         RETURNING m.seq, m.id, m.body, m.ref, m.sent_at, m.receive_count, m.lease_token`,
-        values: [this.queue, this.maxReceives, maxMessages, leaseMs, carried.map((a) => a.id), carried.map((a) => a.token)],
+        values: [this.queue, this.maxReceives, maxMessages, leaseMs, carried.map((a) => a.id), carried.map((a) => `${a.id}:${a.token}`)],
       });
     } catch (error) {
       // Nothing of the statement happened: the acks wait for the next carrier.
@@ -441,11 +450,12 @@ class PostgresQueueDriver implements QueueDriver {
       while (this.acks.length > 0) {
         const batch = this.acks.splice(0, MAX_ACK_BATCH);
         try {
+          // Matched through the id index, never a join on unnest (see claim: a generic plan scanned the table).
           const result = await this.pool.query<{ id: string; lease_token: string; ref: string | null }>({
             name: this.statementName('ack'),
-            text: `DELETE FROM ${this.table} AS m USING unnest($1::text[], $2::text[]) AS a(id, token)
-              WHERE m.id = a.id AND m.lease_token = a.token AND m.leased AND m.dead_at IS NULL RETURNING m.id, m.lease_token, m.ref`,
-            values: [batch.map((a) => a.id), batch.map((a) => a.token)],
+            text: `DELETE FROM ${this.table} AS m WHERE m.id = ANY($1::text[]) AND m.id || ':' || m.lease_token = ANY($2::text[])
+              AND m.leased AND m.dead_at IS NULL RETURNING m.id, m.lease_token, m.ref`,
+            values: [batch.map((a) => a.id), batch.map((a) => `${a.id}:${a.token}`)],
           });
           const deleted = new Map(result.rows.map((row) => [`${row.id}:${row.lease_token}`, row.ref]));
           for (const a of batch) {

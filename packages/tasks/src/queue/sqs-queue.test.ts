@@ -11,5 +11,6 @@ runQueueConformance('sqs (fauxqs)', async () => {
     // A client per handle, as separate workers would have.
     open: (options) => openSqsQueue({ ...options, client: server.client() }),
     close: () => server.stop(),
+    child: { kind: 'sqs', endpoint: server.endpoint, region: server.region },
   };
 });
