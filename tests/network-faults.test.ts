@@ -5,7 +5,10 @@
  * - a 3 | 2 partition: each side drops the other from its view, neither launches anything
  *   (the cloud still says the other side runs), and after the heal all five views agree;
  * - a cut link: a connect to the cut host times out (no ECONNREFUSED to help), and the
- *   survivors drop it from their views within a bound of the failure timeout.
+ *   survivors drop it from their views within a bound of the failure timeout;
+ * - each host's metadata is at http://169.254.169.254 inside its namespace only (the agent
+ *   runs with its production default, no override), never in this machine's namespace;
+ * - a preempted host's replacement gets a host of its own (the spare) and joins from there.
  * Skipped with the reason where namespaces cannot be made (not root, no iproute2).
  */
 import { after, before, test } from 'node:test';
@@ -21,6 +24,7 @@ import { TAG_CLUSTER, TAG_ROLE, serializeCluster, validateCluster } from '@synkt
 import { listAllInstances } from '@synkti/cloud';
 import { createTempLocalCloud, type TempLocalCloud } from '../packages/cloud/src/providers/local/testing/temp-local-cloud.ts';
 import { createNetnsHosts, netnsUnavailableReason, type NetnsHost, type NetnsHosts } from '../packages/cloud/src/testing/netns-hosts.ts';
+import { instanceProcesses, readCmdline, readEnviron } from '../packages/cloud/src/providers/local/proc.ts';
 import { uniqueName, waitFor } from './helpers/cli.ts';
 
 const execFileAsync = promisify(execFile);
@@ -28,6 +32,9 @@ const AGENT_MAIN = fileURLToPath(new URL('../packages/agent/src/main.ts', import
 const FAILURE_TIMEOUT_MS = 2000;
 const AGENT_PORT = 7946;
 const HOSTS = 5;
+/** One host more than the fleet: where a replacement goes (and where a wrong launch would show). */
+const SPARES = 1;
+const IMDS_ADDRESS = '169.254.169.254';
 const skipReason = await netnsUnavailableReason();
 
 let net: NetnsHosts | undefined;
@@ -35,8 +42,16 @@ let local: TempLocalCloud | undefined;
 let secret = '';
 let secretDir: string | undefined;
 const name = uniqueName('netfault');
-/** Which host each instance was placed on. */
-const hostOf = new Map<string, NetnsHost>();
+/** The host an instance runs on (by its private IP). */
+function hostOf(record: { privateIp: string }): NetnsHost | undefined {
+  return net!.hosts.find((h) => h.address === record.privateIp);
+}
+
+/** The hosts the fleet runs on now (the cloud's record), in host order. */
+async function fleetHosts(): Promise<NetnsHost[]> {
+  const running = await listAllInstances(local!.cloud.instances, { states: ['pending', 'running'] });
+  return net!.hosts.filter((h) => running.some((r) => r.privateIp === h.address));
+}
 
 async function statusOf(host: NetnsHost): Promise<{ state: string; members: Array<{ id: string; address: string }> } | undefined> {
   try {
@@ -75,22 +90,16 @@ async function probeConnect(from: NetnsHost, to: string, port: number, timeoutMs
 
 before(async () => {
   if (skipReason) return;
-  net = await createNetnsHosts({ count: HOSTS });
+  net = await createNetnsHosts({ count: HOSTS + SPARES });
   secret = randomBytes(32).toString('hex');
   secretDir = mkdtempSync(join(tmpdir(), 'synkti-netfault-secret-'));
   const secretFile = join(secretDir, 'cluster-secret');
   writeFileSync(secretFile, secret, { mode: 0o600 });
-  let next = 0;
   local = await createTempLocalCloud({
     prefix: 'synkti-netfault-',
     bootCommand: [process.execPath, '--import', import.meta.resolve('tsx'), AGENT_MAIN],
     env: { SYNKTI_CLUSTER_SECRET_FILE: secretFile, SYNKTI_LOG_LEVEL: 'info', ...(process.env.PATH ? { PATH: process.env.PATH } : {}) },
-    hostPlacement: (id) => {
-      const host = net!.hosts[next++];
-      if (!host) throw new Error(`no test host left for ${id}`);
-      hostOf.set(id, host);
-      return { namespace: host.namespace, privateIp: host.address };
-    },
+    hosts: net.placements,
   });
   const spec = validateCluster({
     name,
@@ -102,9 +111,10 @@ before(async () => {
   for (let i = 0; i < HOSTS; i += 1) {
     await local.cloud.instances.launch({ tags: { [TAG_CLUSTER]: name, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot', userData });
   }
-  const everyone = addresses(net.hosts);
+  const fleet = net.hosts.slice(0, HOSTS);
+  const everyone = addresses(fleet);
   await waitFor('five agents in their namespaces agree on five members', async () => {
-    const seen = await views(net!.hosts);
+    const seen = await views(fleet);
     return seen?.every((v) => v.join() === everyone.join()) ? true : undefined;
   }, 40_000, 250);
   process.stderr.write(`boot: ${HOSTS} agents in namespaces agreed in ${Date.now() - bootStarted} ms\n`);
@@ -124,7 +134,7 @@ after(async () => {
 });
 
 test('a 3 | 2 partition: each side drops the other, nobody launches, views converge after the heal', { skip: skipReason, timeout: 60_000 }, async () => {
-  const hosts = net!.hosts;
+  const hosts = net!.hosts.slice(0, HOSTS);
   const left = hosts.slice(0, 3);
   const right = hosts.slice(3);
   assert.equal(await launchesSoFar(), HOSTS);
@@ -157,7 +167,7 @@ test('a 3 | 2 partition: each side drops the other, nobody launches, views conve
 });
 
 test('asymmetric reachability: two hosts that cannot reach each other are not declared dead (indirect probes)', { skip: skipReason, timeout: 30_000 }, async () => {
-  const hosts = net!.hosts;
+  const hosts = net!.hosts.slice(0, HOSTS);
   const [a, b] = [hosts[0]!, hosts[1]!];
   // One direction dropped at the link layer is both for TCP (a's SYN-ACKs never reach b):
   // a and b cannot talk at all, while both reach everyone else.
@@ -180,26 +190,86 @@ test('asymmetric reachability: two hosts that cannot reach each other are not de
   }
 });
 
-test('a cut link: connects time out (no reset) and the survivors drop the host within a bound', { skip: skipReason, timeout: 40_000 }, async () => {
-  const hosts = net!.hosts;
+test('a cut link: connects time out (no reset) and the survivors drop the host within a bound', { skip: skipReason, timeout: 60_000 }, async () => {
+  const hosts = net!.hosts.slice(0, HOSTS);
   const victim = hosts[HOSTS - 1]!;
   const survivors = hosts.slice(0, HOSTS - 1);
   // The probe can tell the two apart: a live host's closed port refuses at once.
   assert.equal(await probeConnect(hosts[0]!, victim.address, 9, 1500), 'ECONNREFUSED');
   await net!.cut(victim);
-  const cutAt = Date.now();
-  const probe = probeConnect(hosts[0]!, victim.address, AGENT_PORT, 3000);
-  const detected = waitFor('the survivors drop the cut host', async () => {
-    const seen = await views(survivors);
-    return seen?.every((v) => !v.includes(victim.address)) ? Date.now() - cutAt : undefined;
-  }, 30_000, 100);
-  assert.equal(await probe, 'timeout', 'a cut host does not answer: no reset, no ICMP');
-  const detectionMs = await detected;
-  process.stderr.write(`cut: dropped from every survivor's view ${detectionMs} ms after the cut (failure timeout ${FAILURE_TIMEOUT_MS} ms)\n`);
-  // SWIM: suspicion after a failed probe (+ indirect probes), dead after the suspicion
-  // timeout. 5 x the failure timeout leaves room for a loaded 2-core machine.
-  assert.ok(detectionMs < 5 * FAILURE_TIMEOUT_MS, `detected in ${detectionMs} ms`);
-  const instance = [...hostOf].find(([, h]) => h === victim)![0];
-  const records = await listAllInstances(local!.cloud.instances, { ids: [instance] });
-  assert.equal(records[0]?.state, 'running', 'the cloud still says it runs: it is the network that failed');
+  try {
+    const cutAt = Date.now();
+    const probe = probeConnect(hosts[0]!, victim.address, AGENT_PORT, 3000);
+    const detected = waitFor('the survivors drop the cut host', async () => {
+      const seen = await views(survivors);
+      return seen?.every((v) => !v.includes(victim.address)) ? Date.now() - cutAt : undefined;
+    }, 30_000, 100);
+    assert.equal(await probe, 'timeout', 'a cut host does not answer: no reset, no ICMP');
+    const detectionMs = await detected;
+    process.stderr.write(`cut: dropped from every survivor's view ${detectionMs} ms after the cut (failure timeout ${FAILURE_TIMEOUT_MS} ms)\n`);
+    // SWIM: suspicion after a failed probe (+ indirect probes), dead after the suspicion
+    // timeout. 5 x the failure timeout leaves room for a loaded 2-core machine.
+    assert.ok(detectionMs < 5 * FAILURE_TIMEOUT_MS, `detected in ${detectionMs} ms`);
+    const records = await listAllInstances(local!.cloud.instances, {});
+    assert.equal(records.find((r) => hostOf(r) === victim)?.state, 'running', 'the cloud still says it runs: it is the network that failed');
+  } finally {
+    await net!.restore(victim);
+  }
+  // Restored: the host rejoins (it never left the cloud's record), so the next test starts from five.
+  await waitFor('all five agree again after the restore', async () => {
+    const seen = await views(hosts);
+    return seen?.every((v) => v.join() === addresses(hosts).join()) ? true : undefined;
+  }, 30_000, 200);
+});
+
+test('metadata at 169.254.169.254 inside each host only: the agent uses the production default, with IMDSv2 tokens', { skip: skipReason, timeout: 30_000 }, async () => {
+  // This machine's namespace holds no such address (only `ip` is asked: no packet is sent).
+  const rootAddresses = (await execFileAsync('ip', ['-o', 'addr', 'show'])).stdout;
+  assert.ok(!rootAddresses.includes(IMDS_ADDRESS), `the root namespace has no ${IMDS_ADDRESS}: ${rootAddresses}`);
+  const [record] = await listAllInstances(local!.cloud.instances, { states: ['running'] });
+  const host = hostOf(record!)!;
+  assert.ok(host, 'the instance runs on a test host');
+  const inside = (await net!.exec(host, ['ip', '-o', 'addr', 'show', 'dev', 'lo'])).stdout;
+  assert.match(inside, /inet 169\.254\.169\.254\/32 /, 'the host holds it on its own lo');
+  assert.equal(local!.cloud.metadataEndpointOf(record!.id), undefined, 'no endpoint is handed out that only works inside the namespace');
+  // The agent got no override: what it read, it read from the production default.
+  const hostPid = local!.cloud.instances.hostPid(record!.id)!;
+  const agentPid = instanceProcesses(hostPid).find((pid) => readCmdline(pid)?.includes(AGENT_MAIN));
+  assert.ok(agentPid, 'the agent runs on the host');
+  const environ = readEnviron(agentPid);
+  assert.ok(environ, 'the agent environment is readable');
+  assert.equal(environ.get('SYNKTI_IMDS_ENDPOINT'), undefined, 'no SYNKTI_IMDS_ENDPOINT: the agent uses http://169.254.169.254');
+  // It read its identity there: its view of itself carries its instance id and its address.
+  const status = await statusOf(host);
+  assert.ok(status?.members.some((m) => m.id === record!.id && m.address === host.address), `the agent joined as ${record!.id} at ${host.address}`);
+  // The same client, with the same defaults, inside the namespace: IMDSv2 (a token-less GET is 401).
+  const script = `import { createImdsClient } from ${JSON.stringify(new URL('../packages/cloud/src/metadata/imds-client.ts', import.meta.url).href)};` +
+    `const id = await createImdsClient().identity();` +
+    `const bare = await fetch('http://${IMDS_ADDRESS}/latest/meta-data/instance-id');` +
+    `console.log(JSON.stringify({ instanceId: id.instanceId, privateIp: id.privateIp, tokenless: bare.status }));`;
+  const { stdout } = await net!.exec(host, [process.execPath, '--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script]);
+  assert.deepEqual(JSON.parse(stdout.trim()), { instanceId: record!.id, privateIp: host.address, tokenless: 401 });
+});
+
+test('a preempted host\'s replacement gets a host of its own and joins from its address', { skip: skipReason, timeout: 60_000 }, async () => {
+  const before = await fleetHosts();
+  assert.equal(before.length, HOSTS);
+  const spare = net!.hosts.find((h) => !before.includes(h))!;
+  const [victimRecord] = await listAllInstances(local!.cloud.instances, { states: ['running'] });
+  const victim = hostOf(victimRecord!)!;
+  const preemptedAt = Date.now();
+  await local!.cloud.instances.preempt(victimRecord!.id, { noticeInMs: 1000 });
+  const expected = addresses([...before.filter((h) => h !== victim), spare]);
+  const replacement = await waitFor('a replacement on the spare host, in every view', async () => {
+    const records = await listAllInstances(local!.cloud.instances, { states: ['running'] });
+    const fresh = records.find((r) => r.launchedAt >= preemptedAt);
+    if (fresh === undefined) return undefined;
+    const seen = await views(net!.hosts.filter((h) => expected.includes(h.address)));
+    return seen?.every((v) => v.join() === expected.join()) ? fresh : undefined;
+  }, 50_000, 250);
+  process.stderr.write(`replacement: ${replacement.id} joined from ${replacement.privateIp} ${Date.now() - preemptedAt} ms after the preemption\n`);
+  assert.equal(replacement.privateIp, spare.address, 'the replacement runs on the spare host, with its own address');
+  const status = await statusOf(spare);
+  assert.ok(status?.members.some((m) => m.id === replacement.id && m.address === spare.address), 'its agent joined as itself from its address');
+  assert.equal(await launchesSoFar(), HOSTS + 1, 'one replacement');
 });

@@ -25,6 +25,12 @@ import { LoadGenerator, summarizeOutcomes, type RequestOutcome } from './load-ge
 import { STAND_IN_MAIN } from './demo.ts';
 
 const HOSTS = 5;
+/**
+ * Hosts beyond the five: where a replacement would go (on a host of its own, as a first
+ * boot). Enough for both sides to replace the other side, so a wrong launch is recorded
+ * by the cloud, never refused for want of a host.
+ */
+const SPARE_HOSTS = 5;
 const AGENT_PORT = 7946;
 const ROUTER_PORT = 8080;
 const CLUSTER = 'synkti-partition-demo';
@@ -138,31 +144,31 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
   let load: LoadGenerator | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
-    net = await createNetnsHosts({ count: HOSTS });
-    const hosts = net.hosts;
+    net = await createNetnsHosts({ count: HOSTS + SPARE_HOSTS });
+    const hosts = net.hosts.slice(0, HOSTS);
     const secret = randomBytes(32).toString('hex');
     const secretFile = join(stateDir, 'cluster-secret');
     writeFileSync(secretFile, secret, { mode: 0o600 });
     const hostOf = new Map<string, NetnsHost>();
-    let next = 0;
     cloud = createLocalCloud({
       stateDir: join(stateDir, 'cloud'),
       bootCommand: [process.execPath, '--import', tsxLoader(), AGENT_MAIN],
       env: { SYNKTI_CLUSTER_SECRET_FILE: secretFile, SYNKTI_LOG_LEVEL: 'info', ...(process.env.PATH ? { PATH: process.env.PATH } : {}) },
       terminateGraceMs: 3000,
-      hostPlacement: (id) => {
-        const host = hosts[next++];
-        if (!host) throw new SynktiError('E_NETNS', `no test host left for ${id}`, { hint: 'the demo launches five instances on five hosts' });
-        hostOf.set(id, host);
-        return { namespace: host.namespace, privateIp: host.address };
-      },
+      // Saved in the cloud: a replacement an agent launched would get a host of its own too.
+      hosts: net.placements,
     });
     const instances = cloud.instances;
     const userData = serializeCluster(spec);
-    say(`five hosts in their own network namespaces on ${net.gateway.replace(/\.1$/, '.0/24')} (bridge ${net.bridge}); booting an agent and the stand-in model server on each`);
+    say(`${HOSTS} hosts (and ${SPARE_HOSTS} spare) in their own network namespaces on ${net.gateway.replace(/\.1$/, '.0/24')} (bridge ${net.bridge}); booting an agent and the stand-in model server on each`);
     const bootStarted = Date.now();
     for (let i = 0; i < HOSTS; i++) {
-      await instances.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot', userData });
+      const record = await instances.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot', userData });
+      const host = net.hosts.find((h) => h.address === record.privateIp);
+      if (host) hostOf.set(record.id, host);
+    }
+    if (hosts.some((h) => ![...hostOf.values()].includes(h))) {
+      throw new SynktiError('E_NETNS', 'partition demo: the five instances did not land on the first five hosts', { hint: 'a fresh cloud fills its hosts in order; report this as a bug' });
     }
 
     const addresses = hosts.map((h) => h.address).sort();

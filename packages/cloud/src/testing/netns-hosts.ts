@@ -15,6 +15,10 @@
  *   the bridge floods the frame and every port drops it. Per direction, so a partition is
  *   both directions for every pair across the groups and asymmetric reachability is one.
  *
+ * Each namespace's own `lo` also holds 169.254.169.254 (EC2's metadata address), where the
+ * local cloud's host-per-namespace mode serves that host's metadata: traffic to it never
+ * leaves the namespace, and the machine's own namespace never gets the address or a route.
+ *
  * Root and iproute2 only; `netnsUnavailableReason()` says why not otherwise. Everything is
  * named `snf<X>…` and a marker file records the owning pid, so `sweepStaleNetnsHosts()`
  * removes what a crashed run left without touching a live parallel run.
@@ -24,6 +28,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SynktiError } from '@synkti/core';
+import { NAMESPACE_METADATA_ADDRESS, type LocalHostPlacement } from '../providers/local/host-pool.ts';
 
 const run = promisify(execFile);
 const NAME_PREFIX = 'snf';
@@ -56,6 +61,8 @@ export interface NetnsHosts {
   gateway: string;
   /** The bridge. */
   bridge: string;
+  /** The hosts as the local cloud's `hosts` option takes them (host-per-namespace mode). */
+  placements: LocalHostPlacement[];
   /** argv that runs `argv` inside a host (`ip netns exec` execs it: the pid is the command's). */
   command(host: NetnsHost, argv: string[]): string[];
   /** Spawns `argv` inside a host. */
@@ -221,6 +228,8 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
       await ip(['link', 'add', hostLink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
       await ip(['link', 'set', hostLink, 'master', bridge, 'up']);
       await ip(['-n', namespace, 'link', 'set', 'lo', 'up']);
+      // The host's metadata address, on its own loopback: answered inside, routed nowhere else.
+      await ip(['-n', namespace, 'addr', 'add', `${NAMESPACE_METADATA_ADDRESS}/32`, 'dev', 'lo']);
       await ip(['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
       await ip(['-n', namespace, 'link', 'set', 'eth0', 'up']);
       const link = JSON.parse(await ip(['-j', '-n', namespace, 'link', 'show', 'eth0'])) as Array<{ address: string }>;
@@ -254,6 +263,7 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
     hosts,
     gateway,
     bridge,
+    placements: hosts.map((host) => ({ namespace: host.namespace, privateIp: host.address })),
     command: (host, argv) => ['ip', 'netns', 'exec', host.namespace, ...argv],
     spawn: (host, argv, spawnOptions = {}) => spawn('ip', ['netns', 'exec', host.namespace, ...argv], spawnOptions),
     exec: async (host, argv) => {

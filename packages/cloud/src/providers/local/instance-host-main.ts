@@ -1,6 +1,6 @@
 /**
  * Entry point of an instance host process, spawned by the local provider as
- *   node --import tsx instance-host-main.ts --state-dir <dir> --id <id> [--terminate-grace-ms N] [--region R]
+ *   node --import tsx instance-host-main.ts --state-dir <dir> --id <id> [--terminate-grace-ms N] [--region R] [--namespace N]
  * See instance-host.ts for what the host does.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     id: { type: 'string' },
     'terminate-grace-ms': { type: 'string' },
     region: { type: 'string' },
+    namespace: { type: 'string' },
   },
   strict: true,
 });
@@ -29,6 +30,7 @@ const host = new InstanceHost({
   id,
   terminateGraceMs: grace !== undefined && Number.isFinite(grace) && grace >= 0 ? grace : undefined,
   region: values.region,
+  namespace: values.namespace,
   startMetadataServer,
 });
 process.on('SIGTERM', () => void host.terminate());

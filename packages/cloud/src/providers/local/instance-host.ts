@@ -16,10 +16,11 @@
  * liveness check and seen as a crashed machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { SynktiError } from '@synkti/core';
 import { loadBootConfig, machineEnv } from './boot-config.ts';
 import { consoleLogOf, instanceDirOf } from './local-layout.ts';
+import { NAMESPACE_METADATA_ADDRESS, NAMESPACE_METADATA_PORT } from './host-pool.ts';
 import type { MetadataServer, MetadataServerOptions } from './metadata-server.ts';
 import { ENV_LOCAL_INSTANCE_ID, instanceProcesses, processStartTime, readProcStat, signalQuietly, waitUntil } from './proc.ts';
 import { createRegistryMetadataSource } from './registry-metadata-source.ts';
@@ -66,8 +67,27 @@ export interface InstanceHostOptions {
    * @default Date.now
    */
   clock?: (() => number) | undefined;
+  /**
+   * Host-per-namespace mode: the network namespace this host was placed in (checked: the
+   * host refuses to boot anywhere else). The metadata server listens where EC2's does,
+   * 169.254.169.254 port 80 (on the namespace's own `lo`), and the boot command gets no
+   * SYNKTI_IMDS_ENDPOINT: its production default reaches it.
+   * @default undefined (127.0.0.1 on a free port, given as SYNKTI_IMDS_ENDPOINT)
+   */
+  namespace?: string | undefined;
   /** Starts the metadata server (the real one from metadata-server.ts in production). */
   startMetadataServer: (options: MetadataServerOptions) => Promise<MetadataServer>;
+}
+
+/** True when this process runs in the named network namespace (`ip netns` bind-mounts it under /run/netns). */
+function inNetworkNamespace(name: string): boolean {
+  try {
+    const own = statSync('/proc/self/ns/net');
+    const named = statSync(`/run/netns/${name}`);
+    return own.ino === named.ino && own.dev === named.dev;
+  } catch {
+    return false;
+  }
 }
 
 export class InstanceHost {
@@ -81,6 +101,9 @@ export class InstanceHost {
   private readonly pollIntervalMs: number;
   private readonly clock: () => number;
   private readonly startMetadataServer: InstanceHostOptions['startMetadataServer'];
+  /** Where the metadata server listens in host-per-namespace mode (else 127.0.0.1, any port). */
+  private readonly metadataAddress: string | undefined;
+  private readonly namespace: string | undefined;
   private readonly consoleLog: string;
   private registry: LocalRegistry | undefined;
   private metadata: MetadataServer | undefined;
@@ -104,6 +127,8 @@ export class InstanceHost {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.clock = options.clock ?? Date.now;
     this.startMetadataServer = options.startMetadataServer;
+    this.namespace = options.namespace;
+    this.metadataAddress = options.namespace === undefined ? undefined : NAMESPACE_METADATA_ADDRESS;
     this.consoleLog = consoleLogOf(this.stateDir, this.id);
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
   }
@@ -136,10 +161,16 @@ export class InstanceHost {
     }
     mkdirSync(instanceDirOf(this.stateDir, this.id), { recursive: true });
     registry.recordHost(this.id, process.pid, processStartTime(process.pid));
+    // The metadata address is only ever served inside the instance's own namespace.
+    if (this.namespace !== undefined && !inNetworkNamespace(this.namespace)) {
+      throw new SynktiError('E_NETNS', `instance ${this.id}: its host is not in network namespace ${this.namespace}, where it was placed and where its metadata server listens on ${NAMESPACE_METADATA_ADDRESS}`, {
+        hint: 'host-per-namespace mode starts hosts with `ip netns exec <namespace>`; check that the namespaces given as hosts exist (ip netns list)',
+      });
+    }
     this.metadata = await this.startMetadataServer({
       source: createRegistryMetadataSource(registry, this.id, this.region),
-      host: '127.0.0.1',
-      port: 0,
+      host: this.metadataAddress ?? '127.0.0.1',
+      port: this.metadataAddress === undefined ? 0 : NAMESPACE_METADATA_PORT,
     });
     registry.markRunning(this.id, this.metadata.url);
     this.log(`instance ${this.id} running; metadata service at ${this.metadata.url}`);
@@ -270,7 +301,8 @@ export class InstanceHost {
     const env = {
       ...machineEnv(),
       ...config.env,
-      [ENV_IMDS_ENDPOINT]: this.metadata.url,
+      // On a host of its own the instance finds its metadata where EC2's is, with no override.
+      ...(this.metadataAddress === undefined ? { [ENV_IMDS_ENDPOINT]: this.metadata.url } : {}),
       [ENV_LOCAL_STATE_DIR]: this.stateDir,
       // The machine's mark: everything the instance runs inherits it, so a process that
       // leaves the tree (its parent SIGKILLed) is still found as this instance's.

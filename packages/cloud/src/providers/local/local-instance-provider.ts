@@ -24,7 +24,10 @@ import type {
 } from '../../types.ts';
 import { machineEnv, saveBootConfig } from './boot-config.ts';
 import { loadChaos, saveChaos, type ChaosSettings } from './chaos.ts';
+import { loadHostPool, pickHost, saveHostPool, type LocalHostPlacement } from './host-pool.ts';
 import { REASON_CRASH, REASON_USER_SHUTDOWN } from './instance-host.ts';
+
+export type { LocalHostPlacement } from './host-pool.ts';
 import { consoleLogOf, hostLogOf, instanceDirOf } from './local-layout.ts';
 import { allocatePorts } from './ports.ts';
 import { instanceProcesses, isProcessAlive, killOrphanedGroup, processStartTime, signalQuietly, waitUntil } from './proc.ts';
@@ -74,21 +77,16 @@ export interface LocalCloudOptions {
    */
   terminateGraceMs?: number | undefined;
   /**
-   * Host-per-namespace mode (root; tests): each launch through this provider object asks
-   * where the new instance runs, a network namespace and its address there, and the
-   * instance gets that address as its private IP and the production ports (no port tags).
-   * Not saved: launches by other processes (e.g. agents) stay on loopback.
-   * @default undefined (every instance on 127.0.0.1 with its own ports)
+   * Host-per-namespace mode (root; tests): the hosts instances run on, each a network
+   * namespace with its own address (createNetnsHosts makes them). A launch takes a host no
+   * live instance is on; the instance gets its address as private IP, the production ports
+   * (no port tags), and its metadata server at http://169.254.169.254 inside its namespace
+   * (the boot command gets no SYNKTI_IMDS_ENDPOINT: the production default is right there).
+   * Saved like `bootCommand`, so replacements launched by agents get hosts of their own too;
+   * with every host taken a launch fails with E_LAUNCH_FAILED.
+   * @default the saved hosts; with none saved, every instance on 127.0.0.1 with its own ports
    */
-  hostPlacement?: ((id: string) => LocalHostPlacement) | undefined;
-}
-
-/** Where one instance runs in host-per-namespace mode. */
-export interface LocalHostPlacement {
-  /** Network namespace its processes run in (`ip netns exec`). */
-  namespace: string;
-  /** Its private IP there. */
-  privateIp: string;
+  hosts?: LocalHostPlacement[] | undefined;
 }
 
 export interface PreemptOptions {
@@ -167,9 +165,6 @@ export class LocalInstanceProvider implements InstanceProvider {
   private readonly zones: string[];
   private readonly portTags: string[];
   private readonly terminateGraceMs: number;
-  private readonly hostPlacement: ((id: string) => LocalHostPlacement) | undefined;
-  /** Namespace of each instance launched here in host-per-namespace mode, until its host is spawned. */
-  private readonly namespaces = new Map<string, string>();
   private readonly registry: LocalRegistry;
   private closed = false;
 
@@ -185,7 +180,6 @@ export class LocalInstanceProvider implements InstanceProvider {
     }
     this.portTags = options.portTags ?? DEFAULT_PORT_TAGS;
     this.terminateGraceMs = parseDuration(options.terminateGraceMs ?? 30_000, 'terminateGraceMs');
-    this.hostPlacement = options.hostPlacement;
     this.registry = LocalRegistry.open(this.stateDir);
     try {
       saveBootConfig(this.registry, {
@@ -193,6 +187,7 @@ export class LocalInstanceProvider implements InstanceProvider {
         env: options.env,
         cwd: options.cwd !== undefined ? resolve(options.cwd) : options.bootCommand !== undefined ? process.cwd() : undefined,
       });
+      if (options.hosts !== undefined) this.registry.immediate(() => saveHostPool(this.registry, options.hosts!));
     } catch (error) {
       this.registry.close();
       throw error;
@@ -203,8 +198,10 @@ export class LocalInstanceProvider implements InstanceProvider {
     this.assertOpen();
     const tags = this.validateLaunchSpec(spec);
     this.reconcile();
-    // A host of its own has the production ports free: no port tags there.
-    const portKeys = this.hostPlacement ? [] : this.portTags.filter((key) => tags[key] === undefined);
+    // Read per launch: another process may have saved the hosts. A host of its own has the
+    // production ports free: no port tags there.
+    const hostPool = loadHostPool(this.registry);
+    const portKeys = hostPool ? [] : this.portTags.filter((key) => tags[key] === undefined);
     for (let attempt = 0; attempt < 20; attempt += 1) {
       if (spec.clientToken !== undefined) {
         const existing = this.registry.getInstanceByClientToken(spec.clientToken);
@@ -224,8 +221,13 @@ export class LocalInstanceProvider implements InstanceProvider {
           const allTags = { ...tags };
           portKeys.forEach((key, i) => { allTags[key] = String(ports[i]); });
           const id = newInstanceId();
-          const placement = this.hostPlacement?.(id);
-          if (placement) this.namespaces.set(id, placement.namespace);
+          // Under the write lock: two launches (from any processes) never take the same host.
+          const placement = hostPool && pickHost(hostPool, this.registry.queryInstances({ states: ALL_STATES, limit: 1_000_000 }));
+          if (hostPool && !placement) {
+            throw new SynktiError('E_LAUNCH_FAILED', `could not launch: all ${hostPool.length} hosts of the local cloud's host-per-namespace mode run an instance`, {
+              hint: 'create more hosts (createNetnsHosts count) and pass them as hosts, or terminate an instance',
+            });
+          }
           const row = {
             id,
             privateIp: placement?.privateIp ?? '127.0.0.1',
@@ -396,11 +398,16 @@ export class LocalInstanceProvider implements InstanceProvider {
     return this.registry.getInstance(id)?.hostPid ?? undefined;
   }
 
-  /** Base URL of the instance's metadata server (what SYNKTI_IMDS_ENDPOINT is), once it listens. */
+  /**
+   * Base URL of the instance's metadata server (what SYNKTI_IMDS_ENDPOINT is), once it
+   * listens. Undefined for an instance on a host of its own: its server is at
+   * 169.254.169.254 inside its namespace, which no other namespace reaches.
+   */
   metadataEndpointOf(id: string): string | undefined {
     this.assertOpen();
     const row = this.registry.getInstance(id);
-    return row && row.state !== 'terminated' ? row.metadataUrl ?? undefined : undefined;
+    if (!row || row.state === 'terminated' || this.namespaceOf(row.privateIp) !== undefined) return undefined;
+    return row.metadataUrl ?? undefined;
   }
 
   /** Closes the registry; instances keep running. Idempotent. */
@@ -428,6 +435,12 @@ export class LocalInstanceProvider implements InstanceProvider {
     }
   }
 
+  /** The namespace of the host with this address, in host-per-namespace mode. */
+  private namespaceOf(privateIp: string): string | undefined {
+    if (privateIp === '127.0.0.1') return undefined;
+    return loadHostPool(this.registry)?.find((host) => host.privateIp === privateIp)?.namespace;
+  }
+
   private spawnHost(id: string): void {
     const dir = instanceDirOf(this.stateDir, id);
     let pid: number | undefined;
@@ -435,14 +448,14 @@ export class LocalInstanceProvider implements InstanceProvider {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const fd = openSync(hostLogOf(this.stateDir, id), 'a');
       try {
+        const namespace = this.namespaceOf(this.registry.getInstance(id)?.privateIp ?? '127.0.0.1');
         const argv = [
           ...hostCommand(),
           '--state-dir', this.stateDir, '--id', id,
           '--terminate-grace-ms', String(this.terminateGraceMs), '--region', this.region,
+          ...(namespace === undefined ? [] : ['--namespace', namespace]),
         ];
         // `ip netns exec` execs the host in the namespace: the pid recorded is the host's.
-        const namespace = this.namespaces.get(id);
-        this.namespaces.delete(id);
         const [program, ...args] = namespace === undefined ? argv : ['ip', 'netns', 'exec', namespace, ...argv];
         const child = spawn(program!, args, { detached: true, stdio: ['ignore', fd, fd], env: machineEnv(), cwd: dir });
         child.on('error', () => { /* seen below as a missing pid */ });
