@@ -19,8 +19,10 @@ import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, type BatchWorkerEnvN
 import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
+import { SynktiNetwork, type SynktiNetworkSource, type SynktiNetworkTransform } from './network.ts';
 import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
 import { taskReleaseContainer, taskReleaseStatement, type TaskReleaseArgs } from './task-release.ts';
+import { withTransform, type Transform } from './transform.ts';
 
 const C = 'SpotBatchFleet';
 
@@ -148,6 +150,8 @@ export interface SpotBatchFleetArgs {
   alarmTopicArn?: pulumi.Input<string> | undefined;
   /** Tags added to every resource (reference `additional_tags`). @default {} */
   tags?: Record<string, string> | undefined;
+  /** Adjust the args of child resources before they are made (see transform.ts). @default {} */
+  transform?: SpotBatchFleetTransform | undefined;
 }
 
 const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL)/i;
@@ -281,6 +285,55 @@ export function batchLifecycleRules(a: { retentionSeconds: number; runRetentionD
   ];
 }
 
+/** Hooks for the fleet's child resources (see transform.ts): each gets the args this component built. */
+export interface SpotBatchFleetTransform extends SynktiNetworkTransform {
+  queue?: Transform<aws.sqs.QueueArgs> | undefined;
+  securityGroup?: Transform<aws.ec2.SecurityGroupArgs> | undefined;
+  role?: Transform<aws.iam.RoleArgs> | undefined;
+  logGroup?: Transform<aws.cloudwatch.LogGroupArgs> | undefined;
+  cluster?: Transform<aws.ecs.ClusterArgs> | undefined;
+  taskDefinition?: Transform<aws.ecs.TaskDefinitionArgs> | undefined;
+  service?: Transform<aws.ecs.ServiceArgs> | undefined;
+  scalingPolicy?: Transform<aws.appautoscaling.PolicyArgs> | undefined;
+  alarm?: Transform<aws.cloudwatch.MetricAlarmArgs> | undefined;
+}
+
+/** What every part of the fleet is built from. */
+interface BatchParts {
+  name: string;
+  a: ResolvedBatchArgs;
+  args: SpotBatchFleetArgs;
+  /** Options of every child: parent and the region's provider. */
+  o: pulumi.CustomResourceOptions;
+  tags: Record<string, string>;
+  account: pulumi.Output<string>;
+  t: SpotBatchFleetTransform;
+}
+
+interface BatchQueues {
+  tasks: aws.sqs.Queue;
+  tasksDlq: aws.sqs.Queue;
+  results: aws.sqs.Queue;
+  resultsDlq: aws.sqs.Queue;
+  arns: pulumi.Output<string>[];
+}
+
+interface BatchImage {
+  release: ReturnType<typeof taskReleaseContainer> | undefined;
+  repo: aws.ecr.Repository | undefined;
+  image: pulumi.Input<string>;
+}
+
+interface BatchRoles {
+  execution: aws.iam.Role;
+  task: aws.iam.Role;
+}
+
+interface BatchWorkers {
+  cluster: aws.ecs.Cluster;
+  service: aws.ecs.Service;
+}
+
 export class SpotBatchFleet extends pulumi.ComponentResource {
   readonly environment: EnvironmentName;
   /** `<project>-<environment>`: ECS cluster name and the metrics' Cluster dimension. */
@@ -314,422 +367,42 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     this.environment = a.environment;
     this.clusterName = a.cluster;
     const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region }, { parent: this });
-    const child = { parent: this, provider };
+    const o = { parent: this, provider };
     const tags = { ...args.tags, [TAG_CLUSTER]: a.cluster, SynktiEnvironment: a.environment };
-    const account = aws.getCallerIdentityOutput({}, child).accountId;
+    const parts: BatchParts = { name, a, args, o, tags, account: aws.getCallerIdentityOutput({}, o).accountId, t: args.transform ?? {} };
 
-    // --- network -----------------------------------------------------------------------
-    let vpcId: pulumi.Output<string>;
-    const publicSubnets: pulumi.Output<string>[] = [];
-    const privateSubnets: pulumi.Output<string>[] = [];
-    let taskSubnets: pulumi.Input<pulumi.Input<string>[]>;
-    let assignPublicIp: boolean;
-    let vpcCidr: pulumi.Input<string>;
-    if (args.vpcId !== undefined && args.subnetIds !== undefined) {
-      vpcId = pulumi.output(args.vpcId);
-      taskSubnets = args.subnetIds;
-      assignPublicIp = args.assignPublicIp ?? true;
-      vpcCidr = aws.ec2.getVpcOutput({ id: args.vpcId }, child).cidrBlock;
-    } else {
-      const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: a.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: a.cluster } }, child);
-      vpcId = vpc.id;
-      vpcCidr = a.vpcCidr;
-      const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, child).names;
-      const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, child);
-      const publicRt = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }], tags }, child);
-      const [o1, o2] = a.vpcCidr.split('.').map(Number) as [number, number];
-      for (let i = 0; i < a.azCount; i++) {
-        const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
-          vpcId: vpc.id, cidrBlock: `${o1}.${o2}.${i * 16}.0/20`, availabilityZone: zones.apply((z) => z[i % z.length] as string),
-          mapPublicIpOnLaunch: false, tags: { ...tags, Name: `${a.cluster}-public-${i}` },
-        }, child);
-        new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: publicRt.id }, child);
-        publicSubnets.push(subnet.id);
-      }
-      if (a.nat) {
-        const eip = new aws.ec2.Eip(`${name}-nat`, { domain: 'vpc', tags }, child);
-        const nat = new aws.ec2.NatGateway(`${name}-nat`, { allocationId: eip.id, subnetId: publicSubnets[0] as pulumi.Output<string>, tags }, { ...child, dependsOn: [igw] });
-        const privateRt = new aws.ec2.RouteTable(`${name}-private`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }], tags }, child);
-        for (let i = 0; i < a.azCount; i++) {
-          const subnet = new aws.ec2.Subnet(`${name}-private-${i}`, {
-            vpcId: vpc.id, cidrBlock: `${o1}.${o2}.${128 + i * 16}.0/20`, availabilityZone: zones.apply((z) => z[i % z.length] as string),
-            tags: { ...tags, Name: `${a.cluster}-private-${i}` },
-          }, child);
-          new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: subnet.id, routeTableId: privateRt.id }, child);
-          privateSubnets.push(subnet.id);
-        }
-      }
-      taskSubnets = a.nat ? privateSubnets : publicSubnets;
-      assignPublicIp = !a.nat;
-    }
-    this.vpcId = vpcId;
-    this.publicSubnetIds = pulumi.all(publicSubnets);
-    this.privateSubnetIds = pulumi.all(privateSubnets);
+    const network = createNetwork(parts);
+    const tasksSg = createWorkerSecurityGroup(parts, network);
+    const queues = createQueues(parts);
+    const bucket = createStorage(parts);
+    const image = createImage(parts);
+    const logGroup = withTransform(aws.cloudwatch.LogGroup, `${name}-worker`, { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags }, o, parts.t.logGroup);
+    const roles = createIdentity(parts, queues, bucket);
+    const workers = createWorkers(parts, { network, tasksSg, queues, bucket, image, logGroup, roles });
+    createScaling(parts, queues, workers);
+    createAlarms(parts, queues);
+    const coordinatorRole = createCoordinatorRole(parts, queues, bucket);
+    const redis = args.redis ? createRedis(parts, args.redis, network, tasksSg) : undefined;
 
-    // Workers only call out (SQS, S3, ECR, logs over HTTPS): no ingress at all.
-    const tasksSg = new aws.ec2.SecurityGroup(`${name}-tasks`, {
-      name: `${a.cluster}-tasks`,
-      description: `Batch workers of ${a.cluster}: no ingress, HTTPS out`,
-      vpcId,
-      ingress: [],
-      egress: [
-        { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs over HTTPS' },
-        ...(args.redis ? [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, cidrBlocks: [vpcCidr], description: 'Redis in the VPC' }] : []),
-      ],
-      tags,
-    }, child);
-
-    // --- queues --------------------------------------------------------------------------
-    // Each queue has its own dead-letter queue named `<queue>-dlq`, as the Synkti SQS driver expects.
-    // Names from the batch contract: the workers derive the same ones from SYNKTI_CLUSTER and check the URLs against them.
-    const queueNames = batchQueueNames(a.cluster);
-    const queue = (suffix: string, visibility: number, retention: number, dlq?: aws.sqs.Queue) => new aws.sqs.Queue(`${name}-${suffix}`, {
-      name: `${a.cluster}-${suffix}`,
-      visibilityTimeoutSeconds: visibility,
-      messageRetentionSeconds: retention,
-      receiveWaitTimeSeconds: 20,
-      maxMessageSize: 262_144,
-      sqsManagedSseEnabled: true,
-      ...(dlq ? { redrivePolicy: dlq.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount })) } : {}),
-      tags,
-    }, child);
-    const suffixOf = (queueName: string): string => queueName.slice(a.cluster.length + 1);
-    const tasksDlq = queue(suffixOf(queueNames.tasksDeadLetter), a.visibilitySeconds, DLQ_RETENTION_SECONDS);
-    const tasksQueue = queue(suffixOf(queueNames.tasks), a.visibilitySeconds, a.retentionSeconds, tasksDlq);
-    const resultsDlq = queue(suffixOf(queueNames.resultsDeadLetter), 30, DLQ_RETENTION_SECONDS);
-    const resultsQueue = queue(suffixOf(queueNames.results), 30, a.retentionSeconds, resultsDlq);
-    const queueArns = [tasksQueue.arn, tasksDlq.arn, resultsQueue.arn, resultsDlq.arn];
-    this.taskQueueUrl = tasksQueue.url;
-    this.taskQueueArn = tasksQueue.arn;
-    this.resultQueueUrl = resultsQueue.url;
-    this.resultQueueArn = resultsQueue.arn;
-    this.deadLetterQueueUrl = tasksDlq.url;
-
-    // --- storage -------------------------------------------------------------------------
-    const bucket = new SecureBucket(`${name}-storage`, {
-      bucket: pulumi.interpolate`${a.cluster}-batch-${account}`,
-      versioned: a.versioning,
-      keep: a.deletionProtection,
-      forceDestroy: !a.deletionProtection,
-      lifecycleRules: batchLifecycleRules({ retentionSeconds: a.retentionSeconds, runRetentionDays: a.runRetentionDays, versioning: a.versioning }),
-      tags,
-    }, child);
+    this.vpcId = network.vpcId;
+    this.publicSubnetIds = pulumi.all(network.publicSubnetIds);
+    this.privateSubnetIds = pulumi.all(network.privateSubnetIds);
+    this.taskQueueUrl = queues.tasks.url;
+    this.taskQueueArn = queues.tasks.arn;
+    this.resultQueueUrl = queues.results.url;
+    this.resultQueueArn = queues.results.arn;
+    this.deadLetterQueueUrl = queues.tasksDlq.url;
     this.bucketName = bucket.name;
     this.bucketArn = bucket.arn;
-
-    // The code: the release on the stock Node.js image (ADR 0008), the given image, or (neither) this ECR repository's.
-    const release = args.release !== undefined ? taskReleaseContainer(args.release, a.region) : undefined;
-    const repo = release !== undefined || args.image !== undefined ? undefined : new aws.ecr.Repository(`${name}-worker`, {
-      name: `${a.cluster}-worker`,
-      imageTagMutability: 'MUTABLE',
-      imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfigurations: [{ encryptionType: 'AES256' }],
-      forceDelete: !a.deletionProtection,
-      tags,
-    }, child);
-    if (repo) new aws.ecr.LifecyclePolicy(`${name}-worker`, {
-      repository: repo.name,
-      policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
-    }, child);
-    this.ecrRepositoryUrl = repo?.repositoryUrl ?? pulumi.output('');
-
-    const logGroup = new aws.cloudwatch.LogGroup(`${name}-worker`, { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags }, child);
-
-    // --- identity --------------------------------------------------------------------------
-    const ecsTrust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
-    const executionRole = new aws.iam.Role(`${name}-execution`, { name: `${a.cluster}-execution`, assumeRolePolicy: ecsTrust, tags }, child);
-    new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, child);
-    const secretArns = Object.values(a.secrets);
-    if (secretArns.length > 0) {
-      new aws.iam.RolePolicy(`${name}-execution-secrets`, {
-        role: executionRole.id,
-        policy: policyJson([
-          { Sid: 'ReadTaskSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'ssm:GetParameters'], Resource: secretArns },
-        ]),
-      }, child);
-    }
-    const taskRole = new aws.iam.Role(`${name}-task`, { name: `${a.cluster}-task`, assumeRolePolicy: ecsTrust, tags }, child);
-    const payloads = pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`;
-    new aws.iam.RolePolicy(`${name}-task`, {
-      role: taskRole.id,
-      policy: policyJson([
-        { Sid: 'LeaseTasks', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: tasksQueue.arn },
-        // A task that fails for good goes to the dead-letter queue with its error (Synkti SQS driver).
-        { Sid: 'DeadLetterTasks', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: tasksDlq.arn },
-        { Sid: 'SendResults', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [resultsQueue.arn, resultsDlq.arn] },
-        { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: payloads },
-        // State pools are read-only inputs for workers: the coordinator uploads them.
-        { Sid: 'ReadStatePools', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
-        ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
-      ]),
-    }, child);
-    this.taskRoleArn = taskRole.arn;
-
-    // --- ECS -------------------------------------------------------------------------------
-    const cluster = new aws.ecs.Cluster(`${name}-cluster`, {
-      name: a.cluster,
-      // Container Insights publishes RunningTaskCount, which the scale-from-zero rule reads.
-      settings: [{ name: 'containerInsights', value: 'enabled' }],
-      tags,
-    }, child);
-    const strategy = a.spot
-      ? [
-        { capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 - a.spotPercentage },
-        { capacityProvider: 'FARGATE_SPOT', base: 0, weight: a.spotPercentage },
-      ]
-      : [{ capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 }];
-    const providers = new aws.ecs.ClusterCapacityProviders(`${name}-capacity`, {
-      clusterName: cluster.name,
-      capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-      defaultCapacityProviderStrategies: strategy,
-    }, child);
-    this.ecsClusterName = cluster.name;
-    this.ecsClusterArn = cluster.arn;
-
-    const image = release?.image ?? args.image ?? pulumi.interpolate`${repo!.repositoryUrl}:${args.imageTag ?? 'latest'}`;
-    // Every variable of the batch contract, so `synkti batch worker` with no flags has what it needs.
-    const stackEnv: Record<BatchWorkerEnvName, pulumi.Input<string>> = {
-      SYNKTI_CLUSTER: a.cluster,
-      SYNKTI_TASK_QUEUE_URL: tasksQueue.url,
-      SYNKTI_RESULT_QUEUE_URL: resultsQueue.url,
-      SYNKTI_DEAD_LETTER_QUEUE_URL: tasksDlq.url,
-      SYNKTI_BUCKET: bucket.name,
-      SYNKTI_RUNS_PREFIX: RUNS_PREFIX,
-      SYNKTI_STATE_POOLS_PREFIX: STATE_POOLS_PREFIX,
-      SYNKTI_OBJECTIVE: a.objective,
-      AWS_REGION: a.region,
-    };
-    for (const key of Object.keys(stackEnv)) {
-      if (!(key in BATCH_WORKER_ENV)) throw new Error(`SpotBatchFleet injects ${key}, which the batch contract does not declare`);
-    }
-    const containerEnv: Record<string, pulumi.Input<string>> = { ...a.env, ...stackEnv, SYNKTI_BACKEND: 'sqs' };
-    const containerDefinitions = pulumi.all([image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) => JSON.stringify([{
-      name: 'worker',
-      image: img,
-      essential: true,
-      // The entrypoint hands argv[2..] to the release's CLI (argv[1] is the command's `synkti`).
-      ...(release !== undefined ? { entryPoint: release.entryPoint } : {}),
-      command: a.command,
-      environment: Object.entries(env).sort(([x], [y]) => x.localeCompare(y)).map(([key, value]) => ({ name: key, value })),
-      secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),
-      logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': group, 'awslogs-region': a.region, 'awslogs-stream-prefix': 'worker' } },
-      // Fargate Spot gives SIGTERM two minutes before the stop: the worker hands its leases back.
-      stopTimeout: 120,
-      readonlyRootFilesystem: false,
-    }]));
-    const taskDefinition = new aws.ecs.TaskDefinition(`${name}-worker`, {
-      family: `${a.cluster}-worker`,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: String(a.cpu),
-      memory: String(a.memory),
-      executionRoleArn: executionRole.arn,
-      taskRoleArn: taskRole.arn,
-      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
-      containerDefinitions,
-      tags,
-    }, child);
-    const service = new aws.ecs.Service(`${name}-worker`, {
-      name: `${a.cluster}-worker`,
-      cluster: cluster.arn,
-      taskDefinition: taskDefinition.arn,
-      desiredCount: a.desired,
-      capacityProviderStrategies: strategy,
-      networkConfiguration: { subnets: taskSubnets, securityGroups: [tasksSg.id], assignPublicIp },
-      deploymentCircuitBreaker: { enable: true, rollback: true },
-      deploymentMinimumHealthyPercent: 50,
-      deploymentMaximumPercent: 200,
-      propagateTags: 'SERVICE',
-      enableExecuteCommand: false,
-      tags,
-    }, { ...child, dependsOn: [providers], ignoreChanges: ['desiredCount'] });
-    this.ecsServiceName = service.name;
-
-    // --- autoscaling -------------------------------------------------------------------------
-    const target = new aws.appautoscaling.Target(`${name}-worker`, {
-      serviceNamespace: 'ecs',
-      scalableDimension: 'ecs:service:DesiredCount',
-      resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
-      minCapacity: a.min,
-      maxCapacity: a.max,
-      tags,
-    }, child);
-    const scaling = { serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId };
-    // SQS publishes these itself: in-flight (NotVisible) and delayed tasks count as work.
-    const workQueries = [
-      { id: 'visible', metricName: 'ApproximateNumberOfMessagesVisible' },
-      { id: 'inflight', metricName: 'ApproximateNumberOfMessagesNotVisible' },
-      { id: 'delayed', metricName: 'ApproximateNumberOfMessagesDelayed' },
-    ].map((m) => ({
-      id: m.id, returnData: false,
-      metric: { namespace: 'AWS/SQS', metricName: m.metricName, dimensions: { QueueName: tasksQueue.name }, period: 60, stat: 'Maximum' },
-    }));
-    const running = {
-      id: 'running', returnData: false,
-      metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: cluster.name, ServiceName: service.name }, period: 60, stat: 'Maximum' },
-    };
-    const customizedMetricSpecification = a.backlogSource === 'coordinator'
-      ? {
-        namespace: BATCH_METRIC_NAMESPACE,
-        metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
-        dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
-        statistic: 'Average',
-      }
-      : {
-        metrics: [
-          ...[...workQueries, running].map((q) => ({
-            id: q.id, returnData: false,
-            metricStat: { stat: 'Maximum', metric: { namespace: q.metric.namespace, metricName: q.metric.metricName, dimensions: Object.entries(q.metric.dimensions).map(([dimName, value]) => ({ name: dimName, value })) } },
-          })),
-          { id: 'perworker', expression: 'IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)', label: 'backlog per worker', returnData: true },
-        ],
-      };
-    new aws.appautoscaling.Policy(`${name}-backlog`, {
-      name: `${a.cluster}-backlog-per-worker`,
-      policyType: 'TargetTrackingScaling',
-      ...scaling,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: a.backlogTarget,
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-        customizedMetricSpecification,
-      },
-    }, child);
-    const toZero = new aws.appautoscaling.Policy(`${name}-scale-to-zero`, {
-      name: `${a.cluster}-scale-to-min-when-idle`,
-      policyType: 'StepScaling',
-      ...scaling,
-      stepScalingPolicyConfiguration: {
-        adjustmentType: 'ExactCapacity', cooldown: 300, metricAggregationType: 'Maximum',
-        stepAdjustments: [{ metricIntervalUpperBound: '0', scalingAdjustment: a.min }],
-      },
-    }, child);
-    new aws.cloudwatch.MetricAlarm(`${name}-idle`, {
-      name: `${a.cluster}-queue-idle`,
-      alarmDescription: 'No task visible, delayed or in flight: scale the workers to the minimum',
-      comparisonOperator: 'LessThanOrEqualToThreshold',
-      threshold: 0,
-      evaluationPeriods: a.scaleToZeroMinutes,
-      datapointsToAlarm: a.scaleToZeroMinutes,
-      // No data means no recent activity to prove idleness: never scale in on silence alone.
-      treatMissingData: 'notBreaching',
-      metricQueries: [...workQueries, { id: 'work', expression: 'visible + inflight + delayed', label: 'tasks visible, in flight or delayed', returnData: true }],
-      alarmActions: [toZero.arn],
-      tags,
-    }, child);
-    const fromZero = new aws.appautoscaling.Policy(`${name}-scale-from-zero`, {
-      name: `${a.cluster}-scale-from-zero`,
-      policyType: 'StepScaling',
-      ...scaling,
-      stepScalingPolicyConfiguration: {
-        adjustmentType: 'ExactCapacity', cooldown: 60, metricAggregationType: 'Maximum',
-        stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: Math.max(1, a.min) }],
-      },
-    }, child);
-    new aws.cloudwatch.MetricAlarm(`${name}-work-waiting`, {
-      name: `${a.cluster}-work-waiting`,
-      alarmDescription: 'Tasks are waiting and no worker runs: start one (target tracking cannot scale out from zero)',
-      comparisonOperator: 'GreaterThanThreshold',
-      threshold: 0,
-      evaluationPeriods: 1,
-      treatMissingData: 'notBreaching',
-      metricQueries: [
-        ...workQueries,
-        running,
-        // Fires only while nothing runs, so its exact capacity is always a scale-out.
-        { id: 'waiting', expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)', label: 'work waiting with no worker', returnData: true },
-      ],
-      alarmActions: [fromZero.arn],
-      tags,
-    }, child);
-    new aws.cloudwatch.MetricAlarm(`${name}-dead-letters`, {
-      name: `${a.cluster}-dead-letters`,
-      alarmDescription: 'Tasks reached the dead-letter queue: inspect with `synkti batch dlq list`',
-      comparisonOperator: 'GreaterThanThreshold',
-      threshold: 0,
-      evaluationPeriods: 1,
-      namespace: 'AWS/SQS',
-      metricName: 'ApproximateNumberOfMessagesVisible',
-      dimensions: { QueueName: tasksDlq.name },
-      period: 300,
-      statistic: 'Maximum',
-      treatMissingData: 'notBreaching',
-      ...(args.alarmTopicArn !== undefined ? { alarmActions: [args.alarmTopicArn] } : {}),
-      tags,
-    }, child);
-
-    // --- coordinator role (no access keys) -----------------------------------------------------
-    const principals = args.coordinatorPrincipals ?? [pulumi.interpolate`arn:aws:iam::${account}:root`];
-    const coordinatorRole = new aws.iam.Role(`${name}-coordinator`, {
-      name: `${a.cluster}-coordinator`,
-      assumeRolePolicy: policyJson([{ Effect: 'Allow', Principal: { AWS: principals }, Action: 'sts:AssumeRole' }]),
-      maxSessionDuration: 43_200,
-      tags,
-    }, child);
-    new aws.iam.RolePolicy(`${name}-coordinator`, {
-      role: coordinatorRole.id,
-      policy: policyJson([
-        {
-          Sid: 'Queues', Effect: 'Allow',
-          Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:PurgeQueue'],
-          Resource: queueArns,
-        },
-        { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, payloads] },
-        { Sid: 'StatePools', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
-        // Unconditional on this bucket: without s3:ListBucket, S3 answers a GET or HEAD of a missing key
-        // (a new run's checkpoint, the cancel marker checked every generation) with 403, not 404, and
-        // that check carries no s3:prefix, so a prefix condition denies it (seen on the emulated AWS).
-        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
-        // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
-        { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
-        { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
-      ]),
-    }, child);
+    this.ecrRepositoryUrl = image.repo?.repositoryUrl ?? pulumi.output('');
+    this.taskRoleArn = roles.task.arn;
+    this.ecsClusterName = workers.cluster.name;
+    this.ecsClusterArn = workers.cluster.arn;
+    this.ecsServiceName = workers.service.name;
     this.coordinatorRoleArn = coordinatorRole.arn;
-
-    // --- optional Redis -------------------------------------------------------------------------
     this.redisPort = 6379;
-    this.redisEndpoint = pulumi.output(undefined);
-    if (args.redis) {
-      const nodes = args.redis.numNodes ?? 1;
-      const redisSg = new aws.ec2.SecurityGroup(`${name}-redis`, {
-        name: `${a.cluster}-redis`,
-        description: `Redis of ${a.cluster}: only from its workers`,
-        vpcId,
-        ingress: [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, securityGroups: [tasksSg.id], description: 'from batch workers' }],
-        egress: [],
-        tags,
-      }, child);
-      const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-redis`, { name: `${a.cluster}-redis`, subnetIds: taskSubnets, tags }, child);
-      const redis = new aws.elasticache.ReplicationGroup(`${name}-redis`, {
-        replicationGroupId: `${a.cluster}-redis`.slice(0, 40),
-        description: `Redis of ${a.cluster}`,
-        engine: 'redis',
-        nodeType: args.redis.nodeType ?? 'cache.t4g.small',
-        numCacheClusters: nodes,
-        automaticFailoverEnabled: nodes > 1,
-        multiAzEnabled: nodes > 1,
-        port: 6379,
-        subnetGroupName: subnetGroup.name,
-        securityGroupIds: [redisSg.id],
-        atRestEncryptionEnabled: true,
-        transitEncryptionEnabled: true,
-        authToken: pulumi.secret(args.redis.authToken),
-        tags,
-      }, child);
-      this.redisEndpoint = redis.primaryEndpointAddress;
-    }
-
-    this.coordinatorEnv = pulumi.all([tasksQueue.url, resultsQueue.url, bucket.name, coordinatorRole.arn]).apply(([tasksUrl, resultsUrl, bucketName, roleArn]): Record<string, string> => ({
-      SYNKTI_BACKEND: 'sqs',
-      SYNKTI_CLUSTER: a.cluster,
-      SYNKTI_TASK_QUEUE_URL: tasksUrl,
-      SYNKTI_RESULT_QUEUE_URL: resultsUrl,
-      SYNKTI_BUCKET: bucketName,
-      AWS_REGION: a.region,
-      // Credentials come from assuming this role (profile role_arn or `aws sts assume-role`), never keys.
-      SYNKTI_COORDINATOR_ROLE_ARN: roleArn,
-    }));
+    this.redisEndpoint = redis?.primaryEndpointAddress ?? pulumi.output(undefined);
+    this.coordinatorEnv = coordinatorEnvOf(a, queues, bucket, coordinatorRole);
 
     this.registerOutputs({
       vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds,
@@ -742,3 +415,400 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
   }
 }
 
+/** The given VPC, or one made here: tasks in private subnets behind a NAT, else in public ones. */
+function createNetwork({ name, a, args, o, tags, t }: BatchParts): SynktiNetwork {
+  const source: SynktiNetworkSource = args.vpcId !== undefined && args.subnetIds !== undefined
+    ? { kind: 'existing', vpcId: args.vpcId, subnetIds: args.subnetIds }
+    : { kind: 'create', cidr: a.vpcCidr, azCount: a.azCount, nat: a.nat ? 'single' : 'none' };
+  return new SynktiNetwork(name, { source, label: a.cluster, tags, sharedPrivateRouteTable: true, transform: t }, o);
+}
+
+/** Workers only call out (SQS, S3, ECR, logs over HTTPS): no ingress at all. */
+function createWorkerSecurityGroup({ name, a, args, o, tags, t }: BatchParts, network: SynktiNetwork): aws.ec2.SecurityGroup {
+  return withTransform(aws.ec2.SecurityGroup, `${name}-tasks`, {
+    name: `${a.cluster}-tasks`,
+    description: `Batch workers of ${a.cluster}: no ingress, HTTPS out`,
+    vpcId: network.vpcId,
+    ingress: [],
+    egress: [
+      { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs over HTTPS' },
+      ...(args.redis ? [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, cidrBlocks: [network.cidrBlock()], description: 'Redis in the VPC' }] : []),
+    ],
+    tags,
+  }, o, t.securityGroup);
+}
+
+/**
+ * Tasks and results, each with its own dead-letter queue named `<queue>-dlq`, as the Synkti
+ * SQS driver expects. Names from the batch contract: the workers derive the same ones from
+ * SYNKTI_CLUSTER and check the URLs against them.
+ */
+function createQueues({ name, a, o, tags, t }: BatchParts): BatchQueues {
+  const queueNames = batchQueueNames(a.cluster);
+  const queue = (queueName: string, visibility: number, retention: number, dlq?: aws.sqs.Queue): aws.sqs.Queue => {
+    const suffix = queueName.slice(a.cluster.length + 1);
+    return withTransform(aws.sqs.Queue, `${name}-${suffix}`, {
+      name: `${a.cluster}-${suffix}`,
+      visibilityTimeoutSeconds: visibility,
+      messageRetentionSeconds: retention,
+      receiveWaitTimeSeconds: 20,
+      maxMessageSize: 262_144,
+      sqsManagedSseEnabled: true,
+      ...(dlq ? { redrivePolicy: dlq.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount })) } : {}),
+      tags,
+    }, o, t.queue);
+  };
+  const tasksDlq = queue(queueNames.tasksDeadLetter, a.visibilitySeconds, DLQ_RETENTION_SECONDS);
+  const tasks = queue(queueNames.tasks, a.visibilitySeconds, a.retentionSeconds, tasksDlq);
+  const resultsDlq = queue(queueNames.resultsDeadLetter, 30, DLQ_RETENTION_SECONDS);
+  const results = queue(queueNames.results, 30, a.retentionSeconds, resultsDlq);
+  return { tasks, tasksDlq, results, resultsDlq, arns: [tasks.arn, tasksDlq.arn, results.arn, resultsDlq.arn] };
+}
+
+/** Run objects and offloaded bodies, with lifecycle rules for exactly those prefixes. */
+function createStorage({ name, a, account, o, tags }: BatchParts): SecureBucket {
+  return new SecureBucket(`${name}-storage`, {
+    bucket: pulumi.interpolate`${a.cluster}-batch-${account}`,
+    versioned: a.versioning,
+    keep: a.deletionProtection,
+    forceDestroy: !a.deletionProtection,
+    lifecycleRules: batchLifecycleRules({ retentionSeconds: a.retentionSeconds, runRetentionDays: a.runRetentionDays, versioning: a.versioning }),
+    tags,
+  }, o);
+}
+
+/** The code: the release on the stock Node.js image (ADR 0008), the given image, or (neither) this ECR repository's. */
+function createImage({ name, a, args, o, tags }: BatchParts): BatchImage {
+  const release = args.release !== undefined ? taskReleaseContainer(args.release, a.region) : undefined;
+  const repo = release !== undefined || args.image !== undefined ? undefined : new aws.ecr.Repository(`${name}-worker`, {
+    name: `${a.cluster}-worker`,
+    imageTagMutability: 'MUTABLE',
+    imageScanningConfiguration: { scanOnPush: true },
+    encryptionConfigurations: [{ encryptionType: 'AES256' }],
+    forceDelete: !a.deletionProtection,
+    tags,
+  }, o);
+  if (repo) new aws.ecr.LifecyclePolicy(`${name}-worker`, {
+    repository: repo.name,
+    policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
+  }, o);
+  const image = release?.image ?? args.image ?? pulumi.interpolate`${repo!.repositoryUrl}:${args.imageTag ?? 'latest'}`;
+  return { release, repo, image };
+}
+
+/** The execution role (pulls the image, reads the task secrets) and the workers' least-privilege task role. */
+function createIdentity({ name, a, args, o, tags, t }: BatchParts, queues: BatchQueues, bucket: SecureBucket): BatchRoles {
+  const ecsTrust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
+  const execution = withTransform(aws.iam.Role, `${name}-execution`, { name: `${a.cluster}-execution`, assumeRolePolicy: ecsTrust, tags }, o, t.role);
+  new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: execution.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, o);
+  const secretArns = Object.values(a.secrets);
+  if (secretArns.length > 0) {
+    new aws.iam.RolePolicy(`${name}-execution-secrets`, {
+      role: execution.id,
+      policy: policyJson([
+        { Sid: 'ReadTaskSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'ssm:GetParameters'], Resource: secretArns },
+      ]),
+    }, o);
+  }
+  const task = withTransform(aws.iam.Role, `${name}-task`, { name: `${a.cluster}-task`, assumeRolePolicy: ecsTrust, tags }, o, t.role);
+  new aws.iam.RolePolicy(`${name}-task`, {
+    role: task.id,
+    policy: policyJson([
+      { Sid: 'LeaseTasks', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: queues.tasks.arn },
+      // A task that fails for good goes to the dead-letter queue with its error (Synkti SQS driver).
+      { Sid: 'DeadLetterTasks', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: queues.tasksDlq.arn },
+      { Sid: 'SendResults', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [queues.results.arn, queues.resultsDlq.arn] },
+      { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*` },
+      // State pools are read-only inputs for workers: the coordinator uploads them.
+      { Sid: 'ReadStatePools', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
+      ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
+    ]),
+  }, o);
+  return { execution, task };
+}
+
+/** The ECS cluster, its Fargate (Spot) capacity, the worker task definition and its service. */
+function createWorkers(
+  { name, a, args, o, tags, t }: BatchParts,
+  d: { network: SynktiNetwork; tasksSg: aws.ec2.SecurityGroup; queues: BatchQueues; bucket: SecureBucket; image: BatchImage; logGroup: aws.cloudwatch.LogGroup; roles: BatchRoles },
+): BatchWorkers {
+  const cluster = withTransform(aws.ecs.Cluster, `${name}-cluster`, {
+    name: a.cluster,
+    // Container Insights publishes RunningTaskCount, which the scale-from-zero rule reads.
+    settings: [{ name: 'containerInsights', value: 'enabled' }],
+    tags,
+  }, o, t.cluster);
+  const strategy = a.spot
+    ? [
+      { capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 - a.spotPercentage },
+      { capacityProvider: 'FARGATE_SPOT', base: 0, weight: a.spotPercentage },
+    ]
+    : [{ capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 }];
+  const providers = new aws.ecs.ClusterCapacityProviders(`${name}-capacity`, {
+    clusterName: cluster.name,
+    capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+    defaultCapacityProviderStrategies: strategy,
+  }, o);
+  const taskDefinition = withTransform(aws.ecs.TaskDefinition, `${name}-worker`, {
+    family: `${a.cluster}-worker`,
+    requiresCompatibilities: ['FARGATE'],
+    networkMode: 'awsvpc',
+    cpu: String(a.cpu),
+    memory: String(a.memory),
+    executionRoleArn: d.roles.execution.arn,
+    taskRoleArn: d.roles.task.arn,
+    runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
+    containerDefinitions: workerContainerDefinitions(a, d.image, d.queues, d.bucket, d.logGroup),
+    tags,
+  }, o, t.taskDefinition);
+  const service = withTransform(aws.ecs.Service, `${name}-worker`, {
+    name: `${a.cluster}-worker`,
+    cluster: cluster.arn,
+    taskDefinition: taskDefinition.arn,
+    desiredCount: a.desired,
+    capacityProviderStrategies: strategy,
+    networkConfiguration: { subnets: d.network.workloadSubnetIds, securityGroups: [d.tasksSg.id], assignPublicIp: args.vpcId !== undefined ? args.assignPublicIp ?? true : d.network.workloadsArePublic },
+    deploymentCircuitBreaker: { enable: true, rollback: true },
+    deploymentMinimumHealthyPercent: 50,
+    deploymentMaximumPercent: 200,
+    propagateTags: 'SERVICE',
+    enableExecuteCommand: false,
+    tags,
+  }, { ...o, dependsOn: [providers], ignoreChanges: ['desiredCount'] }, t.service);
+  return { cluster, service };
+}
+
+/** The worker container: every variable of the batch contract, so `synkti batch worker` with no flags has what it needs. */
+function workerContainerDefinitions(a: ResolvedBatchArgs, image: BatchImage, queues: BatchQueues, bucket: SecureBucket, logGroup: aws.cloudwatch.LogGroup): pulumi.Output<string> {
+  const stackEnv: Record<BatchWorkerEnvName, pulumi.Input<string>> = {
+    SYNKTI_CLUSTER: a.cluster,
+    SYNKTI_TASK_QUEUE_URL: queues.tasks.url,
+    SYNKTI_RESULT_QUEUE_URL: queues.results.url,
+    SYNKTI_DEAD_LETTER_QUEUE_URL: queues.tasksDlq.url,
+    SYNKTI_BUCKET: bucket.name,
+    SYNKTI_RUNS_PREFIX: RUNS_PREFIX,
+    SYNKTI_STATE_POOLS_PREFIX: STATE_POOLS_PREFIX,
+    SYNKTI_OBJECTIVE: a.objective,
+    AWS_REGION: a.region,
+  };
+  for (const key of Object.keys(stackEnv)) {
+    if (!(key in BATCH_WORKER_ENV)) throw new Error(`SpotBatchFleet injects ${key}, which the batch contract does not declare`);
+  }
+  const containerEnv: Record<string, pulumi.Input<string>> = { ...a.env, ...stackEnv, SYNKTI_BACKEND: 'sqs' };
+  const release = image.release;
+  return pulumi.all([image.image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) => JSON.stringify([{
+    name: 'worker',
+    image: img,
+    essential: true,
+    // The entrypoint hands argv[2..] to the release's CLI (argv[1] is the command's `synkti`).
+    ...(release !== undefined ? { entryPoint: release.entryPoint } : {}),
+    command: a.command,
+    environment: Object.entries(env).sort(([x], [y]) => x.localeCompare(y)).map(([key, value]) => ({ name: key, value })),
+    secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),
+    logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': group, 'awslogs-region': a.region, 'awslogs-stream-prefix': 'worker' } },
+    // Fargate Spot gives SIGTERM two minutes before the stop: the worker hands its leases back.
+    stopTimeout: 120,
+    readonlyRootFilesystem: false,
+  }]));
+}
+
+/** SQS publishes these itself: in-flight (NotVisible) and delayed tasks count as work. */
+function workQueries(tasksQueue: aws.sqs.Queue) {
+  return [
+    { id: 'visible', metricName: 'ApproximateNumberOfMessagesVisible' },
+    { id: 'inflight', metricName: 'ApproximateNumberOfMessagesNotVisible' },
+    { id: 'delayed', metricName: 'ApproximateNumberOfMessagesDelayed' },
+  ].map((m) => ({
+    id: m.id, returnData: false,
+    metric: { namespace: 'AWS/SQS', metricName: m.metricName, dimensions: { QueueName: tasksQueue.name }, period: 60, stat: 'Maximum' },
+  }));
+}
+
+/**
+ * Target tracking on backlog per worker, a scale-to-minimum rule when the queue is idle
+ * (in flight included) and a scale-from-zero rule (target tracking cannot scale out from zero).
+ */
+function createScaling({ name, a, o, tags, t }: BatchParts, queues: BatchQueues, workers: BatchWorkers): void {
+  const target = new aws.appautoscaling.Target(`${name}-worker`, {
+    serviceNamespace: 'ecs',
+    scalableDimension: 'ecs:service:DesiredCount',
+    resourceId: pulumi.interpolate`service/${workers.cluster.name}/${workers.service.name}`,
+    minCapacity: a.min,
+    maxCapacity: a.max,
+    tags,
+  }, o);
+  const scaling = { serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId };
+  const work = workQueries(queues.tasks);
+  const running = {
+    id: 'running', returnData: false,
+    metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: workers.cluster.name, ServiceName: workers.service.name }, period: 60, stat: 'Maximum' },
+  };
+  const customizedMetricSpecification = a.backlogSource === 'coordinator'
+    ? {
+      namespace: BATCH_METRIC_NAMESPACE,
+      metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
+      dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
+      statistic: 'Average',
+    }
+    : {
+      metrics: [
+        ...[...work, running].map((q) => ({
+          id: q.id, returnData: false,
+          metricStat: { stat: 'Maximum', metric: { namespace: q.metric.namespace, metricName: q.metric.metricName, dimensions: Object.entries(q.metric.dimensions).map(([dimName, value]) => ({ name: dimName, value })) } },
+        })),
+        { id: 'perworker', expression: 'IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)', label: 'backlog per worker', returnData: true },
+      ],
+    };
+  withTransform(aws.appautoscaling.Policy, `${name}-backlog`, {
+    name: `${a.cluster}-backlog-per-worker`,
+    policyType: 'TargetTrackingScaling',
+    ...scaling,
+    targetTrackingScalingPolicyConfiguration: {
+      targetValue: a.backlogTarget,
+      scaleInCooldown: 300,
+      scaleOutCooldown: 60,
+      customizedMetricSpecification,
+    },
+  }, o, t.scalingPolicy);
+  const toZero = withTransform(aws.appautoscaling.Policy, `${name}-scale-to-zero`, {
+    name: `${a.cluster}-scale-to-min-when-idle`,
+    policyType: 'StepScaling',
+    ...scaling,
+    stepScalingPolicyConfiguration: {
+      adjustmentType: 'ExactCapacity', cooldown: 300, metricAggregationType: 'Maximum',
+      stepAdjustments: [{ metricIntervalUpperBound: '0', scalingAdjustment: a.min }],
+    },
+  }, o, t.scalingPolicy);
+  withTransform(aws.cloudwatch.MetricAlarm, `${name}-idle`, {
+    name: `${a.cluster}-queue-idle`,
+    alarmDescription: 'No task visible, delayed or in flight: scale the workers to the minimum',
+    comparisonOperator: 'LessThanOrEqualToThreshold',
+    threshold: 0,
+    evaluationPeriods: a.scaleToZeroMinutes,
+    datapointsToAlarm: a.scaleToZeroMinutes,
+    // No data means no recent activity to prove idleness: never scale in on silence alone.
+    treatMissingData: 'notBreaching',
+    metricQueries: [...work, { id: 'work', expression: 'visible + inflight + delayed', label: 'tasks visible, in flight or delayed', returnData: true }],
+    alarmActions: [toZero.arn],
+    tags,
+  }, o, t.alarm);
+  const fromZero = withTransform(aws.appautoscaling.Policy, `${name}-scale-from-zero`, {
+    name: `${a.cluster}-scale-from-zero`,
+    policyType: 'StepScaling',
+    ...scaling,
+    stepScalingPolicyConfiguration: {
+      adjustmentType: 'ExactCapacity', cooldown: 60, metricAggregationType: 'Maximum',
+      stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: Math.max(1, a.min) }],
+    },
+  }, o, t.scalingPolicy);
+  withTransform(aws.cloudwatch.MetricAlarm, `${name}-work-waiting`, {
+    name: `${a.cluster}-work-waiting`,
+    alarmDescription: 'Tasks are waiting and no worker runs: start one (target tracking cannot scale out from zero)',
+    comparisonOperator: 'GreaterThanThreshold',
+    threshold: 0,
+    evaluationPeriods: 1,
+    treatMissingData: 'notBreaching',
+    metricQueries: [
+      ...work,
+      running,
+      // Fires only while nothing runs, so its exact capacity is always a scale-out.
+      { id: 'waiting', expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)', label: 'work waiting with no worker', returnData: true },
+    ],
+    alarmActions: [fromZero.arn],
+    tags,
+  }, o, t.alarm);
+}
+
+/** Tasks in the dead-letter queue: a person should look. */
+function createAlarms({ name, a, args, o, tags, t }: BatchParts, queues: BatchQueues): void {
+  withTransform(aws.cloudwatch.MetricAlarm, `${name}-dead-letters`, {
+    name: `${a.cluster}-dead-letters`,
+    alarmDescription: 'Tasks reached the dead-letter queue: inspect with `synkti batch dlq list`',
+    comparisonOperator: 'GreaterThanThreshold',
+    threshold: 0,
+    evaluationPeriods: 1,
+    namespace: 'AWS/SQS',
+    metricName: 'ApproximateNumberOfMessagesVisible',
+    dimensions: { QueueName: queues.tasksDlq.name },
+    period: 300,
+    statistic: 'Maximum',
+    treatMissingData: 'notBreaching',
+    ...(args.alarmTopicArn !== undefined ? { alarmActions: [args.alarmTopicArn] } : {}),
+    tags,
+  }, o, t.alarm);
+}
+
+/** The role the coordinator assumes: no access keys are ever made. */
+function createCoordinatorRole({ name, a, args, o, tags, t, account }: BatchParts, queues: BatchQueues, bucket: SecureBucket): aws.iam.Role {
+  const principals = args.coordinatorPrincipals ?? [pulumi.interpolate`arn:aws:iam::${account}:root`];
+  const role = withTransform(aws.iam.Role, `${name}-coordinator`, {
+    name: `${a.cluster}-coordinator`,
+    assumeRolePolicy: policyJson([{ Effect: 'Allow', Principal: { AWS: principals }, Action: 'sts:AssumeRole' }]),
+    maxSessionDuration: 43_200,
+    tags,
+  }, o, t.role);
+  new aws.iam.RolePolicy(`${name}-coordinator`, {
+    role: role.id,
+    policy: policyJson([
+      {
+        Sid: 'Queues', Effect: 'Allow',
+        Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:PurgeQueue'],
+        Resource: queues.arns,
+      },
+      { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`] },
+      { Sid: 'StatePools', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
+      // Unconditional on this bucket: without s3:ListBucket, S3 answers a GET or HEAD of a missing key
+      // (a new run's checkpoint, the cancel marker checked every generation) with 403, not 404, and
+      // that check carries no s3:prefix, so a prefix condition denies it (seen on the emulated AWS).
+      { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
+      // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
+      { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
+      { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
+    ]),
+  }, o);
+  return role;
+}
+
+/** Optional Redis: TLS and at-rest encryption always on, reachable only from the workers. */
+function createRedis({ name, a, o, tags, t }: BatchParts, redis: BatchRedisArgs, network: SynktiNetwork, tasksSg: aws.ec2.SecurityGroup): aws.elasticache.ReplicationGroup {
+  const nodes = redis.numNodes ?? 1;
+  const redisSg = withTransform(aws.ec2.SecurityGroup, `${name}-redis`, {
+    name: `${a.cluster}-redis`,
+    description: `Redis of ${a.cluster}: only from its workers`,
+    vpcId: network.vpcId,
+    ingress: [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, securityGroups: [tasksSg.id], description: 'from batch workers' }],
+    egress: [],
+    tags,
+  }, o, t.securityGroup);
+  const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-redis`, { name: `${a.cluster}-redis`, subnetIds: network.workloadSubnetIds, tags }, o);
+  return new aws.elasticache.ReplicationGroup(`${name}-redis`, {
+    replicationGroupId: `${a.cluster}-redis`.slice(0, 40),
+    description: `Redis of ${a.cluster}`,
+    engine: 'redis',
+    nodeType: redis.nodeType ?? 'cache.t4g.small',
+    numCacheClusters: nodes,
+    automaticFailoverEnabled: nodes > 1,
+    multiAzEnabled: nodes > 1,
+    port: 6379,
+    subnetGroupName: subnetGroup.name,
+    securityGroupIds: [redisSg.id],
+    atRestEncryptionEnabled: true,
+    transitEncryptionEnabled: true,
+    authToken: pulumi.secret(redis.authToken),
+    tags,
+  }, o);
+}
+
+/** What the coordinator runs with: no credentials, the role it assumes instead. */
+function coordinatorEnvOf(a: ResolvedBatchArgs, queues: BatchQueues, bucket: SecureBucket, role: aws.iam.Role): pulumi.Output<Record<string, string>> {
+  return pulumi.all([queues.tasks.url, queues.results.url, bucket.name, role.arn]).apply(([tasksUrl, resultsUrl, bucketName, roleArn]): Record<string, string> => ({
+    SYNKTI_BACKEND: 'sqs',
+    SYNKTI_CLUSTER: a.cluster,
+    SYNKTI_TASK_QUEUE_URL: tasksUrl,
+    SYNKTI_RESULT_QUEUE_URL: resultsUrl,
+    SYNKTI_BUCKET: bucketName,
+    AWS_REGION: a.region,
+    // Credentials come from assuming this role (profile role_arn or `aws sts assume-role`), never keys.
+    SYNKTI_COORDINATOR_ROLE_ARN: roleArn,
+  }));
+}

@@ -19,8 +19,10 @@ import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
 } from '../validate.ts';
 import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
+import { SynktiNetwork } from './network.ts';
 import { SecureBucket } from './secure-bucket.ts';
 import { checkDeregistrationDelay, targetGroupStatements, withTargetGroup } from './serve-load-balancer.ts';
+import { withTransform, type Transform } from './transform.ts';
 import { serveWorkerUserData, type ServeWorkerBootArgs } from './worker-user-data.ts';
 import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
@@ -159,6 +161,8 @@ export interface SpotServeFleetArgs {
   checkpointExpireDays?: number | undefined;
   /** Tags added to every resource. @default {} */
   tags?: Record<string, string> | undefined;
+  /** Adjust the args of child resources before they are made (see transform.ts). @default {} */
+  transform?: SpotServeFleetTransform | undefined;
 }
 
 interface ResolvedServeArgs {
@@ -412,6 +416,32 @@ function ingressFromCidrs(port: number, cidrs: string[], description: string): a
   return cidrs.length === 0 ? [] : [{ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: cidrs, description }];
 }
 
+/** Hooks for the fleet's child resources (see transform.ts): each gets the args this component built. */
+export interface SpotServeFleetTransform {
+  role?: Transform<aws.iam.RoleArgs> | undefined;
+  securityGroup?: Transform<aws.ec2.SecurityGroupArgs> | undefined;
+  launchTemplate?: Transform<aws.ec2.LaunchTemplateArgs> | undefined;
+  autoScalingGroup?: Transform<aws.autoscaling.GroupArgs> | undefined;
+  loadBalancer?: Transform<aws.lb.LoadBalancerArgs> | undefined;
+  targetGroup?: Transform<aws.lb.TargetGroupArgs> | undefined;
+}
+
+/** What every part of the fleet is built from. */
+interface ServeParts {
+  name: string;
+  a: ResolvedServeArgs;
+  args: SpotServeFleetArgs;
+  /** Options of every child: parent and the region's provider. */
+  o: pulumi.CustomResourceOptions;
+  tags: Record<string, string>;
+  account: pulumi.Output<string>;
+  t: SpotServeFleetTransform;
+}
+
+interface ServeStorage { models: SecureBucket; checkpoints: SecureBucket }
+interface ServeIdentity { role: aws.iam.Role; profile: aws.iam.InstanceProfile }
+interface ServeSecurityGroups { worker: aws.ec2.SecurityGroup; alb: aws.ec2.SecurityGroup | undefined }
+
 export class SpotServeFleet extends pulumi.ComponentResource {
   /** Instance profile of the workers (reference output `worker_instance_profile_name`). */
   readonly workerInstanceProfileName: pulumi.Output<string>;
@@ -440,201 +470,32 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     this.clusterName = a.project;
     this.environment = a.environment;
     const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region }, { parent: this });
-    const child = { parent: this, provider };
+    const o = { parent: this, provider };
     const tags = { ...args.tags, [TAG_CLUSTER]: a.project };
+    const parts: ServeParts = { name, a, args, o, tags, account: aws.getCallerIdentityOutput({}, o).accountId, t: args.transform ?? {} };
 
-    const account = aws.getCallerIdentityOutput({}, child).accountId;
-    let vpcId: pulumi.Input<string>;
-    let subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-    if (args.vpcId !== undefined && args.subnetIds !== undefined) {
-      vpcId = args.vpcId;
-      subnetIds = args.subnetIds;
-    } else {
-      const vpc = args.vpcId !== undefined ? pulumi.output(args.vpcId) : aws.ec2.getVpcOutput({ default: true }, child).id;
-      vpcId = vpc;
-      subnetIds = args.subnetIds ?? aws.ec2.getSubnetsOutput({
-        filters: [{ name: 'vpc-id', values: [vpc] }, { name: 'default-for-az', values: ['true'] }],
-      }, child).ids;
-    }
+    // The default VPC (or the given one): workers reach each other on private addresses.
+    const network = new SynktiNetwork(name, { source: { kind: 'default', vpcId: args.vpcId, subnetIds: args.subnetIds }, label: a.project, tags }, o);
+    const storage = createStorage(parts);
+    const identity = createIdentity(parts);
+    const groups = createSecurityGroups(parts, network);
+    // After the group: launches may use exactly this group.
+    createWorkerPolicy(parts, storage, identity, groups, network);
+    // Before the template: its ARN rides in the launch tags and the agents' config.
+    const targetGroup = a.loadBalancer ? createTargetGroup(parts, network, identity) : undefined;
+    const template = createLaunchTemplate(parts, { storage, identity, groups, network, targetGroup });
+    const loadBalancer = a.loadBalancer && groups.alb && targetGroup ? createLoadBalancer(parts, a.loadBalancer, network, groups.alb, targetGroup) : undefined;
+    const group = createWorkerGroup(parts, network, template, targetGroup);
 
-    // --- storage -----------------------------------------------------------------------
-    // Account id in the name: nobody else can own a bucket by this name in front of us.
-    const models = new SecureBucket(`${name}-models`, {
-      bucket: pulumi.interpolate`${a.project}-models-${account}`,
-      versioned: true,
-      keep: true,
-      lifecycleRules: [{ id: 'expire-old-versions', prefix: '', noncurrentExpireDays: 30 }],
-      tags,
-    }, child);
-    const checkpoints = new SecureBucket(`${name}-checkpoints`, {
-      bucketPrefix: `${a.project}-checkpoints`,
-      forceDestroy: true,
-      lifecycleRules: [{ id: 'expire-checkpoints', prefix: '', expireDays: a.checkpointExpireDays }],
-      tags,
-    }, child);
-    this.modelsBucketName = models.name;
-    this.checkpointsBucketName = checkpoints.name;
-    this.artifactsLocation = pulumi.interpolate`s3://${models.name}/${ARTIFACTS_PREFIX}`;
-
-    // --- identity ----------------------------------------------------------------------
-    const role = new aws.iam.Role(`${name}-worker`, {
-      name: `${a.project}-worker`,
-      assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'),
-      tags,
-    }, child);
-    const profile = new aws.iam.InstanceProfile(`${name}-worker`, { name: `${a.project}-worker`, role: role.name, tags }, child);
-    new aws.iam.RolePolicyAttachment(`${name}-worker-ssm`, { role: role.name, policyArn: SSM_MANAGED_POLICY_ARN }, child);
-    this.workerInstanceProfileName = profile.name;
-    this.workerRoleArn = role.arn;
-
-    // --- network -----------------------------------------------------------------------
-    let albSg: aws.ec2.SecurityGroup | undefined;
-    if (a.loadBalancer) {
-      const lbPorts = a.loadBalancer.certificateArn !== undefined ? [80, 443] : [80];
-      albSg = new aws.ec2.SecurityGroup(`${name}-alb`, {
-        name: `${a.project}-alb`,
-        description: `Load balancer of ${a.project}: HTTP(S) in, router port out`,
-        vpcId,
-        ingress: lbPorts.map((port) => ({ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: a.loadBalancer!.allowedCidrBlocks, description: `HTTP${port === 443 ? 'S' : ''} from clients` })),
-        egress: [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, cidrBlocks: ['0.0.0.0/0'], description: 'to the routers' }],
-        tags,
-      }, child);
-    }
-    const sg = new aws.ec2.SecurityGroup(`${name}-worker`, {
-      name: `${a.project}-worker`,
-      description: `Workers of ${a.project}: router from allowed sources, peers on every Synkti port, no SSH`,
-      vpcId,
-      ingress: [
-        ...ingressFromCidrs(a.ports.router, a.allowedCidrs, 'router from allowed CIDR blocks'),
-        ...(albSg ? [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, securityGroups: [albSg.id], description: 'router from the load balancer' }] : []),
-        { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, self: true, description: 'router from peers' },
-        { protocol: 'tcp', fromPort: a.ports.workload, toPort: a.ports.workload, self: true, description: 'model server from peers' },
-        { protocol: 'tcp', fromPort: a.ports.agent, toPort: a.ports.agent, self: true, description: 'agent API and gossip from peers' },
-        ...ingressFromCidrs(22, a.sshCidrs, 'SSH (escape hatch; prefer SSM)'),
-      ],
-      egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs, S3, model downloads' }],
-      tags,
-    }, child);
-    this.workerSecurityGroupId = sg.id;
-
-    // --- worker policy (after the group: launches may use exactly this group) ---------
-    const statements: PolicyStatementInput[] = serveWorkerPolicyStatements({
-      cluster: a.project, region: a.region, account,
-      modelsBucketArn: models.arn, checkpointsBucketArn: checkpoints.arn,
-      secretParameter: a.secretParameter, secretKmsKeyArn: a.secretKmsKeyArn, externalModel: a.model?.bucket !== undefined ? { bucket: a.model.bucket, key: a.model.key } : undefined,
-      replacement: a.agentReplacement ? {
-        roleArn: role.arn, instanceProfileArn: profile.arn, securityGroupId: sg.id, vpcId,
-        imageId: typeof args.imageId === 'string' && AMI_ID_RE.test(args.imageId) ? args.imageId : undefined,
-      } : undefined,
-    });
-    new aws.iam.RolePolicy(`${name}-worker`, { role: role.id, policy: policyJson(statements) }, child);
-
-    // --- load balancer target group (before the template: its ARN rides in the launch tags and the agents' config)
-    let targetGroup: aws.lb.TargetGroup | undefined;
-    if (a.loadBalancer) {
-      targetGroup = new aws.lb.TargetGroup(`${name}-routers`, {
-        namePrefix: 'synkti',
-        port: a.ports.router,
-        protocol: 'HTTP',
-        vpcId,
-        targetType: 'instance',
-        // Inside the notice: a node leaves at t=0 and its in-flight streams finish meanwhile.
-        deregistrationDelay: a.loadBalancer.deregistrationDelaySeconds,
-        healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
-        tags,
-      }, child);
-      // The worker leaves (and a replacement joins) exactly this group; its own policy, beside the EC2 one.
-      new aws.iam.RolePolicy(`${name}-worker-load-balancer`, { role: role.id, policy: policyJson(targetGroupStatements(targetGroup.arn, a.project)) }, child);
-    }
+    this.modelsBucketName = storage.models.name;
+    this.checkpointsBucketName = storage.checkpoints.name;
+    this.artifactsLocation = pulumi.interpolate`s3://${storage.models.name}/${ARTIFACTS_PREFIX}`;
+    this.workerInstanceProfileName = identity.profile.name;
+    this.workerRoleArn = identity.role.arn;
+    this.workerSecurityGroupId = groups.worker.id;
     this.targetGroupArn = targetGroup ? targetGroup.arn : pulumi.output(undefined);
-
-    // --- launch template ---------------------------------------------------------------
-    let userData: pulumi.Input<string> | undefined;
-    if (args.userData !== undefined) {
-      userData = pulumi.output(args.userData).apply((text) => Buffer.from(text, 'utf8').toString('base64'));
-    } else if (a.boot !== undefined) {
-      // The script bootstrap's workers boot with (checked at resolve time), for this bucket and account.
-      const boot = a.boot;
-      const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
-      // The group's subnets with their zones ride in the cluster config: a worker's own
-      // replacements (Replacer, SpotReturn) can then go to any of the group's zones.
-      const subnets = pulumi.output(subnetIds).apply((ids) => pulumi.all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, child).availabilityZone.apply((zone) => ({ subnetId: id, zone })))));
-      userData = pulumi.all([models.name, account, modelUri, targetGroup?.arn, subnets]).apply(([bucket, acct, uri, targetGroupArn, zoned]) => Buffer.from(serveWorkerUserData({
-        spec: withTargetGroup({ ...a.spec, aws: { subnets: zoned } }, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
-      }), 'utf8').toString('base64'));
-    }
-    const launchTags = { ...tags, [TAG_ROLE]: a.role, ...(targetGroup ? { [TAG_TARGET_GROUPS]: targetGroup.arn } : {}) };
-    const template = new aws.ec2.LaunchTemplate(`${name}-worker`, {
-      namePrefix: `${a.project}-worker-`,
-      imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
-      // No instanceMarketOptions: the group's mixed-instances policy decides spot vs on-demand.
-      iamInstanceProfile: { arn: profile.arn },
-      vpcSecurityGroupIds: [sg.id],
-      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
-      blockDeviceMappings: [{ deviceName: a.rootDeviceName, ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' } }],
-      ...(userData !== undefined ? { userData } : {}),
-      tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: launchTags })),
-      updateDefaultVersion: true,
-      tags,
-    }, child);
     this.launchTemplateId = template.id;
-
-    // --- load balancer -----------------------------------------------------------------
-    let lbDns: pulumi.Output<string | undefined> = pulumi.output(undefined);
-    if (a.loadBalancer && albSg && targetGroup) {
-      const lb = new aws.lb.LoadBalancer(`${name}-alb`, {
-        name: `${a.project}-alb`.slice(0, 32),
-        loadBalancerType: 'application',
-        internal: a.loadBalancer.internal ?? false,
-        securityGroups: [albSg.id],
-        subnets: subnetIds,
-        dropInvalidHeaderFields: true,
-        enableDeletionProtection: a.deletionProtection,
-        tags,
-      }, child);
-      if (a.loadBalancer.certificateArn !== undefined) {
-        new aws.lb.Listener(`${name}-https`, {
-          loadBalancerArn: lb.arn, port: 443, protocol: 'HTTPS', sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-          certificateArn: a.loadBalancer.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
-        }, child);
-        new aws.lb.Listener(`${name}-http`, {
-          loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP',
-          defaultActions: [{ type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } }], tags,
-        }, child);
-      } else {
-        new aws.lb.Listener(`${name}-http`, {
-          loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
-        }, child);
-      }
-      lbDns = lb.dnsName;
-    }
-    this.loadBalancerDnsName = lbDns;
-
-    // --- Auto Scaling group ------------------------------------------------------------
-    const group = new aws.autoscaling.Group(`${name}-workers`, {
-      namePrefix: `${a.project}-worker-`,
-      minSize: a.workerCount,
-      maxSize: a.maxWorkerCount,
-      desiredCapacity: a.workerCount,
-      vpcZoneIdentifiers: subnetIds,
-      capacityRebalance: true,
-      healthCheckType: targetGroup ? 'ELB' : 'EC2',
-      healthCheckGracePeriod: 600,
-      ...(targetGroup ? { targetGroupArns: [targetGroup.arn] } : {}),
-      mixedInstancesPolicy: {
-        instancesDistribution: {
-          onDemandBaseCapacity: a.onDemandBase,
-          onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
-          spotAllocationStrategy: 'price-capacity-optimized',
-          // No spotMaxPrice: a max price only raises interruptions (docs/field-notes.md).
-        },
-        launchTemplate: {
-          launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },
-          overrides: a.instanceTypes.map((instanceType) => ({ instanceType })),
-        },
-      },
-      tags: [{ key: 'Name', value: `${a.project}-worker`, propagateAtLaunch: true }],
-    }, child);
+    this.loadBalancerDnsName = loadBalancer ? loadBalancer.dnsName : pulumi.output(undefined);
     this.autoScalingGroupName = group.name;
 
     this.registerOutputs({
@@ -650,4 +511,196 @@ export class SpotServeFleet extends pulumi.ComponentResource {
       targetGroupArn: this.targetGroupArn,
     });
   }
+}
+
+/** Model weights and agent artifacts (kept), and checkpoints (expire). */
+function createStorage({ name, a, o, tags, account }: ServeParts): ServeStorage {
+  // Account id in the name: nobody else can own a bucket by this name in front of us.
+  const models = new SecureBucket(`${name}-models`, {
+    bucket: pulumi.interpolate`${a.project}-models-${account}`,
+    versioned: true,
+    keep: true,
+    lifecycleRules: [{ id: 'expire-old-versions', prefix: '', noncurrentExpireDays: 30 }],
+    tags,
+  }, o);
+  const checkpoints = new SecureBucket(`${name}-checkpoints`, {
+    bucketPrefix: `${a.project}-checkpoints`,
+    forceDestroy: true,
+    lifecycleRules: [{ id: 'expire-checkpoints', prefix: '', expireDays: a.checkpointExpireDays }],
+    tags,
+  }, o);
+  return { models, checkpoints };
+}
+
+/** The workers' role and instance profile (SSM instead of SSH). */
+function createIdentity({ name, a, o, tags, t }: ServeParts): ServeIdentity {
+  const role = withTransform(aws.iam.Role, `${name}-worker`, {
+    name: `${a.project}-worker`,
+    assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'),
+    tags,
+  }, o, t.role);
+  const profile = new aws.iam.InstanceProfile(`${name}-worker`, { name: `${a.project}-worker`, role: role.name, tags }, o);
+  new aws.iam.RolePolicyAttachment(`${name}-worker-ssm`, { role: role.name, policyArn: SSM_MANAGED_POLICY_ARN }, o);
+  return { role, profile };
+}
+
+/** The workers' group (router from allowed sources, peers on every Synkti port, no SSH) and the load balancer's. */
+function createSecurityGroups({ name, a, o, tags, t }: ServeParts, network: SynktiNetwork): ServeSecurityGroups {
+  let alb: aws.ec2.SecurityGroup | undefined;
+  if (a.loadBalancer) {
+    const lbPorts = a.loadBalancer.certificateArn !== undefined ? [80, 443] : [80];
+    const allowed = a.loadBalancer.allowedCidrBlocks;
+    alb = withTransform(aws.ec2.SecurityGroup, `${name}-alb`, {
+      name: `${a.project}-alb`,
+      description: `Load balancer of ${a.project}: HTTP(S) in, router port out`,
+      vpcId: network.vpcId,
+      ingress: lbPorts.map((port) => ({ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: allowed, description: `HTTP${port === 443 ? 'S' : ''} from clients` })),
+      egress: [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, cidrBlocks: ['0.0.0.0/0'], description: 'to the routers' }],
+      tags,
+    }, o, t.securityGroup);
+  }
+  const worker = withTransform(aws.ec2.SecurityGroup, `${name}-worker`, {
+    name: `${a.project}-worker`,
+    description: `Workers of ${a.project}: router from allowed sources, peers on every Synkti port, no SSH`,
+    vpcId: network.vpcId,
+    ingress: [
+      ...ingressFromCidrs(a.ports.router, a.allowedCidrs, 'router from allowed CIDR blocks'),
+      ...(alb ? [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, securityGroups: [alb.id], description: 'router from the load balancer' }] : []),
+      { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, self: true, description: 'router from peers' },
+      { protocol: 'tcp', fromPort: a.ports.workload, toPort: a.ports.workload, self: true, description: 'model server from peers' },
+      { protocol: 'tcp', fromPort: a.ports.agent, toPort: a.ports.agent, self: true, description: 'agent API and gossip from peers' },
+      ...ingressFromCidrs(22, a.sshCidrs, 'SSH (escape hatch; prefer SSM)'),
+    ],
+    egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs, S3, model downloads' }],
+    tags,
+  }, o, t.securityGroup);
+  return { worker, alb };
+}
+
+/** The worker role's policy: its own cluster's instances, buckets and prefixes (serveWorkerPolicyStatements). */
+function createWorkerPolicy({ name, a, args, o, account }: ServeParts, storage: ServeStorage, identity: ServeIdentity, groups: ServeSecurityGroups, network: SynktiNetwork): void {
+  const statements: PolicyStatementInput[] = serveWorkerPolicyStatements({
+    cluster: a.project, region: a.region, account,
+    modelsBucketArn: storage.models.arn, checkpointsBucketArn: storage.checkpoints.arn,
+    secretParameter: a.secretParameter, secretKmsKeyArn: a.secretKmsKeyArn, externalModel: a.model?.bucket !== undefined ? { bucket: a.model.bucket, key: a.model.key } : undefined,
+    replacement: a.agentReplacement ? {
+      roleArn: identity.role.arn, instanceProfileArn: identity.profile.arn, securityGroupId: groups.worker.id, vpcId: network.vpcId,
+      imageId: typeof args.imageId === 'string' && AMI_ID_RE.test(args.imageId) ? args.imageId : undefined,
+    } : undefined,
+  });
+  new aws.iam.RolePolicy(`${name}-worker`, { role: identity.role.id, policy: policyJson(statements) }, o);
+}
+
+/** The routers' target group, and the worker's right to leave (and a replacement's to join) exactly it. */
+function createTargetGroup({ name, a, o, tags, t }: ServeParts, network: SynktiNetwork, identity: ServeIdentity): aws.lb.TargetGroup {
+  const targetGroup = withTransform(aws.lb.TargetGroup, `${name}-routers`, {
+    namePrefix: 'synkti',
+    port: a.ports.router,
+    protocol: 'HTTP',
+    vpcId: network.vpcId,
+    targetType: 'instance',
+    // Inside the notice: a node leaves at t=0 and its in-flight streams finish meanwhile.
+    deregistrationDelay: a.loadBalancer?.deregistrationDelaySeconds,
+    healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
+    tags,
+  }, o, t.targetGroup);
+  new aws.iam.RolePolicy(`${name}-worker-load-balancer`, { role: identity.role.id, policy: policyJson(targetGroupStatements(targetGroup.arn, a.project)) }, o);
+  return targetGroup;
+}
+
+/** The boot script: the user's, or bootstrap's for this bucket and account (checked at resolve time). */
+function workerUserData({ a, args, account }: ServeParts, storage: ServeStorage, network: SynktiNetwork, targetGroup: aws.lb.TargetGroup | undefined, lookup: pulumi.InvokeOptions): pulumi.Input<string> | undefined {
+  if (args.userData !== undefined) return pulumi.output(args.userData).apply((text) => Buffer.from(text, 'utf8').toString('base64'));
+  if (a.boot === undefined) return undefined;
+  const boot = a.boot;
+  const models = storage.models;
+  const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
+  // The group's subnets with their zones ride in the cluster config: a worker's own
+  // replacements (Replacer, SpotReturn) can then go to any of the group's zones.
+  const subnets = pulumi.output(network.workloadSubnetIds).apply((ids) => pulumi.all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, lookup).availabilityZone.apply((zone) => ({ subnetId: id, zone })))));
+  return pulumi.all([models.name, account, modelUri, targetGroup?.arn, subnets]).apply(([bucket, acct, uri, targetGroupArn, zoned]) => Buffer.from(serveWorkerUserData({
+    spec: withTargetGroup({ ...a.spec, aws: { subnets: zoned } }, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
+  }), 'utf8').toString('base64'));
+}
+
+/** The on-demand launch template the group's mixed-instances policy launches from (IMDSv2, encrypted root). */
+function createLaunchTemplate(
+  parts: ServeParts,
+  d: { storage: ServeStorage; identity: ServeIdentity; groups: ServeSecurityGroups; network: SynktiNetwork; targetGroup: aws.lb.TargetGroup | undefined },
+): aws.ec2.LaunchTemplate {
+  const { name, a, args, o, tags, t } = parts;
+  const userData = workerUserData(parts, d.storage, d.network, d.targetGroup, o);
+  const launchTags = { ...tags, [TAG_ROLE]: a.role, ...(d.targetGroup ? { [TAG_TARGET_GROUPS]: d.targetGroup.arn } : {}) };
+  return withTransform(aws.ec2.LaunchTemplate, `${name}-worker`, {
+    namePrefix: `${a.project}-worker-`,
+    imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
+    // No instanceMarketOptions: the group's mixed-instances policy decides spot vs on-demand.
+    iamInstanceProfile: { arn: d.identity.profile.arn },
+    vpcSecurityGroupIds: [d.groups.worker.id],
+    metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
+    blockDeviceMappings: [{ deviceName: a.rootDeviceName, ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' } }],
+    ...(userData !== undefined ? { userData } : {}),
+    tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: launchTags })),
+    updateDefaultVersion: true,
+    tags,
+  }, o, t.launchTemplate);
+}
+
+/** The Application Load Balancer with its listeners (HTTPS with a certificate, 80 redirecting to it). */
+function createLoadBalancer(
+  { name, a, o, tags, t }: ServeParts, lbArgs: NonNullable<ResolvedServeArgs['loadBalancer']>, network: SynktiNetwork, albSg: aws.ec2.SecurityGroup, targetGroup: aws.lb.TargetGroup,
+): aws.lb.LoadBalancer {
+  const lb = withTransform(aws.lb.LoadBalancer, `${name}-alb`, {
+    name: `${a.project}-alb`.slice(0, 32),
+    loadBalancerType: 'application',
+    internal: lbArgs.internal ?? false,
+    securityGroups: [albSg.id],
+    subnets: network.workloadSubnetIds,
+    dropInvalidHeaderFields: true,
+    enableDeletionProtection: a.deletionProtection,
+    tags,
+  }, o, t.loadBalancer);
+  if (lbArgs.certificateArn !== undefined) {
+    new aws.lb.Listener(`${name}-https`, {
+      loadBalancerArn: lb.arn, port: 443, protocol: 'HTTPS', sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      certificateArn: lbArgs.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+    }, o);
+    new aws.lb.Listener(`${name}-http`, {
+      loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP',
+      defaultActions: [{ type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } }], tags,
+    }, o);
+  } else {
+    new aws.lb.Listener(`${name}-http`, {
+      loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+    }, o);
+  }
+  return lb;
+}
+
+/** The Auto Scaling group: price-capacity-optimized spot across the GPU types, capacity rebalancing. */
+function createWorkerGroup({ name, a, o, t }: ServeParts, network: SynktiNetwork, template: aws.ec2.LaunchTemplate, targetGroup: aws.lb.TargetGroup | undefined): aws.autoscaling.Group {
+  return withTransform(aws.autoscaling.Group, `${name}-workers`, {
+    namePrefix: `${a.project}-worker-`,
+    minSize: a.workerCount,
+    maxSize: a.maxWorkerCount,
+    desiredCapacity: a.workerCount,
+    vpcZoneIdentifiers: network.workloadSubnetIds,
+    capacityRebalance: true,
+    healthCheckType: targetGroup ? 'ELB' : 'EC2',
+    healthCheckGracePeriod: 600,
+    ...(targetGroup ? { targetGroupArns: [targetGroup.arn] } : {}),
+    mixedInstancesPolicy: {
+      instancesDistribution: {
+        onDemandBaseCapacity: a.onDemandBase,
+        onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
+        spotAllocationStrategy: 'price-capacity-optimized',
+        // No spotMaxPrice: a max price only raises interruptions (docs/field-notes.md).
+      },
+      launchTemplate: {
+        launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },
+        overrides: a.instanceTypes.map((instanceType) => ({ instanceType })),
+      },
+    },
+    tags: [{ key: 'Name', value: `${a.project}-worker`, propagateAtLaunch: true }],
+  }, o, t.autoScalingGroup);
 }

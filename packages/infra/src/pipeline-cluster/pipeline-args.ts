@@ -2,7 +2,10 @@
  * `PipelineClusterArgs`, the dev/staging/production presets, and their resolution. Every
  * check happens here, before any resource registers.
  */
+import type * as aws from '@pulumi/aws';
 import type * as pulumi from '@pulumi/pulumi';
+import type { SynktiNetworkTransform } from '../aws/network.ts';
+import type { Transform } from '../aws/transform.ts';
 import { ENVIRONMENTS, environmentFromStack, type EnvironmentName } from '../environments.ts';
 import type { TaskReleaseArgs } from '../aws/task-release.ts';
 import { checkCidrs, checkInstanceTypes, checkInt, checkLogRetention, checkProjectName, checkRegion, inputError } from '../validate.ts';
@@ -112,6 +115,24 @@ export interface PipelineClusterArgs {
   logRetentionDays?: number | undefined;
   /** Tags added to every resource. @default {} */
   tags?: Record<string, string> | undefined;
+  /** Adjust the args of child resources before they are made (see aws/transform.ts). @default {} */
+  transform?: PipelineClusterTransform | undefined;
+}
+
+/** Hooks for the cluster's child resources (see aws/transform.ts): each gets the args the component built. */
+export interface PipelineClusterTransform extends SynktiNetworkTransform {
+  securityGroup?: Transform<aws.ec2.SecurityGroupArgs> | undefined;
+  role?: Transform<aws.iam.RoleArgs> | undefined;
+  database?: Transform<aws.rds.InstanceArgs> | undefined;
+  logGroup?: Transform<aws.cloudwatch.LogGroupArgs> | undefined;
+  cluster?: Transform<aws.ecs.ClusterArgs> | undefined;
+  launchTemplate?: Transform<aws.ec2.LaunchTemplateArgs> | undefined;
+  autoScalingGroup?: Transform<aws.autoscaling.GroupArgs> | undefined;
+  loadBalancer?: Transform<aws.lb.LoadBalancerArgs> | undefined;
+  targetGroup?: Transform<aws.lb.TargetGroupArgs> | undefined;
+  taskDefinition?: Transform<aws.ecs.TaskDefinitionArgs> | undefined;
+  service?: Transform<aws.ecs.ServiceArgs> | undefined;
+  alarm?: Transform<aws.cloudwatch.MetricAlarmArgs> | undefined;
 }
 
 export interface PipelinePreset {
