@@ -298,6 +298,8 @@ export class NodeRuntime {
       port: agent.ports.router,
       peers: () => this.readyPeers(),
       requestTimeoutMs: spec.timeouts.requestTimeoutMs,
+      // The cluster config's router block (connect, first byte, stream idle, peer hold); unset ones keep the router's defaults.
+      ...spec.router,
       healthy: () => agent.state === 'ready',
       // Router metrics (requests, errors, latency histogram, per-peer load) are served by
       // the agent's authenticated GET /metrics, not on the public router port.

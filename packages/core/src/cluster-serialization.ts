@@ -71,10 +71,31 @@ const resolvedSchema = z.strictObject({
   aws: z.strictObject({ subnets: awsSubnetsSchema }).optional(),
 });
 
+/**
+ * Settings a node may ignore and still do the right thing with its own defaults (router
+ * timeouts). They travel beside `spec`, in `tuning`, because `spec` is strict everywhere
+ * it has been read: an agent from before a key existed rejects a `spec` holding it, which
+ * mid-rollout (a new CLI's config booting an older release) stops the node from booting.
+ * Readers ignore envelope keys they do not know, so an older agent boots a config that
+ * sets tuning with its defaults; this one checks the tuning it knows strictly and drops
+ * tuning keys it does not know (a newer writer's). Keys that change what a node does
+ * (workload, pools, ports) stay in the strict `spec`.
+ */
+const tuningSchema = z.object({
+  router: z.object({
+    connectTimeoutMs: ms.max(86_400_000).optional(),
+    firstByteTimeoutMs: ms.max(86_400_000).optional(),
+    streamIdleTimeoutMs: ms.max(86_400_000).optional(),
+    peerHoldMs: ms.max(86_400_000).optional(),
+  }).optional(),
+});
+
 const FORMAT = 'synkti-cluster/v1';
 
 export function serializeCluster(spec: ClusterSpec): string {
-  return JSON.stringify({ format: FORMAT, spec });
+  const { router, ...strict } = spec;
+  // Without router settings the text is what it always was (byte for byte).
+  return JSON.stringify({ format: FORMAT, spec: strict, ...(router && Object.keys(router).length > 0 ? { tuning: { router } } : {}) });
 }
 
 export function deserializeCluster(text: string): ClusterSpec {
@@ -93,9 +114,16 @@ export function deserializeCluster(text: string): ClusterSpec {
     const first = parsed.error.issues[0]!;
     throw new SynktiError('E_CONFIG_DATA', `the cluster config in user data is invalid at ${first.path.join('.')}: ${first.message}`, { hint: 'launch workers with synkti so their user data carries the cluster config' });
   }
+  const tuning = tuningSchema.safeParse((envelope as { tuning?: unknown }).tuning ?? {});
+  if (!tuning.success) {
+    const first = tuning.error.issues[0]!;
+    throw new SynktiError('E_CONFIG_DATA', `the cluster config in user data is invalid at tuning.${first.path.join('.')}: ${first.message}`, { hint: 'launch workers with synkti so their user data carries the cluster config' });
+  }
   const spec = parsed.data;
+  const router = tuning.data.router;
   return {
     ...spec,
+    ...(router && Object.keys(router).length > 0 ? { router } : {}),
     pools: Object.fromEntries(Object.entries(spec.pools).map(([role, pool]) => [role, { ...pool, zones: pool.zones }])),
     workload: spec.workload,
     // Bucket, prefix and name are derived again from the URI: they cannot disagree with it.

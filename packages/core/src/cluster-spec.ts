@@ -77,6 +77,22 @@ export const timeoutsInputSchema = z.strictObject({
   balancerGrace: duration.optional(),
 });
 
+/**
+ * How each router treats its peers (agent router, issue 23). Every field optional: absent
+ * ones keep the router's defaults. Travels to nodes as tuning a node may ignore (see
+ * cluster-serialization.ts), so a config that sets it still boots older agents.
+ */
+export const routerInputSchema = z.strictObject({
+  /** Longest wait for a TCP connection to a peer (a dead host drops the SYN: no refusal comes); then another peer. Default 2s. */
+  connectTimeout: duration.optional(),
+  /** Longest wait for a peer's response head once sent; then another peer (nothing reached the client). Above the longest non-streamed answer. Default 2 minutes. */
+  firstByteTimeout: duration.optional(),
+  /** Longest silence between two chunks of a peer's streamed response; the client's stream is then cut. Default 60s. */
+  streamIdleTimeout: duration.optional(),
+  /** After a timeout on a peer (or its loss from membership), how long it gets no new request. Default 10s; "0s" never holds. */
+  peerHold: duration.optional(),
+});
+
 export const clusterInputSchema = z.strictObject({
   name: z.string().regex(CLUSTER_NAME),
   provider: z.enum(['local', 'aws']).optional(),
@@ -87,6 +103,7 @@ export const clusterInputSchema = z.strictObject({
   model: z.strictObject({ uri: z.string() }).optional(),
   ports: z.strictObject({ agent: port.optional(), router: port.optional() }).optional(),
   timeouts: timeoutsInputSchema.optional(),
+  router: routerInputSchema.optional(),
   membership: z.strictObject({ listers: z.number().int().min(1).max(16).optional() }).optional(),
   serve: z.strictObject({
     replaceOnRebalance: z.boolean().optional(),
@@ -150,6 +167,19 @@ export interface WorkloadSpec {
   startupTimeoutMs: number;
 }
 
+/** `router`, resolved: the fields given, in milliseconds (named as createRouter's options). */
+export interface RouterTimeoutsSpec {
+  connectTimeoutMs?: number | undefined;
+  firstByteTimeoutMs?: number | undefined;
+  streamIdleTimeoutMs?: number | undefined;
+  peerHoldMs?: number | undefined;
+}
+
+const ROUTER_BLOCK_EXAMPLE = 'router: { connectTimeout: "2s", firstByteTimeout: "2 minutes", streamIdleTimeout: "60s", peerHold: "10s" }';
+
+/** Longest router timeout a config may set: a day (timers past 2^31 ms would fire at once). */
+const MAX_ROUTER_TIMEOUT_MS = 86_400_000;
+
 /** A validated cluster with every default filled and durations in milliseconds. */
 export interface ClusterSpec {
   name: string;
@@ -178,6 +208,8 @@ export interface ClusterSpec {
      */
     balancerGraceMs: number;
   };
+  /** The router's peer timeouts, only those set (absent: the router's defaults). */
+  router?: RouterTimeoutsSpec | undefined;
   membership: { listers: number };
   serve: { replaceOnRebalance: boolean; loadBalancer?: LoadBalancerSpec | undefined };
   /**
@@ -211,6 +243,7 @@ function allowedKeysAt(path: (string | number)[]): string[] {
   if (path[0] === 'pools' && path[2] === 'spotHedge' && path.length === 3) return shape(spotHedgeInputSchema);
   if (path[0] === 'workload' && path.length === 1) return shape(workloadInputSchema);
   if (path[0] === 'timeouts' && path.length === 1) return shape(timeoutsInputSchema);
+  if (path[0] === 'router' && path.length === 1) return shape(routerInputSchema);
   if (path[0] === 'ports' && path.length === 1) return ['agent', 'router'];
   if (path[0] === 'membership' && path.length === 1) return ['listers'];
   if (path[0] === 'model' && path.length === 1) return ['uri'];
@@ -266,6 +299,10 @@ const EXAMPLES: Record<string, string> = {
   workload: 'workload: { command: ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--port", "{port}"] }',
   ports: 'ports: { agent: 7946, router: 8080 }',
   timeouts: 'timeouts: { failureTimeout: "5s" }',
+  connectTimeout: 'connectTimeout: "2s"',
+  firstByteTimeout: 'firstByteTimeout: "2 minutes"',
+  streamIdleTimeout: 'streamIdleTimeout: "60s"',
+  peerHold: 'peerHold: "10s"',
   membership: 'membership: { listers: 2 }',
   targetGroupArns: `targetGroupArns: ["${TARGET_GROUP_ARN_EXAMPLE}"]`,
   model: `model: { uri: "${MODEL_URI_EXAMPLE}" }`,
@@ -304,7 +341,9 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
   const path = issue.path.map(String);
   const field = path[path.length - 1] ?? '';
   const where = path.join('.');
-  const example = EXAMPLES[field] ? `e.g. ${EXAMPLES[field]}` : '';
+  // `router` names both a port (ports.router) and the top-level router block.
+  const exampleText = where === 'router' ? ROUTER_BLOCK_EXAMPLE : EXAMPLES[field];
+  const example = exampleText ? `e.g. ${exampleText}` : '';
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeysAt(issue.path as (string | number)[]);
@@ -354,7 +393,7 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
         const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
         return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: `e.g. ${EXAMPLES.command!}` }];
       }
-      if (path[0] === 'timeouts' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay' || field === 'launchDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (path[0] === 'timeouts' || path[0] === 'router' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay' || field === 'launchDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
       if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
@@ -481,10 +520,43 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
   for (const [path, value, example] of positive) {
     if (durationAt(value, '1s') === 0) issues.push({ path, message: 'must be more than 0', hint: `e.g. ${example}` });
   }
+  issues.push(...routerIssues(objectAt(raw.router) ?? {}, durationAt(timeouts.requestTimeout, DEFAULT_TIMEOUTS.requestTimeout)));
   if (gossip !== 0 && gossip !== undefined && failure !== undefined && failure <= gossip) {
     issues.push({ path: 'timeouts.failureTimeout', message: `${formatDuration(failure)} is not longer than the gossip interval (${formatDuration(gossip)})`, hint: 'make failureTimeout at least 3 gossip intervals (default 5s with a 1s gossip interval), or live peers are dropped' });
   }
   return issues;
+}
+
+/** Bounds of `router`'s durations (their types are checked by the schema). */
+function routerIssues(router: Record<string, unknown>, requestTimeoutMs: number | undefined): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const fields = [
+    ['connectTimeout', 'connectTimeout: "2s"', 'with no limit a connect to a host that drops packets never ends'],
+    ['firstByteTimeout', 'firstByteTimeout: "2 minutes"', 'with no limit a peer that accepted and went silent holds the request forever'],
+    ['streamIdleTimeout', 'streamIdleTimeout: "60s"', 'with no limit a stream from a peer that went silent never ends'],
+    ['peerHold', 'peerHold: "10s"', ''],
+  ] as const;
+  for (const [field, example, whyPositive] of fields) {
+    if (router[field] === undefined) continue;
+    const ms = durationAt(router[field], '1s');
+    if (ms === undefined) continue;
+    if (ms === 0 && whyPositive) issues.push({ path: `router.${field}`, message: `must be more than 0: ${whyPositive}`, hint: `e.g. ${example}` });
+    if (ms > MAX_ROUTER_TIMEOUT_MS) issues.push({ path: `router.${field}`, message: `${formatDuration(ms)} is more than a day`, hint: `e.g. ${example}` });
+  }
+  const firstByte = router.firstByteTimeout === undefined ? undefined : durationAt(router.firstByteTimeout, '1s');
+  if (firstByte !== undefined && requestTimeoutMs !== undefined && firstByte > requestTimeoutMs) {
+    issues.push({ path: 'router.firstByteTimeout', message: `${formatDuration(firstByte)} is longer than timeouts.requestTimeout (${formatDuration(requestTimeoutMs)}): the request ends first`, hint: 'make firstByteTimeout shorter than requestTimeout, or raise requestTimeout' });
+  }
+  return issues;
+}
+
+function resolveRouter(input: z.output<typeof routerInputSchema>): RouterTimeoutsSpec {
+  return {
+    ...(input.connectTimeout !== undefined ? { connectTimeoutMs: parseDuration(input.connectTimeout) } : {}),
+    ...(input.firstByteTimeout !== undefined ? { firstByteTimeoutMs: parseDuration(input.firstByteTimeout) } : {}),
+    ...(input.streamIdleTimeout !== undefined ? { streamIdleTimeoutMs: parseDuration(input.streamIdleTimeout) } : {}),
+    ...(input.peerHold !== undefined ? { peerHoldMs: parseDuration(input.peerHold) } : {}),
+  };
 }
 
 function resolveAutoscale(input: z.output<typeof autoscaleInputSchema>): AutoscaleSpec {
@@ -554,6 +626,8 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
       maxStreamDurationMs: parseDuration(timeouts.maxStreamDuration),
       balancerGraceMs: parseDuration(timeouts.balancerGrace),
     },
+    // Only when set: a config without it resolves (and serializes) exactly as before.
+    ...(input.router && Object.keys(input.router).length > 0 ? { router: resolveRouter(input.router) } : {}),
     membership: { listers: input.membership?.listers ?? 2 },
     serve: {
       replaceOnRebalance: input.serve?.replaceOnRebalance ?? true,
