@@ -4,9 +4,10 @@
  * environment; nothing else is needed to join the fleet.
  */
 import { SynktiError, configGeneration, deserializeCluster, isSynktiError } from '@synkti/core';
-import { createImdsClient, createLocalCloud, type ImdsClient, type InstanceProvider } from '@synkti/cloud';
+import { createImdsClient, createLocalCloud, type InstanceProvider } from '@synkti/cloud';
 import { join } from 'node:path';
 import { awsProviderForWorker, withSubnetZones } from './aws-environment.ts';
+import { bootMetadata } from './boot-metadata.ts';
 import { readClusterConfig } from './cluster-config-source.ts';
 import { Agent } from './agent.ts';
 import { NodeRuntime } from './node-runtime.ts';
@@ -105,41 +106,6 @@ async function main(): Promise<void> {
   });
 
   await runtime.start();
-}
-
-/**
- * The metadata client with the boot's reads started at once and shared: the identity
- * (instance id, zone, address: fixed for the instance's life) is read once instead of four
- * times, and the tags and signed identity document the agent's boot reads next are fetched
- * alongside the user data. Each read is a token'd round trip to the metadata service, and
- * in sequence they were most of the time from process start to joined (a CPU profile of a
- * boot: ~1.4 s of 2.6 s at load 17). The first tags()/identityProof() call takes the
- * prefetched answer (or its error); later calls read afresh, as before.
- */
-function bootMetadata(metadata: ImdsClient): ImdsClient {
-  // Bound: a client's methods may use `this` (createImdsClient's do not; a test fake might).
-  const readProof = metadata.identityProof?.bind(metadata);
-  const identity = metadata.identity();
-  let firstTags: ReturnType<ImdsClient['tags']> | undefined = metadata.tags();
-  let firstProof: ReturnType<NonNullable<ImdsClient['identityProof']>> | undefined = readProof?.();
-  // Failures are reported to the caller that uses the answer, not as an unhandled rejection meanwhile.
-  for (const pending of [identity, firstTags, firstProof]) pending?.catch(() => {});
-  return {
-    ...metadata,
-    identity: () => identity,
-    tags: () => {
-      const answer = firstTags ?? metadata.tags();
-      firstTags = undefined;
-      return answer;
-    },
-    ...(readProof && {
-      identityProof: () => {
-        const answer = firstProof ?? readProof();
-        firstProof = undefined;
-        return answer;
-      },
-    }),
-  };
 }
 
 /** Where the workload's ownership record is kept: beside its log locally, in the unit's StateDirectory on EC2 (none without one). */
