@@ -2,7 +2,8 @@
  * Distributed CMA-ES speed-up: the same run (same seed) with 1, 2 and 4 local spot
  * workers, on an objective that takes 50 ms per evaluation.
  *
- *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population 12] [--dim 10] [--workers 1,2,4]
+ *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population N] [--dim 10] [--workers 1,2,4]
+ *       [--slow-worker 2] [--spike-factor 10] [--spike-prob 0.1]
  *
  * Each configuration is a real `synkti batch cmaes` (coordinator process, worker
  * instances on the local cloud, the local SQLite queue). Time per configuration is the
@@ -11,12 +12,28 @@
  * measures the distribution itself on a shared machine; `--mode busy` does a fixed amount
  * of CPU work calibrated to 50 ms on one core at start, which also measures the cores
  * available (this machine's free cores cap it).
- * `--slow-worker F` makes one worker of each multi-worker configuration F times slower (it
- * claims a lock file at its first evaluation), to measure the straggler re-issue.
- * Every configuration must end with the same best f (checked). Ends with
- * {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..],"barrier_ceiling":[..],...}: the
- * ceiling is the best speed-up any scheduler can reach while each generation waits for all
- * of its candidates (whole tasks on workers of these speeds, no overhead).
+ *
+ * The straggler: in every multi-worker configuration one worker (the first process to
+ * evaluate; it claims a lock file) is `--slow-worker` times slower ON AVERAGE, the way real
+ * stragglers are: mostly a little slower (an older instance type in a diversified spot
+ * pool), with occasional long stalls (CPU steal from a neighbour, a pause): each of its
+ * evaluations takes `--spike-factor` × with probability `--spike-prob`, else the factor
+ * that makes the mean `--slow-worker` (2, 10, 0.1: 1.11× nine times in ten, 10× once; a
+ * fixed seed, so every run sees the same sequence). `--spike-prob 0` makes it uniformly
+ * slow. The coordinator re-issues a straggling candidate to an idle worker (first result
+ * wins); the results must not depend on which copy won: every configuration must end with
+ * the same best f (checked).
+ *
+ * Population: the CLI's default rule, 4 + ⌊3 ln dim⌋ (10 at dim 10), unless --population.
+ *
+ * Bounds printed beside the measured speed-up, in units of the one-worker (all fast) run:
+ * - capacity_bound: Σ worker speeds = (w − 1) + 1/slow: no scheduler delivers more
+ *   evaluations per second (with a slow worker 2× slower, 3.5 at 4 workers);
+ * - barrier_ceiling: the best any scheduler can do while a generation waits for all of its
+ *   candidates, with the slow worker at its mean speed (whole tasks, no overhead): least T
+ *   with Σ ⌊T / d_i⌋ ≥ population (λ 10, 4 workers: 3.33; λ 12: 3.0; λ 14: 3.5).
+ * Ends with {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..],"capacity_bound":[..],
+ * "barrier_ceiling":[..],"identical_results":true,...}.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,12 +50,14 @@ Distributed CMA-ES with 1, 2, 4 local workers on a 50 ms objective (same seed).
   --eval-ms N        time per evaluation (default 50)
   --mode M           sleep (default: waits, no CPU) or busy (CPU work calibrated to --eval-ms on one core)
   --generations N    generations per run (default 6; the first is not timed)
-  --population N     candidates per generation (default 12: 12, 6 and 3 rounds for 1, 2, 4 workers)
+  --population N     candidates per generation (default: the CLI's 4 + floor(3 ln dim), 10 at dim 10)
   --dim N            dimension (default 10)
   --workers LIST     worker counts (default 1,2,4)
   --slow-worker F    with 2 or more workers, one of them (the first to evaluate) takes F times as long per
-                     evaluation (default 1: none slow); the coordinator re-issues its stragglers to idle workers
-Prints one JSON line per configuration, then {"bench":"cmaes-speedup","workers":[..],"speedup":[..]}.`;
+                     evaluation on average (default 2; 1: none slow); the coordinator re-issues stragglers to idle workers
+  --spike-factor K   the slow worker's occasional stall: K times as long (default 10)
+  --spike-prob P     how often the slow worker stalls, 0..1 (default 0.1; 0: uniformly F times slower)
+Prints one JSON line per configuration, then {"bench":"cmaes-speedup","workers":[..],"speedup":[..],"capacity_bound":[..],"barrier_ceiling":[..]}.`;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'packages/cli/bin/synkti.mjs');
@@ -65,7 +84,7 @@ function calibrate(ms: number): number {
   return Math.round((probe * ms) / best);
 }
 
-interface RunResult { workers: number; timedMs: number; generationMs: number[]; bestF: number; wallMs: number }
+interface RunResult { workers: number; timedMs: number; generationMs: number[]; bestF: number; wallMs: number; population: number; reissued: number }
 
 /**
  * Shortest time in which `workers` (one of them `slowFactor` times slower) can finish `tasks`
@@ -78,6 +97,11 @@ function barrierMakespan(tasks: number, workers: number, evalMs: number, slowFac
   const durations = Array.from({ length: workers }, (_, i) => (i === 0 && workers > 1 ? slowFactor : 1) * evalMs);
   const ends = durations.flatMap((d) => Array.from({ length: tasks }, (_, k) => (k + 1) * d)).sort((a, b) => a - b);
   return ends.find((t) => durations.reduce((n, d) => n + Math.floor(t / d + 1e-9), 0) >= tasks)!;
+}
+
+/** Evaluations per unit time of `workers` (one `slowFactor` times slower on average), in fast workers: no scheduler beats it. */
+function capacity(workers: number, slowFactor: number): number {
+  return workers > 1 ? workers - 1 + 1 / slowFactor : 1;
 }
 
 function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -104,7 +128,8 @@ export async function main(argv: string[]): Promise<void> {
   if (mode !== 'sleep' && mode !== 'busy') throw new Error(`--mode must be sleep or busy, got "${mode}"`);
   const generations = Math.round(numberArg(args, 'generations', 6));
   if (generations < 2) throw new Error('--generations must be at least 2 (the first is not timed)');
-  const population = Math.round(numberArg(args, 'population', 12));
+  // Omitted: the CLI picks its default (4 + ⌊3 ln dim⌋), read back from the run's metrics.
+  const populationArg = args.has('population') ? Math.round(numberArg(args, 'population', 0)) : undefined;
   const dim = Math.round(numberArg(args, 'dim', 10));
   const workerCounts = (args.get('workers') ?? '1,2,4').split(',').map((w) => {
     const n = Number(w);
@@ -112,8 +137,18 @@ export async function main(argv: string[]): Promise<void> {
     return n;
   });
 
-  const slowFactor = numberArg(args, 'slow-worker', 1);
+  const slowFactor = numberArg(args, 'slow-worker', 2);
   if (!Number.isFinite(slowFactor) || slowFactor < 1) throw new Error(`--slow-worker must be a factor of at least 1, got "${args.get('slow-worker')}"`);
+  const spikeFactor = numberArg(args, 'spike-factor', 10);
+  // Not numberArg: 0 (no stalls) is allowed.
+  const spikeProb = args.has('spike-prob') ? Number(args.get('spike-prob')) : 0.1;
+  if (!(spikeProb >= 0 && spikeProb < 1)) throw new Error(`--spike-prob must be from 0 up to (not including) 1, got "${args.get('spike-prob')}"`);
+  // The slow worker's usual factor, so that its mean is slowFactor.
+  const usualFactor = spikeProb === 0 ? slowFactor : (slowFactor - spikeProb * spikeFactor) / (1 - spikeProb);
+  if (slowFactor > 1 && usualFactor < 1) {
+    throw new Error(`--slow-worker ${slowFactor} cannot be the mean with stalls of ${spikeFactor}x ${spikeProb * 100}% of the time (the rest would be faster than a fast worker); lower --spike-prob or --spike-factor`);
+  }
+  const spiky = slowFactor > 1 && spikeProb > 0;
 
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-cmaes-'));
   onExit(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,14 +157,18 @@ export async function main(argv: string[]): Promise<void> {
   /** The objective module of one configuration; with a slow worker, the first process to evaluate claims the lock and is slow. */
   const objectiveFor = (workers: number): string => {
     const file = join(dir, `slow-sphere-w${workers}.mjs`);
-    const factor = workers > 1 ? slowFactor : 1;
+    const slow = workers > 1 && slowFactor > 1;
     writeFileSync(file, [
       `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
       "import { openSync } from 'node:fs';",
       `const LOCK = ${JSON.stringify(join(dir, `slow-w${workers}.lock`))};`,
       // Decided at the first evaluation, not at load: the coordinator loads the module too.
-      `let factor;`,
-      `const FACTOR_OF = () => (factor ??= ${factor} > 1 && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })() ? ${factor} : 1);`,
+      `let slow;`,
+      `const IS_SLOW = () => (slow ??= ${slow} && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })());`,
+      // A fixed-seed generator (LCG): every run's slow worker stalls on the same evaluations of its own.
+      `let seed = 12345;`,
+      `const next = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296; };`,
+      `const FACTOR_OF = () => (IS_SLOW() ? (${spikeProb} > 0 && next() < ${spikeProb} ? ${spikeFactor} : ${usualFactor}) : 1);`,
       `const EVAL_MS = ${evalMs};`,
       mode === 'sleep'
         ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS * FACTOR_OF())); return builtinObjectives.sphere(x); }'
@@ -138,8 +177,11 @@ export async function main(argv: string[]): Promise<void> {
     ].join('\n'));
     return file;
   };
-  log(`cmaes-speedup: ${evalMs} ms per evaluation (${mode}), dim ${dim}, population ${population}, ${generations} generations, workers ${workerCounts.join(', ')}`
-    + `${slowFactor > 1 ? `, one worker ${slowFactor}x slower in multi-worker runs` : ''}; ${cpus().length} CPU(s)`);
+  const straggler = slowFactor <= 1 ? 'none'
+    : spiky ? `one worker ${slowFactor}x slower on average (${round(usualFactor, 3)}x, ${spikeFactor}x ${spikeProb * 100}% of the time)`
+      : `one worker ${slowFactor}x slower`;
+  log(`cmaes-speedup: ${evalMs} ms per evaluation (${mode}), dim ${dim}, population ${populationArg ?? 'CLI default'}, ${generations} generations, workers ${workerCounts.join(', ')}`
+    + `, straggler in multi-worker runs: ${straggler}; ${cpus().length} CPU(s)`);
 
   const results: RunResult[] = [];
   for (const workers of workerCounts) {
@@ -147,32 +189,44 @@ export async function main(argv: string[]): Promise<void> {
     const run = `speedup-w${workers}`;
     const started = Date.now();
     const objective = objectiveFor(workers);
-    const out = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', String(dim), '--population', String(population),
+    const out = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', String(dim), ...(populationArg === undefined ? [] : ['--population', String(populationArg)]),
       '--generations', String(generations), '--seed', '7', '--workers', String(workers), '--run', run, '--state-dir', stateDir, '--json'], dir);
     if (out.code !== 0) throw new Error(`synkti batch cmaes with ${workers} worker(s) failed (${out.code}):\n${out.stderr}`);
     const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number; tasks_sent: number };
     if (summary.lost_tasks !== 0) throw new Error(`${workers} worker(s): lost_tasks ${summary.lost_tasks}`);
     const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    const generationMs = lines.map((l) => JSON.parse(l) as { generationMs?: number; counters?: { reissued?: number } })
-      .flatMap((m) => (m.generationMs === undefined ? [] : [m.generationMs]));
+    const records = lines.map((l) => JSON.parse(l) as { generationMs?: number; populationSize?: number; counters?: { reissued?: number } });
+    const generationMs = records.flatMap((m) => (m.generationMs === undefined ? [] : [m.generationMs]));
+    const population = records.find((m) => m.populationSize !== undefined)?.populationSize;
+    if (population === undefined || (populationArg !== undefined && population !== populationArg)) {
+      throw new Error(`${workers} worker(s): the run's metrics give population ${String(population)}, expected ${populationArg ?? 'the CLI default'}`);
+    }
     const reissued = (JSON.parse(lines[lines.length - 1]!) as { counters?: { reissued?: number } }).counters?.reissued ?? 0;
     const timedMs = generationMs.slice(1).reduce((a, b) => a + b, 0);
-    const result: RunResult = { workers, timedMs, generationMs, bestF: summary.best_f, wallMs: Date.now() - started };
+    const result: RunResult = { workers, timedMs, generationMs, bestF: summary.best_f, wallMs: Date.now() - started, population, reissued };
     results.push(result);
     console.log(JSON.stringify({
       bench: 'cmaes-speedup', workers, eval_ms: evalMs, mode, timed_generations: generations - 1, timed_ms: timedMs,
       ms_per_generation: round(timedMs / (generations - 1), 1), ideal_ms_per_generation: Math.ceil(population / workers) * evalMs,
-      best_f: result.bestF, wall_ms: result.wallMs, slow_worker_factor: workers > 1 ? slowFactor : 1, reissued, tasks_sent: summary.tasks_sent,
+      barrier_ms_per_generation: barrierMakespan(population, workers, evalMs, slowFactor),
+      best_f: result.bestF, wall_ms: result.wallMs, population, slow_worker_factor: workers > 1 ? slowFactor : 1, reissued, tasks_sent: summary.tasks_sent,
     }));
   }
   const identical = results.every((r) => r.bestF === results[0]!.bestF);
   if (!identical) throw new Error(`same seed, different results: ${results.map((r) => `${r.workers}: ${r.bestF}`).join(', ')}`);
+  const population = results[0]!.population;
+  if (results.some((r) => r.population !== population)) throw new Error(`the runs used different populations: ${results.map((r) => r.population).join(', ')}`);
   const base = results[0]!.timedMs;
+  const w0 = workerCounts[0]!;
   console.log(JSON.stringify({
     bench: 'cmaes-speedup', workers: workerCounts, speedup: results.map((r) => round(base / r.timedMs, 2)),
-    ideal: workerCounts.map((w) => round(Math.ceil(population / workerCounts[0]!) / Math.ceil(population / w), 2)),
-    // With the slow worker: the best a generation barrier allows (see barrierMakespan).
-    barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(population, workerCounts[0]!, evalMs, slowFactor) / barrierMakespan(population, w, evalMs, slowFactor), 2)),
-    eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical, slow_worker_factor: slowFactor,
+    // Equal workers, a generation in ⌈λ / w⌉ rounds.
+    ideal: workerCounts.map((w) => round(Math.ceil(population / w0) / Math.ceil(population / w), 2)),
+    // With the straggler: no scheduler beats capacity_bound; none that waits for whole generations beats barrier_ceiling.
+    capacity_bound: workerCounts.map((w) => round(capacity(w, slowFactor) / capacity(w0, slowFactor), 2)),
+    barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(population, w0, evalMs, slowFactor) / barrierMakespan(population, w, evalMs, slowFactor), 2)),
+    eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical,
+    straggler: { slow_worker_factor: slowFactor, usual_factor: round(usualFactor, 3), spike_factor: spiky ? spikeFactor : null, spike_prob: spiky ? spikeProb : 0 },
+    reissued: results.map((r) => r.reissued),
   }));
 }
