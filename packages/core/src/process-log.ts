@@ -3,8 +3,10 @@
  * on stderr. As JSON it has the agent's (pino's) field names, `{"time","level","component",
  * "msg"}` with `time` ISO-8601 UTC and `level` 30 (info), so every Synkti process's JSON
  * log parses the same way and a CloudWatch metric filter matches a field, not text. As
- * text (a terminal): `<ISO time> <component>: <msg>`, the same timestamp.
+ * text (a terminal): `<ISO time> <component>: <msg>`, the same timestamp. A structured event
+ * (@synkti/core/contracts log-events) adds its `event` name and fields to the JSON line.
  */
+import type { LogEvent } from './contracts/log-events.ts';
 
 export interface ProcessLogOptions {
   /** Who writes, e.g. "batch worker" or "agent gpu". */
@@ -17,8 +19,8 @@ export interface ProcessLogOptions {
   now?: (() => number) | undefined;
 }
 
-/** Writes one event; what runPreemptible, PipelineAgent and the workers take as `log`. */
-export type ProcessLog = (msg: string) => void;
+/** Writes one line, with a structured event when there is one; what runPreemptible, PipelineAgent and the workers take as `log`. */
+export type ProcessLog = (msg: string, event?: LogEvent) => void;
 
 /** pino's number for info. */
 const INFO = 30;
@@ -26,8 +28,9 @@ const INFO = 30;
 export function createProcessLog(options: ProcessLogOptions): ProcessLog {
   const write = options.write ?? ((line: string) => { process.stderr.write(line); });
   const now = options.now ?? Date.now;
-  return (msg) => {
+  return (msg, event) => {
     const time = new Date(now()).toISOString();
-    write(options.json ? `${JSON.stringify({ time, level: INFO, component: options.component, msg })}\n` : `${time} ${options.component}: ${msg}\n`);
+    // An event's fields follow the fixed ones and cannot replace them (LogEvent has none of those names).
+    write(options.json ? `${JSON.stringify({ time, level: INFO, component: options.component, msg, ...event })}\n` : `${time} ${options.component}: ${msg}\n`);
   };
 }

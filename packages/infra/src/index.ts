@@ -48,7 +48,7 @@ export type { PipelineClusterArgs, AgentPoolArgs, PipelinePreset, ResolvedPool, 
 export {
   EMITTED_METRICS, LOG_METRIC_FILTERS, OTHER_COMPONENT_METRICS, PIPELINE_METRIC_NAMESPACE, PIPELINE_QUEUE_METRIC, emittedMetric, knownMetricKeys,
 } from './pipeline-cluster/pipeline-metrics.ts';
-export type { EmittedMetric, LogMetricFilterSpec, MetricSource, Evidence } from './pipeline-cluster/pipeline-metrics.ts';
+export type { EmittedMetric, LogMetricFilterSpec, MetricSource } from './pipeline-cluster/pipeline-metrics.ts';
 export { PIPELINE_AUDIT_RULES, metricNotEmittedRule } from './pipeline-cluster/pipeline-audit-rules.ts';
 export { INFRA_II_AUDIT_RULES, ALL_AUDIT_RULES, infraIIProgram, auditInfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';
 export type { InfraIIConfig } from './pipeline-cluster/infra-ii-audit.ts';

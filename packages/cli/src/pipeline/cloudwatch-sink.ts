@@ -5,10 +5,12 @@
  * The AWS SDK's CloudWatch client is loaded only when publishing is turned on
  * (`--metrics-cluster`), so agents without it start as before.
  */
+import { PIPELINE_METRICS } from '@synkti/core/contracts';
 import type { PoolQueueDepth, QueueMetricsSink } from '@synkti/tasks';
 import { loadCloudWatchPutMetricData, type PutMetricData, type PutMetricDataInput } from '../cloudwatch-client.ts';
 
-export const PIPELINE_METRICS_NAMESPACE = 'Synkti/Pipelines';
+/** The names come from the contract PipelineCluster's scaling and alarms read too. */
+export const PIPELINE_METRICS_NAMESPACE = PIPELINE_METRICS.namespace;
 
 /** The PutMetricData input for one publication (at most 2 × pools data points). */
 export function queueDepthMetricData(cluster: string, points: PoolQueueDepth[], at: number): PutMetricDataInput {
@@ -16,10 +18,10 @@ export function queueDepthMetricData(cluster: string, points: PoolQueueDepth[], 
   return {
     Namespace: PIPELINE_METRICS_NAMESPACE,
     MetricData: points.flatMap((p) => {
-      const dims = [{ Name: 'Cluster', Value: cluster }, { Name: 'Pool', Value: p.pool }];
+      const dims = [{ Name: PIPELINE_METRICS.dimensions.cluster, Value: cluster }, { Name: PIPELINE_METRICS.dimensions.pool, Value: p.pool }];
       return [
-        { MetricName: 'ReadyTasks', Dimensions: dims, Timestamp: timestamp, Value: p.ready, Unit: 'Count' as const },
-        { MetricName: 'ClaimedTasks', Dimensions: dims, Timestamp: timestamp, Value: p.claimed, Unit: 'Count' as const },
+        { MetricName: PIPELINE_METRICS.readyTasks, Dimensions: dims, Timestamp: timestamp, Value: p.ready, Unit: 'Count' as const },
+        { MetricName: PIPELINE_METRICS.claimedTasks, Dimensions: dims, Timestamp: timestamp, Value: p.claimed, Unit: 'Count' as const },
       ];
     }),
   };

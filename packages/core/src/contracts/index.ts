@@ -43,3 +43,11 @@ export {
   type BatchWorkerEnvName,
 } from './batch-contract.ts';
 export { PIPELINE_AGENT_ENV, type PipelineAgentEnvName } from './pipelines-contract.ts';
+export {
+  PIPELINE_LOG_EVENTS,
+  logEventFilterPattern,
+  type PipelineLogEventName,
+  type PipelineLogEventFields,
+  type TaskAttemptOutcome,
+  type LogEvent,
+} from './log-events.ts';

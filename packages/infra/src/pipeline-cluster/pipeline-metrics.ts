@@ -7,14 +7,16 @@
  * Sources:
  * - `aws`: published by the AWS service itself (documented metrics; some need a switch,
  *   named in `requires`, which PipelineCluster turns on);
- * - `log`: a CloudWatch Logs metric filter over a log line our code really prints
- *   (`evidence` names the file and the literal text; a test checks they are there);
- * - `synkti`: published by our code with PutMetricData (`evidence` as above; `pending`
- *   would name a publisher still to be written — none is).
+ * - `log`: a CloudWatch Logs metric filter over a structured event our code prints
+ *   (`logEvent`: a PIPELINE_LOG_EVENTS name of @synkti/core/contracts, matched as JSON,
+ *   `{ $.event = "..." }`; a test runs the real agent and matches its printed lines);
+ * - `synkti`: published by our code with PutMetricData under the names of the
+ *   PIPELINE_METRICS contract (@synkti/core/contracts), which the publisher imports too.
  */
+import { PIPELINE_LOG_EVENTS, PIPELINE_METRICS, logEventFilterPattern, type PipelineLogEventName } from '@synkti/core/contracts';
 
 /** Namespace of Synkti pipeline metrics (log filters and the task database's queue depth). */
-export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
+export const PIPELINE_METRIC_NAMESPACE = PIPELINE_METRICS.namespace;
 
 /**
  * Queue depth a pool scales from, per pool: tasks ready to be claimed (`ReadyTasks`) and
@@ -29,20 +31,13 @@ export const PIPELINE_METRIC_NAMESPACE = 'Synkti/Pipelines';
  */
 export const PIPELINE_QUEUE_METRIC = {
   namespace: PIPELINE_METRIC_NAMESPACE,
-  metricName: 'ReadyTasks',
-  claimedMetricName: 'ClaimedTasks',
-  dimensions: { cluster: 'Cluster', pool: 'Pool' },
-  periodSeconds: 60,
+  metricName: PIPELINE_METRICS.readyTasks,
+  claimedMetricName: PIPELINE_METRICS.claimedTasks,
+  dimensions: PIPELINE_METRICS.dimensions,
+  periodSeconds: PIPELINE_METRICS.periodSeconds,
 } as const;
 
 export type MetricSource = 'aws' | 'log' | 'synkti';
-
-export interface Evidence {
-  /** Repo-relative file. */
-  file: string;
-  /** Literal text that must be in it. */
-  text: string;
-}
 
 export interface EmittedMetric {
   /** Key used by alarms and the dashboard. */
@@ -56,28 +51,18 @@ export interface EmittedMetric {
   emittedBy: string;
   /** Setting that must be on for AWS to publish it (PipelineCluster sets it). */
   requires?: string | undefined;
-  /** For `log`/`synkti`: where the emitting code is. */
-  evidence?: Evidence[] | undefined;
-  /** For `synkti` metrics whose publisher is still to be written: what must publish it. */
-  pending?: string | undefined;
+  /** For `log`: the structured event its metric filter counts. */
+  logEvent?: PipelineLogEventName | undefined;
 }
 
 export interface LogMetricFilterSpec {
   /** The metric it produces (an `EmittedMetric` id with source 'log'). */
   metric: string;
-  /** CloudWatch Logs filter pattern (all quoted terms must appear in the line). */
+  /** CloudWatch Logs JSON filter pattern over the event's fields (logEventFilterPattern). */
   pattern: string;
   /** Log groups of which services it runs over. */
   services: 'agents' | 'api' | 'all';
 }
-
-const AGENT = 'packages/tasks/src/pipelines/pipeline-agent.ts';
-const TYPES = 'packages/tasks/src/pipelines/types.ts';
-const SINK = 'packages/cli/src/pipeline/cloudwatch-sink.ts';
-const CLI = 'packages/cli/src/commands/pipeline-command.ts';
-/** The agent process prints every PipelineAgent log line, one per line, to stderr (which awslogs ships). */
-// The agent process prints every line through the one worker-process log (@synkti/core/process-log).
-const PRINTED = { file: 'packages/cli/src/pipeline/agent-process.ts', text: 'createProcessLog({ component: `agent ${options.pool}`, json: options.json })' };
 
 export const EMITTED_METRICS: readonly EmittedMetric[] = [
   // --- load balancer of the API ---
@@ -96,51 +81,40 @@ export const EMITTED_METRICS: readonly EmittedMetric[] = [
   { id: 'dbFreeStorage', namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
   { id: 'dbConnections', namespace: 'AWS/RDS', metricName: 'DatabaseConnections', dimensions: ['DBInstanceIdentifier'], source: 'aws', emittedBy: 'RDS' },
   { id: 'proxyClientConnections', namespace: 'AWS/RDS', metricName: 'ClientConnections', dimensions: ['ProxyName'], source: 'aws', emittedBy: 'RDS Proxy' },
-  // --- our log lines (PipelineAgent onLog, printed one per line by `synkti agent`) ---
+  // --- our log events (PipelineAgent's, printed as JSON lines by `synkti agent` through the process log) ---
   {
     id: 'taskFailedForGood', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskFailedForGood', dimensions: [], source: 'log',
-    emittedBy: 'pipeline agents: "task <key> (<type>) attempt <n> failed: <error> -> failed"',
-    evidence: [{ file: AGENT, text: 'this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`)' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }, PRINTED],
+    emittedBy: 'pipeline agents: a task attempt failed and the task database failed the task for good (outcome "failed")', logEvent: PIPELINE_LOG_EVENTS.taskAttemptFailed,
   },
   {
     id: 'taskRetries', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'TaskRetries', dimensions: [], source: 'log',
-    emittedBy: 'pipeline agents: "... attempt <n> failed: <error> -> retry"',
-    evidence: [{ file: AGENT, text: 'attempt ${task.attempts} failed: ${message} -> ${outcome}' }, { file: TYPES, text: "export type FailOutcome = 'retry' | 'failed' | 'stale';" }, PRINTED],
+    emittedBy: 'pipeline agents: a task attempt failed and will be retried (outcome "retry")', logEvent: PIPELINE_LOG_EVENTS.taskAttemptFailed,
   },
   {
     id: 'claimErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'ClaimErrors', dimensions: [], source: 'log',
-    emittedBy: 'pipeline agents: "claim failed: <error>" (task database unreachable or failing)',
-    evidence: [{ file: AGENT, text: 'this.log(`claim failed: ' }, PRINTED],
+    emittedBy: 'pipeline agents: claiming failed (task database unreachable or failing)', logEvent: PIPELINE_LOG_EVENTS.claimFailed,
   },
   {
     id: 'heartbeatErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'HeartbeatErrors', dimensions: [], source: 'log',
-    emittedBy: 'pipeline agents: "heartbeat failed: <error>"',
-    evidence: [{ file: AGENT, text: 'this.log(`heartbeat failed: ' }, PRINTED],
+    emittedBy: 'pipeline agents: the heartbeat failed', logEvent: PIPELINE_LOG_EVENTS.heartbeatFailed,
   },
-  // --- queue depth, published by the pipelines code (synkti agent|api --metrics-cluster) ---
+  // --- queue depth, published by the pipelines code (synkti agent|api --metrics-cluster, packages/cli pipeline/cloudwatch-sink.ts) ---
   {
     id: 'readyTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
     emittedBy: 'synkti agent|api --metrics-cluster (task database queue depth: ready tasks per pool)',
-    evidence: [
-      { file: SINK, text: "export const PIPELINE_METRICS_NAMESPACE = 'Synkti/Pipelines';" },
-      { file: SINK, text: "const dims = [{ Name: 'Cluster', Value: cluster }, { Name: 'Pool', Value: p.pool }];" },
-      { file: SINK, text: "{ MetricName: 'ReadyTasks', Dimensions: dims" },
-      { file: CLI, text: ".option('--metrics-cluster <name>'" },
-    ],
   },
   {
     id: 'claimedTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.claimedMetricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
     emittedBy: 'synkti agent|api --metrics-cluster (claimed, in-flight tasks per pool)',
-    evidence: [{ file: SINK, text: "{ MetricName: 'ClaimedTasks', Dimensions: dims" }],
   },
 ];
 
 /** Metric filters over the services' log groups (each metric above with source 'log'). */
 export const LOG_METRIC_FILTERS: readonly LogMetricFilterSpec[] = [
-  { metric: 'taskFailedForGood', pattern: '"attempt" "failed:" "-> failed"', services: 'agents' },
-  { metric: 'taskRetries', pattern: '"attempt" "failed:" "-> retry"', services: 'agents' },
-  { metric: 'claimErrors', pattern: '"claim failed:"', services: 'agents' },
-  { metric: 'heartbeatErrors', pattern: '"heartbeat failed:"', services: 'agents' },
+  { metric: 'taskFailedForGood', pattern: logEventFilterPattern(PIPELINE_LOG_EVENTS.taskAttemptFailed, { outcome: 'failed' }), services: 'agents' },
+  { metric: 'taskRetries', pattern: logEventFilterPattern(PIPELINE_LOG_EVENTS.taskAttemptFailed, { outcome: 'retry' }), services: 'agents' },
+  { metric: 'claimErrors', pattern: logEventFilterPattern(PIPELINE_LOG_EVENTS.claimFailed), services: 'agents' },
+  { metric: 'heartbeatErrors', pattern: logEventFilterPattern(PIPELINE_LOG_EVENTS.heartbeatFailed), services: 'agents' },
 ];
 
 /** Metrics other Synkti components alarm or scale on (issue 7's SpotBatchFleet, KubernetesCluster), known to the audit rule too. */

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SynktiError } from '@synkti/core';
+import { PIPELINE_LOG_EVENTS, type LogEvent } from '@synkti/core/contracts';
 import type { ObjectStore } from '@synkti/cloud';
 import { PermanentTaskError, type Pipeline, type PipelineStage, type PipelineTaskContext, type StageTask } from './define-pipeline.ts';
 import { PipelineQueueMetrics, type QueueMetricsSink } from './pipeline-queue-metrics.ts';
@@ -59,8 +60,8 @@ export interface PipelineAgentOptions {
   queueMetrics?: { sink: QueueMetricsSink; intervalMs?: number | undefined } | undefined;
   /** Aborting it acts as a spot notice: every task is handed back and the agent stops. */
   signal?: AbortSignal | undefined;
-  /** Logs (one line each). */
-  onLog?: ((line: string) => void) | undefined;
+  /** Logs (one line each); failures carry a structured event (PIPELINE_LOG_EVENTS) that alarms match. */
+  onLog?: ((line: string, event?: LogEvent) => void) | undefined;
 }
 
 export interface PipelineAgentStats {
@@ -150,8 +151,8 @@ export class PipelineAgent {
     }) : undefined;
   }
 
-  private log(line: string): void {
-    this.options.onLog?.(line);
+  private log(line: string, event?: LogEvent): void {
+    this.options.onLog?.(line, event);
   }
 
   start(): void {
@@ -181,7 +182,8 @@ export class PipelineAgent {
       try {
         claimed = await this.db.claim({ agentId: this.id, types: this.types, limit: free });
       } catch (error) {
-        this.log(`claim failed: ${String((error as Error)?.message ?? error)}`);
+        const message = String((error as Error)?.message ?? error);
+        this.log(`claim failed: ${message}`, { event: PIPELINE_LOG_EVENTS.claimFailed, error: message });
         await sleep(this.pollMs * 5, stop);
         continue;
       }
@@ -241,7 +243,9 @@ export class PipelineAgent {
       const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
       const outcome = await this.db.fail({ taskId: task.id, claim: task.claim, agentId: this.id, error: message, retryable: !(error instanceof PermanentTaskError) });
       if (outcome !== 'stale') this.counts.failed += 1;
-      this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`);
+      this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`, {
+        event: PIPELINE_LOG_EVENTS.taskAttemptFailed, task: task.key, type: task.type, attempt: task.attempts, outcome, error: message,
+      });
       return;
     }
     if (entry.released) return;
@@ -286,7 +290,8 @@ export class PipelineAgent {
         entry.controller.abort(new Error('the task is no longer held by this agent'));
       }
     } catch (error) {
-      this.log(`heartbeat failed: ${String((error as Error)?.message ?? error)}`);
+      const message = String((error as Error)?.message ?? error);
+      this.log(`heartbeat failed: ${message}`, { event: PIPELINE_LOG_EVENTS.heartbeatFailed, error: message });
     }
   }
 

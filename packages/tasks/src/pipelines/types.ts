@@ -8,6 +8,7 @@
  * whose heartbeat is older than its timeout goes back to ready (the requeuer), and fails
  * for good only after `maxAttempts` claims; then its job fails with the reason.
  */
+import type { TaskAttemptOutcome } from '@synkti/core/contracts';
 
 export const TASK_STATES = ['pending', 'ready', 'running', 'done', 'failed', 'cancelled'] as const;
 export type PipelineTaskState = (typeof TASK_STATES)[number];
@@ -144,7 +145,8 @@ export interface FailRequest {
 }
 
 /** `retry`: back to ready. `failed`: failed for good (and its job). `stale`: not this claim's any more. */
-export type FailOutcome = 'retry' | 'failed' | 'stale';
+/** The one definition is the log-event contract's (alarms match on it). */
+export type FailOutcome = TaskAttemptOutcome;
 
 export interface HeartbeatEntry {
   taskId: string;
