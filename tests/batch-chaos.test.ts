@@ -4,17 +4,23 @@
  * and a coordinator kill -9 followed by `--resume`, ends with exactly the result of an
  * undisturbed run with the same seed (the same algorithm evaluating every candidate in
  * order on one reliable machine), and accounts for every task (lost_tasks 0).
+ *
+ * The workers are agent nodes (each runs its worker as a portless workload), and nothing
+ * central replaces them: a preempted node's own agent launched its replacement at the
+ * notice, then SIGTERMed its worker, which handed its tasks back; a kill -9'd node was
+ * replaced by a surviving node.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLocalCloud, listAllInstances, LocalObjectStore, REASON_CRASH, type InstanceRecord } from '@synkti/cloud';
 import { CmaEs, builtinObjectives, readCheckpoint, type CmaEsState, type CoordinatorCheckpoint } from '@synkti/tasks';
 import { CLI_MAIN, REPO_ROOT, waitFor } from './helpers/cli.ts';
+import { batchClusterName } from '../packages/cli/src/batch/batch-fleet.ts';
 
 const DIM = 10;
 const POPULATION = 8;
@@ -76,24 +82,43 @@ function atGeneration(n: number, timeoutMs = 60_000): Promise<CoordinatorCheckpo
 const cloud = createLocalCloud({ stateDir });
 after(() => cloud.close());
 async function runningWorkers(): Promise<InstanceRecord[]> {
-  return listAllInstances(cloud.instances, { tags: { SynktiBatchRun: RUN }, states: ['running'] });
+  return listAllInstances(cloud.instances, { tags: { SynktiCluster: batchClusterName(RUN) }, states: ['running'] });
+}
+function workloadLog(id: string): string {
+  try { return readFileSync(join(cloud.instances.instanceDir(id), 'workload.log'), 'utf8'); } catch { return ''; }
+}
+/** Every agent's JSON log lines with message `msg`, over every node this state dir ever ran. */
+function agentLines(msg: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const id of readdirSync(join(stateDir, 'instances'))) {
+    let text = '';
+    try { text = readFileSync(cloud.instances.consoleLogPath(id), 'utf8'); } catch { continue; }
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === msg) lines.push({ ...entry, node: id });
+      } catch { /* a line cut by a kill */ }
+    }
+  }
+  return lines;
 }
 function pick<T>(items: T[]): T {
   assert.ok(items.length > 0, 'no running worker to disturb');
   return items[Math.floor(Math.random() * items.length)]!;
 }
-/** A worker that is running and whose boot command has announced itself (its metadata polling is on). */
+/** A node that is running and whose worker (its agent's workload) is serving the queues. */
 async function readyWorkers(except: Set<string>): Promise<InstanceRecord[]> {
   const all = await runningWorkers();
-  return all.filter((r) => !except.has(r.id) && (() => {
-    try { return readFileSync(cloud.instances.consoleLogPath(r.id), 'utf8').includes('watching for spot notices'); } catch { return false; }
-  })());
+  return all.filter((r) => !except.has(r.id) && workloadLog(r.id).includes('serving local queues'));
 }
 
 test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -9 with the exact undisturbed result', {
   timeout: 170_000,
 }, async () => {
   const started = Date.now();
+  const marks: string[] = [];
+  const mark = (what: string): void => { marks.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`); };
   // The undisturbed run: the same algorithm and seed, every candidate evaluated in order.
   const reference = CmaEs.create({ dimension: DIM, seed: SEED, populationSize: POPULATION });
   for (let g = 0; g < GENERATIONS; g += 1) reference.tell(reference.ask().map((x: number[]) => builtinObjectives.rosenbrock(x)));
@@ -104,6 +129,7 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   const first = startCoordinator(['--objective', objectiveFile, '--dim', String(DIM), '--population', String(POPULATION), '--generations', String(GENERATIONS), '--seed', String(SEED), '--run', RUN]);
 
   await atGeneration(2, 90_000);
+  mark('gen2');
   const p1 = pick(await waitFor('a ready worker', async () => { const w = await readyWorkers(disturbed); return w.length > 0 ? w : undefined; }, 20_000));
   disturbed.add(p1.id);
   preempted.push(p1.id);
@@ -117,6 +143,7 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
 
   // The coordinator dies without warning, right after a checkpoint, with a generation in flight.
   const mid = await atGeneration(6);
+  mark('gen6');
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, null);
   const frozen = await checkpoint();
@@ -134,7 +161,9 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   killed.push(k2.id);
   await cloud.instances.kill(k2.id);
 
+  mark('second disturbed');
   const code = await second.exited;
+  mark('second exited');
   assert.equal(code, 0, second.stderr());
   const summary = JSON.parse(second.stdout().trim().split('\n').pop()!) as Record<string, unknown>;
 
@@ -159,16 +188,27 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   assert.equal(c.received, c.accepted + c.duplicatesDropped + c.staleDropped + c.failedResults, JSON.stringify(c));
   assert.ok(c.sent >= GENERATIONS * POPULATION, JSON.stringify(c));
 
-  // The preemptions were real notices, seen through IMDSv2 by the workers, which handed their leases back.
+  // The preemptions were real notices, seen through IMDSv2 by each node's agent: it launched
+  // its own replacement at the notice, then SIGTERMed its worker, which handed its leases back.
+  const drains = agentLines('drain finished');
   for (const id of preempted) {
-    const log = readFileSync(cloud.instances.consoleLogPath(id), 'utf8');
-    assert.match(log, /spot interruption notice .*released \d+ task\(s\), exiting/, `worker ${id} did not handle its notice:\n${log}`);
+    const drain = drains.find((d) => d.node === id);
+    assert.equal(drain?.reason, 'interruption', `node ${id} did not drain for its notice: ${JSON.stringify(drain)}`);
+    assert.ok(typeof drain.replacement === 'string' && drain.replacement !== id, `node ${id} launched no replacement at its notice`);
+    const log = workloadLog(id);
+    assert.match(log, /SIGTERM: handing tasks back and stopping[\s\S]*stopped: \d+ completed, \d+ released/, `worker ${id} did not hand back on its SIGTERM:\n${log}`);
   }
   // (Terminated instances lose their tags, as on EC2; this state directory holds only this run.)
   const all = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
   for (const id of killed) assert.equal(all.find((r) => r.id === id)?.stateReason, REASON_CRASH, `worker ${id} should have died as a crash`);
-  // Replacements kept the fleet at 4, and the run's workers are gone at the end.
-  assert.ok(all.length >= 4 + preempted.length + killed.length, `only ${all.length} workers were ever launched`);
+  // A survivor replaced the first kill -9'd node (the second may die as the run ends, with nobody left to care).
+  const launched = agentLines('replacement launched');
+  assert.ok(launched.some((l) => l.lost === killed[0] && l.node !== killed[0]), `no surviving node replaced ${killed[0]}: ${JSON.stringify(launched)}`);
+  // Replacements kept the fleet at 4, and the run's workers are gone at the end. The second
+  // kill -9 lands as the run ends: the fleet may be taken down before a survivor has
+  // confirmed that loss (failureTimeout), so its replacement is not counted on.
+  assert.ok(all.length >= 4 + preempted.length + 1, `only ${all.length} workers were ever launched`);
   await waitFor('workers terminated', async () => ((await runningWorkers()).length === 0 ? true : undefined), 30_000);
-  process.stderr.write(`batch chaos: ${GENERATIONS} generations in ${Date.now() - started} ms; ${all.length} workers launched; counters ${JSON.stringify(c)}\n`);
+  mark('workers gone');
+  process.stderr.write(`batch chaos: ${GENERATIONS} generations in ${Date.now() - started} ms (${marks.join(', ')}); ${all.length} workers launched; counters ${JSON.stringify(c)}\n`);
 });

@@ -322,3 +322,42 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     await assert.rejects(readFile(pidFile), { code: 'ENOENT' }, 'each unusable record is removed');
   });
 });
+
+describe('portless workload (a batch worker: no port, no health path)', () => {
+  test('healthy once running; a crash restarts it; stop() is its SIGTERM, and it gets the grace to hand its work back', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-portless-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const marker = join(dir, 'handed-back');
+    // Exits 3 on its first run (a crash); the second run, on SIGTERM, takes 200 ms to "hand back" and writes a marker.
+    const script = `
+      const fs = require('node:fs');
+      const first = !fs.existsSync(${JSON.stringify(join(dir, 'ran'))});
+      fs.writeFileSync(${JSON.stringify(join(dir, 'ran'))}, '');
+      if (first) setTimeout(() => process.exit(3), 100);
+      process.on('SIGTERM', () => setTimeout(() => { fs.writeFileSync(${JSON.stringify(marker)}, 'ok'); process.exit(0); }, 200));
+      if (!first) console.log('handler installed');
+      setInterval(() => {}, 1000);`;
+    const { supervisor, states, until } = supervise(t, {
+      command: [process.execPath, '-e', script], startupTimeoutMs: 1, restartBackoff: { initialMs: 20, maxMs: 40 },
+    });
+    assert.equal(supervisor.healthUrl, undefined);
+    await supervisor.start();
+    await supervisor.waitHealthy(AbortSignal.timeout(10_000));
+    await until(() => supervisor.restarts === 1 && supervisor.state === 'healthy');
+    assert.match(supervisor.lastError?.message ?? '', /exited with code 3/);
+    assert.deepEqual(states.map((s) => s.state).slice(0, 4), ['starting', 'healthy', 'restarting', 'starting']);
+    // Healthy means spawned; the SIGTERM below must find the script's handler in place.
+    for (const began = Date.now(); !supervisor.recentOutput().includes('handler installed');) {
+      assert.ok(Date.now() - began < 20_000, 'the second run never printed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await supervisor.stop({ graceMs: 5000 });
+    assert.equal(await readFile(marker, 'utf8'), 'ok', 'SIGTERM, then the time to finish, not SIGKILL');
+    assert.equal(supervisor.state, 'stopped');
+  });
+
+  test('a port without a health path (or the reverse) is refused', () => {
+    assert.throws(() => new WorkloadSupervisor({ command: ['x'], port: 8000, startupTimeoutMs: 1 }), /port is set without a healthPath/);
+    assert.throws(() => new WorkloadSupervisor({ command: ['x'], healthPath: '/health', startupTimeoutMs: 1 }), /healthPath is set without a port/);
+  });
+});

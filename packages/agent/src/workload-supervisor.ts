@@ -1,6 +1,7 @@
 /**
  * Runs the node's workload (vLLM, the stand-in, any HTTP server) as a child process in its
- * own process group, tells when it is healthy by polling its health URL, restarts it with
+ * own process group, tells when it is healthy by polling its health URL (a portless
+ * workload, e.g. a batch worker: healthy once its process runs), restarts it with
  * exponential backoff when it dies or never comes up, and stops it without leaving any
  * process of its group behind.
  */
@@ -29,10 +30,14 @@ export interface WorkloadSupervisorOptions {
   env?: Record<string, string>;
   /** Working directory of the workload. @default process.cwd() */
   cwd?: string;
-  /** Port the workload listens on. */
-  port: number;
-  /** Path answering 200 when the workload can serve, e.g. '/health'. */
-  healthPath: string;
+  /**
+   * Port the workload listens on. Absent together with `healthPath`: a portless workload
+   * (a batch worker), healthy as soon as its process has spawned and while it runs.
+   * @default none (portless)
+   */
+  port?: number | undefined;
+  /** Path answering 200 when the workload can serve, e.g. '/health'. @default none (portless) */
+  healthPath?: string | undefined;
   /** Host the health check connects to. @default '127.0.0.1' */
   host?: string;
   /** Time from spawn to the first 200 before the attempt counts as failed and is killed. */
@@ -131,10 +136,15 @@ export class WorkloadSupervisor {
     if (options.command.length === 0 || options.command[0] === '') {
       throw new SynktiError('E_WORKLOAD_OPTIONS', 'workload command is empty', { hint: "give the program and its arguments, e.g. ['vllm', 'serve', 'model']" });
     }
-    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+    if ((options.port === undefined) !== (options.healthPath === undefined)) {
+      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload ${options.port === undefined ? 'healthPath is set without a port' : 'port is set without a healthPath'}`, {
+        hint: 'give both (an HTTP workload) or neither (a portless one, healthy while its process runs)',
+      });
+    }
+    if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
       throw new SynktiError('E_WORKLOAD_OPTIONS', `workload port ${options.port} is not a TCP port`, { hint: 'use an integer from 1 to 65535' });
     }
-    if (!options.healthPath.startsWith('/')) {
+    if (options.healthPath !== undefined && !options.healthPath.startsWith('/')) {
       throw new SynktiError('E_WORKLOAD_OPTIONS', `workload healthPath "${options.healthPath}" must start with "/"`, { hint: "e.g. '/health'" });
     }
     if (!(options.startupTimeoutMs > 0)) {
@@ -171,8 +181,9 @@ export class WorkloadSupervisor {
     return this.#lastError;
   }
 
-  /** The URL polled for health. */
-  get healthUrl(): string {
+  /** The URL polled for health; undefined for a portless workload. */
+  get healthUrl(): string | undefined {
+    if (this.#options.port === undefined) return undefined;
     const host = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
     return `http://${host}:${this.#options.port}${this.#options.healthPath}`;
   }
@@ -339,6 +350,16 @@ export class WorkloadSupervisor {
       if (child.pid === undefined) onGone(null, null, error);
       else this.#logger.warn({ err: error, pid: child.pid }, 'workload process error');
     });
+    if (this.#options.port === undefined) {
+      // Portless: running is its readiness (an exit is a crash like any other, and restarts it).
+      child.once('spawn', () => {
+        if (run !== this.#run || run.gone || run.ending || this.#state !== 'starting') return;
+        run.healthySince = this.#now();
+        this.#logger.info({ pid: run.pid }, 'portless workload running');
+        this.#setState('healthy');
+      });
+      return;
+    }
     run.startupTimer = setTimeout(() => this.#onStartupTimeout(run), this.#options.startupTimeoutMs);
     run.startupTimer.unref();
     this.#scheduleHealth(run, Math.min(this.#healthIntervalMs, 100));
@@ -381,7 +402,9 @@ export class WorkloadSupervisor {
   }
 
   async #checkHealth(run: Run): Promise<void> {
-    const result = await probe(this.healthUrl, this.#healthTimeoutMs, run.healthAbort.signal);
+    const url = this.healthUrl;
+    if (url === undefined) return;
+    const result = await probe(url, this.#healthTimeoutMs, run.healthAbort.signal);
     if (run !== this.#run || run.gone || run.ending) return;
     run.lastHealth = result.detail;
     if (this.#state === 'starting') {

@@ -52,6 +52,7 @@ const resolvedSchema = z.strictObject({
   })),
   workload: z.strictObject({
     command: z.array(z.string()).min(1),
+    kind: z.literal('portless').optional(),
     port,
     healthPath: z.string().startsWith('/'),
     env: z.record(z.string(), z.string()),

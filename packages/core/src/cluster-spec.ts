@@ -59,6 +59,8 @@ export const poolInputSchema = z.strictObject({
 export const workloadInputSchema = z.strictObject({
   // argv[0] is the program: an empty one would only fail later, at spawn, on every node.
   command: z.union([z.string().trim().min(1), z.array(z.string()).min(1).refine((argv) => argv.length === 0 || argv[0]!.trim().length > 0, { message: 'empty program' })]),
+  /** 'http' (default): a server on `port`, ready when `healthPath` answers 200. 'portless': no port (a batch worker): ready while its process runs, SIGTERM on a notice. */
+  kind: z.enum(['http', 'portless']).optional(),
   port: port.optional(),
   healthPath: z.string().startsWith('/').optional(),
   env: z.record(z.string(), z.string()).optional(),
@@ -161,6 +163,13 @@ export interface WorkloadSpec {
    * workload port, `{modelPath}` by the local directory of the fetched model.
    */
   command: string[];
+  /**
+   * Absent: an HTTP server on `port`, ready once `healthPath` answers 200. 'portless' (a
+   * batch worker): no port, no router; ready while its process runs; on a notice or
+   * shutdown it gets SIGTERM and the drain budget to hand its work back and exit
+   * (`port` and `healthPath` then keep their defaults, unused).
+   */
+  kind?: 'portless' | undefined;
   port: number;
   healthPath: string;
   env: Record<string, string>;
@@ -463,7 +472,12 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
     ['ports.router', portAt(portsInput.router, 8080)],
   ];
   const workload = objectAt(raw.workload);
-  if (workload) ports.push(['workload.port', portAt(workload.port, 8000)]);
+  if (workload?.kind === 'portless') {
+    // Nothing listens: a port or health path given is a config that believes otherwise.
+    for (const field of ['port', 'healthPath'] as const) {
+      if (workload[field] !== undefined) issues.push({ path: `workload.${field}`, message: 'is set, but a portless workload listens on no port', hint: `remove ${field}, or drop kind: "portless" to serve HTTP` });
+    }
+  } else if (workload) ports.push(['workload.port', portAt(workload.port, 8000)]);
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
       const [firstPath, first] = ports[i]!;
@@ -608,6 +622,8 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
     pools,
     workload: workload && {
       command: typeof workload.command === 'string' ? ['sh', '-c', workload.command] : workload.command,
+      // Only when set: the resolved spec (and so every config generation) of an HTTP workload is unchanged.
+      ...(workload.kind === 'portless' ? { kind: 'portless' as const } : {}),
       port: workload.port ?? 8000,
       healthPath: workload.healthPath ?? '/health',
       env: workload.env ?? {},

@@ -194,6 +194,7 @@ export async function dlqRedrive(stateDir: string, run: string, ids: string[] | 
 export async function batchPreempt(stateDir: string, id: string, noticeInMs: number): Promise<{ id: string; time: number }> {
   const cloud = openBatchCloud(stateDir);
   try {
+    // Every run's fleet has its own cluster tag; the role is the same in all.
     const running = await listAllInstances(cloud.instances, { tags: { [TAG_ROLE]: BATCH_ROLE }, states: ['pending', 'running'] });
     const matches = running.filter((r) => r.id === id || r.id.startsWith(id));
     if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no running batch worker ${id} in ${stateDir}`, { hint: 'list a run\'s workers with `synkti batch status RUN`' });

@@ -1,163 +1,211 @@
 /**
- * The worker instances of one batch run on the local cloud. Each is a real local
- * instance (detached process tree with its own IMDSv2 server), booted into
- * worker-main.ts with its config as user data, so `preempt`, chaos and kills behave as
- * on EC2. The keeper holds the count at `workers`: an instance with a spot notice no
- * longer counts, so its replacement is launched at the notice, not after the kill.
+ * The workers of one local batch run: a fleet of agent nodes on the batch state's local
+ * cloud, each running one batch worker as its portless workload. No loop here keeps the
+ * count (issue 20 item 5): the nodes do, as serve nodes do. A node's agent launches its
+ * own replacement at a spot notice, then SIGTERMs its worker, which hands its tasks back
+ * (runPreemptible) and exits; a node killed without a notice is replaced by the survivor
+ * rendezvous hashing picks once SWIM has lost it and the cloud's record shows it gone.
  *
- * Why this loop is still here (issue 20 item 5), local cloud only: on AWS nothing of it
- * runs (`--stack`: the ECS service replaces workers, as the emulated-AWS batch and
- * pipelines demos show). Serve nodes replace each other without it because each runs the
- * agent: its notice watcher launches its own replacement, and SWIM membership lets the
- * rendezvous-chosen survivor replace a peer that died without a notice. A local batch
- * worker is a bare process (worker-main.ts) with no agent and no membership, so when one is
- * kill -9'd nothing else sees it. Deleting this loop needs the workers to be the workload of
- * agent nodes in a membership-keeping local fleet, which needs the agent's supervisor to run
- * a workload with no HTTP port or health path (a batch worker has neither), and the run's
- * end to take that fleet down.
+ * The coordinator only launches the fleet at the start (what is missing of `workers`),
+ * reads the cloud's record for its report (read-only: launched, replaced, preempted,
+ * alive), and takes the fleet down at the run's end. On AWS nothing of this runs
+ * (`--stack`: the ECS service keeps the workers).
  */
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { SynktiError, TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
-import { createImdsClient, createLocalCloud, listAllInstances, type InstanceMetadata, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
-import { tsxLoader } from '../local-fleet.ts';
+import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, serializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
+import { REASON_SPOT, createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
+import { agentBootCommand, ensureClusterSecret } from '../local-fleet.ts';
 import type { BatchWorkerConfig } from './batch-worker.ts';
 
-export const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
-export const BATCH_CLUSTER = 'synkti-batch';
+/** The CLI's entry: a node's worker is `synkti batch worker` (compiled: it starts ~3x faster than the sources through tsx). */
+export const CLI_BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 export const BATCH_ROLE = 'batch-worker';
-export const TAG_BATCH_RUN = 'SynktiBatchRun';
+/** The variable a node's workload reads its worker config from (JSON of BatchWorkerConfig). */
+export const BATCH_WORKER_CONFIG_ENV = 'SYNKTI_BATCH_WORKER_CONFIG';
 
-/** Opens the batch state's local cloud; with `env`, also (re)sets how worker instances boot. */
+/**
+ * The cluster name of a run's worker fleet: run ids allow upper case and "_" (cluster names
+ * do not), so a digest of the id, which also keeps two runs' fleets apart in one state dir.
+ */
+export function batchClusterName(run: string): string {
+  return `batch-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Opens the batch state's local cloud; with `env`, also (re)sets how its instances boot:
+ * the agent, with the cluster secret of the state dir and the backend's environment
+ * (credentials stay out of user data).
+ */
 export function openBatchCloud(stateDir: string, env?: Record<string, string>): LocalCloud {
+  if (env === undefined) return createLocalCloud({ stateDir });
+  const { file } = ensureClusterSecret(stateDir);
   return createLocalCloud({
     stateDir,
-    portTags: [],
-    ...(env === undefined ? {} : {
-      bootCommand: [process.execPath, '--import', tsxLoader(), WORKER_MAIN],
-      env: { SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info', ...(process.env.PATH ? { PATH: process.env.PATH } : {}), ...env },
-    }),
+    bootCommand: agentBootCommand(),
+    env: {
+      SYNKTI_CLUSTER_SECRET_FILE: file,
+      SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info',
+      ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+      ...env,
+    },
   });
 }
 
-export function runInstances(cloud: LocalCloud, run: string, includeTerminated = false): Promise<InstanceRecord[]> {
-  return listAllInstances(cloud.instances, {
-    tags: { [TAG_BATCH_RUN]: run },
-    states: includeTerminated ? ['pending', 'running', 'shutting-down', 'terminated'] : ['pending', 'running'],
-  });
+/** The run's worker nodes (by their cluster tag; a terminated instance keeps no tags). */
+export function runInstances(cloud: LocalCloud, run: string): Promise<InstanceRecord[]> {
+  return listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: batchClusterName(run) }, states: ['pending', 'running'] });
 }
 
-export interface BatchFleetOptions {
-  cloud: LocalCloud;
+export interface BatchWorkerSpecOptions {
   run: string;
-  /** Workers to keep alive. */
   workers: number;
+  /** The worker's config; its notices are its agent's (`watchNotices` is set false). */
   config: BatchWorkerConfig;
   /**
-   * How often the fleet is checked.
-   * @default 1000
+   * How often each node polls instance metadata for a spot notice.
+   * @default 5000
    */
-  keepEveryMs?: number | undefined;
-  /** Told about launches and notices. */
+  noticePollMs?: number | undefined;
+}
+
+/** The cluster config every node of the run boots with (its user data). */
+export function batchWorkerSpec(options: BatchWorkerSpecOptions): ClusterSpec {
+  const config: BatchWorkerConfig = { ...options.config, watchNotices: false };
+  return validateCluster({
+    name: batchClusterName(options.run),
+    provider: 'local',
+    pools: { [BATCH_ROLE]: { count: options.workers, lifecycle: 'spot' } },
+    workload: {
+      kind: 'portless',
+      // This machine's node and CLI: the workers of a local run are processes of this machine.
+      command: [process.execPath, CLI_BIN, 'batch', 'worker'],
+      env: { [BATCH_WORKER_CONFIG_ENV]: JSON.stringify(config) },
+    },
+    timeouts: {
+      noticePollInterval: options.noticePollMs ?? 5000,
+      // The worker's hand-back takes milliseconds: a short margin leaves it most of a short notice.
+      drainMargin: '500ms',
+      shutdownGrace: '10s',
+    },
+  }, `batch run ${options.run}`);
+}
+
+export interface BatchWorkerFleetOptions extends BatchWorkerSpecOptions {
+  cloud: LocalCloud;
+  /** Told about replacements the nodes launched and workers that left. */
   onEvent?: ((text: string) => void) | undefined;
 }
 
-export class BatchFleet {
-  private readonly options: BatchFleetOptions;
-  private readonly noticed = new Set<string>();
-  private readonly metadata = new Map<string, InstanceMetadata>();
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private stopped = false;
+/** What the coordinator knows of its fleet: read from the cloud's record, never acted on. */
+export interface BatchFleetCounts {
+  /** Distinct worker nodes seen (launched by this coordinator, by a previous one still running, or by the nodes). */
+  launched: number;
+  /** Of those, replacements the nodes launched themselves. */
+  replaced: number;
+  /** Of those, reclaimed after a spot interruption notice. */
+  preempted: number;
+}
+
+export class BatchWorkerFleet {
+  private readonly options: BatchWorkerFleetOptions;
+  readonly spec: ClusterSpec;
+  /** Every node seen, with whom it replaces (tags are gone once it is terminated). */
+  private readonly seen = new Map<string, { replaces: string | undefined }>();
   private aliveCount = 0;
-  /** The first check launches the initial workers; later launches are replacements. */
-  private ticked = false;
-  launched = 0;
-  replaced = 0;
-  preempted = 0;
+  private observing: Promise<number> | undefined;
+  private lastObservedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(options: BatchFleetOptions) {
+  private constructor(options: BatchWorkerFleetOptions) {
     this.options = options;
+    this.spec = batchWorkerSpec(options);
   }
 
-  /** Launches what is missing now, then keeps the count. */
-  async start(): Promise<void> {
-    await this.tick();
-    this.schedule();
+  /** Launches what is missing of `workers` (a resumed run keeps the nodes still running). */
+  static async launch(options: BatchWorkerFleetOptions): Promise<BatchWorkerFleet> {
+    const fleet = new BatchWorkerFleet(options);
+    const existing = await runInstances(options.cloud, options.run);
+    const userData = serializeCluster(fleet.spec);
+    for (const record of existing) fleet.seen.set(record.id, { replaces: record.tags[TAG_REPLACES] });
+    for (let i = existing.length; i < options.workers; i += 1) {
+      const record = await options.cloud.instances.launch({
+        tags: { [TAG_CLUSTER]: fleet.spec.name, [TAG_ROLE]: BATCH_ROLE },
+        instanceType: fleet.spec.pools[BATCH_ROLE]!.instanceType,
+        lifecycle: 'spot',
+        userData,
+      });
+      fleet.seen.set(record.id, { replaces: undefined });
+    }
+    fleet.aliveCount = Math.max(existing.length, options.workers);
+    return fleet;
   }
 
-  /** Workers alive at the last check (a worker with a notice is not). */
+  /** Worker nodes running at the last look. */
   alive(): number {
     return this.aliveCount;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
-  }
-
-  /** Stops keeping and terminates every instance of the run. */
-  async terminateAll(): Promise<number> {
-    await this.stop();
-    const ids = (await runInstances(this.options.cloud, this.options.run)).map((r) => r.id);
-    if (ids.length > 0) await this.options.cloud.instances.terminate(ids);
-    return ids.length;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick().catch((error: unknown) => this.options.onEvent?.(`fleet check failed: ${(error as Error)?.message ?? String(error)}`))
-        .finally(() => { this.ticking = undefined; this.schedule(); });
-    }, this.options.keepEveryMs ?? 1000);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    const { cloud, run, workers } = this.options;
-    const instances = await runInstances(cloud, run);
-    await Promise.all(instances.map(async (instance) => {
-      if (this.noticed.has(instance.id) || instance.state !== 'running') return;
-      const endpoint = cloud.metadataEndpointOf(instance.id);
-      if (!endpoint) return;
-      let metadata = this.metadata.get(instance.id);
-      if (!metadata) {
-        metadata = createImdsClient({ endpoint, timeoutMs: 500, retries: 0 });
-        this.metadata.set(instance.id, metadata);
-      }
+  /**
+   * Looks at the cloud's record once (at most every `maxAgeMs`; one list of a local
+   * SQLite registry): the nodes alive now, and replacements that appeared since.
+   */
+  observe(maxAgeMs = 1000): Promise<number> {
+    if (this.observing) return this.observing;
+    if (Date.now() - this.lastObservedAt < maxAgeMs) return Promise.resolve(this.aliveCount);
+    this.observing = (async () => {
       try {
-        if (await metadata.interruptionNotice()) {
-          this.noticed.add(instance.id);
-          this.preempted += 1;
-          this.options.onEvent?.(`worker ${instance.id} got a spot interruption notice: launching its replacement now`);
+        const records = await runInstances(this.options.cloud, this.options.run);
+        for (const record of records) {
+          if (this.seen.has(record.id)) continue;
+          const replaces = record.tags[TAG_REPLACES];
+          this.seen.set(record.id, { replaces });
+          if (replaces !== undefined) this.options.onEvent?.(`worker ${record.id} launched by the fleet, replacing ${replaces}`);
         }
-      } catch {
-        // Metadata unreachable: the instance may be dying; the next list tells.
+        this.aliveCount = records.length;
+      } finally {
+        this.lastObservedAt = Date.now();
+        this.observing = undefined;
       }
-    }));
-    const alive = instances.filter((i) => !this.noticed.has(i.id)).length;
-    this.aliveCount = alive;
-    const replacing = this.ticked;
-    this.ticked = true;
-    if (this.stopped || alive >= workers) return;
-    // A runaway (workers that die at boot) must not launch forever.
-    if (this.launched >= workers * 10 + 20) {
-      throw new SynktiError('E_BATCH_FLEET', `launched ${this.launched} workers for run ${run}; they keep dying`, { hint: `see the instance logs under ${cloud.instances.stateDir}/instances/` });
-    }
-    const missing = workers - alive;
-    for (let i = 0; i < missing; i += 1) {
-      const record = await cloud.instances.launch({
-        tags: { [TAG_CLUSTER]: BATCH_CLUSTER, [TAG_ROLE]: BATCH_ROLE, [TAG_BATCH_RUN]: run },
-        instanceType: 'local',
-        lifecycle: 'spot',
-        userData: JSON.stringify(this.options.config),
-      });
-      this.launched += 1;
-      if (replacing) {
-        this.replaced += 1;
-        this.options.onEvent?.(`launched worker ${record.id} (replacement)`);
+      return this.aliveCount;
+    })();
+    return this.observing;
+  }
+
+  /** The report's numbers, from a last look at the record (terminated nodes included). */
+  async counts(): Promise<BatchFleetCounts> {
+    await this.observe(0).catch(() => undefined);
+    const ids = new Set(this.seen.keys());
+    const all = await listAllInstances(this.options.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
+    const preempted = all.filter((r) => ids.has(r.id) && r.stateReason === REASON_SPOT).length;
+    const replaced = [...this.seen.values()].filter((s) => s.replaces !== undefined).length;
+    return { launched: ids.size, replaced, preempted };
+  }
+
+  /**
+   * The run's end: every node drains (its worker hands back and exits), leaves and is
+   * terminated. Waits until none of them runs any more, since a node that was replacing a
+   * lost peer when told to stop may still launch that replacement: it is ended too.
+   * Resolves with the number of nodes terminated.
+   */
+  async takeDown(options: { timeoutMs?: number } = {}): Promise<number> {
+    const { cloud, run } = this.options;
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    const ended = new Set<string>();
+    for (;;) {
+      // Looked at before the list below: a node gone now made its last launch before it.
+      const live = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down'] });
+      const endedAllGone = !live.some((r) => ended.has(r.id));
+      const fresh = (await runInstances(cloud, run)).filter((r) => !ended.has(r.id)).map((r) => r.id);
+      if (fresh.length > 0) {
+        await cloud.instances.terminate(fresh);
+        for (const id of fresh) ended.add(id);
+      } else if (endedAllGone || Date.now() >= deadline) {
+        // Every node told to stop is gone: none is left to launch another.
+        break;
       }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    this.aliveCount = workers;
+    this.aliveCount = 0;
+    return ended.size;
   }
 }

@@ -1,18 +1,20 @@
 /**
- * A batch worker process (`synkti batch worker`, or a local instance booted with its
- * config as user data): leases the run's tasks, scores them with the objective, sends
- * each result before acking its task; on a spot interruption notice or SIGTERM
- * (runPreemptible from @synkti/tasks) it hands its leases back at once, so peers pick the
- * tasks up in seconds, and exits.
+ * A batch worker process (`synkti batch worker`, or the portless workload of a local
+ * batch fleet's agent node, its config in SYNKTI_BATCH_WORKER_CONFIG): leases the run's
+ * tasks, scores them with the objective, sends each result before acking its task; on a
+ * spot interruption notice or SIGTERM (runPreemptible from @synkti/tasks) it hands its
+ * leases back at once, so peers pick the tasks up in seconds, and exits.
  */
+import { join, resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
 import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
 import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, resolveBatchStateDir, type BatchBackend } from './backend.ts';
 import { loadObjective } from './objective.ts';
+import { fetchStatePool, statePoolPrefix } from './state-pools.ts';
 
-/** What a worker needs; a local instance gets it as JSON user data. */
+/** What a worker needs; a local fleet's node gives it to its workload as JSON (BATCH_WORKER_CONFIG_ENV). */
 export interface BatchWorkerConfig {
   kind: 'synkti.batch.worker';
   /** The run whose tasks to evaluate; undefined = any run in the queues (a stack's workers). */
@@ -35,13 +37,60 @@ export interface BatchWorkerConfig {
   leaseMs?: number | undefined;
   /** How often instance metadata is polled for a notice. @default 5000 (AWS's advice) */
   noticePollMs?: number | undefined;
+  /**
+   * Watch instance metadata for spot notices itself. False under an agent: the agent owns
+   * the notice (it launches the replacement first, then SIGTERMs the worker).
+   * @default true (when SYNKTI_IMDS_ENDPOINT is set)
+   */
+  watchNotices?: boolean | undefined;
   /** @default 10 */
   maxReceives?: number | undefined;
   sqsEndpoint?: string | undefined;
   region?: string | undefined;
+  /**
+   * State pools fetched (every file's SHA-256 checked, a cached pool reused) before the
+   * first task is taken; the objective reads pool `<name>` at `$SYNKTI_STATE_POOLS_DIR/<name>/`.
+   * @default none
+   */
+  statePools?: WorkerStatePools | undefined;
 }
 
+/** Where a worker's state pools come from and go. */
+export interface WorkerStatePools {
+  names: string[];
+  /** The batch bucket (SpotBatchFleet's bucketName). */
+  bucket: string;
+  /** @default BATCH_PREFIXES.statePools ('state-pools/') */
+  root?: string | undefined;
+  /** @default `<stateDir>/state-pools` */
+  cacheDir?: string | undefined;
+}
+
+/** The variable the objective finds its pools under: pool `<name>` is `$SYNKTI_STATE_POOLS_DIR/<name>/`. */
+export const STATE_POOLS_DIR_ENV = 'SYNKTI_STATE_POOLS_DIR';
+/** Most pools one worker reads (names come from flags and variables: bounded). */
+const MAX_STATE_POOLS = 32;
+
 export const DEFAULT_WORKER_LEASE_MS = 10_000;
+
+/**
+ * `--pool a --pool b` or SYNKTI_STATE_POOLS=a,b: the names, each checked (`field` names
+ * where they came from in the error), duplicates dropped.
+ */
+export function parseStatePoolNames(values: readonly string[], field: string): string[] {
+  const names = [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+  if (names.length > MAX_STATE_POOLS) {
+    throw new SynktiError('E_USAGE', `${field}: ${names.length} state pools, more than ${MAX_STATE_POOLS}`, { hint: 'put the inputs a worker needs into fewer pools' });
+  }
+  for (const name of names) {
+    try {
+      statePoolPrefix(name);
+    } catch (error) {
+      throw new SynktiError('E_USAGE', `${field}: ${(error as Error).message}`, { hint: (error as SynktiError).hint ?? 'e.g. rosenbrock-data' });
+    }
+  }
+  return names;
+}
 
 export function parseWorkerConfig(text: string | undefined): BatchWorkerConfig {
   let value: unknown;
@@ -53,7 +102,7 @@ export function parseWorkerConfig(text: string | undefined): BatchWorkerConfig {
   const v = value as Partial<BatchWorkerConfig> | undefined;
   if (v?.kind !== 'synkti.batch.worker' || typeof v.run !== 'string' || typeof v.objective !== 'string' || typeof v.stateDir !== 'string'
     || !BATCH_BACKENDS.includes(v.backend as BatchBackend)) {
-    throw new SynktiError('E_USAGE', 'this instance\'s user data is not a batch worker config', {
+    throw new SynktiError('E_USAGE', 'SYNKTI_BATCH_WORKER_CONFIG is not a batch worker config', {
       hint: 'start batch workers with `synkti batch cmaes`, or run `synkti batch worker --run RUN --objective ...` yourself',
     });
   }
@@ -82,9 +131,17 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
       });
     }
   }
+  let pools: string[] = [];
+  try {
+    pools = parseStatePoolNames([env.SYNKTI_STATE_POOLS ?? ''], 'SYNKTI_STATE_POOLS');
+  } catch (error) {
+    throw new SynktiError('E_CONFIG_STACK_ENV', (error as Error).message, { hint: 'set SYNKTI_STATE_POOLS to the comma-separated names of pools uploaded with `synkti batch pool upload`' });
+  }
+  const stateDir = resolveBatchStateDir(undefined);
   return {
     kind: 'synkti.batch.worker', backend: 'sqs', queueScope: cluster, createQueues: false, objective: v.SYNKTI_OBJECTIVE!,
-    region: v.AWS_REGION, stateDir: resolveBatchStateDir(undefined),
+    region: v.AWS_REGION, stateDir,
+    ...(pools.length > 0 ? { statePools: { names: pools, bucket: v.SYNKTI_BUCKET!, root: v.SYNKTI_STATE_POOLS_PREFIX } } : {}),
   };
 }
 
@@ -95,6 +152,7 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
   if (config.run === undefined && config.queueScope === undefined) {
     throw new SynktiError('E_USAGE', 'a batch worker needs a run (--run) or its stack\'s queues (SYNKTI_CLUSTER)', { hint: 'pass --run RUN, or start it with no flags inside its stack' });
   }
+  if (config.statePools && config.statePools.names.length > 0) await fetchWorkerPools(config.statePools, config);
   const objective = await loadObjective(config.objective);
   const queues = await openRunQueues({
     backend: config.backend, stateDir: config.stateDir, sqsEndpoint: config.sqsEndpoint, region: config.region,
@@ -112,6 +170,7 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
   // Signals, the spot notice, handing leases back and the exit code belong to runPreemptible.
   const outcome = await runPreemptible(worker, {
     noticePollMs: config.noticePollMs ?? 5000,
+    ...(config.watchNotices === false ? { metadata: null } : {}),
     signal: options.signal,
     log,
     onStarted: ({ watchingNotices }) => log(`${config.run ? `run ${config.run}` : `cluster ${config.queueScope} (any run)`}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`),
@@ -121,4 +180,18 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
   log(`stopped: ${stats.completed} completed, ${stats.released} released, ${stats.crashed} crashed, ${stats.deadLettered} dead-lettered`);
   await queues.close();
   return code;
+}
+
+/**
+ * Fetches the worker's state pools into its cache before it takes a task, each file's
+ * SHA-256 checked (a pool that is missing or does not match throws, naming it: the worker
+ * exits without taking tasks), and tells the objective where they are.
+ */
+async function fetchWorkerPools(pools: WorkerStatePools, config: BatchWorkerConfig): Promise<void> {
+  const cacheDir = resolve(pools.cacheDir ?? join(config.stateDir, 'state-pools'));
+  for (const name of pools.names) {
+    const pool = await fetchStatePool({ bucket: pools.bucket, name, cacheDir, root: pools.root, region: config.region });
+    log(`state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, at ${pool.path}`);
+  }
+  process.env[STATE_POOLS_DIR_ENV] = cacheDir;
 }

@@ -1,8 +1,9 @@
 /**
  * `synkti batch cmaes`: a distributed CMA-ES run. The CLI process is the coordinator; the
- * workers are local spot instances it keeps at `--workers` (replacing preempted and
- * crashed ones). Every generation is checkpointed, so a coordinator killed at any point
- * is continued with `--resume RUN` and ends with the same answer as an uninterrupted run.
+ * workers are a local fleet of `--workers` agent nodes it launches at the start and takes
+ * down at the end (batch-fleet.ts): the nodes replace preempted and crashed ones
+ * themselves. Every generation is checkpointed, so a coordinator killed at any point is
+ * continued with `--resume RUN` and ends with the same answer as an uninterrupted run.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { renderPairs } from './render-pairs.ts';
 import {
   BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, openRunQueues, type BatchBackend, type RunQueues,
 } from './backend.ts';
-import { BatchFleet, openBatchCloud } from './batch-fleet.ts';
+import { BatchWorkerFleet, openBatchCloud } from './batch-fleet.ts';
 import { startBatchMetrics } from './batch-metrics.ts';
 import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
 import { cachedWorkerCount } from './cached-worker-count.ts';
@@ -279,7 +280,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
   process.once('SIGINT', onSigint);
   let queues: RunQueues | undefined;
   let cloud: LocalCloud | undefined;
-  let fleet: BatchFleet | undefined;
+  let fleet: BatchWorkerFleet | undefined;
   let publisher: { stop(): Promise<void> } | undefined;
   try {
     queues = await openRunQueues({
@@ -294,8 +295,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     cloud = openBatchCloud(options.stateDir, backendEnv(meta.backend));
     if (options.chaos) cloud.instances.setChaos(options.chaos);
     // A finished run only reports: no workers needed.
-    fleet = new BatchFleet({ cloud, run, workers: finished ? 0 : options.workers, config: workerConfig, onEvent: note });
-    await fleet.start();
+    fleet = await BatchWorkerFleet.launch({ cloud, run, workers: finished ? 0 : options.workers, config: workerConfig, noticePollMs: options.noticePollMs, onEvent: note });
     const liveFleet = fleet;
     note(`run ${run}: ${resume ? 'resuming' : 'starting'} CMA-ES on ${meta.objective} (dim ${meta.dimension}, seed ${meta.seed}, ${meta.generations} generations) with ${options.workers} worker(s) on the ${meta.backend} backend`);
 
@@ -303,7 +303,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     // Workers started elsewhere are SpotBatchFleet's ECS tasks: count those, not the local 0.
     const workersAlive = options.metricsCluster !== undefined && options.workers === 0
       ? cachedWorkerCount(await ecsWorkerCounter({ cluster: options.metricsCluster, region }), { onWarning: (message) => note(`warning: ${message}`) })
-      : () => liveFleet.alive();
+      : () => liveFleet.observe();
     const coordinator = createCoordinator({
       run, tasks: queues.tasks, results: queues.results, store, bucket, resendAfterMs: options.resendAfterMs,
       unscorable: options.unscorable, workersAlive, signal: abort.signal,
@@ -362,6 +362,8 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       },
       onGeneration: (report) => {
         const c = cma!;
+        // A look at the record (read-only) for the progress line and the report's counts.
+        void liveFleet.observe().catch(() => undefined);
         progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}${c.samples !== undefined ? ` ×${c.samples} samples` : ''}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
         const lines = [JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, populationSize: c.populationSize, ...(c.samples !== undefined ? { samples: c.samples } : {}), generationMs: report.ms })];
         // Each CMA-ES run that ended (a restart follows, or the optimisation stops) gets its own line.
@@ -376,6 +378,7 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     });
     const c = cma!;
     const counters = result.checkpoint.counters;
+    const fleetCounts = await fleet.counts();
     progress.done();
     return {
       run,
@@ -398,9 +401,9 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
       restart_runs: c.runs ?? [],
       noise_samples: c.samples ?? null,
       resumed: resume,
-      workers_launched: fleet.launched,
-      workers_replaced: fleet.replaced,
-      workers_preempted: fleet.preempted,
+      workers_launched: fleetCounts.launched,
+      workers_replaced: fleetCounts.replaced,
+      workers_preempted: fleetCounts.preempted,
       seconds: Math.round((Date.now() - started) / 100) / 10,
     };
   } catch (error) {
@@ -413,8 +416,8 @@ export async function runBatchCmaes(options: BatchCmaesOptions): Promise<BatchSu
     process.off('SIGINT', onSigint);
     // Before the queues close: its last sample reads them.
     await publisher?.stop();
-    if (fleet && !options.keepWorkers) await fleet.terminateAll().catch(() => undefined);
-    else await fleet?.stop();
+    // The run's end takes its fleet down (each node drains: its worker hands back and exits).
+    if (fleet && !options.keepWorkers) await fleet.takeDown().catch(() => undefined);
     await queues?.close();
     cloud?.close();
   }

@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError } from '@synkti/core';
-import { IMDS_ENDPOINT_ENV, createImdsClient } from '@synkti/cloud';
 import { RESTART_STRATEGIES, validateRunId, type RestartStrategy, type UnscorablePolicy } from '@synkti/tasks';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
@@ -8,7 +7,8 @@ import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type 
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
-import { DEFAULT_WORKER_LEASE_MS, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
+import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
+import { DEFAULT_WORKER_LEASE_MS, parseStatePoolNames, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
 import { DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, renderBatchSummary, runBatchCmaes, stackTargetFromEnv, type NoiseHandling } from '../batch/cmaes-run.ts';
 import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
@@ -154,7 +154,7 @@ export function registerBatchCommands(program: Command): void {
     });
 
   batch.command('worker')
-    .description('evaluate a run\'s tasks until stopped; on a spot notice hand the leases back at once and exit. Inside a local instance with no flags, reads its config from user data; elsewhere with no flags, from the variables its stack (SpotBatchFleet) injects')
+    .description('evaluate a run\'s tasks until stopped; on a spot notice hand the leases back at once and exit. On a local batch fleet\'s node with no flags, reads its config from SYNKTI_BATCH_WORKER_CONFIG; elsewhere with no flags, from the variables its stack (SpotBatchFleet) injects')
     .option('--run <id>', 'the run whose tasks to evaluate', runOption)
     .option('--objective <module|builtin>', 'the objective (must be the run\'s)', objectiveOption)
     .option('--backend <name>', `queue backend: ${BATCH_BACKENDS.join(', ')}`, backendOption, 'local')
@@ -165,19 +165,26 @@ export function registerBatchCommands(program: Command): void {
     .option('--sqs-endpoint <url>', 'SQS endpoint', urlOption)
     .option('--region <region>', 'AWS region for SQS')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string }) => {
+    .option('--pool <name>', 'a state pool to fetch (each file\'s SHA-256 checked) before taking tasks; the objective reads it at $SYNKTI_STATE_POOLS_DIR/<name>/ (repeatable; no flags: SYNKTI_STATE_POOLS=a,b)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--bucket <name>', 'the bucket of the state pools (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
+    .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string; pool: string[]; bucket?: string }) => {
       let config: BatchWorkerConfig;
-      if (o.run === undefined && o.objective === undefined && process.env[IMDS_ENDPOINT_ENV]) {
-        config = parseWorkerConfig(await createImdsClient().userData());
+      if (o.run === undefined && o.objective === undefined && process.env[BATCH_WORKER_CONFIG_ENV] !== undefined) {
+        // No flags on a local batch fleet's node: its agent passes the config.
+        config = parseWorkerConfig(process.env[BATCH_WORKER_CONFIG_ENV]);
       } else if (o.run === undefined && o.objective === undefined) {
         // No flags outside an instance: a stack's task (SpotBatchFleet's ECS service); everything comes from its environment.
         config = workerConfigFromStack(process.env);
       } else {
         if (o.run === undefined) throw new SynktiError('E_USAGE', '--run is required', { hint: 'the run id `synkti batch cmaes` printed' });
         if (o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'the same objective as the run\'s' });
+        const pools = parseStatePoolNames(o.pool, '--pool');
+        const bucket = o.bucket ?? process.env.SYNKTI_BUCKET;
+        if (pools.length > 0 && !bucket) throw new SynktiError('E_USAGE', '--pool: no bucket to fetch it from', { hint: 'pass --bucket or set SYNKTI_BUCKET (the stack output bucketName)' });
         config = {
           kind: 'synkti.batch.worker', run: o.run, objective: o.objective, backend: o.backend, stateDir: resolveBatchStateDir(o.stateDir),
           concurrency: o.concurrency, leaseMs: o.lease, noticePollMs: o.noticePoll, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint, region: o.region,
+          ...(pools.length > 0 ? { statePools: { names: pools, bucket: bucket!, root: process.env.SYNKTI_STATE_POOLS_PREFIX || undefined } } : {}),
         };
       }
       process.exitCode = await runBatchWorker(config);
