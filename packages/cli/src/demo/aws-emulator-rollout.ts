@@ -16,7 +16,7 @@
  * request, and an old node leaves only after its requests finished.
  */
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { SynktiError, TAG_CLUSTER, desiredConfigTag, formatDuration } from '@synkti/core';
+import { SynktiError, desiredConfigTag, formatDuration } from '@synkti/core';
 import type { RolloutResult } from '../rollout/run-rollout.ts';
 import { createProgress } from '../output.ts';
 import { AGENT_PORT, ROUTER_PORT, startEmulatedAwsProject, type EmulatedAwsProject } from './emulated-aws-project.ts';
@@ -186,12 +186,26 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
       progress.update(`${formatDuration(Date.now() - deployStarted)}  deploy running; requests ${done - failed} ok / ${failed} failed; routers serving ${fleet.routers.size}`);
     }, 500);
     ticker.unref();
+    // The desired-config tag on the old nodes, as EC2 records it while they live (a node
+    // that leaves gracefully removes its Synkti tags).
+    const tagged = new Map<string, string>();
+    const key = desiredConfigTag(POOL);
+    const tagWatch = setInterval(() => {
+      void ec2.send(new DescribeInstancesCommand({ InstanceIds: originals })).then((described) => {
+        for (const i of (described.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+          const value = i.Tags?.find((t) => t.Key === key)?.Value;
+          if (i.InstanceId && value) tagged.set(i.InstanceId, value);
+        }
+      }, () => undefined);
+    }, 1000);
+    tagWatch.unref();
     let run: Awaited<ReturnType<EmulatedAwsProject['cli']>>;
     try {
       run = await project.cli(['deploy', '--json', '--pool', POOL, '--ready-timeout', `${Math.round(readyTimeoutMs / 1000)}s`, ...project.launchArgs()],
         FLEET_SIZE * (readyTimeoutMs + 60_000), { SYNKTI_CLUSTER_SECRET: secret });
     } finally {
       clearInterval(ticker);
+      clearInterval(tagWatch);
     }
     const deployEnded = Date.now();
     const json = run.stdout.slice(run.stdout.indexOf('{'));
@@ -217,11 +231,7 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
     const reported = Object.values(nodeGenerations);
     const from = Object.values(rolled.before)[0] ?? '?';
 
-    // The desired config's tag on the old nodes, as EC2 records it (terminated ones are still listed).
-    const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: originals }));
-    const key = desiredConfigTag(POOL);
-    const desiredTagged = (described.Reservations ?? []).flatMap((r) => r.Instances ?? [])
-      .filter((i) => i.Tags?.some((t) => t.Key === TAG_CLUSTER) && new RegExp(`^${rolled.generation}:[0-9a-f]{64}$`).test(i.Tags?.find((t) => t.Key === key)?.Value ?? '')).length;
+    const desiredTagged = originals.filter((id) => new RegExp(`^${rolled.generation}:[0-9a-f]{64}$`).test(tagged.get(id) ?? '')).length;
 
     const servedBy: Record<string, number> = {};
     for (const o of traffic.outcomes) {
