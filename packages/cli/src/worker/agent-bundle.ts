@@ -73,7 +73,9 @@ const AWS_SDK_FILE = 'aws-sdk.cjs';
 /**
  * A module standing in for an AWS SDK client package: each export is a Proxy that loads
  * lib/aws-sdk.cjs the first time it is used (construction, call, property read,
- * instanceof). Export names are read from the installed package now.
+ * instanceof). Export names are read from the installed package now; each is marked pure,
+ * so the bundle keeps only those the sources use (the EC2 client alone has ~5,000 exports:
+ * a Proxy, its target and its handler each, built at every agent start and held for its life).
  */
 function lazyClient(name: string, resolveDir: string): string {
   const real = createRequire(join(resolveDir, 'index.js'))(name) as Record<string, unknown>;
@@ -90,7 +92,7 @@ const lazy = (key) => new Proxy(function () {}, {
   ownKeys: () => Reflect.ownKeys(load()[key]),
   getOwnPropertyDescriptor: (_, p) => { const d = Reflect.getOwnPropertyDescriptor(load()[key], p); if (d) d.configurable = true; return d; },
 });
-${names.map((key) => `export const ${key} = lazy(${JSON.stringify(key)});`).join('\n')}
+${names.map((key) => `export const ${key} = /* @__PURE__ */ lazy(${JSON.stringify(key)});`).join('\n')}
 `;
 }
 
@@ -241,7 +243,7 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
  * Bumped when this file changes what a build writes, so a cached build from before is not reused.
  * (The sources and packages a build reads are checked file by file.)
  */
-const CACHE_FORMAT = 3;
+const CACHE_FORMAT = 4;
 /** A cached build a newer one replaced is removed this long after (a pack may still be copying it). */
 const STALE_BUILD_MS = 10 * 60_000;
 
