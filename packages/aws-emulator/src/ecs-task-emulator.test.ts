@@ -6,7 +6,7 @@
  * replaced by the service; a lower desiredCount stops tasks; stop() ends every process.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { MOTO_ADMIN_CREDENTIALS } from './moto-server.ts';
@@ -25,6 +25,23 @@ process.on('SIGTERM', () => { console.log('probe got SIGTERM'); process.exit(0);
 setInterval(() => {}, 1000);
 `;
 
+type MotoService = NonNullable<Awaited<ReturnType<typeof startMotoOrSkip>>['service']>;
+
+/** Moto with an ECS cluster named `cluster` and a client for it, both closed after the test; undefined (test skipped) without moto. */
+async function openEcs(t: TestContext, cluster: string): Promise<{ aws: MotoService; ecs: ECSClient } | undefined> {
+  const moto = await startMotoOrSkip();
+  if (moto.service === undefined) {
+    t.skip(moto.skip);
+    return undefined;
+  }
+  const aws = moto.service;
+  t.after(() => aws.stop());
+  const ecs = new ECSClient(aws.clientConfig());
+  t.after(() => ecs.destroy());
+  await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
+  return { aws, ecs };
+}
+
 async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -34,13 +51,9 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
 }
 
 test('ECS services run as local processes with their task role; preempted and killed tasks are replaced', async (t) => {
-  const moto = await startMotoOrSkip();
-  if (moto.service === undefined) return t.skip(moto.skip);
-  const aws = moto.service;
-  t.after(() => aws.stop());
-  const ecs = new ECSClient(aws.clientConfig());
-  t.after(() => ecs.destroy());
-  await ecs.send(new CreateClusterCommand({ clusterName: 'emu' }));
+  const opened = await openEcs(t, 'emu');
+  if (opened === undefined) return;
+  const { aws, ecs } = opened;
   const roleArn = `arn:aws:iam::${aws.accountId}:role/emu-task`;
   const def = await ecs.send(new RegisterTaskDefinitionCommand({
     family: 'emu-worker', taskRoleArn: roleArn, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
@@ -97,13 +110,9 @@ test('ECS services run as local processes with their task role; preempted and ki
 });
 
 test('container secrets reach the task as environment through secretFor, and a task with secrets is refused without it', async (t) => {
-  const moto = await startMotoOrSkip();
-  if (moto.service === undefined) return t.skip(moto.skip);
-  const aws = moto.service;
-  t.after(() => aws.stop());
-  const ecs = new ECSClient(aws.clientConfig());
-  t.after(() => ecs.destroy());
-  await ecs.send(new CreateClusterCommand({ clusterName: 'sec' }));
+  const opened = await openEcs(t, 'sec');
+  if (opened === undefined) return;
+  const { aws, ecs } = opened;
   const secretArn = `arn:aws:secretsmanager:${aws.region}:${aws.accountId}:secret:sec/api-keys-AbCdEf`;
   const def = await ecs.send(new RegisterTaskDefinitionCommand({
     family: 'sec-api', requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
