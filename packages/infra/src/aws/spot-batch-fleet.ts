@@ -21,7 +21,7 @@ import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError,
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
 import { SynktiNetwork, type SynktiNetworkSource, type SynktiNetworkTransform } from './network.ts';
 import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
-import { taskReleaseContainer, taskReleaseStatement, type TaskReleaseArgs } from './task-release.ts';
+import { taskReleaseContainer, taskReleaseStatement, warnWithoutRelease, type TaskReleaseArgs } from './task-release.ts';
 import { withTransform, type Transform } from './transform.ts';
 
 const C = 'SpotBatchFleet';
@@ -492,6 +492,7 @@ function createImage({ name, a, args, o, tags }: BatchParts): BatchImage {
     repository: repo.name,
     policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
   }, o);
+  if (repo) warnWithoutRelease(C, name, args.imageTag ?? 'latest', repo);
   const image = release?.image ?? args.image ?? pulumi.interpolate`${repo!.repositoryUrl}:${args.imageTag ?? 'latest'}`;
   return { release, repo, image };
 }

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import * as pulumi from '@pulumi/pulumi';
 import { isSynktiError } from '@synkti/core';
 import { taskArtifactKey } from '@synkti/cloud';
 import { PipelineCluster } from '../pipeline-cluster/pipeline-cluster.ts';
@@ -110,4 +111,15 @@ test('SpotBatchFleet with a release: stock Node.js image, no ECR repository, and
   // With release, the command is the CLI as typed.
   await assert.rejects(runMockStack((opts) => new SpotBatchFleet('batch', { release, command: ['batch', 'worker'] }, opts), { stack: 'dev' }),
     (error: unknown) => isSynktiError(error) && /command/.test(error.message));
+});
+
+test('a stack given neither release nor image is told at preview and up what will not start, naming the args and the fix', async (t) => {
+  const warn = t.mock.method(pulumi.log, 'warn', () => Promise.resolve());
+  const warnings = (): string[] => warn.mock.calls.map((call) => String(call.arguments[0]));
+  await runMockStack((opts) => new SpotBatchFleet('batch', {}, opts), { stack: 'dev' });
+  assert.equal(warnings().filter((w) => /^SpotBatchFleet batch: neither release nor image is given/.test(w)).length, 1, warnings().join('\n'));
+  assert.match(warnings()[0]!, /<its ECR repository>:latest, which is empty.*Pass release: \{ bucket, version, sha256 \}.*or image: '<your image>'/);
+  warn.mock.resetCalls();
+  await runMockStack((opts) => new SpotBatchFleet('batch', { image: 'example.com/worker:1' }, opts), { stack: 'dev' });
+  assert.deepEqual(warnings().filter((w) => /neither release nor image/.test(w)), [], 'an image of its own: nothing to say');
 });

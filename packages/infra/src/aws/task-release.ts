@@ -5,6 +5,7 @@
  * role, refuses it unless its SHA-256 is the one fixed here, and runs its `bin/synkti.mjs`
  * with the task's command. No registry, no image build: the checksum is what a deploy pins.
  */
+import * as pulumi from '@pulumi/pulumi';
 import { renderTaskEntrypoint, taskArtifactKey } from '@synkti/cloud';
 import type { PolicyStatementInput } from './iam-policy.ts';
 
@@ -41,4 +42,20 @@ export function taskReleaseContainer(release: TaskReleaseArgs, region: string): 
 /** What the task role needs to fetch the release: GetObject on that one key. */
 export function taskReleaseStatement(release: TaskReleaseArgs): PolicyStatementInput {
   return { Sid: 'FetchRelease', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${release.bucket}/${taskArtifactKey(release.version)}` };
+}
+
+/** What a stack with neither `release` nor `image` is told (ADR 0008), naming the args and the fix. */
+export function noReleaseMessage(component: string, name: string, tag: string): string {
+  return `${component} ${name}: neither release nor image is given, so its tasks run <its ECR repository>:${tag}, which is empty and cannot start a task `
+    + 'until an image is pushed there. Pass release: { bucket, version, sha256 } (what `synkti bootstrap` prints: the stock Node.js image runs it, '
+    + "ADR 0008), or image: '<your image>'.";
+}
+
+/**
+ * Said at every preview and up of a stack that makes its own ECR repository because it was
+ * given neither `release` nor `image` (ADR 0008: the default stays, so audits, cost
+ * estimates and role synthesis need no release; a deploy is told what will not start).
+ */
+export function warnWithoutRelease(component: string, name: string, tag: string, resource?: pulumi.Resource): void {
+  void pulumi.log.warn(noReleaseMessage(component, name, tag), resource);
 }

@@ -29,7 +29,7 @@ import { TAG_CLUSTER, TAG_ROLE } from '@synkti/core';
 import { ECS_TASK_EXECUTION_POLICY_ARN, SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy } from '../aws/iam-policy.ts';
 import { SynktiNetwork } from '../aws/network.ts';
 import { SecureBucket } from '../aws/secure-bucket.ts';
-import { taskReleaseContainer, taskReleaseStatement } from '../aws/task-release.ts';
+import { taskReleaseContainer, taskReleaseStatement, warnWithoutRelease } from '../aws/task-release.ts';
 import { withTransform } from '../aws/transform.ts';
 import type { EnvironmentName } from '../environments.ts';
 import { resolvePipelineArgs, type PipelineClusterArgs, type PipelineClusterTransform, type ResolvedPipelineArgs, type ResolvedPool } from './pipeline-args.ts';
@@ -287,6 +287,7 @@ function createImage({ name, a, args, o, tags }: PipelineParts): { image: pulumi
       encryptionConfigurations: [{ encryptionType: 'AES256' }], forceDelete: !a.preset.deletionProtection, tags,
     }, o)
     : undefined;
+  if (repo) warnWithoutRelease('PipelineCluster', name, 'latest', repo);
   const image = release !== undefined ? pulumi.output(release.image) : args.image !== undefined ? pulumi.output(args.image) : pulumi.interpolate`${repo!.repositoryUrl}:latest`;
   return { image, release };
 }
