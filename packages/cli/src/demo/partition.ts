@@ -59,6 +59,12 @@ export interface PartitionDemoSummary {
   failedInFlightOnPartition: number;
   /** Failed requests that were neither: must be 0. */
   failedOther: number;
+  /**
+   * The first few of those, to tell why: when each began and ended relative to the cut, the
+   * partition and the heal (ms; negative is before), through which host's router, served
+   * by which host (index, or -1: not known), and the error.
+   */
+  failedOtherDetails?: Array<{ fromCutMs: number; fromPartitionMs: number; fromHealMs: number; ms: number; router: number; servedBy: number; error: string; cutMidStream: boolean }>;
   /** Requests in flight on the cut host when it was cut (failed or not: one not yet answered may be served elsewhere). */
   inFlightOnCut: number;
   /** Requests in flight across the partition line when it began (failed or not). */
@@ -276,6 +282,7 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     let failedInFlightOnCut = 0;
     let failedInFlightOnPartition = 0;
     let failedOther = 0;
+    const failedOtherDetails: NonNullable<PartitionDemoSummary['failedOtherDetails']> = [];
     let inFlightOnCutEndedWithinMs = 0;
     let inFlightOnCut = 0;
     let inFlightOnPartition = 0;
@@ -298,7 +305,15 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       if (o.ok) continue;
       if (onCut) failedInFlightOnCut++;
       else if (onPartition) failedInFlightOnPartition++;
-      else failedOther++;
+      else {
+        failedOther++;
+        if (failedOtherDetails.length < 10) {
+          failedOtherDetails.push({
+            fromCutMs: o.startedAt - cutAt, fromPartitionMs: o.startedAt - partitionAt, fromHealMs: o.startedAt - healAt, ms: o.ms,
+            router: router ?? -1, servedBy: peer ?? -1, error: o.error ?? 'failed', cutMidStream: o.cutMidStream === true,
+          });
+        }
+      }
     }
     const traffic = summarizeOutcomes(load.outcomes);
     const firstLaunches = [...launches].sort((a, b) => a - b).slice(0, HOSTS);
@@ -310,6 +325,7 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       failedInFlightOnCut,
       failedInFlightOnPartition,
       failedOther,
+      ...(failedOtherDetails.length > 0 ? { failedOtherDetails } : {}),
       inFlightOnCut,
       inFlightOnPartition,
       inFlightOnCutEndedWithinMs,
