@@ -26,7 +26,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('every invalid flag is refused with a message naming it', async () => {
+test('every invalid flag is refused with a message naming it', { timeout: 170_000 }, async () => {
   const cases: Array<[string[], RegExp]> = [
     [['--objective', 'sphere', '--dim', '0'], /--dim/],
     [['--objective', 'sphere', '--dim', '3', '--backend', 'redis'], /--backend.*local, sqs, postgres/],
@@ -47,7 +47,8 @@ test('every invalid flag is refused with a message naming it', async () => {
     [['--objective', 'sphere', '--dim', '3', '--noise-handling', 'reevaluate', '--restarts', 'bipop'], /--noise-handling reevaluate cannot be combined with --restarts/],
     [['--objective', 'sphere', '--dim', '3', '--max-samples', '8'], /--max-samples needs --noise-handling reevaluate/],
   ];
-  const results = await Promise.all(cases.map(([args]) => runCli(['batch', 'cmaes', ...args, '--state-dir', stateDir], { cwd: dir, timeoutMs: 60_000 })));
+  // A did-it-hang bound: the first CLI process may (re)build the compiled CLI while the others wait on it.
+  const results = await Promise.all(cases.map(([args]) => runCli(['batch', 'cmaes', ...args, '--state-dir', stateDir], { cwd: dir, timeoutMs: 150_000 })));
   results.forEach((result, i) => {
     const [args, pattern] = cases[i]!;
     assert.equal(result.code, 2, `${args.join(' ')}: exit ${result.code}\n${result.stderr}`);
@@ -56,12 +57,13 @@ test('every invalid flag is refused with a message naming it', async () => {
   });
 });
 
-test('a candidate that cannot be evaluated stops the run naming it; dlq, status, redrive and cancel handle the run', { timeout: 90_000 }, async () => {
+// Did-it-hang bounds: the worker is an agent node's workload (agent boot, then the worker's), slow on a loaded machine.
+test('a candidate that cannot be evaluated stops the run naming it; dlq, status, redrive and cancel handle the run', { timeout: 240_000 }, async () => {
   const objective = join(dir, 'always-crashes.mjs');
   writeFileSync(objective, 'export default function () { throw new Error("the simulator crashed"); }\n');
   const run = 'crashing';
   const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '3', '--generations', '2', '--seed', '1', '--workers', '1',
-    '--max-receives', '2', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 80_000 });
+    '--max-receives', '2', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 200_000 });
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /candidate \d+ of generation 0 cannot be scored: its task was dead-lettered after 2 deliveries: the simulator crashed/);
   assert.match(result.stderr, /dlq redrive/);
@@ -97,7 +99,7 @@ test('a candidate that cannot be evaluated stops the run naming it; dlq, status,
   assert.deepEqual((JSON.parse(list.stdout) as Array<{ run: string; status: string }>).map((r) => [r.run, r.status]), [[run, 'cancelled']]);
 });
 
-test('--noise-handling reevaluate scores every candidate several times on the workers and ranks by the mean', { timeout: 120_000 }, async () => {
+test('--noise-handling reevaluate scores every candidate several times on the workers and ranks by the mean', { timeout: 240_000 }, async () => {
   const help = await runCli(['batch', 'cmaes', '--help'], { cwd: dir });
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /--noise-handling <how>[\s\S]*reevaluate/);
@@ -108,7 +110,7 @@ test('--noise-handling reevaluate scores every candidate several times on the wo
   writeFileSync(objective, 'export default function (x) { return x.reduce((a, v) => a + v * v, 0) + Math.random(); }\n');
   const run = 'noisy';
   const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '2', '--population', '4', '--generations', '3', '--seed', '5',
-    '--noise-handling', 'reevaluate', '--max-samples', '4', '--workers', '1', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 110_000 });
+    '--noise-handling', 'reevaluate', '--max-samples', '4', '--workers', '1', '--run', run, '--state-dir', stateDir, '--json'], { cwd: dir, timeoutMs: 200_000 });
   assert.equal(result.code, 0, result.stderr);
   const summary = JSON.parse(result.stdout) as { status: string; generations: number; evaluations: number; results_accepted: number; noise_samples: number | null; lost_tasks: number };
   assert.equal(summary.status, 'done');
