@@ -77,7 +77,7 @@ function fakeEc2(t: { after(fn: () => void): void }): FakeEc2 {
 test('a worker in zone a with config subnets a/b/c launches its replacement in the zone its zone order puts first (b), not its own', async (t) => {
   const ec2 = fakeEc2(t);
   const warnings: string[] = [];
-  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec({ subnets: ZONE_SUBNETS }), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(message); } } });
+  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec({ subnets: ZONE_SUBNETS }), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(String(message)); } } });
   // Its own subnet first, then the others: the Replacer's zones come from these.
   assert.deepEqual(worker.subnets.map((s) => s.zone), ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
   const spec = withSubnetZones(awsSpec({ subnets: ZONE_SUBNETS }), worker.subnets);
@@ -99,7 +99,7 @@ test('a worker in zone a with config subnets a/b/c launches its replacement in t
 test('a config without subnets keeps the worker in its own subnet and says so once', async (t) => {
   const ec2 = fakeEc2(t);
   const warnings: string[] = [];
-  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec(undefined), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(message); } } });
+  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec(undefined), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(String(message)); } } });
   assert.deepEqual(worker.subnets, [ZONE_SUBNETS[0]]);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /zone only.*--subnet/);

@@ -1,4 +1,5 @@
 import { SynktiError, type ClusterSpec } from '@synkti/core';
+import type { StructuredLogger } from '@synkti/core/process-log';
 import { createAwsInstanceProvider, type AwsInstanceProviderOptions, type AwsSubnet, type ImdsClient, type InstanceProvider } from '@synkti/cloud';
 
 /**
@@ -62,7 +63,7 @@ export function mergeWorkerSubnets(own: AwsSubnet, configured: readonly AwsSubne
 
 export interface AwsWorkerProviderOptions {
   /** Told once when replacements must stay in this worker's zone (the config lists no subnets). @default none */
-  logger?: { warn(bindings: Record<string, unknown>, message: string): void } | undefined;
+  logger?: Pick<StructuredLogger, 'warn'> | undefined;
   /** The EC2 client to use (tests pass a mocked one). @default the SDK's default chain */
   client?: AwsInstanceProviderOptions['client'];
 }

@@ -13,15 +13,12 @@ import { request } from 'node:http';
 import { formatDuration, SynktiError } from '@synkti/core';
 import { bootId, clearWorkloadPidFile, ENV_WORKLOAD_OWNER, newOwnerToken, processStartTime, reapOrphanWorkload, writeWorkloadPidFile } from './workload-pid-file.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
+import { SILENT_LOGGER, type StructuredLogger } from '@synkti/core/process-log';
 
 export type WorkloadState = 'stopped' | 'starting' | 'healthy' | 'unhealthy' | 'restarting' | 'failed';
 
-/** The subset of a pino logger the supervisor uses. */
-export interface WorkloadLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The supervisor's logger: the one structured logger interface of @synkti/core. */
+export type WorkloadLogger = StructuredLogger;
 
 export interface WorkloadSupervisorOptions {
   /** Program and arguments, run without a shell, e.g. `['vllm', 'serve', 'model']`. */
@@ -74,7 +71,6 @@ export interface WorkloadSupervisorOptions {
 /** Lines of the workload's output kept in memory for error messages. */
 const TAIL_LINES = 50;
 const MAX_LINE_CHARS = 1000;
-const silentLogger: WorkloadLogger = { info() {}, warn() {}, error() {} };
 
 interface Run {
   readonly child: ChildProcess;
@@ -151,7 +147,7 @@ export class WorkloadSupervisor {
       throw new SynktiError('E_WORKLOAD_OPTIONS', `workload startupTimeoutMs must be positive, got ${options.startupTimeoutMs}`);
     }
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? SILENT_LOGGER;
     this.#now = options.now ?? Date.now;
     this.#healthIntervalMs = options.healthIntervalMs ?? 500;
     this.#healthTimeoutMs = options.healthTimeoutMs ?? 2000;

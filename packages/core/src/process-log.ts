@@ -34,3 +34,17 @@ export function createProcessLog(options: ProcessLogOptions): ProcessLog {
     write(options.json ? `${JSON.stringify({ time, level: INFO, component: options.component, msg, ...event })}\n` : `${time} ${options.component}: ${msg}\n`);
   };
 }
+
+/**
+ * The one structured logger library modules take: pino's call shape (fields first, then
+ * the message), so the agent hands over its pino logger and tests a recorder. A module that
+ * needs fewer levels takes a `Pick` of it, never a shape of its own.
+ */
+export interface StructuredLogger {
+  info(fields: object, msg?: string): void;
+  warn(fields: object, msg?: string): void;
+  error(fields: object, msg?: string): void;
+}
+
+/** Drops everything (the default where a logger is optional). */
+export const SILENT_LOGGER: StructuredLogger = { info() {}, warn() {}, error() {} };

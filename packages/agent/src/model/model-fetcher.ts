@@ -22,6 +22,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SynktiError, type ModelLocation } from '@synkti/core';
+import type { StructuredLogger } from '@synkti/core/process-log';
 import {
   DEFAULT_MODEL_MANIFEST_LIMITS, MODEL_MANIFEST_NAME, modelManifestKey, modelManifestSha256, parseModelManifest,
   type ModelManifest, type ModelManifestFile, type ModelManifestLimits,
@@ -64,7 +65,7 @@ export interface FetchModelOptions {
   /** How a verified copy is re-checked on reuse. @default 'size' */
   reuseCheck?: 'size' | 'sha256' | undefined;
   onProgress?: ((progress: ModelProgress) => void) | undefined;
-  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void } | undefined;
+  logger?: Pick<StructuredLogger, 'info' | 'warn'> | undefined;
   signal?: AbortSignal | undefined;
 }
 
