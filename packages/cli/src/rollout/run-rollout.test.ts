@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { TAG_GENERATION, validateCluster } from '@synkti/core';
 import type { InstanceProvider, InstanceRecord, LaunchSpec } from '@synkti/cloud';
 import type { FleetAccess } from '../fleet/fleet-access.ts';
-import type { RolloutNode } from './rollout-plan.ts';
+import type { RolloutNode } from '@synkti/agent/rollout';
 import { runRollout, type RolloutAgents } from './run-rollout.ts';
 
 const A = 'g00000000000a';

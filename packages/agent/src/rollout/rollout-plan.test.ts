@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planRolloutStep, type RolloutNode, type RolloutStep } from './rollout-plan.ts';
-import { surgeToken } from './run-rollout.ts';
+import { surgeToken } from './rolling-update.ts';
 
 const OLD = 'g000000000001';
 const NEW = 'g000000000002';
