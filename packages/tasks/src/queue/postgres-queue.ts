@@ -103,6 +103,11 @@ interface PendingAck {
   expiresAt: number;
 }
 
+/** Exhausted rows one dead-letter sweep moves (see sweepExhausted). */
+const SWEEP_CHUNK = 100;
+/** Passes of a full sweep: 100,000 rows, then the next call goes on. */
+const MAX_SWEEP_PASSES = 1000;
+
 /** Most receipts one coalesced DELETE carries. */
 const MAX_ACK_BATCH = 100;
 
@@ -251,13 +256,22 @@ class PostgresQueueDriver implements QueueDriver {
     return this.listening;
   }
 
-  private async sweepExhausted(): Promise<void> {
-    await this.pool.query(`UPDATE ${this.table} SET dead_at = ${NOW_MS}, leased = false, lease_token = NULL,
-        last_error = CASE WHEN leased THEN left($3::text || receive_count::text || $4::text || COALESCE($5::text || last_error, ''), ${MAX_ERROR_CHARS})
-          ELSE COALESCE(last_error, $6::text) END
-      WHERE seq IN (SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= ${NOW_MS}
-        AND receive_count >= $2 FOR UPDATE SKIP LOCKED)`,
-    [this.queue, this.maxReceives, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, EARLIER_ERROR, RELEASED_WITHOUT_ERROR]);
+  /**
+   * Moves exhausted rows to the dead-letter queue, SWEEP_CHUNK at a time; `all` repeats until
+   * a pass moves fewer (stats and deadLetters count them), a claim's pass does one chunk.
+   * The chunk's ORDER BY ... LIMIT keeps the pass on the claim index under a generic plan,
+   * which cannot tell how many rows match `queue = $1` and scanned the whole table without it.
+   */
+  private async sweepExhausted(all = false): Promise<void> {
+    for (let pass = 0; pass < MAX_SWEEP_PASSES; pass += 1) {
+      const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = ${NOW_MS}, leased = false, lease_token = NULL,
+          last_error = CASE WHEN leased THEN left($3::text || receive_count::text || $4::text || COALESCE($5::text || last_error, ''), ${MAX_ERROR_CHARS})
+            ELSE COALESCE(last_error, $6::text) END
+        WHERE seq = ANY(ARRAY(SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= (SELECT ${NOW_MS})
+          AND receive_count >= $2 ORDER BY visible_at, seq LIMIT ${SWEEP_CHUNK} FOR UPDATE SKIP LOCKED))`,
+      [this.queue, this.maxReceives, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, EARLIER_ERROR, RELEASED_WITHOUT_ERROR]);
+      if (!all || (result.rowCount ?? 0) < SWEEP_CHUNK) return;
+    }
   }
 
   /**
@@ -513,7 +527,7 @@ class PostgresQueueDriver implements QueueDriver {
 
   async deadLetters(limit: number): Promise<DriverDeadLetter[]> {
     await this.flushDeferred();
-    await this.sweepExhausted();
+    await this.sweepExhausted(true);
     const result = await this.pool.query<Row>(`SELECT id, body, ref, sent_at, receive_count, last_error, dead_at FROM ${this.table}
       WHERE queue = $1 AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT $2`, [this.queue, limit]);
     return result.rows.map((row) => ({
@@ -543,7 +557,7 @@ class PostgresQueueDriver implements QueueDriver {
 
   async stats(): Promise<QueueStats> {
     await this.flushDeferred();
-    await this.sweepExhausted();
+    await this.sweepExhausted(true);
     const result = await this.pool.query<Record<string, string>>(`SELECT
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at <= now_ms) AS depth,
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at > now_ms AND leased) AS in_flight,
@@ -578,6 +592,25 @@ class PostgresQueueDriver implements QueueDriver {
   }
 }
 
+/**
+ * Makes every session the pool opens from now on plan the queue's prepared statements once
+ * (`plan_cache_mode = force_generic_plan`), not once per execution. PostgreSQL's default
+ * re-plans a parameterized statement with its values each time until a generic plan looks
+ * no dearer, and for the claim it never does (`pg_prepared_statements.generic_plans` stayed 0):
+ * planning was most of a claim's database CPU. Every statement of the queue is written to
+ * stay index-driven under a generic plan (postgres-queue.test checks the table's seq_scan).
+ *
+ * Applied to the pools the queue makes from `connectionString`; call it on your own pool
+ * before its first connection if the queue is all that pool runs. The SET is queued on the
+ * new client before the pool hands it out, so it precedes that client's first statement;
+ * a server without the setting (before PostgreSQL 12) keeps its default plans.
+ */
+export function preferGenericPlans(pool: pg.Pool): void {
+  pool.on('connect', (client) => {
+    client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+  });
+}
+
 /** Opens a queue in a PostgreSQL database (creating its table on first use). */
 export async function openPostgresQueue(options: PostgresQueueOptions): Promise<Queue> {
   const resolved = resolveQueueOptions(options);
@@ -593,8 +626,12 @@ export async function openPostgresQueue(options: PostgresQueueOptions): Promise<
     throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, { hint: 'omit it for 1000 ms' });
   }
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 4 });
-  // An idle client's error (server restart) must not crash the process; the next query reconnects.
-  if (!options.pool) pool.on('error', () => undefined);
+  if (!options.pool) {
+    // An idle client's error (server restart) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    // Only sessions the queue opened: a caller's pool runs the caller's statements too.
+    preferGenericPlans(pool);
+  }
   const acks = options.acks ?? 'deferred';
   if (acks !== 'deferred' && acks !== 'durable') {
     throw new SynktiError('E_QUEUE_OPTION', `acks: ${JSON.stringify(options.acks)} must be "deferred" or "durable"`, { hint: 'omit it for "deferred"' });
