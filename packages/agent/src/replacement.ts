@@ -2,6 +2,7 @@ import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick, isSynktiError } fr
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 import { settledZones, type SpotHedgeOptions } from './spot-hedge.ts';
+import { TAG_SLOT_CREDIT, parseSlotCredit, replacementCredit, slotCreditMs } from './spot-ledger.ts';
 
 /** The lost peer is in the view again: check later, without calling the cloud. */
 class PeerBack extends Error {}
@@ -53,6 +54,14 @@ export interface ReplacerOptions {
    * Needs `recentLosses` and the template's `zones`. @default on, objective 0.99, 183 s, ratio 0.3
    */
   hedge?: SpotHedgeOptions | undefined;
+  /**
+   * The slot credit (spot-ledger.ts) an instance holds now, when this node knows it (its
+   * own, from its tags, launch and ready time); a replacement goes spot only when the credit
+   * covers its notice, and carries what is left as its TAG_SLOT_CREDIT. Unknown for a lost
+   * peer: its cloud record's tag is used, without its savings (conservative). @default none:
+   * the tag of the lost instance's record when the decision has it, else no ledger
+   */
+  slotCredit?: ((id: string) => number | undefined) | undefined;
 }
 
 /** A member as the duty rule needs it: who it replaces, and whether it serves (`ready`). */
@@ -136,7 +145,7 @@ export class Replacer {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly done = new Set<string>();
   /** The zone order and lifecycle each launch used: a retry with the same token must ask for the same. */
-  private readonly plans = new Map<string, { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle }>();
+  private readonly plans = new Map<string, { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle; creditTag: string | undefined }>();
   private stopped = false;
 
   constructor(options: ReplacerOptions) {
@@ -243,7 +252,10 @@ export class Replacer {
             this.done.add(lostId);
             return;
           }
-          await this.launch(lostId, role, duty, record?.zone);
+          // Its savings are unknown here (when it served): only its tag counts, conservatively.
+          const tag = parseSlotCredit(record.tags[TAG_SLOT_CREDIT]);
+          const credit = this.options.slotCredit?.(lostId) ?? (tag === undefined ? undefined : slotCreditMs({ tagCreditMs: tag, lifecycle: record.lifecycle, launchedAt: record.launchedAt, readyAt: undefined, now: (this.options.clock ?? Date.now)(), ...this.templateHedge(role) }));
+          await this.launch(lostId, role, duty, record?.zone, credit);
           return;
         }
       }
@@ -280,7 +292,11 @@ export class Replacer {
    * itself, or the predecessor whose duty it carried). The client token stays the lost
    * instance's: its rebalance and its notice launch one instance, not two.
    */
-  private async launch(lostId: string, role: string, duty: string = lostId, avoidZone?: string): Promise<InstanceRecord | undefined> {
+  private templateHedge(role: string): SpotHedgeOptions {
+    return this.options.templateFor(role)?.hedge ?? this.options.hedge ?? {};
+  }
+
+  private async launch(lostId: string, role: string, duty: string = lostId, avoidZone?: string, creditMs?: number): Promise<InstanceRecord | undefined> {
     const template = this.options.templateFor(role);
     if (!template) {
       this.options.logger.warn({ lost: lostId, role }, 'no pool for this role in the cluster config; not replacing');
@@ -289,18 +305,24 @@ export class Replacer {
     const clientToken = Replacer.clientToken(lostId);
     let plan = this.plans.get(lostId);
     if (!plan) {
+      const hedge = template.hedge ?? this.options.hedge;
+      const credit = creditMs ?? this.options.slotCredit?.(lostId);
       if (this.plans.size >= 1000) this.plans.delete(this.plans.keys().next().value!);
       const losses = this.options.recentLosses?.();
       const now = (this.options.clock ?? Date.now)();
+      const wanted = replacementLifecycle({ template, losses, now, hedge });
+      // The ledger: spot only when the slot's credit covers the replacement's own notice.
+      const ledger = credit === undefined ? undefined : replacementCredit({ creditMs: credit, lifecycle: wanted, ...hedge });
       plan = {
         zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now }),
-        lifecycle: replacementLifecycle({ template, losses, now, hedge: template.hedge ?? this.options.hedge }),
+        lifecycle: ledger?.lifecycle ?? wanted,
+        creditTag: ledger === undefined ? undefined : String(ledger.tagCreditMs),
       };
       this.plans.set(lostId, plan);
     }
-    if (plan.lifecycle !== template.lifecycle) this.options.logger.warn({ lost: lostId }, 'every zone of the pool lost instances beyond the availability budget recently: the replacement goes on-demand until they settle');
+    if (plan.lifecycle !== template.lifecycle) this.options.logger.warn({ lost: lostId }, 'the replacement goes on-demand: every zone of the pool lost instances beyond the availability budget recently, or the slot\'s credit does not cover a spot notice');
     const record = await this.options.instances.launch({
-      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty },
+      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty, ...(plan.creditTag === undefined ? {} : { [TAG_SLOT_CREDIT]: plan.creditTag }) },
       instanceType: template.instanceType,
       lifecycle: plan.lifecycle,
       userData: template.userData,

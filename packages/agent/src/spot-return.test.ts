@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { SynktiError, TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { SpotReturn, spotReturnBackoffMs, spotReturnStep, spreadMoveStep } from './spot-return.ts';
+import { TAG_SLOT_CREDIT, exitCostMs, moveCostMs } from './spot-ledger.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
 
@@ -225,4 +226,30 @@ test('the successor boots the user data the function gives at launch time (a rol
   desired = 'config-v2';
   assert.deepEqual(await node.check(), { kind: 'launch' });
   assert.equal(cloud.launches[0]!.userData, 'config-v2');
+});
+
+test('the slot ledger: an on-demand node moves only while its slot\'s credit covers a move\'s worst case, and tags the successor with the rest', async () => {
+  const hedge = { launchDelayMs: 183_000, priceRatio: 0.3 };
+  const cloud = new FakeCloud();
+  // Credit for one move and a half (a slot that saved that much on spot before).
+  cloud.add('i-od', 'on-demand', { [TAG_SLOT_CREDIT]: String(Math.floor(moveCostMs(hedge) * 1.5)) });
+  // Launched now: the 1 % an on-demand holder earns adds only milliseconds here.
+  (cloud.records[0] as { launchedAt: number }).launchedAt = Date.now();
+  const node = new SpotReturn({
+    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: 'boot', liveMembers: () => [{ id: 'i-od', state: 'ready' }], handOver: async () => {}, intervalMs: 0, hedge, logger: silent,
+  });
+  assert.deepEqual(await node.check(), { kind: 'launch' });
+  const tagged = Number(cloud.launches[0]!.tags[TAG_SLOT_CREDIT]) - (Math.floor(moveCostMs(hedge) * 1.5) - (moveCostMs(hedge) - exitCostMs(hedge)));
+  assert.ok(tagged >= 0 && tagged < 1000, `the successor's tag: the credit less the move's boot and hand-over (off by ${tagged} ms)`);
+  // Lost before serving: the move's reservation is spent; half a move is left, not enough.
+  cloud.records.at(-1)!.state = 'terminated';
+  assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' });
+  assert.equal(cloud.launches.length, 1);
+  // No tag (a fleet launched before the ledger): no ledger, the node moves as before.
+  const untagged = new FakeCloud();
+  untagged.add('i-od', 'on-demand');
+  const old = spotReturn(untagged, [{ id: 'i-od', state: 'ready' }], []);
+  assert.deepEqual(await old.check(), { kind: 'launch' });
+  assert.equal(untagged.launches[0]!.tags[TAG_SLOT_CREDIT], undefined);
 });

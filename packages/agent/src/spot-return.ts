@@ -3,6 +3,7 @@ import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit,
 import type { Logger } from './logger.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
 import { poolSettled, settledZones, type HedgeLoss, type SpotHedgeOptions } from './spot-hedge.ts';
+import { TAG_SLOT_CREDIT, canAffordMove, parseSlotCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
 
 /**
  * Back to spot. A node of a spot pool that runs on-demand (a fallback launched when spot
@@ -52,7 +53,7 @@ export interface SpotReturnOptions {
 }
 
 export type SpotReturnStep =
-  | { kind: 'stay'; why: 'not-a-fallback' | 'on-demand-base' | 'handing-over' | 'backing-off' | 'zones-unsettled' }
+  | { kind: 'stay'; why: 'not-a-fallback' | 'on-demand-base' | 'handing-over' | 'backing-off' | 'zones-unsettled' | 'no-credit' }
   | { kind: 'launch' }
   | { kind: 'wait'; successor: string }
   | { kind: 'hand-over'; successor: string };
@@ -94,6 +95,13 @@ export function spotReturnStep(input: {
    * across its zones, exceed the availability budget; then no fallback moves. @default true
    */
   poolSettled?: boolean | undefined;
+  /**
+   * The slot ledger (spot-ledger.ts): this node's slot credit now, and the hedge settings it
+   * is priced with. A move is made only when the credit covers its worst case
+   * (canAffordMove), so the pool's cost never runs more than one move per replica ahead of
+   * on-demand's. @default no ledger
+   */
+  ledger?: { creditMs: number; options: SpotHedgeOptions } | undefined;
 }): SpotReturnStep {
   if (input.handingOver) return { kind: 'stay', why: 'handing-over' };
   if (input.pool.lifecycle !== 'spot' || input.self.lifecycle !== 'on-demand') return { kind: 'stay', why: 'not-a-fallback' };
@@ -105,6 +113,7 @@ export function spotReturnStep(input: {
   const b = input.backoff;
   if (b && b.attempts > 0 && b.now - b.lastAttemptAt < spotReturnBackoffMs(b.intervalMs, b.attempts)) return { kind: 'stay', why: 'backing-off' };
   if (input.poolSettled === false || (input.settledZones !== undefined && input.settledZones.length === 0)) return { kind: 'stay', why: 'zones-unsettled' };
+  if (input.ledger && !canAffordMove(input.ledger.creditMs, input.ledger.options)) return { kind: 'stay', why: 'no-credit' };
   return { kind: 'launch' };
 }
 
@@ -173,6 +182,7 @@ export class SpotReturn {
   async check(): Promise<SpotReturnStep> {
     const { cluster, role, selfId, instances, logger } = this.options;
     let step: SpotReturnStep;
+    let credit: number | undefined;
     try {
       const pool = await listAllInstances(instances, { tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role }, states: ['pending', 'running'] });
       const self = pool.find((r) => r.id === selfId);
@@ -180,6 +190,7 @@ export class SpotReturn {
       const successors = pool.filter((r) => r.tags[TAG_REPLACES] === selfId).map((r) => r.id);
       // Just launched and not listed yet (eventual consistency): still ours to wait for.
       if (this.successor && !successors.includes(this.successor.id) && Date.now() - this.successor.at < this.intervalMs / 2) successors.push(this.successor.id);
+      credit = this.creditOf(self);
       step = spotReturnStep({
         self,
         pool: this.options.pool,
@@ -193,12 +204,13 @@ export class SpotReturn {
         backoff: { attempts: this.launched, lastAttemptAt: this.lastLaunchAt, now: Date.now(), intervalMs: this.intervalMs },
         settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }) : undefined,
         poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }),
+        ledger: credit === undefined ? undefined : { creditMs: credit, options: this.options.hedge ?? {} },
       });
     } catch (error) {
       logger.warn({ err: error }, 'back-to-spot check failed; will retry');
       return { kind: 'stay', why: 'not-a-fallback' };
     }
-    if (step.kind === 'launch') await this.launchSuccessor();
+    if (step.kind === 'launch') await this.launchSuccessor(credit);
     if (step.kind === 'hand-over') {
       this.handingOver = true;
       logger.warn({ successor: step.successor }, 'spot successor is serving: this on-demand fallback drains and leaves');
@@ -207,13 +219,24 @@ export class SpotReturn {
     return step;
   }
 
-  private async launchSuccessor(): Promise<void> {
+  /**
+   * This on-demand node's slot credit: its tag, less a move's worst case per successor it
+   * launched (an on-demand holder saves nothing); undefined without a tag (no ledger).
+   */
+  private creditOf(self: Pick<InstanceRecord, 'tags' | 'launchedAt'>): number | undefined {
+    const hedge = this.options.hedge ?? {};
+    const tag = parseSlotCredit(self.tags[TAG_SLOT_CREDIT]);
+    return tag === undefined ? undefined : slotCreditMs({ tagCreditMs: tag, lifecycle: 'on-demand', launchedAt: self.launchedAt, readyAt: undefined, now: Date.now(), movesLaunched: this.launched, ...hedge });
+  }
+
+  private async launchSuccessor(creditMs: number | undefined): Promise<void> {
     const { cluster, role, selfId, instances, pool, userData, logger } = this.options;
     this.attempts += 1;
     const clientToken = spotReturnClientToken(selfId, this.attempts);
     try {
       const record = await instances.launch({
-        tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role, [TAG_REPLACES]: selfId },
+        // The slot's credit less the move's worst case, reserved now (spot-ledger.ts).
+        tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role, [TAG_REPLACES]: selfId, ...(creditMs === undefined ? {} : { [TAG_SLOT_CREDIT]: String(successorCreditMs(creditMs, this.options.hedge)) }) },
         instanceType: pool.instanceType,
         lifecycle: 'spot',
         userData: typeof userData === 'function' ? userData() : userData,

@@ -1,3 +1,4 @@
+import { TAG_SLOT_CREDIT, initialSlotCreditMs, parseSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
 import { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
@@ -78,7 +79,7 @@ function members(ctx: PolicyContext): { id: string; state: string; replaces: str
 }
 
 /** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
-function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], launched?: { count: number; lastAt: number }): SpotReturnStep {
+function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], launched?: { count: number; lastAt: number }, creditMs?: number): SpotReturnStep {
   const live = ctx.live();
   return spotReturnStep({
     self: { id: instance.id, lifecycle: instance.lifecycle },
@@ -92,6 +93,7 @@ function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeO
     backoff: launched && { attempts: launched.count, lastAttemptAt: launched.lastAt, now: ctx.now, intervalMs: RETURN_TO_SPOT_CHECK_MS },
     settledZones: settledZones({ zones: ctx.zones, losses, now: ctx.now, ...hedge }),
     poolSettled: poolSettled({ losses, now: ctx.now, ...hedge }),
+    ledger: creditMs === undefined ? undefined : { creditMs, options: hedge },
   });
 }
 
@@ -107,6 +109,22 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     // Serving: a member past its boot (the agent's view: not booting or joining) when it was lost.
     losses.push({ zone: instance.zone, at: ctx.now, serving: instance.phase === 'ready' });
   };
+  /** The slot ledger's prices: the hedge's launch delay and ratio, and the sim's hand-over grace. */
+  const ledger = (): SlotLedgerOptions => ({ ...hedge, handOverMs: HANDOVER_GRACE_MS });
+  /**
+   * The slot credit `instance` holds (spot-ledger.ts), as the agent computes it from its own
+   * tag, launch and ready time: savings count until it stopped serving (drain or end).
+   */
+  const creditOf = (ctx: PolicyContext, instance: SimInstance): number => slotCreditMs({
+    // Every launch here is tagged; a spread move's successor (off by default) is not: a new slot's.
+    tagCreditMs: parseSlotCredit(provider!.tagsOf(instance.id)?.[TAG_SLOT_CREDIT]) ?? initialSlotCreditMs(ledger()),
+    lifecycle: instance.lifecycle,
+    launchedAt: instance.requestedAt,
+    readyAt: instance.readyAt,
+    now: Math.min(ctx.now, instance.drainedAt ?? instance.terminatedAt ?? ctx.now),
+    movesLaunched: instance.lifecycle === 'on-demand' ? launched.get(instance.id)?.count ?? 0 : 0,
+    ...ledger(),
+  });
   const replacerFor = (ctx: PolicyContext, instance: SimInstance): Replacer => {
     let replacer = replacers.get(instance.id);
     if (!replacer) {
@@ -119,6 +137,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         recentLosses: () => losses,
         clock: () => ctx.now,
         hedge,
+        slotCredit: (id) => {
+          const found = ctx.live().find((i) => i.id === id) ?? provider!.instance(id);
+          return found && creditOf(ctx, found);
+        },
         logger: silentLogger,
       });
       replacers.set(instance.id, replacer);
@@ -165,8 +187,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (handsDutyBack({ lostId: lost.id, duty, dutyLifecycle: view.find((m) => m.id === duty)?.lifecycle })) return;
     const clientToken = Replacer.clientToken(lost.id);
     const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now });
-    const lifecycle = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
-    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty }, instanceType: 'sim', lifecycle, clientToken, zoneOrder });
+    const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
+    // The Replacer's ledger step: spot only when the lost instance's slot credit covers a notice.
+    const plan = replacementCredit({ creditMs: creditOf(ctx, lost), lifecycle: wanted, ...ledger() });
+    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty, [TAG_SLOT_CREDIT]: String(plan.tagCreditMs) }, instanceType: 'sim', lifecycle: plan.lifecycle, clientToken, zoneOrder });
     if (!record) ctx.after(LOSS_RECHECK_MS, 'replace-retry', () => replaceLost(ctx, lost));
   };
   const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
@@ -184,7 +208,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       for (const od of [...ctx.live()]) {
         if (od.phase !== 'ready' || od.draining || od.lifecycle !== 'on-demand') continue;
         // The agent's own decision (packages/agent/src/spot-return.ts), as SpotReturn.check acts on it.
-        const step = backToSpot(ctx, od, hedge, losses, launched.get(od.id));
+        const credit = creditOf(ctx, od);
+        const step = backToSpot(ctx, od, hedge, losses, launched.get(od.id), credit);
         if (step.kind === 'hand-over') handOver(ctx, od);
         if (step.kind !== 'launch') continue;
         // The agent tries and fails without capacity; the world here knows, and skips the failed call.
@@ -194,7 +219,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         const clientToken = spotReturnClientToken(od.id, attempt);
         // SpotReturn's placement: the same pure rule over the same view.
         const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: od.id, key: clientToken, losses, now: ctx.now });
-        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder })
+        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id, [TAG_SLOT_CREDIT]: String(successorCreditMs(credit, ledger())) }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder })
           .then((record) => {
             // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
             if (record.lifecycle !== 'spot') return provider!.terminate([record.id]);
@@ -216,7 +241,9 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       hedge = { launchDelayMs: ctx.launchDelayMs, priceRatio: ctx.priceRatio, ...Object.fromEntries(Object.entries(options.hedge ?? {}).filter(([, v]) => v !== undefined)) };
       provider = new SimInstanceProvider(ctx, options.onDemandFallback ?? true);
       for (let n = 0; n < ctx.target + (options.spare ?? 0); n++) {
-        provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
+        // A new slot: one move's credit (spot-ledger.ts).
+        const credit = String(initialSlotCreditMs(ledger()));
+        provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_SLOT_CREDIT]: credit }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
       }
     },
     onNotice(ctx, instance) {
@@ -250,6 +277,16 @@ export class SimInstanceProvider implements InstanceProvider {
   launch(spec: LaunchSpec): Promise<InstanceRecord> {
     const record = this.launchNow(spec);
     return record ? Promise.resolve(record) : Promise.reject(new Error('InsufficientInstanceCapacity: no capacity for this launch'));
+  }
+
+  /** An instance's tags (the cloud's record), live or ended. */
+  tagsOf(id: string): Readonly<Record<string, string>> | undefined {
+    return this.byId.get(id)?.tags;
+  }
+
+  /** A simulated instance this provider launched, live or ended. */
+  instance(id: string): SimInstance | undefined {
+    return this.byId.get(id)?.sim;
   }
 
   /** Whether any instance was ever launched tagged as replacing `id` (the cloud lists terminated ones too). */

@@ -1,0 +1,141 @@
+import { DEFAULT_HEDGE_LAUNCH_DELAY_MS, DEFAULT_PRICE_RATIO, type SpotHedgeOptions } from './spot-hedge.ts';
+
+/**
+ * The slot ledger: cost never above on-demand's by more than one move per replica, by
+ * construction. A pool of N is N slots, each a chain of instances (each replacement or
+ * successor is tagged SynktiReplaces its predecessor). Against on-demand, a slot's bill runs
+ * ahead only while two instances bill for it: a spot successor booting beside the on-demand
+ * node it relieves, the hand-over grace, and a reclaimed spot instance's 2-minute notice beside
+ * its replacement. Its savings come only from spot time. So each slot carries a credit, in
+ * milliseconds of one on-demand instance: what it has saved so far, less what it has put at
+ * risk; the credit travels with the chain as a launch tag (TAG_SLOT_CREDIT), and
+ * - a move back to spot is made only when the credit covers its worst case (moveCostMs: a
+ *   spot boot, the hand-over grace, the successor's notice beside the next replacement);
+ * - a replacement goes spot only when the credit covers a spot instance's notice (exitCostMs),
+ *   else on-demand (which bills exactly on-demand's rate: it cannot run the slot further ahead).
+ * A new slot starts with one move's credit (INITIAL: what a spot start, or one move from an
+ * on-demand start, may put at risk before anything was saved), and an on-demand holder earns
+ * 1 % of its bill (DEFAULT_ON_DEMAND_CREDIT_RATE) so that a slot that lost its credit tries
+ * again now and then. Hence, for N slots, at any time:
+ *   cost ≤ on-demand's cost + N × moveCostMs × on-demand price + 1 % of the on-demand hours' bill.
+ * No policy that uses spot at equal availability can promise less on every window: its first
+ * spot launch bills beside a serving instance (or faces the notice) before it has saved
+ * anything, and a reclaim right then is unrecoverable (docs/adr/0009-spot-hedge.md).
+ * Pure; the Replacer, SpotReturn and the simulator use it.
+ */
+
+export const TAG_SLOT_CREDIT = 'SynktiSlotCredit';
+/** AWS's interruption notice: a reclaimed spot instance bills this long beside its replacement. */
+export const NOTICE_MS = 120_000;
+/** From a successor serving to its on-demand predecessor terminated (drain, in-flight requests). @default 60 s */
+export const DEFAULT_HAND_OVER_MS = 60_000;
+/** Bounds of a credit read from a tag (hostile input): a year of one instance, either way. */
+const MAX_CREDIT_MS = 365 * 86_400_000;
+
+/**
+ * Credit an on-demand holder earns per ms, as a share of its own bill: without it a slot
+ * whose one move was lost before saving anything (an outage at the start) stays on-demand
+ * for good (measured: 4 flaky zones, 600 s launches, 45 days at 100.0 % of on-demand instead
+ * of 65 %). It is the bound's only slack over on-demand: at 1 %, one 276 s move every 7.7 h.
+ */
+export const DEFAULT_ON_DEMAND_CREDIT_RATE = 0.01;
+
+export interface SlotLedgerOptions extends SpotHedgeOptions {
+  /** Credit an on-demand holder earns per ms of its bill (the bound's slack). @default 0.01 */
+  onDemandCreditRate?: number | undefined;
+  /** Successor serving → predecessor terminated. @default 60000 */
+  handOverMs?: number | undefined;
+}
+
+function ratioOf(o: SlotLedgerOptions): number {
+  return Math.min(0.99, Math.max(0, o.priceRatio ?? DEFAULT_PRICE_RATIO));
+}
+
+function delayOf(o: SlotLedgerOptions): number {
+  return Math.max(0, o.launchDelayMs ?? DEFAULT_HEDGE_LAUNCH_DELAY_MS);
+}
+
+/**
+ * The most one move back to spot can run a slot ahead of on-demand: the spot boot beside the
+ * on-demand node (r × launch delay), the hand-over (the on-demand node's whole bill: the
+ * successor already counts as saving), and the successor's notice beside its replacement
+ * (r × 2 min). E.g. 183 s, r = 0.3: 151 s of one on-demand instance.
+ */
+export function moveCostMs(o: SlotLedgerOptions = {}): number {
+  const r = ratioOf(o);
+  return Math.ceil(r * delayOf(o) + (o.handOverMs ?? DEFAULT_HAND_OVER_MS) + r * NOTICE_MS);
+}
+
+/** What a spot instance's notice bills beside its replacement: r × 2 minutes. */
+export function exitCostMs(o: SlotLedgerOptions = {}): number {
+  return Math.ceil(ratioOf(o) * NOTICE_MS);
+}
+
+/** A new slot's credit (no tag: the initial fleet, or an instance launched before the ledger). */
+export function initialSlotCreditMs(o: SlotLedgerOptions = {}): number {
+  return moveCostMs(o);
+}
+
+/**
+ * The credit a launch tag carries, bounded; undefined when missing or malformed: a slot
+ * launched without the ledger (an instance from before it, or a fleet launched untagged), whose
+ * savings nobody counted. Its decisions go without the ledger rather than assume it saved
+ * nothing: that would hold an on-demand fallback there for good after one lost move.
+ */
+export function parseSlotCredit(tag: string | undefined): number | undefined {
+  if (tag === undefined || !/^-?\d{1,15}$/.test(tag)) return undefined;
+  return Math.max(-MAX_CREDIT_MS, Math.min(MAX_CREDIT_MS, Number(tag)));
+}
+
+/**
+ * A slot's credit now, held by `instance`: its tag (the credit at its launch, its own risk
+ * already taken out), plus what it saved as a serving spot instance, (1 − r) per ms since it
+ * was ready, less what a boot slower than the launch delay billed beyond the move's
+ * reservation. An on-demand holder saves nothing (it bills on-demand's rate). `movesLaunched`:
+ * successors this on-demand node launched (each took moveCostMs out when it was tagged).
+ */
+export function slotCreditMs(input: {
+  tagCreditMs: number;
+  lifecycle: 'spot' | 'on-demand';
+  launchedAt: number;
+  /** When it served first; undefined while booting. */
+  readyAt: number | undefined;
+  now: number;
+  movesLaunched?: number | undefined;
+} & SlotLedgerOptions): number {
+  let credit = input.tagCreditMs - (input.movesLaunched ?? 0) * moveCostMs(input);
+  // A spot holder owes its notice beside its replacement (an on-demand one, e.g. a spot
+  // launch that fell back, owes nothing: the tag is the same either way).
+  if (input.lifecycle === 'spot') credit -= exitCostMs(input);
+  else credit += Math.min(0.1, Math.max(0, input.onDemandCreditRate ?? DEFAULT_ON_DEMAND_CREDIT_RATE)) * Math.max(0, input.now - input.launchedAt);
+  if (input.lifecycle === 'spot' && input.readyAt !== undefined) {
+    const r = ratioOf(input);
+    credit += (1 - r) * Math.max(0, input.now - input.readyAt);
+    credit -= r * Math.max(0, input.readyAt - input.launchedAt - delayOf(input));
+  }
+  return Math.floor(credit);
+}
+
+/** Whether an on-demand node may launch a spot successor: its slot's credit covers the worst case. */
+export function canAffordMove(creditMs: number, o: SlotLedgerOptions = {}): boolean {
+  return creditMs >= moveCostMs(o);
+}
+
+/**
+ * The successor's tag: the slot's credit less the move's boot and hand-over (its notice it
+ * owes as a spot holder, slotCreditMs). The node itself counts the whole move as spent
+ * (`movesLaunched`), whether the successor serves or is lost.
+ */
+export function successorCreditMs(creditMs: number, o: SlotLedgerOptions = {}): number {
+  return creditMs - (moveCostMs(o) - exitCostMs(o));
+}
+
+/**
+ * A replacement's lifecycle and tag: spot (as the hedge wants) only when the slot's credit
+ * covers the replacement's own notice; otherwise on-demand, which cannot run the slot ahead.
+ */
+export function replacementCredit(input: { creditMs: number; lifecycle: 'spot' | 'on-demand' } & SlotLedgerOptions): { lifecycle: 'spot' | 'on-demand'; tagCreditMs: number } {
+  // The tag is the credit either way: a spot holder's notice is owed in slotCreditMs, so a
+  // spot launch that falls back to on-demand (no room anywhere) keeps its whole credit.
+  return { lifecycle: input.lifecycle === 'spot' && input.creditMs >= exitCostMs(input) ? 'spot' : 'on-demand', tagCreditMs: input.creditMs };
+}
