@@ -22,7 +22,7 @@ import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from '.
 import { SynktiNetwork, type SynktiNetworkSource, type SynktiNetworkTransform } from './network.ts';
 import { SecureBucket, type LifecycleRuleSpec } from './secure-bucket.ts';
 import { taskReleaseContainer, taskReleaseStatement, warnWithoutRelease, type TaskReleaseArgs } from './task-release.ts';
-import { withTransform, type Transform } from './transform.ts';
+import { withTransform, type ComponentParts, type Transform } from './transform.ts';
 
 const C = 'SpotBatchFleet';
 
@@ -299,16 +299,7 @@ export interface SpotBatchFleetTransform extends SynktiNetworkTransform {
 }
 
 /** What every part of the fleet is built from. */
-interface BatchParts {
-  name: string;
-  a: ResolvedBatchArgs;
-  args: SpotBatchFleetArgs;
-  /** Options of every child: parent and the region's provider. */
-  o: pulumi.CustomResourceOptions;
-  tags: Record<string, string>;
-  account: pulumi.Output<string>;
-  t: SpotBatchFleetTransform;
-}
+type BatchParts = ComponentParts<ResolvedBatchArgs, SpotBatchFleetArgs, SpotBatchFleetTransform> & { account: pulumi.Output<string> };
 
 interface BatchQueues {
   tasks: aws.sqs.Queue;

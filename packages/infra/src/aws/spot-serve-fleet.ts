@@ -22,7 +22,7 @@ import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStat
 import { SynktiNetwork } from './network.ts';
 import { SecureBucket } from './secure-bucket.ts';
 import { checkDeregistrationDelay, targetGroupStatements, withTargetGroup } from './serve-load-balancer.ts';
-import { withTransform, type Transform } from './transform.ts';
+import { withTransform, type ComponentParts, type Transform } from './transform.ts';
 import { serveWorkerUserData, type ServeWorkerBootArgs } from './worker-user-data.ts';
 import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
@@ -427,16 +427,7 @@ export interface SpotServeFleetTransform {
 }
 
 /** What every part of the fleet is built from. */
-interface ServeParts {
-  name: string;
-  a: ResolvedServeArgs;
-  args: SpotServeFleetArgs;
-  /** Options of every child: parent and the region's provider. */
-  o: pulumi.CustomResourceOptions;
-  tags: Record<string, string>;
-  account: pulumi.Output<string>;
-  t: SpotServeFleetTransform;
-}
+type ServeParts = ComponentParts<ResolvedServeArgs, SpotServeFleetArgs, SpotServeFleetTransform> & { account: pulumi.Output<string> };
 
 interface ServeStorage { models: SecureBucket; checkpoints: SecureBucket }
 interface ServeIdentity { role: aws.iam.Role; profile: aws.iam.InstanceProfile }

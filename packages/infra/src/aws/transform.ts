@@ -31,3 +31,18 @@ export function withTransform<Args extends object, R>(
   }
   return new Ctor(name, { ...args, ...transform }, opts);
 }
+
+/** What every part of a component is built from (its `createX` functions take this). */
+export interface ComponentParts<Resolved, Args, Hooks> {
+  /** The component's name: the prefix of every child's logical name. */
+  name: string;
+  /** The validated args with defaults filled in. */
+  a: Resolved;
+  /** The args as given. */
+  args: Args;
+  /** Options of every child: parent and the region's provider. */
+  o: pulumi.CustomResourceOptions;
+  tags: Record<string, string>;
+  /** The user's transform hooks. */
+  t: Hooks;
+}

@@ -30,7 +30,7 @@ import { ECS_TASK_EXECUTION_POLICY_ARN, SSM_MANAGED_POLICY_ARN, policyJson, serv
 import { SynktiNetwork } from '../aws/network.ts';
 import { SecureBucket } from '../aws/secure-bucket.ts';
 import { taskReleaseContainer, taskReleaseStatement, warnWithoutRelease } from '../aws/task-release.ts';
-import { withTransform } from '../aws/transform.ts';
+import { withTransform, type ComponentParts } from '../aws/transform.ts';
 import type { EnvironmentName } from '../environments.ts';
 import { resolvePipelineArgs, type PipelineClusterArgs, type PipelineClusterTransform, type ResolvedPipelineArgs, type ResolvedPool } from './pipeline-args.ts';
 import { LOG_METRIC_FILTERS, PIPELINE_QUEUE_METRIC, emittedMetric } from './pipeline-metrics.ts';
@@ -66,15 +66,7 @@ function arnSuffixOf(suffix: pulumi.Output<string>, arn: pulumi.Output<string>, 
 }
 
 /** What every part of the cluster is built from. */
-interface PipelineParts {
-  name: string;
-  a: ResolvedPipelineArgs;
-  args: PipelineClusterArgs;
-  /** Options of every child: parent and the region's provider. */
-  o: pulumi.CustomResourceOptions;
-  tags: Record<string, string>;
-  t: PipelineClusterTransform;
-}
+type PipelineParts = ComponentParts<ResolvedPipelineArgs, PipelineClusterArgs, PipelineClusterTransform>;
 
 interface PipelineSecurityGroups { alb: aws.ec2.SecurityGroup; api: aws.ec2.SecurityGroup; agents: aws.ec2.SecurityGroup; proxy: aws.ec2.SecurityGroup; db: aws.ec2.SecurityGroup }
 interface PipelineSecrets {
