@@ -24,6 +24,8 @@ export interface ExchangeContext {
   readonly onUpstreamFailure: ((peerId: string, error: unknown) => void) | undefined;
   /** A peer timed out (connect, first byte, stream idle): it gets no new request for a while. */
   holdPeer(peerId: string): void;
+  /** How quiet a stream from a lost peer must be before it is cut (RouterOptions.lostPeerQuietMs). */
+  readonly lostPeerQuietMs: number;
   /** True once drain() or stop() began: every response then closes its connection, so clients reconnect elsewhere. */
   closeConnections: boolean;
   /** Called once per exchange when its client response is over, however it ended. */
@@ -72,6 +74,7 @@ class Attempt implements Dispatcher.DispatchHandlers {
   /** Body chunks passed on, and when the first was (the peer's streaming speed, measured per response). */
   chunks = 0;
   firstChunkAt = 0;
+  lastChunkAt = 0;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #cancelled = false;
@@ -320,7 +323,9 @@ export class Exchange implements Waiter, DeadlineNode {
 
   /** undici: a body chunk. Passed through as is; false pauses the upstream until the client drains. */
   onAttemptData(attempt: Attempt, chunk: Buffer): boolean {
-    if (attempt.chunks++ === 0) attempt.firstChunkAt = performance.now();
+    const now = performance.now();
+    if (attempt.chunks++ === 0) attempt.firstChunkAt = now;
+    attempt.lastChunkAt = now;
     if (!this.#committed) this.#commit(attempt);
     const res = this.#res;
     // The head and the first chunk leave together through node (one packet); later chunks go
@@ -421,16 +426,39 @@ export class Exchange implements Waiter, DeadlineNode {
   /**
    * Membership lost `peerId` (it stopped answering: crashed, or its packets are dropped):
    * an attempt on it will never hear back. Before any byte reached the client the request
-   * goes to another peer; a stream already under way is cut, so the client sees an error
-   * now instead of a silence that lasts until a timeout. True if this exchange was on it.
+   * goes to another peer; a stream already under way is cut once quiet (#cutWhenQuiet), so
+   * the client sees an error soon instead of a silence that lasts until a timeout. True if
+   * this exchange was on it.
    */
   peerLost(peerId: string): boolean {
     const attempt = this.#attempt;
     if (this.#finished || attempt === undefined || attempt.slot.id !== peerId) return false;
+    if (attempt.chunks > 0) this.#cutWhenQuiet(attempt);
+    else this.#dropLostAttempt(attempt);
+    return true;
+  }
+
+  /**
+   * A stream under way from a lost peer: cut once no byte came for lostPeerQuietMs. Bytes
+   * still arriving mean the peer answers this router over this very connection: the loss
+   * was another node's stale view (seen right after a partition heals), and cutting would
+   * fail a request that was being served.
+   */
+  #cutWhenQuiet(attempt: Attempt): void {
+    if (this.#finished || this.#attempt !== attempt) return;
+    const quietFor = performance.now() - attempt.lastChunkAt;
+    const wait = this.#ctx.lostPeerQuietMs - quietFor;
+    if (wait <= 0) {
+      this.#dropLostAttempt(attempt);
+      return;
+    }
+    setTimeout(() => this.#cutWhenQuiet(attempt), Math.ceil(wait)).unref();
+  }
+
+  #dropLostAttempt(attempt: Attempt): void {
     this.#attempt = undefined;
     attempt.cancel();
     this.#upstreamDied(attempt.slot, PEER_LOST);
-    return true;
   }
 
   onDeadline(): void {

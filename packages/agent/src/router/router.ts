@@ -88,6 +88,12 @@ export interface RouterOptions {
   streamIdleTimeoutMs?: number;
   /** After a timeout on a peer (or peerLost), how long it gets no new request. @default 10000 */
   peerHoldMs?: number;
+  /**
+   * A stream from a peer that membership lost is cut once it has been this quiet. Bytes
+   * still arriving on its connection prove the peer answers this router (a stale "dead"
+   * report after a partition heals), so a flowing stream is left to finish. @default 1000
+   */
+  lostPeerQuietMs?: number;
 }
 
 export interface Router {
@@ -115,7 +121,8 @@ export interface Router {
   /**
    * Membership lost this peer (not a graceful leave): it gets no new request for
    * `peerHoldMs`, requests waiting on it go to other peers, and streams from it that
-   * already reached their clients are cut at once. Returns the requests it touched.
+   * already reached their clients are cut once quiet for `lostPeerQuietMs` (at once if
+   * they already are; a stream still flowing is left to finish). Returns the requests it touched.
    */
   peerLost(peerId: string): number;
 }
@@ -144,6 +151,7 @@ export function createRouter(options: RouterOptions): Router {
     streamIdleTimeoutMs: checkCount('streamIdleTimeoutMs', options.streamIdleTimeoutMs ?? DEFAULT_PEER_TIMEOUTS.streamIdleTimeoutMs, 0),
   };
   const peerHoldMs = checkCount('peerHoldMs', options.peerHoldMs ?? 10_000, 0);
+  const lostPeerQuietMs = checkCount('lostPeerQuietMs', options.lostPeerQuietMs ?? 1000, 0);
   if (typeof options.peers !== 'function') {
     throw new SynktiError('E_ROUTER_OPTIONS', 'router option peers must be a function returning the ready peers', {
       hint: 'pass peers: () => membership.readyPeers()',
@@ -186,6 +194,7 @@ export function createRouter(options: RouterOptions): Router {
     retries,
     onUpstreamFailure: options.onUpstreamFailure,
     holdPeer: (peerId) => table.hold(peerId, peerHoldMs),
+    lostPeerQuietMs,
     closeConnections: false,
     done() {
       active--;
