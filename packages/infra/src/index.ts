@@ -1,10 +1,12 @@
 export { SpotServeFleet, resolveServeArgs, serveWorkerPolicyStatements, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
-export type { SpotServeFleetArgs, ServeLoadBalancerArgs, ServeWorkerPolicyArgs, ServeWorkerReplacementArgs } from './aws/spot-serve-fleet.ts';
+export type { SpotServeFleetArgs, SpotServeFleetTransform, ServeLoadBalancerArgs, ServeWorkerPolicyArgs, ServeWorkerReplacementArgs } from './aws/spot-serve-fleet.ts';
+export { SynktiNetwork, type SynktiNetworkArgs, type SynktiNetworkSource, type SynktiNetworkTransform, type NatLayout } from './aws/network.ts';
+export { withTransform, type Transform } from './aws/transform.ts';
 export {
   SpotBatchFleet, resolveBatchArgs, batchLifecycleRules, BATCH_METRIC_NAMESPACE, BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_BACKLOG,
   BATCH_METRIC_DIMENSION, RUNS_PREFIX, QUEUE_PAYLOADS_PREFIX, DLQ_RETENTION_SECONDS,
 } from './aws/spot-batch-fleet.ts';
-export type { SpotBatchFleetArgs, BatchRedisArgs } from './aws/spot-batch-fleet.ts';
+export type { SpotBatchFleetArgs, SpotBatchFleetTransform, BatchRedisArgs } from './aws/spot-batch-fleet.ts';
 // ECS tasks on the stock Node.js image running the verified release (ADR 0008).
 export { STOCK_NODE_IMAGE, taskReleaseContainer, taskReleaseStatement } from './aws/task-release.ts';
 export type { TaskReleaseArgs, TaskReleaseContainer } from './aws/task-release.ts';
@@ -44,7 +46,7 @@ export { talosDigitalOceanImageUrl } from './k8s/digitalocean-region.ts';
 // --- issue 8: pipeline cluster ------------------------------------------------------------
 export { PipelineCluster, PIPELINE_ALARMS, ECS_INSTANCE_POLICY_ARN, ECS_AMI, ECS_GPU_AMI, POSTGRES_PORT, DB_NAME, DB_USER } from './pipeline-cluster/pipeline-cluster.ts';
 export { resolvePipelineArgs, defaultPools, PIPELINE_PRESETS, RESERVED_ENV } from './pipeline-cluster/pipeline-args.ts';
-export type { PipelineClusterArgs, AgentPoolArgs, PipelinePreset, ResolvedPool, ResolvedPipelineArgs } from './pipeline-cluster/pipeline-args.ts';
+export type { PipelineClusterArgs, PipelineClusterTransform, AgentPoolArgs, PipelinePreset, ResolvedPool, ResolvedPipelineArgs } from './pipeline-cluster/pipeline-args.ts';
 export {
   EMITTED_METRICS, LOG_METRIC_FILTERS, OTHER_COMPONENT_METRICS, PIPELINE_METRIC_NAMESPACE, PIPELINE_QUEUE_METRIC, emittedMetric, knownMetricKeys,
 } from './pipeline-cluster/pipeline-metrics.ts';
