@@ -47,8 +47,6 @@ export async function buildCliBundle({ sourceRoot, outDir, logLevel = 'warning',
     entryPoints: {
       cli: join(sourceRoot, 'packages/cli/src/cli.ts'),
       core: join(sourceRoot, 'packages/core/src/index.ts'),
-      // What a config imports as @synkti/core: index.ts without zod (program.ts, loadConfig).
-      'core-config': join(sourceRoot, 'packages/core/src/config-exports.ts'),
       'core-errors': join(sourceRoot, 'packages/core/src/errors.ts'),
       'core-duration': join(sourceRoot, 'packages/core/src/duration.ts'),
     },

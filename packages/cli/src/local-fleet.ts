@@ -5,10 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, type ClusterSpec } from '@synkti/core';
 import { createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
-// The health-paths file, not the contracts index: the index imports zod's schemas, which read commands should not load.
-import { AGENT_API_PATHS } from '@synkti/core/health-paths';
-import type { AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
-import { readAgentStatus } from './agent-status-check.ts';
+import { AGENT_API_PATHS, parseAgentStatus, type AgentStatus as ContractAgentStatus } from '@synkti/core/contracts';
 
 /** Where the agent's entry point is: each local instance boots it, as an EC2 worker boots from user data. */
 export const AGENT_MAIN = fileURLToPath(new URL('../../agent/src/main.ts', import.meta.url));
@@ -94,12 +91,11 @@ export function agentUrl(record: InstanceRecord, defaultPort: number): string {
 }
 
 /**
- * GET an agent's /status, checked as @synkti/core/contracts agentStatusSchema checks it
- * (readAgentStatus: without loading zod); undefined when it does not answer or answers
- * something that is not a status.
+ * GET an agent's /status, checked against @synkti/core/contracts agentStatusSchema;
+ * undefined when it does not answer or answers something that is not a status.
  */
 export async function fetchAgentStatus(url: string, secret: string, timeoutMs = 1000): Promise<ContractAgentStatus | undefined> {
-  return readAgentStatus(await fetchAgent<unknown>(url, secret, AGENT_API_PATHS.status, timeoutMs));
+  return parseAgentStatus(await fetchAgent<unknown>(url, secret, AGENT_API_PATHS.status, timeoutMs));
 }
 
 /** The most an agent answer may hold: a fleet's status is kilobytes; a peer that streams more is cut. */

@@ -28,43 +28,18 @@ function cliVersion(): string {
 
 async function loadConfig(command: Command): Promise<{ spec: ClusterSpec; file: string }> {
   const { config } = command.optsWithGlobals<{ config?: string }>();
+  const { loadClusterConfig, provideCoreToConfigs } = await loadImplementation(() => import('@synkti/core'), { tsx: false });
   const bundle = cliBundle();
-  if (!bundle) {
-    const { loadClusterConfig } = await loadImplementation(() => import('@synkti/core'), { tsx: false });
-    return loadClusterConfig({ file: config, cwd: process.cwd() });
-  }
-  // Compiled CLI: the config is compiled once and cached, so a read command needs no tsx;
-  // it imports a @synkti/core without zod (core-config.mjs), and zod's validation runs only
-  // for an export not validated before (validated-config-cache.ts). Evaluating zod is ~80 ms
-  // of `status`; other static imports on status's path still load it (issue 18 note).
-  const [{ readClusterExport }, { compiledConfigImporter }, { validatedConfigCache }] = await loadImplementation(
-    () => Promise.all([import('@synkti/core/config-file'), import('./compiled-config.ts'), import('./validated-config-cache.ts')]), { tsx: false });
-  const importerFor = (core: string) => compiledConfigImporter({
-    provided: { '@synkti/core': core, '@synkti/core/errors': new URL('./core-errors.mjs', bundle.core).href, '@synkti/core/duration': new URL('./core-duration.mjs', bundle.core).href },
+  // Compiled CLI: the config is compiled once and cached, so a read command needs no tsx.
+  const importConfig = bundle ? (await import('./compiled-config.ts')).compiledConfigImporter({
+    provided: { '@synkti/core': bundle.core, '@synkti/core/errors': new URL('./core-errors.mjs', bundle.core).href, '@synkti/core/duration': new URL('./core-duration.mjs', bundle.core).href },
     fallback: async (file) => {
       await registerTsx();
-      (await import('@synkti/core')).provideCoreToConfigs();
+      provideCoreToConfigs();
       return (await import(pathToFileURL(file).href)) as { default?: unknown };
     },
-  });
-  const light = importerFor(new URL('./core-config.mjs', bundle.core).href);
-  const importConfig = async (file: string) => {
-    try {
-      return await light(file);
-    } catch (error) {
-      // The config imports a name the zod-free entry leaves out (validateCluster...): the full entry has it.
-      if (error instanceof SyntaxError && error.message.includes('does not provide an export named')) return importerFor(bundle.core)(file);
-      throw error;
-    }
-  };
-  const { exported, file } = await readClusterExport({ file: config, cwd: process.cwd(), importConfig });
-  const cache = validatedConfigCache({ coreUrl: bundle.core });
-  const cached = cache.get(file, exported);
-  if (cached !== undefined) return { spec: cached as ClusterSpec, file };
-  const { validateCluster } = await import('@synkti/core');
-  const spec = validateCluster(exported, file);
-  cache.set(file, exported, spec);
-  return { spec, file };
+  }) : undefined;
+  return loadClusterConfig({ file: config, cwd: process.cwd(), importConfig });
 }
 
 /** The root command with its global options and error handling, and no commands. */

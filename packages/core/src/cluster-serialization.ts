@@ -3,10 +3,7 @@ import type { ClusterSpec } from './cluster-spec.ts';
 import { SIZES } from './instance-sizes.ts';
 import { resolvedLoadBalancerSchema } from './load-balancer-spec.ts';
 import { SynktiError } from './errors.ts';
-import { CLUSTER_FORMAT as FORMAT } from './cluster-serialize.ts';
 import { modelUriProblem, parseModelUri } from './model-uri.ts';
-
-export { serializeCluster } from './cluster-serialize.ts';
 
 const ms = z.number().int().nonnegative();
 const port = z.number().int().min(1).max(65535);
@@ -93,6 +90,14 @@ const tuningSchema = z.object({
     peerHoldMs: ms.max(86_400_000).optional(),
   }).optional(),
 });
+
+const FORMAT = 'synkti-cluster/v1';
+
+export function serializeCluster(spec: ClusterSpec): string {
+  const { router, ...strict } = spec;
+  // Without router settings the text is what it always was (byte for byte).
+  return JSON.stringify({ format: FORMAT, spec: strict, ...(router && Object.keys(router).length > 0 ? { tuning: { router } } : {}) });
+}
 
 export function deserializeCluster(text: string): ClusterSpec {
   let envelope: unknown;

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { SynktiError, TAG_CLUSTER, TAG_ROLE, type ClusterSpec } from '@synkti/core';
+import { SynktiError, TAG_CLUSTER, TAG_ROLE, serializeCluster, type ClusterSpec } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
 import { openLocalFleet, stateDirFor, type LocalFleet } from '../local-fleet.ts';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
@@ -83,8 +83,7 @@ export function openFleet(spec: ClusterSpec, options: OpenFleetOptions): FleetAc
     const instances = local.cloud.instances;
     return {
       spec, kind: 'local', instances, secret: local.secret, local,
-      // Loaded when a node is launched: cluster-serialization imports zod, which read commands should not load.
-      userData: async () => (await import('@synkti/core')).serializeCluster(spec),
+      userData: async () => serializeCluster(spec),
       list: lister(instances, spec),
       close: () => local.close(),
     };
