@@ -8,7 +8,7 @@ import {
 } from '@synkti/tasks';
 import { renderTable } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
-import { BATCH_BUCKET, batchObjectStore, openRunQueues } from './backend.ts';
+import { BATCH_BUCKET, batchObjectStore, openRunQueues } from '@synkti/tasks/batch';
 import { BATCH_ROLE, openBatchCloud, runInstances } from './batch-fleet.ts';
 import type { CmaesRunMeta } from './cmaes-run.ts';
 

@@ -19,8 +19,7 @@ import {
 import {
   BATCH_METRICS_BACKLOG, BATCH_METRICS_BACKLOG_PER_WORKER, BATCH_METRICS_DIMENSION, BATCH_METRICS_NAMESPACE, batchMetricData, startBatchMetrics,
 } from './batch-metrics.ts';
-import { DEFAULT_BATCH_MAX_RECEIVES, openRunQueues } from './backend.ts';
-import { cachedWorkerCount } from './cached-worker-count.ts';
+import { DEFAULT_BATCH_MAX_RECEIVES, cachedWorkerCount, openRunQueues } from '@synkti/tasks/batch';
 import { runBatchCmaes } from './cmaes-run.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 

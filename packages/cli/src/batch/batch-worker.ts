@@ -10,8 +10,7 @@ import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
 import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
-import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, resolveBatchStateDir, type BatchBackend } from './backend.ts';
-import { loadObjective } from './objective.ts';
+import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, loadObjective, openRunQueues, resolveBatchStateDir, type BatchBackend } from '@synkti/tasks/batch';
 import { fetchStatePool, statePoolPrefix } from './state-pools.ts';
 
 /** What a worker needs; a local fleet's node gives it to its workload as JSON (BATCH_WORKER_CONFIG_ENV). */

@@ -19,15 +19,13 @@ import {
 import { createProgress } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
 import {
-  BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, openRunQueues, type BatchBackend, type RunQueues,
-} from './backend.ts';
+  BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, cachedWorkerCount, loadObjective, openRunQueues, openStackCheckpoints,
+  type BatchBackend, type RunQueues,
+} from '@synkti/tasks/batch';
 import { BatchWorkerFleet, openBatchCloud } from './batch-fleet.ts';
 import { startBatchMetrics } from './batch-metrics.ts';
 import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
-import { cachedWorkerCount } from './cached-worker-count.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
-import { loadObjective } from './objective.ts';
-import { openStackCheckpoints } from './s3-checkpoints.ts';
 
 /**
  * A SpotBatchFleet to coordinate (`--stack`, from its coordinatorEnv): its queues (scope =

@@ -3,14 +3,15 @@ import { SynktiError } from '@synkti/core';
 import { RESTART_STRATEGIES, validateRunId, type RestartStrategy, type UnscorablePolicy } from '@synkti/tasks';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
-import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, type BatchBackend } from '../batch/backend.ts';
+import {
+  BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, normalizeObjective, resolveBatchStateDir, type BatchBackend,
+} from '@synkti/tasks/batch';
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
 import { DEFAULT_WORKER_LEASE_MS, parseStatePoolNames, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
 import { DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, renderBatchSummary, runBatchCmaes, stackTargetFromEnv, type NoiseHandling } from '../batch/cmaes-run.ts';
-import { BUILTIN_OBJECTIVE_NAMES, normalizeObjective } from '../batch/objective.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
 

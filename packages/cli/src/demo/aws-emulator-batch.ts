@@ -86,7 +86,7 @@ export async function runAwsEmulatorBatchDemo(options: AwsEmulatorBatchOptions =
   const { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand } = await import('@aws-sdk/client-ecs');
   const { createS3ObjectStore } = await import('@synkti/cloud');
   const { CmaEs, builtinObjectives, openSqsQueue, readCheckpoint } = await import('@synkti/tasks');
-  const { withCheckpointPointers } = await import('../batch/s3-checkpoints.ts');
+  const { withCheckpointPointers } = await import('@synkti/tasks/batch');
 
   const stateDir = mkdtempSync(join(tmpdir(), 'synkti-batch-demo-'));
   const cleanups: Array<() => Promise<unknown> | unknown> = [];

@@ -11,7 +11,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SynktiError } from '@synkti/core';
 import { batchQueueNames, batchRunScope } from '@synkti/core/contracts';
 import { LocalObjectStore } from '@synkti/cloud';
-import { openLocalQueue, openPostgresQueue, openSqsQueue, type Queue } from '@synkti/tasks';
+import type { Queue } from '../queue/types.ts';
+import { openLocalQueue } from '../queue/local-queue.ts';
+import { openPostgresQueue } from '../queue/postgres-queue.ts';
+import { openSqsQueue } from '../queue/sqs-queue.ts';
 
 export const BATCH_BACKENDS = ['local', 'sqs', 'postgres'] as const;
 export type BatchBackend = (typeof BATCH_BACKENDS)[number];

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SynktiError } from '@synkti/core';
-import type { BatchObjective } from '@synkti/tasks';
+import type { BatchObjective } from '../coordinator/evaluation-handler.ts';
 
 /** The builtin objectives of tasks/cmaes (loaded on use, so the CLI starts without them). */
 export const BUILTIN_OBJECTIVE_NAMES: readonly string[] = ['ellipsoid', 'rastrigin', 'rosenbrock', 'sphere'];
@@ -30,7 +30,7 @@ export function normalizeObjective(value: string, cwd = process.cwd()): string {
 /** Loads the objective function (a worker does this once at start). */
 export async function loadObjective(objective: string): Promise<BatchObjective> {
   if (BUILTIN_OBJECTIVE_NAMES.includes(objective)) {
-    const { builtinObjectives } = await import('@synkti/tasks');
+    const { builtinObjectives } = await import('../cmaes/objectives.ts');
     const fn: unknown = (builtinObjectives as Record<string, unknown> | undefined)?.[objective];
     if (typeof fn !== 'function') throw new SynktiError('E_BATCH_OBJECTIVE', `--objective: the builtin ${objective} is missing from @synkti/tasks`, { hint: 'pass a module path instead' });
     return (x) => (fn as (x: readonly number[]) => number)(x);
