@@ -5,21 +5,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from './config-error.ts';
+import { configIssues } from './testing/config-issues.ts';
 import { deserializeCluster, serializeCluster } from './cluster-serialization.ts';
 import { validateCluster } from './cluster-spec.ts';
 
 const BASE = { name: 'edge', pools: { worker: { count: 2 } } };
-
-function issuesOf(input: unknown): Array<{ path: string; message: string; hint: string }> {
-  try {
-    validateCluster(input);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.issues;
-  }
-  assert.fail('the config was accepted');
-}
 
 describe('router block in the cluster config', () => {
   it('resolves the durations given to milliseconds, and nothing when absent', () => {
@@ -39,17 +29,17 @@ describe('router block in the cluster config', () => {
       [{ conectTimeout: '1s' }, 'router.conectTimeout', /./, /connectTimeout/],
     ];
     for (const [router, path, message, hint] of cases) {
-      const issues = issuesOf({ ...BASE, router });
+      const issues = configIssues({ ...BASE, router });
       const issue = issues.find((i) => i.path === path);
       assert.ok(issue, `${JSON.stringify(router)}: an issue at ${path}, got ${JSON.stringify(issues)}`);
       assert.match(issue.message, message);
       assert.match(issue.hint, hint);
     }
-    const beyond = issuesOf({ ...BASE, timeouts: { requestTimeout: '30s' }, router: { firstByteTimeout: '1 minute' } });
+    const beyond = configIssues({ ...BASE, timeouts: { requestTimeout: '30s' }, router: { firstByteTimeout: '1 minute' } });
     assert.deepEqual(beyond.map((i) => i.path), ['router.firstByteTimeout']);
     assert.match(beyond[0]!.message, /^1m00s is longer than timeouts.requestTimeout \(30.0s\): the request ends first$/);
     // `router` as a port number (it is ports.router): the example is the block.
-    const wrongType = issuesOf({ ...BASE, router: 8080 });
+    const wrongType = configIssues({ ...BASE, router: 8080 });
     assert.match(wrongType[0]!.hint, /router: \{ connectTimeout: "2s"/);
   });
 
