@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, serializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { REASON_SPOT, createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
 import { agentBootCommand, ensureClusterSecret } from '../local-fleet.ts';
-import type { BatchWorkerConfig } from './batch-worker.ts';
+import type { BatchWorkerConfig } from '@synkti/tasks/batch';
 
 /** The CLI's entry: a node's worker is `synkti batch worker` (compiled: it starts ~3x faster than the sources through tsx). */
 export const CLI_BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));

@@ -19,12 +19,11 @@ import {
 import { createProgress } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
 import {
-  BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, backendEnv, batchObjectStore, cachedWorkerCount, loadObjective, openRunQueues, openStackCheckpoints,
-  type BatchBackend, type RunQueues,
+  BATCH_BUCKET, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, backendEnv, batchObjectStore, cachedWorkerCount, loadObjective, openRunQueues,
+  openStackCheckpoints, type BatchBackend, type BatchWorkerConfig, type RunQueues,
 } from '@synkti/tasks/batch';
 import { BatchWorkerFleet, openBatchCloud } from './batch-fleet.ts';
 import { startBatchMetrics } from './batch-metrics.ts';
-import { DEFAULT_WORKER_LEASE_MS, type BatchWorkerConfig } from './batch-worker.ts';
 import { ecsWorkerCounter } from './ecs-workers.ts';
 
 /**

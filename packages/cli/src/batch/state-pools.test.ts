@@ -14,7 +14,8 @@ import type { S3ObjectStore } from '@synkti/cloud';
 import { openTestS3Bucket, type TestS3, type TestS3Bucket } from '@synkti/cloud/aws-testing';
 import { s3ModelSource } from '@synkti/agent';
 import { runCli } from '../../../../tests/helpers/cli.ts';
-import { fetchStatePool, statePoolPrefix, uploadStatePool } from './state-pools.ts';
+import { statePoolPrefix } from '@synkti/tasks/batch';
+import { fetchStatePool, uploadStatePool } from './state-pools.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -13,23 +13,10 @@
 import { resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import { BATCH_PREFIXES } from '@synkti/core/contracts';
+import { statePoolPrefix } from '@synkti/tasks/batch';
 import type { S3ObjectStore } from '@synkti/cloud';
 import type { ModelObjectSource } from '@synkti/agent';
 import type { ModelUploadProgress, ModelUploadReport } from '@synkti/infra/bootstrap';
-
-/** A pool's name: also its directory in a worker's cache. */
-const POOL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-/** `state-pools/<name>/` (under `root`, the stack's SYNKTI_STATE_POOLS_PREFIX). */
-export function statePoolPrefix(name: string, root: string = BATCH_PREFIXES.statePools): string {
-  if (!POOL_NAME.test(name) || name.includes('..')) {
-    throw new SynktiError('E_USAGE', `state pool name "${name.slice(0, 100)}" is not allowed`, { hint: 'use 1-63 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit (e.g. rosenbrock-data)' });
-  }
-  if (!root.endsWith('/') || root.startsWith('/') || root.includes('..')) {
-    throw new SynktiError('E_USAGE', `state pools prefix "${root}" must be a relative key prefix ending with "/"`, { hint: `the stack's SYNKTI_STATE_POOLS_PREFIX is ${BATCH_PREFIXES.statePools}` });
-  }
-  return `${root}${name}/`;
-}
 
 export interface UploadStatePoolOptions {
   store: S3ObjectStore;

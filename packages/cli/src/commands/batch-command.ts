@@ -4,13 +4,13 @@ import { RESTART_STRATEGIES, validateRunId, type RestartStrategy, type Unscorabl
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import {
-  BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, normalizeObjective, resolveBatchStateDir, type BatchBackend,
+  BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,
+  resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher,
 } from '@synkti/tasks/batch';
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
-import { DEFAULT_WORKER_LEASE_MS, parseStatePoolNames, parseWorkerConfig, runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '../batch/batch-worker.ts';
 import { DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, renderBatchSummary, runBatchCmaes, stackTargetFromEnv, type NoiseHandling } from '../batch/cmaes-run.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
@@ -188,7 +188,9 @@ export function registerBatchCommands(program: Command): void {
           ...(pools.length > 0 ? { statePools: { names: pools, bucket: bucket!, root: process.env.SYNKTI_STATE_POOLS_PREFIX || undefined } } : {}),
         };
       }
-      process.exitCode = await runBatchWorker(config);
+      // Pools are read with the agent's model fetcher (state-pools.ts), loaded only when the config names one.
+      const fetchStatePool: StatePoolFetcher = async (options) => (await import('../batch/state-pools.ts')).fetchStatePool(options);
+      process.exitCode = await runBatchWorker(config, { fetchStatePool });
     });
 
   batch.command('status')

@@ -1,7 +1,7 @@
 /**
  * @synkti/tasks/batch: the parts of a batch run that need only core, cloud and tasks: the
- * queue backend of a run, the objective loader, the S3 checkpoint store and the cached worker
- * count. The CLI's `synkti batch` parses flags and renders; this is what it calls.
+ * queue backend of a run, the objective loader, the S3 checkpoint store, the cached worker
+ * count, the batch worker's runtime and a state pool's name check. The CLI's `synkti batch` parses flags and renders; this is what it calls.
  */
 export {
   BATCH_BACKENDS, BATCH_BUCKET, POSTGRES_URL_ENV, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, batchObjectStore, queueNamesOf,
@@ -10,3 +10,8 @@ export {
 export { BUILTIN_OBJECTIVE_NAMES, normalizeObjective, loadObjective } from './objective.ts';
 export { withCheckpointPointers, openStackCheckpoints } from './s3-checkpoints.ts';
 export { cachedWorkerCount, type CachedWorkerCountOptions } from './cached-worker-count.ts';
+export {
+  DEFAULT_WORKER_LEASE_MS, STATE_POOLS_DIR_ENV, parseStatePoolNames, parseWorkerConfig, workerConfigFromStack, runBatchWorker,
+  type BatchWorkerConfig, type WorkerStatePools, type RunBatchWorkerOptions, type StatePoolFetcher, type FetchedStatePool,
+} from './batch-worker.ts';
+export { statePoolPrefix } from './state-pool-prefix.ts';

@@ -9,9 +9,15 @@ import { join, resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
 import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
-import { createEvaluationHandler, createWorker, queueResultSink, runPreemptible, validateRunId, type BatchResultValue } from '@synkti/tasks';
-import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, loadObjective, openRunQueues, resolveBatchStateDir, type BatchBackend } from '@synkti/tasks/batch';
-import { fetchStatePool, statePoolPrefix } from './state-pools.ts';
+import type { BatchResultValue } from '../coordinator/types.ts';
+import { createEvaluationHandler } from '../coordinator/evaluation-handler.ts';
+import { validateRunId } from '../coordinator/batch-task.ts';
+import { createWorker } from '../worker/worker.ts';
+import { queueResultSink } from '../worker/queue-result-sink.ts';
+import { runPreemptible } from '../worker/run-preemptible.ts';
+import { BATCH_BACKENDS, DEFAULT_BATCH_MAX_RECEIVES, openRunQueues, resolveBatchStateDir, type BatchBackend } from './backend.ts';
+import { loadObjective } from './objective.ts';
+import { statePoolPrefix } from './state-pool-prefix.ts';
 
 /** What a worker needs; a local fleet's node gives it to its workload as JSON (BATCH_WORKER_CONFIG_ENV). */
 export interface BatchWorkerConfig {
@@ -146,12 +152,42 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
 
 const log = createProcessLog({ component: 'batch worker' });
 
+/** What a pool fetcher reports of one pool (the CLI's fetchStatePool: the agent's model fetcher, each file's SHA-256 checked). */
+export interface FetchedStatePool {
+  /** The local directory holding exactly the manifest's files. */
+  path: string;
+  files: number;
+  bytes: number;
+  /** Served from the cache: no file was fetched. */
+  reused: boolean;
+}
+
+/** Fetches one pool into `cacheDir/<name>/`; throws (naming the pool) when it is missing or a file does not match. */
+export type StatePoolFetcher = (options: { bucket: string; name: string; cacheDir: string; root?: string | undefined; region?: string | undefined }) => Promise<FetchedStatePool>;
+
+export interface RunBatchWorkerOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * How state pools are fetched. Injected because the fetch is the agent's model fetcher
+   * (@synkti/agent), a layer above this package. Needed only when the config names pools.
+   * @default none (a config with pools throws E_BATCH_STATE_POOLS)
+   */
+  fetchStatePool?: StatePoolFetcher | undefined;
+}
+
 /** Runs until stopped (signal), the instance is interrupted, or SIGTERM. Resolves with the exit code. */
-export async function runBatchWorker(config: BatchWorkerConfig, options: { signal?: AbortSignal } = {}): Promise<number> {
+export async function runBatchWorker(config: BatchWorkerConfig, options: RunBatchWorkerOptions = {}): Promise<number> {
   if (config.run === undefined && config.queueScope === undefined) {
     throw new SynktiError('E_USAGE', 'a batch worker needs a run (--run) or its stack\'s queues (SYNKTI_CLUSTER)', { hint: 'pass --run RUN, or start it with no flags inside its stack' });
   }
-  if (config.statePools && config.statePools.names.length > 0) await fetchWorkerPools(config.statePools, config);
+  if (config.statePools && config.statePools.names.length > 0) {
+    if (!options.fetchStatePool) {
+      throw new SynktiError('E_BATCH_STATE_POOLS', `the worker's config names state pools (${config.statePools.names.join(', ')}) but runBatchWorker was given no fetchStatePool`, {
+        hint: 'pass fetchStatePool (synkti batch worker passes the CLI\'s, which reads pools with the agent\'s model fetcher)',
+      });
+    }
+    await fetchWorkerPools(config.statePools, config, options.fetchStatePool);
+  }
   const objective = await loadObjective(config.objective);
   const queues = await openRunQueues({
     backend: config.backend, stateDir: config.stateDir, sqsEndpoint: config.sqsEndpoint, region: config.region,
@@ -186,7 +222,7 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: { signa
  * SHA-256 checked (a pool that is missing or does not match throws, naming it: the worker
  * exits without taking tasks), and tells the objective where they are.
  */
-async function fetchWorkerPools(pools: WorkerStatePools, config: BatchWorkerConfig): Promise<void> {
+async function fetchWorkerPools(pools: WorkerStatePools, config: BatchWorkerConfig, fetchStatePool: StatePoolFetcher): Promise<void> {
   const cacheDir = resolve(pools.cacheDir ?? join(config.stateDir, 'state-pools'));
   for (const name of pools.names) {
     const pool = await fetchStatePool({ bucket: pools.bucket, name, cacheDir, root: pools.root, region: config.region });
