@@ -71,6 +71,10 @@ export function openLocalFleet(spec: ClusterSpec, configFile: string): LocalFlee
     env: {
       SYNKTI_CLUSTER_SECRET_FILE: file,
       SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info',
+      // glibc: blocks of 32 KB and up mmap'd, so freed ones go back to the OS. V8's one-off
+      // optimizing compile of undici's WebAssembly HTTP parser (~30 MB of 32 KB zones on a
+      // worker thread) otherwise stays 1-9 MB resident in that thread's arena (issue 25).
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '32768',
       ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
     },
   });
