@@ -45,12 +45,14 @@ after(async () => {
   project.cleanup();
 });
 
-test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t) => {
-  const upResult = await runCli(['up', '--nodes', '3', '--json', '--timeout', '30s'], { cwd: project.dir });
+test('up, crash, down on a local fleet of three', { timeout: 180_000 }, async (t) => {
+  // up's --timeout is a did-it-hang bound: 30 s was exceeded beside two busy loops and
+  // another fleet's benchmark on 2 cores (the README tour's numbers are an idle machine's).
+  const upResult = await runCli(['up', '--nodes', '3', '--json', '--timeout', '90s'], { cwd: project.dir });
   assert.equal(upResult.code, 0, `synkti up failed:\n${upResult.stderr}`);
   // Converged within up's own --timeout (exit 0 above). Its wall time is reported, not
-  // asserted: a loaded 2-core machine stretches it (29.7 s seen with two busy loops beside
-  // the suite), and README's "under 10 s" is what an idle machine measures.
+  // asserted: a loaded 2-core machine stretches it (over 30 s seen with two busy loops
+  // beside the suite), and README's "under 10 s" is what an idle machine measures.
   t.diagnostic(`up --nodes 3 converged in ${upResult.ms} ms (idle machine: about 4 s plus the CLI's start)`);
   const summary = JSON.parse(upResult.stdout) as { ready: boolean; nodes: { id: string; state: string; members: string[] }[] };
   assert.equal(summary.ready, true);
@@ -92,7 +94,7 @@ test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t)
   const replacement = await waitFor('a replacement for the killed node', async () => {
     const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
     return found[0];
-  }, 10_000);
+  }, 30_000);
   const status = await runCli(['status', '--json'], { cwd: project.dir });
   assert.equal(status.code, 0, status.stderr);
   const listed = JSON.parse(status.stdout) as { id: string; state: string; pids?: { host: number; agent?: number; workload?: number }; chaos?: { ratePerHour: number } }[];
@@ -109,7 +111,7 @@ test('up, crash, down on a local fleet of three', { timeout: 90_000 }, async (t)
   const replacementStatus = await waitFor('the replacement to join', async () => {
     const s = await agentStatus(replacement);
     return s?.state === 'ready' && s.members.length === 3 ? s : undefined;
-  }, 15_000);
+  }, 60_000); // booting a replacement on a loaded 2-core machine: a did-it-happen bound
   pids.push(replacementStatus.pid);
 
   const downResult = await runCli(['down', '--timeout', '30s'], { cwd: project.dir });
