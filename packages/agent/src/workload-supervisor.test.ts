@@ -367,3 +367,34 @@ describe('portless workload (a batch worker: no port, no health path)', () => {
     assert.throws(() => new WorkloadSupervisor({ command: ['x'], healthPath: '/health', startupTimeoutMs: 1 }), /healthPath is set without a port/);
   });
 });
+
+describe("the agent's own allocator tuning stays with the agent", () => {
+  test('a workload does not inherit MALLOC_MMAP_THRESHOLD_ unless its own env names it', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'synkti-agent-env-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const before = process.env.MALLOC_MMAP_THRESHOLD_;
+    process.env.MALLOC_MMAP_THRESHOLD_ = '32768'; // as the local fleet and the EC2 unit start the agent
+    t.after(() => {
+      if (before === undefined) delete process.env.MALLOC_MMAP_THRESHOLD_;
+      else process.env.MALLOC_MMAP_THRESHOLD_ = before;
+    });
+    const seenBy = async (name: string, env?: Record<string, string>): Promise<string> => {
+      const out = join(dir, name);
+      const script = `require('node:fs').writeFileSync(${JSON.stringify(out)}, String(process.env.MALLOC_MMAP_THRESHOLD_)); setInterval(() => {}, 1000);`;
+      const { supervisor } = supervise(t, { command: [process.execPath, '-e', script], startupTimeoutMs: 1, ...(env ? { env } : {}) });
+      await supervisor.start();
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const seen = await readFile(out, 'utf8').catch(() => undefined);
+        if (seen !== undefined) {
+          await supervisor.stop({ graceMs: 1000 });
+          return seen;
+        }
+        assert.ok(Date.now() < deadline, `${name}: the workload never wrote what it saw`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    assert.equal(await seenBy('plain'), 'undefined', 'not inherited from the agent');
+    assert.equal(await seenBy('asked', { MALLOC_MMAP_THRESHOLD_: '65536' }), '65536', 'kept when the workload env sets it');
+  });
+});

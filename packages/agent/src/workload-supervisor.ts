@@ -281,7 +281,7 @@ export class WorkloadSupervisor {
       child = spawn(program, args, {
         cwd: this.#options.cwd,
         // The owner token proves, after an agent restart, that a process is this workload.
-        env: { ...process.env, ...this.#options.env, [ENV_WORKLOAD_OWNER]: token },
+        env: { ...withoutAgentTuning(process.env), ...this.#options.env, [ENV_WORKLOAD_OWNER]: token },
         // Own process group, so stop() reaches every process the workload starts.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -607,4 +607,18 @@ function probe(url: string, timeoutMs: number, signal: AbortSignal): Promise<{ o
     });
     req.end();
   });
+}
+
+/**
+ * The agent's own allocator tuning, set for the agent by the local fleet and the EC2 unit
+ * (issue 25: glibc keeps up to 9 MB of a one-off WebAssembly compile resident otherwise).
+ * A model server has other allocation patterns, so it gets the setting only when its own
+ * `workload.env` names it.
+ */
+export const AGENT_ONLY_ENV: readonly string[] = ['MALLOC_MMAP_THRESHOLD_'];
+
+function withoutAgentTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const key of AGENT_ONLY_ENV) delete copy[key];
+  return copy;
 }

@@ -64,6 +64,10 @@ export function renderSynktiUnit(options: SynktiUnitOptions): string {
     ['SYNKTI_LOG_LEVEL', options.logLevel],
     ['HOME', WORKER_PATHS.stateDir],
     ['NODE_ENV', 'production'],
+    // glibc maps blocks of 32 KB and up, so they go back to the OS when freed: the agent's
+    // one-off compile of undici's WebAssembly HTTP parser otherwise stays 1-9 MB resident.
+    // The agent does not pass it on to the workload.
+    ['MALLOC_MMAP_THRESHOLD_', '32768'],
   ];
   return [
     '[Unit]',
