@@ -113,6 +113,9 @@ async function readyWorkers(except: Set<string>): Promise<InstanceRecord[]> {
   return all.filter((r) => !except.has(r.id) && workloadLog(r.id).includes('serving local queues'));
 }
 
+/** failureTimeout (5 s, the default) plus confirming with the cloud's record and launching, with room for a loaded machine. */
+const FIRST_KILL_REPLACED_WITHIN_MS = 15_000;
+
 test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -9 with the exact undisturbed result', {
   timeout: 170_000,
 }, async () => {
@@ -140,6 +143,7 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   disturbed.add(k1.id);
   killed.push(k1.id);
   await cloud.instances.kill(k1.id);
+  const firstKillAt = Date.now();
 
   // The coordinator dies without warning, right after a checkpoint, with a generation in flight.
   const mid = await atGeneration(6);
@@ -163,6 +167,7 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
 
   mark('second disturbed');
   const code = await second.exited;
+  const runEndedAt = Date.now();
   mark('second exited');
   assert.equal(code, 0, second.stderr());
   const summary = JSON.parse(second.stdout().trim().split('\n').pop()!) as Record<string, unknown>;
@@ -201,9 +206,18 @@ test('distributed CMA-ES survives preemptions, kill -9s and a coordinator kill -
   // (Terminated instances lose their tags, as on EC2; this state directory holds only this run.)
   const all = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
   for (const id of killed) assert.equal(all.find((r) => r.id === id)?.stateReason, REASON_CRASH, `worker ${id} should have died as a crash`);
-  // A survivor replaced the first kill -9'd node (the second may die as the run ends, with nobody left to care).
+  // A survivor replaced the first kill -9'd node, when the run outlived the loss's detection:
+  // survivors confirm a silent node after failureTimeout (5 s) and the cloud's record, and a
+  // run on a fast machine may end (taking its fleet down) before that, with nothing to replace
+  // for. (The second kill -9 lands as the run ends: nobody is left to care.)
   const launched = agentLines('replacement launched');
-  assert.ok(launched.some((l) => l.lost === killed[0] && l.node !== killed[0]), `no surviving node replaced ${killed[0]}: ${JSON.stringify(launched)}`);
+  const replacedFirstKill = launched.some((l) => l.lost === killed[0] && l.node !== killed[0]);
+  const runAfterFirstKillMs = runEndedAt - firstKillAt;
+  if (runAfterFirstKillMs > FIRST_KILL_REPLACED_WITHIN_MS) {
+    assert.ok(replacedFirstKill, `the run went on ${runAfterFirstKillMs} ms after the kill -9 and no surviving node replaced ${killed[0]}: ${JSON.stringify(launched)}`);
+  } else {
+    process.stderr.write(`batch chaos: the run ended ${runAfterFirstKillMs} ms after the first kill -9 (replaced: ${replacedFirstKill}); a replacement is required only past ${FIRST_KILL_REPLACED_WITHIN_MS} ms\n`);
+  }
   // Replacements kept the fleet at 4, and the run's workers are gone at the end. The second
   // kill -9 lands as the run ends: the fleet may be taken down before a survivor has
   // confirmed that loss (failureTimeout), so its replacement is not counted on.
