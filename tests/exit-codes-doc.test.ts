@@ -45,7 +45,13 @@ test('each documented failure exits with its documented code', { timeout: 180_00
   const local = makeProject({ name, pools: { worker: { count: 1 } }, timeouts: { shutdownGrace: '2s' } });
   const bad = makeProject({ name: 'exit-bad', pools: { worker: { count: -1 } } });
   const aws = makeProject({ name: 'exit-aws', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-  t.after(() => { local.cleanup(); bad.cleanup(); aws.cleanup(); });
+  // One hook, in this order: after hooks run in the order they are registered, and a
+  // project directory removed first leaves `down` nothing to read, so the node that
+  // `up --timeout 1ms` launched below would outlive the suite.
+  t.after(async () => {
+    await runCli(['down', '--force', '--timeout', '20s'], { cwd: local.dir }).catch(() => undefined);
+    local.cleanup(); bad.cleanup(); aws.cleanup();
+  });
   const dirs = { local: local.dir, bad: bad.dir, aws: aws.dir };
   // A protected bucket for `down --delete-buckets` to refuse (no node needed).
   const cloud = createLocalCloud({ stateDir: join(local.dir, '.synkti', name) });
@@ -90,10 +96,19 @@ test('each documented failure exits with its documented code', { timeout: 180_00
   // The two that change the local cluster run alone, after the rest.
   const refused = await runCli(['down', '--delete-buckets'], { cwd: local.dir, env: { SYNKTI_LOG_LEVEL: 'warn' }, timeoutMs: 90_000 });
   assert.equal(refused.code, EXIT.refused, `synkti down --delete-buckets with a protected bucket exits ${EXIT.refused}\nstderr: ${refused.stderr}`);
-  // timeout: the fleet cannot be ready within 1 ms; then it is taken down.
-  t.after(async () => { await runCli(['down', '--force', '--timeout', '20s'], { cwd: local.dir }).catch(() => undefined); });
+  // timeout: the fleet cannot be ready within 1 ms (the hook above takes it down).
   const slow = await runCli(['up', '--timeout', '1ms'], { cwd: local.dir, env: { SYNKTI_LOG_LEVEL: 'warn' }, timeoutMs: 90_000 });
   assert.equal(slow.code, EXIT.timeout, `synkti up --timeout 1ms exits ${EXIT.timeout}\nstderr: ${slow.stderr}`);
+  // What the timed-out `up` launched is taken down: nothing of this test outlives it.
+  const down = await runCli(['down', '--force', '--timeout', '20s'], { cwd: local.dir, env: { SYNKTI_LOG_LEVEL: 'warn' }, timeoutMs: 90_000 });
+  assert.equal(down.code, EXIT.ok, `synkti down --force after the timed-out up\nstderr: ${down.stderr}`);
+  const after = createLocalCloud({ stateDir: join(local.dir, '.synkti', name) });
+  try {
+    const live = (await after.instances.list({ states: ['pending', 'running', 'shutting-down'] })).items;
+    assert.deepEqual(live.map((i) => `${i.id} ${i.state}`), [], 'no instance of this test is left running');
+  } finally {
+    after.close();
+  }
   const tested = new Set([...Object.keys(cases).map(Number), EXIT.refused, EXIT.timeout]);
   assert.deepEqual([...documented.keys()].filter((code) => !tested.has(code)), [], 'every documented code has a case here');
 });
