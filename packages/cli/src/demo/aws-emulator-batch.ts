@@ -96,7 +96,9 @@ export async function runAwsEmulatorBatchDemo(options: AwsEmulatorBatchOptions =
     cleanups.push(() => moto.stop());
     progress(`moto on ${moto.endpoint}`);
     // The fleet's roles as SpotBatchFleet builds them (stack 'dev': cluster synkti-dev, account = moto's).
-    const roles = await synthesizeRoles((opts) => new SpotBatchFleet('batch', { projectName: 'synkti' }, opts), { stack: 'dev' });
+    // The workers' image is this checkout (the demo runs it as local processes), so the
+    // stack is given one: without it, SpotBatchFleet warns a deploy that its tasks cannot start.
+    const roles = await synthesizeRoles((opts) => new SpotBatchFleet('batch', { projectName: 'synkti', image: 'synkti-demo:this-checkout' }, opts), { stack: 'dev' });
     const truth = await emulator.startIamTruth({ moto, roles });
     cleanups.push(() => truth.stop());
     const taskRole = truth.roles.find((r) => r.name === `${CLUSTER}-task`);
