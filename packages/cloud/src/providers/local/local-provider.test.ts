@@ -317,7 +317,10 @@ describe('local cloud', { concurrency: true }, () => {
     const boot = [process.execPath, '-e', `
       const keys = ['APP_SETTING', 'SYNKTI_IMDS_ENDPOINT', 'SYNKTI_LOCAL_STATE_DIR', 'SYNKTI_TEST_CALLER_ONLY'];
       const seen = Object.fromEntries(keys.map((k) => [k, process.env[k] ?? null]));
-      require('fs').writeFileSync(require('path').join(process.env.OUT_DIR, 'env-' + process.pid + '.json'), JSON.stringify(seen));
+      // Written aside, then renamed: the test reads the file as soon as its name appears.
+      const file = require('path').join(process.env.OUT_DIR, 'env-' + process.pid + '.json');
+      require('fs').writeFileSync(file + '.partial', JSON.stringify(seen));
+      require('fs').renameSync(file + '.partial', file);
       setInterval(() => {}, 1e9);
     `];
     const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: boot, env: { APP_SETTING: 'on' } });
@@ -327,7 +330,7 @@ describe('local cloud', { concurrency: true }, () => {
     const later = createLocalCloud({ stateDir: temp.stateDir });
     t.after(() => later.close());
     const record = await later.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 'local.small', lifecycle: 'on-demand', userData: 'hello' });
-    const file = await waitFor('the boot command to write its env', () => readdirSync(outDir).find((f) => f.startsWith('env-')));
+    const file = await waitFor('the boot command to write its env', () => readdirSync(outDir).find((f) => f.startsWith('env-') && f.endsWith('.json')));
     const env = JSON.parse(readFileSync(join(outDir, file), 'utf8')) as Record<string, string | null>;
     assert.equal(env.APP_SETTING, 'on');
     assert.equal(env.SYNKTI_LOCAL_STATE_DIR, temp.stateDir);
