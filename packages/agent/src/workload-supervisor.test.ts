@@ -386,7 +386,8 @@ describe("the agent's own allocator tuning stays with the agent", () => {
       const deadline = Date.now() + 30_000;
       for (;;) {
         const seen = await readFile(out, 'utf8').catch(() => undefined);
-        if (seen !== undefined) {
+        // '' is a file created but not yet written: read again.
+        if (seen !== undefined && seen !== '') {
           await supervisor.stop({ graceMs: 1000 });
           return seen;
         }
