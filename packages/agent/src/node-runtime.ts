@@ -1,12 +1,13 @@
 import type { ClusterSpec } from '@synkti/core';
 import { TAG_REPLACES } from '@synkti/core';
-import type { InstanceMetadata, InstanceProvider, InterruptionNotice } from '@synkti/cloud';
+import type { InstanceMetadata, InstanceProvider, InstanceRecord, InterruptionNotice } from '@synkti/cloud';
 import { LOSS_MEMORY_MS } from '@synkti/cloud';
 import type { Agent } from './agent.ts';
 import type { Logger } from './logger.ts';
 import { NoticeWatcher } from '@synkti/cloud';
 import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
+import { TAG_SLOT_CREDIT, readSlotCredit, slotCreditMs } from './spot-ledger.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
@@ -121,6 +122,45 @@ export class NodeRuntime {
 
   private get agent(): Agent { return this.options.agent; }
 
+  /** This instance's cloud record (lifecycle, launch time), read once at start in a spot pool. */
+  private selfRecord: Promise<InstanceRecord | undefined> | undefined;
+  private selfRecordRead: InstanceRecord | undefined;
+  /** When this node first served (its slot's spot savings count from then). */
+  private readyAt: number | undefined;
+  private readonly startedAt = Date.now();
+  /** Its own slot-credit tag, read (and a rejected one logged) once. */
+  private ownCreditTag: { creditMs: number } | undefined;
+
+  /**
+   * This node's slot credit now (spot-ledger.ts), as the simulator computes it: its launch tag
+   * as the cloud's record of this instance carries it (instance-metadata tags: never a
+   * peer's word; readSlotCredit bounds it), plus what it saved serving on spot since it was
+   * ready. The Replacer tags the replacement it launches at this node's notice with it, so
+   * the slot's credit carries forward. Undefined outside a spot pool (no ledger there).
+   */
+  slotCredit(): number | undefined {
+    const { agent, spec, logger } = this.options;
+    const pool = spec.pools[agent.role];
+    if (!pool || pool.lifecycle !== 'spot') return undefined;
+    const hedge = pool.spotHedge ?? {};
+    if (!this.ownCreditTag) {
+      const read = readSlotCredit(agent.tags[TAG_SLOT_CREDIT], hedge);
+      // The value is not logged: it is whatever the tag's writer chose.
+      if (read.rejected) logger.warn({ tag: TAG_SLOT_CREDIT, why: read.rejected }, 'this node\'s slot-credit tag is not one an agent writes; its slot counts zero credit');
+      this.ownCreditTag = { creditMs: read.creditMs };
+    }
+    const record = this.selfRecordRead;
+    return slotCreditMs({
+      tagCreditMs: this.ownCreditTag.creditMs,
+      // Unknown until the boot's one lookup answers: a notice comes only to a spot instance.
+      lifecycle: record?.lifecycle ?? 'spot',
+      launchedAt: record?.launchedAt ?? this.startedAt,
+      readyAt: this.readyAt,
+      now: this.clock(),
+      ...hedge,
+    });
+  }
+
   /** Zones and times of the peers' losses this node saw, within LOSS_MEMORY_MS (bounded). */
   private readonly zoneLosses: { zone: string; at: number; serving: boolean }[] = [];
 
@@ -147,6 +187,18 @@ export class NodeRuntime {
     await agent.boot();
     const selfId = agent.identity!.instanceId;
     this.joinLoadBalancerWhenReady();
+    const ownPool = spec.pools[agent.role];
+    if (ownPool?.lifecycle === 'spot') {
+      // One lookup at boot, shared by SpotReturn (is this node an on-demand fallback?) and the ledger.
+      this.selfRecord = this.options.instances.list({ ids: [selfId] }).then((page) => page.items.find((r) => r.id === selfId));
+      this.selfRecord.then((record) => { this.selfRecordRead = record; }, () => {});
+    }
+    const onReady = (state: string): void => {
+      if (state !== 'ready') return;
+      this.readyAt ??= this.clock();
+      agent.off('state', onReady);
+    };
+    agent.on('state', onReady);
 
     this.replacer = new Replacer({
       cluster: spec.name,
@@ -164,6 +216,8 @@ export class NodeRuntime {
       logger,
       recentLosses: () => this.zoneLosses,
       clock: this.clock,
+      // The slot ledger: the replacement at this node's notice carries its credit forward.
+      slotCredit: (id) => (id === selfId ? this.slotCredit() : undefined),
     });
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
@@ -226,6 +280,7 @@ export class NodeRuntime {
         // The config's pools.<role>.spotHedge (absent: the hedge's defaults).
         hedge: pool.spotHedge,
         logger,
+        selfRecord: this.selfRecord && (() => this.selfRecord!),
       });
       void this.spotReturn.start();
     }

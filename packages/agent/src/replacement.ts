@@ -2,7 +2,7 @@ import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick, isSynktiError } fr
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 import { settledZones, type SpotHedgeOptions } from './spot-hedge.ts';
-import { TAG_SLOT_CREDIT, parseSlotCredit, replacementCredit, slotCreditMs } from './spot-ledger.ts';
+import { TAG_SLOT_CREDIT, readSlotCredit, replacementCredit, slotCreditMs } from './spot-ledger.ts';
 
 /** The lost peer is in the view again: check later, without calling the cloud. */
 class PeerBack extends Error {}
@@ -58,8 +58,9 @@ export interface ReplacerOptions {
    * The slot credit (spot-ledger.ts) an instance holds now, when this node knows it (its
    * own, from its tags, launch and ready time); a replacement goes spot only when the credit
    * covers its notice, and carries what is left as its TAG_SLOT_CREDIT. Unknown for a lost
-   * peer: its cloud record's tag is used, without its savings (conservative). @default none:
-   * the tag of the lost instance's record when the decision has it, else no ledger
+   * peer: its cloud record's tag is used (readSlotCredit: missing is a new slot's, forged is
+   * zero), without its savings (conservative). @default none: the tag of the lost instance's
+   * record when the decision has it, else no ledger
    */
   slotCredit?: ((id: string) => number | undefined) | undefined;
 }
@@ -146,6 +147,8 @@ export class Replacer {
   private readonly done = new Set<string>();
   /** The zone order and lifecycle each launch used: a retry with the same token must ask for the same. */
   private readonly plans = new Map<string, { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle; creditTag: string | undefined }>();
+  /** Instances whose slot-credit tag was rejected and logged (once each; bounded). */
+  private readonly rejectedCreditTags = new Set<string>();
   private stopped = false;
 
   constructor(options: ReplacerOptions) {
@@ -253,8 +256,7 @@ export class Replacer {
             return;
           }
           // Its savings are unknown here (when it served): only its tag counts, conservatively.
-          const tag = parseSlotCredit(record.tags[TAG_SLOT_CREDIT]);
-          const credit = this.options.slotCredit?.(lostId) ?? (tag === undefined ? undefined : slotCreditMs({ tagCreditMs: tag, lifecycle: record.lifecycle, launchedAt: record.launchedAt, readyAt: undefined, now: (this.options.clock ?? Date.now)(), ...this.templateHedge(role) }));
+          const credit = this.options.slotCredit?.(lostId) ?? this.tagCredit(record, role);
           await this.launch(lostId, role, duty, record?.zone, credit);
           return;
         }
@@ -287,15 +289,28 @@ export class Replacer {
     return found[0];
   }
 
+  private templateHedge(role: string): SpotHedgeOptions {
+    return this.options.templateFor(role)?.hedge ?? this.options.hedge ?? {};
+  }
+
+  /** A lost instance's slot credit from its cloud record's tag; a forged or garbage tag counts zero, logged once. */
+  private tagCredit(record: InstanceRecord, role: string): number {
+    const hedge = this.templateHedge(role);
+    const read = readSlotCredit(record.tags[TAG_SLOT_CREDIT], hedge);
+    if (read.rejected && !this.rejectedCreditTags.has(record.id)) {
+      if (this.rejectedCreditTags.size >= 1000) this.rejectedCreditTags.clear();
+      this.rejectedCreditTags.add(record.id);
+      // The value itself is not logged: it is whatever the tag's writer chose.
+      this.options.logger.warn({ instance: record.id, tag: TAG_SLOT_CREDIT, why: read.rejected }, 'slot-credit tag is not one an agent writes; its slot counts zero credit');
+    }
+    return slotCreditMs({ tagCreditMs: read.creditMs, lifecycle: record.lifecycle, launchedAt: record.launchedAt, readyAt: undefined, now: (this.options.clock ?? Date.now)(), ...hedge });
+  }
+
   /**
    * Launches the replacement of `lostId`, tagged as replacing `duty` (the lost instance
    * itself, or the predecessor whose duty it carried). The client token stays the lost
    * instance's: its rebalance and its notice launch one instance, not two.
    */
-  private templateHedge(role: string): SpotHedgeOptions {
-    return this.options.templateFor(role)?.hedge ?? this.options.hedge ?? {};
-  }
-
   private async launch(lostId: string, role: string, duty: string = lostId, avoidZone?: string, creditMs?: number): Promise<InstanceRecord | undefined> {
     const template = this.options.templateFor(role);
     if (!template) {

@@ -1,16 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canAffordMove, exitCostMs, initialSlotCreditMs, moveCostMs, parseSlotCredit, replacementCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
+import { MAX_SLOT_CREDIT_MS, TAG_SLOT_CREDIT, canAffordMove, exitCostMs, initialSlotCreditMs, moveCostMs, newSlotTags, parseSlotCredit, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
+
+test('a tag is hostile input: missing reads as a new slot, forged or garbage as zero, within the cap as written', () => {
+  const o = { launchDelayMs: 183_000, priceRatio: 0.3 };
+  assert.deepEqual(readSlotCredit(undefined, o), { creditMs: 150_900 });
+  assert.deepEqual(readSlotCredit('-5000', o), { creditMs: -5000 });
+  assert.deepEqual(readSlotCredit(String(MAX_SLOT_CREDIT_MS), o), { creditMs: MAX_SLOT_CREDIT_MS });
+  assert.deepEqual(readSlotCredit(String(MAX_SLOT_CREDIT_MS + 1), o), { creditMs: 0, rejected: 'out-of-range' });
+  assert.deepEqual(readSlotCredit('999999999999999', o), { creditMs: 0, rejected: 'out-of-range' });
+  for (const garbage of ['1e99', 'Infinity', 'NaN', '', ' 5', '0x10', '9'.repeat(400), '1.5']) assert.deepEqual(readSlotCredit(garbage, o), { creditMs: 0, rejected: 'malformed' }, JSON.stringify(garbage.slice(0, 20)));
+  // What an agent writes never exceeds the cap: a year on spot saturates at one day's credit.
+  const year = 365 * 86_400_000;
+  assert.equal(slotCreditMs({ tagCreditMs: MAX_SLOT_CREDIT_MS, lifecycle: 'spot', launchedAt: 0, readyAt: 0, now: year, ...o }), MAX_SLOT_CREDIT_MS);
+  assert.equal(readSlotCredit(String(successorCreditMs(MAX_SLOT_CREDIT_MS, o)), o).rejected, undefined);
+  // New slots: a spot pool's first instances carry one move; an on-demand pool's nothing.
+  assert.deepEqual(newSlotTags({ lifecycle: 'spot', spotHedge: o }), { [TAG_SLOT_CREDIT]: '150900' });
+  assert.deepEqual(newSlotTags({ lifecycle: 'spot' }), { [TAG_SLOT_CREDIT]: String(initialSlotCreditMs()) });
+  assert.deepEqual(newSlotTags({ lifecycle: 'on-demand', spotHedge: o }), {});
+});
 
 test('prices: a move at 183 s and r = 0.3 risks 150.9 s of one on-demand instance, a notice 36 s', () => {
   assert.equal(moveCostMs({ launchDelayMs: 183_000, priceRatio: 0.3 }), 150_900);
   assert.equal(exitCostMs({ priceRatio: 0.3 }), 36_000);
   assert.equal(initialSlotCreditMs({ launchDelayMs: 183_000, priceRatio: 0.3 }), 150_900);
-  // Missing or malformed tags: no ledger (nobody counted that slot's savings); bounded otherwise.
   assert.equal(parseSlotCredit(undefined), undefined);
   assert.equal(parseSlotCredit('1e99'), undefined);
   assert.equal(parseSlotCredit('150900'), 150_900);
-  assert.equal(parseSlotCredit('-999999999999999'), -365 * 86_400_000);
+  assert.equal(parseSlotCredit('-999999999999999'), undefined, 'beyond the cap: no agent wrote it');
   // A spot holder saves (1 − r) per ms served; a slow boot's excess is charged.
   assert.equal(slotCreditMs({ tagCreditMs: 0, lifecycle: 'spot', launchedAt: 0, readyAt: 183_000, now: 283_000, priceRatio: 0.3, launchDelayMs: 183_000 }), 70_000 - 36_000);
   assert.equal(slotCreditMs({ tagCreditMs: 0, lifecycle: 'spot', launchedAt: 0, readyAt: 283_000, now: 283_000, priceRatio: 0.3, launchDelayMs: 183_000 }), -30_000 - 36_000);

@@ -29,8 +29,13 @@ export const TAG_SLOT_CREDIT = 'SynktiSlotCredit';
 export const NOTICE_MS = 120_000;
 /** From a successor serving to its on-demand predecessor terminated (drain, in-flight requests). @default 60 s */
 export const DEFAULT_HAND_OVER_MS = 60_000;
-/** Bounds of a credit read from a tag (hostile input): a year of one instance, either way. */
-const MAX_CREDIT_MS = 365 * 86_400_000;
+/**
+ * The most credit a slot holds: one day of one on-demand instance (572 moves at 183 s and
+ * r = 0.3; a slot saturates after about 1.4 days on spot). Savings beyond it cannot be
+ * spent, so capping loses nothing a fleet needs, and it bounds what a forged tag can buy:
+ * a tag outside ±this was not written by a synkti agent and reads as zero (readSlotCredit).
+ */
+export const MAX_SLOT_CREDIT_MS = 86_400_000;
 
 /**
  * Credit an on-demand holder earns per ms, as a share of its own bill: without it a slot
@@ -77,14 +82,38 @@ export function initialSlotCreditMs(o: SlotLedgerOptions = {}): number {
 }
 
 /**
- * The credit a launch tag carries, bounded; undefined when missing or malformed: a slot
- * launched without the ledger (an instance from before it, or a fleet launched untagged), whose
- * savings nobody counted. Its decisions go without the ledger rather than assume it saved
- * nothing: that would hold an on-demand fallback there for good after one lost move.
+ * The tags a new slot's first instance carries (`synkti up`, `synkti scale`, scale-outs): a
+ * spot pool's one move of credit, as the simulator tags its initial launches; none for an
+ * on-demand pool (it never moves to spot).
+ */
+export function newSlotTags(pool: { lifecycle: 'spot' | 'on-demand'; spotHedge?: SlotLedgerOptions | undefined }): Record<string, string> {
+  return pool.lifecycle === 'spot' ? { [TAG_SLOT_CREDIT]: String(initialSlotCreditMs(pool.spotHedge)) } : {};
+}
+
+/**
+ * The credit a launch tag carries; undefined when missing, malformed (not an integer of at
+ * most 15 digits) or outside ±MAX_SLOT_CREDIT_MS (no agent writes that: slotCreditMs caps).
  */
 export function parseSlotCredit(tag: string | undefined): number | undefined {
   if (tag === undefined || !/^-?\d{1,15}$/.test(tag)) return undefined;
-  return Math.max(-MAX_CREDIT_MS, Math.min(MAX_CREDIT_MS, Number(tag)));
+  const value = Number(tag);
+  return Math.abs(value) > MAX_SLOT_CREDIT_MS ? undefined : value;
+}
+
+/**
+ * A slot's credit from its tag, as the agent and the simulator read it. The tag is hostile
+ * input (anyone allowed ec2:CreateTags can write it):
+ * - missing: a new slot (an initial launch by a tool that does not tag, or a fleet from
+ *   before the ledger): initialSlotCreditMs, what `synkti up` tags, so removing a tag buys
+ *   at most one move;
+ * - malformed or beyond ±MAX_SLOT_CREDIT_MS: zero (`rejected` says why, for the caller to
+ *   log once): a forged huge credit buys no move the ledger did not earn.
+ */
+export function readSlotCredit(tag: string | undefined, o: SlotLedgerOptions = {}): { creditMs: number; rejected?: 'malformed' | 'out-of-range' | undefined } {
+  if (tag === undefined) return { creditMs: initialSlotCreditMs(o) };
+  const value = parseSlotCredit(tag);
+  if (value !== undefined) return { creditMs: value };
+  return { creditMs: 0, rejected: /^-?\d{1,15}$/.test(tag) ? 'out-of-range' : 'malformed' };
 }
 
 /**
@@ -113,7 +142,8 @@ export function slotCreditMs(input: {
     credit += (1 - r) * Math.max(0, input.now - input.readyAt);
     credit -= r * Math.max(0, input.readyAt - input.launchedAt - delayOf(input));
   }
-  return Math.floor(credit);
+  // Capped: every tag an agent writes is within parseSlotCredit's bounds.
+  return Math.max(-MAX_SLOT_CREDIT_MS, Math.min(MAX_SLOT_CREDIT_MS, Math.floor(credit)));
 }
 
 /** Whether an on-demand node may launch a spot successor: its slot's credit covers the worst case. */

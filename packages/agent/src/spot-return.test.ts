@@ -246,10 +246,32 @@ test('the slot ledger: an on-demand node moves only while its slot\'s credit cov
   cloud.records.at(-1)!.state = 'terminated';
   assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' });
   assert.equal(cloud.launches.length, 1);
-  // No tag (a fleet launched before the ledger): no ledger, the node moves as before.
+  // No tag (a fleet launched by a tool that does not tag, or before the ledger): a new slot's
+  // credit, one move, as `synkti up` tags it; its successor carries what a spot holder owes.
   const untagged = new FakeCloud();
   untagged.add('i-od', 'on-demand');
+  (untagged.records[0] as { launchedAt: number }).launchedAt = Date.now();
   const old = spotReturn(untagged, [{ id: 'i-od', state: 'ready' }], []);
   assert.deepEqual(await old.check(), { kind: 'launch' });
-  assert.equal(untagged.launches[0]!.tags[TAG_SLOT_CREDIT], undefined);
+  const carried = Number(untagged.launches[0]!.tags[TAG_SLOT_CREDIT]) - exitCostMs();
+  assert.ok(carried >= 0 && carried < 1000, `untagged: the successor carries a notice's worth (off by ${carried} ms)`);
+});
+
+test('a forged slot credit (huge, or garbage) counts zero: the fallback stays on-demand, and says so once', async () => {
+  for (const forged of ['999999999999999', '86400001', 'Infinity', '1e20']) {
+    const cloud = new FakeCloud();
+    cloud.add('i-od', 'on-demand', { [TAG_SLOT_CREDIT]: forged });
+    (cloud.records[0] as { launchedAt: number }).launchedAt = Date.now();
+    const warnings: string[] = [];
+    const logger = { ...silent, warn: (_o: unknown, msg?: string) => { warnings.push(String(msg)); } } as unknown as typeof silent;
+    const node = new SpotReturn({
+      cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+      userData: 'boot', liveMembers: () => [{ id: 'i-od', state: 'ready' }], handOver: async () => {}, intervalMs: 0, logger,
+    });
+    assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' }, forged);
+    assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' }, forged);
+    assert.equal(cloud.launches.length, 0, forged);
+    assert.equal(warnings.filter((w) => /slot-credit tag/.test(w)).length, 1, `logged once: ${forged}`);
+    assert.ok(!warnings.some((w) => w.includes(forged)), 'the forged value is not echoed into the log message');
+  }
 });

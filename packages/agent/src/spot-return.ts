@@ -3,7 +3,7 @@ import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit,
 import type { Logger } from './logger.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
 import { poolSettled, settledZones, type HedgeLoss, type SpotHedgeOptions } from './spot-hedge.ts';
-import { TAG_SLOT_CREDIT, canAffordMove, parseSlotCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
+import { TAG_SLOT_CREDIT, canAffordMove, readSlotCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
 
 /**
  * Back to spot. A node of a spot pool that runs on-demand (a fallback launched when spot
@@ -50,6 +50,11 @@ export interface SpotReturnOptions {
   hedge?: SpotHedgeOptions | undefined;
   logger: Logger;
   random?: () => number;
+  /**
+   * This instance's cloud record, read once at boot by the runtime (which needs it for the
+   * slot ledger too): start() uses it instead of its own lookup. @default one list call
+   */
+  selfRecord?: (() => Promise<InstanceRecord | undefined>) | undefined;
 }
 
 export type SpotReturnStep =
@@ -142,6 +147,8 @@ export class SpotReturn {
   private stopped = false;
   /** Spot launches that found no capacity (for status and tests). */
   capacityMisses = 0;
+  /** This node's slot-credit tag was rejected and said so (once). */
+  private rejectedTagLogged = false;
 
   constructor(options: SpotReturnOptions) {
     this.options = options;
@@ -159,8 +166,8 @@ export class SpotReturn {
   async start(): Promise<void> {
     if (this.timer || this.stopped || this.options.pool.lifecycle !== 'spot') return;
     try {
-      const page = await this.options.instances.list({ ids: [this.options.selfId] });
-      if (page.items[0]?.lifecycle !== 'on-demand') return;
+      const self = this.options.selfRecord ? await this.options.selfRecord() : (await this.options.instances.list({ ids: [this.options.selfId] })).items[0];
+      if (self?.lifecycle !== 'on-demand') return;
     } catch (error) {
       this.options.logger.warn({ err: error }, 'could not read this instance\'s lifecycle; assuming spot');
       return;
@@ -204,7 +211,7 @@ export class SpotReturn {
         backoff: { attempts: this.launched, lastAttemptAt: this.lastLaunchAt, now: Date.now(), intervalMs: this.intervalMs },
         settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }) : undefined,
         poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }),
-        ledger: credit === undefined ? undefined : { creditMs: credit, options: this.options.hedge ?? {} },
+        ledger: { creditMs: credit, options: this.options.hedge ?? {} },
       });
     } catch (error) {
       logger.warn({ err: error }, 'back-to-spot check failed; will retry');
@@ -220,13 +227,19 @@ export class SpotReturn {
   }
 
   /**
-   * This on-demand node's slot credit: its tag, less a move's worst case per successor it
-   * launched (an on-demand holder saves nothing); undefined without a tag (no ledger).
+   * This on-demand node's slot credit: its tag in the cloud's record (readSlotCredit: no tag
+   * is a new slot's credit, a forged or garbage one zero, said once), less a move's worst
+   * case per successor it launched, plus the 1 % an on-demand holder earns.
    */
-  private creditOf(self: Pick<InstanceRecord, 'tags' | 'launchedAt'>): number | undefined {
+  private creditOf(self: Pick<InstanceRecord, 'tags' | 'launchedAt'>): number {
     const hedge = this.options.hedge ?? {};
-    const tag = parseSlotCredit(self.tags[TAG_SLOT_CREDIT]);
-    return tag === undefined ? undefined : slotCreditMs({ tagCreditMs: tag, lifecycle: 'on-demand', launchedAt: self.launchedAt, readyAt: undefined, now: Date.now(), movesLaunched: this.launched, ...hedge });
+    const read = readSlotCredit(self.tags[TAG_SLOT_CREDIT], hedge);
+    if (read.rejected && !this.rejectedTagLogged) {
+      this.rejectedTagLogged = true;
+      // The value itself is not logged: it is whatever the tag's writer chose.
+      this.options.logger.warn({ tag: TAG_SLOT_CREDIT, why: read.rejected }, 'this node\'s slot-credit tag is not one an agent writes; its slot counts zero credit');
+    }
+    return slotCreditMs({ tagCreditMs: read.creditMs, lifecycle: 'on-demand', launchedAt: self.launchedAt, readyAt: undefined, now: Date.now(), movesLaunched: this.launched, ...hedge });
   }
 
   private async launchSuccessor(creditMs: number | undefined): Promise<void> {

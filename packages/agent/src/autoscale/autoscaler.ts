@@ -6,6 +6,7 @@ import { decideAutoscale, type AutoscaleMember, type LoadSample } from './autosc
 import { autoscaleOrder, autoscaleRole } from './autoscale-election.ts';
 import { latestRecords, type AutoscaleRecord, MAX_AUTOSCALE_RECORDS } from './autoscale-record.ts';
 import { autoscaleClientToken } from './autoscale-token.ts';
+import { newSlotTags } from '../spot-ledger.ts';
 
 export interface AutoscalerOptions {
   spec: ClusterSpec;
@@ -216,7 +217,8 @@ export class Autoscaler {
         const lifecycle = slot < decision.onDemand ? 'on-demand' : pool.lifecycle;
         const clientToken = autoscaleClientToken(this.options.spec.name, name, epoch, slot);
         const instance = await instances.launch({
-          tags: { [TAG_CLUSTER]: this.options.spec.name, [TAG_ROLE]: name },
+          // A scale-out is a new slot: one move of credit (spot-ledger.ts).
+          tags: { [TAG_CLUSTER]: this.options.spec.name, [TAG_ROLE]: name, ...newSlotTags(pool) },
           instanceType: pool.instanceType,
           lifecycle,
           userData: this.options.userDataFor(name),

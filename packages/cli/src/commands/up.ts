@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, configGeneration, formatDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import type { ChaosSettings } from '@synkti/cloud';
+import { newSlotTags } from '@synkti/agent/spot-ledger';
 import { collectNodeReports, converged, progressState, type NodeReport } from '../agent-status.ts';
 import { clusterInstances, openLocalFleet } from '../local-fleet.ts';
 import { createNodeProgress } from '../output.ts';
@@ -80,7 +81,8 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
       const have = existing.filter((r) => r.tags[TAG_ROLE] === role).length;
       for (let i = have; i < count; i++) {
         const record = await fleet.cloud.instances.launch({
-          tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: role },
+          // Each is a new slot of the pool: one move of credit for the agents' slot ledger.
+          tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: role, ...newSlotTags(pool) },
           instanceType: pool.instanceType,
           lifecycle: i < pool.onDemandBase ? 'on-demand' : pool.lifecycle,
           userData,

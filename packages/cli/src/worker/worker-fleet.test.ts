@@ -85,7 +85,7 @@ describe('synkti worker on aws (EC2 mocked)', () => {
         assert.deepEqual(input.SecurityGroupIds, ['sg-0123']);
         assert.deepEqual(input.IamInstanceProfile, { Name: 'acme-worker' });
         const instanceTags = input.TagSpecifications?.find((s) => s.ResourceType === 'instance')?.Tags;
-        assert.deepEqual(instanceTags, [{ Key: 'SynktiCluster', Value: 'prod' }, { Key: 'SynktiRole', Value: 'worker' }]);
+        assert.deepEqual(instanceTags, [{ Key: 'SynktiCluster', Value: 'prod' }, { Key: 'SynktiRole', Value: 'worker' }, { Key: 'SynktiSlotCredit', Value: '150900' }]);
       }
       assert.notEqual(runs[0]!.ClientToken, runs[1]!.ClientToken, 'one idempotency token per instance');
     } finally {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, pickRole, type ClusterSpec } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
+import { newSlotTags } from '@synkti/agent/spot-ledger';
 
 export interface LaunchWorkersOptions {
   /** How many instances to launch. @default 1 */
@@ -40,7 +41,8 @@ export async function launchWorkers(provider: InstanceProvider, spec: ClusterSpe
   for (let i = 0; i < count; i++) {
     try {
       const record = await provider.launch({
-        tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: role },
+        // Each is a new slot of the pool: one move of credit for the agents' slot ledger.
+        tags: { [TAG_CLUSTER]: spec.name, [TAG_ROLE]: role, ...newSlotTags(pool) },
         instanceType: pool.instanceType,
         lifecycle: options.lifecycle ?? pool.lifecycle,
         userData: options.userData,

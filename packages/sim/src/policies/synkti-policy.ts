@@ -1,4 +1,4 @@
-import { TAG_SLOT_CREDIT, initialSlotCreditMs, parseSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
+import { TAG_SLOT_CREDIT, initialSlotCreditMs, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
 import { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
@@ -117,7 +117,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
    */
   const creditOf = (ctx: PolicyContext, instance: SimInstance): number => slotCreditMs({
     // Every launch here is tagged; a spread move's successor (off by default) is not: a new slot's.
-    tagCreditMs: parseSlotCredit(provider!.tagsOf(instance.id)?.[TAG_SLOT_CREDIT]) ?? initialSlotCreditMs(ledger()),
+    tagCreditMs: readSlotCredit(provider!.tagsOf(instance.id)?.[TAG_SLOT_CREDIT], ledger()).creditMs,
     lifecycle: instance.lifecycle,
     launchedAt: instance.requestedAt,
     readyAt: instance.readyAt,
