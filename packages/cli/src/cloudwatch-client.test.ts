@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { isSynktiError } from '@synkti/core';
-import { validateDimensionValue } from './cloudwatch-client.ts';
+import { validateDimensionValue } from '@synkti/tasks';
 import { importAwsSdk } from './lazy-aws-sdk.ts';
 import { registerBatchCommands } from './commands/batch-command.ts';
 

@@ -1,52 +1,13 @@
 /**
  * The CloudWatch PutMetricData call shared by every metrics publisher of the CLI
- * (pipeline queue depth, batch backlog): input types, the dimension-value check, and the
- * client, loaded lazily (only when a `--metrics-cluster` turns publishing on).
+ * (pipeline queue depth, batch backlog): the `--metrics-cluster` option and the client,
+ * loaded lazily (only when a `--metrics-cluster` turns publishing on). The input types and
+ * the dimension-value check are @synkti/tasks's (put-metric-data.ts).
  */
 import { InvalidArgumentError } from 'commander';
 import { SynktiError } from '@synkti/core';
+import { validateDimensionValue, type PutMetricData } from '@synkti/tasks';
 import { importAwsSdk } from './lazy-aws-sdk.ts';
-
-export interface MetricDatum {
-  MetricName: string;
-  Dimensions: Array<{ Name: string; Value: string }>;
-  Timestamp: Date;
-  Value: number;
-  Unit: 'Count' | 'None';
-}
-
-export interface PutMetricDataInput {
-  Namespace: string;
-  MetricData: MetricDatum[];
-}
-
-/** Sends one PutMetricData request (tests pass a fake one). */
-export type PutMetricData = (input: PutMetricDataInput) => Promise<unknown>;
-
-/** PutMetricData accepts at most this many data points per request. */
-export const MAX_METRIC_DATA_PER_PUT = 1000;
-
-/** The longest dimension value CloudWatch accepts. */
-export const MAX_DIMENSION_VALUE_LENGTH = 1024;
-
-/**
- * Checks a CloudWatch dimension value (the `--metrics-cluster` name): 1 to 1024 printable
- * ASCII characters, not only spaces. Edge spaces are refused too: dimensions match
- * exactly, so " prod" would publish a series no alarm reads.
- */
-export function validateDimensionValue(value: string, field = '--metrics-cluster'): string {
-  const fix = 'pass the cluster name the infrastructure uses, e.g. <project>-<environment> (SpotBatchFleet.clusterName)';
-  if (typeof value !== 'string' || value.trim() === '') throw new SynktiError('E_USAGE', `${field}: the name is empty`, { hint: fix });
-  if (value.length > MAX_DIMENSION_VALUE_LENGTH) {
-    throw new SynktiError('E_USAGE', `${field}: the name has ${value.length} characters; CloudWatch dimension values have at most ${MAX_DIMENSION_VALUE_LENGTH}`, { hint: fix });
-  }
-  const bad = [...value].find((ch) => ch < ' ' || ch > '~');
-  if (bad !== undefined) {
-    throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} contains ${JSON.stringify(bad)}; CloudWatch dimension values are printable ASCII`, { hint: fix });
-  }
-  if (value !== value.trim()) throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} starts or ends with a space`, { hint: fix });
-  return value;
-}
 
 /** `--metrics-cluster` as a commander option parser (same rules, commander's error). */
 export function metricsClusterOption(value: string): string {

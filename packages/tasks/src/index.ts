@@ -15,6 +15,9 @@ export {
 export type {
   Worker, WorkerOptions, WorkerStats, WorkerErrorContext, WorkerErrorStage, TaskContext, TaskHandler, TaskOutcome, TaskResult, ResultSink,
 } from './worker/types.ts';
+export {
+  MAX_METRIC_DATA_PER_PUT, MAX_DIMENSION_VALUE_LENGTH, validateDimensionValue, type MetricDatum, type PutMetricData, type PutMetricDataInput,
+} from './cloudwatch/put-metric-data.ts';
 export * from './cmaes/index.ts';
 export * from './coordinator/index.ts';
 export * from './pipelines/index.ts';

@@ -10,7 +10,7 @@ import { renderTable } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
 import { BATCH_BUCKET, batchObjectStore, openRunQueues } from '@synkti/tasks/batch';
 import { BATCH_ROLE, openBatchCloud, runInstances } from './batch-fleet.ts';
-import type { CmaesRunMeta } from './cmaes-run.ts';
+import type { CmaesRunMeta } from '@synkti/tasks/batch';
 
 type Checkpoint = CoordinatorCheckpoint<unknown, CmaesRunMeta>;
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, serializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { REASON_SPOT, createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
 import { agentBootCommand, ensureClusterSecret } from '../local-fleet.ts';
-import type { BatchWorkerConfig } from '@synkti/tasks/batch';
+import type { BatchFleetCounts, BatchWorkerConfig } from '@synkti/tasks/batch';
 
 /** The CLI's entry: a node's worker is `synkti batch worker` (compiled: it starts ~3x faster than the sources through tsx). */
 export const CLI_BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
@@ -95,16 +95,6 @@ export interface BatchWorkerFleetOptions extends BatchWorkerSpecOptions {
   cloud: LocalCloud;
   /** Told about replacements the nodes launched and workers that left. */
   onEvent?: ((text: string) => void) | undefined;
-}
-
-/** What the coordinator knows of its fleet: read from the cloud's record, never acted on. */
-export interface BatchFleetCounts {
-  /** Distinct worker nodes seen (launched by this coordinator, by a previous one still running, or by the nodes). */
-  launched: number;
-  /** Of those, replacements the nodes launched themselves. */
-  replaced: number;
-  /** Of those, reclaimed after a spot interruption notice. */
-  preempted: number;
 }
 
 export class BatchWorkerFleet {

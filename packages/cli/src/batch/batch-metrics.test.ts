@@ -13,15 +13,25 @@ import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { LocalObjectStore } from '@synkti/cloud';
 import { isSynktiError } from '@synkti/core';
+import { BATCH_METRICS } from '@synkti/core/contracts';
 import {
-  createCoordinator, createEvaluationHandler, createWorker, openLocalQueue, queueResultSink, type BatchResultValue, type Coordinator, type Queue,
+  createCoordinator, createCoordinatorMetricsPublisher, createEvaluationHandler, createWorker, openLocalQueue, queueResultSink, type BatchResultValue,
+  type Coordinator, type CoordinatorMetricsPublisher, type Queue,
 } from '@synkti/tasks';
-import {
-  BATCH_METRICS_BACKLOG, BATCH_METRICS_BACKLOG_PER_WORKER, BATCH_METRICS_DIMENSION, BATCH_METRICS_NAMESPACE, batchMetricData, startBatchMetrics,
-} from './batch-metrics.ts';
-import { DEFAULT_BATCH_MAX_RECEIVES, cachedWorkerCount, openRunQueues } from '@synkti/tasks/batch';
-import { runBatchCmaes } from './cmaes-run.ts';
-import { ecsWorkerCounter } from './ecs-workers.ts';
+import { DEFAULT_BATCH_MAX_RECEIVES, batchMetricData, batchMetricsSink, cachedWorkerCount, openRunQueues } from '@synkti/tasks/batch';
+import { loadCloudWatchPutMetricData } from '../cloudwatch-client.ts';
+import { loadEcsWorkerCounter as ecsWorkerCounter } from './batch-metrics.ts';
+import { runBatchCmaesCommand } from './cmaes-run.ts';
+
+const { namespace: BATCH_METRICS_NAMESPACE, backlog: BATCH_METRICS_BACKLOG, backlogPerWorker: BATCH_METRICS_BACKLOG_PER_WORKER, dimension: BATCH_METRICS_DIMENSION } = BATCH_METRICS;
+
+/** What `synkti batch cmaes --metrics-cluster` runs: the batch sink over the SDK's CloudWatch client, published from the start. */
+async function startBatchMetrics(options: { cluster: string; coordinator: Coordinator; intervalMs: number; region: string; onWarning: (message: string) => void }): Promise<CoordinatorMetricsPublisher> {
+  const put = await loadCloudWatchPutMetricData({ region: options.region, why: 'test' });
+  const publisher = createCoordinatorMetricsPublisher({ source: options.coordinator, sink: batchMetricsSink(options.cluster, put), intervalMs: options.intervalMs, onWarning: options.onWarning });
+  publisher.start();
+  return publisher;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-batch-metrics-'));
 const store = new LocalObjectStore({ root: join(dir, 'objects') });
@@ -246,8 +256,8 @@ test('synkti batch cmaes --metrics-cluster --workers 0: the run publishes its ba
   const q = await openRunQueues({ backend: 'local', stateDir, maxReceives: DEFAULT_BATCH_MAX_RECEIVES }, run);
   cleanups.push(() => q.close());
   startWorker(q.tasks, q.results);
-  const summary = await runBatchCmaes({
-    objective: 'sphere', dim: 2, generations: 2, population: 4, seed: 3, workers: 0, run, stateDir, json: true, noticePollMs: 5000,
+  const summary = await runBatchCmaesCommand({
+    objective: 'sphere', dim: 2, generations: 2, population: 4, seed: 3, workers: 0, run, stateDir, noticePollMs: 5000,
     resendAfterMs: 300_000, unscorable: 'fail', keepWorkers: false, metricsCluster: CLUSTER, metricsIntervalMs: 100, region: 'us-east-1',
   });
   assert.equal(summary.status, 'done');

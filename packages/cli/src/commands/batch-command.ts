@@ -6,12 +6,13 @@ import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } fr
 import {
   BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,
   resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher,
+  DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, stackTargetFromEnv, type NoiseHandling,
 } from '@synkti/tasks/batch';
 import {
   batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
-import { DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, renderBatchSummary, runBatchCmaes, stackTargetFromEnv, type NoiseHandling } from '../batch/cmaes-run.ts';
+import { renderBatchSummary, runBatchCmaesCommand } from '../batch/cmaes-run.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
 
@@ -139,13 +140,13 @@ export function registerBatchCommands(program: Command): void {
       if (o.backend === 'sqs' && !o.region && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
         throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
       }
-      const summary = await runBatchCmaes({
+      const summary = await runBatchCmaesCommand({
         objective: o.objective, dim: o.dim, generations: o.generations, seed: o.seed, workers: o.workers,
         population: oneOf(o.population, o.popsize, '--population and --popsize'), sigma: oneOf(o.sigma, o.sigma0, '--sigma and --sigma0'),
         // One --x0 number stands for every coordinate.
         x0: o.x0 !== undefined && o.x0.length === 1 && o.dim !== undefined ? new Array<number>(o.dim).fill(o.x0[0]!) : o.x0,
         restarts: o.restarts, maxEvals: o.maxEvals, targetF: o.targetF, noiseHandling: o.noiseHandling, maxSamples: o.maxSamples,
-        backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), json: o.json, leaseMs: o.lease,
+        backend: o.backend, resume: o.resume, run: o.run, stateDir: resolveBatchStateDir(o.stateDir), leaseMs: o.lease,
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
         metricsCluster: o.metricsCluster, metricsIntervalMs: o.metricsInterval, stack: o.stack ? stackTargetFromEnv(process.env) : undefined,

@@ -6,8 +6,8 @@
  * (`--metrics-cluster`), so agents without it start as before.
  */
 import { PIPELINE_METRICS } from '@synkti/core/contracts';
-import type { PoolQueueDepth, QueueMetricsSink } from '@synkti/tasks';
-import { loadCloudWatchPutMetricData, type PutMetricData, type PutMetricDataInput } from '../cloudwatch-client.ts';
+import type { PoolQueueDepth, PutMetricData, PutMetricDataInput, QueueMetricsSink } from '@synkti/tasks';
+import { loadCloudWatchPutMetricData } from '../cloudwatch-client.ts';
 
 /** The names come from the contract PipelineCluster's scaling and alarms read too. */
 export const PIPELINE_METRICS_NAMESPACE = PIPELINE_METRICS.namespace;

@@ -1,7 +1,8 @@
 /**
  * @synkti/tasks/batch: the parts of a batch run that need only core, cloud and tasks: the
  * queue backend of a run, the objective loader, the S3 checkpoint store, the cached worker
- * count, the batch worker's runtime and a state pool's name check. The CLI's `synkti batch` parses flags and renders; this is what it calls.
+ * count, the batch worker's runtime, a state pool's name check, and the CMA-ES coordinator's run
+ * (runBatchCmaes, with its fleet, metrics sink and progress injected). The CLI's `synkti batch` parses flags and renders; this is what it calls.
  */
 export {
   BATCH_BACKENDS, BATCH_BUCKET, POSTGRES_URL_ENV, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, batchObjectStore, queueNamesOf,
@@ -15,3 +16,13 @@ export {
   type BatchWorkerConfig, type WorkerStatePools, type RunBatchWorkerOptions, type StatePoolFetcher, type FetchedStatePool,
 } from './batch-worker.ts';
 export { statePoolPrefix } from './state-pool-prefix.ts';
+export { stackTargetFromEnv, type BatchStackTarget } from './stack-target.ts';
+export {
+  DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, settleCmaesRun, type CmaesRunMeta, type CmaesRunRequest, type CmaesRunSettings, type NoiseHandling,
+} from './cmaes-run-settings.ts';
+export {
+  runBatchCmaes, type RunBatchCmaesOptions, type BatchSummary, type BatchCmaesFleet, type BatchFleetLaunch, type BatchFleetCounts,
+  type BatchCmaesMetrics, type BatchCmaesProgress,
+} from './run-batch-cmaes.ts';
+export { batchMetricData, batchMetricsSink } from './batch-metrics.ts';
+export { ecsWorkerCounter, ecsWorkerServiceName, type EcsWorkerCounterOptions, type DescribeEcsServices } from './ecs-worker-count.ts';
