@@ -3,7 +3,10 @@
  * (`UPSTREAM_URL`). Prints `{"ready":true,"port":N}` once listening and exits when its
  * parent goes away (stdin closes).
  */
-import { createRouter, type RouterPeer } from '../../packages/agent/src/router/router.ts';
+import type { RouterPeer } from '../../packages/agent/src/router/router.ts';
+
+// SYNKTI_BENCH_ROUTER: another build of router.ts (e.g. a copy of the previous commit's), for same-machine A/B runs.
+const { createRouter } = (await import(process.env.SYNKTI_BENCH_ROUTER ?? '../../packages/agent/src/router/router.ts')) as typeof import('../../packages/agent/src/router/router.ts');
 
 const upstream = process.env.UPSTREAM_URL;
 if (!upstream) {

@@ -1,10 +1,10 @@
 import type http from 'node:http';
-import type { Dispatcher } from 'undici';
 import { performance } from 'node:perf_hooks';
 import { directSocket, writeChunk } from './chunk-writer.ts';
 import type { DeadlineList, DeadlineNode } from './deadline-list.ts';
 import type { PeerSlot, PeerTable } from './peer-table.ts';
 import { prepareRequestHeaders, prepareResponseHeaders, type PreparedRequest } from './proxy-headers.ts';
+import type { UpstreamControl, UpstreamHandler } from './upstream-pool.ts';
 import type { RouterErrorReason, RouterMetrics } from './router-metrics.ts';
 import type { WaitQueue, Waiter } from './wait-queue.ts';
 
@@ -49,7 +49,7 @@ function isStaleConnection(error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
 
-/** undici's timeouts: the peer's address went silent (or the peer is stuck), not a refusal. */
+/** The upstream pool's timeouts (undici's codes): the peer's address went silent (or the peer is stuck), not a refusal. */
 function isSilence(error: unknown): boolean {
   const code = errorCode(error);
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
@@ -60,11 +60,11 @@ const REQUEST_ABORTED = new Error('request cancelled by the router');
 const PEER_LOST = Object.assign(new Error('membership lost the peer (it stopped answering)'), { code: 'SYNKTI_PEER_LOST' });
 
 /**
- * One try of a request on one peer: undici's dispatch handler. It forwards events to its
+ * One try of a request on one peer: the upstream pool's handler. It forwards events to its
  * exchange only while it is the exchange's current attempt, so a retried, cancelled or
  * discarded attempt can never touch the client response.
  */
-class Attempt implements Dispatcher.DispatchHandlers {
+class Attempt implements UpstreamHandler {
   readonly exchange: Exchange;
   readonly slot: PeerSlot;
   status = 502;
@@ -75,8 +75,11 @@ class Attempt implements Dispatcher.DispatchHandlers {
   chunks = 0;
   firstChunkAt = 0;
   lastChunkAt = 0;
-  #abort: ((error?: Error) => void) | undefined;
-  #resume: (() => void) | undefined;
+  /** Set by the exchange: the client's socket cannot take more now (read again on resume()). */
+  wantsPause = false;
+  /** Set by the exchange once the client gets the upstream's chunks as framed (see ResponseSink.raw). */
+  raw = false;
+  #control: UpstreamControl | undefined;
   #cancelled = false;
   #discarded = false;
   #over = false;
@@ -90,21 +93,22 @@ class Attempt implements Dispatcher.DispatchHandlers {
     return !this.#over && !this.#discarded && !this.#cancelled;
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.#abort = abort;
-    // Cancelled before undici got to it: stop it now.
-    if (this.#cancelled) abort(REQUEST_ABORTED);
+  onStart(control: UpstreamControl): void {
+    this.#control = control;
+    // Cancelled while it waited for a connection: stop it now.
+    if (this.#cancelled) control.abort(REQUEST_ABORTED);
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    this.#resume = resume;
-    if (statusCode < 200 || !this.#live()) return true;
-    return this.exchange.onAttemptHeaders(this, statusCode, headers, statusText);
+  onHead(statusCode: number, statusText: string, headers: string[]): void {
+    if (this.#live()) this.exchange.onAttemptHeaders(this, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    if (!this.#live()) return true;
-    return this.exchange.onAttemptData(this, chunk);
+  onData(chunk: Buffer): void {
+    if (this.#live()) this.exchange.onAttemptData(this, chunk);
+  }
+
+  onRaw(framed: Buffer): void {
+    if (this.#live()) this.exchange.onAttemptRaw(this, framed);
   }
 
   onComplete(): void {
@@ -127,21 +131,22 @@ class Attempt implements Dispatcher.DispatchHandlers {
 
   /** Lets a paused upstream send again (the client drained). */
   resume(): void {
-    this.#resume?.();
+    this.wantsPause = false;
+    this.#control?.resume();
   }
 
   /** The exchange no longer wants this answer but its connection is healthy: read it to the end, unseen. */
   discard(): void {
     this.#discarded = true;
-    this.#resume?.();
+    this.raw = false;
+    this.resume();
   }
 
   /** Stops the upstream request (client gone, deadline, router stopping): its connection is closed. */
   cancel(): void {
     if (this.#over || this.#cancelled) return;
     this.#cancelled = true;
-    this.#resume?.();
-    this.#abort?.(REQUEST_ABORTED);
+    this.#control?.abort(REQUEST_ABORTED);
   }
 }
 
@@ -169,6 +174,7 @@ export class Exchange implements Waiter, DeadlineNode {
   /** Status recorded for a response we cut off ourselves (502 upstream died, 504 timeout). */
   #abortCode: number | undefined;
   #drainHooked = false;
+  #socketDrainHooked = false;
   #onSocketDrain: (() => void) | undefined;
   deadline = 0;
   deadlineAt = 0;
@@ -278,16 +284,16 @@ export class Exchange implements Waiter, DeadlineNode {
     }
     const body = this.#body;
     // The prepared headers are shared by every attempt; the per-peer one is appended for
-    // this attempt only (undici copies them while it builds the request).
+    // this attempt only (the pool writes the request head before dispatch returns).
     const headers = this.#prepared!.headers;
     const base = headers.length;
     headers.push('host', slot.hostHeader);
     const attempt = new Attempt(this, slot);
     this.#attempt = attempt;
     try {
-      slot.pool.dispatch({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: body ?? null }, attempt);
+      slot.pool.dispatch({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: body ?? null }, attempt);
     } catch (error) {
-      // A request undici refuses to build (e.g. a malformed path): as good as a refused connection.
+      // A request the pool refuses to build (e.g. a malformed path): as good as a refused connection.
       queueMicrotask(() => {
         if (this.#attempt === attempt) this.#attemptFailed(slot, error);
       });
@@ -296,12 +302,10 @@ export class Exchange implements Waiter, DeadlineNode {
     }
   }
 
-  /** undici: the attempt's response head arrived (1xx excluded). False asks it to drop the rest. */
-  onAttemptHeaders(attempt: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
+  /** The attempt's response head arrived (1xx excluded). */
+  onAttemptHeaders(attempt: Attempt, status: number, raw: string[], statusText: string): void {
     const slot = attempt.slot;
-    const strings: string[] = new Array(raw.length);
-    for (let i = 0; i < raw.length; i++) strings[i] = raw[i]!.toString('latin1');
-    const prepared = prepareResponseHeaders(strings, slot.id);
+    const prepared = prepareResponseHeaders(raw, slot.id);
     if (prepared.handback || status === 502 || status === 503) {
       this.#ctx.metrics.error(prepared.handback ? 'handback' : 'upstream_status');
       const tried = (this.#tried ??= new Set());
@@ -312,17 +316,16 @@ export class Exchange implements Waiter, DeadlineNode {
         this.#attempt = undefined;
         this.#releaseSlot();
         this.#retryElsewhere(slot.id);
-        return true;
+        return;
       }
     }
     attempt.status = status;
     attempt.statusText = statusText;
     attempt.headers = prepared.headers;
-    return true;
   }
 
-  /** undici: a body chunk. Passed through as is; false pauses the upstream until the client drains. */
-  onAttemptData(attempt: Attempt, chunk: Buffer): boolean {
+  /** A decoded body chunk. Passed through as is; the upstream pauses while the client's socket is full. */
+  onAttemptData(attempt: Attempt, chunk: Buffer): void {
     const now = performance.now();
     if (attempt.chunks++ === 0) attempt.firstChunkAt = now;
     attempt.lastChunkAt = now;
@@ -332,16 +335,37 @@ export class Exchange implements Waiter, DeadlineNode {
     // straight to the socket when node allows it (see directSocket).
     const socket = attempt.chunks === 1 ? undefined : directSocket(res);
     if (socket === undefined) {
-      if (res.write(chunk)) return true;
-      if (!this.#drainHooked) {
-        this.#drainHooked = true;
-        res.on('drain', () => this.#attempt?.resume());
+      if (!res.write(chunk)) {
+        attempt.wantsPause = true;
+        if (!this.#drainHooked) {
+          this.#drainHooked = true;
+          res.on('drain', () => this.#attempt?.resume());
+        }
       }
-      return false;
+      // From here a chunked upstream's bytes can go to the client as they came (no decode, no re-frame).
+      if (attempt.chunks === 1 && directSocket(res) !== undefined) attempt.raw = true;
+      return;
     }
-    if (writeChunk(socket, chunk)) return true;
-    socket.once('drain', (this.#onSocketDrain ??= () => this.#attempt?.resume()));
-    return false;
+    if (!writeChunk(socket, chunk)) this.#pauseFor(attempt, socket);
+  }
+
+  /** Chunks framed by the upstream, passed to the client's socket as they are (a chunked response to an HTTP/1.1 client). */
+  onAttemptRaw(attempt: Attempt, framed: Buffer): void {
+    attempt.chunks++;
+    attempt.lastChunkAt = performance.now();
+    const socket = directSocket(this.#res);
+    // No socket: the client is gone or its response was cut; its 'close' settles the rest.
+    if (socket !== undefined && !socket.write(framed)) this.#pauseFor(attempt, socket);
+  }
+
+  #pauseFor(attempt: Attempt, socket: import('node:net').Socket): void {
+    attempt.wantsPause = true;
+    if (this.#socketDrainHooked) return;
+    this.#socketDrainHooked = true;
+    socket.once('drain', (this.#onSocketDrain ??= () => {
+      this.#socketDrainHooked = false;
+      this.#attempt?.resume();
+    }));
   }
 
   onAttemptComplete(attempt: Attempt): void {

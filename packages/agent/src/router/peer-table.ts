@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
 import type { EngineLoad } from './engine-load.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 /** A peer the router may forward to: its id and the base URL of its workload server. */
 export interface RouterPeer {
@@ -25,8 +25,8 @@ export interface PeerSlot {
   readonly hostHeader: string;
   /** Set when the base URL is not usable (e.g. not http:); requests to it fail like a refused connection. */
   readonly urlError: Error | undefined;
-  /** Keep-alive connections to the peer (undici: HTTP/1.1, one request per connection at a time). */
-  readonly pool: Pool;
+  /** Keep-alive connections to the peer (HTTP/1.1, one request per connection at a time). */
+  readonly pool: UpstreamPool;
   /** Requests this router has in flight on the peer. */
   inFlight: number;
   /** Moving average of ms between body chunks of streamed responses (its decode speed); 0 until measured. */
@@ -51,7 +51,7 @@ export interface PeerTimeouts {
 
 /**
  * Connect 2 s: inside a VPC a connect takes well under a millisecond, and 2 s covers one
- * lost SYN (Linux resends it after 1 s); undici's own default is 10 s. First byte 120 s and
+ * lost SYN (Linux resends it after 1 s); undici's default is 10 s. First byte 120 s and
  * stream idle 60 s: a model may queue and prefill for long before its first token (and a
  * non-streamed answer sends nothing until it is whole), so these are backstops for a peer
  * that is alive but stuck; a peer that vanished is cut sooner, when membership loses it.
@@ -81,17 +81,15 @@ function makeSlot(peer: RouterPeer, maxSockets: number, timeouts: PeerTimeouts):
     hostHeader,
     urlError,
     // One keep-alive pool per peer: connection setup is the largest per-request cost a proxy
-    // can avoid, and undici's parser costs far less per response and per chunk than
-    // http.request's. Its timeouts bound the silence of a peer whose address stopped
-    // answering (packets dropped, no reset): connect, the response head, and the gaps
-    // between body chunks. The router's request deadline still bounds the whole request.
-    pool: new Pool(`http://${hostHeader === '' ? '127.0.0.1' : hostHeader}`, {
+    // can avoid. Its timeouts bound the silence of a peer whose address stopped answering
+    // (packets dropped, no reset): connect, the response head, and the gaps between body
+    // reads. The router's request deadline still bounds the whole request.
+    pool: new UpstreamPool(hostname, port, {
       connections: maxSockets,
-      pipelining: 1,
-      connectTimeout: timeouts.connectTimeoutMs,
-      headersTimeout: timeouts.firstByteTimeoutMs,
-      bodyTimeout: timeouts.streamIdleTimeoutMs,
-      keepAliveTimeout: 30_000,
+      connectTimeoutMs: timeouts.connectTimeoutMs,
+      headersTimeoutMs: timeouts.firstByteTimeoutMs,
+      bodyTimeoutMs: timeouts.streamIdleTimeoutMs,
+      keepAliveTimeoutMs: 30_000,
     }),
     inFlight: 0,
     chunkMs: 0,
@@ -247,7 +245,7 @@ export class PeerTable {
   /** Gives back a slot taken with acquire(). */
   release(slot: PeerSlot): void {
     slot.inFlight--;
-    if (slot.retired && slot.inFlight === 0) void slot.pool.destroy();
+    if (slot.retired && slot.inFlight === 0) slot.pool.destroy();
   }
 
   /** True when the current set holds a peer outside `exclude` and not held, loaded or not. */
@@ -273,7 +271,7 @@ export class PeerTable {
   #retire(slot: PeerSlot): void {
     if (this.#slots.get(slot.id) === slot) this.#slots.delete(slot.id);
     slot.retired = true;
-    if (slot.inFlight === 0) void slot.pool.destroy();
+    if (slot.inFlight === 0) slot.pool.destroy();
   }
 
   /** In-flight counts of the known peers, for the metrics gauge. */
@@ -285,7 +283,7 @@ export class PeerTable {
   destroy(): void {
     for (const slot of this.#slots.values()) {
       slot.retired = true;
-      void slot.pool.destroy();
+      slot.pool.destroy();
     }
     this.#slots.clear();
   }
