@@ -138,6 +138,52 @@ describe('PostgreSQL queue acks', () => {
     }
   });
 
+  it('plans made on a drained table stay index-driven once a backlog of 1,500 arrives: 30 claims, their acks and an extend scan the table 0 times', async (t) => {
+    if (!server) return t.skip(skip);
+    // Generic plans are made at a statement's first run and again whenever the table's
+    // statistics change: autovacuum analyzes a drained queue, and a consumer plans then.
+    const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+    pool.on('error', () => undefined);
+    preferGenericPlans(pool);
+    const table = `ep_${randomBytes(4).toString('hex')}`;
+    let consumer: Awaited<ReturnType<typeof openPostgresQueue>> | undefined;
+    let producer: Awaited<ReturnType<typeof openPostgresQueue>> | undefined;
+    try {
+      consumer = await openPostgresQueue({ pool, name: 'empty-first', table });
+      await consumer.sendBatch(['a', 'b']);
+      for (const message of await consumer.receive({ maxMessages: 2 })) assert.equal(await consumer.ack(message), true);
+      // As autovacuum does once the queue drained: the statistics now say the table is empty.
+      await pool.query(`ANALYZE ${table}`);
+      assert.deepEqual(await consumer.receive({ waitMs: 0 }), []);
+      // Every receipt statement planned on the empty table too (a receipt nobody holds changes nothing).
+      assert.equal(await consumer.extendLease('no-such-id:no-such-token', 1000), false);
+      assert.equal(await consumer.ack('no-such-id:no-such-token'), false);
+      producer = await openPostgresQueue({ connectionString: server.url, name: 'empty-first', table, poolSize: 1 });
+      for (let i = 0; i < 15; i += 1) await producer.sendBatch(Array.from({ length: 100 }, (_, k) => `m${i * 100 + k}`));
+      const seqScans = async (): Promise<number> => {
+        await pool.query('SELECT pg_stat_force_next_flush()');
+        const row = await pool.query<{ seq_scan: string }>('SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1', [table]);
+        return Number(row.rows[0]?.seq_scan);
+      };
+      const before = await seqScans();
+      for (let i = 0; i < 30; i += 1) {
+        // Even: the ack rides on the next claim; odd: a short lease, so it goes through the ack statement.
+        const [message] = await consumer.receive({ leaseMs: i % 2 === 0 ? 60_000 : 1999 });
+        assert.ok(message, 'the backlog never runs dry');
+        if (i === 0) assert.equal(await consumer.extendLease(message, 60_000), true);
+        assert.equal(await consumer.ack(message), true);
+      }
+      assert.equal(await seqScans() - before, 0, 'no claim, ack or extend read the whole table');
+      // (stats() counts with a scan of the table, so it comes after.)
+      assert.equal((await consumer.stats()).depth, 1470, 'every ack reached the database');
+    } finally {
+      await producer?.close();
+      await consumer?.close();
+      await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+      await pool.end();
+    }
+  });
+
   it('refuses an unknown acks mode, naming the option', async (t) => {
     if (!server) return t.skip(skip);
     await assert.rejects(openPostgresQueue({ connectionString: server.url, name: 'x', acks: 'lazy' as 'durable' }),
