@@ -11,17 +11,21 @@
  * lease, then `ack` each; BullMQ: a Worker with concurrency 1, job removed on completion).
  * Time runs from the first enqueue to the last ack; throughput = N / seconds. Every
  * backend gets a warm-up round, then `--rounds` measured rounds, the backends taking turns
- * in a rotating order (fair on a shared machine); the report gives medians.
+ * in a rotating order (fair on a shared machine); the report gives medians, the median of
+ * each round's ratio to BullMQ's run in the same round (a burst of load elsewhere hits
+ * one round of both, not one backend), the load average, and the CPU time per message
+ * of the server and the consumers (from /proc: less sensitive to load than throughput).
  *
  * Services are private and thrown away: PostgreSQL via scripts/test-services/postgres.ts
  * (fsync off, like the tests), `redis-server` on 127.0.0.1 at a free port with no
  * persistence. Everything (processes, temp dirs) is removed on exit, Ctrl-C included.
- * Ends with {"bench":"queue","local_tps":..,"postgres_tps":..,"bullmq_tps":..}
- * (null for a backend whose server is not installed here).
+ * Ends with {"bench":"queue","receive_batch":..,"local_tps":..,"postgres_tps":..,"bullmq_tps":..,
+ * "ratio_local_bullmq":..,"ratio_postgres_bullmq":..,"load1_median":..} (null for a backend whose
+ * server is not installed here; the ratios are the medians of the per-round ratios).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +33,7 @@ import { freeLoopbackPort } from '@synkti/core';
 import type { Queue } from '../packages/tasks/src/queue/types.ts';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { armDeadline, onExit, startChild, stopAll } from './lib/children.ts';
+import { cpuMicros, treeCpuMicros } from './lib/proc-cpu.ts';
 import { median, round, table } from './lib/stats.ts';
 
 const HELP = `usage: npm run bench -- queue [options]
@@ -37,13 +42,14 @@ Enqueue + lease + ack throughput of small tasks: our local (SQLite) and postgres
 backends vs BullMQ on Redis (a private redis-server started here), same workload.
   --tasks N          tasks per measured round (default 3000)
   --consumers N      consumer processes per backend (default 4)
-  --rounds N         measured rounds per backend, after one warm-up round (default 3)
+  --rounds N         measured rounds per backend, after one warm-up round (default 5)
   --warmup N         tasks in each backend's warm-up round, not measured (default: --tasks, at most 3000)
   --batch N          messages per receive for our backends, 1..10 (default 10)
   --backends LIST    which to run (default local,postgres,bullmq)
   --local-poll-ms N  how often an idle local consumer looks for tasks sent by another process (default 10)
-Prints per-run lines (stderr), a table and ratios, then one JSON line
-{"bench":"queue","local_tps":..,"postgres_tps":..,"bullmq_tps":..}.`;
+Prints per-run lines (stderr), a table, ratios (median of the per-round ratios) and the
+load average, then one JSON line
+{"bench":"queue","local_tps":..,"postgres_tps":..,"bullmq_tps":..,"ratio_local_bullmq":..,...}.`;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN = join(ROOT, 'bench', 'run.ts');
@@ -277,6 +283,8 @@ interface Contender {
   errors: string[];
   /** Called whenever `acked` grows. */
   onAck: (() => void) | undefined;
+  /** CPU µs used so far by the backend's server (its whole process tree) and consumer processes. */
+  cpu: () => number;
 }
 
 function which(binary: string): string | undefined {
@@ -291,7 +299,7 @@ function which(binary: string): string | undefined {
   return undefined;
 }
 
-async function startRedis(dir: string): Promise<{ port: number; version: string } | { unavailable: string }> {
+async function startRedis(dir: string): Promise<{ port: number; version: string; pid: number | undefined } | { unavailable: string }> {
   const binary = which('redis-server');
   if (!binary) {
     return { unavailable: 'redis-server is not installed; install it with: sudo apt-get install -y redis-server' };
@@ -322,7 +330,7 @@ async function startRedis(dir: string): Promise<{ port: number; version: string 
       // Keep draining its output so the pipe never fills.
       child.stdout!.resume();
       child.stderr!.resume();
-      return { port, version };
+      return { port, version, pid: child.pid };
     }
     child.kill('SIGKILL');
     lastLog = output;
@@ -331,8 +339,12 @@ async function startRedis(dir: string): Promise<{ port: number; version: string 
   throw new Error(`redis-server did not start:\n${lastLog.slice(-2000)}`);
 }
 
-function newContender(backend: Backend, consumers: Peer[], produce: Contender['produce'], close: Contender['close']): Contender {
-  return { backend, consumers, produce, close, acked: 0, stale: 0, errors: [], onAck: undefined };
+function newContender(backend: Backend, consumers: Peer[], produce: Contender['produce'], close: Contender['close'], serverPid?: number): Contender {
+  const c: Contender = {
+    backend, consumers, produce, close, acked: 0, stale: 0, errors: [], onAck: undefined,
+    cpu: () => (serverPid === undefined ? 0 : treeCpuMicros(serverPid)) + c.consumers.reduce((sum, p) => sum + (p.child.pid ? cpuMicros(p.child.pid) : 0), 0),
+  };
+  return c;
 }
 
 function consumerLine(c: Contender): (line: ChildLine) => void {
@@ -351,7 +363,7 @@ function startConsumers(c: Contender, count: number, target: string, extra: stri
     startPeer(`${c.backend} consumer ${i + 1}`, ['--role', 'consumer', '--backend', c.backend, ...extra], target, consumerLine(c)));
 }
 
-async function setUpOurs(backend: 'local' | 'postgres', target: string, count: number, extra: string[], localPollMs: number): Promise<Contender> {
+async function setUpOurs(backend: 'local' | 'postgres', target: string, count: number, extra: string[], localPollMs: number, serverPid?: number): Promise<Contender> {
   const producer = await openOurs(backend, target, localPollMs);
   const c = newContender(backend, [], async (roundNo, n) => {
     for (let i = 0; i < n; i += PRODUCER_CHUNK) {
@@ -362,13 +374,13 @@ async function setUpOurs(backend: 'local' | 'postgres', target: string, count: n
     const stats = await producer.stats();
     await producer.close();
     if (stats.depth + stats.inFlight + stats.deadLettered > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(stats)}`);
-  });
+  }, serverPid);
   c.consumers = startConsumers(c, count, target, extra);
   await Promise.all(c.consumers.map((p) => p.ready));
   return c;
 }
 
-async function setUpBullmq(port: number, count: number): Promise<Contender> {
+async function setUpBullmq(port: number, count: number, serverPid: number | undefined): Promise<Contender> {
   const { Queue: BullQueue } = await import('bullmq');
   const queue = new BullQueue(QUEUE_NAME, {
     connection: { host: '127.0.0.1', port },
@@ -385,13 +397,19 @@ async function setUpBullmq(port: number, count: number): Promise<Contender> {
     await queue.close();
     const left = Object.values(counts).reduce((a, b) => a + b, 0);
     if (left > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(counts)}`);
-  });
+  }, serverPid);
   c.consumers = startConsumers(c, count, String(port), []);
   await Promise.all(c.consumers.map((p) => p.ready));
   return c;
 }
 
-interface RoundResult { backend: Backend; round: number; tasks: number; ms: number; enqueueMs: number; tps: number }
+interface RoundResult {
+  backend: Backend; round: number; tasks: number; ms: number; enqueueMs: number; tps: number;
+  /** Server + consumer CPU per message in this round (µs). */
+  cpuUsPerMsg: number;
+  /** 1-minute load average at the end of the round. */
+  load1: number;
+}
 
 /** One round: start the consumers, enqueue n, wait for n acks; time from first enqueue to last ack. */
 async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: number): Promise<RoundResult> {
@@ -412,6 +430,7 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
     p.child.once('exit', onExit);
     exitHandlers.push(() => p.child.off('exit', onExit));
   }));
+  const cpu0 = c.cpu();
   const t0 = performance.now();
   try {
     const produced = c.produce(roundNo, n).then(() => performance.now());
@@ -419,7 +438,10 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
     const t1 = performance.now();
     const enqueueEnd = await produced;
     const ms = t1 - t0;
-    return { backend: c.backend, round: roundNo, tasks: n, ms, enqueueMs: enqueueEnd - t0, tps: n / (ms / 1000) };
+    return {
+      backend: c.backend, round: roundNo, tasks: n, ms, enqueueMs: enqueueEnd - t0, tps: n / (ms / 1000),
+      cpuUsPerMsg: (c.cpu() - cpu0) / n, load1: loadavg()[0]!,
+    };
   } finally {
     clearTimeout(timer);
     c.onAck = undefined;
@@ -450,7 +472,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const tasks = intArg(args, 'tasks', 3000, 1_000_000);
   const consumers = intArg(args, 'consumers', 4, 32);
-  const rounds = intArg(args, 'rounds', 3, 20);
+  const rounds = intArg(args, 'rounds', 5, 20);
   const batch = intArg(args, 'batch', 10, 10);
   const localPollMs = intArg(args, 'local-poll-ms', 10, 1000);
   const wanted = (args.get('backends') ?? BACKENDS.join(',')).split(',').map((b) => b.trim());
@@ -472,7 +494,8 @@ export async function main(argv: string[]): Promise<void> {
   let redisVersion = '';
   try {
     log(`queue bench: ${tasks} tasks per round, ${consumers} consumer processes per backend, ${rounds} rounds (+1 warm-up of ${warmup}), `
-      + `receive batch ${batch}, producer chunks of ${PRODUCER_CHUNK}; ${cpus().length} CPU(s); backends ${selected.join(', ')}`);
+      + `receive batch ${batch}, producer chunks of ${PRODUCER_CHUNK}; ${cpus().length} CPU(s); backends ${selected.join(', ')}; `
+      + `load average ${loadavg().map((l) => round(l, 2)).join(' ')}`);
     const ours = ['--batch', String(batch), '--local-poll-ms', String(localPollMs)];
     // Set-ups run at once (not measured); contenders keep the order of `selected`.
     const setUp = async (backend: Backend): Promise<Contender | undefined> => {
@@ -488,7 +511,8 @@ export async function main(argv: string[]): Promise<void> {
             unavailable.set(backend, ready.unavailable ?? 'PostgreSQL did not start');
             return undefined;
           }
-          contender = await setUpOurs('postgres', ready.url, consumers, ours, localPollMs);
+          // The holder's tree: the postmaster, its backends and background workers.
+          contender = await setUpOurs('postgres', ready.url, consumers, ours, localPollMs, holder.child.pid);
         } else {
           try {
             await import('bullmq');
@@ -502,7 +526,7 @@ export async function main(argv: string[]): Promise<void> {
             return undefined;
           }
           redisVersion = redis.version;
-          contender = await setUpBullmq(redis.port, consumers);
+          contender = await setUpBullmq(redis.port, consumers, redis.pid);
         }
         log(`${LABEL[backend]}: ready in ${round((performance.now() - started) / 1000, 1)} s`);
         return contender;
@@ -534,7 +558,7 @@ export async function main(argv: string[]): Promise<void> {
           const res = await runRound(c, r, tasks, roundTimeoutMs);
           results.push(res);
           log(`round ${r}/${rounds} ${LABEL[c.backend].padEnd(21)}: ${tasks} tasks in ${Math.round(res.ms)} ms = ${Math.round(res.tps)} tasks/s `
-            + `(all enqueued after ${Math.round(res.enqueueMs)} ms)`);
+            + `(all enqueued after ${Math.round(res.enqueueMs)} ms; CPU ${Math.round(res.cpuUsPerMsg)} µs/msg; load ${round(res.load1, 1)})`);
         } catch (error) {
           failed.set(c.backend, (error as Error).message);
           log(`round ${r}/${rounds} ${LABEL[c.backend]}: failed: ${(error as Error).message}`);
@@ -559,12 +583,14 @@ export async function main(argv: string[]): Promise<void> {
     const runs = results.filter((x) => x.backend === b);
     return runs.length === 0 ? null : median(runs.map((x) => x.tps));
   };
-  const rows: (string | number)[][] = [['backend', 'tasks/s (median)', 'ms (median)', 'runs (tasks/s)']];
+  const runsOf = (b: Backend): RoundResult[] => results.filter((x) => x.backend === b);
+  const cpuPerMsg = (b: Backend): number | null => (runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.cpuUsPerMsg))));
+  const rows: (string | number)[][] = [['backend', 'tasks/s (median)', 'ms (median)', 'CPU µs/msg (median)', 'runs (tasks/s)']];
   for (const b of selected) {
-    const runs = results.filter((x) => x.backend === b);
+    const runs = runsOf(b);
     const why = failed.get(b) ?? unavailable.get(b);
     rows.push([LABEL[b], why ? (failed.has(b) ? 'FAILED' : 'n/a') : Math.round(tps(b) ?? 0), runs.length ? Math.round(median(runs.map((x) => x.ms))) : '-',
-      runs.map((x) => Math.round(x.tps)).join(' ') || '-']);
+      cpuPerMsg(b) ?? '-', runs.map((x) => Math.round(x.tps)).join(' ') || '-']);
   }
   console.log(table(rows));
   for (const [b, why] of [...unavailable, ...failed]) console.log(`${LABEL[b]}: ${failed.has(b) ? 'FAILED' : 'not measured'}: ${why}`);
@@ -573,20 +599,40 @@ export async function main(argv: string[]): Promise<void> {
     const ours = tps(b);
     return ours === null || bull === null ? null : round(ours / bull, 3);
   };
+  /** Each round's ratio to BullMQ's run in the same round: both saw that round's load. */
+  const roundRatios = (b: Backend): number[] => {
+    if (tps(b) === null || bull === null) return [];
+    return runsOf(b).flatMap((x) => {
+      const theirs = results.find((y) => y.backend === 'bullmq' && y.round === x.round);
+      return theirs ? [round(x.tps / theirs.tps, 3)] : [];
+    });
+  };
+  const medianRoundRatio = (b: Backend): number | null => {
+    const r = roundRatios(b);
+    return r.length === 0 ? null : round(median(r), 3);
+  };
   if (bull !== null) {
     for (const b of ['local', 'postgres'] as const) {
-      const r = ratio(b);
-      if (r !== null) console.log(`ratio ${b}/bullmq: ${r}`);
+      const r = medianRoundRatio(b);
+      if (r !== null) console.log(`ratio ${b}/bullmq: ${r} (median of the rounds' ratios ${roundRatios(b).join(' ')}; ratio of the medians ${ratio(b)})`);
     }
   }
+  const loads = results.map((x) => x.load1);
+  const load = loads.length === 0 ? null : { min: round(Math.min(...loads), 2), median: round(median(loads), 2), max: round(Math.max(...loads), 2) };
+  if (load) console.log(`load average (1 min) over the rounds: ${load.min} - ${load.max}, median ${load.median}, on ${cpus().length} CPU(s)`);
   const rounded = (v: number | null): number | null => (v === null ? null : Math.round(v));
   console.log(JSON.stringify({
     bench: 'queue-detail', tasks, consumers, rounds, warmup, receive_batch: batch, producer_chunk: PRODUCER_CHUNK, local_poll_ms: localPollMs,
-    cpus: cpus().length, redis_version: redisVersion || null,
-    runs_tps: Object.fromEntries(selected.map((b) => [b, results.filter((x) => x.backend === b).map((x) => Math.round(x.tps))])),
-    ratio_local_bullmq: ratio('local'), ratio_postgres_bullmq: ratio('postgres'),
+    cpus: cpus().length, redis_version: redisVersion || null, load1: load,
+    runs_tps: Object.fromEntries(selected.map((b) => [b, runsOf(b).map((x) => Math.round(x.tps))])),
+    cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, cpuPerMsg(b)])),
+    round_ratios_local_bullmq: roundRatios('local'), round_ratios_postgres_bullmq: roundRatios('postgres'),
+    ratio_of_medians_local_bullmq: ratio('local'), ratio_of_medians_postgres_bullmq: ratio('postgres'),
     not_measured: Object.fromEntries([...unavailable, ...failed]),
   }));
-  console.log(JSON.stringify({ bench: 'queue', local_tps: rounded(tps('local')), postgres_tps: rounded(tps('postgres')), bullmq_tps: rounded(tps('bullmq')) }));
+  console.log(JSON.stringify({
+    bench: 'queue', receive_batch: batch, local_tps: rounded(tps('local')), postgres_tps: rounded(tps('postgres')), bullmq_tps: rounded(tps('bullmq')),
+    ratio_local_bullmq: medianRoundRatio('local'), ratio_postgres_bullmq: medianRoundRatio('postgres'), load1_median: load?.median ?? null,
+  }));
   if (failed.size > 0) process.exitCode = 1;
 }

@@ -41,3 +41,26 @@ export function cpuMicros(pid: number, withChildren = false): number {
   if (withChildren) for (const child of childrenOf(pid)) total += ownMicros(child);
   return total;
 }
+
+/** CPU µs used so far by `pid` and every descendant still running (a server and its workers, at any depth). */
+export function treeCpuMicros(pid: number): number {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f !== undefined) parentOf.set(Number(name), Number(f[1]));
+  }
+  let total = 0;
+  for (const candidate of parentOf.keys()) {
+    // Walk up (bounded: a pid table holds no cycle, but a racing reuse must not loop forever).
+    let at: number | undefined = candidate;
+    for (let hops = 0; at !== undefined && at > 1 && hops < 64; hops += 1) {
+      if (at === pid) {
+        total += ownMicros(candidate);
+        break;
+      }
+      at = parentOf.get(at);
+    }
+  }
+  return total;
+}
