@@ -12,10 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PipelineAgent } from '@synkti/tasks';
-import { startPipelineApiServer, type RunningPipelineApi } from '../packages/cli/src/pipeline/api-server.ts';
+import { PipelineAgent, openPipelineStore } from '@synkti/tasks';
+import { startPipelineApiServer, type RunningPipelineApi } from '@synkti/tasks/pipelines-api';
 import { hashPipeline } from '../examples/pipeline-hash.ts';
-import { openPipelineStore } from '../packages/cli/src/pipeline/pipeline-store.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ALICE = 'alice-key-0123456789abcdef';

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { openTaskDatabase } from '@synkti/tasks';
+import { openTaskDatabase, queueDepthSink } from '@synkti/tasks';
 import { registerPipelineCommands } from '../packages/cli/src/commands/pipeline-command.ts';
-import { cloudWatchQueueSink, queueDepthSink } from '../packages/cli/src/pipeline/cloudwatch-sink.ts';
+import { cloudWatchQueueSink } from '../packages/cli/src/pipeline/cloudwatch-sink.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

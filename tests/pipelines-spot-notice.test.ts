@@ -13,9 +13,8 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IMDS_ENDPOINT_ENV, startMetadataServer, type InterruptionNotice } from '@synkti/cloud';
-import { PipelineAgent, openSqliteTaskDatabase } from '@synkti/tasks';
+import { PipelineAgent, openPipelineStore, openSqliteTaskDatabase } from '@synkti/tasks';
 import { hashPipeline } from '../examples/pipeline-hash.ts';
-import { openPipelineStore } from '../packages/cli/src/pipeline/pipeline-store.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -2,10 +2,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError } from '@synkti/core';
 import { metricsClusterOption } from '../cloudwatch-client.ts';
 import { durationOption, repeatable, wholeNumberOption } from '../option-parsers.ts';
-import { agentOptionsFromStack, runPipelineAgentProcess } from '../pipeline/agent-process.ts';
-import { startPipelineApiServer } from '../pipeline/api-server.ts';
+import { DEFAULT_PIPELINE_BUCKET, agentOptionsFromStack, runPipelineAgentProcess } from '@synkti/tasks';
+import { startPipelineApiServer } from '@synkti/tasks/pipelines-api';
+import { cloudWatchQueueSink } from '../pipeline/cloudwatch-sink.ts';
 import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
-import { DEFAULT_PIPELINE_BUCKET } from '../pipeline/pipeline-store.ts';
 
 const pipelineDuration = durationOption({ positive: true, examples: '"2s", "500ms" or "1 minute"' });
 
@@ -42,7 +42,7 @@ export function registerPipelineCommands(program: Command): void {
     }) => {
       if (options.pool === undefined && options.pipeline.length === 0 && options.db === undefined) {
         // A stack's task (PipelineCluster's agent service): everything comes from its environment.
-        process.exitCode = await runPipelineAgentProcess({ ...agentOptionsFromStack(process.env), concurrency: options.concurrency });
+        process.exitCode = await runPipelineAgentProcess({ ...agentOptionsFromStack(process.env), concurrency: options.concurrency }, { openMetricsSink: cloudWatchQueueSink });
         return;
       }
       if (options.pool === undefined) {
@@ -53,7 +53,7 @@ export function registerPipelineCommands(program: Command): void {
         agentId: options.id, concurrency: options.concurrency, heartbeatMs: options.heartbeat, pollMs: options.poll,
         requeuer: options.requeuer, requeuerIntervalMs: options.requeuerInterval, requeuerLeaseMs: options.requeuerLease, json: options.json,
         metricsCluster: options.metricsCluster, metricsIntervalMs: options.metricsInterval,
-      });
+      }, { openMetricsSink: cloudWatchQueueSink });
     });
 
   program.command('api')
@@ -76,7 +76,7 @@ export function registerPipelineCommands(program: Command): void {
       const api = await startPipelineApiServer({
         db: options.db ?? defaultDb(), pipelines: options.pipeline, apiKeys: options.apiKeys, store: options.store, bucket: options.bucket,
         host: options.host, port: options.port, maxBodyBytes: options.maxBody, requeuer: options.requeuer,
-        metricsCluster: options.metricsCluster, metricsIntervalMs: options.metricsInterval,
+        metricsCluster: options.metricsCluster, metricsIntervalMs: options.metricsInterval, openMetricsSink: cloudWatchQueueSink,
       });
       process.stdout.write(`${JSON.stringify({ event: 'listening', url: api.url, port: api.port })}\n`);
       await new Promise<void>((resolve) => {

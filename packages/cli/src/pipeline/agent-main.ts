@@ -3,11 +3,12 @@
  * `node --import tsx packages/cli/src/pipeline/agent-main.ts '<PipelineAgentProcessOptions as JSON>'`.
  * Tests and supervisors that pass a full config use it; people use `synkti agent`.
  */
-import { runPipelineAgentProcess, type PipelineAgentProcessOptions } from './agent-process.ts';
+import { runPipelineAgentProcess, type PipelineAgentProcessOptions } from '@synkti/tasks';
+import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as PipelineAgentProcessOptions;
 try {
-  process.exitCode = await runPipelineAgentProcess(options);
+  process.exitCode = await runPipelineAgentProcess(options, { openMetricsSink: cloudWatchQueueSink });
 } catch (error) {
   process.stderr.write(`agent failed: ${(error as Error)?.stack ?? String(error)}\n`);
   process.exitCode = 1;

@@ -1,7 +1,6 @@
 /** `synkti pipeline submit | jobs`: straight to the task database (operators; users go through `synkti api`). */
 import { SynktiError } from '@synkti/core';
-import { openTaskDatabase, type PipelineJobRecord } from '@synkti/tasks';
-import { loadPipelineModules } from './load-pipelines.ts';
+import { loadPipelineModules, openTaskDatabase, type PipelineJobRecord } from '@synkti/tasks';
 
 export async function pipelineSubmit(options: { pipeline: string[]; name: string; input: string; db: string; owner: string; wait: boolean }): Promise<PipelineJobRecord> {
   const pipelines = await loadPipelineModules(options.pipeline);

@@ -20,4 +20,12 @@ export {
 export { PipelineAgent, type PipelineAgentOptions, type PipelineAgentStats } from './pipeline-agent.ts';
 export { PipelineRequeuer, REQUEUER_LEASE, REQUEUER_POOL, type PipelineRequeuerOptions, type RequeuerStatus } from './pipeline-requeuer.ts';
 export { readPipelineResult } from './result-store.ts';
-export { PipelineQueueMetrics, queueDepthByPool, type PipelineQueueMetricsOptions, type PoolQueueDepth, type QueueMetricsSink } from './pipeline-queue-metrics.ts';
+export {
+  PipelineQueueMetrics, queueDepthByPool, openQueueMetricsSink, type PipelineQueueMetricsOptions, type PoolQueueDepth, type QueueMetricsSink,
+} from './pipeline-queue-metrics.ts';
+export { queueDepthMetricData, queueDepthSink } from './pipeline-metric-data.ts';
+export { loadPipelineModules } from './pipeline-modules.ts';
+export { DEFAULT_PIPELINE_BUCKET, openPipelineStore, openS3PipelineStore } from './pipeline-store.ts';
+export {
+  runPipelineAgentProcess, agentOptionsFromStack, type PipelineAgentProcessOptions, type PipelineAgentProcessControl,
+} from './pipeline-agent-process.ts';

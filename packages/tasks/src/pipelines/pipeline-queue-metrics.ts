@@ -6,6 +6,7 @@
  * name is published, zeros included: a missing point is not a zero to an autoscaler.
  * The sink is pluggable (CloudWatch PutMetricData in the CLI, memory in tests).
  */
+import { SynktiError } from '@synkti/core';
 import type { Pipeline } from './define-pipeline.ts';
 import type { PipelineRequeuer } from './pipeline-requeuer.ts';
 import type { TaskDatabase } from './types.ts';
@@ -84,4 +85,14 @@ export class PipelineQueueMetrics {
     this.stopped = true;
     clearInterval(this.timer);
   }
+}
+
+/** The sink for `--metrics-cluster`, from whoever runs the process (a sink needs a cloud client this package does not load). */
+export async function openQueueMetricsSink(cluster: string, open: ((cluster: string) => Promise<QueueMetricsSink>) | undefined): Promise<QueueMetricsSink> {
+  if (!open) {
+    throw new SynktiError('E_USAGE', `metricsCluster ${cluster}: this process has no metrics sink to publish queue depth with`, {
+      hint: 'run the agent with `synkti agent` (it publishes to CloudWatch), or drop metricsCluster',
+    });
+  }
+  return open(cluster);
 }

@@ -1,13 +1,13 @@
 /**
  * `--pipeline <module>`: a TypeScript/JavaScript module whose exports include pipelines
- * made with `definePipeline` (any export that is one counts). Loaded through tsx, like
- * synkti.config.ts.
+ * made with `definePipeline` (any export that is one counts). Imported as it is: a
+ * TypeScript module needs a loader in the process (the CLI runs with tsx's).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SynktiError } from '@synkti/core';
-import type { Pipeline } from '@synkti/tasks';
+import type { Pipeline } from './define-pipeline.ts';
 
 function isPipeline(value: unknown): value is Pipeline {
   const v = value as Partial<Pipeline> | null;

@@ -1,14 +1,17 @@
 /**
- * `synkti api`: serves the pipelines API on 127.0.0.1 by default (give --host to expose
- * it, behind TLS), and runs a requeuer like every node (on by default).
+ * The pipelines API server (`synkti api`): serves the API app on 127.0.0.1 by default (give
+ * `host` to expose it, behind TLS), and runs a requeuer like every node (on by default).
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { SynktiError } from '@synkti/core';
-import { PipelineQueueMetrics, PipelineRequeuer, openTaskDatabase, type TaskDatabase } from '@synkti/tasks';
-import { ApiKeyring, createPipelineApi, loadApiKeys } from '@synkti/tasks/pipelines-api';
-import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
-import { loadPipelineModules } from './load-pipelines.ts';
-import { openPipelineStore } from './pipeline-store.ts';
+import { openTaskDatabase } from '../open-task-database.ts';
+import { loadPipelineModules } from '../pipeline-modules.ts';
+import { PipelineQueueMetrics, openQueueMetricsSink, type QueueMetricsSink } from '../pipeline-queue-metrics.ts';
+import { PipelineRequeuer } from '../pipeline-requeuer.ts';
+import { openPipelineStore } from '../pipeline-store.ts';
+import type { TaskDatabase } from '../types.ts';
+import { createPipelineApi } from './api-app.ts';
+import { ApiKeyring, loadApiKeys } from './api-keys.ts';
 
 export interface PipelineApiServerOptions {
   db: string;
@@ -29,6 +32,8 @@ export interface PipelineApiServerOptions {
   metricsCluster?: string | undefined;
   /** @default 60000 */
   metricsIntervalMs?: number | undefined;
+  /** The queue-depth sink for `metricsCluster` (the CLI's CloudWatch client). Required when `metricsCluster` is set. */
+  openMetricsSink?: ((cluster: string) => Promise<QueueMetricsSink>) | undefined;
 }
 
 export interface RunningPipelineApi {
@@ -47,7 +52,7 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
   const requeuer = options.requeuer === false ? undefined : new PipelineRequeuer({ db, nodeId: `api-${process.pid}-${Date.now().toString(36)}` });
   // The API node may hold the requeuer lease: then it is the one that publishes queue depth.
   const queueMetrics = options.metricsCluster && requeuer ? new PipelineQueueMetrics({
-    db, pipelines, requeuer, sink: await cloudWatchQueueSink(options.metricsCluster), intervalMs: options.metricsIntervalMs,
+    db, pipelines, requeuer, sink: await openQueueMetricsSink(options.metricsCluster, options.openMetricsSink), intervalMs: options.metricsIntervalMs,
     onError: (e) => process.stderr.write(`${new Date().toISOString()} api: queue metrics: ${String((e as Error)?.message ?? e)}\n`),
   }) : undefined;
   const host = options.host ?? '127.0.0.1';

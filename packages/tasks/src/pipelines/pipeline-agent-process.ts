@@ -1,5 +1,5 @@
 /**
- * `synkti agent --pool <name>`: one pipeline agent process. It serves its pool's stages
+ * One pipeline agent process (`synkti agent --pool <name>`, or agent-main without the CLI). It serves its pool's stages
  * until SIGTERM/SIGINT (tasks handed back, exit 0) or a spot interruption notice (IMDSv2,
  * watched when an instance metadata endpoint is configured: tasks handed back at once so
  * peers take them within one claim interval, exit 0). It runs the requeuer too (unless
@@ -8,9 +8,11 @@
 import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
 import { PIPELINE_AGENT_ENV, readStackEnvironment } from '@synkti/core/contracts';
-import { PipelineAgent, openTaskDatabase, runPreemptible } from '@synkti/tasks';
-import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
-import { loadPipelineModules } from './load-pipelines.ts';
+import { runPreemptible } from '../worker/run-preemptible.ts';
+import { openTaskDatabase } from './open-task-database.ts';
+import { PipelineAgent } from './pipeline-agent.ts';
+import { loadPipelineModules } from './pipeline-modules.ts';
+import { openQueueMetricsSink, type QueueMetricsSink } from './pipeline-queue-metrics.ts';
 import { openPipelineStore, openS3PipelineStore } from './pipeline-store.ts';
 
 export interface PipelineAgentProcessOptions {
@@ -67,8 +69,19 @@ export function agentOptionsFromStack(env: Readonly<Record<string, string | unde
   };
 }
 
+/** What the process around the agent provides. */
+export interface PipelineAgentProcessControl {
+  /** Aborting stops the agent as SIGTERM does. */
+  signal?: AbortSignal | undefined;
+  /**
+   * The queue-depth sink for `metricsCluster` (the CLI's CloudWatch client, loaded when
+   * asked). Required when `metricsCluster` is set.
+   */
+  openMetricsSink?: ((cluster: string) => Promise<QueueMetricsSink>) | undefined;
+}
+
 /** Runs until stopped; resolves with the exit code. */
-export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: { signal?: AbortSignal } = {}): Promise<number> {
+export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: PipelineAgentProcessControl = {}): Promise<number> {
   const log = createProcessLog({ component: `agent ${options.pool}`, json: options.json });
   const pipelines = await loadPipelineModules(options.pipelines);
   const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
@@ -78,7 +91,7 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
   const store = options.s3Bucket ? openS3PipelineStore(options.s3Bucket, options.region) : await openPipelineStore(options.store, options.bucket);
   const leaseMs = options.requeuerLeaseMs ?? 10_000;
   const queueMetrics = options.metricsCluster
-    ? { sink: await cloudWatchQueueSink(options.metricsCluster), intervalMs: options.metricsIntervalMs ?? 60_000 }
+    ? { sink: await openQueueMetricsSink(options.metricsCluster, control.openMetricsSink), intervalMs: options.metricsIntervalMs ?? 60_000 }
     : undefined;
   const agent = new PipelineAgent({
     db, pipelines, pool: options.pool, agentId: options.agentId, concurrency: options.concurrency, heartbeatMs: options.heartbeatMs,
