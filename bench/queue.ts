@@ -283,8 +283,8 @@ interface Contender {
   errors: string[];
   /** Called whenever `acked` grows. */
   onAck: (() => void) | undefined;
-  /** CPU µs used so far by the backend's server (its whole process tree) and consumer processes. */
-  cpu: () => number;
+  /** CPU µs used so far by the backend's server (its whole process tree; 0 for local) and by its consumer processes. */
+  cpu: () => { server: number; consumers: number };
 }
 
 function which(binary: string): string | undefined {
@@ -342,7 +342,10 @@ async function startRedis(dir: string): Promise<{ port: number; version: string;
 function newContender(backend: Backend, consumers: Peer[], produce: Contender['produce'], close: Contender['close'], serverPid?: number): Contender {
   const c: Contender = {
     backend, consumers, produce, close, acked: 0, stale: 0, errors: [], onAck: undefined,
-    cpu: () => (serverPid === undefined ? 0 : treeCpuMicros(serverPid)) + c.consumers.reduce((sum, p) => sum + (p.child.pid ? cpuMicros(p.child.pid) : 0), 0),
+    cpu: () => ({
+      server: serverPid === undefined ? 0 : treeCpuMicros(serverPid),
+      consumers: c.consumers.reduce((sum, p) => sum + (p.child.pid ? cpuMicros(p.child.pid) : 0), 0),
+    }),
   };
   return c;
 }
@@ -407,6 +410,8 @@ interface RoundResult {
   backend: Backend; round: number; tasks: number; ms: number; enqueueMs: number; tps: number;
   /** Server + consumer CPU per message in this round (µs). */
   cpuUsPerMsg: number;
+  /** The consumers' part of it. */
+  consumerCpuUsPerMsg: number;
   /** 1-minute load average at the end of the round. */
   load1: number;
 }
@@ -438,9 +443,11 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
     const t1 = performance.now();
     const enqueueEnd = await produced;
     const ms = t1 - t0;
+    const cpu1 = c.cpu();
     return {
       backend: c.backend, round: roundNo, tasks: n, ms, enqueueMs: enqueueEnd - t0, tps: n / (ms / 1000),
-      cpuUsPerMsg: (c.cpu() - cpu0) / n, load1: loadavg()[0]!,
+      cpuUsPerMsg: (cpu1.server + cpu1.consumers - cpu0.server - cpu0.consumers) / n, consumerCpuUsPerMsg: (cpu1.consumers - cpu0.consumers) / n,
+      load1: loadavg()[0]!,
     };
   } finally {
     clearTimeout(timer);
@@ -558,7 +565,7 @@ export async function main(argv: string[]): Promise<void> {
           const res = await runRound(c, r, tasks, roundTimeoutMs);
           results.push(res);
           log(`round ${r}/${rounds} ${LABEL[c.backend].padEnd(21)}: ${tasks} tasks in ${Math.round(res.ms)} ms = ${Math.round(res.tps)} tasks/s `
-            + `(all enqueued after ${Math.round(res.enqueueMs)} ms; CPU ${Math.round(res.cpuUsPerMsg)} µs/msg; load ${round(res.load1, 1)})`);
+            + `(all enqueued after ${Math.round(res.enqueueMs)} ms; CPU ${Math.round(res.cpuUsPerMsg)} µs/msg, consumers ${Math.round(res.consumerCpuUsPerMsg)}; load ${round(res.load1, 1)})`);
         } catch (error) {
           failed.set(c.backend, (error as Error).message);
           log(`round ${r}/${rounds} ${LABEL[c.backend]}: failed: ${(error as Error).message}`);
@@ -585,12 +592,13 @@ export async function main(argv: string[]): Promise<void> {
   };
   const runsOf = (b: Backend): RoundResult[] => results.filter((x) => x.backend === b);
   const cpuPerMsg = (b: Backend): number | null => (runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.cpuUsPerMsg))));
-  const rows: (string | number)[][] = [['backend', 'tasks/s (median)', 'ms (median)', 'CPU µs/msg (median)', 'runs (tasks/s)']];
+  const consumerCpuPerMsg = (b: Backend): number | null => (runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.consumerCpuUsPerMsg))));
+  const rows: (string | number)[][] = [['backend', 'tasks/s (median)', 'ms (median)', 'CPU µs/msg (median)', 'of it consumers', 'runs (tasks/s)']];
   for (const b of selected) {
     const runs = runsOf(b);
     const why = failed.get(b) ?? unavailable.get(b);
     rows.push([LABEL[b], why ? (failed.has(b) ? 'FAILED' : 'n/a') : Math.round(tps(b) ?? 0), runs.length ? Math.round(median(runs.map((x) => x.ms))) : '-',
-      cpuPerMsg(b) ?? '-', runs.map((x) => Math.round(x.tps)).join(' ') || '-']);
+      cpuPerMsg(b) ?? '-', consumerCpuPerMsg(b) ?? '-', runs.map((x) => Math.round(x.tps)).join(' ') || '-']);
   }
   console.log(table(rows));
   for (const [b, why] of [...unavailable, ...failed]) console.log(`${LABEL[b]}: ${failed.has(b) ? 'FAILED' : 'not measured'}: ${why}`);
@@ -626,6 +634,7 @@ export async function main(argv: string[]): Promise<void> {
     cpus: cpus().length, redis_version: redisVersion || null, load1: load,
     runs_tps: Object.fromEntries(selected.map((b) => [b, runsOf(b).map((x) => Math.round(x.tps))])),
     cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, cpuPerMsg(b)])),
+    consumer_cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, consumerCpuPerMsg(b)])),
     round_ratios_local_bullmq: roundRatios('local'), round_ratios_postgres_bullmq: roundRatios('postgres'),
     ratio_of_medians_local_bullmq: ratio('local'), ratio_of_medians_postgres_bullmq: ratio('postgres'),
     not_measured: Object.fromEntries([...unavailable, ...failed]),
