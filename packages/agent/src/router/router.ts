@@ -84,7 +84,7 @@ export interface RouterOptions {
    * non-streamed answer. 0: no limit. @default 120000
    */
   firstByteTimeoutMs?: number;
-  /** Longest silence between two body chunks of a peer's response; the client's stream is then cut. 0: no limit. @default 60000 */
+  /** Longest silence between two body chunks of a peer's response; the client's stream is then cut (within 1.25 times this). 0: no limit. @default 60000 */
   streamIdleTimeoutMs?: number;
   /** After a timeout on a peer (or peerLost), how long it gets no new request. @default 10000 */
   peerHoldMs?: number;
