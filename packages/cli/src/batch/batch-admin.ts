@@ -1,40 +1,19 @@
-/** `synkti batch status | cancel | dlq list | dlq redrive`: looking after runs from their checkpoints and queues. */
+/**
+ * `synkti batch status | cancel | preempt | dlq list | dlq redrive`: the runs' records are
+ * @synkti/tasks/batch's (batch-runs.ts); here are their worker instances on the batch
+ * state's local cloud and the tables.
+ */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { SynktiError, TAG_ROLE } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
+import type { QueueStats } from '@synkti/tasks';
 import {
-  cancelKeyOf, checkpointKeyOf, parseBatchTask, readCheckpoint, validateRunId, type CoordinatorCheckpoint, type DeadLetter, type QueueStats,
-} from '@synkti/tasks';
+  batchRunBest, batchRunQueueStats, batchRunStatus, loadBatchRun, markBatchRunCancelled,
+  type BatchDeadLetterRow, type BatchRunCheckpoint, type BatchRunListing,
+} from '@synkti/tasks/batch';
 import { renderTable } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
-import { BATCH_BUCKET, batchObjectStore, openRunQueues } from '@synkti/tasks/batch';
 import { BATCH_ROLE, openBatchCloud, runInstances } from './batch-fleet.ts';
-import type { CmaesRunMeta } from '@synkti/tasks/batch';
-
-type Checkpoint = CoordinatorCheckpoint<unknown, CmaesRunMeta>;
-
-async function loadRun(stateDir: string, run: string): Promise<{ checkpoint: Checkpoint; cancelled: boolean }> {
-  validateRunId(run, 'RUN');
-  const store = batchObjectStore(stateDir);
-  const checkpoint = existsSync(join(stateDir, 'objects')) ? await readCheckpoint<unknown, CmaesRunMeta>(store, BATCH_BUCKET, checkpointKeyOf(run)).catch((error: unknown) => {
-    if ((error as { code?: string }).code === 'E_BUCKET_NOT_FOUND') return undefined;
-    throw error;
-  }) : undefined;
-  if (!checkpoint) throw new SynktiError('E_RUN_NOT_FOUND', `no run ${run} in ${stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
-  const cancelled = (await store.head(BATCH_BUCKET, cancelKeyOf(run))) !== undefined;
-  return { checkpoint, cancelled };
-}
-
-async function withQueues<T>(stateDir: string, checkpoint: Checkpoint, fn: (q: Awaited<ReturnType<typeof openRunQueues>>) => Promise<T>): Promise<T> {
-  const meta = checkpoint.meta;
-  const queues = await openRunQueues({ backend: meta.backend, stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives }, checkpoint.run);
-  try {
-    return await fn(queues);
-  } finally {
-    await queues.close();
-  }
-}
 
 async function workersOf(stateDir: string, run: string): Promise<string[]> {
   if (!existsSync(stateDir)) return [];
@@ -44,16 +23,6 @@ async function workersOf(stateDir: string, run: string): Promise<string[]> {
   } finally {
     cloud.close();
   }
-}
-
-/** A cancel marker wins over a run that did not finish (its coordinator may be gone and never record it). */
-function shownStatus(checkpoint: Checkpoint, cancelled: boolean): string {
-  return cancelled && (checkpoint.status === 'running' || checkpoint.status === 'failed') ? 'cancelled' : checkpoint.status;
-}
-
-function bestOf(checkpoint: Checkpoint): number | null {
-  const scores = checkpoint.history.map((h) => h.bestScore).filter((s) => Number.isFinite(s));
-  return scores.length > 0 ? Math.min(...scores) : null;
 }
 
 export interface RunStatus {
@@ -66,7 +35,7 @@ export interface RunStatus {
   dimension: number;
   seed: number;
   backend: string;
-  counters: Checkpoint['counters'];
+  counters: BatchRunCheckpoint['counters'];
   lost_tasks: number;
   queue?: QueueStats | undefined;
   results_queue?: QueueStats | undefined;
@@ -75,15 +44,16 @@ export interface RunStatus {
 }
 
 export async function batchStatus(stateDir: string, run: string): Promise<RunStatus> {
-  const { checkpoint, cancelled } = await loadRun(stateDir, run);
-  const [queue, resultsQueue] = await withQueues(stateDir, checkpoint, async (q) => [await q.tasks.stats(), await q.results.stats()]);
+  const record = await loadBatchRun(stateDir, run);
+  const { checkpoint } = record;
+  const [queue, resultsQueue] = await batchRunQueueStats(stateDir, checkpoint);
   const c = checkpoint.counters;
   return {
     run,
-    status: shownStatus(checkpoint, cancelled),
+    status: batchRunStatus(record),
     generation: checkpoint.generation,
     generations: checkpoint.meta.generations,
-    best_f: bestOf(checkpoint),
+    best_f: batchRunBest(checkpoint),
     objective: checkpoint.meta.objective,
     dimension: checkpoint.meta.dimension,
     seed: checkpoint.meta.seed,
@@ -107,36 +77,7 @@ export function renderRunStatus(s: RunStatus): string {
   ]);
 }
 
-export interface RunListing { run: string; status: string; generation: number; generations: number; best_f: number | null; updated_at: string }
-
-export async function listRuns(stateDir: string): Promise<RunListing[]> {
-  if (!existsSync(join(stateDir, 'objects'))) return [];
-  const store = batchObjectStore(stateDir);
-  const out: RunListing[] = [];
-  let nextToken: string | undefined;
-  do {
-    let page;
-    try {
-      page = await store.list(BATCH_BUCKET, 'runs/', { nextToken });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'E_BUCKET_NOT_FOUND') return [];
-      throw error;
-    }
-    for (const info of page.items) {
-      const match = /^runs\/([^/]+)\/checkpoint\.json$/.exec(info.key);
-      if (!match) continue;
-      const { checkpoint, cancelled } = await loadRun(stateDir, match[1]!);
-      out.push({
-        run: checkpoint.run, status: shownStatus(checkpoint, cancelled), generation: checkpoint.generation,
-        generations: checkpoint.meta.generations, best_f: bestOf(checkpoint), updated_at: new Date(checkpoint.updatedAt).toISOString(),
-      });
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return out;
-}
-
-export function renderRunList(runs: RunListing[]): string {
+export function renderRunList(runs: BatchRunListing[]): string {
   if (runs.length === 0) return 'no batch runs (start one with `synkti batch cmaes`)';
   return renderTable(['RUN', 'STATUS', 'GENERATION', 'BEST F', 'UPDATED'], runs.map((r) => [
     r.run, r.status, `${r.generation}/${r.generations}`, r.best_f === null ? '-' : r.best_f.toExponential(3), r.updated_at,
@@ -145,8 +86,7 @@ export function renderRunList(runs: RunListing[]): string {
 
 /** Marks the run cancelled (its coordinator stops at its next check) and terminates its workers. */
 export async function batchCancel(stateDir: string, run: string): Promise<{ run: string; workersTerminated: number; wasStatus: string }> {
-  const { checkpoint } = await loadRun(stateDir, run);
-  await batchObjectStore(stateDir).put(BATCH_BUCKET, cancelKeyOf(run), JSON.stringify({ cancelledAt: Date.now() }));
+  const { checkpoint } = await markBatchRunCancelled(stateDir, run);
   const workers = await workersOf(stateDir, run);
   if (workers.length > 0) {
     const cloud = openBatchCloud(stateDir);
@@ -159,35 +99,11 @@ export async function batchCancel(stateDir: string, run: string): Promise<{ run:
   return { run, workersTerminated: workers.length, wasStatus: checkpoint.status };
 }
 
-export interface DeadLetterRow { id: string; generation: number | null; candidate: number | null; deliveries: number; error: string; dead_lettered_at: string }
-
-export async function dlqList(stateDir: string, run: string, limit = 100): Promise<DeadLetterRow[]> {
-  const { checkpoint } = await loadRun(stateDir, run);
-  const letters: DeadLetter[] = await withQueues(stateDir, checkpoint, (q) => q.tasks.deadLetters({ limit }));
-  return letters.map((letter) => {
-    let generation: number | null = null;
-    let candidate: number | null = null;
-    try {
-      const task = parseBatchTask(letter.body);
-      generation = task.generation;
-      candidate = task.candidate;
-    } catch {
-      // Not a batch task: listed without a key.
-    }
-    return { id: letter.id, generation, candidate, deliveries: letter.receiveCount, error: letter.lastError, dead_lettered_at: new Date(letter.deadLetteredAt).toISOString() };
-  });
-}
-
-export function renderDeadLetters(rows: DeadLetterRow[]): string {
+export function renderDeadLetters(rows: BatchDeadLetterRow[]): string {
   if (rows.length === 0) return 'no dead letters';
   return renderTable(['ID', 'GEN', 'CANDIDATE', 'DELIVERIES', 'ERROR'], rows.map((r) => [
     r.id, r.generation === null ? '-' : String(r.generation), r.candidate === null ? '-' : String(r.candidate), String(r.deliveries), r.error.slice(0, 100),
   ]));
-}
-
-export async function dlqRedrive(stateDir: string, run: string, ids: string[] | undefined): Promise<number> {
-  const { checkpoint } = await loadRun(stateDir, run);
-  return withQueues(stateDir, checkpoint, (q) => q.tasks.redrive(ids && ids.length > 0 ? { ids } : {}));
 }
 
 /** A spot interruption notice for one batch worker instance of the local cloud. */

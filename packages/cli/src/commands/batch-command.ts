@@ -6,10 +6,10 @@ import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } fr
 import {
   BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,
   resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher,
-  DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, stackTargetFromEnv, type NoiseHandling,
+  DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, batchRunDeadLetters, listBatchRuns, redriveBatchRun, stackTargetFromEnv, type NoiseHandling,
 } from '@synkti/tasks/batch';
 import {
-  batchCancel, batchPreempt, batchStatus, dlqList, dlqRedrive, listRuns, renderDeadLetters, renderRunList, renderRunStatus,
+  batchCancel, batchPreempt, batchStatus, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
 import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
 import { renderBatchSummary, runBatchCmaesCommand } from '../batch/cmaes-run.ts';
@@ -202,7 +202,7 @@ export function registerBatchCommands(program: Command): void {
     .action(async (run: string | undefined, o: { stateDir?: string; json: boolean }) => {
       const stateDir = resolveBatchStateDir(o.stateDir);
       if (run === undefined) {
-        const runs = await listRuns(stateDir);
+        const runs = await listBatchRuns(stateDir);
         console.log(o.json ? JSON.stringify(runs) : renderRunList(runs));
         return;
       }
@@ -272,7 +272,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print JSON', false)
     .action(async (run: string, o: { limit: number; stateDir?: string; json: boolean }) => {
-      const rows = await dlqList(resolveBatchStateDir(o.stateDir), run, o.limit);
+      const rows = await batchRunDeadLetters(resolveBatchStateDir(o.stateDir), run, o.limit);
       console.log(o.json ? JSON.stringify(rows) : renderDeadLetters(rows));
     });
   dlq.command('redrive')
@@ -282,7 +282,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print JSON', false)
     .action(async (run: string, o: { id?: string[]; stateDir?: string; json: boolean }) => {
-      const moved = await dlqRedrive(resolveBatchStateDir(o.stateDir), run, o.id);
+      const moved = await redriveBatchRun(resolveBatchStateDir(o.stateDir), run, o.id);
       console.log(o.json ? JSON.stringify({ run, redriven: moved }) : `${moved} task(s) back in run ${run}'s queue`);
     });
 }

@@ -26,3 +26,7 @@ export {
 } from './run-batch-cmaes.ts';
 export { batchMetricData, batchMetricsSink } from './batch-metrics.ts';
 export { ecsWorkerCounter, ecsWorkerServiceName, type EcsWorkerCounterOptions, type DescribeEcsServices } from './ecs-worker-count.ts';
+export {
+  loadBatchRun, batchRunStatus, batchRunBest, batchRunQueueStats, listBatchRuns, markBatchRunCancelled, batchRunDeadLetters, redriveBatchRun,
+  type BatchRunCheckpoint, type BatchRunRecord, type BatchRunListing, type BatchDeadLetterRow,
+} from './batch-runs.ts';
