@@ -24,7 +24,7 @@ export const PIPELINE_METRIC_NAMESPACE = PIPELINE_METRICS.namespace;
  * running agent: with ready alone, a queue whose every task is in flight would read 0 and
  * scale the pool in under running work (the docs/field-notes.md scale-to-zero defect).
  * Published every 60 s with dimensions Cluster=<project>-<environment> and Pool=<pool> by
- * `synkti agent|api --metrics-cluster <cluster>` (packages/cli/src/pipeline/cloudwatch-sink.ts,
+ * `synkti agent|api --metrics-cluster <cluster>` (packages/tasks/src/pipelines/pipeline-metric-data.ts,
  * from the task database's queue depth, by the requeuer lease holder only); PipelineCluster
  * passes that flag, and the task role may PutMetricData in this namespace only. If it
  * stops, the `queue-metric-missing` alarm fires and the pool stays at its minimum.
@@ -98,7 +98,7 @@ export const EMITTED_METRICS: readonly EmittedMetric[] = [
     id: 'heartbeatErrors', namespace: PIPELINE_METRIC_NAMESPACE, metricName: 'HeartbeatErrors', dimensions: [], source: 'log',
     emittedBy: 'pipeline agents: the heartbeat failed', logEvent: PIPELINE_LOG_EVENTS.heartbeatFailed,
   },
-  // --- queue depth, published by the pipelines code (synkti agent|api --metrics-cluster, packages/cli pipeline/cloudwatch-sink.ts) ---
+  // --- queue depth, published by the pipelines code (synkti agent|api --metrics-cluster, packages/tasks pipelines/pipeline-metric-data.ts) ---
   {
     id: 'readyTasks', namespace: PIPELINE_QUEUE_METRIC.namespace, metricName: PIPELINE_QUEUE_METRIC.metricName, dimensions: [PIPELINE_QUEUE_METRIC.dimensions.cluster, PIPELINE_QUEUE_METRIC.dimensions.pool], source: 'synkti',
     emittedBy: 'synkti agent|api --metrics-cluster (task database queue depth: ready tasks per pool)',
