@@ -184,6 +184,31 @@ describe('PostgreSQL queue acks', () => {
     }
   });
 
+  it('a message that became visible behind the claim hint (a send committed long after its timestamp) is still delivered while the hinted claims find others', async (t) => {
+    if (!server) return t.skip(skip);
+    const name = `hint-${randomBytes(4).toString('hex')}`;
+    const queue = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
+    const raw = new pg.Client({ connectionString: server.url });
+    await raw.connect();
+    t.after(async () => { await queue.close(); await raw.end(); });
+    await queue.sendBatch(['b', 'c']);
+    const [b] = await queue.receive({ waitMs: 0, leaseMs: 60_000 });
+    assert.equal(b?.body, 'b');
+    // A send stamped 10 s before b's that commits only now, as a stalled producer's would: behind this handle's hint.
+    await raw.query(`INSERT INTO synkti_queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
+      [`late-${randomBytes(4).toString('hex')}`, name, Buffer.from('late'), b!.sentAt - 10_000]);
+    assert.equal(await queue.ack(b!), true);
+    const got: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const [message] = await queue.receive({ waitMs: 0, leaseMs: 60_000 });
+      assert.ok(message, `receive ${i + 1} of 2 found a message (got so far: ${got.join(', ')})`);
+      got.push(message.body);
+      assert.equal(await queue.ack(message), true);
+    }
+    assert.deepEqual(got.sort(), ['c', 'late']);
+    assert.equal((await queue.stats()).depth, 0);
+  });
+
   it('refuses an unknown acks mode, naming the option', async (t) => {
     if (!server) return t.skip(skip);
     await assert.rejects(openPostgresQueue({ connectionString: server.url, name: 'x', acks: 'lazy' as 'durable' }),
