@@ -86,11 +86,12 @@ test('a peer that never answers costs one first-byte timeout: the request is ser
     assert.equal(reply.body, 'served by live');
   }
   assert.equal(mute.hits, 1, 'the mute peer got a request');
-  // Held: every later request goes straight to the live peer, without waiting on the mute one.
+  // Held: every later request goes straight to the live peer, without waiting on the mute one
+  // (the mute peer's hit count is the evidence: a time bound failed at load ~20, 292 ms).
   for (let i = 0; i < 10; i++) {
     const reply = await send(url);
     assert.equal(reply.status, 200);
-    assert.ok(reply.ms < 250, `request after the hold served in ${reply.ms} ms`);
+    assert.equal(reply.body, 'served by live');
   }
   assert.equal(mute.hits, 1, 'no request went to the held peer');
 });
