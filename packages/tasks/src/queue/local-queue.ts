@@ -293,11 +293,12 @@ class LocalQueueDriver implements QueueDriver {
 
   /** Visible messages already delivered `maxReceives` times go to the dead-letter queue instead of out again. */
   private sweepExhausted(now: number): void {
-    const rows = this.db.prepare(`SELECT id, receive_count AS receiveCount, leased, last_error AS lastError FROM queue_messages
+    // Runs on every empty claim (an idle consumer's every poll): prepared once, like the claim.
+    const rows = this.statement('exhausted', `SELECT id, receive_count AS receiveCount, leased, last_error AS lastError FROM queue_messages
       WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count >= ?`)
       .all([this.queue, now, this.maxReceives]) as MessageRow[];
     if (rows.length === 0) return;
-    const move = this.db.prepare('UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?');
+    const move = this.statement('dead', 'UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?');
     for (const row of rows) {
       const error = row.leased ? leaseExpiredError(Number(row.receiveCount), row.lastError) : (row.lastError ?? RELEASED_WITHOUT_ERROR);
       move.run([now, error, row.id]);
@@ -307,7 +308,8 @@ class LocalQueueDriver implements QueueDriver {
   async extend(receipt: string, leaseMs: number): Promise<boolean> {
     const lease = parseReceipt(receipt);
     if (!lease) return false;
-    return this.immediate(() => this.db.prepare(`UPDATE queue_messages SET visible_at = ?
+    // A long task's heartbeat: prepared once per handle.
+    return this.immediate(() => this.statement('extend', `UPDATE queue_messages SET visible_at = ?
       WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).run([Date.now() + leaseMs, lease.id, lease.token]).changes > 0);
   }
 
