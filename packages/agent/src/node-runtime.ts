@@ -8,6 +8,7 @@ import { NoticeWatcher } from '@synkti/cloud';
 import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
 import { TAG_SLOT_CREDIT, readSlotCredit, slotCreditMs } from './spot-ledger.ts';
+import { ZoneExposure } from './zone-hazard.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
@@ -164,9 +165,15 @@ export class NodeRuntime {
   /** Zones and times of the peers' losses this node saw, within LOSS_MEMORY_MS (bounded). */
   private readonly zoneLosses: { zone: string; at: number; serving: boolean }[] = [];
 
+  /** The pool's exposure per zone and its losses over a week: placement's zone tiers (zone-hazard.ts). */
+  private readonly zoneExposure = new ZoneExposure();
+  private exposureTimer: NodeJS.Timeout | undefined;
+
   /** `serving`: the member had joined (a successor lost while booting took no replica away; the spot hedge skips it). */
   private noteZoneLoss(zone: string, serving: boolean): void {
     const now = this.clock();
+    // Any loss is evidence about the zone's rate, booting or serving.
+    this.zoneExposure.lost(zone, now);
     while (this.zoneLosses.length > 0 && (this.zoneLosses[0]!.at < now - LOSS_MEMORY_MS || this.zoneLosses.length >= 1000)) this.zoneLosses.shift();
     this.zoneLosses.push({ zone, at: now, serving });
   }
@@ -218,7 +225,12 @@ export class NodeRuntime {
       clock: this.clock,
       // The slot ledger: the replacement at this node's notice carries its credit forward.
       slotCredit: (id) => (id === selfId ? this.slotCredit() : undefined),
+      zoneHazard: (zones, now) => this.zoneExposure.hazards(zones, now),
     });
+    // Exposure: where the pool's members run, once a minute (a map over the view: cheap).
+    this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role);
+    this.exposureTimer = setInterval(() => this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role), 60_000);
+    this.exposureTimer.unref();
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
       if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone, member.state !== 'joining' && member.state !== 'booting');
@@ -270,6 +282,7 @@ export class NodeRuntime {
         userData: () => agent.desiredConfigs.get(agent.role)?.userData ?? this.options.userData,
         zones: pool.zones,
         recentLosses: () => this.zoneLosses,
+        zoneHazard: (zones, now) => this.zoneExposure.hazards(zones, now),
         liveMembers: () => agent.view.members(),
         handOver: async () => {
           await this.drain('spot-return', this.clock() + spec.timeouts.shutdownGraceMs);
@@ -521,6 +534,7 @@ export class NodeRuntime {
         await steps.run('notice watcher stop', () => this.watcher?.stop());
         steps.runNow('replacer stop', () => this.replacer?.stop());
         steps.runNow('spot return stop', () => this.spotReturn?.stop());
+        steps.runNow('zone exposure stop', () => clearInterval(this.exposureTimer));
         steps.runNow('autoscaler stop', () => this.autoscaler?.stop());
       },
     }));
@@ -562,6 +576,7 @@ export class NodeRuntime {
 
   async stopAll(): Promise<void> {
     clearInterval(this.engineTimer);
+    clearInterval(this.exposureTimer);
     this.spotReturn?.stop();
     this.autoscaler?.stop();
     this.requestRate?.stop();

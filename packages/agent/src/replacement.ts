@@ -63,6 +63,11 @@ export interface ReplacerOptions {
    * record when the decision has it, else no ledger
    */
   slotCredit?: ((id: string) => number | undefined) | undefined;
+  /**
+   * Each zone's loss rate per exposed hour (zone-hazard.ts): placement keeps to the zones
+   * within a factor 2 of the best rate before flakier ones. @default none
+   */
+  zoneHazard?: ((zones: readonly string[], now: number) => Readonly<Record<string, number>>) | undefined;
 }
 
 /** A member as the duty rule needs it: who it replaces, and whether it serves (`ready`). */
@@ -329,7 +334,7 @@ export class Replacer {
       // The ledger: spot only when the slot's credit covers the replacement's own notice.
       const ledger = credit === undefined ? undefined : replacementCredit({ creditMs: credit, lifecycle: wanted, ...hedge });
       plan = {
-        zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now }),
+        zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now, hazard: template.zones && this.options.zoneHazard?.(template.zones, now) }),
         lifecycle: ledger?.lifecycle ?? wanted,
         creditTag: ledger === undefined ? undefined : String(ledger.tagCreditMs),
       };

@@ -37,6 +37,8 @@ export interface SpotReturnOptions {
   zones?: readonly string[] | undefined;
   /** The pool's recent losses this node saw (zone, epoch ms): such zones are tried last. @default none */
   recentLosses?: () => readonly HedgeLoss[];
+  /** Each zone's loss rate per exposed hour (zone-hazard.ts; placement's tiers). @default none */
+  zoneHazard?: ((zones: readonly string[], now: number) => Readonly<Record<string, number>>) | undefined;
   /** Live members as this node sees them (state, what each replaces, zone and role when known). */
   liveMembers: () => { id: string; state: string; replaces?: string | undefined; zone?: string | undefined; role?: string | undefined }[];
   /** Called once the successor serves: drain and leave (the runtime terminates this instance). */
@@ -255,7 +257,7 @@ export class SpotReturn {
         userData: typeof userData === 'function' ? userData() : userData,
         // One successor per attempt, even if this agent restarts mid-launch.
         clientToken,
-        zoneOrder: placementZoneOrder({ zones: this.options.zones, members: this.options.liveMembers(), role, leaving: selfId, key: clientToken, losses: this.options.recentLosses?.(), now: Date.now() }),
+        zoneOrder: placementZoneOrder({ zones: this.options.zones, members: this.options.liveMembers(), role, leaving: selfId, key: clientToken, losses: this.options.recentLosses?.(), now: Date.now(), hazard: this.options.zones && this.options.zoneHazard?.(this.options.zones, Date.now()) }),
       });
       if (record.lifecycle !== 'spot') {
         // The provider fell back to on-demand: that buys nothing; give it back.

@@ -20,7 +20,7 @@ export {
 export { isProcessAlive, localCloudProcesses, liveProcessStats, processIds, processStartTime, type ProcStat } from './providers/local/proc.ts';
 export { parseChaosRate, chaosStrikes, type ChaosSettings } from './providers/local/chaos.ts';
 export { createAwsInstanceProvider, AwsInstanceProvider, escapeFilterValue, type AwsInstanceProviderOptions, type AwsSubnet } from './providers/aws/aws-instance-provider.ts';
-export { spreadZoneOrder, zoneSpreadLimit, placementZoneOrder, MAX_PLACEMENT_ZONES, LOSS_MEMORY_MS, type PlacementMember } from './providers/aws/launch-plan.ts';
+export { spreadZoneOrder, zoneSpreadLimit, placementZoneOrder, MAX_PLACEMENT_ZONES, LOSS_MEMORY_MS, ZONE_TIER_FACTOR, type PlacementMember } from './providers/aws/launch-plan.ts';
 export { Ec2Api, EC2_RATE_LIMITS, DEFAULT_API_BUDGET_SHARE, DEFAULT_MAX_ATTEMPTS, type Ec2Action, type Ec2RateLimits, type Ec2RetryEvent } from './providers/aws/ec2-api.ts';
 export { TokenBucket, type TokenBucketOptions } from './providers/aws/token-bucket.ts';
 export { applySqlitePragmas, isSqliteBusy, runImmediate, type SqliteExec } from './sqlite-open.ts';

@@ -1,4 +1,4 @@
-import { TAG_SLOT_CREDIT, initialSlotCreditMs, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
+import { TAG_SLOT_CREDIT, ZoneExposure, initialSlotCreditMs, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
 import { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
@@ -104,7 +104,13 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const replacers = new Map<string, Replacer>();
   /** Losses the agents saw (zone, time): notices and crashes, kept for the placement's memory. */
   const losses: HedgeLoss[] = [];
+  /** The agent's zone exposure (zone-hazard.ts), fed as node-runtime feeds it: the view every minute, every loss. */
+  const exposure = new ZoneExposure();
+  const observe = (ctx: PolicyContext): void => exposure.observe(ctx.now, members(ctx));
+  const zoneHazard = (zones: readonly string[], now: number): Readonly<Record<string, number>> => exposure.hazards(zones, now);
   const noteLoss = (ctx: PolicyContext, instance: SimInstance): void => {
+    observe(ctx);
+    exposure.lost(instance.zone, ctx.now);
     while (losses.length > 0 && losses[0]!.at < ctx.now - LOSS_MEMORY_MS) losses.shift();
     // Serving: a member past its boot (the agent's view: not booting or joining) when it was lost.
     losses.push({ zone: instance.zone, at: ctx.now, serving: instance.phase === 'ready' });
@@ -137,6 +143,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         recentLosses: () => losses,
         clock: () => ctx.now,
         hedge,
+        zoneHazard,
         slotCredit: (id) => {
           const found = ctx.live().find((i) => i.id === id) ?? provider!.instance(id);
           return found && creditOf(ctx, found);
@@ -186,7 +193,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (duty !== lost.id && view.some((m) => m.replaces === duty)) return;
     if (handsDutyBack({ lostId: lost.id, duty, dutyLifecycle: view.find((m) => m.id === duty)?.lifecycle })) return;
     const clientToken = Replacer.clientToken(lost.id);
-    const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now });
+    const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
     const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
     // The Replacer's ledger step: spot only when the lost instance's slot credit covers a notice.
     const plan = replacementCredit({ creditMs: creditOf(ctx, lost), lifecycle: wanted, ...ledger() });
@@ -203,6 +210,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     routeToDrainingAsLastResort: options.lastResortDraining ?? false,
     controlIntervalMs: returnToSpot || spreadMoves ? RETURN_TO_SPOT_CHECK_MS : undefined,
     onTick(ctx) {
+      observe(ctx);
       if (spreadMoves) spread(ctx);
       if (!returnToSpot) return;
       for (const od of [...ctx.live()]) {
@@ -218,7 +226,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         launched.set(od.id, { count: attempt, lastAt: ctx.now });
         const clientToken = spotReturnClientToken(od.id, attempt);
         // SpotReturn's placement: the same pure rule over the same view.
-        const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: od.id, key: clientToken, losses, now: ctx.now });
+        const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: od.id, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
         provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id, [TAG_SLOT_CREDIT]: String(successorCreditMs(credit, ledger())) }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder })
           .then((record) => {
             // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
