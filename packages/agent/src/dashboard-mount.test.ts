@@ -9,6 +9,16 @@ import { AgentDashboardMount } from './dashboard-mount.ts';
 import { createLogger } from './logger.ts';
 import type { Member } from './membership-view.ts';
 
+/**
+ * fetch on a new connection each time. Three agents and the client share this process; at
+ * load ~20 its event loop stalled for seconds between two requests and a reused keep-alive
+ * socket the agent had already closed answered with a reset (a browser retries that itself;
+ * undici's fetch does not).
+ */
+function fetchFresh(url: string, init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> } = {}): Promise<Response> {
+  return fetch(url, { ...init, headers: { ...init.headers, connection: 'close' } });
+}
+
 const SECRET = 'agent-dashboard-secret-0123456789';
 const CLUSTER = 'dash';
 
@@ -81,7 +91,7 @@ async function streamUntil(url: string, headers: Record<string, string>, done: (
   let last: DashboardSnapshot | undefined;
   let contentType: string | null = null;
   try {
-    const response = await fetch(url, { headers, signal: controller.signal });
+    const response = await fetchFresh(url, { headers, signal: controller.signal });
     assert.equal(response.status, 200);
     contentType = response.headers.get('content-type');
     const decoder = new TextDecoder();
@@ -110,42 +120,47 @@ async function streamUntil(url: string, headers: Record<string, string>, done: (
 // 30 s timed out at load ~30 (two busy loops on 2 cores): three agents boot and gossip in this
 // one process. Every wait below ends on an event (a response, a snapshot); this is a hang bound.
 test('any agent serves the whole fleet\'s dashboard behind the cluster secret', { timeout: 300_000 }, async (t) => {
+  // The mount loads the dashboard on the first /dashboard/ request; under tsx that compiles
+  // it synchronously, stalling this process (its three agents and the client) for tens of
+  // seconds at load 10-20, long enough for a loopback connect to time out. A release runs
+  // compiled JavaScript, so load it first, as a release's import would be fast.
+  await import('@synkti/dashboard');
   const bootAt = performance.now();
   const { agents, urls, cloud } = await startFleet(t);
   t.diagnostic(`fleet booted in ${(performance.now() - bootAt).toFixed(0)} ms`);
   const base = urls[2]!;
 
   // 401 without the secret (a sign-in form); the agent's own API keeps its Bearer check.
-  const anonymous = await fetch(`${base}/dashboard/`);
+  const anonymous = await fetchFresh(`${base}/dashboard/`);
   assert.equal(anonymous.status, 401);
   assert.match(await anonymous.text(), /<form method="post" action="\/dashboard\/login">/);
-  assert.equal((await fetch(`${base}/dashboard/events`)).status, 401);
-  assert.equal((await fetch(`${base}/dashboard/api/snapshot`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
-  assert.equal((await fetch(`${base}/status`)).status, 401);
-  assert.equal((await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: 'guess' }), redirect: 'manual' })).status, 401);
+  assert.equal((await fetchFresh(`${base}/dashboard/events`)).status, 401);
+  assert.equal((await fetchFresh(`${base}/dashboard/api/snapshot`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+  assert.equal((await fetchFresh(`${base}/status`)).status, 401);
+  assert.equal((await fetchFresh(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: 'guess' }), redirect: 'manual' })).status, 401);
 
   // Sign-in: the secret in the form's body (never in a URL) sets an HttpOnly session cookie.
-  const signIn = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: SECRET }), redirect: 'manual' });
+  const signIn = await fetchFresh(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: SECRET }), redirect: 'manual' });
   assert.equal(signIn.status, 303);
   assert.equal(signIn.headers.get('location'), '/dashboard/');
   const setCookie = signIn.headers.get('set-cookie') ?? '';
   assert.match(setCookie, /; HttpOnly; SameSite=Strict; Path=\/dashboard\/$/);
   assert.ok(!setCookie.includes(SECRET));
   const cookie = setCookie.split(';')[0]!;
-  const page = await fetch(`${base}/dashboard/`, { headers: { cookie } });
+  const page = await fetchFresh(`${base}/dashboard/`, { headers: { cookie } });
   assert.equal(page.status, 200);
   const html = await page.text();
   assert.match(html, /<title>Synkti dashboard<\/title>/);
   const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(script, 'relative asset URLs');
-  assert.equal((await fetch(`${base}/dashboard/${script}`, { headers: { cookie } })).status, 200, 'the bundle is served by the agent (no CDN)');
+  assert.equal((await fetchFresh(`${base}/dashboard/${script}`, { headers: { cookie } })).status, 200, 'the bundle is served by the agent (no CDN)');
 
   // A one-time link minted with the Bearer secret (what a script hands a browser).
-  const minted = await fetch(`${base}/dashboard/login-link`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } });
+  const minted = await fetchFresh(`${base}/dashboard/login-link`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } });
   const { loginPath } = await minted.json() as { loginPath: string };
   assert.ok(!loginPath.includes(SECRET));
-  assert.equal((await fetch(`${base}${loginPath}`, { redirect: 'manual' })).status, 303);
-  assert.equal((await fetch(`${base}${loginPath}`, { redirect: 'manual' })).status, 401, 'the link works once');
+  assert.equal((await fetchFresh(`${base}${loginPath}`, { redirect: 'manual' })).status, 303);
+  assert.equal((await fetchFresh(`${base}${loginPath}`, { redirect: 'manual' })).status, 401, 'the link works once');
 
   t.diagnostic(`sign-in steps done after ${(performance.now() - bootAt).toFixed(0)} ms`);
   // The stream lists the whole fleet, as this node learns it from its peers.
@@ -180,10 +195,10 @@ test('any agent serves the whole fleet\'s dashboard behind the cluster secret', 
 
 test('dashboard: false leaves /dashboard behind the plain Bearer check', async (t) => {
   const { urls } = await startFleet(t, { enabled: false });
-  const response = await fetch(`${urls[0]}/dashboard/`);
+  const response = await fetchFresh(`${urls[0]}/dashboard/`);
   assert.equal(response.status, 401);
   assert.match(response.headers.get('content-type') ?? '', /json/);
-  assert.equal((await fetch(`${urls[0]}/dashboard/`, { headers: { authorization: `Bearer ${SECRET}` } })).status, 404);
+  assert.equal((await fetchFresh(`${urls[0]}/dashboard/`, { headers: { authorization: `Bearer ${SECRET}` } })).status, 404);
 });
 
 function member(id: string, extra: Partial<Member> = {}): Member {
@@ -213,7 +228,7 @@ test('members that leave the view: preempted with a notice, lost without one, le
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((r) => server.close(r)));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const snapshot = async (): Promise<DashboardSnapshot> => (await fetch(`${base}/dashboard/api/snapshot`, { headers: { authorization: `Bearer ${SECRET}` } })).json() as Promise<DashboardSnapshot>;
+  const snapshot = async (): Promise<DashboardSnapshot> => (await fetchFresh(`${base}/dashboard/api/snapshot`, { headers: { authorization: `Bearer ${SECRET}` } })).json() as Promise<DashboardSnapshot>;
 
   assert.equal(mount.watched, false, 'nothing is looked at before the first request');
   assert.deepEqual((await snapshot()).nodes.map((n) => n.id), ['i-self', 'i-spot', 'i-gone', 'i-quit']);
