@@ -48,6 +48,7 @@ const IN_UNIT_LANE = new Set([
   'tests/security/held-attacks.test.ts',
   'tests/network-faults-router.test.ts',
   'tests/security/desired-config-attack.test.ts',
+  'tests/security/hostile-upstream-attack.test.ts',
 ]);
 
 const rel = (files) => files.map((f) => relative(process.cwd(), f)).sort();
