@@ -49,6 +49,7 @@ const IN_UNIT_LANE = new Set([
   'tests/network-faults-router.test.ts',
   'tests/security/desired-config-attack.test.ts',
   'tests/security/hostile-upstream-attack.test.ts',
+  'tests/security/slot-credit-attack.test.ts',
 ]);
 
 const rel = (files) => files.map((f) => relative(process.cwd(), f)).sort();
