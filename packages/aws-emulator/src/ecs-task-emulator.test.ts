@@ -20,8 +20,9 @@ import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 const sts = new STSClient({});
 const who = await sts.send(new GetCallerIdentityCommand({}));
 const creds = await sts.config.credentials();
-console.log('probe ' + JSON.stringify({ account: who.Account, key: creds.accessKeyId, token: creds.sessionToken, mode: process.env.PROBE_MODE }));
+// The handler first: the test sends SIGTERM as soon as it reads the probe line.
 process.on('SIGTERM', () => { console.log('probe got SIGTERM'); process.exit(0); });
+console.log('probe ' + JSON.stringify({ account: who.Account, key: creds.accessKeyId, token: creds.sessionToken, mode: process.env.PROBE_MODE }));
 setInterval(() => {}, 1000);
 `;
 

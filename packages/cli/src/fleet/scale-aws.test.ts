@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { Command } from 'commander';
+import { initialSlotCreditMs } from '@synkti/agent/spot-ledger';
 import { isSynktiError, validateCluster } from '@synkti/core';
 import type { InstanceRecord } from '@synkti/cloud';
 import type { AgentStatus, NodeReport } from '../agent-status.ts';
@@ -80,7 +81,7 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       assert.equal(runs.length, 2);
       for (const input of runs) {
         const tags = input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? [];
-        assert.deepEqual(tags.filter((t) => t.Key?.startsWith('Synkti')).map((t) => `${t.Key}=${t.Value}`).sort(), ['SynktiCluster=prod', 'SynktiRole=worker']);
+        assert.deepEqual(tags.filter((t) => t.Key?.startsWith('Synkti')).map((t) => `${t.Key}=${t.Value}`).sort(), ['SynktiCluster=prod', 'SynktiRole=worker', `SynktiSlotCredit=${initialSlotCreditMs()}`], 'a new spot slot carries its initial credit');
         assert.equal(input.ImageId, ENV.SYNKTI_IMAGE_ID);
         assert.match(Buffer.from(input.UserData ?? '', 'base64').toString('utf8'), /acme-synkti-prod/, 'boots with the worker user data');
       }
