@@ -9,11 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TAG_CLUSTER, TAG_ROLE, configGeneration, desiredConfigTag, desiredConfigTagValue, freeLoopbackPort, serializeCluster, validateCluster } from '@synkti/core';
 import { AGENT_API_PATHS, parseAgentStatus } from '@synkti/core/contracts';
-import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { Agent } from '../../packages/agent/src/agent.ts';
 import { createLogger } from '../../packages/agent/src/logger.ts';
 import { NodeRuntime } from '../../packages/agent/src/node-runtime.ts';
 import { recordAttack } from './attack-ledger.ts';
+import { metadataOfRecord } from '../../packages/agent/src/testing/record-metadata.ts';
 
 const SECRET = 'rollout-secret-0123456789abcdef';
 
@@ -44,13 +45,7 @@ test('a desired config set through the API is what the node\'s replacement boots
     tags: { [TAG_CLUSTER]: 'rollout', [TAG_ROLE]: 'worker' },
   };
   cloud.records.push(self);
-  const metadata: InstanceMetadata = {
-    identity: async () => ({ instanceId: self.id, instanceType: self.instanceType, region: 'local', zone: self.zone, privateIp: self.privateIp }),
-    tags: async () => ({ ...self.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
+  const metadata = metadataOfRecord(self);
   const agentPort = await freeLoopbackPort();
   const logger = createLogger({}, { write() {} });
   const agent = new Agent({

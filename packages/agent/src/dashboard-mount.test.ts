@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_ROLE, freeLoopbackPort } from '@synkti/core';
-import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, Page } from '@synkti/cloud';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, Page } from '@synkti/cloud';
 import type { DashboardSnapshot } from '@synkti/dashboard';
 import { Agent } from './agent.ts';
 import { AgentDashboardMount } from './dashboard-mount.ts';
 import { createLogger } from './logger.ts';
 import type { Member } from './membership-view.ts';
+import { metadataOfRecord } from './testing/record-metadata.ts';
 
 /**
  * fetch on a new connection each time. Three agents and the client share this process; at
@@ -37,16 +38,6 @@ class MemoryCloud implements InstanceProvider {
   }
 }
 
-function metadataOf(record: InstanceRecord): InstanceMetadata {
-  return {
-    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
-    tags: async () => ({ ...record.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
-}
-
 /** Three real agents in this process (real HTTP APIs on 127.0.0.1, real gossip). */
 async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard = {}): Promise<{ agents: Agent[]; urls: string[]; cloud: MemoryCloud }> {
   const cloud = new MemoryCloud();
@@ -61,7 +52,7 @@ async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard =
     };
     cloud.records.push(record);
     const agent = new Agent({
-      cluster: CLUSTER, metadata: metadataOf(record), instances: cloud, secret: SECRET,
+      cluster: CLUSTER, metadata: metadataOfRecord(record), instances: cloud, secret: SECRET,
       // Three agents share this one process, so under heavy load (two busy loops, load ~30) the
       // first /dashboard/ request (tsx compiling the dashboard package) stalls all of them for
       // seconds. So: a silent member stays 30 s (not 1 s; else peers are "crashed", then rejoin,

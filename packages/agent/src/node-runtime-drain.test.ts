@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TAG_CLUSTER, TAG_ROLE, freeLoopbackPort, validateCluster } from '@synkti/core';
-import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, LaunchSpec, Page, PageRequest } from '@synkti/cloud';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page, PageRequest } from '@synkti/cloud';
 import { Agent } from './agent.ts';
 import { DrainSteps } from './drain-steps.ts';
 import { createLogger } from './logger.ts';
@@ -14,6 +14,7 @@ import { Membership } from './membership.ts';
 import { MembershipView } from './membership-view.ts';
 import { NodeRuntime } from './node-runtime.ts';
 import { PeerClient } from './peer-client.ts';
+import { metadataOfRecord } from './testing/record-metadata.ts';
 
 const SECRET = 'drain-secret-0123456789abcdef';
 
@@ -74,19 +75,7 @@ function record(id: string, cluster: string, port = 1): InstanceRecord {
 async function agentOn(t: { after: (fn: () => unknown) => void }, cloud: MemoryCloud, logger = recordingLogger().logger) {
   const self = record('i-0123456789abcdef0', 'drain');
   cloud.records.push(self);
-  const metadata: InstanceMetadata = {
-    identity: async () => ({
-      instanceId: self.id,
-      instanceType: self.instanceType,
-      region: 'local',
-      zone: self.zone,
-      privateIp: self.privateIp,
-    }),
-    tags: async () => ({ ...self.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
+  const metadata = metadataOfRecord(self);
   let now = 1_000_000;
   const agent = new Agent({
     cluster: 'drain',

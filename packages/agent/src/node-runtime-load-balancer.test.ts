@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TAG_CLUSTER, TAG_ROLE, freeLoopbackPort, validateCluster } from '@synkti/core';
-import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { Agent } from './agent.ts';
 import { createLogger } from './logger.ts';
 import { NodeRuntime } from './node-runtime.ts';
 import type { LoadBalancerMember, LoadBalancerSelf } from './load-balancer/load-balancer-member.ts';
 import type { LoadBalancerExit } from './load-balancer/load-balancer-targets.ts';
+import { metadataOfRecord } from './testing/record-metadata.ts';
 
 const quiet = createLogger({}, { write() {} });
 const SECRET = 'lb-exit-secret-0123456789abcdef';
@@ -53,13 +54,7 @@ async function node(t: { after: (fn: () => unknown) => void }, cluster: string, 
     launchedAt: Date.now(), tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: 'worker' },
   };
   cloud.records.push(record);
-  const metadata: InstanceMetadata = {
-    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
-    tags: async () => ({ ...record.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
+  const metadata = metadataOfRecord(record);
   const spec = validateCluster({ name: cluster, pools: { worker: { count: 1 } }, timeouts: { drainMargin: '2s', gossipInterval: '100ms', failureTimeout: '1s' }, ...input });
   const routerPort = await freeLoopbackPort();
   const workloadPort = await freeLoopbackPort();

@@ -8,11 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TAG_CLUSTER, TAG_ROLE, freeLoopbackPort, validateCluster } from '@synkti/core';
-import type { InstanceFilter, InstanceMetadata, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { Agent } from './agent.ts';
 import { createLogger } from './logger.ts';
 import { NodeRuntime } from './node-runtime.ts';
 import { TAG_SLOT_CREDIT, exitCostMs, slotCreditMs } from './spot-ledger.ts';
+import { metadataOfRecord } from './testing/record-metadata.ts';
 
 const SECRET = 'slot-credit-secret-0123456789abcdef';
 const LAUNCHED_AT = 1_000_000;
@@ -44,14 +45,8 @@ async function spotNode(t: { after: (fn: () => unknown) => void }, creditTag: st
   let now = LAUNCHED_AT + 200_000;
   const warnings: string[] = [];
   const logger = createLogger({}, { write(line: string) { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; if (level === 40) warnings.push(msg); } });
-  const metadata: InstanceMetadata = {
-    identity: async () => ({ instanceId: self.id, instanceType: self.instanceType, region: 'local', zone: self.zone, privateIp: self.privateIp }),
-    // Instance-metadata tags: the cloud's own record of this instance, not a peer's word.
-    tags: async () => ({ ...self.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
+  // Instance-metadata tags: the cloud's own record of this instance, not a peer's word.
+  const metadata = metadataOfRecord(self);
   const agent = new Agent({
     cluster: 'ledger', metadata, instances: cloud, secret: SECRET,
     defaultPorts: { agent: await freeLoopbackPort(), router: await freeLoopbackPort(), workload: await freeLoopbackPort() },

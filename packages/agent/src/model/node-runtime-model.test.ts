@@ -17,7 +17,7 @@ import { isAbsolute } from 'node:path';
 import { TAG_CLUSTER, TAG_ROLE, VLLM_PRESET_COMMAND, freeLoopbackPort, validateCluster, workloadPreset } from '@synkti/core';
 import {
   LocalObjectStore, MODEL_MANIFEST_FORMAT, modelManifestKey, serializeModelManifest,
-  type InstanceMetadata, type InstanceProvider, type InstanceRecord,
+  type InstanceProvider, type InstanceRecord,
 } from '@synkti/cloud';
 import { Agent } from '../agent.ts';
 import { createLogger } from '../logger.ts';
@@ -25,6 +25,7 @@ import { NodeRuntime, workloadCommand } from '../node-runtime.ts';
 import type { ModelProgress } from './model-fetcher.ts';
 import { objectStoreModelSource, type ModelObjectSource } from './model-source.ts';
 import { ModelDelivery, WORKER_MODELS_DIR, defaultModelsDir, modelOf } from './model-delivery.ts';
+import { metadataOfRecord } from '../testing/record-metadata.ts';
 
 const quiet = createLogger({}, { write() {} });
 
@@ -53,13 +54,7 @@ test('a node whose model cannot be fetched stays not ready without its workload;
     tag: async () => {},
     untag: async () => {},
   };
-  const metadata: InstanceMetadata = {
-    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
-    tags: async () => ({ ...record.tags }),
-    userData: async () => undefined,
-    interruptionNotice: async () => null,
-    rebalanceRecommendation: async () => null,
-  };
+  const metadata = metadataOfRecord(record);
   const spec = validateCluster({
     name: 'rtmodel',
     pools: { worker: { count: 1 } },
