@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { openTaskDatabase, queueDepthSink } from '@synkti/tasks';
+import { cloudWatchQueueSink, openTaskDatabase, queueDepthSink } from '@synkti/tasks';
 import { registerPipelineCommands } from '../packages/cli/src/commands/pipeline-command.ts';
-import { cloudWatchQueueSink } from '../packages/cli/src/pipeline/cloudwatch-sink.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -73,7 +73,7 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
         pool, pipelines: [join(root, 'examples/pipeline-hash.ts')], db: dbPath, store: storeDir, agentId: id, concurrency,
         heartbeatMs: 300, pollMs: 50, requeuerIntervalMs: 250, requeuerLeaseMs: 1500,
       };
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/pipeline/agent-main.ts'), JSON.stringify(options)], {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/tasks/src/pipelines/agent-main.ts'), JSON.stringify(options)], {
         cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '300' },
       });

@@ -40,7 +40,7 @@ describe('pipeline agent on a spot instance', () => {
 
     // The spot agent (a real process) serves the gpu pool, with hash tasks that take a minute.
     const options = { pool: 'gpu', pipelines: [join(root, 'examples/pipeline-hash.ts')], db: dbPath, store: storeDir, agentId: 'gpu-spot', concurrency: 2, heartbeatMs: 300, pollMs: 50, noticePollMs: 200 };
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/pipeline/agent-main.ts'), JSON.stringify(options)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/tasks/src/pipelines/agent-main.ts'), JSON.stringify(options)], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [IMDS_ENDPOINT_ENV]: imds.url, HASH_PIPELINE_WORK_MS: '60000' },
     });
     let log = '';

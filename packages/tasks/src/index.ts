@@ -18,6 +18,8 @@ export type {
 export {
   MAX_METRIC_DATA_PER_PUT, MAX_DIMENSION_VALUE_LENGTH, validateDimensionValue, type MetricDatum, type PutMetricData, type PutMetricDataInput,
 } from './cloudwatch/put-metric-data.ts';
+export { loadCloudWatchPutMetricData } from './cloudwatch/cloudwatch-client.ts';
+export { importAwsSdk } from './cloudwatch/lazy-aws-sdk.ts';
 export * from './cmaes/index.ts';
 export * from './coordinator/index.ts';
 export * from './pipelines/index.ts';

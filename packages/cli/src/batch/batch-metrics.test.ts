@@ -15,11 +15,10 @@ import { LocalObjectStore } from '@synkti/cloud';
 import { isSynktiError } from '@synkti/core';
 import { BATCH_METRICS } from '@synkti/core/contracts';
 import {
-  createCoordinator, createCoordinatorMetricsPublisher, createEvaluationHandler, createWorker, openLocalQueue, queueResultSink, type BatchResultValue,
+  createCoordinator, createCoordinatorMetricsPublisher, createEvaluationHandler, createWorker, loadCloudWatchPutMetricData, openLocalQueue, queueResultSink, type BatchResultValue,
   type Coordinator, type CoordinatorMetricsPublisher, type Queue,
 } from '@synkti/tasks';
 import { DEFAULT_BATCH_MAX_RECEIVES, batchMetricData, batchMetricsSink, cachedWorkerCount, openRunQueues } from '@synkti/tasks/batch';
-import { loadCloudWatchPutMetricData } from '../cloudwatch-client.ts';
 import { loadEcsWorkerCounter as ecsWorkerCounter } from './batch-metrics.ts';
 import { runBatchCmaesCommand } from './cmaes-run.ts';
 

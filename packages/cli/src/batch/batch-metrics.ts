@@ -6,8 +6,7 @@
  */
 import { BATCH_METRICS } from '@synkti/core/contracts';
 import { batchMetricsSink, ecsWorkerCounter, type BatchCmaesMetrics } from '@synkti/tasks/batch';
-import { loadCloudWatchPutMetricData } from '../cloudwatch-client.ts';
-import { importAwsSdk } from '../lazy-aws-sdk.ts';
+import { importAwsSdk, loadCloudWatchPutMetricData } from '@synkti/tasks';
 
 /** The ECS service's running task count, over the SDK's ECS client (default credentials; region from the options or the environment). */
 export async function loadEcsWorkerCounter(options: { cluster: string; service?: string | undefined; region?: string | undefined }): Promise<() => Promise<number>> {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError } from '@synkti/core';
 import { RESTART_STRATEGIES, validateRunId, type RestartStrategy, type UnscorablePolicy } from '@synkti/tasks';
-import { metricsClusterOption } from '../cloudwatch-client.ts';
+import { metricsClusterOption } from '../metrics-cluster-option.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import {
   BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,

@@ -1,11 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SynktiError } from '@synkti/core';
-import { metricsClusterOption } from '../cloudwatch-client.ts';
+import { metricsClusterOption } from '../metrics-cluster-option.ts';
 import { durationOption, repeatable, wholeNumberOption } from '../option-parsers.ts';
-import { DEFAULT_PIPELINE_BUCKET, agentOptionsFromStack, runPipelineAgentProcess } from '@synkti/tasks';
+import { DEFAULT_PIPELINE_BUCKET, agentOptionsFromStack, cloudWatchQueueSink, pipelineSubmit, runPipelineAgentProcess } from '@synkti/tasks';
 import { startPipelineApiServer } from '@synkti/tasks/pipelines-api';
-import { cloudWatchQueueSink } from '../pipeline/cloudwatch-sink.ts';
-import { pipelineJobsTable, pipelineSubmit } from '../pipeline/pipeline-admin.ts';
+import { pipelineJobsTable } from '../pipeline/pipeline-jobs-table.ts';
 
 const pipelineDuration = durationOption({ positive: true, examples: '"2s", "500ms" or "1 minute"' });
 

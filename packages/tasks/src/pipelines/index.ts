@@ -24,6 +24,8 @@ export {
   PipelineQueueMetrics, queueDepthByPool, openQueueMetricsSink, type PipelineQueueMetricsOptions, type PoolQueueDepth, type QueueMetricsSink,
 } from './pipeline-queue-metrics.ts';
 export { queueDepthMetricData, queueDepthSink } from './pipeline-metric-data.ts';
+export { cloudWatchQueueSink } from './cloudwatch-queue-sink.ts';
+export { pipelineSubmit } from './submit-pipeline-job.ts';
 export { loadPipelineModules } from './pipeline-modules.ts';
 export { DEFAULT_PIPELINE_BUCKET, openPipelineStore, openS3PipelineStore } from './pipeline-store.ts';
 export {

@@ -1,7 +1,14 @@
-/** `synkti pipeline submit | jobs`: straight to the task database (operators; users go through `synkti api`). */
+/**
+ * `synkti pipeline submit`: a job straight into the task database, from the pipeline
+ * modules' definitions (operators; users go through the REST API). Errors name the
+ * command's options (`--input`), as the command passes them through.
+ */
 import { SynktiError } from '@synkti/core';
-import { loadPipelineModules, openTaskDatabase, type PipelineJobRecord } from '@synkti/tasks';
+import { loadPipelineModules } from './pipeline-modules.ts';
+import { openTaskDatabase } from './open-task-database.ts';
+import type { PipelineJobRecord } from './types.ts';
 
+/** Creates the job (its input checked by the pipeline's jobTasks); with `wait`, returns once it is no longer running. */
 export async function pipelineSubmit(options: { pipeline: string[]; name: string; input: string; db: string; owner: string; wait: boolean }): Promise<PipelineJobRecord> {
   const pipelines = await loadPipelineModules(options.pipeline);
   const pipeline = pipelines.find((p) => p.name === options.name);
@@ -26,21 +33,6 @@ export async function pipelineSubmit(options: { pipeline: string[]; name: string
       job = (await db.getJob(job.id))!;
     }
     return job;
-  } finally {
-    await db.close();
-  }
-}
-
-export async function pipelineJobsTable(options: { db: string; limit: number; json: boolean }): Promise<string> {
-  const db = await openTaskDatabase(options.db);
-  try {
-    const jobs = await db.listJobs({ limit: options.limit });
-    if (options.json) return JSON.stringify(jobs, null, 2);
-    if (jobs.length === 0) return 'no jobs';
-    const rows = [['ID', 'PIPELINE', 'OWNER', 'STATE', 'OPEN', 'CREATED', 'ERROR']];
-    for (const j of jobs) rows.push([j.id, j.pipeline, j.owner, j.state, String(j.openTasks), new Date(j.createdAt).toISOString(), (j.error ?? '').slice(0, 60)]);
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
   } finally {
     await db.close();
   }

@@ -1,10 +1,10 @@
 /**
  * A pipeline agent process without the CLI around it:
- * `node --import tsx packages/cli/src/pipeline/agent-main.ts '<PipelineAgentProcessOptions as JSON>'`.
+ * `node --import tsx packages/tasks/src/pipelines/agent-main.ts '<PipelineAgentProcessOptions as JSON>'`.
  * Tests and supervisors that pass a full config use it; people use `synkti agent`.
  */
-import { runPipelineAgentProcess, type PipelineAgentProcessOptions } from '@synkti/tasks';
-import { cloudWatchQueueSink } from './cloudwatch-sink.ts';
+import { runPipelineAgentProcess, type PipelineAgentProcessOptions } from './pipeline-agent-process.ts';
+import { cloudWatchQueueSink } from './cloudwatch-queue-sink.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as PipelineAgentProcessOptions;
 try {
