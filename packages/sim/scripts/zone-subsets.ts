@@ -1,4 +1,5 @@
-// Every ≥ 3-zone subset of a trace set × 2/4/8 replicas, as a Markdown table:
+// Every ≥ 3-zone subset of a trace set × 2/4/8 replicas, as a Markdown table (with the
+// clairvoyant bound per row and whether ≤ 50 % of on-demand at ≥ 99 % is possible at all):
 //   node --import tsx packages/sim/scripts/zone-subsets.ts [traceDir] [launchDelaySeconds]
 import { DEFAULT_TRACE_DIR, loadPriceTable, loadTraceDir, renderZoneSubsetTable, runZoneSubsets } from '@synkti/sim';
 

@@ -34,7 +34,8 @@ export {
 } from './assignment.ts';
 export { renderReplicaChart, type ChartSeries, type SvgChartOptions } from './svg-chart.ts';
 export { DEFAULT_TRACE_DIR } from './default-traces.ts';
-export { runZoneSubsets, zoneSubsets, renderZoneSubsetTable, type ZoneSubsetOptions, type ZoneSubsetRow } from './zone-subsets.ts';
+export { runZoneSubsets, zoneSubsets, renderZoneSubsetTable, CLAIM_COST_SHARE, type ZoneSubsetOptions, type ZoneSubsetRow } from './zone-subsets.ts';
+export { clairvoyantBound, type ClairvoyantBound, type ClairvoyantBoundOptions } from './clairvoyant-bound.ts';
 export { runSweep, renderSweepTable, renderSweepChart, type SweepOptions, type SweepRow } from './sweep.ts';
 export { parseLaunchDelay, drawLaunchDelay, typicalLaunchDelayMs, describeLaunchDelay, MAX_LAUNCH_DELAY_MS, type LaunchDelay } from './launch-delay.ts';
 export { loadSpotPriceHistory, parseSpotPriceHistory, spotCostUsd, meanSpotPrice, MAX_PRICE_ROWS, type SpotPriceHistory } from './spot-price-history.ts';

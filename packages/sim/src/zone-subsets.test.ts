@@ -17,9 +17,13 @@ test('zone subsets: every subset of at least k zones, largest first; each row pa
   for (const row of rows) {
     const synkti = row.results.find((r) => r.policy === 'synkti')!;
     assert.ok(synkti.costVsOnDemand! > 0 && synkti.costVsOnDemand! <= 1, `${row.zones.join(',')} × ${row.replicas}: ${synkti.costVsOnDemand}`);
+    // The bound is the row's own: never above what synkti paid where synkti reached 99 %.
+    if (synkti.availability >= 0.99) assert.ok(row.bound.costUsd <= synkti.costUsd, `${row.zones.join(',')} × ${row.replicas}: bound $${row.bound.costUsd} > $${synkti.costUsd}`);
   }
   const table = renderZoneSubsetTable(rows);
-  assert.match(table, /^\| zones \| N \| synkti cost \/ avail\. \|/);
+  assert.match(table, /^\| zones \| N \| synkti cost \/ avail\. \| clairvoyant bound \| ≤ 50 % possible \|/);
+  // a b c × 1: spot somewhere in every tick, so the bound is the spot share (30 %) less the 1 % down.
+  assert.match(table, /\n\| a b c \| 1 \| [^|]+ \| 29\.7 % \| yes \|/);
   assert.equal(table.split('\n').length, 2 + 8);
   assert.throws(() => runZoneSubsets({ traces, prices: PRICES, minZones: 4 }), { code: 'E_SIM_ZONE' });
 });

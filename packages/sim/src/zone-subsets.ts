@@ -1,4 +1,5 @@
 import { SynktiError } from '@synkti/core';
+import { clairvoyantBound, type ClairvoyantBound } from './clairvoyant-bound.ts';
 import { runPaired, type PairedResult } from './paired-runs.ts';
 import type { PriceTable } from './price-table.ts';
 import { selectZones, type TraceSet } from './trace-loader.ts';
@@ -20,12 +21,16 @@ export interface ZoneSubsetOptions {
   maxSubsets?: number;
   /** Run exactly these zone sets instead of every subset. */
   zoneSets?: readonly (readonly string[])[];
+  /** The objective the clairvoyant bound is computed for. @default 0.99 */
+  availability?: number;
 }
 
 export interface ZoneSubsetRow {
   zones: string[];
   replicas: number;
   results: PairedResult[];
+  /** The least cost any policy can pay for `availability` on this row (clairvoyantBound). */
+  bound: ClairvoyantBound;
 }
 
 /** Every subset of `minZones` or more zones, in order (largest first). */
@@ -59,24 +64,34 @@ export function runZoneSubsets(options: ZoneSubsetOptions): ZoneSubsetRow[] {
         policies: ['on-demand', ...(options.policies ?? ['spot-fallback', 'skyserve', 'deadline', 'synkti'])],
         workload: { kind: 'serve', requestsPerSecond: 0 },
       });
-      rows.push({ zones: [...zones], replicas, results });
+      const bound = clairvoyantBound({ traces, prices: options.prices, target: replicas, availability: options.availability });
+      rows.push({ zones: [...zones], replicas, results, bound });
     }
   }
   return rows;
 }
 
-/** A Markdown table: per row, each policy's cost vs on-demand and availability. */
+/** The cost share the must-show allows at its availability ("≥ 99 % at ≤ 50 % of on-demand"). */
+export const CLAIM_COST_SHARE = 0.5;
+
+/**
+ * A Markdown table: per row, each policy's cost vs on-demand and availability, then the
+ * clairvoyant bound (least cost vs on-demand any policy can pay for the objective) and
+ * whether ≤ 50 % at the objective is possible at all.
+ */
 export function renderZoneSubsetTable(rows: readonly ZoneSubsetRow[]): string {
   const policies = rows[0]?.results.map((r) => r.policy).filter((p) => p !== 'on-demand') ?? [];
   const lines = [
-    `| zones | N | ${policies.map((p) => `${p} cost / avail.`).join(' | ')} |`,
-    `|---|---|${policies.map(() => '---').join('|')}|`,
+    `| zones | N | ${policies.map((p) => `${p} cost / avail.`).join(' | ')} | clairvoyant bound | ≤ 50 % possible |`,
+    `|---|---|${policies.map(() => '---').join('|')}|---|---|`,
   ];
   for (const row of rows) {
     const cells = policies.map((p) => {
       const r = row.results.find((x) => x.policy === p)!;
       return `${(r.costVsOnDemand! * 100).toFixed(1)} % / ${(r.availability * 100).toFixed(2)} %`;
     });
+    const share = row.bound.costVsOnDemand;
+    cells.push(share === undefined ? 'unreachable' : `${(share * 100).toFixed(1)} %`, share !== undefined && share <= CLAIM_COST_SHARE ? 'yes' : '**no**');
     lines.push(`| ${row.zones.join(' ')} | ${row.replicas} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
