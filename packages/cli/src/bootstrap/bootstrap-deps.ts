@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { BootstrapDeps } from '@synkti/infra/bootstrap';
 import { packAgentArtifact } from '../worker/agent-artifact.ts';
-import { launchWorkers, listWorkers } from '../worker/worker-fleet.ts';
+import { launchWorkers, listWorkers } from '@synkti/agent/worker-fleet';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
 import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
 

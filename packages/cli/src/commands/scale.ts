@@ -16,7 +16,7 @@ import { progressState, type NodeReport } from '../agent-status.ts';
 import { openFleet, type FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { createNodeProgress } from '../output.ts';
-import { launchWorkers } from '../worker/worker-fleet.ts';
+import { launchWorkers } from '@synkti/agent/worker-fleet';
 import { REQUIRED_LAUNCH_SETTINGS, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { asUsageError } from '../worker/worker-settings.ts';
 

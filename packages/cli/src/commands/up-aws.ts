@@ -17,7 +17,7 @@ import type { NodeReport } from '../agent-status.ts';
 import { openFleet, type FleetAccess } from '../fleet/fleet-access.ts';
 import { probeNodes } from '../fleet/node-reports.ts';
 import { createProgress } from '../output.ts';
-import { launchWorkers } from '../worker/worker-fleet.ts';
+import { launchWorkers } from '@synkti/agent/worker-fleet';
 import { launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { launchUserData } from './scale.ts';
 

@@ -4,7 +4,7 @@ import { loadClusterConfig, type ClusterSpec } from '@synkti/core';
 import { renderWorkerUserData } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
 import { packAgentArtifact } from '../worker/agent-artifact.ts';
-import { launchWorkers, listWorkers, terminateWorkers } from '../worker/worker-fleet.ts';
+import { launchWorkers, listWorkers, terminateWorkers } from '@synkti/agent/worker-fleet';
 import { renderWorkerTable, workersToJson } from '../worker/worker-output.ts';
 import { openWorkerProvider, type WorkerProvider } from '../worker/worker-provider.ts';
 import { addLaunchOptions, addUserDataOptions, launchSettingsFrom, type LaunchOptionValues, type LaunchSettings } from '../worker/launch-options.ts';

@@ -11,7 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { SynktiError, isSynktiError, pickRole, validateCluster } from '@synkti/core';
 import { renderWorkerUserData, type InstanceProvider, type InstanceRecord, type LaunchSpec } from '@synkti/cloud';
-import { launchWorkers, listWorkers, resolveWorkerIds, terminateWorkers } from './worker-fleet.ts';
+import { launchWorkers, listWorkers, resolveWorkerIds, terminateWorkers } from '@synkti/agent/worker-fleet';
 import { openWorkerProvider } from './worker-provider.ts';
 import { userDataOptions, type UserDataFlags } from './worker-settings.ts';
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, pickRole, type ClusterSpec } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
-import { newSlotTags } from '@synkti/agent/spot-ledger';
+import { newSlotTags } from './spot-ledger.ts';
 
 export interface LaunchWorkersOptions {
   /** How many instances to launch. @default 1 */
