@@ -1,4 +1,5 @@
 import { LOSS_MEMORY_MS } from '@synkti/cloud';
+import { DEFAULT_HEDGE_LAUNCH_DELAY_MS, DEFAULT_PRICE_RATIO } from '@synkti/core/spot-ledger';
 
 /**
  * The capacity-aware hedge: is spot worth it in a zone right now? Pure; the agent's
@@ -30,8 +31,8 @@ export interface SpotHedgeOptions {
 }
 
 export const DEFAULT_AVAILABILITY_OBJECTIVE = 0.99;
-export const DEFAULT_HEDGE_LAUNCH_DELAY_MS = 183_000;
-export const DEFAULT_PRICE_RATIO = 0.3;
+// Shared with the slot ledger (@synkti/core/spot-ledger), whose defaults they are too.
+export { DEFAULT_HEDGE_LAUNCH_DELAY_MS, DEFAULT_PRICE_RATIO } from '@synkti/core/spot-ledger';
 /**
  * Losses in one zone this close together are one event (one reclaim takes several of our
  * instances at once; their notices reach the agents within seconds): the notice length.

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_TARGET_GROUPS, deserializeCluster, isSynktiError, serializeCluster, validateCluster } from '@synkti/core';
+import { TAG_SLOT_CREDIT, initialSlotCreditMs } from '@synkti/core/spot-ledger';
 import { renderWorkerUserData } from '@synkti/cloud';
 import { SpotServeFleet, serveWorkerPolicyStatements, type SpotServeFleetArgs } from './aws/spot-serve-fleet.ts';
 import type { PolicyDocument, PolicyStatement } from './aws/iam-policy.ts';
@@ -203,7 +204,8 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   assert.deepEqual(lt.inputs.vpcSecurityGroupIds, ['sg-serve-worker']);
   const specs = lt.inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>;
   assert.deepEqual(specs.map((s) => s.resourceType), ['instance', 'volume', 'network-interface']);
-  for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker' });
+  // The instance also starts a slot of the ledger (slot-credit test below); volume and interface do not.
+  for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker', ...(s.resourceType === 'instance' ? { SynktiSlotCredit: '150900' } : {}) });
   const script = bootScript(resources);
   // Byte for byte the script `synkti bootstrap` gives its workers, for this stack's bucket and account.
   // With the group's subnets and zones: each worker's replacements may use every zone of the group.
@@ -222,6 +224,22 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   assert.match(script, /aws s3api get-object .*--expected-bucket-owner "\$owner"/);
   assert.ok(script.indexOf('verify "$work/agent.tgz"') < script.indexOf('unpack "$work/agent.tgz"'), 'checked before unpacked');
   assert.doesNotMatch(script, /synkti-agent'?$/m, 'not the old artifacts/synkti-agent executable');
+});
+
+test('slot credit: the group\'s instances start a slot with one move of credit from the pool\'s spotHedge, as `synkti up` tags its spot launches', async () => {
+  const instanceTags = (resources: RecordedResource[]) =>
+    (one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>)
+      .find((spec) => spec.resourceType === 'instance')!.tags;
+  // Defaults (183 s, ratio 0.3): 0.3 × 183 s + 60 s hand-over + 0.3 × 120 s notice = 150.9 s.
+  assert.equal(instanceTags((await serve({ agentReplacement: false, workerCount: 2, boot: BOOT })).resources)[TAG_SLOT_CREDIT], String(initialSlotCreditMs()));
+  assert.equal(initialSlotCreditMs(), 150_900);
+  // The pool's own hedge, from the cluster config: 0.5 × 600 s + 60 s + 0.5 × 120 s = 420 s.
+  const spec = validateCluster({ name: 'llm', provider: 'aws', region: 'us-east-1', pools: { gpu: { count: 2, size: 'gpu', spotHedge: { launchDelay: '600s', priceRatio: 0.5 } } }, workload: { command: ['vllm', 'serve'], port: 8000 } });
+  const hedged = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: serializeCluster(spec) }, opts), { stack: 'llm' });
+  assert.equal(instanceTags(hedged.resources)[TAG_SLOT_CREDIT], '420000');
+  // A group that launches only on-demand starts no spot slot: no tag (the agent reads none as a new slot).
+  const onDemand = await serve({ agentReplacement: false, workerCount: 2, boot: BOOT, onDemandPercentageAboveBase: 100 });
+  assert.equal(instanceTags(onDemand.resources)[TAG_SLOT_CREDIT], undefined);
 });
 
 test('the cluster config rides in the boot script, and must be for this cluster, on aws, in this region', async () => {

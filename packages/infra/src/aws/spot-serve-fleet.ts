@@ -14,6 +14,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_PREFIX, TAG_ROLE, TAG_TARGET_GROUPS, deserializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
+import { newSlotTags } from '@synkti/core/spot-ledger';
 import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import {
   checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
@@ -622,6 +623,11 @@ function createLaunchTemplate(
   const { name, a, args, o, tags, t } = parts;
   const userData = workerUserData(parts, d.storage, d.network, d.targetGroup, o);
   const launchTags = { ...tags, [TAG_ROLE]: a.role, ...(d.targetGroup ? { [TAG_TARGET_GROUPS]: d.targetGroup.arn } : {}) };
+  // Every instance the group launches starts a slot: a spot one carries one move of credit
+  // (SynktiSlotCredit), as `synkti up` tags its spot launches. The template is shared with
+  // the group's on-demand launches, which read the tag as they would read no tag.
+  const pool = a.spec.pools[a.role];
+  const slotTags = newSlotTags({ lifecycle: a.onDemandAbove < 100 ? 'spot' : 'on-demand', spotHedge: pool?.spotHedge });
   return withTransform(aws.ec2.LaunchTemplate, `${name}-worker`, {
     namePrefix: `${a.project}-worker-`,
     imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
@@ -631,7 +637,7 @@ function createLaunchTemplate(
     metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
     blockDeviceMappings: [{ deviceName: a.rootDeviceName, ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' } }],
     ...(userData !== undefined ? { userData } : {}),
-    tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: launchTags })),
+    tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: resourceType === 'instance' ? { ...launchTags, ...slotTags } : launchTags })),
     updateDefaultVersion: true,
     tags,
   }, o, t.launchTemplate);
