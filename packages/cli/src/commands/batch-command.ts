@@ -76,6 +76,16 @@ function x0Option(value: string): number[] {
   return numbers;
 }
 
+/** `--population 12` or `--population auto` (the smallest multiple of --workers at least CMA-ES's default). */
+function populationOption(value: string): number | 'auto' {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return wholeNumberOption(2, 100_000)(value);
+  } catch {
+    throw new InvalidArgumentError('expected a whole number from 2 to 100000, or auto (the smallest multiple of --workers at least the default)');
+  }
+}
+
 /** The same setting given under two names (e.g. --population and --popsize) must agree. */
 function oneOf<T>(a: T | undefined, b: T | undefined, names: string): T | undefined {
   if (a !== undefined && b !== undefined && a !== b) throw new SynktiError('E_USAGE', `${names} give different values (${String(a)}, ${String(b)})`, { hint: 'give only one of them' });
@@ -94,10 +104,10 @@ export function registerBatchCommands(program: Command): void {
     .option('--objective <module|builtin>', `what to minimise: ${BUILTIN_OBJECTIVE_NAMES.join(', ')}, or a module whose default export is (x: number[]) => number`, objectiveOption)
     .option('--dim <n>', 'parameters per candidate', wholeNumberOption(1, 10_000))
     .option('--generations <n>', 'generations to run (default 100)', wholeNumberOption(1, 1_000_000))
-    .option('--population <n>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋)', wholeNumberOption(2, 100_000))
+    .option('--population <n|auto>', 'candidates per generation (default: 4 + ⌊3 ln dim⌋); auto: the smallest multiple of --workers at least that, so no worker idles in a generation\'s last round', populationOption)
     .option('--seed <n>', 'random seed: the same seed gives the same run (default: random, printed)', wholeNumberOption(0, 2 ** 31 - 1))
     .option('--sigma <x>', 'initial step size (default: CMA-ES\'s)', positiveNumber)
-    .option('--popsize <n>', 'same as --population', wholeNumberOption(2, 100_000))
+    .option('--popsize <n|auto>', 'same as --population', populationOption)
     .option('--sigma0 <x>', 'same as --sigma', positiveNumber)
     .option('--x0 <list>', 'start point: one number for every coordinate, or --dim comma-separated numbers (default 0)', x0Option)
     .option('--restarts <strategy>', `when a CMA-ES run stops (Hansen's criteria), start again: ${RESTART_STRATEGIES.join(', ')} (default none; bipop for multimodal objectives)`, restartsOption)
@@ -125,8 +135,8 @@ export function registerBatchCommands(program: Command): void {
     .option('--json', 'print the summary as JSON', false)
     .option('--stack', 'coordinate a SpotBatchFleet: its queues, bucket (checkpoints under runs/) and region from its coordinatorEnv variables; its ECS service runs the workers (--workers 0)', false)
     .action(async (o: {
-      objective?: string; dim?: number; generations?: number; population?: number; seed?: number; sigma?: number; workers: number;
-      popsize?: number; sigma0?: number; x0?: number[]; restarts?: RestartStrategy; maxEvals?: number; targetF?: number;
+      objective?: string; dim?: number; generations?: number; population?: number | 'auto'; seed?: number; sigma?: number; workers: number;
+      popsize?: number | 'auto'; sigma0?: number; x0?: number[]; restarts?: RestartStrategy; maxEvals?: number; targetF?: number;
       noiseHandling?: NoiseHandling; maxSamples?: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;

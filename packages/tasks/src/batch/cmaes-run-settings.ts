@@ -11,6 +11,7 @@ import type { CmaEsState } from '../cmaes/cma-es.ts';
 import { validateRunId } from '../coordinator/batch-task.ts';
 import { checkpointKeyOf, readCheckpoint } from '../coordinator/coordinator.ts';
 import { DEFAULT_BATCH_MAX_RECEIVES, type BatchBackend } from './backend.ts';
+import { populationForWorkers, type PopulationRequest } from './population-auto.ts';
 import type { BatchStackTarget } from './stack-target.ts';
 
 /**
@@ -62,8 +63,14 @@ export interface CmaesRunRequest extends CmaesRunExtras {
   dim?: number | undefined;
   /** @default 100; 1,000,000 with restarts, a budget or a target */
   generations?: number | undefined;
-  /** @default CMA-ES's, 4 + ⌊3 ln dim⌋ */
-  population?: number | undefined;
+  /**
+   * Candidates per generation; 'auto': the smallest multiple of `workers` that is at least
+   * CMA-ES's default (populationForWorkers), fixed when the run starts. On resume, 'auto'
+   * keeps the run's population. @default CMA-ES's, 4 + ⌊3 ln dim⌋
+   */
+  population?: PopulationRequest | undefined;
+  /** Workers the run is started with (what `population: 'auto'` fits). */
+  workers?: number | undefined;
   /** @default random (saved in the checkpoint) */
   seed?: number | undefined;
   /** @default CMA-ES's */
@@ -116,7 +123,8 @@ export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { st
     }
     const meta = { ...saved.meta };
     const checks: Array<[string, unknown, unknown]> = [
-      ['--objective', options.objective, meta.objective], ['--dim', options.dim, meta.dimension], ['--population', options.population, meta.population],
+      // 'auto' on resume: the population was fitted when the run started and is kept.
+      ['--objective', options.objective, meta.objective], ['--dim', options.dim, meta.dimension], ['--population', options.population === 'auto' ? undefined : options.population, meta.population],
       ['--seed', options.seed, meta.seed], ['--sigma', options.sigma, meta.sigma], ['--backend', options.backend, meta.backend],
       ['--restarts', options.restarts, meta.restarts], ['--max-evals', options.maxEvals, meta.maxEvals], ['--target-f', options.targetF, meta.targetF],
       ['--x0', options.x0?.join(','), meta.x0?.join(',')],
@@ -154,7 +162,7 @@ export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { st
     meta: {
       objective: options.objective,
       dimension: options.dim,
-      population: options.population,
+      population: options.population === 'auto' ? populationForWorkers(options.dim, options.workers ?? 0) : options.population,
       seed: options.seed ?? randomBytes(4).readUInt32LE(0) % 2 ** 31,
       generations: options.generations ?? (bounded ? 1_000_000 : 100),
       sigma: options.sigma,

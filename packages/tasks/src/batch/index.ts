@@ -20,6 +20,7 @@ export { stackTargetFromEnv, type BatchStackTarget } from './stack-target.ts';
 export {
   DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, settleCmaesRun, type CmaesRunMeta, type CmaesRunRequest, type CmaesRunSettings, type NoiseHandling,
 } from './cmaes-run-settings.ts';
+export { populationForWorkers, type PopulationRequest } from './population-auto.ts';
 export {
   runBatchCmaes, type RunBatchCmaesOptions, type BatchSummary, type BatchCmaesFleet, type BatchFleetLaunch, type BatchFleetCounts,
   type BatchCmaesMetrics, type BatchCmaesProgress,

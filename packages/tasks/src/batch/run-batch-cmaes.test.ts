@@ -162,3 +162,18 @@ test('a run aborted after a generation stops with E_INTERRUPTED naming the resum
   assert.equal(resumed.generations, 3);
   assert.equal(resumed.lost_tasks, 0);
 });
+
+test('population auto: λ is fitted to the workers when the run starts and kept when it resumes with another worker count', { timeout: 60_000 }, async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'synkti-run-batch-cmaes-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const fresh = (): FleetLog => ({ survivor: [], takenDown: false, closed: false });
+  const common = { objective: 'sphere', dim: 3, seed: 3, population: 'auto' as const, stateDir, noticePollMs: 5000, resendAfterMs: 300_000, unscorable: 'fail' as const };
+  // dim 3: CMA-ES's default λ is 4 + ⌊3 ln 3⌋ = 7; on 2 workers, auto is 8.
+  const first = await runBatchCmaes({ ...common, generations: 2, run: 'auto-pop', workers: 2, launchFleet: memoryFleet(fresh(), false) });
+  assert.equal(first.evaluations, 2 * 8);
+  // On 3 workers auto would be 9: a resume keeps the run's 8, so it ends where an uninterrupted run ends.
+  const resumed = await runBatchCmaes({ ...common, objective: undefined, dim: undefined, seed: undefined, generations: 3, resume: 'auto-pop', workers: 3, launchFleet: memoryFleet(fresh(), false) });
+  assert.equal(resumed.evaluations, 3 * 8);
+  const straight = await runBatchCmaes({ ...common, generations: 3, population: 8, run: 'fixed-pop', workers: 2, launchFleet: memoryFleet(fresh(), false) });
+  assert.deepEqual({ best_f: resumed.best_f, mean: resumed.mean, sigma: resumed.sigma }, { best_f: straight.best_f, mean: straight.mean, sigma: straight.sigma });
+});
