@@ -27,6 +27,7 @@ test('synkti demo --on aws-emulator --shape pipelines: 6 jobs × 11 tasks verifi
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const result = await runCli(['demo', '--on', 'aws-emulator', '--shape', 'pipelines', '--json'], { cwd: dir, timeoutMs: 300_000 });
   assert.equal(result.code, 0, `${result.stdout}\n${result.stderr.slice(-4000)}`);
+  assert.doesNotMatch(result.stderr, /neither release nor image/, 'the demo does not warn the user about a stack it built itself');
   const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as AwsEmulatorPipelinesSummary;
   t.diagnostic(`pipelines demo: ${summary.seconds} s, ${summary.awsCalls} AWS calls, ${summary.replacements} replacements, ${summary.requeued} requeued`);
   assert.equal(summary.provider, 'aws-emulator');

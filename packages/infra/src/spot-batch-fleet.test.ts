@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isSynktiError } from '@synkti/core';
 import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
 import { cancelKeyOf, checkpointKeyOf } from '@synkti/tasks/coordinator';
+import { workerConfigFromStack } from '@synkti/tasks/batch';
 import {
   BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_DIMENSION, BATCH_METRIC_NAMESPACE, QUEUE_PAYLOADS_PREFIX, RUNS_PREFIX,
   SpotBatchFleet, type SpotBatchFleetArgs,
@@ -217,8 +218,26 @@ test('workers get every variable of the batch contract, so the default command r
   assert.equal(read.SYNKTI_OBJECTIVE, '/app/my-objective.js');
   const names = batchQueueNames(read.SYNKTI_CLUSTER!);
   assert.deepEqual([read.SYNKTI_TASK_QUEUE_URL, read.SYNKTI_RESULT_QUEUE_URL, read.SYNKTI_DEAD_LETTER_QUEUE_URL].map((u) => queueNameOfUrl(u!)), [names.tasks, names.results, names.tasksDeadLetter]);
-  for (const name of Object.keys(BATCH_WORKER_ENV)) assert.ok(env[name], `${name} is injected`);
+  // Every variable, except the state pools of a fleet that names none.
+  for (const name of Object.keys(BATCH_WORKER_ENV)) if (name !== 'SYNKTI_STATE_POOLS') assert.ok(env[name], `${name} is injected`);
+  assert.equal(env.SYNKTI_STATE_POOLS, undefined);
   assert.equal(env.SYNKTI_RUNS_PREFIX, BATCH_PREFIXES.runs);
+});
+
+test('statePools: the task definition carries SYNKTI_STATE_POOLS and the prefix, and a worker started with that environment fetches those pools', async () => {
+  const { resources } = await batch({ statePools: ['rosenbrock-data', 'tables.v2'] });
+  const container = JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions as string)[0] as { environment: Array<{ name: string; value: string }> };
+  const env = Object.fromEntries(container.environment.map((e) => [e.name, e.value]));
+  assert.equal(env.SYNKTI_STATE_POOLS, 'rosenbrock-data,tables.v2');
+  assert.equal(env.SYNKTI_STATE_POOLS_PREFIX, BATCH_PREFIXES.statePools);
+  // What `synkti batch worker` with no flags makes of exactly this environment.
+  const config = workerConfigFromStack(env);
+  assert.deepEqual(config.statePools, { names: ['rosenbrock-data', 'tables.v2'], bucket: env.SYNKTI_BUCKET, root: BATCH_PREFIXES.statePools });
+  // The task role may read them (and only read: the coordinator role uploads).
+  const task = ofType(resources, 'aws:iam/rolePolicy:RolePolicy').find((p) => p.name === 'batch-task');
+  const read = task && policyOf(task).Statement.find((s) => s.Sid === 'ReadStatePools');
+  assert.deepEqual(read?.Action, 's3:GetObject');
+  assert.match(String(read?.Resource), /\/state-pools\/\*$/);
 });
 
 test('secrets go through ECS secrets, never plain environment', async () => {
@@ -278,6 +297,9 @@ test('invalid inputs are refused, naming the field', async () => {
     [{ secrets: { TOKEN: 'plain' } }, /secrets\.TOKEN/],
     [{ backlogPerWorkerTarget: 0 }, /backlogPerWorkerTarget/],
     [{ vpcCidr: '10.0.0.0/24' }, /vpcCidr/],
+    [{ statePools: ['ok', '../etc'] }, /statePools\[1\] \(\.\.\/etc\): state pool name/],
+    [{ statePools: ['a', 'a'] }, /statePools\[1\] \("a"\) is listed twice/],
+    [{ statePools: Array.from({ length: 33 }, (_, i) => `p${i}`) }, /statePools has 33 pools \(at most 32\)/],
   ];
   for (const [args, field] of cases) {
     await assert.rejects(batch(args), (error: unknown) => {

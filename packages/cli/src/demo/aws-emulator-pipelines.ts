@@ -134,6 +134,9 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const apiKey = randomBytes(24).toString('base64url');
     const synthesizing = synthesizePipelineCluster({
       projectName: 'synkti',
+      // The tasks' image is this checkout (the demo runs them as local processes): without
+      // one, PipelineCluster warns a deploy that its tasks cannot start.
+      image: 'synkti-demo:this-checkout',
       pipelineModules: [HASH_PIPELINE],
       secrets: { SYNKTI_API_KEYS: `${apiKey}:demo` },
       // The stages' heartbeat timeout (a kill -9'd agent's tasks come back after it) and work per chunk.

@@ -36,6 +36,29 @@ export const BATCH_PREFIXES = {
   statePools: 'state-pools/',
 } as const;
 
+/** A state pool's name: also its directory in a worker's cache (`<cache>/<name>/`), so no "/" and no "..". */
+export const STATE_POOL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** Most state pools one worker reads (the names come from flags, variables and stack args: bounded). */
+export const MAX_STATE_POOLS = 32;
+
+/** Why `name` cannot name a state pool, or undefined when it can. */
+export function statePoolNameProblem(name: string): string | undefined {
+  return STATE_POOL_NAME.test(name) && !name.includes('..') ? undefined : `state pool name "${name.slice(0, 100)}" is not allowed`;
+}
+
+/** `a,b` (SYNKTI_STATE_POOLS, repeated `--pool`) → the names, trimmed, empty ones and duplicates dropped. Not checked: see statePoolNameProblem. */
+export function splitStatePoolNames(values: readonly string[]): string[] {
+  return [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+}
+
+/** The check of SYNKTI_STATE_POOLS: at most MAX_STATE_POOLS names, each a pool name. */
+function statePoolsCheck(value: string): string | undefined {
+  const names = splitStatePoolNames([value]);
+  if (names.length > MAX_STATE_POOLS) return `names ${names.length} state pools (at most ${MAX_STATE_POOLS})`;
+  const bad = names.find((name) => statePoolNameProblem(name) !== undefined);
+  return bad === undefined ? undefined : `names "${bad.slice(0, 100)}", which is not a state pool name (1-63 lower-case letters, digits, ".", "_" and "-", comma-separated)`;
+}
+
 /** Variables SpotBatchFleet injects into every worker task (and the coordinator's `coordinatorEnv`). */
 export const BATCH_WORKER_ENV = {
   SYNKTI_CLUSTER: {
@@ -65,6 +88,12 @@ export const BATCH_WORKER_ENV = {
     from: 'SpotBatchFleet (constant BATCH_PREFIXES.statePools)',
     description: 'prefix of state pools',
     check: stackChecks.prefix,
+    optional: true,
+  },
+  SYNKTI_STATE_POOLS: {
+    from: 'SpotBatchFleet arg statePools',
+    description: 'state pools every worker fetches (each file checked) before its first task, comma-separated; none when unset',
+    check: statePoolsCheck,
     optional: true,
   },
   SYNKTI_OBJECTIVE: {

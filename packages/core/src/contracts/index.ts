@@ -40,6 +40,10 @@ export {
   batchRunScope,
   batchCheckpointKeys,
   queueNameOfUrl,
+  STATE_POOL_NAME,
+  MAX_STATE_POOLS,
+  statePoolNameProblem,
+  splitStatePoolNames,
   type BatchWorkerEnvName,
 } from './batch-contract.ts';
 export { PIPELINE_AGENT_ENV, type PipelineAgentEnvName } from './pipelines-contract.ts';

@@ -15,7 +15,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, parseDuration } from '@synkti/core';
-import { BATCH_PREFIXES, BATCH_WORKER_ENV, batchQueueNames, type BatchWorkerEnvName } from '@synkti/core/contracts';
+import { BATCH_PREFIXES, BATCH_WORKER_ENV, MAX_STATE_POOLS, batchQueueNames, statePoolNameProblem, type BatchWorkerEnvName } from '@synkti/core/contracts';
 import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
@@ -110,6 +110,14 @@ export interface SpotBatchFleetArgs {
    * @default 'rosenbrock'
    */
   objective?: string | undefined;
+  /**
+   * State pools every worker fetches before its first task (SYNKTI_STATE_POOLS): names of
+   * pools uploaded with `synkti batch pool upload NAME DIR` to this fleet's bucket under
+   * `state-pools/`; each file is checked against its SHA-256, and the objective reads pool
+   * NAME at `$SYNKTI_STATE_POOLS_DIR/NAME/`. A missing pool stops the worker before any task.
+   * @default none
+   */
+  statePools?: string[] | undefined;
   /** Plain (non-secret) environment of the workers. Names that look secret are refused. @default {} */
   environmentVariables?: Record<string, string> | undefined;
   /** Secret environment: name → Secrets Manager or SSM parameter ARN (fetched by ECS, never in the task definition). @default {} */
@@ -193,6 +201,7 @@ interface ResolvedBatchArgs {
   maxReceiveCount: number;
   command: string[];
   objective: string;
+  statePools: string[];
   env: Record<string, string>;
   secrets: Record<string, string>;
   vpcCidr: string;
@@ -205,6 +214,18 @@ interface ResolvedBatchArgs {
   versioning: boolean;
   deletionProtection: boolean;
   runRetentionDays: number | undefined;
+}
+
+/** `statePools`: pool names (the contract's rule), no duplicates, at most MAX_STATE_POOLS. */
+function checkStatePools(names: readonly string[]): string[] {
+  if (!Array.isArray(names)) throw inputError(C, 'statePools', 'is not a list of pool names', "pass e.g. statePools: ['rosenbrock-data']");
+  if (names.length > MAX_STATE_POOLS) throw inputError(C, 'statePools', `has ${names.length} pools (at most ${MAX_STATE_POOLS})`, 'put the inputs a worker needs into fewer pools');
+  names.forEach((name, i) => {
+    const problem = typeof name === 'string' ? statePoolNameProblem(name) : 'is not a string';
+    if (problem !== undefined) throw inputError(C, `statePools[${i}]`, `(${String(name).slice(0, 100)}): ${problem}`, 'use 1-63 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit: the name given to `synkti batch pool upload`');
+    if (names.indexOf(name) !== i) throw inputError(C, `statePools[${i}]`, `("${name}") is listed twice`, 'list each pool once');
+  });
+  return [...names];
 }
 
 export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): ResolvedBatchArgs {
@@ -252,6 +273,7 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   const backlogSource = args.backlogSource ?? 'coordinator';
   if (backlogSource !== 'coordinator' && backlogSource !== 'queue') throw inputError(C, 'backlogSource', `"${String(backlogSource)}" is not coordinator or queue`, "use 'coordinator' (the coordinator publishes Synkti/Batch) or 'queue'");
   const scaleToZeroMinutes = Math.max(1, Math.round(seconds('scaleToZeroAfter', args.scaleToZeroAfter ?? '5 minutes', 60, 86_400) / 60));
+  const statePools = checkStatePools(args.statePools ?? []);
   if (args.redis) {
     checkInt(C, 'redis.numNodes', args.redis.numNodes ?? 1, 1, 6);
     if (args.redis.authToken === undefined || args.redis.authToken === '') throw inputError(C, 'redis.authToken', 'is missing', 'pass a secret AUTH token (config.requireSecret)');
@@ -261,7 +283,7 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
     visibilitySeconds, retentionSeconds, maxReceiveCount,
     command: args.command ?? ['synkti', 'batch', 'worker'],
     objective: args.objective ?? DEFAULT_BATCH_OBJECTIVE,
-    env, secrets, vpcCidr,
+    statePools, env, secrets, vpcCidr,
     azCount: checkInt(C, 'azCount', args.azCount ?? p.azCount, 2, 6),
     nat: args.natGateway ?? p.natGateway,
     backlogTarget, backlogSource, scaleToZeroMinutes,
@@ -572,7 +594,8 @@ function createWorkers(
 
 /** The worker container: every variable of the batch contract, so `synkti batch worker` with no flags has what it needs. */
 function workerContainerDefinitions(a: ResolvedBatchArgs, image: BatchImage, queues: BatchQueues, bucket: SecureBucket, logGroup: aws.cloudwatch.LogGroup): pulumi.Output<string> {
-  const stackEnv: Record<BatchWorkerEnvName, pulumi.Input<string>> = {
+  // SYNKTI_STATE_POOLS only when the fleet names pools: unset, workers fetch none.
+  const stackEnv: Record<Exclude<BatchWorkerEnvName, 'SYNKTI_STATE_POOLS'>, pulumi.Input<string>> & { SYNKTI_STATE_POOLS?: string } = {
     SYNKTI_CLUSTER: a.cluster,
     SYNKTI_TASK_QUEUE_URL: queues.tasks.url,
     SYNKTI_RESULT_QUEUE_URL: queues.results.url,
@@ -580,6 +603,7 @@ function workerContainerDefinitions(a: ResolvedBatchArgs, image: BatchImage, que
     SYNKTI_BUCKET: bucket.name,
     SYNKTI_RUNS_PREFIX: RUNS_PREFIX,
     SYNKTI_STATE_POOLS_PREFIX: STATE_POOLS_PREFIX,
+    ...(a.statePools.length > 0 ? { SYNKTI_STATE_POOLS: a.statePools.join(',') } : {}),
     SYNKTI_OBJECTIVE: a.objective,
     AWS_REGION: a.region,
   };

@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
-import { BATCH_WORKER_ENV, batchQueueNames, queueNameOfUrl, readStackEnvironment } from '@synkti/core/contracts';
+import { BATCH_WORKER_ENV, MAX_STATE_POOLS, batchQueueNames, queueNameOfUrl, readStackEnvironment, splitStatePoolNames } from '@synkti/core/contracts';
 import type { BatchResultValue } from '../coordinator/types.ts';
 import { createEvaluationHandler } from '../coordinator/evaluation-handler.ts';
 import { validateRunId } from '../coordinator/batch-task.ts';
@@ -73,8 +73,6 @@ export interface WorkerStatePools {
 
 /** The variable the objective finds its pools under: pool `<name>` is `$SYNKTI_STATE_POOLS_DIR/<name>/`. */
 export const STATE_POOLS_DIR_ENV = 'SYNKTI_STATE_POOLS_DIR';
-/** Most pools one worker reads (names come from flags and variables: bounded). */
-const MAX_STATE_POOLS = 32;
 
 export const DEFAULT_WORKER_LEASE_MS = 10_000;
 
@@ -83,7 +81,7 @@ export const DEFAULT_WORKER_LEASE_MS = 10_000;
  * where they came from in the error), duplicates dropped.
  */
 export function parseStatePoolNames(values: readonly string[], field: string): string[] {
-  const names = [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+  const names = splitStatePoolNames(values);
   if (names.length > MAX_STATE_POOLS) {
     throw new SynktiError('E_USAGE', `${field}: ${names.length} state pools, more than ${MAX_STATE_POOLS}`, { hint: 'put the inputs a worker needs into fewer pools' });
   }
@@ -136,12 +134,8 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
       });
     }
   }
-  let pools: string[] = [];
-  try {
-    pools = parseStatePoolNames([env.SYNKTI_STATE_POOLS ?? ''], 'SYNKTI_STATE_POOLS');
-  } catch (error) {
-    throw new SynktiError('E_CONFIG_STACK_ENV', (error as Error).message, { hint: 'set SYNKTI_STATE_POOLS to the comma-separated names of pools uploaded with `synkti batch pool upload`' });
-  }
+  // Checked by the contract (SYNKTI_STATE_POOLS: each a pool name, at most MAX_STATE_POOLS).
+  const pools = splitStatePoolNames([v.SYNKTI_STATE_POOLS ?? '']);
   const stateDir = resolveBatchStateDir(undefined);
   return {
     kind: 'synkti.batch.worker', backend: 'sqs', queueScope: cluster, createQueues: false, objective: v.SYNKTI_OBJECTIVE!,
