@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Agent as HttpAgent, get as httpGet } from 'node:http';
 import { connect } from 'node:net';
-import { AgentApi } from './agent-api.ts';
+import { AGENT_API_KEEP_ALIVE_HINT_S, AGENT_API_KEEP_ALIVE_MS, AgentApi } from './agent-api.ts';
 import { createLogger } from './logger.ts';
 
 const SECRET = 'test-secret-0123456789abcdef';
@@ -53,4 +54,55 @@ test('garbage input gets 4xx answers and the API keeps serving', async (t) => {
   const after = await fetch(`${url}/v1/echo`, { method: 'POST', headers: auth, body: JSON.stringify({ a: 1 }) });
   assert.equal(after.status, 200);
   assert.deepEqual(await after.json(), { got: { a: 1 } });
+});
+
+test('a kept-alive connection reused past the advertised idle timeout is served, never reset', async (t) => {
+  const url = await startApi(t);
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  t.after(() => socket.destroy());
+  let received = '';
+  let closedAt: number | undefined;
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+  socket.on('close', () => { closedAt = Date.now(); });
+  socket.on('error', () => {});
+  const request = `GET /status HTTP/1.1\r\nhost: agent\r\nauthorization: Bearer ${SECRET}\r\n\r\n`;
+  /** Sends one request on the socket and waits for its whole answer (bounded). */
+  const exchange = async (): Promise<string> => {
+    received = '';
+    socket.write(request);
+    const until = Date.now() + 5000;
+    while (!/\r\n\r\n\{"ok":true\}$/.test(received) && closedAt === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return received;
+  };
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const first = await exchange();
+  assert.match(first, /^HTTP\/1\.1 200 /);
+  // Clients are told less than the server keeps: pools that read the hint let go first.
+  assert.match(first, new RegExp(`\\r\\nkeep-alive: timeout=${AGENT_API_KEEP_ALIVE_HINT_S}\\r\\n`, 'i'));
+  assert.equal(first.match(/keep-alive: timeout=/gi)?.length, 1, 'one hint, not also the one Node derives from keepAliveTimeout');
+  assert.ok(AGENT_API_KEEP_ALIVE_MS >= AGENT_API_KEEP_ALIVE_HINT_S * 1000 + 20_000, 'a wide gap between the hint and the real idle timeout');
+  // Idle past the hint, where a server that means its hint (the 5 s this API used to keep) has
+  // closed: a client whose timer fired late would reuse the socket just about now.
+  const idleMs = AGENT_API_KEEP_ALIVE_HINT_S * 1000 + 1500;
+  await new Promise((r) => setTimeout(r, idleMs));
+  assert.equal(closedAt, undefined, `the server kept the idle connection past ${idleMs} ms`);
+  const second = await exchange();
+  assert.match(second, /^HTTP\/1\.1 200 [^]*\{"ok":true\}$/, `the reused socket was served: ${JSON.stringify(second)}`);
+});
+
+test("Node's keep-alive agent (the CLI's agent reads) lets an idle socket go well before the server does", async (t) => {
+  const url = await startApi(t);
+  const agent = new HttpAgent({ keepAlive: true, timeout: 60_000 });
+  t.after(() => agent.destroy());
+  const idleTimeout = await new Promise<number>((resolve, reject) => {
+    const req = httpGet(`${url}/status`, { agent, headers: auth }, (res) => {
+      res.resume();
+      // Once the answer is read the socket goes back to the pool with the idle timeout the hint set.
+      res.on('end', () => setImmediate(() => resolve(req.socket?.timeout ?? -1)));
+    });
+    req.on('error', reject);
+  });
+  assert.ok(idleTimeout > 0 && idleTimeout <= AGENT_API_KEEP_ALIVE_HINT_S * 1000, `pooled idle timeout ${idleTimeout} ms`);
+  assert.ok(AGENT_API_KEEP_ALIVE_MS - idleTimeout >= 20_000);
 });

@@ -32,6 +32,17 @@ export interface AgentApiOptions {
   mount?: { owns(pathname: string): boolean; handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> } | undefined;
 }
 
+/**
+ * How long an idle kept-alive connection stays open on the server, and how long clients are
+ * told it does (the `Keep-Alive: timeout=` hint). The hint is well below the truth: pools
+ * that read it (Node's http.Agent, undici's fetch) drop an idle socket a second or two
+ * before the hint, so with hint = truth a client that reuses a socket just as the server
+ * closes it (a stalled event loop is enough) gets a reset, and fetch does not retry one.
+ * A 25 s gap makes that need a 25 s stall.
+ */
+export const AGENT_API_KEEP_ALIVE_MS = 30_000;
+export const AGENT_API_KEEP_ALIVE_HINT_S = 5;
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -52,16 +63,18 @@ export class AgentApi {
 
   async start(): Promise<{ port: number; url: string }> {
     const server = createServer((req, res) => {
+      // Replaces the hint Node would derive from keepAliveTimeout (see AGENT_API_KEEP_ALIVE_MS).
+      res.setHeader('keep-alive', `timeout=${AGENT_API_KEEP_ALIVE_HINT_S}`);
       this.handle(req, res).catch((error: unknown) => {
         this.options.logger.error({ err: error }, 'agent API handler failed');
         if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
         else res.destroy();
       });
     });
-    // Slow or stuck clients must not pin the agent's sockets.
+    // Slow or stuck clients must not pin the agent's sockets (an idle kept-alive one is let go after 30 s).
     server.headersTimeout = 5000;
     server.requestTimeout = 10_000;
-    server.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = AGENT_API_KEEP_ALIVE_MS;
     server.on('clientError', (_error, socket) => socket.destroy());
     this.server = server;
     const host = this.options.host ?? '127.0.0.1';
