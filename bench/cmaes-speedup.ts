@@ -1,63 +1,81 @@
 /**
- * Distributed CMA-ES speed-up: the same run (same seed) with 1, 2 and 4 local spot
- * workers, on an objective that takes 50 ms per evaluation.
+ * Distributed CMA-ES speed-up with a straggler: the same run (same seed, same λ, so the
+ * same evaluations and the same answer) with 1 worker and with 4 workers of which one is
+ * deliberately slow, on an objective that takes 50 ms per evaluation.
  *
- *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population N] [--dim 10] [--workers 1,2,4]
- *       [--slow-worker 2] [--spike-factor 10] [--spike-prob 0.1]
+ *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population 32|auto] [--dim 10]
+ *       [--workers 1,4] [--slow-worker 1.5] [--spike-factor 10] [--spike-prob 0] [--repeat 3] [--target 3.5] [--skip-old]
  *
- * Each configuration is a real `synkti batch cmaes` (coordinator process, worker
- * instances on the local cloud, the local SQLite queue). Time per configuration is the
- * sum of generation times from the run's metrics, leaving out generation 1 (it includes
- * the workers' boot). `--mode sleep` (default) waits 50 ms without using the CPU, which
- * measures the distribution itself on a shared machine; `--mode busy` does a fixed amount
- * of CPU work calibrated to 50 ms on one core at start, which also measures the cores
- * available (this machine's free cores cap it).
+ * Each configuration is a real `synkti batch cmaes` (coordinator process, worker instances
+ * on the local cloud, the local SQLite queue). Its time is the sum of its generation times
+ * from the run's metrics, leaving out generation 1 (it includes the workers' boot): the
+ * wall time of λ × (generations − 1) evaluations (160 at λ 32 and 6 generations), the same
+ * in every configuration. The checkpoint written
+ * between two generations is not in a generation's time; `speedup_with_checkpoints` is the
+ * same ratio over the whole span from generation 1's end to the last one's (checkpoints
+ * and metrics included).
  *
- * The straggler: in every multi-worker configuration one worker (the first process to
- * evaluate; it claims a lock file) is `--slow-worker` times slower ON AVERAGE, the way real
- * stragglers are: mostly a little slower (an older instance type in a diversified spot
- * pool), with occasional long stalls (CPU steal from a neighbour, a pause): each of its
- * evaluations takes `--spike-factor` × with probability `--spike-prob`, else the factor
- * that makes the mean `--slow-worker` (2, 10, 0.1: 1.11× nine times in ten, 10× once; a
- * fixed seed, so every run sees the same sequence). `--spike-prob 0` makes it uniformly
- * slow. The coordinator re-issues a straggling candidate to an idle worker (first result
- * wins); the results must not depend on which copy won: every configuration must end with
- * the same best f (checked).
+ * Speed-up = time of 1 normal worker / time of N workers (one of them slow), per round; the
+ * median over `--repeat` rounds (1 and N workers run back to back in each round, so load
+ * drift hits both).
  *
- * Population: the CLI's default rule, 4 + ⌊3 ln dim⌋ (10 at dim 10), unless --population.
+ * The straggler (multi-worker runs only): one worker (the first process to evaluate; it
+ * claims a lock file) is `--slow-worker` times slower on average. Default: uniformly 1.5×
+ * slower, an instance of an older generation in a diversified spot pool. With
+ * `--spike-prob P` it is instead mostly a little slower with occasional stalls of
+ * `--spike-factor` × (a fixed seed, so every run sees the same sequence). The coordinator
+ * re-issues a straggling candidate to an idle worker (first result wins); every
+ * configuration must end with the same best f (checked).
  *
- * Bounds printed beside the measured speed-up, in units of the one-worker (all fast) run:
+ * Population: 32 by default, 8 candidates per worker at 4 workers. A generation waits for
+ * its last candidate, so what a straggler costs is at most about one slow evaluation per
+ * generation: the more candidates per worker, the smaller that share. `--population auto`
+ * is the CLI's rule (the smallest multiple of the workers at least CMA-ES's default, 12 at
+ * dim 10 on 4 workers), fitted to the largest worker count and used by every configuration.
+ *
+ * Bounds printed beside the measured speed-up, in units of the one-worker run:
  * - capacity_bound: Σ worker speeds = (w − 1) + 1/slow: no scheduler delivers more
- *   evaluations per second (with a slow worker 2× slower, 3.5 at 4 workers);
+ *   evaluations per second (a worker 1.5× slower: 3.67 at 4 workers);
  * - barrier_ceiling: the best any scheduler can do while a generation waits for all of its
  *   candidates, with the slow worker at its mean speed (whole tasks, no overhead): least T
- *   with Σ ⌊T / d_i⌋ ≥ population (λ 10, 4 workers: 3.33; λ 12: 3.0; λ 14: 3.5).
- * Ends with {"bench":"cmaes-speedup","workers":[1,2,4],"speedup":[..],"capacity_bound":[..],
- * "barrier_ceiling":[..],"identical_results":true,...}.
+ *   with Σ ⌊T / d_i⌋ ≥ λ (1.5× slower, 4 workers: λ 32 → 3.56, λ 12 → 3.0).
+ *
+ * Unless --skip-old, the previous setup runs too, for comparison: λ 10 (the CLI default),
+ * the slow worker 2× slower on average (1.11× nine times in ten, a 10× stall once in ten);
+ * its capacity bound at 4 workers is 3.5 and its barrier ceiling 3.33.
+ *
+ * Ends with {"bench":"cmaes-speedup","claim":{"workers":4,"speedup":..,"target":3.5,"met":..},
+ * "setup":{..},"workers":[1,4],"speedup":[..],"capacity_bound":[..],"barrier_ceiling":[..],
+ * "old_setup":{..},"identical_results":true,"load1_median":..}.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { populationForWorkers } from '../packages/tasks/src/batch/population-auto.ts';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { onExit } from './lib/children.ts';
-import { round } from './lib/stats.ts';
+import { median, round } from './lib/stats.ts';
 
 const HELP = `usage: npm run bench -- cmaes-speedup [options]
 
-Distributed CMA-ES with 1, 2, 4 local workers on a 50 ms objective (same seed).
+Distributed CMA-ES, 1 worker vs 4 workers of which one is slow (same seed, same evaluations).
   --eval-ms N        time per evaluation (default 50)
   --mode M           sleep (default: waits, no CPU) or busy (CPU work calibrated to --eval-ms on one core)
   --generations N    generations per run (default 6; the first is not timed)
-  --population N     candidates per generation (default: the CLI's 4 + floor(3 ln dim), 10 at dim 10)
+  --population N     candidates per generation (default 32: 8 per worker at 4 workers); auto: the CLI's
+                     rule for the largest worker count (the smallest multiple of it at least 4 + floor(3 ln dim))
   --dim N            dimension (default 10)
-  --workers LIST     worker counts (default 1,2,4)
+  --workers LIST     worker counts (default 1,4; the first is the baseline)
   --slow-worker F    with 2 or more workers, one of them (the first to evaluate) takes F times as long per
-                     evaluation on average (default 2; 1: none slow); the coordinator re-issues stragglers to idle workers
-  --spike-factor K   the slow worker's occasional stall: K times as long (default 10)
-  --spike-prob P     how often the slow worker stalls, 0..1 (default 0.1; 0: uniformly F times slower)
-Prints one JSON line per configuration, then {"bench":"cmaes-speedup","workers":[..],"speedup":[..],"capacity_bound":[..],"barrier_ceiling":[..]}.`;
+                     evaluation on average (default 1.5; 1: none slow); the coordinator re-issues stragglers to idle workers
+  --spike-factor K   with --spike-prob: the slow worker's occasional stall, K times as long (default 10)
+  --spike-prob P     how often the slow worker stalls, 0..1 (default 0: uniformly F times slower)
+  --repeat N         rounds; the speed-up reported is the median of the rounds' (default 3)
+  --target X         the claim checked at the largest worker count (default 3.5)
+  --skip-old         do not run the previous setup (λ 10, 2x slower on average with 10x stalls) for comparison
+Prints one JSON line per run, then the summary line {"bench":"cmaes-speedup","claim":{..},...}.`;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'packages/cli/bin/synkti.mjs');
@@ -84,7 +102,18 @@ function calibrate(ms: number): number {
   return Math.round((probe * ms) / best);
 }
 
-interface RunResult { workers: number; timedMs: number; generationMs: number[]; bestF: number; wallMs: number; population: number; reissued: number }
+/** How the slow worker is slow, and the population every configuration of a setup uses. */
+interface Setup {
+  name: 'claim' | 'old';
+  slowFactor: number;
+  spikeFactor: number;
+  spikeProb: number;
+  /** The slow worker's factor when it does not stall (its mean is slowFactor). */
+  usualFactor: number;
+  population: number;
+}
+
+interface RunResult { workers: number; round: number; timedMs: number; spanMs: number; generationMs: number[]; bestF: number; population: number; reissued: number; load1: number }
 
 /**
  * Shortest time in which `workers` (one of them `slowFactor` times slower) can finish `tasks`
@@ -117,6 +146,18 @@ function runCli(args: string[], cwd: string): Promise<{ code: number | null; std
   });
 }
 
+function usualFactorOf(slowFactor: number, spikeFactor: number, spikeProb: number): number {
+  const usual = spikeProb === 0 ? slowFactor : (slowFactor - spikeProb * spikeFactor) / (1 - spikeProb);
+  // Rounding (1.4 − 0.5) / 0.9 gives 0.999…: a worker at full speed between stalls is allowed.
+  return Math.abs(usual - 1) < 1e-9 ? 1 : usual;
+}
+
+function describe(setup: Setup): string {
+  if (setup.slowFactor <= 1) return 'none';
+  if (setup.spikeProb > 0) return `one worker ${setup.slowFactor}x slower on average (${round(setup.usualFactor, 3)}x, ${setup.spikeFactor}x ${round(setup.spikeProb * 100, 1)}% of the time)`;
+  return `one worker ${setup.slowFactor}x slower`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.has('help')) {
@@ -128,47 +169,52 @@ export async function main(argv: string[]): Promise<void> {
   if (mode !== 'sleep' && mode !== 'busy') throw new Error(`--mode must be sleep or busy, got "${mode}"`);
   const generations = Math.round(numberArg(args, 'generations', 6));
   if (generations < 2) throw new Error('--generations must be at least 2 (the first is not timed)');
-  // Omitted: the CLI picks its default (4 + ⌊3 ln dim⌋), read back from the run's metrics.
-  const populationArg = args.has('population') ? Math.round(numberArg(args, 'population', 0)) : undefined;
   const dim = Math.round(numberArg(args, 'dim', 10));
-  const workerCounts = (args.get('workers') ?? '1,2,4').split(',').map((w) => {
+  const workerCounts = (args.get('workers') ?? '1,4').split(',').map((w) => {
     const n = Number(w);
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--workers: "${w}" is not a worker count from 1 to 64`);
     return n;
   });
+  const repeat = Math.round(numberArg(args, 'repeat', 3));
+  const target = numberArg(args, 'target', 3.5);
+  const maxWorkers = Math.max(...workerCounts);
+  const populationRaw = args.get('population') ?? '32';
+  const population = populationRaw === 'auto' ? populationForWorkers(dim, maxWorkers) : Math.round(numberArg(args, 'population', 32));
+  if (population < 2) throw new Error(`--population must be at least 2, got "${populationRaw}"`);
 
-  const slowFactor = numberArg(args, 'slow-worker', 2);
+  const slowFactor = numberArg(args, 'slow-worker', 1.5);
   if (!Number.isFinite(slowFactor) || slowFactor < 1) throw new Error(`--slow-worker must be a factor of at least 1, got "${args.get('slow-worker')}"`);
   const spikeFactor = numberArg(args, 'spike-factor', 10);
   // Not numberArg: 0 (no stalls) is allowed.
-  const spikeProb = args.has('spike-prob') ? Number(args.get('spike-prob')) : 0.1;
+  const spikeProb = args.has('spike-prob') ? Number(args.get('spike-prob')) : 0;
   if (!(spikeProb >= 0 && spikeProb < 1)) throw new Error(`--spike-prob must be from 0 up to (not including) 1, got "${args.get('spike-prob')}"`);
-  // The slow worker's usual factor, so that its mean is slowFactor.
-  const usualFactor = spikeProb === 0 ? slowFactor : (slowFactor - spikeProb * spikeFactor) / (1 - spikeProb);
+  const usualFactor = usualFactorOf(slowFactor, spikeFactor, spikeProb);
   if (slowFactor > 1 && usualFactor < 1) {
     throw new Error(`--slow-worker ${slowFactor} cannot be the mean with stalls of ${spikeFactor}x ${spikeProb * 100}% of the time (the rest would be faster than a fast worker); lower --spike-prob or --spike-factor`);
   }
-  const spiky = slowFactor > 1 && spikeProb > 0;
+  const setups: Setup[] = [{ name: 'claim', slowFactor, spikeFactor, spikeProb: slowFactor > 1 ? spikeProb : 0, usualFactor, population }];
+  // The previous setup: the CLI's default λ and a slow worker 2× slower on average through 10× stalls.
+  if (!args.has('skip-old')) setups.push({ name: 'old', slowFactor: 2, spikeFactor: 10, spikeProb: 0.1, usualFactor: usualFactorOf(2, 10, 0.1), population: 4 + Math.floor(3 * Math.log(dim)) });
 
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-cmaes-'));
   onExit(() => rmSync(dir, { recursive: true, force: true }));
   const cmaes = pathToFileURL(join(ROOT, 'packages/tasks/src/cmaes/index.ts')).href;
   const iterations = mode === 'busy' ? calibrate(evalMs) : 0;
-  /** The objective module of one configuration; with a slow worker, the first process to evaluate claims the lock and is slow. */
-  const objectiveFor = (workers: number): string => {
-    const file = join(dir, `slow-sphere-w${workers}.mjs`);
-    const slow = workers > 1 && slowFactor > 1;
+  /** The objective module of one run; with a slow worker, the first process to evaluate claims the lock and is slow. */
+  const objectiveFor = (setup: Setup, workers: number, tag: string): string => {
+    const file = join(dir, `slow-sphere-${tag}.mjs`);
+    const slow = workers > 1 && setup.slowFactor > 1;
     writeFileSync(file, [
       `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
       "import { openSync } from 'node:fs';",
-      `const LOCK = ${JSON.stringify(join(dir, `slow-w${workers}.lock`))};`,
+      `const LOCK = ${JSON.stringify(join(dir, `slow-${tag}.lock`))};`,
       // Decided at the first evaluation, not at load: the coordinator loads the module too.
       `let slow;`,
       `const IS_SLOW = () => (slow ??= ${slow} && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })());`,
       // A fixed-seed generator (LCG): every run's slow worker stalls on the same evaluations of its own.
       `let seed = 12345;`,
       `const next = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296; };`,
-      `const FACTOR_OF = () => (IS_SLOW() ? (${spikeProb} > 0 && next() < ${spikeProb} ? ${spikeFactor} : ${usualFactor}) : 1);`,
+      `const FACTOR_OF = () => (IS_SLOW() ? (${setup.spikeProb} > 0 && next() < ${setup.spikeProb} ? ${setup.spikeFactor} : ${setup.usualFactor}) : 1);`,
       `const EVAL_MS = ${evalMs};`,
       mode === 'sleep'
         ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS * FACTOR_OF())); return builtinObjectives.sphere(x); }'
@@ -177,56 +223,93 @@ export async function main(argv: string[]): Promise<void> {
     ].join('\n'));
     return file;
   };
-  const straggler = slowFactor <= 1 ? 'none'
-    : spiky ? `one worker ${slowFactor}x slower on average (${round(usualFactor, 3)}x, ${spikeFactor}x ${spikeProb * 100}% of the time)`
-      : `one worker ${slowFactor}x slower`;
-  log(`cmaes-speedup: ${evalMs} ms per evaluation (${mode}), dim ${dim}, population ${populationArg ?? 'CLI default'}, ${generations} generations, workers ${workerCounts.join(', ')}`
-    + `, straggler in multi-worker runs: ${straggler}; ${cpus().length} CPU(s)`);
-
-  const results: RunResult[] = [];
-  for (const workers of workerCounts) {
-    const stateDir = join(dir, `state-${workers}`);
-    const run = `speedup-w${workers}`;
-    const started = Date.now();
-    const objective = objectiveFor(workers);
-    const out = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', String(dim), ...(populationArg === undefined ? [] : ['--population', String(populationArg)]),
-      '--generations', String(generations), '--seed', '7', '--workers', String(workers), '--run', run, '--state-dir', stateDir, '--json'], dir);
-    if (out.code !== 0) throw new Error(`synkti batch cmaes with ${workers} worker(s) failed (${out.code}):\n${out.stderr}`);
-    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number; tasks_sent: number };
-    if (summary.lost_tasks !== 0) throw new Error(`${workers} worker(s): lost_tasks ${summary.lost_tasks}`);
-    const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    const records = lines.map((l) => JSON.parse(l) as { generationMs?: number; populationSize?: number; counters?: { reissued?: number } });
-    const generationMs = records.flatMap((m) => (m.generationMs === undefined ? [] : [m.generationMs]));
-    const population = records.find((m) => m.populationSize !== undefined)?.populationSize;
-    if (population === undefined || (populationArg !== undefined && population !== populationArg)) {
-      throw new Error(`${workers} worker(s): the run's metrics give population ${String(population)}, expected ${populationArg ?? 'the CLI default'}`);
-    }
-    const reissued = (JSON.parse(lines[lines.length - 1]!) as { counters?: { reissued?: number } }).counters?.reissued ?? 0;
-    const timedMs = generationMs.slice(1).reduce((a, b) => a + b, 0);
-    const result: RunResult = { workers, timedMs, generationMs, bestF: summary.best_f, wallMs: Date.now() - started, population, reissued };
-    results.push(result);
-    console.log(JSON.stringify({
-      bench: 'cmaes-speedup', workers, eval_ms: evalMs, mode, timed_generations: generations - 1, timed_ms: timedMs,
-      ms_per_generation: round(timedMs / (generations - 1), 1), ideal_ms_per_generation: Math.ceil(population / workers) * evalMs,
-      barrier_ms_per_generation: barrierMakespan(population, workers, evalMs, slowFactor),
-      best_f: result.bestF, wall_ms: result.wallMs, population, slow_worker_factor: workers > 1 ? slowFactor : 1, reissued, tasks_sent: summary.tasks_sent,
-    }));
+  const evaluations = (setup: Setup): number => setup.population * (generations - 1);
+  for (const setup of setups) {
+    log(`cmaes-speedup ${setup.name}: ${evalMs} ms per evaluation (${mode}), dim ${dim}, λ ${setup.population}, ${generations} generations `
+      + `(${evaluations(setup)} timed evaluations per run), workers ${workerCounts.join(', ')}, straggler in multi-worker runs: ${describe(setup)}; `
+      + `capacity bound ${workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(workerCounts[0]!, setup.slowFactor), 2)).join(' / ')}, `
+      + `barrier ceiling ${workerCounts.map((w) => round(barrierMakespan(setup.population, workerCounts[0]!, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)).join(' / ')}`);
   }
-  const identical = results.every((r) => r.bestF === results[0]!.bestF);
-  if (!identical) throw new Error(`same seed, different results: ${results.map((r) => `${r.workers}: ${r.bestF}`).join(', ')}`);
-  const population = results[0]!.population;
-  if (results.some((r) => r.population !== population)) throw new Error(`the runs used different populations: ${results.map((r) => r.population).join(', ')}`);
-  const base = results[0]!.timedMs;
+  log(`${repeat} round(s); ${cpus().length} CPU(s); load average now ${loadavg().map((l) => round(l, 2)).join(', ')}`);
+
+  const results = new Map<Setup, RunResult[]>(setups.map((s) => [s, []]));
+  for (let r = 1; r <= repeat; r += 1) {
+    for (const setup of setups) {
+      for (const workers of workerCounts) {
+        const tag = `${setup.name}-w${workers}-r${r}`;
+        const stateDir = join(dir, `state-${tag}`);
+        const run = `speedup-${tag}`;
+        const load1 = loadavg()[0]!;
+        const out = await runCli(['batch', 'cmaes', '--objective', objectiveFor(setup, workers, tag), '--dim', String(dim), '--population', String(setup.population),
+          '--generations', String(generations), '--seed', '7', '--workers', String(workers), '--run', run, '--state-dir', stateDir, '--json'], dir);
+        if (out.code !== 0) throw new Error(`synkti batch cmaes with ${workers} worker(s) failed (${out.code}):\n${out.stderr}`);
+        const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number; tasks_sent: number };
+        if (summary.lost_tasks !== 0) throw new Error(`${workers} worker(s): lost_tasks ${summary.lost_tasks}`);
+        const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n');
+        const records = lines.map((l) => JSON.parse(l) as { generationMs?: number; populationSize?: number; at?: number; counters?: { reissued?: number } })
+          .filter((m) => m.generationMs !== undefined);
+        const generationMs = records.map((m) => m.generationMs!);
+        const runPopulation = records[0]?.populationSize;
+        if (runPopulation !== setup.population || records.length !== generations) {
+          throw new Error(`${workers} worker(s): the run's metrics give λ ${String(runPopulation)} over ${records.length} generations, expected λ ${setup.population} over ${generations}`);
+        }
+        const reissued = records[records.length - 1]!.counters?.reissued ?? 0;
+        const result: RunResult = {
+          workers, round: r, timedMs: generationMs.slice(1).reduce((a, b) => a + b, 0), spanMs: records[records.length - 1]!.at! - records[0]!.at!,
+          generationMs, bestF: summary.best_f, population: setup.population, reissued, load1,
+        };
+        results.get(setup)!.push(result);
+        console.log(JSON.stringify({
+          bench: 'cmaes-speedup', setup: setup.name, round: r, workers, eval_ms: evalMs, mode, timed_generations: generations - 1, timed_evaluations: evaluations(setup),
+          timed_ms: result.timedMs, span_ms: result.spanMs, ms_per_generation: round(result.timedMs / (generations - 1), 1),
+          ideal_ms_per_generation: Math.ceil(setup.population / workers) * evalMs, barrier_ms_per_generation: barrierMakespan(setup.population, workers, evalMs, setup.slowFactor),
+          best_f: result.bestF, population: setup.population, slow_worker_factor: workers > 1 ? setup.slowFactor : 1, reissued, tasks_sent: summary.tasks_sent, load1: round(load1, 2),
+        }));
+      }
+    }
+  }
+
   const w0 = workerCounts[0]!;
+  const report = (setup: Setup): Record<string, unknown> => {
+    const runs = results.get(setup)!;
+    const identical = runs.every((x) => x.bestF === runs[0]!.bestF);
+    if (!identical) throw new Error(`${setup.name}: same seed, different results: ${runs.map((x) => `${x.workers} worker(s) round ${x.round}: ${x.bestF}`).join(', ')}`);
+    /** Per round: the baseline's time over each configuration's. */
+    const rounds = (key: 'timedMs' | 'spanMs'): number[][] => Array.from({ length: repeat }, (_, i) => {
+      const inRound = runs.filter((x) => x.round === i + 1);
+      const base = inRound.find((x) => x.workers === w0)![key];
+      return workerCounts.map((w) => round(base / inRound.find((x) => x.workers === w)![key], 2));
+    });
+    const byRound = rounds('timedMs');
+    return {
+      slowness: describe(setup),
+      straggler: { slow_worker_factor: setup.slowFactor, usual_factor: round(setup.usualFactor, 3), spike_factor: setup.spikeProb > 0 ? setup.spikeFactor : null, spike_prob: setup.spikeProb },
+      population: setup.population, evaluations_timed: evaluations(setup),
+      workers: workerCounts,
+      speedup: workerCounts.map((_, j) => median(byRound.map((row) => row[j]!))),
+      speedup_rounds: byRound,
+      speedup_with_checkpoints: workerCounts.map((_, j) => median(rounds('spanMs').map((row) => row[j]!))),
+      capacity_bound: workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(w0, setup.slowFactor), 2)),
+      barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(setup.population, w0, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)),
+      reissued: workerCounts.map((w) => runs.filter((x) => x.workers === w).map((x) => x.reissued)),
+      identical_results: identical,
+    };
+  };
+  const claim = report(setups[0]!);
+  const old = setups[1] ? report(setups[1]) : null;
+  const at = workerCounts.length - 1;
+  const measured = (claim.speedup as number[])[at]!;
+  const loads = [...results.values()].flat().map((x) => x.load1);
   console.log(JSON.stringify({
-    bench: 'cmaes-speedup', workers: workerCounts, speedup: results.map((r) => round(base / r.timedMs, 2)),
-    // Equal workers, a generation in ⌈λ / w⌉ rounds.
-    ideal: workerCounts.map((w) => round(Math.ceil(population / w0) / Math.ceil(population / w), 2)),
-    // With the straggler: no scheduler beats capacity_bound; none that waits for whole generations beats barrier_ceiling.
-    capacity_bound: workerCounts.map((w) => round(capacity(w, slowFactor) / capacity(w0, slowFactor), 2)),
-    barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(population, w0, evalMs, slowFactor) / barrierMakespan(population, w, evalMs, slowFactor), 2)),
-    eval_ms: evalMs, mode, population, generations, dim, cpus: cpus().length, identical_results: identical,
-    straggler: { slow_worker_factor: slowFactor, usual_factor: round(usualFactor, 3), spike_factor: spiky ? spikeFactor : null, spike_prob: spiky ? spikeProb : 0 },
-    reissued: results.map((r) => r.reissued),
+    bench: 'cmaes-speedup',
+    claim: {
+      workers: workerCounts[at], speedup: measured, target: target, met: measured >= target,
+      capacity_bound: (claim.capacity_bound as number[])[at], barrier_ceiling: (claim.barrier_ceiling as number[])[at], baseline_workers: w0,
+    },
+    setup: claim,
+    old_setup: old,
+    identical_results: claim.identical_results === true && (old === null || old.identical_results === true),
+    eval_ms: evalMs, mode, generations, timed_generations: generations - 1, dim, repeat, cpus: cpus().length,
+    load1_median: round(median(loads), 2), load1_max: round(Math.max(...loads), 2),
   }));
 }
