@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packAgentArtifact } from '../packages/cli/src/worker/agent-artifact.ts';
+import { packAgentArtifact } from '@synkti/agent/release';
 import { installPacked } from './cli.ts';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { median, round, table } from './lib/stats.ts';

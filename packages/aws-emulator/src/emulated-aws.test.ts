@@ -21,7 +21,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createImdsClient, renderWorkerUserData } from '@synkti/cloud';
 import { TAG_REPLACES, isSynktiError, validateCluster } from '@synkti/core';
-import { packAgentArtifact, type AgentArtifact } from '../../cli/src/worker/agent-artifact.ts';
+import { packAgentArtifact, type AgentArtifact } from '@synkti/agent/release';
 import { startEmulatedAws, type EmulatedAws } from './emulated-aws.ts';
 import { ensureEmulatedNetwork } from './emulated-network.ts';
 import type { EmulatedInstance } from './instance-metadata.ts';

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { zodEnglishOnly } from './zod-english-only.mjs';
+import { zodEnglishOnly } from '@synkti/agent/zod-english-only';
 
 const BANNER = "import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(import.meta.url);";
 

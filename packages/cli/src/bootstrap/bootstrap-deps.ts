@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { BootstrapDeps } from '@synkti/infra/bootstrap';
-import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { packAgentArtifact } from '@synkti/agent/release';
 import { launchWorkers, listWorkers } from '@synkti/agent/worker-fleet';
 import { openWorkerProvider } from '../worker/worker-provider.ts';
 import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, type AwsLaunchFlags } from '../worker/worker-settings.ts';
@@ -25,7 +25,7 @@ export function cliBootstrapDeps(input: CliBootstrapDepsInput): CliBootstrapDeps
   const { ec2Client, packArtifact, ...rest } = input;
   return {
     ...rest,
-    packArtifact: packArtifact ?? ((outDir, version) => packAgentArtifact({ outDir, version })),
+    packArtifact: packArtifact ?? ((outDir, version) => packAgentArtifact({ outDir, version: version ?? cliVersion() })),
     openWorkers: ({ spec, role, aws, userData }) => {
       const fleet = openWorkerProvider(spec, { configFile: join(process.cwd(), 'synkti.config.ts'), ec2Client, aws, userData });
       return {

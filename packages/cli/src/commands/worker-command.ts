@@ -3,12 +3,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadClusterConfig, type ClusterSpec } from '@synkti/core';
 import { renderWorkerUserData } from '@synkti/cloud';
 import { createProgress } from '../output.ts';
-import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { packAgentArtifact } from '@synkti/agent/release';
 import { launchWorkers, listWorkers, terminateWorkers } from '@synkti/agent/worker-fleet';
 import { renderWorkerTable, workersToJson } from '../worker/worker-output.ts';
 import { openWorkerProvider, type WorkerProvider } from '../worker/worker-provider.ts';
 import { addLaunchOptions, addUserDataOptions, launchSettingsFrom, type LaunchOptionValues, type LaunchSettings } from '../worker/launch-options.ts';
-import { asUsageError, userDataOptions } from '../worker/worker-settings.ts';
+import { asUsageError, cliVersion, userDataOptions } from '../worker/worker-settings.ts';
 
 function positiveCount(value: string): number {
   const n = Number(value);
@@ -76,7 +76,7 @@ Then:
     .action(async (options: { out: string; version?: string; platform?: string; json: boolean }) => {
       const progress = createProgress(process.stderr, options.json);
       progress.update('packing the agent');
-      const artifact = await packAgentArtifact({ outDir: options.out, version: options.version, platform: options.platform });
+      const artifact = await packAgentArtifact({ outDir: options.out, version: options.version ?? cliVersion(), platform: options.platform });
       progress.done();
       if (options.json) {
         console.log(JSON.stringify(artifact));

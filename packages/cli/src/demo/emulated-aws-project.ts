@@ -21,7 +21,7 @@ import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/cli
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { SynktiError, TAG_CLUSTER, TAG_REPLACES } from '@synkti/core';
 import type { EmulatedNetwork, IamTruth, InstanceEmulator, MotoServer } from '@synkti/aws-emulator';
-import { packAgentArtifact } from '../worker/agent-artifact.ts';
+import { packAgentArtifact } from '@synkti/agent/release';
 import { ROUTER_HEALTH_PATH } from '@synkti/core/contracts';
 
 /** The CLI entry: the same command a user types. */

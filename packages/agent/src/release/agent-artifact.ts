@@ -22,7 +22,6 @@ import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { SynktiError } from '@synkti/core';
 import { agentArtifactKey, checkVersion } from '@synkti/cloud';
-import { cliVersion } from './worker-settings.ts';
 import { AGENT_NATIVE_PACKAGES, copyAgentBundle } from './agent-bundle.ts';
 
 /** The platforms workers run (EC2 Linux on x86-64 or Graviton). */
@@ -37,12 +36,12 @@ export interface PackAgentArtifactOptions {
   outDir?: string | undefined;
   /**
    * Release version (in the file name and the bucket key).
-   * @default this CLI's version
+   * @default this package's version (`synkti worker pack` passes the CLI's)
    */
   version?: string | undefined;
   /**
    * The checkout holding packages/ and node_modules/.
-   * @default the checkout this CLI runs from
+   * @default the checkout this code runs from
    */
   repoRoot?: string | undefined;
   /**
@@ -77,6 +76,12 @@ export interface AgentArtifact {
 }
 
 const DEFAULT_REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** @synkti/agent's version: the release's default version. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
 /** A cross-platform fetch (npm install of one package and its few dependencies) gets this long. */
 const FETCH_TIMEOUT_MS = 180_000;
 
@@ -247,7 +252,7 @@ function copyWorkspaceData(repoRoot: string, tree: string): void {
 /** Builds the artifact; returns where it is and its SHA-256 (what `worker user-data --sha256` wants). */
 export async function packAgentArtifact(options: PackAgentArtifactOptions = {}): Promise<AgentArtifact> {
   const platform = agentPlatform(options.platform);
-  const version = checkVersion(options.version ?? cliVersion());
+  const version = checkVersion(options.version ?? packageVersion());
   const repoRoot = resolve(options.repoRoot ?? DEFAULT_REPO_ROOT);
   const outDir = resolve(options.outDir ?? process.cwd());
   const cacheDir = resolve(options.nativeCacheDir ?? join(repoRoot, 'node_modules/.cache/synkti-agent-native'));

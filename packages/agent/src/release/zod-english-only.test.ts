@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { zodEnglishOnly } from '../bin/zod-english-only.mjs';
+import { zodEnglishOnly } from './zod-english-only.mjs';
 
-const CLI_DIR = fileURLToPath(new URL('..', import.meta.url));
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 // The plugin the CLI and agent bundles use: zod compiled in without its other languages,
 // and zod still validating with its English messages.
@@ -20,7 +20,7 @@ export const locales = Object.keys(z.locales);
 export const issue = z.object({ port: z.number() }).safeParse({ port: 'x' }).error?.issues[0]?.message;
 `);
   const bundle = async (plugins: import('esbuild').Plugin[]): Promise<string> => {
-    const result = await build({ entryPoints: [entry], bundle: true, write: false, format: 'esm', platform: 'node', nodePaths: [join(CLI_DIR, 'node_modules'), join(CLI_DIR, '../../node_modules')], plugins, logLevel: 'silent' });
+    const result = await build({ entryPoints: [entry], bundle: true, write: false, format: 'esm', platform: 'node', nodePaths: [join(PACKAGE_DIR, 'node_modules'), join(PACKAGE_DIR, '../../node_modules')], plugins, logLevel: 'silent' });
     return result.outputFiles[0]!.text;
   };
   const [full, english] = await Promise.all([bundle([]), bundle([zodEnglishOnly])]);

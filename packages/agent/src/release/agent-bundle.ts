@@ -14,7 +14,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import { zodEnglishOnly } from '../../bin/zod-english-only.mjs';
+import { zodEnglishOnly } from './zod-english-only.mjs';
 
 /** npm packages with native parts: external to the bundle, shipped per platform. */
 export const AGENT_NATIVE_PACKAGES = ['libsql'] as const;

@@ -1,5 +1,5 @@
-// An esbuild plugin for Synkti's bundles (the CLI's, bin/cli-bundle.mjs, and the agent
-// release's, src/worker/agent-bundle.ts): zod's `locales` namespace (`z.locales.*`: every
+// An esbuild plugin for Synkti's bundles (the CLI's, packages/cli/bin/cli-bundle.mjs, and
+// the agent release's, agent-bundle.ts beside this file): zod's `locales` namespace (`z.locales.*`: every
 // language's error messages, ~370 KB of the ~800 KB zod compiles to) becomes English only.
 // A bundler keeps all of them because `z` is one object. Synkti never switches zod's
 // locale (its config errors are its own text) and zod's schemas import English directly,
