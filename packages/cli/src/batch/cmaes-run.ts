@@ -3,8 +3,10 @@
  * @synkti/tasks/batch runBatchCmaes). The CLI process is the coordinator; its workers are a
  * local fleet of `--workers` agent nodes (batch-fleet.ts) launched at the start and taken
  * down at the end, its backlog goes to CloudWatch with `--metrics-cluster`, its progress to
- * the terminal, and Ctrl-C stops it with its last checkpoint kept.
+ * the terminal, and Ctrl-C stops it with its last checkpoint kept. A run with state pools
+ * (`--pool`) fetches each one here first, checked, into the cache its local workers read.
  */
+import { join } from 'node:path';
 import {
   backendEnv, runBatchCmaes, type BatchCmaesFleet, type BatchFleetLaunch, type BatchSummary, type RunBatchCmaesOptions,
 } from '@synkti/tasks/batch';
@@ -13,6 +15,42 @@ import { createProgress } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
 import { BatchWorkerFleet, openBatchCloud } from './batch-fleet.ts';
 import { cloudWatchBatchMetrics } from './batch-metrics.ts';
+import { fetchStatePool } from './state-pools.ts';
+
+/**
+ * What a local worker needs to read state pools from S3 besides its backend's variables:
+ * the SDK's credentials, region and endpoint (a local S3 server's too). They go into the
+ * local cloud's boot environment, not the user data.
+ */
+const STATE_POOL_ENV_KEYS = [
+  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
+  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'HOME',
+];
+
+function statePoolEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of STATE_POOL_ENV_KEYS) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+/**
+ * Fetches the run's pools once, each file checked, into the cache its workers read
+ * (`<stateDir>/state-pools`, runBatchWorker's default): a missing pool stops the run before
+ * any worker starts, and the workers, all on this machine, find them verified (no worker
+ * downloads them again, and no two fetch into one directory at once).
+ */
+async function prefetchStatePools(launch: BatchFleetLaunch): Promise<void> {
+  const pools = launch.config.statePools;
+  if (pools === undefined || launch.workers === 0) return;
+  const cacheDir = pools.cacheDir ?? join(launch.config.stateDir, 'state-pools');
+  for (const name of pools.names) {
+    const pool = await fetchStatePool({ bucket: pools.bucket, name, cacheDir, root: pools.root, region: launch.config.region ?? process.env.AWS_REGION });
+    launch.onEvent(`state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, for the workers at ${pool.path}`);
+  }
+}
 
 export interface BatchCmaesOptions extends Omit<RunBatchCmaesOptions, 'launchFleet' | 'metrics' | 'progress' | 'signal'> {
   /** `--chaos-rate` / `--chaos-notice`: random spot interruptions of the local workers. */
@@ -30,7 +68,9 @@ export interface BatchCmaesOptions extends Omit<RunBatchCmaesOptions, 'launchFle
 /** The local fleet of agent nodes, on the batch state's local cloud (opened for the run's backend). */
 function localFleet(stateDir: string, chaos: BatchCmaesOptions['chaos']): (launch: BatchFleetLaunch) => Promise<BatchCmaesFleet> {
   return async (launch) => {
-    const cloud = openBatchCloud(stateDir, backendEnv(launch.backend));
+    await prefetchStatePools(launch);
+    const pooled = launch.config.statePools !== undefined;
+    const cloud = openBatchCloud(stateDir, { ...(pooled ? statePoolEnv() : {}), ...backendEnv(launch.backend) });
     try {
       if (chaos) cloud.instances.setChaos(chaos);
       const fleet = await BatchWorkerFleet.launch({ cloud, run: launch.run, workers: launch.workers, config: launch.config, noticePollMs: launch.noticePollMs, onEvent: launch.onEvent });

@@ -72,10 +72,21 @@ export async function fetchStatePool(options: FetchStatePoolOptions): Promise<St
   const prefix = statePoolPrefix(options.name, options.root ?? BATCH_PREFIXES.statePools);
   const { fetchModel, s3ModelSource } = await import('@synkti/agent');
   const source = options.source ?? s3ModelSource({ bucket: options.bucket, region: options.region });
-  const fetched = await fetchModel({
-    model: { uri: `s3://${options.bucket}/${prefix}`, bucket: options.bucket, prefix, name: options.name },
-    source, modelsDir: resolve(options.cacheDir), signal: options.signal,
-  });
+  let fetched: Awaited<ReturnType<typeof fetchModel>>;
+  try {
+    fetched = await fetchModel({
+      model: { uri: `s3://${options.bucket}/${prefix}`, bucket: options.bucket, prefix, name: options.name },
+      source, modelsDir: resolve(options.cacheDir), signal: options.signal,
+    });
+  } catch (error) {
+    // The model fetcher's words are about models: say which pool is missing and how to upload one.
+    if (error instanceof SynktiError && error.code === 'E_MODEL_MANIFEST') {
+      throw new SynktiError(error.code, `state pool ${options.name} (s3://${options.bucket}/${prefix}) has no usable manifest: ${error.message}`, {
+        cause: error, hint: `upload it (again) with \`synkti batch pool upload ${options.name} <dir> --bucket ${options.bucket}\` (the manifest is written last), or fix the pool's name`,
+      });
+    }
+    throw error;
+  }
   return {
     name: options.name, path: fetched.path, files: fetched.manifest.files.length, bytes: fetched.manifest.totalBytes,
     reused: fetched.reused, bytesFetched: fetched.bytesFetched, manifestSha256: fetched.manifestSha256,

@@ -5,7 +5,7 @@ import { metricsClusterOption } from '../metrics-cluster-option.ts';
 import { chaosRateOption, durationOption, positiveNumber, wholeNumberOption } from '../option-parsers.ts';
 import {
   BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,
-  resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher,
+  resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher, type WorkerStatePools,
   DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, batchRunDeadLetters, listBatchRuns, redriveBatchRun, stackTargetFromEnv, type NoiseHandling,
 } from '@synkti/tasks/batch';
 import {
@@ -92,6 +92,18 @@ function oneOf<T>(a: T | undefined, b: T | undefined, names: string): T | undefi
   return a ?? b;
 }
 
+/** `--pool` (repeatable, or a,b) with `--bucket` (default $SYNKTI_BUCKET): the pools a worker fetches; undefined for none. */
+function statePoolsFromFlags(values: readonly string[], bucketFlag: string | undefined): WorkerStatePools | undefined {
+  const names = parseStatePoolNames(values, '--pool');
+  if (names.length === 0) return undefined;
+  const bucket = bucketFlag ?? process.env.SYNKTI_BUCKET;
+  if (!bucket) throw new SynktiError('E_USAGE', '--pool: no bucket to fetch it from', { hint: 'pass --bucket or set SYNKTI_BUCKET (the stack output bucketName)' });
+  return { names, bucket, root: process.env.SYNKTI_STATE_POOLS_PREFIX || undefined };
+}
+
+const POOL_HELP = 'a state pool to fetch (each file\'s SHA-256 checked) before taking tasks; the objective reads it at $SYNKTI_STATE_POOLS_DIR/<name>/ (repeatable)';
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 const STATE_DIR_HELP = 'batch state directory: local queues, worker instances, checkpoints (default: $SYNKTI_STATE_DIR/batch or ./.synkti/batch)';
 
 /** Adds `synkti batch cmaes | worker | status | cancel | dlq list | dlq redrive`. */
@@ -134,13 +146,15 @@ export function registerBatchCommands(program: Command): void {
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print the summary as JSON', false)
     .option('--stack', 'coordinate a SpotBatchFleet: its queues, bucket (checkpoints under runs/) and region from its coordinatorEnv variables; its ECS service runs the workers (--workers 0)', false)
+    .option('--pool <name>', `${POOL_HELP}: fetched once here (a missing pool stops the run before any worker starts), then by every local worker from that cache; saved with the run, so a resume needs no --pool. A SpotBatchFleet's workers take theirs from its statePools`, collect, [] as string[])
+    .option('--bucket <name>', 'the bucket of the state pools (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number | 'auto'; seed?: number; sigma?: number; workers: number;
       popsize?: number | 'auto'; sigma0?: number; x0?: number[]; restarts?: RestartStrategy; maxEvals?: number; targetF?: number;
       noiseHandling?: NoiseHandling; maxSamples?: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
-      metricsCluster?: string; metricsInterval: number; stack: boolean;
+      metricsCluster?: string; metricsInterval: number; stack: boolean; pool: string[]; bucket?: string;
     }) => {
       if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
       if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
@@ -149,6 +163,12 @@ export function registerBatchCommands(program: Command): void {
       }
       if (o.backend === 'sqs' && !o.region && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
         throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
+      }
+      const statePools = statePoolsFromFlags(o.pool, o.bucket);
+      if (statePools !== undefined && o.workers === 0) {
+        throw new SynktiError('E_USAGE', '--pool: --workers 0 launches no workers to fetch it', {
+          hint: 'give the pools to the workers you start (`synkti batch worker --pool NAME`; a SpotBatchFleet\'s from its statePools), or launch local ones with --workers N',
+        });
       }
       const summary = await runBatchCmaesCommand({
         objective: o.objective, dim: o.dim, generations: o.generations, seed: o.seed, workers: o.workers,
@@ -160,6 +180,7 @@ export function registerBatchCommands(program: Command): void {
         noticePollMs: o.noticePoll, resendAfterMs: o.resendAfter, unscorable: o.unscorable, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint,
         region: o.region, chaos: o.chaosRate === undefined ? undefined : { ratePerHour: o.chaosRate, noticeMs: o.chaosNotice }, keepWorkers: o.keepWorkers,
         metricsCluster: o.metricsCluster, metricsIntervalMs: o.metricsInterval, stack: o.stack ? stackTargetFromEnv(process.env) : undefined,
+        statePools,
       });
       console.log(o.json ? JSON.stringify(summary) : renderBatchSummary(summary));
       if (summary.lost_tasks !== 0) process.exitCode = 1;
@@ -177,7 +198,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--sqs-endpoint <url>', 'SQS endpoint', urlOption)
     .option('--region <region>', 'AWS region for SQS')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .option('--pool <name>', 'a state pool to fetch (each file\'s SHA-256 checked) before taking tasks; the objective reads it at $SYNKTI_STATE_POOLS_DIR/<name>/ (repeatable; no flags: SYNKTI_STATE_POOLS=a,b)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--pool <name>', `${POOL_HELP}. With no flags: SYNKTI_STATE_POOLS=a,b (SpotBatchFleet's statePools)`, collect, [] as string[])
     .option('--bucket <name>', 'the bucket of the state pools (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
     .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string; pool: string[]; bucket?: string }) => {
       let config: BatchWorkerConfig;
@@ -190,13 +211,11 @@ export function registerBatchCommands(program: Command): void {
       } else {
         if (o.run === undefined) throw new SynktiError('E_USAGE', '--run is required', { hint: 'the run id `synkti batch cmaes` printed' });
         if (o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'the same objective as the run\'s' });
-        const pools = parseStatePoolNames(o.pool, '--pool');
-        const bucket = o.bucket ?? process.env.SYNKTI_BUCKET;
-        if (pools.length > 0 && !bucket) throw new SynktiError('E_USAGE', '--pool: no bucket to fetch it from', { hint: 'pass --bucket or set SYNKTI_BUCKET (the stack output bucketName)' });
+        const statePools = statePoolsFromFlags(o.pool, o.bucket);
         config = {
           kind: 'synkti.batch.worker', run: o.run, objective: o.objective, backend: o.backend, stateDir: resolveBatchStateDir(o.stateDir),
           concurrency: o.concurrency, leaseMs: o.lease, noticePollMs: o.noticePoll, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint, region: o.region,
-          ...(pools.length > 0 ? { statePools: { names: pools, bucket: bucket!, root: process.env.SYNKTI_STATE_POOLS_PREFIX || undefined } } : {}),
+          ...(statePools !== undefined ? { statePools } : {}),
         };
       }
       // Pools are read with the agent's model fetcher (state-pools.ts), loaded only when the config names one.

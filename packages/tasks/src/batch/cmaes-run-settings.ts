@@ -13,6 +13,7 @@ import { checkpointKeyOf, readCheckpoint } from '../coordinator/coordinator.ts';
 import { DEFAULT_BATCH_MAX_RECEIVES, type BatchBackend } from './backend.ts';
 import { populationForWorkers, type PopulationRequest } from './population-auto.ts';
 import type { BatchStackTarget } from './stack-target.ts';
+import type { WorkerStatePools } from './batch-worker.ts';
 
 /**
  * How a noisy objective is handled: `none` scores each candidate once; `reevaluate`
@@ -36,6 +37,11 @@ interface CmaesRunExtras {
   x0?: number[] | undefined;
   /** 'reevaluate': ResampledCmaEs. @default one evaluation per candidate ("none") */
   noiseHandling?: NoiseHandling | undefined;
+  /**
+   * State pools the run's local workers fetch before their first task (`--pool`, `--bucket`):
+   * saved with the run, so the workers of a resume fetch them too. @default none
+   */
+  statePools?: Pick<WorkerStatePools, 'names' | 'bucket' | 'root'> | undefined;
   /** With 'reevaluate': most evaluations per candidate. @default 64 */
   maxSamples?: number | undefined;
 }
@@ -129,6 +135,7 @@ export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { st
       ['--restarts', options.restarts, meta.restarts], ['--max-evals', options.maxEvals, meta.maxEvals], ['--target-f', options.targetF, meta.targetF],
       ['--x0', options.x0?.join(','), meta.x0?.join(',')],
       ['--noise-handling', options.noiseHandling, meta.noiseHandling ?? 'none'], ['--max-samples', options.maxSamples, meta.maxSamples],
+      ['--pool', options.statePools?.names.join(','), meta.statePools?.names.join(',') ?? '(none)'], ['--bucket', options.statePools?.bucket, meta.statePools?.bucket],
     ];
     for (const [flag, given, was] of checks) if (given !== undefined && given !== was) throw differs(flag, given, was, run);
     if (options.generations !== undefined) {
@@ -168,6 +175,7 @@ export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { st
       sigma: options.sigma,
       ...(bounded ? { restarts: options.restarts ?? 'none', maxEvals: options.maxEvals, targetF: options.targetF } : {}),
       ...(options.x0 !== undefined ? { x0: options.x0 } : {}),
+      ...(options.statePools !== undefined && options.statePools.names.length > 0 ? { statePools: options.statePools } : {}),
       ...(reevaluate ? { noiseHandling: 'reevaluate' as const, maxSamples: options.maxSamples ?? DEFAULT_MAX_SAMPLES } : {}),
       backend: options.backend ?? (options.stack ? 'sqs' : 'local'),
       sqsEndpoint: options.sqsEndpoint,

@@ -190,6 +190,8 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
       kind: 'synkti.batch.worker', run, backend: meta.backend, stateDir: options.stateDir, objective: meta.objective,
       leaseMs: options.leaseMs ?? DEFAULT_WORKER_LEASE_MS, noticePollMs: options.noticePollMs, maxReceives: meta.maxReceives,
       sqsEndpoint: meta.sqsEndpoint, region: meta.region,
+      // The run's pools (saved with it): each worker fetches them, checked, before its first task.
+      ...(meta.statePools !== undefined ? { statePools: meta.statePools } : {}),
     };
     // A finished run only reports: no workers needed.
     fleet = await options.launchFleet({
