@@ -34,11 +34,17 @@ test('clairvoyant bound: a hand-computed trace, the down-time allowance spent on
 });
 
 test('clairvoyant bound: reclaimed capacity serves through the notice; short on-demand makes hours unreachable', () => {
-  // A 30 min notice: the first half hour after each drop keeps the higher capacity,
+  // A 30 min notice: in the first half hour of a tick, the instances the previous tick's
+  // capacity held may still serve beside this tick's (HAND never needs both),
   // t1 2.5, t2 4, t3 5.5, t6 3, t7 5 (others unchanged) = $30; 90 %: the $6/h halves of t3 and t7 go.
   const notice = clairvoyantBound({ traces: HAND, prices: PRICES, target: 2, availability: 1, noticeMs: HOUR / 2 });
   assert.ok(Math.abs(notice.costUsd - 30) < 1e-6);
   assert.ok(Math.abs(clairvoyantBound({ traces: HAND, prices: PRICES, target: 2, availability: 0.9, noticeMs: HOUR / 2 }).costUsd - 24) < 1e-6);
+  // 3 wanted, a: 2 then 1: the first half hour of t1 counts 1 + 2 = 3 spot (safe, if loose: the
+  // previous tick's instances may serve their notice beside as many as t1 holds).
+  // t0 2 spot + 1 od = $5; t1 ½ h at $3/h + ½ h at 1 spot + 2 od = $7/h: 5 + 1.5 + 3.5.
+  const drop = traceSet('preemption', HOUR, { a: [2, 1] });
+  assert.ok(Math.abs(clairvoyantBound({ traces: drop, prices: PRICES, target: 3, availability: 1, noticeMs: HOUR / 2 }).costUsd - 10) < 1e-6);
   // One on-demand at most: t3 and t7 (2 h) cannot hold 2 replicas at all.
   const short = clairvoyantBound({ traces: HAND, prices: PRICES, target: 2, availability: 0.85, noticeMs: 0, onDemandCapacity: 1 });
   assert.equal(short.unreachableFraction, 0.2);

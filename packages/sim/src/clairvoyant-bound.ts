@@ -39,9 +39,10 @@ export interface ClairvoyantBound {
  * `simulate` reads it, per-zone prices from the table, launches instant and billed per
  * millisecond (no launch delay, no 60 s minimum), so no policy the simulator runs can pay
  * less. At each instant the cheapest way to hold `target` replicas is spot in the
- * cheapest zones up to their capacity, on-demand for the rest; a zone's capacity at t is
- * its highest over [t − noticeMs, t], since an instance the cloud reclaims still serves
- * through its two-minute notice in the simulator. The run may
+ * cheapest zones up to their capacity, on-demand for the rest. A reclaimed instance still
+ * serves through its two-minute notice in the simulator, so a zone's spot room at t is the
+ * sum of its capacities over [t − noticeMs, t]: at most cap(t) not reclaimed, plus for each
+ * drop in that window at most the capacity before it (valid for any launch delay). The run may
  * be down (fewer than `target` ready, which the simulator counts as unavailable, so the
  * cheapest down instant holds nothing) for (1 − availability) of its length, and a
  * clairvoyant spends that allowance on the most expensive instants. Pure.
@@ -98,10 +99,10 @@ export function clairvoyantBound(options: ClairvoyantBoundOptions): ClairvoyantB
   for (let tick = 0; tick < ticks; tick++) {
     const start = tick * gapMs;
     const end = Math.min(start + gapMs, durationMs);
-    // While notices from earlier ticks run: the most any tick in that window offered.
+    // While notices from earlier ticks run: the unreclaimed plus each earlier tick's reclaimed.
     const graceEnd = Math.min(end, start + noticeMs);
     const firstTick = Math.max(0, Math.floor((start - noticeMs) / gapMs));
-    addSpan(graceEnd - start, (z) => Math.max(...capacity[z]!.slice(firstTick, tick + 1)));
+    addSpan(graceEnd - start, (z) => capacity[z]!.slice(firstTick, tick + 1).reduce((sum, c) => sum + c, 0));
     addSpan(end - graceEnd, (z) => capacity[z]![tick]!);
   }
 
