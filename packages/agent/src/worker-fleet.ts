@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { SynktiError, TAG_CLUSTER, TAG_ROLE, pickRole, type ClusterSpec } from '@synkti/core';
 import { listAllInstances, type InstanceProvider, type InstanceRecord, type InstanceState } from '@synkti/cloud';
-import { newSlotTags } from './spot-ledger.ts';
+import { newSlotTags } from '@synkti/core/spot-ledger';
 
 export interface LaunchWorkersOptions {
   /** How many instances to launch. @default 1 */

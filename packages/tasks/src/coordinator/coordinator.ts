@@ -10,6 +10,7 @@
  * - checkpoints are written atomically (ObjectStore.put) with the optimizer's full state.
  */
 import { SynktiError, parseDuration } from '@synkti/core';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 import type { TaskResult } from '../worker/types.ts';
 import { encodeBatchTask, parseBatchResultValue, parseBatchTask, validateRunId } from './batch-task.ts';
 import type {
@@ -190,7 +191,7 @@ class BatchCoordinator implements Coordinator {
               cause: error, hint: `check the backend, then resume with --resume ${this.run}`,
             });
           }
-          await abortableSleep(Math.min(250 * 2 ** (failures - 1), 5000), this.options.signal);
+          await abortableSleep(backoffCeilingMs(failures - 1, { baseMs: 250, capMs: 5000 }), this.options.signal);
         }
       }
       const scores = pending.scores as number[];

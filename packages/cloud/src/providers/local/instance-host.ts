@@ -18,6 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { SynktiError } from '@synkti/core';
+import { backoffCeilingMs } from '@synkti/core/backoff';
 import { loadBootConfig, machineEnv } from './boot-config.ts';
 import { consoleLogOf, instanceDirOf } from './local-layout.ts';
 import { NAMESPACE_METADATA_ADDRESS, NAMESPACE_METADATA_PORT } from './host-pool.ts';
@@ -349,7 +350,7 @@ export class InstanceHost {
       return;
     }
     if (this.clock() - this.bootStartedAt >= RESTART_RESET_AFTER_MS) this.restarts = 0;
-    const delay = Math.min(RESTART_INITIAL_MS * 2 ** this.restarts, RESTART_MAX_MS);
+    const delay = backoffCeilingMs(this.restarts, { baseMs: RESTART_INITIAL_MS, capMs: RESTART_MAX_MS });
     this.restarts += 1;
     this.log(`boot command exited with ${signal ?? `code ${code}`}: restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => this.startBoot(), delay);
