@@ -42,6 +42,7 @@ const IN_UNIT_LANE = new Set([
   'tests/docs.test.ts',
   'tests/exit-codes-doc.test.ts',
   'tests/import-structure.test.ts',
+  'tests/readme-packages.test.ts',
   'tests/batch-cli.test.ts',
   'tests/pipelines-api.test.ts',
   'tests/security/audit-corpus.test.ts',
