@@ -288,7 +288,7 @@ Exit codes: the session's own; 2 unknown or ambiguous node; 4 a local node;
         const { renderPartitionSummary, runPartitionDemo } = await loadImplementation(() => import('./demo/partition.ts'));
         const summary = await runPartitionDemo({ partitionMs: options.partition, concurrency: options.concurrency, onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
         console.log(options.json ? JSON.stringify(summary) : renderPartitionSummary(summary));
-        if (summary.failedOther !== 0 || summary.maxInstances !== summary.hosts || summary.replacements !== 0 || summary.convergedAfterHealMs === undefined) process.exitCode = 1;
+        if (summary.failedOther !== 0 || summary.failedInFlightOnPartitionMidStream !== summary.failedInFlightOnPartition || summary.maxInstances !== summary.hosts || summary.replacements !== 0 || summary.convergedAfterHealMs === undefined) process.exitCode = 1;
         return;
       }
       if (options.scenario === 'autoscale') {

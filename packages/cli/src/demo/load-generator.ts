@@ -176,7 +176,8 @@ export class LoadGenerator {
       });
       const timer = setTimeout(() => {
         req.destroy(new Error('timeout'));
-        finish({ ok: false, servedBy: undefined, error: 'timed out' });
+        // The serving peer stays known (its head arrived): a stream timed out on a cut peer is counted against that peer.
+        finish({ ok: false, servedBy: entry.servedBy, error: 'timed out' });
       }, this.options.requestTimeoutMs ?? 30_000);
       let connectTimedOut = false;
       const connectTimeoutMs = this.options.connectTimeoutMs;

@@ -57,6 +57,12 @@ export interface PartitionDemoSummary {
   failedInFlightOnCut: number;
   /** Failed requests in flight across the partition line when it began (router on one side, workload on the other). */
   failedInFlightOnPartition: number;
+  /**
+   * Of those, the ones whose answer had begun reaching the client (its 200 and first
+   * tokens: the router commits only then). The only partition-line failures there should
+   * be: before that, the router sends the request to a peer on its own side instead.
+   */
+  failedInFlightOnPartitionMidStream: number;
   /** Failed requests that were neither: must be 0. */
   failedOther: number;
   /**
@@ -149,6 +155,27 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
   let cloud: LocalCloud | undefined;
   let load: LoadGenerator | undefined;
   let sampler: NodeJS.Timeout | undefined;
+  let cleaned: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => (cleaned ??= (async () => {
+    clearInterval(sampler);
+    await load?.stop();
+    await teardown(cloud, join(stateDir, 'cloud'));
+    await net?.destroy();
+    rmSync(stateDir, { recursive: true, force: true });
+  })());
+  // Interrupted (Ctrl-C, a CI timeout): the hosts, their processes and the directory go
+  // first. Without this the detached instance hosts and the namespaces outlive the demo.
+  const exitCodeOf = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : signal === 'SIGHUP' ? 129 : 143);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A second signal: stop waiting (the hosts' own handler has already removed them).
+    if (interrupted) process.exit(exitCodeOf(signal));
+    interrupted = true;
+    process.stderr.write(`${signal}: taking the demo fleet and its hosts down\n`);
+    void cleanup().finally(() => process.exit(exitCodeOf(signal)));
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
   try {
     net = await createNetnsHosts({ count: HOSTS + SPARE_HOSTS });
     const hosts = net.hosts.slice(0, HOSTS);
@@ -281,6 +308,7 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     const sideOf = (index: number | undefined): string | undefined => (index === undefined ? undefined : index < 3 ? 'left' : 'right');
     let failedInFlightOnCut = 0;
     let failedInFlightOnPartition = 0;
+    let failedInFlightOnPartitionMidStream = 0;
     let failedOther = 0;
     const failedOtherDetails: NonNullable<PartitionDemoSummary['failedOtherDetails']> = [];
     let inFlightOnCutEndedWithinMs = 0;
@@ -304,7 +332,10 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       if (onPartition) inFlightOnPartition++;
       if (o.ok) continue;
       if (onCut) failedInFlightOnCut++;
-      else if (onPartition) failedInFlightOnPartition++;
+      else if (onPartition) {
+        failedInFlightOnPartition++;
+        if (o.cutMidStream === true) failedInFlightOnPartitionMidStream++;
+      }
       else {
         failedOther++;
         if (failedOtherDetails.length < 10) {
@@ -324,6 +355,7 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       failed: traffic.failed,
       failedInFlightOnCut,
       failedInFlightOnPartition,
+      failedInFlightOnPartitionMidStream,
       failedOther,
       ...(failedOtherDetails.length > 0 ? { failedOtherDetails } : {}),
       inFlightOnCut,
@@ -342,11 +374,8 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       failures: traffic.failures,
     };
   } finally {
-    clearInterval(sampler);
-    await load?.stop();
-    await teardown(cloud, join(stateDir, 'cloud'));
-    await net?.destroy();
-    rmSync(stateDir, { recursive: true, force: true });
+    await cleanup();
+    for (const signal of signals) process.removeListener(signal, onSignal);
   }
 }
 
@@ -377,7 +406,7 @@ export function renderPartitionSummary(s: PartitionDemoSummary): string {
     '',
     'Summary',
     `  requests        ${s.requests}`,
-    `  failed          ${s.failed}  (in flight on the cut host ${s.failedInFlightOnCut} of ${s.inFlightOnCut}, across the partition line as it began ${s.failedInFlightOnPartition} of ${s.inFlightOnPartition}, other ${s.failedOther})`,
+    `  failed          ${s.failed}  (in flight on the cut host ${s.failedInFlightOnCut} of ${s.inFlightOnCut}, across the partition line as it began ${s.failedInFlightOnPartition} of ${s.inFlightOnPartition} (${s.failedInFlightOnPartitionMidStream} of them mid-stream), other ${s.failedOther})`,
     `  cut host        dropped from every view ${s.cutDetectedMs === undefined ? 'never' : `after ${formatDuration(s.cutDetectedMs)}`}; streams open on it ended within ${formatDuration(s.inFlightOnCutWorkloadEndedWithinMs)} through the other routers, ${formatDuration(s.inFlightOnCutEndedWithinMs)} through its own (the client's timeout)`,
     `  instances       at most ${s.maxInstances} (the cloud says the cut and the partitioned hosts run: nobody replaces them)`,
     `  replacements    ${s.replacementsDuringPartition} during the ${formatDuration(s.partitionMs)} partition, ${s.replacements} in all`,

@@ -21,9 +21,12 @@
  *
  * Root and iproute2 only; `netnsUnavailableReason()` says why not otherwise. Everything is
  * named `snf<X>…` and a marker file records the owning pid, so `sweepStaleNetnsHosts()`
- * removes what a crashed run left without touching a live parallel run.
+ * removes what a crashed run left without touching a live parallel run. Removing a run
+ * first ends every process still inside its namespaces (`ip netns pids`): a deleted
+ * namespace's name goes, but its processes (agents, model servers) would live on. An
+ * interrupted owner (SIGINT, SIGTERM, SIGHUP) removes its runs before it exits.
  */
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,7 +84,10 @@ export interface NetnsHosts {
   partition(a: NetnsHost[], b: NetnsHost[]): Promise<void>;
   /** Undoes every block and partition (cuts stay: `restore` them). */
   heal(): Promise<void>;
-  /** Removes the namespaces, links and bridge. Idempotent; kills nothing (end your processes first). */
+  /**
+   * Removes the namespaces, links and bridge. Idempotent. A process still inside a host is
+   * ended with SIGKILL first (end yours gracefully before, where that matters).
+   */
   destroy(): Promise<void>;
 }
 
@@ -168,17 +174,88 @@ export async function sweepStaleNetnsHosts(): Promise<void> {
   for (const [runName, pid] of owners) if (!runs.has(runName) && !(pid > 0 && pidAlive(pid))) rmSync(join(MARKER_DIR, runName), { force: true });
 }
 
-async function removeRun(runName: string): Promise<void> {
-  for (const line of (await ip(['netns', 'list'])).split('\n')) {
-    const ns = line.trim().split(/\s+/)[0];
-    if (ns && ns.startsWith(`${runName}n`)) await ipQuiet(['netns', 'del', ns]);
+/** The pids inside a namespace (none when it is gone). */
+async function pidsIn(namespace: string): Promise<number[]> {
+  const out = await run('ip', ['netns', 'pids', namespace], { timeout: 10_000 }).then((r) => r.stdout, () => '');
+  return out.split('\n').map(Number).filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone meanwhile.
   }
+}
+
+/** Ends what runs inside the namespaces (SIGKILL: the run is over, no drain is owed) and waits until they are empty (bounded). */
+async function emptyNamespaces(namespaces: string[]): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const left = (await Promise.all(namespaces.map(pidsIn))).flat();
+    if (left.length === 0 || Date.now() > until) return;
+    left.forEach(killQuietly);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function removeRun(runName: string): Promise<void> {
+  const namespaces = (await ip(['netns', 'list'])).split('\n').map((line) => line.trim().split(/\s+/)[0])
+    .filter((ns): ns is string => ns !== undefined && ns.startsWith(`${runName}n`));
+  await emptyNamespaces(namespaces);
+  for (const ns of namespaces) await ipQuiet(['netns', 'del', ns]);
   for (const line of (await ip(['-o', 'link', 'show'])).split('\n')) {
     const match = /^\d+:\s+([^@:\s]+)/.exec(line);
     const link = match?.[1];
     if (link && (link === `${runName}br` || new RegExp(`^${runName}h\\d+$`).test(link))) await ipQuiet(['link', 'del', link]);
   }
   rmSync(join(MARKER_DIR, runName), { force: true });
+}
+
+/** Runs this process owns, removed synchronously if it is interrupted. */
+const liveRuns = new Set<string>();
+const TEARDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * The synchronous twin of removeRun, for a signal handler (the event loop may not turn
+ * again): ends the processes inside the run's namespaces, then removes namespaces, links
+ * and marker. Best effort and bounded (each `ip` call times out).
+ */
+function removeRunSync(runName: string): void {
+  const ipSync = (args: string[]): string => {
+    try {
+      return execFileSync('ip', args, { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return '';
+    }
+  };
+  const namespaces = ipSync(['netns', 'list']).split('\n').map((line) => line.trim().split(/\s+/)[0])
+    .filter((ns): ns is string => ns !== undefined && ns.startsWith(`${runName}n`));
+  for (const ns of namespaces) ipSync(['netns', 'pids', ns]).split('\n').map(Number).filter((pid) => pid > 0).forEach(killQuietly);
+  for (const ns of namespaces) ipSync(['netns', 'del', ns]);
+  for (const line of ipSync(['-o', 'link', 'show']).split('\n')) {
+    const link = /^\d+:\s+([^@:\s]+)/.exec(line)?.[1];
+    if (link && (link === `${runName}br` || new RegExp(`^${runName}h\\d+$`).test(link))) ipSync(['link', 'del', link]);
+  }
+  rmSync(join(MARKER_DIR, runName), { force: true });
+}
+
+function onTeardownSignal(signal: NodeJS.Signals): void {
+  for (const runName of liveRuns) removeRunSync(runName);
+  liveRuns.clear();
+  for (const s of TEARDOWN_SIGNALS) process.removeListener(s, onTeardownSignal);
+  // Nobody else handles the signal: die of it, as without us.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function trackRun(runName: string): void {
+  if (liveRuns.size === 0) for (const s of TEARDOWN_SIGNALS) process.on(s, onTeardownSignal);
+  liveRuns.add(runName);
+}
+
+function untrackRun(runName: string): void {
+  liveRuns.delete(runName);
+  if (liveRuns.size === 0) for (const s of TEARDOWN_SIGNALS) process.removeListener(s, onTeardownSignal);
 }
 
 /** Picks X for 10.231.X.0/24: no run of ours uses it and no interface here has an address in it. */
@@ -207,13 +284,14 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
   // The marker first: a crash from here on leaves something a later sweep can attribute.
   mkdirSync(MARKER_DIR, { recursive: true });
   writeFileSync(join(MARKER_DIR, runName), String(process.pid));
+  trackRun(runName);
   const bridge = `${runName}br`;
   const gateway = `10.231.${x}.1`;
   const hosts: NetnsHost[] = [];
   const cutLinks = new Set<string>();
   const blocked = new Set<string>();
   let destroyed: Promise<void> | undefined;
-  const destroy = (): Promise<void> => (destroyed ??= removeRun(runName));
+  const destroy = (): Promise<void> => (destroyed ??= removeRun(runName).finally(() => untrackRun(runName)));
   const macOf = new Map<string, string>();
 
   try {
