@@ -102,7 +102,8 @@ function statePoolsFromFlags(values: readonly string[], bucketFlag: string | und
 }
 
 const POOL_HELP = 'a state pool to fetch (each file\'s SHA-256 checked) before taking tasks; the objective reads it at $SYNKTI_STATE_POOLS_DIR/<name>/ (repeatable)';
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+// No default array: commander would print "(default: [])" in --help.
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const STATE_DIR_HELP = 'batch state directory: local queues, worker instances, checkpoints (default: $SYNKTI_STATE_DIR/batch or ./.synkti/batch)';
 
@@ -146,7 +147,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .option('--json', 'print the summary as JSON', false)
     .option('--stack', 'coordinate a SpotBatchFleet: its queues, bucket (checkpoints under runs/) and region from its coordinatorEnv variables; its ECS service runs the workers (--workers 0)', false)
-    .option('--pool <name>', `${POOL_HELP}: fetched once here (a missing pool stops the run before any worker starts), then by every local worker from that cache; saved with the run, so a resume needs no --pool. A SpotBatchFleet's workers take theirs from its statePools`, collect, [] as string[])
+    .option('--pool <name>', `${POOL_HELP}: fetched once here (a missing pool stops the run before any worker starts), then by every local worker from that cache; saved with the run, so a resume needs no --pool. A SpotBatchFleet's workers take theirs from its statePools`, collect)
     .option('--bucket <name>', 'the bucket of the state pools (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
     .action(async (o: {
       objective?: string; dim?: number; generations?: number; population?: number | 'auto'; seed?: number; sigma?: number; workers: number;
@@ -154,7 +155,7 @@ export function registerBatchCommands(program: Command): void {
       noiseHandling?: NoiseHandling; maxSamples?: number;
       backend?: BatchBackend; resume?: string; run?: string; lease: number; noticePoll: number; resendAfter: number; unscorable: UnscorablePolicy;
       maxReceives?: number; sqsEndpoint?: string; region?: string; chaosRate?: number; chaosNotice: number; keepWorkers: boolean; stateDir?: string; json: boolean;
-      metricsCluster?: string; metricsInterval: number; stack: boolean; pool: string[]; bucket?: string;
+      metricsCluster?: string; metricsInterval: number; stack: boolean; pool?: string[]; bucket?: string;
     }) => {
       if (o.resume === undefined && o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required for a new run', { hint: 'e.g. --objective rosenbrock (or --resume RUN to continue one)' });
       if (o.resume === undefined && o.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required for a new run', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
@@ -164,7 +165,7 @@ export function registerBatchCommands(program: Command): void {
       if (o.backend === 'sqs' && !o.region && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
         throw new SynktiError('E_USAGE', '--backend sqs needs a region', { hint: 'pass --region or set AWS_REGION' });
       }
-      const statePools = statePoolsFromFlags(o.pool, o.bucket);
+      const statePools = statePoolsFromFlags(o.pool ?? [], o.bucket);
       if (statePools !== undefined && o.workers === 0) {
         throw new SynktiError('E_USAGE', '--pool: --workers 0 launches no workers to fetch it', {
           hint: 'give the pools to the workers you start (`synkti batch worker --pool NAME`; a SpotBatchFleet\'s from its statePools), or launch local ones with --workers N',
@@ -198,9 +199,9 @@ export function registerBatchCommands(program: Command): void {
     .option('--sqs-endpoint <url>', 'SQS endpoint', urlOption)
     .option('--region <region>', 'AWS region for SQS')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .option('--pool <name>', `${POOL_HELP}. With no flags: SYNKTI_STATE_POOLS=a,b (SpotBatchFleet's statePools)`, collect, [] as string[])
+    .option('--pool <name>', `${POOL_HELP}. With no flags: SYNKTI_STATE_POOLS=a,b (SpotBatchFleet's statePools)`, collect)
     .option('--bucket <name>', 'the bucket of the state pools (default: $SYNKTI_BUCKET, SpotBatchFleet\'s bucketName)')
-    .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string; pool: string[]; bucket?: string }) => {
+    .action(async (o: { run?: string; objective?: string; backend: BatchBackend; concurrency: number; lease: number; noticePoll: number; maxReceives?: number; sqsEndpoint?: string; region?: string; stateDir?: string; pool?: string[]; bucket?: string }) => {
       let config: BatchWorkerConfig;
       if (o.run === undefined && o.objective === undefined && process.env[BATCH_WORKER_CONFIG_ENV] !== undefined) {
         // No flags on a local batch fleet's node: its agent passes the config.
@@ -211,7 +212,7 @@ export function registerBatchCommands(program: Command): void {
       } else {
         if (o.run === undefined) throw new SynktiError('E_USAGE', '--run is required', { hint: 'the run id `synkti batch cmaes` printed' });
         if (o.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'the same objective as the run\'s' });
-        const statePools = statePoolsFromFlags(o.pool, o.bucket);
+        const statePools = statePoolsFromFlags(o.pool ?? [], o.bucket);
         config = {
           kind: 'synkti.batch.worker', run: o.run, objective: o.objective, backend: o.backend, stateDir: resolveBatchStateDir(o.stateDir),
           concurrency: o.concurrency, leaseMs: o.lease, noticePollMs: o.noticePoll, maxReceives: o.maxReceives, sqsEndpoint: o.sqsEndpoint, region: o.region,
