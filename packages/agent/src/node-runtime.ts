@@ -8,7 +8,7 @@ import { NoticeWatcher } from '@synkti/cloud';
 import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
 import { TAG_SLOT_CREDIT, readSlotCredit, slotCreditMs } from './spot-ledger.ts';
-import { ZoneExposure } from './zone-hazard.ts';
+import { ZoneExposure, type ZoneLoss } from './zone-hazard.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
@@ -162,20 +162,19 @@ export class NodeRuntime {
     });
   }
 
-  /** Zones and times of the peers' losses this node saw, within LOSS_MEMORY_MS (bounded). */
-  private readonly zoneLosses: { zone: string; at: number; serving: boolean }[] = [];
-
-  /** The pool's exposure per zone and its losses over a week: placement's zone tiers (zone-hazard.ts). */
+  /**
+   * The pool's exposure per zone and the losses this node saw over a week (zone-hazard.ts):
+   * placement's zone tiers read the week, placement's loss counts and the spot hedge the
+   * last LOSS_MEMORY_MS (zoneLosses).
+   */
   private readonly zoneExposure = new ZoneExposure();
+  private readonly zoneLosses = (): ZoneLoss[] => this.zoneExposure.recentLosses(this.clock(), LOSS_MEMORY_MS);
   private exposureTimer: NodeJS.Timeout | undefined;
 
   /** `serving`: the member had joined (a successor lost while booting took no replica away; the spot hedge skips it). */
   private noteZoneLoss(zone: string, serving: boolean): void {
-    const now = this.clock();
     // Any loss is evidence about the zone's rate, booting or serving.
-    this.zoneExposure.lost(zone, now);
-    while (this.zoneLosses.length > 0 && (this.zoneLosses[0]!.at < now - LOSS_MEMORY_MS || this.zoneLosses.length >= 1000)) this.zoneLosses.shift();
-    this.zoneLosses.push({ zone, at: now, serving });
+    this.zoneExposure.lost(zone, this.clock(), serving);
   }
 
   /** The ready peers the router may send to (every serving node, itself included). */
@@ -221,7 +220,7 @@ export class NodeRuntime {
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
-      recentLosses: () => this.zoneLosses,
+      recentLosses: this.zoneLosses,
       clock: this.clock,
       // The slot ledger: the replacement at this node's notice carries its credit forward.
       slotCredit: (id) => (id === selfId ? this.slotCredit() : undefined),
@@ -262,7 +261,7 @@ export class NodeRuntime {
           void agent.membership?.announce();
         },
         // Scale-outs avoid zones that lost nodes recently, as replacements do (placementZoneOrder).
-        recentLosses: () => this.zoneLosses,
+        recentLosses: this.zoneLosses,
         intervalMs: this.options.autoscale?.intervalMs,
         convergeMs: this.options.autoscale?.convergeMs,
         clock: this.clock,
@@ -281,7 +280,7 @@ export class NodeRuntime {
         // The successor boots the pool's desired config when a rollout set one, like replacements.
         userData: () => agent.desiredConfigs.get(agent.role)?.userData ?? this.options.userData,
         zones: pool.zones,
-        recentLosses: () => this.zoneLosses,
+        recentLosses: this.zoneLosses,
         zoneHazard: (zones, now) => this.zoneExposure.hazards(zones, now),
         liveMembers: () => agent.view.members(),
         handOver: async () => {

@@ -36,6 +36,31 @@ test('ZoneExposure: exposure from observations (spot, not leaving), losses close
   assert.deepEqual(z.hazards(['a', 'b'], later), { a: 1 / PRIOR_HOURS, b: 1 / PRIOR_HOURS });
 });
 
+test('ZoneExposure is the one store of losses: every loss for the last 12 h (placement, the hedge), one event per reclaim for the week (hazards)', () => {
+  const z = new ZoneExposure();
+  const t0 = 100 * H;
+  // One reclaim takes three (two serving, one booting), a fourth loss comes 3 min later.
+  z.lost('a', t0);
+  z.lost('a', t0 + 1_000);
+  z.lost('a', t0 + 2_000, false);
+  z.lost('a', t0 + 180_000);
+  assert.deepEqual(z.recentLosses(t0 + 180_000, 12 * H), [
+    { zone: 'a', at: t0, serving: true }, { zone: 'a', at: t0 + 1_000, serving: true }, { zone: 'a', at: t0 + 2_000, serving: false }, { zone: 'a', at: t0 + 180_000, serving: true },
+  ]);
+  assert.equal(z.hazards(['a'], t0 + 180_000).a, 3 / PRIOR_HOURS, 'two events (the reclaim, the loss 3 min later) + the prior');
+  // After 12 h the raw losses leave the short window, the events stay for the week.
+  assert.deepEqual(z.recentLosses(t0 + 13 * H, 12 * H), []);
+  assert.equal(z.hazards(['a'], t0 + 13 * H).a, 3 / PRIOR_HOURS);
+  assert.deepEqual(z.hazards(['a'], t0 + ZONE_HAZARD_MEMORY_MS + H), { a: 1 / PRIOR_HOURS });
+  // Nothing from the future, and the store is bounded: a flood keeps the newest.
+  assert.deepEqual(z.recentLosses(t0 - 1, 12 * H), []);
+  const flood = new ZoneExposure();
+  for (let i = 0; i < 6000; i++) flood.lost(`z${i % 3}`, t0 + i);
+  const kept = flood.recentLosses(t0 + 6000, 12 * H);
+  assert.equal(kept.length, 5000);
+  assert.equal(kept.at(-1)!.at, t0 + 5999);
+});
+
 test('placement tiers: zones within 2x of the best rate first, spread by held among them; a flaky zone only after, even when empty', () => {
   const hazard = { good1: 0.1, good2: 0.15, flaky: 0.6 };
   // Without rates: fewest held first (the flaky zone, empty, would come first).

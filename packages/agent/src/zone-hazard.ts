@@ -13,7 +13,9 @@
  * exposure gets a neutral prior (one event per PRIOR_HOURS), and the tier factor is 2.
  *
  * ZoneExposure is fed by the runtime (its view, every minute, and its losses) and by the
- * simulator the same way; zoneHazards is pure.
+ * simulator the same way; zoneHazards is pure. It is the one store of the pool's losses:
+ * the hazards read a week of loss events, placement and the spot hedge read the last 12 h
+ * of raw losses (recentLosses).
  */
 
 /** How long losses and exposure count. @default 7 days */
@@ -24,7 +26,8 @@ export const PRIOR_HOURS = 4;
 const BUCKET_MS = 3_600_000;
 /** Most zones and losses remembered (operator and peer input: bounded). */
 const MAX_ZONES = 64;
-const MAX_LOSSES = 2000;
+/** Raw losses kept (a week of them; the oldest go first). */
+const MAX_LOSSES = 5000;
 /** Losses in one zone this close together are one event (one reclaim takes several at once). */
 const EVENT_GAP_MS = 120_000;
 
@@ -42,11 +45,19 @@ export interface ExposureMember {
   lifecycle?: 'spot' | 'on-demand' | undefined;
 }
 
-/** The pool's exposure (instance-ms per zone, in hourly buckets) and its loss events, over the memory window. */
+/** One loss of the pool's: where, when, and whether the instance was serving (a booting one took no replica away). */
+export interface ZoneLoss {
+  zone: string;
+  at: number;
+  serving: boolean;
+}
+
+/** The pool's exposure (instance-ms per zone, in hourly buckets) and its losses, over the memory window. */
 export class ZoneExposure {
   private readonly memoryMs: number;
   private readonly buckets = new Map<string, Map<number, number>>();
-  private readonly losses: { zone: string; at: number }[] = [];
+  /** Every loss, oldest first; `event`: the first of its zone's reclaim (what the hazards count). */
+  private readonly losses: (ZoneLoss & { event: boolean })[] = [];
   private lastAt: number | undefined;
 
   constructor(options: ZoneExposureOptions = {}) {
@@ -73,13 +84,19 @@ export class ZoneExposure {
     this.forget(now);
   }
 
-  /** A serving instance of the pool was lost in `zone` (a notice or a crash). */
-  lost(zone: string, now: number): void {
-    const last = this.losses.findLast((l) => l.zone === zone);
-    if (last && now - last.at <= EVENT_GAP_MS) return;
-    this.losses.push({ zone, at: now });
+  /** An instance of the pool was lost in `zone` (a notice or a crash); `serving`: it had joined. */
+  lost(zone: string, now: number, serving = true): void {
+    const lastEvent = this.losses.findLast((l) => l.zone === zone && l.event);
+    this.losses.push({ zone, at: now, serving, event: !(lastEvent && now - lastEvent.at <= EVENT_GAP_MS) });
     if (this.losses.length > MAX_LOSSES) this.losses.shift();
     this.forget(now);
+  }
+
+  /** The losses in (now − windowMs, now], each one (a reclaim of three counts three), oldest first. */
+  recentLosses(now: number, windowMs: number): ZoneLoss[] {
+    const out: ZoneLoss[] = [];
+    for (const l of this.losses) if (l.at > now - windowMs && l.at <= now) out.push({ zone: l.zone, at: l.at, serving: l.serving });
+    return out;
   }
 
   /** Each zone's loss events per exposed hour, with the prior (see zoneHazards). */
@@ -92,7 +109,7 @@ export class ZoneExposure {
       for (const [bucket, value] of this.buckets.get(zone) ?? []) if ((bucket + 1) * BUCKET_MS > since) ms += value;
       exposureHours[zone] = ms / 3_600_000;
     }
-    for (const l of this.losses) if (l.at > since && l.at <= now) events[l.zone] = (events[l.zone] ?? 0) + 1;
+    for (const l of this.losses) if (l.event && l.at > since && l.at <= now) events[l.zone] = (events[l.zone] ?? 0) + 1;
     return zoneHazards({ zones, exposureHours, events });
   }
 

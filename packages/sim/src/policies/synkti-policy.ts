@@ -102,18 +102,19 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   let hedge: SpotHedgeOptions = options.hedge ?? {};
   let provider: SimInstanceProvider | undefined;
   const replacers = new Map<string, Replacer>();
-  /** Losses the agents saw (zone, time): notices and crashes, kept for the placement's memory. */
-  const losses: HedgeLoss[] = [];
-  /** The agent's zone exposure (zone-hazard.ts), fed as node-runtime feeds it: the view every minute, every loss. */
+  /**
+   * The agent's zone exposure (zone-hazard.ts), fed as node-runtime feeds it: the view every
+   * minute, every loss; like the agent, its one store of losses (notices and crashes), read
+   * over the last LOSS_MEMORY_MS by placement and the hedge.
+   */
   const exposure = new ZoneExposure();
+  const recentLosses = (ctx: PolicyContext): HedgeLoss[] => exposure.recentLosses(ctx.now, LOSS_MEMORY_MS);
   const observe = (ctx: PolicyContext): void => exposure.observe(ctx.now, members(ctx));
   const zoneHazard = (zones: readonly string[], now: number): Readonly<Record<string, number>> => exposure.hazards(zones, now);
   const noteLoss = (ctx: PolicyContext, instance: SimInstance): void => {
     observe(ctx);
-    exposure.lost(instance.zone, ctx.now);
-    while (losses.length > 0 && losses[0]!.at < ctx.now - LOSS_MEMORY_MS) losses.shift();
     // Serving: a member past its boot (the agent's view: not booting or joining) when it was lost.
-    losses.push({ zone: instance.zone, at: ctx.now, serving: instance.phase === 'ready' });
+    exposure.lost(instance.zone, ctx.now, instance.phase === 'ready');
   };
   /** The slot ledger's prices: the hedge's launch delay and ratio, and the sim's hand-over grace. */
   const ledger = (): SlotLedgerOptions => ({ ...hedge, handOverMs: HANDOVER_GRACE_MS });
@@ -140,7 +141,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         selfId: instance.id,
         liveMembers: () => members(ctx),
         templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined),
-        recentLosses: () => losses,
+        recentLosses: () => recentLosses(ctx),
         clock: () => ctx.now,
         hedge,
         zoneHazard,
@@ -193,6 +194,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (duty !== lost.id && view.some((m) => m.replaces === duty)) return;
     if (handsDutyBack({ lostId: lost.id, duty, dutyLifecycle: view.find((m) => m.id === duty)?.lifecycle })) return;
     const clientToken = Replacer.clientToken(lost.id);
+    const losses = recentLosses(ctx);
     const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
     const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
     // The Replacer's ledger step: spot only when the lost instance's slot credit covers a notice.
@@ -217,6 +219,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         if (od.phase !== 'ready' || od.draining || od.lifecycle !== 'on-demand') continue;
         // The agent's own decision (packages/agent/src/spot-return.ts), as SpotReturn.check acts on it.
         const credit = creditOf(ctx, od);
+        const losses = recentLosses(ctx);
         const step = backToSpot(ctx, od, hedge, losses, launched.get(od.id), credit);
         if (step.kind === 'hand-over') handOver(ctx, od);
         if (step.kind !== 'launch') continue;
@@ -240,7 +243,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
       if (!predecessor || predecessor.draining) return;
       if (moving.has(predecessor.id)) handOver(ctx, predecessor);
-      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, losses).kind === 'hand-over') handOver(ctx, predecessor);
+      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, recentLosses(ctx)).kind === 'hand-over') handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
