@@ -3,7 +3,7 @@ import type { ClusterSpec } from '@synkti/core';
 import { DashboardServer, FleetAggregator } from '@synkti/dashboard';
 import { openLocalFleet } from '../local-fleet.ts';
 import { createLocalFleetSource } from './local-fleet-source.ts';
-import { openPipelineCounter, type PipelineCounter } from './pipeline-counts.ts';
+import { openPipelineCounter, type PipelineCounter } from '@synkti/tasks';
 
 export interface RunDashboardOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */

@@ -26,6 +26,7 @@ export {
 export { queueDepthMetricData, queueDepthSink } from './pipeline-metric-data.ts';
 export { cloudWatchQueueSink } from './cloudwatch-queue-sink.ts';
 export { pipelineSubmit } from './submit-pipeline-job.ts';
+export { openPipelineCounter, pipelineCountsSql, type PipelineCounter, type PipelineCounterOptions, type PipelineStats } from './pipeline-counts.ts';
 export { loadPipelineModules } from './pipeline-modules.ts';
 export { DEFAULT_PIPELINE_BUCKET, openPipelineStore, openS3PipelineStore } from './pipeline-store.ts';
 export {

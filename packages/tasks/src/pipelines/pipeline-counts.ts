@@ -10,7 +10,20 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
-import type { PipelineStats } from '@synkti/dashboard';
+
+/**
+ * The counts, as the dashboard's pipeline panel shows them (@synkti/dashboard's
+ * PipelineStats has this shape; the CLI passes one to the other, so tsc catches a drift).
+ */
+export interface PipelineStats {
+  /** 'sqlite' or 'postgres'. */
+  backend: string;
+  jobs: { running: number; done: number; failed: number; cancelled: number };
+  /** Unfinished tasks: waiting on dependencies, ready to claim, claimed by an agent. */
+  tasks: { pending: number; ready: number; running: number };
+  /** How far back done/failed/cancelled jobs are counted (by creation time). */
+  windowMs: number;
+}
 
 export interface PipelineCounterOptions {
   /** How far back done/failed/cancelled jobs are counted (by creation time). @default 86400000 (24 h) */
