@@ -289,6 +289,8 @@ export async function main(argv: string[]): Promise<void> {
       speedup: workerCounts.map((_, j) => median(byRound.map((row) => row[j]!))),
       speedup_rounds: byRound,
       speedup_with_checkpoints: workerCounts.map((_, j) => median(rounds('spanMs').map((row) => row[j]!))),
+      // The bounds count evaluation time only; the queue's own work per task (receive, result, ack) is in the measured times.
+      ms_per_evaluation: workerCounts.map((w) => round(median(runs.filter((x) => x.workers === w).map((x) => x.timedMs / evaluations(setup))), 1)),
       capacity_bound: workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(w0, setup.slowFactor), 2)),
       barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(setup.population, w0, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)),
       reissued: workerCounts.map((w) => runs.filter((x) => x.workers === w).map((x) => x.reissued)),
