@@ -20,11 +20,12 @@ import { fetchStatePool } from './state-pools.ts';
 /**
  * What a local worker needs to read state pools from S3 besides its backend's variables:
  * the SDK's credentials, region and endpoint (a local S3 server's too). They go into the
- * local cloud's boot environment, not the user data.
+ * local cloud's boot environment, not the user data (HOME, for a profile's files, is
+ * already one of the machine variables every local instance starts with).
  */
 const STATE_POOL_ENV_KEYS = [
   'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'HOME',
+  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3',
 ];
 
 function statePoolEnv(): Record<string, string> {
