@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import { gitopsPolicies, ACCOUNT_ID_PLACEHOLDER, GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST } from '@synkti/infra/gitops';
-import { renderWorkflow } from './gitops-workflow.ts';
+import { gitopsPolicies, renderWorkflow, ACCOUNT_ID_PLACEHOLDER, GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST } from '@synkti/infra/gitops';
 
 export const WORKFLOW_FILE = '.github/workflows/synkti-infra.yml';
 export const GITOPS_IAC_DIR = 'infra/synkti-gitops';
