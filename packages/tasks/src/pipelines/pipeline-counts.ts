@@ -11,20 +11,6 @@ import { resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 
-/**
- * The counts, as the dashboard's pipeline panel shows them (@synkti/dashboard's
- * PipelineStats has this shape; the CLI passes one to the other, so tsc catches a drift).
- */
-export interface PipelineStats {
-  /** 'sqlite' or 'postgres'. */
-  backend: string;
-  jobs: { running: number; done: number; failed: number; cancelled: number };
-  /** Unfinished tasks: waiting on dependencies, ready to claim, claimed by an agent. */
-  tasks: { pending: number; ready: number; running: number };
-  /** How far back done/failed/cancelled jobs are counted (by creation time). */
-  windowMs: number;
-}
-
 export interface PipelineCounterOptions {
   /** How far back done/failed/cancelled jobs are counted (by creation time). @default 86400000 (24 h) */
   windowMs?: number;
@@ -62,7 +48,9 @@ function num(value: unknown): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-function toStats(backend: string, row: Record<string, unknown> | undefined, windowMs: number): PipelineStats {
+// No return type written out: the shape is @synkti/dashboard's PipelineStats, which the CLI
+// passes these to (so tsc catches a drift without a second declaration of it here).
+function toStats(backend: string, row: Record<string, unknown> | undefined, windowMs: number) {
   const r = row ?? {};
   return {
     backend,
@@ -71,6 +59,9 @@ function toStats(backend: string, row: Record<string, unknown> | undefined, wind
     windowMs,
   };
 }
+
+/** Jobs by state, open tasks by state, and the window finished jobs are counted over. */
+export type PipelineStats = ReturnType<typeof toStats>;
 
 /** Opens a counter on a PostgreSQL URL or an SQLite file path (as `synkti pipeline` takes them). */
 export async function openPipelineCounter(url: string, options: PipelineCounterOptions = {}): Promise<PipelineCounter> {
