@@ -3,13 +3,13 @@
  * same evaluations and the same answer) with 1 worker and with 4 workers of which one is
  * deliberately slow, on an objective that takes 50 ms per evaluation.
  *
- *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population 32|auto] [--dim 10]
+ *   npm run bench -- cmaes-speedup [--eval-ms 50] [--mode sleep|busy] [--generations 6] [--population 40|auto] [--dim 10]
  *       [--workers 1,4] [--slow-worker 1.5] [--spike-factor 10] [--spike-prob 0] [--repeat 3] [--target 3.5] [--skip-old]
  *
  * Each configuration is a real `synkti batch cmaes` (coordinator process, worker instances
  * on the local cloud, the local SQLite queue). Its time is the sum of its generation times
  * from the run's metrics, leaving out generation 1 (it includes the workers' boot): the
- * wall time of λ × (generations − 1) evaluations (160 at λ 32 and 6 generations), the same
+ * wall time of λ × (generations − 1) evaluations (200 at λ 40 and 6 generations), the same
  * in every configuration. The checkpoint written
  * between two generations is not in a generation's time; `speedup_with_checkpoints` is the
  * same ratio over the whole span from generation 1's end to the last one's (checkpoints
@@ -27,7 +27,7 @@
  * re-issues a straggling candidate to an idle worker (first result wins); every
  * configuration must end with the same best f (checked).
  *
- * Population: 32 by default, 8 candidates per worker at 4 workers. A generation waits for
+ * Population: 40 by default, 10 candidates per worker at 4 workers. A generation waits for
  * its last candidate, so what a straggler costs is at most about one slow evaluation per
  * generation: the more candidates per worker, the smaller that share. `--population auto`
  * is the CLI's rule (the smallest multiple of the workers at least CMA-ES's default, 12 at
@@ -38,7 +38,7 @@
  *   evaluations per second (a worker 1.5× slower: 3.67 at 4 workers);
  * - barrier_ceiling: the best any scheduler can do while a generation waits for all of its
  *   candidates, with the slow worker at its mean speed (whole tasks, no overhead): least T
- *   with Σ ⌊T / d_i⌋ ≥ λ (1.5× slower, 4 workers: λ 32 → 3.56, λ 12 → 3.0).
+ *   with Σ ⌊T / d_i⌋ ≥ λ (1.5× slower, 4 workers: λ 40 → 3.64, λ 32 → 3.56, λ 12 → 3.0).
  *
  * Unless --skip-old, the previous setup runs too, for comparison: λ 10 (the CLI default),
  * the slow worker 2× slower on average (1.11× nine times in ten, a 10× stall once in ten);
@@ -64,7 +64,7 @@ Distributed CMA-ES, 1 worker vs 4 workers of which one is slow (same seed, same 
   --eval-ms N        time per evaluation (default 50)
   --mode M           sleep (default: waits, no CPU) or busy (CPU work calibrated to --eval-ms on one core)
   --generations N    generations per run (default 6; the first is not timed)
-  --population N     candidates per generation (default 32: 8 per worker at 4 workers); auto: the CLI's
+  --population N     candidates per generation (default 40: 10 per worker at 4 workers); auto: the CLI's
                      rule for the largest worker count (the smallest multiple of it at least 4 + floor(3 ln dim))
   --dim N            dimension (default 10)
   --workers LIST     worker counts (default 1,4; the first is the baseline)
@@ -178,8 +178,8 @@ export async function main(argv: string[]): Promise<void> {
   const repeat = Math.round(numberArg(args, 'repeat', 3));
   const target = numberArg(args, 'target', 3.5);
   const maxWorkers = Math.max(...workerCounts);
-  const populationRaw = args.get('population') ?? '32';
-  const population = populationRaw === 'auto' ? populationForWorkers(dim, maxWorkers) : Math.round(numberArg(args, 'population', 32));
+  const populationRaw = args.get('population') ?? '40';
+  const population = populationRaw === 'auto' ? populationForWorkers(dim, maxWorkers) : Math.round(numberArg(args, 'population', 40));
   if (population < 2) throw new Error(`--population must be at least 2, got "${populationRaw}"`);
 
   const slowFactor = numberArg(args, 'slow-worker', 1.5);
