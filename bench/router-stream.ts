@@ -97,8 +97,9 @@ export async function main(argv: string[]): Promise<void> {
     log(`router-stream bench: ${streams} streams x ${rate} tokens/s, ${tokens} tokens each, ${durationS} s per run, ${rounds} rounds; ${nginxVersion(nginx)}`);
     // A proxy is measured in its steady state. Our router is JavaScript: V8 compiles its
     // per-request paths as they turn hot, which at tens of requests/s takes tens of seconds,
-    // and that compiling (on V8's helper threads, counted in /proc) was a sixth of the
-    // router's CPU per event after the old 3 s warm-up. The warm-up's own cost is shown.
+    // and that compiling (on V8's helper threads, counted in /proc) added 5-18 % to the
+    // router's CPU per event after the old 3 s warm-up (two same-code A/B runs, 3 s vs 40 s
+    // warm-up; docs/field-notes.md). The warm-up's own cost is shown.
     const warmupCpu: Partial<Record<Target, number>> = {};
     for (const name of ['direct', 'ours', 'nginx'] as const) {
       const seconds = name === 'direct' ? directWarmupS : warmupS;
