@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { createLocalCloud, listAllInstances, LocalObjectStore, REASON_CRASH, type InstanceRecord } from '@synkti/cloud';
 import { CmaEs, builtinObjectives, readCheckpoint, type CmaEsState, type CoordinatorCheckpoint } from '@synkti/tasks';
 import { CLI_MAIN, REPO_ROOT, waitFor } from './helpers/cli.ts';
-import { batchClusterName } from '../packages/cli/src/batch/batch-fleet.ts';
+import { batchClusterName } from '@synkti/tasks/batch';
 
 const DIM = 10;
 const POPULATION = 8;

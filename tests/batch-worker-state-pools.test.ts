@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { openTestS3Bucket, type TestS3Bucket } from '@synkti/cloud/aws-testing';
 import { CmaEs } from '@synkti/tasks';
 import { listAllInstances } from '@synkti/cloud';
-import { uploadStatePool } from '../packages/cli/src/batch/state-pools.ts';
-import { openBatchCloud } from '../packages/cli/src/batch/batch-fleet.ts';
+import { openBatchCloud, uploadStatePool } from '@synkti/tasks/batch';
+import { uploadModel } from '@synkti/infra/bootstrap';
 import { CLI_MAIN, runCli, waitFor } from './helpers/cli.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -60,7 +60,7 @@ async function shiftPoolAndObjective(): Promise<string> {
   const poolDir = join(bucket.work, 'pool');
   mkdirSync(poolDir, { recursive: true });
   writeFileSync(join(poolDir, 'params.json'), JSON.stringify({ shift: SHIFT }));
-  await uploadStatePool({ store: bucket.store, bucket: BUCKET, name: 'shift-data', dir: poolDir });
+  await uploadStatePool({ store: bucket.store, bucket: BUCKET, name: 'shift-data', dir: poolDir, upload: uploadModel });
   // Read on first use, not at import: the coordinator loads the objective too (to fail early), without the pools.
   const objective = join(bucket.work, 'shifted-sphere.mjs');
   writeFileSync(objective, [

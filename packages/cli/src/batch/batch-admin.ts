@@ -8,12 +8,11 @@ import { SynktiError, TAG_ROLE } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
 import type { QueueStats } from '@synkti/tasks';
 import {
-  batchRunBest, batchRunQueueStats, batchRunStatus, loadBatchRun, markBatchRunCancelled,
+  BATCH_ROLE, batchRunBest, batchRunQueueStats, batchRunStatus, loadBatchRun, markBatchRunCancelled, openBatchCloud, runInstances,
   type BatchDeadLetterRow, type BatchRunCheckpoint, type BatchRunListing,
 } from '@synkti/tasks/batch';
 import { renderTable } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
-import { BATCH_ROLE, openBatchCloud, runInstances } from './batch-fleet.ts';
 
 async function workersOf(stateDir: string, run: string): Promise<string[]> {
   if (!existsSync(stateDir)) return [];

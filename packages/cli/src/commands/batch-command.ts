@@ -7,11 +7,11 @@ import {
   BATCH_BACKENDS, BUILTIN_OBJECTIVE_NAMES, DEFAULT_BATCH_MAX_RECEIVES, DEFAULT_WORKER_LEASE_MS, normalizeObjective, parseStatePoolNames, parseWorkerConfig,
   resolveBatchStateDir, runBatchWorker, workerConfigFromStack, type BatchBackend, type BatchWorkerConfig, type StatePoolFetcher, type WorkerStatePools,
   DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, batchRunDeadLetters, listBatchRuns, redriveBatchRun, stackTargetFromEnv, type NoiseHandling,
+  BATCH_WORKER_CONFIG_ENV, statePoolTarget,
 } from '@synkti/tasks/batch';
 import {
   batchCancel, batchPreempt, batchStatus, renderDeadLetters, renderRunList, renderRunStatus,
 } from '../batch/batch-admin.ts';
-import { BATCH_WORKER_CONFIG_ENV } from '../batch/batch-fleet.ts';
 import { renderBatchSummary, runBatchCmaesCommand } from '../batch/cmaes-run.ts';
 
 const batchDuration = durationOption({ positive: true, examples: '"10s", "2 minutes" or "500ms"' });
@@ -219,8 +219,8 @@ export function registerBatchCommands(program: Command): void {
           ...(statePools !== undefined ? { statePools } : {}),
         };
       }
-      // Pools are read with the agent's model fetcher (state-pools.ts), loaded only when the config names one.
-      const fetchStatePool: StatePoolFetcher = async (options) => (await import('../batch/state-pools.ts')).fetchStatePool(options);
+      // Pools are read with the agent's model fetcher (state-pool-wiring.ts), loaded only when the config names one.
+      const fetchStatePool: StatePoolFetcher = async (options) => (await import('../batch/state-pool-wiring.ts')).fetchStatePoolFromS3(options);
       process.exitCode = await runBatchWorker(config, { fetchStatePool });
     });
 
@@ -269,12 +269,12 @@ export function registerBatchCommands(program: Command): void {
     .option('--region <region>', 'AWS region (default: $AWS_REGION)')
     .option('--json', 'print JSON', false)
     .action(async (name: string, dir: string, o: { bucket?: string; region?: string; json: boolean }) => {
-      const { statePoolTarget, uploadStatePool } = await import('../batch/state-pools.ts');
+      const { uploadStatePoolToS3 } = await import('../batch/state-pool-wiring.ts');
       const target = statePoolTarget(o, process.env);
       const { createS3ObjectStore } = await import('@synkti/cloud');
       const store = createS3ObjectStore({ region: target.region, ...(target.endpoint ? { endpoint: target.endpoint, forcePathStyle: true } : {}) });
       try {
-        const report = await uploadStatePool({ store, bucket: target.bucket, name, dir, root: target.root });
+        const report = await uploadStatePoolToS3({ store, bucket: target.bucket, name, dir, root: target.root });
         console.log(o.json ? JSON.stringify(report) : `state pool ${name}: s3://${report.bucket}/${report.prefix} (${report.files.length} files, ${report.uploadedFiles} uploaded, ${report.presentFiles} already there; manifest ${report.manifest})`);
       } finally {
         store.client.destroy();
@@ -288,9 +288,9 @@ export function registerBatchCommands(program: Command): void {
     .option('--region <region>', 'AWS region (default: $AWS_REGION)')
     .option('--json', 'print JSON', false)
     .action(async (name: string, o: { cacheDir: string; bucket?: string; region?: string; json: boolean }) => {
-      const { fetchStatePool, statePoolTarget } = await import('../batch/state-pools.ts');
+      const { fetchStatePoolFromS3 } = await import('../batch/state-pool-wiring.ts');
       const target = statePoolTarget(o, process.env);
-      const pool = await fetchStatePool({ bucket: target.bucket, name, cacheDir: o.cacheDir, root: target.root, region: target.region });
+      const pool = await fetchStatePoolFromS3({ bucket: target.bucket, name, cacheDir: o.cacheDir, root: target.root, region: target.region });
       console.log(o.json ? JSON.stringify(pool) : `state pool ${name}: ${pool.path} (${pool.files} files, ${pool.bytes} bytes${pool.reused ? ', from the cache' : `, ${pool.bytesFetched} bytes fetched`})`);
     });
 

@@ -1,8 +1,10 @@
 /**
  * @synkti/tasks/batch: the parts of a batch run that need only core, cloud and tasks: the
  * queue backend of a run, the objective loader, the S3 checkpoint store, the cached worker
- * count, the batch worker's runtime, a state pool's name check, and the CMA-ES coordinator's run
- * (runBatchCmaes, with its fleet, metrics sink and progress injected). The CLI's `synkti batch` parses flags and renders; this is what it calls.
+ * count, the batch worker's runtime, state pools (their keys, upload and checked read, with the
+ * model upload and fetcher injected), a local run's worker fleet of agent nodes (how they boot
+ * injected), and the CMA-ES coordinator's run (runBatchCmaes, with its fleet, metrics sink and
+ * progress injected). The CLI's `synkti batch` parses flags and renders; this is what it calls.
  */
 export {
   BATCH_BACKENDS, BATCH_BUCKET, POSTGRES_URL_ENV, DEFAULT_BATCH_MAX_RECEIVES, resolveBatchStateDir, batchObjectStore, queueNamesOf,
@@ -16,6 +18,14 @@ export {
   type BatchWorkerConfig, type WorkerStatePools, type RunBatchWorkerOptions, type StatePoolFetcher, type FetchedStatePool,
 } from './batch-worker.ts';
 export { statePoolPrefix } from './state-pool-prefix.ts';
+export {
+  uploadStatePool, fetchStatePool, statePoolTarget, type UploadStatePoolOptions, type StatePoolUpload, type FetchStatePoolOptions,
+  type StatePoolModelFetch, type FetchedManifest, type StatePool,
+} from './state-pools.ts';
+export {
+  BATCH_ROLE, BATCH_WORKER_CONFIG_ENV, BatchWorkerFleet, batchClusterName, batchWorkerSpec, openBatchCloud, runInstances,
+  type BatchCloudBoot, type BatchWorkerSpecOptions, type BatchWorkerFleetOptions,
+} from './batch-worker-fleet.ts';
 export { stackTargetFromEnv, type BatchStackTarget } from './stack-target.ts';
 export {
   DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, settleCmaesRun, type CmaesRunMeta, type CmaesRunRequest, type CmaesRunSettings, type NoiseHandling,

@@ -2,6 +2,8 @@
  * Batch state pools against a real local S3 server (s3rver): uploaded once (files, then the
  * manifest), read by a worker into its cache with every file's SHA-256 checked, a second
  * read served from the cache, and an object replaced behind the manifest's back refused.
+ * With the parts the CLI injects: @synkti/infra/bootstrap's uploadModel and @synkti/agent's
+ * fetchModel (a test may import higher packages by name; tests/import-structure.test.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,10 +14,12 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
 import type { S3ObjectStore } from '@synkti/cloud';
 import { openTestS3Bucket, type TestS3, type TestS3Bucket } from '@synkti/cloud/aws-testing';
-import { s3ModelSource } from '@synkti/agent';
-import { runCli } from '../../../../tests/helpers/cli.ts';
-import { statePoolPrefix } from '@synkti/tasks/batch';
-import { fetchStatePool, uploadStatePool } from './state-pools.ts';
+import { fetchModel, s3ModelSource } from '@synkti/agent';
+import { uploadModel, type ModelUploadProgress, type ModelUploadReport } from '@synkti/infra/bootstrap';
+import { statePoolPrefix } from './state-pool-prefix.ts';
+import {
+  fetchStatePool as fetchPool, uploadStatePool as uploadPool, type FetchStatePoolOptions, type StatePool, type UploadStatePoolOptions,
+} from './state-pools.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -33,6 +37,14 @@ before(async () => {
 after(() => bucket?.close());
 
 const source = () => s3ModelSource({ bucket: BUCKET, endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1' });
+
+/** The pool functions with what the CLI injects: infra's model upload, the agent's fetcher on `source`. */
+function uploadStatePool(options: Omit<UploadStatePoolOptions<ModelUploadReport, ModelUploadProgress>, 'upload'>): Promise<ModelUploadReport> {
+  return uploadPool({ ...options, upload: uploadModel });
+}
+function fetchStatePool(options: Omit<FetchStatePoolOptions, 'fetchModel'> & { source: ReturnType<typeof source> }): Promise<StatePool> {
+  return fetchPool({ ...options, fetchModel: (read) => fetchModel({ ...read, source: options.source }) });
+}
 
 async function poolDir(name: string): Promise<{ dir: string; table: Buffer }> {
   const dir = join(work, 'src', name);
@@ -91,22 +103,4 @@ test('a pool name that could leave the prefix is refused before anything is sent
     assert.throws(() => statePoolPrefix(name), (error: unknown) => isSynktiError(error, 'E_USAGE'), name);
   }
   await assert.rejects(uploadStatePool({ store, bucket: BUCKET, name: '../models', dir: work }), (error: unknown) => isSynktiError(error, 'E_USAGE'));
-});
-
-test('synkti batch pool upload / fetch with the stack\'s variables: uploaded, then read by a worker (the cache is the library\'s, tested above)', async () => {
-  const { dir, table } = await poolDir('cli-pool');
-  const env = {
-    SYNKTI_BUCKET: BUCKET, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-  };
-  const up = await runCli(['batch', 'pool', 'upload', 'cli-pool', dir, '--json'], { cwd: work, env, timeoutMs: 60_000 });
-  assert.equal(up.code, 0, up.stderr);
-  const report = JSON.parse(up.stdout) as { prefix: string; uploadedFiles: number };
-  assert.deepEqual([report.prefix, report.uploadedFiles], ['state-pools/cli-pool/', 2]);
-  const cacheDir = join(work, 'cli-cache');
-  const r = await runCli(['batch', 'pool', 'fetch', 'cli-pool', '--cache-dir', cacheDir, '--json'], { cwd: work, env, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const first = JSON.parse(r.stdout) as { reused: boolean; path: string; files: number };
-  assert.deepEqual([first.reused, first.files], [false, 2]);
-  assert.deepEqual(await readFile(join(first.path, 'tables', 'weights.bin')), table);
 });

@@ -9,16 +9,29 @@
  * it matches, and a second read of the same pool is served from the worker's cache (one
  * GET, the manifest, and no file fetched). SpotBatchFleet's task role may only read
  * `state-pools/*`; its coordinator role may write there.
+ *
+ * Both are injected (`upload`, `fetchModel`): the upload lives in @synkti/infra/bootstrap
+ * and the fetcher in @synkti/agent, which sit above tasks (docs/architecture.md "Dependency
+ * arrows"); the CLI passes them. Here: where a pool's keys are, what a pool read reports,
+ * and an error that names the pool.
  */
 import { resolve } from 'node:path';
-import { SynktiError } from '@synkti/core';
+import { SynktiError, type ModelLocation } from '@synkti/core';
 import { BATCH_PREFIXES } from '@synkti/core/contracts';
-import { statePoolPrefix } from '@synkti/tasks/batch';
-import type { S3ObjectStore } from '@synkti/cloud';
-import type { ModelObjectSource } from '@synkti/agent';
-import type { ModelUploadProgress, ModelUploadReport } from '@synkti/infra/bootstrap';
+import type { ModelManifest, S3ObjectStore } from '@synkti/cloud';
+import { statePoolPrefix } from './state-pool-prefix.ts';
 
-export interface UploadStatePoolOptions {
+/** What uploads a directory with its synkti-model/1 manifest (@synkti/infra/bootstrap uploadModel fits it). */
+export type StatePoolUpload<Report, Progress> = (options: {
+  store: S3ObjectStore;
+  bucket: string;
+  dir: string;
+  prefix: string;
+  keyRoot: string;
+  onProgress?: ((progress: Progress) => void) | undefined;
+}) => Promise<Report>;
+
+export interface UploadStatePoolOptions<Report, Progress> {
   store: S3ObjectStore;
   bucket: string;
   name: string;
@@ -26,16 +39,32 @@ export interface UploadStatePoolOptions {
   dir: string;
   /** @default BATCH_PREFIXES.statePools ('state-pools/') */
   root?: string | undefined;
-  onProgress?: ((progress: ModelUploadProgress) => void) | undefined;
+  onProgress?: ((progress: Progress) => void) | undefined;
+  /** The model upload (the CLI passes @synkti/infra/bootstrap's uploadModel). */
+  upload: StatePoolUpload<Report, Progress>;
 }
 
 /** Uploads a directory as a state pool (files first, the manifest last; unchanged files are not sent again). */
-export async function uploadStatePool(options: UploadStatePoolOptions): Promise<ModelUploadReport> {
+export async function uploadStatePool<Report, Progress>(options: UploadStatePoolOptions<Report, Progress>): Promise<Report> {
   const root = options.root ?? BATCH_PREFIXES.statePools;
   const prefix = statePoolPrefix(options.name, root);
-  const { uploadModel } = await import('@synkti/infra/bootstrap');
-  return uploadModel({ store: options.store, bucket: options.bucket, dir: resolve(options.dir), prefix, keyRoot: root, onProgress: options.onProgress });
+  return options.upload({ store: options.store, bucket: options.bucket, dir: resolve(options.dir), prefix, keyRoot: root, onProgress: options.onProgress });
 }
+
+/** What a checked manifest read reports (@synkti/agent's FetchedModel fits it). */
+export interface FetchedManifest {
+  path: string;
+  manifest: Pick<ModelManifest, 'files' | 'totalBytes'>;
+  manifestSha256: string;
+  reused: boolean;
+  bytesFetched: number;
+}
+
+/**
+ * Reads a manifest and its files into `<modelsDir>/<name>/`, each file's SHA-256 checked,
+ * reusing a verified copy (@synkti/agent's fetchModel with its object source bound).
+ */
+export type StatePoolModelFetch = (options: { model: ModelLocation; modelsDir: string; signal?: AbortSignal | undefined }) => Promise<FetchedManifest>;
 
 export interface FetchStatePoolOptions {
   bucket: string;
@@ -44,9 +73,8 @@ export interface FetchStatePoolOptions {
   cacheDir: string;
   /** @default BATCH_PREFIXES.statePools */
   root?: string | undefined;
-  /** Where the objects come from. @default S3 (the SDK's endpoint and credentials: the task role) */
-  source?: ModelObjectSource | undefined;
-  region?: string | undefined;
+  /** The checked reader (the CLI passes the agent's fetchModel reading S3, or another source). */
+  fetchModel: StatePoolModelFetch;
   signal?: AbortSignal | undefined;
 }
 
@@ -70,13 +98,11 @@ export interface StatePool {
  */
 export async function fetchStatePool(options: FetchStatePoolOptions): Promise<StatePool> {
   const prefix = statePoolPrefix(options.name, options.root ?? BATCH_PREFIXES.statePools);
-  const { fetchModel, s3ModelSource } = await import('@synkti/agent');
-  const source = options.source ?? s3ModelSource({ bucket: options.bucket, region: options.region });
-  let fetched: Awaited<ReturnType<typeof fetchModel>>;
+  let fetched: FetchedManifest;
   try {
-    fetched = await fetchModel({
+    fetched = await options.fetchModel({
       model: { uri: `s3://${options.bucket}/${prefix}`, bucket: options.bucket, prefix, name: options.name },
-      source, modelsDir: resolve(options.cacheDir), signal: options.signal,
+      modelsDir: resolve(options.cacheDir), signal: options.signal,
     });
   } catch (error) {
     // The model fetcher's words are about models: say which pool is missing and how to upload one.

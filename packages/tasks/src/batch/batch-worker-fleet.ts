@@ -10,16 +10,16 @@
  * reads the cloud's record for its report (read-only: launched, replaced, preempted,
  * alive), and takes the fleet down at the run's end. On AWS nothing of this runs
  * (`--stack`: the ECS service keeps the workers).
+ *
+ * How an instance boots (the agent's entry, the cluster secret) and what its workload runs
+ * (the CLI's `synkti batch worker`) are the caller's: this module imports no agent and no CLI.
  */
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, serializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { REASON_SPOT, createLocalCloud, listAllInstances, type InstanceRecord, type LocalCloud } from '@synkti/cloud';
-import { agentBootCommand, ensureClusterSecret } from '../local-fleet.ts';
-import type { BatchFleetCounts, BatchWorkerConfig } from '@synkti/tasks/batch';
+import type { BatchWorkerConfig } from './batch-worker.ts';
+import type { BatchFleetCounts } from './run-batch-cmaes.ts';
 
-/** The CLI's entry: a node's worker is `synkti batch worker` (compiled: it starts ~3x faster than the sources through tsx). */
-export const CLI_BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 export const BATCH_ROLE = 'batch-worker';
 /** The variable a node's workload reads its worker config from (JSON of BatchWorkerConfig). */
 export const BATCH_WORKER_CONFIG_ENV = 'SYNKTI_BATCH_WORKER_CONFIG';
@@ -32,22 +32,31 @@ export function batchClusterName(run: string): string {
   return `batch-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
 }
 
+/** How the batch state's local instances boot: the agent, authenticated by the state dir's cluster secret. */
+export interface BatchCloudBoot {
+  /** The agent's entry each instance runs (the CLI's agentBootCommand()). */
+  command: string[];
+  /** The cluster secret's file (0600; the CLI's ensureClusterSecret(stateDir).file). */
+  clusterSecretFile: string;
+  /** The backend's environment and the SDK's (credentials stay out of user data). @default {} */
+  env?: Record<string, string> | undefined;
+}
+
 /**
- * Opens the batch state's local cloud; with `env`, also (re)sets how its instances boot:
+ * Opens the batch state's local cloud; with `boot`, also (re)sets how its instances boot:
  * the agent, with the cluster secret of the state dir and the backend's environment
  * (credentials stay out of user data).
  */
-export function openBatchCloud(stateDir: string, env?: Record<string, string>): LocalCloud {
-  if (env === undefined) return createLocalCloud({ stateDir });
-  const { file } = ensureClusterSecret(stateDir);
+export function openBatchCloud(stateDir: string, boot?: BatchCloudBoot): LocalCloud {
+  if (boot === undefined) return createLocalCloud({ stateDir });
   return createLocalCloud({
     stateDir,
-    bootCommand: agentBootCommand(),
+    bootCommand: boot.command,
     env: {
-      SYNKTI_CLUSTER_SECRET_FILE: file,
+      SYNKTI_CLUSTER_SECRET_FILE: boot.clusterSecretFile,
       SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'info',
       ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
-      ...env,
+      ...boot.env,
     },
   });
 }
@@ -60,6 +69,12 @@ export function runInstances(cloud: LocalCloud, run: string): Promise<InstanceRe
 export interface BatchWorkerSpecOptions {
   run: string;
   workers: number;
+  /**
+   * What each node's workload runs: a batch worker that reads its config from
+   * BATCH_WORKER_CONFIG_ENV (the CLI's `[node, synkti.mjs, 'batch', 'worker']`: this machine's
+   * node and CLI, since the workers of a local run are processes of this machine).
+   */
+  workerCommand: string[];
   /** The worker's config; its notices are its agent's (`watchNotices` is set false). */
   config: BatchWorkerConfig;
   /**
@@ -78,8 +93,7 @@ export function batchWorkerSpec(options: BatchWorkerSpecOptions): ClusterSpec {
     pools: { [BATCH_ROLE]: { count: options.workers, lifecycle: 'spot' } },
     workload: {
       kind: 'portless',
-      // This machine's node and CLI: the workers of a local run are processes of this machine.
-      command: [process.execPath, CLI_BIN, 'batch', 'worker'],
+      command: options.workerCommand,
       env: { [BATCH_WORKER_CONFIG_ENV]: JSON.stringify(config) },
     },
     timeouts: {
