@@ -146,7 +146,7 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
 
 const log = createProcessLog({ component: 'batch worker' });
 
-/** What a pool fetcher reports of one pool (the CLI's fetchStatePool: the agent's model fetcher, each file's SHA-256 checked). */
+/** What a pool fetcher reports of one pool (state-pools.ts fetchStatePool with the agent's model fetcher, as the CLI binds it: each file's SHA-256 checked). */
 export interface FetchedStatePool {
   /** The local directory holding exactly the manifest's files. */
   path: string;

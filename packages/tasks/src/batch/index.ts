@@ -26,6 +26,7 @@ export {
   BATCH_ROLE, BATCH_WORKER_CONFIG_ENV, BatchWorkerFleet, batchClusterName, batchWorkerSpec, openBatchCloud, runInstances,
   type BatchCloudBoot, type BatchWorkerSpecOptions, type BatchWorkerFleetOptions,
 } from './batch-worker-fleet.ts';
+export { localBatchFleet, type LocalBatchFleetOptions } from './local-batch-fleet.ts';
 export { stackTargetFromEnv, type BatchStackTarget } from './stack-target.ts';
 export {
   DEFAULT_MAX_SAMPLES, NOISE_HANDLINGS, settleCmaesRun, type CmaesRunMeta, type CmaesRunRequest, type CmaesRunSettings, type NoiseHandling,
