@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { isSynktiError } from '@synkti/core';
+import { SynktiError, isSynktiError } from '@synkti/core';
 import type { S3ObjectStore } from '@synkti/cloud';
 import { openTestS3Bucket, type TestS3, type TestS3Bucket } from '@synkti/cloud/aws-testing';
 import { fetchModel, s3ModelSource } from '@synkti/agent';
@@ -103,4 +103,25 @@ test('a pool name that could leave the prefix is refused before anything is sent
     assert.throws(() => statePoolPrefix(name), (error: unknown) => isSynktiError(error, 'E_USAGE'), name);
   }
   await assert.rejects(uploadStatePool({ store, bucket: BUCKET, name: '../models', dir: work }), (error: unknown) => isSynktiError(error, 'E_USAGE'));
+});
+
+test('a pool whose manifest cannot be read is named with the upload that fixes it; other fetcher errors pass through as they are', async () => {
+  const cacheDir = join(work, 'cache-injected');
+  const asked: string[] = [];
+  const missing = fetchPool({
+    bucket: BUCKET, name: 'never-uploaded', cacheDir,
+    fetchModel: (read) => {
+      asked.push(`${read.model.uri} -> ${read.modelsDir}`);
+      return Promise.reject(new SynktiError('E_MODEL_MANIFEST', 'no manifest at models/x', { hint: 'upload the model' }));
+    },
+  });
+  await assert.rejects(missing, (error: unknown) => {
+    assert.ok(isSynktiError(error, 'E_MODEL_MANIFEST'), String(error));
+    assert.match(error.message, /^state pool never-uploaded \(s3:\/\/sp-batch\/state-pools\/never-uploaded\/\) has no usable manifest: no manifest at models\/x/);
+    assert.match(error.hint ?? '', /synkti batch pool upload never-uploaded <dir> --bucket sp-batch/);
+    return true;
+  });
+  assert.deepEqual(asked, [`s3://${BUCKET}/state-pools/never-uploaded/ -> ${cacheDir}`]);
+  const corrupt = new SynktiError('E_MODEL_CORRUPT', 'tables/w.bin: SHA-256 mismatch');
+  await assert.rejects(fetchPool({ bucket: BUCKET, name: 'p', cacheDir, fetchModel: () => Promise.reject(corrupt) }), (error: unknown) => error === corrupt);
 });
