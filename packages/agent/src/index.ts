@@ -10,7 +10,7 @@ export { PeerClient, type PeerAddress } from './peer-client.ts';
 export { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, type ReplacerOptions, type DutyMember } from './replacement.ts';
 export { TAG_SLOT_CREDIT, DEFAULT_ON_DEMAND_CREDIT_RATE, moveCostMs, exitCostMs, initialSlotCreditMs, newSlotTags, parseSlotCredit, readSlotCredit, MAX_SLOT_CREDIT_MS, slotCreditMs, canAffordMove, successorCreditMs, replacementCredit, type SlotLedgerOptions } from './spot-ledger.ts';
 export { ZoneExposure, zoneHazards, ZONE_HAZARD_MEMORY_MS, PRIOR_HOURS, type ZoneExposureOptions, type ExposureMember } from './zone-hazard.ts';
-export { settledZones, poolSettled, lossBudget, lossEvents, DEFAULT_AVAILABILITY_OBJECTIVE, DEFAULT_PRICE_RATIO, LOSS_EVENT_GAP_MS, type SpotHedgeOptions, type HedgeLoss } from './spot-hedge.ts';
+export { settledZones, poolSettled, lossBudget, lossEvents, errorBudget, allowedEvents, ERROR_BUDGET_WINDOW_MS, type ErrorBudget, type LossHistory, DEFAULT_AVAILABILITY_OBJECTIVE, DEFAULT_PRICE_RATIO, LOSS_EVENT_GAP_MS, type SpotHedgeOptions, type HedgeLoss } from './spot-hedge.ts';
 export { NodeRuntime, workloadCommand, type NodeRuntimeOptions, type DrainReport } from './node-runtime.ts';
 export { Autoscaler, decideAutoscale, autoscaleClientToken, autoscaleRole, type AutoscalePoolStatus, type AutoscaleRecord, type AutoscaleDecision } from './autoscale/index.ts';
 // NoticeWatcher lives in @synkti/cloud beside the IMDS client; re-exported for existing importers.

@@ -9,6 +9,7 @@ import { Replacer } from './replacement.ts';
 import { SpotReturn } from './spot-return.ts';
 import { TAG_SLOT_CREDIT, readSlotCredit, slotCreditMs } from './spot-ledger.ts';
 import { ZoneExposure, type ZoneLoss } from './zone-hazard.ts';
+import type { LossHistory } from './spot-hedge.ts';
 import { createRouter, type Router, type RouterPeer } from './router/router.ts';
 import { WorkloadSupervisor, type WorkloadState } from './workload-supervisor.ts';
 import { readWorkloadLoad } from './workload-load.ts';
@@ -169,6 +170,8 @@ export class NodeRuntime {
    */
   private readonly zoneExposure = new ZoneExposure();
   private readonly zoneLosses = (): ZoneLoss[] => this.zoneExposure.recentLosses(this.clock(), LOSS_MEMORY_MS);
+  /** The week of losses and shortfall the spot hedge's error budget reads (spot-hedge.ts errorBudget). */
+  private readonly lossHistory = (): LossHistory => this.zoneExposure.lossHistory(this.clock());
   private exposureTimer: NodeJS.Timeout | undefined;
 
   /** `serving`: the member had joined (a successor lost while booting took no replica away; the spot hedge skips it). */
@@ -221,14 +224,18 @@ export class NodeRuntime {
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
       recentLosses: this.zoneLosses,
+      lossHistory: this.lossHistory,
       clock: this.clock,
       // The slot ledger: the replacement at this node's notice carries its credit forward.
       slotCredit: (id) => (id === selfId ? this.slotCredit() : undefined),
       zoneHazard: (zones, now) => this.zoneExposure.hazards(zones, now),
     });
-    // Exposure: where the pool's members run, once a minute (a map over the view: cheap).
-    this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role);
-    this.exposureTimer = setInterval(() => this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role), 60_000);
+    // Exposure: where the pool's members run, once a minute (a map over the view: cheap). With
+    // a fixed count, also the time the pool had fewer ready: the spot hedge's error budget
+    // reads it (an autoscaled pool's target moves: its budget estimates from the losses).
+    const target = ownPool && !ownPool.autoscale ? ownPool.count : undefined;
+    this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role, target);
+    this.exposureTimer = setInterval(() => this.zoneExposure.observe(this.clock(), agent.view.members(), agent.role, target), 60_000);
     this.exposureTimer.unref();
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
@@ -281,6 +288,7 @@ export class NodeRuntime {
         userData: () => agent.desiredConfigs.get(agent.role)?.userData ?? this.options.userData,
         zones: pool.zones,
         recentLosses: this.zoneLosses,
+        lossHistory: this.lossHistory,
         zoneHazard: (zones, now) => this.zoneExposure.hazards(zones, now),
         liveMembers: () => agent.view.members(),
         handOver: async () => {

@@ -1,7 +1,7 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, rendezvousPick, isSynktiError } from '@synkti/core';
 import { listAllInstances, placementZoneOrder, type InstanceProvider, type InstanceRecord, type Lifecycle } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
-import { settledZones, type SpotHedgeOptions } from './spot-hedge.ts';
+import { errorBudget, settledZones, type ErrorBudget, type LossHistory, type SpotHedgeOptions } from './spot-hedge.ts';
 import { TAG_SLOT_CREDIT, readSlotCredit, replacementCredit, slotCreditMs } from './spot-ledger.ts';
 
 /** The lost peer is in the view again: check later, without calling the cloud. */
@@ -54,6 +54,12 @@ export interface ReplacerOptions {
    * Needs `recentLosses` and the template's `zones`. @default on, objective 0.99, 183 s, ratio 0.3
    */
   hedge?: SpotHedgeOptions | undefined;
+  /**
+   * The pool's losses over the error budget's week and since when they were watched
+   * (ZoneExposure.lossHistory): the hedge spends the budget they leave (errorBudget).
+   * @default none: the short window alone
+   */
+  lossHistory?: (() => LossHistory) | undefined;
   /**
    * The slot credit (spot-ledger.ts) an instance holds now, when this node knows it (its
    * own, from its tags, launch and ready time); a replacement goes spot only when the credit
@@ -130,10 +136,12 @@ export function replacementLifecycle(input: {
   losses: readonly { zone: string; at: number }[] | undefined;
   now: number;
   hedge?: SpotHedgeOptions | undefined;
+  /** The week's error budget (spot-hedge.ts errorBudget). @default none: the short window alone */
+  budget?: ErrorBudget | undefined;
 }): Lifecycle {
   const { template } = input;
   if (template.lifecycle !== 'spot' || !template.zones || template.zones.length === 0) return template.lifecycle;
-  return settledZones({ zones: template.zones, losses: input.losses, now: input.now, ...input.hedge }).length === 0 ? 'on-demand' : 'spot';
+  return settledZones({ zones: template.zones, losses: input.losses, now: input.now, budget: input.budget, ...input.hedge }).length === 0 ? 'on-demand' : 'spot';
 }
 
 /**
@@ -330,7 +338,9 @@ export class Replacer {
       if (this.plans.size >= 1000) this.plans.delete(this.plans.keys().next().value!);
       const losses = this.options.recentLosses?.();
       const now = (this.options.clock ?? Date.now)();
-      const wanted = replacementLifecycle({ template, losses, now, hedge });
+      const history = this.options.lossHistory?.();
+      const budget = history && errorBudget({ ...history, now, ...hedge });
+      const wanted = replacementLifecycle({ template, losses, now, hedge, budget });
       // The ledger: spot only when the slot's credit covers the replacement's own notice.
       const ledger = credit === undefined ? undefined : replacementCredit({ creditMs: credit, lifecycle: wanted, ...hedge });
       plan = {

@@ -2,7 +2,7 @@ import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } fr
 import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
-import { poolSettled, settledZones, type HedgeLoss, type SpotHedgeOptions } from './spot-hedge.ts';
+import { errorBudget, poolSettled, settledZones, type ErrorBudget, type HedgeLoss, type LossHistory, type SpotHedgeOptions } from './spot-hedge.ts';
 import { TAG_SLOT_CREDIT, canAffordMove, readSlotCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
 
 /**
@@ -37,6 +37,8 @@ export interface SpotReturnOptions {
   zones?: readonly string[] | undefined;
   /** The pool's recent losses this node saw (zone, epoch ms): such zones are tried last. @default none */
   recentLosses?: () => readonly HedgeLoss[];
+  /** The pool's losses over the error budget's week (ZoneExposure.lossHistory): the hedge spends what they leave. @default none */
+  lossHistory?: (() => LossHistory) | undefined;
   /** Each zone's loss rate per exposed hour (zone-hazard.ts; placement's tiers). @default none */
   zoneHazard?: ((zones: readonly string[], now: number) => Readonly<Record<string, number>>) | undefined;
   /** Live members as this node sees them (state, what each replaces, zone and role when known). */
@@ -152,6 +154,12 @@ export class SpotReturn {
   /** This node's slot-credit tag was rejected and said so (once). */
   private rejectedTagLogged = false;
 
+  /** The week's error budget as this node sees it (undefined: no loss history given). */
+  private budget(): ErrorBudget | undefined {
+    const history = this.options.lossHistory?.();
+    return history && errorBudget({ ...history, now: Date.now(), ...this.options.hedge });
+  }
+
   constructor(options: SpotReturnOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
@@ -211,8 +219,8 @@ export class SpotReturn {
         handingOver: this.handingOver,
         // Capacity misses launch nothing and cost nothing: only launched successors count.
         backoff: { attempts: this.launched, lastAttemptAt: this.lastLaunchAt, now: Date.now(), intervalMs: this.intervalMs },
-        settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }) : undefined,
-        poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), ...this.options.hedge }),
+        settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), budget: this.budget(), ...this.options.hedge }) : undefined,
+        poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), budget: this.budget(), ...this.options.hedge }),
         ledger: { creditMs: credit, options: this.options.hedge ?? {} },
       });
     } catch (error) {

@@ -59,17 +59,34 @@ export class ZoneExposure {
   /** Every loss, oldest first; `event`: the first of its zone's reclaim (what the hazards count). */
   private readonly losses: (ZoneLoss & { event: boolean })[] = [];
   private lastAt: number | undefined;
+  /** Time with fewer than the target ready, per hourly bucket (observe with a target). */
+  private readonly shortfall = new Map<number, number>();
+  private lastShort: boolean | undefined;
+  /** The first observation with a target: the shortfall counts from here. */
+  private watchedSince: number | undefined;
+  /** When this store started watching (its first observation or loss): the error budget counts from here. */
+  private firstAt: number | undefined;
 
   constructor(options: ZoneExposureOptions = {}) {
     this.memoryMs = Math.max(BUCKET_MS, options.memoryMs ?? ZONE_HAZARD_MEMORY_MS);
   }
 
   /** The pool's members now: each holds its zone since the last observation (capped at one bucket: a gap is not exposure). */
-  observe(now: number, members: readonly ExposureMember[], role?: string): void {
+  observe(now: number, members: readonly ExposureMember[], role?: string, target?: number): void {
     const dt = this.lastAt === undefined ? 0 : Math.min(BUCKET_MS, Math.max(0, now - this.lastAt));
+    this.firstAt ??= now;
     this.lastAt = now;
-    if (dt === 0) return;
     const bucket = Math.floor(now / BUCKET_MS);
+    // Shortfall (the error budget's measure): fewer than `target` of the role ready. Each
+    // interval counts by the trapezoid of its two ends (short at both: all of it; at one: half).
+    const short = target === undefined ? undefined : members.filter((m) => m.state === 'ready' && (role === undefined || m.role === undefined || m.role === role)).length < target;
+    if (short !== undefined && this.lastShort !== undefined && dt > 0) {
+      const ms = (dt * (Number(short) + Number(this.lastShort))) / 2;
+      if (ms > 0) this.shortfall.set(bucket, (this.shortfall.get(bucket) ?? 0) + ms);
+    }
+    if (short !== undefined) this.watchedSince ??= now;
+    this.lastShort = short;
+    if (dt === 0) return;
     for (const m of members) {
       if (m.zone === undefined || m.lifecycle === 'on-demand' || (role !== undefined && m.role !== undefined && m.role !== role)) continue;
       if (m.state === 'draining' || m.state === 'stopped' || m.state === 'left') continue;
@@ -86,6 +103,7 @@ export class ZoneExposure {
 
   /** An instance of the pool was lost in `zone` (a notice or a crash); `serving`: it had joined. */
   lost(zone: string, now: number, serving = true): void {
+    this.firstAt ??= now;
     const lastEvent = this.losses.findLast((l) => l.zone === zone && l.event);
     this.losses.push({ zone, at: now, serving, event: !(lastEvent && now - lastEvent.at <= EVENT_GAP_MS) });
     if (this.losses.length > MAX_LOSSES) this.losses.shift();
@@ -97,6 +115,20 @@ export class ZoneExposure {
     const out: ZoneLoss[] = [];
     for (const l of this.losses) if (l.at > now - windowMs && l.at <= now) out.push({ zone: l.zone, at: l.at, serving: l.serving });
     return out;
+  }
+
+  /**
+   * The losses over the error budget's window (the memory, a week) and since when this store
+   * has watched: what the spot hedge's errorBudget reads.
+   */
+  lossHistory(now: number): { losses: ZoneLoss[]; since: number | undefined; shortfall?: { ms: number; since: number } | undefined } {
+    let shortfall: { ms: number; since: number } | undefined;
+    if (this.watchedSince !== undefined) {
+      let ms = 0;
+      for (const [bucket, value] of this.shortfall) if ((bucket + 1) * BUCKET_MS > now - this.memoryMs) ms += value;
+      shortfall = { ms, since: this.watchedSince };
+    }
+    return { losses: this.recentLosses(now, this.memoryMs), since: this.firstAt, shortfall };
   }
 
   /** Each zone's loss events per exposed hour, with the prior (see zoneHazards). */
@@ -116,6 +148,7 @@ export class ZoneExposure {
   private forget(now: number): void {
     const oldest = Math.floor((now - this.memoryMs) / BUCKET_MS);
     for (const zone of this.buckets.values()) for (const bucket of zone.keys()) if (bucket < oldest) zone.delete(bucket);
+    for (const bucket of this.shortfall.keys()) if (bucket < oldest) this.shortfall.delete(bucket);
     while (this.losses.length > 0 && this.losses[0]!.at <= now - this.memoryMs) this.losses.shift();
   }
 }

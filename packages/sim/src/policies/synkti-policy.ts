@@ -1,5 +1,5 @@
 import { TAG_SLOT_CREDIT, ZoneExposure, initialSlotCreditMs, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
-import { Replacer, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep } from '@synkti/agent';
+import { Replacer, errorBudget, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep, type ErrorBudget } from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
 import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
@@ -79,7 +79,7 @@ function members(ctx: PolicyContext): { id: string; state: string; replaces: str
 }
 
 /** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
-function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], launched?: { count: number; lastAt: number }, creditMs?: number): SpotReturnStep {
+function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], budget: ErrorBudget, launched?: { count: number; lastAt: number }, creditMs?: number): SpotReturnStep {
   const live = ctx.live();
   return spotReturnStep({
     self: { id: instance.id, lifecycle: instance.lifecycle },
@@ -91,8 +91,8 @@ function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeO
     members: members(ctx),
     handingOver: instance.draining,
     backoff: launched && { attempts: launched.count, lastAttemptAt: launched.lastAt, now: ctx.now, intervalMs: RETURN_TO_SPOT_CHECK_MS },
-    settledZones: settledZones({ zones: ctx.zones, losses, now: ctx.now, ...hedge }),
-    poolSettled: poolSettled({ losses, now: ctx.now, ...hedge }),
+    settledZones: settledZones({ zones: ctx.zones, losses, now: ctx.now, budget, ...hedge }),
+    poolSettled: poolSettled({ losses, now: ctx.now, budget, ...hedge }),
     ledger: creditMs === undefined ? undefined : { creditMs, options: hedge },
   });
 }
@@ -109,7 +109,16 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
    */
   const exposure = new ZoneExposure();
   const recentLosses = (ctx: PolicyContext): HedgeLoss[] => exposure.recentLosses(ctx.now, LOSS_MEMORY_MS);
-  const observe = (ctx: PolicyContext): void => exposure.observe(ctx.now, members(ctx));
+  /**
+   * The week's error budget (spot-hedge.ts errorBudget), from the same store, as the agent's
+   * Replacer and SpotReturn compute it; once per instant (the tick asks for each on-demand node).
+   */
+  let budgetAt: { now: number; budget: ErrorBudget } | undefined;
+  const budgetOf = (ctx: PolicyContext): ErrorBudget => {
+    if (budgetAt?.now !== ctx.now) budgetAt = { now: ctx.now, budget: errorBudget({ ...exposure.lossHistory(ctx.now), now: ctx.now, ...hedge }) };
+    return budgetAt.budget;
+  };
+  const observe = (ctx: PolicyContext): void => exposure.observe(ctx.now, members(ctx), undefined, ctx.target);
   const zoneHazard = (zones: readonly string[], now: number): Readonly<Record<string, number>> => exposure.hazards(zones, now);
   const noteLoss = (ctx: PolicyContext, instance: SimInstance): void => {
     observe(ctx);
@@ -142,6 +151,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         liveMembers: () => members(ctx),
         templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined),
         recentLosses: () => recentLosses(ctx),
+        lossHistory: () => exposure.lossHistory(ctx.now),
         clock: () => ctx.now,
         hedge,
         zoneHazard,
@@ -196,7 +206,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     const clientToken = Replacer.clientToken(lost.id);
     const losses = recentLosses(ctx);
     const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
-    const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge });
+    const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge, budget: budgetOf(ctx) });
     // The Replacer's ledger step: spot only when the lost instance's slot credit covers a notice.
     const plan = replacementCredit({ creditMs: creditOf(ctx, lost), lifecycle: wanted, ...ledger() });
     const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty, [TAG_SLOT_CREDIT]: String(plan.tagCreditMs) }, instanceType: 'sim', lifecycle: plan.lifecycle, clientToken, zoneOrder });
@@ -220,7 +230,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         // The agent's own decision (packages/agent/src/spot-return.ts), as SpotReturn.check acts on it.
         const credit = creditOf(ctx, od);
         const losses = recentLosses(ctx);
-        const step = backToSpot(ctx, od, hedge, losses, launched.get(od.id), credit);
+        const step = backToSpot(ctx, od, hedge, losses, budgetOf(ctx), launched.get(od.id), credit);
         if (step.kind === 'hand-over') handOver(ctx, od);
         if (step.kind !== 'launch') continue;
         // The agent tries and fails without capacity; the world here knows, and skips the failed call.
@@ -239,11 +249,12 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       }
     },
     onReady(ctx, instance) {
+      observe(ctx);
       // The agent checks every few minutes; the sim hands over at once (the check sees the same).
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
       if (!predecessor || predecessor.draining) return;
       if (moving.has(predecessor.id)) handOver(ctx, predecessor);
-      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, recentLosses(ctx)).kind === 'hand-over') handOver(ctx, predecessor);
+      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, recentLosses(ctx), budgetOf(ctx)).kind === 'hand-over') handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
@@ -260,6 +271,7 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     onNotice(ctx, instance) {
       noteLoss(ctx, instance);
       ctx.drain(instance);
+      observe(ctx);
       replace(ctx, instance);
     },
     onRebalance(ctx, instance) {
