@@ -15,7 +15,8 @@
  * ZoneExposure is fed by the runtime (its view, every minute, and its losses) and by the
  * simulator the same way; zoneHazards is pure. It is the one store of the pool's losses:
  * the hazards read a week of loss events, placement and the spot hedge read the last 12 h
- * of raw losses (recentLosses).
+ * of raw losses (recentLosses), and the hedge's error budget the week's losses and the
+ * measured time short of the target (lossHistory).
  */
 
 /** How long losses and exposure count. @default 7 days */
@@ -79,7 +80,10 @@ export class ZoneExposure {
     const bucket = Math.floor(now / BUCKET_MS);
     // Shortfall (the error budget's measure): fewer than `target` of the role ready. Each
     // interval counts by the trapezoid of its two ends (short at both: all of it; at one: half).
-    const short = target === undefined ? undefined : members.filter((m) => m.state === 'ready' && (role === undefined || m.role === undefined || m.role === role)).length < target;
+    const short =
+      target === undefined
+        ? undefined
+        : members.filter((m) => m.state === 'ready' && (role === undefined || m.role === undefined || m.role === role)).length < target;
     if (short !== undefined && this.lastShort !== undefined && dt > 0) {
       const ms = (dt * (Number(short) + Number(this.lastShort))) / 2;
       if (ms > 0) this.shortfall.set(bucket, (this.shortfall.get(bucket) ?? 0) + ms);
@@ -158,7 +162,11 @@ export class ZoneExposure {
  * rates one loss per PRIOR_HOURS (a neutral guess between a good zone's ~0.1/h and a flaky
  * one's ~0.6/h on the shipped trace), and its evidence takes over as exposure grows. Pure.
  */
-export function zoneHazards(input: { zones: readonly string[]; exposureHours: Readonly<Record<string, number>>; events: Readonly<Record<string, number>> }): Record<string, number> {
+export function zoneHazards(input: {
+  zones: readonly string[];
+  exposureHours: Readonly<Record<string, number>>;
+  events: Readonly<Record<string, number>>;
+}): Record<string, number> {
   const out: Record<string, number> = {};
   for (const zone of input.zones) out[zone] = ((input.events[zone] ?? 0) + 1) / (Math.max(0, input.exposureHours[zone] ?? 0) + PRIOR_HOURS);
   return out;
