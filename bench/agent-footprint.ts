@@ -39,14 +39,21 @@ const REPO_CLI = join(ROOT, 'packages/cli/bin/synkti.mjs');
 const CLUSTER = 'bench-footprint';
 const log = (line: string): void => console.error(line);
 
-interface NodeStatus { id: string; state: string; pids?: { agent?: number } }
+interface NodeStatus {
+  id: string;
+  state: string;
+  pids?: { agent?: number };
+}
 
 /** Runs the CLI; throws with its stderr when it fails. */
 function cli(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): { stdout: string; ms: number } {
   const started = process.hrtime.bigint();
   const result = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', timeout: timeoutMs });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`synkti ${args.join(' ')} exited ${String(result.status ?? result.signal)}: ${(result.stderr || result.stdout).slice(-800)}`);
+  if (result.status !== 0)
+    throw new Error(
+      `synkti ${args.join(' ')} exited ${String(result.status ?? result.signal)}: ${(result.stderr || result.stdout).slice(-800)}`,
+    );
   return { stdout: result.stdout, ms };
 }
 
@@ -115,8 +122,13 @@ export async function main(argv: string[]): Promise<void> {
         if (mb !== undefined) readings.get(n.id)!.push(mb);
       }
     }
-    const rss = nodes.map((n) => ({ id: n.id, state: n.state, rssMb: readings.get(n.id)!.length === SAMPLES ? median(readings.get(n.id)!) : undefined }));
-    if (rss.length !== 3 || rss.some((r) => r.rssMb === undefined)) throw new Error(`expected 3 agents of the release, each read ${SAMPLES} times: ${JSON.stringify(rss)}`);
+    const rss = nodes.map((n) => ({
+      id: n.id,
+      state: n.state,
+      rssMb: readings.get(n.id)!.length === SAMPLES ? median(readings.get(n.id)!) : undefined,
+    }));
+    if (rss.length !== 3 || rss.some((r) => r.rssMb === undefined))
+      throw new Error(`expected 3 agents of the release, each read ${SAMPLES} times: ${JSON.stringify(rss)}`);
 
     cli(bin, ['status'], project, env); // warm-up: the OS file cache
     const statusMs: number[] = [];
@@ -134,21 +146,29 @@ export async function main(argv: string[]): Promise<void> {
 
     const agentRss = Math.max(...rss.map((r) => r.rssMb!));
     const load = loadavg().map((l) => round(l, 1));
-    console.log(table([
-      ['measure', 'value', 'target'],
-      ['release (compressed)', `${round(artifact.bytes / 1e6, 2)} MB (${artifact.platform})`, '<= 15 MB'],
-      ...rss.map((r) => [`agent RSS at rest ${restS} s, ${r.id} (median of ${SAMPLES})`, `${round(r.rssMb!, 1)} MB`, '<= 80 MB']),
-      [`start -> joined (median of ${joined.length})`, `${round(median(joined))} ms (${joined.map((ms) => round(ms)).join(', ')})`, '<= 1000 ms'],
-      [`synkti status (median of ${statusRuns})`, `${round(median(statusMs))} ms`, '<= 300 ms'],
-    ]));
+    console.log(
+      table([
+        ['measure', 'value', 'target'],
+        ['release (compressed)', `${round(artifact.bytes / 1e6, 2)} MB (${artifact.platform})`, '<= 15 MB'],
+        ...rss.map((r) => [`agent RSS at rest ${restS} s, ${r.id} (median of ${SAMPLES})`, `${round(r.rssMb!, 1)} MB`, '<= 80 MB']),
+        [
+          `start -> joined (median of ${joined.length})`,
+          `${round(median(joined))} ms (${joined.map((ms) => round(ms)).join(', ')})`,
+          '<= 1000 ms',
+        ],
+        [`synkti status (median of ${statusRuns})`, `${round(median(statusMs))} ms`, '<= 300 ms'],
+      ]),
+    );
     console.log(`(load average ${load.join(' ')}; ${bin === REPO_CLI ? 'repository CLI' : 'installed CLI'})`);
-    console.log(JSON.stringify({
-      bench: 'agent-footprint',
-      artifact_bytes: artifact.bytes,
-      agent_rss_mb: round(agentRss, 1),
-      start_to_joined_ms: round(median(joined)),
-      cli_status_ms: round(median(statusMs)),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'agent-footprint',
+        artifact_bytes: artifact.bytes,
+        agent_rss_mb: round(agentRss, 1),
+        start_to_joined_ms: round(median(joined)),
+        cli_status_ms: round(median(statusMs)),
+      }),
+    );
   } finally {
     if (up) spawnSync(process.execPath, [bin, 'down', '--force', '--timeout', '20s'], { cwd: join(dir, 'project'), env, timeout: 60_000 });
     rmSync(dir, { recursive: true, force: true });

@@ -36,7 +36,11 @@ export function installPacked(dir: string): string {
   const pack = spawnSync(process.execPath, [join(ROOT, 'scripts/pack-cli.mjs'), '--out', dir], { encoding: 'utf8', timeout: 300_000 });
   if (pack.status !== 0) throw new Error(`pack-cli failed: ${pack.stderr.slice(0, 500)}`);
   const prefix = join(dir, 'global');
-  const install = spawnSync('npm', ['install', '-g', '--prefix', prefix, pack.stdout.trim(), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], { encoding: 'utf8', timeout: 300_000 });
+  const install = spawnSync(
+    'npm',
+    ['install', '-g', '--prefix', prefix, pack.stdout.trim(), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
   if (install.status !== 0) throw new Error(`npm install -g failed: ${install.stderr.slice(0, 500)}`);
   return realpathSync(join(prefix, 'bin', 'synkti'));
 }
@@ -45,9 +49,15 @@ const log = (line: string): void => console.error(line);
 /** One process, start to exit, in ms; throws when it does not exit 0 (a failing command measures nothing). */
 function timed(args: string[], cwd: string): number {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, SYNKTI_LOG_LEVEL: 'warn' } });
+  const result = spawnSync(process.execPath, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, SYNKTI_LOG_LEVEL: 'warn' },
+  });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${String(result.status ?? result.signal)}: ${result.stderr.slice(0, 500)}`);
+  if (result.status !== 0)
+    throw new Error(`node ${args.join(' ')} exited ${String(result.status ?? result.signal)}: ${result.stderr.slice(0, 500)}`);
   return ms;
 }
 
@@ -88,10 +98,18 @@ export async function main(argv: string[]): Promise<void> {
     const rows = commands.map(([name]) => {
       const values = samples.get(name)!;
       const sorted = [...values].sort((a, b) => a - b);
-      return { name, medianMs: round(median(values)), minMs: round(sorted[0]!), maxMs: round(sorted[sorted.length - 1]!), vsNode: round(median(values) / floor, 1) };
+      return {
+        name,
+        medianMs: round(median(values)),
+        minMs: round(sorted[0]!),
+        maxMs: round(sorted[sorted.length - 1]!),
+        vsNode: round(median(values) / floor, 1),
+      };
     });
     const load = loadavg().map((l) => round(l, 1));
-    console.log(table([['command', 'median ms', 'min', 'max', '× node -e 0'], ...rows.map((r) => [r.name, r.medianMs, r.minMs, r.maxMs, r.vsNode])]));
+    console.log(
+      table([['command', 'median ms', 'min', 'max', '× node -e 0'], ...rows.map((r) => [r.name, r.medianMs, r.minMs, r.maxMs, r.vsNode])]),
+    );
     console.log(`(${runs} runs each, interleaved; load average ${load.join(' ')})`);
     console.log(JSON.stringify({ bench: 'cli', runs, loadavg: load, commands: rows }));
   } finally {

@@ -43,15 +43,28 @@ export async function main(argv: string[]): Promise<void> {
     results.plain.push(f(plain.mean));
     results.resampled.push(f(resampled.mean));
     results.samples.push(resampled.samples);
-    console.error(`seed ${seed}: true f at the final mean: plain ${f(plain.mean).toExponential(2)} (${plain.evaluations} evals), `
-      + `resampled ${f(resampled.mean).toExponential(2)} (${resampled.evaluations} evals, ${resampled.samples} samples/candidate at the end)`);
+    console.error(
+      `seed ${seed}: true f at the final mean: plain ${f(plain.mean).toExponential(2)} (${plain.evaluations} evals), ` +
+        `resampled ${f(resampled.mean).toExponential(2)} (${resampled.evaluations} evals, ${resampled.samples} samples/candidate at the end)`,
+    );
   }
   const better = results.resampled.filter((v, i) => v < results.plain[i]!).length;
-  console.log(`${name} ${dim}-D + N(0, ${noise}²) noise, ${budget} evaluations each, ${seeds} seeds: median true f at the final mean `
-    + `plain ${median(results.plain).toExponential(2)}, resampled ${median(results.resampled).toExponential(2)}; resampled better in ${better} of ${seeds}`);
-  console.log(JSON.stringify({
-    bench: 'cmaes-noise', objective: name, dim, noise, budget, seeds,
-    median_true_f: { plain: median(results.plain), resampled: median(results.resampled) }, resampled_better: better,
-    true_f: { plain: results.plain, resampled: results.resampled }, final_samples: results.samples,
-  }));
+  console.log(
+    `${name} ${dim}-D + N(0, ${noise}²) noise, ${budget} evaluations each, ${seeds} seeds: median true f at the final mean ` +
+      `plain ${median(results.plain).toExponential(2)}, resampled ${median(results.resampled).toExponential(2)}; resampled better in ${better} of ${seeds}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'cmaes-noise',
+      objective: name,
+      dim,
+      noise,
+      budget,
+      seeds,
+      median_true_f: { plain: median(results.plain), resampled: median(results.resampled) },
+      resampled_better: better,
+      true_f: { plain: results.plain, resampled: results.resampled },
+      final_samples: results.samples,
+    }),
+  );
 }

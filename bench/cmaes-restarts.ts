@@ -32,12 +32,24 @@ export async function main(argv: string[]): Promise<void> {
   const maxEvaluations = numberArg(args, 'max-evals', 2_000_000);
   const target = Number(args.get('target') ?? 1e-8);
   const strategies = (args.get('strategies') ?? 'bipop,ipop,none').split(',').map((s) => s.trim()) as RestartStrategy[];
-  for (const s of strategies) if (!RESTART_STRATEGIES.includes(s)) throw new Error(`--strategies: "${s}" is not one of ${RESTART_STRATEGIES.join(', ')}`);
-  const results: Record<string, { solved: number; seeds: number; median_evals: number | null; evals: number[]; best_f: number[]; runs: number[]; seconds: number }> = {};
+  for (const s of strategies)
+    if (!RESTART_STRATEGIES.includes(s)) throw new Error(`--strategies: "${s}" is not one of ${RESTART_STRATEGIES.join(', ')}`);
+  const results: Record<
+    string,
+    { solved: number; seeds: number; median_evals: number | null; evals: number[]; best_f: number[]; runs: number[]; seconds: number }
+  > = {};
   const rows: (string | number)[][] = [['strategy', 'seed', 'reached', 'evaluations', 'best f', 'runs', 'largest λ', 's']];
   for (const strategy of strategies) {
     const started = performance.now();
-    const r = { solved: 0, seeds, median_evals: null as number | null, evals: [] as number[], best_f: [] as number[], runs: [] as number[], seconds: 0 };
+    const r = {
+      solved: 0,
+      seeds,
+      median_evals: null as number | null,
+      evals: [] as number[],
+      best_f: [] as number[],
+      runs: [] as number[],
+      seconds: 0,
+    };
     for (let seed = 1; seed <= seeds; seed += 1) {
       const t = performance.now();
       const f = shiftedRastrigin(dim, seed);
@@ -49,8 +61,19 @@ export async function main(argv: string[]): Promise<void> {
       r.best_f.push(o.bestF);
       r.runs.push(o.runs.length);
       const largest = Math.max(...o.runs.map((x) => x.populationSize));
-      rows.push([strategy, seed, reached ? 'yes' : 'no', o.evaluations, o.bestF.toExponential(2), o.runs.length, largest, round((performance.now() - t) / 1000, 1)]);
-      console.error(`${strategy} seed ${seed}: ${reached ? 'reached' : 'missed'} f ${o.bestF.toExponential(2)} after ${o.evaluations} evaluations, ${o.runs.length} run(s), stop ${o.stopReason()}`);
+      rows.push([
+        strategy,
+        seed,
+        reached ? 'yes' : 'no',
+        o.evaluations,
+        o.bestF.toExponential(2),
+        o.runs.length,
+        largest,
+        round((performance.now() - t) / 1000, 1),
+      ]);
+      console.error(
+        `${strategy} seed ${seed}: ${reached ? 'reached' : 'missed'} f ${o.bestF.toExponential(2)} after ${o.evaluations} evaluations, ${o.runs.length} run(s), stop ${o.stopReason()}`,
+      );
     }
     const solvedEvals = r.evals.filter((_, i) => r.best_f[i]! < target);
     r.median_evals = solvedEvals.length > 0 ? median(solvedEvals) : null;
@@ -59,7 +82,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   console.log(table(rows));
   for (const [strategy, r] of Object.entries(results)) {
-    console.log(`${strategy}: reached f < ${target} in ${r.solved} of ${r.seeds} seeds; median evaluations of those ${r.median_evals ?? '-'}; median best f ${median(r.best_f).toExponential(2)} (${r.seconds} s)`);
+    console.log(
+      `${strategy}: reached f < ${target} in ${r.solved} of ${r.seeds} seeds; median evaluations of those ${r.median_evals ?? '-'}; median best f ${median(r.best_f).toExponential(2)} (${r.seconds} s)`,
+    );
   }
   console.log(JSON.stringify({ bench: 'cmaes-restarts', dim, target, max_evals: maxEvaluations, results }));
 }

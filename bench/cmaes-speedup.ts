@@ -113,7 +113,17 @@ interface Setup {
   population: number;
 }
 
-interface RunResult { workers: number; round: number; timedMs: number; spanMs: number; generationMs: number[]; bestF: number; population: number; reissued: number; load1: number }
+interface RunResult {
+  workers: number;
+  round: number;
+  timedMs: number;
+  spanMs: number;
+  generationMs: number[];
+  bestF: number;
+  population: number;
+  reissued: number;
+  load1: number;
+}
 
 /**
  * Shortest time in which `workers` (one of them `slowFactor` times slower) can finish `tasks`
@@ -138,11 +148,17 @@ function runCli(args: string[], cwd: string): Promise<{ code: number | null; std
     const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onExit(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    onExit(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
   });
 }
 
@@ -154,7 +170,8 @@ function usualFactorOf(slowFactor: number, spikeFactor: number, spikeProb: numbe
 
 function describe(setup: Setup): string {
   if (setup.slowFactor <= 1) return 'none';
-  if (setup.spikeProb > 0) return `one worker ${setup.slowFactor}x slower on average (${round(setup.usualFactor, 3)}x, ${setup.spikeFactor}x ${round(setup.spikeProb * 100, 1)}% of the time)`;
+  if (setup.spikeProb > 0)
+    return `one worker ${setup.slowFactor}x slower on average (${round(setup.usualFactor, 3)}x, ${setup.spikeFactor}x ${round(setup.spikeProb * 100, 1)}% of the time)`;
   return `one worker ${setup.slowFactor}x slower`;
 }
 
@@ -183,18 +200,30 @@ export async function main(argv: string[]): Promise<void> {
   if (population < 2) throw new Error(`--population must be at least 2, got "${populationRaw}"`);
 
   const slowFactor = numberArg(args, 'slow-worker', 1.5);
-  if (!Number.isFinite(slowFactor) || slowFactor < 1) throw new Error(`--slow-worker must be a factor of at least 1, got "${args.get('slow-worker')}"`);
+  if (!Number.isFinite(slowFactor) || slowFactor < 1)
+    throw new Error(`--slow-worker must be a factor of at least 1, got "${args.get('slow-worker')}"`);
   const spikeFactor = numberArg(args, 'spike-factor', 10);
   // Not numberArg: 0 (no stalls) is allowed.
   const spikeProb = args.has('spike-prob') ? Number(args.get('spike-prob')) : 0;
-  if (!(spikeProb >= 0 && spikeProb < 1)) throw new Error(`--spike-prob must be from 0 up to (not including) 1, got "${args.get('spike-prob')}"`);
+  if (!(spikeProb >= 0 && spikeProb < 1))
+    throw new Error(`--spike-prob must be from 0 up to (not including) 1, got "${args.get('spike-prob')}"`);
   const usualFactor = usualFactorOf(slowFactor, spikeFactor, spikeProb);
   if (slowFactor > 1 && usualFactor < 1) {
-    throw new Error(`--slow-worker ${slowFactor} cannot be the mean with stalls of ${spikeFactor}x ${spikeProb * 100}% of the time (the rest would be faster than a fast worker); lower --spike-prob or --spike-factor`);
+    throw new Error(
+      `--slow-worker ${slowFactor} cannot be the mean with stalls of ${spikeFactor}x ${spikeProb * 100}% of the time (the rest would be faster than a fast worker); lower --spike-prob or --spike-factor`,
+    );
   }
   const setups: Setup[] = [{ name: 'claim', slowFactor, spikeFactor, spikeProb: slowFactor > 1 ? spikeProb : 0, usualFactor, population }];
   // The previous setup: the CLI's default λ and a slow worker 2× slower on average through 10× stalls.
-  if (!args.has('skip-old')) setups.push({ name: 'old', slowFactor: 2, spikeFactor: 10, spikeProb: 0.1, usualFactor: usualFactorOf(2, 10, 0.1), population: 4 + Math.floor(3 * Math.log(dim)) });
+  if (!args.has('skip-old'))
+    setups.push({
+      name: 'old',
+      slowFactor: 2,
+      spikeFactor: 10,
+      spikeProb: 0.1,
+      usualFactor: usualFactorOf(2, 10, 0.1),
+      population: 4 + Math.floor(3 * Math.log(dim)),
+    });
 
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-cmaes-'));
   onExit(() => rmSync(dir, { recursive: true, force: true }));
@@ -204,33 +233,45 @@ export async function main(argv: string[]): Promise<void> {
   const objectiveFor = (setup: Setup, workers: number, tag: string): string => {
     const file = join(dir, `slow-sphere-${tag}.mjs`);
     const slow = workers > 1 && setup.slowFactor > 1;
-    writeFileSync(file, [
-      `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
-      "import { openSync } from 'node:fs';",
-      `const LOCK = ${JSON.stringify(join(dir, `slow-${tag}.lock`))};`,
-      // Decided at the first evaluation, not at load: the coordinator loads the module too.
-      `let slow;`,
-      `const IS_SLOW = () => (slow ??= ${slow} && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })());`,
-      // A fixed-seed generator (LCG): every run's slow worker stalls on the same evaluations of its own.
-      `let seed = 12345;`,
-      `const next = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296; };`,
-      `const FACTOR_OF = () => (IS_SLOW() ? (${setup.spikeProb} > 0 && next() < ${setup.spikeProb} ? ${setup.spikeFactor} : ${setup.usualFactor}) : 1);`,
-      `const EVAL_MS = ${evalMs};`,
-      mode === 'sleep'
-        ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS * FACTOR_OF())); return builtinObjectives.sphere(x); }'
-        : [`const ITERATIONS = ${iterations};`, WORK_SOURCE,
-          'export default function slowSphere(x) { work(Math.round(ITERATIONS * FACTOR_OF())); return builtinObjectives.sphere(x); }'].join('\n'),
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        `import { builtinObjectives } from ${JSON.stringify(cmaes)};`,
+        "import { openSync } from 'node:fs';",
+        `const LOCK = ${JSON.stringify(join(dir, `slow-${tag}.lock`))};`,
+        // Decided at the first evaluation, not at load: the coordinator loads the module too.
+        `let slow;`,
+        `const IS_SLOW = () => (slow ??= ${slow} && (() => { try { openSync(LOCK, 'wx'); return true; } catch { return false; } })());`,
+        // A fixed-seed generator (LCG): every run's slow worker stalls on the same evaluations of its own.
+        `let seed = 12345;`,
+        `const next = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296; };`,
+        `const FACTOR_OF = () => (IS_SLOW() ? (${setup.spikeProb} > 0 && next() < ${setup.spikeProb} ? ${setup.spikeFactor} : ${setup.usualFactor}) : 1);`,
+        `const EVAL_MS = ${evalMs};`,
+        mode === 'sleep'
+          ? 'export default async function slowSphere(x) { await new Promise((r) => setTimeout(r, EVAL_MS * FACTOR_OF())); return builtinObjectives.sphere(x); }'
+          : [
+              `const ITERATIONS = ${iterations};`,
+              WORK_SOURCE,
+              'export default function slowSphere(x) { work(Math.round(ITERATIONS * FACTOR_OF())); return builtinObjectives.sphere(x); }',
+            ].join('\n'),
+      ].join('\n'),
+    );
     return file;
   };
   const evaluations = (setup: Setup): number => setup.population * (generations - 1);
   for (const setup of setups) {
-    log(`cmaes-speedup ${setup.name}: ${evalMs} ms per evaluation (${mode}), dim ${dim}, λ ${setup.population}, ${generations} generations `
-      + `(${evaluations(setup)} timed evaluations per run), workers ${workerCounts.join(', ')}, straggler in multi-worker runs: ${describe(setup)}; `
-      + `capacity bound ${workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(workerCounts[0]!, setup.slowFactor), 2)).join(' / ')}, `
-      + `barrier ceiling ${workerCounts.map((w) => round(barrierMakespan(setup.population, workerCounts[0]!, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)).join(' / ')}`);
+    log(
+      `cmaes-speedup ${setup.name}: ${evalMs} ms per evaluation (${mode}), dim ${dim}, λ ${setup.population}, ${generations} generations ` +
+        `(${evaluations(setup)} timed evaluations per run), workers ${workerCounts.join(', ')}, straggler in multi-worker runs: ${describe(setup)}; ` +
+        `capacity bound ${workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(workerCounts[0]!, setup.slowFactor), 2)).join(' / ')}, ` +
+        `barrier ceiling ${workerCounts.map((w) => round(barrierMakespan(setup.population, workerCounts[0]!, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)).join(' / ')}`,
+    );
   }
-  log(`${repeat} round(s); ${cpus().length} CPU(s); load average now ${loadavg().map((l) => round(l, 2)).join(', ')}`);
+  log(
+    `${repeat} round(s); ${cpus().length} CPU(s); load average now ${loadavg()
+      .map((l) => round(l, 2))
+      .join(', ')}`,
+  );
 
   const results = new Map<Setup, RunResult[]>(setups.map((s) => [s, []]));
   for (let r = 1; r <= repeat; r += 1) {
@@ -240,31 +281,82 @@ export async function main(argv: string[]): Promise<void> {
         const stateDir = join(dir, `state-${tag}`);
         const run = `speedup-${tag}`;
         const load1 = loadavg()[0]!;
-        const out = await runCli(['batch', 'cmaes', '--objective', objectiveFor(setup, workers, tag), '--dim', String(dim), '--population', String(setup.population),
-          '--generations', String(generations), '--seed', '7', '--workers', String(workers), '--run', run, '--state-dir', stateDir, '--json'], dir);
+        const out = await runCli(
+          [
+            'batch',
+            'cmaes',
+            '--objective',
+            objectiveFor(setup, workers, tag),
+            '--dim',
+            String(dim),
+            '--population',
+            String(setup.population),
+            '--generations',
+            String(generations),
+            '--seed',
+            '7',
+            '--workers',
+            String(workers),
+            '--run',
+            run,
+            '--state-dir',
+            stateDir,
+            '--json',
+          ],
+          dir,
+        );
         if (out.code !== 0) throw new Error(`synkti batch cmaes with ${workers} worker(s) failed (${out.code}):\n${out.stderr}`);
         const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { best_f: number; lost_tasks: number; tasks_sent: number };
         if (summary.lost_tasks !== 0) throw new Error(`${workers} worker(s): lost_tasks ${summary.lost_tasks}`);
-        const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n');
-        const records = lines.map((l) => JSON.parse(l) as { generationMs?: number; populationSize?: number; at?: number; counters?: { reissued?: number } })
+        const lines = readFileSync(join(stateDir, 'runs', run, 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n');
+        const records = lines
+          .map((l) => JSON.parse(l) as { generationMs?: number; populationSize?: number; at?: number; counters?: { reissued?: number } })
           .filter((m) => m.generationMs !== undefined);
         const generationMs = records.map((m) => m.generationMs!);
         const runPopulation = records[0]?.populationSize;
         if (runPopulation !== setup.population || records.length !== generations) {
-          throw new Error(`${workers} worker(s): the run's metrics give λ ${String(runPopulation)} over ${records.length} generations, expected λ ${setup.population} over ${generations}`);
+          throw new Error(
+            `${workers} worker(s): the run's metrics give λ ${String(runPopulation)} over ${records.length} generations, expected λ ${setup.population} over ${generations}`,
+          );
         }
         const reissued = records[records.length - 1]!.counters?.reissued ?? 0;
         const result: RunResult = {
-          workers, round: r, timedMs: generationMs.slice(1).reduce((a, b) => a + b, 0), spanMs: records[records.length - 1]!.at! - records[0]!.at!,
-          generationMs, bestF: summary.best_f, population: setup.population, reissued, load1,
+          workers,
+          round: r,
+          timedMs: generationMs.slice(1).reduce((a, b) => a + b, 0),
+          spanMs: records[records.length - 1]!.at! - records[0]!.at!,
+          generationMs,
+          bestF: summary.best_f,
+          population: setup.population,
+          reissued,
+          load1,
         };
         results.get(setup)!.push(result);
-        console.log(JSON.stringify({
-          bench: 'cmaes-speedup', setup: setup.name, round: r, workers, eval_ms: evalMs, mode, timed_generations: generations - 1, timed_evaluations: evaluations(setup),
-          timed_ms: result.timedMs, span_ms: result.spanMs, ms_per_generation: round(result.timedMs / (generations - 1), 1),
-          ideal_ms_per_generation: Math.ceil(setup.population / workers) * evalMs, barrier_ms_per_generation: barrierMakespan(setup.population, workers, evalMs, setup.slowFactor),
-          best_f: result.bestF, population: setup.population, slow_worker_factor: workers > 1 ? setup.slowFactor : 1, reissued, tasks_sent: summary.tasks_sent, load1: round(load1, 2),
-        }));
+        console.log(
+          JSON.stringify({
+            bench: 'cmaes-speedup',
+            setup: setup.name,
+            round: r,
+            workers,
+            eval_ms: evalMs,
+            mode,
+            timed_generations: generations - 1,
+            timed_evaluations: evaluations(setup),
+            timed_ms: result.timedMs,
+            span_ms: result.spanMs,
+            ms_per_generation: round(result.timedMs / (generations - 1), 1),
+            ideal_ms_per_generation: Math.ceil(setup.population / workers) * evalMs,
+            barrier_ms_per_generation: barrierMakespan(setup.population, workers, evalMs, setup.slowFactor),
+            best_f: result.bestF,
+            population: setup.population,
+            slow_worker_factor: workers > 1 ? setup.slowFactor : 1,
+            reissued,
+            tasks_sent: summary.tasks_sent,
+            load1: round(load1, 2),
+          }),
+        );
       }
     }
   }
@@ -273,26 +365,43 @@ export async function main(argv: string[]): Promise<void> {
   const report = (setup: Setup): Record<string, unknown> => {
     const runs = results.get(setup)!;
     const identical = runs.every((x) => x.bestF === runs[0]!.bestF);
-    if (!identical) throw new Error(`${setup.name}: same seed, different results: ${runs.map((x) => `${x.workers} worker(s) round ${x.round}: ${x.bestF}`).join(', ')}`);
+    if (!identical)
+      throw new Error(
+        `${setup.name}: same seed, different results: ${runs.map((x) => `${x.workers} worker(s) round ${x.round}: ${x.bestF}`).join(', ')}`,
+      );
     /** Per round: the baseline's time over each configuration's. */
-    const rounds = (key: 'timedMs' | 'spanMs'): number[][] => Array.from({ length: repeat }, (_, i) => {
-      const inRound = runs.filter((x) => x.round === i + 1);
-      const base = inRound.find((x) => x.workers === w0)![key];
-      return workerCounts.map((w) => round(base / inRound.find((x) => x.workers === w)![key], 2));
-    });
+    const rounds = (key: 'timedMs' | 'spanMs'): number[][] =>
+      Array.from({ length: repeat }, (_, i) => {
+        const inRound = runs.filter((x) => x.round === i + 1);
+        const base = inRound.find((x) => x.workers === w0)![key];
+        return workerCounts.map((w) => round(base / inRound.find((x) => x.workers === w)![key], 2));
+      });
     const byRound = rounds('timedMs');
     return {
       slowness: describe(setup),
-      straggler: { slow_worker_factor: setup.slowFactor, usual_factor: round(setup.usualFactor, 3), spike_factor: setup.spikeProb > 0 ? setup.spikeFactor : null, spike_prob: setup.spikeProb },
-      population: setup.population, evaluations_timed: evaluations(setup),
+      straggler: {
+        slow_worker_factor: setup.slowFactor,
+        usual_factor: round(setup.usualFactor, 3),
+        spike_factor: setup.spikeProb > 0 ? setup.spikeFactor : null,
+        spike_prob: setup.spikeProb,
+      },
+      population: setup.population,
+      evaluations_timed: evaluations(setup),
       workers: workerCounts,
       speedup: workerCounts.map((_, j) => median(byRound.map((row) => row[j]!))),
       speedup_rounds: byRound,
       speedup_with_checkpoints: workerCounts.map((_, j) => median(rounds('spanMs').map((row) => row[j]!))),
       // The bounds count evaluation time only; the queue's own work per task (receive, result, ack) is in the measured times.
-      ms_per_evaluation: workerCounts.map((w) => round(median(runs.filter((x) => x.workers === w).map((x) => x.timedMs / evaluations(setup))), 1)),
+      ms_per_evaluation: workerCounts.map((w) =>
+        round(median(runs.filter((x) => x.workers === w).map((x) => x.timedMs / evaluations(setup))), 1),
+      ),
       capacity_bound: workerCounts.map((w) => round(capacity(w, setup.slowFactor) / capacity(w0, setup.slowFactor), 2)),
-      barrier_ceiling: workerCounts.map((w) => round(barrierMakespan(setup.population, w0, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor), 2)),
+      barrier_ceiling: workerCounts.map((w) =>
+        round(
+          barrierMakespan(setup.population, w0, evalMs, setup.slowFactor) / barrierMakespan(setup.population, w, evalMs, setup.slowFactor),
+          2,
+        ),
+      ),
       reissued: workerCounts.map((w) => runs.filter((x) => x.workers === w).map((x) => x.reissued)),
       identical_results: identical,
     };
@@ -302,16 +411,30 @@ export async function main(argv: string[]): Promise<void> {
   const at = workerCounts.length - 1;
   const measured = (claim.speedup as number[])[at]!;
   const loads = [...results.values()].flat().map((x) => x.load1);
-  console.log(JSON.stringify({
-    bench: 'cmaes-speedup',
-    claim: {
-      workers: workerCounts[at], speedup: measured, target: target, met: measured >= target,
-      capacity_bound: (claim.capacity_bound as number[])[at], barrier_ceiling: (claim.barrier_ceiling as number[])[at], baseline_workers: w0,
-    },
-    setup: claim,
-    old_setup: old,
-    identical_results: claim.identical_results === true && (old === null || old.identical_results === true),
-    eval_ms: evalMs, mode, generations, timed_generations: generations - 1, dim, repeat, cpus: cpus().length,
-    load1_median: round(median(loads), 2), load1_max: round(Math.max(...loads), 2),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'cmaes-speedup',
+      claim: {
+        workers: workerCounts[at],
+        speedup: measured,
+        target: target,
+        met: measured >= target,
+        capacity_bound: (claim.capacity_bound as number[])[at],
+        barrier_ceiling: (claim.barrier_ceiling as number[])[at],
+        baseline_workers: w0,
+      },
+      setup: claim,
+      old_setup: old,
+      identical_results: claim.identical_results === true && (old === null || old.identical_results === true),
+      eval_ms: evalMs,
+      mode,
+      generations,
+      timed_generations: generations - 1,
+      dim,
+      repeat,
+      cpus: cpus().length,
+      load1_median: round(median(loads), 2),
+      load1_max: round(Math.max(...loads), 2),
+    }),
+  );
 }

@@ -18,7 +18,16 @@
  * interval ± 20 %, 2 listers. Final line per N:
  * {"bench":"membership","n":N,"describe_per_s":x,"naive_describe_per_s":y,"join_converge_s":a,"death_converge_s":b,"throttled":0}
  */
-import { type Member, MembershipView, ListerElection, SwimNode, defaultPeerRef, isListDue, listDelayMs, membershipBaseline } from '@synkti/agent';
+import {
+  type Member,
+  MembershipView,
+  ListerElection,
+  SwimNode,
+  defaultPeerRef,
+  isListDue,
+  listDelayMs,
+  membershipBaseline,
+} from '@synkti/agent';
 import { SwimNetwork, seededRandom, type SimClock } from '@synkti/agent/testing';
 import { numberArg, parseArgs } from './lib/args.ts';
 import { round, table } from './lib/stats.ts';
@@ -47,7 +56,11 @@ class TokenBucket {
   calls = 0;
   throttled = 0;
 
-  constructor(private readonly capacity: number, private readonly refillPerS: number, now: number) {
+  constructor(
+    private readonly capacity: number,
+    private readonly refillPerS: number,
+    now: number,
+  ) {
     this.tokens = capacity;
     this.last = now;
   }
@@ -85,7 +98,19 @@ class FakeEc2 {
 }
 
 function memberOf(id: string): Member {
-  return { id, role: 'worker', zone: 'sim', address: '10.0.0.1', agentPort: 7000, routerPort: 8080, workloadPort: 8000, state: 'ready', incarnation: 1, version: 0, load: 0 };
+  return {
+    id,
+    role: 'worker',
+    zone: 'sim',
+    address: '10.0.0.1',
+    agentPort: 7000,
+    routerPort: 8080,
+    workloadPort: 8000,
+    state: 'ready',
+    incarnation: 1,
+    version: 0,
+    load: 0,
+  };
 }
 
 interface Result {
@@ -112,7 +137,12 @@ function simulate(n: number, seconds: number, seed: number): Result {
   const ec2 = new FakeEc2(new TokenBucket(100, 20, 0));
   const naive = new TokenBucket(100, 20, 0);
   const scores = new Map<string, bigint>();
-  interface Lister { election: ListerElection; nextAt: number; lastAt: number; naiveAt: number }
+  interface Lister {
+    election: ListerElection;
+    nextAt: number;
+    lastAt: number;
+    naiveAt: number;
+  }
   const listers = new Map<string, Lister>();
 
   const addNode = (id: string, view: MembershipView): SwimNode => {
@@ -171,12 +201,20 @@ function simulate(n: number, seconds: number, seed: number): Result {
     // Convergence checks, once per simulated 100 ms.
     if (joinedAt !== undefined && joinS === null) {
       let all = true;
-      for (const node of net.nodes.values()) if (!node.view.has(newcomer)) { all = false; break; }
+      for (const node of net.nodes.values())
+        if (!node.view.has(newcomer)) {
+          all = false;
+          break;
+        }
       if (all) joinS = (now - joinedAt) / 1000;
     }
     if (deadAt !== undefined && deathS === null) {
       let none = true;
-      for (const node of net.nodes.values()) if (node.view.has(victim)) { none = false; break; }
+      for (const node of net.nodes.values())
+        if (node.view.has(victim)) {
+          none = false;
+          break;
+        }
       if (none) deathS = (now - deadAt) / 1000;
     }
   }
@@ -187,7 +225,10 @@ function simulate(n: number, seconds: number, seed: number): Result {
   const joiner = addNode(newcomer, new MembershipView({ self: memberOf(newcomer), clock: () => clock.now }));
   ec2.running.push(newcomer);
   const page = ec2.firstPage(clock.now, 50) ?? [];
-  const seeds = page.filter((id) => id !== newcomer).sort(() => random() - 0.5).slice(0, 3);
+  const seeds = page
+    .filter((id) => id !== newcomer)
+    .sort(() => random() - 0.5)
+    .slice(0, 3);
   net.send(newcomer, joiner.join(seeds.map((id) => ({ ...defaultPeerRef(memberOf(id)), id }))));
 
   net.runUntil(CRASH_AT_MS);
@@ -220,11 +261,13 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const sizes = (args.get('n') ?? '100,1000,10000').split(',').map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 2 || n > 20_000) throw new Error(`--n takes fleet sizes from 2 to 20000 separated by commas, got "${s}"`);
+    if (!Number.isInteger(n) || n < 2 || n > 20_000)
+      throw new Error(`--n takes fleet sizes from 2 to 20000 separated by commas, got "${s}"`);
     return n;
   });
   const seconds = numberArg(args, 'seconds', 90);
-  if (seconds * 1000 <= CRASH_AT_MS + 10_000) throw new Error(`--seconds must be more than ${CRASH_AT_MS / 1000 + 10} (the crash happens at ${CRASH_AT_MS / 1000} s)`);
+  if (seconds * 1000 <= CRASH_AT_MS + 10_000)
+    throw new Error(`--seconds must be more than ${CRASH_AT_MS / 1000 + 10} (the crash happens at ${CRASH_AT_MS / 1000} s)`);
   const seed = numberArg(args, 'seed', 1);
 
   const results: Result[] = [];
@@ -234,19 +277,45 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`  done in ${round(result.wallS, 1)} s of wall time`);
     results.push(result);
   }
-  console.log(table([
-    ['N', 'Describe/s', 'naive/s', 'naive throttled', 'join known by all (s)', 'death known by all (s)', 'throttled', 'msgs/node/s', 'bytes/node/s', 'max updates/msg'],
-    ...results.map((r) => [r.n, round(r.describePerS, 3), round(r.naivePerS, 1), r.naiveThrottled, r.joinS ?? 'never', r.deathS ?? 'never', r.throttled, round(r.messagesPerNodeS, 1), Math.round(r.bytesPerNodeS), r.maxUpdates]),
-  ]));
+  console.log(
+    table([
+      [
+        'N',
+        'Describe/s',
+        'naive/s',
+        'naive throttled',
+        'join known by all (s)',
+        'death known by all (s)',
+        'throttled',
+        'msgs/node/s',
+        'bytes/node/s',
+        'max updates/msg',
+      ],
+      ...results.map((r) => [
+        r.n,
+        round(r.describePerS, 3),
+        round(r.naivePerS, 1),
+        r.naiveThrottled,
+        r.joinS ?? 'never',
+        r.deathS ?? 'never',
+        r.throttled,
+        round(r.messagesPerNodeS, 1),
+        Math.round(r.bytesPerNodeS),
+        r.maxUpdates,
+      ]),
+    ]),
+  );
   for (const r of results) {
-    console.log(JSON.stringify({
-      bench: 'membership',
-      n: r.n,
-      describe_per_s: round(r.describePerS, 3),
-      naive_describe_per_s: round(r.naivePerS, 2),
-      join_converge_s: r.joinS,
-      death_converge_s: r.deathS,
-      throttled: r.throttled,
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'membership',
+        n: r.n,
+        describe_per_s: round(r.describePerS, 3),
+        naive_describe_per_s: round(r.naivePerS, 2),
+        join_converge_s: r.joinS,
+        death_converge_s: r.deathS,
+        throttled: r.throttled,
+      }),
+    );
   }
 }

@@ -68,7 +68,8 @@ const log = (line: string): void => console.error(line);
 
 function intArg(args: Map<string, string>, name: string, fallback: number, max: number): number {
   const value = numberArg(args, name, fallback);
-  if (!Number.isInteger(value) || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}, got "${args.get(name)}"`);
+  if (!Number.isInteger(value) || value > max)
+    throw new Error(`--${name} must be a whole number from 1 to ${max}, got "${args.get(name)}"`);
   return value;
 }
 
@@ -140,7 +141,9 @@ async function oursConsumer(backend: 'local' | 'postgres', target: string, batch
   while (!stopped) {
     const run = active;
     if (!run) {
-      await new Promise<void>((resolve) => { wake = resolve; });
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
       wake = undefined;
       continue;
     }
@@ -227,7 +230,14 @@ async function childMain(role: string, args: Map<string, string>): Promise<void>
 // Parent: services, consumers, rounds, report
 // ---------------------------------------------------------------------------------------
 
-interface ChildLine { ready?: boolean; unavailable?: string; url?: string; acked?: number; stale?: number; error?: string }
+interface ChildLine {
+  ready?: boolean;
+  unavailable?: string;
+  url?: string;
+  acked?: number;
+  stale?: number;
+  error?: string;
+}
 
 /** A child of ours speaking JSON lines; `ready` resolves with its first line that has `ready`. */
 interface Peer {
@@ -310,8 +320,28 @@ async function startRedis(dir: string): Promise<{ port: number; version: string;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freeLoopbackPort();
     // No persistence (no RDB, no AOF), loopback only, in our temp dir.
-    const child = startChild(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = startChild(
+      binary,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'yes',
+        '--logfile',
+        '',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     const ok = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 15_000);
@@ -324,7 +354,10 @@ async function startRedis(dir: string): Promise<{ port: number; version: string;
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
-      child.once('exit', () => { clearTimeout(timer); resolve(false); });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
     });
     if (ok) {
       // Keep draining its output so the pipe never fills.
@@ -339,9 +372,22 @@ async function startRedis(dir: string): Promise<{ port: number; version: string;
   throw new Error(`redis-server did not start:\n${lastLog.slice(-2000)}`);
 }
 
-function newContender(backend: Backend, consumers: Peer[], produce: Contender['produce'], close: Contender['close'], serverPid?: number): Contender {
+function newContender(
+  backend: Backend,
+  consumers: Peer[],
+  produce: Contender['produce'],
+  close: Contender['close'],
+  serverPid?: number,
+): Contender {
   const c: Contender = {
-    backend, consumers, produce, close, acked: 0, stale: 0, errors: [], onAck: undefined,
+    backend,
+    consumers,
+    produce,
+    close,
+    acked: 0,
+    stale: 0,
+    errors: [],
+    onAck: undefined,
     cpu: () => ({
       server: serverPid === undefined ? 0 : treeCpuMicros(serverPid),
       consumers: c.consumers.reduce((sum, p) => sum + (p.child.pid ? cpuMicros(p.child.pid) : 0), 0),
@@ -363,21 +409,35 @@ function consumerLine(c: Contender): (line: ChildLine) => void {
 
 function startConsumers(c: Contender, count: number, target: string, extra: string[]): Peer[] {
   return Array.from({ length: count }, (_, i) =>
-    startPeer(`${c.backend} consumer ${i + 1}`, ['--role', 'consumer', '--backend', c.backend, ...extra], target, consumerLine(c)));
+    startPeer(`${c.backend} consumer ${i + 1}`, ['--role', 'consumer', '--backend', c.backend, ...extra], target, consumerLine(c)),
+  );
 }
 
-async function setUpOurs(backend: 'local' | 'postgres', target: string, count: number, extra: string[], localPollMs: number, serverPid?: number): Promise<Contender> {
+async function setUpOurs(
+  backend: 'local' | 'postgres',
+  target: string,
+  count: number,
+  extra: string[],
+  localPollMs: number,
+  serverPid?: number,
+): Promise<Contender> {
   const producer = await openOurs(backend, target, localPollMs);
-  const c = newContender(backend, [], async (roundNo, n) => {
-    for (let i = 0; i < n; i += PRODUCER_CHUNK) {
-      const chunk = Array.from({ length: Math.min(PRODUCER_CHUNK, n - i) }, (_, j) => JSON.stringify(taskBody(roundNo, i + j)));
-      await producer.sendBatch(chunk);
-    }
-  }, async () => {
-    const stats = await producer.stats();
-    await producer.close();
-    if (stats.depth + stats.inFlight + stats.deadLettered > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(stats)}`);
-  }, serverPid);
+  const c = newContender(
+    backend,
+    [],
+    async (roundNo, n) => {
+      for (let i = 0; i < n; i += PRODUCER_CHUNK) {
+        const chunk = Array.from({ length: Math.min(PRODUCER_CHUNK, n - i) }, (_, j) => JSON.stringify(taskBody(roundNo, i + j)));
+        await producer.sendBatch(chunk);
+      }
+    },
+    async () => {
+      const stats = await producer.stats();
+      await producer.close();
+      if (stats.depth + stats.inFlight + stats.deadLettered > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(stats)}`);
+    },
+    serverPid,
+  );
   c.consumers = startConsumers(c, count, target, extra);
   await Promise.all(c.consumers.map((p) => p.ready));
   return c;
@@ -391,23 +451,36 @@ async function setUpBullmq(port: number, count: number, serverPid: number | unde
     defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
   });
   await queue.waitUntilReady();
-  const c = newContender('bullmq', [], async (roundNo, n) => {
-    for (let i = 0; i < n; i += PRODUCER_CHUNK) {
-      await queue.addBulk(Array.from({ length: Math.min(PRODUCER_CHUNK, n - i) }, (_, j) => ({ name: 'task', data: taskBody(roundNo, i + j) })));
-    }
-  }, async () => {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-    await queue.close();
-    const left = Object.values(counts).reduce((a, b) => a + b, 0);
-    if (left > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(counts)}`);
-  }, serverPid);
+  const c = newContender(
+    'bullmq',
+    [],
+    async (roundNo, n) => {
+      for (let i = 0; i < n; i += PRODUCER_CHUNK) {
+        await queue.addBulk(
+          Array.from({ length: Math.min(PRODUCER_CHUNK, n - i) }, (_, j) => ({ name: 'task', data: taskBody(roundNo, i + j) })),
+        );
+      }
+    },
+    async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      await queue.close();
+      const left = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (left > 0) c.errors.push(`queue not empty at the end: ${JSON.stringify(counts)}`);
+    },
+    serverPid,
+  );
   c.consumers = startConsumers(c, count, String(port), []);
   await Promise.all(c.consumers.map((p) => p.ready));
   return c;
 }
 
 interface RoundResult {
-  backend: Backend; round: number; tasks: number; ms: number; enqueueMs: number; tps: number;
+  backend: Backend;
+  round: number;
+  tasks: number;
+  ms: number;
+  enqueueMs: number;
+  tps: number;
   /** Server + consumer CPU per message in this round (µs). */
   cpuUsPerMsg: number;
   /** The consumers' part of it. */
@@ -421,20 +494,30 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
   const base = c.acked;
   for (const p of c.consumers) send(p, 'start');
   let done!: () => void;
-  const allAcked = new Promise<void>((resolve) => { done = resolve; });
-  c.onAck = () => { if (c.acked - base >= n) done(); };
+  const allAcked = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  c.onAck = () => {
+    if (c.acked - base >= n) done();
+  };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${c.backend}: only ${c.acked - base} of ${n} tasks acked within ${timeoutMs / 1000} s`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`${c.backend}: only ${c.acked - base} of ${n} tasks acked within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
   });
   const exitHandlers: Array<() => void> = [];
-  const exited = c.consumers.map((p) => new Promise<never>((_, reject) => {
-    const onExit = (code: number | null, signal: string | null): void => {
-      reject(new Error(`${c.backend}: a consumer exited mid-round (code ${code}, signal ${signal})`));
-    };
-    p.child.once('exit', onExit);
-    exitHandlers.push(() => p.child.off('exit', onExit));
-  }));
+  const exited = c.consumers.map(
+    (p) =>
+      new Promise<never>((_, reject) => {
+        const onExit = (code: number | null, signal: string | null): void => {
+          reject(new Error(`${c.backend}: a consumer exited mid-round (code ${code}, signal ${signal})`));
+        };
+        p.child.once('exit', onExit);
+        exitHandlers.push(() => p.child.off('exit', onExit));
+      }),
+  );
   const cpu0 = c.cpu();
   const t0 = performance.now();
   try {
@@ -445,8 +528,14 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
     const ms = t1 - t0;
     const cpu1 = c.cpu();
     return {
-      backend: c.backend, round: roundNo, tasks: n, ms, enqueueMs: enqueueEnd - t0, tps: n / (ms / 1000),
-      cpuUsPerMsg: (cpu1.server + cpu1.consumers - cpu0.server - cpu0.consumers) / n, consumerCpuUsPerMsg: (cpu1.consumers - cpu0.consumers) / n,
+      backend: c.backend,
+      round: roundNo,
+      tasks: n,
+      ms,
+      enqueueMs: enqueueEnd - t0,
+      tps: n / (ms / 1000),
+      cpuUsPerMsg: (cpu1.server + cpu1.consumers - cpu0.server - cpu0.consumers) / n,
+      consumerCpuUsPerMsg: (cpu1.consumers - cpu0.consumers) / n,
       load1: loadavg()[0]!,
     };
   } finally {
@@ -459,13 +548,25 @@ async function runRound(c: Contender, roundNo: number, n: number, timeoutMs: num
 }
 
 async function stopContender(c: Contender): Promise<void> {
-  await c.close().catch((error: unknown) => { c.errors.push(`close: ${(error as Error).message}`); });
-  await Promise.all(c.consumers.map((p) => new Promise<void>((resolve) => {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => { p.child.kill('SIGKILL'); }, 10_000);
-    p.child.once('exit', () => { clearTimeout(timer); resolve(); });
-    p.child.stdin?.end();
-  })));
+  await c.close().catch((error: unknown) => {
+    c.errors.push(`close: ${(error as Error).message}`);
+  });
+  await Promise.all(
+    c.consumers.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => {
+            p.child.kill('SIGKILL');
+          }, 10_000);
+          p.child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          p.child.stdin?.end();
+        }),
+    ),
+  );
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -500,9 +601,13 @@ export async function main(argv: string[]): Promise<void> {
   const results: RoundResult[] = [];
   let redisVersion = '';
   try {
-    log(`queue bench: ${tasks} tasks per round, ${consumers} consumer processes per backend, ${rounds} rounds (+1 warm-up of ${warmup}), `
-      + `receive batch ${batch}, producer chunks of ${PRODUCER_CHUNK}; ${cpus().length} CPU(s); backends ${selected.join(', ')}; `
-      + `load average ${loadavg().map((l) => round(l, 2)).join(' ')}`);
+    log(
+      `queue bench: ${tasks} tasks per round, ${consumers} consumer processes per backend, ${rounds} rounds (+1 warm-up of ${warmup}), ` +
+        `receive batch ${batch}, producer chunks of ${PRODUCER_CHUNK}; ${cpus().length} CPU(s); backends ${selected.join(', ')}; ` +
+        `load average ${loadavg()
+          .map((l) => round(l, 2))
+          .join(' ')}`,
+    );
     const ours = ['--batch', String(batch), '--local-poll-ms', String(localPollMs)];
     // Set-ups run at once (not measured); contenders keep the order of `selected`.
     const setUp = async (backend: Backend): Promise<Contender | undefined> => {
@@ -564,8 +669,10 @@ export async function main(argv: string[]): Promise<void> {
         try {
           const res = await runRound(c, r, tasks, roundTimeoutMs);
           results.push(res);
-          log(`round ${r}/${rounds} ${LABEL[c.backend].padEnd(21)}: ${tasks} tasks in ${Math.round(res.ms)} ms = ${Math.round(res.tps)} tasks/s `
-            + `(all enqueued after ${Math.round(res.enqueueMs)} ms; CPU ${Math.round(res.cpuUsPerMsg)} µs/msg, consumers ${Math.round(res.consumerCpuUsPerMsg)}; load ${round(res.load1, 1)})`);
+          log(
+            `round ${r}/${rounds} ${LABEL[c.backend].padEnd(21)}: ${tasks} tasks in ${Math.round(res.ms)} ms = ${Math.round(res.tps)} tasks/s ` +
+              `(all enqueued after ${Math.round(res.enqueueMs)} ms; CPU ${Math.round(res.cpuUsPerMsg)} µs/msg, consumers ${Math.round(res.consumerCpuUsPerMsg)}; load ${round(res.load1, 1)})`,
+          );
         } catch (error) {
           failed.set(c.backend, (error as Error).message);
           log(`round ${r}/${rounds} ${LABEL[c.backend]}: failed: ${(error as Error).message}`);
@@ -575,7 +682,8 @@ export async function main(argv: string[]): Promise<void> {
     for (const c of contenders) await stopContender(c);
     for (const c of contenders) {
       const expected = warmup + results.filter((x) => x.backend === c.backend).length * tasks;
-      if (!failed.has(c.backend) && c.acked !== expected) failed.set(c.backend, `acked ${c.acked} tasks, expected ${expected} (duplicate or lost deliveries)`);
+      if (!failed.has(c.backend) && c.acked !== expected)
+        failed.set(c.backend, `acked ${c.acked} tasks, expected ${expected} (duplicate or lost deliveries)`);
       if (c.stale > 0) failed.set(c.backend, `${c.stale} acks refused (stale receipts)`);
       if (c.errors.length > 0) failed.set(c.backend, c.errors.join('; '));
     }
@@ -592,13 +700,22 @@ export async function main(argv: string[]): Promise<void> {
   };
   const runsOf = (b: Backend): RoundResult[] => results.filter((x) => x.backend === b);
   const cpuPerMsg = (b: Backend): number | null => (runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.cpuUsPerMsg))));
-  const consumerCpuPerMsg = (b: Backend): number | null => (runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.consumerCpuUsPerMsg))));
-  const rows: (string | number)[][] = [['backend', 'tasks/s (median)', 'ms (median)', 'CPU µs/msg (median)', 'of it consumers', 'runs (tasks/s)']];
+  const consumerCpuPerMsg = (b: Backend): number | null =>
+    runsOf(b).length === 0 ? null : round(median(runsOf(b).map((x) => x.consumerCpuUsPerMsg)));
+  const rows: (string | number)[][] = [
+    ['backend', 'tasks/s (median)', 'ms (median)', 'CPU µs/msg (median)', 'of it consumers', 'runs (tasks/s)'],
+  ];
   for (const b of selected) {
     const runs = runsOf(b);
     const why = failed.get(b) ?? unavailable.get(b);
-    rows.push([LABEL[b], why ? (failed.has(b) ? 'FAILED' : 'n/a') : Math.round(tps(b) ?? 0), runs.length ? Math.round(median(runs.map((x) => x.ms))) : '-',
-      cpuPerMsg(b) ?? '-', consumerCpuPerMsg(b) ?? '-', runs.map((x) => Math.round(x.tps)).join(' ') || '-']);
+    rows.push([
+      LABEL[b],
+      why ? (failed.has(b) ? 'FAILED' : 'n/a') : Math.round(tps(b) ?? 0),
+      runs.length ? Math.round(median(runs.map((x) => x.ms))) : '-',
+      cpuPerMsg(b) ?? '-',
+      consumerCpuPerMsg(b) ?? '-',
+      runs.map((x) => Math.round(x.tps)).join(' ') || '-',
+    ]);
   }
   console.log(table(rows));
   for (const [b, why] of [...unavailable, ...failed]) console.log(`${LABEL[b]}: ${failed.has(b) ? 'FAILED' : 'not measured'}: ${why}`);
@@ -622,26 +739,50 @@ export async function main(argv: string[]): Promise<void> {
   if (bull !== null) {
     for (const b of ['local', 'postgres'] as const) {
       const r = medianRoundRatio(b);
-      if (r !== null) console.log(`ratio ${b}/bullmq: ${r} (median of the rounds' ratios ${roundRatios(b).join(' ')}; ratio of the medians ${ratio(b)})`);
+      if (r !== null)
+        console.log(`ratio ${b}/bullmq: ${r} (median of the rounds' ratios ${roundRatios(b).join(' ')}; ratio of the medians ${ratio(b)})`);
     }
   }
   const loads = results.map((x) => x.load1);
-  const load = loads.length === 0 ? null : { min: round(Math.min(...loads), 2), median: round(median(loads), 2), max: round(Math.max(...loads), 2) };
-  if (load) console.log(`load average (1 min) over the rounds: ${load.min} - ${load.max}, median ${load.median}, on ${cpus().length} CPU(s)`);
+  const load =
+    loads.length === 0 ? null : { min: round(Math.min(...loads), 2), median: round(median(loads), 2), max: round(Math.max(...loads), 2) };
+  if (load)
+    console.log(`load average (1 min) over the rounds: ${load.min} - ${load.max}, median ${load.median}, on ${cpus().length} CPU(s)`);
   const rounded = (v: number | null): number | null => (v === null ? null : Math.round(v));
-  console.log(JSON.stringify({
-    bench: 'queue-detail', tasks, consumers, rounds, warmup, receive_batch: batch, producer_chunk: PRODUCER_CHUNK, local_poll_ms: localPollMs,
-    cpus: cpus().length, redis_version: redisVersion || null, load1: load,
-    runs_tps: Object.fromEntries(selected.map((b) => [b, runsOf(b).map((x) => Math.round(x.tps))])),
-    cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, cpuPerMsg(b)])),
-    consumer_cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, consumerCpuPerMsg(b)])),
-    round_ratios_local_bullmq: roundRatios('local'), round_ratios_postgres_bullmq: roundRatios('postgres'),
-    ratio_of_medians_local_bullmq: ratio('local'), ratio_of_medians_postgres_bullmq: ratio('postgres'),
-    not_measured: Object.fromEntries([...unavailable, ...failed]),
-  }));
-  console.log(JSON.stringify({
-    bench: 'queue', receive_batch: batch, local_tps: rounded(tps('local')), postgres_tps: rounded(tps('postgres')), bullmq_tps: rounded(tps('bullmq')),
-    ratio_local_bullmq: medianRoundRatio('local'), ratio_postgres_bullmq: medianRoundRatio('postgres'), load1_median: load?.median ?? null,
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'queue-detail',
+      tasks,
+      consumers,
+      rounds,
+      warmup,
+      receive_batch: batch,
+      producer_chunk: PRODUCER_CHUNK,
+      local_poll_ms: localPollMs,
+      cpus: cpus().length,
+      redis_version: redisVersion || null,
+      load1: load,
+      runs_tps: Object.fromEntries(selected.map((b) => [b, runsOf(b).map((x) => Math.round(x.tps))])),
+      cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, cpuPerMsg(b)])),
+      consumer_cpu_us_per_msg: Object.fromEntries(selected.map((b) => [b, consumerCpuPerMsg(b)])),
+      round_ratios_local_bullmq: roundRatios('local'),
+      round_ratios_postgres_bullmq: roundRatios('postgres'),
+      ratio_of_medians_local_bullmq: ratio('local'),
+      ratio_of_medians_postgres_bullmq: ratio('postgres'),
+      not_measured: Object.fromEntries([...unavailable, ...failed]),
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'queue',
+      receive_batch: batch,
+      local_tps: rounded(tps('local')),
+      postgres_tps: rounded(tps('postgres')),
+      bullmq_tps: rounded(tps('bullmq')),
+      ratio_local_bullmq: medianRoundRatio('local'),
+      ratio_postgres_bullmq: medianRoundRatio('postgres'),
+      load1_median: load?.median ?? null,
+    }),
+  );
   if (failed.size > 0) process.exitCode = 1;
 }

@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
   const durationS = numberArg(args, 'duration', 15);
   const rounds = Math.round(numberArg(args, 'rounds', 3));
   const streamS = (tokens * latency * 2) / 1000;
-  const deadline = armDeadline((3 * rounds * (durationS + 2 * streamS + 35)) * 1000 + 180_000, 'router-skew benchmark');
+  const deadline = armDeadline(3 * rounds * (durationS + 2 * streamS + 35) * 1000 + 180_000, 'router-skew benchmark');
   const dir = mkdtempSync(join(tmpdir(), 'synkti-bench-router-skew-'));
   onExit(() => rmSync(dir, { recursive: true, force: true }));
   try {
@@ -56,7 +56,9 @@ export async function main(argv: string[]): Promise<void> {
     const ports: number[] = [];
     for (let i = 0; i < 4; i++) {
       const child = startTsChild(join(here, 'lib', 'stand-in-replica.ts'), {
-        TOKEN_LATENCY_MS: String(i === 0 ? latency * 2 : latency), MAX_RUNNING: String(maxRunning), REPLICA_ID: `replica-${i}`,
+        TOKEN_LATENCY_MS: String(i === 0 ? latency * 2 : latency),
+        MAX_RUNNING: String(maxRunning),
+        REPLICA_ID: `replica-${i}`,
       });
       ports.push((await waitReady<{ ready: true; port: number }>(child, `replica ${i}`)).port);
     }
@@ -66,26 +68,42 @@ export async function main(argv: string[]): Promise<void> {
     const plain = startTsChild(join(here, 'lib', 'router-multi-server.ts'), { UPSTREAM_URLS: upstreamUrls, ENGINE_SCRAPE_MS: '0' });
     const plainPort = (await waitReady<{ ready: true; port: number }>(plain, 'synkti router without engine metrics')).port;
     const nginxPort = await freeLoopbackPort();
-    await startNginx({ binary: nginx, dir, listenPort: nginxPort, upstreamPort: ports[0]!, upstreamPorts: ports, balance: 'least_conn', unbuffered: true });
+    await startNginx({
+      binary: nginx,
+      dir,
+      listenPort: nginxPort,
+      upstreamPort: ports[0]!,
+      upstreamPorts: ports,
+      balance: 'least_conn',
+      unbuffered: true,
+    });
     const urls: Record<Target, string> = {
       ours: `http://127.0.0.1:${oursPort}`,
       'ours-no-engine': `http://127.0.0.1:${plainPort}`,
       nginx: `http://127.0.0.1:${nginxPort}`,
     };
-    log(`router-skew bench: 4 replicas x ${maxRunning} running (replica-0 at ${latency * 2} ms/token, others ${latency}), `
-      + `${streams} streams of ${tokens} tokens, ${durationS} s per run, ${rounds} rounds; ${nginxVersion(nginx)}`);
+    log(
+      `router-skew bench: 4 replicas x ${maxRunning} running (replica-0 at ${latency * 2} ms/token, others ${latency}), ` +
+        `${streams} streams of ${tokens} tokens, ${durationS} s per run, ${rounds} rounds; ${nginxVersion(nginx)}`,
+    );
     const load = (url: string, s: number) => runStreamLoad(url, { streams, durationS: s, staggerMs: streamS * 1000, maxTokens: tokens });
     for (const name of ['ours', 'ours-no-engine', 'nginx'] as const) {
       log(`warm-up ${name}`);
       await load(urls[name], 3);
     }
     const runs: Record<Target, StreamResult[]> = { ours: [], 'ours-no-engine': [], nginx: [] };
-    const orders: Target[][] = [['ours', 'nginx', 'ours-no-engine'], ['nginx', 'ours-no-engine', 'ours'], ['ours-no-engine', 'ours', 'nginx']];
+    const orders: Target[][] = [
+      ['ours', 'nginx', 'ours-no-engine'],
+      ['nginx', 'ours-no-engine', 'ours'],
+      ['ours-no-engine', 'ours', 'nginx'],
+    ];
     for (let r = 0; r < rounds; r++) {
       for (const name of orders[r % orders.length]!) {
         const res = await load(urls[name], durationS);
         runs[name].push(res);
-        log(`round ${r + 1}/${rounds} ${name.padEnd(14)}: ${res.requests} streams, failed ${res.failed}, TTFT p50 ${res.ttft_p50_ms} p99 ${res.ttft_p99_ms} ms`);
+        log(
+          `round ${r + 1}/${rounds} ${name.padEnd(14)}: ${res.requests} streams, failed ${res.failed}, TTFT p50 ${res.ttft_p50_ms} p99 ${res.ttft_p99_ms} ms`,
+        );
       }
     }
     const sum = (name: Target) => ({
@@ -97,21 +115,39 @@ export async function main(argv: string[]): Promise<void> {
     const o = sum('ours');
     const p = sum('ours-no-engine');
     const n = sum('nginx');
-    console.log(table([
-      ['router', 'TTFT p50 ms', 'TTFT p99 ms', 'streams', 'failed', 'runs p99'],
-      ['synkti (engine-aware)', round(o.p50, 1), round(o.p99, 1), o.requests, o.failed, runs.ours.map((x) => round(x.ttft_p99_ms)).join(' ')],
-      ['synkti (outstanding only)', round(p.p50, 1), round(p.p99, 1), p.requests, p.failed, runs['ours-no-engine'].map((x) => round(x.ttft_p99_ms)).join(' ')],
-      ['nginx least_conn', round(n.p50, 1), round(n.p99, 1), n.requests, n.failed, runs.nginx.map((x) => round(x.ttft_p99_ms)).join(' ')],
-    ]));
-    console.log(JSON.stringify({
-      bench: 'router-skew',
-      ttft_p50_ms: round(o.p50, 2),
-      ttft_p99_ms: round(o.p99, 2),
-      nginx_ttft_p50_ms: round(n.p50, 2),
-      nginx_ttft_p99_ms: round(n.p99, 2),
-      outstanding_only_ttft_p99_ms: round(p.p99, 2),
-      failed: o.failed + n.failed + p.failed,
-    }));
+    console.log(
+      table([
+        ['router', 'TTFT p50 ms', 'TTFT p99 ms', 'streams', 'failed', 'runs p99'],
+        [
+          'synkti (engine-aware)',
+          round(o.p50, 1),
+          round(o.p99, 1),
+          o.requests,
+          o.failed,
+          runs.ours.map((x) => round(x.ttft_p99_ms)).join(' '),
+        ],
+        [
+          'synkti (outstanding only)',
+          round(p.p50, 1),
+          round(p.p99, 1),
+          p.requests,
+          p.failed,
+          runs['ours-no-engine'].map((x) => round(x.ttft_p99_ms)).join(' '),
+        ],
+        ['nginx least_conn', round(n.p50, 1), round(n.p99, 1), n.requests, n.failed, runs.nginx.map((x) => round(x.ttft_p99_ms)).join(' ')],
+      ]),
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'router-skew',
+        ttft_p50_ms: round(o.p50, 2),
+        ttft_p99_ms: round(o.p99, 2),
+        nginx_ttft_p50_ms: round(n.p50, 2),
+        nginx_ttft_p99_ms: round(n.p99, 2),
+        outstanding_only_ttft_p99_ms: round(p.p99, 2),
+        failed: o.failed + n.failed + p.failed,
+      }),
+    );
     if (o.failed + n.failed + p.failed > 0) process.exitCode = 1;
   } finally {
     clearTimeout(deadline);

@@ -94,7 +94,9 @@ export async function main(argv: string[]): Promise<void> {
       nginx: () => cpuMicros(nginxProc.pid!, true),
     };
 
-    log(`router-stream bench: ${streams} streams x ${rate} tokens/s, ${tokens} tokens each, ${durationS} s per run, ${rounds} rounds; ${nginxVersion(nginx)}`);
+    log(
+      `router-stream bench: ${streams} streams x ${rate} tokens/s, ${tokens} tokens each, ${durationS} s per run, ${rounds} rounds; ${nginxVersion(nginx)}`,
+    );
     // A proxy is measured in its steady state. Our router is JavaScript: V8 compiles its
     // per-request paths as they turn hot, which at tens of requests/s takes tens of seconds,
     // and that compiling (on V8's helper threads, counted in /proc) added 5-18 % to the
@@ -112,7 +114,11 @@ export async function main(argv: string[]): Promise<void> {
     }
 
     const runs: Record<Target, Run[]> = { direct: [], ours: [], nginx: [] };
-    const orders: Target[][] = [['direct', 'ours', 'nginx'], ['nginx', 'direct', 'ours'], ['ours', 'nginx', 'direct']];
+    const orders: Target[][] = [
+      ['direct', 'ours', 'nginx'],
+      ['nginx', 'direct', 'ours'],
+      ['ours', 'nginx', 'direct'],
+    ];
     for (let r = 0; r < rounds; r++) {
       for (const name of orders[r % orders.length]!) {
         const cpu0 = cpuOf[name]();
@@ -120,9 +126,11 @@ export async function main(argv: string[]): Promise<void> {
         const cpu = cpuOf[name]() - cpu0;
         const run: Run = { ...res, cpuUsPerEvent: res.events > 0 ? cpu / res.events : Number.NaN };
         runs[name].push(run);
-        log(`round ${r + 1}/${rounds} ${name.padEnd(6)}: ${res.requests} streams, ${res.events} events, failed ${res.failed}, `
-          + `TTFT p50 ${res.ttft_p50_ms} p99 ${res.ttft_p99_ms} ms, delay p50 ${res.delay_p50_ms} p99 ${res.delay_p99_ms} ms`
-          + (name === 'direct' ? '' : `, CPU ${round(run.cpuUsPerEvent, 1)} us/event`));
+        log(
+          `round ${r + 1}/${rounds} ${name.padEnd(6)}: ${res.requests} streams, ${res.events} events, failed ${res.failed}, ` +
+            `TTFT p50 ${res.ttft_p50_ms} p99 ${res.ttft_p99_ms} ms, delay p50 ${res.delay_p50_ms} p99 ${res.delay_p99_ms} ms` +
+            (name === 'direct' ? '' : `, CPU ${round(run.cpuUsPerEvent, 1)} us/event`),
+        );
       }
     }
 
@@ -141,25 +149,57 @@ export async function main(argv: string[]): Promise<void> {
     const o = sum('ours');
     const n = sum('nginx');
     const d = runs.direct;
-    console.log(table([
-      ['target', 'added TTFT p50 ms', 'p99 ms', 'added delay p50 ms', 'p99 ms', 'CPU us/event', 'failed', 'events'],
-      ['synkti router', round(o.ttftP50, 2), round(o.ttftP99, 2), round(o.delayP50, 2), round(o.delayP99, 2), round(o.cpu, 1), o.failed, o.events],
-      ['nginx 1 worker', round(n.ttftP50, 2), round(n.ttftP99, 2), round(n.delayP50, 2), round(n.delayP99, 2), round(n.cpu, 1), n.failed, n.events],
-      ['direct (absolute)', median(d.map((x) => x.ttft_p50_ms)), median(d.map((x) => x.ttft_p99_ms)),
-        median(d.map((x) => x.delay_p50_ms)), median(d.map((x) => x.delay_p99_ms)), '-', d.reduce((a, x) => a + x.failed, 0), d.reduce((a, x) => a + x.events, 0)],
-    ]));
-    log(`added per-token delay p50/p99 ms: ours ${round(o.delayP50, 3)}/${round(o.delayP99, 3)}, nginx ${round(n.delayP50, 3)}/${round(n.delayP99, 3)}; `
-      + `added TTFT p50 nginx ${round(n.ttftP50, 3)} ms; CPU ratio ours/nginx ${round(o.cpu / n.cpu, 2)}`);
-    console.log(JSON.stringify({
-      bench: 'router-stream',
-      ttft_added_p50_ms: round(o.ttftP50, 3),
-      ttft_added_p99_ms: round(o.ttftP99, 3),
-      nginx_ttft_added_p99_ms: round(n.ttftP99, 3),
-      cpu_us_per_event: round(o.cpu, 2),
-      nginx_cpu_us_per_event: round(n.cpu, 2),
-      warmup_s: warmupS,
-      warmup_cpu_us_per_event: round(warmupCpu.ours!, 2),
-    }));
+    console.log(
+      table([
+        ['target', 'added TTFT p50 ms', 'p99 ms', 'added delay p50 ms', 'p99 ms', 'CPU us/event', 'failed', 'events'],
+        [
+          'synkti router',
+          round(o.ttftP50, 2),
+          round(o.ttftP99, 2),
+          round(o.delayP50, 2),
+          round(o.delayP99, 2),
+          round(o.cpu, 1),
+          o.failed,
+          o.events,
+        ],
+        [
+          'nginx 1 worker',
+          round(n.ttftP50, 2),
+          round(n.ttftP99, 2),
+          round(n.delayP50, 2),
+          round(n.delayP99, 2),
+          round(n.cpu, 1),
+          n.failed,
+          n.events,
+        ],
+        [
+          'direct (absolute)',
+          median(d.map((x) => x.ttft_p50_ms)),
+          median(d.map((x) => x.ttft_p99_ms)),
+          median(d.map((x) => x.delay_p50_ms)),
+          median(d.map((x) => x.delay_p99_ms)),
+          '-',
+          d.reduce((a, x) => a + x.failed, 0),
+          d.reduce((a, x) => a + x.events, 0),
+        ],
+      ]),
+    );
+    log(
+      `added per-token delay p50/p99 ms: ours ${round(o.delayP50, 3)}/${round(o.delayP99, 3)}, nginx ${round(n.delayP50, 3)}/${round(n.delayP99, 3)}; ` +
+        `added TTFT p50 nginx ${round(n.ttftP50, 3)} ms; CPU ratio ours/nginx ${round(o.cpu / n.cpu, 2)}`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'router-stream',
+        ttft_added_p50_ms: round(o.ttftP50, 3),
+        ttft_added_p99_ms: round(o.ttftP99, 3),
+        nginx_ttft_added_p99_ms: round(n.ttftP99, 3),
+        cpu_us_per_event: round(o.cpu, 2),
+        nginx_cpu_us_per_event: round(n.cpu, 2),
+        warmup_s: warmupS,
+        warmup_cpu_us_per_event: round(warmupCpu.ours!, 2),
+      }),
+    );
     if (o.failed > 0 || n.failed > 0) process.exitCode = 1;
   } finally {
     clearTimeout(deadline);

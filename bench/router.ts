@@ -84,7 +84,9 @@ export async function main(argv: string[]): Promise<void> {
       for (const name of order) {
         const res = await runLoad(targets[name], { connections, durationS });
         results[name].push(res);
-        log(`round ${r + 1}/${rounds} ${name.padEnd(5)}: ${Math.round(res.rps)} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms, errors ${res.errors}`);
+        log(
+          `round ${r + 1}/${rounds} ${name.padEnd(5)}: ${Math.round(res.rps)} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms, errors ${res.errors}`,
+        );
       }
     }
 
@@ -97,25 +99,29 @@ export async function main(argv: string[]): Promise<void> {
     const o = summary('ours');
     const n = summary('nginx');
     const ratio = o.rps / n.rps;
-    console.log(table([
-      ['proxy', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'runs (req/s)'],
-      ['synkti router', Math.round(o.rps), o.p50, o.p99, o.errors, results.ours.map((x) => Math.round(x.rps)).join(' ')],
-      ['nginx 1 worker', Math.round(n.rps), n.p50, n.p99, n.errors, results.nginx.map((x) => Math.round(x.rps)).join(' ')],
-    ]));
+    console.log(
+      table([
+        ['proxy', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'runs (req/s)'],
+        ['synkti router', Math.round(o.rps), o.p50, o.p99, o.errors, results.ours.map((x) => Math.round(x.rps)).join(' ')],
+        ['nginx 1 worker', Math.round(n.rps), n.p50, n.p99, n.errors, results.nginx.map((x) => Math.round(x.rps)).join(' ')],
+      ]),
+    );
     console.log(`ratio ours/nginx: ${round(ratio, 3)}`);
-    console.log(JSON.stringify({
-      bench: 'router',
-      ours_rps: Math.round(o.rps),
-      nginx_rps: Math.round(n.rps),
-      ratio: round(ratio, 3),
-      ours_p99_ms: o.p99,
-      nginx_p99_ms: n.p99,
-      rounds,
-      connections,
-      duration_s: durationS,
-      ours_errors: o.errors,
-      nginx_errors: n.errors,
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'router',
+        ours_rps: Math.round(o.rps),
+        nginx_rps: Math.round(n.rps),
+        ratio: round(ratio, 3),
+        ours_p99_ms: o.p99,
+        nginx_p99_ms: n.p99,
+        rounds,
+        connections,
+        duration_s: durationS,
+        ours_errors: o.errors,
+        nginx_errors: n.errors,
+      }),
+    );
     if (o.errors > 0 || n.errors > 0) process.exitCode = 1;
   } finally {
     clearTimeout(deadline);

@@ -22,7 +22,12 @@ type Board = Int8Array; // ROWS*COLS, 0 empty, 1 / -1 players; row 0 is the bott
 /** Every line of four cells (horizontal, vertical, both diagonals), precomputed. */
 const WINDOWS: number[][] = (() => {
   const out: number[][] = [];
-  const dirs = [[0, 1], [1, 0], [1, 1], [1, -1]];
+  const dirs = [
+    [0, 1],
+    [1, 0],
+    [1, 1],
+    [1, -1],
+  ];
   for (let r = 0; r < ROWS; r += 1) {
     for (let c = 0; c < COLS; c += 1) {
       for (const [dr, dc] of dirs) {
@@ -75,16 +80,26 @@ function score(board: Board, me: number, w: readonly number[]): number {
     if (board[r * COLS + 3] === me) centre += 1;
     for (let c = 0; c < COLS; c += 1) if (board[r * COLS + c] === me && r % 2 === 0) oddRows += 1;
   }
-  let my2 = 0; let my3 = 0; let their2 = 0; let their3 = 0;
+  let my2 = 0;
+  let my3 = 0;
+  let their2 = 0;
+  let their3 = 0;
   for (const win of WINDOWS) {
-    let mine = 0; let theirs = 0;
+    let mine = 0;
+    let theirs = 0;
     for (const cell of win) {
       const v = board[cell]!;
       if (v === me) mine += 1;
       else if (v === -me) theirs += 1;
     }
-    if (theirs === 0) { if (mine === 2) my2 += 1; else if (mine === 3) my3 += 1; }
-    if (mine === 0) { if (theirs === 2) their2 += 1; else if (theirs === 3) their3 += 1; }
+    if (theirs === 0) {
+      if (mine === 2) my2 += 1;
+      else if (mine === 3) my3 += 1;
+    }
+    if (mine === 0) {
+      if (theirs === 2) their2 += 1;
+      else if (theirs === 3) their3 += 1;
+    }
   }
   return w[0]! * centre + w[1]! * my2 + w[2]! * my3 + w[3]! * their2 + w[4]! * their3 + w[5]! * oddRows;
 }
@@ -99,7 +114,10 @@ function choose(board: Board, me: number, w: readonly number[], random: () => nu
     board[r * COLS + c] = me;
     const value = winner(board) === me ? Infinity : score(board, me, w);
     board[r * COLS + c] = 0;
-    if (value > best) { best = value; moves = [c]; } else if (value === best) moves.push(c);
+    if (value > best) {
+      best = value;
+      moves = [c];
+    } else if (value === best) moves.push(c);
   }
   return moves[Math.floor(random() * moves.length)]!;
 }

@@ -28,7 +28,12 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { LocalObjectStore, type ObjectStore } from '@synkti/cloud';
 import {
-  PermanentTaskError, PipelineAgent, definePipeline, openSqliteTaskDatabase, type Json, type PipelineTaskContext,
+  PermanentTaskError,
+  PipelineAgent,
+  definePipeline,
+  openSqliteTaskDatabase,
+  type Json,
+  type PipelineTaskContext,
 } from '@synkti/tasks';
 
 export interface HashJobInput {
@@ -65,9 +70,17 @@ export function expectedHashResult(input: HashJobInput): { root: string; sha256:
   const data = hashPipelineInput(input.seed, input.size);
   const hashes: string[] = [];
   for (let offset = 0; offset < data.length; offset += input.chunkBytes) {
-    hashes.push(createHash('sha256').update(data.subarray(offset, offset + input.chunkBytes)).digest('hex'));
+    hashes.push(
+      createHash('sha256')
+        .update(data.subarray(offset, offset + input.chunkBytes))
+        .digest('hex'),
+    );
   }
-  return { root: createHash('sha256').update(hashes.join('\n')).digest('hex'), sha256: createHash('sha256').update(data).digest('hex'), chunks: hashes.length };
+  return {
+    root: createHash('sha256').update(hashes.join('\n')).digest('hex'),
+    sha256: createHash('sha256').update(data).digest('hex'),
+    chunks: hashes.length,
+  };
 }
 
 function validateHashInput(raw: unknown): Json {
@@ -75,9 +88,12 @@ function validateHashInput(raw: unknown): Json {
   const isInt = (x: unknown, min: number, max: number): boolean => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
   if (typeof v !== 'object' || v === null) throw new PermanentTaskError('input must be an object { size, seed, chunkBytes }');
   if (!isInt(v.size, 1, 64 * 1024 * 1024)) throw new PermanentTaskError('input.size must be a whole number of bytes from 1 to 67108864');
-  if (typeof v.seed !== 'string' || v.seed.length < 1 || v.seed.length > 200) throw new PermanentTaskError('input.seed must be a string of 1..200 characters');
-  if (!isInt(v.chunkBytes, 1024, 16 * 1024 * 1024)) throw new PermanentTaskError('input.chunkBytes must be a whole number from 1024 to 16777216');
-  if (Math.ceil(v.size! / v.chunkBytes!) > 10_000) throw new PermanentTaskError('input.size / input.chunkBytes must be at most 10000 chunks');
+  if (typeof v.seed !== 'string' || v.seed.length < 1 || v.seed.length > 200)
+    throw new PermanentTaskError('input.seed must be a string of 1..200 characters');
+  if (!isInt(v.chunkBytes, 1024, 16 * 1024 * 1024))
+    throw new PermanentTaskError('input.chunkBytes must be a whole number from 1024 to 16777216');
+  if (Math.ceil(v.size! / v.chunkBytes!) > 10_000)
+    throw new PermanentTaskError('input.size / input.chunkBytes must be at most 10000 chunks');
   if (v.workMs !== undefined && !isInt(v.workMs, 0, 60_000)) throw new PermanentTaskError('input.workMs must be 0..60000');
   return { size: v.size!, seed: v.seed, chunkBytes: v.chunkBytes!, workMs: v.workMs ?? 0 };
 }
@@ -91,7 +107,14 @@ function work(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); reject(new Error('aborted')); }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new Error('aborted'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -141,10 +164,14 @@ export const hashPipeline = definePipeline({
       timeout,
       handler: async (ctx) => {
         const deps = await ctx.deps();
-        const parts = Object.values(deps).map((d) => d as { index: number; sha256: string; gzipBytes: number }).sort((a, b) => a.index - b.index);
+        const parts = Object.values(deps)
+          .map((d) => d as { index: number; sha256: string; gzipBytes: number })
+          .sort((a, b) => a.index - b.index);
         const hashes = parts.map((p) => p.sha256);
         return {
-          root: createHash('sha256').update(hashes.join('\n')).digest('hex'), chunks: parts.length, hashes,
+          root: createHash('sha256').update(hashes.join('\n')).digest('hex'),
+          chunks: parts.length,
+          hashes,
           gzipBytes: parts.reduce((n, p) => n + p.gzipBytes, 0),
         };
       },
@@ -157,9 +184,18 @@ export const hashPipeline = definePipeline({
         const merged = (await ctx.deps()).merge as { root: string; chunks: number; gzipBytes: number };
         const expected = expectedHashResult(input);
         if (merged.root !== expected.root || merged.chunks !== expected.chunks) {
-          throw new PermanentTaskError(`verification failed: merged root ${merged.root} (${merged.chunks} chunks) != recomputed ${expected.root} (${expected.chunks})`);
+          throw new PermanentTaskError(
+            `verification failed: merged root ${merged.root} (${merged.chunks} chunks) != recomputed ${expected.root} (${expected.chunks})`,
+          );
         }
-        const result: HashJobResult = { root: merged.root, sha256: expected.sha256, chunks: merged.chunks, size: input.size, gzipBytes: merged.gzipBytes, verified: true };
+        const result: HashJobResult = {
+          root: merged.root,
+          sha256: expected.sha256,
+          chunks: merged.chunks,
+          size: input.size,
+          gzipBytes: merged.gzipBytes,
+          verified: true,
+        };
         return result as unknown as Json;
       },
     },
@@ -173,20 +209,31 @@ export async function runHashExample(jobs = 5): Promise<void> {
   await store.createBucket('pipelines');
   const db = await openSqliteTaskDatabase({ path: join(dir, 'tasks.db') });
   const agents = [
-    ...[1, 2].map(() => new PipelineAgent({ db, pipelines: hashPipeline, pool: 'exec', pollMs: 50, store: { store, bucket: 'pipelines' } })),
-    ...[1, 2, 3].map(() => new PipelineAgent({ db, pipelines: hashPipeline, pool: 'gpu', concurrency: 2, pollMs: 50, store: { store, bucket: 'pipelines' } })),
+    ...[1, 2].map(
+      () => new PipelineAgent({ db, pipelines: hashPipeline, pool: 'exec', pollMs: 50, store: { store, bucket: 'pipelines' } }),
+    ),
+    ...[1, 2, 3].map(
+      () =>
+        new PipelineAgent({ db, pipelines: hashPipeline, pool: 'gpu', concurrency: 2, pollMs: 50, store: { store, bucket: 'pipelines' } }),
+    ),
     new PipelineAgent({ db, pipelines: hashPipeline, pool: 'snark', pollMs: 50, store: { store, bucket: 'pipelines' } }),
   ];
   const started = Date.now();
   try {
     for (const agent of agents) agent.start();
-    const inputs: HashJobInput[] = Array.from({ length: jobs }, (_, i) => ({ size: 1_000_000 + i * 10_000, seed: `example-${i}`, chunkBytes: 100_000 }));
+    const inputs: HashJobInput[] = Array.from({ length: jobs }, (_, i) => ({
+      size: 1_000_000 + i * 10_000,
+      seed: `example-${i}`,
+      chunkBytes: 100_000,
+    }));
     const ids: string[] = [];
     for (const input of inputs) {
       const { input: validated, tasks } = hashPipeline.jobTasks(input);
       ids.push((await db.createJob({ pipeline: hashPipeline.name, input: validated, tasks })).id);
     }
-    console.log(`submitted ${jobs} jobs (about 1 MB each in 100 kB chunks: split + 10-11 hash + merge + verify tasks per job) to pools exec×2, gpu×3, snark×1`);
+    console.log(
+      `submitted ${jobs} jobs (about 1 MB each in 100 kB chunks: split + 10-11 hash + merge + verify tasks per job) to pools exec×2, gpu×3, snark×1`,
+    );
     let ok = 0;
     for (const [i, id] of ids.entries()) {
       for (;;) {
@@ -196,14 +243,18 @@ export async function runHashExample(jobs = 5): Promise<void> {
           const expected = expectedHashResult(inputs[i]!);
           const good = job.state === 'done' && result?.root === expected.root && result.sha256 === expected.sha256;
           if (good) ok += 1;
-          console.log(`job ${id}: ${job.state}${good ? `, root ${result!.root.slice(0, 16)}…, ${result!.chunks} chunks, gzip ${result!.gzipBytes} B, verified` : ` ${job.error ?? ''}`}`);
+          console.log(
+            `job ${id}: ${job.state}${good ? `, root ${result!.root.slice(0, 16)}…, ${result!.chunks} chunks, gzip ${result!.gzipBytes} B, verified` : ` ${job.error ?? ''}`}`,
+          );
           break;
         }
         await new Promise((r) => setTimeout(r, 50));
       }
     }
     const counters = await db.counters();
-    console.log(`${ok}/${jobs} jobs verified in ${Date.now() - started} ms; ${counters.completions} tasks completed, ${counters.duplicates} duplicates discarded, ${counters.requeues} requeued`);
+    console.log(
+      `${ok}/${jobs} jobs verified in ${Date.now() - started} ms; ${counters.completions} tasks completed, ${counters.duplicates} duplicates discarded, ${counters.requeues} requeued`,
+    );
     if (ok !== jobs) process.exitCode = 1;
   } finally {
     for (const agent of agents) await agent.stop();

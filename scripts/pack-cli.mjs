@@ -28,7 +28,9 @@ const outDir = resolve(outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1] 
 const OPTIONAL_PEERS = /^@pulumi\//;
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
-const packages = readdirSync(join(ROOT, 'packages')).filter((p) => p !== 'cli').sort();
+const packages = readdirSync(join(ROOT, 'packages'))
+  .filter((p) => p !== 'cli')
+  .sort();
 
 const stage = mkdtempSync(join(tmpdir(), 'synkti-pack-'));
 try {

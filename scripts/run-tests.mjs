@@ -25,7 +25,11 @@ const explicit = args.filter((a) => !a.startsWith('--'));
 function findTests(dir) {
   const found = [];
   let entries;
-  try { entries = readdirSync(dir); } catch { return found; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return found;
+  }
   for (const name of entries) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const path = join(dir, name);
@@ -60,16 +64,22 @@ if (explicit.length > 0) {
 } else {
   const unit = rel(findTests(join(root, 'packages')));
   const e2e = unitOnly ? [] : rel(findTests(join(root, 'tests')));
-  lanes = process.env.SYNKTI_TEST_LANES === '1' || e2e.length === 0
-    ? [{ name: 'tests', files: [...unit, ...e2e] }]
-    : [{ name: 'e2e', files: e2e.filter((f) => !IN_UNIT_LANE.has(f)) }, { name: 'unit', files: [...unit, ...e2e.filter((f) => IN_UNIT_LANE.has(f))] }];
+  lanes =
+    process.env.SYNKTI_TEST_LANES === '1' || e2e.length === 0
+      ? [{ name: 'tests', files: [...unit, ...e2e] }]
+      : [
+          { name: 'e2e', files: e2e.filter((f) => !IN_UNIT_LANE.has(f)) },
+          { name: 'unit', files: [...unit, ...e2e.filter((f) => IN_UNIT_LANE.has(f))] },
+        ];
 }
 const total = lanes.reduce((n, lane) => n + lane.files.length, 0);
 if (total === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-console.error(`running ${total} test files${lanes.length > 1 ? ` in ${lanes.length} lanes (${lanes.map((l) => `${l.name}: ${l.files.length}`).join(', ')})` : ''}`);
+console.error(
+  `running ${total} test files${lanes.length > 1 ? ` in ${lanes.length} lanes (${lanes.map((l) => `${l.name}: ${l.files.length}`).join(', ')})` : ''}`,
+);
 
 // A private directory per run: concurrent runs (two developers, or a run beside CI) must
 // not read each other's summaries.
@@ -93,16 +103,24 @@ function runFile(file) {
   const specFile = `${base}.spec.txt`;
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [
-      '--import', 'tsx', '--test',
-      // People read the spec reporter; the TAP copy gives the closing counts.
-      '--test-reporter=spec', `--test-reporter-destination=${specFile}`,
-      '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
-      file,
-    ], {
-      stdio: 'inherit',
-      env: { ...process.env, SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'warn' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--test',
+        // People read the spec reporter; the TAP copy gives the closing counts.
+        '--test-reporter=spec',
+        `--test-reporter-destination=${specFile}`,
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapFile}`,
+        file,
+      ],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, SYNKTI_LOG_LEVEL: process.env.SYNKTI_LOG_LEVEL ?? 'warn' },
+      },
+    );
     running.add(child);
     child.on('exit', (code, signal) => {
       running.delete(child);
@@ -134,7 +152,9 @@ async function runLane(lane, results) {
     } catch {
       spec = '(no output was written)\n';
     }
-    process.stdout.write(`\n── ${file} (${lane.name} lane, ${(result.ms / 1000).toFixed(1)} s${result.code === 0 ? '' : `, exit ${result.code}`}) ──\n${spec}`);
+    process.stdout.write(
+      `\n── ${file} (${lane.name} lane, ${(result.ms / 1000).toFixed(1)} s${result.code === 0 ? '' : `, exit ${result.code}`}) ──\n${spec}`,
+    );
   }
 }
 

@@ -35,7 +35,11 @@ test('a worker with one stack variable missing exits 2 naming it and the stack o
     const env = stackEnv('http://127.0.0.1:9', '123456789012');
     const variable = 'SYNKTI_RESULT_QUEUE_URL';
     // The parent's environment must not fill the gap.
-    const result = await runCli(['batch', 'worker'], { cwd: dir, env: { ...env, [variable]: '', SYNKTI_IMDS_ENDPOINT: '' }, timeoutMs: 60_000 });
+    const result = await runCli(['batch', 'worker'], {
+      cwd: dir,
+      env: { ...env, [variable]: '', SYNKTI_IMDS_ENDPOINT: '' },
+      timeoutMs: 60_000,
+    });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, new RegExp(`${variable} is not set \\(from ${BATCH_WORKER_ENV[variable].from.replace('.', '\\.')}`));
   } finally {

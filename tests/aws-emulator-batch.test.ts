@@ -28,7 +28,7 @@ test('synkti demo --on aws-emulator --shape batch: exact result through two pree
   const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as AwsEmulatorBatchSummary;
   t.diagnostic(`batch demo: ${summary.seconds} s, ${summary.awsCalls} AWS calls, ${summary.tasksStarted} worker tasks`);
   assert.equal(summary.provider, 'aws-emulator');
-  assert.equal(summary.exact, true, 'the undisturbed run\'s result');
+  assert.equal(summary.exact, true, "the undisturbed run's result");
   assert.equal(summary.lost_tasks, 0);
   assert.equal(summary.preemptions, 2);
   assert.equal(summary.resumed, true);

@@ -37,7 +37,11 @@ function stackEnv(db: string, pool: string): Record<string, string> {
 test('an agent with one stack variable missing exits 2 naming it and the stack output', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-agent-env-'));
   try {
-    const result = await runCli(['agent'], { cwd: dir, env: { ...stackEnv('postgres://u@127.0.0.1:9/db', 'exec'), SYNKTI_PIPELINES: '', SYNKTI_IMDS_ENDPOINT: '' }, timeoutMs: 60_000 });
+    const result = await runCli(['agent'], {
+      cwd: dir,
+      env: { ...stackEnv('postgres://u@127.0.0.1:9/db', 'exec'), SYNKTI_PIPELINES: '', SYNKTI_IMDS_ENDPOINT: '' },
+      timeoutMs: 60_000,
+    });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /SYNKTI_PIPELINES is not set \(from PipelineCluster arg pipelineModules/);
     assert.equal(PIPELINE_AGENT_ENV.SYNKTI_PIPELINES.from, 'PipelineCluster arg pipelineModules');
@@ -46,7 +50,7 @@ test('an agent with one stack variable missing exits 2 naming it and the stack o
   }
 });
 
-test('agents with the stack\'s variables alone finish a job on PostgreSQL with their chunks in S3, and exit 0 on SIGTERM', async (t) => {
+test("agents with the stack's variables alone finish a job on PostgreSQL with their chunks in S3, and exit 0 on SIGTERM", async (t) => {
   const moto = await startMotoOrSkip();
   if (moto.service === undefined) return t.skip(moto.skip);
   const aws = moto.service;
@@ -63,20 +67,33 @@ test('agents with the stack\'s variables alone finish a job on PostgreSQL with t
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 
   const agents: Array<{ child: ChildProcess; exited: Promise<number | null>; log: () => string }> = [];
-  t.after(() => { for (const a of agents) if (a.child.exitCode === null) a.child.kill('SIGKILL'); });
+  t.after(() => {
+    for (const a of agents) if (a.child.exitCode === null) a.child.kill('SIGKILL');
+  });
   const startAgent = async (pool: string): Promise<void> => {
     const child = spawn(process.execPath, [CLI_MAIN, 'agent'], {
-      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...aws.env(), ...stackEnv(postgres.url, pool), SYNKTI_IMDS_ENDPOINT: '', HASH_PIPELINE_WORK_MS: '0' },
     });
     let log = '';
-    child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-6000); });
+    child.stderr!.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-6000);
+    });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     agents.push({ child, exited, log: () => log });
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 60_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => { if (line.includes('"event":"ready"')) { clearTimeout(timer); resolve(true); } });
-      void exited.then(() => { clearTimeout(timer); resolve(false); });
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
     });
     assert.ok(ready, `agent ${pool} did not start:\n${log}`);
     assert.match(log, new RegExp(`store s3://${BUCKET}`));

@@ -18,7 +18,11 @@ import type { AwsEmulatorPipelinesSummary } from '../packages/cli/src/demo/aws-e
 import { runCli } from './helpers/cli.ts';
 
 test('synkti demo --on aws-emulator --shape pipelines: 6 jobs × 11 tasks verified through a kill -9 and a spot interruption, chunks in S3, no IAM denial', async (t) => {
-  const missing = !findMotoServer() ? 'moto_server is not on PATH' : !findPostgresBinDir() ? 'PostgreSQL (initdb, postgres) is not installed' : undefined;
+  const missing = !findMotoServer()
+    ? 'moto_server is not on PATH'
+    : !findPostgresBinDir()
+      ? 'PostgreSQL (initdb, postgres) is not installed'
+      : undefined;
   if (missing) {
     if (process.env.SYNKTI_REQUIRE_SERVICES === '1') assert.fail(missing);
     return t.skip(missing);
@@ -29,7 +33,9 @@ test('synkti demo --on aws-emulator --shape pipelines: 6 jobs × 11 tasks verifi
   assert.equal(result.code, 0, `${result.stdout}\n${result.stderr.slice(-4000)}`);
   assert.doesNotMatch(result.stderr, /neither release nor image/, 'the demo does not warn the user about a stack it built itself');
   const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as AwsEmulatorPipelinesSummary;
-  t.diagnostic(`pipelines demo: ${summary.seconds} s, ${summary.awsCalls} AWS calls, ${summary.replacements} replacements, ${summary.requeued} requeued`);
+  t.diagnostic(
+    `pipelines demo: ${summary.seconds} s, ${summary.awsCalls} AWS calls, ${summary.replacements} replacements, ${summary.requeued} requeued`,
+  );
   assert.equal(summary.provider, 'aws-emulator');
   assert.equal(summary.shape, 'pipelines');
   assert.equal(summary.jobs, 6);

@@ -34,8 +34,11 @@ const children = new Set<ChildProcess>();
 before(async () => {
   bucket = await openTestS3Bucket(BUCKET, 'synkti-worker-pools-');
   env = {
-    AWS_ENDPOINT_URL_S3: bucket.s3.endpoint, AWS_ACCESS_KEY_ID: bucket.s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: bucket.s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1', SYNKTI_BUCKET: BUCKET,
+    AWS_ENDPOINT_URL_S3: bucket.s3.endpoint,
+    AWS_ACCESS_KEY_ID: bucket.s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: bucket.s3.credentials.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    SYNKTI_BUCKET: BUCKET,
   };
 });
 after(async () => {
@@ -45,13 +48,24 @@ after(async () => {
 
 function startWorker(args: string[], stateDir: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI_MAIN, 'batch', 'worker', ...args, '--state-dir', stateDir], {
-    cwd: bucket.work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: bucket.work,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { children.delete(child); resolve(code); }));
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, output: () => output, exited };
 }
 
@@ -63,15 +77,18 @@ async function shiftPoolAndObjective(): Promise<string> {
   await uploadStatePool({ store: bucket.store, bucket: BUCKET, name: 'shift-data', dir: poolDir, upload: uploadModel });
   // Read on first use, not at import: the coordinator loads the objective too (to fail early), without the pools.
   const objective = join(bucket.work, 'shifted-sphere.mjs');
-  writeFileSync(objective, [
-    "import { readFileSync } from 'node:fs';",
-    "import { join } from 'node:path';",
-    'let shift;',
-    'export default function shiftedSphere(x) {',
-    "  shift ??= JSON.parse(readFileSync(join(process.env.SYNKTI_STATE_POOLS_DIR, 'shift-data', 'params.json'), 'utf8')).shift;",
-    '  return x.reduce((sum, v) => sum + (v - shift) ** 2, 0);',
-    '}',
-  ].join('\n'));
+  writeFileSync(
+    objective,
+    [
+      "import { readFileSync } from 'node:fs';",
+      "import { join } from 'node:path';",
+      'let shift;',
+      'export default function shiftedSphere(x) {',
+      "  shift ??= JSON.parse(readFileSync(join(process.env.SYNKTI_STATE_POOLS_DIR, 'shift-data', 'params.json'), 'utf8')).shift;",
+      '  return x.reduce((sum, v) => sum + (v - shift) ** 2, 0);',
+      '}',
+    ].join('\n'),
+  );
   return objective;
 }
 
@@ -90,12 +107,39 @@ test('a worker given --pool fetches it checked before taking tasks, and its obje
   const worker = startWorker(['--run', run, '--objective', objective, '--pool', 'shift-data'], stateDir);
   await waitFor('the worker serving', async () => (worker.output().includes('serving local queues') ? true : undefined), 120_000, 100);
   assert.match(worker.output(), /state pool shift-data: 1 file\(s\), \d+ bytes, SHA-256 checked, at /);
-  assert.ok(existsSync(join(stateDir, 'state-pools', 'shift-data', 'params.json')), 'the pool is in the worker\'s cache');
+  assert.ok(existsSync(join(stateDir, 'state-pools', 'shift-data', 'params.json')), "the pool is in the worker's cache");
 
-  const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '2', '--population', '4', '--generations', '2', '--seed', '7',
-    '--workers', '0', '--run', run, '--state-dir', stateDir, '--json'], { cwd: bucket.work, timeoutMs: 120_000 });
+  const result = await runCli(
+    [
+      'batch',
+      'cmaes',
+      '--objective',
+      objective,
+      '--dim',
+      '2',
+      '--population',
+      '4',
+      '--generations',
+      '2',
+      '--seed',
+      '7',
+      '--workers',
+      '0',
+      '--run',
+      run,
+      '--state-dir',
+      stateDir,
+      '--json',
+    ],
+    { cwd: bucket.work, timeoutMs: 120_000 },
+  );
   assert.equal(result.code, 0, result.stderr);
-  const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as { status: string; best_f: number; lost_tasks: number; results_accepted: number };
+  const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as {
+    status: string;
+    best_f: number;
+    lost_tasks: number;
+    results_accepted: number;
+  };
   assert.equal(summary.status, 'done');
   assert.equal(summary.lost_tasks, 0);
   // The same optimizer on the pool's shifted sphere, evaluated here: equal only if the worker scored with the pool's shift.
@@ -113,48 +157,119 @@ test('a worker asked for a pool that was never uploaded exits naming it, before 
   assert.match(worker.output(), /never-uploaded/);
   assert.doesNotMatch(worker.output(), /serving local queues/);
   // A bad name is refused as usage, naming the flag.
-  const bad = await runCli(['batch', 'worker', '--run', 'x', '--objective', 'sphere', '--pool', '../etc'], { cwd: bucket.work, env, timeoutMs: 60_000 });
+  const bad = await runCli(['batch', 'worker', '--run', 'x', '--objective', 'sphere', '--pool', '../etc'], {
+    cwd: bucket.work,
+    env,
+    timeoutMs: 60_000,
+  });
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--pool: state pool name "\.\.\/etc" is not allowed/);
 });
 
-test('synkti batch cmaes --pool: the workers it launches fetch the pool, the result is exact, and a resume keeps the run\'s pools', { timeout: 240_000 }, async () => {
-  const objective = await shiftPoolAndObjective();
-  const stateDir = join(bucket.work, 'state-cmaes');
-  const run = 'cmaes-pools';
-  const result = await runCli(['batch', 'cmaes', '--objective', objective, '--dim', '2', '--population', '4', '--generations', '2', '--seed', '7',
-    '--workers', '1', '--pool', 'shift-data', '--run', run, '--state-dir', stateDir, '--json'], { cwd: bucket.work, env, timeoutMs: 180_000 });
-  assert.equal(result.code, 0, result.stderr.slice(-4000));
-  assert.match(result.stderr, /state pool shift-data: 1 file\(s\), \d+ bytes, SHA-256 checked, for the workers at /);
-  const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as { status: string; best_f: number; lost_tasks: number; workers_launched: number };
-  assert.equal(summary.status, 'done');
-  assert.equal(summary.lost_tasks, 0);
-  assert.ok(summary.workers_launched >= 1);
-  // Equal only if the launched worker's objective read the pool's shift (without it, every evaluation throws).
-  assert.equal(summary.best_f, referenceBestF());
+test(
+  "synkti batch cmaes --pool: the workers it launches fetch the pool, the result is exact, and a resume keeps the run's pools",
+  { timeout: 240_000 },
+  async () => {
+    const objective = await shiftPoolAndObjective();
+    const stateDir = join(bucket.work, 'state-cmaes');
+    const run = 'cmaes-pools';
+    const result = await runCli(
+      [
+        'batch',
+        'cmaes',
+        '--objective',
+        objective,
+        '--dim',
+        '2',
+        '--population',
+        '4',
+        '--generations',
+        '2',
+        '--seed',
+        '7',
+        '--workers',
+        '1',
+        '--pool',
+        'shift-data',
+        '--run',
+        run,
+        '--state-dir',
+        stateDir,
+        '--json',
+      ],
+      { cwd: bucket.work, env, timeoutMs: 180_000 },
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-4000));
+    assert.match(result.stderr, /state pool shift-data: 1 file\(s\), \d+ bytes, SHA-256 checked, for the workers at /);
+    const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as {
+      status: string;
+      best_f: number;
+      lost_tasks: number;
+      workers_launched: number;
+    };
+    assert.equal(summary.status, 'done');
+    assert.equal(summary.lost_tasks, 0);
+    assert.ok(summary.workers_launched >= 1);
+    // Equal only if the launched worker's objective read the pool's shift (without it, every evaluation throws).
+    assert.equal(summary.best_f, referenceBestF());
 
-  // The pools are the run's: asking for others on resume is refused, naming the flag and the run's.
-  const other = await runCli(['batch', 'cmaes', '--resume', run, '--workers', '1', '--pool', 'other-data', '--state-dir', stateDir], { cwd: bucket.work, env, timeoutMs: 60_000 });
-  assert.equal(other.code, 2, other.stderr);
-  assert.match(other.stderr, /--pool other-data differs from run cmaes-pools's shift-data/);
-});
+    // The pools are the run's: asking for others on resume is refused, naming the flag and the run's.
+    const other = await runCli(['batch', 'cmaes', '--resume', run, '--workers', '1', '--pool', 'other-data', '--state-dir', stateDir], {
+      cwd: bucket.work,
+      env,
+      timeoutMs: 60_000,
+    });
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /--pool other-data differs from run cmaes-pools's shift-data/);
+  },
+);
 
-test('synkti batch cmaes --pool of a pool never uploaded stops before any worker is launched; --pool with --workers 0 is a usage error', { timeout: 120_000 }, async () => {
-  const stateDir = join(bucket.work, 'state-cmaes-missing');
-  const result = await runCli(['batch', 'cmaes', '--objective', 'sphere', '--dim', '2', '--generations', '1', '--workers', '1', '--pool', 'never-uploaded',
-    '--run', 'missing-pool', '--state-dir', stateDir], { cwd: bucket.work, env, timeoutMs: 120_000 });
-  assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /state pool never-uploaded \(s3:\/\/batch-pools\/state-pools\/never-uploaded\/\) has no usable manifest/);
-  assert.match(result.stderr, /synkti batch pool upload never-uploaded <dir> --bucket batch-pools/);
-  const cloud = openBatchCloud(stateDir);
-  try {
-    const launched = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
-    assert.deepEqual(launched.map((r) => r.id), [], 'no worker was launched');
-  } finally {
-    cloud.close();
-  }
+test(
+  'synkti batch cmaes --pool of a pool never uploaded stops before any worker is launched; --pool with --workers 0 is a usage error',
+  { timeout: 120_000 },
+  async () => {
+    const stateDir = join(bucket.work, 'state-cmaes-missing');
+    const result = await runCli(
+      [
+        'batch',
+        'cmaes',
+        '--objective',
+        'sphere',
+        '--dim',
+        '2',
+        '--generations',
+        '1',
+        '--workers',
+        '1',
+        '--pool',
+        'never-uploaded',
+        '--run',
+        'missing-pool',
+        '--state-dir',
+        stateDir,
+      ],
+      { cwd: bucket.work, env, timeoutMs: 120_000 },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /state pool never-uploaded \(s3:\/\/batch-pools\/state-pools\/never-uploaded\/\) has no usable manifest/);
+    assert.match(result.stderr, /synkti batch pool upload never-uploaded <dir> --bucket batch-pools/);
+    const cloud = openBatchCloud(stateDir);
+    try {
+      const launched = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
+      assert.deepEqual(
+        launched.map((r) => r.id),
+        [],
+        'no worker was launched',
+      );
+    } finally {
+      cloud.close();
+    }
 
-  const none = await runCli(['batch', 'cmaes', '--objective', 'sphere', '--dim', '2', '--workers', '0', '--pool', 'shift-data', '--state-dir', stateDir], { cwd: bucket.work, env, timeoutMs: 60_000 });
-  assert.equal(none.code, 2, none.stderr);
-  assert.match(none.stderr, /--pool: --workers 0 launches no workers to fetch it/);
-});
+    const none = await runCli(
+      ['batch', 'cmaes', '--objective', 'sphere', '--dim', '2', '--workers', '0', '--pool', 'shift-data', '--state-dir', stateDir],
+      { cwd: bucket.work, env, timeoutMs: 60_000 },
+    );
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /--pool: --workers 0 launches no workers to fetch it/);
+  },
+);

@@ -60,21 +60,34 @@ function timed(args: string[], cwd = work): { ms: number; code: number | null; s
  * own CPU time and whether tsx was ever registered: what a start costs in work, which a
  * loaded machine does not change the way it stretches wall time.
  */
-const REPORT = 'data:text/javascript,' + encodeURIComponent(
-  "process.on('exit', () => process.stderr.write('\\nsynkti-report ' + JSON.stringify({ cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, tsx: globalThis[Symbol.for('synkti.tsx-registered')] === true }) + '\\n'));");
+const REPORT =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    "process.on('exit', () => process.stderr.write('\\nsynkti-report ' + JSON.stringify({ cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, tsx: globalThis[Symbol.for('synkti.tsx-registered')] === true }) + '\\n'));",
+  );
 
 function measured(args: string[], cwd = work): { cpuMs: number; tsx: boolean; code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', REPORT, realpathSync(synkti), ...args], { cwd, encoding: 'utf8', env: { ...process.env, SYNKTI_LOG_LEVEL: 'warn' } });
+  const result = spawnSync(process.execPath, ['--import', REPORT, realpathSync(synkti), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, SYNKTI_LOG_LEVEL: 'warn' },
+  });
   const report = /synkti-report (\{.*\})/.exec(result.stderr);
   assert.ok(report, `no report from synkti ${args.join(' ')}: ${result.stderr}`);
-  return { ...(JSON.parse(report[1]!) as { cpuMs: number; tsx: boolean }), code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return {
+    ...(JSON.parse(report[1]!) as { cpuMs: number; tsx: boolean }),
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }
 
 test('`synkti --help` from the installed package runs without tsx, in under 0.4 s of CPU (median of 5)', () => {
   const runs = Array.from({ length: 5 }, () => measured(['--help']));
   for (const r of runs) assert.equal(r.code, 0, r.stderr);
   assert.match(runs[0]!.stdout, /Usage: synkti/);
-  for (const group of ['worker', 'batch', 'sim', 'infra', 'completion']) assert.match(runs[0]!.stdout, new RegExp(`\\n  ${group}\\b`), `${group} is listed`);
+  for (const group of ['worker', 'batch', 'sim', 'infra', 'completion'])
+    assert.match(runs[0]!.stdout, new RegExp(`\\n  ${group}\\b`), `${group} is listed`);
   for (const r of runs) assert.equal(r.tsx, false, 'help registers no tsx');
   const sorted = runs.map((r) => r.cpuMs).sort((a, b) => a - b);
   console.log(`synkti --help: median ${sorted[2]!.toFixed(0)} ms of CPU (runs: ${sorted.map((ms) => ms.toFixed(0)).join(', ')})`);
@@ -135,7 +148,8 @@ function tourLines(): string[][] {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const section = /^## A 5-minute tour\n[\s\S]*?```sh\n([\s\S]*?)```/m.exec(readme);
   assert.ok(section, 'README.md has "## A 5-minute tour" with a ```sh block');
-  return section[1]!.split('\n')
+  return section[1]!
+    .split('\n')
     .map((line) => line.replace(/\s+#.*$/, '').trim())
     .filter((line) => line.startsWith('synkti '))
     .map((line) => line.split(/\s+/).slice(1));
@@ -143,17 +157,35 @@ function tourLines(): string[][] {
 
 /** The rows of `synkti status`'s table: ID ROLE STATE AGENT ROUTER ... (the agent column is address:port). */
 function statusRows(table: string): { id: string; state: string; address: string; router: string }[] {
-  return table.split('\n').filter((line) => /^i-/.test(line)).map((line) => {
-    const [id, , state, agent, router] = line.trim().split(/\s+/) as [string, string, string, string, string];
-    return { id, state, address: agent.split(':')[0]!, router };
-  });
+  return table
+    .split('\n')
+    .filter((line) => /^i-/.test(line))
+    .map((line) => {
+      const [id, , state, agent, router] = line.trim().split(/\s+/) as [string, string, string, string, string];
+      return { id, state, address: agent.split(':')[0]!, router };
+    });
 }
 
 test('README tour, verbatim, with the installed CLI in a directory outside the repo', { timeout: 300_000 }, async () => {
   const lines = tourLines();
   const expected = ['init', 'up', 'status', 'preempt', 'status', 'logs', 'dashboard', 'up', 'scale', 'down'];
-  assert.deepEqual(lines.map((args) => args[0]), expected, 'the tour still has the steps this test knows how to run');
-  const [init, up, status, preempt, statusAfter, logs, , , , down] = lines as [string[], string[], string[], string[], string[], string[], string[], string[], string[], string[]];
+  assert.deepEqual(
+    lines.map((args) => args[0]),
+    expected,
+    'the tour still has the steps this test knows how to run',
+  );
+  const [init, up, status, preempt, statusAfter, logs, , , , down] = lines as [
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+  ];
   const timings: string[] = [];
   const step = async (args: string[], timeoutMs?: number): Promise<CliResult> => {
     const result = await runSynkti(args, timeoutMs);
@@ -225,7 +257,7 @@ test('README tour, verbatim, with the installed CLI in a directory outside the r
   }
 
   const log = (await step(fill(logs).filter((arg) => arg !== '-f'))).stdout;
-  assert.match(log, /"msg"/, 'the agent\'s pino lines');
+  assert.match(log, /"msg"/, "the agent's pino lines");
 
   // down exits 0 only once every node is gone (3 otherwise).
   await step(down, 90_000);

@@ -30,10 +30,14 @@ test('two simultaneous crashes: one replacement each, fleet back to five', { tim
   assert.equal(original.length, 5);
   const [a, b] = original;
   await Promise.all([cloud.instances.kill(a!.id), cloud.instances.kill(b!.id)]);
-  await waitFor('two replacements', async () => {
-    const replacements = (await listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: name } })).filter((r) => r.tags[TAG_REPLACES]);
-    return replacements.length >= 2 ? true : undefined;
-  }, 20_000);
+  await waitFor(
+    'two replacements',
+    async () => {
+      const replacements = (await listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: name } })).filter((r) => r.tags[TAG_REPLACES]);
+      return replacements.length >= 2 ? true : undefined;
+    },
+    20_000,
+  );
   // Give every survivor time to act on both losses (several re-check periods).
   await new Promise((r) => setTimeout(r, 6000));
   const all = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });

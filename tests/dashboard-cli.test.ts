@@ -22,8 +22,17 @@ function parse(args: string[]): Promise<unknown> {
 }
 
 test('bad --port and --interval are usage errors', async () => {
-  for (const args of [['--port', '70000'], ['--port', 'abc'], ['--interval', '10ms'], ['--interval', 'soon']]) {
-    await assert.rejects(parse(args), (e: unknown) => e instanceof CommanderError && e.code === 'commander.invalidArgument', args.join(' '));
+  for (const args of [
+    ['--port', '70000'],
+    ['--port', 'abc'],
+    ['--interval', '10ms'],
+    ['--interval', 'soon'],
+  ]) {
+    await assert.rejects(
+      parse(args),
+      (e: unknown) => e instanceof CommanderError && e.code === 'commander.invalidArgument',
+      args.join(' '),
+    );
   }
 });
 
@@ -32,12 +41,19 @@ test('runDashboard prints a loopback link (no secret), signs in once, serves the
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const spec = validateCluster({ name: 'dash-cli', pools: { worker: { count: 1 } } });
   const lines: string[] = [];
-  t.mock.method(console, 'log', (line: string) => { lines.push(String(line)); });
+  t.mock.method(console, 'log', (line: string) => {
+    lines.push(String(line));
+  });
   let stop!: () => void;
-  const until = new Promise<void>((resolve) => { stop = resolve; });
+  const until = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
   const running = runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until, batchDir: join(dir, 'batch') });
   // Stops the dashboard even when an assertion fails first.
-  t.after(async () => { stop(); await running.catch(() => undefined); });
+  t.after(async () => {
+    stop();
+    await running.catch(() => undefined);
+  });
   const deadline = Date.now() + 15_000;
   while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const printed = JSON.parse(lines[0] ?? '{}') as { cluster: string; url: string; loginUrl: string };
@@ -52,7 +68,11 @@ test('runDashboard prints a loopback link (no secret), signs in once, serves the
   const page = await fetch(`${printed.url}/`, { headers: { cookie } });
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Synkti dashboard/);
-  const snapshot = await (await fetch(`${printed.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } })).json() as { cluster: string; nodes: unknown[]; batch: unknown };
+  const snapshot = (await (await fetch(`${printed.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } })).json()) as {
+    cluster: string;
+    nodes: unknown[];
+    batch: unknown;
+  };
   assert.equal(snapshot.cluster, 'dash-cli');
   assert.deepEqual(snapshot.nodes, []);
   assert.equal(snapshot.batch, undefined, 'no batch run: no batch panel');
@@ -74,16 +94,25 @@ test('runDashboard with a pipeline task database: its jobs by state are in the s
 
   const spec = validateCluster({ name: 'dash-cli-pl', pools: { worker: { count: 1 } } });
   const lines: string[] = [];
-  t.mock.method(console, 'log', (line: string) => { lines.push(String(line)); });
+  t.mock.method(console, 'log', (line: string) => {
+    lines.push(String(line));
+  });
   let stop!: () => void;
-  const until = new Promise<void>((resolve) => { stop = resolve; });
+  const until = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
   const running = runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until, pipelineDb: dbFile });
-  t.after(async () => { stop(); await running.catch(() => undefined); });
+  t.after(async () => {
+    stop();
+    await running.catch(() => undefined);
+  });
   const deadline = Date.now() + 15_000;
   while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const printed = JSON.parse(lines[0] ?? '{}') as { url: string };
   const secret = readFileSync(join(dir, '.synkti', 'dash-cli-pl', 'cluster-secret'), 'utf8').trim();
-  const snapshot = await (await fetch(`${printed.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } })).json() as { pipelines: { jobs: Record<string, number>; tasks: Record<string, number> } };
+  const snapshot = (await (await fetch(`${printed.url}/api/snapshot`, { headers: { authorization: `Bearer ${secret}` } })).json()) as {
+    pipelines: { jobs: Record<string, number>; tasks: Record<string, number> };
+  };
   assert.deepEqual(snapshot.pipelines.jobs, { running: 1, done: 0, failed: 0, cancelled: 1 });
   assert.deepEqual(snapshot.pipelines.tasks, { pending: 0, ready: 1, running: 0 });
   stop();
@@ -94,5 +123,8 @@ test('a --pipeline-db that does not exist is an error that names it', async (t) 
   const dir = mkdtempSync(join(tmpdir(), 'synkti-dash-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const spec = validateCluster({ name: 'dash-cli-nodb', pools: { worker: { count: 1 } } });
-  await assert.rejects(runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until: Promise.resolve(), pipelineDb: join(dir, 'nope.db') }), /no pipeline task database at .*nope\.db/);
+  await assert.rejects(
+    runDashboard(spec, join(dir, 'synkti.config.ts'), { json: true, until: Promise.resolve(), pipelineDb: join(dir, 'nope.db') }),
+    /no pipeline task database at .*nope\.db/,
+  );
 });

@@ -17,9 +17,10 @@ import type { BehindLbSummary } from '../packages/cli/src/demo/behind-lb.ts';
 import { findHaproxy } from '../packages/cli/src/demo/haproxy.ts';
 import { runCli } from './helpers/cli.ts';
 
-const skip = findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
-  ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
-  : false;
+const skip =
+  findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
+    ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
+    : false;
 
 const dir = mkdtempSync(join(tmpdir(), 'synkti-behind-lb-'));
 after(async () => {
@@ -32,7 +33,10 @@ function refused(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = connect(Number(port), hostname);
-    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(true));
   });
 }
@@ -47,7 +51,10 @@ test('demo --scenario rejects an unknown scenario and a too-short notice', async
 });
 
 test('behind a load balancer, two preemptions fail no request and cut no stream', { skip, timeout: 120_000 }, async (t) => {
-  const run = await runCli(['demo', '--scenario', 'behind-lb', '--json', '--notice', '8s', '--concurrency', '6'], { cwd: dir, timeoutMs: 110_000 });
+  const run = await runCli(['demo', '--scenario', 'behind-lb', '--json', '--notice', '8s', '--concurrency', '6'], {
+    cwd: dir,
+    timeoutMs: 110_000,
+  });
   t.diagnostic(`demo took ${run.ms} ms`);
   assert.equal(run.code, 0, run.stderr.slice(-3000));
   const summary = JSON.parse(run.stdout) as BehindLbSummary;

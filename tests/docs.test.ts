@@ -25,7 +25,9 @@ interface CodeBlock {
 }
 
 function docFiles(): string[] {
-  return readdirSync(DOCS_DIR).filter((f) => f.endsWith('.md')).sort();
+  return readdirSync(DOCS_DIR)
+    .filter((f) => f.endsWith('.md'))
+    .sort();
 }
 
 function codeBlocks(file: string): CodeBlock[] {
@@ -61,15 +63,28 @@ function codeText(file: string): string[] {
 /** What the CLI's own shell completion offers after `words` (the real command table). */
 function completions(words: string[]): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, '__complete', '--', ...words, ''], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, '__complete', '--', ...words, ''], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`synkti __complete -- ${words.join(' ')} exited ${code}: ${stderr}`));
-      else resolve(stdout.split('\n').map((s) => s.trim()).filter(Boolean));
+      else
+        resolve(
+          stdout
+            .split('\n')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
     });
   });
 }
@@ -82,7 +97,8 @@ const projects: string[] = [];
 after(() => {
   for (const dir of projects) {
     // A block that failed half-way may have left a local fleet running: stop it.
-    if (existsSync(join(dir, '.synkti'))) spawnSync(join(shimDir, 'synkti'), ['down', '--force', '--timeout', '10s'], { cwd: dir, stdio: 'ignore' });
+    if (existsSync(join(dir, '.synkti')))
+      spawnSync(join(shimDir, 'synkti'), ['down', '--force', '--timeout', '10s'], { cwd: dir, stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }
   rmSync(shimDir, { recursive: true, force: true });
@@ -111,15 +127,27 @@ function runBlock(block: CodeBlock, cwd: string): Promise<{ code: number | null;
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const timer = setTimeout(() => {
-      try { process.kill(-(child.pid ?? 0), 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, BLOCK_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      try { process.kill(-(child.pid ?? 0), 'SIGKILL'); } catch { /* nothing left */ }
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        /* nothing left */
+      }
       resolve({ code, output, ms: Date.now() - started });
     });
   });
@@ -127,12 +155,23 @@ function runBlock(block: CodeBlock, cwd: string): Promise<{ code: number | null;
 
 const allBlocks = docFiles().flatMap(codeBlocks);
 // SYNKTI_DOCS_ONLY=serve.md (comma-separated) runs only those pages' blocks while editing them.
-const only = process.env.SYNKTI_DOCS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = process.env.SYNKTI_DOCS_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const runnable = allBlocks.filter((b) => b.lang === 'sh' && (!only || only.includes(b.file)));
 
 test('docs exist: a page per shape, operations, troubleshooting, security, comparison', () => {
   const files = docFiles();
-  for (const page of ['serve.md', 'batch.md', 'pipelines.md', 'clusters.md', 'operations.md', 'troubleshooting.md', 'security.md', 'comparison.md']) {
+  for (const page of [
+    'serve.md',
+    'batch.md',
+    'pipelines.md',
+    'clusters.md',
+    'operations.md',
+    'troubleshooting.md',
+    'security.md',
+    'comparison.md',
+  ]) {
     assert.ok(files.includes(page), `docs/${page} is missing`);
   }
   assert.ok(allBlocks.filter((b) => b.lang === 'sh').length >= 10, `only ${runnable.length} runnable sh blocks in docs/`);
@@ -168,24 +207,31 @@ test('every `synkti <command>` in the docs is a real command', async () => {
     }
     const known = subs.get(command);
     // Groups with subcommands (worker, batch, infra, pipeline): the next word must be one of them.
-    if (sub !== undefined && known !== undefined && known.size > 0 && !known.has(sub)) problems.push(`${file}: synkti ${command} ${sub} (no such subcommand)`);
+    if (sub !== undefined && known !== undefined && known.size > 0 && !known.has(sub))
+      problems.push(`${file}: synkti ${command} ${sub} (no such subcommand)`);
   }
   assert.deepEqual([...new Set(problems)], []);
 });
 
 test('every ```sh block in docs/ runs and exits 0', { concurrency: 3 }, async (t) => {
-  await Promise.all(runnable.map((block) =>
-    t.test(`${block.file}:${block.line}`, { timeout: BLOCK_TIMEOUT_MS + 15_000 }, async () => {
-      const dir = makeDocsProject();
-      const result = await runBlock(block, dir);
-      const where = `${block.file}:${block.line} (${result.ms} ms)`;
-      assert.equal(result.code, 0, `${where} exited ${result.code}:\n${block.body}\n--- output ---\n${result.output.slice(-4000)}`);
-      for (const m of block.body.matchAll(/#\s*expect:\s*(.+?)\s*$/gm)) {
-        const pattern = new RegExp(m[1] ?? '', 'm');
-        assert.match(result.output, pattern, `${where}: output does not match ${pattern}\n--- output ---\n${result.output.slice(-4000)}`);
-      }
-      assert.ok(!existsSync(join(dir, '.synkti')) || !hasRunningFleet(dir), `${where}: left a fleet running (end the block with synkti down --force)`);
-    })));
+  await Promise.all(
+    runnable.map((block) =>
+      t.test(`${block.file}:${block.line}`, { timeout: BLOCK_TIMEOUT_MS + 15_000 }, async () => {
+        const dir = makeDocsProject();
+        const result = await runBlock(block, dir);
+        const where = `${block.file}:${block.line} (${result.ms} ms)`;
+        assert.equal(result.code, 0, `${where} exited ${result.code}:\n${block.body}\n--- output ---\n${result.output.slice(-4000)}`);
+        for (const m of block.body.matchAll(/#\s*expect:\s*(.+?)\s*$/gm)) {
+          const pattern = new RegExp(m[1] ?? '', 'm');
+          assert.match(result.output, pattern, `${where}: output does not match ${pattern}\n--- output ---\n${result.output.slice(-4000)}`);
+        }
+        assert.ok(
+          !existsSync(join(dir, '.synkti')) || !hasRunningFleet(dir),
+          `${where}: left a fleet running (end the block with synkti down --force)`,
+        );
+      }),
+    ),
+  );
 });
 
 /** True when `synkti status --json` in dir still lists a running instance. */

@@ -53,7 +53,10 @@ test('--delete-buckets deletes unprotected buckets (with their objects) and refu
   assert.ok(!exists('checkpoints') && !exists('scratch'), 'unprotected buckets are gone');
   assert.ok(exists('models') && exists('datasets'), 'protected buckets are kept');
   assert.match(result.stderr, /refused to delete protected buckets datasets, models/);
-  assert.ok(result.stderr.includes('synkti down --delete-buckets --delete-protected-buckets datasets --delete-protected-buckets models'), result.stderr);
+  assert.ok(
+    result.stderr.includes('synkti down --delete-buckets --delete-protected-buckets datasets --delete-protected-buckets models'),
+    result.stderr,
+  );
 });
 
 test('told twice: --delete-buckets and --delete-protected-buckets <name> delete that protected bucket only', async (t) => {
@@ -62,18 +65,27 @@ test('told twice: --delete-buckets and --delete-protected-buckets <name> delete 
   assert.deepEqual(result.buckets.deleted, ['checkpoints', 'models', 'scratch']);
   assert.deepEqual(result.buckets.refusedProtected, ['datasets'], 'a protected bucket not named is still refused');
   assert.ok(!exists('models'), 'the named protected bucket is gone, objects and all');
-  assert.equal(await cloud.objects.head('models', 'llama/weights.bin').catch((e: unknown) => (isSynktiError(e, 'E_BUCKET_NOT_FOUND') ? 'gone' : e)), 'gone');
+  assert.equal(
+    await cloud.objects.head('models', 'llama/weights.bin').catch((e: unknown) => (isSynktiError(e, 'E_BUCKET_NOT_FOUND') ? 'gone' : e)),
+    'gone',
+  );
   assert.ok(exists('datasets'));
 });
 
 test('bad bucket flags are usage errors raised before anything is stopped or deleted', async (t) => {
   const { spec, file, exists } = await projectWithBuckets(t);
-  await assert.rejects(down(spec, file, { ...BASE, deleteProtectedBuckets: ['models'] }), (e: unknown) =>
-    isSynktiError(e, 'E_USAGE') && /needs --delete-buckets too/.test(e.message) && /told twice/.test(e.hint ?? ''));
-  await assert.rejects(down(spec, file, { ...BASE, deleteBuckets: true, deleteProtectedBuckets: ['model'] }), (e: unknown) =>
-    isSynktiError(e, 'E_USAGE') && /no bucket named model\b/.test(e.message) && /models \(protected\)/.test(e.hint ?? ''));
-  await assert.rejects(down(spec, file, { ...BASE, deleteBuckets: true, deleteProtectedBuckets: ['scratch'] }), (e: unknown) =>
-    isSynktiError(e, 'E_USAGE') && /scratch is not protected/.test(e.message));
+  await assert.rejects(
+    down(spec, file, { ...BASE, deleteProtectedBuckets: ['models'] }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE') && /needs --delete-buckets too/.test(e.message) && /told twice/.test(e.hint ?? ''),
+  );
+  await assert.rejects(
+    down(spec, file, { ...BASE, deleteBuckets: true, deleteProtectedBuckets: ['model'] }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE') && /no bucket named model\b/.test(e.message) && /models \(protected\)/.test(e.hint ?? ''),
+  );
+  await assert.rejects(
+    down(spec, file, { ...BASE, deleteBuckets: true, deleteProtectedBuckets: ['scratch'] }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE') && /scratch is not protected/.test(e.message),
+  );
   for (const bucket of ['checkpoints', 'datasets', 'models', 'scratch']) assert.ok(exists(bucket), `${bucket} untouched`);
 });
 
@@ -81,8 +93,10 @@ test('aws: --delete-buckets points at the infrastructure stack, before any EC2 c
   const spec = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
   const { client, mock } = fakeEc2([]);
   try {
-    await assert.rejects(down(spec, '/nonexistent/synkti.config.ts', { ...BASE, deleteBuckets: true, ec2Client: client }), (e: unknown) =>
-      isSynktiError(e, 'E_USAGE') && /infra destroy/.test(e.hint ?? ''));
+    await assert.rejects(
+      down(spec, '/nonexistent/synkti.config.ts', { ...BASE, deleteBuckets: true, ec2Client: client }),
+      (e: unknown) => isSynktiError(e, 'E_USAGE') && /infra destroy/.test(e.hint ?? ''),
+    );
     assert.equal(mock.calls().length, 0);
   } finally {
     mock.restore();

@@ -25,7 +25,12 @@ const project = makeProject({
 const stateDir = join(project.dir, '.synkti', name);
 let secret = '';
 
-interface Status { id: string; state: string; pid: number; members: { id: string }[] }
+interface Status {
+  id: string;
+  state: string;
+  pid: number;
+  members: { id: string }[];
+}
 
 async function agentStatus(record: InstanceRecord): Promise<Status | undefined> {
   try {
@@ -74,7 +79,7 @@ test('up, crash, down on a local fleet of three', { timeout: 180_000 }, async (t
 
   const logs = await runCli(['logs', records[1]!.id.slice(0, 8), '--lines', '200'], { cwd: project.dir });
   assert.equal(logs.code, 0, logs.stderr);
-  assert.match(logs.stdout, /joined the fleet/, 'synkti logs shows the agent\'s log (a unique id prefix is enough)');
+  assert.match(logs.stdout, /joined the fleet/, "synkti logs shows the agent's log (a unique id prefix is enough)");
   assert.doesNotMatch(logs.stdout, new RegExp(secret), 'the cluster secret never appears in logs');
 
   // kill -9 one instance (its whole process tree, as a machine that dies).
@@ -82,22 +87,35 @@ test('up, crash, down on a local fleet of three', { timeout: 180_000 }, async (t
   const survivors = records.slice(1);
   const killedAt = Date.now();
   await cloud.instances.kill(victim.id);
-  await waitFor('survivors to drop the killed node', async () => {
-    const views = await Promise.all(survivors.map(agentStatus));
-    return views.every((v) => v && v.members.length === 2 && !v.members.some((m) => m.id === victim.id)) ? true : undefined;
-  }, DROP_BOUND_MS + 2000);
+  await waitFor(
+    'survivors to drop the killed node',
+    async () => {
+      const views = await Promise.all(survivors.map(agentStatus));
+      return views.every((v) => v && v.members.length === 2 && !v.members.some((m) => m.id === victim.id)) ? true : undefined;
+    },
+    DROP_BOUND_MS + 2000,
+  );
   const dropMs = Date.now() - killedAt;
   t.diagnostic(`killed node dropped by both survivors after ${dropMs} ms (bound ${DROP_BOUND_MS} ms)`);
   assert.ok(dropMs <= DROP_BOUND_MS, `dropped after ${dropMs} ms, bound ${DROP_BOUND_MS} ms`);
 
   // The crashed node is replaced by one survivor; status shows the new fleet of three.
-  const replacement = await waitFor('a replacement for the killed node', async () => {
-    const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
-    return found[0];
-  }, 30_000);
+  const replacement = await waitFor(
+    'a replacement for the killed node',
+    async () => {
+      const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
+      return found[0];
+    },
+    30_000,
+  );
   const status = await runCli(['status', '--json'], { cwd: project.dir });
   assert.equal(status.code, 0, status.stderr);
-  const listed = JSON.parse(status.stdout) as { id: string; state: string; pids?: { host: number; agent?: number; workload?: number }; chaos?: { ratePerHour: number } }[];
+  const listed = JSON.parse(status.stdout) as {
+    id: string;
+    state: string;
+    pids?: { host: number; agent?: number; workload?: number };
+    chaos?: { ratePerHour: number };
+  }[];
   assert.ok(!listed.some((n) => n.id === victim.id), 'status no longer lists the crashed instance');
   // Local nodes carry their processes' ids (the agent's is the one it reports itself) and
   // the chaos setting (tests/cli-package.test.ts checks the workload's pid).
@@ -108,10 +126,14 @@ test('up, crash, down on a local fleet of three', { timeout: 180_000 }, async (t
     assert.deepEqual(node?.chaos?.ratePerHour, 0, 'chaos off');
   }
   assert.deepEqual(listed.map((n) => n.id).sort(), [...survivors.map((r) => r.id), replacement.id].sort());
-  const replacementStatus = await waitFor('the replacement to join', async () => {
-    const s = await agentStatus(replacement);
-    return s?.state === 'ready' && s.members.length === 3 ? s : undefined;
-  }, 60_000); // booting a replacement on a loaded 2-core machine: a did-it-happen bound
+  const replacementStatus = await waitFor(
+    'the replacement to join',
+    async () => {
+      const s = await agentStatus(replacement);
+      return s?.state === 'ready' && s.members.length === 3 ? s : undefined;
+    },
+    60_000,
+  ); // booting a replacement on a loaded 2-core machine: a did-it-happen bound
   pids.push(replacementStatus.pid);
 
   const downResult = await runCli(['down', '--timeout', '30s'], { cwd: project.dir });
@@ -121,6 +143,10 @@ test('up, crash, down on a local fleet of three', { timeout: 180_000 }, async (t
   assert.equal(everything.length, 4, 'three originals and one replacement');
   for (const record of everything) {
     assert.equal(record.state, 'terminated');
-    assert.deepEqual(Object.keys(record.tags).filter((k) => k.startsWith('Synkti')), [], `${record.id} has no Synkti tags left`);
+    assert.deepEqual(
+      Object.keys(record.tags).filter((k) => k.startsWith('Synkti')),
+      [],
+      `${record.id} has no Synkti tags left`,
+    );
   }
 });

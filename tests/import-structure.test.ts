@@ -16,8 +16,11 @@ import { REPO_ROOT } from './helpers/cli.ts';
 const LAYERS: Record<string, number> = {
   core: 0,
   cloud: 1,
-  tasks: 2, dashboard: 2,
-  agent: 3, infra: 3, 'aws-emulator': 3,
+  tasks: 2,
+  dashboard: 2,
+  agent: 3,
+  infra: 3,
+  'aws-emulator': 3,
   sim: 4,
   cli: 5,
 };
@@ -49,7 +52,10 @@ test('every package is in the documented layers, and its package.json arrows poi
   const dirs = readdirSync(join(REPO_ROOT, 'packages')).sort();
   assert.deepEqual(dirs, Object.keys(LAYERS).sort(), 'a new package needs its layer here and a line in docs/architecture.md');
   for (const dir of dirs) {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', dir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
       if (!dep.startsWith('@synkti/') && dep !== 'synkti') continue;
       const target = packageDir(dep);

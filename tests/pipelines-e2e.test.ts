@@ -70,15 +70,30 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
     const startAgent = async (pool: string, concurrency: number): Promise<AgentProc> => {
       const id = `${pool}-${++serial}`;
       const options = {
-        pool, pipelines: [join(root, 'examples/pipeline-hash.ts')], db: dbPath, store: storeDir, agentId: id, concurrency,
-        heartbeatMs: 300, pollMs: 50, requeuerIntervalMs: 250, requeuerLeaseMs: 1500,
+        pool,
+        pipelines: [join(root, 'examples/pipeline-hash.ts')],
+        db: dbPath,
+        store: storeDir,
+        agentId: id,
+        concurrency,
+        heartbeatMs: 300,
+        pollMs: 50,
+        requeuerIntervalMs: 250,
+        requeuerLeaseMs: 1500,
       };
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/tasks/src/pipelines/agent-main.ts'), JSON.stringify(options)], {
-        cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '300' },
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'packages/tasks/src/pipelines/agent-main.ts'), JSON.stringify(options)],
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, HASH_PIPELINE_TIMEOUT: TIMEOUT, HASH_PIPELINE_WORK_MS: '300' },
+        },
+      );
       let log = '';
-      child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+      child.stderr!.on('data', (d: Buffer) => {
+        log = (log + d.toString()).slice(-4000);
+      });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const proc: AgentProc = { pool, id, child, exited, ready: false, paused: false };
       procs.push(proc);
@@ -88,20 +103,34 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
         // once, which took over 60 s on a 2-core machine with busy loops beside the suite.
         const timer = setTimeout(() => resolve(false), 180_000);
         lines.on('line', (line) => {
-          if (line.includes('"event":"ready"')) { clearTimeout(timer); resolve(true); }
+          if (line.includes('"event":"ready"')) {
+            clearTimeout(timer);
+            resolve(true);
+          }
         });
-        void exited.then(() => { clearTimeout(timer); resolve(false); });
+        void exited.then(() => {
+          clearTimeout(timer);
+          resolve(false);
+        });
       });
       proc.ready = ready;
       assert.ok(ready, `agent ${id} did not start (exit ${String(child.exitCode)} ${String(child.signalCode)}):\n${log}`);
       return proc;
     };
 
-    const pools: Array<[string, number, number]> = [['exec', 2, 2], ['gpu', 3, 2], ['snark', 2, 1]];
+    const pools: Array<[string, number, number]> = [
+      ['exec', 2, 2],
+      ['gpu', 3, 2],
+      ['snark', 2, 1],
+    ];
     await Promise.all(pools.flatMap(([pool, count, concurrency]) => Array.from({ length: count }, () => startAgent(pool, concurrency))));
     db = await openTaskDatabase(dbPath);
 
-    const inputs: HashJobInput[] = Array.from({ length: JOBS }, (_, i) => ({ size: 8 * 4096 - (i % 3) * 100, seed: `e2e-${i}`, chunkBytes: 4096 }));
+    const inputs: HashJobInput[] = Array.from({ length: JOBS }, (_, i) => ({
+      size: 8 * 4096 - (i % 3) * 100,
+      seed: `e2e-${i}`,
+      chunkBytes: 4096,
+    }));
     const started = Date.now();
     const ids: string[] = [];
     for (const input of inputs) {
@@ -140,7 +169,12 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
         const spare = (p: AgentProc): boolean => FULL || round === 4 || live().filter((q) => q.pool === p.pool).length >= 2;
         if (round === 0 && holder) victim = live().find((p) => p.id === holder && spare(p));
         if (!victim) {
-          const busy = new Set((await Promise.all(ids.map((id) => db!.getTasks(id)))).flat().filter((x) => x.state === 'running').map((x) => x.owner));
+          const busy = new Set(
+            (await Promise.all(ids.map((id) => db!.getTasks(id))))
+              .flat()
+              .filter((x) => x.state === 'running')
+              .map((x) => x.owner),
+          );
           const candidates = live().filter((p) => busy.has(p.id) && spare(p));
           victim = candidates[round % Math.max(1, candidates.length)] ?? live().filter(spare)[0];
         }
@@ -151,7 +185,10 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
           paused.paused = true;
           paused.child.kill('SIGSTOP');
           pauses += 1;
-          setTimeout(() => { paused.child.kill('SIGCONT'); paused.paused = false; }, 3000).unref();
+          setTimeout(() => {
+            paused.child.kill('SIGCONT');
+            paused.paused = false;
+          }, 3000).unref();
         } else if (victim) {
           const hard = round !== 3;
           if (victim.id === holder) killedRequeuerHolder = true;
@@ -177,20 +214,25 @@ describe(`pipelines end to end (${BACKEND}): ${JOBS} jobs × 11 tasks, 3 pools, 
       assert.equal(job?.state, 'done', `job ${i}: ${job?.state} ${job?.error ?? ''}`);
       const result = job.result as unknown as HashJobResult;
       const expected = expectedHashResult(inputs[i]!);
-      assert.deepEqual([result.root, result.sha256, result.chunks, result.verified], [expected.root, expected.sha256, expected.chunks, true]);
+      assert.deepEqual(
+        [result.root, result.sha256, result.chunks, result.verified],
+        [expected.root, expected.sha256, expected.chunks, true],
+      );
       const tasks = await db.getTasks(id);
-      assert.equal(tasks.length, expected.chunks + 3, 'no task was created twice (a duplicate completion\'s spawn is discarded)');
+      assert.equal(tasks.length, expected.chunks + 3, "no task was created twice (a duplicate completion's spawn is discarded)");
       assert.ok(tasks.every((x) => x.state === 'done'));
       verified += 1;
     }
     const counters = await db.counters();
-    t.diagnostic(`${verified}/${JOBS} jobs verified in ${elapsed} ms; ${kills} kill -9, ${preemptions} preemptions, ${pauses} pauses (requeuer holder killed: ${killedRequeuerHolder}); `
-      + `counters ${JSON.stringify(counters)}`);
+    t.diagnostic(
+      `${verified}/${JOBS} jobs verified in ${elapsed} ms; ${kills} kill -9, ${preemptions} preemptions, ${pauses} pauses (requeuer holder killed: ${killedRequeuerHolder}); ` +
+        `counters ${JSON.stringify(counters)}`,
+    );
     assert.equal(verified, JOBS);
     assert.equal(counters.completions, JOBS * 11 - inputs.reduce((n, x) => n + (8 - expectedHashResult(x).chunks), 0));
     if (CHAOS_ROUNDS >= 5) {
-      assert.ok(kills >= 2, 'agents were kill -9\'d');
-      assert.ok(killedRequeuerHolder, 'the requeuer\'s node was among them');
+      assert.ok(kills >= 2, "agents were kill -9'd");
+      assert.ok(killedRequeuerHolder, "the requeuer's node was among them");
       assert.ok(counters.requeues + counters.releases >= 1, 'tasks of killed or preempted agents came back');
     }
   });

@@ -13,7 +13,10 @@ test("README's package table lists every package and each of its public subpath 
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const missing: string[] = [];
   for (const dir of readdirSync(join(REPO_ROOT, 'packages')).sort()) {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', dir, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', dir, 'package.json'), 'utf8')) as {
+      name: string;
+      exports?: Record<string, string>;
+    };
     const row = readme.split('\n').find((line) => line.startsWith(`| \`packages/${dir}\` (\`${pkg.name}\``));
     if (row === undefined) {
       missing.push(`packages/${dir} (${pkg.name}): no row`);

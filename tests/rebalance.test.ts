@@ -32,7 +32,10 @@ test('rebalance: replacement launched early, node keeps serving; the later notic
   assert.ok(node);
   const stateOf = async (record: InstanceRecord): Promise<string | undefined> => {
     try {
-      const response = await fetch(`http://${record.privateIp}:${record.tags[TAG_PORT_AGENT]}/status`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(1000) });
+      const response = await fetch(`http://${record.privateIp}:${record.tags[TAG_PORT_AGENT]}/status`, {
+        headers: { authorization: `Bearer ${secret}` },
+        signal: AbortSignal.timeout(1000),
+      });
       return ((await response.json()) as { state: string }).state;
     } catch {
       return undefined;
@@ -41,16 +44,27 @@ test('rebalance: replacement launched early, node keeps serving; the later notic
 
   const rebalance = await runCli(['preempt', node.id, '--rebalance'], { cwd: project.dir });
   assert.equal(rebalance.code, 0, rebalance.stderr);
-  const early = await waitFor('an early replacement', async () => (await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: node.id } }))[0], 10_000);
+  const early = await waitFor(
+    'an early replacement',
+    async () => (await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: node.id } }))[0],
+    10_000,
+  );
   await waitFor('the replacement to be ready', async () => ((await stateOf(early)) === 'ready' ? true : undefined), 15_000);
   assert.equal(await stateOf(node), 'ready', 'the recommended node keeps serving');
 
   const notice = await runCli(['preempt', node.id, '--in', '5s'], { cwd: project.dir });
   assert.equal(notice.code, 0, notice.stderr);
-  await waitFor('the node to be reclaimed', async () => {
-    const [r] = await listAllInstances(cloud.instances, { ids: [node.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
-    return r?.state === 'terminated' ? true : undefined;
-  }, 20_000);
+  await waitFor(
+    'the node to be reclaimed',
+    async () => {
+      const [r] = await listAllInstances(cloud.instances, {
+        ids: [node.id],
+        states: ['pending', 'running', 'shutting-down', 'terminated'],
+      });
+      return r?.state === 'terminated' ? true : undefined;
+    },
+    20_000,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   const all = await listAllInstances(cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
   assert.equal(all.length, 2, 'the original and exactly one replacement');

@@ -35,10 +35,21 @@ after(async () => {
   project.cleanup();
 });
 
-interface ScaleJson { pool: string; from: number; to: number; launched: string[]; terminated: string[]; ready: boolean; nodes: { id: string; state: string; members: string[] }[] }
+interface ScaleJson {
+  pool: string;
+  from: number;
+  to: number;
+  launched: string[];
+  terminated: string[];
+  ready: boolean;
+  nodes: { id: string; state: string; members: string[] }[];
+}
 
 async function agentPid(record: InstanceRecord, secret: string): Promise<number> {
-  const response = await fetch(`http://${record.privateIp}:${record.tags[TAG_PORT_AGENT]}/status`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(2000) });
+  const response = await fetch(`http://${record.privateIp}:${record.tags[TAG_PORT_AGENT]}/status`, {
+    headers: { authorization: `Bearer ${secret}` },
+    signal: AbortSignal.timeout(2000),
+  });
   return ((await response.json()) as { pid: number }).pid;
 }
 
@@ -54,7 +65,10 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   const grown = JSON.parse(out.stdout) as ScaleJson;
   t.diagnostic(`1 → 2 settled in ${out.ms} ms (CLI included)`);
   assert.deepEqual([grown.from, grown.to, grown.ready, grown.launched.length, grown.terminated.length], [1, 2, true, 1, 0]);
-  assert.deepEqual(grown.nodes.map((n) => n.state), ['ready', 'ready']);
+  assert.deepEqual(
+    grown.nodes.map((n) => n.state),
+    ['ready', 'ready'],
+  );
   const all = [...first, grown.launched[0]!].sort();
   for (const node of grown.nodes) assert.deepEqual([...node.members].sort(), all, `${node.id} sees both nodes`);
 
@@ -69,25 +83,49 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
   t.diagnostic(`2 → 1 settled in ${shrunk.waitedMs} ms`);
   assert.deepEqual([shrunk.from, shrunk.to, shrunk.ready], [2, 1, true]);
   assert.deepEqual(shrunk.terminated, grown.launched, 'both idle and ready: the newest goes');
-  assert.deepEqual(shrunk.nodes.map((n) => [n.record.id, n.status?.state, n.status?.members.map((m) => m.id)]), [[first[0], 'ready', [first[0]]]],
-    'the survivor no longer lists it');
-  await waitFor('the removed node\'s agent process to exit', async () => (processAlive(newestPid) ? undefined : true), 10_000);
+  assert.deepEqual(
+    shrunk.nodes.map((n) => [n.record.id, n.status?.state, n.status?.members.map((m) => m.id)]),
+    [[first[0], 'ready', [first[0]]]],
+    'the survivor no longer lists it',
+  );
+  await waitFor("the removed node's agent process to exit", async () => (processAlive(newestPid) ? undefined : true), 10_000);
   // The agent exits first; the host records the instance terminated after it (shutting-down
   // in between, for as long as a loaded machine takes to run the host's next step).
-  const gone = await waitFor('the removed instance to be terminated', async () => {
-    const listed = await listAllInstances(cloud.instances, { ids: [newest.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
-    return listed[0]?.state === 'terminated' ? listed : undefined;
-  }, 30_000);
-  assert.deepEqual(Object.keys(gone[0]!.tags).filter((k) => k.startsWith('Synkti')), [], 'it untagged itself on the way out (graceful)');
+  const gone = await waitFor(
+    'the removed instance to be terminated',
+    async () => {
+      const listed = await listAllInstances(cloud.instances, {
+        ids: [newest.id],
+        states: ['pending', 'running', 'shutting-down', 'terminated'],
+      });
+      return listed[0]?.state === 'terminated' ? listed : undefined;
+    },
+    30_000,
+  );
+  assert.deepEqual(
+    Object.keys(gone[0]!.tags).filter((k) => k.startsWith('Synkti')),
+    [],
+    'it untagged itself on the way out (graceful)',
+  );
 
   // `synkti logs --json` of the survivor: one JSON object per line, pino lines parsed.
   let logText = '';
-  await logs(config.spec, config.file, first[0]!, { follow: false, lines: 1_000_000, json: true }, (text) => { logText += text; });
-  const entries = logText.trimEnd().split('\n').map((line) => JSON.parse(line) as { node: string; source: string; entry: { msg?: string } | null });
+  await logs(config.spec, config.file, first[0]!, { follow: false, lines: 1_000_000, json: true }, (text) => {
+    logText += text;
+  });
+  const entries = logText
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { node: string; source: string; entry: { msg?: string } | null });
   assert.ok(entries.length > 0 && entries.every((e) => e.node === first[0] && e.source === 'agent'));
   t.diagnostic(`survivor's log: ${entries.length} lines`);
-  assert.ok(entries.some((e) => /joined the fleet/.test(e.entry?.msg ?? '')),
-    `pino lines come parsed; got ${entries.length} lines, first: ${entries.slice(0, 5).map((e) => JSON.stringify(e.entry?.msg ?? e)).join(', ')}`);
+  assert.ok(
+    entries.some((e) => /joined the fleet/.test(e.entry?.msg ?? '')),
+    `pino lines come parsed; got ${entries.length} lines, first: ${entries
+      .slice(0, 5)
+      .map((e) => JSON.stringify(e.entry?.msg ?? e))
+      .join(', ')}`,
+  );
 
   // `synkti ssh` to a local node: nothing to log in to; says where its process and log are (exit 4).
   const survivor = first[0]!;
@@ -100,7 +138,11 @@ test('scale a local fleet 1 → 2 → 1 with real processes', { timeout: 90_000 
 
   // A node removed by scale left gracefully: no survivor launched a replacement for it.
   const live = await listAllInstances(cloud.instances, { tags: { [TAG_CLUSTER]: name } });
-  assert.deepEqual(live.map((r) => r.id), [survivor], 'still exactly one node, seconds after the scale-in');
+  assert.deepEqual(
+    live.map((r) => r.id),
+    [survivor],
+    'still exactly one node, seconds after the scale-in',
+  );
 });
 
 test('a bad pool is a usage error: exit 2, naming the pools (counts: scale-aws.test.ts)', { timeout: 60_000 }, async () => {

@@ -24,7 +24,14 @@ const config = {
     healthPath: '/health',
     startupTimeout: '30s',
   },
-  timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s' },
+  timeouts: {
+    gossipInterval: '500ms',
+    failureTimeout: '2s',
+    listInterval: '5s',
+    noticePollInterval: '1s',
+    drainMargin: '2s',
+    shutdownGrace: '10s',
+  },
 };
 const project = makeProject(config);
 const configFile = join(project.dir, 'synkti.config.ts');
@@ -46,7 +53,13 @@ test('serving through a preemption and a kill -9', { timeout: 150_000 }, async (
   await waitFor('3 ready routers', async () => (observer.routerUrls().length === 3 ? true : undefined), 20_000);
 
   const CONCURRENCY = 6;
-  const load = new LoadGenerator({ endpoints: () => observer.routerUrls(), concurrency: CONCURRENCY, maxTokens: 20, healthIntervalMs: 250, requestTimeoutMs: 15_000 });
+  const load = new LoadGenerator({
+    endpoints: () => observer.routerUrls(),
+    concurrency: CONCURRENCY,
+    maxTokens: 20,
+    healthIntervalMs: 250,
+    requestTimeoutMs: 15_000,
+  });
   load.start();
   t.after(() => load.stop());
   await waitFor('steady traffic', async () => (load.outcomes.length >= 30 ? true : undefined), 20_000);
@@ -58,15 +71,30 @@ test('serving through a preemption and a kill -9', { timeout: 150_000 }, async (
   assert.ok(victim && other);
   const phase1Start = load.outcomes.length;
   await cloud.instances.preempt(victim.id, { noticeInMs: 20_000 });
-  const replacement = await waitFor('a replacement for the preempted node', async () => {
-    const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
-    return found[0];
-  }, 10_000);
-  await waitFor('the preempted node to be reclaimed', async () => {
-    const [r] = await listAllInstances(cloud.instances, { ids: [victim.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
-    return r?.state === 'terminated' ? true : undefined;
-  }, 30_000);
-  await waitFor('the fleet back at 3 ready nodes', async () => (observer.readyCount() === 3 && observer.routerUrls().length === 3 ? true : undefined), 30_000);
+  const replacement = await waitFor(
+    'a replacement for the preempted node',
+    async () => {
+      const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id } });
+      return found[0];
+    },
+    10_000,
+  );
+  await waitFor(
+    'the preempted node to be reclaimed',
+    async () => {
+      const [r] = await listAllInstances(cloud.instances, {
+        ids: [victim.id],
+        states: ['pending', 'running', 'shutting-down', 'terminated'],
+      });
+      return r?.state === 'terminated' ? true : undefined;
+    },
+    30_000,
+  );
+  await waitFor(
+    'the fleet back at 3 ready nodes',
+    async () => (observer.readyCount() === 3 && observer.routerUrls().length === 3 ? true : undefined),
+    30_000,
+  );
   // Traffic keeps flowing on the new fleet for a moment.
   const settled = load.outcomes.length;
   await waitFor('traffic on the new fleet', async () => (load.outcomes.length >= settled + 20 ? true : undefined), 20_000);
@@ -74,8 +102,14 @@ test('serving through a preemption and a kill -9', { timeout: 150_000 }, async (
   const phase1Failed = phase1.filter((o) => !o.ok);
   t.diagnostic(`preemption: ${phase1.length} requests, ${phase1Failed.length} failed`);
   assert.equal(phase1Failed.length, 0, `failed during the preemption: ${JSON.stringify(phase1Failed.slice(0, 5))}`);
-  assert.ok(phase1.some((o) => o.servedBy === replacement.id), 'the replacement serves traffic');
-  const replacementsOfVictim = (await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: victim.id }, states: ['pending', 'running', 'shutting-down', 'terminated'] }));
+  assert.ok(
+    phase1.some((o) => o.servedBy === replacement.id),
+    'the replacement serves traffic',
+  );
+  const replacementsOfVictim = await listAllInstances(cloud.instances, {
+    tags: { [TAG_REPLACES]: victim.id },
+    states: ['pending', 'running', 'shutting-down', 'terminated'],
+  });
   assert.equal(replacementsOfVictim.length, 1, 'one notice (repeated on every poll) → one replacement');
 
   // 2. kill -9 of a node mid-stream.
@@ -83,10 +117,14 @@ test('serving through a preemption and a kill -9', { timeout: 150_000 }, async (
   await cloud.instances.kill(other.id);
   // kill() resolves once every process of the instance is gone: the moment of death.
   const killedAt = Date.now();
-  await waitFor('a replacement for the killed node', async () => {
-    const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: other.id } });
-    return found[0];
-  }, 15_000);
+  await waitFor(
+    'a replacement for the killed node',
+    async () => {
+      const found = await listAllInstances(cloud.instances, { tags: { [TAG_REPLACES]: other.id } });
+      return found[0];
+    },
+    15_000,
+  );
   await waitFor('the fleet back at 3 ready nodes after the crash', async () => (observer.readyCount() === 3 ? true : undefined), 30_000);
   const settled2 = load.outcomes.length;
   await waitFor('traffic after the crash', async () => (load.outcomes.length >= settled2 + 20 ? true : undefined), 20_000);

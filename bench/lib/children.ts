@@ -104,10 +104,15 @@ export function startTsChild(file: string, env: Record<string, string> = {}): Ch
 export async function stopAll(graceMs = 2000): Promise<void> {
   const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   if (running.length === 0) return;
-  const exited = Promise.all(running.map((c) => new Promise<void>((r) => {
-    if (c.exitCode !== null || c.signalCode !== null) r();
-    else c.once('exit', () => r());
-  })));
+  const exited = Promise.all(
+    running.map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) r();
+          else c.once('exit', () => r());
+        }),
+    ),
+  );
   for (const c of running) c.stdin?.end();
   killAll('SIGTERM');
   const timer = setTimeout(() => killAll('SIGKILL'), graceMs);

@@ -25,8 +25,10 @@ export function ensureNginx(log: (line: string) => void): string {
   const existing = findNginx();
   if (existing !== undefined) return existing;
   if (process.getuid?.() !== 0) {
-    throw new Error('nginx is not installed and this is not root, so it cannot be installed here. '
-      + 'Install it first (sudo apt-get install -y nginx), then run the benchmark again.');
+    throw new Error(
+      'nginx is not installed and this is not root, so it cannot be installed here. ' +
+        'Install it first (sudo apt-get install -y nginx), then run the benchmark again.',
+    );
   }
   log('nginx not found: installing Debian package nginx (apt-get install -y nginx) ...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -116,7 +118,9 @@ export async function startNginx(o: NginxProxyOptions): Promise<ChildProcess> {
   writeFileSync(conf, nginxConfig(o));
   const test = spawnSync(o.binary, ['-t', '-q', '-p', `${o.dir}/`, '-e', join(o.dir, 'error.log'), '-c', conf], { encoding: 'utf8' });
   if (test.status !== 0) throw new Error(`nginx rejected the benchmark config ${conf}:\n${test.stderr}`);
-  const child = startChild(o.binary, ['-p', `${o.dir}/`, '-e', join(o.dir, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = startChild(o.binary, ['-p', `${o.dir}/`, '-e', join(o.dir, 'error.log'), '-c', conf], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nginx exited with code ${child.exitCode}; see ${join(o.dir, 'error.log')}`);

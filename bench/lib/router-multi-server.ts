@@ -18,10 +18,12 @@ const scrapeMs = Number(process.env.ENGINE_SCRAPE_MS ?? 1000);
 let timer: NodeJS.Timeout | undefined;
 if (scrapeMs > 0) {
   const scrape = async (): Promise<void> => {
-    await Promise.all(peers.map(async (p) => {
-      const load = await scrapeEngineLoad(p.baseUrl, 500);
-      if (load !== undefined) p.engine = load;
-    }));
+    await Promise.all(
+      peers.map(async (p) => {
+        const load = await scrapeEngineLoad(p.baseUrl, 500);
+        if (load !== undefined) p.engine = load;
+      }),
+    );
   };
   await scrape();
   timer = setInterval(() => void scrape(), scrapeMs);

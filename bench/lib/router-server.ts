@@ -6,7 +6,9 @@
 import type { RouterPeer } from '../../packages/agent/src/router/router.ts';
 
 // SYNKTI_BENCH_ROUTER: another build of router.ts (e.g. a copy of the previous commit's), for same-machine A/B runs.
-const { createRouter } = (await import(process.env.SYNKTI_BENCH_ROUTER ?? '../../packages/agent/src/router/router.ts')) as typeof import('../../packages/agent/src/router/router.ts');
+const { createRouter } = (await import(
+  process.env.SYNKTI_BENCH_ROUTER ?? '../../packages/agent/src/router/router.ts'
+)) as typeof import('../../packages/agent/src/router/router.ts');
 
 const upstream = process.env.UPSTREAM_URL;
 if (!upstream) {

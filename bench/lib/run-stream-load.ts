@@ -28,7 +28,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export function runStreamLoad(url: string, o: StreamLoadOptions): Promise<StreamResult> {
   const child: ChildProcess = startTsChild(join(here, 'stream-load.ts'), {
-    URL: url, STREAMS: String(o.streams), DURATION_S: String(o.durationS), STAGGER_MS: String(o.staggerMs ?? 0), MAX_TOKENS: String(o.maxTokens ?? 16),
+    URL: url,
+    STREAMS: String(o.streams),
+    DURATION_S: String(o.durationS),
+    STAGGER_MS: String(o.staggerMs ?? 0),
+    MAX_TOKENS: String(o.maxTokens ?? 16),
   });
   return new Promise((resolve, reject) => {
     let result: StreamResult | undefined;

@@ -35,8 +35,10 @@ function event(sent: number): string {
   const last = sent === tokens - 1;
   const delta = last ? '{}' : '{"content":" tok"}';
   const finish = last ? '"stop"' : 'null';
-  return `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":${created},"model":"bench-model",`
-    + `"choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}],"t":${now().toFixed(3)}}\n\n`;
+  return (
+    `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":${created},"model":"bench-model",` +
+    `"choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}],"t":${now().toFixed(3)}}\n\n`
+  );
 }
 
 function step(s: Stream): void {

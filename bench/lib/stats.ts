@@ -16,8 +16,7 @@ export function round(value: number, digits = 0): number {
 export function table(rows: readonly (readonly (string | number)[])[]): string {
   const cells = rows.map((r) => r.map(String));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const r of cells.slice(1)) out.push(line(r));
   return out.join('\n');

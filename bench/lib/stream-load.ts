@@ -21,7 +21,10 @@ const streams = Number(process.env.STREAMS ?? 64);
 const durationMs = Number(process.env.DURATION_S ?? 10) * 1000;
 const target = new URL(url);
 const body = JSON.stringify({
-  model: 'bench-model', stream: true, max_tokens: Number(process.env.MAX_TOKENS ?? 16), messages: [{ role: 'user', content: 'Say something.' }],
+  model: 'bench-model',
+  stream: true,
+  max_tokens: Number(process.env.MAX_TOKENS ?? 16),
+  messages: [{ role: 'user', content: 'Say something.' }],
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: streams, noDelay: true });
 const now = (): number => performance.timeOrigin + performance.now();
@@ -56,44 +59,51 @@ function one(): void {
     open--;
     one();
   };
-  const req = http.request({
-    agent, host: target.hostname, port: target.port, path: '/v1/chat/completions', method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-  }, (res) => {
-    if (res.statusCode !== 200) {
-      res.resume();
-      fail();
-      return;
-    }
-    res.setEncoding('latin1');
-    res.on('data', (chunk: string) => {
-      const at = now();
-      if (first) {
-        first = false;
-        ttfts.push(at - t0);
+  const req = http.request(
+    {
+      agent,
+      host: target.hostname,
+      port: target.port,
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
+    (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        fail();
+        return;
       }
-      let text = tail + chunk;
-      let end: number;
-      while ((end = text.indexOf('\n\n')) >= 0) {
-        const ev = text.slice(0, end);
-        text = text.slice(end + 2);
-        if (ev === 'data: [DONE]') continue;
-        events++;
-        // The first event's delay is part of TTFT; later ones are the per-token delay (when the upstream stamps its events).
-        const i = ev.lastIndexOf(T_FIELD);
-        if (i >= 0 && seen++ > 0) delays.push(at - Number.parseFloat(ev.slice(i + T_FIELD.length)));
-      }
-      tail = text;
-    });
-    res.on('end', () => {
-      if (complete) return;
-      complete = true;
-      open--;
-      one();
-    });
-    res.on('error', fail);
-    res.on('aborted', fail);
-  });
+      res.setEncoding('latin1');
+      res.on('data', (chunk: string) => {
+        const at = now();
+        if (first) {
+          first = false;
+          ttfts.push(at - t0);
+        }
+        let text = tail + chunk;
+        let end: number;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          const ev = text.slice(0, end);
+          text = text.slice(end + 2);
+          if (ev === 'data: [DONE]') continue;
+          events++;
+          // The first event's delay is part of TTFT; later ones are the per-token delay (when the upstream stamps its events).
+          const i = ev.lastIndexOf(T_FIELD);
+          if (i >= 0 && seen++ > 0) delays.push(at - Number.parseFloat(ev.slice(i + T_FIELD.length)));
+        }
+        tail = text;
+      });
+      res.on('end', () => {
+        if (complete) return;
+        complete = true;
+        open--;
+        one();
+      });
+      res.on('error', fail);
+      res.on('aborted', fail);
+    },
+  );
   req.on('error', fail);
   req.end(body);
 }
@@ -113,15 +123,17 @@ function pct(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
-process.stdout.write(`${JSON.stringify({
-  result: true,
-  requests,
-  failed: failed + open,
-  events,
-  ttft_p50_ms: r3(pct(ttfts, 50)),
-  ttft_p99_ms: r3(pct(ttfts, 99)),
-  delay_p50_ms: r3(pct(delays, 50)),
-  delay_p99_ms: r3(pct(delays, 99)),
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    result: true,
+    requests,
+    failed: failed + open,
+    events,
+    ttft_p50_ms: r3(pct(ttfts, 50)),
+    ttft_p99_ms: r3(pct(ttfts, 99)),
+    delay_p50_ms: r3(pct(delays, 50)),
+    delay_p99_ms: r3(pct(delays, 99)),
+  })}\n`,
+);
 agent.destroy();
 process.exit(0);

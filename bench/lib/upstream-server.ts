@@ -6,14 +6,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const body = Buffer.from(JSON.stringify({
-  id: 'cmpl-bench-0001',
-  object: 'text_completion',
-  created: 1767225600,
-  model: 'bench-model',
-  choices: [{ index: 0, text: ' Spot capacity, no control plane.', finish_reason: 'stop' }],
-  usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
-}));
+const body = Buffer.from(
+  JSON.stringify({
+    id: 'cmpl-bench-0001',
+    object: 'text_completion',
+    created: 1767225600,
+    model: 'bench-model',
+    choices: [{ index: 0, text: ' Spot capacity, no control plane.', finish_reason: 'stop' }],
+    usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+  }),
+);
 const headers = { 'content-type': 'application/json', 'content-length': String(body.length) };
 
 const server = http.createServer({ keepAliveTimeout: 120_000, noDelay: true }, (req, res) => {

@@ -17,7 +17,8 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   try {
     return await startPostgresServer();
   } catch (error) {
-    if (isSynktiError(error) && error.code === 'E_TOOL_MISSING') throw new ServiceUnavailableError('PostgreSQL', `${error.message} (${error.hint ?? ''})`);
+    if (isSynktiError(error) && error.code === 'E_TOOL_MISSING')
+      throw new ServiceUnavailableError('PostgreSQL', `${error.message} (${error.hint ?? ''})`);
     throw error;
   }
 }

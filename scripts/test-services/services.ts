@@ -25,7 +25,9 @@ export function servicesRequired(): boolean {
  * Starts a service for a test file. Returns the service, or a skip message when it is
  * unavailable and services are not required; rethrows otherwise (and on every other error).
  */
-export async function startOrSkip<T>(start: () => Promise<T>): Promise<{ service: T; skip?: undefined } | { service?: undefined; skip: string }> {
+export async function startOrSkip<T>(
+  start: () => Promise<T>,
+): Promise<{ service: T; skip?: undefined } | { service?: undefined; skip: string }> {
   try {
     return { service: await start() };
   } catch (error) {

@@ -29,9 +29,12 @@ export async function startTestSqs(): Promise<TestSqs> {
   try {
     // A variable specifier keeps fauxqs's types (which need newer TypeScript settings) out of the type-check.
     const specifier = 'fauxqs';
-    fauxqs = await import(specifier) as typeof fauxqs;
+    fauxqs = (await import(specifier)) as typeof fauxqs;
   } catch (cause) {
-    throw new ServiceUnavailableError('fauxqs (SQS emulator)', `cannot load the fauxqs package (${(cause as Error).message}); run npm install`);
+    throw new ServiceUnavailableError(
+      'fauxqs (SQS emulator)',
+      `cannot load the fauxqs package (${(cause as Error).message}); run npm install`,
+    );
   }
   const app = fauxqs.buildApp({ logger: false, host: '127.0.0.1' });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -44,7 +47,10 @@ export async function startTestSqs(): Promise<TestSqs> {
     region,
     client() {
       const client = new SQSClient({
-        endpoint, region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 2,
+        endpoint,
+        region,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        maxAttempts: 2,
       });
       clients.push(client);
       return client;

@@ -15,6 +15,9 @@ export async function installPackedCli(work: string): Promise<{ synkti: string; 
   const tarball = packed.stdout.trim();
   const prefix = join(work, 'global');
   // Dependencies come from npm's cache, filled by the repository's own `npm install`.
-  await run('npm', ['install', '-g', '--prefix', prefix, tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], { cwd: work, timeout: 240_000 });
+  await run('npm', ['install', '-g', '--prefix', prefix, tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], {
+    cwd: work,
+    timeout: 240_000,
+  });
   return { synkti: join(prefix, 'bin', 'synkti'), prefix };
 }

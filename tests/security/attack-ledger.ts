@@ -17,7 +17,11 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-interface Entry { file: string; name: string; held: boolean }
+interface Entry {
+  file: string;
+  name: string;
+  held: boolean;
+}
 
 const file = process.argv[1] ?? 'unknown';
 /** One ledger per `node --test` run: its files' processes share the runner as parent. */
@@ -34,8 +38,15 @@ export function recordAttack(name: string, held: boolean): void {
 /** Every attack recorded in this run so far, all files. */
 export function ledgerEntries(): Entry[] {
   let text = '';
-  try { text = readFileSync(ledgerPath, 'utf8'); } catch { return []; }
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Entry);
+  try {
+    text = readFileSync(ledgerPath, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Entry);
 }
 
 /** The summary line for a list of entries. */

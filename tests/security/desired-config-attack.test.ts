@@ -7,7 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TAG_CLUSTER, TAG_ROLE, configGeneration, desiredConfigTag, desiredConfigTagValue, freeLoopbackPort, serializeCluster, validateCluster } from '@synkti/core';
+import {
+  TAG_CLUSTER,
+  TAG_ROLE,
+  configGeneration,
+  desiredConfigTag,
+  desiredConfigTagValue,
+  freeLoopbackPort,
+  serializeCluster,
+  validateCluster,
+} from '@synkti/core';
 import { AGENT_API_PATHS, parseAgentStatus } from '@synkti/core/contracts';
 import type { InstanceFilter, InstanceProvider, InstanceRecord, LaunchSpec, Page } from '@synkti/cloud';
 import { Agent } from '../../packages/agent/src/agent.ts';
@@ -27,7 +36,12 @@ class MemoryCloud implements InstanceProvider {
   }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     return {
-      items: this.records.filter((r) => (filter.ids === undefined || filter.ids.includes(r.id)) && (filter.states ?? ['pending', 'running']).includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)),
+      items: this.records.filter(
+        (r) =>
+          (filter.ids === undefined || filter.ids.includes(r.id)) &&
+          (filter.states ?? ['pending', 'running']).includes(r.state) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v),
+      ),
     };
   }
   async terminate(): Promise<void> {}
@@ -35,13 +49,19 @@ class MemoryCloud implements InstanceProvider {
   async untag(): Promise<void> {}
 }
 
-test('a desired config set through the API is what the node\'s replacement boots with', async (t) => {
+test("a desired config set through the API is what the node's replacement boots with", async (t) => {
   const v1 = validateCluster({ name: 'rollout', pools: { worker: { count: 1 } }, workload: { command: ['serve', 'v1'] } });
   const v2 = validateCluster({ name: 'rollout', pools: { worker: { count: 1 } }, workload: { command: ['serve', 'v2'] } });
   const noWorkload = validateCluster({ name: 'rollout', pools: { worker: { count: 1 } } });
   const cloud = new MemoryCloud();
   const self: InstanceRecord = {
-    id: 'i-0123456789abcdef0', state: 'running', instanceType: 'local.small', lifecycle: 'spot', zone: 'local-a', privateIp: '127.0.0.1', launchedAt: 0,
+    id: 'i-0123456789abcdef0',
+    state: 'running',
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+    zone: 'local-a',
+    privateIp: '127.0.0.1',
+    launchedAt: 0,
     tags: { [TAG_CLUSTER]: 'rollout', [TAG_ROLE]: 'worker' },
   };
   cloud.records.push(self);
@@ -49,9 +69,16 @@ test('a desired config set through the API is what the node\'s replacement boots
   const agentPort = await freeLoopbackPort();
   const logger = createLogger({}, { write() {} });
   const agent = new Agent({
-    cluster: 'rollout', metadata, instances: cloud, secret: SECRET,
+    cluster: 'rollout',
+    metadata,
+    instances: cloud,
+    secret: SECRET,
     defaultPorts: { agent: agentPort, router: await freeLoopbackPort(), workload: await freeLoopbackPort() },
-    gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 60_000, dashboard: undefined, logger,
+    gossipIntervalMs: 100,
+    failureTimeoutMs: 1000,
+    listIntervalMs: 60_000,
+    dashboard: undefined,
+    logger,
     generation: configGeneration(v1),
   });
   t.after(() => agent.stop());
@@ -61,7 +88,12 @@ test('a desired config set through the API is what the node\'s replacement boots
   await runtime.start();
 
   const url = `http://127.0.0.1:${agentPort}${AGENT_API_PATHS.desiredConfig}`;
-  const put = (body: unknown, secret = SECRET) => fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const put = (body: unknown, secret = SECRET) =>
+    fetch(url, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const desired = { role: 'worker', generation: configGeneration(v2), userData: serializeCluster(v2) };
   assert.equal((await put(desired, 'wrong-secret')).status, 401);
   assert.equal((await put({ ...desired, generation: 'latest' })).status, 400);
@@ -89,5 +121,5 @@ test('a desired config set through the API is what the node\'s replacement boots
   const report = await runtime.drainForNotice({ action: 'terminate', time: Date.now() + 4000 });
   assert.equal(report.replacement, 'i-replacement');
   assert.equal(cloud.launches.length, 1);
-  assert.equal(cloud.launches[0]!.userData, serializeCluster(v2), 'the replacement boots the desired config, not the node\'s own');
+  assert.equal(cloud.launches[0]!.userData, serializeCluster(v2), "the replacement boots the desired config, not the node's own");
 });

@@ -19,8 +19,13 @@ const SECRET = 'held-attacks-secret-0123456789abcdef';
 
 test('agent API: no secret, a wrong one, or garbage with the right one gets nothing', async (t) => {
   const api = new AgentApi({
-    secret: SECRET, port: 0, logger: createLogger({}, { write() {} }),
-    routes: { 'GET /status': () => ({ status: 200, body: { ok: true } }), 'POST /v1/gossip': ({ body }) => ({ status: 200, body: { got: body } }) },
+    secret: SECRET,
+    port: 0,
+    logger: createLogger({}, { write() {} }),
+    routes: {
+      'GET /status': () => ({ status: 200, body: { ok: true } }),
+      'POST /v1/gossip': ({ body }) => ({ status: 200, body: { got: body } }),
+    },
     maxBodyBytes: 1024,
   });
   const { url } = await api.start();
@@ -29,10 +34,17 @@ test('agent API: no secret, a wrong one, or garbage with the right one gets noth
   const wrong = (await fetch(`${url}/status`, { headers: { authorization: 'Bearer wrong' } })).status;
   recordAttack('agent API without the cluster secret: 401', none === 401);
   recordAttack('agent API with a wrong secret: 401', wrong === 401);
-  const garbage = await fetch(`${url}/v1/gossip`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: '{"unterminated' });
+  const garbage = await fetch(`${url}/v1/gossip`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    body: '{"unterminated',
+  });
   const huge = await fetch(`${url}/v1/gossip`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: 'x'.repeat(8192) });
   const still = (await fetch(`${url}/status`, { headers: { authorization: `Bearer ${SECRET}` } })).status;
-  recordAttack('agent API garbage and oversized bodies: 4xx, still serving', garbage.status === 400 && huge.status === 413 && still === 200);
+  recordAttack(
+    'agent API garbage and oversized bodies: 4xx, still serving',
+    garbage.status === 400 && huge.status === 413 && still === 200,
+  );
   assert.equal(none, 401);
   assert.equal(wrong, 401);
   assert.deepEqual([garbage.status, huge.status, still], [400, 413, 200]);
@@ -49,7 +61,13 @@ test('object store: keys and buckets cannot leave the store', async () => {
       ['bucket ..', () => store.put('..', 'k', 'x')],
     ];
     let refused = 0;
-    for (const [, attempt] of attempts) await attempt().then(() => undefined, () => { refused += 1; });
+    for (const [, attempt] of attempts)
+      await attempt().then(
+        () => undefined,
+        () => {
+          refused += 1;
+        },
+      );
     const escaped = existsSync(join(dir, 'escape')) || existsSync(join(dir, 'objects', 'escape'));
     recordAttack('object store path traversal: refused, nothing written outside', refused === attempts.length && !escaped);
     assert.equal(refused, attempts.length);
@@ -61,7 +79,13 @@ test('object store: keys and buckets cannot leave the store', async () => {
 
 test('boot script: user-data inputs cannot inject shell', () => {
   const spec = validateCluster({ name: 'held', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-  const base = { spec, bucket: 'held-bucket', version: '0.1.0', sha256: 'a'.repeat(64), node: { version: '20.18.1', sha256: 'b'.repeat(64) } };
+  const base = {
+    spec,
+    bucket: 'held-bucket',
+    version: '0.1.0',
+    sha256: 'a'.repeat(64),
+    node: { version: '20.18.1', sha256: 'b'.repeat(64) },
+  };
   assert.ok(renderWorkerUserData(base).includes('held-bucket'), 'the clean inputs render (so refusals below are about the payloads)');
   const injections = [
     { ...base, bucket: 'x$(reboot)' },
@@ -85,8 +109,18 @@ test('boot script: user-data inputs cannot inject shell', () => {
 
 test('logs: the cluster secret and authorization headers are redacted', () => {
   let out = '';
-  const logger = createLogger({}, { write(line: string) { out += line; } });
-  logger.warn({ secret: SECRET, headers: { authorization: `Bearer ${SECRET}` }, peer: { authorization: `Bearer ${SECRET}` } }, 'peer call failed');
+  const logger = createLogger(
+    {},
+    {
+      write(line: string) {
+        out += line;
+      },
+    },
+  );
+  logger.warn(
+    { secret: SECRET, headers: { authorization: `Bearer ${SECRET}` }, peer: { authorization: `Bearer ${SECRET}` } },
+    'peer call failed',
+  );
   recordAttack('secret in logs: redacted', out.length > 0 && !out.includes(SECRET));
   assert.ok(out.includes('peer call failed'));
   assert.equal(out.includes(SECRET), false);

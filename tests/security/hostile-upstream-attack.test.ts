@@ -62,7 +62,11 @@ function flood(socket: net.Socket, piece: string, limit: number): Promise<number
   });
 }
 
-interface Outcome { status: number; body: string; error?: string }
+interface Outcome {
+  status: number;
+  body: string;
+  error?: string;
+}
 
 function get(url: string): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -81,7 +85,12 @@ function get(url: string): Promise<Outcome> {
 
 async function routerFor(t: TestContext, peers: RouterPeer[]): Promise<{ url: string; failures: string[] }> {
   const failures: string[] = [];
-  const router = createRouter({ port: 0, peers: () => peers, retries: 0, onUpstreamFailure: (_id, e) => failures.push(String((e as { code?: string }).code)) });
+  const router = createRouter({
+    port: 0,
+    peers: () => peers,
+    retries: 0,
+    onUpstreamFailure: (_id, e) => failures.push(String((e as { code?: string }).code)),
+  });
   const { url } = await router.start();
   t.after(() => router.stop({ graceMs: 0 }));
   return { url, failures };
@@ -113,7 +122,10 @@ test('an endless response head: 502 once past 16 KiB, the rest is not read', { t
   const held = outcome.status === 502 && written < 8 * 1024 * 1024 && failures.includes('E_UPSTREAM_PROTOCOL');
   recordAttack('peer sends an endless response head: 502, connection dropped near 16 KiB', held);
   assert.equal(outcome.status, 502, JSON.stringify(outcome));
-  assert.ok(written < 8 * 1024 * 1024, `the router read ${written} bytes of head before dropping the peer (bounded at 16 KiB plus socket buffers)`);
+  assert.ok(
+    written < 8 * 1024 * 1024,
+    `the router read ${written} bytes of head before dropping the peer (bounded at 16 KiB plus socket buffers)`,
+  );
   assert.deepEqual(failures, ['E_UPSTREAM_PROTOCOL']);
 });
 
@@ -137,32 +149,54 @@ test('an endless chunk-size line mid-stream: the client stream is cut, not ended
   assert.ok(written < 8 * 1024 * 1024, `the router read ${written} bytes of one chunk-size line`);
 });
 
-test('a response framed two ways (content-length and chunked), a control byte in a header, a 20-digit chunk size: 502 or a cut, and the router keeps serving', { timeout: 60_000 }, async (t) => {
-  const attacks: Array<{ name: string; response: string; streamed: boolean }> = [
-    { name: 'content-length and transfer-encoding at once (smuggling)', response: 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', streamed: false },
-    { name: 'conflicting content-length headers', response: 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 50\r\n\r\nhello', streamed: false },
-    { name: 'a header value with a control byte', response: 'HTTP/1.1 200 OK\r\nx-evil: a\x01b\r\ncontent-length: 2\r\n\r\nhi', streamed: false },
-    { name: 'a status line that is not HTTP', response: 'SSH-2.0-OpenSSH\r\n\r\n', streamed: false },
-    { name: 'a 20-digit chunk size', response: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nfffffffffffffffffff0\r\n', streamed: true },
-  ];
-  let current = 0;
-  const peer = await hostilePeer(t, (socket) => {
-    socket.write(attacks[current]!.response);
-  });
-  const good = await goodPeer(t);
-  const peers: RouterPeer[] = [];
-  const { url } = await routerFor(t, peers);
-  for (let i = 0; i < attacks.length; i++) {
-    current = i;
-    const attack = attacks[i]!;
-    peers.length = 0;
-    peers.push({ id: 'evil', baseUrl: peer });
-    const outcome = await get(`${url}/x`);
-    const held = attack.streamed ? outcome.status === 200 && outcome.error !== undefined && outcome.body === 'ok' : outcome.status === 502 && !outcome.body.includes('hello') && !outcome.body.includes('hi');
-    recordAttack(`peer sends ${attack.name}: ${attack.streamed ? 'stream cut' : '502'}`, held);
-    assert.ok(held, `${attack.name}: ${JSON.stringify(outcome)}`);
-    peers.length = 0;
-    peers.push({ id: 'good', baseUrl: good });
-    assert.deepEqual(await get(`${url}/x`), { status: 200, body: 'fine' }, `the router still serves after: ${attack.name}`);
-  }
-});
+test(
+  'a response framed two ways (content-length and chunked), a control byte in a header, a 20-digit chunk size: 502 or a cut, and the router keeps serving',
+  { timeout: 60_000 },
+  async (t) => {
+    const attacks: Array<{ name: string; response: string; streamed: boolean }> = [
+      {
+        name: 'content-length and transfer-encoding at once (smuggling)',
+        response: 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+        streamed: false,
+      },
+      {
+        name: 'conflicting content-length headers',
+        response: 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 50\r\n\r\nhello',
+        streamed: false,
+      },
+      {
+        name: 'a header value with a control byte',
+        response: 'HTTP/1.1 200 OK\r\nx-evil: a\x01b\r\ncontent-length: 2\r\n\r\nhi',
+        streamed: false,
+      },
+      { name: 'a status line that is not HTTP', response: 'SSH-2.0-OpenSSH\r\n\r\n', streamed: false },
+      {
+        name: 'a 20-digit chunk size',
+        response: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nfffffffffffffffffff0\r\n',
+        streamed: true,
+      },
+    ];
+    let current = 0;
+    const peer = await hostilePeer(t, (socket) => {
+      socket.write(attacks[current]!.response);
+    });
+    const good = await goodPeer(t);
+    const peers: RouterPeer[] = [];
+    const { url } = await routerFor(t, peers);
+    for (let i = 0; i < attacks.length; i++) {
+      current = i;
+      const attack = attacks[i]!;
+      peers.length = 0;
+      peers.push({ id: 'evil', baseUrl: peer });
+      const outcome = await get(`${url}/x`);
+      const held = attack.streamed
+        ? outcome.status === 200 && outcome.error !== undefined && outcome.body === 'ok'
+        : outcome.status === 502 && !outcome.body.includes('hello') && !outcome.body.includes('hi');
+      recordAttack(`peer sends ${attack.name}: ${attack.streamed ? 'stream cut' : '502'}`, held);
+      assert.ok(held, `${attack.name}: ${JSON.stringify(outcome)}`);
+      peers.length = 0;
+      peers.push({ id: 'good', baseUrl: good });
+      assert.deepEqual(await get(`${url}/x`), { status: 200, body: 'fine' }, `the router still serves after: ${attack.name}`);
+    }
+  },
+);

@@ -17,11 +17,17 @@ const id = process.env.SYNKTI_LOCAL_INSTANCE_ID!;
 const rootsFile = join(stateDir, 'roots.json');
 // The test writes the roots right after launching them; a root may boot first.
 for (let i = 0; i < 600 && !existsSync(rootsFile); i += 1) await new Promise((r) => setTimeout(r, 50));
-const roots = existsSync(rootsFile) ? JSON.parse(readFileSync(rootsFile, 'utf8')) as string[] : [];
+const roots = existsSync(rootsFile) ? (JSON.parse(readFileSync(rootsFile, 'utf8')) as string[]) : [];
 let launched: string | undefined;
 if (roots.includes(id)) {
   const cloud = createLocalCloud({ stateDir });
-  launched = (await cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'owned', [TAG_ROLE]: 'replacement' }, instanceType: 'local.small', lifecycle: 'spot' })).id;
+  launched = (
+    await cloud.instances.launch({
+      tags: { [TAG_CLUSTER]: 'owned', [TAG_ROLE]: 'replacement' },
+      instanceType: 'local.small',
+      lifecycle: 'spot',
+    })
+  ).id;
   cloud.close();
 }
 const workload = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });

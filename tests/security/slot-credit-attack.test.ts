@@ -19,7 +19,16 @@ class Cloud implements InstanceProvider {
   readonly records: InstanceRecord[] = [];
   readonly launches: LaunchSpec[] = [];
   add(id: string, lifecycle: 'spot' | 'on-demand', state: InstanceRecord['state'], tags: Record<string, string>): void {
-    this.records.push({ id, state, lifecycle, instanceType: 'g5.xlarge', zone: 'us-east-1a', privateIp: '127.0.0.1', launchedAt: Date.now(), tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'worker', ...tags } });
+    this.records.push({
+      id,
+      state,
+      lifecycle,
+      instanceType: 'g5.xlarge',
+      zone: 'us-east-1a',
+      privateIp: '127.0.0.1',
+      launchedAt: Date.now(),
+      tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'worker', ...tags },
+    });
   }
   async launch(spec: LaunchSpec): Promise<InstanceRecord> {
     this.launches.push(spec);
@@ -28,7 +37,14 @@ class Cloud implements InstanceProvider {
   }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     const states = filter.states ?? ['pending', 'running'];
-    return { items: this.records.filter((r) => states.includes(r.state) && (filter.ids === undefined || filter.ids.includes(r.id)) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    return {
+      items: this.records.filter(
+        (r) =>
+          states.includes(r.state) &&
+          (filter.ids === undefined || filter.ids.includes(r.id)) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v),
+      ),
+    };
   }
   async terminate(ids: string[]): Promise<void> {
     for (const r of this.records) if (ids.includes(r.id)) r.state = 'terminated';
@@ -42,8 +58,16 @@ async function movesWith(tags: Record<string, string>): Promise<number> {
   const cloud = new Cloud();
   cloud.add('i-od', 'on-demand', 'running', tags);
   const node = new SpotReturn({
-    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-    userData: 'boot', liveMembers: () => [{ id: 'i-od', state: 'ready' }], handOver: async () => {}, intervalMs: 0, logger,
+    cluster: 'c',
+    role: 'worker',
+    selfId: 'i-od',
+    instances: cloud,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: 'boot',
+    liveMembers: () => [{ id: 'i-od', state: 'ready' }],
+    handOver: async () => {},
+    intervalMs: 0,
+    logger,
   });
   for (let i = 0; i < 20; i++) {
     await node.check();
@@ -53,12 +77,15 @@ async function movesWith(tags: Record<string, string>): Promise<number> {
   return cloud.launches.length;
 }
 
-test('a forged huge slot credit buys no move back to spot beyond a new slot\'s', async () => {
+test("a forged huge slot credit buys no move back to spot beyond a new slot's", async () => {
   const allowed = await movesWith({});
   const forged = await movesWith({ [TAG_SLOT_CREDIT]: '999999999999999' });
   const overCap = await movesWith({ [TAG_SLOT_CREDIT]: String(MAX_SLOT_CREDIT_MS + 1) });
   const garbage = await movesWith({ [TAG_SLOT_CREDIT]: '1e300' });
-  recordAttack('slot credit: a forged huge tag makes no more back-to-spot moves than the ledger allows a new slot', forged <= allowed && overCap <= allowed && garbage <= allowed);
+  recordAttack(
+    'slot credit: a forged huge tag makes no more back-to-spot moves than the ledger allows a new slot',
+    forged <= allowed && overCap <= allowed && garbage <= allowed,
+  );
   assert.equal(allowed, 1, 'a new slot (no tag) affords one move');
   assert.deepEqual([forged, overCap, garbage], [0, 0, 0]);
 });
@@ -67,8 +94,13 @@ test('a lost spot peer with a forged huge slot credit is replaced on-demand, not
   const cloud = new Cloud();
   cloud.add('i-lost', 'spot', 'terminated', { [TAG_SLOT_CREDIT]: '999999999999999' });
   const replacer = new Replacer({
-    cluster: 'c', instances: cloud, selfId: 'i-self', liveMembers: () => [{ id: 'i-self', state: 'ready' }],
-    templateFor: (role) => ({ role, instanceType: 'g5.xlarge', lifecycle: 'spot', userData: 'boot' }), recheckMs: 50, logger,
+    cluster: 'c',
+    instances: cloud,
+    selfId: 'i-self',
+    liveMembers: () => [{ id: 'i-self', state: 'ready' }],
+    templateFor: (role) => ({ role, instanceType: 'g5.xlarge', lifecycle: 'spot', userData: 'boot' }),
+    recheckMs: 50,
+    logger,
   });
   replacer.peerLost('i-lost', 'worker');
   // The decision runs its cloud calls asynchronously: wait for its launch (bounded).

@@ -37,7 +37,11 @@ test('requests without the cluster secret, or with a wrong one, get 401', async 
 
 test('garbage input gets 4xx answers and the API keeps serving', async (t) => {
   const url = await startApi(t);
-  const badJson = await fetch(`${url}/v1/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"unterminated' });
+  const badJson = await fetch(`${url}/v1/echo`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: '{"unterminated',
+  });
   assert.equal(badJson.status, 400);
   const tooBig = await fetch(`${url}/v1/echo`, { method: 'POST', headers: auth, body: 'x'.repeat(4096) });
   assert.equal(tooBig.status, 413);
@@ -63,8 +67,12 @@ test('a kept-alive connection reused past the advertised idle timeout is served,
   t.after(() => socket.destroy());
   let received = '';
   let closedAt: number | undefined;
-  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
-  socket.on('close', () => { closedAt = Date.now(); });
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  socket.on('close', () => {
+    closedAt = Date.now();
+  });
   socket.on('error', () => {});
   const request = `GET /status HTTP/1.1\r\nhost: agent\r\nauthorization: Bearer ${SECRET}\r\n\r\n`;
   /** Sends one request on the socket and waits for its whole answer (bounded). */
@@ -72,7 +80,8 @@ test('a kept-alive connection reused past the advertised idle timeout is served,
     received = '';
     socket.write(request);
     const until = Date.now() + 5000;
-    while (!/\r\n\r\n\{"ok":true\}$/.test(received) && closedAt === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    while (!/\r\n\r\n\{"ok":true\}$/.test(received) && closedAt === undefined && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
     return received;
   };
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -81,7 +90,10 @@ test('a kept-alive connection reused past the advertised idle timeout is served,
   // Clients are told less than the server keeps: pools that read the hint let go first.
   assert.match(first, new RegExp(`\\r\\nkeep-alive: timeout=${AGENT_API_KEEP_ALIVE_HINT_S}\\r\\n`, 'i'));
   assert.equal(first.match(/keep-alive: timeout=/gi)?.length, 1, 'one hint, not also the one Node derives from keepAliveTimeout');
-  assert.ok(AGENT_API_KEEP_ALIVE_MS >= AGENT_API_KEEP_ALIVE_HINT_S * 1000 + 20_000, 'a wide gap between the hint and the real idle timeout');
+  assert.ok(
+    AGENT_API_KEEP_ALIVE_MS >= AGENT_API_KEEP_ALIVE_HINT_S * 1000 + 20_000,
+    'a wide gap between the hint and the real idle timeout',
+  );
   // Idle past the hint, where a server that means its hint (the 5 s this API used to keep) has
   // closed: a client whose timer fired late would reuse the socket just about now.
   const idleMs = AGENT_API_KEEP_ALIVE_HINT_S * 1000 + 1500;

@@ -113,7 +113,11 @@ export class AgentApi {
     }
     if (!this.authorized(req)) {
       req.resume();
-      send(res, { status: 401, body: { error: 'missing or wrong cluster secret (Authorization: Bearer <secret>)' } }, { 'www-authenticate': 'Bearer realm="synkti"' });
+      send(
+        res,
+        { status: 401, body: { error: 'missing or wrong cluster secret (Authorization: Bearer <secret>)' } },
+        { 'www-authenticate': 'Bearer realm="synkti"' },
+      );
       return;
     }
     let url: URL;
@@ -127,7 +131,12 @@ export class AgentApi {
     if (!handler) {
       req.resume();
       const pathKnown = Object.keys(this.options.routes).some((key) => key.endsWith(` ${url.pathname}`));
-      send(res, pathKnown ? { status: 405, body: { error: `${req.method} not allowed on ${url.pathname}` } } : { status: 404, body: { error: `no such endpoint ${url.pathname}` } });
+      send(
+        res,
+        pathKnown
+          ? { status: 405, body: { error: `${req.method} not allowed on ${url.pathname}` } }
+          : { status: 404, body: { error: `no such endpoint ${url.pathname}` } },
+      );
       return;
     }
     const raw = await readBody(req, this.options.maxBodyBytes ?? 4 * 1024 * 1024);
@@ -171,8 +180,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
       }
       chunks.push(chunk);
     });
-    req.on('end', () => { if (!done) { done = true; resolve(Buffer.concat(chunks)); } });
-    req.on('error', (error) => { if (!done) { done = true; reject(error); } });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.on('error', (error) => {
+      if (!done) {
+        done = true;
+        reject(error);
+      }
+    });
   });
 }
 

@@ -1,5 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { SynktiError, TAG_CLUSTER, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, TAG_ROLE, desiredConfigTag, desiredConfigTagValue } from '@synkti/core';
+import {
+  SynktiError,
+  TAG_CLUSTER,
+  TAG_PORT_AGENT,
+  TAG_PORT_ROUTER,
+  TAG_PORT_WORKLOAD,
+  TAG_ROLE,
+  desiredConfigTag,
+  desiredConfigTagValue,
+} from '@synkti/core';
 import type { AgentStatus } from '@synkti/core/contracts';
 import type { InstanceIdentity, InstanceMetadata, InstanceProvider, InstanceRecord } from '@synkti/cloud';
 import { AgentApi } from './agent-api.ts';
@@ -63,7 +72,9 @@ function portFromTag(tags: Record<string, string>, key: string, fallback: number
   if (value === undefined) return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SynktiError('E_AGENT_TAGS', `tag ${key}=${value} is not a port`, { hint: 'launch instances through synkti so ports are tagged correctly' });
+    throw new SynktiError('E_AGENT_TAGS', `tag ${key}=${value} is not a port`, {
+      hint: 'launch instances through synkti so ports are tagged correctly',
+    });
   }
   return port;
 }
@@ -137,9 +148,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.identity = await metadata.identity();
     this.tags = await metadata.tags();
     if (this.tags[TAG_CLUSTER] !== this.options.cluster) {
-      throw new SynktiError('E_AGENT_TAGS', `instance ${this.identity.instanceId} is tagged ${TAG_CLUSTER}=${this.tags[TAG_CLUSTER] ?? '(none)'}, not ${this.options.cluster}`, {
-        hint: 'launch workers with synkti so they carry the cluster tags; enable instance-metadata tags on EC2',
-      });
+      throw new SynktiError(
+        'E_AGENT_TAGS',
+        `instance ${this.identity.instanceId} is tagged ${TAG_CLUSTER}=${this.tags[TAG_CLUSTER] ?? '(none)'}, not ${this.options.cluster}`,
+        {
+          hint: 'launch workers with synkti so they carry the cluster tags; enable instance-metadata tags on EC2',
+        },
+      );
     }
     this.role = this.tags[TAG_ROLE] ?? 'worker';
     const defaults = this.options.defaultPorts;
@@ -160,13 +175,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       // Our own document must pass our own checks, or no peer would take us either.
       const own = verifyIdentityProof(signed.proof, signed.trust);
       if (own.instanceId !== this.identity.instanceId || own.privateIp !== this.identity.privateIp) {
-        throw new SynktiError('E_IDENTITY_MISMATCH', `the signed identity document names ${own.instanceId} at ${own.privateIp}, not this instance ${this.identity.instanceId} at ${this.identity.privateIp}`, {
-          hint: 'the instance metadata serves another instance\'s document; restart the instance',
-        });
+        throw new SynktiError(
+          'E_IDENTITY_MISMATCH',
+          `the signed identity document names ${own.instanceId} at ${own.privateIp}, not this instance ${this.identity.instanceId} at ${this.identity.privateIp}`,
+          {
+            hint: "the instance metadata serves another instance's document; restart the instance",
+          },
+        );
       }
       this.identityAnswer = { proof: signed.proof, key: nodeKey.publicKey };
     } else {
-      logger.warn('the instance metadata serves no signed identity: running without member identities (peers that require them will not take this node)');
+      logger.warn(
+        'the instance metadata serves no signed identity: running without member identities (peers that require them will not take this node)',
+      );
     }
     const view = new MembershipView({
       self: {
@@ -187,17 +208,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       signSelf: signed ? (member) => nodeKey.signMember(member) : undefined,
     });
     const peers = new PeerClient({ secret: this.options.secret, timeoutMs: Math.max(500, this.options.gossipIntervalMs ?? 1000) });
-    const verifier = signed && new MemberVerifier({
-      selfId: this.identity.instanceId,
-      cluster: this.options.cluster,
-      selfDocument: verifyIdentityProof(signed.proof, signed.trust),
-      trust: signed.trust,
-      defaultPorts: defaults,
-      peers,
-      logger,
-      onVerified: (member) => this.membership?.swim.learn(member),
-      clock: this.clock,
-    });
+    const verifier =
+      signed &&
+      new MemberVerifier({
+        selfId: this.identity.instanceId,
+        cluster: this.options.cluster,
+        selfDocument: verifyIdentityProof(signed.proof, signed.trust),
+        trust: signed.trust,
+        defaultPorts: defaults,
+        peers,
+        logger,
+        onVerified: (member) => this.membership?.swim.learn(member),
+        clock: this.clock,
+      });
     this.verifier = verifier || undefined;
     this.membership = new Membership({
       view,
@@ -227,13 +250,17 @@ export class Agent extends EventEmitter<AgentEvents> {
 
     if (this.options.dashboard?.enabled !== false) {
       this.dashboard = new AgentDashboardMount({
-        ...this.options.dashboard, cluster: this.options.cluster, secret: this.options.secret,
+        ...this.options.dashboard,
+        cluster: this.options.cluster,
+        secret: this.options.secret,
         agent: {
           selfId: this.identity.instanceId,
           members: () => view.members(),
           status: () => this.status(),
           metricsText: () => this.metrics!.registry.metrics(),
-          onMemberLost: (listener) => { this.on('memberLost', listener); },
+          onMemberLost: (listener) => {
+            this.on('memberLost', listener);
+          },
         },
       });
     }
@@ -324,7 +351,20 @@ export class Agent extends EventEmitter<AgentEvents> {
       startedAt: this.startedAt,
       uptimeMs: now - this.startedAt,
       load: this.load(),
-      members: view?.members().map((m) => ({ id: m.id, role: m.role, state: m.state, address: m.address, agentPort: m.agentPort, routerPort: m.routerPort, zone: m.zone, load: m.load, ...(m.generation ? { generation: m.generation } : {}) })) ?? [],
+      members:
+        view
+          ?.members()
+          .map((m) => ({
+            id: m.id,
+            role: m.role,
+            state: m.state,
+            address: m.address,
+            agentPort: m.agentPort,
+            routerPort: m.routerPort,
+            zone: m.zone,
+            load: m.load,
+            ...(m.generation ? { generation: m.generation } : {}),
+          })) ?? [],
       cloudListCalls: this.membership?.cloudListCalls ?? 0,
       ...(this.options.generation ? { generation: this.options.generation } : {}),
       ...(Object.keys(this.desiredConfigs.generations()).length > 0 ? { desiredGenerations: this.desiredConfigs.generations() } : {}),
@@ -345,17 +385,28 @@ export class Agent extends EventEmitter<AgentEvents> {
       return `could not read this node's instance record to check the ${key} tag: ${(error as Error).message}`;
     }
     if (tags === undefined) return `this node's instance record was not found, so nothing vouches for the config`;
-    if (tags[key] !== desiredConfigTagValue(generation, userData)) return `this node's instance does not carry ${key}=<generation>:<sha256 of the user data> for this config (synkti deploy writes it with cloud credentials)`;
+    if (tags[key] !== desiredConfigTagValue(generation, userData))
+      return `this node's instance does not carry ${key}=<generation>:<sha256 of the user data> for this config (synkti deploy writes it with cloud credentials)`;
     return undefined;
   }
 
   private routes(): ConstructorParameters<typeof AgentApi>[0]['routes'] {
     return {
       'GET /live': () => ({ status: 200, body: { live: true } }),
-      'GET /ready': () => (this.currentState === 'ready' ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, state: this.currentState } }),
+      'GET /ready': () =>
+        this.currentState === 'ready'
+          ? { status: 200, body: { ready: true } }
+          : { status: 503, body: { ready: false, state: this.currentState } },
       'GET /status': () => ({ status: 200, body: this.status() }),
       // What this node booted with and what a rollout set: a rollback relaunches the previous generation from it.
-      'GET /v1/desired-config': () => ({ status: 200, body: { generation: this.options.generation ?? null, userData: this.options.bootUserData ?? null, desired: this.desiredConfigs.generations() } }),
+      'GET /v1/desired-config': () => ({
+        status: 200,
+        body: {
+          generation: this.options.generation ?? null,
+          userData: this.options.bootUserData ?? null,
+          desired: this.desiredConfigs.generations(),
+        },
+      }),
       // A rollout (`synkti deploy`) tells every node which config replacements of a pool boot with.
       // The cluster secret is not enough: what replacements boot is code on new machines, so
       // the config is taken only when this node's own cloud record carries its hash, written
@@ -363,17 +414,37 @@ export class Agent extends EventEmitter<AgentEvents> {
       // Clearing (null) only returns to the node's own boot config and needs no vouching.
       'PUT /v1/desired-config': async ({ body }) => {
         const parsed = desiredConfigRequestSchema.safeParse(body);
-        if (!parsed.success) return { status: 400, body: { error: 'invalid desired config', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        if (!parsed.success)
+          return {
+            status: 400,
+            body: {
+              error: 'invalid desired config',
+              issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`),
+            },
+          };
         if (parsed.data.userData !== null) {
           const refusal = await this.unvouchedDesiredConfig(parsed.data.role, parsed.data.generation, parsed.data.userData);
           if (refusal !== undefined) {
-            this.options.logger.warn({ role: parsed.data.role, generation: parsed.data.generation, reason: refusal }, 'desired config refused: the cloud record does not vouch for it');
+            this.options.logger.warn(
+              { role: parsed.data.role, generation: parsed.data.generation, reason: refusal },
+              'desired config refused: the cloud record does not vouch for it',
+            );
             return { status: 403, body: { error: refusal } };
           }
         }
-        if (!this.desiredConfigs.apply(parsed.data)) return { status: 409, body: { error: 'this node keeps desired configs for at most 64 pools' } };
-        this.options.logger.info({ role: parsed.data.role, generation: parsed.data.generation, cleared: parsed.data.userData === null }, 'desired config set by a rollout');
-        return { status: 200, body: { role: parsed.data.role, generation: parsed.data.userData === null ? this.options.generation ?? null : parsed.data.generation } };
+        if (!this.desiredConfigs.apply(parsed.data))
+          return { status: 409, body: { error: 'this node keeps desired configs for at most 64 pools' } };
+        this.options.logger.info(
+          { role: parsed.data.role, generation: parsed.data.generation, cleared: parsed.data.userData === null },
+          'desired config set by a rollout',
+        );
+        return {
+          status: 200,
+          body: {
+            role: parsed.data.role,
+            generation: parsed.data.userData === null ? (this.options.generation ?? null) : parsed.data.generation,
+          },
+        };
       },
       'GET /metrics': async () => {
         const metrics = this.metrics!;
@@ -387,10 +458,20 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
       },
       // This node's cloud-signed identity and its key: what peers bind our entries to.
-      'GET /v1/identity': () => (this.identityAnswer ? { status: 200, body: this.identityAnswer } : { status: 404, body: { error: 'this node runs without a signed identity' } }),
+      'GET /v1/identity': () =>
+        this.identityAnswer
+          ? { status: 200, body: this.identityAnswer }
+          : { status: 404, body: { error: 'this node runs without a signed identity' } },
       'POST /v1/gossip': ({ body }) => {
         const parsed = swimMessageSchema.safeParse(body);
-        if (!parsed.success) return { status: 400, body: { error: 'invalid membership message', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) } };
+        if (!parsed.success)
+          return {
+            status: 400,
+            body: {
+              error: 'invalid membership message',
+              issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`),
+            },
+          };
         if (!this.membership) return { status: 503, body: { error: 'agent is booting' } };
         this.membership.view.setSelfLoad(this.load(), this.engineLoad(), this.requestRate());
         return { status: 200, body: this.membership.receive(parsed.data) };

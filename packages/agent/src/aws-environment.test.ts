@@ -21,7 +21,11 @@ const EC2_WORKER = {
   'placement/availability-zone': 'eu-west-1b',
   [`network/interfaces/macs/${MAC}/subnet-id`]: 'subnet-0123456789abcdef0',
   [`network/interfaces/macs/${MAC}/security-group-ids`]: 'sg-0aaa\nsg-0bbb',
-  'iam/info': JSON.stringify({ Code: 'Success', InstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/synkti-worker', InstanceProfileId: 'AIPA' }),
+  'iam/info': JSON.stringify({
+    Code: 'Success',
+    InstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/synkti-worker',
+    InstanceProfileId: 'AIPA',
+  }),
 };
 
 test('a worker launches its replacements like itself: AMI, subnet and zone, security groups, instance profile from its metadata', async () => {
@@ -49,7 +53,10 @@ test('the cluster config comes from SYNKTI_CLUSTER_CONFIG_FILE when set (EC2 boo
   assert.equal(readClusterConfig('#!/bin/bash\necho boot', { SYNKTI_CLUSTER_CONFIG_FILE: file }), '{"name":"prod"}');
   assert.equal(readClusterConfig('{"name":"local"}', {}), '{"name":"local"}');
   assert.throws(() => readClusterConfig(undefined, {}), { code: 'E_AGENT_CONFIG' });
-  assert.throws(() => readClusterConfig(undefined, { SYNKTI_CLUSTER_CONFIG_FILE: join(dir, 'missing.json') }), { code: 'E_AGENT_CONFIG', message: /missing\.json/ });
+  assert.throws(() => readClusterConfig(undefined, { SYNKTI_CLUSTER_CONFIG_FILE: join(dir, 'missing.json') }), {
+    code: 'E_AGENT_CONFIG',
+    message: /missing\.json/,
+  });
 });
 
 // A worker in zone a of a pool whose subnets span a, b and c (the cluster config's aws.subnets).
@@ -77,18 +84,41 @@ function fakeEc2(t: { after(fn: () => void): void }): FakeEc2 {
 test('a worker in zone a with config subnets a/b/c launches its replacement in the zone its zone order puts first (b), not its own', async (t) => {
   const ec2 = fakeEc2(t);
   const warnings: string[] = [];
-  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec({ subnets: ZONE_SUBNETS }), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(String(message)); } } });
+  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec({ subnets: ZONE_SUBNETS }), 'eu-west-1', {
+    client: ec2.client,
+    logger: {
+      warn: (_bindings, message) => {
+        warnings.push(String(message));
+      },
+    },
+  });
   // Its own subnet first, then the others: the Replacer's zones come from these.
-  assert.deepEqual(worker.subnets.map((s) => s.zone), ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
+  assert.deepEqual(
+    worker.subnets.map((s) => s.zone),
+    ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+  );
   const spec = withSubnetZones(awsSpec({ subnets: ZONE_SUBNETS }), worker.subnets);
   assert.deepEqual(spec.pools.worker!.zones, ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
   // This node (a) got a notice; a peer holds c: the spread rule puts b first, a (the notice's zone) last.
   const zoneOrder = placementZoneOrder({
-    zones: spec.pools.worker!.zones, role: 'worker', leaving: 'i-self', avoidZone: 'eu-west-1a', key: 'replace-i-self',
-    members: [{ id: 'i-self', zone: 'eu-west-1a', role: 'worker', state: 'ready' }, { id: 'i-peer', zone: 'eu-west-1c', role: 'worker', state: 'ready' }],
+    zones: spec.pools.worker!.zones,
+    role: 'worker',
+    leaving: 'i-self',
+    avoidZone: 'eu-west-1a',
+    key: 'replace-i-self',
+    members: [
+      { id: 'i-self', zone: 'eu-west-1a', role: 'worker', state: 'ready' },
+      { id: 'i-peer', zone: 'eu-west-1c', role: 'worker', state: 'ready' },
+    ],
   });
   assert.deepEqual(zoneOrder, ['eu-west-1b', 'eu-west-1c', 'eu-west-1a']);
-  const record = await worker.instances.launch({ tags: { SynktiCluster: 'prod', SynktiRole: 'worker' }, instanceType: 'g5.xlarge', lifecycle: 'spot', zoneOrder, clientToken: 'replace-i-self' });
+  const record = await worker.instances.launch({
+    tags: { SynktiCluster: 'prod', SynktiRole: 'worker' },
+    instanceType: 'g5.xlarge',
+    lifecycle: 'spot',
+    zoneOrder,
+    clientToken: 'replace-i-self',
+  });
   const runs = ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.SubnetId, 'subnet-0bbbbbbbbbbbbbbbb');
@@ -99,19 +129,39 @@ test('a worker in zone a with config subnets a/b/c launches its replacement in t
 test('a config without subnets keeps the worker in its own subnet and says so once', async (t) => {
   const ec2 = fakeEc2(t);
   const warnings: string[] = [];
-  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec(undefined), 'eu-west-1', { client: ec2.client, logger: { warn: (_bindings, message) => { warnings.push(String(message)); } } });
+  const worker = await awsProviderForWorker(metadata(WORKER_IN_A), awsSpec(undefined), 'eu-west-1', {
+    client: ec2.client,
+    logger: {
+      warn: (_bindings, message) => {
+        warnings.push(String(message));
+      },
+    },
+  });
   assert.deepEqual(worker.subnets, [ZONE_SUBNETS[0]]);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /zone only.*--subnet/);
-  const record = await worker.instances.launch({ tags: { SynktiCluster: 'prod', SynktiRole: 'worker' }, instanceType: 'g5.xlarge', lifecycle: 'spot', zoneOrder: ['eu-west-1b', 'eu-west-1a'] });
+  const record = await worker.instances.launch({
+    tags: { SynktiCluster: 'prod', SynktiRole: 'worker' },
+    instanceType: 'g5.xlarge',
+    lifecycle: 'spot',
+    zoneOrder: ['eu-west-1b', 'eu-west-1a'],
+  });
   assert.equal(record.zone, 'eu-west-1a');
   assert.equal(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.SubnetId, ZONE_SUBNETS[0]!.subnetId);
 });
 
 test('merged subnets: own first and once (metadata wins over a config entry naming it); configured pool zones are kept', () => {
   const own = ZONE_SUBNETS[0]!;
-  assert.deepEqual(mergeWorkerSubnets(own, [ZONE_SUBNETS[2]!, { subnetId: own.subnetId, zone: 'eu-west-1z' }, ZONE_SUBNETS[1]!, ZONE_SUBNETS[2]!]), [own, ZONE_SUBNETS[2], ZONE_SUBNETS[1]]);
-  const spec = validateCluster({ name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { worker: { count: 3, zones: ['eu-west-1b'] }, batch: { count: 1 } } });
+  assert.deepEqual(
+    mergeWorkerSubnets(own, [ZONE_SUBNETS[2]!, { subnetId: own.subnetId, zone: 'eu-west-1z' }, ZONE_SUBNETS[1]!, ZONE_SUBNETS[2]!]),
+    [own, ZONE_SUBNETS[2], ZONE_SUBNETS[1]],
+  );
+  const spec = validateCluster({
+    name: 'prod',
+    provider: 'aws',
+    region: 'eu-west-1',
+    pools: { worker: { count: 3, zones: ['eu-west-1b'] }, batch: { count: 1 } },
+  });
   const placed = withSubnetZones(spec, ZONE_SUBNETS);
   assert.deepEqual(placed.pools.worker!.zones, ['eu-west-1b']);
   assert.deepEqual(placed.pools.batch!.zones, ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);

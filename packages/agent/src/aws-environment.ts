@@ -1,13 +1,22 @@
 import { SynktiError, type ClusterSpec } from '@synkti/core';
 import type { StructuredLogger } from '@synkti/core/process-log';
-import { createAwsInstanceProvider, type AwsInstanceProviderOptions, type AwsSubnet, type ImdsClient, type InstanceProvider } from '@synkti/cloud';
+import {
+  createAwsInstanceProvider,
+  type AwsInstanceProviderOptions,
+  type AwsSubnet,
+  type ImdsClient,
+  type InstanceProvider,
+} from '@synkti/cloud';
 
 /**
  * How a worker on EC2 launches its replacements: like itself. The AMI, subnet, security
  * groups and instance profile come from its own instance metadata, so the cluster config
  * and the user data stay free of per-instance settings (one user data fits every worker).
  */
-export async function awsLaunchSettingsFromMetadata(metadata: Pick<ImdsClient, 'read'>, region: string): Promise<AwsInstanceProviderOptions> {
+export async function awsLaunchSettingsFromMetadata(
+  metadata: Pick<ImdsClient, 'read'>,
+  region: string,
+): Promise<AwsInstanceProviderOptions> {
   const required = async (path: string): Promise<string> => {
     const value = await metadata.read(path);
     if (!value) {
@@ -29,14 +38,21 @@ export async function awsLaunchSettingsFromMetadata(metadata: Pick<ImdsClient, '
       const arn = (JSON.parse(iamInfo) as { InstanceProfileArn?: unknown }).InstanceProfileArn;
       if (typeof arn === 'string') iamInstanceProfile = arn;
     } catch {
-      throw new SynktiError('E_AGENT_METADATA', 'instance metadata iam/info is not JSON', { hint: 'the instance metadata service answered something unexpected' });
+      throw new SynktiError('E_AGENT_METADATA', 'instance metadata iam/info is not JSON', {
+        hint: 'the instance metadata service answered something unexpected',
+      });
     }
   }
   return {
     imageId,
     region,
     subnets: [{ subnetId, zone }],
-    securityGroupIds: groups ? groups.split('\n').map((g) => g.trim()).filter(Boolean) : undefined,
+    securityGroupIds: groups
+      ? groups
+          .split('\n')
+          .map((g) => g.trim())
+          .filter(Boolean)
+      : undefined,
     iamInstanceProfile,
   };
 }
@@ -69,12 +85,20 @@ export interface AwsWorkerProviderOptions {
 }
 
 /** The EC2 provider a worker uses for membership listing and replacements, with the subnets it may launch into. */
-export async function awsProviderForWorker(metadata: Pick<ImdsClient, 'read'>, spec: ClusterSpec, region: string, options: AwsWorkerProviderOptions = {}): Promise<{ instances: InstanceProvider; subnets: AwsSubnet[] }> {
+export async function awsProviderForWorker(
+  metadata: Pick<ImdsClient, 'read'>,
+  spec: ClusterSpec,
+  region: string,
+  options: AwsWorkerProviderOptions = {},
+): Promise<{ instances: InstanceProvider; subnets: AwsSubnet[] }> {
   const settings = await awsLaunchSettingsFromMetadata(metadata, region);
   const own = settings.subnets![0]!;
   const subnets = mergeWorkerSubnets(own, spec.aws?.subnets);
   if (subnets.length === 1) {
-    options.logger?.warn({ subnet: own.subnetId, zone: own.zone }, 'the cluster config lists no subnets: replacements launch in this worker\'s zone only (render the boot script with --subnet <id>:<zone> for each of the pool\'s zones)');
+    options.logger?.warn(
+      { subnet: own.subnetId, zone: own.zone },
+      "the cluster config lists no subnets: replacements launch in this worker's zone only (render the boot script with --subnet <id>:<zone> for each of the pool's zones)",
+    );
   }
   return { instances: createAwsInstanceProvider({ ...settings, subnets, region: spec.region ?? region, client: options.client }), subnets };
 }
@@ -88,5 +112,8 @@ export async function awsProviderForWorker(metadata: Pick<ImdsClient, 'read'>, s
 export function withSubnetZones(spec: ClusterSpec, subnets: readonly AwsSubnet[]): ClusterSpec {
   const zones = [...new Set(subnets.map((s) => s.zone))];
   if (zones.length === 0) return spec;
-  return { ...spec, pools: Object.fromEntries(Object.entries(spec.pools).map(([role, pool]) => [role, pool.zones ? pool : { ...pool, zones }])) };
+  return {
+    ...spec,
+    pools: Object.fromEntries(Object.entries(spec.pools).map(([role, pool]) => [role, pool.zones ? pool : { ...pool, zones }])),
+  };
 }

@@ -9,10 +9,22 @@ function countingMetadata(fail = false): { client: ImdsClient; reads: Record<str
   const reads = { identity: 0, tags: 0, identityProof: 0, userData: 0 };
   const client = {
     read: () => Promise.resolve(undefined),
-    identity: () => { reads.identity++; return Promise.resolve({ instanceId: 'i-1', instanceType: 't3.small', region: 'local', zone: 'local-a', privateIp: '127.0.0.1' }); },
-    tags: () => { reads.tags++; return fail ? Promise.reject(new Error('tags unavailable')) : Promise.resolve({ SynktiCluster: `c${reads.tags}` }); },
-    identityProof: () => { reads.identityProof++; return Promise.resolve({ proof: { kind: 'cloud-ed25519', document: 'd', signature: 's' }, trust: {} }); },
-    userData: () => { reads.userData++; return Promise.resolve('config'); },
+    identity: () => {
+      reads.identity++;
+      return Promise.resolve({ instanceId: 'i-1', instanceType: 't3.small', region: 'local', zone: 'local-a', privateIp: '127.0.0.1' });
+    },
+    tags: () => {
+      reads.tags++;
+      return fail ? Promise.reject(new Error('tags unavailable')) : Promise.resolve({ SynktiCluster: `c${reads.tags}` });
+    },
+    identityProof: () => {
+      reads.identityProof++;
+      return Promise.resolve({ proof: { kind: 'cloud-ed25519', document: 'd', signature: 's' }, trust: {} });
+    },
+    userData: () => {
+      reads.userData++;
+      return Promise.resolve('config');
+    },
     interruptionNotice: () => Promise.resolve(null),
     rebalanceRecommendation: () => Promise.resolve(null),
   } as unknown as ImdsClient;
@@ -35,9 +47,11 @@ test('the boot reads start at once, the identity is read once, and later tag rea
   assert.equal(reads.identityProof, 2);
 });
 
-test('a prefetch that fails is the first caller\'s error, not an unhandled rejection', async (t) => {
+test("a prefetch that fails is the first caller's error, not an unhandled rejection", async (t) => {
   const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
   process.on('unhandledRejection', onUnhandled);
   t.after(() => process.off('unhandledRejection', onUnhandled));
   const { client } = countingMetadata(true);

@@ -12,11 +12,16 @@ export function readClusterConfig(userData: string | undefined, env: NodeJS.Proc
     try {
       return readFileSync(file, 'utf8');
     } catch (error) {
-      throw new SynktiError('E_AGENT_CONFIG', `cannot read the cluster config ${file}`, { cause: error, hint: 'check SYNKTI_CLUSTER_CONFIG_FILE (the boot script writes /etc/synkti/cluster.json)' });
+      throw new SynktiError('E_AGENT_CONFIG', `cannot read the cluster config ${file}`, {
+        cause: error,
+        hint: 'check SYNKTI_CLUSTER_CONFIG_FILE (the boot script writes /etc/synkti/cluster.json)',
+      });
     }
   }
   if (!userData) {
-    throw new SynktiError('E_AGENT_CONFIG', 'this instance has no user data with the cluster config', { hint: 'launch workers with `synkti up` or `synkti worker launch`' });
+    throw new SynktiError('E_AGENT_CONFIG', 'this instance has no user data with the cluster config', {
+      hint: 'launch workers with `synkti up` or `synkti worker launch`',
+    });
   }
   return userData;
 }

@@ -26,10 +26,14 @@ const CLUSTER = 'dash';
 /** The cloud's tag index, in memory: what agents list to find their first peers. */
 class MemoryCloud implements InstanceProvider {
   records: InstanceRecord[] = [];
-  async launch(): Promise<InstanceRecord> { throw new Error('not in this test'); }
+  async launch(): Promise<InstanceRecord> {
+    throw new Error('not in this test');
+  }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     const states = filter.states ?? ['pending', 'running', 'shutting-down'];
-    return { items: this.records.filter((r) => states.includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    return {
+      items: this.records.filter((r) => states.includes(r.state) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)),
+    };
   }
   async terminate(): Promise<void> {}
   async tag(): Promise<void> {}
@@ -39,7 +43,10 @@ class MemoryCloud implements InstanceProvider {
 }
 
 /** Three real agents in this process (real HTTP APIs on 127.0.0.1, real gossip). */
-async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard = {}): Promise<{ agents: Agent[]; urls: string[]; cloud: MemoryCloud }> {
+async function startFleet(
+  t: { after: (fn: () => unknown) => void },
+  dashboard = {},
+): Promise<{ agents: Agent[]; urls: string[]; cloud: MemoryCloud }> {
   const cloud = new MemoryCloud();
   const quiet = createLogger({}, { write() {} });
   const agents: Agent[] = [];
@@ -47,26 +54,46 @@ async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard =
   for (let i = 0; i < 3; i++) {
     const port = await freeLoopbackPort();
     const record: InstanceRecord = {
-      id: `i-dash${i}`, state: 'running', privateIp: '127.0.0.1', instanceType: 'local.small', zone: `local-${'abc'[i]}`, lifecycle: 'spot',
-      launchedAt: Date.now() + i, tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_PORT_AGENT]: String(port) },
+      id: `i-dash${i}`,
+      state: 'running',
+      privateIp: '127.0.0.1',
+      instanceType: 'local.small',
+      zone: `local-${'abc'[i]}`,
+      lifecycle: 'spot',
+      launchedAt: Date.now() + i,
+      tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_PORT_AGENT]: String(port) },
     };
     cloud.records.push(record);
     const agent = new Agent({
-      cluster: CLUSTER, metadata: metadataOfRecord(record), instances: cloud, secret: SECRET,
+      cluster: CLUSTER,
+      metadata: metadataOfRecord(record),
+      instances: cloud,
+      secret: SECRET,
       // Three agents share this one process, so under heavy load (two busy loops, load ~30) the
       // first /dashboard/ request (tsx compiling the dashboard package) stalls all of them for
       // seconds. So: a silent member stays 30 s (not 1 s; else peers are "crashed", then rejoin,
       // and the graceful leave checked below is not what the timeline shows; a graceful stop
       // leaves at once either way), and a peer's /status may take 10 s (not the 800 ms default,
       // else peers show "unreachable" until load eases).
-      defaultPorts: { agent: port, router: 1, workload: 2 }, gossipIntervalMs: 100, failureTimeoutMs: 30_000, listIntervalMs: 500,
-      dashboard: { provider: 'local', pools: { worker: { instanceType: 'local.small', lifecycle: 'spot' } }, intervalMs: 100, peerTimeoutMs: 10_000, ...dashboard },
+      defaultPorts: { agent: port, router: 1, workload: 2 },
+      gossipIntervalMs: 100,
+      failureTimeoutMs: 30_000,
+      listIntervalMs: 500,
+      dashboard: {
+        provider: 'local',
+        pools: { worker: { instanceType: 'local.small', lifecycle: 'spot' } },
+        intervalMs: 100,
+        peerTimeoutMs: 10_000,
+        ...dashboard,
+      },
       logger: quiet,
     });
     agents.push(agent);
     urls.push(`http://127.0.0.1:${port}`);
   }
-  t.after(async () => { await Promise.all(agents.map((a) => a.stop())); });
+  t.after(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+  });
   await Promise.all(agents.map((a) => a.boot()));
   await Promise.all(agents.map((a) => a.markReady()));
   return { agents, urls, cloud };
@@ -76,7 +103,12 @@ async function startFleet(t: { after: (fn: () => unknown) => void }, dashboard =
  * Reads an SSE stream until a snapshot satisfies `done`, or `timeoutMs` passes (only a "did it
  * hang" bound: the wait ends on the event; callers assert on the last snapshot either way).
  */
-async function streamUntil(url: string, headers: Record<string, string>, done: (s: DashboardSnapshot) => boolean, timeoutMs = 60_000): Promise<{ last: DashboardSnapshot | undefined; contentType: string | null }> {
+async function streamUntil(
+  url: string,
+  headers: Record<string, string>,
+  done: (s: DashboardSnapshot) => boolean,
+  timeoutMs = 60_000,
+): Promise<{ last: DashboardSnapshot | undefined; contentType: string | null }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let last: DashboardSnapshot | undefined;
@@ -110,7 +142,7 @@ async function streamUntil(url: string, headers: Record<string, string>, done: (
 
 // 30 s timed out at load ~30 (two busy loops on 2 cores): three agents boot and gossip in this
 // one process. Every wait below ends on an event (a response, a snapshot); this is a hang bound.
-test('any agent serves the whole fleet\'s dashboard behind the cluster secret', { timeout: 300_000 }, async (t) => {
+test("any agent serves the whole fleet's dashboard behind the cluster secret", { timeout: 300_000 }, async (t) => {
   // The mount loads the dashboard on the first /dashboard/ request; under tsx that compiles
   // it synchronously, stalling this process (its three agents and the client) for tens of
   // seconds at load 10-20, long enough for a loopback connect to time out. A release runs
@@ -128,10 +160,18 @@ test('any agent serves the whole fleet\'s dashboard behind the cluster secret', 
   assert.equal((await fetchFresh(`${base}/dashboard/events`)).status, 401);
   assert.equal((await fetchFresh(`${base}/dashboard/api/snapshot`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
   assert.equal((await fetchFresh(`${base}/status`)).status, 401);
-  assert.equal((await fetchFresh(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: 'guess' }), redirect: 'manual' })).status, 401);
+  assert.equal(
+    (await fetchFresh(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: 'guess' }), redirect: 'manual' }))
+      .status,
+    401,
+  );
 
   // Sign-in: the secret in the form's body (never in a URL) sets an HttpOnly session cookie.
-  const signIn = await fetchFresh(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ secret: SECRET }), redirect: 'manual' });
+  const signIn = await fetchFresh(`${base}/dashboard/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ secret: SECRET }),
+    redirect: 'manual',
+  });
   assert.equal(signIn.status, 303);
   assert.equal(signIn.headers.get('location'), '/dashboard/');
   const setCookie = signIn.headers.get('set-cookie') ?? '';
@@ -144,11 +184,15 @@ test('any agent serves the whole fleet\'s dashboard behind the cluster secret', 
   assert.match(html, /<title>Synkti dashboard<\/title>/);
   const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(script, 'relative asset URLs');
-  assert.equal((await fetchFresh(`${base}/dashboard/${script}`, { headers: { cookie } })).status, 200, 'the bundle is served by the agent (no CDN)');
+  assert.equal(
+    (await fetchFresh(`${base}/dashboard/${script}`, { headers: { cookie } })).status,
+    200,
+    'the bundle is served by the agent (no CDN)',
+  );
 
   // A one-time link minted with the Bearer secret (what a script hands a browser).
   const minted = await fetchFresh(`${base}/dashboard/login-link`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } });
-  const { loginPath } = await minted.json() as { loginPath: string };
+  const { loginPath } = (await minted.json()) as { loginPath: string };
   assert.ok(!loginPath.includes(SECRET));
   assert.equal((await fetchFresh(`${base}${loginPath}`, { redirect: 'manual' })).status, 303);
   assert.equal((await fetchFresh(`${base}${loginPath}`, { redirect: 'manual' })).status, 401, 'the link works once');
@@ -157,18 +201,31 @@ test('any agent serves the whole fleet\'s dashboard behind the cluster secret', 
   // The stream lists the whole fleet, as this node learns it from its peers.
   const ids = cloud.records.map((r) => r.id);
   const fleetAt = performance.now();
-  const { last, contentType } = await streamUntil(`${base}/dashboard/events`, { cookie }, (s) => s.nodes.length === 3 && s.nodes.every((n) => n.state === 'ready' && n.members === 3));
-  t.diagnostic(`fleet of 3 seen after ${(performance.now() - fleetAt).toFixed(0)} ms: ${JSON.stringify(last?.nodes.map((n) => [n.id, n.state, n.members]))}`);
+  const { last, contentType } = await streamUntil(
+    `${base}/dashboard/events`,
+    { cookie },
+    (s) => s.nodes.length === 3 && s.nodes.every((n) => n.state === 'ready' && n.members === 3),
+  );
+  t.diagnostic(
+    `fleet of 3 seen after ${(performance.now() - fleetAt).toFixed(0)} ms: ${JSON.stringify(last?.nodes.map((n) => [n.id, n.state, n.members]))}`,
+  );
   assert.match(String(contentType), /text\/event-stream/);
   assert.ok(last, 'a snapshot arrived');
   assert.equal(last.cluster, CLUSTER);
   assert.equal(last.provider, 'local');
-  assert.deepEqual(last.nodes.map((n) => n.id), ids, 'oldest first');
-  assert.deepEqual(last.nodes.map((n) => [n.state, n.role, n.zone, n.members, n.lifecycle, n.instanceType]), [
-    ['ready', 'worker', 'local-a', 3, 'spot', 'local.small'],
-    ['ready', 'worker', 'local-b', 3, 'spot', 'local.small'],
-    ['ready', 'worker', 'local-c', 3, 'spot', 'local.small'],
-  ]);
+  assert.deepEqual(
+    last.nodes.map((n) => n.id),
+    ids,
+    'oldest first',
+  );
+  assert.deepEqual(
+    last.nodes.map((n) => [n.state, n.role, n.zone, n.members, n.lifecycle, n.instanceType]),
+    [
+      ['ready', 'worker', 'local-a', 3, 'spot', 'local.small'],
+      ['ready', 'worker', 'local-b', 3, 'spot', 'local.small'],
+      ['ready', 'worker', 'local-c', 3, 'spot', 'local.small'],
+    ],
+  );
   assert.ok(last.cost.usdPerHour > 0 && last.cost.usdPerHour < last.cost.onDemandUsdPerHour, 'priced from the pools');
   assert.equal(last.timeline[0]?.kind, 'watch');
   assert.deepEqual(last.warnings, []);
@@ -179,9 +236,17 @@ test('any agent serves the whole fleet\'s dashboard behind the cluster secret', 
   t.diagnostic(`a node stopped in ${(performance.now() - stopAt).toFixed(0)} ms`);
   const leftAt = performance.now();
   const after = await streamUntil(`${base}/dashboard/events`, { cookie }, (s) => s.nodes.length === 2);
-  t.diagnostic(`fleet of 2 seen after ${(performance.now() - leftAt).toFixed(0)} ms: ${JSON.stringify(after.last?.nodes.map((n) => [n.id, n.state, n.members]))}`);
-  assert.deepEqual(after.last?.nodes.map((n) => n.id), ids.slice(1));
-  assert.ok(after.last?.timeline.some((e) => e.node === ids[0] && e.kind === 'stopped'), JSON.stringify(after.last?.timeline));
+  t.diagnostic(
+    `fleet of 2 seen after ${(performance.now() - leftAt).toFixed(0)} ms: ${JSON.stringify(after.last?.nodes.map((n) => [n.id, n.state, n.members]))}`,
+  );
+  assert.deepEqual(
+    after.last?.nodes.map((n) => n.id),
+    ids.slice(1),
+  );
+  assert.ok(
+    after.last?.timeline.some((e) => e.node === ids[0] && e.kind === 'stopped'),
+    JSON.stringify(after.last?.timeline),
+  );
 });
 
 test('dashboard: false leaves /dashboard behind the plain Bearer check', async (t) => {
@@ -193,21 +258,49 @@ test('dashboard: false leaves /dashboard behind the plain Bearer check', async (
 });
 
 function member(id: string, extra: Partial<Member> = {}): Member {
-  return { id, role: 'worker', zone: 'local-a', address: '127.0.0.1', agentPort: 1, routerPort: 2, workloadPort: 3, state: 'ready', incarnation: 1, version: 1, load: 0, ...extra };
+  return {
+    id,
+    role: 'worker',
+    zone: 'local-a',
+    address: '127.0.0.1',
+    agentPort: 1,
+    routerPort: 2,
+    workloadPort: 3,
+    state: 'ready',
+    incarnation: 1,
+    version: 1,
+    load: 0,
+    ...extra,
+  };
 }
 
 test('members that leave the view: preempted with a notice, lost without one, left when stopped; looking stops when nobody watches', async (t) => {
-  let members = [member('i-self'), member('i-spot', { incarnation: 2, noticeDeadline: Date.now() + 5000 }), member('i-gone', { incarnation: 3 }), member('i-quit', { incarnation: 4 })];
+  let members = [
+    member('i-self'),
+    member('i-spot', { incarnation: 2, noticeDeadline: Date.now() + 5000 }),
+    member('i-gone', { incarnation: 3 }),
+    member('i-quit', { incarnation: 4 }),
+  ];
   const lostListeners: ((m: Member) => void)[] = [];
   let statusCalls = 0;
   const mount = new AgentDashboardMount({
-    cluster: 'c', secret: SECRET, provider: 'local', intervalMs: 50, idleStopMs: 300, peerTimeoutMs: 200,
+    cluster: 'c',
+    secret: SECRET,
+    provider: 'local',
+    intervalMs: 50,
+    idleStopMs: 300,
+    peerTimeoutMs: 200,
     agent: {
       selfId: 'i-self',
       members: () => members,
-      status: () => { statusCalls += 1; return { id: 'i-self', role: 'worker', zone: 'local-a', state: 'ready', uptimeMs: 1, load: 0, members: [] }; },
+      status: () => {
+        statusCalls += 1;
+        return { id: 'i-self', role: 'worker', zone: 'local-a', state: 'ready', uptimeMs: 1, load: 0, members: [] };
+      },
       metricsText: async () => undefined,
-      onMemberLost: (listener) => { lostListeners.push(listener); },
+      onMemberLost: (listener) => {
+        lostListeners.push(listener);
+      },
     },
   });
   t.after(() => mount.stop());
@@ -219,10 +312,16 @@ test('members that leave the view: preempted with a notice, lost without one, le
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((r) => server.close(r)));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const snapshot = async (): Promise<DashboardSnapshot> => (await fetchFresh(`${base}/dashboard/api/snapshot`, { headers: { authorization: `Bearer ${SECRET}` } })).json() as Promise<DashboardSnapshot>;
+  const snapshot = async (): Promise<DashboardSnapshot> =>
+    (
+      await fetchFresh(`${base}/dashboard/api/snapshot`, { headers: { authorization: `Bearer ${SECRET}` } })
+    ).json() as Promise<DashboardSnapshot>;
 
   assert.equal(mount.watched, false, 'nothing is looked at before the first request');
-  assert.deepEqual((await snapshot()).nodes.map((n) => n.id), ['i-self', 'i-spot', 'i-gone', 'i-quit']);
+  assert.deepEqual(
+    (await snapshot()).nodes.map((n) => n.id),
+    ['i-self', 'i-spot', 'i-gone', 'i-quit'],
+  );
   assert.equal(mount.watched, true);
   // i-quit leaves gracefully (membership reports its last state, stopped); i-spot (noticed) and i-gone vanish.
   lostListeners.forEach((l) => l(member('i-quit', { state: 'stopped' })));

@@ -83,7 +83,8 @@ export function membershipFleetSource(options: AgentDashboardMountOptions): Flee
     lost.set(member.id, { member, at: now });
     for (const [id, l] of lost) if (now - l.at > DEPARTED_KEEP_MS) lost.delete(id);
   });
-  const endReason = (m: Member): string => (m.noticeDeadline !== undefined ? REASON_SPOT : m.state === 'stopped' ? REASON_LEFT : REASON_LOST);
+  const endReason = (m: Member): string =>
+    m.noticeDeadline !== undefined ? REASON_SPOT : m.state === 'stopped' ? REASON_LEFT : REASON_LOST;
   const toRecord = (m: Member, state: InstanceRecord['state'] = 'running', stateReason?: string): InstanceRecord => {
     const pool = options.pools?.[m.role];
     return {
@@ -95,7 +96,12 @@ export function membershipFleetSource(options: AgentDashboardMountOptions): Flee
       zone: m.zone,
       lifecycle: pool?.lifecycle === 'spot' ? 'spot' : 'on-demand',
       launchedAt: m.incarnation,
-      tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: m.role, [TAG_PORT_AGENT]: String(m.agentPort), ...(m.replaces ? { [TAG_REPLACES]: m.replaces } : {}) },
+      tags: {
+        [TAG_CLUSTER]: cluster,
+        [TAG_ROLE]: m.role,
+        [TAG_PORT_AGENT]: String(m.agentPort),
+        ...(m.replaces ? { [TAG_REPLACES]: m.replaces } : {}),
+      },
     };
   };
   const ask = async (record: InstanceRecord, path: string): Promise<Response | undefined> => {
@@ -215,12 +221,15 @@ export class AgentDashboardMount {
         signInHint: 'sign in with the cluster secret',
       });
       const idleStopMs = o.idleStopMs ?? 60_000;
-      this.idleTimer = setInterval(() => {
-        if (this.watching && handler.streamCount === 0 && Date.now() - this.lastRequestAt > idleStopMs) {
-          aggregator.stop();
-          this.watching = undefined;
-        }
-      }, Math.max(250, idleStopMs / 4)).unref();
+      this.idleTimer = setInterval(
+        () => {
+          if (this.watching && handler.streamCount === 0 && Date.now() - this.lastRequestAt > idleStopMs) {
+            aggregator.stop();
+            this.watching = undefined;
+          }
+        },
+        Math.max(250, idleStopMs / 4),
+      ).unref();
       return { handler, aggregator };
     })();
     return this.loading;

@@ -4,7 +4,11 @@ import { createLogger } from './logger.ts';
 
 test('agent log lines carry ISO-8601 UTC time with milliseconds, and no secret', async () => {
   const lines: string[] = [];
-  const sink = { write: (text: string) => { lines.push(text); } };
+  const sink = {
+    write: (text: string) => {
+      lines.push(text);
+    },
+  };
   const logger = createLogger({ node: 'i-test' }, sink);
   const before = Date.now();
   // warn: the suite may run with SYNKTI_LOG_LEVEL=warn.

@@ -35,7 +35,10 @@ async function main(): Promise<void> {
     loadBalancer = awsLoadBalancer({ spec, region: (await metadata.identity()).region, logger });
   } else if (spec.provider === 'local') {
     const stateDir = process.env.SYNKTI_LOCAL_STATE_DIR;
-    if (!stateDir) throw new SynktiError('E_AGENT_CONFIG', 'SYNKTI_LOCAL_STATE_DIR is not set', { hint: 'local instances are started by the local cloud, which sets it' });
+    if (!stateDir)
+      throw new SynktiError('E_AGENT_CONFIG', 'SYNKTI_LOCAL_STATE_DIR is not set', {
+        hint: 'local instances are started by the local cloud, which sets it',
+      });
     const cloud = createLocalCloud({ stateDir });
     instances = cloud.instances;
     close = () => cloud.close();
@@ -88,10 +91,19 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
-    runtime.shutdown().then(() => runtime.drained()).then(() => { close(); process.exit(0); }, (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    });
+    runtime
+      .shutdown()
+      .then(() => runtime.drained())
+      .then(
+        () => {
+          close();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -101,7 +113,12 @@ async function main(): Promise<void> {
       shuttingDown = true;
       // The load balancer exit may still be retrying inside the drain budget: let it end (bounded).
       const settled = Promise.race([runtime.drained(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
-      void settled.finally(() => setTimeout(() => { close(); process.exit(0); }, 200).unref());
+      void settled.finally(() =>
+        setTimeout(() => {
+          close();
+          process.exit(0);
+        }, 200).unref(),
+      );
     }
   });
 
@@ -127,7 +144,7 @@ function workloadLogPath(provider: string, instanceId: string): string | undefin
 }
 
 main().catch((error: unknown) => {
-  const message = isSynktiError(error) ? error.toUserString() : (error as Error)?.stack ?? String(error);
+  const message = isSynktiError(error) ? error.toUserString() : ((error as Error)?.stack ?? String(error));
   process.stderr.write(`synkti-agent: ${message}\n`);
   process.exit(1);
 });

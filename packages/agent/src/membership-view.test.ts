@@ -3,12 +3,30 @@ import assert from 'node:assert/strict';
 import { MembershipView, membershipBaseline, type Member } from './membership-view.ts';
 
 function member(id: string, overrides: Partial<Member> = {}): Member {
-  return { id, role: 'worker', zone: 'local-a', address: '127.0.0.1', agentPort: 7000, routerPort: 8000, workloadPort: 9000, state: 'ready', incarnation: 1, version: 0, load: 0, ...overrides };
+  return {
+    id,
+    role: 'worker',
+    zone: 'local-a',
+    address: '127.0.0.1',
+    agentPort: 7000,
+    routerPort: 8000,
+    workloadPort: 9000,
+    state: 'ready',
+    incarnation: 1,
+    version: 0,
+    load: 0,
+    ...overrides,
+  };
 }
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 test('alive updates add members; only newer versions replace them', () => {
@@ -32,7 +50,10 @@ test('a suspect is due at its deadline unless a newer version refutes it', () =>
   c.advance(4999);
   assert.deepEqual(a.dueSuspects(), []);
   c.advance(1);
-  assert.deepEqual(a.dueSuspects().map((m) => m.id), ['i-b']);
+  assert.deepEqual(
+    a.dueSuspects().map((m) => m.id),
+    ['i-b'],
+  );
   assert.equal(a.declareDead('i-b')?.id, 'i-b');
   assert.deepEqual(a.memberIds(), ['i-a', 'i-c']);
   assert.equal(a.isSuspect('i-c'), false);
@@ -96,7 +117,7 @@ test('views over a shared baseline see the baseline plus their own changes only'
   assert.deepEqual(b.memberIds(), ['i-a', 'i-b', 'i-c'], 'the other view is untouched');
   const seen = new Set<string>();
   let n = 0;
-  const random = (): number => ((n++ * 0.37) % 1);
+  const random = (): number => (n++ * 0.37) % 1;
   for (let i = 0; i < 50; i++) seen.add(a.randomMemberId(random)!);
   assert.deepEqual([...seen].sort(), ['i-b', 'i-d'], 'random picks never return self or the dead');
 });

@@ -23,11 +23,13 @@ export const memberSchema = z.object({
   /** In-flight requests through this node's router, as last heard from the node itself (not versioned). */
   load: z.number().nonnegative(),
   /** Its inference engine's scheduler load (vLLM metrics), as last heard from the node itself (not versioned, like load). */
-  engine: z.object({
-    running: z.number().nonnegative().max(1e6),
-    waiting: z.number().nonnegative().max(1e6),
-    kvCacheUsage: z.number().min(0).max(1).optional(),
-  }).optional(),
+  engine: z
+    .object({
+      running: z.number().nonnegative().max(1e6),
+      waiting: z.number().nonnegative().max(1e6),
+      kvCacheUsage: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
   /** Requests per second its router answered over the last seconds (not versioned, like load): what `targetRps` scales on. */
   rps: z.number().nonnegative().max(1e7).optional(),
   /** Set once the node has an interruption notice: its deadline (epoch ms). */
@@ -45,10 +47,17 @@ export const memberSchema = z.object({
 });
 export type Member = z.infer<typeof memberSchema>;
 
-export interface MemberVersion { id: string; incarnation: number; version: number }
+export interface MemberVersion {
+  id: string;
+  incarnation: number;
+  version: number;
+}
 
 function sameEngine(a: Member['engine'], b: Member['engine']): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.running === b.running && a.waiting === b.waiting && a.kvCacheUsage === b.kvCacheUsage);
+  return (
+    a === b ||
+    (a !== undefined && b !== undefined && a.running === b.running && a.waiting === b.waiting && a.kvCacheUsage === b.kvCacheUsage)
+  );
 }
 
 /** Is `a` a later version of an entry than `b`? */
@@ -60,7 +69,11 @@ function versionOf(member: Member): MemberVersion {
   return { id: member.id, incarnation: member.incarnation, version: member.version };
 }
 
-interface Tombstone { incarnation: number; version: number; at: number }
+interface Tombstone {
+  incarnation: number;
+  version: number;
+  at: number;
+}
 
 /**
  * How far past a member's known version a claim about it (suspect, dead) may reach. A
@@ -76,7 +89,10 @@ export const MAX_INCARNATION_SKEW_MS = 10 * 60_000;
  * incarnation we know (a new one is learned from the member's own entry) and at most
  * MAX_VERSION_JUMP versions ahead. Older claims are stale and harmless.
  */
-export function claimWithinBounds(claim: { incarnation: number; version: number }, current: { incarnation: number; version: number }): boolean {
+export function claimWithinBounds(
+  claim: { incarnation: number; version: number },
+  current: { incarnation: number; version: number },
+): boolean {
   if (claim.incarnation > current.incarnation) return false;
   if (claim.incarnation < current.incarnation) return true;
   return claim.version - current.version <= MAX_VERSION_JUMP;
@@ -246,7 +262,8 @@ export class MembershipView {
   applyFrom(member: Member): ApplyResult {
     const current = this.get(member.id);
     if (current && member.id !== this.selfId && !isNewer(member, current) && !isNewer(current, member)) {
-      if (current.load !== member.load || current.rps !== member.rps || !sameEngine(current.engine, member.engine)) this.put({ ...current, load: member.load, engine: member.engine, rps: member.rps });
+      if (current.load !== member.load || current.rps !== member.rps || !sameEngine(current.engine, member.engine))
+        this.put({ ...current, load: member.load, engine: member.engine, rps: member.rps });
       return { changed: false };
     }
     return this.applyAlive(member);
@@ -333,7 +350,8 @@ export class MembershipView {
     if (!this.isAboutCurrentSelf(version)) return { changed: false, refute: false };
     // Any rumour of our death is refuted, whatever incarnation it names (a forged one too).
     // Above its version only when it is about this incarnation and within bounds.
-    const above = version.incarnation === this.self.incarnation && version.version - this.self.version <= MAX_VERSION_JUMP ? version.version : 0;
+    const above =
+      version.incarnation === this.self.incarnation && version.version - this.self.version <= MAX_VERSION_JUMP ? version.version : 0;
     return { changed: false, refute: true, refuteAbove: above };
   }
 

@@ -93,8 +93,12 @@ export class Membership {
     });
   }
 
-  get gossipIntervalMs(): number { return this.options.gossipIntervalMs ?? 1000; }
-  get listIntervalMs(): number { return this.options.listIntervalMs ?? 15_000; }
+  get gossipIntervalMs(): number {
+    return this.options.gossipIntervalMs ?? 1000;
+  }
+  get listIntervalMs(): number {
+    return this.options.listIntervalMs ?? 15_000;
+  }
 
   /** First contact: list one page of the cloud and sync full state with a few of the instances found. */
   async join(): Promise<void> {
@@ -133,12 +137,15 @@ export class Membership {
   }
 
   private scheduleList(): void {
-    this.listTimer = setTimeout(() => {
-      const due = isListDue(this.election, this.view, this.lastListAt, this.clock(), this.listIntervalMs);
-      void (due ? this.listCloud() : Promise.resolve()).finally(() => {
-        if (this.running) this.scheduleList();
-      });
-    }, listDelayMs(this.listIntervalMs, this.view.size <= 1, this.random)).unref();
+    this.listTimer = setTimeout(
+      () => {
+        const due = isListDue(this.election, this.view, this.lastListAt, this.clock(), this.listIntervalMs);
+        void (due ? this.listCloud() : Promise.resolve()).finally(() => {
+          if (this.running) this.scheduleList();
+        });
+      },
+      listDelayMs(this.listIntervalMs, this.view.size <= 1, this.random),
+    ).unref();
   }
 
   /**
@@ -188,7 +195,8 @@ export class Membership {
         // partition buries the other side while it runs on; the sync tells them, they refute
         // with a newer incarnation and rejoin. Skipping them kept a healed partition split
         // until the tombstones expired (2 min; tests/network-faults.test.ts).
-        const unknown = records.filter((r) => r.id !== this.view.selfId && !this.view.has(r.id))
+        const unknown = records
+          .filter((r) => r.id !== this.view.selfId && !this.view.has(r.id))
           .sort((a, b) => Number(this.view.isDead(a.id)) - Number(this.view.isDead(b.id)));
         const contacts = unknown.slice(0, MAX_CONTACTS_PER_LIST).map((r) => this.swim.syncTo(this.refOf(r), true));
         this.options.onCloudList?.(records);

@@ -25,13 +25,26 @@ class HeldCloud implements InstanceProvider {
   private released = false;
   async launch(request: LaunchSpec): Promise<InstanceRecord> {
     this.launches.push(request);
-    if (!this.released) await new Promise<void>((resolve) => { this.release = resolve; });
+    if (!this.released)
+      await new Promise<void>((resolve) => {
+        this.release = resolve;
+      });
     return { ...this.records[0]!, id: 'i-replacement', tags: { ...request.tags } };
   }
-  releaseLaunches(): void { this.released = true; this.release?.(); }
+  releaseLaunches(): void {
+    this.released = true;
+    this.release?.();
+  }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     const states = filter.states ?? ['pending', 'running', 'shutting-down'];
-    return { items: this.records.filter((r) => states.includes(r.state) && (!filter.ids || filter.ids.includes(r.id)) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    return {
+      items: this.records.filter(
+        (r) =>
+          states.includes(r.state) &&
+          (!filter.ids || filter.ids.includes(r.id)) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v),
+      ),
+    };
   }
   async terminate(): Promise<void> {}
   async tag(): Promise<void> {}
@@ -46,24 +59,59 @@ async function until(what: string, condition: () => boolean, timeoutMs = 10_000)
   }
 }
 
-async function node(t: { after: (fn: () => unknown) => void }, cluster: string, input: Record<string, unknown>, member: LoadBalancerMember) {
+async function node(
+  t: { after: (fn: () => unknown) => void },
+  cluster: string,
+  input: Record<string, unknown>,
+  member: LoadBalancerMember,
+) {
   const port = await freeLoopbackPort();
   const cloud = new HeldCloud();
   const record: InstanceRecord = {
-    id: 'i-0123456789abcdef0', state: 'running', instanceType: 'local.small', lifecycle: 'spot', zone: 'local-a', privateIp: '127.0.0.1',
-    launchedAt: Date.now(), tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: 'worker' },
+    id: 'i-0123456789abcdef0',
+    state: 'running',
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+    zone: 'local-a',
+    privateIp: '127.0.0.1',
+    launchedAt: Date.now(),
+    tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: 'worker' },
   };
   cloud.records.push(record);
   const metadata = metadataOfRecord(record);
-  const spec = validateCluster({ name: cluster, pools: { worker: { count: 1 } }, timeouts: { drainMargin: '2s', gossipInterval: '100ms', failureTimeout: '1s' }, ...input });
+  const spec = validateCluster({
+    name: cluster,
+    pools: { worker: { count: 1 } },
+    timeouts: { drainMargin: '2s', gossipInterval: '100ms', failureTimeout: '1s' },
+    ...input,
+  });
   const routerPort = await freeLoopbackPort();
   const workloadPort = await freeLoopbackPort();
   const agent = new Agent({
-    cluster, metadata, instances: cloud, secret: SECRET, defaultPorts: { agent: port, router: routerPort, workload: workloadPort },
-    gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 500, dashboard: undefined, logger: quiet,
+    cluster,
+    metadata,
+    instances: cloud,
+    secret: SECRET,
+    defaultPorts: { agent: port, router: routerPort, workload: workloadPort },
+    gossipIntervalMs: 100,
+    failureTimeoutMs: 1000,
+    listIntervalMs: 500,
+    dashboard: undefined,
+    logger: quiet,
   });
   const seen: LoadBalancerSelf[] = [];
-  const runtime = new NodeRuntime({ agent, spec, metadata, instances: cloud, userData: '', logger: quiet, loadBalancer: (self) => { seen.push(self); return member; } });
+  const runtime = new NodeRuntime({
+    agent,
+    spec,
+    metadata,
+    instances: cloud,
+    userData: '',
+    logger: quiet,
+    loadBalancer: (self) => {
+      seen.push(self);
+      return member;
+    },
+  });
   t.after(async () => {
     cloud.releaseLaunches();
     await runtime.stopAll();
@@ -77,11 +125,16 @@ test('at the notice the node leaves the load balancer at t=0, before the drain w
   const deadlines: number[] = [];
   let finishExit: ((exit: LoadBalancerExit) => void) | undefined;
   const member: LoadBalancerMember = {
-    register: async () => { events.push('register'); return []; },
+    register: async () => {
+      events.push('register');
+      return [];
+    },
     deregister: ({ deadline }) => {
       events.push('deregister');
       deadlines.push(deadline);
-      return new Promise((resolve) => { finishExit = resolve; }); // AWS never answers
+      return new Promise((resolve) => {
+        finishExit = resolve;
+      }); // AWS never answers
     },
   };
   const { agent, runtime, cloud, seen, record, routerPort } = await node(t, 'lbexit', {}, member);
@@ -100,7 +153,9 @@ test('at the notice the node leaves the load balancer at t=0, before the drain w
   // The drain now waits on the replacement launch (held): the exit had started before it.
   await until('the replacement launch', () => cloud.launches.length === 1);
   let drainDone = false;
-  void draining.then(() => { drainDone = true; });
+  void draining.then(() => {
+    drainDone = true;
+  });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(drainDone, false, 'the drain is waiting');
   cloud.releaseLaunches();
@@ -112,7 +167,9 @@ test('at the notice the node leaves the load balancer at t=0, before the drain w
   assert.equal(agent.state, 'stopped');
   assert.deepEqual(events, ['deregister'], 'a repeated notice or the stop does not leave twice');
   let exitDone = false;
-  void runtime.leavingLoadBalancer!.then(() => { exitDone = true; });
+  void runtime.leavingLoadBalancer!.then(() => {
+    exitDone = true;
+  });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(exitDone, false);
   finishExit!({ startedAt: 0, tookMs: 0, results: [] });
@@ -122,15 +179,26 @@ test('at the notice the node leaves the load balancer at t=0, before the drain w
 test('a serving node joins the load balancer once ready, and leaves it at the start of a shutdown drain', async (t) => {
   const events: string[] = [];
   const member: LoadBalancerMember = {
-    register: async () => { events.push('register'); return []; },
-    deregister: async () => { events.push('deregister'); return { startedAt: 0, tookMs: 0, results: [] }; },
+    register: async () => {
+      events.push('register');
+      return [];
+    },
+    deregister: async () => {
+      events.push('deregister');
+      return { startedAt: 0, tookMs: 0, results: [] };
+    },
   };
   // A tiny workload: healthy at once, and it reports no requests in hand (vLLM's gauges).
   const server = [
     "const http = require('node:http');",
     "http.createServer((q, s) => s.end(q.url === '/metrics' ? 'vllm:num_requests_running 0\\nvllm:num_requests_waiting 0\\n' : 'ok')).listen(Number(process.env.PORT), '127.0.0.1');",
   ].join('');
-  const { agent, runtime } = await node(t, 'lbjoin', { workload: { command: [process.execPath, '-e', server], healthPath: '/health', startupTimeout: '20s' } }, member);
+  const { agent, runtime } = await node(
+    t,
+    'lbjoin',
+    { workload: { command: [process.execPath, '-e', server], healthPath: '/health', startupTimeout: '20s' } },
+    member,
+  );
   await runtime.start();
   await until('the node to be ready and registered', () => agent.state === 'ready' && events.includes('register'));
   assert.deepEqual(events, ['register']);

@@ -27,7 +27,9 @@ class MemoryCloud implements InstanceProvider {
     return { ...this.self, id: `i-replacement-${this.launches.length}`, lifecycle: spec.lifecycle, tags: { ...spec.tags } };
   }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
-    const match = (filter.ids === undefined || filter.ids.includes(this.self.id)) && Object.entries(filter.tags ?? {}).every(([k, v]) => this.self.tags[k] === v);
+    const match =
+      (filter.ids === undefined || filter.ids.includes(this.self.id)) &&
+      Object.entries(filter.tags ?? {}).every(([k, v]) => this.self.tags[k] === v);
     return { items: match ? [this.self] : [] };
   }
   async terminate(): Promise<void> {}
@@ -37,46 +39,94 @@ class MemoryCloud implements InstanceProvider {
 
 async function spotNode(t: { after: (fn: () => unknown) => void }, creditTag: string | undefined) {
   const self: InstanceRecord = {
-    id: 'i-0123456789abcdef0', state: 'running', instanceType: 'local.small', lifecycle: 'spot', zone: 'local-a', privateIp: '127.0.0.1', launchedAt: LAUNCHED_AT,
+    id: 'i-0123456789abcdef0',
+    state: 'running',
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+    zone: 'local-a',
+    privateIp: '127.0.0.1',
+    launchedAt: LAUNCHED_AT,
     tags: { [TAG_CLUSTER]: 'ledger', [TAG_ROLE]: 'worker', ...(creditTag === undefined ? {} : { [TAG_SLOT_CREDIT]: creditTag }) },
   };
   const cloud = new MemoryCloud(self);
   // Booted 200 s after its launch (17 s beyond the 183 s the ledger reserved).
   let now = LAUNCHED_AT + 200_000;
   const warnings: string[] = [];
-  const logger = createLogger({}, { write(line: string) { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; if (level === 40) warnings.push(msg); } });
+  const logger = createLogger(
+    {},
+    {
+      write(line: string) {
+        const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+        if (level === 40) warnings.push(msg);
+      },
+    },
+  );
   // Instance-metadata tags: the cloud's own record of this instance, not a peer's word.
   const metadata = metadataOfRecord(self);
   const agent = new Agent({
-    cluster: 'ledger', metadata, instances: cloud, secret: SECRET,
+    cluster: 'ledger',
+    metadata,
+    instances: cloud,
+    secret: SECRET,
     defaultPorts: { agent: await freeLoopbackPort(), router: await freeLoopbackPort(), workload: await freeLoopbackPort() },
-    gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 60_000, dashboard: undefined, logger, clock: () => now,
+    gossipIntervalMs: 100,
+    failureTimeoutMs: 1000,
+    listIntervalMs: 60_000,
+    dashboard: undefined,
+    logger,
+    clock: () => now,
   });
   t.after(() => agent.stop());
-  const spec = validateCluster({ name: 'ledger', pools: { worker: { count: 1, lifecycle: 'spot', spotHedge: { launchDelay: '183s', priceRatio: 0.3 } } } });
+  const spec = validateCluster({
+    name: 'ledger',
+    pools: { worker: { count: 1, lifecycle: 'spot', spotHedge: { launchDelay: '183s', priceRatio: 0.3 } } },
+  });
   const runtime = new NodeRuntime({ agent, spec, metadata, instances: cloud, userData: '', logger, clock: () => now });
   t.after(() => runtime.stopAll());
   await runtime.start();
   assert.equal(agent.state, 'ready', 'no workload: ready at once');
-  return { cloud, runtime, warnings, advance: (ms: number) => { now += ms; }, now: () => now };
+  return {
+    cloud,
+    runtime,
+    warnings,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    now: () => now,
+  };
 }
 
-test('the replacement at a spot notice carries the node\'s slot credit forward: its tag, plus what it saved on spot, less its notice', async (t) => {
+test("the replacement at a spot notice carries the node's slot credit forward: its tag, plus what it saved on spot, less its notice", async (t) => {
   const node = await spotNode(t, '100000');
   const readyAt = node.now();
   node.advance(3_600_000);
   // What the simulator's creditOf gives for the same instance (spot-ledger.ts is the one formula).
-  const expected = slotCreditMs({ tagCreditMs: 100_000, lifecycle: 'spot', launchedAt: LAUNCHED_AT, readyAt, now: node.now(), launchDelayMs: 183_000, priceRatio: 0.3 });
-  assert.equal(expected, 100_000 + 0.7 * 3_600_000 - exitCostMs({ priceRatio: 0.3 }) - Math.ceil(0.3 * 17_000), 'an hour on spot at r = 0.3, less the notice and the slow boot');
+  const expected = slotCreditMs({
+    tagCreditMs: 100_000,
+    lifecycle: 'spot',
+    launchedAt: LAUNCHED_AT,
+    readyAt,
+    now: node.now(),
+    launchDelayMs: 183_000,
+    priceRatio: 0.3,
+  });
+  assert.equal(
+    expected,
+    100_000 + 0.7 * 3_600_000 - exitCostMs({ priceRatio: 0.3 }) - Math.ceil(0.3 * 17_000),
+    'an hour on spot at r = 0.3, less the notice and the slow boot',
+  );
   const report = await node.runtime.drainForNotice({ action: 'terminate', time: node.now() + 30_000 });
   assert.equal(report.replacement, 'i-replacement-1');
   const launch = node.cloud.launches[0]!;
   assert.equal(launch.lifecycle, 'spot');
   assert.equal(launch.tags[TAG_SLOT_CREDIT], String(expected), 'the credit travels with the slot');
-  assert.deepEqual(node.warnings.filter((w) => /slot-credit/.test(w)), []);
+  assert.deepEqual(
+    node.warnings.filter((w) => /slot-credit/.test(w)),
+    [],
+  );
 });
 
-test('a node launched untagged holds a new slot\'s credit; one with a forged huge tag holds zero, so its replacement goes on-demand (said once)', async (t) => {
+test("a node launched untagged holds a new slot's credit; one with a forged huge tag holds zero, so its replacement goes on-demand (said once)", async (t) => {
   const untagged = await spotNode(t, undefined);
   await untagged.runtime.drainForNotice({ action: 'terminate', time: untagged.now() + 30_000 });
   // One move (150.9 s at 183 s, r = 0.3), less the notice, less the 17 s slow boot's 5.1 s.

@@ -122,7 +122,9 @@ export class NodeRuntime {
     this.clock = options.clock ?? Date.now;
   }
 
-  private get agent(): Agent { return this.options.agent; }
+  private get agent(): Agent {
+    return this.options.agent;
+  }
 
   /** This instance's cloud record (lifecycle, launch time), read once at start in a spot pool. */
   private selfRecord: Promise<InstanceRecord | undefined> | undefined;
@@ -148,7 +150,11 @@ export class NodeRuntime {
     if (!this.ownCreditTag) {
       const read = readSlotCredit(agent.tags[TAG_SLOT_CREDIT], hedge);
       // The value is not logged: it is whatever the tag's writer chose.
-      if (read.rejected) logger.warn({ tag: TAG_SLOT_CREDIT, why: read.rejected }, 'this node\'s slot-credit tag is not one an agent writes; its slot counts zero credit');
+      if (read.rejected)
+        logger.warn(
+          { tag: TAG_SLOT_CREDIT, why: read.rejected },
+          "this node's slot-credit tag is not one an agent writes; its slot counts zero credit",
+        );
       this.ownCreditTag = { creditMs: read.creditMs };
     }
     const record = this.selfRecordRead;
@@ -185,10 +191,17 @@ export class NodeRuntime {
     const membership = this.agent.membership;
     const view = membership?.view;
     if (!view) return [];
-    return view.members()
-      // Only members whose identity is proven and that the cloud's listing does not contradict (issue 17).
-      .filter((m) => m.state === 'ready' && membership.isRoutable(m.id))
-      .map((m) => ({ id: m.id, baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}`, engine: m.engine }));
+    return (
+      view
+        .members()
+        // Only members whose identity is proven and that the cloud's listing does not contradict (issue 17).
+        .filter((m) => m.state === 'ready' && membership.isRoutable(m.id))
+        .map((m) => ({
+          id: m.id,
+          baseUrl: `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.workloadPort}`,
+          engine: m.engine,
+        }))
+    );
   }
 
   async start(): Promise<void> {
@@ -200,7 +213,12 @@ export class NodeRuntime {
     if (ownPool?.lifecycle === 'spot') {
       // One lookup at boot, shared by SpotReturn (is this node an on-demand fallback?) and the ledger.
       this.selfRecord = this.options.instances.list({ ids: [selfId] }).then((page) => page.items.find((r) => r.id === selfId));
-      this.selfRecord.then((record) => { this.selfRecordRead = record; }, () => {});
+      this.selfRecord.then(
+        (record) => {
+          this.selfRecordRead = record;
+        },
+        () => {},
+      );
     }
     const onReady = (state: string): void => {
       if (state !== 'ready') return;
@@ -219,7 +237,9 @@ export class NodeRuntime {
         // zones: replacements are placed by the spread rule over the pool's zones (placementZoneOrder).
         // A rollout under way (`synkti deploy`) set the pool's desired config: replacements boot with it, not with ours.
         const userData = agent.desiredConfigs.get(role)?.userData ?? this.options.userData;
-        return pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData, zones: pool.zones, hedge: pool.spotHedge };
+        return (
+          pool && { role, instanceType: pool.instanceType, lifecycle: pool.lifecycle, userData, zones: pool.zones, hedge: pool.spotHedge }
+        );
       },
       recheckMs: Math.max(1000, spec.timeouts.failureTimeoutMs),
       logger,
@@ -239,7 +259,8 @@ export class NodeRuntime {
     this.exposureTimer.unref();
     agent.on('memberLost', (member) => {
       // Preempted (it had a notice) or lost: its zone is tried last for a while (placementZoneOrder).
-      if (member.noticeDeadline !== undefined || member.state !== 'stopped') this.noteZoneLoss(member.zone, member.state !== 'joining' && member.state !== 'booting');
+      if (member.noticeDeadline !== undefined || member.state !== 'stopped')
+        this.noteZoneLoss(member.zone, member.state !== 'joining' && member.state !== 'booting');
       // A graceful leave (scale-down, `synkti down`, a finished drain) is not a loss; a
       // preempted node that left is checked: its own launch at the notice may have found no
       // capacity (the Replacer finds the replacement it launched, or retries).
@@ -255,7 +276,10 @@ export class NodeRuntime {
     if (Autoscaler.enabled(spec)) {
       // Every node samples the load; the pool's rendezvous-chosen decider acts (autoscale/).
       this.autoscaler = new Autoscaler({
-        spec, selfId, instances: this.options.instances, logger,
+        spec,
+        selfId,
+        instances: this.options.instances,
+        logger,
         members: () => {
           // Our own load as of now: it is refreshed only when a message is sent, never when alone.
           agent.view.setSelfLoad(agent.load(), agent.engineLoad(), agent.requestRate());
@@ -308,7 +332,9 @@ export class NodeRuntime {
     this.watcher = new NoticeWatcher({
       metadata: this.options.metadata,
       pollIntervalMs: spec.timeouts.noticePollIntervalMs,
-      onInterruption: (notice) => { void this.drainForNotice(notice); },
+      onInterruption: (notice) => {
+        void this.drainForNotice(notice);
+      },
       onRebalance: async () => {
         if (!spec.serve.replaceOnRebalance) return;
         logger.info('rebalance recommendation: launching the replacement early, still serving');
@@ -338,11 +364,17 @@ export class NodeRuntime {
         source: this.options.model?.source ?? defaultModelSource(spec, model),
         retryDelayAfterFailureMs: this.options.model?.retryDelayMs,
         logger,
-        onError: (error) => logger.error({ err: error, uri: model.uri }, 'model fetch failed: the node stays not ready, its workload not started; trying again later'),
+        onError: (error) =>
+          logger.error(
+            { err: error, uri: model.uri },
+            'model fetch failed: the node stays not ready, its workload not started; trying again later',
+          ),
       });
       this.modelDelivery = delivery;
       // A drain or shutdown while the model arrives: stop fetching and start nothing.
-      const stopOnLeave = (state: string): void => { if (state === 'draining' || state === 'stopped') delivery.stop(); };
+      const stopOnLeave = (state: string): void => {
+        if (state === 'draining' || state === 'stopped') delivery.stop();
+      };
       agent.on('state', stopOnLeave);
       modelPath = await delivery.ready();
       agent.off('state', stopOnLeave);
@@ -392,7 +424,13 @@ export class NodeRuntime {
       // Peers' routers reach the workload at this node's private IP (on EC2 and on the
       // emulated AWS, where every instance has its own address); locally that is 127.0.0.1.
       command: workloadCommand(workload.command, agent.ports.workload, modelPath, this.workloadHost()),
-      env: { ...workload.env, PORT: String(agent.ports.workload), HOST: this.workloadHost(), SYNKTI_INSTANCE_ID: selfId, ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}) },
+      env: {
+        ...workload.env,
+        PORT: String(agent.ports.workload),
+        HOST: this.workloadHost(),
+        SYNKTI_INSTANCE_ID: selfId,
+        ...(modelPath ? { SYNKTI_MODEL_PATH: modelPath } : {}),
+      },
       port: agent.ports.workload,
       host: this.workloadHost(),
       healthPath: workload.healthPath,
@@ -479,7 +517,10 @@ export class NodeRuntime {
   private joinLoadBalancerWhenReady(): void {
     const { agent, spec } = this.options;
     this.loadBalancer = this.options.loadBalancer?.({
-      instanceId: agent.identity!.instanceId, privateIp: agent.identity!.privateIp, routerPort: agent.ports.router, tags: agent.tags,
+      instanceId: agent.identity!.instanceId,
+      privateIp: agent.identity!.privateIp,
+      routerPort: agent.ports.router,
+      tags: agent.tags,
     });
     const member = this.loadBalancer;
     // No workload (or a portless one), no router: nothing for a load balancer to send here.
@@ -515,38 +556,57 @@ export class NodeRuntime {
     // Fail-safe: every step runs on its own (drain-steps.ts); one that throws is logged and
     // reported, and the node still stops its workload, untags itself, announces `stopped` and leaves.
     const steps = new DrainSteps(logger);
-    steps.runNow('router drain', () => this.router?.drain({ cutoffInMs, idleCloseMs: DRAIN_IDLE_CLOSE_MS, idleCloseAfterMs: spec.timeouts.balancerGraceMs, fallbackPeer: this.selfPeer() }));
+    steps.runNow('router drain', () =>
+      this.router?.drain({
+        cutoffInMs,
+        idleCloseMs: DRAIN_IDLE_CLOSE_MS,
+        idleCloseAfterMs: spec.timeouts.balancerGraceMs,
+        fallbackPeer: this.selfPeer(),
+      }),
+    );
     logger.warn({ reason, deadline: new Date(deadline).toISOString(), budgetMs, cutoffInMs }, 'draining');
     let replacement: string | undefined;
     let leftInFlight = 0;
-    await steps.run('leave', () => agent.stop({
-      beforeLeave: async () => {
-        // t=0: peers were told (agent.stop announces `draining` first); launch the replacement now.
-        const launching = reason === 'interruption'
-          ? steps.run('replacement launch', async () => { replacement = (await this.replacer?.replaceSelf(agent.role))?.id; })
-          : Promise.resolve();
-        await steps.run('wait for idle', () => this.waitIdle(endAt, { quiet: true }));
-        await launching;
-        // Requests in flight (or taken since the idle check) get to the end of the budget, not
-        // a fixed grace: the router cuts only what is still running then.
-        const routerCut = (await steps.run('router stop', () => this.router?.stop({ graceMs: Math.max(0, endAt - this.clock()) }))) ?? 0;
-        // The workload's own in-flight are other routers' requests: wait for them too.
-        const workloadLeft = (await steps.run('wait for the workload', () => this.waitIdle(endAt, { quiet: false }))) ?? 0;
-        leftInFlight = routerCut + workloadLeft;
-        const remaining = Math.max(0, endAt - this.clock());
-        // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
-        // A portless workload's SIGTERM is its drain (a batch worker hands its tasks back): it gets the whole budget.
-        const graceMs = spec.workload?.kind === 'portless' ? remaining : Math.min(remaining, 2000);
-        await steps.run('workload stop', () => this.supervisor?.stop({ graceMs }));
-        await steps.run('notice watcher stop', () => this.watcher?.stop());
-        steps.runNow('replacer stop', () => this.replacer?.stop());
-        steps.runNow('spot return stop', () => this.spotReturn?.stop());
-        steps.runNow('zone exposure stop', () => clearInterval(this.exposureTimer));
-        steps.runNow('autoscaler stop', () => this.autoscaler?.stop());
-      },
-    }));
+    await steps.run('leave', () =>
+      agent.stop({
+        beforeLeave: async () => {
+          // t=0: peers were told (agent.stop announces `draining` first); launch the replacement now.
+          const launching =
+            reason === 'interruption'
+              ? steps.run('replacement launch', async () => {
+                  replacement = (await this.replacer?.replaceSelf(agent.role))?.id;
+                })
+              : Promise.resolve();
+          await steps.run('wait for idle', () => this.waitIdle(endAt, { quiet: true }));
+          await launching;
+          // Requests in flight (or taken since the idle check) get to the end of the budget, not
+          // a fixed grace: the router cuts only what is still running then.
+          const routerCut = (await steps.run('router stop', () => this.router?.stop({ graceMs: Math.max(0, endAt - this.clock()) }))) ?? 0;
+          // The workload's own in-flight are other routers' requests: wait for them too.
+          const workloadLeft = (await steps.run('wait for the workload', () => this.waitIdle(endAt, { quiet: false }))) ?? 0;
+          leftInFlight = routerCut + workloadLeft;
+          const remaining = Math.max(0, endAt - this.clock());
+          // Whatever the workload still holds now is cut; routers retry it elsewhere if no byte was sent.
+          // A portless workload's SIGTERM is its drain (a batch worker hands its tasks back): it gets the whole budget.
+          const graceMs = spec.workload?.kind === 'portless' ? remaining : Math.min(remaining, 2000);
+          await steps.run('workload stop', () => this.supervisor?.stop({ graceMs }));
+          await steps.run('notice watcher stop', () => this.watcher?.stop());
+          steps.runNow('replacer stop', () => this.replacer?.stop());
+          steps.runNow('spot return stop', () => this.spotReturn?.stop());
+          steps.runNow('zone exposure stop', () => clearInterval(this.exposureTimer));
+          steps.runNow('autoscaler stop', () => this.autoscaler?.stop());
+        },
+      }),
+    );
     const report: DrainReport = {
-      reason, startedAt, deadline, budgetMs, cutoffAt: startedAt + cutoffInMs, leftInFlight, tookMs: this.clock() - startedAt, replacement,
+      reason,
+      startedAt,
+      deadline,
+      budgetMs,
+      cutoffAt: startedAt + cutoffInMs,
+      leftInFlight,
+      tookMs: this.clock() - startedAt,
+      replacement,
       ...(steps.failed.length > 0 ? { failedSteps: steps.failed } : {}),
     };
     this.lastDrain = report;

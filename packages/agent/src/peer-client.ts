@@ -35,7 +35,8 @@ export class PeerClient {
   async swim(peer: PeerAddress, message: SwimMessage, timeoutMs = this.timeoutMs): Promise<SwimReply> {
     const body = await this.request(peer, 'POST', '/v1/gossip', message, timeoutMs);
     const parsed = swimReplySchema.safeParse(body);
-    if (!parsed.success) throw new SynktiError('E_PEER_PROTOCOL', `peer ${this.baseUrl(peer)} answered a membership message with an invalid reply`);
+    if (!parsed.success)
+      throw new SynktiError('E_PEER_PROTOCOL', `peer ${this.baseUrl(peer)} answered a membership message with an invalid reply`);
     return parsed.data;
   }
 

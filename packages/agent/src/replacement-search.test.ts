@@ -20,14 +20,30 @@ class CountingCloud implements InstanceProvider {
   }
   async launch(spec: LaunchSpec): Promise<InstanceRecord> {
     this.launches += 1;
-    const record: InstanceRecord = { id: `i-new${this.launches}`, state: 'pending', privateIp: '127.0.0.1', instanceType: 't', zone: 'z', lifecycle: 'spot', launchedAt: 1, tags: { ...spec.tags } };
+    const record: InstanceRecord = {
+      id: `i-new${this.launches}`,
+      state: 'pending',
+      privateIp: '127.0.0.1',
+      instanceType: 't',
+      zone: 'z',
+      lifecycle: 'spot',
+      launchedAt: 1,
+      tags: { ...spec.tags },
+    };
     this.records.push(record);
     return record;
   }
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     this.lists += 1;
     const states = filter.states ?? ['pending', 'running', 'shutting-down'];
-    return { items: this.records.filter((r) => states.includes(r.state) && (!filter.ids || filter.ids.includes(r.id)) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)) };
+    return {
+      items: this.records.filter(
+        (r) =>
+          states.includes(r.state) &&
+          (!filter.ids || filter.ids.includes(r.id)) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v),
+      ),
+    };
   }
   async terminate(): Promise<void> {}
   async tag(): Promise<void> {}
@@ -50,14 +66,22 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
   return check();
 }
 
-test('a member that no cloud record names (or that is another cluster\'s) is never replaced, and not searched for again', async () => {
+test("a member that no cloud record names (or that is another cluster's) is never replaced, and not searched for again", async () => {
   const cloud = new CountingCloud();
   cloud.add('i-other', 'terminated', { SynktiCluster: 'someone-else', SynktiRole: 'worker' });
   const survivors = ['i-a', 'i-b', 'i-c'];
   for (const id of survivors) cloud.add(id, 'running');
   for (const lost of ['i-ghost1', 'i-ghost2', 'i-other']) {
     const self = chosenFor(lost, survivors);
-    const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: self, liveMembers: () => survivors.map((id) => ({ id })), templateFor: () => template, recheckMs: 10, logger: quiet });
+    const replacer = new Replacer({
+      cluster: 'c',
+      instances: cloud,
+      selfId: self,
+      liveMembers: () => survivors.map((id) => ({ id })),
+      templateFor: () => template,
+      recheckMs: 10,
+      logger: quiet,
+    });
     const before = cloud.lists;
     replacer.peerLost(lost, 'worker');
     // The decision: is there a replacement already, and the lost instance's own record.
@@ -77,7 +101,15 @@ test('a silent peer whose instance still runs is watched until it is back in the
   const survivors = ids.slice(0, 3);
   const self = chosenFor('i-silent', survivors);
   let members = survivors.map((id) => ({ id }));
-  const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: self, liveMembers: () => members, templateFor: () => template, recheckMs: 10, logger: quiet });
+  const replacer = new Replacer({
+    cluster: 'c',
+    instances: cloud,
+    selfId: self,
+    liveMembers: () => members,
+    templateFor: () => template,
+    recheckMs: 10,
+    logger: quiet,
+  });
   replacer.peerLost('i-silent', 'worker');
   assert.ok(await until(() => cloud.lists >= 4, 2000), 'the chosen node checks the cloud while the peer is silent');
   // The peer refutes and is back in the view.

@@ -13,7 +13,16 @@ class MemoryCloud implements InstanceProvider {
   private next = 0;
 
   add(id: string, state: InstanceRecord['state'] = 'running'): void {
-    this.records.push({ id, state, privateIp: '127.0.0.1', instanceType: 't', zone: 'z', lifecycle: 'spot', launchedAt: this.next++, tags: { SynktiCluster: 'c', SynktiRole: 'worker' } });
+    this.records.push({
+      id,
+      state,
+      privateIp: '127.0.0.1',
+      instanceType: 't',
+      zone: 'z',
+      lifecycle: 'spot',
+      launchedAt: this.next++,
+      tags: { SynktiCluster: 'c', SynktiRole: 'worker' },
+    });
   }
 
   async launch(spec: LaunchSpec): Promise<InstanceRecord> {
@@ -21,7 +30,16 @@ class MemoryCloud implements InstanceProvider {
     await new Promise((r) => setTimeout(r, Math.random() * 5));
     const known = spec.clientToken ? this.byToken.get(spec.clientToken) : undefined;
     if (known) return known;
-    const record: InstanceRecord = { id: `i-new${this.next++}`, state: 'pending', privateIp: '127.0.0.1', instanceType: spec.instanceType, zone: 'z', lifecycle: spec.lifecycle, launchedAt: this.next, tags: { ...spec.tags } };
+    const record: InstanceRecord = {
+      id: `i-new${this.next++}`,
+      state: 'pending',
+      privateIp: '127.0.0.1',
+      instanceType: spec.instanceType,
+      zone: 'z',
+      lifecycle: spec.lifecycle,
+      launchedAt: this.next,
+      tags: { ...spec.tags },
+    };
     this.records.push(record);
     if (spec.clientToken) this.byToken.set(spec.clientToken, record);
     return record;
@@ -30,13 +48,18 @@ class MemoryCloud implements InstanceProvider {
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     const states = filter.states ?? ['pending', 'running', 'shutting-down'];
     return {
-      items: this.records.filter((r) => states.includes(r.state)
-        && (!filter.ids || filter.ids.includes(r.id))
-        && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)),
+      items: this.records.filter(
+        (r) =>
+          states.includes(r.state) &&
+          (!filter.ids || filter.ids.includes(r.id)) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v),
+      ),
     };
   }
 
-  async terminate(ids: string[]): Promise<void> { for (const r of this.records) if (ids.includes(r.id)) r.state = 'terminated'; }
+  async terminate(ids: string[]): Promise<void> {
+    for (const r of this.records) if (ids.includes(r.id)) r.state = 'terminated';
+  }
   async tag(): Promise<void> {}
   async untag(): Promise<void> {}
 }
@@ -45,11 +68,21 @@ const quiet = createLogger({}, { write() {} });
 const template = { role: 'worker', instanceType: 't', lifecycle: 'spot' as const, userData: '{}' };
 
 function fleetOf(cloud: MemoryCloud, ids: string[], views: Map<string, string[]>, recheckMs = 20): Map<string, Replacer> {
-  return new Map(ids.map((id) => [id, new Replacer({
-    cluster: 'c', instances: cloud, selfId: id,
-    liveMembers: () => (views.get(id) ?? []).map((m) => ({ id: m, replaces: cloud.records.find((r) => r.id === m)?.tags[TAG_REPLACES] })),
-    templateFor: () => template, recheckMs, logger: quiet,
-  })]));
+  return new Map(
+    ids.map((id) => [
+      id,
+      new Replacer({
+        cluster: 'c',
+        instances: cloud,
+        selfId: id,
+        liveMembers: () =>
+          (views.get(id) ?? []).map((m) => ({ id: m, replaces: cloud.records.find((r) => r.id === m)?.tags[TAG_REPLACES] })),
+        templateFor: () => template,
+        recheckMs,
+        logger: quiet,
+      }),
+    ]),
+  );
 }
 
 test('two simultaneous losses seen by every survivor give exactly one replacement each', async () => {
@@ -63,13 +96,20 @@ test('two simultaneous losses seen by every survivor give exactly one replacemen
     // Views differ for a while: some survivors have not yet noticed the second loss.
     const views = new Map(survivors.map((id, i) => [id, i % 2 === 0 ? survivors : [...survivors, lost2]]));
     const replacers = fleetOf(cloud, survivors, views);
-    for (const r of replacers.values()) { r.peerLost(lost1, 'worker'); r.peerLost(lost2, 'worker'); }
+    for (const r of replacers.values()) {
+      r.peerLost(lost1, 'worker');
+      r.peerLost(lost2, 'worker');
+    }
     await new Promise((r) => setTimeout(r, 60));
     for (const id of survivors) views.set(id, survivors); // views converge
     await new Promise((r) => setTimeout(r, 150));
     for (const r of replacers.values()) r.stop();
     const replacements = cloud.records.filter((r) => r.tags[TAG_REPLACES]);
-    assert.deepEqual(replacements.map((r) => r.tags[TAG_REPLACES]).sort(), [lost1, lost2].sort(), `round ${round}: one replacement per lost instance`);
+    assert.deepEqual(
+      replacements.map((r) => r.tags[TAG_REPLACES]).sort(),
+      [lost1, lost2].sort(),
+      `round ${round}: one replacement per lost instance`,
+    );
   }
 });
 
@@ -93,13 +133,24 @@ test('when the chosen survivor dies before launching, another one takes over', a
   for (const id of rest) views.set(id, rest); // the chosen node's death is noticed
   await new Promise((r) => setTimeout(r, 100));
   for (const r of replacers.values()) r.stop();
-  assert.deepEqual(cloud.records.filter((r) => r.tags[TAG_REPLACES]).map((r) => r.tags[TAG_REPLACES]), [lost]);
+  assert.deepEqual(
+    cloud.records.filter((r) => r.tags[TAG_REPLACES]).map((r) => r.tags[TAG_REPLACES]),
+    [lost],
+  );
 });
 
 test('a node with a notice launching its own replacement twice (agent restart) gets one instance', async () => {
   const cloud = new MemoryCloud();
   cloud.add('i-self');
-  const make = () => new Replacer({ cluster: 'c', instances: cloud, selfId: 'i-self', liveMembers: () => [{ id: 'i-self' }], templateFor: () => template, logger: quiet });
+  const make = () =>
+    new Replacer({
+      cluster: 'c',
+      instances: cloud,
+      selfId: 'i-self',
+      liveMembers: () => [{ id: 'i-self' }],
+      templateFor: () => template,
+      logger: quiet,
+    });
   const first = await make().replaceSelf('worker');
   const second = await make().replaceSelf('worker');
   assert.equal(first?.id, second?.id);
@@ -117,7 +168,7 @@ test('a silent peer whose instance still runs is not replaced', async () => {
   assert.equal(cloud.records.filter((r) => r.tags[TAG_REPLACES]).length, 0);
 });
 
-test('the duty rule: a successor whose predecessor still serves hands its replacement the predecessor\'s duty', () => {
+test("the duty rule: a successor whose predecessor still serves hands its replacement the predecessor's duty", () => {
   const members = [
     { id: 'i-od', state: 'ready' },
     { id: 'i-s', state: 'draining', replaces: 'i-od' },
@@ -128,7 +179,10 @@ test('the duty rule: a successor whose predecessor still serves hands its replac
   assert.equal(replacementDuty({ lostId: 'i-x', lostReplaces: undefined, members }), 'i-x', 'no predecessor: its own duty');
   assert.equal(replacementDuty({ lostId: 'i-r', lostReplaces: undefined, members }), 'i-r', 'predecessor gone: its own duty');
   // Handed over already (the predecessor drains): the successor's own duty.
-  assert.equal(replacementDuty({ lostId: 'i-s', lostReplaces: undefined, members: [{ id: 'i-od', state: 'draining' }, ...members.slice(1)] }), 'i-s');
+  assert.equal(
+    replacementDuty({ lostId: 'i-s', lostReplaces: undefined, members: [{ id: 'i-od', state: 'draining' }, ...members.slice(1)] }),
+    'i-s',
+  );
   // A lost peer is no longer a member: its predecessor comes from the cloud's tag.
   assert.equal(replacementDuty({ lostId: 'i-lost', lostReplaces: 'i-od', members }), 'i-od');
   // A cycle in hostile tags ends.
@@ -139,8 +193,18 @@ test('a spot successor with a notice before the hand-over launches one replaceme
   const cloud = new MemoryCloud();
   cloud.add('i-od');
   cloud.add('i-s');
-  const members = [{ id: 'i-od', state: 'ready' }, { id: 'i-s', state: 'draining', replaces: 'i-od' }];
-  const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: 'i-s', liveMembers: () => members, templateFor: () => template, logger: quiet });
+  const members = [
+    { id: 'i-od', state: 'ready' },
+    { id: 'i-s', state: 'draining', replaces: 'i-od' },
+  ];
+  const replacer = new Replacer({
+    cluster: 'c',
+    instances: cloud,
+    selfId: 'i-s',
+    liveMembers: () => members,
+    templateFor: () => template,
+    logger: quiet,
+  });
   const onRebalance = await replacer.replaceSelf('worker');
   const atNotice = await replacer.replaceSelf('worker');
   assert.equal(onRebalance?.id, atNotice?.id, 'one instance for the rebalance and the notice');
@@ -148,13 +212,36 @@ test('a spot successor with a notice before the hand-over launches one replaceme
   assert.equal(cloud.records.filter((r) => r.tags[TAG_REPLACES]).length, 1);
 });
 
-test('a successor that crashes before the hand-over: the survivors\' replacement replaces the on-demand node', async () => {
+test("a successor that crashes before the hand-over: the survivors' replacement replaces the on-demand node", async () => {
   const cloud = new MemoryCloud();
   cloud.add('i-od');
   cloud.add('i-b');
-  cloud.records.push({ id: 'i-s', state: 'terminated', privateIp: '127.0.0.1', instanceType: 't', zone: 'z', lifecycle: 'spot', launchedAt: 9, tags: { SynktiCluster: 'c', SynktiRole: 'worker', [TAG_REPLACES]: 'i-od' } });
-  const members = [{ id: 'i-od', state: 'ready' }, { id: 'i-b', state: 'ready' }];
-  const replacers = ['i-od', 'i-b'].map((id) => new Replacer({ cluster: 'c', instances: cloud, selfId: id, liveMembers: () => members, templateFor: () => template, recheckMs: 10, logger: quiet }));
+  cloud.records.push({
+    id: 'i-s',
+    state: 'terminated',
+    privateIp: '127.0.0.1',
+    instanceType: 't',
+    zone: 'z',
+    lifecycle: 'spot',
+    launchedAt: 9,
+    tags: { SynktiCluster: 'c', SynktiRole: 'worker', [TAG_REPLACES]: 'i-od' },
+  });
+  const members = [
+    { id: 'i-od', state: 'ready' },
+    { id: 'i-b', state: 'ready' },
+  ];
+  const replacers = ['i-od', 'i-b'].map(
+    (id) =>
+      new Replacer({
+        cluster: 'c',
+        instances: cloud,
+        selfId: id,
+        liveMembers: () => members,
+        templateFor: () => template,
+        recheckMs: 10,
+        logger: quiet,
+      }),
+  );
   for (const r of replacers) r.peerLost('i-s', 'worker');
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline && !cloud.records.some((r) => r.state === 'pending')) await new Promise((r) => setTimeout(r, 10));
@@ -167,8 +254,18 @@ test('a successor that crashes before the hand-over: the survivors\' replacement
 test('a node whose successor is already on its way (a zone move) launches no second replacement at its notice', async () => {
   const cloud = new MemoryCloud();
   cloud.add('i-self');
-  const members = [{ id: 'i-self', state: 'draining' }, { id: 'i-next', state: 'joining', replaces: 'i-self' }];
-  const replacer = new Replacer({ cluster: 'c', instances: cloud, selfId: 'i-self', liveMembers: () => members, templateFor: () => template, logger: quiet });
+  const members = [
+    { id: 'i-self', state: 'draining' },
+    { id: 'i-next', state: 'joining', replaces: 'i-self' },
+  ];
+  const replacer = new Replacer({
+    cluster: 'c',
+    instances: cloud,
+    selfId: 'i-self',
+    liveMembers: () => members,
+    templateFor: () => template,
+    logger: quiet,
+  });
   assert.equal(await replacer.replaceSelf('worker'), undefined);
   assert.equal(cloud.launchCalls, 0);
 });

@@ -141,7 +141,9 @@ export function replacementLifecycle(input: {
 }): Lifecycle {
   const { template } = input;
   if (template.lifecycle !== 'spot' || !template.zones || template.zones.length === 0) return template.lifecycle;
-  return settledZones({ zones: template.zones, losses: input.losses, now: input.now, budget: input.budget, ...input.hedge }).length === 0 ? 'on-demand' : 'spot';
+  return settledZones({ zones: template.zones, losses: input.losses, now: input.now, budget: input.budget, ...input.hedge }).length === 0
+    ? 'on-demand'
+    : 'spot';
 }
 
 /**
@@ -159,7 +161,10 @@ export class Replacer {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly done = new Set<string>();
   /** The zone order and lifecycle each launch used: a retry with the same token must ask for the same. */
-  private readonly plans = new Map<string, { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle; creditTag: string | undefined }>();
+  private readonly plans = new Map<
+    string,
+    { zoneOrder: readonly string[] | undefined; lifecycle: Lifecycle; creditTag: string | undefined }
+  >();
   /** Instances whose slot-credit tag was rejected and logged (once each; bounded). */
   private readonly rejectedCreditTags = new Set<string>();
   private stopped = false;
@@ -192,7 +197,10 @@ export class Replacer {
       // The view knows the lifecycle in the simulator; the agent asks the cloud (one call, only here).
       const holder = members.find((m) => m.id === duty)?.lifecycle ?? (await this.lookup(duty))?.lifecycle;
       if (handsDutyBack({ lostId: selfId, duty, dutyLifecycle: holder })) {
-        this.options.logger.info({ predecessor: duty }, 'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty (its back-to-spot check retries, with back-off)');
+        this.options.logger.info(
+          { predecessor: duty },
+          'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty (its back-to-spot check retries, with back-off)',
+        );
         return undefined;
       }
     }
@@ -249,7 +257,7 @@ export class Replacer {
         // The cloud's record decides (issue 17): only an instance the cloud knows, of this
         // cluster, is replaced. A member that gossip alone named (never launched) is not.
         if (!record || (record.tags[TAG_CLUSTER] !== undefined && record.tags[TAG_CLUSTER] !== this.options.cluster)) {
-          logger.warn({ lost: lostId }, 'lost member is not an instance of this cluster in the cloud\'s record; not replacing it');
+          logger.warn({ lost: lostId }, "lost member is not an instance of this cluster in the cloud's record; not replacing it");
           this.done.add(lostId);
           return;
         }
@@ -259,12 +267,22 @@ export class Replacer {
           // A successor lost before its hand-over: the duty is its predecessor's (the cloud's tag says whose).
           const duty = replacementDuty({ lostId, lostReplaces: record?.tags[TAG_REPLACES], members });
           if (duty !== lostId && members.some((m) => m.replaces === duty)) {
-            logger.info({ lost: lostId, duty }, 'lost successor\'s duty already has a replacement');
+            logger.info({ lost: lostId, duty }, "lost successor's duty already has a replacement");
             this.done.add(lostId);
             return;
           }
-          if (duty !== lostId && handsDutyBack({ lostId, duty, dutyLifecycle: members.find((m) => m.id === duty)?.lifecycle ?? (await this.lookup(duty))?.lifecycle })) {
-            logger.info({ lost: lostId, predecessor: duty }, 'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty');
+          if (
+            duty !== lostId &&
+            handsDutyBack({
+              lostId,
+              duty,
+              dutyLifecycle: members.find((m) => m.id === duty)?.lifecycle ?? (await this.lookup(duty))?.lifecycle,
+            })
+          ) {
+            logger.info(
+              { lost: lostId, predecessor: duty },
+              'successor lost before the hand-over: the on-demand predecessor still serves and keeps its duty',
+            );
             this.done.add(lostId);
             return;
           }
@@ -276,15 +294,22 @@ export class Replacer {
       }
     } catch (error) {
       noCapacity = isSynktiError(error) && /CAPACITY/.test(error.code);
-      if (!(error instanceof PeerBack)) logger.warn({ err: error, lost: lostId }, noCapacity ? 'no capacity for the replacement; retrying every minute' : 'replacement decision failed; will retry');
+      if (!(error instanceof PeerBack))
+        logger.warn(
+          { err: error, lost: lostId },
+          noCapacity ? 'no capacity for the replacement; retrying every minute' : 'replacement decision failed; will retry',
+        );
     }
     // No capacity anywhere is not a replacement that never joined: giving up would shrink
     // the fleet for good (the simulator, on-demand short: 0.3 % availability); keep trying.
     if (this.stopped || (!noCapacity && Date.now() - since > (this.options.giveUpMs ?? 15 * 60_000))) return;
-    const timer = setTimeout(() => {
-      this.pending.delete(lostId);
-      void this.decide(lostId, role, since);
-    }, noCapacity ? Math.max(60_000, this.options.recheckMs ?? 5000) : this.options.recheckMs ?? 5000).unref();
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(lostId);
+        void this.decide(lostId, role, since);
+      },
+      noCapacity ? Math.max(60_000, this.options.recheckMs ?? 5000) : (this.options.recheckMs ?? 5000),
+    ).unref();
     this.pending.set(lostId, timer);
   }
 
@@ -298,7 +323,10 @@ export class Replacer {
 
   /** The instance's cloud record in any state (its state and its SynktiReplaces tag). */
   private async lookup(id: string): Promise<InstanceRecord | undefined> {
-    const found = await listAllInstances(this.options.instances, { ids: [id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
+    const found = await listAllInstances(this.options.instances, {
+      ids: [id],
+      states: ['pending', 'running', 'shutting-down', 'terminated'],
+    });
     return found[0];
   }
 
@@ -314,9 +342,19 @@ export class Replacer {
       if (this.rejectedCreditTags.size >= 1000) this.rejectedCreditTags.clear();
       this.rejectedCreditTags.add(record.id);
       // The value itself is not logged: it is whatever the tag's writer chose.
-      this.options.logger.warn({ instance: record.id, tag: TAG_SLOT_CREDIT, why: read.rejected }, 'slot-credit tag is not one an agent writes; its slot counts zero credit');
+      this.options.logger.warn(
+        { instance: record.id, tag: TAG_SLOT_CREDIT, why: read.rejected },
+        'slot-credit tag is not one an agent writes; its slot counts zero credit',
+      );
     }
-    return slotCreditMs({ tagCreditMs: read.creditMs, lifecycle: record.lifecycle, launchedAt: record.launchedAt, readyAt: undefined, now: (this.options.clock ?? Date.now)(), ...hedge });
+    return slotCreditMs({
+      tagCreditMs: read.creditMs,
+      lifecycle: record.lifecycle,
+      launchedAt: record.launchedAt,
+      readyAt: undefined,
+      now: (this.options.clock ?? Date.now)(),
+      ...hedge,
+    });
   }
 
   /**
@@ -324,7 +362,13 @@ export class Replacer {
    * itself, or the predecessor whose duty it carried). The client token stays the lost
    * instance's: its rebalance and its notice launch one instance, not two.
    */
-  private async launch(lostId: string, role: string, duty: string = lostId, avoidZone?: string, creditMs?: number): Promise<InstanceRecord | undefined> {
+  private async launch(
+    lostId: string,
+    role: string,
+    duty: string = lostId,
+    avoidZone?: string,
+    creditMs?: number,
+  ): Promise<InstanceRecord | undefined> {
     const template = this.options.templateFor(role);
     if (!template) {
       this.options.logger.warn({ lost: lostId, role }, 'no pool for this role in the cluster config; not replacing');
@@ -344,15 +388,34 @@ export class Replacer {
       // The ledger: spot only when the slot's credit covers the replacement's own notice.
       const ledger = credit === undefined ? undefined : replacementCredit({ creditMs: credit, lifecycle: wanted, ...hedge });
       plan = {
-        zoneOrder: placementZoneOrder({ zones: template.zones, members: this.options.liveMembers(), role, leaving: lostId, avoidZone, key: clientToken, losses, now, hazard: template.zones && this.options.zoneHazard?.(template.zones, now) }),
+        zoneOrder: placementZoneOrder({
+          zones: template.zones,
+          members: this.options.liveMembers(),
+          role,
+          leaving: lostId,
+          avoidZone,
+          key: clientToken,
+          losses,
+          now,
+          hazard: template.zones && this.options.zoneHazard?.(template.zones, now),
+        }),
         lifecycle: ledger?.lifecycle ?? wanted,
         creditTag: ledger === undefined ? undefined : String(ledger.tagCreditMs),
       };
       this.plans.set(lostId, plan);
     }
-    if (plan.lifecycle !== template.lifecycle) this.options.logger.warn({ lost: lostId }, 'the replacement goes on-demand: every zone of the pool lost instances beyond the availability budget recently, or the slot\'s credit does not cover a spot notice');
+    if (plan.lifecycle !== template.lifecycle)
+      this.options.logger.warn(
+        { lost: lostId },
+        "the replacement goes on-demand: every zone of the pool lost instances beyond the availability budget recently, or the slot's credit does not cover a spot notice",
+      );
     const record = await this.options.instances.launch({
-      tags: { [TAG_CLUSTER]: this.options.cluster, [TAG_ROLE]: role, [TAG_REPLACES]: duty, ...(plan.creditTag === undefined ? {} : { [TAG_SLOT_CREDIT]: plan.creditTag }) },
+      tags: {
+        [TAG_CLUSTER]: this.options.cluster,
+        [TAG_ROLE]: role,
+        [TAG_REPLACES]: duty,
+        ...(plan.creditTag === undefined ? {} : { [TAG_SLOT_CREDIT]: plan.creditTag }),
+      },
       instanceType: template.instanceType,
       lifecycle: plan.lifecycle,
       userData: template.userData,
@@ -360,7 +423,12 @@ export class Replacer {
       zoneOrder: plan.zoneOrder,
     });
     this.done.add(lostId);
-    this.options.logger.info({ replaces: duty, lost: lostId, replacement: record.id }, duty === lostId ? 'replacement launched' : 'replacement launched; it carries the duty of the predecessor the lost successor never took over');
+    this.options.logger.info(
+      { replaces: duty, lost: lostId, replacement: record.id },
+      duty === lostId
+        ? 'replacement launched'
+        : 'replacement launched; it carries the duty of the predecessor the lost successor never took over',
+    );
     this.options.onLaunched?.(record, duty);
     return record;
   }

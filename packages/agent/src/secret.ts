@@ -14,10 +14,15 @@ export function readClusterSecret(env: NodeJS.ProcessEnv = process.env): string 
     try {
       text = readFileSync(file, 'utf8').trim();
     } catch (error) {
-      throw new SynktiError('E_SECRET', `cannot read the cluster secret file ${file}`, { cause: error, hint: 'check SYNKTI_CLUSTER_SECRET_FILE and the file permissions' });
+      throw new SynktiError('E_SECRET', `cannot read the cluster secret file ${file}`, {
+        cause: error,
+        hint: 'check SYNKTI_CLUSTER_SECRET_FILE and the file permissions',
+      });
     }
     if (text.length >= 16) return text;
-    throw new SynktiError('E_SECRET', `the cluster secret in ${file} is shorter than 16 characters`, { hint: 'write a long random secret, e.g. `openssl rand -hex 32`' });
+    throw new SynktiError('E_SECRET', `the cluster secret in ${file} is shorter than 16 characters`, {
+      hint: 'write a long random secret, e.g. `openssl rand -hex 32`',
+    });
   }
   throw new SynktiError('E_SECRET', 'no cluster secret: set SYNKTI_CLUSTER_SECRET or SYNKTI_CLUSTER_SECRET_FILE', {
     hint: 'agents refuse to run their API unauthenticated',

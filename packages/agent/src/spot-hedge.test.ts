@@ -21,7 +21,8 @@ test('loss budget follows the objective, the launch delay and the price ratio', 
 
 test('loss events: one reclaim is one event; non-serving losses and old ones do not count', () => {
   const losses = [
-    { zone: 'a', at: 10 * H }, { zone: 'a', at: 10 * H + 5_000 }, // one reclaim, two notices
+    { zone: 'a', at: 10 * H },
+    { zone: 'a', at: 10 * H + 5_000 }, // one reclaim, two notices
     { zone: 'a', at: 11 * H },
     { zone: 'a', at: 11.5 * H, serving: false }, // a successor still booting
     { zone: 'b', at: 11 * H },
@@ -42,7 +43,17 @@ test('settled zones and the pool: over the budget, spot waits; the losses age ou
   assert.equal(poolSettled({ losses, now: 13 * H + 1 }), true);
   assert.equal(poolSettled({ losses, now, enabled: false }), true);
   // Spread over zones, they still add up for the pool (every one took a replica below N).
-  assert.equal(poolSettled({ losses: [{ zone: 'a', at: H }, { zone: 'b', at: 2 * H }, { zone: 'c', at: 3 * H }], now }), false);
+  assert.equal(
+    poolSettled({
+      losses: [
+        { zone: 'a', at: H },
+        { zone: 'b', at: 2 * H },
+        { zone: 'c', at: 3 * H },
+      ],
+      now,
+    }),
+    false,
+  );
   assert.deepEqual(settledZones({ zones: ['a', 'b'], losses: undefined, now }), ['a', 'b']);
 });
 
@@ -51,43 +62,93 @@ test('a replacement goes on-demand only when no zone of a spot pool is settled',
   const everywhere = ['a', 'b'].flatMap((zone) => [1, 2, 3].map((h) => ({ zone, at: h * H })));
   assert.equal(replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now }), 'on-demand');
   assert.equal(replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b', 'c'] }, losses: everywhere, now }), 'spot');
-  assert.equal(replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, hedge: { enabled: false } }), 'spot');
+  assert.equal(
+    replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, hedge: { enabled: false } }),
+    'spot',
+  );
   // Without configured zones the hedge cannot judge: the pool's lifecycle.
   assert.equal(replacementLifecycle({ template: { lifecycle: 'spot' }, losses: everywhere, now }), 'spot');
   assert.equal(replacementLifecycle({ template: { lifecycle: 'on-demand', zones: ['a'] }, losses: [], now }), 'on-demand');
 });
 
 test('back to spot waits while the pool is unsettled, then moves; a node handing over still hands over', () => {
-  const base = { self: { id: 'od', lifecycle: 'on-demand' as const }, pool: { lifecycle: 'spot' as const, onDemandBase: 0 }, onDemandIds: ['od'], cluster: 'c', role: 'w', successors: [], members: [], handingOver: false };
+  const base = {
+    self: { id: 'od', lifecycle: 'on-demand' as const },
+    pool: { lifecycle: 'spot' as const, onDemandBase: 0 },
+    onDemandIds: ['od'],
+    cluster: 'c',
+    role: 'w',
+    successors: [],
+    members: [],
+    handingOver: false,
+  };
   assert.deepEqual(spotReturnStep({ ...base, poolSettled: false }), { kind: 'stay', why: 'zones-unsettled' });
   assert.deepEqual(spotReturnStep({ ...base, settledZones: [] }), { kind: 'stay', why: 'zones-unsettled' });
   assert.deepEqual(spotReturnStep({ ...base, poolSettled: true, settledZones: ['a'] }), { kind: 'launch' });
   // A successor already serving: the hand-over is not held back by the hedge.
-  assert.deepEqual(spotReturnStep({ ...base, poolSettled: false, members: [{ id: 's', state: 'ready', replaces: 'od' }] }), { kind: 'hand-over', successor: 's' });
+  assert.deepEqual(spotReturnStep({ ...base, poolSettled: false, members: [{ id: 's', state: 'ready', replaces: 'od' }] }), {
+    kind: 'hand-over',
+    successor: 's',
+  });
 });
 
 test('SpotReturn.check: an on-demand fallback whose pool just lost three serving successors launches nothing, then moves once they age out', async () => {
   const { SpotReturn } = await import('./spot-return.ts');
   const { TAG_CLUSTER, TAG_ROLE } = await import('@synkti/core');
-  const records: InstanceRecord[] = [{ id: 'i-od', state: 'running', lifecycle: 'on-demand', instanceType: 't', zone: 'a', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' } }];
+  const records: InstanceRecord[] = [
+    {
+      id: 'i-od',
+      state: 'running',
+      lifecycle: 'on-demand',
+      instanceType: 't',
+      zone: 'a',
+      privateIp: '10.0.0.1',
+      launchedAt: 0,
+      tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' },
+    },
+  ];
   const launches: unknown[] = [];
   const cloud = {
     list: async () => ({ items: records }),
     launch: async (spec: LaunchSpec) => {
       launches.push(spec);
-      const record: InstanceRecord = { id: `i-s${launches.length}`, state: 'running', lifecycle: spec.lifecycle, instanceType: 't', zone: 'b', privateIp: '10.0.0.2', launchedAt: 0, tags: spec.tags };
+      const record: InstanceRecord = {
+        id: `i-s${launches.length}`,
+        state: 'running',
+        lifecycle: spec.lifecycle,
+        instanceType: 't',
+        zone: 'b',
+        privateIp: '10.0.0.2',
+        launchedAt: 0,
+        tags: spec.tags,
+      };
       records.push(record);
       return record;
     },
-    terminate: async () => {}, tag: async () => {}, untag: async () => {},
+    terminate: async () => {},
+    tag: async () => {},
+    untag: async () => {},
   };
   // Successors lost right after they took over (serving), in zones a and b, within the last hours.
   const now = Date.now();
-  let losses = [{ zone: 'a', at: now - 3 * H, serving: true }, { zone: 'b', at: now - 2 * H, serving: true }, { zone: 'a', at: now - H, serving: true }];
+  let losses = [
+    { zone: 'a', at: now - 3 * H, serving: true },
+    { zone: 'b', at: now - 2 * H, serving: true },
+    { zone: 'a', at: now - H, serving: true },
+  ];
   const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
   const spotReturn = new SpotReturn({
-    cluster: 'c', role: 'w', selfId: 'i-od', instances: cloud as never, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 't' },
-    userData: '', zones: ['a', 'b'], recentLosses: () => losses, liveMembers: () => [], handOver: async () => {}, logger: silent,
+    cluster: 'c',
+    role: 'w',
+    selfId: 'i-od',
+    instances: cloud as never,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 't' },
+    userData: '',
+    zones: ['a', 'b'],
+    recentLosses: () => losses,
+    liveMembers: () => [],
+    handOver: async () => {},
+    logger: silent,
   });
   assert.deepEqual(await spotReturn.check(), { kind: 'stay', why: 'zones-unsettled' });
   assert.equal(launches.length, 0);
@@ -111,13 +172,20 @@ test('error budget: 1 % of the watched week; each serving loss costs a launch de
   assert.deepEqual(errorBudget({ losses, now }), { allowedMs: (1 - 0.99) * WEEK, lostMs: 183_000 + 60_000 });
   // Watched for one day only: the budget is that day's.
   assert.equal(errorBudget({ losses, now, since: now - DAY }).allowedMs, (1 - 0.99) * DAY);
-  assert.equal(errorBudget({ losses, now, since: now - DAY }).lostMs, 183_000, 'the loss at the start of the watch is not in it, the one a minute later is');
+  assert.equal(
+    errorBudget({ losses, now, since: now - DAY }).lostMs,
+    183_000,
+    'the loss at the start of the watch is not in it, the one a minute later is',
+  );
   // A measured shortfall replaces the estimate (the availability actually lost).
-  assert.deepEqual(errorBudget({ losses, now, shortfall: { ms: 90_000, since: now - 2 * DAY } }), { allowedMs: (1 - 0.99) * 2 * DAY, lostMs: 90_000 });
+  assert.deepEqual(errorBudget({ losses, now, shortfall: { ms: 90_000, since: now - 2 * DAY } }), {
+    allowedMs: (1 - 0.99) * 2 * DAY,
+    lostMs: 90_000,
+  });
   assert.equal(errorBudget({ losses: [], now, availabilityObjective: 0.999 }).allowedMs, (1 - 0.999) * WEEK);
 });
 
-test('allowed events: the week budget left scales the short window\'s; spent budget allows no more than before', () => {
+test("allowed events: the week budget left scales the short window's; spent budget allows no more than before", () => {
   const week = 0.01 * WEEK; // 6,048 s
   // No budget given: the fixed rule (two events per 12 h at the defaults).
   assert.equal(allowedEvents({}, 12 * H, undefined), 2);
@@ -136,7 +204,7 @@ test('allowed events: the week budget left scales the short window\'s; spent bud
   assert.equal(allowedEvents({ launchDelayMs: 938_000 }, 12 * H, { allowedMs: week, lostMs: week / 3 }), 1);
 });
 
-test('with the week\'s budget mostly unspent, a flaky spell stays on spot; with it spent, the hedge goes on-demand', () => {
+test("with the week's budget mostly unspent, a flaky spell stays on spot; with it spent, the hedge goes on-demand", () => {
   const now = 12 * H;
   const losses = [1, 2, 3].map((h) => ({ zone: 'a', at: h * H }));
   const unspent = { allowedMs: 0.01 * WEEK, lostMs: 0.3 * 0.01 * WEEK };
@@ -146,8 +214,14 @@ test('with the week\'s budget mostly unspent, a flaky spell stays on spot; with 
   assert.deepEqual(settledZones({ zones: ['a', 'b'], losses, now, budget: spent }), ['b']);
   assert.equal(poolSettled({ losses, now, budget: spent }), false);
   const everywhere = ['a', 'b'].flatMap((zone) => [1, 2, 3].map((h) => ({ zone, at: h * H })));
-  assert.equal(replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, budget: unspent }), 'spot');
-  assert.equal(replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, budget: spent }), 'on-demand');
+  assert.equal(
+    replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, budget: unspent }),
+    'spot',
+  );
+  assert.equal(
+    replacementLifecycle({ template: { lifecycle: 'spot', zones: ['a', 'b'] }, losses: everywhere, now, budget: spent }),
+    'on-demand',
+  );
   assert.equal(poolSettled({ losses, now, budget: spent, enabled: false }), true);
 });
 
@@ -173,28 +247,63 @@ test('ZoneExposure measures the shortfall: time with fewer than the target ready
   assert.equal(exposure.lossHistory(t0 + WEEK + 2 * H).shortfall!.ms, 0);
 });
 
-test('SpotReturn.check spends the week\'s budget: three losses in a few hours, little lost all week: it moves back', async () => {
+test("SpotReturn.check spends the week's budget: three losses in a few hours, little lost all week: it moves back", async () => {
   const { SpotReturn } = await import('./spot-return.ts');
   const { TAG_CLUSTER, TAG_ROLE } = await import('@synkti/core');
-  const records: InstanceRecord[] = [{ id: 'i-od', state: 'running', lifecycle: 'on-demand', instanceType: 't', zone: 'a', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' } }];
+  const records: InstanceRecord[] = [
+    {
+      id: 'i-od',
+      state: 'running',
+      lifecycle: 'on-demand',
+      instanceType: 't',
+      zone: 'a',
+      privateIp: '10.0.0.1',
+      launchedAt: 0,
+      tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'w' },
+    },
+  ];
   const launches: LaunchSpec[] = [];
   const cloud = {
     list: async () => ({ items: records }),
     launch: async (spec: LaunchSpec) => {
       launches.push(spec);
-      const record: InstanceRecord = { id: `i-s${launches.length}`, state: 'running', lifecycle: spec.lifecycle, instanceType: 't', zone: 'b', privateIp: '10.0.0.2', launchedAt: 0, tags: spec.tags };
+      const record: InstanceRecord = {
+        id: `i-s${launches.length}`,
+        state: 'running',
+        lifecycle: spec.lifecycle,
+        instanceType: 't',
+        zone: 'b',
+        privateIp: '10.0.0.2',
+        launchedAt: 0,
+        tags: spec.tags,
+      };
       records.push(record);
       return record;
     },
-    terminate: async () => {}, tag: async () => {}, untag: async () => {},
+    terminate: async () => {},
+    tag: async () => {},
+    untag: async () => {},
   };
   const now = Date.now();
-  const losses = [{ zone: 'a', at: now - 3 * H, serving: true }, { zone: 'b', at: now - 2 * H, serving: true }, { zone: 'a', at: now - H, serving: true }];
+  const losses = [
+    { zone: 'a', at: now - 3 * H, serving: true },
+    { zone: 'b', at: now - 2 * H, serving: true },
+    { zone: 'a', at: now - H, serving: true },
+  ];
   let shortfallMs = 0.01 * WEEK; // the week's whole budget lost
   const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ConstructorParameters<typeof SpotReturn>[0]['logger'];
   const spotReturn = new SpotReturn({
-    cluster: 'c', role: 'w', selfId: 'i-od', instances: cloud as never, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 't' },
-    userData: '', zones: ['a', 'b'], recentLosses: () => losses, liveMembers: () => [], handOver: async () => {}, logger: silent,
+    cluster: 'c',
+    role: 'w',
+    selfId: 'i-od',
+    instances: cloud as never,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 't' },
+    userData: '',
+    zones: ['a', 'b'],
+    recentLosses: () => losses,
+    liveMembers: () => [],
+    handOver: async () => {},
+    logger: silent,
     lossHistory: () => ({ losses, since: now - 2 * WEEK, shortfall: { ms: shortfallMs, since: now - 2 * WEEK } }),
   });
   assert.deepEqual(await spotReturn.check(), { kind: 'stay', why: 'zones-unsettled' });

@@ -54,7 +54,10 @@ export interface HedgeLoss {
 export function lossEvents(losses: readonly HedgeLoss[], zone: string, since: number, now: number): number {
   // A loss of an instance that was not serving (a successor still booting, a node already
   // handing over) takes no replica away: no outage.
-  const times = losses.filter((l) => l.zone === zone && l.serving !== false && l.at > since && l.at <= now).map((l) => l.at).sort((a, b) => a - b);
+  const times = losses
+    .filter((l) => l.zone === zone && l.serving !== false && l.at > since && l.at <= now)
+    .map((l) => l.at)
+    .sort((a, b) => a - b);
   let events = 0;
   let last = Number.NEGATIVE_INFINITY;
   for (const at of times) {
@@ -115,17 +118,19 @@ const MAX_BUDGET_LOSSES = 5000;
  * else an estimate from the serving losses, each about a launch delay below N (overlapping
  * outages counted once). Pure.
  */
-export function errorBudget(input: {
-  /** The pool's losses over at least the window (older ones are skipped). */
-  losses: readonly HedgeLoss[];
-  now: number;
-  /** Since when the losses were watched (an agent's start); unknown: the whole window. */
-  since?: number | undefined;
-  /** @default ERROR_BUDGET_WINDOW_MS */
-  windowMs?: number | undefined;
-  /** Measured shortfall (LossHistory.shortfall): counted instead of the estimate. */
-  shortfall?: { ms: number; since: number } | undefined;
-} & SpotHedgeOptions): ErrorBudget {
+export function errorBudget(
+  input: {
+    /** The pool's losses over at least the window (older ones are skipped). */
+    losses: readonly HedgeLoss[];
+    now: number;
+    /** Since when the losses were watched (an agent's start); unknown: the whole window. */
+    since?: number | undefined;
+    /** @default ERROR_BUDGET_WINDOW_MS */
+    windowMs?: number | undefined;
+    /** Measured shortfall (LossHistory.shortfall): counted instead of the estimate. */
+    shortfall?: { ms: number; since: number } | undefined;
+  } & SpotHedgeOptions,
+): ErrorBudget {
   const objective = input.availabilityObjective ?? DEFAULT_AVAILABILITY_OBJECTIVE;
   const delay = Math.max(1, input.launchDelayMs ?? DEFAULT_HEDGE_LAUNCH_DELAY_MS);
   const window = input.windowMs ?? ERROR_BUDGET_WINDOW_MS;
@@ -175,14 +180,16 @@ export function allowedEvents(options: SpotHedgeOptions, windowMs: number, budge
  * on-demand. Without losses every zone is settled (a zone we never ran in has shown us
  * nothing).
  */
-export function settledZones(input: {
-  zones: readonly string[];
-  losses: readonly HedgeLoss[] | undefined;
-  now: number;
-  lossMemoryMs?: number | undefined;
-  /** The week's error budget (errorBudget); undefined: the short window alone. */
-  budget?: ErrorBudget | undefined;
-} & SpotHedgeOptions): string[] {
+export function settledZones(
+  input: {
+    zones: readonly string[];
+    losses: readonly HedgeLoss[] | undefined;
+    now: number;
+    lossMemoryMs?: number | undefined;
+    /** The week's error budget (errorBudget); undefined: the short window alone. */
+    budget?: ErrorBudget | undefined;
+  } & SpotHedgeOptions,
+): string[] {
   if (input.enabled === false || !input.losses || input.losses.length === 0) return [...input.zones];
   const window = input.lossMemoryMs ?? LOSS_MEMORY_MS;
   const allowed = allowedEvents(input, window, input.budget);
@@ -197,7 +204,14 @@ export function settledZones(input: {
  * every zone reclaim still takes one of the N, so keeping k on-demand buys no availability
  * (measured: 4 flaky zones, N = 4, k = 1: 98.69 → 98.63 % at 41.6 → 47.3 % of on-demand).
  */
-export function poolSettled(input: { losses: readonly HedgeLoss[] | undefined; now: number; lossMemoryMs?: number | undefined; budget?: ErrorBudget | undefined } & SpotHedgeOptions): boolean {
+export function poolSettled(
+  input: {
+    losses: readonly HedgeLoss[] | undefined;
+    now: number;
+    lossMemoryMs?: number | undefined;
+    budget?: ErrorBudget | undefined;
+  } & SpotHedgeOptions,
+): boolean {
   if (input.enabled === false || !input.losses || input.losses.length === 0) return true;
   const window = input.lossMemoryMs ?? LOSS_MEMORY_MS;
   const allowed = allowedEvents(input, window, input.budget);
@@ -205,4 +219,3 @@ export function poolSettled(input: { losses: readonly HedgeLoss[] | undefined; n
   const events = zones.reduce((sum, zone) => sum + lossEvents(input.losses!, zone, input.now - window, input.now), 0);
   return events <= allowed;
 }
-

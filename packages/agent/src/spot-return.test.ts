@@ -16,7 +16,16 @@ class FakeCloud implements InstanceProvider {
   private next = 1;
 
   add(id: string, lifecycle: 'spot' | 'on-demand', tags: Record<string, string> = {}): void {
-    this.records.push({ id, state: 'running', lifecycle, instanceType: 'g5.xlarge', zone: 'z1', privateIp: '10.0.0.1', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'worker', ...tags } } as InstanceRecord);
+    this.records.push({
+      id,
+      state: 'running',
+      lifecycle,
+      instanceType: 'g5.xlarge',
+      zone: 'z1',
+      privateIp: '10.0.0.1',
+      launchedAt: 0,
+      tags: { [TAG_CLUSTER]: 'c', [TAG_ROLE]: 'worker', ...tags },
+    } as InstanceRecord);
   }
 
   async launch(spec: LaunchSpec): Promise<InstanceRecord> {
@@ -30,9 +39,12 @@ class FakeCloud implements InstanceProvider {
   async list(filter: InstanceFilter): Promise<Page<InstanceRecord>> {
     this.listCalls += 1;
     return {
-      items: this.records.filter((r) => (!filter.ids || filter.ids.includes(r.id))
-        && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v)
-        && (!filter.states || filter.states.includes(r.state))),
+      items: this.records.filter(
+        (r) =>
+          (!filter.ids || filter.ids.includes(r.id)) &&
+          Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v) &&
+          (!filter.states || filter.states.includes(r.state)),
+      ),
     };
   }
 
@@ -44,23 +56,61 @@ class FakeCloud implements InstanceProvider {
   async untag(): Promise<void> {}
 }
 
-function spotReturn(cloud: FakeCloud, members: { id: string; state: string; replaces?: string }[], handedOver: string[], onDemandBase = 0): SpotReturn {
+function spotReturn(
+  cloud: FakeCloud,
+  members: { id: string; state: string; replaces?: string }[],
+  handedOver: string[],
+  onDemandBase = 0,
+): SpotReturn {
   return new SpotReturn({
-    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud,
+    cluster: 'c',
+    role: 'worker',
+    selfId: 'i-od',
+    instances: cloud,
     pool: { lifecycle: 'spot', onDemandBase, instanceType: 'g5.xlarge' },
-    userData: 'boot', liveMembers: () => members,
-    handOver: async (successor) => { handedOver.push(successor); },
+    userData: 'boot',
+    liveMembers: () => members,
+    handOver: async (successor) => {
+      handedOver.push(successor);
+    },
     logger: silent,
   });
 }
 
 test('the decision: only an on-demand node of a spot pool beyond the on-demand base moves back', () => {
   const base = { cluster: 'c', role: 'worker', successors: [], members: [], handingOver: false };
-  assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'spot' }, pool: { lifecycle: 'spot', onDemandBase: 0 }, onDemandIds: [] }), { kind: 'stay', why: 'not-a-fallback' });
-  assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'on-demand' }, pool: { lifecycle: 'on-demand', onDemandBase: 0 }, onDemandIds: ['a'] }), { kind: 'stay', why: 'not-a-fallback' });
-  assert.deepEqual(spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'on-demand' }, pool: { lifecycle: 'spot', onDemandBase: 0 }, onDemandIds: ['a'] }), { kind: 'launch' });
+  assert.deepEqual(
+    spotReturnStep({ ...base, self: { id: 'a', lifecycle: 'spot' }, pool: { lifecycle: 'spot', onDemandBase: 0 }, onDemandIds: [] }),
+    { kind: 'stay', why: 'not-a-fallback' },
+  );
+  assert.deepEqual(
+    spotReturnStep({
+      ...base,
+      self: { id: 'a', lifecycle: 'on-demand' },
+      pool: { lifecycle: 'on-demand', onDemandBase: 0 },
+      onDemandIds: ['a'],
+    }),
+    { kind: 'stay', why: 'not-a-fallback' },
+  );
+  assert.deepEqual(
+    spotReturnStep({
+      ...base,
+      self: { id: 'a', lifecycle: 'on-demand' },
+      pool: { lifecycle: 'spot', onDemandBase: 0 },
+      onDemandIds: ['a'],
+    }),
+    { kind: 'launch' },
+  );
   // With a base of 1 and two on-demand nodes, exactly one of them stays (the same one, whoever asks).
-  const steps = ['a', 'b'].map((id) => spotReturnStep({ ...base, self: { id, lifecycle: 'on-demand' }, pool: { lifecycle: 'spot', onDemandBase: 1 }, onDemandIds: ['a', 'b'] }).kind);
+  const steps = ['a', 'b'].map(
+    (id) =>
+      spotReturnStep({
+        ...base,
+        self: { id, lifecycle: 'on-demand' },
+        pool: { lifecycle: 'spot', onDemandBase: 1 },
+        onDemandIds: ['a', 'b'],
+      }).kind,
+  );
   assert.deepEqual(steps.sort(), ['launch', 'stay']);
 });
 
@@ -68,7 +118,10 @@ test('an on-demand fallback launches a spot successor, waits for it to serve, th
   const cloud = new FakeCloud();
   cloud.add('i-od', 'on-demand');
   cloud.add('i-spot1', 'spot');
-  const members: { id: string; state: string; replaces?: string }[] = [{ id: 'i-od', state: 'ready' }, { id: 'i-spot1', state: 'ready' }];
+  const members: { id: string; state: string; replaces?: string }[] = [
+    { id: 'i-od', state: 'ready' },
+    { id: 'i-spot1', state: 'ready' },
+  ];
   const handedOver: string[] = [];
   const node = spotReturn(cloud, members, handedOver);
 
@@ -126,8 +179,18 @@ test('a successor lost before the hand-over does not orphan the node: it launche
   const handedOver: string[] = [];
   // intervalMs 0: no back-off wait, so the test needs no clock.
   const node = new SpotReturn({
-    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-    userData: 'boot', liveMembers: () => members, handOver: async (s) => { handedOver.push(s); }, intervalMs: 0, logger: silent,
+    cluster: 'c',
+    role: 'worker',
+    selfId: 'i-od',
+    instances: cloud,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: 'boot',
+    liveMembers: () => members,
+    handOver: async (s) => {
+      handedOver.push(s);
+    },
+    intervalMs: 0,
+    logger: silent,
   });
   assert.deepEqual(await node.check(), { kind: 'launch' });
   const first = cloud.records.at(-1)!;
@@ -141,15 +204,25 @@ test('a successor lost before the hand-over does not orphan the node: it launche
   second.state = 'terminated';
   cloud.add('i-carrier', 'spot', { [TAG_REPLACES]: 'i-od' });
   assert.deepEqual(await node.check(), { kind: 'wait', successor: 'i-carrier' });
-  assert.equal(cloud.launches.length, 2, 'nothing launched while the duty\'s carrier boots');
+  assert.equal(cloud.launches.length, 2, "nothing launched while the duty's carrier boots");
   members.push({ id: 'i-carrier', state: 'ready', replaces: 'i-od' });
   assert.deepEqual(await node.check(), { kind: 'hand-over', successor: 'i-carrier' });
   assert.deepEqual(handedOver, ['i-carrier']);
 });
 
 test('back-off: each successor lost before serving doubles the wait, up to an hour', () => {
-  const base = { cluster: 'c', role: 'worker', successors: [], members: [], handingOver: false, self: { id: 'a', lifecycle: 'on-demand' as const }, pool: { lifecycle: 'spot' as const, onDemandBase: 0 }, onDemandIds: ['a'] };
-  const at = (attempts: number, sinceMs: number) => spotReturnStep({ ...base, backoff: { attempts, lastAttemptAt: 0, now: sinceMs, intervalMs: 300_000 } }).kind;
+  const base = {
+    cluster: 'c',
+    role: 'worker',
+    successors: [],
+    members: [],
+    handingOver: false,
+    self: { id: 'a', lifecycle: 'on-demand' as const },
+    pool: { lifecycle: 'spot' as const, onDemandBase: 0 },
+    onDemandIds: ['a'],
+  };
+  const at = (attempts: number, sinceMs: number) =>
+    spotReturnStep({ ...base, backoff: { attempts, lastAttemptAt: 0, now: sinceMs, intervalMs: 300_000 } }).kind;
   assert.equal(at(0, 0), 'launch');
   assert.equal(at(1, 299_999), 'stay');
   assert.equal(at(1, 300_000), 'launch');
@@ -161,19 +234,34 @@ test('back-off: each successor lost before serving doubles the wait, up to an ho
 test('invariant over random histories: never more than the node, one booting successor and one in its notice; never orphaned', async () => {
   for (let seed = 1; seed <= 200; seed++) {
     let x = seed;
-    const random = (): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x / 2 ** 31; };
+    const random = (): number => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x / 2 ** 31;
+    };
     const cloud = new FakeCloud();
     cloud.add('i-od', 'on-demand');
     const members: { id: string; state: string; replaces?: string }[] = [{ id: 'i-od', state: 'ready' }];
     const handedOver: string[] = [];
     const node = new SpotReturn({
-      cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-      userData: 'boot', liveMembers: () => members, handOver: async (s) => { handedOver.push(s); }, intervalMs: 0, logger: silent,
+      cluster: 'c',
+      role: 'worker',
+      selfId: 'i-od',
+      instances: cloud,
+      pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+      userData: 'boot',
+      liveMembers: () => members,
+      handOver: async (s) => {
+        handedOver.push(s);
+      },
+      intervalMs: 0,
+      logger: silent,
     });
     for (let step = 0; step < 30 && handedOver.length === 0; step++) {
       cloud.noSpotCapacity = random() < 0.3;
       await node.check();
-      const booting = cloud.records.filter((r) => r.id !== 'i-od' && r.state === 'running' && !members.some((m) => m.id === r.id && m.state !== 'joining'));
+      const booting = cloud.records.filter(
+        (r) => r.id !== 'i-od' && r.state === 'running' && !members.some((m) => m.id === r.id && m.state !== 'joining'),
+      );
       for (const successor of booting) {
         const roll = random();
         if (roll < 0.4) {
@@ -192,7 +280,9 @@ test('invariant over random histories: never more than the node, one booting suc
     cloud.noSpotCapacity = false;
     for (let step = 0; step < 4 && handedOver.length === 0; step++) {
       await node.check();
-      for (const r of cloud.records) if (r.state === 'running' && r.id !== 'i-od' && !members.some((m) => m.id === r.id)) members.push({ id: r.id, state: 'ready', replaces: 'i-od' });
+      for (const r of cloud.records)
+        if (r.state === 'running' && r.id !== 'i-od' && !members.some((m) => m.id === r.id))
+          members.push({ id: r.id, state: 'ready', replaces: 'i-od' });
     }
     assert.equal(handedOver.length, 1, `seed ${seed}: the on-demand node was never handed over`);
   }
@@ -213,22 +303,27 @@ test('spread moves: of four replicas in one zone, three move, to other zones; no
   assert.equal(spreadMoveStep({ self: crowded[0]!, members: withSuccessor, zonesWithCapacity: zones, target: 4 }).kind, 'stay');
 });
 
-test('the successor boots the user data the function gives at launch time (a rollout\'s desired config)', async () => {
+test("the successor boots the user data the function gives at launch time (a rollout's desired config)", async () => {
   const cloud = new FakeCloud();
   cloud.add('i-od', 'on-demand');
   let desired = 'config-v1';
   const node = new SpotReturn({
-    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud,
+    cluster: 'c',
+    role: 'worker',
+    selfId: 'i-od',
+    instances: cloud,
     pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-    userData: () => desired, liveMembers: () => [{ id: 'i-od', state: 'ready' }],
-    handOver: async () => {}, logger: silent,
+    userData: () => desired,
+    liveMembers: () => [{ id: 'i-od', state: 'ready' }],
+    handOver: async () => {},
+    logger: silent,
   });
   desired = 'config-v2';
   assert.deepEqual(await node.check(), { kind: 'launch' });
   assert.equal(cloud.launches[0]!.userData, 'config-v2');
 });
 
-test('the slot ledger: an on-demand node moves only while its slot\'s credit covers a move\'s worst case, and tags the successor with the rest', async () => {
+test("the slot ledger: an on-demand node moves only while its slot's credit covers a move's worst case, and tags the successor with the rest", async () => {
   const hedge = { launchDelayMs: 183_000, priceRatio: 0.3 };
   const cloud = new FakeCloud();
   // Credit for one move and a half (a slot that saved that much on spot before).
@@ -236,11 +331,21 @@ test('the slot ledger: an on-demand node moves only while its slot\'s credit cov
   // Launched now: the 1 % an on-demand holder earns adds only milliseconds here.
   (cloud.records[0] as { launchedAt: number }).launchedAt = Date.now();
   const node = new SpotReturn({
-    cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-    userData: 'boot', liveMembers: () => [{ id: 'i-od', state: 'ready' }], handOver: async () => {}, intervalMs: 0, hedge, logger: silent,
+    cluster: 'c',
+    role: 'worker',
+    selfId: 'i-od',
+    instances: cloud,
+    pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+    userData: 'boot',
+    liveMembers: () => [{ id: 'i-od', state: 'ready' }],
+    handOver: async () => {},
+    intervalMs: 0,
+    hedge,
+    logger: silent,
   });
   assert.deepEqual(await node.check(), { kind: 'launch' });
-  const tagged = Number(cloud.launches[0]!.tags[TAG_SLOT_CREDIT]) - (Math.floor(moveCostMs(hedge) * 1.5) - (moveCostMs(hedge) - exitCostMs(hedge)));
+  const tagged =
+    Number(cloud.launches[0]!.tags[TAG_SLOT_CREDIT]) - (Math.floor(moveCostMs(hedge) * 1.5) - (moveCostMs(hedge) - exitCostMs(hedge)));
   assert.ok(tagged >= 0 && tagged < 1000, `the successor's tag: the credit less the move's boot and hand-over (off by ${tagged} ms)`);
   // Lost before serving: the move's reservation is spent; half a move is left, not enough.
   cloud.records.at(-1)!.state = 'terminated';
@@ -263,10 +368,23 @@ test('a forged slot credit (huge, or garbage) counts zero: the fallback stays on
     cloud.add('i-od', 'on-demand', { [TAG_SLOT_CREDIT]: forged });
     (cloud.records[0] as { launchedAt: number }).launchedAt = Date.now();
     const warnings: string[] = [];
-    const logger = { ...silent, warn: (_o: unknown, msg?: string) => { warnings.push(String(msg)); } } as unknown as typeof silent;
+    const logger = {
+      ...silent,
+      warn: (_o: unknown, msg?: string) => {
+        warnings.push(String(msg));
+      },
+    } as unknown as typeof silent;
     const node = new SpotReturn({
-      cluster: 'c', role: 'worker', selfId: 'i-od', instances: cloud, pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
-      userData: 'boot', liveMembers: () => [{ id: 'i-od', state: 'ready' }], handOver: async () => {}, intervalMs: 0, logger,
+      cluster: 'c',
+      role: 'worker',
+      selfId: 'i-od',
+      instances: cloud,
+      pool: { lifecycle: 'spot', onDemandBase: 0, instanceType: 'g5.xlarge' },
+      userData: 'boot',
+      liveMembers: () => [{ id: 'i-od', state: 'ready' }],
+      handOver: async () => {},
+      intervalMs: 0,
+      logger,
     });
     assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' }, forged);
     assert.deepEqual(await node.check(), { kind: 'stay', why: 'no-credit' }, forged);

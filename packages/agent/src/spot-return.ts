@@ -1,8 +1,23 @@
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError, rendezvousRank } from '@synkti/core';
-import { listAllInstances, placementZoneOrder, spreadZoneOrder, zoneSpreadLimit, type InstanceProvider, type InstanceRecord } from '@synkti/cloud';
+import {
+  listAllInstances,
+  placementZoneOrder,
+  spreadZoneOrder,
+  zoneSpreadLimit,
+  type InstanceProvider,
+  type InstanceRecord,
+} from '@synkti/cloud';
 import type { Logger } from './logger.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
-import { errorBudget, poolSettled, settledZones, type ErrorBudget, type HedgeLoss, type LossHistory, type SpotHedgeOptions } from './spot-hedge.ts';
+import {
+  errorBudget,
+  poolSettled,
+  settledZones,
+  type ErrorBudget,
+  type HedgeLoss,
+  type LossHistory,
+  type SpotHedgeOptions,
+} from './spot-hedge.ts';
 import { TAG_SLOT_CREDIT, canAffordMove, readSlotCredit, slotCreditMs, successorCreditMs } from './spot-ledger.ts';
 
 /**
@@ -120,8 +135,10 @@ export function spotReturnStep(input: {
   if (ready) return { kind: 'hand-over', successor: ready.id };
   if (input.successors.length > 0) return { kind: 'wait', successor: input.successors[0]! };
   const b = input.backoff;
-  if (b && b.attempts > 0 && b.now - b.lastAttemptAt < spotReturnBackoffMs(b.intervalMs, b.attempts)) return { kind: 'stay', why: 'backing-off' };
-  if (input.poolSettled === false || (input.settledZones !== undefined && input.settledZones.length === 0)) return { kind: 'stay', why: 'zones-unsettled' };
+  if (b && b.attempts > 0 && b.now - b.lastAttemptAt < spotReturnBackoffMs(b.intervalMs, b.attempts))
+    return { kind: 'stay', why: 'backing-off' };
+  if (input.poolSettled === false || (input.settledZones !== undefined && input.settledZones.length === 0))
+    return { kind: 'stay', why: 'zones-unsettled' };
   if (input.ledger && !canAffordMove(input.ledger.creditMs, input.ledger.options)) return { kind: 'stay', why: 'no-credit' };
   return { kind: 'launch' };
 }
@@ -176,16 +193,26 @@ export class SpotReturn {
   async start(): Promise<void> {
     if (this.timer || this.stopped || this.options.pool.lifecycle !== 'spot') return;
     try {
-      const self = this.options.selfRecord ? await this.options.selfRecord() : (await this.options.instances.list({ ids: [this.options.selfId] })).items[0];
+      const self = this.options.selfRecord
+        ? await this.options.selfRecord()
+        : (await this.options.instances.list({ ids: [this.options.selfId] })).items[0];
       if (self?.lifecycle !== 'on-demand') return;
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'could not read this instance\'s lifecycle; assuming spot');
+      this.options.logger.warn({ err: error }, "could not read this instance's lifecycle; assuming spot");
       return;
     }
-    this.options.logger.info({ intervalMs: this.intervalMs }, 'this node is an on-demand fallback in a spot pool: it will move back to spot when capacity returns');
+    this.options.logger.info(
+      { intervalMs: this.intervalMs },
+      'this node is an on-demand fallback in a spot pool: it will move back to spot when capacity returns',
+    );
     const schedule = (): void => {
       if (this.stopped) return;
-      this.timer = setTimeout(() => { void this.check().finally(schedule); }, this.intervalMs * (0.8 + 0.4 * this.random())).unref();
+      this.timer = setTimeout(
+        () => {
+          void this.check().finally(schedule);
+        },
+        this.intervalMs * (0.8 + 0.4 * this.random()),
+      ).unref();
     };
     schedule();
   }
@@ -201,12 +228,16 @@ export class SpotReturn {
     let step: SpotReturnStep;
     let credit: number | undefined;
     try {
-      const pool = await listAllInstances(instances, { tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role }, states: ['pending', 'running'] });
+      const pool = await listAllInstances(instances, {
+        tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role },
+        states: ['pending', 'running'],
+      });
       const self = pool.find((r) => r.id === selfId);
       if (!self) return { kind: 'stay', why: 'not-a-fallback' };
       const successors = pool.filter((r) => r.tags[TAG_REPLACES] === selfId).map((r) => r.id);
       // Just launched and not listed yet (eventual consistency): still ours to wait for.
-      if (this.successor && !successors.includes(this.successor.id) && Date.now() - this.successor.at < this.intervalMs / 2) successors.push(this.successor.id);
+      if (this.successor && !successors.includes(this.successor.id) && Date.now() - this.successor.at < this.intervalMs / 2)
+        successors.push(this.successor.id);
       credit = this.creditOf(self);
       step = spotReturnStep({
         self,
@@ -219,7 +250,16 @@ export class SpotReturn {
         handingOver: this.handingOver,
         // Capacity misses launch nothing and cost nothing: only launched successors count.
         backoff: { attempts: this.launched, lastAttemptAt: this.lastLaunchAt, now: Date.now(), intervalMs: this.intervalMs },
-        settledZones: this.options.zones && this.options.zones.length > 0 ? settledZones({ zones: this.options.zones, losses: this.options.recentLosses?.(), now: Date.now(), budget: this.budget(), ...this.options.hedge }) : undefined,
+        settledZones:
+          this.options.zones && this.options.zones.length > 0
+            ? settledZones({
+                zones: this.options.zones,
+                losses: this.options.recentLosses?.(),
+                now: Date.now(),
+                budget: this.budget(),
+                ...this.options.hedge,
+              })
+            : undefined,
         poolSettled: poolSettled({ losses: this.options.recentLosses?.(), now: Date.now(), budget: this.budget(), ...this.options.hedge }),
         ledger: { creditMs: credit, options: this.options.hedge ?? {} },
       });
@@ -247,9 +287,20 @@ export class SpotReturn {
     if (read.rejected && !this.rejectedTagLogged) {
       this.rejectedTagLogged = true;
       // The value itself is not logged: it is whatever the tag's writer chose.
-      this.options.logger.warn({ tag: TAG_SLOT_CREDIT, why: read.rejected }, 'this node\'s slot-credit tag is not one an agent writes; its slot counts zero credit');
+      this.options.logger.warn(
+        { tag: TAG_SLOT_CREDIT, why: read.rejected },
+        "this node's slot-credit tag is not one an agent writes; its slot counts zero credit",
+      );
     }
-    return slotCreditMs({ tagCreditMs: read.creditMs, lifecycle: 'on-demand', launchedAt: self.launchedAt, readyAt: undefined, now: Date.now(), movesLaunched: this.launched, ...hedge });
+    return slotCreditMs({
+      tagCreditMs: read.creditMs,
+      lifecycle: 'on-demand',
+      launchedAt: self.launchedAt,
+      readyAt: undefined,
+      now: Date.now(),
+      movesLaunched: this.launched,
+      ...hedge,
+    });
   }
 
   private async launchSuccessor(creditMs: number | undefined): Promise<void> {
@@ -259,13 +310,27 @@ export class SpotReturn {
     try {
       const record = await instances.launch({
         // The slot's credit less the move's worst case, reserved now (spot-ledger.ts).
-        tags: { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role, [TAG_REPLACES]: selfId, ...(creditMs === undefined ? {} : { [TAG_SLOT_CREDIT]: String(successorCreditMs(creditMs, this.options.hedge)) }) },
+        tags: {
+          [TAG_CLUSTER]: cluster,
+          [TAG_ROLE]: role,
+          [TAG_REPLACES]: selfId,
+          ...(creditMs === undefined ? {} : { [TAG_SLOT_CREDIT]: String(successorCreditMs(creditMs, this.options.hedge)) }),
+        },
         instanceType: pool.instanceType,
         lifecycle: 'spot',
         userData: typeof userData === 'function' ? userData() : userData,
         // One successor per attempt, even if this agent restarts mid-launch.
         clientToken,
-        zoneOrder: placementZoneOrder({ zones: this.options.zones, members: this.options.liveMembers(), role, leaving: selfId, key: clientToken, losses: this.options.recentLosses?.(), now: Date.now(), hazard: this.options.zones && this.options.zoneHazard?.(this.options.zones, Date.now()) }),
+        zoneOrder: placementZoneOrder({
+          zones: this.options.zones,
+          members: this.options.liveMembers(),
+          role,
+          leaving: selfId,
+          key: clientToken,
+          losses: this.options.recentLosses?.(),
+          now: Date.now(),
+          hazard: this.options.zones && this.options.zoneHazard?.(this.options.zones, Date.now()),
+        }),
       });
       if (record.lifecycle !== 'spot') {
         // The provider fell back to on-demand: that buys nothing; give it back.
@@ -322,7 +387,9 @@ export function spreadMoveStep(input: {
   const limit = zoneSpreadLimit(input.target, Math.min(input.maxZones ?? Infinity, input.zonesWithCapacity.length));
   const excess = (held[self.zone] ?? 0) - limit;
   if (excess <= 0) return { kind: 'stay' };
-  const candidates = members.filter((m) => m.zone === self.zone && m.lifecycle === 'spot' && m.state === 'ready' && !moving.has(m.id)).map((m) => m.id);
+  const candidates = members
+    .filter((m) => m.zone === self.zone && m.lifecycle === 'spot' && m.state === 'ready' && !moving.has(m.id))
+    .map((m) => m.id);
   if (!rendezvousRank(`spread:${self.zone}`, candidates).slice(0, excess).includes(self.id)) return { kind: 'stay' };
   const destination = spreadZoneOrder({ zones: input.zonesWithCapacity.filter((z) => z !== self.zone), held, key: `spread:${self.id}` })[0];
   if (destination === undefined || (held[destination] ?? 0) + 1 > limit) return { kind: 'stay' };

@@ -5,7 +5,19 @@ import { SwimNode, defaultPeerRef, type SwimOptions } from './swim.ts';
 import { SwimNetwork, seededRandom, type SimClock } from './testing/swim-network.ts';
 
 function member(id: string, incarnation = 1): Member {
-  return { id, role: 'worker', zone: 'z', address: '10.0.0.1', agentPort: 7000, routerPort: 8000, workloadPort: 9000, state: 'ready', incarnation, version: 0, load: 0 };
+  return {
+    id,
+    role: 'worker',
+    zone: 'z',
+    address: '10.0.0.1',
+    agentPort: 7000,
+    routerPort: 8000,
+    workloadPort: 9000,
+    state: 'ready',
+    incarnation,
+    version: 0,
+    load: 0,
+  };
 }
 
 interface Fleet {
@@ -75,14 +87,22 @@ test('a crashed node is dropped by every survivor, once each, within probe + sus
   let droppedAt = 0;
   while (f.clock.now - crashedAt < 20_000) {
     f.net.runUntil(f.clock.now + 100);
-    if ([...f.net.nodes.values()].every((s) => !s.view.has('n7'))) { droppedAt = f.clock.now; break; }
+    if ([...f.net.nodes.values()].every((s) => !s.view.has('n7'))) {
+      droppedAt = f.clock.now;
+      break;
+    }
   }
   assert.ok(droppedAt > 0, 'every survivor dropped the crashed node');
   // Detection ≤ a few periods (500 ms), suspicion 2 s, dissemination well under a second at N=30.
   assert.ok(droppedAt - crashedAt <= 6000, `dropped by all ${droppedAt - crashedAt} ms after the crash`);
   assert.ok(droppedAt - crashedAt >= 2000, 'not before the suspicion timeout');
   f.net.runUntil(f.clock.now + 5000);
-  for (const [id, losses] of f.lost) assert.deepEqual(losses.map((m) => m.id), ['n7'], `${id} reported the loss once`);
+  for (const [id, losses] of f.lost)
+    assert.deepEqual(
+      losses.map((m) => m.id),
+      ['n7'],
+      `${id} reported the loss once`,
+    );
   assert.equal(f.lost.size, 29);
 });
 
@@ -114,7 +134,11 @@ test('a graceful leave is known by all at once and reported as stopped, not lost
   f.net.runUntil(f.clock.now + 10);
   f.net.crash('n4');
   assert.ok([...f.net.nodes.values()].every((s) => !s.view.has('n4')));
-  for (const losses of f.lost.values()) assert.deepEqual(losses.map((m) => [m.id, m.state]), [['n4', 'stopped']]);
+  for (const losses of f.lost.values())
+    assert.deepEqual(
+      losses.map((m) => [m.id, m.state]),
+      [['n4', 'stopped']],
+    );
   assert.equal(f.lost.size, 9);
 });
 
@@ -139,7 +163,10 @@ test('messages stay small while 150 nodes join at once: updates per message are 
   const start = f.clock.now;
   while (!everyoneKnows(f, 150) && f.clock.now - start < 30_000) f.net.runUntil(f.clock.now + 100);
   assert.ok(everyoneKnows(f, 150), 'all 150 converged');
-  assert.ok(f.net.maxUpdatesPerMessage <= 16 && f.net.maxUpdatesPerMessage > 0, `at most 16 updates per message (saw ${f.net.maxUpdatesPerMessage})`);
+  assert.ok(
+    f.net.maxUpdatesPerMessage <= 16 && f.net.maxUpdatesPerMessage > 0,
+    `at most 16 updates per message (saw ${f.net.maxUpdatesPerMessage})`,
+  );
 });
 
 test('a refused connection (nothing listening) is suspected at once and buried when the last probe is refused too', () => {
@@ -163,7 +190,10 @@ test('a refused connection (nothing listening) is suspected at once and buried w
     if (suspectedAt === undefined && node.view.isSuspect('b')) suspectedAt = clock.now;
     clock.now += 50;
   }
-  assert.ok(suspectedAt !== undefined && suspectedAt - 1_000_000 <= 550, 'suspected at its first refused probe, without waiting out the period');
+  assert.ok(
+    suspectedAt !== undefined && suspectedAt - 1_000_000 <= 550,
+    'suspected at its first refused probe, without waiting out the period',
+  );
   assert.deepEqual(lost, ['b']);
   assert.ok(clock.now - suspectedAt! <= 1500 + 100, `buried ${clock.now - suspectedAt!} ms after the suspicion (timeout 1500 ms)`);
 });

@@ -73,8 +73,15 @@ interface PendingProbe {
   endAt: number;
 }
 
-interface Relay { requester: PeerRef; requesterSeq: number; expiresAt: number }
-interface Broadcast { update: MembershipUpdate; transmits: number }
+interface Relay {
+  requester: PeerRef;
+  requesterSeq: number;
+  expiresAt: number;
+}
+interface Broadcast {
+  update: MembershipUpdate;
+  transmits: number;
+}
 
 export function defaultPeerRef(member: Member): PeerRef {
   return { id: member.id, address: member.address, agentPort: member.agentPort };
@@ -140,7 +147,10 @@ export class SwimNode {
     // One more push-pull a few seconds after joining, with a random member, catches the
     // members that joined while our first sync was in flight (a fleet booting at once).
     this.nextSyncAt = Math.min(this.nextSyncAt, this.clock() + this.probeIntervalMs * (4 + 4 * this.random()));
-    return seeds.filter((s) => s.id !== this.view.selfId).slice(0, 3).map((to) => this.syncTo(to, true));
+    return seeds
+      .filter((s) => s.id !== this.view.selfId)
+      .slice(0, 3)
+      .map((to) => this.syncTo(to, true));
   }
 
   /** Full-state sync with someone not (yet) in our view, e.g. found by listing the cloud. */
@@ -247,7 +257,12 @@ export class SwimNode {
 
     switch (message.kind) {
       case 'ping':
-        reply.push({ kind: 'ack', seq: message.seq, from: this.view.self, updates: [...extra, ...this.takeUpdates(this.maxUpdates() - extra.length)] });
+        reply.push({
+          kind: 'ack',
+          seq: message.seq,
+          from: this.view.self,
+          updates: [...extra, ...this.takeUpdates(this.maxUpdates() - extra.length)],
+        });
         break;
       case 'ack': {
         if (extra.length > 0) reply.push({ kind: 'gossip', from: this.view.self, updates: extra });
@@ -319,8 +334,15 @@ export class SwimNode {
     });
     this.stats.pings += 1;
     // A suspect we probe hears of its suspicion directly, so it can refute in time.
-    const told: MembershipUpdate[] = this.view.isSuspect(member.id) ? [{ type: 'suspect', id: member.id, incarnation: member.incarnation, version: member.version }] : [];
-    return this.out(target, { kind: 'ping', seq, from: this.view.self, updates: [...told, ...this.takeUpdates(this.maxUpdates() - told.length)] });
+    const told: MembershipUpdate[] = this.view.isSuspect(member.id)
+      ? [{ type: 'suspect', id: member.id, incarnation: member.incarnation, version: member.version }]
+      : [];
+    return this.out(target, {
+      kind: 'ping',
+      seq,
+      from: this.view.self,
+      updates: [...told, ...this.takeUpdates(this.maxUpdates() - told.length)],
+    });
   }
 
   /** A probe got no ack, directly or through others, by the end of its period. */
@@ -352,7 +374,9 @@ export class SwimNode {
       if (!id) break;
       except.add(id);
       this.stats.indirectProbes += 1;
-      out.push(this.out(this.refOf(this.view.get(id)!), { kind: 'ping-req', seq, target, from: this.view.self, updates: this.takeUpdates() }));
+      out.push(
+        this.out(this.refOf(this.view.get(id)!), { kind: 'ping-req', seq, target, from: this.view.self, updates: this.takeUpdates() }),
+      );
     }
     return out;
   }

@@ -29,7 +29,11 @@ const ALL_STATES: InstanceState[] = [...LIVE_STATES, 'terminated'];
  * call never launches twice). Returns what was launched; on a failure, the error says
  * which were launched before it.
  */
-export async function launchWorkers(provider: InstanceProvider, spec: ClusterSpec, options: LaunchWorkersOptions): Promise<InstanceRecord[]> {
+export async function launchWorkers(
+  provider: InstanceProvider,
+  spec: ClusterSpec,
+  options: LaunchWorkersOptions,
+): Promise<InstanceRecord[]> {
   const count = options.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 1000) {
     throw new SynktiError('E_USAGE', `count must be a whole number from 1 to 1000, not ${count}`, { hint: 'launch more in several calls' });
@@ -53,10 +57,14 @@ export async function launchWorkers(provider: InstanceProvider, spec: ClusterSpe
     } catch (error) {
       if (launched.length === 0) throw error;
       const reason = error instanceof SynktiError ? error.message : String((error as Error)?.message ?? error);
-      throw new SynktiError('E_LAUNCH_PARTIAL', `launched ${launched.length} of ${count} (${launched.map((r) => r.id).join(', ')}), then: ${reason}`, {
-        cause: error,
-        hint: error instanceof SynktiError && error.hint ? error.hint : 'run `synkti worker list` to see the fleet, then launch the rest',
-      });
+      throw new SynktiError(
+        'E_LAUNCH_PARTIAL',
+        `launched ${launched.length} of ${count} (${launched.map((r) => r.id).join(', ')}), then: ${reason}`,
+        {
+          cause: error,
+          hint: error instanceof SynktiError && error.hint ? error.hint : 'run `synkti worker list` to see the fleet, then launch the rest',
+        },
+      );
     }
   }
   return launched;
@@ -70,7 +78,11 @@ export interface ListWorkersOptions {
 }
 
 /** The cluster's instances, oldest first. */
-export async function listWorkers(provider: InstanceProvider, spec: ClusterSpec, options: ListWorkersOptions = {}): Promise<InstanceRecord[]> {
+export async function listWorkers(
+  provider: InstanceProvider,
+  spec: ClusterSpec,
+  options: ListWorkersOptions = {},
+): Promise<InstanceRecord[]> {
   const tags: Record<string, string> = { [TAG_CLUSTER]: spec.name };
   if (options.role !== undefined) tags[TAG_ROLE] = pickRole(spec, options.role);
   const records = await listAllInstances(provider, { tags, states: options.all ? ALL_STATES : LIVE_STATES });
@@ -82,16 +94,23 @@ export async function listWorkers(provider: InstanceProvider, spec: ClusterSpec,
  * not this cluster's is refused, so a typo cannot terminate someone else's machine.
  */
 export function resolveWorkerIds(records: InstanceRecord[], wanted: string[], cluster: string): string[] {
-  if (wanted.length === 0) throw new SynktiError('E_USAGE', 'no instance ids given', { hint: 'e.g. synkti worker terminate i-0123456789abcdef0 (see `synkti worker list`)' });
+  if (wanted.length === 0)
+    throw new SynktiError('E_USAGE', 'no instance ids given', {
+      hint: 'e.g. synkti worker terminate i-0123456789abcdef0 (see `synkti worker list`)',
+    });
   const ids = new Set<string>();
   for (const want of wanted) {
     const exact = records.find((r) => r.id === want);
     const matches = exact ? [exact] : records.filter((r) => r.id.startsWith(want));
     if (matches.length === 0) {
-      throw new SynktiError('E_NOT_FOUND', `no running instance ${want} in cluster ${cluster}`, { hint: 'see `synkti worker list` for the ids of this cluster' });
+      throw new SynktiError('E_NOT_FOUND', `no running instance ${want} in cluster ${cluster}`, {
+        hint: 'see `synkti worker list` for the ids of this cluster',
+      });
     }
     if (matches.length > 1) {
-      throw new SynktiError('E_USAGE', `${want} matches ${matches.length} instances (${matches.map((r) => r.id).join(', ')})`, { hint: 'give more of the id' });
+      throw new SynktiError('E_USAGE', `${want} matches ${matches.length} instances (${matches.map((r) => r.id).join(', ')})`, {
+        hint: 'give more of the id',
+      });
     }
     ids.add(matches[0]!.id);
   }

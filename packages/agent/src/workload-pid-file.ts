@@ -52,7 +52,11 @@ export function bootId(): string {
   }
 }
 
-interface Stat { state: string; pgrp: number; startTime: number }
+interface Stat {
+  state: string;
+  pgrp: number;
+  startTime: number;
+}
 
 function stat(pid: number): Stat | undefined {
   let text: string;
@@ -73,7 +77,10 @@ export function processStartTime(pid: number): number | undefined {
 
 function carriesToken(pid: number, token: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').slice(0, 256 * 1024).split('\0').includes(`${ENV_WORKLOAD_OWNER}=${token}`);
+    return readFileSync(`/proc/${pid}/environ`, 'latin1')
+      .slice(0, 256 * 1024)
+      .split('\0')
+      .includes(`${ENV_WORKLOAD_OWNER}=${token}`);
   } catch {
     return false;
   }
@@ -87,7 +94,10 @@ function groupMembersWithToken(pgid: number, token: string): number[] {
   } catch {
     return [];
   }
-  return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => stat(pid)?.pgrp === pgid && carriesToken(pid, token));
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => stat(pid)?.pgrp === pgid && carriesToken(pid, token));
 }
 
 /** Writes the record atomically (0600): a crash mid-write leaves the old record or none. */
@@ -114,7 +124,15 @@ export function readWorkloadPidFile(path: string): WorkloadPidRecord | undefined
   if (text.length > MAX_RECORD_BYTES) return undefined;
   try {
     const r = JSON.parse(text) as Partial<WorkloadPidRecord>;
-    if (!Number.isInteger(r.pid) || (r.pid as number) <= 1 || !Number.isFinite(r.startTime) || typeof r.bootId !== 'string' || typeof r.token !== 'string' || !/^[0-9a-f]{32}$/.test(r.token)) return undefined;
+    if (
+      !Number.isInteger(r.pid) ||
+      (r.pid as number) <= 1 ||
+      !Number.isFinite(r.startTime) ||
+      typeof r.bootId !== 'string' ||
+      typeof r.token !== 'string' ||
+      !/^[0-9a-f]{32}$/.test(r.token)
+    )
+      return undefined;
     return r as WorkloadPidRecord;
   } catch {
     return undefined;
@@ -166,11 +184,18 @@ export async function reapOrphanWorkload(path: string, options: ReapOptions = {}
   if (alive()) {
     signalGroup(record.pid, 'SIGKILL');
     for (const pid of victims) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     const killDeadline = Date.now() + 5000;
     while (alive() && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 25));
-    if (alive()) throw new SynktiError('E_WORKLOAD_ORPHAN', `the previous workload (pid ${record.pid}) survived SIGKILL`, { hint: `end process group ${record.pid} by hand, then restart the agent` });
+    if (alive())
+      throw new SynktiError('E_WORKLOAD_ORPHAN', `the previous workload (pid ${record.pid}) survived SIGKILL`, {
+        hint: `end process group ${record.pid} by hand, then restart the agent`,
+      });
   }
   return done('ended', victims);
 }

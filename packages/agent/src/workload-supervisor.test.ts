@@ -66,7 +66,11 @@ describe('WorkloadSupervisor', () => {
     const port = await freeLoopbackPort();
     const logFile = join(dir, 'workload.log');
     const { supervisor, states } = supervise(t, {
-      command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000, logFile,
+      command: standIn(port),
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 15_000,
+      logFile,
       env: { SYNKTI_INSTANCE_ID: 'i-supervised' },
     });
     await supervisor.start();
@@ -75,10 +79,14 @@ describe('WorkloadSupervisor', () => {
     await supervisor.waitHealthy(AbortSignal.timeout(15_000));
     assert.equal(supervisor.state, 'healthy');
     assert.equal(supervisor.isHealthy(), true);
-    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy']);
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['starting', 'healthy'],
+    );
 
     const response = await fetch(`http://127.0.0.1:${port}/v1/completions`, {
-      method: 'POST', body: JSON.stringify({ prompt: 'x', max_tokens: 2 }),
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'x', max_tokens: 2 }),
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-served-by'), 'i-supervised');
@@ -102,7 +110,10 @@ describe('WorkloadSupervisor', () => {
   test('kill -9 of the workload: restarted with backoff and healthy again', async (t) => {
     const port = await freeLoopbackPort();
     const { supervisor, states, until } = supervise(t, {
-      command: standIn(port), port, healthPath: '/health', startupTimeoutMs: 15_000,
+      command: standIn(port),
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 15_000,
       restartBackoff: { initialMs: 100, maxMs: 1000 },
     });
     await supervisor.start();
@@ -116,7 +127,10 @@ describe('WorkloadSupervisor', () => {
     await until(() => supervisor.state === 'healthy');
     assert.equal(supervisor.restarts, 1);
     assert.notEqual(supervisor.pid, firstPid);
-    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy', 'restarting', 'starting', 'healthy']);
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['starting', 'healthy', 'restarting', 'starting', 'healthy'],
+    );
     const restartGap = states[3]!.at - states[2]!.at;
     assert.ok(restartGap >= 90, `waited ${restartGap.toFixed(0)} ms before restarting`);
   });
@@ -125,7 +139,9 @@ describe('WorkloadSupervisor', () => {
     const port = await freeLoopbackPort();
     const { supervisor, states, until } = supervise(t, {
       command: [process.execPath, '-e', 'console.error("boom: no model here"); process.exit(3)'],
-      port, healthPath: '/health', startupTimeoutMs: 5000,
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 5000,
       restartBackoff: { initialMs: 50, maxMs: 400 },
     });
     await supervisor.start();
@@ -137,7 +153,10 @@ describe('WorkloadSupervisor', () => {
     assert.match(supervisor.lastError!.message, /boom: no model here/);
     // Gaps between failure and the next spawn: 50, 100, 200, 400 ms.
     const failedAt = states.filter((s) => s.state === 'failed').map((s) => s.at);
-    const startedAt = states.filter((s) => s.state === 'starting').map((s) => s.at).slice(1);
+    const startedAt = states
+      .filter((s) => s.state === 'starting')
+      .map((s) => s.at)
+      .slice(1);
     const gaps = startedAt.slice(0, 4).map((at, i) => at - failedAt[i]!);
     gaps.forEach((gap, i) => assert.ok(gap >= 50 * 2 ** i - 10, `gap ${i} was ${gap.toFixed(0)} ms`));
     assert.ok(gaps[3]! < 1500, 'backoff is capped');
@@ -150,7 +169,10 @@ describe('WorkloadSupervisor', () => {
     // stand-in once took longer than the startup timeout to bind.
     const loading = `console.log('model server still loading'); require('node:http').createServer((req, res) => { res.statusCode = 503; res.end(); }).listen(${port}, '127.0.0.1');`;
     const { supervisor, states, until } = supervise(t, {
-      command: [process.execPath, '-e', loading], port, healthPath: '/health', startupTimeoutMs: 6000,
+      command: [process.execPath, '-e', loading],
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 6000,
       restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
     });
     const began = performance.now();
@@ -184,7 +206,10 @@ describe('WorkloadSupervisor', () => {
         res.end();
       }).listen(${port}, '127.0.0.1');`;
     const { supervisor, states, until } = supervise(t, {
-      command: [process.execPath, '-e', script], port, healthPath: '/health', startupTimeoutMs: 5000,
+      command: [process.execPath, '-e', script],
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 5000,
     });
     await supervisor.start();
     await supervisor.waitHealthy(AbortSignal.timeout(5000));
@@ -195,7 +220,10 @@ describe('WorkloadSupervisor', () => {
     assert.equal(supervisor.isHealthy(), false);
     await rm(flag);
     await until(() => supervisor.state === 'healthy');
-    assert.deepEqual(states.map((s) => s.state), ['starting', 'healthy', 'unhealthy', 'healthy']);
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['starting', 'healthy', 'unhealthy', 'healthy'],
+    );
     assert.equal(supervisor.restarts, 0);
   });
 
@@ -210,13 +238,18 @@ describe('WorkloadSupervisor', () => {
       // Healthy only once the child ignores SIGTERM too.
       child.once('message', () => require('node:http').createServer((req, res) => res.end('ok')).listen(${port}, '127.0.0.1'));`;
     const { supervisor } = supervise(t, {
-      command: [process.execPath, '-e', script], port, healthPath: '/health', startupTimeoutMs: 5000,
+      command: [process.execPath, '-e', script],
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 5000,
     });
     await supervisor.start();
     await supervisor.waitHealthy(AbortSignal.timeout(5000));
     const pid = supervisor.pid!;
     const childPid = Number(/child-pid (\d+)/.exec(supervisor.recentOutput().join('\n'))![1]);
-    t.after(() => { if (alive(childPid)) process.kill(childPid, 'SIGKILL'); });
+    t.after(() => {
+      if (alive(childPid)) process.kill(childPid, 'SIGKILL');
+    });
     assert.ok(alive(pid) && alive(childPid));
     const began = performance.now();
     await supervisor.stop({ graceMs: 300 });
@@ -229,7 +262,10 @@ describe('WorkloadSupervisor', () => {
   test('waitHealthy honours its abort signal; bad options are rejected', async (t) => {
     const port = await freeLoopbackPort();
     const { supervisor } = supervise(t, {
-      command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], port, healthPath: '/health', startupTimeoutMs: 5000,
+      command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 5000,
     });
     await supervisor.start();
     await assert.rejects(supervisor.waitHealthy(AbortSignal.timeout(100)), { name: 'TimeoutError' });
@@ -242,7 +278,10 @@ describe('WorkloadSupervisor', () => {
   test('a program that does not exist fails with a spawn error and is retried', async (t) => {
     const port = await freeLoopbackPort();
     const { supervisor, until } = supervise(t, {
-      command: ['/nonexistent/synkti-workload'], port, healthPath: '/health', startupTimeoutMs: 5000,
+      command: ['/nonexistent/synkti-workload'],
+      port,
+      healthPath: '/health',
+      startupTimeoutMs: 5000,
       restartBackoff: { initialMs: 20, maxMs: 40 },
     });
     await supervisor.start();
@@ -265,16 +304,27 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
       await s.waitHealthy();
       process.stdout.write(JSON.stringify({ workloadPid: s.pid }) + '\\n');
       setInterval(() => {}, 1e9);`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => { child.kill('SIGKILL'); });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => {
+      child.kill('SIGKILL');
+    });
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`supervisor child not healthy in 60 s: ${out}`)), 60_000);
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('\n')) { clearTimeout(timer); resolve(out.split('\n')[0]!); }
+        if (out.includes('\n')) {
+          clearTimeout(timer);
+          resolve(out.split('\n')[0]!);
+        }
       });
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`supervisor child exited ${code}: ${out}`)); });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`supervisor child exited ${code}: ${out}`));
+      });
     });
     return { agentPid: child.pid!, workloadPid: (JSON.parse(line) as { workloadPid: number }).workloadPid };
   }
@@ -285,7 +335,13 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     const port = await freeLoopbackPort();
     const pidFile = join(dir, 'workload.pid');
     const { agentPid, workloadPid } = await supervisedInChild(t, port, pidFile);
-    t.after(() => { try { process.kill(-workloadPid, 'SIGKILL'); } catch { /* gone */ } });
+    t.after(() => {
+      try {
+        process.kill(-workloadPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
     process.kill(agentPid, 'SIGKILL');
     // The agent is gone; its workload is not (own process group), and holds the port.
     const deadline = Date.now() + 5000;
@@ -298,7 +354,10 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     assert.notEqual(supervisor.pid, workloadPid);
     const res = await fetch(`http://127.0.0.1:${port}/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(supervisor.recentOutput().filter((l) => /EADDRINUSE/.test(l)), []);
+    assert.deepEqual(
+      supervisor.recentOutput().filter((l) => /EADDRINUSE/.test(l)),
+      [],
+    );
     await supervisor.stop({ graceMs: 1000 });
     await assert.rejects(readFile(pidFile), { code: 'ENOENT' }, 'a clean stop removes the record');
   });
@@ -309,7 +368,9 @@ describe('process ownership: the workload of a SIGKILLed supervisor', () => {
     const dir = await mkdtemp(join(tmpdir(), 'synkti-pidfile-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });
-    t.after(() => { stranger.kill('SIGKILL'); });
+    t.after(() => {
+      stranger.kill('SIGKILL');
+    });
     await new Promise((r) => stranger.once('spawn', r));
     const pid = stranger.pid!;
     const start = processStartTime(pid)!;
@@ -344,7 +405,9 @@ describe('portless workload (a batch worker: no port, no health path)', () => {
       if (!first) console.log('handler installed');
       setInterval(() => {}, 1000);`;
     const { supervisor, states, until } = supervise(t, {
-      command: [process.execPath, '-e', script], startupTimeoutMs: 1, restartBackoff: { initialMs: 20, maxMs: 40 },
+      command: [process.execPath, '-e', script],
+      startupTimeoutMs: 1,
+      restartBackoff: { initialMs: 20, maxMs: 40 },
     });
     assert.equal(supervisor.healthUrl, undefined);
     await supervisor.start();
@@ -364,7 +427,10 @@ describe('portless workload (a batch worker: no port, no health path)', () => {
 
   test('a port without a health path (or the reverse) is refused', () => {
     assert.throws(() => new WorkloadSupervisor({ command: ['x'], port: 8000, startupTimeoutMs: 1 }), /port is set without a healthPath/);
-    assert.throws(() => new WorkloadSupervisor({ command: ['x'], healthPath: '/health', startupTimeoutMs: 1 }), /healthPath is set without a port/);
+    assert.throws(
+      () => new WorkloadSupervisor({ command: ['x'], healthPath: '/health', startupTimeoutMs: 1 }),
+      /healthPath is set without a port/,
+    );
   });
 });
 

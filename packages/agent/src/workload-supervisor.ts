@@ -11,7 +11,15 @@ import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { request } from 'node:http';
 import { formatDuration, SynktiError } from '@synkti/core';
-import { bootId, clearWorkloadPidFile, ENV_WORKLOAD_OWNER, newOwnerToken, processStartTime, reapOrphanWorkload, writeWorkloadPidFile } from './workload-pid-file.ts';
+import {
+  bootId,
+  clearWorkloadPidFile,
+  ENV_WORKLOAD_OWNER,
+  newOwnerToken,
+  processStartTime,
+  reapOrphanWorkload,
+  writeWorkloadPidFile,
+} from './workload-pid-file.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
 import { SILENT_LOGGER, type StructuredLogger } from '@synkti/core/process-log';
 
@@ -130,18 +138,28 @@ export class WorkloadSupervisor {
 
   constructor(options: WorkloadSupervisorOptions) {
     if (options.command.length === 0 || options.command[0] === '') {
-      throw new SynktiError('E_WORKLOAD_OPTIONS', 'workload command is empty', { hint: "give the program and its arguments, e.g. ['vllm', 'serve', 'model']" });
-    }
-    if ((options.port === undefined) !== (options.healthPath === undefined)) {
-      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload ${options.port === undefined ? 'healthPath is set without a port' : 'port is set without a healthPath'}`, {
-        hint: 'give both (an HTTP workload) or neither (a portless one, healthy while its process runs)',
+      throw new SynktiError('E_WORKLOAD_OPTIONS', 'workload command is empty', {
+        hint: "give the program and its arguments, e.g. ['vllm', 'serve', 'model']",
       });
     }
+    if ((options.port === undefined) !== (options.healthPath === undefined)) {
+      throw new SynktiError(
+        'E_WORKLOAD_OPTIONS',
+        `workload ${options.port === undefined ? 'healthPath is set without a port' : 'port is set without a healthPath'}`,
+        {
+          hint: 'give both (an HTTP workload) or neither (a portless one, healthy while its process runs)',
+        },
+      );
+    }
     if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
-      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload port ${options.port} is not a TCP port`, { hint: 'use an integer from 1 to 65535' });
+      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload port ${options.port} is not a TCP port`, {
+        hint: 'use an integer from 1 to 65535',
+      });
     }
     if (options.healthPath !== undefined && !options.healthPath.startsWith('/')) {
-      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload healthPath "${options.healthPath}" must start with "/"`, { hint: "e.g. '/health'" });
+      throw new SynktiError('E_WORKLOAD_OPTIONS', `workload healthPath "${options.healthPath}" must start with "/"`, {
+        hint: "e.g. '/health'",
+      });
     }
     if (!(options.startupTimeoutMs > 0)) {
       throw new SynktiError('E_WORKLOAD_OPTIONS', `workload startupTimeoutMs must be positive, got ${options.startupTimeoutMs}`);
@@ -211,8 +229,10 @@ export class WorkloadSupervisor {
     if (this.#options.pidFile !== undefined) {
       // Before anything binds: an orphan of a previous agent may hold the workload port.
       const reaped = await reapOrphanWorkload(this.#options.pidFile, { graceMs: this.#killGraceMs });
-      if (reaped.outcome === 'ended') this.#logger.warn({ killed: reaped.killed, pidFile: this.#options.pidFile }, 'ended the workload a previous agent left running');
-      else if (reaped.outcome === 'not-ours') this.#logger.info({ pidFile: this.#options.pidFile }, 'the recorded workload pid now belongs to another process: left alone');
+      if (reaped.outcome === 'ended')
+        this.#logger.warn({ killed: reaped.killed, pidFile: this.#options.pidFile }, 'ended the workload a previous agent left running');
+      else if (reaped.outcome === 'not-ours')
+        this.#logger.info({ pidFile: this.#options.pidFile }, 'the recorded workload pid now belongs to another process: left alone');
     }
     if (this.#options.logFile !== undefined) this.#openLog(this.#options.logFile);
     process.on('exit', this.#onProcessExit);
@@ -274,7 +294,9 @@ export class WorkloadSupervisor {
   #launch(): void {
     const [program, ...args] = this.#options.command as [string, ...string[]];
     this.#setState('starting');
-    this.#writeLog(`--- synkti: starting workload (spawn ${this.#restarts + 1}) at ${new Date(this.#now()).toISOString()}: ${this.#options.command.join(' ')}\n`);
+    this.#writeLog(
+      `--- synkti: starting workload (spawn ${this.#restarts + 1}) at ${new Date(this.#now()).toISOString()}: ${this.#options.command.join(' ')}\n`,
+    );
     let child: ChildProcess;
     const token = newOwnerToken();
     try {
@@ -295,7 +317,9 @@ export class WorkloadSupervisor {
       child,
       pid: child.pid,
       startedAt: this.#now(),
-      exited: new Promise<void>((resolve) => { markExited = resolve; }),
+      exited: new Promise<void>((resolve) => {
+        markExited = resolve;
+      }),
       healthAbort: new AbortController(),
       exitCode: null,
       exitSignal: null,
@@ -384,10 +408,13 @@ export class WorkloadSupervisor {
   }
 
   #onSpawnError(error: unknown): void {
-    this.#fail(new SynktiError('E_WORKLOAD_SPAWN', `could not spawn workload "${this.#options.command.join(' ')}": ${String(error)}`, {
-      cause: error,
-      hint: 'check that the program exists and is executable, and the cwd exists',
-    }), 'failed');
+    this.#fail(
+      new SynktiError('E_WORKLOAD_SPAWN', `could not spawn workload "${this.#options.command.join(' ')}": ${String(error)}`, {
+        cause: error,
+        hint: 'check that the program exists and is executable, and the cwd exists',
+      }),
+      'failed',
+    );
     this.#scheduleRestart();
   }
 
@@ -430,12 +457,15 @@ export class WorkloadSupervisor {
 
   #onStartupTimeout(run: Run): void {
     if (run !== this.#run || run.gone || run.ending || this.#state !== 'starting') return;
-    this.#fail(new SynktiError(
-      'E_WORKLOAD_START_TIMEOUT',
-      `workload "${this.#options.command.join(' ')}" (pid ${run.pid}) did not answer 200 on ${this.healthUrl} within ` +
-        `${formatDuration(this.#options.startupTimeoutMs)} (last check: ${run.lastHealth}); killing it.${this.#tailText()}`,
-      { hint: 'raise startupTimeout if the model takes longer to load, or read the workload log' },
-    ), 'failed');
+    this.#fail(
+      new SynktiError(
+        'E_WORKLOAD_START_TIMEOUT',
+        `workload "${this.#options.command.join(' ')}" (pid ${run.pid}) did not answer 200 on ${this.healthUrl} within ` +
+          `${formatDuration(this.#options.startupTimeoutMs)} (last check: ${run.lastHealth}); killing it.${this.#tailText()}`,
+        { hint: 'raise startupTimeout if the model takes longer to load, or read the workload log' },
+      ),
+      'failed',
+    );
     this.#ending = this.#end(run, this.#killGraceMs).then(() => this.#scheduleRestart());
   }
 
@@ -449,12 +479,18 @@ export class WorkloadSupervisor {
     const how = spawnError
       ? `could not be spawned: ${spawnError.message}`
       : `exited${run.exitCode !== null ? ` with code ${run.exitCode}` : ''}${run.exitSignal ? ` on signal ${run.exitSignal}` : ''} after ${formatDuration(this.#now() - run.startedAt)}`;
-    this.#fail(new SynktiError(
-      spawnError ? 'E_WORKLOAD_SPAWN' : 'E_WORKLOAD_EXITED',
-      `workload "${this.#options.command.join(' ')}"${run.pid === undefined ? '' : ` (pid ${run.pid})`} ${how}` +
-        `${wasStarting ? ' before it became healthy' : ''}.${this.#tailText()}`,
-      { cause: spawnError, hint: spawnError ? 'check that the program exists and is executable, and the cwd exists' : 'read the workload log for the cause' },
-    ), wasStarting ? 'failed' : 'restarting');
+    this.#fail(
+      new SynktiError(
+        spawnError ? 'E_WORKLOAD_SPAWN' : 'E_WORKLOAD_EXITED',
+        `workload "${this.#options.command.join(' ')}"${run.pid === undefined ? '' : ` (pid ${run.pid})`} ${how}` +
+          `${wasStarting ? ' before it became healthy' : ''}.${this.#tailText()}`,
+        {
+          cause: spawnError,
+          hint: spawnError ? 'check that the program exists and is executable, and the cwd exists' : 'read the workload log for the cause',
+        },
+      ),
+      wasStarting ? 'failed' : 'restarting',
+    );
     run.ending = true;
     this.#ending = this.#end(run, this.#killGraceMs).then(() => this.#scheduleRestart());
   }

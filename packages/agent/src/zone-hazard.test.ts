@@ -15,8 +15,12 @@ test('hazard: loss events per exposed hour with a neutral prior; a zone never us
 test('ZoneExposure: exposure from observations (spot, not leaving), losses closer than a notice count once, both forgotten after the memory', () => {
   const z = new ZoneExposure();
   const members = [
-    { zone: 'a', state: 'ready' }, { zone: 'a', state: 'joining' }, { zone: 'b', state: 'ready' },
-    { zone: 'b', state: 'draining' }, { zone: 'c', state: 'ready', lifecycle: 'on-demand' as const }, { zone: 'c', state: 'ready', role: 'other' },
+    { zone: 'a', state: 'ready' },
+    { zone: 'a', state: 'joining' },
+    { zone: 'b', state: 'ready' },
+    { zone: 'b', state: 'draining' },
+    { zone: 'c', state: 'ready', lifecycle: 'on-demand' as const },
+    { zone: 'c', state: 'ready', role: 'other' },
   ];
   let now = 10 * H;
   z.observe(now, members, 'serve');
@@ -45,7 +49,10 @@ test('ZoneExposure is the one store of losses: every loss for the last 12 h (pla
   z.lost('a', t0 + 2_000, false);
   z.lost('a', t0 + 180_000);
   assert.deepEqual(z.recentLosses(t0 + 180_000, 12 * H), [
-    { zone: 'a', at: t0, serving: true }, { zone: 'a', at: t0 + 1_000, serving: true }, { zone: 'a', at: t0 + 2_000, serving: false }, { zone: 'a', at: t0 + 180_000, serving: true },
+    { zone: 'a', at: t0, serving: true },
+    { zone: 'a', at: t0 + 1_000, serving: true },
+    { zone: 'a', at: t0 + 2_000, serving: false },
+    { zone: 'a', at: t0 + 180_000, serving: true },
   ]);
   assert.equal(z.hazards(['a'], t0 + 180_000).a, 3 / PRIOR_HOURS, 'two events (the reclaim, the loss 3 min later) + the prior');
   // After 12 h the raw losses leave the short window, the events stay for the week.
@@ -66,11 +73,21 @@ test('placement tiers: zones within 2x of the best rate first, spread by held am
   // Without rates: fewest held first (the flaky zone, empty, would come first).
   assert.equal(spreadZoneOrder({ zones: ['good1', 'good2', 'flaky'], held: { good1: 2, good2: 1 }, key: 'k' })[0], 'flaky');
   // With them: the good tier, fewest held first; the flaky zone last.
-  assert.deepEqual(spreadZoneOrder({ zones: ['good1', 'good2', 'flaky'], held: { good1: 2, good2: 1 }, key: 'k', hazard }), ['good2', 'good1', 'flaky']);
+  assert.deepEqual(spreadZoneOrder({ zones: ['good1', 'good2', 'flaky'], held: { good1: 2, good2: 1 }, key: 'k', hazard }), [
+    'good2',
+    'good1',
+    'flaky',
+  ]);
   // The notice's zone is still last, and a recent loss still outranks the tiers.
-  assert.deepEqual(spreadZoneOrder({ zones: ['good1', 'good2', 'flaky'], held: {}, key: 'k', hazard, avoid: new Set(['good2']), losses: { good1: 1 } }), ['flaky', 'good1', 'good2']);
+  assert.deepEqual(
+    spreadZoneOrder({ zones: ['good1', 'good2', 'flaky'], held: {}, key: 'k', hazard, avoid: new Set(['good2']), losses: { good1: 1 } }),
+    ['flaky', 'good1', 'good2'],
+  );
   // Hostile or missing rates are no evidence against a zone.
-  assert.deepEqual(spreadZoneOrder({ zones: ['a', 'b'], held: { a: 1 }, key: 'k', hazard: { a: Number.NaN, b: Number.POSITIVE_INFINITY } }), ['b', 'a']);
+  assert.deepEqual(
+    spreadZoneOrder({ zones: ['a', 'b'], held: { a: 1 }, key: 'k', hazard: { a: Number.NaN, b: Number.POSITIVE_INFINITY } }),
+    ['b', 'a'],
+  );
   // placementZoneOrder passes the rates through.
   const order = placementZoneOrder({ zones: ['flaky', 'good1'], members: [], leaving: 'x', key: 'k', hazard });
   assert.deepEqual(order, ['good1', 'flaky']);

@@ -8,7 +8,13 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { MOTO_ADMIN_CREDENTIALS } from './moto-server.ts';
 import { startMotoOrSkip } from './testing/moto-for-tests.ts';
 import { EcsTaskEmulator, type EcsTaskEvent } from './ecs-task-emulator.ts';
@@ -56,16 +62,44 @@ test('ECS services run as local processes with their task role; preempted and ki
   if (opened === undefined) return;
   const { aws, ecs } = opened;
   const roleArn = `arn:aws:iam::${aws.accountId}:role/emu-task`;
-  const def = await ecs.send(new RegisterTaskDefinitionCommand({
-    family: 'emu-worker', taskRoleArn: roleArn, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
-    containerDefinitions: [{ name: 'worker', image: 'node:20', essential: true, command: ['probe'], stopTimeout: 120, environment: [{ name: 'PROBE_MODE', value: 'from-task-definition' }] }],
-  }));
-  await ecs.send(new CreateServiceCommand({ cluster: 'emu', serviceName: 'emu-worker', taskDefinition: def.taskDefinition!.taskDefinitionArn!, desiredCount: 2, launchType: 'FARGATE' }));
+  const def = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'emu-worker',
+      taskRoleArn: roleArn,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [
+        {
+          name: 'worker',
+          image: 'node:20',
+          essential: true,
+          command: ['probe'],
+          stopTimeout: 120,
+          environment: [{ name: 'PROBE_MODE', value: 'from-task-definition' }],
+        },
+      ],
+    }),
+  );
+  await ecs.send(
+    new CreateServiceCommand({
+      cluster: 'emu',
+      serviceName: 'emu-worker',
+      taskDefinition: def.taskDefinition!.taskDefinitionArn!,
+      desiredCount: 2,
+      launchType: 'FARGATE',
+    }),
+  );
 
   const minted: string[] = [];
   const events: EcsTaskEvent[] = [];
   const emulator = new EcsTaskEmulator({
-    ecs, cluster: 'emu', reconcileEveryMs: 200, maxStopTimeoutMs: 5000, cwd: process.cwd(),
+    ecs,
+    cluster: 'emu',
+    reconcileEveryMs: 200,
+    maxStopTimeoutMs: 5000,
+    cwd: process.cwd(),
     // moto accepts the administrator's keys; the session token marks which task they were minted for.
     credentialsFor: async (arn, taskId) => {
       assert.equal(arn, roleArn);
@@ -80,10 +114,18 @@ test('ECS services run as local processes with their task role; preempted and ki
   await emulator.start();
 
   const probed = (taskId: string): boolean => emulator.running().some((x) => x.id === taskId && /probe \{/.test(x.log()));
-  await until('two tasks that reached STS with their role', () => emulator.running('emu-worker').length === 2 && emulator.running().every((x) => probed(x.id)));
+  await until(
+    'two tasks that reached STS with their role',
+    () => emulator.running('emu-worker').length === 2 && emulator.running().every((x) => probed(x.id)),
+  );
   for (const task of emulator.running()) {
     const line = JSON.parse(/probe (\{.*\})/.exec(task.log())![1]!) as { account: string; key: string; token: string; mode: string };
-    assert.deepEqual(line, { account: aws.accountId, key: MOTO_ADMIN_CREDENTIALS.accessKeyId, token: `session-of-${task.id}`, mode: 'from-task-definition' });
+    assert.deepEqual(line, {
+      account: aws.accountId,
+      key: MOTO_ADMIN_CREDENTIALS.accessKeyId,
+      token: `session-of-${task.id}`,
+      mode: 'from-task-definition',
+    });
   }
 
   // Fargate Spot interruption: SIGTERM; the task exits on its own (0); the service starts another.
@@ -95,12 +137,19 @@ test('ECS services run as local processes with their task role; preempted and ki
 
   // A crash: the process dies; the service replaces it.
   emulator.killTask(other!.id);
-  await until('a replacement after the kill', () => emulator.startedCount() === 4 && emulator.running('emu-worker').length === 2 && !emulator.running().some((x) => x.id === other!.id));
+  await until(
+    'a replacement after the kill',
+    () =>
+      emulator.startedCount() === 4 && emulator.running('emu-worker').length === 2 && !emulator.running().some((x) => x.id === other!.id),
+  );
 
   // Scale in.
   await ecs.send(new UpdateServiceCommand({ cluster: 'emu', service: 'emu-worker', desiredCount: 1 }));
   await until('one task after scale-in', () => emulator.running('emu-worker').length === 1);
-  assert.ok(events.some((e) => e.type === 'stopped' && e.signal === 'SIGKILL'), 'the kill was seen');
+  assert.ok(
+    events.some((e) => e.type === 'stopped' && e.signal === 'SIGKILL'),
+    'the kill was seen',
+  );
 
   const last = emulator.running()[0]!;
   // (Once it has its handler: a task stopped before it listens for SIGTERM dies of it, as on ECS.)
@@ -115,15 +164,37 @@ test('container secrets reach the task as environment through secretFor, and a t
   if (opened === undefined) return;
   const { aws, ecs } = opened;
   const secretArn = `arn:aws:secretsmanager:${aws.region}:${aws.accountId}:secret:sec/api-keys-AbCdEf`;
-  const def = await ecs.send(new RegisterTaskDefinitionCommand({
-    family: 'sec-api', requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
-    containerDefinitions: [{ name: 'api', image: 'node:20', essential: true, command: ['show'], secrets: [{ name: 'API_KEYS', valueFrom: secretArn }] }],
-  }));
-  await ecs.send(new CreateServiceCommand({ cluster: 'sec', serviceName: 'sec-api', taskDefinition: def.taskDefinition!.taskDefinitionArn!, desiredCount: 1, launchType: 'FARGATE' }));
+  const def = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'sec-api',
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [
+        { name: 'api', image: 'node:20', essential: true, command: ['show'], secrets: [{ name: 'API_KEYS', valueFrom: secretArn }] },
+      ],
+    }),
+  );
+  await ecs.send(
+    new CreateServiceCommand({
+      cluster: 'sec',
+      serviceName: 'sec-api',
+      taskDefinition: def.taskDefinition!.taskDefinitionArn!,
+      desiredCount: 1,
+      launchType: 'FARGATE',
+    }),
+  );
   const common = {
-    ecs, cluster: 'sec', cwd: process.cwd(), baseEnv: { PATH: process.env.PATH ?? '' },
+    ecs,
+    cluster: 'sec',
+    cwd: process.cwd(),
+    baseEnv: { PATH: process.env.PATH ?? '' },
     credentialsFor: () => Promise.reject(new Error('no task role')),
-    resolveCommand: (command: string[]) => (command[0] === 'show' ? [process.execPath, '-e', 'console.log("secret=" + process.env.API_KEYS); setInterval(() => {}, 1000)'] : undefined),
+    resolveCommand: (command: string[]) =>
+      command[0] === 'show'
+        ? [process.execPath, '-e', 'console.log("secret=" + process.env.API_KEYS); setInterval(() => {}, 1000)']
+        : undefined,
   };
   const refusing = new EcsTaskEmulator(common);
   t.after(() => refusing.stop());
@@ -132,7 +203,13 @@ test('container secrets reach the task as environment through secretFor, and a t
   await refusing.stop();
 
   const asked: string[] = [];
-  const emulator = new EcsTaskEmulator({ ...common, secretFor: async (valueFrom, secret) => { asked.push(`${secret.name} ${valueFrom}`); return 'k'.repeat(16) + ':demo'; } });
+  const emulator = new EcsTaskEmulator({
+    ...common,
+    secretFor: async (valueFrom, secret) => {
+      asked.push(`${secret.name} ${valueFrom}`);
+      return 'k'.repeat(16) + ':demo';
+    },
+  });
   t.after(() => emulator.stop());
   await emulator.start();
   await until('the task printing its secret', () => emulator.running().some((x) => /secret=k{16}:demo/.test(x.log())));

@@ -152,8 +152,13 @@ export class EcsTaskEmulator {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.reconciling = this.reconcile()
-        .catch((error: unknown) => this.options.onEvent?.({ type: 'error', message: `reconcile failed: ${(error as Error)?.message ?? String(error)}` }))
-        .finally(() => { this.reconciling = undefined; this.schedule(); });
+        .catch((error: unknown) =>
+          this.options.onEvent?.({ type: 'error', message: `reconcile failed: ${(error as Error)?.message ?? String(error)}` }),
+        )
+        .finally(() => {
+          this.reconciling = undefined;
+          this.schedule();
+        });
     }, this.options.reconcileEveryMs ?? 500);
     this.timer.unref();
   }
@@ -166,7 +171,10 @@ export class EcsTaskEmulator {
     for (const service of services) {
       if (this.stopped) return;
       const name = service.serviceName ?? '';
-      const desired = Math.min(MAX_TASKS_PER_SERVICE, service.status === 'ACTIVE' || service.status === undefined ? service.desiredCount ?? 0 : 0);
+      const desired = Math.min(
+        MAX_TASKS_PER_SERVICE,
+        service.status === 'ACTIVE' || service.status === undefined ? (service.desiredCount ?? 0) : 0,
+      );
       const live = this.running(name);
       if (live.length > desired) {
         // Scale in: ECS stops the newest first here (any choice is valid).
@@ -183,14 +191,25 @@ export class EcsTaskEmulator {
     const out = await this.options.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }));
     const def = out.taskDefinition;
     const container = def?.containerDefinitions?.find((c) => c.essential !== false) ?? def?.containerDefinitions?.[0];
-    if (!def || !container) throw new SynktiError('E_ECS_TASK', `task definition ${taskDefinitionArn} of service ${service} has no container`, { hint: 'register it with one essential container' });
+    if (!def || !container)
+      throw new SynktiError('E_ECS_TASK', `task definition ${taskDefinitionArn} of service ${service} has no container`, {
+        hint: 'register it with one essential container',
+      });
     const argv = this.options.resolveCommand(container.command ?? [], { name: container.name ?? '', image: container.image ?? '' });
-    if (!argv || argv.length === 0) throw new SynktiError('E_ECS_TASK', `service ${service}: the emulator cannot run ${JSON.stringify(container.command ?? [])} of image ${container.image}`, { hint: 'extend resolveCommand' });
+    if (!argv || argv.length === 0)
+      throw new SynktiError(
+        'E_ECS_TASK',
+        `service ${service}: the emulator cannot run ${JSON.stringify(container.command ?? [])} of image ${container.image}`,
+        { hint: 'extend resolveCommand' },
+      );
     // Secrets first: ECS does not start a container whose secrets it cannot resolve.
     const secrets: Record<string, string> = {};
     for (const s of container.secrets ?? []) {
       if (!s.name || !s.valueFrom) continue;
-      if (!this.options.secretFor) throw new SynktiError('E_ECS_TASK', `service ${service}: the container has secret ${s.name} and the emulator has no secretFor`, { hint: 'pass secretFor to EcsTaskEmulator' });
+      if (!this.options.secretFor)
+        throw new SynktiError('E_ECS_TASK', `service ${service}: the container has secret ${s.name} and the emulator has no secretFor`, {
+          hint: 'pass secretFor to EcsTaskEmulator',
+        });
       secrets[s.name] = await this.options.secretFor(s.valueFrom, { name: s.name, taskDefinitionArn });
     }
     const taskId = randomBytes(16).toString('hex');
@@ -206,15 +225,27 @@ export class EcsTaskEmulator {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'the task definition has no task role' }));
         return;
       }
-      this.options.credentialsFor(roleArn, taskId).then((c) => {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-          AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: c.expiration.toISOString(), RoleArn: roleArn,
-        }));
-      }, (error: unknown) => {
-        res.writeHead(500).end(JSON.stringify({ message: (error as Error)?.message ?? String(error) }));
-      });
+      this.options.credentialsFor(roleArn, taskId).then(
+        (c) => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              AccessKeyId: c.accessKeyId,
+              SecretAccessKey: c.secretAccessKey,
+              Token: c.sessionToken,
+              Expiration: c.expiration.toISOString(),
+              RoleArn: roleArn,
+            }),
+          );
+        },
+        (error: unknown) => {
+          res.writeHead(500).end(JSON.stringify({ message: (error as Error)?.message ?? String(error) }));
+        },
+      );
     });
-    await new Promise<void>((resolve, reject) => { credentials.once('error', reject); credentials.listen(0, '127.0.0.1', () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      credentials.once('error', reject);
+      credentials.listen(0, '127.0.0.1', () => resolve());
+    });
     const port = (credentials.address() as AddressInfo).port;
     const env: Record<string, string> = {
       ...this.options.baseEnv,
@@ -226,17 +257,34 @@ export class EcsTaskEmulator {
     };
     // No static keys: the task must use its role, as on ECS.
     for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[key];
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: this.options.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: this.options.cwd ?? process.cwd(),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: false,
+    });
     let log = '';
-    const append = (d: Buffer): void => { log = (log + d.toString()).slice(-MAX_LOG_CHARS); };
+    const append = (d: Buffer): void => {
+      log = (log + d.toString()).slice(-MAX_LOG_CHARS);
+    };
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('close', (code, signal) => resolve({ code, signal }));
-      child.once('error', (error) => { append(Buffer.from(`spawn failed: ${error.message}\n`)); resolve({ code: null, signal: null }); });
+      child.once('error', (error) => {
+        append(Buffer.from(`spawn failed: ${error.message}\n`));
+        resolve({ code: null, signal: null });
+      });
     });
     const task: RunningTask = {
-      id: taskId, service, pid: child.pid ?? -1, log: () => log, exited, child, credentials, stopping: false,
+      id: taskId,
+      service,
+      pid: child.pid ?? -1,
+      log: () => log,
+      exited,
+      child,
+      credentials,
+      stopping: false,
       stopTimeoutMs: Math.min(this.options.maxStopTimeoutMs ?? 10_000, (container.stopTimeout ?? 30) * 1000),
     };
     this.tasks.set(taskId, task);
@@ -245,7 +293,14 @@ export class EcsTaskEmulator {
     void exited.then(({ code, signal }) => {
       this.tasks.delete(taskId);
       credentials.close();
-      this.options.onEvent?.({ type: 'stopped', taskId, service, code, signal, reason: task.stopping ? 'stopped' : 'Essential container in task exited' });
+      this.options.onEvent?.({
+        type: 'stopped',
+        taskId,
+        service,
+        code,
+        signal,
+        reason: task.stopping ? 'stopped' : 'Essential container in task exited',
+      });
     });
   }
 

@@ -48,7 +48,12 @@ function scratchDir(): string {
   return mkdtempSync(join(tmpdir(), 'synkti-emulated-aws-'));
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, diagnostics: () => string = () => ''): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+  diagnostics: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -61,7 +66,10 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 /** The agent's /ready status code, or undefined when nothing answers. */
 async function readyStatus(ip: string): Promise<number | undefined> {
   try {
-    const res = await fetch(`http://${ip}:7946/ready`, { headers: { authorization: `Bearer ${SECRET}` }, signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`http://${ip}:7946/ready`, {
+      headers: { authorization: `Bearer ${SECRET}` },
+      signal: AbortSignal.timeout(2000),
+    });
     await res.arrayBuffer();
     return res.status;
   } catch {
@@ -112,7 +120,12 @@ describe('the emulated AWS', () => {
         // What the IAM side will mint per instance; moto accepts any key while IAM checks are off.
         credentialsFor: async (instance: EmulatedInstance) => {
           credentialRequests.push(instance.instanceId);
-          return { AccessKeyId: 'ASIAEMULATEDROLE0001', SecretAccessKey: 'role-secret', Token: `token-for-${instance.instanceId}`, Expiration: new Date(Date.now() + 3_600_000).toISOString() };
+          return {
+            AccessKeyId: 'ASIAEMULATEDROLE0001',
+            SecretAccessKey: 'role-secret',
+            Token: `token-for-${instance.instanceId}`,
+            Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+          };
         },
       });
     } catch (error) {
@@ -135,22 +148,37 @@ describe('the emulated AWS', () => {
     }
   });
 
-  it('runs an instance\'s metadata, rebalance, preemption at the deadline and termination by the API', async (t) => {
+  it("runs an instance's metadata, rebalance, preemption at the deadline and termination by the API", async (t) => {
     if (!aws) return t.skip(skip);
     const ec2 = new EC2Client(aws.moto.clientConfig());
     t.after(() => ec2.destroy());
-    const run = async () => (await ec2.send(new RunInstancesCommand({
-      ImageId: aws!.network.imageId, InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1, SubnetId: aws!.network.subnets[1]!.subnetId,
-      MetadataOptions: { HttpTokens: 'required', InstanceMetadataTags: 'enabled' },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: 'lifecycle' }] }],
-    }))).Instances![0]!;
+    const run = async () =>
+      (
+        await ec2.send(
+          new RunInstancesCommand({
+            ImageId: aws!.network.imageId,
+            InstanceType: 'g5.xlarge',
+            MinCount: 1,
+            MaxCount: 1,
+            SubnetId: aws!.network.subnets[1]!.subnetId,
+            MetadataOptions: { HttpTokens: 'required', InstanceMetadataTags: 'enabled' },
+            TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: 'lifecycle' }] }],
+          }),
+        )
+      ).Instances![0]!;
     assert.deepEqual(await ensureEmulatedNetwork(ec2, aws.moto.region), aws.network, 'the network setup is idempotent');
     const first = await run();
     await aws.emulator.sync();
     const machine = aws.emulator.machine(first.InstanceId!);
     assert.ok(machine, 'a machine for the new instance after one pass');
     const imds = createImdsClient({ endpoint: machine.imdsUrl });
-    assert.deepEqual(await imds.identity(), { instanceId: first.InstanceId, instanceType: 'g5.xlarge', region: aws.moto.region, zone: aws.network.subnets[1]!.zone, privateIp: first.PrivateIpAddress });
+    assert.deepEqual(await imds.identity(), {
+      instanceId: first.InstanceId,
+      instanceType: 'g5.xlarge',
+      region: aws.moto.region,
+      zone: aws.network.subnets[1]!.zone,
+      privateIp: first.PrivateIpAddress,
+    });
     assert.match(first.PrivateIpAddress!, /^127\.\d+\.2\.\d+$/);
     assert.deepEqual(await imds.tags(), { SynktiCluster: 'lifecycle' });
     assert.equal(await imds.userData(), undefined);
@@ -172,12 +200,19 @@ describe('the emulated AWS', () => {
     // Terminated through the API, as the fleet does: the machine ends on the next pass.
     const second = await run();
     await aws.emulator.sync();
-    const ended = new Promise<string>((resolve) => aws!.emulator.on('ended', (m, why) => { if (m.id === second.InstanceId) resolve(why); }));
+    const ended = new Promise<string>((resolve) =>
+      aws!.emulator.on('ended', (m, why) => {
+        if (m.id === second.InstanceId) resolve(why);
+      }),
+    );
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [second.InstanceId!] }));
     await aws.emulator.sync();
     assert.equal(await ended, 'terminated');
     assert.equal(aws.emulator.machine(second.InstanceId!), undefined);
-    assert.throws(() => aws!.emulator.preempt(second.InstanceId!), (e: unknown) => isSynktiError(e, 'E_EMULATED_INSTANCE_NOT_FOUND'));
+    assert.throws(
+      () => aws!.emulator.preempt(second.InstanceId!),
+      (e: unknown) => isSynktiError(e, 'E_EMULATED_INSTANCE_NOT_FOUND'),
+    );
   });
 
   it('boots workers for real; one is preempted with notice, another crashes; nothing is left', async (t) => {
@@ -189,7 +224,9 @@ describe('the emulated AWS', () => {
     const s3 = new S3Client(config);
     const ssm = new SSMClient(config);
     const iam = new IAMClient(config);
-    t.after(() => { for (const c of [ec2, s3, ssm, iam]) c.destroy(); });
+    t.after(() => {
+      for (const c of [ec2, s3, ssm, iam]) c.destroy();
+    });
 
     const [agent, node] = await packing;
     const packedMs = Date.now() - started;
@@ -198,46 +235,95 @@ describe('the emulated AWS', () => {
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: agent.key, Body: readFileSync(agent.file) }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: node.key, Body: readFileSync(node.file) }));
     await ssm.send(new PutParameterCommand({ Name: `/synkti/${CLUSTER}/cluster-secret`, Type: 'SecureString', Value: SECRET }));
-    await iam.send(new CreateRoleCommand({
-      RoleName: 'synkti-emu-worker',
-      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-    }));
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'synkti-emu-worker',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+      }),
+    );
     const profile = await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: 'synkti-emu-worker' }));
     await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'synkti-emu-worker', RoleName: 'synkti-emu-worker' }));
 
     const uploadedMs = Date.now() - started - packedMs;
     // Notices polled every second (default 5 s) so the preemption below can be short.
-    const spec = validateCluster({ name: CLUSTER, provider: 'aws', region: aws.moto.region, pools: { worker: { count: 2 } }, timeouts: { noticePollInterval: '1s' } });
-    const userData = renderWorkerUserData({ spec, bucket: BUCKET, version: agent.version, sha256: agent.sha256, node: { version: node.version, sha256: node.sha256 } });
+    const spec = validateCluster({
+      name: CLUSTER,
+      provider: 'aws',
+      region: aws.moto.region,
+      pools: { worker: { count: 2 } },
+      timeouts: { noticePollInterval: '1s' },
+    });
+    const userData = renderWorkerUserData({
+      spec,
+      bucket: BUCKET,
+      version: agent.version,
+      sha256: agent.sha256,
+      node: { version: node.version, sha256: node.sha256 },
+    });
 
     const launchedAt = Date.now();
     // One RunInstances per instance, as the AWS provider launches (moto attaches the
     // instance profile to the first instance of a MinCount > 1 launch only: docs/testing.md).
     const network = aws.network;
-    const launch = () => ec2.send(new RunInstancesCommand({
-      ImageId: network.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
-      SubnetId: network.subnets[0]!.subnetId, SecurityGroupIds: [network.securityGroupId],
-      IamInstanceProfile: { Arn: profile.InstanceProfile!.Arn! },
-      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' },
-      InstanceMarketOptions: { MarketType: 'spot' },
-      UserData: Buffer.from(userData).toString('base64'),
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: CLUSTER }, { Key: 'SynktiRole', Value: 'worker' }] }],
+    const launch = () =>
+      ec2.send(
+        new RunInstancesCommand({
+          ImageId: network.imageId,
+          InstanceType: 't3.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          SubnetId: network.subnets[0]!.subnetId,
+          SecurityGroupIds: [network.securityGroupId],
+          IamInstanceProfile: { Arn: profile.InstanceProfile!.Arn! },
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' },
+          InstanceMarketOptions: { MarketType: 'spot' },
+          UserData: Buffer.from(userData).toString('base64'),
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: [
+                { Key: 'SynktiCluster', Value: CLUSTER },
+                { Key: 'SynktiRole', Value: 'worker' },
+              ],
+            },
+          ],
+        }),
+      );
+    const [a, b] = (await Promise.all([launch(), launch()])).map((r) => ({
+      id: r.Instances![0]!.InstanceId!,
+      ip: r.Instances![0]!.PrivateIpAddress!,
     }));
-    const [a, b] = (await Promise.all([launch(), launch()])).map((r) => ({ id: r.Instances![0]!.InstanceId!, ip: r.Instances![0]!.PrivateIpAddress! }));
     assert.ok(a && b);
     assert.match(a.ip, /^127\.\d+\.1\.\d+$/, 'a loopback private IP from the emulated subnet');
     assert.ok(a.ip.startsWith(aws.network.cidr.replace(/0\.0\/16$/, '')), `inside this run's own block ${aws.network.cidr}`);
     assert.notEqual(a.ip, b.ip);
 
-    const logs = () => [a, b].flatMap(({ id }) => [join(dir, 'state', 'instances', id, 'boot.log'), join(dir, 'state', 'instances', id, 'service.log')]).map((f) => tail(f)).join('\n');
-    await until('both agents answer ready on <private IP>:7946', 90_000, async () => {
-      const statuses = await Promise.all([readyStatus(a.ip), readyStatus(b.ip)]);
-      return statuses.every((s) => s === 200) ? true : undefined;
-    }, logs);
+    const logs = () =>
+      [a, b]
+        .flatMap(({ id }) => [join(dir, 'state', 'instances', id, 'boot.log'), join(dir, 'state', 'instances', id, 'service.log')])
+        .map((f) => tail(f))
+        .join('\n');
+    await until(
+      'both agents answer ready on <private IP>:7946',
+      90_000,
+      async () => {
+        const statuses = await Promise.all([readyStatus(a.ip), readyStatus(b.ip)]);
+        return statuses.every((s) => s === 200) ? true : undefined;
+      },
+      logs,
+    );
     const bootMs = Date.now() - launchedAt;
-    t.diagnostic(`moto up ${motoMs} ms; pack ${packedMs} ms (agent ${agent.bytes} B, node ${node.bytes} B); uploads ${uploadedMs} ms; RunInstances -> both agents ready ${bootMs} ms`);
+    t.diagnostic(
+      `moto up ${motoMs} ms; pack ${packedMs} ms (agent ${agent.bytes} B, node ${node.bytes} B); uploads ${uploadedMs} ms; RunInstances -> both agents ready ${bootMs} ms`,
+    );
     assert.equal(aws.emulator.machine(a.id)?.bootExitCode, 0, 'the user data exited 0');
-    assert.ok(credentialRequests.includes(a.id) && credentialRequests.includes(b.id), 'the aws CLI and the SDK took role credentials from the instance IMDS');
+    assert.ok(
+      credentialRequests.includes(a.id) && credentialRequests.includes(b.id),
+      'the aws CLI and the SDK took role credentials from the instance IMDS',
+    );
     const unauthenticated = await fetch(`http://${a.ip}:7946/ready`);
     assert.equal(unauthenticated.status, 401, 'the agent runs with the secret from SSM');
     await unauthenticated.arrayBuffer();
@@ -260,10 +346,15 @@ describe('the emulated AWS', () => {
 
     // The agent polls the notice every second; at the notice it launches its own replacement
     // (tagged with the id it replaces) through the real EC2 API, with its IMDS credentials.
-    const replacement = await until('the preempted agent launches its replacement through the EC2 API', NOTICE_MS, async () => {
-      const listed = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_REPLACES}`, Values: [a.id] }] }));
-      return (listed.Reservations ?? []).flatMap((r) => r.Instances ?? [])[0];
-    }, logs);
+    const replacement = await until(
+      'the preempted agent launches its replacement through the EC2 API',
+      NOTICE_MS,
+      async () => {
+        const listed = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_REPLACES}`, Values: [a.id] }] }));
+        return (listed.Reservations ?? []).flatMap((r) => r.Instances ?? [])[0];
+      },
+      logs,
+    );
     assert.equal(replacement.Tags?.find((tag) => tag.Key === 'SynktiCluster')?.Value, CLUSTER);
     assert.notEqual(await readyStatus(a.ip), 200, 'the preempted agent no longer says ready (draining or gone)');
 
@@ -281,7 +372,9 @@ describe('the emulated AWS', () => {
     // stop(): every machine (the replacement too) and its IMDS server gone.
     const imdsUrls = aws.emulator.machines().map((m) => m.imdsUrl);
     await aws.stop();
-    t.diagnostic(`notice -> terminated ${preemptedAt - (preemption.time - NOTICE_MS)} ms; stop() ${Date.now() - preemptedAt} ms (incl. the checks before it)`);
+    t.diagnostic(
+      `notice -> terminated ${preemptedAt - (preemption.time - NOTICE_MS)} ms; stop() ${Date.now() - preemptedAt} ms (incl. the checks before it)`,
+    );
     for (const token of tokens.values()) assert.deepEqual(machinePids(token), [], 'nothing left after stop()');
     for (const url of imdsUrls) await assert.rejects(fetch(`${url}/latest/api/token`, { method: 'PUT' }), `IMDS ${url} is stopped`);
   });

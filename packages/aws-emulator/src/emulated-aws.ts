@@ -64,7 +64,11 @@ export async function startEmulatedAws(options: EmulatedAwsOptions): Promise<Emu
       ec2.destroy();
     }
     emulator = new InstanceEmulator({
-      moto, stateDir: options.stateDir, awsEndpoint: options.awsEndpoint, credentialsFor: options.credentialsFor, pollIntervalMs: options.pollIntervalMs,
+      moto,
+      stateDir: options.stateDir,
+      awsEndpoint: options.awsEndpoint,
+      credentialsFor: options.credentialsFor,
+      pollIntervalMs: options.pollIntervalMs,
     });
     await emulator.start();
     return { moto, network, emulator, env: () => moto.env(), stop };

@@ -16,9 +16,22 @@ import { machinePids } from './machine-processes.ts';
 
 function instance(userData: string): EmulatedInstance {
   return {
-    instanceId: 'i-0machine0test0001', instanceType: 't3.micro', imageId: 'ami-1', region: 'us-east-1', zone: 'us-east-1a',
-    privateIp: '127.100.1.9', mac: '02:00:00:00:00:09', subnetId: 'subnet-1', vpcId: 'vpc-1', securityGroupIds: [], tags: {},
-    tagsInMetadata: true, userData, lifecycle: 'spot', launchedAt: Date.now(), accountId: '123456789012',
+    instanceId: 'i-0machine0test0001',
+    instanceType: 't3.micro',
+    imageId: 'ami-1',
+    region: 'us-east-1',
+    zone: 'us-east-1a',
+    privateIp: '127.100.1.9',
+    mac: '02:00:00:00:00:09',
+    subnetId: 'subnet-1',
+    vpcId: 'vpc-1',
+    securityGroupIds: [],
+    tags: {},
+    tagsInMetadata: true,
+    userData,
+    lifecycle: 'spot',
+    launchedAt: Date.now(),
+    accountId: '123456789012',
   };
 }
 
@@ -77,7 +90,12 @@ test('a machine runs its user data and a unit through the systemctl shim; stop()
   const dir = mkdtempSync(join(tmpdir(), 'synkti-machine-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeMachineShims(join(dir, 'shims'));
-  const machine = new EmulatedMachine({ instance: instance(USER_DATA), dir: join(dir, 'i-1'), awsEndpoint: 'http://127.0.0.1:9', shimsDir: join(dir, 'shims') });
+  const machine = new EmulatedMachine({
+    instance: instance(USER_DATA),
+    dir: join(dir, 'i-1'),
+    awsEndpoint: 'http://127.0.0.1:9',
+    shimsDir: join(dir, 'shims'),
+  });
   t.after(() => machine.stop());
   await machine.start();
   const envFile = join(machine.root, 'run', 'synkti', 'env');
@@ -85,9 +103,14 @@ test('a machine runs its user data and a unit through the systemctl shim; stop()
   await until('the unit ran after one failure', 20_000, () => read(envFile).includes('PLAIN=value'), logs);
   assert.equal(machine.bootExitCode, 0, logs());
   assert.match(read(machine.bootLog), new RegExp(`booted with IMDS ${machine.imdsUrl.replace(/\./g, '\\.')}`));
-  const env = Object.fromEntries(read(envFile).trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    read(envFile)
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
   assert.equal(env.CONFIG_FILE, join(machine.root, 'etc/synkti/cluster.json'), 'absolute Synkti paths moved into the root');
-  assert.equal(env.SYNKTI_IMDS_ENDPOINT, machine.imdsUrl, 'the machine\'s IMDS wins over the unit\'s 169.254.169.254');
+  assert.equal(env.SYNKTI_IMDS_ENDPOINT, machine.imdsUrl, "the machine's IMDS wins over the unit's 169.254.169.254");
   assert.equal(env.AWS_EC2_METADATA_SERVICE_ENDPOINT, machine.imdsUrl);
   assert.equal(env.AWS_ENDPOINT_URL, 'http://127.0.0.1:9');
   assert.equal(env.RUNTIME_DIRECTORY, join(machine.root, 'run/synkti'));
@@ -105,7 +128,7 @@ test('a machine runs its user data and a unit through the systemctl shim; stop()
   await assert.rejects(fetch(`${machine.imdsUrl}/latest/api/token`, { method: 'PUT' }), 'the IMDS server is stopped');
 });
 
-test('the machine\'s processes die with the emulator, even when it is SIGKILLed', async (t) => {
+test("the machine's processes die with the emulator, even when it is SIGKILLed", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-machine-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const userData = '#!/bin/bash\nsetsid sleep 300 </dev/null >/dev/null 2>&1 &\nsleep 300 &\ntouch "$SYNKTI_ROOT/up"\nwait\n';
@@ -120,17 +143,33 @@ process.kill(process.pid, 'SIGKILL');`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  t.after(() => { child.kill('SIGKILL'); });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([ended, new Promise((resolve) => { timer = setTimeout(resolve, 60_000); })]);
+  await Promise.race([
+    ended,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, 60_000);
+    }),
+  ]);
   clearTimeout(timer);
   const token = stdout.trim();
   assert.match(token, /^[0-9a-f]{24}$/, stderr);
   // The guard reads EOF on its stdin and kills every marked process (bounded wait).
-  await until('the orphaned machine is gone', 20_000, () => machinePids(token).length === 0, () => `left: ${machinePids(token).join(',')}`);
+  await until(
+    'the orphaned machine is gone',
+    20_000,
+    () => machinePids(token).length === 0,
+    () => `left: ${machinePids(token).join(',')}`,
+  );
 });
 
 // Two units: one leaves on SIGTERM (records it, then exits 0), one ignores SIGTERM and has
@@ -161,7 +200,12 @@ test('shutdown() is an OS shutdown: SIGTERM to each unit, its TimeoutStopSec, th
   const dir = mkdtempSync(join(tmpdir(), 'synkti-machine-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeMachineShims(join(dir, 'shims'));
-  const machine = new EmulatedMachine({ instance: instance(SHUTDOWN_USER_DATA), dir: join(dir, 'i-3'), awsEndpoint: 'http://127.0.0.1:9', shimsDir: join(dir, 'shims') });
+  const machine = new EmulatedMachine({
+    instance: instance(SHUTDOWN_USER_DATA),
+    dir: join(dir, 'i-3'),
+    awsEndpoint: 'http://127.0.0.1:9',
+    shimsDir: join(dir, 'shims'),
+  });
   t.after(() => machine.stop());
   await machine.start();
   const state = join(machine.root, 'var/lib/synkti');

@@ -25,7 +25,10 @@ import { emulatedMetadataSource, type CredentialsFor, type EmulatedInstance, typ
 import { MACHINE_MARKER_ENV, killMachineProcesses, machinePids, processAlive } from './machine-processes.ts';
 
 /** Static keys a machine gets when no credentialsFor serves role credentials from its IMDS (moto accepts any). */
-export const EMULATED_INSTANCE_STATIC_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEMULATEDINSTANCE', AWS_SECRET_ACCESS_KEY: 'synkti-emulated-instance-static-key' } as const;
+export const EMULATED_INSTANCE_STATIC_KEYS = {
+  AWS_ACCESS_KEY_ID: 'AKIAEMULATEDINSTANCE',
+  AWS_SECRET_ACCESS_KEY: 'synkti-emulated-instance-static-key',
+} as const;
 
 export interface EmulatedMachineOptions {
   /** The instance's record; `update()` replaces it (tags may change). */
@@ -80,7 +83,11 @@ export function writeMachineShims(dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'systemctl'), `#!/bin/sh\nexec "${process.execPath}" "${SYSTEMCTL_SHIM}" "$@"\n`, { mode: 0o755 });
   // The boot script creates the service's user; the emulator runs everything as itself.
-  writeFileSync(join(dir, 'useradd'), '#!/bin/sh\necho "useradd (synkti emulator): not creating $* (services run as the emulator\'s user)" >&2\nexit 0\n', { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'useradd'),
+    '#!/bin/sh\necho "useradd (synkti emulator): not creating $* (services run as the emulator\'s user)" >&2\nexit 0\n',
+    { mode: 0o755 },
+  );
 }
 
 /** The guard: runs the user data in the background, then waits for EOF on stdin and kills the machine. */
@@ -167,7 +174,9 @@ export class EmulatedMachine {
     this.#imds = await startMetadataServer({
       host,
       source: emulatedMetadataSource({
-        instance: () => this.#instance, events: () => this.events, credentialsFor: this.options.credentialsFor,
+        instance: () => this.#instance,
+        events: () => this.events,
+        credentialsFor: this.options.credentialsFor,
         // One identity key per emulated cloud (<stateDir>/cloud-identity-key.pem): every machine's document is signed by it.
         identityKeyFile: join(this.dir, '..', '..', 'cloud-identity-key.pem'),
       }),
@@ -187,7 +196,9 @@ export class EmulatedMachine {
       ...(this.options.credentialsFor ? {} : EMULATED_INSTANCE_STATIC_KEYS),
     };
     const machineFile = join(this.dir, 'machine.json');
-    writeFileSync(machineFile, `${JSON.stringify({ root: this.root, serviceLog: this.serviceLog, env: emulated }, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(machineFile, `${JSON.stringify({ root: this.root, serviceLog: this.serviceLog, env: emulated }, null, 2)}\n`, {
+      mode: 0o600,
+    });
     let script = '';
     if (instance.userData !== undefined) {
       script = join(this.dir, 'user-data');
@@ -228,7 +239,9 @@ export class EmulatedMachine {
       try {
         const runnerPid = Number(readFileSync(join(dir, file), 'utf8').trim());
         if (!Number.isInteger(runnerPid) || !ours.has(runnerPid) || !processAlive(runnerPid)) continue;
-        const timeout = Number.parseFloat(existsSync(join(dir, `${name}.timeout-stop-sec`)) ? readFileSync(join(dir, `${name}.timeout-stop-sec`), 'utf8') : '');
+        const timeout = Number.parseFloat(
+          existsSync(join(dir, `${name}.timeout-stop-sec`)) ? readFileSync(join(dir, `${name}.timeout-stop-sec`), 'utf8') : '',
+        );
         units.push({ name, runnerPid, timeoutStopSec: Number.isFinite(timeout) && timeout > 0 ? timeout : 90 });
       } catch {
         // the unit stopped meanwhile
@@ -281,7 +294,9 @@ export class EmulatedMachine {
       if (guard) await this.#guardExited;
       await this.#imds?.stop();
       if (left.length > 0) {
-        throw new SynktiError('E_EMULATED_MACHINE', `machine ${this.id}: processes ${left.join(', ')} survived SIGKILL for 10 s`, { hint: 'a process in uninterruptible sleep (D state)? see ps -o pid,stat,cmd' });
+        throw new SynktiError('E_EMULATED_MACHINE', `machine ${this.id}: processes ${left.join(', ')} survived SIGKILL for 10 s`, {
+          hint: 'a process in uninterruptible sleep (D state)? see ps -o pid,stat,cmd',
+        });
       }
     })();
     return this.#stopped;

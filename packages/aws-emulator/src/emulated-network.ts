@@ -8,8 +8,15 @@
  * the tests) never hand out the same address.
  */
 import {
-  CreateSecurityGroupCommand, CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeImagesCommand,
-  DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateVpcCommand,
+  DescribeImagesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
 } from '@aws-sdk/client-ec2';
 import { SynktiError } from '@synkti/core';
 import { claimLoopbackOctet } from './loopback-block.ts';
@@ -55,13 +62,21 @@ function fail(what: string, hint: string): never {
 }
 
 /** Creates (or finds, when called again) the VPC, subnets, security group and AMI. Idempotent. */
-export async function ensureEmulatedNetwork(ec2: EC2Client, region: string, options: EmulatedNetworkOptions = {}): Promise<EmulatedNetwork> {
+export async function ensureEmulatedNetwork(
+  ec2: EC2Client,
+  region: string,
+  options: EmulatedNetworkOptions = {},
+): Promise<EmulatedNetwork> {
   const zones = options.zones ?? [`${region}a`, `${region}b`, `${region}c`];
-  if (zones.length === 0 || zones.length > 254) fail(`zones: expected 1 to 254 zones, got ${zones.length}`, `e.g. ['${region}a', '${region}b']`);
+  if (zones.length === 0 || zones.length > 254)
+    fail(`zones: expected 1 to 254 zones, got ${zones.length}`, `e.g. ['${region}a', '${region}b']`);
   const marker = [{ Name: `tag:${EMULATED_NETWORK_TAG}`, Values: ['true'] }];
-  const tag = (resources: string[]) => ec2.send(new CreateTagsCommand({ Resources: resources, Tags: [{ Key: EMULATED_NETWORK_TAG, Value: 'true' }] }));
+  const tag = (resources: string[]) =>
+    ec2.send(new CreateTagsCommand({ Resources: resources, Tags: [{ Key: EMULATED_NETWORK_TAG, Value: 'true' }] }));
 
-  const found = (await ec2.send(new DescribeVpcsCommand({ Filters: marker }))).Vpcs?.find((v) => /^127\.\d+\.0\.0\/16$/.test(v.CidrBlock ?? ''));
+  const found = (await ec2.send(new DescribeVpcsCommand({ Filters: marker }))).Vpcs?.find((v) =>
+    /^127\.\d+\.0\.0\/16$/.test(v.CidrBlock ?? ''),
+  );
   let vpcId = found?.VpcId;
   let octet = found ? Number(found.CidrBlock!.split('.')[1]) : options.loopbackOctet;
   if (octet !== undefined && !(Number.isInteger(octet) && octet >= 1 && octet <= 254)) {
@@ -89,20 +104,44 @@ export async function ensureEmulatedNetwork(ec2: EC2Client, region: string, opti
   }
 
   const groupName = 'synkti-emulated-workers';
-  let securityGroupId = (await ec2.send(new DescribeSecurityGroupsCommand({
-    Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [groupName] }],
-  }))).SecurityGroups?.[0]?.GroupId;
+  let securityGroupId = (
+    await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'group-name', Values: [groupName] },
+        ],
+      }),
+    )
+  ).SecurityGroups?.[0]?.GroupId;
   if (!securityGroupId) {
     // A new group has no ingress rule at all: nothing from the world, as the stack's.
-    securityGroupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: groupName, Description: 'Synkti emulated workers (no ingress)' }))).GroupId;
+    securityGroupId = (
+      await ec2.send(
+        new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: groupName, Description: 'Synkti emulated workers (no ingress)' }),
+      )
+    ).GroupId;
     if (!securityGroupId) fail('CreateSecurityGroup returned no group id', 'is the endpoint a moto server?');
     await tag([securityGroupId]);
   }
 
   const imageName = options.imageName ?? 'amzn2-ami-hvm-*-x86_64-gp2';
-  const images = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [imageName] }, { Name: 'architecture', Values: ['x86_64'] }] }))).Images ?? [];
-  const imageId = images.map((i) => i.ImageId).filter((id): id is string => !!id).sort()[0];
-  if (!imageId) fail(`no image named ${imageName} in ${region}`, 'pass imageName matching one of moto\'s images (aws ec2 describe-images)');
+  const images =
+    (
+      await ec2.send(
+        new DescribeImagesCommand({
+          Filters: [
+            { Name: 'name', Values: [imageName] },
+            { Name: 'architecture', Values: ['x86_64'] },
+          ],
+        }),
+      )
+    ).Images ?? [];
+  const imageId = images
+    .map((i) => i.ImageId)
+    .filter((id): id is string => !!id)
+    .sort()[0];
+  if (!imageId) fail(`no image named ${imageName} in ${region}`, "pass imageName matching one of moto's images (aws ec2 describe-images)");
 
   return { vpcId, cidr: `127.${block}.0.0/16`, subnets, securityGroupId, imageId };
 }

@@ -19,41 +19,71 @@ const lookup: ResourceLookup = {
     return new Map(ids.filter((id) => tags[id]).map((id) => [id, tags[id]!]));
   },
   async instanceProfile(ref) {
-    return ref.endsWith('c1-worker') ? { arn: `arn:aws:iam::${ACCT}:instance-profile/c1-worker`, roleArn: `arn:aws:iam::${ACCT}:role/c1-worker` } : undefined;
+    return ref.endsWith('c1-worker')
+      ? { arn: `arn:aws:iam::${ACCT}:instance-profile/c1-worker`, roleArn: `arn:aws:iam::${ACCT}:role/c1-worker` }
+      : undefined;
   },
-  async subnetVpc(id) { return id === 'subnet-1' ? 'vpc-1' : undefined; },
-  async elbTags() { return new Map(); },
-  async ssmParameterKey(name) { return name === '/synkti/c1/cluster-secret' ? `arn:aws:kms:us-east-1:${ACCT}:key/k-1` : undefined; },
+  async subnetVpc(id) {
+    return id === 'subnet-1' ? 'vpc-1' : undefined;
+  },
+  async elbTags() {
+    return new Map();
+  },
+  async ssmParameterKey(name) {
+    return name === '/synkti/c1/cluster-secret' ? `arn:aws:kms:us-east-1:${ACCT}:key/k-1` : undefined;
+  },
 };
-const d: DerivationContext = { account: ACCT, lookup, principalContext: { 'aws:PrincipalArn': `arn:aws:iam::${ACCT}:role/c1-worker` }, now: new Date('2026-12-07T10:00:00Z') };
+const d: DerivationContext = {
+  account: ACCT,
+  lookup,
+  principalContext: { 'aws:PrincipalArn': `arn:aws:iam::${ACCT}:role/c1-worker` },
+  now: new Date('2026-12-07T10:00:00Z'),
+};
 
 function query(service: string, params: Record<string, string>) {
   return parseAwsRequest({
-    method: 'POST', url: new URL('http://p/'), headers: { ...AUTH(service), 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    method: 'POST',
+    url: new URL('http://p/'),
+    headers: { ...AUTH(service), 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
     body: Buffer.from(new URLSearchParams(params).toString()),
   });
 }
 
 test('RunInstances: one check per resource type it touches, tags at launch, PassRole of the profile role', async () => {
   const req = query('ec2', {
-    Action: 'RunInstances', ImageId: 'ami-1', InstanceType: 'g5.xlarge', MinCount: '1', MaxCount: '1', SubnetId: 'subnet-1', 'SecurityGroupId.1': 'sg-1',
-    'IamInstanceProfile.Arn': `arn:aws:iam::${ACCT}:instance-profile/c1-worker`, 'InstanceMarketOptions.MarketType': 'spot', 'MetadataOptions.HttpTokens': 'required',
-    'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'SynktiCluster', 'TagSpecification.1.Tag.1.Value': 'c1',
-    'TagSpecification.2.ResourceType': 'volume', 'TagSpecification.2.Tag.1.Key': 'SynktiCluster', 'TagSpecification.2.Tag.1.Value': 'c1',
+    Action: 'RunInstances',
+    ImageId: 'ami-1',
+    InstanceType: 'g5.xlarge',
+    MinCount: '1',
+    MaxCount: '1',
+    SubnetId: 'subnet-1',
+    'SecurityGroupId.1': 'sg-1',
+    'IamInstanceProfile.Arn': `arn:aws:iam::${ACCT}:instance-profile/c1-worker`,
+    'InstanceMarketOptions.MarketType': 'spot',
+    'MetadataOptions.HttpTokens': 'required',
+    'TagSpecification.1.ResourceType': 'instance',
+    'TagSpecification.1.Tag.1.Key': 'SynktiCluster',
+    'TagSpecification.1.Tag.1.Value': 'c1',
+    'TagSpecification.2.ResourceType': 'volume',
+    'TagSpecification.2.Tag.1.Key': 'SynktiCluster',
+    'TagSpecification.2.Tag.1.Value': 'c1',
   });
   const checks = await authorizationChecks(req, d);
-  assert.deepEqual(checks.map((c) => `${c.action} ${c.resource}`), [
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:instance/*`,
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:volume/*`,
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:network-interface/*`,
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:subnet/subnet-1`,
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:security-group/sg-1`,
-    'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-1',
-    `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:spot-instances-request/*`,
-    `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCT}:instance/*`,
-    `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCT}:volume/*`,
-    `iam:PassRole arn:aws:iam::${ACCT}:role/c1-worker`,
-  ]);
+  assert.deepEqual(
+    checks.map((c) => `${c.action} ${c.resource}`),
+    [
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:instance/*`,
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:volume/*`,
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:network-interface/*`,
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:subnet/subnet-1`,
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:security-group/sg-1`,
+      'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-1',
+      `ec2:RunInstances arn:aws:ec2:us-east-1:${ACCT}:spot-instances-request/*`,
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCT}:instance/*`,
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCT}:volume/*`,
+      `iam:PassRole arn:aws:iam::${ACCT}:role/c1-worker`,
+    ],
+  );
   const [instance, , eni, subnet] = checks;
   assert.equal(instance!.context['aws:RequestTag/SynktiCluster'], 'c1');
   assert.deepEqual(instance!.context['aws:TagKeys'], ['SynktiCluster']);
@@ -69,7 +99,10 @@ test('RunInstances: one check per resource type it touches, tags at launch, Pass
 });
 
 test('CreateTags/DeleteTags carry the resource tags; DeleteTags without keys has no aws:TagKeys', async () => {
-  const [tag] = await authorizationChecks(query('ec2', { Action: 'CreateTags', 'ResourceId.1': 'i-own', 'Tag.1.Key': 'SynktiState', 'Tag.1.Value': 'ready' }), d);
+  const [tag] = await authorizationChecks(
+    query('ec2', { Action: 'CreateTags', 'ResourceId.1': 'i-own', 'Tag.1.Key': 'SynktiState', 'Tag.1.Value': 'ready' }),
+    d,
+  );
   assert.equal(tag!.resource, `arn:aws:ec2:us-east-1:${ACCT}:instance/i-own`);
   assert.equal(tag!.context['aws:ResourceTag/SynktiCluster'], 'c1');
   assert.deepEqual(tag!.context['aws:TagKeys'], ['SynktiState']);
@@ -82,7 +115,9 @@ test('CreateTags/DeleteTags carry the resource tags; DeleteTags without keys has
 
 test('S3 REST: method and sub-resource to the IAM action; presigned URLs name their signer', async () => {
   const s3 = async (method: string, path: string, headers: Record<string, string> = AUTH('s3')) =>
-    (await authorizationChecks(parseAwsRequest({ method, url: new URL(`http://p${path}`), headers, body: undefined }), d)).map((c) => `${c.action} ${c.resource}`);
+    (await authorizationChecks(parseAwsRequest({ method, url: new URL(`http://p${path}`), headers, body: undefined }), d)).map(
+      (c) => `${c.action} ${c.resource}`,
+    );
   assert.deepEqual(await s3('GET', '/b/artifacts/agent'), ['s3:GetObject arn:aws:s3:::b/artifacts/agent']);
   assert.deepEqual(await s3('HEAD', '/b/k'), ['s3:GetObject arn:aws:s3:::b/k']);
   assert.deepEqual(await s3('HEAD', '/b'), ['s3:ListBucket arn:aws:s3:::b']);
@@ -92,23 +127,56 @@ test('S3 REST: method and sub-resource to the IAM action; presigned URLs name th
   assert.deepEqual(await s3('GET', '/b/k?versionId=v'), ['s3:GetObjectVersion arn:aws:s3:::b/k']);
   assert.deepEqual(await s3('PUT', '/b?publicAccessBlock'), ['s3:PutBucketPublicAccessBlock arn:aws:s3:::b']);
   assert.deepEqual(await s3('GET', '/'), ['s3:ListAllMyBuckets *']);
-  assert.deepEqual(await s3('PUT', '/b/dst', { ...AUTH('s3'), 'x-amz-copy-source': '/src/key' }), ['s3:PutObject arn:aws:s3:::b/dst', 's3:GetObject arn:aws:s3:::src/key']);
-  const list = parseAwsRequest({ method: 'GET', url: new URL('http://p/b?list-type=2&prefix=models%2F'), headers: AUTH('s3'), body: undefined });
+  assert.deepEqual(await s3('PUT', '/b/dst', { ...AUTH('s3'), 'x-amz-copy-source': '/src/key' }), [
+    's3:PutObject arn:aws:s3:::b/dst',
+    's3:GetObject arn:aws:s3:::src/key',
+  ]);
+  const list = parseAwsRequest({
+    method: 'GET',
+    url: new URL('http://p/b?list-type=2&prefix=models%2F'),
+    headers: AUTH('s3'),
+    body: undefined,
+  });
   assert.equal((await authorizationChecks(list, d))[0]!.context['s3:prefix'], 'models/');
-  const presigned = parseAwsRequest({ method: 'GET', url: new URL('http://p/b/k?X-Amz-Credential=ASIAPRESIGNED%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=t'), headers: {}, body: undefined });
+  const presigned = parseAwsRequest({
+    method: 'GET',
+    url: new URL('http://p/b/k?X-Amz-Credential=ASIAPRESIGNED%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=t'),
+    headers: {},
+    body: undefined,
+  });
   assert.deepEqual([presigned.signedBy?.accessKeyId, presigned.signedBy?.sessionToken], ['ASIAPRESIGNED', 't']);
 });
 
 test('JSON protocols: X-Amz-Target names the action, the body the resource', async () => {
-  const json = (service: string, target: string, body: unknown) => parseAwsRequest({
-    method: 'POST', url: new URL('http://p/'), headers: { ...AUTH(service), 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1' }, body: Buffer.from(JSON.stringify(body)),
-  });
-  const [param, decrypt] = await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret', WithDecryption: true }), d);
-  assert.deepEqual([param!.action, param!.resource], ['ssm:GetParameter', `arn:aws:ssm:us-east-1:${ACCT}:parameter/synkti/c1/cluster-secret`]);
+  const json = (service: string, target: string, body: unknown) =>
+    parseAwsRequest({
+      method: 'POST',
+      url: new URL('http://p/'),
+      headers: { ...AUTH(service), 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1' },
+      body: Buffer.from(JSON.stringify(body)),
+    });
+  const [param, decrypt] = await authorizationChecks(
+    json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret', WithDecryption: true }),
+    d,
+  );
+  assert.deepEqual(
+    [param!.action, param!.resource],
+    ['ssm:GetParameter', `arn:aws:ssm:us-east-1:${ACCT}:parameter/synkti/c1/cluster-secret`],
+  );
   // A customer-key SecureString also needs kms:Decrypt, made by SSM on the caller's behalf.
-  assert.deepEqual([decrypt!.action, decrypt!.resource, decrypt!.context['kms:ViaService']], ['kms:Decrypt', `arn:aws:kms:us-east-1:${ACCT}:key/k-1`, 'ssm.us-east-1.amazonaws.com']);
-  assert.equal((await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret' }), d)).length, 1, 'no decryption, no kms:Decrypt');
-  const [queue] = await authorizationChecks(json('sqs', 'AmazonSQS.SendMessage', { QueueUrl: `https://sqs.us-east-1.amazonaws.com/${ACCT}/tasks`, MessageBody: 'x' }), d);
+  assert.deepEqual(
+    [decrypt!.action, decrypt!.resource, decrypt!.context['kms:ViaService']],
+    ['kms:Decrypt', `arn:aws:kms:us-east-1:${ACCT}:key/k-1`, 'ssm.us-east-1.amazonaws.com'],
+  );
+  assert.equal(
+    (await authorizationChecks(json('ssm', 'AmazonSSM.GetParameter', { Name: '/synkti/c1/cluster-secret' }), d)).length,
+    1,
+    'no decryption, no kms:Decrypt',
+  );
+  const [queue] = await authorizationChecks(
+    json('sqs', 'AmazonSQS.SendMessage', { QueueUrl: `https://sqs.us-east-1.amazonaws.com/${ACCT}/tasks`, MessageBody: 'x' }),
+    d,
+  );
   assert.deepEqual([queue!.action, queue!.resource], ['sqs:SendMessage', `arn:aws:sqs:us-east-1:${ACCT}:tasks`]);
   const [who] = await authorizationChecks(query('sts', { Action: 'GetCallerIdentity' }), d);
   assert.equal(who!.alwaysAllowed, true);
@@ -119,8 +187,16 @@ test('JSON protocols: X-Amz-Target names the action, the body the resource', asy
 test('missingContextKeys: keys a statement for this action and resource needs but the check did not derive', async () => {
   const [terminate] = await authorizationChecks(query('ec2', { Action: 'TerminateInstances', 'InstanceId.1': 'i-own' }), d);
   const statements = [
-    { Action: 'ec2:TerminateInstances', Resource: `arn:aws:ec2:us-east-1:${ACCT}:instance/*`, Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'c1', 'aws:SourceVpc': 'vpc-1' } } },
-    { Action: 'ec2:TerminateInstances', Resource: `arn:aws:ec2:us-east-1:${ACCT}:volume/*`, Condition: { StringEquals: { 'ec2:Encrypted': 'true' } } },
+    {
+      Action: 'ec2:TerminateInstances',
+      Resource: `arn:aws:ec2:us-east-1:${ACCT}:instance/*`,
+      Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'c1', 'aws:SourceVpc': 'vpc-1' } },
+    },
+    {
+      Action: 'ec2:TerminateInstances',
+      Resource: `arn:aws:ec2:us-east-1:${ACCT}:volume/*`,
+      Condition: { StringEquals: { 'ec2:Encrypted': 'true' } },
+    },
     { Action: 's3:*', Resource: '*', Condition: { StringEquals: { 's3:prefix': 'x' } } },
   ];
   assert.deepEqual(missingContextKeys(terminate!, statements), ['aws:SourceVpc']);

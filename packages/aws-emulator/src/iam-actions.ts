@@ -38,7 +38,18 @@ export interface AuthorizationCheck {
  * the emulator assumes this default (it does not read keys' own policies).
  */
 export function defaultKeyPolicy(account: string): NonNullable<AuthorizationCheck['resourcePolicy']> {
-  return { Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  };
 }
 
 /** Lookups the derivation needs from the emulated account (made as the administrator). */
@@ -69,9 +80,23 @@ export interface DerivationContext {
 
 /** Global keys every check carries; absent ones (aws:SourceIp, aws:SourceVpc) are not derived. */
 const GLOBAL_DERIVED = [
-  'aws:RequestedRegion', 'aws:SecureTransport', 'aws:PrincipalArn', 'aws:PrincipalAccount', 'aws:PrincipalType', 'aws:userid',
-  'aws:CurrentTime', 'aws:EpochTime', 'aws:ViaAWSService', 'aws:CalledVia', 'aws:CalledViaFirst', 'aws:CalledViaLast',
-  'aws:PrincipalIsAWSService', 'aws:PrincipalServiceName', 'aws:ResourceAccount', 'ec2:SourceInstanceARN', 'ec2:RoleDelivery',
+  'aws:RequestedRegion',
+  'aws:SecureTransport',
+  'aws:PrincipalArn',
+  'aws:PrincipalAccount',
+  'aws:PrincipalType',
+  'aws:userid',
+  'aws:CurrentTime',
+  'aws:EpochTime',
+  'aws:ViaAWSService',
+  'aws:CalledVia',
+  'aws:CalledViaFirst',
+  'aws:CalledViaLast',
+  'aws:PrincipalIsAWSService',
+  'aws:PrincipalServiceName',
+  'aws:ResourceAccount',
+  'ec2:SourceInstanceARN',
+  'ec2:RoleDelivery',
 ];
 
 /** The IAM prefix of each SigV4 service name where they differ. */
@@ -94,12 +119,23 @@ function requestTagContext(tags: Array<{ key: string; value: string | undefined 
 /** EC2 ARN of a resource id, by its prefix; undefined when the type is not known. */
 export function ec2Arn(region: string, account: string, id: string): string | undefined {
   const types: Array<[string, string, boolean]> = [
-    ['i-', 'instance', true], ['vol-', 'volume', true], ['eni-', 'network-interface', true], ['sg-', 'security-group', true],
-    ['subnet-', 'subnet', true], ['vpc-', 'vpc', true], ['ami-', 'image', false], ['snap-', 'snapshot', false],
-    ['lt-', 'launch-template', true], ['sir-', 'spot-instances-request', true], ['eipalloc-', 'elastic-ip', true],
-    ['igw-', 'internet-gateway', true], ['rtb-', 'route-table', true], ['key-', 'key-pair', true],
+    ['i-', 'instance', true],
+    ['vol-', 'volume', true],
+    ['eni-', 'network-interface', true],
+    ['sg-', 'security-group', true],
+    ['subnet-', 'subnet', true],
+    ['vpc-', 'vpc', true],
+    ['ami-', 'image', false],
+    ['snap-', 'snapshot', false],
+    ['lt-', 'launch-template', true],
+    ['sir-', 'spot-instances-request', true],
+    ['eipalloc-', 'elastic-ip', true],
+    ['igw-', 'internet-gateway', true],
+    ['rtb-', 'route-table', true],
+    ['key-', 'key-pair', true],
   ];
-  for (const [prefix, type, owned] of types) if (id.startsWith(prefix)) return `arn:aws:ec2:${region}:${owned ? account : ''}:${type}/${id}`;
+  for (const [prefix, type, owned] of types)
+    if (id.startsWith(prefix)) return `arn:aws:ec2:${region}:${owned ? account : ''}:${type}/${id}`;
   return undefined;
 }
 
@@ -120,8 +156,16 @@ function globalContext(req: AwsRequest, d: DerivationContext): Record<string, Co
 export async function authorizationChecks(req: AwsRequest, d: DerivationContext): Promise<AuthorizationCheck[]> {
   const g = globalContext(req, d);
   const prefix = IAM_PREFIX[req.service] ?? req.service;
-  const check = (action: string, resource: string, context: Record<string, ContextValue> = {}, derived: string[] = []): AuthorizationCheck => ({
-    action, resource, context: { ...g, ...context }, derived: [...GLOBAL_DERIVED, ...derived],
+  const check = (
+    action: string,
+    resource: string,
+    context: Record<string, ContextValue> = {},
+    derived: string[] = [],
+  ): AuthorizationCheck => ({
+    action,
+    resource,
+    context: { ...g, ...context },
+    derived: [...GLOBAL_DERIVED, ...derived],
   });
   switch (req.protocol) {
     case 's3':
@@ -134,19 +178,24 @@ export async function authorizationChecks(req: AwsRequest, d: DerivationContext)
   const op = req.operation;
   if (!op) return [check(`${prefix}:Unknown`, '*')];
   switch (req.service) {
-    case 'ec2': return ec2Checks(req, d, check);
+    case 'ec2':
+      return ec2Checks(req, d, check);
     case 'sts':
       if (op === 'GetCallerIdentity' || op === 'GetSessionToken') return [{ ...check(`sts:${op}`, '*'), alwaysAllowed: true }];
       return [check(`sts:${op}`, req.params.RoleArn ?? '*')];
     case 'iam': {
       const p = req.params;
-      const resource = p.RoleName ? `arn:aws:iam::${d.account}:role/${p.RoleName}`
-        : p.InstanceProfileName ? `arn:aws:iam::${d.account}:instance-profile/${p.InstanceProfileName}`
-          : p.UserName ? `arn:aws:iam::${d.account}:user/${p.UserName}`
-            : p.PolicyArn ?? '*';
+      const resource = p.RoleName
+        ? `arn:aws:iam::${d.account}:role/${p.RoleName}`
+        : p.InstanceProfileName
+          ? `arn:aws:iam::${d.account}:instance-profile/${p.InstanceProfileName}`
+          : p.UserName
+            ? `arn:aws:iam::${d.account}:user/${p.UserName}`
+            : (p.PolicyArn ?? '*');
       return [check(`iam:${op}`, resource)];
     }
-    case 'ssm': return ssmChecks(req, d, check);
+    case 'ssm':
+      return ssmChecks(req, d, check);
     case 'sqs': {
       const url = String(req.json?.QueueUrl ?? req.params.QueueUrl ?? '');
       const m = /\/(\d{12})\/([^/?]+)$/.exec(url);
@@ -154,15 +203,28 @@ export async function authorizationChecks(req: AwsRequest, d: DerivationContext)
       const resource = name ? `arn:aws:sqs:${req.region}:${m?.[1] ?? d.account}:${name}` : '*';
       return [check(`sqs:${op}`, resource)];
     }
-    case 'elasticloadbalancing': return elbChecks(req, d, check);
+    case 'elasticloadbalancing':
+      return elbChecks(req, d, check);
     case 'monitoring': {
       const namespace = req.params.Namespace ?? (typeof req.json?.Namespace === 'string' ? req.json.Namespace : undefined);
       // CBOR bodies are not decoded: the namespace is then not derived.
-      return [check(`cloudwatch:${op}`, '*', namespace ? { 'cloudwatch:namespace': namespace } : {}, req.protocol === 'cbor' ? [] : ['cloudwatch:namespace'])];
+      return [
+        check(
+          `cloudwatch:${op}`,
+          '*',
+          namespace ? { 'cloudwatch:namespace': namespace } : {},
+          req.protocol === 'cbor' ? [] : ['cloudwatch:namespace'],
+        ),
+      ];
     }
     case 'ecs': {
       const cluster = typeof req.json?.cluster === 'string' ? req.json.cluster : undefined;
-      const clusterArn = cluster === undefined ? undefined : cluster.startsWith('arn:') ? cluster : `arn:aws:ecs:${req.region}:${d.account}:cluster/${cluster}`;
+      const clusterArn =
+        cluster === undefined
+          ? undefined
+          : cluster.startsWith('arn:')
+            ? cluster
+            : `arn:aws:ecs:${req.region}:${d.account}:cluster/${cluster}`;
       return [check(`ecs:${op}`, clusterArn ?? '*', clusterArn ? { 'ecs:cluster': clusterArn } : {}, clusterArn ? ['ecs:cluster'] : [])];
     }
     default:
@@ -181,10 +243,16 @@ async function ec2Checks(req: AwsRequest, d: DerivationContext, check: CheckFn):
   const arnOf = (id: string): string => ec2Arn(req.region, d.account, id) ?? '*';
   const existing = async (ids: string[], extra: Record<string, ContextValue>, extraDerived: string[]): Promise<AuthorizationCheck[]> => {
     const tags = await d.lookup.ec2Tags(ids);
-    return ids.map((id) => check(action, arnOf(id), { 'ec2:Region': req.region, ...tagContext(tags.get(id), 'aws:ResourceTag', 'ec2:ResourceTag'), ...extra }, [...TAG_DERIVED, ...extraDerived]));
+    return ids.map((id) =>
+      check(action, arnOf(id), { 'ec2:Region': req.region, ...tagContext(tags.get(id), 'aws:ResourceTag', 'ec2:ResourceTag'), ...extra }, [
+        ...TAG_DERIVED,
+        ...extraDerived,
+      ]),
+    );
   };
   switch (op) {
-    case 'RunInstances': return runInstancesChecks(req, d, check);
+    case 'RunInstances':
+      return runInstancesChecks(req, d, check);
     case 'CreateTags':
     case 'DeleteTags': {
       const tags = queryTags(p, 'Tag');
@@ -227,18 +295,36 @@ async function runInstancesChecks(req: AwsRequest, d: DerivationContext, check: 
   const launchTemplate = p['LaunchTemplate.LaunchTemplateId'];
   const common: Record<string, ContextValue> = {
     'ec2:Region': region,
-    ...(launchTemplate ? { 'ec2:LaunchTemplate': `arn:aws:ec2:${region}:${acct}:launch-template/${launchTemplate}`, 'ec2:IsLaunchTemplateResource': 'false' } : {}),
+    ...(launchTemplate
+      ? { 'ec2:LaunchTemplate': `arn:aws:ec2:${region}:${acct}:launch-template/${launchTemplate}`, 'ec2:IsLaunchTemplateResource': 'false' }
+      : {}),
   };
   const commonDerived = ['ec2:Region', 'ec2:LaunchTemplate', 'ec2:IsLaunchTemplateResource'];
   const created = (type: string, extra: Record<string, ContextValue>, extraDerived: string[]): AuthorizationCheck => {
     const tags = specs.get(type) ?? [];
-    return check('ec2:RunInstances', `arn:aws:ec2:${region}:${acct}:${type}/*`, { ...common, ...requestTagContext(tags), ...extra }, [...commonDerived, 'aws:RequestTag/*', 'aws:TagKeys', ...extraDerived]);
+    return check('ec2:RunInstances', `arn:aws:ec2:${region}:${acct}:${type}/*`, { ...common, ...requestTagContext(tags), ...extra }, [
+      ...commonDerived,
+      'aws:RequestTag/*',
+      'aws:TagKeys',
+      ...extraDerived,
+    ]);
   };
-  const existing = (id: string | undefined, type: string, extra: Record<string, ContextValue> = {}, extraDerived: string[] = []): AuthorizationCheck => {
-    const arn = id ? (ec2Arn(region, acct, id) ?? `arn:aws:ec2:${region}:${acct}:${type}/*`) : `arn:aws:ec2:${region}:${type === 'image' ? '' : acct}:${type}/*`;
+  const existing = (
+    id: string | undefined,
+    type: string,
+    extra: Record<string, ContextValue> = {},
+    extraDerived: string[] = [],
+  ): AuthorizationCheck => {
+    const arn = id
+      ? (ec2Arn(region, acct, id) ?? `arn:aws:ec2:${region}:${acct}:${type}/*`)
+      : `arn:aws:ec2:${region}:${type === 'image' ? '' : acct}:${type}/*`;
     const tags = id ? existingTags.get(id) : undefined;
     // Without an id (the default subnet or group), the resource's tags are not known.
-    return check('ec2:RunInstances', arn, { ...common, ...tagContext(tags, 'aws:ResourceTag', 'ec2:ResourceTag'), ...extra }, [...commonDerived, ...(id ? ['aws:ResourceTag/*', 'ec2:ResourceTag/*'] : []), ...extraDerived]);
+    return check('ec2:RunInstances', arn, { ...common, ...tagContext(tags, 'aws:ResourceTag', 'ec2:ResourceTag'), ...extra }, [
+      ...commonDerived,
+      ...(id ? ['aws:ResourceTag/*', 'ec2:ResourceTag/*'] : []),
+      ...extraDerived,
+    ]);
   };
   const vpcContext: Record<string, ContextValue> = vpcId ? { 'ec2:Vpc': `arn:aws:ec2:${region}:${acct}:vpc/${vpcId}` } : {};
   const vpcDerived = vpcId ? ['ec2:Vpc'] : [];
@@ -247,43 +333,76 @@ async function runInstancesChecks(req: AwsRequest, d: DerivationContext, check: 
     'ec2:InstanceMarketType': market,
     ...(profile ? { 'ec2:InstanceProfile': profile.arn } : {}),
     ...(p['MetadataOptions.HttpTokens'] ? { 'ec2:MetadataHttpTokens': p['MetadataOptions.HttpTokens'] } : {}),
-    ...(p['MetadataOptions.HttpPutResponseHopLimit'] ? { 'ec2:MetadataHttpPutResponseHopLimit': p['MetadataOptions.HttpPutResponseHopLimit'] } : {}),
+    ...(p['MetadataOptions.HttpPutResponseHopLimit']
+      ? { 'ec2:MetadataHttpPutResponseHopLimit': p['MetadataOptions.HttpPutResponseHopLimit'] }
+      : {}),
     ...(p['MetadataOptions.HttpEndpoint'] ? { 'ec2:MetadataHttpEndpoint': p['MetadataOptions.HttpEndpoint'] } : {}),
     ...(subnetId ? { 'ec2:Subnet': `arn:aws:ec2:${region}:${acct}:subnet/${subnetId}` } : {}),
     ...(p.ImageId ? { 'ec2:ImageID': p.ImageId } : {}),
   };
-  const instanceDerived = ['ec2:InstanceMarketType', 'ec2:InstanceProfile', 'ec2:MetadataHttpTokens', 'ec2:MetadataHttpPutResponseHopLimit', 'ec2:MetadataHttpEndpoint',
-    ...(instanceType ? ['ec2:InstanceType'] : []), ...(subnetId ? ['ec2:Subnet'] : []), 'ec2:ImageID'];
+  const instanceDerived = [
+    'ec2:InstanceMarketType',
+    'ec2:InstanceProfile',
+    'ec2:MetadataHttpTokens',
+    'ec2:MetadataHttpPutResponseHopLimit',
+    'ec2:MetadataHttpEndpoint',
+    ...(instanceType ? ['ec2:InstanceType'] : []),
+    ...(subnetId ? ['ec2:Subnet'] : []),
+    'ec2:ImageID',
+  ];
   const checks: AuthorizationCheck[] = [
     created('instance', instanceContext, instanceDerived),
     created('volume', {}, []),
-    created('network-interface', { ...vpcContext, ...(subnetId ? { 'ec2:Subnet': `arn:aws:ec2:${region}:${acct}:subnet/${subnetId}` } : {}) }, [...vpcDerived, ...(subnetId ? ['ec2:Subnet'] : [])]),
+    created(
+      'network-interface',
+      { ...vpcContext, ...(subnetId ? { 'ec2:Subnet': `arn:aws:ec2:${region}:${acct}:subnet/${subnetId}` } : {}) },
+      [...vpcDerived, ...(subnetId ? ['ec2:Subnet'] : [])],
+    ),
     existing(subnetId, 'subnet', vpcContext, vpcDerived),
-    ...(groupIds.length > 0 ? groupIds.map((id) => existing(id, 'security-group', vpcContext, vpcDerived)) : [existing(undefined, 'security-group')]),
+    ...(groupIds.length > 0
+      ? groupIds.map((id) => existing(id, 'security-group', vpcContext, vpcDerived))
+      : [existing(undefined, 'security-group')]),
     existing(p.ImageId, 'image'),
   ];
   // A spot launch also creates a spot instance request (tagged with the instance's spec when given).
   if (market === 'spot') checks.push(created('spot-instances-request', {}, []));
   if (p.KeyName) checks.push(check('ec2:RunInstances', `arn:aws:ec2:${region}:${acct}:key-pair/${p.KeyName}`, common, commonDerived));
-  if (launchTemplate) checks.push(check('ec2:RunInstances', `arn:aws:ec2:${region}:${acct}:launch-template/${launchTemplate}`, common, commonDerived));
+  if (launchTemplate)
+    checks.push(check('ec2:RunInstances', `arn:aws:ec2:${region}:${acct}:launch-template/${launchTemplate}`, common, commonDerived));
   // Tags at launch: ec2:CreateTags on each tagged resource type, with ec2:CreateAction.
   for (const [type, tags] of specs) {
-    checks.push(check('ec2:CreateTags', `arn:aws:ec2:${region}:${acct}:${type}/*`, { ...common, 'ec2:CreateAction': 'RunInstances', ...requestTagContext(tags) },
-      [...commonDerived, 'ec2:CreateAction', 'aws:RequestTag/*', 'aws:TagKeys', 'aws:ResourceTag/*', 'ec2:ResourceTag/*']));
+    checks.push(
+      check(
+        'ec2:CreateTags',
+        `arn:aws:ec2:${region}:${acct}:${type}/*`,
+        { ...common, 'ec2:CreateAction': 'RunInstances', ...requestTagContext(tags) },
+        [...commonDerived, 'ec2:CreateAction', 'aws:RequestTag/*', 'aws:TagKeys', 'aws:ResourceTag/*', 'ec2:ResourceTag/*'],
+      ),
+    );
   }
   if (profileRef) {
     // Passing the profile's role to EC2. An unknown profile fails in EC2 itself; check its name as the role.
     const roleArn = profile?.roleArn ?? `arn:aws:iam::${acct}:role/${profileRef.replace(/^.*instance-profile\//, '')}`;
-    checks.push(check('iam:PassRole', roleArn, { 'iam:PassedToService': 'ec2.amazonaws.com' }, ['iam:PassedToService', 'iam:AssociatedResourceArn']));
+    checks.push(
+      check('iam:PassRole', roleArn, { 'iam:PassedToService': 'ec2.amazonaws.com' }, ['iam:PassedToService', 'iam:AssociatedResourceArn']),
+    );
   }
   return checks;
 }
 
 async function ssmChecks(req: AwsRequest, d: DerivationContext, check: CheckFn): Promise<AuthorizationCheck[]> {
   const op = req.operation;
-  const arn = (name: string): string => name.startsWith('arn:') ? name : `arn:aws:ssm:${req.region}:${d.account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
+  const arn = (name: string): string =>
+    name.startsWith('arn:') ? name : `arn:aws:ssm:${req.region}:${d.account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
   const j = req.json ?? {};
-  const names = typeof j.Name === 'string' ? [j.Name] : Array.isArray(j.Names) ? (j.Names as unknown[]).filter((n): n is string => typeof n === 'string') : typeof j.Path === 'string' ? [j.Path] : [];
+  const names =
+    typeof j.Name === 'string'
+      ? [j.Name]
+      : Array.isArray(j.Names)
+        ? (j.Names as unknown[]).filter((n): n is string => typeof n === 'string')
+        : typeof j.Path === 'string'
+          ? [j.Path]
+          : [];
   if (names.length === 0) return [check(`ssm:${op}`, '*')];
   const checks = names.map((name) => check(`ssm:${op}`, arn(name)));
   if (j.WithDecryption === true && /^GetParameters?$/.test(op)) {
@@ -293,10 +412,18 @@ async function ssmChecks(req: AwsRequest, d: DerivationContext, check: CheckFn):
       const key = await d.lookup.ssmParameterKey(name);
       if (!key) continue;
       checks.push({
-        ...check('kms:Decrypt', key, {
-          'kms:ViaService': `ssm.${req.region}.amazonaws.com`, 'kms:CallerAccount': d.account, 'aws:ViaAWSService': 'true',
-          'kms:EncryptionContext:PARAMETER_ARN': arn(name), 'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
-        }, ['kms:ViaService', 'kms:CallerAccount', 'kms:EncryptionContext:*', 'kms:EncryptionContextKeys']),
+        ...check(
+          'kms:Decrypt',
+          key,
+          {
+            'kms:ViaService': `ssm.${req.region}.amazonaws.com`,
+            'kms:CallerAccount': d.account,
+            'aws:ViaAWSService': 'true',
+            'kms:EncryptionContext:PARAMETER_ARN': arn(name),
+            'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
+          },
+          ['kms:ViaService', 'kms:CallerAccount', 'kms:EncryptionContext:*', 'kms:EncryptionContextKeys'],
+        ),
         resourcePolicy: defaultKeyPolicy(d.account),
       });
     }
@@ -307,14 +434,23 @@ async function ssmChecks(req: AwsRequest, d: DerivationContext, check: CheckFn):
 async function elbChecks(req: AwsRequest, d: DerivationContext, check: CheckFn): Promise<AuthorizationCheck[]> {
   const p = req.params;
   const action = `elasticloadbalancing:${req.operation}`;
-  const arns = [p.TargetGroupArn, p.LoadBalancerArn, p.ListenerArn, p.RuleArn, ...queryList(p, 'ResourceArns.member')].filter((a): a is string => typeof a === 'string' && a !== '');
+  const arns = [p.TargetGroupArn, p.LoadBalancerArn, p.ListenerArn, p.RuleArn, ...queryList(p, 'ResourceArns.member')].filter(
+    (a): a is string => typeof a === 'string' && a !== '',
+  );
   if (arns.length === 0 || req.operation.startsWith('Describe')) return [check(action, '*')];
   const tags = await d.lookup.elbTags(arns);
   const requestTags = queryTags(p, 'Tags.member');
   const tagKeys = queryList(p, 'TagKeys.member');
-  const request = req.operation === 'AddTags' ? requestTagContext(requestTags) : req.operation === 'RemoveTags' ? { 'aws:TagKeys': tagKeys } : {};
-  return arns.map((arn) => check(action, arn, { ...tagContext(tags.get(arn), 'aws:ResourceTag', 'elasticloadbalancing:ResourceTag'), ...request },
-    ['aws:ResourceTag/*', 'elasticloadbalancing:ResourceTag/*', 'aws:RequestTag/*', 'aws:TagKeys']));
+  const request =
+    req.operation === 'AddTags' ? requestTagContext(requestTags) : req.operation === 'RemoveTags' ? { 'aws:TagKeys': tagKeys } : {};
+  return arns.map((arn) =>
+    check(action, arn, { ...tagContext(tags.get(arn), 'aws:ResourceTag', 'elasticloadbalancing:ResourceTag'), ...request }, [
+      'aws:ResourceTag/*',
+      'elasticloadbalancing:ResourceTag/*',
+      'aws:RequestTag/*',
+      'aws:TagKeys',
+    ]),
+  );
 }
 
 /** S3 REST: the IAM action of each operation (method + sub-resource), per AWS's S3 action table. */
@@ -334,17 +470,21 @@ function s3Checks(req: AwsRequest, d: DerivationContext, check: CheckFn): Author
   const bucketArn = `arn:aws:s3:::${s3.bucket}`;
   if (s3.key === undefined) {
     const sub = (name: string): boolean => q.has(name);
-    const getPut = (get: string, put: string, del?: string): string => m === 'GET' ? get : m === 'DELETE' && del ? del : put;
+    const getPut = (get: string, put: string, del?: string): string => (m === 'GET' ? get : m === 'DELETE' && del ? del : put);
     let action: string;
     const extra: Record<string, ContextValue> = {};
     const extraDerived: string[] = [];
     if (sub('policy')) action = getPut('s3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy');
-    else if (sub('encryption')) action = getPut('s3:GetEncryptionConfiguration', 's3:PutEncryptionConfiguration', 's3:PutEncryptionConfiguration');
-    else if (sub('publicAccessBlock')) action = getPut('s3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock');
+    else if (sub('encryption'))
+      action = getPut('s3:GetEncryptionConfiguration', 's3:PutEncryptionConfiguration', 's3:PutEncryptionConfiguration');
+    else if (sub('publicAccessBlock'))
+      action = getPut('s3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock');
     else if (sub('versioning')) action = getPut('s3:GetBucketVersioning', 's3:PutBucketVersioning');
     else if (sub('tagging')) action = getPut('s3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketTagging');
-    else if (sub('lifecycle')) action = getPut('s3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration', 's3:PutLifecycleConfiguration');
-    else if (sub('ownershipControls')) action = getPut('s3:GetBucketOwnershipControls', 's3:PutBucketOwnershipControls', 's3:PutBucketOwnershipControls');
+    else if (sub('lifecycle'))
+      action = getPut('s3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration', 's3:PutLifecycleConfiguration');
+    else if (sub('ownershipControls'))
+      action = getPut('s3:GetBucketOwnershipControls', 's3:PutBucketOwnershipControls', 's3:PutBucketOwnershipControls');
     else if (sub('acl')) action = getPut('s3:GetBucketAcl', 's3:PutBucketAcl');
     else if (sub('cors')) action = getPut('s3:GetBucketCORS', 's3:PutBucketCORS', 's3:PutBucketCORS');
     else if (sub('location')) action = 's3:GetBucketLocation';
@@ -360,7 +500,11 @@ function s3Checks(req: AwsRequest, d: DerivationContext, check: CheckFn): Author
       // GET (ListObjects/V2) and HEAD (HeadBucket) are both s3:ListBucket.
       action = 's3:ListBucket';
       if (m === 'GET') {
-        for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
+        for (const [param, key] of [
+          ['prefix', 's3:prefix'],
+          ['delimiter', 's3:delimiter'],
+          ['max-keys', 's3:max-keys'],
+        ] as const) {
           const value = q.get(param);
           if (value !== null) extra[key] = value;
         }
@@ -373,7 +517,10 @@ function s3Checks(req: AwsRequest, d: DerivationContext, check: CheckFn): Author
   const version = q.get('versionId');
   const copySource = s3.headers['x-amz-copy-source'];
   const sse = s3.headers['x-amz-server-side-encryption'];
-  const putContext: Record<string, ContextValue> = { ...(sse ? { 's3:x-amz-server-side-encryption': sse } : {}), ...(s3.headers['x-amz-acl'] ? { 's3:x-amz-acl': s3.headers['x-amz-acl'] } : {}) };
+  const putContext: Record<string, ContextValue> = {
+    ...(sse ? { 's3:x-amz-server-side-encryption': sse } : {}),
+    ...(s3.headers['x-amz-acl'] ? { 's3:x-amz-acl': s3.headers['x-amz-acl'] } : {}),
+  };
   const putDerived = ['s3:x-amz-server-side-encryption', 's3:x-amz-acl'];
   const copyChecks = (): AuthorizationCheck[] => {
     if (!copySource) return [];
@@ -411,16 +558,33 @@ function s3Checks(req: AwsRequest, d: DerivationContext, check: CheckFn): Author
 }
 
 function decodeXml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /**
  * Condition keys the policies reference for `action` that `check` did not derive (so the
  * check ran with partial context). Statement Action patterns use `*` and `?`.
  */
-export function missingContextKeys(check: AuthorizationCheck, statements: ReadonlyArray<{ Action?: string | string[]; Resource?: string | string[]; Condition?: Record<string, Record<string, unknown>> }>): string[] {
+export function missingContextKeys(
+  check: AuthorizationCheck,
+  statements: ReadonlyArray<{
+    Action?: string | string[];
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, unknown>>;
+  }>,
+): string[] {
   const missing = new Set<string>();
-  const covered = (key: string): boolean => check.derived.some((pattern) => pattern.endsWith('/*') ? key.toLowerCase().startsWith(pattern.slice(0, -1).toLowerCase()) : key.toLowerCase() === pattern.toLowerCase());
+  const covered = (key: string): boolean =>
+    check.derived.some((pattern) =>
+      pattern.endsWith('/*')
+        ? key.toLowerCase().startsWith(pattern.slice(0, -1).toLowerCase())
+        : key.toLowerCase() === pattern.toLowerCase(),
+    );
   for (const s of statements) {
     const actions = [s.Action ?? []].flat();
     if (!actions.some((a) => globMatch(a, check.action))) continue;
@@ -435,6 +599,12 @@ export function missingContextKeys(check: AuthorizationCheck, statements: Readon
 }
 
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(value);
 }

@@ -54,7 +54,12 @@ function respond(req: AwsRequest, spec: ErrorSpec): ErrorResponse {
         status: spec.status,
         headers: { ...base, 'content-type': 'application/xml', 'x-amz-request-id': requestId },
         // HEAD answers carry no body (the SDK reads the status).
-        body: req.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${spec.s3}</Code><Message>${xmlEscape(spec.message)}</Message><RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`),
+        body:
+          req.method === 'HEAD'
+            ? Buffer.alloc(0)
+            : Buffer.from(
+                `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${spec.s3}</Code><Message>${xmlEscape(spec.message)}</Message><RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`,
+              ),
       };
     case 'json': {
       const headers: Record<string, string> = { ...base, 'content-type': 'application/x-amz-json-1.1' };
@@ -63,17 +68,30 @@ function respond(req: AwsRequest, spec: ErrorSpec): ErrorResponse {
       return { status: spec.status, headers, body: Buffer.from(JSON.stringify({ __type: spec.json, message: spec.message })) };
     }
     case 'cbor':
-      return { status: spec.status, headers: { ...base, 'content-type': 'application/cbor', 'smithy-protocol': 'rpc-v2-cbor' }, body: cborTextMap([['__type', spec.json], ['message', spec.message]]) };
+      return {
+        status: spec.status,
+        headers: { ...base, 'content-type': 'application/cbor', 'smithy-protocol': 'rpc-v2-cbor' },
+        body: cborTextMap([
+          ['__type', spec.json],
+          ['message', spec.message],
+        ]),
+      };
     case 'query':
       if (req.service === 'ec2') {
         return {
-          status: spec.status, headers: { ...base, 'content-type': 'text/xml;charset=UTF-8' },
-          body: Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${spec.ec2}</Code><Message>${xmlEscape(spec.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`),
+          status: spec.status,
+          headers: { ...base, 'content-type': 'text/xml;charset=UTF-8' },
+          body: Buffer.from(
+            `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${spec.ec2}</Code><Message>${xmlEscape(spec.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+          ),
         };
       }
       return {
-        status: spec.status, headers: { ...base, 'content-type': 'text/xml' },
-        body: Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>${spec.query}</Code><Message>${xmlEscape(spec.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`),
+        status: spec.status,
+        headers: { ...base, 'content-type': 'text/xml' },
+        body: Buffer.from(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>${spec.query}</Code><Message>${xmlEscape(spec.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+        ),
       };
   }
 }
@@ -83,7 +101,11 @@ export function accessDenied(req: AwsRequest, principalArn: string, action: stri
   const because = reason.startsWith('explicit') ? `with an ${reason}` : `because ${reason}`;
   const what = `User: ${principalArn} is not authorized to perform: ${action} on resource: ${resource} ${because}`;
   return respond(req, {
-    status: 403, ec2: 'UnauthorizedOperation', query: 'AccessDenied', json: 'AccessDeniedException', s3: 'AccessDenied',
+    status: 403,
+    ec2: 'UnauthorizedOperation',
+    query: 'AccessDenied',
+    json: 'AccessDeniedException',
+    s3: 'AccessDenied',
     message: req.service === 'ec2' ? `You are not authorized to perform this operation. ${what}` : what,
   });
 }
@@ -91,12 +113,25 @@ export function accessDenied(req: AwsRequest, principalArn: string, action: stri
 /** A key the account never issued (or an unsigned call to a service that needs a signature). */
 export function unknownAccessKey(req: AwsRequest): ErrorResponse {
   if (req.protocol === 's3') {
-    return respond(req, { status: 403, ec2: '', query: '', json: '', s3: req.signedBy ? 'InvalidAccessKeyId' : 'AccessDenied', message: req.signedBy ? 'The AWS Access Key Id you provided does not exist in our records.' : 'Access Denied' });
+    return respond(req, {
+      status: 403,
+      ec2: '',
+      query: '',
+      json: '',
+      s3: req.signedBy ? 'InvalidAccessKeyId' : 'AccessDenied',
+      message: req.signedBy ? 'The AWS Access Key Id you provided does not exist in our records.' : 'Access Denied',
+    });
   }
   return respond(req, {
     status: req.service === 'ec2' ? 401 : req.protocol === 'query' ? 403 : 400,
-    ec2: 'AuthFailure', query: 'InvalidClientTokenId', json: 'UnrecognizedClientException', s3: 'InvalidAccessKeyId',
-    message: req.service === 'ec2' ? 'AWS was not able to validate the provided access credentials' : 'The security token included in the request is invalid.',
+    ec2: 'AuthFailure',
+    query: 'InvalidClientTokenId',
+    json: 'UnrecognizedClientException',
+    s3: 'InvalidAccessKeyId',
+    message:
+      req.service === 'ec2'
+        ? 'AWS was not able to validate the provided access credentials'
+        : 'The security token included in the request is invalid.',
   });
 }
 
@@ -104,7 +139,10 @@ export function unknownAccessKey(req: AwsRequest): ErrorResponse {
 export function expiredToken(req: AwsRequest): ErrorResponse {
   return respond(req, {
     status: req.protocol === 's3' ? 400 : req.service === 'ec2' ? 400 : 400,
-    ec2: 'RequestExpired', query: 'ExpiredToken', json: 'ExpiredTokenException', s3: 'ExpiredToken',
+    ec2: 'RequestExpired',
+    query: 'ExpiredToken',
+    json: 'ExpiredTokenException',
+    s3: 'ExpiredToken',
     message: 'The security token included in the request is expired',
   });
 }

@@ -39,7 +39,9 @@ export class MotoResourceLookup implements ResourceLookup {
 
   async ssmParameterKey(name: string): Promise<string | undefined> {
     const plain = name.replace(/^arn:[^:]+:ssm:[^:]*:\d*:parameter/, '');
-    const out = await this.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [plain] }] }));
+    const out = await this.ssm.send(
+      new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [plain] }] }),
+    );
     const parameter = out.Parameters?.[0];
     const key = parameter?.KeyId;
     if (parameter?.Type !== 'SecureString' || !key || /(^|:)alias\/aws\/ssm$/.test(key)) return undefined;

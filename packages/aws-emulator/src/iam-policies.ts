@@ -5,7 +5,12 @@
  * DetachRolePolicy) is what the next check sees once the cache is invalidated.
  */
 import {
-  GetPolicyCommand, GetPolicyVersionCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
 import type { IamPolicyDocument, IamPolicyStatement } from './iam-roles.ts';
 import type { MotoServer } from './moto-server.ts';

@@ -11,14 +11,24 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateSecurityGroupCommand, CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, DescribeSubnetsCommand,
-  EC2Client, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+  RegisterImageCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import {
-  CreateTargetGroupCommand, DeregisterTargetsCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+  CreateTargetGroupCommand,
+  DeregisterTargetsCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AwsInstanceProvider } from '@synkti/cloud';
 import { synthesizeServeFleetRoles } from '@synkti/infra/testing';
@@ -41,16 +51,25 @@ function errorName(error: unknown): string {
 function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // A clean environment: no developer profile or credentials leak in.
-    execFile(command, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and the aws CLI', async (t) => {
   const phases: string[] = [];
   let mark = Date.now();
-  const phase = (name: string): void => { const now = Date.now(); phases.push(`${name} ${now - mark} ms`); mark = now; };
+  const phase = (name: string): void => {
+    const now = Date.now();
+    phases.push(`${name} ${now - mark} ms`);
+    mark = now;
+  };
   // No built-in AMIs: loading moto's ~1200 costs seconds on the first EC2 call.
   const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false' } });
   if (started.skip !== undefined) {
@@ -71,22 +90,44 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const vpcId = subnet.VpcId!;
   const sg = await ec2Admin.send(new CreateSecurityGroupCommand({ GroupName: `${CLUSTER}-worker`, Description: 'workers', VpcId: vpcId }));
   // The workers' image.
-  const imageId = (await ec2Admin.send(new RegisterImageCommand({ Name: 'synkti-worker', RootDeviceName: '/dev/xvda', Architecture: 'x86_64', VirtualizationType: 'hvm' }))).ImageId!;
+  const imageId = (
+    await ec2Admin.send(
+      new RegisterImageCommand({ Name: 'synkti-worker', RootDeviceName: '/dev/xvda', Architecture: 'x86_64', VirtualizationType: 'hvm' }),
+    )
+  ).ImageId!;
 
   phase('vpc, image');
   // The routers' target group, and another cluster's.
   const elbAdmin = new ElasticLoadBalancingV2Client(admin);
   t.after(() => elbAdmin.destroy());
-  const targetGroup = async (cluster: string) => (await elbAdmin.send(new CreateTargetGroupCommand({
-    Name: `${cluster}-routers`, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: cluster }],
-  }))).TargetGroups![0]!.TargetGroupArn!;
+  const targetGroup = async (cluster: string) =>
+    (
+      await elbAdmin.send(
+        new CreateTargetGroupCommand({
+          Name: `${cluster}-routers`,
+          Protocol: 'HTTP',
+          Port: 8080,
+          VpcId: vpcId,
+          TargetType: 'instance',
+          Tags: [{ Key: 'SynktiCluster', Value: cluster }],
+        }),
+      )
+    ).TargetGroups![0]!.TargetGroupArn!;
   const ownGroup = await targetGroup(CLUSTER);
   const otherGroup = await targetGroup('other');
   phase('target groups');
 
   // Synthesized from the component (no copy of its statements), with the account's real ids.
   const roles = await synthesizeServeFleetRoles(
-    { projectName: CLUSTER, agentReplacement: true, vpcId, subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!), imageId, loadBalancer: {}, clusterSecretKmsKeyArn: SECRET_KEY },
+    {
+      projectName: CLUSTER,
+      agentReplacement: true,
+      vpcId,
+      subnetIds: subnets.slice(0, 2).map((s) => s.SubnetId!),
+      imageId,
+      loadBalancer: {},
+      clusterSecretKmsKeyArn: SECRET_KEY,
+    },
     { stack: 'dev', workerSecurityGroupId: sg.GroupId!, targetGroupArn: ownGroup },
   );
   phase('synthesis under Pulumi mocks');
@@ -98,7 +139,10 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   // Data the worker reads at boot, made by the administrator (as `synkti bootstrap` would).
   const s3Admin = new S3Client(admin);
   const ssmAdmin = new SSMClient(admin);
-  t.after(() => { s3Admin.destroy(); ssmAdmin.destroy(); });
+  t.after(() => {
+    s3Admin.destroy();
+    ssmAdmin.destroy();
+  });
   await s3Admin.send(new CreateBucketCommand({ Bucket: models }));
   await s3Admin.send(new PutObjectCommand({ Bucket: models, Key: 'artifacts/synkti-agent', Body: 'agent-bytes' }));
   await s3Admin.send(new PutObjectCommand({ Bucket: models, Key: 'private/notes', Body: 'not for workers' }));
@@ -122,10 +166,28 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   assert.equal(profileArn, profileArnOf);
 
   // This node (own cluster) and a stranger (another cluster), launched by the administrator.
-  const launch = async (cluster: string) => (await ec2Admin.send(new RunInstancesCommand({
-    ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', SubnetId: subnet.SubnetId, IamInstanceProfile: { Arn: profileArn },
-    TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'SynktiCluster', Value: cluster }, { Key: 'SynktiRole', Value: 'worker' }] }],
-  }))).Instances![0]!.InstanceId!;
+  const launch = async (cluster: string) =>
+    (
+      await ec2Admin.send(
+        new RunInstancesCommand({
+          ImageId: imageId,
+          MinCount: 1,
+          MaxCount: 1,
+          InstanceType: 't3.micro',
+          SubnetId: subnet.SubnetId,
+          IamInstanceProfile: { Arn: profileArn },
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: [
+                { Key: 'SynktiCluster', Value: cluster },
+                { Key: 'SynktiRole', Value: 'worker' },
+              ],
+            },
+          ],
+        }),
+      )
+    ).Instances![0]!.InstanceId!;
   const self = await launch(CLUSTER);
   const stranger = await launch('other');
 
@@ -140,17 +202,33 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const ec2 = new EC2Client(config);
   const s3 = new S3Client(config);
   const ssm = new SSMClient(config);
-  t.after(() => { ec2.destroy(); s3.destroy(); ssm.destroy(); });
+  t.after(() => {
+    ec2.destroy();
+    s3.destroy();
+    ssm.destroy();
+  });
 
   // --- a normal life, through the agent's own EC2 provider: all allowed ------------------
   const provider = new AwsInstanceProvider({
-    imageId, client: ec2, region: moto.region, subnets: [{ subnetId: subnet.SubnetId!, zone: subnet.AvailabilityZone! }],
-    securityGroupIds: [sg.GroupId!], iamInstanceProfile: profileArn, maxAttempts: 1,
+    imageId,
+    client: ec2,
+    region: moto.region,
+    subnets: [{ subnetId: subnet.SubnetId!, zone: subnet.AvailabilityZone! }],
+    securityGroupIds: [sg.GroupId!],
+    iamInstanceProfile: profileArn,
+    maxAttempts: 1,
   });
   t.after(() => provider.close());
   const peers = await provider.list({ tags: { SynktiCluster: CLUSTER } });
-  assert.deepEqual(peers.items.map((i) => i.id), [self]);
-  const replacement = await provider.launch({ tags: { SynktiCluster: CLUSTER, SynktiRole: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot' });
+  assert.deepEqual(
+    peers.items.map((i) => i.id),
+    [self],
+  );
+  const replacement = await provider.launch({
+    tags: { SynktiCluster: CLUSTER, SynktiRole: 'worker' },
+    instanceType: 't3.micro',
+    lifecycle: 'spot',
+  });
   await provider.tag([replacement.id], { SynktiState: 'ready' });
   await provider.untag([replacement.id], ['SynktiState']);
   await provider.terminate([replacement.id]);
@@ -164,16 +242,37 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const agent = await s3.send(new GetObjectCommand({ Bucket: models, Key: 'artifacts/synkti-agent' }));
   assert.equal(await agent.Body?.transformToString(), 'agent-bytes');
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: models, Prefix: 'artifacts/' }));
-  assert.deepEqual(listed.Contents?.map((o) => o.Key), ['artifacts/synkti-agent']);
+  assert.deepEqual(
+    listed.Contents?.map((o) => o.Key),
+    ['artifacts/synkti-agent'],
+  );
   let report = truth.report();
   assert.equal(report.iamDenied, 0, JSON.stringify(report.denials, null, 1));
-  for (const action of ['ec2:DescribeInstances', 'ec2:RunInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances', 'ssm:GetParameter', 's3:GetObject', 's3:ListBucket', 'elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets', 'ssm:GetParameter']) {
-    assert.ok((report.byPrincipal[principal]?.[action]?.calls ?? 0) >= 1, `${action} counted for ${principal}: ${JSON.stringify(report.byPrincipal)}`);
+  for (const action of [
+    'ec2:DescribeInstances',
+    'ec2:RunInstances',
+    'ec2:CreateTags',
+    'ec2:DeleteTags',
+    'ec2:TerminateInstances',
+    'ssm:GetParameter',
+    's3:GetObject',
+    's3:ListBucket',
+    'elasticloadbalancing:RegisterTargets',
+    'elasticloadbalancing:DeregisterTargets',
+    'ssm:GetParameter',
+  ]) {
+    assert.ok(
+      (report.byPrincipal[principal]?.[action]?.calls ?? 0) >= 1,
+      `${action} counted for ${principal}: ${JSON.stringify(report.byPrincipal)}`,
+    );
   }
   // Truth, not wishes: the attached AWS managed policy (AmazonSSMManagedInstanceCore) grants
   // ssm:GetParameter on every parameter, so the worker can read another team's under the
   // aws/ssm key; one under another customer key is refused by kms:Decrypt only.
-  assert.equal((await ssm.send(new GetParameterCommand({ Name: '/other-team/db-password', WithDecryption: true }))).Parameter?.Value, 'hunter2');
+  assert.equal(
+    (await ssm.send(new GetParameterCommand({ Name: '/other-team/db-password', WithDecryption: true }))).Parameter?.Value,
+    'hunter2',
+  );
 
   phase('a normal life (allowed)');
   // --- the same calls outside the cluster: denied, as AWS would ---------------------------
@@ -187,20 +286,55 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
     assert.equal(last.principal, principal);
   };
   await denied(ec2.send(new TerminateInstancesCommand({ InstanceIds: [stranger] })), 'UnauthorizedOperation', 'ec2:TerminateInstances');
-  await denied(ec2.send(new CreateTagsCommand({ Resources: [stranger], Tags: [{ Key: 'SynktiState', Value: 'draining' }] })), 'UnauthorizedOperation', 'ec2:CreateTags');
+  await denied(
+    ec2.send(new CreateTagsCommand({ Resources: [stranger], Tags: [{ Key: 'SynktiState', Value: 'draining' }] })),
+    'UnauthorizedOperation',
+    'ec2:CreateTags',
+  );
   // Moving its own instance to another cluster: the cluster key is not a worker's to write.
-  await denied(ec2.send(new CreateTagsCommand({ Resources: [self], Tags: [{ Key: 'SynktiCluster', Value: 'other' }] })), 'UnauthorizedOperation', 'ec2:CreateTags');
+  await denied(
+    ec2.send(new CreateTagsCommand({ Resources: [self], Tags: [{ Key: 'SynktiCluster', Value: 'other' }] })),
+    'UnauthorizedOperation',
+    'ec2:CreateTags',
+  );
   // DeleteTags without keys would delete every tag, the cluster's included.
   await denied(ec2.send(new DeleteTagsCommand({ Resources: [self] })), 'UnauthorizedOperation', 'ec2:DeleteTags');
-  await denied(ec2.send(new RunInstancesCommand({
-    ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', SubnetId: subnet.SubnetId, SecurityGroupIds: [sg.GroupId!], IamInstanceProfile: { Arn: profileArn },
-    TagSpecifications: ['instance', 'volume'].map((type) => ({ ResourceType: type as 'instance', Tags: [{ Key: 'SynktiCluster', Value: 'other' }] })),
-  })), 'UnauthorizedOperation', 'ec2:RunInstances');
+  await denied(
+    ec2.send(
+      new RunInstancesCommand({
+        ImageId: imageId,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: 't3.micro',
+        SubnetId: subnet.SubnetId,
+        SecurityGroupIds: [sg.GroupId!],
+        IamInstanceProfile: { Arn: profileArn },
+        TagSpecifications: ['instance', 'volume'].map((type) => ({
+          ResourceType: type as 'instance',
+          Tags: [{ Key: 'SynktiCluster', Value: 'other' }],
+        })),
+      }),
+    ),
+    'UnauthorizedOperation',
+    'ec2:RunInstances',
+  );
   await denied(s3.send(new GetObjectCommand({ Bucket: models, Key: 'private/notes' })), 'AccessDenied', 's3:GetObject');
-  await denied(elb.send(new DeregisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: stranger, Port: 8080 }] })), 'AccessDenied', 'elasticloadbalancing:DeregisterTargets');
-  await denied(ssm.send(new GetParameterCommand({ Name: '/other-team/api-key', WithDecryption: true })), 'AccessDeniedException', 'kms:Decrypt');
+  await denied(
+    elb.send(new DeregisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: stranger, Port: 8080 }] })),
+    'AccessDenied',
+    'elasticloadbalancing:DeregisterTargets',
+  );
+  await denied(
+    ssm.send(new GetParameterCommand({ Name: '/other-team/api-key', WithDecryption: true })),
+    'AccessDeniedException',
+    'kms:Decrypt',
+  );
   // JSON (SSM) and query (IAM) protocols answer in their own shapes.
-  await denied(ssm.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'overwritten', Overwrite: true })), 'AccessDeniedException', 'ssm:PutParameter');
+  await denied(
+    ssm.send(new PutParameterCommand({ Name: SECRET, Type: 'SecureString', Value: 'overwritten', Overwrite: true })),
+    'AccessDeniedException',
+    'ssm:PutParameter',
+  );
   const iam = new IAMClient(config);
   t.after(() => iam.destroy());
   await denied(iam.send(new ListRolesCommand({})), 'AccessDenied', 'iam:ListRoles');
@@ -216,7 +350,11 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   };
   assert.equal(without.Statement.length, inline.document.Statement.length - 1);
   await truth.putRolePolicy(ROLE, inline.name, without);
-  const doomed = await provider.launch({ tags: { SynktiCluster: CLUSTER, SynktiRole: 'worker' }, instanceType: 't3.micro', lifecycle: 'on-demand' });
+  const doomed = await provider.launch({
+    tags: { SynktiCluster: CLUSTER, SynktiRole: 'worker' },
+    instanceType: 't3.micro',
+    lifecycle: 'on-demand',
+  });
   await denied(ec2.send(new TerminateInstancesCommand({ InstanceIds: [doomed.id] })), 'UnauthorizedOperation', 'ec2:TerminateInstances');
   report = truth.report();
   assert.equal(report.byPrincipal[principal]?.['ec2:TerminateInstances']?.denied, 2);
@@ -228,13 +366,49 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
   const env = truth.proxy.env(cli);
   const dir = await mkdtemp(join(tmpdir(), 'synkti-iam-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const got = await run('aws', ['s3api', 'get-object', '--region', moto.region, '--bucket', models, '--key', 'artifacts/synkti-agent', '--expected-bucket-owner', moto.accountId, join(dir, 'agent')], env);
+  const got = await run(
+    'aws',
+    [
+      's3api',
+      'get-object',
+      '--region',
+      moto.region,
+      '--bucket',
+      models,
+      '--key',
+      'artifacts/synkti-agent',
+      '--expected-bucket-owner',
+      moto.accountId,
+      join(dir, 'agent'),
+    ],
+    env,
+  );
   assert.equal(got.code, 0, got.stderr);
   assert.equal(await readFile(join(dir, 'agent'), 'utf8'), 'agent-bytes');
-  const param = await run('aws', ['ssm', 'get-parameter', '--region', moto.region, '--name', SECRET, '--with-decryption', '--query', 'Parameter.Value', '--output', 'text'], env);
+  const param = await run(
+    'aws',
+    [
+      'ssm',
+      'get-parameter',
+      '--region',
+      moto.region,
+      '--name',
+      SECRET,
+      '--with-decryption',
+      '--query',
+      'Parameter.Value',
+      '--output',
+      'text',
+    ],
+    env,
+  );
   assert.equal(param.code, 0, param.stderr);
   assert.equal(param.stdout.trim(), 'the-cluster-secret');
-  const refused = await run('aws', ['s3api', 'get-object', '--region', moto.region, '--bucket', models, '--key', 'private/notes', join(dir, 'notes')], env);
+  const refused = await run(
+    'aws',
+    ['s3api', 'get-object', '--region', moto.region, '--bucket', models, '--key', 'private/notes', join(dir, 'notes')],
+    env,
+  );
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /AccessDenied/);
   const last = truth.report().denials.at(-1)!;
@@ -242,13 +416,20 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
 
   phase('aws CLI (3 runs)');
   // A key the account never issued.
-  const stranger2 = new EC2Client({ ...config, credentials: { accessKeyId: 'ASIANEVERISSUED00000', secretAccessKey: 'x', sessionToken: 'y' } });
+  const stranger2 = new EC2Client({
+    ...config,
+    credentials: { accessKeyId: 'ASIANEVERISSUED00000', secretAccessKey: 'x', sessionToken: 'y' },
+  });
   t.after(() => stranger2.destroy());
   await assert.rejects(stranger2.send(new DescribeInstancesCommand({})), (error: unknown) => errorName(error) === 'AuthFailure');
 
   // Hostile input: an oversized body is refused before it is read whole, garbage is an anonymous call.
   const auth = `AWS4-HMAC-SHA256 Credential=${served.credentials.accessKeyId}/20261207/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0`;
-  const big = await fetch(truth.endpoint, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeInstances&x=' + 'a'.repeat(2 * 1024 * 1024) }).catch((error: unknown) => error);
+  const big = await fetch(truth.endpoint, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'Action=DescribeInstances&x=' + 'a'.repeat(2 * 1024 * 1024),
+  }).catch((error: unknown) => error);
   // The proxy answers 413 and closes; a client still sending may see the reset instead.
   assert.ok(big instanceof Response ? big.status === 413 : big instanceof Error, String(big));
   if (big instanceof Response) await big.arrayBuffer();
@@ -258,6 +439,8 @@ test('the worker role, as SpotServeFleet synthesizes it, enforced on the SDK and
 
   report = truth.report();
   t.diagnostic(phases.join(', '));
-  t.diagnostic(`calls ${report.awsCalls}, denied ${report.iamDenied}, admin ${report.adminCalls}; context: ${report.context.full}/${report.context.checks} checks full, missing ${JSON.stringify(report.context.missingKeysByAction)}`);
+  t.diagnostic(
+    `calls ${report.awsCalls}, denied ${report.iamDenied}, admin ${report.adminCalls}; context: ${report.context.full}/${report.context.checks} checks full, missing ${JSON.stringify(report.context.missingKeysByAction)}`,
+  );
   assert.equal(report.errors, 0);
 });

@@ -97,7 +97,10 @@ export interface IamProxy {
   invalidatePolicies(): void;
   /** Options for an AWS SDK v3 client that signs as `credentials` through the proxy. */
   clientConfig(credentials: RoleCredentials): {
-    endpoint: string; region: string; forcePathStyle: true; maxAttempts: number;
+    endpoint: string;
+    region: string;
+    forcePathStyle: true;
+    maxAttempts: number;
     credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   };
   /** Environment for a child process (the `aws` CLI, an agent) that signs as `credentials`. */
@@ -145,7 +148,16 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
 
   let report: IamReport;
   const resetReport = (): void => {
-    report = { awsCalls: 0, iamDenied: 0, byPrincipal: {}, denials: [], adminCalls: 0, unauthenticated: 0, errors: 0, context: { checks: 0, full: 0, partial: 0, missingKeysByAction: {} } };
+    report = {
+      awsCalls: 0,
+      iamDenied: 0,
+      byPrincipal: {},
+      denials: [],
+      adminCalls: 0,
+      unauthenticated: 0,
+      errors: 0,
+      context: { checks: 0, full: 0, partial: 0, missingKeysByAction: {} },
+    };
   };
   resetReport();
 
@@ -173,16 +185,20 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     headers.host = `${moto.host}:${moto.port}`;
     if (body !== undefined) headers['content-length'] = String(body.length);
     else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
-    const upstream = httpRequest({ host: moto.host, port: moto.port, method: req.method, path: req.url, headers, timeout: upstreamTimeoutMs }, (answer) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-      }
-      if (answer.headers['transfer-encoding'] && answer.headers['content-length'] === undefined) out['transfer-encoding'] = answer.headers['transfer-encoding'];
-      res.writeHead(answer.statusCode ?? 502, out);
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-    });
+    const upstream = httpRequest(
+      { host: moto.host, port: moto.port, method: req.method, path: req.url, headers, timeout: upstreamTimeoutMs },
+      (answer) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+        }
+        if (answer.headers['transfer-encoding'] && answer.headers['content-length'] === undefined)
+          out['transfer-encoding'] = answer.headers['transfer-encoding'];
+        res.writeHead(answer.statusCode ?? 502, out);
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      },
+    );
     upstream.on('timeout', () => upstream.destroy(new Error('moto did not answer in time')));
     upstream.on('error', () => {
       report.errors++;
@@ -202,7 +218,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     options.onDenial?.(denial);
   };
 
-  const operationName = (aws: AwsRequest, url: URL): string => aws.protocol === 's3' ? `${aws.method} ${url.pathname}` : aws.operation;
+  const operationName = (aws: AwsRequest, url: URL): string => (aws.protocol === 's3' ? `${aws.method} ${url.pathname}` : aws.operation);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
@@ -232,7 +248,16 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     const principal: SessionPrincipal | undefined = signer ? sessions.principalOf(signer.accessKeyId) : undefined;
     if (!principal) {
       report.unauthenticated++;
-      if (!signer) recordDenial({ at: new Date().toISOString(), principal: 'anonymous', role: undefined, action: `${aws.service}:${aws.operation || req.method}`, resource: url.pathname, reason: 'unsigned request', operation: operationName(aws, url) });
+      if (!signer)
+        recordDenial({
+          at: new Date().toISOString(),
+          principal: 'anonymous',
+          role: undefined,
+          action: `${aws.service}:${aws.operation || req.method}`,
+          resource: url.pathname,
+          reason: 'unsigned request',
+          operation: operationName(aws, url),
+        });
       send(res, unknownAccessKey(aws));
       return;
     }
@@ -249,7 +274,12 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
         'aws:PrincipalAccount': moto.accountId,
         'aws:PrincipalType': 'AssumedRole',
         'aws:userid': principal.userId,
-        ...(principal.instanceId ? { 'ec2:SourceInstanceARN': `arn:aws:ec2:${aws.region}:${moto.accountId}:instance/${principal.instanceId}`, 'ec2:RoleDelivery': '2.0' } : {}),
+        ...(principal.instanceId
+          ? {
+              'ec2:SourceInstanceARN': `arn:aws:ec2:${aws.region}:${moto.accountId}:instance/${principal.instanceId}`,
+              'ec2:RoleDelivery': '2.0',
+            }
+          : {}),
       },
     });
     const named = await policies.policiesOf(principal.roleName);
@@ -270,7 +300,15 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
       const decision = await evaluator.evaluate({ principalArn: principal.principalArn, account: moto.accountId, policies: named, check });
       if (!decision.allowed) {
         count(principal.principalArn, callAction, true);
-        recordDenial({ at: new Date().toISOString(), principal: principal.principalArn, role: principal.roleName, action: check.action, resource: check.resource, reason: decision.reason, operation: operationName(aws, url) });
+        recordDenial({
+          at: new Date().toISOString(),
+          principal: principal.principalArn,
+          role: principal.roleName,
+          action: check.action,
+          resource: check.resource,
+          reason: decision.reason,
+          operation: operationName(aws, url),
+        });
         send(res, accessDenied(aws, principal.principalArn, check.action, check.resource, decision.reason));
         if (body === undefined) req.resume();
         return;
@@ -312,7 +350,10 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     resetReport,
     invalidatePolicies: () => policies.invalidate(),
     clientConfig: (c) => ({
-      endpoint, region: moto.region, forcePathStyle: true, maxAttempts: 1,
+      endpoint,
+      region: moto.region,
+      forcePathStyle: true,
+      maxAttempts: 1,
       credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken },
     }),
     env: (c) => ({

@@ -36,7 +36,9 @@ export interface AwsRequest {
   /** JSON body (JSON protocol). */
   json: Record<string, unknown> | undefined;
   /** S3 path-style parts. */
-  s3: { bucket: string | undefined; key: string | undefined; query: URLSearchParams; headers: Record<string, string | undefined> } | undefined;
+  s3:
+    | { bucket: string | undefined; key: string | undefined; query: URLSearchParams; headers: Record<string, string | undefined> }
+    | undefined;
   /** Raw body (when it was read). */
   body: Buffer | undefined;
 }
@@ -84,7 +86,10 @@ export function needsBody(signedBy: SignedBy | undefined, url: URL, headers: Rec
  * (undefined for S3, whose body streams through unread, except a small DeleteObjects).
  */
 export function parseAwsRequest(input: {
-  method: string; url: URL; headers: Record<string, string | string[] | undefined>; body: Buffer | undefined;
+  method: string;
+  url: URL;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer | undefined;
 }): AwsRequest {
   const { method, url, headers, body } = input;
   const signedBy = signerOf(url, headers);
@@ -96,7 +101,7 @@ export function parseAwsRequest(input: {
     let json: Record<string, unknown> | undefined;
     try {
       const parsed: unknown = body && body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
-      json = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as Record<string, unknown> : {};
+      json = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
     } catch {
       json = {};
     }
@@ -120,8 +125,16 @@ export function parseAwsRequest(input: {
   const rawKey = slash < 0 ? '' : path.slice(slash + 1);
   const key = rawKey === '' ? undefined : decode(rawKey);
   const s3Headers: Record<string, string | undefined> = {};
-  for (const name of ['x-amz-copy-source', 'x-amz-server-side-encryption', 'x-amz-acl', 'x-amz-expected-bucket-owner']) s3Headers[name] = header(headers, name);
-  return { ...base, protocol: 's3', operation: '', params: {}, json: undefined, s3: { bucket, key, query: url.searchParams, headers: s3Headers } };
+  for (const name of ['x-amz-copy-source', 'x-amz-server-side-encryption', 'x-amz-acl', 'x-amz-expected-bucket-owner'])
+    s3Headers[name] = header(headers, name);
+  return {
+    ...base,
+    protocol: 's3',
+    operation: '',
+    params: {},
+    json: undefined,
+    s3: { bucket, key, query: url.searchParams, headers: s3Headers },
+  };
 }
 
 /** Values of a flat query list: `prefix.1`, `prefix.2`, ... in order. */

@@ -7,8 +7,14 @@
  */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import {
-  AddRoleToInstanceProfileCommand, AttachRolePolicyCommand, CreateInstanceProfileCommand, CreatePolicyCommand, CreateRoleCommand,
-  GetInstanceProfileCommand, IAMClient, PutRolePolicyCommand,
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  CreateInstanceProfileCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  GetInstanceProfileCommand,
+  IAMClient,
+  PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { SynktiError } from '@synkti/core';
 import type { MotoServer } from './moto-server.ts';
@@ -97,8 +103,13 @@ export interface ImdsCredentials {
 
 export function imdsCredentials(credentials: RoleCredentials, now = new Date()): ImdsCredentials {
   return {
-    Code: 'Success', LastUpdated: now.toISOString(), Type: 'AWS-HMAC', AccessKeyId: credentials.accessKeyId,
-    SecretAccessKey: credentials.secretAccessKey, Token: credentials.sessionToken, Expiration: credentials.expiration.toISOString(),
+    Code: 'Success',
+    LastUpdated: now.toISOString(),
+    Type: 'AWS-HMAC',
+    AccessKeyId: credentials.accessKeyId,
+    SecretAccessKey: credentials.secretAccessKey,
+    Token: credentials.sessionToken,
+    Expiration: credentials.expiration.toISOString(),
   };
 }
 
@@ -112,11 +123,17 @@ export async function installRoles(moto: MotoServer, roles: readonly IamRoleDocu
   const installed: InstalledRole[] = [];
   try {
     for (const role of roles) {
-      const created = await iam.send(new CreateRoleCommand({
-        RoleName: role.name, Path: role.path ?? '/', AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
-      }));
+      const created = await iam.send(
+        new CreateRoleCommand({
+          RoleName: role.name,
+          Path: role.path ?? '/',
+          AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
+        }),
+      );
       for (const inline of role.inlinePolicies) {
-        await iam.send(new PutRolePolicyCommand({ RoleName: role.name, PolicyName: inline.name, PolicyDocument: JSON.stringify(inline.document) }));
+        await iam.send(
+          new PutRolePolicyCommand({ RoleName: role.name, PolicyName: inline.name, PolicyDocument: JSON.stringify(inline.document) }),
+        );
       }
       for (const arn of role.managedPolicyArns) {
         try {
@@ -162,7 +179,10 @@ export class RoleSessions {
   private readonly durationSeconds: number;
   private readonly refreshBeforeMs: number;
 
-  constructor(private readonly moto: MotoServer, options: RoleSessionsOptions = {}) {
+  constructor(
+    private readonly moto: MotoServer,
+    options: RoleSessionsOptions = {},
+  ) {
     this.sts = new STSClient(moto.clientConfig());
     this.iam = new IAMClient(moto.clientConfig());
     this.durationSeconds = options.durationSeconds ?? 3600;
@@ -177,20 +197,34 @@ export class RoleSessions {
   /** New credentials of `roleName` (AssumeRole in moto). */
   async mint(roleName: string, sessionName: string, instanceId?: string): Promise<RoleCredentials> {
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-      throw new SynktiError('E_IAM_SESSION', `session name "${sessionName}" is not a valid role session name`, { hint: '2–64 characters of letters, digits and +=,.@_-' });
+      throw new SynktiError('E_IAM_SESSION', `session name "${sessionName}" is not a valid role session name`, {
+        hint: '2–64 characters of letters, digits and +=,.@_-',
+      });
     }
     const roleArn = `arn:aws:iam::${this.moto.accountId}:role/${roleName}`;
-    const out = await this.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: this.durationSeconds }));
+    const out = await this.sts.send(
+      new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: this.durationSeconds }),
+    );
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-      throw new SynktiError('E_IAM_SESSION', `moto's AssumeRole of ${roleArn} returned no credentials`, { hint: 'is moto_server healthy? see its log' });
+      throw new SynktiError('E_IAM_SESSION', `moto's AssumeRole of ${roleArn} returned no credentials`, {
+        hint: 'is moto_server healthy? see its log',
+      });
     }
-    const credentials: RoleCredentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+    const credentials: RoleCredentials = {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+      expiration: c.Expiration,
+    };
     this.byKey.set(c.AccessKeyId, {
-      roleName, roleArn,
+      roleName,
+      roleArn,
       principalArn: out.AssumedRoleUser?.Arn ?? `arn:aws:sts::${this.moto.accountId}:assumed-role/${roleName}/${sessionName}`,
       userId: out.AssumedRoleUser?.AssumedRoleId ?? `${roleName}:${sessionName}`,
-      sessionToken: c.SessionToken, instanceId, expiration: c.Expiration,
+      sessionToken: c.SessionToken,
+      instanceId,
+      expiration: c.Expiration,
     });
     return credentials;
   }

@@ -21,7 +21,15 @@ import { loadIamSimulator, type IamEvaluator } from './iam-evaluate.ts';
 import { RolePolicyStore } from './iam-policies.ts';
 import { startIamProxy, type IamProxy, type IamProxyOptions, type IamReport } from './iam-proxy.ts';
 import {
-  imdsCredentials, installRoles, RoleSessions, type IamPolicyDocument, type IamRoleDocument, type ImdsCredentials, type InstalledRole, type InstanceRef, type RoleCredentials,
+  imdsCredentials,
+  installRoles,
+  RoleSessions,
+  type IamPolicyDocument,
+  type IamRoleDocument,
+  type ImdsCredentials,
+  type InstalledRole,
+  type InstanceRef,
+  type RoleCredentials,
 } from './iam-roles.ts';
 import type { MotoServer } from './moto-server.ts';
 
@@ -30,7 +38,9 @@ export interface IamTruthOptions {
   /** Roles to create (e.g. `synthesizeServeFleetRoles()`); start moto with MOTO_IAM_ENV when they attach AWS managed policies. */
   roles: readonly IamRoleDocument[];
   /** Proxy settings. @default loopback, free port, 1 MiB bodies */
-  proxy?: Partial<Pick<IamProxyOptions, 'host' | 'port' | 'maxBodyBytes' | 'upstreamTimeoutMs' | 'maxDenials' | 'onDenial' | 'adminAccessKeys'>> | undefined;
+  proxy?:
+    | Partial<Pick<IamProxyOptions, 'host' | 'port' | 'maxBodyBytes' | 'upstreamTimeoutMs' | 'maxDenials' | 'onDenial' | 'adminAccessKeys'>>
+    | undefined;
   /** Lifetime of minted role sessions. @default 3600 */
   sessionDurationSeconds?: number | undefined;
   /** The evaluator (tests). @default iam-simulate, loaded dynamically */
@@ -61,7 +71,7 @@ export interface IamTruth {
 export async function startIamTruth(options: IamTruthOptions): Promise<IamTruth> {
   const { moto } = options;
   // First: without the simulator there is nothing to enforce with (fails with the hint).
-  const evaluator = options.evaluator ?? await loadIamSimulator();
+  const evaluator = options.evaluator ?? (await loadIamSimulator());
   const roles = await installRoles(moto, options.roles);
   const sessions = new RoleSessions(moto, { durationSeconds: options.sessionDurationSeconds });
   const policies = new RolePolicyStore(moto);
@@ -130,7 +140,10 @@ export async function prepareIamTruth(options: Omit<IamTruthOptions, 'moto'>): P
   const port = options.proxy?.port && options.proxy.port > 0 ? options.proxy.port : await freeLoopbackPort(host);
   let resolveTruth!: (truth: IamTruth) => void;
   let rejectTruth!: (error: unknown) => void;
-  const ready = new Promise<IamTruth>((resolve, reject) => { resolveTruth = resolve; rejectTruth = reject; });
+  const ready = new Promise<IamTruth>((resolve, reject) => {
+    resolveTruth = resolve;
+    rejectTruth = reject;
+  });
   ready.catch(() => undefined);
   let attached: Promise<IamTruth> | undefined;
   let stopped = false;
@@ -138,20 +151,27 @@ export async function prepareIamTruth(options: Omit<IamTruthOptions, 'moto'>): P
     endpoint: `http://${host}:${port}`,
     credentialsFor: async (instance) => (await ready).credentialsFor(instance),
     attach(moto) {
-      attached ??= startIamTruth({ ...options, moto, proxy: { ...options.proxy, host, port } }).then((truth) => {
-        resolveTruth(truth);
-        return truth;
-      }, (error: unknown) => {
-        rejectTruth(error);
-        throw error;
-      });
+      attached ??= startIamTruth({ ...options, moto, proxy: { ...options.proxy, host, port } }).then(
+        (truth) => {
+          resolveTruth(truth);
+          return truth;
+        },
+        (error: unknown) => {
+          rejectTruth(error);
+          throw error;
+        },
+      );
       return attached;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       rejectTruth(new Error('IAM truth stopped before it was attached'));
-      if (attached) await attached.then((truth) => truth.stop(), () => undefined);
+      if (attached)
+        await attached.then(
+          (truth) => truth.stop(),
+          () => undefined,
+        );
     },
   };
 }

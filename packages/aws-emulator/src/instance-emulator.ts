@@ -21,7 +21,11 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import {
-  DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type Instance,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  TerminateInstancesCommand,
+  type Instance,
 } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { SynktiError } from '@synkti/core';
@@ -136,10 +140,15 @@ export class InstanceEmulator extends EventEmitter<{
     this.#region = options.moto.region;
     this.#awsEndpoint = options.awsEndpoint ?? options.moto.endpoint;
     this.#pollIntervalMs = options.pollIntervalMs ?? 250;
-    if (!(this.#pollIntervalMs >= 10)) throw new SynktiError('E_EMULATOR_OPTIONS', `pollIntervalMs: at least 10, got ${this.#pollIntervalMs}`, { hint: 'leave it unset for 250 ms' });
+    if (!(this.#pollIntervalMs >= 10))
+      throw new SynktiError('E_EMULATOR_OPTIONS', `pollIntervalMs: at least 10, got ${this.#pollIntervalMs}`, {
+        hint: 'leave it unset for 250 ms',
+      });
     this.#shutdownCapMs = options.shutdownCapMs ?? 30_000;
     if (!(this.#shutdownCapMs >= 0 && this.#shutdownCapMs <= 600_000)) {
-      throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownCapMs: from 0 to 600000, got ${this.#shutdownCapMs}`, { hint: 'leave it unset for 30000 (0 kills at once)' });
+      throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownCapMs: from 0 to 600000, got ${this.#shutdownCapMs}`, {
+        hint: 'leave it unset for 30000 (0 kills at once)',
+      });
     }
     this.#ec2 = new EC2Client(options.moto.clientConfig());
     this.#iam = new IAMClient(options.moto.clientConfig());
@@ -172,13 +181,17 @@ export class InstanceEmulator extends EventEmitter<{
   }
 
   #runTick(): Promise<void> {
-    this.#tick ??= this.#reconcile().catch((error: unknown) => {
-      const text = String((error as Error)?.message ?? error);
-      // One line per distinct failure, not one every 250 ms.
-      if (text !== this.#lastError) this.#log(`poll failed: ${text}`);
-      this.#lastError = text;
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-    }).finally(() => { this.#tick = undefined; });
+    this.#tick ??= this.#reconcile()
+      .catch((error: unknown) => {
+        const text = String((error as Error)?.message ?? error);
+        // One line per distinct failure, not one every 250 ms.
+        if (text !== this.#lastError) this.#log(`poll failed: ${text}`);
+        this.#lastError = text;
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      })
+      .finally(() => {
+        this.#tick = undefined;
+      });
     return this.#tick;
   }
 
@@ -192,9 +205,12 @@ export class InstanceEmulator extends EventEmitter<{
     const live = new Map<string, EmulatedInstance>();
     let nextToken: string | undefined;
     do {
-      const page = await this.#ec2.send(new DescribeInstancesCommand({
-        Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }], NextToken: nextToken,
-      }));
+      const page = await this.#ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }],
+          NextToken: nextToken,
+        }),
+      );
       for (const r of page.Reservations ?? []) {
         for (const i of r.Instances ?? []) {
           const record = toEmulatedInstance(i, this.#region, r.OwnerId);
@@ -214,7 +230,10 @@ export class InstanceEmulator extends EventEmitter<{
       const record = live.get(id);
       if (record) machine.update(record);
       // Not awaited: a shutdown takes up to its grace, and other instances boot meanwhile.
-      else if (!this.#ending.has(id) && !this.#preempting.has(id)) void this.#end(machine, 'terminated', this.#shutdownCapMs).catch((error: unknown) => this.#log(`${id}: shutdown failed: ${String(error)}`));
+      else if (!this.#ending.has(id) && !this.#preempting.has(id))
+        void this.#end(machine, 'terminated', this.#shutdownCapMs).catch((error: unknown) =>
+          this.#log(`${id}: shutdown failed: ${String(error)}`),
+        );
     }
     for (const [id, record] of live) {
       if (this.#machines.has(id) || this.#ended.has(id)) continue;
@@ -246,7 +265,9 @@ export class InstanceEmulator extends EventEmitter<{
       this.#machines.delete(instance.instanceId);
       throw error;
     }
-    this.#log(`${instance.instanceId}: started at ${instance.privateIp} (${instance.zone}), IMDS ${machine.imdsUrl}, ${instance.userData === undefined ? 'no user data' : 'running its user data'}`);
+    this.#log(
+      `${instance.instanceId}: started at ${instance.privateIp} (${instance.zone}), IMDS ${machine.imdsUrl}, ${instance.userData === undefined ? 'no user data' : 'running its user data'}`,
+    );
     this.emit('started', machine);
   }
 
@@ -281,7 +302,9 @@ export class InstanceEmulator extends EventEmitter<{
           this.#log(`${machine.id}: ended (${why}: SIGKILL)`);
         } else {
           const report = await machine.shutdown({ capMs: graceMs });
-          this.#log(`${machine.id}: ended (${why}: shutdown of ${report.units.join(', ') || 'no unit'} ${report.clean ? 'stopped' : `SIGKILLed after a grace of ${report.graceMs} ms`}, ${report.tookMs} ms)`);
+          this.#log(
+            `${machine.id}: ended (${why}: shutdown of ${report.units.join(', ') || 'no unit'} ${report.clean ? 'stopped' : `SIGKILLed after a grace of ${report.graceMs} ms`}, ${report.tookMs} ms)`,
+          );
         }
       } finally {
         this.#machines.delete(machine.id);
@@ -307,7 +330,9 @@ export class InstanceEmulator extends EventEmitter<{
     const machine = this.#machines.get(id);
     if (!machine) {
       throw new SynktiError('E_EMULATED_INSTANCE_NOT_FOUND', `${what}: no running emulated instance ${id}`, {
-        hint: this.#machines.size ? `running: ${[...this.#machines.keys()].join(', ')}` : 'no instance is running; await emulator.sync() after RunInstances',
+        hint: this.#machines.size
+          ? `running: ${[...this.#machines.keys()].join(', ')}`
+          : 'no instance is running; await emulator.sync() after RunInstances',
       });
     }
     return machine;
@@ -325,18 +350,30 @@ export class InstanceEmulator extends EventEmitter<{
   preempt(id: string, options: PreemptOptions = {}): { time: number; terminated: Promise<void> } {
     const machine = this.#require(id, 'preempt');
     const noticeInMs = options.noticeInMs ?? 120_000;
-    if (!(noticeInMs >= 0)) throw new SynktiError('E_EMULATOR_OPTIONS', `noticeInMs: must be 0 or more, got ${noticeInMs}`, { hint: 'EC2 gives 120000 (two minutes)' });
+    if (!(noticeInMs >= 0))
+      throw new SynktiError('E_EMULATOR_OPTIONS', `noticeInMs: must be 0 or more, got ${noticeInMs}`, {
+        hint: 'EC2 gives 120000 (two minutes)',
+      });
     const graceMs = options.shutdownGraceMs ?? 2000;
-    if (!(graceMs >= 0 && graceMs <= 600_000)) throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownGraceMs: from 0 to 600000, got ${graceMs}`, { hint: 'leave it unset for 2000 (0 kills at the deadline)' });
+    if (!(graceMs >= 0 && graceMs <= 600_000))
+      throw new SynktiError('E_EMULATOR_OPTIONS', `shutdownGraceMs: from 0 to 600000, got ${graceMs}`, {
+        hint: 'leave it unset for 2000 (0 kills at the deadline)',
+      });
     const time = Date.now() + noticeInMs;
     machine.events.notice = { action: 'terminate', time };
     this.#log(`${id}: spot interruption notice, terminating at ${new Date(time).toISOString()}`);
     const terminated = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        if (!this.#running) { resolve(); return; }
+        if (!this.#running) {
+          resolve();
+          return;
+        }
         this.#preempting.add(id);
-        this.#terminate(id).then(() => this.#end(machine, 'preempted', graceMs)).finally(() => this.#preempting.delete(id)).then(resolve, reject);
+        this.#terminate(id)
+          .then(() => this.#end(machine, 'preempted', graceMs))
+          .finally(() => this.#preempting.delete(id))
+          .then(resolve, reject);
       }, noticeInMs);
       timer.unref();
       this.#timers.set(timer, resolve);

@@ -34,15 +34,22 @@ const INSTANCE: EmulatedInstance = {
 // An hour from whenever the test runs: a fixed date would pass and the cache assertion fail from then on.
 const EXPIRATION = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-async function serve(t: { after(fn: () => Promise<void>): void }, instance: EmulatedInstance, options: { credentials?: boolean; calls?: string[] } = {}) {
+async function serve(
+  t: { after(fn: () => Promise<void>): void },
+  instance: EmulatedInstance,
+  options: { credentials?: boolean; calls?: string[] } = {},
+) {
   const events: InstanceEvents = { notice: null, rebalance: null };
   const source = emulatedMetadataSource({
     instance: () => instance,
     events: () => events,
-    credentialsFor: options.credentials === false ? undefined : async (i) => {
-      options.calls?.push(i.instanceId);
-      return { AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: EXPIRATION };
-    },
+    credentialsFor:
+      options.credentials === false
+        ? undefined
+        : async (i) => {
+            options.calls?.push(i.instanceId);
+            return { AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: EXPIRATION };
+          },
   });
   const server = await startMetadataServer({ source, host: '127.0.0.1' });
   t.after(() => server.stop());
@@ -59,7 +66,13 @@ describe('emulated instance metadata', () => {
       securityGroupIds: ['sg-1', 'sg-2'],
       iamInstanceProfile: INSTANCE.instanceProfileArn,
     });
-    assert.deepEqual(await imds.identity(), { instanceId: INSTANCE.instanceId, instanceType: 'g5.xlarge', region: 'us-east-1', zone: 'us-east-1b', privateIp: '127.100.2.4' });
+    assert.deepEqual(await imds.identity(), {
+      instanceId: INSTANCE.instanceId,
+      instanceType: 'g5.xlarge',
+      region: 'us-east-1',
+      zone: 'us-east-1b',
+      privateIp: '127.100.2.4',
+    });
     assert.deepEqual(await imds.tags(), INSTANCE.tags);
     assert.equal(await imds.userData(), INSTANCE.userData);
     assert.equal(await imds.read('instance-life-cycle'), 'spot');
@@ -70,8 +83,12 @@ describe('emulated instance metadata', () => {
 
   it('serves the identity document the boot script reads its account id from', async (t) => {
     const { url } = await serve(t, INSTANCE);
-    const token = await (await fetch(`${url}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
-    const body = await (await fetch(`${url}/latest/dynamic/instance-identity/document`, { headers: { 'X-aws-ec2-metadata-token': token } })).text();
+    const token = await (
+      await fetch(`${url}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })
+    ).text();
+    const body = await (
+      await fetch(`${url}/latest/dynamic/instance-identity/document`, { headers: { 'X-aws-ec2-metadata-token': token } })
+    ).text();
     const doc = JSON.parse(body) as Record<string, unknown>;
     assert.equal(doc.accountId, '123456789012');
     assert.equal(doc.instanceId, INSTANCE.instanceId);
@@ -88,7 +105,14 @@ describe('emulated instance metadata', () => {
     assert.equal(await imds.read('iam/security-credentials/'), 'synkti-worker-role');
     const creds = JSON.parse((await imds.read('iam/security-credentials/synkti-worker-role'))!) as Record<string, string>;
     assert.deepEqual(
-      { Code: creds.Code, Type: creds.Type, AccessKeyId: creds.AccessKeyId, SecretAccessKey: creds.SecretAccessKey, Token: creds.Token, Expiration: creds.Expiration },
+      {
+        Code: creds.Code,
+        Type: creds.Type,
+        AccessKeyId: creds.AccessKeyId,
+        SecretAccessKey: creds.SecretAccessKey,
+        Token: creds.Token,
+        Expiration: creds.Expiration,
+      },
       { Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAROLE', SecretAccessKey: 'secret', Token: 'session', Expiration: EXPIRATION },
     );
     assert.equal(await imds.read('iam/security-credentials/other-role'), undefined);

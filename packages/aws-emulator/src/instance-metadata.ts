@@ -4,7 +4,13 @@
  * script (the identity document's accountId) and the AWS SDK and CLI credential providers
  * read on EC2. Served by @synkti/cloud's metadata server, which does the IMDSv2 protocol.
  */
-import { IDENTITY_PATHS, cloudIdentitySigner, type InterruptionNotice, type MetadataSource, type RebalanceRecommendation } from '@synkti/cloud';
+import {
+  IDENTITY_PATHS,
+  cloudIdentitySigner,
+  type InterruptionNotice,
+  type MetadataSource,
+  type RebalanceRecommendation,
+} from '@synkti/cloud';
 
 /** One emulated instance as the emulator read it from the emulated EC2 (DescribeInstances). */
 export interface EmulatedInstance {
@@ -118,7 +124,9 @@ export function emulatedMetadataSource(options: EmulatedMetadataOptions): Metada
     if (cached && now < cached.refreshAt) return cached;
     const credentialsFor = options.credentialsFor;
     if (!credentialsFor) return undefined;
-    pending ??= credentialsFor(options.instance()).finally(() => { pending = undefined; });
+    pending ??= credentialsFor(options.instance()).finally(() => {
+      pending = undefined;
+    });
     const fresh = await pending;
     if (!fresh) return undefined;
     const expires = Date.parse(fresh.Expiration);
@@ -163,28 +171,44 @@ export function emulatedMetadataSource(options: EmulatedMetadataOptions): Metada
       const p = path.slice(meta.length);
       const macPrefix = `network/interfaces/macs/${i.mac}/`;
       switch (p) {
-        case 'ami-id': return i.imageId;
-        case 'mac': return i.mac;
+        case 'ami-id':
+          return i.imageId;
+        case 'mac':
+          return i.mac;
         case 'hostname':
-        case 'local-hostname': return hostname(i);
-        case 'instance-life-cycle': return i.lifecycle;
+        case 'local-hostname':
+          return hostname(i);
+        case 'instance-life-cycle':
+          return i.lifecycle;
         case 'network/interfaces/macs':
-        case 'network/interfaces/macs/': return `${i.mac}/`;
-        case `${macPrefix}subnet-id`: return i.subnetId;
-        case `${macPrefix}vpc-id`: return i.vpcId;
-        case `${macPrefix}security-group-ids`: return i.securityGroupIds.join('\n');
-        case `${macPrefix}local-ipv4s`: return i.privateIp;
-        case `${macPrefix}device-number`: return '0';
+        case 'network/interfaces/macs/':
+          return `${i.mac}/`;
+        case `${macPrefix}subnet-id`:
+          return i.subnetId;
+        case `${macPrefix}vpc-id`:
+          return i.vpcId;
+        case `${macPrefix}security-group-ids`:
+          return i.securityGroupIds.join('\n');
+        case `${macPrefix}local-ipv4s`:
+          return i.privateIp;
+        case `${macPrefix}device-number`:
+          return '0';
         case 'spot/termination-time': {
           const notice = options.events().notice;
           return notice ? isoSeconds(notice.time) : undefined;
         }
         case 'iam/info': {
           if (!i.instanceProfileArn) return undefined;
-          return JSON.stringify({
-            Code: 'Success', LastUpdated: isoSeconds(i.launchedAt), InstanceProfileArn: i.instanceProfileArn,
-            InstanceProfileId: i.instanceProfileId ?? 'AIPAEMULATEDPROFILE0001',
-          }, null, 2);
+          return JSON.stringify(
+            {
+              Code: 'Success',
+              LastUpdated: isoSeconds(i.launchedAt),
+              InstanceProfileArn: i.instanceProfileArn,
+              InstanceProfileId: i.instanceProfileId ?? 'AIPAEMULATEDPROFILE0001',
+            },
+            null,
+            2,
+          );
         }
         case 'iam/security-credentials':
         case 'iam/security-credentials/': {
@@ -197,11 +221,19 @@ export function emulatedMetadataSource(options: EmulatedMetadataOptions): Metada
       if (role && p === `iam/security-credentials/${role}`) {
         const found = await credentials();
         if (!found) return undefined;
-        return JSON.stringify({
-          Code: 'Success', LastUpdated: isoSeconds(found.fetchedAt), Type: 'AWS-HMAC',
-          AccessKeyId: found.credentials.AccessKeyId, SecretAccessKey: found.credentials.SecretAccessKey,
-          Token: found.credentials.Token, Expiration: found.credentials.Expiration,
-        }, null, 2);
+        return JSON.stringify(
+          {
+            Code: 'Success',
+            LastUpdated: isoSeconds(found.fetchedAt),
+            Type: 'AWS-HMAC',
+            AccessKeyId: found.credentials.AccessKeyId,
+            SecretAccessKey: found.credentials.SecretAccessKey,
+            Token: found.credentials.Token,
+            Expiration: found.credentials.Expiration,
+          },
+          null,
+          2,
+        );
       }
       return undefined;
     },

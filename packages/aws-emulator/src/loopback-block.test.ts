@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { LOOPBACK_OCTETS, claimLoopbackOctet, releaseLoopbackOctet } from './loopback-block.ts';
 
-test('each emulated AWS claims its own 127.X block; a dead process\'s lock is free again; released locks are gone', (t) => {
+test("each emulated AWS claims its own 127.X block; a dead process's lock is free again; released locks are gone", (t) => {
   const lockDir = mkdtempSync(join(tmpdir(), 'synkti-loopback-'));
   t.after(() => rmSync(lockDir, { recursive: true, force: true }));
   const first = claimLoopbackOctet({ lockDir });
@@ -20,10 +20,14 @@ test('each emulated AWS claims its own 127.X block; a dead process\'s lock is fr
   let staleOctet = 0;
   for (let o = LOOPBACK_OCTETS.first; o <= LOOPBACK_OCTETS.last; o++) {
     if (o === first || o === second) continue;
-    if (staleOctet === 0) { staleOctet = o; writeFileSync(join(lockDir, `synkti-emulated-net-127.${o}.lock`), dead); continue; }
+    if (staleOctet === 0) {
+      staleOctet = o;
+      writeFileSync(join(lockDir, `synkti-emulated-net-127.${o}.lock`), dead);
+      continue;
+    }
     writeFileSync(join(lockDir, `synkti-emulated-net-127.${o}.lock`), String(process.pid));
   }
-  assert.equal(claimLoopbackOctet({ lockDir }), staleOctet, 'the only free block is the dead process\'s');
+  assert.equal(claimLoopbackOctet({ lockDir }), staleOctet, "the only free block is the dead process's");
   assert.throws(() => claimLoopbackOctet({ lockDir }), /every loopback block/);
 
   releaseLoopbackOctet(first, { lockDir });

@@ -40,9 +40,17 @@ function tryClaim(path: string): boolean {
   }
   // Taken: free again only if its process is gone (a crashed run).
   let owner = Number.NaN;
-  try { owner = Number(readFileSync(path, 'utf8').trim()); } catch { /* removed meanwhile */ }
+  try {
+    owner = Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    /* removed meanwhile */
+  }
   if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
-  try { unlinkSync(path); } catch { /* another claimer removed it first */ }
+  try {
+    unlinkSync(path);
+  } catch {
+    /* another claimer removed it first */
+  }
   // One more attempt, no loop: a claimer that loses this race moves on to the next block.
   try {
     const fd = openSync(path, 'wx', 0o600);
@@ -69,18 +77,34 @@ export function claimLoopbackOctet(options: { lockDir?: string } = {}): number {
     claimed.add(path);
     if (!exitHooked) {
       exitHooked = true;
-      process.once('exit', () => { for (const p of claimed) { try { unlinkSync(p); } catch { /* gone */ } } });
+      process.once('exit', () => {
+        for (const p of claimed) {
+          try {
+            unlinkSync(p);
+          } catch {
+            /* gone */
+          }
+        }
+      });
     }
     return octet;
   }
-  throw new SynktiError('E_EMULATED_NETWORK', `every loopback block 127.${LOOPBACK_OCTETS.first}-${LOOPBACK_OCTETS.last}.0.0/16 is claimed by a running emulated AWS`, {
-    hint: `stop other emulated AWS runs, or remove stale ${join(dir, 'synkti-emulated-net-*.lock')} files`,
-  });
+  throw new SynktiError(
+    'E_EMULATED_NETWORK',
+    `every loopback block 127.${LOOPBACK_OCTETS.first}-${LOOPBACK_OCTETS.last}.0.0/16 is claimed by a running emulated AWS`,
+    {
+      hint: `stop other emulated AWS runs, or remove stale ${join(dir, 'synkti-emulated-net-*.lock')} files`,
+    },
+  );
 }
 
 /** Gives a claimed block back (the process's exit does it too). */
 export function releaseLoopbackOctet(octet: number, options: { lockDir?: string } = {}): void {
   const path = lockPath(octet, options.lockDir ?? tmpdir());
   if (!claimed.delete(path)) return;
-  try { unlinkSync(path); } catch { /* gone */ }
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone */
+  }
 }

@@ -43,7 +43,10 @@ export interface MotoServer {
   accountId: string;
   /** Options for any AWS SDK v3 client (administrator credentials, path-style S3). */
   clientConfig(credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined }): {
-    endpoint: string; region: string; forcePathStyle: true; maxAttempts: number;
+    endpoint: string;
+    region: string;
+    forcePathStyle: true;
+    maxAttempts: number;
     credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
   };
   /** Environment for a child process (the `aws` CLI, the CLI, an agent) that should reach this server as the administrator. */
@@ -68,7 +71,9 @@ function isLoopback(host: string): boolean {
 async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   let exited: string | undefined;
-  child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; });
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? code}`;
+  });
   for (;;) {
     if (exited) throw new SynktiError('E_MOTO_START', `moto_server ${exited} before it answered`, { hint: MOTO_INSTALL_HINT });
     try {
@@ -79,7 +84,9 @@ async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeout
       // not listening yet
     }
     if (Date.now() > until) {
-      throw new SynktiError('E_MOTO_START', `moto_server did not answer at ${endpoint} within ${timeoutMs} ms`, { hint: 'is the machine overloaded? see the moto log' });
+      throw new SynktiError('E_MOTO_START', `moto_server did not answer at ${endpoint} within ${timeoutMs} ms`, {
+        hint: 'is the machine overloaded? see the moto log',
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -100,7 +107,8 @@ export async function startMotoServer(options: MotoServerOptions = {}): Promise<
   let log: WriteStream | undefined;
   if (options.logFile) log = createWriteStream(options.logFile, { flags: 'a' });
   // The guard: moto lives as long as our end of its stdin pipe.
-  const guard = 'moto_server_cmd="$1"; shift; "$moto_server_cmd" "$@" & m=$!; trap \'kill $m 2>/dev/null; wait $m 2>/dev/null\' EXIT; while read -r _; do :; done';
+  const guard =
+    'moto_server_cmd="$1"; shift; "$moto_server_cmd" "$@" & m=$!; trap \'kill $m 2>/dev/null; wait $m 2>/dev/null\' EXIT; while read -r _; do :; done';
   const child = spawn('bash', ['-c', guard, 'moto-guard', command, '-H', host, '-p', String(port)], {
     stdio: ['pipe', log ? 'pipe' : 'ignore', log ? 'pipe' : 'ignore'],
     env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1' },
@@ -137,7 +145,11 @@ export async function startMotoServer(options: MotoServerOptions = {}): Promise<
     throw error;
   }
   const clientConfig: MotoServer['clientConfig'] = (credentials = MOTO_ADMIN_CREDENTIALS) => ({
-    endpoint, region, forcePathStyle: true, maxAttempts: 3, credentials: { ...credentials },
+    endpoint,
+    region,
+    forcePathStyle: true,
+    maxAttempts: 3,
+    credentials: { ...credentials },
   });
   return {
     endpoint,

@@ -48,11 +48,18 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(new SynktiError('E_NODE_TARBALL', `${command} ${args[0]} exited with ${code}: ${stderr.trim().slice(0, 500)}`, { hint: 'tar and xz must be installed' }));
+      else
+        reject(
+          new SynktiError('E_NODE_TARBALL', `${command} ${args[0]} exited with ${code}: ${stderr.trim().slice(0, 500)}`, {
+            hint: 'tar and xz must be installed',
+          }),
+        );
     });
   });
 }
@@ -62,7 +69,9 @@ export async function makeNodeTarball(dir: string, options: NodeTarballOptions =
   const version = options.version ?? process.versions.node;
   const nodeBinary = options.nodeBinary ?? process.execPath;
   if (process.arch !== 'x64') {
-    throw new SynktiError('E_NODE_TARBALL', `the emulated workers are x64 and this host is ${process.arch}`, { hint: 'run the emulator on an x64 Linux host' });
+    throw new SynktiError('E_NODE_TARBALL', `the emulated workers are x64 and this host is ${process.arch}`, {
+      hint: 'run the emulator on an x64 Linux host',
+    });
   }
   const key = nodeTarballKey(version, 'x64');
   const top = `node-v${version}-linux-x64`;
@@ -75,12 +84,17 @@ export async function makeNodeTarball(dir: string, options: NodeTarballOptions =
       copyFileSync(nodeBinary, bin);
     } else {
       // Single-quoted for sh; a path with a quote in it is refused rather than escaped.
-      if (nodeBinary.includes("'")) throw new SynktiError('E_NODE_TARBALL', `nodeBinary: ${nodeBinary} contains a quote`, { hint: 'use a node binary path without quotes' });
+      if (nodeBinary.includes("'"))
+        throw new SynktiError('E_NODE_TARBALL', `nodeBinary: ${nodeBinary} contains a quote`, {
+          hint: 'use a node binary path without quotes',
+        });
       writeFileSync(bin, `#!/bin/sh\nexec '${nodeBinary}' "$@"\n`);
     }
     chmodSync(bin, 0o755);
     const file = join(dir, `${top}.tar.xz`);
-    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cJf', file, '-C', build, top], { XZ_OPT: '-0 -T0' });
+    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cJf', file, '-C', build, top], {
+      XZ_OPT: '-0 -T0',
+    });
     const body = readFileSync(file);
     return { file, key, version, sha256: createHash('sha256').update(body).digest('hex'), bytes: statSync(file).size };
   } finally {

@@ -34,7 +34,8 @@ export interface PostgresServerOptions {
   databases?: readonly string[] | undefined;
 }
 
-export const POSTGRES_INSTALL_HINT = 'install them: apt-get install -y postgresql (or set SYNKTI_PG_BIN to the directory with initdb and postgres)';
+export const POSTGRES_INSTALL_HINT =
+  'install them: apt-get install -y postgresql (or set SYNKTI_PG_BIN to the directory with initdb and postgres)';
 
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -84,10 +85,18 @@ function serverUser(): { uid: number; gid: number } | undefined {
 
 /** Runs a command to completion (stdin written, then closed); rejects with its output on a non-zero exit. */
 async function run(command: string, args: string[], user: { uid: number; gid: number } | undefined, stdin = ''): Promise<void> {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' }, ...user });
+  const child = spawn(command, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' },
+    ...user,
+  });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   child.stdin.end(stdin);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
@@ -112,11 +121,18 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const databases = options.databases ?? [];
   for (const name of databases) {
-    if (!DATABASE_NAME.test(name)) throw new SynktiError('E_USAGE', `database name "${name}" is not a plain lower-case identifier`, { hint: 'use letters, digits and _ (e.g. synkti)' });
+    if (!DATABASE_NAME.test(name))
+      throw new SynktiError('E_USAGE', `database name "${name}" is not a plain lower-case identifier`, {
+        hint: 'use letters, digits and _ (e.g. synkti)',
+      });
   }
   const bin = findPostgresBinDir();
   if (!bin) {
-    throw new SynktiError('E_TOOL_MISSING', 'PostgreSQL is not installed: no initdb/postgres binaries in $SYNKTI_PG_BIN, /usr/lib/postgresql/*/bin or PATH', { hint: POSTGRES_INSTALL_HINT });
+    throw new SynktiError(
+      'E_TOOL_MISSING',
+      'PostgreSQL is not installed: no initdb/postgres binaries in $SYNKTI_PG_BIN, /usr/lib/postgresql/*/bin or PATH',
+      { hint: POSTGRES_INSTALL_HINT },
+    );
   }
   const user = serverUser();
   const dir = await mkdtemp(join(tmpdir(), 'synkti-pg-'));
@@ -149,25 +165,69 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       await chown(dir, user.uid, user.gid);
       await chown(pwFile, user.uid, user.gid);
     }
-    await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'synkti', `--pwfile=${pwFile}`, '--auth=scram-sha-256',
-      '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], user);
+    await run(
+      join(bin, 'initdb'),
+      [
+        '-D',
+        dataDir,
+        '-U',
+        'synkti',
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ],
+      user,
+    );
     // Single-user mode creates the databases before anything listens (no client library needed).
-    for (const name of databases) await run(join(bin, 'postgres'), ['--single', '-D', dataDir, '-j', 'postgres'], user, `CREATE DATABASE ${name};\n`);
+    for (const name of databases)
+      await run(join(bin, 'postgres'), ['--single', '-D', dataDir, '-j', 'postgres'], user, `CREATE DATABASE ${name};\n`);
 
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const port = await freeLoopbackPort();
       let log = '';
-      const server = spawn(join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-        '-c', 'max_connections=200', '-c', 'log_min_messages=warning'], {
-        stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' }, ...user,
-      });
+      const server = spawn(
+        join(bin, 'postgres'),
+        [
+          '-D',
+          dataDir,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'unix_socket_directories=',
+          '-c',
+          'fsync=off',
+          '-c',
+          'synchronous_commit=off',
+          '-c',
+          'full_page_writes=off',
+          '-c',
+          'max_connections=200',
+          '-c',
+          'log_min_messages=warning',
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' },
+          ...user,
+        },
+      );
       child = server;
       process.on('exit', killOnExit);
-      server.stderr?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-8000); });
+      server.stderr?.on('data', (d: Buffer) => {
+        log = (log + d.toString()).slice(-8000);
+      });
       const ready = await new Promise<boolean>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => reject(new Error(`PostgreSQL did not start within ${START_TIMEOUT_MS} ms:\n${log}`)),
+          START_TIMEOUT_MS,
+        );
         timer.unref();
         const check = (): void => {
           if (/ready to accept connections/.test(log)) {
@@ -176,8 +236,14 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
           }
         };
         server.stderr?.on('data', check);
-        server.once('error', (e) => { clearTimeout(timer); reject(e); });
-        server.once('exit', () => { clearTimeout(timer); resolve(false); });
+        server.once('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+        server.once('exit', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
       });
       if (ready) {
         const url = `postgres://synkti:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;

@@ -64,30 +64,35 @@ export async function buildCliBundle({ sourceRoot, outDir, logLevel = 'warning',
     logLevel,
     nodePaths,
     banner: { js: BANNER },
-    plugins: [zodEnglishOnly, {
-      name: 'synkti-sources',
-      setup(on) {
-        // AWS SDK clients: loaded on first use (lazyCommonJs), so a local command never pays for them.
-        // (An import() is lazy already; a package not installed here stays a plain import.)
-        on.onResolve({ filter: /^@aws-sdk\/client-[a-z0-9-]+$/ }, (args) => {
-          const contents = args.kind === 'import-statement' ? lazyCommonJs(args.path) : undefined;
-          return contents === undefined ? { path: args.path, external: true } : { path: args.path, namespace: 'synkti-lazy', pluginData: contents };
-        });
-        on.onLoad({ filter: /.*/, namespace: 'synkti-lazy' }, (args) => ({ contents: args.pluginData, loader: 'js' }));
-        // npm packages stay imports of the installed copies; @synkti ones are compiled in.
-        on.onResolve({ filter: /^[^./]/ }, (args) => {
-          if (args.kind === 'entry-point' || isAbsolute(args.path) || args.path.startsWith('@synkti/')) return undefined;
-          if (COMPILED_IN.has(args.path) || [...COMPILED_IN].some((name) => args.path.startsWith(`${name}/`))) return undefined;
-          return { path: args.path, external: true };
-        });
-        on.onLoad({ filter: /\.ts$/ }, (args) => {
-          if (!args.path.startsWith(packagesDir)) return undefined;
-          const text = readFileSync(args.path, 'utf8');
-          if (!text.includes('import.meta.url')) return undefined;
-          return { contents: text.replaceAll('import.meta.url', urlOf(args.path)), loader: 'ts' };
-        });
+    plugins: [
+      zodEnglishOnly,
+      {
+        name: 'synkti-sources',
+        setup(on) {
+          // AWS SDK clients: loaded on first use (lazyCommonJs), so a local command never pays for them.
+          // (An import() is lazy already; a package not installed here stays a plain import.)
+          on.onResolve({ filter: /^@aws-sdk\/client-[a-z0-9-]+$/ }, (args) => {
+            const contents = args.kind === 'import-statement' ? lazyCommonJs(args.path) : undefined;
+            return contents === undefined
+              ? { path: args.path, external: true }
+              : { path: args.path, namespace: 'synkti-lazy', pluginData: contents };
+          });
+          on.onLoad({ filter: /.*/, namespace: 'synkti-lazy' }, (args) => ({ contents: args.pluginData, loader: 'js' }));
+          // npm packages stay imports of the installed copies; @synkti ones are compiled in.
+          on.onResolve({ filter: /^[^./]/ }, (args) => {
+            if (args.kind === 'entry-point' || isAbsolute(args.path) || args.path.startsWith('@synkti/')) return undefined;
+            if (COMPILED_IN.has(args.path) || [...COMPILED_IN].some((name) => args.path.startsWith(`${name}/`))) return undefined;
+            return { path: args.path, external: true };
+          });
+          on.onLoad({ filter: /\.ts$/ }, (args) => {
+            if (!args.path.startsWith(packagesDir)) return undefined;
+            const text = readFileSync(args.path, 'utf8');
+            if (!text.includes('import.meta.url')) return undefined;
+            return { contents: text.replaceAll('import.meta.url', urlOf(args.path)), loader: 'ts' };
+          });
+        },
       },
-    }],
+    ],
   });
   const cwd = process.cwd();
   return Object.keys(result.metafile.inputs)
@@ -153,7 +158,8 @@ function fresh(inputs) {
 function readCurrent() {
   try {
     const current = JSON.parse(readFileSync(CURRENT, 'utf8'));
-    if (typeof current.dir === 'string' && typeof current.inputs === 'object' && existsSync(join(CACHE, current.dir, BUNDLE_ENTRY))) return current;
+    if (typeof current.dir === 'string' && typeof current.inputs === 'object' && existsSync(join(CACHE, current.dir, BUNDLE_ENTRY)))
+      return current;
   } catch {
     // No bundle yet, or a record mid-replace (it is renamed into place, so only absent).
   }
@@ -220,7 +226,8 @@ export async function ensureRepoBundle() {
       const now = readCurrent();
       if (now && now.dir !== seen?.dir) return entryUrl(now.dir);
       if (lockIsStale()) rmSync(LOCK, { force: true });
-      else if (Date.now() > waitUntil) break; // A wedged builder must not wedge us: build unlocked.
+      else if (Date.now() > waitUntil)
+        break; // A wedged builder must not wedge us: build unlocked.
       else await sleep(100);
       locked = tryLock();
     }
@@ -269,4 +276,3 @@ function removeOldBundles(keep) {
     }
   }
 }
-

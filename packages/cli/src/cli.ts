@@ -20,13 +20,15 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 function addCompletion(program: Command): void {
-  program.command('completion')
+  program
+    .command('completion')
     .description('print a shell completion script (bash or zsh): source <(synkti completion bash)')
     .addArgument(new Argument('[shell]', 'bash or zsh').choices(['bash', 'zsh']).default('bash'))
     .action((shell: 'bash' | 'zsh') => {
       process.stdout.write(completionScript(shell));
     });
-  program.command('__complete', { hidden: true })
+  program
+    .command('__complete', { hidden: true })
     .argument('[words...]')
     .allowUnknownOption()
     .helpOption(false)

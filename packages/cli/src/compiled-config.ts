@@ -67,25 +67,31 @@ async function compile(file: string, out: string, provided: Record<string, strin
     logLevel: 'silent',
     absWorkingDir: workingDir,
     // A real require for bundled CommonJS. (Spelled in two parts: the CLI's bundler rewrites that expression in its sources.)
-    banner: { js: `import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(${'import.meta'}.url);` },
-    plugins: [{
-      name: 'synkti-provided-core',
-      setup(on) {
-        on.onResolve({ filter: /^@synkti\/core(\/errors|\/duration)?$/ }, async (args) => {
-          if ((args.pluginData as { inner?: boolean } | undefined)?.inner) return undefined;
-          // A project's own installed @synkti/core wins, as with the tsx loader.
-          const own = await on.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { inner: true } });
-          if (own.errors.length === 0) return undefined;
-          return { path: provided[args.path]!, external: true };
-        });
+    banner: {
+      js: `import { createRequire as synktiCreateRequire } from 'node:module';\nconst require = synktiCreateRequire(${'import.meta'}.url);`,
+    },
+    plugins: [
+      {
+        name: 'synkti-provided-core',
+        setup(on) {
+          on.onResolve({ filter: /^@synkti\/core(\/errors|\/duration)?$/ }, async (args) => {
+            if ((args.pluginData as { inner?: boolean } | undefined)?.inner) return undefined;
+            // A project's own installed @synkti/core wins, as with the tsx loader.
+            const own = await on.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { inner: true } });
+            if (own.errors.length === 0) return undefined;
+            return { path: provided[args.path]!, external: true };
+          });
+        },
       },
-    }],
+    ],
   });
   const text = result.outputFiles[0]!.text;
   const tmp = `${out}.${process.pid}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, out);
-  return Object.keys(result.metafile.inputs).filter((input) => !input.includes(':')).map((input) => resolve(workingDir, input));
+  return Object.keys(result.metafile.inputs)
+    .filter((input) => !input.includes(':'))
+    .map((input) => resolve(workingDir, input));
 }
 
 /** An importConfig for loadClusterConfig that compiles the config once and then imports the compiled file. */
@@ -93,7 +99,10 @@ export function compiledConfigImporter(options: CompiledConfigOptions): (file: s
   return async (file: string) => {
     const dir = options.cacheDir ?? defaultCacheDir();
     // The compiled file imports the bundle's core by path: a CLI elsewhere compiles its own.
-    const key = createHash('sha256').update(`${file}\0${JSON.stringify(options.provided)}`).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(`${file}\0${JSON.stringify(options.provided)}`)
+      .digest('hex')
+      .slice(0, 32);
     const out = join(dir, `${key}.mjs`);
     const recordFile = join(dir, `${key}.json`);
     let ready = false;

@@ -2,7 +2,12 @@ import { TAG_CLUSTER, TAG_PORT_AGENT, TAG_REPLACES } from '@synkti/core';
 import { listAllInstances, type InstanceRecord } from '@synkti/cloud';
 import { fetchAgentStatus, type LocalFleet } from './local-fleet.ts';
 
-interface MemberView { id: string; state: string; address: string; routerPort: number }
+interface MemberView {
+  id: string;
+  state: string;
+  address: string;
+  routerPort: number;
+}
 
 /**
  * Watches a running local fleet the way a load balancer and an operator would: which
@@ -44,7 +49,10 @@ export class FleetObserver {
   }
 
   async instances(): Promise<InstanceRecord[]> {
-    return listAllInstances(this.fleet.cloud.instances, { tags: { [TAG_CLUSTER]: this.fleet.spec.name }, states: ['pending', 'running', 'shutting-down'] });
+    return listAllInstances(this.fleet.cloud.instances, {
+      tags: { [TAG_CLUSTER]: this.fleet.spec.name },
+      states: ['pending', 'running', 'shutting-down'],
+    });
   }
 
   /** Replacement instances ever launched in this cluster (tagged SynktiReplaces at launch). */
@@ -65,8 +73,11 @@ export class FleetObserver {
     for (const r of records) if (r.tags[TAG_REPLACES]) this.replacedIds.add(r.id);
     // Ask agents until one answers: any member's view is the fleet's view.
     const union = new Map<string, MemberView>();
-    const statuses = await Promise.all(records.map((r) => fetchAgentStatus(
-      `http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, 800)));
+    const statuses = await Promise.all(
+      records.map((r) =>
+        fetchAgentStatus(`http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, 800),
+      ),
+    );
     for (const status of statuses) {
       if (!status) continue;
       // Each node is the authority on its own state; others' views fill in the rest.

@@ -24,11 +24,14 @@ it('boots the sources through tsx by default, a release entry with SYNKTI_AGENT_
   assert.deepEqual(agentBootCommand({ SYNKTI_AGENT_ENTRY: entry }), [process.execPath, entry]);
 
   for (const bad of ['bin/synkti-agent.mjs', join(dir, 'missing.mjs')]) {
-    assert.throws(() => agentBootCommand({ SYNKTI_AGENT_ENTRY: bad }), (error: unknown) => {
-      assert.ok(isSynktiError(error, 'E_USAGE'));
-      assert.match(error.message, /SYNKTI_AGENT_ENTRY is not an existing absolute path/);
-      assert.match(error.hint ?? '', /bin\/synkti-agent\.mjs/);
-      return true;
-    });
+    assert.throws(
+      () => agentBootCommand({ SYNKTI_AGENT_ENTRY: bad }),
+      (error: unknown) => {
+        assert.ok(isSynktiError(error, 'E_USAGE'));
+        assert.match(error.message, /SYNKTI_AGENT_ENTRY is not an existing absolute path/);
+        assert.match(error.hint ?? '', /bin\/synkti-agent\.mjs/);
+        return true;
+      },
+    );
   }
 });

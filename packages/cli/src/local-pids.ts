@@ -24,7 +24,10 @@ export function parentPids(): Map<number, number> {
  */
 function recordedWorkload(instanceDir: string): number | undefined {
   try {
-    const record = JSON.parse(readFileSync(join(instanceDir, 'workload.pid'), 'utf8').slice(0, 4096)) as { pid?: unknown; startTime?: unknown };
+    const record = JSON.parse(readFileSync(join(instanceDir, 'workload.pid'), 'utf8').slice(0, 4096)) as {
+      pid?: unknown;
+      startTime?: unknown;
+    };
     const pid = Number(record.pid);
     return Number.isInteger(pid) && pid > 0 && processStartTime(pid) === Number(record.startTime) ? pid : undefined;
   } catch {
@@ -37,9 +40,18 @@ function recordedWorkload(instanceDir: string): number | undefined {
  * workload as its supervisor recorded it, else as the agent's child. Only live processes
  * are named.
  */
-export function localNodePids(hostPid: number | undefined, instanceDir: string, parents: Map<number, number>, agentPid?: number): LocalNodePids | undefined {
+export function localNodePids(
+  hostPid: number | undefined,
+  instanceDir: string,
+  parents: Map<number, number>,
+  agentPid?: number,
+): LocalNodePids | undefined {
   if (hostPid === undefined || !parents.has(hostPid)) return undefined;
-  const childrenOf = (pid: number): number[] => [...parents].filter(([, parent]) => parent === pid).map(([child]) => child).sort((a, b) => a - b);
+  const childrenOf = (pid: number): number[] =>
+    [...parents]
+      .filter(([, parent]) => parent === pid)
+      .map(([child]) => child)
+      .sort((a, b) => a - b);
   // The pid the agent reports itself, when it answered; else the host's (first) child.
   const agent = agentPid !== undefined && parents.has(agentPid) ? agentPid : childrenOf(hostPid)[0];
   const workload = recordedWorkload(instanceDir) ?? (agent === undefined ? undefined : childrenOf(agent)[0]);

@@ -11,11 +11,27 @@ test('synkti batch cmaes rejects a bad --metrics-cluster before doing anything, 
     /--metrics-cluster <cluster>.*printable ASCII/,
   );
   await assert.rejects(
-    program.parseAsync(['node', 'synkti', 'batch', 'cmaes', '--objective', 'sphere', '--dim', '2', '--metrics-cluster', 'synkti-dev', '--metrics-interval', '100ms']),
+    program.parseAsync([
+      'node',
+      'synkti',
+      'batch',
+      'cmaes',
+      '--objective',
+      'sphere',
+      '--dim',
+      '2',
+      '--metrics-cluster',
+      'synkti-dev',
+      '--metrics-interval',
+      '100ms',
+    ]),
     /--metrics-interval 100ms is below 1 second/,
   );
   const cmaes = program.commands.find((c) => c.name() === 'batch')!.commands.find((c) => c.name() === 'cmaes')!;
   const help = cmaes.helpInformation().replace(/\s+/g, ' ');
-  assert.match(help, /--metrics-cluster <cluster> publish the backlog to CloudWatch for autoscaling: Synkti\/Batch BacklogPerWorker and Backlog with dimension Cluster=<cluster>/);
+  assert.match(
+    help,
+    /--metrics-cluster <cluster> publish the backlog to CloudWatch for autoscaling: Synkti\/Batch BacklogPerWorker and Backlog with dimension Cluster=<cluster>/,
+  );
   assert.match(help, /--metrics-interval <duration>/);
 });

@@ -12,6 +12,8 @@ export function metricsClusterOption(value: string): string {
   try {
     return validateDimensionValue(value);
   } catch (error) {
-    throw new InvalidArgumentError(error instanceof SynktiError ? `${error.message.replace(/^--metrics-cluster: /, '')} (${error.hint ?? ''})` : String(error));
+    throw new InvalidArgumentError(
+      error instanceof SynktiError ? `${error.message.replace(/^--metrics-cluster: /, '')} (${error.hint ?? ''})` : String(error),
+    );
   }
 }

@@ -2,7 +2,11 @@
 
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -52,9 +56,16 @@ export function durationText(ms: number): string {
  * Help shows duration defaults as durations (`(default: 2m)`, not `(default: 120000)`):
  * every option taking a `<duration>` with a number default, in `program` and its subcommands.
  */
-export function describeDurationDefaults(program: { options: readonly { flags: string; defaultValue?: unknown; defaultValueDescription?: string | undefined }[]; commands: readonly unknown[] }): void {
+export function describeDurationDefaults(program: {
+  options: readonly { flags: string; defaultValue?: unknown; defaultValueDescription?: string | undefined }[];
+  commands: readonly unknown[];
+}): void {
   for (const option of program.options) {
-    if (/<duration>|\[duration\]/.test(option.flags) && typeof option.defaultValue === 'number' && option.defaultValueDescription === undefined) {
+    if (
+      /<duration>|\[duration\]/.test(option.flags) &&
+      typeof option.defaultValue === 'number' &&
+      option.defaultValueDescription === undefined
+    ) {
       option.defaultValueDescription = durationText(option.defaultValue);
     }
   }

@@ -4,12 +4,20 @@ import { MODEL_MANIFEST_FORMAT, parseModelManifest, serializeModelManifest, type
 
 const SHA = 'a'.repeat(64);
 const good: ModelManifest = {
-  format: MODEL_MANIFEST_FORMAT, prefix: 'models/m/', totalBytes: 30,
-  files: [{ path: 'config.json', bytes: 10, sha256: SHA }, { path: 'sub/w.safetensors', bytes: 20, sha256: SHA }],
+  format: MODEL_MANIFEST_FORMAT,
+  prefix: 'models/m/',
+  totalBytes: 30,
+  files: [
+    { path: 'config.json', bytes: 10, sha256: SHA },
+    { path: 'sub/w.safetensors', bytes: 20, sha256: SHA },
+  ],
 };
 
 function manifestWith(files: unknown[], extra: Record<string, unknown> = {}): string {
-  const total = files.reduce((sum: number, f) => sum + (typeof (f as { bytes?: unknown }).bytes === 'number' ? (f as { bytes: number }).bytes : 0), 0);
+  const total = files.reduce(
+    (sum: number, f) => sum + (typeof (f as { bytes?: unknown }).bytes === 'number' ? (f as { bytes: number }).bytes : 0),
+    0,
+  );
   return JSON.stringify({ format: MODEL_MANIFEST_FORMAT, prefix: 'models/m/', files, totalBytes: total, ...extra });
 }
 
@@ -41,16 +49,23 @@ describe('model manifest', () => {
       ['too large', new Uint8Array(9 * 1024 * 1024), /more than the 8388608 a manifest may have/],
     ];
     for (const [name, text, message] of cases) {
-      assert.throws(() => parseModelManifest(text, 's3://b/models/m/synkti-manifest.json'), (error: Error & { code?: string; hint?: string }) => {
-        assert.equal(error.code, 'E_MODEL_MANIFEST', name);
-        assert.match(error.message, /^s3:\/\/b\/models\/m\/synkti-manifest\.json: /, name);
-        assert.match(error.message, message, name);
-        assert.ok(error.hint, name);
-        return true;
-      }, name);
+      assert.throws(
+        () => parseModelManifest(text, 's3://b/models/m/synkti-manifest.json'),
+        (error: Error & { code?: string; hint?: string }) => {
+          assert.equal(error.code, 'E_MODEL_MANIFEST', name);
+          assert.match(error.message, /^s3:\/\/b\/models\/m\/synkti-manifest\.json: /, name);
+          assert.match(error.message, message, name);
+          assert.ok(error.hint, name);
+          return true;
+        },
+        name,
+      );
     }
     const many = Array.from({ length: 11 }, (_, i) => file(`f${i}`));
     assert.throws(() => parseModelManifest(manifestWith(many), 'm', { maxFiles: 10 }), /lists 11 files, more than the 10 allowed/);
-    assert.throws(() => parseModelManifest(manifestWith([file('a', 50), file('b', 60)]), 'm', { maxTotalBytes: 100 }), /110 bytes in all, more than the 100 allowed/);
+    assert.throws(
+      () => parseModelManifest(manifestWith([file('a', 50), file('b', 60)]), 'm', { maxTotalBytes: 100 }),
+      /110 bytes in all, more than the 100 allowed/,
+    );
   });
 });

@@ -72,7 +72,11 @@ export function modelManifestSha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function invalid(source: string, problem: string, hint = 'write the model again with `synkti model upload <dir>`, which writes a valid manifest'): SynktiError {
+function invalid(
+  source: string,
+  problem: string,
+  hint = 'write the model again with `synkti model upload <dir>`, which writes a valid manifest',
+): SynktiError {
   return new SynktiError('E_MODEL_MANIFEST', `${source}: ${problem}`, { hint });
 }
 
@@ -86,7 +90,7 @@ export function unsafeModelPath(path: unknown): string | undefined {
   if (segments.some((s) => s === '')) return 'has an empty segment ("//" or a trailing "/")';
   if (segments.some((s) => s === '.' || s === '..')) return 'has a "." or ".." segment';
   if (segments.some((s) => Buffer.byteLength(s, 'utf8') > MAX_SEGMENT_BYTES)) return `has a name longer than ${MAX_SEGMENT_BYTES} bytes`;
-  if (path === MODEL_MANIFEST_NAME) return 'is the manifest\'s own name';
+  if (path === MODEL_MANIFEST_NAME) return "is the manifest's own name";
   return undefined;
 }
 
@@ -108,12 +112,17 @@ export function parseModelManifest(text: Uint8Array | string, source: string, li
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(source, 'is not a JSON object');
   const object = raw as Record<string, unknown>;
   if (object.format !== MODEL_MANIFEST_FORMAT) {
-    throw invalid(source, `has format ${JSON.stringify(object.format)}, expected "${MODEL_MANIFEST_FORMAT}"`, 'upload the model with a synkti of the same version as the agent');
+    throw invalid(
+      source,
+      `has format ${JSON.stringify(object.format)}, expected "${MODEL_MANIFEST_FORMAT}"`,
+      'upload the model with a synkti of the same version as the agent',
+    );
   }
   if (typeof object.prefix !== 'string' || !object.prefix.endsWith('/')) throw invalid(source, 'prefix must be text ending with "/"');
   if (!Array.isArray(object.files)) throw invalid(source, 'files must be a list');
   if (object.files.length === 0) throw invalid(source, 'lists no files');
-  if (object.files.length > max.maxFiles) throw invalid(source, `lists ${object.files.length} files, more than the ${max.maxFiles} allowed`);
+  if (object.files.length > max.maxFiles)
+    throw invalid(source, `lists ${object.files.length} files, more than the ${max.maxFiles} allowed`);
   const files: ModelManifestFile[] = [];
   const seen = new Set<string>();
   let total = 0;
@@ -126,9 +135,12 @@ export function parseModelManifest(text: Uint8Array | string, source: string, li
     const name = path as string;
     if (seen.has(name)) throw invalid(source, `${where}.path "${name}" is listed twice`);
     seen.add(name);
-    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) throw invalid(source, `${where}.bytes (${name}) must be a whole number of bytes`);
-    if (bytes > max.maxFileBytes) throw invalid(source, `${where}.bytes (${name}) is ${bytes}, more than the ${max.maxFileBytes} one file may have`);
-    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) throw invalid(source, `${where}.sha256 (${name}) must be 64 lowercase hex characters`);
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)
+      throw invalid(source, `${where}.bytes (${name}) must be a whole number of bytes`);
+    if (bytes > max.maxFileBytes)
+      throw invalid(source, `${where}.bytes (${name}) is ${bytes}, more than the ${max.maxFileBytes} one file may have`);
+    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
+      throw invalid(source, `${where}.sha256 (${name}) must be 64 lowercase hex characters`);
     total += bytes;
     files.push({ path: name, bytes, sha256 });
   }
@@ -141,6 +153,7 @@ export function parseModelManifest(text: Uint8Array | string, source: string, li
     }
   }
   if (total > max.maxTotalBytes) throw invalid(source, `lists ${total} bytes in all, more than the ${max.maxTotalBytes} allowed`);
-  if (object.totalBytes !== total) throw invalid(source, `totalBytes ${JSON.stringify(object.totalBytes)} is not the sum of its files (${total})`);
+  if (object.totalBytes !== total)
+    throw invalid(source, `totalBytes ${JSON.stringify(object.totalBytes)} is not the sum of its files (${total})`);
   return { format: MODEL_MANIFEST_FORMAT, prefix: object.prefix, files, totalBytes: total };
 }

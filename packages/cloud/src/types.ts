@@ -169,7 +169,10 @@ export interface InstanceMetadata {
    * The instance's cloud-signed identity (metadata/identity-document.ts) and whom to trust
    * for its peers'. Optional: a metadata without it (test fakes) runs without identities.
    */
-  identityProof?(): Promise<{ proof: import('./metadata/identity-document.ts').IdentityProof; trust: import('./metadata/identity-document.ts').IdentityTrust }>;
+  identityProof?(): Promise<{
+    proof: import('./metadata/identity-document.ts').IdentityProof;
+    trust: import('./metadata/identity-document.ts').IdentityTrust;
+  }>;
 }
 
 /** Walks every page of `list`. */

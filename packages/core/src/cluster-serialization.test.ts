@@ -25,11 +25,18 @@ test('config subnets are bounded and checked: ids, zones, duplicates, count', ()
     [[{ ...subnet(1), extra: 1 }], /aws\.subnets\.0/],
   ];
   for (const [subnets, message] of bad) {
-    assert.throws(() => deserializeCluster(withSubnets(subnets)), (error: { code?: string; message?: string }) => {
-      assert.equal(error.code, 'E_CONFIG_DATA');
-      assert.match(error.message ?? '', message);
-      return true;
-    }, JSON.stringify(subnets).slice(0, 80));
+    assert.throws(
+      () => deserializeCluster(withSubnets(subnets)),
+      (error: { code?: string; message?: string }) => {
+        assert.equal(error.code, 'E_CONFIG_DATA');
+        assert.match(error.message ?? '', message);
+        return true;
+      },
+      JSON.stringify(subnets).slice(0, 80),
+    );
   }
-  assert.equal(deserializeCluster(withSubnets(Array.from({ length: MAX_CLUSTER_SUBNETS }, (_, i) => subnet(i + 1)))).aws?.subnets.length, MAX_CLUSTER_SUBNETS);
+  assert.equal(
+    deserializeCluster(withSubnets(Array.from({ length: MAX_CLUSTER_SUBNETS }, (_, i) => subnet(i + 1)))).aws?.subnets.length,
+    MAX_CLUSTER_SUBNETS,
+  );
 });

@@ -16,13 +16,34 @@ test('spotHedge: absent unless set; only the given fields, the delay in ms; carr
 
 test('spotHedge: each bad field is named with the fix', () => {
   const ratio = configIssues(withHedge({ priceRatio: 1 }));
-  assert.ok(ratio.some((i) => i.path === 'pools.worker.spotHedge.priceRatio' && /less than 1/.test(i.message) && /spot price \/ on-demand/.test(i.hint)), JSON.stringify(ratio));
+  assert.ok(
+    ratio.some(
+      (i) => i.path === 'pools.worker.spotHedge.priceRatio' && /less than 1/.test(i.message) && /spot price \/ on-demand/.test(i.hint),
+    ),
+    JSON.stringify(ratio),
+  );
   const objective = configIssues(withHedge({ availabilityObjective: 99 }));
-  assert.ok(objective.some((i) => i.path === 'pools.worker.spotHedge.availabilityObjective' && /at most 0.99999/.test(i.message) && /0\.99/.test(i.hint)), JSON.stringify(objective));
+  assert.ok(
+    objective.some(
+      (i) => i.path === 'pools.worker.spotHedge.availabilityObjective' && /at most 0.99999/.test(i.message) && /0\.99/.test(i.hint),
+    ),
+    JSON.stringify(objective),
+  );
   const delay = configIssues(withHedge({ launchDelay: 'slow' }));
-  assert.ok(delay.some((i) => i.path === 'pools.worker.spotHedge.launchDelay' && /not a duration/.test(i.message)), JSON.stringify(delay));
+  assert.ok(
+    delay.some((i) => i.path === 'pools.worker.spotHedge.launchDelay' && /not a duration/.test(i.message)),
+    JSON.stringify(delay),
+  );
   const zero = configIssues(withHedge({ launchDelay: 0 }));
-  assert.ok(zero.some((i) => i.path === 'pools.worker.spotHedge.launchDelay' && /between 1 second and 1 day/.test(i.message) && /183s/.test(i.hint)), JSON.stringify(zero));
+  assert.ok(
+    zero.some(
+      (i) => i.path === 'pools.worker.spotHedge.launchDelay' && /between 1 second and 1 day/.test(i.message) && /183s/.test(i.hint),
+    ),
+    JSON.stringify(zero),
+  );
   const typo = configIssues(withHedge({ priceRatoi: 0.3 }));
-  assert.ok(typo.some((i) => i.path === 'pools.worker.spotHedge.priceRatoi' && i.hint === 'did you mean "priceRatio"?'), JSON.stringify(typo));
+  assert.ok(
+    typo.some((i) => i.path === 'pools.worker.spotHedge.priceRatoi' && i.hint === 'did you mean "priceRatio"?'),
+    JSON.stringify(typo),
+  );
 });

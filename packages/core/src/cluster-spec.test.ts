@@ -37,7 +37,12 @@ describe('invalid configs name the field and say how to fix it', () => {
     expectIssue({ name: 'demo', pools: { worker: { cuont: 1, count: 1 } } }, 'pools.worker.cuont', /unknown field/, /did you mean "count"/);
   });
   test('wrong type', () => {
-    expectIssue({ name: 'demo', pools: { worker: { count: '3' } } }, 'pools.worker.count', /expected a number, got the text "3"/, /count: 3/);
+    expectIssue(
+      { name: 'demo', pools: { worker: { count: '3' } } },
+      'pools.worker.count',
+      /expected a number, got the text "3"/,
+      /count: 3/,
+    );
   });
   test('negative count', () => {
     expectIssue({ name: 'demo', pools: { worker: { count: -1 } } }, 'pools.worker.count', /at least 0, got -1/);
@@ -64,10 +69,18 @@ describe('invalid configs name the field and say how to fix it', () => {
     expectIssue({ ...base(), timeouts: { failureTimeout: 'five seconds' } }, 'timeouts.failureTimeout', /not a duration/, /30 seconds/);
   });
   test('failure timeout not longer than the gossip interval', () => {
-    expectIssue({ ...base(), timeouts: { gossipInterval: '2s', failureTimeout: '1s' } }, 'timeouts.failureTimeout', /not longer than the gossip interval/);
+    expectIssue(
+      { ...base(), timeouts: { gossipInterval: '2s', failureTimeout: '1s' } },
+      'timeouts.failureTimeout',
+      /not longer than the gossip interval/,
+    );
   });
   test('more on-demand base than nodes', () => {
-    expectIssue({ name: 'demo', pools: { worker: { count: 2, onDemandBase: 3 } } }, 'pools.worker.onDemandBase', /more than the pool's count/);
+    expectIssue(
+      { name: 'demo', pools: { worker: { count: 2, onDemandBase: 3 } } },
+      'pools.worker.onDemandBase',
+      /more than the pool's count/,
+    );
   });
   test('bad cluster name', () => {
     expectIssue({ ...base(), name: 'My_Fleet' }, 'name', /lowercase/);
@@ -89,7 +102,12 @@ describe('invalid configs name the field and say how to fix it', () => {
     expectIssue({ name: 'demo', pools: { worker: 3 } }, 'pools.worker', /expected an object, got number 3/, /worker: \{ count: 3 \}/);
   });
   test('unknown field in timeouts suggests the right one', () => {
-    expectIssue({ ...base(), timeouts: { gosipInterval: '1s' } }, 'timeouts.gosipInterval', /unknown field/, /did you mean "gossipInterval"/);
+    expectIssue(
+      { ...base(), timeouts: { gosipInterval: '1s' } },
+      'timeouts.gosipInterval',
+      /unknown field/,
+      /did you mean "gossipInterval"/,
+    );
   });
   test('an unknown field with no close match lists the allowed ones', () => {
     expectIssue({ ...base(), zzzzzzzz: 1 }, 'zzzzzzzz', /unknown field/, /allowed fields here: name, provider/);
@@ -116,13 +134,22 @@ describe('invalid configs name the field and say how to fix it', () => {
     expectIssue({ ...base(), workload: { command: 'x', startupTimeout: 'forever' } }, 'workload.startupTimeout', /not a duration/);
   });
   test('failure timeout equal to the gossip interval', () => {
-    expectIssue({ ...base(), timeouts: { gossipInterval: 1000, failureTimeout: '1s' } }, 'timeouts.failureTimeout', /not longer than the gossip interval/);
+    expectIssue(
+      { ...base(), timeouts: { gossipInterval: 1000, failureTimeout: '1s' } },
+      'timeouts.failureTimeout',
+      /not longer than the gossip interval/,
+    );
   });
   test('failure timeout shorter than the default gossip interval', () => {
     expectIssue({ ...base(), timeouts: { failureTimeout: '500ms' } }, 'timeouts.failureTimeout', /not longer than the gossip interval/);
   });
   test('all pools together over the node limit', () => {
-    expectIssue({ name: 'demo', pools: { a: { count: 6000 }, b: { count: 6000 } } }, 'pools', /12000 nodes in all is more than 10000/, /several clusters/);
+    expectIssue(
+      { name: 'demo', pools: { a: { count: 6000 }, b: { count: 6000 } } },
+      'pools',
+      /12000 nodes in all is more than 10000/,
+      /several clusters/,
+    );
   });
   test('one pool over the node limit', () => {
     expectIssue({ name: 'demo', pools: { a: { count: 10_001 } } }, 'pools.a.count', /at most 10000/);
@@ -132,11 +159,25 @@ describe('invalid configs name the field and say how to fix it', () => {
     expectIssue({ ...base(), membership: { listers: 17 } }, 'membership.listers', /at most 16/);
   });
   test('instanceTypes that do not start with instanceType', () => {
-    expectIssue({ name: 'demo', pools: { gpu: { count: 1, instanceType: 'g5.xlarge', instanceTypes: ['g6.xlarge'] } } }, 'pools.gpu.instanceTypes', /not instanceType/);
+    expectIssue(
+      { name: 'demo', pools: { gpu: { count: 1, instanceType: 'g5.xlarge', instanceTypes: ['g6.xlarge'] } } },
+      'pools.gpu.instanceTypes',
+      /not instanceType/,
+    );
   });
   test('unknown size and lifecycle', () => {
-    expectIssue({ name: 'demo', pools: { worker: { count: 1, size: 'huge' } } }, 'pools.worker.size', /not one of/, /small, medium, large, gpu/);
-    expectIssue({ name: 'demo', pools: { worker: { count: 1, lifecycle: 'spots' } } }, 'pools.worker.lifecycle', /not one of/, /spot, on-demand/);
+    expectIssue(
+      { name: 'demo', pools: { worker: { count: 1, size: 'huge' } } },
+      'pools.worker.size',
+      /not one of/,
+      /small, medium, large, gpu/,
+    );
+    expectIssue(
+      { name: 'demo', pools: { worker: { count: 1, lifecycle: 'spots' } } },
+      'pools.worker.lifecycle',
+      /not one of/,
+      /spot, on-demand/,
+    );
   });
   test('no pools', () => {
     expectIssue({ name: 'demo', pools: {} }, 'pools', /no pools/);
@@ -165,13 +206,20 @@ describe('invalid configs name the field and say how to fix it', () => {
       timeouts: { gossipInterval: '2s', failureTimeout: '1s', listInterval: 'often' },
     });
     assert.deepEqual(error.issues.map((i) => i.path).sort(), [
-      'pools.gpu.onDemandBase', 'pools.worker.count', 'ports.router', 'timeouts.failureTimeout', 'timeouts.listInterval',
+      'pools.gpu.onDemandBase',
+      'pools.worker.count',
+      'ports.router',
+      'timeouts.failureTimeout',
+      'timeouts.listInterval',
     ]);
   });
   test('a bad field is not checked again by the cross-field checks', () => {
     // A malformed gossip interval is reported once, not also as "failureTimeout too short".
     const error = problems({ ...base(), timeouts: { gossipInterval: 'xx', failureTimeout: '1s' } });
-    assert.deepEqual(error.issues.map((i) => i.path), ['timeouts.gossipInterval']);
+    assert.deepEqual(
+      error.issues.map((i) => i.path),
+      ['timeouts.gossipInterval'],
+    );
   });
   test('the message is a readable block: header, one line per problem, a hint under each', () => {
     const error = problems({ name: 'demo', pools: { worker: { count: -1, cuont: 1 } } });
@@ -187,7 +235,10 @@ describe('invalid configs name the field and say how to fix it', () => {
     assert.equal(error.toUserString(), error.message);
   });
   test('the source names the file in the header', () => {
-    assert.throws(() => validateCluster({ name: 'demo' }, '/srv/fleet/synkti.config.ts'), (e: unknown) => e instanceof ConfigError && e.message.startsWith('/srv/fleet/synkti.config.ts has 1 problem:\n'));
+    assert.throws(
+      () => validateCluster({ name: 'demo' }, '/srv/fleet/synkti.config.ts'),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('/srv/fleet/synkti.config.ts has 1 problem:\n'),
+    );
   });
 });
 
@@ -204,7 +255,12 @@ describe('valid configs', () => {
     assert.equal(spec.workload, undefined);
   });
   test('sizes map to instance types per provider, a string command runs through sh', () => {
-    const spec = validateCluster({ name: 'gpu-fleet', provider: 'aws', pools: { gpu: { count: 2, size: 'gpu' } }, workload: { command: 'vllm serve m --port {port}', startupTimeout: '15 minutes' } });
+    const spec = validateCluster({
+      name: 'gpu-fleet',
+      provider: 'aws',
+      pools: { gpu: { count: 2, size: 'gpu' } },
+      workload: { command: 'vllm serve m --port {port}', startupTimeout: '15 minutes' },
+    });
     assert.equal(spec.region, 'us-east-1');
     assert.equal(spec.pools.gpu!.instanceType, 'g5.xlarge');
     assert.deepEqual(spec.pools.gpu!.instanceTypes, ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']);
@@ -218,12 +274,29 @@ describe('valid configs', () => {
       name: 'demo',
       provider: 'local',
       region: 'local',
-      pools: { worker: { count: 3, size: 'small', instanceType: 'local.small', instanceTypes: ['local.small'], lifecycle: 'spot', onDemandBase: 0, zones: undefined } },
+      pools: {
+        worker: {
+          count: 3,
+          size: 'small',
+          instanceType: 'local.small',
+          instanceTypes: ['local.small'],
+          lifecycle: 'spot',
+          onDemandBase: 0,
+          zones: undefined,
+        },
+      },
       workload: { command: ['serve'], port: 8000, healthPath: '/health', env: {}, startupTimeoutMs: 600_000 },
       ports: { agent: 7946, router: 8080 },
       timeouts: {
-        gossipIntervalMs: 1000, failureTimeoutMs: 5000, listIntervalMs: 15_000, noticePollIntervalMs: 5000,
-        drainMarginMs: 5000, shutdownGraceMs: 30_000, requestTimeoutMs: 300_000, maxStreamDurationMs: 30_000, balancerGraceMs: 5000,
+        gossipIntervalMs: 1000,
+        failureTimeoutMs: 5000,
+        listIntervalMs: 15_000,
+        noticePollIntervalMs: 5000,
+        drainMarginMs: 5000,
+        shutdownGraceMs: 30_000,
+        requestTimeoutMs: 300_000,
+        maxStreamDurationMs: 30_000,
+        balancerGraceMs: 5000,
       },
       membership: { listers: 2 },
       serve: { replaceOnRebalance: true },
@@ -231,7 +304,9 @@ describe('valid configs', () => {
   });
   test('an explicit instance type wins over size; a fallback list starts with it', () => {
     const spec = validateCluster({
-      name: 'mixed', provider: 'aws', region: 'eu-west-1',
+      name: 'mixed',
+      provider: 'aws',
+      region: 'eu-west-1',
       pools: {
         a: { count: 1, size: 'gpu', instanceType: 'p4d.24xlarge' },
         b: { count: 2, instanceTypes: ['c7i.large', 'c6i.large'], lifecycle: 'on-demand', onDemandBase: 2, zones: ['eu-west-1a'] },
@@ -268,7 +343,10 @@ describe('valid configs', () => {
     assert.deepEqual(deserializeCluster(serializeCluster(spec)), spec);
     const tampered = JSON.parse(serializeCluster(spec)) as { spec: { ports: { agent: unknown } } };
     tampered.spec.ports.agent = 'x';
-    assert.throws(() => deserializeCluster(JSON.stringify(tampered)), (e: unknown) => e instanceof SynktiError && e.code === 'E_CONFIG_DATA');
+    assert.throws(
+      () => deserializeCluster(JSON.stringify(tampered)),
+      (e: unknown) => e instanceof SynktiError && e.code === 'E_CONFIG_DATA',
+    );
     assert.throws(() => deserializeCluster('not json'), SynktiError);
   });
   test('user data with a missing field, an extra field or another format is refused', () => {
@@ -292,8 +370,16 @@ describe('valid configs', () => {
 const lbBase = { name: 'lb', provider: 'aws', pools: { worker: { count: 2 } } } as const;
 
 test('serve.loadBalancer: defaults filled, carried in user data and validated again', () => {
-  const spec = validateCluster({ ...lbBase, serve: { loadBalancer: { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE, TARGET_GROUP_ARN_EXAMPLE] } } });
-  assert.deepEqual(spec.serve.loadBalancer, { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], targetType: 'instance', registerSelf: true, discover: false });
+  const spec = validateCluster({
+    ...lbBase,
+    serve: { loadBalancer: { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE, TARGET_GROUP_ARN_EXAMPLE] } },
+  });
+  assert.deepEqual(spec.serve.loadBalancer, {
+    targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE],
+    targetType: 'instance',
+    registerSelf: true,
+    discover: false,
+  });
   assert.deepEqual(deserializeCluster(serializeCluster(spec)).serve, spec.serve);
   assert.equal(validateCluster(lbBase).serve.loadBalancer, undefined, 'absent unless asked for');
   const tampered = JSON.parse(serializeCluster(spec)) as { spec: { serve: { loadBalancer: { targetGroupArns: string[] } } } };
@@ -303,12 +389,29 @@ test('serve.loadBalancer: defaults filled, carried in user data and validated ag
 
 test('serve.loadBalancer: a bad ARN and an unknown field are named with the fix', () => {
   try {
-    validateCluster({ ...lbBase, serve: { loadBalancer: { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/0123456789abcdef'], targetTyp: 'ip' } } });
+    validateCluster({
+      ...lbBase,
+      serve: {
+        loadBalancer: {
+          targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/0123456789abcdef'],
+          targetTyp: 'ip',
+        },
+      },
+    });
     assert.fail('accepted');
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const issues = error.issues.map((i) => [i.path, i.message, i.hint]);
-    assert.ok(issues.some(([path, message, hint]) => path === 'serve.loadBalancer.targetGroupArns.0' && /is not a target group ARN/.test(message!) && /targetgroup\//.test(hint!)), JSON.stringify(issues));
-    assert.ok(issues.some(([path, , hint]) => path === 'serve.loadBalancer.targetTyp' && hint === 'did you mean "targetType"?'), JSON.stringify(issues));
+    assert.ok(
+      issues.some(
+        ([path, message, hint]) =>
+          path === 'serve.loadBalancer.targetGroupArns.0' && /is not a target group ARN/.test(message!) && /targetgroup\//.test(hint!),
+      ),
+      JSON.stringify(issues),
+    );
+    assert.ok(
+      issues.some(([path, , hint]) => path === 'serve.loadBalancer.targetTyp' && hint === 'did you mean "targetType"?'),
+      JSON.stringify(issues),
+    );
   }
 });

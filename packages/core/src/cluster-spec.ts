@@ -9,10 +9,11 @@ const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const MAX_NODES = 10_000;
 
-const duration = z.union([z.string(), z.number()]).refine(
-  (value) => (typeof value === 'number' ? Number.isFinite(value) && value >= 0 : isDurationText(value)),
-  { message: 'not a duration' },
-);
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((value) => (typeof value === 'number' ? Number.isFinite(value) && value >= 0 : isDurationText(value)), {
+    message: 'not a duration',
+  });
 const port = z.number().int().min(1).max(65535);
 const count = z.number().int().min(0).max(MAX_NODES);
 
@@ -58,7 +59,13 @@ export const poolInputSchema = z.strictObject({
 
 export const workloadInputSchema = z.strictObject({
   // argv[0] is the program: an empty one would only fail later, at spawn, on every node.
-  command: z.union([z.string().trim().min(1), z.array(z.string()).min(1).refine((argv) => argv.length === 0 || argv[0]!.trim().length > 0, { message: 'empty program' })]),
+  command: z.union([
+    z.string().trim().min(1),
+    z
+      .array(z.string())
+      .min(1)
+      .refine((argv) => argv.length === 0 || argv[0]!.trim().length > 0, { message: 'empty program' }),
+  ]),
   /** 'http' (default): a server on `port`, ready when `healthPath` answers 200. 'portless': no port (a batch worker): ready while its process runs, SIGTERM on a notice. */
   kind: z.enum(['http', 'portless']).optional(),
   port: port.optional(),
@@ -107,10 +114,12 @@ export const clusterInputSchema = z.strictObject({
   timeouts: timeoutsInputSchema.optional(),
   router: routerInputSchema.optional(),
   membership: z.strictObject({ listers: z.number().int().min(1).max(16).optional() }).optional(),
-  serve: z.strictObject({
-    replaceOnRebalance: z.boolean().optional(),
-    loadBalancer: loadBalancerInputSchema.optional(),
-  }).optional(),
+  serve: z
+    .strictObject({
+      replaceOnRebalance: z.boolean().optional(),
+      loadBalancer: loadBalancerInputSchema.optional(),
+    })
+    .optional(),
 });
 
 /** What a `synkti.config.ts` default-exports (through `defineCluster`). */
@@ -373,40 +382,120 @@ function friendly(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
       if (path[0] === 'pools' && path.length === 2) {
         return [{ path: where, message: `expected an object, got ${describeType(value)}`, hint: `e.g. ${field}: { count: 3 }` }];
       }
-      const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'record' || issue.expected === 'object' ? 'an object' : `a ${issue.expected}`;
-      return [{ path: where, message: `expected ${expected}, got ${describeType(value)}`, hint: example || `write ${field} as ${expected}` }];
+      const expected =
+        issue.expected === 'int'
+          ? 'a whole number'
+          : issue.expected === 'record' || issue.expected === 'object'
+            ? 'an object'
+            : `a ${issue.expected}`;
+      return [
+        { path: where, message: `expected ${expected}, got ${describeType(value)}`, hint: example || `write ${field} as ${expected}` },
+      ];
     }
     case 'too_small': {
       if (issue.origin === 'array' || issue.origin === 'string') {
         return [{ path: where, message: 'must not be empty', hint: example || `give ${field} a value` }];
       }
-      return [{ path: where, message: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.minimum)} or more` }];
+      return [
+        {
+          path: where,
+          message: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`,
+          hint: example || `use a value of ${String(issue.minimum)} or more`,
+        },
+      ];
     }
     case 'too_big':
-      return [{ path: where, message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`, hint: example || `use a value of ${String(issue.maximum)} or less` }];
+      return [
+        {
+          path: where,
+          message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}, got ${String(valueAt(input, issue.path as (string | number)[]))}`,
+          hint: example || `use a value of ${String(issue.maximum)} or less`,
+        },
+      ];
     case 'invalid_value': {
       const got = valueAt(input, issue.path as (string | number)[]);
-      return [{ path: where, message: `${JSON.stringify(got)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, hint: `use one of: ${issue.values.map((v) => String(v)).join(', ')}` }];
+      return [
+        {
+          path: where,
+          message: `${JSON.stringify(got)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+          hint: `use one of: ${issue.values.map((v) => String(v)).join(', ')}`,
+        },
+      ];
     }
     case 'invalid_format': {
-      if (field === 'name') return [{ path: where, message: 'must be 2-40 lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. name: "my-fleet" (it becomes part of tags, directories and bucket names)' }];
+      if (field === 'name')
+        return [
+          {
+            path: where,
+            message: 'must be 2-40 lowercase letters, digits or dashes, starting with a letter',
+            hint: 'e.g. name: "my-fleet" (it becomes part of tags, directories and bucket names)',
+          },
+        ];
       if (field === 'healthPath') return [{ path: where, message: 'must start with "/"', hint: 'e.g. healthPath: "/health"' }];
-      if (path[0] === 'pools') return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
-      if (path.includes('targetGroupArns')) return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a target group ARN`, hint: `e.g. ${EXAMPLES.targetGroupArns!} (aws elbv2 describe-target-groups --names <name> --query 'TargetGroups[].TargetGroupArn')` }];
+      if (path[0] === 'pools')
+        return [
+          {
+            path: where,
+            message: 'pool names must be lowercase letters, digits or dashes, starting with a letter',
+            hint: 'e.g. pools: { worker: {...}, gpu: {...} }',
+          },
+        ];
+      if (path.includes('targetGroupArns'))
+        return [
+          {
+            path: where,
+            message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a target group ARN`,
+            hint: `e.g. ${EXAMPLES.targetGroupArns!} (aws elbv2 describe-target-groups --names <name> --query 'TargetGroups[].TargetGroupArn')`,
+          },
+        ];
       return [{ path: where, message: 'has the wrong format', hint: example || 'check the value' }];
     }
     case 'invalid_key':
-      return [{ path: where, message: 'pool names must be lowercase letters, digits or dashes, starting with a letter', hint: 'e.g. pools: { worker: {...}, gpu: {...} }' }];
+      return [
+        {
+          path: where,
+          message: 'pool names must be lowercase letters, digits or dashes, starting with a letter',
+          hint: 'e.g. pools: { worker: {...}, gpu: {...} }',
+        },
+      ];
     case 'invalid_union':
       if (field === 'command') {
         const missing = valueAt(input, issue.path as (string | number)[]) === undefined;
-        return [{ path: where, message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list', hint: `e.g. ${EXAMPLES.command!}` }];
+        return [
+          {
+            path: where,
+            message: missing ? 'is required: the command every node runs' : 'must be a non-empty command line or argument list',
+            hint: `e.g. ${EXAMPLES.command!}`,
+          },
+        ];
       }
-      if (path[0] === 'timeouts' || path[0] === 'router' || field === 'startupTimeout' || field === 'upscaleDelay' || field === 'downscaleDelay' || field === 'launchDelay') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
+      if (
+        path[0] === 'timeouts' ||
+        path[0] === 'router' ||
+        field === 'startupTimeout' ||
+        field === 'upscaleDelay' ||
+        field === 'downscaleDelay' ||
+        field === 'launchDelay'
+      )
+        return [
+          {
+            path: where,
+            message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`,
+            hint: 'write a duration like "30 seconds", "5s" or "250ms"',
+          },
+        ];
       return [{ path: where, message: 'has the wrong type', hint: example || 'check the value' }];
     case 'custom':
-      if (issue.message === 'not a duration') return [{ path: where, message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`, hint: 'write a duration like "30 seconds", "5s" or "250ms"' }];
-      if (issue.message === 'empty program') return [{ path: where, message: 'the first entry (the program to run) is empty', hint: `e.g. ${EXAMPLES.command!}` }];
+      if (issue.message === 'not a duration')
+        return [
+          {
+            path: where,
+            message: `${describeType(valueAt(input, issue.path as (string | number)[]))} is not a duration`,
+            hint: 'write a duration like "30 seconds", "5s" or "250ms"',
+          },
+        ];
+      if (issue.message === 'empty program')
+        return [{ path: where, message: 'the first entry (the program to run) is empty', hint: `e.g. ${EXAMPLES.command!}` }];
       if (issue.message === 'no pools') return [{ path: where, message: 'the cluster has no pools', hint: EXAMPLES.pools! }];
       return [{ path: where, message: issue.message, hint: 'check the value' }];
     default:
@@ -449,13 +538,31 @@ function autoscaleIssues(role: string, count: number | undefined, autoscale: Rec
   } else if (min === 0) {
     // Scale from 0 needs something that takes requests while the pool has no replica (a
     // router-only node queueing them while one boots); nothing does yet (docs/serve.md).
-    issues.push({ path: `${at}.min`, message: 'must be at least 1: the load is seen by the pool\'s own routers, so a pool scaled to 0 would see none and never grow back', hint: 'set min: 1 (one replica keeps seeing the load and the pool grows from it)' });
+    issues.push({
+      path: `${at}.min`,
+      message: "must be at least 1: the load is seen by the pool's own routers, so a pool scaled to 0 would see none and never grow back",
+      hint: 'set min: 1 (one replica keeps seeing the load and the pool grows from it)',
+    });
   } else if (count !== undefined && min !== undefined && max !== undefined && (count < min || count > max)) {
-    issues.push({ path: `pools.${role}.count`, message: `${count} is outside autoscale's ${min}..${max}`, hint: `the pool starts at count: set count between ${min} and ${max}` });
+    issues.push({
+      path: `pools.${role}.count`,
+      message: `${count} is outside autoscale's ${min}..${max}`,
+      hint: `the pool starts at count: set count between ${min} and ${max}`,
+    });
   }
   const targets = ['targetInFlightPerReplica', 'targetRps'].filter((key) => autoscale[key] !== undefined);
-  if (targets.length === 0) issues.push({ path: at, message: 'names no target', hint: 'add targetInFlightPerReplica (e.g. 4 concurrent streams per replica) or targetRps (e.g. 20)' });
-  if (targets.length === 2) issues.push({ path: `${at}.targetRps`, message: 'is set beside targetInFlightPerReplica: a pool scales on one target', hint: 'keep one of targetInFlightPerReplica and targetRps' });
+  if (targets.length === 0)
+    issues.push({
+      path: at,
+      message: 'names no target',
+      hint: 'add targetInFlightPerReplica (e.g. 4 concurrent streams per replica) or targetRps (e.g. 20)',
+    });
+  if (targets.length === 2)
+    issues.push({
+      path: `${at}.targetRps`,
+      message: 'is set beside targetInFlightPerReplica: a pool scales on one target',
+      hint: 'keep one of targetInFlightPerReplica and targetRps',
+    });
   return issues;
 }
 
@@ -475,7 +582,12 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
   if (workload?.kind === 'portless') {
     // Nothing listens: a port or health path given is a config that believes otherwise.
     for (const field of ['port', 'healthPath'] as const) {
-      if (workload[field] !== undefined) issues.push({ path: `workload.${field}`, message: 'is set, but a portless workload listens on no port', hint: `remove ${field}, or drop kind: "portless" to serve HTTP` });
+      if (workload[field] !== undefined)
+        issues.push({
+          path: `workload.${field}`,
+          message: 'is set, but a portless workload listens on no port',
+          hint: `remove ${field}, or drop kind: "portless" to serve HTTP`,
+        });
     }
   } else if (workload) ports.push(['workload.port', portAt(workload.port, 8000)]);
   for (let i = 0; i < ports.length; i++) {
@@ -483,7 +595,11 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
       const [firstPath, first] = ports[i]!;
       const [secondPath, second] = ports[j]!;
       if (first !== undefined && first === second) {
-        issues.push({ path: secondPath, message: `port ${second} is also ${firstPath}`, hint: 'give the agent, the router and the workload different ports (defaults: 7946, 8080, 8000)' });
+        issues.push({
+          path: secondPath,
+          message: `port ${second} is also ${firstPath}`,
+          hint: 'give the agent, the router and the workload different ports (defaults: 7946, 8080, 8000)',
+        });
       }
     }
   }
@@ -495,30 +611,59 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
     const onDemandBase = countAt(pool.onDemandBase, 0);
     total += count ?? 0;
     if (count !== undefined && onDemandBase !== undefined && onDemandBase > count) {
-      issues.push({ path: `pools.${role}.onDemandBase`, message: `${onDemandBase} on-demand nodes is more than the pool's count of ${count}`, hint: `set onDemandBase to ${count} or less` });
+      issues.push({
+        path: `pools.${role}.onDemandBase`,
+        message: `${onDemandBase} on-demand nodes is more than the pool's count of ${count}`,
+        hint: `set onDemandBase to ${count} or less`,
+      });
     }
     issues.push(...autoscaleIssues(role, count, objectAt(pool.autoscale)));
     const hedgeDelay = objectAt(pool.spotHedge)?.launchDelay;
     // 0 would make every loss free (an unbounded loss budget); over a day is a typo.
     const hedgeDelayMs = hedgeDelay === undefined ? undefined : durationAt(hedgeDelay, '1s');
     if (hedgeDelayMs !== undefined && (hedgeDelayMs < 1000 || hedgeDelayMs > 86_400_000)) {
-      issues.push({ path: `pools.${role}.spotHedge.launchDelay`, message: `${formatDuration(hedgeDelayMs)} is not a launch delay between 1 second and 1 day`, hint: 'e.g. launchDelay: "183s" (boot + model load, as measured for the pool)' });
+      issues.push({
+        path: `pools.${role}.spotHedge.launchDelay`,
+        message: `${formatDuration(hedgeDelayMs)} is not a launch delay between 1 second and 1 day`,
+        hint: 'e.g. launchDelay: "183s" (boot + model load, as measured for the pool)',
+      });
     }
     const types = pool.instanceTypes;
     if (typeof pool.instanceType === 'string' && Array.isArray(types) && typeof types[0] === 'string' && types[0] !== pool.instanceType) {
-      issues.push({ path: `pools.${role}.instanceTypes`, message: `starts with "${types[0]}", not instanceType "${pool.instanceType}"`, hint: 'list the preferred type first, or leave instanceType out (the first of instanceTypes is preferred)' });
+      issues.push({
+        path: `pools.${role}.instanceTypes`,
+        message: `starts with "${types[0]}", not instanceType "${pool.instanceType}"`,
+        hint: 'list the preferred type first, or leave instanceType out (the first of instanceTypes is preferred)',
+      });
     }
   }
-  if (total > MAX_NODES) issues.push({ path: 'pools', message: `${total} nodes in all is more than ${MAX_NODES}`, hint: 'split the fleet into several clusters' });
+  if (total > MAX_NODES)
+    issues.push({
+      path: 'pools',
+      message: `${total} nodes in all is more than ${MAX_NODES}`,
+      hint: 'split the fleet into several clusters',
+    });
   const model = objectAt(raw.model);
   if (model && typeof model.uri === 'string') {
     const problem = modelUriProblem(model.uri);
-    if (problem) issues.push({ path: 'model.uri', message: problem, hint: `e.g. uri: "${MODEL_URI_EXAMPLE}" (where \`synkti model upload\` put the model)` });
+    if (problem)
+      issues.push({
+        path: 'model.uri',
+        message: problem,
+        hint: `e.g. uri: "${MODEL_URI_EXAMPLE}" (where \`synkti model upload\` put the model)`,
+      });
   }
   const argv = workload?.command;
-  const usesModelPath = typeof argv === 'string' ? argv.includes('{modelPath}') : Array.isArray(argv) && argv.some((a) => typeof a === 'string' && a.includes('{modelPath}'));
+  const usesModelPath =
+    typeof argv === 'string'
+      ? argv.includes('{modelPath}')
+      : Array.isArray(argv) && argv.some((a) => typeof a === 'string' && a.includes('{modelPath}'));
   if (usesModelPath && raw.model === undefined) {
-    issues.push({ path: 'workload.command', message: 'uses {modelPath} but the cluster names no model', hint: `add model: { uri: "${MODEL_URI_EXAMPLE}" }, or write the model's path into the command` });
+    issues.push({
+      path: 'workload.command',
+      message: 'uses {modelPath} but the cluster names no model',
+      hint: `add model: { uri: "${MODEL_URI_EXAMPLE}" }, or write the model's path into the command`,
+    });
   }
   const timeouts = objectAt(raw.timeouts) ?? {};
   const gossip = durationAt(timeouts.gossipInterval, DEFAULT_TIMEOUTS.gossipInterval);
@@ -536,7 +681,11 @@ function crossFieldIssues(raw: Record<string, unknown>): ConfigIssue[] {
   }
   issues.push(...routerIssues(objectAt(raw.router) ?? {}, durationAt(timeouts.requestTimeout, DEFAULT_TIMEOUTS.requestTimeout)));
   if (gossip !== 0 && gossip !== undefined && failure !== undefined && failure <= gossip) {
-    issues.push({ path: 'timeouts.failureTimeout', message: `${formatDuration(failure)} is not longer than the gossip interval (${formatDuration(gossip)})`, hint: 'make failureTimeout at least 3 gossip intervals (default 5s with a 1s gossip interval), or live peers are dropped' });
+    issues.push({
+      path: 'timeouts.failureTimeout',
+      message: `${formatDuration(failure)} is not longer than the gossip interval (${formatDuration(gossip)})`,
+      hint: 'make failureTimeout at least 3 gossip intervals (default 5s with a 1s gossip interval), or live peers are dropped',
+    });
   }
   return issues;
 }
@@ -554,12 +703,18 @@ function routerIssues(router: Record<string, unknown>, requestTimeoutMs: number 
     if (router[field] === undefined) continue;
     const ms = durationAt(router[field], '1s');
     if (ms === undefined) continue;
-    if (ms === 0 && whyPositive) issues.push({ path: `router.${field}`, message: `must be more than 0: ${whyPositive}`, hint: `e.g. ${example}` });
-    if (ms > MAX_ROUTER_TIMEOUT_MS) issues.push({ path: `router.${field}`, message: `${formatDuration(ms)} is more than a day`, hint: `e.g. ${example}` });
+    if (ms === 0 && whyPositive)
+      issues.push({ path: `router.${field}`, message: `must be more than 0: ${whyPositive}`, hint: `e.g. ${example}` });
+    if (ms > MAX_ROUTER_TIMEOUT_MS)
+      issues.push({ path: `router.${field}`, message: `${formatDuration(ms)} is more than a day`, hint: `e.g. ${example}` });
   }
   const firstByte = router.firstByteTimeout === undefined ? undefined : durationAt(router.firstByteTimeout, '1s');
   if (firstByte !== undefined && requestTimeoutMs !== undefined && firstByte > requestTimeoutMs) {
-    issues.push({ path: 'router.firstByteTimeout', message: `${formatDuration(firstByte)} is longer than timeouts.requestTimeout (${formatDuration(requestTimeoutMs)}): the request ends first`, hint: 'make firstByteTimeout shorter than requestTimeout, or raise requestTimeout' });
+    issues.push({
+      path: 'router.firstByteTimeout',
+      message: `${formatDuration(firstByte)} is longer than timeouts.requestTimeout (${formatDuration(requestTimeoutMs)}): the request ends first`,
+      hint: 'make firstByteTimeout shorter than requestTimeout, or raise requestTimeout',
+    });
   }
   return issues;
 }
@@ -658,7 +813,13 @@ function resolve(input: z.output<typeof clusterInputSchema>): ClusterSpec {
  */
 export function validateCluster(input: unknown, source = 'synkti.config.ts'): ClusterSpec {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError(source, [{ path: '', message: `the config must be an object, got ${describeType(input)}`, hint: 'export default defineCluster({ name: "my-fleet", pools: { worker: { count: 3 } } })' }]);
+    throw new ConfigError(source, [
+      {
+        path: '',
+        message: `the config must be an object, got ${describeType(input)}`,
+        hint: 'export default defineCluster({ name: "my-fleet", pools: { worker: { count: 3 } } })',
+      },
+    ]);
   }
   const parsed = clusterInputSchema.safeParse(input);
   const issues = parsed.success ? [] : parsed.error.issues.flatMap((issue) => friendly(issue, input));

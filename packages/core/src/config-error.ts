@@ -19,7 +19,9 @@ export class ConfigError extends SynktiError {
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
     const lines = issues.map((i) => `  - ${i.path || '(top level)'}: ${i.message}\n      hint: ${i.hint}`);
     // Each issue carries its own hint; the top-level one is for code that only reads `.hint`.
-    super('E_CONFIG', `${source} has ${count}:\n${lines.join('\n')}`, { hint: `fix the ${issues.length === 1 ? 'field' : 'fields'} listed in ${source}; each has its own hint` });
+    super('E_CONFIG', `${source} has ${count}:\n${lines.join('\n')}`, {
+      hint: `fix the ${issues.length === 1 ? 'field' : 'fields'} listed in ${source}; each has its own hint`,
+    });
     this.name = 'ConfigError';
     this.issues = issues;
   }

@@ -13,8 +13,10 @@ test('durations parse from text and numbers into milliseconds', () => {
 });
 
 test('bad durations name the field and show the expected form', () => {
-  assert.throws(() => parseDuration('soon', 'timeouts.drain'), (e: unknown) =>
-    e instanceof SynktiError && e.message.includes('timeouts.drain') && (e.hint ?? '').includes('30 seconds'));
+  assert.throws(
+    () => parseDuration('soon', 'timeouts.drain'),
+    (e: unknown) => e instanceof SynktiError && e.message.includes('timeouts.drain') && (e.hint ?? '').includes('30 seconds'),
+  );
   assert.throws(() => parseDuration(-1), SynktiError);
   assert.throws(() => parseDuration('5 parsecs'), SynktiError);
 });

@@ -22,8 +22,10 @@ export class SynktiError extends Error {
 export function isSynktiError(error: unknown, code?: string): error is SynktiError {
   // The packaged CLI's fast entry bundles its own copy of this module: recognise a
   // SynktiError from either copy by its shape, not only by its class.
-  const synkti = error instanceof SynktiError
-    || (error instanceof Error && typeof (error as { code?: unknown }).code === 'string'
-      && typeof (error as { toUserString?: unknown }).toUserString === 'function');
+  const synkti =
+    error instanceof SynktiError ||
+    (error instanceof Error &&
+      typeof (error as { code?: unknown }).code === 'string' &&
+      typeof (error as { toUserString?: unknown }).toUserString === 'function');
   return synkti && (code === undefined || (error as SynktiError).code === code);
 }

@@ -37,7 +37,7 @@ test('the starter config loads and validates: 3 small spot workers serving the s
 
 test('a custom workload command is written into the template', async (t) => {
   const dir = projectDir(t);
-  const command = ['python3', '-m', 'my_server', '--port', '{port}', "it's \"quoted\""];
+  const command = ['python3', '-m', 'my_server', '--port', '{port}', 'it\'s "quoted"'];
   writeFileSync(join(dir, 'synkti.config.ts'), initTemplate({ name: 'custom', workloadCommand: command }));
   const { spec } = await loadClusterConfig({ cwd: dir });
   assert.deepEqual(spec.workload!.command, command);
@@ -66,9 +66,34 @@ test('the template uses defineCluster, shows a vLLM example and mentions every f
   assert.match(text, /\/\/ +command: \['vllm', 'serve', 'Qwen\/Qwen2\.5-7B-Instruct', '--host', '\{host\}', '--port', '\{port\}'\]/);
   assert.match(text, /\/\/ +healthPath: '\/health'/);
   const fields = [
-    'name', 'provider', 'region', 'pools', 'count', 'size', 'instanceType', 'instanceTypes', 'lifecycle', 'onDemandBase', 'zones',
-    'workload', 'command', 'port', 'healthPath', 'env', 'startupTimeout', 'ports', 'timeouts', 'gossipInterval', 'failureTimeout',
-    'listInterval', 'noticePollInterval', 'drainMargin', 'shutdownGrace', 'requestTimeout', 'membership', 'listers',
+    'name',
+    'provider',
+    'region',
+    'pools',
+    'count',
+    'size',
+    'instanceType',
+    'instanceTypes',
+    'lifecycle',
+    'onDemandBase',
+    'zones',
+    'workload',
+    'command',
+    'port',
+    'healthPath',
+    'env',
+    'startupTimeout',
+    'ports',
+    'timeouts',
+    'gossipInterval',
+    'failureTimeout',
+    'listInterval',
+    'noticePollInterval',
+    'drainMargin',
+    'shutdownGrace',
+    'requestTimeout',
+    'membership',
+    'listers',
   ];
   for (const field of fields) assert.match(text, new RegExp(`\\b${field}: `), `mentions ${field}`);
   // Each active field line carries a comment on it or on a line just above.
@@ -81,5 +106,8 @@ test('the template uses defineCluster, shows a vLLM example and mentions every f
 });
 
 test('a bad cluster name is refused before a file is written', () => {
-  assert.throws(() => initTemplate({ name: 'My_Fleet' }), (e: unknown) => e instanceof ConfigError && e.issues[0]!.path === 'name' && /--name my-fleet/.test(e.issues[0]!.hint));
+  assert.throws(
+    () => initTemplate({ name: 'My_Fleet' }),
+    (e: unknown) => e instanceof ConfigError && e.issues[0]!.path === 'name' && /--name my-fleet/.test(e.issues[0]!.hint),
+  );
 });

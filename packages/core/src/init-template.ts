@@ -27,11 +27,13 @@ const CLUSTER_NAME = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 export function initTemplate(options: InitTemplateOptions): string {
   // Refuse here rather than write a file that fails on the next command.
   if (!CLUSTER_NAME.test(options.name)) {
-    throw new ConfigError('synkti init', [{
-      path: 'name',
-      message: `${JSON.stringify(options.name)} must be 2-40 lowercase letters, digits or dashes, starting with a letter`,
-      hint: 'e.g. --name my-fleet (it becomes part of tags, directories and bucket names)',
-    }]);
+    throw new ConfigError('synkti init', [
+      {
+        path: 'name',
+        message: `${JSON.stringify(options.name)} must be 2-40 lowercase letters, digits or dashes, starting with a letter`,
+        hint: 'e.g. --name my-fleet (it becomes part of tags, directories and bucket names)',
+      },
+    ]);
   }
   const command = JSON.stringify(options.workloadCommand ?? STAND_IN_COMMAND);
   return `// synkti provides '@synkti/core' when it loads this file, in any directory; install

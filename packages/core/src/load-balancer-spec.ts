@@ -8,7 +8,8 @@
 import { z } from 'zod';
 
 /** An ELBv2 target group ARN: `arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>`. */
-export const TARGET_GROUP_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
+export const TARGET_GROUP_ARN =
+  /^arn:aws[a-z-]*:elasticloadbalancing:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 /** At most this many target groups per node: each costs one API call at the notice. */
 export const MAX_TARGET_GROUPS = 20;
 export const TARGET_GROUP_ARN_EXAMPLE = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/routers/0123456789abcdef';

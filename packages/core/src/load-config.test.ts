@@ -141,7 +141,10 @@ test('a module that exports no cluster says how to export one', async (t) => {
 test('an invalid config in a file: ConfigError headed by the file path', async (t) => {
   const dir = projectDir(t);
   const file = join(dir, 'synkti.config.ts');
-  writeFileSync(file, "import { defineCluster } from '@synkti/core';\n// @ts-expect-error the typo under test\nexport default defineCluster({ name: 'ok-name', pool: { worker: { count: 1 } } });\n");
+  writeFileSync(
+    file,
+    "import { defineCluster } from '@synkti/core';\n// @ts-expect-error the typo under test\nexport default defineCluster({ name: 'ok-name', pool: { worker: { count: 1 } } });\n",
+  );
   const error = await loadError(loadClusterConfig({ cwd: dir }), 'E_CONFIG');
   assert.ok(error instanceof ConfigError);
   assert.ok(error.message.startsWith(`${file} has 2 problems:`), error.message);
@@ -167,8 +170,11 @@ test('a config outside the repo that imports @synkti/core loads (CommonJS and ES
   assert.equal((await loadClusterConfig({ cwd: esm })).spec.name, 'esm-scope');
 
   const presets = outsideDir(t);
-  writeFileSync(join(presets, 'synkti.config.mjs'), "import { workloadPreset } from '@synkti/core';\nimport { parseDuration } from '@synkti/core/duration';\n"
-    + "export default { name: 'mjs-preset', pools: { worker: { count: 1 } }, workload: { ...workloadPreset('stand-in'), startupTimeout: parseDuration('1 minute') } };\n");
+  writeFileSync(
+    join(presets, 'synkti.config.mjs'),
+    "import { workloadPreset } from '@synkti/core';\nimport { parseDuration } from '@synkti/core/duration';\n" +
+      "export default { name: 'mjs-preset', pools: { worker: { count: 1 } }, workload: { ...workloadPreset('stand-in'), startupTimeout: parseDuration('1 minute') } };\n",
+  );
   const { spec } = await loadClusterConfig({ cwd: presets });
   assert.deepEqual(spec.workload!.command.slice(0, 4), ['{node}', '--import', '{tsx}', '{standIn}']);
   assert.equal(spec.workload!.startupTimeoutMs, 60_000);

@@ -28,11 +28,17 @@ export interface LoadClusterConfigOptions {
 function describeLoadError(error: unknown, file: string): string {
   const located = (error as { errors?: { text?: unknown; location?: { line?: unknown; column?: unknown } | null }[] } | null)?.errors?.[0];
   if (located && typeof located.text === 'string') {
-    const where = located.location && typeof located.location.line === 'number' ? `line ${located.location.line}:${String(located.location.column)}: ` : '';
+    const where =
+      located.location && typeof located.location.line === 'number'
+        ? `line ${located.location.line}:${String(located.location.column)}: `
+        : '';
     return `${where}${located.text}`;
   }
   const text = error instanceof Error ? error.message : String(error);
-  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
   const syntax = lines.find((line) => line.includes(': ERROR: '));
   if (syntax) {
     // "/abs/file.ts:2:0: ERROR: Unexpected end of file" -> "line 2:0: Unexpected end of file"
@@ -76,10 +82,16 @@ export async function loadClusterConfig(options: LoadClusterConfigOptions = {}):
   let file: string | undefined;
   if (options.file) {
     file = resolve(cwd, options.file);
-    if (!existsSync(file)) throw new SynktiError('E_CONFIG_NOT_FOUND', `config file ${file} does not exist`, { hint: 'check the --config path, or run `synkti init` to write one' });
+    if (!existsSync(file))
+      throw new SynktiError('E_CONFIG_NOT_FOUND', `config file ${file} does not exist`, {
+        hint: 'check the --config path, or run `synkti init` to write one',
+      });
   } else {
     file = CONFIG_FILE_NAMES.map((name) => resolve(cwd, name)).find((candidate) => existsSync(candidate));
-    if (!file) throw new SynktiError('E_CONFIG_NOT_FOUND', `no synkti.config.ts in ${cwd}`, { hint: 'run `synkti init` to write one, or pass --config <file>' });
+    if (!file)
+      throw new SynktiError('E_CONFIG_NOT_FOUND', `no synkti.config.ts in ${cwd}`, {
+        hint: 'run `synkti init` to write one, or pass --config <file>',
+      });
   }
   let exported: unknown;
   try {
@@ -89,14 +101,21 @@ export async function loadClusterConfig(options: LoadClusterConfigOptions = {}):
       const module = options.importConfig ? await options.importConfig(file) : await importConfigFile(file);
       exported = module.default ?? module.cluster;
       // tsx may wrap a CommonJS-looking module once more.
-      if (exported && typeof exported === 'object' && 'default' in exported && !('name' in exported)) exported = (exported as { default: unknown }).default;
+      if (exported && typeof exported === 'object' && 'default' in exported && !('name' in exported))
+        exported = (exported as { default: unknown }).default;
     }
   } catch (error) {
     const missing = missingImport(error);
     if (missing !== undefined) {
-      throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: it imports ${JSON.stringify(missing)}, which cannot be found`, { cause: error, hint: missingImportHint(missing, file) });
+      throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: it imports ${JSON.stringify(missing)}, which cannot be found`, {
+        cause: error,
+        hint: missingImportHint(missing, file),
+      });
     }
-    throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: ${describeLoadError(error, file)}`, { cause: error, hint: 'fix the error in the config file (it must run as TypeScript and export the cluster)' });
+    throw new SynktiError('E_CONFIG_LOAD', `could not load ${file}: ${describeLoadError(error, file)}`, {
+      cause: error,
+      hint: 'fix the error in the config file (it must run as TypeScript and export the cluster)',
+    });
   }
   if (exported === undefined) {
     throw new SynktiError('E_CONFIG_LOAD', `${file} exports no cluster`, { hint: 'end it with `export default defineCluster({...})`' });

@@ -19,8 +19,17 @@ function issuesOf(input: unknown): { path: string; message: string; hint: string
 
 describe('model.uri', () => {
   test('a valid URI resolves to bucket, prefix and the directory name, and survives user data', () => {
-    const spec = validateCluster({ ...base, model: { uri: 's3://acme-models/models/qwen2.5-7b/' }, workload: { command: ['vllm', 'serve', '{modelPath}'] } });
-    assert.deepEqual(spec.model, { uri: 's3://acme-models/models/qwen2.5-7b/', bucket: 'acme-models', prefix: 'models/qwen2.5-7b/', name: 'qwen2.5-7b' });
+    const spec = validateCluster({
+      ...base,
+      model: { uri: 's3://acme-models/models/qwen2.5-7b/' },
+      workload: { command: ['vllm', 'serve', '{modelPath}'] },
+    });
+    assert.deepEqual(spec.model, {
+      uri: 's3://acme-models/models/qwen2.5-7b/',
+      bucket: 'acme-models',
+      prefix: 'models/qwen2.5-7b/',
+      name: 'qwen2.5-7b',
+    });
     assert.deepEqual(deserializeCluster(serializeCluster(spec)).model, spec.model);
     assert.equal('model' in validateCluster(base), false, 'no model: no key');
   });
@@ -48,7 +57,10 @@ describe('model.uri', () => {
 
   test('{modelPath} in the command without a model is refused', () => {
     const issues = issuesOf({ ...base, workload: { command: 'vllm serve {modelPath} --port {port}' } });
-    assert.deepEqual(issues.map((i) => i.path), ['workload.command']);
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['workload.command'],
+    );
     assert.match(issues[0]!.message, /\{modelPath\}/);
     assert.match(issues[0]!.hint, /model: \{ uri:/);
   });

@@ -22,7 +22,8 @@ const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,127}$/;
 
 function bucketProblem(bucket: string): string | undefined {
   if (bucket.length < 3 || bucket.length > 63) return 'must have 3 to 63 characters';
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(bucket)) return 'may use only lowercase letters, digits, "." and "-", and must start and end with a letter or digit';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(bucket))
+    return 'may use only lowercase letters, digits, "." and "-", and must start and end with a letter or digit';
   if (bucket.includes('..')) return 'must not contain ".."';
   if (/^\d+\.\d+\.\d+\.\d+$/.test(bucket)) return 'must not look like an IP address';
   if (bucket.startsWith('xn--') || bucket.endsWith('-s3alias')) return 'uses a reserved prefix or suffix';
@@ -42,14 +43,18 @@ export function modelUriProblem(uri: unknown): string | undefined {
   if (!prefix.endsWith('/')) return `prefix ${JSON.stringify(prefix)} must end with "/"`;
   const segments = prefix.slice(0, -1).split('/');
   const wrong = segments.find((s) => !SEGMENT.test(s));
-  if (wrong !== undefined) return `prefix segment ${JSON.stringify(wrong)} must be letters, digits, ".", "_", "-" (not "." or "..", at most 128)`;
+  if (wrong !== undefined)
+    return `prefix segment ${JSON.stringify(wrong)} must be letters, digits, ".", "_", "-" (not "." or "..", at most 128)`;
   return undefined;
 }
 
 /** Parses a model URI; throws E_CONFIG_INVALID naming `field` with a hint. */
 export function parseModelUri(uri: string, field = 'model.uri'): ModelLocation {
   const problem = modelUriProblem(uri);
-  if (problem) throw new SynktiError('E_CONFIG_INVALID', `${field}: ${problem}`, { hint: `e.g. ${MODEL_URI_EXAMPLE} (where \`synkti model upload\` put the model)` });
+  if (problem)
+    throw new SynktiError('E_CONFIG_INVALID', `${field}: ${problem}`, {
+      hint: `e.g. ${MODEL_URI_EXAMPLE} (where \`synkti model upload\` put the model)`,
+    });
   const rest = uri.slice('s3://'.length);
   const slash = rest.indexOf('/');
   const prefix = rest.slice(slash + 1);

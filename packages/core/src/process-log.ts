@@ -26,12 +26,20 @@ export type ProcessLog = (msg: string, event?: LogEvent) => void;
 const INFO = 30;
 
 export function createProcessLog(options: ProcessLogOptions): ProcessLog {
-  const write = options.write ?? ((line: string) => { process.stderr.write(line); });
+  const write =
+    options.write ??
+    ((line: string) => {
+      process.stderr.write(line);
+    });
   const now = options.now ?? Date.now;
   return (msg, event) => {
     const time = new Date(now()).toISOString();
     // An event's fields follow the fixed ones and cannot replace them (LogEvent has none of those names).
-    write(options.json ? `${JSON.stringify({ time, level: INFO, component: options.component, msg, ...event })}\n` : `${time} ${options.component}: ${msg}\n`);
+    write(
+      options.json
+        ? `${JSON.stringify({ time, level: INFO, component: options.component, msg, ...event })}\n`
+        : `${time} ${options.component}: ${msg}\n`,
+    );
   };
 }
 

@@ -11,7 +11,10 @@ test('every node computes the same winner from the same membership, in any order
 test('removing a non-winner does not move the winner', () => {
   const members = ['i-a', 'i-b', 'i-c', 'i-d', 'i-e', 'i-f'];
   const winner = rendezvousPick('job-42', members)[0]!;
-  const without = members.filter((m) => m !== winner).slice(1).concat(winner);
+  const without = members
+    .filter((m) => m !== winner)
+    .slice(1)
+    .concat(winner);
   assert.equal(rendezvousPick('job-42', without)[0], winner);
 });
 

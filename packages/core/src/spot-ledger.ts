@@ -116,7 +116,10 @@ export function parseSlotCredit(tag: string | undefined): number | undefined {
  * - malformed or beyond ±MAX_SLOT_CREDIT_MS: zero (`rejected` says why, for the caller to
  *   log once): a forged huge credit buys no move the ledger did not earn.
  */
-export function readSlotCredit(tag: string | undefined, o: SlotLedgerOptions = {}): { creditMs: number; rejected?: 'malformed' | 'out-of-range' | undefined } {
+export function readSlotCredit(
+  tag: string | undefined,
+  o: SlotLedgerOptions = {},
+): { creditMs: number; rejected?: 'malformed' | 'out-of-range' | undefined } {
   if (tag === undefined) return { creditMs: initialSlotCreditMs(o) };
   const value = parseSlotCredit(tag);
   if (value !== undefined) return { creditMs: value };
@@ -130,20 +133,24 @@ export function readSlotCredit(tag: string | undefined, o: SlotLedgerOptions = {
  * reservation. An on-demand holder saves nothing (it bills on-demand's rate). `movesLaunched`:
  * successors this on-demand node launched (each took moveCostMs out when it was tagged).
  */
-export function slotCreditMs(input: {
-  tagCreditMs: number;
-  lifecycle: 'spot' | 'on-demand';
-  launchedAt: number;
-  /** When it served first; undefined while booting. */
-  readyAt: number | undefined;
-  now: number;
-  movesLaunched?: number | undefined;
-} & SlotLedgerOptions): number {
+export function slotCreditMs(
+  input: {
+    tagCreditMs: number;
+    lifecycle: 'spot' | 'on-demand';
+    launchedAt: number;
+    /** When it served first; undefined while booting. */
+    readyAt: number | undefined;
+    now: number;
+    movesLaunched?: number | undefined;
+  } & SlotLedgerOptions,
+): number {
   let credit = input.tagCreditMs - (input.movesLaunched ?? 0) * moveCostMs(input);
   // A spot holder owes its notice beside its replacement (an on-demand one, e.g. a spot
   // launch that fell back, owes nothing: the tag is the same either way).
   if (input.lifecycle === 'spot') credit -= exitCostMs(input);
-  else credit += Math.min(0.1, Math.max(0, input.onDemandCreditRate ?? DEFAULT_ON_DEMAND_CREDIT_RATE)) * Math.max(0, input.now - input.launchedAt);
+  else
+    credit +=
+      Math.min(0.1, Math.max(0, input.onDemandCreditRate ?? DEFAULT_ON_DEMAND_CREDIT_RATE)) * Math.max(0, input.now - input.launchedAt);
   if (input.lifecycle === 'spot' && input.readyAt !== undefined) {
     const r = ratioOf(input);
     credit += (1 - r) * Math.max(0, input.now - input.readyAt);
@@ -171,8 +178,14 @@ export function successorCreditMs(creditMs: number, o: SlotLedgerOptions = {}): 
  * A replacement's lifecycle and tag: spot (as the hedge wants) only when the slot's credit
  * covers the replacement's own notice; otherwise on-demand, which cannot run the slot ahead.
  */
-export function replacementCredit(input: { creditMs: number; lifecycle: 'spot' | 'on-demand' } & SlotLedgerOptions): { lifecycle: 'spot' | 'on-demand'; tagCreditMs: number } {
+export function replacementCredit(input: { creditMs: number; lifecycle: 'spot' | 'on-demand' } & SlotLedgerOptions): {
+  lifecycle: 'spot' | 'on-demand';
+  tagCreditMs: number;
+} {
   // The tag is the credit either way: a spot holder's notice is owed in slotCreditMs, so a
   // spot launch that falls back to on-demand (no room anywhere) keeps its whole credit.
-  return { lifecycle: input.lifecycle === 'spot' && input.creditMs >= exitCostMs(input) ? 'spot' : 'on-demand', tagCreditMs: input.creditMs };
+  return {
+    lifecycle: input.lifecycle === 'spot' && input.creditMs >= exitCostMs(input) ? 'spot' : 'on-demand',
+    tagCreditMs: input.creditMs,
+  };
 }

@@ -16,11 +16,14 @@ test('a portless workload resolves with its kind and travels in user data; an HT
 });
 
 test('a portless workload with a port or health path is refused, naming the field', () => {
-  assert.throws(() => validateCluster({ ...base, workload: { kind: 'portless', command: ['w'], port: 9000, healthPath: '/h' } }), (error: Error) => {
-    assert.match(error.message, /workload\.port: is set, but a portless workload listens on no port/);
-    assert.match(error.message, /workload\.healthPath: is set/);
-    assert.match(error.message, /remove port, or drop kind: "portless"/);
-    return true;
-  });
+  assert.throws(
+    () => validateCluster({ ...base, workload: { kind: 'portless', command: ['w'], port: 9000, healthPath: '/h' } }),
+    (error: Error) => {
+      assert.match(error.message, /workload\.port: is set, but a portless workload listens on no port/);
+      assert.match(error.message, /workload\.healthPath: is set/);
+      assert.match(error.message, /remove port, or drop kind: "portless"/);
+      return true;
+    },
+  );
   assert.throws(() => validateCluster({ ...base, workload: { kind: 'tcp', command: ['w'] } }), /workload\.kind/);
 });

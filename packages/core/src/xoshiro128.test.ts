@@ -6,7 +6,7 @@ test('xoshiro128** from seed 42 gives the same sequence everywhere (sim runs and
   const s = xoshiro128Words(42);
   const out = Array.from({ length: 4 }, () => xoshiro128Next(s));
   // Pinned: a change here changes every seeded simulation and every resumed CMA-ES run.
-  assert.deepEqual(out, [2837322924, 544945897, 479756282, 3500138142], "the values of the original sim generator");
+  assert.deepEqual(out, [2837322924, 544945897, 479756282, 3500138142], 'the values of the original sim generator');
   assert.ok(out.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff));
 });
 

@@ -17,7 +17,8 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json',
 };
-const PAGE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
+const PAGE_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
 /** The sign-in form is plain HTML: nothing to load, nothing to run. */
 const FORM_CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'";
 const MAX_FORM_BYTES = 4096;
@@ -107,7 +108,9 @@ export class DashboardHandler {
       loginTokenTtlMs: options.loginTokenTtlMs ?? 900_000,
       secretForm: options.secretForm ?? false,
       maxSessions: options.maxSessions ?? 1000,
-      signInHint: options.signInHint ?? 'open the link `synkti dashboard` printed (each link works once), or send the cluster secret as a Bearer token',
+      signInHint:
+        options.signInHint ??
+        'open the link `synkti dashboard` printed (each link works once), or send the cluster secret as a Bearer token',
       assetsDir: options.assetsDir ?? DASHBOARD_ASSETS_DIR,
     };
   }
@@ -151,7 +154,9 @@ export class DashboardHandler {
     if (req.method === 'POST' && path === '/login-link') {
       req.resume();
       if (!this.bearer(req)) return this.unauthorized(res);
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ loginPath: this.loginPath() }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ loginPath: this.loginPath() }));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -163,7 +168,9 @@ export class DashboardHandler {
     if (!this.authorized(req)) return this.unauthorized(res);
     if (path === '/events') return this.events(req, res);
     if (path === '/api/snapshot') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(this.aggregator.snapshot() ?? null));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(this.aggregator.snapshot() ?? null));
       return;
     }
     return this.asset(path === '/' ? '/index.html' : path, res);
@@ -182,11 +189,18 @@ export class DashboardHandler {
 
   private unauthorized(res: ServerResponse, message?: string): void {
     if (this.options.secretForm) {
-      res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': FORM_CSP, 'www-authenticate': 'Bearer realm="synkti"' })
+      res
+        .writeHead(401, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': FORM_CSP,
+          'www-authenticate': 'Bearer realm="synkti"',
+        })
         .end(signInPage(this.basePath, message));
       return;
     }
-    res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer realm="synkti"' })
+    res
+      .writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer realm="synkti"' })
       .end(`not signed in: ${this.options.signInHint}\n`);
   }
 
@@ -198,11 +212,13 @@ export class DashboardHandler {
       if (this.sessions.size <= this.options.maxSessions) break;
       this.sessions.delete(old);
     }
-    res.writeHead(303, {
-      location: `${this.basePath}/`,
-      'set-cookie': `${this.cookieName}=${session}; HttpOnly; SameSite=Strict; Path=${this.basePath}/`,
-      'cache-control': 'no-store',
-    }).end();
+    res
+      .writeHead(303, {
+        location: `${this.basePath}/`,
+        'set-cookie': `${this.cookieName}=${session}; HttpOnly; SameSite=Strict; Path=${this.basePath}/`,
+        'cache-control': 'no-store',
+      })
+      .end();
   }
 
   private linkLogin(url: URL, res: ServerResponse): void {
@@ -211,8 +227,11 @@ export class DashboardHandler {
     this.loginTokens.delete(token);
     for (const [t, exp] of this.loginTokens) if (exp < Date.now()) this.loginTokens.delete(t);
     if (expires === undefined || expires < Date.now()) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
-        .end(`this login link was already used or has expired: ${this.options.secretForm ? `sign in at ${this.basePath}/ with the cluster secret` : 'run `synkti dashboard` again for a new one'}\n`);
+      res
+        .writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(
+          `this login link was already used or has expired: ${this.options.secretForm ? `sign in at ${this.basePath}/ with the cluster secret` : 'run `synkti dashboard` again for a new one'}\n`,
+        );
       return;
     }
     this.startSession(res);
@@ -242,16 +261,23 @@ export class DashboardHandler {
       body = await readFile(file);
     } catch {
       const missingBuild = pathname === '/index.html';
-      res.writeHead(missingBuild ? 500 : 404, { 'content-type': 'text/plain' })
-        .end(missingBuild ? `the dashboard page is not built (${file} is missing): run \`npm run build -w @synkti/dashboard\`\n` : 'not found\n');
+      res
+        .writeHead(missingBuild ? 500 : 404, { 'content-type': 'text/plain' })
+        .end(
+          missingBuild
+            ? `the dashboard page is not built (${file} is missing): run \`npm run build -w @synkti/dashboard\`\n`
+            : 'not found\n',
+        );
       return;
     }
-    res.writeHead(200, {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      // Vite names assets by content hash: they never change; the page itself always may.
-      'cache-control': pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-store',
-      'content-security-policy': PAGE_CSP,
-    }).end(body);
+    res
+      .writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        // Vite names assets by content hash: they never change; the page itself always may.
+        'cache-control': pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-store',
+        'content-security-policy': PAGE_CSP,
+      })
+      .end(body);
   }
 
   /** One SSE stream: the current snapshot at once, then at most one per pushIntervalMs. */

@@ -14,7 +14,17 @@ import { TrafficWindow } from './traffic-window.ts';
 const SECRET = 'a'.repeat(64);
 
 function record(id: string, extra: Partial<InstanceRecord> = {}): InstanceRecord {
-  return { id, state: 'running', privateIp: '127.0.0.1', instanceType: 'local.small', zone: 'local-a', lifecycle: 'spot', launchedAt: 1, tags: { SynktiCluster: 'demo', SynktiRole: 'worker' }, ...extra };
+  return {
+    id,
+    state: 'running',
+    privateIp: '127.0.0.1',
+    instanceType: 'local.small',
+    zone: 'local-a',
+    lifecycle: 'spot',
+    launchedAt: 1,
+    tags: { SynktiCluster: 'demo', SynktiRole: 'worker' },
+    ...extra,
+  };
 }
 
 function status(id: string, state = 'ready'): AgentStatusView {
@@ -42,7 +52,7 @@ describe('metrics', () => {
     assert.equal(c.requests, 100);
     assert.equal(c.errors, 5);
     // rank 99 of 100 falls in (0.01, 0.1]: 0.01 + 0.09 * (49/50)
-    assert.ok(Math.abs(histogramQuantile(0.99, c.buckets)! - (0.01 + 0.09 * 49 / 50)) < 1e-9);
+    assert.ok(Math.abs(histogramQuantile(0.99, c.buckets)! - (0.01 + (0.09 * 49) / 50)) < 1e-9);
     assert.equal(routerCounters(parsePrometheusText('synkti_agent_state{state="ready"} 1')), undefined, 'no router: no traffic');
     assert.equal(histogramQuantile(0.99, new Map()), undefined);
   });
@@ -50,9 +60,21 @@ describe('metrics', () => {
   test('fleet rates from per-router deltas survive a router leaving and a counter reset', () => {
     const w = new TrafficWindow({ windowMs: 10_000 });
     const c = (r: number, e: number) => routerCounters(parsePrometheusText(metricsText(r, e, r)))!;
-    w.observe(0, new Map([['a', c(1000, 0)], ['b', c(500, 0)]]));
+    w.observe(
+      0,
+      new Map([
+        ['a', c(1000, 0)],
+        ['b', c(500, 0)],
+      ]),
+    );
     assert.equal(w.stats().requestsPerSecond, undefined, 'one round: no rate yet');
-    w.observe(1000, new Map([['a', c(1100, 10)], ['b', c(600, 0)]]));
+    w.observe(
+      1000,
+      new Map([
+        ['a', c(1100, 10)],
+        ['b', c(600, 0)],
+      ]),
+    );
     let s = w.stats();
     assert.equal(s.requestsPerSecond, 200);
     assert.equal(s.errorRate, 10 / 200);
@@ -60,11 +82,18 @@ describe('metrics', () => {
     s = w.stats();
     assert.equal(s.requestsPerSecond, (200 + 50) / 2);
     assert.equal(s.routers, 1);
-    assert.deepEqual(s.series.map((p) => p.rps), [200, 50]);
+    assert.deepEqual(
+      s.series.map((p) => p.rps),
+      [200, 50],
+    );
   });
 
   test('cost rate: spot vs on-demand from the price table', () => {
-    const c = costRate([{ instanceType: 'local.small', lifecycle: 'spot' }, { instanceType: 'local.small', lifecycle: 'on-demand' }, { instanceType: 'x.unknown', lifecycle: 'spot' }]);
+    const c = costRate([
+      { instanceType: 'local.small', lifecycle: 'spot' },
+      { instanceType: 'local.small', lifecycle: 'on-demand' },
+      { instanceType: 'x.unknown', lifecycle: 'spot' },
+    ]);
     // local.small is priced as t3.medium: $0.0416 on demand, 65% less on spot.
     assert.ok(Math.abs(c.usdPerHour - (0.0416 * 0.35 + 0.0416)) < 1e-9);
     assert.ok(Math.abs(c.onDemandUsdPerHour - 0.0832) < 1e-9);
@@ -76,12 +105,29 @@ describe('metrics', () => {
 describe('timeline', () => {
   test('notice, drain, replacement, preemption and crash, each once', () => {
     const t = new TimelineTracker();
-    const obs = (r: InstanceRecord, s?: AgentStatusView, notice?: { action: 'terminate'; time: number }): NodeObservation => ({ record: r, status: s, notice });
-    const first = t.observe(0, [obs(record('i-a'), status('i-a')), obs(record('i-b'), status('i-b')), obs(record('i-old', { state: 'terminated' }))]);
-    assert.deepEqual(first.map((e) => e.kind), ['watch']);
+    const obs = (r: InstanceRecord, s?: AgentStatusView, notice?: { action: 'terminate'; time: number }): NodeObservation => ({
+      record: r,
+      status: s,
+      notice,
+    });
+    const first = t.observe(0, [
+      obs(record('i-a'), status('i-a')),
+      obs(record('i-b'), status('i-b')),
+      obs(record('i-old', { state: 'terminated' })),
+    ]);
+    assert.deepEqual(
+      first.map((e) => e.kind),
+      ['watch'],
+    );
     assert.match(first[0]!.text, /watching 2 node/);
-    const notice = t.observe(1000, [obs(record('i-a'), status('i-a'), { action: 'terminate', time: 6000 }), obs(record('i-b'), status('i-b'))]);
-    assert.deepEqual(notice.map((e) => [e.kind, e.node]), [['notice', 'i-a']]);
+    const notice = t.observe(1000, [
+      obs(record('i-a'), status('i-a'), { action: 'terminate', time: 6000 }),
+      obs(record('i-b'), status('i-b')),
+    ]);
+    assert.deepEqual(
+      notice.map((e) => [e.kind, e.node]),
+      [['notice', 'i-a']],
+    );
     assert.match(notice[0]!.text, /reclaimed in 5\.0s/);
     const drain = t.observe(2000, [
       obs(record('i-a'), status('i-a', 'draining'), { action: 'terminate', time: 6000 }),
@@ -94,17 +140,38 @@ describe('timeline', () => {
       obs(record('i-b', { state: 'terminated', stateReason: 'Server.InternalError' })),
       obs(record('i-c', { tags: { SynktiReplaces: 'i-a' } }), status('i-c')),
     ]);
-    assert.deepEqual(end.map((e) => [e.kind, e.node]), [['preemption', 'i-a'], ['crash', 'i-b'], ['ready', 'i-c']]);
-    assert.deepEqual(t.observe(8000, [obs(record('i-c'), status('i-c'))]).map((e) => e.kind), [], 'nothing twice; vanished ended nodes are not reported again');
+    assert.deepEqual(
+      end.map((e) => [e.kind, e.node]),
+      [
+        ['preemption', 'i-a'],
+        ['crash', 'i-b'],
+        ['ready', 'i-c'],
+      ],
+    );
+    assert.deepEqual(
+      t.observe(8000, [obs(record('i-c'), status('i-c'))]).map((e) => e.kind),
+      [],
+      'nothing twice; vanished ended nodes are not reported again',
+    );
   });
 
   test('an agent that stops answering: unreachable, unless it had a notice (it drained and left)', () => {
     const t = new TimelineTracker();
-    const obs = (r: InstanceRecord, s?: AgentStatusView, notice?: { action: 'terminate'; time: number }): NodeObservation => ({ record: r, status: s, notice });
+    const obs = (r: InstanceRecord, s?: AgentStatusView, notice?: { action: 'terminate'; time: number }): NodeObservation => ({
+      record: r,
+      status: s,
+      notice,
+    });
     t.observe(0, [obs(record('i-a'), status('i-a')), obs(record('i-b'), status('i-b'))]);
     t.observe(500, [obs(record('i-a'), status('i-a')), obs(record('i-b'), status('i-b'), { action: 'terminate', time: 5000 })]);
     const quiet = t.observe(1000, [obs(record('i-a')), obs(record('i-b'), undefined, { action: 'terminate', time: 5000 })]);
-    assert.deepEqual(quiet.map((e) => [e.kind, e.node]), [['unreachable', 'i-a'], ['drain', 'i-b']]);
+    assert.deepEqual(
+      quiet.map((e) => [e.kind, e.node]),
+      [
+        ['unreachable', 'i-a'],
+        ['drain', 'i-b'],
+      ],
+    );
   });
 });
 
@@ -113,14 +180,27 @@ class FakeSource implements FleetSource {
   provider = 'local';
   records = [record('i-1'), record('i-2'), record('i-3')];
   requests = 0;
-  async instances(): Promise<InstanceRecord[]> { return this.records; }
-  async status(r: InstanceRecord): Promise<AgentStatusView | undefined> { return status(r.id); }
+  async instances(): Promise<InstanceRecord[]> {
+    return this.records;
+  }
+  async status(r: InstanceRecord): Promise<AgentStatusView | undefined> {
+    return status(r.id);
+  }
   async metrics(): Promise<string | undefined> {
     this.requests += 10;
     return metricsText(this.requests, 0, this.requests);
   }
-  async batch() { return { run: 'r1', metrics: { generation: 3, queueDepth: 7, queueInFlight: 2, queueDeadLettered: 1, workers: 2 } }; }
-  async pipelines() { return { backend: 'sqlite', jobs: { running: 2, done: 5, failed: 1, cancelled: 0 }, tasks: { pending: 1, ready: 3, running: 2 }, windowMs: 86_400_000 }; }
+  async batch() {
+    return { run: 'r1', metrics: { generation: 3, queueDepth: 7, queueInFlight: 2, queueDeadLettered: 1, workers: 2 } };
+  }
+  async pipelines() {
+    return {
+      backend: 'sqlite',
+      jobs: { running: 2, done: 5, failed: 1, cancelled: 0 },
+      tasks: { pending: 1, ready: 3, running: 2 },
+      windowMs: 86_400_000,
+    };
+  }
 }
 
 test('a big fleet is asked a few agents at a time', async () => {
@@ -133,7 +213,8 @@ test('a big fleet is asked a few agents at a time', async () => {
     return value;
   };
   const source: FleetSource = {
-    cluster: 'big', provider: 'local',
+    cluster: 'big',
+    provider: 'local',
     instances: async () => Array.from({ length: 40 }, (_, i) => record(`i-${String(i).padStart(2, '0')}`)),
     status: (r) => slow(status(r.id)),
     metrics: () => slow(undefined),
@@ -144,21 +225,33 @@ test('a big fleet is asked a few agents at a time', async () => {
   assert.ok(most <= 4 * 2, `at most 4 nodes (2 calls each) at once, saw ${most} calls`);
 });
 
-interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     request(url, { headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
+      res.on('data', (d: string) => {
+        body += d;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
 /** Reads the SSE stream for `ms`, returning the snapshots received. */
-function readEvents(url: string, headers: Record<string, string>, ms: number): Promise<{ status: number; contentType: string | undefined; snapshots: DashboardSnapshot[] }> {
+function readEvents(
+  url: string,
+  headers: Record<string, string>,
+  ms: number,
+): Promise<{ status: number; contentType: string | undefined; snapshots: DashboardSnapshot[] }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (res) => {
       let buffer = '';
@@ -174,9 +267,14 @@ function readEvents(url: string, headers: Record<string, string>, ms: number): P
           if (frame.includes('event: snapshot') && data) snapshots.push(JSON.parse(data.slice(6)) as DashboardSnapshot);
         }
       });
-      setTimeout(() => { req.destroy(); resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], snapshots }); }, ms);
+      setTimeout(() => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], snapshots });
+      }, ms);
     });
-    req.on('error', (e) => { if (!req.destroyed) reject(e); });
+    req.on('error', (e) => {
+      if (!req.destroyed) reject(e);
+    });
     req.end();
   });
 }
@@ -219,7 +317,10 @@ describe('dashboard server', () => {
     const js = await get(`${url}${script}`, { cookie: session });
     assert.equal(js.status, 200);
     assert.match(String(js.headers['content-type']), /javascript/);
-    assert.ok(!/https?:\/\/(?!127\.0\.0\.1)[a-z]/i.test(page.body.replace(/http:\/\/www\.w3\.org\/[^"]+/g, '')), 'no CDN: nothing loaded from elsewhere');
+    assert.ok(
+      !/https?:\/\/(?!127\.0\.0\.1)[a-z]/i.test(page.body.replace(/http:\/\/www\.w3\.org\/[^"]+/g, '')),
+      'no CDN: nothing loaded from elsewhere',
+    );
     assert.equal((await get(`${url}/api/snapshot`, { authorization: `Bearer ${SECRET}` })).status, 200);
     assert.equal((await get(`${url}/../../etc/passwd`, { cookie: session })).status, 404);
     // DNS rebinding: a page on another origin resolving to 127.0.0.1 sends its own Host.
@@ -235,8 +336,15 @@ describe('dashboard server', () => {
     for (let i = 1; i < snapshots.length; i++) assert.ok(snapshots[i]!.at - snapshots[i - 1]!.at >= 400, 'pushes are spaced');
     const last = snapshots.at(-1)!;
     assert.equal(last.cluster, 'demo');
-    assert.deepEqual(last.nodes.map((n) => [n.id, n.state, n.role]), [['i-1', 'ready', 'worker'], ['i-2', 'ready', 'worker'], ['i-3', 'ready', 'worker']]);
-    assert.ok(last.traffic.requestsPerSecond! > 0, 'requests/s from the routers\' counters');
+    assert.deepEqual(
+      last.nodes.map((n) => [n.id, n.state, n.role]),
+      [
+        ['i-1', 'ready', 'worker'],
+        ['i-2', 'ready', 'worker'],
+        ['i-3', 'ready', 'worker'],
+      ],
+    );
+    assert.ok(last.traffic.requestsPerSecond! > 0, "requests/s from the routers' counters");
     assert.equal(last.traffic.errorRate, 0);
     assert.equal(last.batch?.queueDepth, 7);
     assert.equal(last.batch?.queueDeadLettered, 1);

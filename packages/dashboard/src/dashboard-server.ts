@@ -44,7 +44,7 @@ export class DashboardServer {
     const host = options.host ?? '127.0.0.1';
     if (!LOOPBACK.has(host)) {
       throw new SynktiError('E_DASHBOARD_HOST', `the dashboard listens on loopback only, not ${host}`, {
-        hint: 'reach a remote dashboard through an SSH or SSM port forward to 127.0.0.1, or open a node agent\'s /dashboard/',
+        hint: "reach a remote dashboard through an SSH or SSM port forward to 127.0.0.1, or open a node agent's /dashboard/",
       });
     }
     this.host = host;
@@ -79,9 +79,14 @@ export class DashboardServer {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new SynktiError('E_DASHBOARD_LISTEN', `cannot listen on ${this.host}:${this.requestedPort}: ${error.code ?? error.message}`, {
-        cause: error, hint: error.code === 'EADDRINUSE' ? 'pick another --port, or --port 0 for a free one' : undefined,
-      })));
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new SynktiError('E_DASHBOARD_LISTEN', `cannot listen on ${this.host}:${this.requestedPort}: ${error.code ?? error.message}`, {
+            cause: error,
+            hint: error.code === 'EADDRINUSE' ? 'pick another --port, or --port 0 for a free one' : undefined,
+          }),
+        ),
+      );
       server.listen(this.requestedPort, this.host, () => resolve());
     });
     this.server = server;

@@ -21,26 +21,41 @@ function files(dir: string): Map<string, string> {
 }
 
 // The page is served from the committed dist/ (no build at install): it must be what web/ builds to.
-test('the committed dist/ is the build of web/ (run `npm run build -w @synkti/dashboard` after editing web/)', { timeout: 60_000 }, async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'synkti-dashboard-build-'));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const { build } = await import('vite');
-  await build({
-    configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
-    logLevel: 'silent',
-    build: { outDir: out, emptyOutDir: true },
-  });
-  const built = files(out);
-  const committed = files(DASHBOARD_ASSETS_DIR);
-  assert.deepEqual([...committed.keys()].sort(), [...built.keys()].sort(), 'same files (Vite names them by content hash)');
-  for (const [name, text] of built) assert.equal(committed.get(name), text, `${name} is current`);
-});
+test(
+  'the committed dist/ is the build of web/ (run `npm run build -w @synkti/dashboard` after editing web/)',
+  { timeout: 60_000 },
+  async (t) => {
+    const out = mkdtempSync(join(tmpdir(), 'synkti-dashboard-build-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
+    const { build } = await import('vite');
+    await build({
+      configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
+      logLevel: 'silent',
+      build: { outDir: out, emptyOutDir: true },
+    });
+    const built = files(out);
+    const committed = files(DASHBOARD_ASSETS_DIR);
+    assert.deepEqual([...committed.keys()].sort(), [...built.keys()].sort(), 'same files (Vite names them by content hash)');
+    for (const [name, text] of built) assert.equal(committed.get(name), text, `${name} is current`);
+  },
+);
 
 // Being on disk is not enough: a clean clone has only what git tracks (a repo-wide dist/
 // ignore once left the rebuilt bundle out of a commit, and agents answered 404).
-test('every file of dist/ is tracked by git', { skip: !existsSync(fileURLToPath(new URL('../../../.git', import.meta.url))) && 'not a git checkout' }, () => {
-  const onDisk = [...files(DASHBOARD_ASSETS_DIR).keys()].map((name) => join(relative(fileURLToPath(new URL('../../../', import.meta.url)), DASHBOARD_ASSETS_DIR), name)).sort();
-  const tracked = execFileSync('git', ['ls-files', '--', ...onDisk], { cwd: fileURLToPath(new URL('../../../', import.meta.url)), encoding: 'utf8' })
-    .split('\n').filter((line) => line !== '').sort();
-  assert.deepEqual(tracked, onDisk, 'git add packages/dashboard/dist (and check .gitignore)');
-});
+test(
+  'every file of dist/ is tracked by git',
+  { skip: !existsSync(fileURLToPath(new URL('../../../.git', import.meta.url))) && 'not a git checkout' },
+  () => {
+    const onDisk = [...files(DASHBOARD_ASSETS_DIR).keys()]
+      .map((name) => join(relative(fileURLToPath(new URL('../../../', import.meta.url)), DASHBOARD_ASSETS_DIR), name))
+      .sort();
+    const tracked = execFileSync('git', ['ls-files', '--', ...onDisk], {
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((line) => line !== '')
+      .sort();
+    assert.deepEqual(tracked, onDisk, 'git add packages/dashboard/dist (and check .gitignore)');
+  },
+);

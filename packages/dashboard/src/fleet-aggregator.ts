@@ -97,7 +97,9 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
 
   /** One round now (tests call it directly instead of start()). */
   refresh(): Promise<void> {
-    this.inRound ??= this.round().finally(() => { this.inRound = undefined; });
+    this.inRound ??= this.round().finally(() => {
+      this.inRound = undefined;
+    });
     return this.inRound;
   }
 
@@ -127,16 +129,20 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
         if (!isLiveInstance(record)) return { o: { record, status: undefined, notice: undefined }, metrics: undefined };
         const [status, notice, metrics] = await Promise.all([
           this.source.status(record).catch(() => undefined),
-          record.lifecycle === 'spot' && this.source.notice ? this.source.notice(record).catch(() => undefined) : Promise.resolve(undefined),
+          record.lifecycle === 'spot' && this.source.notice
+            ? this.source.notice(record).catch(() => undefined)
+            : Promise.resolve(undefined),
           this.source.metrics(record).catch(() => undefined),
         ]);
         return { o: { record, status, notice }, metrics };
       }),
       this.source.batch ? this.source.batch().catch(() => undefined) : Promise.resolve(undefined),
-      this.source.pipelines ? this.source.pipelines().catch((error: unknown) => {
-        warnings.push(`cannot count pipeline jobs: ${(error as Error).message}`);
-        return undefined;
-      }) : Promise.resolve(undefined),
+      this.source.pipelines
+        ? this.source.pipelines().catch((error: unknown) => {
+            warnings.push(`cannot count pipeline jobs: ${(error as Error).message}`);
+            return undefined;
+          })
+        : Promise.resolve(undefined),
     ]);
     const observed = looks.map((l) => l.o);
     const metrics = looks.filter((l) => isLiveInstance(l.o.record)).map((l) => [l.o.record.id, l.metrics] as const);
@@ -191,7 +197,12 @@ export class FleetAggregator extends EventEmitter<FleetAggregatorEvents> {
   }
 }
 
-function toNode(record: InstanceRecord, o: NodeObservation | undefined, noticeDeadline: number | undefined, lastAgentState: string | undefined): DashboardNode {
+function toNode(
+  record: InstanceRecord,
+  o: NodeObservation | undefined,
+  noticeDeadline: number | undefined,
+  lastAgentState: string | undefined,
+): DashboardNode {
   const status = o?.status;
   const left = lastAgentState === 'draining' || lastAgentState === 'stopped';
   return {

@@ -6,9 +6,10 @@ import type { PipelineStats } from './snapshot.ts';
  * What the dashboard reads of an agent's GET /status: a part of @synkti/core/contracts
  * AgentStatus (sources parse the body with parseAgentStatus, never cast it).
  */
-export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state' | 'uptimeMs' | 'load'> & Partial<Pick<AgentStatus, 'generation' | 'autoscale'>> & {
-  members: Pick<AgentStatusMember, 'id' | 'state'>[];
-};
+export type AgentStatusView = Pick<AgentStatus, 'id' | 'role' | 'zone' | 'state' | 'uptimeMs' | 'load'> &
+  Partial<Pick<AgentStatus, 'generation' | 'autoscale'>> & {
+    members: Pick<AgentStatusMember, 'id' | 'state'>[];
+  };
 
 /** When an instance launched, got its spot notice and ended, as the provider keeps it. */
 export interface InstanceLifeTimes {

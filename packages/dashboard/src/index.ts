@@ -6,4 +6,13 @@ export { TimelineTracker, isLiveInstance, type NodeObservation } from './timelin
 export { TrafficWindow, type TrafficWindowOptions } from './traffic-window.ts';
 export { parsePrometheusText, routerCounters, histogramQuantile, type PromSample, type RouterCounters } from './prometheus-text.ts';
 export { DASHBOARD_PRICES, costRate, type InstancePrice, type CostRate } from './price-table.ts';
-export type { DashboardSnapshot, DashboardNode, TimelineEvent, TimelineKind, TrafficStats, BatchStats, PipelineStats, CostStats } from './snapshot.ts';
+export type {
+  DashboardSnapshot,
+  DashboardNode,
+  TimelineEvent,
+  TimelineKind,
+  TrafficStats,
+  BatchStats,
+  PipelineStats,
+  CostStats,
+} from './snapshot.ts';

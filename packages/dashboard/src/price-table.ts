@@ -38,7 +38,10 @@ export interface CostRate {
   unpriced: string[];
 }
 
-export function costRate(nodes: readonly { instanceType: string; lifecycle: string }[], prices: Readonly<Record<string, InstancePrice>> = DASHBOARD_PRICES): CostRate {
+export function costRate(
+  nodes: readonly { instanceType: string; lifecycle: string }[],
+  prices: Readonly<Record<string, InstancePrice>> = DASHBOARD_PRICES,
+): CostRate {
   let usdPerHour = 0;
   let onDemandUsdPerHour = 0;
   const unpriced = new Set<string>();
@@ -51,5 +54,10 @@ export function costRate(nodes: readonly { instanceType: string; lifecycle: stri
     onDemandUsdPerHour += price.onDemandUsdPerHour;
     usdPerHour += node.lifecycle === 'spot' ? price.spotUsdPerHour : price.onDemandUsdPerHour;
   }
-  return { usdPerHour, onDemandUsdPerHour, savings: onDemandUsdPerHour > 0 ? 1 - usdPerHour / onDemandUsdPerHour : 0, unpriced: [...unpriced].sort() };
+  return {
+    usdPerHour,
+    onDemandUsdPerHour,
+    savings: onDemandUsdPerHour > 0 ? 1 - usdPerHour / onDemandUsdPerHour : 0,
+    unpriced: [...unpriced].sort(),
+  };
 }

@@ -55,7 +55,8 @@ export interface DashboardNode {
   members: number | undefined;
 }
 
-export type TimelineKind = 'watch' | 'launch' | 'replacement' | 'ready' | 'notice' | 'drain' | 'preemption' | 'crash' | 'stopped' | 'unreachable';
+export type TimelineKind =
+  'watch' | 'launch' | 'replacement' | 'ready' | 'notice' | 'drain' | 'preemption' | 'crash' | 'stopped' | 'unreachable';
 
 export interface TimelineEvent {
   /** Increasing per server, so the page can key entries. */

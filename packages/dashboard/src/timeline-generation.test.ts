@@ -6,7 +6,16 @@ import { TimelineTracker } from './timeline.ts';
 import type { AgentStatusView } from './fleet-source.ts';
 
 function record(id: string, tags: Record<string, string> = {}): InstanceRecord {
-  return { id, state: 'running', privateIp: '127.0.0.1', instanceType: 'local.small', zone: 'local-a', lifecycle: 'spot', launchedAt: 0, tags: { [TAG_CLUSTER]: 'c', ...tags } };
+  return {
+    id,
+    state: 'running',
+    privateIp: '127.0.0.1',
+    instanceType: 'local.small',
+    zone: 'local-a',
+    lifecycle: 'spot',
+    launchedAt: 0,
+    tags: { [TAG_CLUSTER]: 'c', ...tags },
+  };
 }
 
 function status(id: string, state: string, generation?: string): AgentStatusView {

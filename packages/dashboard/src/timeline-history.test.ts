@@ -9,7 +9,17 @@ const NOW = 1_800_000_000_000;
 const MIN = 60_000;
 
 function record(id: string, state: InstanceRecord['state'], launchedAt: number, extra: Partial<InstanceRecord> = {}): InstanceRecord {
-  return { id, state, privateIp: '127.0.0.1', instanceType: 'local.small', zone: 'local-a', lifecycle: 'spot', launchedAt, tags: { [TAG_CLUSTER]: 'c' }, ...extra };
+  return {
+    id,
+    state,
+    privateIp: '127.0.0.1',
+    instanceType: 'local.small',
+    zone: 'local-a',
+    lifecycle: 'spot',
+    launchedAt,
+    tags: { [TAG_CLUSTER]: 'c' },
+    ...extra,
+  };
 }
 
 test('a dashboard opened after a preemption shows it: the fleet history is on the timeline from the first snapshot, once', async () => {
@@ -33,7 +43,10 @@ test('a dashboard opened after a preemption shows it: the fleet history is on th
     instances: async () => records,
     status: async () => undefined,
     metrics: async () => undefined,
-    lifeTimes: async () => { reads++; return lifeTimes; },
+    lifeTimes: async () => {
+      reads++;
+      return lifeTimes;
+    },
   };
   const aggregator = new FleetAggregator({ source, clock: () => NOW, intervalMs: 60_000 });
   try {
@@ -41,12 +54,18 @@ test('a dashboard opened after a preemption shows it: the fleet history is on th
     await aggregator.refresh();
     const timeline = aggregator.snapshot()!.timeline;
     const told = timeline.map((e) => `${e.kind} ${e.node} ${(e.at - NOW) / MIN}`);
-    assert.deepEqual(told, [
-      'launch i-a -30', 'launch i-b -30', 'replacement i-c -9', 'preemption i-b -8', 'watch  0',
-    ], 'oldest first, within the last hour (i-old is older), no other cluster, each once after two rounds');
+    assert.deepEqual(
+      told,
+      ['launch i-a -30', 'launch i-b -30', 'replacement i-c -9', 'preemption i-b -8', 'watch  0'],
+      'oldest first, within the last hour (i-old is older), no other cluster, each once after two rounds',
+    );
     assert.match(timeline.find((e) => e.kind === 'preemption')!.text, /i-b preempted/);
     assert.equal(reads, 1, 'the history is read once, when the dashboard opens');
-    assert.deepEqual(timeline.map((e) => e.seq), [...timeline.map((e) => e.seq)].sort((a, b) => a - b), 'seq increases');
+    assert.deepEqual(
+      timeline.map((e) => e.seq),
+      [...timeline.map((e) => e.seq)].sort((a, b) => a - b),
+      'seq increases',
+    );
   } finally {
     aggregator.stop();
   }

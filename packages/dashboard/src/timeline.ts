@@ -50,9 +50,16 @@ export class TimelineTracker {
       const id = record.id;
       if (life.launchedAt >= since) {
         const replaces = record.tags[TAG_REPLACES];
-        past.push(replaces
-          ? { at: life.launchedAt, kind: 'replacement', node: id, text: `${id} launched to replace ${replaces}` }
-          : { at: life.launchedAt, kind: 'launch', node: id, text: `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})${launchGeneration(record)}` });
+        past.push(
+          replaces
+            ? { at: life.launchedAt, kind: 'replacement', node: id, text: `${id} launched to replace ${replaces}` }
+            : {
+                at: life.launchedAt,
+                kind: 'launch',
+                node: id,
+                text: `${id} launched (${record.lifecycle} ${record.instanceType}, ${record.zone})${launchGeneration(record)}`,
+              },
+        );
       }
       // (A notice still running out on a live node is the first round's: it reads the notice itself.)
       if (life.terminatedAt !== null && life.terminatedAt >= since && !isLiveInstance(record)) {
@@ -95,7 +102,12 @@ export class TimelineTracker {
       }
       const agentState = status?.state;
       if (agentState !== undefined && agentState !== k.agentState) {
-        if (agentState === 'ready' && !first) emit('ready', id, `${id} ready (${status!.role}, ${status!.zone}${status!.generation ? `, generation ${status!.generation}` : ''})`);
+        if (agentState === 'ready' && !first)
+          emit(
+            'ready',
+            id,
+            `${id} ready (${status!.role}, ${status!.zone}${status!.generation ? `, generation ${status!.generation}` : ''})`,
+          );
         if (agentState === 'draining') emit('drain', id, `${id} draining: its peers stop routing to it`);
         k.agentState = agentState;
       } else if (agentState === undefined && record.state === 'running' && k.agentState === 'ready') {
@@ -128,7 +140,8 @@ function launchGeneration(record: InstanceRecord): string {
 }
 
 function emitEnd(record: InstanceRecord, emit: (kind: TimelineKind, node: string, text: string) => void): void {
-  if (record.stateReason === REASON_SPOT) emit('preemption', record.id, `${record.id} preempted: reclaimed by the cloud (spot interruption)`);
+  if (record.stateReason === REASON_SPOT)
+    emit('preemption', record.id, `${record.id} preempted: reclaimed by the cloud (spot interruption)`);
   else if (record.stateReason === REASON_CRASH) emit('crash', record.id, `${record.id} crashed (no notice)`);
   else if (record.stateReason === REASON_LEFT) emit('stopped', record.id, `${record.id} left the fleet`);
   else emit('stopped', record.id, `${record.id} ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`);

@@ -10,7 +10,11 @@ const $ = <T extends HTMLElement | SVGElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { text?: string; className?: string; attrs?: Record<string, string> } = {}, ...children: Node[]): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { text?: string; className?: string; attrs?: Record<string, string> } = {},
+  ...children: Node[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (props.text !== undefined) node.textContent = props.text;
   if (props.className) node.className = props.className;
@@ -38,9 +42,12 @@ function fixed(value: number | undefined, digits: number, suffix = ''): string {
 function renderNodes(nodes: DashboardNode[], now: number): void {
   const rows = nodes.map((n) => {
     const notes = el('td');
-    if (n.noticeDeadline !== undefined) notes.append(el('span', { className: 'note', text: `notice: reclaimed in ${duration(Math.max(0, n.noticeDeadline - now))}` }));
+    if (n.noticeDeadline !== undefined)
+      notes.append(el('span', { className: 'note', text: `notice: reclaimed in ${duration(Math.max(0, n.noticeDeadline - now))}` }));
     if (n.replaces) notes.append(el('span', { className: 'note replaces', text: ` replaces ${n.replaces}` }));
-    return el('tr', { attrs: { 'data-testid': 'node', 'data-node-id': n.id, 'data-state': n.state } },
+    return el(
+      'tr',
+      { attrs: { 'data-testid': 'node', 'data-node-id': n.id, 'data-state': n.state } },
       el('td', { className: 'id', text: n.id }),
       el('td', { text: n.role }),
       el('td', { text: n.zone }),
@@ -48,17 +55,28 @@ function renderNodes(nodes: DashboardNode[], now: number): void {
       el('td', { text: n.load === undefined ? '–' : String(n.load) }),
       el('td', { text: duration(n.uptimeMs) }),
       el('td', { text: `${n.lifecycle === 'spot' ? 'spot' : 'on-demand'} ${n.instanceType}` }),
-      notes);
+      notes,
+    );
   });
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { className: 'muted', text: 'no nodes running (start some with `synkti up`)', attrs: { colspan: '8' } })));
+  if (rows.length === 0)
+    rows.push(
+      el('tr', {}, el('td', { className: 'muted', text: 'no nodes running (start some with `synkti up`)', attrs: { colspan: '8' } })),
+    );
   $('nodes').replaceChildren(...rows);
 }
 
 function renderTimeline(events: TimelineEvent[]): void {
-  const items = [...events].reverse().map((e) => el('li', { attrs: { 'data-testid': 'timeline-event', 'data-kind': e.kind, 'data-node': e.node } },
-    el('time', { text: clock(e.at) }),
-    el('span', {}, el('span', { className: `badge k-${e.kind}`, text: e.kind })),
-    el('span', { text: e.text })));
+  const items = [...events]
+    .reverse()
+    .map((e) =>
+      el(
+        'li',
+        { attrs: { 'data-testid': 'timeline-event', 'data-kind': e.kind, 'data-node': e.node } },
+        el('time', { text: clock(e.at) }),
+        el('span', {}, el('span', { className: `badge k-${e.kind}`, text: e.kind })),
+        el('span', { text: e.text }),
+      ),
+    );
   $('timeline').replaceChildren(...items);
 }
 
@@ -76,12 +94,18 @@ function renderPipelines(p: PipelineStats | undefined): void {
   if (!p) return;
   $('pipeline-running').textContent = `${p.jobs.running} running`;
   const hours = Math.round(p.windowMs / 3_600_000);
-  const states = (['done', 'failed', 'cancelled'] as const).map((state) => el('span', {
-    className: `pl pl-${state}`, text: `${p.jobs[state]} ${state}`,
-    attrs: { 'data-testid': 'pipeline-state', 'data-state': state, 'data-count': String(p.jobs[state]) },
-  }));
+  const states = (['done', 'failed', 'cancelled'] as const).map((state) =>
+    el('span', {
+      className: `pl pl-${state}`,
+      text: `${p.jobs[state]} ${state}`,
+      attrs: { 'data-testid': 'pipeline-state', 'data-state': state, 'data-count': String(p.jobs[state]) },
+    }),
+  );
   const sub = $('pipeline-states');
-  sub.replaceChildren(...states.flatMap((span, i) => (i === 0 ? [span] : [document.createTextNode(' · '), span])), document.createTextNode(` (last ${hours} h)`));
+  sub.replaceChildren(
+    ...states.flatMap((span, i) => (i === 0 ? [span] : [document.createTextNode(' · '), span])),
+    document.createTextNode(` (last ${hours} h)`),
+  );
   $('pipeline-running').dataset.count = String(p.jobs.running);
   $('pipeline-tasks').textContent = `tasks: ${p.tasks.ready} ready · ${p.tasks.running} running · ${p.tasks.pending} waiting`;
 }
@@ -92,10 +116,14 @@ function renderAutoscale(pools: DashboardAutoscalePool[] | undefined, now: numbe
   tile.hidden = !pools || pools.length === 0;
   if (!pools || pools.length === 0) return;
   $('autoscale').textContent = pools.map((p) => `${p.current}/${p.desired}`).join(' · ');
-  $('autoscale-sub').textContent = pools.map((p) => {
-    const last = p.last ? `; last ${p.last.action} ${p.last.from}→${p.last.desired} ${duration(now - p.last.at)} ago (${p.last.reason})` : '; no action yet';
-    return `${p.pool} ${p.min}..${p.max}${last}`;
-  }).join(' · ');
+  $('autoscale-sub').textContent = pools
+    .map((p) => {
+      const last = p.last
+        ? `; last ${p.last.action} ${p.last.from}→${p.last.desired} ${duration(now - p.last.at)} ago (${p.last.reason})`
+        : '; no action yet';
+      return `${p.pool} ${p.min}..${p.max}${last}`;
+    })
+    .join(' · ');
 }
 
 function render(s: DashboardSnapshot): void {
@@ -112,29 +140,35 @@ function render(s: DashboardSnapshot): void {
   $('node-count').dataset.ready = String(ready);
   $('node-count').dataset.total = String(s.nodes.length);
   const draining = s.nodes.filter((n) => n.state === 'draining').length;
-  $('node-sub').textContent = [`${s.nodes.filter((n) => n.lifecycle === 'spot').length} spot`, draining ? `${draining} draining` : ''].filter(Boolean).join(' · ');
+  $('node-sub').textContent = [`${s.nodes.filter((n) => n.lifecycle === 'spot').length} spot`, draining ? `${draining} draining` : '']
+    .filter(Boolean)
+    .join(' · ');
 
   const t = s.traffic;
   $('rps').textContent = fixed(t.requestsPerSecond, 1);
   $('errors').textContent = t.errorRate === undefined ? '–' : `${(t.errorRate * 100).toFixed(2)}%`;
   $('errors').style.color = t.errorRate !== undefined && t.errorRate > 0.01 ? 'var(--bad)' : '';
-  $('p99').textContent = t.p99Seconds === undefined ? '–' : t.p99Seconds < 1 ? `${Math.round(t.p99Seconds * 1000)} ms` : `${t.p99Seconds.toFixed(2)} s`;
+  $('p99').textContent =
+    t.p99Seconds === undefined ? '–' : t.p99Seconds < 1 ? `${Math.round(t.p99Seconds * 1000)} ms` : `${t.p99Seconds.toFixed(2)} s`;
   $('routers').textContent = `${t.routers} router(s)`;
   $('window').textContent = `last ${Math.round(t.windowMs / 1000)} s`;
   renderSpark(t.series);
 
   $('cost').textContent = `$${s.cost.usdPerHour.toFixed(3)}/h`;
-  $('cost-sub').textContent = s.cost.onDemandUsdPerHour > 0
-    ? `on-demand $${s.cost.onDemandUsdPerHour.toFixed(3)}/h · saving ${(s.cost.savings * 100).toFixed(0)}%`
-    : 'nothing priced';
-  $('price-note').textContent = `Prices: ${s.cost.priceNote}${s.cost.unpriced.length ? `; not priced: ${s.cost.unpriced.join(', ')}` : ''}. Spot prices move; read the cost rate as an indication.`;
+  $('cost-sub').textContent =
+    s.cost.onDemandUsdPerHour > 0
+      ? `on-demand $${s.cost.onDemandUsdPerHour.toFixed(3)}/h · saving ${(s.cost.savings * 100).toFixed(0)}%`
+      : 'nothing priced';
+  $('price-note').textContent =
+    `Prices: ${s.cost.priceNote}${s.cost.unpriced.length ? `; not priced: ${s.cost.unpriced.join(', ')}` : ''}. Spot prices move; read the cost rate as an indication.`;
 
   const b = s.batch;
   $('batch-tile').hidden = b === undefined;
   if (b) {
     $('batch-run').textContent = b.run;
     $('batch').textContent = `${b.queueDepth ?? '–'} queued`;
-    $('batch-sub').textContent = `${b.queueInFlight ?? '–'} in flight · ${b.queueDeadLettered ?? '–'} dead-lettered · gen ${b.generation ?? '–'}`;
+    $('batch-sub').textContent =
+      `${b.queueInFlight ?? '–'} in flight · ${b.queueDeadLettered ?? '–'} dead-lettered · gen ${b.generation ?? '–'}`;
   }
   renderPipelines(s.pipelines);
   renderAutoscale(s.autoscale, s.at);

@@ -37,9 +37,13 @@ export function findPulumiCli(env: NodeJS.ProcessEnv = process.env): string | un
 export function requirePulumiCli(action: string, env: NodeJS.ProcessEnv = process.env): string {
   const cli = findPulumiCli(env);
   if (cli === undefined) {
-    throw new SynktiError('E_PULUMI_CLI_MISSING', `synkti infra ${action} needs the Pulumi CLI, which is not installed (not on PATH nor in ~/.pulumi/bin)`, {
-      hint: `install the Pulumi CLI (${PULUMI_INSTALL_URL}), then run this again; \`synkti infra audit\` works without it`,
-    });
+    throw new SynktiError(
+      'E_PULUMI_CLI_MISSING',
+      `synkti infra ${action} needs the Pulumi CLI, which is not installed (not on PATH nor in ~/.pulumi/bin)`,
+      {
+        hint: `install the Pulumi CLI (${PULUMI_INSTALL_URL}), then run this again; \`synkti infra audit\` works without it`,
+      },
+    );
   }
   return cli;
 }
@@ -98,7 +102,9 @@ export async function infraUp(o: InfraStackOptions): Promise<Record<string, unkn
   requirePulumiCli('up', o.env);
   const planFile = o.planFile ?? defaultPlanFile(o.stack);
   if (!existsSync(planFile)) {
-    throw new SynktiError('E_INFRA_NO_PLAN', `no saved plan at ${planFile}`, { hint: `run \`synkti infra preview --stack ${o.stack}\` first, review it, then \`synkti infra up\`` });
+    throw new SynktiError('E_INFRA_NO_PLAN', `no saved plan at ${planFile}`, {
+      hint: `run \`synkti infra preview --stack ${o.stack}\` first, review it, then \`synkti infra up\``,
+    });
   }
   const stack = await openStack(o, 'up');
   const result = await stack.up({ plan: planFile, onOutput: o.onOutput });

@@ -1,10 +1,39 @@
-export { SpotServeFleet, resolveServeArgs, serveWorkerPolicyStatements, ROUTER_HEALTH_PATH, ARTIFACTS_PREFIX, MODELS_PREFIX, DEFAULT_EXTRA_GPU_TYPES, DEFAULT_GPU_IMAGE } from './aws/spot-serve-fleet.ts';
-export type { SpotServeFleetArgs, SpotServeFleetTransform, ServeLoadBalancerArgs, ServeWorkerPolicyArgs, ServeWorkerReplacementArgs } from './aws/spot-serve-fleet.ts';
-export { SynktiNetwork, type SynktiNetworkArgs, type SynktiNetworkSource, type SynktiNetworkTransform, type NatLayout } from './aws/network.ts';
+export {
+  SpotServeFleet,
+  resolveServeArgs,
+  serveWorkerPolicyStatements,
+  ROUTER_HEALTH_PATH,
+  ARTIFACTS_PREFIX,
+  MODELS_PREFIX,
+  DEFAULT_EXTRA_GPU_TYPES,
+  DEFAULT_GPU_IMAGE,
+} from './aws/spot-serve-fleet.ts';
+export type {
+  SpotServeFleetArgs,
+  SpotServeFleetTransform,
+  ServeLoadBalancerArgs,
+  ServeWorkerPolicyArgs,
+  ServeWorkerReplacementArgs,
+} from './aws/spot-serve-fleet.ts';
+export {
+  SynktiNetwork,
+  type SynktiNetworkArgs,
+  type SynktiNetworkSource,
+  type SynktiNetworkTransform,
+  type NatLayout,
+} from './aws/network.ts';
 export { withTransform, type Transform } from './aws/transform.ts';
 export {
-  SpotBatchFleet, resolveBatchArgs, batchLifecycleRules, BATCH_METRIC_NAMESPACE, BATCH_METRIC_BACKLOG_PER_WORKER, BATCH_METRIC_BACKLOG,
-  BATCH_METRIC_DIMENSION, RUNS_PREFIX, QUEUE_PAYLOADS_PREFIX, DLQ_RETENTION_SECONDS,
+  SpotBatchFleet,
+  resolveBatchArgs,
+  batchLifecycleRules,
+  BATCH_METRIC_NAMESPACE,
+  BATCH_METRIC_BACKLOG_PER_WORKER,
+  BATCH_METRIC_BACKLOG,
+  BATCH_METRIC_DIMENSION,
+  RUNS_PREFIX,
+  QUEUE_PAYLOADS_PREFIX,
+  DLQ_RETENTION_SECONDS,
 } from './aws/spot-batch-fleet.ts';
 export type { SpotBatchFleetArgs, SpotBatchFleetTransform, BatchRedisArgs } from './aws/spot-batch-fleet.ts';
 // ECS tasks on the stock Node.js image running the verified release (ADR 0008).
@@ -30,25 +59,68 @@ export type { CostStackOptions } from './infra-program.ts';
 export { estimateCost, formatCostEstimate, loadPriceTable, DEFAULT_PRICE_FILE } from './cost/estimate-cost.ts';
 export type { CostEstimate, CostLine, CostAssumptions, PriceTable } from './cost/estimate-cost.ts';
 export type { InfraConfig, InfraComponent, AuditStackOptions } from './infra-program.ts';
-export { findPulumiCli, requirePulumiCli, infraPreview, infraUp, infraDestroy, infraOutputs, defaultPlanFile, infraBackendUrl, infraProjectSettings, PULUMI_INSTALL_URL, INFRA_PROJECT_NAME } from './automation.ts';
+export {
+  findPulumiCli,
+  requirePulumiCli,
+  infraPreview,
+  infraUp,
+  infraDestroy,
+  infraOutputs,
+  defaultPlanFile,
+  infraBackendUrl,
+  infraProjectSettings,
+  PULUMI_INSTALL_URL,
+  INFRA_PROJECT_NAME,
+} from './automation.ts';
 export type { InfraStackOptions } from './automation.ts';
 // --- issue 8: multi-cloud Kubernetes clusters -------------------------------------------
 export { KubernetesCluster } from './k8s/kubernetes-cluster.ts';
 export type { KubernetesRegionOutputs } from './k8s/kubernetes-cluster.ts';
 export { resolveClusterPlan, K8S_API_PORT, TALOS_API_PORT, TALOS_TRUSTD_PORT, K8S_ROLES } from './k8s/k8s-plan.ts';
 export type { KubernetesClusterArgs, AwsRegionNetwork, ClusterPlan, RegionPlan, WorkerPoolPlan } from './k8s/k8s-plan.ts';
-export { K8S_REGIONS, K8S_MACHINE_SIZES, K8S_PROVIDERS, MACHINE_SIZES, loadRegionTable, loadSizeTable, validateRegionTable, validateSizeTable } from './k8s/k8s-data.ts';
+export {
+  K8S_REGIONS,
+  K8S_MACHINE_SIZES,
+  K8S_PROVIDERS,
+  MACHINE_SIZES,
+  loadRegionTable,
+  loadSizeTable,
+  validateRegionTable,
+  validateSizeTable,
+} from './k8s/k8s-data.ts';
 export type { K8sProvider, MachineSize, RegionEntry, RegionTable, SizeEntry, SizeTable, ProviderMachine } from './k8s/k8s-data.ts';
 export { K8S_ENVIRONMENT_PRESETS } from './k8s/k8s-environments.ts';
 export type { K8sEnvironmentPreset } from './k8s/k8s-environments.ts';
 export { K8S_AUDIT_RULES } from './k8s/k8s-audit-rules.ts';
 export { talosDigitalOceanImageUrl } from './k8s/digitalocean-region.ts';
 // --- issue 8: pipeline cluster ------------------------------------------------------------
-export { PipelineCluster, PIPELINE_ALARMS, ECS_INSTANCE_POLICY_ARN, ECS_AMI, ECS_GPU_AMI, POSTGRES_PORT, DB_NAME, DB_USER } from './pipeline-cluster/pipeline-cluster.ts';
-export { resolvePipelineArgs, defaultPools, PIPELINE_PRESETS, RESERVED_ENV } from './pipeline-cluster/pipeline-args.ts';
-export type { PipelineClusterArgs, PipelineClusterTransform, AgentPoolArgs, PipelinePreset, ResolvedPool, ResolvedPipelineArgs } from './pipeline-cluster/pipeline-args.ts';
 export {
-  EMITTED_METRICS, LOG_METRIC_FILTERS, OTHER_COMPONENT_METRICS, PIPELINE_METRIC_NAMESPACE, PIPELINE_QUEUE_METRIC, emittedMetric, knownMetricKeys,
+  PipelineCluster,
+  PIPELINE_ALARMS,
+  ECS_INSTANCE_POLICY_ARN,
+  ECS_AMI,
+  ECS_GPU_AMI,
+  POSTGRES_PORT,
+  DB_NAME,
+  DB_USER,
+} from './pipeline-cluster/pipeline-cluster.ts';
+export { resolvePipelineArgs, defaultPools, PIPELINE_PRESETS, RESERVED_ENV } from './pipeline-cluster/pipeline-args.ts';
+export type {
+  PipelineClusterArgs,
+  PipelineClusterTransform,
+  AgentPoolArgs,
+  PipelinePreset,
+  ResolvedPool,
+  ResolvedPipelineArgs,
+} from './pipeline-cluster/pipeline-args.ts';
+export {
+  EMITTED_METRICS,
+  LOG_METRIC_FILTERS,
+  OTHER_COMPONENT_METRICS,
+  PIPELINE_METRIC_NAMESPACE,
+  PIPELINE_QUEUE_METRIC,
+  emittedMetric,
+  knownMetricKeys,
 } from './pipeline-cluster/pipeline-metrics.ts';
 export type { EmittedMetric, LogMetricFilterSpec, MetricSource } from './pipeline-cluster/pipeline-metrics.ts';
 export { PIPELINE_AUDIT_RULES, metricNotEmittedRule } from './pipeline-cluster/pipeline-audit-rules.ts';

@@ -44,34 +44,55 @@ export function loadInfraConfig(path: string): InfraConfig {
     throw new SynktiError('E_CONFIG_INFRA', `infra config ${path} is not an object`, { hint: COMPONENT_HINT });
   }
   const unknown = Object.keys(doc).filter((k) => !(INFRA_COMPONENTS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: unknown key(s) ${unknown.join(', ')}`, { hint: `the components are ${INFRA_COMPONENTS.join(', ')}` });
+  if (unknown.length > 0)
+    throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: unknown key(s) ${unknown.join(', ')}`, {
+      hint: `the components are ${INFRA_COMPONENTS.join(', ')}`,
+    });
   for (const key of INFRA_COMPONENTS) {
     const value = (doc as Record<string, unknown>)[key];
     if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-      throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: "${key}" must be an object of component inputs`, { hint: `write "${key}": {}` });
+      throw new SynktiError('E_CONFIG_INFRA', `infra config ${path}: "${key}" must be an object of component inputs`, {
+        hint: `write "${key}": {}`,
+      });
     }
   }
   return doc as InfraConfig;
 }
 
 /** The program: creates the configured components, returns their outputs (stack outputs). */
-export function infraProgram(config: InfraConfig, components: readonly InfraComponent[] = INFRA_COMPONENTS, opts: pulumi.ComponentResourceOptions = {}): () => Record<string, unknown> {
+export function infraProgram(
+  config: InfraConfig,
+  components: readonly InfraComponent[] = INFRA_COMPONENTS,
+  opts: pulumi.ComponentResourceOptions = {},
+): () => Record<string, unknown> {
   return () => {
     const outputs: Record<string, unknown> = {};
     if (components.includes('serve') && config.serve) {
       const s = new SpotServeFleet('serve', config.serve, opts);
       Object.assign(outputs, {
-        workerInstanceProfileName: s.workerInstanceProfileName, modelsBucketName: s.modelsBucketName, checkpointsBucketName: s.checkpointsBucketName,
-        artifactsLocation: s.artifactsLocation, workerSecurityGroupId: s.workerSecurityGroupId, autoScalingGroupName: s.autoScalingGroupName,
-        launchTemplateId: s.launchTemplateId, loadBalancerDnsName: s.loadBalancerDnsName,
+        workerInstanceProfileName: s.workerInstanceProfileName,
+        modelsBucketName: s.modelsBucketName,
+        checkpointsBucketName: s.checkpointsBucketName,
+        artifactsLocation: s.artifactsLocation,
+        workerSecurityGroupId: s.workerSecurityGroupId,
+        autoScalingGroupName: s.autoScalingGroupName,
+        launchTemplateId: s.launchTemplateId,
+        loadBalancerDnsName: s.loadBalancerDnsName,
       });
     }
     if (components.includes('batch') && config.batch) {
       const b = new SpotBatchFleet('batch', config.batch, opts);
       Object.assign(outputs, {
-        ecsClusterName: b.ecsClusterName, ecsServiceName: b.ecsServiceName, ecrRepositoryUrl: b.ecrRepositoryUrl,
-        sqsTaskQueueUrl: b.taskQueueUrl, sqsResultQueueUrl: b.resultQueueUrl, sqsDlqUrl: b.deadLetterQueueUrl,
-        s3BucketName: b.bucketName, coordinatorRoleArn: b.coordinatorRoleArn, coordinatorEnv: b.coordinatorEnv, redisEndpoint: b.redisEndpoint,
+        ecsClusterName: b.ecsClusterName,
+        ecsServiceName: b.ecsServiceName,
+        ecrRepositoryUrl: b.ecrRepositoryUrl,
+        sqsTaskQueueUrl: b.taskQueueUrl,
+        sqsResultQueueUrl: b.resultQueueUrl,
+        sqsDlqUrl: b.deadLetterQueueUrl,
+        s3BucketName: b.bucketName,
+        coordinatorRoleArn: b.coordinatorRoleArn,
+        coordinatorEnv: b.coordinatorEnv,
+        redisEndpoint: b.redisEndpoint,
       });
     }
     const clusters: InfraIIConfig = {
@@ -94,7 +115,10 @@ export interface AuditStackOptions extends AuditOptions {
 }
 
 /** Renders the config under mocks and audits what it registers. */
-export async function auditInfraConfig(config: InfraConfig, options: AuditStackOptions = {}): Promise<{ report: AuditReport; resources: AuditResource[] }> {
+export async function auditInfraConfig(
+  config: InfraConfig,
+  options: AuditStackOptions = {},
+): Promise<{ report: AuditReport; resources: AuditResource[] }> {
   const { resources } = await runMockStack((opts) => infraProgram(config, options.components, opts)(), { stack: options.stack ?? 'dev' });
   // Every rule, issue 7's and issue 8's: a rule whose resources are absent finds nothing.
   return { report: auditResources(resources, { rules: options.rules ?? ALL_AUDIT_RULES, skip: options.skip }), resources };

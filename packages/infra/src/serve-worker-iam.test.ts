@@ -8,7 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE, isSynktiError } from '@synkti/core';
 import { createAwsInstanceProvider, type AwsInstanceProvider, type AwsSubnet } from '@synkti/cloud';
 import { MOTO_IAM_ENV, startIamTruth, type IamTruth, type MotoServer } from '@synkti/aws-emulator';
@@ -33,23 +40,51 @@ let peer = '';
 
 before(async () => {
   const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV } });
-  if (started.skip !== undefined) { skip = started.skip; return; }
+  if (started.skip !== undefined) {
+    skip = started.skip;
+    return;
+  }
   moto = started.service;
   admin = new EC2Client(moto.clientConfig());
   const vpcId = (await admin.send(new CreateVpcCommand({ CidrBlock: '127.100.0.0/16' }))).Vpc!.VpcId!;
-  const subnets = await Promise.all(['127.100.1.0/24', '127.100.2.0/24'].map(async (CidrBlock) => (await admin!.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock }))).Subnet!));
+  const subnets = await Promise.all(
+    ['127.100.1.0/24', '127.100.2.0/24'].map(
+      async (CidrBlock) => (await admin!.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock }))).Subnet!,
+    ),
+  );
   subnet = { subnetId: subnets[0]!.SubnetId!, zone: subnets[0]!.AvailabilityZone! };
   groupId = (await admin.send(new CreateSecurityGroupCommand({ GroupName: ROLE, Description: 'workers', VpcId: vpcId }))).GroupId!;
-  otherGroupId = (await admin.send(new CreateSecurityGroupCommand({ GroupName: 'wide-open', Description: 'not the fleet\'s', VpcId: vpcId }))).GroupId!;
+  otherGroupId = (
+    await admin.send(new CreateSecurityGroupCommand({ GroupName: 'wide-open', Description: "not the fleet's", VpcId: vpcId }))
+  ).GroupId!;
   // The defaults (agentReplacement on: workerCount 0), in this VPC.
-  const roles = await synthesizeServeFleetRoles({ projectName: CLUSTER, vpcId, subnetIds: subnets.map((s) => s.SubnetId!) }, { stack: 'dev', workerSecurityGroupId: groupId });
+  const roles = await synthesizeServeFleetRoles(
+    { projectName: CLUSTER, vpcId, subnetIds: subnets.map((s) => s.SubnetId!) },
+    { stack: 'dev', workerSecurityGroupId: groupId },
+  );
   truth = await startIamTruth({ moto, roles });
   profileArn = truth.roles.find((r) => r.name === ROLE)!.instanceProfiles[0]!.arn;
   // Two workers as bootstrap launches them (administrator credentials).
-  const run = await admin.send(new RunInstancesCommand({
-    ImageId: IMAGE, MinCount: 2, MaxCount: 2, SubnetId: subnet.subnetId, SecurityGroupIds: [groupId], InstanceType: 't3.micro', IamInstanceProfile: { Arn: profileArn },
-    TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }, { Key: TAG_ROLE, Value: 'worker' }] }],
-  }));
+  const run = await admin.send(
+    new RunInstancesCommand({
+      ImageId: IMAGE,
+      MinCount: 2,
+      MaxCount: 2,
+      SubnetId: subnet.subnetId,
+      SecurityGroupIds: [groupId],
+      InstanceType: 't3.micro',
+      IamInstanceProfile: { Arn: profileArn },
+      TagSpecifications: [
+        {
+          ResourceType: 'instance',
+          Tags: [
+            { Key: TAG_CLUSTER, Value: CLUSTER },
+            { Key: TAG_ROLE, Value: 'worker' },
+          ],
+        },
+      ],
+    }),
+  );
   [self, peer] = run.Instances!.map((i) => i.InstanceId!) as [string, string];
 });
 after(async () => {
@@ -62,7 +97,14 @@ after(async () => {
 async function workerProvider(securityGroupIds = [groupId]): Promise<AwsInstanceProvider> {
   const credentials = await truth!.credentialsForRole(ROLE, self);
   const client = new EC2Client({ region: moto!.region, endpoint: truth!.endpoint, credentials, maxAttempts: 1 });
-  return createAwsInstanceProvider({ imageId: IMAGE, region: moto!.region, subnets: [subnet], securityGroupIds, iamInstanceProfile: profileArn, client });
+  return createAwsInstanceProvider({
+    imageId: IMAGE,
+    region: moto!.region,
+    subnets: [subnet],
+    securityGroupIds,
+    iamInstanceProfile: profileArn,
+    client,
+  });
 }
 
 async function tagsOf(id: string): Promise<Record<string, string>> {
@@ -70,20 +112,39 @@ async function tagsOf(id: string): Promise<Record<string, string>> {
   return Object.fromEntries((answer.Reservations?.[0]?.Instances?.[0]?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
 }
 
-const deniedFor = (action: string) => (error: unknown): boolean => {
-  assert.ok(isSynktiError(error), String(error));
-  assert.match(`${error.message} ${String((error as { cause?: unknown }).cause)}`, /UnauthorizedOperation|AccessDenied|not authorized/i, error.message);
-  assert.ok(truth!.report().denials.some((d) => d.action === action), `the proxy denied ${action}`);
-  return true;
-};
+const deniedFor =
+  (action: string) =>
+  (error: unknown): boolean => {
+    assert.ok(isSynktiError(error), String(error));
+    assert.match(
+      `${error.message} ${String((error as { cause?: unknown }).cause)}`,
+      /UnauthorizedOperation|AccessDenied|not authorized/i,
+      error.message,
+    );
+    assert.ok(
+      truth!.report().denials.some((d) => d.action === action),
+      `the proxy denied ${action}`,
+    );
+    return true;
+  };
 
 test('the default worker role replaces, terminates and untags within its cluster, and nothing outside it', async (t) => {
   if (skip) return t.skip(skip);
   const provider = await workerProvider();
   try {
     // At a notice: its replacement, tagged at launch (spot), and an on-demand fallback.
-    const spot = await provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_REPLACES]: self }, instanceType: 't3.micro', lifecycle: 'spot', clientToken: 'repl-spot-1' });
-    const onDemand = await provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_REPLACES]: self }, instanceType: 't3.micro', lifecycle: 'on-demand', clientToken: 'repl-od-1' });
+    const spot = await provider.launch({
+      tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_REPLACES]: self },
+      instanceType: 't3.micro',
+      lifecycle: 'spot',
+      clientToken: 'repl-spot-1',
+    });
+    const onDemand = await provider.launch({
+      tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_REPLACES]: self },
+      instanceType: 't3.micro',
+      lifecycle: 'on-demand',
+      clientToken: 'repl-od-1',
+    });
     assert.deepEqual(await tagsOf(spot.id), { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker', [TAG_REPLACES]: self });
     // A peer it replaced is terminated; leaving, it untags itself (SynktiCluster included).
     await provider.terminate([onDemand.id]);
@@ -92,7 +153,15 @@ test('the default worker role replaces, terminates and untags within its cluster
     assert.equal(truth!.report().iamDenied, 0, JSON.stringify(truth!.report().denials));
 
     // Outside its cluster: a launch tagged for another cluster, moving a peer to it.
-    await assert.rejects(provider.launch({ tags: { [TAG_CLUSTER]: 'other', [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'on-demand', clientToken: 'repl-other-1' }), deniedFor('ec2:RunInstances'));
+    await assert.rejects(
+      provider.launch({
+        tags: { [TAG_CLUSTER]: 'other', [TAG_ROLE]: 'worker' },
+        instanceType: 't3.micro',
+        lifecycle: 'on-demand',
+        clientToken: 'repl-other-1',
+      }),
+      deniedFor('ec2:RunInstances'),
+    );
     await assert.rejects(provider.tag([peer], { [TAG_CLUSTER]: 'other' }), deniedFor('ec2:CreateTags'));
     // Its own untagged instance is no longer its cluster's: it cannot terminate it.
     await assert.rejects(provider.terminate([self]), deniedFor('ec2:TerminateInstances'));
@@ -103,8 +172,22 @@ test('the default worker role replaces, terminates and untags within its cluster
   const wide = await workerProvider([otherGroupId]);
   try {
     const before = truth!.report().iamDenied;
-    await assert.rejects(wide.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'on-demand', clientToken: 'repl-sg-1' }), deniedFor('ec2:RunInstances'));
-    assert.ok(truth!.report().denials.slice(before).some((d) => d.resource.endsWith(`security-group/${otherGroupId}`)), 'denied on the security group');
+    await assert.rejects(
+      wide.launch({
+        tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' },
+        instanceType: 't3.micro',
+        lifecycle: 'on-demand',
+        clientToken: 'repl-sg-1',
+      }),
+      deniedFor('ec2:RunInstances'),
+    );
+    assert.ok(
+      truth!
+        .report()
+        .denials.slice(before)
+        .some((d) => d.resource.endsWith(`security-group/${otherGroupId}`)),
+      'denied on the security group',
+    );
   } finally {
     wide.close();
   }

@@ -28,7 +28,14 @@ function policyOf(r: RecordedResource, field = 'policy'): PolicyDocument {
   return JSON.parse(r.inputs[field] as string) as PolicyDocument;
 }
 
-interface Ingress { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; securityGroups?: string[]; self?: boolean }
+interface Ingress {
+  protocol: string;
+  fromPort: number;
+  toPort: number;
+  cidrBlocks?: string[];
+  securityGroups?: string[];
+  self?: boolean;
+}
 function ingressOf(r: RecordedResource): Ingress[] {
   return (r.inputs.ingress ?? []) as Ingress[];
 }
@@ -61,19 +68,33 @@ test('defaults: the reference resources, each bucket secured, the models bucket 
   assert.equal(models.protect, true, 'models bucket protected');
   assert.equal(models.retainOnDelete, true, 'models bucket retained on delete');
   assert.equal(models.inputs.forceDestroy, false);
-  assert.deepEqual(one(resources, 'aws:s3/bucketVersioning:BucketVersioning').inputs, { bucket: models.id, versioningConfiguration: { status: 'Enabled' } });
+  assert.deepEqual(one(resources, 'aws:s3/bucketVersioning:BucketVersioning').inputs, {
+    bucket: models.id,
+    versioningConfiguration: { status: 'Enabled' },
+  });
 
   const checkpoints = one(resources, 'aws:s3/bucket:Bucket', 'serve-checkpoints');
   assert.equal(checkpoints.inputs.bucketPrefix, 'synkti-checkpoints-');
   assert.equal(checkpoints.protect, false, 'checkpoints are ephemeral');
   const lifecycle = one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'serve-checkpoints-lifecycle');
   const rules = lifecycle.inputs.rules as Array<{ id: string; status: string; expiration?: { days: number }; filter: { prefix: string } }>;
-  assert.deepEqual(rules.find((r) => r.id === 'expire-checkpoints'), { id: 'expire-checkpoints', status: 'Enabled', filter: { prefix: '' }, expiration: { days: 7 } });
+  assert.deepEqual(
+    rules.find((r) => r.id === 'expire-checkpoints'),
+    { id: 'expire-checkpoints', status: 'Enabled', filter: { prefix: '' }, expiration: { days: 7 } },
+  );
 
   for (const bucket of [models, checkpoints]) {
     const pab = ofType(resources, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').find((r) => r.inputs.bucket === bucket.id);
-    assert.deepEqual(pab?.inputs, { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
-    const sse = ofType(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration').find((r) => r.inputs.bucket === bucket.id);
+    assert.deepEqual(pab?.inputs, {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    const sse = ofType(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration').find(
+      (r) => r.inputs.bucket === bucket.id,
+    );
     assert.deepEqual(sse?.inputs.rules, [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }]);
     const tls = ofType(resources, 'aws:s3/bucketPolicy:BucketPolicy').find((r) => r.inputs.bucket === bucket.id);
     const statement = tls && policyOf(tls).Statement[0];
@@ -91,28 +112,52 @@ test('defaults: the reference resources, each bucket secured, the models bucket 
 test('security group: no SSH, nothing from the world, model and agent ports only from peers', async () => {
   const { resources } = await serve();
   const rules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
-  assert.equal(rules.some((r) => r.fromPort <= 22 && r.toPort >= 22), false, 'no SSH');
-  assert.equal(rules.some((r) => (r.cidrBlocks ?? []).length > 0), false, 'no CIDR ingress by default');
-  assert.deepEqual(rules.map((r) => [r.fromPort, r.toPort, r.self]).sort(), [[7946, 7946, true], [8000, 8000, true], [8080, 8080, true]]);
+  assert.equal(
+    rules.some((r) => r.fromPort <= 22 && r.toPort >= 22),
+    false,
+    'no SSH',
+  );
+  assert.equal(
+    rules.some((r) => (r.cidrBlocks ?? []).length > 0),
+    false,
+    'no CIDR ingress by default',
+  );
+  assert.deepEqual(rules.map((r) => [r.fromPort, r.toPort, r.self]).sort(), [
+    [7946, 7946, true],
+    [8000, 8000, true],
+    [8080, 8080, true],
+  ]);
 });
 
 test('allowedCidrBlocks open the router port, and only it', async () => {
   const { resources } = await serve({ allowedCidrBlocks: ['203.0.113.0/24'] });
   const rules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
   const fromCidrs = rules.filter((r) => (r.cidrBlocks ?? []).length > 0);
-  assert.deepEqual(fromCidrs.map((r) => [r.fromPort, r.toPort, r.cidrBlocks]), [[8080, 8080, ['203.0.113.0/24']]]);
+  assert.deepEqual(
+    fromCidrs.map((r) => [r.fromPort, r.toPort, r.cidrBlocks]),
+    [[8080, 8080, ['203.0.113.0/24']]],
+  );
 });
 
 test('worker role: SSM instead of SSH, EC2 writes only on its own cluster by tag, S3 only its buckets and prefixes', async () => {
   const { resources } = await serve({ agentReplacement: false });
   const role = one(resources, 'aws:iam/role:Role');
-  assert.deepEqual(policyOf(role, 'assumeRolePolicy').Statement, [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
-  assert.equal(one(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').inputs.policyArn, 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore');
+  assert.deepEqual(policyOf(role, 'assumeRolePolicy').Statement, [
+    { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ]);
+  assert.equal(
+    one(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').inputs.policyArn,
+    'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+  );
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
   const bySid = new Map(statements.map((s) => [s.Sid, s]));
   for (const s of statements) {
     const actions = ([] as string[]).concat(s.Action);
-    assert.equal(actions.some((a) => a.includes('*')), false, `${s.Sid}: no wildcard actions`);
+    assert.equal(
+      actions.some((a) => a.includes('*')),
+      false,
+      `${s.Sid}: no wildcard actions`,
+    );
     if (([] as string[]).concat(s.Resource ?? []).includes('*')) assert.ok(s.Condition, `${s.Sid}: Resource * needs a condition`);
   }
   assert.deepEqual(bySid.get('DiscoverPeers')?.Condition, { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } });
@@ -122,27 +167,86 @@ test('worker role: SSM instead of SSH, EC2 writes only on its own cluster by tag
   assert.deepEqual(tagging?.Condition?.['ForAllValues:StringNotEquals'], { 'aws:TagKeys': ['SynktiCluster'] });
   // Untag on shutdown deletes SynktiCluster itself: granted on own instances, Synkti keys only, never "all tags".
   assert.deepEqual(bySid.get('UntagOwnClusterInstances'), {
-    Sid: 'UntagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:DeleteTags', Resource: ARN('instance'),
-    Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] }, Null: { 'aws:TagKeys': 'false' } },
+    Sid: 'UntagOwnClusterInstances',
+    Effect: 'Allow',
+    Action: 'ec2:DeleteTags',
+    Resource: ARN('instance'),
+    Condition: {
+      StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' },
+      'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] },
+      Null: { 'aws:TagKeys': 'false' },
+    },
   });
-  assert.deepEqual(bySid.get('ReadModelsAndArtifacts')?.Resource, [`arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/models/*`, `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/artifacts/*`]);
+  assert.deepEqual(bySid.get('ReadModelsAndArtifacts')?.Resource, [
+    `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/models/*`,
+    `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}/artifacts/*`,
+  ]);
   assert.deepEqual(bySid.get('ListModelsAndArtifacts')?.Condition, { StringLike: { 's3:prefix': ['models/*', 'artifacts/*'] } });
   assert.equal(bySid.get('Checkpoints')?.Resource, 'arn:aws:s3:::synkti-checkpoints-mock/*');
-  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a === 'ec2:RunInstances' || a === 'ec2:TerminateInstances' || a === 'iam:PassRole')), false, 'no launch rights with agentReplacement: false');
-  assert.equal(statements.some((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket') && JSON.stringify(s.Resource).includes('models')), false, 'models bucket is read-only');
+  assert.equal(
+    statements.some((s) =>
+      ([] as string[]).concat(s.Action).some((a) => a === 'ec2:RunInstances' || a === 'ec2:TerminateInstances' || a === 'iam:PassRole'),
+    ),
+    false,
+    'no launch rights with agentReplacement: false',
+  );
+  assert.equal(
+    statements.some(
+      (s) =>
+        ([] as string[]).concat(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket') &&
+        JSON.stringify(s.Resource).includes('models'),
+    ),
+    false,
+    'models bucket is read-only',
+  );
 });
 
 /** The replacement statements the default worker role must hold, exactly. */
 function replacementStatements(image = 'arn:aws:ec2:us-east-1::image/*'): PolicyStatement[] {
   const tagged = { StringEquals: { 'aws:RequestTag/SynktiCluster': 'synkti' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] } };
   return [
-    { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: ARN('instance'), Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } } },
-    { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: ARN('instance'), Condition: { ...tagged, ArnEquals: { 'ec2:InstanceProfile': `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker` } } },
+    {
+      Sid: 'TerminateOwnClusterInstances',
+      Effect: 'Allow',
+      Action: 'ec2:TerminateInstances',
+      Resource: ARN('instance'),
+      Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } },
+    },
+    {
+      Sid: 'LaunchOwnClusterInstances',
+      Effect: 'Allow',
+      Action: 'ec2:RunInstances',
+      Resource: ARN('instance'),
+      Condition: { ...tagged, ArnEquals: { 'ec2:InstanceProfile': `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker` } },
+    },
     { Sid: 'LaunchOwnClusterVolumes', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: ARN('volume'), Condition: tagged },
-    { Sid: 'LaunchInFleetVpc', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ARN('subnet'), ARN('network-interface')], Condition: { ArnEquals: { 'ec2:Vpc': ARN('vpc', 'vpc-default') } } },
-    { Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ARN('security-group', 'sg-serve-worker'), image, ARN('spot-instances-request')] },
-    { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [ARN('instance'), ARN('volume')], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] } } },
-    { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+    {
+      Sid: 'LaunchInFleetVpc',
+      Effect: 'Allow',
+      Action: 'ec2:RunInstances',
+      Resource: [ARN('subnet'), ARN('network-interface')],
+      Condition: { ArnEquals: { 'ec2:Vpc': ARN('vpc', 'vpc-default') } },
+    },
+    {
+      Sid: 'LaunchWithFleetResources',
+      Effect: 'Allow',
+      Action: 'ec2:RunInstances',
+      Resource: [ARN('security-group', 'sg-serve-worker'), image, ARN('spot-instances-request')],
+    },
+    {
+      Sid: 'TagAtLaunch',
+      Effect: 'Allow',
+      Action: 'ec2:CreateTags',
+      Resource: [ARN('instance'), ARN('volume')],
+      Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, 'ForAllValues:StringLike': { 'aws:TagKeys': ['Synkti*'] } },
+    },
+    {
+      Sid: 'PassWorkerRole',
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`,
+      Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    },
   ];
 }
 
@@ -154,18 +258,32 @@ test('default worker role can replace itself: launch, tag at launch, terminate a
   assert.deepEqual(statements.slice(0, without.length), without);
   assert.deepEqual(statements.slice(without.length), replacementStatements());
   // The only "*" resource is the region-bound DescribeInstances/DescribeTags.
-  assert.deepEqual(statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes('*')).map((s) => s.Sid), ['DiscoverPeers']);
+  assert.deepEqual(
+    statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes('*')).map((s) => s.Sid),
+    ['DiscoverPeers'],
+  );
   // A literal AMI narrows launches to it.
   const ami = await serve({ imageId: 'ami-0123456789abcdef0' });
-  assert.deepEqual(policyOf(one(ami.resources, 'aws:iam/rolePolicy:RolePolicy')).Statement.slice(without.length), replacementStatements('arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0'));
+  assert.deepEqual(
+    policyOf(one(ami.resources, 'aws:iam/rolePolicy:RolePolicy')).Statement.slice(without.length),
+    replacementStatements('arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0'),
+  );
 });
 
 test('serveWorkerPolicyStatements is plain data: the statements the stack writes, from plain strings', async () => {
   const statements = serveWorkerPolicyStatements({
-    cluster: 'synkti', region: 'us-east-1', account: MOCK_ACCOUNT,
-    modelsBucketArn: `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}`, checkpointsBucketArn: 'arn:aws:s3:::synkti-checkpoints-mock',
+    cluster: 'synkti',
+    region: 'us-east-1',
+    account: MOCK_ACCOUNT,
+    modelsBucketArn: `arn:aws:s3:::synkti-models-${MOCK_ACCOUNT}`,
+    checkpointsBucketArn: 'arn:aws:s3:::synkti-checkpoints-mock',
     secretParameter: '/synkti/synkti/cluster-secret',
-    replacement: { roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`, instanceProfileArn: `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker`, securityGroupId: 'sg-serve-worker', vpcId: 'vpc-default' },
+    replacement: {
+      roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/synkti-worker`,
+      instanceProfileArn: `arn:aws:iam::${MOCK_ACCOUNT}:instance-profile/synkti-worker`,
+      securityGroupId: 'sg-serve-worker',
+      vpcId: 'vpc-default',
+    },
   });
   const resolved = await outputValue(pulumi.output(statements));
   const { resources } = await serve();
@@ -181,8 +299,14 @@ test('agentReplacement is refused while the Auto Scaling group keeps workers (bo
   });
   const { resources } = await serve({ workerCount: 2, boot: BOOT });
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
-  assert.equal(statements.some((s) => s.Action === 'ec2:RunInstances'), false);
-  assert.ok(statements.some((s) => s.Sid === 'UntagOwnClusterInstances'), 'untag on shutdown is granted either way');
+  assert.equal(
+    statements.some((s) => s.Action === 'ec2:RunInstances'),
+    false,
+  );
+  assert.ok(
+    statements.some((s) => s.Sid === 'UntagOwnClusterInstances'),
+    'untag on shutdown is granted either way',
+  );
 });
 
 test('synkti infra audit passes the default (replacing) worker role with no finding', async () => {
@@ -198,23 +322,49 @@ function bootScript(r: RecordedResource[]): string {
 test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted volume, on-demand template, the boot script bootstrap renders', async () => {
   const { resources } = await serve({ agentReplacement: false, workerCount: 2, boot: BOOT, modelS3Path: 'models/qwen2.5-7b/' });
   const lt = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate');
-  assert.deepEqual(lt.inputs.metadataOptions, { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' });
-  assert.deepEqual(lt.inputs.blockDeviceMappings, [{ deviceName: '/dev/xvda', ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: 200, deleteOnTermination: 'true' } }]);
+  assert.deepEqual(lt.inputs.metadataOptions, {
+    httpEndpoint: 'enabled',
+    httpTokens: 'required',
+    httpPutResponseHopLimit: 2,
+    instanceMetadataTags: 'enabled',
+  });
+  assert.deepEqual(lt.inputs.blockDeviceMappings, [
+    { deviceName: '/dev/xvda', ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: 200, deleteOnTermination: 'true' } },
+  ]);
   assert.equal(lt.inputs.instanceMarketOptions, undefined, 'a spot template inside a mixed-instances group is rejected by AWS');
   assert.deepEqual(lt.inputs.vpcSecurityGroupIds, ['sg-serve-worker']);
   const specs = lt.inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>;
-  assert.deepEqual(specs.map((s) => s.resourceType), ['instance', 'volume', 'network-interface']);
+  assert.deepEqual(
+    specs.map((s) => s.resourceType),
+    ['instance', 'volume', 'network-interface'],
+  );
   // The instance also starts a slot of the ledger (slot-credit test below); volume and interface do not.
-  for (const s of specs) assert.deepEqual(s.tags, { SynktiCluster: 'synkti', SynktiRole: 'worker', ...(s.resourceType === 'instance' ? { SynktiSlotCredit: '150900' } : {}) });
+  for (const s of specs)
+    assert.deepEqual(s.tags, {
+      SynktiCluster: 'synkti',
+      SynktiRole: 'worker',
+      ...(s.resourceType === 'instance' ? { SynktiSlotCredit: '150900' } : {}),
+    });
   const script = bootScript(resources);
   // Byte for byte the script `synkti bootstrap` gives its workers, for this stack's bucket and account.
   // With the group's subnets and zones: each worker's replacements may use every zone of the group.
   const subnets = ['a', 'b', 'c'].map((z) => ({ subnetId: `subnet-0000000${z}`, zone: `us-east-1${z}` }));
-  const spec = { ...validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } }), aws: { subnets } };
-  assert.equal(script, renderWorkerUserData({
-    spec, bucket: `synkti-models-${MOCK_ACCOUNT}`, bucketOwner: MOCK_ACCOUNT, version: '0.1.0', sha256: SHA,
-    node: { version: '20.18.1', sha256: NODE_SHA }, secretParameter: '/synkti/synkti/cluster-secret',
-  }));
+  const spec = {
+    ...validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } }),
+    aws: { subnets },
+  };
+  assert.equal(
+    script,
+    renderWorkerUserData({
+      spec,
+      bucket: `synkti-models-${MOCK_ACCOUNT}`,
+      bucketOwner: MOCK_ACCOUNT,
+      version: '0.1.0',
+      sha256: SHA,
+      node: { version: '20.18.1', sha256: NODE_SHA },
+      secretParameter: '/synkti/synkti/cluster-secret',
+    }),
+  );
   execFileSync('bash', ['-n'], { input: script }); // parses
   assert.match(script, /^readonly AGENT_KEY='artifacts\/synkti-agent-0\.1\.0\.tgz'$/m);
   assert.match(script, new RegExp(`^readonly AGENT_SHA256='${SHA}'$`, 'm'));
@@ -226,16 +376,32 @@ test('launch template: IMDSv2 required, hop limit 2, metadata tags, encrypted vo
   assert.doesNotMatch(script, /synkti-agent'?$/m, 'not the old artifacts/synkti-agent executable');
 });
 
-test('slot credit: the group\'s instances start a slot with one move of credit from the pool\'s spotHedge, as `synkti up` tags its spot launches', async () => {
+test("slot credit: the group's instances start a slot with one move of credit from the pool's spotHedge, as `synkti up` tags its spot launches", async () => {
   const instanceTags = (resources: RecordedResource[]) =>
-    (one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>)
-      .find((spec) => spec.resourceType === 'instance')!.tags;
+    (
+      one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.tagSpecifications as Array<{
+        resourceType: string;
+        tags: Record<string, string>;
+      }>
+    ).find((spec) => spec.resourceType === 'instance')!.tags;
   // Defaults (183 s, ratio 0.3): 0.3 × 183 s + 60 s hand-over + 0.3 × 120 s notice = 150.9 s.
-  assert.equal(instanceTags((await serve({ agentReplacement: false, workerCount: 2, boot: BOOT })).resources)[TAG_SLOT_CREDIT], String(initialSlotCreditMs()));
+  assert.equal(
+    instanceTags((await serve({ agentReplacement: false, workerCount: 2, boot: BOOT })).resources)[TAG_SLOT_CREDIT],
+    String(initialSlotCreditMs()),
+  );
   assert.equal(initialSlotCreditMs(), 150_900);
   // The pool's own hedge, from the cluster config: 0.5 × 600 s + 60 s + 0.5 × 120 s = 420 s.
-  const spec = validateCluster({ name: 'llm', provider: 'aws', region: 'us-east-1', pools: { gpu: { count: 2, size: 'gpu', spotHedge: { launchDelay: '600s', priceRatio: 0.5 } } }, workload: { command: ['vllm', 'serve'], port: 8000 } });
-  const hedged = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: serializeCluster(spec) }, opts), { stack: 'llm' });
+  const spec = validateCluster({
+    name: 'llm',
+    provider: 'aws',
+    region: 'us-east-1',
+    pools: { gpu: { count: 2, size: 'gpu', spotHedge: { launchDelay: '600s', priceRatio: 0.5 } } },
+    workload: { command: ['vllm', 'serve'], port: 8000 },
+  });
+  const hedged = await runMockStack(
+    (opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: serializeCluster(spec) }, opts),
+    { stack: 'llm' },
+  );
   assert.equal(instanceTags(hedged.resources)[TAG_SLOT_CREDIT], '420000');
   // A group that launches only on-demand starts no spot slot: no tag (the agent reads none as a new slot).
   const onDemand = await serve({ agentReplacement: false, workerCount: 2, boot: BOOT, onDemandPercentageAboveBase: 100 });
@@ -243,16 +409,34 @@ test('slot credit: the group\'s instances start a slot with one move of credit f
 });
 
 test('the cluster config rides in the boot script, and must be for this cluster, on aws, in this region', async () => {
-  const spec = validateCluster({ name: 'llm', provider: 'aws', region: 'us-east-1', pools: { gpu: { count: 2, size: 'gpu' } }, workload: { command: ['vllm', 'serve'], port: 8000 } });
+  const spec = validateCluster({
+    name: 'llm',
+    provider: 'aws',
+    region: 'us-east-1',
+    pools: { gpu: { count: 2, size: 'gpu' } },
+    workload: { command: ['vllm', 'serve'], port: 8000 },
+  });
   const config = serializeCluster(spec);
-  const { resources } = await runMockStack((opts) => new SpotServeFleet('serve', { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: config, modelS3Path: 'models/qwen/' }, opts), { stack: 'llm' });
+  const { resources } = await runMockStack(
+    (opts) =>
+      new SpotServeFleet(
+        'serve',
+        { projectName: 'llm', workerCount: 2, boot: BOOT, clusterConfig: config, modelS3Path: 'models/qwen/' },
+        opts,
+      ),
+    { stack: 'llm' },
+  );
   const script = bootScript(resources);
   const written = /^write_file '\/etc\/synkti\/cluster\.json' 0644 <<'SYNKTI_EOF'\n([\s\S]*?)\nSYNKTI_EOF$/m.exec(script)?.[1];
   const carried = JSON.parse(written ?? '{}') as { spec: { name: string; workload: { env: Record<string, string> } } };
   assert.equal(carried.spec.name, 'llm');
-  assert.deepEqual(carried.spec.workload.env, { SYNKTI_MODEL_URI: `s3://llm-models-${MOCK_ACCOUNT}/models/qwen/` }, 'the model location reaches the workload');
+  assert.deepEqual(
+    carried.spec.workload.env,
+    { SYNKTI_MODEL_URI: `s3://llm-models-${MOCK_ACCOUNT}/models/qwen/` },
+    'the model location reaches the workload',
+  );
   const specs = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs.tagSpecifications as Array<{ tags: Record<string, string> }>;
-  assert.equal(specs[0]?.tags.SynktiRole, 'gpu', 'the role tag is the config\'s only pool');
+  assert.equal(specs[0]?.tags.SynktiRole, 'gpu', "the role tag is the config's only pool");
   const other = serializeCluster(validateCluster({ name: 'other', provider: 'aws', pools: { gpu: { count: 1, size: 'gpu' } } }));
   await assert.rejects(serve({ projectName: 'llm', clusterConfig: other }), /clusterConfig names cluster "other", not projectName "llm"/);
   const local = serializeCluster(validateCluster({ name: 'synkti', pools: { w: { count: 1 } } }));
@@ -265,10 +449,18 @@ test('the cluster config rides in the boot script, and must be for this cluster,
 test('environment presets by stack name: production keeps 2 on-demand, longer checkpoints, a protected load balancer', async () => {
   const prod = await runMockStack((opts) => new SpotServeFleet('serve', { loadBalancer: {} }, opts), { stack: 'llm-prod' });
   assert.equal(prod.value.environment, 'production');
-  const dist = (r: RecordedResource) => (r.inputs.mixedInstancesPolicy as { instancesDistribution: { onDemandBaseCapacity: number } }).instancesDistribution.onDemandBaseCapacity;
+  const dist = (r: RecordedResource) =>
+    (r.inputs.mixedInstancesPolicy as { instancesDistribution: { onDemandBaseCapacity: number } }).instancesDistribution
+      .onDemandBaseCapacity;
   assert.equal(dist(one(prod.resources, 'aws:autoscaling/group:Group')), 2);
   assert.equal(one(prod.resources, 'aws:lb/loadBalancer:LoadBalancer').inputs.enableDeletionProtection, true);
-  const expiry = (rs: RecordedResource[]) => ((one(rs, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'serve-checkpoints-lifecycle').inputs.rules as Array<{ id: string; expiration?: { days: number } }>).find((r) => r.id === 'expire-checkpoints')?.expiration?.days);
+  const expiry = (rs: RecordedResource[]) =>
+    (
+      one(rs, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'serve-checkpoints-lifecycle').inputs.rules as Array<{
+        id: string;
+        expiration?: { days: number };
+      }>
+    ).find((r) => r.id === 'expire-checkpoints')?.expiration?.days;
   assert.equal(expiry(prod.resources), 14);
   const dev = await runMockStack((opts) => new SpotServeFleet('serve', { loadBalancer: {} }, opts), { stack: 'dev' });
   assert.equal(dist(one(dev.resources, 'aws:autoscaling/group:Group')), 0);
@@ -292,17 +484,31 @@ test('Auto Scaling group: several GPU types, price-capacity-optimized, on-demand
   assert.deepEqual(asg.inputs.vpcZoneIdentifiers, ['subnet-1', 'subnet-2', 'subnet-3']);
   const policy = asg.inputs.mixedInstancesPolicy as {
     instancesDistribution: Record<string, unknown>;
-    launchTemplate: { launchTemplateSpecification: { launchTemplateId: string; version: string }; overrides: Array<{ instanceType: string }> };
+    launchTemplate: {
+      launchTemplateSpecification: { launchTemplateId: string; version: string };
+      overrides: Array<{ instanceType: string }>;
+    };
   };
-  assert.deepEqual(policy.instancesDistribution, { onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0, spotAllocationStrategy: 'price-capacity-optimized' });
-  assert.deepEqual(policy.launchTemplate.overrides.map((o) => o.instanceType), ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge', 'g4dn.2xlarge']);
+  assert.deepEqual(policy.instancesDistribution, {
+    onDemandBaseCapacity: 1,
+    onDemandPercentageAboveBaseCapacity: 0,
+    spotAllocationStrategy: 'price-capacity-optimized',
+  });
+  assert.deepEqual(
+    policy.launchTemplate.overrides.map((o) => o.instanceType),
+    ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge', 'g4dn.2xlarge'],
+  );
   assert.deepEqual(policy.launchTemplate.launchTemplateSpecification, { launchTemplateId: 'lt-serve-worker', version: '$Latest' });
   assert.equal(one(resources, 'aws:ec2/securityGroup:SecurityGroup').inputs.vpcId, 'vpc-1');
 });
 
 test('default VPC: the group spans the default subnets of every zone', async () => {
   const { resources } = await serve();
-  assert.deepEqual(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers, ['subnet-0000000a', 'subnet-0000000b', 'subnet-0000000c']);
+  assert.deepEqual(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers, [
+    'subnet-0000000a',
+    'subnet-0000000b',
+    'subnet-0000000c',
+  ]);
 });
 
 test('load balancer with a certificate: HTTPS listener, HTTP redirects, only 80/443 open, routers reachable only from it', async () => {
@@ -313,7 +519,10 @@ test('load balancer with a certificate: HTTPS listener, HTTP redirects, only 80/
   assert.equal(https?.inputs.protocol, 'HTTPS');
   assert.equal((https?.inputs.defaultActions as Array<{ type: string }>)[0]?.type, 'forward');
   const http = listeners.find((l) => l.inputs.port === 80);
-  assert.deepEqual((http?.inputs.defaultActions as Array<{ type: string; redirect?: unknown }>)[0], { type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } });
+  assert.deepEqual((http?.inputs.defaultActions as Array<{ type: string; redirect?: unknown }>)[0], {
+    type: 'redirect',
+    redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' },
+  });
   const albRules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-alb'));
   assert.deepEqual(albRules.map((r) => r.fromPort).sort(), [443, 80]);
   const workerRules = ingressOf(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'serve-worker'));
@@ -373,10 +582,15 @@ test('clusterSecretKmsKeyArn: the worker role may Decrypt with exactly that key,
   const { resources } = await serve({ clusterSecretKmsKeyArn: KMS_KEY });
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
   const kms = statements.filter((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('kms:')));
-  assert.deepEqual(kms, [{
-    Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: KMS_KEY,
-    Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com' } },
-  }]);
+  assert.deepEqual(kms, [
+    {
+      Sid: 'DecryptClusterSecret',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: KMS_KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com' } },
+    },
+  ]);
   const eu = await serve({ region: 'eu-west-1', clusterSecretKmsKeyArn: KMS_KEY.replace('us-east-1', 'eu-west-1') });
   const euKms = policyOf(one(eu.resources, 'aws:iam/rolePolicy:RolePolicy')).Statement.find((s) => s.Sid === 'DecryptClusterSecret');
   assert.deepEqual(euKms?.Condition, { StringEquals: { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' } });
@@ -384,7 +598,10 @@ test('clusterSecretKmsKeyArn: the worker role may Decrypt with exactly that key,
 
 test('synkti infra audit passes the DecryptClusterSecret statement (no finding of any severity on it)', async () => {
   const { report } = await auditInfraConfig({ serve: { clusterSecretKmsKeyArn: KMS_KEY } }, { components: ['serve'] });
-  assert.deepEqual(report.findings.filter((f) => JSON.stringify(f).includes('kms') || f.rule === 'iam-wildcard'), []);
+  assert.deepEqual(
+    report.findings.filter((f) => JSON.stringify(f).includes('kms') || f.rule === 'iam-wildcard'),
+    [],
+  );
   const { report: without } = await auditInfraConfig({ serve: {} }, { components: ['serve'] });
   assert.deepEqual(report.findings, without.findings, 'the key adds no finding');
 });
@@ -392,7 +609,10 @@ test('synkti infra audit passes the DecryptClusterSecret statement (no finding o
 test('without clusterSecretKmsKeyArn (aws/ssm) the worker role has no KMS statement at all', async () => {
   const { resources } = await serve();
   const statements = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy')).Statement;
-  assert.equal(statements.some((s) => JSON.stringify(s).includes('kms:')), false);
+  assert.equal(
+    statements.some((s) => JSON.stringify(s).includes('kms:')),
+    false,
+  );
 });
 
 test('clusterSecretKmsKeyArn: an alias, a bare key id or a key of another region is refused with a hint', async () => {
@@ -420,7 +640,15 @@ test('clusterSecretKmsKeyArn: an alias, a bare key id or a key of another region
 const TG_ARN = `arn:aws:elasticloadbalancing:us-east-1:${MOCK_ACCOUNT}:targetgroup/synktimock/0123456789abcdef`;
 
 test('behind a load balancer: 90 s deregistration delay, the worker may leave and join exactly its target group, the agents know the ARN', async () => {
-  const clusterConfig = serializeCluster(validateCluster({ name: 'synkti', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } }, workload: { command: ['vllm', 'serve'] } }));
+  const clusterConfig = serializeCluster(
+    validateCluster({
+      name: 'synkti',
+      provider: 'aws',
+      region: 'us-east-1',
+      pools: { worker: { count: 2 } },
+      workload: { command: ['vllm', 'serve'] },
+    }),
+  );
   const { resources, value } = await serve({ loadBalancer: {}, boot: BOOT, clusterConfig });
   const tg = one(resources, 'aws:lb/targetGroup:TargetGroup');
   assert.equal(tg.inputs.deregistrationDelay, 90);
@@ -429,15 +657,18 @@ test('behind a load balancer: 90 s deregistration delay, the worker may leave an
   assert.equal(await outputValue(value.targetGroupArn), TG_ARN);
 
   const policy = policyOf(one(resources, 'aws:iam/rolePolicy:RolePolicy', 'serve-worker-load-balancer'));
-  assert.deepEqual(policy.Statement, [{
-    Sid: 'LeaveAndJoinOwnTargetGroup',
-    Effect: 'Allow',
-    Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
-    Resource: TG_ARN,
-    Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } },
-  }]);
+  assert.deepEqual(policy.Statement, [
+    {
+      Sid: 'LeaveAndJoinOwnTargetGroup',
+      Effect: 'Allow',
+      Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
+      Resource: TG_ARN,
+      Condition: { StringEquals: { 'aws:ResourceTag/SynktiCluster': 'synkti' } },
+    },
+  ]);
   // Nothing else about load balancers anywhere in the worker's policies (no Describe*, no wildcard).
-  const elbStatements = ofType(resources, 'aws:iam/rolePolicy:RolePolicy').flatMap((r) => policyOf(r).Statement)
+  const elbStatements = ofType(resources, 'aws:iam/rolePolicy:RolePolicy')
+    .flatMap((r) => policyOf(r).Statement)
     .filter((s) => [s.Action].flat().some((a) => String(a).startsWith('elasticloadbalancing:')));
   assert.equal(elbStatements.length, 1);
 
@@ -448,14 +679,19 @@ test('behind a load balancer: 90 s deregistration delay, the worker may leave an
   const script = Buffer.from(lt.inputs.userData as string, 'base64').toString('utf8');
   const written = /^write_file '\/etc\/synkti\/cluster\.json' 0644 <<'SYNKTI_EOF'\n([\s\S]*?)\nSYNKTI_EOF$/m.exec(script)?.[1];
   assert.ok(written, 'the boot script writes the agent config');
-  assert.deepEqual(deserializeCluster(written).serve.loadBalancer, { targetGroupArns: [TG_ARN], targetType: 'instance', registerSelf: true, discover: false },
-    'every worker and every replacement it launches (same user data) knows its group');
+  assert.deepEqual(
+    deserializeCluster(written).serve.loadBalancer,
+    { targetGroupArns: [TG_ARN], targetType: 'instance', registerSelf: true, discover: false },
+    'every worker and every replacement it launches (same user data) knows its group',
+  );
 });
 
 test('without a load balancer the worker gets no ELB permission and no target group tag', async () => {
   const { resources, value } = await serve({ boot: BOOT });
   assert.equal(ofType(resources, 'aws:lb/targetGroup:TargetGroup').length, 0);
-  const text = ofType(resources, 'aws:iam/rolePolicy:RolePolicy').map((r) => r.inputs.policy as string).join('\n');
+  const text = ofType(resources, 'aws:iam/rolePolicy:RolePolicy')
+    .map((r) => r.inputs.policy as string)
+    .join('\n');
   assert.doesNotMatch(text, /elasticloadbalancing/);
   const lt = one(resources, 'aws:ec2/launchTemplate:LaunchTemplate');
   assert.equal((lt.inputs.tagSpecifications as Array<{ tags: Record<string, string> }>)[0]!.tags[TAG_TARGET_GROUPS], undefined);
@@ -463,8 +699,13 @@ test('without a load balancer the worker gets no ELB permission and no target gr
 });
 
 test('the deregistration delay must end inside the notice (120 s − the drain margin), named with the fix', async () => {
-  await assert.rejects(serve({ loadBalancer: { deregistrationDelaySeconds: 200 } }), /loadBalancer\.deregistrationDelaySeconds must be a whole number of seconds from 0 to 115 \(got 200\)/);
-  const longMargin = serializeCluster(validateCluster({ name: 'synkti', provider: 'aws', pools: { worker: { count: 1 } }, timeouts: { drainMargin: '40s' } }));
+  await assert.rejects(
+    serve({ loadBalancer: { deregistrationDelaySeconds: 200 } }),
+    /loadBalancer\.deregistrationDelaySeconds must be a whole number of seconds from 0 to 115 \(got 200\)/,
+  );
+  const longMargin = serializeCluster(
+    validateCluster({ name: 'synkti', provider: 'aws', pools: { worker: { count: 1 } }, timeouts: { drainMargin: '40s' } }),
+  );
   await assert.rejects(serve({ loadBalancer: {}, clusterConfig: longMargin }), (error: unknown) => {
     assert.match(String((error as Error).message), /from 0 to 80 \(got 90\)/, 'the default does not fit a 40 s margin');
     assert.match(String((error as { hint?: string }).hint), /timeouts\.drainMargin/);
@@ -472,6 +713,8 @@ test('the deregistration delay must end inside the notice (120 s − the drain m
   });
   const { resources } = await serve({ loadBalancer: { deregistrationDelaySeconds: 80 }, clusterConfig: longMargin });
   assert.equal(one(resources, 'aws:lb/targetGroup:TargetGroup').inputs.deregistrationDelay, 80);
-  const ip = serializeCluster(validateCluster({ name: 'synkti', provider: 'aws', pools: { worker: { count: 1 } }, serve: { loadBalancer: { targetType: 'ip' } } }));
+  const ip = serializeCluster(
+    validateCluster({ name: 'synkti', provider: 'aws', pools: { worker: { count: 1 } }, serve: { loadBalancer: { targetType: 'ip' } } }),
+  );
   await assert.rejects(serve({ loadBalancer: {}, clusterConfig: ip }), /targetType 'ip', but the fleet's target group names instances/);
 });

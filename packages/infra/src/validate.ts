@@ -16,7 +16,12 @@ const PROJECT_RE = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 
 export function checkProjectName(component: string, field: string, value: string): string {
   if (!PROJECT_RE.test(value)) {
-    throw inputError(component, field, `"${value}" is not a valid project name`, 'use 3-32 lower-case letters, digits and "-", starting with a letter (it becomes part of S3 bucket and IAM role names)');
+    throw inputError(
+      component,
+      field,
+      `"${value}" is not a valid project name`,
+      'use 3-32 lower-case letters, digits and "-", starting with a letter (it becomes part of S3 bucket and IAM role names)',
+    );
   }
   return value;
 }
@@ -30,7 +35,12 @@ export function checkRegion(component: string, field: string, value: string): st
 
 export function checkInt(component: string, field: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw inputError(component, field, `must be an integer from ${min} to ${max} (got ${String(value)})`, `set ${field} within ${min}..${max}`);
+    throw inputError(
+      component,
+      field,
+      `must be an integer from ${min} to ${max} (got ${String(value)})`,
+      `set ${field} within ${min}..${max}`,
+    );
   }
   return value;
 }
@@ -47,7 +57,8 @@ export function isIpv4Cidr(value: string): boolean {
 
 export function checkCidrs(component: string, field: string, values: readonly string[]): string[] {
   for (const value of values) {
-    if (!isIpv4Cidr(value)) throw inputError(component, field, `has "${value}", which is not an IPv4 CIDR block`, 'write blocks like 203.0.113.0/24');
+    if (!isIpv4Cidr(value))
+      throw inputError(component, field, `has "${value}", which is not an IPv4 CIDR block`, 'write blocks like 203.0.113.0/24');
   }
   return [...values];
 }
@@ -55,9 +66,16 @@ export function checkCidrs(component: string, field: string, values: readonly st
 const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 export function checkInstanceTypes(component: string, field: string, values: readonly string[], min: number): string[] {
-  if (values.length < min) throw inputError(component, field, `needs at least ${min} instance type(s) (got ${values.length})`, 'list several GPU types so spot capacity can come from more pools');
+  if (values.length < min)
+    throw inputError(
+      component,
+      field,
+      `needs at least ${min} instance type(s) (got ${values.length})`,
+      'list several GPU types so spot capacity can come from more pools',
+    );
   for (const value of values) {
-    if (!INSTANCE_TYPE_RE.test(value)) throw inputError(component, field, `has "${value}", which is not an EC2 instance type`, 'write types like g5.xlarge');
+    if (!INSTANCE_TYPE_RE.test(value))
+      throw inputError(component, field, `has "${value}", which is not an EC2 instance type`, 'write types like g5.xlarge');
   }
   return [...new Set(values)];
 }
@@ -71,7 +89,9 @@ export function parseS3Uri(component: string, field: string, value: string): { b
 }
 
 /** CloudWatch Logs accepts only these retention periods. */
-export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 export function checkLogRetention(component: string, field: string, value: number): number {
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(value)) {

@@ -5,7 +5,6 @@ import { DEFAULT_TRACE_DIR, loadPriceTable, loadTraceDir, renderSweepTable, runS
 
 const traces = await loadTraceDir(process.argv[2] ?? DEFAULT_TRACE_DIR);
 const all = traces.zones.map((z) => z.zone);
-const zoneSets = process.argv[2] === undefined
-  ? [all, ['us-east-2a', 'us-west-2a', 'us-west-2b'], ['us-east-1a', 'us-east-1c', 'us-east-1d']]
-  : [all];
+const zoneSets =
+  process.argv[2] === undefined ? [all, ['us-east-2a', 'us-west-2a', 'us-west-2b'], ['us-east-1a', 'us-east-1c', 'us-east-1d']] : [all];
 console.log(renderSweepTable(runSweep({ traces, prices: await loadPriceTable(), zoneSets })));

@@ -1,6 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assignmentCost, bruteForceAssignment, buildCostMatrix, greedyAssignment, solveAssignment, startupSeconds, type CandidateInstance, type DisplacedWorkload } from './assignment.ts';
+import {
+  assignmentCost,
+  bruteForceAssignment,
+  buildCostMatrix,
+  greedyAssignment,
+  solveAssignment,
+  startupSeconds,
+  type CandidateInstance,
+  type DisplacedWorkload,
+} from './assignment.ts';
 import { createRandom } from './random.ts';
 
 const MODELS = ['llama-7b', 'qwen-7b', 'mistral-7b'];
@@ -13,7 +22,12 @@ const ZONES = [
 /** Random but realistic instances: different zones, regions, prices and warm caches. */
 function scenario(seed: number, n: number, m: number): { workloads: DisplacedWorkload[]; candidates: CandidateInstance[] } {
   const r = createRandom(seed);
-  const workloads = Array.from({ length: n }, (_, i) => ({ id: `w${i}`, model: MODELS[r.int(MODELS.length)]!, modelGb: 5 + r.int(20), ...ZONES[r.int(ZONES.length)]! }));
+  const workloads = Array.from({ length: n }, (_, i) => ({
+    id: `w${i}`,
+    model: MODELS[r.int(MODELS.length)]!,
+    modelGb: 5 + r.int(20),
+    ...ZONES[r.int(ZONES.length)]!,
+  }));
   const candidates = Array.from({ length: m }, (_, j) => ({
     id: `c${j}`,
     ...ZONES[r.int(ZONES.length)]!,
@@ -46,7 +60,10 @@ describe('assignment solver', () => {
     assert.equal(greedyAssignment(matrix).totalCost, 101);
     const best = solveAssignment(matrix);
     assert.equal(best.totalCost, 5);
-    assert.deepEqual(best.pairs, [[0, 1], [1, 0]]);
+    assert.deepEqual(best.pairs, [
+      [0, 1],
+      [1, 0],
+    ]);
   });
 
   it('handles more candidates than workloads and more workloads than candidates', () => {

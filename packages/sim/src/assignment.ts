@@ -44,7 +44,12 @@ export interface AssignmentCostOptions {
 export function startupSeconds(w: DisplacedWorkload, c: CandidateInstance, o: AssignmentCostOptions = {}): number {
   const load = o.loadSeconds ?? 30;
   if (c.cachedModels.includes(w.model)) return load;
-  const rate = c.zone === w.zone ? (o.sameZoneGbPerSecond ?? 1.25) : c.region === w.region ? (o.crossZoneGbPerSecond ?? 0.625) : (o.crossRegionGbPerSecond ?? 0.125);
+  const rate =
+    c.zone === w.zone
+      ? (o.sameZoneGbPerSecond ?? 1.25)
+      : c.region === w.region
+        ? (o.crossZoneGbPerSecond ?? 0.625)
+        : (o.crossRegionGbPerSecond ?? 0.125);
   return w.modelGb / rate + load;
 }
 
@@ -52,11 +57,16 @@ export function startupSeconds(w: DisplacedWorkload, c: CandidateInstance, o: As
 export function assignmentCost(w: DisplacedWorkload, c: CandidateInstance, o: AssignmentCostOptions = {}): number {
   const startup = startupSeconds(w, c, o);
   const cached = c.cachedModels.includes(w.model);
-  const transferUsd = cached || c.zone === w.zone ? 0 : w.modelGb * (c.region === w.region ? (o.crossZoneUsdPerGb ?? 0.01) : (o.crossRegionUsdPerGb ?? 0.02));
+  const transferUsd =
+    cached || c.zone === w.zone ? 0 : w.modelGb * (c.region === w.region ? (o.crossZoneUsdPerGb ?? 0.01) : (o.crossRegionUsdPerGb ?? 0.02));
   return c.usdPerHour * (o.expectedHours ?? 1) + startup * (o.downtimeUsdPerSecond ?? 0.01) + transferUsd;
 }
 
-export function buildCostMatrix(workloads: readonly DisplacedWorkload[], candidates: readonly CandidateInstance[], options: AssignmentCostOptions = {}): number[][] {
+export function buildCostMatrix(
+  workloads: readonly DisplacedWorkload[],
+  candidates: readonly CandidateInstance[],
+  options: AssignmentCostOptions = {},
+): number[][] {
   return workloads.map((w) => candidates.map((c) => assignmentCost(w, c, options)));
 }
 
@@ -71,7 +81,10 @@ function validate(matrix: readonly (readonly number[])[]): void {
   for (const [i, row] of matrix.entries()) {
     if (row.length !== width) throw new SynktiError('E_SIM_MATRIX', `cost matrix row ${i} has ${row.length} entries, row 0 has ${width}`);
     for (const [j, value] of row.entries()) {
-      if (!Number.isFinite(value)) throw new SynktiError('E_SIM_MATRIX', `cost matrix entry [${i}][${j}] is ${value}`, { hint: 'leave impossible pairs out of the candidates, or give them a large finite cost' });
+      if (!Number.isFinite(value))
+        throw new SynktiError('E_SIM_MATRIX', `cost matrix entry [${i}][${j}] is ${value}`, {
+          hint: 'leave impossible pairs out of the candidates, or give them a large finite cost',
+        });
     }
   }
 }
@@ -88,7 +101,9 @@ function total(matrix: readonly (readonly number[])[], pairs: [number, number][]
 export function solveAssignment(matrix: readonly (readonly number[])[]): Assignment {
   validate(matrix);
   if (matrix.length === 0 || matrix[0]!.length === 0) return { pairs: [], totalCost: 0 };
-  const pairs = munkres(matrix).map(([i, j]) => [i, j] as [number, number]).sort((a, b) => a[0] - b[0]);
+  const pairs = munkres(matrix)
+    .map(([i, j]) => [i, j] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
   return { pairs, totalCost: total(matrix, pairs) };
 }
 

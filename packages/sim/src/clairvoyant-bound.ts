@@ -58,7 +58,9 @@ export function clairvoyantBound(options: ClairvoyantBoundOptions): ClairvoyantB
   }
   const durationMs = options.durationMs ?? traces.durationMs;
   if (!(durationMs > 0) || durationMs > traces.durationMs) {
-    throw new SynktiError('E_SIM_DURATION', `durationMs must be in (0, ${traces.durationMs}] for ${traces.dir} (got ${durationMs})`, { hint: 'leave it out for the whole trace' });
+    throw new SynktiError('E_SIM_DURATION', `durationMs must be in (0, ${traces.durationMs}] for ${traces.dir} (got ${durationMs})`, {
+      hint: 'leave it out for the whole trace',
+    });
   }
   const zoneCapacity = options.zoneCapacity ?? Number.POSITIVE_INFINITY;
   const onDemandCapacity = options.onDemandCapacity ?? Number.POSITIVE_INFINITY;

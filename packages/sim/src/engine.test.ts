@@ -55,7 +55,10 @@ describe('SimEngine', () => {
     assert.equal(n, 7);
     const other = new SimEngine();
     let m = 0;
-    other.at(0, 'tick', function again() { m++; other.after(10, 'tick', again); });
+    other.at(0, 'tick', function again() {
+      m++;
+      other.after(10, 'tick', again);
+    });
     other.run(95);
     assert.equal(m, 10); // 0, 10, ..., 90
   });
@@ -67,9 +70,18 @@ describe('createRandom', () => {
     const b = createRandom(42);
     const c = createRandom(43);
     const seqA = Array.from({ length: 5 }, () => a.next());
-    assert.deepEqual(seqA, Array.from({ length: 5 }, () => b.next()));
-    assert.notDeepEqual(seqA, Array.from({ length: 5 }, () => c.next()));
-    assert.deepEqual(Array.from({ length: 3 }, () => createRandom(7).fork('x').next()), Array.from({ length: 3 }, () => createRandom(7).fork('x').next()));
+    assert.deepEqual(
+      seqA,
+      Array.from({ length: 5 }, () => b.next()),
+    );
+    assert.notDeepEqual(
+      seqA,
+      Array.from({ length: 5 }, () => c.next()),
+    );
+    assert.deepEqual(
+      Array.from({ length: 3 }, () => createRandom(7).fork('x').next()),
+      Array.from({ length: 3 }, () => createRandom(7).fork('x').next()),
+    );
     assert.notEqual(createRandom(7).fork('x').next(), createRandom(7).fork('y').next());
     const r = createRandom(1);
     const mean = Array.from({ length: 20_000 }, () => r.exponential(5)).reduce((s, v) => s + v, 0) / 20_000;

@@ -22,16 +22,33 @@ export function simHedgeSettings(input: {
     if (role === undefined) {
       const spot = pools.filter(([, p]) => p.lifecycle === 'spot').map(([name]) => name);
       if (spot.length !== 1) {
-        throw new SynktiError('E_SIM_POOL', spot.length === 0 ? `the cluster ${input.spec.name} has no spot pool: the hedge applies to spot pools` : `the cluster ${input.spec.name} has ${spot.length} spot pools (${spot.join(', ')})`, { hint: spot.length === 0 ? 'leave out --config, or set lifecycle: "spot" on the pool' : `name one with --pool, e.g. --pool ${spot[0]!}` });
+        throw new SynktiError(
+          'E_SIM_POOL',
+          spot.length === 0
+            ? `the cluster ${input.spec.name} has no spot pool: the hedge applies to spot pools`
+            : `the cluster ${input.spec.name} has ${spot.length} spot pools (${spot.join(', ')})`,
+          {
+            hint:
+              spot.length === 0
+                ? 'leave out --config, or set lifecycle: "spot" on the pool'
+                : `name one with --pool, e.g. --pool ${spot[0]!}`,
+          },
+        );
       }
       role = spot[0]!;
     }
     const pool = input.spec.pools[role];
-    if (!pool) throw new SynktiError('E_SIM_POOL', `--pool ${role}: the cluster ${input.spec.name} has no such pool`, { hint: `use one of: ${pools.map(([name]) => name).join(', ')}` });
+    if (!pool)
+      throw new SynktiError('E_SIM_POOL', `--pool ${role}: the cluster ${input.spec.name} has no such pool`, {
+        hint: `use one of: ${pools.map(([name]) => name).join(', ')}`,
+      });
     fromConfig = { ...pool.spotHedge };
   }
   const out: SpotHedgeOptions = { ...fromConfig };
-  for (const [key, value] of Object.entries(input.overrides ?? {}) as [keyof SpotHedgeOptions, SpotHedgeOptions[keyof SpotHedgeOptions]][]) {
+  for (const [key, value] of Object.entries(input.overrides ?? {}) as [
+    keyof SpotHedgeOptions,
+    SpotHedgeOptions[keyof SpotHedgeOptions],
+  ][]) {
     if (value !== undefined) (out as Record<string, unknown>)[key] = value;
   }
   return out;

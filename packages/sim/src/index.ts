@@ -1,7 +1,17 @@
 export { SimEngine, type SimEngineOptions } from './engine.ts';
 export { EventQueue, type SimEvent } from './event-queue.ts';
 export { createRandom, type Random } from './random.ts';
-export { loadTraceDir, parseTrace, capacityAt, selectZones, sliceTraces, type TraceSet, type ZoneTrace, type TraceKind, type LoadTracesOptions } from './trace-loader.ts';
+export {
+  loadTraceDir,
+  parseTrace,
+  capacityAt,
+  selectZones,
+  sliceTraces,
+  type TraceSet,
+  type ZoneTrace,
+  type TraceKind,
+  type LoadTracesOptions,
+} from './trace-loader.ts';
 export { loadPriceTable, priceFor, DEFAULT_PRICE_FILE, type PriceTable } from './price-table.ts';
 export type { Policy, PolicyContext, SimInstance, LaunchRequest, InstancePhase, EndReason } from './policy.ts';
 export {
@@ -19,7 +29,15 @@ export {
 } from './simulate.ts';
 export * from './policies/index.ts';
 export { simHedgeSettings } from './hedge-settings.ts';
-export { runPaired, createPolicy, POLICY_NAMES, type PolicyName, type PolicySettings, type PairedResult, type PairedRunOptions } from './paired-runs.ts';
+export {
+  runPaired,
+  createPolicy,
+  POLICY_NAMES,
+  type PolicyName,
+  type PolicySettings,
+  type PairedResult,
+  type PairedRunOptions,
+} from './paired-runs.ts';
 export {
   solveAssignment,
   greedyAssignment,
@@ -34,8 +52,29 @@ export {
 } from './assignment.ts';
 export { renderReplicaChart, type ChartSeries, type SvgChartOptions } from './svg-chart.ts';
 export { DEFAULT_TRACE_DIR } from './default-traces.ts';
-export { runZoneSubsets, zoneSubsets, renderZoneSubsetTable, CLAIM_COST_SHARE, type ZoneSubsetOptions, type ZoneSubsetRow } from './zone-subsets.ts';
+export {
+  runZoneSubsets,
+  zoneSubsets,
+  renderZoneSubsetTable,
+  CLAIM_COST_SHARE,
+  type ZoneSubsetOptions,
+  type ZoneSubsetRow,
+} from './zone-subsets.ts';
 export { clairvoyantBound, type ClairvoyantBound, type ClairvoyantBoundOptions } from './clairvoyant-bound.ts';
 export { runSweep, renderSweepTable, renderSweepChart, type SweepOptions, type SweepRow } from './sweep.ts';
-export { parseLaunchDelay, drawLaunchDelay, typicalLaunchDelayMs, describeLaunchDelay, MAX_LAUNCH_DELAY_MS, type LaunchDelay } from './launch-delay.ts';
-export { loadSpotPriceHistory, parseSpotPriceHistory, spotCostUsd, meanSpotPrice, MAX_PRICE_ROWS, type SpotPriceHistory } from './spot-price-history.ts';
+export {
+  parseLaunchDelay,
+  drawLaunchDelay,
+  typicalLaunchDelayMs,
+  describeLaunchDelay,
+  MAX_LAUNCH_DELAY_MS,
+  type LaunchDelay,
+} from './launch-delay.ts';
+export {
+  loadSpotPriceHistory,
+  parseSpotPriceHistory,
+  spotCostUsd,
+  meanSpotPrice,
+  MAX_PRICE_ROWS,
+  type SpotPriceHistory,
+} from './spot-price-history.ts';

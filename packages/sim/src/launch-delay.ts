@@ -56,8 +56,10 @@ export function parseLaunchDelay(value: string): LaunchDelay {
 /** One draw (ms), bounded by MAX_LAUNCH_DELAY_MS. */
 export function drawLaunchDelay(delay: LaunchDelay, random: Random): number {
   switch (delay.kind) {
-    case 'fixed': return delay.ms;
-    case 'uniform': return delay.minMs + (delay.maxMs - delay.minMs) * random.next();
+    case 'fixed':
+      return delay.ms;
+    case 'uniform':
+      return delay.minMs + (delay.maxMs - delay.minMs) * random.next();
     case 'lognormal': {
       // Box-Muller: one standard normal from two uniforms (1 - u keeps log away from 0).
       const z = Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
@@ -74,5 +76,9 @@ export function typicalLaunchDelayMs(delay: LaunchDelay): number {
 /** `183 s`, `lognormal median 183 s, sigma 0.5`, `uniform 60-600 s`. */
 export function describeLaunchDelay(delay: LaunchDelay): string {
   const s = (ms: number): string => `${(ms / 1000).toFixed(0)} s`;
-  return delay.kind === 'fixed' ? s(delay.ms) : delay.kind === 'lognormal' ? `lognormal median ${s(delay.medianMs)}, sigma ${delay.sigma}` : `uniform ${(delay.minMs / 1000).toFixed(0)}-${s(delay.maxMs)}`;
+  return delay.kind === 'fixed'
+    ? s(delay.ms)
+    : delay.kind === 'lognormal'
+      ? `lognormal median ${s(delay.medianMs)}, sigma ${delay.sigma}`
+      : `uniform ${(delay.minMs / 1000).toFixed(0)}-${s(delay.maxMs)}`;
 }

@@ -24,10 +24,18 @@ const FULL = process.env.SYNKTI_SIM_FULL === '1';
 test(`6 zones vs ${FULL ? 'every 3-5-zone subset' : 'the 5 best 3-5-zone subsets'} (4 replicas): no subset beats all six by more than 0.06 pp, and none costs more than on-demand`, async () => {
   const traces = await loadTraceDir(DEFAULT_TRACE_DIR);
   const best = [
-    ['us-east-1a', 'us-east-2a', 'us-west-2b'], ['us-east-1d', 'us-east-2a', 'us-west-2b'], ['us-east-2a', 'us-west-2a', 'us-west-2b'],
-    ['us-east-1c', 'us-east-2a', 'us-west-2b'], ['us-east-1a', 'us-east-1d', 'us-east-2a', 'us-west-2b'],
+    ['us-east-1a', 'us-east-2a', 'us-west-2b'],
+    ['us-east-1d', 'us-east-2a', 'us-west-2b'],
+    ['us-east-2a', 'us-west-2a', 'us-west-2b'],
+    ['us-east-1c', 'us-east-2a', 'us-west-2b'],
+    ['us-east-1a', 'us-east-1d', 'us-east-2a', 'us-west-2b'],
   ];
-  const zoneSets = FULL ? zoneSubsets(traces.zones.map((z) => z.zone), 3) : [traces.zones.map((z) => z.zone), ...best];
+  const zoneSets = FULL
+    ? zoneSubsets(
+        traces.zones.map((z) => z.zone),
+        3,
+      )
+    : [traces.zones.map((z) => z.zone), ...best];
   const rows = runZoneSubsets({ traces, prices: await loadPriceTable(), replicas: [4], policies: ['synkti'], zoneSets });
   const synkti = rows.map((r) => ({ zones: r.zones, ...r.results.find((x) => x.policy === 'synkti')! }));
   const all = synkti.find((r) => r.zones.length === 6)!;

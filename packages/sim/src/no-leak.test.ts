@@ -33,25 +33,47 @@ function ledgerAllowanceUsd(target: number, launchDelayMs: number, prices: Price
   const ratio = prices.spotUsdPerHour / prices.onDemandUsdPerHour;
   const perReplicaMs = moveCostMs({ launchDelayMs, priceRatio: ratio, handOverMs: HANDOVER_GRACE_MS }) + MIN_BILLED_SECONDS * 1000;
   // An on-demand holder earns 1 % of its bill as credit (DEFAULT_ON_DEMAND_CREDIT_RATE).
-  return ((target * perReplicaMs) / 3_600_000) * prices.onDemandUsdPerHour + DEFAULT_ON_DEMAND_CREDIT_RATE * synkti.onDemandHours * prices.onDemandUsdPerHour;
+  return (
+    ((target * perReplicaMs) / 3_600_000) * prices.onDemandUsdPerHour +
+    DEFAULT_ON_DEMAND_CREDIT_RATE * synkti.onDemandHours * prices.onDemandUsdPerHour
+  );
 }
 
 function traces(zones: Record<string, number[]>, gapMs = 10 * MIN): TraceSet {
-  const list = Object.entries(zones).map(([zone, values]) => ({ zone, file: `${zone}.json`, kind: 'availability' as const, gapMs, values }));
+  const list = Object.entries(zones).map(([zone, values]) => ({
+    zone,
+    file: `${zone}.json`,
+    kind: 'availability' as const,
+    gapMs,
+    values,
+  }));
   return { dir: 'memory', kind: 'availability', gapMs, zones: list, durationMs: Math.min(...list.map((z) => z.values.length)) * gapMs };
 }
 
 /** The invariants a user's bill relies on, checked on one paired run's synkti result. */
-function assertNoLeak(r: PairedResult, onDemand: PairedResult, target: number, launchDelayMs: number, what: string, allowanceUsd = 0): void {
-  assert.ok(r.costUsd <= onDemand.costUsd + allowanceUsd, `${what}: synkti cost ${r.costUsd.toFixed(2)} > on-demand ${onDemand.costUsd.toFixed(2)} + ${allowanceUsd.toFixed(2)}`);
+function assertNoLeak(
+  r: PairedResult,
+  onDemand: PairedResult,
+  target: number,
+  launchDelayMs: number,
+  what: string,
+  allowanceUsd = 0,
+): void {
+  assert.ok(
+    r.costUsd <= onDemand.costUsd + allowanceUsd,
+    `${what}: synkti cost ${r.costUsd.toFixed(2)} > on-demand ${onDemand.costUsd.toFixed(2)} + ${allowanceUsd.toFixed(2)}`,
+  );
   assert.ok(r.maxHeld <= target * (1 + SURGE_PER_REPLICA), `${what}: held ${r.maxHeld} instances for a target of ${target}`);
   for (const i of r.instances) {
     const end = i.terminatedAt ?? r.durationMs;
     // Launched → serving within the launch delay, or ended (preempted while booting).
-    if (i.readyAt === undefined) assert.ok(end - i.requestedAt <= launchDelayMs, `${what}: ${i.id} neither ready nor ended ${launchDelayMs} ms after its launch`);
+    if (i.readyAt === undefined)
+      assert.ok(end - i.requestedAt <= launchDelayMs, `${what}: ${i.id} neither ready nor ended ${launchDelayMs} ms after its launch`);
     // Draining → terminated within the notice (or the shorter hand-over grace).
-    if (i.drainedAt !== undefined && i.terminatedAt !== undefined) assert.ok(i.terminatedAt - i.drainedAt <= SPOT_NOTICE_MS, `${what}: ${i.id} drained for ${i.terminatedAt - i.drainedAt} ms`);
-    if (i.drainedAt !== undefined && i.terminatedAt === undefined) assert.ok(r.durationMs - i.drainedAt <= SPOT_NOTICE_MS, `${what}: ${i.id} still draining at the end`);
+    if (i.drainedAt !== undefined && i.terminatedAt !== undefined)
+      assert.ok(i.terminatedAt - i.drainedAt <= SPOT_NOTICE_MS, `${what}: ${i.id} drained for ${i.terminatedAt - i.drainedAt} ms`);
+    if (i.drainedAt !== undefined && i.terminatedAt === undefined)
+      assert.ok(r.durationMs - i.drainedAt <= SPOT_NOTICE_MS, `${what}: ${i.id} still draining at the end`);
   }
 }
 
@@ -61,7 +83,14 @@ describe('synkti never leaks an instance', () => {
     // reclaimed at 20:00, before the successor (15 min to boot) is ready; zone b opens at 20:00.
     const set = traces({ a: [0, 1, 0, 0, 0, 0, 0, 0, 0], b: [0, 0, 1, 1, 1, 1, 1, 1, 1] });
     const launchDelayMs = 15 * MIN;
-    const [onDemand, synkti] = runPaired({ traces: set, prices: PRICES, target: 1, launchDelayMs, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
+    const [onDemand, synkti] = runPaired({
+      traces: set,
+      prices: PRICES,
+      target: 1,
+      launchDelayMs,
+      policies: ['on-demand', 'synkti'],
+      workload: { kind: 'serve', requestsPerSecond: 0 },
+    });
     const od = synkti!.instances.find((i) => i.lifecycle === 'on-demand')!;
     const successor = synkti!.instances.find((i) => i.replaces === od.id && i.zone === 'a')!;
     assert.equal(successor.endReason, 'preempted');
@@ -69,7 +98,7 @@ describe('synkti never leaks an instance', () => {
     // Nothing launched at the notice (an on-demand replacement beside the on-demand node
     // bought nothing); the node keeps the duty. Its one move on credit is spent (spot-ledger:
     // a slot that started on-demand saved nothing), so it stays on-demand: no second successor.
-    assert.ok(!synkti!.instances.some((i) => i.requestedAt === successor.noticeAt), 'no launch at the successor\'s notice');
+    assert.ok(!synkti!.instances.some((i) => i.requestedAt === successor.noticeAt), "no launch at the successor's notice");
     assert.equal(synkti!.instances.filter((i) => i.replaces === od.id).length, 1, 'one move on credit, no second');
     assert.equal(od.endReason, 'horizon', 'the on-demand node serves to the end: never orphaned');
     assert.equal(synkti!.instances.filter((i) => i.endReason === 'horizon').length, 1, 'one instance at the end, for a target of 1');
@@ -80,7 +109,14 @@ describe('synkti never leaks an instance', () => {
     const set = await loadTraceDir(SHIPPED);
     const prices = await loadPriceTable();
     const launchDelayMs = 600_000;
-    const [onDemand, synkti] = runPaired({ traces: set, prices, target: 4, launchDelayMs, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
+    const [onDemand, synkti] = runPaired({
+      traces: set,
+      prices,
+      target: 4,
+      launchDelayMs,
+      policies: ['on-demand', 'synkti'],
+      workload: { kind: 'serve', requestsPerSecond: 0 },
+    });
     assertNoLeak(synkti!, onDemand!, 4, launchDelayMs, '600 s', ledgerAllowanceUsd(4, launchDelayMs, prices, synkti!));
     assert.ok(synkti!.costVsOnDemand! < 0.5, `cost vs on-demand ${synkti!.costVsOnDemand}`);
     // The spot hedge holds fallbacks on-demand while serving losses exceed the budget (at a
@@ -92,8 +128,22 @@ describe('synkti never leaks an instance', () => {
     const set = selectZones(await loadTraceDir(SHIPPED), ['us-east-1a', 'us-east-1c', 'us-east-1d', 'us-east-2a']);
     const prices = await loadPriceTable();
     for (const launchDelayMs of [183_000, 600_000]) {
-      const [onDemand, synkti] = runPaired({ traces: set, prices, target: 4, launchDelayMs, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
-      assertNoLeak(synkti!, onDemand!, 4, launchDelayMs, `4 zones, ${launchDelayMs} ms`, ledgerAllowanceUsd(4, launchDelayMs, prices, synkti!));
+      const [onDemand, synkti] = runPaired({
+        traces: set,
+        prices,
+        target: 4,
+        launchDelayMs,
+        policies: ['on-demand', 'synkti'],
+        workload: { kind: 'serve', requestsPerSecond: 0 },
+      });
+      assertNoLeak(
+        synkti!,
+        onDemand!,
+        4,
+        launchDelayMs,
+        `4 zones, ${launchDelayMs} ms`,
+        ledgerAllowanceUsd(4, launchDelayMs, prices, synkti!),
+      );
       // Measured with the spot hedge: 53.8 % at 183 s, 65.2 % at 600 s (the leak was 2,189 %).
       assert.ok(synkti!.costVsOnDemand! < 0.75, `cost vs on-demand ${synkti!.costVsOnDemand}`);
     }
@@ -121,7 +171,15 @@ describe('synkti never leaks an instance', () => {
       const launchDelayMs = Math.round(60_000 + random.next() * 900_000);
       const seed = Math.floor(random.next() * 1e6);
       const what = `zones ${subset.join(',')}, from ${from} ms, ${days} days, target ${target}, launch ${launchDelayMs} ms, seed ${seed}`;
-      const [onDemand, synkti] = runPaired({ traces: set, prices, target, launchDelayMs, seed, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
+      const [onDemand, synkti] = runPaired({
+        traces: set,
+        prices,
+        target,
+        launchDelayMs,
+        seed,
+        policies: ['on-demand', 'synkti'],
+        workload: { kind: 'serve', requestsPerSecond: 0 },
+      });
       // Exactly the ledger's bound: on-demand's cost plus one move and a minute per replica.
       assertNoLeak(synkti!, onDemand!, target, launchDelayMs, what, ledgerAllowanceUsd(target, launchDelayMs, prices, synkti!));
       worst = Math.max(worst, synkti!.costVsOnDemand!);

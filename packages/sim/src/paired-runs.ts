@@ -1,11 +1,26 @@
 import { SynktiError } from '@synkti/core';
 import type { SpotHedgeOptions } from '@synkti/agent';
 import type { Policy } from './policy.ts';
-import { deadlinePolicy, onDemandPolicy, skyServePolicy, spotFallbackPolicy, spotSingleZonePolicy, synktiPolicy } from './policies/index.ts';
+import {
+  deadlinePolicy,
+  onDemandPolicy,
+  skyServePolicy,
+  spotFallbackPolicy,
+  spotSingleZonePolicy,
+  synktiPolicy,
+} from './policies/index.ts';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulate.ts';
 
 /** Policy names accepted by `synkti sim --policy`. */
-export const POLICY_NAMES = ['on-demand', 'spot-single-zone', 'spot-fallback', 'skyserve', 'deadline', 'synkti', 'synkti-agent-as-is'] as const;
+export const POLICY_NAMES = [
+  'on-demand',
+  'spot-single-zone',
+  'spot-fallback',
+  'skyserve',
+  'deadline',
+  'synkti',
+  'synkti-agent-as-is',
+] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export interface PolicySettings {
@@ -27,13 +42,32 @@ export interface PolicySettings {
 
 export function createPolicy(name: string, settings: PolicySettings = {}): Policy {
   switch (name) {
-    case 'on-demand': return onDemandPolicy();
-    case 'spot-single-zone': return spotSingleZonePolicy({ zone: settings.zone });
-    case 'spot-fallback': return spotFallbackPolicy({ zone: settings.zone });
-    case 'skyserve': return skyServePolicy({ overProvision: settings.skyServeOverProvision });
-    case 'deadline': return deadlinePolicy({ availabilityObjective: settings.availabilityObjective });
-    case 'synkti': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, hedge: settings.synktiHedge });
-    case 'synkti-agent-as-is': return synktiPolicy({ spare: settings.synktiSpare, lastResortDraining: settings.synktiLastResortDraining, spreadMoves: settings.synktiSpreadMoves, hedge: settings.synktiHedge, returnToSpot: false, name: 'synkti-agent-as-is' });
+    case 'on-demand':
+      return onDemandPolicy();
+    case 'spot-single-zone':
+      return spotSingleZonePolicy({ zone: settings.zone });
+    case 'spot-fallback':
+      return spotFallbackPolicy({ zone: settings.zone });
+    case 'skyserve':
+      return skyServePolicy({ overProvision: settings.skyServeOverProvision });
+    case 'deadline':
+      return deadlinePolicy({ availabilityObjective: settings.availabilityObjective });
+    case 'synkti':
+      return synktiPolicy({
+        spare: settings.synktiSpare,
+        lastResortDraining: settings.synktiLastResortDraining,
+        spreadMoves: settings.synktiSpreadMoves,
+        hedge: settings.synktiHedge,
+      });
+    case 'synkti-agent-as-is':
+      return synktiPolicy({
+        spare: settings.synktiSpare,
+        lastResortDraining: settings.synktiLastResortDraining,
+        spreadMoves: settings.synktiSpreadMoves,
+        hedge: settings.synktiHedge,
+        returnToSpot: false,
+        name: 'synkti-agent-as-is',
+      });
     default:
       throw new SynktiError('E_SIM_POLICY', `unknown policy "${name}"`, { hint: `use one of ${POLICY_NAMES.join(', ')}, or all` });
   }

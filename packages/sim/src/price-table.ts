@@ -20,7 +20,10 @@ export async function loadPriceTable(file: string = DEFAULT_PRICE_FILE): Promise
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    throw new SynktiError('E_SIM_PRICES', `cannot read the price table ${file}`, { cause: error, hint: 'pass a JSON file like packages/sim/data/prices-aws-p3.2xlarge.json' });
+    throw new SynktiError('E_SIM_PRICES', `cannot read the price table ${file}`, {
+      cause: error,
+      hint: 'pass a JSON file like packages/sim/data/prices-aws-p3.2xlarge.json',
+    });
   }
   return validatePriceTable(raw, file);
 }
@@ -32,7 +35,8 @@ function validatePriceTable(raw: unknown, file: string): PriceTable {
     });
   };
   const positive = (value: unknown, field: string): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(field, `must be a positive number (got ${JSON.stringify(value)})`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      fail(field, `must be a positive number (got ${JSON.stringify(value)})`);
     return value as number;
   };
   if (typeof raw !== 'object' || raw === null) fail('(root)', 'must be an object');
@@ -41,7 +45,8 @@ function validatePriceTable(raw: unknown, file: string): PriceTable {
   const zones: PriceTable['zones'] = {};
   for (const [zone, entry] of Object.entries((o.zones ?? {}) as Record<string, Record<string, unknown>>)) {
     zones[zone] = {
-      onDemandUsdPerHour: entry.onDemandUsdPerHour === undefined ? undefined : positive(entry.onDemandUsdPerHour, `zones.${zone}.onDemandUsdPerHour`),
+      onDemandUsdPerHour:
+        entry.onDemandUsdPerHour === undefined ? undefined : positive(entry.onDemandUsdPerHour, `zones.${zone}.onDemandUsdPerHour`),
       spotUsdPerHour: entry.spotUsdPerHour === undefined ? undefined : positive(entry.spotUsdPerHour, `zones.${zone}.spotUsdPerHour`),
     };
   }

@@ -113,7 +113,19 @@ export interface SimulationResult {
   capacityEvents: Record<string, number>;
   events: number;
   timeline: TimelinePoint[];
-  instances: { id: string; zone: string; lifecycle: string; requestedAt: number; readyAt?: number | undefined; noticeAt?: number | undefined; drainedAt?: number | undefined; terminatedAt?: number | undefined; endReason?: string | undefined; replaces?: string | undefined; costUsd: number }[];
+  instances: {
+    id: string;
+    zone: string;
+    lifecycle: string;
+    requestedAt: number;
+    readyAt?: number | undefined;
+    noticeAt?: number | undefined;
+    drainedAt?: number | undefined;
+    terminatedAt?: number | undefined;
+    endReason?: string | undefined;
+    replaces?: string | undefined;
+    costUsd: number;
+  }[];
   /** Most instances held (launching, serving or draining) at any moment. */
   maxHeld: number;
   /** Serving replica-hours per zone (ready to termination, or to the drain): where the fleet ran. */
@@ -172,9 +184,13 @@ class World {
     this.engine = new SimEngine({ seed: options.seed ?? 1 });
     const max = options.traces.durationMs;
     if (options.durationMs !== undefined && options.durationMs > max) {
-      throw new SynktiError('E_SIM_DURATION', `requested ${(options.durationMs / 86_400_000).toFixed(2)} days but the traces in ${options.traces.dir} cover ${(max / 86_400_000).toFixed(2)} days`, {
-        hint: 'pass a shorter --days, or traces that cover the period',
-      });
+      throw new SynktiError(
+        'E_SIM_DURATION',
+        `requested ${(options.durationMs / 86_400_000).toFixed(2)} days but the traces in ${options.traces.dir} cover ${(max / 86_400_000).toFixed(2)} days`,
+        {
+          hint: 'pass a shorter --days, or traces that cover the period',
+        },
+      );
     }
     if (!Number.isInteger(options.target) || options.target < 1) {
       throw new SynktiError('E_SIM_TARGET', `target replicas must be a whole number ≥ 1 (got ${options.target})`);
@@ -183,15 +199,22 @@ class World {
     this.launchDelayMs = options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS;
     this.zoneCapacity = options.zoneCapacity ?? Number.POSITIVE_INFINITY;
     this.onDemandCapacity = options.onDemandCapacity ?? Number.POSITIVE_INFINITY;
-    for (const bound of [['zoneCapacity', this.zoneCapacity], ['onDemandCapacity', this.onDemandCapacity]] as const) {
+    for (const bound of [
+      ['zoneCapacity', this.zoneCapacity],
+      ['onDemandCapacity', this.onDemandCapacity],
+    ] as const) {
       if (!(bound[1] >= 0) || (Number.isFinite(bound[1]) && !Number.isInteger(bound[1]))) {
-        throw new SynktiError('E_SIM_CAPACITY', `${bound[0]} must be a whole number ≥ 0 (got ${bound[1]})`, { hint: 'e.g. 4, or leave it out for unlimited' });
+        throw new SynktiError('E_SIM_CAPACITY', `${bound[0]} must be a whole number ≥ 0 (got ${bound[1]})`, {
+          hint: 'e.g. 4, or leave it out for unlimited',
+        });
       }
     }
     if (options.spotPrices) {
       const missing = options.traces.zones.map((z) => z.zone).filter((z) => !options.spotPrices!.zones.has(z));
       if (missing.length > 0) {
-        throw new SynktiError('E_SIM_SPOT_PRICES', `${options.spotPrices.file} has no price for ${missing.join(', ')}`, { hint: `add their rows, or run on zones it covers: ${[...options.spotPrices.zones.keys()].join(', ')}` });
+        throw new SynktiError('E_SIM_SPOT_PRICES', `${options.spotPrices.file} has no price for ${missing.join(', ')}`, {
+          hint: `add their rows, or run on zones it covers: ${[...options.spotPrices.zones.keys()].join(', ')}`,
+        });
       }
     }
     this.delayRandom = this.engine.random.fork('launch-delay');
@@ -200,7 +223,9 @@ class World {
     const engine = this.engine;
     const random = engine.random.fork(`policy:${this.policy.name}`);
     this.ctx = {
-      get now() { return engine.now; },
+      get now() {
+        return engine.now;
+      },
       zones: options.traces.zones.map((z) => z.zone),
       target: options.target,
       launchDelayMs: this.launchDelayMs,
@@ -313,7 +338,9 @@ class World {
     }
     const zone = request.zone ?? this.ctx.zones[0]!;
     if (!this.traces.has(zone)) {
-      throw new SynktiError('E_SIM_ZONE', `policy ${this.policy.name} launched in zone ${zone}, which has no trace`, { hint: `zones: ${this.ctx.zones.join(', ')}` });
+      throw new SynktiError('E_SIM_ZONE', `policy ${this.policy.name} launched in zone ${zone}, which has no trace`, {
+        hint: `zones: ${this.ctx.zones.join(', ')}`,
+      });
     }
     if (request.lifecycle === 'spot' && this.spotRoom(zone) <= 0) {
       this.counters.launchFailures++;
@@ -550,7 +577,11 @@ class World {
     instance.task = undefined;
     this.queued++;
     // Hand it to an idle ready worker, if any.
-    for (const other of this.routable) if (other !== instance && !other.task && other.phase === 'ready') { this.pullTask(other); break; }
+    for (const other of this.routable)
+      if (other !== instance && !other.task && other.phase === 'ready') {
+        this.pullTask(other);
+        break;
+      }
   }
 
   private jobStatus(): { remainingWorkMs: number; deadlineAt: number } | undefined {
@@ -573,12 +604,27 @@ class World {
     for (const i of this.all) {
       const seconds = billedSeconds(i.requestedAt, i.terminatedAt ?? end);
       // With a price history, each second at the spot price in effect then.
-      const c = (i.lifecycle === 'spot' && this.o.spotPrices ? spotCostUsd(this.o.spotPrices, i.zone, i.requestedAt, i.requestedAt + seconds * 1000) : undefined) ?? (seconds * i.usdPerHour) / 3600;
+      const c =
+        (i.lifecycle === 'spot' && this.o.spotPrices
+          ? spotCostUsd(this.o.spotPrices, i.zone, i.requestedAt, i.requestedAt + seconds * 1000)
+          : undefined) ?? (seconds * i.usdPerHour) / 3600;
       cost += c;
       if (i.lifecycle === 'spot') spotHours += seconds / 3600;
       else onDemandHours += seconds / 3600;
       if (i.readyAt === undefined) wasted += seconds / 3600;
-      instances.push({ id: i.id, zone: i.zone, lifecycle: i.lifecycle, requestedAt: i.requestedAt, readyAt: i.readyAt, noticeAt: i.noticeAt, drainedAt: i.drainedAt, terminatedAt: i.terminatedAt, endReason: i.endReason, replaces: i.replaces, costUsd: c });
+      instances.push({
+        id: i.id,
+        zone: i.zone,
+        lifecycle: i.lifecycle,
+        requestedAt: i.requestedAt,
+        readyAt: i.readyAt,
+        noticeAt: i.noticeAt,
+        drainedAt: i.drainedAt,
+        terminatedAt: i.terminatedAt,
+        endReason: i.endReason,
+        replaces: i.replaces,
+        costUsd: c,
+      });
     }
     const requests = this.counters.requests;
     this.recordTimeline();
@@ -607,7 +653,14 @@ class World {
       events: this.engine.stats().fired,
       timeline: downsample(this.timeline, this.o.maxTimelinePoints ?? 2000),
       maxHeld: this.maxHeld,
-      servingHoursByZone: Object.fromEntries(this.o.traces.zones.map((z) => [z.zone, this.all.filter((i) => i.zone === z.zone && i.readyAt !== undefined).reduce((h, i) => h + Math.max(0, (i.drainedAt ?? i.terminatedAt ?? end) - i.readyAt!) / 3_600_000, 0)])),
+      servingHoursByZone: Object.fromEntries(
+        this.o.traces.zones.map((z) => [
+          z.zone,
+          this.all
+            .filter((i) => i.zone === z.zone && i.readyAt !== undefined)
+            .reduce((h, i) => h + Math.max(0, (i.drainedAt ?? i.terminatedAt ?? end) - i.readyAt!) / 3_600_000, 0),
+        ]),
+      ),
       instances,
     };
   }
@@ -616,7 +669,8 @@ class World {
 /** Spot / on-demand, averaged over the zones (and over the run, with a price history). */
 function meanPriceRatio(options: SimulationOptions, horizonMs: number): number {
   const ratios = options.traces.zones.map(({ zone }) => {
-    const spot = (options.spotPrices ? meanSpotPrice(options.spotPrices, zone, horizonMs) : undefined) ?? priceFor(options.prices, zone, 'spot');
+    const spot =
+      (options.spotPrices ? meanSpotPrice(options.spotPrices, zone, horizonMs) : undefined) ?? priceFor(options.prices, zone, 'spot');
     const onDemand = priceFor(options.prices, zone, 'on-demand');
     return onDemand > 0 ? spot / onDemand : 1;
   });

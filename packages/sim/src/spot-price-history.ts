@@ -25,7 +25,10 @@ export async function loadSpotPriceHistory(file: string, options: { startMs?: nu
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new SynktiError('E_SIM_SPOT_PRICES', `cannot read the spot price file ${file}`, { cause: error, hint: 'pass --spot-prices <file> with the JSON of aws ec2 describe-spot-price-history (see packages/sim/data/spot-prices-p3.2xlarge-sample.json)' });
+    throw new SynktiError('E_SIM_SPOT_PRICES', `cannot read the spot price file ${file}`, {
+      cause: error,
+      hint: 'pass --spot-prices <file> with the JSON of aws ec2 describe-spot-price-history (see packages/sim/data/spot-prices-p3.2xlarge-sample.json)',
+    });
   }
   return parseSpotPriceHistory(text, file, options);
 }
@@ -50,10 +53,12 @@ export function parseSpotPriceHistory(text: string, file: string, options: { sta
   rows.forEach((row: unknown, i) => {
     const r = row as Record<string, unknown>;
     if (typeof r !== 'object' || r === null) fail(`SpotPriceHistory[${i}] must be an object`);
-    if (typeof r.AvailabilityZone !== 'string' || r.AvailabilityZone === '' || r.AvailabilityZone.length > 64) fail(`SpotPriceHistory[${i}].AvailabilityZone must be a zone name`);
+    if (typeof r.AvailabilityZone !== 'string' || r.AvailabilityZone === '' || r.AvailabilityZone.length > 64)
+      fail(`SpotPriceHistory[${i}].AvailabilityZone must be a zone name`);
     if (typeof r.InstanceType === 'string') types.add(r.InstanceType);
     const price = typeof r.SpotPrice === 'string' ? Number(r.SpotPrice) : Number.NaN;
-    if (!Number.isFinite(price) || price <= 0) fail(`SpotPriceHistory[${i}].SpotPrice must be a positive number in a string (got ${JSON.stringify(r.SpotPrice)})`);
+    if (!Number.isFinite(price) || price <= 0)
+      fail(`SpotPriceHistory[${i}].SpotPrice must be a positive number in a string (got ${JSON.stringify(r.SpotPrice)})`);
     const atMs = typeof r.Timestamp === 'string' ? Date.parse(r.Timestamp) : Number.NaN;
     if (!Number.isFinite(atMs)) fail(`SpotPriceHistory[${i}].Timestamp must be an ISO 8601 time (got ${JSON.stringify(r.Timestamp)})`);
     raw.push({ zone: r.AvailabilityZone as string, atMs, usdPerHour: price });

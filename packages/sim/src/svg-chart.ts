@@ -40,15 +40,24 @@ export function renderReplicaChart(series: readonly ChartSeries[], options: SvgC
   const days = duration / 86_400_000;
   const x = (t: number): number => left + (t / duration) * plotWidth;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${left}" y="20" font-size="15" font-weight="bold">${escapeXml(options.title ?? 'Replicas over time')}</text>`);
-  const legend: [string, string, boolean][] = [['ready replicas', COLORS.ready, false], ['spot instances held', COLORS.spot, true], ['on-demand instances held', COLORS.onDemand, true], ['target', COLORS.target, false]];
+  const legend: [string, string, boolean][] = [
+    ['ready replicas', COLORS.ready, false],
+    ['spot instances held', COLORS.spot, true],
+    ['on-demand instances held', COLORS.onDemand, true],
+    ['target', COLORS.target, false],
+  ];
   legend.forEach(([label, color, filled], i) => {
     const lx = left + i * 200;
-    out.push(filled
-      ? `<rect x="${lx}" y="30" width="20" height="10" fill="${color}" fill-opacity="0.45"/><text x="${lx + 25}" y="40">${label}</text>`
-      : `<line x1="${lx}" y1="36" x2="${lx + 20}" y2="36" stroke="${color}" stroke-width="2"${label === 'target' ? ' stroke-dasharray="4 3"' : ''}/><text x="${lx + 25}" y="40">${label}</text>`);
+    out.push(
+      filled
+        ? `<rect x="${lx}" y="30" width="20" height="10" fill="${color}" fill-opacity="0.45"/><text x="${lx + 25}" y="40">${label}</text>`
+        : `<line x1="${lx}" y1="36" x2="${lx + 20}" y2="36" stroke="${color}" stroke-width="2"${label === 'target' ? ' stroke-dasharray="4 3"' : ''}/><text x="${lx + 25}" y="40">${label}</text>`,
+    );
   });
   series.forEach((s, index) => {
     const y0 = top + index * (panelHeight + gap);
@@ -59,7 +68,9 @@ export function renderReplicaChart(series: readonly ChartSeries[], options: SvgC
     for (let v = 0; v <= maxY; v += Math.max(1, Math.ceil(maxY / 4))) {
       out.push(`<text x="${left - 4}" y="${y(v) + 4}" text-anchor="end" font-size="10" fill="#666">${v}</text>`);
     }
-    out.push(`<line x1="${left}" y1="${y(s.target)}" x2="${left + plotWidth}" y2="${y(s.target)}" stroke="${COLORS.target}" stroke-dasharray="4 3"/>`);
+    out.push(
+      `<line x1="${left}" y1="${y(s.target)}" x2="${left + plotWidth}" y2="${y(s.target)}" stroke="${COLORS.target}" stroke-dasharray="4 3"/>`,
+    );
     // Instances held, stacked (spot below, on-demand on top), with the ready line over them.
     const area = (lower: (p: TimelinePoint) => number, upper: (p: TimelinePoint) => number, color: string): void => {
       if (s.timeline.length === 0) return;
@@ -78,8 +89,16 @@ export function renderReplicaChart(series: readonly ChartSeries[], options: SvgC
       }
       out.push(`<path d="${top}${bottom}Z" fill="${color}" fill-opacity="0.45" stroke="none"/>`);
     };
-    area(() => 0, (p) => p.spot, COLORS.spot);
-    area((p) => p.spot, (p) => p.spot + p.onDemand, COLORS.onDemand);
+    area(
+      () => 0,
+      (p) => p.spot,
+      COLORS.spot,
+    );
+    area(
+      (p) => p.spot,
+      (p) => p.spot + p.onDemand,
+      COLORS.onDemand,
+    );
     if (s.timeline.length > 0) {
       let d = '';
       s.timeline.forEach((p, i) => {
@@ -93,7 +112,9 @@ export function renderReplicaChart(series: readonly ChartSeries[], options: SvgC
   const axisY = top + series.length * (panelHeight + gap) - gap + 16;
   const tickEvery = days > 20 ? 5 : days > 5 ? 1 : days > 1 ? 0.25 : 1 / 24;
   for (let d = 0; d <= days + 1e-9; d += tickEvery) {
-    out.push(`<text x="${x(d * 86_400_000).toFixed(1)}" y="${axisY}" text-anchor="middle" font-size="10" fill="#666">${Number(d.toFixed(2))}</text>`);
+    out.push(
+      `<text x="${x(d * 86_400_000).toFixed(1)}" y="${axisY}" text-anchor="middle" font-size="10" fill="#666">${Number(d.toFixed(2))}</text>`,
+    );
   }
   out.push(`<text x="${left + plotWidth / 2}" y="${axisY + 16}" text-anchor="middle">days since the start of the trace</text>`);
   out.push('</svg>');

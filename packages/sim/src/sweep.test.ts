@@ -15,8 +15,18 @@ test('sweep: repricing billed hours at a ratio gives what a run at that spot pri
   const rows = runSweep({ traces, prices, priceRatios: [0.3, 0.6], replicas: [2], launchDelaysMs: [183_000], policies: ['synkti'] });
   assert.equal(rows.length, 2);
   for (const row of rows) {
-    const [, direct] = runPaired({ traces, prices: { ...prices, spotUsdPerHour: 3 * row.priceRatio }, target: 2, launchDelayMs: 183_000, policies: ['on-demand', 'synkti'], workload: { kind: 'serve', requestsPerSecond: 0 } });
-    assert.ok(Math.abs(row.costVsOnDemand - direct!.costVsOnDemand!) < 1e-9, `${row.priceRatio}: ${row.costVsOnDemand} vs ${direct!.costVsOnDemand}`);
+    const [, direct] = runPaired({
+      traces,
+      prices: { ...prices, spotUsdPerHour: 3 * row.priceRatio },
+      target: 2,
+      launchDelayMs: 183_000,
+      policies: ['on-demand', 'synkti'],
+      workload: { kind: 'serve', requestsPerSecond: 0 },
+    });
+    assert.ok(
+      Math.abs(row.costVsOnDemand - direct!.costVsOnDemand!) < 1e-9,
+      `${row.priceRatio}: ${row.costVsOnDemand} vs ${direct!.costVsOnDemand}`,
+    );
     assert.equal(row.availability, direct!.availability);
   }
   assert.ok(rows[1]!.costVsOnDemand > rows[0]!.costVsOnDemand);

@@ -44,11 +44,14 @@ export interface SweepRow {
 export function runSweep(options: SweepOptions): SweepRow[] {
   const ratios = options.priceRatios ?? [0.3, 0.4, 0.5, 0.6, 0.7];
   for (const r of ratios) {
-    if (!(r > 0 && r <= 1)) throw new SynktiError('E_SIM_SWEEP', `price ratio must be in (0, 1] (got ${r})`, { hint: 'e.g. 0.3 for spot at 30 % of on-demand' });
+    if (!(r > 0 && r <= 1))
+      throw new SynktiError('E_SIM_SWEEP', `price ratio must be in (0, 1] (got ${r})`, { hint: 'e.g. 0.3 for spot at 30 % of on-demand' });
   }
   const onDemandPrice = options.prices.onDemandUsdPerHour;
   if (Object.keys(options.prices.zones).length > 0) {
-    throw new SynktiError('E_SIM_SWEEP', 'the sweep sets one spot price ratio for every zone; the price table has per-zone prices', { hint: 'use a price table without zones for --sweep' });
+    throw new SynktiError('E_SIM_SWEEP', 'the sweep sets one spot price ratio for every zone; the price table has per-zone prices', {
+      hint: 'use a price table without zones for --sweep',
+    });
   }
   const rows: SweepRow[] = [];
   const zoneSets = options.zoneSets ?? [options.traces.zones.map((z) => z.zone)];
@@ -59,8 +62,14 @@ export function runSweep(options: SweepOptions): SweepRow[] {
     for (const replicas of options.replicas ?? [2, 4, 8]) {
       for (const launchDelayMs of options.launchDelaysMs ?? [60_000, 183_000, 600_000]) {
         const results = runPaired({
-          traces, prices: options.prices, target: replicas, seed: options.seed ?? 1, launchDelayMs, durationMs: options.durationMs,
-          policies: ['on-demand', ...(options.policies ?? ['skyserve', 'synkti'])], workload: { kind: 'serve', requestsPerSecond: 0 },
+          traces,
+          prices: options.prices,
+          target: replicas,
+          seed: options.seed ?? 1,
+          launchDelayMs,
+          durationMs: options.durationMs,
+          policies: ['on-demand', ...(options.policies ?? ['skyserve', 'synkti'])],
+          workload: { kind: 'serve', requestsPerSecond: 0 },
         });
         options.onProgress?.(++done, total);
         const reference = results.find((r) => r.policy === 'on-demand')!.onDemandHours * onDemandPrice;
@@ -69,7 +78,15 @@ export function runSweep(options: SweepOptions): SweepRow[] {
             if (r.policy === 'on-demand') continue;
             // Billed hours × price: the same per-second billing the run used, at this ratio.
             const cost = r.spotHours * onDemandPrice * priceRatio + r.onDemandHours * onDemandPrice;
-            rows.push({ zones: [...zones], replicas, launchDelayMs, priceRatio, policy: r.policy, costVsOnDemand: cost / reference, availability: r.availability });
+            rows.push({
+              zones: [...zones],
+              replicas,
+              launchDelayMs,
+              priceRatio,
+              policy: r.policy,
+              costVsOnDemand: cost / reference,
+              availability: r.availability,
+            });
           }
         }
       }
@@ -91,7 +108,9 @@ export function renderSweepTable(rows: readonly SweepRow[]): string {
   for (const group of groups.values()) {
     const first = group[0]!;
     const cells = ratios.map((x) => `${(group.find((r) => r.priceRatio === x)!.costVsOnDemand * 100).toFixed(1)} %`);
-    lines.push(`| ${first.zones.join(" ")} | ${first.replicas} | ${first.launchDelayMs / 1000} s | ${first.policy} | ${(first.availability * 100).toFixed(2)} % | ${cells.join(' | ')} |`);
+    lines.push(
+      `| ${first.zones.join(' ')} | ${first.replicas} | ${first.launchDelayMs / 1000} s | ${first.policy} | ${(first.availability * 100).toFixed(2)} % | ${cells.join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -135,16 +154,29 @@ export function renderSweepChart(rows: readonly SweepRow[], options: { title?: s
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${left}" y="24" font-size="15">${escapeXml(options.title ?? `Cost vs on-demand by spot price ratio (${zones})`)}</text>`,
   ];
-  for (const level of [0.5, 1]) out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(level).toFixed(1)}" y2="${y(level).toFixed(1)}" stroke="#999" stroke-dasharray="4 4"/><text x="${left - 6}" y="${(y(level) + 4).toFixed(1)}" text-anchor="end">${level * 100} %</text>`);
-  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/><line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
-  for (const ratio of ratios) out.push(`<text x="${x(ratio).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${Math.round(ratio * 100)} %</text>`);
+  for (const level of [0.5, 1])
+    out.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${y(level).toFixed(1)}" y2="${y(level).toFixed(1)}" stroke="#999" stroke-dasharray="4 4"/><text x="${left - 6}" y="${(y(level) + 4).toFixed(1)}" text-anchor="end">${level * 100} %</text>`,
+    );
+  out.push(
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/><line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`,
+  );
+  for (const ratio of ratios)
+    out.push(`<text x="${x(ratio).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${Math.round(ratio * 100)} %</text>`);
   out.push(`<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">spot price as a share of on-demand</text>`);
   [...groups.entries()].forEach(([label, group], i) => {
     const color = palette[i % palette.length]!;
-    const points = group.sort((a, b) => a.priceRatio - b.priceRatio).map((r) => `${x(r.priceRatio).toFixed(1)},${y(r.costVsOnDemand).toFixed(1)}`).join(' ');
-    out.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"${group[0]!.policy === 'synkti' ? '' : ' stroke-dasharray="6 3"'}/>`);
+    const points = group
+      .sort((a, b) => a.priceRatio - b.priceRatio)
+      .map((r) => `${x(r.priceRatio).toFixed(1)},${y(r.costVsOnDemand).toFixed(1)}`)
+      .join(' ');
+    out.push(
+      `<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"${group[0]!.policy === 'synkti' ? '' : ' stroke-dasharray="6 3"'}/>`,
+    );
     const ly = top + 14 + i * 16;
-    out.push(`<line x1="${left + plotW + 16}" x2="${left + plotW + 40}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/><text x="${left + plotW + 46}" y="${ly}">${escapeXml(`${label}: ${(group[0]!.availability * 100).toFixed(2)} % avail.`)}</text>`);
+    out.push(
+      `<line x1="${left + plotW + 16}" x2="${left + plotW + 40}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/><text x="${left + plotW + 46}" y="${ly}">${escapeXml(`${label}: ${(group[0]!.availability * 100).toFixed(2)} % avail.`)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

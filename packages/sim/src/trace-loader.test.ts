@@ -22,7 +22,10 @@ describe('loadTraceDir', () => {
 
   it('loads the shipped 6-zone V100 availability traces (45 days, 195 s ticks)', async () => {
     const set = await loadTraceDir(SHIPPED);
-    assert.deepEqual(set.zones.map((z) => z.zone), ['us-east-1a', 'us-east-1c', 'us-east-1d', 'us-east-2a', 'us-west-2a', 'us-west-2b']);
+    assert.deepEqual(
+      set.zones.map((z) => z.zone),
+      ['us-east-1a', 'us-east-1c', 'us-east-1d', 'us-east-2a', 'us-west-2a', 'us-west-2b'],
+    );
     assert.equal(set.kind, 'availability');
     assert.equal(set.gapMs, 195_000);
     assert.ok(set.durationMs / 86_400_000 > 45 && set.durationMs / 86_400_000 < 46);
@@ -63,6 +66,9 @@ describe('loadTraceDir', () => {
     await writeFile(join(dir, 'z.json'), '{"metadata": {"gap_seconds": 300}, "data": [4, 2, 0]}');
     const set = await loadTraceDir(dir);
     assert.equal(set.kind, 'preemption');
-    assert.deepEqual([0, 300_000, 600_000].map((t) => capacityAt(set.zones[0]!, t)), [4, 2, 0]);
+    assert.deepEqual(
+      [0, 300_000, 600_000].map((t) => capacityAt(set.zones[0]!, t)),
+      [4, 2, 0],
+    );
   });
 });

@@ -58,9 +58,13 @@ export async function loadTraceDir(dir: string, options: LoadTracesOptions = {})
   const first = zones[0]!;
   for (const zone of zones) {
     if (zone.gapMs !== first.gapMs) {
-      throw new SynktiError('E_SIM_TRACES', `${zone.file}: gap_seconds ${zone.gapMs / 1000} differs from ${first.file} (${first.gapMs / 1000})`, {
-        hint: 'every zone of one run must be sampled at the same interval; keep such files in separate directories',
-      });
+      throw new SynktiError(
+        'E_SIM_TRACES',
+        `${zone.file}: gap_seconds ${zone.gapMs / 1000} differs from ${first.file} (${first.gapMs / 1000})`,
+        {
+          hint: 'every zone of one run must be sampled at the same interval; keep such files in separate directories',
+        },
+      );
     }
   }
   const durationMs = Math.min(...zones.map((z) => z.values.length)) * first.gapMs;
@@ -75,10 +79,13 @@ export function selectZones(set: TraceSet, zones: readonly string[]): TraceSet {
   const picked = set.zones.filter((z) => zones.includes(z.zone));
   for (const zone of zones) {
     if (!set.zones.some((z) => z.zone === zone)) {
-      throw new SynktiError('E_SIM_ZONE', `zone ${zone} has no trace in ${set.dir}`, { hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}` });
+      throw new SynktiError('E_SIM_ZONE', `zone ${zone} has no trace in ${set.dir}`, {
+        hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}`,
+      });
     }
   }
-  if (picked.length === 0) throw new SynktiError('E_SIM_ZONE', 'no zone selected', { hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}` });
+  if (picked.length === 0)
+    throw new SynktiError('E_SIM_ZONE', 'no zone selected', { hint: `use some of ${set.zones.map((z) => z.zone).join(', ')}` });
   return { ...set, zones: picked, durationMs: Math.min(...picked.map((z) => z.values.length)) * set.gapMs };
 }
 
@@ -88,7 +95,9 @@ export function sliceTraces(set: TraceSet, fromMs: number, durationMs: number): 
   const ticks = Math.max(1, Math.ceil(durationMs / set.gapMs));
   const zones = set.zones.map((z) => ({ ...z, values: z.values.slice(from, from + ticks) }));
   if (zones.some((z) => z.values.length === 0)) {
-    throw new SynktiError('E_SIM_DURATION', `window from ${fromMs} ms is past the end of the traces in ${set.dir}`, { hint: `start before ${set.durationMs} ms` });
+    throw new SynktiError('E_SIM_DURATION', `window from ${fromMs} ms is past the end of the traces in ${set.dir}`, {
+      hint: `start before ${set.durationMs} ms`,
+    });
   }
   return { ...set, zones, durationMs: Math.min(...zones.map((z) => z.values.length)) * set.gapMs };
 }
@@ -115,7 +124,10 @@ export function parseTrace(text: string, file: string, kind: TraceKind): ZoneTra
   const object = parsed as { metadata?: { gap_seconds?: unknown }; data?: unknown };
   const gap = object.metadata?.gap_seconds;
   if (typeof gap !== 'number' || !Number.isFinite(gap) || gap <= 0) {
-    fail(lineOf(text, Math.max(0, text.indexOf('"metadata"'))), `metadata.gap_seconds must be a positive number (got ${JSON.stringify(gap)})`);
+    fail(
+      lineOf(text, Math.max(0, text.indexOf('"metadata"'))),
+      `metadata.gap_seconds must be a positive number (got ${JSON.stringify(gap)})`,
+    );
   }
   const data = object.data;
   if (!Array.isArray(data) || data.length === 0) fail(lineOf(text, Math.max(0, text.indexOf('"data"'))), 'data must be a non-empty array');

@@ -60,7 +60,11 @@ export function runZoneSubsets(options: ZoneSubsetOptions): ZoneSubsetRow[] {
     const traces = selectZones(options.traces, zones);
     for (const replicas of options.replicas ?? [2, 4, 8]) {
       const results = runPaired({
-        traces, prices: options.prices, target: replicas, seed: options.seed ?? 1, launchDelayMs: options.launchDelayMs,
+        traces,
+        prices: options.prices,
+        target: replicas,
+        seed: options.seed ?? 1,
+        launchDelayMs: options.launchDelayMs,
         policies: ['on-demand', ...(options.policies ?? ['spot-fallback', 'skyserve', 'deadline', 'synkti'])],
         workload: { kind: 'serve', requestsPerSecond: 0 },
       });
@@ -91,7 +95,10 @@ export function renderZoneSubsetTable(rows: readonly ZoneSubsetRow[]): string {
       return `${(r.costVsOnDemand! * 100).toFixed(1)} % / ${(r.availability * 100).toFixed(2)} %`;
     });
     const share = row.bound.costVsOnDemand;
-    cells.push(share === undefined ? 'unreachable' : `${(share * 100).toFixed(1)} %`, share !== undefined && share <= CLAIM_COST_SHARE ? 'yes' : '**no**');
+    cells.push(
+      share === undefined ? 'unreachable' : `${(share * 100).toFixed(1)} %`,
+      share !== undefined && share <= CLAIM_COST_SHARE ? 'yes' : '**no**',
+    );
     lines.push(`| ${row.zones.join(' ')} | ${row.replicas} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');

@@ -57,7 +57,9 @@ test('shrinks only when every sample of downscaleDelay asked for fewer; picks th
   // A burst 20 s ago, nothing since: the load is still falling within the window; one step later, not two now.
   const falling = decideAutoscale(input({ now, members: four, samples: samples(now - 31_000, now, (t) => (t === now - 20_000 ? 12 : 1)) }));
   assert.equal(falling.kind, 'hold', JSON.stringify(falling));
-  const self = decideAutoscale(input({ now, members: four, selfId: 'i-3', samples: samples(now - 31_000, now, (t) => (t === now - 10_000 ? 12 : 1)) }));
+  const self = decideAutoscale(
+    input({ now, members: four, selfId: 'i-3', samples: samples(now - 31_000, now, (t) => (t === now - 10_000 ? 12 : 1)) }),
+  );
   assert.ok(self.kind === 'scale-in', JSON.stringify(self));
   assert.deepEqual(self.ids, ['i-2'], 'the decider goes last among equally idle nodes');
 });
@@ -76,12 +78,24 @@ test('noisy load around a boundary does not flap: a replayed hour of 1 s samples
     const total = random() < 0.05 ? 14 : 8 + (random() * 6 - 3);
     all.push({ at: now, total });
     // A decider without windows follows every sample.
-    if (replicasFor(total, spec) !== naive) { naive = replicasFor(total, spec); naiveActions += 1; }
+    if (replicasFor(total, spec) !== naive) {
+      naive = replicasFor(total, spec);
+      naiveActions += 1;
+    }
     while (all.length > 0 && all[0]!.at < now - 40_000) all.shift();
     const decision = decideAutoscale(input({ now, members: members(live), samples: all, record, offTargetSince: undefined }));
     if (decision.kind === 'hold') continue;
     actions.push(`${decision.kind}@${now / 1000}s→${decision.desired}`);
-    record = { pool: 'w', epoch: (record?.epoch ?? 0) + 1, desired: decision.desired, at: now, action: decision.kind, from: live, by: 'i-0', reason: '' };
+    record = {
+      pool: 'w',
+      epoch: (record?.epoch ?? 0) + 1,
+      desired: decision.desired,
+      at: now,
+      action: decision.kind,
+      from: live,
+      by: 'i-0',
+      reason: '',
+    };
     live = decision.desired;
   }
   // The mean asks for 2 (8/4), spikes ask for 4 over a 30 s window: the pool settles, it does not oscillate.
@@ -131,7 +145,13 @@ test('onDemandBase: new launches fill the on-demand base first; scale-in never t
 
 test('client tokens: the same step gives the same token on every decider, a later step new ones; deciders and keepers by rendezvous', () => {
   assert.equal(autoscaleClientToken('c', 'worker', 4, 0), autoscaleClientToken('c', 'worker', 4, 0));
-  const tokens = new Set([autoscaleClientToken('c', 'worker', 4, 0), autoscaleClientToken('c', 'worker', 4, 1), autoscaleClientToken('c', 'worker', 5, 0), autoscaleClientToken('c', 'gpu', 4, 0), autoscaleClientToken('d', 'worker', 4, 0)]);
+  const tokens = new Set([
+    autoscaleClientToken('c', 'worker', 4, 0),
+    autoscaleClientToken('c', 'worker', 4, 1),
+    autoscaleClientToken('c', 'worker', 5, 0),
+    autoscaleClientToken('c', 'gpu', 4, 0),
+    autoscaleClientToken('d', 'worker', 4, 0),
+  ]);
   assert.equal(tokens.size, 5);
   for (const token of tokens) assert.match(token, /^[\x21-\x7e]{1,64}$/);
   const ids = ['i-a', 'i-b', 'i-c', 'i-d', 'i-e'];
@@ -139,7 +159,16 @@ test('client tokens: the same step gives the same token on every decider, a late
   assert.equal(roles.filter((r) => r === 'decider').length, 1);
   assert.equal(roles.filter((r) => r === 'keeper').length, 2);
   // Every node's view agrees on the newest record, and refuses one dated far ahead.
-  const r = (epoch: number, at: number, by = 'i-a'): AutoscaleRecord => ({ pool: 'worker', epoch, desired: 2, at, action: 'scale-out', from: 1, by, reason: '' });
+  const r = (epoch: number, at: number, by = 'i-a'): AutoscaleRecord => ({
+    pool: 'worker',
+    epoch,
+    desired: 2,
+    at,
+    action: 'scale-out',
+    from: 1,
+    by,
+    reason: '',
+  });
   const latest = latestRecords([[r(2, 50)], [r(3, 40)], [r(9, 10_000_000)], undefined], 100);
   assert.equal(latest.get('worker')?.epoch, 3);
 });

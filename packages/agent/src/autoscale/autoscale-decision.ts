@@ -15,7 +15,10 @@ export interface AutoscaleMember {
 }
 
 /** One load sample: the pool's total load at a moment. */
-export interface LoadSample { at: number; total: number }
+export interface LoadSample {
+  at: number;
+  total: number;
+}
 
 export interface AutoscaleDecisionInput {
   spec: AutoscaleSpec;
@@ -70,15 +73,20 @@ function windowOf(samples: readonly LoadSample[], now: number, windowMs: number,
  * decider itself last (it would hand the decision over) and the newest first (the oldest
  * have warm caches and have proven they run); the on-demand base is kept.
  */
-export function scaleInCandidates(input: Pick<AutoscaleDecisionInput, 'members' | 'onDemandBase' | 'lifecycle' | 'selfId'>, count: number): string[] {
+export function scaleInCandidates(
+  input: Pick<AutoscaleDecisionInput, 'members' | 'onDemandBase' | 'lifecycle' | 'selfId'>,
+  count: number,
+): string[] {
   const onDemandLive = input.members.filter((m) => (m.lifecycle ?? input.lifecycle) === 'on-demand').length;
   let onDemandRemovable = input.lifecycle === 'on-demand' ? Number.POSITIVE_INFINITY : Math.max(0, onDemandLive - input.onDemandBase);
-  const ordered = [...input.members].sort((a, b) =>
-    Number(a.serving) - Number(b.serving)
-    || a.load - b.load
-    || Number(a.id === input.selfId) - Number(b.id === input.selfId)
-    || b.startedAt - a.startedAt
-    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const ordered = [...input.members].sort(
+    (a, b) =>
+      Number(a.serving) - Number(b.serving) ||
+      a.load - b.load ||
+      Number(a.id === input.selfId) - Number(b.id === input.selfId) ||
+      b.startedAt - a.startedAt ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   const picked: string[] = [];
   for (const member of ordered) {
     if (picked.length >= count) break;
@@ -126,9 +134,13 @@ export function decideAutoscale(input: AutoscaleDecisionInput): AutoscaleDecisio
   if (up) {
     // The load three quarters of the window stayed above: a short burst or a step halfway
     // through the window is not yet a trend; noise below it does not hide one.
-    const sustained = quantile(up.map((s) => s.total), UPSCALE_QUANTILE);
+    const sustained = quantile(
+      up.map((s) => s.total),
+      UPSCALE_QUANTILE,
+    );
     const wanted = replicasFor(sustained, spec);
-    if (wanted > live) return scaleOut(input, wanted, live, `load ${round(sustained)} sustained over ${spec.upscaleDelayMs / 1000}s asks for ${wanted}`);
+    if (wanted > live)
+      return scaleOut(input, wanted, live, `load ${round(sustained)} sustained over ${spec.upscaleDelayMs / 1000}s asks for ${wanted}`);
   }
   const down = windowOf(input.samples, now, spec.downscaleDelayMs, since);
   if (down) {
@@ -138,9 +150,14 @@ export function decideAutoscale(input: AutoscaleDecisionInput): AutoscaleDecisio
     // levels, so a decline is one step, not a cascade of them.
     const recent = down.filter((s) => s.at >= now - spec.downscaleDelayMs / 2);
     const levelled = recent.length === 0 || replicasFor(Math.max(...recent.map((s) => s.total)), spec) >= wanted;
-    if (wanted < live && levelled) return scaleIn(input, wanted, live, `peak load ${round(peak)} over ${spec.downscaleDelayMs / 1000}s needs only ${wanted}`);
+    if (wanted < live && levelled)
+      return scaleIn(input, wanted, live, `peak load ${round(peak)} over ${spec.downscaleDelayMs / 1000}s needs only ${wanted}`);
   }
-  return { kind: 'hold', reason: up || down ? 'load within target' : 'watching load', desired: Math.min(spec.max, Math.max(spec.min, desired)) };
+  return {
+    kind: 'hold',
+    reason: up || down ? 'load within target' : 'watching load',
+    desired: Math.min(spec.max, Math.max(spec.min, desired)),
+  };
 }
 
 function scaleOut(input: AutoscaleDecisionInput, to: number, live: number, reason: string): AutoscaleDecision {

@@ -39,7 +39,11 @@ export function isLaterRecord(a: AutoscaleRecord, b: AutoscaleRecord | undefined
  * The latest record per pool among everything the members carry. A record dated in the
  * future (beyond `maxSkewMs`) is refused: a forged one would otherwise stall the windows.
  */
-export function latestRecords(carried: Iterable<readonly AutoscaleRecord[] | undefined>, now: number, maxSkewMs = 60_000): Map<string, AutoscaleRecord> {
+export function latestRecords(
+  carried: Iterable<readonly AutoscaleRecord[] | undefined>,
+  now: number,
+  maxSkewMs = 60_000,
+): Map<string, AutoscaleRecord> {
   const latest = new Map<string, AutoscaleRecord>();
   for (const records of carried) {
     for (const record of records ?? []) {

@@ -107,7 +107,9 @@ export class Autoscaler {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => { void this.tick(); }, this.options.intervalMs ?? 1000);
+    this.timer = setInterval(() => {
+      void this.tick();
+    }, this.options.intervalMs ?? 1000);
     this.timer.unref();
   }
 
@@ -131,7 +133,10 @@ export class Autoscaler {
     const now = this.clock();
     this.stats.ticks += 1;
     const members = this.options.members();
-    this.latest = latestRecords(members.map((m) => m.autoscale), now);
+    this.latest = latestRecords(
+      members.map((m) => m.autoscale),
+      now,
+    );
     const readyIds = members.filter((m) => m.state === 'ready' && m.noticeDeadline === undefined).map((m) => m.id);
     const keep: AutoscaleRecord[] = [];
     for (const [name, pool] of Object.entries(spec.pools)) {
@@ -139,7 +144,10 @@ export class Autoscaler {
       if (!autoscale) continue;
       const state = this.pool(name);
       const live = members.filter((m) => m.role === name && isLive(m));
-      const total = poolLoad(live.filter((m) => m.state === 'ready'), autoscale.metric);
+      const total = poolLoad(
+        live.filter((m) => m.state === 'ready'),
+        autoscale.metric,
+      );
       state.samples.push({ at: now, total });
       const horizon = Math.max(autoscale.upscaleDelayMs, autoscale.downscaleDelayMs) + 10_000;
       while (state.samples.length > 0 && (state.samples[0]!.at < now - horizon || state.samples.length > 100_000)) state.samples.shift();
@@ -165,15 +173,33 @@ export class Autoscaler {
     this.carry(keep);
   }
 
-  private input(name: string, spec: AutoscaleSpec, live: readonly Member[], state: PoolState, record: AutoscaleRecord | undefined, now: number) {
+  private input(
+    name: string,
+    spec: AutoscaleSpec,
+    live: readonly Member[],
+    state: PoolState,
+    record: AutoscaleRecord | undefined,
+    now: number,
+  ) {
     const pool = this.options.spec.pools[name]!;
     const members: AutoscaleMember[] = live.map((m) => ({
-      id: m.id, load: memberLoad(m, spec.metric), serving: m.state === 'ready' && m.noticeDeadline === undefined,
-      startedAt: m.incarnation, lifecycle: state.lifecycles.get(m.id),
+      id: m.id,
+      load: memberLoad(m, spec.metric),
+      serving: m.state === 'ready' && m.noticeDeadline === undefined,
+      startedAt: m.incarnation,
+      lifecycle: state.lifecycles.get(m.id),
     }));
     return {
-      spec, now, members, samples: state.samples, record, offTargetSince: state.offTargetSince,
-      convergeMs: this.options.convergeMs ?? 180_000, lifecycle: pool.lifecycle, onDemandBase: pool.onDemandBase, selfId: this.options.selfId,
+      spec,
+      now,
+      members,
+      samples: state.samples,
+      record,
+      offTargetSince: state.offTargetSince,
+      convergeMs: this.options.convergeMs ?? 180_000,
+      lifecycle: pool.lifecycle,
+      onDemandBase: pool.onDemandBase,
+      selfId: this.options.selfId,
     };
   }
 
@@ -182,13 +208,26 @@ export class Autoscaler {
    * but not yet joined (another decider's, or a replacement's) count as live, and each
    * node's lifecycle is known for the on-demand base. One list call per action.
    */
-  private async act(name: string, spec: AutoscaleSpec, live: readonly Member[], state: PoolState, record: AutoscaleRecord | undefined): Promise<void> {
+  private async act(
+    name: string,
+    spec: AutoscaleSpec,
+    live: readonly Member[],
+    state: PoolState,
+    record: AutoscaleRecord | undefined,
+  ): Promise<void> {
     const { instances, logger, selfId } = this.options;
     const listed = await this.listPool(name);
     for (const r of listed) state.lifecycles.set(r.id, r.lifecycle);
     for (const id of state.lifecycles.keys()) if (!listed.some((r) => r.id === id)) state.lifecycles.delete(id);
-    const leaving = new Set(this.options.members().filter((m) => m.state === 'draining' && m.noticeDeadline === undefined).map((m) => m.id));
-    const pending = listed.filter((r) => !leaving.has(r.id) && !live.some((m) => m.id === r.id) && (r.state === 'pending' || r.state === 'running'));
+    const leaving = new Set(
+      this.options
+        .members()
+        .filter((m) => m.state === 'draining' && m.noticeDeadline === undefined)
+        .map((m) => m.id),
+    );
+    const pending = listed.filter(
+      (r) => !leaving.has(r.id) && !live.some((m) => m.id === r.id) && (r.state === 'pending' || r.state === 'running'),
+    );
     const now = this.clock();
     // Decided again with the listing's lifecycles (the on-demand base) before acting.
     const decision = decideAutoscale(this.input(name, spec, live, state, record, now));
@@ -198,10 +237,22 @@ export class Autoscaler {
       // Launched but not joined yet: the same step already taken by someone.
       const count = decision.count - pending.length;
       if (count <= 0) {
-        logger.info({ pool: name, pending: pending.map((r) => r.id), wanted: decision.count }, 'autoscale: the launches this step needs are already on their way');
+        logger.info(
+          { pool: name, pending: pending.map((r) => r.id), wanted: decision.count },
+          'autoscale: the launches this step needs are already on their way',
+        );
         return;
       }
-      const next: AutoscaleRecord = { pool: name, epoch, desired: decision.desired, at: now, action: 'scale-out', from: decision.from, by: selfId, reason: decision.reason.slice(0, 200) };
+      const next: AutoscaleRecord = {
+        pool: name,
+        epoch,
+        desired: decision.desired,
+        at: now,
+        action: 'scale-out',
+        from: decision.from,
+        by: selfId,
+        reason: decision.reason.slice(0, 200),
+      };
       this.record(next);
       const pool = this.options.spec.pools[name]!;
       const launched: string[] = [];
@@ -224,7 +275,15 @@ export class Autoscaler {
           userData: this.options.userDataFor(name),
           clientToken,
           // The token as the leaving id: no member has it, so every member holds its place.
-          zoneOrder: placementZoneOrder({ zones: pool.zones, members: placed, role: name, leaving: clientToken, key: clientToken, losses, now }),
+          zoneOrder: placementZoneOrder({
+            zones: pool.zones,
+            members: placed,
+            role: name,
+            leaving: clientToken,
+            key: clientToken,
+            losses,
+            now,
+          }),
         });
         launched.push(instance.id);
         placed.push({ id: instance.id, zone: instance.zone, role: name, lifecycle: instance.lifecycle });
@@ -232,18 +291,33 @@ export class Autoscaler {
       }
       this.stats.scaleOuts += 1;
       this.stats.launched += launched.length;
-      logger.info({ pool: name, epoch, from: decision.from, desired: decision.desired, launched, reason: decision.reason }, 'autoscale: scaled out');
+      logger.info(
+        { pool: name, epoch, from: decision.from, desired: decision.desired, launched, reason: decision.reason },
+        'autoscale: scaled out',
+      );
       this.options.onAction?.(next, launched);
       return;
     }
-    const next: AutoscaleRecord = { pool: name, epoch, desired: decision.desired, at: now, action: 'scale-in', from: decision.from, by: selfId, reason: decision.reason.slice(0, 200) };
+    const next: AutoscaleRecord = {
+      pool: name,
+      epoch,
+      desired: decision.desired,
+      at: now,
+      action: 'scale-in',
+      from: decision.from,
+      by: selfId,
+      reason: decision.reason.slice(0, 200),
+    };
     this.record(next);
     // Terminating is graceful: each chosen agent drains (its requests finish) and leaves as
     // `stopped`, which no one replaces.
     await instances.terminate(decision.ids);
     this.stats.scaleIns += 1;
     this.stats.terminated += decision.ids.length;
-    logger.info({ pool: name, epoch, from: decision.from, desired: decision.desired, terminated: decision.ids, reason: decision.reason }, 'autoscale: scaled in');
+    logger.info(
+      { pool: name, epoch, from: decision.from, desired: decision.desired, terminated: decision.ids, reason: decision.reason },
+      'autoscale: scaled in',
+    );
     this.options.onAction?.(next, []);
   }
 
@@ -252,7 +326,10 @@ export class Autoscaler {
     let nextToken: string | undefined;
     // Bounded: a pool is at most a few thousand instances; 20 pages of the provider's page size.
     for (let page = 0; page < 20; page++) {
-      const result = await this.options.instances.list({ tags: { [TAG_CLUSTER]: this.options.spec.name, [TAG_ROLE]: name }, states: ['pending', 'running'] }, { nextToken });
+      const result = await this.options.instances.list(
+        { tags: { [TAG_CLUSTER]: this.options.spec.name, [TAG_ROLE]: name }, states: ['pending', 'running'] },
+        { nextToken },
+      );
       items.push(...result.items);
       nextToken = result.nextToken;
       if (!nextToken) break;
@@ -274,7 +351,9 @@ export class Autoscaler {
       if (!current || r.epoch > current.epoch || (r.epoch === current.epoch && r.at >= current.at)) merged.set(r.pool, r);
     }
     // Keep only records of pools still autoscaled and this node still keeps.
-    const kept = [...merged.values()].filter((r) => records.some((k) => k.pool === r.pool) || this.latest.get(r.pool) === r).slice(0, MAX_AUTOSCALE_RECORDS);
+    const kept = [...merged.values()]
+      .filter((r) => records.some((k) => k.pool === r.pool) || this.latest.get(r.pool) === r)
+      .slice(0, MAX_AUTOSCALE_RECORDS);
     kept.sort((a, b) => (a.pool < b.pool ? -1 : 1));
     if (JSON.stringify(kept) === JSON.stringify(this.carried)) return;
     this.carried = kept;
@@ -292,7 +371,15 @@ export class Autoscaler {
       const current = members.filter((m) => m.role === name && isLive(m)).length;
       const last = this.latest.get(name);
       const decider = autoscaleOrder(spec.name, name, readyIds)[0];
-      out.push({ pool: name, current, desired: last?.desired ?? current, min: pool.autoscale.min, max: pool.autoscale.max, decider, ...(last ? { last } : {}) });
+      out.push({
+        pool: name,
+        current,
+        desired: last?.desired ?? current,
+        min: pool.autoscale.min,
+        max: pool.autoscale.max,
+        decider,
+        ...(last ? { last } : {}),
+      });
     }
     return out;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Counter, Registry } from 'prom-client';
 import { RequestRate, counterTotal } from './request-rate.ts';
 
-test('the rate is the counter\'s increase over the window; a reset counter starts over', async () => {
+test("the rate is the counter's increase over the window; a reset counter starts over", async () => {
   const registry = new Registry();
   const counter = new Counter({ name: 'synkti_router_requests_total', help: 'h', labelNames: ['code'], registers: [registry] });
   const rate = new RequestRate(() => counterTotal(registry, 'synkti_router_requests_total'), 5000);

@@ -18,7 +18,9 @@ export class RequestRate {
 
   start(intervalMs = 1000): void {
     if (this.timer) return;
-    this.timer = setInterval(() => { void this.sample(); }, intervalMs);
+    this.timer = setInterval(() => {
+      void this.sample();
+    }, intervalMs);
     this.timer.unref();
   }
 
@@ -55,7 +57,12 @@ export class RequestRate {
 }
 
 /** The total of a prom-client counter in `registry` (all label sets), or undefined when it is not registered. */
-export async function counterTotal(registry: { getSingleMetric(name: string): { get(): Promise<{ values: { value: number }[] }> | { values: { value: number }[] } } | undefined } | undefined, name: string): Promise<number | undefined> {
+export async function counterTotal(
+  registry:
+    | { getSingleMetric(name: string): { get(): Promise<{ values: { value: number }[] }> | { values: { value: number }[] } } | undefined }
+    | undefined,
+  name: string,
+): Promise<number | undefined> {
   const metric = registry?.getSingleMetric(name);
   if (!metric) return undefined;
   const { values } = await metric.get();

@@ -54,7 +54,10 @@ export type Verdict = 'ok' | 'pending' | 'refused';
 /** An unreachable member is asked again after this (it answers gossip again soon). */
 const TRANSIENT_RETRY_MS = 1000;
 
-interface Trusted { key: string; document: IdentityDocument }
+interface Trusted {
+  key: string;
+  document: IdentityDocument;
+}
 
 export class MemberVerifier {
   private readonly options: MemberVerifierOptions;
@@ -102,7 +105,12 @@ export class MemberVerifier {
       this.refused.delete(refusalKey(member));
     }
     const held = this.held.get(member.id);
-    if (!held || held.key !== member.key || member.incarnation > held.incarnation || (member.incarnation === held.incarnation && member.version > held.version)) {
+    if (
+      !held ||
+      held.key !== member.key ||
+      member.incarnation > held.incarnation ||
+      (member.incarnation === held.incarnation && member.version > held.version)
+    ) {
       if (this.held.size < 10_000 || this.held.has(member.id)) this.held.set(member.id, member);
     }
     this.enqueue(member.id);
@@ -113,7 +121,11 @@ export class MemberVerifier {
   placeMatches(member: Member, document: IdentityDocument): boolean {
     if (member.address !== document.privateIp) return false;
     const signed = document.synkti?.ports;
-    const ports = { agent: signed?.agent ?? this.options.defaultPorts.agent, router: signed?.router ?? this.options.defaultPorts.router, workload: signed?.workload ?? this.options.defaultPorts.workload };
+    const ports = {
+      agent: signed?.agent ?? this.options.defaultPorts.agent,
+      router: signed?.router ?? this.options.defaultPorts.router,
+      workload: signed?.workload ?? this.options.defaultPorts.workload,
+    };
     return member.agentPort === ports.agent && member.routerPort === ports.router && member.workloadPort === ports.workload;
   }
 
@@ -168,20 +180,31 @@ export class MemberVerifier {
       if (this.refused.size > 10_000) this.refused.clear();
       const held = this.held.get(member.id);
       if (held && held.key === member.key) this.held.delete(member.id);
-      logger.warn({ peer: member.id, address: member.address, agentPort: member.agentPort, err: (error as Error).message }, 'member identity not verified: not taken into the view');
+      logger.warn(
+        { peer: member.id, address: member.address, agentPort: member.agentPort, err: (error as Error).message },
+        'member identity not verified: not taken into the view',
+      );
     }
   }
 
   /** The checks on a peer's proof; returns its document. */
   verifyAnswer(member: Member, proof: IdentityProof, key: string): IdentityDocument {
     const document = verifyIdentityProof(proof, this.options.trust);
-    const fail = (what: string): never => { throw new SynktiError('E_IDENTITY_MISMATCH', `member ${member.id}: ${what}`, { hint: 'a member can only announce the instance, address and ports its cloud-signed identity document names' }); };
+    const fail = (what: string): never => {
+      throw new SynktiError('E_IDENTITY_MISMATCH', `member ${member.id}: ${what}`, {
+        hint: 'a member can only announce the instance, address and ports its cloud-signed identity document names',
+      });
+    };
     if (document.instanceId !== member.id) fail(`its identity document is instance ${document.instanceId}`);
     if (key !== member.key) fail('the node at its address holds another key');
-    if (!this.placeMatches(member, document)) fail(`address/ports ${member.address}:${member.agentPort}/${member.routerPort}/${member.workloadPort} are not those of its identity document`);
+    if (!this.placeMatches(member, document))
+      fail(
+        `address/ports ${member.address}:${member.agentPort}/${member.routerPort}/${member.workloadPort} are not those of its identity document`,
+      );
     const self = this.options.selfDocument;
     if (self.accountId !== undefined && document.accountId !== self.accountId) fail('its instance is in another account');
-    if (self.synkti && document.synkti?.cluster !== this.options.cluster) fail(`its instance is tagged for cluster ${document.synkti?.cluster ?? '(none)'}`);
+    if (self.synkti && document.synkti?.cluster !== this.options.cluster)
+      fail(`its instance is tagged for cluster ${document.synkti?.cluster ?? '(none)'}`);
     return document;
   }
 }

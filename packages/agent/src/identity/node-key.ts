@@ -12,14 +12,30 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** What a signature covers: every versioned field of the entry (not `load`, which changes per message). */
 export function signedPayload(member: Member): Buffer {
-  return Buffer.from(JSON.stringify([
-    member.id, member.role, member.zone, member.address, member.agentPort, member.routerPort, member.workloadPort,
-    member.state, member.incarnation, member.version, member.noticeDeadline ?? null, member.replaces ?? null, member.key ?? null,
-    // Autoscale records are signed (a relay cannot forge a pool's desired count), field by field in a fixed order, only when set.
-    ...(member.autoscale === undefined ? [] : [member.autoscale.map((r) => [r.pool, r.epoch, r.desired, r.at, r.action, r.from, r.by, r.reason])]),
-    // The generation is signed too (so a relay cannot relabel a node), appended only when set.
-    ...(member.generation === undefined ? [] : [member.generation]),
-  ]), 'utf8');
+  return Buffer.from(
+    JSON.stringify([
+      member.id,
+      member.role,
+      member.zone,
+      member.address,
+      member.agentPort,
+      member.routerPort,
+      member.workloadPort,
+      member.state,
+      member.incarnation,
+      member.version,
+      member.noticeDeadline ?? null,
+      member.replaces ?? null,
+      member.key ?? null,
+      // Autoscale records are signed (a relay cannot forge a pool's desired count), field by field in a fixed order, only when set.
+      ...(member.autoscale === undefined
+        ? []
+        : [member.autoscale.map((r) => [r.pool, r.epoch, r.desired, r.at, r.action, r.from, r.by, r.reason])]),
+      // The generation is signed too (so a relay cannot relabel a node), appended only when set.
+      ...(member.generation === undefined ? [] : [member.generation]),
+    ]),
+    'utf8',
+  );
 }
 
 export interface NodeKey {

@@ -27,11 +27,17 @@ export function awsLoadBalancer(options: AwsLoadBalancerOptions): LoadBalancerFa
     const source = targetGroupSource(options.spec.serve.loadBalancer, self.tags);
     if (!source) return undefined;
     if (source.rejected.length > 0) {
-      options.logger.warn({ rejected: source.rejected, tag: TAG_TARGET_GROUPS }, 'ignoring target group entries that are not target group ARNs or over the limit of 20');
+      options.logger.warn(
+        { rejected: source.rejected, tag: TAG_TARGET_GROUPS },
+        'ignoring target group entries that are not target group ARNs or over the limit of 20',
+      );
     }
     // One attempt per SDK call: the retries (and their backoff) are LoadBalancerTargets', inside the drain budget.
     const client = new ElasticLoadBalancingV2Client({ region: options.region, maxAttempts: 1, ...options.clientConfig });
-    options.logger.info({ targetGroups: source.targetGroupArns, targetType: source.targetType, discover: source.discover }, 'behind a load balancer: leaving it at a notice, joining it once ready');
+    options.logger.info(
+      { targetGroups: source.targetGroupArns, targetType: source.targetType, discover: source.discover },
+      'behind a load balancer: leaving it at a notice, joining it once ready',
+    );
     return new LoadBalancerTargets({
       ...options.tuning,
       client,

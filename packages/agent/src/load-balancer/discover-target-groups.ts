@@ -7,7 +7,11 @@
  * naming the ARNs in the config costs one call per group instead.
  */
 import {
-  DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client, type TargetDescription, type TargetGroup,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+  type TargetDescription,
+  type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SynktiError } from '@synkti/core';
 import { toLoadBalancerError } from './elb-errors.ts';
@@ -59,7 +63,9 @@ export async function discoverTargetGroups(
       const group = candidates[next++]!;
       const id = group.TargetType === 'ip' ? self.privateIp : self.instanceId;
       try {
-        const health = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn, Targets: [{ Id: id }] }), { abortSignal: signal() });
+        const health = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn, Targets: [{ Id: id }] }), {
+          abortSignal: signal(),
+        });
         for (const description of health.TargetHealthDescriptions ?? []) {
           const state = description.TargetHealth?.State;
           if (description.Target?.Id === id && state !== undefined && !NOT_IN_GROUP.has(state)) {

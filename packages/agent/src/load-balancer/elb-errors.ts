@@ -7,16 +7,38 @@
 import { SynktiError } from '@synkti/core';
 
 const THROTTLE_CODES: ReadonlySet<string> = new Set([
-  'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'RequestThrottledException',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
 ]);
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'InternalFailure', 'InternalError', 'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimeout', 'RequestTimeoutException',
-  'TimeoutError', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN',
+  'InternalFailure',
+  'InternalError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
 ]);
 const PERMISSION_CODES: ReadonlySet<string> = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
 const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
-  'CredentialsProviderError', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'ExpiredToken',
-  'ExpiredTokenException', 'RequestExpired', 'IncompleteSignature', 'MissingAuthenticationToken',
+  'CredentialsProviderError',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestExpired',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
 ]);
 const TARGET_GROUP_NOT_FOUND: ReadonlySet<string> = new Set(['TargetGroupNotFound', 'TargetGroupNotFoundException']);
 const INVALID_TARGET: ReadonlySet<string> = new Set(['InvalidTarget', 'InvalidTargetException']);
@@ -85,6 +107,6 @@ export function toLoadBalancerError(action: string, targetGroupArn: string, erro
   }
   return new SynktiError('E_LB_API', `${permission} on ${targetGroupArn} failed: ${code}: ${message}`, {
     cause: error,
-    hint: 'retried while the drain budget allowed; the load balancer\'s health check takes the node out instead',
+    hint: "retried while the drain budget allowed; the load balancer's health check takes the node out instead",
   });
 }

@@ -9,7 +9,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
-  CreateTargetGroupCommand, DeregisterTargetsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+  CreateTargetGroupCommand,
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_CLUSTER, TAG_TARGET_GROUPS, TARGET_GROUP_ARN_EXAMPLE, validateCluster, type LoadBalancerSpec } from '@synkti/core';
@@ -36,7 +40,10 @@ let fleetGroup = '';
 
 before(async () => {
   const started = await startMotoOrSkip({ env: { ...MOTO_IAM_ENV } });
-  if (started.skip !== undefined) { skip = started.skip; return; }
+  if (started.skip !== undefined) {
+    skip = started.skip;
+    return;
+  }
   moto = started.service;
   const ec2 = new EC2Client(moto.clientConfig());
   elb = new ElasticLoadBalancingV2Client({ ...moto.clientConfig(), maxAttempts: 1 });
@@ -44,12 +51,25 @@ before(async () => {
     // Instances on loopback addresses: each emulated node gets its own 127.100.x.y.
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '127.100.0.0/16' }));
     vpcId = vpc.Vpc!.VpcId!;
-    const subnets = await Promise.all(['127.100.1.0/24', '127.100.2.0/24'].map(async (CidrBlock) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock }))).Subnet!.SubnetId!));
+    const subnets = await Promise.all(
+      ['127.100.1.0/24', '127.100.2.0/24'].map(
+        async (CidrBlock) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock }))).Subnet!.SubnetId!,
+      ),
+    );
     const sg = await ec2.send(new CreateSecurityGroupCommand({ GroupName: `${CLUSTER}-worker`, Description: 'workers', VpcId: vpcId }));
     // The fleet's target group as the stack makes it: tagged with its cluster (the grant is scoped by it).
-    fleetGroup = (await elb.send(new CreateTargetGroupCommand({
-      Name: `${CLUSTER}-routers`, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }],
-    }))).TargetGroups![0]!.TargetGroupArn!;
+    fleetGroup = (
+      await elb.send(
+        new CreateTargetGroupCommand({
+          Name: `${CLUSTER}-routers`,
+          Protocol: 'HTTP',
+          Port: 8080,
+          VpcId: vpcId,
+          TargetType: 'instance',
+          Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }],
+        }),
+      )
+    ).TargetGroups![0]!.TargetGroupArn!;
     // The worker role SpotServeFleet synthesizes (Pulumi mocks); AWS names the target group at
     // creation, so its policy names the one moto made (nothing else changes).
     const roles = await synthesizeServeFleetRoles(
@@ -58,13 +78,29 @@ before(async () => {
     );
     const worker = roles.find((r) => r.name === ROLE)!;
     const mockArn = /arn:aws:elasticloadbalancing:[^"]+:targetgroup\/[^"]+/.exec(JSON.stringify(worker.inlinePolicies))![0];
-    for (const inline of worker.inlinePolicies) inline.document = JSON.parse(JSON.stringify(inline.document).replaceAll(mockArn, fleetGroup)) as typeof inline.document;
+    for (const inline of worker.inlinePolicies)
+      inline.document = JSON.parse(JSON.stringify(inline.document).replaceAll(mockArn, fleetGroup)) as typeof inline.document;
     truth = await startIamTruth({ moto, roles });
     profileArn = truth.roles.find((r) => r.name === ROLE)!.instanceProfiles[0]!.arn;
-    const run = await ec2.send(new RunInstancesCommand({
-      ImageId: IMAGE, MinCount: 2, MaxCount: 2, SubnetId: subnets[0], InstanceType: 't3.micro', IamInstanceProfile: { Arn: profileArn },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: CLUSTER }, { Key: 'SynktiRole', Value: 'worker' }] }],
-    }));
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: IMAGE,
+        MinCount: 2,
+        MaxCount: 2,
+        SubnetId: subnets[0],
+        InstanceType: 't3.micro',
+        IamInstanceProfile: { Arn: profileArn },
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: TAG_CLUSTER, Value: CLUSTER },
+              { Key: 'SynktiRole', Value: 'worker' },
+            ],
+          },
+        ],
+      }),
+    );
     nodes = run.Instances!.map((i) => ({ instanceId: i.InstanceId!, privateIp: i.PrivateIpAddress!, port: 8080 }));
   } finally {
     ec2.destroy();
@@ -77,7 +113,9 @@ after(async () => {
 });
 
 async function targetGroup(name: string, targetType: 'instance' | 'ip'): Promise<string> {
-  const created = await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: targetType }));
+  const created = await elb.send(
+    new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: targetType }),
+  );
   return created.TargetGroups![0]!.TargetGroupArn!;
 }
 
@@ -95,12 +133,18 @@ test('each node registers itself once ready; at the notice one leaves and the ot
   const [a, b] = nodes as [SelfTarget, SelfTarget];
   const members = [a, b].map((self) => new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self, logger: quiet }));
   const joined = await Promise.all(members.map((m) => m.register()));
-  assert.deepEqual(joined.map((r) => r.map((x) => x.outcome)), [['registered'], ['registered']]);
+  assert.deepEqual(
+    joined.map((r) => r.map((x) => x.outcome)),
+    [['registered'], ['registered']],
+  );
   let states = await health(arn, [a.instanceId, b.instanceId]);
   assert.ok(inGroup(states[a.instanceId]) && inGroup(states[b.instanceId]), `both registered: ${JSON.stringify(states)}`);
 
   const exit = await members[0]!.deregister({ deadline: Date.now() + 10_000 });
-  assert.deepEqual(exit.results.map((r) => [r.targetGroupArn, r.target, r.outcome]), [[arn, { Id: a.instanceId, Port: 8080 }, 'deregistered']]);
+  assert.deepEqual(
+    exit.results.map((r) => [r.targetGroupArn, r.target, r.outcome]),
+    [[arn, { Id: a.instanceId, Port: 8080 }, 'deregistered']],
+  );
   states = await health(arn, [a.instanceId, b.instanceId]);
   assert.ok(!inGroup(states[a.instanceId]), `the leaving node gets no new requests: ${String(states[a.instanceId])}`);
   assert.ok(inGroup(states[b.instanceId]), `the other node is untouched: ${String(states[b.instanceId])}`);
@@ -110,7 +154,9 @@ test('each node registers itself once ready; at the notice one leaves and the ot
   // A draining node never registers again (a late "ready" must not put it back).
   assert.deepEqual(await members[0]!.register(), []);
   // Idempotent across processes too (an agent restarted mid-drain): leaving again is not a failure.
-  const again = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  const again = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], self: a, logger: quiet }).deregister({
+    deadline: Date.now() + 10_000,
+  });
   assert.ok(['deregistered', 'not-registered'].includes(again.results[0]!.outcome), again.results[0]!.outcome);
 });
 
@@ -120,11 +166,21 @@ test('the worker wiring: no group named, no client; a group in the launch tag is
   const [a] = nodes as [SelfTarget];
   const spec = validateCluster({ name: 'lb', provider: 'aws', pools: { worker: { count: 1 } } });
   const factory = awsLoadBalancer({ spec, region: moto!.region, logger: quiet, clientConfig: moto!.clientConfig() });
-  assert.equal(factory({ instanceId: a.instanceId, privateIp: a.privateIp, routerPort: 8080, tags: {} }), undefined, 'behind no load balancer: nothing to do');
+  assert.equal(
+    factory({ instanceId: a.instanceId, privateIp: a.privateIp, routerPort: 8080, tags: {} }),
+    undefined,
+    'behind no load balancer: nothing to do',
+  );
   const member = factory({ instanceId: a.instanceId, privateIp: a.privateIp, routerPort: 8080, tags: { [TAG_TARGET_GROUPS]: arn } })!;
-  assert.deepEqual((await member.register()).map((r) => r.outcome), ['registered']);
+  assert.deepEqual(
+    (await member.register()).map((r) => r.outcome),
+    ['registered'],
+  );
   assert.ok(inGroup((await health(arn, [a.instanceId]))[a.instanceId]));
-  assert.deepEqual((await member.deregister({ deadline: Date.now() + 10_000 })).results.map((r) => r.outcome), ['deregistered']);
+  assert.deepEqual(
+    (await member.deregister({ deadline: Date.now() + 10_000 })).results.map((r) => r.outcome),
+    ['deregistered'],
+  );
   assert.ok(!inGroup((await health(arn, [a.instanceId]))[a.instanceId]));
 });
 
@@ -133,8 +189,13 @@ test('ip target groups name the node by its private IP and the router port', asy
   const arn = await targetGroup('routers-ip', 'ip');
   const [a, b] = nodes as [SelfTarget, SelfTarget];
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [a, b].map((n) => ({ Id: n.privateIp, Port: 8080 })) }));
-  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], targetType: 'ip', self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
-  assert.deepEqual(exit.results.map((r) => [r.target, r.outcome]), [[{ Id: a.privateIp, Port: 8080 }, 'deregistered']]);
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [arn], targetType: 'ip', self: a, logger: quiet }).deregister({
+    deadline: Date.now() + 10_000,
+  });
+  assert.deepEqual(
+    exit.results.map((r) => [r.target, r.outcome]),
+    [[{ Id: a.privateIp, Port: 8080 }, 'deregistered']],
+  );
   const states = await health(arn, [a.privateIp, b.privateIp]);
   assert.ok(!inGroup(states[a.privateIp]) && inGroup(states[b.privateIp]), JSON.stringify(states));
 });
@@ -145,11 +206,24 @@ test('discovery (the fallback with no ARN known) finds the groups the node is in
   const byInstance = await targetGroup('disc-instance', 'instance');
   const byIp = await targetGroup('disc-ip', 'ip');
   const other = await targetGroup('disc-other', 'instance');
-  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: byInstance, Targets: [{ Id: a.instanceId, Port: 8080 }, { Id: b.instanceId, Port: 8080 }] }));
+  await elb.send(
+    new RegisterTargetsCommand({
+      TargetGroupArn: byInstance,
+      Targets: [
+        { Id: a.instanceId, Port: 8080 },
+        { Id: b.instanceId, Port: 8080 },
+      ],
+    }),
+  );
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: byIp, Targets: [{ Id: a.privateIp, Port: 8080 }] }));
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: other, Targets: [{ Id: b.instanceId, Port: 8080 }] }));
-  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [], discover: true, self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
-  const left = exit.results.filter((r) => r.outcome === 'deregistered').map((r) => r.targetGroupArn).sort();
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [], discover: true, self: a, logger: quiet }).deregister({
+    deadline: Date.now() + 10_000,
+  });
+  const left = exit.results
+    .filter((r) => r.outcome === 'deregistered')
+    .map((r) => r.targetGroupArn)
+    .sort();
   assert.deepEqual(left, [byInstance, byIp].sort());
   assert.ok(!inGroup((await health(byInstance, [a.instanceId]))[a.instanceId]));
   assert.ok(inGroup((await health(byInstance, [b.instanceId]))[b.instanceId]), 'the peer stays in the shared group');
@@ -163,7 +237,9 @@ test('a target group that does not exist: reported with its ARN, no throw, other
   const arn = await targetGroup('routers-missing', 'instance');
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: a.instanceId, Port: 8080 }] }));
   const missing = `${arn.slice(0, arn.lastIndexOf('/'))}/0123456789abcdef`;
-  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [missing, arn], self: a, logger: quiet }).deregister({ deadline: Date.now() + 10_000 });
+  const exit = await new LoadBalancerTargets({ client: elb, targetGroupArns: [missing, arn], self: a, logger: quiet }).deregister({
+    deadline: Date.now() + 10_000,
+  });
   const [gone, ok] = exit.results;
   assert.equal(gone!.outcome, 'failed');
   assert.equal(gone!.error?.code, 'E_LB_TARGET_GROUP_NOT_FOUND');
@@ -172,13 +248,24 @@ test('a target group that does not exist: reported with its ARN, no throw, other
   assert.equal(ok!.outcome, 'deregistered');
 });
 
-test('as the worker role SpotServeFleet makes, through the IAM check: leaving (and joining) the fleet\'s group is allowed, another group is denied and named', async (t) => {
+test("as the worker role SpotServeFleet makes, through the IAM check: leaving (and joining) the fleet's group is allowed, another group is denied and named", async (t) => {
   if (skip) return t.skip(skip);
   const [self, peer] = nodes as [SelfTarget, SelfTarget];
-  const otherGroup = (await elb.send(new CreateTargetGroupCommand({
-    Name: 'other-routers', Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance', Tags: [{ Key: TAG_CLUSTER, Value: 'other' }],
-  }))).TargetGroups![0]!.TargetGroupArn!;
-  await elb.send(new RegisterTargetsCommand({ TargetGroupArn: fleetGroup, Targets: [self, peer].map((n) => ({ Id: n.instanceId, Port: 8080 })) }));
+  const otherGroup = (
+    await elb.send(
+      new CreateTargetGroupCommand({
+        Name: 'other-routers',
+        Protocol: 'HTTP',
+        Port: 8080,
+        VpcId: vpcId,
+        TargetType: 'instance',
+        Tags: [{ Key: TAG_CLUSTER, Value: 'other' }],
+      }),
+    )
+  ).TargetGroups![0]!.TargetGroupArn!;
+  await elb.send(
+    new RegisterTargetsCommand({ TargetGroupArn: fleetGroup, Targets: [self, peer].map((n) => ({ Id: n.instanceId, Port: 8080 })) }),
+  );
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: otherGroup, Targets: [{ Id: self.instanceId, Port: 8080 }] }));
 
   // The node, with the role session its instance metadata serves, through the IAM proxy.
@@ -187,7 +274,14 @@ test('as the worker role SpotServeFleet makes, through the IAM check: leaving (a
   const asWorker = new ElasticLoadBalancingV2Client({ ...truth!.proxy.clientConfig(session.credentials), maxAttempts: 1 });
   t.after(() => asWorker.destroy());
   const lines: string[] = [];
-  const logger = createLogger({}, { write(line: string) { lines.push(line); } });
+  const logger = createLogger(
+    {},
+    {
+      write(line: string) {
+        lines.push(line);
+      },
+    },
+  );
   const member = new LoadBalancerTargets({ client: asWorker, targetGroupArns: [fleetGroup, otherGroup], self, logger });
   const exit = await member.deregister({ deadline: Date.now() + 20_000 });
   const [own, stranger] = exit.results;
@@ -195,21 +289,37 @@ test('as the worker role SpotServeFleet makes, through the IAM check: leaving (a
   assert.equal(stranger!.outcome, 'failed');
   assert.equal(stranger!.attempts, 1, 'a denial is not retried');
   assert.equal(stranger!.error?.code, 'E_LB_PERMISSION');
-  assert.match(stranger!.error!.message, /not allowed to call elasticloadbalancing:DeregisterTargets on arn:aws:elasticloadbalancing:.*:targetgroup\/other-routers\//);
+  assert.match(
+    stranger!.error!.message,
+    /not allowed to call elasticloadbalancing:DeregisterTargets on arn:aws:elasticloadbalancing:.*:targetgroup\/other-routers\//,
+  );
   assert.match(stranger!.error!.hint ?? '', /grant the worker role elasticloadbalancing:DeregisterTargets/);
-  assert.ok(lines.some((l) => l.includes('E_LB_PERMISSION') && l.includes('elasticloadbalancing:DeregisterTargets')), 'logged with the permission named');
+  assert.ok(
+    lines.some((l) => l.includes('E_LB_PERMISSION') && l.includes('elasticloadbalancing:DeregisterTargets')),
+    'logged with the permission named',
+  );
 
   const principal = `arn:aws:sts::${moto!.accountId}:assumed-role/${ROLE}/${self.instanceId}`;
   const report = truth!.proxy.report();
-  assert.deepEqual(report.byPrincipal[principal]?.['elasticloadbalancing:DeregisterTargets'], { calls: 2, denied: 1 }, JSON.stringify(report.byPrincipal));
-  assert.deepEqual(report.denials.map((d) => [d.action, d.resource]), [['elasticloadbalancing:DeregisterTargets', otherGroup]]);
-  assert.ok(!inGroup((await health(fleetGroup, [self.instanceId]))[self.instanceId]), 'the node left the fleet\'s group');
+  assert.deepEqual(
+    report.byPrincipal[principal]?.['elasticloadbalancing:DeregisterTargets'],
+    { calls: 2, denied: 1 },
+    JSON.stringify(report.byPrincipal),
+  );
+  assert.deepEqual(
+    report.denials.map((d) => [d.action, d.resource]),
+    [['elasticloadbalancing:DeregisterTargets', otherGroup]],
+  );
+  assert.ok(!inGroup((await health(fleetGroup, [self.instanceId]))[self.instanceId]), "the node left the fleet's group");
   assert.ok(inGroup((await health(fleetGroup, [peer.instanceId]))[peer.instanceId]), 'its peer still serves behind it');
   assert.ok(inGroup((await health(otherGroup, [self.instanceId]))[self.instanceId]), 'the other group was not touched');
 
   // A replacement joins the fleet's group with the same role.
   const joined = await new LoadBalancerTargets({ client: asWorker, targetGroupArns: [fleetGroup], self: peer, logger: quiet }).register();
-  assert.deepEqual(joined.map((r) => r.outcome), ['registered']);
+  assert.deepEqual(
+    joined.map((r) => r.outcome),
+    ['registered'],
+  );
   assert.equal(truth!.proxy.report().byPrincipal[principal]?.['elasticloadbalancing:RegisterTargets']?.denied, 0);
 });
 
@@ -219,11 +329,23 @@ test('throttling: retried with backoff until it goes through; bounded by the dea
     const throttled = (): Error => Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
     mock.on(DeregisterTargetsCommand).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({});
     const waits: number[] = [];
-    const sleep = async (ms: number): Promise<void> => { waits.push(ms); };
+    const sleep = async (ms: number): Promise<void> => {
+      waits.push(ms);
+    };
     const self = { instanceId: 'i-1', privateIp: '127.100.1.4', port: 8080 };
     const client = new ElasticLoadBalancingV2Client({ region: 'us-east-1' });
-    const ok = await new LoadBalancerTargets({ client, targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self, logger: quiet, sleep, backoff: { random: () => 0.5 } }).deregister({ deadline: Date.now() + 60_000 });
-    assert.deepEqual(ok.results.map((r) => [r.outcome, r.attempts]), [['deregistered', 3]]);
+    const ok = await new LoadBalancerTargets({
+      client,
+      targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE],
+      self,
+      logger: quiet,
+      sleep,
+      backoff: { random: () => 0.5 },
+    }).deregister({ deadline: Date.now() + 60_000 });
+    assert.deepEqual(
+      ok.results.map((r) => [r.outcome, r.attempts]),
+      [['deregistered', 3]],
+    );
     assert.deepEqual(waits, [100, 200], 'full-jitter backoff doubling from 200 ms (random 0.5)');
 
     mock.reset();
@@ -231,8 +353,16 @@ test('throttling: retried with backoff until it goes through; bounded by the dea
     // A fake clock: each backoff sleep advances it, so the deadline (not a wall-clock wait) ends the retries.
     let now = 1_000_000;
     const budget = await new LoadBalancerTargets({
-      client, targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], self, logger: quiet, clock: () => now, maxAttempts: 100,
-      sleep: async (ms) => { now += ms; }, backoff: { random: () => 0.99 },
+      client,
+      targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE],
+      self,
+      logger: quiet,
+      clock: () => now,
+      maxAttempts: 100,
+      sleep: async (ms) => {
+        now += ms;
+      },
+      backoff: { random: () => 0.99 },
     }).deregister({ deadline: now + 3000 });
     const [failed] = budget.results;
     assert.equal(failed!.outcome, 'failed');
@@ -248,8 +378,18 @@ test('target groups come from the config and the SynktiTargetGroups tag; a bad t
   const spec: LoadBalancerSpec = { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE], targetType: 'ip', registerSelf: false, discover: false };
   const second = TARGET_GROUP_ARN_EXAMPLE.replace('routers', 'canary');
   const source = targetGroupSource(spec, { [TAG_TARGET_GROUPS]: `${second} ${TARGET_GROUP_ARN_EXAMPLE} not-an-arn` });
-  assert.deepEqual(source, { targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE, second], targetType: 'ip', registerSelf: false, discover: false, rejected: ['not-an-arn'] });
-  assert.deepEqual(targetGroupSource(undefined, { [TAG_TARGET_GROUPS]: second })?.targetGroupArns, [second], 'the tag alone is enough (instance targets, self-registration on)');
+  assert.deepEqual(source, {
+    targetGroupArns: [TARGET_GROUP_ARN_EXAMPLE, second],
+    targetType: 'ip',
+    registerSelf: false,
+    discover: false,
+    rejected: ['not-an-arn'],
+  });
+  assert.deepEqual(
+    targetGroupSource(undefined, { [TAG_TARGET_GROUPS]: second })?.targetGroupArns,
+    [second],
+    'the tag alone is enough (instance targets, self-registration on)',
+  );
   assert.equal(targetGroupSource(undefined, {}), undefined, 'no load balancer: nothing to do, no API call');
   assert.equal(targetGroupSource({ ...spec, targetGroupArns: [] }, {}), undefined);
   assert.deepEqual(targetGroupSource({ ...spec, targetGroupArns: [], discover: true }, {})?.discover, true);

@@ -12,7 +12,12 @@
  * permission named and reported, and the drain goes on (the health check still takes
  * the node out, only later).
  */
-import { DeregisterTargetsCommand, RegisterTargetsCommand, type ElasticLoadBalancingV2Client, type TargetDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DeregisterTargetsCommand,
+  RegisterTargetsCommand,
+  type ElasticLoadBalancingV2Client,
+  type TargetDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { fullJitterDelayMs, type BackoffOptions } from '@synkti/cloud';
 import type { SynktiError } from '@synkti/core';
 import type { Logger } from '../logger.ts';
@@ -121,7 +126,10 @@ export class LoadBalancerTargets implements LoadBalancerMember {
       try {
         refs = await discoverTargetGroups(this.options.client, this.options.self, { ...this.options.discovery, deadline });
       } catch (error) {
-        this.options.logger.error({ err: error }, 'could not look for this node in the load balancer target groups; its health check takes it out instead');
+        this.options.logger.error(
+          { err: error },
+          'could not look for this node in the load balancer target groups; its health check takes it out instead',
+        );
         refs = [];
       }
     }

@@ -33,7 +33,9 @@ export function defaultModelsDir(spec: ClusterSpec, instanceId: string, env: Nod
   // STATE_DIRECTORY first: systemd sets it from the unit, and an emulated machine maps it
   // into its own root (several machines on one host must not share one models directory).
   if (spec.provider === 'aws') return env.STATE_DIRECTORY ? join(env.STATE_DIRECTORY, 'models') : WORKER_MODELS_DIR;
-  throw new SynktiError('E_AGENT_CONFIG', 'no directory for the model: SYNKTI_MODELS_DIR is not set', { hint: 'set SYNKTI_MODELS_DIR to a directory with room for the model' });
+  throw new SynktiError('E_AGENT_CONFIG', 'no directory for the model: SYNKTI_MODELS_DIR is not set', {
+    hint: 'set SYNKTI_MODELS_DIR to a directory with room for the model',
+  });
 }
 
 /**
@@ -68,8 +70,15 @@ export class ModelDelivery {
   constructor(options: ModelDeliveryOptions) {
     this.options = options;
     this.current = {
-      uri: options.model.uri, state: 'fetching', path: modelDirOf(options.modelsDir, options.model),
-      files: 0, filesDone: 0, bytes: 0, bytesDone: 0, bytesFetched: 0, reused: false,
+      uri: options.model.uri,
+      state: 'fetching',
+      path: modelDirOf(options.modelsDir, options.model),
+      files: 0,
+      filesDone: 0,
+      bytes: 0,
+      bytesDone: 0,
+      bytesFetched: 0,
+      reused: false,
     };
   }
 
@@ -96,7 +105,10 @@ export class ModelDelivery {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         timer.unref();
-        this.wake = () => { clearTimeout(timer); resolve(); };
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.wake = undefined;
       delay = Math.min(delay * 2, this.options.maxRetryDelayAfterFailureMs ?? 300_000);

@@ -48,7 +48,10 @@ interface Counted extends ModelObjectSource {
 function counted(inner: ModelObjectSource, cutAfter?: { key: string; bytes: number }): Counted {
   let cut = cutAfter;
   const source: Counted = {
-    where: inner.where, manifestReads: 0, reads: [], served: new Map(),
+    where: inner.where,
+    manifestReads: 0,
+    reads: [],
+    served: new Map(),
     async getSmall(key, maxBytes) {
       source.manifestReads += 1;
       return inner.getSmall(key, maxBytes);
@@ -92,7 +95,7 @@ async function treeOf(dir: string, base = ''): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(join(dir, base), { withFileTypes: true })) {
     const rel = base ? `${base}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...await treeOf(dir, rel));
+    if (entry.isDirectory()) out.push(...(await treeOf(dir, rel)));
     else out.push(rel);
   }
   return out.sort();
@@ -105,9 +108,13 @@ async function assertModelArrived(dir: string): Promise<void> {
 
 /** The stand-in with --model-dir: its exit (code, stderr) or, when it serves, its /health status. */
 async function standIn(dir: string): Promise<{ code: number | null; stderr: string; health?: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', STAND_IN, '--port', '0', '--model-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', STAND_IN, '--port', '0', '--model-dir', dir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const exited = once(child, 'exit') as Promise<[number | null]>;
   try {
     const deadline = Date.now() + 20_000;
@@ -162,9 +169,14 @@ describe('fetchModel against s3rver', () => {
     assert.equal(fetched.bytesFetched, total);
     await assertModelArrived(fetched.path);
     const last = events[events.length - 1]!;
-    assert.deepEqual({ state: last.state, files: last.files, filesDone: last.filesDone, bytes: last.bytes, bytesDone: last.bytesDone },
-      { state: 'ready', files: 5, filesDone: 5, bytes: total, bytesDone: total });
-    assert.ok(events.some((e) => e.state === 'fetching' && e.bytesDone > 0 && e.bytesDone < total), 'progress while bytes arrive');
+    assert.deepEqual(
+      { state: last.state, files: last.files, filesDone: last.filesDone, bytes: last.bytes, bytesDone: last.bytesDone },
+      { state: 'ready', files: 5, filesDone: 5, bytes: total, bytesDone: total },
+    );
+    assert.ok(
+      events.some((e) => e.state === 'fetching' && e.bytesDone > 0 && e.bytesDone < total),
+      'progress while bytes arrive',
+    );
     assert.equal((await verifyModelDir(fetched.path)).files, 5);
 
     // A restart: one GET (the manifest), no file read, the same directory.
@@ -180,13 +192,18 @@ describe('fetchModel against s3rver', () => {
     const repair = counted(realSource());
     const repaired = await fetchModel({ model, source: repair, modelsDir });
     assert.equal(repaired.reused, false);
-    assert.deepEqual(repair.reads.map((r) => r.key), ['models/tiny/config.json']);
+    assert.deepEqual(
+      repair.reads.map((r) => r.key),
+      ['models/tiny/config.json'],
+    );
     await assertModelArrived(repaired.path);
   });
 
   it('resumes: a partial file left by a crash and a connection cut mid-file are completed with ranged GETs', async () => {
     const modelsDir = await freshDir('resume');
-    const manifest = JSON.parse((await readFile(join(work, 'first', 'tiny', MODEL_MANIFEST_NAME), 'utf8'))) as { files: { path: string; sha256: string }[] };
+    const manifest = JSON.parse(await readFile(join(work, 'first', 'tiny', MODEL_MANIFEST_NAME), 'utf8')) as {
+      files: { path: string; sha256: string }[];
+    };
     const bigSha = manifest.files.find((f) => f.path === BIG)!.sha256;
     const second = 'model-00002-of-00002.safetensors';
     const secondSha = manifest.files.find((f) => f.path === second)!.sha256;
@@ -197,9 +214,17 @@ describe('fetchModel against s3rver', () => {
     const source = counted(realSource(), { key: second, bytes: 60_000 });
     const fetched = await fetchModel({ model, source, modelsDir, retryDelayMs: 10 });
     await assertModelArrived(fetched.path);
-    assert.deepEqual(source.reads.filter((r) => r.key.endsWith(BIG)).map((r) => r.start), [100_000], 'the big file resumed at the partial\'s end');
+    assert.deepEqual(
+      source.reads.filter((r) => r.key.endsWith(BIG)).map((r) => r.start),
+      [100_000],
+      "the big file resumed at the partial's end",
+    );
     assert.equal(source.served.get(`models/tiny/${BIG}`), files[BIG]!.length - 100_000, 'only the rest of it was sent');
-    assert.deepEqual(source.reads.filter((r) => r.key.endsWith(second)).map((r) => r.start), [0, 60_000], 'the cut file resumed where it stopped');
+    assert.deepEqual(
+      source.reads.filter((r) => r.key.endsWith(second)).map((r) => r.start),
+      [0, 60_000],
+      'the cut file resumed where it stopped',
+    );
     assert.equal(source.served.get(`models/tiny/${second}`), files[second]!.length, 'no byte of it was sent twice');
     assert.equal(fetched.bytesFetched, Object.values(files).reduce((sum, b) => sum + b.length, 0) - 100_000);
     assert.ok(secondSha);
@@ -210,7 +235,10 @@ describe('fetchModel against s3rver', () => {
     await writeFile(join(damaged, '.synkti', 'tiny', 'partial', bigSha), Buffer.alloc(100_000, 7));
     const retry = counted(realSource());
     await assertModelArrived((await fetchModel({ model, source: retry, modelsDir: damaged })).path);
-    assert.deepEqual(retry.reads.filter((r) => r.key.endsWith(BIG)).map((r) => r.start), [100_000, 0]);
+    assert.deepEqual(
+      retry.reads.filter((r) => r.key.endsWith(BIG)).map((r) => r.start),
+      [100_000, 0],
+    );
   });
 
   it('a corrupt file in the bucket fails naming it; nothing is marked verified and the stand-in refuses the directory', async () => {
@@ -220,17 +248,25 @@ describe('fetchModel against s3rver', () => {
     await uploadModel({ store, bucket: BUCKET, dir: source });
     // The tokenizer's body is damaged in the bucket; its metadata still claims the old SHA-256.
     const head = await store.head(BUCKET, 'models/corrupt/tokenizer/tokenizer.json');
-    await store.client.send(new PutObjectCommand({
-      Bucket: BUCKET, Key: 'models/corrupt/tokenizer/tokenizer.json', Body: Buffer.from('{"vocab":[]}'), Metadata: { [SHA256_METADATA]: head!.sha256 },
-    }));
+    await store.client.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'models/corrupt/tokenizer/tokenizer.json',
+        Body: Buffer.from('{"vocab":[]}'),
+        Metadata: { [SHA256_METADATA]: head!.sha256 },
+      }),
+    );
     const modelsDir = await freshDir('corrupt');
     const events: ModelProgress[] = [];
-    await assert.rejects(fetchModel({ model: bucketModel, source: realSource(), modelsDir, onProgress: (p) => events.push(p) }), (error: Error & { code?: string; hint?: string }) => {
-      assert.equal(error.code, 'E_MODEL_CORRUPT');
-      assert.match(error.message, /model file tokenizer\/tokenizer\.json .*does not match its SHA-256/);
-      assert.match(error.hint ?? '', /synkti model upload/);
-      return true;
-    });
+    await assert.rejects(
+      fetchModel({ model: bucketModel, source: realSource(), modelsDir, onProgress: (p) => events.push(p) }),
+      (error: Error & { code?: string; hint?: string }) => {
+        assert.equal(error.code, 'E_MODEL_CORRUPT');
+        assert.match(error.message, /model file tokenizer\/tokenizer\.json .*does not match its SHA-256/);
+        assert.match(error.hint ?? '', /synkti model upload/);
+        return true;
+      },
+    );
     const last = events[events.length - 1]!;
     assert.equal(last.state, 'failed');
     assert.equal(last.error?.file, 'tokenizer/tokenizer.json');
@@ -254,23 +290,38 @@ describe('fetchModel against s3rver', () => {
 
   it('a missing manifest and a hostile manifest are refused before anything is written', async () => {
     const modelsDir = await freshDir('refused');
-    await assert.rejects(fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/absent/`), source: realSource(), modelsDir }), (error: Error & { code?: string; hint?: string }) => {
-      assert.equal(error.code, 'E_MODEL_MANIFEST');
-      assert.match(error.message, /s3:\/\/fetch-models\/models\/absent\/synkti-manifest\.json does not exist/);
-      assert.match(error.hint ?? '', /synkti model upload <dir> --project <cluster> --bucket fetch-models --prefix models\/absent\//);
-      return true;
-    });
-    const hostile = { format: 'synkti-model/1', prefix: 'models/evil/', totalBytes: 4, files: [{ path: '../../escaped.txt', bytes: 4, sha256: modelManifestSha256('evil') }] };
+    await assert.rejects(
+      fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/absent/`), source: realSource(), modelsDir }),
+      (error: Error & { code?: string; hint?: string }) => {
+        assert.equal(error.code, 'E_MODEL_MANIFEST');
+        assert.match(error.message, /s3:\/\/fetch-models\/models\/absent\/synkti-manifest\.json does not exist/);
+        assert.match(error.hint ?? '', /synkti model upload <dir> --project <cluster> --bucket fetch-models --prefix models\/absent\//);
+        return true;
+      },
+    );
+    const hostile = {
+      format: 'synkti-model/1',
+      prefix: 'models/evil/',
+      totalBytes: 4,
+      files: [{ path: '../../escaped.txt', bytes: 4, sha256: modelManifestSha256('evil') }],
+    };
     await store.put(BUCKET, 'models/evil/escaped.txt', 'evil');
     await store.put(BUCKET, `models/evil/${MODEL_MANIFEST_NAME}`, JSON.stringify(hostile));
-    await assert.rejects(fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/evil/`), source: realSource(), modelsDir }), /E_MODEL_MANIFEST|"\.\." segment/);
+    await assert.rejects(
+      fetchModel({ model: parseModelUri(`s3://${BUCKET}/models/evil/`), source: realSource(), modelsDir }),
+      /E_MODEL_MANIFEST|"\.\." segment/,
+    );
     assert.deepEqual(await readdir(modelsDir), [], 'nothing written');
     await assert.rejects(stat(join(work, 'escaped.txt')));
 
     // A directory of the model's name that Synkti did not make is refused, never emptied.
     await mkdir(join(modelsDir, 'tiny'));
     await writeFile(join(modelsDir, 'tiny', 'notes.txt'), 'mine');
-    await assert.rejects(fetchModel({ model, source: realSource(), modelsDir }), (error: Error & { code?: string }) => error.code === 'E_MODEL_DIR' && /tiny already exists with files Synkti did not fetch/.test(error.message));
+    await assert.rejects(
+      fetchModel({ model, source: realSource(), modelsDir }),
+      (error: Error & { code?: string }) =>
+        error.code === 'E_MODEL_DIR' && /tiny already exists with files Synkti did not fetch/.test(error.message),
+    );
     assert.equal(await readFile(join(modelsDir, 'tiny', 'notes.txt'), 'utf8'), 'mine');
   });
 
@@ -278,12 +329,19 @@ describe('fetchModel against s3rver', () => {
     const modelsDir = join(work, 'first');
     const down: ModelObjectSource = {
       where: `s3://${BUCKET}`,
-      getSmall: async () => { throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }); },
-      read: async () => { throw new Error('unreachable'); },
+      getSmall: async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      },
+      read: async () => {
+        throw new Error('unreachable');
+      },
     };
     const fetched = await fetchModel({ model, source: down, modelsDir });
     assert.equal(fetched.reused, true);
     await rm(join(modelsDir, '.synkti'), { recursive: true });
-    await assert.rejects(fetchModel({ model, source: down, modelsDir }), (error: Error & { code?: string }) => error.code === 'E_MODEL_FETCH' && /ECONNREFUSED/.test(error.message));
+    await assert.rejects(
+      fetchModel({ model, source: down, modelsDir }),
+      (error: Error & { code?: string }) => error.code === 'E_MODEL_FETCH' && /ECONNREFUSED/.test(error.message),
+    );
   });
 });

@@ -24,8 +24,14 @@ import { dirname, join } from 'node:path';
 import { SynktiError, type ModelLocation } from '@synkti/core';
 import type { StructuredLogger } from '@synkti/core/process-log';
 import {
-  DEFAULT_MODEL_MANIFEST_LIMITS, MODEL_MANIFEST_NAME, modelManifestKey, modelManifestSha256, parseModelManifest,
-  type ModelManifest, type ModelManifestFile, type ModelManifestLimits,
+  DEFAULT_MODEL_MANIFEST_LIMITS,
+  MODEL_MANIFEST_NAME,
+  modelManifestKey,
+  modelManifestSha256,
+  parseModelManifest,
+  type ModelManifest,
+  type ModelManifestFile,
+  type ModelManifestLimits,
 } from '@synkti/cloud';
 import { isPermanentModelError, type ModelObjectSource } from './model-source.ts';
 import { modelFilePath, sha256OfFile, verifyModelFile } from './model-verify.ts';
@@ -164,7 +170,17 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
   const markerPath = join(workDir, 'verified.json');
   const manifestKey = modelManifestKey(model.prefix);
   const manifestWhere = `${source.where}/${manifestKey}`;
-  const progress: ModelProgress = { uri: model.uri, state: 'fetching', path: modelDir, files: 0, filesDone: 0, bytes: 0, bytesDone: 0, bytesFetched: 0, reused: false };
+  const progress: ModelProgress = {
+    uri: model.uri,
+    state: 'fetching',
+    path: modelDir,
+    files: 0,
+    filesDone: 0,
+    bytes: 0,
+    bytesDone: 0,
+    bytesFetched: 0,
+    reused: false,
+  };
   const tell = () => options.onProgress?.({ ...progress, ...(progress.error ? { error: { ...progress.error } } : {}) });
   tell();
   try {
@@ -196,7 +212,8 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
       const offline = await reuseOffline(error);
       if (offline) return offline;
       throw new SynktiError('E_MODEL_FETCH', `could not read ${manifestWhere}: ${(error as Error)?.message ?? String(error)}`, {
-        cause: error, hint: 'check the node can reach S3 (VPC endpoint or NAT) and its role may read the model prefix',
+        cause: error,
+        hint: 'check the node can reach S3 (VPC endpoint or NAT) and its role may read the model prefix',
       });
     }
     if (manifestBytes === undefined) {
@@ -233,10 +250,19 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
     });
     await removeStrays(manifest);
     await writeAtomic(join(modelDir, MODEL_MANIFEST_NAME), manifestBytes);
-    const verified: VerifiedMarker = { uri: model.uri, manifestSha256, files: manifest.files.length, totalBytes: manifest.totalBytes, verifiedAt: new Date().toISOString() };
+    const verified: VerifiedMarker = {
+      uri: model.uri,
+      manifestSha256,
+      files: manifest.files.length,
+      totalBytes: manifest.totalBytes,
+      verifiedAt: new Date().toISOString(),
+    };
     await writeAtomic(markerPath, `${JSON.stringify(verified)}\n`);
     await rm(join(workDir, 'partial'), { recursive: true, force: true });
-    options.logger?.info({ uri: model.uri, path: modelDir, files: manifest.files.length, bytes: manifest.totalBytes, bytesFetched: progress.bytesFetched }, 'model fetched and verified');
+    options.logger?.info(
+      { uri: model.uri, path: modelDir, files: manifest.files.length, bytes: manifest.totalBytes, bytesFetched: progress.bytesFetched },
+      'model fetched and verified',
+    );
     return { path: modelDir, manifest, manifestSha256, reused: false, bytesFetched: progress.bytesFetched };
   }
 
@@ -290,14 +316,20 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
     progress.files = manifest.files.length;
     progress.bytes = manifest.totalBytes;
     if (!(await tryReuse(manifest, local))) return undefined;
-    options.logger?.warn({ uri: model.uri, err: cause }, 'model bucket unreachable: serving the copy verified earlier (it may be older than the bucket\'s)');
+    options.logger?.warn(
+      { uri: model.uri, err: cause },
+      "model bucket unreachable: serving the copy verified earlier (it may be older than the bucket's)",
+    );
     return { path: modelDir, manifest, manifestSha256: sha, reused: true, bytesFetched: 0 };
   }
 
   async function checkDiskSpace(manifest: ModelManifest): Promise<void> {
     let needed = 0;
     for (const file of manifest.files) {
-      const have = (await sizeOf(modelFilePath(modelDir, file.path))) === file.bytes ? file.bytes : (await sizeOf(join(workDir, 'partial', file.sha256))) ?? 0;
+      const have =
+        (await sizeOf(modelFilePath(modelDir, file.path))) === file.bytes
+          ? file.bytes
+          : ((await sizeOf(join(workDir, 'partial', file.sha256))) ?? 0);
       needed += Math.max(0, file.bytes - have);
     }
     const fs = await statfs(modelsDir);
@@ -348,10 +380,19 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
         if (written < file.bytes) {
           const read = await source.read(`${model.prefix}${file.path}`, offset, options.signal);
           if (read.declaredSha256 && read.declaredSha256 !== file.sha256) {
-            throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path}: ${source.where}/${model.prefix}${file.path} was replaced after the manifest was written (its SHA-256 is not the manifest's)`, { hint: FILE_HINT });
+            throw new SynktiError(
+              'E_MODEL_CORRUPT',
+              `model file ${file.path}: ${source.where}/${model.prefix}${file.path} was replaced after the manifest was written (its SHA-256 is not the manifest's)`,
+              { hint: FILE_HINT },
+            );
           }
           if (read.start !== offset) {
-            if (read.start !== 0) throw new SynktiError('E_MODEL_FETCH', `model file ${file.path}: asked for bytes from ${offset}, the server sent from ${read.start}`, { hint: 'the next attempt asks again' });
+            if (read.start !== 0)
+              throw new SynktiError(
+                'E_MODEL_FETCH',
+                `model file ${file.path}: asked for bytes from ${offset}, the server sent from ${read.start}`,
+                { hint: 'the next attempt asks again' },
+              );
             // The server ignored the range and sent the whole object: start over with it.
             return await restartFromZero(await open(partial, 'w', 0o644), read.body);
           }
@@ -359,7 +400,11 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
           try {
             for await (const chunk of read.body) {
               if (written + chunk.byteLength > file.bytes) {
-                throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path}: the bucket sent more than the manifest's ${file.bytes} bytes`, { hint: FILE_HINT });
+                throw new SynktiError(
+                  'E_MODEL_CORRUPT',
+                  `model file ${file.path}: the bucket sent more than the manifest's ${file.bytes} bytes`,
+                  { hint: FILE_HINT },
+                );
               }
               hash.update(chunk);
               await handle.write(chunk);
@@ -375,7 +420,10 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
         } else {
           await writeFile(partial, '', { flag: 'a' });
         }
-        if (written !== file.bytes) throw new SynktiError('E_MODEL_FETCH', `model file ${file.path}: the download stopped at ${written} of ${file.bytes} bytes`, { hint: 'check the network to S3; the next attempt resumes' });
+        if (written !== file.bytes)
+          throw new SynktiError('E_MODEL_FETCH', `model file ${file.path}: the download stopped at ${written} of ${file.bytes} bytes`, {
+            hint: 'check the network to S3; the next attempt resumes',
+          });
       } catch (error) {
         if (isPermanentModelError(error) || attempt >= attempts || options.signal?.aborted) {
           if (error instanceof SynktiError && error.code === 'E_MODEL_CORRUPT') await rm(partial, { force: true });
@@ -399,7 +447,11 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
         options.logger?.warn({ file: file.path }, 'resumed model file did not match its SHA-256; downloading it again from the start');
         continue;
       }
-      throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} (${source.where}/${model.prefix}${file.path}) does not match its SHA-256 in the manifest`, { hint: FILE_HINT });
+      throw new SynktiError(
+        'E_MODEL_CORRUPT',
+        `model file ${file.path} (${source.where}/${model.prefix}${file.path}) does not match its SHA-256 in the manifest`,
+        { hint: FILE_HINT },
+      );
     }
 
     async function restartFromZero(handle: Awaited<ReturnType<typeof open>>, body: AsyncIterable<Uint8Array>): Promise<void> {
@@ -409,7 +461,12 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
       try {
         await handle.truncate(0);
         for await (const chunk of body) {
-          if (written + chunk.byteLength > file.bytes) throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path}: the bucket sent more than the manifest's ${file.bytes} bytes`, { hint: FILE_HINT });
+          if (written + chunk.byteLength > file.bytes)
+            throw new SynktiError(
+              'E_MODEL_CORRUPT',
+              `model file ${file.path}: the bucket sent more than the manifest's ${file.bytes} bytes`,
+              { hint: FILE_HINT },
+            );
           hash.update(chunk);
           await handle.write(chunk, 0, chunk.byteLength, written);
           written += chunk.byteLength;
@@ -423,7 +480,11 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchedMod
       if (written !== file.bytes || hash.digest('hex') !== file.sha256) {
         await rm(partial, { force: true });
         account(0);
-        throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} (${source.where}/${model.prefix}${file.path}) does not match its size or SHA-256 in the manifest`, { hint: FILE_HINT });
+        throw new SynktiError(
+          'E_MODEL_CORRUPT',
+          `model file ${file.path} (${source.where}/${model.prefix}${file.path}) does not match its size or SHA-256 in the manifest`,
+          { hint: FILE_HINT },
+        );
       }
       await mkdir(dirname(final), { recursive: true });
       await rename(partial, final);

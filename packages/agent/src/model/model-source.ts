@@ -40,7 +40,11 @@ export interface S3ModelSourceOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
-interface S3ErrorShape { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } }
+interface S3ErrorShape {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
 
 function s3Code(error: unknown): string | undefined {
   const e = error as S3ErrorShape | undefined;
@@ -53,24 +57,32 @@ function status(error: unknown): number | undefined {
 
 /** Permanent answers are not retried: a missing key, a missing bucket, a refusal. */
 export function isPermanentModelError(error: unknown): boolean {
-  return error instanceof SynktiError && ['E_MODEL_FILE_MISSING', 'E_MODEL_ACCESS', 'E_MODEL_MANIFEST', 'E_MODEL_CORRUPT', 'E_MODEL_DISK', 'E_MODEL_DIR'].includes(error.code);
+  return (
+    error instanceof SynktiError &&
+    ['E_MODEL_FILE_MISSING', 'E_MODEL_ACCESS', 'E_MODEL_MANIFEST', 'E_MODEL_CORRUPT', 'E_MODEL_DISK', 'E_MODEL_DIR'].includes(error.code)
+  );
 }
 
 function translate(where: string, key: string, error: unknown): unknown {
   const code = s3Code(error);
   const http = status(error);
   if (code === 'NoSuchBucket') {
-    return new SynktiError('E_MODEL_ACCESS', `bucket ${where} does not exist`, { cause: error, hint: 'check model.uri in the cluster config' });
+    return new SynktiError('E_MODEL_ACCESS', `bucket ${where} does not exist`, {
+      cause: error,
+      hint: 'check model.uri in the cluster config',
+    });
   }
   if (code === 'NoSuchKey' || code === 'NotFound' || http === 404) {
     return new SynktiError('E_MODEL_FILE_MISSING', `${where}/${key} does not exist`, {
-      cause: error, hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)',
+      cause: error,
+      hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)',
     });
   }
   if (code === 'AccessDenied' || code === 'Forbidden' || http === 403) {
     // Without s3:ListBucket, S3 answers 403 (not 404) for a key that does not exist.
     return new SynktiError('E_MODEL_ACCESS', `reading ${where}/${key} was refused (403)`, {
-      cause: error, hint: 'the node\'s role needs s3:GetObject (and s3:ListBucket, so a missing key reads as missing) on the model\'s prefix; or the key does not exist',
+      cause: error,
+      hint: "the node's role needs s3:GetObject (and s3:ListBucket, so a missing key reads as missing) on the model's prefix; or the key does not exist",
     });
   }
   return error;
@@ -82,7 +94,10 @@ async function collect(body: AsyncIterable<Uint8Array>, maxBytes: number, what: 
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > maxBytes) throw new SynktiError('E_MODEL_MANIFEST', `${what} is larger than ${maxBytes} bytes`, { hint: 'a manifest is a small JSON file: write it again with `synkti model upload`' });
+    if (size > maxBytes)
+      throw new SynktiError('E_MODEL_MANIFEST', `${what} is larger than ${maxBytes} bytes`, {
+        hint: 'a manifest is a small JSON file: write it again with `synkti model upload`',
+      });
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -95,16 +110,18 @@ function parseContentRangeStart(range: string | undefined): number | undefined {
 
 export function s3ModelSource(options: S3ModelSourceOptions): ModelObjectSource {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const client = options.client ?? new S3Client({
-    ...(options.region ? { region: options.region } : {}),
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    // The model's bucket may live in another region than the fleet.
-    followRegionRedirects: true,
-    // Each file is verified end to end against the manifest's SHA-256.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client =
+    options.client ??
+    new S3Client({
+      ...(options.region ? { region: options.region } : {}),
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // The model's bucket may live in another region than the fleet.
+      followRegionRedirects: true,
+      // Each file is verified end to end against the manifest's SHA-256.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
   const where = `s3://${options.bucket}`;
   return {
     where,
@@ -113,7 +130,11 @@ export function s3ModelSource(options: S3ModelSourceOptions): ModelObjectSource 
         const answer = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
         if (answer.ContentLength !== undefined && answer.ContentLength > maxBytes) {
           (answer.Body as { destroy?: () => void } | undefined)?.destroy?.();
-          throw new SynktiError('E_MODEL_MANIFEST', `${where}/${key} is ${answer.ContentLength} bytes, more than the ${maxBytes} a manifest may have`, { hint: 'write it again with `synkti model upload`' });
+          throw new SynktiError(
+            'E_MODEL_MANIFEST',
+            `${where}/${key} is ${answer.ContentLength} bytes, more than the ${maxBytes} a manifest may have`,
+            { hint: 'write it again with `synkti model upload`' },
+          );
         }
         return await collect((answer.Body ?? []) as AsyncIterable<Uint8Array>, maxBytes, `${where}/${key}`);
       } catch (error) {
@@ -129,7 +150,11 @@ export function s3ModelSource(options: S3ModelSourceOptions): ModelObjectSource 
           signal ? { abortSignal: signal } : {},
         );
         const realStart = start > 0 ? (parseContentRangeStart(answer.ContentRange) ?? 0) : 0;
-        return { start: realStart, body: (answer.Body ?? []) as AsyncIterable<Uint8Array>, declaredSha256: answer.Metadata?.[SHA256_METADATA] };
+        return {
+          start: realStart,
+          body: (answer.Body ?? []) as AsyncIterable<Uint8Array>,
+          declaredSha256: answer.Metadata?.[SHA256_METADATA],
+        };
       } catch (error) {
         throw translate(where, key, error);
       }
@@ -143,17 +168,27 @@ export function objectStoreModelSource(store: ObjectStore, bucket: string, where
     async getSmall(key, maxBytes) {
       const info = await store.head(bucket, key);
       if (info === undefined) return undefined;
-      if (info.size > maxBytes) throw new SynktiError('E_MODEL_MANIFEST', `${where}/${key} is ${info.size} bytes, more than the ${maxBytes} a manifest may have`, { hint: 'write it again with `synkti model upload`' });
+      if (info.size > maxBytes)
+        throw new SynktiError('E_MODEL_MANIFEST', `${where}/${key} is ${info.size} bytes, more than the ${maxBytes} a manifest may have`, {
+          hint: 'write it again with `synkti model upload`',
+        });
       return store.get(bucket, key);
     },
     async read(key, start): Promise<ModelRead> {
       const body = await store.get(bucket, key);
       if (body === undefined) {
-        throw new SynktiError('E_MODEL_FILE_MISSING', `${where}/${key} does not exist`, { hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)' });
+        throw new SynktiError('E_MODEL_FILE_MISSING', `${where}/${key} does not exist`, {
+          hint: 'upload the model again with `synkti model upload <dir>` (a file the manifest lists is missing from the bucket)',
+        });
       }
       const from = Math.min(start, body.byteLength);
       const rest: Uint8Array[] = [body.subarray(from)];
-      return { start: from, body: (async function* () { yield* rest; })() };
+      return {
+        start: from,
+        body: (async function* () {
+          yield* rest;
+        })(),
+      };
     },
   };
 }

@@ -11,7 +11,13 @@ import { join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
 // The manifest module alone, not the @synkti/cloud index (AWS SDKs, SQLite): the stand-in
 // loads this before it serves and should start as fast as without --model-dir.
-import { MODEL_MANIFEST_NAME, parseModelManifest, type ModelManifest, type ModelManifestFile, type ModelManifestLimits } from '@synkti/cloud/model-manifest';
+import {
+  MODEL_MANIFEST_NAME,
+  parseModelManifest,
+  type ModelManifest,
+  type ModelManifestFile,
+  type ModelManifestLimits,
+} from '@synkti/cloud/model-manifest';
 
 export interface VerifyModelDirOptions {
   /** 'sha256' hashes every file; 'size' only compares sizes (a restart's quick check). @default 'sha256' */
@@ -32,7 +38,9 @@ export function modelFilePath(dir: string, path: string): string {
   const full = resolve(root, ...path.split('/'));
   const rel = relative(root, full);
   if (rel === '' || rel.startsWith('..') || rel.split(sep).includes('..')) {
-    throw new SynktiError('E_MODEL_MANIFEST', `manifest path "${path}" leaves the model directory`, { hint: 'write the model again with `synkti model upload`' });
+    throw new SynktiError('E_MODEL_MANIFEST', `manifest path "${path}" leaves the model directory`, {
+      hint: 'write the model again with `synkti model upload`',
+    });
   }
   return full;
 }
@@ -55,7 +63,8 @@ export async function verifyModelFile(dir: string, file: ModelManifestFile, chec
     throw new SynktiError('E_MODEL_FILE_MISSING', `model file ${file.path} is missing from ${dir}`, { hint });
   }
   if (!info.isFile()) throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} in ${dir} is not a regular file`, { hint });
-  if (info.size !== file.bytes) throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} has ${info.size} bytes, the manifest says ${file.bytes}`, { hint });
+  if (info.size !== file.bytes)
+    throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} has ${info.size} bytes, the manifest says ${file.bytes}`, { hint });
   if (check === 'sha256' && (await sha256OfFile(full)) !== file.sha256) {
     throw new SynktiError('E_MODEL_CORRUPT', `model file ${file.path} does not match its SHA-256 in the manifest`, { hint });
   }

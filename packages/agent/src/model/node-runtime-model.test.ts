@@ -16,8 +16,12 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { TAG_CLUSTER, TAG_ROLE, VLLM_PRESET_COMMAND, freeLoopbackPort, validateCluster, workloadPreset } from '@synkti/core';
 import {
-  LocalObjectStore, MODEL_MANIFEST_FORMAT, modelManifestKey, serializeModelManifest,
-  type InstanceProvider, type InstanceRecord,
+  LocalObjectStore,
+  MODEL_MANIFEST_FORMAT,
+  modelManifestKey,
+  serializeModelManifest,
+  type InstanceProvider,
+  type InstanceRecord,
 } from '@synkti/cloud';
 import { Agent } from '../agent.ts';
 import { createLogger } from '../logger.ts';
@@ -44,11 +48,19 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   await store.createBucket('rt-models');
 
   const record: InstanceRecord = {
-    id: 'i-0aaaaaaaaaaaaaaa1', state: 'running', instanceType: 'local.small', lifecycle: 'spot', zone: 'local-a', privateIp: '127.0.0.1',
-    launchedAt: Date.now(), tags: { [TAG_CLUSTER]: 'rtmodel', [TAG_ROLE]: 'worker' },
+    id: 'i-0aaaaaaaaaaaaaaa1',
+    state: 'running',
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+    zone: 'local-a',
+    privateIp: '127.0.0.1',
+    launchedAt: Date.now(),
+    tags: { [TAG_CLUSTER]: 'rtmodel', [TAG_ROLE]: 'worker' },
   };
   const instances: InstanceProvider = {
-    launch: async () => { throw new Error('no launches in this test'); },
+    launch: async () => {
+      throw new Error('no launches in this test');
+    },
     list: async () => ({ items: [record] }),
     terminate: async () => {},
     tag: async () => {},
@@ -65,12 +77,25 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   });
   const [agentPort, routerPort, workloadPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
   const agent = new Agent({
-    cluster: 'rtmodel', metadata, instances, secret: 'runtime-model-secret-0123456789ab', defaultPorts: { agent: agentPort, router: routerPort, workload: workloadPort },
-    gossipIntervalMs: 100, failureTimeoutMs: 1000, listIntervalMs: 500, dashboard: undefined, logger: quiet,
+    cluster: 'rtmodel',
+    metadata,
+    instances,
+    secret: 'runtime-model-secret-0123456789ab',
+    defaultPorts: { agent: agentPort, router: routerPort, workload: workloadPort },
+    gossipIntervalMs: 100,
+    failureTimeoutMs: 1000,
+    listIntervalMs: 500,
+    dashboard: undefined,
+    logger: quiet,
   });
   const modelsDir = join(work, 'models');
   const runtime = new NodeRuntime({
-    agent, spec, metadata, instances, userData: '', logger: quiet,
+    agent,
+    spec,
+    metadata,
+    instances,
+    userData: '',
+    logger: quiet,
     model: { modelsDir, source: objectStoreModelSource(store, 'rt-models'), retryDelayMs: 100 },
   });
   t.after(async () => {
@@ -81,7 +106,14 @@ test('a node whose model cannot be fetched stays not ready without its workload;
 
   const starting = runtime.start();
   let settled = false;
-  void starting.then(() => { settled = true; }, () => { settled = true; });
+  void starting.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   await until('the first failed fetch', () => extras().model?.state === 'failed');
   const failed = extras().model!;
   assert.equal(failed.error?.code, 'E_MODEL_MANIFEST');
@@ -94,7 +126,10 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   // retried every 100 ms, so a read may land in a retry ('fetching'): read /status until it
   // shows a failed attempt, and the node must be joining (not ready) in every read.
   type Status = { state: string; model?: ModelProgress };
-  const readStatus = async (): Promise<Status> => (await fetch(`http://127.0.0.1:${agentPort}/status`, { headers: { authorization: 'Bearer runtime-model-secret-0123456789ab' } })).json() as Promise<Status>;
+  const readStatus = async (): Promise<Status> =>
+    (
+      await fetch(`http://127.0.0.1:${agentPort}/status`, { headers: { authorization: 'Bearer runtime-model-secret-0123456789ab' } })
+    ).json() as Promise<Status>;
   let status: Status | undefined;
   await until('/status to show the failed fetch', async () => {
     status = await readStatus();
@@ -107,10 +142,16 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   // The model arrives (files first, manifest last, as `synkti model upload` writes it).
   const weights = Buffer.alloc(50_000, 3);
   await store.put('rt-models', 'models/tiny/weights.bin', weights);
-  await store.put('rt-models', modelManifestKey('models/tiny/'), serializeModelManifest({
-    format: MODEL_MANIFEST_FORMAT, prefix: 'models/tiny/', totalBytes: weights.length,
-    files: [{ path: 'weights.bin', bytes: weights.length, sha256: createHash('sha256').update(weights).digest('hex') }],
-  }));
+  await store.put(
+    'rt-models',
+    modelManifestKey('models/tiny/'),
+    serializeModelManifest({
+      format: MODEL_MANIFEST_FORMAT,
+      prefix: 'models/tiny/',
+      totalBytes: weights.length,
+      files: [{ path: 'weights.bin', bytes: weights.length, sha256: createHash('sha256').update(weights).digest('hex') }],
+    }),
+  );
   await until('the node serving its model', () => agent.state === 'ready', 30_000);
   await starting;
   const ready = extras().model!;
@@ -123,26 +164,65 @@ test('a node whose model cannot be fetched stays not ready without its workload;
   assert.equal((await fetch(`http://127.0.0.1:${workloadPort}/health`)).status, 200);
 });
 
-test('workload commands get this node\'s port, model path and the stand-in resolved from the agent package', () => {
-  const [node, importFlag, tsx, standIn, ...rest] = workloadCommand(workloadPreset('stand-in', { modelDir: true }).command, 8123, '/var/lib/synkti/models/m', '127.100.1.4');
+test("workload commands get this node's port, model path and the stand-in resolved from the agent package", () => {
+  const [node, importFlag, tsx, standIn, ...rest] = workloadCommand(
+    workloadPreset('stand-in', { modelDir: true }).command,
+    8123,
+    '/var/lib/synkti/models/m',
+    '127.100.1.4',
+  );
   assert.equal(node, process.execPath);
   assert.equal(importFlag, '--import');
   assert.ok(tsx!.startsWith('file:///') && existsSync(fileURLToPath(tsx!)), `tsx loader ${tsx}: absolute, so any cwd works`);
   assert.ok(isAbsolute(standIn!) && existsSync(standIn!) && standIn!.endsWith(join('stand-in', 'main.ts')));
-  assert.deepEqual(rest, ['--host', '127.100.1.4', '--port', '8123', '--model-dir', '/var/lib/synkti/models/m'], 'bound to the node\'s private IP, where peers reach it');
-  assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen', '10.0.1.7'), ['vllm', 'serve', '/m/qwen', '--host', '10.0.1.7', '--port', '8000']);
-  assert.deepEqual(workloadCommand(['sh', '-c', 'serve --port={port} {other}'], 9), ['sh', '-c', 'serve --port=9 {other}'], 'unknown braces stay');
-  assert.deepEqual(workloadPreset('vllm'), { command: ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'], healthPath: '/health', startupTimeout: '15 minutes' });
+  assert.deepEqual(
+    rest,
+    ['--host', '127.100.1.4', '--port', '8123', '--model-dir', '/var/lib/synkti/models/m'],
+    "bound to the node's private IP, where peers reach it",
+  );
+  assert.deepEqual(workloadCommand(VLLM_PRESET_COMMAND, 8000, '/m/qwen', '10.0.1.7'), [
+    'vllm',
+    'serve',
+    '/m/qwen',
+    '--host',
+    '10.0.1.7',
+    '--port',
+    '8000',
+  ]);
+  assert.deepEqual(
+    workloadCommand(['sh', '-c', 'serve --port={port} {other}'], 9),
+    ['sh', '-c', 'serve --port=9 {other}'],
+    'unknown braces stay',
+  );
+  assert.deepEqual(workloadPreset('vllm'), {
+    command: ['vllm', 'serve', '{modelPath}', '--host', '{host}', '--port', '{port}'],
+    healthPath: '/health',
+    startupTimeout: '15 minutes',
+  });
 });
 
 const localSpec = validateCluster({ name: 'md', pools: { worker: { count: 1 } } });
-const awsSpec = validateCluster({ name: 'md', provider: 'aws', pools: { worker: { count: 1 } }, model: { uri: 's3://spec-models/models/a/' } });
+const awsSpec = validateCluster({
+  name: 'md',
+  provider: 'aws',
+  pools: { worker: { count: 1 } },
+  model: { uri: 's3://spec-models/models/a/' },
+});
 
 test('which model and where: the spec wins over SYNKTI_MODEL_URI, which is checked like model.uri', () => {
   assert.equal(modelOf(localSpec, {}), undefined);
   assert.equal(modelOf(awsSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' })?.bucket, 'spec-models');
-  assert.deepEqual(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' }), { uri: 's3://env-models/models/b/', bucket: 'env-models', prefix: 'models/b/', name: 'b' });
-  assert.equal(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b' })?.prefix, 'models/b/', 'the boot script\'s directory, "/" or not');
+  assert.deepEqual(modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b/' }), {
+    uri: 's3://env-models/models/b/',
+    bucket: 'env-models',
+    prefix: 'models/b/',
+    name: 'b',
+  });
+  assert.equal(
+    modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://env-models/models/b' })?.prefix,
+    'models/b/',
+    'the boot script\'s directory, "/" or not',
+  );
   assert.throws(() => modelOf(localSpec, { SYNKTI_MODEL_URI: 's3://Env_Models/models/b/' }), /SYNKTI_MODEL_URI: bucket name "Env_Models"/);
   assert.equal(defaultModelsDir(awsSpec, 'i-1', {}), WORKER_MODELS_DIR);
   // systemd's StateDirectory (an emulated machine maps it into its own root).
@@ -154,10 +234,23 @@ test('which model and where: the spec wins over SYNKTI_MODEL_URI, which is check
 
 test('a failed fetch is reported and tried again; stop() ends the wait at once', async () => {
   let reads = 0;
-  const source: ModelObjectSource = { where: 's3://spec-models', getSmall: async () => { reads += 1; return undefined; }, read: async () => { throw new Error('unused'); } };
+  const source: ModelObjectSource = {
+    where: 's3://spec-models',
+    getSmall: async () => {
+      reads += 1;
+      return undefined;
+    },
+    read: async () => {
+      throw new Error('unused');
+    },
+  };
   const errors: unknown[] = [];
   const delivery = new ModelDelivery({
-    model: awsSpec.model!, source, modelsDir: '/nonexistent-never-written', retryDelayAfterFailureMs: 10, maxRetryDelayAfterFailureMs: 60_000,
+    model: awsSpec.model!,
+    source,
+    modelsDir: '/nonexistent-never-written',
+    retryDelayAfterFailureMs: 10,
+    maxRetryDelayAfterFailureMs: 60_000,
     onError: (error) => errors.push(error),
   });
   const ready = delivery.ready();

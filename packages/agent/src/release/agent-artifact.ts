@@ -15,7 +15,20 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,11 +146,15 @@ function findPackage(name: string, fromDir: string, top: string): string | undef
 export function agentPlatform(platform: string | undefined): AgentPlatform {
   const wanted = platform ?? `${process.platform}-${process.arch}`;
   if ((AGENT_PLATFORMS as readonly string[]).includes(wanted)) return wanted as AgentPlatform;
-  throw new SynktiError('E_USAGE', platform === undefined
-    ? `the agent release needs a target platform, and this machine (${wanted}) is not one workers run`
-    : `--platform ${platform} is not a platform workers run`, {
-    hint: `pass --platform ${AGENT_PLATFORMS.join(' or --platform ')}`,
-  });
+  throw new SynktiError(
+    'E_USAGE',
+    platform === undefined
+      ? `the agent release needs a target platform, and this machine (${wanted}) is not one workers run`
+      : `--platform ${platform} is not a platform workers run`,
+    {
+      hint: `pass --platform ${AGENT_PLATFORMS.join(' or --platform ')}`,
+    },
+  );
 }
 
 /** Whether a package's npm "os"/"cpu" fields admit the platform (absent: any). */
@@ -151,12 +168,18 @@ function runsOn(pkg: PackageJson, platform: AgentPlatform): boolean {
   return admits(pkg.os, os) && admits(pkg.cpu, cpu);
 }
 
-function run(command: string, args: string[], options: { stdout?: NodeJS.WritableStream; cwd?: string; timeoutMs?: number; what: string; hint: string }): Promise<void> {
+function run(
+  command: string,
+  args: string[],
+  options: { stdout?: NodeJS.WritableStream; cwd?: string; timeoutMs?: number; what: string; hint: string },
+): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', options.stdout ? 'pipe' : 'ignore', 'pipe'] });
     let stderr = '';
     // Bounded: an error report, not a transcript.
-    child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 16_384) stderr += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => {
+      if (stderr.length < 16_384) stderr += d.toString();
+    });
     if (options.stdout) child.stdout?.pipe(options.stdout);
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', (error) => {
@@ -166,7 +189,14 @@ function run(command: string, args: string[], options: { stdout?: NodeJS.Writabl
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolvePromise();
-      else reject(new SynktiError('E_PACK', `${options.what} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${stderr.trim().slice(-2000)}`, { hint: options.hint }));
+      else
+        reject(
+          new SynktiError(
+            'E_PACK',
+            `${options.what} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${stderr.trim().slice(-2000)}`,
+            { hint: options.hint },
+          ),
+        );
     });
   });
 }
@@ -183,12 +213,28 @@ async function fetchForPlatform(name: string, version: string, platform: AgentPl
   try {
     const [os, cpu] = platform.split('-') as [string, string];
     writeFileSync(join(partial, 'package.json'), '{"private":true}\n');
-    await run('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', '--os', os, '--cpu', cpu, `${name}@${version}`], {
-      cwd: partial,
-      timeoutMs: FETCH_TIMEOUT_MS,
-      what: `npm install ${name}@${version} for ${platform}`,
-      hint: 'the npm registry must be reachable to pack for another platform (or pack on a machine of that platform)',
-    });
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        '--os',
+        os,
+        '--cpu',
+        cpu,
+        `${name}@${version}`,
+      ],
+      {
+        cwd: partial,
+        timeoutMs: FETCH_TIMEOUT_MS,
+        what: `npm install ${name}@${version} for ${platform}`,
+        hint: 'the npm registry must be reachable to pack for another platform (or pack on a machine of that platform)',
+      },
+    );
     try {
       renameSync(partial, dir);
     } catch (error) {
@@ -214,21 +260,32 @@ function copyClosure(name: string, fromDir: string, sourceRoot: string, tree: st
     const dir = findPackage(next.name, next.from, sourceRoot);
     if (dir === undefined) {
       if (next.optional) continue;
-      throw new SynktiError('E_PACK', `cannot find the package ${next.name} (needed by ${relative(sourceRoot, next.from) || 'the agent'})`, { hint: 'run `npm ci` in the checkout first' });
+      throw new SynktiError(
+        'E_PACK',
+        `cannot find the package ${next.name} (needed by ${relative(sourceRoot, next.from) || 'the agent'})`,
+        { hint: 'run `npm ci` in the checkout first' },
+      );
     }
     if (copied.has(dir)) continue;
     const rel = relative(sourceRoot, dir);
     if (rel.startsWith('..') || !rel.split(sep).includes('node_modules')) {
-      throw new SynktiError('E_PACK', `${next.name} is not installed under ${sourceRoot}/node_modules (found at ${dir})`, { hint: 'install dependencies inside the checkout (npm ci)' });
+      throw new SynktiError('E_PACK', `${next.name} is not installed under ${sourceRoot}/node_modules (found at ${dir})`, {
+        hint: 'install dependencies inside the checkout (npm ci)',
+      });
     }
     const pkg = readPackageJson(dir);
     if (!runsOn(pkg, platform)) {
       if (next.optional) continue;
-      throw new SynktiError('E_PACK', `${next.name} is built for ${pkg.os?.join('/')}-${pkg.cpu?.join('/')}, not ${platform}`, { hint: `pack with --platform matching the workers, or reinstall for ${platform}` });
+      throw new SynktiError('E_PACK', `${next.name} is built for ${pkg.os?.join('/')}-${pkg.cpu?.join('/')}, not ${platform}`, {
+        hint: `pack with --platform matching the workers, or reinstall for ${platform}`,
+      });
     }
     copied.set(dir, pkg);
     // Run-time files only: nested node_modules are walked on their own, type declarations are of no use on a worker.
-    cpSync(dir, join(tree, rel), { recursive: true, filter: (source) => !relative(dir, source).split(sep).includes('node_modules') && !source.endsWith('.d.ts') });
+    cpSync(dir, join(tree, rel), {
+      recursive: true,
+      filter: (source) => !relative(dir, source).split(sep).includes('node_modules') && !source.endsWith('.d.ts'),
+    });
     for (const dep of Object.keys(pkg.dependencies ?? {})) queue.push({ name: dep, from: dir, optional: false });
     for (const dep of Object.keys(pkg.optionalDependencies ?? {})) queue.push({ name: dep, from: dir, optional: true });
   }
@@ -270,7 +327,10 @@ export async function packAgentArtifact(options: PackAgentArtifactOptions = {}):
     for (const name of AGENT_NATIVE_PACKAGES) {
       // The version the checkout's agent was built and tested against.
       const installed = findPackage(name, join(repoRoot, 'packages', 'cloud'), repoRoot);
-      if (installed === undefined) throw new SynktiError('E_PACK', `cannot find the package ${name} (needed by packages/cloud)`, { hint: 'run `npm ci` in the checkout first' });
+      if (installed === undefined)
+        throw new SynktiError('E_PACK', `cannot find the package ${name} (needed by packages/cloud)`, {
+          hint: 'run `npm ci` in the checkout first',
+        });
       const installedVersion = readPackageJson(installed).version ?? '';
       const sourceRoot = platform === host ? repoRoot : await fetchForPlatform(name, installedVersion, platform, cacheDir);
       const closure = copyClosure(name, sourceRoot, sourceRoot, tree, platform);
@@ -278,13 +338,19 @@ export async function packAgentArtifact(options: PackAgentArtifactOptions = {}):
       const native = closure.filter((pkg) => pkg.cpu !== undefined);
       if (native.length === 0) {
         throw new SynktiError('E_PACK', `no prebuilt ${name} for ${platform} was found (${name}@${installedVersion})`, {
-          hint: platform === host ? 'run `npm ci` so npm installs the optional per-platform packages' : `check that ${name}@${installedVersion} publishes a ${platform} package`,
+          hint:
+            platform === host
+              ? 'run `npm ci` so npm installs the optional per-platform packages'
+              : `check that ${name}@${installedVersion} publishes a ${platform} package`,
         });
       }
       packages.push(...closure);
     }
     writeFileSync(join(tree, 'bin', 'synkti-agent.mjs'), ENTRY, { mode: 0o755 });
-    writeFileSync(join(tree, 'package.json'), `${JSON.stringify({ name: 'synkti-agent', version, private: true, type: 'module', synktiPlatform: platform }, null, 2)}\n`);
+    writeFileSync(
+      join(tree, 'package.json'),
+      `${JSON.stringify({ name: 'synkti-agent', version, private: true, type: 'module', synktiPlatform: platform }, null, 2)}\n`,
+    );
 
     mkdirSync(outDir, { recursive: true });
     const file = join(outDir, basename(agentArtifactKey(version)));
@@ -299,9 +365,15 @@ export async function packAgentArtifact(options: PackAgentArtifactOptions = {}):
       gzip.on('error', reject);
     });
     gzip.pipe(out);
-    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--mode=u+rw,go+r,go-w', '-cf', '-', '-C', staging, top], {
-      stdout: gzip, what: 'tar', hint: 'GNU tar is needed to pack the agent',
-    });
+    await run(
+      'tar',
+      ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--mode=u+rw,go+r,go-w', '-cf', '-', '-C', staging, top],
+      {
+        stdout: gzip,
+        what: 'tar',
+        hint: 'GNU tar is needed to pack the agent',
+      },
+    );
     await written;
     // Renamed into place only when complete: an interrupted pack leaves no plausible artifact.
     renameSync(partial, file);

@@ -10,7 +10,18 @@
  *   lib/preload.mjs            what `{tsx}` in a workload command means in a release
  *   packages/dashboard/dist/   the dashboard's prebuilt front end
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
@@ -79,7 +90,9 @@ const AWS_SDK_FILE = 'aws-sdk.cjs';
  */
 function lazyClient(name: string, resolveDir: string): string {
   const real = createRequire(join(resolveDir, 'index.js'))(name) as Record<string, unknown>;
-  const names = Object.keys(real).filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default').sort();
+  const names = Object.keys(real)
+    .filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default')
+    .sort();
   return `let real;
 const load = () => (real ??= require(${JSON.stringify(`./${AWS_SDK_FILE}`)})[${JSON.stringify(name)}]);
 const lazy = (key) => new Proxy(function () {}, {
@@ -120,8 +133,12 @@ export default new Proxy(function () {}, {
  * CommonJS module in a function it calls on first require).
  */
 function awsSdkEntry(clients: ReadonlyMap<string, string>): string {
-  return [...clients].sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, file]) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(file)}) });`)
+  return [...clients]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([name, file]) =>
+        `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(file)}) });`,
+    )
     .join('\n');
 }
 
@@ -135,11 +152,18 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
   try {
     esbuild = await import('esbuild');
   } catch (error) {
-    throw new SynktiError('E_PACK', `cannot load esbuild to compile the agent: ${(error as Error).message}`, { hint: 'run `npm ci` in the checkout first' });
+    throw new SynktiError('E_PACK', `cannot load esbuild to compile the agent: ${(error as Error).message}`, {
+      hint: 'run `npm ci` in the checkout first',
+    });
   }
   // A source's own URL, as seen from lib/, in the release's mirror of the
   // checkout (packages/<name>/src/...): its data files (the dashboard's dist/) are found there.
-  const urlOf = (file: string): string => `new URL(${JSON.stringify(relative(lib, join(outDir, relative(repoRoot, file))).split(sep).join('/'))}, ${META_URL}).href`;
+  const urlOf = (file: string): string =>
+    `new URL(${JSON.stringify(
+      relative(lib, join(outDir, relative(repoRoot, file)))
+        .split(sep)
+        .join('/'),
+    )}, ${META_URL}).href`;
   const clients = new Map<string, string>();
   let result: Awaited<ReturnType<typeof esbuild.build>>;
   let sdk: Awaited<ReturnType<typeof esbuild.build>> | undefined;
@@ -171,38 +195,48 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
       banner: { js: BANNER },
       define: { [RELEASE_MARKER]: 'true' },
       external: [...AGENT_NATIVE_PACKAGES],
-      plugins: [zodEnglishOnly, {
-        name: 'synkti-agent-sources',
-        setup(build) {
-          // AWS SDK clients: compiled in, but evaluated on first use (lazyClient), so a
-          // node on the local cloud, or one not yet calling AWS, does not hold them.
-          build.onResolve({ filter: /^@aws-sdk\/client-[a-z0-9-]+$/ }, (args) => {
-            if (args.kind !== 'import-statement' || !args.importer.startsWith(packagesDir)) return undefined;
-            // The copy this source would load (a package may have its own nested version).
-            if (!clients.has(args.path)) clients.set(args.path, createRequire(join(args.resolveDir, 'index.js')).resolve(args.path));
-            return { path: args.path, namespace: 'synkti-lazy-client', pluginData: args.resolveDir };
-          });
-          // Native packages: a default import that loads the package on first use (a worker
-          // on EC2 never opens the local cloud's SQLite registry: ~10 MB of RSS it never pays).
-          build.onResolve({ filter: new RegExp(`^(${AGENT_NATIVE_PACKAGES.join('|')})$`) }, (args) => {
-            if (args.kind !== 'import-statement' || !args.importer.startsWith(packagesDir)) return undefined;
-            return { path: args.path, namespace: 'synkti-lazy-native' };
-          });
-          build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-native' }, (args) => ({ contents: lazyDefault(args.path), resolveDir: repoRoot, loader: 'js' }));
-          build.onResolve({ filter: new RegExp(`^\\./${AWS_SDK_FILE.replace('.', '\\.')}$`) }, () => ({ path: `./${AWS_SDK_FILE}`, external: true }));
-          build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-client' }, (args) => ({
-            contents: lazyClient(args.path, args.pluginData as string),
-            resolveDir: args.pluginData as string,
-            loader: 'js',
-          }));
-          build.onLoad({ filter: /\.ts$/ }, (args) => {
-            if (!args.path.startsWith(packagesDir)) return undefined;
-            const text = readFileSync(args.path, 'utf8');
-            if (!text.includes(META_URL) || text.includes(RELEASE_MARKER)) return undefined;
-            return { contents: text.replaceAll(META_URL, urlOf(args.path)), loader: 'ts' };
-          });
+      plugins: [
+        zodEnglishOnly,
+        {
+          name: 'synkti-agent-sources',
+          setup(build) {
+            // AWS SDK clients: compiled in, but evaluated on first use (lazyClient), so a
+            // node on the local cloud, or one not yet calling AWS, does not hold them.
+            build.onResolve({ filter: /^@aws-sdk\/client-[a-z0-9-]+$/ }, (args) => {
+              if (args.kind !== 'import-statement' || !args.importer.startsWith(packagesDir)) return undefined;
+              // The copy this source would load (a package may have its own nested version).
+              if (!clients.has(args.path)) clients.set(args.path, createRequire(join(args.resolveDir, 'index.js')).resolve(args.path));
+              return { path: args.path, namespace: 'synkti-lazy-client', pluginData: args.resolveDir };
+            });
+            // Native packages: a default import that loads the package on first use (a worker
+            // on EC2 never opens the local cloud's SQLite registry: ~10 MB of RSS it never pays).
+            build.onResolve({ filter: new RegExp(`^(${AGENT_NATIVE_PACKAGES.join('|')})$`) }, (args) => {
+              if (args.kind !== 'import-statement' || !args.importer.startsWith(packagesDir)) return undefined;
+              return { path: args.path, namespace: 'synkti-lazy-native' };
+            });
+            build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-native' }, (args) => ({
+              contents: lazyDefault(args.path),
+              resolveDir: repoRoot,
+              loader: 'js',
+            }));
+            build.onResolve({ filter: new RegExp(`^\\./${AWS_SDK_FILE.replace('.', '\\.')}$`) }, () => ({
+              path: `./${AWS_SDK_FILE}`,
+              external: true,
+            }));
+            build.onLoad({ filter: /.*/, namespace: 'synkti-lazy-client' }, (args) => ({
+              contents: lazyClient(args.path, args.pluginData as string),
+              resolveDir: args.pluginData as string,
+              loader: 'js',
+            }));
+            build.onLoad({ filter: /\.ts$/ }, (args) => {
+              if (!args.path.startsWith(packagesDir)) return undefined;
+              const text = readFileSync(args.path, 'utf8');
+              if (!text.includes(META_URL) || text.includes(RELEASE_MARKER)) return undefined;
+              return { contents: text.replaceAll(META_URL, urlOf(args.path)), loader: 'ts' };
+            });
+          },
         },
-      }],
+      ],
     });
     if (clients.size > 0) {
       sdk = await esbuild.build({
@@ -224,15 +258,25 @@ export async function buildAgentBundle(options: BuildAgentBundleOptions): Promis
   for (const file of Object.keys(outputs).filter((f) => f.endsWith('.map'))) {
     const path = isAbsolute(file) ? file : join(repoRoot, file);
     const map = JSON.parse(readFileSync(path, 'utf8')) as { sources: string[] };
-    map.sources = map.sources.map((source) => relative(lib, join(outDir, relative(repoRoot, resolve(lib, source)))).split(sep).join('/'));
+    map.sources = map.sources.map((source) =>
+      relative(lib, join(outDir, relative(repoRoot, resolve(lib, source))))
+        .split(sep)
+        .join('/'),
+    );
     writeFileSync(path, JSON.stringify(map));
   }
   writeFileSync(join(lib, 'preload.mjs'), PRELOAD);
   const files = Object.keys(outputs)
-    .map((file) => relative(outDir, isAbsolute(file) ? file : join(repoRoot, file)).split(sep).join('/'))
+    .map((file) =>
+      relative(outDir, isAbsolute(file) ? file : join(repoRoot, file))
+        .split(sep)
+        .join('/'),
+    )
     .concat('lib/preload.mjs')
     .sort();
-  const jsBytes = Object.entries(outputs).filter(([file]) => !file.endsWith('.map')).reduce((sum, [, out]) => sum + out.bytes, 0);
+  const jsBytes = Object.entries(outputs)
+    .filter(([file]) => !file.endsWith('.map'))
+    .reduce((sum, [, out]) => sum + out.bytes, 0);
   const inputs = [...Object.keys(result.metafile?.inputs ?? {}), ...Object.keys(sdk?.metafile?.inputs ?? {})]
     .filter((input) => !input.includes(':') && input !== 'aws-sdk-clients.js')
     .map((input) => resolve(repoRoot, input));
@@ -276,8 +320,13 @@ export async function copyAgentBundle(options: BuildAgentBundleOptions & { cache
   let dir: string | undefined;
   try {
     const manifest = JSON.parse(readFileSync(current, 'utf8')) as CacheManifest;
-    const fresh = manifest.format === CACHE_FORMAT && manifest.repoRoot === repoRoot
-      && manifest.inputs.every(([file, size, mtime]) => { const [, s, m] = fingerprint(file); return s === size && m === mtime; });
+    const fresh =
+      manifest.format === CACHE_FORMAT &&
+      manifest.repoRoot === repoRoot &&
+      manifest.inputs.every(([file, size, mtime]) => {
+        const [, s, m] = fingerprint(file);
+        return s === size && m === mtime;
+      });
     if (fresh && existsSync(join(cacheDir, manifest.dir, 'lib'))) dir = join(cacheDir, manifest.dir);
   } catch {
     // No cache, or an unreadable one: build.
@@ -286,13 +335,19 @@ export async function copyAgentBundle(options: BuildAgentBundleOptions & { cache
     mkdirSync(cacheDir, { recursive: true });
     dir = mkdtempSync(join(cacheDir, 'build-'));
     const bundle = await buildAgentBundle({ repoRoot, outDir: dir, logLevel: options.logLevel });
-    const manifest: CacheManifest = { format: CACHE_FORMAT, repoRoot, dir: relative(cacheDir, dir), inputs: bundle.inputs.map(fingerprint) };
+    const manifest: CacheManifest = {
+      format: CACHE_FORMAT,
+      repoRoot,
+      dir: relative(cacheDir, dir),
+      inputs: bundle.inputs.map(fingerprint),
+    };
     const partial = `${current}.${process.pid}.partial`;
     writeFileSync(partial, JSON.stringify(manifest));
     renameSync(partial, current);
     for (const entry of readdirSync(cacheDir)) {
       const path = join(cacheDir, entry);
-      if (entry.startsWith('build-') && path !== dir && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS) rmSync(path, { recursive: true, force: true });
+      if (entry.startsWith('build-') && path !== dir && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS)
+        rmSync(path, { recursive: true, force: true });
     }
   }
   cpSync(join(dir, 'lib'), join(resolve(options.outDir), 'lib'), { recursive: true });

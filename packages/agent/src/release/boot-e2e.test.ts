@@ -19,7 +19,9 @@ import { WORKER_PATHS, renderWorkerUserData } from '@synkti/cloud';
 import { packAgentArtifact } from './agent-artifact.ts';
 
 const exec = promisify(execFile);
-const SKIP = !(process.platform === 'linux' && process.arch === 'x64') && 'the node tarball is this machine\'s node, named linux-x64 as workers fetch it';
+const SKIP =
+  !(process.platform === 'linux' && process.arch === 'x64') &&
+  "the node tarball is this machine's node, named linux-x64 as workers fetch it";
 
 const STUBS: Record<string, string> = {
   // aws s3api get-object --region R --bucket B --key K --expected-bucket-owner O DEST
@@ -30,8 +32,7 @@ const STUBS: Record<string, string> = {
   id: '#!/bin/bash\nexit 1\n',
 };
 
-
-it('a worker boots the packed agent: user data installs it, the unit\'s ExecStart starts it', { skip: SKIP }, async (t) => {
+it("a worker boots the packed agent: user data installs it, the unit's ExecStart starts it", { skip: SKIP }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-boot-e2e-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const version = '0.0.0-e2e';
@@ -50,7 +51,13 @@ it('a worker boots the packed agent: user data installs it, the unit\'s ExecStar
   const nodeSha = createHash('sha256').update(readFileSync(nodeTar)).digest('hex');
 
   const spec = validateCluster({ name: 'e2e', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-  const script = renderWorkerUserData({ spec, bucket: 'acme-e2e', version, sha256: agent.sha256, node: { version: nodeVersion, sha256: nodeSha } });
+  const script = renderWorkerUserData({
+    spec,
+    bucket: 'acme-e2e',
+    version,
+    sha256: agent.sha256,
+    node: { version: nodeVersion, sha256: nodeSha },
+  });
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   for (const [name, body] of Object.entries(STUBS)) {
@@ -80,5 +87,9 @@ it('a worker boots the packed agent: user data installs it, the unit\'s ExecStar
   env.SYNKTI_IMDS_ENDPOINT = 'http://127.0.0.1:9';
   const started = await runProcess(program!, args, { env, cwd: dir });
   assert.equal(started.code, 1);
-  assert.match(started.stderr, /^synkti-agent: instance metadata at http:\/\/127\.0\.0\.1:9 is unavailable/, 'the agent loaded and asked IMDS');
+  assert.match(
+    started.stderr,
+    /^synkti-agent: instance metadata at http:\/\/127\.0\.0\.1:9 is unavailable/,
+    'the agent loaded and asked IMDS',
+  );
 });

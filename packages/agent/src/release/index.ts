@@ -4,7 +4,19 @@
  * the sources and esbuild), never on a worker; `synkti worker pack` and `synkti bootstrap`
  * call it.
  */
-export { AGENT_PLATFORMS, agentPlatform, packAgentArtifact, type AgentArtifact, type AgentPlatform, type PackAgentArtifactOptions } from './agent-artifact.ts';
 export {
-  AGENT_BUNDLE_ENTRIES, AGENT_NATIVE_PACKAGES, buildAgentBundle, copyAgentBundle, type AgentBundle, type BuildAgentBundleOptions,
+  AGENT_PLATFORMS,
+  agentPlatform,
+  packAgentArtifact,
+  type AgentArtifact,
+  type AgentPlatform,
+  type PackAgentArtifactOptions,
+} from './agent-artifact.ts';
+export {
+  AGENT_BUNDLE_ENTRIES,
+  AGENT_NATIVE_PACKAGES,
+  buildAgentBundle,
+  copyAgentBundle,
+  type AgentBundle,
+  type BuildAgentBundleOptions,
 } from './agent-bundle.ts';

@@ -15,16 +15,32 @@ test('a bundle of zod built with zodEnglishOnly holds English only and still val
   const dir = mkdtempSync(join(tmpdir(), 'synkti-zod-english-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const entry = join(dir, 'entry.mjs');
-  writeFileSync(entry, `import { z } from 'zod';
+  writeFileSync(
+    entry,
+    `import { z } from 'zod';
 export const locales = Object.keys(z.locales);
 export const issue = z.object({ port: z.number() }).safeParse({ port: 'x' }).error?.issues[0]?.message;
-`);
+`,
+  );
   const bundle = async (plugins: import('esbuild').Plugin[]): Promise<string> => {
-    const result = await build({ entryPoints: [entry], bundle: true, write: false, format: 'esm', platform: 'node', nodePaths: [join(PACKAGE_DIR, 'node_modules'), join(PACKAGE_DIR, '../../node_modules')], plugins, logLevel: 'silent' });
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      nodePaths: [join(PACKAGE_DIR, 'node_modules'), join(PACKAGE_DIR, '../../node_modules')],
+      plugins,
+      logLevel: 'silent',
+    });
     return result.outputFiles[0]!.text;
   };
   const [full, english] = await Promise.all([bundle([]), bundle([zodEnglishOnly])]);
-  assert.match(full, /erhalten \$\{/, 'without the plugin the bundle carries the German messages (the check below would prove nothing otherwise)');
+  assert.match(
+    full,
+    /erhalten \$\{/,
+    'without the plugin the bundle carries the German messages (the check below would prove nothing otherwise)',
+  );
   assert.doesNotMatch(english, /erhalten \$\{/);
   assert.ok(english.length < full.length * 0.7, `English only: ${english.length} bytes, all languages ${full.length}`);
   const out = join(dir, 'english.mjs');

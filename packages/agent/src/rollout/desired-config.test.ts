@@ -15,10 +15,17 @@ test('a desired config is set, replaced and cleared per pool', () => {
 test('hostile requests are refused: bad generation, bad role, huge user data, too many pools', () => {
   assert.equal(desiredConfigRequestSchema.safeParse({ role: 'worker', generation: 'latest', userData: 'x' }).success, false);
   assert.equal(desiredConfigRequestSchema.safeParse({ role: '../etc', generation: 'g0123456789ab', userData: 'x' }).success, false);
-  assert.equal(desiredConfigRequestSchema.safeParse({ role: 'worker', generation: 'g0123456789ab', userData: 'x'.repeat(70_000) }).success, false);
-  assert.equal(desiredConfigRequestSchema.safeParse({ role: 'worker', generation: 'g0123456789ab', userData: 'x', extra: 1 }).success, false);
+  assert.equal(
+    desiredConfigRequestSchema.safeParse({ role: 'worker', generation: 'g0123456789ab', userData: 'x'.repeat(70_000) }).success,
+    false,
+  );
+  assert.equal(
+    desiredConfigRequestSchema.safeParse({ role: 'worker', generation: 'g0123456789ab', userData: 'x', extra: 1 }).success,
+    false,
+  );
   const configs = new DesiredConfigs();
-  for (let i = 0; i < MAX_DESIRED_POOLS; i++) assert.equal(configs.apply({ role: `p${i}`, generation: 'g0123456789ab', userData: 'x' }), true);
+  for (let i = 0; i < MAX_DESIRED_POOLS; i++)
+    assert.equal(configs.apply({ role: `p${i}`, generation: 'g0123456789ab', userData: 'x' }), true);
   assert.equal(configs.apply({ role: 'one-more', generation: 'g0123456789ab', userData: 'x' }), false);
   assert.equal(configs.apply({ role: 'p0', generation: 'g0123456789ab', userData: 'y' }), true);
 });

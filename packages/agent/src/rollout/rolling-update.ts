@@ -75,17 +75,24 @@ export interface RolloutResult {
 
 /** One surge per set of old nodes: a rerun that finds the same old nodes gets the same instance back (EC2 ClientToken). */
 export function surgeToken(generation: string, oldIds: readonly string[]): string {
-  const digest = createHash('sha256').update(`${generation}\n${[...oldIds].sort().join('\n')}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${generation}\n${[...oldIds].sort().join('\n')}`)
+    .digest('hex');
   return `synkti-deploy-${digest.slice(0, 24)}`;
 }
 
 function describeStep(step: RolloutStep): string {
   switch (step.kind) {
-    case 'surge': return 'surge';
-    case 'wait': return `wait for ${step.ids.join(', ')}`;
-    case 'drain': return `drain ${step.id}`;
-    case 'failed': return `failed: ${step.ids.join(', ')}`;
-    case 'done': return 'done';
+    case 'surge':
+      return 'surge';
+    case 'wait':
+      return `wait for ${step.ids.join(', ')}`;
+    case 'drain':
+      return `drain ${step.id}`;
+    case 'failed':
+      return `failed: ${step.ids.join(', ')}`;
+    case 'done':
+      return 'done';
   }
 }
 
@@ -96,7 +103,10 @@ function describeStep(step: RolloutStep): string {
 export async function runRollingUpdate(fleet: RollingFleet, options: RolloutOptions): Promise<RolloutResult> {
   const { spec } = fleet;
   const pool = spec.pools[options.pool];
-  if (!pool) throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(options.pool)} in cluster ${spec.name}`, { hint: `pools: ${Object.keys(spec.pools).join(', ')}` });
+  if (!pool)
+    throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(options.pool)} in cluster ${spec.name}`, {
+      hint: `pools: ${Object.keys(spec.pools).join(', ')}`,
+    });
   const target = options.target ?? { generation: configGeneration(spec), userData: await fleet.userData() };
   const forward = await rollTo(fleet, options, target);
   if (forward.outcome !== 'rolled-back') return forward;
@@ -124,7 +134,12 @@ export async function runRollingUpdate(fleet: RollingFleet, options: RolloutOpti
   };
 }
 
-async function rollTo(fleet: RollingFleet, options: RolloutOptions, target: { generation: string; userData: string }, rollingBack = false): Promise<RolloutResult> {
+async function rollTo(
+  fleet: RollingFleet,
+  options: RolloutOptions,
+  target: { generation: string; userData: string },
+  rollingBack = false,
+): Promise<RolloutResult> {
   const { spec } = fleet;
   const pool = spec.pools[options.pool]!;
   const clock = options.clock ?? Date.now;
@@ -149,18 +164,24 @@ async function rollTo(fleet: RollingFleet, options: RolloutOptions, target: { ge
   const before = Object.fromEntries(first.nodes.filter((n) => !n.leaving).map((n) => [n.id, n.generation ?? '?']));
   // The pool's size: its config count, or for an autoscaled pool the size it has now (not
   // counting a surge of an earlier run that does not serve yet): a rollout does not resize.
-  const count = options.count ?? (pool.autoscale
-    ? Math.max(1, first.nodes.filter((n) => !n.leaving && !(n.generation === generation && !n.ready)).length)
-    : pool.count);
-  say(`${spec.name}/${options.pool}: ${rollingBack ? 'back' : 'rolling'} ${Object.keys(before).length} node(s) to generation ${generation} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`);
+  const count =
+    options.count ??
+    (pool.autoscale ? Math.max(1, first.nodes.filter((n) => !n.leaving && !(n.generation === generation && !n.ready)).length) : pool.count);
+  say(
+    `${spec.name}/${options.pool}: ${rollingBack ? 'back' : 'rolling'} ${Object.keys(before).length} node(s) to generation ${generation} (count ${count}, a new node gets ${formatDuration(readyTimeoutMs)} to serve)`,
+  );
   // From now on, a node lost mid-rollout is replaced with this generation, by whichever agent replaces it.
   const told = await agents.setDesired({ role: options.pool, generation, userData: target.userData });
-  if (told.missed.length > 0) say(`  desired config not taken by ${told.missed.join(', ')} (they would replace with their own; a rerun tells them again)`);
+  if (told.missed.length > 0)
+    say(`  desired config not taken by ${told.missed.join(', ')} (they would replace with their own; a rerun tells them again)`);
 
   let lastLine = '';
   let lastWhy = '';
   for (;;) {
-    if (options.signal?.aborted) throw new SynktiError('E_ABORTED', `the rollout of ${options.pool} was stopped`, { hint: 'run `synkti deploy` again: it continues where the fleet is' });
+    if (options.signal?.aborted)
+      throw new SynktiError('E_ABORTED', `the rollout of ${options.pool} was stopped`, {
+        hint: 'run `synkti deploy` again: it continues where the fleet is',
+      });
     const { nodes, notReady } = await observe(drained);
     const step = planRolloutStep({ nodes, target: generation, count, now: clock(), readyTimeoutMs });
     const elapsed = formatDuration(clock() - started);
@@ -177,7 +198,9 @@ async function rollTo(fleet: RollingFleet, options: RolloutOptions, target: { ge
     if (step.kind === 'done') {
       const outcome = surged.length > 0 || drained.size > 0 ? 'rolled-out' : 'unchanged';
       const after = await settle(observe, drained, spec.timeouts.shutdownGraceMs + 10_000, pollMs, clock);
-      say(`${spec.name}/${options.pool}: ${outcome === 'unchanged' ? 'already' : rollingBack ? 'rolled back:' : 'rolled out:'} ${Object.keys(after).length} node(s) on ${generation} in ${formatDuration(clock() - started)}`);
+      say(
+        `${spec.name}/${options.pool}: ${outcome === 'unchanged' ? 'already' : rollingBack ? 'rolled back:' : 'rolled out:'} ${Object.keys(after).length} node(s) on ${generation} in ${formatDuration(clock() - started)}`,
+      );
       return { pool: options.pool, generation, before, outcome, surged, drained: [...drained], removed, after, tookMs: clock() - started };
     }
     if (step.kind === 'surge') {
@@ -197,21 +220,41 @@ async function rollTo(fleet: RollingFleet, options: RolloutOptions, target: { ge
       await fleet.instances.terminate([step.id]);
       say(`  ${elapsed}  draining ${step.id}`);
     } else if (step.kind === 'failed') {
-      say(`  ${elapsed}  ${step.ids.join(', ')} did not serve within ${formatDuration(readyTimeoutMs)}: stopping${rollingBack ? '' : ' the rollout and rolling back'}`);
+      say(
+        `  ${elapsed}  ${step.ids.join(', ')} did not serve within ${formatDuration(readyTimeoutMs)}: stopping${rollingBack ? '' : ' the rollout and rolling back'}`,
+      );
       await fleet.instances.terminate(step.ids);
       removed.push(...step.ids);
       // Replacements go back to each node's own config (the generation it serves).
       await agents.setDesired({ role: options.pool, generation, userData: null });
       const after = await settle(observe, new Set([...drained, ...removed]), spec.timeouts.shutdownGraceMs + 10_000, pollMs, clock);
-      say(`${spec.name}/${options.pool}: stopped; serving ${Object.keys(after).length} node(s): ${[...new Set(Object.values(after))].join(', ')}`);
-      return { pool: options.pool, generation, before, outcome: 'rolled-back', surged, drained: [...drained], removed, after, tookMs: clock() - started };
+      say(
+        `${spec.name}/${options.pool}: stopped; serving ${Object.keys(after).length} node(s): ${[...new Set(Object.values(after))].join(', ')}`,
+      );
+      return {
+        pool: options.pool,
+        generation,
+        before,
+        outcome: 'rolled-back',
+        surged,
+        drained: [...drained],
+        removed,
+        after,
+        tookMs: clock() - started,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
 /** Wait (bounded) until the nodes that were sent away are gone; the pool's ready nodes with their generations. */
-async function settle(observe: RolloutOptions['observe'], gone: ReadonlySet<string>, boundMs: number, pollMs: number, clock: () => number): Promise<Record<string, string>> {
+async function settle(
+  observe: RolloutOptions['observe'],
+  gone: ReadonlySet<string>,
+  boundMs: number,
+  pollMs: number,
+  clock: () => number,
+): Promise<Record<string, string>> {
   const until = clock() + boundMs;
   for (;;) {
     const { nodes } = await observe(gone);

@@ -36,7 +36,10 @@ test('a full rollout of 3: surge, wait, drain, ... done, never fewer than 3 serv
 });
 
 test('resumable: a rerun that finds a surged node (ready or not) continues instead of surging again', () => {
-  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('c', OLD), node('n1', NEW, { ready: false, launchedAt: T - 1000 })]), { kind: 'wait', ids: ['n1'] });
+  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('c', OLD), node('n1', NEW, { ready: false, launchedAt: T - 1000 })]), {
+    kind: 'wait',
+    ids: ['n1'],
+  });
   assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('c', OLD), node('n1', NEW)]).kind, 'drain');
   assert.deepEqual(plan([node('a', OLD), node('b', OLD, { leaving: true }), node('c', OLD), node('n1', NEW)]), { kind: 'surge' });
   assert.deepEqual(plan([node('n1', NEW), node('n2', NEW), node('n3', NEW)]), { kind: 'done', ready: 3 });
@@ -51,14 +54,20 @@ test('a new node that does not serve within the bound fails the rollout, with ev
 
 test('an old node is never drained before a new one serves; a not-serving old node goes first', () => {
   assert.equal(plan([node('a', OLD), node('b', OLD), node('c', OLD, { ready: false })]).kind, 'surge');
-  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('c', OLD, { ready: false, load: 0 }), node('n1', NEW)]), { kind: 'drain', id: 'c' });
+  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('c', OLD, { ready: false, load: 0 }), node('n1', NEW)]), {
+    kind: 'drain',
+    id: 'c',
+  });
 });
 
-test('a node of unknown generation (booting, untagged: an agent\'s replacement) is waited for, not drained', () => {
-  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('r', undefined, { ready: false, launchedAt: T - 1000 }), node('n1', NEW)]), { kind: 'wait', ids: ['r'] });
+test("a node of unknown generation (booting, untagged: an agent's replacement) is waited for, not drained", () => {
+  assert.deepEqual(plan([node('a', OLD), node('b', OLD), node('r', undefined, { ready: false, launchedAt: T - 1000 }), node('n1', NEW)]), {
+    kind: 'wait',
+    ids: ['r'],
+  });
 });
 
-test('a node lost mid-rollout is not refilled by the rollout (its replacement is the agents\' job)', () => {
+test("a node lost mid-rollout is not refilled by the rollout (its replacement is the agents' job)", () => {
   assert.deepEqual(plan([node('n1', NEW), node('n2', NEW)]), { kind: 'done', ready: 2 });
 });
 

@@ -59,7 +59,9 @@ export function planRolloutStep(input: RolloutPlanInput): RolloutStep {
     const idleOld = old.filter((n) => !n.ready);
     const serving = readyFresh + (old.length - idleOld.length);
     if (readyFresh > 0 && (serving > input.count || idleOld.length > 0)) {
-      const pick = [...(idleOld.length > 0 ? idleOld : old)].sort((a, b) => (a.load ?? 0) - (b.load ?? 0) || a.launchedAt - b.launchedAt || a.id.localeCompare(b.id))[0]!;
+      const pick = [...(idleOld.length > 0 ? idleOld : old)].sort(
+        (a, b) => (a.load ?? 0) - (b.load ?? 0) || a.launchedAt - b.launchedAt || a.id.localeCompare(b.id),
+      )[0]!;
       return { kind: 'drain', id: pick.id };
     }
   }

@@ -138,7 +138,10 @@ test('a client that stops reading pauses the upstream; once it reads, every byte
     still = up.written() === last ? still + 1 : 0;
     last = up.written();
   }
-  assert.ok(up.written() < sizes.length, 'the upstream sent all 32 MiB to a client that read nothing: the router buffered it instead of pushing back');
+  assert.ok(
+    up.written() < sizes.length,
+    'the upstream sent all 32 MiB to a client that read nothing: the router buffered it instead of pushing back',
+  );
   const want = expected(sizes);
   const parts: Buffer[] = [];
   res.on('data', (c: Buffer) => parts.push(c));

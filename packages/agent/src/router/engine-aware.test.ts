@@ -21,10 +21,17 @@ vllm:iteration_tokens_total_bucket{le="1.0",model_name="Qwen/Qwen2.5-7B"} 3.0
 
 test('parseEngineMetrics reads vLLM gauges (labels, comments, the older KV name); none: undefined', () => {
   assert.deepEqual(parseEngineMetrics(VLLM_PAGE), { running: 7, waiting: 3, kvCacheUsage: 0.82 });
-  assert.deepEqual(parseEngineMetrics('vllm:num_requests_running 2\nvllm:gpu_cache_usage_perc{a="b"} 0.5 1700000000000\n'), { running: 2, waiting: 0, kvCacheUsage: 0.5 });
+  assert.deepEqual(parseEngineMetrics('vllm:num_requests_running 2\nvllm:gpu_cache_usage_perc{a="b"} 0.5 1700000000000\n'), {
+    running: 2,
+    waiting: 0,
+    kvCacheUsage: 0.5,
+  });
   assert.equal(parseEngineMetrics('# nothing here\nprocess_cpu_seconds_total 4\n'), undefined);
   // Hostile or broken values are skipped, never NaN or negative.
-  assert.deepEqual(parseEngineMetrics('vllm:num_requests_running -5\nvllm:num_requests_waiting NaN\nvllm:num_requests_waiting 1\n'), { running: 0, waiting: 1 });
+  assert.deepEqual(parseEngineMetrics('vllm:num_requests_running -5\nvllm:num_requests_waiting NaN\nvllm:num_requests_waiting 1\n'), {
+    running: 0,
+    waiting: 1,
+  });
 });
 
 function table(peers: RouterPeer[], cap = 64): PeerTable {
@@ -48,7 +55,7 @@ test('engine-aware choice: the peer with the least work ahead (own in-flight + t
   assert.ok(next.has('busy'), 'once calm holds more than busy reports, busy gets requests too');
 });
 
-test('engine-aware choice: this router\'s own requests inside a report are not counted twice', (t) => {
+test("engine-aware choice: this router's own requests inside a report are not counted twice", (t) => {
   const peers: RouterPeer[] = [
     { id: 'a', baseUrl: 'http://127.0.0.1:1', engine: { running: 0, waiting: 0 } },
     { id: 'b', baseUrl: 'http://127.0.0.1:2', engine: { running: 0, waiting: 0 } },

@@ -362,10 +362,13 @@ export class Exchange implements Waiter, DeadlineNode {
     attempt.wantsPause = true;
     if (this.#socketDrainHooked) return;
     this.#socketDrainHooked = true;
-    socket.once('drain', (this.#onSocketDrain ??= () => {
-      this.#socketDrainHooked = false;
-      this.#attempt?.resume();
-    }));
+    socket.once(
+      'drain',
+      (this.#onSocketDrain ??= () => {
+        this.#socketDrainHooked = false;
+        this.#attempt?.resume();
+      }),
+    );
   }
 
   onAttemptComplete(attempt: Attempt): void {

@@ -56,7 +56,11 @@ export interface PeerTimeouts {
  * non-streamed answer sends nothing until it is whole), so these are backstops for a peer
  * that is alive but stuck; a peer that vanished is cut sooner, when membership loses it.
  */
-export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = { connectTimeoutMs: 2000, firstByteTimeoutMs: 120_000, streamIdleTimeoutMs: 60_000 };
+export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = {
+  connectTimeoutMs: 2000,
+  firstByteTimeoutMs: 120_000,
+  streamIdleTimeoutMs: 60_000,
+};
 
 function makeSlot(peer: RouterPeer, maxSockets: number, timeouts: PeerTimeouts): PeerSlot {
   let hostname = '127.0.0.1';
@@ -148,7 +152,12 @@ export class PeerTable {
   readonly #now: () => number;
   readonly #slots = new Map<string, PeerSlot>();
 
-  constructor(peers: () => readonly RouterPeer[], maxInFlightPerPeer: number, timeouts: PeerTimeouts = DEFAULT_PEER_TIMEOUTS, now: () => number = () => performance.now()) {
+  constructor(
+    peers: () => readonly RouterPeer[],
+    maxInFlightPerPeer: number,
+    timeouts: PeerTimeouts = DEFAULT_PEER_TIMEOUTS,
+    now: () => number = () => performance.now(),
+  ) {
     this.#peers = peers;
     this.#maxInFlight = maxInFlightPerPeer;
     this.#timeouts = timeouts;

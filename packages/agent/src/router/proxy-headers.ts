@@ -11,20 +11,44 @@ export const RETRY_HEADER = 'x-synkti-retry';
 /** Header the router adds to every proxied response: the id of the peer that served it. */
 export const PEER_HEADER = 'x-synkti-peer';
 
-const enum Kind { Keep, Drop, Connection, ContentLength, TransferEncoding, ForwardedFor, Retry }
+const enum Kind {
+  Keep,
+  Drop,
+  Connection,
+  ContentLength,
+  TransferEncoding,
+  ForwardedFor,
+  Retry,
+}
 
 // Lower-case names that need handling; everything else is kept as is.
 const REQUEST_KINDS = new Map<string, Kind>([
-  ['connection', Kind.Connection], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop],
-  ['transfer-encoding', Kind.TransferEncoding], ['te', Kind.Drop], ['trailer', Kind.Drop], ['upgrade', Kind.Drop],
-  ['proxy-authenticate', Kind.Drop], ['proxy-authorization', Kind.Drop], ['host', Kind.Drop],
-  ['content-length', Kind.ContentLength], ['expect', Kind.Drop], ['x-forwarded-for', Kind.ForwardedFor],
+  ['connection', Kind.Connection],
+  ['keep-alive', Kind.Drop],
+  ['proxy-connection', Kind.Drop],
+  ['transfer-encoding', Kind.TransferEncoding],
+  ['te', Kind.Drop],
+  ['trailer', Kind.Drop],
+  ['upgrade', Kind.Drop],
+  ['proxy-authenticate', Kind.Drop],
+  ['proxy-authorization', Kind.Drop],
+  ['host', Kind.Drop],
+  ['content-length', Kind.ContentLength],
+  ['expect', Kind.Drop],
+  ['x-forwarded-for', Kind.ForwardedFor],
 ]);
 const RESPONSE_KINDS = new Map<string, Kind>([
-  ['connection', Kind.Connection], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop],
-  ['transfer-encoding', Kind.Drop], ['te', Kind.Drop], ['trailer', Kind.Drop], ['upgrade', Kind.Drop],
-  ['proxy-authenticate', Kind.Drop], ['proxy-authorization', Kind.Drop],
-  [RETRY_HEADER, Kind.Retry], [PEER_HEADER, Kind.Drop],
+  ['connection', Kind.Connection],
+  ['keep-alive', Kind.Drop],
+  ['proxy-connection', Kind.Drop],
+  ['transfer-encoding', Kind.Drop],
+  ['te', Kind.Drop],
+  ['trailer', Kind.Drop],
+  ['upgrade', Kind.Drop],
+  ['proxy-authenticate', Kind.Drop],
+  ['proxy-authorization', Kind.Drop],
+  [RETRY_HEADER, Kind.Retry],
+  [PEER_HEADER, Kind.Drop],
 ]);
 // Header names are short; anything longer than the longest special name is kept without a lookup.
 const MAX_SPECIAL = 19;

@@ -15,13 +15,26 @@ export type RouterErrorReason =
   | 'stopping'; // router shutting down
 
 const REASONS: readonly RouterErrorReason[] = [
-  'upstream_connect', 'upstream_status', 'handback', 'upstream_aborted', 'timeout', 'queue_full',
-  'queue_timeout', 'body_too_large', 'bad_request', 'client_abort', 'stopping',
+  'upstream_connect',
+  'upstream_status',
+  'handback',
+  'upstream_aborted',
+  'timeout',
+  'queue_full',
+  'queue_timeout',
+  'body_too_large',
+  'bad_request',
+  'client_abort',
+  'stopping',
 ];
 
 const NAMES = [
-  'synkti_router_requests_total', 'synkti_router_errors_total', 'synkti_router_request_duration_seconds',
-  'synkti_router_peer_in_flight', 'synkti_router_queue_length', 'synkti_router_retries_total',
+  'synkti_router_requests_total',
+  'synkti_router_errors_total',
+  'synkti_router_request_duration_seconds',
+  'synkti_router_peer_in_flight',
+  'synkti_router_queue_length',
+  'synkti_router_retries_total',
 ] as const;
 
 /** Where the gauges read their values at scrape time (nothing is updated per request). */

@@ -19,7 +19,11 @@ interface Upstream {
   hits: number;
 }
 
-async function startUpstream(t: TestContext, id: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Upstream> {
+async function startUpstream(
+  t: TestContext,
+  id: string,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<Upstream> {
   const up: Upstream = { id, url: '', hits: 0 };
   const server = http.createServer((req, res) => {
     up.hits++;
@@ -55,7 +59,12 @@ async function startRouter(t: TestContext, options: Omit<RouterOptions, 'port'>)
   return { router, url };
 }
 
-interface Outcome { status: number; body: string; error?: string; ms: number }
+interface Outcome {
+  status: number;
+  body: string;
+  error?: string;
+  ms: number;
+}
 
 /** One request; resolves when the response ends or breaks (never rejects). `onHead` sees the head. */
 function send(url: string, onHead?: (res: http.IncomingMessage) => void): Promise<Outcome> {
@@ -65,7 +74,9 @@ function send(url: string, onHead?: (res: http.IncomingMessage) => void): Promis
       onHead?.(res);
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
+      res.on('data', (c: string) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Date.now() - started }));
       res.on('error', (e) => resolve({ status: res.statusCode ?? 0, body, error: e.message, ms: Date.now() - started }));
     });
@@ -74,27 +85,34 @@ function send(url: string, onHead?: (res: http.IncomingMessage) => void): Promis
   });
 }
 
-test('a peer that never answers costs one first-byte timeout: the request is served elsewhere and the peer is held', { timeout: 20_000 }, async (t) => {
-  const mute = await startUpstream(t, 'mute', silent);
-  const live = await startUpstream(t, 'live', ok('live'));
-  const peers: RouterPeer[] = [{ id: 'mute', baseUrl: mute.url }, { id: 'live', baseUrl: live.url }];
-  const { url } = await startRouter(t, { peers: () => peers, firstByteTimeoutMs: 300, peerHoldMs: 30_000 });
-  // Ties are broken at random: send one at a time until the mute peer has had one (bounded).
-  for (let i = 0; i < 30 && mute.hits === 0; i++) {
-    const reply = await send(url);
-    assert.equal(reply.status, 200, `request ${i}: ${reply.error ?? reply.body}`);
-    assert.equal(reply.body, 'served by live');
-  }
-  assert.equal(mute.hits, 1, 'the mute peer got a request');
-  // Held: every later request goes straight to the live peer, without waiting on the mute one
-  // (the mute peer's hit count is the evidence: a time bound failed at load ~20, 292 ms).
-  for (let i = 0; i < 10; i++) {
-    const reply = await send(url);
-    assert.equal(reply.status, 200);
-    assert.equal(reply.body, 'served by live');
-  }
-  assert.equal(mute.hits, 1, 'no request went to the held peer');
-});
+test(
+  'a peer that never answers costs one first-byte timeout: the request is served elsewhere and the peer is held',
+  { timeout: 20_000 },
+  async (t) => {
+    const mute = await startUpstream(t, 'mute', silent);
+    const live = await startUpstream(t, 'live', ok('live'));
+    const peers: RouterPeer[] = [
+      { id: 'mute', baseUrl: mute.url },
+      { id: 'live', baseUrl: live.url },
+    ];
+    const { url } = await startRouter(t, { peers: () => peers, firstByteTimeoutMs: 300, peerHoldMs: 30_000 });
+    // Ties are broken at random: send one at a time until the mute peer has had one (bounded).
+    for (let i = 0; i < 30 && mute.hits === 0; i++) {
+      const reply = await send(url);
+      assert.equal(reply.status, 200, `request ${i}: ${reply.error ?? reply.body}`);
+      assert.equal(reply.body, 'served by live');
+    }
+    assert.equal(mute.hits, 1, 'the mute peer got a request');
+    // Held: every later request goes straight to the live peer, without waiting on the mute one
+    // (the mute peer's hit count is the evidence: a time bound failed at load ~20, 292 ms).
+    for (let i = 0; i < 10; i++) {
+      const reply = await send(url);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, 'served by live');
+    }
+    assert.equal(mute.hits, 1, 'no request went to the held peer');
+  },
+);
 
 test('peerLost: a request not yet answered goes to another peer, a quiet stream under way is cut', { timeout: 20_000 }, async (t) => {
   // The lost peer began one stream (head and a first chunk) and then went silent; it took a
@@ -111,13 +129,18 @@ test('peerLost: a request not yet answered goes to another peer, a quiet stream 
   const { router, url } = await startRouter(t, { peers: () => peers });
 
   let headSeen!: () => void;
-  const streaming = new Promise<void>((r) => { headSeen = r; });
+  const streaming = new Promise<void>((r) => {
+    headSeen = r;
+  });
   const stream = new Promise<Outcome>((resolve) => {
     const started = Date.now();
     const req = http.request(`${url}/v1/completions`, { method: 'POST', agent: false, headers: { 'x-test': 'stream' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; headSeen(); });
+      res.on('data', (c: string) => {
+        body += c;
+        headSeen();
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Date.now() - started }));
       res.on('error', (e) => resolve({ status: res.statusCode ?? 0, body, error: e.message, ms: Date.now() - started }));
     });
@@ -147,36 +170,42 @@ test('peerLost: a request not yet answered goes to another peer, a quiet stream 
   assert.equal(router.inFlight(), 0);
 });
 
-test('peerLost: a stream still flowing from the "lost" peer runs to its end (a stale report after a heal)', { timeout: 20_000 }, async (t) => {
-  // The peer streams one event every 50 ms for ~1.5 s: it is alive and answering this router,
-  // though membership (another node's stale view) just reported it lost.
-  const events = 30;
-  const lost = await startUpstream(t, 'flowing', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let sent = 0;
-    const tick = setInterval(() => {
-      res.write(`data: ${sent}\n\n`);
-      if (++sent === events) {
-        clearInterval(tick);
-        res.end('data: [DONE]\n\n');
-      }
-    }, 50);
-    res.on('close', () => clearInterval(tick));
-  });
-  const peers: RouterPeer[] = [{ id: 'flowing', baseUrl: lost.url }];
-  // 3 s of quiet allowed: events are 50 ms apart, so only a stalled machine would see a gap that long.
-  const { router, url } = await startRouter(t, { peers: () => peers, lostPeerQuietMs: 3000 });
-  let headSeen!: () => void;
-  const streaming = new Promise<void>((r) => { headSeen = r; });
-  const stream = send(url, () => headSeen());
-  await streaming; // the head left with the first event: the stream is under way
-  assert.equal(router.peerLost('flowing'), 1, 'the stream was on the reported peer');
-  const done = await stream;
-  assert.equal(done.error, undefined, `the stream was not cut: ${done.error ?? ''}`);
-  assert.equal(done.status, 200);
-  assert.match(done.body, /data: 29\n\ndata: \[DONE\]/, 'every event arrived and the stream ended cleanly');
-});
+test(
+  'peerLost: a stream still flowing from the "lost" peer runs to its end (a stale report after a heal)',
+  { timeout: 20_000 },
+  async (t) => {
+    // The peer streams one event every 50 ms for ~1.5 s: it is alive and answering this router,
+    // though membership (another node's stale view) just reported it lost.
+    const events = 30;
+    const lost = await startUpstream(t, 'flowing', (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let sent = 0;
+      const tick = setInterval(() => {
+        res.write(`data: ${sent}\n\n`);
+        if (++sent === events) {
+          clearInterval(tick);
+          res.end('data: [DONE]\n\n');
+        }
+      }, 50);
+      res.on('close', () => clearInterval(tick));
+    });
+    const peers: RouterPeer[] = [{ id: 'flowing', baseUrl: lost.url }];
+    // 3 s of quiet allowed: events are 50 ms apart, so only a stalled machine would see a gap that long.
+    const { router, url } = await startRouter(t, { peers: () => peers, lostPeerQuietMs: 3000 });
+    let headSeen!: () => void;
+    const streaming = new Promise<void>((r) => {
+      headSeen = r;
+    });
+    const stream = send(url, () => headSeen());
+    await streaming; // the head left with the first event: the stream is under way
+    assert.equal(router.peerLost('flowing'), 1, 'the stream was on the reported peer');
+    const done = await stream;
+    assert.equal(done.error, undefined, `the stream was not cut: ${done.error ?? ''}`);
+    assert.equal(done.status, 200);
+    assert.match(done.body, /data: 29\n\ndata: \[DONE\]/, 'every event arrived and the stream ended cleanly');
+  },
+);
 
 test('router timeout options are checked', () => {
   assert.throws(() => createRouter({ peers: () => [], connectTimeoutMs: -1 }), /connectTimeoutMs must be an integer >= 0/);

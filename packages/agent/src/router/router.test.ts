@@ -16,7 +16,9 @@ interface Upstream {
 }
 
 async function startUpstream(
-  t: TestContext, id: string, handler: (req: http.IncomingMessage, res: http.ServerResponse, up: Upstream) => void,
+  t: TestContext,
+  id: string,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, up: Upstream) => void,
 ): Promise<Upstream> {
   const up: Upstream = { id, url: '', hits: 0, server: undefined as unknown as http.Server };
   up.server = http.createServer((req, res) => {
@@ -40,7 +42,14 @@ function okHandler(delayMs = 0) {
     req.on('end', () => {
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ served: up.id, body: Buffer.concat(chunks).toString(), host: req.headers.host, xff: req.headers['x-forwarded-for'] }));
+        res.end(
+          JSON.stringify({
+            served: up.id,
+            body: Buffer.concat(chunks).toString(),
+            host: req.headers.host,
+            xff: req.headers['x-forwarded-for'],
+          }),
+        );
       }, delayMs);
     });
   };
@@ -70,19 +79,26 @@ interface Reply {
   body: string;
 }
 
-function send(url: string, options: { method?: string; path?: string; body?: string; headers?: http.OutgoingHttpHeaders } = {}): Promise<Reply> {
+function send(
+  url: string,
+  options: { method?: string; path?: string; body?: string; headers?: http.OutgoingHttpHeaders } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}${options.path ?? '/v1/completions'}`, {
-      method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-      headers: options.headers,
-      agent: false,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      `${url}${options.path ?? '/v1/completions'}`,
+      {
+        method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+        headers: options.headers,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -147,15 +163,17 @@ test('balances by outstanding requests: the slow peer gets fewer, equal peers sh
   const { url, registry } = await startRouter(t, { peers: () => peersOf(a, b, slow) });
   const served: Record<string, number> = {};
   // 6 clients in closed loops for a fixed number of requests each.
-  await Promise.all(Array.from({ length: 6 }, async () => {
-    for (let i = 0; i < 15; i++) {
-      const reply = await send(url);
-      assert.equal(reply.status, 200);
-      const peer = String(reply.headers['x-synkti-peer']);
-      assert.equal(JSON.parse(reply.body).served, peer);
-      served[peer] = (served[peer] ?? 0) + 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      for (let i = 0; i < 15; i++) {
+        const reply = await send(url);
+        assert.equal(reply.status, 200);
+        const peer = String(reply.headers['x-synkti-peer']);
+        assert.equal(JSON.parse(reply.body).served, peer);
+        served[peer] = (served[peer] ?? 0) + 1;
+      }
+    }),
+  );
   const fastA = served['fast-a'] ?? 0;
   const fastB = served['fast-b'] ?? 0;
   const slowN = served.slow ?? 0;
@@ -252,18 +270,20 @@ test('SSE streams through unbuffered: the first event arrives long before the la
   const { url } = await startRouter(t, { peers: () => peersOf(sse) });
   const started = Date.now();
   const { firstAt, endAt, text } = await new Promise<{ firstAt: number; endAt: number; text: string }>((resolve, reject) => {
-    http.get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
-      assert.equal(res.headers['content-type'], 'text/event-stream');
-      let firstAt = 0;
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (firstAt === 0) firstAt = Date.now() - started;
-        text += c;
-      });
-      res.on('end', () => resolve({ firstAt, endAt: Date.now() - started, text }));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
+        assert.equal(res.headers['content-type'], 'text/event-stream');
+        let firstAt = 0;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (firstAt === 0) firstAt = Date.now() - started;
+          text += c;
+        });
+        res.on('end', () => resolve({ firstAt, endAt: Date.now() - started, text }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
   assert.ok(endAt >= 550, `stream lasted ${endAt} ms`);
   assert.ok(firstAt < 200, `first event after ${firstAt} ms`);
@@ -280,13 +300,15 @@ test('upstream dying mid-stream: the client sees an abnormal end, quickly', asyn
   const { url, router } = await startRouter(t, { peers: () => peersOf(dying), onUpstreamFailure: (p) => failures.push(p) });
   const started = Date.now();
   const outcome = await new Promise<{ got: string; complete: boolean }>((resolve) => {
-    http.get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
-      let got = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (got += c));
-      res.on('error', () => {});
-      res.on('close', () => resolve({ got, complete: res.complete }));
-    }).on('error', () => resolve({ got: '', complete: false }));
+    http
+      .get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
+        let got = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (got += c));
+        res.on('error', () => {});
+        res.on('close', () => resolve({ got, complete: res.complete }));
+      })
+      .on('error', () => resolve({ got: '', complete: false }));
   });
   assert.match(outcome.got, /token":0/);
   assert.equal(outcome.complete, false, 'the stream must end abnormally, not look complete');
@@ -320,7 +342,10 @@ test('saturation: bounded queue, then 503 with Retry-After; queued requests are 
     held.push(res);
   });
   const { url, registry, router } = await startRouter(t, {
-    peers: () => peersOf(gate), maxInFlightPerPeer: 2, maxQueue: 3, queueTimeoutMs: 5000,
+    peers: () => peersOf(gate),
+    maxInFlightPerPeer: 2,
+    maxQueue: 3,
+    queueTimeoutMs: 5000,
   });
   const replies = Array.from({ length: 8 }, () => send(url));
   const settled: Reply[] = [];
@@ -377,11 +402,13 @@ test('request timeout: 504 when nothing was sent, cut connection when streaming'
 
   peers = peersOf(trickle);
   const complete = await new Promise<boolean>((resolve) => {
-    http.get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
-      res.resume();
-      res.on('error', () => {});
-      res.on('close', () => resolve(res.complete));
-    }).on('error', () => resolve(false));
+    http
+      .get(`${url}/v1/chat/completions`, { agent: false }, (res) => {
+        res.resume();
+        res.on('error', () => {});
+        res.on('close', () => resolve(res.complete));
+      })
+      .on('error', () => resolve(false));
   });
   assert.equal(complete, false);
   assert.equal(await metricValue(registry, 'synkti_router_errors_total', { reason: 'timeout' }), 2);
@@ -408,13 +435,19 @@ test('413 for a body over 8 MiB, before it is uploaded', async (t) => {
   const up = await startUpstream(t, 'up', okHandler());
   const { url } = await startRouter(t, { peers: () => peersOf(up) });
   const reply = await new Promise<Reply>((resolve, reject) => {
-    const req = http.request(`${url}/v1/completions`, {
-      method: 'POST', agent: false, headers: { 'content-length': String(9 * 1024 * 1024) },
-    }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = http.request(
+      `${url}/v1/completions`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-length': String(9 * 1024 * 1024) },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.flushHeaders(); // headers only: the router must answer without reading the body
   });
@@ -450,7 +483,10 @@ test('stop() cuts requests still running after graceMs', async (t) => {
   const hang = await startUpstream(t, 'hang', (req) => req.resume());
   const router = createRouter({ port: 0, peers: () => peersOf(hang) });
   const { url } = await router.start();
-  const pending = send(url).then((r) => r.status, () => 'error');
+  const pending = send(url).then(
+    (r) => r.status,
+    () => 'error',
+  );
   await until(() => hang.hits === 1);
   const started = Date.now();
   assert.equal(await router.stop({ graceMs: 200 }), 1, 'stop() reports the one request it cut');
@@ -541,32 +577,36 @@ test('drain: a connection left idle is closed after idleCloseMs, without a byte 
   await until(() => router.connections() === 0);
 });
 
-test('drain: with idleCloseAfterMs, an idle pooled connection stays usable until then (a balancer reusing it is not reset), then closes', { timeout: 20_000 }, async (t) => {
-  const up = await startUpstream(t, 'peer', okHandler());
-  const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  t.after(() => agent.destroy());
-  await sendOn(agent, url);
-  const drainedAt = Date.now();
-  router.drain({ cutoffInMs: 60_000, idleCloseMs: 100, idleCloseAfterMs: 2000 });
-  // Idle for longer than idleCloseMs, still inside idleCloseAfterMs: the pooled connection is reused.
-  await new Promise((r) => setTimeout(r, 300));
-  const reused = await sendOn(agent, url);
-  const reusedAfter = Date.now() - drainedAt;
-  if (reusedAfter < 2000) {
-    assert.equal(reused.reusedSocket, true, 'the idle pooled connection was still open');
-    assert.equal(reused.status, 200);
-  }
-  assert.equal(reused.headers.connection, 'close', 'and told to close after its response');
-  // A connection made now and left idle is closed once idleCloseAfterMs has passed.
-  const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
-  t.after(() => socket.destroy());
-  const closed = once(socket, 'close');
-  await once(socket, 'connect');
-  await closed;
-  const waited = Date.now() - drainedAt;
-  assert.ok(waited >= 2000, `an idle connection closed ${waited} ms after the drain began: not before idleCloseAfterMs`);
-});
+test(
+  'drain: with idleCloseAfterMs, an idle pooled connection stays usable until then (a balancer reusing it is not reset), then closes',
+  { timeout: 20_000 },
+  async (t) => {
+    const up = await startUpstream(t, 'peer', okHandler());
+    const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    await sendOn(agent, url);
+    const drainedAt = Date.now();
+    router.drain({ cutoffInMs: 60_000, idleCloseMs: 100, idleCloseAfterMs: 2000 });
+    // Idle for longer than idleCloseMs, still inside idleCloseAfterMs: the pooled connection is reused.
+    await new Promise((r) => setTimeout(r, 300));
+    const reused = await sendOn(agent, url);
+    const reusedAfter = Date.now() - drainedAt;
+    if (reusedAfter < 2000) {
+      assert.equal(reused.reusedSocket, true, 'the idle pooled connection was still open');
+      assert.equal(reused.status, 200);
+    }
+    assert.equal(reused.headers.connection, 'close', 'and told to close after its response');
+    // A connection made now and left idle is closed once idleCloseAfterMs has passed.
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    t.after(() => socket.destroy());
+    const closed = once(socket, 'close');
+    await once(socket, 'connect');
+    await closed;
+    const waited = Date.now() - drainedAt;
+    assert.ok(waited >= 2000, `an idle connection closed ${waited} ms after the drain began: not before idleCloseAfterMs`);
+  },
+);
 
 test('drain: requests still arriving go to peers; the own workload serves only when no peer is listed', { timeout: 20_000 }, async (t) => {
   const self = await startUpstream(t, 'self', okHandler());
@@ -586,59 +626,73 @@ test('drain: requests still arriving go to peers; the own workload serves only w
   assert.equal(JSON.parse(last.body).served, 'self');
 });
 
-test('drain cut-off: new connections refused; a request on a connection that outlived it fails before any byte', { timeout: 20_000 }, async (t) => {
-  const { up, release } = await gatedStream(t, 'stream');
-  const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  t.after(() => agent.destroy());
-  // A stream whose headers went out before the drain: its connection stays keep-alive.
-  let headersIn = false;
-  const streaming = sendOn(agent, url, () => (headersIn = true));
-  await until(() => headersIn);
-  router.drain({ cutoffInMs: 0, idleCloseMs: 60_000 });
-  await until(() => router.idleForMs() === 0 && router.connections() === 1);
-  // The cut-off is a timer: until it fires connections are still taken (a connection caught
-  // by it fails before any byte too); after it, connecting is refused.
-  // (The health path: answered by the router itself, so it never waits on the gated stream.)
-  await assert.rejects(untilRefused(() => send(url, { path: ROUTER_HEALTH_PATH })), /ECONNREFUSED/);
-  release();
-  const reply = await streaming;
-  assert.equal(reply.status, 200);
-  assert.match(reply.body, /\[DONE\]/, 'the stream in flight at the cut-off ran to its end');
-  assert.equal(reply.headers.connection, 'keep-alive');
-  // The client reuses its connection at once: nothing is forwarded, and it gets no byte.
-  const late = await sendOn(agent, url).then((r) => r, (error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => error);
-  assert.ok(late instanceof Error, `expected a connection error, got HTTP ${(late as Reply).status}`);
-  assert.equal(late.reusedSocket, true);
-  assert.match(String(late.code ?? late.message), /ECONNRESET|socket hang up/);
-  assert.equal(up.hits, 1);
-  assert.equal(await router.stop({ graceMs: 1000 }), 0);
-});
+test(
+  'drain cut-off: new connections refused; a request on a connection that outlived it fails before any byte',
+  { timeout: 20_000 },
+  async (t) => {
+    const { up, release } = await gatedStream(t, 'stream');
+    const { router, url } = await startRouter(t, { peers: () => peersOf(up) });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    // A stream whose headers went out before the drain: its connection stays keep-alive.
+    let headersIn = false;
+    const streaming = sendOn(agent, url, () => (headersIn = true));
+    await until(() => headersIn);
+    router.drain({ cutoffInMs: 0, idleCloseMs: 60_000 });
+    await until(() => router.idleForMs() === 0 && router.connections() === 1);
+    // The cut-off is a timer: until it fires connections are still taken (a connection caught
+    // by it fails before any byte too); after it, connecting is refused.
+    // (The health path: answered by the router itself, so it never waits on the gated stream.)
+    await assert.rejects(
+      untilRefused(() => send(url, { path: ROUTER_HEALTH_PATH })),
+      /ECONNREFUSED/,
+    );
+    release();
+    const reply = await streaming;
+    assert.equal(reply.status, 200);
+    assert.match(reply.body, /\[DONE\]/, 'the stream in flight at the cut-off ran to its end');
+    assert.equal(reply.headers.connection, 'keep-alive');
+    // The client reuses its connection at once: nothing is forwarded, and it gets no byte.
+    const late = await sendOn(agent, url).then(
+      (r) => r,
+      (error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => error,
+    );
+    assert.ok(late instanceof Error, `expected a connection error, got HTTP ${(late as Reply).status}`);
+    assert.equal(late.reusedSocket, true);
+    assert.match(String(late.code ?? late.message), /ECONNRESET|socket hang up/);
+    assert.equal(up.hits, 1);
+    assert.equal(await router.stop({ graceMs: 1000 }), 0);
+  },
+);
 
-test('drain: a stream in flight is not cut by a grace: it runs to its end, then stop() has nothing to cut', { timeout: 20_000 }, async (t) => {
-  const slowStream = await startUpstream(t, 'slow', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let n = 0;
-    const tick = (): void => {
-      res.write(`data: {"token":${n}}\n\n`);
-      if (++n < 12) setTimeout(tick, 100);
-      else res.end('data: [DONE]\n\n');
-    };
-    tick();
-  });
-  const { router, url } = await startRouter(t, { peers: () => peersOf(slowStream) });
-  const streaming = send(url, { body: '{}' });
-  await until(() => slowStream.hits === 1);
-  router.drain({ cutoffInMs: 0, idleCloseMs: 50 });
-  const drainedAt = Date.now();
-  // stop() waits for requests in flight up to its grace (here far longer than the stream).
-  const cut = await router.stop({ graceMs: 10_000 });
-  const reply = await streaming;
-  assert.equal(cut, 0);
-  assert.ok(Date.now() - drainedAt >= 900, 'the stream outlived any short fixed grace');
-  assert.equal(reply.body.match(/^data:/gm)?.length, 13, 'every token and [DONE] arrived');
-});
+test(
+  'drain: a stream in flight is not cut by a grace: it runs to its end, then stop() has nothing to cut',
+  { timeout: 20_000 },
+  async (t) => {
+    const slowStream = await startUpstream(t, 'slow', (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let n = 0;
+      const tick = (): void => {
+        res.write(`data: {"token":${n}}\n\n`);
+        if (++n < 12) setTimeout(tick, 100);
+        else res.end('data: [DONE]\n\n');
+      };
+      tick();
+    });
+    const { router, url } = await startRouter(t, { peers: () => peersOf(slowStream) });
+    const streaming = send(url, { body: '{}' });
+    await until(() => slowStream.hits === 1);
+    router.drain({ cutoffInMs: 0, idleCloseMs: 50 });
+    const drainedAt = Date.now();
+    // stop() waits for requests in flight up to its grace (here far longer than the stream).
+    const cut = await router.stop({ graceMs: 10_000 });
+    const reply = await streaming;
+    assert.equal(cut, 0);
+    assert.ok(Date.now() - drainedAt >= 900, 'the stream outlived any short fixed grace');
+    assert.equal(reply.body.match(/^data:/gm)?.length, 13, 'every token and [DONE] arrived');
+  },
+);
 
 test('drain: cutoffInMs must be a non-negative number', { timeout: 20_000 }, async (t) => {
   const { router } = await startRouter(t, { peers: () => [] });

@@ -227,7 +227,16 @@ export function createRouter(options: RouterOptions): Router {
       metrics.request(503, 0);
       if (earlier > 0) {
         const body = '{"error":{"message":"the router is shutting down","type":"synkti_router_error","code":"stopping","status":503}}';
-        res.writeHead(503, ['content-type', 'application/json', 'content-length', String(body.length), 'retry-after', '1', 'connection', 'close']);
+        res.writeHead(503, [
+          'content-type',
+          'application/json',
+          'content-length',
+          String(body.length),
+          'retry-after',
+          '1',
+          'connection',
+          'close',
+        ]);
         res.end(body);
       } else {
         socket.destroy();
@@ -306,10 +315,12 @@ export function createRouter(options: RouterOptions): Router {
   function start(): Promise<{ port: number; url: string }> {
     startPromise ??= new Promise((resolve, reject) => {
       const onError = (error: Error): void => {
-        reject(new SynktiError('E_ROUTER_LISTEN', `router could not listen on ${host}:${port}: ${error.message}`, {
-          cause: error,
-          hint: 'pick a free port (routerPort) or stop the process that holds it',
-        }));
+        reject(
+          new SynktiError('E_ROUTER_LISTEN', `router could not listen on ${host}:${port}: ${error.message}`, {
+            cause: error,
+            hint: 'pick a free port (routerPort) or stop the process that holds it',
+          }),
+        );
       };
       server.once('error', onError);
       server.listen(port, host, () => {

@@ -71,14 +71,23 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** The request as bytes; throws a SynktiError when a field would break the framing. */
 function requestHead(request: UpstreamRequest): string {
-  if (!TOKEN.test(request.method)) throw new SynktiError('E_UPSTREAM_REQUEST', `request method ${JSON.stringify(request.method.slice(0, 20))} is not a token`, { hint: 'send a standard HTTP method' });
-  if (request.path.length === 0 || UNSAFE_PATH.test(request.path)) throw new SynktiError('E_UPSTREAM_REQUEST', 'request path is empty or holds spaces or control characters', { hint: 'percent-encode the path' });
+  if (!TOKEN.test(request.method))
+    throw new SynktiError('E_UPSTREAM_REQUEST', `request method ${JSON.stringify(request.method.slice(0, 20))} is not a token`, {
+      hint: 'send a standard HTTP method',
+    });
+  if (request.path.length === 0 || UNSAFE_PATH.test(request.path))
+    throw new SynktiError('E_UPSTREAM_REQUEST', 'request path is empty or holds spaces or control characters', {
+      hint: 'percent-encode the path',
+    });
   let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
   const h = request.headers;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    if (UNSAFE_FIELD.test(name) || UNSAFE_FIELD.test(value)) throw new SynktiError('E_UPSTREAM_REQUEST', `request header ${JSON.stringify(name.slice(0, 40))} holds CR, LF or NUL`, { hint: 'remove line breaks from header values' });
+    if (UNSAFE_FIELD.test(name) || UNSAFE_FIELD.test(value))
+      throw new SynktiError('E_UPSTREAM_REQUEST', `request header ${JSON.stringify(name.slice(0, 40))} holds CR, LF or NUL`, {
+        hint: 'remove line breaks from header values',
+      });
     head += `${name}: ${value}\r\n`;
   }
   const body = request.body;
@@ -124,7 +133,13 @@ class Connection implements ResponseSink, UpstreamControl {
     });
     this.socket = socket;
     if (pool.connectTimeoutMs > 0) {
-      this.#timer = setTimeout(() => this.#fail(codedError('UND_ERR_CONNECT_TIMEOUT', `connect to ${pool.host}:${pool.port} timed out after ${pool.connectTimeoutMs} ms`)), pool.connectTimeoutMs);
+      this.#timer = setTimeout(
+        () =>
+          this.#fail(
+            codedError('UND_ERR_CONNECT_TIMEOUT', `connect to ${pool.host}:${pool.port} timed out after ${pool.connectTimeoutMs} ms`),
+          ),
+        pool.connectTimeoutMs,
+      );
     }
     socket.once('connect', () => {
       this.#connected = true;
@@ -171,7 +186,14 @@ class Connection implements ResponseSink, UpstreamControl {
       socket.uncork();
     }
     const ms = this.#pool.headersTimeoutMs;
-    if (ms > 0) this.#timer = setTimeout(() => this.#fail(codedError('UND_ERR_HEADERS_TIMEOUT', `peer ${this.#pool.host}:${this.#pool.port} sent no response head within ${ms} ms`)), ms);
+    if (ms > 0)
+      this.#timer = setTimeout(
+        () =>
+          this.#fail(
+            codedError('UND_ERR_HEADERS_TIMEOUT', `peer ${this.#pool.host}:${this.#pool.port} sent no response head within ${ms} ms`),
+          ),
+        ms,
+      );
   }
 
   /** A read (in READ_BUFFER); false pauses the socket. */
@@ -236,7 +258,12 @@ class Connection implements ResponseSink, UpstreamControl {
       this.#readsSeen = this.#reads;
       this.#quietTicks = 0;
     } else if (++this.#quietTicks >= 4) {
-      this.#fail(codedError('UND_ERR_BODY_TIMEOUT', `peer ${this.#pool.host}:${this.#pool.port} sent nothing for ${this.#pool.bodyTimeoutMs} ms mid-response`));
+      this.#fail(
+        codedError(
+          'UND_ERR_BODY_TIMEOUT',
+          `peer ${this.#pool.host}:${this.#pool.port} sent nothing for ${this.#pool.bodyTimeoutMs} ms mid-response`,
+        ),
+      );
       return;
     }
     this.#timer.refresh();
@@ -294,7 +321,12 @@ class Connection implements ResponseSink, UpstreamControl {
       this.#complete(false);
       return;
     }
-    this.#fail(codedError('UND_ERR_SOCKET', `peer ${this.#pool.host}:${this.#pool.port} closed the connection${handler === undefined ? '' : ' mid-response'}`));
+    this.#fail(
+      codedError(
+        'UND_ERR_SOCKET',
+        `peer ${this.#pool.host}:${this.#pool.port} closed the connection${handler === undefined ? '' : ' mid-response'}`,
+      ),
+    );
   }
 
   /** Idle: closes after `ms` unless reused. */

@@ -71,7 +71,9 @@ function prng(seed: number): (n: number) => number {
 }
 
 test('content-length body, split anywhere: head once, body byte for byte, keep-alive, bytes after it left alone', () => {
-  const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 11\r\nkeep-alive: timeout=5\r\n\r\n{"ok":true}NEXT');
+  const response = Buffer.from(
+    'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 11\r\nkeep-alive: timeout=5\r\n\r\n{"ok":true}NEXT',
+  );
   for (let cut = 1; cut < response.length; cut += 7) {
     const { sink, seen } = recorder();
     const parser = new ResponseParser(sink);
@@ -79,7 +81,9 @@ test('content-length body, split anywhere: head once, body byte for byte, keep-a
     const used = feed(parser, response, [cut]);
     assert.equal(used, response.length - 4, `cut at ${cut}: the parser stops at the end of the response`);
     assert.ok(parser.done);
-    assert.deepEqual(seen.heads, [{ status: 200, statusText: 'OK', headers: ['Content-Type', 'application/json', 'content-length', '11', 'keep-alive', 'timeout=5'] }]);
+    assert.deepEqual(seen.heads, [
+      { status: 200, statusText: 'OK', headers: ['Content-Type', 'application/json', 'content-length', '11', 'keep-alive', 'timeout=5'] },
+    ]);
     assert.equal(Buffer.concat(seen.data).toString(), '{"ok":true}');
     assert.equal(parser.keepAlive, true);
     assert.equal(parser.keepAliveMs, 5000);
@@ -92,7 +96,9 @@ test('chunked bodies, cut at random places, decoded or handed on raw from any ch
     const chunks = Array.from({ length: 1 + rand(6) }, () => Buffer.from(Array.from({ length: 1 + rand(300) }, () => rand(256))));
     const framed = Buffer.concat([
       Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'),
-      ...chunks.map((c) => Buffer.concat([Buffer.from(`${c.length.toString(16)}${rand(3) === 0 ? ';ext=1' : ''}\r\n`), c, Buffer.from('\r\n')])),
+      ...chunks.map((c) =>
+        Buffer.concat([Buffer.from(`${c.length.toString(16)}${rand(3) === 0 ? ';ext=1' : ''}\r\n`), c, Buffer.from('\r\n')]),
+      ),
       Buffer.from(`0\r\n${rand(2) === 0 ? 'x-trailer: 1\r\n' : ''}\r\n`),
     ]);
     const cuts = Array.from({ length: rand(12) }, () => rand(framed.length)).sort((a, b) => a - b);
@@ -112,7 +118,10 @@ test('1xx heads are skipped; HEAD, 204 and 304 have no body; no framing means th
   parser.reset(false);
   parser.execute(Buffer.from('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'));
   assert.ok(parser.done);
-  assert.deepEqual(seen.heads.map((h) => h.status), [204]);
+  assert.deepEqual(
+    seen.heads.map((h) => h.status),
+    [204],
+  );
 
   parser.reset(true);
   const headOnly = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n');
@@ -134,8 +143,16 @@ test('1xx heads are skipped; HEAD, 204 and 304 have no body; no framing means th
 
 test('a hostile peer: oversized or malformed heads and chunk framing fail with E_UPSTREAM_PROTOCOL; nothing from the fault on is passed on', () => {
   const cases: Array<[string, Buffer[]]> = [
-    ['head over the bound, in small reads', Array.from({ length: MAX_HEAD_BYTES / 64 + 2 }, (_, i) => Buffer.from(i === 0 ? 'HTTP/1.1 200 OK\r\n' : `x-pad-${String(i).padStart(4, '0')}: ${'a'.repeat(50)}\r\n`))],
-    ['chunk-size line over the bound', [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'), Buffer.from(`1;${'e'.repeat(MAX_CHUNK_LINE_BYTES)}`)]],
+    [
+      'head over the bound, in small reads',
+      Array.from({ length: MAX_HEAD_BYTES / 64 + 2 }, (_, i) =>
+        Buffer.from(i === 0 ? 'HTTP/1.1 200 OK\r\n' : `x-pad-${String(i).padStart(4, '0')}: ${'a'.repeat(50)}\r\n`),
+      ),
+    ],
+    [
+      'chunk-size line over the bound',
+      [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'), Buffer.from(`1;${'e'.repeat(MAX_CHUNK_LINE_BYTES)}`)],
+    ],
     ['chunk size of 13 hex digits', [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000000000000\r\n')]],
     ['chunk size that is not hex', [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')]],
     ['negative chunk size', [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-1\r\n')]],
@@ -156,9 +173,13 @@ test('a hostile peer: oversized or malformed heads and chunk framing fail with E
     const { sink, seen } = recorder(0);
     const parser = new ResponseParser(sink);
     parser.reset(false);
-    assert.throws(() => {
-      for (const r of reads) parser.execute(r);
-    }, (e: unknown) => isSynktiError(e, 'E_UPSTREAM_PROTOCOL'), name);
+    assert.throws(
+      () => {
+        for (const r of reads) parser.execute(r);
+      },
+      (e: unknown) => isSynktiError(e, 'E_UPSTREAM_PROTOCOL'),
+      name,
+    );
     // Checked bytes before a fault in a chunk's framing go on (the caller then cuts the stream); nothing else does.
     const before = name === 'chunk data longer than its size' ? '2\r\nab' : '';
     assert.equal(Buffer.concat(seen.raw).toString('latin1'), before, `${name}: what was handed on`);

@@ -41,7 +41,17 @@ function malformed(what: string): SynktiError {
   });
 }
 
-const enum State { Head, Length, Close, ChunkSize, ChunkData, ChunkDataCr, ChunkDataLf, Trailers, Done }
+const enum State {
+  Head,
+  Length,
+  Close,
+  ChunkSize,
+  ChunkData,
+  ChunkDataCr,
+  ChunkDataLf,
+  Trailers,
+  Done,
+}
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What node's http module accepts in a header value (it throws on anything else): never pass it on.
@@ -102,7 +112,10 @@ export class ResponseParser implements ResponseFraming {
     let i = 0;
     const len = buf.length;
     // A framed chunk handed on raw that the last read left unfinished continues here.
-    let rawFrom = this.#rawChunk && (this.#state === State.ChunkData || this.#state === State.ChunkDataCr || this.#state === State.ChunkDataLf) ? 0 : -1;
+    let rawFrom =
+      this.#rawChunk && (this.#state === State.ChunkData || this.#state === State.ChunkDataCr || this.#state === State.ChunkDataLf)
+        ? 0
+        : -1;
     try {
       while (i < len && this.#state !== State.Done) {
         switch (this.#state) {
@@ -124,7 +137,8 @@ export class ResponseParser implements ResponseFraming {
           case State.ChunkSize: {
             const lf = buf.indexOf(10, i);
             const end = lf === -1 ? len : lf + 1;
-            if (this.#carry.length + (end - i) > MAX_CHUNK_LINE_BYTES) throw malformed(`chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
+            if (this.#carry.length + (end - i) > MAX_CHUNK_LINE_BYTES)
+              throw malformed(`chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
             if (lf === -1) {
               // An unfinished size line: it is handed on (or not) once it is whole.
               if (rawFrom !== -1) this.#sink.onRaw(buf.subarray(rawFrom, i));
@@ -134,7 +148,10 @@ export class ResponseParser implements ResponseFraming {
               break;
             }
             const carried = this.#carry;
-            const size = carried.length === 0 ? chunkSize(buf, i, lf) : chunkSize(Buffer.concat([carried, buf.subarray(i, end)]), 0, carried.length + lf - i);
+            const size =
+              carried.length === 0
+                ? chunkSize(buf, i, lf)
+                : chunkSize(Buffer.concat([carried, buf.subarray(i, end)]), 0, carried.length + lf - i);
             this.#carry = EMPTY;
             if (size === 0) {
               if (rawFrom !== -1) this.#sink.onRaw(buf.subarray(rawFrom, i));
@@ -226,7 +243,13 @@ export class ResponseParser implements ResponseFraming {
     const lines = text.split('\r\n');
     const status = lines[0]!;
     // HTTP/1.x SSS reason
-    if (status.length < 12 || !status.startsWith('HTTP/1.') || (status[7] !== '1' && status[7] !== '0') || status[8] !== ' ' || (status.length > 12 && status[12] !== ' ')) {
+    if (
+      status.length < 12 ||
+      !status.startsWith('HTTP/1.') ||
+      (status[7] !== '1' && status[7] !== '0') ||
+      status[8] !== ' ' ||
+      (status.length > 12 && status[12] !== ' ')
+    ) {
       throw malformed(`bad status line ${JSON.stringify(status.slice(0, 40))}`);
     }
     const code = Number(status.slice(9, 12));
@@ -243,7 +266,8 @@ export class ResponseParser implements ResponseFraming {
     for (let l = 1; l < lines.length; l++) {
       const line = lines[l]!;
       const colon = line.indexOf(':');
-      if (colon <= 0) throw malformed(line.length > 0 && (line[0] === ' ' || line[0] === '\t') ? 'folded header line' : 'header line without a name');
+      if (colon <= 0)
+        throw malformed(line.length > 0 && (line[0] === ' ' || line[0] === '\t') ? 'folded header line' : 'header line without a name');
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) throw malformed(`bad header name ${JSON.stringify(name.slice(0, 40))}`);
       const value = line.slice(colon + 1).trim();
@@ -261,7 +285,10 @@ export class ResponseParser implements ResponseFraming {
         const codings = value.toLowerCase().split(',');
         chunked = codings[codings.length - 1]!.trim() === 'chunked';
       } else if (lower === 'connection') {
-        const tokens = value.toLowerCase().split(',').map((t) => t.trim());
+        const tokens = value
+          .toLowerCase()
+          .split(',')
+          .map((t) => t.trim());
         if (tokens.includes('close')) close = true;
         else if (http10 && tokens.includes('keep-alive')) close = false;
       } else if (lower === 'keep-alive') {

@@ -62,7 +62,9 @@ export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help'
   if (typeof values.port === 'string') {
     const port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port > 65535) {
-      throw new SynktiError('E_USAGE', `--port: "${values.port}" is not a port number`, { hint: 'use an integer from 0 to 65535, e.g. --port 8000' });
+      throw new SynktiError('E_USAGE', `--port: "${values.port}" is not a port number`, {
+        hint: 'use an integer from 0 to 65535, e.g. --port 8000',
+      });
     }
     options.port = port;
   }
@@ -71,19 +73,25 @@ export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help'
     options.host = values.host;
   }
   if (typeof values.model === 'string') {
-    if (values.model.trim() === '') throw new SynktiError('E_USAGE', '--model: empty model id', { hint: `e.g. --model ${STAND_IN_DEFAULT_MODEL}` });
+    if (values.model.trim() === '')
+      throw new SynktiError('E_USAGE', '--model: empty model id', { hint: `e.g. --model ${STAND_IN_DEFAULT_MODEL}` });
     options.model = values.model;
   }
   if (typeof values['served-by'] === 'string') options.servedBy = values['served-by'];
   if (typeof values['max-running'] === 'string') {
     const raw = values['max-running'];
     if (!/^\d+$/.test(raw) || Number(raw) > 100_000) {
-      throw new SynktiError('E_USAGE', `--max-running: "${raw}" is not a whole number from 0 to 100000`, { hint: 'e.g. --max-running 8 (0 = no limit)' });
+      throw new SynktiError('E_USAGE', `--max-running: "${raw}" is not a whole number from 0 to 100000`, {
+        hint: 'e.g. --max-running 8 (0 = no limit)',
+      });
     }
     options.maxRunning = Number(raw);
   }
   if (typeof values['model-dir'] === 'string') {
-    if (values['model-dir'].trim() === '') throw new SynktiError('E_USAGE', '--model-dir: empty path', { hint: 'e.g. --model-dir /var/lib/synkti/models/qwen2.5-7b (in a cluster config: --model-dir {modelPath})' });
+    if (values['model-dir'].trim() === '')
+      throw new SynktiError('E_USAGE', '--model-dir: empty path', {
+        hint: 'e.g. --model-dir /var/lib/synkti/models/qwen2.5-7b (in a cluster config: --model-dir {modelPath})',
+      });
     options.modelDir = values['model-dir'];
   }
   const duration = (flag: string): number | undefined => {
@@ -103,4 +111,3 @@ export function parseStandInArgs(argv: string[]): StandInCommandOptions | 'help'
   if (shutdownGraceMs !== undefined) options.shutdownGraceMs = shutdownGraceMs;
   return options;
 }
-

@@ -9,7 +9,11 @@ import { parseStandInArgs } from './args.ts';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-interface Started { child: ChildProcess; stderr: () => string; exit: Promise<[number | null, NodeJS.Signals | null]> }
+interface Started {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+}
 
 function run(args: string[], env: Record<string, string> = {}): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
@@ -18,7 +22,9 @@ function run(args: string[], env: Record<string, string> = {}): Started {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return { child, stderr: () => stderr, exit };
 }
@@ -26,16 +32,25 @@ function run(args: string[], env: Record<string, string> = {}): Started {
 async function output(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const started = run(args);
   let stdout = '';
-  started.child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  started.child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
   const [code] = await started.exit;
   return { code, stdout, stderr: started.stderr() };
 }
 
 describe('stand-in command line', () => {
   test('parses durations and flags into options', () => {
-    assert.deepEqual(parseStandInArgs(['--port', '9000', '--token-latency', '5ms', '--startup-delay', '2s', '--model', 'm', '--served-by', 'i-1']), {
-      port: 9000, tokenLatencyMs: 5, startupDelayMs: 2000, model: 'm', servedBy: 'i-1',
-    });
+    assert.deepEqual(
+      parseStandInArgs(['--port', '9000', '--token-latency', '5ms', '--startup-delay', '2s', '--model', 'm', '--served-by', 'i-1']),
+      {
+        port: 9000,
+        tokenLatencyMs: 5,
+        startupDelayMs: 2000,
+        model: 'm',
+        servedBy: 'i-1',
+      },
+    );
     assert.equal(parseStandInArgs(['--help']), 'help');
     assert.deepEqual(parseStandInArgs(['--model-dir', '/var/lib/synkti/models/m']), { modelDir: '/var/lib/synkti/models/m' });
     assert.throws(() => parseStandInArgs(['--model-dir', ' ']), /--model-dir: empty path/);
@@ -59,7 +74,9 @@ describe('stand-in command line', () => {
 
   test('SIGTERM lets an in-flight stream finish, refuses new connections, then exits 0', async (t) => {
     const started = run(['--port', '0', '--token-latency', '40ms'], { SYNKTI_INSTANCE_ID: 'i-test-1' });
-    t.after(() => { if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill('SIGKILL'); });
+    t.after(() => {
+      if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill('SIGKILL');
+    });
     while (!/listening on http:\/\/127\.0\.0\.1:(\d+)/.test(started.stderr())) {
       if (started.child.exitCode !== null) assert.fail(`exited early: ${started.stderr()}`);
       await once(started.child.stderr!, 'data');

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     `synkti stand-in model server (NOT a real model: deterministic filler tokens, a stand-in for vLLM) ` +
       `listening on ${started.url} model=${started.model} token-latency=${formatDuration(options.tokenLatencyMs ?? 20)} ` +
-      `startup-delay=${formatDuration(options.startupDelayMs ?? 0)} served-by=${options.servedBy ?? process.env.SYNKTI_INSTANCE_ID ?? "stand-in"}${modelLine} pid=${process.pid}\n`,
+      `startup-delay=${formatDuration(options.startupDelayMs ?? 0)} served-by=${options.servedBy ?? process.env.SYNKTI_INSTANCE_ID ?? 'stand-in'}${modelLine} pid=${process.pid}\n`,
   );
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {

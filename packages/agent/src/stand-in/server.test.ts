@@ -5,7 +5,11 @@ import { after, describe, test } from 'node:test';
 import { STAND_IN_LATENCY_HEADER, startStandInServer } from './server.ts';
 import type { StandInServer } from './server.ts';
 
-interface SseEvent { data: string; at: number; read: number }
+interface SseEvent {
+  data: string;
+  at: number;
+  read: number;
+}
 
 /** Reads a server-sent-event body, stamping each event with its arrival time and the read it came in. */
 async function readSse(response: Response): Promise<SseEvent[]> {
@@ -64,19 +68,33 @@ describe('stand-in server', () => {
     assert.equal(warm.status, 200);
     await warm.text();
     const began = performance.now();
-    const response = await post(server, '/v1/chat/completions', {
-      model: 'synkti-stand-in', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, stream: true,
-    }, { [STAND_IN_LATENCY_HEADER]: String(LATENCY) });
+    const response = await post(
+      server,
+      '/v1/chat/completions',
+      {
+        model: 'synkti-stand-in',
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 8,
+        stream: true,
+      },
+      { [STAND_IN_LATENCY_HEADER]: String(LATENCY) },
+    );
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
     assert.equal(response.headers.get('x-served-by'), 'node-a');
     const events = await readSse(response);
     assert.equal(events.length, 9);
     assert.equal(events.at(-1)!.data, '[DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data) as {
-      id: string; object: string; model: string; created: number;
-      choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[];
-    });
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e.data) as {
+          id: string;
+          object: string;
+          model: string;
+          created: number;
+          choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[];
+        },
+    );
     for (const [i, chunk] of chunks.entries()) {
       assert.equal(chunk.object, 'chat.completion.chunk');
       assert.equal(chunk.model, 'synkti-stand-in');
@@ -110,11 +128,23 @@ describe('stand-in server', () => {
   test('streaming text completion uses text_completion chunks and can include usage', async () => {
     const server = await start();
     const response = await post(server, '/v1/completions', {
-      prompt: 'one two three', max_tokens: 3, stream: true, stream_options: { include_usage: true },
+      prompt: 'one two three',
+      max_tokens: 3,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     const events = await readSse(response);
     assert.equal(events.length, 5);
-    const parsed = events.slice(0, 4).map((e) => JSON.parse(e.data) as { object: string; choices: { text: string }[]; usage?: { prompt_tokens: number; completion_tokens: number } });
+    const parsed = events
+      .slice(0, 4)
+      .map(
+        (e) =>
+          JSON.parse(e.data) as {
+            object: string;
+            choices: { text: string }[];
+            usage?: { prompt_tokens: number; completion_tokens: number };
+          },
+      );
     for (const chunk of parsed.slice(0, 3)) {
       assert.equal(chunk.object, 'text_completion');
       assert.equal(typeof chunk.choices[0]!.text, 'string');
@@ -131,7 +161,10 @@ describe('stand-in server', () => {
     assert.equal(chat.status, 200);
     assert.equal(chat.headers.get('x-served-by'), 'node-a');
     const body = (await chat.json()) as {
-      id: string; object: string; created: number; model: string;
+      id: string;
+      object: string;
+      created: number;
+      model: string;
       choices: { index: number; message: { role: string; content: string }; finish_reason: string }[];
       usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
     };
@@ -145,12 +178,17 @@ describe('stand-in server', () => {
     assert.equal(body.choices[0]!.finish_reason, 'length');
     assert.deepEqual(body.usage, { prompt_tokens: 2, completion_tokens: 5, total_tokens: 7 });
 
-    const again = (await (await post(server, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi there' }], max_tokens: 5 })).json()) as typeof body;
+    const again = (await (
+      await post(server, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi there' }], max_tokens: 5 })
+    ).json()) as typeof body;
     assert.equal(again.choices[0]!.message.content, body.choices[0]!.message.content);
     assert.notEqual(again.id, body.id);
 
     const completion = (await (await post(server, '/v1/completions', { prompt: 'x' })).json()) as {
-      object: string; id: string; choices: { text: string; finish_reason: string }[]; usage: { completion_tokens: number };
+      object: string;
+      id: string;
+      choices: { text: string; finish_reason: string }[];
+      usage: { completion_tokens: number };
     };
     assert.equal(completion.object, 'text_completion');
     assert.match(completion.id, /^cmpl-/);
@@ -169,7 +207,10 @@ describe('stand-in server', () => {
     await health.body?.cancel();
     const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { object: string; data: { id: string; object: string }[] };
     assert.equal(models.object, 'list');
-    assert.deepEqual(models.data.map((m) => [m.id, m.object]), [['my-model', 'model']]);
+    assert.deepEqual(
+      models.data.map((m) => [m.id, m.object]),
+      [['my-model', 'model']],
+    );
   });
 
   test('invalid requests get OpenAI-shaped 400, 404 and 413 errors', async () => {
@@ -184,7 +225,11 @@ describe('stand-in server', () => {
     await assertOpenAiError(await post(server, '/v1/completions', { prompt: 'x', max_tokens: -1 }), 400, /max_tokens/);
     await assertOpenAiError(await post(server, '/v1/completions', { prompt: 'x', stream: 'yes' }), 400, /stream/);
     await assertOpenAiError(await post(server, '/v1/completions', { prompt: 'x' }, { [STAND_IN_LATENCY_HEADER]: 'fast' }), 400, /latency/);
-    await assertOpenAiError(await post(server, '/v1/chat/completions', { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] }), 404, /gpt-4/);
+    await assertOpenAiError(
+      await post(server, '/v1/chat/completions', { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] }),
+      404,
+      /gpt-4/,
+    );
     await assertOpenAiError(await fetch(`${server.url}/v2/nothing`), 404, /no route/);
     await assertOpenAiError(await fetch(`${server.url}/v1/completions`), 405, /POST/);
 
@@ -228,9 +273,13 @@ describe('stand-in server', () => {
     const server = await start({ tokenLatencyMs: 200 });
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const firstChunk = await new Promise<{ res: IncomingMessage; at: number }>((resolve, reject) => {
-      const req = request(`${server.url}/v1/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-        res.once('data', () => resolve({ res, at: performance.now() }));
-      });
+      const req = request(
+        `${server.url}/v1/chat/completions`,
+        { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.once('data', () => resolve({ res, at: performance.now() }));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 1000, stream: true }));
     });

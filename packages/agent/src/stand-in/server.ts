@@ -64,13 +64,17 @@ export interface StandInServer {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
-const FILLER_WORDS = [
-  'stand', 'in', 'filler', 'token', 'lorem', 'ipsum', 'dolor', 'sit', 'amet', 'spot', 'fleet', 'synkti',
-] as const;
+const FILLER_WORDS = ['stand', 'in', 'filler', 'token', 'lorem', 'ipsum', 'dolor', 'sit', 'amet', 'spot', 'fleet', 'synkti'] as const;
 
 /** Thrown inside request handling; turned into an OpenAI-shaped error response. */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly type: string, readonly param: string | null = null, readonly code: string | null = null) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
     super(message);
   }
 }
@@ -165,12 +169,13 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       if (req.method !== 'GET') throw methodNotAllowed(req, 'GET');
       const waiting = runQueue.length;
       const kv = maxRunning === 0 ? 0 : Math.min(1, running / maxRunning);
-      const text = '# HELP vllm:num_requests_running Requests being generated.\n# TYPE vllm:num_requests_running gauge\n'
-        + `vllm:num_requests_running{model_name="${model}"} ${inFlightCount - waiting}\n`
-        + '# HELP vllm:num_requests_waiting Requests waiting to be scheduled.\n# TYPE vllm:num_requests_waiting gauge\n'
-        + `vllm:num_requests_waiting{model_name="${model}"} ${waiting}\n`
-        + '# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n'
-        + `vllm:kv_cache_usage_perc{model_name="${model}"} ${kv}\n`;
+      const text =
+        '# HELP vllm:num_requests_running Requests being generated.\n# TYPE vllm:num_requests_running gauge\n' +
+        `vllm:num_requests_running{model_name="${model}"} ${inFlightCount - waiting}\n` +
+        '# HELP vllm:num_requests_waiting Requests waiting to be scheduled.\n# TYPE vllm:num_requests_waiting gauge\n' +
+        `vllm:num_requests_waiting{model_name="${model}"} ${waiting}\n` +
+        '# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n' +
+        `vllm:kv_cache_usage_perc{model_name="${model}"} ${kv}\n`;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
@@ -180,7 +185,17 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       unavailableUnlessServing();
       return sendJson(res, 200, {
         object: 'list',
-        data: [{ id: model, object: 'model', created, owned_by: 'synkti-stand-in', root: model, parent: null, max_model_len: STAND_IN_MAX_TOKENS_CAP }],
+        data: [
+          {
+            id: model,
+            object: 'model',
+            created,
+            owned_by: 'synkti-stand-in',
+            root: model,
+            parent: null,
+            max_model_len: STAND_IN_MAX_TOKENS_CAP,
+          },
+        ],
       });
     }
     if (path === '/v1/chat/completions' || path === '/v1/completions') {
@@ -208,12 +223,21 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
         releaseRunSlot();
       }
     }
-    throw new HttpError(404, `no route ${req.method ?? ''} ${path}: the stand-in serves /health, /v1/models, /v1/completions and /v1/chat/completions`, 'invalid_request_error');
+    throw new HttpError(
+      404,
+      `no route ${req.method ?? ''} ${path}: the stand-in serves /health, /v1/models, /v1/completions and /v1/chat/completions`,
+      'invalid_request_error',
+    );
   }
 
   function unavailableUnlessServing(): void {
     if (draining) throw new HttpError(503, 'the stand-in model server is shutting down; retry on another replica', 'service_unavailable');
-    if (!loaded) throw new HttpError(503, 'the stand-in model server is still loading (startup delay); retry when /health answers 200', 'service_unavailable');
+    if (!loaded)
+      throw new HttpError(
+        503,
+        'the stand-in model server is still loading (startup delay); retry when /health answers 200',
+        'service_unavailable',
+      );
   }
 
   function latencyFor(req: IncomingMessage): number {
@@ -221,7 +245,11 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
     if (raw === undefined) return tokenLatencyMs;
     const value = Number(Array.isArray(raw) ? raw[0] : raw);
     if (!Number.isFinite(value) || value < 0 || value > 60_000) {
-      throw new HttpError(400, `header ${STAND_IN_LATENCY_HEADER} must be a number of milliseconds between 0 and 60000`, 'invalid_request_error');
+      throw new HttpError(
+        400,
+        `header ${STAND_IN_LATENCY_HEADER} must be a number of milliseconds between 0 and 60000`,
+        'invalid_request_error',
+      );
     }
     return value;
   }
@@ -261,12 +289,29 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       if (!request.stream) continue;
       const last = i === request.maxTokens - 1;
       const finish = last ? 'length' : null;
-      const chunk = request.kind === 'chat'
-        ? {
-            id, object: 'chat.completion.chunk', created: createdAt, model,
-            choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: token } : { content: token }, logprobs: null, finish_reason: finish }],
-          }
-        : { id, object: 'text_completion', created: createdAt, model, choices: [{ index: 0, text: token, logprobs: null, finish_reason: finish }] };
+      const chunk =
+        request.kind === 'chat'
+          ? {
+              id,
+              object: 'chat.completion.chunk',
+              created: createdAt,
+              model,
+              choices: [
+                {
+                  index: 0,
+                  delta: i === 0 ? { role: 'assistant', content: token } : { content: token },
+                  logprobs: null,
+                  finish_reason: finish,
+                },
+              ],
+            }
+          : {
+              id,
+              object: 'text_completion',
+              created: createdAt,
+              model,
+              choices: [{ index: 0, text: token, logprobs: null, finish_reason: finish }],
+            };
       if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) {
         try {
           await once(res, 'drain', { signal });
@@ -284,9 +329,10 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
       return;
     }
     const text = tokens.join('');
-    const choice = request.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'length' }
-      : { index: 0, text, logprobs: null, finish_reason: 'length' };
+    const choice =
+      request.kind === 'chat'
+        ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'length' }
+        : { index: 0, text, logprobs: null, finish_reason: 'length' };
     sendJson(res, 200, {
       id,
       object: request.kind === 'chat' ? 'chat.completion' : 'text_completion',
@@ -301,17 +347,28 @@ export async function startStandInServer(options: StandInServerOptions = {}): Pr
   try {
     await Promise.race([
       once(server, 'listening'),
-      once(server, 'error').then(([error]: unknown[]) => { throw error; }),
+      once(server, 'error').then(([error]: unknown[]) => {
+        throw error;
+      }),
     ]);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new SynktiError('E_STAND_IN_LISTEN', `stand-in model server could not listen on ${host}:${options.port ?? 8000}: ${code ?? String(error)}`, {
-      cause: error,
-      hint: code === 'EADDRINUSE' ? 'another process uses that port; pick another with --port' : 'check --host and --port',
-    });
+    throw new SynktiError(
+      'E_STAND_IN_LISTEN',
+      `stand-in model server could not listen on ${host}:${options.port ?? 8000}: ${code ?? String(error)}`,
+      {
+        cause: error,
+        hint: code === 'EADDRINUSE' ? 'another process uses that port; pick another with --port' : 'check --host and --port',
+      },
+    );
   }
   const port = (server.address() as AddressInfo).port;
-  const loadTimer = startupDelayMs > 0 ? setTimeout(() => { loaded = true; }, startupDelayMs) : undefined;
+  const loadTimer =
+    startupDelayMs > 0
+      ? setTimeout(() => {
+          loaded = true;
+        }, startupDelayMs)
+      : undefined;
   loadTimer?.unref();
 
   let stopping: Promise<void> | undefined;
@@ -371,7 +428,9 @@ function sendError(res: ServerResponse, error: HttpError): void {
     res.destroy();
     return;
   }
-  sendJson(res, error.status, { error: { message: error.message, type: error.type, param: error.param, code: error.code ?? error.status } });
+  sendJson(res, error.status, {
+    error: { message: error.message, type: error.type, param: error.param, code: error.code ?? error.status },
+  });
 }
 
 /**
@@ -414,14 +473,25 @@ function parseRequest(kind: 'chat' | 'completion', body: unknown, model: string)
   if (fields.model !== undefined) {
     if (typeof fields.model !== 'string') throw new HttpError(400, '"model" must be a string', 'invalid_request_error', 'model');
     if (fields.model !== model) {
-      throw new HttpError(404, `The model \`${fields.model}\` does not exist. This stand-in serves only \`${model}\`.`, 'invalid_request_error', 'model', 'model_not_found');
+      throw new HttpError(
+        404,
+        `The model \`${fields.model}\` does not exist. This stand-in serves only \`${model}\`.`,
+        'invalid_request_error',
+        'model',
+        'model_not_found',
+      );
     }
   }
   let promptText: string;
   if (kind === 'chat') {
     const messages = fields.messages;
     if (!Array.isArray(messages) || messages.length === 0) {
-      throw new HttpError(400, '"messages" is required and must be a non-empty array of {role, content}', 'invalid_request_error', 'messages');
+      throw new HttpError(
+        400,
+        '"messages" is required and must be a non-empty array of {role, content}',
+        'invalid_request_error',
+        'messages',
+      );
     }
     const parts: string[] = [];
     messages.forEach((message: unknown, index) => {
@@ -433,7 +503,12 @@ function parseRequest(kind: 'chat' | 'completion', body: unknown, model: string)
       else if (Array.isArray(content)) {
         for (const part of content) if (typeof part?.text === 'string') parts.push(part.text as string);
       } else if (content !== null && content !== undefined) {
-        throw new HttpError(400, `messages[${index}].content must be a string or an array of content parts`, 'invalid_request_error', 'messages');
+        throw new HttpError(
+          400,
+          `messages[${index}].content must be a string or an array of content parts`,
+          'invalid_request_error',
+          'messages',
+        );
       }
     });
     promptText = parts.join('\n');
@@ -445,7 +520,12 @@ function parseRequest(kind: 'chat' | 'completion', body: unknown, model: string)
     } else if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') {
       promptText = prompt[0];
     } else if (Array.isArray(prompt) && prompt.length > 1) {
-      throw new HttpError(400, 'the stand-in accepts one prompt per request ("prompt" must be a string)', 'invalid_request_error', 'prompt');
+      throw new HttpError(
+        400,
+        'the stand-in accepts one prompt per request ("prompt" must be a string)',
+        'invalid_request_error',
+        'prompt',
+      );
     } else {
       throw new HttpError(400, '"prompt" is required and must be a string', 'invalid_request_error', 'prompt');
     }
@@ -475,7 +555,10 @@ function parseRequest(kind: 'chat' | 'completion', body: unknown, model: string)
 }
 
 function countWords(text: string): number {
-  const words = text.trim().split(/\s+/).filter((w) => w.length > 0).length;
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w.length > 0).length;
   return Math.max(1, words);
 }
 

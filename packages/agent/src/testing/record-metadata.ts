@@ -7,7 +7,13 @@ import type { InstanceMetadata, InstanceRecord } from '@synkti/cloud';
  */
 export function metadataOfRecord(record: InstanceRecord): InstanceMetadata {
   return {
-    identity: async () => ({ instanceId: record.id, instanceType: record.instanceType, region: 'local', zone: record.zone, privateIp: record.privateIp }),
+    identity: async () => ({
+      instanceId: record.id,
+      instanceType: record.instanceType,
+      region: 'local',
+      zone: record.zone,
+      privateIp: record.privateIp,
+    }),
     tags: async () => ({ ...record.tags }),
     userData: async () => undefined,
     interruptionNotice: async () => null,

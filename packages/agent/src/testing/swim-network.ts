@@ -12,14 +12,20 @@ export interface SimClock {
   now: number;
 }
 
-interface Event { at: number; seq: number; run: () => void }
+interface Event {
+  at: number;
+  seq: number;
+  run: () => void;
+}
 
 /** Binary min-heap on (at, seq): events at the same time run in scheduling order (deterministic). */
 class EventQueue {
   private readonly heap: Event[] = [];
   private seq = 0;
 
-  get size(): number { return this.heap.length; }
+  get size(): number {
+    return this.heap.length;
+  }
 
   push(at: number, run: () => void): void {
     const event = { at, seq: this.seq++, run };
@@ -34,7 +40,9 @@ class EventQueue {
     }
   }
 
-  peekAt(): number | undefined { return this.heap[0]?.at; }
+  peekAt(): number | undefined {
+    return this.heap[0]?.at;
+  }
 
   pop(): Event | undefined {
     const heap = this.heap;
@@ -92,8 +100,12 @@ export class SwimNetwork {
     this.nextTickAt = options.clock.now;
   }
 
-  get now(): number { return this.options.clock.now; }
-  private get latency(): number { return this.options.latencyMs ?? 1; }
+  get now(): number {
+    return this.options.clock.now;
+  }
+  private get latency(): number {
+    return this.options.latencyMs ?? 1;
+  }
 
   add(node: SwimNode): void {
     this.nodes.set(node.view.selfId, node);

@@ -72,30 +72,67 @@ function readUnit(name) {
   if (!/^[A-Za-z0-9@._-]+$/.test(unitName)) die(`bad unit name ${JSON.stringify(name)}`);
   const file = join(root, 'etc/systemd/system', unitName);
   if (!existsSync(file)) die(`Unit ${unitName} not found (looked for ${file}).`, 5);
-  const unit = { name: unitName, env: {}, pre: [], start: undefined, restart: 'no', restartSec: 0.1, workingDirectory: undefined, user: undefined, stopTimeoutSec: 90, dirs: {} };
+  const unit = {
+    name: unitName,
+    env: {},
+    pre: [],
+    start: undefined,
+    restart: 'no',
+    restartSec: 0.1,
+    workingDirectory: undefined,
+    user: undefined,
+    stopTimeoutSec: 90,
+    dirs: {},
+  };
   let section = '';
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    if (line.startsWith('[')) { section = line; continue; }
+    if (line.startsWith('[')) {
+      section = line;
+      continue;
+    }
     if (section !== '[Service]') continue;
     const eq = line.indexOf('=');
     if (eq < 0) continue;
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     switch (key) {
-      case 'Environment': parseEnvironment(value, unit.env); break;
-      case 'ExecStartPre': unit.pre.push(parseCommand(value)); break;
-      case 'ExecStart': unit.start = parseCommand(value); break;
-      case 'Restart': unit.restart = value; break;
-      case 'RestartSec': unit.restartSec = Math.max(0.1, Number.parseFloat(value) || 0.1); break;
-      case 'TimeoutStopSec': unit.stopTimeoutSec = Math.max(1, Number.parseFloat(value) || 90); break;
-      case 'WorkingDirectory': unit.workingDirectory = mapPath(value.replace(/^-/, '')); break;
-      case 'User': unit.user = value; break;
-      case 'RuntimeDirectory': unit.dirs.RUNTIME_DIRECTORY = join(root, 'run', value); break;
-      case 'StateDirectory': unit.dirs.STATE_DIRECTORY = join(root, 'var/lib', value); break;
-      case 'LogsDirectory': unit.dirs.LOGS_DIRECTORY = join(root, 'var/log', value); break;
-      default: break;
+      case 'Environment':
+        parseEnvironment(value, unit.env);
+        break;
+      case 'ExecStartPre':
+        unit.pre.push(parseCommand(value));
+        break;
+      case 'ExecStart':
+        unit.start = parseCommand(value);
+        break;
+      case 'Restart':
+        unit.restart = value;
+        break;
+      case 'RestartSec':
+        unit.restartSec = Math.max(0.1, Number.parseFloat(value) || 0.1);
+        break;
+      case 'TimeoutStopSec':
+        unit.stopTimeoutSec = Math.max(1, Number.parseFloat(value) || 90);
+        break;
+      case 'WorkingDirectory':
+        unit.workingDirectory = mapPath(value.replace(/^-/, ''));
+        break;
+      case 'User':
+        unit.user = value;
+        break;
+      case 'RuntimeDirectory':
+        unit.dirs.RUNTIME_DIRECTORY = join(root, 'run', value);
+        break;
+      case 'StateDirectory':
+        unit.dirs.STATE_DIRECTORY = join(root, 'var/lib', value);
+        break;
+      case 'LogsDirectory':
+        unit.dirs.LOGS_DIRECTORY = join(root, 'var/log', value);
+        break;
+      default:
+        break;
     }
   }
   if (!unit.start) die(`${unitName} has no ExecStart=`);
@@ -137,7 +174,10 @@ function stop(name) {
   process.kill(pid, 'SIGTERM');
   return new Promise((resolve) => {
     const poll = setInterval(() => {
-      if (!runningPid(unitName)) { clearInterval(poll); resolve(); }
+      if (!runningPid(unitName)) {
+        clearInterval(poll);
+        resolve();
+      }
     }, 100);
   });
 }
@@ -161,13 +201,25 @@ async function runUnit(name) {
     current.kill('SIGTERM');
     setTimeout(() => current?.kill('SIGKILL'), unit.stopTimeoutSec * 1000).unref();
   });
-  const run = (command) => new Promise((resolve) => {
-    const [program, ...args] = command.words;
-    const child = spawn(program, args, { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: unit.workingDirectory && existsSync(unit.workingDirectory) ? unit.workingDirectory : root });
-    current = child;
-    child.on('error', (error) => { say(`cannot run ${program}: ${error.message}`); current = undefined; resolve(203); });
-    child.on('exit', (code, signal) => { current = undefined; resolve(code ?? (signal ? 128 : 1)); });
-  });
+  const run = (command) =>
+    new Promise((resolve) => {
+      const [program, ...args] = command.words;
+      const child = spawn(program, args, {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env,
+        cwd: unit.workingDirectory && existsSync(unit.workingDirectory) ? unit.workingDirectory : root,
+      });
+      current = child;
+      child.on('error', (error) => {
+        say(`cannot run ${program}: ${error.message}`);
+        current = undefined;
+        resolve(203);
+      });
+      child.on('exit', (code, signal) => {
+        current = undefined;
+        resolve(code ?? (signal ? 128 : 1));
+      });
+    });
   for (let attempt = 1; ; attempt++) {
     let failed = false;
     for (const pre of unit.pre) {
@@ -196,12 +248,29 @@ async function runUnit(name) {
 const [command, ...rest] = process.argv.slice(2);
 const units = rest.filter((a) => !a.startsWith('-'));
 switch (command) {
-  case '__run': await runUnit(units[0]); break;
-  case 'daemon-reload': break;
-  case 'enable': if (rest.includes('--now')) for (const u of units) start(u); break;
-  case 'start': for (const u of units) start(u); break;
-  case 'stop': for (const u of units) await stop(u); break;
-  case 'restart': for (const u of units) { await stop(u); start(u); } break;
-  case 'is-active': process.exit(units.every((u) => runningPid(u.endsWith('.service') ? u : `${u}.service`)) ? 0 : 3); break;
-  default: die(`"${command ?? ''}" is not emulated (daemon-reload, enable [--now], start, stop, restart, is-active)`);
+  case '__run':
+    await runUnit(units[0]);
+    break;
+  case 'daemon-reload':
+    break;
+  case 'enable':
+    if (rest.includes('--now')) for (const u of units) start(u);
+    break;
+  case 'start':
+    for (const u of units) start(u);
+    break;
+  case 'stop':
+    for (const u of units) await stop(u);
+    break;
+  case 'restart':
+    for (const u of units) {
+      await stop(u);
+      start(u);
+    }
+    break;
+  case 'is-active':
+    process.exit(units.every((u) => runningPid(u.endsWith('.service') ? u : `${u}.service`)) ? 0 : 3);
+    break;
+  default:
+    die(`"${command ?? ''}" is not emulated (daemon-reload, enable [--now], start, stop, restart, is-active)`);
 }

@@ -5,7 +5,9 @@
 import { isSynktiError } from '@synkti/core';
 import { startMotoServer, type MotoServer, type MotoServerOptions } from '../moto-server.ts';
 
-export async function startMotoOrSkip(options: MotoServerOptions = {}): Promise<{ service: MotoServer; skip?: undefined } | { service?: undefined; skip: string }> {
+export async function startMotoOrSkip(
+  options: MotoServerOptions = {},
+): Promise<{ service: MotoServer; skip?: undefined } | { service?: undefined; skip: string }> {
   try {
     return { service: await startMotoServer(options) };
   } catch (error) {

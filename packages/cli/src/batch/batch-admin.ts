@@ -8,8 +8,17 @@ import { SynktiError, TAG_ROLE } from '@synkti/core';
 import { listAllInstances } from '@synkti/cloud';
 import type { QueueStats } from '@synkti/tasks';
 import {
-  BATCH_ROLE, batchRunBest, batchRunQueueStats, batchRunStatus, loadBatchRun, markBatchRunCancelled, openBatchCloud, runInstances,
-  type BatchDeadLetterRow, type BatchRunCheckpoint, type BatchRunListing,
+  BATCH_ROLE,
+  batchRunBest,
+  batchRunQueueStats,
+  batchRunStatus,
+  loadBatchRun,
+  markBatchRunCancelled,
+  openBatchCloud,
+  runInstances,
+  type BatchDeadLetterRow,
+  type BatchRunCheckpoint,
+  type BatchRunListing,
 } from '@synkti/tasks/batch';
 import { renderTable } from '../output.ts';
 import { renderPairs } from './render-pairs.ts';
@@ -68,19 +77,38 @@ export async function batchStatus(stateDir: string, run: string): Promise<RunSta
 
 export function renderRunStatus(s: RunStatus): string {
   return renderPairs([
-    ['run', s.run], ['status', s.status], ['generation', `${s.generation}/${s.generations}`], ['best f', s.best_f === null ? '-' : s.best_f.toExponential(3)],
-    ['objective', `${s.objective} (dim ${s.dimension}, seed ${s.seed})`], ['backend', s.backend],
-    ['tasks queued / in flight / dead-lettered', s.queue ? `${s.queue.depth + s.queue.delayed} / ${s.queue.inFlight} / ${s.queue.deadLettered}` : '-'],
-    ['sent / accepted / duplicates / stale', `${s.counters.sent} / ${s.counters.accepted} / ${s.counters.duplicatesDropped} / ${s.counters.staleDropped}`],
-    ['lost tasks', String(s.lost_tasks)], ['workers', s.workers.length === 0 ? 'none' : s.workers.join(' ')], ['checkpoint saved', s.updated_at],
+    ['run', s.run],
+    ['status', s.status],
+    ['generation', `${s.generation}/${s.generations}`],
+    ['best f', s.best_f === null ? '-' : s.best_f.toExponential(3)],
+    ['objective', `${s.objective} (dim ${s.dimension}, seed ${s.seed})`],
+    ['backend', s.backend],
+    [
+      'tasks queued / in flight / dead-lettered',
+      s.queue ? `${s.queue.depth + s.queue.delayed} / ${s.queue.inFlight} / ${s.queue.deadLettered}` : '-',
+    ],
+    [
+      'sent / accepted / duplicates / stale',
+      `${s.counters.sent} / ${s.counters.accepted} / ${s.counters.duplicatesDropped} / ${s.counters.staleDropped}`,
+    ],
+    ['lost tasks', String(s.lost_tasks)],
+    ['workers', s.workers.length === 0 ? 'none' : s.workers.join(' ')],
+    ['checkpoint saved', s.updated_at],
   ]);
 }
 
 export function renderRunList(runs: BatchRunListing[]): string {
   if (runs.length === 0) return 'no batch runs (start one with `synkti batch cmaes`)';
-  return renderTable(['RUN', 'STATUS', 'GENERATION', 'BEST F', 'UPDATED'], runs.map((r) => [
-    r.run, r.status, `${r.generation}/${r.generations}`, r.best_f === null ? '-' : r.best_f.toExponential(3), r.updated_at,
-  ]));
+  return renderTable(
+    ['RUN', 'STATUS', 'GENERATION', 'BEST F', 'UPDATED'],
+    runs.map((r) => [
+      r.run,
+      r.status,
+      `${r.generation}/${r.generations}`,
+      r.best_f === null ? '-' : r.best_f.toExponential(3),
+      r.updated_at,
+    ]),
+  );
 }
 
 /** Marks the run cancelled (its coordinator stops at its next check) and terminates its workers. */
@@ -100,9 +128,16 @@ export async function batchCancel(stateDir: string, run: string): Promise<{ run:
 
 export function renderDeadLetters(rows: BatchDeadLetterRow[]): string {
   if (rows.length === 0) return 'no dead letters';
-  return renderTable(['ID', 'GEN', 'CANDIDATE', 'DELIVERIES', 'ERROR'], rows.map((r) => [
-    r.id, r.generation === null ? '-' : String(r.generation), r.candidate === null ? '-' : String(r.candidate), String(r.deliveries), r.error.slice(0, 100),
-  ]));
+  return renderTable(
+    ['ID', 'GEN', 'CANDIDATE', 'DELIVERIES', 'ERROR'],
+    rows.map((r) => [
+      r.id,
+      r.generation === null ? '-' : String(r.generation),
+      r.candidate === null ? '-' : String(r.candidate),
+      String(r.deliveries),
+      r.error.slice(0, 100),
+    ]),
+  );
 }
 
 /** A spot interruption notice for one batch worker instance of the local cloud. */
@@ -112,7 +147,10 @@ export async function batchPreempt(stateDir: string, id: string, noticeInMs: num
     // Every run's fleet has its own cluster tag; the role is the same in all.
     const running = await listAllInstances(cloud.instances, { tags: { [TAG_ROLE]: BATCH_ROLE }, states: ['pending', 'running'] });
     const matches = running.filter((r) => r.id === id || r.id.startsWith(id));
-    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no running batch worker ${id} in ${stateDir}`, { hint: 'list a run\'s workers with `synkti batch status RUN`' });
+    if (matches.length === 0)
+      throw new SynktiError('E_NOT_FOUND', `no running batch worker ${id} in ${stateDir}`, {
+        hint: "list a run's workers with `synkti batch status RUN`",
+      });
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} workers`, { hint: 'give more of the id' });
     const notice = await cloud.instances.preempt(matches[0]!.id, { noticeInMs });
     return { id: matches[0]!.id, time: notice.time };

@@ -42,7 +42,9 @@ export async function runBatchCmaesCommand(options: BatchCmaesOptions): Promise<
       ...run,
       // The local fleet of agent nodes, on the batch state's local cloud (opened for the run's backend).
       launchFleet: localBatchFleet({
-        stateDir: options.stateDir, chaos, fetchStatePool: fetchStatePoolFromS3,
+        stateDir: options.stateDir,
+        chaos,
+        fetchStatePool: fetchStatePoolFromS3,
         boot: () => ({ clusterSecretFile: ensureClusterSecret(options.stateDir).file, command: agentBootCommand() }),
         // This machine's node and CLI: the workers of a local run are processes of this machine.
         workerCommand: [process.execPath, CLI_BIN, 'batch', 'worker'],
@@ -62,10 +64,16 @@ function sci(value: number): string {
 
 export function renderBatchSummary(summary: BatchSummary): string {
   const rows: Array<[string, string]> = [
-    ['run', summary.run], ['status', summary.status], ['best f', sci(summary.best_f)], ['evaluations', String(summary.evaluations)],
-    ['generations', String(summary.generations)], ['σ', sci(summary.sigma)],
-    ['lost tasks', String(summary.lost_tasks)], ['duplicate results dropped', String(summary.duplicate_results_dropped)],
-    ['stale results dropped', String(summary.stale_results_dropped)], ['dead-lettered', String(summary.dead_lettered)],
+    ['run', summary.run],
+    ['status', summary.status],
+    ['best f', sci(summary.best_f)],
+    ['evaluations', String(summary.evaluations)],
+    ['generations', String(summary.generations)],
+    ['σ', sci(summary.sigma)],
+    ['lost tasks', String(summary.lost_tasks)],
+    ['duplicate results dropped', String(summary.duplicate_results_dropped)],
+    ['stale results dropped', String(summary.stale_results_dropped)],
+    ['dead-lettered', String(summary.dead_lettered)],
     ['tasks sent (re-sent)', `${summary.tasks_sent} (${summary.tasks_resent})`],
     ['workers launched / replaced / preempted', `${summary.workers_launched} / ${summary.workers_replaced} / ${summary.workers_preempted}`],
     ['time', formatDuration(summary.seconds * 1000)],

@@ -22,7 +22,7 @@ before(async () => {
 });
 after(() => bucket?.close());
 
-test('synkti batch pool upload / fetch with the stack\'s variables: uploaded, then read by a worker (the cache is the library\'s, tested in @synkti/tasks)', async () => {
+test("synkti batch pool upload / fetch with the stack's variables: uploaded, then read by a worker (the cache is the library's, tested in @synkti/tasks)", async () => {
   const { s3, work } = bucket!;
   const dir = join(work, 'src', 'cli-pool');
   await mkdir(join(dir, 'tables'), { recursive: true });
@@ -30,8 +30,11 @@ test('synkti batch pool upload / fetch with the stack\'s variables: uploaded, th
   await writeFile(join(dir, 'params.json'), JSON.stringify({ dimension: 10, shift: 0.5 }));
   await writeFile(join(dir, 'tables', 'weights.bin'), table);
   const env = {
-    SYNKTI_BUCKET: BUCKET, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    SYNKTI_BUCKET: BUCKET,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
   };
   const up = await runCli(['batch', 'pool', 'upload', 'cli-pool', dir, '--json'], { cwd: work, env, timeoutMs: 60_000 });
   assert.equal(up.code, 0, up.stderr);

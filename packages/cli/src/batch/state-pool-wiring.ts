@@ -3,12 +3,20 @@
  * tasks cannot import bound in (both sit above it): @synkti/infra/bootstrap's model upload
  * and @synkti/agent's checked model fetcher reading S3. Each is loaded only when used.
  */
-import { fetchStatePool, uploadStatePool, type FetchStatePoolOptions, type StatePool, type UploadStatePoolOptions } from '@synkti/tasks/batch';
+import {
+  fetchStatePool,
+  uploadStatePool,
+  type FetchStatePoolOptions,
+  type StatePool,
+  type UploadStatePoolOptions,
+} from '@synkti/tasks/batch';
 import type { ModelObjectSource } from '@synkti/agent';
 import type { ModelUploadProgress, ModelUploadReport } from '@synkti/infra/bootstrap';
 
 /** Uploads a directory as a state pool with `synkti model upload`'s code (same manifest format). */
-export async function uploadStatePoolToS3(options: Omit<UploadStatePoolOptions<ModelUploadReport, ModelUploadProgress>, 'upload'>): Promise<ModelUploadReport> {
+export async function uploadStatePoolToS3(
+  options: Omit<UploadStatePoolOptions<ModelUploadReport, ModelUploadProgress>, 'upload'>,
+): Promise<ModelUploadReport> {
   const { uploadModel } = await import('@synkti/infra/bootstrap');
   return uploadStatePool({ ...options, upload: uploadModel });
 }

@@ -35,9 +35,16 @@ async function synkti(args: string[]): Promise<{ code: number; stdout: string; s
   const out: string[] = [];
   const err: string[] = [];
   const saved = { log: console.log, error: console.error, write: process.stderr.write, exitCode: process.exitCode };
-  console.log = (...parts: unknown[]) => { out.push(`${parts.join(' ')}\n`); };
-  console.error = (...parts: unknown[]) => { err.push(`${parts.join(' ')}\n`); };
-  process.stderr.write = ((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  console.log = (...parts: unknown[]) => {
+    out.push(`${parts.join(' ')}\n`);
+  };
+  console.error = (...parts: unknown[]) => {
+    err.push(`${parts.join(' ')}\n`);
+  };
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   process.exitCode = undefined;
   try {
     await runProgram(buildProgram(), ['node', 'synkti', ...args]);
@@ -61,15 +68,39 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     await writeFile(join(dir, 'model', 'w.bin'), 'weights');
     const ec2 = new FakeEc2();
     const ssm = new FakeSsm();
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ec2Client: ec2.client, ssmClient: ssm.client };
-    const args = ['-c', config, 'bootstrap', '--project', 'clitest', '--skip-infra', '--artifact', join(dir, 'agent.tgz'), '--version', '0.1.0',
-      '--node-tarball', join(dir, 'node.tar.xz'), '--model-dir', join(dir, 'model'), '--image-id', 'ami-0123456789abcdef0', '--json'];
+    bootstrapTestHooks.deps = {
+      s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false },
+      ec2Client: ec2.client,
+      ssmClient: ssm.client,
+    };
+    const args = [
+      '-c',
+      config,
+      'bootstrap',
+      '--project',
+      'clitest',
+      '--skip-infra',
+      '--artifact',
+      join(dir, 'agent.tgz'),
+      '--version',
+      '0.1.0',
+      '--node-tarball',
+      join(dir, 'node.tar.xz'),
+      '--model-dir',
+      join(dir, 'model'),
+      '--image-id',
+      'ami-0123456789abcdef0',
+      '--json',
+    ];
 
     const first = await synkti(args);
     assert.equal(first.code, 0, first.stderr + first.stdout);
     const report = JSON.parse(first.stdout) as BootstrapReport;
-    assert.deepEqual(report.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'secret:created', 'buckets:created', 'artifact:created', 'model:created', 'workers:created']);
-    assert.equal(report.steps[5]!.changed.length, 2, 'the config\'s count of 2');
+    assert.deepEqual(
+      report.steps.map((s) => `${s.step}:${s.status}`),
+      ['infra:skipped', 'secret:created', 'buckets:created', 'artifact:created', 'model:created', 'workers:created'],
+    );
+    assert.equal(report.steps[5]!.changed.length, 2, "the config's count of 2");
     assert.equal(ec2.instances.size, 2);
     const secret = ssm.parameters.get('/synkti/clitest/cluster-secret');
     assert.equal(secret?.type, 'SecureString');
@@ -80,7 +111,10 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     const second = await synkti(args);
     assert.equal(second.code, 0, second.stderr);
     const again = JSON.parse(second.stdout) as BootstrapReport;
-    assert.deepEqual(again.steps.map((s) => `${s.step}:${s.status}`), ['infra:skipped', 'secret:present', 'buckets:present', 'artifact:present', 'model:present', 'workers:present']);
+    assert.deepEqual(
+      again.steps.map((s) => `${s.step}:${s.status}`),
+      ['infra:skipped', 'secret:present', 'buckets:present', 'artifact:present', 'model:present', 'workers:present'],
+    );
     assert.equal(ec2.instances.size, 2);
 
     const text = await synkti(args.filter((a) => a !== '--json'));
@@ -95,11 +129,29 @@ describe('synkti bootstrap / model upload (CLI)', () => {
   it('SSM access denied: exit 1, the secret step FAILED naming ssm:PutParameter, nothing after it runs', async () => {
     const ssm = new FakeSsm();
     ssm.denied.add('ssm:PutParameter');
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: ssm.client };
-    const run = await synkti(['bootstrap', '--project', 'ssmdenied', '--skip-infra', '--region', 'us-east-1', '--kms-key-id', 'alias/synkti']);
+    bootstrapTestHooks.deps = {
+      s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false },
+      ssmClient: ssm.client,
+    };
+    const run = await synkti([
+      'bootstrap',
+      '--project',
+      'ssmdenied',
+      '--skip-infra',
+      '--region',
+      'us-east-1',
+      '--kms-key-id',
+      'alias/synkti',
+    ]);
     assert.equal(run.code, 1, run.stderr + run.stdout);
-    assert.match(run.stdout, /^ {2}secret +FAILED +these AWS credentials may not create SSM parameter \/synkti\/ssmdenied\/cluster-secret \(ssm:PutParameter or ssm:AddTagsToResource denied\)$/m);
-    assert.match(run.stdout, /hint: grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/ssmdenied\/cluster-secret \(plus kms:Encrypt/);
+    assert.match(
+      run.stdout,
+      /^ {2}secret +FAILED +these AWS credentials may not create SSM parameter \/synkti\/ssmdenied\/cluster-secret \(ssm:PutParameter or ssm:AddTagsToResource denied\)$/m,
+    );
+    assert.match(
+      run.stdout,
+      /hint: grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/ssmdenied\/cluster-secret \(plus kms:Encrypt/,
+    );
     assert.match(run.stdout, /^ {2}buckets +blocked +not run: secret failed$/m);
     const bad = await synkti(['bootstrap', '--project', 'ssmdenied', '--skip-infra', '--region', 'us-east-1', '--kms-key-id', 'not a key']);
     assert.equal(bad.code, 2);
@@ -107,12 +159,18 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     const alias = await synkti(['bootstrap', '--project', 'ssmdenied', '--region', 'us-east-1', '--kms-key-id', 'alias/synkti']);
     assert.equal(alias.code, 2, alias.stderr + alias.stdout);
     assert.match(alias.stderr, /--kms-key-id "alias\/synkti" is not a key ARN/);
-    assert.match(alias.stderr, /pass the key ARN \(aws kms describe-key --key-id alias\/synkti --query KeyMetadata\.Arn --output text\), or --skip-infra/);
+    assert.match(
+      alias.stderr,
+      /pass the key ARN \(aws kms describe-key --key-id alias\/synkti --query KeyMetadata\.Arn --output text\), or --skip-infra/,
+    );
   });
 
   it('without the Pulumi CLI: exit code 5 (missingTool), the infra step FAILED with the install link and the --skip-infra hint', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'synkti-nopulumi-cli-'));
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: new FakeSsm().client };
+    bootstrapTestHooks.deps = {
+      s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false },
+      ssmClient: new FakeSsm().client,
+    };
     const saved = { PATH: process.env.PATH, HOME: process.env.HOME };
     process.env.PATH = empty;
     process.env.HOME = empty;
@@ -149,9 +207,22 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'config.json'), '{}');
     await writeFile(join(dir, 'model.safetensors'), Buffer.alloc(50_000, 5));
-    bootstrapTestHooks.deps = { s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false }, ssmClient: new FakeSsm().client };
+    bootstrapTestHooks.deps = {
+      s3: { endpoint: s3.endpoint, credentials: s3.credentials, secureNewBuckets: false },
+      ssmClient: new FakeSsm().client,
+    };
     // The bucket bootstrap would create; here made by a bootstrap that only does buckets.
-    const setup = await synkti(['bootstrap', '--project', 'mu', '--skip-infra', '--region', 'us-east-1', '--artifact', join(dir, 'config.json'), '--json']);
+    const setup = await synkti([
+      'bootstrap',
+      '--project',
+      'mu',
+      '--skip-infra',
+      '--region',
+      'us-east-1',
+      '--artifact',
+      join(dir, 'config.json'),
+      '--json',
+    ]);
     assert.equal(setup.code, 0, setup.stderr);
 
     const first = await synkti(['model', 'upload', dir, '--project', 'mu', '--prefix', 'models/llm-v1', '--region', 'us-east-1', '--json']);
@@ -174,6 +245,11 @@ describe('synkti bootstrap / model upload (CLI)', () => {
     const help = command.helpInformation();
     assert.match(help, /--skip-infra/);
     assert.match(help, /--dry-run/);
-    assert.deepEqual(buildProgram().commands.find((c) => c.name() === 'model')?.commands.map((c) => c.name()), ['upload']);
+    assert.deepEqual(
+      buildProgram()
+        .commands.find((c) => c.name() === 'model')
+        ?.commands.map((c) => c.name()),
+      ['upload'],
+    );
   });
 });

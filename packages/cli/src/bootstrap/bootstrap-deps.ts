@@ -32,7 +32,10 @@ export function cliBootstrapDeps(input: CliBootstrapDepsInput): CliBootstrapDeps
         list: async () => (await listWorkers(fleet.provider, spec, { role })).map((r) => r.id),
         launch: async (count, onLaunched) => {
           const launched = await launchWorkers(fleet.provider, spec, {
-            count, role, userData: await fleet.userData(), onLaunched: (record, i, n) => onLaunched(record.id, i, n),
+            count,
+            role,
+            userData: await fleet.userData(),
+            onLaunched: (record, i, n) => onLaunched(record.id, i, n),
           });
           return launched.map((r) => r.id);
         },

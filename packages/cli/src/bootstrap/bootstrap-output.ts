@@ -2,7 +2,12 @@
 import type { BootstrapReport, ModelUploadReport } from '@synkti/infra/bootstrap';
 
 const LABEL: Record<string, string> = {
-  created: 'created', present: 'present', planned: 'planned', skipped: 'skipped', failed: 'FAILED', blocked: 'blocked',
+  created: 'created',
+  present: 'present',
+  planned: 'planned',
+  skipped: 'skipped',
+  failed: 'FAILED',
+  blocked: 'blocked',
 };
 
 export function renderBootstrapReport(report: BootstrapReport): string {
@@ -13,11 +18,21 @@ export function renderBootstrapReport(report: BootstrapReport): string {
   }
   const count = (status: string) => report.steps.filter((s) => s.status === status).length;
   if (!report.ok) {
-    lines.push(`bootstrap stopped: ${report.steps.find((s) => s.status === 'failed')?.step} failed; fix it and run the same command again (finished steps are kept)`);
+    lines.push(
+      `bootstrap stopped: ${report.steps.find((s) => s.status === 'failed')?.step} failed; fix it and run the same command again (finished steps are kept)`,
+    );
   } else if (report.dryRun) {
-    lines.push(count('planned') === 0 ? 'nothing to do: everything is already present' : `run without --dry-run to apply ${count('planned')} step(s)`);
+    lines.push(
+      count('planned') === 0
+        ? 'nothing to do: everything is already present'
+        : `run without --dry-run to apply ${count('planned')} step(s)`,
+    );
   } else {
-    lines.push(count('created') === 0 ? 'nothing created: everything was already present' : `done: ${count('created')} step(s) created something, ${count('present')} already present`);
+    lines.push(
+      count('created') === 0
+        ? 'nothing created: everything was already present'
+        : `done: ${count('created')} step(s) created something, ${count('present')} already present`,
+    );
   }
   return lines.join('\n');
 }

@@ -17,8 +17,15 @@ import { isSynktiError, validateCluster } from '@synkti/core';
 import { createS3ObjectStore, renderWorkerUserData, type S3ObjectStoreOptions } from '@synkti/cloud';
 import { FakeEc2, startTestS3, type TestS3 } from '@synkti/cloud/aws-testing';
 import {
-  MODEL_MANIFEST_NAME, createPulumiInfraRunner, digestFile, fileBackendHasStack, runBootstrap as runBootstrapSteps, type BootstrapOptions,
-  type BootstrapReport, type InfraRunner, type InfraRunRequest,
+  MODEL_MANIFEST_NAME,
+  createPulumiInfraRunner,
+  digestFile,
+  fileBackendHasStack,
+  runBootstrap as runBootstrapSteps,
+  type BootstrapOptions,
+  type BootstrapReport,
+  type InfraRunner,
+  type InfraRunRequest,
 } from '@synkti/infra/bootstrap';
 import type { AwsLaunchFlags } from '../worker/worker-settings.ts';
 import { cliBootstrapDeps, type CliBootstrapDepsInput } from './bootstrap-deps.ts';
@@ -114,15 +121,28 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     const ec2 = new FakeEc2();
     const infra = fakeInfra();
     const options: BootstrapOptions = {
-      project: 'twice', region: 'us-east-1', artifact: p.artifact, version: '0.1.0', nodeTarball: p.node,
-      modelDir: p.model, workers: 3, aws: { imageId: AMI },
+      project: 'twice',
+      region: 'us-east-1',
+      artifact: p.artifact,
+      version: '0.1.0',
+      nodeTarball: p.node,
+      modelDir: p.model,
+      workers: 3,
+      aws: { imageId: AMI },
     };
     const ssm = new FakeSsm();
     const deps = { infra, s3: s3Options, ec2Client: ec2.client, ssmClient: ssm.client };
 
     const first = await runBootstrap(options, deps);
     assert.equal(first.ok, true, JSON.stringify(first.steps));
-    assert.deepEqual(statuses(first), { infra: 'created', secret: 'created', buckets: 'created', artifact: 'created', model: 'created', workers: 'created' });
+    assert.deepEqual(statuses(first), {
+      infra: 'created',
+      secret: 'created',
+      buckets: 'created',
+      artifact: 'created',
+      model: 'created',
+      workers: 'created',
+    });
     assert.deepEqual([...ssm.parameters.keys()], ['/synkti/twice/cluster-secret']);
     assert.deepEqual(first.buckets, { models: 'twice-models', checkpoints: 'twice-checkpoints' });
     assert.equal(first.steps.find((s) => s.step === 'workers')!.changed.length, 3);
@@ -130,8 +150,11 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.deepEqual(infra.ups[0]?.config, { serve: { projectName: 'twice', region: 'us-east-1', workerCount: 0 } });
     // That stack's worker role can replace itself (spot notice) and untag itself (shutdown).
     const stack = await runMockStack((opts) => new SpotServeFleet('serve', infra.ups[0]!.config.serve, opts), { stack: 'twice' });
-    const grants = (JSON.parse(stack.resources.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy')!.inputs.policy as string) as PolicyDocument).Statement.flatMap((s) => s.Action);
-    for (const action of ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'iam:PassRole']) assert.ok(grants.includes(action), `the worker role may ${action}`);
+    const grants = (
+      JSON.parse(stack.resources.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy')!.inputs.policy as string) as PolicyDocument
+    ).Statement.flatMap((s) => s.Action);
+    for (const action of ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:CreateTags', 'ec2:DeleteTags', 'iam:PassRole'])
+      assert.ok(grants.includes(action), `the worker role may ${action}`);
 
     const artifactSha = (await digestFile(p.artifact)).sha256;
     assert.deepEqual(first.artifact, { key: 'artifacts/synkti-agent-0.1.0.tgz', version: '0.1.0', sha256: artifactSha });
@@ -142,7 +165,14 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
 
     const second = await runBootstrap(options, deps);
     assert.equal(second.ok, true);
-    assert.deepEqual(statuses(second), { infra: 'present', secret: 'present', buckets: 'present', artifact: 'present', model: 'present', workers: 'present' });
+    assert.deepEqual(statuses(second), {
+      infra: 'present',
+      secret: 'present',
+      buckets: 'present',
+      artifact: 'present',
+      model: 'present',
+      workers: 'present',
+    });
     assert.equal(ssm.mock.commandCalls(PutParameterCommand).length, 1, 'the secret was put once, by the first run');
     for (const s of second.steps) assert.deepEqual(s.changed, [], `${s.step} changed nothing on the second run`);
 
@@ -158,8 +188,16 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       `models/tiny-model/${MODEL_MANIFEST_NAME}`,
       'models/tiny-model/tokenizer/vocab.txt',
     ]);
-    assert.equal(await modifiedAt('twice-models', 'artifacts/synkti-agent-0.1.0.tgz'), stamps.artifact, 'the artifact was not uploaded again');
-    assert.equal(await modifiedAt('twice-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`), stamps.manifest, 'the manifest was not rewritten');
+    assert.equal(
+      await modifiedAt('twice-models', 'artifacts/synkti-agent-0.1.0.tgz'),
+      stamps.artifact,
+      'the artifact was not uploaded again',
+    );
+    assert.equal(
+      await modifiedAt('twice-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`),
+      stamps.manifest,
+      'the manifest was not rewritten',
+    );
     assert.equal(ec2.mock.commandCalls(RunInstancesCommand).length, 3, 'exactly 3 RunInstances in both runs');
     const instances = [...ec2.instances.values()];
     assert.equal(instances.length, 3);
@@ -171,16 +209,29 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     // The workers boot from exactly what was uploaded: the boot script pins both checksums.
     const userData = Buffer.from(ec2.mock.commandCalls(RunInstancesCommand)[0]!.args[0].input.UserData ?? '', 'base64').toString('utf8');
     const spec = validateCluster({ name: 'twice', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 3 } } });
-    assert.equal(userData, renderWorkerUserData({
-      spec, bucket: 'twice-models', version: '0.1.0', sha256: artifactSha, node: { version: '20.18.1', sha256: (await digestFile(p.node)).sha256, arch: 'x64' },
-    }));
+    assert.equal(
+      userData,
+      renderWorkerUserData({
+        spec,
+        bucket: 'twice-models',
+        version: '0.1.0',
+        sha256: artifactSha,
+        node: { version: '20.18.1', sha256: (await digestFile(p.node)).sha256, arch: 'x64' },
+      }),
+    );
   });
 
   it('more workers wanted later: only the missing ones are launched', async () => {
     const p = await project('grow');
     const ec2 = new FakeEc2();
     const deps = { infra: fakeInfra(), s3: s3Options, ec2Client: ec2.client, ssmClient: new FakeSsm().client };
-    const base: BootstrapOptions = { project: 'grow', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, aws: { imageId: AMI } };
+    const base: BootstrapOptions = {
+      project: 'grow',
+      region: 'us-east-1',
+      artifact: p.artifact,
+      nodeTarball: p.node,
+      aws: { imageId: AMI },
+    };
     await runBootstrap({ ...base, workers: 2 }, deps);
     const grown = await runBootstrap({ ...base, workers: 5 }, deps);
     const workers = grown.steps.find((s) => s.step === 'workers')!;
@@ -211,7 +262,9 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.equal(await modifiedAt('change-models', 'models/tiny-model/tokenizer/vocab.txt'), before.vocab);
     const store = createS3ObjectStore(s3Options);
     try {
-      const manifest = JSON.parse(Buffer.from((await store.get('change-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`))!).toString('utf8'));
+      const manifest = JSON.parse(
+        Buffer.from((await store.get('change-models', `models/tiny-model/${MODEL_MANIFEST_NAME}`))!).toString('utf8'),
+      );
       const config = manifest.files.find((f: { path: string }) => f.path === 'config.json');
       assert.equal(config.sha256, (await digestFile(join(p.model, 'config.json'))).sha256, 'the manifest lists the new checksum');
     } finally {
@@ -224,20 +277,26 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     const ec2 = new FakeEc2();
     const ssm = new FakeSsm();
     try {
-      const report = await runBootstrap({ project: 'nopulumi', region: 'us-east-1', workers: 1, aws: { imageId: AMI }, nodeSha256: 'a'.repeat(64) }, {
-        // The real Automation-API runner, on a PATH and HOME without `pulumi`.
-        infra: createPulumiInfraRunner({ env: { PATH: home, HOME: home } }),
-        s3: s3Options,
-        ec2Client: ec2.client,
-        ssmClient: ssm.client,
-      });
+      const report = await runBootstrap(
+        { project: 'nopulumi', region: 'us-east-1', workers: 1, aws: { imageId: AMI }, nodeSha256: 'a'.repeat(64) },
+        {
+          // The real Automation-API runner, on a PATH and HOME without `pulumi`.
+          infra: createPulumiInfraRunner({ env: { PATH: home, HOME: home } }),
+          s3: s3Options,
+          ec2Client: ec2.client,
+          ssmClient: ssm.client,
+        },
+      );
       assert.equal(report.ok, false);
       const infra = report.steps[0]!;
       assert.equal(infra.status, 'failed');
       assert.equal(infra.error?.code, 'E_PULUMI_CLI_MISSING');
       assert.match(infra.error?.hint ?? '', /install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
       assert.match(infra.error?.hint ?? '', /--skip-infra/);
-      assert.deepEqual(report.steps.slice(1).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
+      assert.deepEqual(
+        report.steps.slice(1).map((s) => s.status),
+        ['blocked', 'blocked', 'blocked', 'blocked', 'blocked'],
+      );
       assert.equal(ssm.mock.calls().length, 0, 'SSM never called');
       assert.ok(!(await bucketNames()).some((b) => b.startsWith('nopulumi')), 'no bucket created');
       assert.equal(ec2.mock.calls().length, 0, 'EC2 never called');
@@ -251,11 +310,28 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     const ec2 = new FakeEc2();
     const infra = fakeInfra({ modelsBucketName: 'dry-models-123456789012', checkpointsBucketName: 'dry-checkpoints-abc' });
     const ssm = new FakeSsm();
-    const report = await runBootstrap({
-      project: 'dry', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, modelDir: p.model, workers: 2, aws: { imageId: AMI }, dryRun: true,
-    }, { infra, s3: s3Options, ec2Client: ec2.client, ssmClient: ssm.client });
+    const report = await runBootstrap(
+      {
+        project: 'dry',
+        region: 'us-east-1',
+        artifact: p.artifact,
+        nodeTarball: p.node,
+        modelDir: p.model,
+        workers: 2,
+        aws: { imageId: AMI },
+        dryRun: true,
+      },
+      { infra, s3: s3Options, ec2Client: ec2.client, ssmClient: ssm.client },
+    );
     assert.equal(report.ok, true);
-    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    assert.deepEqual(statuses(report), {
+      infra: 'planned',
+      secret: 'planned',
+      buckets: 'planned',
+      artifact: 'planned',
+      model: 'planned',
+      workers: 'planned',
+    });
     assert.equal(ssm.parameters.size, 0, 'no secret created');
     assert.equal(infra.ups.length, 0, 'dry run: preview only');
     assert.equal(infra.previews, 1);
@@ -263,7 +339,10 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
     assert.equal(ec2.mock.commandCalls(RunInstancesCommand).length, 0);
 
     // Applied for real: the buckets are the ones the stack named (its outputs win over the derived names).
-    const applied = await runBootstrap({ project: 'dry', region: 'us-east-1', artifact: p.artifact, skipInfra: false }, { infra, s3: s3Options, ssmClient: ssm.client });
+    const applied = await runBootstrap(
+      { project: 'dry', region: 'us-east-1', artifact: p.artifact, skipInfra: false },
+      { infra, s3: s3Options, ssmClient: ssm.client },
+    );
     assert.deepEqual(applied.buckets, { models: 'dry-models-123456789012', checkpoints: 'dry-checkpoints-abc' });
     assert.ok((await bucketNames()).includes('dry-models-123456789012'));
   });
@@ -282,18 +361,43 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
       [{ project: 'flags', version: '../x' }, /^--version: "\.\.\/x" is not a version/],
       [{ project: 'flags', nodeVersion: '18.0.0' }, /^--node-version: "18\.0\.0" is not a Node\.js 20 release/],
       [{ project: 'flags', infraConfig: { serve: { projectName: 'else' } } }, /serve\.projectName is "else" but --project is "flags"/],
-      [{ project: 'flags', spec: validateCluster({ name: 'other', provider: 'aws', pools: { worker: { count: 1 } } }) }, /names cluster "other" but --project is "flags"/],
+      [
+        { project: 'flags', spec: validateCluster({ name: 'other', provider: 'aws', pools: { worker: { count: 1 } } }) },
+        /names cluster "other" but --project is "flags"/,
+      ],
       [{ project: 'flags', spec: validateCluster({ name: 'flags', pools: { worker: { count: 1 } } }) }, /provider is "local"/],
       [{ project: 'flags', secretParameter: 'no-slash' }, /^--secret-parameter "no-slash" is not an SSM parameter path/],
-      [{ project: 'flags', infraConfig: { serve: { clusterSecretParameterName: '/a//b' } } }, /^the infra config's serve\.clusterSecretParameterName "\/a\/\/b"/],
+      [
+        { project: 'flags', infraConfig: { serve: { clusterSecretParameterName: '/a//b' } } },
+        /^the infra config's serve\.clusterSecretParameterName "\/a\/\/b"/,
+      ],
       [{ project: 'flags', kmsKeyId: 'my key' }, /^--kms-key-id "my key" is not a KMS key id/],
-      [{ project: 'flags', kmsKeyId: 'alias/synkti' }, /^--kms-key-id "alias\/synkti" is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN/],
+      [
+        { project: 'flags', kmsKeyId: 'alias/synkti' },
+        /^--kms-key-id "alias\/synkti" is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN/,
+      ],
       [{ project: 'flags', kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' }, /^--kms-key-id "1234abcd-.*" is not a key ARN/],
       [{ project: 'flags', kmsKeyId: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:alias/synkti` }, /is not a key ARN/],
-      [{ project: 'flags', kmsKeyId: KEY_ARN.replace('us-east-1', 'eu-west-1') }, /^--kms-key-id .* is in region eu-west-1, not the cluster's us-east-1/],
-      [{ project: 'flags', infraConfig: { serve: { clusterSecretKmsKeyArn: 'alias/synkti' } } }, /^the infra config's serve\.clusterSecretKmsKeyArn "alias\/synkti" is not a key ARN/],
-      [{ project: 'flags', kmsKeyId: KEY_ARN, infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN.replace('1234abcd', 'ffffffff') } } }, /clusterSecretKmsKeyArn is ".*ffffffff.*" but --kms-key-id is/],
-      [{ project: 'flags', secretParameter: '/a/b', infraConfig: { serve: { clusterSecretParameterName: '/a/c' } } }, /clusterSecretParameterName is "\/a\/c" but --secret-parameter is "\/a\/b"/],
+      [
+        { project: 'flags', kmsKeyId: KEY_ARN.replace('us-east-1', 'eu-west-1') },
+        /^--kms-key-id .* is in region eu-west-1, not the cluster's us-east-1/,
+      ],
+      [
+        { project: 'flags', infraConfig: { serve: { clusterSecretKmsKeyArn: 'alias/synkti' } } },
+        /^the infra config's serve\.clusterSecretKmsKeyArn "alias\/synkti" is not a key ARN/,
+      ],
+      [
+        {
+          project: 'flags',
+          kmsKeyId: KEY_ARN,
+          infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN.replace('1234abcd', 'ffffffff') } },
+        },
+        /clusterSecretKmsKeyArn is ".*ffffffff.*" but --kms-key-id is/,
+      ],
+      [
+        { project: 'flags', secretParameter: '/a/b', infraConfig: { serve: { clusterSecretParameterName: '/a/c' } } },
+        /clusterSecretParameterName is "\/a\/c" but --secret-parameter is "\/a\/b"/,
+      ],
     ];
     for (const [options, message] of cases) {
       await assert.rejects(runBootstrap({ region: 'us-east-1', project: 'x', ...options } as BootstrapOptions, deps), (error: unknown) => {
@@ -309,17 +413,20 @@ describe('synkti bootstrap (s3rver + stateful EC2 mock + fake infra runner)', ()
 
   it('packs the agent when no --artifact is given (the packer is injectable) and cleans up its temp dir', async () => {
     let packedIn = '';
-    const report = await runBootstrap({ project: 'packs', region: 'us-east-1', skipInfra: true }, {
-      infra: fakeInfra(),
-      s3: s3Options,
-      ssmClient: new FakeSsm().client,
-      packArtifact: async (outDir) => {
-        packedIn = outDir;
-        const file = join(outDir, 'synkti-agent-0.2.0.tgz');
-        await writeFile(file, 'packed');
-        return { file, version: '0.2.0' };
+    const report = await runBootstrap(
+      { project: 'packs', region: 'us-east-1', skipInfra: true },
+      {
+        infra: fakeInfra(),
+        s3: s3Options,
+        ssmClient: new FakeSsm().client,
+        packArtifact: async (outDir) => {
+          packedIn = outDir;
+          const file = join(outDir, 'synkti-agent-0.2.0.tgz');
+          await writeFile(file, 'packed');
+          return { file, version: '0.2.0' };
+        },
       },
-    });
+    );
     assert.equal(report.artifact?.key, 'artifacts/synkti-agent-0.2.0.tgz');
     assert.equal(statuses(report).infra, 'skipped');
     assert.deepEqual(await keys('packs-models'), ['.synkti/bucket.json', '.synkti/owner.json', 'artifacts/synkti-agent-0.2.0.tgz']);
@@ -340,9 +447,9 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     const param = ssm.parameters.get('/synkti/secret/cluster-secret');
     assert.ok(param, 'the parameter the boot script reads was created');
     assert.equal(param.type, 'SecureString');
-    assert.match(param.value, /^[0-9a-f]{64}$/, '32 random bytes as hex, like a local fleet\'s secret');
+    assert.match(param.value, /^[0-9a-f]{64}$/, "32 random bytes as hex, like a local fleet's secret");
     assert.deepEqual(param.tags, { SynktiCluster: 'secret' });
-    assert.equal(param.keyId, undefined, 'SSM\'s own key unless --kms-key-id');
+    assert.equal(param.keyId, undefined, "SSM's own key unless --kms-key-id");
     assert.equal(ssm.mock.commandCalls(PutParameterCommand)[0]!.args[0].input.Overwrite, false);
     const secretStep = first.steps.find((s) => s.step === 'secret')!;
     assert.equal(secretStep.status, 'created');
@@ -350,7 +457,10 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     assert.equal(first.secretParameter, '/synkti/secret/cluster-secret');
     const shown = [...lines, JSON.stringify(first), renderBootstrapReport(first)].join('\n');
     assert.ok(!shown.includes(param.value), 'the value is in no progress line and no report');
-    assert.match(renderBootstrapReport(first), /^ {2}secret +created +created SSM SecureString \/synkti\/secret\/cluster-secret with a new random secret$/m);
+    assert.match(
+      renderBootstrapReport(first),
+      /^ {2}secret +created +created SSM SecureString \/synkti\/secret\/cluster-secret with a new random secret$/m,
+    );
 
     const second = await runBootstrap(options, deps);
     assert.equal(statuses(second).secret, 'present');
@@ -363,18 +473,31 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
     }
   });
 
-  it('--secret-parameter and --kms-key-id: that name is created with that key; the stack\'s worker role and the workers\' boot script use that name', async () => {
+  it("--secret-parameter and --kms-key-id: that name is created with that key; the stack's worker role and the workers' boot script use that name", async () => {
     const p = await project('custom');
     const ssm = new FakeSsm();
     const ec2 = new FakeEc2();
     const infra = fakeInfra();
-    const report = await runBootstrap({
-      project: 'custom', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, workers: 1, aws: { imageId: AMI },
-      secretParameter: '/team/custom/secret', kmsKeyId: KEY_ARN,
-    }, { infra, s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
+    const report = await runBootstrap(
+      {
+        project: 'custom',
+        region: 'us-east-1',
+        artifact: p.artifact,
+        nodeTarball: p.node,
+        workers: 1,
+        aws: { imageId: AMI },
+        secretParameter: '/team/custom/secret',
+        kmsKeyId: KEY_ARN,
+      },
+      { infra, s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client },
+    );
     assert.equal(report.ok, true, JSON.stringify(report.steps));
-    assert.equal(infra.ups[0]?.config.serve?.clusterSecretParameterName, '/team/custom/secret', 'the stack\'s worker role may read that parameter');
-    assert.equal(infra.ups[0]?.config.serve?.clusterSecretKmsKeyArn, KEY_ARN, 'the stack\'s worker role may decrypt with that key');
+    assert.equal(
+      infra.ups[0]?.config.serve?.clusterSecretParameterName,
+      '/team/custom/secret',
+      "the stack's worker role may read that parameter",
+    );
+    assert.equal(infra.ups[0]?.config.serve?.clusterSecretKmsKeyArn, KEY_ARN, "the stack's worker role may decrypt with that key");
     assert.deepEqual([...ssm.parameters.keys()], ['/team/custom/secret']);
     assert.equal(ssm.parameters.get('/team/custom/secret')!.keyId, KEY_ARN);
     assert.doesNotMatch(report.steps.find((s) => s.step === 'secret')!.summary, /note:/, 'the stack grants Decrypt: no note');
@@ -383,21 +506,36 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
   });
 
   it('AccessDenied: reading names ssm:GetParameter, creating names ssm:PutParameter; the run stops before any bucket', async () => {
-    for (const [action, named] of [['ssm:GetParameter', /may not read SSM parameter \/synkti\/denied-\w+\/cluster-secret \(ssm:GetParameter denied\)/], ['ssm:PutParameter', /may not create SSM parameter .* \(ssm:PutParameter or ssm:AddTagsToResource denied\)/]] as const) {
+    for (const [action, named] of [
+      ['ssm:GetParameter', /may not read SSM parameter \/synkti\/denied-\w+\/cluster-secret \(ssm:GetParameter denied\)/],
+      ['ssm:PutParameter', /may not create SSM parameter .* \(ssm:PutParameter or ssm:AddTagsToResource denied\)/],
+    ] as const) {
       const name = `denied-${action.endsWith('GetParameter') ? 'get' : 'put'}`;
       const ssm = new FakeSsm();
       ssm.denied.add(action);
-      const report = await runBootstrap({ project: name, region: 'us-east-1', skipInfra: true }, {
-        infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, packArtifact: async () => assert.fail('nothing is packed after a failed step'),
-      });
+      const report = await runBootstrap(
+        { project: name, region: 'us-east-1', skipInfra: true },
+        {
+          infra: fakeInfra(),
+          s3: s3Options,
+          ssmClient: ssm.client,
+          packArtifact: async () => assert.fail('nothing is packed after a failed step'),
+        },
+      );
       assert.equal(report.ok, false);
       const secret = report.steps.find((s) => s.step === 'secret')!;
       assert.equal(secret.status, 'failed');
       assert.equal(secret.error?.code, 'E_SSM_ACCESS_DENIED');
       assert.match(secret.error?.message ?? '', named);
-      assert.match(secret.error?.hint ?? '', /grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/denied-\w+\/cluster-secret/);
+      assert.match(
+        secret.error?.hint ?? '',
+        /grant ssm:GetParameter, ssm:PutParameter and ssm:AddTagsToResource on arn:aws:ssm:<region>:<account>:parameter\/synkti\/denied-\w+\/cluster-secret/,
+      );
       assert.match(renderBootstrapReport(report), /^ {2}secret +FAILED +these AWS credentials may not/m);
-      assert.deepEqual(report.steps.slice(2).map((s) => s.status), ['blocked', 'blocked', 'blocked', 'blocked']);
+      assert.deepEqual(
+        report.steps.slice(2).map((s) => s.status),
+        ['blocked', 'blocked', 'blocked', 'blocked'],
+      );
       assert.equal(ssm.parameters.size, 0);
       assert.ok(!(await bucketNames()).some((b) => b.startsWith(name)), 'no bucket created');
     }
@@ -410,7 +548,10 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
       ssm.beforePut = undefined;
       ssm.parameters.set(input.Name!, { type: 'SecureString', value: 'theirs-'.padEnd(64, 'x'), keyId: undefined, tags: {}, version: 1 });
     };
-    const report = await runBootstrap({ project: 'race', region: 'us-east-1', artifact: p.artifact, skipInfra: true }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client });
+    const report = await runBootstrap(
+      { project: 'race', region: 'us-east-1', artifact: p.artifact, skipInfra: true },
+      { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client },
+    );
     assert.equal(report.ok, true, JSON.stringify(report.steps));
     assert.equal(statuses(report).secret, 'present');
     assert.equal(ssm.parameters.get('/synkti/race/cluster-secret')!.value, 'theirs-'.padEnd(64, 'x'));
@@ -419,21 +560,33 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
   it('--kms-key-id alias with --skip-infra: allowed, the secret is created with it and the report notes the workers need kms:Decrypt on it', async () => {
     const ssm = new FakeSsm();
     const lines: string[] = [];
-    const report = await runBootstrap({ project: 'kmsalias', region: 'us-east-1', skipInfra: true, kmsKeyId: 'alias/synkti' }, {
-      infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, progress: (line) => lines.push(line),
-    });
+    const report = await runBootstrap(
+      { project: 'kmsalias', region: 'us-east-1', skipInfra: true, kmsKeyId: 'alias/synkti' },
+      {
+        infra: fakeInfra(),
+        s3: s3Options,
+        ssmClient: ssm.client,
+        progress: (line) => lines.push(line),
+      },
+    );
     const secret = report.steps.find((s) => s.step === 'secret')!;
     assert.equal(secret.status, 'created', JSON.stringify(report.steps));
     assert.equal(ssm.parameters.get('/synkti/kmsalias/cluster-secret')!.keyId, 'alias/synkti');
     assert.match(secret.summary, /note: --skip-infra, so the workers' role needs kms:Decrypt on alias\/synkti/);
     assert.match(renderBootstrapReport(report), /kms:Decrypt on alias\/synkti/);
-    assert.ok(lines.some((l) => /^secret: note: .*kms:Decrypt on alias\/synkti/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^secret: note: .*kms:Decrypt on alias\/synkti/.test(l)),
+      lines.join('\n'),
+    );
   });
 
-  it('the infra config\'s serve.clusterSecretKmsKeyArn (no --kms-key-id) encrypts the new secret and stays in the stack config', async () => {
+  it("the infra config's serve.clusterSecretKmsKeyArn (no --kms-key-id) encrypts the new secret and stays in the stack config", async () => {
     const ssm = new FakeSsm();
     const infra = fakeInfra();
-    await runBootstrap({ project: 'kmsconf', region: 'us-east-1', infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN } } }, { infra, s3: s3Options, ssmClient: ssm.client });
+    await runBootstrap(
+      { project: 'kmsconf', region: 'us-east-1', infraConfig: { serve: { clusterSecretKmsKeyArn: KEY_ARN } } },
+      { infra, s3: s3Options, ssmClient: ssm.client },
+    );
     assert.equal(ssm.parameters.get('/synkti/kmsconf/cluster-secret')?.keyId, KEY_ARN);
     assert.equal(infra.ups[0]?.config.serve?.clusterSecretKmsKeyArn, KEY_ARN);
   });
@@ -441,7 +594,10 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
   it('an existing plaintext String parameter is refused, not used and not changed', async () => {
     const ssm = new FakeSsm();
     ssm.parameters.set('/synkti/plain/cluster-secret', { type: 'String', value: 'p'.repeat(40), keyId: undefined, tags: {}, version: 1 });
-    const report = await runBootstrap({ project: 'plain', region: 'us-east-1', skipInfra: true }, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client });
+    const report = await runBootstrap(
+      { project: 'plain', region: 'us-east-1', skipInfra: true },
+      { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client },
+    );
     const secret = report.steps.find((s) => s.step === 'secret')!;
     assert.equal(secret.status, 'failed');
     assert.equal(secret.error?.code, 'E_SECRET_NOT_SECURE');
@@ -453,11 +609,21 @@ describe('bootstrap: the cluster secret (stateful SSM Parameter Store mock)', ()
 /** An S3 client that records the name of every command it sends. */
 function recordingS3(): { client: S3Client; commands: string[] } {
   const commands: string[] = [];
-  const client = new S3Client({ endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  client.middlewareStack.add((next, context) => async (args) => {
-    commands.push(String(context.commandName));
-    return next(args);
-  }, { step: 'initialize', name: 'recordCommands' });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    credentials: s3.credentials,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
   return { client, commands };
 }
 
@@ -471,20 +637,52 @@ describe('bootstrap --dry-run: only reads', () => {
     const infra = fakeInfra();
     const s3rec = recordingS3();
     const started = performance.now();
-    const report = await runBootstrap({
-      project: 'dryfast', region: 'us-east-1', nodeTarball: p.node, modelDir: p.model, workers: 2, aws: { imageId: AMI }, dryRun: true,
-    }, {
-      infra, s3: { ...s3Options, client: s3rec.client }, ec2Client: ec2.client, ssmClient: ssm.client,
-      packArtifact: async () => assert.fail('a dry run packs nothing'),
-    });
+    const report = await runBootstrap(
+      {
+        project: 'dryfast',
+        region: 'us-east-1',
+        nodeTarball: p.node,
+        modelDir: p.model,
+        workers: 2,
+        aws: { imageId: AMI },
+        dryRun: true,
+      },
+      {
+        infra,
+        s3: { ...s3Options, client: s3rec.client },
+        ec2Client: ec2.client,
+        ssmClient: ssm.client,
+        packArtifact: async () => assert.fail('a dry run packs nothing'),
+      },
+    );
     const ms = performance.now() - started;
     t.diagnostic(`dry run took ${ms.toFixed(0)} ms`);
     assert.equal(report.ok, true, JSON.stringify(report.steps));
-    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'planned', buckets: 'planned', artifact: 'planned', model: 'planned', workers: 'planned' });
+    assert.deepEqual(statuses(report), {
+      infra: 'planned',
+      secret: 'planned',
+      buckets: 'planned',
+      artifact: 'planned',
+      model: 'planned',
+      workers: 'planned',
+    });
     const artifact = report.steps.find((s) => s.step === 'artifact')!;
-    assert.match(artifact.summary, /^would pack and upload the agent release \S+ to s3:\/\/dryfast-models\/artifacts\/synkti-agent-\S+\.tgz and the Node\.js tarball$/);
-    assert.deepEqual(s3rec.commands.filter((c) => !S3_READS.has(c)), [], `S3 calls: ${s3rec.commands.join(', ')}`);
-    assert.deepEqual(ec2.mock.calls().map((c) => c.args[0].constructor.name).filter((n) => n !== DescribeInstancesCommand.name), []);
+    assert.match(
+      artifact.summary,
+      /^would pack and upload the agent release \S+ to s3:\/\/dryfast-models\/artifacts\/synkti-agent-\S+\.tgz and the Node\.js tarball$/,
+    );
+    assert.deepEqual(
+      s3rec.commands.filter((c) => !S3_READS.has(c)),
+      [],
+      `S3 calls: ${s3rec.commands.join(', ')}`,
+    );
+    assert.deepEqual(
+      ec2.mock
+        .calls()
+        .map((c) => c.args[0].constructor.name)
+        .filter((n) => n !== DescribeInstancesCommand.name),
+      [],
+    );
     assert.deepEqual(ssm.writeCalls(), []);
     assert.equal(ssm.parameters.size, 0);
     assert.equal(infra.ups.length, 0);
@@ -496,7 +694,15 @@ describe('bootstrap --dry-run: only reads', () => {
     const p = await project('drychange');
     const ssm = new FakeSsm();
     const ec2 = new FakeEc2();
-    const options: BootstrapOptions = { project: 'drychange', region: 'us-east-1', artifact: p.artifact, nodeTarball: p.node, modelDir: p.model, workers: 1, aws: { imageId: AMI } };
+    const options: BootstrapOptions = {
+      project: 'drychange',
+      region: 'us-east-1',
+      artifact: p.artifact,
+      nodeTarball: p.node,
+      modelDir: p.model,
+      workers: 1,
+      aws: { imageId: AMI },
+    };
     const applied = await runBootstrap(options, { infra: fakeInfra(), s3: s3Options, ssmClient: ssm.client, ec2Client: ec2.client });
     assert.equal(applied.ok, true, JSON.stringify(applied.steps));
     await writeFile(join(p.model, 'config.json'), '{"hidden_size": 32}\n');
@@ -504,13 +710,33 @@ describe('bootstrap --dry-run: only reads', () => {
     const before = await keys('drychange-models');
     const s3rec = recordingS3();
 
-    const report = await runBootstrap({ ...options, dryRun: true }, { infra: fakeInfra(), s3: { ...s3Options, client: s3rec.client }, ssmClient: ssm.client, ec2Client: ec2.client });
+    const report = await runBootstrap(
+      { ...options, dryRun: true },
+      { infra: fakeInfra(), s3: { ...s3Options, client: s3rec.client }, ssmClient: ssm.client, ec2Client: ec2.client },
+    );
     assert.equal(report.ok, true, JSON.stringify(report.steps));
-    assert.deepEqual(statuses(report), { infra: 'planned', secret: 'present', buckets: 'present', artifact: 'present', model: 'planned', workers: 'present' });
-    assert.deepEqual(s3rec.commands.filter((c) => !S3_READS.has(c)), [], `S3 calls: ${s3rec.commands.join(', ')}`);
-    assert.deepEqual(ssm.writeCalls(), ['PutParameterCommand'], 'only the applied run\'s put');
+    assert.deepEqual(statuses(report), {
+      infra: 'planned',
+      secret: 'present',
+      buckets: 'present',
+      artifact: 'present',
+      model: 'planned',
+      workers: 'present',
+    });
+    assert.deepEqual(
+      s3rec.commands.filter((c) => !S3_READS.has(c)),
+      [],
+      `S3 calls: ${s3rec.commands.join(', ')}`,
+    );
+    assert.deepEqual(ssm.writeCalls(), ['PutParameterCommand'], "only the applied run's put");
     assert.equal(ssm.mock.calls().length, calls.ssm + 1, 'one GetParameter');
-    assert.deepEqual(ec2.mock.calls().slice(calls.ec2).map((c) => c.args[0].constructor.name), [DescribeInstancesCommand.name]);
+    assert.deepEqual(
+      ec2.mock
+        .calls()
+        .slice(calls.ec2)
+        .map((c) => c.args[0].constructor.name),
+      [DescribeInstancesCommand.name],
+    );
     assert.deepEqual(await keys('drychange-models'), before);
   });
 
@@ -525,11 +751,15 @@ describe('bootstrap --dry-run: only reads', () => {
       // A stand-in `pulumi` that only records that it was run.
       await writeFile(join(bin, 'pulumi'), `#!/bin/sh\necho "$@" >> '${marker}'\nexit 1\n`, { mode: 0o755 });
       const stack = `drypulumi-${process.pid}`;
-      const report = await runBootstrap({ project: 'drypulumi', region: 'us-east-1', stack, dryRun: true }, {
-        infra: createPulumiInfraRunner({ backendUrl: `file://${backend}`, env: { PATH: bin, HOME: home } }),
-        s3: s3Options, ssmClient: new FakeSsm().client,
-        packArtifact: async () => assert.fail('a dry run packs nothing'),
-      });
+      const report = await runBootstrap(
+        { project: 'drypulumi', region: 'us-east-1', stack, dryRun: true },
+        {
+          infra: createPulumiInfraRunner({ backendUrl: `file://${backend}`, env: { PATH: bin, HOME: home } }),
+          s3: s3Options,
+          ssmClient: new FakeSsm().client,
+          packArtifact: async () => assert.fail('a dry run packs nothing'),
+        },
+      );
       assert.equal(report.ok, true, JSON.stringify(report.steps));
       const infra = report.steps[0]!;
       assert.equal(infra.status, 'planned');

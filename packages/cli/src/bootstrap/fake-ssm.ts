@@ -7,8 +7,17 @@
  * devDependency).
  */
 import {
-  AccessDeniedException, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient,
-  type GetParameterCommandInput, type PutParameterCommandInput, type ServiceInputTypes, type ServiceOutputTypes, type SSMClientResolvedConfig,
+  AccessDeniedException,
+  GetParameterCommand,
+  ParameterAlreadyExists,
+  ParameterNotFound,
+  PutParameterCommand,
+  SSMClient,
+  type GetParameterCommandInput,
+  type PutParameterCommandInput,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+  type SSMClientResolvedConfig,
 } from '@aws-sdk/client-ssm';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 
@@ -41,7 +50,10 @@ export class FakeSsm {
 
   /** Calls that would change something (everything but GetParameter). */
   writeCalls(): string[] {
-    return this.mock.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name).filter((name) => name !== 'GetParameterCommand');
+    return this.mock
+      .calls()
+      .map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name)
+      .filter((name) => name !== 'GetParameterCommand');
   }
 
   private deny(action: string): void {
@@ -67,12 +79,18 @@ export class FakeSsm {
     const name = input.Name ?? '';
     const existing = this.parameters.get(name);
     if (existing !== undefined && !input.Overwrite) {
-      throw new ParameterAlreadyExists({ $metadata: { httpStatusCode: 400 }, message: 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.' });
+      throw new ParameterAlreadyExists({
+        $metadata: { httpStatusCode: 400 },
+        message: 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
+      });
     }
     const version = (existing?.version ?? 0) + 1;
     this.parameters.set(name, {
-      type: input.Type ?? 'String', value: input.Value ?? '', keyId: input.KeyId,
-      tags: Object.fromEntries((input.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])), version,
+      type: input.Type ?? 'String',
+      value: input.Value ?? '',
+      keyId: input.KeyId,
+      tags: Object.fromEntries((input.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+      version,
     });
     return { Version: version, Tier: 'Standard' as const };
   }

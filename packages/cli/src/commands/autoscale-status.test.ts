@@ -7,13 +7,45 @@ import { autoscaleLines, autoscalePools } from './autoscale-status.ts';
 
 function report(id: string, autoscale: AgentAutoscaleStatus[] | undefined): NodeReport {
   const status: AgentStatus = {
-    id, cluster: 'demo', role: 'worker', zone: 'local-a', state: 'ready', pid: 1, address: '127.0.0.1', ports: { agent: 1, router: 2, workload: 3 },
-    startedAt: 0, uptimeMs: 1000, load: 0, members: [], cloudListCalls: 0, ...(autoscale ? { autoscale } : {}),
+    id,
+    cluster: 'demo',
+    role: 'worker',
+    zone: 'local-a',
+    state: 'ready',
+    pid: 1,
+    address: '127.0.0.1',
+    ports: { agent: 1, router: 2, workload: 3 },
+    startedAt: 0,
+    uptimeMs: 1000,
+    load: 0,
+    members: [],
+    cloudListCalls: 0,
+    ...(autoscale ? { autoscale } : {}),
   };
-  return { record: { id, state: 'running', privateIp: '127.0.0.1', instanceType: 't', zone: 'local-a', lifecycle: 'spot', launchedAt: 0, tags: { SynktiRole: 'worker' } }, status };
+  return {
+    record: {
+      id,
+      state: 'running',
+      privateIp: '127.0.0.1',
+      instanceType: 't',
+      zone: 'local-a',
+      lifecycle: 'spot',
+      launchedAt: 0,
+      tags: { SynktiRole: 'worker' },
+    },
+    status,
+  };
 }
 
-const last = (epoch: number, desired: number) => ({ epoch, desired, at: 1_000_000, action: 'scale-out' as const, from: 1, by: 'i-a', reason: 'load 8 sustained over 2s asks for 4' });
+const last = (epoch: number, desired: number) => ({
+  epoch,
+  desired,
+  at: 1_000_000,
+  action: 'scale-out' as const,
+  from: 1,
+  by: 'i-a',
+  reason: 'load 8 sustained over 2s asks for 4',
+});
 
 test('status shows each autoscaled pool once: the latest action any node has seen, with current/desired/min/max and the decider', () => {
   const reports = [

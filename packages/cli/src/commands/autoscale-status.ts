@@ -16,7 +16,8 @@ export function autoscalePools(reports: readonly NodeReport[]): AgentAutoscaleSt
       const current = best.get(pool.pool);
       const epoch = pool.last?.epoch ?? -1;
       const currentEpoch = current?.pool.last?.epoch ?? -1;
-      if (!current || epoch > currentEpoch || (epoch === currentEpoch && fromDecider && !current.fromDecider)) best.set(pool.pool, { pool, fromDecider });
+      if (!current || epoch > currentEpoch || (epoch === currentEpoch && fromDecider && !current.fromDecider))
+        best.set(pool.pool, { pool, fromDecider });
     }
   }
   return [...best.values()].map((b) => b.pool).sort((a, b) => (a.pool < b.pool ? -1 : 1));
@@ -28,6 +29,9 @@ export function autoscaleLines(pools: readonly AgentAutoscaleStatus[], now = Dat
     const head = `autoscale ${pool.pool}: ${pool.current} live, desired ${pool.desired} (min ${pool.min}, max ${pool.max})${pool.decider ? `, decided by ${pool.decider}` : ''}`;
     const last = pool.last;
     if (!last) return [head, '  no scale action yet'];
-    return [head, `  last: ${last.action} ${last.from} → ${last.desired}, ${formatDuration(Math.max(0, now - last.at))} ago (${last.reason})`];
+    return [
+      head,
+      `  last: ${last.action} ${last.from} → ${last.desired}, ${formatDuration(Math.max(0, now - last.at))} ago (${last.reason})`,
+    ];
   });
 }

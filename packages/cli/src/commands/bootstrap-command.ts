@@ -7,7 +7,14 @@ import { createProgress } from '../output.ts';
 import { EXIT } from '../exit-codes.ts';
 import { repeatable } from '../option-parsers.ts';
 import {
-  checkBucketFlag, checkProjectName, createPulumiInfraRunner, defaultBucketNames, modelPrefix, runBootstrap, uploadModel, type ModelUploadProgress,
+  checkBucketFlag,
+  checkProjectName,
+  createPulumiInfraRunner,
+  defaultBucketNames,
+  modelPrefix,
+  runBootstrap,
+  uploadModel,
+  type ModelUploadProgress,
 } from '@synkti/infra/bootstrap';
 import { cliBootstrapDeps, type CliBootstrapDepsInput } from '../bootstrap/bootstrap-deps.ts';
 import { renderBootstrapReport, renderModelUploadReport } from '../bootstrap/bootstrap-output.ts';
@@ -102,35 +109,58 @@ Examples:
 
 /** Adds `synkti bootstrap` and `synkti model upload`. */
 export function registerBootstrapCommands(program: Command): void {
-  program.command('bootstrap')
+  program
+    .command('bootstrap')
     .description('first-time AWS setup in one idempotent command: infrastructure, buckets, agent artifact, model, workers')
     .requiredOption('--project <name>', 'project (cluster) name: SynktiCluster tag, bucket prefix, Pulumi stack')
-    .option('--region <region>', 'AWS region (default: the config\'s, else the SDK\'s default chain)')
+    .option('--region <region>', "AWS region (default: the config's, else the SDK's default chain)")
     .option('--skip-infra', 'do not run Pulumi: the infrastructure is managed elsewhere', false)
     .option('--stack <name>', 'Pulumi stack (default: the project name)')
     .option('--infra-config <file>', 'infra config JSON (default: ./synkti.infra.json, else a serve stack for the project)')
     .option('--backend <url>', 'Pulumi state backend (default: PULUMI_BACKEND_URL, else file://~/.synkti/pulumi)')
-    .option('--bucket <name>', 'models/artifacts bucket (default: the stack\'s, else <project>-models)')
-    .option('--checkpoints-bucket <name>', 'checkpoints bucket (default: the stack\'s, else <project>-checkpoints)')
+    .option('--bucket <name>', "models/artifacts bucket (default: the stack's, else <project>-models)")
+    .option('--checkpoints-bucket <name>', "checkpoints bucket (default: the stack's, else <project>-checkpoints)")
     .option('--artifact <file>', 'an agent release already packed by `synkti worker pack` (default: pack one now)')
-    .addOption(new Option('--version <version>', 'agent release version (default: this CLI\'s)').env('SYNKTI_AGENT_VERSION'))
+    .addOption(new Option('--version <version>', "agent release version (default: this CLI's)").env('SYNKTI_AGENT_VERSION'))
     .option('--node-tarball <file>', 'Node.js tarball from nodejs.org, uploaded to artifacts/ (needed to launch workers)')
     .addOption(new Option('--node-sha256 <hex>', 'SHA-256 of a Node.js tarball already in the bucket').env('SYNKTI_NODE_SHA256'))
     .addOption(new Option('--node-version <version>', 'Node.js 20 release').default(DEFAULT_NODE_VERSION).env('SYNKTI_NODE_VERSION'))
     .addOption(new Option('--arch <arch>', 'CPU architecture of the instances').choices(['x64', 'arm64']).default('x64'))
     .option('--model-dir <dir>', 'local model directory to upload (default: none)')
     .option('--model-prefix <prefix>', 'its key prefix (default: models/<directory name>/)')
-    .option('--workers <n>', 'workers wanted in the pool; only the missing ones are launched (default: the config\'s count, else 0)', workerCount)
+    .option(
+      '--workers <n>',
+      "workers wanted in the pool; only the missing ones are launched (default: the config's count, else 0)",
+      workerCount,
+    )
     .option('-r, --role <pool>', 'the pool (default: the only pool)')
     .addOption(new Option('--image-id <ami>', 'AMI the workers boot').env('SYNKTI_IMAGE_ID'))
-    .addOption(new Option('--subnet <id:zone>', 'subnet and zone, e.g. subnet-0abc:us-east-1a (repeatable)').argParser(repeatable).env('SYNKTI_SUBNETS'))
-    .addOption(new Option('--security-group <id>', 'security group (default: the stack\'s; repeatable)').argParser(repeatable).env('SYNKTI_SECURITY_GROUPS'))
-    .addOption(new Option('--instance-profile <name>', 'instance profile of the workers (default: the stack\'s)').env('SYNKTI_INSTANCE_PROFILE'))
+    .addOption(
+      new Option('--subnet <id:zone>', 'subnet and zone, e.g. subnet-0abc:us-east-1a (repeatable)')
+        .argParser(repeatable)
+        .env('SYNKTI_SUBNETS'),
+    )
+    .addOption(
+      new Option('--security-group <id>', "security group (default: the stack's; repeatable)")
+        .argParser(repeatable)
+        .env('SYNKTI_SECURITY_GROUPS'),
+    )
+    .addOption(
+      new Option('--instance-profile <name>', "instance profile of the workers (default: the stack's)").env('SYNKTI_INSTANCE_PROFILE'),
+    )
     .option('--on-demand-fallback', 'launch on-demand when no spot capacity is left')
-    .option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own)')
-    .option('--secret-parameter <name>', 'SSM SecureString with the cluster secret, created if missing (default: /synkti/<project>/cluster-secret)')
-    .option('--kms-key-id <key>', 'KMS key ARN encrypting a newly created secret; the stack lets the workers decrypt with it (an id or alias/<name> only with --skip-infra) (default: aws/ssm)')
-    .addOption(new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+    .option('--bucket-owner <account>', "account that must own the bucket (default: the instance's own)")
+    .option(
+      '--secret-parameter <name>',
+      'SSM SecureString with the cluster secret, created if missing (default: /synkti/<project>/cluster-secret)',
+    )
+    .option(
+      '--kms-key-id <key>',
+      'KMS key ARN encrypting a newly created secret; the stack lets the workers decrypt with it (an id or alias/<name> only with --skip-infra) (default: aws/ssm)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    )
     .option('--dry-run', 'change nothing: print what each step would do', false)
     .option('--json', 'print the per-step report as JSON', false)
     .addHelpText('after', BOOTSTRAP_HELP)
@@ -144,23 +174,47 @@ export function registerBootstrapCommands(program: Command): void {
       }
       const progress = createProgress(process.stderr, options.json);
       const hooks = bootstrapTestHooks.deps ?? {};
-      const report = await runBootstrap({
-        project, spec: loaded?.spec, specFromConfig: loaded !== undefined, region: options.region,
-        skipInfra: options.skipInfra, stack: options.stack, infraConfig,
-        bucket: options.bucket, checkpointsBucket: options.checkpointsBucket,
-        artifact: options.artifact, version: options.version,
-        nodeTarball: options.nodeTarball, nodeSha256: options.nodeSha256, nodeVersion: options.nodeVersion, arch: options.arch,
-        modelDir: options.modelDir, modelPrefix: options.modelPrefix,
-        workers: options.workers, role: options.role,
-        aws: { imageId: options.imageId, subnet: options.subnet, securityGroup: options.securityGroup, instanceProfile: options.instanceProfile, onDemandFallback: options.onDemandFallback },
-        bucketOwner: options.bucketOwner, secretParameter: options.secretParameter, kmsKeyId: options.kmsKeyId, logLevel: options.logLevel,
-        dryRun: options.dryRun,
-      }, cliBootstrapDeps({
-        infra: createPulumiInfraRunner({ backendUrl: options.backend }),
-        progress: (line) => progress.update(line),
-        modelProgress: (p) => progress.update(modelProgressLine(p)),
-        ...hooks,
-      }));
+      const report = await runBootstrap(
+        {
+          project,
+          spec: loaded?.spec,
+          specFromConfig: loaded !== undefined,
+          region: options.region,
+          skipInfra: options.skipInfra,
+          stack: options.stack,
+          infraConfig,
+          bucket: options.bucket,
+          checkpointsBucket: options.checkpointsBucket,
+          artifact: options.artifact,
+          version: options.version,
+          nodeTarball: options.nodeTarball,
+          nodeSha256: options.nodeSha256,
+          nodeVersion: options.nodeVersion,
+          arch: options.arch,
+          modelDir: options.modelDir,
+          modelPrefix: options.modelPrefix,
+          workers: options.workers,
+          role: options.role,
+          aws: {
+            imageId: options.imageId,
+            subnet: options.subnet,
+            securityGroup: options.securityGroup,
+            instanceProfile: options.instanceProfile,
+            onDemandFallback: options.onDemandFallback,
+          },
+          bucketOwner: options.bucketOwner,
+          secretParameter: options.secretParameter,
+          kmsKeyId: options.kmsKeyId,
+          logLevel: options.logLevel,
+          dryRun: options.dryRun,
+        },
+        cliBootstrapDeps({
+          infra: createPulumiInfraRunner({ backendUrl: options.backend }),
+          progress: (line) => progress.update(line),
+          modelProgress: (p) => progress.update(modelProgressLine(p)),
+          ...hooks,
+        }),
+      );
       progress.done();
       console.log(options.json ? JSON.stringify(report, null, 2) : renderBootstrapReport(report));
       if (!report.ok) {
@@ -169,19 +223,23 @@ export function registerBootstrapCommands(program: Command): void {
       }
     });
 
-  const model = program.command('model')
-    .description('model weights in the project\'s bucket: upload a local directory with checksums and a manifest');
+  const model = program
+    .command('model')
+    .description("model weights in the project's bucket: upload a local directory with checksums and a manifest");
 
-  model.command('upload')
+  model
+    .command('upload')
     .description('upload a model directory to s3://<bucket>/models/<name>/, skipping files already there, manifest last')
     .argument('<dir>', 'local directory holding the model files')
     .requiredOption('--project <name>', 'project (cluster) name')
-    .option('--bucket <name>', 'bucket (default: <project>-models; pass the stack\'s modelsBucketName if Pulumi made it)')
+    .option('--bucket <name>', "bucket (default: <project>-models; pass the stack's modelsBucketName if Pulumi made it)")
     .option('--prefix <prefix>', 'key prefix under models/ (default: models/<directory name>/)')
-    .option('--region <region>', 'AWS region (default: the SDK\'s default chain)')
+    .option('--region <region>', "AWS region (default: the SDK's default chain)")
     .option('--dry-run', 'upload nothing: say what would be uploaded', false)
     .option('--json', 'print the summary as JSON', false)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Each file goes up with its SHA-256 (object metadata synkti-sha256) unless the bucket's copy
 already has the same checksum; then <prefix>synkti-manifest.json lists every file, size and
 SHA-256. A model is complete only when its manifest is there: an interrupted upload leaves
@@ -190,22 +248,32 @@ command again to finish it. One PutObject per file: files over 5 GiB are refused
 Progress (files and bytes) goes to stderr.
 
 Example:
-  synkti model upload ./Qwen2.5-7B-Instruct --project my-prod --prefix models/qwen2.5-7b`)
-    .action(async (dir: string, options: { project: string; bucket?: string; prefix?: string; region?: string; dryRun: boolean; json: boolean }) => {
-      const project = checkProjectName(options.project);
-      const bucket = options.bucket === undefined ? defaultBucketNames(project).models : checkBucketFlag(options.bucket, '--bucket');
-      modelPrefix(options.prefix, basename(resolve(dir))); // a bad --prefix is refused before any client is made
-      const store = createS3ObjectStore({ region: options.region, ...bootstrapTestHooks.deps?.s3 });
-      const progress = createProgress(process.stderr);
-      try {
-        const report = await uploadModel({
-          store, bucket, dir, prefix: options.prefix, dryRun: options.dryRun,
-          onProgress: (p) => progress.update(modelProgressLine(p)),
-        });
-        progress.done(`model: ${report.files.length}/${report.files.length} files, ${mb(report.totalBytes)}`);
-        console.log(options.json ? JSON.stringify(report, null, 2) : renderModelUploadReport(report));
-      } finally {
-        store.client.destroy();
-      }
-    });
+  synkti model upload ./Qwen2.5-7B-Instruct --project my-prod --prefix models/qwen2.5-7b`,
+    )
+    .action(
+      async (
+        dir: string,
+        options: { project: string; bucket?: string; prefix?: string; region?: string; dryRun: boolean; json: boolean },
+      ) => {
+        const project = checkProjectName(options.project);
+        const bucket = options.bucket === undefined ? defaultBucketNames(project).models : checkBucketFlag(options.bucket, '--bucket');
+        modelPrefix(options.prefix, basename(resolve(dir))); // a bad --prefix is refused before any client is made
+        const store = createS3ObjectStore({ region: options.region, ...bootstrapTestHooks.deps?.s3 });
+        const progress = createProgress(process.stderr);
+        try {
+          const report = await uploadModel({
+            store,
+            bucket,
+            dir,
+            prefix: options.prefix,
+            dryRun: options.dryRun,
+            onProgress: (p) => progress.update(modelProgressLine(p)),
+          });
+          progress.done(`model: ${report.files.length}/${report.files.length} files, ${mb(report.totalBytes)}`);
+          console.log(options.json ? JSON.stringify(report, null, 2) : renderModelUploadReport(report));
+        } finally {
+          store.client.destroy();
+        }
+      },
+    );
 }

@@ -10,18 +10,20 @@ export function completionScript(shell: 'bash' | 'zsh'): string {
     '# synkti completion for bash: add to ~/.bashrc',
     '#   source <(synkti completion bash)',
     '_synkti_complete() {',
-    '  local IFS=$\'\\n\'',
+    "  local IFS=$'\\n'",
     '  COMPREPLY=($(synkti __complete -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))',
     '}',
     'complete -o default -F _synkti_complete synkti',
   ];
   if (shell === 'bash') return `${bash.join('\n')}\n`;
-  return [
-    '# synkti completion for zsh: add to ~/.zshrc',
-    '#   source <(synkti completion zsh)',
-    'autoload -U +X bashcompinit && bashcompinit',
-    ...bash.slice(2),
-  ].join('\n') + '\n';
+  return (
+    [
+      '# synkti completion for zsh: add to ~/.zshrc',
+      '#   source <(synkti completion zsh)',
+      'autoload -U +X bashcompinit && bashcompinit',
+      ...bash.slice(2),
+    ].join('\n') + '\n'
+  );
 }
 
 /** Candidates for the last word of `words` (the words after `synkti`), one per line. */

@@ -47,7 +47,12 @@ export async function deploy(spec: ClusterSpec, configFile: string, options: Dep
   try {
     for (const pool of pools) {
       const result = await runRollout(fleet, {
-        pool, count: options.count, readyTimeoutMs: options.readyTimeoutMs, pollMs: options.pollMs, onProgress: options.onProgress, signal: options.signal,
+        pool,
+        count: options.count,
+        readyTimeoutMs: options.readyTimeoutMs,
+        pollMs: options.pollMs,
+        onProgress: options.onProgress,
+        signal: options.signal,
       });
       results.push(result);
       if (result.outcome === 'rolled-back') break;
@@ -62,24 +67,44 @@ export function describeDeploy(result: DeployResult): string {
   const lines: string[] = [];
   for (const pool of result.pools) {
     const gens = [...new Set(Object.values(pool.after))];
-    lines.push(`${result.cluster}/${pool.pool}: ${pool.outcome} (generation ${pool.generation}) in ${Math.round(pool.tookMs / 100) / 10} s`);
+    lines.push(
+      `${result.cluster}/${pool.pool}: ${pool.outcome} (generation ${pool.generation}) in ${Math.round(pool.tookMs / 100) / 10} s`,
+    );
     if (pool.surged.length) lines.push(`  surged:   ${pool.surged.join(', ')}`);
     if (pool.drained.length) lines.push(`  drained:  ${pool.drained.join(', ')}`);
     if (pool.removed.length) lines.push(`  removed:  ${pool.removed.join(', ')} (never served)`);
-    if (pool.rollback) lines.push(`  rollback: back to ${pool.rollback.generation}: surged ${pool.rollback.surged.join(', ') || '-'}, drained ${pool.rollback.drained.join(', ') || '-'} (${pool.rollback.outcome})`);
+    if (pool.rollback)
+      lines.push(
+        `  rollback: back to ${pool.rollback.generation}: surged ${pool.rollback.surged.join(', ') || '-'}, drained ${pool.rollback.drained.join(', ') || '-'} (${pool.rollback.outcome})`,
+      );
     lines.push(`  serving:  ${Object.keys(pool.after).length} node(s) on ${gens.join(', ') || '-'}`);
   }
   return lines.join('\n');
 }
 
 export function registerDeployCommand(program: Command): void {
-  addLaunchOptions(program.command('deploy')
-    .description('roll the running fleet to the config\'s workload/model: surge a new node, wait until it serves, drain an old one, repeat; rolls back a generation that never serves')
-    .option('--pool <pool>', 'only this pool (default: every pool, one after the other)')
-    .option('--ready-timeout <duration>', 'how long a new node may take to serve before the rollout stops and rolls back (default: the workload\'s startupTimeout + 60s)', durationOption({ positive: true }))
-    .option('--count <n>', 'nodes the pool serves with during the rollout (default: the pool\'s count in the config; with autoscale, its size at the start)', wholeNumberOption(1, 1000))
-    .option('--json', 'print the result as JSON (progress lines stay on stderr)', false))
-    .addHelpText('after', `
+  addLaunchOptions(
+    program
+      .command('deploy')
+      .description(
+        "roll the running fleet to the config's workload/model: surge a new node, wait until it serves, drain an old one, repeat; rolls back a generation that never serves",
+      )
+      .option('--pool <pool>', 'only this pool (default: every pool, one after the other)')
+      .option(
+        '--ready-timeout <duration>',
+        "how long a new node may take to serve before the rollout stops and rolls back (default: the workload's startupTimeout + 60s)",
+        durationOption({ positive: true }),
+      )
+      .option(
+        '--count <n>',
+        "nodes the pool serves with during the rollout (default: the pool's count in the config; with autoscale, its size at the start)",
+        wholeNumberOption(1, 1000),
+      )
+      .option('--json', 'print the result as JSON (progress lines stay on stderr)', false),
+  )
+    .addHelpText(
+      'after',
+      `
 Each node runs a config generation: a hash of the workload and model it boots with
 (\`synkti status\` shows it). Deploy moves a pool to the generation of the config file:
   1. every live node is told the pool's desired config, so a node lost meanwhile is
@@ -97,17 +122,24 @@ fleet runs (it is also how to resume after Ctrl-C).
 On aws, new nodes take the launch flags of \`synkti worker launch\` (above) or their
 SYNKTI_* variables, and the agents must be reachable from here (status, readiness).
 Exit codes: 0 rolled out (or nothing to do), 2 bad pool or flag, 3 rolled back (the new
-generation did not serve in time), 1 anything else.`)
-    .action(async (options: LaunchOptionValues & { pool?: string; readyTimeout?: number; count?: number; json: boolean }, command: Command) => {
-      const { config } = command.optsWithGlobals<{ config?: string }>();
-      const { spec, file } = await loadClusterConfig({ file: config, cwd: process.cwd() });
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      const result = await deploy(spec, file, {
-        pool: options.pool, readyTimeoutMs: options.readyTimeout, count: options.count, launch: options,
-        onProgress: (line) => process.stderr.write(`${line}\n`), signal: controller.signal,
-      });
-      console.log(options.json ? JSON.stringify(result, null, 2) : describeDeploy(result));
-      if (result.rolledBack) process.exitCode = EXIT.timeout;
-    });
+generation did not serve in time), 1 anything else.`,
+    )
+    .action(
+      async (options: LaunchOptionValues & { pool?: string; readyTimeout?: number; count?: number; json: boolean }, command: Command) => {
+        const { config } = command.optsWithGlobals<{ config?: string }>();
+        const { spec, file } = await loadClusterConfig({ file: config, cwd: process.cwd() });
+        const controller = new AbortController();
+        process.once('SIGINT', () => controller.abort());
+        const result = await deploy(spec, file, {
+          pool: options.pool,
+          readyTimeoutMs: options.readyTimeout,
+          count: options.count,
+          launch: options,
+          onProgress: (line) => process.stderr.write(`${line}\n`),
+          signal: controller.signal,
+        });
+        console.log(options.json ? JSON.stringify(result, null, 2) : describeDeploy(result));
+        if (result.rolledBack) process.exitCode = EXIT.timeout;
+      },
+    );
 }

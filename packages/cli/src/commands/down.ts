@@ -64,11 +64,15 @@ function checkBucketFlags(spec: ClusterSpec, buckets: BucketEntry[] | undefined,
     const bucket = buckets.find((b) => b.name === name);
     if (!bucket) {
       throw new SynktiError('E_USAGE', `--delete-protected-buckets ${name}: cluster ${spec.name} has no bucket named ${name}`, {
-        hint: buckets.length ? `its buckets: ${buckets.map((b) => `${b.name}${b.protected ? ' (protected)' : ''}`).join(', ')}` : 'it has no buckets',
+        hint: buckets.length
+          ? `its buckets: ${buckets.map((b) => `${b.name}${b.protected ? ' (protected)' : ''}`).join(', ')}`
+          : 'it has no buckets',
       });
     }
     if (!bucket.protected) {
-      throw new SynktiError('E_USAGE', `--delete-protected-buckets ${name}: bucket ${name} is not protected`, { hint: '--delete-buckets alone deletes it' });
+      throw new SynktiError('E_USAGE', `--delete-protected-buckets ${name}: bucket ${name} is not protected`, {
+        hint: '--delete-buckets alone deletes it',
+      });
     }
   }
 }
@@ -84,10 +88,15 @@ async function endStrayLocalProcesses(cloud: LocalCloud): Promise<void> {
   const stateDir = resolve(cloud.instances.stateDir);
   const strays = localCloudProcesses(stateDir, { exceptInstances: live });
   for (const pid of strays) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   const deadline = Date.now() + 5000;
-  while (localCloudProcesses(stateDir, { exceptInstances: live }).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  while (localCloudProcesses(stateDir, { exceptInstances: live }).length > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 25));
 }
 
 /**
@@ -116,8 +125,14 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
       remaining = ids;
       const pollMs = fleet.kind === 'local' ? 200 : 2000;
       // A line per node as it goes (stopping, then terminated): the count is never ahead of what happened.
-      const observe = (): void => progress.observe(ids.map((id) => ({ id, state: remaining.includes(id) ? (options.force ? 'killed, stopping' : 'draining, stopping') : 'terminated' })),
-        `stopping ${spec.name}: ${ids.length - remaining.length}/${ids.length} terminated (${formatDuration(Date.now() - started)})`);
+      const observe = (): void =>
+        progress.observe(
+          ids.map((id) => ({
+            id,
+            state: remaining.includes(id) ? (options.force ? 'killed, stopping' : 'draining, stopping') : 'terminated',
+          })),
+          `stopping ${spec.name}: ${ids.length - remaining.length}/${ids.length} terminated (${formatDuration(Date.now() - started)})`,
+        );
       observe();
       while (remaining.length > 0 && Date.now() - started < options.timeoutMs) {
         const page = await listAllInstances(fleet.instances, { ids, states: LIVE_STATES });
@@ -128,16 +143,20 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
       }
       if (remaining.length === 0 && fleet.local) await endStrayLocalProcesses(fleet.local.cloud);
       const leftTagged = fleet.kind === 'local' ? await fleet.list({ all: true }) : [];
-      progress.done(remaining.length === 0
-        ? `${spec.name}: ${ids.length} instance${ids.length === 1 ? '' : 's'} terminated in ${formatDuration(Date.now() - started)}${leftTagged.length ? `, ${leftTagged.length} still tagged` : ''}`
-        : `${spec.name}: ${remaining.length} instance(s) still stopping after ${formatDuration(options.timeoutMs)}: ${remaining.join(', ')} (retry with --force)`);
+      progress.done(
+        remaining.length === 0
+          ? `${spec.name}: ${ids.length} instance${ids.length === 1 ? '' : 's'} terminated in ${formatDuration(Date.now() - started)}${leftTagged.length ? `, ${leftTagged.length} still tagged` : ''}`
+          : `${spec.name}: ${remaining.length} instance(s) still stopping after ${formatDuration(options.timeoutMs)}: ${remaining.join(', ')} (retry with --force)`,
+      );
     }
 
     const buckets: DownBuckets = { deleted: [], kept: [], refusedProtected: [] };
     if (store && bucketsBefore && bucketsBefore.length > 0) {
       if (!options.deleteBuckets) {
         buckets.kept = bucketsBefore.map((b) => b.name);
-        progress.done(`${spec.name}: kept ${buckets.kept.length} bucket${buckets.kept.length === 1 ? '' : 's'} (${buckets.kept.join(', ')}); \`synkti down --delete-buckets\` deletes the unprotected ones`);
+        progress.done(
+          `${spec.name}: kept ${buckets.kept.length} bucket${buckets.kept.length === 1 ? '' : 's'} (${buckets.kept.join(', ')}); \`synkti down --delete-buckets\` deletes the unprotected ones`,
+        );
       } else if (remaining.length > 0) {
         // Nodes still running may be writing checkpoints: never pull a bucket from under them.
         buckets.kept = bucketsBefore.map((b) => b.name);
@@ -152,7 +171,8 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
           await deleteClusterBucket(store, bucket, confirmed.has(bucket.name));
           buckets.deleted.push(bucket.name);
         }
-        if (buckets.deleted.length) progress.done(`${spec.name}: deleted bucket${buckets.deleted.length === 1 ? '' : 's'} ${buckets.deleted.join(', ')}`);
+        if (buckets.deleted.length)
+          progress.done(`${spec.name}: deleted bucket${buckets.deleted.length === 1 ? '' : 's'} ${buckets.deleted.join(', ')}`);
       }
     }
     return { terminated: ids.filter((id) => !remaining.includes(id)), remaining, buckets };
@@ -163,6 +183,8 @@ export async function down(spec: ClusterSpec, configFile: string, options: DownO
 
 /** The refusal message for protected buckets, naming each and how to delete it. */
 export function describeRefusedBuckets(cluster: string, names: string[]): string {
-  return `synkti: ${cluster}: refused to delete protected bucket${names.length === 1 ? '' : 's'} ${names.join(', ')} (kept: ${names.length === 1 ? 'it holds' : 'they hold'} data that outlives the fleet, such as models)\n`
-    + `  hint: to delete ${names.length === 1 ? 'it' : 'them'} too, name each one again: ${protectedBucketHint(names)}`;
+  return (
+    `synkti: ${cluster}: refused to delete protected bucket${names.length === 1 ? '' : 's'} ${names.join(', ')} (kept: ${names.length === 1 ? 'it holds' : 'they hold'} data that outlives the fleet, such as models)\n` +
+    `  hint: to delete ${names.length === 1 ? 'it' : 'them'} too, name each one again: ${protectedBucketHint(names)}`
+  );
 }

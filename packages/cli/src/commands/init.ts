@@ -18,7 +18,11 @@ export function init(options: InitOptions): string {
   if (existsSync(file) && !options.force) {
     throw new SynktiError('E_EXISTS', `${file} already exists`, { hint: 'pass --force to overwrite it' });
   }
-  const fallback = basename(options.cwd).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
+  const fallback = basename(options.cwd)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '');
   const name = options.name ?? (/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(fallback) ? fallback : 'my-fleet');
   writeFileSync(file, initTemplate({ name }));
   return file;

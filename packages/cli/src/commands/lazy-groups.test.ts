@@ -18,7 +18,9 @@ test('the lazy command table matches what each group module really registers', a
 test('every group registered by groups.ts is in the lazy table (so `synkti --help` lists it)', () => {
   const core = new Set(addCoreCommands(baseProgram()).commands.map((c) => c.name()));
   const lazy = new Set(LAZY_GROUPS.flatMap((g) => Object.keys(g.commands)));
-  const full = buildProgram().commands.map((c) => c.name()).filter((name) => !core.has(name));
+  const full = buildProgram()
+    .commands.map((c) => c.name())
+    .filter((name) => !core.has(name));
   assert.deepEqual(full.sort(), [...lazy].sort());
 });
 

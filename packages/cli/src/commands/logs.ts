@@ -20,7 +20,11 @@ export interface LogsOptions {
  * Turns text chunks into JSON lines, holding back a partial last line until its end
  * arrives (a followed log is read while it is being written).
  */
-export function jsonLineWriter(node: string, source: 'agent' | 'workload', write: (text: string) => void): { push(text: string): void; flush(): void } {
+export function jsonLineWriter(
+  node: string,
+  source: 'agent' | 'workload',
+  write: (text: string) => void,
+): { push(text: string): void; flush(): void } {
   let pending = '';
   const emit = (line: string): void => {
     let entry: unknown = null;
@@ -54,11 +58,21 @@ async function readRange(file: string, start: number, end: number): Promise<stri
 }
 
 /** `synkti logs <id>`: an instance's console log (agent and workload output); `-f` follows it. */
-export async function logs(spec: ClusterSpec, configFile: string, id: string, options: LogsOptions, writeText: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+export async function logs(
+  spec: ClusterSpec,
+  configFile: string,
+  id: string,
+  options: LogsOptions,
+  writeText: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<void> {
   if (spec.provider === 'aws') {
-    throw new SynktiError('E_PROVIDER', `synkti logs reads local nodes' logs; on ${spec.name}'s EC2 workers the agent logs to the journal`, {
-      hint: `open a shell with \`synkti ssh ${id}\`, then \`journalctl -u synkti -f\` (workload: /var/log/synkti/workload.log)`,
-    });
+    throw new SynktiError(
+      'E_PROVIDER',
+      `synkti logs reads local nodes' logs; on ${spec.name}'s EC2 workers the agent logs to the journal`,
+      {
+        hint: `open a shell with \`synkti ssh ${id}\`, then \`journalctl -u synkti -f\` (workload: /var/log/synkti/workload.log)`,
+      },
+    );
   }
   const fleet = openLocalFleet(spec, configFile);
   let file: string;
@@ -67,16 +81,23 @@ export async function logs(spec: ClusterSpec, configFile: string, id: string, op
     const all = await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
     const matches = all.filter((r) => r.id === id || r.id.startsWith(id));
     if (matches.length === 0) {
-      throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, { hint: knownNodesHint(all.filter((r) => r.state !== 'terminated').map((r) => r.id)) });
+      throw new SynktiError('E_NOT_FOUND', `no instance ${id} in cluster ${spec.name}`, {
+        hint: knownNodesHint(all.filter((r) => r.state !== 'terminated').map((r) => r.id)),
+      });
     }
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
     instance = matches[0]!.id;
-    file = options.workload ? join(fleet.cloud.instances.instanceDir(instance), 'workload.log') : fleet.cloud.instances.consoleLogPath(instance);
+    file = options.workload
+      ? join(fleet.cloud.instances.instanceDir(instance), 'workload.log')
+      : fleet.cloud.instances.consoleLogPath(instance);
   } finally {
     fleet.close();
   }
   // The node exists (not a usage error): its log is just not written yet.
-  if (!existsSync(file)) throw new SynktiError('E_NO_LOG', `instance ${instance} has no log yet (${file})`, { hint: 'a node writes its log once it boots: try again in a few seconds' });
+  if (!existsSync(file))
+    throw new SynktiError('E_NO_LOG', `instance ${instance} has no log yet (${file})`, {
+      hint: 'a node writes its log once it boots: try again in a few seconds',
+    });
   const lineWriter = options.json ? jsonLineWriter(instance, options.workload ? 'workload' : 'agent', writeText) : undefined;
   const write = lineWriter ? (text: string) => lineWriter.push(text) : writeText;
   let position = statSync(file).size;

@@ -7,12 +7,20 @@ import { openLocalFleet } from '../local-fleet.ts';
  * instance's metadata shows the notice (IMDSv2 `spot/instance-action`) at once, and the
  * instance is SIGKILLed when its time comes, as EC2 would.
  */
-export async function preempt(spec: ClusterSpec, configFile: string, id: string, options: { inMs: number; rebalance: boolean }): Promise<{ id: string; notice?: InterruptionNotice; rebalanceAt?: number }> {
+export async function preempt(
+  spec: ClusterSpec,
+  configFile: string,
+  id: string,
+  options: { inMs: number; rebalance: boolean },
+): Promise<{ id: string; notice?: InterruptionNotice; rebalanceAt?: number }> {
   const fleet = openLocalFleet(spec, configFile);
   try {
     const running = await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running'] });
     const matches = running.filter((r) => r.id === id || r.id.startsWith(id));
-    if (matches.length === 0) throw new SynktiError('E_NOT_FOUND', `no running instance ${id} in cluster ${spec.name}`, { hint: knownNodesHint(running.map((r) => r.id)) });
+    if (matches.length === 0)
+      throw new SynktiError('E_NOT_FOUND', `no running instance ${id} in cluster ${spec.name}`, {
+        hint: knownNodesHint(running.map((r) => r.id)),
+      });
     if (matches.length > 1) throw new SynktiError('E_USAGE', `${id} matches ${matches.length} instances`, { hint: 'give more of the id' });
     const target = matches[0]!.id;
     if (options.rebalance) {
@@ -34,6 +42,7 @@ export function knownNodesHint(ids: string[]): string {
 }
 
 export function describePreempt(result: Awaited<ReturnType<typeof preempt>>): string {
-  if (result.notice) return `${result.id}: spot interruption notice raised; reclaimed in ${formatDuration(result.notice.time - Date.now())} (at ${new Date(result.notice.time).toISOString()})`;
+  if (result.notice)
+    return `${result.id}: spot interruption notice raised; reclaimed in ${formatDuration(result.notice.time - Date.now())} (at ${new Date(result.notice.time).toISOString()})`;
   return `${result.id}: rebalance recommendation raised`;
 }

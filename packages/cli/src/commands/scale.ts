@@ -62,12 +62,21 @@ export function parseNodeCount(text: string | number, provider: 'local' | 'aws')
   const n = typeof text === 'number' ? text : /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
   const max = MAX_SCALE[provider];
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new SynktiError('E_USAGE', `node count must be a whole number of 0 or more, not ${JSON.stringify(String(text))}`, { hint: 'e.g. synkti scale worker 3 (0 stops the pool)' });
+    throw new SynktiError('E_USAGE', `node count must be a whole number of 0 or more, not ${JSON.stringify(String(text))}`, {
+      hint: 'e.g. synkti scale worker 3 (0 stops the pool)',
+    });
   }
   if (n > max) {
-    throw new SynktiError('E_USAGE', `${n} nodes is more than the ${max} ${provider === 'aws' ? 'an' : 'a'} ${provider} pool may be scaled to at once`, {
-      hint: provider === 'local' ? 'local nodes are processes on this machine: use provider aws for a large fleet' : `scale in steps of at most ${max}, or split the fleet into several pools`,
-    });
+    throw new SynktiError(
+      'E_USAGE',
+      `${n} nodes is more than the ${max} ${provider === 'aws' ? 'an' : 'a'} ${provider} pool may be scaled to at once`,
+      {
+        hint:
+          provider === 'local'
+            ? 'local nodes are processes on this machine: use provider aws for a large fleet'
+            : `scale in steps of at most ${max}, or split the fleet into several pools`,
+      },
+    );
   }
   return n;
 }
@@ -76,7 +85,9 @@ export function parseNodeCount(text: string | number, provider: 'local' | 'aws')
 export function checkPool(spec: ClusterSpec, pool: string): string {
   if (spec.pools[pool]) return pool;
   const known = Object.keys(spec.pools);
-  throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(pool)} in cluster ${spec.name}`, { hint: `pools: ${known.join(', ')} (from synkti.config.ts)` });
+  throw new SynktiError('E_USAGE', `no pool named ${JSON.stringify(pool)} in cluster ${spec.name}`, {
+    hint: `pools: ${known.join(', ')} (from synkti.config.ts)`,
+  });
 }
 
 /**
@@ -86,11 +97,13 @@ export function checkPool(spec: ClusterSpec, pool: string): string {
  */
 export function scaleInOrder(reports: NodeReport[]): NodeReport[] {
   const serving = (r: NodeReport): number => (r.status?.state === 'ready' && r.record.state === 'running' ? 1 : 0);
-  return [...reports].sort((a, b) =>
-    serving(a) - serving(b)
-    || (a.status?.load ?? 0) - (b.status?.load ?? 0)
-    || b.record.launchedAt - a.record.launchedAt
-    || a.record.id.localeCompare(b.record.id));
+  return [...reports].sort(
+    (a, b) =>
+      serving(a) - serving(b) ||
+      (a.status?.load ?? 0) - (b.status?.load ?? 0) ||
+      b.record.launchedAt - a.record.launchedAt ||
+      a.record.id.localeCompare(b.record.id),
+  );
 }
 
 function plural(n: number, word: string): string {
@@ -121,12 +134,21 @@ function settled(reports: NodeReport[], to: number, removed: Set<string>, stillL
   if (stillListed.some((r) => removed.has(r.id))) return false;
   if (reports.length !== to) return false;
   const ids = reports.map((r) => r.record.id);
-  return reports.every((r) => r.status?.state === 'ready'
-    && ids.every((id) => r.status!.members.some((m) => m.id === id))
-    && !r.status.members.some((m) => removed.has(m.id)));
+  return reports.every(
+    (r) =>
+      r.status?.state === 'ready' &&
+      ids.every((id) => r.status!.members.some((m) => m.id === id)) &&
+      !r.status.members.some((m) => removed.has(m.id)),
+  );
 }
 
-export async function scale(spec: ClusterSpec, configFile: string, pool: string, count: number | string, options: ScaleOptions = {}): Promise<ScaleResult> {
+export async function scale(
+  spec: ClusterSpec,
+  configFile: string,
+  pool: string,
+  count: number | string,
+  options: ScaleOptions = {},
+): Promise<ScaleResult> {
   checkPool(spec, pool);
   const to = parseNodeCount(count, spec.provider);
   const env = options.env ?? process.env;
@@ -141,19 +163,40 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
     let terminated: string[] = [];
     if (to > from) {
       const records = await launchWorkers(fleet.instances, spec, {
-        count: to - from, role: pool, userData: await launchUserData(fleet),
-        onLaunched: (record, i, n) => progress.observe([{ id: record.id, state: 'launching' }], `${pool}: launched ${i + 1}/${n} (${from} → ${to})`),
+        count: to - from,
+        role: pool,
+        userData: await launchUserData(fleet),
+        onLaunched: (record, i, n) =>
+          progress.observe([{ id: record.id, state: 'launching' }], `${pool}: launched ${i + 1}/${n} (${from} → ${to})`),
       });
       launched = records.map((r) => r.id);
     } else if (to < from) {
-      terminated = scaleInOrder(before).slice(0, from - to).map((r) => r.record.id);
-      progress.observe(terminated.map((id) => ({ id, state: 'draining' })), `${pool}: draining ${plural(terminated.length, 'node')}`);
+      terminated = scaleInOrder(before)
+        .slice(0, from - to)
+        .map((r) => r.record.id);
+      progress.observe(
+        terminated.map((id) => ({ id, state: 'draining' })),
+        `${pool}: draining ${plural(terminated.length, 'node')}`,
+      );
       await fleet.instances.terminate(terminated);
     }
     const wait = options.wait !== false && fleet.kind === 'local';
     if (!wait) {
-      progress.done(`${spec.name}/${pool}: ${from} → ${to}${launched.length ? `, launched ${launched.join(', ')}` : ''}${terminated.length ? `, terminating ${terminated.join(', ')}` : ''}`);
-      return { cluster: spec.name, pool, provider: fleet.kind, from, to, launched, terminated, ready: undefined, waitedMs: 0, nodes: await poolReports(fleet, pool) };
+      progress.done(
+        `${spec.name}/${pool}: ${from} → ${to}${launched.length ? `, launched ${launched.join(', ')}` : ''}${terminated.length ? `, terminating ${terminated.join(', ')}` : ''}`,
+      );
+      return {
+        cluster: spec.name,
+        pool,
+        provider: fleet.kind,
+        from,
+        to,
+        launched,
+        terminated,
+        ready: undefined,
+        waitedMs: 0,
+        nodes: await poolReports(fleet, pool),
+      };
     }
     const timeoutMs = options.timeoutMs ?? 60_000;
     const removed = new Set(terminated);
@@ -161,22 +204,30 @@ export async function scale(spec: ClusterSpec, configFile: string, pool: string,
     let ready = false;
     while (true) {
       const listed = await fleet.list({ role: pool });
-      nodes = await probeNodes(fleet, listed.filter((r) => r.state !== 'shutting-down'));
+      nodes = await probeNodes(
+        fleet,
+        listed.filter((r) => r.state !== 'shutting-down'),
+      );
       ready = settled(nodes, to, removed, listed);
       const readyCount = nodes.filter((r) => r.status?.state === 'ready').length;
       const leaving = listed.filter((r) => removed.has(r.id)).length;
-      progress.observe([
-        ...nodes.map((r) => ({ id: r.record.id, state: progressState(r) })),
-        ...listed.filter((r) => r.state === 'shutting-down').map((r) => ({ id: r.id, state: 'stopping' })),
-        ...terminated.filter((id) => !listed.some((r) => r.id === id)).map((id) => ({ id, state: 'terminated' })),
-      ], `${pool}: ${readyCount}/${to} ready${leaving ? `, ${leaving} draining` : ''} (${formatDuration(Date.now() - started)})`);
+      progress.observe(
+        [
+          ...nodes.map((r) => ({ id: r.record.id, state: progressState(r) })),
+          ...listed.filter((r) => r.state === 'shutting-down').map((r) => ({ id: r.id, state: 'stopping' })),
+          ...terminated.filter((id) => !listed.some((r) => r.id === id)).map((id) => ({ id, state: 'terminated' })),
+        ],
+        `${pool}: ${readyCount}/${to} ready${leaving ? `, ${leaving} draining` : ''} (${formatDuration(Date.now() - started)})`,
+      );
       if (ready || Date.now() - started >= timeoutMs) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const waitedMs = Date.now() - started;
-    progress.done(ready
-      ? `${spec.name}/${pool}: ${from} → ${to}, ${plural(to, 'node')} ready in ${formatDuration(waitedMs)}`
-      : `${spec.name}/${pool}: not settled at ${to} after ${formatDuration(timeoutMs)} (see \`synkti status\`)`);
+    progress.done(
+      ready
+        ? `${spec.name}/${pool}: ${from} → ${to}, ${plural(to, 'node')} ready in ${formatDuration(waitedMs)}`
+        : `${spec.name}/${pool}: not settled at ${to} after ${formatDuration(timeoutMs)} (see \`synkti status\`)`,
+    );
     return { cluster: spec.name, pool, provider: fleet.kind, from, to, launched, terminated, ready, waitedMs, nodes };
   } finally {
     fleet.close();
@@ -193,8 +244,12 @@ export function describeScale(result: ScaleResult): string {
   if (result.launched.length) lines.push(`  launched:    ${result.launched.join(', ')}`);
   // On aws the command returns at once: the removed nodes are still draining, the new ones booting.
   const waited = result.ready !== undefined;
-  if (result.terminated.length) lines.push(`  terminated:  ${result.terminated.join(', ')} ${waited ? '(drained, then left)' : '(each agent drains and leaves as its instance shuts down)'}`);
-  if (!waited && result.launched.length && result.provider === 'aws') lines.push('  new agents are ready once booted and their model is fetched: watch `synkti status`');
+  if (result.terminated.length)
+    lines.push(
+      `  terminated:  ${result.terminated.join(', ')} ${waited ? '(drained, then left)' : '(each agent drains and leaves as its instance shuts down)'}`,
+    );
+  if (!waited && result.launched.length && result.provider === 'aws')
+    lines.push('  new agents are ready once booted and their model is fetched: watch `synkti status`');
   // A node whose agent did not answer shows the cloud's view, marked as such (as `synkti status` does on aws).
   const stateOf = (r: NodeReport) => r.status?.state ?? (result.provider === 'aws' ? `ec2:${r.record.state}` : r.record.state);
   for (const node of result.nodes) lines.push(`  ${node.record.id}  ${roleOf(node)}  ${stateOf(node)}`);

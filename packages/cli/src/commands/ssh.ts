@@ -15,7 +15,8 @@ import type { InstanceRecord } from '@synkti/cloud';
 import { openFleet } from '../fleet/fleet-access.ts';
 
 export const AWS_CLI_INSTALL_URL = 'https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html';
-export const SSM_PLUGIN_INSTALL_URL = 'https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html';
+export const SSM_PLUGIN_INSTALL_URL =
+  'https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html';
 
 /**
  * The one live instance `wanted` names: an exact id, a unique id prefix, an exact
@@ -25,17 +26,29 @@ export function resolveNode(records: InstanceRecord[], wanted: string, cluster: 
   const want = wanted.trim();
   if (want === '') throw new SynktiError('E_USAGE', 'no node given', { hint: 'pass an instance id (see `synkti status`)' });
   const exact = records.filter((r) => r.id === want || (r.privateIp !== '' && r.privateIp === want));
-  const candidates = exact.length > 0 ? exact
-    : records.filter((r) => r.tags.Name === want).length > 0 ? records.filter((r) => r.tags.Name === want)
-      : records.filter((r) => r.id.startsWith(want));
+  const candidates =
+    exact.length > 0
+      ? exact
+      : records.filter((r) => r.tags.Name === want).length > 0
+        ? records.filter((r) => r.tags.Name === want)
+        : records.filter((r) => r.id.startsWith(want));
   if (candidates.length === 1) return candidates[0]!;
   if (candidates.length === 0) {
-    const known = records.slice(0, 10).map((r) => r.id).join(', ');
+    const known = records
+      .slice(0, 10)
+      .map((r) => r.id)
+      .join(', ');
     throw new SynktiError('E_NOT_FOUND', `no live node ${JSON.stringify(want)} in cluster ${cluster}`, {
-      hint: records.length ? `nodes: ${known}${records.length > 10 ? ', …' : ''} (a unique id prefix, private IP or Name tag works too)` : 'the cluster has no live node: `synkti status`',
+      hint: records.length
+        ? `nodes: ${known}${records.length > 10 ? ', …' : ''} (a unique id prefix, private IP or Name tag works too)`
+        : 'the cluster has no live node: `synkti status`',
     });
   }
-  throw new SynktiError('E_USAGE', `${JSON.stringify(want)} matches ${candidates.length} nodes (${candidates.map((r) => r.id).join(', ')})`, { hint: 'give more of the id' });
+  throw new SynktiError(
+    'E_USAGE',
+    `${JSON.stringify(want)} matches ${candidates.length} nodes (${candidates.map((r) => r.id).join(', ')})`,
+    { hint: 'give more of the id' },
+  );
 }
 
 /** The executable `name` on PATH, or undefined. */
@@ -64,9 +77,13 @@ export function ssmTools(env: NodeJS.ProcessEnv): { aws: string; plugin: string 
   }
   const plugin = findOnPath('session-manager-plugin', env.PATH);
   if (!plugin) {
-    throw new SynktiError('E_TOOL_MISSING', '`synkti ssh` needs the Session Manager plugin for the AWS CLI (session-manager-plugin), which is not on PATH', {
-      hint: `install it: ${SSM_PLUGIN_INSTALL_URL}`,
-    });
+    throw new SynktiError(
+      'E_TOOL_MISSING',
+      '`synkti ssh` needs the Session Manager plugin for the AWS CLI (session-manager-plugin), which is not on PATH',
+      {
+        hint: `install it: ${SSM_PLUGIN_INSTALL_URL}`,
+      },
+    );
   }
   return { aws, plugin };
 }
@@ -112,15 +129,20 @@ export async function ssh(spec: ClusterSpec, configFile: string, node: string, o
     if (fleet.local) {
       const instances = fleet.local.cloud.instances;
       return {
-        kind: 'local', id: record.id, pid: instances.hostPid(record.id),
-        logPath: instances.consoleLogPath(record.id), workloadLogPath: join(instances.instanceDir(record.id), 'workload.log'),
+        kind: 'local',
+        id: record.id,
+        pid: instances.hostPid(record.id),
+        logPath: instances.consoleLogPath(record.id),
+        workloadLogPath: join(instances.instanceDir(record.id), 'workload.log'),
       };
     }
   } finally {
     fleet.close();
   }
   if (record.state !== 'running') {
-    throw new SynktiError('E_NOT_RUNNING', `node ${record.id} is ${record.state}: Session Manager reaches running instances only`, { hint: 'wait for it to run (`synkti status`), or pick another node' });
+    throw new SynktiError('E_NOT_RUNNING', `node ${record.id} is ${record.state}: Session Manager reaches running instances only`, {
+      hint: 'wait for it to run (`synkti status`), or pick another node',
+    });
   }
   const aws = tools?.aws ?? ssmTools(env).aws;
   const args = ['ssm', 'start-session', '--target', record.id, '--region', spec.region];

@@ -49,7 +49,12 @@ export interface UpAwsResult {
 }
 
 /** Each pool at its count, all running, and every launched instance among them. */
-function settled(records: InstanceRecord[], counts: Map<string, number>, launched: Set<string>, roleOf: (r: InstanceRecord) => string | undefined): boolean {
+function settled(
+  records: InstanceRecord[],
+  counts: Map<string, number>,
+  launched: Set<string>,
+  roleOf: (r: InstanceRecord) => string | undefined,
+): boolean {
   const live = records.filter((r) => r.state === 'pending' || r.state === 'running');
   for (const [role, count] of counts) {
     const pool = live.filter((r) => roleOf(r) === role);
@@ -59,7 +64,12 @@ function settled(records: InstanceRecord[], counts: Map<string, number>, launche
   return [...launched].every((id) => listed.has(id));
 }
 
-async function launchMissing(fleet: FleetAccess, spec: ClusterSpec, counts: Map<string, number>, say: (line: string) => void): Promise<string[]> {
+async function launchMissing(
+  fleet: FleetAccess,
+  spec: ClusterSpec,
+  counts: Map<string, number>,
+  say: (line: string) => void,
+): Promise<string[]> {
   const launched: string[] = [];
   let userData: string | undefined;
   for (const [role, count] of counts) {
@@ -71,12 +81,18 @@ async function launchMissing(fleet: FleetAccess, spec: ClusterSpec, counts: Map<
     const pool = spec.pools[role]!;
     const onDemandLive = live.filter((r) => r.lifecycle === 'on-demand').length;
     const onDemand = pool.lifecycle === 'on-demand' ? missing : Math.min(missing, Math.max(0, pool.onDemandBase - onDemandLive));
-    const batches: Array<['spot' | 'on-demand', number]> = [['on-demand', onDemand], [pool.lifecycle, missing - onDemand]];
+    const batches: Array<['spot' | 'on-demand', number]> = [
+      ['on-demand', onDemand],
+      [pool.lifecycle, missing - onDemand],
+    ];
     for (const [lifecycle, n] of batches) {
       if (n <= 0) continue;
       try {
         const records = await launchWorkers(fleet.instances, spec, {
-          count: n, role, lifecycle, userData,
+          count: n,
+          role,
+          lifecycle,
+          userData,
           onLaunched: (record, i, total) => say(`launched ${role} ${record.id} (${lifecycle}, ${i + 1}/${total})`),
         });
         launched.push(...records.map((r) => r.id));
@@ -85,7 +101,8 @@ async function launchMissing(fleet: FleetAccess, spec: ClusterSpec, counts: Map<
         // Say what did launch before the failure: a re-run launches only what is still missing.
         const reason = error instanceof SynktiError ? error.message : String((error as Error)?.message ?? error);
         throw new SynktiError('E_LAUNCH_PARTIAL', `launched ${launched.join(', ')}, then: ${reason}`, {
-          cause: error, hint: 'run `synkti up` again: it launches only what is still missing',
+          cause: error,
+          hint: 'run `synkti up` again: it launches only what is still missing',
         });
       }
     }
@@ -116,9 +133,11 @@ export async function upAws(spec: ClusterSpec, configFile: string, options: UpAw
       await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, options.timeoutMs - (Date.now() - started)))));
     }
     const reports = await probeNodes(fleet, records);
-    progress.done(ok
-      ? `${spec.name}: ${expected} instance${expected === 1 ? '' : 's'} running on EC2${launched.length ? ` (launched ${launched.length})` : ''}; agents report ready in a few minutes: \`synkti status\``
-      : `${spec.name}: EC2 did not list every pool at its count, running, within ${formatDuration(options.timeoutMs)} (see \`synkti status\`)`);
+    progress.done(
+      ok
+        ? `${spec.name}: ${expected} instance${expected === 1 ? '' : 's'} running on EC2${launched.length ? ` (launched ${launched.length})` : ''}; agents report ready in a few minutes: \`synkti status\``
+        : `${spec.name}: EC2 did not list every pool at its count, running, within ${formatDuration(options.timeoutMs)} (see \`synkti status\`)`,
+    );
     return { reports, launched, ok };
   } finally {
     fleet.close();

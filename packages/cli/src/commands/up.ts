@@ -39,7 +39,9 @@ export function desiredCounts(spec: ClusterSpec, options: Pick<UpOptions, 'nodes
     const roles = [...counts.keys()];
     const role = options.pool ?? (roles.length === 1 ? roles[0] : undefined);
     if (role === undefined) {
-      throw new SynktiError('E_USAGE', `--nodes needs --pool when the cluster has several pools (${roles.join(', ')})`, { hint: `e.g. synkti up --pool ${roles[0]} --nodes ${options.nodes}` });
+      throw new SynktiError('E_USAGE', `--nodes needs --pool when the cluster has several pools (${roles.join(', ')})`, {
+        hint: `e.g. synkti up --pool ${roles[0]} --nodes ${options.nodes}`,
+      });
     }
     if (!counts.has(role)) {
       throw new SynktiError('E_USAGE', `no pool named ${role}`, { hint: `pools in this cluster: ${roles.join(', ')}` });
@@ -55,15 +57,29 @@ export function desiredCounts(spec: ClusterSpec, options: Pick<UpOptions, 'nodes
  * until every agent is ready and all agree on membership; on aws (up-aws.ts) until EC2
  * lists every pool at its count, running.
  */
-export async function up(spec: ClusterSpec, configFile: string, options: UpOptions): Promise<{ reports: NodeReport[]; launched: string[]; ok: boolean }> {
+export async function up(
+  spec: ClusterSpec,
+  configFile: string,
+  options: UpOptions,
+): Promise<{ reports: NodeReport[]; launched: string[]; ok: boolean }> {
   if (spec.provider === 'aws') {
     const counts = desiredCounts(spec, options);
     if (options.chaos) {
-      throw new SynktiError('E_USAGE', '--chaos-rate is for the local cloud; on aws, spot interruptions are real', { hint: 'leave out --chaos-rate (AWS FIS can inject spot interruptions on EC2)' });
+      throw new SynktiError('E_USAGE', '--chaos-rate is for the local cloud; on aws, spot interruptions are real', {
+        hint: 'leave out --chaos-rate (AWS FIS can inject spot interruptions on EC2)',
+      });
     }
     const { upAws } = await import('./up-aws.ts');
     const quiet = options.quiet === true || options.json;
-    const result = await upAws(spec, configFile, { counts, timeoutMs: options.timeoutMs, quiet, launch: options.launch, env: options.env, ec2Client: options.ec2Client, pollMs: options.pollMs });
+    const result = await upAws(spec, configFile, {
+      counts,
+      timeoutMs: options.timeoutMs,
+      quiet,
+      launch: options.launch,
+      env: options.env,
+      ec2Client: options.ec2Client,
+      pollMs: options.pollMs,
+    });
     if (!quiet) console.log(renderNodeTable(result.reports, { kind: 'aws' }));
     return result;
   }
@@ -101,19 +117,25 @@ export async function up(spec: ClusterSpec, configFile: string, options: UpOptio
       reports = await collectNodeReports(fleet, records);
       const ready = reports.filter((r) => r.status?.state === 'ready').length;
       ok = reports.length === expectedTotal && converged(reports);
-      progress.observe(reports.map((r) => ({ id: r.record.id, state: progressState(r) })),
-        `waiting for nodes: ${ready}/${expectedTotal} ready, membership ${converged(reports) ? 'agreed' : 'converging'} (${formatDuration(Date.now() - started)})`);
+      progress.observe(
+        reports.map((r) => ({ id: r.record.id, state: progressState(r) })),
+        `waiting for nodes: ${ready}/${expectedTotal} ready, membership ${converged(reports) ? 'agreed' : 'converging'} (${formatDuration(Date.now() - started)})`,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    progress.done(ok
-      ? `${spec.name}: ${expectedTotal} node${expectedTotal === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}, all agree on membership`
-      : `${spec.name}: not every node was ready after ${formatDuration(options.timeoutMs)}`);
+    progress.done(
+      ok
+        ? `${spec.name}: ${expectedTotal} node${expectedTotal === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}, all agree on membership`
+        : `${spec.name}: not every node was ready after ${formatDuration(options.timeoutMs)}`,
+    );
     // up never changes what running nodes serve: say so when the config now differs from them.
     const generation = configGeneration(spec);
     const behind = reports.filter((r) => r.status?.generation !== undefined && r.status.generation !== generation).length;
     if (behind > 0 && !options.json && !options.quiet) {
-      console.error(`${behind} running node(s) serve another generation than the config's ${generation}: \`synkti deploy\` rolls them to it`);
+      console.error(
+        `${behind} running node(s) serve another generation than the config's ${generation}: \`synkti deploy\` rolls them to it`,
+      );
     }
     if (!options.json && !options.quiet) {
       console.log(renderNodeTable(reports));

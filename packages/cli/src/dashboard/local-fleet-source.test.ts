@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newestBatchReport } from './local-fleet-source.ts';
 
-test('the newest batch run\'s last complete metrics line', async (t) => {
+test("the newest batch run's last complete metrics line", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-dash-batch-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.equal(await newestBatchReport(dir), undefined, 'no runs: no batch panel');
@@ -16,7 +16,14 @@ test('the newest batch run\'s last complete metrics line', async (t) => {
     utimesSync(file, mtimeS, mtimeS);
   };
   write('old', [{ generation: 9, queueDepth: 1 }], 1000);
-  write('new', [{ generation: 1, queueDepth: 40 }, { generation: 2, queueDepth: 12, queueInFlight: 4, queueDeadLettered: 1 }], 2000);
+  write(
+    'new',
+    [
+      { generation: 1, queueDepth: 40 },
+      { generation: 2, queueDepth: 12, queueInFlight: 4, queueDeadLettered: 1 },
+    ],
+    2000,
+  );
   mkdirSync(join(dir, 'runs', 'empty'));
   const report = await newestBatchReport(dir);
   assert.deepEqual(report, { run: 'new', metrics: { generation: 2, queueDepth: 12, queueInFlight: 4, queueDeadLettered: 1 } });

@@ -20,7 +20,10 @@ async function lastLine(file: string, maxBytes = 64 * 1024): Promise<string | un
     const length = Math.min(size, maxBytes);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
-    const lines = buffer.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = buffer
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.at(-1);
   } finally {
     await handle.close();
@@ -67,7 +70,9 @@ export function createLocalFleetSource(fleet: LocalFleet, options: LocalFleetSou
       const all = await listAllInstances(fleet.cloud.instances, { states: ['pending', 'running', 'shutting-down', 'terminated'] });
       // Agents untag themselves when they leave, before the instance ends: an instance seen
       // in the cluster stays ours; ended instances of this (per-cluster) cloud count too.
-      const mine = all.filter((r) => r.tags[TAG_CLUSTER] === fleet.spec.name || seen.has(r.id) || r.state === 'terminated' || r.state === 'shutting-down');
+      const mine = all.filter(
+        (r) => r.tags[TAG_CLUSTER] === fleet.spec.name || seen.has(r.id) || r.state === 'terminated' || r.state === 'shutting-down',
+      );
       for (const r of mine) seen.add(r.id);
       for (const id of [...imds.keys()]) if (!mine.some((r) => r.id === id && r.state === 'running')) imds.delete(id);
       return mine;

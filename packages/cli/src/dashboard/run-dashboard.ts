@@ -23,9 +23,12 @@ export interface RunDashboardOptions {
 }
 
 function openBrowser(url: string): void {
-  const [command, args] = process.platform === 'darwin' ? ['open', [url]]
-    : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]]
-      : ['xdg-open', [url]];
+  const [command, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
   const child = spawn(command, args as string[], { stdio: 'ignore', detached: true });
   child.on('error', () => console.error(`could not open a browser (${command}): open the link above yourself`));
   child.unref();
@@ -63,7 +66,9 @@ export async function runDashboard(spec: ClusterSpec, configFile: string, option
     } else {
       console.log(`dashboard of ${spec.name}: ${url}`);
       console.log(`open this link to sign in (it works once): ${loginUrl}`);
-      console.log(`or send the cluster secret: curl -H "Authorization: Bearer $(cat ${fleet.stateDir}/cluster-secret)" ${url}/api/snapshot`);
+      console.log(
+        `or send the cluster secret: curl -H "Authorization: Bearer $(cat ${fleet.stateDir}/cluster-secret)" ${url}/api/snapshot`,
+      );
       console.log('Ctrl-C to stop');
     }
     if (options.open) openBrowser(loginUrl);

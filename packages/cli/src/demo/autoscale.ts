@@ -70,22 +70,39 @@ export const AUTOSCALE_DEMO_BOUNDS = { min: 1, max: 4 } as const;
  * requests, and 1 stream for 1.
  */
 export function autoscaleDemoSpec(upscaleDelayMs = 5000, downscaleDelayMs = 15_000): ClusterSpec {
-  return validateCluster({
-    name: CLUSTER,
-    pools: {
-      worker: {
-        count: AUTOSCALE_DEMO_BOUNDS.min,
-        autoscale: { ...AUTOSCALE_DEMO_BOUNDS, targetInFlightPerReplica: 1.6, upscaleDelay: upscaleDelayMs, downscaleDelay: downscaleDelayMs },
+  return validateCluster(
+    {
+      name: CLUSTER,
+      pools: {
+        worker: {
+          count: AUTOSCALE_DEMO_BOUNDS.min,
+          autoscale: {
+            ...AUTOSCALE_DEMO_BOUNDS,
+            targetInFlightPerReplica: 1.6,
+            upscaleDelay: upscaleDelayMs,
+            downscaleDelay: downscaleDelayMs,
+          },
+        },
+      },
+      workload: {
+        command: [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '15ms'],
+        healthPath: '/health',
+        startupTimeout: '60s',
+      },
+      // Short drains: a stream lasts < 1 s here.
+      timeouts: {
+        gossipInterval: '500ms',
+        failureTimeout: '2s',
+        listInterval: '5s',
+        noticePollInterval: '1s',
+        drainMargin: '1s',
+        shutdownGrace: '8s',
+        maxStreamDuration: '3s',
+        balancerGrace: '1s',
       },
     },
-    workload: {
-      command: [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '15ms'],
-      healthPath: '/health',
-      startupTimeout: '60s',
-    },
-    // Short drains: a stream lasts < 1 s here.
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '1s', shutdownGrace: '8s', maxStreamDuration: '3s', balancerGrace: '1s' },
-  }, 'the autoscale demo cluster');
+    'the autoscale demo cluster',
+  );
 }
 
 /** The pool's autoscale records as the agents gossip them: every distinct action (epoch) seen. */
@@ -99,7 +116,9 @@ class ActionLog {
   start(intervalMs = 400): void {
     this.running = true;
     const tick = (): void => {
-      void this.poll().finally(() => { if (this.running) this.timer = setTimeout(tick, intervalMs).unref(); });
+      void this.poll().finally(() => {
+        if (this.running) this.timer = setTimeout(tick, intervalMs).unref();
+      });
     };
     tick();
   }
@@ -111,8 +130,15 @@ class ActionLog {
   }
 
   async poll(): Promise<void> {
-    const records = await listAllInstances(this.fleet.cloud.instances, { tags: { [TAG_CLUSTER]: this.fleet.spec.name }, states: ['running'] }).catch(() => []);
-    const statuses = await Promise.all(records.map((r) => fetchAgentStatus(`http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, 800)));
+    const records = await listAllInstances(this.fleet.cloud.instances, {
+      tags: { [TAG_CLUSTER]: this.fleet.spec.name },
+      states: ['running'],
+    }).catch(() => []);
+    const statuses = await Promise.all(
+      records.map((r) =>
+        fetchAgentStatus(`http://${r.privateIp}:${r.tags[TAG_PORT_AGENT] ?? this.fleet.spec.ports.agent}`, this.fleet.secret, 800),
+      ),
+    );
     for (const status of statuses) {
       for (const pool of status?.autoscale ?? []) {
         if (pool.last && !this.actions.has(pool.last.epoch)) this.actions.set(pool.last.epoch, pool.last);
@@ -128,10 +154,14 @@ export async function runAutoscaleDemo(options: AutoscaleDemoOptions): Promise<A
   const settleTimeoutMs = options.settleTimeoutMs ?? 90_000;
   const spec = autoscaleDemoSpec(upscaleDelayMs, downscaleDelayMs);
   const configFile = join(options.cwd, 'synkti.autoscale-demo');
-  const say = (text: string): void => { if (!options.json) process.stderr.write(`${text}\n`); };
+  const say = (text: string): void => {
+    if (!options.json) process.stderr.write(`${text}\n`);
+  };
 
   await down(spec, configFile, { force: true, timeoutMs: 20_000, quiet: true });
-  say(`Synkti autoscale demo: a pool of ${AUTOSCALE_DEMO_BOUNDS.min}..${AUTOSCALE_DEMO_BOUNDS.max} replicas aiming at 1.6 streams each (upscaleDelay ${formatDuration(upscaleDelayMs)}, downscaleDelay ${formatDuration(downscaleDelayMs)})`);
+  say(
+    `Synkti autoscale demo: a pool of ${AUTOSCALE_DEMO_BOUNDS.min}..${AUTOSCALE_DEMO_BOUNDS.max} replicas aiming at 1.6 streams each (upscaleDelay ${formatDuration(upscaleDelayMs)}, downscaleDelay ${formatDuration(downscaleDelayMs)})`,
+  );
   const started = await up(spec, configFile, { timeoutMs: 90_000, json: true, quiet: options.json });
   if (!started.ok) throw new Error('the autoscale demo fleet did not come up; see `synkti logs <id>`');
   const startedAt = Date.now();
@@ -168,10 +198,13 @@ export async function runAutoscaleDemo(options: AutoscaleDemoOptions): Promise<A
   const seen = new Set<string>(started.launched);
   let liveCount: number = AUTOSCALE_DEMO_BOUNDS.min;
   const countLive = setInterval(() => {
-    void observer.instances().then((records) => {
-      for (const r of records) seen.add(r.id);
-      liveCount = records.filter((r) => r.state !== 'shutting-down').length;
-    }, () => undefined);
+    void observer.instances().then(
+      (records) => {
+        for (const r of records) seen.add(r.id);
+        liveCount = records.filter((r) => r.state !== 'shutting-down').length;
+      },
+      () => undefined,
+    );
   }, 300);
   countLive.unref();
   try {
@@ -183,15 +216,25 @@ export async function runAutoscaleDemo(options: AutoscaleDemoOptions): Promise<A
     burst.start();
     say(`${HIGH_STREAMS} streams: the agents grow the pool`);
     const grewInMs = await waitFor('grow to max', () => observer.readyCount() >= AUTOSCALE_DEMO_BOUNDS.max, settleTimeoutMs);
-    if (grewInMs !== undefined) say(`  ${AUTOSCALE_DEMO_BOUNDS.max} replicas ready ${formatDuration(grewInMs)} after the step up; holding ${formatDuration(holdMs / 2)}`);
+    if (grewInMs !== undefined)
+      say(
+        `  ${AUTOSCALE_DEMO_BOUNDS.max} replicas ready ${formatDuration(grewInMs)} after the step up; holding ${formatDuration(holdMs / 2)}`,
+      );
     await new Promise((r) => setTimeout(r, holdMs / 2));
     const high = observer.readyCount();
 
     // The burst's clients finish the streams they have in flight and stop.
     await burst.stop();
     say(`${LOW_STREAMS} stream: the agents shrink the pool`);
-    const shrankInMs = await waitFor('shrink to min', () => observer.readyCount() === AUTOSCALE_DEMO_BOUNDS.min && liveCount === AUTOSCALE_DEMO_BOUNDS.min, settleTimeoutMs);
-    if (shrankInMs !== undefined) say(`  back to ${AUTOSCALE_DEMO_BOUNDS.min} ${formatDuration(shrankInMs)} after the step down; holding ${formatDuration(holdMs / 2)}`);
+    const shrankInMs = await waitFor(
+      'shrink to min',
+      () => observer.readyCount() === AUTOSCALE_DEMO_BOUNDS.min && liveCount === AUTOSCALE_DEMO_BOUNDS.min,
+      settleTimeoutMs,
+    );
+    if (shrankInMs !== undefined)
+      say(
+        `  back to ${AUTOSCALE_DEMO_BOUNDS.min} ${formatDuration(shrankInMs)} after the step down; holding ${formatDuration(holdMs / 2)}`,
+      );
     // Watch the settled pool a while longer: no further action may come.
     await new Promise((r) => setTimeout(r, holdMs / 2));
     const after = observer.readyCount();
@@ -216,7 +259,15 @@ export async function runAutoscaleDemo(options: AutoscaleDemoOptions): Promise<A
       phases: { low, high, after },
       grewInMs,
       shrankInMs,
-      actions: log.map((a) => ({ epoch: a.epoch, action: a.action, from: a.from, desired: a.desired, by: a.by, reason: a.reason, atMs: a.at - startedAt })),
+      actions: log.map((a) => ({
+        epoch: a.epoch,
+        action: a.action,
+        from: a.from,
+        desired: a.desired,
+        by: a.by,
+        reason: a.reason,
+        atMs: a.at - startedAt,
+      })),
       p50Ms: traffic.p50Ms,
       p99Ms: traffic.p99Ms,
       failures: traffic.failures,
@@ -238,10 +289,18 @@ export function renderAutoscaleDemoSummary(summary: AutoscaleDemoSummary): strin
     '',
     'Summary',
     `  requests       ${summary.requests}`,
-    `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+    `  failed         ${summary.failed}${
+      summary.failed > 0
+        ? `  (${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')})`
+        : ''
+    }`,
     `  replicas       ${summary.minReplicas}..${summary.maxReplicas} (bounds ${summary.min}..${summary.max}); at 1 stream ${summary.phases.low}, at 8 streams ${summary.phases.high}, after ${summary.phases.after}`,
     `  scale actions  ${summary.scaleOuts} out, ${summary.scaleIns} in (the steps needed ${summary.actionsNeeded}); ${summary.launched} launched, ${summary.terminated} drained and terminated`,
-    ...summary.actions.map((a) => `    #${a.epoch} ${a.action} ${a.from} → ${a.desired} at +${formatDuration(Math.max(0, a.atMs))} by ${a.by}: ${a.reason}`),
+    ...summary.actions.map(
+      (a) => `    #${a.epoch} ${a.action} ${a.from} → ${a.desired} at +${formatDuration(Math.max(0, a.atMs))} by ${a.by}: ${a.reason}`,
+    ),
     `  latency        p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (whole stream)`,
   ].join('\n');
 }

@@ -70,19 +70,37 @@ export interface AwsEmulatorDemoSummary extends DemoSummary {
  * E_DEMO when a step fails (with the logs to look at).
  */
 export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promise<AwsEmulatorDemoSummary> {
-  const say = options.onLine ?? ((text: string): void => { if (!options.json) console.error(text); });
+  const say =
+    options.onLine ??
+    ((text: string): void => {
+      if (!options.json) console.error(text);
+    });
   const progress = createProgress(process.stderr, options.json || options.onLine !== undefined);
   const noticeMs = options.noticeMs ?? 20_000;
-  say('Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (each its own loopback address 127.X.y.z).');
-  const project = await startEmulatedAwsProject({ cluster: CLUSTER, workers: FLEET_SIZE, keepState: options.keepState, denyActions: options.denyActions });
+  say(
+    'Synkti demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host (each its own loopback address 127.X.y.z).',
+  );
+  const project = await startEmulatedAwsProject({
+    cluster: CLUSTER,
+    workers: FLEET_SIZE,
+    keepState: options.keepState,
+    denyActions: options.denyActions,
+  });
   const { instances, truth } = project;
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
-    say(`emulated AWS at ${project.moto.endpoint}; IAM-checking proxy at ${truth.endpoint} (worker role ${CLUSTER}-worker as SpotServeFleet builds it)`);
-    say(`synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} --model-dir … (buckets, agent, Node.js, secret, model, workers)`);
+    say(
+      `emulated AWS at ${project.moto.endpoint}; IAM-checking proxy at ${truth.endpoint} (worker role ${CLUSTER}-worker as SpotServeFleet builds it)`,
+    );
+    say(
+      `synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} --model-dir … (buckets, agent, Node.js, secret, model, workers)`,
+    );
     const bootstrap = await project.cli(project.bootstrapArgs(FLEET_SIZE));
     if (bootstrap.code !== 0) {
-      throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}\n${bootstrap.stdout.trim().slice(-2000)}`);
+      throw new SynktiError(
+        'E_DEMO',
+        `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}\n${bootstrap.stdout.trim().slice(-2000)}`,
+      );
     }
     const secret = await project.secret();
     const listFleet = (): ReturnType<typeof project.listFleet> => project.listFleet();
@@ -97,7 +115,11 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const watcher = setInterval(() => {
       if (refreshing) return;
       refreshing = true;
-      void refresh().catch(() => undefined).finally(() => { refreshing = false; });
+      void refresh()
+        .catch(() => undefined)
+        .finally(() => {
+          refreshing = false;
+        });
     }, 300);
     watcher.unref();
     cleanups.push(() => clearInterval(watcher));
@@ -106,20 +128,31 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const bootBy = bootStarted + 180_000;
     while (ready.size < FLEET_SIZE) {
       if (Date.now() > bootBy) {
-        throw new SynktiError('E_DEMO', `only ${ready.size} of ${FLEET_SIZE} workers serve after 180 s`, { hint: `boot and service logs: ${project.stateDir}/instances (run with --keep-state)` });
+        throw new SynktiError('E_DEMO', `only ${ready.size} of ${FLEET_SIZE} workers serve after 180 s`, {
+          hint: `boot and service logs: ${project.stateDir}/instances (run with --keep-state)`,
+        });
       }
-      progress.update(`workers booting from their user data: ${ready.size}/${FLEET_SIZE} routers serving (${formatDuration(Date.now() - bootStarted)})`);
+      progress.update(
+        `workers booting from their user data: ${ready.size}/${FLEET_SIZE} routers serving (${formatDuration(Date.now() - bootStarted)})`,
+      );
       await new Promise((r) => setTimeout(r, 250));
     }
     progress.done(`fleet serving: ${[...ready.keys()].join(', ')} (booted in ${formatDuration(Date.now() - bootStarted)})`);
     const fleetSizeStart = ready.size;
 
     // Traffic, a preemption and a crash.
-    const load = new LoadGenerator({ endpoints: () => [...ready.values()], concurrency: options.concurrency, maxTokens: 24, healthIntervalMs: 250 });
+    const load = new LoadGenerator({
+      endpoints: () => [...ready.values()],
+      concurrency: options.concurrency,
+      maxTokens: 24,
+      healthIntervalMs: 250,
+    });
     cleanups.push(() => load.stop());
     const t0 = Date.now();
     load.start();
-    say(`streaming chat completions through the workers' routers for ${formatDuration(options.durationMs)} (${options.concurrency} concurrent clients)`);
+    say(
+      `streaming chat completions through the workers' routers for ${formatDuration(options.durationMs)} (${options.concurrency} concurrent clients)`,
+    );
     const preemptAt = t0 + options.durationMs * 0.2;
     const crashAt = t0 + options.durationMs * 0.55;
     let preempted: string | undefined;
@@ -152,12 +185,16 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
           crashTime = Date.now();
           await instances.crash(target.id);
           lastEventAt = Date.now();
-          progress.done(`${formatDuration(now - t0)}  crash of ${target.id}: every process SIGKILLed, no notice; the survivors must replace it`);
+          progress.done(
+            `${formatDuration(now - t0)}  crash of ${target.id}: every process SIGKILLed, no notice; the survivors must replace it`,
+          );
         }
       }
       const done = load.outcomes.length;
       const failed = load.outcomes.filter((o) => !o.ok).length;
-      progress.update(`${formatDuration(now - t0)}  requests ${done - failed} ok / ${failed} failed  routers serving ${ready.size}/${FLEET_SIZE}`);
+      progress.update(
+        `${formatDuration(now - t0)}  requests ${done - failed} ok / ${failed} failed  routers serving ${ready.size}/${FLEET_SIZE}`,
+      );
       await new Promise((r) => setTimeout(r, 200));
     }
     await load.stop();
@@ -167,7 +204,9 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const recoveryWaitStart = Date.now();
     while (ready.size < FLEET_SIZE && Date.now() < recoverBy) {
       if (crashed) sawDrop = true;
-      progress.update(`waiting for the fleet to be back at ${FLEET_SIZE} serving nodes (now ${ready.size}, ${formatDuration(Date.now() - recoveryWaitStart)})`);
+      progress.update(
+        `waiting for the fleet to be back at ${FLEET_SIZE} serving nodes (now ${ready.size}, ${formatDuration(Date.now() - recoveryWaitStart)})`,
+      );
       await new Promise((r) => setTimeout(r, 250));
     }
     if (recoveredAt === undefined && ready.size >= FLEET_SIZE) recoveredAt = Date.now();
@@ -179,8 +218,11 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     for (const [id] of ready) {
       const ip = (await listFleet()).find((n) => n.id === id)?.ip;
       try {
-        const res = await fetch(`http://${ip}:${AGENT_PORT}/status`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(3000) });
-        const status = await res.json() as { model?: { state?: string; filesDone?: number; files?: number } };
+        const res = await fetch(`http://${ip}:${AGENT_PORT}/status`, {
+          headers: { authorization: `Bearer ${secret}` },
+          signal: AbortSignal.timeout(3000),
+        });
+        const status = (await res.json()) as { model?: { state?: string; filesDone?: number; files?: number } };
         if (status.model?.state !== 'ready' || !status.model.files || status.model.filesDone !== status.model.files) modelVerified = false;
       } catch {
         modelVerified = false;
@@ -209,8 +251,10 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
     const traffic = summarizeOutcomes(outcomes);
     // A failure is the crash's when it was in flight through or on the crashed node when it
     // died; every other failure counts against the preemption (the only other event).
-    const byCrash = (o: (typeof outcomes)[number]): boolean => crashTime !== undefined && o.startedAt <= crashTime
-      && (o.servedBy === crashed || (crashedRouter !== undefined && o.router === crashedRouter));
+    const byCrash = (o: (typeof outcomes)[number]): boolean =>
+      crashTime !== undefined &&
+      o.startedAt <= crashTime &&
+      (o.servedBy === crashed || (crashedRouter !== undefined && o.router === crashedRouter));
     const failedAtPreemption = outcomes.filter((o) => !o.ok && !byCrash(o)).length;
     return {
       provider: 'aws',
@@ -234,7 +278,10 @@ export async function runAwsEmulatorDemo(options: AwsEmulatorDemoOptions): Promi
       ...(options.keepState ? { stateDir: project.stateDir } : {}),
     };
   } finally {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
     await project.stop();
   }
 }
@@ -244,7 +291,13 @@ export function renderAwsEmulatorSummary(summary: AwsEmulatorDemoSummary): strin
     '',
     'Summary (emulated AWS)',
     `  requests       ${summary.requests}`,
-    `  failed         ${summary.failed}  (${summary.failedAtPreemption} at the preemption)${summary.failed > 0 ? `  ${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')}` : ''}`,
+    `  failed         ${summary.failed}  (${summary.failedAtPreemption} at the preemption)${
+      summary.failed > 0
+        ? `  ${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')}`
+        : ''
+    }`,
     `  preemptions    ${summary.preemptions}  (20 s notice in the instance metadata, then TerminateInstances)`,
     `  crashes        ${summary.crashes}  (every process SIGKILLed: only streams in flight there may fail)`,
     `  replacements   ${summary.replacements}  (launched by the agents through RunInstances)`,

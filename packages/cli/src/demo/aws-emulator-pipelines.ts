@@ -92,16 +92,24 @@ interface HashModule {
 /** Rewrites the stack's database settings to the stand-in server (RDS Proxy's endpoint does not exist here). */
 function pointAtStandIn(container: SynthesizedContainer, port: number): SynthesizedContainer {
   const replace: Record<string, string> = {
-    PGHOST: '127.0.0.1', PGPORT: String(port), PGSSLMODE: 'disable',
+    PGHOST: '127.0.0.1',
+    PGPORT: String(port),
+    PGSSLMODE: 'disable',
     SYNKTI_PIPELINE_DB: `postgres://synkti@127.0.0.1:${port}/synkti`,
   };
-  return { ...container, environment: (container.environment ?? []).map((e) => (e.name in replace ? { name: e.name, value: replace[e.name]! } : e)) };
+  return {
+    ...container,
+    environment: (container.environment ?? []).map((e) => (e.name in replace ? { name: e.name, value: replace[e.name]! } : e)),
+  };
 }
 
 async function waitFor(what: string, bound: number, check: () => Promise<boolean> | boolean, hint?: () => string): Promise<void> {
   const deadline = Date.now() + bound;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new SynktiError('E_DEMO', `${what} within ${Math.round(bound / 1000)} s did not happen`, { hint: hint?.().slice(-3000) ?? 'run with --keep-state and read the task logs' });
+    if (Date.now() > deadline)
+      throw new SynktiError('E_DEMO', `${what} within ${Math.round(bound / 1000)} s did not happen`, {
+        hint: hint?.().slice(-3000) ?? 'run with --keep-state and read the task logs',
+      });
     await sleep(100);
   }
 }
@@ -117,9 +125,10 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
   const emulator = await import('@synkti/aws-emulator');
   const { synthesizePipelineCluster } = await import('@synkti/infra/testing');
   const { S3Client, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+  const { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, UpdateServiceCommand } =
+    await import('@aws-sdk/client-ecs');
   const { openTaskDatabase } = await import('@synkti/tasks');
-  const hash = await import(pathToFileURL(HASH_PIPELINE).href) as HashModule;
+  const hash = (await import(pathToFileURL(HASH_PIPELINE).href)) as HashModule;
 
   const stateDir = mkdtempSync(join(tmpdir(), 'synkti-pipelines-demo-'));
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -128,26 +137,32 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const motoStarting = emulator.startMotoServer({ env: { ...emulator.MOTO_IAM_ENV }, logFile: join(stateDir, 'moto.log') });
     const postgresStarting = emulator.startPostgresServer({ databases: ['synkti'] });
     // Whatever fails first, both are stopped once started.
-    cleanups.push(() => motoStarting.then((m) => m.stop()), () => postgresStarting.then((p) => p.stop()));
+    cleanups.push(
+      () => motoStarting.then((m) => m.stop()),
+      () => postgresStarting.then((p) => p.stop()),
+    );
 
     // The stack as PipelineCluster builds it (stack 'dev': cluster synkti-dev), with the API key in Secrets Manager.
     const apiKey = randomBytes(24).toString('base64url');
-    const synthesizing = synthesizePipelineCluster({
-      projectName: 'synkti',
-      // The tasks' image is this checkout (the demo runs them as local processes): without
-      // one, PipelineCluster warns a deploy that its tasks cannot start.
-      image: 'synkti-demo:this-checkout',
-      pipelineModules: [HASH_PIPELINE],
-      secrets: { SYNKTI_API_KEYS: `${apiKey}:demo` },
-      // The stages' heartbeat timeout (a kill -9'd agent's tasks come back after it) and work per chunk.
-      environmentVariables: { HASH_PIPELINE_TIMEOUT: '3s', HASH_PIPELINE_WORK_MS: String(workMs) },
-      pools: [
-        // Five processes besides the API: the CI machine is small. The chaos hits the gpu pool (8 of each job's 11 tasks).
-        { name: 'exec', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
-        { name: 'gpu', instanceTypes: ['g6e.xlarge'], gpusPerTask: 1, taskCpu: 1024, taskMemory: 4096, desiredTasks: 2, spot: true },
-        { name: 'snark', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
-      ],
-    }, { stack: 'dev' });
+    const synthesizing = synthesizePipelineCluster(
+      {
+        projectName: 'synkti',
+        // The tasks' image is this checkout (the demo runs them as local processes): without
+        // one, PipelineCluster warns a deploy that its tasks cannot start.
+        image: 'synkti-demo:this-checkout',
+        pipelineModules: [HASH_PIPELINE],
+        secrets: { SYNKTI_API_KEYS: `${apiKey}:demo` },
+        // The stages' heartbeat timeout (a kill -9'd agent's tasks come back after it) and work per chunk.
+        environmentVariables: { HASH_PIPELINE_TIMEOUT: '3s', HASH_PIPELINE_WORK_MS: String(workMs) },
+        pools: [
+          // Five processes besides the API: the CI machine is small. The chaos hits the gpu pool (8 of each job's 11 tasks).
+          { name: 'exec', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
+          { name: 'gpu', instanceTypes: ['g6e.xlarge'], gpusPerTask: 1, taskCpu: 1024, taskMemory: 4096, desiredTasks: 2, spot: true },
+          { name: 'snark', instanceTypes: ['c7a.xlarge'], taskCpu: 1024, taskMemory: 2048, desiredTasks: 1 },
+        ],
+      },
+      { stack: 'dev' },
+    );
     const [moto, postgres, stack] = await Promise.all([motoStarting, postgresStarting, synthesizing]);
     progress(`moto on ${moto.endpoint}, PostgreSQL (standing in for RDS) on 127.0.0.1:${postgres.port}, PipelineCluster synthesized`);
     const cluster = stack.cluster;
@@ -158,23 +173,41 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const admin = moto.clientConfig();
     const s3 = new S3Client(admin);
     const ecs = new ECSClient(admin);
-    cleanups.push(() => { s3.destroy(); ecs.destroy(); });
+    cleanups.push(() => {
+      s3.destroy();
+      ecs.destroy();
+    });
     await s3.send(new CreateBucketCommand({ Bucket: stack.bucket }));
     await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
     const apiService = stack.services.find((s) => s.taskDefinitionFamily === `${cluster}-api`);
-    if (!apiService) throw new SynktiError('E_DEMO', `the synthesized PipelineCluster has no ${cluster}-api service`, { hint: `services: ${stack.services.map((s) => s.name).join(', ')}` });
+    if (!apiService)
+      throw new SynktiError('E_DEMO', `the synthesized PipelineCluster has no ${cluster}-api service`, {
+        hint: `services: ${stack.services.map((s) => s.name).join(', ')}`,
+      });
     const agentServices = stack.services.filter((s) => s !== apiService);
     for (const def of stack.taskDefinitions) {
-      const registered = await ecs.send(new RegisterTaskDefinitionCommand({
-        family: def.family, taskRoleArn: def.taskRoleArn, executionRoleArn: def.executionRoleArn,
-        requiresCompatibilities: def.requiresCompatibilities as never, networkMode: def.networkMode as never, cpu: def.cpu, memory: def.memory,
-        containerDefinitions: def.containerDefinitions.map((c) => pointAtStandIn(c, postgres.port)) as never,
-      }));
+      const registered = await ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: def.family,
+          taskRoleArn: def.taskRoleArn,
+          executionRoleArn: def.executionRoleArn,
+          requiresCompatibilities: def.requiresCompatibilities as never,
+          networkMode: def.networkMode as never,
+          cpu: def.cpu,
+          memory: def.memory,
+          containerDefinitions: def.containerDefinitions.map((c) => pointAtStandIn(c, postgres.port)) as never,
+        }),
+      );
       for (const service of stack.services.filter((s) => s.taskDefinitionFamily === def.family)) {
-        await ecs.send(new CreateServiceCommand({
-          cluster, serviceName: service.name, taskDefinition: registered.taskDefinition!.taskDefinitionArn!, desiredCount: service.desiredCount,
-          launchType: def.requiresCompatibilities.includes('FARGATE') ? 'FARGATE' : 'EC2',
-        }));
+        await ecs.send(
+          new CreateServiceCommand({
+            cluster,
+            serviceName: service.name,
+            taskDefinition: registered.taskDefinition!.taskDefinitionArn!,
+            desiredCount: service.desiredCount,
+            launchType: def.requiresCompatibilities.includes('FARGATE') ? 'FARGATE' : 'EC2',
+          }),
+        );
       }
     }
 
@@ -182,11 +215,20 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const apiPort = await freeLoopbackPort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const baseEnv: Record<string, string> = {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? stateDir, AWS_ENDPOINT_URL: truth.endpoint, AWS_REGION: moto.region,
-      AWS_EC2_METADATA_DISABLED: 'true', SYNKTI_IMDS_ENDPOINT: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? stateDir,
+      AWS_ENDPOINT_URL: truth.endpoint,
+      AWS_REGION: moto.region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      SYNKTI_IMDS_ENDPOINT: '',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
     };
     const tasks = new emulator.EcsTaskEmulator({
-      ecs, cluster, cwd: stateDir, baseEnv, maxStopTimeoutMs: 10_000,
+      ecs,
+      cluster,
+      cwd: stateDir,
+      baseEnv,
+      maxStopTimeoutMs: 10_000,
       credentialsFor: async (arn) => {
         const role = truth.roles.find((r) => r.arn === arn);
         if (!role) throw new SynktiError('E_DEMO', `no role ${arn}`);
@@ -199,18 +241,29 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
         return value;
       },
       // The container command is the arguments of the image's `synkti` entry point.
-      resolveCommand: (command) => [process.execPath, CLI_BIN, ...command.map((arg, i) => {
-        if (command[i - 1] === '--host') return '127.0.0.1';
-        if (command[i - 1] === '--port') return String(apiPort);
-        return arg;
-      })],
-      onEvent: (e) => { if (e.type !== 'error') progress(`ecs: ${e.type} ${e.service} ${e.taskId.slice(0, 8)} ${'reason' in e ? e.reason : ''}`); else progress(`ecs: ${e.message}`); },
+      resolveCommand: (command) => [
+        process.execPath,
+        CLI_BIN,
+        ...command.map((arg, i) => {
+          if (command[i - 1] === '--host') return '127.0.0.1';
+          if (command[i - 1] === '--port') return String(apiPort);
+          return arg;
+        }),
+      ],
+      onEvent: (e) => {
+        if (e.type !== 'error') progress(`ecs: ${e.type} ${e.service} ${e.taskId.slice(0, 8)} ${'reason' in e ? e.reason : ''}`);
+        else progress(`ecs: ${e.message}`);
+      },
     });
     await tasks.start();
     cleanups.push(() => tasks.stop());
 
     const agentTasks = (): EmulatedTask[] => agentServices.flatMap((s) => tasks.running(s.name));
-    const logs = (): string => tasks.running().map((t) => `--- ${t.service} ${t.id.slice(0, 8)}\n${t.log().slice(-1500)}`).join('\n');
+    const logs = (): string =>
+      tasks
+        .running()
+        .map((t) => `--- ${t.service} ${t.id.slice(0, 8)}\n${t.log().slice(-1500)}`)
+        .join('\n');
     const apiReady = async (): Promise<boolean> => {
       try {
         const res = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2000) });
@@ -222,24 +275,36 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     };
     const agentsWanted = agentServices.reduce((n, s) => n + s.desiredCount, 0);
     const readyAgents = (): number => agentTasks().filter((t) => t.log().includes('"event":"ready"')).length;
-    await waitFor('the API task answering /health and every agent task ready', 120_000, async () => readyAgents() >= agentsWanted && await apiReady(), logs);
+    await waitFor(
+      'the API task answering /health and every agent task ready',
+      120_000,
+      async () => readyAgents() >= agentsWanted && (await apiReady()),
+      logs,
+    );
     const fleetSizeStart = agentTasks().length;
     const startedBefore = tasks.startedCount();
     progress(`API on ${apiUrl}, ${fleetSizeStart} agents ready`);
 
     const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
       const res = await fetch(`${apiUrl}${path}`, {
-        method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(10_000),
+        method,
+        headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(10_000),
       });
-      return { status: res.status, json: await res.json() as Record<string, unknown> };
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
     };
-    const inputs = Array.from({ length: jobCount }, (_, i) => ({ size: chunks * CHUNK_BYTES, seed: `aws-emulator-${i}`, chunkBytes: CHUNK_BYTES }));
+    const inputs = Array.from({ length: jobCount }, (_, i) => ({
+      size: chunks * CHUNK_BYTES,
+      seed: `aws-emulator-${i}`,
+      chunkBytes: CHUNK_BYTES,
+    }));
     const ids: string[] = [];
     for (const input of inputs) {
       const res = await api('POST', '/v1/jobs', { pipeline: 'hash', input });
       const id = (res.json.job as { id?: string } | undefined)?.id;
-      if (res.status !== 201 || !id) throw new SynktiError('E_DEMO', `the API refused job ${ids.length + 1}: ${res.status} ${JSON.stringify(res.json).slice(0, 500)}`);
+      if (res.status !== 201 || !id)
+        throw new SynktiError('E_DEMO', `the API refused job ${ids.length + 1}: ${res.status} ${JSON.stringify(res.json).slice(0, 500)}`);
       ids.push(id);
     }
     progress(`submitted ${jobCount} jobs × ${chunks + TASKS_PER_JOB_BESIDES_CHUNKS} tasks`);
@@ -274,10 +339,15 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const jobs: Array<{ state: string; result?: unknown; stages?: Record<string, Record<string, number>> }> = [];
     for (const id of ids) {
       let job: { state: string; result?: unknown; stages?: Record<string, Record<string, number>> } | undefined;
-      await waitFor(`job ${id} finishing`, 150_000, async () => {
-        job = (await api('GET', `/v1/jobs/${id}`)).json.job as typeof job;
-        return job !== undefined && job.state !== 'running';
-      }, logs);
+      await waitFor(
+        `job ${id} finishing`,
+        150_000,
+        async () => {
+          job = (await api('GET', `/v1/jobs/${id}`)).json.job as typeof job;
+          return job !== undefined && job.state !== 'running';
+        },
+        logs,
+      );
       jobs.push(job!);
     }
     let verified = 0;
@@ -285,7 +355,14 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     for (const [i, job] of jobs.entries()) {
       const expected = hash.expectedHashResult(inputs[i]!);
       const result = job.result as { root?: string; sha256?: string; chunks?: number; verified?: boolean } | undefined;
-      if (job.state === 'done' && result?.root === expected.root && result.sha256 === expected.sha256 && result.chunks === expected.chunks && result.verified === true) verified += 1;
+      if (
+        job.state === 'done' &&
+        result?.root === expected.root &&
+        result.sha256 === expected.sha256 &&
+        result.chunks === expected.chunks &&
+        result.verified === true
+      )
+        verified += 1;
       for (const byState of Object.values(job.stages ?? {})) doneTasks += byState.done ?? 0;
     }
     // The split stage's outputs (the hash stage's inputs) are objects in the stack's bucket: each equal to its slice of the input.
@@ -298,7 +375,9 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
       if (keys.length !== chunks) objectsGood = false;
       for (const key of keys) {
         const index = Number(/chunk-(\d+)$/.exec(key)?.[1] ?? -1);
-        const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body!.transformToByteArray());
+        const body = Buffer.from(
+          await (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body!.transformToByteArray(),
+        );
         if (index < 0 || !body.equals(data.subarray(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES))) objectsGood = false;
         objects += 1;
       }
@@ -313,17 +392,34 @@ export async function runAwsEmulatorPipelinesDemo(options: AwsEmulatorPipelinesO
     const instancesLeft = tasks.running().length;
     const report = truth.report();
     return {
-      provider: 'aws-emulator', shape: 'pipelines', cluster, jobs: jobCount, tasks: total, verified, failed: jobCount - verified,
-      lost_tasks: total - doneTasks, requeued: counters.requeues, duplicates: counters.duplicates,
-      preemptions: 1, crashes: 1, replacements, fleetSizeStart, fleetSizeEnd,
+      provider: 'aws-emulator',
+      shape: 'pipelines',
+      cluster,
+      jobs: jobCount,
+      tasks: total,
+      verified,
+      failed: jobCount - verified,
+      lost_tasks: total - doneTasks,
+      requeued: counters.requeues,
+      duplicates: counters.duplicates,
+      preemptions: 1,
+      crashes: 1,
+      replacements,
+      fleetSizeStart,
+      fleetSizeEnd,
       objects: { bucket: stack.bucket, chunks: objects, verified: objectsGood && objects === jobCount * chunks },
-      awsCalls: report.awsCalls, iamDenied: report.iamDenied,
+      awsCalls: report.awsCalls,
+      iamDenied: report.iamDenied,
       denials: report.denials.map((d) => ({ action: d.action, principal: d.principal, resource: d.resource })),
-      instancesLeft, seconds: Math.round((Date.now() - started) / 100) / 10,
+      instancesLeft,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
       ...(options.keepState ? { stateDir } : {}),
     };
   } finally {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
     if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -76,16 +76,23 @@ export interface AwsEmulatorRolloutSummary {
   stateDir?: string | undefined;
 }
 
-interface NodeStatus { generation?: string; state?: string; desiredGenerations?: Record<string, string> }
+interface NodeStatus {
+  generation?: string;
+  state?: string;
+  desiredGenerations?: Record<string, string>;
+}
 
 async function nodeStatus(ip: string, secret: string): Promise<NodeStatus | undefined> {
   try {
-    const res = await fetch(`http://${ip}:${AGENT_PORT}/status`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(1500) });
+    const res = await fetch(`http://${ip}:${AGENT_PORT}/status`, {
+      headers: { authorization: `Bearer ${secret}` },
+      signal: AbortSignal.timeout(1500),
+    });
     if (!res.ok) {
       await res.arrayBuffer();
       return undefined;
     }
-    return await res.json() as NodeStatus;
+    return (await res.json()) as NodeStatus;
   } catch {
     return undefined;
   }
@@ -105,13 +112,20 @@ class FleetWatch {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
-  constructor(private readonly project: EmulatedAwsProject, private readonly secret: string) {}
+  constructor(
+    private readonly project: EmulatedAwsProject,
+    private readonly secret: string,
+  ) {}
 
   start(intervalMs: number): void {
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
-      void this.refresh().catch(() => undefined).finally(() => { this.busy = false; });
+      void this.refresh()
+        .catch(() => undefined)
+        .finally(() => {
+          this.busy = false;
+        });
     }, intervalMs);
     this.timer.unref();
   }
@@ -122,7 +136,9 @@ class FleetWatch {
 
   async refresh(): Promise<void> {
     const live = (await this.project.listFleet()).filter((n) => n.state === 'running' || n.state === 'pending');
-    const seen = await Promise.all(live.map(async (n) => ({ n, serving: await this.project.routerServing(n.ip), status: await nodeStatus(n.ip, this.secret) })));
+    const seen = await Promise.all(
+      live.map(async (n) => ({ n, serving: await this.project.routerServing(n.ip), status: await nodeStatus(n.ip, this.secret) })),
+    );
     this.routers.clear();
     for (const { n, serving, status } of seen) {
       if (serving) this.routers.set(n.id, `http://${n.ip}:${ROUTER_PORT}`);
@@ -133,7 +149,13 @@ class FleetWatch {
   }
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => boolean, hint: string, onWait: (elapsedMs: number) => void): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean,
+  hint: string,
+  onWait: (elapsedMs: number) => void,
+): Promise<void> {
   const started = Date.now();
   while (!check()) {
     if (Date.now() - started > timeoutMs) throw new SynktiError('E_DEMO', `${what}: not within ${formatDuration(timeoutMs)}`, { hint });
@@ -144,26 +166,40 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean, hi
 
 /** Runs the demo. Throws E_TOOL_MISSING (exit 5) without moto_server or the aws CLI, E_DEMO when a step fails. */
 export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptions): Promise<AwsEmulatorRolloutSummary> {
-  const say = options.onLine ?? ((text: string): void => { if (!options.json) console.error(text); });
+  const say =
+    options.onLine ??
+    ((text: string): void => {
+      if (!options.json) console.error(text);
+    });
   const progress = createProgress(process.stderr, options.json || options.onLine !== undefined);
   const concurrency = options.concurrency ?? 6;
-  say('Synkti rollout demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host booted from its user data.');
+  say(
+    'Synkti rollout demo on an emulated AWS: moto_server for the APIs, each EC2 instance a machine on this host booted from its user data.',
+  );
   const project = await startEmulatedAwsProject({ cluster: CLUSTER, workers: FLEET_SIZE, keepState: options.keepState });
   const logs = `boot and service logs: ${project.stateDir}/instances (run with --keep-state)`;
   const ec2 = new EC2Client(project.moto.clientConfig());
   let watch: FleetWatch | undefined;
   let load: LoadGenerator | undefined;
   try {
-    say(`synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} (buckets, agent release, Node.js, secret, model, workers)`);
+    say(
+      `synkti bootstrap --project ${CLUSTER} --skip-infra --workers ${FLEET_SIZE} (buckets, agent release, Node.js, secret, model, workers)`,
+    );
     const bootstrap = await project.cli(project.bootstrapArgs(FLEET_SIZE));
-    if (bootstrap.code !== 0) throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}`);
+    if (bootstrap.code !== 0)
+      throw new SynktiError('E_DEMO', `synkti bootstrap exited with ${bootstrap.code}:\n${bootstrap.stderr.trim().slice(-2000)}`);
     const secret = await project.secret();
     watch = new FleetWatch(project, secret);
     watch.start(300);
     const fleet = watch;
     const bootStarted = Date.now();
-    await waitFor(`${FLEET_SIZE} workers serving`, 180_000, () => fleet.routers.size >= FLEET_SIZE, logs,
-      (ms) => progress.update(`workers booting: ${fleet.routers.size}/${FLEET_SIZE} routers serving (${formatDuration(ms)})`));
+    await waitFor(
+      `${FLEET_SIZE} workers serving`,
+      180_000,
+      () => fleet.routers.size >= FLEET_SIZE,
+      logs,
+      (ms) => progress.update(`workers booting: ${fleet.routers.size}/${FLEET_SIZE} routers serving (${formatDuration(ms)})`),
+    );
     const bootMs = Date.now() - bootStarted;
     const originals = [...fleet.routers.keys()];
     progress.done(`fleet serving: ${originals.join(', ')} (booted in ${formatDuration(bootMs)})`);
@@ -173,7 +209,13 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
     const traffic = load;
     say(`streaming chat completions through the workers' routers (${concurrency} concurrent clients)`);
     // Some traffic on the first generation before the rollout.
-    await waitFor('traffic on the first generation', 60_000, () => traffic.outcomes.filter((o) => o.ok).length >= 10, 'the routers serve but no stream completed', () => {});
+    await waitFor(
+      'traffic on the first generation',
+      60_000,
+      () => traffic.outcomes.filter((o) => o.ok).length >= 10,
+      'the routers serve but no stream completed',
+      () => {},
+    );
 
     // A new workload in the config file: a new generation, rolled out by `synkti deploy`.
     project.rewriteConfig('12ms');
@@ -183,7 +225,9 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
     const ticker = setInterval(() => {
       const done = traffic.outcomes.length;
       const failed = traffic.outcomes.filter((o) => !o.ok).length;
-      progress.update(`${formatDuration(Date.now() - deployStarted)}  deploy running; requests ${done - failed} ok / ${failed} failed; routers serving ${fleet.routers.size}`);
+      progress.update(
+        `${formatDuration(Date.now() - deployStarted)}  deploy running; requests ${done - failed} ok / ${failed} failed; routers serving ${fleet.routers.size}`,
+      );
     }, 500);
     ticker.unref();
     // The desired-config tag on the old nodes, as EC2 records it while they live (a node
@@ -191,18 +235,24 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
     const tagged = new Map<string, string>();
     const key = desiredConfigTag(POOL);
     const tagWatch = setInterval(() => {
-      void ec2.send(new DescribeInstancesCommand({ InstanceIds: originals })).then((described) => {
-        for (const i of (described.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-          const value = i.Tags?.find((t) => t.Key === key)?.Value;
-          if (i.InstanceId && value) tagged.set(i.InstanceId, value);
-        }
-      }, () => undefined);
+      void ec2.send(new DescribeInstancesCommand({ InstanceIds: originals })).then(
+        (described) => {
+          for (const i of (described.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+            const value = i.Tags?.find((t) => t.Key === key)?.Value;
+            if (i.InstanceId && value) tagged.set(i.InstanceId, value);
+          }
+        },
+        () => undefined,
+      );
     }, 1000);
     tagWatch.unref();
     let run: Awaited<ReturnType<EmulatedAwsProject['cli']>>;
     try {
-      run = await project.cli(['deploy', '--json', '--pool', POOL, '--ready-timeout', `${Math.round(readyTimeoutMs / 1000)}s`, ...project.launchArgs()],
-        FLEET_SIZE * (readyTimeoutMs + 60_000), { SYNKTI_CLUSTER_SECRET: secret });
+      run = await project.cli(
+        ['deploy', '--json', '--pool', POOL, '--ready-timeout', `${Math.round(readyTimeoutMs / 1000)}s`, ...project.launchArgs()],
+        FLEET_SIZE * (readyTimeoutMs + 60_000),
+        { SYNKTI_CLUSTER_SECRET: secret },
+      );
     } finally {
       clearInterval(ticker);
       clearInterval(tagWatch);
@@ -216,13 +266,28 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
       result = undefined;
     }
     const rolled = result?.pools[0];
-    if (!rolled) throw new SynktiError('E_DEMO', `synkti deploy exited with ${run.code} without a result:\n${run.stderr.trim().slice(-3000)}`, { hint: logs });
-    progress.done(`synkti deploy: ${rolled.outcome} to ${rolled.generation} in ${formatDuration(deployEnded - deployStarted)} (exit ${run.code}; surged ${rolled.surged.join(', ') || '-'}, drained ${rolled.drained.join(', ') || '-'})`);
-    for (const line of run.stderr.trim().split('\n').filter((l) => l.startsWith('  '))) say(line);
+    if (!rolled)
+      throw new SynktiError('E_DEMO', `synkti deploy exited with ${run.code} without a result:\n${run.stderr.trim().slice(-3000)}`, {
+        hint: logs,
+      });
+    progress.done(
+      `synkti deploy: ${rolled.outcome} to ${rolled.generation} in ${formatDuration(deployEnded - deployStarted)} (exit ${run.code}; surged ${rolled.surged.join(', ') || '-'}, drained ${rolled.drained.join(', ') || '-'})`,
+    );
+    for (const line of run.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('  ')))
+      say(line);
 
     // A little traffic on the new generation, then every node's own word on what it runs.
     const afterDeploy = traffic.outcomes.length;
-    await waitFor('traffic after the rollout', 60_000, () => traffic.outcomes.length >= afterDeploy + 10, 'no stream completed after the rollout', () => {});
+    await waitFor(
+      'traffic after the rollout',
+      60_000,
+      () => traffic.outcomes.length >= afterDeploy + 10,
+      'no stream completed after the rollout',
+      () => {},
+    );
     await traffic.stop();
     fleet.stop();
     await fleet.refresh();
@@ -257,7 +322,13 @@ export async function runAwsEmulatorRolloutDemo(options: AwsEmulatorRolloutOptio
       servedBy,
       desiredTagged,
       desiredTaken: originals.filter((id) => fleet.desiredOf.get(id) === rolled.generation).length,
-      deploy: { exitCode: run.code, tookMs: deployEnded - deployStarted, outcome: rolled.outcome, surged: rolled.surged, drained: rolled.drained },
+      deploy: {
+        exitCode: run.code,
+        tookMs: deployEnded - deployStarted,
+        outcome: rolled.outcome,
+        surged: rolled.surged,
+        drained: rolled.drained,
+      },
       awsCalls: report.awsCalls,
       iamDenied: report.iamDenied,
       denials: report.denials.map((d) => ({ principal: d.principal, action: d.action })),
@@ -280,10 +351,20 @@ export function renderAwsEmulatorRolloutSummary(summary: AwsEmulatorRolloutSumma
     '',
     'Summary (rollout on the emulated AWS)',
     `  requests       ${summary.requests} (${summary.requestsDuringRollout} during synkti deploy)`,
-    `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+    `  failed         ${summary.failed}${
+      summary.failed > 0
+        ? `  (${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')})`
+        : ''
+    }`,
     `  rolled out     ${summary.rolledOut} nodes ${summary.generations.from} → ${summary.generations.to} in ${formatDuration(summary.deploy.tookMs)} (${summary.deploy.outcome}, exit ${summary.deploy.exitCode})`,
-    `  fleet          ${summary.fleetSizeEnd} serving on ${summary.generation}: ${Object.entries(summary.nodeGenerations).map(([id, g]) => `${id} ${g}`).join(', ')}`,
-    `  served by      ${Object.entries(summary.servedBy).map(([g, n]) => `${g} ${n}`).join(', ')}`,
+    `  fleet          ${summary.fleetSizeEnd} serving on ${summary.generation}: ${Object.entries(summary.nodeGenerations)
+      .map(([id, g]) => `${id} ${g}`)
+      .join(', ')}`,
+    `  served by      ${Object.entries(summary.servedBy)
+      .map(([g, n]) => `${g} ${n}`)
+      .join(', ')}`,
     `  desired config tagged on ${summary.desiredTagged}/3 old nodes by deploy (EC2 CreateTags, operator keys); taken by ${summary.desiredTaken}/3 agents`,
     `  AWS calls      ${summary.awsCalls} by the workers' role, ${summary.iamDenied} denied${summary.denials.length ? `: ${summary.denials.map((d) => `${d.action} (${d.principal})`).join(', ')}` : ''}`,
     `  latency        p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (whole stream)`,

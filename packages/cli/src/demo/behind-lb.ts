@@ -53,7 +53,8 @@ export interface PreemptionReport {
   /** Requests the balancer still sent it after the notice. */
   sessionsAfterNotice: number;
   /** The balancer's counters for it, last seen before it was deleted: errors it saw, attempts it redispatched elsewhere. */
-  balancer: Pick<HaproxyServer, 'connectErrors' | 'responseErrors' | 'retries' | 'redispatches' | 'serverAborts' | 'responses5xx'> | undefined;
+  balancer:
+    Pick<HaproxyServer, 'connectErrors' | 'responseErrors' | 'retries' | 'redispatches' | 'serverAborts' | 'responses5xx'> | undefined;
   replacement: string | undefined;
   /** When the replacement passed its health check and entered the rotation. */
   replacementInRotationAfterMs: number | undefined;
@@ -107,7 +108,9 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
   const settleMs = options.settleMs ?? 5000;
   const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 60_000;
   const configFile = join(options.cwd, 'synkti.demo');
-  const say = (text: string): void => { if (!options.json) console.error(text); };
+  const say = (text: string): void => {
+    if (!options.json) console.error(text);
+  };
   const progress = createProgress(process.stderr, options.json);
 
   // HAProxy first: without it there is no scenario, and nothing has been started yet.
@@ -115,7 +118,9 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
   const balancerLog: string[] = [];
   const lb: Haproxy = await startHaproxy({
     retries: options.balancerRetries ?? 2,
-    onLog: (line) => { if (balancerLog.length < 5000) balancerLog.push(`${new Date().toISOString()} ${line}`); },
+    onLog: (line) => {
+      if (balancerLog.length < 5000) balancerLog.push(`${new Date().toISOString()} ${line}`);
+    },
   });
   const balancerLogFile = join(stateDirFor(spec, configFile), 'haproxy.log');
   const fleet = openLocalFleet(spec, configFile);
@@ -125,7 +130,9 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
   let ticker: Promise<void> = Promise.resolve();
   try {
     await down(spec, configFile, { force: true, timeoutMs: 20_000, quiet: true });
-    say(`Synkti demo, behind a load balancer: HAProxy (${lb.url}) in front of the routers of ${FLEET_SIZE} nodes, health-checking ${'/_synkti/router/health'} every 500 ms.`);
+    say(
+      `Synkti demo, behind a load balancer: HAProxy (${lb.url}) in front of the routers of ${FLEET_SIZE} nodes, health-checking ${'/_synkti/router/health'} every 500 ms.`,
+    );
     const started = await up(spec, configFile, { nodes: FLEET_SIZE, timeoutMs: 60_000, json: true, quiet: options.json });
     if (!started.ok) throw new Error('the demo fleet did not come up; see `synkti logs <id>`');
     await observer.start(300);
@@ -146,11 +153,16 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
       // One failed round (a busy registry) is retried by the next; five in a row are a problem.
       let failedInARow = 0;
       while (ticking) {
-        await tick().then(() => { failedInARow = 0; }, (error: unknown) => {
-          failedInARow += 1;
-          const message = `load balancer sync failed ${failedInARow} times in a row: ${(error as Error).message}`;
-          if (failedInARow === 5) problems.push(message);
-        });
+        await tick().then(
+          () => {
+            failedInARow = 0;
+          },
+          (error: unknown) => {
+            failedInARow += 1;
+            const message = `load balancer sync failed ${failedInARow} times in a row: ${(error as Error).message}`;
+            if (failedInARow === 5) problems.push(message);
+          },
+        );
         await sleep(TICK_MS);
       }
     })();
@@ -163,18 +175,30 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
       problems.push(`timed out after ${formatDuration(timeoutMs)} waiting for ${what}`);
       return false;
     };
-    if (!await waitUntil(`${FLEET_SIZE} routers in the balancer's rotation`, () => inRotation().length === FLEET_SIZE, 30_000)) {
+    if (!(await waitUntil(`${FLEET_SIZE} routers in the balancer's rotation`, () => inRotation().length === FLEET_SIZE, 30_000))) {
       throw new Error(`the load balancer did not see ${FLEET_SIZE} healthy routers: ${problems.join('; ')}`);
     }
-    say(`fleet ready and in rotation: ${inRotation().map((s) => s.name).join(', ')}`);
+    say(
+      `fleet ready and in rotation: ${inRotation()
+        .map((s) => s.name)
+        .join(', ')}`,
+    );
 
-    load = new LoadGenerator({ endpoints: () => [lb.url], concurrency: options.concurrency, maxTokens: 24, healthChecks: false, retryConnectionFailures: false });
+    load = new LoadGenerator({
+      endpoints: () => [lb.url],
+      concurrency: options.concurrency,
+      maxTokens: 24,
+      healthChecks: false,
+      retryConnectionFailures: false,
+    });
     const t0 = Date.now();
     const events: string[] = [];
     const view = setInterval(() => {
       const outcomes = load!.outcomes;
       const failed = outcomes.filter((o) => !o.ok).length;
-      progress.update(`${formatDuration(Date.now() - t0)}  requests ${outcomes.length - failed} ok / ${failed} failed  in rotation ${inRotation().length}/${FLEET_SIZE}  ${events.at(-1) ?? ''}`);
+      progress.update(
+        `${formatDuration(Date.now() - t0)}  requests ${outcomes.length - failed} ok / ${failed} failed  in rotation ${inRotation().length}/${FLEET_SIZE}  ${events.at(-1) ?? ''}`,
+      );
     }, 500);
     view.unref();
     load.start();
@@ -202,42 +226,68 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
         const noticeAt = Date.now();
         await fleet.cloud.instances.preempt(pick.server.name, { noticeInMs: noticeMs });
         const report: PreemptionReport = {
-          id: pick.server.name, noticeAtMs: noticeAt - t0, sessionsPerSecond, noticeMs, outOfRotationAfterMs: undefined, sessionsAfterNotice: 0, balancer: undefined,
-          replacement: undefined, replacementInRotationAfterMs: undefined, goneAfterMs: undefined,
+          id: pick.server.name,
+          noticeAtMs: noticeAt - t0,
+          sessionsPerSecond,
+          noticeMs,
+          outOfRotationAfterMs: undefined,
+          sessionsAfterNotice: 0,
+          balancer: undefined,
+          replacement: undefined,
+          replacementInRotationAfterMs: undefined,
+          goneAfterMs: undefined,
         };
         preempted.push(report);
         events.push(`notice for ${report.id}`);
-        progress.done(`${formatDuration(noticeAt - t0)}  spot interruption notice for ${report.id} (busiest router: ${sessionsPerSecond} new sessions/s): reclaimed in ${formatDuration(noticeMs)}`);
+        progress.done(
+          `${formatDuration(noticeAt - t0)}  spot interruption notice for ${report.id} (busiest router: ${sessionsPerSecond} new sessions/s): reclaimed in ${formatDuration(noticeMs)}`,
+        );
 
-        const recovered = await waitUntil(`the replacement of ${report.id} in rotation`, async () => {
-          const records = await observer.instances();
-          const victim = latest.find((s) => s.name === report.id);
-          if (victim) {
-            report.sessionsAfterNotice = victim.sessions - sessionsAtNotice;
-            const { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx } = victim;
-            report.balancer = { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx };
-          }
-          if (report.outOfRotationAfterMs === undefined && (!victim || victim.status !== 'UP')) {
-            report.outOfRotationAfterMs = Date.now() - noticeAt;
-            events.push(`${report.id} out of rotation`);
-            progress.done(`${formatDuration(Date.now() - t0)}  the load balancer took ${report.id} out of rotation ${formatDuration(report.outOfRotationAfterMs)} after the notice (its router's health answered 503)`);
-          }
-          if (report.replacement === undefined) {
-            report.replacement = records.find((r) => r.tags[TAG_REPLACES] === report.id)?.id;
-            if (report.replacement) progress.done(`${formatDuration(Date.now() - t0)}  replacement ${report.replacement} launched`);
-          }
-          if (report.goneAfterMs === undefined && !records.some((r) => r.id === report.id)) {
-            report.goneAfterMs = Date.now() - noticeAt;
-            progress.done(`${formatDuration(Date.now() - t0)}  ${report.id} drained and gone, ${formatDuration(report.goneAfterMs)} after its notice`);
-          }
-          if (report.replacement && report.replacementInRotationAfterMs === undefined && inRotation().some((s) => s.name === report.replacement)) {
-            report.replacementInRotationAfterMs = Date.now() - noticeAt;
-            events.push(`${report.replacement} in rotation`);
-            progress.done(`${formatDuration(Date.now() - t0)}  replacement ${report.replacement} passed its health check: in rotation`);
-          }
-          return report.goneAfterMs !== undefined && report.replacementInRotationAfterMs !== undefined
-            && inRotation().length === FLEET_SIZE && observer.readyCount() === FLEET_SIZE;
-        }, noticeMs + recoveryTimeoutMs);
+        const recovered = await waitUntil(
+          `the replacement of ${report.id} in rotation`,
+          async () => {
+            const records = await observer.instances();
+            const victim = latest.find((s) => s.name === report.id);
+            if (victim) {
+              report.sessionsAfterNotice = victim.sessions - sessionsAtNotice;
+              const { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx } = victim;
+              report.balancer = { connectErrors, responseErrors, retries, redispatches, serverAborts, responses5xx };
+            }
+            if (report.outOfRotationAfterMs === undefined && (!victim || victim.status !== 'UP')) {
+              report.outOfRotationAfterMs = Date.now() - noticeAt;
+              events.push(`${report.id} out of rotation`);
+              progress.done(
+                `${formatDuration(Date.now() - t0)}  the load balancer took ${report.id} out of rotation ${formatDuration(report.outOfRotationAfterMs)} after the notice (its router's health answered 503)`,
+              );
+            }
+            if (report.replacement === undefined) {
+              report.replacement = records.find((r) => r.tags[TAG_REPLACES] === report.id)?.id;
+              if (report.replacement) progress.done(`${formatDuration(Date.now() - t0)}  replacement ${report.replacement} launched`);
+            }
+            if (report.goneAfterMs === undefined && !records.some((r) => r.id === report.id)) {
+              report.goneAfterMs = Date.now() - noticeAt;
+              progress.done(
+                `${formatDuration(Date.now() - t0)}  ${report.id} drained and gone, ${formatDuration(report.goneAfterMs)} after its notice`,
+              );
+            }
+            if (
+              report.replacement &&
+              report.replacementInRotationAfterMs === undefined &&
+              inRotation().some((s) => s.name === report.replacement)
+            ) {
+              report.replacementInRotationAfterMs = Date.now() - noticeAt;
+              events.push(`${report.replacement} in rotation`);
+              progress.done(`${formatDuration(Date.now() - t0)}  replacement ${report.replacement} passed its health check: in rotation`);
+            }
+            return (
+              report.goneAfterMs !== undefined &&
+              report.replacementInRotationAfterMs !== undefined &&
+              inRotation().length === FLEET_SIZE &&
+              observer.readyCount() === FLEET_SIZE
+            );
+          },
+          noticeMs + recoveryTimeoutMs,
+        );
         if (!recovered) break;
       }
       // Traffic goes on through the new fleet for a moment.
@@ -262,7 +312,9 @@ export async function runBehindLb(options: BehindLbOptions): Promise<BehindLbSum
       p50Ms: traffic.p50Ms,
       p99Ms: traffic.p99Ms,
       failures: traffic.failures,
-      failedRequests: outcomes.filter((o) => !o.ok).slice(0, 20)
+      failedRequests: outcomes
+        .filter((o) => !o.ok)
+        .slice(0, 20)
         .map((o) => ({ atMs: o.startedAt - t0, tookMs: o.ms, error: o.error ?? 'unknown', cutMidStream: o.cutMidStream === true })),
       preempted,
       balancer: await lb.totals(),
@@ -293,11 +345,23 @@ export function renderBehindLbSummary(summary: BehindLbSummary): string {
     '',
     'Summary (behind a load balancer)',
     `  requests       ${summary.requests}  (all through HAProxy, no client retries)`,
-    `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
-    ...summary.failedRequests.map((f) => `    started at ${formatDuration(f.atMs)}, failed after ${formatDuration(f.tookMs)}: ${f.error}${f.cutMidStream ? ' (cut mid-stream)' : ''}`),
+    `  failed         ${summary.failed}${
+      summary.failed > 0
+        ? `  (${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')})`
+        : ''
+    }`,
+    ...summary.failedRequests.map(
+      (f) =>
+        `    started at ${formatDuration(f.atMs)}, failed after ${formatDuration(f.tookMs)}: ${f.error}${f.cutMidStream ? ' (cut mid-stream)' : ''}`,
+    ),
     `  cut mid-stream ${summary.cutMidStream}`,
     `  preemptions    ${summary.preemptions}`,
-    ...summary.preempted.map((p) => `    ${p.id}: notice at ${formatDuration(p.noticeAtMs)}, out of rotation after ${ms(p.outOfRotationAfterMs)}, ${p.sessionsAfterNotice} requests after its notice, replacement ${p.replacement ?? 'none'} in rotation after ${ms(p.replacementInRotationAfterMs)}`),
+    ...summary.preempted.map(
+      (p) =>
+        `    ${p.id}: notice at ${formatDuration(p.noticeAtMs)}, out of rotation after ${ms(p.outOfRotationAfterMs)}, ${p.sessionsAfterNotice} requests after its notice, replacement ${p.replacement ?? 'none'} in rotation after ${ms(p.replacementInRotationAfterMs)}`,
+    ),
     `  replacements   ${summary.replacements}`,
     `  fleet size     ${summary.fleetSizeStart} → ${summary.fleetSizeEnd}`,
     `  latency        p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (whole stream)`,

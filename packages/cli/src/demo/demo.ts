@@ -42,16 +42,26 @@ const FLEET_SIZE = 3;
 
 /** The demo fleet: three workers serving the stand-in model server, with fast timeouts. */
 export function demoSpec(): ClusterSpec {
-  return validateCluster({
-    name: 'synkti-demo',
-    pools: { worker: { count: FLEET_SIZE } },
-    workload: {
-      command: [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '15ms'],
-      healthPath: '/health',
-      startupTimeout: '30s',
+  return validateCluster(
+    {
+      name: 'synkti-demo',
+      pools: { worker: { count: FLEET_SIZE } },
+      workload: {
+        command: [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '15ms'],
+        healthPath: '/health',
+        startupTimeout: '30s',
+      },
+      timeouts: {
+        gossipInterval: '500ms',
+        failureTimeout: '2s',
+        listInterval: '5s',
+        noticePollInterval: '1s',
+        drainMargin: '2s',
+        shutdownGrace: '10s',
+      },
     },
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s' },
-  }, 'the demo cluster');
+    'the demo cluster',
+  );
 }
 
 /**
@@ -62,7 +72,9 @@ export function demoSpec(): ClusterSpec {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const spec = demoSpec();
   const configFile = join(options.cwd, 'synkti.demo');
-  const say = (text: string): void => { if (!options.json) console.error(text); };
+  const say = (text: string): void => {
+    if (!options.json) console.error(text);
+  };
   const progress = createProgress(process.stderr, options.json);
 
   // A previous demo that was interrupted may have left nodes behind.
@@ -84,7 +96,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   let sawDrop = false;
   const t0 = Date.now();
   load.start();
-  say(`streaming chat completions through the routers for ${formatDuration(options.durationMs)} (${options.concurrency} concurrent clients)`);
+  say(
+    `streaming chat completions through the routers for ${formatDuration(options.durationMs)} (${options.concurrency} concurrent clients)`,
+  );
 
   const noticeMs = Math.min(20_000, Math.max(5000, Math.round(options.durationMs * 0.3)));
   const preemptAt = t0 + options.durationMs * 0.2;
@@ -97,7 +111,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // Recovery: after the kill, the ready count must first drop, then be back at full size.
     if (crashes > 0 && observer.readyCount() < FLEET_SIZE) sawDrop = true;
     if (sawDrop && recoveredAt === undefined && observer.readyCount() >= FLEET_SIZE) recoveredAt = Date.now();
-    progress.update(`${formatDuration(elapsed)}  requests ${done - failed} ok / ${failed} failed  ${(done / Math.max(1, elapsed / 1000)).toFixed(1)} req/s  ready nodes ${observer.readyCount()}/${FLEET_SIZE}  ${events.at(-1) ?? ''}`);
+    progress.update(
+      `${formatDuration(elapsed)}  requests ${done - failed} ok / ${failed} failed  ${(done / Math.max(1, elapsed / 1000)).toFixed(1)} req/s  ready nodes ${observer.readyCount()}/${FLEET_SIZE}  ${events.at(-1) ?? ''}`,
+    );
   }, 500);
   view.unref();
 
@@ -166,7 +182,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (!options.keep) {
       await down(spec, configFile, { force: false, timeoutMs: 30_000, quiet: options.json });
     } else {
-      say('fleet left running: `synkti --config synkti.demo status` is not a config; use `synkti demo` again or `npm run synkti -- down` with a config');
+      say(
+        'fleet left running: `synkti --config synkti.demo status` is not a config; use `synkti demo` again or `npm run synkti -- down` with a config',
+      );
     }
   }
 }
@@ -176,7 +194,13 @@ export function renderSummary(summary: DemoSummary): string {
     '',
     'Summary',
     `  requests       ${summary.requests}`,
-    `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+    `  failed         ${summary.failed}${
+      summary.failed > 0
+        ? `  (${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')})`
+        : ''
+    }`,
     `  preemptions    ${summary.preemptions}  (drained inside the notice: traffic cut over at once)`,
     `  crashes        ${summary.crashes}  (kill -9: only streams in flight on that node may fail)`,
     `  replacements   ${summary.replacements}`,

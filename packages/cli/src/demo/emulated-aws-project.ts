@@ -112,11 +112,32 @@ function configText(cluster: string, workers: number, bucket: string, region: st
     model: { uri: `s3://${bucket}/models/demo-model/` },
     workload: {
       // The stand-in preset, checking the fetched model against its manifest before it serves.
-      command: ['{node}', '--import', '{tsx}', '{standIn}', '--host', '{host}', '--port', '{port}', '--model-dir', '{modelPath}', '--token-latency', tokenLatency],
+      command: [
+        '{node}',
+        '--import',
+        '{tsx}',
+        '{standIn}',
+        '--host',
+        '{host}',
+        '--port',
+        '{port}',
+        '--model-dir',
+        '{modelPath}',
+        '--token-latency',
+        tokenLatency,
+      ],
       healthPath: '/health',
       startupTimeout: '60s',
     },
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '2s', shutdownGrace: '10s', maxStreamDuration: '5s' },
+    timeouts: {
+      gossipInterval: '500ms',
+      failureTimeout: '2s',
+      listInterval: '5s',
+      noticePollInterval: '1s',
+      drainMargin: '2s',
+      shutdownGrace: '10s',
+      maxStreamDuration: '5s',
+    },
   };
   return `// Written by Synkti for a run on the emulated AWS.\nexport default ${JSON.stringify(config, null, 2)};\n`;
 }
@@ -128,16 +149,28 @@ function cliEnv(adminEnv: Record<string, string>, endpoint: string): NodeJS.Proc
   return { ...env, ...adminEnv, AWS_ENDPOINT_URL: endpoint, SYNKTI_LOG_LEVEL: 'warn' };
 }
 
-function runProcess(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+function runProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     timer.unref();
-    child.on('error', (error) => { clearTimeout(timer); reject(error); });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
@@ -146,7 +179,9 @@ function runProcess(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeout
 }
 
 function dropActions(document: { Statement: unknown }, deny: Set<string>): void {
-  const statements = Array.isArray(document.Statement) ? document.Statement as { Action?: string | string[] }[] : [document.Statement as { Action?: string | string[] }];
+  const statements = Array.isArray(document.Statement)
+    ? (document.Statement as { Action?: string | string[] }[])
+    : [document.Statement as { Action?: string | string[] }];
   for (const statement of statements) {
     if (statement.Action === undefined) continue;
     const actions = (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).filter((a) => !deny.has(a));
@@ -158,9 +193,13 @@ function dropActions(document: { Statement: unknown }, deny: Set<string>): void 
 /** Sets the project up (about 10 s: pack, moto, roles); throws E_TOOL_MISSING without moto_server or the aws CLI. */
 export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions): Promise<EmulatedAwsProject> {
   if (spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8' }).status !== 0) {
-    throw new SynktiError('E_TOOL_MISSING', 'the aws CLI is not on PATH: the emulated instances boot with the real boot script, which uses it', {
-      hint: 'python3 -m pip install awscli (or your distribution\'s awscli package)',
-    });
+    throw new SynktiError(
+      'E_TOOL_MISSING',
+      'the aws CLI is not on PATH: the emulated instances boot with the real boot script, which uses it',
+      {
+        hint: "python3 -m pip install awscli (or your distribution's awscli package)",
+      },
+    );
   }
   // Heavy modules are loaded only here: `synkti --help` and the local demo never pay for them.
   const emulator = await import('@synkti/aws-emulator');
@@ -171,7 +210,10 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+      for (const fn of cleanups.reverse())
+        await Promise.resolve()
+          .then(fn)
+          .catch(() => undefined);
       if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
     })();
     return stopped;
@@ -187,24 +229,44 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
     const admin = moto.clientConfig();
     const ec2 = new EC2Client(admin);
     const ssm = new SSMClient(admin);
-    cleanups.push(() => { ec2.destroy(); ssm.destroy(); });
+    cleanups.push(() => {
+      ec2.destroy();
+      ssm.destroy();
+    });
     const network = await emulator.ensureEmulatedNetwork(ec2, moto.region);
 
     // The worker role exactly as the stack would create it, in this emulated account.
     const roles = await synthesizeServeFleetRoles(
-      { projectName: cluster, agentReplacement: true, vpcId: network.vpcId, subnetIds: network.subnets.map((s) => s.subnetId), imageId: network.imageId },
+      {
+        projectName: cluster,
+        agentReplacement: true,
+        vpcId: network.vpcId,
+        subnetIds: network.subnets.map((s) => s.subnetId),
+        imageId: network.imageId,
+      },
       { stack: 'dev', workerSecurityGroupId: network.securityGroupId },
     );
     if (options.denyActions?.length) {
       const deny = new Set(options.denyActions);
-      for (const role of roles) for (const policy of [...role.inlinePolicies, ...role.customerManagedPolicies]) dropActions(policy.document as { Statement: unknown }, deny);
+      for (const role of roles)
+        for (const policy of [...role.inlinePolicies, ...role.customerManagedPolicies])
+          dropActions(policy.document as { Statement: unknown }, deny);
     }
     const truth = await emulator.startIamTruth({ moto, roles });
     cleanups.push(() => truth.stop());
     const workerRole = truth.roles.find((r) => r.name === `${cluster}-worker`);
     const profile = workerRole?.instanceProfiles[0];
-    if (!profile) throw new SynktiError('E_DEMO', `the synthesized stack has no instance profile for ${cluster}-worker (roles: ${truth.roles.map((r) => r.name).join(', ')})`);
-    const instances = new emulator.InstanceEmulator({ moto, stateDir, awsEndpoint: truth.endpoint, credentialsFor: (instance) => truth.credentialsFor(instance) });
+    if (!profile)
+      throw new SynktiError(
+        'E_DEMO',
+        `the synthesized stack has no instance profile for ${cluster}-worker (roles: ${truth.roles.map((r) => r.name).join(', ')})`,
+      );
+    const instances = new emulator.InstanceEmulator({
+      moto,
+      stateDir,
+      awsEndpoint: truth.endpoint,
+      credentialsFor: (instance) => truth.credentialsFor(instance),
+    });
     await instances.start();
     cleanups.push(() => instances.stop());
 
@@ -219,39 +281,85 @@ export async function startEmulatedAwsProject(options: EmulatedAwsProjectOptions
     const modelDir = writeModel(stateDir);
     const env = cliEnv(moto.env(), truth.endpoint);
     const launchArgs = (): string[] => [
-      '--bucket', bucket, '--version', agent.version, '--sha256', agent.sha256,
-      '--node-version', node.version, '--node-sha256', node.sha256,
-      '--image-id', network.imageId,
+      '--bucket',
+      bucket,
+      '--version',
+      agent.version,
+      '--sha256',
+      agent.sha256,
+      '--node-version',
+      node.version,
+      '--node-sha256',
+      node.sha256,
+      '--image-id',
+      network.imageId,
       ...network.subnets.flatMap((s) => ['--subnet', `${s.subnetId}:${s.zone}`]),
-      '--security-group', network.securityGroupId,
-      '--instance-profile', profile.arn,
+      '--security-group',
+      network.securityGroupId,
+      '--instance-profile',
+      profile.arn,
     ];
     return {
-      cluster, stateDir, projectDir, configFile, moto, network, truth, instances,
+      cluster,
+      stateDir,
+      projectDir,
+      configFile,
+      moto,
+      network,
+      truth,
+      instances,
       bootstrapArgs: (workers) => [
-        'bootstrap', '--project', cluster, '--skip-infra', '--json',
-        '--bucket', bucket, '--checkpoints-bucket', checkpoints,
-        '--artifact', agent.file, '--version', agent.version,
-        '--node-tarball', node.file, '--node-version', node.version,
-        '--model-dir', modelDir,
-        '--workers', String(workers),
-        '--image-id', network.imageId,
+        'bootstrap',
+        '--project',
+        cluster,
+        '--skip-infra',
+        '--json',
+        '--bucket',
+        bucket,
+        '--checkpoints-bucket',
+        checkpoints,
+        '--artifact',
+        agent.file,
+        '--version',
+        agent.version,
+        '--node-tarball',
+        node.file,
+        '--node-version',
+        node.version,
+        '--model-dir',
+        modelDir,
+        '--workers',
+        String(workers),
+        '--image-id',
+        network.imageId,
         ...network.subnets.flatMap((s) => ['--subnet', `${s.subnetId}:${s.zone}`]),
-        '--security-group', network.securityGroupId,
-        '--instance-profile', profile.arn,
+        '--security-group',
+        network.securityGroupId,
+        '--instance-profile',
+        profile.arn,
       ],
       launchArgs,
       rewriteConfig: (tokenLatency) => writeFileSync(configFile, configText(cluster, options.workers, bucket, moto.region, tokenLatency)),
-      cli: (args, timeoutMs = 180_000, extraEnv = {}) => runProcess(['--config', configFile, ...args], { ...env, ...extraEnv }, projectDir, timeoutMs),
+      cli: (args, timeoutMs = 180_000, extraEnv = {}) =>
+        runProcess(['--config', configFile, ...args], { ...env, ...extraEnv }, projectDir, timeoutMs),
       async listFleet() {
         const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }] }));
-        return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => ({
-          id: i.InstanceId ?? '', ip: i.PrivateIpAddress ?? '', state: i.State?.Name ?? 'unknown', replaces: tagOf(i, TAG_REPLACES),
-        }));
+        return (out.Reservations ?? [])
+          .flatMap((r) => r.Instances ?? [])
+          .map((i) => ({
+            id: i.InstanceId ?? '',
+            ip: i.PrivateIpAddress ?? '',
+            state: i.State?.Name ?? 'unknown',
+            replaces: tagOf(i, TAG_REPLACES),
+          }));
       },
       async secret() {
-        const value = (await ssm.send(new GetParameterCommand({ Name: `/synkti/${cluster}/cluster-secret`, WithDecryption: true }))).Parameter?.Value;
-        if (!value) throw new SynktiError('E_DEMO', `the cluster secret /synkti/${cluster}/cluster-secret is not in SSM`, { hint: 'run synkti bootstrap first' });
+        const value = (await ssm.send(new GetParameterCommand({ Name: `/synkti/${cluster}/cluster-secret`, WithDecryption: true })))
+          .Parameter?.Value;
+        if (!value)
+          throw new SynktiError('E_DEMO', `the cluster secret /synkti/${cluster}/cluster-secret is not in SSM`, {
+            hint: 'run synkti bootstrap first',
+          });
         return value;
       },
       async routerServing(ip) {

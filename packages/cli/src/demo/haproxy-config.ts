@@ -80,13 +80,17 @@ export function checkTargetAddress(host: string, port: number, name: string): vo
   const [a, b] = octets ?? [];
   const privateOrLoopback = valid && (a === 127 || a === 10 || (a === 172 && b! >= 16 && b! <= 31) || (a === 192 && b === 168));
   if (!privateOrLoopback) {
-    throw new SynktiError('E_HAPROXY_TARGET', `load balancer target ${name}: address ${JSON.stringify(host.slice(0, 80))} is not a loopback or private IPv4 address`, {
-      hint: 'register routers by their private IPv4 address (the instance\'s privateIp)',
-    });
+    throw new SynktiError(
+      'E_HAPROXY_TARGET',
+      `load balancer target ${name}: address ${JSON.stringify(host.slice(0, 80))} is not a loopback or private IPv4 address`,
+      {
+        hint: "register routers by their private IPv4 address (the instance's privateIp)",
+      },
+    );
   }
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new SynktiError('E_HAPROXY_TARGET', `load balancer target ${name}: port must be 1..65535, got ${port}`, {
-      hint: 'use the router port from the instance\'s SynktiPortRouter tag',
+      hint: "use the router port from the instance's SynktiPortRouter tag",
     });
   }
 }
@@ -110,14 +114,22 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
   wholeNumber('port', options.port, 1, 65_535);
   const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
   if (!/^\/[A-Za-z0-9._~/-]{0,200}$/.test(healthPath)) {
-    throw new SynktiError('E_HAPROXY_OPTIONS', `haproxy healthPath must be a plain absolute path, got ${JSON.stringify(healthPath.slice(0, 80))}`, {
-      hint: `e.g. ${DEFAULT_HEALTH_PATH}`,
-    });
+    throw new SynktiError(
+      'E_HAPROXY_OPTIONS',
+      `haproxy healthPath must be a plain absolute path, got ${JSON.stringify(healthPath.slice(0, 80))}`,
+      {
+        hint: `e.g. ${DEFAULT_HEALTH_PATH}`,
+      },
+    );
   }
   if (/[\s"'\\]/.test(options.socketPath) || options.socketPath.length > 100) {
-    throw new SynktiError('E_HAPROXY_OPTIONS', `haproxy socket path must be under 100 characters without spaces or quotes, got ${options.socketPath}`, {
-      hint: 'use a short directory such as one made by mkdtemp in /tmp',
-    });
+    throw new SynktiError(
+      'E_HAPROXY_OPTIONS',
+      `haproxy socket path must be under 100 characters without spaces or quotes, got ${options.socketPath}`,
+      {
+        hint: 'use a short directory such as one made by mkdtemp in /tmp',
+      },
+    );
   }
   checkSettings(options); // validates the check settings up front (each server line carries them)
   const retries = wholeNumber('retries', options.retries ?? 2, 0, 10);

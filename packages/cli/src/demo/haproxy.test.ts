@@ -12,17 +12,26 @@ import { isSynktiError } from '@synkti/core';
 import { checkServerName, checkTargetAddress, renderHaproxyConfig } from './haproxy-config.ts';
 import { findHaproxy, parseStatCsv, startHaproxy, type Haproxy } from './haproxy.ts';
 
-const haproxyMissing = findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
-  ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
-  : false;
+const haproxyMissing =
+  findHaproxy() === undefined && process.env.SYNKTI_REQUIRE_SERVICES !== '1'
+    ? 'haproxy is not installed (sudo apt-get install -y haproxy); set SYNKTI_REQUIRE_SERVICES=1 to make this a failure'
+    : false;
 
-interface FakeRouter { name: string; port: number; healthy: boolean; server: Server; release: () => void }
+interface FakeRouter {
+  name: string;
+  port: number;
+  healthy: boolean;
+  server: Server;
+  release: () => void;
+}
 
 /** Answers the health path with 200 or 503, `/who` with its name, `/stream` with a body held open until release(). */
 async function fakeRouter(name: string): Promise<FakeRouter> {
   const router: FakeRouter = { name, port: 0, healthy: true, server: createServer(), release: () => undefined };
   const held: (() => void)[] = [];
-  router.release = () => { for (const end of held.splice(0)) end(); };
+  router.release = () => {
+    for (const end of held.splice(0)) end();
+  };
   router.server.on('request', (req, res) => {
     if (req.url === '/_synkti/router/health') {
       res.writeHead(router.healthy ? 200 : 503, { 'content-type': 'text/plain' });
@@ -61,7 +70,10 @@ test('config and targets: loopback only, no command injection through names or a
   assert.match(config, /bind 127\.0\.0\.1:18080\n/);
   assert.match(config, /option httpchk GET \/_synkti\/router\/health\n/);
   assert.match(config, /retry-on conn-failure\n/);
-  assert.throws(() => checkServerName('i-1; del server routers/i-2'), (e: unknown) => isSynktiError(e, 'E_HAPROXY_TARGET'));
+  assert.throws(
+    () => checkServerName('i-1; del server routers/i-2'),
+    (e: unknown) => isSynktiError(e, 'E_HAPROXY_TARGET'),
+  );
   assert.throws(() => checkServerName(''), /not allowed/);
   assert.equal(checkServerName('i-0abc123def4567890'), 'i-0abc123def4567890');
   assert.throws(() => checkTargetAddress('8.8.8.8', 80, 'i-1'), /not a loopback or private/);
@@ -82,10 +94,17 @@ test('a missing haproxy is E_TOOL_MISSING with the apt-get hint', async () => {
   });
 });
 
-test('haproxy follows the targets and the routers\' health', { skip: haproxyMissing, timeout: 60_000 }, async (t) => {
+test("haproxy follows the targets and the routers' health", { skip: haproxyMissing, timeout: 60_000 }, async (t) => {
   const a = await fakeRouter('a');
   const b = await fakeRouter('b');
-  t.after(() => { a.release(); b.release(); a.server.closeAllConnections(); b.server.closeAllConnections(); a.server.close(); b.server.close(); });
+  t.after(() => {
+    a.release();
+    b.release();
+    a.server.closeAllConnections();
+    b.server.closeAllConnections();
+    a.server.close();
+    b.server.close();
+  });
   b.healthy = false;
   const lines: string[] = [];
   const lb: Haproxy = await startHaproxy({ onLog: (line) => lines.push(line) });
@@ -93,7 +112,10 @@ test('haproxy follows the targets and the routers\' health', { skip: haproxyMiss
   assert.match(lb.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
   // Added out of the rotation; only the one whose check passes is admitted.
-  const targets = [{ name: 'i-a', host: '127.0.0.1', port: a.port }, { name: 'i-b', host: '127.0.0.1', port: b.port }];
+  const targets = [
+    { name: 'i-a', host: '127.0.0.1', port: a.port },
+    { name: 'i-b', host: '127.0.0.1', port: b.port },
+  ];
   assert.deepEqual((await lb.sync(targets)).added.sort(), ['i-a', 'i-b']);
   await until('i-a admitted', async () => ((await lb.sync(targets)).admitted.includes('i-a') ? true : undefined));
   for (let i = 0; i < 6; i++) assert.deepEqual(await get(`${lb.url}/who`), { status: 200, body: 'a' });
@@ -106,19 +128,28 @@ test('haproxy follows the targets and the routers\' health', { skip: haproxyMiss
   // Admitted is our side's decision; haproxy takes the server UP on its next check.
   await until('i-b up', async () => ((await lb.servers()).find((s) => s.name === 'i-b')?.status.startsWith('UP') ? true : undefined));
   a.healthy = false;
-  await until('i-a marked down', async () => ((await lb.servers()).find((s) => s.name === 'i-a')?.status.startsWith('DOWN') ? true : undefined));
+  await until('i-a marked down', async () =>
+    (await lb.servers()).find((s) => s.name === 'i-a')?.status.startsWith('DOWN') ? true : undefined,
+  );
   for (let i = 0; i < 6; i++) assert.deepEqual(await get(`${lb.url}/who`), { status: 200, body: 'b' });
-  assert.ok(lines.some((l) => /Server routers\/i-a is DOWN/.test(l)), `haproxy logged the state change: ${lines.join('\n')}`);
+  assert.ok(
+    lines.some((l) => /Server routers\/i-a is DOWN/.test(l)),
+    `haproxy logged the state change: ${lines.join('\n')}`,
+  );
 
   // A stream open on b when b leaves the targets runs to its end; b is deleted once idle.
   const streamed = new Promise<string>((resolve, reject) => {
     request(`${lb.url}/stream`, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => resolve(body));
       res.on('error', reject);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
   await until('the stream open on i-b', async () => ((await lb.servers()).find((s) => s.name === 'i-b')?.current === 1 ? true : undefined));
   a.healthy = true;
@@ -127,7 +158,10 @@ test('haproxy follows the targets and the routers\' health', { skip: haproxyMiss
   b.release();
   assert.equal(await streamed, 'data: first\n\ndata: [DONE]\n\n');
   await until('i-b deleted', async () => ((await lb.sync(onlyA)).removed.includes('i-b') ? true : undefined));
-  assert.deepEqual((await lb.servers()).map((s) => s.name), ['i-a']);
+  assert.deepEqual(
+    (await lb.servers()).map((s) => s.name),
+    ['i-a'],
+  );
   assert.ok((await lb.totals()).responses2xx >= 13);
 
   await lb.stop();

@@ -13,11 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SynktiError, freeLoopbackPort } from '@synkti/core';
 import {
-  BACKEND, checkServerName, checkSettings, checkTargetAddress, renderHaproxyConfig, serverCheckArgs,
-  type CheckSettings, type HaproxyConfigOptions,
+  BACKEND,
+  checkServerName,
+  checkSettings,
+  checkTargetAddress,
+  renderHaproxyConfig,
+  serverCheckArgs,
+  type CheckSettings,
+  type HaproxyConfigOptions,
 } from './haproxy-config.ts';
 
-export const HAPROXY_INSTALL_HINT = 'install HAProxy 2.4 or newer (Debian/Ubuntu: sudo apt-get install -y haproxy); it is looked for on PATH, then in /usr/sbin and /usr/local/sbin';
+export const HAPROXY_INSTALL_HINT =
+  'install HAProxy 2.4 or newer (Debian/Ubuntu: sudo apt-get install -y haproxy); it is looked for on PATH, then in /usr/sbin and /usr/local/sbin';
 
 export interface HaproxyOptions extends Omit<HaproxyConfigOptions, 'port' | 'socketPath'> {
   /** Frontend port; 0 picks a free one. @default 0 */
@@ -126,7 +133,8 @@ export function findHaproxy(command?: string): string | undefined {
 
 /** Sends one command line on the runtime API socket and reads the answer (HAProxy closes after it). */
 export function runtimeCommand(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
-  if (/[\r\n]/.test(line)) throw new SynktiError('E_HAPROXY_COMMAND', 'a runtime API command must be one line', { hint: 'send one command line at a time' });
+  if (/[\r\n]/.test(line))
+    throw new SynktiError('E_HAPROXY_COMMAND', 'a runtime API command must be one line', { hint: 'send one command line at a time' });
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     const chunks: Buffer[] = [];
@@ -141,7 +149,12 @@ export function runtimeCommand(socketPath: string, line: string, timeoutMs = 500
     });
     socket.on('error', (error) => {
       clearTimeout(timer);
-      reject(new SynktiError('E_HAPROXY_COMMAND', `haproxy runtime API (${socketPath}): ${error.message}`, { cause: error, hint: 'is haproxy still running? see its log' }));
+      reject(
+        new SynktiError('E_HAPROXY_COMMAND', `haproxy runtime API (${socketPath}): ${error.message}`, {
+          cause: error,
+          hint: 'is haproxy still running? see its log',
+        }),
+      );
     });
     socket.on('close', (hadError) => {
       clearTimeout(timer);
@@ -159,7 +172,9 @@ export function parseStatCsv(text: string): Record<string, string>[] {
   return lines.map((line) => {
     const cells = splitCsvLine(line);
     const row: Record<string, string> = {};
-    names.forEach((name, i) => { if (name) row[name] = cells[i] ?? ''; });
+    names.forEach((name, i) => {
+      if (name) row[name] = cells[i] ?? '';
+    });
     return row;
   });
 }
@@ -171,10 +186,16 @@ function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cell += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') { cells.push(cell); cell = ''; } else cell += c;
+    else if (c === ',') {
+      cells.push(cell);
+      cell = '';
+    } else cell += c;
   }
   cells.push(cell);
   return cells;
@@ -220,7 +241,9 @@ const MAX_LOG_LINES = 200;
 export async function startHaproxy(options: HaproxyOptions = {}): Promise<Haproxy> {
   const command = findHaproxy(options.command);
   if (!command) {
-    throw new SynktiError('E_TOOL_MISSING', `haproxy (the load balancer in front of the routers) is not on PATH nor in /usr/sbin`, { hint: HAPROXY_INSTALL_HINT });
+    throw new SynktiError('E_TOOL_MISSING', `haproxy (the load balancer in front of the routers) is not on PATH nor in /usr/sbin`, {
+      hint: HAPROXY_INSTALL_HINT,
+    });
   }
   const check = checkSettings(options);
   // A free port can be taken between the probe and HAProxy's bind: try a few.
@@ -231,7 +254,8 @@ export async function startHaproxy(options: HaproxyOptions = {}): Promise<Haprox
       return await startOnce(command, port, check, options);
     } catch (error) {
       lastError = error;
-      const portTaken = error instanceof SynktiError && error.code === 'E_HAPROXY_START' && /cannot bind|Address already in use/i.test(error.message);
+      const portTaken =
+        error instanceof SynktiError && error.code === 'E_HAPROXY_START' && /cannot bind|Address already in use/i.test(error.message);
       if (!portTaken || (options.port !== undefined && options.port > 0)) throw error;
     }
   }
@@ -249,9 +273,13 @@ async function startOnce(command: string, port: number, check: CheckSettings, op
     writeFileSync(configFile, renderHaproxyConfig({ ...options, host, port, socketPath }), { mode: 0o600 });
     const validated = spawnSync(command, ['-c', '-q', '-f', configFile], { encoding: 'utf8', timeout: 10_000 });
     if (validated.status !== 0) {
-      throw new SynktiError('E_HAPROXY_CONFIG', `haproxy refused its configuration: ${(validated.stderr || validated.stdout || String(validated.error ?? '')).trim().slice(0, 2000)}`, {
-        hint: `run \`${command} -c -f ${configFile}\` to see it; is this HAProxy 2.4 or newer?`,
-      });
+      throw new SynktiError(
+        'E_HAPROXY_CONFIG',
+        `haproxy refused its configuration: ${(validated.stderr || validated.stdout || String(validated.error ?? '')).trim().slice(0, 2000)}`,
+        {
+          hint: `run \`${command} -c -f ${configFile}\` to see it; is this HAProxy 2.4 or newer?`,
+        },
+      );
     }
     const log: string[] = [];
     let pending = '';
@@ -272,12 +300,16 @@ async function startOnce(command: string, port: number, check: CheckSettings, op
     child.stdout!.on('data', onOutput);
     child.stderr!.on('data', onOutput);
     let exited: string | undefined;
-    child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; });
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${signal ?? code}`;
+    });
     const until = Date.now() + (options.startTimeoutMs ?? 10_000);
     let pid = 0;
     for (;;) {
       if (exited) {
-        throw new SynktiError('E_HAPROXY_START', `haproxy ${exited} before it answered: ${log.slice(-5).join(' | ')}`, { hint: 'see the lines above; is the port free?' });
+        throw new SynktiError('E_HAPROXY_START', `haproxy ${exited} before it answered: ${log.slice(-5).join(' | ')}`, {
+          hint: 'see the lines above; is the port free?',
+        });
       }
       try {
         const info = await runtimeCommand(socketPath, 'show info', 2000);
@@ -287,7 +319,11 @@ async function startOnce(command: string, port: number, check: CheckSettings, op
         // not listening yet
       }
       if (Date.now() > until) {
-        throw new SynktiError('E_HAPROXY_START', `haproxy did not answer on its runtime API within ${options.startTimeoutMs ?? 10_000} ms`, { hint: 'is the machine overloaded? see its log' });
+        throw new SynktiError(
+          'E_HAPROXY_START',
+          `haproxy did not answer on its runtime API within ${options.startTimeoutMs ?? 10_000} ms`,
+          { hint: 'is the machine overloaded? see its log' },
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -329,12 +365,15 @@ function controller(parts: ControllerParts): Haproxy {
   let stopped: Promise<void> | undefined;
 
   const command = (line: string): Promise<string> => runtimeCommand(socketPath, line);
-  const statRows = async (): Promise<Record<string, string>[]> => parseStatCsv(await command('show stat')).filter((r) => r.pxname === BACKEND);
+  const statRows = async (): Promise<Record<string, string>[]> =>
+    parseStatCsv(await command('show stat')).filter((r) => r.pxname === BACKEND);
   const servers = async (): Promise<HaproxyServer[]> => (await statRows()).filter((r) => r.svname !== 'BACKEND').map(toServer);
 
   const expect = (answer: string, ok: RegExp, what: string): void => {
     if (!ok.test(answer)) {
-      throw new SynktiError('E_HAPROXY_COMMAND', `haproxy refused to ${what}: ${answer.trim().slice(0, 300)}`, { hint: 'see the runtime API section of the HAProxy management guide for this version' });
+      throw new SynktiError('E_HAPROXY_COMMAND', `haproxy refused to ${what}: ${answer.trim().slice(0, 300)}`, {
+        hint: 'see the runtime API section of the HAProxy management guide for this version',
+      });
     }
   };
 
@@ -352,7 +391,11 @@ function controller(parts: ControllerParts): Haproxy {
       if (presentNames.has(target.name)) continue;
       // Added in maintenance; "drain" then turns its checks on without giving it traffic.
       const name = `${BACKEND}/${target.name}`;
-      expect(await command(`add server ${name} ${target.host}:${target.port} ${serverCheckArgs(check)}`), /New server registered/, `add ${name}`);
+      expect(
+        await command(`add server ${name} ${target.host}:${target.port} ${serverCheckArgs(check)}`),
+        /New server registered/,
+        `add ${name}`,
+      );
       await command(`enable health ${name}`);
       await command(`set server ${name} state drain`);
       initial.add(target.name);
@@ -416,7 +459,11 @@ function controller(parts: ControllerParts): Haproxy {
           // EOF on the guard's stdin: it stops HAProxy (SIGTERM) and exits with it.
           child.stdin?.end();
           const timer = setTimeout(() => {
-            try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              /* already gone */
+            }
           }, 5000);
           await gone;
           clearTimeout(timer);

@@ -32,7 +32,13 @@ async function server(mode: Mode): Promise<{ url: string; server: Server }> {
 
 /** Runs one client until it has `count` outcomes (bounded), then stops it. */
 async function outcomes(endpoint: string, count: number, retryConnectionFailures = true): Promise<RequestOutcome[]> {
-  const load = new LoadGenerator({ endpoints: () => [endpoint], concurrency: 1, healthChecks: false, retryConnectionFailures, requestTimeoutMs: 5000 });
+  const load = new LoadGenerator({
+    endpoints: () => [endpoint],
+    concurrency: 1,
+    healthChecks: false,
+    retryConnectionFailures,
+    requestTimeoutMs: 5000,
+  });
   load.start();
   try {
     const until = Date.now() + 10_000;
@@ -48,7 +54,12 @@ test('complete, cut and refused streams are told apart', async (t) => {
   const complete = await server('complete');
   const cut = await server('cut');
   const unavailable = await server('status503');
-  t.after(() => { for (const s of [complete, cut, unavailable]) { s.server.closeAllConnections(); s.server.close(); } });
+  t.after(() => {
+    for (const s of [complete, cut, unavailable]) {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
+  });
 
   for (const o of await outcomes(complete.url, 3)) assert.deepEqual([o.ok, o.cutMidStream], [true, undefined]);
   for (const o of await outcomes(cut.url, 3)) {
@@ -60,14 +71,21 @@ test('complete, cut and refused streams are told apart', async (t) => {
   // Nothing listens there: without client retries each request fails once, no other endpoint tried.
   const closed = `http://127.0.0.1:${await freeLoopbackPort()}`;
   const [refused] = await outcomes(closed, 1, false);
-  assert.deepEqual([refused!.ok, refused!.router, refused!.error, refused!.cutMidStream], [false, closed, 'connection failed before any response (ECONNREFUSED)', undefined]);
+  assert.deepEqual(
+    [refused!.ok, refused!.router, refused!.error, refused!.cutMidStream],
+    [false, closed, 'connection failed before any response (ECONNREFUSED)', undefined],
+  );
 });
 
 test('summarizeOutcomes: failures grouped by what the client saw; latency percentiles of complete streams only', () => {
   const at = { router: 'r', servedBy: undefined, startedAt: 0 };
   const summary = summarizeOutcomes([
-    { ...at, ok: true, ms: 100 }, { ...at, ok: true, ms: 300 }, { ...at, ok: true, ms: 200 },
-    { ...at, ok: false, ms: 5000, error: 'stream aborted' }, { ...at, ok: false, ms: 7, error: 'stream aborted' }, { ...at, ok: false, ms: 1 },
+    { ...at, ok: true, ms: 100 },
+    { ...at, ok: true, ms: 300 },
+    { ...at, ok: true, ms: 200 },
+    { ...at, ok: false, ms: 5000, error: 'stream aborted' },
+    { ...at, ok: false, ms: 7, error: 'stream aborted' },
+    { ...at, ok: false, ms: 1 },
   ]);
   assert.deepEqual(summary, { requests: 6, failed: 3, p50Ms: 200, p99Ms: 300, failures: { 'stream aborted': 2, unknown: 1 } });
 });

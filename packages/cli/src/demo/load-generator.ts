@@ -93,16 +93,18 @@ export class LoadGenerator {
   }
 
   private async checkHealth(): Promise<void> {
-    await Promise.all(this.options.endpoints().map(async (endpoint) => {
-      try {
-        const response = await fetch(`${endpoint}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) });
-        await response.arrayBuffer();
-        if (response.ok) this.unhealthy.delete(endpoint);
-        else this.unhealthy.add(endpoint);
-      } catch {
-        this.unhealthy.add(endpoint);
-      }
-    }));
+    await Promise.all(
+      this.options.endpoints().map(async (endpoint) => {
+        try {
+          const response = await fetch(`${endpoint}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) });
+          await response.arrayBuffer();
+          if (response.ok) this.unhealthy.delete(endpoint);
+          else this.unhealthy.add(endpoint);
+        } catch {
+          this.unhealthy.add(endpoint);
+        }
+      }),
+    );
   }
 
   private async loop(): Promise<void> {
@@ -125,18 +127,36 @@ export class LoadGenerator {
           this.unhealthy.add(router);
           // Without client retries it counts: the balancer in front should have handled it.
           if (this.options.retryConnectionFailures === false) {
-            outcome = { ok: false, router, servedBy: undefined, error: `connection failed before any response (${result.connectionFailed})`, startedAt, ms: Date.now() - startedAt };
+            outcome = {
+              ok: false,
+              router,
+              servedBy: undefined,
+              error: `connection failed before any response (${result.connectionFailed})`,
+              startedAt,
+              ms: Date.now() - startedAt,
+            };
           }
           continue;
         }
         outcome = { ...result, router, startedAt, ms: Date.now() - startedAt };
       }
-      this.outcomes.push(outcome ?? { ok: false, ms: Date.now() - startedAt, router: '-', servedBy: undefined, error: 'no router accepted the connection', startedAt });
+      this.outcomes.push(
+        outcome ?? {
+          ok: false,
+          ms: Date.now() - startedAt,
+          router: '-',
+          servedBy: undefined,
+          error: 'no router accepted the connection',
+          startedAt,
+        },
+      );
     }
   }
 
   /** The stream's result, or `connectionFailed` (the error code) when no response arrived on a refused or reset connection. */
-  private streamOnce(router: string): Promise<{ ok: boolean; servedBy: string | undefined; error?: string; cutMidStream?: boolean } | { connectionFailed: string }> {
+  private streamOnce(
+    router: string,
+  ): Promise<{ ok: boolean; servedBy: string | undefined; error?: string; cutMidStream?: boolean } | { connectionFailed: string }> {
     const body = JSON.stringify({
       model: 'synkti-stand-in',
       stream: true,
@@ -158,22 +178,28 @@ export class LoadGenerator {
         // A stream that began and did not reach [DONE]: the client saw a partial answer.
         resolve(!('connectionFailed' in value) && !value.ok && streaming ? { ...value, cutMidStream: true } : value);
       };
-      const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        responded = true;
-        streaming = res.statusCode === 200;
-        const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
-        entry.servedBy = servedBy;
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { text += chunk; });
-        res.on('end', () => {
-          if (res.statusCode !== 200) finish({ ok: false, servedBy, error: `HTTP ${res.statusCode}` });
-          else if (!text.includes('data: [DONE]')) finish({ ok: false, servedBy, error: 'stream ended without [DONE]' });
-          else finish({ ok: true, servedBy });
-        });
-        res.on('error', (error) => finish({ ok: false, servedBy, error: `stream broken: ${error.message}` }));
-        res.on('aborted', () => finish({ ok: false, servedBy, error: 'stream aborted' }));
-      });
+      const req = request(
+        url,
+        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          responded = true;
+          streaming = res.statusCode === 200;
+          const servedBy = (res.headers['x-synkti-peer'] as string | undefined) ?? (res.headers['x-served-by'] as string | undefined);
+          entry.servedBy = servedBy;
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () => {
+            if (res.statusCode !== 200) finish({ ok: false, servedBy, error: `HTTP ${res.statusCode}` });
+            else if (!text.includes('data: [DONE]')) finish({ ok: false, servedBy, error: 'stream ended without [DONE]' });
+            else finish({ ok: true, servedBy });
+          });
+          res.on('error', (error) => finish({ ok: false, servedBy, error: `stream broken: ${error.message}` }));
+          res.on('aborted', () => finish({ ok: false, servedBy, error: 'stream aborted' }));
+        },
+      );
       const timer = setTimeout(() => {
         req.destroy(new Error('timeout'));
         // The serving peer stays known (its head arrived): a stream timed out on a cut peer is counted against that peer.
@@ -194,8 +220,12 @@ export class LoadGenerator {
       }
       req.on('error', (error: NodeJS.ErrnoException) => {
         // No response at all: the router is gone (refused, reset as it died, or silent at connect).
-        const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up' || connectTimedOut;
-        if (!responded && connectionLevel) finish({ connectionFailed: `${error.code ?? error.message}${(req as { reusedSocket?: boolean }).reusedSocket ? ' on a reused keep-alive connection' : ''}` });
+        const connectionLevel =
+          ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') || error.message === 'socket hang up' || connectTimedOut;
+        if (!responded && connectionLevel)
+          finish({
+            connectionFailed: `${error.code ?? error.message}${(req as { reusedSocket?: boolean }).reusedSocket ? ' on a reused keep-alive connection' : ''}`,
+          });
         else finish({ ok: false, servedBy: undefined, error: error.code ?? error.message });
       });
       req.end(body);
@@ -204,7 +234,13 @@ export class LoadGenerator {
 }
 
 /** What every demo reports of its traffic: counts, latency of the complete streams, failures by what the client saw. */
-export function summarizeOutcomes(outcomes: readonly RequestOutcome[]): { requests: number; failed: number; p50Ms: number; p99Ms: number; failures: Record<string, number> } {
+export function summarizeOutcomes(outcomes: readonly RequestOutcome[]): {
+  requests: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: Record<string, number>;
+} {
   const latencies = outcomes.filter((o) => o.ok).map((o) => o.ms);
   const failures: Record<string, number> = {};
   let failed = 0;

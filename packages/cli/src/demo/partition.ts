@@ -70,7 +70,16 @@ export interface PartitionDemoSummary {
    * partition and the heal (ms; negative is before), through which host's router, served
    * by which host (index, or -1: not known), and the error.
    */
-  failedOtherDetails?: Array<{ fromCutMs: number; fromPartitionMs: number; fromHealMs: number; ms: number; router: number; servedBy: number; error: string; cutMidStream: boolean }>;
+  failedOtherDetails?: Array<{
+    fromCutMs: number;
+    fromPartitionMs: number;
+    fromHealMs: number;
+    ms: number;
+    router: number;
+    servedBy: number;
+    error: string;
+    cutMidStream: boolean;
+  }>;
   /** Requests in flight on the cut host when it was cut (failed or not: one not yet answered may be served elsewhere). */
   inFlightOnCut: number;
   /** Requests in flight across the partition line when it began (failed or not). */
@@ -103,28 +112,59 @@ export interface PartitionDemoSummary {
 
 /** The demo fleet: five workers on the stand-in model server, with the demo's fast timeouts. */
 export function partitionSpec(): ClusterSpec {
-  return validateCluster({
-    name: CLUSTER,
-    pools: { worker: { count: HOSTS } },
-    workload: {
-      // {host}: the workload listens on the host's own address, where the other routers dial it.
-      command: [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--host', '{host}', '--port', '{port}', '--token-latency', '15ms'],
-      healthPath: '/health',
-      startupTimeout: '60s',
+  return validateCluster(
+    {
+      name: CLUSTER,
+      pools: { worker: { count: HOSTS } },
+      workload: {
+        // {host}: the workload listens on the host's own address, where the other routers dial it.
+        command: [
+          process.execPath,
+          '--import',
+          tsxLoader(),
+          STAND_IN_MAIN,
+          '--host',
+          '{host}',
+          '--port',
+          '{port}',
+          '--token-latency',
+          '15ms',
+        ],
+        healthPath: '/health',
+        startupTimeout: '60s',
+      },
+      timeouts: {
+        gossipInterval: '500ms',
+        failureTimeout: '2s',
+        listInterval: '5s',
+        noticePollInterval: '1s',
+        drainMargin: '1s',
+        shutdownGrace: '3s',
+      },
     },
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '1s', shutdownGrace: '3s' },
-  }, 'the partition demo cluster');
+    'the partition demo cluster',
+  );
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200, lastSeen?: () => string): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 200,
+  lastSeen?: () => string,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > until) {
-      throw new SynktiError('E_DEMO_TIMEOUT', `partition demo: ${what} did not happen within ${formatDuration(timeoutMs)}${lastSeen ? ` (last seen: ${lastSeen()})` : ''}`, {
-        hint: 'the machine may be overloaded: run it again when it is quieter',
-      });
+      throw new SynktiError(
+        'E_DEMO_TIMEOUT',
+        `partition demo: ${what} did not happen within ${formatDuration(timeoutMs)}${lastSeen ? ` (last seen: ${lastSeen()})` : ''}`,
+        {
+          hint: 'the machine may be overloaded: run it again when it is quieter',
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -139,14 +179,20 @@ function inFlightAt(o: RequestOutcome, at: number): boolean {
 export async function runPartitionDemo(options: PartitionDemoOptions = {}): Promise<PartitionDemoSummary> {
   const partitionMs = options.partitionMs ?? 60_000;
   if (!Number.isFinite(partitionMs) || partitionMs < 1000 || partitionMs > 600_000) {
-    throw new SynktiError('E_USAGE', `--partition must be from 1s to 10 minutes, got ${formatDuration(partitionMs)}`, { hint: 'e.g. --partition 60s' });
+    throw new SynktiError('E_USAGE', `--partition must be from 1s to 10 minutes, got ${formatDuration(partitionMs)}`, {
+      hint: 'e.g. --partition 60s',
+    });
   }
   const say = options.onProgress ?? ((): void => undefined);
   const reason = await netnsUnavailableReason();
   if (reason !== undefined) {
-    throw new SynktiError('E_NETNS_UNAVAILABLE', `--scenario partition needs hosts in network namespaces, and this machine cannot make them: ${reason}`, {
-      hint: 'run it as root on Linux with iproute2 (`ip netns`, veth, bridge), e.g. in CI or a VM; the other scenarios run anywhere',
-    });
+    throw new SynktiError(
+      'E_NETNS_UNAVAILABLE',
+      `--scenario partition needs hosts in network namespaces, and this machine cannot make them: ${reason}`,
+      {
+        hint: 'run it as root on Linux with iproute2 (`ip netns`, veth, bridge), e.g. in CI or a VM; the other scenarios run anywhere',
+      },
+    );
   }
 
   const spec = partitionSpec();
@@ -156,13 +202,14 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
   let load: LoadGenerator | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-    clearInterval(sampler);
-    await load?.stop();
-    await teardown(cloud, join(stateDir, 'cloud'));
-    await net?.destroy();
-    rmSync(stateDir, { recursive: true, force: true });
-  })());
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      clearInterval(sampler);
+      await load?.stop();
+      await teardown(cloud, join(stateDir, 'cloud'));
+      await net?.destroy();
+      rmSync(stateDir, { recursive: true, force: true });
+    })());
   // Interrupted (Ctrl-C, a CI timeout): the hosts, their processes and the directory go
   // first. Without this the detached instance hosts and the namespaces outlive the demo.
   const exitCodeOf = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : signal === 'SIGHUP' ? 129 : 143);
@@ -193,15 +240,24 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     });
     const instances = cloud.instances;
     const userData = serializeCluster(spec);
-    say(`${HOSTS} hosts (and ${SPARE_HOSTS} spare) in their own network namespaces on ${net.gateway.replace(/\.1$/, '.0/24')} (bridge ${net.bridge}); booting an agent and the stand-in model server on each`);
+    say(
+      `${HOSTS} hosts (and ${SPARE_HOSTS} spare) in their own network namespaces on ${net.gateway.replace(/\.1$/, '.0/24')} (bridge ${net.bridge}); booting an agent and the stand-in model server on each`,
+    );
     const bootStarted = Date.now();
     for (let i = 0; i < HOSTS; i++) {
-      const record = await instances.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' }, instanceType: 't3.micro', lifecycle: 'spot', userData });
+      const record = await instances.launch({
+        tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: 'worker' },
+        instanceType: 't3.micro',
+        lifecycle: 'spot',
+        userData,
+      });
       const host = net.hosts.find((h) => h.address === record.privateIp);
       if (host) hostOf.set(record.id, host);
     }
     if (hosts.some((h) => ![...hostOf.values()].includes(h))) {
-      throw new SynktiError('E_NETNS', 'partition demo: the five instances did not land on the first five hosts', { hint: 'a fresh cloud fills its hosts in order; report this as a bug' });
+      throw new SynktiError('E_NETNS', 'partition demo: the five instances did not land on the first five hosts', {
+        hint: 'a fresh cloud fills its hosts in order; report this as a bug',
+      });
     }
 
     const addresses = hosts.map((h) => h.address).sort();
@@ -209,27 +265,56 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     let lastViews = 'no agent asked yet';
     const views = async (of: NetnsHost[]): Promise<string[][] | undefined> => {
       const all = await Promise.all(of.map((h) => fetchAgentStatus(`http://${h.address}:${AGENT_PORT}`, secret, 1000)));
-      lastViews = all.map((s, i) => `${of[i]!.address}: ${s === undefined ? 'no answer' : `${s.state}, sees ${s.members.map((m) => `${m.address.split('.').pop()}=${m.state}`).join(' ')}`}`).join('; ');
+      lastViews = all
+        .map(
+          (s, i) =>
+            `${of[i]!.address}: ${s === undefined ? 'no answer' : `${s.state}, sees ${s.members.map((m) => `${m.address.split('.').pop()}=${m.state}`).join(' ')}`}`,
+        )
+        .join('; ');
       if (all.some((s) => s === undefined)) return undefined;
-      return all.map((s) => s!.members.filter((m) => m.state === 'ready').map((m) => m.address).sort());
+      return all.map((s) =>
+        s!.members
+          .filter((m) => m.state === 'ready')
+          .map((m) => m.address)
+          .sort(),
+      );
     };
     const agree = async (of: NetnsHost[], expected: string[]): Promise<boolean> => {
       const seen = await views(of);
       return seen !== undefined && seen.every((v) => v.join() === expected.join());
     };
-    await waitFor('five ready nodes that all see each other', async () => (await agree(hosts, addresses)) || undefined, 90_000, 250, () => lastViews);
-    await waitFor('five routers answering their health check', async () => {
-      const health = await Promise.all(hosts.map((h) => fetch(`${routerUrl(h)}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) })
-        .then((r) => r.ok).catch(() => false)));
-      return health.every(Boolean) || undefined;
-    }, 30_000, 250);
+    await waitFor(
+      'five ready nodes that all see each other',
+      async () => (await agree(hosts, addresses)) || undefined,
+      90_000,
+      250,
+      () => lastViews,
+    );
+    await waitFor(
+      'five routers answering their health check',
+      async () => {
+        const health = await Promise.all(
+          hosts.map((h) =>
+            fetch(`${routerUrl(h)}${ROUTER_HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) })
+              .then((r) => r.ok)
+              .catch(() => false),
+          ),
+        );
+        return health.every(Boolean) || undefined;
+      },
+      30_000,
+      250,
+    );
     say(`fleet ready in ${formatDuration(Date.now() - bootStarted)}: ${hosts.map((h) => h.address).join(', ')}`);
 
     // The cloud's record, sampled all along: how many instances, how many ever launched.
     let maxInstances = 0;
     const launches: number[] = [];
     const sample = async (): Promise<void> => {
-      const all = await listAllInstances(instances, { tags: { [TAG_CLUSTER]: CLUSTER }, states: ['pending', 'running', 'shutting-down', 'terminated'] });
+      const all = await listAllInstances(instances, {
+        tags: { [TAG_CLUSTER]: CLUSTER },
+        states: ['pending', 'running', 'shutting-down', 'terminated'],
+      });
       maxInstances = Math.max(maxInstances, all.filter((r) => r.state === 'pending' || r.state === 'running').length);
       launches.splice(0, launches.length, ...all.map((r) => r.launchedAt));
     };
@@ -238,7 +323,11 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     sampler = setInterval(() => {
       if (sampling) return;
       sampling = true;
-      void sample().catch(() => undefined).finally(() => { sampling = false; });
+      void sample()
+        .catch(() => undefined)
+        .finally(() => {
+          sampling = false;
+        });
     }, 500);
 
     load = new LoadGenerator({
@@ -263,24 +352,38 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     // A bound on waiting for such a stream, not a pace: beside two busy loops on 2 cores,
     // 10 s passed once without one (the cut then showed only the cut host's own router).
     const busyUntil = Date.now() + 60_000;
-    while (Date.now() < busyUntil && ![...load.open].some((s) => s.servedBy !== undefined && victimIds.has(s.servedBy) && s.router !== routerUrl(victim))) {
+    while (
+      Date.now() < busyUntil &&
+      ![...load.open].some((s) => s.servedBy !== undefined && victimIds.has(s.servedBy) && s.router !== routerUrl(victim))
+    ) {
       await new Promise((r) => setTimeout(r, 5));
     }
     say(`cutting ${victim.address}'s link (packets dropped, nothing refused) with ${load.inFlight} streams in flight`);
     await net.cut(victim);
     const cutAt = Date.now();
-    const cutDetectedMs = await waitFor('the survivors drop the cut host', async () => {
-      const seen = await views(survivors);
-      return seen?.every((v) => !v.includes(victim.address)) ? Date.now() - cutAt : undefined;
-    }, 30_000, 100).catch(() => undefined);
-    say(cutDetectedMs === undefined ? 'the survivors did not drop the cut host' : `every survivor dropped ${victim.address} ${formatDuration(cutDetectedMs)} after the cut; the cloud still says it runs, so nobody replaces it`);
+    const cutDetectedMs = await waitFor(
+      'the survivors drop the cut host',
+      async () => {
+        const seen = await views(survivors);
+        return seen?.every((v) => !v.includes(victim.address)) ? Date.now() - cutAt : undefined;
+      },
+      30_000,
+      100,
+    ).catch(() => undefined);
+    say(
+      cutDetectedMs === undefined
+        ? 'the survivors did not drop the cut host'
+        : `every survivor dropped ${victim.address} ${formatDuration(cutDetectedMs)} after the cut; the cloud still says it runs, so nobody replaces it`,
+    );
     // Past the client's own bound: every stream that was open on the cut host has ended.
     await new Promise((r) => setTimeout(r, Math.max(0, cutAt + CLIENT_STREAM_TIMEOUT_MS + 500 - Date.now())));
 
     // 2. A 3 | 2 partition (the cut host stays cut, on the side of two).
     const left = hosts.slice(0, 3);
     const right = hosts.slice(3);
-    say(`partition: ${left.map((h) => h.address).join(', ')} | ${right.map((h) => h.address).join(', ')} for ${formatDuration(partitionMs)}`);
+    say(
+      `partition: ${left.map((h) => h.address).join(', ')} | ${right.map((h) => h.address).join(', ')} for ${formatDuration(partitionMs)}`,
+    );
     await net.partition(left, right);
     const partitionAt = Date.now();
     await new Promise((r) => setTimeout(r, partitionMs));
@@ -290,13 +393,21 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
     await net.restore(victim);
     const healAt = Date.now();
     say('healed: partition lifted, cut link restored');
-    const convergedAfterHealMs = await waitFor('all five views agree again', async () => ((await agree(hosts, addresses)) ? Date.now() - healAt : undefined), 60_000, 200)
-      .catch((error: unknown) => {
-        say(`${String(error)}; last seen: ${lastViews}`);
-        return undefined;
-      });
+    const convergedAfterHealMs = await waitFor(
+      'all five views agree again',
+      async () => ((await agree(hosts, addresses)) ? Date.now() - healAt : undefined),
+      60_000,
+      200,
+    ).catch((error: unknown) => {
+      say(`${String(error)}; last seen: ${lastViews}`);
+      return undefined;
+    });
     const convergedAt = Date.now();
-    say(convergedAfterHealMs === undefined ? 'the views did not converge' : `all five views agree ${formatDuration(convergedAfterHealMs)} after the heal`);
+    say(
+      convergedAfterHealMs === undefined
+        ? 'the views did not converge'
+        : `all five views agree ${formatDuration(convergedAfterHealMs)} after the heal`,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     await load.stop();
     clearInterval(sampler);
@@ -320,7 +431,12 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       const router = indexOfRouter.get(o.router);
       const peer = indexOfPeer(o.servedBy);
       const onCut = inFlightAt(o, cutAt) && (router === victim.index || peer === victim.index);
-      const onPartition = !onCut && inFlightAt(o, partitionAt) && sideOf(router) !== undefined && sideOf(peer) !== undefined && sideOf(router) !== sideOf(peer);
+      const onPartition =
+        !onCut &&
+        inFlightAt(o, partitionAt) &&
+        sideOf(router) !== undefined &&
+        sideOf(peer) !== undefined &&
+        sideOf(router) !== sideOf(peer);
       if (onCut) {
         inFlightOnCut++;
         inFlightOnCutEndedWithinMs = Math.max(inFlightOnCutEndedWithinMs, o.startedAt + o.ms - cutAt);
@@ -335,13 +451,18 @@ export async function runPartitionDemo(options: PartitionDemoOptions = {}): Prom
       else if (onPartition) {
         failedInFlightOnPartition++;
         if (o.cutMidStream === true) failedInFlightOnPartitionMidStream++;
-      }
-      else {
+      } else {
         failedOther++;
         if (failedOtherDetails.length < 10) {
           failedOtherDetails.push({
-            fromCutMs: o.startedAt - cutAt, fromPartitionMs: o.startedAt - partitionAt, fromHealMs: o.startedAt - healAt, ms: o.ms,
-            router: router ?? -1, servedBy: peer ?? -1, error: o.error ?? 'failed', cutMidStream: o.cutMidStream === true,
+            fromCutMs: o.startedAt - cutAt,
+            fromPartitionMs: o.startedAt - partitionAt,
+            fromHealMs: o.startedAt - healAt,
+            ms: o.ms,
+            router: router ?? -1,
+            servedBy: peer ?? -1,
+            error: o.error ?? 'failed',
+            cutMidStream: o.cutMidStream === true,
           });
         }
       }

@@ -67,19 +67,31 @@ const CLUSTER = 'synkti-rollout-demo';
 /** The demo cluster at a release: `broken` runs a workload that never answers its health check. */
 export function rolloutDemoSpec(release: string, broken = false): ClusterSpec {
   const standIn = [process.execPath, '--import', tsxLoader(), STAND_IN_MAIN, '--port', '{port}', '--token-latency', '15ms'];
-  return validateCluster({
-    name: CLUSTER,
-    pools: { worker: { count: FLEET_SIZE } },
-    workload: {
-      // Never binds its port: the node stays `joining`, so no router ever sends it a request.
-      command: broken ? [process.execPath, '-e', 'setInterval(() => {}, 1000)'] : standIn,
-      healthPath: '/health',
-      env: { SYNKTI_DEMO_RELEASE: release },
-      startupTimeout: '60s',
+  return validateCluster(
+    {
+      name: CLUSTER,
+      pools: { worker: { count: FLEET_SIZE } },
+      workload: {
+        // Never binds its port: the node stays `joining`, so no router ever sends it a request.
+        command: broken ? [process.execPath, '-e', 'setInterval(() => {}, 1000)'] : standIn,
+        healthPath: '/health',
+        env: { SYNKTI_DEMO_RELEASE: release },
+        startupTimeout: '60s',
+      },
+      // Short drains: a stream lasts < 1 s here.
+      timeouts: {
+        gossipInterval: '500ms',
+        failureTimeout: '2s',
+        listInterval: '5s',
+        noticePollInterval: '1s',
+        drainMargin: '1s',
+        shutdownGrace: '8s',
+        maxStreamDuration: '3s',
+        balancerGrace: '1s',
+      },
     },
-    // Short drains: a stream lasts < 1 s here.
-    timeouts: { gossipInterval: '500ms', failureTimeout: '2s', listInterval: '5s', noticePollInterval: '1s', drainMargin: '1s', shutdownGrace: '8s', maxStreamDuration: '3s', balancerGrace: '1s' },
-  }, 'the rollout demo cluster');
+    'the rollout demo cluster',
+  );
 }
 
 function phaseOf(result: RolloutResult, outcomes: readonly RequestOutcome[], from: number, to: number): RolloutDemoPhase {
@@ -101,7 +113,9 @@ export async function runRolloutDemo(options: RolloutDemoOptions): Promise<Rollo
   const v2 = rolloutDemoSpec('v2');
   const broken = rolloutDemoSpec('v3-broken', true);
   const configFile = join(options.cwd, 'synkti.rollout-demo');
-  const say = (text: string): void => { if (!options.json) process.stderr.write(`${text}\n`); };
+  const say = (text: string): void => {
+    if (!options.json) process.stderr.write(`${text}\n`);
+  };
 
   await down(v1, configFile, { force: true, timeoutMs: 20_000, quiet: true });
   say(`Synkti rollout demo: ${FLEET_SIZE} nodes on the local cloud serving the stand-in, generation ${configGeneration(v1)}`);
@@ -129,7 +143,12 @@ export async function runRolloutDemo(options: RolloutDemoOptions): Promise<Rollo
     const bad = openFleet(broken, { configFile });
     let failed: RolloutResult;
     try {
-      failed = await runRollout(bad, { pool: 'worker', readyTimeoutMs: options.brokenReadyTimeoutMs ?? 10_000, pollMs: 250, onProgress: say });
+      failed = await runRollout(bad, {
+        pool: 'worker',
+        readyTimeoutMs: options.brokenReadyTimeoutMs ?? 10_000,
+        pollMs: 250,
+        onProgress: say,
+      });
     } finally {
       bad.close();
     }
@@ -141,8 +160,13 @@ export async function runRolloutDemo(options: RolloutDemoOptions): Promise<Rollo
     const traffic = summarizeOutcomes(load.outcomes);
     const generations = Object.values(failed.after);
     const target = configGeneration(v2);
-    const generationOf = new Map<string, string>([...Object.entries(rolled.before), ...Object.entries(rolled.after), ...Object.entries(failed.after)]);
-    for (const id of [...rolled.surged, ...failed.surged]) generationOf.set(id, failed.surged.includes(id) ? failed.generation : rolled.generation);
+    const generationOf = new Map<string, string>([
+      ...Object.entries(rolled.before),
+      ...Object.entries(rolled.after),
+      ...Object.entries(failed.after),
+    ]);
+    for (const id of [...rolled.surged, ...failed.surged])
+      generationOf.set(id, failed.surged.includes(id) ? failed.generation : rolled.generation);
     const servedBy: Record<string, number> = {};
     for (const o of load.outcomes) {
       if (!o.ok) continue;
@@ -179,7 +203,13 @@ export function renderRolloutDemoSummary(summary: RolloutDemoSummary): string {
     '',
     'Summary',
     `  requests       ${summary.requests}`,
-    `  failed         ${summary.failed}${summary.failed > 0 ? `  (${Object.entries(summary.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+    `  failed         ${summary.failed}${
+      summary.failed > 0
+        ? `  (${Object.entries(summary.failures)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join(', ')})`
+        : ''
+    }`,
     `  rolled out     ${summary.rolledOut} nodes ${summary.generations.from} → ${summary.generations.to} in ${formatDuration(rollout.tookMs)} (${rollout.requests} requests, ${rollout.failed} failed)`,
     `  rolled back    ${summary.rolledBack}: ${summary.generations.broken} never served; ${broken.removed} new node(s) removed in ${formatDuration(broken.tookMs)} (${broken.requests} requests, ${broken.failed} failed)`,
     `  fleet          ${summary.fleetSizeEnd} ready, ${summary.onGeneration} on ${summary.generation}`,

@@ -1,5 +1,12 @@
 /** Test helpers: a mocked EC2 client whose DescribeInstances answers from an in-memory fleet, page by page. */
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Filter,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export interface FakeEc2Instance {
@@ -51,20 +58,31 @@ export function fakeEc2(fleet: FakeEc2Instance[], pageSize = 2) {
     const more = start + pageSize < all.length;
     return { Reservations: [{ Instances: page.map(toEc2) }], ...(more ? { NextToken: String(start + pageSize) } : {}) };
   });
-  mock.on(RunInstancesCommand).callsFake((input: { TagSpecifications?: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] }) => {
-    const tags: Record<string, string> = {};
-    for (const t of input.TagSpecifications?.find((s) => s.ResourceType === 'instance')?.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
-    const n = next++;
-    const instance: FakeEc2Instance = { id: `i-${n.toString(16).padStart(17, '0')}`, state: 'pending', tags, privateIp: `10.0.1.${n % 250}`, launchedAt: Date.now() };
-    fleet.push(instance);
-    return { Instances: [toEc2(instance)] };
-  });
+  mock
+    .on(RunInstancesCommand)
+    .callsFake((input: { TagSpecifications?: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] }) => {
+      const tags: Record<string, string> = {};
+      for (const t of input.TagSpecifications?.find((s) => s.ResourceType === 'instance')?.Tags ?? [])
+        if (t.Key) tags[t.Key] = t.Value ?? '';
+      const n = next++;
+      const instance: FakeEc2Instance = {
+        id: `i-${n.toString(16).padStart(17, '0')}`,
+        state: 'pending',
+        tags,
+        privateIp: `10.0.1.${n % 250}`,
+        launchedAt: Date.now(),
+      };
+      fleet.push(instance);
+      return { Instances: [toEc2(instance)] };
+    });
   mock.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => {
     for (const id of input.InstanceIds ?? []) {
       const found = fleet.find((i) => i.id === id);
       if (found) found.state = 'terminated';
     }
-    return { TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId, CurrentState: { Name: 'shutting-down' } })) };
+    return {
+      TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId, CurrentState: { Name: 'shutting-down' } })),
+    };
   });
   return { client, mock };
 }

@@ -6,7 +6,7 @@ import { validateCluster } from '@synkti/core';
 import { down } from '../commands/down.ts';
 import { fakeEc2, type FakeEc2Instance } from './aws-fleet-testing.ts';
 
-it('down on aws terminates only this cluster\'s live instances, in one call, and reports them gone', async () => {
+it("down on aws terminates only this cluster's live instances, in one call, and reports them gone", async () => {
   const spec = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 } } });
   const tags = (cluster: string) => ({ SynktiCluster: cluster, SynktiRole: 'worker' });
   const fleet: FakeEc2Instance[] = [
@@ -21,8 +21,11 @@ it('down on aws terminates only this cluster\'s live instances, in one call, and
     assert.deepEqual(result.terminated, ['i-00000000000000001', 'i-00000000000000002']);
     assert.deepEqual(result.remaining, []);
     assert.deepEqual(result.buckets, { deleted: [], kept: [], refusedProtected: [] }, 'aws buckets belong to the infra stack: untouched');
-    assert.deepEqual(mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds), [['i-00000000000000001', 'i-00000000000000002']]);
-    assert.equal(fleet[2]!.state, 'running', 'another cluster\'s instance is untouched');
+    assert.deepEqual(
+      mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds),
+      [['i-00000000000000001', 'i-00000000000000002']],
+    );
+    assert.equal(fleet[2]!.state, 'running', "another cluster's instance is untouched");
   } finally {
     mock.restore();
   }

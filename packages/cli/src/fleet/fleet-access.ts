@@ -82,7 +82,11 @@ export function openFleet(spec: ClusterSpec, options: OpenFleetOptions): FleetAc
     const local = openLocalFleet(spec, options.configFile);
     const instances = local.cloud.instances;
     return {
-      spec, kind: 'local', instances, secret: local.secret, local,
+      spec,
+      kind: 'local',
+      instances,
+      secret: local.secret,
+      local,
       userData: async () => serializeCluster(spec),
       list: lister(instances, spec),
       close: () => local.close(),
@@ -98,7 +102,11 @@ export function openFleet(spec: ClusterSpec, options: OpenFleetOptions): FleetAc
       aws: options.aws ?? fromEnv.aws,
     });
     return {
-      spec, kind: 'aws', instances: worker.provider, secret: remoteSecret(spec, options.configFile, env), local: undefined,
+      spec,
+      kind: 'aws',
+      instances: worker.provider,
+      secret: remoteSecret(spec, options.configFile, env),
+      local: undefined,
       userData: () => worker.userData(),
       list: lister(worker.provider, spec),
       close: () => worker.close(),

@@ -12,7 +12,11 @@ it('complete lines become { node, source, line, entry }; a partial line waits fo
   writer.push('g":"slow peer"}\n');
   writer.push('tail without newline');
   writer.flush();
-  const lines = out.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { node: string; source: string; line: string; entry: unknown });
+  const lines = out
+    .join('')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { node: string; source: string; line: string; entry: unknown });
   assert.deepEqual(lines, [
     { node: 'i-1', source: 'agent', line: '{"level":30,"msg":"joined the fleet"}', entry: { level: 30, msg: 'joined the fleet' } },
     { node: 'i-1', source: 'agent', line: 'plain text', entry: null },
@@ -23,6 +27,9 @@ it('complete lines become { node, source, line, entry }; a partial line waits fo
 
 it('on aws, logs says where the agent logs are (journalctl through synkti ssh)', async () => {
   const spec = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-  await assert.rejects(logs(spec, '/nonexistent/synkti.config.ts', 'i-0abc', { follow: false, lines: 10 }),
-    (e: Error & { hint?: string }) => /journal/.test(e.message) && /synkti ssh i-0abc/.test(e.hint ?? '') && /journalctl -u synkti -f/.test(e.hint ?? ''));
+  await assert.rejects(
+    logs(spec, '/nonexistent/synkti.config.ts', 'i-0abc', { follow: false, lines: 10 }),
+    (e: Error & { hint?: string }) =>
+      /journal/.test(e.message) && /synkti ssh i-0abc/.test(e.hint ?? '') && /journalctl -u synkti -f/.test(e.hint ?? ''),
+  );
 });

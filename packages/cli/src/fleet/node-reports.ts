@@ -13,13 +13,20 @@ export interface ProbeOptions {
   timeoutMs?: number | undefined;
 }
 
-export async function probeNodes(fleet: Pick<FleetAccess, 'spec' | 'secret' | 'kind'>, records: InstanceRecord[], options: ProbeOptions = {}): Promise<NodeReport[]> {
+export async function probeNodes(
+  fleet: Pick<FleetAccess, 'spec' | 'secret' | 'kind'>,
+  records: InstanceRecord[],
+  options: ProbeOptions = {},
+): Promise<NodeReport[]> {
   const timeoutMs = options.timeoutMs ?? (fleet.kind === 'local' ? 1000 : 1500);
   const secret = fleet.secret;
-  return Promise.all(records.map(async (record) => ({
-    record,
-    status: secret !== undefined && (record.state === 'running' || record.state === 'pending') && record.privateIp
-      ? await fetchAgentStatus(agentUrl(record, fleet.spec.ports.agent), secret, timeoutMs)
-      : undefined,
-  })));
+  return Promise.all(
+    records.map(async (record) => ({
+      record,
+      status:
+        secret !== undefined && (record.state === 'running' || record.state === 'pending') && record.privateIp
+          ? await fetchAgentStatus(agentUrl(record, fleet.spec.ports.agent), secret, timeoutMs)
+          : undefined,
+    })),
+  );
 }

@@ -16,19 +16,58 @@ import { buildProgram } from '../main.ts';
 import { addLaunchOptions, launchSettingsFrom, type LaunchOptionValues } from '../worker/launch-options.ts';
 import { fakeEc2, type FakeEc2Instance } from './aws-fleet-testing.ts';
 
-const SPEC = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 2 }, gpu: { count: 1, size: 'gpu' } } });
+const SPEC = validateCluster({
+  name: 'prod',
+  provider: 'aws',
+  region: 'us-east-1',
+  pools: { worker: { count: 2 }, gpu: { count: 1, size: 'gpu' } },
+});
 const ENV = {
-  SYNKTI_IMAGE_ID: 'ami-0123456789abcdef0', SYNKTI_BUCKET: 'acme-synkti-prod',
-  SYNKTI_AGENT_SHA256: 'a'.repeat(64), SYNKTI_NODE_SHA256: 'b'.repeat(64), SYNKTI_SUBNETS: 'subnet-0aaa:us-east-1a',
+  SYNKTI_IMAGE_ID: 'ami-0123456789abcdef0',
+  SYNKTI_BUCKET: 'acme-synkti-prod',
+  SYNKTI_AGENT_SHA256: 'a'.repeat(64),
+  SYNKTI_NODE_SHA256: 'b'.repeat(64),
+  SYNKTI_SUBNETS: 'subnet-0aaa:us-east-1a',
 };
 
 function instance(n: number, role: string, cluster = 'prod', state: FakeEc2Instance['state'] = 'running'): FakeEc2Instance {
-  return { id: `i-${n.toString(16).padStart(17, '0')}`, state, tags: { SynktiCluster: cluster, SynktiRole: role }, privateIp: `10.0.0.${n}`, launchedAt: 1_700_000_000_000 + n * 1000 };
+  return {
+    id: `i-${n.toString(16).padStart(17, '0')}`,
+    state,
+    tags: { SynktiCluster: cluster, SynktiRole: role },
+    privateIp: `10.0.0.${n}`,
+    launchedAt: 1_700_000_000_000 + n * 1000,
+  };
 }
 
 function report(id: string, launchedAt: number, status?: Partial<AgentStatus>): NodeReport {
-  const record: InstanceRecord = { id, state: 'running', privateIp: '127.0.0.1', instanceType: 't', zone: 'z', lifecycle: 'spot', launchedAt, tags: {} };
-  return { record, status: status ? { id, role: 'worker', zone: 'z', state: 'ready', address: '127.0.0.1', ports: { agent: 1, router: 2, workload: 3 }, uptimeMs: 1, load: 0, members: [], ...status } : undefined };
+  const record: InstanceRecord = {
+    id,
+    state: 'running',
+    privateIp: '127.0.0.1',
+    instanceType: 't',
+    zone: 'z',
+    lifecycle: 'spot',
+    launchedAt,
+    tags: {},
+  };
+  return {
+    record,
+    status: status
+      ? {
+          id,
+          role: 'worker',
+          zone: 'z',
+          state: 'ready',
+          address: '127.0.0.1',
+          ports: { agent: 1, router: 2, workload: 3 },
+          uptimeMs: 1,
+          load: 0,
+          members: [],
+          ...status,
+        }
+      : undefined,
+  };
 }
 
 function usageError(fn: () => unknown, message: RegExp, hint?: RegExp): void {
@@ -62,7 +101,10 @@ describe('scale rules', () => {
       report('i-unreachable', 0),
       report('i-starting', 4, { state: 'starting', load: 0 }),
     ]);
-    assert.deepEqual(order.map((r) => r.record.id), ['i-starting', 'i-unreachable', 'i-new-idle', 'i-old-idle', 'i-old-busy']);
+    assert.deepEqual(
+      order.map((r) => r.record.id),
+      ['i-starting', 'i-unreachable', 'i-new-idle', 'i-old-idle', 'i-old-busy'],
+    );
   });
 });
 
@@ -81,7 +123,14 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       assert.equal(runs.length, 2);
       for (const input of runs) {
         const tags = input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? [];
-        assert.deepEqual(tags.filter((t) => t.Key?.startsWith('Synkti')).map((t) => `${t.Key}=${t.Value}`).sort(), ['SynktiCluster=prod', 'SynktiRole=worker', `SynktiSlotCredit=${initialSlotCreditMs()}`], 'a new spot slot carries its initial credit');
+        assert.deepEqual(
+          tags
+            .filter((t) => t.Key?.startsWith('Synkti'))
+            .map((t) => `${t.Key}=${t.Value}`)
+            .sort(),
+          ['SynktiCluster=prod', 'SynktiRole=worker', `SynktiSlotCredit=${initialSlotCreditMs()}`],
+          'a new spot slot carries its initial credit',
+        );
         assert.equal(input.ImageId, ENV.SYNKTI_IMAGE_ID);
         assert.match(Buffer.from(input.UserData ?? '', 'base64').toString('utf8'), /acme-synkti-prod/, 'boots with the worker user data');
       }
@@ -91,7 +140,7 @@ describe('synkti scale on aws (EC2 mocked)', () => {
     }
   });
 
-  it('scale in terminates the extras (newest first when agents cannot be asked), in one call, never another cluster\'s', async () => {
+  it("scale in terminates the extras (newest first when agents cannot be asked), in one call, never another cluster's", async () => {
     const fleet = [instance(1, 'worker'), instance(2, 'worker'), instance(3, 'worker'), instance(4, 'gpu'), instance(9, 'worker', 'other')];
     const { client, mock } = fakeEc2(fleet);
     try {
@@ -102,7 +151,11 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       assert.deepEqual(calls, [['i-00000000000000003', 'i-00000000000000002']]);
       assert.equal(fleet.find((i) => i.id === 'i-00000000000000009')!.state, 'running');
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
-      assert.deepEqual(result.nodes.map((n) => n.record.id), ['i-00000000000000001'], 'the pool afterwards');
+      assert.deepEqual(
+        result.nodes.map((n) => n.record.id),
+        ['i-00000000000000001'],
+        'the pool afterwards',
+      );
     } finally {
       mock.restore();
     }
@@ -114,22 +167,37 @@ describe('synkti scale on aws (EC2 mocked)', () => {
     try {
       const same = await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, quiet: true });
       assert.deepEqual([same.launched, same.terminated], [[], []]);
-      await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: {}, quiet: true }),
-        (error: unknown) => isSynktiError(error, 'E_USAGE') && /bucket is required/.test(error.message) && /--bucket/.test(error.hint ?? '') && /SYNKTI_BUCKET/.test(error.hint ?? '') && /--image-id \(SYNKTI_IMAGE_ID\)/.test(error.hint ?? ''));
-      await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, quiet: true }),
-        (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message), 'the AMI is required to launch');
+      await assert.rejects(
+        scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: {}, quiet: true }),
+        (error: unknown) =>
+          isSynktiError(error, 'E_USAGE') &&
+          /bucket is required/.test(error.message) &&
+          /--bucket/.test(error.hint ?? '') &&
+          /SYNKTI_BUCKET/.test(error.hint ?? '') &&
+          /--image-id \(SYNKTI_IMAGE_ID\)/.test(error.hint ?? ''),
+      );
+      await assert.rejects(
+        scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 3, { ec2Client: client, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, quiet: true }),
+        (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message),
+        'the AMI is required to launch',
+      );
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
     } finally {
       mock.restore();
     }
   });
 
-  it('launch flags reach RunInstances: AMI, subnet, security groups, instance profile and the boot script\'s bucket', async () => {
+  it("launch flags reach RunInstances: AMI, subnet, security groups, instance profile and the boot script's bucket", async () => {
     const fleet = [instance(1, 'worker')];
     const { client, mock } = fakeEc2(fleet);
     const launch: LaunchOptionValues = {
-      imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', sha256: 'c'.repeat(64), nodeSha256: 'd'.repeat(64),
-      subnet: ['subnet-0bbb:us-east-1b'], securityGroup: ['sg-0aaa', 'sg-0bbb'], instanceProfile: 'acme-synkti-worker',
+      imageId: 'ami-0fedcba9876543210',
+      bucket: 'flag-bucket',
+      sha256: 'c'.repeat(64),
+      nodeSha256: 'd'.repeat(64),
+      subnet: ['subnet-0bbb:us-east-1b'],
+      securityGroup: ['sg-0aaa', 'sg-0bbb'],
+      instanceProfile: 'acme-synkti-worker',
     };
     try {
       const result = await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, launch, quiet: true });
@@ -140,7 +208,10 @@ describe('synkti scale on aws (EC2 mocked)', () => {
       assert.equal(input.SubnetId, 'subnet-0bbb');
       assert.deepEqual(input.SecurityGroupIds, ['sg-0aaa', 'sg-0bbb']);
       assert.deepEqual(input.IamInstanceProfile, { Name: 'acme-synkti-worker' });
-      assert.ok(SPEC.pools.worker!.instanceTypes.includes(String(input.InstanceType)), 'the instance type is the pool\'s (synkti.config.ts)');
+      assert.ok(
+        SPEC.pools.worker!.instanceTypes.includes(String(input.InstanceType)),
+        "the instance type is the pool's (synkti.config.ts)",
+      );
       const userData = Buffer.from(input.UserData ?? '', 'base64').toString('utf8');
       assert.match(userData, /flag-bucket/);
       assert.match(userData, /c{64}/, 'the agent checksum from --sha256');
@@ -154,7 +225,9 @@ describe('synkti scale on aws (EC2 mocked)', () => {
     const { client, mock } = fakeEc2(fleet);
     try {
       await scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, {
-        ec2Client: client, env: ENV, quiet: true,
+        ec2Client: client,
+        env: ENV,
+        quiet: true,
         launch: { imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', subnet: ['subnet-0ccc:us-east-1c'], instanceProfile: '' },
       });
       const [input] = mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
@@ -173,7 +246,12 @@ describe('synkti scale on aws (EC2 mocked)', () => {
   it('a missing launch setting is a usage error naming both its flag and its SYNKTI_* variable; nothing is launched', async () => {
     const fleet = [instance(1, 'worker')];
     const { client, mock } = fakeEc2(fleet);
-    const complete: LaunchOptionValues = { imageId: 'ami-0fedcba9876543210', bucket: 'flag-bucket', sha256: 'c'.repeat(64), nodeSha256: 'd'.repeat(64) };
+    const complete: LaunchOptionValues = {
+      imageId: 'ami-0fedcba9876543210',
+      bucket: 'flag-bucket',
+      sha256: 'c'.repeat(64),
+      nodeSha256: 'd'.repeat(64),
+    };
     const cases: [keyof LaunchOptionValues, RegExp, RegExp, RegExp][] = [
       ['bucket', /bucket is required/, /--bucket/, /SYNKTI_BUCKET/],
       ['sha256', /SHA-256 of the agent artifact/, /--sha256/, /SYNKTI_AGENT_SHA256/],
@@ -183,13 +261,16 @@ describe('synkti scale on aws (EC2 mocked)', () => {
     try {
       for (const [missing, message, flag, variable] of cases) {
         const launch = { ...complete, [missing]: undefined };
-        await assert.rejects(scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, launch, quiet: true }), (error: unknown) => {
-          assert.ok(isSynktiError(error, 'E_USAGE'), `${missing}: E_USAGE, got ${String(error)}`);
-          assert.match(error.message, message);
-          assert.match(error.hint ?? '', flag, `${missing}: the hint names the flag`);
-          assert.match(error.hint ?? '', variable, `${missing}: the hint names the variable`);
-          return true;
-        });
+        await assert.rejects(
+          scale(SPEC, '/nonexistent/synkti.config.ts', 'worker', 2, { ec2Client: client, env: {}, launch, quiet: true }),
+          (error: unknown) => {
+            assert.ok(isSynktiError(error, 'E_USAGE'), `${missing}: E_USAGE, got ${String(error)}`);
+            assert.match(error.message, message);
+            assert.match(error.hint ?? '', flag, `${missing}: the hint names the flag`);
+            assert.match(error.hint ?? '', variable, `${missing}: the hint names the variable`);
+            return true;
+          },
+        );
       }
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
     } finally {
@@ -220,11 +301,27 @@ describe('synkti scale launch flags (command line)', () => {
 
   it('parsed flags (repeated --subnet too) win over the environment; unset ones fall back to it', () => {
     const command = addLaunchOptions(new Command('scale').exitOverride());
-    command.parse(['--image-id', 'ami-0fedcba9876543210', '--subnet', 'subnet-0aaa:us-east-1a', '--subnet', 'subnet-0bbb:us-east-1b', '--bucket', 'flag-bucket'], { from: 'user' });
-    const settings = launchSettingsFrom(command.opts<LaunchOptionValues>(), { ...ENV, SYNKTI_SECURITY_GROUPS: 'sg-1,sg-2', SYNKTI_INSTANCE_PROFILE: ' ' });
+    command.parse(
+      [
+        '--image-id',
+        'ami-0fedcba9876543210',
+        '--subnet',
+        'subnet-0aaa:us-east-1a',
+        '--subnet',
+        'subnet-0bbb:us-east-1b',
+        '--bucket',
+        'flag-bucket',
+      ],
+      { from: 'user' },
+    );
+    const settings = launchSettingsFrom(command.opts<LaunchOptionValues>(), {
+      ...ENV,
+      SYNKTI_SECURITY_GROUPS: 'sg-1,sg-2',
+      SYNKTI_INSTANCE_PROFILE: ' ',
+    });
     assert.equal(settings.aws.imageId, 'ami-0fedcba9876543210');
     assert.deepEqual(settings.aws.subnet, ['subnet-0aaa:us-east-1a', 'subnet-0bbb:us-east-1b']);
-    assert.deepEqual(settings.aws.securityGroup, ['sg-1,sg-2'], 'split later, like the flag\'s own env value');
+    assert.deepEqual(settings.aws.securityGroup, ['sg-1,sg-2'], "split later, like the flag's own env value");
     assert.equal(settings.aws.instanceProfile, undefined, 'a blank variable is unset');
     assert.equal(settings.userData.bucket, 'flag-bucket');
     assert.equal(settings.userData.sha256, ENV.SYNKTI_AGENT_SHA256);

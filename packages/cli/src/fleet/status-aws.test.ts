@@ -27,13 +27,26 @@ before(async () => {
       res.writeHead(401).end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-      // A whole /status body as an agent sends it (the CLI parses it against the contract's schema).
-      id: 'i-00000000000000001', cluster: 'prod', role: 'worker', zone: 'us-east-1a', state: 'ready', pid: 4242, address: '127.0.0.1',
-      ports: { agent: agentPort, router: 8080, workload: 8000 }, startedAt: 1_700_000_001_000, uptimeMs: 65_000, load: 2, cloudListCalls: 3,
-      workload: { state: 'running' }, router: { inFlight: 0 },
-      members: [{ id: 'i-00000000000000001', state: 'alive', role: 'worker', address: '127.0.0.1', agentPort, routerPort: 8080 }],
-    }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        // A whole /status body as an agent sends it (the CLI parses it against the contract's schema).
+        id: 'i-00000000000000001',
+        cluster: 'prod',
+        role: 'worker',
+        zone: 'us-east-1a',
+        state: 'ready',
+        pid: 4242,
+        address: '127.0.0.1',
+        ports: { agent: agentPort, router: 8080, workload: 8000 },
+        startedAt: 1_700_000_001_000,
+        uptimeMs: 65_000,
+        load: 2,
+        cloudListCalls: 3,
+        workload: { state: 'running' },
+        router: { inFlight: 0 },
+        members: [{ id: 'i-00000000000000001', state: 'alive', role: 'worker', address: '127.0.0.1', agentPort, routerPort: 8080 }],
+      }),
+    );
   });
   await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
   agentPort = (agent.address() as AddressInfo).port;
@@ -51,9 +64,21 @@ function fleet(): FakeEc2Instance[] {
   const tags = (role: string, port: number) => ({ SynktiCluster: 'prod', SynktiRole: role, SynktiPortAgent: String(port) });
   return [
     { id: 'i-00000000000000001', state: 'running', tags: tags('worker', agentPort), privateIp: '127.0.0.1', launchedAt: 1_700_000_001_000 },
-    { id: 'i-00000000000000002', state: 'running', tags: tags('worker', closedPort), privateIp: '127.0.0.1', launchedAt: 1_700_000_002_000 },
+    {
+      id: 'i-00000000000000002',
+      state: 'running',
+      tags: tags('worker', closedPort),
+      privateIp: '127.0.0.1',
+      launchedAt: 1_700_000_002_000,
+    },
     { id: 'i-00000000000000003', state: 'pending', tags: tags('worker', closedPort), privateIp: '', launchedAt: 1_700_000_003_000 },
-    { id: 'i-00000000000000004', state: 'running', tags: { SynktiCluster: 'other', SynktiRole: 'worker' }, privateIp: '127.0.0.1', launchedAt: 1_700_000_000_000 },
+    {
+      id: 'i-00000000000000004',
+      state: 'running',
+      tags: { SynktiCluster: 'other', SynktiRole: 'worker' },
+      privateIp: '127.0.0.1',
+      launchedAt: 1_700_000_000_000,
+    },
     { id: 'i-00000000000000005', state: 'terminated', tags: tags('worker', closedPort), privateIp: '', launchedAt: 1_700_000_000_500 },
   ];
 }
@@ -62,30 +87,50 @@ describe('synkti status on aws (EC2 mocked)', () => {
   it('lists the cluster by tag across pages; a reachable agent adds its status, others show EC2 state', async () => {
     const { client, mock } = fakeEc2(fleet(), 1);
     try {
-      const result = await clusterStatus(SPEC, '/nonexistent/synkti.config.ts', { ec2Client: client, env: { SYNKTI_CLUSTER_SECRET: SECRET }, agentTimeoutMs: 2000 });
+      const result = await clusterStatus(SPEC, '/nonexistent/synkti.config.ts', {
+        ec2Client: client,
+        env: { SYNKTI_CLUSTER_SECRET: SECRET },
+        agentTimeoutMs: 2000,
+      });
       assert.equal(result.kind, 'aws');
       assert.equal(result.agentsAsked, true);
-      assert.deepEqual(result.reports.map((r) => r.record.id), ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'],
-        'only this cluster\'s live instances, oldest first');
+      assert.deepEqual(
+        result.reports.map((r) => r.record.id),
+        ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'],
+        "only this cluster's live instances, oldest first",
+      );
 
       const calls = mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
       assert.ok(calls.length >= 3, `paginated: ${calls.length} DescribeInstances calls for 3 instances at 1 per page`);
       for (const input of calls) {
-        assert.deepEqual(input.Filters?.find((f) => f.Name === 'tag:SynktiCluster')?.Values, ['prod'], 'always filtered by the cluster tag');
-        assert.ok(input.Filters?.some((f) => f.Name === 'instance-state-name'), 'and by state');
+        assert.deepEqual(
+          input.Filters?.find((f) => f.Name === 'tag:SynktiCluster')?.Values,
+          ['prod'],
+          'always filtered by the cluster tag',
+        );
+        assert.ok(
+          input.Filters?.some((f) => f.Name === 'instance-state-name'),
+          'and by state',
+        );
       }
-      assert.ok(calls.slice(1).every((input) => input.NextToken), 'later calls carry NextToken');
+      assert.ok(
+        calls.slice(1).every((input) => input.NextToken),
+        'later calls carry NextToken',
+      );
 
       assert.equal(result.reports[0]!.status?.state, 'ready');
       assert.equal(result.reports[1]!.status, undefined);
       assert.ok(seenAuth.includes(`Bearer ${SECRET}`), 'the agent was asked with the cluster secret');
 
       const json = reportsToJson(result.reports) as Record<string, unknown>[];
-      assert.deepEqual(json.map((n) => [n.id, n.instanceState, n.state, n.reachable]), [
-        ['i-00000000000000001', 'running', 'ready', true],
-        ['i-00000000000000002', 'running', 'unreachable', false],
-        ['i-00000000000000003', 'pending', 'unreachable', false],
-      ]);
+      assert.deepEqual(
+        json.map((n) => [n.id, n.instanceState, n.state, n.reachable]),
+        [
+          ['i-00000000000000001', 'running', 'ready', true],
+          ['i-00000000000000002', 'running', 'unreachable', false],
+          ['i-00000000000000003', 'pending', 'unreachable', false],
+        ],
+      );
       assert.deepEqual(Object.keys(json[0]!).sort(), Object.keys(json[1]!).sort(), 'one shape for every node');
       assert.equal(json[0]!.load, 2);
       assert.deepEqual(json[0]!.members, ['i-00000000000000001']);
@@ -108,7 +153,10 @@ describe('synkti status on aws (EC2 mocked)', () => {
       const result = await clusterStatus(SPEC, '/nonexistent/synkti.config.ts', { ec2Client: client, env: {} });
       assert.equal(result.agentsAsked, false);
       assert.equal(seenAuth.length, before, 'no request reached the agent');
-      assert.deepEqual(result.reports.map((r) => r.status), [undefined, undefined, undefined]);
+      assert.deepEqual(
+        result.reports.map((r) => r.status),
+        [undefined, undefined, undefined],
+      );
       assert.match(renderNodeTable(result.reports, { kind: 'aws' }), /i-00000000000000001\s+worker\s+ec2:running/);
     } finally {
       mock.restore();

@@ -17,12 +17,22 @@ import { DEFAULT_NODE_VERSION } from '../worker/launch-options.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const SPEC = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 3, onDemandBase: 1 }, gpu: { count: 1, size: 'gpu' } } });
+const SPEC = validateCluster({
+  name: 'prod',
+  provider: 'aws',
+  region: 'us-east-1',
+  pools: { worker: { count: 3, onDemandBase: 1 }, gpu: { count: 1, size: 'gpu' } },
+});
 // No SYNKTI_CLUSTER_SECRET: agents are never asked (their fake private IPs are not loopback).
 const ENV = {
-  SYNKTI_IMAGE_ID: 'ami-0123456789abcdef0', SYNKTI_BUCKET: 'acme-synkti-prod', SYNKTI_AGENT_VERSION: '0.1.0',
-  SYNKTI_AGENT_SHA256: 'a'.repeat(64), SYNKTI_NODE_SHA256: 'b'.repeat(64), SYNKTI_SUBNETS: 'subnet-0aaa:us-east-1a',
-  SYNKTI_SECURITY_GROUPS: 'sg-0aaa', SYNKTI_INSTANCE_PROFILE: 'prod-worker',
+  SYNKTI_IMAGE_ID: 'ami-0123456789abcdef0',
+  SYNKTI_BUCKET: 'acme-synkti-prod',
+  SYNKTI_AGENT_VERSION: '0.1.0',
+  SYNKTI_AGENT_SHA256: 'a'.repeat(64),
+  SYNKTI_NODE_SHA256: 'b'.repeat(64),
+  SYNKTI_SUBNETS: 'subnet-0aaa:us-east-1a',
+  SYNKTI_SECURITY_GROUPS: 'sg-0aaa',
+  SYNKTI_INSTANCE_PROFILE: 'prod-worker',
 };
 const CONFIG = '/nonexistent/synkti.config.ts';
 const ZONES = { 'subnet-0aaa': 'us-east-1a' };
@@ -32,7 +42,9 @@ function runs(ec2: FakeEc2): RunInstancesCommandInput[] {
 }
 
 function tagsOf(input: RunInstancesCommandInput, type = 'instance'): Record<string, string> {
-  return Object.fromEntries((input.TagSpecifications?.find((t) => t.ResourceType === type)?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  return Object.fromEntries(
+    (input.TagSpecifications?.find((t) => t.ResourceType === type)?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']),
+  );
 }
 
 describe('synkti up on aws (EC2 mocked)', () => {
@@ -42,9 +54,16 @@ describe('synkti up on aws (EC2 mocked)', () => {
     assert.equal(result.ok, true);
     assert.equal(result.launched.length, 4);
     const inputs = runs(ec2);
-    assert.deepEqual(inputs.map((i) => `${tagsOf(i).SynktiRole}:${i.InstanceMarketOptions?.MarketType ?? 'on-demand'}`), ['worker:on-demand', 'worker:spot', 'worker:spot', 'gpu:spot']);
+    assert.deepEqual(
+      inputs.map((i) => `${tagsOf(i).SynktiRole}:${i.InstanceMarketOptions?.MarketType ?? 'on-demand'}`),
+      ['worker:on-demand', 'worker:spot', 'worker:spot', 'gpu:spot'],
+    );
     const script = renderWorkerUserData({
-      spec: { ...SPEC, aws: { subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }] } }, bucket: 'acme-synkti-prod', version: '0.1.0', sha256: 'a'.repeat(64), node: { version: DEFAULT_NODE_VERSION, sha256: 'b'.repeat(64), arch: 'x64' },
+      spec: { ...SPEC, aws: { subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }] } },
+      bucket: 'acme-synkti-prod',
+      version: '0.1.0',
+      sha256: 'a'.repeat(64),
+      node: { version: DEFAULT_NODE_VERSION, sha256: 'b'.repeat(64), arch: 'x64' },
     });
     for (const input of inputs) {
       assert.equal(tagsOf(input).SynktiCluster, 'prod');
@@ -53,10 +72,17 @@ describe('synkti up on aws (EC2 mocked)', () => {
       assert.equal(input.SubnetId, 'subnet-0aaa');
       assert.deepEqual(input.SecurityGroupIds, ['sg-0aaa']);
       assert.deepEqual(input.IamInstanceProfile, { Name: 'prod-worker' });
-      assert.equal(Buffer.from(input.UserData ?? '', 'base64').toString('utf8'), script, 'the boot script of `synkti worker launch`, byte for byte');
+      assert.equal(
+        Buffer.from(input.UserData ?? '', 'base64').toString('utf8'),
+        script,
+        'the boot script of `synkti worker launch`, byte for byte',
+      );
     }
     // Returned once every instance runs: each report is a running instance of the cluster.
-    assert.deepEqual(result.reports.map((r) => r.record.state), ['running', 'running', 'running', 'running']);
+    assert.deepEqual(
+      result.reports.map((r) => r.record.state),
+      ['running', 'running', 'running', 'running'],
+    );
     assert.deepEqual(new Set(result.reports.map((r) => r.record.id)), new Set(result.launched));
 
     // A second `up` finds every pool at its count: nothing launched, ready at once.
@@ -65,9 +91,22 @@ describe('synkti up on aws (EC2 mocked)', () => {
     assert.equal(runs(ec2).length, 4);
 
     // --nodes raises one pool; the other is left as it is.
-    const more = await up(SPEC, CONFIG, { nodes: 2, pool: 'gpu', timeoutMs: 20_000, pollMs: 50, json: true, env: ENV, ec2Client: ec2.client });
+    const more = await up(SPEC, CONFIG, {
+      nodes: 2,
+      pool: 'gpu',
+      timeoutMs: 20_000,
+      pollMs: 50,
+      json: true,
+      env: ENV,
+      ec2Client: ec2.client,
+    });
     assert.equal(more.ok, true);
-    assert.deepEqual(runs(ec2).slice(4).map((i) => tagsOf(i).SynktiRole), ['gpu']);
+    assert.deepEqual(
+      runs(ec2)
+        .slice(4)
+        .map((i) => tagsOf(i).SynktiRole),
+      ['gpu'],
+    );
   });
 
   it('not running within --timeout: ok false (exit 3), the launches reported', async () => {
@@ -77,23 +116,33 @@ describe('synkti up on aws (EC2 mocked)', () => {
     const result = await up(spec, CONFIG, { timeoutMs: 300, pollMs: 50, json: true, env: ENV, ec2Client: ec2.client });
     assert.equal(result.ok, false);
     assert.equal(result.launched.length, 1);
-    assert.deepEqual(result.reports.map((r) => r.record.state), ['pending']);
+    assert.deepEqual(
+      result.reports.map((r) => r.record.state),
+      ['pending'],
+    );
     assert.ok(Date.now() - started < 15_000, 'bounded by the timeout');
   });
 
   it('a missing launch setting or --chaos-rate is a usage error before anything is launched', async () => {
     const ec2 = new FakeEc2({ subnetZones: ZONES });
-    await assert.rejects(up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: { ...ENV, SYNKTI_BUCKET: '' }, ec2Client: ec2.client }), (error: unknown) => {
-      assert.ok(isSynktiError(error, 'E_USAGE'), String(error));
-      assert.match(error.message, /bucket is required/);
-      assert.match(error.hint ?? '', /--bucket/);
-      assert.match(error.hint ?? '', /SYNKTI_BUCKET/);
-      return true;
-    });
-    await assert.rejects(up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, ec2Client: ec2.client }),
-      (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message) && /SYNKTI_IMAGE_ID/.test(error.hint ?? ''));
-    await assert.rejects(up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: ENV, ec2Client: ec2.client, chaos: { ratePerHour: 6, noticeMs: 120_000 } }),
-      (error: unknown) => isSynktiError(error, 'E_USAGE') && /--chaos-rate is for the local cloud/.test(error.message));
+    await assert.rejects(
+      up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: { ...ENV, SYNKTI_BUCKET: '' }, ec2Client: ec2.client }),
+      (error: unknown) => {
+        assert.ok(isSynktiError(error, 'E_USAGE'), String(error));
+        assert.match(error.message, /bucket is required/);
+        assert.match(error.hint ?? '', /--bucket/);
+        assert.match(error.hint ?? '', /SYNKTI_BUCKET/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: { ...ENV, SYNKTI_IMAGE_ID: '' }, ec2Client: ec2.client }),
+      (error: unknown) => isSynktiError(error, 'E_USAGE') && /AMI/.test(error.message) && /SYNKTI_IMAGE_ID/.test(error.hint ?? ''),
+    );
+    await assert.rejects(
+      up(SPEC, CONFIG, { timeoutMs: 1000, json: true, env: ENV, ec2Client: ec2.client, chaos: { ratePerHour: 6, noticeMs: 120_000 } }),
+      (error: unknown) => isSynktiError(error, 'E_USAGE') && /--chaos-rate is for the local cloud/.test(error.message),
+    );
     assert.equal(runs(ec2).length, 0);
   });
 
@@ -108,7 +157,11 @@ describe('synkti up on aws (EC2 mocked)', () => {
       assert.equal(upFlags.get(o.long), o.envVar, `up has ${o.long} reading ${o.envVar}`);
     }
     let help = '';
-    upCommand.configureOutput({ writeOut: (text) => { help += text; } });
+    upCommand.configureOutput({
+      writeOut: (text) => {
+        help += text;
+      },
+    });
     upCommand.outputHelp();
     assert.match(help, /With provider 'aws' it launches the missing EC2 instances/);
   });

@@ -21,7 +21,9 @@ async function loadConfig(o: InfraCommonOptions, fallback: InfraConfig | undefin
   if (o.config !== undefined) return loadInfraConfig(resolve(o.config));
   if (existsSync(DEFAULT_INFRA_CONFIG_FILE)) return loadInfraConfig(resolve(DEFAULT_INFRA_CONFIG_FILE));
   if (fallback) return fallback;
-  throw new SynktiError('E_CONFIG_INFRA', `no infra config: pass --infra-config or write ${DEFAULT_INFRA_CONFIG_FILE}`, { hint: 'write {"serve": {...SpotServeFleet inputs}, "batch": {...}, "kubernetes": {"provider": "aws", ...}, "pipelines": {...}} (see packages/infra/README.md)' });
+  throw new SynktiError('E_CONFIG_INFRA', `no infra config: pass --infra-config or write ${DEFAULT_INFRA_CONFIG_FILE}`, {
+    hint: 'write {"serve": {...SpotServeFleet inputs}, "batch": {...}, "kubernetes": {"provider": "aws", ...}, "pipelines": {...}} (see packages/infra/README.md)',
+  });
 }
 
 function components(o: InfraCommonOptions): InfraComponent[] {
@@ -44,7 +46,10 @@ export async function runInfraAudit(o: InfraAuditOptions, print: (text: string) 
     try {
       text = readFileSync(resolve(o.from), 'utf8');
     } catch (cause) {
-      throw new SynktiError('E_USAGE', `--from: cannot read ${o.from}`, { cause, hint: 'pass the file `pulumi preview --json > plan.json` wrote' });
+      throw new SynktiError('E_USAGE', `--from: cannot read ${o.from}`, {
+        cause,
+        hint: 'pass the file `pulumi preview --json > plan.json` wrote',
+      });
     }
     report = infra.auditResources(infra.resourcesFromPulumiJson(text, o.from), { rules: infra.ALL_AUDIT_RULES, skip: o.skip });
   } else {
@@ -55,7 +60,9 @@ export async function runInfraAudit(o: InfraAuditOptions, print: (text: string) 
   }
   print(o.json ? JSON.stringify(report) : infra.formatAuditReport(report));
   if (!report.passed) {
-    throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es) (docs/security.md)`, { hint: 'fix each FAIL line as its "fix:" says, then audit again' });
+    throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es) (docs/security.md)`, {
+      hint: 'fix each FAIL line as its "fix:" says, then audit again',
+    });
   }
 }
 
@@ -69,30 +76,56 @@ function stackOptions(o: InfraDeployOptions, config: InfraConfig, onOutput: (lin
   return { stack: o.stack, config, components: components(o), planFile: o.plan && resolve(o.plan), backendUrl: o.backend, onOutput };
 }
 
-export async function runInfraDeploy(action: 'preview' | 'up' | 'destroy' | 'outputs', o: InfraDeployOptions, print: (text: string) => void): Promise<void> {
+export async function runInfraDeploy(
+  action: 'preview' | 'up' | 'destroy' | 'outputs',
+  o: InfraDeployOptions,
+  print: (text: string) => void,
+): Promise<void> {
   const infra = await import('@synkti/infra');
   // The CLI check comes first: without it nothing else can work, so say that before anything else.
   infra.requirePulumiCli(action);
   const config = await loadConfig(o, action === 'outputs' || action === 'destroy' ? {} : undefined);
-  const progress = (line: string): void => { process.stderr.write(line); };
+  const progress = (line: string): void => {
+    process.stderr.write(line);
+  };
   if (action === 'preview') {
     // Audited before anything is previewed: an insecure stack never gets a plan.
     const { report } = await infra.auditInfraConfig(config, { stack: o.stack, components: components(o) });
     if (!report.passed) {
       print(infra.formatAuditReport(report));
-      throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es): no plan saved`, { hint: 'fix each FAIL line, then preview again' });
+      throw new SynktiError('E_INFRA_AUDIT', `${report.errors} security rule breach(es): no plan saved`, {
+        hint: 'fix each FAIL line, then preview again',
+      });
     }
     const result = await infra.infraPreview(stackOptions(o, config, progress));
-    print(o.json ? JSON.stringify(result) : `plan saved to ${result.planFile}\napply exactly this plan with: synkti infra up --stack ${o.stack}${o.plan ? ` --plan ${o.plan}` : ''}`);
+    print(
+      o.json
+        ? JSON.stringify(result)
+        : `plan saved to ${result.planFile}\napply exactly this plan with: synkti infra up --stack ${o.stack}${o.plan ? ` --plan ${o.plan}` : ''}`,
+    );
   } else if (action === 'up') {
     const outputs = await infra.infraUp(stackOptions(o, config, progress));
-    print(o.json ? JSON.stringify(outputs) : Object.entries(outputs).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));
+    print(
+      o.json
+        ? JSON.stringify(outputs)
+        : Object.entries(outputs)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+            .join('\n'),
+    );
   } else if (action === 'destroy') {
     const changes = await infra.infraDestroy(stackOptions(o, config, progress));
-    print(o.json ? JSON.stringify(changes) : `destroyed (${JSON.stringify(changes)}); protected resources such as the models bucket are kept`);
+    print(
+      o.json ? JSON.stringify(changes) : `destroyed (${JSON.stringify(changes)}); protected resources such as the models bucket are kept`,
+    );
   } else {
     const outputs = await infra.infraOutputs(stackOptions(o, config, progress));
-    print(o.json ? JSON.stringify(outputs) : Object.entries(outputs).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));
+    print(
+      o.json
+        ? JSON.stringify(outputs)
+        : Object.entries(outputs)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+            .join('\n'),
+    );
   }
 }
 

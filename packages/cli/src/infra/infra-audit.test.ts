@@ -13,16 +13,30 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 
-function synkti(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function synkti(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`synkti ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, 90_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`synkti ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, 90_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -35,7 +49,10 @@ test('synkti infra audit: SSH from 0.0.0.0/0 exits 1 naming the rule and the fix
     synkti(['infra', 'audit', '--component', 'serve', '--stack', 'production', '--json'], dir),
   ]);
   assert.equal(bad.code, 1, bad.stderr);
-  assert.match(bad.stdout, /FAIL {2}ssh-open +aws:ec2\/securityGroup:SecurityGroup::serve-worker\n {6}SSH \(port 22\) is open to 0\.0\.0\.0\/0\n {6}fix: /);
+  assert.match(
+    bad.stdout,
+    /FAIL {2}ssh-open +aws:ec2\/securityGroup:SecurityGroup::serve-worker\n {6}SSH \(port 22\) is open to 0\.0\.0\.0\/0\n {6}fix: /,
+  );
   assert.match(bad.stderr, /synkti: 1 security rule breach\(es\)/);
   assert.match(bad.stdout, /^FAILED: \d+ resources, \d+ rules, 1 error\(s\), 0 warning\(s\)$/m);
   assert.equal(good.code, 0, good.stderr);

@@ -27,7 +27,15 @@ export interface AwsDoctorOptions {
 }
 
 const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const CREDENTIAL_ERRORS = new Set(['AuthFailure', 'InvalidClientTokenId', 'UnrecognizedClientException', 'ExpiredToken', 'RequestExpired', 'SignatureDoesNotMatch', 'InvalidAccessKeyId']);
+const CREDENTIAL_ERRORS = new Set([
+  'AuthFailure',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'ExpiredToken',
+  'RequestExpired',
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
+]);
 
 function errorName(error: unknown): string {
   return (error as { name?: string; Code?: string })?.Code ?? (error as Error)?.name ?? 'Error';
@@ -47,12 +55,17 @@ async function listTaggedInstances(client: EC2Client, max: number): Promise<Inst
   const found: Instance[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(new DescribeInstancesCommand({
-      // tag-key with two values matches either: cluster members, and role-tagged strays.
-      Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }, { Name: 'tag-key', Values: [TAG_CLUSTER, TAG_ROLE] }],
-      MaxResults: 1000,
-      NextToken: token,
-    }));
+    const page = await client.send(
+      new DescribeInstancesCommand({
+        // tag-key with two values matches either: cluster members, and role-tagged strays.
+        Filters: [
+          { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          { Name: 'tag-key', Values: [TAG_CLUSTER, TAG_ROLE] },
+        ],
+        MaxResults: 1000,
+        NextToken: token,
+      }),
+    );
     for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
     token = page.NextToken;
   } while (token && found.length < max);
@@ -68,19 +81,32 @@ async function clusterSecretFinding(client: SSMClient, name: string, cluster: st
     const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: false }));
     return Parameter?.Type === 'SecureString'
       ? ok('cluster-secret', `${name} is a SecureString`)
-      : fail('cluster-secret', `${name} is a plain ${Parameter?.Type ?? 'parameter'}: the cluster secret is readable by anyone who may read parameters`,
-        `delete it and let \`synkti bootstrap --project ${cluster}\` create a SecureString (the workers read it at their next start)`);
+      : fail(
+          'cluster-secret',
+          `${name} is a plain ${Parameter?.Type ?? 'parameter'}: the cluster secret is readable by anyone who may read parameters`,
+          `delete it and let \`synkti bootstrap --project ${cluster}\` create a SecureString (the workers read it at their next start)`,
+        );
   } catch (error) {
     const code = errorName(error);
     if (code === 'ParameterNotFound') {
-      return warn('cluster-secret', `${name} does not exist: new workers will refuse to start without the cluster secret`,
-        `run \`synkti bootstrap --project ${cluster}\` (it creates it), or aws ssm put-parameter --type SecureString --name ${name} --value "$(openssl rand -hex 32)"`);
+      return warn(
+        'cluster-secret',
+        `${name} does not exist: new workers will refuse to start without the cluster secret`,
+        `run \`synkti bootstrap --project ${cluster}\` (it creates it), or aws ssm put-parameter --type SecureString --name ${name} --value "$(openssl rand -hex 32)"`,
+      );
     }
     if (code === 'AccessDeniedException') {
-      return warn('cluster-secret', `could not look at ${name}: ssm:GetParameter is denied for these credentials`,
-        `allow ssm:GetParameter on it (bootstrap also needs ssm:PutParameter and ssm:AddTagsToResource), or run doctor with a profile that has it`);
+      return warn(
+        'cluster-secret',
+        `could not look at ${name}: ssm:GetParameter is denied for these credentials`,
+        `allow ssm:GetParameter on it (bootstrap also needs ssm:PutParameter and ssm:AddTagsToResource), or run doctor with a profile that has it`,
+      );
     }
-    return warn('cluster-secret', `could not look at ${name}: ${errorText(error)}`, 'check network access to SSM in the region, then run doctor again');
+    return warn(
+      'cluster-secret',
+      `could not look at ${name}: ${errorText(error)}`,
+      'check network access to SSM in the region, then run doctor again',
+    );
   }
 }
 
@@ -93,17 +119,28 @@ function imdsFinding(cluster: string, instances: Instance[]): Finding {
     const id = i.InstanceId ?? '(unknown id)';
     const problems: string[] = [];
     if (m.HttpEndpoint === 'disabled') problems.push('IMDS endpoint disabled (the agent cannot see spot notices)');
-    if (m.HttpTokens !== 'required') problems.push(`HttpTokens ${m.HttpTokens ?? 'unset'} (IMDSv1 allowed: any SSRF reads the instance credentials)`);
-    if (m.InstanceMetadataTags !== 'enabled') problems.push(`InstanceMetadataTags ${m.InstanceMetadataTags ?? 'unset'} (the agent reads its ${TAG_CLUSTER}/${TAG_ROLE} tags from IMDS)`);
+    if (m.HttpTokens !== 'required')
+      problems.push(`HttpTokens ${m.HttpTokens ?? 'unset'} (IMDSv1 allowed: any SSRF reads the instance credentials)`);
+    if (m.InstanceMetadataTags !== 'enabled')
+      problems.push(
+        `InstanceMetadataTags ${m.InstanceMetadataTags ?? 'unset'} (the agent reads its ${TAG_CLUSTER}/${TAG_ROLE} tags from IMDS)`,
+      );
     if (problems.length > 0) serious.push(`${id}: ${problems.join('; ')}`);
     const hops = m.HttpPutResponseHopLimit;
-    if (hops === undefined || hops < 2) minor.push(`${id}: HttpPutResponseHopLimit ${hops ?? 'unset'} (a container needs 2 to get an IMDSv2 token)`);
+    if (hops === undefined || hops < 2)
+      minor.push(`${id}: HttpPutResponseHopLimit ${hops ?? 'unset'} (a container needs 2 to get an IMDSv2 token)`);
     if (problems.length > 0 || hops === undefined || hops < 2) badIds.push(id);
   }
   if (instances.length === 0) return ok('imds', `no running instances of ${cluster} to check`);
   const fix = `for each of ${badIds.join(', ')}: aws ec2 modify-instance-metadata-options --instance-id <id> --http-tokens required --http-put-response-hop-limit 2 --instance-metadata-tags enabled; and set the same MetadataOptions in the launch template (synkti infra does)`;
-  if (serious.length > 0) return fail('imds', [`${serious.length} of ${instances.length} instance(s) with unsafe or unusable IMDS settings:`, ...serious, ...minor].join('\n'), fix);
-  if (minor.length > 0) return warn('imds', [`${minor.length} of ${instances.length} instance(s) with hop limit below 2:`, ...minor].join('\n'), fix);
+  if (serious.length > 0)
+    return fail(
+      'imds',
+      [`${serious.length} of ${instances.length} instance(s) with unsafe or unusable IMDS settings:`, ...serious, ...minor].join('\n'),
+      fix,
+    );
+  if (minor.length > 0)
+    return warn('imds', [`${minor.length} of ${instances.length} instance(s) with hop limit below 2:`, ...minor].join('\n'), fix);
   return ok('imds', `${instances.length} instance(s): IMDSv2 required, hop limit >= 2, instance metadata tags enabled`);
 }
 
@@ -111,7 +148,10 @@ function tagsFinding(cluster: string, instances: Instance[], strays: Instance[])
   const noRole = instances.filter((i) => !tagsOf(i)[TAG_ROLE]);
   const lines = [
     ...noRole.map((i) => `${i.InstanceId}: ${TAG_CLUSTER}=${cluster} but no ${TAG_ROLE} tag (its agent does not know its pool)`),
-    ...strays.map((i) => `${i.InstanceId}: ${TAG_ROLE}=${tagsOf(i)[TAG_ROLE]} but no ${TAG_CLUSTER} tag (no cluster sees it; it costs money and does nothing)`),
+    ...strays.map(
+      (i) =>
+        `${i.InstanceId}: ${TAG_ROLE}=${tagsOf(i)[TAG_ROLE]} but no ${TAG_CLUSTER} tag (no cluster sees it; it costs money and does nothing)`,
+    ),
   ];
   if (lines.length === 0) return ok('tags', `${instances.length} instance(s) of ${cluster} carry ${TAG_CLUSTER} and ${TAG_ROLE}`);
   const fixes = [
@@ -126,23 +166,41 @@ export async function awsFindings(o: AwsDoctorOptions): Promise<Finding[]> {
   const env = o.env ?? process.env;
   const findings: Finding[] = [];
   if (!REGION_RE.test(o.region)) {
-    findings.push(fail('aws-region', `region "${o.region}" is not an AWS region`, 'set region in synkti.config.ts, e.g. region: "us-east-1"'));
+    findings.push(
+      fail('aws-region', `region "${o.region}" is not an AWS region`, 'set region in synkti.config.ts, e.g. region: "us-east-1"'),
+    );
     return findings;
   }
   const envRegion = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  findings.push(envRegion !== undefined && envRegion !== o.region
-    ? warn('aws-region', `the config says ${o.region} but AWS_REGION is ${envRegion}: aws CLI commands will look at another region`, `export AWS_REGION=${o.region}, or change region in synkti.config.ts`)
-    : ok('aws-region', `${o.region}${envRegion ? '' : ' (from the config; AWS_REGION is not set)'}`));
+  findings.push(
+    envRegion !== undefined && envRegion !== o.region
+      ? warn(
+          'aws-region',
+          `the config says ${o.region} but AWS_REGION is ${envRegion}: aws CLI commands will look at another region`,
+          `export AWS_REGION=${o.region}, or change region in synkti.config.ts`,
+        )
+      : ok('aws-region', `${o.region}${envRegion ? '' : ' (from the config; AWS_REGION is not set)'}`),
+  );
 
   const client = o.client ?? new EC2Client({ region: o.region, maxAttempts: 2 });
   try {
     const credentials = await client.config.credentials();
     const key = credentials.accessKeyId;
     // The key id is not secret, but the last four characters are enough to tell which.
-    findings.push(ok('aws-credentials', `resolved (access key …${key.slice(-4)}${credentials.expiration ? `, expires ${credentials.expiration.toISOString()}` : ''})`));
+    findings.push(
+      ok(
+        'aws-credentials',
+        `resolved (access key …${key.slice(-4)}${credentials.expiration ? `, expires ${credentials.expiration.toISOString()}` : ''})`,
+      ),
+    );
   } catch (error) {
-    findings.push(fail('aws-credentials', `no AWS credentials: ${errorText(error)}`,
-      'run `aws configure` or `aws sso login --profile <p>` and export AWS_PROFILE=<p>, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; on EC2 attach an instance profile'));
+    findings.push(
+      fail(
+        'aws-credentials',
+        `no AWS credentials: ${errorText(error)}`,
+        'run `aws configure` or `aws sso login --profile <p>` and export AWS_PROFILE=<p>, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; on EC2 attach an instance profile',
+      ),
+    );
     return findings;
   }
 
@@ -154,10 +212,22 @@ export async function awsFindings(o: AwsDoctorOptions): Promise<Finding[]> {
     if (name === 'DryRunOperation') {
       findings.push(ok('ec2-permissions', 'ec2:DescribeInstances allowed (dry run)'));
     } else if (name === 'UnauthorizedOperation') {
-      findings.push(fail('ec2-permissions', 'ec2:DescribeInstances is denied for these credentials', 'allow ec2:Describe*, ec2:RunInstances, ec2:TerminateInstances and ec2:CreateTags for this identity (see the infra worker policy), or use a profile that has them'));
+      findings.push(
+        fail(
+          'ec2-permissions',
+          'ec2:DescribeInstances is denied for these credentials',
+          'allow ec2:Describe*, ec2:RunInstances, ec2:TerminateInstances and ec2:CreateTags for this identity (see the infra worker policy), or use a profile that has them',
+        ),
+      );
       return findings;
     } else if (CREDENTIAL_ERRORS.has(name)) {
-      findings.push(fail('aws-credentials', `EC2 rejects the credentials: ${errorText(error)}`, 'refresh them (`aws sso login`, or new access keys) and check the system clock'));
+      findings.push(
+        fail(
+          'aws-credentials',
+          `EC2 rejects the credentials: ${errorText(error)}`,
+          'refresh them (`aws sso login`, or new access keys) and check the system clock',
+        ),
+      );
       return findings;
     } else {
       findings.push(warn('ec2-permissions', `could not check: ${errorText(error)}`, 'check network access to EC2 in ' + o.region));
@@ -169,7 +239,13 @@ export async function awsFindings(o: AwsDoctorOptions): Promise<Finding[]> {
   try {
     tagged = await listTaggedInstances(client, o.maxInstances ?? 5000);
   } catch (error) {
-    findings.push(warn('imds', `could not list instances: ${errorText(error)}`, 'check ec2:DescribeInstances and network access, then run doctor again'));
+    findings.push(
+      warn(
+        'imds',
+        `could not list instances: ${errorText(error)}`,
+        'check ec2:DescribeInstances and network access, then run doctor again',
+      ),
+    );
     return findings;
   }
   const members = tagged.filter((i) => tagsOf(i)[TAG_CLUSTER] === o.cluster);

@@ -43,6 +43,9 @@ export function renderFindings(findings: readonly Finding[]): string {
   }
   const fails = findings.filter((f) => f.status === 'fail').length;
   const warns = findings.filter((f) => f.status === 'warn').length;
-  lines.push('', fails > 0 ? `${fails} problem(s) to fix, ${warns} warning(s)` : warns > 0 ? `no problems, ${warns} warning(s)` : 'all checks passed');
+  lines.push(
+    '',
+    fails > 0 ? `${fails} problem(s) to fix, ${warns} warning(s)` : warns > 0 ? `no problems, ${warns} warning(s)` : 'all checks passed',
+  );
   return lines.join('\n');
 }

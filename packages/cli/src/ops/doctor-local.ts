@@ -10,7 +10,12 @@ import { fail, ok, warn, type Finding } from './doctor-finding.ts';
 /** The registry file of the local cloud (packages/cloud/src/providers/local/registry.ts). */
 const REGISTRY_FILE = 'registry.db';
 
-interface ActiveRow { id: string; state: string; hostPid: number | null; hostStartTime: number | null }
+interface ActiveRow {
+  id: string;
+  state: string;
+  hostPid: number | null;
+  hostStartTime: number | null;
+}
 
 function nearestExisting(path: string): string {
   let dir = path;
@@ -25,8 +30,11 @@ function stateDirFinding(stateDir: string): Finding {
     // access() can say yes on a read-only mount: really write something.
     rmSync(mkdtempSync(join(target, '.synkti-doctor-')), { recursive: true, force: true });
   } catch (error) {
-    return fail('state-dir', `${stateDir} is not writable (${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-      `make ${target} writable by this user (chown/chmod), or set SYNKTI_STATE_DIR to a writable directory`);
+    return fail(
+      'state-dir',
+      `${stateDir} is not writable (${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      `make ${target} writable by this user (chown/chmod), or set SYNKTI_STATE_DIR to a writable directory`,
+    );
   }
   return ok('state-dir', existsSync(stateDir) ? `${stateDir} is writable` : `${stateDir} will be created (${target} is writable)`);
 }
@@ -64,18 +72,29 @@ async function staleFinding(stateDir: string): Promise<Finding> {
     const { default: Database } = await import('libsql');
     const db = new Database(file, { readonly: true });
     try {
-      rows = db.prepare(`SELECT id, state, host_pid AS hostPid, host_start_time AS hostStartTime FROM instances
-        WHERE state IN ('pending', 'running', 'shutting-down') AND host_pid IS NOT NULL`).all([]) as ActiveRow[];
+      rows = db
+        .prepare(
+          `SELECT id, state, host_pid AS hostPid, host_start_time AS hostStartTime FROM instances
+        WHERE state IN ('pending', 'running', 'shutting-down') AND host_pid IS NOT NULL`,
+        )
+        .all([]) as ActiveRow[];
     } finally {
       db.close();
     }
   } catch (error) {
-    return warn('stale-instances', `cannot read ${file}: ${(error as Error).message}`, 'if no fleet is running, remove the state directory; otherwise run `synkti status`');
+    return warn(
+      'stale-instances',
+      `cannot read ${file}: ${(error as Error).message}`,
+      'if no fleet is running, remove the state directory; otherwise run `synkti status`',
+    );
   }
   const stale = rows.filter((r) => !hostAlive(Number(r.hostPid), r.hostStartTime === null ? null : Number(r.hostStartTime)));
   if (stale.length === 0) return ok('stale-instances', `${rows.length} recorded instance(s), every host alive`);
-  return warn('stale-instances', `${stale.length} instance(s) recorded as ${[...new Set(stale.map((r) => r.state))].join('/')} whose host process is gone: ${stale.map((r) => `${r.id} (pid ${r.hostPid})`).join(', ')}`,
-    'run `synkti status` (listing marks them terminated as crashed), then `synkti up` to replace them');
+  return warn(
+    'stale-instances',
+    `${stale.length} instance(s) recorded as ${[...new Set(stale.map((r) => r.state))].join('/')} whose host process is gone: ${stale.map((r) => `${r.id} (pid ${r.hostPid})`).join(', ')}`,
+    'run `synkti status` (listing marks them terminated as crashed), then `synkti up` to replace them',
+  );
 }
 
 export async function localFindings(stateDir: string): Promise<Finding[]> {

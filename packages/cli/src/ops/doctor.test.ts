@@ -55,7 +55,13 @@ function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ 
 
 /** An env with no AWS credentials anywhere the SDK's default chain looks. */
 function bareEnv(home: string, path: string): NodeJS.ProcessEnv {
-  return { PATH: path, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', SYNKTI_STATE_DIR: join(home, 'state') };
+  return {
+    PATH: path,
+    HOME: home,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    SYNKTI_STATE_DIR: join(home, 'state'),
+  };
 }
 
 function instance(id: string, tags: Record<string, string>, metadata: Instance['MetadataOptions']): Instance {
@@ -69,13 +75,18 @@ const GOOD_IMDS = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, Instance
 const ssm = mockClient(SSMClient);
 function ssmAnswers(answer: 'SecureString' | 'String' | 'ParameterNotFound' | 'AccessDeniedException'): void {
   ssm.reset();
-  if (answer === 'SecureString' || answer === 'String') ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/x', Type: answer, Version: 1 } });
+  if (answer === 'SecureString' || answer === 'String')
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/x', Type: answer, Version: 1 } });
   else ssm.on(GetParameterCommand).rejects(Object.assign(new Error(answer), { name: answer }));
 }
 ssmAnswers('ParameterNotFound');
 
 function mockedEc2(t: { after: (fn: () => void) => void }, instances: Instance[], dryRunError = 'DryRunOperation') {
-  const client = new EC2Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDFAKEWXYZ', secretAccessKey: 'fake' }, maxAttempts: 1 });
+  const client = new EC2Client({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDFAKEWXYZ', secretAccessKey: 'fake' },
+    maxAttempts: 1,
+  });
   const mock = mockClient(client);
   t.after(() => mock.restore());
   mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: instances }] });
@@ -88,9 +99,16 @@ test('a clean local project passes: every check ok with Pulumi on PATH, exit cod
   const { withPulumi } = pathDirs(dir);
   writeConfig(dir, { name: 'demo', provider: 'local', pools: { web: { count: 2 } } });
   const report = await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir } });
-  assert.deepEqual(report.findings.map((f) => [f.check, f.status]), [
-    ['node', 'ok'], ['config', 'ok'], ['state-dir', 'ok'], ['stale-instances', 'ok'], ['pulumi', 'ok'],
-  ]);
+  assert.deepEqual(
+    report.findings.map((f) => [f.check, f.status]),
+    [
+      ['node', 'ok'],
+      ['config', 'ok'],
+      ['state-dir', 'ok'],
+      ['stale-instances', 'ok'],
+      ['pulumi', 'ok'],
+    ],
+  );
   assert.match(finding(report.findings, 'pulumi').message, /v3\.200\.0/);
   assert.equal(report.exitCode, 0);
   assert.match(renderFindings(report.findings), /all checks passed/);
@@ -122,7 +140,10 @@ test('CLI: a bad config field is a failure naming the field (exit 1); a clean lo
   assert.equal(good.code, 0, good.stdout + good.stderr);
   const report = JSON.parse(good.stdout) as { ok: boolean; findings: Finding[] };
   assert.equal(report.ok, true);
-  assert.deepEqual(report.findings.filter((f) => f.status !== 'ok').map((f) => f.check), ['pulumi']);
+  assert.deepEqual(
+    report.findings.filter((f) => f.status !== 'ok').map((f) => f.check),
+    ['pulumi'],
+  );
 });
 
 test('CLI: provider aws with no credentials anywhere fails aws-credentials with how to set them (exit 1)', async (t) => {
@@ -136,7 +157,11 @@ test('CLI: provider aws with no credentials anywhere fails aws-credentials with 
   assert.equal(creds.status, 'fail');
   assert.match(creds.message, /no AWS credentials/);
   assert.match(creds.fix ?? '', /aws configure|aws sso login/);
-  assert.equal(report.findings.some((f) => f.check === 'imds'), false, 'nothing is listed without credentials');
+  assert.equal(
+    report.findings.some((f) => f.check === 'imds'),
+    false,
+    'nothing is listed without credentials',
+  );
 });
 
 test('EC2 instance with HttpTokens optional and a missing SynktiRole tag: imds and tags fail naming it, exit 1', async (t) => {
@@ -155,7 +180,7 @@ test('EC2 instance with HttpTokens optional and a missing SynktiRole tag: imds a
   const imds = finding(report.findings, 'imds');
   assert.equal(imds.status, 'fail');
   assert.match(imds.message, /i-0bad: HttpTokens optional/);
-  assert.doesNotMatch(imds.message, /i-0good|i-0other/, 'only this cluster\'s bad instance');
+  assert.doesNotMatch(imds.message, /i-0good|i-0other/, "only this cluster's bad instance");
   assert.match(imds.fix ?? '', /--http-tokens required/);
   const tags = finding(report.findings, 'tags');
   assert.equal(tags.status, 'fail');
@@ -182,7 +207,9 @@ test('EC2: hop limit 1 and metadata tags disabled are reported; a role-tagged st
   assert.match(finding(report.findings, 'tags').message, /i-0stray: SynktiRole=web but no SynktiCluster/);
   assert.equal(report.exitCode, 0, 'warnings alone do not fail');
 
-  const second = mockedEc2(t, [instance('i-0notags', { SynktiCluster: 'prod', SynktiRole: 'web' }, { ...GOOD_IMDS, InstanceMetadataTags: 'disabled' })]);
+  const second = mockedEc2(t, [
+    instance('i-0notags', { SynktiCluster: 'prod', SynktiRole: 'web' }, { ...GOOD_IMDS, InstanceMetadataTags: 'disabled' }),
+  ]);
   report = await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: second.client });
   assert.equal(finding(report.findings, 'imds').status, 'fail');
   assert.match(finding(report.findings, 'imds').message, /InstanceMetadataTags disabled/);
@@ -195,7 +222,10 @@ test('EC2: a healthy fleet passes; DescribeInstances denied fails ec2-permission
   const healthy = mockedEc2(t, [instance('i-0a', { SynktiCluster: 'prod', SynktiRole: 'web' }, GOOD_IMDS)]);
   ssmAnswers('SecureString');
   let report = await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: healthy.client });
-  assert.deepEqual(report.findings.filter((f) => f.status !== 'ok'), []);
+  assert.deepEqual(
+    report.findings.filter((f) => f.status !== 'ok'),
+    [],
+  );
   assert.equal(report.exitCode, 0);
   const asked = ssm.commandCalls(GetParameterCommand)[0]?.args[0].input;
   assert.deepEqual(asked, { Name: '/synkti/prod/cluster-secret', WithDecryption: false }, 'the value is never fetched');
@@ -213,7 +243,8 @@ test('EC2: the cluster secret parameter: missing is a warning, plaintext a failu
   const { withPulumi } = pathDirs(dir);
   writeConfig(dir, { name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { web: { count: 1 } } });
   const healthy = mockedEc2(t, [instance('i-0a', { SynktiCluster: 'prod', SynktiRole: 'web' }, GOOD_IMDS)]);
-  const secretFinding = async () => finding((await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: healthy.client })).findings, 'cluster-secret');
+  const secretFinding = async () =>
+    finding((await runDoctor({ cwd: dir, env: { PATH: withPulumi, HOME: dir }, ec2Client: healthy.client })).findings, 'cluster-secret');
   ssmAnswers('ParameterNotFound');
   let f = await secretFinding();
   assert.equal(f.status, 'warn');
@@ -253,7 +284,15 @@ test('local: an instance recorded as running whose host died is reported as stal
   await once(child, 'exit');
   const registry = LocalRegistry.open(join(dir, '.synkti', 'demo'));
   t.after(() => registry.close());
-  const row = { privateIp: '127.0.0.1', instanceType: 'local', zone: 'local-a', lifecycle: 'spot' as const, launchedAt: Date.now(), userData: null, clientToken: null };
+  const row = {
+    privateIp: '127.0.0.1',
+    instanceType: 'local',
+    zone: 'local-a',
+    lifecycle: 'spot' as const,
+    launchedAt: Date.now(),
+    userData: null,
+    clientToken: null,
+  };
   registry.insertInstance({ ...row, id: 'i-dead' }, { SynktiCluster: 'demo' });
   registry.recordHost('i-dead', child.pid!, undefined);
   registry.markRunning('i-dead', 'http://127.0.0.1:1');

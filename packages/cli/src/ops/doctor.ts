@@ -52,12 +52,19 @@ function versionAtLeast(version: string, minimum: string): boolean {
 
 export function nodeFinding(version: string): Finding {
   if (!versionAtLeast(version, MIN_NODE_VERSION)) {
-    return fail('node', `Node ${version} is too old: Synkti needs >= ${MIN_NODE_VERSION}`, 'install Node 20.11 or later (https://nodejs.org, or `nvm install 20`)');
+    return fail(
+      'node',
+      `Node ${version} is too old: Synkti needs >= ${MIN_NODE_VERSION}`,
+      'install Node 20.11 or later (https://nodejs.org, or `nvm install 20`)',
+    );
   }
   // The CLI silences the AWS SDK's own Node-version warning on every command (cli.ts);
   // this is where the user hears about it, once.
   if (!versionAtLeast(version, '22.0.0')) {
-    return ok('node', `Node ${version} (>= ${MIN_NODE_VERSION}); note: AWS SDK releases from January 2027 need Node >= 22 (Synkti pins SDK versions that run on 20)`);
+    return ok(
+      'node',
+      `Node ${version} (>= ${MIN_NODE_VERSION}); note: AWS SDK releases from January 2027 need Node >= 22 (Synkti pins SDK versions that run on 20)`,
+    );
   }
   return ok('node', `Node ${version} (>= ${MIN_NODE_VERSION})`);
 }
@@ -65,7 +72,11 @@ export function nodeFinding(version: string): Finding {
 async function configFinding(o: DoctorOptions): Promise<{ finding: Finding; spec?: ClusterSpec; file?: string }> {
   try {
     const { spec, file } = await loadClusterConfig({ file: o.configFile, cwd: o.cwd });
-    return { finding: ok('config', `${file}: cluster ${spec.name}, provider ${spec.provider}, ${Object.keys(spec.pools).length} pool(s)`), spec, file };
+    return {
+      finding: ok('config', `${file}: cluster ${spec.name}, provider ${spec.provider}, ${Object.keys(spec.pools).length} pool(s)`),
+      spec,
+      file,
+    };
   } catch (error) {
     if (isSynktiError(error)) return { finding: fail('config', error.message, error.hint ?? 'fix the config file') };
     return { finding: fail('config', `the config does not load: ${(error as Error).message}`, 'fix the config file') };
@@ -91,7 +102,11 @@ export async function pulumiFinding(env: NodeJS.ProcessEnv, timeoutMs = 15_000):
   const cli = findExecutable(process.platform === 'win32' ? 'pulumi.exe' : 'pulumi', env);
   const install = `install the Pulumi CLI: ${PULUMI_INSTALL_URL} (Linux/macOS: curl -fsSL https://get.pulumi.com | sh)`;
   if (cli === undefined) {
-    return warn('pulumi', 'the Pulumi CLI is not on PATH (nor in ~/.pulumi/bin): `synkti infra preview/up/destroy` and the gitops workflow need it', install);
+    return warn(
+      'pulumi',
+      'the Pulumi CLI is not on PATH (nor in ~/.pulumi/bin): `synkti infra preview/up/destroy` and the gitops workflow need it',
+      install,
+    );
   }
   return new Promise((done) => {
     execFile(cli, ['version'], { env, timeout: timeoutMs }, (error, stdout) => {
@@ -109,10 +124,12 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   if (config.spec && config.file) {
     if (config.spec.provider === 'aws') {
       const { awsFindings } = await import('./doctor-aws.ts');
-      findings.push(...await awsFindings({ cluster: config.spec.name, region: config.spec.region, client: o.ec2Client, ssmClient: o.ssmClient, env }));
+      findings.push(
+        ...(await awsFindings({ cluster: config.spec.name, region: config.spec.region, client: o.ec2Client, ssmClient: o.ssmClient, env })),
+      );
     } else {
       const [{ localFindings }, { stateDirFor }] = await Promise.all([import('./doctor-local.ts'), import('../local-fleet.ts')]);
-      findings.push(...await localFindings(stateDirFor(config.spec, config.file)));
+      findings.push(...(await localFindings(stateDirFor(config.spec, config.file))));
     }
   }
   findings.push(await pulumiFinding(env, o.pulumiTimeoutMs));

@@ -106,7 +106,15 @@ const IAC_PACKAGE_JSON = {
 
 // CommonJS, as Pulumi's TypeScript templates: the program uses __dirname.
 const IAC_TSCONFIG = {
-  compilerOptions: { strict: true, target: 'es2022', module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, skipLibCheck: true, types: ['node'] },
+  compilerOptions: {
+    strict: true,
+    target: 'es2022',
+    module: 'commonjs',
+    moduleResolution: 'node',
+    esModuleInterop: true,
+    skipLibCheck: true,
+    types: ['node'],
+  },
   files: ['index.ts'],
 };
 
@@ -114,17 +122,26 @@ export function gitopsInit(options: GitopsInitOptions = {}): GitopsInitResult {
   const dir = resolve(options.dir ?? process.cwd());
   const repo = options.repo ?? inferRepo(dir);
   if (repo === undefined) {
-    throw new SynktiError('E_USAGE', `cannot tell the GitHub repository of ${dir}`, { hint: 'pass --repo owner/name (the origin remote is not a github.com URL)' });
+    throw new SynktiError('E_USAGE', `cannot tell the GitHub repository of ${dir}`, {
+      hint: 'pass --repo owner/name (the origin remote is not a github.com URL)',
+    });
   }
   if (!REPO_RE.test(repo)) throw new SynktiError('E_USAGE', `--repo ${repo} is not owner/name`, { hint: 'e.g. --repo acme/fleet-infra' });
   const branch = options.branch ?? 'main';
   if (!BRANCH_RE.test(branch)) throw new SynktiError('E_USAGE', `--branch ${branch} is not a branch name`, { hint: 'e.g. --branch main' });
   const project = options.project ?? 'synkti';
-  if (!/^[a-z][a-z0-9-]{0,30}$/.test(project)) throw new SynktiError('E_USAGE', `--project ${project} is not a resource name prefix`, { hint: 'lowercase letters, digits and dashes, as the infra projectName' });
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(project))
+    throw new SynktiError('E_USAGE', `--project ${project} is not a resource name prefix`, {
+      hint: 'lowercase letters, digits and dashes, as the infra projectName',
+    });
   const stack = options.stack ?? 'production';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stack)) throw new SynktiError('E_USAGE', `--stack ${stack} is not a stack name`, { hint: 'letters, digits, ".", "_" and "-", e.g. production' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stack))
+    throw new SynktiError('E_USAGE', `--stack ${stack} is not a stack name`, {
+      hint: 'letters, digits, ".", "_" and "-", e.g. production',
+    });
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new SynktiError('E_USAGE', `--region ${region} is not an AWS region`, { hint: 'e.g. --region eu-west-1' });
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+    throw new SynktiError('E_USAGE', `--region ${region} is not an AWS region`, { hint: 'e.g. --region eu-west-1' });
 
   const policies = gitopsPolicies({ repo, branch, project, region });
   const iac = join(dir, GITOPS_IAC_DIR);
@@ -142,9 +159,13 @@ export function gitopsInit(options: GitopsInitOptions = {}): GitopsInitResult {
   // All or nothing: a half-written set would mix old and new roles and workflow.
   const existing = Object.keys(files).filter((file) => existsSync(file));
   if (existing.length > 0 && !options.force) {
-    throw new SynktiError('E_EXISTS', `${existing.map((f) => relative(dir, f)).join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written`, {
-      hint: 'pass --force to overwrite them (review the diff before committing)',
-    });
+    throw new SynktiError(
+      'E_EXISTS',
+      `${existing.map((f) => relative(dir, f)).join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written`,
+      {
+        hint: 'pass --force to overwrite them (review the diff before committing)',
+      },
+    );
   }
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(dirname(file), { recursive: true });

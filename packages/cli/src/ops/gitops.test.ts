@@ -15,9 +15,22 @@ import type { PolicyDocument, PolicyStatement } from '@synkti/infra/gitops';
 
 const BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown> }
-interface Job { needs?: string[]; if?: string; permissions?: Record<string, string>; steps: Step[] }
-interface Workflow { on: Record<string, { branches: string[] }>; permissions: Record<string, string>; jobs: Record<string, Job> }
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  needs?: string[];
+  if?: string;
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, { branches: string[] }>;
+  permissions: Record<string, string>;
+  jobs: Record<string, Job>;
+}
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-gitops-'));
@@ -62,7 +75,10 @@ test('the workflow parses as YAML: test first, preview saves the plan artifact, 
   assert.deepEqual(apply.needs, ['test', 'preview']);
   assert.equal(apply.if, "github.event_name == 'push' && github.ref == 'refs/heads/main'");
   assert.equal(apply.permissions?.['id-token'], 'write');
-  assert.equal(apply.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'))?.with?.['role-to-assume'], '${{ vars.SYNKTI_APPLY_ROLE_ARN }}');
+  assert.equal(
+    apply.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'))?.with?.['role-to-assume'],
+    '${{ vars.SYNKTI_APPLY_ROLE_ARN }}',
+  );
   const download = apply.steps.find((s) => s.uses?.startsWith('actions/download-artifact@'));
   const up = apply.steps.find((s) => s.run?.includes('synkti infra up'));
   assert.equal(download?.with?.name, upload.with?.name, 'apply downloads the artifact preview uploaded');
@@ -98,7 +114,10 @@ test('trust policies: OIDC audience sts.amazonaws.com, apply only from the branc
   });
   const p = readPolicy(dir, 'preview-trust-policy.json').Statement[0]!;
   assert.equal(p.Condition!.StringEquals!['token.actions.githubusercontent.com:aud'], 'sts.amazonaws.com');
-  assert.deepEqual(p.Condition!.StringEquals!['token.actions.githubusercontent.com:sub'], ['repo:acme/fleet:pull_request', 'repo:acme/fleet:ref:refs/heads/main']);
+  assert.deepEqual(p.Condition!.StringEquals!['token.actions.githubusercontent.com:sub'], [
+    'repo:acme/fleet:pull_request',
+    'repo:acme/fleet:ref:refs/heads/main',
+  ]);
 });
 
 test('permission policies: no "*" or whole-service actions, no AdministratorAccess, IAM limited to project roles, preview read-only', (t) => {
@@ -107,7 +126,10 @@ test('permission policies: no "*" or whole-service actions, no AdministratorAcce
   const all = (doc: PolicyDocument): PolicyStatement[] => doc.Statement;
   const applyDoc = readPolicy(dir, 'apply-permissions-policy.json');
   const previewDoc = readPolicy(dir, 'preview-permissions-policy.json');
-  for (const [name, doc] of [['apply', applyDoc], ['preview', previewDoc]] as const) {
+  for (const [name, doc] of [
+    ['apply', applyDoc],
+    ['preview', previewDoc],
+  ] as const) {
     assert.equal(doc.Version, '2012-10-17');
     for (const s of all(doc)) {
       for (const action of list(s.Action)) {
@@ -118,22 +140,36 @@ test('permission policies: no "*" or whole-service actions, no AdministratorAcce
       assert.doesNotMatch(JSON.stringify(s), /AdministratorAccess|PowerUserAccess|IAMFullAccess/, `${name}/${s.Sid}`);
     }
   }
-  const actionsOf = (doc: PolicyDocument) => all(doc).filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action));
+  const actionsOf = (doc: PolicyDocument) =>
+    all(doc)
+      .filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => list(s.Action));
   // IAM writes only on the project's roles; attachments only of the stacks' managed policies.
-  for (const s of all(applyDoc).filter((x) => x.Effect === 'Allow' && list(x.Action).some((a) => /^iam:(Create|Delete|Put|Attach|Detach|Update|Pass|Tag|Add|Remove)(?!ServiceLinked)/.test(a)))) {
+  for (const s of all(applyDoc).filter(
+    (x) =>
+      x.Effect === 'Allow' &&
+      list(x.Action).some((a) => /^iam:(Create|Delete|Put|Attach|Detach|Update|Pass|Tag|Add|Remove)(?!ServiceLinked)/.test(a)),
+  )) {
     for (const r of list(s.Resource)) assert.match(r, /^arn:aws:iam::<ACCOUNT_ID>:(role|instance-profile)\/synkti-\*$/, `${s.Sid}: ${r}`);
   }
   const attach = all(applyDoc).find((s) => list(s.Action).includes('iam:AttachRolePolicy'))!;
   assert.ok(list(attach.Condition?.ArnEquals?.['iam:PolicyARN']).length > 0, 'attachments are limited to named managed policies');
   const pass = all(applyDoc).find((s) => list(s.Action).includes('iam:PassRole'))!;
   assert.ok(pass.Condition?.StringEquals?.['iam:PassedToService'], 'PassRole only to named services');
-  assert.ok(all(applyDoc).some((s) => s.Effect === 'Deny' && list(s.Action).includes('s3:DeleteBucket')), 'protected buckets cannot be deleted by CI');
+  assert.ok(
+    all(applyDoc).some((s) => s.Effect === 'Deny' && list(s.Action).includes('s3:DeleteBucket')),
+    'protected buckets cannot be deleted by CI',
+  );
   assert.ok(actionsOf(applyDoc).includes('ec2:CreateLaunchTemplate') && actionsOf(applyDoc).includes('autoscaling:CreateAutoScalingGroup'));
   // Preview: nothing that creates, changes or deletes except the backend's lock files.
   for (const s of all(previewDoc)) {
     for (const action of list(s.Action)) {
       if (/:(Create|Delete|Put|Update|Modify|Attach|Detach|Run|Terminate|Pass|Tag|Register|Deregister)/.test(action)) {
-        assert.deepEqual(list(s.Resource).every((r) => r.endsWith('/.pulumi/locks/*')), true, `preview may write only lock files: ${s.Sid} ${action}`);
+        assert.deepEqual(
+          list(s.Resource).every((r) => r.endsWith('/.pulumi/locks/*')),
+          true,
+          `preview may write only lock files: ${s.Sid} ${action}`,
+        );
       }
     }
   }
@@ -146,7 +182,10 @@ test('refuses to overwrite without --force (writes nothing), overwrites with it'
   const dir = tempDir(t);
   gitopsInit({ dir, repo: 'acme/fleet' });
   writeFileSync(join(dir, WORKFLOW_FILE), 'hand edited\n');
-  assert.throws(() => gitopsInit({ dir, repo: 'other/repo' }), (e: unknown) => isSynktiError(e, 'E_EXISTS') && /synkti-infra\.yml/.test(e.message) && /--force/.test(e.hint ?? ''));
+  assert.throws(
+    () => gitopsInit({ dir, repo: 'other/repo' }),
+    (e: unknown) => isSynktiError(e, 'E_EXISTS') && /synkti-infra\.yml/.test(e.message) && /--force/.test(e.hint ?? ''),
+  );
   assert.equal(readFileSync(join(dir, WORKFLOW_FILE), 'utf8'), 'hand edited\n');
   assert.match(readFileSync(join(dir, GITOPS_IAC_DIR, 'apply-trust-policy.json'), 'utf8'), /acme\/fleet/, 'policies untouched too');
   gitopsInit({ dir, repo: 'other/repo', force: true });
@@ -158,18 +197,33 @@ test('repository from the origin remote URL; bad --repo, --stack and --branch re
   assert.equal(repoFromRemoteUrl('git@github.com:acme/fleet.git\n'), 'acme/fleet');
   assert.equal(repoFromRemoteUrl('https://github.com/acme/fleet'), 'acme/fleet');
   assert.equal(repoFromRemoteUrl('https://gitlab.com/acme/fleet.git'), undefined);
-  assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet/extra' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
-  assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', stack: 'prod\nrun: evil' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
-  assert.throws(() => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', branch: 'main\n' }), (e: unknown) => isSynktiError(e, 'E_USAGE'));
+  assert.throws(
+    () => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet/extra' }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE'),
+  );
+  assert.throws(
+    () => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', stack: 'prod\nrun: evil' }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE'),
+  );
+  assert.throws(
+    () => gitopsInit({ dir: tmpdir(), repo: 'acme/fleet', branch: 'main\n' }),
+    (e: unknown) => isSynktiError(e, 'E_USAGE'),
+  );
 });
 
 test('synkti gitops init through the CLI: writes the files, then refuses with exit 2 without --force', async (t) => {
   const dir = tempDir(t);
-  const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    execFile(process.execPath, [BIN, 'gitops', 'init', '--dir', dir, '--repo', 'acme/fleet', ...args], { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(
+        process.execPath,
+        [BIN, 'gitops', 'init', '--dir', dir, '--repo', 'acme/fleet', ...args],
+        { cwd: dir, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        },
+      );
     });
-  });
   const first = await run([]);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /synkti-infra\.yml/);
@@ -184,7 +238,10 @@ test('the generated Pulumi program compiles and, run under Pulumi mocks,, create
   gitopsInit({ dir, repo: 'acme/fleet', branch: 'main' });
   const iac = join(dir, GITOPS_IAC_DIR);
   const source = readFileSync(join(iac, 'index.ts'), 'utf8');
-  const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, reportDiagnostics: true });
+  const out = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    reportDiagnostics: true,
+  });
   assert.deepEqual(out.diagnostics ?? [], []);
 
   // Evaluated as Pulumi's Node runtime would load it (CommonJS, __dirname = the project).
@@ -192,8 +249,17 @@ test('the generated Pulumi program compiles and, run under Pulumi mocks,, create
   const { resources, value } = await runMockStack(() => {
     const module = { exports: {} as Record<string, unknown> };
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluates the generated program as Pulumi's runtime would
-    new Function('exports', 'require', 'module', '__filename', '__dirname', out.outputText)(module.exports, require, module, join(iac, 'index.ts'), iac);
-    return module.exports as { previewRoleArn: import('@pulumi/pulumi').Output<string>; applyRoleArn: import('@pulumi/pulumi').Output<string> };
+    new Function('exports', 'require', 'module', '__filename', '__dirname', out.outputText)(
+      module.exports,
+      require,
+      module,
+      join(iac, 'index.ts'),
+      iac,
+    );
+    return module.exports as {
+      previewRoleArn: import('@pulumi/pulumi').Output<string>;
+      applyRoleArn: import('@pulumi/pulumi').Output<string>;
+    };
   });
   assert.equal(await outputValue(value.applyRoleArn), `arn:aws:iam::${MOCK_ACCOUNT}:role/gha-synkti-infra-apply`);
   assert.equal(await outputValue(value.previewRoleArn), `arn:aws:iam::${MOCK_ACCOUNT}:role/gha-synkti-infra-preview`);
@@ -204,8 +270,15 @@ test('the generated Pulumi program compiles and, run under Pulumi mocks,, create
   assert.deepEqual(roles.map((r) => r.name).sort(), ['apply', 'preview']);
   for (const role of roles) {
     const trust = JSON.parse(String(role.inputs.assumeRolePolicy)) as PolicyDocument;
-    assert.equal(trust.Statement[0]!.Principal?.Federated, `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`);
-    const expected = JSON.parse(readFileSync(join(iac, `${role.name}-trust-policy.json`), 'utf8').split('<ACCOUNT_ID>').join(MOCK_ACCOUNT)) as unknown;
+    assert.equal(
+      trust.Statement[0]!.Principal?.Federated,
+      `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`,
+    );
+    const expected = JSON.parse(
+      readFileSync(join(iac, `${role.name}-trust-policy.json`), 'utf8')
+        .split('<ACCOUNT_ID>')
+        .join(MOCK_ACCOUNT),
+    ) as unknown;
     assert.deepEqual(trust, expected);
   }
   const inline = resources.filter((r) => r.type === 'aws:iam/rolePolicy:RolePolicy');

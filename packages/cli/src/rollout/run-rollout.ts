@@ -38,34 +38,47 @@ async function routerHealthy(url: string): Promise<boolean> {
 }
 
 /** The pool as the plan sees it: generation from the agent (else the launch tag), ready only when the node serves and its peers route to it. */
-export async function observePool(fleet: FleetAccess, pool: string, drained: ReadonlySet<string>): Promise<{ nodes: RolloutNode[]; reports: NodeReport[]; notReady: Map<string, string> }> {
+export async function observePool(
+  fleet: FleetAccess,
+  pool: string,
+  drained: ReadonlySet<string>,
+): Promise<{ nodes: RolloutNode[]; reports: NodeReport[]; notReady: Map<string, string> }> {
   const records = (await fleet.list({ role: pool })).slice(0, POOL_LIMIT);
   const reports = await probeNodes(fleet, records);
-  const leaving = (r: NodeReport): boolean => r.record.state === 'shutting-down' || drained.has(r.record.id)
-    || r.status?.state === 'draining' || r.status?.state === 'stopped';
+  const leaving = (r: NodeReport): boolean =>
+    r.record.state === 'shutting-down' || drained.has(r.record.id) || r.status?.state === 'draining' || r.status?.state === 'stopped';
   const staying = reports.filter((r) => !leaving(r) && r.status);
   // Why a node does not count as serving yet (progress lines say it while the rollout waits).
   const notReady = new Map<string, string>();
-  const nodes = await Promise.all(reports.map(async (r): Promise<RolloutNode> => {
-    const agentReady = r.status?.state === 'ready' && r.record.state === 'running';
-    // Routers send only to members they hold ready: every staying peer must list it so.
-    const routing = staying.filter((peer) => peer.status!.members.some((m) => m.id === r.record.id && m.state === 'ready')).length;
-    const peersRoute = agentReady && routing === staying.length;
-    const ready = peersRoute && await routerHealthy(routerUrl(r.record, fleet.spec));
-    if (!ready) {
-      notReady.set(r.record.id, !r.status ? `${r.record.state}, agent not answering yet`
-        : !agentReady ? `agent ${r.status.state}${r.status.workload ? `, workload ${r.status.workload.state}` : ''}`
-          : !peersRoute ? `${routing} of ${staying.length} nodes route to it` : 'router health not 200');
-    }
-    return {
-      id: r.record.id,
-      generation: r.status?.generation ?? r.record.tags[TAG_GENERATION],
-      ready,
-      leaving: leaving(r),
-      launchedAt: r.record.launchedAt,
-      load: r.status?.load ?? 0,
-    };
-  }));
+  const nodes = await Promise.all(
+    reports.map(async (r): Promise<RolloutNode> => {
+      const agentReady = r.status?.state === 'ready' && r.record.state === 'running';
+      // Routers send only to members they hold ready: every staying peer must list it so.
+      const routing = staying.filter((peer) => peer.status!.members.some((m) => m.id === r.record.id && m.state === 'ready')).length;
+      const peersRoute = agentReady && routing === staying.length;
+      const ready = peersRoute && (await routerHealthy(routerUrl(r.record, fleet.spec)));
+      if (!ready) {
+        notReady.set(
+          r.record.id,
+          !r.status
+            ? `${r.record.state}, agent not answering yet`
+            : !agentReady
+              ? `agent ${r.status.state}${r.status.workload ? `, workload ${r.status.workload.state}` : ''}`
+              : !peersRoute
+                ? `${routing} of ${staying.length} nodes route to it`
+                : 'router health not 200',
+        );
+      }
+      return {
+        id: r.record.id,
+        generation: r.status?.generation ?? r.record.tags[TAG_GENERATION],
+        ready,
+        leaving: leaving(r),
+        launchedAt: r.record.launchedAt,
+        load: r.status?.load ?? 0,
+      };
+    }),
+  );
   return { nodes, reports, notReady };
 }
 
@@ -74,7 +87,10 @@ export async function observePool(fleet: FleetAccess, pool: string, drained: Rea
  * config replacements of `pool` boot with. Nodes that do not answer are named; the rollout
  * goes on (they boot replacements with their own config, and a rerun tells them again).
  */
-export async function setDesiredConfig(fleet: FleetAccess, body: { role: string; generation: string; userData: string | null }): Promise<{ told: number; missed: string[] }> {
+export async function setDesiredConfig(
+  fleet: FleetAccess,
+  body: { role: string; generation: string; userData: string | null },
+): Promise<{ told: number; missed: string[] }> {
   const secret = fleet.secret;
   const records = (await fleet.list()).filter((r) => r.state === 'running' || r.state === 'pending');
   if (secret === undefined) return { told: 0, missed: records.map((r) => r.id) };
@@ -90,22 +106,24 @@ export async function setDesiredConfig(fleet: FleetAccess, body: { role: string;
       return { told: 0, missed: ids };
     }
   }
-  const results = await Promise.all(records.map(async (record) => {
-    try {
-      const response = await fetch(agentUrl(record, fleet.spec.ports.agent) + AGENT_API_PATHS.desiredConfig, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        // The agent reads its own instance's tag from the cloud before it answers (an EC2
-        // call from the node): 2 s missed one of 3 on the emulated AWS at load 27.
-        signal: AbortSignal.timeout(10_000),
-      });
-      await response.body?.cancel();
-      return response.ok ? undefined : record.id;
-    } catch {
-      return record.id;
-    }
-  }));
+  const results = await Promise.all(
+    records.map(async (record) => {
+      try {
+        const response = await fetch(agentUrl(record, fleet.spec.ports.agent) + AGENT_API_PATHS.desiredConfig, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          // The agent reads its own instance's tag from the cloud before it answers (an EC2
+          // call from the node): 2 s missed one of 3 on the emulated AWS at load 27.
+          signal: AbortSignal.timeout(10_000),
+        });
+        await response.body?.cancel();
+        return response.ok ? undefined : record.id;
+      } catch {
+        return record.id;
+      }
+    }),
+  );
   const missed = results.filter((id): id is string => id !== undefined);
   return { told: records.length - missed.length, missed };
 }
@@ -119,7 +137,12 @@ export function fleetAgents(fleet: FleetAccess): RolloutAgents {
       if (secret === undefined) return undefined;
       const records = (await fleet.list({ role: pool })).filter((r) => r.state === 'running').slice(0, 16);
       for (const record of records) {
-        const answer = await fetchAgent<{ generation?: unknown; userData?: unknown }>(agentUrl(record, fleet.spec.ports.agent), secret, AGENT_API_PATHS.desiredConfig, 2000);
+        const answer = await fetchAgent<{ generation?: unknown; userData?: unknown }>(
+          agentUrl(record, fleet.spec.ports.agent),
+          secret,
+          AGENT_API_PATHS.desiredConfig,
+          2000,
+        );
         if (answer?.generation === generation && typeof answer.userData === 'string' && answer.userData.length > 0) return answer.userData;
       }
       return undefined;
@@ -136,7 +159,9 @@ export type CliRolloutOptions = Omit<RolloutOptions, 'observe' | 'agents'> & Par
  */
 export async function runRollout(fleet: FleetAccess, options: CliRolloutOptions): Promise<RolloutResult> {
   if (fleet.secret === undefined && options.observe === undefined) {
-    throw new SynktiError('E_USAGE', `no cluster secret for ${fleet.spec.name}: a rollout asks every agent whether it serves`, { hint: 'set SYNKTI_CLUSTER_SECRET (or SYNKTI_CLUSTER_SECRET_FILE) and run from where the agents are reachable' });
+    throw new SynktiError('E_USAGE', `no cluster secret for ${fleet.spec.name}: a rollout asks every agent whether it serves`, {
+      hint: 'set SYNKTI_CLUSTER_SECRET (or SYNKTI_CLUSTER_SECRET_FILE) and run from where the agents are reachable',
+    });
   }
   return runRollingUpdate(fleet, {
     ...options,

@@ -11,7 +11,17 @@ import { buildProgram } from '../main.ts';
 import { runSimCommand, type SimCommandOptions } from './sim-run.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/synkti.mjs', import.meta.url));
-const base: SimCommandOptions = { replicas: 4, policy: 'all', days: 2, seed: 1, rps: 0.05, arrivals: 'poisson', workload: 'serve', json: true, progress: false };
+const base: SimCommandOptions = {
+  replicas: 4,
+  policy: 'all',
+  days: 2,
+  seed: 1,
+  rps: 0.05,
+  arrivals: 'poisson',
+  workload: 'serve',
+  json: true,
+  progress: false,
+};
 
 describe('synkti sim', () => {
   const dirs: string[] = [];
@@ -22,9 +32,19 @@ describe('synkti sim', () => {
   it('--json prints one line per policy with exactly the documented keys', async () => {
     const { text, results } = await runSimCommand(base);
     const lines = text.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    assert.deepEqual(lines.map((l) => l.policy), [...POLICY_NAMES]);
+    assert.deepEqual(
+      lines.map((l) => l.policy),
+      [...POLICY_NAMES],
+    );
     for (const line of lines) {
-      assert.deepEqual(Object.keys(line), ['policy', 'cost_usd', 'cost_vs_on_demand', 'availability', 'failed_request_fraction', 'preemptions']);
+      assert.deepEqual(Object.keys(line), [
+        'policy',
+        'cost_usd',
+        'cost_vs_on_demand',
+        'availability',
+        'failed_request_fraction',
+        'preemptions',
+      ]);
       assert.equal(typeof line.cost_usd, 'number');
       assert.ok((line.availability as number) >= 0 && (line.availability as number) <= 1);
     }
@@ -53,24 +73,53 @@ describe('synkti sim', () => {
 
   it('rejects a zone without a trace and more days than the traces hold, naming them', async () => {
     await assert.rejects(runSimCommand({ ...base, zone: 'mars-1a' }), /--zone mars-1a has no trace/);
-    await assert.rejects(runSimCommand({ ...base, days: 90 }), { code: 'E_SIM_DURATION', message: /requested 90\.00 days but the traces .* cover 45\.50 days/ });
+    await assert.rejects(runSimCommand({ ...base, days: 90 }), {
+      code: 'E_SIM_DURATION',
+      message: /requested 90\.00 days but the traces .* cover 45\.50 days/,
+    });
   });
 
   it('runs from the command line', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'sim', '--days', '1', '--policy', 'on-demand,synkti', '--json', '--seed', '7'], { timeout: 60_000 });
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { policy: string });
-    assert.deepEqual(lines.map((l) => l.policy), ['on-demand', 'synkti']);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'sim', '--days', '1', '--policy', 'on-demand,synkti', '--json', '--seed', '7'],
+      { timeout: 60_000 },
+    );
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { policy: string });
+    assert.deepEqual(
+      lines.map((l) => l.policy),
+      ['on-demand', 'synkti'],
+    );
   });
 
   it('--zones, limits and price history reach the run; --sweep prints the table and writes its SVG', async () => {
     const zones = ['us-east-2a', 'us-west-2a', 'us-west-2b'];
     const spotPrices = fileURLToPath(new URL('../../../sim/data/spot-prices-p3.2xlarge-sample.json', import.meta.url));
-    const { text, results } = await runSimCommand({ ...base, json: false, policy: 'synkti', days: 1, zones, capacityCap: 1, onDemandCapacity: 3, spotPrices, launchDelay: { kind: 'uniform', minMs: 60_000, maxMs: 300_000 } });
+    const { text, results } = await runSimCommand({
+      ...base,
+      json: false,
+      policy: 'synkti',
+      days: 1,
+      zones,
+      capacityCap: 1,
+      onDemandCapacity: 3,
+      spotPrices,
+      launchDelay: { kind: 'uniform', minMs: 60_000, maxMs: 300_000 },
+    });
     assert.match(text, /^3 zones \(us-east-2a, us-west-2a, us-west-2b\).*launch delay uniform 60-300 s$/m);
     assert.match(text, /^limits: at most 1 spot per zone, at most 3 on-demand at once$/m);
     assert.match(text, /prices: spot from .*spot-prices-p3\.2xlarge-sample\.json \(mean us-east-2a \$0\.\d{3}/);
-    assert.deepEqual([...new Set(results[0]!.instances.map((i) => i.zone))].every((z) => zones.includes(z)), true);
-    await assert.rejects(runSimCommand({ ...base, zones: ['us-east-2a', 'mars-1a'] }), { code: 'E_SIM_ZONE', message: /--zones: mars-1a has no trace/ });
+    assert.deepEqual(
+      [...new Set(results[0]!.instances.map((i) => i.zone))].every((z) => zones.includes(z)),
+      true,
+    );
+    await assert.rejects(runSimCommand({ ...base, zones: ['us-east-2a', 'mars-1a'] }), {
+      code: 'E_SIM_ZONE',
+      message: /--zones: mars-1a has no trace/,
+    });
     const dir = await mkdtemp(join(tmpdir(), 'synkti-sweep-'));
     dirs.push(dir);
     const chart = join(dir, 'sweep.svg');
@@ -88,8 +137,19 @@ describe('synkti sim', () => {
   it('rejects an unknown policy before running anything', async () => {
     const program = buildProgram();
     let stderr = '';
-    program.configureOutput({ writeErr: (text) => { stderr += text; }, writeOut: () => {} });
-    for (const command of program.commands) command.configureOutput({ writeErr: (text) => { stderr += text; }, writeOut: () => {} });
+    program.configureOutput({
+      writeErr: (text) => {
+        stderr += text;
+      },
+      writeOut: () => {},
+    });
+    for (const command of program.commands)
+      command.configureOutput({
+        writeErr: (text) => {
+          stderr += text;
+        },
+        writeOut: () => {},
+      });
     await assert.rejects(program.parseAsync(['node', 'synkti', 'sim', '--policy', 'cheapest']), { code: 'commander.invalidArgument' });
     assert.match(stderr, /unknown policy "cheapest"/);
   });

@@ -1,9 +1,30 @@
 import { writeFile } from 'node:fs/promises';
 import { SynktiError, loadClusterConfig } from '@synkti/core';
 import {
-  DEFAULT_LAUNCH_DELAY_MS, DEFAULT_TRACE_DIR, POLICY_NAMES, describeLaunchDelay, loadPriceTable, loadSpotPriceHistory, loadTraceDir, meanSpotPrice,
-  renderReplicaChart, renderSweepChart, renderSweepTable, runPaired, runSweep, selectZones, simHedgeSettings, typicalLaunchDelayMs, zoneSubsets,
-  type ArrivalPattern, type PolicySettings, type BatchWorkload, type LaunchDelay, type PairedResult, type ServeWorkload, type TraceSet,
+  DEFAULT_LAUNCH_DELAY_MS,
+  DEFAULT_TRACE_DIR,
+  POLICY_NAMES,
+  describeLaunchDelay,
+  loadPriceTable,
+  loadSpotPriceHistory,
+  loadTraceDir,
+  meanSpotPrice,
+  renderReplicaChart,
+  renderSweepChart,
+  renderSweepTable,
+  runPaired,
+  runSweep,
+  selectZones,
+  simHedgeSettings,
+  typicalLaunchDelayMs,
+  zoneSubsets,
+  type ArrivalPattern,
+  type PolicySettings,
+  type BatchWorkload,
+  type LaunchDelay,
+  type PairedResult,
+  type ServeWorkload,
+  type TraceSet,
 } from '@synkti/sim';
 import { createProgress, renderTable } from '../output.ts';
 
@@ -75,8 +96,12 @@ export interface SimCommandOutput {
 
 function policyList(value: string): string[] {
   if (value === 'all') return [...POLICY_NAMES];
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new SynktiError('E_SIM_POLICY', '--policy is empty', { hint: `use all, or some of ${POLICY_NAMES.join(', ')}` });
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new SynktiError('E_SIM_POLICY', '--policy is empty', { hint: `use all, or some of ${POLICY_NAMES.join(', ')}` });
   return names;
 }
 
@@ -96,7 +121,17 @@ export function resultToJsonLine(r: PairedResult): string {
 
 export function renderSimTable(results: readonly PairedResult[], batch: boolean): string {
   const percent = (v: number, digits = 2): string => `${(v * 100).toFixed(digits)}%`;
-  const headers = ['policy', 'cost', 'vs on-demand', 'availability', batch ? 'lost work' : 'failed requests', 'preemptions', 'replacements', 'spot h', 'on-demand h'];
+  const headers = [
+    'policy',
+    'cost',
+    'vs on-demand',
+    'availability',
+    batch ? 'lost work' : 'failed requests',
+    'preemptions',
+    'replacements',
+    'spot h',
+    'on-demand h',
+  ];
   if (batch) headers.push('job done', 'deadline');
   const rows = results.map((r) => {
     const row = [
@@ -110,7 +145,8 @@ export function renderSimTable(results: readonly PairedResult[], batch: boolean)
       r.spotHours.toFixed(0),
       r.onDemandHours.toFixed(0),
     ];
-    if (batch) row.push(r.jobDoneAtMs === undefined ? 'not done' : `${(r.jobDoneAtMs / 3_600_000).toFixed(1)} h`, r.deadlineMet ? 'met' : 'missed');
+    if (batch)
+      row.push(r.jobDoneAtMs === undefined ? 'not done' : `${(r.jobDoneAtMs / 3_600_000).toFixed(1)} h`, r.deadlineMet ? 'met' : 'missed');
     return row;
   });
   return renderTable(headers, rows);
@@ -120,7 +156,9 @@ function pickZones(all: TraceSet, zones: string[] | undefined): TraceSet {
   if (zones === undefined) return all;
   const unknown = zones.filter((z) => !all.zones.some((t) => t.zone === z));
   if (unknown.length > 0) {
-    throw new SynktiError('E_SIM_ZONE', `--zones: ${unknown.join(', ')} has no trace in ${all.dir}`, { hint: `use some of ${all.zones.map((z) => z.zone).join(',')}` });
+    throw new SynktiError('E_SIM_ZONE', `--zones: ${unknown.join(', ')} has no trace in ${all.dir}`, {
+      hint: `use some of ${all.zones.map((z) => z.zone).join(',')}`,
+    });
   }
   return selectZones(all, zones);
 }
@@ -137,13 +175,40 @@ async function runSweepCommand(options: SimCommandOptions, traces: TraceSet): Pr
   const progress = createProgress(process.stderr, options.progress === false);
   const started = Date.now();
   const rows = runSweep({
-    traces, prices, zoneSets, seed: options.seed, durationMs: options.days === undefined ? undefined : Math.round(options.days * 86_400_000),
-    onProgress: (done, total) => progress.update(`sweep: ${done}/${total} runs (zone sets × replicas × launch delays) in ${((Date.now() - started) / 1000).toFixed(0)} s`),
+    traces,
+    prices,
+    zoneSets,
+    seed: options.seed,
+    durationMs: options.days === undefined ? undefined : Math.round(options.days * 86_400_000),
+    onProgress: (done, total) =>
+      progress.update(
+        `sweep: ${done}/${total} runs (zone sets × replicas × launch delays) in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      ),
   });
   progress.done();
   if (options.chart) await writeFile(options.chart, renderSweepChart(rows));
-  if (options.json) return { results: [], text: rows.map((r) => JSON.stringify({ zones: r.zones, replicas: r.replicas, launch_delay_s: r.launchDelayMs / 1000, price_ratio: r.priceRatio, policy: r.policy, cost_vs_on_demand: round(r.costVsOnDemand, 4), availability: round(r.availability, 6) })).join('\n') };
-  const lines = [`sweep: ${zoneSets.length} zone sets × replicas 2/4/8 × launch delay 60/183/600 s, seed ${options.seed}; cost at each spot price ratio from the same billed hours`, '', renderSweepTable(rows)];
+  if (options.json)
+    return {
+      results: [],
+      text: rows
+        .map((r) =>
+          JSON.stringify({
+            zones: r.zones,
+            replicas: r.replicas,
+            launch_delay_s: r.launchDelayMs / 1000,
+            price_ratio: r.priceRatio,
+            policy: r.policy,
+            cost_vs_on_demand: round(r.costVsOnDemand, 4),
+            availability: round(r.availability, 6),
+          }),
+        )
+        .join('\n'),
+    };
+  const lines = [
+    `sweep: ${zoneSets.length} zone sets × replicas 2/4/8 × launch delay 60/183/600 s, seed ${options.seed}; cost at each spot price ratio from the same billed hours`,
+    '',
+    renderSweepTable(rows),
+  ];
   if (options.chart) lines.push('', `chart: ${options.chart}`);
   return { results: [], text: lines.join('\n') };
 }
@@ -156,10 +221,16 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
   const spotPrices = options.spotPrices === undefined ? undefined : await loadSpotPriceHistory(options.spotPrices);
   const launchDelay: LaunchDelay = options.launchDelay ?? { kind: 'fixed', ms: options.launchDelayMs ?? DEFAULT_LAUNCH_DELAY_MS };
   // The agent's pools.<role>.spotHedge, as the config sets it, with the flags over it.
-  const synktiHedge = simHedgeSettings({ spec: options.config === undefined ? undefined : (await loadClusterConfig({ file: options.config })).spec, pool: options.pool, overrides: options.hedge });
+  const synktiHedge = simHedgeSettings({
+    spec: options.config === undefined ? undefined : (await loadClusterConfig({ file: options.config })).spec,
+    pool: options.pool,
+    overrides: options.hedge,
+  });
   const durationMs = options.days === undefined ? undefined : Math.round(options.days * 86_400_000);
   if (options.zone !== undefined && !traces.zones.some((z) => z.zone === options.zone)) {
-    throw new SynktiError('E_SIM_ZONE', `--zone ${options.zone} has no trace in ${traces.dir}`, { hint: `use one of ${traces.zones.map((z) => z.zone).join(', ')}` });
+    throw new SynktiError('E_SIM_ZONE', `--zone ${options.zone} has no trace in ${traces.dir}`, {
+      hint: `use one of ${traces.zones.map((z) => z.zone).join(', ')}`,
+    });
   }
   let workload: ServeWorkload | BatchWorkload;
   if (options.workload === 'batch') {
@@ -186,14 +257,25 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     spotPrices,
     rebalanceLeadMs: options.rebalanceLeadMs,
     policies,
-    settings: { zone: options.zone, synktiSpare: options.spare, synktiLastResortDraining: options.routeToDraining, synktiSpreadMoves: options.spreadMoves, synktiHedge },
+    settings: {
+      zone: options.zone,
+      synktiSpare: options.spare,
+      synktiLastResortDraining: options.routeToDraining,
+      synktiSpreadMoves: options.spreadMoves,
+      synktiHedge,
+    },
     workload,
-    onProgress: (done, total, result) => progress.update(`simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
+    onProgress: (done, total, result) =>
+      progress.update(
+        `simulated ${done}/${total} policies (${result.policy}: ${result.events.toLocaleString('en-US')} events) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      ),
   });
   progress.done();
   if (options.chart) {
     const days = ((durationMs ?? traces.durationMs) / 86_400_000).toFixed(1);
-    const svg = renderReplicaChart(results, { title: `${options.replicas} replicas on ${traces.dir.split('/').pop()} (${days} days, seed ${options.seed})` });
+    const svg = renderReplicaChart(results, {
+      title: `${options.replicas} replicas on ${traces.dir.split('/').pop()} (${days} days, seed ${options.seed})`,
+    });
     await writeFile(options.chart, svg);
   }
   if (options.json) return { results, text: results.map(resultToJsonLine).join('\n') };
@@ -208,10 +290,17 @@ export async function runSimCommand(options: SimCommandOptions): Promise<SimComm
     options.capacityCap === undefined ? undefined : `at most ${options.capacityCap} spot per zone`,
     options.onDemandCapacity === undefined ? undefined : `at most ${options.onDemandCapacity} on-demand at once`,
     options.spreadMoves ? 'spread moves on' : undefined,
-    Object.keys(synktiHedge).length > 0 ? `spot hedge ${Object.entries(synktiHedge).map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : undefined,
+    Object.keys(synktiHedge).length > 0
+      ? `spot hedge ${Object.entries(synktiHedge)
+          .map(([k, v]) => `${k} ${String(v)}`)
+          .join(', ')}`
+      : undefined,
   ].filter(Boolean);
   if (limits.length > 0) header.push(`limits: ${limits.join(', ')}`);
-  if (workload.kind === 'batch') header.push(`job: ${workload.tasks} tasks of ${(workload.taskMs / 60_000).toFixed(0)} min, deadline ${(workload.deadlineMs / 3_600_000).toFixed(1)} h`);
+  if (workload.kind === 'batch')
+    header.push(
+      `job: ${workload.tasks} tasks of ${(workload.taskMs / 60_000).toFixed(0)} min, deadline ${(workload.deadlineMs / 3_600_000).toFixed(1)} h`,
+    );
   else header.push(`requests: ${results[0]?.requests.toLocaleString('en-US')} (${options.arrivals}, ${options.rps}/s)`);
   const lines = [...header, '', renderSimTable(results, workload.kind === 'batch')];
   if (options.chart) lines.push('', `chart: ${options.chart}`);

@@ -63,7 +63,8 @@ export const LAUNCH_ENV: readonly { flag: string; env: string; field: keyof User
 ];
 
 /** The settings an aws launch cannot do without, for error hints: "--image-id (SYNKTI_IMAGE_ID), ...". */
-export const REQUIRED_LAUNCH_SETTINGS = '--image-id (SYNKTI_IMAGE_ID), --bucket (SYNKTI_BUCKET), --sha256 or --artifact (SYNKTI_AGENT_SHA256), --node-sha256 or --node-tarball (SYNKTI_NODE_SHA256)';
+export const REQUIRED_LAUNCH_SETTINGS =
+  '--image-id (SYNKTI_IMAGE_ID), --bucket (SYNKTI_BUCKET), --sha256 or --artifact (SYNKTI_AGENT_SHA256), --node-sha256 or --node-tarball (SYNKTI_NODE_SHA256)';
 
 function envOf(field: string): string {
   const entry = LAUNCH_ENV.find((e) => e.field === field);
@@ -74,24 +75,44 @@ function envOf(field: string): string {
 /** The flags that shape the boot script (`synkti worker user-data` has only these). */
 export function addUserDataOptions(command: Command): Command {
   return command
-    .addOption(new Option('--bucket <name>', 'the cluster\'s own S3 bucket holding artifacts/').env(envOf('bucket')))
-    .addOption(new Option('--version <version>', 'agent release to install: artifacts/synkti-agent-<version>.tgz (default: this CLI\'s version)').env(envOf('version')))
-    .addOption(new Option('--sha256 <hex>', 'SHA-256 of that artifact (64 hex digits); the worker refuses any other bytes').env(envOf('sha256')))
+    .addOption(new Option('--bucket <name>', "the cluster's own S3 bucket holding artifacts/").env(envOf('bucket')))
+    .addOption(
+      new Option('--version <version>', "agent release to install: artifacts/synkti-agent-<version>.tgz (default: this CLI's version)").env(
+        envOf('version'),
+      ),
+    )
+    .addOption(
+      new Option('--sha256 <hex>', 'SHA-256 of that artifact (64 hex digits); the worker refuses any other bytes').env(envOf('sha256')),
+    )
     .addOption(new Option('--artifact <file>', 'local copy of the agent artifact: its SHA-256 is computed instead of --sha256'))
-    .addOption(new Option('--node-version <version>', 'Node.js 20 release: artifacts/node-v<version>-linux-<arch>.tar.xz').default(DEFAULT_NODE_VERSION).env(envOf('nodeVersion')))
-    .addOption(new Option('--node-sha256 <hex>', 'SHA-256 of that Node.js tarball (from nodejs.org\'s SHASUMS256.txt)').env(envOf('nodeSha256')))
+    .addOption(
+      new Option('--node-version <version>', 'Node.js 20 release: artifacts/node-v<version>-linux-<arch>.tar.xz')
+        .default(DEFAULT_NODE_VERSION)
+        .env(envOf('nodeVersion')),
+    )
+    .addOption(
+      new Option('--node-sha256 <hex>', "SHA-256 of that Node.js tarball (from nodejs.org's SHASUMS256.txt)").env(envOf('nodeSha256')),
+    )
     .addOption(new Option('--node-tarball <file>', 'local copy of the Node.js tarball: its SHA-256 is computed instead of --node-sha256'))
     .addOption(new Option('--arch <arch>', 'CPU architecture of the instances').choices(['x64', 'arm64']).default('x64'))
-    .addOption(new Option('--bucket-owner <account>', 'account that must own the bucket (default: the instance\'s own account)'))
-    .addOption(new Option('--secret-parameter <name>', 'SSM SecureString with the cluster secret (default: /synkti/<cluster>/cluster-secret)'))
-    .addOption(new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'));
+    .addOption(new Option('--bucket-owner <account>', "account that must own the bucket (default: the instance's own account)"))
+    .addOption(
+      new Option('--secret-parameter <name>', 'SSM SecureString with the cluster secret (default: /synkti/<cluster>/cluster-secret)'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'agent log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    );
 }
 
 /** The flags that say where EC2 instances launch. */
 export function addAwsOptions(command: Command): Command {
   return command
     .addOption(new Option('--image-id <ami>', 'aws: AMI the workers boot (Amazon Linux 2023 recommended)').env(envOf('imageId')))
-    .addOption(new Option('--subnet <id:zone>', 'aws: subnet and its zone, e.g. subnet-0abc:us-east-1a (repeatable; capacity fallback tries each)').argParser(repeatable).env(envOf('subnet')))
+    .addOption(
+      new Option('--subnet <id:zone>', 'aws: subnet and its zone, e.g. subnet-0abc:us-east-1a (repeatable; capacity fallback tries each)')
+        .argParser(repeatable)
+        .env(envOf('subnet')),
+    )
     .addOption(new Option('--security-group <id>', 'aws: security group id (repeatable)').argParser(repeatable).env(envOf('securityGroup')))
     .addOption(new Option('--instance-profile <name>', 'aws: instance profile (role) of the workers').env(envOf('instanceProfile')))
     .addOption(new Option('--on-demand-fallback', 'aws: launch on-demand when no spot capacity is left'));
@@ -126,13 +147,24 @@ export function launchSettingsFrom(options: LaunchOptionValues, env: NodeJS.Proc
   const m = merged as LaunchOptionValues;
   return {
     userData: {
-      bucket: m.bucket, version: m.version, sha256: m.sha256, artifact: m.artifact,
-      nodeVersion: m.nodeVersion, nodeSha256: m.nodeSha256, nodeTarball: m.nodeTarball, arch: m.arch,
-      bucketOwner: m.bucketOwner, secretParameter: m.secretParameter, logLevel: m.logLevel,
+      bucket: m.bucket,
+      version: m.version,
+      sha256: m.sha256,
+      artifact: m.artifact,
+      nodeVersion: m.nodeVersion,
+      nodeSha256: m.nodeSha256,
+      nodeTarball: m.nodeTarball,
+      arch: m.arch,
+      bucketOwner: m.bucketOwner,
+      secretParameter: m.secretParameter,
+      logLevel: m.logLevel,
     },
     aws: {
-      imageId: m.imageId, subnet: m.subnet, securityGroup: m.securityGroup,
-      instanceProfile: m.instanceProfile, onDemandFallback: m.onDemandFallback,
+      imageId: m.imageId,
+      subnet: m.subnet,
+      securityGroup: m.securityGroup,
+      instanceProfile: m.instanceProfile,
+      onDemandFallback: m.onDemandFallback,
     },
   };
 }

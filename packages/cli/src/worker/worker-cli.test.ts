@@ -59,15 +59,21 @@ describe('synkti worker user-data', () => {
     // Every flag's message is covered in worker-settings.test.ts; here, that the process reports them.
     const cases: [string, string[], RegExp][] = [
       [project.dir, ['--bucket', 'acme', '--sha256', 'abc', '--node-sha256', SHA_B], /--sha256: is not a SHA-256[\s\S]*hint: /],
-      [local.dir, ['--bucket', 'acme', '--sha256', SHA_A, '--node-sha256', SHA_B], /provider \(synkti\.config\.ts\): worker user data is for EC2/],
+      [
+        local.dir,
+        ['--bucket', 'acme', '--sha256', SHA_A, '--node-sha256', SHA_B],
+        /provider \(synkti\.config\.ts\): worker user data is for EC2/,
+      ],
     ];
-    await Promise.all(cases.map(async ([cwd, args, message]) => {
-      const result = await runCli(['worker', 'user-data', ...args], { cwd });
-      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
-      assert.match(result.stderr, message, args.join(' '));
-      assert.equal(result.stdout, '', 'no partial script on stdout');
-      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-    }));
+    await Promise.all(
+      cases.map(async ([cwd, args, message]) => {
+        const result = await runCli(['worker', 'user-data', ...args], { cwd });
+        assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr, message, args.join(' '));
+        assert.equal(result.stdout, '', 'no partial script on stdout');
+        assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      }),
+    );
   });
 
   it('has help: the group lists its commands, user-data says how to prepare the bucket and read the logs', async (t) => {
@@ -80,7 +86,10 @@ describe('synkti worker user-data', () => {
     const { buildProgram } = await import('../main.ts');
     const group = buildProgram().commands.find((c) => c.name() === 'worker');
     assert.ok(group, 'synkti worker exists');
-    assert.deepEqual(group.commands.map((c) => c.name()), ['pack', 'user-data', 'launch', 'list', 'terminate']);
+    assert.deepEqual(
+      group.commands.map((c) => c.name()),
+      ['pack', 'user-data', 'launch', 'list', 'terminate'],
+    );
     for (const command of group.commands) assert.ok(command.description().length > 20, `${command.name()} is described`);
   });
 });
@@ -104,11 +113,16 @@ describe('synkti worker launch | list | terminate on the local provider', () => 
     const terminate = await runCli(['worker', 'terminate', gone.id.slice(0, 12), '--json'], { cwd: project.dir });
     assert.equal(terminate.code, 0, terminate.stderr);
     assert.deepEqual(JSON.parse(terminate.stdout), { terminated: [gone.id] });
-    await waitFor('the terminated worker to leave the list', async () => {
-      const now = await runCli(['worker', 'list', '--json'], { cwd: project.dir });
-      assert.equal(now.code, 0, now.stderr);
-      const ids = (JSON.parse(now.stdout) as { id: string }[]).map((r) => r.id);
-      return ids.includes(gone.id) ? undefined : ids;
-    }, 30_000, 250).then((ids) => assert.deepEqual(ids, [kept.id]));
+    await waitFor(
+      'the terminated worker to leave the list',
+      async () => {
+        const now = await runCli(['worker', 'list', '--json'], { cwd: project.dir });
+        assert.equal(now.code, 0, now.stderr);
+        const ids = (JSON.parse(now.stdout) as { id: string }[]).map((r) => r.id);
+        return ids.includes(gone.id) ? undefined : ids;
+      },
+      30_000,
+      250,
+    ).then((ids) => assert.deepEqual(ids, [kept.id]));
   });
 });

@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import {
-  DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Instance,
-} from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SynktiError, isSynktiError, pickRole, validateCluster } from '@synkti/core';
 import { renderWorkerUserData, type InstanceProvider, type InstanceRecord, type LaunchSpec } from '@synkti/cloud';
@@ -16,7 +14,9 @@ import { openWorkerProvider } from './worker-provider.ts';
 import { userDataOptions, type UserDataFlags } from './worker-settings.ts';
 
 const SPEC = validateCluster({
-  name: 'prod', provider: 'aws', region: 'us-east-1',
+  name: 'prod',
+  provider: 'aws',
+  region: 'us-east-1',
   pools: { worker: { count: 2, instanceTypes: ['g5.xlarge', 'g6.xlarge'] }, cpu: { count: 1 } },
 });
 const FLAGS: UserDataFlags = { bucket: 'acme-synkti-prod', version: '0.1.0', sha256: 'a'.repeat(64), nodeSha256: 'b'.repeat(64) };
@@ -68,9 +68,17 @@ describe('synkti worker on aws (EC2 mocked)', () => {
     try {
       const userData = await workers.userData();
       // The launch subnets ride in the cluster config: the workers' replacements can use every zone.
-      assert.equal(userData, renderWorkerUserData(await userDataOptions({ ...SPEC, aws: { subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }] } }, FLAGS)));
+      assert.equal(
+        userData,
+        renderWorkerUserData(
+          await userDataOptions({ ...SPEC, aws: { subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }] } }, FLAGS),
+        ),
+      );
       const launched = await launchWorkers(workers.provider, SPEC, { count: 2, role: 'worker', userData });
-      assert.deepEqual(launched.map((r) => r.id), ['i-00000000000000001', 'i-00000000000000002']);
+      assert.deepEqual(
+        launched.map((r) => r.id),
+        ['i-00000000000000001', 'i-00000000000000002'],
+      );
 
       const runs = mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
       assert.equal(runs.length, 2);
@@ -85,7 +93,11 @@ describe('synkti worker on aws (EC2 mocked)', () => {
         assert.deepEqual(input.SecurityGroupIds, ['sg-0123']);
         assert.deepEqual(input.IamInstanceProfile, { Name: 'acme-worker' });
         const instanceTags = input.TagSpecifications?.find((s) => s.ResourceType === 'instance')?.Tags;
-        assert.deepEqual(instanceTags, [{ Key: 'SynktiCluster', Value: 'prod' }, { Key: 'SynktiRole', Value: 'worker' }, { Key: 'SynktiSlotCredit', Value: '150900' }]);
+        assert.deepEqual(instanceTags, [
+          { Key: 'SynktiCluster', Value: 'prod' },
+          { Key: 'SynktiRole', Value: 'worker' },
+          { Key: 'SynktiSlotCredit', Value: '150900' },
+        ]);
       }
       assert.notEqual(runs[0]!.ClientToken, runs[1]!.ClientToken, 'one idempotency token per instance');
     } finally {
@@ -93,18 +105,32 @@ describe('synkti worker on aws (EC2 mocked)', () => {
     }
   });
 
-  it('launch: the pool\'s other instance types are the capacity fallback', async () => {
+  it("launch: the pool's other instance types are the capacity fallback", async () => {
     const { client, mock } = mockedEc2();
     const tags = { SynktiCluster: 'prod', SynktiRole: 'worker' };
-    const capacity = Object.assign(new Error('no capacity'), { name: 'InsufficientInstanceCapacity', Code: 'InsufficientInstanceCapacity', $metadata: {} });
+    const capacity = Object.assign(new Error('no capacity'), {
+      name: 'InsufficientInstanceCapacity',
+      Code: 'InsufficientInstanceCapacity',
+      $metadata: {},
+    });
     mock.on(RunInstancesCommand, { InstanceType: 'g5.xlarge' }).rejects(capacity);
-    mock.on(RunInstancesCommand, { InstanceType: 'g6.xlarge' }).resolves({ Instances: [{ ...ec2Instance(7, tags), InstanceType: 'g6.xlarge' }] });
+    mock
+      .on(RunInstancesCommand, { InstanceType: 'g6.xlarge' })
+      .resolves({ Instances: [{ ...ec2Instance(7, tags), InstanceType: 'g6.xlarge' }] });
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ ...ec2Instance(7, tags), InstanceType: 'g6.xlarge' }] }] });
-    const workers = openWorkerProvider(SPEC, { configFile: '/x/synkti.config.ts', ec2Client: client, userData: FLAGS, aws: { imageId: AMI } });
+    const workers = openWorkerProvider(SPEC, {
+      configFile: '/x/synkti.config.ts',
+      ec2Client: client,
+      userData: FLAGS,
+      aws: { imageId: AMI },
+    });
     try {
       const [record] = await launchWorkers(workers.provider, SPEC, { role: 'worker', userData: await workers.userData() });
       assert.equal(record?.instanceType, 'g6.xlarge');
-      assert.deepEqual(mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.InstanceType), ['g5.xlarge', 'g6.xlarge']);
+      assert.deepEqual(
+        mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.InstanceType),
+        ['g5.xlarge', 'g6.xlarge'],
+      );
     } finally {
       workers.close();
     }
@@ -112,7 +138,9 @@ describe('synkti worker on aws (EC2 mocked)', () => {
 
   it('launch without --image-id fails before any EC2 call; list needs no AMI', async () => {
     const { client, mock } = mockedEc2();
-    mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [ec2Instance(3, { SynktiCluster: 'prod', SynktiRole: 'cpu' })] }] });
+    mock
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [ec2Instance(3, { SynktiCluster: 'prod', SynktiRole: 'cpu' })] }] });
     const workers = openWorkerProvider(SPEC, { configFile: '/x/synkti.config.ts', ec2Client: client, userData: FLAGS });
     try {
       await assert.rejects(launchWorkers(workers.provider, SPEC, { role: 'cpu', userData: 'x' }), (error: unknown) => {
@@ -123,7 +151,10 @@ describe('synkti worker on aws (EC2 mocked)', () => {
       });
       assert.equal(mock.commandCalls(RunInstancesCommand).length, 0);
       const records = await listWorkers(workers.provider, SPEC, { role: 'cpu' });
-      assert.deepEqual(records.map((r) => r.id), ['i-00000000000000003']);
+      assert.deepEqual(
+        records.map((r) => r.id),
+        ['i-00000000000000003'],
+      );
       const filters = mock.commandCalls(DescribeInstancesCommand)[0]!.args[0].input.Filters ?? [];
       assert.deepEqual(filters.find((f) => f.Name === 'tag:SynktiCluster')?.Values, ['prod']);
       assert.deepEqual(filters.find((f) => f.Name === 'tag:SynktiRole')?.Values, ['cpu']);
@@ -139,11 +170,17 @@ describe('synkti worker on aws (EC2 mocked)', () => {
     mock.on(TerminateInstancesCommand).resolves({});
     const workers = openWorkerProvider(SPEC, { configFile: '/x/synkti.config.ts', ec2Client: client });
     try {
-      await assert.rejects(terminateWorkers(workers.provider, SPEC, ['i-0000000000000000c3']), /no running instance i-0000000000000000c3 in cluster prod/);
+      await assert.rejects(
+        terminateWorkers(workers.provider, SPEC, ['i-0000000000000000c3']),
+        /no running instance i-0000000000000000c3 in cluster prod/,
+      );
       assert.equal(mock.commandCalls(TerminateInstancesCommand).length, 0, 'nothing terminated when one id is not ours');
       const ids = await terminateWorkers(workers.provider, SPEC, ['i-000000000000000a1', 'i-000000000000000b']);
       assert.deepEqual(ids, ['i-000000000000000a1', 'i-000000000000000b2']);
-      assert.deepEqual(mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds), [['i-000000000000000a1', 'i-000000000000000b2']]);
+      assert.deepEqual(
+        mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds),
+        [['i-000000000000000a1', 'i-000000000000000b2']],
+      );
     } finally {
       workers.close();
     }
@@ -152,7 +189,16 @@ describe('synkti worker on aws (EC2 mocked)', () => {
 
 describe('worker fleet rules', () => {
   function record(id: string): InstanceRecord {
-    return { id, state: 'running', privateIp: '127.0.0.1', instanceType: 't3.medium', zone: 'a', lifecycle: 'spot', launchedAt: 0, tags: {} };
+    return {
+      id,
+      state: 'running',
+      privateIp: '127.0.0.1',
+      instanceType: 't3.medium',
+      zone: 'a',
+      lifecycle: 'spot',
+      launchedAt: 0,
+      tags: {},
+    };
   }
 
   it('picks the only pool, and asks which when there are several', () => {
@@ -166,8 +212,14 @@ describe('worker fleet rules', () => {
     const records = [record('i-aaa111'), record('i-aaa222'), record('i-bbb333')];
     assert.deepEqual(resolveWorkerIds(records, ['i-b', 'i-aaa111', 'i-aaa111'], 'c'), ['i-bbb333', 'i-aaa111']);
     assert.throws(() => resolveWorkerIds(records, ['i-aaa'], 'c'), /matches 2 instances/);
-    assert.throws(() => resolveWorkerIds(records, ['i-zzz'], 'c'), (e: unknown) => isSynktiError(e, 'E_NOT_FOUND'));
-    assert.throws(() => resolveWorkerIds(records, [], 'c'), (e: unknown) => isSynktiError(e, 'E_USAGE'));
+    assert.throws(
+      () => resolveWorkerIds(records, ['i-zzz'], 'c'),
+      (e: unknown) => isSynktiError(e, 'E_NOT_FOUND'),
+    );
+    assert.throws(
+      () => resolveWorkerIds(records, [], 'c'),
+      (e: unknown) => isSynktiError(e, 'E_USAGE'),
+    );
   });
 
   it('a launch that fails part-way says which instances were launched', async () => {
@@ -192,7 +244,7 @@ describe('worker fleet rules', () => {
     });
     assert.equal(specs.length, 3);
     assert.deepEqual(specs[0]!.tags, { SynktiCluster: 'one', SynktiRole: 'serve' });
-    assert.equal(specs[0]!.lifecycle, 'on-demand', 'the pool\'s lifecycle');
+    assert.equal(specs[0]!.lifecycle, 'on-demand', "the pool's lifecycle");
     assert.equal(specs[0]!.userData, 'ud');
   });
 });

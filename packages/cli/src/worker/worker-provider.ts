@@ -46,16 +46,21 @@ export function openWorkerProvider(spec: ClusterSpec, options: OpenWorkerProvide
     // The pool's instance types are the fallbacks on capacity errors, in the config's order.
     const instanceTypeFallbacks: Record<string, string[]> = {};
     for (const pool of Object.values(spec.pools)) {
-      pool.instanceTypes.forEach((type, i) => { instanceTypeFallbacks[type] ??= pool.instanceTypes.filter((_, j) => j !== i); });
+      pool.instanceTypes.forEach((type, i) => {
+        instanceTypeFallbacks[type] ??= pool.instanceTypes.filter((_, j) => j !== i);
+      });
     }
     // The provider needs an AMI to exist, but only launch uses it: listing and terminating
     // work without --image-id (the placeholder is never sent to EC2).
     const subnets = splitList(aws.subnet).map(parseSubnet);
     if (subnets.length > MAX_CLUSTER_SUBNETS) {
-      throw new SynktiError('E_USAGE', `--subnet: ${subnets.length} subnets, at most ${MAX_CLUSTER_SUBNETS}`, { hint: 'one or a few subnets per availability zone is enough' });
+      throw new SynktiError('E_USAGE', `--subnet: ${subnets.length} subnets, at most ${MAX_CLUSTER_SUBNETS}`, {
+        hint: 'one or a few subnets per availability zone is enough',
+      });
     }
     const twice = subnets.find((s, i) => subnets.findIndex((o) => o.subnetId === s.subnetId) !== i);
-    if (twice) throw new SynktiError('E_USAGE', `--subnet: ${twice.subnetId} is given twice`, { hint: 'give each subnet once, with its zone' });
+    if (twice)
+      throw new SynktiError('E_USAGE', `--subnet: ${twice.subnetId} is given twice`, { hint: 'give each subnet once, with its zone' });
     const provider = createAwsInstanceProvider({
       imageId: aws.imageId ?? 'ami-00000000000000000',
       region: spec.region,

@@ -13,7 +13,15 @@ import { isSynktiError, validateCluster } from '@synkti/core';
 import { renderWorkerUserData, type InstanceRecord } from '@synkti/cloud';
 import { renderWorkerTable, workersToJson } from './worker-output.ts';
 import { openWorkerProvider } from './worker-provider.ts';
-import { DEFAULT_NODE_VERSION, asUsageError, cliVersion, parseSubnet, splitList, userDataOptions, type UserDataFlags } from './worker-settings.ts';
+import {
+  DEFAULT_NODE_VERSION,
+  asUsageError,
+  cliVersion,
+  parseSubnet,
+  splitList,
+  userDataOptions,
+  type UserDataFlags,
+} from './worker-settings.ts';
 
 const SPEC = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
 const SHA_A = 'a'.repeat(64);
@@ -32,7 +40,7 @@ async function attempt(flags: UserDataFlags): Promise<string> {
 }
 
 describe('worker user-data flags', () => {
-  it('defaults: the CLI\'s version, Node.js 20, x64', async () => {
+  it("defaults: the CLI's version, Node.js 20, x64", async () => {
     const options = await userDataOptions(SPEC, OK);
     assert.equal(options.version, cliVersion());
     assert.match(cliVersion(), /^\d+\.\d+\.\d+/);
@@ -60,7 +68,10 @@ describe('worker user-data flags', () => {
     const cases: [UserDataFlags, RegExp][] = [
       [{ ...OK, bucket: undefined }, /^usage: the cluster bucket is required/],
       [{ ...OK, sha256: undefined }, /^usage: the SHA-256 of the agent artifact .* is required/],
-      [{ ...OK, nodeSha256: undefined }, /^usage: the SHA-256 of the Node\.js tarball artifacts\/node-v20\.18\.1-linux-x64\.tar\.xz is required/],
+      [
+        { ...OK, nodeSha256: undefined },
+        /^usage: the SHA-256 of the Node\.js tarball artifacts\/node-v20\.18\.1-linux-x64\.tar\.xz is required/,
+      ],
       [{ ...OK, sha256: 'abc' }, /^usage: --sha256: is not a SHA-256/],
       [{ ...OK, nodeSha256: 'xyz' }, /^usage: --node-sha256: is not a SHA-256/],
       [{ ...OK, bucket: 'Bad_Bucket' }, /^usage: --bucket: "Bad_Bucket" is not a valid S3 bucket name/],
@@ -84,9 +95,17 @@ describe('worker user-data flags', () => {
     assert.deepEqual(parseSubnet('subnet-0abc:us-east-1a'), { subnetId: 'subnet-0abc', zone: 'us-east-1a' });
     assert.throws(() => parseSubnet('subnet-0abc'), /<subnet-id>:<zone>/);
     // What the workers would refuse in their cluster config is refused here (exit 2), not at boot.
-    for (const bad of ['subnet-0ABC:us-east-1a', 'subnet-0abc:us-east-1a;x', 'sg-0abc:us-east-1a']) assert.throws(() => parseSubnet(bad), /<subnet-id>:<zone>/, bad);
+    for (const bad of ['subnet-0ABC:us-east-1a', 'subnet-0abc:us-east-1a;x', 'sg-0abc:us-east-1a'])
+      assert.throws(() => parseSubnet(bad), /<subnet-id>:<zone>/, bad);
     const aws = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-    assert.throws(() => openWorkerProvider(aws, { configFile: '/nonexistent/synkti.config.ts', aws: { subnet: ['subnet-0abc:us-east-1a', 'subnet-0abc:us-east-1b'] } }), /subnet-0abc is given twice/);
+    assert.throws(
+      () =>
+        openWorkerProvider(aws, {
+          configFile: '/nonexistent/synkti.config.ts',
+          aws: { subnet: ['subnet-0abc:us-east-1a', 'subnet-0abc:us-east-1b'] },
+        }),
+      /subnet-0abc is given twice/,
+    );
     assert.deepEqual(splitList(['subnet-a:z1,subnet-b:z2', 'sg-1 sg-2']), ['subnet-a:z1', 'subnet-b:z2', 'sg-1', 'sg-2']);
     assert.deepEqual(splitList(undefined), []);
   });
@@ -94,22 +113,40 @@ describe('worker user-data flags', () => {
 
 describe('worker table', () => {
   const record: InstanceRecord = {
-    id: 'i-0abc', state: 'terminated', stateReason: 'Server.SpotInstanceTermination', privateIp: '10.0.0.7', instanceType: 'g5.xlarge',
-    zone: 'us-east-1a', lifecycle: 'spot', launchedAt: 1_000, tags: { SynktiCluster: 'prod', SynktiRole: 'gpu' },
+    id: 'i-0abc',
+    state: 'terminated',
+    stateReason: 'Server.SpotInstanceTermination',
+    privateIp: '10.0.0.7',
+    instanceType: 'g5.xlarge',
+    zone: 'us-east-1a',
+    lifecycle: 'spot',
+    launchedAt: 1_000,
+    tags: { SynktiCluster: 'prod', SynktiRole: 'gpu' },
   };
 
   it('shows one row per instance, with why a terminated one ended', () => {
     const table = renderWorkerTable([record], 61_000);
     const [header, row] = table.split('\n');
     assert.match(header!, /^ID\s+ROLE\s+STATE\s+TYPE\s+LIFECYCLE\s+ZONE\s+ADDRESS\s+AGE$/);
-    assert.match(row!, /^i-0abc\s+gpu\s+terminated \(Server\.SpotInstanceTermination\)\s+g5\.xlarge\s+spot\s+us-east-1a\s+10\.0\.0\.7\s+1m/);
+    assert.match(
+      row!,
+      /^i-0abc\s+gpu\s+terminated \(Server\.SpotInstanceTermination\)\s+g5\.xlarge\s+spot\s+us-east-1a\s+10\.0\.0\.7\s+1m/,
+    );
     assert.match(renderWorkerTable([]), /synkti worker launch/);
   });
 
   it('JSON carries ids, roles, states and ISO launch times', () => {
     assert.deepEqual(workersToJson([record])[0], {
-      id: 'i-0abc', role: 'gpu', state: 'terminated', stateReason: 'Server.SpotInstanceTermination', instanceType: 'g5.xlarge',
-      lifecycle: 'spot', zone: 'us-east-1a', privateIp: '10.0.0.7', launchedAt: '1970-01-01T00:00:01.000Z', tags: record.tags,
+      id: 'i-0abc',
+      role: 'gpu',
+      state: 'terminated',
+      stateReason: 'Server.SpotInstanceTermination',
+      instanceType: 'g5.xlarge',
+      lifecycle: 'spot',
+      zone: 'us-east-1a',
+      privateIp: '10.0.0.7',
+      launchedAt: '1970-01-01T00:00:01.000Z',
+      tags: record.tags,
     });
   });
 });

@@ -30,12 +30,22 @@ export async function fileSha256(file: string, flag: string): Promise<string> {
   try {
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   } catch (error) {
-    throw new SynktiError('E_USAGE', `${flag}: cannot read ${file}`, { cause: error, hint: 'pass the path of the file you uploaded to the bucket' });
+    throw new SynktiError('E_USAGE', `${flag}: cannot read ${file}`, {
+      cause: error,
+      hint: 'pass the path of the file you uploaded to the bucket',
+    });
   }
   return hash.digest('hex');
 }
 
-async function checksum(given: string | undefined, file: string | undefined, shaFlag: string, fileFlag: string, envVar: string, what: string): Promise<string> {
+async function checksum(
+  given: string | undefined,
+  file: string | undefined,
+  shaFlag: string,
+  fileFlag: string,
+  envVar: string,
+  what: string,
+): Promise<string> {
   if (given !== undefined && file !== undefined) {
     const computed = await fileSha256(file, fileFlag);
     if (computed !== given.toLowerCase()) {
@@ -45,19 +55,39 @@ async function checksum(given: string | undefined, file: string | undefined, sha
   }
   if (given !== undefined) return given;
   if (file !== undefined) return fileSha256(file, fileFlag);
-  throw usage(`the SHA-256 of the ${what} is required`, `pass ${shaFlag} <64 hex digits> (or set ${envVar}) or ${fileFlag} <the file you uploaded>`);
+  throw usage(
+    `the SHA-256 of the ${what} is required`,
+    `pass ${shaFlag} <64 hex digits> (or set ${envVar}) or ${fileFlag} <the file you uploaded>`,
+  );
 }
 
 /** Turns flags into renderWorkerUserData options (renderWorkerUserData validates the values). */
 export async function userDataOptions(spec: ClusterSpec, flags: UserDataFlags): Promise<WorkerUserDataOptions> {
   if (!flags.bucket) {
-    throw usage('the cluster bucket is required to boot EC2 workers', 'pass --bucket <name> (or set SYNKTI_BUCKET): the bucket holding artifacts/synkti-agent-<version>.tgz');
+    throw usage(
+      'the cluster bucket is required to boot EC2 workers',
+      'pass --bucket <name> (or set SYNKTI_BUCKET): the bucket holding artifacts/synkti-agent-<version>.tgz',
+    );
   }
   const version = flags.version ?? cliVersion();
-  const sha256 = await checksum(flags.sha256, flags.artifact, '--sha256', '--artifact', 'SYNKTI_AGENT_SHA256', `agent artifact artifacts/synkti-agent-${version}.tgz`);
+  const sha256 = await checksum(
+    flags.sha256,
+    flags.artifact,
+    '--sha256',
+    '--artifact',
+    'SYNKTI_AGENT_SHA256',
+    `agent artifact artifacts/synkti-agent-${version}.tgz`,
+  );
   const nodeVersion = flags.nodeVersion ?? DEFAULT_NODE_VERSION;
   const arch = flags.arch ?? 'x64';
-  const nodeSha256 = await checksum(flags.nodeSha256, flags.nodeTarball, '--node-sha256', '--node-tarball', 'SYNKTI_NODE_SHA256', `Node.js tarball artifacts/node-v${nodeVersion}-linux-${arch}.tar.xz`);
+  const nodeSha256 = await checksum(
+    flags.nodeSha256,
+    flags.nodeTarball,
+    '--node-sha256',
+    '--node-tarball',
+    'SYNKTI_NODE_SHA256',
+    `Node.js tarball artifacts/node-v${nodeVersion}-linux-${arch}.tar.xz`,
+  );
   return {
     spec,
     bucket: flags.bucket,
@@ -74,7 +104,11 @@ export async function userDataOptions(spec: ClusterSpec, flags: UserDataFlags): 
 export function parseSubnet(value: string): AwsSubnet {
   const match = /^([^:]+):([^:]+)$/.exec(value.trim());
   // The cluster config's rules (the subnets ride in it to the workers, which check them again).
-  if (!match || !SUBNET_ID.test(match[1]!) || !ZONE_NAME.test(match[2]!)) throw usage(`--subnet ${JSON.stringify(value)} is not <subnet-id>:<zone>`, 'e.g. --subnet subnet-0123456789abcdef0:us-east-1a (repeat for more zones)');
+  if (!match || !SUBNET_ID.test(match[1]!) || !ZONE_NAME.test(match[2]!))
+    throw usage(
+      `--subnet ${JSON.stringify(value)} is not <subnet-id>:<zone>`,
+      'e.g. --subnet subnet-0123456789abcdef0:us-east-1a (repeat for more zones)',
+    );
   return { subnetId: match[1]!, zone: match[2]! };
 }
 

@@ -20,8 +20,13 @@ function text(field: string, value: unknown, hint: string): string {
 export function checkBucket(value: unknown, field = 'bucket'): string {
   const hint = 'use the cluster\'s own bucket, e.g. "acme-synkti-prod" (3-63 lowercase letters, digits, dots and dashes)';
   const bucket = text(field, value, hint);
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)
-    || bucket.startsWith('xn--') || bucket.endsWith('-s3alias')) {
+  if (
+    !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) ||
+    bucket.includes('..') ||
+    /^\d+\.\d+\.\d+\.\d+$/.test(bucket) ||
+    bucket.startsWith('xn--') ||
+    bucket.endsWith('-s3alias')
+  ) {
     throw invalid(field, `${JSON.stringify(bucket)} is not a valid S3 bucket name`, hint);
   }
   return bucket;
@@ -87,7 +92,7 @@ export function checkImdsEndpoint(value: unknown, field = 'imdsEndpoint'): strin
 
 /** A 12-digit AWS account id. */
 export function checkAccountId(value: unknown, field = 'bucketOwner'): string {
-  const hint = 'use the 12-digit id of the account that owns the bucket, or omit it to use the instance\'s own account';
+  const hint = "use the 12-digit id of the account that owns the bucket, or omit it to use the instance's own account";
   const id = text(field, value, hint);
   if (!/^\d{12}$/.test(id)) throw invalid(field, `${JSON.stringify(id)} is not a 12-digit AWS account id`, hint);
   return id;
@@ -113,7 +118,11 @@ export function checkLogLevel(value: unknown, field = 'logLevel'): string {
 
 export function checkArch(value: unknown, field = 'node.arch'): 'x64' | 'arm64' {
   if (value !== 'x64' && value !== 'arm64') {
-    throw invalid(field, `${JSON.stringify(value)} is not a supported architecture`, 'use "x64" (Intel/AMD instances such as g5) or "arm64" (Graviton)');
+    throw invalid(
+      field,
+      `${JSON.stringify(value)} is not a supported architecture`,
+      'use "x64" (Intel/AMD instances such as g5) or "arm64" (Graviton)',
+    );
   }
   return value;
 }

@@ -93,7 +93,8 @@ async function sandbox(t: TestContext): Promise<Sandbox> {
   const s3 = join(dir, 's3');
   const build = join(dir, 'build');
   const artifacts = join(s3, 'acme-synkti-prod', 'artifacts');
-  for (const d of [root, bin, artifacts, join(build, `node-v${NODE_VERSION}-linux-x64`, 'bin'), join(build, 'package', 'bin')]) mkdirSync(d, { recursive: true });
+  for (const d of [root, bin, artifacts, join(build, `node-v${NODE_VERSION}-linux-x64`, 'bin'), join(build, 'package', 'bin')])
+    mkdirSync(d, { recursive: true });
   for (const [name, body] of Object.entries(STUBS)) {
     writeFileSync(join(bin, name), body);
     chmodSync(join(bin, name), 0o755);
@@ -110,11 +111,17 @@ async function sandbox(t: TestContext): Promise<Sandbox> {
   const log = join(dir, 'stub.log');
   writeFileSync(log, '');
   return {
-    dir, root, s3, log,
+    dir,
+    root,
+    s3,
+    log,
     nodeSha: sha256(nodeTar),
     agentSha: sha256(agentTar),
     env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SYNKTI_ROOT: root, STUB_LOG: log, FAKE_S3: s3, HOME: dir, LANG: 'C' },
-    stubLog: () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== ''),
+    stubLog: () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
   };
 }
 
@@ -128,7 +135,6 @@ function render(box: Sandbox, overrides: Partial<WorkerUserDataOptions> = {}): s
     ...overrides,
   });
 }
-
 
 /** Runs a script with bash (not through a shell) and its own environment only. */
 const runBash = (file: string, env: Record<string, string>) => runProcess('bash', [file], { env, timeoutMs: 30_000 });
@@ -181,7 +187,10 @@ describe('worker boot script (run under a temp root with stubs)', () => {
       `/opt/synkti/node-v${NODE_VERSION}/bin/node`,
     ]);
     const unit = readFileSync(join(box.root, WORKER_PATHS.unit), 'utf8');
-    const expectedUnit = script.slice(script.indexOf(`write_file '${WORKER_PATHS.unit}'`)).split('\n').slice(1);
+    const expectedUnit = script
+      .slice(script.indexOf(`write_file '${WORKER_PATHS.unit}'`))
+      .split('\n')
+      .slice(1);
     assert.equal(unit, `${expectedUnit.slice(0, expectedUnit.indexOf('SYNKTI_EOF')).join('\n')}\n`, 'the unit on disk is the rendered one');
     assert.match(unit, /^ExecStart=\/opt\/synkti\/node-v20\.18\.1\/bin\/node \/opt\/synkti\/0\.1\.0\/bin\/synkti-agent\.mjs$/m);
     assert.match(unit, /^Restart=on-failure$/m);
@@ -193,11 +202,20 @@ describe('worker boot script (run under a temp root with stubs)', () => {
     const downloads = log.filter((l) => l.startsWith('aws s3api get-object'));
     assert.equal(downloads.length, 2);
     for (const line of downloads) assert.match(line, new RegExp(`--expected-bucket-owner ${ACCOUNT} `));
-    assert.ok(log.some((l) => /^useradd --system .* synkti$/.test(l)), 'creates the synkti system user');
+    assert.ok(
+      log.some((l) => /^useradd --system .* synkti$/.test(l)),
+      'creates the synkti system user',
+    );
     const systemctl = log.filter((l) => l.startsWith('systemctl'));
     assert.deepEqual(systemctl, ['systemctl daemon-reload', 'systemctl enable --now synkti']);
-    assert.ok(log.indexOf('systemctl daemon-reload') > log.findIndex((l) => l.startsWith('useradd')), 'started after everything is in place');
-    assert.ok(!existsSync(join(box.root, 'var', 'tmp')) || readdirSync(join(box.root, 'var', 'tmp')).length === 0, 'scratch downloads removed');
+    assert.ok(
+      log.indexOf('systemctl daemon-reload') > log.findIndex((l) => l.startsWith('useradd')),
+      'started after everything is in place',
+    );
+    assert.ok(
+      !existsSync(join(box.root, 'var', 'tmp')) || readdirSync(join(box.root, 'var', 'tmp')).length === 0,
+      'scratch downloads removed',
+    );
   });
 
   it('REFUSES an agent artifact whose bytes do not match: non-zero exit, nothing unpacked, systemctl never called', async (t) => {
@@ -208,7 +226,12 @@ describe('worker boot script (run under a temp root with stubs)', () => {
     writeFileSync(key, Buffer.concat([readFileSync(key), Buffer.from('tampered')]));
     const result = await boot(box, script);
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, new RegExp(`REFUSING synkti agent 0\\.1\\.0 .*its SHA-256 is ${sha256(key)}, expected ${box.agentSha}\\. Nothing was installed or run\\.`));
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `REFUSING synkti agent 0\\.1\\.0 .*its SHA-256 is ${sha256(key)}, expected ${box.agentSha}\\. Nothing was installed or run\\.`,
+      ),
+    );
     assert.match(result.stderr, /synkti\.service was not started/);
     assertNothingInstalled(box);
   });
@@ -283,7 +306,15 @@ describe('fetch-cluster-secret (ExecStartPre)', () => {
     assert.equal(readFileSync(join(runtime, 'cluster-secret'), 'utf8').trim(), secret);
     assert.equal(statSync(join(runtime, 'cluster-secret')).mode & 0o777, 0o600);
     assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret), 'the secret is never printed');
-    assert.ok(box.stubLog().some((l) => l === "aws ssm get-parameter --region eu-west-1 --name /synkti/prod/cluster-secret --with-decryption --query Parameter.Value --output text"));
+    assert.ok(
+      box
+        .stubLog()
+        .some(
+          (l) =>
+            l ===
+            'aws ssm get-parameter --region eu-west-1 --name /synkti/prod/cluster-secret --with-decryption --query Parameter.Value --output text',
+        ),
+    );
   });
 
   it('fails with the permission to check when SSM refuses, leaving no file', async (t) => {

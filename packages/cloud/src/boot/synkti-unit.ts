@@ -46,7 +46,9 @@ export interface SynktiUnitOptions {
 /** Environment values are validated upstream; this refuses anything systemd would reinterpret. */
 function envLine(key: string, value: string): string {
   if (!/^[A-Za-z0-9_./:\-[\]@+,=]*$/.test(value)) {
-    throw new SynktiError('E_USER_DATA_OPTIONS', `${key}: ${JSON.stringify(value)} cannot go into a systemd unit`, { hint: 'use letters, digits and . / : - _ only' });
+    throw new SynktiError('E_USER_DATA_OPTIONS', `${key}: ${JSON.stringify(value)} cannot go into a systemd unit`, {
+      hint: 'use letters, digits and . / : - _ only',
+    });
   }
   return `Environment="${key}=${value}"`;
 }

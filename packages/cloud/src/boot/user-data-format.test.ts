@@ -7,11 +7,14 @@ import { MAX_USER_DATA_BYTES, checkShellUserData, userDataKind } from './user-da
 import { renderWorkerUserData } from './worker-user-data.ts';
 
 function rejects(script: string, message: RegExp): void {
-  assert.throws(() => checkShellUserData(script), (error: unknown) => {
-    assert.ok(isSynktiError(error, 'E_USER_DATA_FORMAT'), String(error));
-    assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(
+    () => checkShellUserData(script),
+    (error: unknown) => {
+      assert.ok(isSynktiError(error, 'E_USER_DATA_FORMAT'), String(error));
+      assert.match(error.message, message);
+      return true;
+    },
+  );
 }
 
 describe('user data format', () => {
@@ -27,7 +30,13 @@ describe('user data format', () => {
 
   it('accepts the rendered worker user data', () => {
     const spec = validateCluster({ name: 'prod', provider: 'aws', region: 'us-east-1', pools: { worker: { count: 1 } } });
-    const script = renderWorkerUserData({ spec, bucket: 'acme', version: '1.0.0', sha256: 'a'.repeat(64), node: { version: '20.18.1', sha256: 'b'.repeat(64) } });
+    const script = renderWorkerUserData({
+      spec,
+      bucket: 'acme',
+      version: '1.0.0',
+      sha256: 'a'.repeat(64),
+      node: { version: '20.18.1', sha256: 'b'.repeat(64) },
+    });
     checkShellUserData(script);
     assert.equal(userDataKind(script), 'shell-script');
   });

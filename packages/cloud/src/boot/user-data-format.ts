@@ -33,13 +33,17 @@ function fail(message: string, hint: string): never {
 /** Throws E_USER_DATA_FORMAT unless `script` is shell-script user data EC2 accepts and cloud-init runs. */
 export function checkShellUserData(script: string): void {
   const bytes = Buffer.byteLength(script, 'utf8');
-  if (bytes > MAX_USER_DATA_BYTES) fail(`user data is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`, 'keep large settings in the bucket');
+  if (bytes > MAX_USER_DATA_BYTES)
+    fail(`user data is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`, 'keep large settings in the bucket');
   if (Buffer.from(script, 'utf8').toString('utf8') !== script) fail('user data is not valid UTF-8 text', 'remove unpaired surrogates');
   const kind = userDataKind(script);
-  if (kind !== 'shell-script') fail(`cloud-init would handle this user data as ${kind}, not as a shell script`, 'start it with "#!/bin/bash"');
-  if (script.includes('\r')) fail('user data has CR characters (CRLF line ends): bash would read them into commands', 'write it with LF line ends');
+  if (kind !== 'shell-script')
+    fail(`cloud-init would handle this user data as ${kind}, not as a shell script`, 'start it with "#!/bin/bash"');
+  if (script.includes('\r'))
+    fail('user data has CR characters (CRLF line ends): bash would read them into commands', 'write it with LF line ends');
   const shebang = script.slice(0, script.indexOf('\n') === -1 ? undefined : script.indexOf('\n'));
-  if (!/^#!\/[^\s]+(\s+\S+)*$/.test(shebang)) fail(`the first line ${JSON.stringify(shebang)} does not name an absolute interpreter`, 'start it with "#!/bin/bash"');
+  if (!/^#!\/[^\s]+(\s+\S+)*$/.test(shebang))
+    fail(`the first line ${JSON.stringify(shebang)} does not name an absolute interpreter`, 'start it with "#!/bin/bash"');
   if (script.includes('\0')) fail('user data has NUL bytes', 'user data must be text');
   if (!script.endsWith('\n')) fail('user data does not end with a newline', 'end the last line with "\\n"');
 }

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { deserializeCluster, isSynktiError, validateCluster, type ClusterSpec } from '@synkti/core';
-import { MAX_USER_DATA_BYTES, agentArtifactKey, nodeTarballKey, renderWorkerUserData, type WorkerUserDataOptions } from './worker-user-data.ts';
+import {
+  MAX_USER_DATA_BYTES,
+  agentArtifactKey,
+  nodeTarballKey,
+  renderWorkerUserData,
+  type WorkerUserDataOptions,
+} from './worker-user-data.ts';
 import { WORKER_PATHS } from './synkti-unit.ts';
 
 const run = promisify(execFile);
@@ -53,12 +59,15 @@ function embeddedFile(script: string, path: string): string {
 }
 
 function assertOptionError(options: unknown, field: RegExp): void {
-  assert.throws(() => renderWorkerUserData(options as WorkerUserDataOptions), (error: unknown) => {
-    assert.ok(isSynktiError(error, 'E_USER_DATA_OPTIONS'), `a SynktiError E_USER_DATA_OPTIONS, got ${String(error)}`);
-    assert.match(error.message, field);
-    assert.ok(error.hint, 'with a hint');
-    return true;
-  });
+  assert.throws(
+    () => renderWorkerUserData(options as WorkerUserDataOptions),
+    (error: unknown) => {
+      assert.ok(isSynktiError(error, 'E_USER_DATA_OPTIONS'), `a SynktiError E_USER_DATA_OPTIONS, got ${String(error)}`);
+      assert.match(error.message, field);
+      assert.ok(error.hint, 'with a hint');
+      return true;
+    },
+  );
 }
 
 describe('renderWorkerUserData', () => {
@@ -126,7 +135,10 @@ describe('renderWorkerUserData', () => {
       const file = join(dir, 'synkti.service');
       writeFileSync(file, embeddedFile(renderWorkerUserData(OPTIONS), WORKER_PATHS.unit));
       const result = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
-      const complaints = `${result.stdout}\n${result.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/is not executable: No such file or directory/.test(l));
+      const complaints = `${result.stdout}\n${result.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/is not executable: No such file or directory/.test(l));
       assert.deepEqual(complaints, [], 'no unknown keys or bad values');
     });
   });
@@ -177,21 +189,30 @@ describe('renderWorkerUserData', () => {
 
   it('refuses to render user data over 16 KB, saying what to shorten', () => {
     const big = validateCluster({
-      name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { worker: { count: 1 } },
+      name: 'prod',
+      provider: 'aws',
+      region: 'eu-west-1',
+      pools: { worker: { count: 1 } },
       workload: { command: ['serve'], env: { BIG: 'x'.repeat(MAX_USER_DATA_BYTES) } },
     });
-    assert.throws(() => renderWorkerUserData({ ...OPTIONS, spec: big }), (error: unknown) => {
-      assert.ok(isSynktiError(error, 'E_USER_DATA_TOO_LARGE'));
-      assert.match(error.message, /at most 16384/);
-      assert.match(error.hint ?? '', /workload\.env/);
-      return true;
-    });
+    assert.throws(
+      () => renderWorkerUserData({ ...OPTIONS, spec: big }),
+      (error: unknown) => {
+        assert.ok(isSynktiError(error, 'E_USER_DATA_TOO_LARGE'));
+        assert.match(error.message, /at most 16384/);
+        assert.match(error.hint ?? '', /workload\.env/);
+        return true;
+      },
+    );
   });
 
   it('keeps shell metacharacters in the cluster config inert', async () => {
     const tricky = validateCluster({
-      name: 'prod', provider: 'aws', region: 'eu-west-1', pools: { worker: { count: 1 } },
-      workload: { command: ['sh', '-c', "echo $(id) `id` '\" \\\nSYNKTI_EOF"], env: { A: '$HOME' } },
+      name: 'prod',
+      provider: 'aws',
+      region: 'eu-west-1',
+      pools: { worker: { count: 1 } },
+      workload: { command: ['sh', '-c', 'echo $(id) `id` \'" \\\nSYNKTI_EOF'], env: { A: '$HOME' } },
     });
     const script = renderWorkerUserData({ ...OPTIONS, spec: tricky });
     await bashSyntaxCheck(script);

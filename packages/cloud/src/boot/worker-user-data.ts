@@ -33,8 +33,17 @@
  */
 import { SynktiError, parseDuration, serializeCluster, type ClusterSpec } from '@synkti/core';
 import {
-  checkAccountId, checkArch, checkBucket, checkImdsEndpoint, checkLogLevel, checkNodeVersion, checkParameterName,
-  checkRegion, checkRelativePath, checkSha256, checkVersion,
+  checkAccountId,
+  checkArch,
+  checkBucket,
+  checkImdsEndpoint,
+  checkLogLevel,
+  checkNodeVersion,
+  checkParameterName,
+  checkRegion,
+  checkRelativePath,
+  checkSha256,
+  checkVersion,
 } from './boot-inputs.ts';
 import { WORKER_PATHS, WORKER_USER, renderSynktiUnit } from './synkti-unit.ts';
 import { MAX_USER_DATA_BYTES, checkShellUserData } from './user-data-format.ts';
@@ -128,7 +137,9 @@ function sq(value: string): string {
 function heredocTo(path: string, body: string, mode: string): string {
   const delimiter = 'SYNKTI_EOF';
   if (body.split('\n').includes(delimiter)) {
-    throw new SynktiError('E_USER_DATA_OPTIONS', `a file written by the user data contains the line ${delimiter}`, { hint: 'remove that line from the cluster config' });
+    throw new SynktiError('E_USER_DATA_OPTIONS', `a file written by the user data contains the line ${delimiter}`, {
+      hint: 'remove that line from the cluster config',
+    });
   }
   const text = body.endsWith('\n') ? body : `${body}\n`;
   return `write_file ${sq(path)} ${mode} <<'${delimiter}'\n${text}${delimiter}`;
@@ -164,19 +175,27 @@ export function renderWorkerUserData(options: WorkerUserDataOptions): string {
   }
   const spec = options.spec;
   if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') {
-    throw new SynktiError('E_USER_DATA_OPTIONS', 'spec: a validated cluster spec is required', { hint: 'load synkti.config.ts with loadClusterConfig()' });
+    throw new SynktiError('E_USER_DATA_OPTIONS', 'spec: a validated cluster spec is required', {
+      hint: 'load synkti.config.ts with loadClusterConfig()',
+    });
   }
   if (spec.provider !== 'aws') {
-    throw new SynktiError('E_USER_DATA_OPTIONS', `spec.provider: worker user data is for EC2, but cluster ${spec.name} uses provider '${spec.provider}'`, {
-      hint: 'set provider: "aws" in synkti.config.ts (local instances get the cluster config as their user data instead)',
-    });
+    throw new SynktiError(
+      'E_USER_DATA_OPTIONS',
+      `spec.provider: worker user data is for EC2, but cluster ${spec.name} uses provider '${spec.provider}'`,
+      {
+        hint: 'set provider: "aws" in synkti.config.ts (local instances get the cluster config as their user data instead)',
+      },
+    );
   }
   const region = checkRegion(options.region ?? spec.region, options.region === undefined ? 'spec.region' : 'region');
   const bucket = checkBucket(options.bucket);
   const version = checkVersion(options.version);
   const sha256 = checkSha256(options.sha256);
   if (typeof options.node !== 'object' || options.node === null) {
-    throw new SynktiError('E_USER_DATA_OPTIONS', 'node: the Node.js runtime tarball is required', { hint: 'pass node: { version: "20.18.1", sha256: "<64 hex digits>" }' });
+    throw new SynktiError('E_USER_DATA_OPTIONS', 'node: the Node.js runtime tarball is required', {
+      hint: 'pass node: { version: "20.18.1", sha256: "<64 hex digits>" }',
+    });
   }
   const nodeVersion = checkNodeVersion(options.node.version);
   const nodeSha256 = checkSha256(options.node.sha256, 'node.sha256');
@@ -186,7 +205,8 @@ export function renderWorkerUserData(options: WorkerUserDataOptions): string {
   const imds = checkImdsEndpoint(options.imdsEndpoint ?? DEFAULT_IMDS);
   const entry = checkRelativePath(options.agentEntry ?? 'bin/synkti-agent.mjs', 'agentEntry');
   const logLevel = checkLogLevel(options.logLevel ?? 'info');
-  const stopTimeoutMs = options.stopTimeout === undefined ? spec.timeouts.shutdownGraceMs + 30_000 : parseDuration(options.stopTimeout, 'stopTimeout');
+  const stopTimeoutMs =
+    options.stopTimeout === undefined ? spec.timeouts.shutdownGraceMs + 30_000 : parseDuration(options.stopTimeout, 'stopTimeout');
 
   const nodeDir = `${WORKER_PATHS.agentRoot}/node-v${nodeVersion}`;
   const agentDir = `${WORKER_PATHS.agentRoot}/${version}`;

@@ -119,7 +119,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       assert.equal(record.tags.SynktiConformance, 'yes');
       assert.equal(typeof record.privateIp, 'string');
       assert.ok(record.privateIp.length > 0);
-      assert.ok(Number.isFinite(record.launchedAt) && Math.abs(record.launchedAt - Date.now()) < 10 * 60_000, 'launchedAt is epoch ms of about now');
+      assert.ok(
+        Number.isFinite(record.launchedAt) && Math.abs(record.launchedAt - Date.now()) < 10 * 60_000,
+        'launchedAt is epoch ms of about now',
+      );
       const [listed] = await byIds([record.id]);
       assert.ok(listed, 'the launched instance is listed');
       assert.equal(listed.tags.SynktiConformance, 'yes');
@@ -132,7 +135,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       const role = uniqueRole('first-list');
       const record = await launch(role, { extraTags: { SynktiColor: 'green' } });
       const page = await provider().list({ tags: { [TAG_CLUSTER]: fixture.cluster, [TAG_ROLE]: role } });
-      assert.deepEqual(page.items.map((r) => r.id), [record.id]);
+      assert.deepEqual(
+        page.items.map((r) => r.id),
+        [record.id],
+      );
       assert.equal(page.items[0]!.tags.SynktiColor, 'green');
       assert.equal(page.items[0]!.tags[TAG_CLUSTER], fixture.cluster);
       await release([record]);
@@ -142,7 +148,11 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       const role = uniqueRole('required');
       const base = fixture.launchDefaults ?? { instanceType: 't3.micro', lifecycle: 'spot' as const };
       await assertCode(provider().launch({ ...base, tags: { [TAG_ROLE]: role } }), 'E_LAUNCH_SPEC', TAG_CLUSTER);
-      await assertCode(provider().launch({ ...base, tags: { [TAG_CLUSTER]: fixture.cluster, SynktiMarker: role } }), 'E_LAUNCH_SPEC', TAG_ROLE);
+      await assertCode(
+        provider().launch({ ...base, tags: { [TAG_CLUSTER]: fixture.cluster, SynktiMarker: role } }),
+        'E_LAUNCH_SPEC',
+        TAG_ROLE,
+      );
       assert.deepEqual((await provider().list({ tags: { [TAG_ROLE]: role } })).items, [], 'nothing was launched');
       assert.deepEqual((await provider().list({ tags: { SynktiMarker: role } })).items, [], 'nothing was launched');
     });
@@ -155,7 +165,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       assert.equal(a.id, b.id);
       assert.equal(a.id, c.id);
       const listed = await listAllInstances(provider(), { tags: { [TAG_CLUSTER]: fixture.cluster, [TAG_ROLE]: role } });
-      assert.deepEqual(listed.map((r) => r.id), [a.id]);
+      assert.deepEqual(
+        listed.map((r) => r.id),
+        [a.id],
+      );
       await release([a]);
     });
 
@@ -168,7 +181,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       const all = [red.id, blue.id, other.id];
       const sorted = (records: InstanceRecord[]) => records.map((r) => r.id).sort();
 
-      assert.deepEqual(sorted(await listAllInstances(provider(), { tags: { [TAG_CLUSTER]: fixture.cluster, [TAG_ROLE]: roleA } })), [red.id, blue.id].sort());
+      assert.deepEqual(
+        sorted(await listAllInstances(provider(), { tags: { [TAG_CLUSTER]: fixture.cluster, [TAG_ROLE]: roleA } })),
+        [red.id, blue.id].sort(),
+      );
       assert.deepEqual(sorted(await listAllInstances(provider(), { tags: { [TAG_ROLE]: roleA, SynktiColor: 'red' } })), [red.id]);
       assert.deepEqual(sorted(await listAllInstances(provider(), { tags: { [TAG_ROLE]: roleB } })), [other.id]);
       assert.deepEqual(sorted(await listAllInstances(provider(), { ids: [red.id, other.id] })), [red.id, other.id].sort());
@@ -176,7 +192,11 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
 
       await provider().terminate([blue.id]);
       await waitTerminated([blue.id]);
-      assert.deepEqual(sorted(await listAllInstances(provider(), { ids: all })), [red.id, other.id].sort(), 'terminated is excluded by default');
+      assert.deepEqual(
+        sorted(await listAllInstances(provider(), { ids: all })),
+        [red.id, other.id].sort(),
+        'terminated is excluded by default',
+      );
       assert.deepEqual(sorted(await listAllInstances(provider(), { ids: all, states: ['terminated'] })), [blue.id]);
       assert.deepEqual(sorted(await listAllInstances(provider(), { ids: all, states: ['pending', 'running'] })), [red.id, other.id].sort());
       assert.deepEqual(sorted(await listAllInstances(provider(), { ids: all, states: ALL_STATES })), [...all].sort());
@@ -228,7 +248,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       assert.equal(listed!.tags.SynktiColor, 'blue');
       assert.equal(listed!.tags.SynktiShape, 'round');
       assert.equal(listed!.tags[TAG_ROLE], role);
-      assert.deepEqual((await provider().list({ tags: { [TAG_ROLE]: role, SynktiShape: 'round' } })).items.map((r) => r.id), [record.id]);
+      assert.deepEqual(
+        (await provider().list({ tags: { [TAG_ROLE]: role, SynktiShape: 'round' } })).items.map((r) => r.id),
+        [record.id],
+      );
       await provider().untag([record.id], ['SynktiShape', 'SynktiNeverSet']);
       [listed] = await byIds([record.id]);
       assert.equal(listed!.tags.SynktiShape, undefined);
@@ -246,7 +269,10 @@ export function runInstanceProviderConformance(name: string, setup: () => Promis
       await assertCode(provider().tag([record.id, UNKNOWN_ID], { SynktiColor: 'red' }), 'E_INSTANCE_NOT_FOUND', UNKNOWN_ID);
       await assertCode(provider().untag([UNKNOWN_ID], [TAG_ROLE]), 'E_INSTANCE_NOT_FOUND', UNKNOWN_ID);
       const [listed] = await byIds([record.id]);
-      assert.ok(listed && listed.state !== 'terminated' && listed.state !== 'shutting-down', 'a call that failed on one id did not terminate the others');
+      assert.ok(
+        listed && listed.state !== 'terminated' && listed.state !== 'shutting-down',
+        'a call that failed on one id did not terminate the others',
+      );
       assert.equal(listed.tags.SynktiColor, undefined, 'a call that failed on one id did not tag the others');
       assert.deepEqual((await provider().list({ ids: [UNKNOWN_ID] })).items, []);
       await release([record]);

@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type {
-  InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation,
-} from '../types.ts';
+import type { InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '../types.ts';
 
 export interface MetadataConformanceFixture {
   metadata: InstanceMetadata;
@@ -32,63 +30,67 @@ export function runMetadataConformance(name: string, setup: () => Promise<Metada
   }
 
   describe(`InstanceMetadata conformance: ${name}`, () => {
-    it('reports the instance identity', () => withFixture(async ({ metadata, expected }) => {
-      assert.deepEqual(await metadata.identity(), expected.identity);
-    }));
+    it('reports the instance identity', () =>
+      withFixture(async ({ metadata, expected }) => {
+        assert.deepEqual(await metadata.identity(), expected.identity);
+      }));
 
-    it('reports the instance tags', () => withFixture(async ({ metadata, expected }) => {
-      assert.deepEqual(await metadata.tags(), expected.tags);
-    }));
+    it('reports the instance tags', () =>
+      withFixture(async ({ metadata, expected }) => {
+        assert.deepEqual(await metadata.tags(), expected.tags);
+      }));
 
-    it('reports the user data (undefined when there is none)', () => withFixture(async ({ metadata, expected }) => {
-      assert.equal(await metadata.userData(), expected.userData);
-    }));
+    it('reports the user data (undefined when there is none)', () =>
+      withFixture(async ({ metadata, expected }) => {
+        assert.equal(await metadata.userData(), expected.userData);
+      }));
 
-    it('reports no notice and no rebalance recommendation as null', () => withFixture(async (f) => {
-      await f.setNotice(null);
-      await f.setRebalance(null);
-      assert.equal(await f.metadata.interruptionNotice(), null);
-      assert.equal(await f.metadata.rebalanceRecommendation(), null);
-    }));
+    it('reports no notice and no rebalance recommendation as null', () =>
+      withFixture(async (f) => {
+        await f.setNotice(null);
+        await f.setRebalance(null);
+        assert.equal(await f.metadata.interruptionNotice(), null);
+        assert.equal(await f.metadata.rebalanceRecommendation(), null);
+      }));
 
-    it('shows an interruption notice with its action and time (second precision), and its withdrawal', () => withFixture(async (f) => {
-      const whole = Math.floor(Date.now() / 1000) * 1000 + 120_000;
-      await f.setNotice({ action: 'terminate', time: whole });
-      assert.deepEqual(await f.metadata.interruptionNotice(), { action: 'terminate', time: whole });
-      // The same notice is reported on every poll.
-      assert.deepEqual(await f.metadata.interruptionNotice(), { action: 'terminate', time: whole });
+    it('shows an interruption notice with its action and time (second precision), and its withdrawal', () =>
+      withFixture(async (f) => {
+        const whole = Math.floor(Date.now() / 1000) * 1000 + 120_000;
+        await f.setNotice({ action: 'terminate', time: whole });
+        assert.deepEqual(await f.metadata.interruptionNotice(), { action: 'terminate', time: whole });
+        // The same notice is reported on every poll.
+        assert.deepEqual(await f.metadata.interruptionNotice(), { action: 'terminate', time: whole });
 
-      const withMillis = whole + 60_000 + 789;
-      await f.setNotice({ action: 'stop', time: withMillis });
-      const seen = await f.metadata.interruptionNotice();
-      assert.ok(seen, 'a notice must be visible');
-      assert.equal(seen.action, 'stop');
-      assert.ok(Math.abs(seen.time - withMillis) < 1000, `time ${seen.time} must be within a second of ${withMillis}`);
+        const withMillis = whole + 60_000 + 789;
+        await f.setNotice({ action: 'stop', time: withMillis });
+        const seen = await f.metadata.interruptionNotice();
+        assert.ok(seen, 'a notice must be visible');
+        assert.equal(seen.action, 'stop');
+        assert.ok(Math.abs(seen.time - withMillis) < 1000, `time ${seen.time} must be within a second of ${withMillis}`);
 
-      await f.setNotice(null);
-      assert.equal(await f.metadata.interruptionNotice(), null);
-    }));
+        await f.setNotice(null);
+        assert.equal(await f.metadata.interruptionNotice(), null);
+      }));
 
-    it('shows a rebalance recommendation with its time (second precision)', () => withFixture(async (f) => {
-      const whole = Math.floor(Date.now() / 1000) * 1000 - 5_000;
-      await f.setRebalance({ noticeTime: whole });
-      assert.deepEqual(await f.metadata.rebalanceRecommendation(), { noticeTime: whole });
-      // A rebalance recommendation does not imply an interruption notice.
-      await f.setNotice(null);
-      assert.equal(await f.metadata.interruptionNotice(), null);
-      await f.setRebalance(null);
-      assert.equal(await f.metadata.rebalanceRecommendation(), null);
-    }));
+    it('shows a rebalance recommendation with its time (second precision)', () =>
+      withFixture(async (f) => {
+        const whole = Math.floor(Date.now() / 1000) * 1000 - 5_000;
+        await f.setRebalance({ noticeTime: whole });
+        assert.deepEqual(await f.metadata.rebalanceRecommendation(), { noticeTime: whole });
+        // A rebalance recommendation does not imply an interruption notice.
+        await f.setNotice(null);
+        assert.equal(await f.metadata.interruptionNotice(), null);
+        await f.setRebalance(null);
+        assert.equal(await f.metadata.rebalanceRecommendation(), null);
+      }));
 
-    it('answers many concurrent reads consistently', () => withFixture(async (f) => {
-      const time = Math.floor(Date.now() / 1000) * 1000 + 120_000;
-      await f.setNotice({ action: 'terminate', time });
-      const results = await Promise.all([
-        ...Array.from({ length: 10 }, () => f.metadata.interruptionNotice()),
-        f.metadata.identity(),
-      ]);
-      for (const r of results.slice(0, 10)) assert.deepEqual(r, { action: 'terminate', time });
-      assert.deepEqual(results[10], f.expected.identity);
-    }));
+    it('answers many concurrent reads consistently', () =>
+      withFixture(async (f) => {
+        const time = Math.floor(Date.now() / 1000) * 1000 + 120_000;
+        await f.setNotice({ action: 'terminate', time });
+        const results = await Promise.all([...Array.from({ length: 10 }, () => f.metadata.interruptionNotice()), f.metadata.identity()]);
+        for (const r of results.slice(0, 10)) assert.deepEqual(r, { action: 'terminate', time });
+        assert.deepEqual(results[10], f.expected.identity);
+      }));
   });
 }

@@ -192,7 +192,13 @@ export function runObjectStoreConformance(name: string, setup: () => Promise<Obj
       assert.equal(info?.sha256, sha256('body of a/10'));
 
       const paged = await listAll(bucket, 'a/', 2);
-      assert.deepEqual(paged.pages.map((p) => p.map((o) => o.key)), [['a/1', 'a/1/x'], ['a/10', 'a/2']]);
+      assert.deepEqual(
+        paged.pages.map((p) => p.map((o) => o.key)),
+        [
+          ['a/1', 'a/1/x'],
+          ['a/10', 'a/2'],
+        ],
+      );
       const single = await listAll(bucket, undefined, 1);
       assert.equal(single.pages.length, 7);
       assert.deepEqual(single.keys, all.keys);
@@ -243,7 +249,10 @@ export function runObjectStoreConformance(name: string, setup: () => Promise<Obj
       assert.ok(!byName.has(gone), 'a deleted bucket is not listed');
       for (const bucket of [plain, guarded]) {
         const createdAt = byName.get(bucket)!.createdAt;
-        assert.ok(createdAt === 0 || (createdAt >= startedAt - 60_000 && createdAt <= Date.now() + 60_000), `createdAt of ${bucket} is about now (or unknown): ${createdAt}`);
+        assert.ok(
+          createdAt === 0 || (createdAt >= startedAt - 60_000 && createdAt <= Date.now() + 60_000),
+          `createdAt of ${bucket} is about now (or unknown): ${createdAt}`,
+        );
       }
       assert.equal(await store().isProtected(plain), false);
       assert.equal(await store().isProtected(guarded), true);

@@ -42,12 +42,18 @@ function code(fn: () => unknown): string | undefined {
 }
 
 test('a real EC2 pkcs7 identity verifies against the shipped AWS certificate and yields its document', () => {
-  const doc = verifyIdentityProof({ kind: 'aws-pkcs7', pkcs7: EC2_PKCS7 }, { certificates: awsIdentityCertificates('us-east-1'), cloudKeys: [] });
+  const doc = verifyIdentityProof(
+    { kind: 'aws-pkcs7', pkcs7: EC2_PKCS7 },
+    { certificates: awsIdentityCertificates('us-east-1'), cloudKeys: [] },
+  );
   assert.equal(doc.instanceId, 'i-f79fe56c');
   assert.equal(doc.privateIp, '172.30.0.252');
   assert.equal(doc.accountId, '121659014334');
   // PEM armour (as the AWS docs write the file) is accepted too.
-  assert.equal(verifyPkcs7(`-----BEGIN PKCS7-----\n${EC2_PKCS7}\n-----END PKCS7-----\n`, awsIdentityCertificates('eu-west-1')).content.length > 0, true);
+  assert.equal(
+    verifyPkcs7(`-----BEGIN PKCS7-----\n${EC2_PKCS7}\n-----END PKCS7-----\n`, awsIdentityCertificates('eu-west-1')).content.length > 0,
+    true,
+  );
 });
 
 test('a pkcs7 whose document was changed, or checked against another key, is refused', () => {
@@ -57,35 +63,64 @@ test('a pkcs7 whose document was changed, or checked against another key, is ref
   assert.ok(at > 0);
   const tampered = Buffer.from(der);
   tampered[at + 9] = 'd'.charCodeAt(0);
-  assert.equal(code(() => verifyPkcs7(tampered, awsIdentityCertificates('us-east-1'))), 'E_IDENTITY_SIGNATURE');
+  assert.equal(
+    code(() => verifyPkcs7(tampered, awsIdentityCertificates('us-east-1'))),
+    'E_IDENTITY_SIGNATURE',
+  );
   // A self-made certificate with another key: the signature is not its.
   const other = generateKeyPairSync('ed25519');
-  assert.equal(code(() => verifyIdentityProof({ kind: 'cloud-ed25519', document: '{}', signature: 'AAAA' }, { certificates: [], cloudKeys: [other.publicKey] })), 'E_IDENTITY_SIGNATURE');
+  assert.equal(
+    code(() =>
+      verifyIdentityProof({ kind: 'cloud-ed25519', document: '{}', signature: 'AAAA' }, { certificates: [], cloudKeys: [other.publicKey] }),
+    ),
+    'E_IDENTITY_SIGNATURE',
+  );
   // A region whose certificate is not shipped trusts nothing (fails closed).
   assert.deepEqual(awsIdentityCertificates('cn-north-1'), []);
-  assert.equal(code(() => verifyIdentityProof({ kind: 'aws-pkcs7', pkcs7: EC2_PKCS7 }, { certificates: [], cloudKeys: [] })), 'E_IDENTITY_INVALID');
+  assert.equal(
+    code(() => verifyIdentityProof({ kind: 'aws-pkcs7', pkcs7: EC2_PKCS7 }, { certificates: [], cloudKeys: [] })),
+    'E_IDENTITY_INVALID',
+  );
   // Garbage and truncation are malformed, never a crash or a pass.
-  assert.equal(code(() => verifyPkcs7('not base64 !!', [])), 'E_IDENTITY_PKCS7');
-  assert.equal(code(() => verifyPkcs7(der.subarray(0, 200), awsIdentityCertificates('us-east-1'))), 'E_IDENTITY_PKCS7');
+  assert.equal(
+    code(() => verifyPkcs7('not base64 !!', [])),
+    'E_IDENTITY_PKCS7',
+  );
+  assert.equal(
+    code(() => verifyPkcs7(der.subarray(0, 200), awsIdentityCertificates('us-east-1'))),
+    'E_IDENTITY_PKCS7',
+  );
   assert.ok(new X509Certificate(awsIdentityCertificates('us-east-1')[0]!.raw).subject.includes('Amazon Web Services LLC'));
 });
 
-test('a local cloud signs documents with one 0600 key; another cloud\'s key does not verify them', () => {
+test("a local cloud signs documents with one 0600 key; another cloud's key does not verify them", () => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-identity-'));
   try {
     const signer = cloudIdentitySigner(join(dir, 'cloud-identity-key.pem'));
     assert.equal(statSync(join(dir, 'cloud-identity-key.pem')).mode & 0o777, 0o600);
     const again = cloudIdentitySigner(join(dir, 'cloud-identity-key.pem'));
     assert.equal(again.publicKeyPem, signer.publicKeyPem, 'the key is kept, not regenerated');
-    const { document, signature } = signer.sign({ instanceId: 'i-1', privateIp: '127.0.0.1', region: 'local', availabilityZone: 'local-a', synkti: { cluster: 'c', ports: { agent: 7001 } } });
+    const { document, signature } = signer.sign({
+      instanceId: 'i-1',
+      privateIp: '127.0.0.1',
+      region: 'local',
+      availabilityZone: 'local-a',
+      synkti: { cluster: 'c', ports: { agent: 7001 } },
+    });
     const trust = { certificates: [], cloudKeys: [createPublicKey(signer.publicKeyPem)] };
     const doc = verifyIdentityProof({ kind: 'cloud-ed25519', document, signature }, trust);
     assert.equal(doc.instanceId, 'i-1');
     assert.equal(doc.synkti?.ports.agent, 7001);
-    assert.equal(code(() => verifyIdentityProof({ kind: 'cloud-ed25519', document: document.replace('i-1', 'i-2'), signature }, trust)), 'E_IDENTITY_SIGNATURE');
+    assert.equal(
+      code(() => verifyIdentityProof({ kind: 'cloud-ed25519', document: document.replace('i-1', 'i-2'), signature }, trust)),
+      'E_IDENTITY_SIGNATURE',
+    );
     const foreign = cloudIdentitySigner(join(dir, 'other', 'key.pem'));
     const forged = foreign.sign({ instanceId: 'i-1', privateIp: '127.0.0.1', region: 'local', availabilityZone: 'local-a' });
-    assert.equal(code(() => verifyIdentityProof({ kind: 'cloud-ed25519', ...forged }, trust)), 'E_IDENTITY_SIGNATURE');
+    assert.equal(
+      code(() => verifyIdentityProof({ kind: 'cloud-ed25519', ...forged }, trust)),
+      'E_IDENTITY_SIGNATURE',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

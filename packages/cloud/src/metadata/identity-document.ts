@@ -32,17 +32,19 @@ const portsSchema = z.object({
 });
 
 /** The fields Synkti relies on (EC2 writes more; unknown fields are ignored). */
-export const identityDocumentSchema = z.object({
-  instanceId: z.string().min(1).max(64),
-  privateIp: z.string().min(1).max(64),
-  region: z.string().min(1).max(64),
-  availabilityZone: z.string().max(64),
-  accountId: z.string().max(64).optional(),
-  instanceType: z.string().max(64).optional(),
-  pendingTime: z.string().max(64).optional(),
-  /** Local and emulated clouds only: the instance's cluster tag and ports, signed in. */
-  synkti: z.object({ cluster: z.string().max(255), ports: portsSchema.partial() }).optional(),
-}).passthrough();
+export const identityDocumentSchema = z
+  .object({
+    instanceId: z.string().min(1).max(64),
+    privateIp: z.string().min(1).max(64),
+    region: z.string().min(1).max(64),
+    availabilityZone: z.string().max(64),
+    accountId: z.string().max(64).optional(),
+    instanceType: z.string().max(64).optional(),
+    pendingTime: z.string().max(64).optional(),
+    /** Local and emulated clouds only: the instance's cluster tag and ports, signed in. */
+    synkti: z.object({ cluster: z.string().max(255), ports: portsSchema.partial() }).optional(),
+  })
+  .passthrough();
 export type IdentityDocument = z.infer<typeof identityDocumentSchema>;
 
 /** What a node publishes to prove which instance it is (bounded: hostile peers send it). */
@@ -59,7 +61,9 @@ export interface IdentityTrust {
 }
 
 function refused(message: string, hint?: string): SynktiError {
-  return new SynktiError('E_IDENTITY_INVALID', message, { hint: hint ?? 'only an instance of this cloud can prove its identity; check the peer is one of ours' });
+  return new SynktiError('E_IDENTITY_INVALID', message, {
+    hint: hint ?? 'only an instance of this cloud can prove its identity; check the peer is one of ours',
+  });
 }
 
 function parseDocument(text: string): IdentityDocument {
@@ -77,35 +81,51 @@ function parseDocument(text: string): IdentityDocument {
 /** Verify a proof against `trust`; returns the document it vouches for. Throws E_IDENTITY_INVALID / E_IDENTITY_SIGNATURE. */
 export function verifyIdentityProof(proof: IdentityProof, trust: IdentityTrust): IdentityDocument {
   if (proof.kind === 'aws-pkcs7') {
-    if (trust.certificates.length === 0) throw refused('an AWS-signed identity was offered but this node trusts no AWS certificate', 'every node of a fleet runs in the same cloud');
+    if (trust.certificates.length === 0)
+      throw refused(
+        'an AWS-signed identity was offered but this node trusts no AWS certificate',
+        'every node of a fleet runs in the same cloud',
+      );
     return parseDocument(verifyPkcs7(proof.pkcs7, trust.certificates).content.toString('utf8'));
   }
-  if (trust.cloudKeys.length === 0) throw refused('a local-cloud identity was offered but this node trusts no local cloud key', 'every node of a fleet runs in the same cloud');
+  if (trust.cloudKeys.length === 0)
+    throw refused(
+      'a local-cloud identity was offered but this node trusts no local cloud key',
+      'every node of a fleet runs in the same cloud',
+    );
   const signature = Buffer.from(proof.signature, 'base64');
   const document = Buffer.from(proof.document, 'utf8');
   if (!trust.cloudKeys.some((key) => verify(null, document, key, signature))) {
-    throw new SynktiError('E_IDENTITY_SIGNATURE', 'the identity document is not signed by this cloud', { hint: 'a document signed by another local cloud (another state directory) is not ours' });
+    throw new SynktiError('E_IDENTITY_SIGNATURE', 'the identity document is not signed by this cloud', {
+      hint: 'a document signed by another local cloud (another state directory) is not ours',
+    });
   }
   return parseDocument(proof.document);
 }
 
 /** Reads the instance's own identity proof and the trust its metadata implies. */
-export async function readIdentityProof(get: (path: string) => Promise<string | undefined>, region: string): Promise<{ proof: IdentityProof; trust: IdentityTrust }> {
+export async function readIdentityProof(
+  get: (path: string) => Promise<string | undefined>,
+  region: string,
+): Promise<{ proof: IdentityProof; trust: IdentityTrust }> {
   const cloudKey = await get(IDENTITY_PATHS.cloudKey);
   if (cloudKey !== undefined) {
     const [document, signature] = await Promise.all([get(IDENTITY_PATHS.document), get(IDENTITY_PATHS.ed25519)]);
-    if (document === undefined || signature === undefined) throw refused('the metadata serves a cloud key but no signed identity document', 'the local cloud serves both; restart it');
+    if (document === undefined || signature === undefined)
+      throw refused('the metadata serves a cloud key but no signed identity document', 'the local cloud serves both; restart it');
     let key: KeyObject;
     try {
       key = createPublicKey(cloudKey);
     } catch {
-      throw refused('the metadata\'s cloud key is not a public key');
+      throw refused("the metadata's cloud key is not a public key");
     }
     return { proof: { kind: 'cloud-ed25519', document, signature: signature.trim() }, trust: { certificates: [], cloudKeys: [key] } };
   }
   const pkcs7 = await get(IDENTITY_PATHS.pkcs7);
   if (pkcs7 === undefined) {
-    throw new SynktiError('E_IDENTITY_UNAVAILABLE', 'the instance metadata serves no signed identity document (pkcs7)', { hint: 'on EC2 /latest/dynamic/instance-identity/pkcs7 is always served; check the metadata endpoint' });
+    throw new SynktiError('E_IDENTITY_UNAVAILABLE', 'the instance metadata serves no signed identity document (pkcs7)', {
+      hint: 'on EC2 /latest/dynamic/instance-identity/pkcs7 is always served; check the metadata endpoint',
+    });
   }
   return { proof: { kind: 'aws-pkcs7', pkcs7: pkcs7.trim() }, trust: { certificates: awsIdentityCertificates(region), cloudKeys: [] } };
 }

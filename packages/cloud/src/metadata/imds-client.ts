@@ -8,9 +8,7 @@
  * an outage for "no notice" (and miss the 2-minute warning) or for a notice.
  */
 import { SynktiError } from '@synkti/core';
-import type {
-  InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation,
-} from '../types.ts';
+import type { InstanceIdentity, InstanceMetadata, InterruptionNotice, RebalanceRecommendation } from '../types.ts';
 import { readIdentityProof } from './identity-document.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
 
@@ -54,9 +52,10 @@ const BACKOFF_BASE_MS = 50;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const ACTIONS = new Set<InterruptionNotice['action']>(['terminate', 'stop', 'hibernate']);
 
-const UNAVAILABLE_HINT = 'On EC2, check the instance metadata options: HttpEndpoint=enabled, '
-  + 'and HttpPutResponseHopLimit >= 2 when running in a container (else the token PUT times out). '
-  + `Locally, set ${IMDS_ENDPOINT_ENV} to the instance's metadata server URL.`;
+const UNAVAILABLE_HINT =
+  'On EC2, check the instance metadata options: HttpEndpoint=enabled, ' +
+  'and HttpPutResponseHopLimit >= 2 when running in a container (else the token PUT times out). ' +
+  `Locally, set ${IMDS_ENDPOINT_ENV} to the instance's metadata server URL.`;
 
 /** A response we may retry (timeouts, connection errors, 5xx). */
 class Transient extends Error {}
@@ -89,7 +88,8 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
 
   function unavailable(what: string, cause?: unknown): SynktiError {
     return new SynktiError('E_IMDS_UNAVAILABLE', `instance metadata at ${endpoint} is unavailable: ${what}`, {
-      cause, hint: UNAVAILABLE_HINT,
+      cause,
+      hint: UNAVAILABLE_HINT,
     });
   }
 
@@ -115,9 +115,11 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
     const startedAt = clock();
     const { status, body } = await call('PUT', '/latest/api/token', { [TOKEN_TTL_HEADER]: String(ttlSeconds) });
     if (status !== 200 || body.length === 0) {
-      throw unavailable(status === 403
-        ? 'the token request was refused (403: metadata endpoint disabled, or the request carried X-Forwarded-For)'
-        : `the token request answered ${status}`);
+      throw unavailable(
+        status === 403
+          ? 'the token request was refused (403: metadata endpoint disabled, or the request carried X-Forwarded-For)'
+          : `the token request answered ${status}`,
+      );
     }
     cached = { token: body, refreshAt: startedAt + ttlSeconds * 1000 - refreshMarginMs };
     return body;
@@ -126,7 +128,9 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
   /** The cached token, or one fresh token shared by every concurrent caller. */
   function token(): Promise<string> {
     if (cached && clock() < cached.refreshAt) return Promise.resolve(cached.token);
-    pending ??= fetchToken().finally(() => { pending = undefined; });
+    pending ??= fetchToken().finally(() => {
+      pending = undefined;
+    });
     return pending;
   }
 
@@ -191,7 +195,10 @@ export function createImdsClient(options: ImdsClientOptions = {}): ImdsClient {
           hint: 'Launch the instance with MetadataOptions InstanceMetadataTags=enabled so it can read its own tags.',
         });
       }
-      const keys = listing.split('\n').map((k) => k.trim()).filter((k) => k.length > 0);
+      const keys = listing
+        .split('\n')
+        .map((k) => k.trim())
+        .filter((k) => k.length > 0);
       const values = await Promise.all(keys.map((k) => get(`/latest/meta-data/tags/instance/${encodeURIComponent(k)}`)));
       const tags: Record<string, string> = {};
       keys.forEach((k, i) => {
@@ -242,7 +249,8 @@ function parseEndpoint(value: string): string {
     url = new URL(value);
   } catch (error) {
     throw new SynktiError('E_INVALID_OPTION', `metadata endpoint is not a URL: ${JSON.stringify(value)}`, {
-      cause: error, hint: `Set ${IMDS_ENDPOINT_ENV} (or the endpoint option) to e.g. http://127.0.0.1:40123.`,
+      cause: error,
+      hint: `Set ${IMDS_ENDPOINT_ENV} (or the endpoint option) to e.g. http://127.0.0.1:40123.`,
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {

@@ -6,7 +6,13 @@ import { startMetadataServer, type MetadataServer, type MetadataSource } from '.
 import { createImdsClient } from './imds-client.ts';
 import { NoticeWatcher } from './notice-watcher.ts';
 
-const IDENTITY: InstanceIdentity = { instanceId: 'i-1', instanceType: 't3.micro', region: 'us-east-1', zone: 'us-east-1a', privateIp: '127.0.0.1' };
+const IDENTITY: InstanceIdentity = {
+  instanceId: 'i-1',
+  instanceType: 't3.micro',
+  region: 'us-east-1',
+  zone: 'us-east-1a',
+  privateIp: '127.0.0.1',
+};
 
 /** In-memory instance state behind a real IMDSv2 server on 127.0.0.1. */
 function instance() {
@@ -43,8 +49,14 @@ function counting(inner: InstanceMetadata) {
   };
   const metadata: InstanceMetadata = {
     ...inner,
-    interruptionNotice: () => { stats.noticeCalls++; return track(() => inner.interruptionNotice()); },
-    rebalanceRecommendation: () => { stats.rebalanceCalls++; return track(() => inner.rebalanceRecommendation()); },
+    interruptionNotice: () => {
+      stats.noticeCalls++;
+      return track(() => inner.interruptionNotice());
+    },
+    rebalanceRecommendation: () => {
+      stats.rebalanceCalls++;
+      return track(() => inner.rebalanceRecommendation());
+    },
   };
   /** Resolves once some call has finished after `predicate` holds. */
   const until = async (predicate: () => boolean): Promise<void> => {
@@ -63,7 +75,9 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     const errors: unknown[] = [];
     const watcher = new NoticeWatcher({
       metadata: createImdsClient({ endpoint: server.url }),
-      onInterruption: (n) => { seen.push(n); },
+      onInterruption: (n) => {
+        seen.push(n);
+      },
       onError: (e) => errors.push(e),
     });
     await watcher.pollOnce();
@@ -88,7 +102,9 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     const errors: unknown[] = [];
     const watcher = new NoticeWatcher({
       metadata: createImdsClient({ endpoint: first.url, timeoutMs: 200, retries: 1 }),
-      onInterruption: (n) => { seen.push(n); },
+      onInterruption: (n) => {
+        seen.push(n);
+      },
       onError: (e) => errors.push(e),
     });
     await watcher.pollOnce();
@@ -119,7 +135,12 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     assert.equal(bare.status, 401, 'a watcher without a token would never see the notice');
 
     const seen: InterruptionNotice[] = [];
-    const watcher = new NoticeWatcher({ metadata: createImdsClient({ endpoint: server.url }), onInterruption: (n) => { seen.push(n); } });
+    const watcher = new NoticeWatcher({
+      metadata: createImdsClient({ endpoint: server.url }),
+      onInterruption: (n) => {
+        seen.push(n);
+      },
+    });
     await watcher.pollOnce();
     assert.deepEqual(seen, [state.notice]);
   });
@@ -131,8 +152,12 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     const notices: InterruptionNotice[] = [];
     const watcher = new NoticeWatcher({
       metadata: createImdsClient({ endpoint: server.url }),
-      onInterruption: (n) => { notices.push(n); },
-      onRebalance: (r) => { rebalances.push(r); },
+      onInterruption: (n) => {
+        notices.push(n);
+      },
+      onRebalance: (r) => {
+        rebalances.push(r);
+      },
     });
     state.rebalance = { noticeTime: at('2026-01-01T11:50:00Z') };
     for (let i = 0; i < 5; i++) await watcher.pollOnce();
@@ -151,11 +176,17 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     const server = await serve(t, source);
     const { metadata, stats, until } = counting(createImdsClient({ endpoint: server.url }));
     let resolveSeen!: (n: InterruptionNotice) => void;
-    const firstNotice = new Promise<InterruptionNotice>((resolve) => { resolveSeen = resolve; });
+    const firstNotice = new Promise<InterruptionNotice>((resolve) => {
+      resolveSeen = resolve;
+    });
     let calls = 0;
     const watcher = new NoticeWatcher({
-      metadata, pollIntervalMs: 10,
-      onInterruption: (n) => { calls++; resolveSeen(n); },
+      metadata,
+      pollIntervalMs: 10,
+      onInterruption: (n) => {
+        calls++;
+        resolveSeen(n);
+      },
     });
     t.after(() => watcher.stop());
     watcher.start();
@@ -181,8 +212,16 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
   it('never overlaps polls, even when the metadata service is slow', async (t) => {
     const { source } = instance();
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    const slow: MetadataSource = { ...source, interruptionNotice: async () => { await gate; return null; } };
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: MetadataSource = {
+      ...source,
+      interruptionNotice: async () => {
+        await gate;
+        return null;
+      },
+    };
     const server = await serve(t, slow);
     const { metadata, stats } = counting(createImdsClient({ endpoint: server.url, timeoutMs: 5000 }));
     const watcher = new NoticeWatcher({ metadata, pollIntervalMs: 5, onInterruption: () => {} });
@@ -203,28 +242,42 @@ describe('NoticeWatcher against the real metadata server over IMDSv2', () => {
     const server = await serve(t, source);
     const errors: unknown[] = [];
     let finishDrain!: () => void;
-    const drain = new Promise<void>((resolve) => { finishDrain = resolve; });
+    const drain = new Promise<void>((resolve) => {
+      finishDrain = resolve;
+    });
     const watcher = new NoticeWatcher({
       metadata: createImdsClient({ endpoint: server.url }),
-      onInterruption: async () => { await drain; throw new Error('drain failed'); },
-      onRebalance: () => { throw new Error('launch failed'); },
+      onInterruption: async () => {
+        await drain;
+        throw new Error('drain failed');
+      },
+      onRebalance: () => {
+        throw new Error('launch failed');
+      },
       onError: (e) => errors.push(e),
     });
     state.rebalance = { noticeTime: at('2026-01-01T11:50:00Z') };
     state.notice = { action: 'terminate', time: at('2026-01-01T12:00:00Z') };
     await watcher.pollOnce();
-    assert.deepEqual(errors.map((e) => (e as Error).message), ['launch failed']);
+    assert.deepEqual(
+      errors.map((e) => (e as Error).message),
+      ['launch failed'],
+    );
     await watcher.pollOnce(); // the pending drain does not block the next poll
     assert.equal(watcher.status().polls, 2);
     finishDrain();
     await drain;
     await new Promise<void>((resolve) => setImmediate(resolve));
-    assert.deepEqual(errors.map((e) => (e as Error).message), ['launch failed', 'drain failed']);
+    assert.deepEqual(
+      errors.map((e) => (e as Error).message),
+      ['launch failed', 'drain failed'],
+    );
   });
 
   it('rejects a non-positive poll interval', () => {
     assert.throws(
-      () => new NoticeWatcher({ metadata: createImdsClient({ endpoint: 'http://127.0.0.1:1' }), pollIntervalMs: 0, onInterruption: () => {} }),
+      () =>
+        new NoticeWatcher({ metadata: createImdsClient({ endpoint: 'http://127.0.0.1:1' }), pollIntervalMs: 0, onInterruption: () => {} }),
       (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'),
     );
   });

@@ -76,19 +76,27 @@ export class NoticeWatcher {
   constructor(options: NoticeWatcherOptions) {
     const interval = options.pollIntervalMs ?? 5000;
     if (!Number.isFinite(interval) || interval <= 0) {
-      throw new SynktiError('E_INVALID_OPTION', `notice watcher pollIntervalMs must be a positive number of milliseconds, got ${interval}`, {
-        hint: 'Leave it unset for the 5 s AWS recommends.',
-      });
+      throw new SynktiError(
+        'E_INVALID_OPTION',
+        `notice watcher pollIntervalMs must be a positive number of milliseconds, got ${interval}`,
+        {
+          hint: 'Leave it unset for the 5 s AWS recommends.',
+        },
+      );
     }
     this.metadata = options.metadata;
     this.pollIntervalMs = interval;
     this.onInterruption = options.onInterruption;
     this.onRebalance = options.onRebalance;
-    this.onError = options.onError ?? ((error) => {
-      if (this.consecutiveFailures <= 1) {
-        process.emitWarning(`notice watcher: ${error instanceof Error ? error.message : String(error)}`, { code: 'SYNKTI_NOTICE_WATCHER' });
-      }
-    });
+    this.onError =
+      options.onError ??
+      ((error) => {
+        if (this.consecutiveFailures <= 1) {
+          process.emitWarning(`notice watcher: ${error instanceof Error ? error.message : String(error)}`, {
+            code: 'SYNKTI_NOTICE_WATCHER',
+          });
+        }
+      });
     this.clock = options.clock ?? Date.now;
   }
 
@@ -112,7 +120,9 @@ export class NoticeWatcher {
    * poll returns that poll).
    */
   pollOnce(): Promise<void> {
-    this.inFlight ??= this.poll().finally(() => { this.inFlight = undefined; });
+    this.inFlight ??= this.poll().finally(() => {
+      this.inFlight = undefined;
+    });
     return this.inFlight;
   }
 

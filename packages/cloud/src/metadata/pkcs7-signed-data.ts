@@ -40,8 +40,11 @@ const DIGESTS: Record<string, string> = {
 };
 /** Signature algorithms accepted (the key's type must agree: node:crypto checks it). */
 const SIGNATURES = new Set([
-  '1.2.840.10040.4.1', '1.2.840.10040.4.3', // DSA, DSA with SHA-1 (EC2's pkcs7)
-  '1.2.840.113549.1.1.1', '1.2.840.113549.1.1.5', '1.2.840.113549.1.1.11', // RSA (EC2's rsa2048)
+  '1.2.840.10040.4.1',
+  '1.2.840.10040.4.3', // DSA, DSA with SHA-1 (EC2's pkcs7)
+  '1.2.840.113549.1.1.1',
+  '1.2.840.113549.1.1.5',
+  '1.2.840.113549.1.1.11', // RSA (EC2's rsa2048)
   '2.16.840.1.101.3.4.3.2', // DSA with SHA-256
 ]);
 
@@ -181,7 +184,11 @@ export function verifyPkcs7(input: string | Buffer, trusted: readonly X509Certif
       if (type === OID.messageDigest) {
         if (values.length !== 1) throw bad('messageDigest must have one value');
         digestOk = octets(der, values[0]!).equals(createHash(digestName).update(content).digest());
-        if (!digestOk) throw new SynktiError('E_IDENTITY_SIGNATURE', 'the PKCS7 identity signature does not match its document (message digest differs)');
+        if (!digestOk)
+          throw new SynktiError(
+            'E_IDENTITY_SIGNATURE',
+            'the PKCS7 identity signature does not match its document (message digest differs)',
+          );
       } else if (type === OID.contentType) {
         typeOk = values.length === 1 && oid(der, values[0]) === OID.data;
       }
@@ -202,6 +209,6 @@ export function verifyPkcs7(input: string | Buffer, trusted: readonly X509Certif
     if (ok) return { content, certificate };
   }
   throw new SynktiError('E_IDENTITY_SIGNATURE', 'the PKCS7 identity signature is not from a trusted certificate', {
-    hint: 'on EC2 the document is signed by AWS\'s certificate for the region (packages/cloud/src/metadata/aws-identity-certificates.ts); a different region partition (China, GovCloud, Hong Kong, Bahrain) needs its own',
+    hint: "on EC2 the document is signed by AWS's certificate for the region (packages/cloud/src/metadata/aws-identity-certificates.ts); a different region partition (China, GovCloud, Hong Kong, Bahrain) needs its own",
   });
 }

@@ -110,7 +110,8 @@ async function ipQuiet(args: string[]): Promise<void> {
 /** Why namespaces cannot be made here (for a test skip), or undefined when they can. */
 export async function netnsUnavailableReason(): Promise<string | undefined> {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'network namespaces need root (run the tests as root, as CI does)';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'network namespaces need root (run the tests as root, as CI does)';
   try {
     await run('ip', ['-V'], { timeout: 5000 });
   } catch {
@@ -155,7 +156,9 @@ export async function sweepStaleNetnsHosts(): Promise<void> {
       const pid = Number(readFileSync(join(MARKER_DIR, file), 'utf8').trim());
       owners.set(file, Number.isInteger(pid) ? pid : 0);
     }
-  } catch { /* no markers yet */ }
+  } catch {
+    /* no markers yet */
+  }
   const runs = new Set<string>();
   for (const line of (await ip(['netns', 'list'])).split('\n')) {
     const match = /^(snf\d+)n\d+\b/.exec(line.trim());
@@ -171,13 +174,20 @@ export async function sweepStaleNetnsHosts(): Promise<void> {
     if (owner !== undefined && owner > 0 && pidAlive(owner)) continue;
     await removeRun(runName);
   }
-  for (const [runName, pid] of owners) if (!runs.has(runName) && !(pid > 0 && pidAlive(pid))) rmSync(join(MARKER_DIR, runName), { force: true });
+  for (const [runName, pid] of owners)
+    if (!runs.has(runName) && !(pid > 0 && pidAlive(pid))) rmSync(join(MARKER_DIR, runName), { force: true });
 }
 
 /** The pids inside a namespace (none when it is gone). */
 async function pidsIn(namespace: string): Promise<number[]> {
-  const out = await run('ip', ['netns', 'pids', namespace], { timeout: 10_000 }).then((r) => r.stdout, () => '');
-  return out.split('\n').map(Number).filter((pid) => Number.isInteger(pid) && pid > 0);
+  const out = await run('ip', ['netns', 'pids', namespace], { timeout: 10_000 }).then(
+    (r) => r.stdout,
+    () => '',
+  );
+  return out
+    .split('\n')
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
 }
 
 function killQuietly(pid: number): void {
@@ -200,7 +210,9 @@ async function emptyNamespaces(namespaces: string[]): Promise<void> {
 }
 
 async function removeRun(runName: string): Promise<void> {
-  const namespaces = (await ip(['netns', 'list'])).split('\n').map((line) => line.trim().split(/\s+/)[0])
+  const namespaces = (await ip(['netns', 'list']))
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0])
     .filter((ns): ns is string => ns !== undefined && ns.startsWith(`${runName}n`));
   await emptyNamespaces(namespaces);
   for (const ns of namespaces) await ipQuiet(['netns', 'del', ns]);
@@ -229,9 +241,16 @@ function removeRunSync(runName: string): void {
       return '';
     }
   };
-  const namespaces = ipSync(['netns', 'list']).split('\n').map((line) => line.trim().split(/\s+/)[0])
+  const namespaces = ipSync(['netns', 'list'])
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0])
     .filter((ns): ns is string => ns !== undefined && ns.startsWith(`${runName}n`));
-  for (const ns of namespaces) ipSync(['netns', 'pids', ns]).split('\n').map(Number).filter((pid) => pid > 0).forEach(killQuietly);
+  for (const ns of namespaces)
+    ipSync(['netns', 'pids', ns])
+      .split('\n')
+      .map(Number)
+      .filter((pid) => pid > 0)
+      .forEach(killQuietly);
   for (const ns of namespaces) ipSync(['netns', 'del', ns]);
   for (const line of ipSync(['-o', 'link', 'show']).split('\n')) {
     const link = /^\d+:\s+([^@:\s]+)/.exec(line)?.[1];
@@ -269,14 +288,18 @@ async function pickSubnet(): Promise<number> {
     const x = ((start + i) % 254) + 1;
     if (!used.has(x)) return x;
   }
-  throw new SynktiError('E_NETNS', 'no free test subnet in 10.231.0.0/16', { hint: 'sweepStaleNetnsHosts() removes what crashed runs left' });
+  throw new SynktiError('E_NETNS', 'no free test subnet in 10.231.0.0/16', {
+    hint: 'sweepStaleNetnsHosts() removes what crashed runs left',
+  });
 }
 
 /** Creates `count` hosts on a fresh bridge; call `destroy()` in a finally / t.after. */
 export async function createNetnsHosts(options: NetnsHostsOptions): Promise<NetnsHosts> {
   const count = options.count;
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) {
-    throw new SynktiError('E_NETNS', `count must be an integer from 1 to ${MAX_HOSTS}, got ${count}`, { hint: 'e.g. createNetnsHosts({ count: 3 })' });
+    throw new SynktiError('E_NETNS', `count must be an integer from 1 to ${MAX_HOSTS}, got ${count}`, {
+      hint: 'e.g. createNetnsHosts({ count: 3 })',
+    });
   }
   await sweepStaleNetnsHosts();
   const x = await pickSubnet();
@@ -318,8 +341,14 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
     const bridgeMac = (JSON.parse(await ip(['-j', 'link', 'show', bridge])) as Array<{ address: string }>)[0]!.address;
     macOf.set(gateway, bridgeMac);
     // Static neighbours everywhere: a dead peer is silence, never a failed ARP's quick error.
-    await Promise.all(hosts.map((host) => setNeighbours(host.namespace,
-      [...macOf].filter(([address]) => address !== host.address).map(([address, mac]) => ({ address, mac })))));
+    await Promise.all(
+      hosts.map((host) =>
+        setNeighbours(
+          host.namespace,
+          [...macOf].filter(([address]) => address !== host.address).map(([address, mac]) => ({ address, mac })),
+        ),
+      ),
+    );
   } catch (error) {
     await destroy();
     throw error;
@@ -329,8 +358,14 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
   const setBlocked = async (pairs: Array<[NetnsHost, NetnsHost]>, on: boolean): Promise<void> => {
     const bySource = new Map<NetnsHost, NetnsHost[]>();
     for (const [from, to] of pairs) bySource.set(from, [...(bySource.get(from) ?? []), to]);
-    await Promise.all([...bySource].map(([from, tos]) =>
-      setNeighbours(from.namespace, tos.map((to) => ({ address: to.address, mac: on ? VOID_MAC : to.mac })))));
+    await Promise.all(
+      [...bySource].map(([from, tos]) =>
+        setNeighbours(
+          from.namespace,
+          tos.map((to) => ({ address: to.address, mac: on ? VOID_MAC : to.mac })),
+        ),
+      ),
+    );
     for (const [from, to] of pairs) {
       if (on) blocked.add(`${from.index}>${to.index}`);
       else blocked.delete(`${from.index}>${to.index}`);
@@ -364,10 +399,13 @@ export async function createNetnsHosts(options: NetnsHostsOptions): Promise<Netn
       await setBlocked(pairs, true);
     },
     async heal() {
-      await setBlocked([...blocked].map((key) => {
-        const [from, to] = key.split('>').map(Number);
-        return [hosts[from!]!, hosts[to!]!];
-      }), false);
+      await setBlocked(
+        [...blocked].map((key) => {
+          const [from, to] = key.split('>').map(Number);
+          return [hosts[from!]!, hosts[to!]!];
+        }),
+        false,
+      );
     },
     destroy,
   };
@@ -379,7 +417,9 @@ async function setNeighbours(namespace: string, entries: Array<{ address: string
   const script = entries.map((e) => `neigh replace ${e.address} lladdr ${e.mac} dev eth0 nud permanent`).join('\n') + '\n';
   const child = spawn('ip', ['-n', namespace, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { if (stderr.length < 4096) stderr += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4096) stderr += chunk.toString();
+  });
   child.stdin!.end(script);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);

@@ -48,7 +48,14 @@ export function statePoolNameProblem(name: string): string | undefined {
 
 /** `a,b` (SYNKTI_STATE_POOLS, repeated `--pool`) → the names, trimmed, empty ones and duplicates dropped. Not checked: see statePoolNameProblem. */
 export function splitStatePoolNames(values: readonly string[]): string[] {
-  return [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+  return [
+    ...new Set(
+      values
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter((v) => v !== ''),
+    ),
+  ];
 }
 
 /** The check of SYNKTI_STATE_POOLS: at most MAX_STATE_POOLS names, each a pool name. */
@@ -56,7 +63,9 @@ function statePoolsCheck(value: string): string | undefined {
   const names = splitStatePoolNames([value]);
   if (names.length > MAX_STATE_POOLS) return `names ${names.length} state pools (at most ${MAX_STATE_POOLS})`;
   const bad = names.find((name) => statePoolNameProblem(name) !== undefined);
-  return bad === undefined ? undefined : `names "${bad.slice(0, 100)}", which is not a state pool name (1-63 lower-case letters, digits, ".", "_" and "-", comma-separated)`;
+  return bad === undefined
+    ? undefined
+    : `names "${bad.slice(0, 100)}", which is not a state pool name (1-63 lower-case letters, digits, ".", "_" and "-", comma-separated)`;
 }
 
 /** Variables SpotBatchFleet injects into every worker task (and the coordinator's `coordinatorEnv`). */

@@ -39,12 +39,16 @@ type FilterValue = string | number;
  * `{ ($.event = "pipeline.task.attempt_failed") && ($.outcome = "failed") }`.
  * Values are plain identifiers or numbers (checked): nothing needs escaping.
  */
-export function logEventFilterPattern<E extends PipelineLogEventName>(event: E, where: Partial<Record<keyof PipelineLogEventFields[E], FilterValue>> = {}): string {
+export function logEventFilterPattern<E extends PipelineLogEventName>(
+  event: E,
+  where: Partial<Record<keyof PipelineLogEventFields[E], FilterValue>> = {},
+): string {
   const terms: Array<[string, FilterValue]> = [['event', event], ...(Object.entries(where) as Array<[string, FilterValue]>)];
   for (const [field, value] of terms) {
     if (!/^[a-zA-Z][a-zA-Z0-9_]*$/.test(field)) throw new Error(`log filter field "${field}" is not a plain name`);
     if (typeof value === 'string' && !/^[a-zA-Z0-9_.:-]*$/.test(value)) throw new Error(`log filter value "${value}" would need escaping`);
   }
-  const clause = ([field, value]: [string, FilterValue]): string => `$.${field} = ${typeof value === 'number' ? String(value) : `"${value}"`}`;
+  const clause = ([field, value]: [string, FilterValue]): string =>
+    `$.${field} = ${typeof value === 'number' ? String(value) : `"${value}"`}`;
   return terms.length === 1 ? `{ ${clause(terms[0] as [string, FilterValue])} }` : `{ ${terms.map((t) => `(${clause(t)})`).join(' && ')} }`;
 }

@@ -31,7 +31,11 @@ const MAX_VALUE_CHARS = 4096;
  * Reads and validates every variable of `spec` from `env`. Throws E_CONFIG_STACK_ENV (an
  * exit 2 in the CLI) naming every missing or invalid variable and the output it comes from.
  */
-export function readStackEnvironment<K extends string>(service: string, spec: StackEnvironmentSpec<K>, env: Readonly<Record<string, string | undefined>>): StackEnvironment<K> {
+export function readStackEnvironment<K extends string>(
+  service: string,
+  spec: StackEnvironmentSpec<K>,
+  env: Readonly<Record<string, string | undefined>>,
+): StackEnvironment<K> {
   const problems: string[] = [];
   const values = {} as StackEnvironment<K>;
   for (const name of Object.keys(spec) as K[]) {
@@ -73,9 +77,13 @@ export const stackChecks = {
       return 'is not a URL';
     }
   },
-  bucket: (value: string): string | undefined => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) ? undefined : 'is not an S3 bucket name'),
-  prefix: (value: string): string | undefined => (/^[A-Za-z0-9!_.*'()/-]{1,200}\/$/.test(value) && !value.startsWith('/') ? undefined : 'is not an S3 key prefix ending in "/"'),
-  name: (value: string): string | undefined => (/^[A-Za-z0-9_-]{1,80}$/.test(value) ? undefined : 'is not a name of letters, digits, "-" and "_" (1..80)'),
-  region: (value: string): string | undefined => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(value) ? undefined : 'is not an AWS region like us-east-1'),
+  bucket: (value: string): string | undefined =>
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) ? undefined : 'is not an S3 bucket name',
+  prefix: (value: string): string | undefined =>
+    /^[A-Za-z0-9!_.*'()/-]{1,200}\/$/.test(value) && !value.startsWith('/') ? undefined : 'is not an S3 key prefix ending in "/"',
+  name: (value: string): string | undefined =>
+    /^[A-Za-z0-9_-]{1,80}$/.test(value) ? undefined : 'is not a name of letters, digits, "-" and "_" (1..80)',
+  region: (value: string): string | undefined =>
+    /^[a-z]{2}(-[a-z]+)+-\d$/.test(value) ? undefined : 'is not an AWS region like us-east-1',
   postgresUrl: (value: string): string | undefined => (/^postgres(ql)?:\/\//.test(value) ? undefined : 'is not a postgres:// URL'),
 };

@@ -21,7 +21,11 @@ test('the world threshold: a /8 of public IPv4, a /16 of public IPv6, together a
   assert.equal(cidrSpace(['11.0.0.0/9']).world, false, 'a public /9');
   assert.equal(cidrSpace(['11.0.0.0/9', '11.128.0.0/9']).world, true, 'two /9s make a /8');
   assert.equal(cidrSpace(['11.0.0.0/9', '11.0.0.0/9']).world, false, 'the same block twice is counted once');
-  assert.equal(cidrSpace(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8']).world, false, 'private space is not the world');
+  assert.equal(
+    cidrSpace(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8']).world,
+    false,
+    'private space is not the world',
+  );
   assert.equal(cidrSpace(['2000::/16']).world, true);
   assert.equal(cidrSpace(['2000::/17']).world, false);
   assert.equal(cidrSpace(['fc00::/7']).world, false, 'unique local addresses');

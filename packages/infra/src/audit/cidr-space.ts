@@ -106,10 +106,23 @@ type Range = [bigint, bigint];
 
 /** Ranges that are not the internet: a block inside them opens nothing to the world. */
 const NOT_PUBLIC_V4: readonly Range[] = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.168.0.0/16', '224.0.0.0/4', '240.0.0.0/4',
-].map((c) => { const p = parseCidr(c)!; return [p.start, p.end] as Range; });
-const NOT_PUBLIC_V6: readonly Range[] = ['::/96', 'fc00::/7', 'fe80::/10', 'ff00::/8'].map((c) => { const p = parseCidr(c)!; return [p.start, p.end] as Range; });
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+].map((c) => {
+  const p = parseCidr(c)!;
+  return [p.start, p.end] as Range;
+});
+const NOT_PUBLIC_V6: readonly Range[] = ['::/96', 'fc00::/7', 'fe80::/10', 'ff00::/8'].map((c) => {
+  const p = parseCidr(c)!;
+  return [p.start, p.end] as Range;
+});
 /** ::ffff:0:0/96: IPv4 addresses written as IPv6. */
 const MAPPED_V4 = parseCidr('::ffff:0:0/96')!;
 
@@ -178,7 +191,10 @@ export function cidrSpace(values: readonly unknown[]): CidrSpace {
   if (values.length > MAX_BLOCKS) unparsable.push(`(${values.length - MAX_BLOCKS} more blocks not read)`);
   const m4 = merge(v4);
   const m6 = merge(v6);
-  const publicAddresses = { 4: size(m4) - overlap(m4, NOT_PUBLIC_V4), 6: size(m6) - overlap(m6, NOT_PUBLIC_V6) } as Record<CidrFamily, bigint>;
+  const publicAddresses = { 4: size(m4) - overlap(m4, NOT_PUBLIC_V4), 6: size(m6) - overlap(m6, NOT_PUBLIC_V6) } as Record<
+    CidrFamily,
+    bigint
+  >;
   return { publicAddresses, world: publicAddresses[4] >= WORLD_THRESHOLD[4] || publicAddresses[6] >= WORLD_THRESHOLD[6], unparsable };
 }
 
@@ -195,6 +211,12 @@ export function describeSpace(space: CidrSpace): string {
   if (space.publicAddresses[4] >= v4Public) parts.push('all of public IPv4');
   else if (space.publicAddresses[4] > 0n) parts.push(`~2^${space.publicAddresses[4].toString(2).length - 1} public IPv4 addresses`);
   if (space.publicAddresses[6] > 0n) parts.push(`~2^${space.publicAddresses[6].toString(2).length - 1} public IPv6 addresses`);
-  if (space.unparsable.length > 0) parts.push(`unparsable block(s) ${space.unparsable.slice(0, 3).map((u) => JSON.stringify(u)).join(', ')}`);
+  if (space.unparsable.length > 0)
+    parts.push(
+      `unparsable block(s) ${space.unparsable
+        .slice(0, 3)
+        .map((u) => JSON.stringify(u))
+        .join(', ')}`,
+    );
   return parts.join(' and ') || 'no public address';
 }

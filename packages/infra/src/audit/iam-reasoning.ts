@@ -39,7 +39,8 @@ export function readPolicy(value: unknown): PolicyRead {
   let doc: unknown = value;
   if (value === PULUMI_UNKNOWN) return { kind: 'unknown' };
   if (typeof value === 'string') {
-    if (value.length > MAX_POLICY_CHARS) return { kind: 'unreadable', why: `it is ${value.length} characters (more than ${MAX_POLICY_CHARS})` };
+    if (value.length > MAX_POLICY_CHARS)
+      return { kind: 'unreadable', why: `it is ${value.length} characters (more than ${MAX_POLICY_CHARS})` };
     try {
       doc = JSON.parse(value);
     } catch {
@@ -109,10 +110,33 @@ export function isWildcardResource(resource: string): boolean {
 
 /** Condition operators IAM knows (without the IfExists suffix and set prefixes). */
 const OPERATORS = new Set([
-  'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike',
-  'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
-  'DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
-  'Bool', 'BinaryEquals', 'IpAddress', 'NotIpAddress', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike', 'Null',
+  'StringEquals',
+  'StringNotEquals',
+  'StringEqualsIgnoreCase',
+  'StringNotEqualsIgnoreCase',
+  'StringLike',
+  'StringNotLike',
+  'NumericEquals',
+  'NumericNotEquals',
+  'NumericLessThan',
+  'NumericLessThanEquals',
+  'NumericGreaterThan',
+  'NumericGreaterThanEquals',
+  'DateEquals',
+  'DateNotEquals',
+  'DateLessThan',
+  'DateLessThanEquals',
+  'DateGreaterThan',
+  'DateGreaterThanEquals',
+  'Bool',
+  'BinaryEquals',
+  'IpAddress',
+  'NotIpAddress',
+  'ArnEquals',
+  'ArnLike',
+  'ArnNotEquals',
+  'ArnNotLike',
+  'Null',
 ]);
 /** Keys true on every request the SDKs make: a condition on them alone scopes nothing. */
 const ALWAYS_TRUE_KEYS = new Set(['aws:securetransport']);
@@ -133,13 +157,20 @@ export function conditionRestricts(condition: unknown): boolean {
     const operator = rawOperator.replace(/^ForAnyValue:/i, '');
     if (!OPERATORS.has(operator) || operator === 'Null') return false;
     const like = /Like$/.test(operator);
-    return Object.entries(keys as Record<string, unknown>).slice(0, MAX_ENTRIES).some(([key, values]) => {
-      const list = typeof values === 'string' || typeof values === 'number' || typeof values === 'boolean' ? [String(values)] : Array.isArray(values) ? values.slice(0, MAX_ENTRIES).map(String) : [];
-      if (list.length === 0) return false;
-      if (ALWAYS_TRUE_KEYS.has(key.toLowerCase())) return false;
-      if (like && list.every((v) => WILD.test(v))) return false;
-      return true;
-    });
+    return Object.entries(keys as Record<string, unknown>)
+      .slice(0, MAX_ENTRIES)
+      .some(([key, values]) => {
+        const list =
+          typeof values === 'string' || typeof values === 'number' || typeof values === 'boolean'
+            ? [String(values)]
+            : Array.isArray(values)
+              ? values.slice(0, MAX_ENTRIES).map(String)
+              : [];
+        if (list.length === 0) return false;
+        if (ALWAYS_TRUE_KEYS.has(key.toLowerCase())) return false;
+        if (like && list.every((v) => WILD.test(v))) return false;
+        return true;
+      });
   });
 }
 

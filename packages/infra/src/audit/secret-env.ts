@@ -14,7 +14,8 @@
 /** Name tokens that mark a secret. */
 const SECRET_TOKENS = /^(PWD|PASS.*|.*PASSWORD|.*PASSWD|.*SECRETS?|.*TOKENS?|.*CREDENTIALS?|.*PRIVATEKEY|.*APIKEY|.*KEY|AUTH)$/;
 /** A final token saying the variable holds where the secret is, not the secret. */
-const REFERENCE_SUFFIX = /^(FILE|PATH|DIR|PARAM|PARAMETER|ARN|NAME|ID|URL|URI|ENV|HEADER|TTL|SECONDS|LENGTH|BYTES|TYPE|PREFIX|VERSION|REF)$/;
+const REFERENCE_SUFFIX =
+  /^(FILE|PATH|DIR|PARAM|PARAMETER|ARN|NAME|ID|URL|URI|ENV|HEADER|TTL|SECONDS|LENGTH|BYTES|TYPE|PREFIX|VERSION|REF)$/;
 const REFERENCE_VALUE = /^(\$|\/|arn:|ssm:|secretsmanager:|\{\{resolve:|file:)/i;
 const OBJECT_KEY_VALUE = /^[\w.-]+(\/[\w.-]+)+$/;
 
@@ -23,13 +24,19 @@ export const MAX_USER_DATA_CHARS = 1_000_000;
 const MAX_FINDINGS = 50;
 
 function tokens(name: string): string[] {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toUpperCase()
+    .split(/[^A-Z0-9]+/)
+    .filter(Boolean);
 }
 
 /** Whether `name=value` is a secret in plain text. */
 export function isPlainSecret(name: string, value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return false;
-  const v = String(value).trim().replace(/^(["'])(.*)\1$/, '$2');
+  const v = String(value)
+    .trim()
+    .replace(/^(["'])(.*)\1$/, '$2');
   if (v === '') return false;
   const parts = tokens(name);
   const last = parts[parts.length - 1];

@@ -32,7 +32,9 @@ export interface PolicyStatementInput {
 
 /** JSON of a policy whose statements may hold outputs (ARNs of resources made in the same stack). */
 export function policyJson(statements: PolicyStatementInput[]): pulumi.Output<string> {
-  return pulumi.output(statements).apply((resolved) => JSON.stringify({ Version: '2012-10-17', Statement: resolved as PolicyStatement[] } satisfies PolicyDocument));
+  return pulumi
+    .output(statements)
+    .apply((resolved) => JSON.stringify({ Version: '2012-10-17', Statement: resolved as PolicyStatement[] } satisfies PolicyDocument));
 }
 
 /** Trust policy letting an AWS service assume a role. */

@@ -77,9 +77,17 @@ export class SynktiNetwork {
       this.vpcId = vpcId;
       this.publicSubnetIds = [];
       this.privateSubnetIds = [];
-      this.workloadSubnetIds = source.subnetIds ?? aws.ec2.getSubnetsOutput({
-        filters: [{ name: 'vpc-id', values: [vpcId] }, { name: 'default-for-az', values: ['true'] }],
-      }, this.lookupOpts).ids;
+      this.workloadSubnetIds =
+        source.subnetIds ??
+        aws.ec2.getSubnetsOutput(
+          {
+            filters: [
+              { name: 'vpc-id', values: [vpcId] },
+              { name: 'default-for-az', values: ['true'] },
+            ],
+          },
+          this.lookupOpts,
+        ).ids;
       this.workloadsArePublic = false;
       return;
     }
@@ -110,20 +118,50 @@ function subnetCidr(cidr: string, index: number): string {
   return `${o1}.${o2}.${index * 16}.0/20`;
 }
 
-function createVpc(name: string, source: Extract<SynktiNetworkSource, { kind: 'create' }>, args: SynktiNetworkArgs, o: pulumi.CustomResourceOptions): BuiltVpc {
+function createVpc(
+  name: string,
+  source: Extract<SynktiNetworkSource, { kind: 'create' }>,
+  args: SynktiNetworkArgs,
+  o: pulumi.CustomResourceOptions,
+): BuiltVpc {
   const t = args.transform ?? {};
   const tags = args.tags ?? {};
   const label = args.label;
-  const vpc = withTransform(aws.ec2.Vpc, `${name}-vpc`, { cidrBlock: source.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: label } }, o, t.vpc);
-  const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, { ...(o.parent ? { parent: o.parent } : {}), ...(o.provider ? { provider: o.provider } : {}) }).names;
+  const vpc = withTransform(
+    aws.ec2.Vpc,
+    `${name}-vpc`,
+    { cidrBlock: source.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: label } },
+    o,
+    t.vpc,
+  );
+  const zones = aws.getAvailabilityZonesOutput(
+    { state: 'available' },
+    { ...(o.parent ? { parent: o.parent } : {}), ...(o.provider ? { provider: o.provider } : {}) },
+  ).names;
   const zone = (i: number): pulumi.Output<string> => zones.apply((z) => z[i % z.length] as string);
   const igw = withTransform(aws.ec2.InternetGateway, `${name}-igw`, { vpcId: vpc.id, tags }, o, t.internetGateway);
-  const publicRt = withTransform(aws.ec2.RouteTable, `${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }], tags: { ...tags, Name: `${label}-public` } }, o, t.routeTable);
+  const publicRt = withTransform(
+    aws.ec2.RouteTable,
+    `${name}-public`,
+    { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }], tags: { ...tags, Name: `${label}-public` } },
+    o,
+    t.routeTable,
+  );
   const publicSubnets: aws.ec2.Subnet[] = [];
   for (let i = 0; i < source.azCount; i++) {
-    const subnet = withTransform(aws.ec2.Subnet, `${name}-public-${i}`, {
-      vpcId: vpc.id, cidrBlock: subnetCidr(source.cidr, i), availabilityZone: zone(i), mapPublicIpOnLaunch: false, tags: { ...tags, Name: `${label}-public-${i}` },
-    }, o, t.subnet);
+    const subnet = withTransform(
+      aws.ec2.Subnet,
+      `${name}-public-${i}`,
+      {
+        vpcId: vpc.id,
+        cidrBlock: subnetCidr(source.cidr, i),
+        availabilityZone: zone(i),
+        mapPublicIpOnLaunch: false,
+        tags: { ...tags, Name: `${label}-public-${i}` },
+      },
+      o,
+      t.subnet,
+    );
     new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: publicRt.id }, o);
     publicSubnets.push(subnet);
   }
@@ -137,18 +175,45 @@ function createVpc(name: string, source: Extract<SynktiNetworkSource, { kind: 'c
         const natName = shared ? `${name}-nat` : `${name}-nat-${i}`;
         const eip = new aws.ec2.Eip(natName, { domain: 'vpc', tags }, o);
         const pub = publicSubnets[i] as aws.ec2.Subnet;
-        nats.push(withTransform(aws.ec2.NatGateway, natName, { allocationId: eip.id, subnetId: pub.id, tags }, { ...o, dependsOn: [igw] }, t.natGateway));
+        nats.push(
+          withTransform(
+            aws.ec2.NatGateway,
+            natName,
+            { allocationId: eip.id, subnetId: pub.id, tags },
+            { ...o, dependsOn: [igw] },
+            t.natGateway,
+          ),
+        );
       }
       if (i === 0 || !shared) {
         const nat = nats[source.nat === 'perZone' ? i : 0] as aws.ec2.NatGateway;
-        routeTables.push(withTransform(aws.ec2.RouteTable, shared ? `${name}-private` : `${name}-private-${i}`, {
-          vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }], tags: { ...tags, Name: shared ? `${label}-private` : `${label}-private-${i}` },
-        }, o, t.routeTable));
+        routeTables.push(
+          withTransform(
+            aws.ec2.RouteTable,
+            shared ? `${name}-private` : `${name}-private-${i}`,
+            {
+              vpcId: vpc.id,
+              routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }],
+              tags: { ...tags, Name: shared ? `${label}-private` : `${label}-private-${i}` },
+            },
+            o,
+            t.routeTable,
+          ),
+        );
       }
       const rt = routeTables[shared ? 0 : i] as aws.ec2.RouteTable;
-      const subnet = withTransform(aws.ec2.Subnet, `${name}-private-${i}`, {
-        vpcId: vpc.id, cidrBlock: subnetCidr(source.cidr, 8 + i), availabilityZone: zone(i), tags: { ...tags, Name: `${label}-private-${i}` },
-      }, o, t.subnet);
+      const subnet = withTransform(
+        aws.ec2.Subnet,
+        `${name}-private-${i}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock: subnetCidr(source.cidr, 8 + i),
+          availabilityZone: zone(i),
+          tags: { ...tags, Name: `${label}-private-${i}` },
+        },
+        o,
+        t.subnet,
+      );
       new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: subnet.id, routeTableId: rt.id }, o);
       privateSubnets.push(subnet);
     }

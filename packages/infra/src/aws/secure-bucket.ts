@@ -48,32 +48,57 @@ export class SecureBucket extends pulumi.ComponentResource {
     super('synkti:aws:SecureBucket', name, {}, opts);
     const keep = args.keep ?? false;
     const child = { parent: this };
-    this.bucket = new aws.s3.Bucket(name, {
-      ...(args.bucket !== undefined ? { bucket: args.bucket } : { bucketPrefix: `${args.bucketPrefix ?? name}-` }),
-      forceDestroy: keep ? false : (args.forceDestroy ?? false),
-      tags: args.tags,
-    }, keep ? { ...child, protect: true, retainOnDelete: true } : child);
+    this.bucket = new aws.s3.Bucket(
+      name,
+      {
+        ...(args.bucket !== undefined ? { bucket: args.bucket } : { bucketPrefix: `${args.bucketPrefix ?? name}-` }),
+        forceDestroy: keep ? false : (args.forceDestroy ?? false),
+        tags: args.tags,
+      },
+      keep ? { ...child, protect: true, retainOnDelete: true } : child,
+    );
     this.name = this.bucket.bucket;
     this.arn = this.bucket.arn;
     const id = this.bucket.id;
 
     new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, child);
-    const publicBlock = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-      bucket: id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
-    }, child);
-    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-      bucket: id,
-      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
-    }, child);
+    const publicBlock = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access`,
+      {
+        bucket: id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      child,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      {
+        bucket: id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      },
+      child,
+    );
     // Deny plain HTTP; applied after the public-access block so it can never be a public policy.
-    new aws.s3.BucketPolicy(`${name}-tls-only`, {
-      bucket: id,
-      policy: policyJson([{
-        Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*',
-        Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }]),
-    }, { ...child, dependsOn: [publicBlock] });
+    new aws.s3.BucketPolicy(
+      `${name}-tls-only`,
+      {
+        bucket: id,
+        policy: policyJson([
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ]),
+      },
+      { ...child, dependsOn: [publicBlock] },
+    );
     if (args.versioned) {
       new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: id, versioningConfiguration: { status: 'Enabled' } }, child);
     }
@@ -85,7 +110,12 @@ export class SecureBucket extends pulumi.ComponentResource {
       ...(rule.transitions ? { transitions: rule.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
       ...(rule.noncurrentExpireDays !== undefined ? { noncurrentVersionExpiration: { noncurrentDays: rule.noncurrentExpireDays } } : {}),
     }));
-    rules.push({ id: 'abort-incomplete-multipart', status: 'Enabled', filter: { prefix: '' }, abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortMultipartDays ?? 7 } });
+    rules.push({
+      id: 'abort-incomplete-multipart',
+      status: 'Enabled',
+      filter: { prefix: '' },
+      abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortMultipartDays ?? 7 },
+    });
     new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, { bucket: id, rules }, child);
     this.registerOutputs({ name: this.name, arn: this.arn });
   }

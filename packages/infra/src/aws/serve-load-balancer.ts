@@ -23,8 +23,12 @@ export function checkDeregistrationDelay(component: string, value: number | unde
   const delay = value ?? DEFAULT_DEREGISTRATION_DELAY_SECONDS;
   const max = Math.floor((SPOT_NOTICE_SECONDS * 1000 - drainMarginMs) / 1000);
   if (!Number.isInteger(delay) || delay < 0 || delay > max) {
-    throw inputError(component, 'loadBalancer.deregistrationDelaySeconds', `must be a whole number of seconds from 0 to ${max} (got ${String(delay)})`,
-      `a node leaves the load balancer at its spot notice and is gone ${SPOT_NOTICE_SECONDS} s later; its drain budget ends ${drainMarginMs / 1000} s before that (timeouts.drainMargin): keep the delay under it, e.g. ${DEFAULT_DEREGISTRATION_DELAY_SECONDS}`);
+    throw inputError(
+      component,
+      'loadBalancer.deregistrationDelaySeconds',
+      `must be a whole number of seconds from 0 to ${max} (got ${String(delay)})`,
+      `a node leaves the load balancer at its spot notice and is gone ${SPOT_NOTICE_SECONDS} s later; its drain budget ends ${drainMarginMs / 1000} s before that (timeouts.drainMargin): keep the delay under it, e.g. ${DEFAULT_DEREGISTRATION_DELAY_SECONDS}`,
+    );
   }
   return delay;
 }
@@ -35,13 +39,15 @@ export function checkDeregistrationDelay(component: string, value: number | unde
  * on "*"): the agents know the ARN from their config.
  */
 export function targetGroupStatements(targetGroupArn: pulumi.Input<string>, cluster: string): PolicyStatementInput[] {
-  return [{
-    Sid: 'LeaveAndJoinOwnTargetGroup',
-    Effect: 'Allow',
-    Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
-    Resource: targetGroupArn,
-    Condition: { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: cluster } },
-  }];
+  return [
+    {
+      Sid: 'LeaveAndJoinOwnTargetGroup',
+      Effect: 'Allow',
+      Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
+      Resource: targetGroupArn,
+      Condition: { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: cluster } },
+    },
+  ];
 }
 
 /** The spec with the fleet's target group added to `serve.loadBalancer` (kept as given otherwise). */

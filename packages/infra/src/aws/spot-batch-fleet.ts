@@ -15,7 +15,14 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, parseDuration } from '@synkti/core';
-import { BATCH_PREFIXES, BATCH_WORKER_ENV, MAX_STATE_POOLS, batchQueueNames, statePoolNameProblem, type BatchWorkerEnvName } from '@synkti/core/contracts';
+import {
+  BATCH_PREFIXES,
+  BATCH_WORKER_ENV,
+  MAX_STATE_POOLS,
+  batchQueueNames,
+  statePoolNameProblem,
+  type BatchWorkerEnvName,
+} from '@synkti/core/contracts';
 import { environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
 import { checkInt, checkLogRetention, checkProjectName, checkRegion, inputError, isIpv4Cidr } from '../validate.ts';
 import { ECS_TASK_EXECUTION_POLICY_ARN, policyJson, serviceTrustPolicy } from './iam-policy.ts';
@@ -167,8 +174,13 @@ const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
 /** Fargate CPU → allowed memory (MiB). */
 const FARGATE_SIZES: Record<number, [number, number, number]> = {
-  256: [512, 2048, 1024], 512: [1024, 4096, 1024], 1024: [2048, 8192, 1024], 2048: [4096, 16384, 1024],
-  4096: [8192, 30720, 1024], 8192: [16384, 61440, 4096], 16384: [32768, 122880, 8192],
+  256: [512, 2048, 1024],
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+  8192: [16384, 61440, 4096],
+  16384: [32768, 122880, 8192],
 };
 
 function seconds(field: string, value: DurationInput, min: number, max: number): number {
@@ -219,10 +231,22 @@ interface ResolvedBatchArgs {
 /** `statePools`: pool names (the contract's rule), no duplicates, at most MAX_STATE_POOLS. */
 function checkStatePools(names: readonly string[]): string[] {
   if (!Array.isArray(names)) throw inputError(C, 'statePools', 'is not a list of pool names', "pass e.g. statePools: ['rosenbrock-data']");
-  if (names.length > MAX_STATE_POOLS) throw inputError(C, 'statePools', `has ${names.length} pools (at most ${MAX_STATE_POOLS})`, 'put the inputs a worker needs into fewer pools');
+  if (names.length > MAX_STATE_POOLS)
+    throw inputError(
+      C,
+      'statePools',
+      `has ${names.length} pools (at most ${MAX_STATE_POOLS})`,
+      'put the inputs a worker needs into fewer pools',
+    );
   names.forEach((name, i) => {
     const problem = typeof name === 'string' ? statePoolNameProblem(name) : 'is not a string';
-    if (problem !== undefined) throw inputError(C, `statePools[${i}]`, `(${String(name).slice(0, 100)}): ${problem}`, 'use 1-63 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit: the name given to `synkti batch pool upload`');
+    if (problem !== undefined)
+      throw inputError(
+        C,
+        `statePools[${i}]`,
+        `(${String(name).slice(0, 100)}): ${problem}`,
+        'use 1-63 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit: the name given to `synkti batch pool upload`',
+      );
     if (names.indexOf(name) !== i) throw inputError(C, `statePools[${i}]`, `("${name}") is listed twice`, 'list each pool once');
   });
   return [...names];
@@ -233,16 +257,32 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   const environment = args.environment ?? environmentFromStack(stack);
   const p = environmentPreset(environment);
   const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
-  if (args.image !== undefined && args.release !== undefined) throw inputError(C, 'release', 'is given with image', 'give one: release (the stock Node.js image runs it) or image (your own worker image)');
+  if (args.image !== undefined && args.release !== undefined)
+    throw inputError(
+      C,
+      'release',
+      'is given with image',
+      'give one: release (the stock Node.js image runs it) or image (your own worker image)',
+    );
   if (args.release !== undefined && args.command !== undefined && args.command[0] !== 'synkti') {
-    throw inputError(C, 'command', `starts with "${args.command[0] ?? ''}" but with release it is the CLI as typed`, 'start it with synkti, e.g. [\'synkti\', \'batch\', \'worker\']');
+    throw inputError(
+      C,
+      'command',
+      `starts with "${args.command[0] ?? ''}" but with release it is the CLI as typed`,
+      "start it with synkti, e.g. ['synkti', 'batch', 'worker']",
+    );
   }
   const cpu = args.workerCpu ?? p.workerCpu;
   const sizes = FARGATE_SIZES[cpu];
   if (!sizes) throw inputError(C, 'workerCpu', `${cpu} is not a Fargate CPU size`, `use one of ${Object.keys(FARGATE_SIZES).join(', ')}`);
   const memory = args.workerMemory ?? p.workerMemory;
   if (!Number.isInteger(memory) || memory < sizes[0] || memory > sizes[1] || (memory - sizes[0]) % sizes[2] !== 0) {
-    throw inputError(C, 'workerMemory', `${memory} MiB does not fit ${cpu} CPU units on Fargate`, `use ${sizes[0]}..${sizes[1]} MiB in steps of ${sizes[2]}`);
+    throw inputError(
+      C,
+      'workerMemory',
+      `${memory} MiB does not fit ${cpu} CPU units on Fargate`,
+      `use ${sizes[0]}..${sizes[1]} MiB in steps of ${sizes[2]}`,
+    );
   }
   const min = checkInt(C, 'workerMinCount', args.workerMinCount ?? p.workerMinCount, 0, 5000);
   const max = checkInt(C, 'workerMaxCount', args.workerMaxCount ?? p.workerMaxCount, 1, 5000);
@@ -251,55 +291,108 @@ export function resolveBatchArgs(args: SpotBatchFleetArgs, stack: string): Resol
   const spot = args.enableSpot ?? p.enableSpot;
   const spotPercentage = checkInt(C, 'spotPercentage', args.spotPercentage ?? p.spotPercentage, 0, 100);
   const onDemandBase = checkInt(C, 'onDemandBase', args.onDemandBase ?? p.onDemandBase, 0, 100_000);
-  const visibilitySeconds = args.visibilityTimeout === undefined ? p.visibilityTimeoutSeconds : seconds('visibilityTimeout', args.visibilityTimeout, 30, 43_200);
-  const retentionSeconds = args.messageRetention === undefined ? p.messageRetentionSeconds : seconds('messageRetention', args.messageRetention, 60, 1_209_600);
+  const visibilitySeconds =
+    args.visibilityTimeout === undefined ? p.visibilityTimeoutSeconds : seconds('visibilityTimeout', args.visibilityTimeout, 30, 43_200);
+  const retentionSeconds =
+    args.messageRetention === undefined ? p.messageRetentionSeconds : seconds('messageRetention', args.messageRetention, 60, 1_209_600);
   const maxReceiveCount = checkInt(C, 'maxReceiveCount', args.maxReceiveCount ?? p.maxReceiveCount, 1, 1000);
   const env = { ...args.environmentVariables };
   for (const name of Object.keys(env)) {
-    if (!ENV_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'is not a valid variable name', 'use letters, digits and _');
-    if (SECRET_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'looks like a secret in plain text', `put it in Secrets Manager or SSM and pass secrets: { ${name}: '<arn>' }`);
+    if (!ENV_NAME_RE.test(name))
+      throw inputError(C, `environmentVariables.${name}`, 'is not a valid variable name', 'use letters, digits and _');
+    if (SECRET_NAME_RE.test(name))
+      throw inputError(
+        C,
+        `environmentVariables.${name}`,
+        'looks like a secret in plain text',
+        `put it in Secrets Manager or SSM and pass secrets: { ${name}: '<arn>' }`,
+      );
   }
   const secrets = { ...args.secrets };
   for (const [name, arn] of Object.entries(secrets)) {
     if (!ENV_NAME_RE.test(name)) throw inputError(C, `secrets.${name}`, 'is not a valid variable name', 'use letters, digits and _');
-    if (!SECRET_ARN_RE.test(arn)) throw inputError(C, `secrets.${name}`, `"${arn}" is not a Secrets Manager or SSM parameter ARN`, 'pass the ARN of the secret (arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...)');
+    if (!SECRET_ARN_RE.test(arn))
+      throw inputError(
+        C,
+        `secrets.${name}`,
+        `"${arn}" is not a Secrets Manager or SSM parameter ARN`,
+        'pass the ARN of the secret (arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...)',
+      );
   }
   const vpcCidr = args.vpcCidr ?? '10.0.0.0/16';
-  if (!isIpv4Cidr(vpcCidr) || Number(vpcCidr.split('/')[1]) > 20) throw inputError(C, 'vpcCidr', `"${vpcCidr}" is not an IPv4 CIDR of /20 or larger`, 'use e.g. 10.0.0.0/16');
-  if ((args.vpcId === undefined) !== (args.subnetIds === undefined)) throw inputError(C, 'vpcId/subnetIds', 'must be given together', 'pass both to use an existing VPC, or neither to create one');
-  if (args.subnetIds !== undefined && args.subnetIds.length < 2) throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give subnets in at least two zones');
+  if (!isIpv4Cidr(vpcCidr) || Number(vpcCidr.split('/')[1]) > 20)
+    throw inputError(C, 'vpcCidr', `"${vpcCidr}" is not an IPv4 CIDR of /20 or larger`, 'use e.g. 10.0.0.0/16');
+  if ((args.vpcId === undefined) !== (args.subnetIds === undefined))
+    throw inputError(C, 'vpcId/subnetIds', 'must be given together', 'pass both to use an existing VPC, or neither to create one');
+  if (args.subnetIds !== undefined && args.subnetIds.length < 2)
+    throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give subnets in at least two zones');
   const backlogTarget = args.backlogPerWorkerTarget ?? 2;
-  if (!(backlogTarget > 0 && backlogTarget <= 10_000)) throw inputError(C, 'backlogPerWorkerTarget', `must be > 0 (got ${String(backlogTarget)})`, 'use e.g. 2 tasks waiting per worker');
+  if (!(backlogTarget > 0 && backlogTarget <= 10_000))
+    throw inputError(C, 'backlogPerWorkerTarget', `must be > 0 (got ${String(backlogTarget)})`, 'use e.g. 2 tasks waiting per worker');
   const backlogSource = args.backlogSource ?? 'coordinator';
-  if (backlogSource !== 'coordinator' && backlogSource !== 'queue') throw inputError(C, 'backlogSource', `"${String(backlogSource)}" is not coordinator or queue`, "use 'coordinator' (the coordinator publishes Synkti/Batch) or 'queue'");
+  if (backlogSource !== 'coordinator' && backlogSource !== 'queue')
+    throw inputError(
+      C,
+      'backlogSource',
+      `"${String(backlogSource)}" is not coordinator or queue`,
+      "use 'coordinator' (the coordinator publishes Synkti/Batch) or 'queue'",
+    );
   const scaleToZeroMinutes = Math.max(1, Math.round(seconds('scaleToZeroAfter', args.scaleToZeroAfter ?? '5 minutes', 60, 86_400) / 60));
   const statePools = checkStatePools(args.statePools ?? []);
   if (args.redis) {
     checkInt(C, 'redis.numNodes', args.redis.numNodes ?? 1, 1, 6);
-    if (args.redis.authToken === undefined || args.redis.authToken === '') throw inputError(C, 'redis.authToken', 'is missing', 'pass a secret AUTH token (config.requireSecret)');
+    if (args.redis.authToken === undefined || args.redis.authToken === '')
+      throw inputError(C, 'redis.authToken', 'is missing', 'pass a secret AUTH token (config.requireSecret)');
   }
   return {
-    project, environment, cluster: `${project}-${environment}`, region, cpu, memory, desired, min, max, spot, spotPercentage, onDemandBase,
-    visibilitySeconds, retentionSeconds, maxReceiveCount,
+    project,
+    environment,
+    cluster: `${project}-${environment}`,
+    region,
+    cpu,
+    memory,
+    desired,
+    min,
+    max,
+    spot,
+    spotPercentage,
+    onDemandBase,
+    visibilitySeconds,
+    retentionSeconds,
+    maxReceiveCount,
     command: args.command ?? ['synkti', 'batch', 'worker'],
     objective: args.objective ?? DEFAULT_BATCH_OBJECTIVE,
-    statePools, env, secrets, vpcCidr,
+    statePools,
+    env,
+    secrets,
+    vpcCidr,
     azCount: checkInt(C, 'azCount', args.azCount ?? p.azCount, 2, 6),
     nat: args.natGateway ?? p.natGateway,
-    backlogTarget, backlogSource, scaleToZeroMinutes,
+    backlogTarget,
+    backlogSource,
+    scaleToZeroMinutes,
     logRetentionDays: checkLogRetention(C, 'logRetentionDays', args.logRetentionDays ?? p.logRetentionDays),
-    versioning: p.versioning, deletionProtection: p.deletionProtection, runRetentionDays: p.runRetentionDays,
+    versioning: p.versioning,
+    deletionProtection: p.deletionProtection,
+    runRetentionDays: p.runRetentionDays,
   };
 }
 
 /** Lifecycle rules for the prefixes the batch code writes. */
-export function batchLifecycleRules(a: { retentionSeconds: number; runRetentionDays: number | undefined; versioning: boolean }): LifecycleRuleSpec[] {
+export function batchLifecycleRules(a: {
+  retentionSeconds: number;
+  runRetentionDays: number | undefined;
+  versioning: boolean;
+}): LifecycleRuleSpec[] {
   // A body offloaded to S3 must outlive its message, including 14 days in the dead-letter queue.
   const payloadDays = Math.ceil(Math.max(a.retentionSeconds, DLQ_RETENTION_SECONDS) / 86_400) + 1;
   return [
     {
-      id: 'runs', prefix: RUNS_PREFIX,
-      ...(a.runRetentionDays !== undefined ? { expireDays: a.runRetentionDays } : { transitions: [{ days: 30, storageClass: 'STANDARD_IA' as const }] }),
+      id: 'runs',
+      prefix: RUNS_PREFIX,
+      ...(a.runRetentionDays !== undefined
+        ? { expireDays: a.runRetentionDays }
+        : { transitions: [{ days: 30, storageClass: 'STANDARD_IA' as const }] }),
       // Each generation overwrites the checkpoint: old versions are only a short safety net.
       ...(a.versioning ? { noncurrentExpireDays: 7 } : {}),
     },
@@ -389,7 +482,13 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     const queues = createQueues(parts);
     const bucket = createStorage(parts);
     const image = createImage(parts);
-    const logGroup = withTransform(aws.cloudwatch.LogGroup, `${name}-worker`, { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags }, o, parts.t.logGroup);
+    const logGroup = withTransform(
+      aws.cloudwatch.LogGroup,
+      `${name}-worker`,
+      { name: `/ecs/${a.cluster}/worker`, retentionInDays: a.logRetentionDays, tags },
+      o,
+      parts.t.logGroup,
+    );
     const roles = createIdentity(parts, queues, bucket);
     const workers = createWorkers(parts, { network, tasksSg, queues, bucket, image, logGroup, roles });
     createScaling(parts, queues, workers);
@@ -418,37 +517,59 @@ export class SpotBatchFleet extends pulumi.ComponentResource {
     this.coordinatorEnv = coordinatorEnvOf(a, queues, bucket, coordinatorRole);
 
     this.registerOutputs({
-      vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds,
-      ecsClusterName: this.ecsClusterName, ecsClusterArn: this.ecsClusterArn, ecsServiceName: this.ecsServiceName,
-      ecrRepositoryUrl: this.ecrRepositoryUrl, taskQueueUrl: this.taskQueueUrl, taskQueueArn: this.taskQueueArn,
-      resultQueueUrl: this.resultQueueUrl, resultQueueArn: this.resultQueueArn, deadLetterQueueUrl: this.deadLetterQueueUrl,
-      bucketName: this.bucketName, bucketArn: this.bucketArn, redisEndpoint: this.redisEndpoint, redisPort: this.redisPort,
-      taskRoleArn: this.taskRoleArn, coordinatorRoleArn: this.coordinatorRoleArn, coordinatorEnv: this.coordinatorEnv,
+      vpcId: this.vpcId,
+      publicSubnetIds: this.publicSubnetIds,
+      privateSubnetIds: this.privateSubnetIds,
+      ecsClusterName: this.ecsClusterName,
+      ecsClusterArn: this.ecsClusterArn,
+      ecsServiceName: this.ecsServiceName,
+      ecrRepositoryUrl: this.ecrRepositoryUrl,
+      taskQueueUrl: this.taskQueueUrl,
+      taskQueueArn: this.taskQueueArn,
+      resultQueueUrl: this.resultQueueUrl,
+      resultQueueArn: this.resultQueueArn,
+      deadLetterQueueUrl: this.deadLetterQueueUrl,
+      bucketName: this.bucketName,
+      bucketArn: this.bucketArn,
+      redisEndpoint: this.redisEndpoint,
+      redisPort: this.redisPort,
+      taskRoleArn: this.taskRoleArn,
+      coordinatorRoleArn: this.coordinatorRoleArn,
+      coordinatorEnv: this.coordinatorEnv,
     });
   }
 }
 
 /** The given VPC, or one made here: tasks in private subnets behind a NAT, else in public ones. */
 function createNetwork({ name, a, args, o, tags, t }: BatchParts): SynktiNetwork {
-  const source: SynktiNetworkSource = args.vpcId !== undefined && args.subnetIds !== undefined
-    ? { kind: 'existing', vpcId: args.vpcId, subnetIds: args.subnetIds }
-    : { kind: 'create', cidr: a.vpcCidr, azCount: a.azCount, nat: a.nat ? 'single' : 'none' };
+  const source: SynktiNetworkSource =
+    args.vpcId !== undefined && args.subnetIds !== undefined
+      ? { kind: 'existing', vpcId: args.vpcId, subnetIds: args.subnetIds }
+      : { kind: 'create', cidr: a.vpcCidr, azCount: a.azCount, nat: a.nat ? 'single' : 'none' };
   return new SynktiNetwork(name, { source, label: a.cluster, tags, sharedPrivateRouteTable: true, transform: t }, o);
 }
 
 /** Workers only call out (SQS, S3, ECR, logs over HTTPS): no ingress at all. */
 function createWorkerSecurityGroup({ name, a, args, o, tags, t }: BatchParts, network: SynktiNetwork): aws.ec2.SecurityGroup {
-  return withTransform(aws.ec2.SecurityGroup, `${name}-tasks`, {
-    name: `${a.cluster}-tasks`,
-    description: `Batch workers of ${a.cluster}: no ingress, HTTPS out`,
-    vpcId: network.vpcId,
-    ingress: [],
-    egress: [
-      { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs over HTTPS' },
-      ...(args.redis ? [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, cidrBlocks: [network.cidrBlock()], description: 'Redis in the VPC' }] : []),
-    ],
-    tags,
-  }, o, t.securityGroup);
+  return withTransform(
+    aws.ec2.SecurityGroup,
+    `${name}-tasks`,
+    {
+      name: `${a.cluster}-tasks`,
+      description: `Batch workers of ${a.cluster}: no ingress, HTTPS out`,
+      vpcId: network.vpcId,
+      ingress: [],
+      egress: [
+        { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs over HTTPS' },
+        ...(args.redis
+          ? [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, cidrBlocks: [network.cidrBlock()], description: 'Redis in the VPC' }]
+          : []),
+      ],
+      tags,
+    },
+    o,
+    t.securityGroup,
+  );
 }
 
 /**
@@ -460,16 +581,28 @@ function createQueues({ name, a, o, tags, t }: BatchParts): BatchQueues {
   const queueNames = batchQueueNames(a.cluster);
   const queue = (queueName: string, visibility: number, retention: number, dlq?: aws.sqs.Queue): aws.sqs.Queue => {
     const suffix = queueName.slice(a.cluster.length + 1);
-    return withTransform(aws.sqs.Queue, `${name}-${suffix}`, {
-      name: `${a.cluster}-${suffix}`,
-      visibilityTimeoutSeconds: visibility,
-      messageRetentionSeconds: retention,
-      receiveWaitTimeSeconds: 20,
-      maxMessageSize: 262_144,
-      sqsManagedSseEnabled: true,
-      ...(dlq ? { redrivePolicy: dlq.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount })) } : {}),
-      tags,
-    }, o, t.queue);
+    return withTransform(
+      aws.sqs.Queue,
+      `${name}-${suffix}`,
+      {
+        name: `${a.cluster}-${suffix}`,
+        visibilityTimeoutSeconds: visibility,
+        messageRetentionSeconds: retention,
+        receiveWaitTimeSeconds: 20,
+        maxMessageSize: 262_144,
+        sqsManagedSseEnabled: true,
+        ...(dlq
+          ? {
+              redrivePolicy: dlq.arn.apply((deadLetterTargetArn) =>
+                JSON.stringify({ deadLetterTargetArn, maxReceiveCount: a.maxReceiveCount }),
+              ),
+            }
+          : {}),
+        tags,
+      },
+      o,
+      t.queue,
+    );
   };
   const tasksDlq = queue(queueNames.tasksDeadLetter, a.visibilitySeconds, DLQ_RETENTION_SECONDS);
   const tasks = queue(queueNames.tasks, a.visibilitySeconds, a.retentionSeconds, tasksDlq);
@@ -480,31 +613,60 @@ function createQueues({ name, a, o, tags, t }: BatchParts): BatchQueues {
 
 /** Run objects and offloaded bodies, with lifecycle rules for exactly those prefixes. */
 function createStorage({ name, a, account, o, tags }: BatchParts): SecureBucket {
-  return new SecureBucket(`${name}-storage`, {
-    bucket: pulumi.interpolate`${a.cluster}-batch-${account}`,
-    versioned: a.versioning,
-    keep: a.deletionProtection,
-    forceDestroy: !a.deletionProtection,
-    lifecycleRules: batchLifecycleRules({ retentionSeconds: a.retentionSeconds, runRetentionDays: a.runRetentionDays, versioning: a.versioning }),
-    tags,
-  }, o);
+  return new SecureBucket(
+    `${name}-storage`,
+    {
+      bucket: pulumi.interpolate`${a.cluster}-batch-${account}`,
+      versioned: a.versioning,
+      keep: a.deletionProtection,
+      forceDestroy: !a.deletionProtection,
+      lifecycleRules: batchLifecycleRules({
+        retentionSeconds: a.retentionSeconds,
+        runRetentionDays: a.runRetentionDays,
+        versioning: a.versioning,
+      }),
+      tags,
+    },
+    o,
+  );
 }
 
 /** The code: the release on the stock Node.js image (ADR 0008), the given image, or (neither) this ECR repository's. */
 function createImage({ name, a, args, o, tags }: BatchParts): BatchImage {
   const release = args.release !== undefined ? taskReleaseContainer(args.release, a.region) : undefined;
-  const repo = release !== undefined || args.image !== undefined ? undefined : new aws.ecr.Repository(`${name}-worker`, {
-    name: `${a.cluster}-worker`,
-    imageTagMutability: 'MUTABLE',
-    imageScanningConfiguration: { scanOnPush: true },
-    encryptionConfigurations: [{ encryptionType: 'AES256' }],
-    forceDelete: !a.deletionProtection,
-    tags,
-  }, o);
-  if (repo) new aws.ecr.LifecyclePolicy(`${name}-worker`, {
-    repository: repo.name,
-    policy: JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the last 10 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } }] }),
-  }, o);
+  const repo =
+    release !== undefined || args.image !== undefined
+      ? undefined
+      : new aws.ecr.Repository(
+          `${name}-worker`,
+          {
+            name: `${a.cluster}-worker`,
+            imageTagMutability: 'MUTABLE',
+            imageScanningConfiguration: { scanOnPush: true },
+            encryptionConfigurations: [{ encryptionType: 'AES256' }],
+            forceDelete: !a.deletionProtection,
+            tags,
+          },
+          o,
+        );
+  if (repo)
+    new aws.ecr.LifecyclePolicy(
+      `${name}-worker`,
+      {
+        repository: repo.name,
+        policy: JSON.stringify({
+          rules: [
+            {
+              rulePriority: 1,
+              description: 'keep the last 10 images',
+              selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 },
+              action: { type: 'expire' },
+            },
+          ],
+        }),
+      },
+      o,
+    );
   if (repo) warnWithoutRelease(C, name, args.imageTag ?? 'latest', repo);
   const image = release?.image ?? args.image ?? pulumi.interpolate`${repo!.repositoryUrl}:${args.imageTag ?? 'latest'}`;
   return { release, repo, image };
@@ -513,87 +675,173 @@ function createImage({ name, a, args, o, tags }: BatchParts): BatchImage {
 /** The execution role (pulls the image, reads the task secrets) and the workers' least-privilege task role. */
 function createIdentity({ name, a, args, o, tags, t }: BatchParts, queues: BatchQueues, bucket: SecureBucket): BatchRoles {
   const ecsTrust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
-  const execution = withTransform(aws.iam.Role, `${name}-execution`, { name: `${a.cluster}-execution`, assumeRolePolicy: ecsTrust, tags }, o, t.role);
+  const execution = withTransform(
+    aws.iam.Role,
+    `${name}-execution`,
+    { name: `${a.cluster}-execution`, assumeRolePolicy: ecsTrust, tags },
+    o,
+    t.role,
+  );
   new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: execution.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, o);
   const secretArns = Object.values(a.secrets);
   if (secretArns.length > 0) {
-    new aws.iam.RolePolicy(`${name}-execution-secrets`, {
-      role: execution.id,
-      policy: policyJson([
-        { Sid: 'ReadTaskSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'ssm:GetParameters'], Resource: secretArns },
-      ]),
-    }, o);
+    new aws.iam.RolePolicy(
+      `${name}-execution-secrets`,
+      {
+        role: execution.id,
+        policy: policyJson([
+          { Sid: 'ReadTaskSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'ssm:GetParameters'], Resource: secretArns },
+        ]),
+      },
+      o,
+    );
   }
   const task = withTransform(aws.iam.Role, `${name}-task`, { name: `${a.cluster}-task`, assumeRolePolicy: ecsTrust, tags }, o, t.role);
-  new aws.iam.RolePolicy(`${name}-task`, {
-    role: task.id,
-    policy: policyJson([
-      { Sid: 'LeaseTasks', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: queues.tasks.arn },
-      // A task that fails for good goes to the dead-letter queue with its error (Synkti SQS driver).
-      { Sid: 'DeadLetterTasks', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: queues.tasksDlq.arn },
-      { Sid: 'SendResults', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [queues.results.arn, queues.resultsDlq.arn] },
-      { Sid: 'QueuePayloads', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*` },
-      // State pools are read-only inputs for workers: the coordinator uploads them.
-      { Sid: 'ReadStatePools', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
-      ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
-    ]),
-  }, o);
+  new aws.iam.RolePolicy(
+    `${name}-task`,
+    {
+      role: task.id,
+      policy: policyJson([
+        {
+          Sid: 'LeaseTasks',
+          Effect: 'Allow',
+          Action: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:ChangeMessageVisibilityBatch',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+          ],
+          Resource: queues.tasks.arn,
+        },
+        // A task that fails for good goes to the dead-letter queue with its error (Synkti SQS driver).
+        {
+          Sid: 'DeadLetterTasks',
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+          Resource: queues.tasksDlq.arn,
+        },
+        {
+          Sid: 'SendResults',
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+          Resource: [queues.results.arn, queues.resultsDlq.arn],
+        },
+        {
+          Sid: 'QueuePayloads',
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:PutObject'],
+          Resource: pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`,
+        },
+        // State pools are read-only inputs for workers: the coordinator uploads them.
+        {
+          Sid: 'ReadStatePools',
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*`,
+        },
+        ...(args.release !== undefined ? [taskReleaseStatement(args.release)] : []),
+      ]),
+    },
+    o,
+  );
   return { execution, task };
 }
 
 /** The ECS cluster, its Fargate (Spot) capacity, the worker task definition and its service. */
 function createWorkers(
   { name, a, args, o, tags, t }: BatchParts,
-  d: { network: SynktiNetwork; tasksSg: aws.ec2.SecurityGroup; queues: BatchQueues; bucket: SecureBucket; image: BatchImage; logGroup: aws.cloudwatch.LogGroup; roles: BatchRoles },
+  d: {
+    network: SynktiNetwork;
+    tasksSg: aws.ec2.SecurityGroup;
+    queues: BatchQueues;
+    bucket: SecureBucket;
+    image: BatchImage;
+    logGroup: aws.cloudwatch.LogGroup;
+    roles: BatchRoles;
+  },
 ): BatchWorkers {
-  const cluster = withTransform(aws.ecs.Cluster, `${name}-cluster`, {
-    name: a.cluster,
-    // Container Insights publishes RunningTaskCount, which the scale-from-zero rule reads.
-    settings: [{ name: 'containerInsights', value: 'enabled' }],
-    tags,
-  }, o, t.cluster);
+  const cluster = withTransform(
+    aws.ecs.Cluster,
+    `${name}-cluster`,
+    {
+      name: a.cluster,
+      // Container Insights publishes RunningTaskCount, which the scale-from-zero rule reads.
+      settings: [{ name: 'containerInsights', value: 'enabled' }],
+      tags,
+    },
+    o,
+    t.cluster,
+  );
   const strategy = a.spot
     ? [
-      { capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 - a.spotPercentage },
-      { capacityProvider: 'FARGATE_SPOT', base: 0, weight: a.spotPercentage },
-    ]
+        { capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 - a.spotPercentage },
+        { capacityProvider: 'FARGATE_SPOT', base: 0, weight: a.spotPercentage },
+      ]
     : [{ capacityProvider: 'FARGATE', base: a.onDemandBase, weight: 100 }];
-  const providers = new aws.ecs.ClusterCapacityProviders(`${name}-capacity`, {
-    clusterName: cluster.name,
-    capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-    defaultCapacityProviderStrategies: strategy,
-  }, o);
-  const taskDefinition = withTransform(aws.ecs.TaskDefinition, `${name}-worker`, {
-    family: `${a.cluster}-worker`,
-    requiresCompatibilities: ['FARGATE'],
-    networkMode: 'awsvpc',
-    cpu: String(a.cpu),
-    memory: String(a.memory),
-    executionRoleArn: d.roles.execution.arn,
-    taskRoleArn: d.roles.task.arn,
-    runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
-    containerDefinitions: workerContainerDefinitions(a, d.image, d.queues, d.bucket, d.logGroup),
-    tags,
-  }, o, t.taskDefinition);
-  const service = withTransform(aws.ecs.Service, `${name}-worker`, {
-    name: `${a.cluster}-worker`,
-    cluster: cluster.arn,
-    taskDefinition: taskDefinition.arn,
-    desiredCount: a.desired,
-    capacityProviderStrategies: strategy,
-    networkConfiguration: { subnets: d.network.workloadSubnetIds, securityGroups: [d.tasksSg.id], assignPublicIp: args.vpcId !== undefined ? args.assignPublicIp ?? true : d.network.workloadsArePublic },
-    deploymentCircuitBreaker: { enable: true, rollback: true },
-    deploymentMinimumHealthyPercent: 50,
-    deploymentMaximumPercent: 200,
-    propagateTags: 'SERVICE',
-    enableExecuteCommand: false,
-    tags,
-  }, { ...o, dependsOn: [providers], ignoreChanges: ['desiredCount'] }, t.service);
+  const providers = new aws.ecs.ClusterCapacityProviders(
+    `${name}-capacity`,
+    {
+      clusterName: cluster.name,
+      capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      defaultCapacityProviderStrategies: strategy,
+    },
+    o,
+  );
+  const taskDefinition = withTransform(
+    aws.ecs.TaskDefinition,
+    `${name}-worker`,
+    {
+      family: `${a.cluster}-worker`,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: String(a.cpu),
+      memory: String(a.memory),
+      executionRoleArn: d.roles.execution.arn,
+      taskRoleArn: d.roles.task.arn,
+      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
+      containerDefinitions: workerContainerDefinitions(a, d.image, d.queues, d.bucket, d.logGroup),
+      tags,
+    },
+    o,
+    t.taskDefinition,
+  );
+  const service = withTransform(
+    aws.ecs.Service,
+    `${name}-worker`,
+    {
+      name: `${a.cluster}-worker`,
+      cluster: cluster.arn,
+      taskDefinition: taskDefinition.arn,
+      desiredCount: a.desired,
+      capacityProviderStrategies: strategy,
+      networkConfiguration: {
+        subnets: d.network.workloadSubnetIds,
+        securityGroups: [d.tasksSg.id],
+        assignPublicIp: args.vpcId !== undefined ? (args.assignPublicIp ?? true) : d.network.workloadsArePublic,
+      },
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      deploymentMinimumHealthyPercent: 50,
+      deploymentMaximumPercent: 200,
+      propagateTags: 'SERVICE',
+      enableExecuteCommand: false,
+      tags,
+    },
+    { ...o, dependsOn: [providers], ignoreChanges: ['desiredCount'] },
+    t.service,
+  );
   return { cluster, service };
 }
 
 /** The worker container: every variable of the batch contract, so `synkti batch worker` with no flags has what it needs. */
-function workerContainerDefinitions(a: ResolvedBatchArgs, image: BatchImage, queues: BatchQueues, bucket: SecureBucket, logGroup: aws.cloudwatch.LogGroup): pulumi.Output<string> {
+function workerContainerDefinitions(
+  a: ResolvedBatchArgs,
+  image: BatchImage,
+  queues: BatchQueues,
+  bucket: SecureBucket,
+  logGroup: aws.cloudwatch.LogGroup,
+): pulumi.Output<string> {
   // SYNKTI_STATE_POOLS only when the fleet names pools: unset, workers fetch none.
   const stackEnv: Record<Exclude<BatchWorkerEnvName, 'SYNKTI_STATE_POOLS'>, pulumi.Input<string>> & { SYNKTI_STATE_POOLS?: string } = {
     SYNKTI_CLUSTER: a.cluster,
@@ -612,20 +860,29 @@ function workerContainerDefinitions(a: ResolvedBatchArgs, image: BatchImage, que
   }
   const containerEnv: Record<string, pulumi.Input<string>> = { ...a.env, ...stackEnv, SYNKTI_BACKEND: 'sqs' };
   const release = image.release;
-  return pulumi.all([image.image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) => JSON.stringify([{
-    name: 'worker',
-    image: img,
-    essential: true,
-    // The entrypoint hands argv[2..] to the release's CLI (argv[1] is the command's `synkti`).
-    ...(release !== undefined ? { entryPoint: release.entryPoint } : {}),
-    command: a.command,
-    environment: Object.entries(env).sort(([x], [y]) => x.localeCompare(y)).map(([key, value]) => ({ name: key, value })),
-    secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),
-    logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': group, 'awslogs-region': a.region, 'awslogs-stream-prefix': 'worker' } },
-    // Fargate Spot gives SIGTERM two minutes before the stop: the worker hands its leases back.
-    stopTimeout: 120,
-    readonlyRootFilesystem: false,
-  }]));
+  return pulumi.all([image.image, pulumi.output(containerEnv), logGroup.name]).apply(([img, env, group]) =>
+    JSON.stringify([
+      {
+        name: 'worker',
+        image: img,
+        essential: true,
+        // The entrypoint hands argv[2..] to the release's CLI (argv[1] is the command's `synkti`).
+        ...(release !== undefined ? { entryPoint: release.entryPoint } : {}),
+        command: a.command,
+        environment: Object.entries(env)
+          .sort(([x], [y]) => x.localeCompare(y))
+          .map(([key, value]) => ({ name: key, value })),
+        secrets: Object.entries(a.secrets).map(([key, valueFrom]) => ({ name: key, valueFrom })),
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: { 'awslogs-group': group, 'awslogs-region': a.region, 'awslogs-stream-prefix': 'worker' },
+        },
+        // Fargate Spot gives SIGTERM two minutes before the stop: the worker hands its leases back.
+        stopTimeout: 120,
+        readonlyRootFilesystem: false,
+      },
+    ]),
+  );
 }
 
 /** SQS publishes these itself: in-flight (NotVisible) and delayed tasks count as work. */
@@ -635,7 +892,8 @@ function workQueries(tasksQueue: aws.sqs.Queue) {
     { id: 'inflight', metricName: 'ApproximateNumberOfMessagesNotVisible' },
     { id: 'delayed', metricName: 'ApproximateNumberOfMessagesDelayed' },
   ].map((m) => ({
-    id: m.id, returnData: false,
+    id: m.id,
+    returnData: false,
     metric: { namespace: 'AWS/SQS', metricName: m.metricName, dimensions: { QueueName: tasksQueue.name }, period: 60, stat: 'Maximum' },
   }));
 }
@@ -645,186 +903,330 @@ function workQueries(tasksQueue: aws.sqs.Queue) {
  * (in flight included) and a scale-from-zero rule (target tracking cannot scale out from zero).
  */
 function createScaling({ name, a, o, tags, t }: BatchParts, queues: BatchQueues, workers: BatchWorkers): void {
-  const target = new aws.appautoscaling.Target(`${name}-worker`, {
-    serviceNamespace: 'ecs',
-    scalableDimension: 'ecs:service:DesiredCount',
-    resourceId: pulumi.interpolate`service/${workers.cluster.name}/${workers.service.name}`,
-    minCapacity: a.min,
-    maxCapacity: a.max,
-    tags,
-  }, o);
+  const target = new aws.appautoscaling.Target(
+    `${name}-worker`,
+    {
+      serviceNamespace: 'ecs',
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: pulumi.interpolate`service/${workers.cluster.name}/${workers.service.name}`,
+      minCapacity: a.min,
+      maxCapacity: a.max,
+      tags,
+    },
+    o,
+  );
   const scaling = { serviceNamespace: target.serviceNamespace, scalableDimension: target.scalableDimension, resourceId: target.resourceId };
   const work = workQueries(queues.tasks);
   const running = {
-    id: 'running', returnData: false,
-    metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: { ClusterName: workers.cluster.name, ServiceName: workers.service.name }, period: 60, stat: 'Maximum' },
+    id: 'running',
+    returnData: false,
+    metric: {
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensions: { ClusterName: workers.cluster.name, ServiceName: workers.service.name },
+      period: 60,
+      stat: 'Maximum',
+    },
   };
-  const customizedMetricSpecification = a.backlogSource === 'coordinator'
-    ? {
-      namespace: BATCH_METRIC_NAMESPACE,
-      metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
-      dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
-      statistic: 'Average',
-    }
-    : {
-      metrics: [
-        ...[...work, running].map((q) => ({
-          id: q.id, returnData: false,
-          metricStat: { stat: 'Maximum', metric: { namespace: q.metric.namespace, metricName: q.metric.metricName, dimensions: Object.entries(q.metric.dimensions).map(([dimName, value]) => ({ name: dimName, value })) } },
-        })),
-        { id: 'perworker', expression: 'IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)', label: 'backlog per worker', returnData: true },
+  const customizedMetricSpecification =
+    a.backlogSource === 'coordinator'
+      ? {
+          namespace: BATCH_METRIC_NAMESPACE,
+          metricName: BATCH_METRIC_BACKLOG_PER_WORKER,
+          dimensions: [{ name: BATCH_METRIC_DIMENSION, value: a.cluster }],
+          statistic: 'Average',
+        }
+      : {
+          metrics: [
+            ...[...work, running].map((q) => ({
+              id: q.id,
+              returnData: false,
+              metricStat: {
+                stat: 'Maximum',
+                metric: {
+                  namespace: q.metric.namespace,
+                  metricName: q.metric.metricName,
+                  dimensions: Object.entries(q.metric.dimensions).map(([dimName, value]) => ({ name: dimName, value })),
+                },
+              },
+            })),
+            {
+              id: 'perworker',
+              expression: 'IF(FILL(running, 0) > 0, (visible + inflight + delayed) / FILL(running, 1), visible + inflight + delayed)',
+              label: 'backlog per worker',
+              returnData: true,
+            },
+          ],
+        };
+  withTransform(
+    aws.appautoscaling.Policy,
+    `${name}-backlog`,
+    {
+      name: `${a.cluster}-backlog-per-worker`,
+      policyType: 'TargetTrackingScaling',
+      ...scaling,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: a.backlogTarget,
+        scaleInCooldown: 300,
+        scaleOutCooldown: 60,
+        customizedMetricSpecification,
+      },
+    },
+    o,
+    t.scalingPolicy,
+  );
+  const toZero = withTransform(
+    aws.appautoscaling.Policy,
+    `${name}-scale-to-zero`,
+    {
+      name: `${a.cluster}-scale-to-min-when-idle`,
+      policyType: 'StepScaling',
+      ...scaling,
+      stepScalingPolicyConfiguration: {
+        adjustmentType: 'ExactCapacity',
+        cooldown: 300,
+        metricAggregationType: 'Maximum',
+        stepAdjustments: [{ metricIntervalUpperBound: '0', scalingAdjustment: a.min }],
+      },
+    },
+    o,
+    t.scalingPolicy,
+  );
+  withTransform(
+    aws.cloudwatch.MetricAlarm,
+    `${name}-idle`,
+    {
+      name: `${a.cluster}-queue-idle`,
+      alarmDescription: 'No task visible, delayed or in flight: scale the workers to the minimum',
+      comparisonOperator: 'LessThanOrEqualToThreshold',
+      threshold: 0,
+      evaluationPeriods: a.scaleToZeroMinutes,
+      datapointsToAlarm: a.scaleToZeroMinutes,
+      // No data means no recent activity to prove idleness: never scale in on silence alone.
+      treatMissingData: 'notBreaching',
+      metricQueries: [
+        ...work,
+        { id: 'work', expression: 'visible + inflight + delayed', label: 'tasks visible, in flight or delayed', returnData: true },
       ],
-    };
-  withTransform(aws.appautoscaling.Policy, `${name}-backlog`, {
-    name: `${a.cluster}-backlog-per-worker`,
-    policyType: 'TargetTrackingScaling',
-    ...scaling,
-    targetTrackingScalingPolicyConfiguration: {
-      targetValue: a.backlogTarget,
-      scaleInCooldown: 300,
-      scaleOutCooldown: 60,
-      customizedMetricSpecification,
+      alarmActions: [toZero.arn],
+      tags,
     },
-  }, o, t.scalingPolicy);
-  const toZero = withTransform(aws.appautoscaling.Policy, `${name}-scale-to-zero`, {
-    name: `${a.cluster}-scale-to-min-when-idle`,
-    policyType: 'StepScaling',
-    ...scaling,
-    stepScalingPolicyConfiguration: {
-      adjustmentType: 'ExactCapacity', cooldown: 300, metricAggregationType: 'Maximum',
-      stepAdjustments: [{ metricIntervalUpperBound: '0', scalingAdjustment: a.min }],
+    o,
+    t.alarm,
+  );
+  const fromZero = withTransform(
+    aws.appautoscaling.Policy,
+    `${name}-scale-from-zero`,
+    {
+      name: `${a.cluster}-scale-from-zero`,
+      policyType: 'StepScaling',
+      ...scaling,
+      stepScalingPolicyConfiguration: {
+        adjustmentType: 'ExactCapacity',
+        cooldown: 60,
+        metricAggregationType: 'Maximum',
+        stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: Math.max(1, a.min) }],
+      },
     },
-  }, o, t.scalingPolicy);
-  withTransform(aws.cloudwatch.MetricAlarm, `${name}-idle`, {
-    name: `${a.cluster}-queue-idle`,
-    alarmDescription: 'No task visible, delayed or in flight: scale the workers to the minimum',
-    comparisonOperator: 'LessThanOrEqualToThreshold',
-    threshold: 0,
-    evaluationPeriods: a.scaleToZeroMinutes,
-    datapointsToAlarm: a.scaleToZeroMinutes,
-    // No data means no recent activity to prove idleness: never scale in on silence alone.
-    treatMissingData: 'notBreaching',
-    metricQueries: [...work, { id: 'work', expression: 'visible + inflight + delayed', label: 'tasks visible, in flight or delayed', returnData: true }],
-    alarmActions: [toZero.arn],
-    tags,
-  }, o, t.alarm);
-  const fromZero = withTransform(aws.appautoscaling.Policy, `${name}-scale-from-zero`, {
-    name: `${a.cluster}-scale-from-zero`,
-    policyType: 'StepScaling',
-    ...scaling,
-    stepScalingPolicyConfiguration: {
-      adjustmentType: 'ExactCapacity', cooldown: 60, metricAggregationType: 'Maximum',
-      stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: Math.max(1, a.min) }],
+    o,
+    t.scalingPolicy,
+  );
+  withTransform(
+    aws.cloudwatch.MetricAlarm,
+    `${name}-work-waiting`,
+    {
+      name: `${a.cluster}-work-waiting`,
+      alarmDescription: 'Tasks are waiting and no worker runs: start one (target tracking cannot scale out from zero)',
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      evaluationPeriods: 1,
+      treatMissingData: 'notBreaching',
+      metricQueries: [
+        ...work,
+        running,
+        // Fires only while nothing runs, so its exact capacity is always a scale-out.
+        {
+          id: 'waiting',
+          expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)',
+          label: 'work waiting with no worker',
+          returnData: true,
+        },
+      ],
+      alarmActions: [fromZero.arn],
+      tags,
     },
-  }, o, t.scalingPolicy);
-  withTransform(aws.cloudwatch.MetricAlarm, `${name}-work-waiting`, {
-    name: `${a.cluster}-work-waiting`,
-    alarmDescription: 'Tasks are waiting and no worker runs: start one (target tracking cannot scale out from zero)',
-    comparisonOperator: 'GreaterThanThreshold',
-    threshold: 0,
-    evaluationPeriods: 1,
-    treatMissingData: 'notBreaching',
-    metricQueries: [
-      ...work,
-      running,
-      // Fires only while nothing runs, so its exact capacity is always a scale-out.
-      { id: 'waiting', expression: 'IF((visible + delayed) > 0 AND FILL(running, 0) == 0, 1, 0)', label: 'work waiting with no worker', returnData: true },
-    ],
-    alarmActions: [fromZero.arn],
-    tags,
-  }, o, t.alarm);
+    o,
+    t.alarm,
+  );
 }
 
 /** Tasks in the dead-letter queue: a person should look. */
 function createAlarms({ name, a, args, o, tags, t }: BatchParts, queues: BatchQueues): void {
-  withTransform(aws.cloudwatch.MetricAlarm, `${name}-dead-letters`, {
-    name: `${a.cluster}-dead-letters`,
-    alarmDescription: 'Tasks reached the dead-letter queue: inspect with `synkti batch dlq list`',
-    comparisonOperator: 'GreaterThanThreshold',
-    threshold: 0,
-    evaluationPeriods: 1,
-    namespace: 'AWS/SQS',
-    metricName: 'ApproximateNumberOfMessagesVisible',
-    dimensions: { QueueName: queues.tasksDlq.name },
-    period: 300,
-    statistic: 'Maximum',
-    treatMissingData: 'notBreaching',
-    ...(args.alarmTopicArn !== undefined ? { alarmActions: [args.alarmTopicArn] } : {}),
-    tags,
-  }, o, t.alarm);
+  withTransform(
+    aws.cloudwatch.MetricAlarm,
+    `${name}-dead-letters`,
+    {
+      name: `${a.cluster}-dead-letters`,
+      alarmDescription: 'Tasks reached the dead-letter queue: inspect with `synkti batch dlq list`',
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      evaluationPeriods: 1,
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: queues.tasksDlq.name },
+      period: 300,
+      statistic: 'Maximum',
+      treatMissingData: 'notBreaching',
+      ...(args.alarmTopicArn !== undefined ? { alarmActions: [args.alarmTopicArn] } : {}),
+      tags,
+    },
+    o,
+    t.alarm,
+  );
 }
 
 /** The role the coordinator assumes: no access keys are ever made. */
-function createCoordinatorRole({ name, a, args, o, tags, t, account }: BatchParts, queues: BatchQueues, bucket: SecureBucket): aws.iam.Role {
+function createCoordinatorRole(
+  { name, a, args, o, tags, t, account }: BatchParts,
+  queues: BatchQueues,
+  bucket: SecureBucket,
+): aws.iam.Role {
   const principals = args.coordinatorPrincipals ?? [pulumi.interpolate`arn:aws:iam::${account}:root`];
-  const role = withTransform(aws.iam.Role, `${name}-coordinator`, {
-    name: `${a.cluster}-coordinator`,
-    assumeRolePolicy: policyJson([{ Effect: 'Allow', Principal: { AWS: principals }, Action: 'sts:AssumeRole' }]),
-    maxSessionDuration: 43_200,
-    tags,
-  }, o, t.role);
-  new aws.iam.RolePolicy(`${name}-coordinator`, {
-    role: role.id,
-    policy: policyJson([
-      {
-        Sid: 'Queues', Effect: 'Allow',
-        Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:PurgeQueue'],
-        Resource: queues.arns,
-      },
-      { Sid: 'RunObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`] },
-      { Sid: 'StatePools', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*` },
-      // Unconditional on this bucket: without s3:ListBucket, S3 answers a GET or HEAD of a missing key
-      // (a new run's checkpoint, the cancel marker checked every generation) with 403, not 404, and
-      // that check carries no s3:prefix, so a prefix condition denies it (seen on the emulated AWS).
-      { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
-      // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
-      { Sid: 'PublishBacklog', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } } },
-      { Sid: 'ScaleWorkers', Effect: 'Allow', Action: ['ecs:DescribeServices', 'ecs:UpdateService'], Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker` },
-    ]),
-  }, o);
+  const role = withTransform(
+    aws.iam.Role,
+    `${name}-coordinator`,
+    {
+      name: `${a.cluster}-coordinator`,
+      assumeRolePolicy: policyJson([{ Effect: 'Allow', Principal: { AWS: principals }, Action: 'sts:AssumeRole' }]),
+      maxSessionDuration: 43_200,
+      tags,
+    },
+    o,
+    t.role,
+  );
+  new aws.iam.RolePolicy(
+    `${name}-coordinator`,
+    {
+      role: role.id,
+      policy: policyJson([
+        {
+          Sid: 'Queues',
+          Effect: 'Allow',
+          Action: [
+            'sqs:SendMessage',
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:ChangeMessageVisibilityBatch',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+            'sqs:PurgeQueue',
+          ],
+          Resource: queues.arns,
+        },
+        {
+          Sid: 'RunObjects',
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          Resource: [pulumi.interpolate`${bucket.arn}/${RUNS_PREFIX}*`, pulumi.interpolate`${bucket.arn}/${QUEUE_PAYLOADS_PREFIX}*`],
+        },
+        {
+          Sid: 'StatePools',
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:PutObject'],
+          Resource: pulumi.interpolate`${bucket.arn}/${STATE_POOLS_PREFIX}*`,
+        },
+        // Unconditional on this bucket: without s3:ListBucket, S3 answers a GET or HEAD of a missing key
+        // (a new run's checkpoint, the cancel marker checked every generation) with 403, not 404, and
+        // that check carries no s3:prefix, so a prefix condition denies it (seen on the emulated AWS).
+        { Sid: 'ListRuns', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket.arn },
+        // PutMetricData has no resource-level permissions: limit it to the Synkti namespace.
+        {
+          Sid: 'PublishBacklog',
+          Effect: 'Allow',
+          Action: 'cloudwatch:PutMetricData',
+          Resource: '*',
+          Condition: { StringEquals: { 'cloudwatch:namespace': BATCH_METRIC_NAMESPACE } },
+        },
+        {
+          Sid: 'ScaleWorkers',
+          Effect: 'Allow',
+          Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+          Resource: pulumi.interpolate`arn:aws:ecs:${a.region}:${account}:service/${a.cluster}/${a.cluster}-worker`,
+        },
+      ]),
+    },
+    o,
+  );
   return role;
 }
 
 /** Optional Redis: TLS and at-rest encryption always on, reachable only from the workers. */
-function createRedis({ name, a, o, tags, t }: BatchParts, redis: BatchRedisArgs, network: SynktiNetwork, tasksSg: aws.ec2.SecurityGroup): aws.elasticache.ReplicationGroup {
+function createRedis(
+  { name, a, o, tags, t }: BatchParts,
+  redis: BatchRedisArgs,
+  network: SynktiNetwork,
+  tasksSg: aws.ec2.SecurityGroup,
+): aws.elasticache.ReplicationGroup {
   const nodes = redis.numNodes ?? 1;
-  const redisSg = withTransform(aws.ec2.SecurityGroup, `${name}-redis`, {
-    name: `${a.cluster}-redis`,
-    description: `Redis of ${a.cluster}: only from its workers`,
-    vpcId: network.vpcId,
-    ingress: [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, securityGroups: [tasksSg.id], description: 'from batch workers' }],
-    egress: [],
-    tags,
-  }, o, t.securityGroup);
-  const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-redis`, { name: `${a.cluster}-redis`, subnetIds: network.workloadSubnetIds, tags }, o);
-  return new aws.elasticache.ReplicationGroup(`${name}-redis`, {
-    replicationGroupId: `${a.cluster}-redis`.slice(0, 40),
-    description: `Redis of ${a.cluster}`,
-    engine: 'redis',
-    nodeType: redis.nodeType ?? 'cache.t4g.small',
-    numCacheClusters: nodes,
-    automaticFailoverEnabled: nodes > 1,
-    multiAzEnabled: nodes > 1,
-    port: 6379,
-    subnetGroupName: subnetGroup.name,
-    securityGroupIds: [redisSg.id],
-    atRestEncryptionEnabled: true,
-    transitEncryptionEnabled: true,
-    authToken: pulumi.secret(redis.authToken),
-    tags,
-  }, o);
+  const redisSg = withTransform(
+    aws.ec2.SecurityGroup,
+    `${name}-redis`,
+    {
+      name: `${a.cluster}-redis`,
+      description: `Redis of ${a.cluster}: only from its workers`,
+      vpcId: network.vpcId,
+      ingress: [{ protocol: 'tcp', fromPort: 6379, toPort: 6379, securityGroups: [tasksSg.id], description: 'from batch workers' }],
+      egress: [],
+      tags,
+    },
+    o,
+    t.securityGroup,
+  );
+  const subnetGroup = new aws.elasticache.SubnetGroup(
+    `${name}-redis`,
+    { name: `${a.cluster}-redis`, subnetIds: network.workloadSubnetIds, tags },
+    o,
+  );
+  return new aws.elasticache.ReplicationGroup(
+    `${name}-redis`,
+    {
+      replicationGroupId: `${a.cluster}-redis`.slice(0, 40),
+      description: `Redis of ${a.cluster}`,
+      engine: 'redis',
+      nodeType: redis.nodeType ?? 'cache.t4g.small',
+      numCacheClusters: nodes,
+      automaticFailoverEnabled: nodes > 1,
+      multiAzEnabled: nodes > 1,
+      port: 6379,
+      subnetGroupName: subnetGroup.name,
+      securityGroupIds: [redisSg.id],
+      atRestEncryptionEnabled: true,
+      transitEncryptionEnabled: true,
+      authToken: pulumi.secret(redis.authToken),
+      tags,
+    },
+    o,
+  );
 }
 
 /** What the coordinator runs with: no credentials, the role it assumes instead. */
-function coordinatorEnvOf(a: ResolvedBatchArgs, queues: BatchQueues, bucket: SecureBucket, role: aws.iam.Role): pulumi.Output<Record<string, string>> {
-  return pulumi.all([queues.tasks.url, queues.results.url, bucket.name, role.arn]).apply(([tasksUrl, resultsUrl, bucketName, roleArn]): Record<string, string> => ({
-    SYNKTI_BACKEND: 'sqs',
-    SYNKTI_CLUSTER: a.cluster,
-    SYNKTI_TASK_QUEUE_URL: tasksUrl,
-    SYNKTI_RESULT_QUEUE_URL: resultsUrl,
-    SYNKTI_BUCKET: bucketName,
-    AWS_REGION: a.region,
-    // Credentials come from assuming this role (profile role_arn or `aws sts assume-role`), never keys.
-    SYNKTI_COORDINATOR_ROLE_ARN: roleArn,
-  }));
+function coordinatorEnvOf(
+  a: ResolvedBatchArgs,
+  queues: BatchQueues,
+  bucket: SecureBucket,
+  role: aws.iam.Role,
+): pulumi.Output<Record<string, string>> {
+  return pulumi
+    .all([queues.tasks.url, queues.results.url, bucket.name, role.arn])
+    .apply(([tasksUrl, resultsUrl, bucketName, roleArn]): Record<string, string> => ({
+      SYNKTI_BACKEND: 'sqs',
+      SYNKTI_CLUSTER: a.cluster,
+      SYNKTI_TASK_QUEUE_URL: tasksUrl,
+      SYNKTI_RESULT_QUEUE_URL: resultsUrl,
+      SYNKTI_BUCKET: bucketName,
+      AWS_REGION: a.region,
+      // Credentials come from assuming this role (profile role_arn or `aws sts assume-role`), never keys.
+      SYNKTI_COORDINATOR_ROLE_ARN: roleArn,
+    }));
 }

@@ -16,9 +16,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { TAG_CLUSTER, TAG_PREFIX, TAG_ROLE, TAG_TARGET_GROUPS, deserializeCluster, validateCluster, type ClusterSpec } from '@synkti/core';
 import { newSlotTags } from '@synkti/core/spot-ledger';
 import { ENVIRONMENTS, environmentFromStack, environmentPreset, type EnvironmentName } from '../environments.ts';
-import {
-  checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri,
-} from '../validate.ts';
+import { checkCidrs, checkInstanceTypes, checkInt, checkProjectName, checkRegion, inputError, parseS3Uri } from '../validate.ts';
 import { SSM_MANAGED_POLICY_ARN, policyJson, serviceTrustPolicy, type PolicyStatementInput } from './iam-policy.ts';
 import { SynktiNetwork } from './network.ts';
 import { SecureBucket } from './secure-bucket.ts';
@@ -41,7 +39,8 @@ export const MODELS_PREFIX = 'models/';
 export const DEFAULT_EXTRA_GPU_TYPES = ['g5.xlarge', 'g6.xlarge', 'g4dn.2xlarge'] as const;
 
 /** Deep Learning AMI (NVIDIA driver, Amazon Linux 2023), resolved by EC2 at launch. */
-export const DEFAULT_GPU_IMAGE = 'resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id';
+export const DEFAULT_GPU_IMAGE =
+  'resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id';
 
 export interface ServeLoadBalancerArgs {
   /**
@@ -195,7 +194,8 @@ interface ResolvedServeArgs {
 }
 
 const KMS_KEY_ARN_RE = /^arn:aws[-a-z]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/[A-Za-z0-9-]+$/;
-const KMS_KEY_ARN_HINT = 'pass the key ARN (arn:aws:kms:<region>:<account>:key/<key-id>, see `aws kms describe-key --key-id <alias> --query KeyMetadata.Arn`): IAM authorizes kms:Decrypt against the key ARN, never an alias';
+const KMS_KEY_ARN_HINT =
+  'pass the key ARN (arn:aws:kms:<region>:<account>:key/<key-id>, see `aws kms describe-key --key-id <alias> --query KeyMetadata.Arn`): IAM authorizes kms:Decrypt against the key ARN, never an alias';
 
 /** The customer KMS key of the cluster secret: a key ARN in the fleet's region (aliases refused). */
 export function checkKmsKeyArn(component: string, field: string, value: string, region: string): string {
@@ -205,7 +205,12 @@ export function checkKmsKeyArn(component: string, field: string, value: string, 
     throw inputError(component, field, `"${value}" ${what}`, KMS_KEY_ARN_HINT);
   }
   if (match[1] !== region) {
-    throw inputError(component, field, `"${value}" is in region ${match[1] ?? '?'}, not the fleet's ${region}`, 'an SSM parameter is encrypted with a key of its own region: pass that key\'s ARN');
+    throw inputError(
+      component,
+      field,
+      `"${value}" is in region ${match[1] ?? '?'}, not the fleet's ${region}`,
+      "an SSM parameter is encrypted with a key of its own region: pass that key's ARN",
+    );
   }
   return value;
 }
@@ -214,7 +219,12 @@ export function checkKmsKeyArn(component: string, field: string, value: string, 
 export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): ResolvedServeArgs {
   const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
   if (args.environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
-    throw inputError(C, 'environment', `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`, 'use dev, staging or production');
+    throw inputError(
+      C,
+      'environment',
+      `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`,
+      'use dev, staging or production',
+    );
   }
   let environment = args.environment;
   if (environment === undefined) {
@@ -228,18 +238,39 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
   const workerCount = checkInt(C, 'workerCount', args.workerCount ?? 0, 0, 1000);
   const maxWorkerCount = checkInt(C, 'maxWorkerCount', args.maxWorkerCount ?? Math.max(1, workerCount * 2), 1, 2000);
-  if (maxWorkerCount < workerCount) throw inputError(C, 'maxWorkerCount', `(${maxWorkerCount}) is below workerCount (${workerCount})`, 'raise maxWorkerCount: capacity rebalancing needs room above the worker count');
-  const instanceTypes = checkInstanceTypes(C, 'workerInstanceType/extraInstanceTypes', [args.workerInstanceType ?? 'g4dn.xlarge', ...(args.extraInstanceTypes ?? DEFAULT_EXTRA_GPU_TYPES)], 2);
+  if (maxWorkerCount < workerCount)
+    throw inputError(
+      C,
+      'maxWorkerCount',
+      `(${maxWorkerCount}) is below workerCount (${workerCount})`,
+      'raise maxWorkerCount: capacity rebalancing needs room above the worker count',
+    );
+  const instanceTypes = checkInstanceTypes(
+    C,
+    'workerInstanceType/extraInstanceTypes',
+    [args.workerInstanceType ?? 'g4dn.xlarge', ...(args.extraInstanceTypes ?? DEFAULT_EXTRA_GPU_TYPES)],
+    2,
+  );
   const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? preset?.serveOnDemandBase ?? 1, 0, 1000);
   const onDemandAbove = checkInt(C, 'onDemandPercentageAboveBase', args.onDemandPercentageAboveBase ?? 0, 0, 100);
   const allowedCidrs = checkCidrs(C, 'allowedCidrBlocks', args.allowedCidrBlocks ?? []);
   const sshCidrs = checkCidrs(C, 'sshCidrBlocks', args.sshCidrBlocks ?? []);
   if (workerCount > 0 && args.userData === undefined && args.boot === undefined) {
-    throw inputError(C, 'boot', 'is missing while workerCount > 0', 'pass boot: { agentVersion, agentSha256, nodeVersion, nodeSha256 } (what `synkti bootstrap` uploaded and reported) so the group\'s workers boot a verified agent, or userData');
+    throw inputError(
+      C,
+      'boot',
+      'is missing while workerCount > 0',
+      "pass boot: { agentVersion, agentSha256, nodeVersion, nodeSha256 } (what `synkti bootstrap` uploaded and reported) so the group's workers boot a verified agent, or userData",
+    );
   }
   const agentReplacement = args.agentReplacement ?? workerCount === 0;
   if (agentReplacement && workerCount > 0) {
-    throw inputError(C, 'agentReplacement', `is true while the Auto Scaling group keeps workerCount ${workerCount}`, 'both would launch a replacement for each lost worker: set workerCount: 0 and let the agents keep the fleet (synkti bootstrap --workers N / synkti scale), or agentReplacement: false');
+    throw inputError(
+      C,
+      'agentReplacement',
+      `is true while the Auto Scaling group keeps workerCount ${workerCount}`,
+      'both would launch a replacement for each lost worker: set workerCount: 0 and let the agents keep the fleet (synkti bootstrap --workers N / synkti scale), or agentReplacement: false',
+    );
   }
   const modelPath = args.modelS3Path ?? '';
   let model: ResolvedServeArgs['model'];
@@ -247,7 +278,13 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     const parsed = parseS3Uri(C, 'modelS3Path', modelPath);
     model = parsed && { bucket: parsed.bucket, key: parsed.key };
   } else if (modelPath !== '') {
-    if (modelPath.startsWith('/') || modelPath.includes('..')) throw inputError(C, 'modelS3Path', `"${modelPath}" is not a key prefix`, 'write s3://bucket/prefix or a prefix such as models/qwen2.5-7b/');
+    if (modelPath.startsWith('/') || modelPath.includes('..'))
+      throw inputError(
+        C,
+        'modelS3Path',
+        `"${modelPath}" is not a key prefix`,
+        'write s3://bucket/prefix or a prefix such as models/qwen2.5-7b/',
+      );
     model = { bucket: undefined, key: modelPath };
   }
   let spec: ClusterSpec;
@@ -255,12 +292,36 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
     try {
       spec = deserializeCluster(args.clusterConfig);
     } catch (error) {
-      throw inputError(C, 'clusterConfig', `is not a Synkti cluster config (${(error as Error).message})`, 'pass serializeCluster(spec) of the cluster these workers join');
+      throw inputError(
+        C,
+        'clusterConfig',
+        `is not a Synkti cluster config (${(error as Error).message})`,
+        'pass serializeCluster(spec) of the cluster these workers join',
+      );
     }
-    if (spec.name !== project) throw inputError(C, 'clusterConfig', `names cluster "${spec.name}", not projectName "${project}"`, 'the SynktiCluster tag and the agent\'s cluster must be the same name');
-    if (spec.provider !== 'aws') throw inputError(C, 'clusterConfig', `is for provider "${spec.provider}"`, "workers on EC2 need a config with provider 'aws'");
-    if (spec.region !== region) throw inputError(C, 'clusterConfig', `is for region ${spec.region}, not the fleet's ${region}`, 'the agents list and launch instances in their config\'s region: make the two the same');
-    if (args.userData !== undefined) throw inputError(C, 'clusterConfig', 'and userData are both set', 'pass one: userData replaces the boot script that carries clusterConfig');
+    if (spec.name !== project)
+      throw inputError(
+        C,
+        'clusterConfig',
+        `names cluster "${spec.name}", not projectName "${project}"`,
+        "the SynktiCluster tag and the agent's cluster must be the same name",
+      );
+    if (spec.provider !== 'aws')
+      throw inputError(C, 'clusterConfig', `is for provider "${spec.provider}"`, "workers on EC2 need a config with provider 'aws'");
+    if (spec.region !== region)
+      throw inputError(
+        C,
+        'clusterConfig',
+        `is for region ${spec.region}, not the fleet's ${region}`,
+        "the agents list and launch instances in their config's region: make the two the same",
+      );
+    if (args.userData !== undefined)
+      throw inputError(
+        C,
+        'clusterConfig',
+        'and userData are both set',
+        'pass one: userData replaces the boot script that carries clusterConfig',
+      );
   } else {
     spec = validateCluster({ name: project, provider: 'aws', region, pools: { worker: { count: workerCount } } }, C);
   }
@@ -268,39 +329,74 @@ export function resolveServeArgs(args: SpotServeFleetArgs, stack = ''): Resolved
   const role = pools.length === 1 ? pools[0]! : 'worker';
   const secretParameter = args.clusterSecretParameterName ?? `/synkti/${project}/cluster-secret`;
   if (args.boot !== undefined) {
-    if (args.userData !== undefined) throw inputError(C, 'boot', 'and userData are both set', 'pass one: userData replaces the boot script');
+    if (args.userData !== undefined)
+      throw inputError(C, 'boot', 'and userData are both set', 'pass one: userData replaces the boot script');
     // Rendered once now, with a bucket name of the real one's length, so a bad value or a
     // script over 16 KB is refused before anything registers (the real one needs the account).
-    serveWorkerUserData({ spec, region, bucket: `${project}-models-000000000000`, account: '000000000000', secretParameter, boot: args.boot, modelS3Uri: undefined });
+    serveWorkerUserData({
+      spec,
+      region,
+      bucket: `${project}-models-000000000000`,
+      account: '000000000000',
+      secretParameter,
+      boot: args.boot,
+      modelS3Uri: undefined,
+    });
   }
   const ports = {
     workload: checkInt(C, 'workloadPort', args.workloadPort ?? 8000, 1, 65535),
     router: checkInt(C, 'routerPort', args.routerPort ?? 8080, 1, 65535),
     agent: checkInt(C, 'agentPort', args.agentPort ?? 7946, 1, 65535),
   };
-  if (new Set(Object.values(ports)).size !== 3) throw inputError(C, 'workloadPort/routerPort/agentPort', 'must be three different ports', 'give each service its own port');
-  if ([ports.workload, ports.router, ports.agent].includes(22)) throw inputError(C, 'workloadPort/routerPort/agentPort', 'may not be 22', 'SSH is not a Synkti port');
+  if (new Set(Object.values(ports)).size !== 3)
+    throw inputError(C, 'workloadPort/routerPort/agentPort', 'must be three different ports', 'give each service its own port');
+  if ([ports.workload, ports.router, ports.agent].includes(22))
+    throw inputError(C, 'workloadPort/routerPort/agentPort', 'may not be 22', 'SSH is not a Synkti port');
   const loadBalancer = args.loadBalancer && {
     ...args.loadBalancer,
     allowedCidrBlocks: checkCidrs(C, 'loadBalancer.allowedCidrBlocks', args.loadBalancer.allowedCidrBlocks ?? ['0.0.0.0/0']),
     deregistrationDelaySeconds: checkDeregistrationDelay(C, args.loadBalancer.deregistrationDelaySeconds, spec.timeouts.drainMarginMs),
   };
   if (loadBalancer && spec.serve.loadBalancer?.targetType === 'ip') {
-    throw inputError(C, 'clusterConfig', "has serve.loadBalancer.targetType 'ip', but the fleet's target group names instances", "leave targetType out (instance) when SpotServeFleet makes the load balancer; 'ip' is for groups of your own");
+    throw inputError(
+      C,
+      'clusterConfig',
+      "has serve.loadBalancer.targetType 'ip', but the fleet's target group names instances",
+      "leave targetType out (instance) when SpotServeFleet makes the load balancer; 'ip' is for groups of your own",
+    );
   }
   if (args.subnetIds !== undefined && args.subnetIds.length < 2) {
-    throw inputError(C, 'subnetIds', `has ${args.subnetIds.length} subnet(s)`, 'give at least two subnets in different zones (preemptions are correlated within a zone)');
+    throw inputError(
+      C,
+      'subnetIds',
+      `has ${args.subnetIds.length} subnet(s)`,
+      'give at least two subnets in different zones (preemptions are correlated within a zone)',
+    );
   }
   return {
-    environment, deletionProtection: preset?.deletionProtection ?? false,
-    project, region, workerCount, maxWorkerCount, instanceTypes, onDemandBase, onDemandAbove, allowedCidrs, sshCidrs,
-    boot: args.boot, model, spec, role,
+    environment,
+    deletionProtection: preset?.deletionProtection ?? false,
+    project,
+    region,
+    workerCount,
+    maxWorkerCount,
+    instanceTypes,
+    onDemandBase,
+    onDemandAbove,
+    allowedCidrs,
+    sshCidrs,
+    boot: args.boot,
+    model,
+    spec,
+    role,
     secretParameter,
     // A plain string is checked now; an output (a key made in the same stack) when it resolves.
-    secretKmsKeyArn: typeof args.clusterSecretKmsKeyArn === 'string'
-      ? checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', args.clusterSecretKmsKeyArn, region)
-      : args.clusterSecretKmsKeyArn === undefined ? undefined
-        : pulumi.output(args.clusterSecretKmsKeyArn).apply((arn) => checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', arn, region)),
+    secretKmsKeyArn:
+      typeof args.clusterSecretKmsKeyArn === 'string'
+        ? checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', args.clusterSecretKmsKeyArn, region)
+        : args.clusterSecretKmsKeyArn === undefined
+          ? undefined
+          : pulumi.output(args.clusterSecretKmsKeyArn).apply((arn) => checkKmsKeyArn(C, 'clusterSecretKmsKeyArn', arn, region)),
     rootDeviceName: args.rootDeviceName ?? '/dev/xvda',
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 200, 8, 16384),
     ports,
@@ -362,52 +458,135 @@ export interface ServeWorkerPolicyArgs {
  * worker role to EC2 only.
  */
 export function serveWorkerPolicyStatements(p: ServeWorkerPolicyArgs): PolicyStatementInput[] {
-  const ec2 = (type: string, id: pulumi.Input<string> = '*'): pulumi.Output<string> => pulumi.interpolate`arn:aws:ec2:${p.region}:${p.account}:${type}/${id}`;
+  const ec2 = (type: string, id: pulumi.Input<string> = '*'): pulumi.Output<string> =>
+    pulumi.interpolate`arn:aws:ec2:${p.region}:${p.account}:${type}/${id}`;
   const instanceArn = ec2('instance');
   const volumeArn = ec2('volume');
   const ownCluster = { StringEquals: { [`aws:ResourceTag/${TAG_CLUSTER}`]: p.cluster } };
   const synktiKeysOnly = { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${TAG_PREFIX}*`] } };
   const statements: PolicyStatementInput[] = [
     // DescribeInstances has no resource-level permissions: limit it to the fleet's region.
-    { Sid: 'DiscoverPeers', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'], Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': p.region } } },
     {
-      Sid: 'TagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: instanceArn,
+      Sid: 'DiscoverPeers',
+      Effect: 'Allow',
+      Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'],
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:RequestedRegion': p.region } },
+    },
+    {
+      Sid: 'TagOwnClusterInstances',
+      Effect: 'Allow',
+      Action: 'ec2:CreateTags',
+      Resource: instanceArn,
       // Synkti keys only, and never the cluster key: a worker cannot move instances between clusters.
       Condition: { ...ownCluster, ...synktiKeysOnly, 'ForAllValues:StringNotEquals': { 'aws:TagKeys': [TAG_CLUSTER] } },
     },
     {
       // Leaving the fleet removes SynktiCluster and SynktiRole. Null: a DeleteTags naming no
       // key would delete every tag (and ForAllValues over no keys is true).
-      Sid: 'UntagOwnClusterInstances', Effect: 'Allow', Action: 'ec2:DeleteTags', Resource: instanceArn,
+      Sid: 'UntagOwnClusterInstances',
+      Effect: 'Allow',
+      Action: 'ec2:DeleteTags',
+      Resource: instanceArn,
       Condition: { ...ownCluster, ...synktiKeysOnly, Null: { 'aws:TagKeys': 'false' } },
     },
-    { Sid: 'ReadModelsAndArtifacts', Effect: 'Allow', Action: 's3:GetObject', Resource: [pulumi.interpolate`${p.modelsBucketArn}/${MODELS_PREFIX}*`, pulumi.interpolate`${p.modelsBucketArn}/${ARTIFACTS_PREFIX}*`] },
-    { Sid: 'ListModelsAndArtifacts', Effect: 'Allow', Action: 's3:ListBucket', Resource: p.modelsBucketArn, Condition: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`, `${ARTIFACTS_PREFIX}*`] } } },
-    { Sid: 'Checkpoints', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: pulumi.interpolate`${p.checkpointsBucketArn}/*` },
+    {
+      Sid: 'ReadModelsAndArtifacts',
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: [pulumi.interpolate`${p.modelsBucketArn}/${MODELS_PREFIX}*`, pulumi.interpolate`${p.modelsBucketArn}/${ARTIFACTS_PREFIX}*`],
+    },
+    {
+      Sid: 'ListModelsAndArtifacts',
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: p.modelsBucketArn,
+      Condition: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`, `${ARTIFACTS_PREFIX}*`] } },
+    },
+    {
+      Sid: 'Checkpoints',
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      Resource: pulumi.interpolate`${p.checkpointsBucketArn}/*`,
+    },
     { Sid: 'ListCheckpoints', Effect: 'Allow', Action: 's3:ListBucket', Resource: p.checkpointsBucketArn },
-    { Sid: 'ClusterSecret', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: pulumi.interpolate`arn:aws:ssm:${p.region}:${p.account}:parameter${p.secretParameter.startsWith('/') ? '' : '/'}${p.secretParameter}` },
+    {
+      Sid: 'ClusterSecret',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: pulumi.interpolate`arn:aws:ssm:${p.region}:${p.account}:parameter${p.secretParameter.startsWith('/') ? '' : '/'}${p.secretParameter}`,
+    },
   ];
   if (p.secretKmsKeyArn !== undefined) {
     // A customer key (aws/ssm needs no grant): Decrypt of that key only, and only on SSM's behalf.
-    statements.push({ Sid: 'DecryptClusterSecret', Effect: 'Allow', Action: 'kms:Decrypt', Resource: p.secretKmsKeyArn, Condition: { StringEquals: { 'kms:ViaService': `ssm.${p.region}.amazonaws.com` } } });
+    statements.push({
+      Sid: 'DecryptClusterSecret',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: p.secretKmsKeyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `ssm.${p.region}.amazonaws.com` } },
+    });
   }
   if (p.externalModel !== undefined) {
-    statements.push({ Sid: 'ReadExternalModel', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${p.externalModel.bucket}/${p.externalModel.key}*` });
+    statements.push({
+      Sid: 'ReadExternalModel',
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${p.externalModel.bucket}/${p.externalModel.key}*`,
+    });
   }
   const r = p.replacement;
   if (r !== undefined) {
     // A replacement must carry this cluster's tag from the first instant (tags at launch).
     const taggedForCluster = { StringEquals: { [`aws:RequestTag/${TAG_CLUSTER}`]: p.cluster }, ...synktiKeysOnly };
-    const image = r.imageId !== undefined ? pulumi.interpolate`arn:aws:ec2:${p.region}::image/${r.imageId}` : pulumi.interpolate`arn:aws:ec2:${p.region}::image/*`;
+    const image =
+      r.imageId !== undefined
+        ? pulumi.interpolate`arn:aws:ec2:${p.region}::image/${r.imageId}`
+        : pulumi.interpolate`arn:aws:ec2:${p.region}::image/*`;
     statements.push(
-      { Sid: 'TerminateOwnClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: instanceArn, Condition: ownCluster },
-      { Sid: 'LaunchOwnClusterInstances', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: instanceArn, Condition: { ...taggedForCluster, ArnEquals: { 'ec2:InstanceProfile': r.instanceProfileArn } } },
+      {
+        Sid: 'TerminateOwnClusterInstances',
+        Effect: 'Allow',
+        Action: 'ec2:TerminateInstances',
+        Resource: instanceArn,
+        Condition: ownCluster,
+      },
+      {
+        Sid: 'LaunchOwnClusterInstances',
+        Effect: 'Allow',
+        Action: 'ec2:RunInstances',
+        Resource: instanceArn,
+        Condition: { ...taggedForCluster, ArnEquals: { 'ec2:InstanceProfile': r.instanceProfileArn } },
+      },
       { Sid: 'LaunchOwnClusterVolumes', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: volumeArn, Condition: taggedForCluster },
       // The agent's launch does not tag its network interface: it is bound by the VPC instead.
-      { Sid: 'LaunchInFleetVpc', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ec2('subnet'), ec2('network-interface')], Condition: { ArnEquals: { 'ec2:Vpc': ec2('vpc', r.vpcId) } } },
-      { Sid: 'LaunchWithFleetResources', Effect: 'Allow', Action: 'ec2:RunInstances', Resource: [ec2('security-group', r.securityGroupId), image, ec2('spot-instances-request')] },
-      { Sid: 'TagAtLaunch', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: [instanceArn, volumeArn], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, ...synktiKeysOnly } },
-      { Sid: 'PassWorkerRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: r.roleArn, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+      {
+        Sid: 'LaunchInFleetVpc',
+        Effect: 'Allow',
+        Action: 'ec2:RunInstances',
+        Resource: [ec2('subnet'), ec2('network-interface')],
+        Condition: { ArnEquals: { 'ec2:Vpc': ec2('vpc', r.vpcId) } },
+      },
+      {
+        Sid: 'LaunchWithFleetResources',
+        Effect: 'Allow',
+        Action: 'ec2:RunInstances',
+        Resource: [ec2('security-group', r.securityGroupId), image, ec2('spot-instances-request')],
+      },
+      {
+        Sid: 'TagAtLaunch',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: [instanceArn, volumeArn],
+        Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' }, ...synktiKeysOnly },
+      },
+      {
+        Sid: 'PassWorkerRole',
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: r.roleArn,
+        Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      },
     );
   }
   return statements;
@@ -430,9 +609,18 @@ export interface SpotServeFleetTransform {
 /** What every part of the fleet is built from. */
 type ServeParts = ComponentParts<ResolvedServeArgs, SpotServeFleetArgs, SpotServeFleetTransform> & { account: pulumi.Output<string> };
 
-interface ServeStorage { models: SecureBucket; checkpoints: SecureBucket }
-interface ServeIdentity { role: aws.iam.Role; profile: aws.iam.InstanceProfile }
-interface ServeSecurityGroups { worker: aws.ec2.SecurityGroup; alb: aws.ec2.SecurityGroup | undefined }
+interface ServeStorage {
+  models: SecureBucket;
+  checkpoints: SecureBucket;
+}
+interface ServeIdentity {
+  role: aws.iam.Role;
+  profile: aws.iam.InstanceProfile;
+}
+interface ServeSecurityGroups {
+  worker: aws.ec2.SecurityGroup;
+  alb: aws.ec2.SecurityGroup | undefined;
+}
 
 export class SpotServeFleet extends pulumi.ComponentResource {
   /** Instance profile of the workers (reference output `worker_instance_profile_name`). */
@@ -467,7 +655,11 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     const parts: ServeParts = { name, a, args, o, tags, account: aws.getCallerIdentityOutput({}, o).accountId, t: args.transform ?? {} };
 
     // The default VPC (or the given one): workers reach each other on private addresses.
-    const network = new SynktiNetwork(name, { source: { kind: 'default', vpcId: args.vpcId, subnetIds: args.subnetIds }, label: a.project, tags }, o);
+    const network = new SynktiNetwork(
+      name,
+      { source: { kind: 'default', vpcId: args.vpcId, subnetIds: args.subnetIds }, label: a.project, tags },
+      o,
+    );
     const storage = createStorage(parts);
     const identity = createIdentity(parts);
     const groups = createSecurityGroups(parts, network);
@@ -476,7 +668,8 @@ export class SpotServeFleet extends pulumi.ComponentResource {
     // Before the template: its ARN rides in the launch tags and the agents' config.
     const targetGroup = a.loadBalancer ? createTargetGroup(parts, network, identity) : undefined;
     const template = createLaunchTemplate(parts, { storage, identity, groups, network, targetGroup });
-    const loadBalancer = a.loadBalancer && groups.alb && targetGroup ? createLoadBalancer(parts, a.loadBalancer, network, groups.alb, targetGroup) : undefined;
+    const loadBalancer =
+      a.loadBalancer && groups.alb && targetGroup ? createLoadBalancer(parts, a.loadBalancer, network, groups.alb, targetGroup) : undefined;
     const group = createWorkerGroup(parts, network, template, targetGroup);
 
     this.modelsBucketName = storage.models.name;
@@ -508,29 +701,43 @@ export class SpotServeFleet extends pulumi.ComponentResource {
 /** Model weights and agent artifacts (kept), and checkpoints (expire). */
 function createStorage({ name, a, o, tags, account }: ServeParts): ServeStorage {
   // Account id in the name: nobody else can own a bucket by this name in front of us.
-  const models = new SecureBucket(`${name}-models`, {
-    bucket: pulumi.interpolate`${a.project}-models-${account}`,
-    versioned: true,
-    keep: true,
-    lifecycleRules: [{ id: 'expire-old-versions', prefix: '', noncurrentExpireDays: 30 }],
-    tags,
-  }, o);
-  const checkpoints = new SecureBucket(`${name}-checkpoints`, {
-    bucketPrefix: `${a.project}-checkpoints`,
-    forceDestroy: true,
-    lifecycleRules: [{ id: 'expire-checkpoints', prefix: '', expireDays: a.checkpointExpireDays }],
-    tags,
-  }, o);
+  const models = new SecureBucket(
+    `${name}-models`,
+    {
+      bucket: pulumi.interpolate`${a.project}-models-${account}`,
+      versioned: true,
+      keep: true,
+      lifecycleRules: [{ id: 'expire-old-versions', prefix: '', noncurrentExpireDays: 30 }],
+      tags,
+    },
+    o,
+  );
+  const checkpoints = new SecureBucket(
+    `${name}-checkpoints`,
+    {
+      bucketPrefix: `${a.project}-checkpoints`,
+      forceDestroy: true,
+      lifecycleRules: [{ id: 'expire-checkpoints', prefix: '', expireDays: a.checkpointExpireDays }],
+      tags,
+    },
+    o,
+  );
   return { models, checkpoints };
 }
 
 /** The workers' role and instance profile (SSM instead of SSH). */
 function createIdentity({ name, a, o, tags, t }: ServeParts): ServeIdentity {
-  const role = withTransform(aws.iam.Role, `${name}-worker`, {
-    name: `${a.project}-worker`,
-    assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'),
-    tags,
-  }, o, t.role);
+  const role = withTransform(
+    aws.iam.Role,
+    `${name}-worker`,
+    {
+      name: `${a.project}-worker`,
+      assumeRolePolicy: serviceTrustPolicy('ec2.amazonaws.com'),
+      tags,
+    },
+    o,
+    t.role,
+  );
   const profile = new aws.iam.InstanceProfile(`${name}-worker`, { name: `${a.project}-worker`, role: role.name, tags }, o);
   new aws.iam.RolePolicyAttachment(`${name}-worker-ssm`, { role: role.name, policyArn: SSM_MANAGED_POLICY_ARN }, o);
   return { role, profile };
@@ -542,83 +749,178 @@ function createSecurityGroups({ name, a, o, tags, t }: ServeParts, network: Synk
   if (a.loadBalancer) {
     const lbPorts = a.loadBalancer.certificateArn !== undefined ? [80, 443] : [80];
     const allowed = a.loadBalancer.allowedCidrBlocks;
-    alb = withTransform(aws.ec2.SecurityGroup, `${name}-alb`, {
-      name: `${a.project}-alb`,
-      description: `Load balancer of ${a.project}: HTTP(S) in, router port out`,
-      vpcId: network.vpcId,
-      ingress: lbPorts.map((port) => ({ protocol: 'tcp', fromPort: port, toPort: port, cidrBlocks: allowed, description: `HTTP${port === 443 ? 'S' : ''} from clients` })),
-      egress: [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, cidrBlocks: ['0.0.0.0/0'], description: 'to the routers' }],
-      tags,
-    }, o, t.securityGroup);
+    alb = withTransform(
+      aws.ec2.SecurityGroup,
+      `${name}-alb`,
+      {
+        name: `${a.project}-alb`,
+        description: `Load balancer of ${a.project}: HTTP(S) in, router port out`,
+        vpcId: network.vpcId,
+        ingress: lbPorts.map((port) => ({
+          protocol: 'tcp',
+          fromPort: port,
+          toPort: port,
+          cidrBlocks: allowed,
+          description: `HTTP${port === 443 ? 'S' : ''} from clients`,
+        })),
+        egress: [
+          { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, cidrBlocks: ['0.0.0.0/0'], description: 'to the routers' },
+        ],
+        tags,
+      },
+      o,
+      t.securityGroup,
+    );
   }
-  const worker = withTransform(aws.ec2.SecurityGroup, `${name}-worker`, {
-    name: `${a.project}-worker`,
-    description: `Workers of ${a.project}: router from allowed sources, peers on every Synkti port, no SSH`,
-    vpcId: network.vpcId,
-    ingress: [
-      ...ingressFromCidrs(a.ports.router, a.allowedCidrs, 'router from allowed CIDR blocks'),
-      ...(alb ? [{ protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, securityGroups: [alb.id], description: 'router from the load balancer' }] : []),
-      { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, self: true, description: 'router from peers' },
-      { protocol: 'tcp', fromPort: a.ports.workload, toPort: a.ports.workload, self: true, description: 'model server from peers' },
-      { protocol: 'tcp', fromPort: a.ports.agent, toPort: a.ports.agent, self: true, description: 'agent API and gossip from peers' },
-      ...ingressFromCidrs(22, a.sshCidrs, 'SSH (escape hatch; prefer SSM)'),
-    ],
-    egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs, S3, model downloads' }],
-    tags,
-  }, o, t.securityGroup);
+  const worker = withTransform(
+    aws.ec2.SecurityGroup,
+    `${name}-worker`,
+    {
+      name: `${a.project}-worker`,
+      description: `Workers of ${a.project}: router from allowed sources, peers on every Synkti port, no SSH`,
+      vpcId: network.vpcId,
+      ingress: [
+        ...ingressFromCidrs(a.ports.router, a.allowedCidrs, 'router from allowed CIDR blocks'),
+        ...(alb
+          ? [
+              {
+                protocol: 'tcp',
+                fromPort: a.ports.router,
+                toPort: a.ports.router,
+                securityGroups: [alb.id],
+                description: 'router from the load balancer',
+              },
+            ]
+          : []),
+        { protocol: 'tcp', fromPort: a.ports.router, toPort: a.ports.router, self: true, description: 'router from peers' },
+        { protocol: 'tcp', fromPort: a.ports.workload, toPort: a.ports.workload, self: true, description: 'model server from peers' },
+        { protocol: 'tcp', fromPort: a.ports.agent, toPort: a.ports.agent, self: true, description: 'agent API and gossip from peers' },
+        ...ingressFromCidrs(22, a.sshCidrs, 'SSH (escape hatch; prefer SSM)'),
+      ],
+      egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs, S3, model downloads' }],
+      tags,
+    },
+    o,
+    t.securityGroup,
+  );
   return { worker, alb };
 }
 
 /** The worker role's policy: its own cluster's instances, buckets and prefixes (serveWorkerPolicyStatements). */
-function createWorkerPolicy({ name, a, args, o, account }: ServeParts, storage: ServeStorage, identity: ServeIdentity, groups: ServeSecurityGroups, network: SynktiNetwork): void {
+function createWorkerPolicy(
+  { name, a, args, o, account }: ServeParts,
+  storage: ServeStorage,
+  identity: ServeIdentity,
+  groups: ServeSecurityGroups,
+  network: SynktiNetwork,
+): void {
   const statements: PolicyStatementInput[] = serveWorkerPolicyStatements({
-    cluster: a.project, region: a.region, account,
-    modelsBucketArn: storage.models.arn, checkpointsBucketArn: storage.checkpoints.arn,
-    secretParameter: a.secretParameter, secretKmsKeyArn: a.secretKmsKeyArn, externalModel: a.model?.bucket !== undefined ? { bucket: a.model.bucket, key: a.model.key } : undefined,
-    replacement: a.agentReplacement ? {
-      roleArn: identity.role.arn, instanceProfileArn: identity.profile.arn, securityGroupId: groups.worker.id, vpcId: network.vpcId,
-      imageId: typeof args.imageId === 'string' && AMI_ID_RE.test(args.imageId) ? args.imageId : undefined,
-    } : undefined,
+    cluster: a.project,
+    region: a.region,
+    account,
+    modelsBucketArn: storage.models.arn,
+    checkpointsBucketArn: storage.checkpoints.arn,
+    secretParameter: a.secretParameter,
+    secretKmsKeyArn: a.secretKmsKeyArn,
+    externalModel: a.model?.bucket !== undefined ? { bucket: a.model.bucket, key: a.model.key } : undefined,
+    replacement: a.agentReplacement
+      ? {
+          roleArn: identity.role.arn,
+          instanceProfileArn: identity.profile.arn,
+          securityGroupId: groups.worker.id,
+          vpcId: network.vpcId,
+          imageId: typeof args.imageId === 'string' && AMI_ID_RE.test(args.imageId) ? args.imageId : undefined,
+        }
+      : undefined,
   });
   new aws.iam.RolePolicy(`${name}-worker`, { role: identity.role.id, policy: policyJson(statements) }, o);
 }
 
 /** The routers' target group, and the worker's right to leave (and a replacement's to join) exactly it. */
 function createTargetGroup({ name, a, o, tags, t }: ServeParts, network: SynktiNetwork, identity: ServeIdentity): aws.lb.TargetGroup {
-  const targetGroup = withTransform(aws.lb.TargetGroup, `${name}-routers`, {
-    namePrefix: 'synkti',
-    port: a.ports.router,
-    protocol: 'HTTP',
-    vpcId: network.vpcId,
-    targetType: 'instance',
-    // Inside the notice: a node leaves at t=0 and its in-flight streams finish meanwhile.
-    deregistrationDelay: a.loadBalancer?.deregistrationDelaySeconds,
-    healthCheck: { path: ROUTER_HEALTH_PATH, port: 'traffic-port', matcher: '200', interval: 5, timeout: 2, healthyThreshold: 2, unhealthyThreshold: 2 },
-    tags,
-  }, o, t.targetGroup);
-  new aws.iam.RolePolicy(`${name}-worker-load-balancer`, { role: identity.role.id, policy: policyJson(targetGroupStatements(targetGroup.arn, a.project)) }, o);
+  const targetGroup = withTransform(
+    aws.lb.TargetGroup,
+    `${name}-routers`,
+    {
+      namePrefix: 'synkti',
+      port: a.ports.router,
+      protocol: 'HTTP',
+      vpcId: network.vpcId,
+      targetType: 'instance',
+      // Inside the notice: a node leaves at t=0 and its in-flight streams finish meanwhile.
+      deregistrationDelay: a.loadBalancer?.deregistrationDelaySeconds,
+      healthCheck: {
+        path: ROUTER_HEALTH_PATH,
+        port: 'traffic-port',
+        matcher: '200',
+        interval: 5,
+        timeout: 2,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+      },
+      tags,
+    },
+    o,
+    t.targetGroup,
+  );
+  new aws.iam.RolePolicy(
+    `${name}-worker-load-balancer`,
+    { role: identity.role.id, policy: policyJson(targetGroupStatements(targetGroup.arn, a.project)) },
+    o,
+  );
   return targetGroup;
 }
 
 /** The boot script: the user's, or bootstrap's for this bucket and account (checked at resolve time). */
-function workerUserData({ a, args, account }: ServeParts, storage: ServeStorage, network: SynktiNetwork, targetGroup: aws.lb.TargetGroup | undefined, lookup: pulumi.InvokeOptions): pulumi.Input<string> | undefined {
+function workerUserData(
+  { a, args, account }: ServeParts,
+  storage: ServeStorage,
+  network: SynktiNetwork,
+  targetGroup: aws.lb.TargetGroup | undefined,
+  lookup: pulumi.InvokeOptions,
+): pulumi.Input<string> | undefined {
   if (args.userData !== undefined) return pulumi.output(args.userData).apply((text) => Buffer.from(text, 'utf8').toString('base64'));
   if (a.boot === undefined) return undefined;
   const boot = a.boot;
   const models = storage.models;
-  const modelUri = a.model && (a.model.bucket !== undefined ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`) : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
+  const modelUri =
+    a.model &&
+    (a.model.bucket !== undefined
+      ? pulumi.output(`s3://${a.model.bucket}/${a.model.key}`)
+      : pulumi.interpolate`s3://${models.name}/${a.model.key}`);
   // The group's subnets with their zones ride in the cluster config: a worker's own
   // replacements (Replacer, SpotReturn) can then go to any of the group's zones.
-  const subnets = pulumi.output(network.workloadSubnetIds).apply((ids) => pulumi.all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, lookup).availabilityZone.apply((zone) => ({ subnetId: id, zone })))));
-  return pulumi.all([models.name, account, modelUri, targetGroup?.arn, subnets]).apply(([bucket, acct, uri, targetGroupArn, zoned]) => Buffer.from(serveWorkerUserData({
-    spec: withTargetGroup({ ...a.spec, aws: { subnets: zoned } }, targetGroupArn), region: a.region, bucket, account: acct, secretParameter: a.secretParameter, boot, modelS3Uri: uri,
-  }), 'utf8').toString('base64'));
+  const subnets = pulumi
+    .output(network.workloadSubnetIds)
+    .apply((ids) =>
+      pulumi.all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, lookup).availabilityZone.apply((zone) => ({ subnetId: id, zone })))),
+    );
+  return pulumi.all([models.name, account, modelUri, targetGroup?.arn, subnets]).apply(([bucket, acct, uri, targetGroupArn, zoned]) =>
+    Buffer.from(
+      serveWorkerUserData({
+        spec: withTargetGroup({ ...a.spec, aws: { subnets: zoned } }, targetGroupArn),
+        region: a.region,
+        bucket,
+        account: acct,
+        secretParameter: a.secretParameter,
+        boot,
+        modelS3Uri: uri,
+      }),
+      'utf8',
+    ).toString('base64'),
+  );
 }
 
 /** The on-demand launch template the group's mixed-instances policy launches from (IMDSv2, encrypted root). */
 function createLaunchTemplate(
   parts: ServeParts,
-  d: { storage: ServeStorage; identity: ServeIdentity; groups: ServeSecurityGroups; network: SynktiNetwork; targetGroup: aws.lb.TargetGroup | undefined },
+  d: {
+    storage: ServeStorage;
+    identity: ServeIdentity;
+    groups: ServeSecurityGroups;
+    network: SynktiNetwork;
+    targetGroup: aws.lb.TargetGroup | undefined;
+  },
 ): aws.ec2.LaunchTemplate {
   const { name, a, args, o, tags, t } = parts;
   const userData = workerUserData(parts, d.storage, d.network, d.targetGroup, o);
@@ -628,76 +930,135 @@ function createLaunchTemplate(
   // the group's on-demand launches, which read the tag as they would read no tag.
   const pool = a.spec.pools[a.role];
   const slotTags = newSlotTags({ lifecycle: a.onDemandAbove < 100 ? 'spot' : 'on-demand', spotHedge: pool?.spotHedge });
-  return withTransform(aws.ec2.LaunchTemplate, `${name}-worker`, {
-    namePrefix: `${a.project}-worker-`,
-    imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
-    // No instanceMarketOptions: the group's mixed-instances policy decides spot vs on-demand.
-    iamInstanceProfile: { arn: d.identity.profile.arn },
-    vpcSecurityGroupIds: [d.groups.worker.id],
-    metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
-    blockDeviceMappings: [{ deviceName: a.rootDeviceName, ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' } }],
-    ...(userData !== undefined ? { userData } : {}),
-    tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags: resourceType === 'instance' ? { ...launchTags, ...slotTags } : launchTags })),
-    updateDefaultVersion: true,
-    tags,
-  }, o, t.launchTemplate);
+  return withTransform(
+    aws.ec2.LaunchTemplate,
+    `${name}-worker`,
+    {
+      namePrefix: `${a.project}-worker-`,
+      imageId: args.imageId ?? DEFAULT_GPU_IMAGE,
+      // No instanceMarketOptions: the group's mixed-instances policy decides spot vs on-demand.
+      iamInstanceProfile: { arn: d.identity.profile.arn },
+      vpcSecurityGroupIds: [d.groups.worker.id],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
+      blockDeviceMappings: [
+        {
+          deviceName: a.rootDeviceName,
+          ebs: { encrypted: 'true', volumeType: 'gp3', volumeSize: a.rootVolumeGiB, deleteOnTermination: 'true' },
+        },
+      ],
+      ...(userData !== undefined ? { userData } : {}),
+      tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({
+        resourceType,
+        tags: resourceType === 'instance' ? { ...launchTags, ...slotTags } : launchTags,
+      })),
+      updateDefaultVersion: true,
+      tags,
+    },
+    o,
+    t.launchTemplate,
+  );
 }
 
 /** The Application Load Balancer with its listeners (HTTPS with a certificate, 80 redirecting to it). */
 function createLoadBalancer(
-  { name, a, o, tags, t }: ServeParts, lbArgs: NonNullable<ResolvedServeArgs['loadBalancer']>, network: SynktiNetwork, albSg: aws.ec2.SecurityGroup, targetGroup: aws.lb.TargetGroup,
+  { name, a, o, tags, t }: ServeParts,
+  lbArgs: NonNullable<ResolvedServeArgs['loadBalancer']>,
+  network: SynktiNetwork,
+  albSg: aws.ec2.SecurityGroup,
+  targetGroup: aws.lb.TargetGroup,
 ): aws.lb.LoadBalancer {
-  const lb = withTransform(aws.lb.LoadBalancer, `${name}-alb`, {
-    name: `${a.project}-alb`.slice(0, 32),
-    loadBalancerType: 'application',
-    internal: lbArgs.internal ?? false,
-    securityGroups: [albSg.id],
-    subnets: network.workloadSubnetIds,
-    dropInvalidHeaderFields: true,
-    enableDeletionProtection: a.deletionProtection,
-    tags,
-  }, o, t.loadBalancer);
+  const lb = withTransform(
+    aws.lb.LoadBalancer,
+    `${name}-alb`,
+    {
+      name: `${a.project}-alb`.slice(0, 32),
+      loadBalancerType: 'application',
+      internal: lbArgs.internal ?? false,
+      securityGroups: [albSg.id],
+      subnets: network.workloadSubnetIds,
+      dropInvalidHeaderFields: true,
+      enableDeletionProtection: a.deletionProtection,
+      tags,
+    },
+    o,
+    t.loadBalancer,
+  );
   if (lbArgs.certificateArn !== undefined) {
-    new aws.lb.Listener(`${name}-https`, {
-      loadBalancerArn: lb.arn, port: 443, protocol: 'HTTPS', sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      certificateArn: lbArgs.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
-    }, o);
-    new aws.lb.Listener(`${name}-http`, {
-      loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP',
-      defaultActions: [{ type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } }], tags,
-    }, o);
+    new aws.lb.Listener(
+      `${name}-https`,
+      {
+        loadBalancerArn: lb.arn,
+        port: 443,
+        protocol: 'HTTPS',
+        sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+        certificateArn: lbArgs.certificateArn,
+        defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
+        tags,
+      },
+      o,
+    );
+    new aws.lb.Listener(
+      `${name}-http`,
+      {
+        loadBalancerArn: lb.arn,
+        port: 80,
+        protocol: 'HTTP',
+        defaultActions: [{ type: 'redirect', redirect: { port: '443', protocol: 'HTTPS', statusCode: 'HTTP_301' } }],
+        tags,
+      },
+      o,
+    );
   } else {
-    new aws.lb.Listener(`${name}-http`, {
-      loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
-    }, o);
+    new aws.lb.Listener(
+      `${name}-http`,
+      {
+        loadBalancerArn: lb.arn,
+        port: 80,
+        protocol: 'HTTP',
+        defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
+        tags,
+      },
+      o,
+    );
   }
   return lb;
 }
 
 /** The Auto Scaling group: price-capacity-optimized spot across the GPU types, capacity rebalancing. */
-function createWorkerGroup({ name, a, o, t }: ServeParts, network: SynktiNetwork, template: aws.ec2.LaunchTemplate, targetGroup: aws.lb.TargetGroup | undefined): aws.autoscaling.Group {
-  return withTransform(aws.autoscaling.Group, `${name}-workers`, {
-    namePrefix: `${a.project}-worker-`,
-    minSize: a.workerCount,
-    maxSize: a.maxWorkerCount,
-    desiredCapacity: a.workerCount,
-    vpcZoneIdentifiers: network.workloadSubnetIds,
-    capacityRebalance: true,
-    healthCheckType: targetGroup ? 'ELB' : 'EC2',
-    healthCheckGracePeriod: 600,
-    ...(targetGroup ? { targetGroupArns: [targetGroup.arn] } : {}),
-    mixedInstancesPolicy: {
-      instancesDistribution: {
-        onDemandBaseCapacity: a.onDemandBase,
-        onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
-        spotAllocationStrategy: 'price-capacity-optimized',
-        // No spotMaxPrice: a max price only raises interruptions (docs/field-notes.md).
+function createWorkerGroup(
+  { name, a, o, t }: ServeParts,
+  network: SynktiNetwork,
+  template: aws.ec2.LaunchTemplate,
+  targetGroup: aws.lb.TargetGroup | undefined,
+): aws.autoscaling.Group {
+  return withTransform(
+    aws.autoscaling.Group,
+    `${name}-workers`,
+    {
+      namePrefix: `${a.project}-worker-`,
+      minSize: a.workerCount,
+      maxSize: a.maxWorkerCount,
+      desiredCapacity: a.workerCount,
+      vpcZoneIdentifiers: network.workloadSubnetIds,
+      capacityRebalance: true,
+      healthCheckType: targetGroup ? 'ELB' : 'EC2',
+      healthCheckGracePeriod: 600,
+      ...(targetGroup ? { targetGroupArns: [targetGroup.arn] } : {}),
+      mixedInstancesPolicy: {
+        instancesDistribution: {
+          onDemandBaseCapacity: a.onDemandBase,
+          onDemandPercentageAboveBaseCapacity: a.onDemandAbove,
+          spotAllocationStrategy: 'price-capacity-optimized',
+          // No spotMaxPrice: a max price only raises interruptions (docs/field-notes.md).
+        },
+        launchTemplate: {
+          launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },
+          overrides: a.instanceTypes.map((instanceType) => ({ instanceType })),
+        },
       },
-      launchTemplate: {
-        launchTemplateSpecification: { launchTemplateId: template.id, version: '$Latest' },
-        overrides: a.instanceTypes.map((instanceType) => ({ instanceType })),
-      },
+      tags: [{ key: 'Name', value: `${a.project}-worker`, propagateAtLaunch: true }],
     },
-    tags: [{ key: 'Name', value: `${a.project}-worker`, propagateAtLaunch: true }],
-  }, o, t.autoScalingGroup);
+    o,
+    t.autoScalingGroup,
+  );
 }

@@ -37,7 +37,12 @@ function buildRelease(dir: string): Buffer {
 }
 
 /** Runs a container's entryPoint + command as ECS does (exec, `node` from PATH) against a loopback S3 serving the release. */
-async function runAsEcs(t: TestContext, dir: string, artifact: Buffer, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runAsEcs(
+  t: TestContext,
+  dir: string,
+  artifact: Buffer,
+  argv: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const server = createServer((req, res) => {
     if (req.url === `/${BUCKET}/${taskArtifactKey(VERSION)}`) res.writeHead(200).end(artifact);
     else res.writeHead(404).end();
@@ -45,30 +50,43 @@ async function runAsEcs(t: TestContext, dir: string, artifact: Buffer, argv: str
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, SYNKTI_TASK_ROOT: join(dir, `task-${Math.random().toString(36).slice(2)}`), AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret',
+    PATH: process.env.PATH,
+    SYNKTI_TASK_ROOT: join(dir, `task-${Math.random().toString(36).slice(2)}`),
+    AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    AWS_ACCESS_KEY_ID: 'AKIDTEST',
+    AWS_SECRET_ACCESS_KEY: 'secret',
   };
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-interface Container { image: string; entryPoint?: string[]; command: string[]; name: string }
+interface Container {
+  image: string;
+  entryPoint?: string[];
+  command: string[];
+  name: string;
+}
 
-test('PipelineCluster with a release: stock Node.js image, no ECR repository, the task role reads the release, and entryPoint + command run the release\'s CLI with the CLI\'s arguments', async (t) => {
+test("PipelineCluster with a release: stock Node.js image, no ECR repository, the task role reads the release, and entryPoint + command run the release's CLI with the CLI's arguments", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-task-release-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const artifact = buildRelease(dir);
   const release: TaskReleaseArgs = { bucket: BUCKET, version: VERSION, sha256: createHash('sha256').update(artifact).digest('hex') };
   const { resources } = await runMockStack((opts) => new PipelineCluster('pl', { release }, opts), { stack: 'dev' });
   assert.equal(resources.filter((r) => r.type === 'aws:ecr/repository:Repository').length, 0, 'no ECR repository');
-  const containers = resources.filter((r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition')
+  const containers = resources
+    .filter((r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition')
     .flatMap((r) => JSON.parse(r.inputs.containerDefinitions as string) as Container[]);
   assert.ok(containers.length >= 2);
   for (const c of containers) {
@@ -79,7 +97,10 @@ test('PipelineCluster with a release: stock Node.js image, no ECR repository, th
   const agent = containers.find((c) => c.name.startsWith('agent-'))!;
   assert.deepEqual(agent.command, ['synkti', 'agent']);
   const taskPolicy = resources.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy' && r.name === 'pl-task')!;
-  assert.match(String(taskPolicy.inputs.policy), new RegExp(`"Sid":"FetchRelease".*arn:aws:s3:::${BUCKET}/artifacts/synkti-${VERSION.replaceAll('.', '\\.')}\\.tgz`));
+  assert.match(
+    String(taskPolicy.inputs.policy),
+    new RegExp(`"Sid":"FetchRelease".*arn:aws:s3:::${BUCKET}/artifacts/synkti-${VERSION.replaceAll('.', '\\.')}\\.tgz`),
+  );
 
   const out = await runAsEcs(t, dir, artifact, [...agent.entryPoint!, ...agent.command]);
   assert.equal(out.code, 0, out.stderr);
@@ -88,19 +109,24 @@ test('PipelineCluster with a release: stock Node.js image, no ECR repository, th
 
 test('PipelineCluster refuses image and release together, naming release', async () => {
   await assert.rejects(
-    runMockStack((opts) => new PipelineCluster('pl', { image: 'x:1', release: { bucket: BUCKET, version: VERSION, sha256: 'a'.repeat(64) } }, opts), { stack: 'dev' }),
+    runMockStack(
+      (opts) => new PipelineCluster('pl', { image: 'x:1', release: { bucket: BUCKET, version: VERSION, sha256: 'a'.repeat(64) } }, opts),
+      { stack: 'dev' },
+    ),
     (error: unknown) => isSynktiError(error) && /release/.test(error.message),
   );
 });
 
-test('SpotBatchFleet with a release: stock Node.js image, no ECR repository, and the worker\'s entryPoint + command run `synkti batch worker`', async (t) => {
+test("SpotBatchFleet with a release: stock Node.js image, no ECR repository, and the worker's entryPoint + command run `synkti batch worker`", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-task-release-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const artifact = buildRelease(dir);
   const release: TaskReleaseArgs = { bucket: BUCKET, version: VERSION, sha256: createHash('sha256').update(artifact).digest('hex') };
   const { resources } = await runMockStack((opts) => new SpotBatchFleet('batch', { release }, opts), { stack: 'dev' });
   assert.equal(resources.filter((r) => r.type.startsWith('aws:ecr/')).length, 0, 'no ECR repository or lifecycle policy');
-  const [worker] = resources.filter((r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition').flatMap((r) => JSON.parse(r.inputs.containerDefinitions as string) as Container[]);
+  const [worker] = resources
+    .filter((r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition')
+    .flatMap((r) => JSON.parse(r.inputs.containerDefinitions as string) as Container[]);
   assert.equal(worker?.image, STOCK_NODE_IMAGE);
   assert.deepEqual(worker.command, ['synkti', 'batch', 'worker']);
   const taskPolicy = resources.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy' && r.name === 'batch-task')!;
@@ -109,17 +135,30 @@ test('SpotBatchFleet with a release: stock Node.js image, no ECR repository, and
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /cli args: \["batch","worker"\]/);
   // With release, the command is the CLI as typed.
-  await assert.rejects(runMockStack((opts) => new SpotBatchFleet('batch', { release, command: ['batch', 'worker'] }, opts), { stack: 'dev' }),
-    (error: unknown) => isSynktiError(error) && /command/.test(error.message));
+  await assert.rejects(
+    runMockStack((opts) => new SpotBatchFleet('batch', { release, command: ['batch', 'worker'] }, opts), { stack: 'dev' }),
+    (error: unknown) => isSynktiError(error) && /command/.test(error.message),
+  );
 });
 
 test('a stack given neither release nor image is told at preview and up what will not start, naming the args and the fix', async (t) => {
   const warn = t.mock.method(pulumi.log, 'warn', () => Promise.resolve());
   const warnings = (): string[] => warn.mock.calls.map((call) => String(call.arguments[0]));
   await runMockStack((opts) => new SpotBatchFleet('batch', {}, opts), { stack: 'dev' });
-  assert.equal(warnings().filter((w) => /^SpotBatchFleet batch: neither release nor image is given/.test(w)).length, 1, warnings().join('\n'));
-  assert.match(warnings()[0]!, /<its ECR repository>:latest, which is empty.*Pass release: \{ bucket, version, sha256 \}.*or image: '<your image>'/);
+  assert.equal(
+    warnings().filter((w) => /^SpotBatchFleet batch: neither release nor image is given/.test(w)).length,
+    1,
+    warnings().join('\n'),
+  );
+  assert.match(
+    warnings()[0]!,
+    /<its ECR repository>:latest, which is empty.*Pass release: \{ bucket, version, sha256 \}.*or image: '<your image>'/,
+  );
   warn.mock.resetCalls();
   await runMockStack((opts) => new SpotBatchFleet('batch', { image: 'example.com/worker:1' }, opts), { stack: 'dev' });
-  assert.deepEqual(warnings().filter((w) => /neither release nor image/.test(w)), [], 'an image of its own: nothing to say');
+  assert.deepEqual(
+    warnings().filter((w) => /neither release nor image/.test(w)),
+    [],
+    'an image of its own: nothing to say',
+  );
 });

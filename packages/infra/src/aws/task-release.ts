@@ -35,20 +35,33 @@ export interface TaskReleaseContainer {
 
 /** Image and entryPoint of a task that runs `release` (throws SynktiError naming a bad field). */
 export function taskReleaseContainer(release: TaskReleaseArgs, region: string): TaskReleaseContainer {
-  const script = renderTaskEntrypoint({ bucket: release.bucket, version: release.version, sha256: release.sha256, region, bucketOwner: release.bucketOwner });
+  const script = renderTaskEntrypoint({
+    bucket: release.bucket,
+    version: release.version,
+    sha256: release.sha256,
+    region,
+    bucketOwner: release.bucketOwner,
+  });
   return { image: STOCK_NODE_IMAGE, entryPoint: ['node', '--input-type=module', '-e', script] };
 }
 
 /** What the task role needs to fetch the release: GetObject on that one key. */
 export function taskReleaseStatement(release: TaskReleaseArgs): PolicyStatementInput {
-  return { Sid: 'FetchRelease', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${release.bucket}/${taskArtifactKey(release.version)}` };
+  return {
+    Sid: 'FetchRelease',
+    Effect: 'Allow',
+    Action: 's3:GetObject',
+    Resource: `arn:aws:s3:::${release.bucket}/${taskArtifactKey(release.version)}`,
+  };
 }
 
 /** What a stack with neither `release` nor `image` is told (ADR 0008), naming the args and the fix. */
 export function noReleaseMessage(component: string, name: string, tag: string): string {
-  return `${component} ${name}: neither release nor image is given, so its tasks run <its ECR repository>:${tag}, which is empty and cannot start a task `
-    + 'until an image is pushed there. Pass release: { bucket, version, sha256 } (what `synkti bootstrap` prints: the stock Node.js image runs it, '
-    + "ADR 0008), or image: '<your image>'.";
+  return (
+    `${component} ${name}: neither release nor image is given, so its tasks run <its ECR repository>:${tag}, which is empty and cannot start a task ` +
+    'until an image is pushed there. Pass release: { bucket, version, sha256 } (what `synkti bootstrap` prints: the stock Node.js image runs it, ' +
+    "ADR 0008), or image: '<your image>'."
+  );
 }
 
 /**

@@ -20,7 +20,11 @@ export type ResourceConstructor<Args, R> = new (name: string, args: Args, opts?:
  * hook run cannot leak into the next resource of the same kind.
  */
 export function withTransform<Args extends object, R>(
-  Ctor: ResourceConstructor<Args, R>, name: string, args: Args, opts: pulumi.CustomResourceOptions, transform: Transform<Args> | undefined,
+  Ctor: ResourceConstructor<Args, R>,
+  name: string,
+  args: Args,
+  opts: pulumi.CustomResourceOptions,
+  transform: Transform<Args> | undefined,
 ): R {
   if (transform === undefined) return new Ctor(name, args, opts);
   if (typeof transform === 'function') {

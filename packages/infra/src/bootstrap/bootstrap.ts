@@ -27,9 +27,24 @@ import { join } from 'node:path';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SynktiError, isSynktiError, pickRole, validateCluster, type ClusterSpec } from '@synkti/core';
-import { agentArtifactKey, createS3ObjectStore, defaultSecretParameter, nodeTarballKey, type S3ObjectStore, type S3ObjectStoreOptions } from '@synkti/cloud';
+import {
+  agentArtifactKey,
+  createS3ObjectStore,
+  defaultSecretParameter,
+  nodeTarballKey,
+  type S3ObjectStore,
+  type S3ObjectStoreOptions,
+} from '@synkti/cloud';
 import type { InfraConfig } from '../infra-program.ts';
-import { checkBucketFlag, checkKmsKeyId, checkProjectName, checkSecretParameter, defaultBucketNames, kmsKeyArnRegion, type BucketNames } from './bootstrap-names.ts';
+import {
+  checkBucketFlag,
+  checkKmsKeyId,
+  checkProjectName,
+  checkSecretParameter,
+  defaultBucketNames,
+  kmsKeyArnRegion,
+  type BucketNames,
+} from './bootstrap-names.ts';
 import { countChanges, type InfraRunner } from './infra-runner.ts';
 import { uploadModel, type ModelUploadProgress } from './model-upload.ts';
 import { digestFile, uploadFileIfChanged, type UploadFileResult } from './s3-file-upload.ts';
@@ -209,28 +224,48 @@ async function defaultRegion(): Promise<string> {
   try {
     return await client.config.region();
   } catch (cause) {
-    throw new SynktiError('E_USAGE', 'no AWS region is set', { cause, hint: 'pass --region us-east-1 (or set AWS_REGION, or region in synkti.config.ts)' });
+    throw new SynktiError('E_USAGE', 'no AWS region is set', {
+      cause,
+      hint: 'pass --region us-east-1 (or set AWS_REGION, or region in synkti.config.ts)',
+    });
   } finally {
     client.destroy();
   }
 }
 
 /** Everything a flag decides is checked before anything is changed. */
-async function validate<A extends BootstrapAwsLaunch>(options: BootstrapOptions<A>, deps: BootstrapDeps<A>): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string; kmsKeyId: string | undefined }> {
+async function validate<A extends BootstrapAwsLaunch>(
+  options: BootstrapOptions<A>,
+  deps: BootstrapDeps<A>,
+): Promise<{ spec: ClusterSpec; role: string; workers: number; secretParameter: string; kmsKeyId: string | undefined }> {
   const project = checkProjectName(options.project);
-  const secretParameter = checkSecretParameter(options.secretParameter ?? options.infraConfig?.serve?.clusterSecretParameterName ?? defaultSecretParameter(project),
-    options.secretParameter !== undefined ? '--secret-parameter' : 'the infra config\'s serve.clusterSecretParameterName');
+  const secretParameter = checkSecretParameter(
+    options.secretParameter ?? options.infraConfig?.serve?.clusterSecretParameterName ?? defaultSecretParameter(project),
+    options.secretParameter !== undefined ? '--secret-parameter' : "the infra config's serve.clusterSecretParameterName",
+  );
   if (options.kmsKeyId !== undefined) checkKmsKeyId(options.kmsKeyId);
   if (options.bucket !== undefined) checkBucketFlag(options.bucket, '--bucket');
   if (options.checkpointsBucket !== undefined) checkBucketFlag(options.checkpointsBucket, '--checkpoints-bucket');
-  const spec = options.spec ?? validateCluster({
-    name: project, provider: 'aws', region: options.region ?? await defaultRegion(), pools: { worker: { count: options.workers ?? 0 } },
-  }, '--project');
+  const spec =
+    options.spec ??
+    validateCluster(
+      {
+        name: project,
+        provider: 'aws',
+        region: options.region ?? (await defaultRegion()),
+        pools: { worker: { count: options.workers ?? 0 } },
+      },
+      '--project',
+    );
   if (spec.name !== project) {
-    throw new SynktiError('E_USAGE', `the config names cluster "${spec.name}" but --project is "${project}"`, { hint: `pass --project ${spec.name}, or set name: "${project}" in the config` });
+    throw new SynktiError('E_USAGE', `the config names cluster "${spec.name}" but --project is "${project}"`, {
+      hint: `pass --project ${spec.name}, or set name: "${project}" in the config`,
+    });
   }
   if (spec.provider !== 'aws') {
-    throw new SynktiError('E_USAGE', `bootstrap sets up AWS, but the config's provider is "${spec.provider}"`, { hint: "set provider: 'aws' in synkti.config.ts (locally, `synkti up` needs no bootstrap)" });
+    throw new SynktiError('E_USAGE', `bootstrap sets up AWS, but the config's provider is "${spec.provider}"`, {
+      hint: "set provider: 'aws' in synkti.config.ts (locally, `synkti up` needs no bootstrap)",
+    });
   }
   const role = pickRole(spec, options.role);
   const workers = options.workers ?? (options.specFromConfig ? spec.pools[role]!.count : 0);
@@ -254,7 +289,11 @@ async function validate<A extends BootstrapAwsLaunch>(options: BootstrapOptions<
   } catch (error) {
     throw deps.mapError?.(error) ?? error;
   }
-  for (const [flag, path, kind] of [['--artifact', options.artifact, 'file'], ['--node-tarball', options.nodeTarball, 'file'], ['--model-dir', options.modelDir, 'directory']] as const) {
+  for (const [flag, path, kind] of [
+    ['--artifact', options.artifact, 'file'],
+    ['--node-tarball', options.nodeTarball, 'file'],
+    ['--model-dir', options.modelDir, 'directory'],
+  ] as const) {
     if (path === undefined) continue;
     const info = statSync(path, { throwIfNoEntry: false });
     if (info === undefined || (kind === 'file' ? !info.isFile() : !info.isDirectory())) {
@@ -262,39 +301,67 @@ async function validate<A extends BootstrapAwsLaunch>(options: BootstrapOptions<
     }
   }
   const serve = options.infraConfig?.serve;
-  if (!options.skipInfra && options.secretParameter !== undefined && serve?.clusterSecretParameterName !== undefined && serve.clusterSecretParameterName !== options.secretParameter) {
-    throw new SynktiError('E_USAGE', `the infra config's serve.clusterSecretParameterName is "${serve.clusterSecretParameterName}" but --secret-parameter is "${options.secretParameter}"`, {
-      hint: 'make them the same (the worker role the stack makes may read only that parameter), or leave --secret-parameter out',
-    });
+  if (
+    !options.skipInfra &&
+    options.secretParameter !== undefined &&
+    serve?.clusterSecretParameterName !== undefined &&
+    serve.clusterSecretParameterName !== options.secretParameter
+  ) {
+    throw new SynktiError(
+      'E_USAGE',
+      `the infra config's serve.clusterSecretParameterName is "${serve.clusterSecretParameterName}" but --secret-parameter is "${options.secretParameter}"`,
+      {
+        hint: 'make them the same (the worker role the stack makes may read only that parameter), or leave --secret-parameter out',
+      },
+    );
   }
   const configKey = serve?.clusterSecretKmsKeyArn;
   if (configKey !== undefined && typeof configKey !== 'string') {
-    throw new SynktiError('E_USAGE', 'the infra config\'s serve.clusterSecretKmsKeyArn is not a string', { hint: 'write the key ARN: "clusterSecretKmsKeyArn": "arn:aws:kms:<region>:<account>:key/<id>"' });
+    throw new SynktiError('E_USAGE', "the infra config's serve.clusterSecretKmsKeyArn is not a string", {
+      hint: 'write the key ARN: "clusterSecretKmsKeyArn": "arn:aws:kms:<region>:<account>:key/<id>"',
+    });
   }
   const kmsKeyId = options.kmsKeyId ?? configKey;
   if (!options.skipInfra && kmsKeyId !== undefined) {
-    const flag = options.kmsKeyId !== undefined ? `--kms-key-id ${JSON.stringify(kmsKeyId)}` : `the infra config's serve.clusterSecretKmsKeyArn ${JSON.stringify(kmsKeyId)}`;
+    const flag =
+      options.kmsKeyId !== undefined
+        ? `--kms-key-id ${JSON.stringify(kmsKeyId)}`
+        : `the infra config's serve.clusterSecretKmsKeyArn ${JSON.stringify(kmsKeyId)}`;
     const keyRegion = kmsKeyArnRegion(kmsKeyId);
     if (keyRegion === undefined) {
       // IAM authorizes kms:Decrypt against the key ARN: an id or alias cannot go into the worker role.
-      throw new SynktiError('E_USAGE', `${flag} is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN, not on a key id or alias`, {
-        hint: `pass the key ARN (aws kms describe-key --key-id ${kmsKeyId} --query KeyMetadata.Arn --output text), or --skip-infra if you grant the workers' role kms:Decrypt yourself`,
-      });
+      throw new SynktiError(
+        'E_USAGE',
+        `${flag} is not a key ARN: the stack grants the workers kms:Decrypt on the key ARN, not on a key id or alias`,
+        {
+          hint: `pass the key ARN (aws kms describe-key --key-id ${kmsKeyId} --query KeyMetadata.Arn --output text), or --skip-infra if you grant the workers' role kms:Decrypt yourself`,
+        },
+      );
     }
     if (keyRegion !== spec.region) {
-      throw new SynktiError('E_USAGE', `${flag} is in region ${keyRegion}, not the cluster's ${spec.region}`, { hint: 'an SSM parameter is encrypted with a key of its own region: pass that region\'s key ARN' });
+      throw new SynktiError('E_USAGE', `${flag} is in region ${keyRegion}, not the cluster's ${spec.region}`, {
+        hint: "an SSM parameter is encrypted with a key of its own region: pass that region's key ARN",
+      });
     }
     if (options.kmsKeyId !== undefined && configKey !== undefined && configKey !== options.kmsKeyId) {
-      throw new SynktiError('E_USAGE', `the infra config's serve.clusterSecretKmsKeyArn is "${configKey}" but --kms-key-id is "${options.kmsKeyId}"`, {
-        hint: 'make them the same (the worker role the stack makes may decrypt with only that key), or leave --kms-key-id out',
-      });
+      throw new SynktiError(
+        'E_USAGE',
+        `the infra config's serve.clusterSecretKmsKeyArn is "${configKey}" but --kms-key-id is "${options.kmsKeyId}"`,
+        {
+          hint: 'make them the same (the worker role the stack makes may decrypt with only that key), or leave --kms-key-id out',
+        },
+      );
     }
   }
   if (serve?.projectName !== undefined && serve.projectName !== project) {
-    throw new SynktiError('E_USAGE', `the infra config's serve.projectName is "${serve.projectName}" but --project is "${project}"`, { hint: 'make them the same (it is the SynktiCluster tag of the fleet)' });
+    throw new SynktiError('E_USAGE', `the infra config's serve.projectName is "${serve.projectName}" but --project is "${project}"`, {
+      hint: 'make them the same (it is the SynktiCluster tag of the fleet)',
+    });
   }
   if (options.nodeSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.nodeSha256)) {
-    throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, { hint: "copy it from nodejs.org's SHASUMS256.txt" });
+    throw new SynktiError('E_USAGE', `--node-sha256 ${JSON.stringify(options.nodeSha256)} is not 64 hex digits`, {
+      hint: "copy it from nodejs.org's SHASUMS256.txt",
+    });
   }
   return { spec, role, workers, secretParameter, kmsKeyId };
 }
@@ -308,10 +375,14 @@ async function bucketExists(store: S3ObjectStore, bucket: string): Promise<boole
     if (status === 404) return false;
     if (status === 403) {
       throw new SynktiError('E_BUCKET_EXISTS', `bucket "${bucket}" exists but these credentials may not use it (403)`, {
-        cause: error, hint: 'bucket names are global: pass --bucket with a name of your own (e.g. with your account id), or grant s3:ListBucket on it',
+        cause: error,
+        hint: 'bucket names are global: pass --bucket with a name of your own (e.g. with your account id), or grant s3:ListBucket on it',
       });
     }
-    throw new SynktiError('E_AWS_S3', `cannot check bucket "${bucket}": ${(error as Error).message}`, { cause: error, hint: 'check the AWS credentials and region (AWS_REGION, AWS_PROFILE)' });
+    throw new SynktiError('E_AWS_S3', `cannot check bucket "${bucket}": ${(error as Error).message}`, {
+      cause: error,
+      hint: 'check the AWS credentials and region (AWS_REGION, AWS_PROFILE)',
+    });
   }
 }
 
@@ -319,7 +390,10 @@ function uploadLine(bucket: string, result: UploadFileResult): string {
   return `s3://${bucket}/${result.key} (sha256 ${result.sha256.slice(0, 12)}…)`;
 }
 
-export async function runBootstrap<A extends BootstrapAwsLaunch>(options: BootstrapOptions<A>, deps: BootstrapDeps<A>): Promise<BootstrapReport> {
+export async function runBootstrap<A extends BootstrapAwsLaunch>(
+  options: BootstrapOptions<A>,
+  deps: BootstrapDeps<A>,
+): Promise<BootstrapReport> {
   const { spec, role, workers, secretParameter, kmsKeyId } = await validate(options, deps);
   const project = spec.name;
   const dryRun = options.dryRun ?? false;
@@ -353,9 +427,12 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
       // ...and decrypt it with the key this run encrypts it with (a key ARN, checked above).
       ...(kmsKeyId === undefined ? {} : { clusterSecretKmsKeyArn: kmsKeyId }),
     };
-    const config: InfraConfig = given === undefined
-      ? { serve: { projectName: project, region: spec.region, workerCount: 0, ...secretName } }
-      : given.serve === undefined ? given : { ...given, serve: { ...given.serve, projectName: project, ...secretName } };
+    const config: InfraConfig =
+      given === undefined
+        ? { serve: { projectName: project, region: spec.region, workerCount: 0, ...secretName } }
+        : given.serve === undefined
+          ? given
+          : { ...given, serve: { ...given.serve, projectName: project, ...secretName } };
     say(`infra: stack ${stack}${dryRun ? ' (preview)' : ''}`);
     try {
       const request = { stack, config, onOutput: (line: string) => say(`infra: ${line.trimEnd()}`) };
@@ -365,10 +442,23 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
       if (result.planned !== undefined) {
         finish(step('infra', 'planned', result.planned, [`stack ${stack}`]));
       } else {
-        const kinds = Object.entries(result.changes).map(([kind, count]) => `${count} ${kind}`).join(', ') || 'no resources';
-        finish(n > 0
-          ? step('infra', dryRun ? 'planned' : 'created', `stack ${stack}: ${kinds}`, Object.entries(result.changes).filter(([k]) => k !== 'same').map(([k, c]) => `${c} ${k}`), [])
-          : step('infra', 'present', `stack ${stack}: up to date (${kinds})`, [], [`stack ${stack}`]));
+        const kinds =
+          Object.entries(result.changes)
+            .map(([kind, count]) => `${count} ${kind}`)
+            .join(', ') || 'no resources';
+        finish(
+          n > 0
+            ? step(
+                'infra',
+                dryRun ? 'planned' : 'created',
+                `stack ${stack}: ${kinds}`,
+                Object.entries(result.changes)
+                  .filter(([k]) => k !== 'same')
+                  .map(([k, c]) => `${c} ${k}`),
+                [],
+              )
+            : step('infra', 'present', `stack ${stack}: up to date (${kinds})`, [], [`stack ${stack}`]),
+        );
       }
     } catch (error) {
       return fail('infra', error, 'or pass --skip-infra if the infrastructure (buckets, worker role, security group) is managed elsewhere');
@@ -386,12 +476,22 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
       const result = await ssm.ensureSsmClusterSecret({ client, name: secretParameter, cluster: project, kmsKeyId, dryRun });
       const what = `SSM SecureString ${secretParameter}`;
       // Without the stack nothing grants the workers Decrypt on a customer key: say so.
-      const noteText = options.skipInfra && kmsKeyId !== undefined ? `--skip-infra, so the workers' role needs kms:Decrypt on ${kmsKeyId} (granted by whoever manages IAM)` : undefined;
+      const noteText =
+        options.skipInfra && kmsKeyId !== undefined
+          ? `--skip-infra, so the workers' role needs kms:Decrypt on ${kmsKeyId} (granted by whoever manages IAM)`
+          : undefined;
       if (noteText !== undefined) say(`secret: note: ${noteText}`);
       const note = noteText === undefined ? '' : `; note: ${noteText}`;
-      finish(result.status === 'present'
-        ? step('secret', 'present', `present: ${what} (left as it is)${note}`, [], [secretParameter])
-        : step('secret', result.status, `${result.status === 'planned' ? 'would create' : 'created'} ${what} with a new random secret${kmsKeyId ? ` (KMS key ${kmsKeyId})` : ''}${note}`, [secretParameter]));
+      finish(
+        result.status === 'present'
+          ? step('secret', 'present', `present: ${what} (left as it is)${note}`, [], [secretParameter])
+          : step(
+              'secret',
+              result.status,
+              `${result.status === 'planned' ? 'would create' : 'created'} ${what} with a new random secret${kmsKeyId ? ` (KMS key ${kmsKeyId})` : ''}${note}`,
+              [secretParameter],
+            ),
+      );
     } catch (error) {
       return fail('secret', error);
     } finally {
@@ -412,7 +512,10 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
     try {
       const changed: string[] = [];
       const present: string[] = [];
-      for (const [bucket, isModels] of [[buckets.models, true], [buckets.checkpoints, false]] as const) {
+      for (const [bucket, isModels] of [
+        [buckets.models, true],
+        [buckets.checkpoints, false],
+      ] as const) {
         say(`buckets: ${bucket}`);
         if (await bucketExists(store, bucket)) {
           present.push(bucket);
@@ -423,9 +526,17 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
         if (!dryRun) await store.createBucket(bucket, { protected: isModels });
         changed.push(bucket);
       }
-      finish(changed.length > 0
-        ? step('buckets', dryRun ? 'planned' : 'created', `${dryRun ? 'would create' : 'created'} ${changed.join(', ')}${present.length ? `; present: ${present.join(', ')}` : ''}`, changed, present)
-        : step('buckets', 'present', `present: ${present.join(', ')}`, [], present));
+      finish(
+        changed.length > 0
+          ? step(
+              'buckets',
+              dryRun ? 'planned' : 'created',
+              `${dryRun ? 'would create' : 'created'} ${changed.join(', ')}${present.length ? `; present: ${present.join(', ')}` : ''}`,
+              changed,
+              present,
+            )
+          : step('buckets', 'present', `present: ${present.join(', ')}`, [], present),
+      );
     } catch (error) {
       return fail('buckets', error);
     }
@@ -442,8 +553,18 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
         // Packing takes a while and writes files: a dry run only says it would.
         const key = agentArtifactKey(version);
         const changed = [`s3://${buckets.models}/${key} (packed now)`];
-        if (options.nodeTarball !== undefined) changed.push(`s3://${buckets.models}/${nodeTarballKey(options.nodeVersion ?? deps.defaults.nodeVersion, options.arch ?? 'x64')} (if it differs)`);
-        finish(step('artifact', 'planned', `would pack and upload the agent release ${version} to s3://${buckets.models}/${key}${options.nodeTarball !== undefined ? ' and the Node.js tarball' : ''}`, changed));
+        if (options.nodeTarball !== undefined)
+          changed.push(
+            `s3://${buckets.models}/${nodeTarballKey(options.nodeVersion ?? deps.defaults.nodeVersion, options.arch ?? 'x64')} (if it differs)`,
+          );
+        finish(
+          step(
+            'artifact',
+            'planned',
+            `would pack and upload the agent release ${version} to s3://${buckets.models}/${key}${options.nodeTarball !== undefined ? ' and the Node.js tarball' : ''}`,
+            changed,
+          ),
+        );
       }
       if (file === undefined && !dryRun) {
         say('artifact: packing the agent');
@@ -458,9 +579,11 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
         const digest = await digestFile(file);
         agentSha256 = digest.sha256;
         say(`artifact: ${key}`);
-        uploads.push(assumeEmpty
-          ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
-          : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }));
+        uploads.push(
+          assumeEmpty
+            ? { key, status: 'created', sha256: digest.sha256, bytes: digest.bytes }
+            : await uploadFileIfChanged(store, { bucket: buckets.models, key, file, digest, dryRun }),
+        );
         report.artifact = { key, version, sha256: agentSha256 };
         const nodeVersion = options.nodeVersion ?? deps.defaults.nodeVersion;
         const nodeKey = nodeTarballKey(nodeVersion, options.arch ?? 'x64');
@@ -470,11 +593,23 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
           say(`artifact: ${nodeKey}`);
           const nodeDigest = await digestFile(options.nodeTarball);
           if (options.nodeSha256 !== undefined && options.nodeSha256.toLowerCase() !== nodeDigest.sha256) {
-            throw new SynktiError('E_USAGE', `--node-sha256 ${options.nodeSha256} does not match ${options.nodeTarball} (sha256 ${nodeDigest.sha256})`, { hint: 'pass only one of --node-sha256 and --node-tarball' });
+            throw new SynktiError(
+              'E_USAGE',
+              `--node-sha256 ${options.nodeSha256} does not match ${options.nodeTarball} (sha256 ${nodeDigest.sha256})`,
+              { hint: 'pass only one of --node-sha256 and --node-tarball' },
+            );
           }
-          uploads.push(assumeEmpty
-            ? { key: nodeKey, status: 'created', sha256: nodeDigest.sha256, bytes: nodeDigest.bytes }
-            : await uploadFileIfChanged(store, { bucket: buckets.models, key: nodeKey, file: options.nodeTarball, digest: nodeDigest, dryRun }));
+          uploads.push(
+            assumeEmpty
+              ? { key: nodeKey, status: 'created', sha256: nodeDigest.sha256, bytes: nodeDigest.bytes }
+              : await uploadFileIfChanged(store, {
+                  bucket: buckets.models,
+                  key: nodeKey,
+                  file: options.nodeTarball,
+                  digest: nodeDigest,
+                  dryRun,
+                }),
+          );
         } else if (options.nodeSha256 !== undefined) {
           // Uploaded by hand (e.g. `aws s3 cp`): it must be there; the boot script checks its bytes.
           const info = assumeEmpty ? undefined : await store.head(buckets.models, nodeKey);
@@ -486,10 +621,19 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
             hint: 'pass --node-tarball <the file from nodejs.org> so bootstrap uploads it',
           });
         }
-        for (const u of uploads) (u.status === 'present' ? present : missing).push(uploadLine(buckets.models, u) + (u.status === 'updated' ? ' (replaced)' : ''));
-        finish(missing.length > 0
-          ? step('artifact', dryRun ? 'planned' : 'created', `${dryRun ? 'would upload' : 'uploaded'} ${missing.join(', ')}`, missing, present)
-          : step('artifact', 'present', `present: ${present.join(', ')}`, [], present));
+        for (const u of uploads)
+          (u.status === 'present' ? present : missing).push(uploadLine(buckets.models, u) + (u.status === 'updated' ? ' (replaced)' : ''));
+        finish(
+          missing.length > 0
+            ? step(
+                'artifact',
+                dryRun ? 'planned' : 'created',
+                `${dryRun ? 'would upload' : 'uploaded'} ${missing.join(', ')}`,
+                missing,
+                present,
+              )
+            : step('artifact', 'present', `present: ${present.join(', ')}`, [], present),
+        );
       }
     } catch (error) {
       return fail('artifact', error);
@@ -502,15 +646,40 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
       try {
         say(`model: ${options.modelDir}`);
         if (assumeEmpty) {
-          finish(step('model', 'planned', `would upload ${options.modelDir} to s3://${buckets.models}/ (bucket not created yet)`, [options.modelDir]));
+          finish(
+            step('model', 'planned', `would upload ${options.modelDir} to s3://${buckets.models}/ (bucket not created yet)`, [
+              options.modelDir,
+            ]),
+          );
         } else {
-          const model = await uploadModel({ store, bucket: buckets.models, dir: options.modelDir, prefix: options.modelPrefix, dryRun, onProgress: deps.modelProgress });
+          const model = await uploadModel({
+            store,
+            bucket: buckets.models,
+            dir: options.modelDir,
+            prefix: options.modelPrefix,
+            dryRun,
+            onProgress: deps.modelProgress,
+          });
           const where = `s3://${model.bucket}/${model.prefix}`;
           const changed = model.files.filter((f) => f.status !== 'present').map((f) => f.key);
           if (model.manifest !== 'present') changed.push(model.manifestKey);
-          finish(changed.length > 0
-            ? step('model', dryRun ? 'planned' : 'created', `${where}: ${dryRun ? 'would upload' : 'uploaded'} ${model.uploadedFiles} file(s), ${model.uploadedBytes} bytes; ${model.presentFiles} already present; manifest ${model.manifest}`, changed, model.files.filter((f) => f.status === 'present').map((f) => f.key))
-            : step('model', 'present', `${where}: all ${model.files.length} file(s) and the manifest present`, [], [...model.files.map((f) => f.key), model.manifestKey]));
+          finish(
+            changed.length > 0
+              ? step(
+                  'model',
+                  dryRun ? 'planned' : 'created',
+                  `${where}: ${dryRun ? 'would upload' : 'uploaded'} ${model.uploadedFiles} file(s), ${model.uploadedBytes} bytes; ${model.presentFiles} already present; manifest ${model.manifest}`,
+                  changed,
+                  model.files.filter((f) => f.status === 'present').map((f) => f.key),
+                )
+              : step(
+                  'model',
+                  'present',
+                  `${where}: all ${model.files.length} file(s) and the manifest present`,
+                  [],
+                  [...model.files.map((f) => f.key), model.manifestKey],
+                ),
+          );
         }
       } catch (error) {
         return fail('model', error);
@@ -519,21 +688,34 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
 
     // 6. workers
     if (workers === 0) {
-      finish(step('workers', 'skipped', '--workers 0: none launched (launch later with `synkti worker launch` or re-run with --workers N)'));
+      finish(
+        step('workers', 'skipped', '--workers 0: none launched (launch later with `synkti worker launch` or re-run with --workers N)'),
+      );
     } else {
       // validate() refused workers > 0 without options.aws.imageId: options.aws is given here.
       const given = options.aws ?? ({} as A);
       const aws: A = {
         ...given,
         instanceProfile: given.instanceProfile ?? stringOutput(outputs, 'workerInstanceProfileName'),
-        securityGroup: given.securityGroup?.length ? given.securityGroup : [stringOutput(outputs, 'workerSecurityGroupId')].filter((g): g is string => g !== undefined),
+        securityGroup: given.securityGroup?.length
+          ? given.securityGroup
+          : [stringOutput(outputs, 'workerSecurityGroupId')].filter((g): g is string => g !== undefined),
       };
       const fleet = deps.openWorkers({
-        spec, role, aws,
+        spec,
+        role,
+        aws,
         userData: {
-          bucket: buckets.models, version, sha256: agentSha256, nodeVersion: options.nodeVersion, arch: options.arch,
-          nodeSha256: options.nodeSha256, nodeTarball: options.nodeTarball,
-          bucketOwner: options.bucketOwner, secretParameter, logLevel: options.logLevel,
+          bucket: buckets.models,
+          version,
+          sha256: agentSha256,
+          nodeVersion: options.nodeVersion,
+          arch: options.arch,
+          nodeSha256: options.nodeSha256,
+          nodeTarball: options.nodeTarball,
+          bucketOwner: options.bucketOwner,
+          secretParameter,
+          logLevel: options.logLevel,
         },
       });
       try {
@@ -542,12 +724,36 @@ export async function runBootstrap<A extends BootstrapAwsLaunch>(options: Bootst
         const present = live;
         const missing = Math.max(0, workers - live.length);
         if (missing === 0) {
-          finish(step('workers', 'present', `${live.length} running in pool ${role} (wanted ${workers}${live.length > workers ? '; bootstrap never terminates any' : ''})`, [], present));
+          finish(
+            step(
+              'workers',
+              'present',
+              `${live.length} running in pool ${role} (wanted ${workers}${live.length > workers ? '; bootstrap never terminates any' : ''})`,
+              [],
+              present,
+            ),
+          );
         } else if (dryRun) {
-          finish(step('workers', 'planned', `would launch ${missing} in pool ${role} (${live.length} running, wanted ${workers})`, [`${missing} instance(s)`], present));
+          finish(
+            step(
+              'workers',
+              'planned',
+              `would launch ${missing} in pool ${role} (${live.length} running, wanted ${workers})`,
+              [`${missing} instance(s)`],
+              present,
+            ),
+          );
         } else {
           const launched = await fleet.launch(missing, (id, i, count) => say(`workers: launched ${id} (${i + 1}/${count})`));
-          finish(step('workers', 'created', `launched ${launched.length} in pool ${role}${live.length ? `; ${live.length} already running` : ''}`, launched, present));
+          finish(
+            step(
+              'workers',
+              'created',
+              `launched ${launched.length} in pool ${role}${live.length ? `; ${live.length} already running` : ''}`,
+              launched,
+              present,
+            ),
+          );
         }
       } catch (error) {
         return fail('workers', error);

@@ -62,7 +62,9 @@ function accessDenied(name: string, action: string, extra: string, error: unknow
 function otherError(name: string, action: string, error: unknown, secret?: string): SynktiError {
   const kind = errorName(error);
   if (kind === 'CredentialsProviderError') {
-    return new SynktiError('E_AWS_CREDENTIALS', `no AWS credentials to ${action} SSM parameter ${name}`, { hint: 'set AWS_PROFILE (or run `aws configure` / `aws sso login`)' });
+    return new SynktiError('E_AWS_CREDENTIALS', `no AWS credentials to ${action} SSM parameter ${name}`, {
+      hint: 'set AWS_PROFILE (or run `aws configure` / `aws sso login`)',
+    });
   }
   let message = String((error as Error)?.message ?? error);
   if (secret) message = message.split(secret).join('<the secret>');
@@ -89,32 +91,39 @@ export async function ensureSsmClusterSecret(options: EnsureSsmClusterSecretOpti
   const type = await parameterType(client, name);
   if (type !== undefined) {
     if (type !== 'SecureString') {
-      throw new SynktiError('E_SECRET_NOT_SECURE', `SSM parameter ${name} holds the cluster secret as a ${type}, not a SecureString (readable unencrypted)`, {
-        hint: `replace it with a SecureString (aws ssm delete-parameter --name ${name}, then run bootstrap again; restart the workers after), or pass --secret-parameter with another name`,
-      });
+      throw new SynktiError(
+        'E_SECRET_NOT_SECURE',
+        `SSM parameter ${name} holds the cluster secret as a ${type}, not a SecureString (readable unencrypted)`,
+        {
+          hint: `replace it with a SecureString (aws ssm delete-parameter --name ${name}, then run bootstrap again; restart the workers after), or pass --secret-parameter with another name`,
+        },
+      );
     }
     return { name, status: 'present' };
   }
   if (options.dryRun) return { name, status: 'planned' };
   const secret = (options.generate ?? newClusterSecret)();
   try {
-    await client.send(new PutParameterCommand({
-      Name: name,
-      Type: 'SecureString',
-      Value: secret,
-      KeyId: options.kmsKeyId,
-      Overwrite: false, // never replace a secret running workers hold
-      Description: `Synkti cluster secret of ${options.cluster} (created by synkti bootstrap)`,
-      Tags: [{ Key: TAG_CLUSTER, Value: options.cluster }],
-    }));
+    await client.send(
+      new PutParameterCommand({
+        Name: name,
+        Type: 'SecureString',
+        Value: secret,
+        KeyId: options.kmsKeyId,
+        Overwrite: false, // never replace a secret running workers hold
+        Description: `Synkti cluster secret of ${options.cluster} (created by synkti bootstrap)`,
+        Tags: [{ Key: TAG_CLUSTER, Value: options.cluster }],
+      }),
+    );
     return { name, status: 'created' };
   } catch (error) {
     // Someone else created it between our look and our put: theirs stands.
     if (errorName(error) === 'ParameterAlreadyExists') return { name, status: 'present' };
-    if (errorName(error) === 'AccessDeniedException') throw accessDenied(name, 'create', 'ssm:PutParameter or ssm:AddTagsToResource', undefined);
+    if (errorName(error) === 'AccessDeniedException')
+      throw accessDenied(name, 'create', 'ssm:PutParameter or ssm:AddTagsToResource', undefined);
     if (errorName(error) === 'InvalidKeyId') {
       throw new SynktiError('E_USAGE', `--kms-key-id ${options.kmsKeyId ?? '(default)'}: KMS rejected the key for SSM parameter ${name}`, {
-        hint: 'pass a key id, key ARN or alias/<name> of an enabled symmetric KMS key in the cluster\'s region, or leave --kms-key-id out (aws/ssm)',
+        hint: "pass a key id, key ARN or alias/<name> of an enabled symmetric KMS key in the cluster's region, or leave --kms-key-id out (aws/ssm)",
       });
     }
     throw otherError(name, 'create', error, secret);

@@ -5,18 +5,56 @@
  * imports it on first use).
  */
 export {
-  runBootstrap, BOOTSTRAP_STEPS, type BootstrapStepName, type StepStatus, type BootstrapStep, type BootstrapReport, type BootstrapAwsLaunch,
-  type BootstrapUserData, type BootstrapWorkersRequest, type BootstrapWorkerPool, type BootstrapOptions, type BootstrapDeps,
+  runBootstrap,
+  BOOTSTRAP_STEPS,
+  type BootstrapStepName,
+  type StepStatus,
+  type BootstrapStep,
+  type BootstrapReport,
+  type BootstrapAwsLaunch,
+  type BootstrapUserData,
+  type BootstrapWorkersRequest,
+  type BootstrapWorkerPool,
+  type BootstrapOptions,
+  type BootstrapDeps,
 } from './bootstrap.ts';
 export {
-  MODELS_KEY_PREFIX, checkProjectName, defaultBucketNames, checkBucketFlag, modelPrefix, checkSecretParameter, checkKmsKeyId, kmsKeyArnRegion,
+  MODELS_KEY_PREFIX,
+  checkProjectName,
+  defaultBucketNames,
+  checkBucketFlag,
+  modelPrefix,
+  checkSecretParameter,
+  checkKmsKeyId,
+  kmsKeyArnRegion,
   type BucketNames,
 } from './bootstrap-names.ts';
 export {
-  countChanges, fileBackendHasStack, createPulumiInfraRunner, type InfraRunRequest, type InfraPreviewResult, type InfraUpResult, type InfraRunner,
+  countChanges,
+  fileBackendHasStack,
+  createPulumiInfraRunner,
+  type InfraRunRequest,
+  type InfraPreviewResult,
+  type InfraUpResult,
+  type InfraRunner,
 } from './infra-runner.ts';
 export {
-  uploadModel, listModelFiles, MODEL_MANIFEST_NAME, type ModelManifest, type ModelManifestFile, type ModelUploadProgress, type UploadModelOptions,
+  uploadModel,
+  listModelFiles,
+  MODEL_MANIFEST_NAME,
+  type ModelManifest,
+  type ModelManifestFile,
+  type ModelUploadProgress,
+  type UploadModelOptions,
   type ModelUploadReport,
 } from './model-upload.ts';
-export { digestFile, uploadFileIfChanged, checkSinglePutSize, MAX_SINGLE_PUT_BYTES, type FileDigest, type UploadFileOptions, type UploadFileResult, type UploadStatus } from './s3-file-upload.ts';
+export {
+  digestFile,
+  uploadFileIfChanged,
+  checkSinglePutSize,
+  MAX_SINGLE_PUT_BYTES,
+  type FileDigest,
+  type UploadFileOptions,
+  type UploadFileResult,
+  type UploadStatus,
+} from './s3-file-upload.ts';

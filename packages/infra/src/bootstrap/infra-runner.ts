@@ -43,7 +43,9 @@ export interface InfraRunner {
 
 /** Changes other than "same" (Pulumi counts unchanged resources as `same`). */
 export function countChanges(changes: Record<string, number>): number {
-  return Object.entries(changes).filter(([kind]) => kind !== 'same').reduce((n, [, v]) => n + v, 0);
+  return Object.entries(changes)
+    .filter(([kind]) => kind !== 'same')
+    .reduce((n, [, v]) => n + v, 0);
 }
 
 /**
@@ -60,7 +62,9 @@ export function fileBackendHasStack(backendUrl: string, project: string, stack: 
 }
 
 /** The Automation-API runner (the rest of @synkti/infra, and Pulumi with it, is loaded on first use). */
-export function createPulumiInfraRunner(options: { backendUrl?: string | undefined; env?: NodeJS.ProcessEnv | undefined } = {}): InfraRunner {
+export function createPulumiInfraRunner(
+  options: { backendUrl?: string | undefined; env?: NodeJS.ProcessEnv | undefined } = {},
+): InfraRunner {
   return {
     async preview(request) {
       const infra = await import('../index.ts');
@@ -85,7 +89,13 @@ export function createPulumiInfraRunner(options: { backendUrl?: string | undefin
     },
     async up(request) {
       const infra = await import('../index.ts');
-      const stack = { stack: request.stack, config: request.config, backendUrl: options.backendUrl, env: options.env, onOutput: request.onOutput };
+      const stack = {
+        stack: request.stack,
+        config: request.config,
+        backendUrl: options.backendUrl,
+        env: options.env,
+        onOutput: request.onOutput,
+      };
       const { planFile, changes } = await infra.infraPreview(stack);
       const outputs = await infra.infraUp({ ...stack, planFile });
       return { changes, outputs };

@@ -36,7 +36,7 @@ async function modelDir(name: string): Promise<string> {
 
 async function manifestOf(prefix: string): Promise<ModelManifest | undefined> {
   const body = await store.get(BUCKET, `${prefix}${MODEL_MANIFEST_NAME}`);
-  return body === undefined ? undefined : JSON.parse(Buffer.from(body).toString('utf8')) as ModelManifest;
+  return body === undefined ? undefined : (JSON.parse(Buffer.from(body).toString('utf8')) as ModelManifest);
 }
 
 describe('uploadModel', () => {
@@ -49,10 +49,16 @@ describe('uploadModel', () => {
     assert.equal(first.uploadedBytes, 300_008);
     assert.equal(first.manifest, 'created');
     const last = events[events.length - 1]!;
-    assert.deepEqual({ filesDone: last.filesDone, files: last.files, bytesDone: last.bytesDone, bytes: last.bytes }, { filesDone: 4, files: 4, bytesDone: 300_008, bytes: 300_008 });
+    assert.deepEqual(
+      { filesDone: last.filesDone, files: last.files, bytesDone: last.bytesDone, bytes: last.bytes },
+      { filesDone: 4, files: 4, bytesDone: 300_008, bytes: 300_008 },
+    );
 
     const manifest = await manifestOf('models/m1/');
-    assert.deepEqual(manifest?.files.map((f) => f.path), ['a.json', 'sub/deeper/c.txt', 'weights-00001.safetensors', 'weights-00002.safetensors']);
+    assert.deepEqual(
+      manifest?.files.map((f) => f.path),
+      ['a.json', 'sub/deeper/c.txt', 'weights-00001.safetensors', 'weights-00002.safetensors'],
+    );
     for (const file of manifest!.files) {
       const local = await digestFile(join(dir, file.path));
       assert.equal(file.sha256, local.sha256);
@@ -76,7 +82,8 @@ describe('uploadModel', () => {
 
     const send = store.client.send.bind(store.client);
     store.client.send = (async (command: unknown) => {
-      if (command instanceof PutObjectCommand && command.input.Key === 'models/m2/weights-00002.safetensors') throw new Error('connection reset');
+      if (command instanceof PutObjectCommand && command.input.Key === 'models/m2/weights-00002.safetensors')
+        throw new Error('connection reset');
       return send(command as never);
     }) as typeof store.client.send;
     try {
@@ -87,10 +94,17 @@ describe('uploadModel', () => {
     assert.equal(await manifestOf('models/m2/'), undefined, 'no manifest vouches for a half-replaced model');
 
     const resumed = await uploadModel({ store, bucket: BUCKET, dir, prefix: 'models/m2' });
-    assert.deepEqual(resumed.files.filter((f) => f.status !== 'present').map((f) => f.path), ['weights-00002.safetensors'], 'only the file that did not make it');
+    assert.deepEqual(
+      resumed.files.filter((f) => f.status !== 'present').map((f) => f.path),
+      ['weights-00002.safetensors'],
+      'only the file that did not make it',
+    );
     assert.equal(resumed.manifest, 'created');
     const manifest = await manifestOf('models/m2/');
-    assert.equal(manifest?.files.find((f) => f.path === 'weights-00002.safetensors')?.sha256, (await digestFile(join(dir, 'weights-00002.safetensors'))).sha256);
+    assert.equal(
+      manifest?.files.find((f) => f.path === 'weights-00002.safetensors')?.sha256,
+      (await digestFile(join(dir, 'weights-00002.safetensors'))).sha256,
+    );
   });
 
   it('dry run uploads nothing and says what it would do', async () => {
@@ -104,20 +118,35 @@ describe('uploadModel', () => {
   it('refuses bad input with the flag or file named: prefix outside models/, a reserved name, no files, a file over 5 GiB', async () => {
     const dir = await modelDir('m4');
     for (const prefix of ['weights/x', 'models/', 'models/../artifacts']) {
-      await assert.rejects(uploadModel({ store, bucket: BUCKET, dir, prefix }), (e: unknown) => isSynktiError(e, 'E_USAGE') && /--prefix/.test(e.message));
+      await assert.rejects(
+        uploadModel({ store, bucket: BUCKET, dir, prefix }),
+        (e: unknown) => isSynktiError(e, 'E_USAGE') && /--prefix/.test(e.message),
+      );
     }
     await writeFile(join(dir, MODEL_MANIFEST_NAME), '{}');
-    await assert.rejects(uploadModel({ store, bucket: BUCKET, dir }), (e: unknown) => isSynktiError(e, 'E_USAGE') && /reserved/.test(e.message));
+    await assert.rejects(
+      uploadModel({ store, bucket: BUCKET, dir }),
+      (e: unknown) => isSynktiError(e, 'E_USAGE') && /reserved/.test(e.message),
+    );
     const empty = join(work, 'empty');
     await mkdir(empty);
-    await assert.rejects(uploadModel({ store, bucket: BUCKET, dir: empty }), (e: unknown) => isSynktiError(e, 'E_USAGE') && /no files/.test(e.message));
-    await assert.rejects(uploadModel({ store, bucket: BUCKET, dir: join(work, 'missing') }), (e: unknown) => isSynktiError(e, 'E_USAGE') && /does not exist/.test(e.message));
+    await assert.rejects(
+      uploadModel({ store, bucket: BUCKET, dir: empty }),
+      (e: unknown) => isSynktiError(e, 'E_USAGE') && /no files/.test(e.message),
+    );
+    await assert.rejects(
+      uploadModel({ store, bucket: BUCKET, dir: join(work, 'missing') }),
+      (e: unknown) => isSynktiError(e, 'E_USAGE') && /does not exist/.test(e.message),
+    );
 
     const big = join(work, 'big');
     await mkdir(big);
     const handle = await open(join(big, 'huge.bin'), 'w');
     await handle.truncate(MAX_SINGLE_PUT_BYTES + 1); // sparse: nothing is written
     await handle.close();
-    await assert.rejects(uploadModel({ store, bucket: BUCKET, dir: big }), (e: unknown) => isSynktiError(e, 'E_FILE_TOO_LARGE') && /5 GiB/.test(e.message) && /shards/.test(e.hint ?? ''));
+    await assert.rejects(
+      uploadModel({ store, bucket: BUCKET, dir: big }),
+      (e: unknown) => isSynktiError(e, 'E_FILE_TOO_LARGE') && /5 GiB/.test(e.message) && /shards/.test(e.hint ?? ''),
+    );
   });
 });

@@ -9,7 +9,15 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { SynktiError } from '@synkti/core';
-import { MODEL_MANIFEST_FORMAT, MODEL_MANIFEST_NAME, modelManifestKey, serializeModelManifest, unsafeModelPath, type ModelManifest, type S3ObjectStore } from '@synkti/cloud';
+import {
+  MODEL_MANIFEST_FORMAT,
+  MODEL_MANIFEST_NAME,
+  modelManifestKey,
+  serializeModelManifest,
+  unsafeModelPath,
+  type ModelManifest,
+  type S3ObjectStore,
+} from '@synkti/cloud';
 import { modelPrefix } from './bootstrap-names.ts';
 import { checkSinglePutSize, digestFile, uploadFileIfChanged, type UploadStatus } from './s3-file-upload.ts';
 
@@ -72,15 +80,21 @@ export async function listModelFiles(dir: string): Promise<string[]> {
   try {
     info = await stat(dir);
   } catch (cause) {
-    throw new SynktiError('E_USAGE', `model directory ${dir} does not exist`, { cause, hint: 'pass the directory holding the weights, e.g. ./Qwen2.5-7B-Instruct' });
+    throw new SynktiError('E_USAGE', `model directory ${dir} does not exist`, {
+      cause,
+      hint: 'pass the directory holding the weights, e.g. ./Qwen2.5-7B-Instruct',
+    });
   }
-  if (!info.isDirectory()) throw new SynktiError('E_USAGE', `${dir} is not a directory`, { hint: 'pass the directory holding the weights, not one file' });
+  if (!info.isDirectory())
+    throw new SynktiError('E_USAGE', `${dir} is not a directory`, { hint: 'pass the directory holding the weights, not one file' });
   const files: string[] = [];
   await walk(dir, dir, files);
   files.sort();
   if (files.length === 0) throw new SynktiError('E_USAGE', `model directory ${dir} holds no files`, { hint: 'check the path' });
   if (files.includes(MODEL_MANIFEST_NAME)) {
-    throw new SynktiError('E_USAGE', `${join(dir, MODEL_MANIFEST_NAME)}: that name is reserved for the manifest Synkti writes`, { hint: 'rename or remove that file' });
+    throw new SynktiError('E_USAGE', `${join(dir, MODEL_MANIFEST_NAME)}: that name is reserved for the manifest Synkti writes`, {
+      hint: 'rename or remove that file',
+    });
   }
   // Nodes refuse a manifest naming such a file; refuse it here, before anything goes up.
   for (const path of files) {
@@ -103,14 +117,23 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
   files.forEach((path, i) => checkSinglePutSize(join(dir, path), sizes[i]!));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   const report: ModelUploadReport = {
-    bucket: options.bucket, prefix, manifestKey: modelManifestKey(prefix), manifest: 'present', files: [],
-    uploadedFiles: 0, uploadedBytes: 0, presentFiles: 0, totalBytes, dryRun: options.dryRun ?? false,
+    bucket: options.bucket,
+    prefix,
+    manifestKey: modelManifestKey(prefix),
+    manifest: 'present',
+    files: [],
+    uploadedFiles: 0,
+    uploadedBytes: 0,
+    presentFiles: 0,
+    totalBytes,
+    dryRun: options.dryRun ?? false,
   };
   let bytesDone = 0;
   let manifestWithdrawn = false;
   let manifestExisted = false;
   for (const [i, path] of files.entries()) {
-    const tell = (extra: number) => options.onProgress?.({ filesDone: i, files: files.length, bytesDone: bytesDone + extra, bytes: totalBytes, path });
+    const tell = (extra: number) =>
+      options.onProgress?.({ filesDone: i, files: files.length, bytesDone: bytesDone + extra, bytes: totalBytes, path });
     tell(0);
     const digest = await digestFile(join(dir, path));
     if (!manifestWithdrawn && !report.dryRun) {
@@ -124,7 +147,12 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
       }
     }
     const result = await uploadFileIfChanged(options.store, {
-      bucket: options.bucket, key: `${prefix}${path}`, file: join(dir, path), digest, dryRun: options.dryRun, onBytes: tell,
+      bucket: options.bucket,
+      key: `${prefix}${path}`,
+      file: join(dir, path),
+      digest,
+      dryRun: options.dryRun,
+      onBytes: tell,
     });
     report.files.push({ path, key: result.key, status: result.status, bytes: result.bytes, sha256: result.sha256 });
     if (result.status === 'present') report.presentFiles += 1;
@@ -138,7 +166,10 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
 
   // Last: the manifest, written only when it differs (a re-run with nothing new writes nothing).
   const manifest: ModelManifest = {
-    format: MODEL_MANIFEST_FORMAT, prefix, files: report.files.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })), totalBytes,
+    format: MODEL_MANIFEST_FORMAT,
+    prefix,
+    files: report.files.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })),
+    totalBytes,
   };
   const existing = manifestWithdrawn ? undefined : await options.store.get(options.bucket, report.manifestKey);
   let parsed: unknown;
@@ -147,7 +178,15 @@ export async function uploadModel(options: UploadModelOptions): Promise<ModelUpl
   } catch {
     parsed = undefined;
   }
-  report.manifest = manifestWithdrawn ? (manifestExisted ? 'updated' : 'created') : existing === undefined ? 'created' : sameManifest(manifest, parsed) ? 'present' : 'updated';
+  report.manifest = manifestWithdrawn
+    ? manifestExisted
+      ? 'updated'
+      : 'created'
+    : existing === undefined
+      ? 'created'
+      : sameManifest(manifest, parsed)
+        ? 'present'
+        : 'updated';
   if (report.manifest !== 'present' && !report.dryRun) {
     await options.store.put(options.bucket, report.manifestKey, serializeModelManifest(manifest));
   }

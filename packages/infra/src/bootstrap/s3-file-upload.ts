@@ -63,18 +63,23 @@ export async function digestFile(file: string): Promise<FileDigest> {
 /** Refuses a file one PutObject cannot take (checked before anything is read or sent). */
 export function checkSinglePutSize(file: string, size: number): void {
   if (size > MAX_SINGLE_PUT_BYTES) {
-    throw new SynktiError('E_FILE_TOO_LARGE', `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB, more than the 5 GiB one S3 PutObject takes`, {
-      hint: 'split it into shards under 5 GiB (e.g. save_pretrained(max_shard_size="4GB")), or upload it with `aws s3 cp`',
-    });
+    throw new SynktiError(
+      'E_FILE_TOO_LARGE',
+      `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB, more than the 5 GiB one S3 PutObject takes`,
+      {
+        hint: 'split it into shards under 5 GiB (e.g. save_pretrained(max_shard_size="4GB")), or upload it with `aws s3 cp`',
+      },
+    );
   }
 }
 
 export async function uploadFileIfChanged(store: S3ObjectStore, options: UploadFileOptions): Promise<UploadFileResult> {
   const { bucket, key, file } = options;
   checkSinglePutSize(file, (await stat(file)).size);
-  const digest = options.digest ?? await digestFile(file);
+  const digest = options.digest ?? (await digestFile(file));
   const existing = await store.head(bucket, key);
-  const status: UploadStatus = existing === undefined ? 'created' : existing.sha256 === digest.sha256 && existing.size === digest.bytes ? 'present' : 'updated';
+  const status: UploadStatus =
+    existing === undefined ? 'created' : existing.sha256 === digest.sha256 && existing.size === digest.bytes ? 'present' : 'updated';
   if (status === 'present' || options.dryRun) return { key, status, sha256: digest.sha256, bytes: digest.bytes };
 
   let sent = 0;
@@ -85,16 +90,20 @@ export async function uploadFileIfChanged(store: S3ObjectStore, options: UploadF
       callback(null, chunk);
     },
   });
-  const body = createReadStream(file).on('error', (error) => counter.destroy(error)).pipe(counter);
+  const body = createReadStream(file)
+    .on('error', (error) => counter.destroy(error))
+    .pipe(counter);
   try {
-    await store.client.send(new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: body,
-      ContentLength: digest.bytes,
-      ContentMD5: digest.md5Base64,
-      Metadata: { [SHA256_METADATA]: digest.sha256, 'synkti-modified-at': String(Date.now()) },
-    }));
+    await store.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentLength: digest.bytes,
+        ContentMD5: digest.md5Base64,
+        Metadata: { [SHA256_METADATA]: digest.sha256, 'synkti-modified-at': String(Date.now()) },
+      }),
+    );
   } catch (error) {
     throw new SynktiError('E_AWS_S3', `could not upload ${file} to s3://${bucket}/${key}: ${(error as Error).message}`, {
       cause: error,

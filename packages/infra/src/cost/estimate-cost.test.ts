@@ -15,7 +15,11 @@ test("the reference's dev estimate (queue-training-infra.md): per-task Fargate S
   const line = (resource: string) => estimate.lines.find((l) => l.resource === resource);
   assert.equal(line('SQS')?.monthly, 0.4);
   assert.ok(Math.abs(line('S3')!.monthly - 0.23) < 1e-9);
-  assert.equal(estimate.lines.some((l) => /NAT/.test(l.what)), false, 'no NAT gateway in dev');
+  assert.equal(
+    estimate.lines.some((l) => /NAT/.test(l.what)),
+    false,
+    'no NAT gateway in dev',
+  );
   const fargate = line('batch-worker')!;
   assert.equal(fargate.count, 4);
   const perTask = fargate.hourly / 4;
@@ -28,10 +32,19 @@ test("the reference's dev estimate (queue-training-infra.md): per-task Fargate S
 
 test('a mixed-instances group is split into its on-demand base and spot above it; --at-max prices the maximum', () => {
   const resources = [
-    { type: 'aws:ec2/launchTemplate:LaunchTemplate', name: 'lt', id: 'lt-1', inputs: { blockDeviceMappings: [{ ebs: { volumeSize: 100 } }] } },
     {
-      type: 'aws:autoscaling/group:Group', name: 'workers', inputs: {
-        desiredCapacity: 5, minSize: 1, maxSize: 10,
+      type: 'aws:ec2/launchTemplate:LaunchTemplate',
+      name: 'lt',
+      id: 'lt-1',
+      inputs: { blockDeviceMappings: [{ ebs: { volumeSize: 100 } }] },
+    },
+    {
+      type: 'aws:autoscaling/group:Group',
+      name: 'workers',
+      inputs: {
+        desiredCapacity: 5,
+        minSize: 1,
+        maxSize: 10,
         mixedInstancesPolicy: {
           instancesDistribution: { onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0 },
           launchTemplate: { launchTemplateSpecification: { launchTemplateId: 'lt-1' }, overrides: [{ instanceType: 'g5.xlarge' }] },
@@ -44,7 +57,10 @@ test('a mixed-instances group is split into its on-demand base and spot above it
   const desired = estimateCost(resources, prices);
   assert.ok(Math.abs(desired.hourly - (od + 4 * spot)) < 1e-9, 'one on-demand, four spot');
   assert.match(desired.lines[0]!.what, /1 on-demand, 4 spot/);
-  assert.ok(Math.abs(desired.lines[0]!.monthly - ((od + 4 * spot) * 720 + 5 * 100 * prices.ebsGbMonth)) < 1e-6, 'compute for 720 h plus 5 volumes');
+  assert.ok(
+    Math.abs(desired.lines[0]!.monthly - ((od + 4 * spot) * 720 + 5 * 100 * prices.ebsGbMonth)) < 1e-6,
+    'compute for 720 h plus 5 volumes',
+  );
   const max = estimateCost(resources, prices, { atMax: true });
   assert.ok(Math.abs(max.hourly - (od + 9 * spot)) < 1e-9);
 });

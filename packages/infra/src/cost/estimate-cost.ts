@@ -49,14 +49,22 @@ export function loadPriceTable(file = DEFAULT_PRICE_FILE): PriceTable {
   try {
     table = JSON.parse(readFileSync(file, 'utf8'));
   } catch (cause) {
-    throw new SynktiError('E_PRICE_TABLE', `cannot read the price table ${file}`, { cause, hint: 'pass a JSON file shaped like packages/infra/data/prices-us-east-1.json' });
+    throw new SynktiError('E_PRICE_TABLE', `cannot read the price table ${file}`, {
+      cause,
+      hint: 'pass a JSON file shaped like packages/infra/data/prices-us-east-1.json',
+    });
   }
   const t = table as Partial<PriceTable>;
   for (const key of ['instances', 'fargate', 'rds', 'elasticache'] as const) {
-    if (typeof t[key] !== 'object' || t[key] === null) throw new SynktiError('E_PRICE_TABLE', `price table ${file} has no "${key}"`, { hint: 'copy packages/infra/data/prices-us-east-1.json and edit its numbers' });
+    if (typeof t[key] !== 'object' || t[key] === null)
+      throw new SynktiError('E_PRICE_TABLE', `price table ${file} has no "${key}"`, {
+        hint: 'copy packages/infra/data/prices-us-east-1.json and edit its numbers',
+      });
   }
   if (t.spotDiscount !== undefined && (typeof t.spotDiscount !== 'object' || t.spotDiscount === null)) {
-    throw new SynktiError('E_PRICE_TABLE', `price table ${file}: "spotDiscount" is not an object`, { hint: 'e.g. "spotDiscount": { "g5": 0.68 } (fraction saved on spot, by family)' });
+    throw new SynktiError('E_PRICE_TABLE', `price table ${file}: "spotDiscount" is not an object`, {
+      hint: 'e.g. "spotDiscount": { "g5": 0.68 } (fraction saved on spot, by family)',
+    });
   }
   const instances = t.instances!;
   return {
@@ -97,9 +105,15 @@ export interface CostEstimate {
 }
 
 const DAYS_PER_MONTH = 30;
-const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {});
+const rec = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? v
+    : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
+      ? Number(v)
+      : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const idOf = (r: AuditResource): string => r.id ?? r.name;
 
@@ -126,13 +140,13 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
     const ltRef = str(ltSpec.launchTemplateId) ?? str(rec(g.inputs.launchTemplate).id);
     const lt = byType('aws:ec2/launchTemplate:LaunchTemplate').find((t) => idOf(t) === ltRef || t.name === ltRef);
     const type = str(rec(arr(rec(mixed.launchTemplate).overrides)[0]).instanceType) ?? str(lt?.inputs.instanceType);
-    const count = assumptions.atMax ? num(g.inputs.maxSize) ?? 0 : num(g.inputs.desiredCapacity) ?? num(g.inputs.minSize) ?? 0;
+    const count = assumptions.atMax ? (num(g.inputs.maxSize) ?? 0) : (num(g.inputs.desiredCapacity) ?? num(g.inputs.minSize) ?? 0);
     const dist = rec(mixed.instancesDistribution);
     let onDemand = count;
     let spot = 0;
     if (Object.keys(mixed).length > 0) {
       const base = Math.min(count, num(dist.onDemandBaseCapacity) ?? 0);
-      const aboveOnDemand = Math.round((count - base) * (num(dist.onDemandPercentageAboveBaseCapacity) ?? 100) / 100);
+      const aboveOnDemand = Math.round(((count - base) * (num(dist.onDemandPercentageAboveBaseCapacity) ?? 100)) / 100);
       onDemand = base + aboveOnDemand;
       spot = count - onDemand;
     } else if (lt?.inputs.instanceMarketOptions !== undefined) {
@@ -142,8 +156,17 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
     const each = instancePrice('aws', type);
     const hourly = onDemand * each + spot * each * spotFactor(type ?? '');
     const volumeGb = arr(lt?.inputs.blockDeviceMappings).reduce<number>((sum, m) => sum + (num(rec(rec(m).ebs).volumeSize) ?? 0), 0);
-    add(g, `${type ?? '?'} × ${count} (${onDemand} on-demand, ${spot} spot)${volumeGb ? `, ${volumeGb} GB gp3 each` : ''}`, count, hourly, scaled(hourly) + count * volumeGb * prices.ebsGbMonth);
-    if (num(g.inputs.desiredCapacity) === undefined && !assumptions.atMax) notes.add(`${g.name}: no desired capacity (scaled by ECS or a policy): priced at its minimum size ${count}; --at-max prices every group at its maximum`);
+    add(
+      g,
+      `${type ?? '?'} × ${count} (${onDemand} on-demand, ${spot} spot)${volumeGb ? `, ${volumeGb} GB gp3 each` : ''}`,
+      count,
+      hourly,
+      scaled(hourly) + count * volumeGb * prices.ebsGbMonth,
+    );
+    if (num(g.inputs.desiredCapacity) === undefined && !assumptions.atMax)
+      notes.add(
+        `${g.name}: no desired capacity (scaled by ECS or a policy): priced at its minimum size ${count}; --at-max prices every group at its maximum`,
+      );
   }
 
   for (const i of byType('aws:ec2/instance:Instance')) {
@@ -165,7 +188,9 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
       continue;
     }
     const target = targets.find((t) => (str(t.inputs.resourceId) ?? '').endsWith(`/${str(s.inputs.name) ?? s.name}`));
-    const count = assumptions.atMax ? num(target?.inputs.maxCapacity) ?? num(s.inputs.desiredCount) ?? 0 : num(s.inputs.desiredCount) ?? 0;
+    const count = assumptions.atMax
+      ? (num(target?.inputs.maxCapacity) ?? num(s.inputs.desiredCount) ?? 0)
+      : (num(s.inputs.desiredCount) ?? 0);
     const vcpu = (num(td?.inputs.cpu) ?? 256) / 1024;
     const gb = (num(td?.inputs.memory) ?? 512) / 1024;
     // Capacity provider strategy: the base goes to its provider, the rest by weight.
@@ -176,11 +201,19 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
       const base = Math.min(count, num(baseOwner?.base) ?? 0);
       const weights = strategies.reduce((w, p) => w + (num(p.weight) ?? 0), 0);
       const spotWeight = strategies.filter((p) => str(p.capacityProvider) === 'FARGATE_SPOT').reduce((w, p) => w + (num(p.weight) ?? 0), 0);
-      spotTasks = (str(baseOwner?.capacityProvider) === 'FARGATE_SPOT' ? base : 0) + (weights > 0 ? Math.round((count - base) * spotWeight / weights) : 0);
+      spotTasks =
+        (str(baseOwner?.capacityProvider) === 'FARGATE_SPOT' ? base : 0) +
+        (weights > 0 ? Math.round(((count - base) * spotWeight) / weights) : 0);
     }
     const perTask = vcpu * prices.fargate.vcpuHour + gb * prices.fargate.gbHour;
     const hourly = (count - spotTasks) * perTask + spotTasks * perTask * (1 - prices.fargate.spotDiscount);
-    add(s, `Fargate ${vcpu} vCPU / ${gb} GB × ${count} (${spotTasks} on Fargate Spot, $${round(perTask * (spotTasks === count && count > 0 ? 1 - prices.fargate.spotDiscount : 1), 4)}/task-hour)`, count, hourly, scaled(hourly));
+    add(
+      s,
+      `Fargate ${vcpu} vCPU / ${gb} GB × ${count} (${spotTasks} on Fargate Spot, $${round(perTask * (spotTasks === count && count > 0 ? 1 - prices.fargate.spotDiscount : 1), 4)}/task-hour)`,
+      count,
+      hourly,
+      scaled(hourly),
+    );
   }
 
   const databases = byType('aws:rds/instance:Instance');
@@ -191,7 +224,13 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
     if (price === undefined) notes.add(`no RDS price for ${cls}: priced at $0`);
     const hourly = (price ?? 0) * copies;
     const storage = (num(d.inputs.allocatedStorage) ?? 0) * copies * prices.rdsStorageGbMonth;
-    add(d, `RDS ${cls}${copies === 2 ? ' Multi-AZ' : ''}, ${num(d.inputs.allocatedStorage) ?? 0} GB`, 1, hourly, alwaysOn(hourly) + storage);
+    add(
+      d,
+      `RDS ${cls}${copies === 2 ? ' Multi-AZ' : ''}, ${num(d.inputs.allocatedStorage) ?? 0} GB`,
+      1,
+      hourly,
+      alwaysOn(hourly) + storage,
+    );
   }
   for (const p of byType('aws:rds/proxy:Proxy')) {
     const cls = str(databases[0]?.inputs.instanceClass) ?? '';
@@ -214,7 +253,13 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
   fixedHourly('aws:ec2/eip:Eip', 'public IPv4 address', prices.publicIpv4Hour);
   for (const lb of byType('aws:lb/loadBalancer:LoadBalancer')) {
     const network = str(lb.inputs.loadBalancerType) === 'network';
-    add(lb, `${network ? 'Network' : 'Application'} Load Balancer (capacity units not included)`, 1, network ? prices.nlbHour : prices.albHour, alwaysOn(network ? prices.nlbHour : prices.albHour));
+    add(
+      lb,
+      `${network ? 'Network' : 'Application'} Load Balancer (capacity units not included)`,
+      1,
+      network ? prices.nlbHour : prices.albHour,
+      alwaysOn(network ? prices.nlbHour : prices.albHour),
+    );
   }
   fixedHourly('digitalocean:index/loadBalancer:LoadBalancer', 'DigitalOcean load balancer', prices.digitaloceanLoadBalancerHour);
   fixedHourly('gcp:compute/forwardingRule:ForwardingRule', 'GCP load balancer forwarding rule', prices.gcpLoadBalancerHour);
@@ -251,13 +296,21 @@ export function estimateCost(resources: readonly AuditResource[], prices: PriceT
   monthlyOnly(/^aws:secretsmanager\/secret:/, 'Secrets Manager secrets', prices.secretMonth);
   if (resources.some((r) => r.type === 'aws:sqs/queue:Queue')) {
     const requests = assumptions.sqsRequestsPerMonth ?? 0;
-    add('SQS', `${formatCount(requests)} requests/month (--sqs-requests)`, byType('aws:sqs/queue:Queue').length, 0, requests / 1e6 * prices.sqsPerMillionRequests);
+    add(
+      'SQS',
+      `${formatCount(requests)} requests/month (--sqs-requests)`,
+      byType('aws:sqs/queue:Queue').length,
+      0,
+      (requests / 1e6) * prices.sqsPerMillionRequests,
+    );
   }
   if (resources.some((r) => /^aws:s3\/bucket(V2)?:/.test(r.type))) {
     const gb = assumptions.s3Gb ?? 0;
     add('S3', `${gb} GB stored (--s3-gb)`, resources.filter((r) => /^aws:s3\/bucket(V2)?:/.test(r.type)).length, 0, gb * prices.s3GbMonth);
   }
-  notes.add('not included: data transfer, NAT data processing, load-balancer capacity units, CloudWatch Logs ingestion and storage, ECR storage, request charges beyond SQS');
+  notes.add(
+    'not included: data transfer, NAT data processing, load-balancer capacity units, CloudWatch Logs ingestion and storage, ECR storage, request charges beyond SQS',
+  );
 
   const priced = lines.filter((l) => l.hourly > 0 || l.monthly > 0 || l.count > 0);
   return {
@@ -281,9 +334,20 @@ function formatCount(n: number): string {
 
 /** A plain table for the terminal. */
 export function formatCostEstimate(estimate: CostEstimate, title: string): string {
-  const rows = [['resource', 'what', '$/hour', '$/month'], ...estimate.lines.map((l) => [l.resource, l.what, l.hourly ? l.hourly.toFixed(4) : '-', l.monthly.toFixed(2)])];
+  const rows = [
+    ['resource', 'what', '$/hour', '$/month'],
+    ...estimate.lines.map((l) => [l.resource, l.what, l.hourly ? l.hourly.toFixed(4) : '-', l.monthly.toFixed(2)]),
+  ];
   rows.push(['total', `compute ${estimate.hoursPerDay} h/day, 30-day month`, estimate.hourly.toFixed(4), estimate.monthly.toFixed(2)]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => r.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
-  return [title, line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line), '', `prices: ${estimate.source}`, ...estimate.notes.map((n) => `note: ${n}`)].join('\n');
+  return [
+    title,
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+    '',
+    `prices: ${estimate.source}`,
+    ...estimate.notes.map((n) => `note: ${n}`),
+  ].join('\n');
 }

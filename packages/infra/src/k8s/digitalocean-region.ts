@@ -29,47 +29,100 @@ export function buildDigitalOceanRegion(ctx: RegionBuildContext): RegionBuildRes
   const extraTags = Object.entries(ctx.tags).map(([k, v]) => doTag(`${k}:${v}`));
 
   const vpc = new digitalocean.Vpc(`${n}-vpc`, { ...r, name: region.clusterName, ipRange: plan.nodeCidr }, o);
-  const image = region.image ?? new digitalocean.CustomImage(`${n}-talos`, {
-    ...r, name: `talos-${plan.talosVersion}-${region.key}`, url: talosDigitalOceanImageUrl(plan.talosVersion), regions: [region.providerRegion], distribution: 'Unknown OS',
-  }, o).id;
+  const image =
+    region.image ??
+    new digitalocean.CustomImage(
+      `${n}-talos`,
+      {
+        ...r,
+        name: `talos-${plan.talosVersion}-${region.key}`,
+        url: talosDigitalOceanImageUrl(plan.talosVersion),
+        regions: [region.providerRegion],
+        distribution: 'Unknown OS',
+      },
+      o,
+    ).id;
 
   for (let i = 0; i < region.controlPlane.count; i++) {
-    new digitalocean.Droplet(`${n}-cp-${i}`, {
-      ...r, name: `${region.clusterName}-cp-${i}`, size: region.controlPlane.machine.type, image, vpcUuid: vpc.id,
-      ...(ctx.userData.controlPlane !== undefined ? { userData: ctx.userData.controlPlane } : {}),
-      tags: [clusterTag, cpTag, doTag(`synkti-role:${K8S_ROLES.controlPlane}`), ...extraTags], monitoring: true, ipv6: false,
-    }, o);
+    new digitalocean.Droplet(
+      `${n}-cp-${i}`,
+      {
+        ...r,
+        name: `${region.clusterName}-cp-${i}`,
+        size: region.controlPlane.machine.type,
+        image,
+        vpcUuid: vpc.id,
+        ...(ctx.userData.controlPlane !== undefined ? { userData: ctx.userData.controlPlane } : {}),
+        tags: [clusterTag, cpTag, doTag(`synkti-role:${K8S_ROLES.controlPlane}`), ...extraTags],
+        monitoring: true,
+        ipv6: false,
+      },
+      o,
+    );
   }
   for (const pool of region.pools) {
     const role = K8S_ROLES[pool.role === 'worker' ? 'worker' : 'stateful'];
     for (let i = 0; i < pool.count; i++) {
-      new digitalocean.Droplet(`${n}-${pool.name}-${i}`, {
-        ...r, name: `${region.clusterName}-${pool.name}-${i}`, size: pool.machine.type, image, vpcUuid: vpc.id,
-        ...(ctx.userData.worker !== undefined ? { userData: ctx.userData.worker } : {}),
-        tags: [clusterTag, doTag(`synkti-role:${role}`), ...extraTags], monitoring: true, ipv6: false,
-      }, o);
+      new digitalocean.Droplet(
+        `${n}-${pool.name}-${i}`,
+        {
+          ...r,
+          name: `${region.clusterName}-${pool.name}-${i}`,
+          size: pool.machine.type,
+          image,
+          vpcUuid: vpc.id,
+          ...(ctx.userData.worker !== undefined ? { userData: ctx.userData.worker } : {}),
+          tags: [clusterTag, doTag(`synkti-role:${role}`), ...extraTags],
+          monitoring: true,
+          ipv6: false,
+        },
+        o,
+      );
     }
   }
 
-  const lb = new digitalocean.LoadBalancer(`${n}-cp`, {
-    ...r, name: `${region.clusterName}-cp`, vpcUuid: vpc.id, network: 'INTERNAL', dropletTag: cpTag,
-    forwardingRules: [K8S_API_PORT, TALOS_API_PORT].map((port) => ({ entryPort: port, entryProtocol: 'tcp', targetPort: port, targetProtocol: 'tcp' })),
-    healthcheck: { port: K8S_API_PORT, protocol: 'tcp', checkIntervalSeconds: 10 },
-    disableLetsEncryptDnsRecords: true,
-  }, o);
+  const lb = new digitalocean.LoadBalancer(
+    `${n}-cp`,
+    {
+      ...r,
+      name: `${region.clusterName}-cp`,
+      vpcUuid: vpc.id,
+      network: 'INTERNAL',
+      dropletTag: cpTag,
+      forwardingRules: [K8S_API_PORT, TALOS_API_PORT].map((port) => ({
+        entryPort: port,
+        entryProtocol: 'tcp',
+        targetPort: port,
+        targetProtocol: 'tcp',
+      })),
+      healthcheck: { port: K8S_API_PORT, protocol: 'tcp', checkIntervalSeconds: 10 },
+      disableLetsEncryptDnsRecords: true,
+    },
+    o,
+  );
 
   const inside = [plan.nodeCidr, ...plan.adminCidrs];
-  new digitalocean.Firewall(`${n}-nodes`, {
-    name: `${region.clusterName}-nodes`, tags: [clusterTag],
-    inboundRules: [
-      { protocol: 'tcp', portRange: '1-65535', sourceTags: [clusterTag] },
-      { protocol: 'udp', portRange: '1-65535', sourceTags: [clusterTag] },
-      ...[K8S_API_PORT, TALOS_API_PORT].map((port) => ({ protocol: 'tcp', portRange: String(port), sourceLoadBalancerUids: [lb.id], sourceAddresses: inside })),
-    ],
-    outboundRules: [
-      { protocol: 'tcp', portRange: '1-65535', destinationAddresses: ['0.0.0.0/0', '::/0'] },
-      { protocol: 'udp', portRange: '1-65535', destinationAddresses: ['0.0.0.0/0', '::/0'] },
-    ],
-  }, { ...o, dependsOn: [lb] });
+  new digitalocean.Firewall(
+    `${n}-nodes`,
+    {
+      name: `${region.clusterName}-nodes`,
+      tags: [clusterTag],
+      inboundRules: [
+        { protocol: 'tcp', portRange: '1-65535', sourceTags: [clusterTag] },
+        { protocol: 'udp', portRange: '1-65535', sourceTags: [clusterTag] },
+        ...[K8S_API_PORT, TALOS_API_PORT].map((port) => ({
+          protocol: 'tcp',
+          portRange: String(port),
+          sourceLoadBalancerUids: [lb.id],
+          sourceAddresses: inside,
+        })),
+      ],
+      outboundRules: [
+        { protocol: 'tcp', portRange: '1-65535', destinationAddresses: ['0.0.0.0/0', '::/0'] },
+        { protocol: 'udp', portRange: '1-65535', destinationAddresses: ['0.0.0.0/0', '::/0'] },
+      ],
+    },
+    { ...o, dependsOn: [lb] },
+  );
   return { provider, controlPlaneEndpoint: lb.ip };
 }

@@ -28,7 +28,7 @@ const T = {
 } as const;
 
 const ref = (r: AuditResource): string => `${r.type}::${r.name}`;
-const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? v as Record<string, unknown> : {});
+const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
 const CRITICAL: ReadonlySet<string> = new Set([K8S_ROLES.controlPlane, K8S_ROLES.stateful]);
 
@@ -50,10 +50,12 @@ function roleOf(r: AuditResource): string | undefined {
 }
 
 function spotReason(r: AuditResource, resources: readonly AuditResource[]): string | undefined {
-  if ((r.type === T.awsInstance || r.type === T.awsLt) && r.inputs.instanceMarketOptions !== undefined) return 'instanceMarketOptions requests spot';
+  if ((r.type === T.awsInstance || r.type === T.awsLt) && r.inputs.instanceMarketOptions !== undefined)
+    return 'instanceMarketOptions requests spot';
   if (r.type === T.awsAsg) {
     const dist = rec(rec(r.inputs.mixedInstancesPolicy).instancesDistribution);
-    if (r.inputs.mixedInstancesPolicy !== undefined && Number(dist.onDemandPercentageAboveBaseCapacity ?? 100) < 100) return `its mixed-instances policy puts ${100 - Number(dist.onDemandPercentageAboveBaseCapacity)}% above the base on spot`;
+    if (r.inputs.mixedInstancesPolicy !== undefined && Number(dist.onDemandPercentageAboveBaseCapacity ?? 100) < 100)
+      return `its mixed-instances policy puts ${100 - Number(dist.onDemandPercentageAboveBaseCapacity)}% above the base on spot`;
     const ltId = rec(r.inputs.launchTemplate).id;
     const lt = resources.find((x) => x.type === T.awsLt && (x.id ?? x.name) === ltId);
     if (lt && lt.inputs.instanceMarketOptions !== undefined) return 'its launch template requests spot';
@@ -67,30 +69,54 @@ function spotReason(r: AuditResource, resources: readonly AuditResource[]): stri
 
 export const K8S_AUDIT_RULES: readonly AuditRule[] = [
   {
-    id: 'spot-critical-node', severity: 'error', description: 'control-plane and stateful nodes never run on spot/preemptible capacity',
-    check: (resources) => resources.flatMap((r): Finding[] => {
-      const role = roleOf(r);
-      if (role === undefined || !CRITICAL.has(role)) return [];
-      const why = spotReason(r, resources);
-      return why === undefined ? [] : [{
-        rule: 'spot-critical-node', severity: 'error', resource: ref(r), message: `${role} nodes on spot: ${why}`,
-        fix: 'run control planes and stateful nodes on on-demand/STANDARD capacity; spot only for the stateless worker pool',
-      }];
-    }),
+    id: 'spot-critical-node',
+    severity: 'error',
+    description: 'control-plane and stateful nodes never run on spot/preemptible capacity',
+    check: (resources) =>
+      resources.flatMap((r): Finding[] => {
+        const role = roleOf(r);
+        if (role === undefined || !CRITICAL.has(role)) return [];
+        const why = spotReason(r, resources);
+        return why === undefined
+          ? []
+          : [
+              {
+                rule: 'spot-critical-node',
+                severity: 'error',
+                resource: ref(r),
+                message: `${role} nodes on spot: ${why}`,
+                fix: 'run control planes and stateful nodes on on-demand/STANDARD capacity; spot only for the stateless worker pool',
+              },
+            ];
+      }),
   },
   {
-    id: 'firewall-world-open', severity: 'error', description: 'no GCP or DigitalOcean firewall admits the whole internet',
+    id: 'firewall-world-open',
+    severity: 'error',
+    description: 'no GCP or DigitalOcean firewall admits the whole internet',
     check: (resources) => {
       const out: Finding[] = [];
       for (const r of resources) {
         if (r.type === T.gcpFirewall && (r.inputs.direction ?? 'INGRESS') === 'INGRESS' && cidrSpace(arr(r.inputs.sourceRanges)).world) {
-          out.push({ rule: 'firewall-world-open', severity: 'error', resource: ref(r), message: 'admits 0.0.0.0/0', fix: 'limit sourceRanges to the subnetwork, health-check ranges and admin blocks' });
+          out.push({
+            rule: 'firewall-world-open',
+            severity: 'error',
+            resource: ref(r),
+            message: 'admits 0.0.0.0/0',
+            fix: 'limit sourceRanges to the subnetwork, health-check ranges and admin blocks',
+          });
         }
         if (r.type === T.doFirewall) {
           for (const rule of arr(r.inputs.inboundRules)) {
             const x = rec(rule);
             if (cidrSpace(arr(x.sourceAddresses)).world) {
-              out.push({ rule: 'firewall-world-open', severity: 'error', resource: ref(r), message: `admits the world on ${String(x.protocol)} ${String(x.portRange)}`, fix: 'limit sourceAddresses to the VPC and admin blocks, or use sourceTags' });
+              out.push({
+                rule: 'firewall-world-open',
+                severity: 'error',
+                resource: ref(r),
+                message: `admits the world on ${String(x.protocol)} ${String(x.portRange)}`,
+                fix: 'limit sourceAddresses to the VPC and admin blocks, or use sourceTags',
+              });
             }
           }
         }
@@ -99,25 +125,58 @@ export const K8S_AUDIT_RULES: readonly AuditRule[] = [
     },
   },
   {
-    id: 'lb-without-listener-multicloud', severity: 'error', description: 'GCP backend services have a forwarding rule; DigitalOcean load balancers have forwarding rules',
+    id: 'lb-without-listener-multicloud',
+    severity: 'error',
+    description: 'GCP backend services have a forwarding rule; DigitalOcean load balancers have forwarding rules',
     check: (resources) => {
-      const used = new Set(resources.filter((r) => r.type === T.gcpRule || r.type === T.gcpGlobalRule).map((r) => r.inputs.backendService).filter((v): v is string => typeof v === 'string'));
+      const used = new Set(
+        resources
+          .filter((r) => r.type === T.gcpRule || r.type === T.gcpGlobalRule)
+          .map((r) => r.inputs.backendService)
+          .filter((v): v is string => typeof v === 'string'),
+      );
       const out: Finding[] = [];
       for (const r of resources) {
-        if ((r.type === T.gcpBackend || r.type === T.gcpGlobalBackend) && r.inputs.loadBalancingScheme !== undefined && ![r.id, r.name].some((k) => k !== undefined && used.has(k))) {
-          out.push({ rule: 'lb-without-listener-multicloud', severity: 'error', resource: ref(r), message: 'no forwarding rule sends traffic to it', fix: 'add a forwarding rule with the ports (KubernetesCluster does)' });
+        if (
+          (r.type === T.gcpBackend || r.type === T.gcpGlobalBackend) &&
+          r.inputs.loadBalancingScheme !== undefined &&
+          ![r.id, r.name].some((k) => k !== undefined && used.has(k))
+        ) {
+          out.push({
+            rule: 'lb-without-listener-multicloud',
+            severity: 'error',
+            resource: ref(r),
+            message: 'no forwarding rule sends traffic to it',
+            fix: 'add a forwarding rule with the ports (KubernetesCluster does)',
+          });
         }
         if (r.type === T.doLb && arr(r.inputs.forwardingRules).length === 0) {
-          out.push({ rule: 'lb-without-listener-multicloud', severity: 'error', resource: ref(r), message: 'no forwarding rule: it accepts no traffic', fix: 'add forwardingRules' });
+          out.push({
+            rule: 'lb-without-listener-multicloud',
+            severity: 'error',
+            resource: ref(r),
+            message: 'no forwarding rule: it accepts no traffic',
+            fix: 'add forwardingRules',
+          });
         }
       }
       return out;
     },
   },
   {
-    id: 'public-node-address', severity: 'error', description: 'cluster nodes have no public address (reach them through the internal load balancer)',
-    check: (resources) => resources.filter((r) => r.type === T.gcpInstance || r.type === T.gcpTemplate)
-      .filter((r) => arr(r.inputs.networkInterfaces).some((ni) => arr(rec(ni).accessConfigs).length > 0))
-      .map((r) => ({ rule: 'public-node-address', severity: 'error', resource: ref(r), message: 'a network interface has an access config (public IP)', fix: 'remove accessConfigs; use Cloud NAT for egress' })),
+    id: 'public-node-address',
+    severity: 'error',
+    description: 'cluster nodes have no public address (reach them through the internal load balancer)',
+    check: (resources) =>
+      resources
+        .filter((r) => r.type === T.gcpInstance || r.type === T.gcpTemplate)
+        .filter((r) => arr(r.inputs.networkInterfaces).some((ni) => arr(rec(ni).accessConfigs).length > 0))
+        .map((r) => ({
+          rule: 'public-node-address',
+          severity: 'error',
+          resource: ref(r),
+          message: 'a network interface has an access config (public IP)',
+          fix: 'remove accessConfigs; use Cloud NAT for egress',
+        })),
   },
 ];

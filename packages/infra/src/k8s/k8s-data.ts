@@ -56,7 +56,9 @@ const RE = {
 };
 
 function bad(where: string, problem: string): SynktiError {
-  return new SynktiError(E_K8S_DATA, `${where} ${problem}`, { hint: 'fix the entry (see packages/infra/data/k8s-regions.json and k8s-machine-sizes.json for the shape)' });
+  return new SynktiError(E_K8S_DATA, `${where} ${problem}`, {
+    hint: 'fix the entry (see packages/infra/data/k8s-regions.json and k8s-machine-sizes.json for the shape)',
+  });
 }
 
 const isRec = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,12 +74,16 @@ export function validateRegionTable(value: unknown, where = 'region table'): Reg
     const { aws, gcp, gcpZones, digitalocean } = entry;
     if (typeof aws !== 'string' || !RE.aws.test(aws)) throw bad(w, `aws "${String(aws)}" is not an AWS region`);
     if (typeof gcp !== 'string' || !RE.gcp.test(gcp)) throw bad(w, `gcp "${String(gcp)}" is not a GCP region`);
-    if (typeof digitalocean !== 'string' || !RE.do.test(digitalocean)) throw bad(w, `digitalocean "${String(digitalocean)}" is not a DigitalOcean region slug`);
+    if (typeof digitalocean !== 'string' || !RE.do.test(digitalocean))
+      throw bad(w, `digitalocean "${String(digitalocean)}" is not a DigitalOcean region slug`);
     if (!Array.isArray(gcpZones) || gcpZones.length === 0 || !gcpZones.every((z) => typeof z === 'string' && z.startsWith(`${gcp}-`))) {
       throw bad(w, `gcpZones must list zones of ${gcp} (e.g. ${gcp}-a)`);
     }
     out[name] = {
-      aws, gcp, digitalocean, gcpZones: [...gcpZones as string[]],
+      aws,
+      gcp,
+      digitalocean,
+      gcpZones: [...(gcpZones as string[])],
       ...(typeof entry.description === 'string' ? { description: entry.description } : {}),
       primary: entry.primary === true,
     };
@@ -90,8 +96,9 @@ function machine(value: unknown, where: string, re: RegExp): ProviderMachine {
   if (!isRec(value) || typeof value.type !== 'string' || !re.test(value.type)) throw bad(where, 'needs a valid "type"');
   if (value.arch !== 'arm64' && value.arch !== 'amd64') throw bad(where, 'arch must be arm64 or amd64');
   const alts = value.spotAlternatives;
-  if (alts !== undefined && (!Array.isArray(alts) || !alts.every((t) => typeof t === 'string' && re.test(t)))) throw bad(where, 'spotAlternatives must be instance types');
-  return { type: value.type, arch: value.arch, ...(alts ? { spotAlternatives: [...alts as string[]] } : {}) };
+  if (alts !== undefined && (!Array.isArray(alts) || !alts.every((t) => typeof t === 'string' && re.test(t))))
+    throw bad(where, 'spotAlternatives must be instance types');
+  return { type: value.type, arch: value.arch, ...(alts ? { spotAlternatives: [...(alts as string[])] } : {}) };
 }
 
 /** Checks the machine-size table: every size, every provider. */
@@ -102,7 +109,8 @@ export function validateSizeTable(value: unknown, where = 'size table'): SizeTab
     const e = value[size];
     if (!isRec(e)) throw bad(where, `lacks size "${size}"`);
     out[size] = {
-      vcpus: Number(e.vcpus), memoryGiB: Number(e.memoryGiB),
+      vcpus: Number(e.vcpus),
+      memoryGiB: Number(e.memoryGiB),
       aws: machine(e.aws, `${where}: ${size}.aws`, RE.awsType),
       gcp: machine(e.gcp, `${where}: ${size}.gcp`, RE.gcpType),
       digitalocean: machine(e.digitalocean, `${where}: ${size}.digitalocean`, RE.doType),

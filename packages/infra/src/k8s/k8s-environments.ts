@@ -24,5 +24,12 @@ export const K8S_ENVIRONMENT_PRESETS: Readonly<Record<EnvironmentName, K8sEnviro
   // "Production-like (3 control planes, 3 workers), spot for stateless workloads, medium; multi-region optional"
   staging: { controlPlaneCount: 3, workerCount: 3, machineSize: 'medium', useSpot: true, regions: ['nyc1'], deletionProtection: false },
   // "HA (3 control planes, 5 workers per region), no spot for stateful workloads, large, NYC1 + SFO1"
-  production: { controlPlaneCount: 3, workerCount: 5, machineSize: 'large', useSpot: false, regions: ['nyc1', 'sfo1'], deletionProtection: true },
+  production: {
+    controlPlaneCount: 3,
+    workerCount: 5,
+    machineSize: 'large',
+    useSpot: false,
+    regions: ['nyc1', 'sfo1'],
+    deletionProtection: true,
+  },
 };

@@ -7,8 +7,16 @@ import type * as pulumi from '@pulumi/pulumi';
 import { ENVIRONMENTS, environmentFromStack, type EnvironmentName } from '../environments.ts';
 import { checkCidrs, checkInt, checkProjectName, inputError } from '../validate.ts';
 import {
-  K8S_MACHINE_SIZES, K8S_PROVIDERS, K8S_REGIONS, MACHINE_SIZES, validateRegionTable,
-  type K8sProvider, type MachineSize, type ProviderMachine, type RegionEntry, type RegionTable,
+  K8S_MACHINE_SIZES,
+  K8S_PROVIDERS,
+  K8S_REGIONS,
+  MACHINE_SIZES,
+  validateRegionTable,
+  type K8sProvider,
+  type MachineSize,
+  type ProviderMachine,
+  type RegionEntry,
+  type RegionTable,
 } from './k8s-data.ts';
 import { K8S_ENVIRONMENT_PRESETS } from './k8s-environments.ts';
 
@@ -147,31 +155,54 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
   }
   const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
   if (args.environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
-    throw inputError(C, 'environment', `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`, 'use dev, staging or production');
+    throw inputError(
+      C,
+      'environment',
+      `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`,
+      'use dev, staging or production',
+    );
   }
   const environment = args.environment ?? environmentFromStack(stack);
   const preset = K8S_ENVIRONMENT_PRESETS[environment];
   const table = args.regionTable !== undefined ? validateRegionTable(args.regionTable, 'regionTable') : K8S_REGIONS;
   const regionNames = args.regions ?? preset.regions;
   if (regionNames.length === 0) throw inputError(C, 'regions', 'is empty', 'name at least one region, e.g. ["nyc1"]');
-  if (new Set(regionNames).size !== regionNames.length) throw inputError(C, 'regions', `repeats a region (${regionNames.join(', ')})`, 'name each region once');
+  if (new Set(regionNames).size !== regionNames.length)
+    throw inputError(C, 'regions', `repeats a region (${regionNames.join(', ')})`, 'name each region once');
   for (const r of regionNames) {
-    if (!table[r]) throw inputError(C, 'regions', `has "${r}", which is not in the region table (${Object.keys(table).join(', ')})`, 'add one entry for it to packages/infra/data/k8s-regions.json (or pass regionTable)');
+    if (!table[r])
+      throw inputError(
+        C,
+        'regions',
+        `has "${r}", which is not in the region table (${Object.keys(table).join(', ')})`,
+        'add one entry for it to packages/infra/data/k8s-regions.json (or pass regionTable)',
+      );
   }
   // Two "regions" deploying into one provider region is no multi-region (a docs/field-notes.md defect).
   const seen = new Map<string, string>();
   for (const r of regionNames) {
     const pr = providerRegionOf(table[r] as RegionEntry, args.provider);
     const other = seen.get(pr);
-    if (other !== undefined) throw inputError(C, 'regions', `"${other}" and "${r}" both map to ${args.provider} region ${pr}`, 'pick regions that map to different provider regions');
+    if (other !== undefined)
+      throw inputError(
+        C,
+        'regions',
+        `"${other}" and "${r}" both map to ${args.provider} region ${pr}`,
+        'pick regions that map to different provider regions',
+      );
     seen.set(pr, r);
   }
   const controlPlaneCount = checkInt(C, 'controlPlaneCount', args.controlPlaneCount ?? preset.controlPlaneCount, 1, 7);
-  if (controlPlaneCount % 2 === 0) throw inputError(C, 'controlPlaneCount', `is ${controlPlaneCount}`, 'use an odd count (1, 3, 5): etcd needs a majority');
+  if (controlPlaneCount % 2 === 0)
+    throw inputError(C, 'controlPlaneCount', `is ${controlPlaneCount}`, 'use an odd count (1, 3, 5): etcd needs a majority');
   const workerCount = checkInt(C, 'workerCount', args.workerCount ?? preset.workerCount, 0, 1000);
   const statefulCount = checkInt(C, 'statefulWorkerCount', args.statefulWorkerCount ?? 0, 0, 1000);
-  for (const [field, size] of [['workerMachineSize', args.workerMachineSize], ['controlPlaneMachineSize', args.controlPlaneMachineSize]] as const) {
-    if (size !== undefined && !(MACHINE_SIZES as readonly string[]).includes(size)) throw inputError(C, field, `"${String(size)}" is not one of ${MACHINE_SIZES.join(', ')}`, 'use small, medium or large');
+  for (const [field, size] of [
+    ['workerMachineSize', args.workerMachineSize],
+    ['controlPlaneMachineSize', args.controlPlaneMachineSize],
+  ] as const) {
+    if (size !== undefined && !(MACHINE_SIZES as readonly string[]).includes(size))
+      throw inputError(C, field, `"${String(size)}" is not one of ${MACHINE_SIZES.join(', ')}`, 'use small, medium or large');
   }
   const workerSize = args.workerMachineSize ?? preset.machineSize;
   const cpSize = args.controlPlaneMachineSize ?? workerSize;
@@ -179,14 +210,24 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
   // DigitalOcean sells no spot capacity: its pools are plain droplets.
   const spot = spotRequested && args.provider !== 'digitalocean';
   const onDemandBase = checkInt(C, 'onDemandBaseCapacity', args.onDemandBaseCapacity ?? 1, 0, 1000);
-  for (const e of args.alertEmails ?? []) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
+  for (const e of args.alertEmails ?? [])
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))
+      throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
   const adminCidrs = checkCidrs(C, 'adminCidrBlocks', args.adminCidrBlocks ?? []);
-  if (adminCidrs.some((c) => c.endsWith('/0'))) throw inputError(C, 'adminCidrBlocks', 'opens the control plane to the world', 'list your VPN or office blocks; the load balancer is internal');
+  if (adminCidrs.some((c) => c.endsWith('/0')))
+    throw inputError(
+      C,
+      'adminCidrBlocks',
+      'opens the control plane to the world',
+      'list your VPN or office blocks; the load balancer is internal',
+    );
   const nodeCidr = checkCidrs(C, 'nodeCidr', [args.nodeCidr ?? '10.20.0.0/20'])[0] as string;
   const talosVersion = args.talosVersion ?? 'v1.8.0';
-  if (!/^v\d+\.\d+\.\d+$/.test(talosVersion)) throw inputError(C, 'talosVersion', `"${talosVersion}" is not a Talos release`, 'write it like v1.8.0');
+  if (!/^v\d+\.\d+\.\d+$/.test(talosVersion))
+    throw inputError(C, 'talosVersion', `"${talosVersion}" is not a Talos release`, 'write it like v1.8.0');
   const kubernetesVersion = args.kubernetesVersion ?? '1.30.0';
-  if (!/^\d+\.\d+\.\d+$/.test(kubernetesVersion)) throw inputError(C, 'kubernetesVersion', `"${kubernetesVersion}" is not a version`, 'write it like 1.30.0');
+  if (!/^\d+\.\d+\.\d+$/.test(kubernetesVersion))
+    throw inputError(C, 'kubernetesVersion', `"${kubernetesVersion}" is not a version`, 'write it like 1.30.0');
   const cluster = `${project}-${environment}`;
   const machineOf = (size: MachineSize): ProviderMachine => K8S_MACHINE_SIZES[size][args.provider];
 
@@ -194,29 +235,69 @@ export function resolveClusterPlan(args: KubernetesClusterArgs, stack = ''): Clu
     const entry = table[key] as RegionEntry;
     const image = args.images?.[key];
     if (image === undefined && args.provider !== 'digitalocean') {
-      throw inputError(C, `images.${key}`, `is missing (${args.provider} has no public Talos image to default to)`, args.provider === 'aws'
-        ? `pass the AMI of Talos ${talosVersion} for ${entry.aws} (${machineOf(workerSize).arch}) from the release's cloud-images.json`
-        : `import the Talos ${talosVersion} GCP image once (gcloud compute images create) and pass its self-link`);
+      throw inputError(
+        C,
+        `images.${key}`,
+        `is missing (${args.provider} has no public Talos image to default to)`,
+        args.provider === 'aws'
+          ? `pass the AMI of Talos ${talosVersion} for ${entry.aws} (${machineOf(workerSize).arch}) from the release's cloud-images.json`
+          : `import the Talos ${talosVersion} GCP image once (gcloud compute images create) and pass its self-link`,
+      );
     }
     const awsNetwork = args.awsNetworks?.[key];
-    if (awsNetwork && awsNetwork.subnetIds.length < 2) throw inputError(C, `awsNetworks.${key}.subnetIds`, `has ${awsNetwork.subnetIds.length} subnet(s)`, 'give subnets in at least two zones');
+    if (awsNetwork && awsNetwork.subnetIds.length < 2)
+      throw inputError(
+        C,
+        `awsNetworks.${key}.subnetIds`,
+        `has ${awsNetwork.subnetIds.length} subnet(s)`,
+        'give subnets in at least two zones',
+      );
     const pools: WorkerPoolPlan[] = [];
     if (workerCount > 0) {
-      pools.push({ name: 'workers', role: 'worker', count: workerCount, machine: machineOf(workerSize), spot, onDemandBase: spot ? Math.min(onDemandBase, workerCount) : workerCount });
+      pools.push({
+        name: 'workers',
+        role: 'worker',
+        count: workerCount,
+        machine: machineOf(workerSize),
+        spot,
+        onDemandBase: spot ? Math.min(onDemandBase, workerCount) : workerCount,
+      });
     }
     if (statefulCount > 0) {
       // Never spot: a preempted storage node loses its data's availability.
-      pools.push({ name: 'stateful', role: 'stateful', count: statefulCount, machine: machineOf(workerSize), spot: false, onDemandBase: statefulCount });
+      pools.push({
+        name: 'stateful',
+        role: 'stateful',
+        count: statefulCount,
+        machine: machineOf(workerSize),
+        spot: false,
+        onDemandBase: statefulCount,
+      });
     }
     return {
-      key, entry, providerRegion: providerRegionOf(entry, args.provider), clusterName: `${cluster}-${key}`,
-      controlPlane: { count: controlPlaneCount, machine: machineOf(cpSize) }, pools, image, awsNetwork,
+      key,
+      entry,
+      providerRegion: providerRegionOf(entry, args.provider),
+      clusterName: `${cluster}-${key}`,
+      controlPlane: { count: controlPlaneCount, machine: machineOf(cpSize) },
+      pools,
+      image,
+      awsNetwork,
     };
   });
   return {
-    provider: args.provider, environment, cluster, project, talosVersion, kubernetesVersion, regions, adminCidrs, nodeCidr,
+    provider: args.provider,
+    environment,
+    cluster,
+    project,
+    talosVersion,
+    kubernetesVersion,
+    regions,
+    adminCidrs,
+    nodeCidr,
     rootVolumeGiB: checkInt(C, 'rootVolumeGiB', args.rootVolumeGiB ?? 50, 10, 16384),
-    deletionProtection: preset.deletionProtection, spotRequested,
+    deletionProtection: preset.deletionProtection,
+    spotRequested,
     spotInterruptionsPerHour: checkInt(C, 'spotInterruptionsPerHour', args.spotInterruptionsPerHour ?? 3, 1, 10_000),
   };
 }

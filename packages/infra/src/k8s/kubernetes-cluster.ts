@@ -62,14 +62,21 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     const providers: Record<string, pulumi.ProviderResource> = {};
     for (const region of plan.regions) {
       const built = BUILDERS[plan.provider]({
-        name, parent: this, plan, region, userData,
+        name,
+        parent: this,
+        plan,
+        region,
+        userData,
         tags: { ...args.tags, SynktiEnvironment: plan.environment },
-        kmsKeyId: args.kmsKeyId, gcpProject: args.gcpProject,
-        alertEmails: args.alertEmails, spotInterruptionsPerHour: plan.spotInterruptionsPerHour,
+        kmsKeyId: args.kmsKeyId,
+        gcpProject: args.gcpProject,
+        alertEmails: args.alertEmails,
+        spotInterruptionsPerHour: plan.spotInterruptionsPerHour,
       });
       providers[region.key] = built.provider;
       regions[region.key] = {
-        providerRegion: region.providerRegion, clusterName: region.clusterName,
+        providerRegion: region.providerRegion,
+        clusterName: region.clusterName,
         controlPlaneEndpoint: pulumi.interpolate`https://${built.controlPlaneEndpoint}:${K8S_API_PORT}`,
       };
     }

@@ -24,7 +24,13 @@ test('state bucket per environment: versioned, kept on destroy, private and encr
 });
 
 test('one backend per environment, named by it; bad inputs refused', async () => {
-  const { resources } = await runMockStack((opts) => new PulumiStateBackend('state', { environment: 'staging', projectName: 'acme' }, opts), { stack: 'ops' });
+  const { resources } = await runMockStack(
+    (opts) => new PulumiStateBackend('state', { environment: 'staging', projectName: 'acme' }, opts),
+    { stack: 'ops' },
+  );
   assert.equal(one(resources, 'aws:s3/bucket:Bucket').inputs.bucket, `acme-pulumi-state-staging-${MOCK_ACCOUNT}`);
-  await assert.rejects(runMockStack((opts) => new PulumiStateBackend('state', { keepVersionsDays: 0 }, opts), { stack: 'dev' }), (e: unknown) => isSynktiError(e, 'E_INFRA_INPUT'));
+  await assert.rejects(
+    runMockStack((opts) => new PulumiStateBackend('state', { keepVersionsDays: 0 }, opts), { stack: 'dev' }),
+    (e: unknown) => isSynktiError(e, 'E_INFRA_INPUT'),
+  );
 });

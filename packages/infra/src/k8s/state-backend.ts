@@ -38,25 +38,50 @@ export class PulumiStateBackend extends pulumi.ComponentResource {
   constructor(name: string, args: PulumiStateBackendArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
     if (args.environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
-      throw inputError(C, 'environment', `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`, 'use dev, staging or production');
+      throw inputError(
+        C,
+        'environment',
+        `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`,
+        'use dev, staging or production',
+      );
     }
     const environment = args.environment ?? environmentFromStack(pulumi.getStack());
     const region = checkRegion(C, 'region', args.region ?? 'us-east-1');
     const keepDays = args.keepVersionsDays ?? 90;
-    if (!Number.isInteger(keepDays) || keepDays < 1) throw inputError(C, 'keepVersionsDays', `must be a positive integer (got ${String(keepDays)})`, 'keep old state versions at least a day');
+    if (!Number.isInteger(keepDays) || keepDays < 1)
+      throw inputError(
+        C,
+        'keepVersionsDays',
+        `must be a positive integer (got ${String(keepDays)})`,
+        'keep old state versions at least a day',
+      );
     super('synkti:aws:PulumiStateBackend', name, {}, opts);
     const provider = new aws.Provider(`${name}-aws`, { region: region as aws.Region }, { parent: this });
     const o = { parent: this, provider };
     const tags = { ...args.tags, [TAG_CLUSTER]: `${project}-${environment}`, Purpose: 'pulumi-state' };
     const account = aws.getCallerIdentityOutput({}, o).accountId;
     // Account id in the name: nobody else can register the bucket name first.
-    const bucket = new SecureBucket(`${name}-state`, {
-      bucket: pulumi.interpolate`${project}-pulumi-state-${environment}-${account}`, versioned: true, keep: true,
-      lifecycleRules: [{ id: 'expire-old-state-versions', prefix: '', noncurrentExpireDays: keepDays }], tags,
-    }, o);
-    const key = new aws.kms.Key(`${name}-secrets`, {
-      description: `Pulumi secrets provider of ${project} ${environment} stacks`, enableKeyRotation: true, deletionWindowInDays: 30, tags,
-    }, { ...o, protect: true, retainOnDelete: true });
+    const bucket = new SecureBucket(
+      `${name}-state`,
+      {
+        bucket: pulumi.interpolate`${project}-pulumi-state-${environment}-${account}`,
+        versioned: true,
+        keep: true,
+        lifecycleRules: [{ id: 'expire-old-state-versions', prefix: '', noncurrentExpireDays: keepDays }],
+        tags,
+      },
+      o,
+    );
+    const key = new aws.kms.Key(
+      `${name}-secrets`,
+      {
+        description: `Pulumi secrets provider of ${project} ${environment} stacks`,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+        tags,
+      },
+      { ...o, protect: true, retainOnDelete: true },
+    );
     const alias = `alias/${project}-pulumi-${environment}`;
     new aws.kms.Alias(`${name}-secrets`, { name: alias, targetKeyId: key.keyId }, o);
     this.bucketName = bucket.name;

@@ -34,16 +34,23 @@ export function infraIIProgram(config: InfraIIConfig, opts: pulumi.ComponentReso
     if (config.kubernetes) {
       const k = new KubernetesCluster('k8s', config.kubernetes, opts);
       Object.assign(outputs, {
-        kubeconfig: k.kubeconfig, talosconfig: k.talosconfig,
+        kubeconfig: k.kubeconfig,
+        talosconfig: k.talosconfig,
         controlPlaneEndpoints: Object.fromEntries(Object.entries(k.regions).map(([key, r]) => [key, r.controlPlaneEndpoint])),
       });
     }
     if (config.pipelines) {
       const p = new PipelineCluster('pipelines', config.pipelines, opts);
       Object.assign(outputs, {
-        apiServiceArn: p.apiServiceArn, apiUrl: p.apiUrl, ecsClusterArn: p.ecsClusterArn, databaseEndpoint: p.databaseEndpoint,
-        databaseProxyEndpoint: p.databaseProxyEndpoint, dashboardUrl: p.dashboardUrl,
-        alertsTopicArn: p.alertsTopicArn, vpcId: p.vpcId, bucketName: p.bucketName,
+        apiServiceArn: p.apiServiceArn,
+        apiUrl: p.apiUrl,
+        ecsClusterArn: p.ecsClusterArn,
+        databaseEndpoint: p.databaseEndpoint,
+        databaseProxyEndpoint: p.databaseProxyEndpoint,
+        dashboardUrl: p.dashboardUrl,
+        alertsTopicArn: p.alertsTopicArn,
+        vpcId: p.vpcId,
+        bucketName: p.bucketName,
       });
     }
     return outputs;
@@ -51,7 +58,10 @@ export function infraIIProgram(config: InfraIIConfig, opts: pulumi.ComponentReso
 }
 
 /** Renders the config under mocks and audits it with every rule (issue 7's and 8's). */
-export async function auditInfraIIConfig(config: InfraIIConfig, options: AuditOptions & { stack?: string | undefined } = {}): Promise<{ report: AuditReport; resources: AuditResource[] }> {
+export async function auditInfraIIConfig(
+  config: InfraIIConfig,
+  options: AuditOptions & { stack?: string | undefined } = {},
+): Promise<{ report: AuditReport; resources: AuditResource[] }> {
   const { resources } = await runMockStack((opts) => infraIIProgram(config, opts)(), { stack: options.stack ?? 'dev' });
   return { report: auditResources(resources, { rules: options.rules ?? ALL_AUDIT_RULES, skip: options.skip }), resources };
 }

@@ -157,19 +157,52 @@ export interface PipelinePreset {
 
 export const PIPELINE_PRESETS: Readonly<Record<EnvironmentName, PipelinePreset>> = {
   dev: {
-    azCount: 2, natPerZone: false, apiDesiredCount: 1, dbInstanceClass: 'db.t4g.micro', dbMultiAz: false, dbBackupRetentionDays: 1, dbFinalSnapshot: false,
-    logRetentionDays: 7, deletionProtection: false,
-    gpuMin: 0, gpuMax: 2, gpuDesired: 0, gpuOnDemandBase: 0, secretRecoveryDays: 7,
+    azCount: 2,
+    natPerZone: false,
+    apiDesiredCount: 1,
+    dbInstanceClass: 'db.t4g.micro',
+    dbMultiAz: false,
+    dbBackupRetentionDays: 1,
+    dbFinalSnapshot: false,
+    logRetentionDays: 7,
+    deletionProtection: false,
+    gpuMin: 0,
+    gpuMax: 2,
+    gpuDesired: 0,
+    gpuOnDemandBase: 0,
+    secretRecoveryDays: 7,
   },
   staging: {
-    azCount: 2, natPerZone: false, apiDesiredCount: 1, dbInstanceClass: 'db.t4g.small', dbMultiAz: false, dbBackupRetentionDays: 7, dbFinalSnapshot: true,
-    logRetentionDays: 30, deletionProtection: false,
-    gpuMin: 0, gpuMax: 4, gpuDesired: 1, gpuOnDemandBase: 0, secretRecoveryDays: 7,
+    azCount: 2,
+    natPerZone: false,
+    apiDesiredCount: 1,
+    dbInstanceClass: 'db.t4g.small',
+    dbMultiAz: false,
+    dbBackupRetentionDays: 7,
+    dbFinalSnapshot: true,
+    logRetentionDays: 30,
+    deletionProtection: false,
+    gpuMin: 0,
+    gpuMax: 4,
+    gpuDesired: 1,
+    gpuOnDemandBase: 0,
+    secretRecoveryDays: 7,
   },
   production: {
-    azCount: 3, natPerZone: true, apiDesiredCount: 2, dbInstanceClass: 'db.m7g.large', dbMultiAz: true, dbBackupRetentionDays: 14, dbFinalSnapshot: true,
-    logRetentionDays: 90, deletionProtection: true,
-    gpuMin: 1, gpuMax: 16, gpuDesired: 8, gpuOnDemandBase: 1, secretRecoveryDays: 30,
+    azCount: 3,
+    natPerZone: true,
+    apiDesiredCount: 2,
+    dbInstanceClass: 'db.m7g.large',
+    dbMultiAz: true,
+    dbBackupRetentionDays: 14,
+    dbFinalSnapshot: true,
+    logRetentionDays: 90,
+    deletionProtection: true,
+    gpuMin: 1,
+    gpuMax: 16,
+    gpuDesired: 8,
+    gpuOnDemandBase: 1,
+    secretRecoveryDays: 30,
   },
 };
 
@@ -177,11 +210,35 @@ export const PIPELINE_PRESETS: Readonly<Record<EnvironmentName, PipelinePreset>>
 export function defaultPools(p: PipelinePreset): AgentPoolArgs[] {
   return [
     // r7iz.2xlarge runs 4 exec agents (8 vCPU / 64 GiB); siblings with the same shape.
-    { name: 'exec', instanceTypes: ['r7iz.2xlarge', 'r7i.2xlarge', 'r6i.2xlarge'], taskCpu: 1920, taskMemory: 14_336, desiredTasks: 4, maxInstances: 2 },
-    { name: 'snark', instanceTypes: ['c7a.4xlarge', 'c7i.4xlarge', 'c6a.4xlarge'], taskCpu: 15_360, taskMemory: 28_672, desiredTasks: 1, maxInstances: 2 },
     {
-      name: 'gpu', instanceTypes: ['g6e.xlarge', 'g6e.2xlarge'], gpusPerTask: 1, taskCpu: 3_584, taskMemory: 28_672,
-      desiredTasks: p.gpuDesired, minTasks: p.gpuMin, maxTasks: p.gpuMax, spot: true, onDemandBase: p.gpuOnDemandBase, scaleOnQueue: true, targetReadyPerAgent: 2,
+      name: 'exec',
+      instanceTypes: ['r7iz.2xlarge', 'r7i.2xlarge', 'r6i.2xlarge'],
+      taskCpu: 1920,
+      taskMemory: 14_336,
+      desiredTasks: 4,
+      maxInstances: 2,
+    },
+    {
+      name: 'snark',
+      instanceTypes: ['c7a.4xlarge', 'c7i.4xlarge', 'c6a.4xlarge'],
+      taskCpu: 15_360,
+      taskMemory: 28_672,
+      desiredTasks: 1,
+      maxInstances: 2,
+    },
+    {
+      name: 'gpu',
+      instanceTypes: ['g6e.xlarge', 'g6e.2xlarge'],
+      gpusPerTask: 1,
+      taskCpu: 3_584,
+      taskMemory: 28_672,
+      desiredTasks: p.gpuDesired,
+      minTasks: p.gpuMin,
+      maxTasks: p.gpuMax,
+      spot: true,
+      onDemandBase: p.gpuOnDemandBase,
+      scaleOnQueue: true,
+      targetReadyPerAgent: 2,
     },
   ];
 }
@@ -232,34 +289,63 @@ const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 const SECRET_NAME_RE = /(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIAL|RPC_URL|DATABASE_URL)/i;
 const SECRET_ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+$/;
 /** Variables PipelineCluster sets itself. */
-export const RESERVED_ENV = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'SYNKTI_PIPELINE_DB', 'SYNKTI_PIPELINES', 'SYNKTI_CLUSTER', 'SYNKTI_POOL', 'SYNKTI_BUCKET', 'SYNKTI_METRIC_NAMESPACE', 'AWS_REGION'] as const;
+export const RESERVED_ENV = [
+  'PGHOST',
+  'PGPORT',
+  'PGDATABASE',
+  'PGUSER',
+  'PGPASSWORD',
+  'PGSSLMODE',
+  'SYNKTI_PIPELINE_DB',
+  'SYNKTI_PIPELINES',
+  'SYNKTI_CLUSTER',
+  'SYNKTI_POOL',
+  'SYNKTI_BUCKET',
+  'SYNKTI_METRIC_NAMESPACE',
+  'AWS_REGION',
+] as const;
 
 function resolvePool(p: AgentPoolArgs, i: number): ResolvedPool {
   const f = `pools[${i}]`;
-  if (!/^[a-z][a-z0-9-]{0,15}$/.test(p.name)) throw inputError(C, `${f}.name`, `"${p.name}" is not a pool name`, 'use 1-16 lower-case letters, digits and "-"');
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(p.name))
+    throw inputError(C, `${f}.name`, `"${p.name}" is not a pool name`, 'use 1-16 lower-case letters, digits and "-"');
   const instanceTypes = checkInstanceTypes(C, `${f}.instanceTypes`, p.instanceTypes, 1);
   const gpus = checkInt(C, `${f}.gpusPerTask`, p.gpusPerTask ?? 0, 0, 8);
   const desired = checkInt(C, `${f}.desiredTasks`, p.desiredTasks, 0, 1000);
   const min = checkInt(C, `${f}.minTasks`, p.minTasks ?? desired, 0, 1000);
   const max = checkInt(C, `${f}.maxTasks`, p.maxTasks ?? Math.max(desired, 1), 1, 1000);
-  if (!(min <= desired && desired <= max)) throw inputError(C, `${f}`, `needs minTasks ≤ desiredTasks ≤ maxTasks (got ${min} ≤ ${desired} ≤ ${max})`, 'fix the bounds');
+  if (!(min <= desired && desired <= max))
+    throw inputError(C, `${f}`, `needs minTasks ≤ desiredTasks ≤ maxTasks (got ${min} ≤ ${desired} ≤ ${max})`, 'fix the bounds');
   const spot = p.spot ?? false;
   const scaleOnQueue = p.scaleOnQueue ?? false;
-  if (scaleOnQueue && max === min) throw inputError(C, `${f}.maxTasks`, `equals minTasks (${min}) with scaleOnQueue`, 'give the pool room to scale');
+  if (scaleOnQueue && max === min)
+    throw inputError(C, `${f}.maxTasks`, `equals minTasks (${min}) with scaleOnQueue`, 'give the pool room to scale');
   return {
-    name: p.name, instanceTypes, gpus, desired, min, max,
+    name: p.name,
+    instanceTypes,
+    gpus,
+    desired,
+    min,
+    max,
     taskCpu: checkInt(C, `${f}.taskCpu`, p.taskCpu, 128, 196_608),
     taskMemory: checkInt(C, `${f}.taskMemory`, p.taskMemory, 256, 1_572_864),
     maxInstances: checkInt(C, `${f}.maxInstances`, p.maxInstances ?? max, 1, 1000),
-    spot, onDemandBase: checkInt(C, `${f}.onDemandBase`, p.onDemandBase ?? 0, 0, 1000),
-    scaleOnQueue, targetReadyPerAgent: checkInt(C, `${f}.targetReadyPerAgent`, p.targetReadyPerAgent ?? 2, 1, 1000),
+    spot,
+    onDemandBase: checkInt(C, `${f}.onDemandBase`, p.onDemandBase ?? 0, 0, 1000),
+    scaleOnQueue,
+    targetReadyPerAgent: checkInt(C, `${f}.targetReadyPerAgent`, p.targetReadyPerAgent ?? 2, 1, 1000),
   };
 }
 
 export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): ResolvedPipelineArgs {
   const project = checkProjectName(C, 'projectName', args.projectName ?? 'synkti');
   if (args.environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
-    throw inputError(C, 'environment', `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`, 'use dev, staging or production');
+    throw inputError(
+      C,
+      'environment',
+      `"${String(args.environment)}" is not one of ${ENVIRONMENTS.join(', ')}`,
+      'use dev, staging or production',
+    );
   }
   const environment = args.environment ?? environmentFromStack(stack);
   const preset = PIPELINE_PRESETS[environment];
@@ -276,35 +362,87 @@ export function resolvePipelineArgs(args: PipelineClusterArgs, stack = ''): Reso
 
   const env = { ...args.environmentVariables };
   for (const name of Object.keys(env)) {
-    if (!ENV_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'is not a valid variable name', 'use upper-case letters, digits and _');
-    if (SECRET_NAME_RE.test(name)) throw inputError(C, `environmentVariables.${name}`, 'looks like a secret in plain text', `pass it in secrets: { ${name}: config.requireSecret('...') } (it goes to Secrets Manager)`);
-    if ((RESERVED_ENV as readonly string[]).includes(name)) throw inputError(C, `environmentVariables.${name}`, 'is set by PipelineCluster', 'remove it');
+    if (!ENV_NAME_RE.test(name))
+      throw inputError(C, `environmentVariables.${name}`, 'is not a valid variable name', 'use upper-case letters, digits and _');
+    if (SECRET_NAME_RE.test(name))
+      throw inputError(
+        C,
+        `environmentVariables.${name}`,
+        'looks like a secret in plain text',
+        `pass it in secrets: { ${name}: config.requireSecret('...') } (it goes to Secrets Manager)`,
+      );
+    if ((RESERVED_ENV as readonly string[]).includes(name))
+      throw inputError(C, `environmentVariables.${name}`, 'is set by PipelineCluster', 'remove it');
   }
   const secretNames = Object.keys(args.secrets ?? {});
   const secretArns = { ...args.secretArns };
   for (const name of [...secretNames, ...Object.keys(secretArns)]) {
-    if (!ENV_NAME_RE.test(name)) throw inputError(C, `secrets.${name}`, 'is not a valid variable name', 'use upper-case letters, digits and _');
-    if ((RESERVED_ENV as readonly string[]).includes(name)) throw inputError(C, `secrets.${name}`, 'is set by PipelineCluster', 'remove it');
+    if (!ENV_NAME_RE.test(name))
+      throw inputError(C, `secrets.${name}`, 'is not a valid variable name', 'use upper-case letters, digits and _');
+    if ((RESERVED_ENV as readonly string[]).includes(name))
+      throw inputError(C, `secrets.${name}`, 'is set by PipelineCluster', 'remove it');
   }
   for (const [name, arn] of Object.entries(secretArns)) {
-    if (!SECRET_ARN_RE.test(arn)) throw inputError(C, `secretArns.${name}`, `"${arn}" is not a Secrets Manager or SSM parameter ARN`, 'pass arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...');
+    if (!SECRET_ARN_RE.test(arn))
+      throw inputError(
+        C,
+        `secretArns.${name}`,
+        `"${arn}" is not a Secrets Manager or SSM parameter ARN`,
+        'pass arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...',
+      );
     if (secretNames.includes(name)) throw inputError(C, `secretArns.${name}`, 'is also in secrets', 'give each variable one source');
   }
-  if (args.image !== undefined && args.release !== undefined) throw inputError(C, 'release', 'is given with image', 'give one: release (the stock Node.js image runs it) or image (your own image with synkti as its entry point)');
+  if (args.image !== undefined && args.release !== undefined)
+    throw inputError(
+      C,
+      'release',
+      'is given with image',
+      'give one: release (the stock Node.js image runs it) or image (your own image with synkti as its entry point)',
+    );
   const modules = args.pipelineModules ?? [];
-  for (const m of modules) if (m === '' || m.startsWith('-') || m.includes(',')) throw inputError(C, 'pipelineModules', `has "${m}", which is not a module path`, 'give paths of modules in the image, e.g. /app/pipelines.js (no commas: agents read them as SYNKTI_PIPELINES, comma-separated)');
+  for (const m of modules)
+    if (m === '' || m.startsWith('-') || m.includes(','))
+      throw inputError(
+        C,
+        'pipelineModules',
+        `has "${m}", which is not a module path`,
+        'give paths of modules in the image, e.g. /app/pipelines.js (no commas: agents read them as SYNKTI_PIPELINES, comma-separated)',
+      );
   const moduleArgs = modules.flatMap((m) => ['--pipeline', m]);
   const alertEmails = args.alertEmails ?? [];
-  for (const e of alertEmails) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
+  for (const e of alertEmails)
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))
+      throw inputError(C, 'alertEmails', `"${e}" is not an email address`, 'write name@example.com');
   return {
-    environment, preset, project, cluster: `${project}-${environment}`, region, vpcCidr, apiPort, apiHealthPath,
+    environment,
+    preset,
+    project,
+    cluster: `${project}-${environment}`,
+    region,
+    vpcCidr,
+    apiPort,
+    apiHealthPath,
     apiDesiredCount: checkInt(C, 'apiDesiredCount', args.apiDesiredCount ?? preset.apiDesiredCount, 1, 100),
-    apiCommand: args.apiCommand ?? ['api', '--host', '0.0.0.0', '--port', String(apiPort), '--metrics-cluster', `${project}-${environment}`, ...moduleArgs],
+    apiCommand: args.apiCommand ?? [
+      'api',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(apiPort),
+      '--metrics-cluster',
+      `${project}-${environment}`,
+      ...moduleArgs,
+    ],
     // No flags: the agent reads its pool, modules, database and bucket from the variables this stack injects (PIPELINE_AGENT_ENV).
     agentCommand: args.agentCommand ?? ['agent'],
     pipelineModules: modules,
-    publicApi: args.publicApi ?? false, apiAllowedCidrs: apiAllowed,
-    pools, secretNames, secretArns, env, alertEmails,
+    publicApi: args.publicApi ?? false,
+    apiAllowedCidrs: apiAllowed,
+    pools,
+    secretNames,
+    secretArns,
+    env,
+    alertEmails,
     dbInstanceClass: args.dbInstanceClass ?? preset.dbInstanceClass,
     dbBackupRetentionDays: checkInt(C, 'dbBackupRetentionDays', args.dbBackupRetentionDays ?? preset.dbBackupRetentionDays, 1, 35),
     logRetentionDays: checkLogRetention(C, 'logRetentionDays', args.logRetentionDays ?? preset.logRetentionDays),

@@ -37,16 +37,42 @@ test('each log metric filter counts exactly the agent lines of its event', async
   let heartbeats = 0;
   const db = new Proxy(real, {
     get(target, key, receiver) {
-      if (key === 'claim') return async (...a: Parameters<TaskDatabase['claim']>) => { if (++claims === 1) throw new Error('connection refused'); return target.claim(...a); };
-      if (key === 'agentHeartbeat') return async (...a: Parameters<TaskDatabase['agentHeartbeat']>) => { if (++heartbeats > 1) throw new Error('timeout'); return target.agentHeartbeat(...a); };
+      if (key === 'claim')
+        return async (...a: Parameters<TaskDatabase['claim']>) => {
+          if (++claims === 1) throw new Error('connection refused');
+          return target.claim(...a);
+        };
+      if (key === 'agentHeartbeat')
+        return async (...a: Parameters<TaskDatabase['agentHeartbeat']>) => {
+          if (++heartbeats > 1) throw new Error('timeout');
+          return target.agentHeartbeat(...a);
+        };
       return Reflect.get(target, key, receiver) as unknown;
     },
   });
-  const pipeline = definePipeline({ name: 'logs', stages: { flaky: { pool: 'p', maxAttempts: 2, timeout: '5s', handler: () => { throw new Error('boom'); } } } });
+  const pipeline = definePipeline({
+    name: 'logs',
+    stages: {
+      flaky: {
+        pool: 'p',
+        maxAttempts: 2,
+        timeout: '5s',
+        handler: () => {
+          throw new Error('boom');
+        },
+      },
+    },
+  });
   await real.createJob({ pipeline: pipeline.name, ...pipeline.jobTasks(null) });
 
   const lines: string[] = [];
-  const log = createProcessLog({ component: 'agent p', json: true, write: (line) => { lines.push(line.trimEnd()); } });
+  const log = createProcessLog({
+    component: 'agent p',
+    json: true,
+    write: (line) => {
+      lines.push(line.trimEnd());
+    },
+  });
   agent = new PipelineAgent({ db, pipelines: [pipeline], pool: 'p', pollMs: 20, heartbeatMs: 50, requeuer: false, onLog: log });
   agent.start();
   const count = (metric: string): number => {
@@ -54,8 +80,10 @@ test('each log metric filter counts exactly the agent lines of its event', async
     assert.ok(filter, metric);
     return lines.filter((line) => matchesJsonFilterPattern(filter.pattern, line)).length;
   };
-  await until('a retry, the failure for good, a claim error and a heartbeat error', () =>
-    count('taskFailedForGood') >= 1 && count('taskRetries') >= 1 && count('claimErrors') >= 1 && count('heartbeatErrors') >= 1);
+  await until(
+    'a retry, the failure for good, a claim error and a heartbeat error',
+    () => count('taskFailedForGood') >= 1 && count('taskRetries') >= 1 && count('claimErrors') >= 1 && count('heartbeatErrors') >= 1,
+  );
   await agent.stop();
 
   assert.equal(count('taskRetries'), 1, 'attempt 1 of 2 was retried');
@@ -63,14 +91,26 @@ test('each log metric filter counts exactly the agent lines of its event', async
   assert.equal(count('claimErrors'), 1);
   assert.ok(count('heartbeatErrors') >= 1);
   for (const metric of EMITTED_METRICS.filter((m) => m.source === 'log')) {
-    assert.ok(LOG_METRIC_FILTERS.some((f) => f.metric === metric.id), `${metric.id} has a filter`);
+    assert.ok(
+      LOG_METRIC_FILTERS.some((f) => f.metric === metric.id),
+      `${metric.id} has a filter`,
+    );
   }
-  const failed = lines.find((line) => matchesJsonFilterPattern(LOG_METRIC_FILTERS.find((f) => f.metric === 'taskFailedForGood')!.pattern, line));
+  const failed = lines.find((line) =>
+    matchesJsonFilterPattern(LOG_METRIC_FILTERS.find((f) => f.metric === 'taskFailedForGood')!.pattern, line),
+  );
   const record = JSON.parse(failed ?? '{}') as Record<string, unknown>;
   assert.deepEqual(
-    { component: record.component, level: record.level, task: record.task, type: record.type, attempt: record.attempt, error: record.error },
+    {
+      component: record.component,
+      level: record.level,
+      task: record.task,
+      type: record.type,
+      attempt: record.attempt,
+      error: record.error,
+    },
     { component: 'agent p', level: 30, task: 'start', type: 'logs.flaky', attempt: 2, error: 'boom' },
-    'the line is the process log\'s JSON with the event\'s fields',
+    "the line is the process log's JSON with the event's fields",
   );
   assert.match(String(record.msg), /attempt 2 failed: boom -> failed/, 'people still read the text');
 });

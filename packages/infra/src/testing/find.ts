@@ -9,7 +9,10 @@ export function ofType(resources: readonly RecordedResource[], type: string): Re
 export function one(resources: readonly RecordedResource[], type: string, name?: string): RecordedResource {
   const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
   if (found.length !== 1) {
-    const names = ofType(resources, type).map((r) => r.name).join(', ') || 'none';
+    const names =
+      ofType(resources, type)
+        .map((r) => r.name)
+        .join(', ') || 'none';
     throw new Error(`expected one ${type}${name ? ` named ${name}` : ''}, found ${found.length} (have: ${names})`);
   }
   return found[0] as RecordedResource;

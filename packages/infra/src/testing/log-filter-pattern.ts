@@ -6,7 +6,10 @@
  */
 
 /** One `$.path = value` comparison. */
-export interface LogFilterTerm { path: string[]; value: string | number }
+export interface LogFilterTerm {
+  path: string[];
+  value: string | number;
+}
 
 const TERM_RE = /^\$\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*=\s*(?:"([^"\\]*)"|(-?\d+(?:\.\d+)?))$/;
 

@@ -57,7 +57,12 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function mockState(type: string, name: string, inputs: Record<string, unknown>, region: string): { id: string; state: Record<string, unknown> } {
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  region: string,
+): { id: string; state: Record<string, unknown> } {
   const acct = MOCK_ACCOUNT;
   const physical = str(inputs.name) ?? (str(inputs.namePrefix) ? `${str(inputs.namePrefix)}mock` : name);
   switch (type) {
@@ -78,21 +83,73 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
     case 'aws:ec2/launchTemplate:LaunchTemplate':
       return { id: `lt-${name}`, state: { ...inputs, name: physical, latestVersion: 1 } };
     case 'aws:ecr/repository:Repository':
-      return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:ecr:${region}:${acct}:repository/${physical}`, repositoryUrl: `${acct}.dkr.ecr.${region}.amazonaws.com/${physical}` } };
+      return {
+        id: physical,
+        state: {
+          ...inputs,
+          name: physical,
+          arn: `arn:aws:ecr:${region}:${acct}:repository/${physical}`,
+          repositoryUrl: `${acct}.dkr.ecr.${region}.amazonaws.com/${physical}`,
+        },
+      };
     case 'aws:ecs/cluster:Cluster':
-      return { id: `arn:aws:ecs:${region}:${acct}:cluster/${physical}`, state: { ...inputs, name: physical, arn: `arn:aws:ecs:${region}:${acct}:cluster/${physical}` } };
+      return {
+        id: `arn:aws:ecs:${region}:${acct}:cluster/${physical}`,
+        state: { ...inputs, name: physical, arn: `arn:aws:ecs:${region}:${acct}:cluster/${physical}` },
+      };
     case 'aws:lb/targetGroup:TargetGroup':
-      return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:targetgroup/${physical}/0123456789abcdef` } };
+      return {
+        id: physical,
+        state: {
+          ...inputs,
+          name: physical,
+          arn: `arn:aws:elasticloadbalancing:${region}:${acct}:targetgroup/${physical}/0123456789abcdef`,
+        },
+      };
     case 'aws:lb/loadBalancer:LoadBalancer':
-      return { id: physical, state: { ...inputs, name: physical, arn: `arn:aws:elasticloadbalancing:${region}:${acct}:loadbalancer/app/${physical}/mock`, dnsName: `${physical}.${region}.elb.amazonaws.com` } };
+      return {
+        id: physical,
+        state: {
+          ...inputs,
+          name: physical,
+          arn: `arn:aws:elasticloadbalancing:${region}:${acct}:loadbalancer/app/${physical}/mock`,
+          dnsName: `${physical}.${region}.elb.amazonaws.com`,
+        },
+      };
     case 'aws:rds/instance:Instance': {
       // RDS's managed master password lives in a secret RDS names itself; policies and `secrets` name its ARN.
       const identifier = str(inputs.identifier) ?? name;
-      const secrets = inputs.manageMasterUserPassword === true ? [{ secretArn: `arn:aws:secretsmanager:${region}:${acct}:secret:rds!db-${identifier}-mock`, secretStatus: 'active', kmsKeyId: '' }] : [];
-      return { id: identifier, state: { ...inputs, identifier, address: `${identifier}.mock.${region}.rds.amazonaws.com`, arn: `arn:aws:rds:${region}:${acct}:db:${identifier}`, masterUserSecrets: secrets } };
+      const secrets =
+        inputs.manageMasterUserPassword === true
+          ? [
+              {
+                secretArn: `arn:aws:secretsmanager:${region}:${acct}:secret:rds!db-${identifier}-mock`,
+                secretStatus: 'active',
+                kmsKeyId: '',
+              },
+            ]
+          : [];
+      return {
+        id: identifier,
+        state: {
+          ...inputs,
+          identifier,
+          address: `${identifier}.mock.${region}.rds.amazonaws.com`,
+          arn: `arn:aws:rds:${region}:${acct}:db:${identifier}`,
+          masterUserSecrets: secrets,
+        },
+      };
     }
     case 'aws:rds/proxy:Proxy':
-      return { id: physical, state: { ...inputs, name: physical, endpoint: `${physical}.proxy-mock.${region}.rds.amazonaws.com`, arn: `arn:aws:rds:${region}:${acct}:db-proxy:${physical}` } };
+      return {
+        id: physical,
+        state: {
+          ...inputs,
+          name: physical,
+          endpoint: `${physical}.proxy-mock.${region}.rds.amazonaws.com`,
+          arn: `arn:aws:rds:${region}:${acct}:db-proxy:${physical}`,
+        },
+      };
     default: {
       const service = type.split(':')[1]?.split('/')[0] ?? 'mock';
       return { id: `${name}-id`, state: { ...inputs, name: physical, arn: `arn:aws:${service}:${region}:${acct}:${name}` } };
@@ -131,7 +188,12 @@ function mockCall(token: string, inputs: Record<string, unknown>, region: string
 }
 
 function settle<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => { output.apply((value) => { resolve(value); return value; }); });
+  return new Promise((resolve) => {
+    output.apply((value) => {
+      resolve(value);
+      return value;
+    });
+  });
 }
 
 /**
@@ -140,31 +202,60 @@ function settle<T>(output: pulumi.Output<T>): Promise<T> {
  * every resource created has been registered.
  */
 export async function runMockStack<T>(
-  build: (opts: pulumi.ComponentResourceOptions) => T, options: MockStackOptions = {},
+  build: (opts: pulumi.ComponentResourceOptions) => T,
+  options: MockStackOptions = {},
 ): Promise<MockStackResult<T>> {
   const region = options.region ?? 'us-east-1';
-  const registered = new Map<string, { type: string; name: string; id: string; inputs: Record<string, unknown>; state: Record<string, unknown>; custom: boolean; provider: string | undefined }>();
+  const registered = new Map<
+    string,
+    {
+      type: string;
+      name: string;
+      id: string;
+      inputs: Record<string, unknown>;
+      state: Record<string, unknown>;
+      custom: boolean;
+      provider: string | undefined;
+    }
+  >();
   const flags = new Map<string, { protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
   const created: pulumi.Resource[] = [];
   const key = (type: string, name: string): string => `${type}::${name}`;
 
-  await pulumi.runtime.setMocks({
-    newResource(args) {
-      const inputs = (args.inputs ?? {}) as Record<string, unknown>;
-      const mocked = mockState(args.type, args.name, inputs, region);
-      const given = options.physicalIds?.[key(args.type, args.name)];
-      const { id, state } = given === undefined ? mocked : { id: given, state: withId(args.type, mocked.state, mocked.id, given) };
-      registered.set(key(args.type, args.name), { type: args.type, name: args.name, id, inputs, state, custom: args.custom ?? true, provider: args.provider || undefined });
-      return { id, state };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+        const mocked = mockState(args.type, args.name, inputs, region);
+        const given = options.physicalIds?.[key(args.type, args.name)];
+        const { id, state } = given === undefined ? mocked : { id: given, state: withId(args.type, mocked.state, mocked.id, given) };
+        registered.set(key(args.type, args.name), {
+          type: args.type,
+          name: args.name,
+          id,
+          inputs,
+          state,
+          custom: args.custom ?? true,
+          provider: args.provider || undefined,
+        });
+        return { id, state };
+      },
+      call(args) {
+        return mockCall(args.token, (args.inputs ?? {}) as Record<string, unknown>, region);
+      },
     },
-    call(args) {
-      return mockCall(args.token, (args.inputs ?? {}) as Record<string, unknown>, region);
-    },
-  }, options.project ?? 'synkti', options.stack ?? 'dev', false);
+    options.project ?? 'synkti',
+    options.stack ?? 'dev',
+    false,
+  );
 
   const record: pulumi.ResourceTransformation = (args) => {
     created.push(args.resource);
-    flags.set(key(args.type, args.name), { protect: args.opts.protect === true, retainOnDelete: args.opts.retainOnDelete === true, ignoreChanges: [...(args.opts.ignoreChanges ?? [])] });
+    flags.set(key(args.type, args.name), {
+      protect: args.opts.protect === true,
+      retainOnDelete: args.opts.retainOnDelete === true,
+      ignoreChanges: [...(args.opts.ignoreChanges ?? [])],
+    });
     return undefined;
   };
   const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;

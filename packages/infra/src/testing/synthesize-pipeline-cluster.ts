@@ -66,7 +66,10 @@ function byType(resources: readonly RecordedResource[], type: string): RecordedR
 }
 
 /** PipelineCluster's ECS side under Pulumi mocks (a few seconds). */
-export async function synthesizePipelineCluster(args: PipelineClusterArgs = {}, options: MockStackOptions = {}): Promise<SynthesizedPipelineCluster> {
+export async function synthesizePipelineCluster(
+  args: PipelineClusterArgs = {},
+  options: MockStackOptions = {},
+): Promise<SynthesizedPipelineCluster> {
   const { resources, value: component } = await runMockStack((opts) => new PipelineCluster('pipelines', args, opts), options);
   const definitions = byType(resources, 'aws:ecs/taskDefinition:TaskDefinition').map((r): SynthesizedTaskDefinition => {
     const containers = r.inputs.containerDefinitions;
@@ -79,7 +82,7 @@ export async function synthesizePipelineCluster(args: PipelineClusterArgs = {}, 
       networkMode: text(r.inputs.networkMode),
       cpu: text(r.inputs.cpu),
       memory: text(r.inputs.memory),
-      containerDefinitions: (typeof containers === 'string' ? JSON.parse(containers) : containers ?? []) as SynthesizedContainer[],
+      containerDefinitions: (typeof containers === 'string' ? JSON.parse(containers) : (containers ?? [])) as SynthesizedContainer[],
     };
   });
   const services = byType(resources, 'aws:ecs/service:Service').map((r): SynthesizedEcsService => {
@@ -101,5 +104,12 @@ export async function synthesizePipelineCluster(args: PipelineClusterArgs = {}, 
     const value = typeof raw === 'object' && raw !== null && 'value' in raw ? text((raw as { value: unknown }).value) : text(raw);
     if (arn && value !== undefined) secretValues[arn] = value;
   }
-  return { cluster: component.clusterName, bucket: bucketName, roles: rolesFromResources(resources), taskDefinitions: definitions, services, secretValues };
+  return {
+    cluster: component.clusterName,
+    bucket: bucketName,
+    roles: rolesFromResources(resources),
+    taskDefinitions: definitions,
+    services,
+    secretValues,
+  };
 }

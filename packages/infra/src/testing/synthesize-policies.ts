@@ -71,7 +71,11 @@ export function rolesFromResources(resources: readonly RecordedResource[]): Synt
     };
     // Inline policies given on the role itself.
     for (const inline of (r.inputs.inlinePolicies ?? []) as Array<{ name?: string; policy?: string }>) {
-      if (inline.policy) role.inlinePolicies.push({ name: inline.name ?? `${name}-inline`, document: parseDocument(inline.policy, `role ${name} inline policy`) });
+      if (inline.policy)
+        role.inlinePolicies.push({
+          name: inline.name ?? `${name}-inline`,
+          document: parseDocument(inline.policy, `role ${name} inline policy`),
+        });
     }
     for (const arn of (r.inputs.managedPolicyArns ?? []) as string[]) role.managedPolicyArns.push(arn);
     // Children refer to the role by its id or its name; in the mock both are the physical name.
@@ -87,13 +91,20 @@ export function rolesFromResources(resources: readonly RecordedResource[]): Synt
   };
   for (const r of resources) {
     if (r.type === 'aws:iam/rolePolicy:RolePolicy') {
-      roleOf(r).inlinePolicies.push({ name: text(r.inputs.name) ?? text(r.state.name) ?? r.name, document: parseDocument(r.inputs.policy, `role policy ${r.name}`) });
+      roleOf(r).inlinePolicies.push({
+        name: text(r.inputs.name) ?? text(r.state.name) ?? r.name,
+        document: parseDocument(r.inputs.policy, `role policy ${r.name}`),
+      });
     } else if (r.type === 'aws:iam/rolePolicyAttachment:RolePolicyAttachment') {
       const role = roleOf(r);
       const arn = text(r.inputs.policyArn) ?? '';
       const own = managed.find((p) => p.state.arn === arn || p.id === arn);
       if (own) {
-        role.customerManagedPolicies.push({ name: text(own.state.name) ?? own.name, arn, document: parseDocument(own.inputs.policy, `policy ${own.name}`) });
+        role.customerManagedPolicies.push({
+          name: text(own.state.name) ?? own.name,
+          arn,
+          document: parseDocument(own.inputs.policy, `policy ${own.name}`),
+        });
       } else {
         role.managedPolicyArns.push(arn);
       }
@@ -106,7 +117,8 @@ export function rolesFromResources(resources: readonly RecordedResource[]): Synt
 
 /** Every IAM role `build` creates, under Pulumi mocks. */
 export async function synthesizeRoles(
-  build: (opts: pulumi.ComponentResourceOptions) => unknown, options: MockStackOptions = {},
+  build: (opts: pulumi.ComponentResourceOptions) => unknown,
+  options: MockStackOptions = {},
 ): Promise<SynthesizedRole[]> {
   const { resources } = await runMockStack(build, options);
   return rolesFromResources(resources);
@@ -136,5 +148,9 @@ export function synthesizeServeFleetRoles(args: SpotServeFleetArgs = {}, options
 
 // PipelineCluster's ECS side (roles, task definitions, services, bucket, stored secrets).
 export {
-  synthesizePipelineCluster, type SynthesizedPipelineCluster, type SynthesizedTaskDefinition, type SynthesizedContainer, type SynthesizedEcsService,
+  synthesizePipelineCluster,
+  type SynthesizedPipelineCluster,
+  type SynthesizedTaskDefinition,
+  type SynthesizedContainer,
+  type SynthesizedEcsService,
 } from './synthesize-pipeline-cluster.ts';

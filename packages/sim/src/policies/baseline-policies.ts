@@ -33,7 +33,15 @@ export function spotSingleZonePolicy(options: SingleZoneOptions = {}): Policy {
     const zone = options.zone ?? ctx.zones[0]!;
     for (let n = alive(ctx).length; n < ctx.target; n++) if (!ctx.launch({ lifecycle: 'spot', zone })) break;
   };
-  return { name: 'spot-single-zone', watchesNotices: false, detectionDelayMs: LB_DETECTION_MS, controlIntervalMs: RECONCILE_MS, start: reconcile, onLost: reconcile, onTick: reconcile };
+  return {
+    name: 'spot-single-zone',
+    watchesNotices: false,
+    detectionDelayMs: LB_DETECTION_MS,
+    controlIntervalMs: RECONCILE_MS,
+    start: reconcile,
+    onLost: reconcile,
+    onTick: reconcile,
+  };
 }
 
 /**
@@ -165,5 +173,14 @@ export function deadlinePolicy(options: DeadlineOptions = {}): Policy {
       if (zone === undefined || !ctx.launch({ lifecycle: 'spot', zone })) break;
     }
   };
-  return { name: 'deadline', watchesNotices: false, detectionDelayMs: LB_DETECTION_MS, controlIntervalMs: RECONCILE_MS, start: reconcile, onTick: reconcile, onLost: reconcile, onReady: reconcile };
+  return {
+    name: 'deadline',
+    watchesNotices: false,
+    detectionDelayMs: LB_DETECTION_MS,
+    controlIntervalMs: RECONCILE_MS,
+    start: reconcile,
+    onTick: reconcile,
+    onLost: reconcile,
+    onReady: reconcile,
+  };
 }

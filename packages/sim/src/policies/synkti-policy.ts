@@ -1,7 +1,40 @@
-import { TAG_SLOT_CREDIT, ZoneExposure, initialSlotCreditMs, readSlotCredit, replacementCredit, slotCreditMs, successorCreditMs, type SlotLedgerOptions } from '@synkti/agent';
-import { Replacer, errorBudget, handsDutyBack, replacementDuty, replacementLifecycle, settledZones, poolSettled, spotReturnClientToken, spotReturnStep, spreadMoveStep, type ReplacerOptions, type HedgeLoss, type SpotHedgeOptions, type SpotReturnStep, type ErrorBudget } from '@synkti/agent';
+import {
+  TAG_SLOT_CREDIT,
+  ZoneExposure,
+  initialSlotCreditMs,
+  readSlotCredit,
+  replacementCredit,
+  slotCreditMs,
+  successorCreditMs,
+  type SlotLedgerOptions,
+} from '@synkti/agent';
+import {
+  Replacer,
+  errorBudget,
+  handsDutyBack,
+  replacementDuty,
+  replacementLifecycle,
+  settledZones,
+  poolSettled,
+  spotReturnClientToken,
+  spotReturnStep,
+  spreadMoveStep,
+  type ReplacerOptions,
+  type HedgeLoss,
+  type SpotHedgeOptions,
+  type SpotReturnStep,
+  type ErrorBudget,
+} from '@synkti/agent';
 import { TAG_CLUSTER, TAG_REPLACES, TAG_ROLE } from '@synkti/core';
-import { LOSS_MEMORY_MS, placementZoneOrder, type InstanceFilter, type InstanceProvider, type InstanceRecord, type LaunchSpec, type Page } from '@synkti/cloud';
+import {
+  LOSS_MEMORY_MS,
+  placementZoneOrder,
+  type InstanceFilter,
+  type InstanceProvider,
+  type InstanceRecord,
+  type LaunchSpec,
+  type Page,
+} from '@synkti/cloud';
 import type { Policy, PolicyContext, SimInstance } from '../policy.ts';
 import { spreadZones } from './placement.ts';
 
@@ -59,7 +92,17 @@ const CLUSTER = 'sim';
 const ROLE = 'serve';
 
 /** Logger the agent's Replacer accepts; the simulator keeps no logs. */
-const silentLogger = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child() { return silentLogger; } } as unknown as ReplacerOptions['logger'];
+const silentLogger = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  trace() {},
+  fatal() {},
+  child() {
+    return silentLogger;
+  },
+} as unknown as ReplacerOptions['logger'];
 
 /**
  * Synkti's policy, as the agent runs it: at the interruption notice a node drains (out of
@@ -74,12 +117,22 @@ function memberState(i: SimInstance): string {
   return i.draining ? 'draining' : i.phase === 'ready' ? 'ready' : 'joining';
 }
 
-function members(ctx: PolicyContext): { id: string; state: string; replaces: string | undefined; zone: string; lifecycle: 'spot' | 'on-demand' }[] {
+function members(
+  ctx: PolicyContext,
+): { id: string; state: string; replaces: string | undefined; zone: string; lifecycle: 'spot' | 'on-demand' }[] {
   return ctx.live().map((i) => ({ id: i.id, state: memberState(i), replaces: i.replaces, zone: i.zone, lifecycle: i.lifecycle }));
 }
 
 /** The agent's back-to-spot decision for one simulated instance (the cloud's view: every instance not terminated). */
-function backToSpot(ctx: PolicyContext, instance: SimInstance, hedge: SpotHedgeOptions, losses: readonly HedgeLoss[], budget: ErrorBudget, launched?: { count: number; lastAt: number }, creditMs?: number): SpotReturnStep {
+function backToSpot(
+  ctx: PolicyContext,
+  instance: SimInstance,
+  hedge: SpotHedgeOptions,
+  losses: readonly HedgeLoss[],
+  budget: ErrorBudget,
+  launched?: { count: number; lastAt: number },
+  creditMs?: number,
+): SpotReturnStep {
   const live = ctx.live();
   return spotReturnStep({
     self: { id: instance.id, lifecycle: instance.lifecycle },
@@ -115,7 +168,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
    */
   let budgetAt: { now: number; budget: ErrorBudget } | undefined;
   const budgetOf = (ctx: PolicyContext): ErrorBudget => {
-    if (budgetAt?.now !== ctx.now) budgetAt = { now: ctx.now, budget: errorBudget({ ...exposure.lossHistory(ctx.now), now: ctx.now, ...hedge }) };
+    if (budgetAt?.now !== ctx.now)
+      budgetAt = { now: ctx.now, budget: errorBudget({ ...exposure.lossHistory(ctx.now), now: ctx.now, ...hedge }) };
     return budgetAt.budget;
   };
   const observe = (ctx: PolicyContext): void => exposure.observe(ctx.now, members(ctx), undefined, ctx.target);
@@ -131,16 +185,17 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
    * The slot credit `instance` holds (spot-ledger.ts), as the agent computes it from its own
    * tag, launch and ready time: savings count until it stopped serving (drain or end).
    */
-  const creditOf = (ctx: PolicyContext, instance: SimInstance): number => slotCreditMs({
-    // Every launch here is tagged; a spread move's successor (off by default) is not: a new slot's.
-    tagCreditMs: readSlotCredit(provider!.tagsOf(instance.id)?.[TAG_SLOT_CREDIT], ledger()).creditMs,
-    lifecycle: instance.lifecycle,
-    launchedAt: instance.requestedAt,
-    readyAt: instance.readyAt,
-    now: Math.min(ctx.now, instance.drainedAt ?? instance.terminatedAt ?? ctx.now),
-    movesLaunched: instance.lifecycle === 'on-demand' ? launched.get(instance.id)?.count ?? 0 : 0,
-    ...ledger(),
-  });
+  const creditOf = (ctx: PolicyContext, instance: SimInstance): number =>
+    slotCreditMs({
+      // Every launch here is tagged; a spread move's successor (off by default) is not: a new slot's.
+      tagCreditMs: readSlotCredit(provider!.tagsOf(instance.id)?.[TAG_SLOT_CREDIT], ledger()).creditMs,
+      lifecycle: instance.lifecycle,
+      launchedAt: instance.requestedAt,
+      readyAt: instance.readyAt,
+      now: Math.min(ctx.now, instance.drainedAt ?? instance.terminatedAt ?? ctx.now),
+      movesLaunched: instance.lifecycle === 'on-demand' ? (launched.get(instance.id)?.count ?? 0) : 0,
+      ...ledger(),
+    });
   const replacerFor = (ctx: PolicyContext, instance: SimInstance): Replacer => {
     let replacer = replacers.get(instance.id);
     if (!replacer) {
@@ -149,7 +204,8 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         instances: provider!,
         selfId: instance.id,
         liveMembers: () => members(ctx),
-        templateFor: (role) => (role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined),
+        templateFor: (role) =>
+          role === ROLE ? { role, instanceType: 'sim', lifecycle: 'spot', userData: '', zones: ctx.zones } : undefined,
         recentLosses: () => recentLosses(ctx),
         lossHistory: () => exposure.lossHistory(ctx.now),
         clock: () => ctx.now,
@@ -168,9 +224,11 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
   const replace = (ctx: PolicyContext, instance: SimInstance): void => {
     // replaceSelf reaches provider.launch synchronously (before its first await), so the
     // launch happens at this simulated instant; the promise only records bookkeeping.
-    replacerFor(ctx, instance).replaceSelf(ROLE).catch(() => {
-      // No capacity anywhere and no on-demand fallback: the world counted the failed launch.
-    });
+    replacerFor(ctx, instance)
+      .replaceSelf(ROLE)
+      .catch(() => {
+        // No capacity anywhere and no on-demand fallback: the world counted the failed launch.
+      });
   };
   const returnToSpot = options.returnToSpot ?? true;
   /** Spot successors launched per on-demand node, and when the last was (the agent's token and back-off). */
@@ -183,11 +241,22 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     const zonesWithCapacity = ctx.zones.filter((z) => ctx.spotCapacity(z));
     for (const instance of [...ctx.live()]) {
       if (instance.phase !== 'ready' || instance.draining || moving.has(instance.id)) continue;
-      const step = spreadMoveStep({ self: instance, members: members(ctx), zonesWithCapacity, target: ctx.target + (options.spare ?? 0), maxZones: options.spreadMaxZones });
+      const step = spreadMoveStep({
+        self: instance,
+        members: members(ctx),
+        zonesWithCapacity,
+        target: ctx.target + (options.spare ?? 0),
+        maxZones: options.spreadMaxZones,
+      });
       if (step.kind !== 'move') continue;
       const attempt = (moveAttempts.get(instance.id) ?? 0) + 1;
       moveAttempts.set(instance.id, attempt);
-      const launched = ctx.launch({ lifecycle: 'spot', zone: step.zone, replaces: instance.id, clientToken: `synkti-spread-${instance.id}-${attempt}` });
+      const launched = ctx.launch({
+        lifecycle: 'spot',
+        zone: step.zone,
+        replaces: instance.id,
+        clientToken: `synkti-spread-${instance.id}-${attempt}`,
+      });
       if (launched) moving.add(instance.id);
     }
   };
@@ -205,11 +274,33 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
     if (handsDutyBack({ lostId: lost.id, duty, dutyLifecycle: view.find((m) => m.id === duty)?.lifecycle })) return;
     const clientToken = Replacer.clientToken(lost.id);
     const losses = recentLosses(ctx);
-    const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: view, role: ROLE, leaving: lost.id, avoidZone: lost.zone, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
-    const wanted = replacementLifecycle({ template: { lifecycle: 'spot', zones: ctx.zones }, losses, now: ctx.now, hedge, budget: budgetOf(ctx) });
+    const zoneOrder = placementZoneOrder({
+      zones: ctx.zones,
+      members: view,
+      role: ROLE,
+      leaving: lost.id,
+      avoidZone: lost.zone,
+      key: clientToken,
+      losses,
+      now: ctx.now,
+      hazard: zoneHazard(ctx.zones, ctx.now),
+    });
+    const wanted = replacementLifecycle({
+      template: { lifecycle: 'spot', zones: ctx.zones },
+      losses,
+      now: ctx.now,
+      hedge,
+      budget: budgetOf(ctx),
+    });
     // The Replacer's ledger step: spot only when the lost instance's slot credit covers a notice.
     const plan = replacementCredit({ creditMs: creditOf(ctx, lost), lifecycle: wanted, ...ledger() });
-    const record = provider!.launchNow({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty, [TAG_SLOT_CREDIT]: String(plan.tagCreditMs) }, instanceType: 'sim', lifecycle: plan.lifecycle, clientToken, zoneOrder });
+    const record = provider!.launchNow({
+      tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: duty, [TAG_SLOT_CREDIT]: String(plan.tagCreditMs) },
+      instanceType: 'sim',
+      lifecycle: plan.lifecycle,
+      clientToken,
+      zoneOrder,
+    });
     if (!record) ctx.after(LOSS_RECHECK_MS, 'replace-retry', () => replaceLost(ctx, lost));
   };
   const handOver = (ctx: PolicyContext, predecessor: SimInstance): void => {
@@ -239,13 +330,37 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
         launched.set(od.id, { count: attempt, lastAt: ctx.now });
         const clientToken = spotReturnClientToken(od.id, attempt);
         // SpotReturn's placement: the same pure rule over the same view.
-        const zoneOrder = placementZoneOrder({ zones: ctx.zones, members: members(ctx), role: ROLE, leaving: od.id, key: clientToken, losses, now: ctx.now, hazard: zoneHazard(ctx.zones, ctx.now) });
-        provider!.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_REPLACES]: od.id, [TAG_SLOT_CREDIT]: String(successorCreditMs(credit, ledger())) }, instanceType: 'sim', lifecycle: 'spot', clientToken, zoneOrder })
-          .then((record) => {
-            // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
-            if (record.lifecycle !== 'spot') return provider!.terminate([record.id]);
-            return undefined;
-          }, () => {});
+        const zoneOrder = placementZoneOrder({
+          zones: ctx.zones,
+          members: members(ctx),
+          role: ROLE,
+          leaving: od.id,
+          key: clientToken,
+          losses,
+          now: ctx.now,
+          hazard: zoneHazard(ctx.zones, ctx.now),
+        });
+        provider!
+          .launch({
+            tags: {
+              [TAG_CLUSTER]: CLUSTER,
+              [TAG_ROLE]: ROLE,
+              [TAG_REPLACES]: od.id,
+              [TAG_SLOT_CREDIT]: String(successorCreditMs(credit, ledger())),
+            },
+            instanceType: 'sim',
+            lifecycle: 'spot',
+            clientToken,
+            zoneOrder,
+          })
+          .then(
+            (record) => {
+              // The provider fell back to on-demand: that buys nothing; SpotReturn gives it back.
+              if (record.lifecycle !== 'spot') return provider!.terminate([record.id]);
+              return undefined;
+            },
+            () => {},
+          );
       }
     },
     onReady(ctx, instance) {
@@ -254,18 +369,30 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
       const predecessor = instance.replaces === undefined ? undefined : ctx.live().find((i) => i.id === instance.replaces);
       if (!predecessor || predecessor.draining) return;
       if (moving.has(predecessor.id)) handOver(ctx, predecessor);
-      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, recentLosses(ctx), budgetOf(ctx)).kind === 'hand-over') handOver(ctx, predecessor);
+      else if (returnToSpot && backToSpot(ctx, predecessor, hedge, recentLosses(ctx), budgetOf(ctx)).kind === 'hand-over')
+        handOver(ctx, predecessor);
     },
     // The agent sees its own notice; a peer lost without one is noticed through gossip (a few seconds).
     detectionDelayMs: 5_000,
     start(ctx) {
       // Fields the operator left unset (undefined) keep the world's launch delay and ratio.
-      hedge = { launchDelayMs: ctx.launchDelayMs, priceRatio: ctx.priceRatio, ...Object.fromEntries(Object.entries(options.hedge ?? {}).filter(([, v]) => v !== undefined)) };
+      hedge = {
+        launchDelayMs: ctx.launchDelayMs,
+        priceRatio: ctx.priceRatio,
+        ...Object.fromEntries(Object.entries(options.hedge ?? {}).filter(([, v]) => v !== undefined)),
+      };
       provider = new SimInstanceProvider(ctx, options.onDemandFallback ?? true);
       for (let n = 0; n < ctx.target + (options.spare ?? 0); n++) {
         // A new slot: one move's credit (spot-ledger.ts).
         const credit = String(initialSlotCreditMs(ledger()));
-        provider.launch({ tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_SLOT_CREDIT]: credit }, instanceType: 'sim', lifecycle: 'spot', clientToken: `synkti-initial-${n}` }).catch(() => {});
+        provider
+          .launch({
+            tags: { [TAG_CLUSTER]: CLUSTER, [TAG_ROLE]: ROLE, [TAG_SLOT_CREDIT]: credit },
+            instanceType: 'sim',
+            lifecycle: 'spot',
+            clientToken: `synkti-initial-${n}`,
+          })
+          .catch(() => {});
       }
     },
     onNotice(ctx, instance) {
@@ -295,7 +422,10 @@ export function synktiPolicy(options: SynktiPolicyOptions = {}): Policy {
 export class SimInstanceProvider implements InstanceProvider {
   private readonly byId = new Map<string, { sim: SimInstance; tags: Record<string, string> }>();
 
-  constructor(private readonly ctx: PolicyContext, private readonly onDemandFallback: boolean) {}
+  constructor(
+    private readonly ctx: PolicyContext,
+    private readonly onDemandFallback: boolean,
+  ) {}
 
   launch(spec: LaunchSpec): Promise<InstanceRecord> {
     const record = this.launchNow(spec);
@@ -329,16 +459,24 @@ export class SimInstanceProvider implements InstanceProvider {
       // honours it; without one (the initial fleet), the same spread rule over our instances.
       const replaced = spec.tags[TAG_REPLACES] === undefined ? undefined : this.byId.get(spec.tags[TAG_REPLACES]);
       const avoid = replaced ? new Set([replaced.sim.zone]) : undefined;
-      const zones = spec.zone !== undefined ? [spec.zone]
-        : spec.zoneOrder ? spec.zoneOrder.filter((z) => ctx.spotCapacity(z))
-        : spreadZones(ctx, { key: spec.clientToken ?? `launch:${ctx.now}`, avoid });
+      const zones =
+        spec.zone !== undefined
+          ? [spec.zone]
+          : spec.zoneOrder
+            ? spec.zoneOrder.filter((z) => ctx.spotCapacity(z))
+            : spreadZones(ctx, { key: spec.clientToken ?? `launch:${ctx.now}`, avoid });
       for (const zone of zones) {
         sim = ctx.launch({ lifecycle: 'spot', zone, replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
         if (sim) break;
       }
     }
     if (!sim && (spec.lifecycle === 'on-demand' || this.onDemandFallback)) {
-      sim = ctx.launch({ lifecycle: 'on-demand', zone: spec.zone ?? ctx.zones[0], replaces: spec.tags[TAG_REPLACES], clientToken: spec.clientToken });
+      sim = ctx.launch({
+        lifecycle: 'on-demand',
+        zone: spec.zone ?? ctx.zones[0],
+        replaces: spec.tags[TAG_REPLACES],
+        clientToken: spec.clientToken,
+      });
     }
     if (!sim) return undefined;
     const entry = this.byId.get(sim.id) ?? { sim, tags: { ...spec.tags } };

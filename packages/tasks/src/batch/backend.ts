@@ -77,16 +77,32 @@ export async function openRunQueues(settings: BackendSettings, run: string): Pro
     // round trip small (a poll is one indexed SELECT).
     const tasks = await openLocalQueue({ path, name: names.tasks, pollIntervalMs: LOCAL_POLL_MS, ...common });
     const results = await openLocalQueue({ path, name: names.results, pollIntervalMs: LOCAL_POLL_MS, ...common });
-    return { tasks, results, close: async () => { await tasks.close(); await results.close(); } };
+    return {
+      tasks,
+      results,
+      close: async () => {
+        await tasks.close();
+        await results.close();
+      },
+    };
   }
   if (settings.backend === 'postgres') {
     const connectionString = process.env[POSTGRES_URL_ENV];
     if (!connectionString) {
-      throw new SynktiError('E_USAGE', `--backend postgres: ${POSTGRES_URL_ENV} is not set`, { hint: `export ${POSTGRES_URL_ENV}=postgres://user:password@host:5432/db` });
+      throw new SynktiError('E_USAGE', `--backend postgres: ${POSTGRES_URL_ENV} is not set`, {
+        hint: `export ${POSTGRES_URL_ENV}=postgres://user:password@host:5432/db`,
+      });
     }
     const tasks = await openPostgresQueue({ connectionString, name: names.tasks, poolSize: 2, ...common });
     const results = await openPostgresQueue({ connectionString, name: names.results, poolSize: 2, ...common });
-    return { tasks, results, close: async () => { await tasks.close(); await results.close(); } };
+    return {
+      tasks,
+      results,
+      close: async () => {
+        await tasks.close();
+        await results.close();
+      },
+    };
   }
   const region = settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   if (!region) throw new SynktiError('E_USAGE', '--backend sqs: no region', { hint: 'pass --region or set AWS_REGION' });
@@ -95,7 +111,15 @@ export async function openRunQueues(settings: BackendSettings, run: string): Pro
     const create = settings.create ?? true;
     const tasks = await openSqsQueue({ client, name: names.tasks, deadLetterQueueName: names.tasksDeadLetter, create, ...common });
     const results = await openSqsQueue({ client, name: names.results, deadLetterQueueName: names.resultsDeadLetter, create, ...common });
-    return { tasks, results, close: async () => { await tasks.close(); await results.close(); client.destroy(); } };
+    return {
+      tasks,
+      results,
+      close: async () => {
+        await tasks.close();
+        await results.close();
+        client.destroy();
+      },
+    };
   } catch (error) {
     client.destroy();
     throw error;
@@ -104,8 +128,12 @@ export async function openRunQueues(settings: BackendSettings, run: string): Pro
 
 /** Environment a worker instance needs for the backend (credentials stay out of user data). */
 export function backendEnv(backend: BatchBackend): Record<string, string> {
-  const keys = backend === 'postgres' ? [POSTGRES_URL_ENV]
-    : backend === 'sqs' ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'] : [];
+  const keys =
+    backend === 'postgres'
+      ? [POSTGRES_URL_ENV]
+      : backend === 'sqs'
+        ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']
+        : [];
   const env: Record<string, string> = {};
   for (const key of keys) {
     const value = process.env[key];

@@ -24,7 +24,9 @@ export function batchMetricData(cluster: string, samples: readonly CoordinatorMe
     // CloudWatch rejects NaN and Infinity; the coordinator never produces them, but a bad point must not sink the batch.
     return [
       { MetricName: BATCH_METRICS.backlog, Dimensions: dims, Timestamp, Value: s.backlog, Unit: 'Count' as const },
-      ...(s.workers === undefined ? [] : [{ MetricName: BATCH_METRICS.backlogPerWorker, Dimensions: dims, Timestamp, Value: s.backlogPerWorker, Unit: 'None' as const }]),
+      ...(s.workers === undefined
+        ? []
+        : [{ MetricName: BATCH_METRICS.backlogPerWorker, Dimensions: dims, Timestamp, Value: s.backlogPerWorker, Unit: 'None' as const }]),
     ].filter((d) => Number.isFinite(d.Value));
   });
   const requests: PutMetricDataInput[] = [];

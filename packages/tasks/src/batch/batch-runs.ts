@@ -26,11 +26,16 @@ export interface BatchRunRecord {
 export async function loadBatchRun(stateDir: string, run: string): Promise<BatchRunRecord> {
   validateRunId(run, 'RUN');
   const store = batchObjectStore(stateDir);
-  const checkpoint = existsSync(join(stateDir, 'objects')) ? await readCheckpoint<unknown, CmaesRunMeta>(store, BATCH_BUCKET, checkpointKeyOf(run)).catch((error: unknown) => {
-    if ((error as { code?: string }).code === 'E_BUCKET_NOT_FOUND') return undefined;
-    throw error;
-  }) : undefined;
-  if (!checkpoint) throw new SynktiError('E_RUN_NOT_FOUND', `no run ${run} in ${stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
+  const checkpoint = existsSync(join(stateDir, 'objects'))
+    ? await readCheckpoint<unknown, CmaesRunMeta>(store, BATCH_BUCKET, checkpointKeyOf(run)).catch((error: unknown) => {
+        if ((error as { code?: string }).code === 'E_BUCKET_NOT_FOUND') return undefined;
+        throw error;
+      })
+    : undefined;
+  if (!checkpoint)
+    throw new SynktiError('E_RUN_NOT_FOUND', `no run ${run} in ${stateDir}`, {
+      hint: 'list runs with `synkti batch status` (same --state-dir)',
+    });
   const cancelled = (await store.head(BATCH_BUCKET, cancelKeyOf(run))) !== undefined;
   return { checkpoint, cancelled };
 }
@@ -47,9 +52,16 @@ export function batchRunBest(checkpoint: BatchRunCheckpoint): number | null {
   return scores.length > 0 ? Math.min(...scores) : null;
 }
 
-async function withQueues<T>(stateDir: string, checkpoint: BatchRunCheckpoint, fn: (q: Awaited<ReturnType<typeof openRunQueues>>) => Promise<T>): Promise<T> {
+async function withQueues<T>(
+  stateDir: string,
+  checkpoint: BatchRunCheckpoint,
+  fn: (q: Awaited<ReturnType<typeof openRunQueues>>) => Promise<T>,
+): Promise<T> {
   const meta = checkpoint.meta;
-  const queues = await openRunQueues({ backend: meta.backend, stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives }, checkpoint.run);
+  const queues = await openRunQueues(
+    { backend: meta.backend, stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives },
+    checkpoint.run,
+  );
   try {
     return await fn(queues);
   } finally {
@@ -62,7 +74,14 @@ export function batchRunQueueStats(stateDir: string, checkpoint: BatchRunCheckpo
   return withQueues(stateDir, checkpoint, async (q) => [await q.tasks.stats(), await q.results.stats()]);
 }
 
-export interface BatchRunListing { run: string; status: string; generation: number; generations: number; best_f: number | null; updated_at: string }
+export interface BatchRunListing {
+  run: string;
+  status: string;
+  generation: number;
+  generations: number;
+  best_f: number | null;
+  updated_at: string;
+}
 
 /** Every run with a checkpoint in the state directory. */
 export async function listBatchRuns(stateDir: string): Promise<BatchRunListing[]> {
@@ -84,8 +103,12 @@ export async function listBatchRuns(stateDir: string): Promise<BatchRunListing[]
       const record = await loadBatchRun(stateDir, match[1]!);
       const { checkpoint } = record;
       out.push({
-        run: checkpoint.run, status: batchRunStatus(record), generation: checkpoint.generation,
-        generations: checkpoint.meta.generations, best_f: batchRunBest(checkpoint), updated_at: new Date(checkpoint.updatedAt).toISOString(),
+        run: checkpoint.run,
+        status: batchRunStatus(record),
+        generation: checkpoint.generation,
+        generations: checkpoint.meta.generations,
+        best_f: batchRunBest(checkpoint),
+        updated_at: new Date(checkpoint.updatedAt).toISOString(),
       });
     }
     nextToken = page.nextToken;
@@ -100,7 +123,14 @@ export async function markBatchRunCancelled(stateDir: string, run: string): Prom
   return record;
 }
 
-export interface BatchDeadLetterRow { id: string; generation: number | null; candidate: number | null; deliveries: number; error: string; dead_lettered_at: string }
+export interface BatchDeadLetterRow {
+  id: string;
+  generation: number | null;
+  candidate: number | null;
+  deliveries: number;
+  error: string;
+  dead_lettered_at: string;
+}
 
 /** The run's dead-lettered tasks, keyed by generation and candidate where they are batch tasks. */
 export async function batchRunDeadLetters(stateDir: string, run: string, limit = 100): Promise<BatchDeadLetterRow[]> {
@@ -116,7 +146,14 @@ export async function batchRunDeadLetters(stateDir: string, run: string, limit =
     } catch {
       // Not a batch task: listed without a key.
     }
-    return { id: letter.id, generation, candidate, deliveries: letter.receiveCount, error: letter.lastError, dead_lettered_at: new Date(letter.deadLetteredAt).toISOString() };
+    return {
+      id: letter.id,
+      generation,
+      candidate,
+      deliveries: letter.receiveCount,
+      error: letter.lastError,
+      dead_lettered_at: new Date(letter.deadLetteredAt).toISOString(),
+    };
   });
 }
 

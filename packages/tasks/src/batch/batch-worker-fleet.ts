@@ -87,22 +87,25 @@ export interface BatchWorkerSpecOptions {
 /** The cluster config every node of the run boots with (its user data). */
 export function batchWorkerSpec(options: BatchWorkerSpecOptions): ClusterSpec {
   const config: BatchWorkerConfig = { ...options.config, watchNotices: false };
-  return validateCluster({
-    name: batchClusterName(options.run),
-    provider: 'local',
-    pools: { [BATCH_ROLE]: { count: options.workers, lifecycle: 'spot' } },
-    workload: {
-      kind: 'portless',
-      command: options.workerCommand,
-      env: { [BATCH_WORKER_CONFIG_ENV]: JSON.stringify(config) },
+  return validateCluster(
+    {
+      name: batchClusterName(options.run),
+      provider: 'local',
+      pools: { [BATCH_ROLE]: { count: options.workers, lifecycle: 'spot' } },
+      workload: {
+        kind: 'portless',
+        command: options.workerCommand,
+        env: { [BATCH_WORKER_CONFIG_ENV]: JSON.stringify(config) },
+      },
+      timeouts: {
+        noticePollInterval: options.noticePollMs ?? 5000,
+        // The worker's hand-back takes milliseconds: a short margin leaves it most of a short notice.
+        drainMargin: '500ms',
+        shutdownGrace: '10s',
+      },
     },
-    timeouts: {
-      noticePollInterval: options.noticePollMs ?? 5000,
-      // The worker's hand-back takes milliseconds: a short margin leaves it most of a short notice.
-      drainMargin: '500ms',
-      shutdownGrace: '10s',
-    },
-  }, `batch run ${options.run}`);
+    `batch run ${options.run}`,
+  );
 }
 
 export interface BatchWorkerFleetOptions extends BatchWorkerSpecOptions {

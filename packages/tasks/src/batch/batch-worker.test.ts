@@ -7,10 +7,17 @@ import { runBatchWorker, workerConfigFromStack, type BatchWorkerConfig } from '.
 // no fetcher must fail before any queue is opened, naming the pools, not run without them.
 test('a worker whose config names state pools but has no fetcher throws E_BATCH_STATE_POOLS naming them', async () => {
   const config: BatchWorkerConfig = {
-    kind: 'synkti.batch.worker', run: 'r1', backend: 'local', stateDir: '/nonexistent-synkti-test', objective: 'sphere',
+    kind: 'synkti.batch.worker',
+    run: 'r1',
+    backend: 'local',
+    stateDir: '/nonexistent-synkti-test',
+    objective: 'sphere',
     statePools: { names: ['weights', 'tables'], bucket: 'b' },
   };
-  await assert.rejects(runBatchWorker(config), (error: unknown) => isSynktiError(error, 'E_BATCH_STATE_POOLS') && /weights, tables/.test((error as Error).message));
+  await assert.rejects(
+    runBatchWorker(config),
+    (error: unknown) => isSynktiError(error, 'E_BATCH_STATE_POOLS') && /weights, tables/.test((error as Error).message),
+  );
 });
 
 const STACK_ENV = {
@@ -24,19 +31,28 @@ const STACK_ENV = {
   AWS_REGION: 'us-east-1',
 };
 
-test('a stack\'s worker reads SYNKTI_STATE_POOLS: the pools it fetches from the stack\'s bucket and prefix; none when unset', () => {
-  assert.deepEqual(workerConfigFromStack({ ...STACK_ENV, SYNKTI_STATE_POOLS: 'weights, tables,weights' }).statePools,
-    { names: ['weights', 'tables'], bucket: STACK_ENV.SYNKTI_BUCKET, root: 'state-pools/' });
+test("a stack's worker reads SYNKTI_STATE_POOLS: the pools it fetches from the stack's bucket and prefix; none when unset", () => {
+  assert.deepEqual(workerConfigFromStack({ ...STACK_ENV, SYNKTI_STATE_POOLS: 'weights, tables,weights' }).statePools, {
+    names: ['weights', 'tables'],
+    bucket: STACK_ENV.SYNKTI_BUCKET,
+    root: 'state-pools/',
+  });
   assert.equal(workerConfigFromStack(STACK_ENV).statePools, undefined);
   assert.equal(workerConfigFromStack({ ...STACK_ENV, SYNKTI_STATE_POOLS: ' ' }).statePools, undefined);
 });
 
 test('a bad SYNKTI_STATE_POOLS is a stack error naming the variable, the bad name and the stack arg it comes from', () => {
   for (const value of ['weights,../etc', Array.from({ length: 33 }, (_, i) => `p${i}`).join(',')]) {
-    assert.throws(() => workerConfigFromStack({ ...STACK_ENV, SYNKTI_STATE_POOLS: value }), (error: unknown) => {
-      assert.ok(isSynktiError(error, 'E_CONFIG_STACK_ENV'), String(error));
-      assert.match(error.message, /SYNKTI_STATE_POOLS = ".*" (names "\.\.\/etc", which is not a state pool name \(1-63 [^)]*\)|names 33 state pools \(at most 32\)) \(from SpotBatchFleet arg statePools\)/);
-      return true;
-    });
+    assert.throws(
+      () => workerConfigFromStack({ ...STACK_ENV, SYNKTI_STATE_POOLS: value }),
+      (error: unknown) => {
+        assert.ok(isSynktiError(error, 'E_CONFIG_STACK_ENV'), String(error));
+        assert.match(
+          error.message,
+          /SYNKTI_STATE_POOLS = ".*" (names "\.\.\/etc", which is not a state pool name \(1-63 [^)]*\)|names 33 state pools \(at most 32\)) \(from SpotBatchFleet arg statePools\)/,
+        );
+        return true;
+      },
+    );
   }
 });

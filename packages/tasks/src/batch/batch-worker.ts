@@ -8,7 +8,14 @@
 import { join, resolve } from 'node:path';
 import { SynktiError } from '@synkti/core';
 import { createProcessLog } from '@synkti/core/process-log';
-import { BATCH_WORKER_ENV, MAX_STATE_POOLS, batchQueueNames, queueNameOfUrl, readStackEnvironment, splitStatePoolNames } from '@synkti/core/contracts';
+import {
+  BATCH_WORKER_ENV,
+  MAX_STATE_POOLS,
+  batchQueueNames,
+  queueNameOfUrl,
+  readStackEnvironment,
+  splitStatePoolNames,
+} from '@synkti/core/contracts';
 import type { BatchResultValue } from '../coordinator/types.ts';
 import { createEvaluationHandler } from '../coordinator/evaluation-handler.ts';
 import { validateRunId } from '../coordinator/batch-task.ts';
@@ -83,13 +90,17 @@ export const DEFAULT_WORKER_LEASE_MS = 10_000;
 export function parseStatePoolNames(values: readonly string[], field: string): string[] {
   const names = splitStatePoolNames(values);
   if (names.length > MAX_STATE_POOLS) {
-    throw new SynktiError('E_USAGE', `${field}: ${names.length} state pools, more than ${MAX_STATE_POOLS}`, { hint: 'put the inputs a worker needs into fewer pools' });
+    throw new SynktiError('E_USAGE', `${field}: ${names.length} state pools, more than ${MAX_STATE_POOLS}`, {
+      hint: 'put the inputs a worker needs into fewer pools',
+    });
   }
   for (const name of names) {
     try {
       statePoolPrefix(name);
     } catch (error) {
-      throw new SynktiError('E_USAGE', `${field}: ${(error as Error).message}`, { hint: (error as SynktiError).hint ?? 'e.g. rosenbrock-data' });
+      throw new SynktiError('E_USAGE', `${field}: ${(error as Error).message}`, {
+        hint: (error as SynktiError).hint ?? 'e.g. rosenbrock-data',
+      });
     }
   }
   return names;
@@ -103,8 +114,13 @@ export function parseWorkerConfig(text: string | undefined): BatchWorkerConfig {
     value = undefined;
   }
   const v = value as Partial<BatchWorkerConfig> | undefined;
-  if (v?.kind !== 'synkti.batch.worker' || typeof v.run !== 'string' || typeof v.objective !== 'string' || typeof v.stateDir !== 'string'
-    || !BATCH_BACKENDS.includes(v.backend as BatchBackend)) {
+  if (
+    v?.kind !== 'synkti.batch.worker' ||
+    typeof v.run !== 'string' ||
+    typeof v.objective !== 'string' ||
+    typeof v.stateDir !== 'string' ||
+    !BATCH_BACKENDS.includes(v.backend as BatchBackend)
+  ) {
     throw new SynktiError('E_USAGE', 'SYNKTI_BATCH_WORKER_CONFIG is not a batch worker config', {
       hint: 'start batch workers with `synkti batch cmaes`, or run `synkti batch worker --run RUN --objective ...` yourself',
     });
@@ -124,7 +140,9 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
   const names = batchQueueNames(cluster);
   // The URLs must be the fleet's queues: a worker leasing from one queue and answering to another's is a silent hang.
   const expected: Array<[keyof typeof BATCH_WORKER_ENV, string]> = [
-    ['SYNKTI_TASK_QUEUE_URL', names.tasks], ['SYNKTI_RESULT_QUEUE_URL', names.results], ['SYNKTI_DEAD_LETTER_QUEUE_URL', names.tasksDeadLetter],
+    ['SYNKTI_TASK_QUEUE_URL', names.tasks],
+    ['SYNKTI_RESULT_QUEUE_URL', names.results],
+    ['SYNKTI_DEAD_LETTER_QUEUE_URL', names.tasksDeadLetter],
   ];
   for (const [name, queue] of expected) {
     const got = queueNameOfUrl(v[name]!);
@@ -138,8 +156,13 @@ export function workerConfigFromStack(env: Readonly<Record<string, string | unde
   const pools = splitStatePoolNames([v.SYNKTI_STATE_POOLS ?? '']);
   const stateDir = resolveBatchStateDir(undefined);
   return {
-    kind: 'synkti.batch.worker', backend: 'sqs', queueScope: cluster, createQueues: false, objective: v.SYNKTI_OBJECTIVE!,
-    region: v.AWS_REGION, stateDir,
+    kind: 'synkti.batch.worker',
+    backend: 'sqs',
+    queueScope: cluster,
+    createQueues: false,
+    objective: v.SYNKTI_OBJECTIVE!,
+    region: v.AWS_REGION,
+    stateDir,
     ...(pools.length > 0 ? { statePools: { names: pools, bucket: v.SYNKTI_BUCKET!, root: v.SYNKTI_STATE_POOLS_PREFIX } } : {}),
   };
 }
@@ -157,7 +180,13 @@ export interface FetchedStatePool {
 }
 
 /** Fetches one pool into `cacheDir/<name>/`; throws (naming the pool) when it is missing or a file does not match. */
-export type StatePoolFetcher = (options: { bucket: string; name: string; cacheDir: string; root?: string | undefined; region?: string | undefined }) => Promise<FetchedStatePool>;
+export type StatePoolFetcher = (options: {
+  bucket: string;
+  name: string;
+  cacheDir: string;
+  root?: string | undefined;
+  region?: string | undefined;
+}) => Promise<FetchedStatePool>;
 
 export interface RunBatchWorkerOptions {
   signal?: AbortSignal | undefined;
@@ -172,21 +201,35 @@ export interface RunBatchWorkerOptions {
 /** Runs until stopped (signal), the instance is interrupted, or SIGTERM. Resolves with the exit code. */
 export async function runBatchWorker(config: BatchWorkerConfig, options: RunBatchWorkerOptions = {}): Promise<number> {
   if (config.run === undefined && config.queueScope === undefined) {
-    throw new SynktiError('E_USAGE', 'a batch worker needs a run (--run) or its stack\'s queues (SYNKTI_CLUSTER)', { hint: 'pass --run RUN, or start it with no flags inside its stack' });
+    throw new SynktiError('E_USAGE', "a batch worker needs a run (--run) or its stack's queues (SYNKTI_CLUSTER)", {
+      hint: 'pass --run RUN, or start it with no flags inside its stack',
+    });
   }
   if (config.statePools && config.statePools.names.length > 0) {
     if (!options.fetchStatePool) {
-      throw new SynktiError('E_BATCH_STATE_POOLS', `the worker's config names state pools (${config.statePools.names.join(', ')}) but runBatchWorker was given no fetchStatePool`, {
-        hint: 'pass fetchStatePool (synkti batch worker passes the CLI\'s, which reads pools with the agent\'s model fetcher)',
-      });
+      throw new SynktiError(
+        'E_BATCH_STATE_POOLS',
+        `the worker's config names state pools (${config.statePools.names.join(', ')}) but runBatchWorker was given no fetchStatePool`,
+        {
+          hint: "pass fetchStatePool (synkti batch worker passes the CLI's, which reads pools with the agent's model fetcher)",
+        },
+      );
     }
     await fetchWorkerPools(config.statePools, config, options.fetchStatePool);
   }
   const objective = await loadObjective(config.objective);
-  const queues = await openRunQueues({
-    backend: config.backend, stateDir: config.stateDir, sqsEndpoint: config.sqsEndpoint, region: config.region,
-    maxReceives: config.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES, queueScope: config.queueScope, create: config.createQueues,
-  }, config.run ?? '');
+  const queues = await openRunQueues(
+    {
+      backend: config.backend,
+      stateDir: config.stateDir,
+      sqsEndpoint: config.sqsEndpoint,
+      region: config.region,
+      maxReceives: config.maxReceives ?? DEFAULT_BATCH_MAX_RECEIVES,
+      queueScope: config.queueScope,
+      create: config.createQueues,
+    },
+    config.run ?? '',
+  );
   const worker = createWorker<BatchResultValue>({
     queue: queues.tasks,
     handler: createEvaluationHandler({ objective: (x: number[], signal) => objective(x, signal), run: config.run }),
@@ -194,7 +237,8 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: RunBatc
     concurrency: config.concurrency ?? 1,
     leaseMs: config.leaseMs ?? DEFAULT_WORKER_LEASE_MS,
     pollWaitMs: 2000,
-    onError: (error, context) => log(`${context.stage}${context.taskId ? ` task ${context.taskId}` : ''}: ${(error as Error)?.message ?? String(error)}`),
+    onError: (error, context) =>
+      log(`${context.stage}${context.taskId ? ` task ${context.taskId}` : ''}: ${(error as Error)?.message ?? String(error)}`),
   });
   // Signals, the spot notice, handing leases back and the exit code belong to runPreemptible.
   const outcome = await runPreemptible(worker, {
@@ -202,7 +246,10 @@ export async function runBatchWorker(config: BatchWorkerConfig, options: RunBatc
     ...(config.watchNotices === false ? { metadata: null } : {}),
     signal: options.signal,
     log,
-    onStarted: ({ watchingNotices }) => log(`${config.run ? `run ${config.run}` : `cluster ${config.queueScope} (any run)`}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`),
+    onStarted: ({ watchingNotices }) =>
+      log(
+        `${config.run ? `run ${config.run}` : `cluster ${config.queueScope} (any run)`}: serving ${config.backend} queues with objective ${config.objective}${watchingNotices ? ', watching for spot notices' : ''}`,
+      ),
   });
   const code = outcome.code;
   const stats = worker.stats();
@@ -220,7 +267,9 @@ async function fetchWorkerPools(pools: WorkerStatePools, config: BatchWorkerConf
   const cacheDir = resolve(pools.cacheDir ?? join(config.stateDir, 'state-pools'));
   for (const name of pools.names) {
     const pool = await fetchStatePool({ bucket: pools.bucket, name, cacheDir, root: pools.root, region: config.region });
-    log(`state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, at ${pool.path}`);
+    log(
+      `state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, at ${pool.path}`,
+    );
   }
   process.env[STATE_POOLS_DIR_ENV] = cacheDir;
 }

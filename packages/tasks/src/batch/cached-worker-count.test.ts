@@ -7,11 +7,14 @@ test('a cloud worker count is read at most once per maxAge, survives failures fo
   let reads = 0;
   let answer: number | Error = 3;
   const warnings: string[] = [];
-  const count = cachedWorkerCount(async () => {
-    reads += 1;
-    if (answer instanceof Error) throw answer;
-    return answer;
-  }, { maxAgeMs: 15_000, staleAfterMs: 60_000, onWarning: (m) => warnings.push(m), clock: () => now });
+  const count = cachedWorkerCount(
+    async () => {
+      reads += 1;
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    { maxAgeMs: 15_000, staleAfterMs: 60_000, onWarning: (m) => warnings.push(m), clock: () => now },
+  );
 
   const both = await Promise.all([count(), count()]);
   assert.deepEqual(both, [3, 3]);

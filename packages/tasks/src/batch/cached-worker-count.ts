@@ -41,7 +41,9 @@ export function cachedWorkerCount(read: () => Promise<number>, options: CachedWo
     } catch (error) {
       if (!failing) {
         failing = true;
-        options.onWarning(`worker count: reading it failed (using the last count for ${Math.round(staleAfterMs / 1000)} s, then publishing no BacklogPerWorker): ${error instanceof Error ? error.message : String(error)}`);
+        options.onWarning(
+          `worker count: reading it failed (using the last count for ${Math.round(staleAfterMs / 1000)} s, then publishing no BacklogPerWorker): ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       return usable();
     }
@@ -50,7 +52,9 @@ export function cachedWorkerCount(read: () => Promise<number>, options: CachedWo
   return async () => {
     // One read per maxAgeMs, successful or not: a failing API is not hammered either.
     if (clock() - lastTryAt < maxAgeMs) return inFlight ?? usable();
-    inFlight = refresh().finally(() => { inFlight = undefined; });
+    inFlight = refresh().finally(() => {
+      inFlight = undefined;
+    });
     return inFlight;
   };
 }

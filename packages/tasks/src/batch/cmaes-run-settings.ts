@@ -119,37 +119,58 @@ function differs(flag: string, given: unknown, saved: unknown, run: string): Syn
 }
 
 /** The run's settings: new from the request, or the saved ones (what is asked on resume must agree). */
-export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { store: ObjectStore; bucket: string }): Promise<CmaesRunSettings> {
+export async function settleCmaesRun(
+  options: CmaesRunRequest,
+  checkpoints: { store: ObjectStore; bucket: string },
+): Promise<CmaesRunSettings> {
   if (options.resume !== undefined) {
     const run = validateRunId(options.resume, '--resume');
-    if (options.run !== undefined && options.run !== run) throw new SynktiError('E_USAGE', `--run ${options.run} and --resume ${run} name different runs`, { hint: 'give only --resume RUN' });
+    if (options.run !== undefined && options.run !== run)
+      throw new SynktiError('E_USAGE', `--run ${options.run} and --resume ${run} name different runs`, { hint: 'give only --resume RUN' });
     const saved = await readCheckpoint<CmaEsState, CmaesRunMeta>(checkpoints.store, checkpoints.bucket, checkpointKeyOf(run));
     if (!saved) {
-      throw new SynktiError('E_USAGE', `--resume: no run ${run} in ${options.stack ? `s3://${checkpoints.bucket}` : options.stateDir}`, { hint: 'list runs with `synkti batch status` (same --state-dir)' });
+      throw new SynktiError('E_USAGE', `--resume: no run ${run} in ${options.stack ? `s3://${checkpoints.bucket}` : options.stateDir}`, {
+        hint: 'list runs with `synkti batch status` (same --state-dir)',
+      });
     }
     const meta = { ...saved.meta };
     const checks: Array<[string, unknown, unknown]> = [
       // 'auto' on resume: the population was fitted when the run started and is kept.
-      ['--objective', options.objective, meta.objective], ['--dim', options.dim, meta.dimension], ['--population', options.population === 'auto' ? undefined : options.population, meta.population],
-      ['--seed', options.seed, meta.seed], ['--sigma', options.sigma, meta.sigma], ['--backend', options.backend, meta.backend],
-      ['--restarts', options.restarts, meta.restarts], ['--max-evals', options.maxEvals, meta.maxEvals], ['--target-f', options.targetF, meta.targetF],
+      ['--objective', options.objective, meta.objective],
+      ['--dim', options.dim, meta.dimension],
+      ['--population', options.population === 'auto' ? undefined : options.population, meta.population],
+      ['--seed', options.seed, meta.seed],
+      ['--sigma', options.sigma, meta.sigma],
+      ['--backend', options.backend, meta.backend],
+      ['--restarts', options.restarts, meta.restarts],
+      ['--max-evals', options.maxEvals, meta.maxEvals],
+      ['--target-f', options.targetF, meta.targetF],
       ['--x0', options.x0?.join(','), meta.x0?.join(',')],
-      ['--noise-handling', options.noiseHandling, meta.noiseHandling ?? 'none'], ['--max-samples', options.maxSamples, meta.maxSamples],
-      ['--pool', options.statePools?.names.join(','), meta.statePools?.names.join(',') ?? '(none)'], ['--bucket', options.statePools?.bucket, meta.statePools?.bucket],
+      ['--noise-handling', options.noiseHandling, meta.noiseHandling ?? 'none'],
+      ['--max-samples', options.maxSamples, meta.maxSamples],
+      ['--pool', options.statePools?.names.join(','), meta.statePools?.names.join(',') ?? '(none)'],
+      ['--bucket', options.statePools?.bucket, meta.statePools?.bucket],
     ];
     for (const [flag, given, was] of checks) if (given !== undefined && given !== was) throw differs(flag, given, was, run);
     if (options.generations !== undefined) {
-      if (options.generations < saved.generation) throw new SynktiError('E_USAGE', `--generations ${options.generations} is fewer than the ${saved.generation} already done`, { hint: 'omit it to finish the planned run' });
+      if (options.generations < saved.generation)
+        throw new SynktiError('E_USAGE', `--generations ${options.generations} is fewer than the ${saved.generation} already done`, {
+          hint: 'omit it to finish the planned run',
+        });
       meta.generations = options.generations;
     }
     const finished = saved.status === 'cancelled' || (saved.status === 'done' && saved.generation >= meta.generations);
     return { run, meta, resume: true, finished };
   }
-  if (options.objective === undefined) throw new SynktiError('E_USAGE', '--objective is required', { hint: 'e.g. --objective rosenbrock, or --objective ./my-objective.ts' });
-  if (options.dim === undefined) throw new SynktiError('E_USAGE', '--dim is required', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
+  if (options.objective === undefined)
+    throw new SynktiError('E_USAGE', '--objective is required', { hint: 'e.g. --objective rosenbrock, or --objective ./my-objective.ts' });
+  if (options.dim === undefined)
+    throw new SynktiError('E_USAGE', '--dim is required', { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
   const run = options.run === undefined ? newRunId() : validateRunId(options.run, '--run');
   if (options.x0 !== undefined && options.x0.length !== options.dim) {
-    throw new SynktiError('E_USAGE', `--x0 has ${options.x0.length} values but --dim is ${options.dim}`, { hint: `give ${options.dim} comma-separated numbers, or one number for every coordinate` });
+    throw new SynktiError('E_USAGE', `--x0 has ${options.x0.length} values but --dim is ${options.dim}`, {
+      hint: `give ${options.dim} comma-separated numbers, or one number for every coordinate`,
+    });
   }
   // Restarts, a budget or a target make it an evaluation-bounded run: generations stop being the limit.
   const bounded = options.restarts !== undefined || options.maxEvals !== undefined || options.targetF !== undefined;
@@ -157,10 +178,14 @@ export async function settleCmaesRun(options: CmaesRunRequest, checkpoints: { st
   if (reevaluate && bounded) {
     // ResampledCmaEs wraps one CMA-ES run: no restarts, and a noisy mean is no ground for a target or an evaluation budget.
     const flag = options.restarts !== undefined ? '--restarts' : options.maxEvals !== undefined ? '--max-evals' : '--target-f';
-    throw new SynktiError('E_USAGE', `--noise-handling reevaluate cannot be combined with ${flag}`, { hint: 'bound a re-evaluating run with --generations (and --max-samples)' });
+    throw new SynktiError('E_USAGE', `--noise-handling reevaluate cannot be combined with ${flag}`, {
+      hint: 'bound a re-evaluating run with --generations (and --max-samples)',
+    });
   }
   if (options.maxSamples !== undefined && !reevaluate) {
-    throw new SynktiError('E_USAGE', '--max-samples needs --noise-handling reevaluate', { hint: 'add --noise-handling reevaluate, or omit --max-samples' });
+    throw new SynktiError('E_USAGE', '--max-samples needs --noise-handling reevaluate', {
+      hint: 'add --noise-handling reevaluate, or omit --max-samples',
+    });
   }
   return {
     run,

@@ -19,8 +19,16 @@ import type { BatchCmaesFleet, BatchFleetLaunch } from './run-batch-cmaes.ts';
  * already one of the machine variables every local instance starts with).
  */
 const STATE_POOL_ENV_KEYS = [
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
 ];
 
 function statePoolEnv(): Record<string, string> {
@@ -43,8 +51,16 @@ async function prefetchStatePools(launch: BatchFleetLaunch, fetchStatePool: Stat
   if (pools === undefined || launch.workers === 0) return;
   const cacheDir = pools.cacheDir ?? join(launch.config.stateDir, 'state-pools');
   for (const name of pools.names) {
-    const pool = await fetchStatePool({ bucket: pools.bucket, name, cacheDir, root: pools.root, region: launch.config.region ?? process.env.AWS_REGION });
-    launch.onEvent(`state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, for the workers at ${pool.path}`);
+    const pool = await fetchStatePool({
+      bucket: pools.bucket,
+      name,
+      cacheDir,
+      root: pools.root,
+      region: launch.config.region ?? process.env.AWS_REGION,
+    });
+    launch.onEvent(
+      `state pool ${name}: ${pool.files} file(s), ${pool.bytes} bytes, SHA-256 checked${pool.reused ? ' (from the cache)' : ''}, for the workers at ${pool.path}`,
+    );
   }
 }
 
@@ -69,11 +85,19 @@ export function localBatchFleet(options: LocalBatchFleetOptions): (launch: Batch
   return async (launch) => {
     await prefetchStatePools(launch, options.fetchStatePool);
     const pooled = launch.config.statePools !== undefined;
-    const cloud = openBatchCloud(options.stateDir, { ...options.boot(), env: { ...(pooled ? statePoolEnv() : {}), ...backendEnv(launch.backend) } });
+    const cloud = openBatchCloud(options.stateDir, {
+      ...options.boot(),
+      env: { ...(pooled ? statePoolEnv() : {}), ...backendEnv(launch.backend) },
+    });
     try {
       if (options.chaos) cloud.instances.setChaos(options.chaos);
       const fleet = await BatchWorkerFleet.launch({
-        cloud, run: launch.run, workers: launch.workers, config: launch.config, noticePollMs: launch.noticePollMs, onEvent: launch.onEvent,
+        cloud,
+        run: launch.run,
+        workers: launch.workers,
+        config: launch.config,
+        noticePollMs: launch.noticePollMs,
+        onEvent: launch.onEvent,
         workerCommand: options.workerCommand,
       });
       return {

@@ -14,7 +14,10 @@ export const BUILTIN_OBJECTIVE_NAMES: readonly string[] = ['ellipsoid', 'rastrig
 
 /** The objective as saved in a run: a builtin name, or an absolute module path. */
 export function normalizeObjective(value: string, cwd = process.cwd()): string {
-  if (value === '') throw new SynktiError('E_USAGE', '--objective: empty', { hint: `give a builtin (${BUILTIN_OBJECTIVE_NAMES.join(', ')}) or a module path` });
+  if (value === '')
+    throw new SynktiError('E_USAGE', '--objective: empty', {
+      hint: `give a builtin (${BUILTIN_OBJECTIVE_NAMES.join(', ')}) or a module path`,
+    });
   if (BUILTIN_OBJECTIVE_NAMES.includes(value)) return value;
   const looksLikePath = value.includes('/') || /\.(m?[jt]s|cjs|cts|mts)$/.test(value);
   if (!looksLikePath) {
@@ -23,7 +26,10 @@ export function normalizeObjective(value: string, cwd = process.cwd()): string {
     });
   }
   const path = isAbsolute(value) ? value : resolve(cwd, value);
-  if (!existsSync(path)) throw new SynktiError('E_USAGE', `--objective: no file ${path}`, { hint: 'give the path of a module whose default export is (x: number[]) => number' });
+  if (!existsSync(path))
+    throw new SynktiError('E_USAGE', `--objective: no file ${path}`, {
+      hint: 'give the path of a module whose default export is (x: number[]) => number',
+    });
   return path;
 }
 
@@ -32,14 +38,20 @@ export async function loadObjective(objective: string): Promise<BatchObjective> 
   if (BUILTIN_OBJECTIVE_NAMES.includes(objective)) {
     const { builtinObjectives } = await import('../cmaes/objectives.ts');
     const fn: unknown = (builtinObjectives as Record<string, unknown> | undefined)?.[objective];
-    if (typeof fn !== 'function') throw new SynktiError('E_BATCH_OBJECTIVE', `--objective: the builtin ${objective} is missing from @synkti/tasks`, { hint: 'pass a module path instead' });
+    if (typeof fn !== 'function')
+      throw new SynktiError('E_BATCH_OBJECTIVE', `--objective: the builtin ${objective} is missing from @synkti/tasks`, {
+        hint: 'pass a module path instead',
+      });
     return (x) => (fn as (x: readonly number[]) => number)(x);
   }
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(objective).href)) as Record<string, unknown>;
   } catch (cause) {
-    throw new SynktiError('E_BATCH_OBJECTIVE', `--objective: cannot load ${objective}: ${(cause as Error)?.message ?? String(cause)}`, { cause, hint: 'run the module with node --import tsx to see the error' });
+    throw new SynktiError('E_BATCH_OBJECTIVE', `--objective: cannot load ${objective}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+      hint: 'run the module with node --import tsx to see the error',
+    });
   }
   const fn = typeof mod.default === 'function' ? mod.default : mod.objective;
   if (typeof fn !== 'function') {

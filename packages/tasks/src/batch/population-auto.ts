@@ -24,7 +24,9 @@ const MAX_POPULATION = 100_000;
  */
 export function populationForWorkers(dimension: number, workers: number): number {
   if (!Number.isInteger(dimension) || dimension < 1) {
-    throw new SynktiError('E_USAGE', `--dim ${String(dimension)} must be a whole number of at least 1`, { hint: 'the number of parameters of a candidate, e.g. --dim 10' });
+    throw new SynktiError('E_USAGE', `--dim ${String(dimension)} must be a whole number of at least 1`, {
+      hint: 'the number of parameters of a candidate, e.g. --dim 10',
+    });
   }
   if (!Number.isInteger(workers) || workers < 1) {
     throw new SynktiError('E_USAGE', `--population auto fits the population to the workers, but --workers is ${String(workers)}`, {
@@ -34,9 +36,13 @@ export function populationForWorkers(dimension: number, workers: number): number
   const defaultSize = CmaEs.defaultPopulationSize(dimension);
   const size = Math.max(2, Math.ceil(defaultSize / workers) * workers);
   if (size > MAX_POPULATION) {
-    throw new SynktiError('E_USAGE', `--population auto would be ${size} for ${workers} workers, above CMA-ES's limit of ${MAX_POPULATION}`, {
-      hint: `give --population N (at most ${MAX_POPULATION}) or fewer --workers`,
-    });
+    throw new SynktiError(
+      'E_USAGE',
+      `--population auto would be ${size} for ${workers} workers, above CMA-ES's limit of ${MAX_POPULATION}`,
+      {
+        hint: `give --population N (at most ${MAX_POPULATION}) or fewer --workers`,
+      },
+    );
   }
   return size;
 }

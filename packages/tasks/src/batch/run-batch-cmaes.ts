@@ -16,7 +16,11 @@ import type { CmaEsState } from '../cmaes/cma-es.ts';
 import type { CmaEsRestartsState, RestartRecord } from '../cmaes/restarts.ts';
 import type { ResampledCmaEsState } from '../cmaes/resampling.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
-import { createCoordinatorMetricsPublisher, type CoordinatorMetricsPublisher, type CoordinatorMetricsSink } from '../coordinator/metrics-publisher.ts';
+import {
+  createCoordinatorMetricsPublisher,
+  type CoordinatorMetricsPublisher,
+  type CoordinatorMetricsSink,
+} from '../coordinator/metrics-publisher.ts';
 import { runGenerations } from '../coordinator/run-generations.ts';
 import type { CoordinatorCheckpoint, UnscorablePolicy } from '../coordinator/types.ts';
 import { BATCH_BUCKET, batchObjectStore, openRunQueues, type BatchBackend, type RunQueues } from './backend.ts';
@@ -160,7 +164,9 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
   const started = Date.now();
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   if (options.stack && options.workers !== 0) {
-    throw new SynktiError('E_USAGE', `--stack: the workers are the fleet's ECS service, not ${options.workers} local one(s)`, { hint: 'pass --workers 0 with --stack' });
+    throw new SynktiError('E_USAGE', `--stack: the workers are the fleet's ECS service, not ${options.workers} local one(s)`, {
+      hint: 'pass --workers 0 with --stack',
+    });
   }
   // The stack's bucket already exists (SpotBatchFleet made it); the local one is made here.
   const store = options.stack ? openStackCheckpoints(options.stack.region) : batchObjectStore(options.stateDir);
@@ -171,7 +177,9 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
   await loadObjective(meta.objective);
 
   const progress = options.progress ?? SILENT;
-  const note = (text: string): void => { progress.done(text); };
+  const note = (text: string): void => {
+    progress.done(text);
+  };
   const metricsFile = join(options.stateDir, 'runs', run, 'metrics.jsonl');
   mkdirSync(join(options.stateDir, 'runs', run), { recursive: true });
 
@@ -182,42 +190,77 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
   try {
     // Interrupted while settling: nothing is started.
     signal?.throwIfAborted();
-    queues = await openRunQueues({
-      backend: meta.backend, stateDir: options.stateDir, sqsEndpoint: meta.sqsEndpoint, region: meta.region, maxReceives: meta.maxReceives,
-      ...(options.stack ? { queueScope: options.stack.cluster, create: false } : {}),
-    }, run);
+    queues = await openRunQueues(
+      {
+        backend: meta.backend,
+        stateDir: options.stateDir,
+        sqsEndpoint: meta.sqsEndpoint,
+        region: meta.region,
+        maxReceives: meta.maxReceives,
+        ...(options.stack ? { queueScope: options.stack.cluster, create: false } : {}),
+      },
+      run,
+    );
     const workerConfig: BatchWorkerConfig = {
-      kind: 'synkti.batch.worker', run, backend: meta.backend, stateDir: options.stateDir, objective: meta.objective,
-      leaseMs: options.leaseMs ?? DEFAULT_WORKER_LEASE_MS, noticePollMs: options.noticePollMs, maxReceives: meta.maxReceives,
-      sqsEndpoint: meta.sqsEndpoint, region: meta.region,
+      kind: 'synkti.batch.worker',
+      run,
+      backend: meta.backend,
+      stateDir: options.stateDir,
+      objective: meta.objective,
+      leaseMs: options.leaseMs ?? DEFAULT_WORKER_LEASE_MS,
+      noticePollMs: options.noticePollMs,
+      maxReceives: meta.maxReceives,
+      sqsEndpoint: meta.sqsEndpoint,
+      region: meta.region,
       // The run's pools (saved with it): each worker fetches them, checked, before its first task.
       ...(meta.statePools !== undefined ? { statePools: meta.statePools } : {}),
     };
     // A finished run only reports: no workers needed.
     fleet = await options.launchFleet({
-      run, workers: finished ? 0 : options.workers, config: workerConfig, backend: meta.backend, noticePollMs: options.noticePollMs, onEvent: note,
+      run,
+      workers: finished ? 0 : options.workers,
+      config: workerConfig,
+      backend: meta.backend,
+      noticePollMs: options.noticePollMs,
+      onEvent: note,
     });
     const liveFleet = fleet;
-    note(`run ${run}: ${resume ? 'resuming' : 'starting'} CMA-ES on ${meta.objective} (dim ${meta.dimension}, seed ${meta.seed}, ${meta.generations} generations) with ${options.workers} worker(s) on the ${meta.backend} backend`);
+    note(
+      `run ${run}: ${resume ? 'resuming' : 'starting'} CMA-ES on ${meta.objective} (dim ${meta.dimension}, seed ${meta.seed}, ${meta.generations} generations) with ${options.workers} worker(s) on the ${meta.backend} backend`,
+    );
 
     const region = options.region ?? meta.region;
     const metrics = options.metrics;
     // Workers started elsewhere (e.g. SpotBatchFleet's ECS tasks): count those, not the local 0.
-    const workersAlive = metrics?.openWorkerCounter !== undefined && options.workers === 0
-      ? cachedWorkerCount(await metrics.openWorkerCounter(region), { onWarning: (message) => note(`warning: ${message}`) })
-      : () => liveFleet.observe();
+    const workersAlive =
+      metrics?.openWorkerCounter !== undefined && options.workers === 0
+        ? cachedWorkerCount(await metrics.openWorkerCounter(region), { onWarning: (message) => note(`warning: ${message}`) })
+        : () => liveFleet.observe();
     const coordinator = createCoordinator({
-      run, tasks: queues.tasks, results: queues.results, store, bucket, resendAfterMs: options.resendAfterMs,
-      unscorable: options.unscorable, workersAlive, signal,
+      run,
+      tasks: queues.tasks,
+      results: queues.results,
+      store,
+      bucket,
+      resendAfterMs: options.resendAfterMs,
+      unscorable: options.unscorable,
+      workersAlive,
+      signal,
       onEvent: (event) => {
         if (event.type === 'dead-letter') note(`dead letter: generation ${event.generation} candidate ${event.candidate}: ${event.error}`);
-        if (event.type === 'sent' && event.resend) note(`re-sent ${event.count} task(s) of generation ${event.generation} that had no result after ${formatDuration(options.resendAfterMs)}`);
+        if (event.type === 'sent' && event.resend)
+          note(
+            `re-sent ${event.count} task(s) of generation ${event.generation} that had no result after ${formatDuration(options.resendAfterMs)}`,
+          );
       },
     });
     if (metrics) {
       const intervalMs = metrics.intervalMs ?? 60_000;
       publisher = createCoordinatorMetricsPublisher({
-        source: coordinator, sink: await metrics.openSink(region), intervalMs, onWarning: (message) => note(`warning: ${message}`),
+        source: coordinator,
+        sink: await metrics.openSink(region),
+        intervalMs,
+        onWarning: (message) => note(`warning: ${message}`),
       });
       publisher.start();
       note(`publishing ${metrics.description} every ${formatDuration(intervalMs)}`);
@@ -227,7 +270,8 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
     let cma: CmaesView | undefined;
     let runsRecorded = 0;
     const options0 = {
-      dimension: meta.dimension, seed: meta.seed,
+      dimension: meta.dimension,
+      seed: meta.seed,
       ...(meta.population !== undefined ? { populationSize: meta.population } : {}),
       ...(meta.sigma !== undefined ? { initialSigma: meta.sigma } : {}),
       ...(meta.x0 !== undefined ? { initialMean: meta.x0 } : {}),
@@ -267,13 +311,27 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
         const c = cma!;
         // A look at the fleet (read-only) for the progress line and the report's counts.
         void liveFleet.observe().catch(() => undefined);
-        progress.update(`run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}${c.samples !== undefined ? ` ×${c.samples} samples` : ''}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`);
-        const lines = [JSON.stringify({ ...report.metrics, bestF: c.bestF, sigma: c.sigma, evaluations: c.evaluations, populationSize: c.populationSize, ...(c.samples !== undefined ? { samples: c.samples } : {}), generationMs: report.ms })];
+        progress.update(
+          `run ${run}  gen ${report.generation}/${meta.generations}  best f ${sci(c.bestF)}  σ ${sci(c.sigma)}  λ ${c.populationSize}${c.samples !== undefined ? ` ×${c.samples} samples` : ''}  evals ${c.evaluations}  workers ${liveFleet.alive()}/${options.workers}`,
+        );
+        const lines = [
+          JSON.stringify({
+            ...report.metrics,
+            bestF: c.bestF,
+            sigma: c.sigma,
+            evaluations: c.evaluations,
+            populationSize: c.populationSize,
+            ...(c.samples !== undefined ? { samples: c.samples } : {}),
+            generationMs: report.ms,
+          }),
+        ];
         // Each CMA-ES run that ended (a restart follows, or the optimisation stops) gets its own line.
         const runs = c.runs ?? [];
         for (const record of runs.slice(runsRecorded)) {
           lines.push(JSON.stringify({ kind: 'cmaes-run', ...record }));
-          note(`CMA-ES run ${record.run} (${record.regime}, λ ${record.populationSize}) ended: ${record.stopReason}, best f ${sci(record.bestF ?? Infinity)} after ${record.evaluations} evaluations`);
+          note(
+            `CMA-ES run ${record.run} (${record.regime}, λ ${record.populationSize}) ended: ${record.stopReason}, best f ${sci(record.bestF ?? Infinity)} after ${record.evaluations} evaluations`,
+          );
         }
         runsRecorded = runs.length;
         appendFileSync(metricsFile, `${lines.join('\n')}\n`);
@@ -312,7 +370,10 @@ export async function runBatchCmaes(options: RunBatchCmaesOptions): Promise<Batc
   } catch (error) {
     progress.done();
     if (signal?.aborted) {
-      throw new SynktiError('E_INTERRUPTED', `run ${run} interrupted; its last checkpoint is kept`, { cause: error, hint: `continue it with \`synkti batch cmaes --resume ${run}\`` });
+      throw new SynktiError('E_INTERRUPTED', `run ${run} interrupted; its last checkpoint is kept`, {
+        cause: error,
+        hint: `continue it with \`synkti batch cmaes --resume ${run}\``,
+      });
     }
     throw error;
   } finally {

@@ -20,7 +20,13 @@ const POINTER_FORMAT = 'synkti.checkpoint-pointer.v1';
 const MAX_POINTER_BYTES = 4096;
 const POINTER_KEY = new RegExp(`^${BATCH_PREFIXES.runs.replace('/', '\\/')}([A-Za-z0-9_-]{1,80})\\/checkpoint\\.json$`);
 
-interface Pointer { format: typeof POINTER_FORMAT; key: string; sha256: string; bytes: number; writtenAt: string }
+interface Pointer {
+  format: typeof POINTER_FORMAT;
+  key: string;
+  sha256: string;
+  bytes: number;
+  writtenAt: string;
+}
 
 function sha256(body: Uint8Array | string): string {
   return createHash('sha256').update(body).digest('hex');
@@ -56,14 +62,26 @@ export function withCheckpointPointers(store: ObjectStore): ObjectStore {
             return body;
           }
           if (pointer?.format !== POINTER_FORMAT) return body;
-          if (typeof pointer.key !== 'string' || !pointer.key.startsWith(batchCheckpointKeys(run).versionsPrefix) || typeof pointer.sha256 !== 'string') {
-            throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is a pointer to something that is not one of run ${run}'s checkpoints`, { hint: 'checkpoint pointers are written by the coordinator only; was it edited by hand?' });
+          if (
+            typeof pointer.key !== 'string' ||
+            !pointer.key.startsWith(batchCheckpointKeys(run).versionsPrefix) ||
+            typeof pointer.sha256 !== 'string'
+          ) {
+            throw new SynktiError(
+              'E_CHECKPOINT',
+              `${bucket}/${key} is a pointer to something that is not one of run ${run}'s checkpoints`,
+              { hint: 'checkpoint pointers are written by the coordinator only; was it edited by hand?' },
+            );
           }
           const checkpoint = await target.get(bucket, pointer.key);
           if (checkpoint === undefined || sha256(checkpoint) !== pointer.sha256) {
-            throw new SynktiError('E_CHECKPOINT', `${bucket}/${pointer.key} (named by ${key}) is ${checkpoint === undefined ? 'missing' : 'not the checkpoint the pointer names (SHA-256 differs)'}`, {
-              hint: `the lifecycle rule on ${BATCH_PREFIXES.runs} may have expired it; older checkpoints are listed under ${BATCH_PREFIXES.runs}${run}/checkpoints/`,
-            });
+            throw new SynktiError(
+              'E_CHECKPOINT',
+              `${bucket}/${pointer.key} (named by ${key}) is ${checkpoint === undefined ? 'missing' : 'not the checkpoint the pointer names (SHA-256 differs)'}`,
+              {
+                hint: `the lifecycle rule on ${BATCH_PREFIXES.runs} may have expired it; older checkpoints are listed under ${BATCH_PREFIXES.runs}${run}/checkpoints/`,
+              },
+            );
           }
           return checkpoint;
         };

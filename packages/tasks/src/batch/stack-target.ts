@@ -21,9 +21,16 @@ export interface BatchStackTarget {
 export function stackTargetFromEnv(env: Readonly<Record<string, string | undefined>>): BatchStackTarget {
   const v = readStackEnvironment('synkti batch cmaes --stack', BATCH_COORDINATOR_ENV, env);
   const names = batchQueueNames(v.SYNKTI_CLUSTER!);
-  for (const [name, queue] of [['SYNKTI_TASK_QUEUE_URL', names.tasks], ['SYNKTI_RESULT_QUEUE_URL', names.results]] as const) {
+  for (const [name, queue] of [
+    ['SYNKTI_TASK_QUEUE_URL', names.tasks],
+    ['SYNKTI_RESULT_QUEUE_URL', names.results],
+  ] as const) {
     if (queueNameOfUrl(v[name]!) !== queue) {
-      throw new SynktiError('E_CONFIG_STACK_ENV', `${name} names queue "${queueNameOfUrl(v[name]!)}", but cluster ${v.SYNKTI_CLUSTER}'s is "${queue}"`, { hint: 'export the coordinatorEnv of one stack' });
+      throw new SynktiError(
+        'E_CONFIG_STACK_ENV',
+        `${name} names queue "${queueNameOfUrl(v[name]!)}", but cluster ${v.SYNKTI_CLUSTER}'s is "${queue}"`,
+        { hint: 'export the coordinatorEnv of one stack' },
+      );
     }
   }
   return { cluster: v.SYNKTI_CLUSTER!, bucket: v.SYNKTI_BUCKET!, region: v.AWS_REGION! };

@@ -18,7 +18,11 @@ import { fetchModel, s3ModelSource } from '@synkti/agent';
 import { uploadModel, type ModelUploadProgress, type ModelUploadReport } from '@synkti/infra/bootstrap';
 import { statePoolPrefix } from './state-pool-prefix.ts';
 import {
-  fetchStatePool as fetchPool, uploadStatePool as uploadPool, type FetchStatePoolOptions, type StatePool, type UploadStatePoolOptions,
+  fetchStatePool as fetchPool,
+  uploadStatePool as uploadPool,
+  type FetchStatePoolOptions,
+  type StatePool,
+  type UploadStatePoolOptions,
 } from './state-pools.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -39,7 +43,9 @@ after(() => bucket?.close());
 const source = () => s3ModelSource({ bucket: BUCKET, endpoint: s3.endpoint, credentials: s3.credentials, region: 'us-east-1' });
 
 /** The pool functions with what the CLI injects: infra's model upload, the agent's fetcher on `source`. */
-function uploadStatePool(options: Omit<UploadStatePoolOptions<ModelUploadReport, ModelUploadProgress>, 'upload'>): Promise<ModelUploadReport> {
+function uploadStatePool(
+  options: Omit<UploadStatePoolOptions<ModelUploadReport, ModelUploadProgress>, 'upload'>,
+): Promise<ModelUploadReport> {
   return uploadPool({ ...options, upload: uploadModel });
 }
 function fetchStatePool(options: Omit<FetchStatePoolOptions, 'fetchModel'> & { source: ReturnType<typeof source> }): Promise<StatePool> {
@@ -100,16 +106,24 @@ test('an object replaced after the manifest was written is refused, naming the f
 
 test('a pool name that could leave the prefix is refused before anything is sent', async () => {
   for (const name of ['../models', 'UPPER', 'a/b', '', '.hidden']) {
-    assert.throws(() => statePoolPrefix(name), (error: unknown) => isSynktiError(error, 'E_USAGE'), name);
+    assert.throws(
+      () => statePoolPrefix(name),
+      (error: unknown) => isSynktiError(error, 'E_USAGE'),
+      name,
+    );
   }
-  await assert.rejects(uploadStatePool({ store, bucket: BUCKET, name: '../models', dir: work }), (error: unknown) => isSynktiError(error, 'E_USAGE'));
+  await assert.rejects(uploadStatePool({ store, bucket: BUCKET, name: '../models', dir: work }), (error: unknown) =>
+    isSynktiError(error, 'E_USAGE'),
+  );
 });
 
 test('a pool whose manifest cannot be read is named with the upload that fixes it; other fetcher errors pass through as they are', async () => {
   const cacheDir = join(work, 'cache-injected');
   const asked: string[] = [];
   const missing = fetchPool({
-    bucket: BUCKET, name: 'never-uploaded', cacheDir,
+    bucket: BUCKET,
+    name: 'never-uploaded',
+    cacheDir,
     fetchModel: (read) => {
       asked.push(`${read.model.uri} -> ${read.modelsDir}`);
       return Promise.reject(new SynktiError('E_MODEL_MANIFEST', 'no manifest at models/x', { hint: 'upload the model' }));
@@ -117,11 +131,17 @@ test('a pool whose manifest cannot be read is named with the upload that fixes i
   });
   await assert.rejects(missing, (error: unknown) => {
     assert.ok(isSynktiError(error, 'E_MODEL_MANIFEST'), String(error));
-    assert.match(error.message, /^state pool never-uploaded \(s3:\/\/sp-batch\/state-pools\/never-uploaded\/\) has no usable manifest: no manifest at models\/x/);
+    assert.match(
+      error.message,
+      /^state pool never-uploaded \(s3:\/\/sp-batch\/state-pools\/never-uploaded\/\) has no usable manifest: no manifest at models\/x/,
+    );
     assert.match(error.hint ?? '', /synkti batch pool upload never-uploaded <dir> --bucket sp-batch/);
     return true;
   });
   assert.deepEqual(asked, [`s3://${BUCKET}/state-pools/never-uploaded/ -> ${cacheDir}`]);
   const corrupt = new SynktiError('E_MODEL_CORRUPT', 'tables/w.bin: SHA-256 mismatch');
-  await assert.rejects(fetchPool({ bucket: BUCKET, name: 'p', cacheDir, fetchModel: () => Promise.reject(corrupt) }), (error: unknown) => error === corrupt);
+  await assert.rejects(
+    fetchPool({ bucket: BUCKET, name: 'p', cacheDir, fetchModel: () => Promise.reject(corrupt) }),
+    (error: unknown) => error === corrupt,
+  );
 });

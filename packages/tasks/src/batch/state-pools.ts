@@ -48,7 +48,14 @@ export interface UploadStatePoolOptions<Report, Progress> {
 export async function uploadStatePool<Report, Progress>(options: UploadStatePoolOptions<Report, Progress>): Promise<Report> {
   const root = options.root ?? BATCH_PREFIXES.statePools;
   const prefix = statePoolPrefix(options.name, root);
-  return options.upload({ store: options.store, bucket: options.bucket, dir: resolve(options.dir), prefix, keyRoot: root, onProgress: options.onProgress });
+  return options.upload({
+    store: options.store,
+    bucket: options.bucket,
+    dir: resolve(options.dir),
+    prefix,
+    keyRoot: root,
+    onProgress: options.onProgress,
+  });
 }
 
 /** What a checked manifest read reports (@synkti/agent's FetchedModel fits it). */
@@ -64,7 +71,11 @@ export interface FetchedManifest {
  * Reads a manifest and its files into `<modelsDir>/<name>/`, each file's SHA-256 checked,
  * reusing a verified copy (@synkti/agent's fetchModel with its object source bound).
  */
-export type StatePoolModelFetch = (options: { model: ModelLocation; modelsDir: string; signal?: AbortSignal | undefined }) => Promise<FetchedManifest>;
+export type StatePoolModelFetch = (options: {
+  model: ModelLocation;
+  modelsDir: string;
+  signal?: AbortSignal | undefined;
+}) => Promise<FetchedManifest>;
 
 export interface FetchStatePoolOptions {
   bucket: string;
@@ -102,27 +113,44 @@ export async function fetchStatePool(options: FetchStatePoolOptions): Promise<St
   try {
     fetched = await options.fetchModel({
       model: { uri: `s3://${options.bucket}/${prefix}`, bucket: options.bucket, prefix, name: options.name },
-      modelsDir: resolve(options.cacheDir), signal: options.signal,
+      modelsDir: resolve(options.cacheDir),
+      signal: options.signal,
     });
   } catch (error) {
     // The model fetcher's words are about models: say which pool is missing and how to upload one.
     if (error instanceof SynktiError && error.code === 'E_MODEL_MANIFEST') {
-      throw new SynktiError(error.code, `state pool ${options.name} (s3://${options.bucket}/${prefix}) has no usable manifest: ${error.message}`, {
-        cause: error, hint: `upload it (again) with \`synkti batch pool upload ${options.name} <dir> --bucket ${options.bucket}\` (the manifest is written last), or fix the pool's name`,
-      });
+      throw new SynktiError(
+        error.code,
+        `state pool ${options.name} (s3://${options.bucket}/${prefix}) has no usable manifest: ${error.message}`,
+        {
+          cause: error,
+          hint: `upload it (again) with \`synkti batch pool upload ${options.name} <dir> --bucket ${options.bucket}\` (the manifest is written last), or fix the pool's name`,
+        },
+      );
     }
     throw error;
   }
   return {
-    name: options.name, path: fetched.path, files: fetched.manifest.files.length, bytes: fetched.manifest.totalBytes,
-    reused: fetched.reused, bytesFetched: fetched.bytesFetched, manifestSha256: fetched.manifestSha256,
+    name: options.name,
+    path: fetched.path,
+    files: fetched.manifest.files.length,
+    bytes: fetched.manifest.totalBytes,
+    reused: fetched.reused,
+    bytesFetched: fetched.bytesFetched,
+    manifestSha256: fetched.manifestSha256,
   };
 }
 
 /** Bucket, prefix root, region and endpoint of `synkti batch pool` from its flags and the stack's variables. */
-export function statePoolTarget(flags: { bucket?: string | undefined; region?: string | undefined }, env: Readonly<Record<string, string | undefined>>): { bucket: string; root: string; region: string | undefined; endpoint: string | undefined } {
+export function statePoolTarget(
+  flags: { bucket?: string | undefined; region?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+): { bucket: string; root: string; region: string | undefined; endpoint: string | undefined } {
   const bucket = flags.bucket ?? env.SYNKTI_BUCKET;
-  if (!bucket) throw new SynktiError('E_USAGE', 'no batch bucket: pass --bucket or set SYNKTI_BUCKET', { hint: 'the stack output bucketName of SpotBatchFleet' });
+  if (!bucket)
+    throw new SynktiError('E_USAGE', 'no batch bucket: pass --bucket or set SYNKTI_BUCKET', {
+      hint: 'the stack output bucketName of SpotBatchFleet',
+    });
   const root = env.SYNKTI_STATE_POOLS_PREFIX || BATCH_PREFIXES.statePools;
   return { bucket, root, region: flags.region ?? env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL };
 }

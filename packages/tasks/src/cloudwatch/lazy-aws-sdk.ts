@@ -20,7 +20,8 @@ export async function importAwsSdk<T>(load: () => Promise<T>, packageName: strin
   } catch (cause) {
     if (!isModuleNotFound(cause)) throw cause;
     throw new SynktiError('E_AWS_SDK_MISSING', `${why} needs the AWS SDK package ${packageName}, which is not installed`, {
-      cause, hint: `npm install ${packageName}@3 -w synkti, or ${orElse}`,
+      cause,
+      hint: `npm install ${packageName}@3 -w synkti, or ${orElse}`,
     });
   }
 }

@@ -37,12 +37,21 @@ export function validateDimensionValue(value: string, field = '--metrics-cluster
   const fix = 'pass the cluster name the infrastructure uses, e.g. <project>-<environment> (SpotBatchFleet.clusterName)';
   if (typeof value !== 'string' || value.trim() === '') throw new SynktiError('E_USAGE', `${field}: the name is empty`, { hint: fix });
   if (value.length > MAX_DIMENSION_VALUE_LENGTH) {
-    throw new SynktiError('E_USAGE', `${field}: the name has ${value.length} characters; CloudWatch dimension values have at most ${MAX_DIMENSION_VALUE_LENGTH}`, { hint: fix });
+    throw new SynktiError(
+      'E_USAGE',
+      `${field}: the name has ${value.length} characters; CloudWatch dimension values have at most ${MAX_DIMENSION_VALUE_LENGTH}`,
+      { hint: fix },
+    );
   }
   const bad = [...value].find((ch) => ch < ' ' || ch > '~');
   if (bad !== undefined) {
-    throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} contains ${JSON.stringify(bad)}; CloudWatch dimension values are printable ASCII`, { hint: fix });
+    throw new SynktiError(
+      'E_USAGE',
+      `${field}: ${JSON.stringify(value)} contains ${JSON.stringify(bad)}; CloudWatch dimension values are printable ASCII`,
+      { hint: fix },
+    );
   }
-  if (value !== value.trim()) throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} starts or ends with a space`, { hint: fix });
+  if (value !== value.trim())
+    throw new SynktiError('E_USAGE', `${field}: ${JSON.stringify(value)} starts or ends with a space`, { hint: fix });
   return value;
 }

@@ -25,7 +25,14 @@ describe('CMA-ES (Hansen) on standard functions, n = 10', () => {
   it('10-D sphere reaches f < 1e-8 within the published ~1,400 evaluations (+50 %)', () => {
     const evaluations: number[] = [];
     for (const seed of [1, 2, 3, 4, 5]) {
-      const result = minimize(builtinObjectives.sphere, { dimension: 10, seed, initialMean: new Array(10).fill(1), initialSigma: 0.5, targetF: 1e-8, maxEvaluations: 5000 });
+      const result = minimize(builtinObjectives.sphere, {
+        dimension: 10,
+        seed,
+        initialMean: new Array(10).fill(1),
+        initialSigma: 0.5,
+        targetF: 1e-8,
+        maxEvaluations: 5000,
+      });
       assert.ok(result.bestF < 1e-8, `seed ${seed}: best f ${result.bestF} after ${result.evaluations} evaluations`);
       evaluations.push(result.evaluations);
     }
@@ -36,7 +43,13 @@ describe('CMA-ES (Hansen) on standard functions, n = 10', () => {
   it('10-D Rosenbrock reaches f < 1e-8 within the published ~6,000 evaluations (+50 %) in at least 4 of 5 runs', () => {
     const reached: number[] = [];
     for (const seed of [1, 2, 3, 4, 5]) {
-      const result = minimize(builtinObjectives.rosenbrock, { dimension: 10, seed, initialSigma: 0.5, targetF: 1e-8, maxEvaluations: 9000 });
+      const result = minimize(builtinObjectives.rosenbrock, {
+        dimension: 10,
+        seed,
+        initialSigma: 0.5,
+        targetF: 1e-8,
+        maxEvaluations: 9000,
+      });
       if (result.bestF < 1e-8) reached.push(result.evaluations);
     }
     assert.ok(reached.length >= 4, `${reached.length} of 5 runs reached 1e-8 within 9,000 evaluations`);
@@ -44,7 +57,14 @@ describe('CMA-ES (Hansen) on standard functions, n = 10', () => {
   });
 
   it('adapts to a badly conditioned problem (ellipsoid, condition 1e6)', () => {
-    const result = minimize(builtinObjectives.ellipsoid, { dimension: 10, seed: 7, initialMean: new Array(10).fill(1), initialSigma: 0.5, targetF: 1e-8, maxEvaluations: 12_000 });
+    const result = minimize(builtinObjectives.ellipsoid, {
+      dimension: 10,
+      seed: 7,
+      initialMean: new Array(10).fill(1),
+      initialSigma: 0.5,
+      targetF: 1e-8,
+      maxEvaluations: 12_000,
+    });
     assert.ok(result.bestF < 1e-8, `best f ${result.bestF}`);
   });
 });
@@ -94,19 +114,43 @@ describe('CMA-ES determinism and resume', () => {
 
 describe('CMA-ES input checks', () => {
   it('names the bad option, the bad fitness and the damaged state', () => {
-    assert.throws(() => CmaEs.create({ dimension: 0, seed: 1 }), (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('dimension'));
-    assert.throws(() => CmaEs.create({ dimension: 3, seed: 1.5 }), (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('seed'));
-    assert.throws(() => CmaEs.create({ dimension: 3, seed: 1, initialSigma: -1 }), (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('initialSigma'));
-    assert.throws(() => CmaEs.create({ dimension: 3, seed: 1, initialMean: [1, 2] }), (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('initialMean'));
+    assert.throws(
+      () => CmaEs.create({ dimension: 0, seed: 1 }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('dimension'),
+    );
+    assert.throws(
+      () => CmaEs.create({ dimension: 3, seed: 1.5 }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('seed'),
+    );
+    assert.throws(
+      () => CmaEs.create({ dimension: 3, seed: 1, initialSigma: -1 }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('initialSigma'),
+    );
+    assert.throws(
+      () => CmaEs.create({ dimension: 3, seed: 1, initialMean: [1, 2] }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && e.message.includes('initialMean'),
+    );
     const cma = CmaEs.create({ dimension: 3, seed: 1 });
     const n = cma.ask().length;
-    assert.throws(() => cma.tell(new Array(n - 1).fill(0)), (e: unknown) => isSynktiError(e, 'E_CMAES_TELL'));
+    assert.throws(
+      () => cma.tell(new Array(n - 1).fill(0)),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_TELL'),
+    );
     const withNaN = new Array(n).fill(1);
     withNaN[2] = Number.NaN;
-    assert.throws(() => cma.tell(withNaN), (e: unknown) => isSynktiError(e, 'E_CMAES_TELL') && e.message.includes('candidate 2'));
+    assert.throws(
+      () => cma.tell(withNaN),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_TELL') && e.message.includes('candidate 2'),
+    );
     const state = cma.toState();
-    assert.throws(() => CmaEs.restore({ ...state, format: 'other' as never }), (e: unknown) => isSynktiError(e, 'E_CMAES_STATE'));
-    assert.throws(() => CmaEs.restore({ ...state, mean: [1] }), (e: unknown) => isSynktiError(e, 'E_CMAES_STATE') && e.message.includes('mean'));
+    assert.throws(
+      () => CmaEs.restore({ ...state, format: 'other' as never }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_STATE'),
+    );
+    assert.throws(
+      () => CmaEs.restore({ ...state, mean: [1] }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_STATE') && e.message.includes('mean'),
+    );
   });
 
   it('an infeasible candidate (Infinity) is simply ranked last', () => {
@@ -121,7 +165,12 @@ describe('symmetricEigen and SeededRandom', () => {
     const random = SeededRandom.fromSeed(99);
     for (const n of [1, 2, 5, 12]) {
       const a = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-      for (let i = 0; i < n; i += 1) for (let j = 0; j <= i; j += 1) { const x = random.nextGaussian(); a[i]![j] = x; a[j]![i] = x; }
+      for (let i = 0; i < n; i += 1)
+        for (let j = 0; j <= i; j += 1) {
+          const x = random.nextGaussian();
+          a[i]![j] = x;
+          a[j]![i] = x;
+        }
       const { values, vectors } = symmetricEigen(a);
       for (let k = 0; k < n; k += 1) {
         for (let i = 0; i < n; i += 1) {
@@ -146,6 +195,9 @@ describe('symmetricEigen and SeededRandom', () => {
     assert.ok(Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05, `mean ${mean}, variance ${variance}`);
     random.nextGaussian();
     const copy = SeededRandom.restore(JSON.parse(JSON.stringify(random.toState())));
-    assert.deepEqual(Array.from({ length: 5 }, () => copy.nextGaussian()), Array.from({ length: 5 }, () => random.nextGaussian()));
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => copy.nextGaussian()),
+      Array.from({ length: 5 }, () => random.nextGaussian()),
+    );
   });
 });

@@ -133,33 +133,60 @@ export class CmaEs {
 
   static create(options: CmaEsOptions): CmaEs {
     const n = options.dimension;
-    if (!Number.isInteger(n) || n < 1 || n > 1000) fail(`dimension must be a whole number from 1 to 1000, got ${String(n)}`, 'pass e.g. --dim 10');
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      fail(`dimension must be a whole number from 1 to 1000, got ${String(n)}`, 'pass e.g. --dim 10');
     const lambda = options.populationSize ?? CmaEs.defaultPopulationSize(n);
-    if (!Number.isInteger(lambda) || lambda < 2 || lambda > 100_000) fail(`populationSize must be a whole number of at least 2, got ${String(lambda)}`, `omit it for the default ${CmaEs.defaultPopulationSize(n)}`);
+    if (!Number.isInteger(lambda) || lambda < 2 || lambda > 100_000)
+      fail(
+        `populationSize must be a whole number of at least 2, got ${String(lambda)}`,
+        `omit it for the default ${CmaEs.defaultPopulationSize(n)}`,
+      );
     const sigma = options.initialSigma ?? 0.3;
-    if (!Number.isFinite(sigma) || sigma <= 0) fail(`initialSigma must be a positive number, got ${String(sigma)}`, 'about a quarter of the search range, e.g. 0.3');
+    if (!Number.isFinite(sigma) || sigma <= 0)
+      fail(`initialSigma must be a positive number, got ${String(sigma)}`, 'about a quarter of the search range, e.g. 0.3');
     const mean = options.initialMean ?? new Array<number>(n).fill(0);
-    if (mean.length !== n || !mean.every(Number.isFinite)) fail(`initialMean must hold ${n} finite numbers`, 'pass one starting value per dimension');
+    if (mean.length !== n || !mean.every(Number.isFinite))
+      fail(`initialMean must hold ${n} finite numbers`, 'pass one starting value per dimension');
     const random = SeededRandom.fromSeed(options.seed);
     return new CmaEs({
-      format: 'synkti-cmaes/v1', dimension: n, populationSize: lambda, initialSigma: sigma,
-      generation: 0, evaluations: 0, mean: [...mean], sigma,
-      covariance: identity(n), basis: identity(n), scales: new Array<number>(n).fill(1), eigenEvaluations: 0,
-      pathSigma: new Array<number>(n).fill(0), pathC: new Array<number>(n).fill(0),
-      random: random.toState(), pending: null, bestF: null, bestX: [...mean], recentBest: [], lastRange: null,
-      bestHistory: [], medianHistory: [], equalHistory: [],
+      format: 'synkti-cmaes/v1',
+      dimension: n,
+      populationSize: lambda,
+      initialSigma: sigma,
+      generation: 0,
+      evaluations: 0,
+      mean: [...mean],
+      sigma,
+      covariance: identity(n),
+      basis: identity(n),
+      scales: new Array<number>(n).fill(1),
+      eigenEvaluations: 0,
+      pathSigma: new Array<number>(n).fill(0),
+      pathC: new Array<number>(n).fill(0),
+      random: random.toState(),
+      pending: null,
+      bestF: null,
+      bestX: [...mean],
+      recentBest: [],
+      lastRange: null,
+      bestHistory: [],
+      medianHistory: [],
+      equalHistory: [],
     });
   }
 
   static restore(state: CmaEsState): CmaEs {
     const bad = (what: string): never => {
-      throw new SynktiError('E_CMAES_STATE', `the CMA-ES state is not usable: ${what}`, { hint: 'resume from a checkpoint written by this version of Synkti, unchanged' });
+      throw new SynktiError('E_CMAES_STATE', `the CMA-ES state is not usable: ${what}`, {
+        hint: 'resume from a checkpoint written by this version of Synkti, unchanged',
+      });
     };
     if (state?.format !== 'synkti-cmaes/v1') bad(`format is ${JSON.stringify(state?.format)}, expected "synkti-cmaes/v1"`);
     const n = state.dimension;
     if (!Number.isInteger(n) || n < 1) bad('dimension');
     const vector = (v: unknown, name: string): void => {
-      if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) bad(`${name} must hold ${n} finite numbers`);
+      if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+        bad(`${name} must hold ${n} finite numbers`);
     };
     const matrix = (m: unknown, name: string): void => {
       if (!Array.isArray(m) || m.length !== n) bad(`${name} must be ${n}×${n}`);
@@ -174,26 +201,45 @@ export class CmaEs {
     matrix(state.basis, 'basis');
     for (const key of ['bestHistory', 'medianHistory', 'equalHistory'] as const) {
       const h = state[key];
-      if (h !== undefined && (!Array.isArray(h) || !h.every((x) => typeof x === 'number' && !Number.isNaN(x)))) bad(`${key} must be a list of numbers`);
+      if (h !== undefined && (!Array.isArray(h) || !h.every((x) => typeof x === 'number' && !Number.isNaN(x))))
+        bad(`${key} must be a list of numbers`);
     }
     if (!Number.isInteger(state.populationSize) || state.populationSize < 2) bad('populationSize');
     if (!(state.sigma > 0) || !Number.isFinite(state.sigma)) bad('sigma');
     if (state.pending !== null) {
       const { candidates, steps } = state.pending ?? {};
-      if (!Array.isArray(candidates) || !Array.isArray(steps) || candidates.length !== state.populationSize || steps.length !== state.populationSize) bad('pending candidates');
+      if (
+        !Array.isArray(candidates) ||
+        !Array.isArray(steps) ||
+        candidates.length !== state.populationSize ||
+        steps.length !== state.populationSize
+      )
+        bad('pending candidates');
       candidates.forEach((c) => vector(c, 'a pending candidate'));
       steps.forEach((c) => vector(c, 'a pending step'));
     }
     return new CmaEs(structuredClone(state));
   }
 
-  get generation(): number { return this.s.generation; }
-  get evaluations(): number { return this.s.evaluations; }
-  get sigma(): number { return this.s.sigma; }
-  get mean(): number[] { return [...this.s.mean]; }
+  get generation(): number {
+    return this.s.generation;
+  }
+  get evaluations(): number {
+    return this.s.evaluations;
+  }
+  get sigma(): number {
+    return this.s.sigma;
+  }
+  get mean(): number[] {
+    return [...this.s.mean];
+  }
   /** Best fitness told so far (Infinity before the first tell). */
-  get bestF(): number { return this.s.bestF ?? Infinity; }
-  get bestX(): number[] { return [...this.s.bestX]; }
+  get bestF(): number {
+    return this.s.bestF ?? Infinity;
+  }
+  get bestX(): number[] {
+    return [...this.s.bestX];
+  }
 
   /** The λ candidates of the current generation: x_k = m + σ B D z_k, z_k ~ N(0, I). */
   ask(): number[][] {
@@ -223,18 +269,22 @@ export class CmaEs {
     if (this.s.pending === null) this.ask();
     const pending = this.s.pending!;
     if (fitness.length !== this.populationSize) {
-      throw new SynktiError('E_CMAES_TELL', `tell() needs ${this.populationSize} fitness values, got ${fitness.length}`, { hint: 'score every candidate ask() returned, in the same order' });
+      throw new SynktiError('E_CMAES_TELL', `tell() needs ${this.populationSize} fitness values, got ${fitness.length}`, {
+        hint: 'score every candidate ask() returned, in the same order',
+      });
     }
     fitness.forEach((f, i) => {
       if (typeof f !== 'number' || Number.isNaN(f)) {
-        throw new SynktiError('E_CMAES_TELL', `fitness of candidate ${i} is ${String(f)}`, { hint: 'the objective must return a number for every candidate (use Infinity for an infeasible one)' });
+        throw new SynktiError('E_CMAES_TELL', `fitness of candidate ${i} is ${String(f)}`, {
+          hint: 'the objective must return a number for every candidate (use Infinity for an infeasible one)',
+        });
       }
     });
     const n = this.dimension;
     const { mu, weights, muEff, cSigma, dSigma, cC, c1, cMu, chiN } = this.p;
     const s = this.s;
     // Stable sort by fitness, ties by index, so the order never depends on the engine.
-    const order = fitness.map((f, i) => i).sort((a, b) => (fitness[a]! - fitness[b]!) || (a - b));
+    const order = fitness.map((f, i) => i).sort((a, b) => fitness[a]! - fitness[b]! || a - b);
     const best = order[0]!;
     if (s.bestF === null || fitness[best]! < s.bestF) {
       s.bestF = Number.isFinite(fitness[best]!) ? fitness[best]! : s.bestF;
@@ -242,7 +292,9 @@ export class CmaEs {
     }
     const selected = order.slice(0, mu).map((i) => pending.steps[i]!);
     const yw = new Array<number>(n).fill(0);
-    selected.forEach((y, r) => { for (let i = 0; i < n; i += 1) yw[i]! += weights[r]! * y[i]!; });
+    selected.forEach((y, r) => {
+      for (let i = 0; i < n; i += 1) yw[i]! += weights[r]! * y[i]!;
+    });
     s.mean = s.mean.map((m, i) => m + s.sigma * yw[i]!);
 
     // C^(-1/2) y_w = B D^(-1) Bᵀ y_w
@@ -269,10 +321,10 @@ export class CmaEs {
     for (let i = 0; i < n; i += 1) {
       for (let j = 0; j <= i; j += 1) {
         let rankMu = 0;
-        selected.forEach((y, r) => { rankMu += weights[r]! * y[i]! * y[j]!; });
-        const value = keep * s.covariance[i]![j]!
-          + c1 * (s.pathC[i]! * s.pathC[j]! + deltaH * s.covariance[i]![j]!)
-          + cMu * rankMu;
+        selected.forEach((y, r) => {
+          rankMu += weights[r]! * y[i]! * y[j]!;
+        });
+        const value = keep * s.covariance[i]![j]! + c1 * (s.pathC[i]! * s.pathC[j]! + deltaH * s.covariance[i]![j]!) + cMu * rankMu;
         s.covariance[i]![j] = value;
         s.covariance[j]![i] = value;
       }

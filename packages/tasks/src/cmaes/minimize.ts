@@ -22,8 +22,14 @@ export function minimize(objective: Objective, options: MinimizeOptions): Minimi
   const maxEvaluations = options.maxEvaluations ?? 10_000 * options.dimension;
   let stopReason: string | undefined;
   for (;;) {
-    if (options.targetF !== undefined && cma.bestF < options.targetF) { stopReason = 'targetf'; break; }
-    if (cma.evaluations >= maxEvaluations) { stopReason = 'maxevals'; break; }
+    if (options.targetF !== undefined && cma.bestF < options.targetF) {
+      stopReason = 'targetf';
+      break;
+    }
+    if (cma.evaluations >= maxEvaluations) {
+      stopReason = 'maxevals';
+      break;
+    }
     stopReason = cma.stopReason();
     if (stopReason) break;
     cma.tell(cma.ask().map((x) => objective(x)));

@@ -27,13 +27,16 @@ export class SeededRandom {
       throw new SynktiError('E_CMAES_OPTIONS', `seed must be a whole number, got ${String(seed)}`, { hint: 'pass e.g. --seed 42' });
     }
     // Mix both halves of a 53-bit seed so nearby seeds give unrelated streams.
-    return new SeededRandom({ words: xoshiro128Words((seed % 0x100000000) ^ Math.floor(seed / 0x100000000) * 0x9e3779b1), spare: null });
+    return new SeededRandom({ words: xoshiro128Words((seed % 0x100000000) ^ (Math.floor(seed / 0x100000000) * 0x9e3779b1)), spare: null });
   }
 
   static restore(state: RandomState): SeededRandom {
-    const ok = Array.isArray(state?.words) && state.words.length === 4
-      && state.words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) && state.words.some((w) => w !== 0)
-      && (state.spare === null || Number.isFinite(state.spare));
+    const ok =
+      Array.isArray(state?.words) &&
+      state.words.length === 4 &&
+      state.words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) &&
+      state.words.some((w) => w !== 0) &&
+      (state.spare === null || Number.isFinite(state.spare));
     if (!ok) throw new SynktiError('E_CMAES_STATE', 'the random generator state is damaged', { hint: 'resume from an intact checkpoint' });
     return new SeededRandom(state);
   }

@@ -23,7 +23,8 @@ describe('ResampledCmaEs (noisy objectives)', () => {
       const plain = CmaEs.create({ dimension: 10, seed, initialMean: x0, initialSigma: 1 });
       while (plain.evaluations + plain.populationSize <= 12_000) plain.tell(plain.ask().map(noisy));
       const resampled = ResampledCmaEs.create({ dimension: 10, seed, initialMean: x0, initialSigma: 1 });
-      for (let batch = resampled.ask(); resampled.evaluations + batch.length <= 12_000; batch = resampled.ask()) resampled.tell(batch.map(noisy));
+      for (let batch = resampled.ask(); resampled.evaluations + batch.length <= 12_000; batch = resampled.ask())
+        resampled.tell(batch.map(noisy));
       assert.ok(resampled.samples >= 4, `seed ${seed}: samples grew to ${resampled.samples}`);
       if (sphere(resampled.mean) < sphere(plain.mean)) better += 1;
     }
@@ -43,8 +44,14 @@ describe('ResampledCmaEs (noisy objectives)', () => {
   });
 
   it('refuses bad options and a wrong number of scores, naming them', () => {
-    assert.throws(() => ResampledCmaEs.create({ dimension: 3, seed: 1, maxSamples: 0 }), (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && /maxSamples/.test((e as Error).message));
+    assert.throws(
+      () => ResampledCmaEs.create({ dimension: 3, seed: 1, maxSamples: 0 }),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_OPTIONS') && /maxSamples/.test((e as Error).message),
+    );
     const r = ResampledCmaEs.create({ dimension: 3, seed: 1 });
-    assert.throws(() => r.tell([1, 2]), (e: unknown) => isSynktiError(e, 'E_CMAES_TELL') && /scores/.test((e as Error).message));
+    assert.throws(
+      () => r.tell([1, 2]),
+      (e: unknown) => isSynktiError(e, 'E_CMAES_TELL') && /scores/.test((e as Error).message),
+    );
   });
 });

@@ -58,31 +58,70 @@ export class ResampledCmaEs {
     const samples = options.initialSamples ?? 1;
     const maxSamples = options.maxSamples ?? 64;
     const noiseRatio = options.noiseRatio ?? 2;
-    if (!Number.isInteger(samples) || samples < 1) throw new SynktiError('E_CMAES_OPTIONS', `initialSamples must be a whole number of at least 1, got ${String(samples)}`, { hint: 'omit it for 1' });
-    if (!Number.isInteger(maxSamples) || maxSamples < samples) throw new SynktiError('E_CMAES_OPTIONS', `maxSamples must be a whole number of at least initialSamples (${samples}), got ${String(maxSamples)}`, { hint: 'omit it for 64' });
-    if (!Number.isFinite(noiseRatio) || noiseRatio <= 0) throw new SynktiError('E_CMAES_OPTIONS', `noiseRatio must be a positive number, got ${String(noiseRatio)}`, { hint: 'omit it for 2' });
+    if (!Number.isInteger(samples) || samples < 1)
+      throw new SynktiError('E_CMAES_OPTIONS', `initialSamples must be a whole number of at least 1, got ${String(samples)}`, {
+        hint: 'omit it for 1',
+      });
+    if (!Number.isInteger(maxSamples) || maxSamples < samples)
+      throw new SynktiError(
+        'E_CMAES_OPTIONS',
+        `maxSamples must be a whole number of at least initialSamples (${samples}), got ${String(maxSamples)}`,
+        { hint: 'omit it for 64' },
+      );
+    if (!Number.isFinite(noiseRatio) || noiseRatio <= 0)
+      throw new SynktiError('E_CMAES_OPTIONS', `noiseRatio must be a positive number, got ${String(noiseRatio)}`, {
+        hint: 'omit it for 2',
+      });
     const cma = CmaEs.create(options);
-    return new ResampledCmaEs({ format: 'synkti-cmaes-resampled/v1', cma: cma.toState(), samples, maxSamples, noiseRatio, evaluations: 0, doublings: [] });
+    return new ResampledCmaEs({
+      format: 'synkti-cmaes-resampled/v1',
+      cma: cma.toState(),
+      samples,
+      maxSamples,
+      noiseRatio,
+      evaluations: 0,
+      doublings: [],
+    });
   }
 
   static restore(state: ResampledCmaEsState): ResampledCmaEs {
     if (state?.format !== 'synkti-cmaes-resampled/v1' || !Number.isInteger(state.samples) || state.samples < 1) {
-      throw new SynktiError('E_CMAES_STATE', 'the resampled CMA-ES state is not usable', { hint: 'resume from an unchanged checkpoint written by this version of Synkti' });
+      throw new SynktiError('E_CMAES_STATE', 'the resampled CMA-ES state is not usable', {
+        hint: 'resume from an unchanged checkpoint written by this version of Synkti',
+      });
     }
     return new ResampledCmaEs(structuredClone(state));
   }
 
-  get samples(): number { return this.s.samples; }
+  get samples(): number {
+    return this.s.samples;
+  }
   /** CMA-ES's λ: candidates per generation (each asked `samples` times). */
-  get populationSize(): number { return this.cma.populationSize; }
-  get evaluations(): number { return this.s.evaluations; }
-  get generation(): number { return this.cma.generation; }
-  get sigma(): number { return this.cma.sigma; }
-  get mean(): number[] { return this.cma.mean; }
+  get populationSize(): number {
+    return this.cma.populationSize;
+  }
+  get evaluations(): number {
+    return this.s.evaluations;
+  }
+  get generation(): number {
+    return this.cma.generation;
+  }
+  get sigma(): number {
+    return this.cma.sigma;
+  }
+  get mean(): number[] {
+    return this.cma.mean;
+  }
   /** Best mean of `samples` evaluations told so far (a noisy estimate). */
-  get bestF(): number { return this.cma.bestF; }
-  get bestX(): number[] { return this.cma.bestX; }
-  get doublings(): number[] { return [...this.s.doublings]; }
+  get bestF(): number {
+    return this.cma.bestF;
+  }
+  get bestX(): number[] {
+    return this.cma.bestX;
+  }
+  get doublings(): number[] {
+    return [...this.s.doublings];
+  }
 
   /** Each of CMA-ES's candidates `samples` times in a row. */
   ask(): number[][] {
@@ -93,7 +132,11 @@ export class ResampledCmaEs {
     const k = this.s.samples;
     const lambda = this.cma.populationSize;
     if (scores.length !== lambda * k) {
-      throw new SynktiError('E_CMAES_TELL', `tell() needs ${lambda * k} scores (${lambda} candidates × ${k} samples), got ${scores.length}`, { hint: 'score every entry ask() returned, in order' });
+      throw new SynktiError(
+        'E_CMAES_TELL',
+        `tell() needs ${lambda * k} scores (${lambda} candidates × ${k} samples), got ${scores.length}`,
+        { hint: 'score every entry ask() returned, in order' },
+      );
     }
     const means: number[] = [];
     let variance = 0;

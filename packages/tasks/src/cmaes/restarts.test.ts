@@ -31,14 +31,26 @@ describe('CMA-ES stopping criteria (Hansen 2009)', () => {
   };
 
   it('a flat objective stops on tolfun, a step function on equalfunvalues, pure noise on stagnation', () => {
-    assert.equal(until(() => 1, { dimension: 3, seed: 1 }), 'tolfun');
-    assert.equal(until((x) => Math.floor(sphere(x)), { dimension: 4, seed: 1, initialMean: [3, 3, 3, 3] }), 'equalfunvalues');
+    assert.equal(
+      until(() => 1, { dimension: 3, seed: 1 }),
+      'tolfun',
+    );
+    assert.equal(
+      until((x) => Math.floor(sphere(x)), { dimension: 4, seed: 1, initialMean: [3, 3, 3, 3] }),
+      'equalfunvalues',
+    );
     const noise = SeededRandom.fromSeed(5);
-    assert.equal(until(() => noise.nextDouble(), { dimension: 2, seed: 1 }), 'stagnation');
+    assert.equal(
+      until(() => noise.nextDouble(), { dimension: 2, seed: 1 }),
+      'stagnation',
+    );
   });
 
-  it('an unbounded objective stops on tolxup; a step below the mean\'s precision on noeffectaxis', () => {
-    assert.equal(until((x) => -sphere(x), { dimension: 3, seed: 1 }), 'tolxup');
+  it("an unbounded objective stops on tolxup; a step below the mean's precision on noeffectaxis", () => {
+    assert.equal(
+      until((x) => -sphere(x), { dimension: 3, seed: 1 }),
+      'tolxup',
+    );
     assert.equal(until(sphere, { dimension: 3, seed: 1, initialMean: [1e20, 1e20, 1e20], initialSigma: 1 }), 'noeffectaxis');
   });
 
@@ -59,13 +71,27 @@ describe('CMA-ES restarts', () => {
   it('BIPOP reaches f < 1e-8 on shifted Rastrigin 10-D in 3 of 3 seeds (one default run: 0 of 15)', () => {
     const evaluations: number[] = [];
     for (const seed of [1, 2, 3]) {
-      const optimizer = CmaEsRestarts.create({ dimension: 10, seed, initialSigma: 2, restarts: 'bipop', targetF: 1e-8, maxEvaluations: 2_000_000 });
+      const optimizer = CmaEsRestarts.create({
+        dimension: 10,
+        seed,
+        initialSigma: 2,
+        restarts: 'bipop',
+        targetF: 1e-8,
+        maxEvaluations: 2_000_000,
+      });
       runToEnd(optimizer, shiftedRastrigin(10, seed));
-      assert.ok(optimizer.bestF < 1e-8, `seed ${seed}: best f ${optimizer.bestF} after ${optimizer.evaluations} evaluations (${optimizer.stopReason()})`);
+      assert.ok(
+        optimizer.bestF < 1e-8,
+        `seed ${seed}: best f ${optimizer.bestF} after ${optimizer.evaluations} evaluations (${optimizer.stopReason()})`,
+      );
       assert.equal(optimizer.stopReason(), 'targetf');
       const runs = optimizer.runs;
       assert.ok(runs.some((r) => r.regime === 'small') && runs.some((r) => r.regime === 'large'), 'both regimes ran');
-      assert.equal(runs.reduce((a, r) => a + r.evaluations, 0), optimizer.evaluations, 'every evaluation is in a run\'s record');
+      assert.equal(
+        runs.reduce((a, r) => a + r.evaluations, 0),
+        optimizer.evaluations,
+        "every evaluation is in a run's record",
+      );
       evaluations.push(optimizer.evaluations);
     }
     // The published BIPOP figure at 10-D is of the order of 1e5 evaluations.

@@ -117,24 +117,47 @@ export class CmaEsRestarts {
     const first = CmaEs.create(options);
     const n = first.dimension;
     const strategy = options.restarts ?? 'bipop';
-    if (!RESTART_STRATEGIES.includes(strategy)) fail(`restarts must be one of ${RESTART_STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`, 'e.g. --restarts bipop');
+    if (!RESTART_STRATEGIES.includes(strategy))
+      fail(`restarts must be one of ${RESTART_STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`, 'e.g. --restarts bipop');
     const maxEvaluations = options.maxEvaluations ?? 100_000 * n;
-    if (!Number.isSafeInteger(maxEvaluations) || maxEvaluations < 1) fail(`maxEvaluations must be a positive whole number, got ${String(maxEvaluations)}`, 'e.g. --max-evals 200000');
+    if (!Number.isSafeInteger(maxEvaluations) || maxEvaluations < 1)
+      fail(`maxEvaluations must be a positive whole number, got ${String(maxEvaluations)}`, 'e.g. --max-evals 200000');
     if (options.targetF !== undefined && Number.isNaN(options.targetF)) fail('targetF is not a number', 'e.g. --target-f 1e-8');
     const maxRestarts = options.maxRestarts ?? 100;
-    if (!Number.isInteger(maxRestarts) || maxRestarts < 0) fail(`maxRestarts must be a whole number, got ${String(maxRestarts)}`, 'omit it for 100');
+    if (!Number.isInteger(maxRestarts) || maxRestarts < 0)
+      fail(`maxRestarts must be a whole number, got ${String(maxRestarts)}`, 'omit it for 100');
     const sigma = options.initialSigma ?? 0.3;
     const spread = options.restartSpread ?? 2 * sigma;
-    if (!Number.isFinite(spread) || spread < 0) fail(`restartSpread must be a non-negative number, got ${String(spread)}`, 'omit it for 2 × initialSigma');
+    if (!Number.isFinite(spread) || spread < 0)
+      fail(`restartSpread must be a non-negative number, got ${String(spread)}`, 'omit it for 2 × initialSigma');
     const mean = options.initialMean ?? new Array<number>(n).fill(0);
     // Its own stream, apart from the first run's sampling.
     const random = SeededRandom.fromSeed((Math.abs(options.seed) % 2 ** 31) + 2 ** 31);
     return new CmaEsRestarts({
-      format: 'synkti-cmaes-restarts/v1', strategy, dimension: n, initialMean: [...mean], initialSigma: sigma,
-      defaultPopulation: first.populationSize, maxEvaluations, targetF: options.targetF ?? null, maxRestarts, restartSpread: spread,
-      random: random.toState(), current: first.toState(), currentRegime: 'first', currentBudget: null, runs: [],
-      finishedEvaluations: 0, finishedGenerations: 0, largeEvaluations: 0, smallEvaluations: 0, largeRuns: 1, lastLargeEvaluations: 0,
-      bestF: null, bestX: [...mean], finalStop: null,
+      format: 'synkti-cmaes-restarts/v1',
+      strategy,
+      dimension: n,
+      initialMean: [...mean],
+      initialSigma: sigma,
+      defaultPopulation: first.populationSize,
+      maxEvaluations,
+      targetF: options.targetF ?? null,
+      maxRestarts,
+      restartSpread: spread,
+      random: random.toState(),
+      current: first.toState(),
+      currentRegime: 'first',
+      currentBudget: null,
+      runs: [],
+      finishedEvaluations: 0,
+      finishedGenerations: 0,
+      largeEvaluations: 0,
+      smallEvaluations: 0,
+      largeRuns: 1,
+      lastLargeEvaluations: 0,
+      bestF: null,
+      bestX: [...mean],
+      finalStop: null,
     });
   }
 
@@ -145,28 +168,54 @@ export class CmaEsRestarts {
       });
     }
     if (!RESTART_STRATEGIES.includes(state.strategy) || !Array.isArray(state.runs) || !Array.isArray(state.bestX)) {
-      throw new SynktiError('E_CMAES_STATE', 'the CMA-ES restarts state is not usable: strategy, runs or bestX', { hint: 'resume from an unchanged checkpoint' });
+      throw new SynktiError('E_CMAES_STATE', 'the CMA-ES restarts state is not usable: strategy, runs or bestX', {
+        hint: 'resume from an unchanged checkpoint',
+      });
     }
     return new CmaEsRestarts(structuredClone(state));
   }
 
-  get strategy(): RestartStrategy { return this.s.strategy; }
-  get dimension(): number { return this.s.dimension; }
+  get strategy(): RestartStrategy {
+    return this.s.strategy;
+  }
+  get dimension(): number {
+    return this.s.dimension;
+  }
   /** λ of the current run. */
-  get populationSize(): number { return this.cma.populationSize; }
+  get populationSize(): number {
+    return this.cma.populationSize;
+  }
   /** Generations over all runs. */
-  get generation(): number { return this.s.finishedGenerations + (this.s.finalStop === null ? this.cma.generation : 0); }
+  get generation(): number {
+    return this.s.finishedGenerations + (this.s.finalStop === null ? this.cma.generation : 0);
+  }
   /** Evaluations over all runs. */
-  get evaluations(): number { return this.s.finishedEvaluations + (this.s.finalStop === null ? this.cma.evaluations : 0); }
-  get sigma(): number { return this.cma.sigma; }
-  get mean(): number[] { return this.cma.mean; }
-  get bestF(): number { return this.s.bestF ?? Infinity; }
-  get bestX(): number[] { return [...this.s.bestX]; }
+  get evaluations(): number {
+    return this.s.finishedEvaluations + (this.s.finalStop === null ? this.cma.evaluations : 0);
+  }
+  get sigma(): number {
+    return this.cma.sigma;
+  }
+  get mean(): number[] {
+    return this.cma.mean;
+  }
+  get bestF(): number {
+    return this.s.bestF ?? Infinity;
+  }
+  get bestX(): number[] {
+    return [...this.s.bestX];
+  }
   /** Index of the current run (0 = the first, before any restart). */
-  get restartCount(): number { return this.s.runs.length; }
+  get restartCount(): number {
+    return this.s.runs.length;
+  }
   /** Finished runs, oldest first. */
-  get runs(): RestartRecord[] { return structuredClone(this.s.runs); }
-  get regime(): RestartRecord['regime'] { return this.s.currentRegime; }
+  get runs(): RestartRecord[] {
+    return structuredClone(this.s.runs);
+  }
+  get regime(): RestartRecord['regime'] {
+    return this.s.currentRegime;
+  }
 
   ask(): number[][] {
     return this.cma.ask();
@@ -221,8 +270,14 @@ export class CmaEsRestarts {
     const s = this.s;
     const evaluations = this.cma.evaluations;
     s.runs.push({
-      run: s.runs.length, regime: s.currentRegime, populationSize: this.cma.populationSize, initialSigma: s.current.initialSigma,
-      evaluations, generations: this.cma.generation, bestF: Number.isFinite(this.cma.bestF) ? this.cma.bestF : null, stopReason: reason,
+      run: s.runs.length,
+      regime: s.currentRegime,
+      populationSize: this.cma.populationSize,
+      initialSigma: s.current.initialSigma,
+      evaluations,
+      generations: this.cma.generation,
+      bestF: Number.isFinite(this.cma.bestF) ? this.cma.bestF : null,
+      stopReason: reason,
     });
     s.finishedEvaluations += evaluations;
     s.finishedGenerations += this.cma.generation;
@@ -245,7 +300,7 @@ export class CmaEsRestarts {
       regime = 'small';
       const u = this.random.nextDouble();
       const largest = s.defaultPopulation * 2 ** (s.largeRuns - 1);
-      lambda = Math.max(2, Math.floor(s.defaultPopulation * (0.5 * largest / s.defaultPopulation) ** (u * u)));
+      lambda = Math.max(2, Math.floor(s.defaultPopulation * ((0.5 * largest) / s.defaultPopulation) ** (u * u)));
       sigma = s.initialSigma * 10 ** (-2 * u);
       budget = Math.max(lambda, Math.floor(s.lastLargeEvaluations / 2));
     } else {

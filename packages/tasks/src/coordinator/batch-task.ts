@@ -20,7 +20,10 @@ export function validateRunId(run: string, field = 'run'): string {
 
 /** 16 hex characters of SHA-256 over the payload's JSON (JSON round-trips doubles exactly). */
 export function candidateDigest(payload: unknown): string {
-  return createHash('sha256').update(JSON.stringify(payload) ?? 'undefined').digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(payload) ?? 'undefined')
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function encodeBatchTask<P>(key: Omit<BatchTaskKey, 'digest'>, payload: P): { body: string; digest: string } {

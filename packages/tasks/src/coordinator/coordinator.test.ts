@@ -34,13 +34,21 @@ async function queues(maxReceives = 5): Promise<{ tasks: Queue; results: Queue }
   const path = join(dir, 'queues.db');
   const tasks = await openLocalQueue({ path, name: `t${queueCount}-tasks`, maxReceives, pollIntervalMs: 20 });
   const results = await openLocalQueue({ path, name: `t${queueCount}-results`, pollIntervalMs: 20 });
-  cleanups.push(() => tasks.close(), () => results.close());
+  cleanups.push(
+    () => tasks.close(),
+    () => results.close(),
+  );
   return { tasks, results };
 }
 
 function startWorker(tasks: Queue, sink: ResultSink<BatchResultValue>, objective: BatchObjective = sphere): Worker {
   const worker = createWorker({
-    queue: tasks, handler: createEvaluationHandler({ objective }), resultSink: sink, concurrency: 2, pollWaitMs: 200, leaseMs: 5000,
+    queue: tasks,
+    handler: createEvaluationHandler({ objective }),
+    resultSink: sink,
+    concurrency: 2,
+    pollWaitMs: 200,
+    leaseMs: 5000,
     onError: () => undefined,
   });
   worker.start();
@@ -53,11 +61,18 @@ function coordinatorOptions(run: string, q: { tasks: Queue; results: Queue }, ex
 }
 
 /** A tiny seeded ask/tell optimizer (random search around the best point), deterministic like CMA-ES. */
-interface ToyState { mean: number[]; step: number; rng: number; generation: number }
+interface ToyState {
+  mean: number[];
+  step: number;
+  rng: number;
+  generation: number;
+}
 class Toy implements AskTellOptimizer<ToyState> {
   private candidates: number[][] | undefined;
   constructor(private state: ToyState) {}
-  static create(seed: number): Toy { return new Toy({ mean: [3, -2, 1], step: 1, rng: seed >>> 0, generation: 0 }); }
+  static create(seed: number): Toy {
+    return new Toy({ mean: [3, -2, 1], step: 1, rng: seed >>> 0, generation: 0 });
+  }
   private next(): number {
     // mulberry32
     let t = (this.state.rng = (this.state.rng + 0x6d2b79f5) >>> 0);
@@ -72,13 +87,17 @@ class Toy implements AskTellOptimizer<ToyState> {
   tell(scores: readonly number[]): void {
     const candidates = this.ask();
     let best = 0;
-    scores.forEach((s, i) => { if (s < scores[best]!) best = i; });
+    scores.forEach((s, i) => {
+      if (s < scores[best]!) best = i;
+    });
     this.state.mean = [...candidates[best]!];
     this.state.step *= 0.9;
     this.state.generation += 1;
     this.candidates = undefined;
   }
-  toState(): ToyState { return JSON.parse(JSON.stringify(this.state)) as ToyState; }
+  toState(): ToyState {
+    return JSON.parse(JSON.stringify(this.state)) as ToyState;
+  }
 }
 
 /** The same run on one reliable machine: evaluate in order, no queue. */
@@ -94,7 +113,11 @@ test('scores every candidate in candidate order and checkpoints each generation'
   const coordinator = createCoordinator(coordinatorOptions('plain', q));
   const seen: number[] = [];
   const result = await runGenerations({
-    coordinator, generations: 4, create: () => Toy.create(7), restore: (s) => new Toy(s), meta: { objective: 'sphere' },
+    coordinator,
+    generations: 4,
+    create: () => Toy.create(7),
+    restore: (s) => new Toy(s),
+    meta: { objective: 'sphere' },
     onGeneration: (report) => seen.push(report.generation),
   });
   assert.deepEqual(seen, [1, 2, 3, 4]);
@@ -116,9 +139,18 @@ test('duplicate results are dropped and counted, never applied twice', async () 
   const q = await queues();
   const inner = queueResultSink<BatchResultValue>(q.results);
   // Every result arrives twice, as after a worker that died between sending and acking.
-  startWorker(q.tasks, { send: async (r) => { await inner.send(r); await inner.send(r); } });
+  startWorker(q.tasks, {
+    send: async (r) => {
+      await inner.send(r);
+      await inner.send(r);
+    },
+  });
   const coordinator = createCoordinator(coordinatorOptions('dups', q));
-  const payloads = [[1, 0], [0, 2], [3, 0]];
+  const payloads = [
+    [1, 0],
+    [0, 2],
+    [3, 0],
+  ];
   const scores = await coordinator.evaluate(0, payloads);
   assert.deepEqual(scores, [1, 4, 9]);
   // Late duplicates of generation 0 arrive during generation 1: stale, or duplicates seen earlier.
@@ -135,9 +167,13 @@ test('duplicate results are dropped and counted, never applied twice', async () 
 
 test('stale results (another run, an older generation, another payload, garbage) are dropped and counted', async () => {
   const q = await queues();
-  const payloads = [[1, 1], [2, 2]];
+  const payloads = [
+    [1, 1],
+    [2, 2],
+  ];
   const { digest } = encodeBatchTask({ run: 'stale', generation: 3, candidate: 0 }, payloads[0]);
-  const forged = (value: unknown): string => JSON.stringify({ taskId: 'x', ok: true, value, attempt: 1, workerId: 'w', finishedAt: 0 } satisfies TaskResult);
+  const forged = (value: unknown): string =>
+    JSON.stringify({ taskId: 'x', ok: true, value, attempt: 1, workerId: 'w', finishedAt: 0 } satisfies TaskResult);
   await q.results.sendBatch([
     forged(batchResultValue({ run: 'other', generation: 3, candidate: 0, digest }, { score: 0 })),
     forged(batchResultValue({ run: 'stale', generation: 2, candidate: 0, digest }, { score: 0 })),
@@ -159,7 +195,10 @@ test('stale results (another run, an older generation, another payload, garbage)
 test('a task lost without a result is re-sent after the deadline, and the candidate is never scored 0', async () => {
   const q = await queues();
   const coordinator = createCoordinator(coordinatorOptions('lost', q, { resendAfterMs: 400 }));
-  const evaluation = coordinator.evaluate(0, [[2, 0], [0, 3]]);
+  const evaluation = coordinator.evaluate(0, [
+    [2, 0],
+    [0, 3],
+  ]);
   // A consumer that takes one task and deletes it without a result (the reference's defect).
   const [stolen] = await q.tasks.receive({ waitMs: 5000, leaseMs: 5000 });
   assert.ok(stolen);
@@ -207,8 +246,10 @@ test('a run stopped by a dead-lettered candidate keeps a failed checkpoint; afte
     return sphere(x, new AbortController().signal);
   });
   const options = { generations: 3, create: () => Toy.create(5), restore: (s: ToyState) => new Toy(s), meta: { seed: 5 } };
-  await assert.rejects(runGenerations({ ...options, coordinator: createCoordinator(coordinatorOptions('fix-resume', q)) }),
-    (error: unknown) => isSynktiError(error, 'E_CANDIDATE_UNSCORABLE'));
+  await assert.rejects(
+    runGenerations({ ...options, coordinator: createCoordinator(coordinatorOptions('fix-resume', q)) }),
+    (error: unknown) => isSynktiError(error, 'E_CANDIDATE_UNSCORABLE'),
+  );
   const failed = await readCheckpoint<ToyState>(store, BUCKET, 'runs/fix-resume/checkpoint.json');
   assert.equal(failed?.status, 'failed');
   assert.equal(failed?.generation, 0);
@@ -217,7 +258,7 @@ test('a run stopped by a dead-lettered candidate keeps a failed checkpoint; afte
   assert.deepEqual(failed?.optimizer, Toy.create(5).toState(), 'the state before the failed generation, not after its ask()');
 
   broken = false;
-  assert.ok(await q.tasks.redrive() >= 1);
+  assert.ok((await q.tasks.redrive()) >= 1);
   const resumed = await runGenerations({ ...options, coordinator: createCoordinator(coordinatorOptions('fix-resume', q)), resume: true });
   assert.deepEqual(resumed.optimizer.toState(), sequentialRun(5, 3));
   assert.equal(resumed.lostTasks, 0);
@@ -227,7 +268,10 @@ test('a failed evaluation (not a finite number) is a result, not a crash: the ru
   const q = await queues();
   startWorker(q.tasks, queueResultSink(q.results), (x) => (x[0] === 0 ? Number.NaN : 1));
   const coordinator = createCoordinator(coordinatorOptions('nan', q));
-  await assert.rejects(coordinator.evaluate(0, [[1], [0]]), /candidate 1 of generation 0 cannot be scored: its evaluation failed: the objective returned NaN/);
+  await assert.rejects(
+    coordinator.evaluate(0, [[1], [0]]),
+    /candidate 1 of generation 0 cannot be scored: its evaluation failed: the objective returned NaN/,
+  );
   assert.equal(coordinator.counters().failedResults, 1);
   assert.equal(coordinator.counters().deadLettered, 0);
 });
@@ -252,9 +296,17 @@ test('a failing result queue is retried with backoff, not taken for a verdict', 
     },
   });
   const errors: string[] = [];
-  const coordinator = createCoordinator(coordinatorOptions('flaky', { tasks: q.tasks, results: flaky }, {
-    onEvent: (event) => { if (event.type === 'backend-error') errors.push(event.error); },
-  }));
+  const coordinator = createCoordinator(
+    coordinatorOptions(
+      'flaky',
+      { tasks: q.tasks, results: flaky },
+      {
+        onEvent: (event) => {
+          if (event.type === 'backend-error') errors.push(event.error);
+        },
+      },
+    ),
+  );
   assert.deepEqual(await coordinator.evaluate(0, [[1], [2]]), [1, 4]);
   assert.deepEqual(errors, ['database is locked', 'database is locked']);
 });
@@ -264,10 +316,21 @@ test('a crashed coordinator resumed from its checkpoint ends exactly like an uni
   startWorker(q.tasks, queueResultSink(q.results));
   const abort = new AbortController();
   const first = createCoordinator(coordinatorOptions('resume', q, { signal: abort.signal }));
-  const options = { generations: 7, create: () => Toy.create(42), restore: (s: ToyState) => new Toy(s), meta: { objective: 'sphere', seed: 42 } };
+  const options = {
+    generations: 7,
+    create: () => Toy.create(42),
+    restore: (s: ToyState) => new Toy(s),
+    meta: { objective: 'sphere', seed: 42 },
+  };
   // "Crash" after generation 3's checkpoint, with generation 4 already sent.
   await assert.rejects(
-    runGenerations({ ...options, coordinator: first, onGeneration: (r) => { if (r.generation === 3) setTimeout(() => abort.abort(), 5); } }),
+    runGenerations({
+      ...options,
+      coordinator: first,
+      onGeneration: (r) => {
+        if (r.generation === 3) setTimeout(() => abort.abort(), 5);
+      },
+    }),
     (error: unknown) => isSynktiError(error, 'E_ABORTED'),
   );
   const mid = await readCheckpoint<ToyState>(store, BUCKET, 'runs/resume/checkpoint.json');
@@ -276,7 +339,12 @@ test('a crashed coordinator resumed from its checkpoint ends exactly like an uni
 
   const second = createCoordinator(coordinatorOptions('resume', q));
   await assert.rejects(runGenerations({ ...options, coordinator: second }), (error: unknown) => isSynktiError(error, 'E_RUN_EXISTS'));
-  const resumed = await runGenerations({ ...options, coordinator: second, resume: true, checkResume: (meta) => assert.deepEqual(meta, options.meta) });
+  const resumed = await runGenerations({
+    ...options,
+    coordinator: second,
+    resume: true,
+    checkResume: (meta) => assert.deepEqual(meta, options.meta),
+  });
   assert.equal(resumed.resumed, true);
   assert.deepEqual(resumed.optimizer.toState(), sequentialRun(42, 7));
   assert.equal(resumed.checkpoint.generation, 7);
@@ -284,7 +352,9 @@ test('a crashed coordinator resumed from its checkpoint ends exactly like an uni
   assert.equal(resumed.checkpoint.counters.candidates, 42);
 
   const missing = createCoordinator(coordinatorOptions('never-ran', q));
-  await assert.rejects(runGenerations({ ...options, coordinator: missing, resume: true }), (error: unknown) => isSynktiError(error, 'E_RUN_NOT_FOUND'));
+  await assert.rejects(runGenerations({ ...options, coordinator: missing, resume: true }), (error: unknown) =>
+    isSynktiError(error, 'E_RUN_NOT_FOUND'),
+  );
 });
 
 test('cancel marks the checkpoint cancelled; metrics count in-flight work as backlog', async () => {
@@ -312,35 +382,58 @@ test('cancel marks the checkpoint cancelled; metrics count in-flight work as bac
   assert.equal(saved?.generation, 0);
 });
 
-test('a straggler is re-issued to an idle worker: the generation does not wait for the slow one, and its late result is dropped', { timeout: 60_000 }, async () => {
-  const q = await queues();
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  let slowTook = 0;
-  // The slow worker holds its first task until the test ends (far past the 5-minute re-send deadline).
-  const slow = createWorker({
-    queue: q.tasks, handler: createEvaluationHandler({ objective: async (x, signal) => { slowTook += 1; await gate; return sphere(x, signal); } }),
-    resultSink: queueResultSink(q.results), concurrency: 1, pollWaitMs: 200, leaseMs: 60_000, onError: () => undefined,
-  });
-  cleanups.push(async () => { release(); await slow.stop({ release: true }); });
-  const payloads = Array.from({ length: 6 }, (_, i) => [i, 1, 2]);
-  const coordinator = createCoordinator(coordinatorOptions('straggler', q, { workersAlive: () => 2 }));
-  const evaluation = coordinator.evaluate(0, payloads);
-  slow.start();
-  // The fast worker starts once the slow one holds a task, so the slow one surely has one.
-  const deadline = Date.now() + 20_000;
-  while (slowTook === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.equal(slowTook, 1, 'the slow worker took a task');
-  startWorker(q.tasks, queueResultSink(q.results));
-  assert.deepEqual(await evaluation, payloads.map((x) => x.reduce((sum, v) => sum + v * v, 0)));
-  const c = coordinator.counters();
-  assert.equal(c.reissued, 1, JSON.stringify(c));
-  assert.equal(c.resent, 0, 'not the 5-minute re-send');
-  assert.equal(c.sent, 7);
-  // The slow copy finishes now; its result is a duplicate of an applied one, dropped during the next generation.
-  release();
-  assert.deepEqual(await coordinator.evaluate(1, [[0, 0, 1]]), [1]);
-  const after = coordinator.counters();
-  assert.equal(after.accepted, 7);
-  assert.equal(after.received, after.accepted + after.duplicatesDropped + after.staleDropped, JSON.stringify(after));
-});
+test(
+  'a straggler is re-issued to an idle worker: the generation does not wait for the slow one, and its late result is dropped',
+  { timeout: 60_000 },
+  async () => {
+    const q = await queues();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let slowTook = 0;
+    // The slow worker holds its first task until the test ends (far past the 5-minute re-send deadline).
+    const slow = createWorker({
+      queue: q.tasks,
+      handler: createEvaluationHandler({
+        objective: async (x, signal) => {
+          slowTook += 1;
+          await gate;
+          return sphere(x, signal);
+        },
+      }),
+      resultSink: queueResultSink(q.results),
+      concurrency: 1,
+      pollWaitMs: 200,
+      leaseMs: 60_000,
+      onError: () => undefined,
+    });
+    cleanups.push(async () => {
+      release();
+      await slow.stop({ release: true });
+    });
+    const payloads = Array.from({ length: 6 }, (_, i) => [i, 1, 2]);
+    const coordinator = createCoordinator(coordinatorOptions('straggler', q, { workersAlive: () => 2 }));
+    const evaluation = coordinator.evaluate(0, payloads);
+    slow.start();
+    // The fast worker starts once the slow one holds a task, so the slow one surely has one.
+    const deadline = Date.now() + 20_000;
+    while (slowTook === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(slowTook, 1, 'the slow worker took a task');
+    startWorker(q.tasks, queueResultSink(q.results));
+    assert.deepEqual(
+      await evaluation,
+      payloads.map((x) => x.reduce((sum, v) => sum + v * v, 0)),
+    );
+    const c = coordinator.counters();
+    assert.equal(c.reissued, 1, JSON.stringify(c));
+    assert.equal(c.resent, 0, 'not the 5-minute re-send');
+    assert.equal(c.sent, 7);
+    // The slow copy finishes now; its result is a duplicate of an applied one, dropped during the next generation.
+    release();
+    assert.deepEqual(await coordinator.evaluate(1, [[0, 0, 1]]), [1]);
+    const after = coordinator.counters();
+    assert.equal(after.accepted, 7);
+    assert.equal(after.received, after.accepted + after.duplicatesDropped + after.staleDropped, JSON.stringify(after));
+  },
+);

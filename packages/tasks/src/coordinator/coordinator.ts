@@ -14,7 +14,13 @@ import { backoffCeilingMs } from '@synkti/core/backoff';
 import type { TaskResult } from '../worker/types.ts';
 import { encodeBatchTask, parseBatchResultValue, parseBatchTask, validateRunId } from './batch-task.ts';
 import type {
-  Coordinator, CoordinatorCheckpoint, CoordinatorCounters, CoordinatorEvent, CoordinatorMetrics, CoordinatorOptions, GenerationRecord,
+  Coordinator,
+  CoordinatorCheckpoint,
+  CoordinatorCounters,
+  CoordinatorEvent,
+  CoordinatorMetrics,
+  CoordinatorOptions,
+  GenerationRecord,
   UnscorablePolicy,
 } from './types.ts';
 
@@ -34,7 +40,11 @@ const STOPPING_CODES = new Set(['E_CANDIDATE_UNSCORABLE', 'E_RUN_CANCELLED', 'E_
 function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const done = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
     // Not unref'd: this wait is the run's work, it must keep the process alive.
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
@@ -51,8 +61,18 @@ export function cancelKeyOf(run: string): string {
 
 export function emptyCoordinatorCounters(): CoordinatorCounters {
   return {
-    sent: 0, resent: 0, reissued: 0, received: 0, accepted: 0, duplicatesDropped: 0, staleDropped: 0, failedResults: 0, deadLettered: 0,
-    scoredWorst: 0, candidates: 0, scored: 0,
+    sent: 0,
+    resent: 0,
+    reissued: 0,
+    received: 0,
+    accepted: 0,
+    duplicatesDropped: 0,
+    staleDropped: 0,
+    failedResults: 0,
+    deadLettered: 0,
+    scoredWorst: 0,
+    candidates: 0,
+    scored: 0,
   };
 }
 
@@ -98,30 +118,44 @@ class BatchCoordinator implements Coordinator {
     this.run = validateRunId(options.run);
     for (const field of ['tasks', 'results'] as const) {
       if (!options[field] || typeof options[field].receive !== 'function') {
-        throw new SynktiError('E_COORDINATOR_OPTION', `${field}: a Queue is required`, { hint: 'open one with openLocalQueue, openPostgresQueue or openSqsQueue' });
+        throw new SynktiError('E_COORDINATOR_OPTION', `${field}: a Queue is required`, {
+          hint: 'open one with openLocalQueue, openPostgresQueue or openSqsQueue',
+        });
       }
     }
     if (!options.store || typeof options.store.put !== 'function') {
-      throw new SynktiError('E_COORDINATOR_OPTION', 'store: an ObjectStore is required for checkpoints', { hint: 'pass the local cloud\'s objects or an S3 object store' });
+      throw new SynktiError('E_COORDINATOR_OPTION', 'store: an ObjectStore is required for checkpoints', {
+        hint: "pass the local cloud's objects or an S3 object store",
+      });
     }
     if (typeof options.bucket !== 'string' || options.bucket === '') {
-      throw new SynktiError('E_COORDINATOR_OPTION', 'bucket: the checkpoint bucket is required', { hint: 'create one with store.createBucket first' });
+      throw new SynktiError('E_COORDINATOR_OPTION', 'bucket: the checkpoint bucket is required', {
+        hint: 'create one with store.createBucket first',
+      });
     }
     this.checkpointKey = options.checkpointKey ?? checkpointKeyOf(this.run);
     this.resendAfterMs = parseDuration(options.resendAfterMs ?? DEFAULT_RESEND_AFTER_MS, 'resendAfterMs');
     this.pollWaitMs = Math.min(parseDuration(options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS, 'pollWaitMs'), 20_000);
     this.checkEveryMs = parseDuration(options.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS, 'checkEveryMs');
     if (this.resendAfterMs < 1) {
-      throw new SynktiError('E_COORDINATOR_OPTION', `resendAfterMs: ${this.resendAfterMs} must be positive`, { hint: 'omit it for 5 minutes' });
+      throw new SynktiError('E_COORDINATOR_OPTION', `resendAfterMs: ${this.resendAfterMs} must be positive`, {
+        hint: 'omit it for 5 minutes',
+      });
     }
     this.unscorable = options.unscorable ?? 'fail';
     if (this.unscorable !== 'fail' && this.unscorable !== 'worst') {
-      throw new SynktiError('E_COORDINATOR_OPTION', `unscorable: ${JSON.stringify(options.unscorable)} must be "fail" or "worst"`, { hint: 'omit it to stop the run on an unscorable candidate' });
+      throw new SynktiError('E_COORDINATOR_OPTION', `unscorable: ${JSON.stringify(options.unscorable)} must be "fail" or "worst"`, {
+        hint: 'omit it to stop the run on an unscorable candidate',
+      });
     }
     this.clock = options.clock ?? Date.now;
     this.stragglerFactor = options.stragglerFactor ?? DEFAULT_STRAGGLER_FACTOR;
     if (!Number.isFinite(this.stragglerFactor) || this.stragglerFactor < 0) {
-      throw new SynktiError('E_COORDINATOR_OPTION', `stragglerFactor: ${String(options.stragglerFactor)} must be 0 (off) or a positive number`, { hint: 'omit it for 2' });
+      throw new SynktiError(
+        'E_COORDINATOR_OPTION',
+        `stragglerFactor: ${String(options.stragglerFactor)} must be 0 (off) or a positive number`,
+        { hint: 'omit it for 2' },
+      );
     }
   }
 
@@ -135,9 +169,14 @@ class BatchCoordinator implements Coordinator {
 
   async evaluate<P>(generation: number, payloads: readonly P[]): Promise<number[]> {
     if (!Number.isInteger(generation) || generation < 0) {
-      throw new SynktiError('E_COORDINATOR_USAGE', `generation: ${generation} must be a non-negative integer`, { hint: 'pass the number of generations completed so far' });
+      throw new SynktiError('E_COORDINATOR_USAGE', `generation: ${generation} must be a non-negative integer`, {
+        hint: 'pass the number of generations completed so far',
+      });
     }
-    if (payloads.length === 0) throw new SynktiError('E_COORDINATOR_USAGE', 'a generation needs at least one candidate', { hint: 'pass the optimizer\'s ask() output' });
+    if (payloads.length === 0)
+      throw new SynktiError('E_COORDINATOR_USAGE', 'a generation needs at least one candidate', {
+        hint: "pass the optimizer's ask() output",
+      });
     this.generation = generation;
     const encoded = payloads.map((payload, candidate) => encodeBatchTask({ run: this.run, generation, candidate }, payload));
     const pending: Pending = {
@@ -153,7 +192,11 @@ class BatchCoordinator implements Coordinator {
     };
     this.pending = pending;
     try {
-      await this.send(pending, pending.bodies.map((_, i) => i), false);
+      await this.send(
+        pending,
+        pending.bodies.map((_, i) => i),
+        false,
+      );
       let nextCheck = 0;
       let failures = 0;
       while (pending.scores.some((s) => s === undefined)) {
@@ -162,8 +205,14 @@ class BatchCoordinator implements Coordinator {
           // Wake when the next straggler is due, not only when a result comes.
           const lateIn = this.stragglerDueIn(pending, this.clock());
           // (At least STRAGGLER_RECHECK_MS: a straggler with no idle worker for it must not spin the loop.)
-          const waitMs = lateIn === undefined ? this.pollWaitMs : Math.min(this.pollWaitMs, Math.max(STRAGGLER_RECHECK_MS, Math.ceil(lateIn)));
-          const messages = await this.options.results.receive({ maxMessages: 10, waitMs, leaseMs: RESULT_LEASE_MS, signal: this.options.signal });
+          const waitMs =
+            lateIn === undefined ? this.pollWaitMs : Math.min(this.pollWaitMs, Math.max(STRAGGLER_RECHECK_MS, Math.ceil(lateIn)));
+          const messages = await this.options.results.receive({
+            maxMessages: 10,
+            waitMs,
+            leaseMs: RESULT_LEASE_MS,
+            signal: this.options.signal,
+          });
           for (const message of messages) {
             this.counts.received += 1;
             this.apply(message.body, pending);
@@ -177,7 +226,9 @@ class BatchCoordinator implements Coordinator {
             await this.checkCancelled();
             await this.scanDeadLetters(pending);
           }
-          const overdue = pending.scores.flatMap((s, i) => (s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : []));
+          const overdue = pending.scores.flatMap((s, i) =>
+            s === undefined && now - pending.lastSentAt[i]! >= this.resendAfterMs ? [i] : [],
+          );
           if (overdue.length > 0) await this.send(pending, overdue, true);
           if (this.stragglerFactor > 0 && this.options.workersAlive) await this.reissueStragglers(pending, now);
           failures = 0;
@@ -188,7 +239,8 @@ class BatchCoordinator implements Coordinator {
           this.emit({ type: 'backend-error', error: error instanceof Error ? error.message : String(error), attempt: failures });
           if (failures > MAX_CONSECUTIVE_FAILURES) {
             throw new SynktiError('E_COORDINATOR_BACKEND', `run ${this.run}: the queue or object store failed ${failures} times in a row`, {
-              cause: error, hint: `check the backend, then resume with --resume ${this.run}`,
+              cause: error,
+              hint: `check the backend, then resume with --resume ${this.run}`,
             });
           }
           await abortableSleep(backoffCeilingMs(failures - 1, { baseMs: 250, capMs: 5000 }), this.options.signal);
@@ -249,7 +301,9 @@ class BatchCoordinator implements Coordinator {
   private async reissueStragglers(pending: Pending, now: number): Promise<void> {
     const threshold = this.stragglerThreshold(pending);
     if (threshold === undefined) return;
-    const late = pending.scores.flatMap((s, i) => (s === undefined && !pending.reissued[i] && now - pending.firstSentAt[i]! > threshold ? [i] : []));
+    const late = pending.scores.flatMap((s, i) =>
+      s === undefined && !pending.reissued[i] && now - pending.firstSentAt[i]! > threshold ? [i] : [],
+    );
     if (late.length === 0) return;
     const workers = await this.options.workersAlive?.();
     if (workers === undefined) return;
@@ -274,7 +328,8 @@ class BatchCoordinator implements Coordinator {
     const key = parseBatchResultValue(value);
     if (!key) return this.drop('stale', 'a result without a batch key (a failed task outside the batch handler?)');
     if (key.run !== this.run) return this.drop('stale', `a result of run ${key.run}`);
-    if (key.generation !== pending.generation) return this.drop('stale', `a result of generation ${key.generation} during generation ${pending.generation}`);
+    if (key.generation !== pending.generation)
+      return this.drop('stale', `a result of generation ${key.generation} during generation ${pending.generation}`);
     const candidate = key.candidate;
     if (candidate < 0 || candidate >= pending.scores.length || pending.digests[candidate] !== key.digest) {
       return this.drop('stale', `a result for another payload of candidate ${candidate}`);
@@ -298,9 +353,13 @@ class BatchCoordinator implements Coordinator {
       pending.worst[candidate] = true;
       return;
     }
-    throw new SynktiError('E_CANDIDATE_UNSCORABLE', `run ${this.run}: candidate ${candidate} of generation ${pending.generation} cannot be scored: ${why}`, {
-      hint: `fix the objective, then \`synkti batch dlq redrive --run ${this.run}\` and resume with --resume ${this.run} (or accept it as the worst score with --unscorable worst)`,
-    });
+    throw new SynktiError(
+      'E_CANDIDATE_UNSCORABLE',
+      `run ${this.run}: candidate ${candidate} of generation ${pending.generation} cannot be scored: ${why}`,
+      {
+        hint: `fix the objective, then \`synkti batch dlq redrive --run ${this.run}\` and resume with --resume ${this.run} (or accept it as the worst score with --unscorable worst)`,
+      },
+    );
   }
 
   private drop(reason: 'duplicate' | 'stale', detail: string): void {
@@ -327,20 +386,29 @@ class BatchCoordinator implements Coordinator {
       }
       const current = task.generation === pending.generation && pending.digests[task.candidate] === task.digest;
       if (current && pending.scores[task.candidate] === undefined) {
-        this.unscorableCandidate(pending, task.candidate, `its task was dead-lettered after ${letter.receiveCount} deliveries: ${letter.lastError}`);
+        this.unscorableCandidate(
+          pending,
+          task.candidate,
+          `its task was dead-lettered after ${letter.receiveCount} deliveries: ${letter.lastError}`,
+        );
       }
     }
   }
 
   private async checkCancelled(): Promise<void> {
     if (await this.options.store.head(this.options.bucket, cancelKeyOf(this.run))) {
-      throw new SynktiError('E_RUN_CANCELLED', `run ${this.run} was cancelled`, { hint: `its last checkpoint is kept; \`synkti batch status ${this.run}\` shows it` });
+      throw new SynktiError('E_RUN_CANCELLED', `run ${this.run} was cancelled`, {
+        hint: `its last checkpoint is kept; \`synkti batch status ${this.run}\` shows it`,
+      });
     }
   }
 
   private throwIfAborted(): void {
     if (this.options.signal?.aborted) {
-      throw new SynktiError('E_ABORTED', `run ${this.run}: stopped before generation ${this.generation} finished`, { cause: this.options.signal.reason, hint: `resume it with --resume ${this.run}` });
+      throw new SynktiError('E_ABORTED', `run ${this.run}: stopped before generation ${this.generation} finished`, {
+        cause: this.options.signal.reason,
+        hint: `resume it with --resume ${this.run}`,
+      });
     }
   }
 
@@ -352,7 +420,15 @@ class BatchCoordinator implements Coordinator {
     }
   }
 
-  async saveCheckpoint<S, M>(input: { status: CoordinatorCheckpoint['status']; generation: number; optimizer: S; meta: M; history: GenerationRecord[]; stopReason?: string | undefined; createdAt?: number | undefined }): Promise<CoordinatorCheckpoint<S, M>> {
+  async saveCheckpoint<S, M>(input: {
+    status: CoordinatorCheckpoint['status'];
+    generation: number;
+    optimizer: S;
+    meta: M;
+    history: GenerationRecord[];
+    stopReason?: string | undefined;
+    createdAt?: number | undefined;
+  }): Promise<CoordinatorCheckpoint<S, M>> {
     const now = this.clock();
     const checkpoint: CoordinatorCheckpoint<S, M> = {
       kind: 'synkti.batch.checkpoint',
@@ -376,7 +452,9 @@ class BatchCoordinator implements Coordinator {
   async loadCheckpoint<S, M>(options: { adopt?: boolean } = {}): Promise<CoordinatorCheckpoint<S, M> | undefined> {
     const checkpoint = await readCheckpoint<S, M>(this.options.store, this.options.bucket, this.checkpointKey);
     if (checkpoint && checkpoint.run !== this.run) {
-      throw new SynktiError('E_CHECKPOINT', `${this.checkpointKey} belongs to run ${checkpoint.run}, not ${this.run}`, { hint: 'use the run id the checkpoint was written for' });
+      throw new SynktiError('E_CHECKPOINT', `${this.checkpointKey} belongs to run ${checkpoint.run}, not ${this.run}`, {
+        hint: 'use the run id the checkpoint was written for',
+      });
     }
     if (checkpoint && options.adopt) {
       this.counts = { ...emptyCoordinatorCounters(), ...checkpoint.counters };
@@ -409,7 +487,9 @@ class BatchCoordinator implements Coordinator {
 
 /** Reads and checks a checkpoint; undefined when there is none. */
 export async function readCheckpoint<S = unknown, M = unknown>(
-  store: CoordinatorOptions['store'], bucket: string, key: string,
+  store: CoordinatorOptions['store'],
+  bucket: string,
+  key: string,
 ): Promise<CoordinatorCheckpoint<S, M> | undefined> {
   const bytes = await store.get(bucket, key);
   if (bytes === undefined) return undefined;
@@ -417,11 +497,22 @@ export async function readCheckpoint<S = unknown, M = unknown>(
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (cause) {
-    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not JSON`, { cause, hint: 'checkpoints are written whole (atomic put); was it edited by hand?' });
+    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not JSON`, {
+      cause,
+      hint: 'checkpoints are written whole (atomic put); was it edited by hand?',
+    });
   }
   const v = value as Partial<CoordinatorCheckpoint>;
-  if (v?.kind !== 'synkti.batch.checkpoint' || v.version !== 1 || typeof v.run !== 'string' || !Number.isInteger(v.generation) || !v.counters) {
-    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not a version-1 batch checkpoint`, { hint: 'resume it with the Synkti version that wrote it' });
+  if (
+    v?.kind !== 'synkti.batch.checkpoint' ||
+    v.version !== 1 ||
+    typeof v.run !== 'string' ||
+    !Number.isInteger(v.generation) ||
+    !v.counters
+  ) {
+    throw new SynktiError('E_CHECKPOINT', `${bucket}/${key} is not a version-1 batch checkpoint`, {
+      hint: 'resume it with the Synkti version that wrote it',
+    });
   }
   return value as CoordinatorCheckpoint<S, M>;
 }

@@ -36,7 +36,12 @@ export function createEvaluationHandler<P = number[]>(options: EvaluationHandler
     }
     const score = await options.objective(parsed.payload, task.signal);
     if (typeof score !== 'number' || !Number.isFinite(score)) {
-      return { ok: true, value: batchResultValue(parsed, { error: `the objective returned ${typeof score === 'number' ? String(score) : typeof score} instead of a finite number` }) };
+      return {
+        ok: true,
+        value: batchResultValue(parsed, {
+          error: `the objective returned ${typeof score === 'number' ? String(score) : typeof score} instead of a finite number`,
+        }),
+      };
     }
     return { ok: true, value: batchResultValue(parsed, { score }) };
   };

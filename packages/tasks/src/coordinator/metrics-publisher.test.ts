@@ -6,15 +6,29 @@ import type { CoordinatorMetrics } from './types.ts';
 
 function sample(backlog: number, workers: number | undefined, at: number): CoordinatorMetrics {
   return {
-    run: 'r1', generation: 0, outstanding: backlog, backlog, queueDepth: backlog, queueInFlight: 0, queueDeadLettered: 0, workers,
-    backlogPerWorker: workers ? backlog / workers : backlog, counters: emptyCoordinatorCounters(), at,
+    run: 'r1',
+    generation: 0,
+    outstanding: backlog,
+    backlog,
+    queueDepth: backlog,
+    queueInFlight: 0,
+    queueDeadLettered: 0,
+    workers,
+    backlogPerWorker: workers ? backlog / workers : backlog,
+    counters: emptyCoordinatorCounters(),
+    at,
   };
 }
 
 /** A source whose backlog counts up 1, 2, 3, ... */
 function countingSource(): { metrics(): Promise<CoordinatorMetrics> } {
   let n = 0;
-  return { metrics: async () => { n += 1; return sample(n, 1, n); } };
+  return {
+    metrics: async () => {
+      n += 1;
+      return sample(n, 1, n);
+    },
+  };
 }
 
 /** Resolves when `predicate` holds, checking after each sink call. */
@@ -24,13 +38,23 @@ function waiter<T>(): { push(value: T): void; until(predicate: (all: T[]) => boo
   return {
     push(value) {
       all.push(value);
-      for (const w of [...waiting]) if (w.predicate(all)) { waiting.splice(waiting.indexOf(w), 1); w.resolve(all); }
+      for (const w of [...waiting])
+        if (w.predicate(all)) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve(all);
+        }
     },
     until(predicate) {
       if (predicate(all)) return Promise.resolve(all);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(all)}`)), 10_000);
-        waiting.push({ predicate, resolve: (v) => { clearTimeout(timer); resolve(v); } });
+        waiting.push({
+          predicate,
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+        });
       });
     },
   };
@@ -39,7 +63,11 @@ function waiter<T>(): { push(value: T): void; until(predicate: (all: T[]) => boo
 test('publishes a sample at start and one per interval, in order; stop publishes a last one and is idempotent', async () => {
   const batches = waiter<number[]>();
   const publisher = createCoordinatorMetricsPublisher({
-    source: countingSource(), intervalMs: 20, sink: async (samples) => { batches.push(samples.map((s) => s.backlog)); },
+    source: countingSource(),
+    intervalMs: 20,
+    sink: async (samples) => {
+      batches.push(samples.map((s) => s.backlog));
+    },
   });
   publisher.start();
   publisher.start();
@@ -49,7 +77,11 @@ test('publishes a sample at start and one per interval, in order; stop publishes
   await first;
   const all = await batches.until(() => true);
   const flat = all.flat();
-  assert.deepEqual(flat, flat.map((_, i) => i + 1), 'one sample per batch, in order, none lost');
+  assert.deepEqual(
+    flat,
+    flat.map((_, i) => i + 1),
+    'one sample per batch, in order, none lost',
+  );
   assert.ok(all.every((b) => b.length === 1));
   const stats = publisher.stats();
   assert.equal(stats.published, flat.length);
@@ -64,9 +96,13 @@ test('a failing sink: one warning per failure streak, the samples re-sent with t
   const batches = waiter<number[]>();
   let fail = 0;
   const publisher = createCoordinatorMetricsPublisher({
-    source: countingSource(), intervalMs: 15,
+    source: countingSource(),
+    intervalMs: 15,
     sink: async (samples) => {
-      if (fail > 0) { fail -= 1; throw new Error('Throttling: Rate exceeded'); }
+      if (fail > 0) {
+        fail -= 1;
+        throw new Error('Throttling: Rate exceeded');
+      }
       batches.push(samples.map((s) => s.backlog));
     },
     onWarning: (message) => warned.push(message),
@@ -96,9 +132,19 @@ test('samples kept while failing are bounded (oldest dropped); a failing source 
   const batches = waiter<number[]>();
   let n = 0;
   const publisher = createCoordinatorMetricsPublisher({
-    source: { metrics: async () => { n += 1; if (n === 2) throw new Error('queue stats failed'); return sample(n, 2, n); } },
-    intervalMs: 10, maxPendingSamples: 3,
-    sink: async (samples) => { if (!sinkUp) throw new Error('no network'); batches.push(samples.map((s) => s.backlog)); },
+    source: {
+      metrics: async () => {
+        n += 1;
+        if (n === 2) throw new Error('queue stats failed');
+        return sample(n, 2, n);
+      },
+    },
+    intervalMs: 10,
+    maxPendingSamples: 3,
+    sink: async (samples) => {
+      if (!sinkUp) throw new Error('no network');
+      batches.push(samples.map((s) => s.backlog));
+    },
     onWarning: (message) => warnings.push(message),
   });
   publisher.start();
@@ -110,7 +156,11 @@ test('samples kept while failing are bounded (oldest dropped); a failing source 
   const all = await batches.until((b) => b.length >= 1);
   await publisher.stop();
   assert.equal(all[0]!.length, 3, 'at most maxPendingSamples per batch');
-  assert.deepEqual(all[0], [...all[0]!].sort((a, b) => a - b), 'oldest first');
+  assert.deepEqual(
+    all[0],
+    [...all[0]!].sort((a, b) => a - b),
+    'oldest first',
+  );
   assert.ok(!all.flat().includes(2), 'the failed sample is not invented');
   assert.equal(warnings.length, 2, JSON.stringify(warnings));
   assert.match(warnings[0]!, /sampling the coordinator failed|publishing failed/);
@@ -119,8 +169,14 @@ test('samples kept while failing are bounded (oldest dropped); a failing source 
 test('stop does not hang on a sink that never answers', async () => {
   let calls = 0;
   const publisher = createCoordinatorMetricsPublisher({
-    source: countingSource(), intervalMs: 60_000, stopTimeoutMs: 50, onWarning: () => undefined,
-    sink: () => { calls += 1; return new Promise<void>(() => undefined); },
+    source: countingSource(),
+    intervalMs: 60_000,
+    stopTimeoutMs: 50,
+    onWarning: () => undefined,
+    sink: () => {
+      calls += 1;
+      return new Promise<void>(() => undefined);
+    },
   });
   publisher.start();
   const started = Date.now();
@@ -130,7 +186,13 @@ test('stop does not hang on a sink that never answers', async () => {
 });
 
 test('options are checked', () => {
-  assert.throws(() => createCoordinatorMetricsPublisher({ source: countingSource(), sink: async () => undefined, intervalMs: 0 }), /intervalMs/);
-  assert.throws(() => createCoordinatorMetricsPublisher({ source: countingSource(), sink: async () => undefined, maxPendingSamples: 0 }), /maxPendingSamples/);
+  assert.throws(
+    () => createCoordinatorMetricsPublisher({ source: countingSource(), sink: async () => undefined, intervalMs: 0 }),
+    /intervalMs/,
+  );
+  assert.throws(
+    () => createCoordinatorMetricsPublisher({ source: countingSource(), sink: async () => undefined, maxPendingSamples: 0 }),
+    /maxPendingSamples/,
+  );
   assert.throws(() => createCoordinatorMetricsPublisher({ source: {} as never, sink: async () => undefined }), /source/);
 });

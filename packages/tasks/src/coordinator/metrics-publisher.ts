@@ -80,21 +80,32 @@ export class CoordinatorMetricsPublisher {
 
   constructor(options: CoordinatorMetricsPublisherOptions) {
     if (typeof options.source?.metrics !== 'function') {
-      throw new SynktiError('E_METRICS_OPTION', 'source: a coordinator (with metrics()) is required', { hint: 'pass the coordinator createCoordinator returned' });
+      throw new SynktiError('E_METRICS_OPTION', 'source: a coordinator (with metrics()) is required', {
+        hint: 'pass the coordinator createCoordinator returned',
+      });
     }
     if (typeof options.sink !== 'function') {
-      throw new SynktiError('E_METRICS_OPTION', 'sink: a function publishing samples is required', { hint: 'e.g. the CloudWatch sink of the CLI' });
+      throw new SynktiError('E_METRICS_OPTION', 'sink: a function publishing samples is required', {
+        hint: 'e.g. the CloudWatch sink of the CLI',
+      });
     }
     this.source = options.source;
     this.sink = options.sink;
     this.intervalMs = parseDuration(options.intervalMs ?? DEFAULT_INTERVAL_MS, 'intervalMs');
-    if (this.intervalMs < 1) throw new SynktiError('E_METRICS_OPTION', `intervalMs: ${this.intervalMs} must be positive`, { hint: 'omit it for one minute' });
+    if (this.intervalMs < 1)
+      throw new SynktiError('E_METRICS_OPTION', `intervalMs: ${this.intervalMs} must be positive`, { hint: 'omit it for one minute' });
     this.maxPending = options.maxPendingSamples ?? DEFAULT_MAX_PENDING;
     if (!Number.isInteger(this.maxPending) || this.maxPending < 1) {
-      throw new SynktiError('E_METRICS_OPTION', `maxPendingSamples: ${String(options.maxPendingSamples)} must be a whole number >= 1`, { hint: 'omit it for 10' });
+      throw new SynktiError('E_METRICS_OPTION', `maxPendingSamples: ${String(options.maxPendingSamples)} must be a whole number >= 1`, {
+        hint: 'omit it for 10',
+      });
     }
     this.stopTimeoutMs = parseDuration(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, 'stopTimeoutMs');
-    this.warn = options.onWarning ?? ((message) => { process.stderr.write(`warning: ${message}\n`); });
+    this.warn =
+      options.onWarning ??
+      ((message) => {
+        process.stderr.write(`warning: ${message}\n`);
+      });
   }
 
   /** Takes the first sample now, then one every interval. */
@@ -154,10 +165,15 @@ export class CoordinatorMetricsPublisher {
     if (!this.started) return;
     // The last sample tells the autoscaler where the run left the queue (usually empty).
     // Bounded: a hung sink (no network) must not keep the CLI from exiting.
-    const last = (async () => { await this.running; return this.publishNow(); })();
+    const last = (async () => {
+      await this.running;
+      return this.publishNow();
+    })();
     let timeout: NodeJS.Timeout | undefined;
     // Not unref'd: whoever awaits stop() is waiting on it, and it is short.
-    const expired = new Promise<false>((resolve) => { timeout = setTimeout(() => resolve(false), this.stopTimeoutMs); });
+    const expired = new Promise<false>((resolve) => {
+      timeout = setTimeout(() => resolve(false), this.stopTimeoutMs);
+    });
     const sent = await Promise.race([last, expired]);
     clearTimeout(timeout);
     if (!sent) {
@@ -187,7 +203,10 @@ export class CoordinatorMetricsPublisher {
     this.counts.failures += 1;
     if (this.inStreak) return;
     this.inStreak = true;
-    this.warn(`coordinator metrics: ${what} failed (the run goes on; retrying every ${formatDuration(this.intervalMs)}, warning once until it works): ${errorText(error)}`, error);
+    this.warn(
+      `coordinator metrics: ${what} failed (the run goes on; retrying every ${formatDuration(this.intervalMs)}, warning once until it works): ${errorText(error)}`,
+      error,
+    );
   }
 }
 

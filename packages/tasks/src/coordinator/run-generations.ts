@@ -72,7 +72,9 @@ export interface RunGenerationsResult<S, M> {
 export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>): Promise<RunGenerationsResult<S, M>> {
   const { coordinator } = options;
   if (!Number.isInteger(options.generations) || options.generations < 1) {
-    throw new SynktiError('E_COORDINATOR_USAGE', `generations: ${options.generations} must be a positive integer`, { hint: 'pass e.g. 100' });
+    throw new SynktiError('E_COORDINATOR_USAGE', `generations: ${options.generations} must be a positive integer`, {
+      hint: 'pass e.g. 100',
+    });
   }
   const saved = await coordinator.loadCheckpoint<S, M>({ adopt: options.resume === true });
   let optimizer: AskTellOptimizer<S>;
@@ -81,7 +83,9 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
   let createdAt: number | undefined;
   if (options.resume) {
     if (!saved) {
-      throw new SynktiError('E_RUN_NOT_FOUND', `run ${coordinator.run} has no checkpoint at ${coordinator.checkpointKey}`, { hint: 'check the run id (`synkti batch status`) and the state directory/backend' });
+      throw new SynktiError('E_RUN_NOT_FOUND', `run ${coordinator.run} has no checkpoint at ${coordinator.checkpointKey}`, {
+        hint: 'check the run id (`synkti batch status`) and the state directory/backend',
+      });
     }
     options.checkResume?.(saved.meta);
     optimizer = options.restore(saved.optimizer);
@@ -94,9 +98,13 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
     }
   } else {
     if (saved) {
-      throw new SynktiError('E_RUN_EXISTS', `run ${coordinator.run} already has a checkpoint (generation ${saved.generation}, ${saved.status})`, {
-        hint: `continue it with --resume ${coordinator.run}, or start a run with another id`,
-      });
+      throw new SynktiError(
+        'E_RUN_EXISTS',
+        `run ${coordinator.run} already has a checkpoint (generation ${saved.generation}, ${saved.status})`,
+        {
+          hint: `continue it with --resume ${coordinator.run}, or start a run with another id`,
+        },
+      );
     }
     optimizer = options.create();
     generation = 0;
@@ -106,7 +114,14 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
   // The state at the start of the generation in progress: what a stop mid-generation saves
   // (after ask() the optimizer's own state may have moved on, e.g. its random generator).
   let startState = optimizer.toState();
-  let checkpoint = await coordinator.saveCheckpoint({ status: 'running', generation, optimizer: startState, meta: options.meta, history, createdAt });
+  let checkpoint = await coordinator.saveCheckpoint({
+    status: 'running',
+    generation,
+    optimizer: startState,
+    meta: options.meta,
+    history,
+    createdAt,
+  });
   createdAt = checkpoint.createdAt;
   let stopReason: string | undefined;
   try {
@@ -121,22 +136,60 @@ export async function runGenerations<S, M>(options: RunGenerationsOptions<S, M>)
       history.push(record);
       const done = generation >= options.generations;
       startState = optimizer.toState();
-      checkpoint = await coordinator.saveCheckpoint({ status: done ? 'done' : 'running', generation, optimizer: startState, meta: options.meta, history, createdAt });
+      checkpoint = await coordinator.saveCheckpoint({
+        status: done ? 'done' : 'running',
+        generation,
+        optimizer: startState,
+        meta: options.meta,
+        history,
+        createdAt,
+      });
       if (options.onGeneration) {
-        options.onGeneration({ generation, bestScore: record.bestScore, ms: record.ms, optimizer, counters: coordinator.counters(), metrics: await coordinator.metrics() });
+        options.onGeneration({
+          generation,
+          bestScore: record.bestScore,
+          ms: record.ms,
+          optimizer,
+          counters: coordinator.counters(),
+          metrics: await coordinator.metrics(),
+        });
       }
     }
   } catch (error) {
     if (isSynktiError(error, 'E_RUN_CANCELLED')) {
-      await coordinator.saveCheckpoint({ status: 'cancelled', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason: 'cancelled' });
+      await coordinator.saveCheckpoint({
+        status: 'cancelled',
+        generation,
+        optimizer: startState,
+        meta: options.meta,
+        history,
+        createdAt,
+        stopReason: 'cancelled',
+      });
     } else if (isSynktiError(error, 'E_CANDIDATE_UNSCORABLE')) {
       // The state before this generation, with the counters that explain the stop; resumable.
-      await coordinator.saveCheckpoint({ status: 'failed', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason: error.message });
+      await coordinator.saveCheckpoint({
+        status: 'failed',
+        generation,
+        optimizer: startState,
+        meta: options.meta,
+        history,
+        createdAt,
+        stopReason: error.message,
+      });
     }
     throw error;
   }
   if (stopReason || checkpoint.status !== 'done') {
-    checkpoint = await coordinator.saveCheckpoint({ status: 'done', generation, optimizer: startState, meta: options.meta, history, createdAt, stopReason });
+    checkpoint = await coordinator.saveCheckpoint({
+      status: 'done',
+      generation,
+      optimizer: startState,
+      meta: options.meta,
+      history,
+      createdAt,
+      stopReason,
+    });
   }
   return { checkpoint, optimizer, lostTasks: coordinator.lostTasks(), resumed: options.resume === true };
 }

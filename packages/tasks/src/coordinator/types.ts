@@ -212,7 +212,15 @@ export interface Coordinator {
    */
   evaluate<P>(generation: number, payloads: readonly P[]): Promise<number[]>;
   /** Saves a checkpoint atomically; the coordinator's counters and dead-letter ids are added. */
-  saveCheckpoint<S, M>(checkpoint: { status: CoordinatorCheckpoint['status']; generation: number; optimizer: S; meta: M; history: GenerationRecord[]; stopReason?: string | undefined; createdAt?: number | undefined }): Promise<CoordinatorCheckpoint<S, M>>;
+  saveCheckpoint<S, M>(checkpoint: {
+    status: CoordinatorCheckpoint['status'];
+    generation: number;
+    optimizer: S;
+    meta: M;
+    history: GenerationRecord[];
+    stopReason?: string | undefined;
+    createdAt?: number | undefined;
+  }): Promise<CoordinatorCheckpoint<S, M>>;
   /** The checkpoint, or undefined; restores the counters from it when `adopt` is true. */
   loadCheckpoint<S, M>(options?: { adopt?: boolean }): Promise<CoordinatorCheckpoint<S, M> | undefined>;
   counters(): CoordinatorCounters;

@@ -118,21 +118,37 @@ export function definePipeline(input: PipelineInput): Pipeline {
   const stages = new Map<string, PipelineStage>();
   for (const [name, stage] of entries) {
     if (!NAME.test(name)) throw bad(`stage name "${name}" must be 1..60 letters, digits, _ or -`, 'rename it');
-    if (typeof stage.pool !== 'string' || !NAME.test(stage.pool)) throw bad(`stage ${name}: pool "${String(stage.pool)}" must be 1..60 letters, digits, _ or -`, 'name a pool, e.g. "exec"');
+    if (typeof stage.pool !== 'string' || !NAME.test(stage.pool))
+      throw bad(`stage ${name}: pool "${String(stage.pool)}" must be 1..60 letters, digits, _ or -`, 'name a pool, e.g. "exec"');
     if (typeof stage.handler !== 'function') throw bad(`stage ${name} has no handler function`, 'give handler: async (ctx) => result');
     const timeoutMs = stage.timeout === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseDuration(stage.timeout, `stages.${name}.timeout`);
     const maxAttempts = stage.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) throw bad(`stage ${name}: maxAttempts ${maxAttempts} must be 1..100`, 'omit it for 3');
-    stages.set(name, { name, type: `${input.name}.${name}`, pool: stage.pool, handler: stage.handler, timeoutMs, maxAttempts, priority: stage.priority ?? 0 });
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100)
+      throw bad(`stage ${name}: maxAttempts ${maxAttempts} must be 1..100`, 'omit it for 3');
+    stages.set(name, {
+      name,
+      type: `${input.name}.${name}`,
+      pool: stage.pool,
+      handler: stage.handler,
+      timeoutMs,
+      maxAttempts,
+      priority: stage.priority ?? 0,
+    });
   }
   const byType = new Map([...stages.values()].map((s) => [s.type, s]));
   const first = entries[0]![0];
   const toTask = (task: StageTask): NewPipelineTask => {
     const stage = stages.get(task.stage);
-    if (!stage) throw bad(`task ${task.key}: pipeline ${input.name} has no stage "${task.stage}"`, `use one of ${[...stages.keys()].join(', ')}`);
+    if (!stage)
+      throw bad(`task ${task.key}: pipeline ${input.name} has no stage "${task.stage}"`, `use one of ${[...stages.keys()].join(', ')}`);
     return {
-      key: task.key, type: stage.type, input: task.input ?? null, deps: task.deps ?? [], priority: task.priority ?? stage.priority,
-      maxAttempts: stage.maxAttempts, timeoutMs: stage.timeoutMs,
+      key: task.key,
+      type: stage.type,
+      input: task.input ?? null,
+      deps: task.deps ?? [],
+      priority: task.priority ?? stage.priority,
+      maxAttempts: stage.maxAttempts,
+      timeoutMs: stage.timeoutMs,
     };
   };
   return {

@@ -31,7 +31,9 @@ export interface TaskDatabaseUrlOptions extends SqlTaskDatabaseOptions {
 /** `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:<path>` or a plain path → SQLite. */
 export async function openTaskDatabase(url: string, options: TaskDatabaseUrlOptions = {}): Promise<TaskDatabase> {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new SynktiError('E_TASKDB_OPTION', 'no task database given', { hint: 'pass a PostgreSQL URL (postgres://…) or an SQLite file path' });
+    throw new SynktiError('E_TASKDB_OPTION', 'no task database given', {
+      hint: 'pass a PostgreSQL URL (postgres://…) or an SQLite file path',
+    });
   }
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgresTaskDatabase({ ...options, connectionString: url });
   return openSqliteTaskDatabase({ ...options, path: url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url });

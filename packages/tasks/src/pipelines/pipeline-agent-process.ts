@@ -58,14 +58,24 @@ export interface PipelineAgentProcessOptions {
  */
 export function agentOptionsFromStack(env: Readonly<Record<string, string | undefined>> = process.env): PipelineAgentProcessOptions {
   const v = readStackEnvironment('synkti agent (no flags: configured by its stack)', PIPELINE_AGENT_ENV, env);
-  const pipelines = v.SYNKTI_PIPELINES!.split(',').map((p) => p.trim()).filter(Boolean);
+  const pipelines = v
+    .SYNKTI_PIPELINES!.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (pipelines.length === 0 || pipelines.length > 64) {
-    throw new SynktiError('E_CONFIG_STACK_ENV', `SYNKTI_PIPELINES names ${pipelines.length} modules`, { hint: `set it from ${PIPELINE_AGENT_ENV.SYNKTI_PIPELINES.from}: 1..64 comma-separated module paths` });
+    throw new SynktiError('E_CONFIG_STACK_ENV', `SYNKTI_PIPELINES names ${pipelines.length} modules`, {
+      hint: `set it from ${PIPELINE_AGENT_ENV.SYNKTI_PIPELINES.from}: 1..64 comma-separated module paths`,
+    });
   }
   return {
-    pool: v.SYNKTI_POOL!, pipelines, db: v.SYNKTI_PIPELINE_DB!, s3Bucket: v.SYNKTI_BUCKET, region: v.AWS_REGION,
+    pool: v.SYNKTI_POOL!,
+    pipelines,
+    db: v.SYNKTI_PIPELINE_DB!,
+    s3Bucket: v.SYNKTI_BUCKET,
+    region: v.AWS_REGION,
     // The stack scales the GPU pool from the queue depth this publishes (one node at a time).
-    metricsCluster: v.SYNKTI_CLUSTER, json: true,
+    metricsCluster: v.SYNKTI_CLUSTER,
+    json: true,
   };
 }
 
@@ -81,25 +91,47 @@ export interface PipelineAgentProcessControl {
 }
 
 /** Runs until stopped; resolves with the exit code. */
-export async function runPipelineAgentProcess(options: PipelineAgentProcessOptions, control: PipelineAgentProcessControl = {}): Promise<number> {
+export async function runPipelineAgentProcess(
+  options: PipelineAgentProcessOptions,
+  control: PipelineAgentProcessControl = {},
+): Promise<number> {
   const log = createProcessLog({ component: `agent ${options.pool}`, json: options.json });
   const pipelines = await loadPipelineModules(options.pipelines);
   const db = await openTaskDatabase(options.db, { poolSize: Math.min(10, (options.concurrency ?? 1) + 2) });
   if (options.s3Bucket && options.store) {
-    throw new SynktiError('E_USAGE', 'a pipeline agent keeps objects either in --store or in the stack\'s S3 bucket, not both', { hint: 'drop --store on AWS' });
+    throw new SynktiError('E_USAGE', "a pipeline agent keeps objects either in --store or in the stack's S3 bucket, not both", {
+      hint: 'drop --store on AWS',
+    });
   }
-  const store = options.s3Bucket ? openS3PipelineStore(options.s3Bucket, options.region) : await openPipelineStore(options.store, options.bucket);
+  const store = options.s3Bucket
+    ? openS3PipelineStore(options.s3Bucket, options.region)
+    : await openPipelineStore(options.store, options.bucket);
   const leaseMs = options.requeuerLeaseMs ?? 10_000;
   const queueMetrics = options.metricsCluster
     ? { sink: await openQueueMetricsSink(options.metricsCluster, control.openMetricsSink), intervalMs: options.metricsIntervalMs ?? 60_000 }
     : undefined;
   const agent = new PipelineAgent({
-    db, pipelines, pool: options.pool, agentId: options.agentId, concurrency: options.concurrency, heartbeatMs: options.heartbeatMs,
-    pollMs: options.pollMs, store, onLog: log, queueMetrics,
-    requeuer: options.requeuer === false ? false : {
-      intervalMs: options.requeuerIntervalMs ?? 2000, leaseMs, membershipTtlMs: leaseMs,
-      onSweep: (r) => { if (r.requeued + r.failed + r.repaired + r.jobsRepaired > 0) log(`requeuer: ${JSON.stringify(r)}`); },
-    },
+    db,
+    pipelines,
+    pool: options.pool,
+    agentId: options.agentId,
+    concurrency: options.concurrency,
+    heartbeatMs: options.heartbeatMs,
+    pollMs: options.pollMs,
+    store,
+    onLog: log,
+    queueMetrics,
+    requeuer:
+      options.requeuer === false
+        ? false
+        : {
+            intervalMs: options.requeuerIntervalMs ?? 2000,
+            leaseMs,
+            membershipTtlMs: leaseMs,
+            onSweep: (r) => {
+              if (r.requeued + r.failed + r.repaired + r.jobsRepaired > 0) log(`requeuer: ${JSON.stringify(r)}`);
+            },
+          },
   });
   // Signals, the spot notice, handing tasks back and the exit code belong to runPreemptible.
   const outcome = await runPreemptible(agent, {
@@ -107,9 +139,13 @@ export async function runPipelineAgentProcess(options: PipelineAgentProcessOptio
     signal: control.signal,
     log,
     onStarted: () => {
-      log(`agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.s3Bucket ? `s3://${options.s3Bucket}` : options.store}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`);
+      log(
+        `agent ${agent.id} serving ${agent.types.join(', ')} (concurrency ${options.concurrency ?? 1}, ${db.backend}${store ? `, store ${options.s3Bucket ? `s3://${options.s3Bucket}` : options.store}` : ''}${agent.requeuer ? ', requeuer on' : ', requeuer OFF'})`,
+      );
       // Tests and supervisors wait for this line on stdout.
-      process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'ready', agentId: agent.id, pool: options.pool, types: agent.types, pid: process.pid })}\n`,
+      );
     },
   });
   const code = outcome.code;

@@ -66,7 +66,14 @@ function hashPipeline(options: { slowHashMs?: number; hashStarted?: () => void }
           if (options.slowHashMs) {
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, options.slowHashMs);
-              ctx.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+              ctx.signal.addEventListener(
+                'abort',
+                () => {
+                  clearTimeout(timer);
+                  resolve();
+                },
+                { once: true },
+              );
             });
           }
           if (ctx.input === 'poison') throw new PermanentTaskError('cannot hash poison');
@@ -78,7 +85,9 @@ function hashPipeline(options: { slowHashMs?: number; hashStarted?: () => void }
         pool: 'exec',
         handler: async (ctx) => {
           const deps = await ctx.deps();
-          const hashes = Object.keys(deps).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).map((k) => deps[k] as string);
+          const hashes = Object.keys(deps)
+            .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+            .map((k) => deps[k] as string);
           return { hashes, padding: 'x'.repeat(2000) };
         },
       },
@@ -94,16 +103,37 @@ describe('pipeline agents', () => {
     const pipeline = hashPipeline();
     const db = await open();
     const agents = [
-      new PipelineAgent({ db: await open(), pipelines: pipeline, pool: 'exec', pollMs: 20, heartbeatMs: 100, store: { store, bucket: 'results' }, inlineResultBytes: 1000 }),
-      new PipelineAgent({ db: await open(), pipelines: pipeline, pool: 'gpu', concurrency: 3, pollMs: 20, heartbeatMs: 100, store: { store, bucket: 'results' } }),
+      new PipelineAgent({
+        db: await open(),
+        pipelines: pipeline,
+        pool: 'exec',
+        pollMs: 20,
+        heartbeatMs: 100,
+        store: { store, bucket: 'results' },
+        inlineResultBytes: 1000,
+      }),
+      new PipelineAgent({
+        db: await open(),
+        pipelines: pipeline,
+        pool: 'gpu',
+        concurrency: 3,
+        pollMs: 20,
+        heartbeatMs: 100,
+        store: { store, bucket: 'results' },
+      }),
     ];
-    t.after(async () => { for (const a of agents) await a.stop(); });
+    t.after(async () => {
+      for (const a of agents) await a.stop();
+    });
     assert.deepEqual(agents[1]!.types, ['wordhash.hash']);
     for (const a of agents) a.start();
     const words = 'the quick brown fox jumps over the lazy dog'.split(' ');
     const { input, tasks } = pipeline.jobTasks(words.join(' '));
     const job = await db.createJob({ pipeline: pipeline.name, input, tasks });
-    const done = await until('job done', async () => { const j = await db.getJob(job.id); return j?.state === 'done' ? j : undefined; });
+    const done = await until('job done', async () => {
+      const j = await db.getJob(job.id);
+      return j?.state === 'done' ? j : undefined;
+    });
     assert.equal(done.result, null);
     assert.match(done.resultRef ?? '', /^pipelines\/.+\/join\/1\.json$/);
     const body = JSON.parse(Buffer.from((await store.get('results', done.resultRef!))!).toString()) as { hashes: string[] };
@@ -116,30 +146,61 @@ describe('pipeline agents', () => {
     const { open } = await setup(t);
     const pipeline = hashPipeline();
     const db = await open();
-    const agents = ['exec', 'gpu'].map((pool) => new PipelineAgent({ db, pipelines: pipeline, pool, pollMs: 20, heartbeatMs: 100, requeuer: false }));
-    t.after(async () => { for (const a of agents) await a.stop(); });
+    const agents = ['exec', 'gpu'].map(
+      (pool) => new PipelineAgent({ db, pipelines: pipeline, pool, pollMs: 20, heartbeatMs: 100, requeuer: false }),
+    );
+    t.after(async () => {
+      for (const a of agents) await a.stop();
+    });
     for (const a of agents) a.start();
     const job = await db.createJob({ pipeline: pipeline.name, ...pipeline.jobTasks('ok poison ok') });
-    const failed = await until('job failed', async () => { const j = await db.getJob(job.id); return j?.state === 'failed' ? j : undefined; });
+    const failed = await until('job failed', async () => {
+      const j = await db.getJob(job.id);
+      return j?.state === 'failed' ? j : undefined;
+    });
     assert.match(failed.error ?? '', /task hash-1 \(wordhash\.hash\) failed after 1 attempt: PermanentTaskError: cannot hash poison/);
   });
 
   it('releaseAll (spot notice) hands running tasks back at once without using an attempt; another agent finishes them', async (t) => {
     const { open } = await setup(t);
     let started = 0;
-    const slow = hashPipeline({ slowHashMs: 60_000, hashStarted: () => { started += 1; } });
+    const slow = hashPipeline({
+      slowHashMs: 60_000,
+      hashStarted: () => {
+        started += 1;
+      },
+    });
     const fast = hashPipeline();
     const db = await open();
     const exec = new PipelineAgent({ db, pipelines: fast, pool: 'exec', pollMs: 20, heartbeatMs: 100 });
-    const doomed = new PipelineAgent({ db: await open(), pipelines: slow, pool: 'gpu', concurrency: 4, pollMs: 20, heartbeatMs: 100, requeuer: false });
-    t.after(async () => { await exec.stop(); await doomed.stop(); });
+    const doomed = new PipelineAgent({
+      db: await open(),
+      pipelines: slow,
+      pool: 'gpu',
+      concurrency: 4,
+      pollMs: 20,
+      heartbeatMs: 100,
+      requeuer: false,
+    });
+    t.after(async () => {
+      await exec.stop();
+      await doomed.stop();
+    });
     exec.start();
     doomed.start();
     const job = await db.createJob({ pipeline: fast.name, ...fast.jobTasks('a b c d') });
     await until('4 hash tasks running on the doomed agent', async () => started === 4);
     assert.equal(await doomed.releaseAll(), 4);
     const hashes = (await db.getTasks(job.id)).filter((x) => x.type === 'wordhash.hash');
-    assert.deepEqual(hashes.map((h) => [h.state, h.attempts]), [['ready', 0], ['ready', 0], ['ready', 0], ['ready', 0]]);
+    assert.deepEqual(
+      hashes.map((h) => [h.state, h.attempts]),
+      [
+        ['ready', 0],
+        ['ready', 0],
+        ['ready', 0],
+        ['ready', 0],
+      ],
+    );
     const rescuer = new PipelineAgent({ db: await open(), pipelines: fast, pool: 'gpu', concurrency: 4, pollMs: 20, heartbeatMs: 100 });
     t.after(() => rescuer.stop());
     rescuer.start();
@@ -156,14 +217,31 @@ describe('pipeline agents', () => {
     // A "ghost" agent claims the split and dies without a word.
     const [ghost] = await db.claim({ agentId: 'ghost', types: ['wordhash.split'] });
     assert.ok(ghost);
-    const agents = ['exec', 'gpu'].map((pool) => new PipelineAgent({
-      db, pipelines: pipeline, pool, pollMs: 20, heartbeatMs: 100,
-      requeuer: { intervalMs: 100, leaseMs: 500, membershipTtlMs: 500 },
-    }));
-    t.after(async () => { for (const a of agents) await a.stop(); });
+    const agents = ['exec', 'gpu'].map(
+      (pool) =>
+        new PipelineAgent({
+          db,
+          pipelines: pipeline,
+          pool,
+          pollMs: 20,
+          heartbeatMs: 100,
+          requeuer: { intervalMs: 100, leaseMs: 500, membershipTtlMs: 500 },
+        }),
+    );
+    t.after(async () => {
+      for (const a of agents) await a.stop();
+    });
     for (const a of agents) a.start();
-    const done = await until('job done', async () => { const j = await db.getJob(job.id); return j?.state === 'done' ? j : undefined; }, 45_000)
-      .catch(async (e: unknown) => { throw new Error(`${String(e)}; tasks: ${JSON.stringify(await db.getTasks(job.id))}`); });
+    const done = await until(
+      'job done',
+      async () => {
+        const j = await db.getJob(job.id);
+        return j?.state === 'done' ? j : undefined;
+      },
+      45_000,
+    ).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}; tasks: ${JSON.stringify(await db.getTasks(job.id))}`);
+    });
     assert.ok(done);
     const split = await db.getTask(ghost.id);
     assert.equal(split?.attempts, 2);
@@ -179,16 +257,36 @@ describe('queue metrics', () => {
     const pipeline = hashPipeline({ slowHashMs: 60_000 });
     const db = await open();
     const published: Array<{ agent: string; points: PoolQueueDepth[] }> = [];
-    const agents = ['exec', 'gpu'].map((pool) => new PipelineAgent({
-      db, pipelines: pipeline, pool, pollMs: 20, heartbeatMs: 100, concurrency: 2,
-      requeuer: { intervalMs: 100, leaseMs: 500, membershipTtlMs: 500 },
-      queueMetrics: { intervalMs: 100, sink: async (points) => { published.push({ agent: pool, points }); } },
-    }));
-    t.after(async () => { for (const a of agents) await a.stop({ release: true }); });
+    const agents = ['exec', 'gpu'].map(
+      (pool) =>
+        new PipelineAgent({
+          db,
+          pipelines: pipeline,
+          pool,
+          pollMs: 20,
+          heartbeatMs: 100,
+          concurrency: 2,
+          requeuer: { intervalMs: 100, leaseMs: 500, membershipTtlMs: 500 },
+          queueMetrics: {
+            intervalMs: 100,
+            sink: async (points) => {
+              published.push({ agent: pool, points });
+            },
+          },
+        }),
+    );
+    t.after(async () => {
+      for (const a of agents) await a.stop({ release: true });
+    });
     for (const a of agents) a.start();
     await db.createJob({ pipeline: pipeline.name, ...pipeline.jobTasks('a b c d e') });
-    const expected = [{ pool: 'exec', ready: 0, claimed: 0 }, { pool: 'gpu', ready: 3, claimed: 2 }];
-    await until('a point with 2 hash tasks claimed and 3 ready', async () => published.some((p) => JSON.stringify(p.points) === JSON.stringify(expected)));
+    const expected = [
+      { pool: 'exec', ready: 0, claimed: 0 },
+      { pool: 'gpu', ready: 3, claimed: 2 },
+    ];
+    await until('a point with 2 hash tasks claimed and 3 ready', async () =>
+      published.some((p) => JSON.stringify(p.points) === JSON.stringify(expected)),
+    );
     published.length = 0;
     await until('4 more points', async () => published.length >= 4);
     const publishers = new Set(published.map((p) => p.agent));
@@ -221,12 +319,18 @@ describe('requeuer leadership', () => {
       });
       nodes.push(new PipelineRequeuer({ db, nodeId: id, intervalMs, leaseMs, membershipTtlMs, onError: () => undefined }));
     }
-    t.after(async () => { for (const n of nodes) await n.stop(); });
+    t.after(async () => {
+      for (const n of nodes) await n.stop();
+    });
     for (const n of nodes) n.start();
     const db = await open();
     const first = await until('a holder', async () => (await db.leaseHolder(REQUEUER_LEASE))?.holder);
     await sleep(5 * intervalMs);
-    assert.deepEqual(nodes.filter((n) => n.status().holder).map((n) => n.nodeId), [first], 'one holder, the lease row\'s');
+    assert.deepEqual(
+      nodes.filter((n) => n.status().holder).map((n) => n.nodeId),
+      [first],
+      "one holder, the lease row's",
+    );
     const holder = nodes.find((n) => n.nodeId === first)!;
     const sweepsBefore = holder.status().sweeps;
     assert.ok(sweepsBefore > 0);
@@ -234,7 +338,11 @@ describe('requeuer leadership', () => {
     const bound = holder.takeoverBoundMs();
     const killedAt = Date.now();
     dead.add(first);
-    const next = await until('a new holder', async () => nodes.find((n) => n.nodeId !== first && n.status().holder && n.status().sweeps > 0), bound + 5_000);
+    const next = await until(
+      'a new holder',
+      async () => nodes.find((n) => n.nodeId !== first && n.status().holder && n.status().sweeps > 0),
+      bound + 5_000,
+    );
     const takeoverMs = Date.now() - killedAt;
     t.diagnostic(`takeover after the holder died: ${takeoverMs} ms (bound ${bound} ms + a round trip)`);
     assert.notEqual(next.nodeId, first);
@@ -251,9 +359,14 @@ describe('requeuer leadership', () => {
   it('definePipeline refuses bad names, missing handlers and unknown stages', () => {
     assert.throws(() => definePipeline({ name: 'bad name', stages: { a: { pool: 'p', handler: () => null } } }), /pipeline name/);
     assert.throws(() => definePipeline({ name: 'p', stages: {} }), /no stages/);
-    assert.throws(() => definePipeline({ name: 'p', stages: { a: { pool: 'p', handler: undefined as unknown as () => Json } } }), /no handler/);
+    assert.throws(
+      () => definePipeline({ name: 'p', stages: { a: { pool: 'p', handler: undefined as unknown as () => Json } } }),
+      /no handler/,
+    );
     const p = definePipeline({ name: 'p', stages: { a: { pool: 'x', handler: () => null, timeout: '5s', maxAttempts: 7 } } });
-    assert.deepEqual(p.jobTasks({ v: 1 }).tasks, [{ key: 'start', type: 'p.a', input: { v: 1 }, deps: [], priority: 0, maxAttempts: 7, timeoutMs: 5000 }]);
+    assert.deepEqual(p.jobTasks({ v: 1 }).tasks, [
+      { key: 'start', type: 'p.a', input: { v: 1 }, deps: [], priority: 0, maxAttempts: 7, timeoutMs: 5000 },
+    ]);
     assert.throws(() => p.toTask({ key: 'k', stage: 'nope' }), /no stage "nope"/);
   });
 });

@@ -86,16 +86,17 @@ interface Running {
   done: Promise<void>;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve) => {
-  if (signal?.aborted) return resolve();
-  const timer = setTimeout(done, ms);
-  function done(): void {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', done);
-    resolve();
-  }
-  signal?.addEventListener('abort', done, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 export class PipelineAgent {
   readonly id: string;
@@ -113,7 +114,15 @@ export class PipelineAgent {
   private readonly running = new Map<string, Running>();
   private readonly stopController = new AbortController();
   private readonly wake = { resolve: undefined as (() => void) | undefined };
-  private readonly counts: Omit<PipelineAgentStats, 'inFlight'> = { claimed: 0, completed: 0, duplicates: 0, gone: 0, failed: 0, released: 0, lost: 0 };
+  private readonly counts: Omit<PipelineAgentStats, 'inFlight'> = {
+    claimed: 0,
+    completed: 0,
+    duplicates: 0,
+    gone: 0,
+    failed: 0,
+    released: 0,
+    lost: 0,
+  };
   private loop: Promise<void> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -128,7 +137,9 @@ export class PipelineAgent {
     this.pollMs = options.pollMs ?? 200;
     this.inlineResultBytes = options.inlineResultBytes ?? 64 * 1024;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 1000) {
-      throw new SynktiError('E_PIPELINE_OPTION', `concurrency ${this.concurrency} must be a whole number from 1 to 1000`, { hint: 'omit it for 1' });
+      throw new SynktiError('E_PIPELINE_OPTION', `concurrency ${this.concurrency} must be a whole number from 1 to 1000`, {
+        hint: 'omit it for 1',
+      });
     }
     for (const pipeline of Array.isArray(options.pipelines) ? options.pipelines : [options.pipelines]) {
       for (const stage of pipeline.stages.values()) if (stage.pool === options.pool) this.stages.set(stage.type, { pipeline, stage });
@@ -139,16 +150,31 @@ export class PipelineAgent {
         hint: 'start the agent with one of the pools its pipelines name',
       });
     }
-    this.requeuer = options.requeuer === false ? undefined
-      : new PipelineRequeuer({ ...options.requeuer, db: this.db, nodeId: this.id, onError: options.requeuer?.onError ?? ((e) => this.log(`requeuer: ${String((e as Error)?.message ?? e)}`)) });
+    this.requeuer =
+      options.requeuer === false
+        ? undefined
+        : new PipelineRequeuer({
+            ...options.requeuer,
+            db: this.db,
+            nodeId: this.id,
+            onError: options.requeuer?.onError ?? ((e) => this.log(`requeuer: ${String((e as Error)?.message ?? e)}`)),
+          });
     if (options.queueMetrics && !this.requeuer) {
-      throw new SynktiError('E_PIPELINE_OPTION', 'queueMetrics needs the requeuer on (the lease holder is the one publisher)', { hint: 'drop requeuer: false' });
+      throw new SynktiError('E_PIPELINE_OPTION', 'queueMetrics needs the requeuer on (the lease holder is the one publisher)', {
+        hint: 'drop requeuer: false',
+      });
     }
-    this.queueMetrics = options.queueMetrics && this.requeuer ? new PipelineQueueMetrics({
-      db: this.db, pipelines: Array.isArray(options.pipelines) ? options.pipelines : [options.pipelines], requeuer: this.requeuer,
-      sink: options.queueMetrics.sink, intervalMs: options.queueMetrics.intervalMs,
-      onError: (e) => this.log(`queue metrics: ${String((e as Error)?.message ?? e)}`),
-    }) : undefined;
+    this.queueMetrics =
+      options.queueMetrics && this.requeuer
+        ? new PipelineQueueMetrics({
+            db: this.db,
+            pipelines: Array.isArray(options.pipelines) ? options.pipelines : [options.pipelines],
+            requeuer: this.requeuer,
+            sink: options.queueMetrics.sink,
+            intervalMs: options.queueMetrics.intervalMs,
+            onError: (e) => this.log(`queue metrics: ${String((e as Error)?.message ?? e)}`),
+          })
+        : undefined;
   }
 
   private log(line: string, event?: LogEvent): void {
@@ -157,10 +183,20 @@ export class PipelineAgent {
 
   start(): void {
     if (this.loop || this.stopping) return;
-    this.options.signal?.addEventListener('abort', () => { void this.releaseAll().then(() => this.stop()); }, { once: true });
-    this.heartbeatTimer = setInterval(() => { void this.heartbeat(); }, this.heartbeatMs);
+    this.options.signal?.addEventListener(
+      'abort',
+      () => {
+        void this.releaseAll().then(() => this.stop());
+      },
+      { once: true },
+    );
+    this.heartbeatTimer = setInterval(() => {
+      void this.heartbeat();
+    }, this.heartbeatMs);
     this.heartbeatTimer.unref();
-    void this.db.agentHeartbeat({ id: this.id, pool: this.pool, types: this.types }).catch((e: unknown) => this.log(`membership: ${String(e)}`));
+    void this.db
+      .agentHeartbeat({ id: this.id, pool: this.pool, types: this.types })
+      .catch((e: unknown) => this.log(`membership: ${String(e)}`));
     this.requeuer?.start();
     this.queueMetrics?.start();
     this.loop = this.claimLoop();
@@ -175,7 +211,9 @@ export class PipelineAgent {
     while (!stop.aborted) {
       const free = this.concurrency - this.running.size;
       if (free <= 0) {
-        await new Promise<void>((resolve) => { this.wake.resolve = resolve; });
+        await new Promise<void>((resolve) => {
+          this.wake.resolve = resolve;
+        });
         continue;
       }
       let claimed: ClaimedPipelineTask[] = [];
@@ -202,12 +240,14 @@ export class PipelineAgent {
     const controller = new AbortController();
     const entry: Running = { task, controller, progress: undefined, released: false, done: Promise.resolve() };
     this.running.set(task.id, entry);
-    entry.done = this.execute(entry).catch((error: unknown) => this.log(`task ${task.key}: ${String((error as Error)?.message ?? error)}`)).finally(() => {
-      this.running.delete(task.id);
-      const wake = this.wake.resolve;
-      this.wake.resolve = undefined;
-      wake?.();
-    });
+    entry.done = this.execute(entry)
+      .catch((error: unknown) => this.log(`task ${task.key}: ${String((error as Error)?.message ?? error)}`))
+      .finally(() => {
+        this.running.delete(task.id);
+        const wake = this.wake.resolve;
+        this.wake.resolve = undefined;
+        wake?.();
+      });
   }
 
   private async execute(entry: Running): Promise<void> {
@@ -217,7 +257,12 @@ export class PipelineAgent {
     const { pipeline, stage } = found;
     const spawned: NewPipelineTask[] = [];
     const ctx: PipelineTaskContext = {
-      pipeline: pipeline.name, stage: stage.name, task, input: task.input, attempt: task.attempts, signal: controller.signal,
+      pipeline: pipeline.name,
+      stage: stage.name,
+      task,
+      input: task.input,
+      attempt: task.attempts,
+      signal: controller.signal,
       store: this.options.store,
       jobInput: async () => (await this.db.getJob(task.jobId))?.input ?? null,
       deps: async () => {
@@ -230,7 +275,9 @@ export class PipelineAgent {
         }
         return out;
       },
-      progress: (fraction) => { entry.progress = fraction; },
+      progress: (fraction) => {
+        entry.progress = fraction;
+      },
       spawn: (tasks: StageTask | StageTask[]) => {
         for (const t of Array.isArray(tasks) ? tasks : [tasks]) spawned.push(pipeline.toTask(t));
       },
@@ -239,12 +286,23 @@ export class PipelineAgent {
     try {
       result = await stage.handler(ctx);
     } catch (error) {
-      if (entry.released || this.stopController.signal.aborted && controller.signal.aborted) return;
+      if (entry.released || (this.stopController.signal.aborted && controller.signal.aborted)) return;
       const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-      const outcome = await this.db.fail({ taskId: task.id, claim: task.claim, agentId: this.id, error: message, retryable: !(error instanceof PermanentTaskError) });
+      const outcome = await this.db.fail({
+        taskId: task.id,
+        claim: task.claim,
+        agentId: this.id,
+        error: message,
+        retryable: !(error instanceof PermanentTaskError),
+      });
       if (outcome !== 'stale') this.counts.failed += 1;
       this.log(`task ${task.key} (${task.type}) attempt ${task.attempts} failed: ${message} -> ${outcome}`, {
-        event: PIPELINE_LOG_EVENTS.taskAttemptFailed, task: task.key, type: task.type, attempt: task.attempts, outcome, error: message,
+        event: PIPELINE_LOG_EVENTS.taskAttemptFailed,
+        task: task.key,
+        type: task.type,
+        attempt: task.attempts,
+        outcome,
+        error: message,
       });
       return;
     }
@@ -264,7 +322,13 @@ export class PipelineAgent {
     } catch (error) {
       if (error instanceof SynktiError && error.code === 'E_TASK_INVALID') {
         // The handler spawned something impossible (a cycle, a duplicate key): no retry fixes that.
-        await this.db.fail({ taskId: task.id, claim: task.claim, agentId: this.id, error: `invalid spawn: ${error.message}`, retryable: false });
+        await this.db.fail({
+          taskId: task.id,
+          claim: task.claim,
+          agentId: this.id,
+          error: `invalid spawn: ${error.message}`,
+          retryable: false,
+        });
         this.counts.failed += 1;
         return;
       }
@@ -278,7 +342,8 @@ export class PipelineAgent {
   private async heartbeat(): Promise<void> {
     try {
       await this.db.agentHeartbeat({ id: this.id, pool: this.pool, types: this.types });
-      const entries = [...this.running.values()].filter((r) => !r.released)
+      const entries = [...this.running.values()]
+        .filter((r) => !r.released)
         .map((r) => ({ taskId: r.task.id, claim: r.task.claim, progress: r.progress }));
       if (entries.length === 0) return;
       const lost = await this.db.heartbeat(this.id, entries);
@@ -303,12 +368,14 @@ export class PipelineAgent {
     this.stopController.abort();
     this.wake.resolve?.();
     let released = 0;
-    await Promise.all([...this.running.values()].map(async (entry) => {
-      if (entry.released) return;
-      entry.released = true;
-      entry.controller.abort(new Error('released: spot interruption notice'));
-      if (await this.db.release(entry.task.id, entry.task.claim, this.id).catch(() => false)) released += 1;
-    }));
+    await Promise.all(
+      [...this.running.values()].map(async (entry) => {
+        if (entry.released) return;
+        entry.released = true;
+        entry.controller.abort(new Error('released: spot interruption notice'));
+        if (await this.db.release(entry.task.id, entry.task.claim, this.id).catch(() => false)) released += 1;
+      }),
+    );
     this.counts.released += released;
     return released;
   }

@@ -68,13 +68,17 @@ test('pipeline jobs by state from an SQLite task database, with a plan that read
   const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${pipelineCountsSql()}`).all([0, 0, 0]) as { detail: string }[]).map((r) => r.detail);
   const accesses = plan.filter((d) => /^(SCAN|SEARCH) synkti_/.test(d));
   assert.equal(accesses.length, 7, plan.join('\n'));
-  for (const d of accesses) assert.match(d, /USING (COVERING )?INDEX synkti_pl_(jobs_running|jobs_created|tasks_ready|tasks_running|tasks_pending)\b/, d);
+  for (const d of accesses)
+    assert.match(d, /USING (COVERING )?INDEX synkti_pl_(jobs_running|jobs_created|tasks_ready|tasks_running|tasks_pending)\b/, d);
 });
 
 test('no database file: a clear error; a database without tables: an error per round, not at open', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'synkti-dash-pl-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(openPipelineCounter(join(dir, 'missing.db')), (e: unknown) => isSynktiError(e, 'E_TASKDB_OPEN') && /no pipeline task database/.test((e as Error).message));
+  await assert.rejects(
+    openPipelineCounter(join(dir, 'missing.db')),
+    (e: unknown) => isSynktiError(e, 'E_TASKDB_OPEN') && /no pipeline task database/.test((e as Error).message),
+  );
   const empty = join(dir, 'empty.db');
   new Database(empty).close();
   const counter = await openPipelineCounter(empty);

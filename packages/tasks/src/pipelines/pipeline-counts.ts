@@ -76,7 +76,8 @@ export async function openPipelineCounter(url: string, options: PipelineCounterO
     let n = 0;
     const numbered = sql.replace(/\?/g, () => `$${++n}`);
     return {
-      stats: async () => toStats('postgres', (await pool.query(numbered, since())).rows[0] as Record<string, unknown> | undefined, windowMs),
+      stats: async () =>
+        toStats('postgres', (await pool.query(numbered, since())).rows[0] as Record<string, unknown> | undefined, windowMs),
       close: () => pool.end(),
     };
   }
@@ -95,6 +96,8 @@ export async function openPipelineCounter(url: string, options: PipelineCounterO
       statement ??= db.prepare(sql);
       return toStats('sqlite', statement.get(since()) as Record<string, unknown> | undefined, windowMs);
     },
-    close: async () => { db.close(); },
+    close: async () => {
+      db.close();
+    },
   };
 }

@@ -14,7 +14,10 @@ export function queueDepthMetricData(cluster: string, points: PoolQueueDepth[], 
   return {
     Namespace: PIPELINE_METRICS.namespace,
     MetricData: points.flatMap((p) => {
-      const dims = [{ Name: PIPELINE_METRICS.dimensions.cluster, Value: cluster }, { Name: PIPELINE_METRICS.dimensions.pool, Value: p.pool }];
+      const dims = [
+        { Name: PIPELINE_METRICS.dimensions.cluster, Value: cluster },
+        { Name: PIPELINE_METRICS.dimensions.pool, Value: p.pool },
+      ];
       return [
         { MetricName: PIPELINE_METRICS.readyTasks, Dimensions: dims, Timestamp: timestamp, Value: p.ready, Unit: 'Count' as const },
         { MetricName: PIPELINE_METRICS.claimedTasks, Dimensions: dims, Timestamp: timestamp, Value: p.claimed, Unit: 'Count' as const },

@@ -88,7 +88,10 @@ export class PipelineQueueMetrics {
 }
 
 /** The sink for `--metrics-cluster`, from whoever runs the process (a sink needs a cloud client this package does not load). */
-export async function openQueueMetricsSink(cluster: string, open: ((cluster: string) => Promise<QueueMetricsSink>) | undefined): Promise<QueueMetricsSink> {
+export async function openQueueMetricsSink(
+  cluster: string,
+  open: ((cluster: string) => Promise<QueueMetricsSink>) | undefined,
+): Promise<QueueMetricsSink> {
   if (!open) {
     throw new SynktiError('E_USAGE', `metricsCluster ${cluster}: this process has no metrics sink to publish queue depth with`, {
       hint: 'run the agent with `synkti agent` (it publishes to CloudWatch), or drop metricsCluster',

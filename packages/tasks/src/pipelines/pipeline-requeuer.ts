@@ -78,9 +78,13 @@ export class PipelineRequeuer {
     this.leaseMs = options.leaseMs ?? 10_000;
     this.ttlMs = options.membershipTtlMs ?? 10_000;
     if (!(this.intervalMs > 0) || !(this.leaseMs > this.intervalMs) || !(this.ttlMs > this.intervalMs)) {
-      throw new SynktiError('E_PIPELINE_OPTION', `requeuer: leaseMs (${this.leaseMs}) and membershipTtlMs (${this.ttlMs}) must exceed intervalMs (${this.intervalMs}) > 0`, {
-        hint: 'keep the defaults (2 s interval, 10 s lease and membership TTL)',
-      });
+      throw new SynktiError(
+        'E_PIPELINE_OPTION',
+        `requeuer: leaseMs (${this.leaseMs}) and membershipTtlMs (${this.ttlMs}) must exceed intervalMs (${this.intervalMs}) > 0`,
+        {
+          hint: 'keep the defaults (2 s interval, 10 s lease and membership TTL)',
+        },
+      );
     }
     this.state = { nodeId: this.nodeId, chosen: false, holder: false, sweeps: 0, requeued: 0, failed: 0, repaired: 0, heldSince: null };
   }
@@ -93,7 +97,10 @@ export class PipelineRequeuer {
   start(): void {
     if (this.timer || this.stopped) return;
     const loop = (): void => {
-      this.running = this.tick().then(() => undefined, (error: unknown) => this.options.onError?.(error));
+      this.running = this.tick().then(
+        () => undefined,
+        (error: unknown) => this.options.onError?.(error),
+      );
       void this.running.finally(() => {
         if (!this.stopped) {
           this.timer = setTimeout(loop, this.intervalMs);

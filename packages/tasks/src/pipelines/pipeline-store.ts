@@ -6,7 +6,10 @@ import { LocalObjectStore, createS3ObjectStore, type ObjectStore } from '@synkti
 
 export const DEFAULT_PIPELINE_BUCKET = 'synkti-pipelines';
 
-export async function openPipelineStore(dir: string | undefined, bucket = DEFAULT_PIPELINE_BUCKET): Promise<{ store: ObjectStore; bucket: string } | undefined> {
+export async function openPipelineStore(
+  dir: string | undefined,
+  bucket = DEFAULT_PIPELINE_BUCKET,
+): Promise<{ store: ObjectStore; bucket: string } | undefined> {
   if (!dir) return undefined;
   const store = new LocalObjectStore({ root: dir });
   // Several agents may start at once: a bucket half-created by another one reads back after a moment.
@@ -25,7 +28,11 @@ export async function openPipelineStore(dir: string | undefined, bucket = DEFAUL
  * The stack's bucket (PipelineCluster made it; agents never create or delete buckets). The
  * endpoint follows the SDK's AWS_ENDPOINT_URL(_S3), path-style when one is set (emulators).
  */
-export function openS3PipelineStore(bucket: string, region: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): { store: ObjectStore; bucket: string } {
+export function openS3PipelineStore(
+  bucket: string,
+  region: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { store: ObjectStore; bucket: string } {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   return { store: createS3ObjectStore({ region, ...(endpoint ? { endpoint } : {}) }), bucket };
 }

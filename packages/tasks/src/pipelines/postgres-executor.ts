@@ -29,7 +29,10 @@ class PostgresExecutor implements SqlExecutor {
   readonly dialect = POSTGRES_DIALECT;
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool, private readonly ownsPool: boolean) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly ownsPool: boolean,
+  ) {}
 
   private static runner(client: pg.Pool | pg.PoolClient): SqlRunner {
     return {

@@ -37,9 +37,12 @@ class SqliteExecutor implements SqlExecutor {
   private readonly mutex: SqlMutex;
   private closed = false;
 
-  constructor(private readonly db: Database.Database, file: string) {
+  constructor(
+    private readonly db: Database.Database,
+    file: string,
+  ) {
     let mutex = mutexes.get(file);
-    if (!mutex) mutexes.set(file, mutex = new SqlMutex());
+    if (!mutex) mutexes.set(file, (mutex = new SqlMutex()));
     this.mutex = mutex;
   }
 
@@ -103,13 +106,19 @@ export function openSqliteExecutor(path: string): SqlExecutor {
   try {
     db = new Database(file);
   } catch (cause) {
-    throw new SynktiError('E_TASKDB_OPEN', `cannot open the task database ${file}`, { cause, hint: 'check that its directory is writable' });
+    throw new SynktiError('E_TASKDB_OPEN', `cannot open the task database ${file}`, {
+      cause,
+      hint: 'check that its directory is writable',
+    });
   }
   try {
     applySqlitePragmas(db, BUSY_TIMEOUT_MS);
   } catch (cause) {
     db.close();
-    throw new SynktiError('E_TASKDB_OPEN', `cannot initialise the task database ${file}`, { cause, hint: 'another process may hold it locked; retry' });
+    throw new SynktiError('E_TASKDB_OPEN', `cannot initialise the task database ${file}`, {
+      cause,
+      hint: 'another process may hold it locked; retry',
+    });
   }
   return new SqliteExecutor(db, file);
 }

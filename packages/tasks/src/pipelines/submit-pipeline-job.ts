@@ -9,15 +9,27 @@ import { openTaskDatabase } from './open-task-database.ts';
 import type { PipelineJobRecord } from './types.ts';
 
 /** Creates the job (its input checked by the pipeline's jobTasks); with `wait`, returns once it is no longer running. */
-export async function pipelineSubmit(options: { pipeline: string[]; name: string; input: string; db: string; owner: string; wait: boolean }): Promise<PipelineJobRecord> {
+export async function pipelineSubmit(options: {
+  pipeline: string[];
+  name: string;
+  input: string;
+  db: string;
+  owner: string;
+  wait: boolean;
+}): Promise<PipelineJobRecord> {
   const pipelines = await loadPipelineModules(options.pipeline);
   const pipeline = pipelines.find((p) => p.name === options.name);
-  if (!pipeline) throw new SynktiError('E_USAGE', `no pipeline "${options.name}" in ${options.pipeline.join(', ')}`, { hint: `use one of ${pipelines.map((p) => p.name).join(', ')}` });
+  if (!pipeline)
+    throw new SynktiError('E_USAGE', `no pipeline "${options.name}" in ${options.pipeline.join(', ')}`, {
+      hint: `use one of ${pipelines.map((p) => p.name).join(', ')}`,
+    });
   let input: unknown;
   try {
     input = JSON.parse(options.input);
   } catch {
-    throw new SynktiError('E_USAGE', '--input is not valid JSON', { hint: 'e.g. --input \'{"size": 800000, "seed": "s", "chunkBytes": 100000}\'' });
+    throw new SynktiError('E_USAGE', '--input is not valid JSON', {
+      hint: 'e.g. --input \'{"size": 800000, "seed": "s", "chunkBytes": 100000}\'',
+    });
   }
   let tasks: ReturnType<typeof pipeline.jobTasks>;
   try {

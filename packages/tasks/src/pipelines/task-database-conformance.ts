@@ -56,24 +56,46 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       const f = await fresh(t);
       if (!f) return;
       const [db] = f.dbs as [TaskDatabase];
-      const job = await db.createJob({ pipeline: 'p', owner: 'alice', input: { n: 1 }, tasks: [
-        { key: 'a', type: 'p.split', input: 'x' }, { key: 'b', type: 'p.join', deps: ['a'] },
-      ] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        owner: 'alice',
+        input: { n: 1 },
+        tasks: [
+          { key: 'a', type: 'p.split', input: 'x' },
+          { key: 'b', type: 'p.join', deps: ['a'] },
+        ],
+      });
       assert.equal(job.state, 'running');
       assert.equal(job.owner, 'alice');
       assert.deepEqual(job.input, { n: 1 });
       assert.equal(job.openTasks, 2);
       const tasks = await db.getTasks(job.id);
-      assert.deepEqual(tasks.map((x) => [x.key, x.state, x.deps]), [['a', 'ready', []], ['b', 'pending', ['a']]]);
+      assert.deepEqual(
+        tasks.map((x) => [x.key, x.state, x.deps]),
+        [
+          ['a', 'ready', []],
+          ['b', 'pending', ['a']],
+        ],
+      );
       for (const tasksIn of [
-        [{ key: 'a', type: 't', deps: ['b'] }, { key: 'b', type: 't', deps: ['a'] }],
+        [
+          { key: 'a', type: 't', deps: ['b'] },
+          { key: 'b', type: 't', deps: ['a'] },
+        ],
         [{ key: 'a', type: 't', deps: ['nope'] }],
-        [{ key: 'a', type: 't' }, { key: 'a', type: 't' }],
+        [
+          { key: 'a', type: 't' },
+          { key: 'a', type: 't' },
+        ],
         [{ key: 'bad key!', type: 't' }],
         [{ key: 'a', type: 't', maxAttempts: 0 }],
         [],
       ]) {
-        await assert.rejects(db.createJob({ pipeline: 'p', tasks: tasksIn }), (e) => isSynktiError(e, 'E_TASK_INVALID'), JSON.stringify(tasksIn));
+        await assert.rejects(
+          db.createJob({ pipeline: 'p', tasks: tasksIn }),
+          (e) => isSynktiError(e, 'E_TASK_INVALID'),
+          JSON.stringify(tasksIn),
+        );
       }
       assert.equal((await db.listJobs()).length, 1, 'refused jobs leave nothing behind');
     });
@@ -106,35 +128,49 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       await d.complete({ taskId: rootTask!.id, claim: rootTask!.claim, agentId: 'a', spawn: [{ key: 'kid', type: 'p.cpu', priority: 1 }] });
       await d.createJob({ pipeline: 'p', priority: 100, tasks: [{ key: 'be', type: 'p.cpu' }] });
       const [kid] = await d.claim({ agentId: 'a', types: ['p.cpu'] });
-      assert.deepEqual([kid?.jobId, kid?.key, kid?.priority], [parent.id, 'kid', 8], 'reserved before a best-effort job of higher priority');
+      assert.deepEqual(
+        [kid?.jobId, kid?.key, kid?.priority],
+        [parent.id, 'kid', 8],
+        'reserved before a best-effort job of higher priority',
+      );
 
       const many = await db.createJob({ pipeline: 'p', tasks: Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, type: 'p.many' })) });
       const seen: string[] = [];
-      await Promise.all([db, db2, db3, db, db2, db3].map(async (h, i) => {
-        for (;;) {
-          const got = await h.claim({ agentId: `c${i}`, types: ['p.many'], limit: 3 });
-          if (got.length === 0) return;
-          for (const g of got) {
-            assert.equal(g.state, 'running');
-            assert.equal(g.attempts, 1);
-            seen.push(g.id);
+      await Promise.all(
+        [db, db2, db3, db, db2, db3].map(async (h, i) => {
+          for (;;) {
+            const got = await h.claim({ agentId: `c${i}`, types: ['p.many'], limit: 3 });
+            if (got.length === 0) return;
+            for (const g of got) {
+              assert.equal(g.state, 'running');
+              assert.equal(g.attempts, 1);
+              seen.push(g.id);
+            }
           }
-        }
-      }));
+        }),
+      );
       assert.equal(seen.length, 60);
       assert.equal(new Set(seen).size, 60, 'no task claimed twice');
-      assert.equal((await db.getTasks(many.id)).every((x) => x.state === 'running'), true);
+      assert.equal(
+        (await db.getTasks(many.id)).every((x) => x.state === 'running'),
+        true,
+      );
       assert.equal((await db.claim({ agentId: 'x', types: ['p.gpu', 'p.none'] })).length, 1);
     });
 
-    it('fan-in: a join becomes ready only when all its deps are done; the job is done with the last task\'s result', async (t) => {
+    it("fan-in: a join becomes ready only when all its deps are done; the job is done with the last task's result", async (t) => {
       const f = await fresh(t);
       if (!f) return;
       const [db] = f.dbs as [TaskDatabase];
-      const job = await db.createJob({ pipeline: 'p', tasks: [
-        { key: 'x1', type: 'p.w' }, { key: 'x2', type: 'p.w' }, { key: 'x3', type: 'p.w' },
-        { key: 'join', type: 'p.j', deps: ['x1', 'x2', 'x3'] },
-      ] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'x1', type: 'p.w' },
+          { key: 'x2', type: 'p.w' },
+          { key: 'x3', type: 'p.w' },
+          { key: 'join', type: 'p.j', deps: ['x1', 'x2', 'x3'] },
+        ],
+      });
       const work = await db.claim({ agentId: 'a', types: ['p.w'], limit: 10 });
       assert.equal(work.length, 3);
       for (const [i, w] of work.entries()) {
@@ -164,12 +200,21 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       assert.ok(split);
       const children = Array.from({ length: 5 }, (_, i) => ({ key: `c${i}`, type: 'p.child', input: i }));
       // A bad spawn (cycle) rolls the completion back: the task is still running, nothing was created.
-      await assert.rejects(db.complete({ taskId: split.id, claim: split.claim, agentId: 'a', spawn: [{ key: 'x', type: 'p.x', deps: ['x'] }] }),
-        (e) => isSynktiError(e, 'E_TASK_INVALID'));
+      await assert.rejects(
+        db.complete({ taskId: split.id, claim: split.claim, agentId: 'a', spawn: [{ key: 'x', type: 'p.x', deps: ['x'] }] }),
+        (e) => isSynktiError(e, 'E_TASK_INVALID'),
+      );
       assert.equal((await db.getTask(split.id))?.state, 'running');
-      assert.equal(await db.complete({ taskId: split.id, claim: split.claim, agentId: 'a', result: 5, spawn: [
-        ...children, { key: 'join', type: 'p.join', deps: [...children.map((c) => c.key), 'split'] },
-      ] }), 'done');
+      assert.equal(
+        await db.complete({
+          taskId: split.id,
+          claim: split.claim,
+          agentId: 'a',
+          result: 5,
+          spawn: [...children, { key: 'join', type: 'p.join', deps: [...children.map((c) => c.key), 'split'] }],
+        }),
+        'done',
+      );
       assert.equal((await db.getJob(job.id))?.openTasks, 6);
       const got = await db.claim({ agentId: 'a', types: ['p.child'], limit: 10 });
       assert.deepEqual(got.map((g) => g.input).sort(), [0, 1, 2, 3, 4]);
@@ -184,7 +229,13 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       const f = await fresh(t, 2);
       if (!f) return;
       const [db, db2] = f.dbs as [TaskDatabase, TaskDatabase];
-      const job = await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a', timeoutMs: 50 }, { key: 'b', type: 'p.b', deps: ['a'] }] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'a', type: 'p.a', timeoutMs: 50 },
+          { key: 'b', type: 'p.b', deps: ['a'] },
+        ],
+      });
       const [first] = await db.claim({ agentId: 'lost', types: ['p.a'] });
       assert.ok(first);
       await sleep(150);
@@ -194,15 +245,21 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       assert.equal(second.claim, first.claim + 1);
       assert.equal(second.attempts, 2);
       // The lost agent finishes after all: its result is taken, and the new holder's is the duplicate.
-      assert.equal(await db.complete({ taskId: first.id, claim: first.claim, agentId: 'lost', result: 'r', spawn: [{ key: 's', type: 'p.s' }] }), 'done');
-      assert.equal(await db2.complete({ taskId: second.id, claim: second.claim, agentId: 'new', result: 'r', spawn: [{ key: 's2', type: 'p.s' }] }), 'duplicate');
+      assert.equal(
+        await db.complete({ taskId: first.id, claim: first.claim, agentId: 'lost', result: 'r', spawn: [{ key: 's', type: 'p.s' }] }),
+        'done',
+      );
+      assert.equal(
+        await db2.complete({ taskId: second.id, claim: second.claim, agentId: 'new', result: 'r', spawn: [{ key: 's2', type: 'p.s' }] }),
+        'duplicate',
+      );
       assert.equal(await db2.complete({ taskId: second.id, claim: second.claim, agentId: 'new', result: 'r' }), 'duplicate');
       assert.equal(await db.complete({ taskId: first.id, claim: 99, agentId: 'x' }), 'gone', 'a claim never made is refused');
       const counters = await db.counters();
       assert.equal(counters.duplicates, 2);
       assert.equal(counters.requeues, 1);
       const tasks = await db.getTasks(job.id);
-      assert.deepEqual(tasks.map((x) => x.key).sort(), ['a', 'b', 's'], 'the duplicate\'s spawn was discarded with it');
+      assert.deepEqual(tasks.map((x) => x.key).sort(), ['a', 'b', 's'], "the duplicate's spawn was discarded with it");
       assert.equal((await db.getJob(job.id))?.openTasks, 2);
     });
 
@@ -210,9 +267,14 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       const f = await fresh(t);
       if (!f) return;
       const [db] = f.dbs as [TaskDatabase];
-      const job = await db.createJob({ pipeline: 'p', tasks: [
-        { key: 'bad', type: 'p.bad', maxAttempts: 2 }, { key: 'ok', type: 'p.ok' }, { key: 'end', type: 'p.end', deps: ['bad', 'ok'] },
-      ] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'bad', type: 'p.bad', maxAttempts: 2 },
+          { key: 'ok', type: 'p.ok' },
+          { key: 'end', type: 'p.end', deps: ['bad', 'ok'] },
+        ],
+      });
       const [a1] = await db.claim({ agentId: 'a', types: ['p.bad'] });
       assert.ok(a1);
       assert.equal(await db.fail({ taskId: a1.id, claim: a1.claim, agentId: 'other', error: 'x' }), 'stale', 'only the holder can fail it');
@@ -244,7 +306,13 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       if (!f) return;
       const [db] = f.dbs as [TaskDatabase];
       // A generous timeout against 100 ms heartbeats: a loaded machine must not make this flaky.
-      const job = await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a', timeoutMs: 2000 }, { key: 'b', type: 'p.a' }] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'a', type: 'p.a', timeoutMs: 2000 },
+          { key: 'b', type: 'p.a' },
+        ],
+      });
       const [a, b] = await db.claim({ agentId: 'ag', types: ['p.a'], limit: 2 });
       assert.ok(a && b);
       for (let i = 0; i < 4; i += 1) {
@@ -281,7 +349,13 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       assert.match(failed?.error ?? '', /task a \(p\.a\) failed after 2 attempts: no heartbeat for 50 ms on attempt 2 \(agent dead2/);
 
       // A crash between "dep done" and "dependent ready" (simulated with raw SQL) is repaired.
-      const job2 = await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.r' }, { key: 'b', type: 'p.r2', deps: ['a'] }] });
+      const job2 = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'a', type: 'p.r' },
+          { key: 'b', type: 'p.r2', deps: ['a'] },
+        ],
+      });
       const [a] = await db.claim({ agentId: 'x', types: ['p.r'] });
       await db.complete({ taskId: a!.id, claim: a!.claim, agentId: 'x' });
       await fixture!.raw(f.prefix, `UPDATE ${f.prefix}_tasks SET state = 'pending', deps_left = 1 WHERE task_key = 'b'`);
@@ -301,7 +375,14 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       const f = await fresh(t);
       if (!f) return;
       const [db] = f.dbs as [TaskDatabase];
-      const job = await db.createJob({ pipeline: 'p', tasks: [{ key: 'a', type: 'p.a' }, { key: 'b', type: 'p.a' }, { key: 'c', type: 'p.c', deps: ['a'] }] });
+      const job = await db.createJob({
+        pipeline: 'p',
+        tasks: [
+          { key: 'a', type: 'p.a' },
+          { key: 'b', type: 'p.a' },
+          { key: 'c', type: 'p.c', deps: ['a'] },
+        ],
+      });
       const [a] = await db.claim({ agentId: 'ag', types: ['p.a'] });
       assert.equal(await db.cancelJob(job.id, 'user asked'), true);
       assert.equal(await db.cancelJob(job.id), false);
@@ -330,12 +411,24 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
 
       await db.agentHeartbeat({ id: 'ag1', pool: 'gpu', types: ['p.prove'] });
       await db.agentHeartbeat({ id: 'ag2', pool: 'exec', types: [] });
-      assert.deepEqual((await db2.liveAgents(10_000)).map((a) => [a.id, a.pool, a.types]), [['ag1', 'gpu', ['p.prove']], ['ag2', 'exec', []]]);
+      assert.deepEqual(
+        (await db2.liveAgents(10_000)).map((a) => [a.id, a.pool, a.types]),
+        [
+          ['ag1', 'gpu', ['p.prove']],
+          ['ag2', 'exec', []],
+        ],
+      );
       await sleep(250);
       await db.agentHeartbeat({ id: 'ag2', pool: 'exec', types: [] });
-      assert.deepEqual((await db2.liveAgents(200)).map((a) => a.id), ['ag2']);
+      assert.deepEqual(
+        (await db2.liveAgents(200)).map((a) => a.id),
+        ['ag2'],
+      );
       await db.agentLeave('ag2');
-      assert.deepEqual((await db2.liveAgents(10_000)).map((a) => a.id), ['ag1']);
+      assert.deepEqual(
+        (await db2.liveAgents(10_000)).map((a) => a.id),
+        ['ag1'],
+      );
       assert.ok(Math.abs((await db.now()) - Date.now()) < 5_000, 'the database clock is epoch ms');
     });
 
@@ -345,18 +438,35 @@ export function runTaskDatabaseConformance(name: string, setup: TaskDatabaseSetu
       const [db] = f.dbs as [TaskDatabase];
       const ids: string[] = [];
       for (let i = 0; i < 5; i += 1) {
-        ids.push((await db.createJob({ pipeline: i % 2 ? 'odd' : 'even', owner: i < 3 ? 'alice' : 'bob', tasks: [{ key: 'a', type: 'p.a' }] })).id);
+        ids.push(
+          (await db.createJob({ pipeline: i % 2 ? 'odd' : 'even', owner: i < 3 ? 'alice' : 'bob', tasks: [{ key: 'a', type: 'p.a' }] })).id,
+        );
         await sleep(3);
       }
       const all = await db.listJobs();
-      assert.deepEqual(all.map((j) => j.id), [...ids].reverse());
-      assert.deepEqual((await db.listJobs({ owner: 'bob' })).map((j) => j.id), [ids[4], ids[3]]);
-      assert.deepEqual((await db.listJobs({ pipeline: 'odd' })).map((j) => j.id), [ids[3], ids[1]]);
+      assert.deepEqual(
+        all.map((j) => j.id),
+        [...ids].reverse(),
+      );
+      assert.deepEqual(
+        (await db.listJobs({ owner: 'bob' })).map((j) => j.id),
+        [ids[4], ids[3]],
+      );
+      assert.deepEqual(
+        (await db.listJobs({ pipeline: 'odd' })).map((j) => j.id),
+        [ids[3], ids[1]],
+      );
       const page1 = await db.listJobs({ limit: 2 });
       const page2 = await db.listJobs({ limit: 2, before: page1[1]!.id });
-      assert.deepEqual([...page1, ...page2].map((j) => j.id), [ids[4], ids[3], ids[2], ids[1]]);
+      assert.deepEqual(
+        [...page1, ...page2].map((j) => j.id),
+        [ids[4], ids[3], ids[2], ids[1]],
+      );
       await db.cancelJob(ids[0]!);
-      assert.deepEqual((await db.listJobs({ state: 'cancelled' })).map((j) => j.id), [ids[0]]);
+      assert.deepEqual(
+        (await db.listJobs({ state: 'cancelled' })).map((j) => j.id),
+        [ids[0]],
+      );
       await db.claim({ agentId: 'a', types: ['p.a'] });
       assert.deepEqual(await db.queueDepth(), { 'p.a': { ready: 3, running: 1 } });
       const totals = await db.totals();

@@ -54,7 +54,10 @@ export interface ResolvedNewTask {
 export function validateNewTasks(tasks: readonly NewPipelineTask[], existing: ReadonlySet<string>): ResolvedNewTask[] {
   if (!Array.isArray(tasks)) throw invalid('tasks must be an array', 'pass tasks: [{ key, type }]');
   if (tasks.length > PIPELINE_LIMITS.maxTasksPerBatch) {
-    throw invalid(`${tasks.length} tasks in one batch: at most ${PIPELINE_LIMITS.maxTasksPerBatch}`, 'split the work into fewer, bigger tasks');
+    throw invalid(
+      `${tasks.length} tasks in one batch: at most ${PIPELINE_LIMITS.maxTasksPerBatch}`,
+      'split the work into fewer, bigger tasks',
+    );
   }
   const keys = new Set<string>();
   const resolved = tasks.map((task, i): ResolvedNewTask => {
@@ -63,14 +66,18 @@ export function validateNewTasks(tasks: readonly NewPipelineTask[], existing: Re
     if (typeof task.key !== 'string' || !TASK_KEY_PATTERN.test(task.key)) {
       throw invalid(`${where}.key: ${JSON.stringify(task.key)} must be 1..200 letters, digits or ._:/-`, 'name the task, e.g. "chunk-3"');
     }
-    if (keys.has(task.key) || existing.has(task.key)) throw invalid(`${where}.key: "${task.key}" is already a task of this job`, 'give every task of a job its own key');
+    if (keys.has(task.key) || existing.has(task.key))
+      throw invalid(`${where}.key: "${task.key}" is already a task of this job`, 'give every task of a job its own key');
     keys.add(task.key);
     if (typeof task.type !== 'string' || !TASK_TYPE_PATTERN.test(task.type)) {
       throw invalid(`${where}.type: ${JSON.stringify(task.type)} must be 1..200 letters, digits or ._:-`, 'use "<pipeline>.<stage>"');
     }
     const deps = task.deps ?? [];
     if (!Array.isArray(deps) || deps.length > PIPELINE_LIMITS.maxDepsPerTask || deps.some((d) => typeof d !== 'string')) {
-      throw invalid(`${where}.deps must be an array of at most ${PIPELINE_LIMITS.maxDepsPerTask} task keys`, 'list the keys this task waits for');
+      throw invalid(
+        `${where}.deps must be an array of at most ${PIPELINE_LIMITS.maxDepsPerTask} task keys`,
+        'list the keys this task waits for',
+      );
     }
     const priority = task.priority ?? 0;
     checkInteger(priority, `${where}.priority`, -PIPELINE_LIMITS.maxPriority, PIPELINE_LIMITS.maxPriority);
@@ -82,14 +89,21 @@ export function validateNewTasks(tasks: readonly NewPipelineTask[], existing: Re
     try {
       input = JSON.stringify(task.input ?? null);
     } catch (cause) {
-      throw new SynktiError('E_TASK_INVALID', `${where}.input is not JSON-serialisable`, { cause, hint: 'pass plain data; put big or binary data in the object store and pass its key' });
+      throw new SynktiError('E_TASK_INVALID', `${where}.input is not JSON-serialisable`, {
+        cause,
+        hint: 'pass plain data; put big or binary data in the object store and pass its key',
+      });
     }
     return { key: task.key, type: task.type, input, deps: [...new Set(deps)], priority, maxAttempts, timeoutMs };
   });
   for (const [i, task] of resolved.entries()) {
     for (const dep of task.deps) {
       if (dep === task.key) throw invalid(`tasks[${i}] ("${task.key}") depends on itself`, 'remove it from its own deps');
-      if (!keys.has(dep) && !existing.has(dep)) throw invalid(`tasks[${i}] ("${task.key}") depends on "${dep}", which is not a task of this job`, 'create the dependency in the same batch or before');
+      if (!keys.has(dep) && !existing.has(dep))
+        throw invalid(
+          `tasks[${i}] ("${task.key}") depends on "${dep}", which is not a task of this job`,
+          'create the dependency in the same batch or before',
+        );
     }
   }
   // Only deps inside the batch can form a cycle (stored tasks never wait for new ones).

@@ -41,22 +41,35 @@ const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const crashAfterAckMain = fileURLToPath(new URL('./testing/crash-after-ack-main.ts', import.meta.url));
 
 /** Runs the crash-after-ack child to its death; its stdout and how it ended. */
-function runCrashChild(t: TestContext, spec: QueueChildSpec, name: string): Promise<{ out: string; err: string; signal: NodeJS.Signals | null }> {
+function runCrashChild(
+  t: TestContext,
+  spec: QueueChildSpec,
+  name: string,
+): Promise<{ out: string; err: string; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, ['--import', 'tsx', crashAfterAckMain], {
-    cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SYNKTI_TEST_QUEUE_CHILD: JSON.stringify({ spec, name, leaseMs: CRASH_LEASE_MS }) },
   });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   // Bounded: a child that hangs is killed and the test fails on its output.
   const bound = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  return new Promise((resolve) => child.once('close', (_code, signal) => {
-    clearTimeout(bound);
-    resolve({ out, err, signal });
-  }));
+  return new Promise((resolve) =>
+    child.once('close', (_code, signal) => {
+      clearTimeout(bound);
+      resolve({ out, err, signal });
+    }),
+  );
 }
 
 export function runQueueConformance(name: string, setup: QueueConformanceSetup): void {
@@ -147,7 +160,10 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
       const child = await runCrashChild(t, backend.child, name);
       const acked = /^acked (\S+) (true|false)$/m.exec(child.out);
       const held = /^holds (\S+)$/m.exec(child.out);
-      assert.ok(acked && held, `the child leased two messages and acked one (stdout ${JSON.stringify(child.out)}, stderr ${child.err.slice(-1500)})`);
+      assert.ok(
+        acked && held,
+        `the child leased two messages and acked one (stdout ${JSON.stringify(child.out)}, stderr ${child.err.slice(-1500)})`,
+      );
       assert.equal(child.signal, 'SIGKILL', 'the child died without closing the queue');
       assert.equal(acked[2], 'true', 'the ack was accepted before the crash');
       assert.deepEqual([acked[1], held[1]], [first, second], 'FIFO: the first two messages');
@@ -168,7 +184,11 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
       const again = seen.get(first!) ?? [];
       assert.ok(again.length <= 1, 'the acked message is delivered at most once more');
       if (again.length === 1) assert.equal(again[0]!.receiveCount, 2, 'a redelivery of the acked message is its second delivery');
-      t.diagnostic(again.length === 0 ? 'the ack was durable before the crash: the message is gone' : 'the ack was not durable yet: the message was delivered again (at-least-once)');
+      t.diagnostic(
+        again.length === 0
+          ? 'the ack was durable before the crash: the message is gone'
+          : 'the ack was not durable yet: the message was delivered again (at-least-once)',
+      );
       for (const list of seen.values()) assert.equal(await queue.ack(list[0]!), true);
       assert.equal(seen.size, 2 + again.length, 'no other message appeared');
       await assertEmpty(queue, 'nothing left to deliver');
@@ -244,14 +264,14 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
     });
 
     it('a stale receipt cannot ack, extend or release once the message was redelivered', async (t) => {
-      const [a, b] = await queues(t, 2) ?? [];
+      const [a, b] = (await queues(t, 2)) ?? [];
       if (!a || !b) return;
       await a.send('contended');
       const stale = await receiveWithin(a, 5000, SHORT_LEASE_MS);
       assert.ok(stale);
       const current = await receiveWithin(b, 5000, LONG_LEASE_MS);
       assert.ok(current, 'redelivered to the other consumer');
-      assert.equal(await a.ack(stale), false, 'the old holder\'s ack is refused');
+      assert.equal(await a.ack(stale), false, "the old holder's ack is refused");
       assert.equal(await a.extendLease(stale, 5000), false);
       assert.equal(await a.release(stale, { error: 'late' }), false);
       assert.equal((await b.stats()).inFlight, 1, 'the current lease is untouched');
@@ -321,7 +341,10 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
       const good = messages.find((m) => m.body === 'good input')!;
       assert.equal(await queue.deadLetter(bad, 'schema: field x missing'), true);
       assert.equal(await queue.ack(bad), false, 'a dead-lettered receipt is stale');
-      assert.deepEqual((await queue.deadLetters()).map((l) => [l.body, l.lastError, l.receiveCount]), [['bad input', 'schema: field x missing', 1]]);
+      assert.deepEqual(
+        (await queue.deadLetters()).map((l) => [l.body, l.lastError, l.receiveCount]),
+        [['bad input', 'schema: field x missing', 1]],
+      );
       assert.equal(await queue.purgeDeadLetters(), 1);
       assert.deepEqual(await queue.deadLetters(), []);
       assert.equal(await queue.ack(good), true);
@@ -339,33 +362,41 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
       const holders = new Map<string, number>();
       let acked = 0;
       const deadline = Date.now() + 20_000;
-      await Promise.all(consumers.map(async (consumer, index) => {
-        while (acked < total && Date.now() < deadline) {
-          const batch = await consumer.receive({ maxMessages: 10, leaseMs: LONG_LEASE_MS, waitMs: 200 });
-          for (const message of batch) {
-            deliveries.set(message.id, (deliveries.get(message.id) ?? 0) + 1);
-            assert.equal(holders.get(message.id), undefined, `message ${message.id} is leased to two consumers at once`);
-            holders.set(message.id, index);
-          }
-          await sleep(Math.random() * 5);
-          for (const message of batch) {
-            holders.delete(message.id);
-            if (await consumer.ack(message)) {
-              acks.set(message.id, (acks.get(message.id) ?? 0) + 1);
-              acked += 1;
+      await Promise.all(
+        consumers.map(async (consumer, index) => {
+          while (acked < total && Date.now() < deadline) {
+            const batch = await consumer.receive({ maxMessages: 10, leaseMs: LONG_LEASE_MS, waitMs: 200 });
+            for (const message of batch) {
+              deliveries.set(message.id, (deliveries.get(message.id) ?? 0) + 1);
+              assert.equal(holders.get(message.id), undefined, `message ${message.id} is leased to two consumers at once`);
+              holders.set(message.id, index);
+            }
+            await sleep(Math.random() * 5);
+            for (const message of batch) {
+              holders.delete(message.id);
+              if (await consumer.ack(message)) {
+                acks.set(message.id, (acks.get(message.id) ?? 0) + 1);
+                acked += 1;
+              }
             }
           }
-        }
-      }));
+        }),
+      );
       assert.equal(acked, total, 'every message acked');
       assert.deepEqual([...acks.keys()].sort(), [...ids].sort());
-      assert.ok([...acks.values()].every((n) => n === 1), 'each exactly once');
-      assert.ok([...deliveries.values()].every((n) => n === 1), 'no message delivered twice within its lease');
+      assert.ok(
+        [...acks.values()].every((n) => n === 1),
+        'each exactly once',
+      );
+      assert.ok(
+        [...deliveries.values()].every((n) => n === 1),
+        'no message delivered twice within its lease',
+      );
       assert.deepEqual(await producer!.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
     });
 
     it('a long poll returns as soon as a message arrives, and waits out waitMs when none does', async (t) => {
-      const [consumer, producer] = await queues(t, 2) ?? [];
+      const [consumer, producer] = (await queues(t, 2)) ?? [];
       if (!consumer || !producer) return;
       const started = Date.now();
       assert.deepEqual(await consumer.receive({ waitMs: 1000 }), []);
@@ -394,7 +425,7 @@ export function runQueueConformance(name: string, setup: QueueConformanceSetup):
     });
 
     it('a body over the size limit goes through the object store and its object is deleted after the ack', async (t) => {
-      const [sender, receiver] = await queues(t, 2, { payloadStore: { store, bucket, prefix: 'big/' } }) ?? [];
+      const [sender, receiver] = (await queues(t, 2, { payloadStore: { store, bucket, prefix: 'big/' } })) ?? [];
       if (!sender || !receiver) return;
       const big = `${'é'.repeat(100_000)}${'x'.repeat(100_000)}-end`; // 300 KiB of UTF-8, over the 256 KiB limit
       assert.ok(Buffer.byteLength(big) > 256 * 1024);

@@ -30,29 +30,42 @@ describe('local queue (SQLite) between processes', () => {
     const sent: string[] = [];
     const ready: Promise<void>[] = [];
     const children = Array.from({ length: 3 }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', consumerMain, path, 'shared'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-      t.after(() => { child.kill('SIGKILL'); });
+      const child = spawn(process.execPath, ['--import', 'tsx', consumerMain, path, 'shared'], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      t.after(() => {
+        child.kill('SIGKILL');
+      });
       let out = '';
       let err = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      ready.push(new Promise((resolve) => {
-        const onData = (): void => {
-          if (out.startsWith('ready\n')) {
-            child.stdout.off('data', onData);
-            resolve();
-          }
-        };
-        child.stdout.on('data', onData);
-      }));
-      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-      return new Promise<string>((resolve, reject) => child.once('exit', (code) => {
-        if (code === 0) resolve(out);
-        else reject(new Error(`consumer exited with ${code}: ${err.slice(-2000)}`));
-      }));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      ready.push(
+        new Promise((resolve) => {
+          const onData = (): void => {
+            if (out.startsWith('ready\n')) {
+              child.stdout.off('data', onData);
+              resolve();
+            }
+          };
+          child.stdout.on('data', onData);
+        }),
+      );
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      return new Promise<string>((resolve, reject) =>
+        child.once('exit', (code) => {
+          if (code === 0) resolve(out);
+          else reject(new Error(`consumer exited with ${code}: ${err.slice(-2000)}`));
+        }),
+      );
     });
     await Promise.all(ready);
     for (let i = 0; i < 30; i += 1) {
-      sent.push(...await producer.sendBatch(Array.from({ length: 10 }, (_, j) => `job-${i}-${j}`)));
+      sent.push(...(await producer.sendBatch(Array.from({ length: 10 }, (_, j) => `job-${i}-${j}`))));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const outputs = await Promise.all(children);
@@ -60,7 +73,10 @@ describe('local queue (SQLite) between processes', () => {
     const acked = lines.flat().map((line) => line.split(' ')[1]!);
     assert.equal(acked.length, 300, 'every message acked once, none twice');
     assert.deepEqual([...new Set(acked)].sort(), [...sent].sort());
-    assert.ok(lines.every((l) => l.length > 0), `every process got work (${lines.map((l) => l.length).join(', ')})`);
+    assert.ok(
+      lines.every((l) => l.length > 0),
+      `every process got work (${lines.map((l) => l.length).join(', ')})`,
+    );
     assert.deepEqual(await producer.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLettered: 0 });
   });
 });
@@ -77,10 +93,17 @@ describe('local queue (SQLite) long poll across processes', () => {
     const received = consumer.receive({ waitMs: 20_000, leaseMs: 30_000 });
     const queueModule = fileURLToPath(new URL('./local-queue.ts', import.meta.url));
     const script = `const m = await import(${JSON.stringify(queueModule)}); const q = await m.openLocalQueue({ path: ${JSON.stringify(path)}, name: 'wake' }); await q.send('from another process'); await q.close();`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-    t.after(() => { child.kill('SIGKILL'); });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    t.after(() => {
+      child.kill('SIGKILL');
+    });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0, err.slice(-2000));
     const sentAt = Date.now();

@@ -17,7 +17,12 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'libsql';
 import { SynktiError } from '@synkti/core';
 import {
-  RELEASED_WITHOUT_ERROR, leaseExpiredError, type DriverDeadLetter, type DriverMessage, type DriverReceive, type DriverSendEntry,
+  RELEASED_WITHOUT_ERROR,
+  leaseExpiredError,
+  type DriverDeadLetter,
+  type DriverMessage,
+  type DriverReceive,
+  type DriverSendEntry,
   type QueueDriver,
 } from './driver.ts';
 import { Doorbell, longPoll } from './long-poll.ts';
@@ -188,19 +193,27 @@ class LocalQueueDriver implements QueueDriver {
     try {
       db = new Database(path);
     } catch (cause) {
-      throw new SynktiError('E_QUEUE_OPEN', `cannot open the local queue database ${path}`, { cause, hint: 'check that its directory is writable' });
+      throw new SynktiError('E_QUEUE_OPEN', `cannot open the local queue database ${path}`, {
+        cause,
+        hint: 'check that its directory is writable',
+      });
     }
     const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1) {
       db.close();
-      throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, { hint: 'omit it for 100 ms' });
+      throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, {
+        hint: 'omit it for 100 ms',
+      });
     }
     const driver = new LocalQueueDriver(db, path, resolved, pollIntervalMs);
     try {
       driver.initialise();
     } catch (cause) {
       db.close();
-      throw new SynktiError('E_QUEUE_OPEN', `cannot initialise the local queue database ${path}`, { cause, hint: 'another process may hold it locked; retry' });
+      throw new SynktiError('E_QUEUE_OPEN', `cannot initialise the local queue database ${path}`, {
+        cause,
+        hint: 'another process may hold it locked; retry',
+      });
     }
     return driver;
   }
@@ -223,7 +236,10 @@ class LocalQueueDriver implements QueueDriver {
   async send(entries: DriverSendEntry[]): Promise<string[]> {
     const now = Date.now();
     const ids = this.immediate(() => {
-      const insert = this.statement('send', 'INSERT INTO queue_messages (id, queue, body, ref, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)');
+      const insert = this.statement(
+        'send',
+        'INSERT INTO queue_messages (id, queue, body, ref, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)',
+      );
       return entries.map((entry) => {
         const id = randomUUID();
         insert.run([id, this.queue, Buffer.from(entry.body, 'utf8'), entry.ref ?? null, now, now + entry.delayMs]);
@@ -258,25 +274,33 @@ class LocalQueueDriver implements QueueDriver {
   private claim(maxMessages: number, leaseMs: number): { items: DriverMessage[]; nextVisibleAt?: number } {
     const now = Date.now();
     const leaseExpiresAt = now + leaseMs;
-    const rows = this.statement('claim', `UPDATE queue_messages SET receive_count = receive_count + 1, leased = 1,
+    const rows = this.statement(
+      'claim',
+      `UPDATE queue_messages SET receive_count = receive_count + 1, leased = 1,
         lease_token = lower(hex(randomblob(16))), visible_at = ?
       WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count < ?
         ORDER BY visible_at, seq LIMIT ?)
-      RETURNING seq, id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, lease_token AS leaseToken`)
-      .all([leaseExpiresAt, this.queue, now, this.maxReceives, maxMessages]) as Array<MessageRow & { seq: number; leaseToken: string }>;
+      RETURNING seq, id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, lease_token AS leaseToken`,
+    ).all([leaseExpiresAt, this.queue, now, this.maxReceives, maxMessages]) as Array<MessageRow & { seq: number; leaseToken: string }>;
     if (rows.length === 0) {
       return this.immediate(() => {
         this.sweepExhausted(Date.now());
-        const next = this.statement('next', 'SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND dead_at IS NULL')
-          .get([this.queue]) as { next: number | null } | undefined;
+        const next = this.statement('next', 'SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND dead_at IS NULL').get([
+          this.queue,
+        ]) as { next: number | null } | undefined;
         return { items: [], nextVisibleAt: next?.next ?? undefined };
       });
     }
     // FIFO within a batch (RETURNING gives rows in no set order).
     rows.sort((a, b) => Number(a.seq) - Number(b.seq));
     const items = rows.map((row) => ({
-      id: row.id, body: text(row.body), ref: row.ref ?? undefined, receipt: `${row.id}:${row.leaseToken}`,
-      receiveCount: Number(row.receiveCount), sentAt: Number(row.sentAt), leaseExpiresAt,
+      id: row.id,
+      body: text(row.body),
+      ref: row.ref ?? undefined,
+      receipt: `${row.id}:${row.leaseToken}`,
+      receiveCount: Number(row.receiveCount),
+      sentAt: Number(row.sentAt),
+      leaseExpiresAt,
     }));
     return { items };
   }
@@ -294,11 +318,16 @@ class LocalQueueDriver implements QueueDriver {
   /** Visible messages already delivered `maxReceives` times go to the dead-letter queue instead of out again. */
   private sweepExhausted(now: number): void {
     // Runs on every empty claim (an idle consumer's every poll): prepared once, like the claim.
-    const rows = this.statement('exhausted', `SELECT id, receive_count AS receiveCount, leased, last_error AS lastError FROM queue_messages
-      WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count >= ?`)
-      .all([this.queue, now, this.maxReceives]) as MessageRow[];
+    const rows = this.statement(
+      'exhausted',
+      `SELECT id, receive_count AS receiveCount, leased, last_error AS lastError FROM queue_messages
+      WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? AND receive_count >= ?`,
+    ).all([this.queue, now, this.maxReceives]) as MessageRow[];
     if (rows.length === 0) return;
-    const move = this.statement('dead', 'UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?');
+    const move = this.statement(
+      'dead',
+      'UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?',
+    );
     for (const row of rows) {
       const error = row.leased ? leaseExpiredError(Number(row.receiveCount), row.lastError) : (row.lastError ?? RELEASED_WITHOUT_ERROR);
       move.run([now, error, row.id]);
@@ -309,16 +338,24 @@ class LocalQueueDriver implements QueueDriver {
     const lease = parseReceipt(receipt);
     if (!lease) return false;
     // A long task's heartbeat: prepared once per handle.
-    return this.immediate(() => this.statement('extend', `UPDATE queue_messages SET visible_at = ?
-      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).run([Date.now() + leaseMs, lease.id, lease.token]).changes > 0);
+    return this.immediate(
+      () =>
+        this.statement(
+          'extend',
+          `UPDATE queue_messages SET visible_at = ?
+      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`,
+        ).run([Date.now() + leaseMs, lease.id, lease.token]).changes > 0,
+    );
   }
 
   async ack(receipt: string): Promise<{ ok: boolean; ref?: string | undefined }> {
     const lease = parseReceipt(receipt);
     if (!lease) return { ok: false };
     // One statement, atomic on its own: no transaction needed.
-    const row = this.statement('ack', 'DELETE FROM queue_messages WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL RETURNING ref')
-      .get([lease.id, lease.token]) as { ref: string | null } | undefined;
+    const row = this.statement(
+      'ack',
+      'DELETE FROM queue_messages WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL RETURNING ref',
+    ).get([lease.id, lease.token]) as { ref: string | null } | undefined;
     return row ? { ok: true, ref: row.ref ?? undefined } : { ok: false };
   }
 
@@ -326,15 +363,23 @@ class LocalQueueDriver implements QueueDriver {
     const lease = parseReceipt(receipt);
     if (!lease) return false;
     const released = this.immediate(() => {
-      const row = this.db.prepare(`SELECT receive_count AS receiveCount, last_error AS lastError FROM queue_messages
-        WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).get([lease.id, lease.token]) as MessageRow | undefined;
+      const row = this.db
+        .prepare(
+          `SELECT receive_count AS receiveCount, last_error AS lastError FROM queue_messages
+        WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`,
+        )
+        .get([lease.id, lease.token]) as MessageRow | undefined;
       if (!row) return false;
       const now = Date.now();
       if (Number(row.receiveCount) >= this.maxReceives) {
-        this.db.prepare('UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?')
+        this.db
+          .prepare('UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL WHERE id = ?')
           .run([now, error ?? row.lastError ?? RELEASED_WITHOUT_ERROR, lease.id]);
       } else {
-        this.db.prepare('UPDATE queue_messages SET visible_at = ?, leased = 0, lease_token = NULL, last_error = COALESCE(?, last_error) WHERE id = ?')
+        this.db
+          .prepare(
+            'UPDATE queue_messages SET visible_at = ?, leased = 0, lease_token = NULL, last_error = COALESCE(?, last_error) WHERE id = ?',
+          )
           .run([now + delayMs, error ?? null, lease.id]);
       }
       return true;
@@ -346,19 +391,35 @@ class LocalQueueDriver implements QueueDriver {
   async deadLetter(receipt: string, error: string): Promise<boolean> {
     const lease = parseReceipt(receipt);
     if (!lease) return false;
-    return this.immediate(() => this.db.prepare(`UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL
-      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`).run([Date.now(), error, lease.id, lease.token]).changes > 0);
+    return this.immediate(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE queue_messages SET dead_at = ?, last_error = ?, leased = 0, lease_token = NULL
+      WHERE id = ? AND lease_token = ? AND leased = 1 AND dead_at IS NULL`,
+          )
+          .run([Date.now(), error, lease.id, lease.token]).changes > 0,
+    );
   }
 
   async deadLetters(limit: number): Promise<DriverDeadLetter[]> {
     const rows = this.immediate(() => {
       this.sweepExhausted(Date.now());
-      return this.db.prepare(`SELECT id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, last_error AS lastError, dead_at AS deadAt
-        FROM queue_messages WHERE queue = ? AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT ?`).all([this.queue, limit]) as MessageRow[];
+      return this.db
+        .prepare(
+          `SELECT id, body, ref, sent_at AS sentAt, receive_count AS receiveCount, last_error AS lastError, dead_at AS deadAt
+        FROM queue_messages WHERE queue = ? AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT ?`,
+        )
+        .all([this.queue, limit]) as MessageRow[];
     });
     return rows.map((row) => ({
-      id: row.id, body: text(row.body), ref: row.ref ?? undefined, receiveCount: Number(row.receiveCount),
-      lastError: row.lastError ?? '', deadLetteredAt: Number(row.deadAt), sentAt: Number(row.sentAt),
+      id: row.id,
+      body: text(row.body),
+      ref: row.ref ?? undefined,
+      receiveCount: Number(row.receiveCount),
+      lastError: row.lastError ?? '',
+      deadLetteredAt: Number(row.deadAt),
+      sentAt: Number(row.sentAt),
     }));
   }
 
@@ -366,8 +427,12 @@ class LocalQueueDriver implements QueueDriver {
     if (ids && ids.length === 0) return 0;
     const moved = this.immediate(() => {
       const where = ids ? ` AND id IN (${placeholders(ids.length)})` : '';
-      return this.db.prepare(`UPDATE queue_messages SET dead_at = NULL, receive_count = 0, leased = 0, lease_token = NULL,
-        last_error = NULL, visible_at = ? WHERE queue = ? AND dead_at IS NOT NULL${where}`).run([Date.now(), this.queue, ...(ids ?? [])]).changes;
+      return this.db
+        .prepare(
+          `UPDATE queue_messages SET dead_at = NULL, receive_count = 0, leased = 0, lease_token = NULL,
+        last_error = NULL, visible_at = ? WHERE queue = ? AND dead_at IS NOT NULL${where}`,
+        )
+        .run([Date.now(), this.queue, ...(ids ?? [])]).changes;
     });
     if (moved > 0) this.ring();
     return moved;
@@ -378,7 +443,9 @@ class LocalQueueDriver implements QueueDriver {
     return this.immediate(() => {
       const where = `queue = ? AND dead_at IS NOT NULL${ids ? ` AND id IN (${placeholders(ids.length)})` : ''}`;
       const params = [this.queue, ...(ids ?? [])];
-      const refs = (this.db.prepare(`SELECT ref FROM queue_messages WHERE ${where} AND ref IS NOT NULL`).all(params) as { ref: string }[]).map((r) => r.ref);
+      const refs = (
+        this.db.prepare(`SELECT ref FROM queue_messages WHERE ${where} AND ref IS NOT NULL`).all(params) as { ref: string }[]
+      ).map((r) => r.ref);
       const count = this.db.prepare(`DELETE FROM queue_messages WHERE ${where}`).run(params).changes;
       return { count, refs };
     });
@@ -388,13 +455,22 @@ class LocalQueueDriver implements QueueDriver {
     return this.immediate(() => {
       const now = Date.now();
       this.sweepExhausted(now);
-      const row = this.db.prepare(`SELECT
+      const row = this.db
+        .prepare(
+          `SELECT
           COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at <= ? THEN 1 ELSE 0 END), 0) AS depth,
           COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at > ? AND leased = 1 THEN 1 ELSE 0 END), 0) AS inFlight,
           COALESCE(SUM(CASE WHEN dead_at IS NULL AND visible_at > ? AND leased = 0 THEN 1 ELSE 0 END), 0) AS delayed,
           COALESCE(SUM(CASE WHEN dead_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS deadLettered
-        FROM queue_messages WHERE queue = ?`).get([now, now, now, this.queue]) as Record<keyof QueueStats, number>;
-      return { depth: Number(row.depth), inFlight: Number(row.inFlight), delayed: Number(row.delayed), deadLettered: Number(row.deadLettered) };
+        FROM queue_messages WHERE queue = ?`,
+        )
+        .get([now, now, now, this.queue]) as Record<keyof QueueStats, number>;
+      return {
+        depth: Number(row.depth),
+        inFlight: Number(row.inFlight),
+        delayed: Number(row.delayed),
+        deadLettered: Number(row.deadLettered),
+      };
     });
   }
 

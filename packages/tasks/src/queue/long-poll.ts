@@ -33,7 +33,7 @@ export class Doorbell {
     if (ticket !== undefined && ticket !== this.ticket(key)) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiters.get(key);
-      if (!set) this.waiters.set(key, set = new Set());
+      if (!set) this.waiters.set(key, (set = new Set()));
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);

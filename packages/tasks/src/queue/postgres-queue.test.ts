@@ -26,7 +26,9 @@ describe('PostgreSQL queue acks', () => {
     if (started.skip !== undefined) skip = started.skip;
     else server = started.service;
   });
-  after(async () => { await server?.stop(); });
+  after(async () => {
+    await server?.stop();
+  });
 
   for (const acks of ['deferred', 'durable'] as const) {
     it(`${acks}: an ack acknowledged before close() is in the database once close() resolves, seen by another handle`, async (t) => {
@@ -34,7 +36,10 @@ describe('PostgreSQL queue acks', () => {
       const name = `acks-${randomBytes(4).toString('hex')}`;
       const consumer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 2, acks });
       const observer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
-      t.after(async () => { await consumer.close(); await observer.close(); });
+      t.after(async () => {
+        await consumer.close();
+        await observer.close();
+      });
       await consumer.sendBatch(['a', 'b', 'c']);
       const messages = await consumer.receive({ maxMessages: 3, leaseMs: 60_000 });
       assert.equal(messages.length, 3);
@@ -52,7 +57,10 @@ describe('PostgreSQL queue acks', () => {
     const name = `acks-${randomBytes(4).toString('hex')}`;
     const consumer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 2 });
     const observer = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
-    t.after(async () => { await consumer.close(); await observer.close(); });
+    t.after(async () => {
+      await consumer.close();
+      await observer.close();
+    });
     await consumer.sendBatch(['1', '2']);
     const [first] = await consumer.receive({ leaseMs: 60_000 });
     assert.ok(first);
@@ -84,7 +92,7 @@ describe('PostgreSQL queue acks', () => {
       const [second] = await queue.receive({ leaseMs: 60_000 });
       assert.equal(second?.body, '2', 'the claim carrying the deferred ack leased the next message');
       const setting = await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
-      assert.equal(setting.rows[0]?.synchronous_commit, 'on', 'the claims\' relaxed commit did not leak into the session');
+      assert.equal(setting.rows[0]?.synchronous_commit, 'on', "the claims' relaxed commit did not leak into the session");
       assert.equal(await queue.ack(second!), true);
     } finally {
       // The queue first (it uses the pool), then the pool: no connection left for the server's stop to cut.
@@ -93,7 +101,7 @@ describe('PostgreSQL queue acks', () => {
     }
   });
 
-  it('claims and acks run one generic plan and stay index-driven: 30 claims, their acks and an empty claim\'s sweep on a 1,500-message backlog scan the table 0 times (the unnest/IN statements: 75)', async (t) => {
+  it("claims and acks run one generic plan and stay index-driven: 30 claims, their acks and an empty claim's sweep on a 1,500-message backlog scan the table 0 times (the unnest/IN statements: 75)", async (t) => {
     if (!server) return t.skip(skip);
     // One connection, set up as the queue sets up the pools it makes.
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });
@@ -126,10 +134,15 @@ describe('PostgreSQL queue acks', () => {
       assert.equal(await queue.ack(previous!), true);
       // An empty queue in the same table: its claim finds nothing, sweeps and reads the next visible time.
       assert.deepEqual(await empty.receive({ waitMs: 0 }), []);
-      const plans = await pool.query<{ name: string; generic_plans: string; custom_plans: string }>('SELECT name, generic_plans, custom_plans FROM pg_prepared_statements');
+      const plans = await pool.query<{ name: string; generic_plans: string; custom_plans: string }>(
+        'SELECT name, generic_plans, custom_plans FROM pg_prepared_statements',
+      );
       // Planned once, not per execution: the claim ran 31 times on its generic plan and never re-planned with its values.
-      assert.ok(plans.rows.some((p) => p.name.startsWith('sq_claim_') && Number(p.generic_plans) >= 31 && Number(p.custom_plans) === 0), JSON.stringify(plans.rows));
-      assert.equal(await seqScans() - before, 0, 'no claim or ack read the whole table');
+      assert.ok(
+        plans.rows.some((p) => p.name.startsWith('sq_claim_') && Number(p.generic_plans) >= 31 && Number(p.custom_plans) === 0),
+        JSON.stringify(plans.rows),
+      );
+      assert.equal((await seqScans()) - before, 0, 'no claim or ack read the whole table');
     } finally {
       await empty?.close();
       await queue?.close();
@@ -173,7 +186,7 @@ describe('PostgreSQL queue acks', () => {
         if (i === 0) assert.equal(await consumer.extendLease(message, 60_000), true);
         assert.equal(await consumer.ack(message), true);
       }
-      assert.equal(await seqScans() - before, 0, 'no claim, ack or extend read the whole table');
+      assert.equal((await seqScans()) - before, 0, 'no claim, ack or extend read the whole table');
       // (stats() counts with a scan of the table, so it comes after.)
       assert.equal((await consumer.stats()).depth, 1470, 'every ack reached the database');
     } finally {
@@ -190,13 +203,20 @@ describe('PostgreSQL queue acks', () => {
     const queue = await openPostgresQueue({ connectionString: server.url, name, poolSize: 1 });
     const raw = new pg.Client({ connectionString: server.url });
     await raw.connect();
-    t.after(async () => { await queue.close(); await raw.end(); });
+    t.after(async () => {
+      await queue.close();
+      await raw.end();
+    });
     await queue.sendBatch(['b', 'c']);
     const [b] = await queue.receive({ waitMs: 0, leaseMs: 60_000 });
     assert.equal(b?.body, 'b');
     // A send stamped 10 s before b's that commits only now, as a stalled producer's would: behind this handle's hint.
-    await raw.query(`INSERT INTO synkti_queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
-      [`late-${randomBytes(4).toString('hex')}`, name, Buffer.from('late'), b!.sentAt - 10_000]);
+    await raw.query(`INSERT INTO synkti_queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`, [
+      `late-${randomBytes(4).toString('hex')}`,
+      name,
+      Buffer.from('late'),
+      b!.sentAt - 10_000,
+    ]);
     assert.equal(await queue.ack(b!), true);
     const got: string[] = [];
     for (let i = 0; i < 2; i += 1) {
@@ -211,7 +231,9 @@ describe('PostgreSQL queue acks', () => {
 
   it('refuses an unknown acks mode, naming the option', async (t) => {
     if (!server) return t.skip(skip);
-    await assert.rejects(openPostgresQueue({ connectionString: server.url, name: 'x', acks: 'lazy' as 'durable' }),
-      (error: Error & { code?: string }) => error.code === 'E_QUEUE_OPTION' && /acks/.test(error.message));
+    await assert.rejects(
+      openPostgresQueue({ connectionString: server.url, name: 'x', acks: 'lazy' as 'durable' }),
+      (error: Error & { code?: string }) => error.code === 'E_QUEUE_OPTION' && /acks/.test(error.message),
+    );
   });
 });

@@ -15,8 +15,16 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { SynktiError } from '@synkti/core';
 import {
-  EARLIER_ERROR, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, MAX_ERROR_CHARS, RELEASED_WITHOUT_ERROR, type DriverDeadLetter,
-  type DriverMessage, type DriverReceive, type DriverSendEntry, type QueueDriver,
+  EARLIER_ERROR,
+  LEASE_EXPIRED_PREFIX,
+  LEASE_EXPIRED_SUFFIX,
+  MAX_ERROR_CHARS,
+  RELEASED_WITHOUT_ERROR,
+  type DriverDeadLetter,
+  type DriverMessage,
+  type DriverReceive,
+  type DriverSendEntry,
+  type QueueDriver,
 } from './driver.ts';
 import { Doorbell, longPoll } from './long-poll.ts';
 import { createQueue, resolveQueueOptions, type ResolvedQueueOptions } from './queue.ts';
@@ -151,7 +159,14 @@ class PostgresQueueDriver implements QueueDriver {
   /** Local time of this handle's last claim that looked through the whole queue. */
   private fullClaimAt = 0;
 
-  constructor(pool: pg.Pool, ownsPool: boolean, table: string, options: ResolvedQueueOptions, pollIntervalMs: number, ackMode: 'deferred' | 'durable') {
+  constructor(
+    pool: pg.Pool,
+    ownsPool: boolean,
+    table: string,
+    options: ResolvedQueueOptions,
+    pollIntervalMs: number,
+    ackMode: 'deferred' | 'durable',
+  ) {
     this.ackMode = ackMode;
     this.pool = pool;
     this.ownsPool = ownsPool;
@@ -209,8 +224,13 @@ class PostgresQueueDriver implements QueueDriver {
         RETURNING seq
       ) SELECT pg_notify($6, $7) FROM (SELECT count(*) FROM inserted) AS c`,
       values: [
-        this.queue, ids, entries.map((e) => Buffer.from(e.body, 'utf8')), entries.map((e) => e.ref ?? null), entries.map((e) => e.delayMs),
-        CHANNEL, this.channelPayload,
+        this.queue,
+        ids,
+        entries.map((e) => Buffer.from(e.body, 'utf8')),
+        entries.map((e) => e.ref ?? null),
+        entries.map((e) => e.delayMs),
+        CHANNEL,
+        this.channelPayload,
       ],
     });
     return ids;
@@ -278,12 +298,14 @@ class PostgresQueueDriver implements QueueDriver {
    */
   private async sweepExhausted(all = false): Promise<void> {
     for (let pass = 0; pass < MAX_SWEEP_PASSES; pass += 1) {
-      const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = ${NOW_MS}, leased = false, lease_token = NULL,
+      const result = await this.pool.query(
+        `UPDATE ${this.table} SET dead_at = ${NOW_MS}, leased = false, lease_token = NULL,
           last_error = CASE WHEN leased THEN left($3::text || receive_count::text || $4::text || COALESCE($5::text || last_error, ''), ${MAX_ERROR_CHARS})
             ELSE COALESCE(last_error, $6::text) END
         WHERE seq = ANY(ARRAY(SELECT seq FROM ${this.table} WHERE queue = $1 AND dead_at IS NULL AND visible_at <= (SELECT ${NOW_MS})
           AND receive_count >= $2 ORDER BY visible_at, seq LIMIT ${SWEEP_CHUNK} FOR UPDATE SKIP LOCKED))`,
-      [this.queue, this.maxReceives, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, EARLIER_ERROR, RELEASED_WITHOUT_ERROR]);
+        [this.queue, this.maxReceives, LEASE_EXPIRED_PREFIX, LEASE_EXPIRED_SUFFIX, EARLIER_ERROR, RELEASED_WITHOUT_ERROR],
+      );
       if (!all || (result.rowCount ?? 0) < SWEEP_CHUNK) return;
     }
   }
@@ -359,10 +381,16 @@ class PostgresQueueDriver implements QueueDriver {
     if (this.ackMode === 'deferred') this.pruneLeases(started);
     const items = rows.map((row) => {
       const receipt = `${row.id}:${row.lease_token}`;
-      if (this.ackMode === 'deferred' && this.leases.size < MAX_TRACKED_LEASES) this.leases.set(receipt, { expiresAt: leaseExpiresAt, ref: row.ref ?? undefined });
+      if (this.ackMode === 'deferred' && this.leases.size < MAX_TRACKED_LEASES)
+        this.leases.set(receipt, { expiresAt: leaseExpiresAt, ref: row.ref ?? undefined });
       return {
-        id: row.id, body: row.body.toString('utf8'), ref: row.ref ?? undefined, receipt,
-        receiveCount: row.receive_count, sentAt: Number(row.sent_at), leaseExpiresAt,
+        id: row.id,
+        body: row.body.toString('utf8'),
+        ref: row.ref ?? undefined,
+        receipt,
+        receiveCount: row.receive_count,
+        sentAt: Number(row.sent_at),
+        leaseExpiresAt,
       };
     });
     return { items };
@@ -387,7 +415,15 @@ class PostgresQueueDriver implements QueueDriver {
           ORDER BY visible_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED
         )) AND (SELECT v FROM relaxed) IS NOT NULL
         RETURNING m.seq, m.id, m.body, m.ref, m.sent_at, m.receive_count, m.lease_token`,
-        values: [this.queue, this.maxReceives, maxMessages, leaseMs, carried.map((a) => a.id), carried.map((a) => `${a.id}:${a.token}`), from],
+        values: [
+          this.queue,
+          this.maxReceives,
+          maxMessages,
+          leaseMs,
+          carried.map((a) => a.id),
+          carried.map((a) => `${a.id}:${a.token}`),
+          from,
+        ],
       });
     } catch (error) {
       // Nothing of the statement happened: the acks wait for the next carrier.
@@ -550,13 +586,15 @@ class PostgresQueueDriver implements QueueDriver {
     this.leases.delete(receipt);
     const lease = parseReceipt(receipt);
     if (!lease) return false;
-    const result = await this.pool.query<{ dead_at: string | null }>(`UPDATE ${this.table} SET
+    const result = await this.pool.query<{ dead_at: string | null }>(
+      `UPDATE ${this.table} SET
         dead_at = CASE WHEN receive_count >= $3 THEN ${NOW_MS} END,
         last_error = CASE WHEN receive_count >= $3 THEN COALESCE($4, last_error, $6) ELSE COALESCE($4, last_error) END,
         visible_at = CASE WHEN receive_count >= $3 THEN visible_at ELSE ${NOW_MS} + $5::bigint END,
         leased = false, lease_token = NULL
       WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL RETURNING dead_at`,
-    [lease.id, lease.token, this.maxReceives, error ?? null, delayMs, RELEASED_WITHOUT_ERROR]);
+      [lease.id, lease.token, this.maxReceives, error ?? null, delayMs, RELEASED_WITHOUT_ERROR],
+    );
     const row = result.rows[0];
     if (row && row.dead_at === null) await this.notify();
     return row !== undefined;
@@ -567,28 +605,41 @@ class PostgresQueueDriver implements QueueDriver {
     this.leases.delete(receipt);
     const lease = parseReceipt(receipt);
     if (!lease) return false;
-    const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = ${NOW_MS}, last_error = $3, leased = false, lease_token = NULL
-      WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL`, [lease.id, lease.token, error]);
+    const result = await this.pool.query(
+      `UPDATE ${this.table} SET dead_at = ${NOW_MS}, last_error = $3, leased = false, lease_token = NULL
+      WHERE id = $1 AND lease_token = $2 AND leased AND dead_at IS NULL`,
+      [lease.id, lease.token, error],
+    );
     return (result.rowCount ?? 0) > 0;
   }
 
   async deadLetters(limit: number): Promise<DriverDeadLetter[]> {
     await this.flushDeferred();
     await this.sweepExhausted(true);
-    const result = await this.pool.query<Row>(`SELECT id, body, ref, sent_at, receive_count, last_error, dead_at FROM ${this.table}
-      WHERE queue = $1 AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT $2`, [this.queue, limit]);
+    const result = await this.pool.query<Row>(
+      `SELECT id, body, ref, sent_at, receive_count, last_error, dead_at FROM ${this.table}
+      WHERE queue = $1 AND dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT $2`,
+      [this.queue, limit],
+    );
     return result.rows.map((row) => ({
-      id: row.id, body: row.body.toString('utf8'), ref: row.ref ?? undefined, receiveCount: row.receive_count, lastError: row.last_error ?? '',
-      deadLetteredAt: Number(row.dead_at), sentAt: Number(row.sent_at),
+      id: row.id,
+      body: row.body.toString('utf8'),
+      ref: row.ref ?? undefined,
+      receiveCount: row.receive_count,
+      lastError: row.last_error ?? '',
+      deadLetteredAt: Number(row.dead_at),
+      sentAt: Number(row.sent_at),
     }));
   }
 
   async redrive(ids: string[] | undefined): Promise<number> {
     await this.flushDeferred();
     if (ids && ids.length === 0) return 0;
-    const result = await this.pool.query(`UPDATE ${this.table} SET dead_at = NULL, receive_count = 0, leased = false, lease_token = NULL,
+    const result = await this.pool.query(
+      `UPDATE ${this.table} SET dead_at = NULL, receive_count = 0, leased = false, lease_token = NULL,
       last_error = NULL, visible_at = ${NOW_MS} WHERE queue = $1 AND dead_at IS NOT NULL${ids ? ' AND id = ANY($2::text[])' : ''}`,
-    ids ? [this.queue, ids] : [this.queue]);
+      ids ? [this.queue, ids] : [this.queue],
+    );
     const moved = result.rowCount ?? 0;
     if (moved > 0) await this.notify();
     return moved;
@@ -597,24 +648,32 @@ class PostgresQueueDriver implements QueueDriver {
   async purgeDeadLetters(ids: string[] | undefined): Promise<{ count: number; refs: string[] }> {
     await this.flushDeferred();
     if (ids && ids.length === 0) return { count: 0, refs: [] };
-    const result = await this.pool.query<{ ref: string | null }>(`DELETE FROM ${this.table}
-      WHERE queue = $1 AND dead_at IS NOT NULL${ids ? ' AND id = ANY($2::text[])' : ''} RETURNING ref`, ids ? [this.queue, ids] : [this.queue]);
+    const result = await this.pool.query<{ ref: string | null }>(
+      `DELETE FROM ${this.table}
+      WHERE queue = $1 AND dead_at IS NOT NULL${ids ? ' AND id = ANY($2::text[])' : ''} RETURNING ref`,
+      ids ? [this.queue, ids] : [this.queue],
+    );
     return { count: result.rows.length, refs: result.rows.flatMap((r) => (r.ref ? [r.ref] : [])) };
   }
 
   async stats(): Promise<QueueStats> {
     await this.flushDeferred();
     await this.sweepExhausted(true);
-    const result = await this.pool.query<Record<string, string>>(`SELECT
+    const result = await this.pool.query<Record<string, string>>(
+      `SELECT
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at <= now_ms) AS depth,
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at > now_ms AND leased) AS in_flight,
         count(*) FILTER (WHERE dead_at IS NULL AND visible_at > now_ms AND NOT leased) AS delayed,
         count(*) FILTER (WHERE dead_at IS NOT NULL) AS dead_lettered
-      FROM ${this.table}, (SELECT ${NOW_MS} AS now_ms) AS t WHERE queue = $1`, [this.queue]);
+      FROM ${this.table}, (SELECT ${NOW_MS} AS now_ms) AS t WHERE queue = $1`,
+      [this.queue],
+    );
     const row = result.rows[0] ?? {};
     return {
-      depth: Number(row.depth ?? 0), inFlight: Number(row.in_flight ?? 0),
-      delayed: Number(row.delayed ?? 0), deadLettered: Number(row.dead_lettered ?? 0),
+      depth: Number(row.depth ?? 0),
+      inFlight: Number(row.in_flight ?? 0),
+      delayed: Number(row.delayed ?? 0),
+      deadLettered: Number(row.dead_lettered ?? 0),
     };
   }
 
@@ -675,14 +734,20 @@ export async function openPostgresQueue(options: PostgresQueueOptions): Promise<
   const resolved = resolveQueueOptions(options);
   const table = options.table ?? DEFAULT_TABLE;
   if (!TABLE_NAME.test(table)) {
-    throw new SynktiError('E_QUEUE_OPTION', `table: ${JSON.stringify(table)} is not a plain lowercase SQL name`, { hint: `use letters, digits and "_", e.g. "${DEFAULT_TABLE}"` });
+    throw new SynktiError('E_QUEUE_OPTION', `table: ${JSON.stringify(table)} is not a plain lowercase SQL name`, {
+      hint: `use letters, digits and "_", e.g. "${DEFAULT_TABLE}"`,
+    });
   }
   if (!options.pool && !options.connectionString) {
-    throw new SynktiError('E_QUEUE_OPTION', 'a PostgreSQL queue needs pool or connectionString', { hint: 'pass connectionString: "postgres://user:password@host:5432/db"' });
+    throw new SynktiError('E_QUEUE_OPTION', 'a PostgreSQL queue needs pool or connectionString', {
+      hint: 'pass connectionString: "postgres://user:password@host:5432/db"',
+    });
   }
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1) {
-    throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, { hint: 'omit it for 1000 ms' });
+    throw new SynktiError('E_QUEUE_OPTION', `pollIntervalMs: ${pollIntervalMs} must be a positive number of milliseconds`, {
+      hint: 'omit it for 1000 ms',
+    });
   }
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 4 });
   if (!options.pool) {
@@ -693,7 +758,9 @@ export async function openPostgresQueue(options: PostgresQueueOptions): Promise<
   }
   const acks = options.acks ?? 'deferred';
   if (acks !== 'deferred' && acks !== 'durable') {
-    throw new SynktiError('E_QUEUE_OPTION', `acks: ${JSON.stringify(options.acks)} must be "deferred" or "durable"`, { hint: 'omit it for "deferred"' });
+    throw new SynktiError('E_QUEUE_OPTION', `acks: ${JSON.stringify(options.acks)} must be "deferred" or "durable"`, {
+      hint: 'omit it for "deferred"',
+    });
   }
   const driver = new PostgresQueueDriver(pool, !options.pool, table, resolved, pollIntervalMs, acks);
   try {
@@ -701,7 +768,8 @@ export async function openPostgresQueue(options: PostgresQueueOptions): Promise<
   } catch (cause) {
     await driver.close().catch(() => undefined);
     throw new SynktiError('E_QUEUE_OPEN', `cannot open PostgreSQL queue ${resolved.name}: ${(cause as Error).message}`, {
-      cause, hint: 'check the connection string, that the server is up, and that the user may create tables',
+      cause,
+      hint: 'check the connection string, that the server is up, and that the user may create tables',
     });
   }
   return createQueue(driver, resolved);

@@ -9,9 +9,21 @@ import { SynktiError, parseDuration } from '@synkti/core';
 import type { DriverMessage, QueueDriver } from './driver.ts';
 import { clipError } from './driver.ts';
 import {
-  QUEUE_LIMITS, type DeadLetter, type DeadLetterListOptions, type DurationInput, type LeasedMessage, type PayloadStoreOptions,
-  type Queue, type QueueOptions, type QueueStats, type ReceiptLike, type ReceiveOptions, type RedriveOptions, type ReleaseOptions,
-  type SendEntry, type SendOptions,
+  QUEUE_LIMITS,
+  type DeadLetter,
+  type DeadLetterListOptions,
+  type DurationInput,
+  type LeasedMessage,
+  type PayloadStoreOptions,
+  type Queue,
+  type QueueOptions,
+  type QueueStats,
+  type ReceiptLike,
+  type ReceiveOptions,
+  type RedriveOptions,
+  type ReleaseOptions,
+  type SendEntry,
+  type SendOptions,
 } from './types.ts';
 
 export const DEFAULT_MAX_RECEIVES = 5;
@@ -30,7 +42,9 @@ export function validateQueueName(name: string): void {
 }
 
 function optionError(field: string, value: unknown, rule: string): SynktiError {
-  return new SynktiError('E_QUEUE_OPTION', `${field}: ${JSON.stringify(value)} ${rule}`, { hint: `pass ${field} ${rule.replace(/^must be /, 'as ')}` });
+  return new SynktiError('E_QUEUE_OPTION', `${field}: ${JSON.stringify(value)} ${rule}`, {
+    hint: `pass ${field} ${rule.replace(/^must be /, 'as ')}`,
+  });
 }
 
 /** A duration in ms within [min, max] (inclusive). */
@@ -50,7 +64,9 @@ function integerIn(field: string, value: number | undefined, fallback: number, m
 export function receiptOf(receipt: ReceiptLike): string {
   const value = typeof receipt === 'string' ? receipt : receipt?.receipt;
   if (typeof value !== 'string' || value === '') {
-    throw new SynktiError('E_QUEUE_RECEIPT', 'a receipt must be a non-empty string (or a received message)', { hint: 'pass message.receipt from receive()' });
+    throw new SynktiError('E_QUEUE_RECEIPT', 'a receipt must be a non-empty string (or a received message)', {
+      hint: 'pass message.receipt from receive()',
+    });
   }
   return value;
 }
@@ -99,7 +115,9 @@ class BackedQueue implements Queue {
     const prepared = entries.map((entry, index) => {
       const e = typeof entry === 'string' ? { body: entry } : entry;
       if (typeof e?.body !== 'string') {
-        throw new SynktiError('E_QUEUE_BODY', `message ${index}: the body must be a string`, { hint: 'serialise objects with JSON.stringify first' });
+        throw new SynktiError('E_QUEUE_BODY', `message ${index}: the body must be a string`, {
+          hint: 'serialise objects with JSON.stringify first',
+        });
       }
       return { body: e.body, delayMs: durationIn('delayMs', e.delayMs, 0, 0, QUEUE_LIMITS.maxDelayMs) };
     });
@@ -107,12 +125,14 @@ class BackedQueue implements Queue {
     const perSend = this.driver.maxSendEntries ?? QUEUE_LIMITS.maxBatch;
     for (let start = 0; start < prepared.length; start += perSend) {
       const chunk = prepared.slice(start, start + perSend);
-      const driverEntries = await Promise.all(chunk.map(async (e) => {
-        const ref = await this.offload(e.body);
-        return ref === undefined ? { body: e.body, delayMs: e.delayMs } : { body: '', ref, delayMs: e.delayMs };
-      }));
+      const driverEntries = await Promise.all(
+        chunk.map(async (e) => {
+          const ref = await this.offload(e.body);
+          return ref === undefined ? { body: e.body, delayMs: e.delayMs } : { body: '', ref, delayMs: e.delayMs };
+        }),
+      );
       try {
-        ids.push(...await this.driver.send(driverEntries));
+        ids.push(...(await this.driver.send(driverEntries)));
       } catch (error) {
         // Nothing refers to these objects now.
         await this.deleteRefs(driverEntries.map((e) => e.ref));
@@ -136,8 +156,12 @@ class BackedQueue implements Queue {
       const body = await this.inflate(message);
       if (body !== undefined) {
         messages.push({
-          id: message.id, body, receipt: message.receipt, receiveCount: message.receiveCount,
-          sentAt: message.sentAt, leaseExpiresAt: message.leaseExpiresAt,
+          id: message.id,
+          body,
+          receipt: message.receipt,
+          receiveCount: message.receiveCount,
+          sentAt: message.sentAt,
+          leaseExpiresAt: message.leaseExpiresAt,
         });
       }
     }
@@ -183,8 +207,12 @@ class BackedQueue implements Queue {
         body = (await this.fetchRef(entry.ref)) ?? '';
       }
       result.push({
-        id: entry.id, body, receiveCount: entry.receiveCount, lastError: entry.lastError,
-        deadLetteredAt: entry.deadLetteredAt, sentAt: entry.sentAt,
+        id: entry.id,
+        body,
+        receiveCount: entry.receiveCount,
+        lastError: entry.lastError,
+        deadLetteredAt: entry.deadLetteredAt,
+        sentAt: entry.sentAt,
       });
     }
     return result;
@@ -222,9 +250,13 @@ class BackedQueue implements Queue {
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes <= this.maxMessageBytes) return undefined;
     if (!this.payloadStore) {
-      throw new SynktiError('E_PAYLOAD_TOO_LARGE', `a message body of ${bytes} bytes is over queue ${this.name}'s limit of ${this.maxMessageBytes} bytes`, {
-        hint: 'give the queue a payloadStore (an object store bucket) so big bodies go there, or send a smaller body',
-      });
+      throw new SynktiError(
+        'E_PAYLOAD_TOO_LARGE',
+        `a message body of ${bytes} bytes is over queue ${this.name}'s limit of ${this.maxMessageBytes} bytes`,
+        {
+          hint: 'give the queue a payloadStore (an object store bucket) so big bodies go there, or send a smaller body',
+        },
+      );
     }
     const key = `${this.payloadStore.prefix ?? DEFAULT_PAYLOAD_PREFIX}${this.name}/${randomUUID()}`;
     await this.payloadStore.store.put(this.payloadStore.bucket, key, body);
@@ -233,9 +265,13 @@ class BackedQueue implements Queue {
 
   private async fetchRef(ref: string): Promise<string | undefined> {
     if (!this.payloadStore) {
-      throw new SynktiError('E_PAYLOAD_STORE', `queue ${this.name} received a message whose body is in the object store (${ref}) but has no payloadStore`, {
-        hint: 'open the queue with the same payloadStore as its senders',
-      });
+      throw new SynktiError(
+        'E_PAYLOAD_STORE',
+        `queue ${this.name} received a message whose body is in the object store (${ref}) but has no payloadStore`,
+        {
+          hint: 'open the queue with the same payloadStore as its senders',
+        },
+      );
     }
     const bytes = await this.payloadStore.store.get(this.payloadStore.bucket, ref);
     return bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');

@@ -17,9 +17,19 @@
  *   visible again, so it is approximate on a queue other consumers are reading.
  */
 import {
-  ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand,
-  GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand,
-  SetQueueAttributesCommand, type Message, type MessageAttributeValue, type SQSClient,
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SynktiError } from '@synkti/core';
 import type { DriverDeadLetter, DriverMessage, DriverReceive, DriverSendEntry, QueueDriver } from './driver.ts';
@@ -121,7 +131,8 @@ function seconds(ms: number): number {
 
 function wrap(what: string, error: unknown): SynktiError {
   return new SynktiError('E_SQS', `SQS ${what} failed: ${(error as Error)?.message ?? String(error)}`, {
-    cause: error, hint: 'check the endpoint, region, credentials and that the queue exists',
+    cause: error,
+    hint: 'check the endpoint, region, credentials and that the queue exists',
   });
 }
 
@@ -147,10 +158,12 @@ class SqsQueueDriver implements QueueDriver {
         this.queueUrl = (await this.client.send(new CreateQueueCommand({ QueueName: this.name }))).QueueUrl ?? '';
         const dlqArn = (await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.dlqUrl, AttributeNames: ['QueueArn'] })))
           .Attributes?.QueueArn;
-        await this.client.send(new SetQueueAttributesCommand({
-          QueueUrl: this.queueUrl,
-          Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: this.maxReceives }) },
-        }));
+        await this.client.send(
+          new SetQueueAttributesCommand({
+            QueueUrl: this.queueUrl,
+            Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: this.maxReceives }) },
+          }),
+        );
       } catch (error) {
         throw wrap(`creating queues ${this.name} and ${dlqName}`, error);
       }
@@ -161,7 +174,8 @@ class SqsQueueDriver implements QueueDriver {
       this.dlqUrl = (await this.client.send(new GetQueueUrlCommand({ QueueName: dlqName }))).QueueUrl ?? '';
     } catch (error) {
       throw new SynktiError('E_QUEUE_NOT_FOUND', `SQS queue ${this.name} or its dead-letter queue ${dlqName} does not exist`, {
-        cause: error, hint: 'create them (with a redrive policy) in your infrastructure, or open the queue with create: true',
+        cause: error,
+        hint: 'create them (with a redrive policy) in your infrastructure, or open the queue with create: true',
       });
     }
   }
@@ -183,7 +197,12 @@ class SqsQueueDriver implements QueueDriver {
       attributes[ATTR_SENT_AT] = stringAttr(sentAt);
       if (entry.ref) attributes[ATTR_REF] = stringAttr(entry.ref);
       // SQS rejects an empty body; a reference message carries a placeholder.
-      return { Id: String(index), MessageBody: body === '' ? ' ' : body, DelaySeconds: seconds(entry.delayMs), MessageAttributes: attributes };
+      return {
+        Id: String(index),
+        MessageBody: body === '' ? ' ' : body,
+        DelaySeconds: seconds(entry.delayMs),
+        MessageAttributes: attributes,
+      };
     });
     const ids: string[] = new Array<string>(entries.length);
     let pending = requests;
@@ -198,13 +217,18 @@ class SqsQueueDriver implements QueueDriver {
       const failed = new Set((result.Failed ?? []).filter((f) => !f.SenderFault).map((f) => f.Id));
       const senderFault = (result.Failed ?? []).find((f) => f.SenderFault);
       if (senderFault) {
-        throw new SynktiError('E_SQS', `SQS refused message ${senderFault.Id} for ${this.name}: ${senderFault.Code} ${senderFault.Message ?? ''}`, {
-          hint: 'the earlier messages of the batch may have been sent; check the body (SQS limits size and characters)',
-        });
+        throw new SynktiError(
+          'E_SQS',
+          `SQS refused message ${senderFault.Id} for ${this.name}: ${senderFault.Code} ${senderFault.Message ?? ''}`,
+          {
+            hint: 'the earlier messages of the batch may have been sent; check the body (SQS limits size and characters)',
+          },
+        );
       }
       pending = pending.filter((r) => failed.has(r.Id));
     }
-    if (pending.length > 0) throw new SynktiError('E_SQS', `SQS failed ${pending.length} messages for ${this.name} three times`, { hint: 'retry later' });
+    if (pending.length > 0)
+      throw new SynktiError('E_SQS', `SQS failed ${pending.length} messages for ${this.name} three times`, { hint: 'retry later' });
     return ids;
   }
 
@@ -220,14 +244,17 @@ class SqsQueueDriver implements QueueDriver {
     let messages: Message[];
     try {
       if (abort.signal.aborted) return [];
-      const result = await this.client.send(new ReceiveMessageCommand({
-        QueueUrl: this.queueUrl,
-        MaxNumberOfMessages: request.maxMessages,
-        VisibilityTimeout: visibility,
-        WaitTimeSeconds: seconds(request.waitMs),
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-        MessageAttributeNames: ['All'],
-      }), { abortSignal: abort.signal });
+      const result = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: request.maxMessages,
+          VisibilityTimeout: visibility,
+          WaitTimeSeconds: seconds(request.waitMs),
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: abort.signal },
+      );
       messages = result.Messages ?? [];
     } catch (error) {
       if (isAbort(error) || abort.signal.aborted) return [];
@@ -239,14 +266,22 @@ class SqsQueueDriver implements QueueDriver {
     const leaseExpiresAt = started + visibility * 1000;
     return messages.map((message) => {
       const data: ReceiptData = {
-        h: message.ReceiptHandle ?? '', id: message.MessageId ?? '',
-        n: Number(message.Attributes?.ApproximateReceiveCount ?? 1), r: attr(message, ATTR_REF),
+        h: message.ReceiptHandle ?? '',
+        id: message.MessageId ?? '',
+        n: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+        r: attr(message, ATTR_REF),
       };
       const receipt = encodeReceipt(data);
       const sentAt = Number(attr(message, ATTR_SENT_AT) ?? message.Attributes?.SentTimestamp ?? 0);
       this.held.set(receipt, { data, body: message.Body ?? '', encoding: attr(message, ATTR_ENCODING), sentAt, leaseExpiresAt });
       return {
-        id: data.id, body: data.r ? '' : this.decodeBody(message), ref: data.r, receipt, receiveCount: data.n, sentAt, leaseExpiresAt,
+        id: data.id,
+        body: data.r ? '' : this.decodeBody(message),
+        ref: data.r,
+        receipt,
+        receiveCount: data.n,
+        sentAt,
+        leaseExpiresAt,
       };
     });
   }
@@ -260,7 +295,9 @@ class SqsQueueDriver implements QueueDriver {
   /** ChangeMessageVisibility; false when SQS says the handle is not the current lease. */
   private async changeVisibility(handle: string, timeoutSeconds: number): Promise<boolean> {
     try {
-      await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: handle, VisibilityTimeout: timeoutSeconds }));
+      await this.client.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: handle, VisibilityTimeout: timeoutSeconds }),
+      );
       return true;
     } catch (error) {
       if (isStale(error)) return false;
@@ -359,10 +396,16 @@ class SqsQueueDriver implements QueueDriver {
     const keep: Message[] = [];
     try {
       while (seen.size < limit) {
-        const result = await this.client.send(new ReceiveMessageCommand({
-          QueueUrl: this.dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: SCAN_SECONDS, WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'], MessageAttributeNames: ['All'],
-        }));
+        const result = await this.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.dlqUrl,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: SCAN_SECONDS,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+            MessageAttributeNames: ['All'],
+          }),
+        );
         const messages = (result.Messages ?? []).filter((m) => !seen.has(m.MessageId ?? ''));
         if (messages.length === 0) break;
         for (const message of messages) {
@@ -374,10 +417,14 @@ class SqsQueueDriver implements QueueDriver {
       throw wrap(`reading the dead-letter queue of ${this.name}`, error);
     } finally {
       for (let i = 0; i < keep.length; i += 10) {
-        await this.client.send(new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.dlqUrl,
-          Entries: keep.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 })),
-        })).catch(() => undefined);
+        await this.client
+          .send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: this.dlqUrl,
+              Entries: keep.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 })),
+            }),
+          )
+          .catch(() => undefined);
       }
     }
   }
@@ -415,7 +462,9 @@ class SqsQueueDriver implements QueueDriver {
       if (letter.ref) attributes[ATTR_REF] = stringAttr(letter.ref);
       const encoding = attr(message, ATTR_ENCODING);
       if (encoding) attributes[ATTR_ENCODING] = stringAttr(encoding);
-      await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: message.Body ?? ' ', MessageAttributes: attributes }));
+      await this.client.send(
+        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: message.Body ?? ' ', MessageAttributes: attributes }),
+      );
       await this.client.send(new DeleteMessageCommand({ QueueUrl: this.dlqUrl, ReceiptHandle: message.ReceiptHandle ?? '' }));
       moved += 1;
       return 'done';
@@ -441,8 +490,11 @@ class SqsQueueDriver implements QueueDriver {
   async stats(): Promise<QueueStats> {
     const names = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
     try {
-      const [main, dlq] = await Promise.all([this.queueUrl, this.dlqUrl].map((url) =>
-        this.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] }))));
+      const [main, dlq] = await Promise.all(
+        [this.queueUrl, this.dlqUrl].map((url) =>
+          this.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] })),
+        ),
+      );
       const count = (attributes: Record<string, string> | undefined, name: string): number => Number(attributes?.[name] ?? 0);
       return {
         depth: count(main?.Attributes, names[0]),

@@ -22,7 +22,13 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
 function fakeMetadata(): InstanceMetadata & { notice: InterruptionNotice | null } {
   const m = {
     notice: null as InterruptionNotice | null,
-    identity: async () => ({ instanceId: 'i-1', instanceType: 't3.micro', region: 'us-east-1', zone: 'us-east-1a', privateIp: '127.0.0.1' }),
+    identity: async () => ({
+      instanceId: 'i-1',
+      instanceType: 't3.micro',
+      region: 'us-east-1',
+      zone: 'us-east-1a',
+      privateIp: '127.0.0.1',
+    }),
     tags: async () => ({}),
     userData: async () => undefined,
     interruptionNotice: async () => m.notice,
@@ -36,12 +42,17 @@ function recordingWorker(behaviour: { stopThrows?: boolean } = {}): PreemptibleW
   const calls: string[] = [];
   return {
     calls,
-    start: () => { calls.push('start'); },
+    start: () => {
+      calls.push('start');
+    },
     stop: async (options) => {
       calls.push(`stop(release=${options?.release === true})`);
       if (behaviour.stopThrows) throw new Error('database gone');
     },
-    releaseAll: async () => { calls.push('releaseAll'); return 3; },
+    releaseAll: async () => {
+      calls.push('releaseAll');
+      return 3;
+    },
   };
 }
 
@@ -92,7 +103,10 @@ describe('runPreemptible', () => {
     let started = 0;
     // The doomed worker's handler never finishes on its own: only the hand-back ends it.
     const doomed = createWorker({
-      queue, leaseMs: 60_000, pollWaitMs: 200, onError: () => undefined,
+      queue,
+      leaseMs: 60_000,
+      pollWaitMs: 200,
+      onError: () => undefined,
       handler: async (task) => {
         started++;
         await new Promise((resolve) => task.signal.addEventListener('abort', resolve, { once: true }));
@@ -100,7 +114,16 @@ describe('runPreemptible', () => {
       },
     });
     const done: string[] = [];
-    const peer = createWorker({ queue: peerQueue, leaseMs: 60_000, pollWaitMs: 200, onError: () => undefined, handler: async (task) => { done.push(task.body); return { ok: true }; } });
+    const peer = createWorker({
+      queue: peerQueue,
+      leaseMs: 60_000,
+      pollWaitMs: 200,
+      onError: () => undefined,
+      handler: async (task) => {
+        done.push(task.body);
+        return { ok: true };
+      },
+    });
     t.after(async () => {
       await doomed.stop({ release: true });
       await peer.stop({ release: true });

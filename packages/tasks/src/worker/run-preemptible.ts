@@ -78,7 +78,9 @@ export async function runPreemptible(worker: PreemptibleWorker, options: RunPree
   const proc = options.process ?? process;
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let finish!: (outcome: PreemptibleOutcome) => void;
-  const finished = new Promise<PreemptibleOutcome>((resolve) => { finish = resolve; });
+  const finished = new Promise<PreemptibleOutcome>((resolve) => {
+    finish = resolve;
+  });
   let stopping = false;
 
   const stop = async (outcome: Omit<PreemptibleOutcome, 'code'>, release: boolean): Promise<void> => {
@@ -102,12 +104,17 @@ export async function runPreemptible(worker: PreemptibleWorker, options: RunPree
     proc.on(name, handler);
     return { name, handler };
   });
-  const onAbort = (): void => { void stop({ cause: 'abort', released: 0 }, true); };
+  const onAbort = (): void => {
+    void stop({ cause: 'abort', released: 0 }, true);
+  };
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const metadata = options.metadata === undefined || options.metadata === 'auto'
-    ? (process.env[IMDS_ENDPOINT_ENV] ? createImdsClient() : null)
-    : options.metadata;
+  const metadata =
+    options.metadata === undefined || options.metadata === 'auto'
+      ? process.env[IMDS_ENDPOINT_ENV]
+        ? createImdsClient()
+        : null
+      : options.metadata;
   let watcher: NoticeWatcher | undefined;
   try {
     if (metadata) {

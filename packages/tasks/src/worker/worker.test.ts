@@ -28,7 +28,12 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
 
 function memorySink<V>(): ResultSink<V> & { results: TaskResult<V>[] } {
   const results: TaskResult<V>[] = [];
-  return { results, async send(result) { results.push(result); } };
+  return {
+    results,
+    async send(result) {
+      results.push(result);
+    },
+  };
 }
 
 async function drained(queue: Queue): Promise<boolean> {
@@ -74,10 +79,11 @@ describe('createWorker', () => {
     // A queue whose ack records when it happens, to check the order against the sink.
     const tracked = new Proxy(q, {
       get(target, key, receiver) {
-        if (key === 'ack') return async (r: { receipt: string; id?: string } | string) => {
-          events.push(`ack ${typeof r === 'string' ? r.split(':')[0] : r.id}`);
-          return target.ack(r);
-        };
+        if (key === 'ack')
+          return async (r: { receipt: string; id?: string } | string) => {
+            events.push(`ack ${typeof r === 'string' ? r.split(':')[0] : r.id}`);
+            return target.ack(r);
+          };
         const value = Reflect.get(target, key, receiver) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
@@ -103,11 +109,14 @@ describe('createWorker', () => {
         },
       },
     });
-    await waitFor('all 20 tasks acked', async () => events.filter((e) => e.startsWith('ack')).length === 20 && await drained(q));
+    await waitFor('all 20 tasks acked', async () => events.filter((e) => e.startsWith('ack')).length === 20 && (await drained(q)));
     assert.equal(peak, 4, 'four tasks ran at once, never more');
     assert.deepEqual(sink.results.map((r) => r.taskId).sort(), [...ids].sort());
     for (const id of ids) {
-      assert.ok(events.indexOf(`result ${id}`) >= 0 && events.indexOf(`result ${id}`) < events.indexOf(`ack ${id}`), `task ${id}: result stored before the ack`);
+      assert.ok(
+        events.indexOf(`result ${id}`) >= 0 && events.indexOf(`result ${id}`) < events.indexOf(`ack ${id}`),
+        `task ${id}: result stored before the ack`,
+      );
     }
     const byId = new Map(sink.results.map((r) => [r.taskId, r]));
     assert.equal(byId.get(ids[7]!)?.value, 14);
@@ -118,10 +127,17 @@ describe('createWorker', () => {
     const q = await queue('crashy');
     const ids = await q.sendBatch(['a', 'b', 'c', 'd', 'e']);
     const resultsFile = join(dir, 'results.jsonl');
-    const child = spawn(process.execPath, ['--import', 'tsx', crashChild, path, 'crashy', resultsFile], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', crashChild, path, 'crashy', resultsFile], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (c, s) => resolve([c, s])),
+    );
     assert.equal(signal, 'SIGKILL', `the child died by SIGKILL (code ${code}, stderr: ${stderr.slice(-2000)})`);
     const before = await readResults<string>(resultsFile);
     assert.equal(before.length, 1, 'one result was stored before the kill');
@@ -129,7 +145,9 @@ describe('createWorker', () => {
     assert.deepEqual(await q.stats(), { depth: 4, inFlight: 1, delayed: 0, deadLettered: 0 }, 'its task was not acked');
 
     worker<string>({
-      queue: q, leaseMs: 500, workerId: 'survivor',
+      queue: q,
+      leaseMs: 500,
+      workerId: 'survivor',
       handler: async (task) => ({ ok: true, value: `done ${task.body}` }),
       resultSink: fileResultSink(resultsFile),
     });
@@ -137,7 +155,14 @@ describe('createWorker', () => {
     const results = await readResults<string>(resultsFile);
     assert.deepEqual([...new Set(results.map((r) => r.taskId))].sort(), [...ids].sort(), 'a result for every task');
     const forCrashed = results.filter((r) => r.taskId === crashedId);
-    assert.deepEqual(forCrashed.map((r) => [r.workerId, r.attempt]), [['doomed', 1], ['survivor', 2]], 'the crashed task: a duplicate, told apart by attempt');
+    assert.deepEqual(
+      forCrashed.map((r) => [r.workerId, r.attempt]),
+      [
+        ['doomed', 1],
+        ['survivor', 2],
+      ],
+      'the crashed task: a duplicate, told apart by attempt',
+    );
     assert.equal(results.length, 6);
     assert.equal((await q.stats()).deadLettered, 0);
   });
@@ -147,25 +172,38 @@ describe('createWorker', () => {
     await q.sendBatch(['1', '2', '3']);
     const aborted: string[] = [];
     const a = worker<string>({
-      queue: q, concurrency: 3, leaseMs: 30_000, workerId: 'a',
-      handler: (task) => new Promise((_, reject) => {
-        task.signal.addEventListener('abort', () => {
-          aborted.push(task.body);
-          reject(task.signal.reason);
-        });
-      }),
+      queue: q,
+      concurrency: 3,
+      leaseMs: 30_000,
+      workerId: 'a',
+      handler: (task) =>
+        new Promise((_, reject) => {
+          task.signal.addEventListener('abort', () => {
+            aborted.push(task.body);
+            reject(task.signal.reason);
+          });
+        }),
       resultSink: memorySink(),
     });
     await waitFor('worker a runs all three', () => a.stats().inFlight === 3);
     const sink = memorySink<string>();
-    const b = worker<string>({ queue: q, concurrency: 3, workerId: 'b', handler: async (t) => ({ ok: true, value: t.body }), resultSink: sink });
+    const b = worker<string>({
+      queue: q,
+      concurrency: 3,
+      workerId: 'b',
+      handler: async (t) => ({ ok: true, value: t.body }),
+      resultSink: sink,
+    });
     const released = Date.now();
     assert.equal(await a.releaseAll('spot notice'), 3);
     await waitFor('worker b finished all three', () => sink.results.length === 3, 5000);
     const handoverMs = Date.now() - released;
     assert.ok(handoverMs < 3000, `handed over in ${handoverMs} ms, not after the 30 s lease`);
-    assert.deepEqual(aborted.sort(), ['1', '2', '3'], 'a\'s handlers were told to stop');
-    assert.deepEqual(sink.results.map((r) => r.attempt), [2, 2, 2]);
+    assert.deepEqual(aborted.sort(), ['1', '2', '3'], "a's handlers were told to stop");
+    assert.deepEqual(
+      sink.results.map((r) => r.attempt),
+      [2, 2, 2],
+    );
     await waitFor('a has nothing running', () => a.stats().inFlight === 0);
     assert.equal(a.stats().released, 3);
     assert.equal(a.stats().crashed, 0, 'an aborted handler of a released task is not a crash');
@@ -195,7 +233,10 @@ describe('createWorker', () => {
     await waitFor('drained', () => drained(q));
     assert.equal(runs, 1, 'never run twice');
     assert.equal(b.stats().received, 0);
-    assert.deepEqual(sink.results.map((r) => [r.workerId, r.attempt]), [['a', 1]]);
+    assert.deepEqual(
+      sink.results.map((r) => [r.workerId, r.attempt]),
+      [['a', 1]],
+    );
   });
 
   it('a thrown error is retried up to maxAttempts, then dead-lettered with its message', async () => {
@@ -205,7 +246,9 @@ describe('createWorker', () => {
     const attempts: number[] = [];
     const sink = memorySink();
     const w = worker({
-      queue: q, maxAttempts: 3, leaseMs: 5000,
+      queue: q,
+      maxAttempts: 3,
+      leaseMs: 5000,
       handler: async (task) => {
         attempts.push(task.attempt);
         throw new Error(`kaboom on attempt ${task.attempt}`);
@@ -220,7 +263,14 @@ describe('createWorker', () => {
     assert.equal(letter?.lastError, 'kaboom on attempt 3');
     assert.equal(letter?.receiveCount, 3);
     assert.deepEqual(sink.results, [], 'a crash is not a result');
-    assert.deepEqual(errors.map((e) => [e.stage, e.attempt]), [['handler', 1], ['handler', 2], ['handler', 3]]);
+    assert.deepEqual(
+      errors.map((e) => [e.stage, e.attempt]),
+      [
+        ['handler', 1],
+        ['handler', 2],
+        ['handler', 3],
+      ],
+    );
     assert.deepEqual(w.stats(), { inFlight: 0, received: 3, completed: 0, failedResults: 0, crashed: 3, released: 2, deadLettered: 1 });
   });
 
@@ -237,9 +287,12 @@ describe('createWorker', () => {
       },
       resultSink: sink,
     });
-    await waitFor('drained', async () => sink.results.length === 1 && await drained(q));
+    await waitFor('drained', async () => sink.results.length === 1 && (await drained(q)));
     assert.equal(calls, 1);
-    assert.deepEqual(sink.results.map((r) => [r.taskId, r.ok, r.error]), [[id, false, 'x must be a number']]);
+    assert.deepEqual(
+      sink.results.map((r) => [r.taskId, r.ok, r.error]),
+      [[id, false, 'x must be a number']],
+    );
     assert.equal((await q.stats()).deadLettered, 0);
     assert.equal(w.stats().failedResults, 1);
   });
@@ -250,7 +303,8 @@ describe('createWorker', () => {
     let failuresLeft = 2;
     const stored: TaskResult[] = [];
     worker({
-      queue: q, resultAttempts: 2,
+      queue: q,
+      resultAttempts: 2,
       handler: async (task) => ({ ok: true, value: task.attempt }),
       resultSink: {
         async send(result) {
@@ -262,15 +316,26 @@ describe('createWorker', () => {
         },
       },
     });
-    await waitFor('stored and drained', async () => stored.length === 1 && await drained(q));
-    assert.deepEqual(stored.map((r) => r.attempt), [2], 'the first run\'s result was never stored, so the task ran again');
+    await waitFor('stored and drained', async () => stored.length === 1 && (await drained(q)));
+    assert.deepEqual(
+      stored.map((r) => r.attempt),
+      [2],
+      "the first run's result was never stored, so the task ran again",
+    );
   });
 
   it('stop() lets running tasks finish and ack; the signal option stops the worker too', async () => {
     const q = await queue();
     await q.send('slow');
     const sink = memorySink();
-    const w = worker({ queue: q, handler: async () => { await sleep(200); return { ok: true }; }, resultSink: sink });
+    const w = worker({
+      queue: q,
+      handler: async () => {
+        await sleep(200);
+        return { ok: true };
+      },
+      resultSink: sink,
+    });
     await waitFor('running', () => w.stats().inFlight === 1);
     await w.stop();
     assert.equal(sink.results.length, 1);
@@ -291,7 +356,12 @@ describe('createWorker', () => {
     const tasks = await queue('tasks');
     const results = await queue('results');
     const id = await tasks.send('21');
-    worker<number>({ queue: tasks, handler: async (t) => ({ ok: true, value: Number(t.body) * 2 }), resultSink: queueResultSink(results), workerId: 'w' });
+    worker<number>({
+      queue: tasks,
+      handler: async (t) => ({ ok: true, value: Number(t.body) * 2 }),
+      resultSink: queueResultSink(results),
+      workerId: 'w',
+    });
     const [message] = await results.receive({ waitMs: 5000 });
     assert.ok(message);
     const result = JSON.parse(message.body) as TaskResult<number>;
@@ -302,8 +372,17 @@ describe('createWorker', () => {
   it('refuses bad options with the field named', async () => {
     const q = await queue();
     const handler = async (): Promise<{ ok: true }> => ({ ok: true });
-    assert.throws(() => createWorker({ queue: q, handler, leaseMs: 1000, heartbeatEveryMs: 1000 }), (e: unknown) => isSynktiError(e, 'E_WORKER_OPTION') && e.message.includes('heartbeatEveryMs'));
-    assert.throws(() => createWorker({ queue: q, handler, concurrency: 0 }), (e: unknown) => isSynktiError(e, 'E_WORKER_OPTION') && e.message.includes('concurrency'));
-    assert.throws(() => createWorker({ queue: q, handler, leaseMs: 'a while' }), (e: unknown) => isSynktiError(e, 'E_DURATION'));
+    assert.throws(
+      () => createWorker({ queue: q, handler, leaseMs: 1000, heartbeatEveryMs: 1000 }),
+      (e: unknown) => isSynktiError(e, 'E_WORKER_OPTION') && e.message.includes('heartbeatEveryMs'),
+    );
+    assert.throws(
+      () => createWorker({ queue: q, handler, concurrency: 0 }),
+      (e: unknown) => isSynktiError(e, 'E_WORKER_OPTION') && e.message.includes('concurrency'),
+    );
+    assert.throws(
+      () => createWorker({ queue: q, handler, leaseMs: 'a while' }),
+      (e: unknown) => isSynktiError(e, 'E_DURATION'),
+    );
   });
 });

@@ -14,9 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { SynktiError, parseDuration } from '@synkti/core';
 import { QUEUE_LIMITS, type LeasedMessage } from '../queue/types.ts';
-import type {
-  ResultSink, TaskHandler, TaskOutcome, TaskResult, Worker, WorkerErrorContext, WorkerOptions, WorkerStats,
-} from './types.ts';
+import type { ResultSink, TaskHandler, TaskOutcome, TaskResult, Worker, WorkerErrorContext, WorkerOptions, WorkerStats } from './types.ts';
 import { backoffCeilingMs } from '@synkti/core/backoff';
 
 const DEFAULT_LEASE_MS = 60_000;
@@ -36,7 +34,7 @@ interface Running {
 
 function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
 }
 
 function isOutcome(value: unknown): value is TaskOutcome<unknown> {
@@ -88,12 +86,16 @@ class TaskWorker<V> implements Worker {
   private loop: Promise<void> | undefined;
   private slotFreed: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
-  private readonly onSignal = (): void => { void this.stop(); };
+  private readonly onSignal = (): void => {
+    void this.stop();
+  };
 
   constructor(options: WorkerOptions<V>) {
     this.options = options;
     if (!options.queue || typeof options.queue.receive !== 'function') {
-      throw new SynktiError('E_WORKER_OPTION', 'queue: a Queue is required', { hint: 'open one with openLocalQueue, openPostgresQueue or openSqsQueue' });
+      throw new SynktiError('E_WORKER_OPTION', 'queue: a Queue is required', {
+        hint: 'open one with openLocalQueue, openPostgresQueue or openSqsQueue',
+      });
     }
     if (typeof options.handler !== 'function') {
       throw new SynktiError('E_WORKER_OPTION', 'handler: a function is required', { hint: 'pass async (task) => ({ ok: true, value })' });
@@ -102,30 +104,44 @@ class TaskWorker<V> implements Worker {
     this.sink = options.resultSink;
     this.concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 1000) {
-      throw new SynktiError('E_WORKER_OPTION', `concurrency: ${options.concurrency} must be an integer from 1 to 1000`, { hint: 'omit it for one task at a time' });
+      throw new SynktiError('E_WORKER_OPTION', `concurrency: ${options.concurrency} must be an integer from 1 to 1000`, {
+        hint: 'omit it for one task at a time',
+      });
     }
     this.leaseMs = parseDuration(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
     if (this.leaseMs < 1 || this.leaseMs > QUEUE_LIMITS.maxLeaseMs) {
       throw new SynktiError('E_WORKER_OPTION', `leaseMs: ${this.leaseMs} ms is outside 1 ms..12 h`, { hint: 'use a lease like "60s"' });
     }
-    this.heartbeatEveryMs = options.heartbeatEveryMs === undefined ? Math.max(1, Math.floor(this.leaseMs / 3))
-      : parseDuration(options.heartbeatEveryMs, 'heartbeatEveryMs');
+    this.heartbeatEveryMs =
+      options.heartbeatEveryMs === undefined
+        ? Math.max(1, Math.floor(this.leaseMs / 3))
+        : parseDuration(options.heartbeatEveryMs, 'heartbeatEveryMs');
     if (this.heartbeatEveryMs < 1 || this.heartbeatEveryMs >= this.leaseMs) {
-      throw new SynktiError('E_WORKER_OPTION', `heartbeatEveryMs: ${this.heartbeatEveryMs} ms must be shorter than the ${this.leaseMs} ms lease`, {
-        hint: 'omit it for a third of the lease',
-      });
+      throw new SynktiError(
+        'E_WORKER_OPTION',
+        `heartbeatEveryMs: ${this.heartbeatEveryMs} ms must be shorter than the ${this.leaseMs} ms lease`,
+        {
+          hint: 'omit it for a third of the lease',
+        },
+      );
     }
     this.maxAttempts = options.maxAttempts ?? options.queue.maxReceives;
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
-      throw new SynktiError('E_WORKER_OPTION', `maxAttempts: ${options.maxAttempts} must be a positive integer`, { hint: 'omit it to use the queue\'s maxReceives' });
+      throw new SynktiError('E_WORKER_OPTION', `maxAttempts: ${options.maxAttempts} must be a positive integer`, {
+        hint: "omit it to use the queue's maxReceives",
+      });
     }
     this.pollWaitMs = parseDuration(options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS, 'pollWaitMs');
     if (this.pollWaitMs > QUEUE_LIMITS.maxWaitMs) {
-      throw new SynktiError('E_WORKER_OPTION', `pollWaitMs: ${this.pollWaitMs} ms is over the 20 s long-poll limit`, { hint: 'use "20s" or less' });
+      throw new SynktiError('E_WORKER_OPTION', `pollWaitMs: ${this.pollWaitMs} ms is over the 20 s long-poll limit`, {
+        hint: 'use "20s" or less',
+      });
     }
     this.resultAttempts = options.resultAttempts ?? DEFAULT_RESULT_ATTEMPTS;
     if (!Number.isInteger(this.resultAttempts) || this.resultAttempts < 1) {
-      throw new SynktiError('E_WORKER_OPTION', `resultAttempts: ${options.resultAttempts} must be a positive integer`, { hint: 'omit it for 3' });
+      throw new SynktiError('E_WORKER_OPTION', `resultAttempts: ${options.resultAttempts} must be a positive integer`, {
+        hint: 'omit it for 3',
+      });
     }
     this.id = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.onError = options.onError ?? defaultOnError(this.id);
@@ -162,16 +178,18 @@ class TaskWorker<V> implements Worker {
     this.paused = true;
     this.pollAbort.abort();
     const tasks = [...this.running].filter((task) => !task.released && !task.lost);
-    const results = await Promise.all(tasks.map(async (task) => {
-      task.released = true;
-      task.controller.abort(new SynktiError('E_TASK_RELEASED', `task ${task.message.id} was handed back: ${reason}`));
-      try {
-        return await this.options.queue.release(task.message, { error: reason });
-      } catch (error) {
-        this.report(error, 'release', task.message);
-        return false;
-      }
-    }));
+    const results = await Promise.all(
+      tasks.map(async (task) => {
+        task.released = true;
+        task.controller.abort(new SynktiError('E_TASK_RELEASED', `task ${task.message.id} was handed back: ${reason}`));
+        try {
+          return await this.options.queue.release(task.message, { error: reason });
+        } catch (error) {
+          this.report(error, 'release', task.message);
+          return false;
+        }
+      }),
+    );
     const released = results.filter(Boolean).length;
     this.counters.released += released;
     return released;
@@ -254,12 +272,20 @@ class TaskWorker<V> implements Worker {
       let outcome: TaskOutcome<V>;
       try {
         const value: unknown = await this.handler({
-          id: message.id, body: message.body, attempt: message.receiveCount, signal: task.controller.signal, message,
+          id: message.id,
+          body: message.body,
+          attempt: message.receiveCount,
+          signal: task.controller.signal,
+          message,
         });
         if (!isOutcome(value)) {
-          throw new SynktiError('E_TASK_OUTCOME', `the handler returned ${JSON.stringify(value) ?? String(value)} instead of { ok: true, value } or { ok: false, error }`, {
-            hint: 'return a TaskOutcome; throw only for errors worth a retry',
-          });
+          throw new SynktiError(
+            'E_TASK_OUTCOME',
+            `the handler returned ${JSON.stringify(value) ?? String(value)} instead of { ok: true, value } or { ok: false, error }`,
+            {
+              hint: 'return a TaskOutcome; throw only for errors worth a retry',
+            },
+          );
         }
         outcome = value as TaskOutcome<V>;
       } catch (error) {
@@ -299,7 +325,9 @@ class TaskWorker<V> implements Worker {
     };
     const schedule = (): void => {
       if (stopped) return;
-      timer = setTimeout(() => { void beat(); }, this.heartbeatEveryMs);
+      timer = setTimeout(() => {
+        void beat();
+      }, this.heartbeatEveryMs);
       timer.unref();
     };
     schedule();
@@ -354,7 +382,14 @@ class TaskWorker<V> implements Worker {
         this.counters.completed += 1;
         if (!outcome.ok) this.counters.failedResults += 1;
       } else {
-        this.report(new SynktiError('E_LEASE_LOST', `task ${message.id} could not be acked: its lease is no longer this worker's (the result was stored; a duplicate may follow)`), 'ack', message);
+        this.report(
+          new SynktiError(
+            'E_LEASE_LOST',
+            `task ${message.id} could not be acked: its lease is no longer this worker's (the result was stored; a duplicate may follow)`,
+          ),
+          'ack',
+          message,
+        );
       }
     } catch (error) {
       // Not acked: the lease runs out and the task is redone; its result was stored, so the cost is a duplicate.
@@ -369,7 +404,8 @@ class TaskWorker<V> implements Worker {
         return true;
       } catch (error) {
         this.report(error, 'result', message);
-        if (attempt < this.resultAttempts) await sleep(backoffCeilingMs(attempt - 1, { baseMs: 200, capMs: Infinity }), this.stopAbort.signal);
+        if (attempt < this.resultAttempts)
+          await sleep(backoffCeilingMs(attempt - 1, { baseMs: 200, capMs: Infinity }), this.stopAbort.signal);
       }
     }
     return false;

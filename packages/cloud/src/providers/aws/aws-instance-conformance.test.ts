@@ -18,7 +18,10 @@ runInstanceProviderConformance('aws (in-memory EC2)', async () => {
   const provider = createAwsInstanceProvider({
     imageId: 'ami-0123456789abcdef0',
     client: ec2.client,
-    subnets: [{ subnetId: 'subnet-0aaa', zone: 'us-east-1a' }, { subnetId: 'subnet-0bbb', zone: 'us-east-1b' }],
+    subnets: [
+      { subnetId: 'subnet-0aaa', zone: 'us-east-1a' },
+      { subnetId: 'subnet-0bbb', zone: 'us-east-1b' },
+    ],
     backoffBaseMs: 10,
     // The suite launches ~17 instances in a few seconds: EC2's default RunInstances
     // bucket (5, 2/s) would make it wait ~6 s, as it should in production.

@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import {
-  CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { isSynktiError, type SynktiError } from '@synkti/core';
@@ -64,7 +68,10 @@ function ec2Instance(n: number, extra: Partial<Instance> = {}): Instance {
     Placement: { AvailabilityZone: 'us-east-1a' },
     InstanceLifecycle: 'spot',
     LaunchTime: new Date(1_700_000_000_000 + n * 1000),
-    Tags: [{ Key: 'SynktiCluster', Value: 'prod' }, { Key: 'SynktiRole', Value: 'serve' }],
+    Tags: [
+      { Key: 'SynktiCluster', Value: 'prod' },
+      { Key: 'SynktiRole', Value: 'serve' },
+    ],
     ...extra,
   };
 }
@@ -81,24 +88,42 @@ describe('AWS instance provider: launch', () => {
   it('sends one spot RunInstances with IMDSv2 required, hop limit 2, metadata tags, tags on instance and volumes, the client token and base64 user data', async () => {
     const ec2 = fake();
     const { provider } = setup(ec2.client, { subnets: [SUBNET_A], securityGroupIds: ['sg-0123'], iamInstanceProfile: 'synkti-worker' });
-    const record = await provider.launch({ ...SPEC, instanceType: 't3.micro', userData: '#!/bin/sh\necho hi', clientToken: 'replace-i-0abc' });
+    const record = await provider.launch({
+      ...SPEC,
+      instanceType: 't3.micro',
+      userData: '#!/bin/sh\necho hi',
+      clientToken: 'replace-i-0abc',
+    });
     const calls = ec2.mock.commandCalls(RunInstancesCommand);
     assert.equal(calls.length, 1);
-    const tags = [{ Key: 'SynktiCluster', Value: 'prod' }, { Key: 'SynktiRole', Value: 'serve' }];
-    assert.deepEqual(calls[0]!.args[0].input, {
-      ImageId: AMI,
-      InstanceType: 't3.micro',
-      MinCount: 1,
-      MaxCount: 1,
-      ClientToken: 'replace-i-0abc',
-      TagSpecifications: [{ ResourceType: 'instance', Tags: tags }, { ResourceType: 'volume', Tags: tags }],
-      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled', HttpEndpoint: 'enabled' },
-      InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } },
-      SubnetId: 'subnet-0aaa',
-      UserData: Buffer.from('#!/bin/sh\necho hi').toString('base64'),
-      SecurityGroupIds: ['sg-0123'],
-      IamInstanceProfile: { Name: 'synkti-worker' },
-    }, 'exact request: no KeyName (no SSH) and no spot MaxPrice');
+    const tags = [
+      { Key: 'SynktiCluster', Value: 'prod' },
+      { Key: 'SynktiRole', Value: 'serve' },
+    ];
+    assert.deepEqual(
+      calls[0]!.args[0].input,
+      {
+        ImageId: AMI,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        ClientToken: 'replace-i-0abc',
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: tags },
+          { ResourceType: 'volume', Tags: tags },
+        ],
+        MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled', HttpEndpoint: 'enabled' },
+        InstanceMarketOptions: {
+          MarketType: 'spot',
+          SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+        },
+        SubnetId: 'subnet-0aaa',
+        UserData: Buffer.from('#!/bin/sh\necho hi').toString('base64'),
+        SecurityGroupIds: ['sg-0123'],
+        IamInstanceProfile: { Name: 'synkti-worker' },
+      },
+      'exact request: no KeyName (no SSH) and no spot MaxPrice',
+    );
     assert.match(record.id, /^i-[0-9a-f]{17}$/);
     assert.equal(record.instanceType, 't3.micro');
     assert.equal(record.lifecycle, 'spot');
@@ -146,7 +171,8 @@ describe('AWS instance provider: launch', () => {
 
   it('first type has no capacity anywhere, second has none in the first subnet: the second type launches in the other subnet', async () => {
     const ec2 = fake({
-      failLaunch: (input, zone) => (input.InstanceType === 'g5.xlarge' || zone === 'us-east-1a' ? 'InsufficientInstanceCapacity' : undefined),
+      failLaunch: (input, zone) =>
+        input.InstanceType === 'g5.xlarge' || zone === 'us-east-1a' ? 'InsufficientInstanceCapacity' : undefined,
     });
     const { provider } = setup(ec2.client, { instanceTypeFallbacks: { 'g5.xlarge': ['g6.xlarge'] } });
     const record = await provider.launch(SPEC);
@@ -154,9 +180,10 @@ describe('AWS instance provider: launch', () => {
     assert.equal(record.zone, 'us-east-1b');
     assert.equal(record.lifecycle, 'spot');
     const inputs = ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
-    assert.deepEqual(inputs.map((i) => `${i.InstanceType}@${i.SubnetId}`), [
-      'g5.xlarge@subnet-0aaa', 'g5.xlarge@subnet-0bbb', 'g6.xlarge@subnet-0aaa', 'g6.xlarge@subnet-0bbb',
-    ]);
+    assert.deepEqual(
+      inputs.map((i) => `${i.InstanceType}@${i.SubnetId}`),
+      ['g5.xlarge@subnet-0aaa', 'g5.xlarge@subnet-0bbb', 'g6.xlarge@subnet-0aaa', 'g6.xlarge@subnet-0bbb'],
+    );
     assert.equal(new Set(inputs.map((i) => i.ClientToken)).size, 4, 'each option has its own client token');
     assert.equal(ec2.instances.size, 1);
   });
@@ -166,12 +193,17 @@ describe('AWS instance provider: launch', () => {
     const ec2 = fake({ failLaunch: () => codes.shift() });
     const { provider } = setup(ec2.client, { subnets: [] });
     const record = await provider.launch(SPEC);
-    assert.deepEqual(ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.InstanceType), ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']);
+    assert.deepEqual(
+      ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.InstanceType),
+      ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge'],
+    );
     assert.equal(record.instanceType, 'g4dn.xlarge');
   });
 
   it('every spot option failing falls back to on-demand when enabled', async () => {
-    const ec2 = fake({ failLaunch: (input) => (input.InstanceMarketOptions?.MarketType === 'spot' ? 'InsufficientInstanceCapacity' : undefined) });
+    const ec2 = fake({
+      failLaunch: (input) => (input.InstanceMarketOptions?.MarketType === 'spot' ? 'InsufficientInstanceCapacity' : undefined),
+    });
     const { provider } = setup(ec2.client, { onDemandFallback: true, instanceTypeFallbacks: { 'g5.xlarge': ['g6.xlarge'] } });
     const record = await provider.launch(SPEC);
     assert.equal(record.lifecycle, 'on-demand');
@@ -185,8 +217,12 @@ describe('AWS instance provider: launch', () => {
     const ec2 = fake({ failLaunch: () => 'InsufficientInstanceCapacity' });
     const { provider } = setup(ec2.client, { instanceTypeFallbacks: { 'g5.xlarge': ['g6.xlarge'] } });
     await rejectsWith(provider.launch(SPEC), 'E_AWS_CAPACITY', (error) => {
-      for (const tried of ['spot g5.xlarge in us-east-1a (subnet-0aaa)', 'spot g5.xlarge in us-east-1b (subnet-0bbb)',
-        'spot g6.xlarge in us-east-1a (subnet-0aaa)', 'spot g6.xlarge in us-east-1b (subnet-0bbb)']) {
+      for (const tried of [
+        'spot g5.xlarge in us-east-1a (subnet-0aaa)',
+        'spot g5.xlarge in us-east-1b (subnet-0bbb)',
+        'spot g6.xlarge in us-east-1a (subnet-0aaa)',
+        'spot g6.xlarge in us-east-1b (subnet-0bbb)',
+      ]) {
         assert.ok(error.message.includes(tried), `${error.message} should list ${tried}`);
       }
       assert.match(error.message, /InsufficientInstanceCapacity/);
@@ -198,7 +234,9 @@ describe('AWS instance provider: launch', () => {
 
   it('an option that just had no capacity is tried last by the next launch', async () => {
     let failFirst = true;
-    const ec2 = fake({ failLaunch: (input) => (failFirst && input.SubnetId === 'subnet-0aaa' ? 'InsufficientInstanceCapacity' : undefined) });
+    const ec2 = fake({
+      failLaunch: (input) => (failFirst && input.SubnetId === 'subnet-0aaa' ? 'InsufficientInstanceCapacity' : undefined),
+    });
     const { provider } = setup(ec2.client, { subnets: [SUBNET_A, SUBNET_B], instanceTypeFallbacks: {} });
     await provider.launch({ ...SPEC, clientToken: 'first' });
     failFirst = false;
@@ -206,7 +244,10 @@ describe('AWS instance provider: launch', () => {
     // Two launches: whichever subnet the rotation starts with, subnet A goes last.
     await provider.launch(SPEC);
     await provider.launch(SPEC);
-    assert.deepEqual(ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.SubnetId), ['subnet-0bbb', 'subnet-0bbb']);
+    assert.deepEqual(
+      ec2.mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.SubnetId),
+      ['subnet-0bbb', 'subnet-0bbb'],
+    );
   });
 
   it('a launch repeated with the same client token returns the first instance, even after a fallback', async () => {
@@ -222,7 +263,9 @@ describe('AWS instance provider: launch', () => {
     const ec2 = fake();
     const { provider } = setup(ec2.client, { subnets: [SUBNET_A] });
     await provider.launch({ ...SPEC, instanceType: 't3.micro', clientToken: 'tok' });
-    await rejectsWith(provider.launch({ ...SPEC, instanceType: 't3.large', clientToken: 'tok' }), 'E_LAUNCH_SPEC', (e) => assert.match(e.message, /tok/));
+    await rejectsWith(provider.launch({ ...SPEC, instanceType: 't3.large', clientToken: 'tok' }), 'E_LAUNCH_SPEC', (e) =>
+      assert.match(e.message, /tok/),
+    );
 
     const { client, mock } = mocked();
     mock.on(RunInstancesCommand).rejects(ec2Error('InvalidAMIID.NotFound', "The image id '[ami-0123456789abcdef0]' does not exist"));
@@ -237,8 +280,12 @@ describe('AWS instance provider: launch', () => {
   it('refuses launch specs EC2 would refuse or that break tags in metadata, before any call', async () => {
     const ec2 = fake();
     const { provider } = setup(ec2.client);
-    await rejectsWith(provider.launch({ ...SPEC, tags: { SynktiRole: 'serve' } }), 'E_LAUNCH_SPEC', (e) => assert.match(e.message, /SynktiCluster/));
-    await rejectsWith(provider.launch({ ...SPEC, tags: { ...TAGS, 'Synkti/Owner': 'x' } }), 'E_LAUNCH_SPEC', (e) => assert.match(e.message, /Synkti\/Owner/));
+    await rejectsWith(provider.launch({ ...SPEC, tags: { SynktiRole: 'serve' } }), 'E_LAUNCH_SPEC', (e) =>
+      assert.match(e.message, /SynktiCluster/),
+    );
+    await rejectsWith(provider.launch({ ...SPEC, tags: { ...TAGS, 'Synkti/Owner': 'x' } }), 'E_LAUNCH_SPEC', (e) =>
+      assert.match(e.message, /Synkti\/Owner/),
+    );
     await rejectsWith(provider.launch({ ...SPEC, userData: 'x'.repeat(16 * 1024 + 1) }), 'E_LAUNCH_SPEC');
     await rejectsWith(provider.launch({ ...SPEC, clientToken: 'x'.repeat(65) }), 'E_LAUNCH_SPEC');
     await rejectsWith(provider.launch({ ...SPEC, instanceType: 'big' }), 'E_LAUNCH_SPEC');
@@ -256,12 +303,22 @@ describe('AWS instance provider: eventual consistency', () => {
     const [first, second] = await Promise.all(describes.map((c) => c.returnValue));
     assert.equal(first!.Reservations!.length, 0, 'the first answer did not have it');
     assert.equal(second!.Reservations!.length, 1, 'the second did');
-    assert.ok(time.sleeps.some((ms) => ms > 0 && ms <= 100), 'with a backoff wait between');
+    assert.ok(
+      time.sleeps.some((ms) => ms > 0 && ms <= 100),
+      'with a backoff wait between',
+    );
     const filters = describes[0]!.args[0].input.Filters!;
     assert.deepEqual(filters.find((f) => f.Name === 'instance-id')?.Values, [record.id]);
-    assert.deepEqual(filters.find((f) => f.Name === 'tag:SynktiRole')?.Values, ['serve'], 'looked up through the tag index, like peers will');
+    assert.deepEqual(
+      filters.find((f) => f.Name === 'tag:SynktiRole')?.Values,
+      ['serve'],
+      'looked up through the tag index, like peers will',
+    );
     const page = await provider.list({ tags: TAGS });
-    assert.deepEqual(page.items.map((r) => r.id), [record.id]);
+    assert.deepEqual(
+      page.items.map((r) => r.id),
+      [record.id],
+    );
   });
 
   it('launch returns the launched instance if it never shows within settleTimeoutMs', async () => {
@@ -274,7 +331,7 @@ describe('AWS instance provider: eventual consistency', () => {
     assert.ok(waited >= 10_000 && waited < 13_000, `gave up after ${waited} ms`);
   });
 
-  it('terminate and tag retry EC2\'s not-found on an instance launched moments ago', async () => {
+  it("terminate and tag retry EC2's not-found on an instance launched moments ago", async () => {
     const ec2 = fake({ hiddenMutations: 2 });
     const { provider } = setup(ec2.client);
     const record = await provider.launch(SPEC);
@@ -291,43 +348,84 @@ describe('AWS instance provider: list', () => {
     const { client, mock } = mocked();
     mock.on(DescribeInstancesCommand).resolves({
       Reservations: [
-        { Instances: [ec2Instance(2, { State: { Name: 'terminated' }, StateReason: { Code: 'Server.SpotInstanceTermination', Message: 'x' }, PrivateIpAddress: undefined })] },
-        { Instances: [ec2Instance(1, { InstanceLifecycle: undefined, Placement: { AvailabilityZone: 'us-east-1b' }, State: { Name: 'stopping' } })] },
+        {
+          Instances: [
+            ec2Instance(2, {
+              State: { Name: 'terminated' },
+              StateReason: { Code: 'Server.SpotInstanceTermination', Message: 'x' },
+              PrivateIpAddress: undefined,
+            }),
+          ],
+        },
+        {
+          Instances: [
+            ec2Instance(1, { InstanceLifecycle: undefined, Placement: { AvailabilityZone: 'us-east-1b' }, State: { Name: 'stopping' } }),
+          ],
+        },
       ],
     });
     const { provider } = setup(client);
-    const page = await provider.list({ tags: { SynktiCluster: 'prod', SynktiRole: 'serve' }, states: ['terminated', 'shutting-down'], ids: ['i-1', 'i-2'] });
-    assert.deepEqual(mock.commandCalls(DescribeInstancesCommand)[0]!.args[0].input, {
-      Filters: [
-        { Name: 'instance-state-name', Values: ['terminated', 'shutting-down', 'stopping', 'stopped'] },
-        { Name: 'tag:SynktiCluster', Values: ['prod'] },
-        { Name: 'tag:SynktiRole', Values: ['serve'] },
-        { Name: 'instance-id', Values: ['i-1', 'i-2'] },
+    const page = await provider.list({
+      tags: { SynktiCluster: 'prod', SynktiRole: 'serve' },
+      states: ['terminated', 'shutting-down'],
+      ids: ['i-1', 'i-2'],
+    });
+    assert.deepEqual(
+      mock.commandCalls(DescribeInstancesCommand)[0]!.args[0].input,
+      {
+        Filters: [
+          { Name: 'instance-state-name', Values: ['terminated', 'shutting-down', 'stopping', 'stopped'] },
+          { Name: 'tag:SynktiCluster', Values: ['prod'] },
+          { Name: 'tag:SynktiRole', Values: ['serve'] },
+          { Name: 'instance-id', Values: ['i-1', 'i-2'] },
+        ],
+        MaxResults: 1000,
+        NextToken: undefined,
+      },
+      'ids go in a filter, not InstanceIds, so MaxResults can go with them',
+    );
+    assert.deepEqual(
+      page.items,
+      [
+        {
+          id: ec2Instance(1).InstanceId,
+          state: 'shutting-down',
+          stateReason: undefined,
+          privateIp: '10.0.0.1',
+          instanceType: 'g5.xlarge',
+          zone: 'us-east-1b',
+          lifecycle: 'on-demand',
+          launchedAt: 1_700_000_001_000,
+          tags: TAGS,
+        },
+        {
+          id: ec2Instance(2).InstanceId,
+          state: 'terminated',
+          stateReason: 'Server.SpotInstanceTermination',
+          privateIp: '',
+          instanceType: 'g5.xlarge',
+          zone: 'us-east-1a',
+          lifecycle: 'spot',
+          launchedAt: 1_700_000_002_000,
+          tags: TAGS,
+        },
       ],
-      MaxResults: 1000,
-      NextToken: undefined,
-    }, 'ids go in a filter, not InstanceIds, so MaxResults can go with them');
-    assert.deepEqual(page.items, [
-      {
-        id: ec2Instance(1).InstanceId, state: 'shutting-down', stateReason: undefined, privateIp: '10.0.0.1', instanceType: 'g5.xlarge',
-        zone: 'us-east-1b', lifecycle: 'on-demand', launchedAt: 1_700_000_001_000, tags: TAGS,
-      },
-      {
-        id: ec2Instance(2).InstanceId, state: 'terminated', stateReason: 'Server.SpotInstanceTermination', privateIp: '', instanceType: 'g5.xlarge',
-        zone: 'us-east-1a', lifecycle: 'spot', launchedAt: 1_700_000_002_000, tags: TAGS,
-      },
-    ], 'sorted by launch time');
+      'sorted by launch time',
+    );
     assert.equal(page.nextToken, undefined);
 
     await provider.list({});
-    assert.deepEqual(mock.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.Filters, [
-      { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
-    ], 'default: every state but terminated, and always a filter (the larger bucket)');
+    assert.deepEqual(
+      mock.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.Filters,
+      [{ Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] }],
+      'default: every state but terminated, and always a filter (the larger bucket)',
+    );
   });
 
-  it('walks three EC2 pages, passing EC2\'s NextToken through our own', async () => {
+  it("walks three EC2 pages, passing EC2's NextToken through our own", async () => {
     const { client, mock } = mocked();
-    mock.on(DescribeInstancesCommand)
+    mock
+      .on(DescribeInstancesCommand)
       .resolvesOnce({ Reservations: [{ Instances: [ec2Instance(1), ec2Instance(2)] }], NextToken: 'ec2-page-2' })
       .resolvesOnce({ Reservations: [{ Instances: [ec2Instance(3)] }, { Instances: [ec2Instance(4)] }], NextToken: 'ec2-page-3' })
       .resolvesOnce({ Reservations: [{ Instances: [ec2Instance(5)] }] });
@@ -339,13 +437,22 @@ describe('AWS instance provider: list', () => {
       pages.push(page.items.map((r) => r.id));
       nextToken = page.nextToken;
     } while (nextToken && pages.length < 10);
-    assert.deepEqual(pages, [[1, 2], [3, 4], [5]].map((p) => p.map((n) => ec2Instance(n).InstanceId!)));
+    assert.deepEqual(
+      pages,
+      [[1, 2], [3, 4], [5]].map((p) => p.map((n) => ec2Instance(n).InstanceId!)),
+    );
     const inputs = mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
-    assert.deepEqual(inputs.map((i) => i.NextToken), [undefined, 'ec2-page-2', 'ec2-page-3']);
-    assert.deepEqual(inputs.map((i) => i.MaxResults), [100, 100, 100]);
+    assert.deepEqual(
+      inputs.map((i) => i.NextToken),
+      [undefined, 'ec2-page-2', 'ec2-page-3'],
+    );
+    assert.deepEqual(
+      inputs.map((i) => i.MaxResults),
+      [100, 100, 100],
+    );
   });
 
-  it('pages smaller than EC2\'s minimum of 5 are cut from one EC2 page of 5', async () => {
+  it("pages smaller than EC2's minimum of 5 are cut from one EC2 page of 5", async () => {
     const { client, mock } = mocked();
     mock.on(DescribeInstancesCommand).callsFake((input: { MaxResults?: number; NextToken?: string }) => {
       assert.equal(input.MaxResults, 5);
@@ -364,7 +471,10 @@ describe('AWS instance provider: list', () => {
       nextToken = page.nextToken;
     } while (nextToken && pages.length < 10);
     assert.deepEqual(pages, [2, 2, 1, 1]);
-    assert.deepEqual(ids, [1, 2, 3, 4, 5, 6].map((n) => ec2Instance(n).InstanceId!));
+    assert.deepEqual(
+      ids,
+      [1, 2, 3, 4, 5, 6].map((n) => ec2Instance(n).InstanceId!),
+    );
   });
 
   it('more ids than one filter holds are listed in chunks, each page within one chunk', async () => {
@@ -384,25 +494,35 @@ describe('AWS instance provider: list', () => {
       nextToken = page.nextToken;
       calls += 1;
     } while (nextToken && calls < 10);
-    const sizes = mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters!.find((f) => f.Name === 'instance-id')!.Values!.length);
+    const sizes = mock
+      .commandCalls(DescribeInstancesCommand)
+      .map((c) => c.args[0].input.Filters!.find((f) => f.Name === 'instance-id')!.Values!.length);
     assert.deepEqual(sizes, [200, 200, 50]);
     assert.deepEqual(seen, [ids[0], ids[200], ids[400]]);
   });
 
-  it('tag values match exactly: EC2\'s filter wildcards * and ? are escaped', async () => {
+  it("tag values match exactly: EC2's filter wildcards * and ? are escaped", async () => {
     const ec2 = fake();
     const { provider } = setup(ec2.client);
     const star = await provider.launch({ ...SPEC, tags: { ...TAGS, SynktiJob: 'a*' } });
     await provider.launch({ ...SPEC, tags: { ...TAGS, SynktiJob: 'abc' } });
     const listed = await provider.list({ tags: { SynktiJob: 'a*' } });
-    assert.deepEqual(listed.items.map((r) => r.id), [star.id]);
-    assert.deepEqual(ec2.mock.commandCalls(DescribeInstancesCommand).at(-1)!.args[0].input.Filters!.at(-1), { Name: 'tag:SynktiJob', Values: ['a\\*'] });
+    assert.deepEqual(
+      listed.items.map((r) => r.id),
+      [star.id],
+    );
+    assert.deepEqual(ec2.mock.commandCalls(DescribeInstancesCommand).at(-1)!.args[0].input.Filters!.at(-1), {
+      Name: 'tag:SynktiJob',
+      Values: ['a\\*'],
+    });
     assert.deepEqual((await provider.list({ tags: { SynktiJob: 'a?c' } })).items, []);
   });
 
   it('unknown ids give an empty list, not an error; bad page requests are refused', async () => {
     const { client, mock } = mocked();
-    mock.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound', "The instance ID 'i-0000000000000000f' does not exist"));
+    mock
+      .on(DescribeInstancesCommand)
+      .rejects(ec2Error('InvalidInstanceID.NotFound', "The instance ID 'i-0000000000000000f' does not exist"));
     const { provider } = setup(client);
     assert.deepEqual(await provider.list({ ids: ['i-0000000000000000f'] }), { items: [], nextToken: undefined });
     assert.deepEqual(await provider.list({ ids: [] }), { items: [] });
@@ -426,14 +546,26 @@ describe('AWS instance provider: throttling and budget', () => {
     const page = await provider.list({ tags: TAGS });
     assert.equal(page.items.length, 1);
     assert.equal(sentAt.length, 3);
-    assert.deepEqual(retries.map((r) => [r.action, r.attempt, r.code]), [['DescribeInstances', 0, 'RequestLimitExceeded'], ['DescribeInstances', 1, 'RequestLimitExceeded']]);
+    assert.deepEqual(
+      retries.map((r) => [r.action, r.attempt, r.code]),
+      [
+        ['DescribeInstances', 0, 'RequestLimitExceeded'],
+        ['DescribeInstances', 1, 'RequestLimitExceeded'],
+      ],
+    );
     const waits = retries.map((r) => r.delayMs);
     assert.deepEqual(waits, [Math.floor(0.7 * 100), Math.floor(0.6 * 200)], 'uniform draw times a ceiling of 100·2ⁿ ms');
     assert.ok(waits[1]! > waits[0]!, 'the waits grew');
-    assert.ok(waits.every((w, n) => w < 100 * 2 ** n), 'below the ceiling: jittered, not fixed');
+    assert.ok(
+      waits.every((w, n) => w < 100 * 2 ** n),
+      'below the ceiling: jittered, not fixed',
+    );
     for (const w of waits) assert.ok(time.sleeps.includes(w), `slept ${w} ms`);
     // Each throttle drained the bucket (10/s at half share): a retry also waits for one refill.
-    assert.ok(sentAt[1]! - sentAt[0]! >= 100 && sentAt[2]! - sentAt[1]! >= 120, `gaps ${sentAt[1]! - sentAt[0]!}, ${sentAt[2]! - sentAt[1]!}`);
+    assert.ok(
+      sentAt[1]! - sentAt[0]! >= 100 && sentAt[2]! - sentAt[1]! >= 120,
+      `gaps ${sentAt[1]! - sentAt[0]!}, ${sentAt[2]! - sentAt[1]!}`,
+    );
   });
 
   it('Throttling on a mutating call is retried too; after maxAttempts it is E_AWS_THROTTLED', async () => {
@@ -468,13 +600,20 @@ describe('AWS instance provider: throttling and budget', () => {
     assert.ok(Date.now() - realStart < 2000, 'fake time: no real waiting');
   });
 
-  it('each action has its own bucket sized from EC2\'s limits times the share', () => {
+  it("each action has its own bucket sized from EC2's limits times the share", () => {
     const { client } = mocked();
     const { provider } = setup(client);
-    const sizes = (['DescribeInstances', 'CreateTags', 'DeleteTags', 'RunInstances', 'TerminateInstances'] as const)
-      .map((action) => [action, provider.api.bucketOf(action).capacity, provider.api.bucketOf(action).refillPerSecond]);
+    const sizes = (['DescribeInstances', 'CreateTags', 'DeleteTags', 'RunInstances', 'TerminateInstances'] as const).map((action) => [
+      action,
+      provider.api.bucketOf(action).capacity,
+      provider.api.bucketOf(action).refillPerSecond,
+    ]);
     assert.deepEqual(sizes, [
-      ['DescribeInstances', 50, 10], ['CreateTags', 50, 5], ['DeleteTags', 50, 5], ['RunInstances', 2.5, 1], ['TerminateInstances', 50, 2.5],
+      ['DescribeInstances', 50, 10],
+      ['CreateTags', 50, 5],
+      ['DeleteTags', 50, 5],
+      ['RunInstances', 2.5, 1],
+      ['TerminateInstances', 50, 2.5],
     ]);
   });
 });
@@ -486,7 +625,10 @@ describe('AWS instance provider: terminate and tags', () => {
     const { provider } = setup(client);
     const ids = Array.from({ length: 2500 }, (_, n) => ec2Instance(n + 1).InstanceId!);
     await provider.terminate([...ids, ids[0]!]);
-    assert.deepEqual(mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds!.length), [1000, 1000, 500]);
+    assert.deepEqual(
+      mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds!.length),
+      [1000, 1000, 500],
+    );
     await provider.terminate([]);
     assert.equal(mock.commandCalls(TerminateInstancesCommand).length, 3);
   });
@@ -494,7 +636,9 @@ describe('AWS instance provider: terminate and tags', () => {
   it('unknown or malformed ids are E_INSTANCE_NOT_FOUND naming them', async () => {
     const ec2 = fake();
     const { provider } = setup(ec2.client);
-    await rejectsWith(provider.terminate(['i-0000000000000000f']), 'E_INSTANCE_NOT_FOUND', (e) => assert.match(e.message, /i-0000000000000000f/));
+    await rejectsWith(provider.terminate(['i-0000000000000000f']), 'E_INSTANCE_NOT_FOUND', (e) =>
+      assert.match(e.message, /i-0000000000000000f/),
+    );
     await rejectsWith(provider.untag(['i-0000000000000000f'], ['SynktiColor']), 'E_INSTANCE_NOT_FOUND');
     await rejectsWith(provider.tag(['web-1'], { SynktiColor: 'red' }), 'E_INSTANCE_NOT_FOUND', (e) => assert.match(e.message, /web-1/));
     assert.equal(ec2.mock.commandCalls(CreateTagsCommand).length, 0, 'a malformed id never reaches EC2');
@@ -505,14 +649,25 @@ describe('AWS instance provider: terminate and tags', () => {
     const { provider } = setup(ec2.client, { rateLimits: { RunInstances: { bucket: 100, refillPerSecond: 100 } } });
     const records = [];
     for (let i = 0; i < 10; i += 1) records.push(await provider.launch(SPEC));
-    await Promise.all(records.map((r, i) => provider.tag([r.id], i % 2 === 0 ? { SynktiColor: 'red' } : { SynktiColor: 'blue', SynktiShape: 'round' })));
+    await Promise.all(
+      records.map((r, i) => provider.tag([r.id], i % 2 === 0 ? { SynktiColor: 'red' } : { SynktiColor: 'blue', SynktiShape: 'round' })),
+    );
     const calls = ec2.mock.commandCalls(CreateTagsCommand).map((c) => c.args[0].input);
     assert.equal(calls.length, 2);
-    assert.deepEqual(calls.map((c) => c.Resources!.length), [5, 5]);
-    assert.deepEqual(calls.map((c) => c.Tags), [
-      [{ Key: 'SynktiColor', Value: 'red' }],
-      [{ Key: 'SynktiColor', Value: 'blue' }, { Key: 'SynktiShape', Value: 'round' }],
-    ]);
+    assert.deepEqual(
+      calls.map((c) => c.Resources!.length),
+      [5, 5],
+    );
+    assert.deepEqual(
+      calls.map((c) => c.Tags),
+      [
+        [{ Key: 'SynktiColor', Value: 'red' }],
+        [
+          { Key: 'SynktiColor', Value: 'blue' },
+          { Key: 'SynktiShape', Value: 'round' },
+        ],
+      ],
+    );
     for (const [i, r] of records.entries()) assert.equal(ec2.instances.get(r.id)!.tags.get('SynktiColor'), i % 2 === 0 ? 'red' : 'blue');
 
     await Promise.all(records.map((r) => provider.untag([r.id], ['SynktiColor', 'SynktiShape'])));
@@ -526,10 +681,25 @@ describe('AWS instance provider: terminate and tags', () => {
 describe('AWS instance provider: permissions, credentials, options', () => {
   it('UnauthorizedOperation names the action, the fix and how to decode the message', async () => {
     const { client, mock } = mocked();
-    mock.on(RunInstancesCommand).rejects(ec2Error('UnauthorizedOperation',
-      'You are not authorized to perform this operation. Encoded authorization failure message: AbCdEf123-_xyz', 403));
+    mock
+      .on(RunInstancesCommand)
+      .rejects(
+        ec2Error(
+          'UnauthorizedOperation',
+          'You are not authorized to perform this operation. Encoded authorization failure message: AbCdEf123-_xyz',
+          403,
+        ),
+      );
     mock.on(DescribeInstancesCommand).rejects(ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
-    mock.on(CreateTagsCommand).rejects(ec2Error('AccessDenied', 'User: arn:aws:sts::1:assumed-role/w/i is not authorized to perform: ec2:CreateTags on resource: arn:aws:ec2:us-east-1:1:instance/i-1', 403));
+    mock
+      .on(CreateTagsCommand)
+      .rejects(
+        ec2Error(
+          'AccessDenied',
+          'User: arn:aws:sts::1:assumed-role/w/i is not authorized to perform: ec2:CreateTags on resource: arn:aws:ec2:us-east-1:1:instance/i-1',
+          403,
+        ),
+      );
     const { provider } = setup(client);
     await rejectsWith(provider.launch(SPEC), 'E_AWS_PERMISSION', (e) => {
       assert.match(e.message, /ec2:RunInstances/);
@@ -538,14 +708,18 @@ describe('AWS instance provider: permissions, credentials, options', () => {
     });
     assert.equal(mock.commandCalls(RunInstancesCommand).length, 1, 'not retried, not fallen back');
     await rejectsWith(provider.list({}), 'E_AWS_PERMISSION', (e) => assert.match(e.message, /ec2:DescribeInstances/));
-    await rejectsWith(provider.tag([ec2Instance(1).InstanceId!], { SynktiColor: 'red' }), 'E_AWS_PERMISSION', (e) => assert.match(e.message, /ec2:CreateTags/));
+    await rejectsWith(provider.tag([ec2Instance(1).InstanceId!], { SynktiColor: 'red' }), 'E_AWS_PERMISSION', (e) =>
+      assert.match(e.message, /ec2:CreateTags/),
+    );
   });
 
   it('missing credentials are E_AWS_CREDENTIALS saying where the chain looks', async () => {
     const { client, mock } = mocked();
     const missing = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
     mock.on(DescribeInstancesCommand).rejects(missing);
-    mock.on(TerminateInstancesCommand).rejects(ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials', 401));
+    mock
+      .on(TerminateInstancesCommand)
+      .rejects(ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials', 401));
     const { provider } = setup(client);
     await rejectsWith(provider.list({}), 'E_AWS_CREDENTIALS', (e) => {
       assert.match(e.message, /no AWS credentials/);
@@ -555,12 +729,25 @@ describe('AWS instance provider: permissions, credentials, options', () => {
   });
 
   it('imageId is required; the region option reaches the client, else AWS_REGION', async () => {
-    assert.throws(() => createAwsInstanceProvider({} as AwsInstanceProviderOptions), (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS') && /imageId/.test(e.message));
-    assert.throws(() => createAwsInstanceProvider({ imageId: 'ubuntu' }), (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS'));
-    assert.throws(() => createAwsInstanceProvider({ imageId: AMI, apiBudgetShare: 2 }), (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS'));
+    assert.throws(
+      () => createAwsInstanceProvider({} as AwsInstanceProviderOptions),
+      (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS') && /imageId/.test(e.message),
+    );
+    assert.throws(
+      () => createAwsInstanceProvider({ imageId: 'ubuntu' }),
+      (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS'),
+    );
+    assert.throws(
+      () => createAwsInstanceProvider({ imageId: AMI, apiBudgetShare: 2 }),
+      (e: unknown) => isSynktiError(e, 'E_AWS_OPTIONS'),
+    );
     const inRegion = createAwsInstanceProvider({ imageId: AMI, region: 'eu-west-1' });
     assert.equal(await inRegion.api.client.config.region(), 'eu-west-1');
-    assert.equal(inRegion.api.client.config.maxAttempts !== undefined ? await inRegion.api.client.config.maxAttempts() : 1, 1, 'SDK retries off: ours are metered');
+    assert.equal(
+      inRegion.api.client.config.maxAttempts !== undefined ? await inRegion.api.client.config.maxAttempts() : 1,
+      1,
+      'SDK retries off: ours are metered',
+    );
     inRegion.close();
     const saved = process.env.AWS_REGION;
     process.env.AWS_REGION = 'ap-south-1';

@@ -20,14 +20,10 @@
 import { randomUUID } from 'node:crypto';
 import { EC2Client, type Filter, type Instance, type RunInstancesCommandInput, type Tag } from '@aws-sdk/client-ec2';
 import { SIZE_TO_INSTANCE_TYPES, SynktiError, TAG_CLUSTER, TAG_ROLE, isSynktiError, parseDuration } from '@synkti/core';
-import type {
-  InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, LaunchSpec, Page, PageRequest,
-} from '../../types.ts';
+import type { InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, LaunchSpec, Page, PageRequest } from '../../types.ts';
 import { fullJitterDelayMs, type BackoffOptions } from './backoff.ts';
 import { Ec2Api, type Ec2Action, type Ec2RateLimits, type Ec2RetryEvent } from './ec2-api.ts';
-import {
-  ec2ErrorCode, ec2ErrorMessage, idsInMessage, isCapacity, isNotFound, toSynktiError,
-} from './ec2-errors.ts';
+import { ec2ErrorCode, ec2ErrorMessage, idsInMessage, isCapacity, isNotFound, toSynktiError } from './ec2-errors.ts';
 import { compareRecords, ec2StateNames, toInstanceRecord } from './ec2-instance-record.ts';
 import { describeOption, launchPlan, type AwsSubnet, type LaunchOption } from './launch-plan.ts';
 import { FIRST_CURSOR, decodeListToken, encodeListToken, type ListCursor } from './list-page-token.ts';
@@ -208,13 +204,23 @@ export class AwsInstanceProvider implements InstanceProvider {
     if (typeof options !== 'object' || options === null) throw optionsError('options are required', 'pass { imageId, region, subnets }');
     if (typeof options.imageId !== 'string' || !/^ami-[0-9a-zA-Z]+$/.test(options.imageId)) {
       throw optionsError(
-        options.imageId === undefined || options.imageId === '' ? 'imageId is required' : `imageId ${JSON.stringify(options.imageId)} is not an AMI id`,
+        options.imageId === undefined || options.imageId === ''
+          ? 'imageId is required'
+          : `imageId ${JSON.stringify(options.imageId)} is not an AMI id`,
         'set imageId to the AMI the instances boot, e.g. "ami-0123456789abcdef0" (see `aws ec2 describe-images`)',
       );
     }
     for (const subnet of options.subnets ?? []) {
-      if (typeof subnet?.subnetId !== 'string' || !subnet.subnetId.startsWith('subnet-') || typeof subnet.zone !== 'string' || subnet.zone === '') {
-        throw optionsError(`subnets: ${JSON.stringify(subnet)} is not { subnetId: "subnet-…", zone: "…" }`, 'list each subnet with its availability zone');
+      if (
+        typeof subnet?.subnetId !== 'string' ||
+        !subnet.subnetId.startsWith('subnet-') ||
+        typeof subnet.zone !== 'string' ||
+        subnet.zone === ''
+      ) {
+        throw optionsError(
+          `subnets: ${JSON.stringify(subnet)} is not { subnetId: "subnet-…", zone: "…" }`,
+          'list each subnet with its availability zone',
+        );
       }
     }
     this.imageId = options.imageId;
@@ -246,7 +252,12 @@ export class AwsInstanceProvider implements InstanceProvider {
       sleep: options.sleep,
       onRetry: options.onRetry,
     });
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => { setTimeout(resolve, ms); }));
+    this.sleep =
+      options.sleep ??
+      ((ms) =>
+        new Promise((resolve) => {
+          setTimeout(resolve, ms);
+        }));
     this.tagBatcher = new TagBatcher({
       send: (change) => this.sendTagChange(change),
       isPerRequestError: (error) => isSynktiError(error, 'E_INSTANCE_NOT_FOUND'),
@@ -260,19 +271,24 @@ export class AwsInstanceProvider implements InstanceProvider {
     const tags = this.validateLaunchSpec(spec);
     const subnets = spec.zone === undefined ? this.subnets : this.subnets.filter((s) => s.zone === spec.zone);
     if (spec.zone !== undefined && this.subnets.length > 0 && subnets.length === 0) {
-      throw launchError(`no subnet is configured in zone ${spec.zone}`, `use one of ${[...new Set(this.subnets.map((s) => s.zone))].join(', ')}, or omit zone`);
+      throw launchError(
+        `no subnet is configured in zone ${spec.zone}`,
+        `use one of ${[...new Set(this.subnets.map((s) => s.zone))].join(', ')}, or omit zone`,
+      );
     }
-    const plan = this.preferAvailable(launchPlan({
-      instanceTypes: [spec.instanceType, ...(this.fallbacks[spec.instanceType] ?? [])],
-      lifecycle: spec.lifecycle,
-      onDemandFallback: this.onDemandFallback,
-      subnets,
-      zone: spec.zone,
-      zoneOrder: spec.zone === undefined ? spec.zoneOrder : undefined,
-      clientToken: spec.clientToken ?? randomUUID(),
-      callerToken: spec.clientToken !== undefined,
-      rotation: this.launches++,
-    }));
+    const plan = this.preferAvailable(
+      launchPlan({
+        instanceTypes: [spec.instanceType, ...(this.fallbacks[spec.instanceType] ?? [])],
+        lifecycle: spec.lifecycle,
+        onDemandFallback: this.onDemandFallback,
+        subnets,
+        zone: spec.zone,
+        zoneOrder: spec.zone === undefined ? spec.zoneOrder : undefined,
+        clientToken: spec.clientToken ?? randomUUID(),
+        callerToken: spec.clientToken !== undefined,
+        rotation: this.launches++,
+      }),
+    );
     const tried: Attempt[] = [];
     for (const option of plan) {
       let instance: Instance | undefined;
@@ -286,12 +302,17 @@ export class AwsInstanceProvider implements InstanceProvider {
           continue;
         }
         if (ec2ErrorCode(error) === 'IdempotentParameterMismatch') {
-          throw launchError(`clientToken ${JSON.stringify(spec.clientToken)} was already used for a different launch`, 'use a token that identifies this launch only, e.g. derived from the id being replaced');
+          throw launchError(
+            `clientToken ${JSON.stringify(spec.clientToken)} was already used for a different launch`,
+            'use a token that identifies this launch only, e.g. derived from the id being replaced',
+          );
         }
         throw toSynktiError('RunInstances', error);
       }
       if (!instance?.InstanceId) {
-        throw new SynktiError('E_AWS_EC2', 'ec2:RunInstances answered without an instance', { hint: 'retry the launch with the same clientToken' });
+        throw new SynktiError('E_AWS_EC2', 'ec2:RunInstances answered without an instance', {
+          hint: 'retry the launch with the same clientToken',
+        });
       }
       const launched = toInstanceRecord(instance);
       // Tags are set at launch; an answer that leaves them out still launched with them.
@@ -301,11 +322,16 @@ export class AwsInstanceProvider implements InstanceProvider {
       this.recentLaunches.set(launched.id, now + this.settleTimeoutMs);
       return (await this.settle(launched, tags)) ?? launched;
     }
-    throw new SynktiError('E_AWS_CAPACITY', `no capacity for ${spec.instanceType}: tried ${tried.map((t) => `${describeOption(t.option)} (${t.code})`).join('; ')}`, {
-      hint: spec.lifecycle === 'spot' && !this.onDemandFallback
-        ? 'add instance types (instanceTypeFallbacks) or subnets in other zones, or set onDemandFallback: true'
-        : 'add instance types (instanceTypeFallbacks) or subnets in other zones, or retry later; quota codes (VcpuLimitExceeded, MaxSpotInstanceCountExceeded) need a Service Quotas increase',
-    });
+    throw new SynktiError(
+      'E_AWS_CAPACITY',
+      `no capacity for ${spec.instanceType}: tried ${tried.map((t) => `${describeOption(t.option)} (${t.code})`).join('; ')}`,
+      {
+        hint:
+          spec.lifecycle === 'spot' && !this.onDemandFallback
+            ? 'add instance types (instanceTypeFallbacks) or subnets in other zones, or set onDemandFallback: true'
+            : 'add instance types (instanceTypeFallbacks) or subnets in other zones, or retry later; quota codes (VcpuLimitExceeded, MaxSpotInstanceCountExceeded) need a Service Quotas increase',
+      },
+    );
   }
 
   async list(filter: InstanceFilter, page: PageRequest = {}): Promise<Page<InstanceRecord>> {
@@ -314,7 +340,9 @@ export class AwsInstanceProvider implements InstanceProvider {
     const states = filter?.states ?? ACTIVE_STATES;
     const unknownState = states.find((s) => !ALL_STATES.includes(s));
     if (unknownState !== undefined) {
-      throw new SynktiError('E_INSTANCE_FILTER', `unknown instance state ${JSON.stringify(unknownState)} in the list filter`, { hint: `use ${ALL_STATES.join(', ')}` });
+      throw new SynktiError('E_INSTANCE_FILTER', `unknown instance state ${JSON.stringify(unknownState)} in the list filter`, {
+        hint: `use ${ALL_STATES.join(', ')}`,
+      });
     }
     const tags = filter?.tags === undefined ? {} : checkTags(filter.tags, 'E_INSTANCE_FILTER', 'list filter');
     const ids = filter?.ids === undefined ? undefined : [...new Set(filter.ids)];
@@ -325,7 +353,8 @@ export class AwsInstanceProvider implements InstanceProvider {
 
     for (let fetched = 0; ; fetched += 1) {
       // The same EC2 page is fetched again with the size it first had, to continue inside it.
-      const ec2MaxResults = cursor.skip > 0 && cursor.ec2MaxResults !== undefined ? cursor.ec2MaxResults : Math.min(1000, Math.max(5, maxResults));
+      const ec2MaxResults =
+        cursor.skip > 0 && cursor.ec2MaxResults !== undefined ? cursor.ec2MaxResults : Math.min(1000, Math.max(5, maxResults));
       const filters: Filter[] = [
         // Always filtered: filtered calls have the larger bucket (docs/field-notes.md).
         { Name: 'instance-state-name', Values: ec2StateNames(states) },
@@ -351,9 +380,12 @@ export class AwsInstanceProvider implements InstanceProvider {
           nextToken: encodeListToken({ ...cursor, skip: cursor.skip + maxResults, ec2MaxResults }),
         };
       }
-      const next: ListCursor | undefined = ec2Next !== undefined
-        ? { chunk: cursor.chunk, ec2Token: ec2Next, skip: 0, ec2MaxResults: undefined }
-        : cursor.chunk + 1 < idChunks.length ? { chunk: cursor.chunk + 1, ec2Token: undefined, skip: 0, ec2MaxResults: undefined } : undefined;
+      const next: ListCursor | undefined =
+        ec2Next !== undefined
+          ? { chunk: cursor.chunk, ec2Token: ec2Next, skip: 0, ec2MaxResults: undefined }
+          : cursor.chunk + 1 < idChunks.length
+            ? { chunk: cursor.chunk + 1, ec2Token: undefined, skip: 0, ec2MaxResults: undefined }
+            : undefined;
       if (rest.length === 0 && next !== undefined && fetched + 1 < MAX_EMPTY_PAGES) {
         cursor = next;
         continue;
@@ -426,7 +458,9 @@ export class AwsInstanceProvider implements InstanceProvider {
     if (userData !== undefined) input.UserData = Buffer.from(userData, 'utf8').toString('base64');
     if (this.securityGroupIds) input.SecurityGroupIds = this.securityGroupIds;
     if (this.iamInstanceProfile) {
-      input.IamInstanceProfile = this.iamInstanceProfile.startsWith('arn:') ? { Arn: this.iamInstanceProfile } : { Name: this.iamInstanceProfile };
+      input.IamInstanceProfile = this.iamInstanceProfile.startsWith('arn:')
+        ? { Arn: this.iamInstanceProfile }
+        : { Name: this.iamInstanceProfile };
     }
     if (this.keyName) input.KeyName = this.keyName;
     return input;
@@ -447,7 +481,11 @@ export class AwsInstanceProvider implements InstanceProvider {
    */
   private async settle(launched: InstanceRecord, tags: Record<string, string>): Promise<InstanceRecord | undefined> {
     const deadline = this.clock() + this.settleTimeoutMs;
-    const filter: InstanceFilter = { ids: [launched.id], states: ALL_STATES, tags: { [TAG_CLUSTER]: tags[TAG_CLUSTER]!, [TAG_ROLE]: tags[TAG_ROLE]! } };
+    const filter: InstanceFilter = {
+      ids: [launched.id],
+      states: ALL_STATES,
+      tags: { [TAG_CLUSTER]: tags[TAG_CLUSTER]!, [TAG_ROLE]: tags[TAG_ROLE]! },
+    };
     for (let attempt = 0; ; attempt += 1) {
       const [seen] = (await this.list(filter)).items;
       if (seen) return seen;
@@ -466,7 +504,9 @@ export class AwsInstanceProvider implements InstanceProvider {
     if (change.kind === 'tag') {
       await this.retryNotFound('CreateTags', change.ids, () => this.api.createTags({ Resources: change.ids, Tags: ec2Tags(change.tags) }));
     } else {
-      await this.retryNotFound('DeleteTags', change.ids, () => this.api.deleteTags({ Resources: change.ids, Tags: change.keys.map((Key) => ({ Key })) }));
+      await this.retryNotFound('DeleteTags', change.ids, () =>
+        this.api.deleteTags({ Resources: change.ids, Tags: change.keys.map((Key) => ({ Key })) }),
+      );
     }
   }
 
@@ -498,7 +538,10 @@ export class AwsInstanceProvider implements InstanceProvider {
   }
 
   private checkIds(ids: string[]): string[] {
-    if (!Array.isArray(ids)) throw new SynktiError('E_INSTANCE_NOT_FOUND', 'instance ids must be an array of ids', { hint: 'pass ids like ["i-0123456789abcdef0"]' });
+    if (!Array.isArray(ids))
+      throw new SynktiError('E_INSTANCE_NOT_FOUND', 'instance ids must be an array of ids', {
+        hint: 'pass ids like ["i-0123456789abcdef0"]',
+      });
     const unique = [...new Set(ids)];
     const malformed = unique.filter((id) => typeof id !== 'string' || !INSTANCE_ID.test(id));
     if (malformed.length > 0) {
@@ -513,13 +556,19 @@ export class AwsInstanceProvider implements InstanceProvider {
     // EC2's rules, shared with the local cloud (launch-spec-rules.ts); only the instance type's form is AWS's own.
     const tags = checkLaunchSpec(spec);
     if (typeof spec.instanceType !== 'string' || !/^[a-z0-9-]+\.[a-z0-9-]+$/.test(spec.instanceType)) {
-      throw launchError(`launch spec instanceType ${JSON.stringify(spec.instanceType)} is not an EC2 instance type`, 'set instanceType, e.g. "t3.micro" or "g5.xlarge"');
+      throw launchError(
+        `launch spec instanceType ${JSON.stringify(spec.instanceType)} is not an EC2 instance type`,
+        'set instanceType, e.g. "t3.micro" or "g5.xlarge"',
+      );
     }
     return tags;
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new SynktiError('E_CLOSED', 'this AWS instance provider was closed', { hint: 'create a new one with createAwsInstanceProvider' });
+    if (this.closed)
+      throw new SynktiError('E_CLOSED', 'this AWS instance provider was closed', {
+        hint: 'create a new one with createAwsInstanceProvider',
+      });
   }
 }
 

@@ -5,11 +5,22 @@
  * the SDK raised them, so callers can act on EC2's code (capacity, not found).
  */
 import {
-  CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand,
-  type CreateTagsCommandInput, type CreateTagsCommandOutput, type DeleteTagsCommandInput, type DeleteTagsCommandOutput,
-  type DescribeInstancesCommandInput, type DescribeInstancesCommandOutput, type EC2Client,
-  type RunInstancesCommandInput, type RunInstancesCommandOutput,
-  type TerminateInstancesCommandInput, type TerminateInstancesCommandOutput,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type CreateTagsCommandInput,
+  type CreateTagsCommandOutput,
+  type DeleteTagsCommandInput,
+  type DeleteTagsCommandOutput,
+  type DescribeInstancesCommandInput,
+  type DescribeInstancesCommandOutput,
+  type EC2Client,
+  type RunInstancesCommandInput,
+  type RunInstancesCommandOutput,
+  type TerminateInstancesCommandInput,
+  type TerminateInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { SynktiError } from '@synkti/core';
 import { fullJitterDelayMs, type BackoffOptions } from './backoff.ts';
@@ -101,13 +112,14 @@ export class Ec2Api {
     this.sleep = options.sleep ?? realSleep;
     this.onRetry = options.onRetry;
     const limits = { ...EC2_RATE_LIMITS, ...options.rateLimits };
-    const bucket = (action: Ec2Action) => new TokenBucket({
-      // A bucket smaller than one token could never serve a call.
-      capacity: Math.max(1, limits[action].bucket * share),
-      refillPerSecond: limits[action].refillPerSecond * share,
-      clock: options.clock,
-      sleep: this.sleep,
-    });
+    const bucket = (action: Ec2Action) =>
+      new TokenBucket({
+        // A bucket smaller than one token could never serve a call.
+        capacity: Math.max(1, limits[action].bucket * share),
+        refillPerSecond: limits[action].refillPerSecond * share,
+        clock: options.clock,
+        sleep: this.sleep,
+      });
     this.buckets = {
       DescribeInstances: bucket('DescribeInstances'),
       CreateTags: bucket('CreateTags'),

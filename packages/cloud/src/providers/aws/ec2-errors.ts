@@ -7,13 +7,27 @@
 import { SynktiError } from '@synkti/core';
 
 export const THROTTLE_CODES: ReadonlySet<string> = new Set([
-  'RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestThrottled',
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestThrottled',
 ]);
 
 /** Faults on EC2's side that a retry can cure; RunInstances is safe to repeat with its ClientToken. */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'RequestTimeoutException',
-  'TimeoutError', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'Unavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
 ]);
 
 /**
@@ -22,9 +36,18 @@ export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
  * a full subnet; the spot and vCPU quota codes may still leave another family or on-demand.
  */
 export const CAPACITY_CODES: ReadonlySet<string> = new Set([
-  'InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity',
-  'UnfulfillableCapacity', 'SpotMaxPriceTooLow', 'Unsupported', 'capacity-not-available', 'InsufficientFreeAddressesInSubnet',
-  'MaxSpotInstanceCountExceeded', 'VcpuLimitExceeded', 'InstanceLimitExceeded',
+  'InsufficientInstanceCapacity',
+  'InsufficientCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+  'UnfulfillableCapacity',
+  'SpotMaxPriceTooLow',
+  'Unsupported',
+  'capacity-not-available',
+  'InsufficientFreeAddressesInSubnet',
+  'MaxSpotInstanceCountExceeded',
+  'VcpuLimitExceeded',
+  'InstanceLimitExceeded',
 ]);
 
 export const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
@@ -32,14 +55,23 @@ export const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['InvalidInstanceID.
 export const PERMISSION_CODES: ReadonlySet<string> = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException']);
 
 export const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
-  'CredentialsProviderError', 'AuthFailure', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch',
-  'ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'IncompleteSignature', 'MissingAuthenticationToken',
+  'CredentialsProviderError',
+  'AuthFailure',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestExpired',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
   'OptInRequired',
 ]);
 
-export const CREDENTIALS_HINT = 'credentials come from the standard AWS chain: set AWS_PROFILE (run `aws sso login` for an SSO profile), '
-  + 'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), '
-  + 'or run on an instance, container or function with a role attached';
+export const CREDENTIALS_HINT =
+  'credentials come from the standard AWS chain: set AWS_PROFILE (run `aws sso login` for an SSO profile), ' +
+  'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), ' +
+  'or run on an instance, container or function with a role attached';
 
 /** EC2's error code of an SDK error (the `name` of a service exception), or a Node network code. */
 export function ec2ErrorCode(error: unknown): string | undefined {
@@ -109,21 +141,25 @@ export function toSynktiError(action: string, error: unknown): SynktiError {
   if (code !== undefined && PERMISSION_CODES.has(code)) {
     const denied = deniedActionInMessage(message) ?? permission;
     const encoded = encodedAuthorizationMessage(message);
-    const extra = action === 'RunInstances'
-      ? ' (launching also needs ec2:CreateTags for tags at launch, and iam:PassRole on the instance profile)'
-      : '';
+    const extra =
+      action === 'RunInstances'
+        ? ' (launching also needs ec2:CreateTags for tags at launch, and iam:PassRole on the instance profile)'
+        : '';
     const decode = encoded
       ? `; for the full reason run: aws sts decode-authorization-message --encoded-message ${encoded}`
       : '; when EC2 returns an encoded authorization message, `aws sts decode-authorization-message --encoded-message <message>` explains it';
-    return new SynktiError('E_AWS_PERMISSION', `not allowed to call ${denied}${denied === permission ? '' : ` (needed by ${permission})`}: ${code}`, {
-      cause: error,
-      hint: `add ${denied} to the IAM role or policy of these credentials${extra}${decode}`,
-    });
+    return new SynktiError(
+      'E_AWS_PERMISSION',
+      `not allowed to call ${denied}${denied === permission ? '' : ` (needed by ${permission})`}: ${code}`,
+      {
+        cause: error,
+        hint: `add ${denied} to the IAM role or policy of these credentials${extra}${decode}`,
+      },
+    );
   }
   if (code !== undefined && CREDENTIAL_CODES.has(code)) {
-    const what = code === 'CredentialsProviderError'
-      ? 'no AWS credentials were found'
-      : `AWS did not accept the credentials (${code}: ${message})`;
+    const what =
+      code === 'CredentialsProviderError' ? 'no AWS credentials were found' : `AWS did not accept the credentials (${code}: ${message})`;
     return new SynktiError('E_AWS_CREDENTIALS', `cannot call ${permission}: ${what}`, { cause: error, hint: CREDENTIALS_HINT });
   }
   if (/Region is missing/i.test(message)) {
@@ -135,7 +171,7 @@ export function toSynktiError(action: string, error: unknown): SynktiError {
   if (code !== undefined && THROTTLE_CODES.has(code)) {
     return new SynktiError('E_AWS_THROTTLED', `${permission} was still throttled (${code}) after every retry`, {
       cause: error,
-      hint: 'the account\'s EC2 API budget is spent by other callers too: lower apiBudgetShare here or call less often elsewhere',
+      hint: "the account's EC2 API budget is spent by other callers too: lower apiBudgetShare here or call less often elsewhere",
     });
   }
   return new SynktiError('E_AWS_EC2', `${permission} failed${code ? ` with ${code}` : ''}: ${message}`, {

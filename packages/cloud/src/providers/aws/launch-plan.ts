@@ -41,7 +41,14 @@ export function spreadZoneOrder(input: {
   const avoided = (z: string): number => (input.avoid?.has(z) ? 1 : 0);
   const lost = (z: string): number => input.losses?.[z] ?? 0;
   const tier = hazardTiers(input.zones, input.hazard);
-  return [...new Set(input.zones)].sort((a, b) => (avoided(a) - avoided(b)) || (lost(a) - lost(b)) || (tier(a) - tier(b)) || ((input.held[a] ?? 0) - (input.held[b] ?? 0)) || (rank.get(a)! - rank.get(b)!));
+  return [...new Set(input.zones)].sort(
+    (a, b) =>
+      avoided(a) - avoided(b) ||
+      lost(a) - lost(b) ||
+      tier(a) - tier(b) ||
+      (input.held[a] ?? 0) - (input.held[b] ?? 0) ||
+      rank.get(a)! - rank.get(b)!,
+  );
 }
 
 /** Zones whose loss rate is within this factor of the best one's share the first placement tier. */
@@ -122,7 +129,8 @@ export function placementZoneOrder(input: {
   const zones = [...new Set(input.zones)].slice(0, MAX_PLACEMENT_ZONES);
   const held: Record<string, number> = {};
   for (const m of input.members) {
-    if (m.id === input.leaving || m.zone === undefined || m.state === 'draining' || m.state === 'stopped' || m.lifecycle === 'on-demand') continue;
+    if (m.id === input.leaving || m.zone === undefined || m.state === 'draining' || m.state === 'stopped' || m.lifecycle === 'on-demand')
+      continue;
     if (input.role !== undefined && m.role !== undefined && m.role !== input.role) continue;
     held[m.zone] = (held[m.zone] ?? 0) + 1;
   }
@@ -199,7 +207,10 @@ export function launchPlan(input: LaunchPlanInput): LaunchOption[] {
       return i < 0 ? input.zoneOrder!.length : i;
     };
     // Stable: within a zone, the rotation's order.
-    subnets = subnets.map((s, i) => ({ s, i })).sort((a, b) => (position(a.s) - position(b.s)) || (a.i - b.i)).map(({ s }) => s);
+    subnets = subnets
+      .map((s, i) => ({ s, i }))
+      .sort((a, b) => position(a.s) - position(b.s) || a.i - b.i)
+      .map(({ s }) => s);
   }
   const markets: Lifecycle[] = input.lifecycle === 'on-demand' ? ['on-demand'] : input.onDemandFallback ? ['spot', 'on-demand'] : ['spot'];
   const options: LaunchOption[] = [];
@@ -216,6 +227,6 @@ export function launchPlan(input: LaunchPlanInput): LaunchOption[] {
 
 /** A readable name for one option, used in errors that list what was tried. */
 export function describeOption(option: LaunchOption): string {
-  const where = option.subnet ? `${option.subnet.zone} (${option.subnet.subnetId})` : option.zone ?? 'any zone';
+  const where = option.subnet ? `${option.subnet.zone} (${option.subnet.subnetId})` : (option.zone ?? 'any zone');
   return `${option.lifecycle} ${option.instanceType} in ${where}`;
 }

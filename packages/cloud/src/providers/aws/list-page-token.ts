@@ -21,15 +21,24 @@ export interface ListCursor {
 export const FIRST_CURSOR: ListCursor = { chunk: 0, ec2Token: undefined, skip: 0, ec2MaxResults: undefined };
 
 export function encodeListToken(cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify({ v: 1, c: cursor.chunk, t: cursor.ec2Token, s: cursor.skip, m: cursor.ec2MaxResults })).toString('base64url');
+  return Buffer.from(JSON.stringify({ v: 1, c: cursor.chunk, t: cursor.ec2Token, s: cursor.skip, m: cursor.ec2MaxResults })).toString(
+    'base64url',
+  );
 }
 
 export function decodeListToken(token: string): ListCursor {
   try {
     const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
     const { v, c, t, s, m } = value;
-    if (v === 1 && Number.isInteger(c) && (c as number) >= 0 && (t === undefined || typeof t === 'string')
-      && Number.isInteger(s) && (s as number) >= 0 && (m === undefined || Number.isInteger(m))) {
+    if (
+      v === 1 &&
+      Number.isInteger(c) &&
+      (c as number) >= 0 &&
+      (t === undefined || typeof t === 'string') &&
+      Number.isInteger(s) &&
+      (s as number) >= 0 &&
+      (m === undefined || Number.isInteger(m))
+    ) {
       return { chunk: c as number, ec2Token: t as string | undefined, skip: s as number, ec2MaxResults: m as number | undefined };
     }
   } catch {

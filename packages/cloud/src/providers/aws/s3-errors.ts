@@ -29,7 +29,7 @@ export function isMissingObjectOrBucket(error: unknown): boolean {
 export function bucketNotFound(bucket: string, cause?: unknown): SynktiError {
   return new SynktiError('E_BUCKET_NOT_FOUND', `bucket "${bucket}" does not exist`, {
     cause,
-    hint: 'create it first (the cluster\'s buckets are created by `synkti bootstrap` or the infrastructure stack), or check the region',
+    hint: "create it first (the cluster's buckets are created by `synkti bootstrap` or the infrastructure stack), or check the region",
   });
 }
 
@@ -58,6 +58,6 @@ export function toS3Error(action: string, target: string, error: unknown): Synkt
   }
   return new SynktiError('E_AWS_S3', `${permission} on ${target} failed: ${code ?? 'error'}: ${message}`, {
     cause: error,
-    hint: 'retry; if it keeps failing check the bucket\'s region and policy',
+    hint: "retry; if it keeps failing check the bucket's region and policy",
   });
 }

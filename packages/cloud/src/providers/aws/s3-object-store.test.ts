@@ -8,8 +8,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand,
-  S3Client, UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutObjectCommand,
+  PutPublicAccessBlockCommand,
+  S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { isSynktiError } from '@synkti/core';
 import { runObjectStoreConformance } from '../../conformance/object-store.ts';
@@ -30,8 +35,12 @@ runObjectStoreConformance('s3 (s3rver)', async () => {
 
 describe('S3ObjectStore on s3rver', () => {
   let s3: TestS3;
-  before(async () => { s3 = await startTestS3(); });
-  after(async () => { await s3?.stop(); });
+  before(async () => {
+    s3 = await startTestS3();
+  });
+  after(async () => {
+    await s3?.stop();
+  });
 
   it('uploads a large body in parts and reads back exactly what was written', async () => {
     const store = storeOn(s3, { multipartThresholdBytes: 6 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 });
@@ -50,11 +59,18 @@ describe('S3ObjectStore on s3rver', () => {
     await store.createBucket('corrupt-test');
     await store.put('corrupt-test', 'ckpt/gen-1.json', '{"generation":1}');
     // Another writer replaces the body but keeps our metadata: what a damaged copy looks like.
-    await store.client.send(new PutObjectCommand({
-      Bucket: 'corrupt-test', Key: 'ckpt/gen-1.json', Body: '{"generation":2}',
-      Metadata: { [SHA256_METADATA]: createHash('sha256').update('{"generation":1}').digest('hex') },
-    }));
-    await assert.rejects(store.get('corrupt-test', 'ckpt/gen-1.json'), (e: unknown) => isSynktiError(e, 'E_OBJECT_CORRUPT') && e.message.includes('ckpt/gen-1.json'));
+    await store.client.send(
+      new PutObjectCommand({
+        Bucket: 'corrupt-test',
+        Key: 'ckpt/gen-1.json',
+        Body: '{"generation":2}',
+        Metadata: { [SHA256_METADATA]: createHash('sha256').update('{"generation":1}').digest('hex') },
+      }),
+    );
+    await assert.rejects(
+      store.get('corrupt-test', 'ckpt/gen-1.json'),
+      (e: unknown) => isSynktiError(e, 'E_OBJECT_CORRUPT') && e.message.includes('ckpt/gen-1.json'),
+    );
   });
 
   it('hides the protection marker from list and refuses to overwrite it', async () => {
@@ -62,9 +78,16 @@ describe('S3ObjectStore on s3rver', () => {
     await store.createBucket('marker-test', { protected: true });
     await store.put('marker-test', 'a', '1');
     const page = await store.list('marker-test');
-    assert.deepEqual(page.items.map((o) => o.key), ['a']);
+    assert.deepEqual(
+      page.items.map((o) => o.key),
+      ['a'],
+    );
     const single = await store.list('marker-test', undefined, { maxResults: 1 });
-    assert.deepEqual(single.items.map((o) => o.key), ['a'], 'a page holding only the marker is skipped');
+    assert.deepEqual(
+      single.items.map((o) => o.key),
+      ['a'],
+      'a page holding only the marker is skipped',
+    );
     await assert.rejects(store.put('marker-test', PROTECTION_MARKER_KEY, '{}'), (e: unknown) => isSynktiError(e, 'E_OBJECT_KEY'));
     await assert.rejects(store.delete('marker-test', PROTECTION_MARKER_KEY), (e: unknown) => isSynktiError(e, 'E_OBJECT_KEY'));
     // Asking again without protection does not lower it.
@@ -72,7 +95,7 @@ describe('S3ObjectStore on s3rver', () => {
     await assert.rejects(store.deleteBucket('marker-test', { force: true }), (e: unknown) => isSynktiError(e, 'E_BUCKET_PROTECTED'));
   });
 
-  it('listBuckets lists only buckets with a Synkti marker, not the account\'s other buckets', async () => {
+  it("listBuckets lists only buckets with a Synkti marker, not the account's other buckets", async () => {
     const store = storeOn(s3);
     await store.client.send(new CreateBucketCommand({ Bucket: 'someone-elses' }));
     await store.client.send(new CreateBucketCommand({ Bucket: 'adopted-later' }));
@@ -123,8 +146,13 @@ describe('S3ObjectStore requests (aws-sdk-client-mock)', () => {
     const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
     mock.on(PutObjectCommand).rejects(denied);
     const store = new S3ObjectStore({ client: new S3Client({ region: 'us-east-1' }) });
-    await assert.rejects(store.put('acme-checkpoints', 'ckpt/1', 'x'), (e: unknown) => isSynktiError(e, 'E_AWS_PERMISSION')
-      && e.message.includes('s3:PutObject') && (e.hint ?? '').includes('arn:aws:s3:::acme-checkpoints/ckpt/1'));
+    await assert.rejects(
+      store.put('acme-checkpoints', 'ckpt/1', 'x'),
+      (e: unknown) =>
+        isSynktiError(e, 'E_AWS_PERMISSION') &&
+        e.message.includes('s3:PutObject') &&
+        (e.hint ?? '').includes('arn:aws:s3:::acme-checkpoints/ckpt/1'),
+    );
     mock.restore();
   });
 
@@ -134,7 +162,11 @@ describe('S3ObjectStore requests (aws-sdk-client-mock)', () => {
     mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-1' });
     mock.on(UploadPartCommand).rejects(Object.assign(new Error('boom'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }));
     mock.on(AbortMultipartUploadCommand).resolves({});
-    const store = new S3ObjectStore({ client: new S3Client({ region: 'us-east-1' }), multipartThresholdBytes: 1, partSizeBytes: 5 * 1024 * 1024 });
+    const store = new S3ObjectStore({
+      client: new S3Client({ region: 'us-east-1' }),
+      multipartThresholdBytes: 1,
+      partSizeBytes: 5 * 1024 * 1024,
+    });
     await assert.rejects(store.put('acme-checkpoints', 'big', 'xx'), (e: unknown) => isSynktiError(e, 'E_AWS_S3'));
     assert.equal(mock.commandCalls(AbortMultipartUploadCommand).length, 1);
     assert.equal(mock.commandCalls(CompleteMultipartUploadCommand).length, 0);

@@ -20,10 +20,26 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
-  ListBucketsCommand, ListObjectsCommand, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand, S3Client,
-  UploadPartCommand, type HeadObjectCommandOutput, type ListBucketsCommandOutput, type S3ClientConfig,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsCommand,
+  PutBucketEncryptionCommand,
+  PutObjectCommand,
+  PutPublicAccessBlockCommand,
+  S3Client,
+  UploadPartCommand,
+  type HeadObjectCommandOutput,
+  type ListBucketsCommandOutput,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { SynktiError } from '@synkti/core';
 import type { BucketInfo, BucketOptions, DeleteBucketOptions, ObjectInfo, ObjectStore, Page, PageRequest } from '../../types.ts';
@@ -72,7 +88,9 @@ const GET_ATTEMPTS = 3;
 function toBytes(body: Uint8Array | string): Buffer {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  throw new SynktiError('E_OBJECT_BODY', 'an object body must be a string or a Uint8Array', { hint: 'serialise objects with JSON.stringify first' });
+  throw new SynktiError('E_OBJECT_BODY', 'an object body must be a string or a Uint8Array', {
+    hint: 'serialise objects with JSON.stringify first',
+  });
 }
 
 function sha256Hex(bytes: Uint8Array): string {
@@ -86,14 +104,18 @@ function md5Base64(bytes: Uint8Array): string {
 function validateUserKey(key: string): void {
   validateObjectKey(key);
   if (MARKER_KEYS.has(key)) {
-    throw new SynktiError('E_OBJECT_KEY', `object key "${key}" is reserved by Synkti (it marks a Synkti or a protected bucket)`, { hint: 'use another key' });
+    throw new SynktiError('E_OBJECT_KEY', `object key "${key}" is reserved by Synkti (it marks a Synkti or a protected bucket)`, {
+      hint: 'use another key',
+    });
   }
 }
 
 function positiveInteger(value: number | undefined, fallback: number, field: string, minimum = 1): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < minimum) {
-    throw new SynktiError('E_CONFIG_INVALID', `${field} must be a whole number of at least ${minimum}, got ${String(value)}`, { hint: `omit ${field} to use ${fallback}` });
+    throw new SynktiError('E_CONFIG_INVALID', `${field} must be a whole number of at least ${minimum}, got ${String(value)}`, {
+      hint: `omit ${field} to use ${fallback}`,
+    });
   }
   return n;
 }
@@ -109,7 +131,9 @@ function encodePageToken(lastKey: string): string {
 function decodePageToken(token: string): string {
   const key = Buffer.from(token, 'base64url').toString('utf8');
   if (key === '' || encodePageToken(key) !== token) {
-    throw new SynktiError('E_PAGE_TOKEN', 'the list page token is not one this store returned', { hint: 'pass the nextToken of the previous page unchanged' });
+    throw new SynktiError('E_PAGE_TOKEN', 'the list page token is not one this store returned', {
+      hint: 'pass the nextToken of the previous page unchanged',
+    });
   }
   return key;
 }
@@ -138,16 +162,18 @@ export class S3ObjectStore implements ObjectStore {
   private readonly secureNewBuckets: boolean;
 
   constructor(options: S3ObjectStoreOptions = {}) {
-    this.client = options.client ?? new S3Client({
-      ...(options.region ? { region: options.region } : {}),
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-      // We send Content-MD5 and verify our own SHA-256 end to end; the SDK's extra CRC
-      // trailers (aws-chunked bodies) are not understood by every S3-compatible server.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.client =
+      options.client ??
+      new S3Client({
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+        // We send Content-MD5 and verify our own SHA-256 end to end; the SDK's extra CRC
+        // trailers (aws-chunked bodies) are not understood by every S3-compatible server.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
     this.partSize = positiveInteger(options.partSizeBytes, 16 * MIB, 'partSizeBytes', MIN_PART_BYTES);
     this.multipartThreshold = positiveInteger(options.multipartThresholdBytes, 64 * MIB, 'multipartThresholdBytes');
     this.partConcurrency = positiveInteger(options.partConcurrency, 4, 'partConcurrency');
@@ -187,16 +213,33 @@ export class S3ObjectStore implements ObjectStore {
 
   private async secure(bucket: string): Promise<void> {
     try {
-      await this.client.send(new PutPublicAccessBlockCommand({
-        Bucket: bucket,
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
-      }));
-      await this.client.send(new PutBucketEncryptionCommand({
-        Bucket: bucket,
-        ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] },
-      }));
+      await this.client.send(
+        new PutPublicAccessBlockCommand({
+          Bucket: bucket,
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            IgnorePublicAcls: true,
+            BlockPublicPolicy: true,
+            RestrictPublicBuckets: true,
+          },
+        }),
+      );
+      await this.client.send(
+        new PutBucketEncryptionCommand({
+          Bucket: bucket,
+          ServerSideEncryptionConfiguration: {
+            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }],
+          },
+        }),
+      );
     } catch (error) {
-      throw toS3Error(s3ErrorCode(error) === 'NotImplemented' ? 'PutPublicAccessBlock (not implemented by this S3 server: set secureNewBuckets: false only for a local test server)' : 'PutPublicAccessBlock', bucket, error);
+      throw toS3Error(
+        s3ErrorCode(error) === 'NotImplemented'
+          ? 'PutPublicAccessBlock (not implemented by this S3 server: set secureNewBuckets: false only for a local test server)'
+          : 'PutPublicAccessBlock',
+        bucket,
+        error,
+      );
     }
   }
 
@@ -246,8 +289,17 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       const code = s3ErrorCode(error);
       const status = httpStatusOf(error);
-      if (code === 'NoSuchBucket' || code === 'AccessDenied' || code === 'Forbidden' || code === 'PermanentRedirect'
-        || code === 'AuthorizationHeaderMalformed' || status === 301 || status === 403 || status === 400) return 'foreign';
+      if (
+        code === 'NoSuchBucket' ||
+        code === 'AccessDenied' ||
+        code === 'Forbidden' ||
+        code === 'PermanentRedirect' ||
+        code === 'AuthorizationHeaderMalformed' ||
+        status === 301 ||
+        status === 403 ||
+        status === 400
+      )
+        return 'foreign';
       if (isMissingObjectOrBucket(error)) return false;
       throw toS3Error('HeadObject', `${bucket}/${key}`, error);
     }
@@ -255,26 +307,37 @@ export class S3ObjectStore implements ObjectStore {
 
   async deleteBucket(bucket: string, options: DeleteBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
-    if (await this.isProtected(bucket) && options.confirmProtected !== bucket) {
-      throw new SynktiError('E_BUCKET_PROTECTED', options.confirmProtected === undefined
-        ? `bucket "${bucket}" is protected (it holds data that outlives the fleet, such as models) and is not deleted unless confirmed by name`
-        : `bucket "${bucket}" is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`, {
-        hint: `to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
-      });
+    if ((await this.isProtected(bucket)) && options.confirmProtected !== bucket) {
+      throw new SynktiError(
+        'E_BUCKET_PROTECTED',
+        options.confirmProtected === undefined
+          ? `bucket "${bucket}" is protected (it holds data that outlives the fleet, such as models) and is not deleted unless confirmed by name`
+          : `bucket "${bucket}" is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`,
+        {
+          hint: `to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
+        },
+      );
     }
     const first = await this.listKeysAfter(bucket, undefined, undefined);
     if (first.keys.length > 0 && !options.force) {
-      throw new SynktiError('E_BUCKET_NOT_EMPTY', `bucket "${bucket}" is not empty`, { hint: 'delete its objects first, or pass force to delete them with it' });
+      throw new SynktiError('E_BUCKET_NOT_EMPTY', `bucket "${bucket}" is not empty`, {
+        hint: 'delete its objects first, or pass force to delete them with it',
+      });
     }
     let page = first;
     while (page.keys.length > 0) {
       try {
-        const result = await this.client.send(new DeleteObjectsCommand({
-          Bucket: bucket,
-          Delete: { Objects: page.keys.map((Key) => ({ Key })), Quiet: true },
-        }));
+        const result = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: bucket,
+            Delete: { Objects: page.keys.map((Key) => ({ Key })), Quiet: true },
+          }),
+        );
         const failed = result.Errors?.[0];
-        if (failed) throw new SynktiError('E_AWS_S3', `could not delete ${failed.Key} from "${bucket}": ${failed.Code}`, { hint: 'check s3:DeleteObject on the bucket' });
+        if (failed)
+          throw new SynktiError('E_AWS_S3', `could not delete ${failed.Key} from "${bucket}": ${failed.Code}`, {
+            hint: 'check s3:DeleteObject on the bucket',
+          });
       } catch (error) {
         throw toS3Error('DeleteObject', bucket, error);
       }
@@ -333,15 +396,25 @@ export class S3ObjectStore implements ObjectStore {
       const parts = await mapLimited(offsets, this.partConcurrency, async (offset) => {
         const PartNumber = offset / partSize + 1;
         const part = bytes.subarray(offset, Math.min(offset + partSize, bytes.length));
-        const answer = await this.client.send(new UploadPartCommand({
-          Bucket: bucket, Key: key, UploadId: id, PartNumber, Body: part, ContentMD5: md5Base64(part),
-        }));
+        const answer = await this.client.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: id,
+            PartNumber,
+            Body: part,
+            ContentMD5: md5Base64(part),
+          }),
+        );
         return { PartNumber, ETag: answer.ETag };
       });
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id, MultipartUpload: { Parts: parts } }));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id, MultipartUpload: { Parts: parts } }),
+      );
     } catch (error) {
       // An unfinished upload is invisible but billed: abort it.
-      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId)
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       throw toS3Error('PutObject', `${bucket}/${key}`, error);
     }
   }
@@ -383,7 +456,12 @@ export class S3ObjectStore implements ObjectStore {
     }
     const expected = metadata[SHA256_METADATA];
     if (length !== undefined && bytes.length !== length) {
-      return { bytes, problem: new SynktiError('E_OBJECT_CORRUPT', `object ${bucket}/${key} arrived with ${bytes.length} of ${length} bytes`, { hint: 'retry the read' }) };
+      return {
+        bytes,
+        problem: new SynktiError('E_OBJECT_CORRUPT', `object ${bucket}/${key} arrived with ${bytes.length} of ${length} bytes`, {
+          hint: 'retry the read',
+        }),
+      };
     }
     if (expected !== undefined && sha256Hex(bytes) !== expected) {
       return {
@@ -470,12 +548,24 @@ export class S3ObjectStore implements ObjectStore {
    * the server's batch: one request serves any page size, and a server whose batches are
    * not perfectly ordered (s3rver walks directories) still yields every key once, in order.
    */
-  private async listKeysAfter(bucket: string, prefix: string | undefined, after: string | undefined): Promise<{ keys: string[]; truncated: boolean; lastRawKey?: string | undefined }> {
+  private async listKeysAfter(
+    bucket: string,
+    prefix: string | undefined,
+    after: string | undefined,
+  ): Promise<{ keys: string[]; truncated: boolean; lastRawKey?: string | undefined }> {
     try {
-      const answer = await this.client.send(new ListObjectsCommand({
-        Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1000, Marker: after,
-      }));
-      const raw = (answer.Contents ?? []).map((o) => o.Key).filter((k): k is string => k !== undefined).sort(compareKeys);
+      const answer = await this.client.send(
+        new ListObjectsCommand({
+          Bucket: bucket,
+          Prefix: prefix || undefined,
+          MaxKeys: 1000,
+          Marker: after,
+        }),
+      );
+      const raw = (answer.Contents ?? [])
+        .map((o) => o.Key)
+        .filter((k): k is string => k !== undefined)
+        .sort(compareKeys);
       return { keys: raw.filter((k) => !MARKER_KEYS.has(k)), truncated: answer.IsTruncated === true, lastRawKey: raw[raw.length - 1] };
     } catch (error) {
       if (isNoSuchBucket(error)) throw bucketNotFound(bucket, error);

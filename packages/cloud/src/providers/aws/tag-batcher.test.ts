@@ -27,8 +27,15 @@ describe('TagBatcher', () => {
       { kind: 'tag', ids: ['i-1', 'i-3', 'i-5'], tags: { Color: 'blue', Size: 'l' } },
     ]);
     calls.length = 0;
-    await batcher.tag(Array.from({ length: 9 }, (_, i) => `i-${i}`), { Color: 'green' });
-    assert.deepEqual(calls.map((c) => c.ids.length), [4, 4, 1], 'at most maxIdsPerCall ids per call');
+    await batcher.tag(
+      Array.from({ length: 9 }, (_, i) => `i-${i}`),
+      { Color: 'green' },
+    );
+    assert.deepEqual(
+      calls.map((c) => c.ids.length),
+      [4, 4, 1],
+      'at most maxIdsPerCall ids per call',
+    );
   });
 
   it('keeps the order of requests: later tags win, untag after tag removes, tag after untag sets', async () => {
@@ -53,29 +60,45 @@ describe('TagBatcher', () => {
       batcher.tag(['i-2', 'i-bad'], { Color: 'red' }),
       batcher.tag(['i-3'], { Color: 'red' }),
     ]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-    assert.deepEqual(calls.map((c) => c.ids), [['i-1'], ['i-3']], 'i-2 was not tagged: its request failed whole');
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.deepEqual(
+      calls.map((c) => c.ids),
+      [['i-1'], ['i-3']],
+      'i-2 was not tagged: its request failed whole',
+    );
   });
 
-  it('an error that is not one request\'s fault fails the whole batch without retrying each', async () => {
+  it("an error that is not one request's fault fails the whole batch without retrying each", async () => {
     let sends = 0;
     const batcher = new TagBatcher({
-      async send() { sends += 1; throw new Error('denied'); },
+      async send() {
+        sends += 1;
+        throw new Error('denied');
+      },
       isPerRequestError: () => false,
     });
     const results = await Promise.allSettled([batcher.tag(['i-1'], { A: '1' }), batcher.tag(['i-2'], { A: '1' })]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(sends, 1);
   });
 
   it('mergeRun groups untag key sets like tag sets', () => {
-    assert.deepEqual(mergeRun([
-      { kind: 'untag', ids: ['a', 'b'], keys: ['X'] },
-      { kind: 'untag', ids: ['b'], keys: ['Y'] },
-      { kind: 'untag', ids: ['c'], keys: ['Y', 'X'] },
-    ]), [
-      { kind: 'untag', ids: ['a'], keys: ['X'] },
-      { kind: 'untag', ids: ['b', 'c'], keys: ['X', 'Y'] },
-    ]);
+    assert.deepEqual(
+      mergeRun([
+        { kind: 'untag', ids: ['a', 'b'], keys: ['X'] },
+        { kind: 'untag', ids: ['b'], keys: ['Y'] },
+        { kind: 'untag', ids: ['c'], keys: ['Y', 'X'] },
+      ]),
+      [
+        { kind: 'untag', ids: ['a'], keys: ['X'] },
+        { kind: 'untag', ids: ['b', 'c'], keys: ['X', 'Y'] },
+      ],
+    );
   });
 });

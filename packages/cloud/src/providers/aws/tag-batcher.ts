@@ -10,9 +10,7 @@
  * the run is retried alone, so only the request that named the bad id fails.
  */
 
-export type TagChange =
-  | { kind: 'tag'; ids: string[]; tags: Record<string, string> }
-  | { kind: 'untag'; ids: string[]; keys: string[] };
+export type TagChange = { kind: 'tag'; ids: string[]; tags: Record<string, string> } | { kind: 'untag'; ids: string[]; keys: string[] };
 
 export interface TagBatcherOptions {
   /** Sends one call: CreateTags of `tags` (or DeleteTags of `keys`) on `ids`. */

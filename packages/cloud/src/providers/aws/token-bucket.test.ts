@@ -10,10 +10,28 @@ describe('TokenBucket', () => {
     const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 2, clock: time.now, sleep: time.sleep });
     const start = time.now();
     const served: { who: number; at: number }[] = [];
-    await Promise.all(Array.from({ length: 11 }, (_, who) => bucket.take().then(() => { served.push({ who, at: time.now() - start }); })));
-    assert.deepEqual(served.map((s) => s.who), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'in the order they asked');
-    assert.deepEqual(served.slice(0, 5).map((s) => s.at), [0, 0, 0, 0, 0], 'the burst waits for nothing');
-    assert.deepEqual(served.slice(5).map((s) => s.at), [500, 1000, 1500, 2000, 2500, 3000], 'then one every 1/refill s');
+    await Promise.all(
+      Array.from({ length: 11 }, (_, who) =>
+        bucket.take().then(() => {
+          served.push({ who, at: time.now() - start });
+        }),
+      ),
+    );
+    assert.deepEqual(
+      served.map((s) => s.who),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      'in the order they asked',
+    );
+    assert.deepEqual(
+      served.slice(0, 5).map((s) => s.at),
+      [0, 0, 0, 0, 0],
+      'the burst waits for nothing',
+    );
+    assert.deepEqual(
+      served.slice(5).map((s) => s.at),
+      [500, 1000, 1500, 2000, 2500, 3000],
+      'then one every 1/refill s',
+    );
   });
 
   it('refills while idle, up to its capacity only', async () => {
@@ -40,7 +58,13 @@ describe('TokenBucket', () => {
   });
 
   it('refuses a capacity below one token or a refill of zero', () => {
-    assert.throws(() => new TokenBucket({ capacity: 0.5, refillPerSecond: 1 }), (e: unknown) => isSynktiError(e, 'E_TOKEN_BUCKET'));
-    assert.throws(() => new TokenBucket({ capacity: 2, refillPerSecond: 0 }), (e: unknown) => isSynktiError(e, 'E_TOKEN_BUCKET'));
+    assert.throws(
+      () => new TokenBucket({ capacity: 0.5, refillPerSecond: 1 }),
+      (e: unknown) => isSynktiError(e, 'E_TOKEN_BUCKET'),
+    );
+    assert.throws(
+      () => new TokenBucket({ capacity: 2, refillPerSecond: 0 }),
+      (e: unknown) => isSynktiError(e, 'E_TOKEN_BUCKET'),
+    );
   });
 });

@@ -25,7 +25,10 @@ export interface TokenBucketOptions {
   sleep?: Sleep | undefined;
 }
 
-export const realSleep: Sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+export const realSleep: Sleep = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 export class TokenBucket {
   readonly capacity: number;
@@ -39,10 +42,14 @@ export class TokenBucket {
 
   constructor(options: TokenBucketOptions) {
     if (!(options.capacity >= 1) || !Number.isFinite(options.capacity)) {
-      throw new SynktiError('E_TOKEN_BUCKET', `token bucket capacity must be a number ≥ 1, not ${options.capacity}`, { hint: 'raise the budget share' });
+      throw new SynktiError('E_TOKEN_BUCKET', `token bucket capacity must be a number ≥ 1, not ${options.capacity}`, {
+        hint: 'raise the budget share',
+      });
     }
     if (!(options.refillPerSecond > 0) || !Number.isFinite(options.refillPerSecond)) {
-      throw new SynktiError('E_TOKEN_BUCKET', `token bucket refill must be a positive number per second, not ${options.refillPerSecond}`, { hint: 'raise the budget share' });
+      throw new SynktiError('E_TOKEN_BUCKET', `token bucket refill must be a positive number per second, not ${options.refillPerSecond}`, {
+        hint: 'raise the budget share',
+      });
     }
     this.capacity = options.capacity;
     this.refillPerSecond = options.refillPerSecond;

@@ -47,13 +47,18 @@ export function validateBootCommand(command: unknown): string[] {
 
 function validateEnv(env: unknown): Record<string, string> {
   if (typeof env !== 'object' || env === null || Array.isArray(env) || !Object.values(env).every((v) => typeof v === 'string')) {
-    throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'env must map variable names to string values', { hint: 'convert numbers and booleans to strings' });
+    throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'env must map variable names to string values', {
+      hint: 'convert numbers and booleans to strings',
+    });
   }
   return { ...(env as Record<string, string>) };
 }
 
 /** Saves the parts given; the others keep their saved values. */
-export function saveBootConfig(registry: LocalRegistry, config: { command?: string[] | undefined; env?: Record<string, string> | undefined; cwd?: string | undefined }): void {
+export function saveBootConfig(
+  registry: LocalRegistry,
+  config: { command?: string[] | undefined; env?: Record<string, string> | undefined; cwd?: string | undefined },
+): void {
   registry.immediate(() => {
     if (config.command !== undefined) registry.setMeta(KEY_COMMAND, JSON.stringify(validateBootCommand(config.command)));
     if (config.env !== undefined) registry.setMeta(KEY_ENV, JSON.stringify(validateEnv(config.env)));

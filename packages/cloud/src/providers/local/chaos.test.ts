@@ -15,7 +15,7 @@ test('chaos rates parse per hour or per minute, and bad ones are refused with a 
 
 test('chaos strikes as a Poisson process of the given rate', () => {
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let strikes = 0;
   const ticks = 36_000; // ten hours of one-second ticks
   for (let i = 0; i < ticks; i++) if (chaosStrikes(30, 1000, random)) strikes++;
@@ -27,13 +27,20 @@ test('with chaos on, the local cloud interrupts a running instance through a rea
   const temp = await createTempLocalCloud({ prefix: 'synkti-chaos-' });
   t.after(() => temp.destroy());
   const { instances } = temp.cloud;
-  const record = await instances.launch({ tags: { [TAG_CLUSTER]: 'chaos', [TAG_ROLE]: 'worker' }, instanceType: 'local.small', lifecycle: 'spot' });
+  const record = await instances.launch({
+    tags: { [TAG_CLUSTER]: 'chaos', [TAG_ROLE]: 'worker' },
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+  });
   instances.setChaos({ ratePerHour: 3600 * 20, noticeMs: 300 });
   const deadline = Date.now() + 15_000;
   let state = '';
   let reason: string | undefined;
   while (Date.now() < deadline) {
-    const [current] = await listAllInstances(instances, { ids: [record.id], states: ['pending', 'running', 'shutting-down', 'terminated'] });
+    const [current] = await listAllInstances(instances, {
+      ids: [record.id],
+      states: ['pending', 'running', 'shutting-down', 'terminated'],
+    });
     state = current?.state ?? '';
     reason = current?.stateReason;
     if (state === 'terminated') break;

@@ -13,7 +13,9 @@ const KEY = 'chaos';
 
 export function saveChaos(registry: LocalRegistry, settings: ChaosSettings): void {
   if (!Number.isFinite(settings.ratePerHour) || settings.ratePerHour < 0) {
-    throw new SynktiError('E_CHAOS', `chaos rate ${settings.ratePerHour} is not a non-negative number per hour`, { hint: 'e.g. --chaos-rate 6/h' });
+    throw new SynktiError('E_CHAOS', `chaos rate ${settings.ratePerHour} is not a non-negative number per hour`, {
+      hint: 'e.g. --chaos-rate 6/h',
+    });
   }
   registry.setMeta(KEY, JSON.stringify(settings));
 }

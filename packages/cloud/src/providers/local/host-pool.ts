@@ -44,10 +44,16 @@ export function validateHostPool(value: unknown): LocalHostPlacement[] {
   return value.map((entry: unknown, i) => {
     const { namespace, privateIp } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
     if (typeof namespace !== 'string' || !NAMESPACE_NAME.test(namespace)) {
-      throw poolError(`hosts[${i}].namespace must be a network namespace name (letters, digits, _ . -; at most 64), got ${JSON.stringify(namespace)}`, example);
+      throw poolError(
+        `hosts[${i}].namespace must be a network namespace name (letters, digits, _ . -; at most 64), got ${JSON.stringify(namespace)}`,
+        example,
+      );
     }
     if (typeof privateIp !== 'string' || !isIPv4(privateIp) || privateIp.startsWith('127.')) {
-      throw poolError(`hosts[${i}].privateIp must be the namespace's own IPv4 address (not loopback), got ${JSON.stringify(privateIp)}`, example);
+      throw poolError(
+        `hosts[${i}].privateIp must be the namespace's own IPv4 address (not loopback), got ${JSON.stringify(privateIp)}`,
+        example,
+      );
     }
     if (namespaces.has(namespace) || addresses.has(privateIp)) {
       throw poolError(`hosts[${i}] repeats namespace ${namespace} or address ${privateIp}`, 'each host is one namespace with one address');

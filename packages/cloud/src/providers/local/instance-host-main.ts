@@ -41,7 +41,9 @@ process.on('SIGHUP', () => {});
 try {
   await host.start();
 } catch (error) {
-  process.stderr.write(`${new Date().toISOString()} instance ${id} failed to boot: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(
+    `${new Date().toISOString()} instance ${id} failed to boot: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 }
 process.exit(await host.done);

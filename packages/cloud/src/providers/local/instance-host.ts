@@ -131,7 +131,9 @@ export class InstanceHost {
     this.namespace = options.namespace;
     this.metadataAddress = options.namespace === undefined ? undefined : NAMESPACE_METADATA_ADDRESS;
     this.consoleLog = consoleLogOf(this.stateDir, this.id);
-    this.done = new Promise((resolve) => { this.resolveDone = resolve; });
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
   }
 
   /** Boots the instance; rejects (after marking it terminated) when it cannot. */
@@ -153,7 +155,7 @@ export class InstanceHost {
   }
 
   private async bootInstance(): Promise<void> {
-    const registry = this.registry = LocalRegistry.open(this.stateDir);
+    const registry = (this.registry = LocalRegistry.open(this.stateDir));
     const row = registry.getInstance(this.id);
     if (!row) throw new SynktiError('E_INSTANCE_NOT_FOUND', `instance ${this.id} is not in ${registry.path}`);
     if (row.state === 'terminated') {
@@ -164,9 +166,13 @@ export class InstanceHost {
     registry.recordHost(this.id, process.pid, processStartTime(process.pid));
     // The metadata address is only ever served inside the instance's own namespace.
     if (this.namespace !== undefined && !inNetworkNamespace(this.namespace)) {
-      throw new SynktiError('E_NETNS', `instance ${this.id}: its host is not in network namespace ${this.namespace}, where it was placed and where its metadata server listens on ${NAMESPACE_METADATA_ADDRESS}`, {
-        hint: 'host-per-namespace mode starts hosts with `ip netns exec <namespace>`; check that the namespaces given as hosts exist (ip netns list)',
-      });
+      throw new SynktiError(
+        'E_NETNS',
+        `instance ${this.id}: its host is not in network namespace ${this.namespace}, where it was placed and where its metadata server listens on ${NAMESPACE_METADATA_ADDRESS}`,
+        {
+          hint: 'host-per-namespace mode starts hosts with `ip netns exec <namespace>`; check that the namespaces given as hosts exist (ip netns list)',
+        },
+      );
     }
     this.metadata = await this.startMetadataServer({
       source: createRegistryMetadataSource(registry, this.id, this.region),

@@ -16,11 +16,16 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  SynktiError, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, parseDuration,
-} from '@synkti/core';
+import { SynktiError, TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD, parseDuration } from '@synkti/core';
 import type {
-  InstanceFilter, InstanceProvider, InstanceRecord, InstanceState, InterruptionNotice, LaunchSpec, Page, PageRequest,
+  InstanceFilter,
+  InstanceProvider,
+  InstanceRecord,
+  InstanceState,
+  InterruptionNotice,
+  LaunchSpec,
+  Page,
+  PageRequest,
 } from '../../types.ts';
 import { machineEnv, saveBootConfig } from './boot-config.ts';
 import { loadChaos, saveChaos, type ChaosSettings } from './chaos.ts';
@@ -116,7 +121,9 @@ const HOST_MAIN = fileURLToPath(new URL(COMPILED ? './instance-host-main.mjs' : 
 
 /** How a host starts: through tsx's loader (resolved from this package, so any cwd works), or as compiled JavaScript. */
 function hostCommand(): string[] {
-  return COMPILED ? [process.execPath, HOST_MAIN] : [process.execPath, '--import', createRequire(import.meta.url).resolve('tsx'), HOST_MAIN];
+  return COMPILED
+    ? [process.execPath, HOST_MAIN]
+    : [process.execPath, '--import', createRequire(import.meta.url).resolve('tsx'), HOST_MAIN];
 }
 
 function newInstanceId(): string {
@@ -170,13 +177,17 @@ export class LocalInstanceProvider implements InstanceProvider {
 
   constructor(options: LocalCloudOptions) {
     if (typeof options?.stateDir !== 'string' || options.stateDir === '') {
-      throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'stateDir is required', { hint: 'pass the directory that holds the local cloud, e.g. .synkti/<cluster>' });
+      throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'stateDir is required', {
+        hint: 'pass the directory that holds the local cloud, e.g. .synkti/<cluster>',
+      });
     }
     this.stateDir = resolve(options.stateDir);
     this.region = options.region ?? 'local';
     this.zones = options.zones ?? DEFAULT_ZONES;
     if (this.zones.length === 0) {
-      throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'zones must name at least one zone', { hint: `omit zones to use ${DEFAULT_ZONES.join(', ')}` });
+      throw new SynktiError('E_LOCAL_CLOUD_OPTIONS', 'zones must name at least one zone', {
+        hint: `omit zones to use ${DEFAULT_ZONES.join(', ')}`,
+      });
     }
     this.portTags = options.portTags ?? DEFAULT_PORT_TAGS;
     this.terminateGraceMs = parseDuration(options.terminateGraceMs ?? 30_000, 'terminateGraceMs');
@@ -219,21 +230,30 @@ export class LocalInstanceProvider implements InstanceProvider {
           const used = this.registry.portsInUse(this.portTags);
           if (ports.some((port) => used.has(port))) return { kind: 'retry' as const };
           const allTags = { ...tags };
-          portKeys.forEach((key, i) => { allTags[key] = String(ports[i]); });
+          portKeys.forEach((key, i) => {
+            allTags[key] = String(ports[i]);
+          });
           const id = newInstanceId();
           // Under the write lock: two launches (from any processes) never take the same host.
           const placement = hostPool && pickHost(hostPool, this.registry.queryInstances({ states: ALL_STATES, limit: 1_000_000 }));
           if (hostPool && !placement) {
-            throw new SynktiError('E_LAUNCH_FAILED', `could not launch: all ${hostPool.length} hosts of the local cloud's host-per-namespace mode run an instance`, {
-              hint: 'create more hosts (createNetnsHosts count) and pass them as hosts, or terminate an instance',
-            });
+            throw new SynktiError(
+              'E_LAUNCH_FAILED',
+              `could not launch: all ${hostPool.length} hosts of the local cloud's host-per-namespace mode run an instance`,
+              {
+                hint: 'create more hosts (createNetnsHosts count) and pass them as hosts, or terminate an instance',
+              },
+            );
           }
           const row = {
             id,
             privateIp: placement?.privateIp ?? '127.0.0.1',
             instanceType: spec.instanceType,
             // Locally every zone has capacity: the first of the caller's order that exists wins.
-            zone: spec.zone ?? spec.zoneOrder?.find((z) => this.zones.includes(z)) ?? this.zones[this.registry.countInstances() % this.zones.length]!,
+            zone:
+              spec.zone ??
+              spec.zoneOrder?.find((z) => this.zones.includes(z)) ??
+              this.zones[this.registry.countInstances() % this.zones.length]!,
             lifecycle: spec.lifecycle,
             launchedAt: Date.now(),
             userData: spec.userData ?? null,
@@ -424,9 +444,7 @@ export class LocalInstanceProvider implements InstanceProvider {
   private reconcile(): void {
     const now = Date.now();
     for (const row of this.registry.activeInstances()) {
-      const gone = row.hostPid === null
-        ? now - row.launchedAt > ORPHAN_LAUNCH_MS
-        : !isProcessAlive(row.hostPid, row.hostStartTime);
+      const gone = row.hostPid === null ? now - row.launchedAt > ORPHAN_LAUNCH_MS : !isProcessAlive(row.hostPid, row.hostStartTime);
       if (!gone) continue;
       // One that dies while shutting down at the user's request ends as the user asked.
       this.registry.markTerminated(row.id, row.state === 'shutting-down' ? REASON_USER_SHUTDOWN : REASON_CRASH, now);
@@ -451,14 +469,22 @@ export class LocalInstanceProvider implements InstanceProvider {
         const namespace = this.namespaceOf(this.registry.getInstance(id)?.privateIp ?? '127.0.0.1');
         const argv = [
           ...hostCommand(),
-          '--state-dir', this.stateDir, '--id', id,
-          '--terminate-grace-ms', String(this.terminateGraceMs), '--region', this.region,
+          '--state-dir',
+          this.stateDir,
+          '--id',
+          id,
+          '--terminate-grace-ms',
+          String(this.terminateGraceMs),
+          '--region',
+          this.region,
           ...(namespace === undefined ? [] : ['--namespace', namespace]),
         ];
         // `ip netns exec` execs the host in the namespace: the pid recorded is the host's.
         const [program, ...args] = namespace === undefined ? argv : ['ip', 'netns', 'exec', namespace, ...argv];
         const child = spawn(program!, args, { detached: true, stdio: ['ignore', fd, fd], env: machineEnv(), cwd: dir });
-        child.on('error', () => { /* seen below as a missing pid */ });
+        child.on('error', () => {
+          /* seen below as a missing pid */
+        });
         child.unref();
         pid = child.pid;
       } finally {
@@ -470,7 +496,9 @@ export class LocalInstanceProvider implements InstanceProvider {
     }
     if (pid === undefined) {
       this.registry.markTerminated(id, REASON_CRASH, Date.now());
-      throw new SynktiError('E_LAUNCH_FAILED', `could not start the host process of instance ${id}`, { hint: `see ${hostLogOf(this.stateDir, id)}` });
+      throw new SynktiError('E_LAUNCH_FAILED', `could not start the host process of instance ${id}`, {
+        hint: `see ${hostLogOf(this.stateDir, id)}`,
+      });
     }
     this.registry.recordHost(id, pid, processStartTime(pid));
   }
@@ -510,7 +538,9 @@ export class LocalInstanceProvider implements InstanceProvider {
 
   private assertOpen(): void {
     if (this.closed) {
-      throw new SynktiError('E_CLOSED', `the local cloud at ${this.stateDir} was closed`, { hint: 'create a new one with createLocalCloud' });
+      throw new SynktiError('E_CLOSED', `the local cloud at ${this.stateDir} was closed`, {
+        hint: 'create a new one with createLocalCloud',
+      });
     }
   }
 }

@@ -26,7 +26,10 @@ describe('LocalObjectStore (local-only behaviour)', () => {
     const file = readFileSync(path);
     file[file.length - 3] = file[file.length - 3]! ^ 0xff;
     writeFileSync(path, file);
-    await assert.rejects(store.get('data', 'ckpt/1'), (e: unknown) => isSynktiError(e, 'E_OBJECT_CORRUPT') && e.message.includes('ckpt/1') && e.hint !== undefined);
+    await assert.rejects(
+      store.get('data', 'ckpt/1'),
+      (e: unknown) => isSynktiError(e, 'E_OBJECT_CORRUPT') && e.message.includes('ckpt/1') && e.hint !== undefined,
+    );
     assert.deepEqual(await store.head('data', 'ckpt/1'), info);
     truncateSync(path, file.length - 5);
     await assert.rejects(store.get('data', 'ckpt/1'), (e: unknown) => isSynktiError(e, 'E_OBJECT_CORRUPT'));
@@ -43,8 +46,11 @@ describe('LocalObjectStore (local-only behaviour)', () => {
     await store.createBucket('models', { protected: true });
     assert.equal(Buffer.from((await store.get('models', 'm'))!).toString(), 'w');
     await store.createBucket('models', { protected: false });
-    await assert.rejects(store.deleteBucket('models', { force: true }), (e: unknown) =>
-      isSynktiError(e, 'E_BUCKET_PROTECTED') && e.message.includes('models') && (e.hint ?? '').includes(join(root, 'models')));
+    await assert.rejects(
+      store.deleteBucket('models', { force: true }),
+      (e: unknown) =>
+        isSynktiError(e, 'E_BUCKET_PROTECTED') && e.message.includes('models') && (e.hint ?? '').includes(join(root, 'models')),
+    );
   });
 
   it('orders keys by their UTF-8 bytes, as S3 does, including keys too long for a file name', async () => {
@@ -54,7 +60,10 @@ describe('LocalObjectStore (local-only behaviour)', () => {
     for (const key of keys) await store.put('order', key, key);
     const listed = (await store.list('order')).items.map((o) => o.key);
     assert.deepEqual(listed, [long('a'), long('b'), 'long/short', 'z', '\uFF61', '\u{1F600}']);
-    assert.deepEqual((await store.list('order', 'long/', { maxResults: 2 })).items.map((o) => o.key), [long('a'), long('b')]);
+    assert.deepEqual(
+      (await store.list('order', 'long/', { maxResults: 2 })).items.map((o) => o.key),
+      [long('a'), long('b')],
+    );
     assert.equal(Buffer.from((await store.get('order', long('b')))!).toString(), long('b'));
     await store.delete('order', long('a'));
     assert.equal(await store.head('order', long('a')), undefined);
@@ -63,10 +72,16 @@ describe('LocalObjectStore (local-only behaviour)', () => {
   it('leaves no temp files behind, ignores stray ones, and persists across store instances', async () => {
     await store.createBucket('keep');
     for (let i = 0; i < 5; i += 1) await store.put('keep', `k${i}`, `v${i}`);
-    assert.deepEqual(readdirSync(join(root, 'keep')).filter((f) => f.startsWith('.tmp-')), []);
+    assert.deepEqual(
+      readdirSync(join(root, 'keep')).filter((f) => f.startsWith('.tmp-')),
+      [],
+    );
     writeFileSync(join(root, 'keep', '.tmp-crashed-writer'), 'half a write');
     const again = new LocalObjectStore({ root });
-    assert.deepEqual((await again.list('keep')).items.map((o) => o.key), ['k0', 'k1', 'k2', 'k3', 'k4']);
+    assert.deepEqual(
+      (await again.list('keep')).items.map((o) => o.key),
+      ['k0', 'k1', 'k2', 'k3', 'k4'],
+    );
     for (let i = 0; i < 5; i += 1) await again.delete('keep', `k${i}`);
     await again.deleteBucket('keep');
   });

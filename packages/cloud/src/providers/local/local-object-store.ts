@@ -50,7 +50,9 @@ function sha256(bytes: Uint8Array): string {
 function toBytes(body: Uint8Array | string): Buffer {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  throw new SynktiError('E_OBJECT_BODY', 'an object body must be a string or a Uint8Array', { hint: 'serialise objects with JSON.stringify first' });
+  throw new SynktiError('E_OBJECT_BODY', 'an object body must be a string or a Uint8Array', {
+    hint: 'serialise objects with JSON.stringify first',
+  });
 }
 
 function fileNameOf(key: string): string {
@@ -68,31 +70,50 @@ function compareKeys(a: string, b: string): number {
 
 /** S3's bucket naming rules, which every provider can honour. */
 export function validateBucketName(bucket: string): void {
-  const problem = typeof bucket !== 'string' ? 'is not a string'
-    : bucket.length < 3 || bucket.length > 63 ? 'must have 3 to 63 characters'
-      : !/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(bucket) ? 'may use only lowercase letters, digits, "." and "-", and must start and end with a letter or digit'
-        : bucket.includes('..') ? 'must not contain ".."'
-          : /^\d+\.\d+\.\d+\.\d+$/.test(bucket) ? 'must not look like an IP address'
-            : bucket.startsWith('xn--') || bucket.endsWith('-s3alias') ? 'uses a reserved prefix or suffix'
-              : undefined;
+  const problem =
+    typeof bucket !== 'string'
+      ? 'is not a string'
+      : bucket.length < 3 || bucket.length > 63
+        ? 'must have 3 to 63 characters'
+        : !/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(bucket)
+          ? 'may use only lowercase letters, digits, "." and "-", and must start and end with a letter or digit'
+          : bucket.includes('..')
+            ? 'must not contain ".."'
+            : /^\d+\.\d+\.\d+\.\d+$/.test(bucket)
+              ? 'must not look like an IP address'
+              : bucket.startsWith('xn--') || bucket.endsWith('-s3alias')
+                ? 'uses a reserved prefix or suffix'
+                : undefined;
   if (problem) {
-    throw new SynktiError('E_BUCKET_NAME', `bucket name ${JSON.stringify(bucket)} ${problem}`, { hint: 'use a name like "my-cluster-checkpoints"' });
+    throw new SynktiError('E_BUCKET_NAME', `bucket name ${JSON.stringify(bucket)} ${problem}`, {
+      hint: 'use a name like "my-cluster-checkpoints"',
+    });
   }
 }
 
 /** Keys: 1..1024 UTF-8 bytes, no leading "/", no ".." segment, no NUL, well-formed Unicode. */
 export function validateObjectKey(key: string): void {
-  const problem = typeof key !== 'string' ? 'is not a string'
-    : key.length === 0 ? 'is empty'
-      : Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES ? `is longer than ${MAX_KEY_BYTES} bytes`
-        : key.startsWith('/') ? 'starts with "/"'
-          : key.split('/').includes('..') ? 'contains a ".." segment'
-            : key.includes('\0') ? 'contains a NUL character'
-              : LONE_SURROGATE.test(key) ? 'is not well-formed Unicode'
-                : undefined;
+  const problem =
+    typeof key !== 'string'
+      ? 'is not a string'
+      : key.length === 0
+        ? 'is empty'
+        : Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES
+          ? `is longer than ${MAX_KEY_BYTES} bytes`
+          : key.startsWith('/')
+            ? 'starts with "/"'
+            : key.split('/').includes('..')
+              ? 'contains a ".." segment'
+              : key.includes('\0')
+                ? 'contains a NUL character'
+                : LONE_SURROGATE.test(key)
+                  ? 'is not well-formed Unicode'
+                  : undefined;
   if (problem) {
     const shown = typeof key === 'string' && key.length > 80 ? `${key.slice(0, 80)}...` : key;
-    throw new SynktiError('E_OBJECT_KEY', `object key ${JSON.stringify(shown)} ${problem}`, { hint: 'use relative keys like "checkpoints/gen-0001.json"' });
+    throw new SynktiError('E_OBJECT_KEY', `object key ${JSON.stringify(shown)} ${problem}`, {
+      hint: 'use relative keys like "checkpoints/gen-0001.json"',
+    });
   }
 }
 
@@ -101,12 +122,24 @@ function parseHeader(text: string, where: string): ObjectHeader {
   try {
     header = JSON.parse(text);
   } catch (cause) {
-    throw new SynktiError('E_OBJECT_CORRUPT', `object file ${where} has an unreadable header`, { cause, hint: 'delete the object and write it again' });
+    throw new SynktiError('E_OBJECT_CORRUPT', `object file ${where} has an unreadable header`, {
+      cause,
+      hint: 'delete the object and write it again',
+    });
   }
   const h = header as Partial<ObjectHeader>;
-  if (typeof h !== 'object' || h === null || h.v !== HEADER_VERSION || typeof h.key !== 'string' || !Number.isInteger(h.size)
-    || typeof h.sha256 !== 'string' || typeof h.modifiedAt !== 'number') {
-    throw new SynktiError('E_OBJECT_CORRUPT', `object file ${where} has an invalid header`, { hint: 'delete the object and write it again' });
+  if (
+    typeof h !== 'object' ||
+    h === null ||
+    h.v !== HEADER_VERSION ||
+    typeof h.key !== 'string' ||
+    !Number.isInteger(h.size) ||
+    typeof h.sha256 !== 'string' ||
+    typeof h.modifiedAt !== 'number'
+  ) {
+    throw new SynktiError('E_OBJECT_CORRUPT', `object file ${where} has an invalid header`, {
+      hint: 'delete the object and write it again',
+    });
   }
   return h as ObjectHeader;
 }
@@ -134,7 +167,11 @@ export class LocalObjectStore implements ObjectStore {
       created = false;
     }
     if (created) {
-      await this.writeAtomic(dir, BUCKET_META, Buffer.from(JSON.stringify({ protected: options.protected === true, createdAt: Date.now() })));
+      await this.writeAtomic(
+        dir,
+        BUCKET_META,
+        Buffer.from(JSON.stringify({ protected: options.protected === true, createdAt: Date.now() })),
+      );
       return;
     }
     // Creating an existing bucket is a no-op, except that it may raise protection (never lower it).
@@ -149,15 +186,21 @@ export class LocalObjectStore implements ObjectStore {
     await this.assertBucket(bucket);
     const meta = await this.readBucketMeta(bucket);
     if (meta.protected && options.confirmProtected !== bucket) {
-      throw new SynktiError('E_BUCKET_PROTECTED', options.confirmProtected === undefined
-        ? `bucket ${bucket} is protected and is not deleted unless confirmed by name`
-        : `bucket ${bucket} is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`, {
-        hint: `it holds data that is costly to recreate (e.g. models; it lives in ${this.bucketDir(bucket)}); to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
-      });
+      throw new SynktiError(
+        'E_BUCKET_PROTECTED',
+        options.confirmProtected === undefined
+          ? `bucket ${bucket} is protected and is not deleted unless confirmed by name`
+          : `bucket ${bucket} is protected and the confirmation ${JSON.stringify(options.confirmProtected)} does not name it`,
+        {
+          hint: `it holds data that is costly to recreate (e.g. models; it lives in ${this.bucketDir(bucket)}); to delete it anyway pass { confirmProtected: "${bucket}" } (synkti down --delete-buckets --delete-protected-buckets ${bucket})`,
+        },
+      );
     }
     const names = await readdir(this.bucketDir(bucket));
     if (!options.force && names.some(isObjectFile)) {
-      throw new SynktiError('E_BUCKET_NOT_EMPTY', `bucket ${bucket} is not empty`, { hint: 'delete its objects first, or pass { force: true } to delete them with it' });
+      throw new SynktiError('E_BUCKET_NOT_EMPTY', `bucket ${bucket} is not empty`, {
+        hint: 'delete its objects first, or pass { force: true } to delete them with it',
+      });
     }
     // Renamed away first so the bucket disappears at once for every reader.
     const doomed = join(this.root, `.deleting-${bucket}-${randomBytes(6).toString('hex')}`);
@@ -230,7 +273,10 @@ export class LocalObjectStore implements ObjectStore {
       throw error;
     }
     const newline = file.indexOf(0x0a);
-    if (newline < 0) throw new SynktiError('E_OBJECT_CORRUPT', `object ${bucket}/${key} has no header (${path})`, { hint: 'delete the object and write it again' });
+    if (newline < 0)
+      throw new SynktiError('E_OBJECT_CORRUPT', `object ${bucket}/${key} has no header (${path})`, {
+        hint: 'delete the object and write it again',
+      });
     const header = parseHeader(file.subarray(0, newline).toString('utf8'), path);
     const body = new Uint8Array(file.buffer, file.byteOffset + newline + 1, file.length - newline - 1);
     if (header.key !== key) return undefined; // A different key with the same hashed name.
@@ -257,7 +303,9 @@ export class LocalObjectStore implements ObjectStore {
     if (page.nextToken !== undefined) {
       startAfter = Buffer.from(page.nextToken, 'base64url').toString('utf8');
       if (page.nextToken === '' || Buffer.from(startAfter, 'utf8').toString('base64url') !== page.nextToken) {
-        throw new SynktiError('E_PAGE_REQUEST', 'nextToken is not a token this store returned', { hint: 'pass back the previous page\'s nextToken unchanged' });
+        throw new SynktiError('E_PAGE_REQUEST', 'nextToken is not a token this store returned', {
+          hint: "pass back the previous page's nextToken unchanged",
+        });
       }
     }
     await this.assertBucket(bucket);
@@ -289,7 +337,7 @@ export class LocalObjectStore implements ObjectStore {
         break;
       }
       // Deleted since readdir: not listed.
-      const header = candidate.header ?? await this.readHeader(join(dir, candidate.name));
+      const header = candidate.header ?? (await this.readHeader(join(dir, candidate.name)));
       if (header) items.push(infoOf(header));
     }
     const last = items[items.length - 1];
@@ -319,7 +367,9 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private bucketNotFound(bucket: string): SynktiError {
-    return new SynktiError('E_BUCKET_NOT_FOUND', `bucket ${bucket} does not exist`, { hint: `create it first with createBucket("${bucket}")` });
+    return new SynktiError('E_BUCKET_NOT_FOUND', `bucket ${bucket} does not exist`, {
+      hint: `create it first with createBucket("${bucket}")`,
+    });
   }
 
   private async assertBucket(bucket: string): Promise<void> {

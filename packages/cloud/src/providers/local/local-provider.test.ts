@@ -25,7 +25,13 @@ const ALL_STATES: InstanceState[] = ['pending', 'running', 'shutting-down', 'ter
 
 runInstanceProviderConformance('local', async () => {
   const temp = await createTempLocalCloud({ prefix: 'synkti-conf-instances-' });
-  return { provider: temp.cloud.instances, cluster: 'conformance', cleanup: () => temp.destroy(), settleTimeoutMs: 15_000, pollIntervalMs: 50 };
+  return {
+    provider: temp.cloud.instances,
+    cluster: 'conformance',
+    cleanup: () => temp.destroy(),
+    settleTimeoutMs: 15_000,
+    pollIntervalMs: 50,
+  };
 });
 
 runObjectStoreConformance('local', async () => {
@@ -44,7 +50,9 @@ runMetadataConformance('local instance host', async () => {
     const temp = await createTempLocalCloud({ prefix: 'synkti-conf-metadata-' });
     const record = await temp.cloud.instances.launch({
       tags: { [TAG_CLUSTER]: 'meta', [TAG_ROLE]: 'worker', SynktiExtra: 'x y' },
-      instanceType: 'local.medium', lifecycle: 'spot', userData: '{"cluster":"meta"}',
+      instanceType: 'local.medium',
+      lifecycle: 'spot',
+      userData: '{"cluster":"meta"}',
     });
     await waitState(temp.cloud, record.id, 'running');
     return { temp, record, endpoint: temp.cloud.metadataEndpointOf(record.id)! };
@@ -70,7 +78,12 @@ runMetadataConformance('local instance host', async () => {
 
 // The default bounds are "did it hang" ones: an instance host starts through tsx, which on a
 // loaded machine takes seconds.
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 25): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -85,14 +98,22 @@ async function recordOf(cloud: LocalCloud, id: string): Promise<InstanceRecord |
 }
 
 function waitState(cloud: LocalCloud, id: string, state: InstanceState, timeoutMs = 30_000): Promise<InstanceRecord> {
-  return waitFor(`${id} to be ${state}`, async () => {
-    const record = await recordOf(cloud, id);
-    return record?.state === state ? record : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${id} to be ${state}`,
+    async () => {
+      const record = await recordOf(cloud, id);
+      return record?.state === state ? record : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 function launchOne(cloud: LocalCloud, role = 'worker', extra: Record<string, string> = {}): Promise<InstanceRecord> {
-  return cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: role, ...extra }, instanceType: 'local.small', lifecycle: 'spot' });
+  return cloud.instances.launch({
+    tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: role, ...extra },
+    instanceType: 'local.small',
+    lifecycle: 'spot',
+  });
 }
 
 /**
@@ -105,8 +126,12 @@ function runNode(args: string[], timeoutMs = 180_000): Promise<{ code: number | 
     const child = spawn(process.execPath, ['--import', TSX, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
@@ -129,17 +154,24 @@ function markerBoot(options: { ignoreSigterm?: boolean } = {}): string[] {
   const onTerm = options.ignoreSigterm
     ? "fs.writeFileSync(p + '.sigterm', ''); setInterval(() => fs.appendFileSync(p + '.after-sigterm', Date.now() + '\\n'), 20);"
     : "fs.writeFileSync(p + '.sigterm', ''); process.exit(0);";
-  return [process.execPath, '-e', `
+  return [
+    process.execPath,
+    '-e',
+    `
     const fs = require('fs');
     const p = require('path').join(process.env.OUT_DIR, 'boot-' + process.pid);
     process.on('SIGTERM', () => { ${onTerm} });
     fs.writeFileSync(p + '.ready', '');
     setInterval(() => {}, 1e9);
-  `];
+  `,
+  ];
 }
 
 /** A temp cloud whose boot command can write into an output directory of its own. */
-async function cloudWithOutDir(t: TestContext, options: Partial<LocalCloudOptions> = {}): Promise<{ temp: TempLocalCloud; outDir: string }> {
+async function cloudWithOutDir(
+  t: TestContext,
+  options: Partial<LocalCloudOptions> = {},
+): Promise<{ temp: TempLocalCloud; outDir: string }> {
   const outDir = await mkdtemp(join(tmpdir(), 'synkti-local-out-'));
   const temp = await createTempLocalCloud({ ...options, env: { ...options.env, OUT_DIR: outDir } });
   t.after(async () => {
@@ -150,7 +182,9 @@ async function cloudWithOutDir(t: TestContext, options: Partial<LocalCloudOption
 }
 
 function bootPids(outDir: string, suffix = '.ready'): number[] {
-  return readdirSync(outDir).filter((f) => f.endsWith(suffix)).map((f) => Number(f.slice('boot-'.length, -suffix.length)));
+  return readdirSync(outDir)
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => Number(f.slice('boot-'.length, -suffix.length)));
 }
 
 describe('local cloud', { concurrency: true }, () => {
@@ -168,7 +202,10 @@ describe('local cloud', { concurrency: true }, () => {
     // The boot command runs in the host's group: at least host + boot.
     await waitFor('the boot command to run', () => processGroupMembers(hostPid).length >= 2);
     const listed = await temp.cloud.instances.list({ tags: { [TAG_CLUSTER]: 'test' } });
-    assert.deepEqual(listed.items.map((r) => r.id), [launched.id]);
+    assert.deepEqual(
+      listed.items.map((r) => r.id),
+      [launched.id],
+    );
   });
 
   it('kill(id) takes down the whole process group at once; list then reports Server.InternalError', async (t) => {
@@ -191,7 +228,10 @@ describe('local cloud', { concurrency: true }, () => {
     const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: markerBoot() });
     const record = await launchOne(temp.cloud);
     await waitState(temp.cloud, record.id, 'running');
-    const [bootPid] = await waitFor('the boot command to start', () => { const p = bootPids(outDir); return p.length ? p : undefined; });
+    const [bootPid] = await waitFor('the boot command to start', () => {
+      const p = bootPids(outDir);
+      return p.length ? p : undefined;
+    });
     const metadata = createImdsClient({ endpoint: temp.cloud.metadataEndpointOf(record.id)! });
     assert.equal(await metadata.interruptionNotice(), null);
 
@@ -205,7 +245,10 @@ describe('local cloud', { concurrency: true }, () => {
     assert.ok(elapsed >= 950 && elapsed < 4000, `reclaimed ${elapsed} ms after the 1 s notice`);
     assert.equal(isProcessAlive(bootPid!), false, 'the boot command is dead');
     assert.equal(existsSync(join(outDir, `boot-${bootPid}.sigterm`)), false, 'it was SIGKILLed, never SIGTERMed');
-    await waitFor('the instance process group to be gone', () => processGroupMembers(temp.cloud.instances.hostPid(record.id)!).length === 0);
+    await waitFor(
+      'the instance process group to be gone',
+      () => processGroupMembers(temp.cloud.instances.hostPid(record.id)!).length === 0,
+    );
     await assert.rejects(temp.cloud.instances.preempt(record.id), (e: unknown) => isSynktiError(e, 'E_INSTANCE_NOT_RUNNING'));
   });
 
@@ -213,7 +256,10 @@ describe('local cloud', { concurrency: true }, () => {
     const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: markerBoot() });
     const record = await launchOne(temp.cloud);
     await waitState(temp.cloud, record.id, 'running');
-    const [bootPid] = await waitFor('the boot command to start', () => { const p = bootPids(outDir); return p.length ? p : undefined; });
+    const [bootPid] = await waitFor('the boot command to start', () => {
+      const p = bootPids(outDir);
+      return p.length ? p : undefined;
+    });
     await temp.cloud.instances.terminate([record.id]);
     const gone = await waitState(temp.cloud, record.id, 'terminated');
     assert.equal(gone.stateReason, 'Client.UserInitiatedShutdown');
@@ -229,7 +275,10 @@ describe('local cloud', { concurrency: true }, () => {
     const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: markerBoot({ ignoreSigterm: true }), terminateGraceMs: 1500 });
     const record = await launchOne(temp.cloud);
     await waitState(temp.cloud, record.id, 'running');
-    const [bootPid] = await waitFor('the boot command to start', () => { const p = bootPids(outDir); return p.length ? p : undefined; });
+    const [bootPid] = await waitFor('the boot command to start', () => {
+      const p = bootPids(outDir);
+      return p.length ? p : undefined;
+    });
     const started = Date.now();
     await temp.cloud.instances.terminate([record.id]);
     await waitFor('SIGTERM to reach the boot command', () => bootPids(outDir, '.sigterm').includes(bootPid!));
@@ -250,13 +299,17 @@ describe('local cloud', { concurrency: true }, () => {
   it('restarts a boot command that exits non-zero (1 s backoff) and leaves one that exits 0 alone', async (t) => {
     const outDir = await mkdtemp(join(tmpdir(), 'synkti-local-out-'));
     // Run 1 exits 1, run 2 exits 0; a third run would mean exit 0 was restarted.
-    const boot = [process.execPath, '-e', `
+    const boot = [
+      process.execPath,
+      '-e',
+      `
       const fs = require('fs');
       const file = require('path').join(process.env.OUT_DIR, 'runs');
       fs.appendFileSync(file, Date.now() + '\\n');
       const runs = fs.readFileSync(file, 'utf8').trim().split('\\n').length;
       process.exit(runs === 1 ? 1 : 0);
-    `];
+    `,
+    ];
     const temp = await createTempLocalCloud({ bootCommand: boot, env: { OUT_DIR: outDir } });
     t.after(async () => {
       await temp.destroy();
@@ -284,15 +337,20 @@ describe('local cloud', { concurrency: true }, () => {
       await killAllLocalInstances(stateDir);
       await rm(stateDir, { recursive: true, force: true });
     });
-    const children = await Promise.all([0, 1, 2, 3].map((n) => runNode([
-      LAUNCH_FROM_CHILD, '--state-dir', stateDir, '--cluster', 'race', '--role', `r${n}`, '--count', '2', '--boot-stay-alive',
-    ])));
+    const children = await Promise.all(
+      [0, 1, 2, 3].map((n) =>
+        runNode([LAUNCH_FROM_CHILD, '--state-dir', stateDir, '--cluster', 'race', '--role', `r${n}`, '--count', '2', '--boot-stay-alive']),
+      ),
+    );
     for (const child of children) assert.equal(child.code, 0, child.stderr);
     const records = children.flatMap((c) => JSON.parse(c.stdout) as InstanceRecord[]);
     assert.equal(records.length, 8);
     assert.equal(new Set(records.map((r) => r.id)).size, 8, 'distinct ids');
     const ports = records.flatMap((r) => [TAG_PORT_AGENT, TAG_PORT_ROUTER, TAG_PORT_WORKLOAD].map((k) => r.tags[k]));
-    assert.ok(ports.every((p) => p !== undefined && Number(p) > 0), 'every instance has its ports');
+    assert.ok(
+      ports.every((p) => p !== undefined && Number(p) > 0),
+      'every instance has its ports',
+    );
     assert.equal(new Set(ports).size, 24, 'distinct ports');
     const cloud = createLocalCloud({ stateDir });
     t.after(() => cloud.close());
@@ -303,18 +361,36 @@ describe('local cloud', { concurrency: true }, () => {
   it('one clientToken launched from 4 processes at once gives one instance', async (t) => {
     const temp = await createTempLocalCloud();
     t.after(() => temp.destroy());
-    const children = await Promise.all([0, 1, 2, 3].map(() => runNode([
-      LAUNCH_FROM_CHILD, '--state-dir', temp.stateDir, '--cluster', 'test', '--role', 'replacement', '--client-token', 'replace-i-0123',
-    ])));
+    const children = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        runNode([
+          LAUNCH_FROM_CHILD,
+          '--state-dir',
+          temp.stateDir,
+          '--cluster',
+          'test',
+          '--role',
+          'replacement',
+          '--client-token',
+          'replace-i-0123',
+        ]),
+      ),
+    );
     for (const child of children) assert.equal(child.code, 0, child.stderr);
     const ids = new Set(children.flatMap((c) => (JSON.parse(c.stdout) as InstanceRecord[]).map((r) => r.id)));
     assert.equal(ids.size, 1);
     const listed = await temp.cloud.instances.list({ tags: { [TAG_ROLE]: 'replacement' } });
-    assert.deepEqual(listed.items.map((r) => r.id), [...ids]);
+    assert.deepEqual(
+      listed.items.map((r) => r.id),
+      [...ids],
+    );
   });
 
   it('boots with the saved command and env plus SYNKTI_IMDS_ENDPOINT and SYNKTI_LOCAL_STATE_DIR, and nothing else of the caller', async (t) => {
-    const boot = [process.execPath, '-e', `
+    const boot = [
+      process.execPath,
+      '-e',
+      `
       const keys = ['APP_SETTING', 'SYNKTI_IMDS_ENDPOINT', 'SYNKTI_LOCAL_STATE_DIR', 'SYNKTI_TEST_CALLER_ONLY'];
       const seen = Object.fromEntries(keys.map((k) => [k, process.env[k] ?? null]));
       // Written aside, then renamed: the test reads the file as soon as its name appears.
@@ -322,15 +398,25 @@ describe('local cloud', { concurrency: true }, () => {
       require('fs').writeFileSync(file + '.partial', JSON.stringify(seen));
       require('fs').renameSync(file + '.partial', file);
       setInterval(() => {}, 1e9);
-    `];
+    `,
+    ];
     const { temp, outDir } = await cloudWithOutDir(t, { bootCommand: boot, env: { APP_SETTING: 'on' } });
     process.env.SYNKTI_TEST_CALLER_ONLY = 'must-not-leak';
-    t.after(() => { delete process.env.SYNKTI_TEST_CALLER_ONLY; });
+    t.after(() => {
+      delete process.env.SYNKTI_TEST_CALLER_ONLY;
+    });
     // A second process-like handle with no boot options: it uses the saved ones (as an agent does).
     const later = createLocalCloud({ stateDir: temp.stateDir });
     t.after(() => later.close());
-    const record = await later.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 'local.small', lifecycle: 'on-demand', userData: 'hello' });
-    const file = await waitFor('the boot command to write its env', () => readdirSync(outDir).find((f) => f.startsWith('env-') && f.endsWith('.json')));
+    const record = await later.instances.launch({
+      tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' },
+      instanceType: 'local.small',
+      lifecycle: 'on-demand',
+      userData: 'hello',
+    });
+    const file = await waitFor('the boot command to write its env', () =>
+      readdirSync(outDir).find((f) => f.startsWith('env-') && f.endsWith('.json')),
+    );
     const env = JSON.parse(readFileSync(join(outDir, file), 'utf8')) as Record<string, string | null>;
     assert.equal(env.APP_SETTING, 'on');
     assert.equal(env.SYNKTI_LOCAL_STATE_DIR, temp.stateDir);
@@ -364,17 +450,45 @@ describe('local cloud', { concurrency: true }, () => {
     const zones = [];
     for (let i = 0; i < 4; i += 1) zones.push((await launchOne(temp.cloud)).zone);
     assert.deepEqual(zones, ['local-a', 'local-b', 'local-c', 'local-a']);
-    const pinned = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zone: 'local-c' });
+    const pinned = await temp.cloud.instances.launch({
+      tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' },
+      instanceType: 't',
+      lifecycle: 'spot',
+      zone: 'local-c',
+    });
     assert.equal(pinned.zone, 'local-c');
     // A zone order (the agent's placement rule): its first zone that exists wins.
-    const ordered = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zoneOrder: ['us-east-1a', 'local-b', 'local-a'] });
+    const ordered = await temp.cloud.instances.launch({
+      tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' },
+      instanceType: 't',
+      lifecycle: 'spot',
+      zoneOrder: ['us-east-1a', 'local-b', 'local-a'],
+    });
     assert.equal(ordered.zone, 'local-b');
     assert.equal((await temp.cloud.instances.list({ ids: [ordered.id] })).items[0]?.zone, 'local-b', 'the zone is recorded');
-    await assert.rejects(temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zoneOrder: 'local-b' as unknown as string[] }),
-      (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('zoneOrder'));
-    await assert.rejects(temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' }, instanceType: 't', lifecycle: 'spot', zone: 'us-east-1a' }),
-      (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('us-east-1a'));
-    const kept = await temp.cloud.instances.launch({ tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w', [TAG_PORT_AGENT]: '7946' }, instanceType: 't', lifecycle: 'spot' });
+    await assert.rejects(
+      temp.cloud.instances.launch({
+        tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' },
+        instanceType: 't',
+        lifecycle: 'spot',
+        zoneOrder: 'local-b' as unknown as string[],
+      }),
+      (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('zoneOrder'),
+    );
+    await assert.rejects(
+      temp.cloud.instances.launch({
+        tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w' },
+        instanceType: 't',
+        lifecycle: 'spot',
+        zone: 'us-east-1a',
+      }),
+      (e: unknown) => isSynktiError(e, 'E_LAUNCH_SPEC') && e.message.includes('us-east-1a'),
+    );
+    const kept = await temp.cloud.instances.launch({
+      tags: { [TAG_CLUSTER]: 'test', [TAG_ROLE]: 'w', [TAG_PORT_AGENT]: '7946' },
+      instanceType: 't',
+      lifecycle: 'spot',
+    });
     assert.equal(kept.tags[TAG_PORT_AGENT], '7946', 'a port set in the launch spec is kept');
     assert.ok(kept.tags[TAG_PORT_ROUTER], 'the others are still allocated');
   });

@@ -31,8 +31,14 @@ interface MemoryState {
 
 function memorySource(initial: Partial<MemoryState> = {}): { state: MemoryState; source: MetadataSource } {
   const state: MemoryState = {
-    identity: IDENTITY, tags: { ...TAGS }, userData: undefined, notice: null, rebalance: null,
-    failure: undefined, hang: undefined, ...initial,
+    identity: IDENTITY,
+    tags: { ...TAGS },
+    userData: undefined,
+    notice: null,
+    rebalance: null,
+    failure: undefined,
+    hang: undefined,
+    ...initial,
   };
   const read = async <T>(f: () => T): Promise<T> => {
     if (state.hang) await state.hang;
@@ -51,7 +57,10 @@ function memorySource(initial: Partial<MemoryState> = {}): { state: MemoryState;
   };
 }
 
-async function putToken(url: string, headers: Record<string, string> = { 'X-aws-ec2-metadata-token-ttl-seconds': '60' }): Promise<Response> {
+async function putToken(
+  url: string,
+  headers: Record<string, string> = { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
+): Promise<Response> {
   return fetch(`${url}/latest/api/token`, { method: 'PUT', headers });
 }
 
@@ -72,8 +81,12 @@ runMetadataConformance('IMDS client against the local metadata server', async ()
   return {
     metadata: createImdsClient({ endpoint: server.url }),
     expected: { identity: IDENTITY, tags: TAGS, userData: '#!/bin/sh\necho boot\n' },
-    async setNotice(n) { state.notice = n; },
-    async setRebalance(r) { state.rebalance = r; },
+    async setNotice(n) {
+      state.notice = n;
+    },
+    async setRebalance(r) {
+      state.rebalance = r;
+    },
     cleanup: () => server.stop(),
   };
 });
@@ -84,8 +97,12 @@ runMetadataConformance('IMDS client against the local metadata server (no user d
   return {
     metadata: createImdsClient({ endpoint: server.url }),
     expected: { identity: IDENTITY, tags: TAGS },
-    async setNotice(n) { state.notice = n; },
-    async setRebalance(r) { state.rebalance = r; },
+    async setNotice(n) {
+      state.notice = n;
+    },
+    async setRebalance(r) {
+      state.rebalance = r;
+    },
     cleanup: () => server.stop(),
   };
 });
@@ -118,7 +135,10 @@ describe('metadata server speaks IMDSv2', () => {
     assert.equal(proxied.status, 403);
     assert.equal((await fetch(`${server.url}/latest/api/token`)).status, 405, 'GET on the token path');
     const token = await tokenFor(server.url);
-    const post = await fetch(`${server.url}/latest/meta-data/instance-id`, { method: 'POST', headers: { 'X-aws-ec2-metadata-token': token } });
+    const post = await fetch(`${server.url}/latest/meta-data/instance-id`, {
+      method: 'POST',
+      headers: { 'X-aws-ec2-metadata-token': token },
+    });
     assert.equal(post.status, 405);
   });
 
@@ -147,8 +167,11 @@ describe('metadata server speaks IMDSv2', () => {
     state.notice = { action: 'terminate', time: Date.UTC(2026, 0, 1, 12, 0, 0, 999) };
     state.rebalance = { noticeTime: Date.UTC(2026, 0, 1, 11, 58, 30, 250) };
     assert.equal((await get('/latest/user-data')).body, 'cluster=demo');
-    assert.deepEqual(await get('/latest/meta-data/spot/instance-action'),
-      { status: 200, body: '{"action":"terminate","time":"2026-01-01T12:00:00Z"}', type: 'text/plain' });
+    assert.deepEqual(await get('/latest/meta-data/spot/instance-action'), {
+      status: 200,
+      body: '{"action":"terminate","time":"2026-01-01T12:00:00Z"}',
+      type: 'text/plain',
+    });
     assert.equal((await get('/latest/meta-data/events/recommendations/rebalance')).body, '{"noticeTime":"2026-01-01T11:58:30Z"}');
   });
 
@@ -167,7 +190,11 @@ describe('metadata server speaks IMDSv2', () => {
     assert.equal((await getWith(server.url, '/latest/meta-data/ami-id')).status, 401, 'extra paths need the token too');
     assert.equal((await getWith(server.url, '/latest/meta-data/tags/instance', token)).status, 404);
     assert.equal((await getWith(server.url, '/latest/meta-data/tags/instance/SynktiRole', token)).status, 404);
-    assert.equal((await getWith(server.url, '/latest/meta-data/instance-id', token)).body, IDENTITY.instanceId, 'the fixed paths still come from the source');
+    assert.equal(
+      (await getWith(server.url, '/latest/meta-data/instance-id', token)).body,
+      IDENTITY.instanceId,
+      'the fixed paths still come from the source',
+    );
     await assert.rejects(createImdsClient({ endpoint: server.url }).tags(), (e: unknown) => isSynktiError(e, 'E_IMDS_TAGS_DISABLED'));
   });
 
@@ -226,7 +253,10 @@ describe('metadata server speaks IMDSv2', () => {
 });
 
 /** A scriptable fake IMDS for failure shapes the real server never produces. */
-async function fakeImds(t: { after(fn: () => Promise<void>): void }, route: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; puts: () => number }> {
+async function fakeImds(
+  t: { after(fn: () => Promise<void>): void },
+  route: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; puts: () => number }> {
   let puts = 0;
   const server = createServer((req, res) => {
     if (req.method === 'PUT' && req.url === '/latest/api/token') {
@@ -237,7 +267,13 @@ async function fakeImds(t: { after(fn: () => Promise<void>): void }, route: (req
     route(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, puts: () => puts };
 }
 
@@ -270,7 +306,9 @@ describe('IMDS client failures are never "no notice"', () => {
     state.failure = undefined;
 
     let release!: () => void;
-    state.hang = new Promise<void>((resolve) => { release = resolve; });
+    state.hang = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     await assert.rejects(client.interruptionNotice(), isUnavailable);
     state.hang = undefined;
     release();
@@ -280,10 +318,18 @@ describe('IMDS client failures are never "no notice"', () => {
   });
 
   it('throws E_IMDS_UNAVAILABLE for an unreadable notice or rebalance body', async (t) => {
-    const bodies = ['{"action":"terminate","time":', '{"action":"terminate","time":"soon"}', '{"action":7,"time":"2026-01-01T12:00:00Z"}',
-      '{"action":"terminate","time":"2026-01-01T12:00:00"}', '[]', 'null'];
+    const bodies = [
+      '{"action":"terminate","time":',
+      '{"action":"terminate","time":"soon"}',
+      '{"action":7,"time":"2026-01-01T12:00:00Z"}',
+      '{"action":"terminate","time":"2026-01-01T12:00:00"}',
+      '[]',
+      'null',
+    ];
     let body = '';
-    const fake = await fakeImds(t, (_req, res) => { res.end(body); });
+    const fake = await fakeImds(t, (_req, res) => {
+      res.end(body);
+    });
     const client = createImdsClient({ endpoint: fake.url });
     for (body of bodies) {
       await assert.rejects(client.interruptionNotice(), isUnavailable, body);
@@ -317,7 +363,10 @@ describe('IMDS client failures are never "no notice"', () => {
   });
 
   it('refreshes the token before it expires', async (t) => {
-    const fake = await fakeImds(t, (_req, res) => { res.statusCode = 404; res.end(); });
+    const fake = await fakeImds(t, (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
     let now = 0;
     const client = createImdsClient({ endpoint: fake.url, tokenTtlSeconds: 600, clock: () => now });
     await client.userData();
@@ -330,7 +379,10 @@ describe('IMDS client failures are never "no notice"', () => {
   });
 
   it('reports disabled instance tags as E_IMDS_TAGS_DISABLED', async (t) => {
-    const fake = await fakeImds(t, (_req, res) => { res.statusCode = 404; res.end(); });
+    const fake = await fakeImds(t, (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
     await assert.rejects(createImdsClient({ endpoint: fake.url }).tags(), (e: unknown) => isSynktiError(e, 'E_IMDS_TAGS_DISABLED'));
   });
 
@@ -345,8 +397,17 @@ describe('IMDS client failures are never "no notice"', () => {
       if (saved === undefined) delete process.env.SYNKTI_IMDS_ENDPOINT;
       else process.env.SYNKTI_IMDS_ENDPOINT = saved;
     }
-    assert.throws(() => createImdsClient({ tokenTtlSeconds: 0 }), (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'));
-    assert.throws(() => createImdsClient({ tokenTtlSeconds: 21601 }), (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'));
-    assert.throws(() => createImdsClient({ endpoint: 'not a url' }), (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'));
+    assert.throws(
+      () => createImdsClient({ tokenTtlSeconds: 0 }),
+      (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'),
+    );
+    assert.throws(
+      () => createImdsClient({ tokenTtlSeconds: 21601 }),
+      (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'),
+    );
+    assert.throws(
+      () => createImdsClient({ endpoint: 'not a url' }),
+      (e: unknown) => isSynktiError(e, 'E_INVALID_OPTION'),
+    );
   });
 });

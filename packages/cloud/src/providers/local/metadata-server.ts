@@ -16,9 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type {
-  InstanceIdentity, InterruptionNotice, RebalanceRecommendation,
-} from '../../types.ts';
+import type { InstanceIdentity, InterruptionNotice, RebalanceRecommendation } from '../../types.ts';
 
 /** Where the server reads the instance's metadata from; read afresh on every request. */
 export interface MetadataSource {
@@ -77,14 +75,21 @@ export function formatImdsTime(epochMs: number): string {
 }
 
 class HttpStatus extends Error {
-  constructor(readonly status: number, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(String(status));
   }
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
-  405: 'Method Not Allowed', 500: 'Internal Server Error',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
 };
 
 export async function startMetadataServer(options: MetadataServerOptions): Promise<MetadataServer> {
@@ -131,11 +136,16 @@ export async function startMetadataServer(options: MetadataServerOptions): Promi
   /** The body for a metadata path; 404 when the path or its data does not exist. */
   async function read(path: string): Promise<string> {
     switch (path) {
-      case '/latest/meta-data/instance-id': return (await source.identity()).instanceId;
-      case '/latest/meta-data/instance-type': return (await source.identity()).instanceType;
-      case '/latest/meta-data/placement/availability-zone': return (await source.identity()).zone;
-      case '/latest/meta-data/placement/region': return (await source.identity()).region;
-      case '/latest/meta-data/local-ipv4': return (await source.identity()).privateIp;
+      case '/latest/meta-data/instance-id':
+        return (await source.identity()).instanceId;
+      case '/latest/meta-data/instance-type':
+        return (await source.identity()).instanceType;
+      case '/latest/meta-data/placement/availability-zone':
+        return (await source.identity()).zone;
+      case '/latest/meta-data/placement/region':
+        return (await source.identity()).region;
+      case '/latest/meta-data/local-ipv4':
+        return (await source.identity()).privateIp;
       case '/latest/meta-data/tags/instance':
       case '/latest/meta-data/tags/instance/': {
         const tags = await source.tags();
@@ -245,9 +255,11 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 /** EC2 answers errors with a small XHTML page naming the status. */
 function errorPage(status: number): string {
   const title = `${status} - ${REASONS[status] ?? 'Error'}`;
-  return '<?xml version="1.0" encoding="iso-8859-1"?>\n'
-    + '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
-    + '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
-    + '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
-    + ` <head>\n  <title>${title}</title>\n </head>\n <body>\n  <h1>${title}</h1>\n </body>\n</html>\n`;
+  return (
+    '<?xml version="1.0" encoding="iso-8859-1"?>\n' +
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n' +
+    '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n' +
+    '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n' +
+    ` <head>\n  <title>${title}</title>\n </head>\n <body>\n  <h1>${title}</h1>\n </body>\n</html>\n`
+  );
 }

@@ -12,7 +12,13 @@ it('identifies a process by pid and start time, and sees a dead one (even unreap
   assert.equal(isProcessAlive(process.pid, self.startTime + 1), false, 'another start time means another process');
 
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });
-  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   await once(child, 'spawn');
   const pid = child.pid!;
   const start = processStartTime(pid);

@@ -83,7 +83,9 @@ export function processGroupMembers(pgid: number): number[] {
       return [];
     }
   }
-  return liveProcessStats().filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
+  return liveProcessStats()
+    .filter((stat) => stat.pgrp === pgid)
+    .map((stat) => stat.pid);
 }
 
 /** Bound on what is read of one /proc/<pid>/cmdline or environ. */
@@ -93,7 +95,10 @@ function readNulSeparated(pid: number, file: 'cmdline' | 'environ'): string[] | 
   if (!HAS_PROC || !Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     const text = readFileSync(`/proc/${pid}/${file}`, 'latin1');
-    return text.slice(0, MAX_PROC_FILE_BYTES).split('\0').filter((part) => part !== '');
+    return text
+      .slice(0, MAX_PROC_FILE_BYTES)
+      .split('\0')
+      .filter((part) => part !== '');
   } catch {
     return undefined;
   }
@@ -130,7 +135,10 @@ const HOST_MAIN_NAMES = ['instance-host-main.ts', 'instance-host-main.mjs'];
 export function instanceHostOf(pid: number): { id: string; stateDir: string } | undefined {
   const argv = readCmdline(pid);
   if (!argv || !argv.some((a) => HOST_MAIN_NAMES.some((name) => a.endsWith(name)))) return undefined;
-  const at = (flag: string): string | undefined => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const at = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   const id = at('--id');
   const stateDir = at('--state-dir');
   return id !== undefined && stateDir !== undefined ? { id, stateDir } : undefined;
@@ -182,7 +190,8 @@ export function instanceProcesses(pgid: number): number[] {
     for (const s of stats) {
       if (members.has(s.pid)) continue;
       const env = readEnviron(s.pid);
-      if (env?.get(ENV_LOCAL_INSTANCE_ID) === self.id && env.get(ENV_LOCAL_STATE_DIR_MARK) === self.stateDir && !isOtherHost(s.pid)) members.add(s.pid);
+      if (env?.get(ENV_LOCAL_INSTANCE_ID) === self.id && env.get(ENV_LOCAL_STATE_DIR_MARK) === self.stateDir && !isOtherHost(s.pid))
+        members.add(s.pid);
     }
   }
   let grew = true;

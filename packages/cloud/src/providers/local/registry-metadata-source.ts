@@ -23,10 +23,17 @@ export function createRegistryMetadataSource(registry: LocalRegistry, id: string
     const tags = registry.tagsOf(id);
     const port = (key: string): number | undefined => (tags[key] === undefined ? undefined : Number(tags[key]));
     return signer.sign({
-      instanceId: r.id, privateIp: r.privateIp, region, availabilityZone: r.zone, instanceType: r.instanceType,
+      instanceId: r.id,
+      privateIp: r.privateIp,
+      region,
+      availabilityZone: r.zone,
+      instanceType: r.instanceType,
       pendingTime: new Date(r.launchedAt).toISOString(),
       // Locally every instance shares 127.0.0.1: its ports are what tell them apart, so they are signed in.
-      synkti: { cluster: tags[TAG_CLUSTER] ?? '', ports: { agent: port(TAG_PORT_AGENT), router: port(TAG_PORT_ROUTER), workload: port(TAG_PORT_WORKLOAD) } },
+      synkti: {
+        cluster: tags[TAG_CLUSTER] ?? '',
+        ports: { agent: port(TAG_PORT_AGENT), router: port(TAG_PORT_ROUTER), workload: port(TAG_PORT_WORKLOAD) },
+      },
     });
   }
   return {

@@ -44,8 +44,10 @@ export interface InstanceRow {
   terminatedAt: number | null;
 }
 
-export type NewInstanceRow = Pick<InstanceRow,
-  'id' | 'privateIp' | 'instanceType' | 'zone' | 'lifecycle' | 'launchedAt' | 'userData' | 'clientToken'>;
+export type NewInstanceRow = Pick<
+  InstanceRow,
+  'id' | 'privateIp' | 'instanceType' | 'zone' | 'lifecycle' | 'launchedAt' | 'userData' | 'clientToken'
+>;
 
 export interface InstanceQuery {
   states: InstanceState[];
@@ -104,10 +106,23 @@ function toInstanceRow(raw: unknown): InstanceRow | undefined {
   if (raw === undefined || raw === null) return undefined;
   const r = raw as InstanceRow;
   return {
-    id: r.id, state: r.state, stateReason: r.stateReason, privateIp: r.privateIp, instanceType: r.instanceType,
-    zone: r.zone, lifecycle: r.lifecycle, launchedAt: r.launchedAt, userData: r.userData, clientToken: r.clientToken,
-    hostPid: r.hostPid, hostStartTime: r.hostStartTime, metadataUrl: r.metadataUrl, noticeAction: r.noticeAction,
-    noticeTime: r.noticeTime, rebalanceTime: r.rebalanceTime, terminatedAt: r.terminatedAt,
+    id: r.id,
+    state: r.state,
+    stateReason: r.stateReason,
+    privateIp: r.privateIp,
+    instanceType: r.instanceType,
+    zone: r.zone,
+    lifecycle: r.lifecycle,
+    launchedAt: r.launchedAt,
+    userData: r.userData,
+    clientToken: r.clientToken,
+    hostPid: r.hostPid,
+    hostStartTime: r.hostStartTime,
+    metadataUrl: r.metadataUrl,
+    noticeAction: r.noticeAction,
+    noticeTime: r.noticeTime,
+    rebalanceTime: r.rebalanceTime,
+    terminatedAt: r.terminatedAt,
   };
 }
 
@@ -139,7 +154,8 @@ export class LocalRegistry {
       db = new Database(path);
     } catch (cause) {
       throw new SynktiError('E_REGISTRY', `cannot open the local cloud registry ${path}`, {
-        cause, hint: 'check that the state directory exists and is writable',
+        cause,
+        hint: 'check that the state directory exists and is writable',
       });
     }
     const registry = new LocalRegistry(path, db);
@@ -148,7 +164,8 @@ export class LocalRegistry {
     } catch (cause) {
       db.close();
       throw new SynktiError('E_REGISTRY', `cannot initialise the local cloud registry ${path}`, {
-        cause, hint: 'another process may hold it locked for long; retry, or remove the state directory if it is corrupt',
+        cause,
+        hint: 'another process may hold it locked for long; retry, or remove the state directory if it is corrupt',
       });
     }
     return registry;
@@ -190,10 +207,12 @@ export class LocalRegistry {
   /** Inserts a pending instance and its tags together (call inside `immediate`). */
   insertInstance(row: NewInstanceRow, tags: Record<string, string>): void {
     this.immediate(() => {
-      this.db.prepare(`INSERT INTO instances (id, state, private_ip, instance_type, zone, lifecycle, launched_at, user_data, client_token)
-        VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)`).run([
-        row.id, row.privateIp, row.instanceType, row.zone, row.lifecycle, row.launchedAt, row.userData, row.clientToken,
-      ]);
+      this.db
+        .prepare(
+          `INSERT INTO instances (id, state, private_ip, instance_type, zone, lifecycle, launched_at, user_data, client_token)
+        VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run([row.id, row.privateIp, row.instanceType, row.zone, row.lifecycle, row.launchedAt, row.userData, row.clientToken]);
       this.writeTags(row.id, tags);
     });
   }
@@ -205,11 +224,12 @@ export class LocalRegistry {
   tagsOfMany(ids: string[]): Map<string, Record<string, string>> {
     const result = new Map<string, Record<string, string>>();
     if (ids.length === 0) return result;
-    const rows = this.db.prepare(`SELECT instance_id AS id, key, value FROM tags WHERE instance_id IN (${placeholders(ids.length)}) ORDER BY key`)
+    const rows = this.db
+      .prepare(`SELECT instance_id AS id, key, value FROM tags WHERE instance_id IN (${placeholders(ids.length)}) ORDER BY key`)
       .all(ids) as { id: string; key: string; value: string }[];
     for (const row of rows) {
       let tags = result.get(row.id);
-      if (!tags) result.set(row.id, tags = {});
+      if (!tags) result.set(row.id, (tags = {}));
       tags[row.key] = row.value;
     }
     return result;
@@ -234,15 +254,21 @@ export class LocalRegistry {
   }
 
   private writeTags(id: string, tags: Record<string, string>): void {
-    const statement = this.db.prepare('INSERT INTO tags (instance_id, key, value) VALUES (?, ?, ?) ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value');
+    const statement = this.db.prepare(
+      'INSERT INTO tags (instance_id, key, value) VALUES (?, ?, ?) ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value',
+    );
     for (const [key, value] of Object.entries(tags)) statement.run([id, key, value]);
   }
 
   /** Port numbers held (as tags with one of `keys`) by instances that are not terminated. */
   portsInUse(keys: string[]): Set<number> {
     if (keys.length === 0) return new Set();
-    const rows = this.db.prepare(`SELECT t.value AS value FROM tags t JOIN instances i ON i.id = t.instance_id
-      WHERE i.state != 'terminated' AND t.key IN (${placeholders(keys.length)})`).all(keys) as { value: string }[];
+    const rows = this.db
+      .prepare(
+        `SELECT t.value AS value FROM tags t JOIN instances i ON i.id = t.instance_id
+      WHERE i.state != 'terminated' AND t.key IN (${placeholders(keys.length)})`,
+      )
+      .all(keys) as { value: string }[];
     return new Set(rows.map((r) => Number(r.value)).filter((n) => Number.isInteger(n)));
   }
 
@@ -262,8 +288,15 @@ export class LocalRegistry {
 
   /** pending/running -> shutting-down. False when already shutting down or terminated. */
   markShuttingDown(id: string, reason: string): boolean {
-    return this.immediate(() => this.db.prepare(`UPDATE instances SET state = 'shutting-down', state_reason = ?
-      WHERE id = ? AND state IN ('pending', 'running')`).run([reason, id]).changes > 0);
+    return this.immediate(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE instances SET state = 'shutting-down', state_reason = ?
+      WHERE id = ? AND state IN ('pending', 'running')`,
+          )
+          .run([reason, id]).changes > 0,
+    );
   }
 
   /**
@@ -272,8 +305,13 @@ export class LocalRegistry {
    */
   markTerminated(id: string, reason: string, at: number): boolean {
     return this.immediate(() => {
-      const changed = this.db.prepare(`UPDATE instances SET state = 'terminated', state_reason = ?, terminated_at = ?
-        WHERE id = ? AND state != 'terminated'`).run([reason, at, id]).changes > 0;
+      const changed =
+        this.db
+          .prepare(
+            `UPDATE instances SET state = 'terminated', state_reason = ?, terminated_at = ?
+        WHERE id = ? AND state != 'terminated'`,
+          )
+          .run([reason, at, id]).changes > 0;
       this.db.prepare('DELETE FROM tags WHERE instance_id = ?').run([id]);
       return changed;
     });
@@ -281,7 +319,8 @@ export class LocalRegistry {
 
   setNotice(id: string, notice: InterruptionNotice | null): void {
     this.immediate(() => {
-      this.db.prepare('UPDATE instances SET notice_action = ?, notice_time = ? WHERE id = ?')
+      this.db
+        .prepare('UPDATE instances SET notice_action = ?, notice_time = ? WHERE id = ?')
         .run([notice?.action ?? null, notice?.time ?? null, id]);
     });
   }
@@ -294,8 +333,9 @@ export class LocalRegistry {
 
   /** Rows in pending, running or shutting-down: the ones whose host should be alive. */
   activeInstances(): InstanceRow[] {
-    return toInstanceRows(this.db.prepare(`SELECT ${COLUMNS} FROM instances WHERE state IN (${placeholders(ACTIVE_STATES.length)})`)
-      .all(ACTIVE_STATES));
+    return toInstanceRows(
+      this.db.prepare(`SELECT ${COLUMNS} FROM instances WHERE state IN (${placeholders(ACTIVE_STATES.length)})`).all(ACTIVE_STATES),
+    );
   }
 
   /** Matching rows in (launchedAt, id) order. */
@@ -316,8 +356,9 @@ export class LocalRegistry {
       params.push(query.after.launchedAt, query.after.launchedAt, query.after.id);
     }
     params.push(query.limit);
-    return toInstanceRows(this.db.prepare(`SELECT ${COLUMNS} FROM instances WHERE ${where.join(' AND ')} ORDER BY launched_at, id LIMIT ?`)
-      .all(params));
+    return toInstanceRows(
+      this.db.prepare(`SELECT ${COLUMNS} FROM instances WHERE ${where.join(' AND ')} ORDER BY launched_at, id LIMIT ?`).all(params),
+    );
   }
 
   getMeta(key: string): string | undefined {
@@ -327,7 +368,9 @@ export class LocalRegistry {
 
   setMeta(key: string, value: string): void {
     this.immediate(() => {
-      this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run([key, value]);
+      this.db
+        .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run([key, value]);
     });
   }
 

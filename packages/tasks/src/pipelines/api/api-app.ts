@@ -37,19 +37,23 @@ type Env = { Variables: { key: ApiKeyEntry } };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const submitSchema = z.object({
-  pipeline: z.string().min(1).max(100),
-  input: z.unknown().optional(),
-  priority: z.number().int().min(-1000).max(1000).optional(),
-}).strict();
+const submitSchema = z
+  .object({
+    pipeline: z.string().min(1).max(100),
+    input: z.unknown().optional(),
+    priority: z.number().int().min(-1000).max(1000).optional(),
+  })
+  .strict();
 
-const listSchema = z.object({
-  state: z.enum(JOB_STATES).optional(),
-  pipeline: z.string().min(1).max(100).optional(),
-  owner: z.string().min(1).max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  before: z.string().regex(UUID, 'before must be a job id').optional(),
-}).strict();
+const listSchema = z
+  .object({
+    state: z.enum(JOB_STATES).optional(),
+    pipeline: z.string().min(1).max(100).optional(),
+    owner: z.string().min(1).max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    before: z.string().regex(UUID, 'before must be a job id').optional(),
+  })
+  .strict();
 
 function errorBody(code: string, message: string, issues?: Array<{ path: string; message: string }>) {
   return { error: { code, message, ...(issues ? { issues } : {}) } };
@@ -61,10 +65,18 @@ function zodIssues(error: z.ZodError): Array<{ path: string; message: string }> 
 
 function jobView(job: PipelineJobRecord) {
   return {
-    id: job.id, pipeline: job.pipeline, owner: job.owner, stream: job.stream, priority: job.priority, state: job.state,
-    error: job.error, openTasks: job.openTasks, createdAt: new Date(job.createdAt).toISOString(),
+    id: job.id,
+    pipeline: job.pipeline,
+    owner: job.owner,
+    stream: job.stream,
+    priority: job.priority,
+    state: job.state,
+    error: job.error,
+    openTasks: job.openTasks,
+    createdAt: new Date(job.createdAt).toISOString(),
     finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
-    hasResult: job.state === 'done', resultRef: job.resultRef,
+    hasResult: job.state === 'done',
+    resultRef: job.resultRef,
   };
 }
 
@@ -73,10 +85,24 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
   const pipelines = new Map(options.pipelines.map((p) => [p.name, p]));
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const registry = new Registry();
-  const requests = new Counter({ name: 'synkti_api_requests_total', help: 'API requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
-  const latency = new Histogram({ name: 'synkti_api_request_seconds', help: 'API request latency', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const requests = new Counter({
+    name: 'synkti_api_requests_total',
+    help: 'API requests by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'synkti_api_request_seconds',
+    help: 'API request latency',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   new Gauge({
-    name: 'synkti_pipeline_tasks', help: 'Tasks by state', labelNames: ['state'], registers: [registry],
+    name: 'synkti_pipeline_tasks',
+    help: 'Tasks by state',
+    labelNames: ['state'],
+    registers: [registry],
     async collect() {
       const totals = await db.totals();
       this.reset();
@@ -84,7 +110,10 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
     },
   });
   new Gauge({
-    name: 'synkti_pipeline_jobs', help: 'Jobs by state', labelNames: ['state'], registers: [registry],
+    name: 'synkti_pipeline_jobs',
+    help: 'Jobs by state',
+    labelNames: ['state'],
+    registers: [registry],
     async collect() {
       const totals = await db.totals();
       this.reset();
@@ -92,8 +121,10 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
     },
   });
   new Gauge({
-    name: 'synkti_pipeline_events', help: 'Task events since the database was created (requeues, duplicates discarded, releases, retries, failures, completions)',
-    labelNames: ['event'], registers: [registry],
+    name: 'synkti_pipeline_events',
+    help: 'Task events since the database was created (requeues, duplicates discarded, releases, retries, failures, completions)',
+    labelNames: ['event'],
+    registers: [registry],
     async collect() {
       const c = await db.counters();
       this.reset();
@@ -135,7 +166,10 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
     const key = keys.lookup(presented);
     if (!key) {
       c.header('WWW-Authenticate', 'Bearer');
-      return c.json(errorBody('E_UNAUTHORIZED', presented ? 'the API key is not valid' : 'an API key is required (Authorization: Bearer <key>)'), 401);
+      return c.json(
+        errorBody('E_UNAUTHORIZED', presented ? 'the API key is not valid' : 'an API key is required (Authorization: Bearer <key>)'),
+        401,
+      );
     }
     c.set('key', key);
     await next();
@@ -148,45 +182,66 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
     return c.body(await registry.metrics());
   });
 
-  app.post('/v1/jobs', bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => {
-      // The rest of the body is not read: tell the client not to reuse this connection.
-      c.header('Connection', 'close');
-      return c.json(errorBody('E_BODY_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`), 413);
+  app.post(
+    '/v1/jobs',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => {
+        // The rest of the body is not read: tell the client not to reuse this connection.
+        c.header('Connection', 'close');
+        return c.json(errorBody('E_BODY_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`), 413);
+      },
+    }),
+    async (c) => {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/json\b/i.test(type))
+        return c.json(errorBody('E_UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON (Content-Type: application/json)'), 415);
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch (error) {
+        if (error instanceof HTTPException) throw error;
+        return c.json(errorBody('E_BAD_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`), 400);
+      }
+      const parsed = submitSchema.safeParse(body);
+      if (!parsed.success) return c.json(errorBody('E_INVALID', 'the job is not valid', zodIssues(parsed.error)), 400);
+      const pipeline = pipelines.get(parsed.data.pipeline);
+      if (!pipeline) {
+        return c.json(
+          errorBody('E_UNKNOWN_PIPELINE', `no pipeline "${parsed.data.pipeline}"; this API serves: ${[...pipelines.keys()].join(', ')}`),
+          400,
+        );
+      }
+      let jobTasks: ReturnType<Pipeline['jobTasks']>;
+      try {
+        jobTasks = pipeline.jobTasks(parsed.data.input ?? null);
+      } catch (error) {
+        return c.json(errorBody('E_INVALID_INPUT', `input: ${(error as Error)?.message ?? String(error)}`), 400);
+      }
+      const key = c.get('key');
+      const active = await db.listJobs({ owner: key.owner, state: 'running', limit: Math.min(500, key.maxActiveJobs) });
+      if (active.length >= key.maxActiveJobs) {
+        c.header('Retry-After', '5');
+        return c.json(
+          errorBody(
+            'E_TOO_MANY_JOBS',
+            `owner ${key.owner} already has ${active.length} unfinished jobs (limit ${key.maxActiveJobs}); wait for some to finish`,
+          ),
+          429,
+        );
+      }
+      const job = await db.createJob({
+        pipeline: pipeline.name,
+        owner: key.owner,
+        stream: key.stream,
+        priority: parsed.data.priority ?? 0,
+        input: jobTasks.input,
+        tasks: jobTasks.tasks,
+      });
+      c.header('Location', `/v1/jobs/${job.id}`);
+      return c.json({ job: jobView(job) }, 201);
     },
-  }), async (c) => {
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/json\b/i.test(type)) return c.json(errorBody('E_UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON (Content-Type: application/json)'), 415);
-    let body: unknown;
-    try {
-      body = JSON.parse(await c.req.text());
-    } catch (error) {
-      if (error instanceof HTTPException) throw error;
-      return c.json(errorBody('E_BAD_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`), 400);
-    }
-    const parsed = submitSchema.safeParse(body);
-    if (!parsed.success) return c.json(errorBody('E_INVALID', 'the job is not valid', zodIssues(parsed.error)), 400);
-    const pipeline = pipelines.get(parsed.data.pipeline);
-    if (!pipeline) {
-      return c.json(errorBody('E_UNKNOWN_PIPELINE', `no pipeline "${parsed.data.pipeline}"; this API serves: ${[...pipelines.keys()].join(', ')}`), 400);
-    }
-    let jobTasks: ReturnType<Pipeline['jobTasks']>;
-    try {
-      jobTasks = pipeline.jobTasks(parsed.data.input ?? null);
-    } catch (error) {
-      return c.json(errorBody('E_INVALID_INPUT', `input: ${(error as Error)?.message ?? String(error)}`), 400);
-    }
-    const key = c.get('key');
-    const active = await db.listJobs({ owner: key.owner, state: 'running', limit: Math.min(500, key.maxActiveJobs) });
-    if (active.length >= key.maxActiveJobs) {
-      c.header('Retry-After', '5');
-      return c.json(errorBody('E_TOO_MANY_JOBS', `owner ${key.owner} already has ${active.length} unfinished jobs (limit ${key.maxActiveJobs}); wait for some to finish`), 429);
-    }
-    const job = await db.createJob({ pipeline: pipeline.name, owner: key.owner, stream: key.stream, priority: parsed.data.priority ?? 0, input: jobTasks.input, tasks: jobTasks.tasks });
-    c.header('Location', `/v1/jobs/${job.id}`);
-    return c.json({ job: jobView(job) }, 201);
-  });
+  );
 
   app.get('/v1/jobs', async (c) => {
     const parsed = listSchema.safeParse(c.req.query());
@@ -194,7 +249,7 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
     const key = c.get('key');
     const owner = key.admin ? parsed.data.owner : key.owner;
     const jobs = await db.listJobs({ ...parsed.data, owner });
-    return c.json({ jobs: jobs.map(jobView), next: jobs.length === (parsed.data.limit ?? 50) ? jobs.at(-1)?.id ?? null : null });
+    return c.json({ jobs: jobs.map(jobView), next: jobs.length === (parsed.data.limit ?? 50) ? (jobs.at(-1)?.id ?? null) : null });
   });
 
   const ownJob = async (c: Context<Env>): Promise<PipelineJobRecord | Response> => {
@@ -219,7 +274,8 @@ export function createPipelineApi(options: PipelineApiOptions): { app: Hono<Env>
   app.get('/v1/jobs/:id/result', async (c) => {
     const job = await ownJob(c);
     if (job instanceof Response) return job;
-    if (job.state !== 'done') return c.json(errorBody('E_NOT_DONE', `job ${job.id} is ${job.state}${job.error ? `: ${job.error}` : ''}`), 409);
+    if (job.state !== 'done')
+      return c.json(errorBody('E_NOT_DONE', `job ${job.id} is ${job.state}${job.error ? `: ${job.error}` : ''}`), 409);
     const result = job.resultRef ? await readPipelineResult(options.store, job.resultRef) : job.result;
     return c.json({ result });
   });

@@ -40,13 +40,19 @@ export function parseApiKeys(text: string, source: string): ApiKeyEntry[] {
     try {
       entries = JSON.parse(trimmed);
     } catch (cause) {
-      throw new SynktiError('E_CONFIG_API_KEYS', `${source} is not valid JSON`, { cause, hint: 'write [{ "key": "...", "owner": "alice" }]' });
+      throw new SynktiError('E_CONFIG_API_KEYS', `${source} is not valid JSON`, {
+        cause,
+        hint: 'write [{ "key": "...", "owner": "alice" }]',
+      });
     }
   } else {
-    entries = trimmed.split(',').filter(Boolean).map((item) => {
-      const [key, owner, stream, max] = item.trim().split(':');
-      return { key, owner, ...(stream ? { stream } : {}), ...(max ? { maxActiveJobs: Number(max) } : {}) };
-    });
+    entries = trimmed
+      .split(',')
+      .filter(Boolean)
+      .map((item) => {
+        const [key, owner, stream, max] = item.trim().split(':');
+        return { key, owner, ...(stream ? { stream } : {}), ...(max ? { maxActiveJobs: Number(max) } : {}) };
+      });
   }
   const parsed = z.array(entrySchema).min(1, 'at least one key').safeParse(entries);
   if (!parsed.success) {
@@ -64,7 +70,10 @@ export function loadApiKeys(options: { file?: string | undefined; env?: NodeJS.P
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (cause) {
-      throw new SynktiError('E_CONFIG_API_KEYS', `cannot read the API keys file ${options.file}`, { cause, hint: 'check the --api-keys path' });
+      throw new SynktiError('E_CONFIG_API_KEYS', `cannot read the API keys file ${options.file}`, {
+        cause,
+        hint: 'check the --api-keys path',
+      });
     }
     return parseApiKeys(text, options.file);
   }

@@ -49,26 +49,46 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
   const db = await openTaskDatabase(options.db, { poolSize: 8 });
   const store = await openPipelineStore(options.store, options.bucket);
   const { app } = createPipelineApi({ db, pipelines, keys, store, maxBodyBytes: options.maxBodyBytes });
-  const requeuer = options.requeuer === false ? undefined : new PipelineRequeuer({ db, nodeId: `api-${process.pid}-${Date.now().toString(36)}` });
+  const requeuer =
+    options.requeuer === false ? undefined : new PipelineRequeuer({ db, nodeId: `api-${process.pid}-${Date.now().toString(36)}` });
   // The API node may hold the requeuer lease: then it is the one that publishes queue depth.
-  const queueMetrics = options.metricsCluster && requeuer ? new PipelineQueueMetrics({
-    db, pipelines, requeuer, sink: await openQueueMetricsSink(options.metricsCluster, options.openMetricsSink), intervalMs: options.metricsIntervalMs,
-    onError: (e) => process.stderr.write(`${new Date().toISOString()} api: queue metrics: ${String((e as Error)?.message ?? e)}\n`),
-  }) : undefined;
+  const queueMetrics =
+    options.metricsCluster && requeuer
+      ? new PipelineQueueMetrics({
+          db,
+          pipelines,
+          requeuer,
+          sink: await openQueueMetricsSink(options.metricsCluster, options.openMetricsSink),
+          intervalMs: options.metricsIntervalMs,
+          onError: (e) => process.stderr.write(`${new Date().toISOString()} api: queue metrics: ${String((e as Error)?.message ?? e)}\n`),
+        })
+      : undefined;
   const host = options.host ?? '127.0.0.1';
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {
     server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8790 }, (info) => resolve(info.port));
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new SynktiError('E_API_LISTEN', `cannot listen on ${host}:${options.port ?? 8790}: ${error.message}`, { cause: error, hint: 'pick another --port' }));
+      reject(
+        new SynktiError('E_API_LISTEN', `cannot listen on ${host}:${options.port ?? 8790}: ${error.message}`, {
+          cause: error,
+          hint: 'pick another --port',
+        }),
+      );
     });
   });
   // Requests Node cannot even parse (bad framing, headers over the limit) still get a JSON 4xx, not a bare 400.
   server!.on('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({ error: { code: tooLarge ? 'E_HEADERS_TOO_LARGE' : 'E_BAD_REQUEST', message: tooLarge ? 'the request headers are too large' : `the request is not valid HTTP (${error.code ?? 'parse error'})` } });
-    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      error: {
+        code: tooLarge ? 'E_HEADERS_TOO_LARGE' : 'E_BAD_REQUEST',
+        message: tooLarge ? 'the request headers are too large' : `the request is not valid HTTP (${error.code ?? 'parse error'})`,
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   requeuer?.start();
   queueMetrics?.start();
@@ -77,11 +97,12 @@ export async function startPipelineApiServer(options: PipelineApiServerOptions):
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     db,
-    stop: () => stopped ??= (async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      queueMetrics?.stop();
-      await requeuer?.stop();
-      await db.close();
-    })(),
+    stop: () =>
+      (stopped ??= (async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        queueMetrics?.stop();
+        await requeuer?.stop();
+        await db.close();
+      })()),
   };
 }

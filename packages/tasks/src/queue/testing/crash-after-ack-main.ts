@@ -15,7 +15,7 @@ const queue = await openQueueForChild(spec, name);
 const deadline = Date.now() + 20_000;
 const messages = [];
 while (messages.length < 2 && Date.now() < deadline) {
-  messages.push(...await queue.receive({ maxMessages: 2 - messages.length, leaseMs, waitMs: 1000 }));
+  messages.push(...(await queue.receive({ maxMessages: 2 - messages.length, leaseMs, waitMs: 1000 })));
 }
 if (messages.length < 2) throw new Error(`leased ${messages.length} of 2 messages within 20 s`);
 const [acked, held] = messages;

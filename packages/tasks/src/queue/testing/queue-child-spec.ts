@@ -5,9 +5,7 @@
 import type { Queue } from '../types.ts';
 
 export type QueueChildSpec =
-  | { kind: 'local'; path: string }
-  | { kind: 'postgres'; connectionString: string }
-  | { kind: 'sqs'; endpoint: string; region: string };
+  { kind: 'local'; path: string } | { kind: 'postgres'; connectionString: string } | { kind: 'sqs'; endpoint: string; region: string };
 
 /** Opens queue `name` on the backend `spec` names (a fresh handle: connection, client). */
 export async function openQueueForChild(spec: QueueChildSpec, name: string): Promise<Queue> {
@@ -24,7 +22,12 @@ export async function openQueueForChild(spec: QueueChildSpec, name: string): Pro
       const { SQSClient } = await import('@aws-sdk/client-sqs');
       const { openSqsQueue } = await import('../sqs-queue.ts');
       // Dummy credentials: the emulator does not check them.
-      const client = new SQSClient({ endpoint: spec.endpoint, region: spec.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 2 });
+      const client = new SQSClient({
+        endpoint: spec.endpoint,
+        region: spec.region,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        maxAttempts: 2,
+      });
       return openSqsQueue({ name, client });
     }
   }

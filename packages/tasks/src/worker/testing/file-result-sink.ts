@@ -27,5 +27,8 @@ export async function readResults<V = unknown>(path: string): Promise<TaskResult
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TaskResult<V>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as TaskResult<V>);
 }

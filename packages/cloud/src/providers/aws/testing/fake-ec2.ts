@@ -7,11 +7,23 @@
  * and capacity errors can be switched on. For tests only (needs the aws-sdk-client-mock devDependency).
  */
 import {
-  CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, EC2Client, EC2ServiceException, RunInstancesCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  EC2ServiceException,
+  RunInstancesCommand,
   TerminateInstancesCommand,
-  type CreateTagsCommandInput, type DeleteTagsCommandInput, type DescribeInstancesCommandInput, type DescribeInstancesCommandOutput,
-  type Instance, type RunInstancesCommandInput, type RunInstancesCommandOutput, type Tag,
-  type TerminateInstancesCommandInput, type TerminateInstancesCommandOutput,
+  type CreateTagsCommandInput,
+  type DeleteTagsCommandInput,
+  type DescribeInstancesCommandInput,
+  type DescribeInstancesCommandOutput,
+  type Instance,
+  type RunInstancesCommandInput,
+  type RunInstancesCommandOutput,
+  type Tag,
+  type TerminateInstancesCommandInput,
+  type TerminateInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { mockedEc2Client, type Ec2Mock } from './mock-ec2-client.ts';
 import { createHash, randomBytes } from 'node:crypto';
@@ -53,7 +65,12 @@ export interface FakeInstance {
 }
 
 export function ec2Error(code: string, message: string, status = 400): EC2ServiceException {
-  return new EC2ServiceException({ name: code, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message });
+  return new EC2ServiceException({
+    name: code,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+    message,
+  });
 }
 
 function idsMessage(ids: string[]): string {
@@ -120,27 +137,42 @@ export class FakeEc2 {
     if (subnetId !== undefined && this.options.subnetZones?.[subnetId] === undefined) {
       throw ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     }
-    const zone = subnetId !== undefined ? this.options.subnetZones![subnetId]! : input.Placement?.AvailabilityZone ?? this.options.defaultZone ?? 'us-east-1a';
-    const fingerprint = createHash('sha256').update(JSON.stringify([input.ImageId, input.InstanceType, subnetId, zone, spot])).digest('hex');
+    const zone =
+      subnetId !== undefined
+        ? this.options.subnetZones![subnetId]!
+        : (input.Placement?.AvailabilityZone ?? this.options.defaultZone ?? 'us-east-1a');
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([input.ImageId, input.InstanceType, subnetId, zone, spot]))
+      .digest('hex');
     if (input.ClientToken !== undefined) {
       const known = this.tokens.get(input.ClientToken);
       if (known) {
         if (known.fingerprint !== fingerprint) {
-          throw ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+          throw ec2Error(
+            'IdempotentParameterMismatch',
+            'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).',
+          );
         }
         return this.reservation(this.instances.get(known.id)!);
       }
     }
     const failure = this.options.failLaunch?.(input, zone);
     if (failure !== undefined) {
-      throw ec2Error(failure, `We currently do not have sufficient ${input.InstanceType} capacity in the Availability Zone you requested (${zone}).`, failure === 'InsufficientInstanceCapacity' ? 500 : 400);
+      throw ec2Error(
+        failure,
+        `We currently do not have sufficient ${input.InstanceType} capacity in the Availability Zone you requested (${zone}).`,
+        failure === 'InsufficientInstanceCapacity' ? 500 : 400,
+      );
     }
     const launchTime = Math.max(this.clock(), this.lastLaunch + 1);
     this.lastLaunch = launchTime;
-    const tagsFor = (type: string) => new Map((input.TagSpecifications ?? [])
-      .filter((s) => s.ResourceType === type)
-      .flatMap((s) => s.Tags ?? [])
-      .map((t) => [t.Key ?? '', t.Value ?? ''] as const));
+    const tagsFor = (type: string) =>
+      new Map(
+        (input.TagSpecifications ?? [])
+          .filter((s) => s.ResourceType === type)
+          .flatMap((s) => s.Tags ?? [])
+          .map((t) => [t.Key ?? '', t.Value ?? ''] as const),
+      );
     this.ipCounter += 1;
     const instance: FakeInstance = {
       id: `i-${randomBytes(9).toString('hex').slice(0, 17)}`,
@@ -190,7 +222,10 @@ export class FakeEc2 {
       throw ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
     }
     if (input.MaxResults !== undefined && (input.MaxResults < 5 || input.MaxResults > 1000)) {
-      throw ec2Error('InvalidParameterValue', `Value ( ${input.MaxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+      throw ec2Error(
+        'InvalidParameterValue',
+        `Value ( ${input.MaxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
+      );
     }
     const visible = [...this.instances.values()].filter((instance) => {
       if (instance.hiddenDescribes > 0) {
@@ -203,7 +238,7 @@ export class FakeEc2 {
       const missing = input.InstanceIds.filter((id) => !visible.some((i) => i.id === id));
       if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', idsMessage(missing));
     }
-    let matched = visible.filter((instance) => (!input.InstanceIds?.length || input.InstanceIds.includes(instance.id)));
+    let matched = visible.filter((instance) => !input.InstanceIds?.length || input.InstanceIds.includes(instance.id));
     for (const filter of input.Filters ?? []) {
       const values = filter.Values ?? [];
       const name = filter.Name ?? '';
@@ -211,8 +246,7 @@ export class FakeEc2 {
       else if (name === 'instance-id') matched = matched.filter((i) => values.includes(i.id));
       else if (name.startsWith('tag:')) {
         matched = matched.filter((i) => i.tags.has(name.slice(4)) && values.some((v) => filterMatches(v, i.tags.get(name.slice(4))!)));
-      }
-      else if (name === 'tag-key') matched = matched.filter((i) => values.some((v) => i.tags.has(v)));
+      } else if (name === 'tag-key') matched = matched.filter((i) => values.some((v) => i.tags.has(v)));
       else throw ec2Error('InvalidParameterValue', `The filter '${name}' is invalid`);
     }
     matched.sort((a, b) => a.launchTime - b.launchTime || (a.id < b.id ? -1 : 1));

@@ -16,7 +16,9 @@ export function fakeTime(start = 1_700_000_000_000): FakeTime {
       sleeps.push(ms);
       now += ms;
       // Let other queued work run, as a real timer would.
-      await new Promise<void>((resolve) => { setImmediate(resolve); });
+      await new Promise<void>((resolve) => {
+        setImmediate(resolve);
+      });
     },
   };
 }

@@ -26,12 +26,14 @@ const cloud = createLocalCloud({
 });
 const records = [];
 for (let i = 0; i < Number(values.count); i += 1) {
-  records.push(await cloud.instances.launch({
-    tags: { [TAG_CLUSTER]: values.cluster!, [TAG_ROLE]: values.role! },
-    instanceType: 'local.small',
-    lifecycle: 'spot',
-    clientToken: values['client-token'],
-  }));
+  records.push(
+    await cloud.instances.launch({
+      tags: { [TAG_CLUSTER]: values.cluster!, [TAG_ROLE]: values.role! },
+      instanceType: 'local.small',
+      lifecycle: 'spot',
+      clientToken: values['client-token'],
+    }),
+  );
 }
 cloud.close();
 process.stdout.write(`${JSON.stringify(records)}\n`);
