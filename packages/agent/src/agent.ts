@@ -352,19 +352,17 @@ export class Agent extends EventEmitter<AgentEvents> {
       uptimeMs: now - this.startedAt,
       load: this.load(),
       members:
-        view
-          ?.members()
-          .map((m) => ({
-            id: m.id,
-            role: m.role,
-            state: m.state,
-            address: m.address,
-            agentPort: m.agentPort,
-            routerPort: m.routerPort,
-            zone: m.zone,
-            load: m.load,
-            ...(m.generation ? { generation: m.generation } : {}),
-          })) ?? [],
+        view?.members().map((m) => ({
+          id: m.id,
+          role: m.role,
+          state: m.state,
+          address: m.address,
+          agentPort: m.agentPort,
+          routerPort: m.routerPort,
+          zone: m.zone,
+          load: m.load,
+          ...(m.generation ? { generation: m.generation } : {}),
+        })) ?? [],
       cloudListCalls: this.membership?.cloudListCalls ?? 0,
       ...(this.options.generation ? { generation: this.options.generation } : {}),
       ...(Object.keys(this.desiredConfigs.generations()).length > 0 ? { desiredGenerations: this.desiredConfigs.generations() } : {}),

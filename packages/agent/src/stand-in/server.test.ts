@@ -135,16 +135,14 @@ describe('stand-in server', () => {
     });
     const events = await readSse(response);
     assert.equal(events.length, 5);
-    const parsed = events
-      .slice(0, 4)
-      .map(
-        (e) =>
-          JSON.parse(e.data) as {
-            object: string;
-            choices: { text: string }[];
-            usage?: { prompt_tokens: number; completion_tokens: number };
-          },
-      );
+    const parsed = events.slice(0, 4).map(
+      (e) =>
+        JSON.parse(e.data) as {
+          object: string;
+          choices: { text: string }[];
+          usage?: { prompt_tokens: number; completion_tokens: number };
+        },
+    );
     for (const chunk of parsed.slice(0, 3)) {
       assert.equal(chunk.object, 'text_completion');
       assert.equal(typeof chunk.choices[0]!.text, 'string');

@@ -70,16 +70,14 @@ async function startStandIns(object: Buffer): Promise<{ url: string; requests: R
         res.writeHead(401).end();
         return;
       }
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            AccessKeyId: CREDS.accessKeyId,
-            SecretAccessKey: CREDS.secretAccessKey,
-            Token: CREDS.sessionToken,
-            Expiration: new Date(Date.now() + 3600_000).toISOString(),
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          AccessKeyId: CREDS.accessKeyId,
+          SecretAccessKey: CREDS.secretAccessKey,
+          Token: CREDS.sessionToken,
+          Expiration: new Date(Date.now() + 3600_000).toISOString(),
+        }),
+      );
       return;
     }
     if (req.url === `/${BUCKET}/${taskArtifactKey(VERSION)}`) {
