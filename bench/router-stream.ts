@@ -4,7 +4,7 @@
  * Synkti's router and nginx (`proxy_buffering off`, one worker) in front of the same SSE
  * upstream, and the upstream direct as the baseline, same run.
  *
- *   npm run bench -- router-stream [--streams 64] [--rate 50] [--tokens 100] [--duration 10] [--rounds 3] [--warmup 30]
+ *   npm run bench -- router-stream [--streams 64] [--rate 50] [--tokens 100] [--duration 10] [--rounds 3] [--warmup 90]
  *
  * Each run: `--streams` closed-loop streams of `--tokens` events at `--rate` events/s each,
  * from a separate client process. Reported per target: TTFT p50/p99 and per-token delay
@@ -33,8 +33,8 @@ Synkti's router vs nginx (proxy_buffering off, 1 worker) vs direct, streaming SS
   --tokens N      events per stream (default 100)
   --duration S    seconds per measured run (default 10)
   --rounds N      rounds; each runs direct, ours and nginx, order rotating (default 3)
-  --warmup S      seconds of warm-up per proxy before measuring (default 30: V8 is
-                  still compiling the router's per-request paths for tens of seconds;
+  --warmup S      seconds of warm-up per proxy before measuring (default 90: V8 is
+                  still compiling the router's per-request paths for about a minute;
                   the warm-up's own CPU per event is printed too)
 Prints a table, then one JSON line {"bench":"router-stream",...}.`;
 
@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<void> {
   const tokens = Math.round(numberArg(args, 'tokens', 100));
   const durationS = numberArg(args, 'duration', 10);
   const rounds = Math.round(numberArg(args, 'rounds', 3));
-  const warmupS = numberArg(args, 'warmup', 30);
+  const warmupS = numberArg(args, 'warmup', 90);
   // The upstream is the same process for every target and warms up with the proxies' warm-ups.
   const directWarmupS = Math.min(3, warmupS);
   const streamS = tokens / rate;
@@ -101,7 +101,9 @@ export async function main(argv: string[]): Promise<void> {
     // per-request paths as they turn hot, which at tens of requests/s takes tens of seconds,
     // and that compiling (on V8's helper threads, counted in /proc) added 5-18 % to the
     // router's CPU per event after the old 3 s warm-up (two same-code A/B runs, 3 s vs 40 s
-    // warm-up; docs/field-notes.md). The warm-up's own cost is shown.
+    // warm-up; docs/field-notes.md). Ten back-to-back 10 s runs through one router (idle
+    // machine) fell from 35.9 to 25-28 us/event only after about 60 s, hence 90 s. The
+    // warm-up's own cost is shown.
     const warmupCpu: Partial<Record<Target, number>> = {};
     for (const name of ['direct', 'ours', 'nginx'] as const) {
       const seconds = name === 'direct' ? directWarmupS : warmupS;
